@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+// dlc: a static compute-graph compiler with ahead-of-time differentiation.
+//
+// One module per compiler stage, so the module graph enforces that data flows one way:
+//   Diagnostics <- Syntax <- Sema -> IR <- Autodiff, Interpreter <- Driver <- dlc
+import PackageDescription
+
+let package = Package(
+    name: "dlc",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dlc", targets: ["dlc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Source files, locations and clang-style located error messages.
+        .target(name: "DLCDiagnostics", path: "Sources/Diagnostics"),
+        // Lexer, parser and AST of the .dl language.
+        .target(name: "DLCSyntax", dependencies: ["DLCDiagnostics"], path: "Sources/Syntax"),
+        // The typed graph IR: types, ops, graph, printer, text parser, verifier.
+        .target(name: "DLCIR", dependencies: ["DLCDiagnostics"], path: "Sources/IR"),
+        // Names, consts, types, shapes: AST -> typed graph IR.
+        .target(name: "DLCSema", dependencies: ["DLCSyntax", "DLCIR"], path: "Sources/Sema"),
+        // Reverse-mode AD as an IR -> IR transform.
+        .target(name: "DLCAutodiff", dependencies: ["DLCIR"], path: "Sources/Autodiff"),
+        // Double-precision reference interpreter of the IR, the oracle for every backend.
+        .target(name: "DLCInterpreter", dependencies: ["DLCIR"], path: "Sources/Interpreter"),
+        // The pipeline: source -> stages -> dumps / binaries.
+        .target(
+            name: "DLCDriver",
+            dependencies: ["DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
+            path: "Sources/Driver"),
+        .executableTarget(
+            name: "dlc",
+            dependencies: ["DLCDriver", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/dlc"),
+        .testTarget(
+            name: "DLCTests",
+            dependencies: ["DLCDriver", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
+            path: "Tests/DLCTests",
+            exclude: ["Golden"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// Autodiff stage; see the files beside this one.

@@ -1,0 +1,1 @@
+// Driver stage; see the files beside this one.

@@ -1,0 +1,153 @@
+/// The operations of the graph IR.
+///
+/// Payloads hold the attributes that are not operands; the result type (and so the target
+/// shape of `reshape`, `broadcast`, `sum_to` and `scatter_add`) is held by the node.
+/// Ops are grouped as tinygrad groups them: leaves, elementwise, reductions, movement,
+/// linear algebra, neural-network ops and losses. Comments give the operands.
+public enum Op: Hashable, Sendable {
+    // MARK: Leaves
+    /// A tensor fed from data each step (an `input` or `target` declaration).
+    case input(String)
+    /// A trainable tensor, by its checkpoint name (`fc1.weight`).
+    case param(String)
+    /// A scalar literal; its dtype is the node's.
+    case constant(Double)
+
+    // MARK: Elementwise (operands broadcast to the result shape)
+    /// (x)
+    case unary(UnaryOp)
+    /// (x) raised to a constant exponent.
+    case pow(Double)
+    /// (a, b) with NumPy broadcasting.
+    case binary(BinaryOp)
+    /// (c, a, b): a where c != 0, else b.
+    case select
+
+    // MARK: Reductions
+    /// (x) reduced over `axes` (sorted, non-negative).
+    case reduce(ReduceOp, axes: [Int], keepdim: Bool)
+    /// (x) -> f32 scalar: the number of elements of x over `axes` (known only at run time when
+    /// an axis is the batch). Used by gradients of means.
+    case count(axes: [Int])
+
+    // MARK: Movement
+    /// (x) to the node's shape, same element count, row-major order.
+    case reshape
+    /// (x) 2-D transpose.
+    case transpose
+    /// (x) broadcast to the node's shape.
+    case broadcast
+    /// (x) summed down to the node's shape: the inverse of `broadcast`, used by gradients.
+    case sumTo
+    /// (a, b, ...) joined along `axis`.
+    case concat(axis: Int)
+    /// (x) the `length` entries from `start` along `axis`; the gradient of `concat`.
+    case slice(axis: Int, start: Int, length: Int)
+
+    // MARK: Linear algebra
+    /// (a, b) -> op(a) @ op(b), where op transposes the last two axes when its flag is set.
+    /// 2-D, or with one batch axis in front of either operand.
+    case matmul(transposeA: Bool, transposeB: Bool)
+    /// (table, idx) -> rows of table along axis 0; shape idx.shape + table.shape[1...].
+    case gather
+    /// (idx, updates) -> zeros of the node's shape with updates added at rows idx.
+    case scatterAdd
+
+    // MARK: Neural network
+    /// (x) along axis.
+    case softmax(axis: Int)
+    /// (x) along axis.
+    case logSoftmax(axis: Int)
+    /// (x) -> a mask shaped like x: 0 with probability p, else 1/(1-p), in training; all 1 in
+    /// evaluation. Multiplying by it is inverted dropout; the mask is kept for the backward.
+    case dropoutMask(p: Double)
+    /// (x) -> i32 index of the first maximum along axis.
+    case argmax(axis: Int)
+    /// (x) -> f32 mask with 1 at the first maximum along axis, 0 elsewhere; the gradient of
+    /// `max` along an axis.
+    case maxMask(axis: Int)
+    /// (y: i32) -> f32 one-hot rows with `classes` columns.
+    case oneHot(classes: Int)
+
+    // MARK: Losses: (prediction, target) -> f32 scalar, reduced like PyTorch's default
+    case loss(LossKind)
+}
+
+public enum UnaryOp: String, Hashable, Sendable, CaseIterable {
+    case neg, exp, log, sqrt, abs, square, relu, sigmoid, tanh
+    /// No gradient.
+    case floor, sign
+    /// f32 -> i32 toward zero (no gradient), i32 -> f32.
+    case toInt = "int", toFloat = "float"
+}
+
+public enum BinaryOp: String, Hashable, Sendable, CaseIterable {
+    case add, sub, mul, div
+    /// i32 only: floor division and Python's modulo (sign of the divisor).
+    case floorDiv = "floordiv", mod
+    case maximum, minimum
+    /// Comparisons give f32 0/1 and pass no gradient.
+    case eq, ne, lt, le, gt, ge
+
+    public var isComparison: Bool {
+        switch self {
+        case .eq, .ne, .lt, .le, .gt, .ge: return true
+        default: return false
+        }
+    }
+}
+
+public enum ReduceOp: String, Hashable, Sendable, CaseIterable {
+    case sum, mean, max
+}
+
+public enum LossKind: String, Hashable, Sendable, CaseIterable {
+    /// Mean over all elements.
+    case mse, l1, bce, bceLogits = "bce_logits", hinge
+    /// (logp: f32[N, C], y: i32[N]) mean over rows of -logp[row, y[row]].
+    case nll
+}
+
+extension Op {
+    /// The name printed in the IR text form and parsed back.
+    public var mnemonic: String {
+        switch self {
+        case .input: return "input"
+        case .param: return "param"
+        case .constant: return "constant"
+        case .unary(let u): return u.rawValue
+        case .pow: return "pow"
+        case .binary(let b): return b.rawValue
+        case .select: return "where"
+        case .reduce(let r, _, _): return r.rawValue
+        case .count: return "count"
+        case .reshape: return "reshape"
+        case .transpose: return "transpose"
+        case .broadcast: return "broadcast"
+        case .sumTo: return "sum_to"
+        case .concat: return "concat"
+        case .slice: return "slice"
+        case .matmul: return "matmul"
+        case .gather: return "gather"
+        case .scatterAdd: return "scatter_add"
+        case .softmax: return "softmax"
+        case .logSoftmax: return "log_softmax"
+        case .dropoutMask: return "dropout_mask"
+        case .argmax: return "argmax"
+        case .maxMask: return "max_mask"
+        case .oneHot: return "one_hot"
+        case .loss(let l): return l.rawValue
+        }
+    }
+
+    /// True for ops whose result carries no gradient to any operand.
+    public var isNonDifferentiable: Bool {
+        switch self {
+        case .unary(.floor), .unary(.sign), .unary(.toInt), .argmax, .maxMask, .oneHot, .count,
+             .dropoutMask, .input, .param, .constant:
+            return true
+        case .binary(let b): return b.isComparison || b == .floorDiv || b == .mod
+        default: return false
+        }
+    }
+}

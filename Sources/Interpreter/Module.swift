@@ -1,0 +1,1 @@
+// Interpreter stage; see the files beside this one.

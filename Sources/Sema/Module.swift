@@ -1,0 +1,1 @@
+// Sema stage; see the files beside this one.

@@ -1,0 +1,1 @@
+// Syntax stage; see the files beside this one.
