@@ -36,6 +36,13 @@ let package = Package(
             name: "dlc",
             dependencies: ["DLCDriver", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/dlc"),
+        // One test target per stage, so a stage under construction breaks only its own tests.
+        .testTarget(name: "IRTests", dependencies: ["DLCIR"], path: "Tests/IRTests"),
+        .testTarget(
+            name: "InterpreterTests", dependencies: ["DLCIR", "DLCInterpreter"], path: "Tests/InterpreterTests"),
+        .testTarget(
+            name: "AutodiffTests", dependencies: ["DLCIR", "DLCAutodiff", "DLCInterpreter"],
+            path: "Tests/AutodiffTests"),
         .testTarget(
             name: "DLCTests",
             dependencies: ["DLCDriver", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],

@@ -1,0 +1,2 @@
+import XCTest
+// Tests of the Autodiff stage live beside this file.

@@ -1,0 +1,2 @@
+import XCTest
+// End-to-end and front-end tests live beside this file.

@@ -1,0 +1,2 @@
+import XCTest
+// Tests of the Interpreter stage live beside this file.
