@@ -1,1 +1,63 @@
-print("dlc")
+import ArgumentParser
+import DLCDriver
+import Foundation
+
+/// dlc's command line (spec section 8). Exit status: 0 success, 1 compile error, 2 usage error.
+struct DLC: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlc",
+        abstract: "A static compute-graph compiler with ahead-of-time differentiation.",
+        subcommands: [Compile.self])
+}
+
+extension EmitStage: ExpressibleByArgument {}
+
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a .dl model; with --emit, print a stage instead of building.")
+
+    @Argument(help: "The model file.")
+    var model: String
+
+    @Option(help: "Print this stage to stdout and build nothing: \(EmitStage.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var emit: EmitStage?
+
+    func run() throws {
+        var pipeline = try loadOrExit(model)
+        pipeline.useColor = isatty(2) != 0
+        guard let stage = emit else {
+            FileHandle.standardError.write(Data("error: building a trainer is not available yet; use --emit STAGE\n".utf8))
+            throw ExitCode(2)
+        }
+        switch pipeline.emit(stage) {
+        case .success(let text): print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+        case .failure(let f):
+            FileHandle.standardError.write(Data(f.rendered.utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+func loadOrExit(_ path: String) throws -> Pipeline {
+    do {
+        return try Pipeline.load(path: path)
+    } catch let f as FileFailure {
+        FileHandle.standardError.write(Data((f.message + "\n").utf8))
+        throw ExitCode(1)
+    }
+}
+
+// ArgumentParser exits with 64 on usage errors; the spec says 2.
+do {
+    var command = try DLC.parseAsRoot()
+    try command.run()
+} catch let e as ExitCode {
+    exit(e.rawValue)
+} catch {
+    let code = DLC.exitCode(for: error)
+    if code == .success {
+        DLC.exit(withError: error)
+    }
+    FileHandle.standardError.write(Data((DLC.fullMessage(for: error) + "\n").utf8))
+    exit(code == .validationFailure ? 2 : code.rawValue == 64 ? 2 : code.rawValue)
+}

@@ -1,1 +1,0 @@
-// Autodiff stage; see the files beside this one.

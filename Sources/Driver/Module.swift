@@ -1,1 +1,0 @@
-// Driver stage; see the files beside this one.

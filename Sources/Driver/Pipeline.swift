@@ -1,0 +1,106 @@
+import DLCDiagnostics
+import DLCIR
+import DLCSema
+import DLCSyntax
+import Foundation
+
+/// The stages `dlc compile --emit STAGE` can print.
+public enum EmitStage: String, CaseIterable, Sendable {
+    /// The syntax tree.
+    case ast
+    /// The typed graph IR, as written (surface forms visible: linear = matmul + add).
+    case ir
+}
+
+/// A compile error: the diagnostics, already rendered in clang's style.
+public struct CompileFailure: Error, Sendable {
+    public let diagnostics: DiagnosticBag
+    public let rendered: String
+}
+
+/// Runs the compiler's stages on one source file. Each stage function returns its product or
+/// the diagnostics of the first stage that failed.
+public struct Pipeline: Sendable {
+    public let source: SourceFile
+    public var useColor = false
+
+    public init(source: SourceFile, useColor: Bool = false) {
+        self.source = source
+        self.useColor = useColor
+    }
+
+    /// Reads a model file; a missing or unreadable file is reported like a compile error.
+    public static func load(path: String) throws -> Pipeline {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+            throw FileFailure(message: "error: '\(path)' \(reason)")
+        }
+        return Pipeline(source: SourceFile(path: path, bytes: [UInt8](data)))
+    }
+
+    func failure(_ bag: DiagnosticBag) -> CompileFailure {
+        CompileFailure(diagnostics: bag, rendered: DiagnosticRenderer(source: source, useColor: useColor).render(bag))
+    }
+
+    public func parse() -> Result<ModelAST, CompileFailure> {
+        let (model, bag) = Parser.parse(source)
+        if let model, !bag.hasErrors { return .success(model) }
+        return .failure(failure(bag))
+    }
+
+    /// Parsing and semantic analysis. Syntax errors and semantic errors are reported together
+    /// when the parser could recover, so one run shows every error.
+    public func typedGraph() -> Result<Graph, CompileFailure> {
+        let (model, parseBag) = Parser.parse(source)
+        guard let model else { return .failure(failure(parseBag)) }
+        if parseBag.hasErrors {
+            // Semantic errors on lines the parser already complained about would be cascades.
+            let (_, semaBag) = Analyzer.analyze(model)
+            var bag = parseBag
+            let bad = Set(parseBag.diagnostics.map(\.location.line))
+            for d in semaBag.diagnostics where !bad.contains(d.location.line) && !isCascade(d) { bag.append(d) }
+            return .failure(failure(bag))
+        }
+        let (graph, bag) = Analyzer.analyze(model)
+        guard let graph, !bag.hasErrors else { return .failure(failure(bag)) }
+        return .success(graph)
+    }
+
+    /// After a syntax error a statement may be missing, so "no loss" / "no forward" follow from it.
+    private func isCascade(_ d: Diagnostic) -> Bool {
+        d.message.hasPrefix("the forward block has no loss") || d.message.contains("has no forward block")
+            || d.message.hasPrefix("undefined name")
+    }
+
+    /// The text `--emit stage` prints.
+    public func emit(_ stage: EmitStage) -> Result<String, CompileFailure> {
+        switch stage {
+        case .ast: return parse().map(ASTPrinter.print)
+        case .ir: return typedGraph().map { printIR($0) }
+        }
+    }
+}
+
+/// A file that could not be read.
+public struct FileFailure: Error, Sendable {
+    public let message: String
+}
+
+/// Runs `body` on a thread with a large stack: the stages walk expression trees recursively,
+/// and a pathological (but legal) input must not overflow the main thread's stack.
+public func withLargeStack<T>(_ body: @escaping () -> T) -> T {
+    let box = LargeStackResult<T>()
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        box.value = body()
+        done.signal()
+    }
+    thread.stackSize = 512 << 20
+    thread.start()
+    done.wait()
+    return box.value!
+}
+
+private final class LargeStackResult<T>: @unchecked Sendable {
+    var value: T?
+}

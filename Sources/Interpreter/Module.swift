@@ -1,1 +1,0 @@
-// Interpreter stage; see the files beside this one.

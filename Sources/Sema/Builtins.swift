@@ -1,0 +1,276 @@
+import DLCDiagnostics
+import DLCIR
+import DLCSyntax
+
+/// The built-in functions of spec section 3: each one's parameters (positional order, then
+/// usable by name) and which have defaults. What each computes is in `Analyzer.applyBuiltin`.
+enum Builtins {
+    struct Signature {
+        var parameters: [String]
+        /// Default values, written as source would write them.
+        var defaults: [String: ExprKind] = [:]
+    }
+
+    static let table: [String: Signature] = {
+        var t: [String: Signature] = [:]
+        for u in ["exp", "log", "sqrt", "abs", "square", "relu", "sigmoid", "tanh", "floor", "int", "float",
+                  "transpose", "flatten"] {
+            t[u] = Signature(parameters: ["x"])
+        }
+        t["pow"] = Signature(parameters: ["x", "exponent"])
+        for b in ["maximum", "minimum", "matmul"] { t[b] = Signature(parameters: ["a", "b"]) }
+        t["where"] = Signature(parameters: ["condition", "a", "b"])
+        for r in ["sum", "mean", "max"] {
+            t[r] = Signature(parameters: ["x", "axis", "keepdim"], defaults: ["axis": .name("__all"), "keepdim": .bool(false)])
+        }
+        t["reshape"] = Signature(parameters: ["x", "shape"])
+        t["unsqueeze"] = Signature(parameters: ["x", "axis"])
+        t["concat"] = Signature(parameters: ["tensors", "axis"], defaults: ["axis": .number(0, isInteger: true)])
+        t["linear"] = Signature(parameters: ["x", "weight", "bias"], defaults: ["bias": .name("__none")])
+        for s in ["softmax", "log_softmax", "argmax"] {
+            t[s] = Signature(parameters: ["x", "axis"], defaults: ["axis": .number(-1, isInteger: true)])
+        }
+        t["dropout"] = Signature(parameters: ["x", "p"], defaults: ["p": .number(0.5, isInteger: false)])
+        for l in ["mse", "l1", "bce", "bce_logits", "hinge", "cross_entropy", "nll"] {
+            t[l] = Signature(parameters: ["input", "target"])
+        }
+        return t
+    }()
+
+    static let unaryOps: [String: UnaryOp] = [
+        "exp": .exp, "log": .log, "sqrt": .sqrt, "abs": .abs, "square": .square, "relu": .relu,
+        "sigmoid": .sigmoid, "tanh": .tanh, "floor": .floor,
+    ]
+    static let losses: [String: LossKind] = [
+        "mse": .mse, "l1": .l1, "bce": .bce, "bce_logits": .bceLogits, "hinge": .hinge, "nll": .nll,
+    ]
+}
+
+extension Analyzer {
+    /// `f(args)`: a declared layer (which shadows a builtin of the same name), else a builtin.
+    mutating func call(_ callee: String, _ args: [Argument], at loc: SourceLocation) -> SemaValue {
+        switch symbols[callee] {
+        case .layer(let name): return applyLayer(layers[name]!, args, at: loc)
+        case .value(.poison): return .poison
+        case .some:
+            diagnostics.error(loc, "'\(callee)' is not a function or layer and cannot be called")
+            return .poison
+        case nil: break
+        }
+        guard let sig = Builtins.table[callee] else {
+            let candidates = Array(Builtins.table.keys) + Array(layers.keys)
+            diagnostics.error(loc, "unknown function '\(callee)'",
+                              hint: Suggestions.hint(for: callee, in: candidates.sorted()))
+            return .poison
+        }
+        let defaults = sig.defaults.mapValues { Expr($0, loc) }
+        guard let bound = bindArguments(args, names: sig.parameters, defaults: defaults, callee: callee, at: loc) else {
+            return .poison
+        }
+        return applyBuiltin(callee, bound, at: loc)
+    }
+
+    /// Evaluates argument `name` as a tensor (or literal).
+    private mutating func tensor(_ bound: [String: Expr], _ name: String) -> SemaValue {
+        evaluate(bound[name]!)
+    }
+
+    /// A constant axis argument, made non-negative for a tensor of `rank` (`extra` allows the
+    /// one-past-the-end axis of unsqueeze).
+    private mutating func axis(_ e: Expr, rank: Int, extra: Int = 0, callee: String) -> Int? {
+        guard let a = integerArgument(e, "axis") else { return nil }
+        let n = rank + extra
+        guard a >= -n, a < n else {
+            diagnostics.error(e.location, "in '\(callee)': axis \(a) is out of range for a tensor of rank \(rank)")
+            return nil
+        }
+        return a < 0 ? a + n : a
+    }
+
+    private func rank(_ v: SemaValue) -> Int? {
+        if case .tensor(let id) = v { return graph.type(of: id).rank }
+        return nil
+    }
+
+    /// A tensor operand that must not be a bare number.
+    private mutating func requireTensor(_ v: SemaValue, _ e: Expr, _ callee: String) -> ValueID? {
+        switch v {
+        case .tensor(let id): return id
+        case .literal:
+            diagnostics.error(e.location, "'\(callee)' needs a tensor here, not a number")
+            return nil
+        case .poison: return nil
+        }
+    }
+
+    mutating func applyBuiltin(_ callee: String, _ args: [String: Expr], at loc: SourceLocation) -> SemaValue {
+        if let u = Builtins.unaryOps[callee] {
+            let x = tensor(args, "x")
+            if case .literal = x {  // fold nothing but keep the dtype rule: numbers are f32
+                return emit(.unary(u), [x], at: loc, what: callee, literalType: .f32)
+            }
+            return emit(.unary(u), [x], at: loc, what: callee)
+        }
+        if let kind = Builtins.losses[callee] {
+            return emit(.loss(kind), [tensor(args, "input"), tensor(args, "target")], at: loc, what: callee)
+        }
+        switch callee {
+        case "int", "float":
+            let x = tensor(args, "x")
+            let target: DType = callee == "int" ? .i32 : .f32
+            switch x {
+            case .literal(let c):
+                return .literal(callee == "int" ? ConstValue(value: c.value.rounded(.towardZero), isInteger: true)
+                                                : ConstValue(value: c.value, isInteger: false))
+            case .tensor(let id) where graph.type(of: id).dtype == target:
+                return x  // already of that dtype
+            default:
+                return emit(.unary(callee == "int" ? .toInt : .toFloat), [x], at: loc, what: callee)
+            }
+        case "pow":
+            guard let c = numberArgument(args["exponent"]!, "exponent") else { return .poison }
+            return emit(.pow(c), [tensor(args, "x")], at: loc, what: callee)
+        case "maximum", "minimum":
+            return emit(.binary(callee == "maximum" ? .maximum : .minimum), [tensor(args, "a"), tensor(args, "b")],
+                        at: loc, what: callee)
+        case "where":
+            return emit(.select, [tensor(args, "condition"), tensor(args, "a"), tensor(args, "b")], at: loc, what: callee)
+        case "matmul":
+            return emit(.matmul(transposeA: false, transposeB: false), [tensor(args, "a"), tensor(args, "b")],
+                        at: loc, what: callee)
+        case "linear":
+            let x = tensor(args, "x"), w = tensor(args, "weight")
+            let y = emit(.matmul(transposeA: false, transposeB: true), [x, w], at: loc, what: callee)
+            if case .name("__none") = args["bias"]!.kind { return y }
+            return emit(.binary(.add), [y, tensor(args, "bias")], at: loc, what: callee)
+        case "sum", "mean", "max":
+            return reduction(callee, args, at: loc)
+        case "transpose":
+            return emit(.transpose, [tensor(args, "x")], at: loc, what: callee)
+        case "reshape":
+            return reshape(args, at: loc)
+        case "unsqueeze":
+            let x = tensor(args, "x")
+            guard let id = requireTensor(x, args["x"]!, callee) else { return .poison }
+            let t = graph.type(of: id)
+            guard let a = axis(args["axis"]!, rank: t.rank, extra: 1, callee: callee) else { return .poison }
+            var dims = t.shape.dims
+            dims.insert(.fixed(1), at: a)
+            return emit(.reshape, [x], at: loc, what: callee, declared: t.with(shape: Shape(dims)))
+        case "flatten":
+            let x = tensor(args, "x")
+            guard let id = requireTensor(x, args["x"]!, callee) else { return .poison }
+            let t = graph.type(of: id)
+            guard t.rank >= 2 else {
+                diagnostics.error(loc, "in 'flatten': needs at least 2 axes, got \(t)")
+                return .poison
+            }
+            let rest = Shape(Array(t.shape.dims.dropFirst()))
+            if rest.hasBatch {
+                diagnostics.error(loc, "in 'flatten': the batch may only be the first axis, got \(t)")
+                return .poison
+            }
+            return emit(.reshape, [x], at: loc, what: callee,
+                        declared: t.with(shape: [t.shape.dims[0], .fixed(rest.fixedElementCount)]))
+        case "concat":
+            guard case .list(let items) = args["tensors"]!.kind else {
+                diagnostics.error(args["tensors"]!.location, "concat takes a list of tensors, e.g. concat([a, b], 1)")
+                return .poison
+            }
+            let values = items.map { evaluate($0) }
+            guard let first = values.compactMap(rank).first else {
+                if !values.contains(where: { if case .poison = $0 { return true }; return false }) {
+                    diagnostics.error(loc, "concat needs at least one tensor")
+                }
+                return .poison
+            }
+            guard let a = axis(args["axis"]!, rank: first, callee: callee) else { return .poison }
+            return emit(.concat(axis: a), values, at: loc, what: callee)
+        case "softmax", "log_softmax", "argmax":
+            let x = tensor(args, "x")
+            guard let id = requireTensor(x, args["x"]!, callee) else { return .poison }
+            guard let a = axis(args["axis"]!, rank: graph.type(of: id).rank, callee: callee) else { return .poison }
+            let op: Op = callee == "softmax" ? .softmax(axis: a) : callee == "log_softmax" ? .logSoftmax(axis: a) : .argmax(axis: a)
+            return emit(op, [x], at: loc, what: callee)
+        case "dropout":
+            let x = tensor(args, "x")
+            guard let p = numberArgument(args["p"]!, "p") else { return .poison }
+            guard p >= 0, p < 1 else {
+                diagnostics.error(args["p"]!.location, "dropout probability must be in [0, 1), got \(formatNumber(p))")
+                return .poison
+            }
+            let mask = emit(.dropoutMask(p: p), [x], at: loc, what: callee)
+            return emit(.binary(.mul), [x, mask], at: loc, what: callee)
+        case "cross_entropy":
+            // nn.CrossEntropyLoss = nll(log_softmax(z)) (spec section 5).
+            let z = tensor(args, "input")
+            guard let id = requireTensor(z, args["input"]!, callee) else { return .poison }
+            guard graph.type(of: id).rank == 2 else {
+                diagnostics.error(loc, "in 'cross_entropy': needs logits f32[N, C], got \(graph.type(of: id))")
+                return .poison
+            }
+            let logp = emit(.logSoftmax(axis: 1), [z], at: loc, what: callee)
+            return emit(.loss(.nll), [logp, tensor(args, "target")], at: loc, what: callee)
+        default:
+            fatalError("builtin '\(callee)' has a signature but no meaning")
+        }
+    }
+
+    private mutating func reduction(_ callee: String, _ args: [String: Expr], at loc: SourceLocation) -> SemaValue {
+        let x = tensor(args, "x")
+        guard let id = requireTensor(x, args["x"]!, callee) else { return .poison }
+        let t = graph.type(of: id)
+        guard let keepdim = boolArgument(args["keepdim"]!, "keepdim") else { return .poison }
+        let axes: [Int]
+        if case .name("__all") = args["axis"]!.kind {
+            axes = Array(0..<t.rank)
+        } else {
+            guard let a = axis(args["axis"]!, rank: t.rank, callee: callee) else { return .poison }
+            axes = [a]
+        }
+        let op: ReduceOp = callee == "sum" ? .sum : callee == "mean" ? .mean : .max
+        if axes.isEmpty { return x }  // reducing a scalar over all of its (no) axes
+        return emit(.reduce(op, axes: axes, keepdim: keepdim), [x], at: loc, what: callee)
+    }
+
+    /// `reshape(x, [a, b])`: `-1` or the batch's name stand for exactly the batch; in a tensor
+    /// without the batch, `-1` is the one size that keeps the element count.
+    private mutating func reshape(_ args: [String: Expr], at loc: SourceLocation) -> SemaValue {
+        let x = tensor(args, "x")
+        guard let id = requireTensor(x, args["x"]!, "reshape") else { return .poison }
+        let t = graph.type(of: id)
+        guard case .list(let items) = args["shape"]!.kind else {
+            diagnostics.error(args["shape"]!.location, "reshape's shape is a list, e.g. reshape(x, [N, 784])")
+            return .poison
+        }
+        var dims: [Dim?] = []
+        for e in items {
+            if case .name(let n) = e.kind, consts.consts[n] == nil {
+                if symbols[n] == nil { dims.append(nil); continue }
+            }
+            guard let v = integerArgument(e, "a size in the shape") else { return .poison }
+            if v == -1 { dims.append(nil); continue }
+            guard v >= 1 else {
+                diagnostics.error(e.location, "a size in reshape must be positive or -1, got \(v)")
+                return .poison
+            }
+            dims.append(.fixed(v))
+        }
+        let open = dims.filter { $0 == nil }.count
+        guard open <= 1 else {
+            diagnostics.error(loc, "in 'reshape': at most one size may be -1 or the batch")
+            return .poison
+        }
+        var resolved = dims.map { $0 ?? .batch }
+        if open == 1 && !t.shape.hasBatch {
+            let known = dims.compactMap { $0?.fixedSize }.reduce(1, *)
+            guard known > 0, t.shape.fixedElementCount % known == 0 else {
+                diagnostics.error(loc, "in 'reshape': cannot reshape \(t) to \(Shape(resolved))")
+                return .poison
+            }
+            let i = dims.firstIndex { $0 == nil }!
+            resolved[i] = .fixed(t.shape.fixedElementCount / known)
+        }
+        return emit(.reshape, [x], at: loc, what: "reshape", declared: t.with(shape: Shape(resolved)))
+    }
+}

@@ -1,0 +1,218 @@
+import DLCDiagnostics
+import DLCIR
+import DLCSyntax
+
+/// What an expression of the forward block evaluates to during analysis.
+enum SemaValue {
+    /// A value of the graph.
+    case tensor(ValueID)
+    /// A number not yet typed: it takes the dtype of the tensor it meets (spec section 3).
+    case literal(ConstValue)
+    /// The expression had an error, already reported; anything built on it stays silent.
+    case poison
+}
+
+extension Analyzer {
+    // MARK: - Statements
+
+    mutating func buildForward(location: SourceLocation, _ statements: [Statement]) {
+        var lossSeen: SourceLocation?
+        for s in statements {
+            switch s {
+            case .bind(let name, let value):
+                let first = graph.nodes.count
+                let v = evaluate(value)
+                if name.value.contains(".") {
+                    diagnostics.error(name.location, "a bound name cannot contain '.'",
+                                      hint: "dotted names denote layer params such as fc1.weight")
+                    continue
+                }
+                if let previous = declaredAt[name.value] {
+                    diagnostics.error(name.location, "'\(name.value)' is already bound at line \(previous.line)",
+                                      hint: "names are bound once; choose a new name")
+                    continue
+                }
+                // Name the node this statement created; an alias of an older value stays an alias.
+                if case .tensor(let id) = v, id.index >= first, graph[id].name == nil {
+                    graph[id].name = name.value
+                }
+                _ = declare(name, .value(v))
+            case .output(_, let names):
+                for n in names {
+                    guard let symbol = symbols[n.value] else {
+                        diagnostics.error(n.location, "output of unknown name '\(n.value)'",
+                                          hint: Suggestions.hint(for: n.value, in: Array(symbols.keys)))
+                        continue
+                    }
+                    switch symbol {
+                    case .value(.tensor(let id)):
+                        if graph.outputs.contains(where: { $0.name == n.value }) {
+                            diagnostics.error(n.location, "'\(n.value)' is already an output")
+                        }
+                        graph.outputs.append(NamedValue(n.value, id))
+                    case .value(.poison): break
+                    default:
+                        diagnostics.error(n.location, "'\(n.value)' is not a tensor and cannot be an output")
+                    }
+                }
+            case .loss(let loc, let value):
+                if lossSeen != nil {
+                    diagnostics.error(loc, "a model has exactly one loss; another is at line \(lossSeen!.line)")
+                    continue
+                }
+                lossSeen = loc
+                switch evaluate(value) {
+                case .tensor(let id):
+                    let t = graph.type(of: id)
+                    if t != .f32Scalar {
+                        diagnostics.error(loc, "the loss must be an f32 scalar, got \(t)",
+                                          hint: t.dtype == .f32 ? "reduce it, e.g. with mean(...)" : nil)
+                    } else {
+                        graph.loss = id
+                    }
+                case .literal:
+                    diagnostics.error(loc, "the loss must depend on the params, not be a constant")
+                case .poison: break
+                }
+            }
+        }
+        if lossSeen == nil {
+            diagnostics.error(location, "the forward block has no loss", hint: "add 'loss EXPR', e.g. loss mse(pred, y)")
+        }
+    }
+
+    // MARK: - Expressions
+
+    mutating func evaluate(_ e: Expr) -> SemaValue {
+        switch e.kind {
+        case .number(let v, let isInteger):
+            return .literal(ConstValue(value: v, isInteger: isInteger))
+        case .name(let n):
+            return lookup(n, at: e.location)
+        case .negate(let x):
+            switch evaluate(x) {
+            case .literal(let c): return .literal(ConstValue(value: -c.value, isInteger: c.isInteger))
+            case .poison: return .poison
+            case let v: return emit(.unary(.neg), [v], at: e.location, what: "-")
+            }
+        case .binary(let op, let a, let b):
+            return binary(op, evaluate(a), evaluate(b), at: e.location, rhs: b)
+        case .call(let callee, let args):
+            return call(callee, args, at: e.location)
+        case .index(let base, let index):
+            let t = evaluate(base), i = evaluate(index)
+            if case .literal(let c) = i, !c.isInteger {
+                diagnostics.error(index.location, "an index must be an integer, got \(formatNumber(c.value))")
+                return .poison
+            }
+            guard case .tensor = t else {
+                if case .literal = t { diagnostics.error(e.location, "cannot index a number") }
+                return .poison
+            }
+            return emit(.gather, [t, i], at: e.location, what: "[]", literalType: .i32)
+        case .string:
+            diagnostics.error(e.location, "a string is not a value here")
+            return .poison
+        case .bool, .full:
+            diagnostics.error(e.location, "'\(e.kind)' is not a value here")
+            return .poison
+        case .list:
+            diagnostics.error(e.location, "a list appears only as an argument (reshape's shape, concat's operands)")
+            return .poison
+        }
+    }
+
+    mutating func lookup(_ n: String, at location: SourceLocation) -> SemaValue {
+        switch symbols[n] {
+        case .value(let v): return v
+        case .const(let c): return .literal(c)
+        case .layer:
+            diagnostics.error(location, "layer '\(n)' is applied by calling it, e.g. \(n)(x)")
+            return .poison
+        case nil:
+            let hint = Suggestions.hint(for: n, in: Array(symbols.keys))
+                ?? (Builtins.table[n] != nil ? "'\(n)' is a function; call it as \(n)(...)" : nil)
+            diagnostics.error(location, "undefined name '\(n)'", hint: hint)
+            return .poison
+        }
+    }
+
+    mutating func binary(_ op: BinaryOperator, _ a: SemaValue, _ b: SemaValue, at loc: SourceLocation,
+                         rhs: Expr) -> SemaValue {
+        if case .poison = a { return .poison }
+        if case .poison = b { return .poison }
+        // Two numbers fold at compile time.
+        if case .literal(let x) = a, case .literal(let y) = b {
+            let bothInt = x.isInteger && y.isInteger
+            switch op {
+            case .add: return .literal(ConstValue(value: x.value + y.value, isInteger: bothInt))
+            case .sub: return .literal(ConstValue(value: x.value - y.value, isInteger: bothInt))
+            case .mul: return .literal(ConstValue(value: x.value * y.value, isInteger: bothInt))
+            case .div: return .literal(ConstValue(value: x.value / y.value, isInteger: false))
+            case .pow:
+                return .literal(ConstValue(value: ConstEvaluator().evaluate(
+                    Expr(.binary(.pow, Expr(.number(x.value, isInteger: x.isInteger), loc),
+                                 Expr(.number(y.value, isInteger: y.isInteger), loc)), loc))?.value ?? .nan,
+                    isInteger: false))
+            default: break  // materialise and let the type rules decide
+            }
+        }
+        switch op {
+        case .pow:
+            guard case .literal(let c) = b else {
+                diagnostics.error(rhs.location, "the exponent of '**' must be a constant number")
+                return .poison
+            }
+            return emit(.pow(c.value), [a], at: loc, what: "**")
+        case .matmul:
+            return emit(.matmul(transposeA: false, transposeB: false), [a, b], at: loc, what: "@")
+        default:
+            let ops: [BinaryOperator: BinaryOp] = [
+                .add: .add, .sub: .sub, .mul: .mul, .div: .div, .floorDiv: .floorDiv, .mod: .mod,
+                .eq: .eq, .ne: .ne, .lt: .lt, .le: .le, .gt: .gt, .ge: .ge,
+            ]
+            return emit(.binary(ops[op]!), [a, b], at: loc, what: op.rawValue)
+        }
+    }
+
+    /// Appends a node for `op`, typing literals by the tensor they meet, and reports a type
+    /// error at `location` naming the operation `what`.
+    mutating func emit(_ op: Op, _ operands: [SemaValue], at location: SourceLocation, what: String,
+                       declared: TensorType? = nil, literalType: DType? = nil) -> SemaValue {
+        var ids: [ValueID] = []
+        // The dtype a literal takes: the other operands' (for `where`, the branches').
+        let tensorDType = literalType ?? operands.compactMap { v -> DType? in
+            if case .tensor(let id) = v { return graph.type(of: id).dtype }
+            return nil
+        }.last ?? .f32
+        for v in operands {
+            switch v {
+            case .poison: return .poison
+            case .tensor(let id): ids.append(id)
+            case .literal(let c):
+                if tensorDType == .i32 && !c.isInteger {
+                    diagnostics.error(location, "the number \(formatNumber(c.value)) cannot meet an i32 tensor in '\(what)'",
+                                      hint: "use float(...) to convert the i32 tensor")
+                    return .poison
+                }
+                ids.append(graph.add(.constant(c.value), type: TensorType(tensorDType), location: location))
+            }
+        }
+        do {
+            let type = try TypeRules.resultType(of: op, operands: ids.map { graph.type(of: $0) }, declared: declared)
+            return .tensor(graph.add(op, ids, type: type, location: location))
+        } catch let f as TypeRules.Failure {
+            diagnostics.error(location, "in '\(what)': \(f.message)", hint: batchHint(ids))
+            return .poison
+        } catch {
+            return .poison
+        }
+    }
+
+    /// When a fixed size meets the batch, say the rule.
+    private func batchHint(_ ids: [ValueID]) -> String? {
+        let shapes = ids.map { graph.type(of: $0).shape }
+        guard shapes.contains(where: \.hasBatch), shapes.contains(where: { !$0.hasBatch && !$0.isScalar }) else { return nil }
+        return "the batch dimension N matches only itself or 1"
+    }
+}

@@ -1,1 +1,0 @@
-// Sema stage; see the files beside this one.

@@ -1,1 +1,0 @@
-// Syntax stage; see the files beside this one.

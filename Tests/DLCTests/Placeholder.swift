@@ -1,2 +1,0 @@
-import XCTest
-// End-to-end and front-end tests live beside this file.
