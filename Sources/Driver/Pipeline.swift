@@ -58,18 +58,12 @@ public struct Pipeline: Sendable {
             let (_, semaBag) = Analyzer.analyze(model)
             var bag = parseBag
             let bad = Set(parseBag.diagnostics.map(\.location.line))
-            for d in semaBag.diagnostics where !bad.contains(d.location.line) && !isCascade(d) { bag.append(d) }
+            for d in semaBag.diagnostics where !bad.contains(d.location.line) { bag.append(d) }
             return .failure(failure(bag))
         }
         let (graph, bag) = Analyzer.analyze(model)
         guard let graph, !bag.hasErrors else { return .failure(failure(bag)) }
         return .success(graph)
-    }
-
-    /// After a syntax error a statement may be missing, so "no loss" / "no forward" follow from it.
-    private func isCascade(_ d: Diagnostic) -> Bool {
-        d.message.hasPrefix("the forward block has no loss") || d.message.contains("has no forward block")
-            || d.message.hasPrefix("undefined name")
     }
 
     /// The text `--emit stage` prints.

@@ -15,6 +15,8 @@ public struct Analyzer {
     var symbols: [String: Symbol] = [:]
     var declaredAt: [String: SourceLocation] = [:]
     var layers: [String: Layer] = [:]
+    /// Names bound by `name = expr` in the forward block (the others are declarations).
+    var boundInForward: Set<String> = []
 
     /// What a name denotes.
     enum Symbol {
@@ -85,6 +87,8 @@ public struct Analyzer {
                 declareParam(name, typeExpr, initializer)
             case .layer(let name, let kind, let arguments):
                 declareLayer(name, kind: kind, arguments)
+            case .invalid(let name):
+                if declaredAt[name.value] == nil { _ = declare(name, .value(.poison)) }
             default: break
             }
         }
@@ -241,7 +245,7 @@ public struct Analyzer {
                 bound[label.value] = a.value
             } else {
                 guard positional < names.count else {
-                    diagnostics.error(a.value.location, "'\(callee)' takes \(names.count) argument\(names.count == 1 ? "" : "s"), got \(args.count)")
+                    diagnostics.error(location, "'\(callee)' takes \(names.count) argument\(names.count == 1 ? "" : "s"), got \(args.count)")
                     return nil
                 }
                 if bound[names[positional]] != nil {

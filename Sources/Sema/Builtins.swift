@@ -77,11 +77,12 @@ extension Analyzer {
 
     /// A constant axis argument, made non-negative for a tensor of `rank` (`extra` allows the
     /// one-past-the-end axis of unsqueeze).
-    private mutating func axis(_ e: Expr, rank: Int, extra: Int = 0, callee: String) -> Int? {
+    private mutating func axis(_ e: Expr, rank: Int, extra: Int = 0, callee: String,
+                               at call: SourceLocation) -> Int? {
         guard let a = integerArgument(e, "axis") else { return nil }
         let n = rank + extra
         guard a >= -n, a < n else {
-            diagnostics.error(e.location, "in '\(callee)': axis \(a) is out of range for a tensor of rank \(rank)")
+            diagnostics.error(call, "in '\(callee)': axis \(a) is out of range for a tensor of rank \(rank)")
             return nil
         }
         return a < 0 ? a + n : a
@@ -153,7 +154,7 @@ extension Analyzer {
             let x = tensor(args, "x")
             guard let id = requireTensor(x, args["x"]!, callee) else { return .poison }
             let t = graph.type(of: id)
-            guard let a = axis(args["axis"]!, rank: t.rank, extra: 1, callee: callee) else { return .poison }
+            guard let a = axis(args["axis"]!, rank: t.rank, extra: 1, callee: callee, at: loc) else { return .poison }
             var dims = t.shape.dims
             dims.insert(.fixed(1), at: a)
             return emit(.reshape, [x], at: loc, what: callee, declared: t.with(shape: Shape(dims)))
@@ -184,12 +185,12 @@ extension Analyzer {
                 }
                 return .poison
             }
-            guard let a = axis(args["axis"]!, rank: first, callee: callee) else { return .poison }
+            guard let a = axis(args["axis"]!, rank: first, callee: callee, at: loc) else { return .poison }
             return emit(.concat(axis: a), values, at: loc, what: callee)
         case "softmax", "log_softmax", "argmax":
             let x = tensor(args, "x")
             guard let id = requireTensor(x, args["x"]!, callee) else { return .poison }
-            guard let a = axis(args["axis"]!, rank: graph.type(of: id).rank, callee: callee) else { return .poison }
+            guard let a = axis(args["axis"]!, rank: graph.type(of: id).rank, callee: callee, at: loc) else { return .poison }
             let op: Op = callee == "softmax" ? .softmax(axis: a) : callee == "log_softmax" ? .logSoftmax(axis: a) : .argmax(axis: a)
             return emit(op, [x], at: loc, what: callee)
         case "dropout":
@@ -225,7 +226,7 @@ extension Analyzer {
         if case .name("__all") = args["axis"]!.kind {
             axes = Array(0..<t.rank)
         } else {
-            guard let a = axis(args["axis"]!, rank: t.rank, callee: callee) else { return .poison }
+            guard let a = axis(args["axis"]!, rank: t.rank, callee: callee, at: loc) else { return .poison }
             axes = [a]
         }
         let op: ReduceOp = callee == "sum" ? .sum : callee == "mean" ? .mean : .max

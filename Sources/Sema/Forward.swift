@@ -28,8 +28,11 @@ extension Analyzer {
                     continue
                 }
                 if let previous = declaredAt[name.value] {
-                    diagnostics.error(name.location, "'\(name.value)' is already bound at line \(previous.line)",
+                    let how = boundInForward.contains(name.value) ? "bound" : "declared"
+                    diagnostics.error(name.location, "'\(name.value)' is already \(how) at line \(previous.line)",
                                       hint: "names are bound once; choose a new name")
+                    // Later uses meant the new value, which is in error: keep them quiet.
+                    symbols[name.value] = .value(.poison)
                     continue
                 }
                 // Name the node this statement created; an alias of an older value stays an alias.
@@ -37,6 +40,7 @@ extension Analyzer {
                     graph[id].name = name.value
                 }
                 _ = declare(name, .value(v))
+                boundInForward.insert(name.value)
             case .output(_, let names):
                 for n in names {
                     guard let symbol = symbols[n.value] else {
@@ -116,6 +120,8 @@ extension Analyzer {
         case .bool, .full:
             diagnostics.error(e.location, "'\(e.kind)' is not a value here")
             return .poison
+        case .error:
+            return .poison
         case .list:
             diagnostics.error(e.location, "a list appears only as an argument (reshape's shape, concat's operands)")
             return .poison
@@ -160,7 +166,7 @@ extension Analyzer {
         switch op {
         case .pow:
             guard case .literal(let c) = b else {
-                diagnostics.error(rhs.location, "the exponent of '**' must be a constant number")
+                diagnostics.error(loc, "the exponent of '**' must be a constant number")
                 return .poison
             }
             return emit(.pow(c.value), [a], at: loc, what: "**")
@@ -202,17 +208,25 @@ extension Analyzer {
             let type = try TypeRules.resultType(of: op, operands: ids.map { graph.type(of: $0) }, declared: declared)
             return .tensor(graph.add(op, ids, type: type, location: location))
         } catch let f as TypeRules.Failure {
-            diagnostics.error(location, "in '\(what)': \(f.message)", hint: batchHint(ids))
+            diagnostics.error(location, "in '\(what)': \(f.message)", hint: batchHint(op, ids))
             return .poison
         } catch {
             return .poison
         }
     }
 
-    /// When a fixed size meets the batch, say the rule.
-    private func batchHint(_ ids: [ValueID]) -> String? {
+    /// When an elementwise op fails only because a fixed size met the batch, say the rule.
+    private func batchHint(_ op: Op, _ ids: [ValueID]) -> String? {
+        switch op {
+        case .binary, .select: break
+        default: return nil
+        }
+        guard Set(ids.dropFirst(op == .select ? 1 : 0).map { graph.type(of: $0).dtype }).count == 1 else { return nil }
         let shapes = ids.map { graph.type(of: $0).shape }
-        guard shapes.contains(where: \.hasBatch), shapes.contains(where: { !$0.hasBatch && !$0.isScalar }) else { return nil }
+        let batchAsOne = shapes.map { Shape($0.dims.map { $0 == .batch ? .fixed(1) : $0 }) }
+        var joined: Shape? = batchAsOne.first
+        for s in batchAsOne.dropFirst() { joined = joined.flatMap { Shape.broadcast($0, s) } }
+        guard shapes.contains(where: \.hasBatch), joined != nil else { return nil }
         return "the batch dimension N matches only itself or 1"
     }
 }

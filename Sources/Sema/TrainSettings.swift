@@ -57,7 +57,7 @@ extension Analyzer {
     private mutating func positiveInteger(_ s: Setting, min: Int = 1) -> Int? {
         guard let e = single(s), let v = integerArgument(e, s.name.value) else { return nil }
         guard v >= min else {
-            diagnostics.error(e.location, "'\(s.name.value)' must be at least \(min), got \(v)")
+            diagnostics.error(s.name.location, "'\(s.name.value)' must be at least \(min), got \(v)")
             return nil
         }
         return v
@@ -133,7 +133,7 @@ extension Analyzer {
         case "validation":
             guard let e = single(s), let v = numberArgument(e, name) else { return }
             guard v >= 0, v < 1 else {
-                diagnostics.error(e.location, "validation is a fraction in [0, 1), got \(formatNumber(v))")
+                diagnostics.error(s.name.location, "validation is a fraction in [0, 1), got \(formatNumber(v))")
                 return
             }
             graph.train.validation = v

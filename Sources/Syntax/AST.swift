@@ -22,6 +22,9 @@ public enum Declaration: Sendable {
     case forward(location: SourceLocation, statements: [Statement])
     /// `train { ... }`
     case train(location: SourceLocation, settings: [Setting])
+    /// A declaration of `name` that had a syntax error: the name exists, so later uses of it
+    /// raise no "undefined name" errors.
+    case invalid(name: Located<String>)
 }
 
 /// A value with the place it was written.
@@ -79,6 +82,8 @@ public indirect enum ExprKind: Sendable {
     case binary(BinaryOperator, Expr, Expr)
     /// `[a, b]`, only as an argument.
     case list([Expr])
+    /// An expression with a syntax error, already reported.
+    case error
 }
 
 public struct Expr: Sendable {

@@ -29,6 +29,8 @@ public enum ASTPrinter {
                 }
             }
             return out
+        case .invalid(let name):
+            return "  <invalid declaration of \(name.value)>  # \(name.location)\n"
         case .train(let loc, let settings):
             var out = "  train  # \(loc)\n"
             for s in settings { out += "    \(s.name.value) \(arguments(s.arguments))  # \(s.name.location)\n" }
@@ -57,6 +59,7 @@ public enum ASTPrinter {
         case .negate(let x): return "(-\(expr(x)))"
         case .binary(let op, let a, let b): return "(\(expr(a)) \(op.rawValue) \(expr(b)))"
         case .list(let items): return "[" + items.map(expr).joined(separator: ", ") + "]"
+        case .error: return "<error>"
         }
     }
 }

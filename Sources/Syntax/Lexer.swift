@@ -54,6 +54,13 @@ public struct Lexer {
             if c == UInt8(ascii: " ") || c == UInt8(ascii: "\t") || c == UInt8(ascii: "\r") {
                 pos += 1
             } else if c == UInt8(ascii: "\n") && bracketDepth > 0 {
+                // A line starting with a statement keyword cannot continue an expression: the
+                // bracket was never closed. End the statement here so the error is reported
+                // at this line and the next statement still parses.
+                if nextLineStartsStatement() {
+                    bracketDepth = 0
+                    return
+                }
                 pos += 1
             } else if c == UInt8(ascii: "#") {
                 // A comment runs to the end of the line; its bytes must still be valid UTF-8.
@@ -64,6 +71,22 @@ public struct Lexer {
                 return
             }
         }
+    }
+
+    private static let statementKeywords: Set<String> = [
+        "output", "loss", "forward", "train", "param", "layer", "input", "target", "const", "model",
+    ]
+
+    /// Whether the line after the newline at `pos` begins with a statement keyword.
+    private func nextLineStartsStatement() -> Bool {
+        var i = pos + 1
+        while i < bytes.count, bytes[i] == UInt8(ascii: " ") || bytes[i] == UInt8(ascii: "\t") { i += 1 }
+        var j = i
+        while j < bytes.count, isIdentifierChar(bytes[j]) { j += 1 }
+        guard j > i, j == bytes.count || !isIdentifierChar(bytes[j]) else { return false }
+        let word = String(decoding: bytes[i..<j], as: UTF8.self)
+        // Reserved words never appear inside an expression, so this cannot misfire.
+        return Lexer.statementKeywords.contains(word)
     }
 
     private func isIdentifierStart(_ c: UInt8) -> Bool {

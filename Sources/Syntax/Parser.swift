@@ -18,6 +18,8 @@ public struct Parser {
     /// tree that later stages walk recursively.
     public static let maxChain = 4096
 
+    static let declarationKeywords: Set<Keyword> = [.const, .input, .target, .param, .layer, .forward, .train]
+
     /// Thrown to abandon the current statement after its error has been reported.
     private struct Recover: Error {}
     /// Thrown to abandon the whole file (nesting too deep: the rest cannot be trusted).
@@ -135,9 +137,15 @@ public struct Parser {
             let name = try expectIdentifier("a model name")
             _ = try expect(.lbrace, "after the model name")
             var decls: [Declaration] = []
-            try parseBlock(closing: "the model") { p in
+            try parseBlock(closing: "the model", closesBlock: false, { p in
                 if let d = try p.parseDeclaration() { decls.append(d) }
-            }
+            }, onError: { p, start in
+                // `input x ...`, `layer fc = ...`: the name is declared, though broken.
+                guard start + 1 < p.tokens.count, case .keyword(let k) = p.tokens[start].kind,
+                      [.const, .input, .target, .param, .layer].contains(k),
+                      case .identifier(let name) = p.tokens[start + 1].kind else { return }
+                decls.append(.invalid(name: Located(name, p.tokens[start + 1].location)))
+            })
             skipNewlines()
             if aborted { return nil }
             if case .endOfFile = current.kind {} else {
@@ -150,10 +158,19 @@ public struct Parser {
     }
 
     /// Parses statements until the `}` closing a block, recovering per statement.
-    private mutating func parseBlock(closing what: String, _ item: (inout Parser) throws -> Void) throws {
+    /// `onError` is told where a failed statement started, to keep what can be kept of it.
+    private mutating func parseBlock(closing what: String, closesBlock: Bool = true,
+                                     _ item: (inout Parser) throws -> Void,
+                                     onError: ((inout Parser, Int) -> Void)? = nil) throws {
         while !aborted {
             skipNewlines()
             if accept(.rbrace) { return }
+            // A declaration keyword inside a block means its '}' is missing: say so, and let
+            // the declaration parse as the next one of the model.
+            if closesBlock, case .keyword(let k) = current.kind, Parser.declarationKeywords.contains(k) {
+                diagnostics.error(current.location, "expected '}' to close \(what), found '\(k.rawValue)'")
+                return
+            }
             if case .endOfFile = current.kind {
                 throw error("expected '}' to close \(what), found end of file")
             }
@@ -161,6 +178,7 @@ public struct Parser {
             do {
                 try item(&self)
             } catch is Recover {
+                onError?(&self, before)
                 skipStatement()
                 if pos == before { _ = advance() }
             }
@@ -217,18 +235,27 @@ public struct Parser {
             let loc = advance().location
             _ = try expect(.lbrace, "after 'forward'")
             var statements: [Statement] = []
-            try parseBlock(closing: "the forward block") { p in
+            try parseBlock(closing: "the forward block", { p in
                 statements.append(try p.parseStatement())
-            }
+            }, onError: { p, start in
+                // A broken `h = ...` still binds h, and a broken `loss ...` is still the loss.
+                let t = p.tokens[start]
+                if case .keyword(.loss) = t.kind {
+                    statements.append(.loss(location: t.location, value: Expr(.error, t.location)))
+                } else if case .identifier(let name) = t.kind, start + 1 < p.tokens.count,
+                          case .punct(.assign) = p.tokens[start + 1].kind {
+                    statements.append(.bind(name: Located(name, t.location), value: Expr(.error, t.location)))
+                }
+            })
             return .forward(location: loc, statements: statements)
         case .train:
             // train = "train" "{" setting* "}"
             let loc = advance().location
             _ = try expect(.lbrace, "after 'train'")
             var settings: [Setting] = []
-            try parseBlock(closing: "the train block") { p in
+            try parseBlock(closing: "the train block", { p in
                 settings.append(try p.parseSetting())
-            }
+            })
             return .train(location: loc, settings: settings)
         default:
             throw error("expected a declaration, found '\(k.rawValue)'")
@@ -320,7 +347,8 @@ public struct Parser {
         depth += 1
         defer { depth -= 1 }
         if depth > Parser.maxDepth {
-            diagnostics.error(current.location, "expression nested deeper than \(Parser.maxDepth) levels")
+            // Reported at the bracket or operator just read, which opened the level too many.
+            diagnostics.error(tokens[max(0, pos - 1)].location, "expression nested deeper than \(Parser.maxDepth) levels")
             throw Abort()
         }
         return try body(&self)

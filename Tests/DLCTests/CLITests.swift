@@ -1,0 +1,62 @@
+import Foundation
+import XCTest
+
+/// `dlc`'s command line: outputs and exit statuses (spec section 8: 0 success, 1 compile
+/// error, 2 usage error).
+final class CLITests: XCTestCase {
+    let models = Golden.root.appendingPathComponent("models")
+
+    func testEmitIRSucceeds() throws {
+        let r = try Run.dlc(["compile", "models/line_grid.dl", "--emit", "ir"], in: Golden.root)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("graph line_grid {"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("gather %grid, %k"), r.stdout)
+        XCTAssertEqual(r.stderr, "")
+    }
+
+    func testEmitASTShowsPrecedence() throws {
+        let r = try Run.dlc(["compile", "models/descend.dl", "--emit", "ast"], in: Golden.root)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // -x ** 2 is -(x ** 2), as in Python.
+        XCTAssertTrue(r.stdout.contains("loss ((-(x ** 2)) + ((10 * x) * log(x)))"), r.stdout)
+    }
+
+    func testCompileErrorExitsOneWithLocatedMessage() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dlc-cli-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = "model m {\n  param w: f32[3] = zeros\n  forward {\n    loss sum(relux(w))\n  }\n}\n"
+        try source.write(to: dir.appendingPathComponent("bad.dl"), atomically: true, encoding: .utf8)
+        let r = try Run.dlc(["compile", "bad.dl", "--emit", "ir"], in: dir)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertEqual(r.stderr, """
+            bad.dl:4:14: error: unknown function 'relux'
+                loss sum(relux(w))
+                         ^
+            note: did you mean 'relu'?
+
+            """)
+    }
+
+    func testMissingFileExitsOne() throws {
+        let r = try Run.dlc(["compile", "no/such/model.dl", "--emit", "ir"], in: Golden.root)
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("'no/such/model.dl' does not exist"), r.stderr)
+    }
+
+    func testUsageErrorsExitTwo() throws {
+        for args in [["compile"], ["compile", "models/descend.dl", "--emit", "bogus"], ["frobnicate"],
+                     ["compile", "models/descend.dl", "--no-such-flag"]] {
+            let r = try Run.dlc(args, in: Golden.root)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertFalse(r.stderr.isEmpty, "\(args)")
+        }
+    }
+
+    func testHelpExitsZero() throws {
+        let r = try Run.dlc(["--help"], in: Golden.root)
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.contains("compile"), r.stdout)
+    }
+}
