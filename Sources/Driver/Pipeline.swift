@@ -1,3 +1,4 @@
+import DLCAutodiff
 import DLCDiagnostics
 import DLCIR
 import DLCSema
@@ -10,6 +11,8 @@ public enum EmitStage: String, CaseIterable, Sendable {
     case ast
     /// The typed graph IR, as written (surface forms visible: linear = matmul + add).
     case ir
+    /// The training graph: the forward graph, then the backward graph built by reverse-mode AD.
+    case grad
 }
 
 /// A compile error: the diagnostics, already rendered in clang's style.
@@ -66,11 +69,34 @@ public struct Pipeline: Sendable {
         return .success(graph)
     }
 
+    /// The typed graph, differentiated: forward and backward as one verified graph.
+    public func trainingGraph() -> Result<Graph, CompileFailure> {
+        typedGraph().flatMap { forward in
+            do {
+                let training = try differentiate(forward)
+                try verifyOrThrow(training)
+                return .success(training)
+            } catch let e as AutodiffError {
+                // The front end reports every error AD could find; reaching here is a bug,
+                // but it is still reported at the value it concerns.
+                let loc = e.value.flatMap { forward[$0].location } ?? SourceLocation(line: 1, column: 1)
+                var bag = DiagnosticBag()
+                bag.error(loc, "internal error in automatic differentiation: \(e.message)")
+                return .failure(failure(bag))
+            } catch {
+                var bag = DiagnosticBag()
+                bag.error(SourceLocation(line: 1, column: 1), "internal error: the training graph is invalid: \(error)")
+                return .failure(failure(bag))
+            }
+        }
+    }
+
     /// The text `--emit stage` prints.
     public func emit(_ stage: EmitStage) -> Result<String, CompileFailure> {
         switch stage {
         case .ast: return parse().map(ASTPrinter.print)
         case .ir: return typedGraph().map { printIR($0) }
+        case .grad: return trainingGraph().map { printIR($0) }
         }
     }
 }

@@ -3,7 +3,7 @@ enum Suggestions {
     static func closest(to name: String, in candidates: [String]) -> String? {
         let limit = max(1, min(3, name.count / 3 + 1))
         var best: (String, Int)?
-        for c in candidates where c != name {
+        for c in candidates.sorted() where c != name {  // sorted: ties resolve the same way every run
             let d = editDistance(name.lowercased(), c.lowercased())
             if d <= limit, d < (best?.1 ?? .max) { best = (c, d) }
         }

@@ -4,7 +4,7 @@ import Foundation
 import XCTest
 
 /// The compiler's stages against stored golden files:
-/// - every program in `models/` and `Golden/programs/`: its `--emit ir` text;
+/// - every program in `models/` and `Golden/programs/`: its `--emit ir` and `--emit grad` text;
 /// - every program in `Golden/errors/`: its diagnostics, exactly as `dlc` prints them.
 final class GoldenTests: XCTestCase {
     /// A pipeline whose diagnostics name the file relative to its folder's parent, so golden
@@ -15,25 +15,30 @@ final class GoldenTests: XCTestCase {
         return Pipeline(source: SourceFile(path: name, bytes: bytes))
     }
 
-    private func checkIR(of programs: [URL], goldenFolder: URL) throws {
+    /// Each stage's dump is stored as NAME.STAGE beside the others.
+    static let stages: [EmitStage] = [.ir, .grad]
+
+    private func checkStages(of programs: [URL], goldenFolder: URL) throws {
         XCTAssertFalse(programs.isEmpty)
         for url in programs {
-            let golden = goldenFolder.appendingPathComponent(url.deletingPathExtension().lastPathComponent + ".ir")
-            switch try pipeline(url).emit(.ir) {
-            case .success(let text): Golden.assertMatches(text, golden: golden)
-            case .failure(let f): XCTFail("\(Golden.relative(url)) does not compile:\n\(f.rendered)")
+            for stage in Self.stages {
+                let name = url.deletingPathExtension().lastPathComponent + "." + stage.rawValue
+                switch try pipeline(url).emit(stage) {
+                case .success(let text): Golden.assertMatches(text, golden: goldenFolder.appendingPathComponent(name))
+                case .failure(let f): XCTFail("\(Golden.relative(url)) fails at --emit \(stage):\n\(f.rendered)")
+                }
             }
         }
     }
 
-    func testModelsIR() throws {
-        try checkIR(of: Golden.programs(in: Golden.root.appendingPathComponent("models")),
+    func testModelsStages() throws {
+        try checkStages(of: Golden.programs(in: Golden.root.appendingPathComponent("models")),
                     goldenFolder: Golden.directory.appendingPathComponent("models"))
     }
 
-    func testProgramsIR() throws {
+    func testProgramsStages() throws {
         let folder = Golden.directory.appendingPathComponent("programs")
-        try checkIR(of: Golden.programs(in: folder), goldenFolder: folder)
+        try checkStages(of: Golden.programs(in: folder), goldenFolder: folder)
     }
 
     func testErrorDiagnostics() throws {
@@ -57,7 +62,8 @@ final class GoldenTests: XCTestCase {
 
     /// `# expect: 7:18 ...` on the first line of an error program.
     private func expectedLocation(_ url: URL) -> String? {
-        guard let text = try? String(contentsOf: url, encoding: .utf8),
+        // Decoded leniently: some error programs hold invalid UTF-8 on purpose.
+        guard let data = try? Data(contentsOf: url), case let text = String(decoding: data, as: UTF8.self),
               let first = text.split(separator: "\n").first, first.hasPrefix("# expect: ") else { return nil }
         return first.dropFirst("# expect: ".count).split(separator: " ").first.map(String.init)
     }

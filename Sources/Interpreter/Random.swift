@@ -1,0 +1,178 @@
+import DLCIR
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The random-number contract of docs/rng.md, draw for draw as codegen/dlc_rng.h implements it.
+
+/// The generator of every random draw: SplitMix64 (Steele, Lea, Flood 2014).
+public struct SplitMix64: Hashable, Sendable {
+    /// The 64-bit state; each draw first adds the golden gamma to it.
+    public var state: UInt64
+
+    public init(state: UInt64) { self.state = state }
+
+    /// The generator of one stream of a run: state `seed * 0x9E3779B97F4A7C15 +
+    /// stream * 0xD6E8FEB86659FD93` (mod 2^64). A negative seed is taken as its two's
+    /// complement bit pattern, as C's conversion to `uint64_t` does.
+    public init(seed: Int, stream: RandomStream) {
+        let s = UInt64(truncatingIfNeeded: seed)
+        state = s &* 0x9E37_79B9_7F4A_7C15 &+ stream.rawValue &* 0xD6E8_FEB8_6659_FD93
+    }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A double in [0, 1): the top 53 bits of one draw times 2^-53.
+    public mutating func uniform01() -> Double {
+        Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+    }
+
+    /// An integer in [0, n) for n >= 1: one draw modulo n.
+    public mutating func below(_ n: Int) -> Int {
+        precondition(n >= 1, "below(\(n)) needs n >= 1")
+        return Int(next() % UInt64(n))
+    }
+
+    /// Fisher–Yates in place: for i from count-1 down to 1, swap elements i and below(i + 1).
+    public mutating func shuffle<T>(_ elements: inout [T]) {
+        var i = elements.count - 1
+        while i >= 1 {
+            let j = below(i + 1)
+            elements.swapAt(i, j)
+            i -= 1
+        }
+    }
+
+    /// `[0, 1, ..., n-1]` put in a new order by `shuffle`.
+    public mutating func permutation(_ n: Int) -> [Int] {
+        var p = Array(0..<n)
+        shuffle(&p)
+        return p
+    }
+}
+
+/// The independent streams of one run, so that e.g. turning shuffling off does not change the
+/// initial params. The raw value is the stream number k of docs/rng.md.
+public enum RandomStream: UInt64, Hashable, Sendable, CaseIterable {
+    /// Param initialisation.
+    case initialization = 1
+    /// The validation split.
+    case split = 2
+    /// The order of training rows, epoch after epoch.
+    case shuffle = 3
+    /// Dropout masks, step after step.
+    case dropout = 4
+}
+
+// MARK: - Param initialisation
+
+/// Initial param values (docs/rng.md, "Param initialisation").
+public enum ParamInitializer {
+    /// The values of every param of `params`, drawn in declaration order from the init stream
+    /// of `seed`, each param's elements in row-major order. Each value is computed in double
+    /// and rounded once to f32; the result holds the rounded values.
+    ///
+    /// A param's sizes are its fixed dims (params never hold the batch).
+    public static func initialValues(_ params: [ParamDecl], seed: Int) -> [String: Tensor] {
+        var rng = SplitMix64(seed: seed, stream: .initialization)
+        var values = [String: Tensor]()
+        for p in params {
+            values[p.name] = initialValue(p, rng: &rng)
+        }
+        return values
+    }
+
+    /// One param's initial value, drawing from `rng`.
+    public static func initialValue(_ param: ParamDecl, rng: inout SplitMix64) -> Tensor {
+        let shape = param.type.shape.dims.map { $0.fixedSize ?? 1 }
+        let (fanIn, fanOut) = fans(shape)
+        let scalars = (0..<Tensor.count(shape)).map { _ in
+            Double(Float(draw(param.initializer, fanIn: fanIn, fanOut: fanOut, rng: &rng)))
+        }
+        return Tensor(shape: shape, scalars: scalars)
+    }
+
+    /// PyTorch's fans: `fan_in` is the product of all axes but the first (1 for a vector or
+    /// scalar); `fan_out` is the first axis times the product of the axes after the second
+    /// (1 for a scalar).
+    public static func fans(_ shape: [Int]) -> (fanIn: Int, fanOut: Int) {
+        let fanIn = shape.count <= 1 ? 1 : Tensor.count(Array(shape.dropFirst()))
+        let fanOut = shape.isEmpty ? 1 : shape[0] * (shape.count <= 2 ? 1 : Tensor.count(Array(shape.dropFirst(2))))
+        return (fanIn, fanOut)
+    }
+
+    /// One element, in double, before the rounding to f32.
+    static func draw(_ initializer: Initializer, fanIn: Int, fanOut: Int, rng: inout SplitMix64) -> Double {
+        func uniform(_ lo: Double, _ hi: Double) -> Double {
+            lo + (hi - lo) * rng.uniform01()
+        }
+        switch initializer {
+        case .zeros: return 0
+        case .ones: return 1
+        case .constant(let c): return c
+        case .uniform(let lo, let hi): return uniform(lo, hi)
+        case .normal(let mean, let std):
+            // Box–Muller; the second value is not kept. Written as in C, operation for operation.
+            let u1 = rng.uniform01()
+            let u2 = rng.uniform01()
+            return mean + std * sqrt(-2 * log(1 - u1)) * cos(2 * Double.pi * u2)
+        case .kaimingUniform:
+            let b = 1 / sqrt(Double(fanIn))
+            return uniform(-b, b)
+        case .xavierUniform:
+            let b = sqrt(6 / Double(fanIn + fanOut))
+            return uniform(-b, b)
+        }
+    }
+}
+
+// MARK: - Data order
+
+/// Which rows train and which validate (docs/rng.md, "Validation split").
+public struct DataSplit: Hashable, Sendable {
+    /// Training rows, in file order.
+    public var training: [Int]
+    /// Validation rows, in file order.
+    public var validation: [Int]
+
+    public init(training: [Int], validation: [Int]) {
+        self.training = training
+        self.validation = validation
+    }
+
+    /// Holds out `floor(fraction * rows)` rows: the first ones of a Fisher–Yates permutation
+    /// drawn from the split stream of `seed`. A fraction of 0 draws nothing.
+    public init(rows n: Int, validationFraction fraction: Double, seed: Int) {
+        guard fraction > 0, n > 0 else {
+            self.init(training: Array(0..<max(n, 0)), validation: [])
+            return
+        }
+        var rng = SplitMix64(seed: seed, stream: .split)
+        let p = rng.permutation(n)
+        let nVal = min(n, Int((fraction * Double(n)).rounded(.down)))
+        self.init(training: p[nVal...].sorted(), validation: p[..<nVal].sorted())
+    }
+}
+
+/// The order of the training rows, epoch after epoch (docs/rng.md, "Shuffling").
+public struct EpochShuffler: Hashable, Sendable {
+    public var rng: SplitMix64
+
+    /// The shuffle stream of `seed`.
+    public init(seed: Int) { rng = SplitMix64(seed: seed, stream: .shuffle) }
+
+    /// The next epoch's order: a Fisher–Yates permutation of `[0, ..., count-1]`, the
+    /// generator continuing from the previous epoch. Position k of the epoch takes training
+    /// row `order[k]` (an index into the training rows in file order).
+    public mutating func nextOrder(count: Int) -> [Int] { rng.permutation(count) }
+}

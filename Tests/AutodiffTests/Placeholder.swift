@@ -1,2 +1,0 @@
-import XCTest
-// Tests of the Autodiff stage live beside this file.
