@@ -34,7 +34,7 @@ let package = Package(
             path: "Sources/Driver"),
         .executableTarget(
             name: "dlc",
-            dependencies: ["DLCDriver", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["DLCDriver", "DLCIR", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/dlc"),
         // One test target per stage, so a stage under construction breaks only its own tests.
         .testTarget(name: "IRTests", dependencies: ["DLCIR"], path: "Tests/IRTests"),

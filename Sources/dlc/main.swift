@@ -1,5 +1,6 @@
 import ArgumentParser
 import DLCDriver
+import DLCIR
 import Foundation
 
 /// dlc's command line (spec section 8). Exit status: 0 success, 1 compile error, 2 usage error.
@@ -7,7 +8,7 @@ struct DLC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlc",
         abstract: "A static compute-graph compiler with ahead-of-time differentiation.",
-        subcommands: [Compile.self])
+        subcommands: [Compile.self, GradCheck.self])
 }
 
 extension EmitStage: ExpressibleByArgument {}
@@ -33,6 +34,45 @@ struct Compile: ParsableCommand {
         case .success(let text): print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         case .failure(let f):
             FileHandle.standardError.write(Data(f.rendered.utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct GradCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradcheck",
+        abstract: "Check the AD gradients (double precision) against central finite differences.")
+
+    @Argument(help: "The model file.")
+    var model: String
+
+    @Option(help: "CSV data for a model with inputs (default: the model's `data` setting).")
+    var data: String?
+
+    @Option(help: "The largest relative error that passes.")
+    var tolerance: Double = 1e-4
+
+    func run() throws {
+        var pipeline = try loadOrExit(model)
+        pipeline.useColor = isatty(2) != 0
+        let graph: Graph
+        switch pipeline.trainingGraph() {
+        case .success(let g): graph = g
+        case .failure(let f):
+            FileHandle.standardError.write(Data(f.rendered.utf8))
+            throw ExitCode(1)
+        }
+        var check = GradCheckRun(dataPath: data)
+        check.tolerance = tolerance
+        do {
+            let report = try check.run(graph, modelDirectory: (model as NSString).deletingLastPathComponent)
+            print(report.text, terminator: "")
+            if !report.passed { throw ExitCode(1) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(1)
         }
     }
