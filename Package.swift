@@ -27,10 +27,15 @@ let package = Package(
         .target(name: "DLCAutodiff", dependencies: ["DLCIR"], path: "Sources/Autodiff"),
         // Double-precision reference interpreter of the IR, the oracle for every backend.
         .target(name: "DLCInterpreter", dependencies: ["DLCIR"], path: "Sources/Interpreter"),
+        // Schedule, static memory plan and the backend-neutral kernel program.
+        .target(name: "DLCLowering", dependencies: ["DLCIR"], path: "Sources/Lowering"),
+        // Printers of the kernel program: C with BLAS calls.
+        .target(name: "DLCBackendC", dependencies: ["DLCLowering", "DLCIR"], path: "Sources/Backends/C"),
         // The pipeline: source -> stages -> dumps / binaries.
         .target(
             name: "DLCDriver",
-            dependencies: ["DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
+            dependencies: ["DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter",
+                           "DLCLowering", "DLCBackendC"],
             path: "Sources/Driver"),
         .executableTarget(
             name: "dlc",
@@ -45,7 +50,7 @@ let package = Package(
             path: "Tests/AutodiffTests"),
         .testTarget(
             name: "DLCTests",
-            dependencies: ["DLCDriver", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
+            dependencies: ["DLCDriver", "DLCLowering", "DLCBackendC", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
             path: "Tests/DLCTests",
             exclude: ["Golden"]),
     ],
