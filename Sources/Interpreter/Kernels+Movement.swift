@@ -23,7 +23,8 @@ extension Kernels {
         for o in 0..<outer {
             for x in xs {
                 // Each operand contributes one contiguous chunk of size[axis] * inner per outer index.
-                let chunk = x.count / outer
+                let (_, size, inner) = Tensor.lanes(x.shape, axis: axis)
+                let chunk = size * inner
                 out += x.scalars[(o * chunk)..<((o + 1) * chunk)]
             }
         }
@@ -50,37 +51,35 @@ extension Kernels {
     /// is a matrix or a stack of matrices (one leading axis); a matrix is shared by every
     /// matrix of the other stack. Products sum over the inner index in ascending order.
     static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) -> Tensor {
-        /// Element (i, j) of matrix `s` of a stack, after the optional transpose.
-        struct Operand {
-            let t: Tensor
-            let transposed: Bool
-            var stacked: Bool { t.rank == 3 }
-            var stackSize: Int { stacked ? t.shape[0] : 1 }
-            var storedRows: Int { t.shape[t.rank - 2] }
-            var storedCols: Int { t.shape[t.rank - 1] }
-            var rows: Int { transposed ? storedCols : storedRows }
-            var cols: Int { transposed ? storedRows : storedCols }
-            func at(_ s: Int, _ i: Int, _ j: Int) -> Double {
-                let base = stacked ? s * storedRows * storedCols : 0
-                return transposed ? t.scalars[base + j * storedCols + i] : t.scalars[base + i * storedCols + j]
-            }
-        }
-        let x = Operand(t: a, transposed: transposeA), y = Operand(t: b, transposed: transposeB)
-        let stacks = max(x.stackSize, y.stackSize)
+        let x = matrices(a, transposed: transposeA), y = matrices(b, transposed: transposeB)
+        let stacks = max(x.stack.count, y.stack.count)
         let (m, inner, n) = (x.rows, x.cols, y.cols)
         var out = [Double]()
         out.reserveCapacity(stacks * m * n)
         for s in 0..<stacks {
+            let (p, q) = (x.stack[x.stack.count == 1 ? 0 : s], y.stack[y.stack.count == 1 ? 0 : s])
             for i in 0..<m {
                 for j in 0..<n {
                     var acc = 0.0
-                    for k in 0..<inner { acc += x.at(s, i, k) * y.at(s, k, j) }
+                    for k in 0..<inner { acc += p[i * inner + k] * q[k * n + j] }
                     out.append(acc)
                 }
             }
         }
-        let shape = (x.stacked || y.stacked ? [stacks] : []) + [m, n]
+        let shape = (a.rank == 3 || b.rank == 3 ? [stacks] : []) + [m, n]
         return Tensor(shape: shape, scalars: out)
+    }
+
+    /// A matmul operand as row-major matrices (one, or one per leading index), transposed first
+    /// when asked.
+    static func matrices(_ t: Tensor, transposed: Bool) -> (stack: [[Double]], rows: Int, cols: Int) {
+        let (r, c) = (t.shape[t.rank - 2], t.shape[t.rank - 1])
+        let count = t.rank == 3 ? t.shape[0] : 1
+        let stack = (0..<count).map { s -> [Double] in
+            let matrix = Tensor(shape: [r, c], scalars: Array(t.scalars[(s * r * c)..<((s + 1) * r * c)]))
+            return transposed ? transpose(matrix).scalars : matrix.scalars
+        }
+        return (stack, transposed ? c : r, transposed ? r : c)
     }
 
     /// Checks that an index tensor's values are rows of a table with `rows` rows.
@@ -95,7 +94,7 @@ extension Kernels {
     /// `0..<rows` (negative ones included) is an error.
     static func gather(_ table: Tensor, _ idx: Tensor) throws -> Tensor {
         try checkIndices(idx, rows: table.shape[0], what: "index")
-        let rowSize = table.count / table.shape[0]
+        let rowSize = Tensor.count(Array(table.shape.dropFirst()))
         var out = [Double]()
         out.reserveCapacity(idx.count * rowSize)
         for r in idx.scalars.map({ Int($0) }) {

@@ -14,7 +14,7 @@ import Darwin
 /// learning rate:
 /// - sgd: `g += wd·w`; with momentum μ: `b = g` on the first update, else `b = μ·b + g`; then
 ///   `g = g + μ·b` (nesterov) or `g = b`; `w -= lr·g`.
-/// - adam: `g += wd·w`; `m = β1·m + (1-β1)·g`; `v = β2·v + (1-β2)·g²`;
+/// - adam: `g += wd·w`; `m = β1·m + (1-β1)·g` (as `lerp(m, g, 1-β1)`); `v = β2·v + (1-β2)·g²`;
 ///   `w -= (lr / (1-β1^t)) · m / (sqrt(v) / sqrt(1-β2^t) + eps)`.
 /// - adamw: `w *= 1 - lr·wd` first, then adam without weight decay in the gradient.
 /// - adagrad: `g += wd·w`; `s += g²`; `w -= lr · g / (sqrt(s) + eps)`.
@@ -79,13 +79,18 @@ public struct OptimizerState: Sendable {
         let biasCorrection2 = 1 - pow(beta2, t)
         let stepSize = lr / biasCorrection1
         for i in w.indices {
-            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-            v[i] = beta2 * v[i] + (1 - beta2) * (g[i] * g[i])
+            m[i] = lerp(m[i], g[i], 1 - beta1)  // exp_avg.lerp_(grad, 1 - beta1)
+            v[i] = v[i] * beta2 + (1 - beta2) * g[i] * g[i]  // exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             let denom = sqrt(v[i]) / sqrt(biasCorrection2) + eps
             w[i] = w[i] - stepSize * (m[i] / denom)
         }
         firstMoment[name] = m
         secondMoment[name] = v
+    }
+
+    /// `torch.lerp(a, b, w)`: `a + w (b - a)`, computed from the nearer end as PyTorch does.
+    private func lerp(_ a: Double, _ b: Double, _ w: Double) -> Double {
+        w < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w)
     }
 
     private mutating func adagrad(_ name: String, _ w: inout [Double], _ grad: [Double], lr: Double) {

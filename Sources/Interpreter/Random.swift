@@ -159,7 +159,7 @@ public struct DataSplit: Hashable, Sendable {
         }
         var rng = SplitMix64(seed: seed, stream: .split)
         let p = rng.permutation(n)
-        let nVal = min(n, Int((fraction * Double(n)).rounded(.down)))
+        let nVal = Int((min(fraction, 1) * Double(n)).rounded(.down))
         self.init(training: p[nVal...].sorted(), validation: p[..<nVal].sorted())
     }
 }

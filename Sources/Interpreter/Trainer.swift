@@ -13,7 +13,8 @@ import Darwin
 ///
 /// 1. Params start from `ParamInitializer` (init stream of the seed), or from given values.
 /// 2. With data: `DataSplit` holds out `validation` of the rows (split stream); the inputs
-///    listed in `normalize` are z-scored with statistics of the training rows.
+///    listed in `normalize` are z-scored, every row, with statistics of the training rows
+///    (`FeatureStats`).
 /// 3. Each epoch: the training rows (in file order) are put in the order of
 ///    `EpochShuffler.nextOrder` when `shuffle` is on (shuffle stream), then cut into
 ///    consecutive batches of `batch` rows (`batch full`: all of them); the last batch may be
@@ -43,11 +44,17 @@ public struct Trainer: Sendable {
         self.config = config ?? graph.train
     }
 
-    /// The z-score statistics of one input: per feature (element of a row), over training rows.
+    /// The z-score statistics of one input: per feature (element of a row), over training rows,
+    /// computed in double and rounded once to f32 (as the checkpoint stores them).
     public struct FeatureStats: Hashable, Sendable {
         public var mean: [Double]
         /// Population standard deviations; a feature with 0 is only centred.
         public var std: [Double]
+
+        public init(mean: [Double], std: [Double]) {
+            self.mean = mean
+            self.std = std
+        }
     }
 
     /// One epoch of training (or one update of a model with no data).
@@ -93,7 +100,7 @@ public struct Trainer: Sendable {
     public func train(data: [String: Tensor] = [:], initialParams: [String: Tensor]? = nil,
                       maxUpdates: Int? = nil,
                       onUpdate: ((_ update: Int, _ params: [String: Tensor]) -> Void)? = nil) throws -> Result {
-        guard let lossValue = graph.loss else { throw InterpreterError("the graph has no loss") }
+        let lossValue = try checkedLoss()
         let interpreter = Interpreter(graph: graph)
         let seed = config.seed
         let k = max(config.accumulate, 1)
@@ -132,9 +139,11 @@ public struct Trainer: Sendable {
             return result.updates < (maxUpdates ?? Int.max)
         }
 
-        if graph.data.isEmpty {
+        if let limit = maxUpdates, limit <= 0 {
+            // No update allowed: the params stay as they start.
+        } else if graph.data.isEmpty {
             // A model with no data: `steps` updates, each one epoch of k steps.
-            for _ in 0..<(maxUpdates ?? config.steps) {
+            for _ in 0..<max(0, maxUpdates ?? config.steps) {
                 let lr = schedule.lr
                 var sum = [String: Tensor]()
                 var total = 0.0
@@ -159,7 +168,7 @@ public struct Trainer: Sendable {
             let n = split.training.count
             let batchSize = max(config.batch ?? n, 1)
             var shuffler = EpochShuffler(seed: seed)
-            for _ in 0..<config.epochs {
+            for _ in 0..<max(0, config.epochs) {
                 let lr = schedule.lr
                 let order = config.shuffle ? shuffler.nextOrder(count: n) : Array(0..<n)
                 var batches = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }
@@ -257,8 +266,17 @@ public struct Trainer: Sendable {
         }
     }
 
+    /// The loss value, checked to be a scalar of the graph.
+    private func checkedLoss() throws -> ValueID {
+        guard let loss = graph.loss, loss.index >= 0, loss.index < graph.nodes.count,
+              graph.type(of: loss) == .f32Scalar else {
+            throw InterpreterError("the graph has no f32 scalar loss")
+        }
+        return loss
+    }
+
     private func evaluateLoss(_ table: Rows, _ rows: [Int], params: [String: Tensor], batch: Int) throws -> Double {
-        guard let lossValue = graph.loss else { throw InterpreterError("the graph has no loss") }
+        let lossValue = try checkedLoss()
         let interpreter = Interpreter(graph: graph)
         var (weighted, seen) = (0.0, 0)
         for start in stride(from: 0, to: rows.count, by: batch) {
@@ -288,7 +306,8 @@ public struct Trainer: Sendable {
             }
         }
         for f in 0..<width { std[f] = sqrt(std[f] / Double(rows.count)) }
-        return FeatureStats(mean: mean, std: std)
+        // Rounded once to f32: the values the checkpoint stores and every command applies.
+        return FeatureStats(mean: mean.map { Double(Float($0)) }, std: std.map { Double(Float($0)) })
     }
 
     /// `(x - mean) / std` per feature, or only `x - mean` where std is 0.

@@ -1,2 +1,0 @@
-import XCTest
-// Tests of the Interpreter stage live beside this file.
