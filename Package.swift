@@ -26,17 +26,23 @@ let package = Package(
         // Reverse-mode AD as an IR -> IR transform.
         .target(name: "DLCAutodiff", dependencies: ["DLCIR"], path: "Sources/Autodiff"),
         // Double-precision reference interpreter of the IR, the oracle for every backend.
-        .target(name: "DLCInterpreter", dependencies: ["DLCIR"], path: "Sources/Interpreter"),
+        .target(name: "DLCInterpreter", dependencies: ["DLCIR", "DLCDiagnostics"], path: "Sources/Interpreter"),
         // Schedule, static memory plan and the backend-neutral kernel program.
-        .target(name: "DLCLowering", dependencies: ["DLCIR"], path: "Sources/Lowering"),
+        .target(name: "DLCLowering", dependencies: ["DLCIR", "DLCDiagnostics"], path: "Sources/Lowering"),
         // Printers of the kernel program: C with BLAS calls.
-        .target(name: "DLCBackendC", dependencies: ["DLCLowering", "DLCIR"], path: "Sources/Backends/C"),
+        .target(name: "DLCBackendC", dependencies: ["DLCLowering", "DLCIR", "DLCDiagnostics"], path: "Sources/Backends/C"),
         // The pipeline: source -> stages -> dumps / binaries.
         .target(
             name: "DLCDriver",
             dependencies: ["DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter",
-                           "DLCLowering", "DLCBackendC"],
+                           "DLCLowering", "DLCBackendC", "DLCRuntimeSources"],
             path: "Sources/Driver"),
+        // The C runtime (codegen/*.c, *.h) embedded as Swift strings at build time, so a built
+        // dlc needs no source tree: EmbedRuntime (plugin) runs EmbedRuntimeTool over codegen/.
+        .target(name: "DLCRuntimeSources", path: "Sources/RuntimeSources", plugins: ["EmbedRuntime"]),
+        .plugin(name: "EmbedRuntime", capability: .buildTool(), dependencies: ["EmbedRuntimeTool"],
+                path: "Plugins/EmbedRuntime"),
+        .executableTarget(name: "EmbedRuntimeTool", path: "Sources/EmbedRuntimeTool"),
         .executableTarget(
             name: "dlc",
             dependencies: ["DLCDriver", "DLCIR", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -53,6 +59,7 @@ let package = Package(
             dependencies: ["DLCDriver", "DLCLowering", "DLCBackendC", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
             path: "Tests/DLCTests",
             exclude: ["Golden"]),
+        .testTarget(name: "DriverTests", dependencies: ["DLCDriver", "DLCRuntimeSources"], path: "Tests/DriverTests"),
     ],
     swiftLanguageModes: [.v5]
 )

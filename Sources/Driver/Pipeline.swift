@@ -1,6 +1,8 @@
 import DLCAutodiff
+import DLCBackendC
 import DLCDiagnostics
 import DLCIR
+import DLCLowering
 import DLCSema
 import DLCSyntax
 import Foundation
@@ -13,6 +15,10 @@ public enum EmitStage: String, CaseIterable, Sendable {
     case ir
     /// The training graph: the forward graph, then the backward graph built by reverse-mode AD.
     case grad
+    /// The backend-neutral kernel program: memory plan and kernels per entry point.
+    case kernels
+    /// The C source of the model (compiled with the runtime in codegen/).
+    case c
 }
 
 /// A compile error: the diagnostics, already rendered in clang's style.
@@ -91,12 +97,42 @@ public struct Pipeline: Sendable {
         }
     }
 
+    /// The training graph lowered to kernels with a static memory plan.
+    public func kernelProgram() -> Result<KernelProgram, CompileFailure> {
+        trainingGraph().flatMap { g in
+            do {
+                return .success(try Lowering.lower(g))
+            } catch {
+                var bag = DiagnosticBag()
+                bag.error(SourceLocation(line: 1, column: 1), "cannot lower '\(g.name)': \(error)")
+                return .failure(failure(bag))
+            }
+        }
+    }
+
+    /// The model's C source. The `data` setting is resolved against the model file's folder.
+    public func cSource() -> Result<String, CompileFailure> {
+        kernelProgram().map { p in
+            CPrinter(program: p, sourceName: (source.path as NSString).lastPathComponent,
+                     dataPath: p.graph.train.data.map(resolveDataPath)).print()
+        }
+    }
+
+    /// A path of the model's `data` setting, as seen from the current directory.
+    public func resolveDataPath(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let folder = (source.path as NSString).deletingLastPathComponent
+        return folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
+    }
+
     /// The text `--emit stage` prints.
     public func emit(_ stage: EmitStage) -> Result<String, CompileFailure> {
         switch stage {
         case .ast: return parse().map(ASTPrinter.print)
         case .ir: return typedGraph().map { printIR($0) }
         case .grad: return trainingGraph().map { printIR($0) }
+        case .kernels: return kernelProgram().map(KernelPrinter.print)
+        case .c: return cSource()
         }
     }
 }

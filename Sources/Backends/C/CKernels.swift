@@ -1,0 +1,214 @@
+import DLCDiagnostics
+import DLCIR
+import DLCLowering
+
+/// Each kernel of the program as C: loop nests, BLAS calls, and the row-wise kernels.
+struct CKernels {
+    let entry: Entry
+    /// The model file's name, for run-time messages (`line_grid.dl:12:20`).
+    let sourceName: String
+
+    func name(_ b: BufferID) -> String { entry.buffer(b).name }
+
+    /// `base[i0 * s0 + i1 * s1 + offset]` over the loop counters (zero strides dropped).
+    static func index(_ strides: [Affine], offset: Affine = .zero) -> String {
+        var terms = strides.enumerated().compactMap { i, s -> String? in
+            s == .zero ? nil : (s == .one ? "i\(i)" : "i\(i) * \(C.size(s))")
+        }
+        if offset != .zero { terms.append(C.size(offset)) }
+        return terms.isEmpty ? "0" : terms.joined(separator: " + ")
+    }
+
+    /// Merges adjacent loop axes that every access walks contiguously, so a same-shape
+    /// elementwise op is one flat loop and a bias add two.
+    static func collapse(_ shape: [Affine], _ strides: [[Affine]]) -> ([Affine], [[Affine]]) {
+        var shape = shape, strides = strides
+        var i = shape.count - 2
+        while i >= 0 {
+            let mergeable = (shape[i].isConstant || shape[i + 1].isConstant) && strides.allSatisfy { s in
+                (s[i] == .zero && s[i + 1] == .zero)
+                    || (s[i + 1].isConstant || shape[i + 1].isConstant) && s[i] == s[i + 1] * shape[i + 1]
+            }
+            if mergeable {
+                shape[i] = shape[i] * shape[i + 1]
+                shape.remove(at: i + 1)
+                for k in strides.indices { strides[k].remove(at: i) }
+            }
+            i -= 1
+        }
+        return (shape, strides)
+    }
+
+    func emit(_ k: KernelBody, into w: inout CWriter) {
+        switch k {
+        case .elementwise(let e): elementwise(e, &w)
+        case .reduce(let r): reduce(r, &w)
+        case .gemm(let g): gemm(g, &w)
+        case .gather(let out, let table, let index, let rows, let rowSize, let count, let location):
+            let ty = C.type(entry.buffer(out).type.dtype)
+            w.loops([C.size(count)]) { w in
+                w.line("const int32_t r = \(name(index))[i0];")
+                w.line("if (r < 0 || r >= \(rows)) dlc_index_error(\(place(location)), (long)r, \(rows)L);")
+                w.line("memcpy(\(name(out)) + i0 * \(C.size(rowSize)), \(name(table)) + (int64_t)r * \(C.size(rowSize)), sizeof(\(ty)) * \(C.size(rowSize)));")
+            }
+        case .scatterAdd(let out, let index, let updates, let rows, let rowSize, let count, let location):
+            w.line("memset(\(name(out)), 0, sizeof(float) * \(rows) * \(C.size(rowSize)));")
+            w.loops([C.size(count)]) { w in
+                w.line("const int32_t r = \(name(index))[i0];")
+                w.line("if (r < 0 || r >= \(rows)) dlc_index_error(\(place(location)), (long)r, \(rows)L);")
+                w.block("for (int64_t j = 0; j < \(C.size(rowSize)); j++)") { w in
+                    w.line("\(name(out))[(int64_t)r * \(C.size(rowSize)) + j] += \(name(updates))[i0 * \(C.size(rowSize)) + j];")
+                }
+            }
+        case .axis(let op, let out, let input, let v): axis(op, out, input, v, &w)
+        case .oneHot(let out, let labels, let classes, let count, let location):
+            w.line("memset(\(name(out)), 0, sizeof(float) * \(C.size(count)) * \(classes));")
+            w.loops([C.size(count)]) { w in
+                w.line("const int32_t r = \(name(labels))[i0];")
+                w.line("if (r < 0 || r >= \(classes)) dlc_index_error(\(place(location)), (long)r, \(classes)L);")
+                w.line("\(name(out))[i0 * \(classes) + r] = 1.0f;")
+            }
+        case .dropoutMask(let out, let p, let count, let training):
+            if training {
+                w.line("const float keep_scale = (float)(1.0 / (1.0 - \(p)));")
+                w.loops([C.size(count)]) { w in
+                    w.line("\(name(out))[i0] = dlc_rng_uniform01(s->dropout) >= \(p) ? keep_scale : 0.0f;")
+                }
+            } else {
+                w.loops([C.size(count)]) { w in w.line("\(name(out))[i0] = 1.0f;") }
+            }
+        case .loss(let kind, let out, let p, let y, let count, let classes):
+            loss(kind, out, p, y, count, classes, &w)
+        case .copy(let out, let input, let count):
+            w.line("memcpy(\(name(out)), \(name(input)), sizeof(\(C.type(entry.buffer(out).type.dtype))) * \(C.size(count)));")
+        case .fill(let out, let value, let count):
+            let v = operand(value, index: "0", type: entry.buffer(out).type.dtype)
+            w.loops([C.size(count)]) { w in w.line("\(name(out))[i0] = \(v);") }
+        case .stridedCopy(let out, let oo, let os, let input, let io, let ins, let shape):
+            let (s, st) = Self.collapse(shape, [os, ins])
+            w.loops(s.map(C.size)) { w in
+                w.line("\(name(out))[\(Self.index(st[0], offset: oo))] = \(name(input))[\(Self.index(st[1], offset: io))];")
+            }
+        }
+    }
+
+    func place(_ loc: SourceLocation?) -> String {
+        C.string(loc.map { "\(sourceName):\($0.line):\($0.column)" } ?? sourceName)
+    }
+
+    /// An operand read at `index`, or its number.
+    func operand(_ o: Operand, index: String, type: DType) -> String {
+        switch o {
+        case .buffer(let b, _): return "\(name(b))[\(index)]"
+        case .immediate(let x): return type == .i32 ? C.int(x) : C.float(x)
+        case .count(let c): return "(float)\(c.isConstant ? C.size(c) : "(" + C.size(c) + ")")"
+        }
+    }
+
+    func elementwise(_ e: ElementwiseKernel, _ w: inout CWriter) {
+        let outStrides = Shape(e.shape.map { $0.isConstant ? Dim.fixed($0.constant) : Dim.batch }).affineStrides
+        var all = [outStrides]
+        for o in e.operands { if case .buffer(_, let s) = o { all.append(s) } }
+        let (shape, strides) = Self.collapse(e.shape, all)
+        var k = 1
+        let reads = e.operands.map { o -> String in
+            if case .buffer = o { defer { k += 1 }; return operand(o, index: Self.index(strides[k]), type: e.computeType) }
+            return operand(o, index: "", type: e.computeType)
+        }
+        let value = CExpressions.print(e.expr, reads, type: e.computeType)
+        w.loops(shape.map(C.size)) { w in
+            w.line("\(name(e.output))[\(Self.index(strides[0]))] = \(value);")
+        }
+    }
+
+    func reduce(_ r: ReduceKernel, _ w: inout CWriter) {
+        let out = name(r.output), count = C.size(entry.buffer(r.output).elementCount)
+        let initial = r.op == .max ? "-INFINITY" : "0.0f"
+        w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j = 0; j < \(count); j++) \(out)[j] = \(initial);")
+        let (shape, strides) = Self.collapse(r.shape, [r.inputStrides, r.outputStrides])
+        let o = "\(out)[\(Self.index(strides[1]))]", x = "\(name(r.input))[\(Self.index(strides[0]))]"
+        w.loops(shape.map(C.size)) { w in
+            w.line(r.op == .max ? "\(o) = dlc_maxf(\(o), \(x));" : "\(o) += \(x);")
+        }
+        if r.op == .mean {
+            w.line("for (int64_t j = 0; j < \(count); j++) \(out)[j] /= (float)\(C.size(r.count));")
+        }
+    }
+
+    func gemm(_ g: GemmKernel, _ w: inout CWriter) {
+        let ta = g.transposeA ? "CblasTrans" : "CblasNoTrans", tb = g.transposeB ? "CblasTrans" : "CblasNoTrans"
+        func call(_ a: String, _ b: String, _ c: String) -> String {
+            "cblas_sgemm(CblasRowMajor, \(ta), \(tb), \(C.size(g.m)), \(C.size(g.n)), \(C.size(g.k)), "
+                + "\(C.float(g.alpha)), \(a), \(C.size(g.lda)), \(b), \(C.size(g.ldb)), \(C.float(g.beta)), \(c), \(C.size(g.ldc)));"
+        }
+        if g.batch == .one {
+            w.line(call(name(g.a), name(g.b), name(g.c)))
+        } else {
+            func at(_ b: BufferID, _ stride: Affine) -> String { stride == .zero ? name(b) : "\(name(b)) + i0 * \(C.size(stride))" }
+            w.loops([C.size(g.batch)]) { w in w.line(call(at(g.a, g.strideA), at(g.b, g.strideB), at(g.c, g.strideC))) }
+        }
+    }
+
+    func axis(_ op: AxisOp, _ out: BufferID, _ input: BufferID, _ v: AxisView, _ w: inout CWriter) {
+        let x = name(input), y = name(out), len = C.size(v.length), inner = C.size(v.inner)
+        w.loops([C.size(v.outer), inner]) { w in
+            w.line("const int64_t base = i0 * \(len) * \(inner) + i1;")
+            switch op {
+            case .softmax, .logSoftmax:
+                w.line("float m = -INFINITY;")
+                w.line("for (int64_t l = 0; l < \(len); l++) m = dlc_maxf(m, \(x)[base + l * \(inner)]);")
+                w.line("float sum = 0.0f;")
+                if op == .softmax {
+                    w.block("for (int64_t l = 0; l < \(len); l++)") { w in
+                        w.line("const float e = expf(\(x)[base + l * \(inner)] - m);")
+                        w.line("\(y)[base + l * \(inner)] = e;")
+                        w.line("sum += e;")
+                    }
+                    w.line("for (int64_t l = 0; l < \(len); l++) \(y)[base + l * \(inner)] /= sum;")
+                } else {
+                    w.line("for (int64_t l = 0; l < \(len); l++) sum += expf(\(x)[base + l * \(inner)] - m);")
+                    w.line("const float lse = m + logf(sum);")
+                    w.line("for (int64_t l = 0; l < \(len); l++) \(y)[base + l * \(inner)] = \(x)[base + l * \(inner)] - lse;")
+                }
+            case .argmax, .maxMask:
+                // The first maximum; a NaN counts as the maximum, as in PyTorch.
+                w.line("int64_t best = 0;")
+                w.block("for (int64_t l = 1; l < \(len); l++)") { w in
+                    w.line("const float a = \(x)[base + l * \(inner)], b = \(x)[base + best * \(inner)];")
+                    w.line("if (b == b && (a > b || a != a)) best = l;")
+                }
+                if op == .argmax {
+                    w.line("\(y)[i0 * \(inner) + i1] = (int32_t)best;")
+                } else {
+                    w.line("for (int64_t l = 0; l < \(len); l++) \(y)[base + l * \(inner)] = l == best ? 1.0f : 0.0f;")
+                }
+            }
+        }
+    }
+
+    /// Losses reduce in double, as PyTorch's CPU kernels accumulate, then round once.
+    func loss(_ kind: LossKind, _ out: BufferID, _ p: BufferID, _ y: BufferID, _ count: Affine, _ classes: Int,
+              _ w: inout CWriter) {
+        let pn = name(p), yn = name(y)
+        w.line("double acc = 0.0;")
+        w.loops([C.size(count)]) { w in
+            switch kind {
+            case .mse: w.line("const double d = (double)\(pn)[i0] - (double)\(yn)[i0]; acc += d * d;")
+            case .l1: w.line("acc += fabs((double)\(pn)[i0] - (double)\(yn)[i0]);")
+            case .bce:
+                w.line("const double q = \(pn)[i0], t = \(yn)[i0];")
+                w.line("acc -= t * fmax(log(q), -100.0) + (1.0 - t) * fmax(log1p(-q), -100.0);")
+            case .bceLogits:
+                w.line("const double z = \(pn)[i0], t = \(yn)[i0];")
+                w.line("acc += fmax(z, 0.0) - z * t + log1p(exp(-fabs(z)));")
+            case .hinge:
+                w.line("acc += fmax(0.0, 1.0 - (double)\(yn)[i0] * (double)\(pn)[i0]);")
+            case .nll:
+                w.line("const int32_t c = \(yn)[i0];")
+                w.line("if (c < 0 || c >= \(classes)) dlc_index_error(\(C.string(sourceName + ": a class label")), (long)c, \(classes)L);")
+                w.line("acc -= \(pn)[i0 * \(classes) + c];")
+            }
+        }
+        w.line("\(name(out))[0] = (float)(acc / (double)\(C.size(count)));")
+    }
+}

@@ -1,0 +1,58 @@
+import DLCIR
+import DLCLowering
+
+/// Small pieces of C syntax shared by the printer's files.
+enum C {
+    /// An affine size as a C expression of `n` (an int64_t).
+    static func size(_ a: Affine) -> String {
+        switch (a.perBatch, a.constant) {
+        case (0, let c): return String(c)
+        case (1, 0): return "n"
+        case (let p, 0): return "\(p) * n"
+        case (1, let c): return "(n + \(c))"
+        case (let p, let c): return "(\(p) * n + \(c))"
+        }
+    }
+
+    /// A double literal that C reads back exactly, as float.
+    static func float(_ x: Double) -> String {
+        if x.isNaN { return "NAN" }
+        if x.isInfinite { return x > 0 ? "INFINITY" : "-INFINITY" }
+        var s = "\(x)"
+        if !s.contains(".") && !s.contains("e") && !s.contains("n") { s += ".0" }
+        return s + "f"
+    }
+
+    static func int(_ x: Double) -> String { String(Int32(truncatingIfNeeded: Int(x))) }
+
+    static func type(_ d: DType) -> String { d == .f32 ? "float" : "int32_t" }
+
+    /// A C string literal (file names in messages).
+    static func string(_ s: String) -> String {
+        "\"" + s.flatMap { ch -> [Character] in
+            switch ch {
+            case "\"": return ["\\", "\""]
+            case "\\": return ["\\", "\\"]
+            case "\n": return ["\\", "n"]
+            default: return ch.isASCII && ch.asciiValue! >= 32 ? [ch] : ["?"]
+            }
+        } + "\""
+    }
+
+    /// A C block comment; `*/` in the text cannot end it early.
+    static func comment(_ s: String) -> String {
+        "/* " + s.replacingSlashStar() + " */"
+    }
+}
+
+extension String {
+    func replacingSlashStar() -> String {
+        var out = "", previous: Character = " "
+        for ch in self {
+            if previous == "*" && ch == "/" { out.append(" ") }
+            out.append(ch)
+            previous = ch
+        }
+        return out
+    }
+}

@@ -1,0 +1,100 @@
+import DLCIR
+
+/// `dlc compile --emit kernels`: the lowered program as text, entry by entry: the memory plan
+/// (every buffer and where it lives), then the kernels in order with the IR value each computes.
+public enum KernelPrinter {
+    public static func print(_ p: KernelProgram) -> String {
+        let g = p.graph
+        let paramBytes = g.params.reduce(0) { $0 + $1.type.shape.fixedElementCount * 4 }
+        var out = "kernels \(g.name)\n"
+        out += "  params \(paramBytes) bytes, grads \(paramBytes) bytes, arena \(p.arenaBytes) bytes"
+        if let b = g.train.batch { out += " (\(p.arenaBytes.value(batch: b)) at batch \(b))" }
+        out += "\n"
+        for e in p.entries { out += entry(e) }
+        return out
+    }
+
+    static func entry(_ e: Entry) -> String {
+        var out = "\nentry \(e.kind.rawValue)"
+        if let why = e.unavailable { return out + ": unavailable: \(why)\n" }
+        out += "  arena \(e.arenaBytes) bytes\n"
+        let width = max(8, e.buffers.map(\.name.count).max() ?? 0)
+        for b in e.buffers {
+            out += "  buffer " + b.name.padding(width) + "  " + b.type.description.padding(14) + "  " + storage(b.storage, e) + "\n"
+        }
+        for k in e.kernels {
+            out += "  " + kernel(k.body, e).padding(66) + (k.node.map { "# %\($0.index)" } ?? "") + "\n"
+        }
+        if let l = e.loss { out += "  loss \(e.buffer(l).name)\n" }
+        for (i, o) in e.outputs.enumerated() { out += "  output \(i) = \(e.buffer(o).name)\n" }
+        return out
+    }
+
+    static func storage(_ s: Storage, _ e: Entry) -> String {
+        switch s {
+        case .param(let i): return "param \(i)"
+        case .grad(let i): return "grad \(i)"
+        case .data(let i): return "data \(i)"
+        case .arena(let offset): return "arena @\(offset)"
+        case .alias(let b): return "alias of \(e.buffer(b).name)"
+        }
+    }
+
+    static func operand(_ o: Operand, _ e: Entry) -> String {
+        switch o {
+        case .buffer(let b, let strides): return "\(e.buffer(b).name)[\(strides.map(\.description).joined(separator: ","))]"
+        case .immediate(let x): return "\(x)"
+        case .count(let c): return "count(\(c))"
+        }
+    }
+
+    static func expr(_ x: ScalarExpr, _ ops: [String]) -> String {
+        switch x {
+        case .operand(let i): return ops[i]
+        case .unary(let u, let a): return "\(u.rawValue)(\(expr(a, ops)))"
+        case .pow(let a, let c): return "pow(\(expr(a, ops)), \(c))"
+        case .binary(let b, let a, let c): return "\(b.rawValue)(\(expr(a, ops)), \(expr(c, ops)))"
+        case .select(let c, let a, let b): return "where(\(expr(c, ops)), \(expr(a, ops)), \(expr(b, ops)))"
+        }
+    }
+
+    static func kernel(_ k: KernelBody, _ e: Entry) -> String {
+        func n(_ b: BufferID) -> String { e.buffer(b).name }
+        func dims(_ d: [Affine]) -> String { "[" + d.map(\.description).joined(separator: ",") + "]" }
+        switch k {
+        case .elementwise(let x):
+            return "\(n(x.output)) = loop\(dims(x.shape)) \(expr(x.expr, x.operands.map { operand($0, e) }))"
+        case .reduce(let r):
+            return "\(n(r.output))\(dims(r.outputStrides)) \(r.op.rawValue)= loop\(dims(r.shape)) \(n(r.input))"
+        case .gemm(let g):
+            var s = "\(n(g.c)) = gemm(\(n(g.a))\(g.transposeA ? "^T" : ""), \(n(g.b))\(g.transposeB ? "^T" : "")) m=\(g.m) n=\(g.n) k=\(g.k)"
+            if g.batch != .one { s += " batch=\(g.batch)" }
+            if g.alpha != 1 || g.beta != 0 { s += " alpha=\(g.alpha) beta=\(g.beta)" }
+            return s
+        case .gather(let out, let table, let index, let rows, let rowSize, let count, _):
+            return "\(n(out)) = gather(\(n(table))[\(rows) rows of \(rowSize)], \(n(index))[\(count)])"
+        case .scatterAdd(let out, let index, let updates, let rows, let rowSize, _, _):
+            return "\(n(out))[\(rows) rows of \(rowSize)] = scatter_add(\(n(index)), \(n(updates)))"
+        case .axis(let op, let out, let input, let v):
+            return "\(n(out)) = \(op.rawValue)(\(n(input)) as [\(v.outer),\(v.length),\(v.inner)])"
+        case .oneHot(let out, let labels, let classes, _, _):
+            return "\(n(out)) = one_hot(\(n(labels)), \(classes))"
+        case .dropoutMask(let out, let p, let count, let training):
+            return "\(n(out)) = dropout_mask(p=\(p), \(count))" + (training ? "" : " = 1")
+        case .loss(let kind, let out, let p, let y, let count, _):
+            return "\(n(out)) = \(kind.rawValue)(\(n(p)), \(n(y))) / \(count)"
+        case .copy(let out, let input, let count):
+            return "\(n(out)) = copy(\(n(input)), \(count))"
+        case .fill(let out, let value, let count):
+            return "\(n(out)) = fill(\(operand(value, e)), \(count))"
+        case .stridedCopy(let out, let oo, let os, let input, let io, let ins, let shape):
+            return "\(n(out))[\(oo) + \(dims(os))] = \(n(input))[\(io) + \(dims(ins))] over \(dims(shape))"
+        }
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

@@ -1,0 +1,185 @@
+import DLCDiagnostics
+import DLCIR
+
+/// The backend-neutral program a training graph lowers to: buffers with a static memory plan,
+/// and for each entry point (train step, evaluation, prediction) a list of kernels in execution
+/// order. Backends (C, LLVM IR, CUDA) only print it.
+public struct KernelProgram: Sendable {
+    /// The training graph it was lowered from (declarations, outputs, train config).
+    public var graph: Graph
+    public var entries: [Entry]
+
+    public func entry(_ kind: EntryKind) -> Entry { entries.first { $0.kind == kind }! }
+
+    /// The arena any entry needs for a batch of `n` rows.
+    public var arenaBytes: Affine { entries.map(\.arenaBytes).reduce(.zero, Affine.max) }
+}
+
+public struct BufferID: Hashable, Sendable, Comparable {
+    public let index: Int
+    public init(_ index: Int) { self.index = index }
+    public static func < (a: BufferID, b: BufferID) -> Bool { a.index < b.index }
+}
+
+/// Where a tensor lives during a step.
+public enum Storage: Hashable, Sendable {
+    /// `s->params[i]`, owned by the runtime.
+    case param(Int)
+    /// `s->grads[i]`: a param's gradient is computed straight into it.
+    case grad(Int)
+    /// `s->data[i]`: the batch's rows of an input or target.
+    case data(Int)
+    /// Bytes from the start of the arena, planned per entry (see `MemoryPlanner`).
+    case arena(offset: Affine)
+    /// Another buffer's memory, seen with a different shape (`reshape` copies nothing).
+    case alias(BufferID)
+}
+
+/// One tensor of the program, named after the IR value it holds.
+public struct Buffer: Hashable, Sendable {
+    public let id: BufferID
+    public var name: String
+    public var type: TensorType
+    public var storage: Storage
+    /// The IR value it holds (for comments and dumps).
+    public var value: ValueID
+
+    public var elementCount: Affine { type.shape.affineCount }
+    public var byteCount: Affine { elementCount * 4 }
+}
+
+public enum EntryKind: String, Hashable, Sendable, CaseIterable {
+    /// Forward and backward: gradients into `s->grads`, returns the loss.
+    case train
+    /// Forward with targets, dropout off: outputs and the loss.
+    case eval
+    /// Forward without targets: outputs only.
+    case predict
+}
+
+/// One entry point: its buffers, its kernels in order, and the arena it needs. Entries never
+/// run at the same time, so each plans the whole arena for itself.
+public struct Entry: Sendable {
+    public var kind: EntryKind
+    public var buffers: [Buffer]
+    public var kernels: [Kernel]
+    /// Set when the entry cannot run (predict of an output that needs a target): the message
+    /// the trainer prints instead.
+    public var unavailable: String?
+    public var arenaBytes: Affine
+    /// The buffer holding the loss (nil for predict).
+    public var loss: BufferID?
+    /// Output i is copied from this buffer at the end (eval and predict).
+    public var outputs: [BufferID]
+
+    public func buffer(_ id: BufferID) -> Buffer { buffers[id.index] }
+
+    /// The buffer whose memory `id` uses (itself unless it is an alias).
+    public func root(_ id: BufferID) -> BufferID {
+        if case .alias(let r) = buffers[id.index].storage { return root(r) }
+        return id
+    }
+}
+
+// MARK: - Kernels
+
+/// An operand of a per-element expression: a buffer read with broadcast strides, or a number.
+public enum Operand: Hashable, Sendable {
+    case buffer(BufferID, strides: [Affine])
+    case immediate(Double)
+    /// A count known up to the batch (`count` nodes): the value `perBatch * n + constant`.
+    case count(Affine)
+}
+
+/// A per-element computation: a small expression tree over operands, so that elementwise
+/// chains can later fuse into one loop.
+public indirect enum ScalarExpr: Hashable, Sendable {
+    case operand(Int)
+    case unary(UnaryOp, ScalarExpr)
+    case pow(ScalarExpr, Double)
+    case binary(BinaryOp, ScalarExpr, ScalarExpr)
+    case select(ScalarExpr, ScalarExpr, ScalarExpr)
+}
+
+/// A loop nest over `shape`: `out[i] = expr(operands at i)`, every operand read through its
+/// strides (0 on broadcast axes). The output is contiguous.
+public struct ElementwiseKernel: Hashable, Sendable {
+    public var output: BufferID
+    public var shape: [Affine]
+    public var operands: [Operand]
+    public var expr: ScalarExpr
+    /// The dtype the expression computes in (i32 arithmetic, or f32).
+    public var computeType: DType
+}
+
+/// Iterates over `shape` (the input's), combining `input` into `output` through output
+/// strides that are 0 on the reduced axes: sum, mean (sum then scale) or max.
+public struct ReduceKernel: Hashable, Sendable {
+    public var output: BufferID
+    public var input: BufferID
+    public var shape: [Affine]
+    public var inputStrides: [Affine]
+    public var outputStrides: [Affine]
+    public var op: ReduceOp
+    /// For mean: the number of elements summed into each output.
+    public var count: Affine
+}
+
+/// C = alpha · op(A) @ op(B) + beta · C, row-major, possibly repeated over a batch axis with
+/// element strides between the matrices (0 for an operand without the batch axis).
+public struct GemmKernel: Hashable, Sendable {
+    public var a: BufferID, b: BufferID, c: BufferID
+    public var transposeA: Bool, transposeB: Bool
+    public var m: Affine, n: Affine, k: Affine
+    public var lda: Affine, ldb: Affine, ldc: Affine
+    public var alpha: Double, beta: Double
+    public var batch: Affine
+    public var strideA: Affine, strideB: Affine, strideC: Affine
+}
+
+/// A tensor seen as [outer, length, inner] around one axis: softmax, argmax and friends.
+public struct AxisView: Hashable, Sendable {
+    public var outer: Affine, length: Affine, inner: Affine
+}
+
+public enum AxisOp: String, Hashable, Sendable {
+    case softmax, logSoftmax = "log_softmax", argmax, maxMask = "max_mask"
+}
+
+public struct Kernel: Sendable {
+    public var body: KernelBody
+    /// The IR node it computes, printed as a comment beside the code.
+    public var node: ValueID?
+    public init(_ body: KernelBody, node: ValueID?) {
+        self.body = body
+        self.node = node
+    }
+}
+
+public enum KernelBody: Sendable {
+    case elementwise(ElementwiseKernel)
+    case reduce(ReduceKernel)
+    case gemm(GemmKernel)
+    /// out[i, :] = table[idx[i], :] with a bounds check naming `location`.
+    case gather(output: BufferID, table: BufferID, index: BufferID, rows: Int, rowSize: Affine, count: Affine,
+                location: SourceLocation?)
+    /// out = 0; out[idx[i], :] += updates[i, :], bounds-checked.
+    case scatterAdd(output: BufferID, index: BufferID, updates: BufferID, rows: Int, rowSize: Affine,
+                    count: Affine, location: SourceLocation?)
+    case axis(AxisOp, output: BufferID, input: BufferID, view: AxisView)
+    /// out = one-hot rows of `labels` with `classes` columns.
+    case oneHot(output: BufferID, labels: BufferID, classes: Int, count: Affine, location: SourceLocation?)
+    /// Inverted-dropout mask: in training one uniform draw per element (kept when >= p, scaled
+    /// by 1/(1-p)); otherwise all ones.
+    case dropoutMask(output: BufferID, p: Double, count: Affine, training: Bool)
+    /// A scalar loss of (prediction, target), reduced as PyTorch's default.
+    case loss(LossKind, output: BufferID, prediction: BufferID, target: BufferID, count: Affine, classes: Int)
+    /// Copies `count` elements.
+    case copy(output: BufferID, input: BufferID, count: Affine)
+    /// Fills with one value.
+    case fill(output: BufferID, value: Operand, count: Affine)
+    /// Writes `output`'s elements from the strided view of `input` placed at `offset` of the
+    /// output's strided view: concat and slice.
+    case stridedCopy(output: BufferID, outputOffset: Affine, outputStrides: [Affine], input: BufferID,
+                     inputOffset: Affine, inputStrides: [Affine], shape: [Affine])
+}

@@ -1,0 +1,167 @@
+import DLCIR
+
+/// One IR node to kernels: the lowering rule of each op, in one switch.
+extension EntryLowering {
+    mutating func lowerNode(_ n: Node) throws {
+        let v = n.id
+        let shape = n.type.shape
+        let count = shape.affineCount
+
+        /// A fresh arena buffer for this node's result.
+        func result(_ l: inout EntryLowering) -> BufferID {
+            let b = l.newBuffer(v, .arena(offset: .zero))
+            l.values[v] = .buffer(b)
+            return b
+        }
+
+        switch n.op {
+        case .input(let name):
+            values[v] = .buffer(newBuffer(v, .data(graph.data.firstIndex { $0.name == name }!)))
+        case .param(let name):
+            values[v] = .buffer(newBuffer(v, .param(graph.params.firstIndex { $0.name == name }!)))
+        case .constant(let x):
+            values[v] = .immediate(x)
+        case .count(let axes):
+            let t = graph.type(of: n.operands[0]).shape
+            values[v] = .count(axes.reduce(Affine.one) { $0 * Affine(t.dims[$1]) })
+        case .reshape:
+            let source = materialize(n.operands[0])
+            values[v] = .buffer(newBuffer(v, .alias(source)))
+
+        case .unary(let u):
+            elementwise(v, .unary(u, .operand(0)), n.operands, compute: graph.type(of: n.operands[0]).dtype)
+        case .pow(let c):
+            elementwise(v, .pow(.operand(0), c), n.operands, compute: .f32)
+        case .binary(let b):
+            elementwise(v, .binary(b, .operand(0), .operand(1)), n.operands, compute: graph.type(of: n.operands[0]).dtype)
+        case .select:
+            elementwise(v, .select(.operand(0), .operand(1), .operand(2)), n.operands, compute: n.type.dtype)
+        case .broadcast:
+            elementwise(v, .operand(0), n.operands, compute: n.type.dtype)
+        case .transpose:
+            let x = materialize(n.operands[0])
+            let s = graph.type(of: n.operands[0]).shape.affineStrides
+            let out = result(&self)
+            emit(.elementwise(ElementwiseKernel(output: out, shape: shape.dims.map(Affine.init),
+                                                operands: [.buffer(x, strides: [s[1], s[0]])], expr: .operand(0),
+                                                computeType: n.type.dtype)), v)
+
+        case .reduce(let op, let axes, _):
+            let x = materialize(n.operands[0])
+            let xs = graph.type(of: n.operands[0]).shape
+            let out = result(&self)
+            // Output strides over the input's axes: 0 on reduced axes, else the output's own.
+            let kept = xs.dims.indices.filter { !axes.contains($0) }
+            let ownStrides = Shape(kept.map { xs.dims[$0] }).affineStrides
+            var outStrides = [Affine](repeating: .zero, count: xs.rank)
+            for (k, axis) in kept.enumerated() { outStrides[axis] = ownStrides[k] }
+            let reduced = axes.reduce(Affine.one) { $0 * Affine(xs.dims[$1]) }
+            emit(.reduce(ReduceKernel(output: out, input: x, shape: xs.dims.map(Affine.init), inputStrides: xs.affineStrides,
+                                      outputStrides: outStrides, op: op, count: reduced)), v)
+        case .sumTo:
+            let x = materialize(n.operands[0])
+            let xs = graph.type(of: n.operands[0]).shape
+            let out = result(&self)
+            emit(.reduce(ReduceKernel(output: out, input: x, shape: xs.dims.map(Affine.init), inputStrides: xs.affineStrides,
+                                      outputStrides: broadcastStrides(of: shape, to: xs.dims), op: .sum, count: .one)), v)
+
+        case .concat(let axis):
+            let out = result(&self)
+            let outStrides = shape.affineStrides
+            var offset = 0
+            for o in n.operands {
+                let x = materialize(o)
+                let xs = graph.type(of: o).shape
+                emit(.stridedCopy(output: out, outputOffset: outStrides[axis] * offset, outputStrides: outStrides,
+                                  input: x, inputOffset: .zero, inputStrides: xs.affineStrides,
+                                  shape: xs.dims.map(Affine.init)), v)
+                offset += xs.dims[axis].fixedSize!
+            }
+        case .slice(let axis, let start, _):
+            let x = materialize(n.operands[0])
+            let xs = graph.type(of: n.operands[0]).shape.affineStrides
+            let out = result(&self)
+            emit(.stridedCopy(output: out, outputOffset: .zero, outputStrides: shape.affineStrides, input: x,
+                              inputOffset: xs[axis] * start, inputStrides: xs, shape: shape.dims.map(Affine.init)), v)
+
+        case .matmul(let ta, let tb):
+            let a = materialize(n.operands[0]), b = materialize(n.operands[1])
+            let out = result(&self)
+            emit(.gemm(gemm(a: graph.type(of: n.operands[0]).shape, b: graph.type(of: n.operands[1]).shape,
+                            c: shape, ta: ta, tb: tb, ids: (a, b, out))), v)
+
+        case .gather:
+            let table = materialize(n.operands[0]), idx = materialize(n.operands[1])
+            let ts = graph.type(of: n.operands[0]).shape
+            let out = result(&self)
+            guard case .fixed(let rows) = ts.dims[0] else {
+                throw Lowering.Failure(description: "indexing a tensor whose first axis is the batch is not supported yet")
+            }
+            emit(.gather(output: out, table: table, index: idx, rows: rows,
+                         rowSize: Shape(Array(ts.dims.dropFirst())).affineCount,
+                         count: graph.type(of: n.operands[1]).shape.affineCount, location: n.location), v)
+        case .scatterAdd:
+            let idx = materialize(n.operands[0]), updates = materialize(n.operands[1])
+            let out = result(&self)
+            emit(.scatterAdd(output: out, index: idx, updates: updates, rows: shape.dims[0].fixedSize ?? 0,
+                             rowSize: Shape(Array(shape.dims.dropFirst())).affineCount,
+                             count: graph.type(of: n.operands[0]).shape.affineCount, location: n.location), v)
+
+        case .softmax(let axis): axisKernel(.softmax, v, n.operands[0], axis)
+        case .logSoftmax(let axis): axisKernel(.logSoftmax, v, n.operands[0], axis)
+        case .argmax(let axis): axisKernel(.argmax, v, n.operands[0], axis)
+        case .maxMask(let axis): axisKernel(.maxMask, v, n.operands[0], axis)
+
+        case .dropoutMask(let p):
+            let out = result(&self)
+            emit(.dropoutMask(output: out, p: p, count: count, training: kind == .train), v)
+        case .oneHot(let classes):
+            let labels = materialize(n.operands[0])
+            let out = result(&self)
+            emit(.oneHot(output: out, labels: labels, classes: classes,
+                         count: graph.type(of: n.operands[0]).shape.affineCount, location: n.location), v)
+        case .loss(let lossKind):
+            let p = materialize(n.operands[0]), y = materialize(n.operands[1])
+            let ps = graph.type(of: n.operands[0]).shape
+            let out = result(&self)
+            let classes = lossKind == .nll ? (ps.dims.last?.fixedSize ?? 1) : 0
+            let rows = lossKind == .nll ? Affine(ps.dims[0]) : ps.affineCount
+            emit(.loss(lossKind, output: out, prediction: p, target: y, count: rows, classes: classes), v)
+        }
+    }
+
+    /// An elementwise kernel computing `expr` over the node's shape.
+    mutating func elementwise(_ v: ValueID, _ expr: ScalarExpr, _ operands: [ValueID], compute: DType) {
+        let dims = graph.type(of: v).shape.dims
+        let ops = operands.map { operand($0, shape: dims) }
+        let out = newBuffer(v, .arena(offset: .zero))
+        values[v] = .buffer(out)
+        emit(.elementwise(ElementwiseKernel(output: out, shape: dims.map(Affine.init), operands: ops, expr: expr,
+                                            computeType: compute)), v)
+    }
+
+    mutating func axisKernel(_ op: AxisOp, _ v: ValueID, _ x: ValueID, _ axis: Int) {
+        let input = materialize(x)
+        let dims = graph.type(of: x).shape.dims
+        let view = AxisView(outer: dims[..<axis].reduce(Affine.one) { $0 * Affine($1) }, length: Affine(dims[axis]),
+                            inner: dims[(axis + 1)...].reduce(Affine.one) { $0 * Affine($1) })
+        let out = newBuffer(v, .arena(offset: .zero))
+        values[v] = .buffer(out)
+        emit(.axis(op, output: out, input: input, view: view), v)
+    }
+
+    /// op(A) @ op(B) for row-major A, B stored as [.., rows, cols]; a leading batch axis
+    /// repeats the product, with stride 0 for an operand without it.
+    func gemm(a: Shape, b: Shape, c: Shape, ta: Bool, tb: Bool, ids: (BufferID, BufferID, BufferID)) -> GemmKernel {
+        func matrix(_ s: Shape) -> (rows: Affine, cols: Affine) {
+            (Affine(s.dims[s.rank - 2]), Affine(s.dims[s.rank - 1]))
+        }
+        let (ra, ca) = matrix(a), (rb, cb) = matrix(b)
+        let m = ta ? ca : ra, k = ta ? ra : ca, n = tb ? rb : cb
+        let batch = c.rank == 3 ? Affine(c.dims[0]) : .one
+        return GemmKernel(a: ids.0, b: ids.1, c: ids.2, transposeA: ta, transposeB: tb, m: m, n: n, k: k,
+                          lda: ca, ldb: cb, ldc: n, alpha: 1, beta: 0, batch: batch,
+                          strideA: a.rank == 3 ? ra * ca : .zero, strideB: b.rank == 3 ? rb * cb : .zero,
+                          strideC: c.rank == 3 ? m * n : .zero)
+    }
+}

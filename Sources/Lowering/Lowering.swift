@@ -1,0 +1,167 @@
+import DLCIR
+
+/// Lowers a training graph to a `KernelProgram`: one entry each for the train step,
+/// evaluation and prediction, each with its own buffers, kernels and memory plan.
+public enum Lowering {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func lower(_ graph: Graph) throws -> KernelProgram {
+        guard let loss = graph.loss else { throw Failure(description: "the graph has no loss") }
+        let outputs = graph.outputs.map(\.value)
+        let plans: [(EntryKind, [ValueID])] = [
+            (.train, [loss] + graph.gradients.map(\.value)), (.eval, [loss] + outputs), (.predict, outputs),
+        ]
+        var entries: [Entry] = []
+        for (kind, roots) in plans {
+            var lowering = EntryLowering(graph: graph, kind: kind, roots: roots)
+            entries.append(try lowering.lower())
+        }
+        return KernelProgram(graph: graph, entries: entries)
+    }
+}
+
+/// What an IR value became: memory, or a number the kernels use directly.
+enum LoweredValue {
+    case buffer(BufferID)
+    case immediate(Double)
+    case count(Affine)
+}
+
+/// Lowers the part of the graph one entry needs.
+struct EntryLowering {
+    let graph: Graph
+    let kind: EntryKind
+    let roots: [ValueID]
+
+    var buffers: [Buffer] = []
+    var kernels: [Kernel] = []
+    var values: [ValueID: LoweredValue] = [:]
+    var usedNames: Set<String> = []
+
+    init(graph: Graph, kind: EntryKind, roots: [ValueID]) {
+        self.graph = graph
+        self.kind = kind
+        self.roots = roots
+    }
+
+    /// The nodes the roots depend on, in graph order.
+    func neededNodes() -> [Node] {
+        var needed = Set(roots.map(\.index))
+        for n in graph.nodes.reversed() where needed.contains(n.id.index) {
+            for o in n.operands { needed.insert(o.index) }
+        }
+        return graph.nodes.filter { needed.contains($0.id.index) }
+    }
+
+    mutating func lower() throws -> Entry {
+        let nodes = neededNodes()
+        if kind == .predict, let t = nodes.first(where: { isTarget($0) }) {
+            return Entry(kind: kind, buffers: [], kernels: [],
+                         unavailable: "predict cannot compute the outputs: they need the target '\(graph[t.id].name ?? "?")'",
+                         arenaBytes: .zero, loss: nil, outputs: [])
+        }
+        for n in nodes { try lowerNode(n) }
+        var gradientBuffers: [BufferID] = []
+        if kind == .train {
+            for (i, g) in graph.gradients.enumerated() {
+                gradientBuffers.append(placeGradient(g.value, param: graph.params.firstIndex { $0.name == g.name }!, order: i))
+            }
+        }
+        let lossBuffer = graph.loss.flatMap { l in roots.contains(l) ? materialize(l) : nil }
+        let outputBuffers = kind == .train ? [] : graph.outputs.map { materialize($0.value) }
+        var entry = Entry(kind: kind, buffers: buffers, kernels: kernels, unavailable: nil, arenaBytes: .zero,
+                          loss: lossBuffer, outputs: outputBuffers)
+        MemoryPlanner.plan(&entry, liveToEnd: [lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers)
+        return entry
+    }
+
+    func isTarget(_ n: Node) -> Bool {
+        if case .input(let name) = n.op { return graph.dataDecl(named: name)?.role == .target }
+        return false
+    }
+
+    // MARK: - Buffers
+
+    /// A C-friendly unique name for a value: `fc1.weight` -> `fc1_weight`, `%12` -> `t12`.
+    mutating func bufferName(for v: ValueID) -> String {
+        var base = graph[v].name.map { String($0.map { $0 == "." ? "_" : $0 }) } ?? "t\(v.index)"
+        if base.first?.isNumber == true { base = "v" + base }
+        var name = base, k = 2
+        while usedNames.contains(name) || cReserved.contains(name) { name = "\(base)_\(k)"; k += 1 }
+        usedNames.insert(name)
+        return name
+    }
+
+    mutating func newBuffer(_ v: ValueID, _ storage: Storage, type: TensorType? = nil) -> BufferID {
+        let id = BufferID(buffers.count)
+        buffers.append(Buffer(id: id, name: bufferName(for: v), type: type ?? graph.type(of: v), storage: storage, value: v))
+        return id
+    }
+
+    mutating func emit(_ body: KernelBody, _ node: ValueID?) {
+        kernels.append(Kernel(body, node: node))
+    }
+
+    /// The buffer holding a value, writing immediates into memory when a kernel needs them there.
+    mutating func materialize(_ v: ValueID) -> BufferID {
+        switch values[v]! {
+        case .buffer(let b): return b
+        case .immediate, .count:
+            let b = newBuffer(v, .arena(offset: .zero))
+            emit(.fill(output: b, value: operand(v, shape: []), count: .one), v)
+            values[v] = .buffer(b)
+            return b
+        }
+    }
+
+    /// A gradient is computed straight into `s->grads[i]` when its value is an arena buffer
+    /// computed in this entry; otherwise (a param, an alias, a number, a value that is also
+    /// another gradient) it is copied there.
+    mutating func placeGradient(_ v: ValueID, param i: Int, order: Int) -> BufferID {
+        if case .buffer(let b)? = values[v], case .arena = buffers[b.index].storage {
+            buffers[b.index].storage = .grad(i)
+            return b
+        }
+        let target = newBuffer(v, .grad(i), type: graph.params[i].type)
+        let count = graph.params[i].type.shape.affineCount
+        switch values[v]! {
+        case .buffer(let b): emit(.copy(output: target, input: b, count: count), v)
+        case .immediate, .count: emit(.fill(output: target, value: operand(v, shape: []), count: count), v)
+        }
+        return target
+    }
+
+    // MARK: - Operands
+
+    /// How an elementwise kernel over `shape` reads `v`: broadcast strides (0 where `v` has
+    /// size 1 or lacks the axis), or a number.
+    mutating func operand(_ v: ValueID, shape: [Dim]) -> Operand {
+        switch values[v]! {
+        case .immediate(let x): return .immediate(x)
+        case .count(let c): return .count(c)
+        case .buffer(let b):
+            return .buffer(b, strides: broadcastStrides(of: graph.type(of: v).shape, to: shape))
+        }
+    }
+
+    /// Strides to read a tensor of shape `s` at the indices of the (broadcast) shape `target`.
+    func broadcastStrides(of s: Shape, to target: [Dim]) -> [Affine] {
+        let own = s.affineStrides
+        let offset = target.count - s.rank
+        return target.indices.map { i in
+            let j = i - offset
+            guard j >= 0, s.dims[j] == target[i] else { return .zero }
+            return own[j]
+        }
+    }
+}
+
+/// Names a generated identifier may not take (C keywords and the generated code's own names).
+let cReserved: Set<String> = [
+    "n", "s", "arena", "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
+    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+    "volatile", "while", "outputs", "loss", "i", "j", "k", "o", "t",
+]
