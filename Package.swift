@@ -58,7 +58,7 @@ let package = Package(
             name: "DLCTests",
             dependencies: ["DLCDriver", "DLCLowering", "DLCBackendC", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
             path: "Tests/DLCTests",
-            exclude: ["Golden"]),
+            exclude: ["Golden", "Harness"]),
         .testTarget(name: "DriverTests", dependencies: ["DLCDriver", "DLCRuntimeSources"], path: "Tests/DriverTests"),
     ],
     swiftLanguageModes: [.v5]

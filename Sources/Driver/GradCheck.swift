@@ -71,7 +71,7 @@ public struct GradCheckRun {
     }
 
     /// The first rows of the data, normalized as training would normalize them.
-    func batchFeeds(_ graph: Graph, modelDirectory: String) throws -> [String: Tensor] {
+    public func batchFeeds(_ graph: Graph, modelDirectory: String) throws -> [String: Tensor] {
         guard !graph.data.isEmpty else { return [:] }
         let path: String
         if let dataPath {

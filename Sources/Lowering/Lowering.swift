@@ -163,5 +163,8 @@ let cReserved: Set<String> = [
     "n", "s", "arena", "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
     "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
     "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-    "volatile", "while", "outputs", "loss", "i", "j", "k", "o", "t",
+    "volatile", "while", "outputs", "loss", "i", "j", "k", "o", "t", "l",
+    // Locals of the generated kernels end in '_' (see CKernels) and loop counters are iN.
+    "r_", "m_", "sum_", "e_", "lse_", "base_", "best_", "a_", "b_", "acc_", "d_", "q_", "t_", "z_", "c_", "keep_", "j_",
+    "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7",
 ]

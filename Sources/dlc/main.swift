@@ -23,12 +23,15 @@ struct Compile: ParsableCommand {
     @Option(help: "Print this stage to stdout and build nothing: \(EmitStage.allCases.map(\.rawValue).joined(separator: ", ")).")
     var emit: EmitStage?
 
+    @Option(name: .short, help: "The trainer binary to write (default: ./NAME, the model's name).")
+    var output: String?
+
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
         guard let stage = emit else {
-            FileHandle.standardError.write(Data("error: building a trainer is not available yet; use --emit STAGE\n".utf8))
-            throw ExitCode(2)
+            try buildTrainer(pipeline, output: output)
+            return
         }
         switch pipeline.emit(stage) {
         case .success(let text): print(text, terminator: text.hasSuffix("\n") ? "" : "\n")

@@ -38,35 +38,8 @@ final class GradientCheckTests: XCTestCase {
         for url in programs {
             let g = try trainingGraph(url)
             var rng = SplitMix64(seed: 7, stream: .initialization)
-            let report = try GradCheckRun().run(g, feeds: syntheticFeeds(g, batch: 5, rng: &rng))
+            let report = try GradCheckRun().run(g, feeds: SyntheticData.feeds(g, batch: 5, rng: &rng))
             XCTAssertTrue(report.passed, "\(url.lastPathComponent):\n\(report.text)")
         }
-    }
-
-    func syntheticFeeds(_ g: Graph, batch: Int, rng: inout SplitMix64) -> [String: Tensor] {
-        var bound: [String: Int] = [:]
-        for n in g.nodes {
-            if case .gather = n.op, case .input(let name) = g[n.operands[1]].op,
-               case .fixed(let rows)? = g.type(of: n.operands[0]).shape.dims.first {
-                bound[name] = min(bound[name] ?? rows, rows)
-            }
-            if case .loss(.nll) = n.op, case .input(let name) = g[n.operands[1]].op,
-               case .fixed(let c)? = g.type(of: n.operands[0]).shape.dims.last {
-                bound[name] = c
-            }
-        }
-        var feeds: [String: Tensor] = [:]
-        for d in g.data {
-            let shape = d.type.shape.sizes(batch: batch)
-            let count = shape.reduce(1, *)
-            let values: [Double] = (0..<count).map { _ in
-                if d.type.dtype == .i32 { return Double(rng.below(bound[d.name] ?? 3)) }
-                // Box–Muller, away from integers so floor() has no kink nearby.
-                let u1 = rng.uniform01(), u2 = rng.uniform01()
-                return (-2 * log(1 - u1)).squareRoot() * cos(2 * Double.pi * u2)
-            }
-            feeds[d.name] = Tensor(shape: shape, scalars: values)
-        }
-        return feeds
     }
 }

@@ -47,32 +47,32 @@ struct CKernels {
         case .gather(let out, let table, let index, let rows, let rowSize, let count, let location):
             let ty = C.type(entry.buffer(out).type.dtype)
             w.loops([C.size(count)]) { w in
-                w.line("const int32_t r = \(name(index))[i0];")
-                w.line("if (r < 0 || r >= \(rows)) dlc_index_error(\(place(location)), (long)r, \(rows)L);")
-                w.line("memcpy(\(name(out)) + i0 * \(C.size(rowSize)), \(name(table)) + (int64_t)r * \(C.size(rowSize)), sizeof(\(ty)) * \(C.size(rowSize)));")
+                w.line("const int32_t r_ = \(name(index))[i0];")
+                w.line("if (r_ < 0 || r_ >= \(rows)) dlc_index_error(\(place(location)), (long)r_, \(rows)L);")
+                w.line("memcpy(\(name(out)) + i0 * \(C.size(rowSize)), \(name(table)) + (int64_t)r_ * \(C.size(rowSize)), sizeof(\(ty)) * \(C.size(rowSize)));")
             }
         case .scatterAdd(let out, let index, let updates, let rows, let rowSize, let count, let location):
             w.line("memset(\(name(out)), 0, sizeof(float) * \(rows) * \(C.size(rowSize)));")
             w.loops([C.size(count)]) { w in
-                w.line("const int32_t r = \(name(index))[i0];")
-                w.line("if (r < 0 || r >= \(rows)) dlc_index_error(\(place(location)), (long)r, \(rows)L);")
-                w.block("for (int64_t j = 0; j < \(C.size(rowSize)); j++)") { w in
-                    w.line("\(name(out))[(int64_t)r * \(C.size(rowSize)) + j] += \(name(updates))[i0 * \(C.size(rowSize)) + j];")
+                w.line("const int32_t r_ = \(name(index))[i0];")
+                w.line("if (r_ < 0 || r_ >= \(rows)) dlc_index_error(\(place(location)), (long)r_, \(rows)L);")
+                w.block("for (int64_t j_ = 0; j_ < \(C.size(rowSize)); j_++)") { w in
+                    w.line("\(name(out))[(int64_t)r_ * \(C.size(rowSize)) + j_] += \(name(updates))[i0 * \(C.size(rowSize)) + j_];")
                 }
             }
         case .axis(let op, let out, let input, let v): axis(op, out, input, v, &w)
         case .oneHot(let out, let labels, let classes, let count, let location):
             w.line("memset(\(name(out)), 0, sizeof(float) * \(C.size(count)) * \(classes));")
             w.loops([C.size(count)]) { w in
-                w.line("const int32_t r = \(name(labels))[i0];")
-                w.line("if (r < 0 || r >= \(classes)) dlc_index_error(\(place(location)), (long)r, \(classes)L);")
-                w.line("\(name(out))[i0 * \(classes) + r] = 1.0f;")
+                w.line("const int32_t r_ = \(name(labels))[i0];")
+                w.line("if (r_ < 0 || r_ >= \(classes)) dlc_index_error(\(place(location)), (long)r_, \(classes)L);")
+                w.line("\(name(out))[i0 * \(classes) + r_] = 1.0f;")
             }
         case .dropoutMask(let out, let p, let count, let training):
             if training {
-                w.line("const float keep_scale = (float)(1.0 / (1.0 - \(p)));")
+                w.line("const float keep_ = (float)(1.0 / (1.0 - \(p)));")
                 w.loops([C.size(count)]) { w in
-                    w.line("\(name(out))[i0] = dlc_rng_uniform01(s->dropout) >= \(p) ? keep_scale : 0.0f;")
+                    w.line("\(name(out))[i0] = dlc_rng_uniform01(s->dropout) >= \(p) ? keep_ : 0.0f;")
                 }
             } else {
                 w.loops([C.size(count)]) { w in w.line("\(name(out))[i0] = 1.0f;") }
@@ -124,14 +124,14 @@ struct CKernels {
     func reduce(_ r: ReduceKernel, _ w: inout CWriter) {
         let out = name(r.output), count = C.size(entry.buffer(r.output).elementCount)
         let initial = r.op == .max ? "-INFINITY" : "0.0f"
-        w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j = 0; j < \(count); j++) \(out)[j] = \(initial);")
+        w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] = \(initial);")
         let (shape, strides) = Self.collapse(r.shape, [r.inputStrides, r.outputStrides])
         let o = "\(out)[\(Self.index(strides[1]))]", x = "\(name(r.input))[\(Self.index(strides[0]))]"
         w.loops(shape.map(C.size)) { w in
             w.line(r.op == .max ? "\(o) = dlc_maxf(\(o), \(x));" : "\(o) += \(x);")
         }
         if r.op == .mean {
-            w.line("for (int64_t j = 0; j < \(count); j++) \(out)[j] /= (float)\(C.size(r.count));")
+            w.line("for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] /= (float)\(C.size(r.count));")
         }
     }
 
@@ -152,35 +152,35 @@ struct CKernels {
     func axis(_ op: AxisOp, _ out: BufferID, _ input: BufferID, _ v: AxisView, _ w: inout CWriter) {
         let x = name(input), y = name(out), len = C.size(v.length), inner = C.size(v.inner)
         w.loops([C.size(v.outer), inner]) { w in
-            w.line("const int64_t base = i0 * \(len) * \(inner) + i1;")
+            w.line("const int64_t base_ = i0 * \(len) * \(inner) + i1;")
             switch op {
             case .softmax, .logSoftmax:
-                w.line("float m = -INFINITY;")
-                w.line("for (int64_t l = 0; l < \(len); l++) m = dlc_maxf(m, \(x)[base + l * \(inner)]);")
-                w.line("float sum = 0.0f;")
+                w.line("float m_ = -INFINITY;")
+                w.line("for (int64_t l = 0; l < \(len); l++) m_ = dlc_maxf(m_, \(x)[base_ + l * \(inner)]);")
+                w.line("float sum_ = 0.0f;")
                 if op == .softmax {
                     w.block("for (int64_t l = 0; l < \(len); l++)") { w in
-                        w.line("const float e = expf(\(x)[base + l * \(inner)] - m);")
-                        w.line("\(y)[base + l * \(inner)] = e;")
-                        w.line("sum += e;")
+                        w.line("const float e_ = expf(\(x)[base_ + l * \(inner)] - m_);")
+                        w.line("\(y)[base_ + l * \(inner)] = e_;")
+                        w.line("sum_ += e_;")
                     }
-                    w.line("for (int64_t l = 0; l < \(len); l++) \(y)[base + l * \(inner)] /= sum;")
+                    w.line("for (int64_t l = 0; l < \(len); l++) \(y)[base_ + l * \(inner)] /= sum_;")
                 } else {
-                    w.line("for (int64_t l = 0; l < \(len); l++) sum += expf(\(x)[base + l * \(inner)] - m);")
-                    w.line("const float lse = m + logf(sum);")
-                    w.line("for (int64_t l = 0; l < \(len); l++) \(y)[base + l * \(inner)] = \(x)[base + l * \(inner)] - lse;")
+                    w.line("for (int64_t l = 0; l < \(len); l++) sum_ += expf(\(x)[base_ + l * \(inner)] - m_);")
+                    w.line("const float lse_ = m_ + logf(sum_);")
+                    w.line("for (int64_t l = 0; l < \(len); l++) \(y)[base_ + l * \(inner)] = \(x)[base_ + l * \(inner)] - lse_;")
                 }
             case .argmax, .maxMask:
                 // The first maximum; a NaN counts as the maximum, as in PyTorch.
-                w.line("int64_t best = 0;")
+                w.line("int64_t best_ = 0;")
                 w.block("for (int64_t l = 1; l < \(len); l++)") { w in
-                    w.line("const float a = \(x)[base + l * \(inner)], b = \(x)[base + best * \(inner)];")
-                    w.line("if (b == b && (a > b || a != a)) best = l;")
+                    w.line("const float a_ = \(x)[base_ + l * \(inner)], b_ = \(x)[base_ + best_ * \(inner)];")
+                    w.line("if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;")
                 }
                 if op == .argmax {
-                    w.line("\(y)[i0 * \(inner) + i1] = (int32_t)best;")
+                    w.line("\(y)[i0 * \(inner) + i1] = (int32_t)best_;")
                 } else {
-                    w.line("for (int64_t l = 0; l < \(len); l++) \(y)[base + l * \(inner)] = l == best ? 1.0f : 0.0f;")
+                    w.line("for (int64_t l = 0; l < \(len); l++) \(y)[base_ + l * \(inner)] = l == best_ ? 1.0f : 0.0f;")
                 }
             }
         }
@@ -190,25 +190,25 @@ struct CKernels {
     func loss(_ kind: LossKind, _ out: BufferID, _ p: BufferID, _ y: BufferID, _ count: Affine, _ classes: Int,
               _ w: inout CWriter) {
         let pn = name(p), yn = name(y)
-        w.line("double acc = 0.0;")
+        w.line("double acc_ = 0.0;")
         w.loops([C.size(count)]) { w in
             switch kind {
-            case .mse: w.line("const double d = (double)\(pn)[i0] - (double)\(yn)[i0]; acc += d * d;")
-            case .l1: w.line("acc += fabs((double)\(pn)[i0] - (double)\(yn)[i0]);")
+            case .mse: w.line("const double d_ = (double)\(pn)[i0] - (double)\(yn)[i0]; acc_ += d_ * d_;")
+            case .l1: w.line("acc_ += fabs((double)\(pn)[i0] - (double)\(yn)[i0]);")
             case .bce:
-                w.line("const double q = \(pn)[i0], t = \(yn)[i0];")
-                w.line("acc -= t * fmax(log(q), -100.0) + (1.0 - t) * fmax(log1p(-q), -100.0);")
+                w.line("const double q_ = \(pn)[i0], t_ = \(yn)[i0];")
+                w.line("acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);")
             case .bceLogits:
-                w.line("const double z = \(pn)[i0], t = \(yn)[i0];")
-                w.line("acc += fmax(z, 0.0) - z * t + log1p(exp(-fabs(z)));")
+                w.line("const double z_ = \(pn)[i0], t_ = \(yn)[i0];")
+                w.line("acc_ += fmax(z_, 0.0) - z_ * t_ + log1p(exp(-fabs(z_)));")
             case .hinge:
-                w.line("acc += fmax(0.0, 1.0 - (double)\(yn)[i0] * (double)\(pn)[i0]);")
+                w.line("acc_ += fmax(0.0, 1.0 - (double)\(yn)[i0] * (double)\(pn)[i0]);")
             case .nll:
-                w.line("const int32_t c = \(yn)[i0];")
-                w.line("if (c < 0 || c >= \(classes)) dlc_index_error(\(C.string(sourceName + ": a class label")), (long)c, \(classes)L);")
-                w.line("acc -= \(pn)[i0 * \(classes) + c];")
+                w.line("const int32_t c_ = \(yn)[i0];")
+                w.line("if (c_ < 0 || c_ >= \(classes)) dlc_index_error(\(C.string(sourceName + ": a class label")), (long)c_, \(classes)L);")
+                w.line("acc_ -= \(pn)[i0 * \(classes) + c_];")
             }
         }
-        w.line("\(name(out))[0] = (float)(acc / (double)\(C.size(count)));")
+        w.line("\(name(out))[0] = (float)(acc_ / (double)\(C.size(count)));")
     }
 }

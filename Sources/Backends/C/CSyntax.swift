@@ -8,7 +8,7 @@ enum C {
         switch (a.perBatch, a.constant) {
         case (0, let c): return String(c)
         case (1, 0): return "n"
-        case (let p, 0): return "\(p) * n"
+        case (let p, 0): return "(\(p) * n)"
         case (1, let c): return "(n + \(c))"
         case (let p, let c): return "(\(p) * n + \(c))"
         }

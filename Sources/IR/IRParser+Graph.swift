@@ -1,0 +1,235 @@
+import DLCDiagnostics
+
+/// The statements of the `graph` block: declarations, nodes, outputs, loss and gradients.
+extension IRTextParser {
+    mutating func graphStatement() throws {
+        switch tok.kind {
+        case .value: try node()
+        case .atom("input"), .atom("target"): try dataDecl()
+        case .atom("param"): try paramDecl()
+        case .atom("output"):
+            positions.outputs.append(tok.offset)
+            advance()
+            let name = try name("an output name")
+            try punct("=")
+            graph.outputs.append(NamedValue(name, try valueUse()))
+            try endOfStatement()
+        case .atom("loss"):
+            guard positions.loss == nil else {
+                throw ParseFailure(offset: tok.offset, message: "the loss is given twice")
+            }
+            positions.loss = tok.offset
+            advance()
+            graph.loss = try valueUse()
+            try endOfStatement()
+        case .atom("grad"):
+            positions.gradients.append(tok.offset)
+            advance()
+            let name = try name("a param name")
+            try punct("=")
+            graph.gradients.append(NamedValue(name, try valueUse()))
+            try endOfStatement()
+        default:
+            throw unexpected(tok, "a declaration, a node, 'output', 'loss' or 'grad'")
+        }
+    }
+
+    /// `input x: f32[N,784]` or `target y: i32[N]`.
+    mutating func dataDecl() throws {
+        let offset = tok.offset
+        let role: DataRole = tok.kind == .atom("input") ? .input : .target
+        advance()
+        let name = try name("a data name")
+        try punct(":")
+        let type = try tensorType()
+        try endOfStatement()
+        graph.data.append(DataDecl(name: name, role: role, type: type))
+        positions.data.append(offset)
+    }
+
+    /// `param fc1.weight: f32[512,784] = kaiming_uniform`.
+    mutating func paramDecl() throws {
+        let offset = tok.offset
+        advance()
+        let name = try name("a param name")
+        try punct(":")
+        let type = try tensorType()
+        try punct("=")
+        let initializer = try initializer()
+        try endOfStatement()
+        graph.params.append(ParamDecl(name: name, type: type, initializer: initializer))
+        positions.params.append(offset)
+    }
+
+    mutating func initializer() throws -> Initializer {
+        let (text, offset) = try atom("an initializer")
+        switch text {
+        case "zeros": return .zeros
+        case "ones": return .ones
+        case "kaiming_uniform": return .kaimingUniform
+        case "xavier_uniform": return .xavierUniform
+        case "normal", "uniform":
+            try punct("(")
+            let a = try double()
+            try punct(",")
+            let b = try double()
+            try punct(")")
+            return text == "normal" ? .normal(mean: a, std: b) : .uniform(low: a, high: b)
+        default:
+            if let v = Double(text) { return .constant(v) }
+            let known = ["zeros", "ones", "normal", "uniform", "kaiming_uniform", "xavier_uniform"]
+            throw ParseFailure(offset: offset, message: "unknown initializer '\(text)'",
+                               hint: IRText.suggestion(for: text, among: known).map { "did you mean '\($0)'?" })
+        }
+    }
+
+    /// `%NAME: TYPE = OP ...  # LINE:COL`. A node that fails to parse still takes its index
+    /// (as a placeholder), so that later `%INDEX` uses and the position check stay in step and
+    /// one bad line does not cause a cascade of errors.
+    mutating func node() throws {
+        guard case .value(let ref) = tok.kind else { throw unexpected(tok, "a value definition") }
+        let defOffset = tok.offset
+        advance()
+        let index = graph.nodes.count
+        positions.nodes.append(defOffset)
+        var name: String? = nil
+        var parsed: (op: Op, operands: [ValueID], type: TensorType, location: SourceLocation?)? = nil
+        defer {
+            if let p = parsed {
+                graph.add(p.op, p.operands, type: p.type, name: name, location: p.location)
+            } else {
+                graph.add(.constant(0), type: .f32Scalar, name: name)
+            }
+            if let name { valueNames[name] = index }
+        }
+        switch ref {
+        case .index(let i):
+            guard i == index else {
+                throw ParseFailure(offset: defOffset, message: "%\(i) is defined as node \(index)",
+                                   hint: "an unnamed value is numbered by its position; write %\(index) or give it a name")
+            }
+        case .name(let n):
+            guard valueNames[n] == nil else {
+                throw ParseFailure(offset: defOffset, message: "value %\(IRText.name(n)) is defined twice")
+            }
+            name = n
+        }
+        try punct(":")
+        let type = try tensorType()
+        try punct("=")
+        let (op, operands) = try operation()
+        let comment = try endOfStatement()
+        parsed = (op, operands, type, comment.flatMap(Self.location))
+    }
+
+    /// A trailing comment of the form `# LINE:COL` is the node's source location; any other
+    /// comment is ignored.
+    static func location(_ comment: String) -> SourceLocation? {
+        func trimmed(_ s: Substring) -> Substring {
+            var s = s
+            while s.first == " " || s.first == "\t" { s.removeFirst() }
+            while s.last == " " || s.last == "\t" { s.removeLast() }
+            return s
+        }
+        let parts = comment.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let line = Int(trimmed(parts[0])), let column = Int(trimmed(parts[1])) else {
+            return nil
+        }
+        return SourceLocation(line: line, column: column, offset: 0)
+    }
+
+    /// The right-hand side of a node: `input NAME`, `param NAME`, `constant NUMBER`, or a
+    /// mnemonic with operands and attributes.
+    mutating func operation() throws -> (Op, [ValueID]) {
+        guard case .atom(let m) = tok.kind else { throw unexpected(tok, "an op") }
+        let opOffset = tok.offset
+        advance()
+        switch m {
+        case "input": return (.input(try name("an input name")), [])
+        case "param": return (.param(try name("a param name")), [])
+        case "constant": return (.constant(try double()), [])
+        default: break
+        }
+        var operands: [ValueID] = []
+        if case .value = tok.kind {
+            repeat { operands.append(try valueUse()) } while consume(",")
+        }
+        var attrs = isPunct("{") ? try keyValues(close: "}", owner: "'\(m)'", noun: "attribute")
+                                 : IRArguments(owner: "'\(m)'", noun: "attribute", offset: opOffset)
+        let op = try Self.op(m, at: opOffset, &attrs)
+        try attrs.finish()
+        return (op, operands)
+    }
+
+    static func op(_ m: String, at offset: Int, _ a: inout IRArguments) throws -> Op {
+        if let u = UnaryOp(rawValue: m) { return .unary(u) }
+        if let b = BinaryOp(rawValue: m) { return .binary(b) }
+        if let r = ReduceOp(rawValue: m) { return .reduce(r, axes: try a.ints("axes"), keepdim: try a.flag("keepdim")) }
+        if let l = LossKind(rawValue: m) { return .loss(l) }
+        switch m {
+        case "pow": return .pow(try a.double("exponent"))
+        case "where": return .select
+        case "count": return .count(axes: try a.ints("axes"))
+        case "reshape": return .reshape
+        case "transpose": return .transpose
+        case "broadcast": return .broadcast
+        case "sum_to": return .sumTo
+        case "concat": return .concat(axis: try a.int("axis"))
+        case "slice": return .slice(axis: try a.int("axis"), start: try a.int("start"), length: try a.int("length"))
+        case "matmul": return .matmul(transposeA: try a.flag("transpose_a"), transposeB: try a.flag("transpose_b"))
+        case "gather": return .gather
+        case "scatter_add": return .scatterAdd
+        case "softmax": return .softmax(axis: try a.int("axis"))
+        case "log_softmax": return .logSoftmax(axis: try a.int("axis"))
+        case "dropout_mask": return .dropoutMask(p: try a.double("p"))
+        case "argmax": return .argmax(axis: try a.int("axis"))
+        case "max_mask": return .maxMask(axis: try a.int("axis"))
+        case "one_hot": return .oneHot(classes: try a.int("classes"))
+        default:
+            throw ParseFailure(offset: offset, message: "unknown op '\(m)'",
+                               hint: IRText.suggestion(for: m, among: IRText.mnemonics).map { "did you mean '\($0)'?" })
+        }
+    }
+
+    /// `{key: value, ...}` (attributes) or `(key: value, ...)` (train settings): each value an
+    /// atom, a string or a list of integers.
+    mutating func keyValues(close: Character, owner: String, noun: String) throws -> IRArguments {
+        var args = IRArguments(owner: owner, noun: noun, offset: tok.offset)
+        advance()  // the opening bracket, checked by the caller
+        if consume(close) { return args }
+        repeat {
+            let keyOffset = tok.offset
+            guard case .atom(let key) = tok.kind, IRText.isBareName(key) else {
+                throw unexpected(tok, "an argument name")
+            }
+            advance()
+            guard args.entries[key] == nil else {
+                throw ParseFailure(offset: keyOffset, message: "\(owner) has '\(key)' twice")
+            }
+            try punct(":")
+            let valueOffset = tok.offset
+            let value: IRArguments.Value
+            switch tok.kind {
+            case .atom(let a):
+                advance()
+                value = .atom(a)
+            case .string(let s):
+                advance()
+                value = .string(s)
+            case .punct(UInt8(ascii: "[")):
+                advance()
+                var xs: [Int] = []
+                if !isPunct("]") {
+                    repeat { xs.append(try int()) } while consume(",")
+                }
+                try punct("]")
+                value = .list(xs)
+            default:
+                throw unexpected(tok, "a value")
+            }
+            args.entries[key] = (value, valueOffset, keyOffset)
+        } while consume(",")
+        try punct(close)
+        return args
+    }
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+import DLCDriver
+import DLCIR
+import Foundation
+
+/// `dlc compile MODEL [-o PATH]`: the model's C, built into a trainer binary at PATH (default
+/// ./NAME). A model error exits 1 with its diagnostics; so does a build failure, with a
+/// message saying what to install or, for a bug in dlc, where the generated C was kept.
+func buildTrainer(_ pipeline: Pipeline, output: String?) throws {
+    let source: String
+    let graph: Graph
+    switch (pipeline.cSource(), pipeline.typedGraph()) {
+    case (.success(let c), .success(let g)):
+        source = c
+        graph = g
+    case (.failure(let f), _), (_, .failure(let f)):
+        FileHandle.standardError.write(Data(f.rendered.utf8))
+        throw ExitCode(1)
+    }
+    var builder = TrainerBuilder()
+    if ProcessInfo.processInfo.environment["DLC_VERBOSE"] != nil {
+        builder.log = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    }
+    do {
+        try builder.build(modelSource: source, modelName: graph.name, output: output ?? "./" + graph.name)
+    } catch let error as TrainerBuildError {
+        FileHandle.standardError.write(Data((error.message + "\n").utf8))
+        throw ExitCode(1)
+    }
+}

@@ -1,0 +1,76 @@
+/* kernel_harness.c: runs a generated model's entry points once on given params and data, so
+ * that tests can compare every number with the reference interpreter. It links with the
+ * generated model file only (no runtime): a kernel-level check of the backend.
+ *
+ * usage: kernel_harness IN OUT
+ *   IN:  int64 n; uint64 dropout RNG state; each param (float32, declaration order);
+ *        each data tensor (n rows, float32 or int32, declaration order)
+ *   OUT: train loss (float32); each gradient; eval loss; each output (eval); each output (predict)
+ */
+#define _POSIX_C_SOURCE 200112L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "dlc_model.h"
+
+_Noreturn void dlc_index_error(const char *where, long idx, long size) {
+    fprintf(stderr, "error: %s: index %ld is out of range for a first axis of %ld\n", where, idx, size);
+    exit(3);
+}
+
+static void *read_exact(FILE *f, size_t bytes) {
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (!p || fread(p, 1, bytes, f) != bytes) { fprintf(stderr, "short input\n"); exit(2); }
+    return p;
+}
+
+static size_t output_bytes(const dlc_output_desc *o, int64_t n) {
+    return (size_t)(o->batched ? n * o->size : o->size) * 4;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    const dlc_model *m = &dlc_generated_model;
+    FILE *in = fopen(argv[1], "rb");
+    FILE *out = fopen(argv[2], "wb");
+    if (!in || !out) return 2;
+    int64_t n;
+    uint64_t state;
+    if (fread(&n, 8, 1, in) != 1 || fread(&state, 8, 1, in) != 1) return 2;
+    float **params = calloc((size_t)m->n_params + 1, sizeof *params);
+    float **grads = calloc((size_t)m->n_params + 1, sizeof *grads);
+    for (int i = 0; i < m->n_params; i++) {
+        params[i] = read_exact(in, (size_t)m->params[i].size * 4);
+        grads[i] = calloc((size_t)m->params[i].size, 4);
+        for (int64_t j = 0; j < m->params[i].size; j++) grads[i][j] = NAN;  /* must be overwritten */
+    }
+    void **data = calloc((size_t)m->n_data + 1, sizeof *data);
+    for (int i = 0; i < m->n_data; i++) data[i] = read_exact(in, (size_t)(n * m->data[i].size) * 4);
+    void *arena = NULL;
+    if (posix_memalign(&arena, 64, m->arena_bytes(n))) return 2;
+    void **outputs = calloc((size_t)m->n_outputs + 1, sizeof *outputs);
+    for (int i = 0; i < m->n_outputs; i++) outputs[i] = calloc(1, output_bytes(&m->outputs[i], n));
+
+    dlc_rng rng = {state};
+    dlc_step s = {.n = n, .data = (const void *const *)data, .has_targets = 1,
+                  .params = (const float *const *)params, .grads = grads, .arena = arena,
+                  .dropout = &rng, .training = 1};
+    float loss = m->train_step(&s);
+    fwrite(&loss, 4, 1, out);
+    for (int i = 0; i < m->n_params; i++) fwrite(grads[i], 4, (size_t)m->params[i].size, out);
+
+    s.training = 0;
+    s.grads = NULL;
+    loss = m->eval_step(&s, outputs);
+    fwrite(&loss, 4, 1, out);
+    for (int i = 0; i < m->n_outputs; i++) fwrite(outputs[i], 1, output_bytes(&m->outputs[i], n), out);
+
+    /* predict: the targets are absent and must not be read */
+    for (int i = 0; i < m->n_data; i++) if (m->data[i].is_target) data[i] = NULL;
+    s.has_targets = 0;
+    int predictable = 1;
+    loss = m->eval_step(&s, outputs);
+    (void)loss;
+    for (int i = 0; i < m->n_outputs && predictable; i++) fwrite(outputs[i], 1, output_bytes(&m->outputs[i], n), out);
+    return fclose(out) == 0 ? 0 : 2;
+}
