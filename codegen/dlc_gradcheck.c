@@ -1,0 +1,130 @@
+/* dlc_gradcheck.c: the `gradcheck` command: compiled gradients against finite differences.
+ *
+ * The check runs in f32, as the kernels do, on the first rows of the data (at most
+ * GC_ROWS), with the initial params (or --init) and one fixed dropout draw. For a sample of
+ * each param's elements it compares train_step's gradient g with the central difference
+ * d = (L(w + h) - L(w - h)) / 2h, h = GC_STEP * max(1, |w|), by
+ *     error = |g - d| / max(|g|, |d|, GC_FLOOR * max(1, |L|))
+ * The floor keeps f32 rounding of the loss (about one ulp of L, divided by 2h) from counting
+ * as error in tiny gradients; GC_STEP is large for the same reason. Where the differences at
+ * h and h/2 disagree, the loss has a kink within h (relu at 0, max ties) and no difference
+ * quotient means anything there: such elements are skipped. A kink very close to w still
+ * fools both, so a param fails only when more than 1 in 20 of its checked elements are over
+ * the tolerance; a wrong kernel gets most of them wrong. `dlc gradcheck model.dl` checks
+ * the differentiation itself, in double precision. */
+#include "dlc_runtime.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GC_ROWS 16
+#define GC_SAMPLES 40    /* elements checked per param */
+#define GC_STEP 1e-2
+#define GC_FLOOR 1e-2
+#define GC_TOLERANCE 1e-2
+
+typedef struct {
+    const dlc_model *m;
+    dlc_runner r;
+    const void *const *data;
+    int64_t n;
+    uint64_t dropout_state;  /* every evaluation draws the same masks */
+} checker;
+
+static double loss_at(checker *c) {
+    dlc_rng rng = {c->dropout_state};
+    dlc_step s = {c->n, c->data, 1, (const float *const *)c->r.param_views, c->r.grad_views, c->r.arena, &rng, 1};
+    return (double)c->m->train_step(&s);
+}
+
+/* Central difference at element i with step h (the step actually taken after rounding). */
+static double difference(checker *c, float *w, double h) {
+    float w0 = *w, plus = (float)(w0 + h), minus = (float)(w0 - h);
+    *w = plus;
+    double lp = loss_at(c);
+    *w = minus;
+    double lm = loss_at(c);
+    *w = w0;
+    return (lp - lm) / ((double)plus - (double)minus);
+}
+
+static double rel(double a, double b, double floor) {
+    return fabs(a - b) / fmax(fmax(fabs(a), fabs(b)), floor);
+}
+
+int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
+    checker c = {m, {0}, NULL, 1, 0};
+    dlc_dataset ds = {0, NULL}, head = {0, NULL};
+    dlc_batch bt = {0};
+    const void *none[1] = {NULL};
+    c.data = none;
+    if (dlc_model_has_data(m)) {
+        dlc_load_command_data(m, o, o->data, 0, &ds);
+        dlc_norms nz;
+        dlc_norm_compute(m, &o->cfg, &ds, &nz);
+        dlc_norm_apply(m, &nz, &ds);
+        c.n = ds.n < GC_ROWS ? ds.n : GC_ROWS;
+        if (o->cfg.batch > 0 && o->cfg.batch < c.n) c.n = o->cfg.batch;
+        head = ds;
+        dlc_batch_init(m, &head, 1, &bt);
+        dlc_batch_fill(m, &head, NULL, 0, c.n, &bt);
+        c.data = bt.ptr;
+    }
+    if (o->threads > 0) openblas_set_num_threads(o->threads);
+    dlc_runner_init(&c.r, m, c.n);
+    if (o->init) {
+        dlc_st_file f;
+        dlc_load_params(m, &c.r.layout, c.r.params, o->init, &f);
+        dlc_st_close(&f);
+    } else {
+        dlc_init_params(m, &c.r.layout, c.r.params, o->cfg.seed);
+    }
+    c.dropout_state = dlc_rng_stream(o->cfg.seed, DLC_STREAM_DROPOUT).state;
+
+    double loss = loss_at(&c);
+    float *analytic = dlc_xmalloc(dlc_mul_size((size_t)c.r.layout.total + 1, sizeof(float)));
+    memcpy(analytic, c.r.grads, (size_t)c.r.layout.total * sizeof(float));
+    printf("gradcheck %s: ", m->name);
+    if (dlc_model_has_data(m)) printf("%lld rows, ", (long long)c.n);
+    printf("loss %.6f, step %g, tolerance %g\n", loss, GC_STEP, GC_TOLERANCE);
+    double floor = GC_FLOOR * fmax(1.0, fabs(loss));
+    int failed = 0;
+    for (int p = 0; p < m->n_params; p++) {
+        const dlc_param_desc *d = &m->params[p];
+        float *w = c.r.params + c.r.layout.offset[p];
+        const float *g = analytic + c.r.layout.offset[p];
+        int64_t samples = d->size < GC_SAMPLES ? d->size : GC_SAMPLES, checked = 0, skipped = 0, over = 0, worst_at = 0;
+        double worst = 0;
+        for (int64_t k = 0; k < samples; k++) {
+            /* Evenly spread over the param, first and last element included. */
+            int64_t i = samples > 1 ? k * (d->size - 1) / (samples - 1) : 0;
+            double h = GC_STEP * fmax(1.0, fabs((double)w[i]));
+            double d1 = difference(&c, &w[i], h), d2 = difference(&c, &w[i], h / 2);
+            if (rel(d1, d2, floor) > GC_TOLERANCE) {
+                skipped++;
+                continue;
+            }
+            checked++;
+            double e = rel((double)g[i], d1, floor);
+            over += e > GC_TOLERANCE;
+            if (e > worst) worst = e, worst_at = i;
+        }
+        char shape[96];
+        int bad = over * 20 > checked;
+        printf("  %-24s %-14s max rel error %.2e", d->name, dlc_shape_string(shape, sizeof shape, d->rank, d->dims), worst);
+        if (over) printf(" (element %lld)", (long long)worst_at);
+        printf("  %lld checked", (long long)checked);
+        if (over) printf(", %lld over", (long long)over);
+        if (skipped) printf(", %lld skipped at kinks", (long long)skipped);
+        printf("%s\n", bad ? "  FAILED" : "");
+        failed |= bad;
+    }
+    printf("gradcheck %s\n", failed ? "FAILED" : "passed");
+    free(analytic);
+    if (dlc_model_has_data(m)) dlc_batch_free(&bt);
+    dlc_runner_free(&c.r);
+    dlc_dataset_free(m, &ds);
+    return failed ? 1 : 0;
+}

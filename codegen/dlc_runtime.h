@@ -1,0 +1,323 @@
+/* dlc_runtime.h: what the runtime's files share with each other (generated code never sees it).
+ *
+ * The table of contents of the runtime, one banner per file. Every runtime .c file includes
+ * this header first, so that the POSIX feature macro below precedes every system header.
+ */
+#ifndef DLC_RUNTIME_H
+#define DLC_RUNTIME_H
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "dlc_model.h"
+
+#define DLC_PI 3.14159265358979323846
+
+/* ==== dlc_util.c: errors, memory, files, clocks ============================================ */
+
+/* Prints "error: MESSAGE" to stderr and exits with `code` (1 data/checkpoint, 2 flag). */
+_Noreturn void dlc_die(int code, const char *fmt, ...);
+/* Prints "FILE:LINE:COL: error: MESSAGE" (LINE/COL omitted when 0) and counts it; after too
+ * many, stops the program. Loading goes on to report more, then dlc_stop_on_data_errors(). */
+void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...);
+int dlc_data_error_count(void);
+void dlc_stop_on_data_errors(void);
+
+void *dlc_xmalloc(size_t bytes);
+void *dlc_xcalloc(size_t count, size_t size);
+void *dlc_xrealloc(void *p, size_t bytes);
+char *dlc_xstrdup(const char *s);
+/* 64-byte aligned, at least one byte; free with free(). */
+void *dlc_aligned_alloc(size_t bytes);
+/* n * size with overflow checked (exits 1 on overflow). */
+size_t dlc_mul_size(size_t n, size_t size);
+
+/* Whole file, plain or gzip-compressed (zlib reads plain files as they are). NULL on
+ * failure with a reason in *why (a static string or strerror). A NUL follows the data. */
+unsigned char *dlc_read_file(const char *path, size_t *size, const char **why);
+double dlc_now(void);
+int dlc_ends_with(const char *s, const char *suffix);
+/* Appends to a growable string. */
+typedef struct { char *s; size_t len, cap; } dlc_str;
+void dlc_str_add(dlc_str *b, const char *fmt, ...);
+/* `rank` dims as "[a, b]" into buf. */
+const char *dlc_shape_string(char *buf, size_t cap, int rank, const int64_t *dims);
+
+/* ==== dlc_json.c: a small strict JSON parser (RFC 8259) for safetensors headers ============= */
+
+typedef enum { DLC_JSON_NULL, DLC_JSON_BOOL, DLC_JSON_NUMBER, DLC_JSON_STRING, DLC_JSON_ARRAY, DLC_JSON_OBJECT } dlc_json_kind;
+
+typedef struct dlc_json {
+    dlc_json_kind kind;
+    int boolean;
+    double number;
+    int is_uint;              /* the literal was a plain non-negative integer below 2^64 */
+    uint64_t uint;            /* its exact value */
+    char *string;             /* NUL-terminated, UTF-8 */
+    size_t len;               /* string: bytes; array/object: items */
+    struct dlc_json *items;   /* array elements or object values */
+    char **keys;              /* object keys (unique) */
+} dlc_json;
+
+/* Parses text[0..len) as one JSON value. Returns NULL with a message in err on failure. */
+dlc_json *dlc_json_parse(const char *text, size_t len, char *err, size_t errcap);
+void dlc_json_free(dlc_json *v);
+const dlc_json *dlc_json_get(const dlc_json *obj, const char *key);
+/* Appends s as a JSON string literal. */
+void dlc_json_add_string(dlc_str *b, const char *s);
+
+/* ==== dlc_cli.c: the command line =========================================================== */
+
+typedef enum { DLC_CMD_TRAIN, DLC_CMD_EVAL, DLC_CMD_PREDICT, DLC_CMD_INFO, DLC_CMD_GRADCHECK } dlc_command;
+
+/* Where one data tensor comes from. */
+typedef struct {
+    const char *path;     /* NULL: not bound */
+    const char *columns;  /* a COLUMNS spec, or NULL for the implicit layout */
+} dlc_source;
+
+typedef struct {
+    dlc_command command;
+    const char *program;
+    dlc_train_config cfg;     /* the model's train block with every flag applied */
+    const char *data;         /* --data, or the train block's data */
+    const char *val;          /* --val */
+    dlc_source *inputs;       /* --input, per data tensor (path NULL when not given) */
+    const char *init, *save, *resume, *weights, *log, *out;
+    int threads;              /* 0: OpenBLAS's default */
+    int64_t max_steps;        /* --steps; -1 when not given */
+    int epochs_given, lr_given, seed_given;
+} dlc_options;
+
+/* Parses argv; exits 0 after --help and 2 on a bad flag. */
+void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o);
+
+/* ==== dlc_params.c: param storage and initialisation (docs/rng.md, stream init) ============ */
+
+/* All params in one float block, each param a slice; the same layout serves gradients and
+ * optimizer state, so optimizers run over one flat array. */
+typedef struct {
+    int64_t total;       /* floats in all params */
+    int64_t *offset;     /* per param */
+} dlc_layout;
+
+void dlc_layout_make(const dlc_model *m, dlc_layout *l);
+/* Per-param pointers into a block laid out by l. */
+float **dlc_layout_views(const dlc_model *m, const dlc_layout *l, float *block);
+void dlc_init_params(const dlc_model *m, const dlc_layout *l, float *params, uint64_t seed);
+const char *dlc_init_string(char *buf, size_t cap, const dlc_init *init);
+
+/* ==== dlc_data*.c: data sets ================================================================ */
+
+/* n examples; per data tensor one contiguous buffer of n * size elements (NULL: not loaded). */
+typedef struct {
+    int64_t n;
+    void **cols;
+} dlc_dataset;
+
+/* One tensor's values as loaded from one file, before the lengths are compared. */
+typedef struct {
+    int64_t n;
+    void *values;
+    int64_t *lines;       /* CSV: the physical line of each row (for located errors); else NULL */
+} dlc_loaded;
+
+/* Which tensors to load: `want[i]` 1 = required, 2 = optional (targets in predict: loaded
+ * only if the file has their columns), 0 = skip. Exits 1 on bad data. */
+void dlc_load_dataset(const dlc_model *m, const dlc_source *src, const int *want, dlc_dataset *ds);
+void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, const char *const *specs,
+                  const int *optional, int k, dlc_loaded *out);
+void dlc_load_npy(const dlc_model *m, const char *path, int tensor, dlc_loaded *out);
+void dlc_load_idx(const dlc_model *m, const char *path, int tensor, dlc_loaded *out);
+/* Checks one value for tensor t (f32 finite; i32 integral, in range, below classes). Returns
+ * NULL when fine, else the message. v is the value read as a double. */
+const char *dlc_check_value(const dlc_data_desc *d, double v, char *buf, size_t cap);
+int dlc_is_idx_path(const char *path);
+
+/* Rows idx[0..k) of ds, copied into a new data set. */
+void dlc_dataset_subset(const dlc_model *m, const dlc_dataset *ds, const int64_t *idx, int64_t k, dlc_dataset *out);
+void dlc_dataset_free(const dlc_model *m, dlc_dataset *ds);
+/* The seeded validation split: sorted training and validation row indices. */
+void dlc_split(int64_t n, double fraction, uint64_t seed, int64_t **train, int64_t *n_train,
+               int64_t **val, int64_t *n_val);
+
+/* ==== dlc_normalize.c: z-scores per feature ================================================= */
+
+typedef struct {
+    int tensor;          /* index into model->data */
+    float *mean, *std;   /* per-example size each */
+} dlc_norm;
+
+typedef struct {
+    int count;
+    dlc_norm *items;
+} dlc_norms;
+
+/* Statistics of each listed input over ds's rows (population std). */
+void dlc_norm_compute(const dlc_model *m, const dlc_train_config *cfg, const dlc_dataset *ds, dlc_norms *out);
+void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds);
+
+/* ==== dlc_batch.c: minibatches ============================================================== */
+
+/* Pointers to one batch's rows, gathered into private buffers when they are not contiguous. */
+typedef struct {
+    int n_data;
+    const void **ptr;    /* what dlc_step.data points to */
+    void **buf;          /* gather buffers, max_rows rows each */
+    int64_t max_rows;
+} dlc_batch;
+
+void dlc_batch_init(const dlc_model *m, const dlc_dataset *ds, int64_t max_rows, dlc_batch *b);
+/* Rows order[start..start+count) of ds (order NULL: the identity). */
+void dlc_batch_fill(const dlc_model *m, const dlc_dataset *ds, const int64_t *order, int64_t start,
+                    int64_t count, dlc_batch *b);
+void dlc_batch_free(dlc_batch *b);
+
+/* ==== dlc_safetensors.c: the file format ==================================================== */
+
+typedef struct {
+    const char *name;
+    int rank;
+    const int64_t *dims;
+    const float *data;
+} dlc_st_tensor;
+
+typedef struct {
+    const char *key, *value;
+} dlc_st_meta;
+
+/* Writes an F32 safetensors file through a temporary file and rename(); exits 1 on failure. */
+void dlc_st_write(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm);
+
+/* A file read whole and validated: every entry's dtype, shape and offsets. */
+typedef struct {
+    const char *path;
+    unsigned char *bytes;
+    size_t size;
+    size_t data_start;
+    dlc_json *header;
+} dlc_st_file;
+
+/* Reads and checks path; a defect exits 1 with a message naming the path. */
+void dlc_st_open(const char *path, dlc_st_file *f);
+void dlc_st_close(dlc_st_file *f);
+/* A tensor that must exist, be F32 and have exactly these dims; copied into dst. */
+void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst);
+/* Exits 1 naming the first tensor not in names[0..n). */
+void dlc_st_no_extra(const dlc_st_file *f, const char *const *names, int n);
+/* A __metadata__ string, or NULL. */
+const char *dlc_st_meta_get(const dlc_st_file *f, const char *key);
+
+/* ==== dlc_checkpoint.c: params, normalize statistics and training state in files ============ */
+
+/* The optimizer/schedule/progress state that --resume restores. */
+typedef struct {
+    int64_t step;            /* updates so far */
+    int64_t epoch;           /* completed epochs */
+    int64_t epoch_batches;   /* micro-batches done in the epoch under way */
+    double epoch_loss_sum;   /* sum of loss * rows over those micro-batches */
+    int64_t epoch_rows;
+    uint64_t shuffle_state;  /* the shuffle stream at the start of the epoch under way */
+    uint64_t dropout_state;
+    uint64_t seed;
+    double lr;               /* the current learning rate */
+    int64_t sched_epoch;     /* the scheduler's last_epoch */
+    double sched_best;
+    int64_t sched_bad_epochs;
+} dlc_progress;
+
+typedef struct dlc_optimizer dlc_optimizer;
+
+void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, const dlc_norms *nz,
+                     const char *path, int64_t step);
+/* Reads every param (strictly) into params; returns the file for metadata look-ups. */
+void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, const char *path, dlc_st_file *f);
+/* Reads normalize statistics from a params file's metadata (exits 1 when missing). */
+void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_st_file *f, dlc_norms *nz);
+void dlc_save_optim(const dlc_model *m, const dlc_layout *l, const dlc_optimizer *opt, const dlc_progress *p,
+                    const char *params_path);
+void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt, dlc_progress *p,
+                    const char *params_path, int64_t params_step);
+/* P with ".safetensors" replaced by ".optim.safetensors" (appended when P lacks it). */
+char *dlc_optim_path(const char *params_path);
+
+/* ==== dlc_optim.c: optimizers and learning-rate schedules (torch.optim's formulas) ========= */
+
+struct dlc_optimizer {
+    dlc_optimizer_config cfg;
+    double lr;               /* the current learning rate (the schedule changes it) */
+    int64_t step;            /* updates done */
+    int n_slots;             /* state tensors per param: sgd+momentum 1, adam(w) 2, adagrad 1 */
+    const char *slot_names[2];
+    float *slot[2];          /* each laid out like the params */
+    int64_t total;
+};
+
+void dlc_optim_init(dlc_optimizer *o, const dlc_optimizer_config *cfg, int64_t total);
+int dlc_optim_slots(const dlc_optimizer_config *cfg);
+void dlc_optim_update(dlc_optimizer *o, float *params, const float *grads);
+const char *dlc_optim_name(dlc_opt_kind k);
+
+typedef struct {
+    dlc_schedule_config cfg;
+    double base_lr;
+    int64_t last_epoch;
+    double best;             /* reduce_on_plateau */
+    int64_t bad_epochs;
+} dlc_schedule;
+
+void dlc_sched_init(dlc_schedule *s, const dlc_schedule_config *cfg, double base_lr, int64_t epochs);
+/* One epoch ended: returns the learning rate for the next; `watched` is the plateau's loss. */
+double dlc_sched_step(dlc_schedule *s, double lr, double watched);
+
+/* ==== dlc_metrics.c: loss averages and metrics ============================================== */
+
+typedef struct {
+    double loss_sum;         /* sum of batch loss * batch rows */
+    int64_t rows;
+    double correct, predictions;   /* accuracy */
+    double err_sum;          /* mse: squared, mae: absolute errors */
+    int64_t elements;
+} dlc_metrics;
+
+/* Checks that the metric can be computed for this model (exits 2 naming the flag otherwise). */
+void dlc_metric_check(const dlc_model *m, dlc_metric_kind metric);
+/* Adds one evaluated batch: its loss, outputs and targets. */
+void dlc_metrics_add(const dlc_model *m, dlc_metric_kind metric, dlc_metrics *acc, int64_t n, float loss,
+                     void *const *outputs, const void *const *data);
+double dlc_metrics_loss(const dlc_metrics *acc);
+double dlc_metrics_value(dlc_metric_kind metric, const dlc_metrics *acc);
+const char *dlc_metric_name(dlc_metric_kind k);
+
+/* ==== dlc_eval.c: evaluation passes and the eval/predict commands =========================== */
+
+/* A model ready to run: params, step buffers and the arena sized for max_rows. */
+typedef struct {
+    const dlc_model *m;
+    dlc_layout layout;
+    float *params, *grads;
+    float **param_views, **grad_views;
+    void *arena;
+    int64_t max_rows;
+    void **outputs;          /* per output, max_rows rows */
+} dlc_runner;
+
+void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows);
+void dlc_runner_free(dlc_runner *r);
+/* Loss and metric over every row of ds in batches of `batch` rows (dropout off). */
+void dlc_evaluate(dlc_runner *r, const dlc_dataset *ds, int64_t batch, dlc_metric_kind metric, dlc_metrics *acc);
+int dlc_cmd_eval(const dlc_model *m, const dlc_options *o);
+int dlc_cmd_predict(const dlc_model *m, const dlc_options *o);
+
+/* ==== dlc_train.c, dlc_gradcheck.c, dlc_info.c: the other commands ========================= */
+
+int dlc_cmd_train(const dlc_model *m, const dlc_options *o);
+int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o);
+int dlc_cmd_info(const dlc_model *m, const dlc_options *o);
+
+/* Loads the data a command needs from o's sources (--input, --data, the train block). */
+void dlc_load_command_data(const dlc_model *m, const dlc_options *o, const char *data_path, int for_predict,
+                           dlc_dataset *ds);
+int dlc_model_has_data(const dlc_model *m);
+
+#endif

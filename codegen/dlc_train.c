@@ -1,0 +1,344 @@
+/* dlc_train.c: the `train` command: epochs of minibatch updates, validation, checkpoints.
+ *
+ * Everything random comes from the seeded streams of docs/rng.md, and everything that a
+ * later run needs to continue is in dlc_progress, saved at update boundaries only. So a
+ * run saved after epoch 2 and resumed for 2 more epochs ends with the same params, bit for
+ * bit, as a run of 4 epochs; so does one stopped by --steps or Ctrl-C in mid-epoch (the
+ * resumed run rebuilds that epoch's order from the shuffle state at its start and skips the
+ * batches already done). `--epochs N` with --resume trains N more epochs, the interrupted
+ * one (if any) counting as the first. */
+#include "dlc_runtime.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+/* What one training run holds. */
+typedef struct {
+    const dlc_model *m;
+    const dlc_options *o;
+    dlc_train_config cfg;
+    dlc_dataset train, val;
+    dlc_norms norms;
+    dlc_runner r;
+    dlc_optimizer opt;
+    dlc_schedule sched;
+    dlc_progress prog;
+    dlc_rng shuffle, dropout;
+    float *accum;           /* gradient sum over an accumulation cycle (accumulate > 1) */
+    int64_t batch;          /* training rows per micro-batch */
+    int64_t eval_batch;
+    int64_t run_updates;    /* updates made by this run */
+    int64_t epoch_end;      /* stop when this many epochs are complete */
+    double last_loss, last_val_loss;
+    FILE *log;
+} trainer;
+
+/* ---- Setup ----------------------------------------------------------------------------------- */
+
+static void load_data(trainer *t) {
+    const dlc_model *m = t->m;
+    const dlc_options *o = t->o;
+    dlc_dataset all;
+    dlc_load_command_data(m, o, o->data, 0, &all);
+    if (o->val) {
+        /* --val FILE has the layout of --data: every tensor from it, with the columns setting. */
+        dlc_options vo = *o;
+        vo.inputs = dlc_xcalloc((size_t)m->n_data + 1, sizeof *vo.inputs);
+        dlc_load_command_data(m, &vo, o->val, 0, &t->val);
+        t->train = all;
+        return;
+    }
+    int64_t *ti, *vi, nt, nv;
+    dlc_split(all.n, t->cfg.validation, t->cfg.seed, &ti, &nt, &vi, &nv);
+    if (nt == 0) dlc_die(2, "--validation: leaves no training rows");
+    dlc_dataset_subset(m, &all, ti, nt, &t->train);
+    dlc_dataset_subset(m, &all, vi, nv, &t->val);
+    dlc_dataset_free(m, &all);
+    free(ti);
+    free(vi);
+}
+
+/* Params from --resume, --init or the initialisers, and the optimizer state with them. */
+static void start_params(trainer *t) {
+    const dlc_model *m = t->m;
+    const dlc_options *o = t->o;
+    dlc_optim_init(&t->opt, &t->cfg.optimizer, t->r.layout.total);
+    dlc_sched_init(&t->sched, &t->cfg.schedule, t->cfg.optimizer.lr, t->cfg.epochs);
+    memset(&t->prog, 0, sizeof t->prog);
+    t->prog.seed = t->cfg.seed;
+    t->prog.lr = t->cfg.optimizer.lr;
+    t->prog.sched_best = INFINITY;
+    t->prog.shuffle_state = dlc_rng_stream(t->cfg.seed, DLC_STREAM_SHUFFLE).state;
+    t->prog.dropout_state = dlc_rng_stream(t->cfg.seed, DLC_STREAM_DROPOUT).state;
+    if (o->resume) {
+        dlc_st_file f;
+        dlc_load_params(m, &t->r.layout, t->r.params, o->resume, &f);
+        const char *step = dlc_st_meta_get(&f, "dlc.step");
+        char *end = NULL;
+        long long s = step ? strtoll(step, &end, 10) : -1;
+        if (!step || *end || s < 0) dlc_die(1, "%s: __metadata__ lacks dlc.step: not saved by a dlc trainer", o->resume);
+        dlc_st_close(&f);
+        dlc_load_optim(m, &t->r.layout, &t->opt, &t->prog, o->resume, (int64_t)s);
+        t->sched.last_epoch = t->prog.sched_epoch;
+        t->sched.best = t->prog.sched_best;
+        t->sched.bad_epochs = t->prog.sched_bad_epochs;
+        if (o->lr_given) t->opt.lr = t->cfg.optimizer.lr; /* an explicit --lr wins over the saved rate */
+    } else if (o->init) {
+        dlc_st_file f;
+        dlc_load_params(m, &t->r.layout, t->r.params, o->init, &f);
+        dlc_st_close(&f);
+    } else {
+        dlc_init_params(m, &t->r.layout, t->r.params, t->cfg.seed);
+    }
+    t->shuffle.state = t->prog.shuffle_state;
+    t->dropout.state = t->prog.dropout_state;
+}
+
+/* --resume must split the data as the saved run did: its seed decides. */
+static void resume_seed(trainer *t) {
+    const dlc_options *o = t->o;
+    if (!o->resume) return;
+    char *path = dlc_optim_path(o->resume);
+    dlc_st_file f;
+    dlc_st_open(path, &f);
+    const char *seed = dlc_st_meta_get(&f, "seed");
+    char *end = NULL;
+    unsigned long long s = seed ? strtoull(seed, &end, 10) : 0;
+    if (!seed || *end) dlc_die(1, "%s: __metadata__ lacks 'seed'", path);
+    if (o->seed_given && s != t->cfg.seed)
+        fprintf(stderr, "note: --seed %llu ignored: the resumed run continues with its seed %llu\n",
+                (unsigned long long)t->cfg.seed, s);
+    t->cfg.seed = (uint64_t)s;
+    dlc_st_close(&f);
+    free(path);
+}
+
+static void save(trainer *t) {
+    if (!t->o->save) return;
+    t->prog.lr = t->opt.lr;
+    t->prog.sched_epoch = t->sched.last_epoch;
+    t->prog.sched_best = t->sched.best;
+    t->prog.sched_bad_epochs = t->sched.bad_epochs;
+    t->prog.seed = t->cfg.seed;
+    dlc_save_params(t->m, &t->r.layout, t->r.params, &t->norms, t->o->save, t->prog.step);
+    dlc_save_optim(t->m, &t->r.layout, &t->opt, &t->prog, t->o->save);
+}
+
+/* ---- One update ------------------------------------------------------------------------------ */
+
+/* Forward and backward on one micro-batch; with accumulate k the gradient joins the cycle's
+ * sum divided by k. Returns the loss. */
+static float micro_step(trainer *t, int64_t n, const void *const *data, int first_in_cycle) {
+    const dlc_model *m = t->m;
+    dlc_step s = {n, data, 1, (const float *const *)t->r.param_views, t->r.grad_views, t->r.arena, &t->dropout, 1};
+    float loss = m->train_step(&s);
+    int64_t k = t->cfg.accumulate;
+    if (k > 1) {
+        const float kf = (float)k;
+        for (int64_t i = 0; i < t->r.layout.total; i++)
+            t->accum[i] = (first_in_cycle ? 0.0f : t->accum[i]) + t->r.grads[i] / kf;
+    }
+    return loss;
+}
+
+static void update(trainer *t) {
+    dlc_optim_update(&t->opt, t->r.params, t->cfg.accumulate > 1 ? t->accum : t->r.grads);
+    t->prog.step++;
+    t->run_updates++;
+}
+
+static int steps_done(const trainer *t) { return t->o->max_steps >= 0 && t->run_updates >= t->o->max_steps; }
+
+/* ---- Epochs ---------------------------------------------------------------------------------- */
+
+static void log_header(trainer *t, const char *first) {
+    if (!t->log || ftell(t->log) > 0) return;
+    fprintf(t->log, "%s,step,loss", first);
+    if (dlc_model_has_data(t->m)) fprintf(t->log, ",val_loss,%s", t->cfg.metric ? dlc_metric_name(t->cfg.metric) : "metric");
+    fprintf(t->log, ",lr,seconds\n");
+}
+
+/* Runs micro-batches of the epoch under way until it ends, an update finishes a --steps
+ * budget, or Ctrl-C. Returns 1 when the epoch is complete. */
+static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
+    int64_t k = t->cfg.accumulate, n_train = t->train.n;
+    dlc_batch bt;
+    dlc_batch_init(t->m, &t->train, t->batch < n_train ? t->batch : n_train, &bt);
+    int64_t in_cycle = 0;
+    while (t->prog.epoch_batches < n_batches) {
+        int64_t start = t->prog.epoch_batches * t->batch;
+        int64_t n = n_train - start < t->batch ? n_train - start : t->batch;
+        dlc_batch_fill(t->m, &t->train, t->cfg.shuffle ? order : NULL, start, n, &bt);
+        float loss = micro_step(t, n, bt.ptr, in_cycle == 0);
+        t->prog.epoch_loss_sum += (double)loss * (double)n;
+        t->prog.epoch_rows += n;
+        t->prog.epoch_batches++;
+        /* The epoch's tail updates even with fewer than k micro-batches. */
+        if (++in_cycle == k || t->prog.epoch_batches == n_batches) {
+            update(t);
+            in_cycle = 0;
+            t->prog.dropout_state = t->dropout.state;
+            if (interrupted || steps_done(t)) break;
+        }
+    }
+    dlc_batch_free(&bt);
+    return t->prog.epoch_batches == n_batches;
+}
+
+static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr, double seconds) {
+    dlc_metric_kind metric = t->cfg.metric;
+    double loss = t->prog.epoch_rows ? t->prog.epoch_loss_sum / (double)t->prog.epoch_rows : NAN;
+    double val_loss = NAN, value = NAN;
+    dlc_metrics acc;
+    if (t->val.n > 0) {
+        dlc_evaluate(&t->r, &t->val, t->eval_batch, metric, &acc);
+        val_loss = dlc_metrics_loss(&acc);
+        value = dlc_metrics_value(metric, &acc);
+    } else if (metric != DLC_METRIC_NONE) {
+        /* No validation set: the metric over the training rows, dropout off. */
+        dlc_evaluate(&t->r, &t->train, t->eval_batch, metric, &acc);
+        value = dlc_metrics_value(metric, &acc);
+    }
+    int64_t shown = t->prog.epoch + 1;
+    printf("epoch %lld", (long long)shown);
+    if (t->o->max_steps < 0) printf("/%lld", (long long)t->epoch_end);
+    printf("  loss %.6f", loss);
+    if (t->val.n > 0) printf("  val_loss %.6f", val_loss);
+    if (metric != DLC_METRIC_NONE) printf("  %s%s %.6f", t->val.n > 0 ? "val_" : "train_", dlc_metric_name(metric), value);
+    printf("  lr %.6g  %.2fs", lr, seconds);
+    if (!complete) printf("  (stopped after %lld of %lld batches)", (long long)t->prog.epoch_batches, (long long)n_batches);
+    printf("\n");
+    fflush(stdout);
+    if (t->log) {
+        fprintf(t->log, "%lld,%lld,%.9g,", (long long)shown, (long long)t->prog.step, loss);
+        if (t->val.n > 0) fprintf(t->log, "%.9g", val_loss);
+        fprintf(t->log, ",");
+        if (metric != DLC_METRIC_NONE) fprintf(t->log, "%.9g", value);
+        fprintf(t->log, ",%.9g,%.3f\n", lr, seconds);
+        fflush(t->log);
+    }
+    t->last_val_loss = val_loss;
+    t->last_loss = loss;
+}
+
+static void train_epochs(trainer *t) {
+    int64_t n_train = t->train.n;
+    int64_t n_batches = t->cfg.drop_last ? n_train / t->batch : (n_train + t->batch - 1) / t->batch;
+    if (n_batches == 0) {
+        fprintf(stderr, "warning: no batches: %lld rows with batch %lld and drop_last\n", (long long)n_train,
+                (long long)t->batch);
+        return;
+    }
+    int64_t *order = dlc_xmalloc(dlc_mul_size((size_t)n_train, sizeof *order));
+    while (t->prog.epoch < t->epoch_end && !steps_done(t) && !interrupted) {
+        /* The order of this epoch, from the shuffle stream as it stood at the epoch's start
+         * (a resumed epoch is rebuilt the same way and its finished batches skipped). */
+        t->prog.shuffle_state = t->shuffle.state;
+        for (int64_t i = 0; i < n_train; i++) order[i] = i;
+        if (t->cfg.shuffle) dlc_rng_permute(&t->shuffle, order, n_train);
+        double lr = t->opt.lr, t0 = dlc_now();
+        int complete = run_epoch(t, n_batches, order);
+        report_epoch(t, complete, n_batches, lr, dlc_now() - t0);
+        if (!complete) {
+            t->shuffle.state = t->prog.shuffle_state; /* still at the epoch's start */
+            break;
+        }
+        t->prog.epoch++;
+        t->prog.epoch_batches = 0;
+        t->prog.epoch_loss_sum = 0;
+        t->prog.epoch_rows = 0;
+        t->prog.shuffle_state = t->shuffle.state;
+        /* The plateau watches the validation loss when there is one. */
+        t->opt.lr = dlc_sched_step(&t->sched, t->opt.lr, t->val.n > 0 ? t->last_val_loss : t->last_loss);
+        save(t);
+    }
+    free(order);
+}
+
+/* A model without data: `steps` updates, each on the params alone. Like the reference
+ * trainer (Sources/Interpreter/Trainer.swift), each update counts as an epoch of
+ * `accumulate` steps: its loss is their mean, and the schedule steps after it. */
+static void train_steps(trainer *t) {
+    int64_t total = t->o->max_steps >= 0 ? t->o->max_steps : t->cfg.steps;
+    int64_t every = total > 50 ? (total + 19) / 20 : 1; /* about 20 progress lines */
+    const void *none[1] = {NULL};
+    for (int64_t i = 0; i < total && !interrupted; i++) {
+        double lr = t->opt.lr, sum = 0;
+        for (int64_t c = 0; c < t->cfg.accumulate; c++) sum += micro_step(t, 1, none, c == 0);
+        double loss = sum / (double)t->cfg.accumulate;
+        update(t);
+        t->prog.dropout_state = t->dropout.state;
+        t->prog.epoch++;
+        t->opt.lr = dlc_sched_step(&t->sched, t->opt.lr, loss);
+        if ((i + 1) % every == 0 || i + 1 == total) {
+            printf("step %lld/%lld  loss %.6f  lr %.6g\n", (long long)t->prog.step, (long long)(t->prog.step - i - 1 + total),
+                   loss, lr);
+            fflush(stdout);
+        }
+        if (t->log) {
+            fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
+            fflush(t->log);
+        }
+    }
+}
+
+int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.m = m;
+    t.o = o;
+    t.cfg = o->cfg;
+    signal(SIGINT, on_sigint);
+    resume_seed(&t);
+    int has_data = dlc_model_has_data(m);
+    if (has_data) {
+        load_data(&t);
+        dlc_norm_compute(m, &t.cfg, &t.train, &t.norms);
+        dlc_norm_apply(m, &t.norms, &t.train);
+        dlc_norm_apply(m, &t.norms, &t.val);
+    }
+    if (o->threads > 0) openblas_set_num_threads(o->threads);
+    /* A batch larger than the data is one partial batch (which drop_last skips). */
+    t.batch = has_data && t.cfg.batch > 0 ? t.cfg.batch : has_data ? t.train.n : 1;
+    int64_t train_rows = t.batch < t.train.n || !has_data ? t.batch : t.train.n;
+    /* Evaluation runs in batches of the same size (`batch full`: as many rows as training). */
+    t.eval_batch = has_data ? t.batch : 1;
+    int64_t largest = t.train.n > t.val.n ? t.train.n : t.val.n;
+    int64_t eval_rows = has_data && t.eval_batch > largest ? largest : t.eval_batch;
+    dlc_runner_init(&t.r, m, train_rows > eval_rows ? train_rows : eval_rows);
+    start_params(&t);
+    if (t.cfg.accumulate > 1) t.accum = dlc_xcalloc((size_t)t.r.layout.total + 1, sizeof(float));
+    t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
+    if (interrupted) return 130; /* during loading: nothing to save */
+
+    if (o->log) {
+        t.log = fopen(o->log, o->resume ? "a" : "w");
+        if (!t.log) dlc_die(1, "%s: cannot write the log", o->log);
+        fseek(t.log, 0, SEEK_END);
+        log_header(&t, has_data ? "epoch" : "update");
+    }
+    if (has_data)
+        printf("train %s: %lld rows, %lld for validation, batch %lld, %s lr %g, seed %llu\n", m->name,
+               (long long)t.train.n, (long long)t.val.n, (long long)t.batch, dlc_optim_name(t.cfg.optimizer.kind),
+               t.opt.lr, (unsigned long long)t.cfg.seed);
+    fflush(stdout);
+    if (has_data) train_epochs(&t);
+    else train_steps(&t);
+    save(&t); /* epochs also saved as they ended; this covers the rest (steps, Ctrl-C, no data) */
+    if (t.log) fclose(t.log);
+    if (interrupted) {
+        fprintf(stderr, "interrupted%s%s\n", o->save ? ": saved " : "", o->save ? o->save : "");
+        return 130;
+    }
+    return 0;
+}

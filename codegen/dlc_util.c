@@ -1,0 +1,164 @@
+/* dlc_util.c: error reporting, checked allocation, whole-file reading and small helpers. */
+#include "dlc_runtime.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+/* Past this many located data errors the rest would only bury the first ones. */
+#define DLC_MAX_DATA_ERRORS 20
+
+static int data_errors;
+
+_Noreturn void dlc_die(int code, const char *fmt, ...) {
+    va_list ap;
+    fflush(stdout);
+    fputs("error: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(code);
+}
+
+void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...) {
+    va_list ap;
+    fflush(stdout);
+    if (line > 0 && col > 0)
+        fprintf(stderr, "%s:%lld:%lld: error: ", file, (long long)line, (long long)col);
+    else if (line > 0)
+        fprintf(stderr, "%s:%lld: error: ", file, (long long)line);
+    else
+        fprintf(stderr, "%s: error: ", file);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (++data_errors >= DLC_MAX_DATA_ERRORS) {
+        fprintf(stderr, "error: too many errors in the data; stopping\n");
+        exit(1);
+    }
+}
+
+int dlc_data_error_count(void) { return data_errors; }
+
+void dlc_stop_on_data_errors(void) {
+    if (data_errors > 0) exit(1);
+}
+
+_Noreturn void dlc_index_error(const char *where, long idx, long size) {
+    dlc_die(1, "%s: index %ld is out of range for a first axis of %ld", where, idx, size);
+}
+
+static void *check(void *p) {
+    if (!p) dlc_die(1, "out of memory");
+    return p;
+}
+
+void *dlc_xmalloc(size_t bytes) { return check(malloc(bytes ? bytes : 1)); }
+void *dlc_xcalloc(size_t count, size_t size) { return check(calloc(count ? count : 1, size ? size : 1)); }
+void *dlc_xrealloc(void *p, size_t bytes) { return check(realloc(p, bytes ? bytes : 1)); }
+
+char *dlc_xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(dlc_xmalloc(n), s, n);
+}
+
+void *dlc_aligned_alloc(size_t bytes) {
+    /* aligned_alloc wants a multiple of the alignment. */
+    size_t rounded = (bytes + 63) / 64 * 64;
+    return check(aligned_alloc(64, rounded ? rounded : 64));
+}
+
+size_t dlc_mul_size(size_t n, size_t size) {
+    if (size != 0 && n > SIZE_MAX / size) dlc_die(1, "out of memory (size overflow)");
+    return n * size;
+}
+
+unsigned char *dlc_read_file(const char *path, size_t *size, const char **why) {
+    /* Probe with fopen first so that a missing file reports errno, not zlib's vaguer error. */
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        *why = strerror(errno);
+        return NULL;
+    }
+    fclose(probe);
+    gzFile gz = gzopen(path, "rb");
+    if (!gz) {
+        *why = "cannot open";
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *buf = dlc_xmalloc(cap + 1);
+    for (;;) {
+        if (len == cap) {
+            cap = dlc_mul_size(cap, 2);
+            buf = dlc_xrealloc(buf, cap + 1);
+        }
+        size_t want = cap - len;
+        if (want > (1u << 30)) want = 1u << 30; /* gzread takes an unsigned count */
+        int got = gzread(gz, buf + len, (unsigned)want);
+        if (got < 0) {
+            /* gzerror's text lives in the stream, which gzclose frees: keep a copy. */
+            static char reason[128];
+            int code;
+            const char *msg = gzerror(gz, &code);
+            size_t plen = strlen(path);
+            if (msg && strncmp(msg, path, plen) == 0 && strncmp(msg + plen, ": ", 2) == 0) msg += plen + 2; /* zlib names the file too */
+            snprintf(reason, sizeof reason, "%s", code == Z_ERRNO ? strerror(errno) : msg && *msg ? msg : "corrupt compressed data");
+            *why = reason;
+            gzclose(gz);
+            free(buf);
+            return NULL;
+        }
+        if (got == 0) break;
+        len += (size_t)got;
+    }
+    /* A truncated gzip stream ends without an error from gzread but with one from gzclose. */
+    int rc = gzclose(gz);
+    if (rc != Z_OK) {
+        *why = rc == Z_BUF_ERROR ? "truncated compressed data" : "corrupt compressed data";
+        free(buf);
+        return NULL;
+    }
+    buf[len] = 0;
+    *size = len;
+    return buf;
+}
+
+double dlc_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int dlc_ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+void dlc_str_add(dlc_str *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0) return;
+    if (b->len + (size_t)need + 1 > b->cap) {
+        b->cap = (b->len + (size_t)need + 1) * 2;
+        b->s = dlc_xrealloc(b->s, b->cap);
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)need;
+}
+
+const char *dlc_shape_string(char *buf, size_t cap, int rank, const int64_t *dims) {
+    size_t used = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < rank && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (used < cap) snprintf(buf + used, cap - used, "]");
+    return buf;
+}
