@@ -1,5 +1,6 @@
 import DLCDiagnostics
 import DLCDriver
+import DLCIR
 import Foundation
 import XCTest
 
@@ -66,5 +67,29 @@ final class GoldenTests: XCTestCase {
         guard let data = try? Data(contentsOf: url), case let text = String(decoding: data, as: UTF8.self),
               let first = text.split(separator: "\n").first, first.hasPrefix("# expect: ") else { return nil }
         return first.dropFirst("# expect: ".count).split(separator: " ").first.map(String.init)
+    }
+}
+
+/// The IR text form parses back into the same graph, for every stage dump of every program.
+final class IRRoundTripTests: XCTestCase {
+    func testEveryDumpParsesBackToTheSameGraph() throws {
+        let programs = Golden.programs(in: Golden.root.appendingPathComponent("models"))
+            + Golden.programs(in: Golden.directory.appendingPathComponent("programs"))
+        for url in programs {
+            let p = Pipeline(source: SourceFile(path: url.lastPathComponent, bytes: try [UInt8](Data(contentsOf: url))))
+            for case .success(let graph) in [p.typedGraph(), p.trainingGraph()] {
+                let text = printIR(graph)
+                let parsed = try parseIR(text)
+                XCTAssertEqual(printIR(parsed), text, url.lastPathComponent)
+                // The text keeps a location's line and column, not its byte offset.
+                var expected = graph
+                expected.replaceNodes(graph.nodes.map { n in
+                    var n = n
+                    n.location = n.location.map { SourceLocation(line: $0.line, column: $0.column) }
+                    return n
+                })
+                XCTAssertEqual(parsed, expected, url.lastPathComponent)
+            }
+        }
     }
 }
