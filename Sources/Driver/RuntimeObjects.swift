@@ -46,10 +46,8 @@ struct RuntimeObjects {
                     return
                 }
                 try AtomicFiles.replace(objects[index], with: temporary)
-            } catch let error as TrainerBuildError {
-                failures.add(error)
             } catch {
-                failures.add(.compilerUnusable(compiler: toolchain.compiler, output: "\(error)"))
+                failures.add(error as? TrainerBuildError ?? .io("\(error)"))
             }
         }
         if let first = failures.first { throw first }

@@ -81,9 +81,13 @@ public struct Toolchain: Sendable, Equatable {
     /// A command line: the compiler, its $CC arguments, then `arguments`.
     func command(_ arguments: [String]) -> [String] { [compiler] + compilerArguments + arguments }
 
-    /// Runs the compiler.
+    /// Runs the compiler. Throws only when it cannot be started (then as a TrainerBuildError).
     func run(_ arguments: [String], environment: [String: String]) throws -> ProcessOutcome {
-        try Subprocess.run(compiler, compilerArguments + arguments, environment: environment)
+        do {
+            return try Subprocess.run(compiler, compilerArguments + arguments, environment: environment)
+        } catch {
+            throw TrainerBuildError.compilerUnusable(compiler: compiler, output: "cannot run it: \(error)")
+        }
     }
 
     /// What identifies objects this toolchain produces: compiler, version, flags and the host

@@ -105,7 +105,7 @@ struct ToolchainProbe {
     }
 
     /// Compiles `source` (and links it, unless `compileOnly`; and runs it, if `run`), with
-    /// dlc's optimisation flags so that a compiler rejecting one of them fails here.
+    /// dlc's compile flags, so that a compiler rejecting one of them fails here.
     private func build(_ source: String, flags: BlasFlags, in work: String, compileOnly: Bool = false,
                        run: Bool = false, libraries: [String] = Toolchain.libraries) throws -> ProcessOutcome {
         let file = (work as NSString).appendingPathComponent("probe.c")
@@ -113,21 +113,13 @@ struct ToolchainProbe {
         try AtomicFiles.write(source, to: file)
         var arguments = Toolchain.compileFlags + flags.compile + (compileOnly ? ["-c"] : []) + [file, "-o", binary]
         if !compileOnly { arguments += flags.link + libraries }
-        let outcome = try runCompiler(arguments)
+        let outcome = try toolchain.run(arguments, environment: environment)
         guard outcome.succeeded, run else { return outcome }
         // Running catches a library that links but does not load (a -L without its rpath).
         do {
             return try Subprocess.run(binary, [], environment: environment)
         } catch {
             return ProcessOutcome(status: 127, output: "\(error)")
-        }
-    }
-
-    private func runCompiler(_ arguments: [String]) throws -> ProcessOutcome {
-        do {
-            return try toolchain.run(arguments, environment: environment)
-        } catch {
-            throw TrainerBuildError.compilerUnusable(compiler: toolchain.compiler, output: "\(error)")
         }
     }
 }

@@ -66,16 +66,16 @@ public enum TrainerBuildError: Error, Sendable, Equatable, CustomStringConvertib
         case .toolchainUnusable(let compiler, let output):
             return "error: '\(compiler)' cannot build a program that uses OpenBLAS and zlib\(excerpt(output))\n" + installBlas
         case .runtimeCompileFailed(let file, let output):
-            return "error: internal compiler error: dlc's C runtime file \(file) does not compile; please report this bug"
-                + excerpt(output)
+            return "error: internal compiler error: dlc's C runtime file \(file) does not compile\(excerpt(output))\n"
+                + "note: this is a bug in dlc; please report it"
         case .modelCompileFailed(let model, let file, let output):
-            return "error: internal compiler error: the C generated for model '\(model)' does not compile;"
-                + " please report this bug with the generated file\n"
-                + "note: the generated file is kept at \(file)" + excerpt(output)
+            return "error: internal compiler error: the C generated for model '\(model)' does not compile"
+                + "\(excerpt(output))\n"
+                + "note: this is a bug in dlc; please report it with the generated file, kept at \(file)"
         case .linkFailed(let model, let file, let output):
-            return "error: internal compiler error: the C generated for model '\(model)' does not link with the runtime;"
-                + " please report this bug with the generated file\n"
-                + "note: the generated file is kept at \(file)" + excerpt(output)
+            return "error: internal compiler error: the C generated for model '\(model)' does not link with the runtime"
+                + "\(excerpt(output))\n"
+                + "note: this is a bug in dlc; please report it with the generated file, kept at \(file)"
         case .io(let what):
             return "error: " + what
         }
