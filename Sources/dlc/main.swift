@@ -8,7 +8,7 @@ struct DLC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlc",
         abstract: "A static compute-graph compiler with ahead-of-time differentiation.",
-        subcommands: [Compile.self, GradCheck.self])
+        subcommands: [Compile.self, Train.self, GradCheck.self])
 }
 
 extension EmitStage: ExpressibleByArgument {}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import DLCDriver
+import DLCIR
+import Foundation
+
+/// `dlc train MODEL [trainer options]`: compile (cached by content) and run the trainer's
+/// `train` command with the options as given. The trainer replaces this process, so its
+/// output, its exit status and Ctrl-C (exit 130 after saving) are exactly the trainer's.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compile a model (cached by content) and train it; options go to the trainer.",
+        discussion: "Every option after the model is the trainer's: see `dlc train MODEL --help`.")
+
+    @Argument(help: "The model file.")
+    var model: String
+
+    @Argument(parsing: .captureForPassthrough, help: "Options for the trainer's `train` command.")
+    var trainerOptions: [String] = []
+
+    func run() throws {
+        var pipeline = try loadOrExit(model)
+        pipeline.useColor = isatty(2) != 0
+        let source: String, name: String
+        switch pipeline.cSource() {
+        case .success(let c): source = c
+        case .failure(let f):
+            FileHandle.standardError.write(Data(f.rendered.utf8))
+            throw ExitCode(1)
+        }
+        guard case .success(let graph) = pipeline.typedGraph() else { throw ExitCode(1) }
+        name = graph.name
+        let trainer: String
+        do {
+            trainer = try TrainerBuilder().cachedBuild(modelSource: source, modelName: name).path
+        } catch let error as TrainerBuildError {
+            FileHandle.standardError.write(Data((error.message + "\n").utf8))
+            throw ExitCode(1)
+        }
+        let arguments = [trainer, "train"] + trainerOptions
+        let cArguments = arguments.map { strdup($0) } + [nil]
+        execv(trainer, cArguments)
+        FileHandle.standardError.write(Data("error: cannot run the trainer '\(trainer)': \(String(cString: strerror(errno)))\n".utf8))
+        throw ExitCode(1)
+    }
+}
