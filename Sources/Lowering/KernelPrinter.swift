@@ -8,7 +8,7 @@ public enum KernelPrinter {
         let paramBytes = g.params.reduce(0) { $0 + $1.type.shape.fixedElementCount * 4 }
         var out = "kernels \(g.name)\n"
         out += "  params \(paramBytes) bytes, grads \(paramBytes) bytes, arena \(p.arenaBytes) bytes"
-        if let b = g.train.batch { out += " (\(p.arenaBytes.value(batch: b)) at batch \(b))" }
+        if let b = g.train.batch, !g.data.isEmpty { out += " (\(p.arenaBytes.value(batch: b)) at batch \(b))" }
         out += "\n"
         for e in p.entries { out += entry(e) }
         return out

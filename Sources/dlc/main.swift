@@ -20,10 +20,10 @@ struct Compile: ParsableCommand {
     @Argument(help: "The model file.")
     var model: String
 
-    @Option(help: "Print this stage to stdout and build nothing: \(EmitStage.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: ArgumentHelp("Print this stage to stdout and build nothing.", valueName: "stage"))
     var emit: EmitStage?
 
-    @Option(name: .short, help: "The trainer binary to write (default: ./NAME, the model's name).")
+    @Option(name: .short, help: ArgumentHelp("The trainer binary to write (default: ./NAME, the model's name).", valueName: "path"))
     var output: String?
 
     func run() throws {
