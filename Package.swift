@@ -27,6 +27,8 @@ let package = Package(
         .target(name: "DLCAutodiff", dependencies: ["DLCIR"], path: "Sources/Autodiff"),
         // Double-precision reference interpreter of the IR, the oracle for every backend.
         .target(name: "DLCInterpreter", dependencies: ["DLCIR", "DLCDiagnostics"], path: "Sources/Interpreter"),
+        // Optimisation passes: fusion of the forward graph (differentiated afterwards), CSE, DCE.
+        .target(name: "DLCPasses", dependencies: ["DLCIR", "DLCAutodiff"], path: "Sources/Passes"),
         // Schedule, static memory plan and the backend-neutral kernel program.
         .target(name: "DLCLowering", dependencies: ["DLCIR", "DLCDiagnostics"], path: "Sources/Lowering"),
         // Printers of the kernel program: C with BLAS calls.
@@ -35,7 +37,7 @@ let package = Package(
         .target(
             name: "DLCDriver",
             dependencies: ["DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter",
-                           "DLCLowering", "DLCBackendC", "DLCRuntimeSources"],
+                           "DLCPasses", "DLCLowering", "DLCBackendC", "DLCRuntimeSources"],
             path: "Sources/Driver"),
         // The C runtime (codegen/*.c, *.h) embedded as Swift strings at build time, so a built
         // dlc needs no source tree: EmbedRuntime (plugin) runs EmbedRuntimeTool over codegen/.
@@ -56,7 +58,7 @@ let package = Package(
             path: "Tests/AutodiffTests"),
         .testTarget(
             name: "DLCTests",
-            dependencies: ["DLCDriver", "DLCLowering", "DLCBackendC", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
+            dependencies: ["DLCDriver", "DLCLowering", "DLCBackendC", "DLCPasses", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
             path: "Tests/DLCTests",
             exclude: ["Golden", "Harness"]),
         .testTarget(name: "DriverTests", dependencies: ["DLCDriver", "DLCRuntimeSources"], path: "Tests/DriverTests"),

@@ -18,7 +18,8 @@ enum GradientRules {
         case .select: return i != 0          // not to the condition
         case .gather: return i == 0          // to the table, not the indices
         case .scatterAdd: return i == 1      // to the updates, not the indices
-        case .loss(.nll): return i == 0      // the labels are i32
+        case .loss(.nll), .softmaxCrossEntropy: return i == 0      // the labels are i32
+        case .softmaxCrossEntropyGrad, .reluGrad: return false     // second derivatives: not needed
         default: return true
         }
     }
@@ -129,6 +130,20 @@ extension GradientBuilder {
             return [sub(g, mul(unary(.exp, y), s))]
         case .loss(let kind):
             return lossPullback(kind, xs[0], xs[1], g, wants)
+
+        // MARK: Fused ops (the passes fuse the forward graph, then differentiate it)
+        case .linear(let relu):
+            // y = act(x·wᵀ + b): dz = g masked by y > 0 (ReLU) or g; db = Σ_rows dz;
+            // dw = dzᵀ·x; dx = dz·w.
+            let dz = relu ? op(.reluGrad, [g, y]) : g
+            let dx = wants(0) ? matmul(dz, xs[1], false, false) : nil
+            let dw = wants(1) ? unbroadcast(matmul(dz, xs[0], true, false), like: xs[1]) : nil
+            let db = xs.count == 3 && wants(2) ? unbroadcast(dz, like: xs[2]) : nil
+            return xs.count == 3 ? [dx, dw, db] : [dx, dw]
+        case .softmaxCrossEntropy:                                                     // (softmax(z) - onehot(y))·g/N
+            return [op(.softmaxCrossEntropyGrad, [xs[0], xs[1], g]), nil]
+        case .reluGrad, .softmaxCrossEntropyGrad:
+            return none
 
         // MARK: No gradient
         case .input, .param, .constant, .count, .dropoutMask, .argmax, .maxMask, .oneHot,

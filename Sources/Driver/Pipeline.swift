@@ -3,6 +3,7 @@ import DLCBackendC
 import DLCDiagnostics
 import DLCIR
 import DLCLowering
+import DLCPasses
 import DLCSema
 import DLCSyntax
 import Foundation
@@ -15,6 +16,8 @@ public enum EmitStage: String, CaseIterable, Sendable {
     case ir
     /// The training graph: the forward graph, then the backward graph built by reverse-mode AD.
     case grad
+    /// The training graph after the optimisation passes (fusion, AD, CSE, DCE).
+    case opt
     /// The backend-neutral kernel program: memory plan and kernels per entry point.
     case kernels
     /// The C source of the model (compiled with the runtime in codegen/).
@@ -97,9 +100,29 @@ public struct Pipeline: Sendable {
         }
     }
 
-    /// The training graph lowered to kernels with a static memory plan.
+    /// The optimisation passes' stages, from the typed graph to the optimized training graph.
+    public func optimizationStages() -> Result<[DLCPasses.Optimizer.Stage], CompileFailure> {
+        typedGraph().flatMap { forward in
+            do {
+                return .success(try DLCPasses.Optimizer.stages(forward))
+            } catch {
+                var bag = DiagnosticBag()
+                bag.error(SourceLocation(line: 1, column: 1), "internal error in the optimisation passes: \(error)")
+                return .failure(failure(bag))
+            }
+        }
+    }
+
+    /// The optimized training graph, or the graph after the pass named `stopAfter`.
+    public func optimizedGraph(stopAfter: String? = nil) -> Result<Graph, CompileFailure> {
+        optimizationStages().map { stages in
+            (stopAfter.flatMap { name in stages.first { $0.name == name } } ?? stages.last!).graph
+        }
+    }
+
+    /// The optimized training graph lowered to kernels with a static memory plan.
     public func kernelProgram() -> Result<KernelProgram, CompileFailure> {
-        trainingGraph().flatMap { g in
+        optimizedGraph().flatMap { g in
             do {
                 return .success(try Lowering.lower(g))
             } catch {
@@ -131,6 +154,7 @@ public struct Pipeline: Sendable {
         case .ast: return parse().map(ASTPrinter.print)
         case .ir: return typedGraph().map { printIR($0) }
         case .grad: return trainingGraph().map { printIR($0) }
+        case .opt: return optimizedGraph().map { printIR($0) }
         case .kernels: return kernelProgram().map(KernelPrinter.print)
         case .c: return cSource()
         }

@@ -185,6 +185,10 @@ extension IRTextParser {
         case "argmax": return .argmax(axis: try a.int("axis"))
         case "max_mask": return .maxMask(axis: try a.int("axis"))
         case "one_hot": return .oneHot(classes: try a.int("classes"))
+        case "linear": return .linear(relu: try a.flag("relu"))
+        case "relu_grad": return .reluGrad
+        case "softmax_cross_entropy": return .softmaxCrossEntropy
+        case "softmax_cross_entropy_grad": return .softmaxCrossEntropyGrad
         default:
             throw ParseFailure(offset: offset, message: "unknown op '\(m)'",
                                hint: IRText.suggestion(for: m, among: IRText.mnemonics).map { "did you mean '\($0)'?" })

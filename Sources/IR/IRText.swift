@@ -69,7 +69,7 @@ extension IRText {
         + BinaryOp.allCases.map(\.rawValue) + ["where"] + ReduceOp.allCases.map(\.rawValue)
         + ["count", "reshape", "transpose", "broadcast", "sum_to", "concat", "slice", "matmul",
            "gather", "scatter_add", "softmax", "log_softmax", "dropout_mask", "argmax", "max_mask",
-           "one_hot"]
+           "one_hot", "linear", "relu_grad", "softmax_cross_entropy", "softmax_cross_entropy_grad"]
         + LossKind.allCases.map(\.rawValue)
 
     /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.

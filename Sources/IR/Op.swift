@@ -71,6 +71,18 @@ public enum Op: Hashable, Sendable {
 
     // MARK: Losses: (prediction, target) -> f32 scalar, reduced like PyTorch's default
     case loss(LossKind)
+
+    // MARK: Fused ops, made by the optimisation passes (Sources/Passes)
+    /// (x, w) or (x, w, b) -> x @ transpose(w) + b, then ReLU when `relu`: a Linear layer (and
+    /// its activation) as one node. x is [N, in] (or [B, N, in]), w [out, in], b [out].
+    case linear(relu: Bool)
+    /// (g, y) -> g where y > 0, else 0: the gradient through a ReLU, masked by its output.
+    case reluGrad
+    /// (z: f32[N, C], y: i32[N]) -> f32 scalar: the mean over rows of logsumexp(z) - z[y],
+    /// which is `nll(log_softmax(z), y)` (and `cross_entropy`) in one pass per row.
+    case softmaxCrossEntropy
+    /// (z, y, g) -> f32[N, C]: (softmax(z) - one_hot(y)) * g / N, the gradient of the above.
+    case softmaxCrossEntropyGrad
 }
 
 public enum UnaryOp: String, Hashable, Sendable, CaseIterable {
@@ -137,6 +149,10 @@ extension Op {
         case .maxMask: return "max_mask"
         case .oneHot: return "one_hot"
         case .loss(let l): return l.rawValue
+        case .linear: return "linear"
+        case .reluGrad: return "relu_grad"
+        case .softmaxCrossEntropy: return "softmax_cross_entropy"
+        case .softmaxCrossEntropyGrad: return "softmax_cross_entropy_grad"
         }
     }
 

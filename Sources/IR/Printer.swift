@@ -86,8 +86,9 @@ public struct IRPrinter: Sendable {
         case .dropoutMask(let p): return [("p", IRText.number(p))]
         case .oneHot(let classes): return [("classes", "\(classes)")]
         case .pow(let e): return [("exponent", IRText.number(e))]
+        case .linear(let relu): return relu ? [("relu", "true")] : []
         case .input, .param, .constant, .unary, .binary, .select, .reshape, .transpose, .broadcast,
-             .sumTo, .gather, .scatterAdd, .loss:
+             .sumTo, .gather, .scatterAdd, .loss, .reluGrad, .softmaxCrossEntropy, .softmaxCrossEntropyGrad:
             return []
         }
     }

@@ -160,6 +160,32 @@ public enum TypeRules {
         case .loss(let kind):
             try need(2)
             return try lossType(kind, operands[0], operands[1])
+
+        case .linear:
+            guard operands.count == 2 || operands.count == 3 else {
+                throw Failure("expects 2 or 3 operands, got \(operands.count)")
+            }
+            let y = try matmulType(operands[0], operands[1], transposeA: false, transposeB: true)
+            if operands.count == 3 {
+                guard operands[2].dtype == .f32, operands[2].rank == 1, operands[2].shape.dims.last == y.shape.dims.last else {
+                    throw Failure("the bias must be f32[\(y.shape.dims.last!)], got \(operands[2])")
+                }
+            }
+            return y
+        case .reluGrad:
+            try need(2)
+            guard operands[0] == operands[1], operands[0].dtype == .f32 else {
+                throw Failure("needs a gradient and a ReLU output of one f32 type, got \(operands[0]) and \(operands[1])")
+            }
+            return operands[0]
+        case .softmaxCrossEntropy:
+            try need(2)
+            return try lossType(.nll, operands[0], operands[1])
+        case .softmaxCrossEntropyGrad:
+            try need(3)
+            _ = try lossType(.nll, operands[0], operands[1])
+            guard operands[2] == .f32Scalar else { throw Failure("the incoming gradient must be an f32 scalar, got \(operands[2])") }
+            return operands[0]
         }
     }
 

@@ -192,6 +192,11 @@ public struct Interpreter: Sendable {
         case .oneHot(let classes): return try Kernels.oneHot(x[0], classes: classes)
 
         case .loss(let kind): return try Kernels.loss(kind, x[0], x[1])
+
+        case .linear(let relu): return try Kernels.linear(x, relu: relu)
+        case .reluGrad: return Kernels.reluGrad(x[0], x[1])
+        case .softmaxCrossEntropy: return try Kernels.softmaxCrossEntropy(x[0], x[1])
+        case .softmaxCrossEntropyGrad: return try Kernels.softmaxCrossEntropyGrad(x[0], x[1], x[2])
         }
     }
 }

@@ -23,7 +23,7 @@ public enum KernelPrinter {
             out += "  buffer " + b.name.padding(width) + "  " + b.type.description.padding(14) + "  " + storage(b.storage, e) + "\n"
         }
         for k in e.kernels {
-            out += "  " + kernel(k.body, e).padding(66) + (k.node.map { "# %\($0.index)" } ?? "") + "\n"
+            out += "  " + (kernel(k.body, e) + " ").padding(67) + (k.node.map { "# %\($0.index)" } ?? "") + "\n"
         }
         if let l = e.loss { out += "  loss \(e.buffer(l).name)\n" }
         for (i, o) in e.outputs.enumerated() { out += "  output \(i) = \(e.buffer(o).name)\n" }
@@ -64,6 +64,7 @@ public enum KernelPrinter {
         switch k {
         case .elementwise(let x):
             return "\(n(x.output)) = loop\(dims(x.shape)) \(expr(x.expr, x.operands.map { operand($0, e) }))"
+                + x.reductions.map { "; \(n($0.output))\(dims($0.outputStrides)) sum= it" }.joined()
         case .reduce(let r):
             return "\(n(r.output))\(dims(r.outputStrides)) \(r.op.rawValue)= loop\(dims(r.shape)) \(n(r.input))"
         case .gemm(let g):
@@ -87,6 +88,10 @@ public enum KernelPrinter {
             return "\(n(out)) = copy(\(n(input)), \(count))"
         case .fill(let out, let value, let count):
             return "\(n(out)) = fill(\(operand(value, e)), \(count))"
+        case .softmaxCrossEntropy(let loss, let z, let y, let p, let rows, let classes):
+            return "\(n(loss)) = softmax_cross_entropy(\(n(z))[\(rows),\(classes)], \(n(y)))" + (p.map { " keeping \(n($0))" } ?? "")
+        case .softmaxCrossEntropyGrad(let out, let z, let y, let p, let g, _, _):
+            return "\(n(out)) = softmax_cross_entropy_grad(\(p.map(n) ?? n(z)), \(n(y))) * \(operand(g, e))"
         case .stridedCopy(let out, let oo, let os, let input, let io, let ins, let shape):
             return "\(n(out))[\(oo) + \(dims(os))] = \(n(input))[\(io) + \(dims(ins))] over \(dims(shape))"
         }

@@ -110,6 +110,9 @@ public struct ElementwiseKernel: Hashable, Sendable {
     public var expr: ScalarExpr
     /// The dtype the expression computes in (i32 arithmetic, or f32).
     public var computeType: DType
+    /// Sums of the output taken in the same pass (a bias gradient beside the gradient it
+    /// reduces): each iterates the same shape, reading the value just computed.
+    public var reductions: [ReduceKernel] = []
 }
 
 /// Iterates over `shape` (the input's), combining `input` into `output` through output
@@ -178,6 +181,14 @@ public enum KernelBody: Sendable {
     case copy(output: BufferID, input: BufferID, count: Affine)
     /// Fills with one value.
     case fill(output: BufferID, value: Operand, count: Affine)
+    /// One pass per row of logits [rows, classes]: the mean over rows of logsumexp − z[label]
+    /// into `loss`, and (in the train entry) the softmax probabilities into `probabilities`,
+    /// kept for the backward kernel.
+    case softmaxCrossEntropy(loss: BufferID, logits: BufferID, labels: BufferID, probabilities: BufferID?,
+                             rows: Affine, classes: Int)
+    /// (softmax(z) − onehot(y))·g/rows, from the kept probabilities when there are some.
+    case softmaxCrossEntropyGrad(output: BufferID, logits: BufferID, labels: BufferID, probabilities: BufferID?,
+                                 scale: Operand, rows: Affine, classes: Int)
     /// Writes `output`'s elements from the strided view of `input` placed at `offset` of the
     /// output's strided view: concat and slice.
     case stridedCopy(output: BufferID, outputOffset: Affine, outputStrides: [Affine], input: BufferID,

@@ -120,6 +120,32 @@ extension EntryLowering {
             let out = result(&self)
             emit(.oneHot(output: out, labels: labels, classes: classes,
                          count: graph.type(of: n.operands[0]).shape.affineCount, location: n.location), v)
+        case .linear(let relu):
+            lowerLinear(n, relu: relu)
+        case .reluGrad:
+            // g where y > 0, else 0
+            elementwise(v, .select(.binary(.gt, .operand(1), .operand(2)), .operand(0), .operand(2)),
+                        n.operands, extra: [.immediate(0)], compute: .f32)
+        case .softmaxCrossEntropy:
+            let z = materialize(n.operands[0]), y = materialize(n.operands[1])
+            let zt = graph.type(of: n.operands[0])
+            let out = result(&self)
+            // The train step keeps the probabilities for the backward kernel.
+            var probabilities: BufferID?
+            if kind == .train {
+                let p = newBuffer(v, .arena(offset: .zero), type: zt, name: buffers[out.index].name + "_probs")
+                probabilities = p
+                savedProbabilities[SoftmaxKey(logits: n.operands[0], labels: n.operands[1])] = p
+            }
+            emit(.softmaxCrossEntropy(loss: out, logits: z, labels: y, probabilities: probabilities,
+                                      rows: Affine(zt.shape.dims[0]), classes: zt.shape.dims[1].fixedSize!), v)
+        case .softmaxCrossEntropyGrad:
+            let z = materialize(n.operands[0]), y = materialize(n.operands[1])
+            let g = operand(n.operands[2], shape: [])
+            let out = result(&self)
+            emit(.softmaxCrossEntropyGrad(output: out, logits: z, labels: y,
+                                          probabilities: savedProbabilities[SoftmaxKey(logits: n.operands[0], labels: n.operands[1])],
+                                          scale: g, rows: Affine(shape.dims[0]), classes: shape.dims[1].fixedSize!), v)
         case .loss(let lossKind):
             let p = materialize(n.operands[0]), y = materialize(n.operands[1])
             let ps = graph.type(of: n.operands[0]).shape
@@ -130,10 +156,32 @@ extension EntryLowering {
         }
     }
 
+    /// `linear`: the GEMM into the result, then one pass adding the bias and applying ReLU.
+    mutating func lowerLinear(_ n: Node, relu: Bool) {
+        let v = n.id
+        let x = materialize(n.operands[0]), w = materialize(n.operands[1])
+        let out = newBuffer(v, .arena(offset: .zero))
+        values[v] = .buffer(out)
+        emit(.gemm(gemm(a: graph.type(of: n.operands[0]).shape, b: graph.type(of: n.operands[1]).shape,
+                        c: n.type.shape, ta: false, tb: true, ids: (x, w, out))), v)
+        guard n.operands.count == 3 || relu else { return }
+        let dims = n.type.shape.dims
+        var operands: [Operand] = [.buffer(out, strides: n.type.shape.affineStrides)]
+        var expr = ScalarExpr.operand(0)
+        if n.operands.count == 3 {
+            operands.append(operand(n.operands[2], shape: dims))
+            expr = .binary(.add, expr, .operand(1))
+        }
+        if relu { expr = .unary(.relu, expr) }
+        emit(.elementwise(ElementwiseKernel(output: out, shape: dims.map(Affine.init), operands: operands, expr: expr,
+                                            computeType: .f32)), v)
+    }
+
     /// An elementwise kernel computing `expr` over the node's shape.
-    mutating func elementwise(_ v: ValueID, _ expr: ScalarExpr, _ operands: [ValueID], compute: DType) {
+    mutating func elementwise(_ v: ValueID, _ expr: ScalarExpr, _ operands: [ValueID], extra: [Operand] = [],
+                              compute: DType) {
         let dims = graph.type(of: v).shape.dims
-        let ops = operands.map { operand($0, shape: dims) }
+        let ops = operands.map { operand($0, shape: dims) } + extra
         let out = newBuffer(v, .arena(offset: .zero))
         values[v] = .buffer(out)
         emit(.elementwise(ElementwiseKernel(output: out, shape: dims.map(Affine.init), operands: ops, expr: expr,

@@ -22,6 +22,12 @@ public enum Lowering {
     }
 }
 
+/// The logits and labels a softmax cross-entropy reads: its gradient reads the same ones.
+struct SoftmaxKey: Hashable {
+    var logits: ValueID
+    var labels: ValueID
+}
+
 /// What an IR value became: memory, or a number the kernels use directly.
 enum LoweredValue {
     case buffer(BufferID)
@@ -39,6 +45,8 @@ struct EntryLowering {
     var kernels: [Kernel] = []
     var values: [ValueID: LoweredValue] = [:]
     var usedNames: Set<String> = []
+    /// Softmax probabilities a `softmax_cross_entropy` kernel keeps for its gradient kernel.
+    var savedProbabilities: [SoftmaxKey: BufferID] = [:]
 
     init(graph: Graph, kind: EntryKind, roots: [ValueID]) {
         self.graph = graph
@@ -73,6 +81,7 @@ struct EntryLowering {
         let outputBuffers = kind == .train ? [] : graph.outputs.map { materialize($0.value) }
         var entry = Entry(kind: kind, buffers: buffers, kernels: kernels, unavailable: nil, arenaBytes: .zero,
                           loss: lossBuffer, outputs: outputBuffers)
+        KernelFusion.run(&entry, keep: Set([lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers))
         MemoryPlanner.plan(&entry, liveToEnd: [lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers)
         return entry
     }
@@ -94,9 +103,10 @@ struct EntryLowering {
         return name
     }
 
-    mutating func newBuffer(_ v: ValueID, _ storage: Storage, type: TensorType? = nil) -> BufferID {
+    mutating func newBuffer(_ v: ValueID, _ storage: Storage, type: TensorType? = nil, name: String? = nil) -> BufferID {
         let id = BufferID(buffers.count)
-        buffers.append(Buffer(id: id, name: bufferName(for: v), type: type ?? graph.type(of: v), storage: storage, value: v))
+        let chosen = name.map { n -> String in usedNames.insert(n); return n } ?? bufferName(for: v)
+        buffers.append(Buffer(id: id, name: chosen, type: type ?? graph.type(of: v), storage: storage, value: v))
         return id
     }
 
@@ -166,5 +176,6 @@ let cReserved: Set<String> = [
     "volatile", "while", "outputs", "loss", "i", "j", "k", "o", "t", "l",
     // Locals of the generated kernels end in '_' (see CKernels) and loop counters are iN.
     "r_", "m_", "sum_", "e_", "lse_", "base_", "best_", "a_", "b_", "acc_", "d_", "q_", "t_", "z_", "c_", "keep_", "j_",
+    "p_", "inv_", "scale_", "v_",
     "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7",
 ]

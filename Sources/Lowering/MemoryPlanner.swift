@@ -67,7 +67,8 @@ extension KernelBody {
     public var access: (writes: [BufferID], reads: [BufferID]) {
         switch self {
         case .elementwise(let e):
-            return ([e.output], e.operands.compactMap { if case .buffer(let b, _) = $0 { return b }; return nil })
+            return ([e.output] + e.reductions.map(\.output),
+                    e.operands.compactMap { if case .buffer(let b, _) = $0 { return b }; return nil })
         case .reduce(let r): return ([r.output], [r.input])
         case .gemm(let g): return ([g.c], g.beta == 0 ? [g.a, g.b] : [g.a, g.b, g.c])
         case .gather(let out, let table, let index, _, _, _, _): return ([out], [table, index])
@@ -81,6 +82,11 @@ extension KernelBody {
             if case .buffer(let b, _) = value { return ([out], [b]) }
             return ([out], [])
         case .stridedCopy(let out, _, _, let input, _, _, _): return ([out], [input])
+        case .softmaxCrossEntropy(let loss, let z, let y, let p, _, _): return ([loss] + (p.map { [$0] } ?? []), [z, y])
+        case .softmaxCrossEntropyGrad(let out, let z, let y, let p, let g, _, _):
+            var reads = [z, y] + (p.map { [$0] } ?? [])
+            if case .buffer(let b, _) = g { reads.append(b) }
+            return ([out], reads)
         }
     }
 }

@@ -17,7 +17,7 @@ final class GoldenTests: XCTestCase {
     }
 
     /// Each stage's dump is stored as NAME.STAGE beside the others.
-    static let stages: [EmitStage] = [.ir, .grad, .kernels]
+    static let stages: [EmitStage] = [.ir, .grad, .opt, .kernels]
 
     private func checkStages(of programs: [URL], goldenFolder: URL) throws {
         XCTAssertFalse(programs.isEmpty)

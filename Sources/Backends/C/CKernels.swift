@@ -84,6 +84,10 @@ struct CKernels {
         case .fill(let out, let value, let count):
             let v = operand(value, index: "0", type: entry.buffer(out).type.dtype)
             w.loops([C.size(count)]) { w in w.line("\(name(out))[i0] = \(v);") }
+        case .softmaxCrossEntropy(let loss, let z, let y, let p, let rows, let classes):
+            softmaxCrossEntropy(loss, z, y, p, rows, classes, &w)
+        case .softmaxCrossEntropyGrad(let out, let z, let y, let p, let g, let rows, let classes):
+            softmaxCrossEntropyGrad(out, z, y, p, g, rows, classes, &w)
         case .stridedCopy(let out, let oo, let os, let input, let io, let ins, let shape):
             let (s, st) = Self.collapse(shape, [os, ins])
             w.loops(s.map(C.size)) { w in
@@ -107,17 +111,29 @@ struct CKernels {
 
     func elementwise(_ e: ElementwiseKernel, _ w: inout CWriter) {
         let outStrides = Shape(e.shape.map { $0.isConstant ? Dim.fixed($0.constant) : Dim.batch }).affineStrides
-        var all = [outStrides]
+        var all = [outStrides] + e.reductions.map(\.outputStrides)
         for o in e.operands { if case .buffer(_, let s) = o { all.append(s) } }
         let (shape, strides) = Self.collapse(e.shape, all)
-        var k = 1
+        var k = 1 + e.reductions.count
         let reads = e.operands.map { o -> String in
             if case .buffer = o { defer { k += 1 }; return operand(o, index: Self.index(strides[k]), type: e.computeType) }
             return operand(o, index: "", type: e.computeType)
         }
         let value = CExpressions.print(e.expr, reads, type: e.computeType)
+        for r in e.reductions {
+            w.line("memset(\(name(r.output)), 0, sizeof(float) * \(C.size(entry.buffer(r.output).elementCount)));")
+        }
+        let out = "\(name(e.output))[\(Self.index(strides[0]))]"
         w.loops(shape.map(C.size)) { w in
-            w.line("\(name(e.output))[\(Self.index(strides[0]))] = \(value);")
+            if e.reductions.isEmpty {
+                w.line("\(out) = \(value);")
+            } else {
+                w.line("const \(C.type(entry.buffer(e.output).type.dtype)) v_ = \(value);")
+                w.line("\(out) = v_;")
+                for (i, r) in e.reductions.enumerated() {
+                    w.line("\(name(r.output))[\(Self.index(strides[1 + i]))] += v_;")
+                }
+            }
         }
     }
 
@@ -182,6 +198,54 @@ struct CKernels {
                 } else {
                     w.line("for (int64_t l = 0; l < \(len); l++) \(y)[base_ + l * \(inner)] = l == best_ ? 1.0f : 0.0f;")
                 }
+            }
+        }
+    }
+
+    /// One pass per row: max, sum of exponentials (kept as probabilities when asked), and
+    /// the row's loss logsumexp − z[label], accumulated in double.
+    func softmaxCrossEntropy(_ loss: BufferID, _ z: BufferID, _ y: BufferID, _ p: BufferID?, _ rows: Affine,
+                             _ classes: Int, _ w: inout CWriter) {
+        let zn = name(z)
+        w.line("double acc_ = 0.0;")
+        w.loops([C.size(rows)]) { w in
+            w.line("const float *const z_ = \(zn) + i0 * \(classes);")
+            w.line("float m_ = -INFINITY;")
+            w.line("for (int64_t l = 0; l < \(classes); l++) m_ = dlc_maxf(m_, z_[l]);")
+            w.line("float sum_ = 0.0f;")
+            if let p {
+                w.line("float *const p_ = \(name(p)) + i0 * \(classes);")
+                w.line("for (int64_t l = 0; l < \(classes); l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }")
+                w.line("const float inv_ = 1.0f / sum_;")
+                w.line("for (int64_t l = 0; l < \(classes); l++) p_[l] *= inv_;")
+            } else {
+                w.line("for (int64_t l = 0; l < \(classes); l++) sum_ += expf(z_[l] - m_);")
+            }
+            w.line("const int32_t c_ = \(name(y))[i0];")
+            w.line("if (c_ < 0 || c_ >= \(classes)) dlc_index_error(\(C.string(sourceName + ": a class label")), (long)c_, \(classes)L);")
+            w.line("acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];")
+        }
+        w.line("\(name(loss))[0] = (float)(acc_ / (double)\(C.size(rows)));")
+    }
+
+    /// (softmax(z) − onehot(y))·g/rows, reading the kept probabilities (no exp recomputed) or,
+    /// without them, computing the softmax again.
+    func softmaxCrossEntropyGrad(_ out: BufferID, _ z: BufferID, _ y: BufferID, _ p: BufferID?, _ g: Operand,
+                                 _ rows: Affine, _ classes: Int, _ w: inout CWriter) {
+        w.line("const float scale_ = \(operand(g, index: "0", type: .f32)) / (float)\(C.size(rows));")
+        w.loops([C.size(rows)]) { w in
+            w.line("const int32_t c_ = \(name(y))[i0];")
+            w.line("if (c_ < 0 || c_ >= \(classes)) dlc_index_error(\(C.string(sourceName + ": a class label")), (long)c_, \(classes)L);")
+            w.line("float *const d_ = \(name(out)) + i0 * \(classes);")
+            if let p {
+                w.line("const float *const p_ = \(name(p)) + i0 * \(classes);")
+                w.line("for (int64_t l = 0; l < \(classes); l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;")
+            } else {
+                w.line("const float *const z_ = \(name(z)) + i0 * \(classes);")
+                w.line("float m_ = -INFINITY, sum_ = 0.0f;")
+                w.line("for (int64_t l = 0; l < \(classes); l++) m_ = dlc_maxf(m_, z_[l]);")
+                w.line("for (int64_t l = 0; l < \(classes); l++) sum_ += expf(z_[l] - m_);")
+                w.line("for (int64_t l = 0; l < \(classes); l++) d_[l] = (expf(z_[l] - m_) / sum_ - (l == c_ ? 1.0f : 0.0f)) * scale_;")
             }
         }
     }

@@ -54,7 +54,10 @@ public struct CPrinter {
             w.line("const int64_t n = s->n;")
             w.line("char *const arena = (char *)s->arena;")
             w.line("(void)n; (void)arena;")
-            for b in e.buffers { declare(b, e, &w) }
+            // Buffers that fusion left unused are not declared.
+            let used = Set(e.kernels.flatMap { $0.body.access.writes + $0.body.access.reads }.map { e.root($0) }
+                           + e.outputs + (e.loss.map { [$0] } ?? []))
+            for b in e.buffers where used.contains(e.root(b.id)) { declare(b, e, &w) }
             let kernels = CKernels(entry: e, sourceName: sourceName)
             for k in e.kernels {
                 w.line()

@@ -1,0 +1,51 @@
+import Foundation
+
+/// A safetensors file read whole (the trainers' checkpoint format): every tensor as f32 values
+/// with its shape, and the `__metadata__` strings. Only what tests need: F32 tensors, strict
+/// offsets (each tensor's bytes must be exactly its shape's size and lie inside the file).
+struct SafeTensors {
+    struct Entry: Equatable {
+        var shape: [Int]
+        var values: [Float]
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    var tensors: [String: Entry] = [:]
+    var metadata: [String: String] = [:]
+
+    init(contentsOf url: URL) throws {
+        let data = try Data(contentsOf: url)
+        func fail(_ why: String) -> Failure { Failure(description: "\(url.lastPathComponent): \(why)") }
+        guard data.count >= 8 else { throw fail("shorter than its 8-byte header length") }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(data.count - 8) else { throw fail("header length \(headerLength) exceeds the file") }
+        let start = 8 + Int(headerLength)
+        let header = data.subdata(in: 8..<start)
+        guard let json = try JSONSerialization.jsonObject(with: header) as? [String: Any] else {
+            throw fail("the header is not a JSON object")
+        }
+        for (name, value) in json {
+            if name == "__metadata__" {
+                guard let meta = value as? [String: String] else { throw fail("__metadata__ is not a string map") }
+                metadata = meta
+                continue
+            }
+            guard let info = value as? [String: Any], info["dtype"] as? String == "F32",
+                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
+            else { throw fail("'\(name)' is not an F32 tensor entry") }
+            let count = shape.reduce(1, *)
+            guard offsets[0] >= 0, offsets[1] - offsets[0] == 4 * count, start + offsets[1] <= data.count else {
+                throw fail("'\(name)' has bad data_offsets \(offsets) for shape \(shape)")
+            }
+            let bytes = data.subdata(in: (start + offsets[0])..<(start + offsets[1]))
+            let values = (0..<count).map { i -> Float in
+                let bits = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[bytes.startIndex + 4 * i + $1]) << (8 * UInt32($1)) }
+                return Float(bitPattern: bits)
+            }
+            tensors[name] = Entry(shape: shape, values: values)
+        }
+    }
+}
