@@ -135,7 +135,7 @@ public struct CSVData {
     func labelClasses(_ g: Graph) -> [String: Int] {
         var out: [String: Int] = [:]
         for n in g.nodes {
-            guard case .loss(.nll) = n.op, case .input(let name) = g[n.operands[1]].op,
+            guard n.op == .loss(.nll) || n.op == .softmaxCrossEntropy, case .input(let name) = g[n.operands[1]].op,
                   case .fixed(let c)? = g.type(of: n.operands[0]).shape.dims.last else { continue }
             out[name] = c
         }

@@ -86,7 +86,7 @@ struct CDescriptor {
     func labelClasses() -> [String: Int] {
         var out: [String: Int] = [:]
         for n in graph.nodes {
-            guard case .loss(.nll) = n.op, case .input(let name) = graph[n.operands[1]].op,
+            guard n.op == .loss(.nll) || n.op == .softmaxCrossEntropy, case .input(let name) = graph[n.operands[1]].op,
                   case .fixed(let c)? = graph.type(of: n.operands[0]).shape.dims.last else { continue }
             out[name] = c
         }
@@ -101,7 +101,10 @@ struct CDescriptor {
             var stack = [l], seen = Set<Int>()
             while let v = stack.popLast(), kind == nil {
                 guard seen.insert(v.index).inserted else { continue }
-                if case .loss(let k) = graph[v].op {
+                var found: LossKind?
+                if case .loss(let k) = graph[v].op { found = k }
+                if case .softmaxCrossEntropy = graph[v].op { found = .nll }
+                if let k = found {
                     kind = k
                     if case .input(let name) = graph[graph[v].operands[1]].op {
                         target = graph.data.firstIndex { $0.name == name }
