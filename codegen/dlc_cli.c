@@ -471,7 +471,10 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         case F_SAVE: o->save = value; break;
         case F_RESUME: o->resume = value; break;
         case F_LOG: o->log = value; break;
-        case F_THREADS: o->threads = (int)parse_int(flag, value, 1); break;
+        case F_THREADS:
+            if (parse_int(flag, value, 1) > INT32_MAX) bad_flag(flag, "must be at most %d, got %s", INT32_MAX, value);
+            o->threads = (int)parse_int(flag, value, 1);
+            break;
         case F_WEIGHTS: o->weights = value; break;
         case F_OUT: o->out = value; break;
         case F_OPTIMIZER: opt_spec = value; break;

@@ -320,4 +320,35 @@ void dlc_load_command_data(const dlc_model *m, const dlc_options *o, const char 
                            dlc_dataset *ds);
 int dlc_model_has_data(const dlc_model *m);
 
+/* ==== dlc_progress.c: the live progress bar of `train` on a terminal ======================== */
+
+/* One epoch's bar, drawn on stdout when stdout is a terminal and TERM is not "dumb" (`live`);
+ * otherwise every call returns at once and stdout carries the plain lines only. */
+typedef struct {
+    int live;
+    int64_t epoch, epochs;      /* epochs < 0: no total to show (--steps) */
+    int64_t total;              /* micro-batches in the epoch */
+    int64_t done0, rows0;       /* where this run entered the epoch (a resumed one starts part-way) */
+    int width;                  /* terminal columns */
+    double t0, last_check, last_draw;
+    int64_t stride, countdown;  /* micro-batches between clock reads (adapts to about 20 ms) */
+} dlc_bar;
+
+/* 1 when train draws a live bar (decided once, from stdout, TERM, NO_COLOR and the locale). */
+int dlc_progress_live(void);
+/* Starts epoch `epoch` (1-based) of `epochs` with `done` of `total` micro-batches and `rows`
+ * rows already behind it, and draws the empty bar. */
+void dlc_bar_begin(dlc_bar *b, int64_t epoch, int64_t epochs, int64_t total, int64_t done, int64_t rows);
+/* The clock read and maybe a redraw; call through dlc_bar_tick. */
+void dlc_bar_update(dlc_bar *b, int64_t done, int64_t rows, double loss_sum);
+/* After each micro-batch: `done` micro-batches, `rows` rows and their summed loss (loss * rows)
+ * so far in the epoch. One branch when the bar is off; a countdown when it is on. */
+static inline void dlc_bar_tick(dlc_bar *b, int64_t done, int64_t rows, double loss_sum) {
+    if (b->live && (--b->countdown <= 0 || done >= b->total)) dlc_bar_update(b, done, rows, loss_sum);
+}
+/* Erases the bar, so that the plain epoch line takes its place; the bar stays off after. */
+void dlc_bar_clear(dlc_bar *b);
+/* Erases whatever bar is on the screen (dlc_die calls it before its message). */
+void dlc_progress_abandon(void);
+
 #endif

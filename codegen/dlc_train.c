@@ -41,6 +41,7 @@ typedef struct {
     int64_t epoch_end;      /* stop when this many epochs are complete */
     double last_loss, last_val_loss;
     FILE *log;
+    dlc_bar bar;            /* the live progress line of the epoch under way (a terminal only) */
 } trainer;
 
 /* ---- Setup ----------------------------------------------------------------------------------- */
@@ -183,6 +184,7 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
         t->prog.epoch_loss_sum += (double)loss * (double)n;
         t->prog.epoch_rows += n;
         t->prog.epoch_batches++;
+        dlc_bar_tick(&t->bar, t->prog.epoch_batches, t->prog.epoch_rows, t->prog.epoch_loss_sum);
         /* The epoch's tail updates even with fewer than k micro-batches. */
         if (++in_cycle == k || t->prog.epoch_batches == n_batches) {
             update(t);
@@ -210,6 +212,7 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
         value = dlc_metrics_value(metric, &acc);
     }
     int64_t shown = t->prog.epoch + 1;
+    dlc_bar_clear(&t->bar); /* the plain line takes the bar's place */
     printf("epoch %lld", (long long)shown);
     if (t->o->max_steps < 0) printf("/%lld", (long long)t->epoch_end);
     printf("  loss %.6f", loss);
@@ -247,6 +250,8 @@ static void train_epochs(trainer *t) {
         for (int64_t i = 0; i < n_train; i++) order[i] = i;
         if (t->cfg.shuffle) dlc_rng_permute(&t->shuffle, order, n_train);
         double lr = t->opt.lr, t0 = dlc_now();
+        dlc_bar_begin(&t->bar, t->prog.epoch + 1, t->o->max_steps < 0 ? t->epoch_end : -1, n_batches,
+                      t->prog.epoch_batches, t->prog.epoch_rows);
         int complete = run_epoch(t, n_batches, order);
         report_epoch(t, complete, n_batches, lr, dlc_now() - t0);
         if (!complete) {
@@ -265,6 +270,23 @@ static void train_epochs(trainer *t) {
     free(order);
 }
 
+/* Each scalar f32 output's value with the params after the update just made (an evaluation
+ * pass, dropout off): `  x 0.840000` for descend's `output x`. */
+static void print_scalar_outputs(trainer *t) {
+    const dlc_model *m = t->m;
+    int any = 0;
+    for (int i = 0; i < m->n_outputs; i++)
+        if (m->outputs[i].dtype == DLC_F32 && !m->outputs[i].batched && m->outputs[i].rank == 0) any = 1;
+    if (!any) return;
+    dlc_metrics acc;
+    dlc_evaluate(&t->r, &t->train, 1, DLC_METRIC_NONE, &acc);
+    for (int i = 0; i < m->n_outputs; i++) {
+        const dlc_output_desc *o = &m->outputs[i];
+        if (o->dtype == DLC_F32 && !o->batched && o->rank == 0)
+            printf("  %s %.6f", o->name, (double)((const float *)t->r.outputs[i])[0]);
+    }
+}
+
 /* A model without data: `steps` updates, each on the params alone. Like the reference
  * trainer (Sources/Interpreter/Trainer.swift), each update counts as an epoch of
  * `accumulate` steps: its loss is their mean, and the schedule steps after it. */
@@ -281,8 +303,9 @@ static void train_steps(trainer *t) {
         t->prog.epoch++;
         t->opt.lr = dlc_sched_step(&t->sched, t->opt.lr, loss);
         if ((i + 1) % every == 0 || i + 1 == total) {
-            printf("step %lld/%lld  loss %.6f  lr %.6g\n", (long long)t->prog.step, (long long)(t->prog.step - i - 1 + total),
-                   loss, lr);
+            printf("step %lld/%lld  loss %.6f", (long long)t->prog.step, (long long)(t->prog.step - i - 1 + total), loss);
+            print_scalar_outputs(t);
+            printf("  lr %.6g\n", lr);
             fflush(stdout);
         }
         if (t->log) {

@@ -14,6 +14,7 @@ static int data_errors;
 
 _Noreturn void dlc_die(int code, const char *fmt, ...) {
     va_list ap;
+    dlc_progress_abandon(); /* a half-drawn progress bar would run into the message */
     fflush(stdout);
     fputs("error: ", stderr);
     va_start(ap, fmt);

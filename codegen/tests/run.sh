@@ -2,7 +2,8 @@
 # codegen/tests/run.sh: builds the C runtime with hand-written "generated" model files and
 # checks the trainers they make against spec sections 6 and 8: training, eval/predict
 # formats, every bad-data message, bad flags, checkpoints (round trip, Python interchange,
-# malformed files), determinism, stop-and-resume, optimizer formulas, gradcheck, Ctrl-C.
+# malformed files), determinism, stop-and-resume, optimizer formulas, accumulation, --steps,
+# --log, progress on a file and on a (pseudo-)terminal, gradcheck, Ctrl-C.
 #
 # usage: codegen/tests/run.sh      (needs clang or cc, libopenblas-dev, zlib1g-dev; python3
 #                                   with numpy + safetensors for the interchange checks)
@@ -126,6 +127,7 @@ expect "mlp --val FILE validates on that file" 0 '1797 for validation' $MLP trai
 tail -n +2 "$DATA/digits.csv" > no_header.csv
 expect "a CSV without a header row is read from its first line" 0 '1438 rows, 359 for validation' $MLP train --epochs 1 --data no_header.csv
 expect "--threads 1 and --shuffle false are accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 1 --shuffle false
+expect "--threads 2 is accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 2
 expect "info lists params, shapes, memory and FLOPs" 0 '^  fc1\.weight +\[32, 64\] +2048 +kaiming_uniform$' $MLP info
 expect "info reports the arena for the batch" 0 '^  arena +18944 bytes' $MLP info
 
@@ -237,6 +239,8 @@ bad_flag '^error: --lr: expected a number' $MLP train --lr fast
 bad_flag '^error: --lr: needs a value' $MLP train --lr
 bad_flag '^error: --epochs: must be at least 0' $MLP train --epochs -2
 bad_flag '^error: --batch: must be at least 1' $MLP train --batch 0
+bad_flag '^error: --threads: must be at least 1, got 0' $MLP train --threads 0
+bad_flag '^error: --threads: must be at most 2147483647, got 4294967297' $MLP train --threads 4294967297
 bad_flag '^error: --shuffle: expected true or false' $MLP train --shuffle yes
 bad_flag "^error: --input: 'z' is not an input or target" $MLP train --input z=a.csv
 bad_flag '^error: --steps: cannot be combined with --epochs' $MLP train --epochs 2 --steps 5
@@ -346,6 +350,120 @@ assert set(a) == set(b) and all((a[k].view("u4") == b[k].view("u4")).all() for k
     check "sgd/adam/adamw/adagrad and step_lr/cosine/plateau follow torch.optim's formulas" $? "$ref_out"
     fuzz_out=$(python3 "$HERE/fuzz_inputs.py" "$MLP" "$DATA/digits.csv" "$W" 2>&1)
     check "malformed CSV/npy/IDX/safetensors files never crash or hang the trainer (${fuzz_out##*$'\n'})" $? "$fuzz_out"
+fi
+
+# ---- Accumulation, --steps, --log, progress on a terminal ------------------------------------------
+
+# The step count a checkpoint records (its metadata, readable without Python).
+ckpt_step() { tr -c '[:print:]' '\n' < "$1" | grep -o '"dlc.step":"[0-9]*"' | head -1 | grep -o '[0-9][0-9]*'; }
+
+# --log: a header, one row per epoch, the values of the epoch lines. digits: 1438 training rows
+# in batches of 32 = 45 updates an epoch; lr 0.005 throughout; the loss falls.
+awk -F, 'NR == 1 { next }
+    { n++; if (NF != 7 || $1 != n || $2 != 45 * n || !($3 > 0 && $3 < 5) || !($4 > 0 && $4 < 5) ||
+               !($5 >= 0 && $5 <= 1) || $6 != 0.005 || !($7 >= 0 && $7 < 60)) bad = 1 }
+    n == 1 { first = $3 } { last = $3 }
+    END { exit !(n == 10 && !bad && last < first) }' mlp_log.csv
+check "--log rows: epoch, step (45 a epoch), loss, val_loss, accuracy in [0, 1], lr, seconds" $? "$(cat mlp_log.csv)"
+paste -d' ' <(tail -n +2 mlp_log.csv | cut -d, -f1,3-6 | awk -F, '{ printf "%s %.6f %.6f %.6f %g\n", $1, $2, $3, $4, $5 }') \
+    <(grep '^epoch ' train.txt | awk '{ split($2, e, "/"); print e[1], $4, $6, $8, $10 }') |
+    awk 'function far(a, b) { return a - b > 1.5e-6 || b - a > 1.5e-6 }
+         { if ($1 != $6 || far($2, $7) || far($3, $8) || far($4, $9) || $5 != $10) exit 1 }'
+check "... and they agree with the printed epoch lines" $? "$(cat mlp_log.csv train.txt)"
+$MLP train --epochs 2 --save lg.safetensors --log lg.csv > /dev/null 2>&1 &&
+    $MLP train --epochs 1 --resume lg.safetensors --save lg.safetensors --log lg.csv > /dev/null 2>&1 &&
+    [ "$(cut -d, -f1,2 lg.csv | tr '\n' ' ')" = "epoch,step 1,45 2,90 3,135 " ]
+check "--log with --resume appends the new epochs under the one header" $? "$(cat lg.csv)"
+
+# Not a terminal: plain lines only (no carriage return, escape or other control character).
+! LC_ALL=C grep -q '[[:cntrl:]]' train.txt && [ "$(grep -c '^epoch ' train.txt)" -eq 10 ]
+check "progress on a non-terminal is plain lines, no control characters" $? "$(cat -A train.txt | head -5)"
+
+# --steps N: N updates, across epochs, stopping mid-epoch; saved; exit 0.
+expect "--steps 50 stops mid-epoch 2 and says so (exit 0)" 0 '^epoch 2  loss [0-9.]+  val_loss .*  \(stopped after 5 of 45 batches\)$' \
+    $MLP train --steps 50 --save st50.safetensors
+[ "$(ckpt_step st50.safetensors)" = 50 ] && [ "$(ckpt_step st50.optim.safetensors)" = 50 ]
+check "... and saves after exactly 50 updates" $?
+# accumulate 4 over 45 micro-batches: 11 cycles of 4 and a tail of 1 = 12 updates an epoch.
+$MLP train --steps 12 --accumulate 4 --save st12.safetensors > st12.txt 2>&1 &&
+    [ "$(grep -c '^epoch ' st12.txt)" -eq 1 ] && grep -Eq '^epoch 1  loss [0-9.]+  val_loss .*s$' st12.txt &&
+    [ "$(ckpt_step st12.safetensors)" = 12 ]
+check "--steps counts updates: 12 with accumulate 4 is exactly one epoch (the tail makes the 12th)" $? "$(cat st12.txt)"
+$MLP train --epochs 2 --accumulate 4 --save acc_tail.safetensors > /dev/null 2>&1 && [ "$(ckpt_step acc_tail.safetensors)" = 24 ]
+check "accumulate 4: every epoch's tail of 1 micro-batch still updates (2 epochs = 24 updates)" $? "step $(ckpt_step acc_tail.safetensors)"
+expect "--steps 0 trains nothing and exits 0" 0 '^train digits_mlp' $MLP train --steps 0
+
+# accumulate k over micro-batches of b rows = one batch of k*b rows (spec section 6: each
+# micro-batch's gradient / k). shuffle false keeps the rows in file order, and dropout draws
+# its masks row after row, so both runs see the same rows and masks; they differ only in the
+# order f32 sums are rounded. The params (|w| < 1) then agree to a few ulps (1e-8 observed):
+# a 1e-6 tolerance is ~30x that, and far below what another rule gives (batch 8 without
+# accumulation, or gradients summed instead of averaged = lr x 4: 0.05 to 0.3).
+if [ $have_py -eq 1 ]; then
+    acc_opts=(--shuffle false --steps 10)
+    $MLP train "${acc_opts[@]}" --batch 8 --accumulate 4 --save acc_k.safetensors > /dev/null 2>&1 &&
+        $MLP train "${acc_opts[@]}" --batch 32 --save acc_big.safetensors > /dev/null 2>&1 &&
+        $MLP train "${acc_opts[@]}" --batch 8 --save acc_small.safetensors > /dev/null 2>&1 &&
+        $MLP train "${acc_opts[@]}" --batch 32 --lr 0.02 --save acc_sum.safetensors > /dev/null 2>&1
+    # The tail: 16 rows in micro-batches of 8 with accumulate 4 make one update per epoch of
+    # (g1 + g2) / 4 = one batch of 16 at half the learning rate (SGD with momentum is linear in
+    # the gradient). Three epochs: three tail updates.
+    head -17 "$DATA/digits.csv" > rows16.csv
+    tail_opts=(--data rows16.csv --validation 0 --shuffle false --epochs 3)
+    $MLP train "${tail_opts[@]}" --batch 8 --accumulate 4 --save tail_k.safetensors > /dev/null 2>&1 &&
+        $MLP train "${tail_opts[@]}" --batch 16 --lr 0.0025 --save tail_half.safetensors > /dev/null 2>&1 &&
+        $MLP train "${tail_opts[@]}" --batch 16 --save tail_full.safetensors > /dev/null 2>&1
+    acc_out=$(python3 - <<'EOF' 2>&1
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file
+def diff(a, b):
+    a, b = load_file(a + ".safetensors"), load_file(b + ".safetensors")
+    return max(float(np.abs(a[k].astype(np.float64) - b[k]).max()) for k in a)
+tol = 1e-6
+for same, other in [(("acc_k", "acc_big"), [("acc_k", "acc_small"), ("acc_k", "acc_sum")]),
+                    (("tail_k", "tail_half"), [("tail_k", "tail_full")])]:
+    d = diff(*same)
+    assert d <= tol, f"{same}: differ by {d:.3g} > {tol}"
+    for o in other:
+        assert diff(*o) > 1000 * tol, f"{o}: differ by only {diff(*o):.3g}: the check cannot tell the rules apart"
+assert safe_open("tail_k.safetensors", "np").metadata()["dlc.step"] == "3"
+print(f"accumulate 4 x 8 rows vs 32 rows: {diff('acc_k', 'acc_big'):.2g}; tail: {diff('tail_k', 'tail_half'):.2g}")
+EOF
+)
+    check "accumulate 4 x batch 8 = batch 32, within 1e-6 (${acc_out##*$'\n'})" $? "$acc_out"
+fi
+
+# A terminal (a pseudo-terminal from script(1), or Python's pty): a bar redrawn in place with
+# carriage returns, replaced at the end of each epoch by the very line a file gets.
+in_pty() {
+    if command -v script > /dev/null; then
+        script -qfec "$(printf '%q ' "$@")" /dev/null < /dev/null
+    else
+        python3 -c 'import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.argv[1:])))' "$@" < /dev/null
+    fi
+}
+# What a terminal shows: each line's text after its last carriage return, erasures removed.
+screen() { sed 's/\r$//' "$1" | awk -F'\r' '{ print $NF }' | sed $'s/\033\\[K//g; s/  [0-9.]*s$//'; }
+if command -v script > /dev/null || python3 -c 'import pty' 2> /dev/null; then
+    $MLP train --epochs 3 2>&1 | sed 's/  [0-9.]*s$//' > plain3.txt
+    env TERM=xterm LC_ALL=C NO_COLOR= COLUMNS=100 bash -c "$(declare -f in_pty); in_pty $MLP train --epochs 3" > tty.txt 2>&1
+    rc=$?
+    [ $rc -eq 0 ] && [ "$(grep -o $'\r''epoch [0-9]/3 |' tty.txt | sort -u | wc -l)" -eq 3 ] &&
+        grep -q $'|  0/45\033\\[K\r' tty.txt && grep -q '#####*'$'\033\\[39m| 45/45  loss 1.48' tty.txt &&
+        grep -q $'|\033\\[32m#' tty.txt
+    check "on a terminal: a live bar per epoch (\\r, |####| 45/45  loss, colour)" $? "exit $rc; $(cat -A tty.txt | head -5)"
+    diff <(screen tty.txt) plain3.txt > /dev/null
+    check "... and each epoch ends as the plain line, as on a non-terminal" $? "$(diff <(screen tty.txt) plain3.txt)"
+    env TERM=xterm LC_ALL=C.UTF-8 NO_COLOR=1 bash -c "$(declare -f in_pty); in_pty $MLP train --epochs 1" > tty_nc.txt 2>&1
+    grep -q $'|\xe2\x96\x88' tty_nc.txt && ! grep -q $'\033\\[3' tty_nc.txt
+    check "NO_COLOR: the bar without colour; a UTF-8 locale: block characters" $? "$(cat -A tty_nc.txt | head -5)"
+    env TERM=dumb bash -c "$(declare -f in_pty); in_pty $MLP train --epochs 2" > tty_dumb.txt 2>&1
+    ! grep -q $'\033' tty_dumb.txt && ! sed 's/\r$//' tty_dumb.txt | grep -q $'\r' &&
+        diff <(screen tty_dumb.txt) <(head -3 plain3.txt | sed 's/epoch \([0-9]\)\/3/epoch \1\/2/') > /dev/null
+    check "TERM=dumb: plain lines only, even on a terminal" $? "$(cat -A tty_dumb.txt | head -5)"
+else
+    echo "skip neither script(1) nor python3's pty module: the terminal checks are skipped"
 fi
 
 # ---- gradcheck ----------------------------------------------------------------------------------
