@@ -99,7 +99,7 @@ public struct CSVData {
             for b in columns { assignment[b.name] = try columnIndices(b.columns) }
         }
         var feeds: [String: Tensor] = [:]
-        let classes = labelClasses(graph)
+        let classes = graph.labelClasses()
         for (d, n) in zip(graph.data, perExample) {
             guard let cols = assignment[d.name] else {
                 throw DataFailure(message: "\(path): error: no columns given for '\(d.name)'")
@@ -129,16 +129,5 @@ public struct CSVData {
             feeds[d.name] = Tensor(shape: shape, scalars: scalars)
         }
         return feeds
-    }
-
-    /// Targets used as class labels of an `nll` (or `cross_entropy`), with their class count.
-    func labelClasses(_ g: Graph) -> [String: Int] {
-        var out: [String: Int] = [:]
-        for n in g.nodes {
-            guard n.op == .loss(.nll) || n.op == .softmaxCrossEntropy, case .input(let name) = g[n.operands[1]].op,
-                  case .fixed(let c)? = g.type(of: n.operands[0]).shape.dims.last else { continue }
-            out[name] = c
-        }
-        return out
     }
 }

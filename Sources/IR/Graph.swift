@@ -125,6 +125,18 @@ public struct Graph: Hashable, Sendable {
     }
 
     public func param(named name: String) -> ParamDecl? { params.first { $0.name == name } }
+
+    /// Targets used as class labels (of `nll`, `cross_entropy`, fused or not), with their
+    /// class count: the data loaders check every label is in range.
+    public func labelClasses() -> [String: Int] {
+        var out: [String: Int] = [:]
+        for n in nodes {
+            guard n.op == .loss(.nll) || n.op == .softmaxCrossEntropy, case .input(let name) = self[n.operands[1]].op,
+                  case .fixed(let c)? = type(of: n.operands[0]).shape.dims.last else { continue }
+            out[name] = c
+        }
+        return out
+    }
     public func dataDecl(named name: String) -> DataDecl? { data.first { $0.name == name } }
 }
 

@@ -1,3 +1,4 @@
+import DLCDiagnostics
 /// Spelling rules of the IR text form that the printer and the parser share, kept in one place
 /// so that the two cannot drift apart. See docs/ir.md.
 enum IRText {
@@ -72,29 +73,8 @@ extension IRText {
            "one_hot", "linear", "relu_grad", "softmax_cross_entropy", "softmax_cross_entropy_grad"]
         + LossKind.allCases.map(\.rawValue)
 
-    /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
+    /// The candidate closest to `word`, if it is close enough to be a typo.
     static func suggestion(for word: String, among candidates: [String]) -> String? {
-        let w = Array(word.utf8)
-        guard w.count <= 64 else { return nil }
-        var best: (String, Int)? = nil
-        for c in candidates {
-            let d = editDistance(w, Array(c.utf8))
-            if d <= max(1, min(2, c.utf8.count / 3)), d < (best?.1 ?? .max) { best = (c, d) }
-        }
-        return best?.0
-    }
-
-    static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var prev = Array(0...b.count)
-        for i in 1...a.count {
-            var cur = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            prev = cur
-        }
-        return prev[b.count]
+        Suggestions.closest(to: word, in: candidates)
     }
 }

@@ -81,6 +81,12 @@ enum Fixtures {
             if l == .nll { loss = v }
         }
         g[loss].location = SourceLocation(line: 12, column: 5)
+        // The fused ops of the optimisation passes.
+        let lin = g.emit(.linear(relu: true), [x, w, b])
+        g.emit(.linear(relu: false), [x, w])
+        g.emit(.reluGrad, [lin, lin])
+        let sce = g.emit(.softmaxCrossEntropy, [h, y])
+        g.emit(.softmaxCrossEntropyGrad, [h, y, sce])
         let dw = g.emit(.binary(.mul), [w, two], name: "d.fc1.weight")
         g.outputs = [NamedValue("logits", h), NamedValue("probs", probs)]
         g.loss = loss

@@ -34,7 +34,7 @@ struct CDescriptor {
         }
         if g.params.isEmpty { w.line("    {0}") }
         w.line("};")
-        let classes = labelClasses()
+        let classes = graph.labelClasses()
         w.line("static const dlc_data_desc data[] = {")
         for d in g.data {
             let dims = d.type.shape.dims.dropFirst().map { String($0.fixedSize ?? 0) }
@@ -80,17 +80,6 @@ struct CDescriptor {
         case .kaimingUniform: return "{DLC_INIT_KAIMING_UNIFORM, 0, 0}"
         case .xavierUniform: return "{DLC_INIT_XAVIER_UNIFORM, 0, 0}"
         }
-    }
-
-    /// Targets that are class labels of an `nll`, with their class count (checked on load).
-    func labelClasses() -> [String: Int] {
-        var out: [String: Int] = [:]
-        for n in graph.nodes {
-            guard n.op == .loss(.nll) || n.op == .softmaxCrossEntropy, case .input(let name) = graph[n.operands[1]].op,
-                  case .fixed(let c)? = graph.type(of: n.operands[0]).shape.dims.last else { continue }
-            out[name] = c
-        }
-        return out
     }
 
     /// The loss op the accuracy rule follows, and the data index of its target.
