@@ -16,6 +16,14 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    func optimizedGraph(_ url: URL) throws -> Graph {
+        let pipeline = Pipeline(source: SourceFile(path: url.lastPathComponent, bytes: try [UInt8](Data(contentsOf: url))))
+        switch pipeline.optimizedGraph() {
+        case .success(let g): return g
+        case .failure(let f): throw DataFailure(message: f.rendered)
+        }
+    }
+
     /// Models read their own data file (the first rows, normalized as in training).
     func testModelsMatchFiniteDifferences() throws {
         let models = Golden.programs(in: Golden.root.appendingPathComponent("models"))
@@ -25,6 +33,10 @@ final class GradientCheckTests: XCTestCase {
             if !g.data.isEmpty && g.train.data == nil { continue }  // e.g. mnist_mlp: no data shipped
             let report = try GradCheckRun().run(g, modelDirectory: url.deletingLastPathComponent().path)
             XCTAssertTrue(report.passed, "\(url.lastPathComponent):\n\(report.text)")
+            // The optimized graph's gradients come from the fused ops' own rules: check them too.
+            let optimized = try optimizedGraph(url)
+            let fused = try GradCheckRun().run(optimized, modelDirectory: url.deletingLastPathComponent().path)
+            XCTAssertTrue(fused.passed, "\(url.lastPathComponent) (optimized):\n\(fused.text)")
             checked += 1
         }
         XCTAssertGreaterThanOrEqual(checked, 15)

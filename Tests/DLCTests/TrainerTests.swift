@@ -37,8 +37,9 @@ final class TrainerTests: XCTestCase {
         for url in urls {
             let m = try fixtures.model(url)
             let exe = try fixtures.trainer(url)
-            var extra: [String] = []
-            if !m.graph.data.isEmpty, m.graph.train.data == nil { extra = ["--data", try fixtures.zeroData(m).path] }
+            // `--metric none`: the metric plays no part here (and see testEveryModelTrainsWithItsOwnSettings).
+            var extra = m.graph.data.isEmpty ? [] : ["--metric", "none"]
+            if !m.graph.data.isEmpty, m.graph.train.data == nil { extra += ["--data", try fixtures.zeroData(m).path] }
             for seed in [nil, 7] {
                 let run = try fixtures.run(exe, ["train", "--steps", "0"] + extra + (seed.map { ["--seed", "\($0)"] } ?? []),
                                            save: true)
@@ -59,6 +60,24 @@ final class TrainerTests: XCTestCase {
             }
         }
         XCTAssertGreaterThanOrEqual(checked, 2 * 20)
+    }
+
+    /// Every example model trains one epoch (one update without data) with nothing but its
+    /// own train block: its `metric` must be one the trainer can compute. (line_fit's loss is
+    /// an expression with no loss op, wine_hinge's target is `2 * y - 1`: the descriptor must
+    /// still name their target for mae and accuracy.)
+    func testEveryModelTrainsWithItsOwnSettings() throws {
+        for url in Golden.programs(in: Self.models) {
+            let m = try fixtures.model(url)
+            var flags = m.graph.data.isEmpty ? ["--steps", "1"] : ["--epochs", "1"]
+            if !m.graph.data.isEmpty, m.graph.train.data == nil { flags += ["--data", try fixtures.zeroData(m).path] }
+            let run = try fixtures.run(try fixtures.trainer(url), ["train"] + flags)
+            XCTAssertEqual(run.result.status, 0, "\(url.lastPathComponent): \(run.result.stderr)")
+            if let metric = m.graph.train.metric, run.result.status == 0 {
+                XCTAssertEqual(run.log?.columns.contains(metric.rawValue), true, "\(url.lastPathComponent): log columns")
+                XCTAssertEqual(run.log?.column(metric.rawValue).last?.isFinite, true, "\(url.lastPathComponent): \(metric)")
+            }
+        }
     }
 
     // MARK: - 2. Losses and params against the reference trainer
@@ -261,7 +280,11 @@ final class TrainerTests: XCTestCase {
 
         let run = try fixtures.run(try fixtures.trainer(url), ["train"] + flags, save: true)
         guard let ckpt = try assertRan(run, what, file: file, line: line), let log = run.log else { return }
-        let reference = try Trainer(graph: m.graph, config: config).train(data: m.data, maxUpdates: maxUpdates)
+        var paramsAfter: [[String: Tensor]] = []
+        let reference = try Trainer(graph: m.graph, config: config).train(data: m.data, maxUpdates: maxUpdates) { _, p in
+            if m.graph.data.isEmpty { paramsAfter.append(p) }
+        }
+        if m.graph.data.isEmpty { try assertStepLines(run.result.stdout, m.graph, paramsAfter, what, file: file, line: line) }
 
         // Per epoch (per update for a model without data): the C trainer's losses are f32
         // forward passes summed in double; the reference's are double throughout, so they
@@ -316,6 +339,33 @@ final class TrainerTests: XCTestCase {
             if !(worst.error <= bound) {
                 XCTFail("\(what): \(p.name)[\(worst.index)] is \(got.values[worst.index]), reference \(want.scalars[worst.index]) "
                         + "(relative \(worst.error); bound \(bound))", file: file, line: line)
+            }
+        }
+    }
+
+    /// A model without data prints `step K/N  loss L  NAME V ...  lr R` lines: each scalar f32
+    /// output's value V with the params after update K, as the interpreter evaluates it.
+    func assertStepLines(_ stdout: String, _ graph: Graph, _ paramsAfter: [[String: Tensor]], _ what: String,
+                         file: StaticString, line: UInt) throws {
+        let scalars = graph.outputs.filter { graph.type(of: $0.value) == .f32Scalar }
+        let lines = stdout.split(separator: "\n").filter { $0.hasPrefix("step ") }
+        XCTAssertFalse(lines.isEmpty, "\(what): no step lines", file: file, line: line)
+        let interpreter = Interpreter(graph: graph)
+        for text in lines {
+            let fields = text.components(separatedBy: "  ")
+            guard let k = Int(fields[0].dropFirst(5).prefix { $0 != "/" }), k >= 1, k <= paramsAfter.count else {
+                XCTFail("\(what): cannot read '\(text)'", file: file, line: line)
+                continue
+            }
+            let names = fields.dropFirst().map { $0.split(separator: " ").first.map(String.init) ?? "" }
+            XCTAssertEqual(names, ["loss"] + scalars.map(\.name) + ["lr"], "\(what): '\(text)'", file: file, line: line)
+            let values = try interpreter.run(feeds: [:], params: paramsAfter[k - 1])
+            for o in scalars {
+                guard let printed = Self.value(named: o.name, in: String(text), separator: " ") else { continue }
+                let expected = values[o.value].scalars[0] + 0.001
+                if !(abs(printed - expected) <= 1e-6 + 1e-5 * abs(expected)) {
+                    XCTFail("\(what): step \(k) prints \(o.name) \(printed), reference \(expected)", file: file, line: line)
+                }
             }
         }
     }
