@@ -168,7 +168,11 @@ public struct Trainer: Sendable {
             let n = split.training.count
             let batchSize = max(config.batch ?? n, 1)
             var shuffler = EpochShuffler(seed: seed)
-            for _ in 0..<max(0, config.epochs) {
+            // `--steps N` (maxUpdates) replaces the epoch count: it trains across as many
+            // epochs as N updates take, as the C runtime does.
+            var epoch = 0
+            while epoch < (maxUpdates == nil ? config.epochs : Int.max) {
+                epoch += 1
                 let lr = schedule.lr
                 let order = config.shuffle ? shuffler.nextOrder(count: n) : Array(0..<n)
                 var batches = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }
@@ -176,13 +180,17 @@ public struct Trainer: Sendable {
 
                 var sum = [String: Tensor]()
                 var (weighted, seen) = (0.0, 0)
-                var stop = false
+                var stop = false, stoppedMidEpoch = false
                 for (b, batch) in batches.enumerated() {
                     let loss = try step(rows.feeds(batch.map { split.training[$0] }), into: &sum)
                     weighted += loss * Double(batch.count)
                     seen += batch.count
                     if (b + 1) % k == 0 || b == batches.count - 1 {
-                        if !update(&sum) { stop = true; break }
+                        if !update(&sum) {
+                            stop = true
+                            stoppedMidEpoch = b < batches.count - 1
+                            break
+                        }
                     }
                 }
                 let loss = seen > 0 ? weighted / Double(seen) : .nan
@@ -191,8 +199,10 @@ public struct Trainer: Sendable {
                     validationLoss = try evaluateLoss(rows, split.validation, params: params, batch: batchSize)
                 }
                 result.epochs.append(EpochRecord(loss: loss, validationLoss: validationLoss, learningRate: lr, rows: seen))
-                if stop { break }
-                schedule.step(metric: validationLoss ?? loss)
+                // An epoch that ran to its end is complete, and steps the schedule, even when
+                // the last update allowed ended it (as the C runtime counts it).
+                if !stoppedMidEpoch { schedule.step(metric: validationLoss ?? loss) }
+                if stop || batches.isEmpty && maxUpdates != nil { break }
             }
         }
         result.params = params

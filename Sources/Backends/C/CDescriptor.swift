@@ -102,6 +102,21 @@ struct CDescriptor {
                 stack += graph[v].operands.reversed()
             }
         }
+        // A target built from data (`2 * y - 1`) or a loss written by hand (`mean((p - y) ** 2)`):
+        // the metric compares with the target the loss reads, or the model's only target.
+        if target == nil, let l = graph.loss {
+            let targets = graph.data.indices.filter { graph.data[$0].role == .target }
+            var stack = [l], seen = Set<Int>()
+            while let v = stack.popLast() {
+                guard seen.insert(v.index).inserted else { continue }
+                if case .input(let name) = graph[v].op, let i = targets.first(where: { graph.data[$0].name == name }) {
+                    target = i
+                    break
+                }
+                stack += graph[v].operands.reversed()
+            }
+            if target == nil && targets.count == 1 { target = targets[0] }
+        }
         let name: String
         switch kind {
         case .bce?: name = "DLC_LOSS_BCE"

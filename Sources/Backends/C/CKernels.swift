@@ -151,17 +151,55 @@ struct CKernels {
         }
     }
 
+    /// Products with at most this many multiply-adds run as plain loops: for matrices this
+    /// small a BLAS call costs more than the arithmetic.
+    static let smallGemm = 16384
+
     func gemm(_ g: GemmKernel, _ w: inout CWriter) {
         let ta = g.transposeA ? "CblasTrans" : "CblasNoTrans", tb = g.transposeB ? "CblasTrans" : "CblasNoTrans"
         func call(_ a: String, _ b: String, _ c: String) -> String {
             "cblas_sgemm(CblasRowMajor, \(ta), \(tb), \(C.size(g.m)), \(C.size(g.n)), \(C.size(g.k)), "
                 + "\(C.float(g.alpha)), \(a), \(C.size(g.lda)), \(b), \(C.size(g.ldb)), \(C.float(g.beta)), \(c), \(C.size(g.ldc)));"
         }
+        func both(_ a: String, _ b: String, _ c: String, _ w: inout CWriter) {
+            let work = "\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k))"
+            let constant = g.m.isConstant && g.n.isConstant && g.k.isConstant
+            if constant && g.m.constant * g.n.constant * g.k.constant > Self.smallGemm {
+                w.line(call(a, b, c))
+            } else if constant {
+                smallGemm(g, a, b, c, &w)
+            } else {
+                w.block("if ((int64_t)\(work) <= \(Self.smallGemm))") { w in smallGemm(g, a, b, c, &w) }
+                w.block("else") { w in w.line(call(a, b, c)) }
+            }
+        }
         if g.batch == .one {
-            w.line(call(name(g.a), name(g.b), name(g.c)))
+            both(name(g.a), name(g.b), name(g.c), &w)
         } else {
             func at(_ b: BufferID, _ stride: Affine) -> String { stride == .zero ? name(b) : "\(name(b)) + i0 * \(C.size(stride))" }
-            w.loops([C.size(g.batch)]) { w in w.line(call(at(g.a, g.strideA), at(g.b, g.strideB), at(g.c, g.strideC))) }
+            w.loops([C.size(g.batch)]) { w in both(at(g.a, g.strideA), at(g.b, g.strideB), at(g.c, g.strideC), &w) }
+        }
+    }
+
+    /// C = alpha·op(A)·op(B) + beta·C as loops, row by row so the innermost loop runs along a
+    /// row of C (and of B when B is not transposed).
+    func smallGemm(_ g: GemmKernel, _ a: String, _ b: String, _ c: String, _ w: inout CWriter) {
+        let (a, b, c) = [a, b, c].map { $0.contains(" ") ? "(\($0))" : $0 }.triple
+        let (m, n, k) = (C.size(g.m), C.size(g.n), C.size(g.k))
+        let (lda, ldb, ldc) = (C.size(g.lda), C.size(g.ldb), C.size(g.ldc))
+        let aAt = g.transposeA ? "\(a)[p * \(lda) + r]" : "\(a)[r * \(lda) + p]"
+        let bAt = g.transposeB ? "\(b)[q * \(ldb) + p]" : "\(b)[p * \(ldb) + q]"
+        w.block("for (int64_t r = 0; r < \(m); r++)") { w in
+            w.line("float *const row_ = \(c) + r * \(ldc);")
+            if g.beta == 0 {
+                w.line("for (int64_t q = 0; q < \(n); q++) row_[q] = 0.0f;")
+            } else if g.beta != 1 {
+                w.line("for (int64_t q = 0; q < \(n); q++) row_[q] *= \(C.float(g.beta));")
+            }
+            w.block("for (int64_t p = 0; p < \(k); p++)") { w in
+                w.line("const float a_ = \(g.alpha == 1 ? "" : C.float(g.alpha) + " * ")\(aAt);")
+                w.line("for (int64_t q = 0; q < \(n); q++) row_[q] += a_ * \(bAt);")
+            }
         }
     }
 
@@ -275,4 +313,8 @@ struct CKernels {
         }
         w.line("\(name(out))[0] = (float)(acc_ / (double)\(C.size(count)));")
     }
+}
+
+private extension Array {
+    var triple: (Element, Element, Element) { (self[0], self[1], self[2]) }
 }
