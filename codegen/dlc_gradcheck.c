@@ -35,7 +35,7 @@ typedef struct {
 
 static double loss_at(checker *c) {
     dlc_rng rng = {c->dropout_state};
-    dlc_step s = {c->n, c->data, 1, (const float *const *)c->r.param_views, c->r.grad_views, c->r.arena, &rng, 1};
+    dlc_step s = {c->n, c->data, 1, (const float *const *)c->r.param_views, c->r.grad_views, c->r.arena, &rng, 1, 0.0f};
     return (double)c->m->train_step(&s);
 }
 

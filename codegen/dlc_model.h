@@ -138,6 +138,7 @@ typedef struct {
     void *arena;                /* arena_bytes(n) bytes, 64-byte aligned, uninitialised */
     dlc_rng *dropout;           /* stream dropout; train_step draws from it, eval_step never */
     int training;               /* 1 in train_step (dropout on), 0 in eval_step */
+    float lr;                   /* sgd_step only: the learning rate of this update */
 } dlc_step;
 
 typedef struct {
@@ -164,6 +165,12 @@ typedef struct {
     float (*eval_step)(const dlc_step *s, void *const *outputs);
     /* Optional (may be NULL): floating-point operations of one training step. */
     double (*train_flops)(int64_t n);
+    /* Optional (may be NULL): train_step fused with plain SGD. Forward and backward on one
+     * batch, each param updated in place, p -= s->lr * d(loss)/d(p), as soon as nothing else
+     * in the step reads it (a weight gradient's GEMM writes straight into the weight with
+     * alpha = -lr, beta = 1). s->grads is not touched. Returns the loss. The runtime calls it
+     * for SGD with no momentum and no weight decay, without accumulation. */
+    float (*sgd_step)(const dlc_step *s);
 } dlc_model;
 
 /* Defined by the generated file. */

@@ -137,11 +137,21 @@ static void save(trainer *t) {
 
 /* ---- One update ------------------------------------------------------------------------------ */
 
+/* Plain SGD without accumulation runs as the model's fused sgd_step, when it has one: the
+ * gradients then never reach memory of their own. */
+static int fused_sgd(const trainer *t) {
+    const dlc_optimizer_config *o = &t->cfg.optimizer;
+    return t->m->sgd_step && o->kind == DLC_OPT_SGD && o->momentum == 0 && o->weight_decay == 0 &&
+           t->cfg.accumulate == 1;
+}
+
 /* Forward and backward on one micro-batch; with accumulate k the gradient joins the cycle's
  * sum divided by k. Returns the loss. */
 static float micro_step(trainer *t, int64_t n, const void *const *data, int first_in_cycle) {
     const dlc_model *m = t->m;
-    dlc_step s = {n, data, 1, (const float *const *)t->r.param_views, t->r.grad_views, t->r.arena, &t->dropout, 1};
+    dlc_step s = {n, data, 1, (const float *const *)t->r.param_views, t->r.grad_views, t->r.arena, &t->dropout, 1,
+                  (float)t->opt.lr};
+    if (fused_sgd(t)) return m->sgd_step(&s);  /* the update happens inside the step */
     float loss = m->train_step(&s);
     int64_t k = t->cfg.accumulate;
     if (k > 1) {
@@ -153,7 +163,8 @@ static float micro_step(trainer *t, int64_t n, const void *const *data, int firs
 }
 
 static void update(trainer *t) {
-    dlc_optim_update(&t->opt, t->r.params, t->cfg.accumulate > 1 ? t->accum : t->r.grads);
+    if (fused_sgd(t)) t->opt.step++;  /* sgd_step already updated the params */
+    else dlc_optim_update(&t->opt, t->r.params, t->cfg.accumulate > 1 ? t->accum : t->r.grads);
     t->prog.step++;
     t->run_updates++;
 }

@@ -45,6 +45,7 @@ public enum KernelPrinter {
         case .buffer(let b, let strides): return "\(e.buffer(b).name)[\(strides.map(\.description).joined(separator: ","))]"
         case .immediate(let x): return "\(x)"
         case .count(let c): return "count(\(c))"
+        case .learningRate: return "lr"
         }
     }
 
@@ -64,13 +65,14 @@ public enum KernelPrinter {
         switch k {
         case .elementwise(let x):
             return "\(n(x.output)) = loop\(dims(x.shape)) \(expr(x.expr, x.operands.map { operand($0, e) }))"
-                + x.reductions.map { "; \(n($0.output))\(dims($0.outputStrides)) sum= it" }.joined()
+                + x.reductions.map { "; \(n($0.output))\(dims($0.outputStrides)) \($0.isUpdate ? "-= lr * sum" : "sum=") it" }.joined()
         case .reduce(let r):
-            return "\(n(r.output))\(dims(r.outputStrides)) \(r.op.rawValue)= loop\(dims(r.shape)) \(n(r.input))"
+            return "\(n(r.output))\(dims(r.outputStrides)) \(r.isUpdate ? "-= lr * sum" : r.op.rawValue + "=") loop\(dims(r.shape)) \(n(r.input))"
         case .gemm(let g):
             var s = "\(n(g.c)) = gemm(\(n(g.a))\(g.transposeA ? "^T" : ""), \(n(g.b))\(g.transposeB ? "^T" : "")) m=\(g.m) n=\(g.n) k=\(g.k)"
             if g.batch != .one { s += " batch=\(g.batch)" }
-            if g.alpha != 1 || g.beta != 0 { s += " alpha=\(g.alpha) beta=\(g.beta)" }
+            if g.alphaIsNegativeLearningRate { s += " alpha=-lr beta=\(g.beta)" }
+            else if g.alpha != 1 || g.beta != 0 { s += " alpha=\(g.alpha) beta=\(g.beta)" }
             return s
         case .gather(let out, let table, let index, let rows, let rowSize, let count, _):
             return "\(n(out)) = gather(\(n(table))[\(rows) rows of \(rowSize)], \(n(index))[\(count)])"

@@ -51,10 +51,16 @@ public struct Buffer: Hashable, Sendable {
 public enum EntryKind: String, Hashable, Sendable, CaseIterable {
     /// Forward and backward: gradients into `s->grads`, returns the loss.
     case train
+    /// The train step fused with plain SGD: each param updated in place as soon as nothing
+    /// else reads it (see `SGDUpdates`).
+    case sgd
     /// Forward with targets, dropout off: outputs and the loss.
     case eval
     /// Forward without targets: outputs only.
     case predict
+
+    /// Entries that take a training step: dropout on, gradients computed.
+    public var isTraining: Bool { self == .train || self == .sgd }
 }
 
 /// One entry point: its buffers, its kernels in order, and the arena it needs. Entries never
@@ -87,6 +93,8 @@ public struct Entry: Sendable {
 public enum Operand: Hashable, Sendable {
     case buffer(BufferID, strides: [Affine])
     case immediate(Double)
+    /// The step's learning rate (`sgd` entry only).
+    case learningRate
     /// A count known up to the batch (`count` nodes): the value `perBatch * n + constant`.
     case count(Affine)
 }
@@ -126,6 +134,9 @@ public struct ReduceKernel: Hashable, Sendable {
     public var op: ReduceOp
     /// For mean: the number of elements summed into each output.
     public var count: Affine
+    /// An SGD update: the output (a param) is not cleared, and gets minus the learning rate
+    /// times the sum added (`sgd` entry only).
+    public var isUpdate = false
 }
 
 /// C = alpha · op(A) @ op(B) + beta · C, row-major, possibly repeated over a batch axis with
@@ -136,6 +147,8 @@ public struct GemmKernel: Hashable, Sendable {
     public var m: Affine, n: Affine, k: Affine
     public var lda: Affine, ldb: Affine, ldc: Affine
     public var alpha: Double, beta: Double
+    /// When set, alpha is minus the step's learning rate: the product is an SGD update.
+    public var alphaIsNegativeLearningRate = false
     public var batch: Affine
     public var strideA: Affine, strideB: Affine, strideC: Affine
 }

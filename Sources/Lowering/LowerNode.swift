@@ -114,7 +114,7 @@ extension EntryLowering {
 
         case .dropoutMask(let p):
             let out = result(&self)
-            emit(.dropoutMask(output: out, p: p, count: count, training: kind == .train), v)
+            emit(.dropoutMask(output: out, p: p, count: count, training: kind.isTraining), v)
         case .oneHot(let classes):
             let labels = materialize(n.operands[0])
             let out = result(&self)
@@ -130,9 +130,9 @@ extension EntryLowering {
             let z = materialize(n.operands[0]), y = materialize(n.operands[1])
             let zt = graph.type(of: n.operands[0])
             let out = result(&self)
-            // The train step keeps the probabilities for the backward kernel.
+            // A training step keeps the probabilities for the backward kernel.
             var probabilities: BufferID?
-            if kind == .train {
+            if kind.isTraining {
                 let p = newBuffer(v, .arena(offset: .zero), type: zt, name: buffers[out.index].name + "_probs")
                 probabilities = p
                 savedProbabilities[SoftmaxKey(logits: n.operands[0], labels: n.operands[1])] = p

@@ -11,7 +11,8 @@ public enum Lowering {
         guard let loss = graph.loss else { throw Failure(description: "the graph has no loss") }
         let outputs = graph.outputs.map(\.value)
         let plans: [(EntryKind, [ValueID])] = [
-            (.train, [loss] + graph.gradients.map(\.value)), (.eval, [loss] + outputs), (.predict, outputs),
+            (.train, [loss] + graph.gradients.map(\.value)), (.sgd, [loss] + graph.gradients.map(\.value)),
+            (.eval, [loss] + outputs), (.predict, outputs),
         ]
         var entries: [Entry] = []
         for (kind, roots) in plans {
@@ -77,11 +78,22 @@ struct EntryLowering {
                 gradientBuffers.append(placeGradient(g.value, param: graph.params.firstIndex { $0.name == g.name }!, order: i))
             }
         }
+        var updates: [SGDUpdates.Update] = []
+        if kind == .sgd {
+            updates = graph.gradients.map { g in
+                let param = graph.params.firstIndex { $0.name == g.name }!
+                let w = buffers.firstIndex { $0.storage == .param(param) }.map(BufferID.init)
+                    ?? newBuffer(graph.paramValue(g.name) ?? g.value, .param(param), type: graph.params[param].type)
+                return SGDUpdates.Update(param: w, gradient: sgdGradient(g.value))
+            }
+            gradientBuffers = updates.compactMap { if case .buffer(let b, _) = $0.gradient { return b }; return nil }
+        }
         let lossBuffer = graph.loss.flatMap { l in roots.contains(l) ? materialize(l) : nil }
-        let outputBuffers = kind == .train ? [] : graph.outputs.map { materialize($0.value) }
+        let outputBuffers = kind.isTraining ? [] : graph.outputs.map { materialize($0.value) }
         var entry = Entry(kind: kind, buffers: buffers, kernels: kernels, unavailable: nil, arenaBytes: .zero,
                           loss: lossBuffer, outputs: outputBuffers)
         KernelFusion.run(&entry, keep: Set([lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers))
+        if kind == .sgd { SGDUpdates.fold(&entry, updates) }
         MemoryPlanner.plan(&entry, liveToEnd: [lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers)
         return entry
     }
@@ -143,6 +155,20 @@ struct EntryLowering {
         return target
     }
 
+    /// A gradient for the `sgd` entry, as an operand of the update: a buffer computed in this
+    /// entry, or a copy (a gradient that is a param or data must be read before any update).
+    mutating func sgdGradient(_ v: ValueID) -> Operand {
+        switch values[v]! {
+        case .immediate(let x): return .immediate(x)
+        case .count(let c): return .count(c)
+        case .buffer(let b):
+            if case .arena = buffers[b.index].storage { return .buffer(b, strides: []) }
+            let copy = newBuffer(v, .arena(offset: .zero))
+            emit(.copy(output: copy, input: b, count: graph.type(of: v).shape.affineCount), v)
+            return .buffer(copy, strides: [])
+        }
+    }
+
     // MARK: - Operands
 
     /// How an elementwise kernel over `shape` reads `v`: broadcast strides (0 where `v` has
@@ -176,6 +202,6 @@ let cReserved: Set<String> = [
     "volatile", "while", "outputs", "loss", "i", "j", "k", "o", "t", "l",
     // Locals of the generated kernels end in '_' (see CKernels) and loop counters are iN.
     "r_", "m_", "sum_", "e_", "lse_", "base_", "best_", "a_", "b_", "acc_", "d_", "q_", "t_", "z_", "c_", "keep_", "j_",
-    "p_", "inv_", "scale_", "v_", "row_", "r", "p", "q",
+    "p_", "inv_", "scale_", "v_", "row_", "r", "p", "q", "lr_",
     "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7",
 ]

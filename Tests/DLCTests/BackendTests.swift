@@ -51,7 +51,8 @@ final class BackendTests: XCTestCase {
     }
 
     struct HarnessResult {
-        var trainLoss: Double, gradients: [[Double]], evalLoss: Double, outputs: [[Double]], predicted: [[Double]]
+        var trainLoss: Double, gradients: [[Double]], sgdLoss: Double, updatedParams: [[Double]]
+        var evalLoss: Double, outputs: [[Double]], predicted: [[Double]]
     }
 
     func runHarness(_ exe: URL, _ g: Graph, params: [String: Tensor], feeds: [String: Tensor], batch: Int,
@@ -80,11 +81,14 @@ final class BackendTests: XCTestCase {
         }
         let trainLoss = take(1)[0]
         let grads = g.params.map { take($0.type.shape.fixedElementCount) }
+        let sgdLoss = take(1)[0]
+        let updated = g.params.map { take($0.type.shape.fixedElementCount) }
         let evalLoss = take(1)[0]
         let types = g.outputs.map { g.type(of: $0.value) }
         let outputs = types.map { take($0.shape.elementCount(batch: batch), $0.dtype) }
         let predicted = offset >= out.count ? [] : types.map { take($0.shape.elementCount(batch: batch), $0.dtype) }
-        return HarnessResult(trainLoss: trainLoss, gradients: grads, evalLoss: evalLoss, outputs: outputs, predicted: predicted)
+        return HarnessResult(trainLoss: trainLoss, gradients: grads, sgdLoss: sgdLoss, updatedParams: updated,
+                             evalLoss: evalLoss, outputs: outputs, predicted: predicted)
     }
 
     /// Float32 results against double-precision ones: relative 1e-4, with an absolute floor
@@ -115,7 +119,12 @@ final class BackendTests: XCTestCase {
             assertClose([c.trainLoss], [train[g.loss!].scalars[0]], "\(name): train loss")
             for (i, grad) in g.gradients.enumerated() {
                 assertClose(c.gradients[i], train[grad.value].scalars, "\(name): grad \(grad.name)")
+                // The fused SGD step: p - 0.125·grad, compared as the change it makes.
+                let p = params[grad.name]!.scalars
+                let step = zip(c.updatedParams[i], p).map { $0 - $1 }
+                assertClose(step, train[grad.value].scalars.map { -0.125 * $0 }, "\(name): sgd step of \(grad.name)")
             }
+            assertClose([c.sgdLoss], [train[g.loss!].scalars[0]], "\(name): sgd loss")
             let eval = try interpreter.run(feeds: f, params: params)
             assertClose([c.evalLoss], [eval[g.loss!].scalars[0]], "\(name): eval loss")
             for (i, o) in g.outputs.enumerated() {

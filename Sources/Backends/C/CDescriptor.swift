@@ -65,6 +65,7 @@ struct CDescriptor {
             w.line(".metric_output = \(g.outputs.isEmpty ? -1 : 0), .metric_target = \(target.map(String.init) ?? "-1"),")
             w.line(".config = config_defaults,")
             w.line(".arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,")
+            w.line(".sgd_step = sgd_step,")
         }
         w.text.isEmpty ? () : ()
         w.line(";")

@@ -106,6 +106,7 @@ struct CKernels {
         case .buffer(let b, _): return "\(name(b))[\(index)]"
         case .immediate(let x): return type == .i32 ? C.int(x) : C.float(x)
         case .count(let c): return "(float)\(c.isConstant ? C.size(c) : "(" + C.size(c) + ")")"
+        case .learningRate: return "s->lr"
         }
     }
 
@@ -120,9 +121,10 @@ struct CKernels {
             return operand(o, index: "", type: e.computeType)
         }
         let value = CExpressions.print(e.expr, reads, type: e.computeType)
-        for r in e.reductions {
+        for r in e.reductions where !r.isUpdate {
             w.line("memset(\(name(r.output)), 0, sizeof(float) * \(C.size(entry.buffer(r.output).elementCount)));")
         }
+        if e.reductions.contains(where: \.isUpdate) { w.line("const float lr_ = s->lr;") }
         let out = "\(name(e.output))[\(Self.index(strides[0]))]"
         w.loops(shape.map(C.size)) { w in
             if e.reductions.isEmpty {
@@ -131,7 +133,7 @@ struct CKernels {
                 w.line("const \(C.type(entry.buffer(e.output).type.dtype)) v_ = \(value);")
                 w.line("\(out) = v_;")
                 for (i, r) in e.reductions.enumerated() {
-                    w.line("\(name(r.output))[\(Self.index(strides[1 + i]))] += v_;")
+                    w.line("\(name(r.output))[\(Self.index(strides[1 + i]))] \(r.isUpdate ? "-= lr_ *" : "+=") v_;")
                 }
             }
         }
@@ -140,11 +142,15 @@ struct CKernels {
     func reduce(_ r: ReduceKernel, _ w: inout CWriter) {
         let out = name(r.output), count = C.size(entry.buffer(r.output).elementCount)
         let initial = r.op == .max ? "-INFINITY" : "0.0f"
-        w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] = \(initial);")
+        if r.isUpdate {
+            w.line("const float lr_ = s->lr;")
+        } else {
+            w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] = \(initial);")
+        }
         let (shape, strides) = Self.collapse(r.shape, [r.inputStrides, r.outputStrides])
         let o = "\(out)[\(Self.index(strides[1]))]", x = "\(name(r.input))[\(Self.index(strides[0]))]"
         w.loops(shape.map(C.size)) { w in
-            w.line(r.op == .max ? "\(o) = dlc_maxf(\(o), \(x));" : "\(o) += \(x);")
+            w.line(r.op == .max ? "\(o) = dlc_maxf(\(o), \(x));" : r.isUpdate ? "\(o) -= lr_ * \(x);" : "\(o) += \(x);")
         }
         if r.op == .mean {
             w.line("for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] /= (float)\(C.size(r.count));")
@@ -156,10 +162,11 @@ struct CKernels {
     static let smallGemm = 16384
 
     func gemm(_ g: GemmKernel, _ w: inout CWriter) {
+        let alpha = g.alphaIsNegativeLearningRate ? "-s->lr" : C.float(g.alpha)
         let ta = g.transposeA ? "CblasTrans" : "CblasNoTrans", tb = g.transposeB ? "CblasTrans" : "CblasNoTrans"
         func call(_ a: String, _ b: String, _ c: String) -> String {
             "cblas_sgemm(CblasRowMajor, \(ta), \(tb), \(C.size(g.m)), \(C.size(g.n)), \(C.size(g.k)), "
-                + "\(C.float(g.alpha)), \(a), \(C.size(g.lda)), \(b), \(C.size(g.ldb)), \(C.float(g.beta)), \(c), \(C.size(g.ldc)));"
+                + "\(alpha), \(a), \(C.size(g.lda)), \(b), \(C.size(g.ldb)), \(C.float(g.beta)), \(c), \(C.size(g.ldc)));"
         }
         func both(_ a: String, _ b: String, _ c: String, _ w: inout CWriter) {
             let work = "\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k))"
@@ -197,7 +204,8 @@ struct CKernels {
                 w.line("for (int64_t q = 0; q < \(n); q++) row_[q] *= \(C.float(g.beta));")
             }
             w.block("for (int64_t p = 0; p < \(k); p++)") { w in
-                w.line("const float a_ = \(g.alpha == 1 ? "" : C.float(g.alpha) + " * ")\(aAt);")
+                let alpha = g.alphaIsNegativeLearningRate ? "-s->lr" : C.float(g.alpha)
+                w.line("const float a_ = \(alpha == "1.0f" ? "" : alpha + " * ")\(aAt);")
                 w.line("for (int64_t q = 0; q < \(n); q++) row_[q] += a_ * \(bAt);")
             }
         }

@@ -40,6 +40,7 @@ public struct CPrinter {
         let signature: String
         switch e.kind {
         case .train: signature = "static float train_step(const dlc_step *s)"
+        case .sgd: signature = "static float sgd_step(const dlc_step *s)"
         case .eval: signature = "static float eval_with_targets(const dlc_step *s, void *const *outputs)"
         case .predict: signature = "static void predict(const dlc_step *s, void *const *outputs)"
         }

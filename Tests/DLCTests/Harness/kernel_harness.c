@@ -5,12 +5,14 @@
  * usage: kernel_harness IN OUT
  *   IN:  int64 n; uint64 dropout RNG state; each param (float32, declaration order);
  *        each data tensor (n rows, float32 or int32, declaration order)
- *   OUT: train loss (float32); each gradient; eval loss; each output (eval); each output (predict)
+ *   OUT: train loss (float32); each gradient; sgd_step's loss and each param after it (lr 0.125);
+ *        eval loss; each output (eval); each output (predict)
  */
 #define _POSIX_C_SOURCE 200112L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "dlc_model.h"
 
 _Noreturn void dlc_index_error(const char *where, long idx, long size) {
@@ -58,6 +60,21 @@ int main(int argc, char **argv) {
     float loss = m->train_step(&s);
     fwrite(&loss, 4, 1, out);
     for (int i = 0; i < m->n_params; i++) fwrite(grads[i], 4, (size_t)m->params[i].size, out);
+
+    /* sgd_step: the same batch and dropout masks, on a copy of the params */
+    float **updated = calloc((size_t)m->n_params + 1, sizeof *updated);
+    for (int i = 0; i < m->n_params; i++) {
+        updated[i] = malloc((size_t)m->params[i].size * 4 + 4);
+        memcpy(updated[i], params[i], (size_t)m->params[i].size * 4);
+    }
+    rng.state = state;
+    dlc_step u = s;
+    u.params = (const float *const *)updated;
+    u.grads = NULL;
+    u.lr = 0.125f;
+    loss = m->sgd_step(&u);
+    fwrite(&loss, 4, 1, out);
+    for (int i = 0; i < m->n_params; i++) fwrite(updated[i], 4, (size_t)m->params[i].size, out);
 
     s.training = 0;
     s.grads = NULL;
