@@ -171,6 +171,9 @@ typedef struct {
      * alpha = -lr, beta = 1). s->grads is not touched. Returns the loss. The runtime calls it
      * for SGD with no momentum and no weight decay, without accumulation. */
     float (*sgd_step)(const dlc_step *s);
+    /* 1 when the kernels call BLAS; 0 lets the runtime keep OpenBLAS to one thread, whose
+     * idle workers would otherwise spin beside a model too small to use them. */
+    int uses_blas;
 } dlc_model;
 
 /* Defined by the generated file. */

@@ -65,7 +65,7 @@ struct CDescriptor {
             w.line(".metric_output = \(g.outputs.isEmpty ? -1 : 0), .metric_target = \(target.map(String.init) ?? "-1"),")
             w.line(".config = config_defaults,")
             w.line(".arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,")
-            w.line(".sgd_step = sgd_step,")
+            w.line(".sgd_step = sgd_step, .uses_blas = \(usesBLAS ? 1 : 0),")
         }
         w.text.isEmpty ? () : ()
         w.line(";")
@@ -166,6 +166,17 @@ struct CDescriptor {
             w.line(".validation = \(t.validation),")
         }
         w.line(";")
+    }
+
+    /// Whether any kernel may call BLAS (a GEMM above the small-product size).
+    var usesBLAS: Bool {
+        program.entries.contains { e in
+            e.kernels.contains { k in
+                guard case .gemm(let g) = k.body else { return false }
+                return !(g.m.isConstant && g.n.isConstant && g.k.isConstant)
+                    || g.m.constant * g.n.constant * g.k.constant > CKernels.smallGemm
+            }
+        }
     }
 
     /// Floating-point operations of one train step, affine in n: 2mnk per GEMM, one per
