@@ -171,9 +171,10 @@ typedef struct {
      * alpha = -lr, beta = 1). s->grads is not touched. Returns the loss. The runtime calls it
      * for SGD with no momentum and no weight decay, without accumulation. */
     float (*sgd_step)(const dlc_step *s);
-    /* 1 when the kernels call BLAS; 0 lets the runtime keep OpenBLAS to one thread, whose
-     * idle workers would otherwise spin beside a model too small to use them. */
-    int uses_blas;
+    /* Optional: whether a step on n rows calls BLAS (small products run as plain loops); when
+     * it does not, the runtime keeps OpenBLAS to one thread, whose idle workers would
+     * otherwise spin beside a model too small to use them. */
+    int (*uses_blas)(int64_t n);
 } dlc_model;
 
 /* Defined by the generated file. */

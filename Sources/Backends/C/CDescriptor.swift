@@ -23,6 +23,8 @@ struct CDescriptor {
             w.line("return eval_with_targets(s, outputs);")
         }
         w.line()
+        usesBLAS(&w)
+        w.line()
         w.block("static double train_flops(int64_t n)") { w in
             w.line("return \(flops());")
         }
@@ -65,7 +67,7 @@ struct CDescriptor {
             w.line(".metric_output = \(g.outputs.isEmpty ? -1 : 0), .metric_target = \(target.map(String.init) ?? "-1"),")
             w.line(".config = config_defaults,")
             w.line(".arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,")
-            w.line(".sgd_step = sgd_step, .uses_blas = \(usesBLAS ? 1 : 0),")
+            w.line(".sgd_step = sgd_step, .uses_blas = uses_blas,")
         }
         w.text.isEmpty ? () : ()
         w.line(";")
@@ -168,14 +170,17 @@ struct CDescriptor {
         w.line(";")
     }
 
-    /// Whether any kernel may call BLAS (a GEMM above the small-product size).
-    var usesBLAS: Bool {
-        program.entries.contains { e in
-            e.kernels.contains { k in
-                guard case .gemm(let g) = k.body else { return false }
-                return !(g.m.isConstant && g.n.isConstant && g.k.isConstant)
-                    || g.m.constant * g.n.constant * g.k.constant > CKernels.smallGemm
+    /// `uses_blas(n)`: whether some GEMM of a step on n rows is above the small-product size.
+    func usesBLAS(_ w: inout CWriter) {
+        var conditions: Set<String> = []
+        for e in program.entries {
+            for case .gemm(let g) in e.kernels.map(\.body) {
+                conditions.insert("(int64_t)\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k)) > \(CKernels.smallGemm)")
             }
+        }
+        w.block("static int uses_blas(int64_t n)") { w in
+            w.line("(void)n;")
+            w.line("return " + (conditions.isEmpty ? "0" : conditions.sorted().joined(separator: " || ")) + ";")
         }
     }
 
