@@ -202,6 +202,6 @@ let cReserved: Set<String> = [
     "volatile", "while", "outputs", "loss", "i", "j", "k", "o", "t", "l",
     // Locals of the generated kernels end in '_' (see CKernels) and loop counters are iN.
     "r_", "m_", "sum_", "e_", "lse_", "base_", "best_", "a_", "b_", "acc_", "d_", "q_", "t_", "z_", "c_", "keep_", "j_",
-    "p_", "inv_", "scale_", "v_", "row_", "r", "p", "q", "lr_",
+    "p_", "inv_", "scale_", "v_", "row_", "r", "p", "q", "lr_", "acc_", "tile_",
     "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7",
 ]

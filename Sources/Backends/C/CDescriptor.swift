@@ -175,6 +175,7 @@ struct CDescriptor {
         var conditions: Set<String> = []
         for e in program.entries {
             for case .gemm(let g) in e.kernels.map(\.body) {
+                if !CKernels.canInline(g) { conditions.insert("1"); continue }
                 conditions.insert("(int64_t)\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k)) > \(CKernels.smallGemm)")
             }
         }

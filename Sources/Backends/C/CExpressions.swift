@@ -10,9 +10,25 @@ enum CExpressions {
         case .operand(let i): return ops[i]
         case .pow(let x, let c): return "powf(\(print(x, ops, type: type)), \(C.float(c)))"
         case .select(let c, let a, let b):
-            return "(\(print(c, ops, type: type)) != 0 ? \(print(a, ops, type: type)) : \(print(b, ops, type: type)))"
+            // A comparison is its own condition (no 0/1 float in between, which vectorises better).
+            var condition = "\(print(c, ops, type: type)) != 0"
+            if case .binary(let op, let x, let y) = c, op.isComparison {
+                condition = "\(print(x, ops, type: type)) \(symbol(op)) \(print(y, ops, type: type))"
+            }
+            return "(\(condition) ? \(print(a, ops, type: type)) : \(print(b, ops, type: type)))"
         case .unary(let u, let x): return unary(u, print(x, ops, type: type), type)
         case .binary(let b, let x, let y): return binary(b, print(x, ops, type: type), print(y, ops, type: type), type)
+        }
+    }
+
+    static func symbol(_ op: BinaryOp) -> String {
+        switch op {
+        case .eq: return "=="
+        case .ne: return "!="
+        case .lt: return "<"
+        case .le: return "<="
+        case .gt: return ">"
+        default: return ">="
         }
     }
 

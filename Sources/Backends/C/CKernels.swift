@@ -161,6 +161,12 @@ struct CKernels {
     /// small a BLAS call costs more than the arithmetic.
     static let smallGemm = 16384
 
+    /// The loops need a constant row length to keep a row of C in registers, and a constant
+    /// k×n tile for a transposed B.
+    static func canInline(_ g: GemmKernel) -> Bool {
+        g.n.isConstant && g.n.constant <= 64 && (!g.transposeB || g.k.isConstant && g.k.constant * g.n.constant <= 4096)
+    }
+
     func gemm(_ g: GemmKernel, _ w: inout CWriter) {
         let alpha = g.alphaIsNegativeLearningRate ? "-s->lr" : C.float(g.alpha)
         let ta = g.transposeA ? "CblasTrans" : "CblasNoTrans", tb = g.transposeB ? "CblasTrans" : "CblasNoTrans"
@@ -171,7 +177,7 @@ struct CKernels {
         func both(_ a: String, _ b: String, _ c: String, _ w: inout CWriter) {
             let work = "\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k))"
             let constant = g.m.isConstant && g.n.isConstant && g.k.isConstant
-            if constant && g.m.constant * g.n.constant * g.k.constant > Self.smallGemm {
+            if !Self.canInline(g) || constant && g.m.constant * g.n.constant * g.k.constant > Self.smallGemm {
                 w.line(call(a, b, c))
             } else if constant {
                 smallGemm(g, a, b, c, &w)
@@ -188,25 +194,35 @@ struct CKernels {
         }
     }
 
-    /// C = alpha·op(A)·op(B) + beta·C as loops, row by row so the innermost loop runs along a
-    /// row of C (and of B when B is not transposed).
+    /// C = alpha·op(A)·op(B) + beta·C as loops for small products: each row of C is
+    /// accumulated in a local array of the (constant) row length, which the C compiler keeps in
+    /// vector registers; a transposed B is first copied into a dense k×n tile so that the
+    /// innermost loop reads it contiguously.
     func smallGemm(_ g: GemmKernel, _ a: String, _ b: String, _ c: String, _ w: inout CWriter) {
         let (a, b, c) = [a, b, c].map { $0.contains(" ") ? "(\($0))" : $0 }.triple
         let (m, n, k) = (C.size(g.m), C.size(g.n), C.size(g.k))
         let (lda, ldb, ldc) = (C.size(g.lda), C.size(g.ldb), C.size(g.ldc))
         let aAt = g.transposeA ? "\(a)[p * \(lda) + r]" : "\(a)[r * \(lda) + p]"
-        let bAt = g.transposeB ? "\(b)[q * \(ldb) + p]" : "\(b)[p * \(ldb) + q]"
+        let alpha = g.alphaIsNegativeLearningRate ? "-s->lr" : C.float(g.alpha)
+        var bRow = "\(b) + p * \(ldb)"
+        if g.transposeB {
+            w.line("float tile_[\(g.k.constant * g.n.constant)];")
+            w.line("for (int64_t p = 0; p < \(k); p++) for (int64_t q = 0; q < \(n); q++) tile_[p * \(n) + q] = \(b)[q * \(ldb) + p];")
+            bRow = "tile_ + p * \(n)"
+        }
         w.block("for (int64_t r = 0; r < \(m); r++)") { w in
-            w.line("float *const row_ = \(c) + r * \(ldc);")
-            if g.beta == 0 {
-                w.line("for (int64_t q = 0; q < \(n); q++) row_[q] = 0.0f;")
-            } else if g.beta != 1 {
-                w.line("for (int64_t q = 0; q < \(n); q++) row_[q] *= \(C.float(g.beta));")
-            }
+            w.line("float acc_[\(n)] = {0};")
             w.block("for (int64_t p = 0; p < \(k); p++)") { w in
-                let alpha = g.alphaIsNegativeLearningRate ? "-s->lr" : C.float(g.alpha)
-                w.line("const float a_ = \(alpha == "1.0f" ? "" : alpha + " * ")\(aAt);")
-                w.line("for (int64_t q = 0; q < \(n); q++) row_[q] += a_ * \(bAt);")
+                w.line("const float a_ = \(aAt);")
+                w.line("const float *const b_ = \(bRow);")
+                w.line("for (int64_t q = 0; q < \(n); q++) acc_[q] += a_ * b_[q];")
+            }
+            w.line("float *const row_ = \(c) + r * \(ldc);")
+            let scaled = alpha == "1.0f" ? "acc_[q]" : "\(alpha) * acc_[q]"
+            switch g.beta {
+            case 0: w.line("for (int64_t q = 0; q < \(n); q++) row_[q] = \(scaled);")
+            case 1: w.line("for (int64_t q = 0; q < \(n); q++) row_[q] += \(scaled);")
+            default: w.line("for (int64_t q = 0; q < \(n); q++) row_[q] = \(C.float(g.beta)) * row_[q] + \(scaled);")
             }
         }
     }
