@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(name: "EmbedRuntimeTool", path: "Sources/EmbedRuntimeTool"),
         .executableTarget(
             name: "dlc",
-            dependencies: ["DLCDriver", "DLCIR", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["DLCDriver", "DLCIR", "DLCPasses", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/dlc"),
         // One test target per stage, so a stage under construction breaks only its own tests.
         .testTarget(name: "IRTests", dependencies: ["DLCIR"], path: "Tests/IRTests"),

@@ -6,8 +6,10 @@ public enum KernelPrinter {
     public static func print(_ p: KernelProgram) -> String {
         let g = p.graph
         let paramBytes = g.params.reduce(0) { $0 + $1.type.shape.fixedElementCount * 4 }
+        let o = g.train.optimizer
+        let slots = o.kind == .sgd ? (o.momentum > 0 ? 1 : 0) : o.kind == .adagrad ? 1 : 2
         var out = "kernels \(g.name)\n"
-        out += "  params \(paramBytes) bytes, grads \(paramBytes) bytes, arena \(p.arenaBytes) bytes"
+        out += "  params \(paramBytes) bytes, grads \(paramBytes) bytes, optimizer \(slots * paramBytes) bytes (\(o.kind.rawValue)), arena \(p.arenaBytes) bytes"
         if let b = g.train.batch, !g.data.isEmpty { out += " (\(p.arenaBytes.value(batch: b)) at batch \(b))" }
         out += "\n"
         for e in p.entries { out += entry(e) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DLCDriver
 import DLCIR
+import DLCPasses
 import Foundation
 
 /// dlc's command line (spec section 8). Exit status: 0 success, 1 compile error, 2 usage error.
@@ -26,6 +27,10 @@ struct Compile: ParsableCommand {
     @Option(name: .short, help: ArgumentHelp("The trainer binary to write (default: ./NAME, the model's name).", valueName: "path"))
     var output: String?
 
+    @Option(help: ArgumentHelp("With --emit opt: print the graph after this pass (fuse, autodiff, cse, dce).",
+                               valueName: "pass"))
+    var stopAfter: String?
+
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
@@ -33,7 +38,14 @@ struct Compile: ParsableCommand {
             try buildTrainer(pipeline, output: output)
             return
         }
-        switch pipeline.emit(stage) {
+        if let pass = stopAfter {
+            guard stage == .opt, DLCPasses.Optimizer.passNames.contains(pass) else {
+                throw ValidationError("--stop-after takes one of \(DLCPasses.Optimizer.passNames.joined(separator: ", ")), with --emit opt")
+            }
+        }
+        let result = stopAfter.map { pass in pipeline.optimizedGraph(stopAfter: pass).map { printIR($0) } }
+            ?? pipeline.emit(stage)
+        switch result {
         case .success(let text): print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         case .failure(let f):
             FileHandle.standardError.write(Data(f.rendered.utf8))

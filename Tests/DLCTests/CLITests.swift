@@ -54,6 +54,28 @@ final class CLITests: XCTestCase {
         }
     }
 
+    func testGradcheckPassesAndFails() throws {
+        let ok = try Run.dlc(["gradcheck", "models/line_grid.dl"], in: Golden.root)
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("gradcheck passed"), ok.stdout)
+        // No float computation is exact: a tolerance of 0 must fail, with exit status 1.
+        let strict = try Run.dlc(["gradcheck", "models/line_grid.dl", "--tolerance", "0"], in: Golden.root)
+        XCTAssertEqual(strict.status, 1)
+        XCTAssertTrue(strict.stdout.contains("gradcheck FAILED"), strict.stdout)
+        let noData = try Run.dlc(["gradcheck", "models/mnist_mlp.dl"], in: Golden.root)
+        XCTAssertEqual(noData.status, 1)
+        XCTAssertTrue(noData.stderr.contains("give --data FILE"), noData.stderr)
+    }
+
+    func testStopAfterPrintsTheGraphAfterAPass() throws {
+        let fused = try Run.dlc(["compile", "models/digits.dl", "--emit", "opt", "--stop-after", "fuse"], in: Golden.root)
+        XCTAssertEqual(fused.status, 0, fused.stderr)
+        XCTAssertTrue(fused.stdout.contains("softmax_cross_entropy %logits, %y"), fused.stdout)
+        XCTAssertFalse(fused.stdout.contains("grad fc1.weight"), fused.stdout)
+        let bad = try Run.dlc(["compile", "models/digits.dl", "--emit", "opt", "--stop-after", "nope"], in: Golden.root)
+        XCTAssertEqual(bad.status, 2)
+    }
+
     func testHelpExitsZero() throws {
         let r = try Run.dlc(["--help"], in: Golden.root)
         XCTAssertEqual(r.status, 0)
