@@ -194,11 +194,51 @@ struct CKernels {
         }
     }
 
+    /// Whether `x` is the in-place pass over the result of the small GEMM `g` (bias and
+    /// activation of a `linear`), which can then be applied as each row is written.
+    func canFuseEpilogue(_ g: GemmKernel, _ x: ElementwiseKernel) -> Bool {
+        guard g.batch == .one, g.beta == 0, !g.alphaIsNegativeLearningRate, x.output == g.c, x.reductions.isEmpty,
+              Self.canInline(g), g.m.isConstant ? g.m.constant * g.n.constant * g.k.constant <= Self.smallGemm : true,
+              x.shape == [g.m, g.n] else { return false }
+        // The pass reads the GEMM's result only at the element it writes.
+        return x.operands.allSatisfy { o in
+            guard case .buffer(let b, let strides) = o else { return true }
+            return b != g.c || strides == [g.n, .one]
+        }
+    }
+
+    /// The small GEMM with the pass `x` applied to each element as its row is stored. For a
+    /// product too large to inline (its size depends on n), the BLAS call is followed by `x`.
+    func gemmWithEpilogue(_ g: GemmKernel, _ x: ElementwiseKernel, _ w: inout CWriter) {
+        let reads = x.operands.map { o -> String in
+            switch o {
+            case .buffer(let b, let strides) where b == g.c: _ = strides; return "acc_[q]"
+            case .buffer(_, let strides):
+                let r = strides[0] == .zero ? "" : (strides[0] == .one ? "r" : "r * \(C.size(strides[0]))")
+                let q = strides[1] == .zero ? "" : (strides[1] == .one ? "q" : "q * \(C.size(strides[1]))")
+                return operand(o, index: [r, q].filter { !$0.isEmpty }.joined(separator: " + ").ifEmpty("0"), type: x.computeType)
+            default: return operand(o, index: "0", type: x.computeType)
+            }
+        }
+        let value = CExpressions.print(x.expr, reads, type: x.computeType)
+        let constant = g.m.isConstant && g.n.isConstant && g.k.isConstant
+        if constant {
+            smallGemm(g, name(g.a), name(g.b), name(g.c), &w, store: value)
+        } else {
+            let work = "\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k))"
+            w.block("if ((int64_t)\(work) <= \(Self.smallGemm))") { w in smallGemm(g, name(g.a), name(g.b), name(g.c), &w, store: value) }
+            w.block("else") { w in
+                gemm(g, &w)
+                elementwise(x, &w)
+            }
+        }
+    }
+
     /// C = alpha·op(A)·op(B) + beta·C as loops for small products: each row of C is
     /// accumulated in a local array of the (constant) row length, which the C compiler keeps in
     /// vector registers; a transposed B is first copied into a dense k×n tile so that the
     /// innermost loop reads it contiguously.
-    func smallGemm(_ g: GemmKernel, _ a: String, _ b: String, _ c: String, _ w: inout CWriter) {
+    func smallGemm(_ g: GemmKernel, _ a: String, _ b: String, _ c: String, _ w: inout CWriter, store: String? = nil) {
         let (a, b, c) = [a, b, c].map { $0.contains(" ") ? "(\($0))" : $0 }.triple
         let (m, n, k) = (C.size(g.m), C.size(g.n), C.size(g.k))
         let (lda, ldb, ldc) = (C.size(g.lda), C.size(g.ldb), C.size(g.ldc))
@@ -219,6 +259,10 @@ struct CKernels {
             }
             w.line("float *const row_ = \(c) + r * \(ldc);")
             let scaled = alpha == "1.0f" ? "acc_[q]" : "\(alpha) * acc_[q]"
+            if let store {
+                w.line("for (int64_t q = 0; q < \(n); q++) row_[q] = \(store);")
+                return
+            }
             switch g.beta {
             case 0: w.line("for (int64_t q = 0; q < \(n); q++) row_[q] = \(scaled);")
             case 1: w.line("for (int64_t q = 0; q < \(n); q++) row_[q] += \(scaled);")
@@ -341,4 +385,8 @@ struct CKernels {
 
 private extension Array {
     var triple: (Element, Element, Element) { (self[0], self[1], self[2]) }
+}
+
+private extension String {
+    func ifEmpty(_ other: String) -> String { isEmpty ? other : self }
 }
