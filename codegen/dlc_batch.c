@@ -12,7 +12,7 @@ void dlc_batch_init(const dlc_model *m, const dlc_dataset *ds, int64_t max_rows,
     b->max_rows = max_rows;
     b->ptr = dlc_xcalloc((size_t)m->n_data + 1, sizeof *b->ptr);
     b->buf = dlc_xcalloc((size_t)m->n_data + 1, sizeof *b->buf);
-    for (int t = 0; t < m->n_data; t++)
+    for (int t = 0; t < m->n_data && max_rows > 0; t++)
         if (ds->cols[t]) b->buf[t] = dlc_aligned_alloc(dlc_mul_size((size_t)max_rows, (size_t)m->data[t].size * 4));
 }
 

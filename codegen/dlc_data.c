@@ -173,6 +173,19 @@ void dlc_dataset_subset(const dlc_model *m, const dlc_dataset *ds, const int64_t
     }
 }
 
+void dlc_dataset_keep(const dlc_model *m, dlc_dataset *ds, const int64_t *idx, int64_t k) {
+    for (int t = 0; t < m->n_data; t++) {
+        if (!ds->cols[t]) continue;
+        size_t row = (size_t)m->data[t].size * 4;
+        char *p = ds->cols[t];
+        /* idx ascends, so idx[i] >= i: each row moves down, over rows already moved or dropped. */
+        for (int64_t i = 0; i < k; i++)
+            if (idx[i] != i) memmove(p + (size_t)i * row, p + (size_t)idx[i] * row, row);
+        if (k < ds->n) ds->cols[t] = dlc_xrealloc(p, dlc_mul_size((size_t)k, row));
+    }
+    ds->n = k;
+}
+
 void dlc_dataset_free(const dlc_model *m, dlc_dataset *ds) {
     if (ds->cols)
         for (int t = 0; t < m->n_data; t++) free(ds->cols[t]);

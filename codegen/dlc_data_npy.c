@@ -2,7 +2,10 @@
  *
  * The array must be in C order with the examples on its first axis; the other axes must hold
  * exactly the tensor's per-example element count (any shape with that product: they are
- * flattened row-major, as CSV columns are). Every value is checked like a CSV field. */
+ * flattened row-major, as CSV columns are). Every value is checked like a CSV field.
+ *
+ * After the header the values go from the file straight into the tensor's array, a block at
+ * a time (no copy of the whole file first): so loading costs about one copy of the data. */
 #include "dlc_runtime.h"
 
 #include <stdlib.h>
@@ -82,43 +85,121 @@ static const char *parse_header(const char *p, const char *end, npy_header *h) {
     return seen == 7 ? NULL : "the header lacks descr, fortran_order or shape";
 }
 
-/* Element i of the array as a double. */
-static double element(const unsigned char *data, size_t i, char kind, int bytes, int big) {
-    unsigned char b[8];
-    for (int k = 0; k < bytes; k++) b[k] = data[i * (size_t)bytes + (size_t)(big ? bytes - 1 - k : k)];
-    switch (kind * 16 + bytes) {
-    case 'f' * 16 + 4: { float v; memcpy(&v, b, 4); return v; }
-    case 'f' * 16 + 8: { double v; memcpy(&v, b, 8); return v; }
-    case 'i' * 16 + 4: { int32_t v; memcpy(&v, b, 4); return v; }
-    default: { int64_t v; memcpy(&v, b, 8); return (double)v; }
+/* The file's byte order to the machine's (little-endian, as '<' is taken to be). */
+static void swap_bytes(unsigned char *p, size_t k, int bytes) {
+    if (bytes == 4) {
+        for (size_t i = 0; i < k; i++) {
+            uint32_t u;
+            memcpy(&u, p + 4 * i, 4);
+            u = __builtin_bswap32(u);
+            memcpy(p + 4 * i, &u, 4);
+        }
+    } else {
+        for (size_t i = 0; i < k; i++) {
+            uint64_t u;
+            memcpy(&u, p + 8 * i, 8);
+            u = __builtin_bswap64(u);
+            memcpy(p + 8 * i, &u, 8);
+        }
     }
+}
+
+/* Element i of k elements of the file's type (machine byte order) as a double. */
+static double element(const void *src, size_t i, char kind, int bytes) {
+    const unsigned char *p = (const unsigned char *)src + i * (size_t)bytes;
+    switch (kind * 16 + bytes) {
+    case 'f' * 16 + 4: { float v; memcpy(&v, p, 4); return v; }
+    case 'f' * 16 + 8: { double v; memcpy(&v, p, 8); return v; }
+    case 'i' * 16 + 4: { int32_t v; memcpy(&v, p, 4); return v; }
+    default: { int64_t v; memcpy(&v, p, 8); return (double)v; }
+    }
+}
+
+/* The first of k f32 values that is NaN or infinite, or k: a branch-free pass per block. */
+static size_t first_nonfinite(const float *x, size_t k) {
+    size_t i = 0;
+    for (; i + 256 <= k; i += 256) {
+        uint32_t bad = 0;
+        for (size_t j = 0; j < 256; j++) {
+            uint32_t u;
+            memcpy(&u, &x[i + j], 4);
+            bad += (u & 0x7f800000u) == 0x7f800000u;
+        }
+        if (bad) break;
+    }
+    for (; i < k; i++)
+        if (!isfinite(x[i])) return i;
+    return k;
+}
+
+/* The first of k i32 labels outside [0, classes), or k. */
+static size_t first_bad_label(const int32_t *x, size_t k, int64_t classes) {
+    uint32_t limit = classes > 2147483647 ? 2147483648u : (uint32_t)classes;
+    size_t i = 0;
+    for (; i + 256 <= k; i += 256) {
+        uint32_t bad = 0;
+        for (size_t j = 0; j < 256; j++) bad += (uint32_t)x[i + j] >= limit;
+        if (bad) break;
+    }
+    for (; i < k; i++)
+        if ((uint32_t)x[i] >= limit) return i;
+    return k;
+}
+
+/* Checks k elements of the file's type at src and writes them as the tensor's dtype to dst.
+ * When the file holds the tensor's own type, src == dst and only the check remains. Returns
+ * the index of the first bad element, or k. */
+static size_t convert(const dlc_data_desc *d, char kind, int bytes, const void *src, void *dst, size_t k) {
+    if (src == dst) {
+        if (d->dtype == DLC_F32) return first_nonfinite(dst, k);
+        return d->classes > 0 ? first_bad_label(dst, k, d->classes) : k; /* every int32 is a valid i32 */
+    }
+#define DLC_CONVERT(T, U)                                          \
+    do {                                                           \
+        const T *s_ = (const T *)src;                              \
+        U *o_ = (U *)dst;                                          \
+        for (size_t i = 0; i < k; i++) {                           \
+            double v = (double)s_[i];                              \
+            if (!dlc_value_ok(d, v)) return i;                     \
+            o_[i] = (U)v;                                          \
+        }                                                          \
+    } while (0)
+    int f32 = d->dtype == DLC_F32;
+    switch (kind * 16 + bytes) {
+    case 'f' * 16 + 4: if (f32) DLC_CONVERT(float, float); else DLC_CONVERT(float, int32_t); break;
+    case 'f' * 16 + 8: if (f32) DLC_CONVERT(double, float); else DLC_CONVERT(double, int32_t); break;
+    case 'i' * 16 + 4: if (f32) DLC_CONVERT(int32_t, float); else DLC_CONVERT(int32_t, int32_t); break;
+    default: if (f32) DLC_CONVERT(int64_t, float); else DLC_CONVERT(int64_t, int32_t); break;
+    }
+#undef DLC_CONVERT
+    return k;
 }
 
 void dlc_load_npy(const dlc_model *m, const char *path, int tensor, dlc_loaded *out) {
     const dlc_data_desc *d = &m->data[tensor];
-    size_t size;
-    const char *why;
-    unsigned char *buf = dlc_read_file(path, &size, &why);
-    if (!buf) dlc_die(1, "%s: %s", path, why);
     memset(out, 0, sizeof *out);
-    if (size < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
-        dlc_data_error(path, 0, 0, "not a .npy file (bad magic)");
-        free(buf);
+    dlc_reader r;
+    const char *why;
+    if (!dlc_reader_open(&r, path, &why)) dlc_die(1, "%s: %s", path, why);
+    unsigned char pre[12];
+    if (dlc_reader_read(&r, pre, 10) < 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
+        dlc_reader_data_error(&r, "not a .npy file (bad magic)");
         return;
     }
-    size_t hlen, hstart;
-    if (buf[6] == 1) hlen = (size_t)buf[8] | (size_t)buf[9] << 8, hstart = 10;
-    else if (buf[6] == 2 || buf[6] == 3) {
-        if (size < 12) { dlc_data_error(path, 0, 0, "truncated header"); free(buf); return; }
-        hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24, hstart = 12;
+    size_t hlen;
+    if (pre[6] == 1) hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
+    else if (pre[6] == 2 || pre[6] == 3) {
+        if (dlc_reader_read(&r, pre + 10, 2) < 2) { dlc_reader_data_error(&r, "truncated header"); return; }
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
     } else {
-        dlc_data_error(path, 0, 0, "unsupported .npy version %d", buf[6]);
-        free(buf);
+        dlc_reader_data_error(&r, "unsupported .npy version %d", pre[6]);
         return;
     }
+    size_t got;
+    char *hbuf = dlc_reader_read_grow(&r, hlen, &got);
     npy_header h = {{0}, 0, 0, {0}};
-    const char *bad = hlen > size - hstart ? "truncated header"
-                                           : parse_header((char *)buf + hstart, (char *)buf + hstart + hlen, &h);
+    const char *bad = got < hlen ? "truncated header" : parse_header(hbuf, hbuf + hlen, &h);
+    free(hbuf);
     char kind = h.descr[1];
     int bytes = h.descr[0] ? atoi(h.descr + 2) : 0, big = h.descr[0] == '>';
     if (!bad && (!strchr("<>|=", h.descr[0]) || !((kind == 'f' || kind == 'i') && (bytes == 4 || bytes == 8))))
@@ -126,8 +207,7 @@ void dlc_load_npy(const dlc_model *m, const char *path, int tensor, dlc_loaded *
     if (!bad && h.fortran) bad = "Fortran-order arrays are not supported (use np.ascontiguousarray)";
     if (!bad && h.rank < 1) bad = "a scalar array has no examples";
     if (bad) {
-        dlc_data_error(path, 0, 0, "%s%s%s", bad, h.descr[0] ? ", dtype " : "", h.descr);
-        free(buf);
+        dlc_reader_data_error(&r, "%s%s%s", bad, h.descr[0] ? ", dtype " : "", h.descr);
         return;
     }
     int64_t per = 1; /* -1 once past any tensor's size */
@@ -135,38 +215,65 @@ void dlc_load_npy(const dlc_model *m, const char *path, int tensor, dlc_loaded *
         per = per < 0 || (h.shape[a] && per > INT64_MAX / h.shape[a]) ? -1 : per * h.shape[a];
     if (per != d->size) {
         char shape[160];
-        dlc_data_error(path, 0, 0, "shape %s does not fit %s (%lld values per example)",
-                       dlc_shape_string(shape, sizeof shape, h.rank, h.shape), d->name, (long long)d->size);
-        free(buf);
+        dlc_reader_data_error(&r, "shape %s does not fit %s (%lld values per example)",
+                 dlc_shape_string(shape, sizeof shape, h.rank, h.shape), d->name, (long long)d->size);
         return;
     }
     int64_t n = h.shape[0];
-    /* Divide rather than multiply: a forged shape must not overflow. */
-    if ((size_t)n > (size - hstart - hlen) / (size_t)bytes / (size_t)per) {
-        dlc_data_error(path, 0, 0, "truncated data: shape (%lld, ...) needs more bytes than the file has", (long long)n);
-        free(buf);
+    /* Divide rather than multiply: a forged shape must not overflow. (A gzip stream's bound is
+     * what deflate could expand to; one that ends early is caught as it is read.) */
+    uint64_t left = dlc_reader_left(&r);
+    if ((uint64_t)n > left / (uint64_t)bytes / (uint64_t)per) {
+        dlc_reader_data_error(&r, "truncated data: shape (%lld, ...) needs more bytes than the file has", (long long)n);
         return;
     }
     if (n == 0) {
-        dlc_data_error(path, 0, 0, "no data rows");
-        free(buf);
+        dlc_reader_data_error(&r, "no data rows");
         return;
     }
+    /* The values go straight from the file into the tensor's array, a block at a time, each
+     * block checked while it is in cache. A file of the tensor's own type (float32 for f32,
+     * int32 for i32) is read in place; other types pass through a small buffer. */
     size_t count = (size_t)n * (size_t)per;
-    const unsigned char *data = buf + hstart + hlen;
-    out->values = dlc_xmalloc(dlc_mul_size(count, 4));
-    char msg[160];
-    for (size_t i = 0; i < count; i++) {
-        double v = element(data, i, kind, bytes, big);
-        const char *err = dlc_check_value(d, v, msg, sizeof msg);
-        if (err) {
-            dlc_data_error(path, 0, 0, "row %lld, element %lld: %s (%s)", (long long)(i / (size_t)per),
-                           (long long)(i % (size_t)per), err, d->name);
+    int same = bytes == 4 && (kind == 'f') == (d->dtype == DLC_F32);
+    size_t block = same ? (size_t)1 << 18 : (size_t)1 << 15;
+    size_t cap = dlc_reader_capacity(&r, count, (size_t)bytes);
+    out->values = dlc_xmalloc(dlc_mul_size(cap, 4));
+    out->n = n;
+    unsigned char *scratch = same ? NULL : dlc_xmalloc(block * (size_t)bytes);
+    char msg[160], where[400];
+    where[0] = 0;
+    int short_read = 0;
+    for (size_t i = 0; i < count && !where[0] && !short_read;) {
+        size_t k = count - i < block ? count - i : block;
+        if (i + k > cap) { /* a stream longer than its size hint */
+            cap = cap > count / 2 ? count : 2 * cap;
+            out->values = dlc_xrealloc(out->values, cap * 4);
+        }
+        unsigned char *dst = (unsigned char *)out->values + i * 4, *src = same ? dst : scratch;
+        if (dlc_reader_read(&r, src, k * (size_t)bytes) < k * (size_t)bytes) {
+            short_read = 1;
             break;
         }
-        if (d->dtype == DLC_F32) ((float *)out->values)[i] = (float)v;
-        else ((int32_t *)out->values)[i] = (int32_t)v;
+        if (big) swap_bytes(src, k, bytes);
+        size_t j = convert(d, kind, bytes, src, dst, k);
+        if (j < k) {
+            const char *err = dlc_check_value(d, element(src, j, kind, bytes), msg, sizeof msg);
+            snprintf(where, sizeof where, "row %lld, element %lld: %s (%s)", (long long)((i + j) / (size_t)per),
+                     (long long)((i + j) % (size_t)per), err ? err : "bad value", d->name);
+        }
+        i += k;
     }
-    out->n = n;
-    free(buf);
+    free(scratch);
+    if (short_read) {
+        free(out->values);
+        memset(out, 0, sizeof *out);
+        dlc_reader_data_error(&r, "truncated data: shape (%lld, ...) needs more bytes than the file has", (long long)n);
+        return;
+    }
+    if (where[0]) {
+        dlc_reader_data_error(&r, "%s", where);
+        return;
+    }
+    dlc_reader_finish(&r);
 }

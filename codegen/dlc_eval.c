@@ -32,6 +32,20 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     for (int i = 0; i < m->n_outputs; i++) r->outputs[i] = dlc_aligned_alloc(output_bytes(&m->outputs[i], r->max_rows));
 }
 
+/* OpenBLAS's own: joins its worker threads (a later multi-threaded call would start them
+ * again). Weak, so that a BLAS without it links too. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
+    if (threads <= 0 && !(m->uses_blas && !m->uses_blas(rows))) return; /* OpenBLAS's default */
+    int n = threads > 0 ? threads : 1;
+    openblas_set_num_threads(n);
+    /* OpenBLAS starts its workers when it loads, and an idle worker spins in sched_yield for
+     * 2^28 clock ticks (about 0.1 s) before it sleeps, and again after every call it serves;
+     * with one thread they never get work, so they go now rather than burn a core. */
+    if (n == 1 && blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
 void dlc_runner_free(dlc_runner *r) {
     for (int i = 0; i < r->m->n_outputs; i++) free(r->outputs[i]);
     free(r->outputs);
@@ -64,7 +78,7 @@ void dlc_evaluate(dlc_runner *r, const dlc_dataset *ds, int64_t batch, dlc_metri
     }
     int64_t b = batch > 0 && batch < ds->n ? batch : ds->n;
     dlc_batch bt;
-    dlc_batch_init(m, ds, 1, &bt); /* rows are consecutive: no gather buffers needed */
+    dlc_batch_init(m, ds, 0, &bt); /* rows are consecutive: no gather buffers needed */
     for (int64_t start = 0; start < ds->n; start += b) {
         int64_t n = ds->n - start < b ? ds->n - start : b;
         dlc_batch_fill(m, ds, NULL, start, n, &bt);
@@ -81,7 +95,7 @@ static void prepare(const dlc_model *m, const dlc_options *o, int for_predict, d
     if (dlc_model_has_data(m)) dlc_load_command_data(m, o, o->data, for_predict, ds);
     else ds->n = 1;
     *batch = o->cfg.batch > 0 && o->cfg.batch < ds->n ? o->cfg.batch : ds->n;
-    if (o->threads > 0) openblas_set_num_threads(o->threads);
+    dlc_set_threads(m, o->threads, *batch);
     dlc_runner_init(r, m, *batch);
     dlc_st_file f;
     dlc_load_params(m, &r->layout, r->params, o->weights, &f);
@@ -154,7 +168,7 @@ int dlc_cmd_predict(const dlc_model *m, const dlc_options *o) {
         write_row(f, m, r.outputs, 0);
     }
     dlc_batch bt;
-    dlc_batch_init(m, &ds, 1, &bt);
+    dlc_batch_init(m, &ds, 0, &bt);
     for (int64_t start = 0; dlc_model_has_data(m) && start < ds.n; start += batch) {
         int64_t n = ds.n - start < batch ? ds.n - start : batch;
         dlc_batch_fill(m, &ds, NULL, start, n, &bt);

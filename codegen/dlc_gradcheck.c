@@ -14,7 +14,6 @@
  * the differentiation itself, in double precision. */
 #include "dlc_runtime.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,11 +67,11 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
         c.n = ds.n < GC_ROWS ? ds.n : GC_ROWS;
         if (o->cfg.batch > 0 && o->cfg.batch < c.n) c.n = o->cfg.batch;
         head = ds;
-        dlc_batch_init(m, &head, 1, &bt);
+        dlc_batch_init(m, &head, 0, &bt); /* rows in file order: no gather buffers */
         dlc_batch_fill(m, &head, NULL, 0, c.n, &bt);
         c.data = bt.ptr;
     }
-    if (o->threads > 0) openblas_set_num_threads(o->threads);
+    dlc_set_threads(m, o->threads, c.n);
     dlc_runner_init(&c.r, m, c.n);
     if (o->init) {
         dlc_st_file f;

@@ -6,6 +6,8 @@
 #ifndef DLC_RUNTIME_H
 #define DLC_RUNTIME_H
 #define _POSIX_C_SOURCE 200809L
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,8 +34,44 @@ void *dlc_aligned_alloc(size_t bytes);
 /* n * size with overflow checked (exits 1 on overflow). */
 size_t dlc_mul_size(size_t n, size_t size);
 
-/* Whole file, plain or gzip-compressed (zlib reads plain files as they are). NULL on
- * failure with a reason in *why (a static string or strerror). A NUL follows the data. */
+/* A file read front to back, plain or gzip-compressed (zlib passes a plain file through and
+ * reads large requests straight into the caller's buffer), so that a loader can read a header
+ * and then put the data where it belongs, with no copy of the whole file in between. */
+typedef struct {
+    void *gz;                /* the gzFile */
+    const char *path;
+    int compressed;          /* a gzip stream (else plain bytes) */
+    uint64_t file_bytes;     /* size on disk; 0 when not a regular file */
+    uint64_t size_hint;      /* expected data bytes (plain: the size; gzip: its trailer's), or 0 */
+    uint64_t consumed;       /* data bytes read so far */
+    int failed, at_end;
+    char reason[128];        /* why it failed */
+} dlc_reader;
+
+/* 0 with *why (strerror) when the file cannot be opened. */
+int dlc_reader_open(dlc_reader *r, const char *path, const char **why);
+/* Up to n bytes; fewer only at the end of the data or on a failure (r->failed). */
+size_t dlc_reader_read(dlc_reader *r, void *buf, size_t n);
+/* An upper bound on the data bytes still to come (exact for a plain file). */
+uint64_t dlc_reader_left(const dlc_reader *r);
+/* How many of `count` elements of `bytes` bytes each to allocate before reading them: all of
+ * them when the file surely holds them (a plain file), else what a gzip trailer promises (at
+ * least 2^20), so that a forged count in a small stream allocates little; grow as they come. */
+size_t dlc_reader_capacity(const dlc_reader *r, size_t count, size_t bytes);
+/* Up to n bytes into a new buffer that grows with what arrives (a NUL follows them). */
+void *dlc_reader_read_grow(dlc_reader *r, size_t n, size_t *got);
+/* Closes the file; a gzip stream is first read to its end, since damage anywhere in it must
+ * refuse the file. NULL, or why the file could not be read. */
+const char *dlc_reader_close(dlc_reader *r);
+/* dlc_reader_close, exiting 1 with "error: PATH: REASON" when the file could not be read:
+ * loaders call it before reporting anything about the contents. */
+void dlc_reader_finish(dlc_reader *r);
+/* A problem with the contents of r's file, "PATH: error: MESSAGE" (dlc_data_error), reported
+ * after dlc_reader_finish: a damaged gzip stream is refused as such, whatever its header says. */
+void dlc_reader_data_error(dlc_reader *r, const char *fmt, ...);
+/* Whole file, plain or gzip-compressed, in one buffer (sized from the file's size, or from a
+ * gzip trailer's). NULL on failure with a reason in *why (a static string or strerror). A NUL
+ * follows the data. */
 unsigned char *dlc_read_file(const char *path, size_t *size, const char **why);
 double dlc_now(void);
 int dlc_ends_with(const char *s, const char *suffix);
@@ -132,10 +170,18 @@ void dlc_load_idx(const dlc_model *m, const char *path, int tensor, dlc_loaded *
 /* Checks one value for tensor t (f32 finite; i32 integral, in range, below classes). Returns
  * NULL when fine, else the message. v is the value read as a double. */
 const char *dlc_check_value(const dlc_data_desc *d, double v, char *buf, size_t cap);
+/* dlc_check_value(d, v, ...) == NULL, without the message: for the loaders' tight loops. */
+static inline int dlc_value_ok(const dlc_data_desc *d, double v) {
+    if (d->dtype == DLC_F32) return fabs(v) <= FLT_MAX; /* false for NaN and infinities */
+    return v == floor(v) && v >= -2147483648.0 && v <= 2147483647.0 &&
+           (d->classes <= 0 || (v >= 0 && v < (double)d->classes));
+}
 int dlc_is_idx_path(const char *path);
 
 /* Rows idx[0..k) of ds, copied into a new data set. */
 void dlc_dataset_subset(const dlc_model *m, const dlc_dataset *ds, const int64_t *idx, int64_t k, dlc_dataset *out);
+/* Keeps rows idx[0..k) of ds (ascending), in place: no second copy of the data. */
+void dlc_dataset_keep(const dlc_model *m, dlc_dataset *ds, const int64_t *idx, int64_t k);
 void dlc_dataset_free(const dlc_model *m, dlc_dataset *ds);
 /* The seeded validation split: sorted training and validation row indices. */
 void dlc_split(int64_t n, double fraction, uint64_t seed, int64_t **train, int64_t *n_train,
@@ -167,8 +213,9 @@ typedef struct {
     int64_t max_rows;
 } dlc_batch;
 
+/* Gather buffers of max_rows rows; 0 for none (then dlc_batch_fill takes no order). */
 void dlc_batch_init(const dlc_model *m, const dlc_dataset *ds, int64_t max_rows, dlc_batch *b);
-/* Rows order[start..start+count) of ds (order NULL: the identity). */
+/* Rows order[start..start+count) of ds (order NULL: the identity, passed in place). */
 void dlc_batch_fill(const dlc_model *m, const dlc_dataset *ds, const int64_t *order, int64_t start,
                     int64_t count, dlc_batch *b);
 void dlc_batch_free(dlc_batch *b);
@@ -303,6 +350,10 @@ typedef struct {
 } dlc_runner;
 
 void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows);
+/* OpenBLAS threads: --threads N when given; else one when the model's steps on `rows` rows
+ * (the most a command runs) make no BLAS call (m->uses_blas says so; NULL counts as "calls
+ * BLAS"), since OpenBLAS's idle workers would only spin beside it; else OpenBLAS's default. */
+void dlc_set_threads(const dlc_model *m, int threads, int64_t rows);
 void dlc_runner_free(dlc_runner *r);
 /* Loss and metric over every row of ds in batches of `batch` rows (dropout off). */
 void dlc_evaluate(dlc_runner *r, const dlc_dataset *ds, int64_t batch, dlc_metric_kind metric, dlc_metrics *acc);

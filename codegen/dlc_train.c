@@ -9,7 +9,6 @@
  * one (if any) counting as the first. */
 #include "dlc_runtime.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -42,7 +41,29 @@ typedef struct {
     double last_loss, last_val_loss;
     FILE *log;
     dlc_bar bar;            /* the live progress line of the epoch under way (a terminal only) */
+    dlc_batch batches;      /* the micro-batch views (and gather buffers when shuffling) */
+    double last_flush;      /* when stdout and the log were last flushed */
 } trainer;
+
+/* ---- Output ---------------------------------------------------------------------------------- */
+
+/* Epoch lines and log rows. On a terminal each line shows at once (stdio flushes a terminal's
+ * lines; the bar flushes its own). A file or a pipe gets no write per epoch: stdio buffers the
+ * lines, and they go out when its buffer fills, at least once a second (so `| tee` and
+ * `tail -f` keep up with slow epochs), before anything is written to stderr, and at exit. A
+ * run of thousands of tiny epochs thus makes a few writes instead of one per epoch. */
+static void flush_output(trainer *t, double now) {
+    if (now - t->last_flush < 1.0) return;
+    t->last_flush = now;
+    fflush(stdout);
+    if (t->log) fflush(t->log);
+}
+
+/* Before a message on stderr: the lines printed so far come first. */
+static void flush_before_stderr(trainer *t) {
+    fflush(stdout);
+    if (t->log) fflush(t->log);
+}
 
 /* ---- Setup ----------------------------------------------------------------------------------- */
 
@@ -62,9 +83,10 @@ static void load_data(trainer *t) {
     int64_t *ti, *vi, nt, nv;
     dlc_split(all.n, t->cfg.validation, t->cfg.seed, &ti, &nt, &vi, &nv);
     if (nt == 0) dlc_die(2, "--validation: leaves no training rows");
-    dlc_dataset_subset(m, &all, ti, nt, &t->train);
+    /* The validation rows are copied out; the training rows stay where they were loaded. */
     dlc_dataset_subset(m, &all, vi, nv, &t->val);
-    dlc_dataset_free(m, &all);
+    dlc_dataset_keep(m, &all, ti, nt);
+    t->train = all;
     free(ti);
     free(vi);
 }
@@ -116,9 +138,11 @@ static void resume_seed(trainer *t) {
     char *end = NULL;
     unsigned long long s = seed ? strtoull(seed, &end, 10) : 0;
     if (!seed || *end) dlc_die(1, "%s: __metadata__ lacks 'seed'", path);
-    if (o->seed_given && s != t->cfg.seed)
+    if (o->seed_given && s != t->cfg.seed) {
+        flush_before_stderr(t);
         fprintf(stderr, "note: --seed %llu ignored: the resumed run continues with its seed %llu\n",
                 (unsigned long long)t->cfg.seed, s);
+    }
     t->cfg.seed = (uint64_t)s;
     dlc_st_close(&f);
     free(path);
@@ -184,14 +208,13 @@ static void log_header(trainer *t, const char *first) {
  * budget, or Ctrl-C. Returns 1 when the epoch is complete. */
 static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
     int64_t k = t->cfg.accumulate, n_train = t->train.n;
-    dlc_batch bt;
-    dlc_batch_init(t->m, &t->train, t->batch < n_train ? t->batch : n_train, &bt);
+    dlc_batch *bt = &t->batches;
     int64_t in_cycle = 0;
     while (t->prog.epoch_batches < n_batches) {
         int64_t start = t->prog.epoch_batches * t->batch;
         int64_t n = n_train - start < t->batch ? n_train - start : t->batch;
-        dlc_batch_fill(t->m, &t->train, t->cfg.shuffle ? order : NULL, start, n, &bt);
-        float loss = micro_step(t, n, bt.ptr, in_cycle == 0);
+        dlc_batch_fill(t->m, &t->train, t->cfg.shuffle ? order : NULL, start, n, bt);
+        float loss = micro_step(t, n, bt->ptr, in_cycle == 0);
         t->prog.epoch_loss_sum += (double)loss * (double)n;
         t->prog.epoch_rows += n;
         t->prog.epoch_batches++;
@@ -204,7 +227,6 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
             if (interrupted || steps_done(t)) break;
         }
     }
-    dlc_batch_free(&bt);
     return t->prog.epoch_batches == n_batches;
 }
 
@@ -232,14 +254,12 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
     printf("  lr %.6g  %.2fs", lr, seconds);
     if (!complete) printf("  (stopped after %lld of %lld batches)", (long long)t->prog.epoch_batches, (long long)n_batches);
     printf("\n");
-    fflush(stdout);
     if (t->log) {
         fprintf(t->log, "%lld,%lld,%.9g,", (long long)shown, (long long)t->prog.step, loss);
         if (t->val.n > 0) fprintf(t->log, "%.9g", val_loss);
         fprintf(t->log, ",");
         if (metric != DLC_METRIC_NONE) fprintf(t->log, "%.9g", value);
         fprintf(t->log, ",%.9g,%.3f\n", lr, seconds);
-        fflush(t->log);
     }
     t->last_val_loss = val_loss;
     t->last_loss = loss;
@@ -249,22 +269,32 @@ static void train_epochs(trainer *t) {
     int64_t n_train = t->train.n;
     int64_t n_batches = t->cfg.drop_last ? n_train / t->batch : (n_train + t->batch - 1) / t->batch;
     if (n_batches == 0) {
+        flush_before_stderr(t);
         fprintf(stderr, "warning: no batches: %lld rows with batch %lld and drop_last\n", (long long)n_train,
                 (long long)t->batch);
         return;
     }
-    int64_t *order = dlc_xmalloc(dlc_mul_size((size_t)n_train, sizeof *order));
+    /* Without shuffling the batches are views of the training rows, in file order: no order
+     * array and no gather buffers. */
+    int shuffle = t->cfg.shuffle;
+    int64_t *order = shuffle ? dlc_xmalloc(dlc_mul_size((size_t)n_train, sizeof *order)) : NULL;
+    dlc_batch_init(t->m, &t->train, shuffle ? (t->batch < n_train ? t->batch : n_train) : 0, &t->batches);
+    t->last_flush = dlc_now();
     while (t->prog.epoch < t->epoch_end && !steps_done(t) && !interrupted) {
         /* The order of this epoch, from the shuffle stream as it stood at the epoch's start
          * (a resumed epoch is rebuilt the same way and its finished batches skipped). */
         t->prog.shuffle_state = t->shuffle.state;
-        for (int64_t i = 0; i < n_train; i++) order[i] = i;
-        if (t->cfg.shuffle) dlc_rng_permute(&t->shuffle, order, n_train);
+        if (shuffle) {
+            for (int64_t i = 0; i < n_train; i++) order[i] = i;
+            dlc_rng_permute(&t->shuffle, order, n_train);
+        }
         double lr = t->opt.lr, t0 = dlc_now();
         dlc_bar_begin(&t->bar, t->prog.epoch + 1, t->o->max_steps < 0 ? t->epoch_end : -1, n_batches,
                       t->prog.epoch_batches, t->prog.epoch_rows);
         int complete = run_epoch(t, n_batches, order);
-        report_epoch(t, complete, n_batches, lr, dlc_now() - t0);
+        double t1 = dlc_now();
+        report_epoch(t, complete, n_batches, lr, t1 - t0);
+        flush_output(t, t1);
         if (!complete) {
             t->shuffle.state = t->prog.shuffle_state; /* still at the epoch's start */
             break;
@@ -278,6 +308,7 @@ static void train_epochs(trainer *t) {
         t->opt.lr = dlc_sched_step(&t->sched, t->opt.lr, t->val.n > 0 ? t->last_val_loss : t->last_loss);
         save(t);
     }
+    dlc_batch_free(&t->batches);
     free(order);
 }
 
@@ -305,6 +336,7 @@ static void train_steps(trainer *t) {
     int64_t total = t->o->max_steps >= 0 ? t->o->max_steps : t->cfg.steps;
     int64_t every = total > 50 ? (total + 19) / 20 : 1; /* about 20 progress lines */
     const void *none[1] = {NULL};
+    t->last_flush = dlc_now();
     for (int64_t i = 0; i < total && !interrupted; i++) {
         double lr = t->opt.lr, sum = 0;
         for (int64_t c = 0; c < t->cfg.accumulate; c++) sum += micro_step(t, 1, none, c == 0);
@@ -317,12 +349,9 @@ static void train_steps(trainer *t) {
             printf("step %lld/%lld  loss %.6f", (long long)t->prog.step, (long long)(t->prog.step - i - 1 + total), loss);
             print_scalar_outputs(t);
             printf("  lr %.6g\n", lr);
-            fflush(stdout);
         }
-        if (t->log) {
-            fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
-            fflush(t->log);
-        }
+        if (t->log) fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
+        flush_output(t, dlc_now());
     }
 }
 
@@ -341,7 +370,6 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
         dlc_norm_apply(m, &t.norms, &t.train);
         dlc_norm_apply(m, &t.norms, &t.val);
     }
-    if (o->threads > 0) openblas_set_num_threads(o->threads);
     /* A batch larger than the data is one partial batch (which drop_last skips). */
     t.batch = has_data && t.cfg.batch > 0 ? t.cfg.batch : has_data ? t.train.n : 1;
     int64_t train_rows = t.batch < t.train.n || !has_data ? t.batch : t.train.n;
@@ -350,6 +378,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     int64_t largest = t.train.n > t.val.n ? t.train.n : t.val.n;
     int64_t eval_rows = has_data && t.eval_batch > largest ? largest : t.eval_batch;
     dlc_runner_init(&t.r, m, train_rows > eval_rows ? train_rows : eval_rows);
+    dlc_set_threads(m, o->threads, t.r.max_rows);
     start_params(&t);
     if (t.cfg.accumulate > 1) t.accum = dlc_xcalloc((size_t)t.r.layout.total + 1, sizeof(float));
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
@@ -369,6 +398,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     if (has_data) train_epochs(&t);
     else train_steps(&t);
     save(&t); /* epochs also saved as they ended; this covers the rest (steps, Ctrl-C, no data) */
+    fflush(stdout);
     if (t.log) fclose(t.log);
     if (interrupted) {
         fprintf(stderr, "interrupted%s%s\n", o->save ? ": saved " : "", o->save ? o->save : "");

@@ -75,6 +75,12 @@ static const dlc_output_desc outputs[] = {{"pred", DLC_F32, 1, 1, {1}, 1}};
 static const char *const normalize[] = {"x"};
 static const dlc_column_binding columns[] = {{"x", "Weight_in_lbs"}, {"y", "Miles_per_Gallon"}};
 
+/* Plain loops, no BLAS call at any batch size: the runtime keeps OpenBLAS to one thread. */
+static int uses_blas(int64_t n) {
+    (void)n;
+    return 0;
+}
+
 const dlc_model dlc_generated_model = {
     .name = "cars_linreg",
     .n_params = 2, .params = params,
@@ -92,4 +98,5 @@ const dlc_model dlc_generated_model = {
         .validation = 0.2,
     },
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = NULL,
+    .uses_blas = uses_blas,
 };

@@ -175,6 +175,55 @@ EOF
     expect "npy inputs of different lengths are refused" 1 'inputs of different lengths' $MLP train --input x=x32.npy --input y=y100.npy
     expect "a truncated IDX file is refused" 1 '^images_cut-ubyte: error: truncated data' $MLP train --input x=images_cut-ubyte --input y=labels.idx
     expect "a truncated gzip stream is refused" 1 'images_cut.idx.gz: truncated compressed data' $MLP train --input x=images_cut.idx.gz --input y=labels.idx
+
+    # Bad values: the first one, located, whichever way the file is read (in place for float32
+    # and int32, converted from the other types, byte-swapped, through gzip).
+    python3 - <<'EOF'
+import gzip, struct
+import numpy as np
+x, y = np.load("x32.npy"), np.load("y32.npy")
+a = x.copy(); a[300, 17] = np.nan; np.save("x_nan.npy", a)
+open("x_nan_gz.npy", "wb").write(gzip.compress(open("x_nan.npy", "rb").read()))
+b = x.astype(">f4"); b.reshape(-1)[1000] = -np.inf; np.save("x_inf_be.npy", b)
+c = x.astype(np.float64); c[7, 3] = 1e39; np.save("x_big64.npy", c)
+d = y.copy(); d[1200] = 10; np.save("y_ten.npy", d)
+e = y.astype(np.int64); e[5] = 2**40; np.save("y_huge.npy", e)
+raw = open("x32.npy", "rb").read()
+open("x_cut.npy", "wb").write(raw[:-100]); open("x_magic.npy", "wb").write(b"NUMPY!" + raw[6:])
+z = gzip.compress(raw); open("x_cut_gz.npy", "wb").write(z[: len(z) // 2])
+f = y.astype(np.uint8); f[3] = 10
+open("labels10.idx", "wb").write(struct.pack(">BBBBI", 0, 0, 8, 1, len(f)) + f.tobytes())
+EOF
+    for case in "x_nan.npy y32.npy|^x_nan.npy: error: row 300, element 17: NaN or infinity is not allowed \(x\)$" \
+        "x_nan_gz.npy y32.npy|^x_nan_gz.npy: error: row 300, element 17: NaN or infinity is not allowed \(x\)$" \
+        "x_inf_be.npy y32.npy|^x_inf_be.npy: error: row 15, element 40: NaN or infinity is not allowed \(x\)$" \
+        "x_big64.npy y32.npy|^x_big64.npy: error: row 7, element 3: 1e\+39 is out of range for f32 \(x\)$" \
+        "x32.npy y_ten.npy|^y_ten.npy: error: row 1200, element 0: label 10 is out of range \[0, 10\) \(y\)$" \
+        "x32.npy y_huge.npy|^y_huge.npy: error: row 5, element 0: 1099511627776 is out of range for i32 \(y\)$" \
+        "x_cut.npy y32.npy|^x_cut.npy: error: truncated data: shape \(1797, \.\.\.\) needs more bytes than the file has$" \
+        "x_magic.npy y32.npy|^x_magic.npy: error: not a \.npy file \(bad magic\)$" \
+        "x_cut_gz.npy y32.npy|^error: x_cut_gz.npy: truncated compressed data$" \
+        "images-ubyte labels10.idx|^labels10.idx: error: example 3, element 0: label 10 is out of range \[0, 10\) \(y\)$"; do
+        set -- ${case%%|*}
+        expect "the first bad value, located: --input x=$1 --input y=$2" 1 "${case#*|}" $MLP train --input "x=$1" --input "y=$2"
+    done
+
+    # Loading costs about one copy of the data: the values go from the file straight into the
+    # tensor's array, and the training rows stay where they were loaded (the validation rows,
+    # 20%, are copied out). A 51 MB .npy file: peak RSS over a small run's < 1.35 x its size
+    # (a whole-file buffer beside the values, or a copy for the split, would make it 2x).
+    python3 -c 'import numpy as np; r = np.random.default_rng(0); np.save("big_x.npy", r.random((200000, 64), dtype=np.float32)); np.save("big_y.npy", r.integers(0, 10, 200000).astype(np.int32))'
+    peak_kb() { python3 -c 'import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$@"; }
+    small_kb=$(peak_kb $MLP train --input x=x32.npy --input y=y32.npy --steps 0)
+    big_kb=$(peak_kb $MLP train --input x=big_x.npy --input y=big_y.npy --steps 0)
+    file_kb=$(($(wc -c < big_x.npy) / 1024))
+    if [[ "${EXTRA_CFLAGS:-}" == *sanitize* ]]; then
+        echo "skip peak RSS under the sanitizers (their allocator keeps freed blocks)"
+    else
+        awk -v s="$small_kb" -v b="$big_kb" -v f="$file_kb" 'BEGIN { exit !(b - s < 1.35 * f) }'
+        check "loading a $file_kb KB .npy adds $((big_kb - small_kb)) KB of peak RSS (< 1.35 x the file)" $? "small $small_kb KB, big $big_kb KB"
+    fi
+    rm -f big_x.npy big_y.npy
 else
     echo "skip python3 with numpy and safetensors is not available: .npy/IDX and interchange checks skipped"
 fi
@@ -487,6 +536,38 @@ check "Ctrl-C during training saves and exits 130" $? "exit $rc; $(tail -3 int.t
 steps=$(tr -c '[:print:]' '\n' < int.optim.safetensors | grep -o '"dlc.step":"[0-9]*"' | head -1 | grep -o '[0-9]*')
 $MLP train --steps "${steps:-0}" --save int_ref.safetensors > /dev/null 2>&1 && cmp -s int.safetensors int_ref.safetensors
 check "the Ctrl-C checkpoint equals a run of the same $steps steps, bit for bit" $?
+lines=$(grep -c '^epoch ' int.txt)
+[ "$lines" -eq $(((${steps:-0} + 44) / 45)) ] && [ "$(grep '^epoch ' int.txt | tail -1 | cut -d' ' -f2 | cut -d/ -f1)" = "$lines" ] &&
+    [ "$(tail -1 int.txt)" = "interrupted: saved int.safetensors" ]
+check "... every epoch line up to the interrupted one reached the file, before the stderr message" $? "$lines lines for $steps steps; $(tail -2 int.txt)"
+
+# ---- Output to a file, OpenBLAS threads -------------------------------------------------------------
+
+# Not a terminal: stdio buffers the epoch lines (and log rows); no write per epoch.
+if command -v strace > /dev/null && strace -o /dev/null true 2> /dev/null; then
+    strace -e trace=write -o writes.txt $LIN train --epochs 3000 --log lin3000.csv > lin3000.txt 2>&1
+    w=$(grep -c '^write(' writes.txt)
+    [ "$(grep -c '^epoch ' lin3000.txt)" -eq 3000 ] && [ "$(wc -l < lin3000.csv)" -eq 3001 ] && [ "$w" -lt 300 ]
+    check "3000 epochs to a file: every line and log row, in $w writes (not one per epoch)" $? "$(tail -2 lin3000.txt)"
+else
+    echo "skip strace is not available: the write count is not checked"
+fi
+
+# A model whose steps make no BLAS call (linreg: uses_blas returns 0) runs without OpenBLAS's
+# worker threads, which would otherwise spin beside it; --threads N still sets N.
+tasks() { # tasks CMD...: the threads of CMD 0.3 s after its start
+    "$@" > /dev/null 2>&1 &
+    local pid=$!
+    sleep 0.3
+    ls "/proc/$pid/task" 2> /dev/null | wc -l
+    kill "$pid" 2> /dev/null
+    wait "$pid" 2> /dev/null
+}
+if [ -d /proc/self/task ]; then
+    n1=$(tasks $LIN train --epochs 1000000) n2=$(tasks $LIN train --epochs 1000000 --threads 2)
+    [ "$n1" -eq 1 ] && [ "$n2" -eq 2 ]
+    check "no BLAS in the steps: one thread (got $n1); with --threads 2: two (got $n2)" $?
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
