@@ -82,7 +82,7 @@ public struct GradCheckRun {
             throw DataFailure(message: "error: '\(graph.name)' reads data: give --data FILE (or a `data` setting in its train block)")
         }
         let csv = try CSVData(path: path)
-        var feeds = try csv.feeds(for: graph, columns: dataPath == nil ? graph.train.columns : graph.train.columns)
+        var feeds = try csv.feeds(for: graph, columns: graph.train.columns)
         let n = min(rows, csv.rows.count)
         for (name, t) in feeds where t.rank >= 1 && graph.dataDecl(named: name)?.type.shape.dims.first == .batch {
             var batch = t.rows(Array(0..<n))

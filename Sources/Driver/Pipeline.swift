@@ -135,9 +135,14 @@ public struct Pipeline: Sendable {
 
     /// The model's C source. The `data` setting is resolved against the model file's folder.
     public func cSource() -> Result<String, CompileFailure> {
+        trainerSource().map(\.source)
+    }
+
+    /// The model's name and C source: what a trainer is built from.
+    public func trainerSource() -> Result<(name: String, source: String), CompileFailure> {
         kernelProgram().map { p in
-            CPrinter(program: p, sourceName: (source.path as NSString).lastPathComponent,
-                     dataPath: p.graph.train.data.map(resolveDataPath)).print()
+            (p.graph.name, CPrinter(program: p, sourceName: (source.path as NSString).lastPathComponent,
+                                    dataPath: p.graph.train.data.map(resolveDataPath)).print())
         }
     }
 

@@ -7,13 +7,10 @@ import Foundation
 /// ./NAME). A model error exits 1 with its diagnostics; so does a build failure, with a
 /// message saying what to install or, for a bug in dlc, where the generated C was kept.
 func buildTrainer(_ pipeline: Pipeline, output: String?) throws {
-    let source: String
-    let graph: Graph
-    switch (pipeline.cSource(), pipeline.typedGraph()) {
-    case (.success(let c), .success(let g)):
-        source = c
-        graph = g
-    case (.failure(let f), _), (_, .failure(let f)):
+    let name: String, source: String
+    switch pipeline.trainerSource() {
+    case .success(let t): (name, source) = t
+    case .failure(let f):
         FileHandle.standardError.write(Data(f.rendered.utf8))
         throw ExitCode(1)
     }
@@ -22,7 +19,7 @@ func buildTrainer(_ pipeline: Pipeline, output: String?) throws {
         builder.log = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
     }
     do {
-        try builder.build(modelSource: source, modelName: graph.name, output: output ?? "./" + graph.name)
+        try builder.build(modelSource: source, modelName: name, output: output ?? "./" + name)
     } catch let error as TrainerBuildError {
         FileHandle.standardError.write(Data((error.message + "\n").utf8))
         throw ExitCode(1)

@@ -20,15 +20,13 @@ struct Train: ParsableCommand {
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
-        let source: String, name: String
-        switch pipeline.cSource() {
-        case .success(let c): source = c
+        let name: String, source: String
+        switch pipeline.trainerSource() {
+        case .success(let t): (name, source) = t
         case .failure(let f):
             FileHandle.standardError.write(Data(f.rendered.utf8))
             throw ExitCode(1)
         }
-        guard case .success(let graph) = pipeline.typedGraph() else { throw ExitCode(1) }
-        name = graph.name
         let trainer: String
         do {
             trainer = try TrainerBuilder().cachedBuild(modelSource: source, modelName: name).path
