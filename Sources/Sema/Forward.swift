@@ -208,11 +208,21 @@ extension Analyzer {
             let type = try TypeRules.resultType(of: op, operands: ids.map { graph.type(of: $0) }, declared: declared)
             return .tensor(graph.add(op, ids, type: type, location: location))
         } catch let f as TypeRules.Failure {
-            diagnostics.error(location, "in '\(what)': \(f.message)", hint: batchHint(op, ids))
+            diagnostics.error(location, "in '\(what)': \(f.message)", hint: batchHint(op, ids) ?? lossShapeHint(op, ids))
             return .poison
         } catch {
             return .poison
         }
+    }
+
+    /// `mse(p, y)` with p: [N, 1] and y: [N] (PyTorch would broadcast them to [N, N] with a
+    /// warning): say how to make them agree.
+    private func lossShapeHint(_ op: Op, _ ids: [ValueID]) -> String? {
+        guard case .loss(let kind) = op, kind != .nll, ids.count == 2 else { return nil }
+        let (p, y) = (graph.type(of: ids[0]).shape, graph.type(of: ids[1]).shape)
+        if p.dims == y.dims + [.fixed(1)] { return "give the target a feature axis: unsqueeze(target, \(y.rank)), or declare it with a trailing 1" }
+        if y.dims == p.dims + [.fixed(1)] { return "give the prediction the target's shape: unsqueeze(prediction, \(p.rank))" }
+        return nil
     }
 
     /// When an elementwise op fails only because a fixed size met the batch, say the rule.
