@@ -177,10 +177,10 @@ public enum KernelBody: Sendable {
     case reduce(ReduceKernel)
     case gemm(GemmKernel)
     /// out[i, :] = table[idx[i], :] with a bounds check naming `location`.
-    case gather(output: BufferID, table: BufferID, index: BufferID, rows: Int, rowSize: Affine, count: Affine,
+    case gather(output: BufferID, table: BufferID, index: BufferID, rows: Affine, rowSize: Affine, count: Affine,
                 location: SourceLocation?)
     /// out = 0; out[idx[i], :] += updates[i, :], bounds-checked.
-    case scatterAdd(output: BufferID, index: BufferID, updates: BufferID, rows: Int, rowSize: Affine,
+    case scatterAdd(output: BufferID, index: BufferID, updates: BufferID, rows: Affine, rowSize: Affine,
                     count: Affine, location: SourceLocation?)
     case axis(AxisOp, output: BufferID, input: BufferID, view: AxisView)
     /// out = one-hot rows of `labels` with `classes` columns.

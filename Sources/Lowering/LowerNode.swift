@@ -94,16 +94,13 @@ extension EntryLowering {
             let table = materialize(n.operands[0]), idx = materialize(n.operands[1])
             let ts = graph.type(of: n.operands[0]).shape
             let out = result(&self)
-            guard case .fixed(let rows) = ts.dims[0] else {
-                throw Lowering.Failure(description: "indexing a tensor whose first axis is the batch is not supported yet")
-            }
-            emit(.gather(output: out, table: table, index: idx, rows: rows,
+            emit(.gather(output: out, table: table, index: idx, rows: Affine(ts.dims[0]),
                          rowSize: Shape(Array(ts.dims.dropFirst())).affineCount,
                          count: graph.type(of: n.operands[1]).shape.affineCount, location: n.location), v)
         case .scatterAdd:
             let idx = materialize(n.operands[0]), updates = materialize(n.operands[1])
             let out = result(&self)
-            emit(.scatterAdd(output: out, index: idx, updates: updates, rows: shape.dims[0].fixedSize ?? 0,
+            emit(.scatterAdd(output: out, index: idx, updates: updates, rows: Affine(shape.dims[0]),
                              rowSize: Shape(Array(shape.dims.dropFirst())).affineCount,
                              count: graph.type(of: n.operands[0]).shape.affineCount, location: n.location), v)
 

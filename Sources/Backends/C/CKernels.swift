@@ -48,14 +48,14 @@ struct CKernels {
             let ty = C.type(entry.buffer(out).type.dtype)
             w.loops([C.size(count)]) { w in
                 w.line("const int32_t r_ = \(name(index))[i0];")
-                w.line("if (r_ < 0 || r_ >= \(rows)) dlc_index_error(\(place(location)), (long)r_, \(rows)L);")
+                w.line("if (r_ < 0 || r_ >= \(C.size(rows))) dlc_index_error(\(place(location)), (long)r_, (long)\(C.size(rows)));")
                 w.line("memcpy(\(name(out)) + i0 * \(C.size(rowSize)), \(name(table)) + (int64_t)r_ * \(C.size(rowSize)), sizeof(\(ty)) * \(C.size(rowSize)));")
             }
         case .scatterAdd(let out, let index, let updates, let rows, let rowSize, let count, let location):
-            w.line("memset(\(name(out)), 0, sizeof(float) * \(rows) * \(C.size(rowSize)));")
+            w.line("memset(\(name(out)), 0, sizeof(float) * \(C.size(rows)) * \(C.size(rowSize)));")
             w.loops([C.size(count)]) { w in
                 w.line("const int32_t r_ = \(name(index))[i0];")
-                w.line("if (r_ < 0 || r_ >= \(rows)) dlc_index_error(\(place(location)), (long)r_, \(rows)L);")
+                w.line("if (r_ < 0 || r_ >= \(C.size(rows))) dlc_index_error(\(place(location)), (long)r_, (long)\(C.size(rows)));")
                 w.block("for (int64_t j_ = 0; j_ < \(C.size(rowSize)); j_++)") { w in
                     w.line("\(name(out))[(int64_t)r_ * \(C.size(rowSize)) + j_] += \(name(updates))[i0 * \(C.size(rowSize)) + j_];")
                 }

@@ -9,7 +9,8 @@ enum SyntheticData {
         var bound: [String: Int] = [:]
         for n in g.nodes {
             if case .gather = n.op, case .input(let name) = g[n.operands[1]].op,
-               case .fixed(let rows)? = g.type(of: n.operands[0]).shape.dims.first {
+               let first = g.type(of: n.operands[0]).shape.dims.first {
+                let rows = first.fixedSize ?? batch  // a batch table has the batch's rows
                 bound[name] = min(bound[name] ?? rows, rows)
             }
             if case .loss(.nll) = n.op, case .input(let name) = g[n.operands[1]].op,
