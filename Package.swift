@@ -33,11 +33,14 @@ let package = Package(
         .target(name: "DLCLowering", dependencies: ["DLCIR", "DLCDiagnostics"], path: "Sources/Lowering"),
         // Printers of the kernel program: C with BLAS calls.
         .target(name: "DLCBackendC", dependencies: ["DLCLowering", "DLCIR", "DLCDiagnostics"], path: "Sources/Backends/C"),
+        // Printers of the kernel program: LLVM IR (.ll) for the entry functions; the descriptor stays C.
+        .target(name: "DLCBackendLLVM", dependencies: ["DLCLowering", "DLCIR", "DLCDiagnostics", "DLCBackendC"],
+                path: "Sources/Backends/LLVM"),
         // The pipeline: source -> stages -> dumps / binaries.
         .target(
             name: "DLCDriver",
             dependencies: ["DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter",
-                           "DLCPasses", "DLCLowering", "DLCBackendC", "DLCRuntimeSources"],
+                           "DLCPasses", "DLCLowering", "DLCBackendC", "DLCBackendLLVM", "DLCRuntimeSources"],
             path: "Sources/Driver"),
         // The C runtime (codegen/*.c, *.h) embedded as Swift strings at build time, so a built
         // dlc needs no source tree: EmbedRuntime (plugin) runs EmbedRuntimeTool over codegen/.
@@ -58,7 +61,7 @@ let package = Package(
             path: "Tests/AutodiffTests"),
         .testTarget(
             name: "DLCTests",
-            dependencies: ["DLCDriver", "DLCLowering", "DLCBackendC", "DLCPasses", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
+            dependencies: ["DLCDriver", "DLCLowering", "DLCBackendC", "DLCBackendLLVM", "DLCPasses", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
             path: "Tests/DLCTests",
             exclude: ["Golden", "Harness"]),
         .testTarget(name: "DriverTests", dependencies: ["DLCDriver", "DLCRuntimeSources"], path: "Tests/DriverTests"),

@@ -1,5 +1,6 @@
 import DLCAutodiff
 import DLCBackendC
+import DLCBackendLLVM
 import DLCDiagnostics
 import DLCIR
 import DLCLowering
@@ -22,6 +23,9 @@ public enum EmitStage: String, CaseIterable, Sendable {
     case kernels
     /// The C source of the model (compiled with the runtime in codegen/).
     case c
+    /// The LLVM IR module of the model's entry functions (the LLVM backend; its descriptor
+    /// stays C: `--backend llvm --emit c`).
+    case llvm
 }
 
 /// A compile error: the diagnostics, already rendered in clang's style.
@@ -146,6 +150,15 @@ public struct Pipeline: Sendable {
         }
     }
 
+    /// What the LLVM backend builds a trainer from: the LLVM IR module of the model's entry
+    /// functions (printed for a target) and the C descriptor linked with it.
+    public func llvmTrainer() -> Result<LLVMTrainerSource, CompileFailure> {
+        kernelProgram().map { p in
+            LLVMTrainerSource(printer: LLVMPrinter(program: p, sourceName: (source.path as NSString).lastPathComponent,
+                                                   target: nil, dataPath: p.graph.train.data.map(resolveDataPath)))
+        }
+    }
+
     /// A path of the model's `data` setting, as seen from the current directory.
     public func resolveDataPath(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
@@ -162,6 +175,7 @@ public struct Pipeline: Sendable {
         case .opt: return optimizedGraph().map { printIR($0) }
         case .kernels: return kernelProgram().map(KernelPrinter.print)
         case .c: return cSource()
+        case .llvm: return llvmTrainer().map { $0.module(for: .host) }
         }
     }
 }

@@ -52,6 +52,12 @@ public struct TrainerBuilder: Sendable {
     ///   dlc), the error names a kept copy of it; otherwise nothing is left behind.
     @discardableResult
     public func build(modelSource: String, modelName: String, output: String) throws -> TrainerBuildReport {
+        try build(files: [GeneratedFile(name: "model.c", contents: modelSource)], modelName: modelName, output: output)
+    }
+
+    /// Builds a trainer from generated files (C, or LLVM IR beside a C descriptor): each is
+    /// compiled, and the objects are linked with the runtime. A failure names the file.
+    func build(files: [GeneratedFile], modelName: String, output: String) throws -> TrainerBuildReport {
         let say: (String) -> Void = { line in log?(line) }
         try checkWritable(output)
         let toolchain = try self.toolchain ?? Toolchain.find(environment: environment)
@@ -63,23 +69,29 @@ public struct TrainerBuilder: Sendable {
         let work = try makeScratchDirectory(modelName)
         var keepWork = false
         defer { if !keepWork { try? FileManager.default.removeItem(atPath: work) } }
-        let modelFile = (work as NSString).appendingPathComponent("model.c")
-        let modelObject = (work as NSString).appendingPathComponent("model.o")
-        try AtomicFiles.write(modelSource, to: modelFile)
+        var objects: [String] = []
+        for file in files {
+            let sourcePath = (work as NSString).appendingPathComponent(file.name)
+            let object = (work as NSString).appendingPathComponent((file.name as NSString).deletingPathExtension + ".o")
+            try AtomicFiles.write(file.contents, to: sourcePath)
 
-        // A failure from here on is blamed on the generated C only once the toolchain passes a
-        // fresh probe: a package removed since the cached verdict must read as "install X".
-        let compile = Toolchain.compileFlags + blas.compile + ["-I", runtime.directory, "-c", modelFile, "-o", modelObject]
-        say(shellQuoted(toolchain.command(compile)))
-        let compiled = try toolchain.run(compile, environment: environment)
-        if !compiled.succeeded {
-            try probe.recheck()
-            keepWork = true
-            throw TrainerBuildError.modelCompileFailed(model: modelName, generatedFile: modelFile, output: compiled.output)
+            // A failure from here on is blamed on the generated file only once the toolchain passes
+            // a fresh probe: a package removed since the cached verdict must read as "install X".
+            let flags = file.isLLVMIR ? Toolchain.irCompileFlags : Toolchain.compileFlags + blas.compile + ["-I", runtime.directory]
+            let compile = flags + ["-c", sourcePath, "-o", object]
+            say(shellQuoted(toolchain.command(compile)))
+            let compiled = try toolchain.run(compile, environment: environment)
+            if !compiled.succeeded {
+                try probe.recheck()
+                keepWork = true
+                throw TrainerBuildError.modelCompileFailed(model: modelName, generatedFile: sourcePath, output: compiled.output)
+            }
+            objects.append(object)
         }
+        let modelFile = (work as NSString).appendingPathComponent(files[0].name)
 
         let temporary = AtomicFiles.temporaryPath(beside: output)
-        let link = [modelObject] + runtime.objects + ["-o", temporary] + blas.link + Toolchain.libraries
+        let link = objects + runtime.objects + ["-o", temporary] + blas.link + Toolchain.libraries
         say(shellQuoted(toolchain.command(link)))
         let linked = try toolchain.run(link, environment: environment)
         if !linked.succeeded {
@@ -94,7 +106,7 @@ public struct TrainerBuilder: Sendable {
     }
 
     /// Fails early, before any compiling, on an output path that cannot become a file.
-    private func checkWritable(_ output: String) throws {
+    func checkWritable(_ output: String) throws {
         let directory = URL(fileURLWithPath: output).deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -104,4 +116,12 @@ public struct TrainerBuilder: Sendable {
             throw TrainerBuildError.io("cannot write '\(output)': it is a directory")
         }
     }
+}
+
+/// One generated file of a trainer: its name in the build's scratch directory, and its text.
+struct GeneratedFile {
+    var name: String
+    var contents: String
+    /// LLVM IR (a `.ll` file): compiled by clang with `Toolchain.irCompileFlags`, not as C.
+    var isLLVMIR: Bool { name.hasSuffix(".ll") }
 }

@@ -69,11 +69,11 @@ public enum TrainerBuildError: Error, Sendable, Equatable, CustomStringConvertib
             return "error: internal compiler error: dlc's C runtime file \(file) does not compile\(excerpt(output))\n"
                 + "note: this is a bug in dlc; please report it"
         case .modelCompileFailed(let model, let file, let output):
-            return "error: internal compiler error: the C generated for model '\(model)' does not compile"
+            return "error: internal compiler error: the code generated for model '\(model)' does not compile"
                 + "\(excerpt(output))\n"
                 + "note: this is a bug in dlc; please report it with the generated file, kept at \(file)"
         case .linkFailed(let model, let file, let output):
-            return "error: internal compiler error: the C generated for model '\(model)' does not link with the runtime"
+            return "error: internal compiler error: the code generated for model '\(model)' does not link with the runtime"
                 + "\(excerpt(output))\n"
                 + "note: this is a bug in dlc; please report it with the generated file, kept at \(file)"
         case .io(let what):

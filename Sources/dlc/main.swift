@@ -14,6 +14,16 @@ struct DLC: ParsableCommand {
 
 extension EmitStage: ExpressibleByArgument {}
 
+/// The backends `dlc compile --backend` can build a trainer with.
+enum Backend: String, CaseIterable, ExpressibleByArgument {
+    /// C with BLAS calls (Sources/Backends/C).
+    case c
+    /// The entry functions as LLVM IR, compiled by clang, linked with the C descriptor.
+    case llvm
+    /// Not available yet.
+    case cuda
+}
+
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compile a .dl model; with --emit, print a stage instead of building.")
@@ -31,12 +41,26 @@ struct Compile: ParsableCommand {
                                valueName: "pass"))
     var stopAfter: String?
 
+    @Option(help: ArgumentHelp(
+        "The backend that builds the trainer: c (the default), llvm (the entry functions as LLVM IR, compiled by "
+            + "clang and linked with a C descriptor; with it, --emit c prints that descriptor) or cuda (not available yet).",
+        valueName: "backend"))
+    var backend: Backend = .c
+
     func run() throws {
+        if backend == .cuda {
+            FileHandle.standardError.write(Data("error: the CUDA backend is not available yet; use --backend c or --backend llvm\n".utf8))
+            throw ExitCode(1)
+        }
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
         guard let stage = emit else {
-            try buildTrainer(pipeline, output: output)
+            try buildTrainer(pipeline, output: output, backend: backend)
             return
+        }
+        // The LLVM backend's C is its descriptor (the entry functions are `--emit llvm`).
+        if backend == .llvm && stage == .c && stopAfter == nil {
+            return try printOrExit(pipeline.llvmTrainer().map(\.descriptor))
         }
         if let pass = stopAfter {
             guard stage == .opt, DLCPasses.Optimizer.passNames.contains(pass) else {
@@ -45,6 +69,10 @@ struct Compile: ParsableCommand {
         }
         let result = stopAfter.map { pass in pipeline.optimizedGraph(stopAfter: pass).map { printIR($0) } }
             ?? pipeline.emit(stage)
+        try printOrExit(result)
+    }
+
+    func printOrExit(_ result: Result<String, CompileFailure>) throws {
         switch result {
         case .success(let text): print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         case .failure(let f):

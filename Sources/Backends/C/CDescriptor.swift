@@ -6,29 +6,45 @@ import DLCLowering
 struct CDescriptor {
     let program: KernelProgram
     let dataPath: String?
+    /// Set when another backend (LLVM IR) defines the entry functions and `arena_bytes`,
+    /// `uses_blas`, `train_flops`: they are declared `extern` here instead of printed.
+    var externalEntries = false
     var graph: Graph { program.graph }
 
     func print(_ w: inout CWriter) {
         let g = graph
-        w.line("static size_t arena_bytes(int64_t n) {")
-        let sizes = program.entries.map { "(size_t)\(C.size($0.arenaBytes))" }
-        w.line("    size_t bytes = 64;")
-        for s in sizes { w.line("    if (\(s) > bytes) bytes = \(s);") }
-        w.line("    (void)n;")
-        w.line("    return bytes;")
-        w.line("}")
-        w.line()
+        if externalEntries {
+            w.line("extern float train_step(const dlc_step *s);")
+            w.line("extern float sgd_step(const dlc_step *s);")
+            w.line("extern float eval_with_targets(const dlc_step *s, void *const *outputs);")
+            w.line("extern void predict(const dlc_step *s, void *const *outputs);")
+            w.line("extern size_t arena_bytes(int64_t n);")
+            w.line("extern int uses_blas(int64_t n);")
+            w.line("extern double train_flops(int64_t n);")
+            w.line()
+        } else {
+            w.line("static size_t arena_bytes(int64_t n) {")
+            let sizes = program.entries.map { "(size_t)\(C.size($0.arenaBytes))" }
+            w.line("    size_t bytes = 64;")
+            for s in sizes { w.line("    if (\(s) > bytes) bytes = \(s);") }
+            w.line("    (void)n;")
+            w.line("    return bytes;")
+            w.line("}")
+            w.line()
+        }
         w.block("static float eval_step(const dlc_step *s, void *const *outputs)") { w in
             w.line("if (!s->has_targets) { predict(s, outputs); return NAN; }")
             w.line("return eval_with_targets(s, outputs);")
         }
         w.line()
-        usesBLAS(&w)
-        w.line()
-        w.block("static double train_flops(int64_t n)") { w in
-            w.line("return \(flops());")
+        if !externalEntries {
+            usesBLAS(&w)
+            w.line()
+            w.block("static double train_flops(int64_t n)") { w in
+                w.line("return \(flops());")
+            }
+            w.line()
         }
-        w.line()
         w.line("static const dlc_param_desc params[] = {")
         for p in g.params {
             let dims = p.type.shape.dims.map { String($0.fixedSize ?? 0) }

@@ -141,7 +141,8 @@ struct CKernels {
 
     func reduce(_ r: ReduceKernel, _ w: inout CWriter) {
         let out = name(r.output), count = C.size(entry.buffer(r.output).elementCount)
-        let initial = r.op == .max ? "-INFINITY" : "0.0f"
+        let i32 = entry.buffer(r.output).type.dtype == .i32
+        let initial = r.op == .max ? (i32 ? "INT32_MIN" : "-INFINITY") : (i32 ? "0" : "0.0f")
         if r.isUpdate {
             w.line("const float lr_ = s->lr;")
         } else {
@@ -150,7 +151,8 @@ struct CKernels {
         let (shape, strides) = Self.collapse(r.shape, [r.inputStrides, r.outputStrides])
         let o = "\(out)[\(Self.index(strides[1]))]", x = "\(name(r.input))[\(Self.index(strides[0]))]"
         w.loops(shape.map(C.size)) { w in
-            w.line(r.op == .max ? "\(o) = dlc_maxf(\(o), \(x));" : r.isUpdate ? "\(o) -= lr_ * \(x);" : "\(o) += \(x);")
+            let maxf = i32 ? "dlc_max_i32" : "dlc_maxf", add = i32 ? "\(o) = dlc_add_i32(\(o), \(x));" : "\(o) += \(x);"
+            w.line(r.op == .max ? "\(o) = \(maxf)(\(o), \(x));" : r.isUpdate ? "\(o) -= lr_ * \(x);" : add)
         }
         if r.op == .mean {
             w.line("for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] /= (float)\(C.size(r.count));")

@@ -1,0 +1,450 @@
+import DLCDiagnostics
+import DLCIR
+import DLCLowering
+
+/// Each kernel of an entry as IR, with the semantics of the C backend's code for it
+/// (Sources/Backends/C/CKernels.swift): the same loops, in the same order, over the same
+/// elements, accumulating in the same types.
+struct KernelEmitter {
+    let f: IRFunction
+    let entry: Entry
+    /// The model file's name, for run-time messages (`line_grid.dl:12:20`).
+    let sourceName: String
+
+    func name(_ b: BufferID) -> String { entry.buffer(b).name }
+    func pointer(_ b: BufferID) -> Value { Value("%" + entry.buffer(b).name, .ptr) }
+    func type(_ b: BufferID) -> IRType { .of(entry.buffer(b).type.dtype) }
+
+    /// `b[index]`.
+    func load(_ b: BufferID, _ index: Value) -> Value {
+        f.load(type(b), address(b, index), name(b))
+    }
+
+    /// `b[index] = v`, converted to b's element type as a C assignment would.
+    func store(_ v: Value, _ b: BufferID, _ index: Value) {
+        f.store(convert(v, to: type(b)), address(b, index))
+    }
+
+    func address(_ b: BufferID, _ index: Value) -> Value {
+        if index.constant == 0 { return pointer(b) }
+        return f.value(name(b) + ".at", .ptr, "getelementptr inbounds \(type(b)), ptr \(pointer(b).ref), i64 \(index.ref)")
+    }
+
+    /// A pointer `count` elements into b (`b + count` in C).
+    func advanced(_ b: BufferID, by count: Value) -> Value {
+        advanced(pointer(b), type(b), by: count, name(b))
+    }
+
+    func advanced(_ p: Value, _ t: IRType, by count: Value, _ what: String) -> Value {
+        if count.constant == 0 { return p }
+        return f.value(what + ".row", .ptr, "getelementptr inbounds \(t), ptr \(p.ref), i64 \(count.ref)")
+    }
+
+    /// The bytes of `count` elements of b's type.
+    func bytes(_ count: Value) -> Value { f.mul(count, .i64(4), "bytes") }
+
+    /// An operand that is not read per element: a buffer's first element, or its number.
+    func operandValue(_ o: Operand, type: DType) -> Value {
+        switch o {
+        case .buffer(let b, _): return load(b, .i64(0))
+        case .immediate(let x): return type == .i32 ? .i32(LL.cInt(x)) : .float(LL.cFloat(x))
+        case .count(let c): return convert(f.size(c), to: .float)
+        case .learningRate: return f.field(.lr)
+        }
+    }
+
+    func place(_ loc: SourceLocation?) -> String {
+        loc.map { "\(sourceName):\($0.line):\($0.column)" } ?? sourceName
+    }
+
+    var classLabel: String { sourceName + ": a class label" }
+
+    /// An i32 read of `b[index]`, bounds-checked against `size` (an index or a class label).
+    func checkedIndex(_ b: BufferID, _ index: Value, size: Int, place: String) -> Value {
+        checkedIndex(b, index, size: .i64(size), place: place)
+    }
+
+    func checkedIndex(_ b: BufferID, _ index: Value, size: Value, place: String) -> Value {
+        let r = load(b, index)
+        f.boundsCheck(r, size: size, where: place)
+        return r
+    }
+
+    // MARK: - Kernels
+
+    func emit(_ k: KernelBody) {
+        switch k {
+        case .elementwise(let e): elementwise(e)
+        case .reduce(let r): reduce(r)
+        case .gemm(let g): gemm(g)
+        case .gather(let out, let table, let index, let rows, let rowSize, let count, let location):
+            let row = f.size(rowSize), rows = f.size(rows)
+            f.loop("i0", to: f.size(count)) { i, _ in
+                let r = checkedIndex(index, i, size: rows, place: place(location))
+                let to = advanced(out, by: f.mul(i, row))
+                let from = advanced(table, by: f.mul(convert(r, to: .i64), row))
+                f.memcpy(to, from, bytes: bytes(row))
+                return []
+            }
+        case .scatterAdd(let out, let index, let updates, let rows, let rowSize, let count, let location):
+            let row = f.size(rowSize), rows = f.size(rows)
+            f.memset0(pointer(out), bytes: bytes(f.mul(rows, row)))
+            f.loop("i0", to: f.size(count)) { i, _ in
+                let r = checkedIndex(index, i, size: rows, place: place(location))
+                let target = f.mul(convert(r, to: .i64), row), source = f.mul(i, row)
+                f.loop("j", to: row) { j, _ in
+                    let at = f.add(target, j)
+                    store(add(load(out, at), load(updates, f.add(source, j))), out, at)
+                    return []
+                }
+                return []
+            }
+        case .axis(let op, let out, let input, let v): axis(op, out, input, v)
+        case .oneHot(let out, let labels, let classes, let count, let location):
+            let n = f.size(count)
+            f.memset0(pointer(out), bytes: bytes(f.mul(n, .i64(classes))))
+            f.loop("i0", to: n) { i, _ in
+                let r = checkedIndex(labels, i, size: classes, place: place(location))
+                store(.float(1), out, f.add(f.mul(i, .i64(classes)), convert(r, to: .i64)))
+                return []
+            }
+        case .dropoutMask(let out, let p, let count, let training):
+            if training {
+                // (float)(1.0 / (1.0 - p)) in double, as C computes it; one draw per element.
+                let keep = Value.float(Float(1.0 / (1.0 - p)))
+                let rng = f.field(.dropout)
+                f.loop("i0", to: f.size(count)) { i, _ in
+                    let u = call(.uniform01, .double, [rng], "u")
+                    let kept = f.value("kept", .i1, "fcmp oge double \(u.ref), \(LL.double(p))")
+                    store(f.value("mask", .float, "select i1 \(kept.ref), float \(keep.ref), float 0.0"), out, i)
+                    return []
+                }
+            } else {
+                f.loop("i0", to: f.size(count)) { i, _ in
+                    store(.float(1), out, i)
+                    return []
+                }
+            }
+        case .loss(let kind, let out, let p, let y, let count, let classes):
+            loss(kind, out, p, y, count, classes)
+        case .copy(let out, let input, let count):
+            f.memcpy(pointer(out), pointer(input), bytes: bytes(f.size(count)))
+        case .fill(let out, let value, let count):
+            let v = operandValue(value, type: entry.buffer(out).type.dtype)
+            f.loop("i0", to: f.size(count)) { i, _ in
+                store(v, out, i)
+                return []
+            }
+        case .softmaxCrossEntropy(let loss, let z, let y, let p, let rows, let classes):
+            softmaxCrossEntropy(loss, z, y, p, rows, classes)
+        case .softmaxCrossEntropyGrad(let out, let z, let y, let p, let g, let rows, let classes):
+            softmaxCrossEntropyGrad(out, z, y, p, g, rows, classes)
+        case .stridedCopy(let out, let oo, let os, let input, let io, let ins, let shape):
+            let (s, st) = LoopShapes.collapse(shape, [os, ins])
+            f.loops(s.map(f.size)) { i in
+                store(load(input, f.index(i, st[1], offset: io)), out, f.index(i, st[0], offset: oo))
+            }
+        }
+    }
+
+    /// `a + b` in their (common) element type: wrapping for i32.
+    func add(_ a: Value, _ b: Value) -> Value {
+        let (x, y) = usual(a, b)
+        return f.value("sum", x.type, x.type == .i32 ? "add i32 \(x.ref), \(y.ref)" : "fadd \(x.typed), \(y.ref)")
+    }
+
+    func elementwise(_ e: ElementwiseKernel) {
+        var all = [LoopShapes.contiguous(e.shape)] + e.reductions.map(\.outputStrides)
+        for o in e.operands { if case .buffer(_, let s) = o { all.append(s) } }
+        let (shape, strides) = LoopShapes.collapse(e.shape, all)
+        for r in e.reductions where !r.isUpdate {
+            f.memset0(pointer(r.output), bytes: bytes(f.size(entry.buffer(r.output).elementCount)))
+        }
+        let lr = e.reductions.contains(where: \.isUpdate) ? f.field(.lr) : nil
+        // Numbers are the same at every element: computed once, before the loops.
+        let numbers = e.operands.map { o -> Value? in
+            if case .buffer = o { return nil }
+            return operandValue(o, type: e.computeType)
+        }
+        f.loops(shape.map(f.size)) { i in
+            var k = 1 + e.reductions.count
+            let reads = e.operands.enumerated().map { j, o -> Value in
+                guard case .buffer(let b, _) = o else { return numbers[j]! }
+                defer { k += 1 }
+                return load(b, f.index(i, strides[k]))
+            }
+            let v = convert(expression(e.expr, reads, type: e.computeType), to: type(e.output))
+            store(v, e.output, f.index(i, strides[0]))
+            for (j, r) in e.reductions.enumerated() {
+                let at = f.index(i, strides[1 + j])
+                let old = load(r.output, at)
+                if r.isUpdate, let lr {
+                    let step = f.value("step", .float, "fmul float \(lr.ref), \(convert(v, to: .float).ref)")
+                    store(f.value("updated", .float, "fsub float \(old.ref), \(step.ref)"), r.output, at)
+                } else {
+                    store(add(old, v), r.output, at)
+                }
+            }
+        }
+    }
+
+    func reduce(_ r: ReduceKernel) {
+        let out = r.output, t = type(out)
+        let count = f.size(entry.buffer(out).elementCount)
+        var lr: Value?
+        if r.isUpdate {
+            lr = f.field(.lr)
+        } else {
+            // -INFINITY for a float max; an i32 max starts at INT32_MIN (C would convert -inf).
+            let initial: Value = r.op == .max ? (t == .i32 ? .i32(Int32.min) : .float(-.infinity)) : (t == .i32 ? .i32(0) : .float(0))
+            f.loop("j", to: count) { j, _ in
+                store(initial, out, j)
+                return []
+            }
+        }
+        let (shape, strides) = LoopShapes.collapse(r.shape, [r.inputStrides, r.outputStrides])
+        f.loops(shape.map(f.size)) { i in
+            let at = f.index(i, strides[1])
+            let o = load(out, at), x = load(r.input, f.index(i, strides[0]))
+            let v: Value
+            if r.op == .max {
+                v = t == .i32 ? call(.maxI32, .i32, [o, convert(x, to: .i32)], "max") : call(.maxf, .float, [o, convert(x, to: .float)], "max")
+            } else if let lr {
+                let step = f.value("step", .float, "fmul float \(lr.ref), \(convert(x, to: .float).ref)")
+                v = f.value("updated", .float, "fsub float \(o.ref), \(step.ref)")
+            } else {
+                v = add(o, x)
+            }
+            store(v, out, at)
+        }
+        if r.op == .mean {
+            let divisor = convert(f.size(r.count), to: .float)
+            f.loop("j", to: count) { j, _ in
+                let v = load(out, j)
+                store(f.value("mean", .float, "fdiv float \(convert(v, to: .float).ref), \(divisor.ref)"), out, j)
+                return []
+            }
+        }
+    }
+
+    func axis(_ op: AxisOp, _ out: BufferID, _ input: BufferID, _ v: AxisView) {
+        let len = f.size(v.length), inner = f.size(v.inner)
+        f.loops([f.size(v.outer), inner]) { i in
+            let base = f.add(f.mul(f.mul(i[0], len), inner), i[1], "base")
+            func at(_ l: Value) -> Value { f.add(base, f.mul(l, inner)) }
+            switch op {
+            case .softmax, .logSoftmax:
+                let m = f.loop("l", to: len, carrying: [("m", .float(-.infinity))]) { l, m in
+                    [call(.maxf, .float, [m[0], load(input, at(l))], "max")]
+                }[0]
+                if op == .softmax {
+                    let sum = f.loop("l", to: len, carrying: [("sum", .float(0))]) { l, s in
+                        let e = exp(f.value("shifted", .float, "fsub float \(load(input, at(l)).ref), \(m.ref)"))
+                        store(e, out, at(l))
+                        return [f.value("sum", .float, "fadd float \(s[0].ref), \(e.ref)")]
+                    }[0]
+                    f.loop("l", to: len) { l, _ in
+                        let a = at(l)
+                        store(f.value("p", .float, "fdiv float \(load(out, a).ref), \(sum.ref)"), out, a)
+                        return []
+                    }
+                } else {
+                    let sum = f.loop("l", to: len, carrying: [("sum", .float(0))]) { l, s in
+                        let e = exp(f.value("shifted", .float, "fsub float \(load(input, at(l)).ref), \(m.ref)"))
+                        return [f.value("sum", .float, "fadd float \(s[0].ref), \(e.ref)")]
+                    }[0]
+                    let lse = f.value("lse", .float, "fadd float \(m.ref), \(intrinsic("log", sum).ref)")
+                    f.loop("l", to: len) { l, _ in
+                        let a = at(l)
+                        store(f.value("y", .float, "fsub float \(load(input, a).ref), \(lse.ref)"), out, a)
+                        return []
+                    }
+                }
+            case .argmax, .maxMask:
+                // The first maximum; a NaN counts as the maximum, as in PyTorch.
+                let best = f.loop("l", from: .i64(1), to: len, carrying: [("best", .i64(0))]) { l, best in
+                    let a = load(input, at(l)), b = load(input, at(best[0]))
+                    let bNumber = f.value("b.ok", .i1, "fcmp oeq float \(b.ref), \(b.ref)")
+                    let greater = f.value("greater", .i1, "fcmp ogt float \(a.ref), \(b.ref)")
+                    let aNaN = f.value("a.nan", .i1, "fcmp une float \(a.ref), \(a.ref)")
+                    let wins = f.value("wins", .i1, "or i1 \(greater.ref), \(aNaN.ref)")
+                    let take = f.value("take", .i1, "and i1 \(bNumber.ref), \(wins.ref)")
+                    return [f.value("best", .i64, "select i1 \(take.ref), i64 \(l.ref), i64 \(best[0].ref)")]
+                }[0]
+                if op == .argmax {
+                    store(convert(best, to: .i32), out, f.add(f.mul(i[0], inner), i[1]))
+                } else {
+                    f.loop("l", to: len) { l, _ in
+                        let hit = f.value("hit", .i1, "icmp eq i64 \(l.ref), \(best.ref)")
+                        store(f.value("mask", .float, "select i1 \(hit.ref), float 1.0, float 0.0"), out, at(l))
+                        return []
+                    }
+                }
+            }
+        }
+    }
+
+    func exp(_ x: Value) -> Value { intrinsic("exp", x) }
+
+    /// One pass per row: max, sum of exponentials (kept as probabilities when asked), and
+    /// the row's loss logsumexp − z[label], accumulated in double.
+    func softmaxCrossEntropy(_ loss: BufferID, _ z: BufferID, _ y: BufferID, _ p: BufferID?, _ rows: Affine, _ classes: Int) {
+        let c = Value.i64(classes), n = f.size(rows)
+        let total = f.loop("i0", to: n, carrying: [("acc", .double(0))]) { i, acc in
+            let rowStart = f.mul(i, c)
+            let m = f.loop("l", to: c, carrying: [("m", .float(-.infinity))]) { l, m in
+                [call(.maxf, .float, [m[0], load(z, f.add(rowStart, l))], "max")]
+            }[0]
+            let sum: Value
+            if let p {
+                sum = f.loop("l", to: c, carrying: [("sum", .float(0))]) { l, s in
+                    let at = f.add(rowStart, l)
+                    let e = exp(f.value("shifted", .float, "fsub float \(load(z, at).ref), \(m.ref)"))
+                    store(e, p, at)
+                    return [f.value("sum", .float, "fadd float \(s[0].ref), \(load(p, at).ref)")]
+                }[0]
+                let inv = f.value("inv", .float, "fdiv float 1.0, \(sum.ref)")
+                f.loop("l", to: c) { l, _ in
+                    let at = f.add(rowStart, l)
+                    store(f.value("p", .float, "fmul float \(load(p, at).ref), \(inv.ref)"), p, at)
+                    return []
+                }
+            } else {
+                sum = f.loop("l", to: c, carrying: [("sum", .float(0))]) { l, s in
+                    let e = exp(f.value("shifted", .float, "fsub float \(load(z, f.add(rowStart, l)).ref), \(m.ref)"))
+                    return [f.value("sum", .float, "fadd float \(s[0].ref), \(e.ref)")]
+                }[0]
+            }
+            let label = checkedIndex(y, i, size: classes, place: classLabel)
+            let logSum = intrinsic("log", convert(sum, to: .double), .double)
+            let lse = f.value("lse", .double, "fadd double \(convert(m, to: .double).ref), \(logSum.ref)")
+            let picked = convert(load(z, f.add(rowStart, convert(label, to: .i64))), to: .double)
+            let term = f.value("term", .double, "fsub double \(lse.ref), \(picked.ref)")
+            return [f.value("acc", .double, "fadd double \(acc[0].ref), \(term.ref)")]
+        }[0]
+        storeMean(total, count: n, into: loss)
+    }
+
+    /// `out[0] = (float)(acc / (double)count)`.
+    func storeMean(_ total: Value, count: Value, into out: BufferID) {
+        let mean = f.value("mean", .double, "fdiv double \(total.ref), \(convert(count, to: .double).ref)")
+        store(convert(mean, to: .float), out, .i64(0))
+    }
+
+    /// (softmax(z) − onehot(y))·g/rows, reading the kept probabilities or, without them,
+    /// computing the softmax again.
+    func softmaxCrossEntropyGrad(_ out: BufferID, _ z: BufferID, _ y: BufferID, _ p: BufferID?, _ g: Operand,
+                                 _ rows: Affine, _ classes: Int) {
+        let c = Value.i64(classes), n = f.size(rows)
+        let scale = f.value("scale", .float,
+                            "fdiv float \(convert(operandValue(g, type: .f32), to: .float).ref), \(convert(n, to: .float).ref)")
+        f.loop("i0", to: n) { i, _ in
+            let label = convert(checkedIndex(y, i, size: classes, place: classLabel), to: .i64)
+            let rowStart = f.mul(i, c)
+            func oneHot(_ l: Value) -> Value {
+                let hit = f.value("hit", .i1, "icmp eq i64 \(l.ref), \(label.ref)")
+                return f.value("onehot", .float, "select i1 \(hit.ref), float 1.0, float 0.0")
+            }
+            if let p {
+                f.loop("l", to: c) { l, _ in
+                    let at = f.add(rowStart, l)
+                    let d = f.value("d", .float, "fsub float \(load(p, at).ref), \(oneHot(l).ref)")
+                    store(f.value("grad", .float, "fmul float \(d.ref), \(scale.ref)"), out, at)
+                    return []
+                }
+            } else {
+                let m = f.loop("l", to: c, carrying: [("m", .float(-.infinity))]) { l, m in
+                    [call(.maxf, .float, [m[0], load(z, f.add(rowStart, l))], "max")]
+                }[0]
+                let sum = f.loop("l", to: c, carrying: [("sum", .float(0))]) { l, s in
+                    let e = exp(f.value("shifted", .float, "fsub float \(load(z, f.add(rowStart, l)).ref), \(m.ref)"))
+                    return [f.value("sum", .float, "fadd float \(s[0].ref), \(e.ref)")]
+                }[0]
+                f.loop("l", to: c) { l, _ in
+                    let at = f.add(rowStart, l)
+                    let e = exp(f.value("shifted", .float, "fsub float \(load(z, at).ref), \(m.ref)"))
+                    let q = f.value("p", .float, "fdiv float \(e.ref), \(sum.ref)")
+                    let d = f.value("d", .float, "fsub float \(q.ref), \(oneHot(l).ref)")
+                    store(f.value("grad", .float, "fmul float \(d.ref), \(scale.ref)"), out, at)
+                    return []
+                }
+            }
+            return []
+        }
+    }
+
+    /// Losses reduce in double, as PyTorch's CPU kernels accumulate, then round once.
+    func loss(_ kind: LossKind, _ out: BufferID, _ p: BufferID, _ y: BufferID, _ count: Affine, _ classes: Int) {
+        let n = f.size(count)
+        func d(_ op: String, _ a: Value, _ b: Value, _ what: String) -> Value {
+            f.value(what, .double, "\(op) double \(a.ref), \(b.ref)")
+        }
+        func fmax(_ a: Value, _ b: Value) -> Value {
+            let name = f.module.declare(.intrinsic("maxnum", .double, arity: 2))
+            return f.value("fmax", .double, "call double \(name)(double \(a.ref), double \(b.ref))")
+        }
+        let total = f.loop("i0", to: n, carrying: [("acc", .double(0))]) { i, acc in
+            let acc = acc[0]
+            switch kind {
+            case .mse:
+                let diff = d("fsub", convert(load(p, i), to: .double), convert(load(y, i), to: .double), "d")
+                return [d("fadd", acc, d("fmul", diff, diff, "sq"), "acc")]
+            case .l1:
+                let diff = d("fsub", convert(load(p, i), to: .double), convert(load(y, i), to: .double), "d")
+                return [d("fadd", acc, intrinsic("fabs", diff, .double), "acc")]
+            case .bce:
+                let q = convert(load(p, i), to: .double), t = convert(load(y, i), to: .double)
+                let logQ = fmax(intrinsic("log", q, .double), .double(-100))
+                let negQ = f.value("neg", .double, "fneg double \(q.ref)")
+                let log1pName = f.module.declare(.log1p)
+                let log1mQ = fmax(f.value("log1p", .double, "call double \(log1pName)(double \(negQ.ref))"), .double(-100))
+                let a = d("fmul", t, logQ, "pos")
+                let b = d("fmul", d("fsub", .double(1), t, "one_minus_t"), log1mQ, "neg")
+                return [d("fsub", acc, d("fadd", a, b, "term"), "acc")]
+            case .bceLogits:
+                let zv = convert(load(p, i), to: .double), t = convert(load(y, i), to: .double)
+                let relu = fmax(zv, .double(0))
+                let zt = d("fmul", zv, t, "zt")
+                let absNeg = f.value("neg_abs", .double, "fneg double \(intrinsic("fabs", zv, .double).ref)")
+                let log1pName = f.module.declare(.log1p)
+                let soft = f.value("log1p", .double, "call double \(log1pName)(double \(intrinsic("exp", absNeg, .double).ref))")
+                let term = d("fadd", d("fsub", relu, zt, "lin"), soft, "term")
+                return [d("fadd", acc, term, "acc")]
+            case .hinge:
+                let margin = d("fmul", convert(load(y, i), to: .double), convert(load(p, i), to: .double), "margin")
+                return [d("fadd", acc, fmax(.double(0), d("fsub", .double(1), margin, "gap")), "acc")]
+            case .nll:
+                let label = checkedIndex(y, i, size: classes, place: classLabel)
+                let picked = load(p, f.add(f.mul(i, .i64(classes)), convert(label, to: .i64)))
+                return [d("fsub", acc, convert(picked, to: .double), "acc")]
+            }
+        }[0]
+        storeMean(total, count: n, into: out)
+    }
+}
+
+/// Loop shapes, as the C backend derives them (CKernels.collapse): adjacent axes that every
+/// access walks contiguously are merged, so a same-shape elementwise op is one flat loop.
+enum LoopShapes {
+    static func contiguous(_ shape: [Affine]) -> [Affine] {
+        Shape(shape.map { $0.isConstant ? Dim.fixed($0.constant) : Dim.batch }).affineStrides
+    }
+
+    static func collapse(_ shape: [Affine], _ strides: [[Affine]]) -> ([Affine], [[Affine]]) {
+        var shape = shape, strides = strides
+        var i = shape.count - 2
+        while i >= 0 {
+            let mergeable = (shape[i].isConstant || shape[i + 1].isConstant) && strides.allSatisfy { s in
+                (s[i] == .zero && s[i + 1] == .zero)
+                    || (s[i + 1].isConstant || shape[i + 1].isConstant) && s[i] == s[i + 1] * shape[i + 1]
+            }
+            if mergeable {
+                shape[i] = shape[i] * shape[i + 1]
+                shape.remove(at: i + 1)
+                for k in strides.indices { strides[k].remove(at: i) }
+            }
+            i -= 1
+        }
+        return (shape, strides)
+    }
+}

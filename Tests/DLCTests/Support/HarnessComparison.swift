@@ -1,0 +1,143 @@
+import DLCDiagnostics
+import DLCDriver
+import DLCIR
+import DLCInterpreter
+import Foundation
+import XCTest
+
+/// A backend against the reference interpreter, kernel by kernel: the model's generated code
+/// is linked with Harness/kernel_harness.c, which runs its train, sgd, eval and predict entries
+/// once on given params and data; the loss, every gradient, the SGD step and every output must
+/// match the interpreter's double-precision values. Shared by the C and LLVM backends' tests.
+struct HarnessComparison {
+    static let batches = [1, 5, 13]
+    /// The backend's name, in failure messages.
+    let backend: String
+    /// Where the harness's input and output files go.
+    let work: URL
+
+    struct Result {
+        var trainLoss: Double, gradients: [[Double]], sgdLoss: Double, updatedParams: [[Double]]
+        var evalLoss: Double, outputs: [[Double]], predicted: [[Double]]
+    }
+
+    static var compiler: String {
+        ProcessInfo.processInfo.environment["CC"] ?? (["/usr/bin/clang", "/opt/swift/usr/bin/clang", "/usr/bin/cc"]
+            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "cc")
+    }
+
+    static var harnessSource: URL { Golden.root.appendingPathComponent("Tests/DLCTests/Harness/kernel_harness.c") }
+
+    /// Runs the harness (the file formats of Harness/kernel_harness.c).
+    func run(_ exe: URL, _ g: Graph, params: [String: Tensor], feeds: [String: Tensor], batch: Int,
+             dropout: SplitMix64) throws -> Result {
+        var input = Data()
+        func append<T>(_ v: T) { withUnsafeBytes(of: v) { input.append(contentsOf: $0) } }
+        append(Int64(batch))
+        append(dropout.state)
+        for p in g.params { for x in params[p.name]!.scalars { append(Float(x)) } }
+        for d in g.data {
+            for x in feeds[d.name]!.scalars { d.type.dtype == .f32 ? append(Float(x)) : append(Int32(x)) }
+        }
+        let inURL = work.appendingPathComponent("in.bin"), outURL = work.appendingPathComponent("out.bin")
+        try input.write(to: inURL)
+        let r = try Run.run(exe, [inURL.path, outURL.path])
+        guard r.status == 0 else { throw DataFailure(message: "harness failed (\(r.status)): \(r.stderr)") }
+        let out = try Data(contentsOf: outURL)
+        var offset = 0
+        /// The next `k` values of the file, as f32 or i32.
+        func take(_ k: Int, _ dtype: DType = .f32) -> [Double] {
+            defer { offset += 4 * k }
+            return (0..<k).map { i in
+                let bytes = out.subdata(in: (offset + 4 * i)..<(offset + 4 * i + 4))
+                return bytes.withUnsafeBytes { dtype == .f32 ? Double($0.load(as: Float.self)) : Double($0.load(as: Int32.self)) }
+            }
+        }
+        let trainLoss = take(1)[0]
+        let grads = g.params.map { take($0.type.shape.fixedElementCount) }
+        let sgdLoss = take(1)[0]
+        let updated = g.params.map { take($0.type.shape.fixedElementCount) }
+        let evalLoss = take(1)[0]
+        let types = g.outputs.map { g.type(of: $0.value) }
+        let outputs = types.map { take($0.shape.elementCount(batch: batch), $0.dtype) }
+        let predicted = offset >= out.count ? [] : types.map { take($0.shape.elementCount(batch: batch), $0.dtype) }
+        return Result(trainLoss: trainLoss, gradients: grads, sgdLoss: sgdLoss, updatedParams: updated,
+                      evalLoss: evalLoss, outputs: outputs, predicted: predicted)
+    }
+
+    /// Float32 results against double-precision ones: relative 1e-4, with an absolute floor
+    /// scaled to the tensor's largest value (gradients near zero cancel in float).
+    func assertClose(_ actual: [Double], _ expected: [Double], _ what: String) {
+        XCTAssertEqual(actual.count, expected.count, what)
+        let scale = max(1e-3, expected.map(abs).max() ?? 0)
+        for (i, (a, e)) in zip(actual, expected).enumerated() where !(abs(a - e) <= 1e-4 * abs(e) + 2e-5 * scale + 1e-7) {
+            XCTFail("\(what)[\(i)]: \(backend) \(a), interpreter \(e)")
+            return
+        }
+    }
+
+    /// Builds the harness for one program with `build`, then compares at each batch size.
+    func check(_ url: URL, build: (Pipeline, String) throws -> URL,
+               feeds: (Graph, Int) throws -> [String: Tensor]) throws {
+        let p = Pipeline(source: SourceFile(path: url.path, bytes: try [UInt8](Data(contentsOf: url))))
+        guard case .success(let g) = p.trainingGraph() else { return XCTFail("\(url.lastPathComponent) does not compile") }
+        let exe = try build(p, url.deletingPathExtension().lastPathComponent)
+        let params = ParamInitializer.initialValues(g.params, seed: g.train.seed)
+        for batch in g.data.isEmpty ? [1] : Self.batches {
+            // Data as the generated code sees it: rounded to f32.
+            let f = try feeds(g, batch).mapValues { Tensor(shape: $0.shape, scalars: $0.scalars.map { Double(Float($0)) }) }
+            let dropout = SplitMix64(seed: g.train.seed, stream: .dropout)
+            let c = try run(exe, g, params: params, feeds: f, batch: batch, dropout: dropout)
+            let name = "\(url.lastPathComponent) batch \(batch)"
+            let interpreter = Interpreter(graph: g)
+            var rng = dropout
+            let train = try interpreter.run(feeds: f, params: params, mode: .training, dropout: &rng)
+            assertClose([c.trainLoss], [train[g.loss!].scalars[0]], "\(name): train loss")
+            for (i, grad) in g.gradients.enumerated() {
+                assertClose(c.gradients[i], train[grad.value].scalars, "\(name): grad \(grad.name)")
+                // The fused SGD step: p - 0.125·grad, compared as the change it makes.
+                let p = params[grad.name]!.scalars
+                let step = zip(c.updatedParams[i], p).map { $0 - $1 }
+                assertClose(step, train[grad.value].scalars.map { -0.125 * $0 }, "\(name): sgd step of \(grad.name)")
+            }
+            assertClose([c.sgdLoss], [train[g.loss!].scalars[0]], "\(name): sgd loss")
+            let eval = try interpreter.run(feeds: f, params: params)
+            assertClose([c.evalLoss], [eval[g.loss!].scalars[0]], "\(name): eval loss")
+            for (i, o) in g.outputs.enumerated() {
+                assertClose(c.outputs[i], eval[o.value].scalars, "\(name): output \(o.name)")
+                if !c.predicted.isEmpty { assertClose(c.predicted[i], eval[o.value].scalars, "\(name): predicted \(o.name)") }
+            }
+        }
+    }
+
+    /// Every model in models/ (on its own data, or synthetic data when it ships none).
+    func checkModels(build: (Pipeline, String) throws -> URL) throws -> Int {
+        var checked = 0
+        for url in Golden.programs(in: Golden.root.appendingPathComponent("models")) {
+            try check(url, build: build) { g, batch in
+                if g.train.data == nil {
+                    var rng = SplitMix64(seed: 3, stream: .initialization)
+                    return SyntheticData.feeds(g, batch: batch, rng: &rng)
+                }
+                var run = GradCheckRun()
+                run.rows = batch
+                return try run.batchFeeds(g, modelDirectory: url.deletingLastPathComponent().path)
+            }
+            checked += 1
+        }
+        return checked
+    }
+
+    /// Every test program (on seeded synthetic data).
+    func checkPrograms(build: (Pipeline, String) throws -> URL) throws -> Int {
+        var checked = 0
+        for url in Golden.programs(in: Golden.directory.appendingPathComponent("programs")) {
+            try check(url, build: build) { g, batch in
+                var rng = SplitMix64(seed: 11, stream: .initialization)
+                return SyntheticData.feeds(g, batch: batch, rng: &rng)
+            }
+            checked += 1
+        }
+        return checked
+    }
+}
