@@ -26,17 +26,13 @@ enum KernelFusion {
         return count
     }
 
-    static func contiguous(_ shape: [Affine]) -> [Affine] {
-        Shape(shape.map { $0.isConstant ? Dim.fixed($0.constant) : Dim.batch }).affineStrides
-    }
-
     /// Inlines one producer loop into its only consumer; false when there is none to fuse.
     static func fuseOneChain(_ e: inout Entry, keep: Set<BufferID>) -> Bool {
         let counts = readers(e)
         for (ci, consumer) in e.kernels.enumerated() {
             guard case .elementwise(var c) = consumer.body, c.computeType == .f32 else { continue }
             for operand in c.operands {
-                guard case .buffer(let b, let strides) = operand, strides == contiguous(c.shape),
+                guard case .buffer(let b, let strides) = operand, strides == LoopShapes.contiguous(c.shape),
                       !keep.contains(b), counts[b] == 1, b != c.output,
                       case .arena = e.buffer(b).storage,
                       let pi = e.kernels[..<ci].lastIndex(where: { $0.body.access.writes.contains(b) }),
@@ -69,7 +65,7 @@ enum KernelFusion {
     /// Moves one sum over an elementwise loop's result into that loop; false when none.
     static func fuseOneReduction(_ e: inout Entry) -> Bool {
         for (ri, kernel) in e.kernels.enumerated() {
-            guard case .reduce(let r) = kernel.body, r.op == .sum, r.inputStrides == contiguous(r.shape),
+            guard case .reduce(let r) = kernel.body, r.op == .sum, r.inputStrides == LoopShapes.contiguous(r.shape),
                   let pi = e.kernels[..<ri].lastIndex(where: { $0.body.access.writes.contains(r.input) }),
                   case .elementwise(var p) = e.kernels[pi].body, p.output == r.input, p.shape == r.shape
             else { continue }

@@ -19,26 +19,6 @@ struct CKernels {
         return terms.isEmpty ? "0" : terms.joined(separator: " + ")
     }
 
-    /// Merges adjacent loop axes that every access walks contiguously, so a same-shape
-    /// elementwise op is one flat loop and a bias add two.
-    static func collapse(_ shape: [Affine], _ strides: [[Affine]]) -> ([Affine], [[Affine]]) {
-        var shape = shape, strides = strides
-        var i = shape.count - 2
-        while i >= 0 {
-            let mergeable = (shape[i].isConstant || shape[i + 1].isConstant) && strides.allSatisfy { s in
-                (s[i] == .zero && s[i + 1] == .zero)
-                    || (s[i + 1].isConstant || shape[i + 1].isConstant) && s[i] == s[i + 1] * shape[i + 1]
-            }
-            if mergeable {
-                shape[i] = shape[i] * shape[i + 1]
-                shape.remove(at: i + 1)
-                for k in strides.indices { strides[k].remove(at: i) }
-            }
-            i -= 1
-        }
-        return (shape, strides)
-    }
-
     func emit(_ k: KernelBody, into w: inout CWriter) {
         switch k {
         case .elementwise(let e): elementwise(e, &w)
@@ -89,7 +69,7 @@ struct CKernels {
         case .softmaxCrossEntropyGrad(let out, let z, let y, let p, let g, let rows, let classes):
             softmaxCrossEntropyGrad(out, z, y, p, g, rows, classes, &w)
         case .stridedCopy(let out, let oo, let os, let input, let io, let ins, let shape):
-            let (s, st) = Self.collapse(shape, [os, ins])
+            let (s, st) = LoopShapes.collapse(shape, [os, ins])
             w.loops(s.map(C.size)) { w in
                 w.line("\(name(out))[\(Self.index(st[0], offset: oo))] = \(name(input))[\(Self.index(st[1], offset: io))];")
             }
@@ -111,10 +91,10 @@ struct CKernels {
     }
 
     func elementwise(_ e: ElementwiseKernel, _ w: inout CWriter) {
-        let outStrides = Shape(e.shape.map { $0.isConstant ? Dim.fixed($0.constant) : Dim.batch }).affineStrides
+        let outStrides = LoopShapes.contiguous(e.shape)
         var all = [outStrides] + e.reductions.map(\.outputStrides)
         for o in e.operands { if case .buffer(_, let s) = o { all.append(s) } }
-        let (shape, strides) = Self.collapse(e.shape, all)
+        let (shape, strides) = LoopShapes.collapse(e.shape, all)
         var k = 1 + e.reductions.count
         let reads = e.operands.map { o -> String in
             if case .buffer = o { defer { k += 1 }; return operand(o, index: Self.index(strides[k]), type: e.computeType) }
@@ -148,7 +128,7 @@ struct CKernels {
         } else {
             w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] = \(initial);")
         }
-        let (shape, strides) = Self.collapse(r.shape, [r.inputStrides, r.outputStrides])
+        let (shape, strides) = LoopShapes.collapse(r.shape, [r.inputStrides, r.outputStrides])
         let o = "\(out)[\(Self.index(strides[1]))]", x = "\(name(r.input))[\(Self.index(strides[0]))]"
         w.loops(shape.map(C.size)) { w in
             let maxf = i32 ? "dlc_max_i32" : "dlc_maxf", add = i32 ? "\(o) = dlc_add_i32(\(o), \(x));" : "\(o) += \(x);"

@@ -422,29 +422,3 @@ struct KernelEmitter {
         storeMean(total, count: n, into: out)
     }
 }
-
-/// Loop shapes, as the C backend derives them (CKernels.collapse): adjacent axes that every
-/// access walks contiguously are merged, so a same-shape elementwise op is one flat loop.
-enum LoopShapes {
-    static func contiguous(_ shape: [Affine]) -> [Affine] {
-        Shape(shape.map { $0.isConstant ? Dim.fixed($0.constant) : Dim.batch }).affineStrides
-    }
-
-    static func collapse(_ shape: [Affine], _ strides: [[Affine]]) -> ([Affine], [[Affine]]) {
-        var shape = shape, strides = strides
-        var i = shape.count - 2
-        while i >= 0 {
-            let mergeable = (shape[i].isConstant || shape[i + 1].isConstant) && strides.allSatisfy { s in
-                (s[i] == .zero && s[i + 1] == .zero)
-                    || (s[i + 1].isConstant || shape[i + 1].isConstant) && s[i] == s[i + 1] * shape[i + 1]
-            }
-            if mergeable {
-                shape[i] = shape[i] * shape[i + 1]
-                shape.remove(at: i + 1)
-                for k in strides.indices { strides[k].remove(at: i) }
-            }
-            i -= 1
-        }
-        return (shape, strides)
-    }
-}
