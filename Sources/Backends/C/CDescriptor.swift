@@ -191,8 +191,8 @@ struct CDescriptor {
         var conditions: Set<String> = []
         for e in program.entries {
             for case .gemm(let g) in e.kernels.map(\.body) {
-                if !CKernels.canInline(g) { conditions.insert("1"); continue }
-                conditions.insert("(int64_t)\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k)) > \(CKernels.smallGemm)")
+                if !GemmPolicy.canInline(g) { conditions.insert("1"); continue }
+                conditions.insert("(int64_t)\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k)) > \(GemmPolicy.smallGemm)")
             }
         }
         w.block("static int uses_blas(int64_t n)") { w in
@@ -201,21 +201,9 @@ struct CDescriptor {
         }
     }
 
-    /// Floating-point operations of one train step, affine in n: 2mnk per GEMM, one per
-    /// element elsewhere (an estimate for `info`).
+    /// Floating-point operations of one train step (`KernelProgram.trainFlops`), as C.
     func flops() -> String {
-        var total = Affine.zero
-        let train = program.entry(.train)
-        for k in train.kernels {
-            switch k.body {
-            case .gemm(let g):
-                let mn = g.m * g.n
-                total = total + (mn.isConstant ? (g.k * mn.constant) : mn * g.k.constant) * (2 * g.batch.constant)
-            case .elementwise(let e): total = total + e.shape.reduce(Affine.one, *)
-            case .reduce(let r): total = total + r.shape.reduce(Affine.one, *)
-            default: break
-            }
-        }
+        let total = program.trainFlops
         return "(double)\(total.perBatch) * (double)n + \(total.constant).0"
     }
 }

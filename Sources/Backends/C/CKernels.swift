@@ -139,16 +139,6 @@ struct CKernels {
         }
     }
 
-    /// Products with at most this many multiply-adds run as plain loops: for matrices this
-    /// small a BLAS call costs more than the arithmetic.
-    static let smallGemm = 16384
-
-    /// The loops need a constant row length to keep a row of C in registers, and a constant
-    /// k×n tile for a transposed B.
-    static func canInline(_ g: GemmKernel) -> Bool {
-        g.n.isConstant && g.n.constant <= 64 && (!g.transposeB || g.k.isConstant && g.k.constant * g.n.constant <= 4096)
-    }
-
     func gemm(_ g: GemmKernel, _ w: inout CWriter) {
         let alpha = g.alphaIsNegativeLearningRate ? "-s->lr" : C.float(g.alpha)
         let ta = g.transposeA ? "CblasTrans" : "CblasNoTrans", tb = g.transposeB ? "CblasTrans" : "CblasNoTrans"
@@ -159,12 +149,12 @@ struct CKernels {
         func both(_ a: String, _ b: String, _ c: String, _ w: inout CWriter) {
             let work = "\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k))"
             let constant = g.m.isConstant && g.n.isConstant && g.k.isConstant
-            if !Self.canInline(g) || constant && g.m.constant * g.n.constant * g.k.constant > Self.smallGemm {
+            if !GemmPolicy.canInline(g) || constant && g.m.constant * g.n.constant * g.k.constant > GemmPolicy.smallGemm {
                 w.line(call(a, b, c))
             } else if constant {
                 smallGemm(g, a, b, c, &w)
             } else {
-                w.block("if ((int64_t)\(work) <= \(Self.smallGemm))") { w in smallGemm(g, a, b, c, &w) }
+                w.block("if ((int64_t)\(work) <= \(GemmPolicy.smallGemm))") { w in smallGemm(g, a, b, c, &w) }
                 w.block("else") { w in w.line(call(a, b, c)) }
             }
         }
@@ -180,7 +170,7 @@ struct CKernels {
     /// activation of a `linear`), which can then be applied as each row is written.
     func canFuseEpilogue(_ g: GemmKernel, _ x: ElementwiseKernel) -> Bool {
         guard g.batch == .one, g.beta == 0, !g.alphaIsNegativeLearningRate, x.output == g.c, x.reductions.isEmpty,
-              Self.canInline(g), g.m.isConstant ? g.m.constant * g.n.constant * g.k.constant <= Self.smallGemm : true,
+              GemmPolicy.canInline(g), g.m.isConstant ? g.m.constant * g.n.constant * g.k.constant <= GemmPolicy.smallGemm : true,
               x.shape == [g.m, g.n] else { return false }
         // The pass reads the GEMM's result only at the element it writes.
         return x.operands.allSatisfy { o in
@@ -208,7 +198,7 @@ struct CKernels {
             smallGemm(g, name(g.a), name(g.b), name(g.c), &w, store: value)
         } else {
             let work = "\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k))"
-            w.block("if ((int64_t)\(work) <= \(Self.smallGemm))") { w in smallGemm(g, name(g.a), name(g.b), name(g.c), &w, store: value) }
+            w.block("if ((int64_t)\(work) <= \(GemmPolicy.smallGemm))") { w in smallGemm(g, name(g.a), name(g.b), name(g.c), &w, store: value) }
             w.block("else") { w in
                 gemm(g, &w)
                 elementwise(x, &w)

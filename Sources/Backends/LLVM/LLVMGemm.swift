@@ -1,29 +1,6 @@
 import DLCIR
 import DLCLowering
 
-/// When a GEMM runs as loops and when it calls `cblas_sgemm`: the C backend's policy
-/// (CKernels.smallGemm and canInline, as of this writing), kept here so that this backend's
-/// `uses_blas` always describes this backend's code.
-enum GemmPolicy {
-    /// Products with at most this many multiply-adds run as loops: for matrices this small a
-    /// BLAS call costs more than the arithmetic.
-    static let smallGemm = 16384
-
-    /// The loops keep a row of C in one vector register file value, so they need a constant
-    /// row length; a transposed B is first copied into a constant k×n tile.
-    static func canInline(_ g: GemmKernel) -> Bool {
-        g.n.isConstant && g.n.constant >= 1 && g.n.constant <= 64
-            && (!g.transposeB || g.k.isConstant && g.k.constant * g.n.constant <= 4096)
-    }
-
-    /// Whether the product is known, at compile time, to call BLAS (nil: it depends on n).
-    static func callsBLAS(_ g: GemmKernel) -> Bool? {
-        if !canInline(g) { return true }
-        guard g.m.isConstant, g.k.isConstant else { return nil }
-        return g.m.constant * g.n.constant * g.k.constant > smallGemm
-    }
-}
-
 extension KernelEmitter {
     /// C = alpha·op(A)·op(B) + beta·C, once or per batch element.
     func gemm(_ g: GemmKernel) {

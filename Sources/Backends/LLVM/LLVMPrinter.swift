@@ -268,17 +268,7 @@ public struct LLVMPrinter: Sendable {
     /// `train_flops(n)`: floating-point operations of one train step, affine in n: 2mnk per
     /// GEMM, one per element elsewhere (an estimate for `info`, as the C backend counts).
     func trainFlops() -> String {
-        var total = Affine.zero
-        for k in program.entry(.train).kernels {
-            switch k.body {
-            case .gemm(let g):
-                let mn = g.m * g.n
-                total = total + (mn.isConstant ? (g.k * mn.constant) : mn * g.k.constant) * (2 * g.batch.constant)
-            case .elementwise(let e): total = total + e.shape.reduce(Affine.one, *)
-            case .reduce(let r): total = total + r.shape.reduce(Affine.one, *)
-            default: break
-            }
-        }
+        let total = program.trainFlops
         return """
             define hidden double @train_flops(i64 noundef %n) #0 {
             entry:
