@@ -265,15 +265,7 @@ void dlc_load_npy(const dlc_model *m, const char *path, int tensor, dlc_loaded *
         i += k;
     }
     free(scratch);
-    if (short_read) {
-        free(out->values);
-        memset(out, 0, sizeof *out);
-        dlc_reader_data_error(&r, "truncated data: shape (%lld, ...) needs more bytes than the file has", (long long)n);
-        return;
-    }
-    if (where[0]) {
-        dlc_reader_data_error(&r, "%s", where);
-        return;
-    }
-    dlc_reader_finish(&r);
+    char truncated[200];
+    snprintf(truncated, sizeof truncated, "truncated data: shape (%lld, ...) needs more bytes than the file has", (long long)n);
+    dlc_reader_end_values(&r, out, short_read, truncated, where);
 }

@@ -159,6 +159,10 @@ typedef struct {
     void *values;
     int64_t *lines;       /* CSV: the physical line of each row (for located errors); else NULL */
 } dlc_loaded;
+/* The end of a loader's block-by-block read of values into `out`: a short read (reported with
+ * the loader's `truncated` message) or the first bad value (`bad`, "" for none) stops the
+ * trainer; otherwise the file is closed. */
+void dlc_reader_end_values(dlc_reader *r, dlc_loaded *out, int short_read, const char *truncated, const char *bad);
 
 /* Which tensors to load: `want[i]` 1 = required, 2 = optional (targets in predict: loaded
  * only if the file has their columns), 0 = skip. Exits 1 on bad data. */

@@ -197,6 +197,20 @@ void dlc_reader_data_error(dlc_reader *r, const char *fmt, ...) {
     dlc_data_error(r->path, 0, 0, "%s", msg);
 }
 
+void dlc_reader_end_values(dlc_reader *r, dlc_loaded *out, int short_read, const char *truncated, const char *bad) {
+    if (short_read) {
+        free(out->values);
+        memset(out, 0, sizeof *out);
+        dlc_reader_data_error(r, "%s", truncated);
+        return;
+    }
+    if (bad[0]) {
+        dlc_reader_data_error(r, "%s", bad);
+        return;
+    }
+    dlc_reader_finish(r);
+}
+
 void *dlc_reader_read_grow(dlc_reader *r, size_t n, size_t *got) {
     /* Room for the expected size and one byte more, so that the end shows as a short read. */
     uint64_t expect = r->size_hint > r->consumed ? r->size_hint - r->consumed : 0;
