@@ -10,35 +10,13 @@ import Foundation
 func buildTrainer(_ pipeline: Pipeline, output: String?, backend: Backend = .c) throws {
     var builder = TrainerBuilder()
     if ProcessInfo.processInfo.environment["DLC_VERBOSE"] != nil {
-        builder.log = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        builder.log = { line in printError(line) }
     }
     if backend == .llvm {
-        let source: LLVMTrainerSource
-        switch pipeline.llvmTrainer() {
-        case .success(let s): source = s
-        case .failure(let f):
-            FileHandle.standardError.write(Data(f.rendered.utf8))
-            throw ExitCode(1)
-        }
-        do {
-            try builder.build(llvm: source, output: output ?? "./" + source.name)
-        } catch let error as TrainerBuildError {
-            FileHandle.standardError.write(Data((error.message + "\n").utf8))
-            throw ExitCode(1)
-        }
+        let source = try valueOrExit(pipeline.llvmTrainer())
+        try reportingBuildErrors { _ = try builder.build(llvm: source, output: output ?? "./" + source.name) }
         return
     }
-    let name: String, source: String
-    switch pipeline.trainerSource() {
-    case .success(let t): (name, source) = t
-    case .failure(let f):
-        FileHandle.standardError.write(Data(f.rendered.utf8))
-        throw ExitCode(1)
-    }
-    do {
-        try builder.build(modelSource: source, modelName: name, output: output ?? "./" + name)
-    } catch let error as TrainerBuildError {
-        FileHandle.standardError.write(Data((error.message + "\n").utf8))
-        throw ExitCode(1)
-    }
+    let (name, source) = try valueOrExit(pipeline.trainerSource())
+    try reportingBuildErrors { _ = try builder.build(modelSource: source, modelName: name, output: output ?? "./" + name) }
 }

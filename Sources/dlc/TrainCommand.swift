@@ -20,24 +20,14 @@ struct Train: ParsableCommand {
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
-        let name: String, source: String
-        switch pipeline.trainerSource() {
-        case .success(let t): (name, source) = t
-        case .failure(let f):
-            FileHandle.standardError.write(Data(f.rendered.utf8))
-            throw ExitCode(1)
-        }
-        let trainer: String
-        do {
-            trainer = try TrainerBuilder().cachedBuild(modelSource: source, modelName: name).path
-        } catch let error as TrainerBuildError {
-            FileHandle.standardError.write(Data((error.message + "\n").utf8))
-            throw ExitCode(1)
+        let (name, source) = try valueOrExit(pipeline.trainerSource())
+        let trainer = try reportingBuildErrors {
+            try TrainerBuilder().cachedBuild(modelSource: source, modelName: name).path
         }
         let arguments = [trainer, "train"] + trainerOptions
         let cArguments = arguments.map { strdup($0) } + [nil]
         execv(trainer, cArguments)
-        FileHandle.standardError.write(Data("error: cannot run the trainer '\(trainer)': \(String(cString: strerror(errno)))\n".utf8))
+        printError("error: cannot run the trainer '\(trainer)': \(String(cString: strerror(errno)))")
         throw ExitCode(1)
     }
 }

@@ -49,7 +49,7 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         if backend == .cuda {
-            FileHandle.standardError.write(Data("error: the CUDA backend is not available yet; use --backend c or --backend llvm\n".utf8))
+            printError("error: the CUDA backend is not available yet; use --backend c or --backend llvm")
             throw ExitCode(1)
         }
         var pipeline = try loadOrExit(model)
@@ -73,12 +73,8 @@ struct Compile: ParsableCommand {
     }
 
     func printOrExit(_ result: Result<String, CompileFailure>) throws {
-        switch result {
-        case .success(let text): print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
-        case .failure(let f):
-            FileHandle.standardError.write(Data(f.rendered.utf8))
-            throw ExitCode(1)
-        }
+        let text = try valueOrExit(result)
+        print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
     }
 }
 
@@ -99,13 +95,7 @@ struct GradCheck: ParsableCommand {
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
-        let graph: Graph
-        switch pipeline.trainingGraph() {
-        case .success(let g): graph = g
-        case .failure(let f):
-            FileHandle.standardError.write(Data(f.rendered.utf8))
-            throw ExitCode(1)
-        }
+        let graph = try valueOrExit(pipeline.trainingGraph())
         var check = GradCheckRun(dataPath: data)
         check.tolerance = tolerance
         do {
@@ -115,7 +105,7 @@ struct GradCheck: ParsableCommand {
         } catch let e as ExitCode {
             throw e
         } catch {
-            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            printError("\(error)")
             throw ExitCode(1)
         }
     }
@@ -125,7 +115,7 @@ func loadOrExit(_ path: String) throws -> Pipeline {
     do {
         return try Pipeline.load(path: path)
     } catch let f as FileFailure {
-        FileHandle.standardError.write(Data((f.message + "\n").utf8))
+        printError(f.message)
         throw ExitCode(1)
     }
 }
@@ -141,6 +131,6 @@ do {
     if code == .success {
         DLC.exit(withError: error)
     }
-    FileHandle.standardError.write(Data((DLC.fullMessage(for: error) + "\n").utf8))
+    printError(DLC.fullMessage(for: error))
     exit(code == .validationFailure ? 2 : code.rawValue == 64 ? 2 : code.rawValue)
 }
