@@ -5,7 +5,8 @@ import Foundation
 import XCTest
 
 /// The compiler's stages against stored golden files:
-/// - every program in `models/` and `Golden/programs/`: its `--emit ir` and `--emit grad` text;
+/// - every program in `models/` and `Golden/programs/`: its `--emit ir`, `grad`, `opt` and
+///   `kernels` text, and the code each backend generates for it (`generated`);
 /// - every program in `Golden/errors/`: its diagnostics, exactly as `dlc` prints them.
 final class GoldenTests: XCTestCase {
     /// A pipeline whose diagnostics name the file relative to its folder's parent, so golden
@@ -29,7 +30,23 @@ final class GoldenTests: XCTestCase {
                 case .failure(let f): XCTFail("\(Golden.relative(url)) fails at --emit \(stage):\n\(f.rendered)")
                 }
             }
+            for (suffix, text) in try generated(url) {
+                let name = url.deletingPathExtension().lastPathComponent + "." + suffix
+                switch text {
+                case .success(let text): Golden.assertMatches(text, golden: goldenFolder.appendingPathComponent(name))
+                case .failure(let f): XCTFail("\(Golden.relative(url)) fails to generate .\(suffix):\n\(f.rendered)")
+                }
+            }
         }
+    }
+
+    /// The code the backends generate, stored as NAME.SUFFIX: the C backend's model (`.c`), the
+    /// LLVM backend's module printed without target lines (`.llvm`, the same on every host) and
+    /// its C descriptor (`.llvm.c`).
+    private func generated(_ url: URL) throws -> [(String, Result<String, CompileFailure>)] {
+        let p = try pipeline(url)
+        let llvm = p.llvmTrainer()
+        return [("c", p.cSource()), ("llvm", llvm.map { $0.module(for: nil) }), ("llvm.c", llvm.map(\.descriptor))]
     }
 
     func testModelsStages() throws {
