@@ -95,6 +95,7 @@ struct EntryLowering {
         KernelFusion.run(&entry, keep: Set([lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers))
         if kind == .sgd { SGDUpdates.fold(&entry, updates) }
         MemoryPlanner.plan(&entry, liveToEnd: [lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers)
+        GemmEpilogues.fuse(&entry)
         return entry
     }
 

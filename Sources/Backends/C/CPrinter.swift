@@ -60,22 +60,12 @@ public struct CPrinter {
                            + e.outputs + (e.loss.map { [$0] } ?? []))
             for b in e.buffers where used.contains(e.root(b.id)) { declare(b, e, &w) }
             let kernels = CKernels(entry: e, sourceName: sourceName)
-            var i = 0
-            while i < e.kernels.count {
-                let k = e.kernels[i]
+            for k in e.kernels {
                 w.line()
                 if let v = k.node {
                     w.line(C.comment(program.graph.irLine(v)))
                 }
-                // A small GEMM and the bias/activation pass over its result (a `linear`) are one loop.
-                if i + 1 < e.kernels.count, case .gemm(let g) = k.body, case .elementwise(let x) = e.kernels[i + 1].body,
-                   kernels.canFuseEpilogue(g, x) {
-                    w.block("") { w in kernels.gemmWithEpilogue(g, x, &w) }
-                    i += 2
-                    continue
-                }
                 w.block("") { w in kernels.emit(k.body, into: &w) }
-                i += 1
             }
             w.line()
             for (i, o) in e.outputs.enumerated() {

@@ -136,23 +136,13 @@ public struct LLVMPrinter: Sendable {
         for b in e.buffers where used.contains(e.root(b.id)) { declare(b) }
 
         let kernels = KernelEmitter(f: f, entry: e, sourceName: sourceName)
-        var i = 0
-        while i < e.kernels.count {
-            let k = e.kernels[i]
+        for (i, k) in e.kernels.enumerated() {
             let writes = k.body.access.writes
             f.prefix = writes.first.map { e.buffer($0).name } ?? "k\(i)"
             f.blank()
             if let v = k.node { f.comment(program.graph.irLine(v)) }
             f.newBlock("k\(i).\(f.prefix)")
-            // A small GEMM and the bias/activation pass over its result (a `linear`) are one loop.
-            if i + 1 < e.kernels.count, case .gemm(let g) = k.body, case .elementwise(let x) = e.kernels[i + 1].body,
-               kernels.canFuseEpilogue(g, x) {
-                kernels.gemmWithEpilogue(g, x)
-                i += 2
-                continue
-            }
             kernels.emit(k.body)
-            i += 1
         }
         f.prefix = "out"
         f.blank()

@@ -44,23 +44,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 1 <= 16384) {
-                float tile_[1];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -150,23 +134,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 1 <= 16384) {
-                float tile_[1];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -252,23 +220,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 1 <= 16384) {
-                float tile_[1];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -317,23 +269,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 1 <= 16384) {
-                float tile_[1];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);

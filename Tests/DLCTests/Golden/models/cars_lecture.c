@@ -57,23 +57,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 5 * 1 <= 16384) {
-                float tile_[5];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 5 + q] = l1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[5] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 5;
-                        for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a1 + r * 5;
-                    for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     a1[i0 * 5 + i1] = dlc_relu((a1[i0 * 5 + i1] + l1_bias[i1]));
@@ -99,23 +83,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 5 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = l2_weight[q * 5 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 5; p++) {
-                        const float a_ = a1[r * 5 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a2 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     a2[i0 * 2 + i1] = dlc_relu((a2[i0 * 2 + i1] + l2_bias[i1]));
@@ -141,23 +109,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 2 <= 16384) {
-                float tile_[2];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = a2[r * 2 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a3 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     a3[i0 + i1] = (a3[i0 + i1] + l3_bias[i1]);
@@ -356,23 +308,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 5 * 1 <= 16384) {
-                float tile_[5];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 5 + q] = l1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[5] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 5;
-                        for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a1 + r * 5;
-                    for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     a1[i0 * 5 + i1] = dlc_relu((a1[i0 * 5 + i1] + l1_bias[i1]));
@@ -398,23 +334,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 5 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = l2_weight[q * 5 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 5; p++) {
-                        const float a_ = a1[r * 5 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a2 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     a2[i0 * 2 + i1] = dlc_relu((a2[i0 * 2 + i1] + l2_bias[i1]));
@@ -440,23 +360,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 2 <= 16384) {
-                float tile_[2];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = a2[r * 2 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a3 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     a3[i0 + i1] = (a3[i0 + i1] + l3_bias[i1]);
@@ -648,23 +552,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 5 * 1 <= 16384) {
-                float tile_[5];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 5 + q] = l1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[5] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 5;
-                        for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a1 + r * 5;
-                    for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     a1[i0 * 5 + i1] = dlc_relu((a1[i0 * 5 + i1] + l1_bias[i1]));
@@ -690,23 +578,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 5 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = l2_weight[q * 5 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 5; p++) {
-                        const float a_ = a1[r * 5 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a2 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     a2[i0 * 2 + i1] = dlc_relu((a2[i0 * 2 + i1] + l2_bias[i1]));
@@ -732,23 +604,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 2 <= 16384) {
-                float tile_[2];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = a2[r * 2 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a3 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     a3[i0 + i1] = (a3[i0 + i1] + l3_bias[i1]);
@@ -803,23 +659,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 5 * 1 <= 16384) {
-                float tile_[5];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 5 + q] = l1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[5] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 5;
-                        for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a1 + r * 5;
-                    for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     a1[i0 * 5 + i1] = dlc_relu((a1[i0 * 5 + i1] + l1_bias[i1]));
@@ -845,23 +685,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 5 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = l2_weight[q * 5 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 5; p++) {
-                        const float a_ = a1[r * 5 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a2 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     a2[i0 * 2 + i1] = dlc_relu((a2[i0 * 2 + i1] + l2_bias[i1]));
@@ -887,23 +711,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 2 <= 16384) {
-                float tile_[2];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = a2[r * 2 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = a3 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     a3[i0 + i1] = (a3[i0 + i1] + l3_bias[i1]);

@@ -49,23 +49,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 64 * 64 <= 16384) {
-                float tile_[4096];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 64; q++) tile_[p * 64 + q] = fc1_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[64] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 64;
-                        for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 64;
-                    for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 64; i1++) {
                     t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
@@ -91,23 +75,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 64 <= 16384) {
-                float tile_[640];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = t6[r * 64 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -265,23 +233,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 64 * 64 <= 16384) {
-                float tile_[4096];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 64; q++) tile_[p * 64 + q] = fc1_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[64] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 64;
-                        for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 64;
-                    for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 64; i1++) {
                     t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
@@ -307,23 +259,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 64 <= 16384) {
-                float tile_[640];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = t6[r * 64 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -477,23 +413,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 64 * 64 <= 16384) {
-                float tile_[4096];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 64; q++) tile_[p * 64 + q] = fc1_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[64] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 64;
-                        for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 64;
-                    for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 64; i1++) {
                     t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
@@ -519,23 +439,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 64 <= 16384) {
-                float tile_[640];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = t6[r * 64 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -594,23 +498,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 64 * 64 <= 16384) {
-                float tile_[4096];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 64; q++) tile_[p * 64 + q] = fc1_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[64] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 64;
-                        for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 64;
-                    for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 64; i1++) {
                     t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
@@ -636,23 +524,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 64 <= 16384) {
-                float tile_[640];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = t6[r * 64 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);

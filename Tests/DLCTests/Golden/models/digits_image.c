@@ -72,23 +72,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 128 <= 16384) {
-                float tile_[1280];
-                for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 128 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 128; p++) {
-                        const float a_ = t9[r * 128 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -241,23 +225,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 128 <= 16384) {
-                float tile_[1280];
-                for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 128 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 128; p++) {
-                        const float a_ = t9[r * 128 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -406,23 +374,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 128 <= 16384) {
-                float tile_[1280];
-                for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 128 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 128; p++) {
-                        const float a_ = t9[r * 128 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -504,23 +456,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 128 <= 16384) {
-                float tile_[1280];
-                for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 128 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 128; p++) {
-                        const float a_ = t9[r * 128 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);

@@ -56,23 +56,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 32 * 64 <= 16384) {
-                float tile_[2048];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_1_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[32] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 32;
-                        for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h1 + r * 32;
-                    for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
@@ -98,23 +82,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 32 * 32 <= 16384) {
-                float tile_[1024];
-                for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_2_weight[q * 32 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[32] = {0};
-                    for (int64_t p = 0; p < 32; p++) {
-                        const float a_ = h1[r * 32 + p];
-                        const float *const b_ = tile_ + p * 32;
-                        for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h2 + r * 32;
-                    for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
@@ -140,23 +108,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 32 <= 16384) {
-                float tile_[320];
-                for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = linear_out_weight[q * 32 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 32; p++) {
-                        const float a_ = h2[r * 32 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
@@ -369,23 +321,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 32 * 64 <= 16384) {
-                float tile_[2048];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_1_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[32] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 32;
-                        for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h1 + r * 32;
-                    for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
@@ -411,23 +347,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 32 * 32 <= 16384) {
-                float tile_[1024];
-                for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_2_weight[q * 32 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[32] = {0};
-                    for (int64_t p = 0; p < 32; p++) {
-                        const float a_ = h1[r * 32 + p];
-                        const float *const b_ = tile_ + p * 32;
-                        for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h2 + r * 32;
-                    for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
@@ -453,23 +373,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 32 <= 16384) {
-                float tile_[320];
-                for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = linear_out_weight[q * 32 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 32; p++) {
-                        const float a_ = h2[r * 32 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
@@ -677,23 +581,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 32 * 64 <= 16384) {
-                float tile_[2048];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_1_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[32] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 32;
-                        for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h1 + r * 32;
-                    for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
@@ -719,23 +607,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 32 * 32 <= 16384) {
-                float tile_[1024];
-                for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_2_weight[q * 32 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[32] = {0};
-                    for (int64_t p = 0; p < 32; p++) {
-                        const float a_ = h1[r * 32 + p];
-                        const float *const b_ = tile_ + p * 32;
-                        for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h2 + r * 32;
-                    for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
@@ -761,23 +633,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 32 <= 16384) {
-                float tile_[320];
-                for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = linear_out_weight[q * 32 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 32; p++) {
-                        const float a_ = h2[r * 32 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
@@ -859,23 +715,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 32 * 64 <= 16384) {
-                float tile_[2048];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_1_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[32] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 32;
-                        for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h1 + r * 32;
-                    for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
@@ -901,23 +741,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 32 * 32 <= 16384) {
-                float tile_[1024];
-                for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_2_weight[q * 32 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[32] = {0};
-                    for (int64_t p = 0; p < 32; p++) {
-                        const float a_ = h1[r * 32 + p];
-                        const float *const b_ = tile_ + p * 32;
-                        for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h2 + r * 32;
-                    for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
@@ -943,23 +767,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 32 <= 16384) {
-                float tile_[320];
-                for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = linear_out_weight[q * 32 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 32; p++) {
-                        const float a_ = h2[r * 32 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);

@@ -42,23 +42,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 64 <= 16384) {
-                float tile_[640];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = z + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
@@ -161,23 +145,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 64 <= 16384) {
-                float tile_[640];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = z + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
@@ -279,23 +247,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 64 <= 16384) {
-                float tile_[640];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = z + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
@@ -370,23 +322,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 64 <= 16384) {
-                float tile_[640];
-                for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc_weight[q * 64 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 64; p++) {
-                        const float a_ = x[r * 64 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = z + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);

@@ -49,23 +49,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 16 * 13 <= 16384) {
-                float tile_[208];
-                for (int64_t p = 0; p < 13; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 13 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[16] = {0};
-                    for (int64_t p = 0; p < 13; p++) {
-                        const float a_ = x[r * 13 + p];
-                        const float *const b_ = tile_ + p * 16;
-                        for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 16;
-                    for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 16; i1++) {
                     t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
@@ -91,23 +75,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 16 <= 16384) {
-                float tile_[48];
-                for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 16 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 16; p++) {
-                        const float a_ = t6[r * 16 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -265,23 +233,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 16 * 13 <= 16384) {
-                float tile_[208];
-                for (int64_t p = 0; p < 13; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 13 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[16] = {0};
-                    for (int64_t p = 0; p < 13; p++) {
-                        const float a_ = x[r * 13 + p];
-                        const float *const b_ = tile_ + p * 16;
-                        for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 16;
-                    for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 16; i1++) {
                     t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
@@ -307,23 +259,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 16 <= 16384) {
-                float tile_[48];
-                for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 16 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 16; p++) {
-                        const float a_ = t6[r * 16 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -478,23 +414,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 16 * 13 <= 16384) {
-                float tile_[208];
-                for (int64_t p = 0; p < 13; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 13 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[16] = {0};
-                    for (int64_t p = 0; p < 13; p++) {
-                        const float a_ = x[r * 13 + p];
-                        const float *const b_ = tile_ + p * 16;
-                        for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 16;
-                    for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 16; i1++) {
                     t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
@@ -520,23 +440,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 16 <= 16384) {
-                float tile_[48];
-                for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 16 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 16; p++) {
-                        const float a_ = t6[r * 16 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -614,23 +518,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 16 * 13 <= 16384) {
-                float tile_[208];
-                for (int64_t p = 0; p < 13; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 13 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[16] = {0};
-                    for (int64_t p = 0; p < 13; p++) {
-                        const float a_ = x[r * 13 + p];
-                        const float *const b_ = tile_ + p * 16;
-                        for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 16;
-                    for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 16; i1++) {
                     t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
@@ -656,23 +544,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 16 <= 16384) {
-                float tile_[48];
-                for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 16 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 16; p++) {
-                        const float a_ = t6[r * 16 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);

@@ -59,23 +59,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 2 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = l1_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
@@ -108,23 +92,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 3 <= 16384) {
-                float tile_[3];
-                for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l2_weight[q * 3 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 3; p++) {
-                        const float a_ = t7[r * 3 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
@@ -285,23 +253,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 2 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = l1_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
@@ -334,23 +286,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 3 <= 16384) {
-                float tile_[3];
-                for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l2_weight[q * 3 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 3; p++) {
-                        const float a_ = t7[r * 3 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
@@ -499,23 +435,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 2 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = l1_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
@@ -548,23 +468,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 3 <= 16384) {
-                float tile_[3];
-                for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l2_weight[q * 3 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 3; p++) {
-                        const float a_ = t7[r * 3 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
@@ -626,23 +530,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 2 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = l1_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
@@ -675,23 +563,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 3 <= 16384) {
-                float tile_[3];
-                for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l2_weight[q * 3 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 3; p++) {
-                        const float a_ = t7[r * 3 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);

@@ -63,23 +63,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 2 <= 16384) {
-                float tile_[20];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l1_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
@@ -105,23 +89,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 10 <= 16384) {
-                float tile_[100];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l2_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = t8[r * 10 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
@@ -147,23 +115,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 10 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = h[r * 10 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t10 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
@@ -376,23 +328,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 2 <= 16384) {
-                float tile_[20];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l1_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
@@ -418,23 +354,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 10 <= 16384) {
-                float tile_[100];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l2_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = t8[r * 10 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
@@ -460,23 +380,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 10 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = h[r * 10 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t10 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
@@ -677,23 +581,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 2 <= 16384) {
-                float tile_[20];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l1_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
@@ -719,23 +607,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 10 <= 16384) {
-                float tile_[100];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l2_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = t8[r * 10 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
@@ -761,23 +633,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 10 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = h[r * 10 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t10 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
@@ -841,23 +697,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 2 <= 16384) {
-                float tile_[20];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l1_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
@@ -883,23 +723,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 10 <= 16384) {
-                float tile_[100];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l2_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = t8[r * 10 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
@@ -925,23 +749,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 10 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = h[r * 10 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t10 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);

@@ -61,23 +61,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 4 <= 16384) {
-                float tile_[12];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = x[r * 4 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t4 + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
@@ -285,23 +269,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 4 <= 16384) {
-                float tile_[12];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = x[r * 4 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t4 + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
@@ -499,23 +467,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 4 <= 16384) {
-                float tile_[12];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = x[r * 4 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t4 + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
@@ -689,23 +641,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 4 <= 16384) {
-                float tile_[12];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = x[r * 4 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t4 + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));

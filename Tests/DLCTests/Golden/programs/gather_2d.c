@@ -72,23 +72,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 4 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = fc_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = bag[r * 4 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
@@ -270,23 +254,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 4 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = fc_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = bag[r * 4 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
@@ -468,23 +436,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 4 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = fc_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = bag[r * 4 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
@@ -565,23 +517,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 4 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = fc_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = bag[r * 4 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);

@@ -73,23 +73,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 6 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 6 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 6; p++) {
-                        const float a_ = pair[r * 6 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -208,23 +192,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 6 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 6 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 6; p++) {
-                        const float a_ = pair[r * 6 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -340,23 +308,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 6 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 6 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 6; p++) {
-                        const float a_ = pair[r * 6 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -435,23 +387,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 6 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 6 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 6; p++) {
-                        const float a_ = pair[r * 6 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);

@@ -83,23 +83,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 3 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 3 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 3; p++) {
-                        const float a_ = x[r * 3 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t17 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
@@ -280,23 +264,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 3 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 3 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 3; p++) {
-                        const float a_ = x[r * 3 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t17 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
@@ -498,23 +466,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 3 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 3 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 3; p++) {
-                        const float a_ = x[r * 3 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t17 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
@@ -600,23 +552,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 3 <= 16384) {
-                float tile_[6];
-                for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 3 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 3; p++) {
-                        const float a_ = x[r * 3 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t17 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);

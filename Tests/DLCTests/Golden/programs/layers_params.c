@@ -77,23 +77,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 4 <= 16384) {
-                float tile_[32];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = x[r * 4 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
             for (int64_t i0 = 0; i0 < (8 * n); i0++) {
                 h[i0] = dlc_relu(h[i0]);
             }
@@ -117,23 +101,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 8 <= 16384) {
-                float tile_[64];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = h[r * 8 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
@@ -159,23 +127,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 8 <= 16384) {
-                float tile_[64];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t8[r * 8 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h2 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
@@ -208,23 +160,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 8 <= 16384) {
-                float tile_[24];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t10[r * 8 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -569,23 +505,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 4 <= 16384) {
-                float tile_[32];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = x[r * 4 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
             for (int64_t i0 = 0; i0 < (8 * n); i0++) {
                 h[i0] = dlc_relu(h[i0]);
             }
@@ -609,23 +529,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 8 <= 16384) {
-                float tile_[64];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = h[r * 8 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
@@ -651,23 +555,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 8 <= 16384) {
-                float tile_[64];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t8[r * 8 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h2 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
@@ -700,23 +588,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 8 <= 16384) {
-                float tile_[24];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t10[r * 8 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -1053,23 +925,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 4 <= 16384) {
-                float tile_[32];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = x[r * 4 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
             for (int64_t i0 = 0; i0 < (8 * n); i0++) {
                 h[i0] = dlc_relu(h[i0]);
             }
@@ -1093,23 +949,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 8 <= 16384) {
-                float tile_[64];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = h[r * 8 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
@@ -1135,23 +975,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 8 <= 16384) {
-                float tile_[64];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t8[r * 8 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h2 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
@@ -1184,23 +1008,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 8 <= 16384) {
-                float tile_[24];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t10[r * 8 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -1300,23 +1108,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 4 <= 16384) {
-                float tile_[32];
-                for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 4 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 4; p++) {
-                        const float a_ = x[r * 4 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
             for (int64_t i0 = 0; i0 < (8 * n); i0++) {
                 h[i0] = dlc_relu(h[i0]);
             }
@@ -1340,23 +1132,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 8 <= 16384) {
-                float tile_[64];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = h[r * 8 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t8 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
@@ -1382,23 +1158,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 8 <= 16384) {
-                float tile_[64];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t8[r * 8 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = h2 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
@@ -1431,23 +1191,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 8 <= 16384) {
-                float tile_[24];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t10[r * 8 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);

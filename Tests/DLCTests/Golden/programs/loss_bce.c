@@ -49,23 +49,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 2 <= 16384) {
-                float tile_[2];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t4 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, t4, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, t4, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t4[i0 + i1] = (t4[i0 + i1] + fc_bias[i1]);
@@ -168,23 +152,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 2 <= 16384) {
-                float tile_[2];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t4 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, t4, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, t4, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t4[i0 + i1] = (t4[i0 + i1] + fc_bias[i1]);
@@ -279,23 +247,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 2 <= 16384) {
-                float tile_[2];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t4 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, t4, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, t4, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t4[i0 + i1] = (t4[i0 + i1] + fc_bias[i1]);
@@ -353,23 +305,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 2 <= 16384) {
-                float tile_[2];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = x[r * 2 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t4 + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, t4, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, t4, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t4[i0 + i1] = (t4[i0 + i1] + fc_bias[i1]);

@@ -50,23 +50,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 1 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t6[i0 * 8 + i1] = dlc_relu((t6[i0 * 8 + i1] + fc1_bias[i1]));
@@ -92,23 +76,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 8 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t6[r * 8 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -252,23 +220,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 1 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t6[i0 * 8 + i1] = dlc_relu((t6[i0 * 8 + i1] + fc1_bias[i1]));
@@ -294,23 +246,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 8 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t6[r * 8 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -449,23 +385,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 1 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t6[i0 * 8 + i1] = dlc_relu((t6[i0 * 8 + i1] + fc1_bias[i1]));
@@ -491,23 +411,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 8 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t6[r * 8 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -559,23 +463,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 8 * 1 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[8] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 8;
-                        for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 8;
-                    for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t6[i0 * 8 + i1] = dlc_relu((t6[i0 * 8 + i1] + fc1_bias[i1]));
@@ -601,23 +489,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 8 <= 16384) {
-                float tile_[8];
-                for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 8 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 8; p++) {
-                        const float a_ = t6[r * 8 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);

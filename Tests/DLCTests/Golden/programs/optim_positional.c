@@ -53,23 +53,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 1 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
@@ -102,23 +86,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 10 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = t7[r * 10 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -265,23 +233,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 1 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
@@ -314,23 +266,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 10 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = t7[r * 10 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -470,23 +406,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 1 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
@@ -519,23 +439,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 10 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = t7[r * 10 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -588,23 +492,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 10 * 1 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[10] = {0};
-                    for (int64_t p = 0; p < 1; p++) {
-                        const float a_ = x[r * 1 + p];
-                        const float *const b_ = tile_ + p * 10;
-                        for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 10;
-                    for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
@@ -637,23 +525,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 1 * 10 <= 16384) {
-                float tile_[10];
-                for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 10 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[1] = {0};
-                    for (int64_t p = 0; p < 10; p++) {
-                        const float a_ = t7[r * 10 + p];
-                        const float *const b_ = tile_ + p * 1;
-                        for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = pred + r * 1;
-                    for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);

@@ -42,23 +42,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 5 <= 16384) {
-                float tile_[15];
-                for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 5 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 5; p++) {
-                        const float a_ = x[r * 5 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc_bias[i1]);
@@ -161,23 +145,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 5 <= 16384) {
-                float tile_[15];
-                for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 5 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 5; p++) {
-                        const float a_ = x[r * 5 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc_bias[i1]);
@@ -278,23 +246,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 5 <= 16384) {
-                float tile_[15];
-                for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 5 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 5; p++) {
-                        const float a_ = x[r * 5 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc_bias[i1]);
@@ -350,23 +302,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 3 * 5 <= 16384) {
-                float tile_[15];
-                for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 5 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[3] = {0};
-                    for (int64_t p = 0; p < 5; p++) {
-                        const float a_ = x[r * 5 + p];
-                        const float *const b_ = tile_ + p * 3;
-                        for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = logits + r * 3;
-                    for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc_bias[i1]);

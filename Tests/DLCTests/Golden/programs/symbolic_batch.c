@@ -56,23 +56,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 6 <= 16384) {
-                float tile_[12];
-                for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = enc_weight[q * 6 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 6; p++) {
-                        const float a_ = x[r * 6 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t6[i0 * 2 + i1] = (t6[i0 * 2 + i1] + enc_bias[i1]);
@@ -105,23 +89,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 6 * 2 <= 16384) {
-                float tile_[12];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 6 + q] = dec_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[6] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = code[r * 2 + p];
-                        const float *const b_ = tile_ + p * 6;
-                        for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = recon + r * 6;
-                    for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 6; i1++) {
                     recon[i0 * 6 + i1] = (recon[i0 * 6 + i1] + dec_bias[i1]);
@@ -285,23 +253,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 6 <= 16384) {
-                float tile_[12];
-                for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = enc_weight[q * 6 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 6; p++) {
-                        const float a_ = x[r * 6 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t6[i0 * 2 + i1] = (t6[i0 * 2 + i1] + enc_bias[i1]);
@@ -334,23 +286,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            if ((int64_t)n * 6 * 2 <= 16384) {
-                float tile_[12];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 6 + q] = dec_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[6] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = code[r * 2 + p];
-                        const float *const b_ = tile_ + p * 6;
-                        for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = recon + r * 6;
-                    for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 6; i1++) {
                     recon[i0 * 6 + i1] = (recon[i0 * 6 + i1] + dec_bias[i1]);
@@ -506,23 +442,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 2 * 6 <= 16384) {
-                float tile_[12];
-                for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = enc_weight[q * 6 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[2] = {0};
-                    for (int64_t p = 0; p < 6; p++) {
-                        const float a_ = x[r * 6 + p];
-                        const float *const b_ = tile_ + p * 2;
-                        for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = t6 + r * 2;
-                    for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t6[i0 * 2 + i1] = (t6[i0 * 2 + i1] + enc_bias[i1]);
@@ -555,23 +475,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            if ((int64_t)n * 6 * 2 <= 16384) {
-                float tile_[12];
-                for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 6 + q] = dec_weight[q * 2 + p];
-                for (int64_t r = 0; r < n; r++) {
-                    float acc_[6] = {0};
-                    for (int64_t p = 0; p < 2; p++) {
-                        const float a_ = code[r * 2 + p];
-                        const float *const b_ = tile_ + p * 6;
-                        for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
-                    }
-                    float *const row_ = recon + r * 6;
-                    for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
-                }
-            }
-            else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 6; i1++) {
                     recon[i0 * 6 + i1] = (recon[i0 * 6 + i1] + dec_bias[i1]);
