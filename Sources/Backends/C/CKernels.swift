@@ -1,5 +1,6 @@
 import DLCDiagnostics
 import DLCIR
+import DLCDescriptor
 import DLCLowering
 
 /// Each kernel of the program as C: loop nests, BLAS calls, and the row-wise kernels.
