@@ -1,3 +1,6 @@
+import DLCBackendC
+import DLCBackendKit
+import DLCBackendLLVM
 import DLCDiagnostics
 import DLCDriver
 import DLCIR
@@ -24,7 +27,7 @@ final class GoldenTests: XCTestCase {
         XCTAssertFalse(programs.isEmpty)
         for url in programs {
             for stage in Self.stages {
-                let name = url.deletingPathExtension().lastPathComponent + "." + stage.rawValue
+                let name = url.deletingPathExtension().lastPathComponent + "." + stage.name
                 switch try pipeline(url).emit(stage) {
                 case .success(let text): Golden.assertMatches(text, golden: goldenFolder.appendingPathComponent(name))
                 case .failure(let f): XCTFail("\(Golden.relative(url)) fails at --emit \(stage):\n\(f.rendered)")
@@ -45,8 +48,11 @@ final class GoldenTests: XCTestCase {
     /// its C descriptor (`.llvm.c`).
     private func generated(_ url: URL) throws -> [(String, Result<String, CompileFailure>)] {
         let p = try pipeline(url)
-        let llvm = p.llvmTrainer()
-        return [("c", p.cSource()), ("llvm", llvm.map { $0.module(for: nil) }), ("llvm.c", llvm.map(\.descriptor))]
+        let c = p.generatedFiles(CBackend(), for: .unspecified), llvm = p.generatedFiles(LLVMBackend(), for: .unspecified)
+        func file(_ files: Result<[GeneratedFile], CompileFailure>, _ name: String) -> Result<String, CompileFailure> {
+            files.map { $0.first { $0.name == name }!.contents }
+        }
+        return [("c", file(c, "model.c")), ("llvm", file(llvm, "model.ll")), ("llvm.c", file(llvm, "descriptor.c"))]
     }
 
     func testModelsStages() throws {

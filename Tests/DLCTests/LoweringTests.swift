@@ -53,7 +53,7 @@ final class LoweringTests: XCTestCase {
             let p = Pipeline(source: SourceFile(path: model, bytes: try [UInt8](Data(contentsOf: url))))
             let program = try p.kernelProgram().get()
             let dependent = program.entries.flatMap(gemms).filter { GemmPolicy.callsBLAS($0) == nil }.count
-            let c = try p.cSource().get()
+            let c = try p.emit(EmitStage(named: "c")!).get()
             let tests = c.components(separatedBy: "<= \(GemmPolicy.smallGemm))").count - 1
             XCTAssertGreaterThan(dependent, 0, model)
             XCTAssertEqual(tests, dependent, "\(model): run-time size tests in the C")
