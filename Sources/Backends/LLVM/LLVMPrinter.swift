@@ -104,10 +104,14 @@ public struct LLVMPrinter: Sendable {
         }
     }
 
-    func entry(_ e: Entry, _ module: IRModule) -> String {
+    /// The names of the entry functions' parameters and of the step's fields they load.
+    /// Buffers keep every other name: the generated code's own names all hold a '.'.
+    static let reservedNames: Set<String> = ["s", "n", "arena", "outputs"]
+
+    func entry(_ entry: Entry, _ module: IRModule) -> String {
+        let e = entry.renamed(avoiding: LLVMPrinter.reservedNames)
         let header = LL.comment("Entry '\(e.kind.rawValue)': arena \(e.arenaBytes) bytes.")
-        // Buffers keep their names; the generated code's own names all hold a '.'.
-        let f = IRFunction(module: module, reserved: ["s", "n", "arena", "outputs"] + e.buffers.map(\.name))
+        let f = IRFunction(module: module, reserved: LLVMPrinter.reservedNames.sorted() + e.buffers.map(\.name))
         var body = LLVMEntryPrinter(f: f, entry: e, kernels: KernelEmitter(f: f, entry: e, sourceName: sourceName))
         body.printBody(of: e, in: program)
         return header + "\n" + f.text(signature: signature(e.kind))
