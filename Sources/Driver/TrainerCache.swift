@@ -28,7 +28,7 @@ extension TrainerBuilder {
         let path = (folder as NSString).appendingPathComponent(source.name)
         if FileManager.default.isExecutableFile(atPath: path) { return (path, false) }
         try checkWritable(path)
-        try build(files: files, runtime: runtime, tools: tools, modelName: source.name, output: path)
+        _ = try build(files: files, runtime: runtime, tools: tools, modelName: source.name, output: path)
         return (path, true)
     }
 }

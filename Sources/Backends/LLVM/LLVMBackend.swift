@@ -24,10 +24,12 @@ public struct LLVMBackend: TrainerBackend {
         case .toolchain(let runner): target = try LLVMBackend.target(of: runner)
         }
         let printer = LLVMPrinter(program: program, sourceName: context.sourceName, target: target, dataPath: context.dataPath)
+        let module = printer.printModule()
         return [
-            GeneratedFile(name: "model.ll", contents: printer.print(), stage: "llvm",
+            GeneratedFile(name: "model.ll", contents: module.text, stage: "llvm",
                           compile: CompileStep(tool: .cc, flags: LLVMBackend.moduleFlags, includesRuntime: false)),
-            GeneratedFile(name: "descriptor.c", contents: printer.descriptor(), stage: "c", compile: .c),
+            GeneratedFile(name: "descriptor.c", contents: printer.descriptor(calling: module.externalHelpers), stage: "c",
+                          compile: .c),
         ]
     }
 
