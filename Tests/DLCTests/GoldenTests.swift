@@ -1,6 +1,3 @@
-import DLCBackendC
-import DLCBackendKit
-import DLCBackendLLVM
 import DLCDiagnostics
 import DLCDriver
 import DLCIR
@@ -43,16 +40,23 @@ final class GoldenTests: XCTestCase {
         }
     }
 
-    /// The code the backends generate, stored as NAME.SUFFIX: the C backend's model (`.c`), the
-    /// LLVM backend's module printed without target lines (`.llvm`, the same on every host) and
-    /// its C descriptor (`.llvm.c`).
+    /// The code every registered backend generates, printed for no machine in particular (so
+    /// the same on every host), one file per `--emit` stage it has: NAME.STAGE for the backend
+    /// `--emit STAGE` picks by default (`.c` is the C backend's model, `.llvm` the LLVM
+    /// backend's module), NAME.BACKEND.STAGE for another (`.llvm.c`: the LLVM backend's C
+    /// descriptor, `--backend llvm --emit c`).
     private func generated(_ url: URL) throws -> [(String, Result<String, CompileFailure>)] {
         let p = try pipeline(url)
-        let c = p.generatedFiles(CBackend(), for: .unspecified), llvm = p.generatedFiles(LLVMBackend(), for: .unspecified)
-        func file(_ files: Result<[GeneratedFile], CompileFailure>, _ name: String) -> Result<String, CompileFailure> {
-            files.map { $0.first { $0.name == name }!.contents }
+        var out: [(String, Result<String, CompileFailure>)] = []
+        for backend in Backends.all {
+            let files = p.generatedFiles(backend, for: .unspecified)
+            for stage in backend.emitStages {
+                let byDefault = Backends.printing(EmitStage(named: stage)!, chosen: nil)?.name == backend.name
+                out.append(((byDefault ? "" : backend.name + ".") + stage,
+                            files.map { $0.first { $0.stage == stage }!.contents }))
+            }
         }
-        return [("c", file(c, "model.c")), ("llvm", file(llvm, "model.ll")), ("llvm.c", file(llvm, "descriptor.c"))]
+        return out
     }
 
     func testModelsStages() throws {
