@@ -1,6 +1,7 @@
 /// One file of a trainer: its name in the build's scratch directory, its text, the `--emit`
 /// stage that prints it, and how it is compiled.
 public struct GeneratedFile: Hashable, Sendable {
+    /// Its name in the build's scratch directory (`model.c`); the object is named after it.
     public var name: String
     public var contents: String
     /// The `--emit` stage that prints it, if any.
@@ -42,8 +43,9 @@ public struct CompileStep: Hashable, Sendable {
 public struct RuntimeBuild: Hashable, Sendable {
     /// Compiles the runtime's C files and links the trainer.
     public var compiler: Tool
-    /// Flags added to every compile of a runtime file (defines choosing a device or a
-    /// communicator).
+    /// Flags added to every compile of a runtime file and of a generated file that includes
+    /// the runtime's headers (defines choosing a device or a communicator; a runtime file of
+    /// another one can compile to nothing under them). Part of the runtime objects' cache key.
     public var defines: [String]
     /// The libraries every trainer links.
     public var libraries: [String]

@@ -54,6 +54,7 @@ public struct GenerationContext: Sendable {
     /// The default data path written into the trainer (already resolved against the model's
     /// folder by the driver), or nil.
     public var dataPath: String?
+    /// The build's choices beyond the backend.
     public var options: BuildOptions
     /// The machine the files will be compiled for.
     public var machine: TargetMachine
@@ -87,7 +88,9 @@ public protocol ToolRunner: Sendable {
 public struct ToolOutput: Sendable {
     /// The program that ran (its path), for messages.
     public var program: String
+    /// Whether it exited with status 0.
     public var succeeded: Bool
+    /// Its standard output and standard error, interleaved.
     public var text: String
 
     public init(program: String, succeeded: Bool, text: String) {
