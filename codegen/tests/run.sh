@@ -5,10 +5,20 @@
 # malformed files), determinism, stop-and-resume, optimizer formulas, accumulation, --steps,
 # --log, progress on a file and on a (pseudo-)terminal, gradcheck, Ctrl-C.
 #
-# usage: codegen/tests/run.sh      (needs clang or cc, libopenblas-dev, zlib1g-dev; python3
-#                                   with numpy + safetensors for the interchange checks)
+# usage: codegen/tests/run.sh [--sanitize]
+#        (needs clang or cc, libopenblas-dev, zlib1g-dev; python3 with numpy + safetensors for
+#        the interchange checks)
+# --sanitize builds everything with AddressSanitizer and UndefinedBehaviorSanitizer (the
+# runtime and the model files alike): any finding stops that trainer with a non-zero exit,
+# which fails its check. Extra C flags also come from EXTRA_CFLAGS.
 # Data: models/data/ or ../shared/data/ (DLC_DATA overrides). Ends with "N passed, M failed".
 set -u
+if [ "${1:-}" = "--sanitize" ]; then
+    EXTRA_CFLAGS="${EXTRA_CFLAGS:-} -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+    # Leaks are not findings here: a command leaves its buffers for exit to reclaim.
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 CODEGEN=$(dirname "$HERE")
 ROOT=$(dirname "$CODEGEN")
