@@ -187,6 +187,19 @@ static int next_line(const char *buf, size_t size, size_t *pos, const char **sta
     return 1;
 }
 
+/* How many lines next_line yields from `from` on: one per newline, and one more for a last
+ * line without a newline. A bound on the data rows, so that rows go straight into place. */
+static int64_t count_lines(const char *buf, size_t from, size_t size) {
+    int64_t lines = 0;
+    for (const char *p = buf + from, *end = buf + size; p < end; p++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        lines++;
+        if (!nl) break;
+        p = nl;
+    }
+    return lines;
+}
+
 static int blank(const char *s, const char *e) {
     for (; s < e; s++)
         if (*s != ' ' && *s != '\t' && *s != '\r') return 0;
@@ -218,6 +231,7 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
     const char *s, *e;
     int64_t line = 0, first_line = 0;
     row first = {0}, r = {0};
+    size_t first_start = pos; /* where the first non-blank line begins */
     while (next_line(buf, size, &pos, &s, &e)) {
         line++;
         if (!blank(s, e)) {
@@ -225,6 +239,7 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
             split_row(s, e, &first);
             break;
         }
+        first_start = pos;
     }
     if (!first_line) {
         dlc_data_error(path, line ? line : 1, 1, "no data rows");
@@ -291,9 +306,9 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
         }
     }
 
-    /* Room for every line, so that rows go straight into place. */
-    int64_t max_rows = 1;
-    for (size_t i = pos; i < size; i++) max_rows += buf[i] == '\n';
+    /* Room for every line from the first data row on (the first line itself when it is no
+     * header), so that rows go straight into place. */
+    int64_t max_rows = count_lines(buf, has_header ? pos : first_start, size);
     for (int i = 0; i < k; i++) {
         if (optional[i]) continue;
         const dlc_data_desc *d = &m->data[tensors[i]];

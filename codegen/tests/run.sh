@@ -136,6 +136,12 @@ expect "... and predict writes its one output" 0 '^0\.398' $DESC predict --weigh
 expect "mlp --val FILE validates on that file" 0 '1797 for validation' $MLP train --epochs 1 --val "$DATA/digits.csv"
 tail -n +2 "$DATA/digits.csv" > no_header.csv
 expect "a CSV without a header row is read from its first line" 0 '1438 rows, 359 for validation' $MLP train --epochs 1 --data no_header.csv
+# Rows go straight into an array sized from the line count: the last row of a file without a
+# header or a final newline once went past its end (AddressSanitizer: dlc_load_csv).
+printf '%s' "$(cat no_header.csv)" > no_header_no_newline.csv
+expect "... also without a final newline: every row, in bounds" 0 '1438 rows, 359 for validation' $MLP train --epochs 1 --data no_header_no_newline.csv
+printf '\n\n3.5,0.1,0.2\n\n7.25,0.3,0.4' > grid_blank_lines.csv
+expect "... and after blank lines, without a final newline" 0 '^train line_grid: 2 rows' $GRID train --epochs 1 --data grid_blank_lines.csv
 expect "--threads 1 and --shuffle false are accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 1 --shuffle false
 expect "--threads 2 is accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 2
 expect "info lists params, shapes, memory and FLOPs" 0 '^  fc1\.weight +\[32, 64\] +2048 +kaiming_uniform$' $MLP info
