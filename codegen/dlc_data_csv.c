@@ -22,11 +22,16 @@ typedef struct {
 typedef struct {
     field *f;
     int64_t n, cap;
+    int64_t bad_field;   /* a malformed quoted field (1-based), or 0 */
+    char bad[80];        /* what is wrong with it */
 } row;
 
-/* Splits [p, end) at commas outside quotes. */
+/* Splits [p, end) at commas outside quotes. A quoted field must close on its line and be
+ * followed by nothing but spaces before the next comma: anything else leaves the row's
+ * fields in doubt, so it is recorded in bad_field (the row is refused, used columns or not). */
 static void split_row(const char *p, const char *end, row *r) {
     r->n = 0;
+    r->bad_field = 0;
     for (;;) {
         while (p < end && (*p == ' ' || *p == '\t')) p++;
         const char *s = p, *e;
@@ -34,8 +39,19 @@ static void split_row(const char *p, const char *end, row *r) {
             s = ++p;
             while (p < end && !(*p == '"' && (p + 1 >= end || p[1] != '"'))) p += (*p == '"') ? 2 : 1;
             e = p < end ? p : end;
+            if (p >= end && !r->bad_field) {
+                r->bad_field = r->n + 1;
+                snprintf(r->bad, sizeof r->bad, "unterminated quote (a quoted field must end on its line)");
+            }
             if (p < end) p++;
-            while (p < end && *p != ',') p++; /* text after the closing quote is ignored */
+            while (p < end && (*p == ' ' || *p == '\t')) p++;
+            const char *after = p;
+            while (p < end && *p != ',') p++;
+            if (p > after && !r->bad_field) {
+                r->bad_field = r->n + 1;
+                snprintf(r->bad, sizeof r->bad, "text after the closing quote: '%.*s'", (int)(p - after > 20 ? 20 : p - after),
+                         after);
+            }
         } else {
             while (p < end && *p != ',') p++;
             e = p;
@@ -246,6 +262,12 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
         free(buf);
         return;
     }
+    if (first.bad_field) {
+        dlc_data_error(path, first_line, first.bad_field, "%s", first.bad);
+        free(first.f);
+        free(buf);
+        return;
+    }
     int has_header = 0;
     for (int64_t i = 0; i < first.n; i++)
         if (!looks_numeric(&first.f[i])) has_header = 1;
@@ -331,6 +353,11 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
             cur_line = line;
         }
         have_row = 0;
+        if (cur->bad_field) {
+            dlc_data_error(path, cur_line, cur->bad_field, "%s", cur->bad);
+            n++;
+            continue;
+        }
         if (cur->n != width) {
             int shortrow = cur->n < width;
             dlc_data_error(path, cur_line, shortrow ? cur->n + 1 : width + 1, "%s row: %lld fields, expected %lld",
