@@ -15,7 +15,7 @@
 
 #define DLC_PI 3.14159265358979323846
 
-/* ==== dlc_util.c: errors, memory, files, clocks ============================================ */
+/* ==== dlc_util.c: errors, memory, clocks ================================================== */
 
 /* Prints "error: MESSAGE" to stderr and exits with `code` (1 data/checkpoint, 2 flag). */
 _Noreturn void dlc_die(int code, const char *fmt, ...);
@@ -34,11 +34,22 @@ void *dlc_aligned_alloc(size_t bytes);
 /* n * size with overflow checked (exits 1 on overflow). */
 size_t dlc_mul_size(size_t n, size_t size);
 
-/* A file read front to back, plain or gzip-compressed (zlib passes a plain file through and
- * reads large requests straight into the caller's buffer), so that a loader can read a header
- * and then put the data where it belongs, with no copy of the whole file in between. */
+double dlc_now(void);
+int dlc_ends_with(const char *s, const char *suffix);
+/* Appends to a growable string. */
+typedef struct { char *s; size_t len, cap; } dlc_str;
+void dlc_str_add(dlc_str *b, const char *fmt, ...);
+/* `rank` dims as "[a, b]" into buf. */
+const char *dlc_shape_string(char *buf, size_t cap, int rank, const int64_t *dims);
+
+/* ==== dlc_reader.c: files read front to back, plain or gzip ================================== */
+
+/* A file read front to back, plain or gzip-compressed (one or more members; anything after
+ * the last one is refused), so that a loader can read a header and then put the data where
+ * it belongs, with no copy of the whole file in between. */
+struct dlc_inflate;
 typedef struct {
-    void *gz;                /* the gzFile */
+    int fd;                  /* -1 once closed */
     const char *path;
     int compressed;          /* a gzip stream (else plain bytes) */
     uint64_t file_bytes;     /* size on disk; 0 when not a regular file */
@@ -46,6 +57,9 @@ typedef struct {
     uint64_t consumed;       /* data bytes read so far */
     int failed, at_end;
     char reason[128];        /* why it failed */
+    struct dlc_inflate *gz;  /* a gzip stream's inflate state */
+    unsigned char ahead[2];  /* the first bytes, read to look for gzip's magic */
+    int ahead_len, ahead_used;
 } dlc_reader;
 
 /* 0 with *why (strerror) when the file cannot be opened. */
@@ -60,8 +74,11 @@ uint64_t dlc_reader_left(const dlc_reader *r);
 size_t dlc_reader_capacity(const dlc_reader *r, size_t count, size_t bytes);
 /* Up to n bytes into a new buffer that grows with what arrives (a NUL follows them). */
 void *dlc_reader_read_grow(dlc_reader *r, size_t n, size_t *got);
+/* Skips to the end of the data; returns how many bytes that was (a gzip stream is inflated to
+ * its end, so its damage shows in r->failed). */
+uint64_t dlc_reader_skip_rest(dlc_reader *r);
 /* Closes the file; a gzip stream is first read to its end, since damage anywhere in it must
- * refuse the file. NULL, or why the file could not be read. */
+ * refuse the file. NULL, or why the file could not be read. Closing twice is harmless. */
 const char *dlc_reader_close(dlc_reader *r);
 /* dlc_reader_close, exiting 1 with "error: PATH: REASON" when the file could not be read:
  * loaders call it before reporting anything about the contents. */
@@ -73,13 +90,6 @@ void dlc_reader_data_error(dlc_reader *r, const char *fmt, ...);
  * gzip trailer's). NULL on failure with a reason in *why (a static string or strerror). A NUL
  * follows the data. */
 unsigned char *dlc_read_file(const char *path, size_t *size, const char **why);
-double dlc_now(void);
-int dlc_ends_with(const char *s, const char *suffix);
-/* Appends to a growable string. */
-typedef struct { char *s; size_t len, cap; } dlc_str;
-void dlc_str_add(dlc_str *b, const char *fmt, ...);
-/* `rank` dims as "[a, b]" into buf. */
-const char *dlc_shape_string(char *buf, size_t cap, int rank, const int64_t *dims);
 
 /* ==== dlc_json.c: a small strict JSON parser (RFC 8259) for safetensors headers ============= */
 
@@ -160,8 +170,8 @@ typedef struct {
     int64_t *lines;       /* CSV: the physical line of each row (for located errors); else NULL */
 } dlc_loaded;
 /* The end of a loader's block-by-block read of values into `out`: a short read (reported with
- * the loader's `truncated` message) or the first bad value (`bad`, "" for none) stops the
- * trainer; otherwise the file is closed. */
+ * the loader's `truncated` message), the first bad value (`bad`, "" for none) or bytes after
+ * the values the header described stop the trainer; otherwise the file is closed. */
 void dlc_reader_end_values(dlc_reader *r, dlc_loaded *out, int short_read, const char *truncated, const char *bad);
 
 /* Which tensors to load: `want[i]` 1 = required, 2 = optional (targets in predict: loaded
