@@ -137,7 +137,8 @@ public struct Pipeline: Sendable {
         }
     }
 
-    /// The model's C source. The `data` setting is resolved against the model file's folder.
+    /// The model's C source. The `data` setting is made absolute, resolved against the model
+    /// file's folder.
     public func cSource() -> Result<String, CompileFailure> {
         trainerSource().map(\.source)
     }
@@ -159,11 +160,10 @@ public struct Pipeline: Sendable {
         }
     }
 
-    /// A path of the model's `data` setting, as seen from the current directory.
+    /// A path of the model's `data` setting as an absolute path, resolved against the model
+    /// file's folder (`DataPath.resolve`).
     public func resolveDataPath(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        let folder = (source.path as NSString).deletingLastPathComponent
-        return folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
+        DataPath.resolve(path, modelFile: source.path)
     }
 
     /// The text `--emit stage` prints.
