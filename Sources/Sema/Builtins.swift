@@ -113,7 +113,9 @@ extension Analyzer {
             return emit(.unary(u), [x], at: loc, what: callee)
         }
         if let kind = Builtins.losses[callee] {
-            return emit(.loss(kind), [tensor(args, "input"), tensor(args, "target")], at: loc, what: callee)
+            let prediction = tensor(args, "input")
+            checkLossInput(callee, prediction, at: loc)
+            return emit(.loss(kind), [prediction, tensor(args, "target")], at: loc, what: callee)
         }
         switch callee {
         case "int", "float":
@@ -206,6 +208,7 @@ extension Analyzer {
             // nn.CrossEntropyLoss = nll(log_softmax(z)) (spec section 5).
             let z = tensor(args, "input")
             guard let id = requireTensor(z, args["input"]!, callee) else { return .poison }
+            checkLossInput(callee, z, at: loc)
             guard graph.type(of: id).rank == 2 else {
                 diagnostics.error(loc, "in 'cross_entropy': needs logits f32[N, C], got \(graph.type(of: id))")
                 return .poison
