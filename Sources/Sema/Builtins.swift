@@ -59,8 +59,10 @@ extension Analyzer {
         }
         guard let sig = Builtins.table[callee] else {
             let candidates = Array(Builtins.table.keys) + Array(layers.keys)
+            let pytorch = PyTorchHints.call(callee, args, isValue: { if case .value = symbols[$0] { return true }; return false },
+                                            isFunction: { Builtins.table[$0] != nil })
             diagnostics.error(loc, "unknown function '\(callee)'",
-                              hint: Suggestions.hint(for: callee, in: candidates.sorted()))
+                              hint: pytorch ?? Suggestions.hint(for: callee, in: candidates.sorted()))
             return .poison
         }
         let defaults = sig.defaults.mapValues { Expr($0, loc) }
