@@ -82,6 +82,18 @@ public struct Pipeline: Sendable {
         return .success(graph)
     }
 
+    /// The warnings of a model that compiles, rendered as `dlc` prints them; "" when there are
+    /// none, or when the model does not compile (its failure renders them with the errors).
+    public func renderedWarnings() -> String {
+        let (model, parseBag) = Parser.parse(source)
+        guard let model, !parseBag.hasErrors else { return "" }
+        let (graph, bag) = Analyzer.analyze(model)
+        guard graph != nil, !bag.hasErrors else { return "" }
+        var warnings = DiagnosticBag()
+        for w in bag.warnings { warnings.append(w) }
+        return DiagnosticRenderer(source: source, useColor: useColor).render(warnings)
+    }
+
     /// The typed graph, differentiated: forward and backward as one verified graph.
     public func trainingGraph() -> Result<Graph, CompileFailure> {
         typedGraph().flatMap { forward in

@@ -78,6 +78,28 @@ final class GoldenTests: XCTestCase {
         }
     }
 
+    /// Every program in `Golden/warnings/` compiles, with warnings: stored beside it (`.warn`)
+    /// exactly as `dlc` prints them, the first where its `# expect:` comment says.
+    func testWarningDiagnostics() throws {
+        let folder = Golden.directory.appendingPathComponent("warnings")
+        let programs = Golden.programs(in: folder)
+        XCTAssertFalse(programs.isEmpty)
+        for url in programs {
+            let p = try pipeline(url)
+            if case .failure(let f) = p.emit(.ir) {
+                XCTFail("\(Golden.relative(url)) should compile:\n\(f.rendered)")
+                continue
+            }
+            let warnings = p.renderedWarnings()
+            XCTAssertTrue(warnings.contains(": warning: "), "\(Golden.relative(url)): no warning")
+            Golden.assertMatches(warnings, golden: url.deletingPathExtension().appendingPathExtension("warn"))
+            if let expected = expectedLocation(url), let first = warnings.split(separator: "\n").first {
+                let place = first.split(separator: ":").dropFirst().prefix(2).joined(separator: ":")
+                XCTAssertEqual(place, expected, "\(Golden.relative(url)): first warning at the wrong place")
+            }
+        }
+    }
+
     /// `# expect: 7:18 ...` on the first line of an error program.
     private func expectedLocation(_ url: URL) -> String? {
         // Decoded leniently: some error programs hold invalid UTF-8 on purpose.
