@@ -375,10 +375,21 @@ def write(name, h):
     open(name, "wb").write(struct.pack("<Q", len(hb)) + hb + data)
 h = json.loads(json.dumps(hdr)); h["fc1.bias"]["data_offsets"] = [0, 10**7]; write("off.safetensors", h)
 h = json.loads(json.dumps(hdr)); h["fc1.bias"]["shape"] = [16]; write("mismatch.safetensors", h)
-h = json.loads(json.dumps(hdr)); del h["fc2.bias"]; write("missing.safetensors", h)
+save_file({k: v for k, v in p.items() if k != "fc2.bias"}, "missing.safetensors")
 save_file(dict(p, extra=np.zeros(3, np.float32)), "extra.safetensors")
 save_file(dict(p, **{"fc1.bias": p["fc1.bias"].astype(np.float64)}), "f64.safetensors")
 save_file(dict(p, **{"fc1.weight": np.ascontiguousarray(p["fc1.weight"].T)}), "transposed.safetensors")
+# The data area: tensors back to back from byte 0, covering it exactly (the format's rule).
+def raw_file(name, hb, body, length=None):
+    open(name, "wb").write(struct.pack("<Q", len(hb) if length is None else length) + hb + body)
+hb = json.dumps(hdr).encode() + b"    "
+raw_file("hdr_short.safetensors", hb, data, len(hb) - 1)     # every tensor read one byte off
+raw_file("hdr_long.safetensors", hb, data, len(hb) + 1)
+raw_file("tail_bytes.safetensors", json.dumps(hdr).encode(), data + bytes(4))
+h = json.loads(json.dumps(hdr)); b, e = h["fc2.bias"]["data_offsets"]; h["fc2.bias"]["data_offsets"] = [b + 4, e + 4]
+raw_file("hole.safetensors", json.dumps(h).encode(), data[:b] + bytes(4) + data[b:])
+h = json.loads(json.dumps(hdr)); h["fc1.bias"]["data_offsets"] = [0, 128]; raw_file("overlap.safetensors", json.dumps(h).encode(), data)
+h = json.loads(json.dumps(hdr)); raw_file("not_utf8.safetensors", json.dumps(h).encode().replace(b'"pt"', b'"p\xff"'), data)
 print("python checks passed")
 EOF
     check "checkpoints load in Python safetensors (names, F32, shapes, scalar [], metadata)" $? "$(cat py.txt)"
@@ -394,6 +405,13 @@ assert set(a) == set(b) and all((a[k].view("u4") == b[k].view("u4")).all() for k
     expect "a missing tensor is refused" 1 "^error: missing.safetensors: missing tensor 'fc2.bias'" $MLP eval --data "$DATA/digits.csv" --weights missing.safetensors
     expect "an extra tensor is refused" 1 "^error: extra.safetensors: unexpected tensor 'extra'" $MLP eval --data "$DATA/digits.csv" --weights extra.safetensors
     expect "a wrong dtype is refused" 1 "^error: f64.safetensors: tensor 'fc1.bias' has dtype F64, expected F32" $MLP eval --data "$DATA/digits.csv" --weights f64.safetensors
+    for case in "hdr_short|the tensors end at byte 9640 of 9641: 1 byte after tensor 'fc2.bias' belongs to no tensor" \
+        "hdr_long|" "tail_bytes|the tensors end at byte 9640 of 9644: 4 bytes after tensor 'fc2.bias' belong to no tensor" \
+        "hole|4 bytes between tensor 'fc2.weight' and tensor 'fc2.bias' belong to no tensor" \
+        "overlap|tensor 'fc1.(weight|bias)' overlaps tensor 'fc1.(weight|bias)'" "not_utf8|bad JSON in the header: invalid UTF-8 at byte"; do
+        expect "the data area must be covered exactly: ${case%%|*}" 1 "^error: ${case%%|*}.safetensors: ${case#*|}" \
+            $MLP eval --data "$DATA/digits.csv" --weights "${case%%|*}.safetensors"
+    done
     expect "a wrong shape is refused" 1 "^error: transposed.safetensors: tensor 'fc1.weight' has shape \[64, 32\], expected \[32, 64\]" $MLP train --init transposed.safetensors
     ref_out=$(python3 "$HERE/optim_reference.py" "$LIN" "$DATA/cars.csv" "$W" 2>&1)
     check "sgd/adam/adamw/adagrad and step_lr/cosine/plateau follow torch.optim's formulas" $? "$ref_out"
