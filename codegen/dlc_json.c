@@ -292,6 +292,13 @@ dlc_json *dlc_json_parse(const char *text, size_t len, char *err, size_t errcap)
     return v;
 }
 
+int dlc_json_number(const char *s, dlc_json *out) {
+    memset(out, 0, sizeof *out);
+    parser ps = {s, s + strlen(s), NULL, NULL};
+    return ps.p < ps.end && (*ps.p == '-' || (*ps.p >= '0' && *ps.p <= '9')) && parse_number(&ps, out) &&
+           ps.p == ps.end;
+}
+
 void dlc_json_free(dlc_json *v) {
     if (!v) return;
     free_items(v);

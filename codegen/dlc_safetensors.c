@@ -265,6 +265,11 @@ void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t
     const dlc_json *offsets = dlc_json_get(e, "data_offsets");
     size_t begin = (size_t)offsets->items[0].uint, end = (size_t)offsets->items[1].uint;
     memcpy(dst, f->bytes + f->data_start + begin, end - begin);
+    /* NaN or inf is never a trained value: loaded, it would only make every loss NaN. */
+    for (size_t i = 0; i < (end - begin) / 4; i++)
+        if (!isfinite(dst[i]))
+            dlc_die(1, "%s: tensor '%s' element %zu is %s (a checkpoint holds finite values only)", f->path, name, i,
+                    isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "inf" : "-inf");
 }
 
 void dlc_st_no_extra(const dlc_st_file *f, const char *const *names, int n) {
