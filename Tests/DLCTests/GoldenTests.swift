@@ -43,10 +43,17 @@ final class GoldenTests: XCTestCase {
     /// The code the backends generate, stored as NAME.SUFFIX: the C backend's model (`.c`), the
     /// LLVM backend's module printed without target lines (`.llvm`, the same on every host) and
     /// its C descriptor (`.llvm.c`).
+    /// The pipeline reads the program at its real path, so that its `data` setting resolves
+    /// as `dlc compile` resolves it (from the .dl file's folder); the repository's location is
+    /// then written `$ROOT`, so the golden files do not depend on the checkout.
     private func generated(_ url: URL) throws -> [(String, Result<String, CompileFailure>)] {
-        let p = try pipeline(url)
+        let bytes = try [UInt8](Data(contentsOf: url))
+        let p = Pipeline(source: SourceFile(path: url.standardizedFileURL.path, bytes: bytes))
+        let root = Golden.root.standardizedFileURL.path
+        func portable(_ text: String) -> String { text.replacingOccurrences(of: root, with: "$ROOT") }
         let llvm = p.llvmTrainer()
-        return [("c", p.cSource()), ("llvm", llvm.map { $0.module(for: nil) }), ("llvm.c", llvm.map(\.descriptor))]
+        return [("c", p.cSource().map(portable)), ("llvm", llvm.map { portable($0.module(for: nil)) }),
+                ("llvm.c", llvm.map { portable($0.descriptor) })]
     }
 
     func testModelsStages() throws {
