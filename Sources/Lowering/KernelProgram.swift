@@ -72,6 +72,8 @@ public enum EntryKind: String, Hashable, Sendable, CaseIterable {
 
     /// Entries that take a training step: dropout on, gradients computed.
     public var isTraining: Bool { self == .train || self == .sgd }
+    /// Entries that return the loss (all but predict, which runs without targets).
+    public var returnsLoss: Bool { self != .predict }
 }
 
 /// One entry point: its buffers, its kernels in order, and the arena it needs. Entries never

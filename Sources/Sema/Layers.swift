@@ -57,7 +57,8 @@ extension Analyzer {
         guard let layerKind = LayerKind.named(kind.value) else {
             let kinds = LayerKind.all.map(\.name)
             diagnostics.error(kind.location, "unknown layer '\(kind.value)'",
-                              hint: Suggestions.hint(for: kind.value, in: kinds) ?? "layers: " + kinds.joined(separator: ", "))
+                              hint: PyTorchHints.layerKind(kind.value, args) ?? Suggestions.hint(for: kind.value, in: kinds)
+                                  ?? "layers: " + kinds.joined(separator: ", "))
             _ = declare(name, .value(.poison))
             return
         }

@@ -23,6 +23,7 @@ struct Train: ParsableCommand {
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
         let source = try valueOrExit(pipeline.trainerSource(backend?.backend ?? Backends.default))
         let trainer = try reportingBuildErrors { try TrainerBuilder().cachedBuild(source).path }
         let arguments = [trainer, "train"] + trainerOptions

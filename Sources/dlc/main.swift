@@ -50,6 +50,7 @@ struct Compile: ParsableCommand {
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
         try checkOptions()
         guard let stage = emit else {
             try buildTrainer(pipeline, output: output, backend: backend?.backend ?? Backends.default)
@@ -83,6 +84,7 @@ struct GradCheck: ParsableCommand {
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
         let graph = try valueOrExit(pipeline.trainingGraph())
         var check = GradCheckRun(dataPath: data)
         check.tolerance = tolerance
