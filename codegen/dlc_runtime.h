@@ -23,6 +23,8 @@ _Noreturn void dlc_die(int code, const char *fmt, ...);
  * many, stops the program. Loading goes on to report more, then dlc_stop_on_data_errors(). */
 void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...);
 int dlc_data_error_count(void);
+/* Forgets the errors counted so far (for a process that reads many files: the fuzz targets). */
+void dlc_data_errors_reset(void);
 void dlc_stop_on_data_errors(void);
 
 void *dlc_xmalloc(size_t bytes);

@@ -45,6 +45,8 @@ void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt
 
 int dlc_data_error_count(void) { return data_errors; }
 
+void dlc_data_errors_reset(void) { data_errors = 0; }
+
 void dlc_stop_on_data_errors(void) {
     if (data_errors > 0) exit(1);
 }
