@@ -52,6 +52,7 @@ void dlc_stop_on_data_errors(void) {
 }
 
 _Noreturn void dlc_index_error(const char *where, long idx, long size) {
+    dlc_locate_index_error(where, idx, size); /* reports the data row behind it, when there is one */
     dlc_die(1, "%s: index %ld is out of range for a first axis of %ld", where, idx, size);
 }
 

@@ -126,11 +126,6 @@ expect "linreg (columns by name, normalize, adam, batch full) trains" 0 '^epoch 
 expect "eval of linreg applies the saved normalize statistics (mae ~ 3)" 0 '^mae: [0-3]\.[0-9]{6}$' \
     $LIN eval --data "$DATA/cars.csv" --weights lin.safetensors
 expect "line_grid (f32[N] input, gather) trains" 0 '^epoch 31/31  loss 0\.0[0-9]+  train_mse 0\.0' $GRID train
-printf 'x,a,b\n3.5,0.1,0.2\n25,1,2\n' > far.csv
-expect "a gather index out of range names the source line, exit 1" 1 'error: line_grid.dl:12:16: index 25 is out of range for a first axis of 21' \
-    $GRID train --data far.csv --save far.safetensors
-[ ! -e far.safetensors ]
-check "... and writes nothing" $?
 expect "a model without data trains its steps" 0 '^step 20/20  loss -3\.825' $DESC train --save desc.safetensors
 expect "... and predict writes its one output" 0 '^0\.398' $DESC predict --weights desc.safetensors
 expect "mlp --val FILE validates on that file" 0 '1797 for validation' $MLP train --epochs 1 --val "$DATA/digits.csv"
@@ -355,6 +350,44 @@ expect "predict on bad data exits 1" 1 '^short.csv:3:65: error: short row' $MLP 
 [ ! -e p_bad.csv ]
 check "... and writes no --out file" $?
 expect "eval on bad data exits 1" 1 'label10.csv:3:65: error: label 10' $MLP eval --data label10.csv --weights mlp.safetensors
+
+# ---- Rows the model cannot use: found before the first step, located in the file ------------------
+
+# An index computed from a row (LineGrid: x outside the grid) is found by the forward pass of
+# every row before the first step, and reported at the row that produced it (the model's place
+# in parentheses); nothing is written: no checkpoint, no log, an existing log untouched.
+printf 'x,a,b\n3.5,0.1,0.2\n25,1,2\n' > far.csv
+rm -f far.safetensors far_log.csv
+expect "an index computed from a row is reported at that row (file:line), with the model's place" 1 \
+    '^far.csv:3: error: index 25 is out of range for a first axis of 21 \(line_grid.dl:12:16\), computed from this row$' \
+    $GRID train --data far.csv --save far.safetensors --log far_log.csv
+[ ! -e far.safetensors ] && [ ! -e far.optim.safetensors ] && [ ! -e far_log.csv ]
+check "... and writes nothing: no checkpoint, no --log file" $?
+printf 'an old log\n' > old_log.csv
+$GRID train --data far.csv --log old_log.csv > /dev/null 2>&1
+[ "$(cat old_log.csv)" = "an old log" ]
+check "... and leaves an existing --log file as it was" $? "$(cat old_log.csv)"
+# Row 38 of 50 is out of the grid; the validation split and the shuffle move it around, but the
+# message still names its line, whichever set it lands in.
+awk 'BEGIN { print "x,a,b"; for (i = 1; i <= 50; i++) print (i == 37 ? -1.5 : (i % 19) + 0.5) ",0.1,0.2" }' > far50.csv
+for v in 0 0.2 0.5; do
+    expect "... also after the validation split (--validation $v) and the shuffle" 1 \
+        '^far50.csv:38: error: index -2 is out of range for a first axis of 21 \(line_grid.dl:12:16\), computed from this row$' \
+        $GRID train --data far50.csv --validation $v --batch 7
+done
+if [ $have_py -eq 1 ]; then
+    python3 -c 'import numpy as np; np.save("far_x.npy", np.array([0.5, 3.5, 30.0, 1.5], np.float32))'
+    printf 'a,b\n0,0\n0,0\n0,0\n0,0\n' > far_y.csv
+    expect "... in a .npy file: its row (from 0), and the same row in the other file" 1 \
+        '^far_x.npy: error: row 2: index 30 is out of range for a first axis of 21 \(line_grid.dl:12:16\), computed from this row \(also far_y.csv:4\)$' \
+        $GRID train --input x=far_x.npy --input y=far_y.csv
+fi
+$GRID train --epochs 1 --save grid.safetensors > /dev/null 2>&1
+expect "predict names the row too" 1 '^far50.csv:38: error: index -2 is out of range' $GRID predict --data far50.csv --weights grid.safetensors
+expect "eval names the row too" 1 '^far50.csv:38: error: index -2 is out of range' $GRID eval --data far50.csv --weights grid.safetensors
+expect "a model whose log is written: the first epoch ends, the log has its row" 0 '^epoch 1/1' $GRID train --epochs 1 --log grid_log.csv
+[ "$(wc -l < grid_log.csv)" -eq 2 ]
+check "... (header and one row)" $? "$(cat grid_log.csv)"
 
 # ---- Bad flags: exit 2, the message names the flag -------------------------------------------------
 
