@@ -10,8 +10,9 @@
  * kernels keep no state between calls, so abandoning one is safe.
  *
  * Before the first step, `train` runs the forward pass over every row with the starting
- * params (dlc_check_first_pass): an index out of range is reported at its row before
- * anything is trained or written. */
+ * params (dlc_check_first_pass): an index out of range, or a loss that is not finite (a value
+ * the model's arithmetic cannot represent), is reported at its row before anything is
+ * trained or written. */
 #include "dlc_runtime.h"
 
 #include <setjmp.h>
@@ -81,6 +82,19 @@ void dlc_locate_index_error(const char *where, long idx, long size) {
     }
 }
 
+/* The element of row `row` with the largest magnitude, over the f32 inputs: *t and *element. */
+static void largest_value(const dlc_dataset *ds, int64_t row, int *t_out, int64_t *element_out, double *value_out) {
+    const dlc_model *m = runner->m;
+    double best = -1;
+    *t_out = -1;
+    for (int t = 0; t < m->n_data; t++) {
+        if (!ds->cols[t] || m->data[t].dtype != DLC_F32 || m->data[t].is_target) continue;
+        const float *x = (const float *)ds->cols[t] + (size_t)row * (size_t)m->data[t].size;
+        for (int64_t e = 0; e < m->data[t].size; e++)
+            if (fabs((double)x[e]) > best) best = fabs((double)x[e]), *t_out = t, *element_out = e, *value_out = x[e];
+    }
+}
+
 void dlc_check_first_pass(dlc_runner *r, const dlc_dataset *ds, int64_t batch) {
     const dlc_model *m = r->m;
     if (m->n_data == 0 || ds->n == 0) return;
@@ -93,7 +107,29 @@ void dlc_check_first_pass(dlc_runner *r, const dlc_dataset *ds, int64_t batch) {
         int64_t n = ds->n - start < b ? ds->n - start : b;
         dlc_batch_fill(m, ds, NULL, start, n, &bt); /* an index error in it names its row */
         dlc_step s = {n, bt.ptr, 1, (const float *const *)r->param_views, r->grad_views, r->arena, &unused, 0, 0.0f};
-        m->eval_step(&s, r->outputs);
+        if (isfinite(m->eval_step(&s, r->outputs))) continue;
+        /* Which row: the first whose loss alone is not finite (a mean of finite losses can still
+         * overflow; then the batch is named). */
+        for (int64_t j = 0; j < n; j++) {
+            float loss;
+            forward_row(ds, start + j, &loss);
+            if (isfinite(loss)) continue;
+            int t;
+            int64_t e = 0;
+            double v = 0;
+            largest_value(ds, start + j, &t, &e, &v);
+            if (t >= 0)
+                dlc_row_error(m, ds, start + j, t, e,
+                              "the forward pass of this row gives a loss of %g before any training; its largest value is %g",
+                              (double)loss, v);
+            else
+                dlc_row_error(m, ds, start + j, -1, -1, "the forward pass of this row gives a loss of %g before any training",
+                              (double)loss);
+            dlc_stop_on_data_errors();
+        }
+        dlc_row_error(m, ds, start, -1, -1, "the forward pass of the %lld rows from here gives a loss that is not finite",
+                      (long long)n);
+        dlc_stop_on_data_errors();
     }
     dlc_batch_free(&bt);
     current.ds = NULL;

@@ -238,6 +238,8 @@ typedef struct {
 
 /* Statistics of each listed input over ds's rows (population std). */
 void dlc_norm_compute(const dlc_model *m, const dlc_train_config *cfg, const dlc_dataset *ds, dlc_norms *out);
+/* (x - mean) / std in double, rounded to f32; a value f32 cannot hold (a row far outside the
+ * statistics, e.g. a validation row) is reported at its row and column, and exits 1. */
 void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds);
 
 /* ==== dlc_batch.c: minibatches ============================================================== */
@@ -410,8 +412,9 @@ void dlc_rows_watch(dlc_runner *r);
  * or an index that only the batch as a whole puts out of range). */
 void dlc_locate_index_error(const char *where, long idx, long size);
 /* The forward pass of every row of ds before the first step, in batches of `batch` rows, with
- * the starting params: an index computed from a row that is out of range is reported at its
- * row, and exits 1. */
+ * the starting params: an index computed from a row that is out of range, or a row whose loss
+ * is not finite (a value the model cannot represent: 1e38 squared), is reported at its row
+ * (and the row's largest value at its column), and exits 1. */
 void dlc_check_first_pass(dlc_runner *r, const dlc_dataset *ds, int64_t batch);
 
 /* ==== dlc_train.c, dlc_gradcheck.c, dlc_info.c: the other commands ========================= */

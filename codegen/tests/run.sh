@@ -389,6 +389,34 @@ expect "a model whose log is written: the first epoch ends, the log has its row"
 [ "$(wc -l < grid_log.csv)" -eq 2 ]
 check "... (header and one row)" $? "$(cat grid_log.csv)"
 
+# Values the loader accepts but the model's f32 arithmetic cannot use. Normalization is
+# computed in double: weights near +-3.4e38 (the f32 limit) z-score to ordinary values and
+# train (in f32, x - mean overflowed and the loss was nan). A row the statistics were not
+# computed from (--val, eval) can still normalize beyond f32: reported at its row and column.
+# Without normalization the first forward pass overflows: reported at the row, with its
+# largest value's column.
+{ head -1 "$DATA/cars.csv"; sed -n 2,40p "$DATA/cars.csv" | awk -F, -v OFS=, 'NR % 2 { $1 = "3.4e38" } !(NR % 2) { $1 = "-3.4e38" } 1'; } > huge.csv
+out=$($LIN train --data huge.csv --epochs 5 --validation 0 2>&1)
+rc=$?
+[ $rc -eq 0 ] && ! printf '%s\n' "$out" | grep -qi 'nan\|inf'
+check "values near the f32 limit normalize (in double) and train: no nan" $? "$out"
+# Training weights 3000 and 3000.001 (std 0.0005): 3e38 in a validation row is 6e41 std away.
+{ head -1 "$DATA/cars.csv"; for i in 1 2 3 4 5 6 7 8; do echo "3000,18,130,307,12,8"; echo "3000.001,19,130,307,12,8"; done; } > narrow.csv
+{ head -1 "$DATA/cars.csv"; sed -n 2,5p "$DATA/cars.csv"; echo "3e38,18,130,307,12,8"; } > far_val.csv
+expect "--val: a row that normalizes beyond f32 is reported at its row and column" 1 \
+    "^far_val.csv:6:1: error: 3e\+38 normalizes to [0-9.e+]+ with mean 3000 and std 0.000[0-9]+, which f32 cannot hold in column 'Weight_in_lbs' \(x\)$" \
+    $LIN train --data narrow.csv --val far_val.csv
+$LIN train --data narrow.csv --epochs 2 --save lin_narrow.safetensors > /dev/null 2>&1
+expect "eval: the same, with the checkpoint's statistics" 1 "^far_val.csv:6:1: error: 3e\+38 normalizes to" \
+    $LIN eval --data far_val.csv --weights lin_narrow.safetensors
+{ head -1 "$DATA/cars.csv"; sed -n 2,9p "$DATA/cars.csv"; echo "3e38,18,130,307,12,8"; } > huge_raw.csv
+rm -f huge_log.csv
+expect "no normalize: a row whose forward pass overflows is reported before any training" 1 \
+    "^huge_raw.csv:10:1: error: the forward pass of this row gives a loss of inf before any training; its largest value is 3e\+38 in column 'Weight_in_lbs' \(x\)$" \
+    $LIN train --data huge_raw.csv --normalize none --validation 0 --log huge_log.csv
+[ ! -e huge_log.csv ]
+check "... and writes no log" $?
+
 # ---- Bad flags: exit 2, the message names the flag -------------------------------------------------
 
 bad_flag() { # bad_flag FLAG_REGEX ARGS...
