@@ -711,5 +711,42 @@ if [ -d /proc/self/task ]; then
     check "no BLAS in the steps: one thread (got $n1); with --threads 2: two (got $n2)" $?
 fi
 
+# ---- End to end under the sanitizers: trainers that dlc itself compiles ---------------------------
+
+# With --sanitize, a few models/ compiled by dlc (the generated kernels as well as the runtime,
+# through CC, with a build cache of their own) train, save, resume, evaluate, predict and
+# gradcheck, and refuse a bad row, under ASan and UBSan. Needs a built dlc (DLC, else
+# .build/debug/dlc, as scripts/test.sh leaves it).
+DLC=${DLC:-$ROOT/.build/debug/dlc}
+if [[ "${EXTRA_CFLAGS:-}" == *sanitize* ]] && [ -x "$DLC" ]; then
+    e2e_cc="$CC $EXTRA_CFLAGS"
+    for spec in "line_grid c" "digits c" "cars c" "line_grid llvm"; do
+        set -- $spec
+        log=$(cd "$W" && DLC_CACHE_DIR="$W/dlc-cache" CC="$e2e_cc" "$DLC" compile "$ROOT/models/$1.dl" --backend "$2" -o "$W/bin/e2e_$1_$2" 2>&1)
+        check "dlc compiles models/$1.dl ($2 backend) with the sanitizers" $? "$log"
+    done
+    for spec in "line_grid_c line_grid.csv" "digits_c digits.csv" "cars_c cars.csv" "line_grid_llvm line_grid.csv"; do
+        set -- $spec
+        exe=$W/bin/e2e_$1 data=$DATA/$2
+        $exe train --data "$data" --epochs 2 --save "e2e_$1.safetensors" --log "e2e_$1.csv" > "e2e_$1.txt" 2>&1 &&
+            $exe train --data "$data" --epochs 1 --resume "e2e_$1.safetensors" --save "e2e_$1.safetensors" >> "e2e_$1.txt" 2>&1 &&
+            $exe eval --data "$data" --weights "e2e_$1.safetensors" >> "e2e_$1.txt" 2>&1 &&
+            $exe predict --data "$data" --weights "e2e_$1.safetensors" --out "e2e_$1_pred.csv" >> "e2e_$1.txt" 2>&1 &&
+            $exe gradcheck --data "$data" >> "e2e_$1.txt" 2>&1
+        check "$1: train, resume, eval, predict, gradcheck under the sanitizers" $? "$(tail -5 "e2e_$1.txt")"
+    done
+    for exe in e2e_line_grid_c e2e_line_grid_llvm; do
+        expect "$exe: an x outside the grid is reported at its row, under the sanitizers" 1 \
+            '^far.csv:3: error: index 25 is out of range for a first axis of 21 \(line_grid.dl:12:[0-9]+\), computed from this row$' \
+            "$W/bin/$exe" train --data far.csv
+    done
+    printf '%s' "$(tail -n +2 "$DATA/line_grid.csv")" > e2e_no_header_no_newline.csv
+    expect "line_grid: a CSV without a header or a final newline, under the sanitizers" 0 \
+        "^train line_grid: $(tail -n +2 "$DATA/line_grid.csv" | grep -c .) rows" \
+        "$W/bin/e2e_line_grid_c" train --data e2e_no_header_no_newline.csv --epochs 1
+elif [[ "${EXTRA_CFLAGS:-}" == *sanitize* ]]; then
+    echo "skip no dlc at $DLC (build it, or set DLC): the end-to-end sanitizer runs are skipped"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
