@@ -29,7 +29,7 @@ DATA = os.path.join(BUILD, "data")
 BIN = os.path.join(BUILD, "bin")
 TMP = os.path.join(BUILD, "tmp")
 DLC = os.path.join(ROOT, ".build", "release", "dlc")
-CFLAGS = ["-std=c11", "-O3", "-march=native", "-fno-math-errno"]  # what dlc uses for trainers
+CFLAGS = ["-std=c11", "-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd"]  # what dlc uses for trainers
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 N_MNIST, IN, HID, OUT, BATCH = 60000, 784, 512, 10, 64

@@ -30,11 +30,14 @@ public struct CWriter: Sendable {
         line("}")
     }
 
-    /// Nested `for` loops over `extents` with counters i0, i1, ...; `body` runs innermost.
-    public mutating func loops(_ extents: [String], from depth: Int = 0, _ body: (inout CWriter) -> Void) {
+    /// Nested `for` loops over `extents` with counters i0, i1, ...; `body` runs innermost;
+    /// `innermost` (a pragma) is printed just before the innermost `for`.
+    public mutating func loops(_ extents: [String], from depth: Int = 0, innermost: String? = nil,
+                               _ body: (inout CWriter) -> Void) {
         guard depth < extents.count else { return body(&self) }
+        if depth == extents.count - 1, let innermost { line(innermost) }
         block("for (int64_t i\(depth) = 0; i\(depth) < \(extents[depth]); i\(depth)++)") { w in
-            w.loops(extents, from: depth + 1, body)
+            w.loops(extents, from: depth + 1, innermost: innermost, body)
         }
     }
 }

@@ -32,8 +32,9 @@ public struct CompileStep: Hashable, Sendable {
 
     /// Flags of every C compilation: C11 is the runtime's dialect (codegen/README.md);
     /// -fno-math-errno lets sqrtf/expf vectorise (nothing reads errno); -march=native because
-    /// a trainer runs where it was built.
-    public static let cFlags = ["-std=c11", "-O3", "-march=native", "-fno-math-errno"]
+    /// a trainer runs where it was built; -fopenmp-simd honours the kernels' `#pragma omp simd`
+    /// (vectorise this loop along its own index) without OpenMP's threads or runtime.
+    public static let cFlags = ["-std=c11", "-O3", "-march=native", "-fno-math-errno", "-fopenmp-simd"]
 
     /// A C file compiled as the runtime's files are.
     public static let c = CompileStep(tool: .cc, flags: cFlags, includesRuntime: true)
