@@ -36,11 +36,13 @@ typedef enum {
     DLC_INIT_UNIFORM,         /* a = lo, b = hi */
     DLC_INIT_KAIMING_UNIFORM, /* uniform(-1/sqrt(fan_in), +1/sqrt(fan_in)), PyTorch's Linear */
     DLC_INIT_XAVIER_UNIFORM,  /* uniform(-b, b), b = sqrt(6 / (fan_in + fan_out)) */
+    DLC_INIT_VALUES,          /* values[0 .. size), row-major (`= [1.0, 0.5]`); draws nothing */
 } dlc_init_kind;
 
 typedef struct {
     dlc_init_kind kind;
     double a, b;
+    const float *values;      /* DLC_INIT_VALUES only */
 } dlc_init;
 
 typedef struct {

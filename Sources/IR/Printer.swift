@@ -111,6 +111,7 @@ public struct IRPrinter: Sendable {
         case .uniform(let low, let high): return "uniform(\(IRText.number(low)), \(IRText.number(high)))"
         case .kaimingUniform: return "kaiming_uniform"
         case .xavierUniform: return "xavier_uniform"
+        case .values(let v): return "[" + v.map(IRText.number).joined(separator: ", ") + "]"
         }
     }
 }

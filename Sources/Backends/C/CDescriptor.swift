@@ -45,10 +45,16 @@ struct CDescriptor {
             }
             w.line()
         }
+        // Listed initial values (`param w: f32[2] = [1.0, 0.5]`) as arrays the descriptor points to.
+        for (i, p) in g.params.enumerated() {
+            guard case .values(let v) = p.initializer else { continue }
+            // Doubles, converted to float by the C compiler: rounded once, as the interpreter does.
+            w.line("static const float init_values_\(i)[] = {\(v.map { "\($0)" }.joined(separator: ", "))};")
+        }
         w.line("static const dlc_param_desc params[] = {")
-        for p in g.params {
+        for (i, p) in g.params.enumerated() {
             let dims = p.type.shape.dims.map { String($0.fixedSize ?? 0) }
-            w.line("    {\(C.string(p.name)), \(p.type.rank), {\(dims.isEmpty ? "0" : dims.joined(separator: ", "))}, \(p.type.shape.fixedElementCount), \(initializer(p.initializer))},")
+            w.line("    {\(C.string(p.name)), \(p.type.rank), {\(dims.isEmpty ? "0" : dims.joined(separator: ", "))}, \(p.type.shape.fixedElementCount), \(initializer(p.initializer, index: i))},")
         }
         if g.params.isEmpty { w.line("    {0}") }
         w.line("};")
@@ -89,15 +95,16 @@ struct CDescriptor {
         w.line(";")
     }
 
-    func initializer(_ i: Initializer) -> String {
+    func initializer(_ i: Initializer, index: Int) -> String {
         switch i {
-        case .zeros: return "{DLC_INIT_ZEROS, 0, 0}"
-        case .ones: return "{DLC_INIT_ONES, 0, 0}"
-        case .constant(let c): return "{DLC_INIT_CONSTANT, \(c), 0}"
-        case .normal(let m, let s): return "{DLC_INIT_NORMAL, \(m), \(s)}"
-        case .uniform(let lo, let hi): return "{DLC_INIT_UNIFORM, \(lo), \(hi)}"
-        case .kaimingUniform: return "{DLC_INIT_KAIMING_UNIFORM, 0, 0}"
-        case .xavierUniform: return "{DLC_INIT_XAVIER_UNIFORM, 0, 0}"
+        case .zeros: return "{DLC_INIT_ZEROS, 0, 0, NULL}"
+        case .ones: return "{DLC_INIT_ONES, 0, 0, NULL}"
+        case .constant(let c): return "{DLC_INIT_CONSTANT, \(c), 0, NULL}"
+        case .normal(let m, let s): return "{DLC_INIT_NORMAL, \(m), \(s), NULL}"
+        case .uniform(let lo, let hi): return "{DLC_INIT_UNIFORM, \(lo), \(hi), NULL}"
+        case .kaimingUniform: return "{DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}"
+        case .xavierUniform: return "{DLC_INIT_XAVIER_UNIFORM, 0, 0, NULL}"
+        case .values: return "{DLC_INIT_VALUES, 0, 0, init_values_\(index)}"
         }
     }
 
