@@ -46,16 +46,25 @@ static const struct {
 
 static const char *command_names[] = {"train", "eval", "predict", "info", "gradcheck"};
 
+/* `dlc train MODEL` runs the trainer with argv[0] = "dlc train MODEL" (what the user typed), and
+ * the command is always train: its help names that program and leaves out the commands. */
+static int started_by_dlc_train(const char *prog) { return strncmp(prog, "dlc train ", 10) == 0; }
+
 static void usage(FILE *f, const dlc_model *m, const char *prog) {
+    if (started_by_dlc_train(prog))
+        fprintf(f, "usage: %s [options]      (model %s: the options of its trainer's train command)\n", prog, m->name);
+    else
+        fprintf(f,
+                "usage: %s COMMAND [options]      (model %s)\n"
+                "\n"
+                "commands:\n"
+                "  train       train the model (the train block's settings, overridden by flags)\n"
+                "  eval        print the loss and metric over every row of the data (needs --weights)\n"
+                "  predict     write the outputs of every row as CSV (needs --weights)\n"
+                "  info        params, shapes, memory and FLOPs per step\n"
+                "  gradcheck   compare the compiled gradients with central finite differences\n",
+                prog, m->name);
     fprintf(f,
-            "usage: %s COMMAND [options]      (model %s)\n"
-            "\n"
-            "commands:\n"
-            "  train       train the model (the train block's settings, overridden by flags)\n"
-            "  eval        print the loss and metric over every row of the data (needs --weights)\n"
-            "  predict     write the outputs of every row as CSV (needs --weights)\n"
-            "  info        params, shapes, memory and FLOPs per step\n"
-            "  gradcheck   compare the compiled gradients with central finite differences\n"
             "\n"
             "data:\n"
             "  --data FILE                   CSV file, one example per row (default: the train block's)\n"
@@ -83,8 +92,7 @@ static void usage(FILE *f, const dlc_model *m, const char *prog) {
             "  --log FILE      per-epoch metrics as CSV       --out FILE     predict's output (default stdout)\n"
             "  --threads N     OpenBLAS threads               --help\n"
             "\n"
-            "exit status: 0 ok, 1 bad data, bad checkpoint or failed gradcheck, 2 bad flag, 130 interrupted\n",
-            prog, m->name);
+            "exit status: 0 ok, 1 bad data, bad checkpoint or failed gradcheck, 2 bad flag, 130 interrupted\n");
 }
 
 _Noreturn static void bad_flag(const char *flag, const char *fmt, ...) {
@@ -255,6 +263,23 @@ static void apply_optimizer(const char *flag, const char *text, dlc_optimizer_co
         bad_flag(flag, "unknown optimizer '%s' (sgd, adam, adamw or adagrad)", c.name);
     }
     *o = d;
+}
+
+/* The value that an (already checked) --optimizer text gives `key`, by name or by position;
+ * NULL when it leaves `key` at its default. */
+static const char *optimizer_value(const char *text, const char *key) {
+    static call_spec c;
+    parse_call("--optimizer", text, &c);
+    static const char *sgd[] = {"lr", "momentum", "weight_decay", "nesterov"};
+    static const char *adam[] = {"lr", "beta1", "beta2", "eps", "weight_decay"};
+    static const char *adagrad[] = {"lr", "eps", "weight_decay"};
+    const char *const *params = strcmp(c.name, "sgd") == 0 ? sgd : strcmp(c.name, "adagrad") == 0 ? adagrad : adam;
+    int np = params == sgd ? 4 : params == adagrad ? 3 : 5;
+    const char *v[5];
+    bind_call("--optimizer", &c, params, np, v);
+    for (int i = 0; i < np; i++)
+        if (strcmp(params[i], key) == 0) return v[i];
+    return NULL;
 }
 
 static void apply_schedule(const char *flag, const char *text, dlc_schedule_config *s) {
@@ -496,6 +521,18 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
 
     dlc_optimizer_config *opt = &o->cfg.optimizer;
     if (opt_spec) apply_optimizer("--optimizer", opt_spec, opt);
+    /* `--lr 0.1 --optimizer 'sgd(lr: 0.5)'` gives one setting twice: refused, not resolved by a rule. */
+    const struct { const char *flag, *key, *value; } settings[] = {
+        {"--lr", "lr", lr}, {"--momentum", "momentum", momentum}, {"--nesterov", "nesterov", nesterov},
+        {"--weight-decay", "weight_decay", wd}, {"--beta1", "beta1", beta1}, {"--beta2", "beta2", beta2},
+        {"--eps", "eps", eps},
+    };
+    for (size_t k = 0; opt_spec && k < sizeof settings / sizeof settings[0]; k++) {
+        const char *given = settings[k].value ? optimizer_value(opt_spec, settings[k].key) : NULL;
+        if (given)
+            bad_flag(settings[k].flag, "conflicts with --optimizer '%s', which sets %s: %s; give it once", opt_spec,
+                     settings[k].key, given);
+    }
     if (lr) opt->lr = parse_range("--lr", lr, 0, INFINITY, 0);
     if (momentum) opt->momentum = parse_range("--momentum", momentum, 0, INFINITY, 0);
     if (nesterov) opt->nesterov = parse_bool("--nesterov", nesterov);

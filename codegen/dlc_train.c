@@ -67,6 +67,28 @@ static void flush_before_stderr(trainer *t) {
 
 /* ---- Setup ----------------------------------------------------------------------------------- */
 
+/* A validation fraction that leaves the model almost nothing to learn from (`--validation
+ * 0.999` trains on one row): warned, not refused, since a tiny run can be meant. The rule:
+ * fewer training rows than validation rows (a fraction above 0.5), or than one batch when the
+ * whole data would fill one (every epoch is then a single update on the same few rows). */
+static void warn_small_training_set(const trainer *t, int64_t n_train, int64_t n_val) {
+    int64_t batch = t->cfg.batch;
+    if (n_val == 0) return;
+    /* One batch: only when the split is what made the training rows fewer than a batch. */
+    int below_val = n_train < n_val, below_batch = batch > 0 && n_train < batch && n_train + n_val >= batch;
+    if (!below_val && !below_batch) return;
+    char why[160];
+    int used = 0;
+    if (below_val) used = snprintf(why, sizeof why, "the %lld held out for validation", (long long)n_val);
+    if (below_batch)
+        snprintf(why + used, sizeof why - (size_t)used, "%sone batch of %lld", below_val ? " and than " : "", (long long)batch);
+    fflush(stdout);
+    fprintf(stderr,
+            "warning: validation %g leaves %lld of %lld rows for training, fewer than %s: the model would learn "
+            "from almost nothing (0.1 to 0.3 is usual)\n",
+            t->cfg.validation, (long long)n_train, (long long)(n_train + n_val), why);
+}
+
 static void load_data(trainer *t) {
     const dlc_model *m = t->m;
     const dlc_options *o = t->o;
@@ -83,6 +105,7 @@ static void load_data(trainer *t) {
     int64_t *ti, *vi, nt, nv;
     dlc_split(all.n, t->cfg.validation, t->cfg.seed, &ti, &nt, &vi, &nv);
     if (nt == 0) dlc_die(2, "--validation: leaves no training rows");
+    warn_small_training_set(t, nt, nv);
     /* The validation rows are copied out; the training rows stay where they were loaded. */
     dlc_dataset_subset(m, &all, vi, nv, &t->val);
     dlc_dataset_keep(m, &all, ti, nt);

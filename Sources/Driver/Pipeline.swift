@@ -26,12 +26,24 @@ public enum EmitStage: String, CaseIterable, Sendable {
     /// The LLVM IR module of the model's entry functions (the LLVM backend; its descriptor
     /// stays C: `--backend llvm --emit c`).
     case llvm
+    /// CUDA C (spec section 10): listed by the specification, not available yet.
+    case cuda
 }
 
 /// A compile error: the diagnostics, already rendered in clang's style.
 public struct CompileFailure: Error, Sendable {
     public let diagnostics: DiagnosticBag
     public let rendered: String
+
+    /// A stage that exists in the specification but not (yet) in dlc: no diagnostics, one line.
+    static func unavailable(_ message: String) -> CompileFailure {
+        CompileFailure(diagnostics: DiagnosticBag(), rendered: "error: \(message)\n")
+    }
+}
+
+extension EmitStage {
+    /// The stages `--emit` can print.
+    public static var available: [String] { allCases.filter { $0 != .cuda }.map(\.rawValue) }
 }
 
 /// Runs the compiler's stages on one source file. Each stage function returns its product or
@@ -188,6 +200,8 @@ public struct Pipeline: Sendable {
         case .kernels: return kernelProgram().map(KernelPrinter.print)
         case .c: return cSource()
         case .llvm: return llvmTrainer().map { $0.module(for: .host) }
+        case .cuda: return .failure(CompileFailure.unavailable("the CUDA backend is not available yet; --emit takes "
+                                                                   + EmitStage.available.joined(separator: ", ")))
         }
     }
 }

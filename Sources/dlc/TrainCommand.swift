@@ -25,7 +25,8 @@ struct Train: ParsableCommand {
         let trainer = try reportingBuildErrors {
             try TrainerBuilder().cachedBuild(modelSource: source, modelName: name).path
         }
-        let arguments = [trainer, "train"] + trainerOptions
+        // argv[0] is what the user typed, so that the trainer's --help and messages name it.
+        let arguments = ["dlc train \(model)", "train"] + trainerOptions
         let cArguments = arguments.map { strdup($0) } + [nil]
         execv(trainer, cArguments)
         printError("error: cannot run the trainer '\(trainer)': \(String(cString: strerror(errno)))")

@@ -9,6 +9,7 @@ struct DLC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlc",
         abstract: "A static compute-graph compiler with ahead-of-time differentiation.",
+        version: dlcVersion,
         subcommands: [Compile.self, Train.self, GradCheck.self])
 }
 
