@@ -30,6 +30,9 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     r->arena = dlc_aligned_alloc(m->arena_bytes(r->max_rows));
     r->outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->outputs);
     for (int i = 0; i < m->n_outputs; i++) r->outputs[i] = dlc_aligned_alloc(output_bytes(&m->outputs[i], r->max_rows));
+    /* The metric's computed target follows the outputs (dlc_model.metric_target_output). */
+    if (m->metric_target_output)
+        r->outputs[m->n_outputs] = dlc_aligned_alloc(output_bytes(m->metric_target_output, r->max_rows));
 }
 
 /* OpenBLAS's own: joins its worker threads (a later multi-threaded call would start them
@@ -47,7 +50,7 @@ void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
 }
 
 void dlc_runner_free(dlc_runner *r) {
-    for (int i = 0; i < r->m->n_outputs; i++) free(r->outputs[i]);
+    for (int i = 0; i < r->m->n_outputs + (r->m->metric_target_output != NULL); i++) free(r->outputs[i]);
     free(r->outputs);
     free(r->arena);
     free(r->param_views);

@@ -154,6 +154,10 @@ typedef struct {
     dlc_loss_kind loss;
     int metric_output;                   /* index of the output the metric reads (-1: none) */
     int metric_target;                   /* index into data of the target it compares to (-1: none) */
+    /* When the loss's target is an expression of the data (`2 * y - 1`, `y - 1`): its shape,
+     * and eval_step (with targets) writes its value into outputs[n_outputs]; the metric then
+     * compares with that instead of data[metric_target]. NULL otherwise. */
+    const dlc_output_desc *metric_target_output;
     dlc_train_config config;
 
     /* Scratch bytes one step needs for a batch of n rows (n <= the largest batch used). */

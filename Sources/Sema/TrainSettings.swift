@@ -93,6 +93,7 @@ extension Analyzer {
                 return
             }
             graph.train.metric = Metric(rawValue: m)
+            if let metric = graph.train.metric { warnIfMetricCannotFollowLoss(metric, at: e.location) }
         case "normalize":
             var names: [String] = []
             for a in s.arguments {
