@@ -17,7 +17,7 @@ typedef enum {
     F_DATA, F_INPUT, F_VAL, F_EPOCHS, F_STEPS, F_BATCH, F_LR, F_SEED, F_SHUFFLE, F_INIT, F_SAVE,
     F_RESUME, F_LOG, F_THREADS, F_WEIGHTS, F_OUT, F_OPTIMIZER, F_MOMENTUM, F_NESTEROV,
     F_WEIGHT_DECAY, F_BETA1, F_BETA2, F_EPS, F_DROP_LAST, F_SCHEDULE, F_ACCUMULATE, F_METRIC,
-    F_NORMALIZE, F_COLUMNS, F_VALIDATION,
+    F_NORMALIZE, F_COLUMNS, F_VALIDATION, F_INIT_MAP,
 } flag_id;
 
 /* Which commands take each flag, and whether it makes sense only for a model with data. */
@@ -42,6 +42,7 @@ static const struct {
     {"schedule", F_SCHEDULE, T, 0},           {"accumulate", F_ACCUMULATE, T, 0},
     {"metric", F_METRIC, T | E, 1},           {"normalize", F_NORMALIZE, T, 1},
     {"columns", F_COLUMNS, T | E | P | G, 1}, {"validation", F_VALIDATION, T, 1},
+    {"init-map", F_INIT_MAP, T | E | P | G, 0},
 };
 
 static const char *command_names[] = {"train", "eval", "predict", "info", "gradcheck"};
@@ -87,6 +88,7 @@ static void usage(FILE *f, const dlc_model *m, const char *prog) {
             "checkpoints (safetensors):\n"
             "  --init CKPT     start from these params        --save CKPT    write params (and CKPT's .optim)\n"
             "  --resume CKPT   continue a saved run           --weights CKPT the params for eval/predict\n"
+            "  --init-map '0.=fc1.,2.=fc2.' | position   read --init/--weights under other names (nn.Sequential's)\n"
             "\n"
             "other:\n"
             "  --log FILE      per-epoch metrics as CSV       --out FILE     predict's output (default stdout)\n"
@@ -516,6 +518,7 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         case F_NORMALIZE: parse_normalize(m, flag, value, &o->cfg); break;
         case F_COLUMNS: parse_columns(m, flag, value, &o->cfg); break;
         case F_VALIDATION: o->cfg.validation = parse_range(flag, value, 0, 1, 1); break;
+        case F_INIT_MAP: o->init_map = value; break;
         }
     }
 
@@ -550,6 +553,7 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
 
     if (o->max_steps >= 0 && epochs_flag) bad_flag("--steps", "cannot be combined with --epochs");
     if (o->init && o->resume) bad_flag("--init", "cannot be combined with --resume");
+    if (o->init_map && !o->init && !o->weights) bad_flag("--init-map", "maps the names of --init or --weights; give one");
     if ((o->command == DLC_CMD_EVAL || o->command == DLC_CMD_PREDICT) && !o->weights)
         bad_flag("--weights", "%s needs --weights CKPT", command_names[cmd]);
     if (o->val && o->cfg.validation > 0) o->cfg.validation = 0; /* --val replaces the split */

@@ -122,6 +122,7 @@ typedef struct {
     const char *val;          /* --val */
     dlc_source *inputs;       /* --input, per data tensor (path NULL when not given) */
     const char *init, *save, *resume, *weights, *log, *out;
+    const char *init_map;     /* --init-map: how --init's or --weights' names map to params (dlc_init_map.c) */
     int threads;              /* 0: OpenBLAS's default */
     int64_t max_steps;        /* --steps; -1 when not given */
     int epochs_given, lr_given, seed_given;
@@ -283,6 +284,12 @@ void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *param
                      const char *path, int64_t step);
 /* Reads every param (strictly) into params; returns the file for metadata look-ups. */
 void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, const char *path, dlc_st_file *f);
+/* ==== dlc_init_map.c: --init / --weights with names mapped (--init-map) ===================== */
+/* dlc_load_params with path's names mapped by `map` (NULL: as they are; 'FROM=TO,...': prefix
+ * renames; "position": state_dict order against declaration order). A mismatch exits 1 listing
+ * the file's tensors and the model's params; `flag` is the flag that named the file. */
+void dlc_load_params_mapped(const dlc_model *m, const dlc_layout *l, float *params, const char *path, const char *map,
+                            const char *flag, dlc_st_file *f);
 /* Reads normalize statistics from a params file's metadata (exits 1 when missing). */
 void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_st_file *f, dlc_norms *nz);
 void dlc_save_optim(const dlc_model *m, const dlc_layout *l, const dlc_optimizer *opt, const dlc_progress *p,

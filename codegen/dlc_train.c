@@ -141,7 +141,7 @@ static void start_params(trainer *t) {
         if (o->lr_given) t->opt.lr = t->cfg.optimizer.lr; /* an explicit --lr wins over the saved rate */
     } else if (o->init) {
         dlc_st_file f;
-        dlc_load_params(m, &t->r.layout, t->r.params, o->init, &f);
+        dlc_load_params_mapped(m, &t->r.layout, t->r.params, o->init, o->init_map, "--init-map", &f);
         dlc_st_close(&f);
     } else {
         dlc_init_params(m, &t->r.layout, t->r.params, t->cfg.seed);
