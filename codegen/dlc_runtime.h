@@ -19,11 +19,27 @@
 
 /* Prints "error: MESSAGE" to stderr and exits with `code` (1 data/checkpoint, 2 flag). */
 _Noreturn void dlc_die(int code, const char *fmt, ...);
-/* Prints "FILE:LINE:COL: error: MESSAGE" (LINE/COL omitted when 0) and counts it; after too
- * many, stops the program. Loading goes on to report more, then dlc_stop_on_data_errors(). */
-void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...);
+/* ==== dlc_data_report.c: located data errors, collapsed, with notes ========================= */
+
+/* Records "FILE:LINE:COL: error: MESSAGE" (LINE/COL omitted when 0); the same message in the
+ * same file and column again is one more row of it. After too many distinct errors, prints
+ * them and stops the program. Loading goes on to report more, then dlc_stop_on_data_errors()
+ * prints them (each once, with its repeats counted and notes after it) and exits 1. */
+void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A note printed after the error just recorded (once per file, however often it applies). */
+void dlc_data_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A note after the first error of `file` not yet printed: the cause of all of them (a separator). */
+void dlc_data_file_note(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int dlc_data_error_count(void);
 void dlc_stop_on_data_errors(void);
+/* The index of the name closest to name[0..len) (a typo or a prefix of it), or -1. */
+int dlc_nearest_name(const char *name, size_t len, const char *const *names, const size_t *lens, int n);
+/* ';', '\t' or '|' when a CSV line has no ',' but one of those (the likely separator), else 0. */
+char dlc_other_separator(const char *line, size_t len);
+/* Notes for a bad value of an i32 tensor (a field of len bytes; v when is_number): class
+ * names in a label column, labels numbered from 1, fractions. */
+void dlc_data_value_note(const dlc_data_desc *d, size_t len, int is_number, double v);
 
 void *dlc_xmalloc(size_t bytes);
 void *dlc_xcalloc(size_t count, size_t size);
