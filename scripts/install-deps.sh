@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the C libraries a trainer links with (OpenBLAS, zlib) when they are missing.
-# Debian/Ubuntu; needs root (or sudo). Python's safetensors/numpy are optional (interop tests).
+# Installs the C libraries a trainer links with (OpenBLAS, zlib) when they are missing, and the
+# renderers the tests draw pictures with (Graphviz's dot for --emit dot, rsvg-convert for the
+# --plot SVG). Debian/Ubuntu; needs root (or sudo). Python's safetensors/numpy are optional
+# (interop tests).
 set -euo pipefail
 need=()
-for pkg in libopenblas-dev zlib1g-dev; do
+for pkg in libopenblas-dev zlib1g-dev graphviz librsvg2-bin; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -28,6 +28,9 @@ public enum EmitStage: String, CaseIterable, Sendable {
     case llvm
     /// CUDA C (spec section 10): listed by the specification, not available yet.
     case cuda
+    /// The training graph after the passes as Graphviz dot (`dot -Tsvg`): forward and backward
+    /// as two clusters (Sources/IR/DotPrinter.swift).
+    case dot
 }
 
 /// A compile error: the diagnostics, already rendered in clang's style.
@@ -200,6 +203,7 @@ public struct Pipeline: Sendable {
         case .kernels: return kernelProgram().map(KernelPrinter.print)
         case .c: return cSource()
         case .llvm: return llvmTrainer().map { $0.module(for: .host) }
+        case .dot: return optimizedGraph().map(DotPrinter.print)
         case .cuda: return .failure(CompileFailure.unavailable("the CUDA backend is not available yet; --emit takes "
                                                                    + EmitStage.available.joined(separator: ", ")))
         }
