@@ -17,7 +17,7 @@ typedef enum {
     F_DATA, F_INPUT, F_VAL, F_EPOCHS, F_STEPS, F_BATCH, F_LR, F_SEED, F_SHUFFLE, F_INIT, F_SAVE,
     F_RESUME, F_LOG, F_THREADS, F_WEIGHTS, F_OUT, F_OPTIMIZER, F_MOMENTUM, F_NESTEROV,
     F_WEIGHT_DECAY, F_BETA1, F_BETA2, F_EPS, F_DROP_LAST, F_SCHEDULE, F_ACCUMULATE, F_METRIC,
-    F_NORMALIZE, F_COLUMNS, F_VALIDATION, F_INIT_MAP,
+    F_NORMALIZE, F_COLUMNS, F_VALIDATION, F_INIT_MAP, F_PLOT, F_EARLY_STOP, F_SAVE_BEST,
 } flag_id;
 
 /* Which commands take each flag, and whether it makes sense only for a model with data. */
@@ -43,6 +43,8 @@ static const struct {
     {"metric", F_METRIC, T | E, 1},           {"normalize", F_NORMALIZE, T, 1},
     {"columns", F_COLUMNS, T | E | P | G, 1}, {"validation", F_VALIDATION, T, 1},
     {"init-map", F_INIT_MAP, T | E | P | G, 0},
+    {"plot", F_PLOT, T, 0},                   {"early-stop", F_EARLY_STOP, T, 1},
+    {"save-best", F_SAVE_BEST, T, 0},
 };
 
 static const char *command_names[] = {"train", "eval", "predict", "info", "gradcheck"};
@@ -89,6 +91,11 @@ static void usage(FILE *f, const dlc_model *m, const char *prog) {
             "  --init CKPT     start from these params        --save CKPT    write params (and CKPT's .optim)\n"
             "  --resume CKPT   continue a saved run           --weights CKPT the params for eval/predict\n"
             "  --init-map '0.=fc1.,2.=fc2.' | position   read --init/--weights under other names (nn.Sequential's)\n"
+            "\n"
+            "watching and stopping:\n"
+            "  --plot FILE.svg   the loss and metric per epoch as a chart, rewritten after each epoch\n"
+            "  --early-stop N    stop when the validation loss has not improved for N epochs (0: never)\n"
+            "  --save-best CKPT  keep the params of the epoch with the lowest validation loss\n"
             "\n"
             "other:\n"
             "  --log FILE      per-epoch metrics as CSV       --out FILE     predict's output (default stdout)\n"
@@ -519,6 +526,9 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         case F_COLUMNS: parse_columns(m, flag, value, &o->cfg); break;
         case F_VALIDATION: o->cfg.validation = parse_range(flag, value, 0, 1, 1); break;
         case F_INIT_MAP: o->init_map = value; break;
+        case F_PLOT: o->plot = value; break;
+        case F_EARLY_STOP: o->cfg.early_stop_patience = parse_int(flag, value, 0); break;
+        case F_SAVE_BEST: o->save_best = value; break;
         }
     }
 
@@ -554,6 +564,8 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
     if (o->max_steps >= 0 && epochs_flag) bad_flag("--steps", "cannot be combined with --epochs");
     if (o->init && o->resume) bad_flag("--init", "cannot be combined with --resume");
     if (o->init_map && !o->init && !o->weights) bad_flag("--init-map", "maps the names of --init or --weights; give one");
+    if (o->plot) dlc_check_writable("--plot", o->plot);
+    if (o->save_best) dlc_check_writable("--save-best", o->save_best);
     if ((o->command == DLC_CMD_EVAL || o->command == DLC_CMD_PREDICT) && !o->weights)
         bad_flag("--weights", "%s needs --weights CKPT", command_names[cmd]);
     if (o->val && o->cfg.validation > 0) o->cfg.validation = 0; /* --val replaces the split */

@@ -125,6 +125,8 @@ typedef struct {
     int n_columns;
     const dlc_column_binding *columns;
     double validation;                   /* fraction in [0, 1) */
+    int64_t early_stop_patience;         /* `early_stop patience: N`; 0: no early stopping */
+    double early_stop_min_delta;         /* the improvement that counts */
 } dlc_train_config;
 
 /* ---- Kernels ----------------------------------------------------------------------------- */

@@ -139,6 +139,8 @@ typedef struct {
     dlc_source *inputs;       /* --input, per data tensor (path NULL when not given) */
     const char *init, *save, *resume, *weights, *log, *out;
     const char *init_map;     /* --init-map: how --init's or --weights' names map to params (dlc_init_map.c) */
+    const char *plot;         /* --plot FILE.svg: the chart, rewritten after every epoch */
+    const char *save_best;    /* --save-best P: the params of the epoch with the lowest watched loss */
     int threads;              /* 0: OpenBLAS's default */
     int64_t max_steps;        /* --steps; -1 when not given */
     int epochs_given, lr_given, seed_given;
@@ -387,6 +389,33 @@ void dlc_evaluate(dlc_runner *r, const dlc_dataset *ds, int64_t batch, dlc_metri
 int dlc_cmd_eval(const dlc_model *m, const dlc_options *o);
 int dlc_cmd_predict(const dlc_model *m, const dlc_options *o);
 
+/* ==== dlc_watch.c: the chart, the best epoch's params and early stopping, after each epoch === */
+
+typedef struct {
+    const dlc_model *m;
+    const char *plot, *save_best, *x_label;
+    int64_t patience;           /* 0: no early stopping */
+    double min_delta;
+    dlc_metric_kind metric;
+    int has_val;                /* the watched loss is the validation loss (else the training loss) */
+    double best;                /* the lowest watched loss, and its epoch */
+    int64_t best_epoch;
+    double stop_best;           /* the last loss that improved by more than min_delta */
+    int64_t bad_epochs;
+    int64_t n, cap;             /* the chart's epochs: x, loss, val_loss, metric */
+    double *series[4];
+} dlc_watch;
+
+void dlc_watch_init(dlc_watch *w, const dlc_model *m, const dlc_options *o, const dlc_train_config *cfg, int has_val);
+/* After epoch `epoch` (1-based) ended with these values (NAN when absent) and the params in r:
+ * redraws the chart, saves the best params, and returns 1 when early stopping ends training. */
+int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, const dlc_runner *r,
+                    const dlc_norms *norms, int64_t step);
+void dlc_watch_free(dlc_watch *w);
+/* Exits 2 naming the flag when path cannot be created (a missing folder, no permission): a
+ * file the run writes after an epoch is checked before the first. */
+void dlc_check_writable(const char *flag, const char *path);
+
 /* ==== dlc_train.c, dlc_gradcheck.c, dlc_info.c: the other commands ========================= */
 
 int dlc_cmd_train(const dlc_model *m, const dlc_options *o);
@@ -397,6 +426,23 @@ int dlc_cmd_info(const dlc_model *m, const dlc_options *o);
 void dlc_load_command_data(const dlc_model *m, const dlc_options *o, const char *data_path, int for_predict,
                            dlc_dataset *ds);
 int dlc_model_has_data(const dlc_model *m);
+
+/* ==== dlc_plot.c: the training chart as SVG (also built into `dlc plot`; self-contained) ===== */
+
+/* One run's curves, per epoch (or update): NAN where a value is absent. */
+typedef struct {
+    const char *title;
+    const char *x_label;        /* "epoch" or "update" */
+    const char *metric;         /* "accuracy", "mse", "mae", or NULL */
+    int metric_on_validation;   /* the metric was taken on the validation rows (else the training rows) */
+    int64_t n;
+    const double *x, *loss, *val_loss, *metric_values;
+} dlc_plot_data;
+
+/* Renders the chart and writes it to path atomically; 0, or -1 with the reason in why. */
+int dlc_plot_svg(const dlc_plot_data *d, const char *path, char *why, size_t cap);
+/* The chart of a --log CSV file (`dlc plot`); 0, or -1 with a message naming the file in why. */
+int dlc_plot_from_log(const char *log, const char *svg, const char *title, char *why, size_t cap);
 
 /* ==== dlc_progress.c: the live progress bar of `train` on a terminal ======================== */
 

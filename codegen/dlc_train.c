@@ -38,7 +38,8 @@ typedef struct {
     int64_t eval_batch;
     int64_t run_updates;    /* updates made by this run */
     int64_t epoch_end;      /* stop when this many epochs are complete */
-    double last_loss, last_val_loss;
+    double last_loss, last_val_loss, last_metric;
+    dlc_watch watch;        /* --plot, --save-best, early stopping (dlc_watch.c) */
     FILE *log;
     dlc_bar bar;            /* the live progress line of the epoch under way (a terminal only) */
     dlc_batch batches;      /* the micro-batch views (and gather buffers when shuffling) */
@@ -286,6 +287,7 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
     }
     t->last_val_loss = val_loss;
     t->last_loss = loss;
+    t->last_metric = value;
 }
 
 static void train_epochs(trainer *t) {
@@ -330,6 +332,9 @@ static void train_epochs(trainer *t) {
         /* The plateau watches the validation loss when there is one. */
         t->opt.lr = dlc_sched_step(&t->sched, t->opt.lr, t->val.n > 0 ? t->last_val_loss : t->last_loss);
         save(t);
+        if (dlc_watch_epoch(&t->watch, t->prog.epoch, t->last_loss, t->last_val_loss, t->last_metric, &t->r, &t->norms,
+                            t->prog.step))
+            break;
     }
     dlc_batch_free(&t->batches);
     free(order);
@@ -374,6 +379,7 @@ static void train_steps(trainer *t) {
             printf("  lr %.6g\n", lr);
         }
         if (t->log) fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
+        dlc_watch_epoch(&t->watch, t->prog.step, loss, NAN, NAN, &t->r, &t->norms, t->prog.step);
         flush_output(t, dlc_now());
     }
 }
@@ -404,6 +410,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     dlc_set_threads(m, o->threads, t.r.max_rows);
     start_params(&t);
     if (t.cfg.accumulate > 1) t.accum = dlc_xcalloc((size_t)t.r.layout.total + 1, sizeof(float));
+    dlc_watch_init(&t.watch, m, o, &t.cfg, t.val.n > 0);
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
     if (interrupted) return 130; /* during loading: nothing to save */
 
@@ -423,6 +430,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     save(&t); /* epochs also saved as they ended; this covers the rest (steps, Ctrl-C, no data) */
     fflush(stdout);
     if (t.log) fclose(t.log);
+    dlc_watch_free(&t.watch);
     if (interrupted) {
         fprintf(stderr, "interrupted%s%s\n", o->save ? ": saved " : "", o->save ? o->save : "");
         return 130;

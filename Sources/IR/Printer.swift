@@ -117,7 +117,7 @@ public struct IRPrinter: Sendable {
 }
 
 /// The `train { ... }` block: every setting on its own line in a fixed order; `normalize`,
-/// `data` and `columns` only when set.
+/// `data`, `columns` and `early_stop` only when set.
 enum TrainConfigPrinter {
     static func lines(_ t: TrainConfig) -> [String] {
         var out = ["train {"]
@@ -140,6 +140,9 @@ enum TrainConfigPrinter {
                 .joined(separator: ", "))
         }
         out.append("  validation " + IRText.number(t.validation))
+        if let e = t.earlyStop {
+            out.append("  early_stop patience: \(e.patience), min_delta: \(IRText.number(e.minDelta))")
+        }
         out.append("}")
         return out
     }

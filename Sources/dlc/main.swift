@@ -10,7 +10,7 @@ struct DLC: ParsableCommand {
         commandName: "dlc",
         abstract: "A static compute-graph compiler with ahead-of-time differentiation.",
         version: dlcVersion,
-        subcommands: [Compile.self, Train.self, GradCheck.self])
+        subcommands: [Compile.self, Train.self, GradCheck.self, Plot.self])
 }
 
 extension EmitStage: ExpressibleByArgument {}

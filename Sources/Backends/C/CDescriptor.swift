@@ -173,6 +173,7 @@ struct CDescriptor {
             w.line(".data = \(dataPath.map(C.string) ?? "NULL"),")
             w.line(".n_columns = \(t.columns.count), .columns = \(t.columns.isEmpty ? "NULL" : "column_bindings"),")
             w.line(".validation = \(t.validation),")
+            w.line(".early_stop_patience = \(t.earlyStop?.patience ?? 0), .early_stop_min_delta = \(t.earlyStop?.minDelta ?? 0),")
         }
         w.line(";")
     }
