@@ -117,7 +117,7 @@ public struct Analyzer {
         }
         var initializer: Initializer? = .zeros
         if let initExpr, case .list = initExpr.kind {
-            initializer = listedValues(initExpr, TensorType(.f32, type.shape))
+            initializer = listedValues(initExpr, TensorType(.f32, type.shape), name: name.value)
         } else if let initExpr {
             initializer = resolveInitializer(initExpr)
         }

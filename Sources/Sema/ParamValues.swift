@@ -8,11 +8,11 @@ import DLCSyntax
 /// mismatch is reported where it is.
 extension Analyzer {
     /// The listed values in row-major order, or nil after reporting.
-    mutating func listedValues(_ e: Expr, _ type: TensorType) -> Initializer? {
+    mutating func listedValues(_ e: Expr, _ type: TensorType, name: String) -> Initializer? {
         let dims = type.shape.dims.compactMap(\.fixedSize)
         guard !dims.isEmpty else {
             diagnostics.error(e.location, "a scalar param takes a number, not a list",
-                              hint: "write e.g. 'param \(type) = 1.0'")
+                              hint: "write e.g. 'param \(name): \(type) = 1.0'")
             return nil
         }
         var values: [Double] = []
@@ -27,7 +27,7 @@ extension Analyzer {
         guard let size = dims.first else {
             // An element: a number or a const expression.
             if case .list = e.kind {
-                diagnostics.error(e.location, "too many nested lists: \(type) has \(type.rank) axes")
+                diagnostics.error(e.location, "too many nested lists: \(type) has \(type.rank) ax\(type.rank == 1 ? "is" : "es")")
                 ok = false
             } else if let c = consts.evaluate(e) {
                 if !c.value.isFinite || abs(c.value) > Double(Float.greatestFiniteMagnitude) {
@@ -59,7 +59,7 @@ extension Analyzer {
             ok = false
             return
         }
-        for item in items {
+        for item in items where ok {  // the first mistake is enough: the others are usually the same
             collect(item, dims: dims.dropFirst(), axis: axis + 1, type: type, into: &values, ok: &ok)
         }
     }
