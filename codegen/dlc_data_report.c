@@ -33,6 +33,7 @@ typedef struct {
 static data_error *errors;
 static int n_errors, cap_errors, printed, total_errors;
 static data_error *last;             /* what dlc_data_note attaches to */
+static int registered;               /* print_at_exit is registered */
 
 static void print_pending(void) {
     if (printed == n_errors) return;
@@ -76,7 +77,7 @@ void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt
             return;
         }
     }
-    if (n_errors == 0) atexit(print_at_exit);
+    if (!registered) registered = atexit(print_at_exit) == 0;
     if (n_errors == cap_errors) {
         cap_errors = cap_errors ? 2 * cap_errors : 8;
         errors = dlc_xrealloc(errors, dlc_mul_size((size_t)cap_errors, sizeof *errors));
@@ -129,6 +130,14 @@ void dlc_data_file_note(const char *file, const char *fmt, ...) {
 }
 
 int dlc_data_error_count(void) { return total_errors; }
+
+/* The fuzz targets (codegen/fuzz) free what a call allocated before they call this, so the
+ * records are dropped, not freed. */
+void dlc_data_errors_reset(void) {
+    errors = NULL;
+    last = NULL;
+    n_errors = cap_errors = printed = total_errors = 0;
+}
 
 void dlc_stop_on_data_errors(void) {
     print_pending();

@@ -33,6 +33,7 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     /* The metric's computed target follows the outputs (dlc_model.metric_target_output). */
     if (m->metric_target_output)
         r->outputs[m->n_outputs] = dlc_aligned_alloc(output_bytes(m->metric_target_output, r->max_rows));
+    dlc_rows_watch(r); /* an index error in its steps is traced to a data row */
 }
 
 /* OpenBLAS's own: joins its worker threads (a later multi-threaded call would start them
@@ -50,6 +51,7 @@ void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
 }
 
 void dlc_runner_free(dlc_runner *r) {
+    dlc_rows_watch(NULL);
     for (int i = 0; i < r->m->n_outputs + (r->m->metric_target_output != NULL); i++) free(r->outputs[i]);
     free(r->outputs);
     free(r->arena);

@@ -17,6 +17,8 @@ public struct Analyzer {
     var layers: [String: Layer] = [:]
     /// Names bound by `name = expr` in the forward block (the others are declarations).
     var boundInForward: Set<String> = []
+    /// Whether the forward block has an `output` statement (even one whose names are in error).
+    var hasOutputStatement = false
 
     /// What a name denotes.
     enum Symbol {

@@ -42,6 +42,7 @@ extension Analyzer {
                 _ = declare(name, .value(v))
                 boundInForward.insert(name.value)
             case .output(_, let names):
+                hasOutputStatement = true
                 for n in names {
                     guard let symbol = symbols[n.value] else {
                         diagnostics.error(n.location, "output of unknown name '\(n.value)'",
