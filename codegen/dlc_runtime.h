@@ -17,6 +17,11 @@
 
 /* ==== dlc_util.c: errors, memory, clocks ================================================== */
 
+/* The largest count (epochs, steps, a batch, rows, updates) a flag or a checkpoint may give:
+ * 2^53, up to which every integer is exact as a double; a sum of two such counts stays far
+ * from int64 overflow, so the training loop's arithmetic cannot overflow. */
+#define DLC_MAX_COUNT 9007199254740992LL
+
 /* Prints "error: MESSAGE" to stderr and exits with `code` (1 data/checkpoint, 2 flag). */
 _Noreturn void dlc_die(int code, const char *fmt, ...);
 /* Prints "FILE:LINE:COL: error: MESSAGE" (LINE/COL omitted when 0) and counts it; after too
@@ -112,6 +117,10 @@ typedef struct dlc_json {
 /* Parses text[0..len) as one JSON value. Returns NULL with a message in err on failure. */
 dlc_json *dlc_json_parse(const char *text, size_t len, char *err, size_t errcap);
 void dlc_json_free(dlc_json *v);
+/* 1 when the whole of s, with no white space, is one JSON number (`-12.5e3`; not `+1`, `0x10`,
+ * `.5`, `01`, `inf`); out gets its double (±inf when it overflows) and, for a plain
+ * non-negative integer below 2^64, its exact value (is_uint). */
+int dlc_json_number(const char *s, dlc_json *out);
 const dlc_json *dlc_json_get(const dlc_json *obj, const char *key);
 /* Appends s as a JSON string literal. */
 void dlc_json_add_string(dlc_str *b, const char *s);
@@ -236,7 +245,7 @@ typedef struct {
     dlc_norm *items;
 } dlc_norms;
 
-/* Statistics of each listed input over ds's rows (population std). */
+/* Statistics of each listed input over ds's rows (population std; 1 for a constant feature). */
 void dlc_norm_compute(const dlc_model *m, const dlc_train_config *cfg, const dlc_dataset *ds, dlc_norms *out);
 /* (x - mean) / std in double, rounded to f32; a value f32 cannot hold (a row far outside the
  * statistics, e.g. a validation row) is reported at its row and column, and exits 1. */
@@ -288,7 +297,8 @@ typedef struct {
 /* Reads and checks path; a defect exits 1 with a message naming the path. */
 void dlc_st_open(const char *path, dlc_st_file *f);
 void dlc_st_close(dlc_st_file *f);
-/* A tensor that must exist, be F32 and have exactly these dims; copied into dst. */
+/* A tensor that must exist, be F32, have exactly these dims and hold only finite values;
+ * copied into dst. */
 void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst);
 /* Exits 1 naming the first tensor not in names[0..n). */
 void dlc_st_no_extra(const dlc_st_file *f, const char *const *names, int n);
@@ -319,7 +329,12 @@ void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *param
                      const char *path, int64_t step);
 /* Reads every param (strictly) into params; returns the file for metadata look-ups. */
 void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, const char *path, dlc_st_file *f);
-/* Reads normalize statistics from a params file's metadata (exits 1 when missing). */
+/* The "dlc.step" of a params file (exits 1 when it lacks one or it is not a count). */
+int64_t dlc_checkpoint_step(const dlc_st_file *f);
+/* The seed of the run saved in params_path's optimizer file. */
+uint64_t dlc_checkpoint_seed(const char *params_path);
+/* Reads normalize statistics from a params file's metadata (exits 1 when missing; a mean must
+ * be a finite f32, a std a positive normal f32). */
 void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_st_file *f, dlc_norms *nz);
 void dlc_save_optim(const dlc_model *m, const dlc_layout *l, const dlc_optimizer *opt, const dlc_progress *p,
                     const char *params_path);

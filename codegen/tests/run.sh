@@ -142,6 +142,16 @@ expect "--threads 2 is accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads
 expect "info lists params, shapes, memory and FLOPs" 0 '^  fc1\.weight +\[32, 64\] +2048 +kaiming_uniform$' $MLP info
 expect "info reports the arena for the batch" 0 '^  arena +18944 bytes' $MLP info
 
+# A loss that stops being finite stops the run at once (exit 1, where it happened); the
+# checkpoint of the last good epoch stays, and nothing non-finite is ever saved.
+expect "a diverging run stops at the first non-finite loss (exit 1)" 1 \
+    '^error: the training loss is inf in epoch 9, batch 1 of 1 \(update 9\): training diverged \(try a lower learning rate\); div.safetensors keeps update 8$' \
+    $LIN train --optimizer sgd --lr 100 --epochs 20 --save div.safetensors
+tr -c '[:print:]' '\n' < div.safetensors | grep -q '"dlc.step":"8"' && $LIN eval --data "$DATA/cars.csv" --weights div.safetensors > /dev/null 2>&1
+check "... and its checkpoint is the last finite one (update 8, loads)" $?
+expect "a model normalizing a constant feature (std 1 saved, not 0) reads its checkpoint back" 0 '^loss: ' \
+    bash -c "$MLP train --epochs 1 --normalize x --save normc.safetensors > /dev/null && $MLP eval --data '$DATA/digits.csv' --weights normc.safetensors"
+
 # ---- Other data formats through --input ------------------------------------------------------------
 
 have_py=0
@@ -517,10 +527,21 @@ def write(name, h):
     open(name, "wb").write(struct.pack("<Q", len(hb)) + hb + data)
 h = json.loads(json.dumps(hdr)); h["fc1.bias"]["data_offsets"] = [0, 10**7]; write("off.safetensors", h)
 h = json.loads(json.dumps(hdr)); h["fc1.bias"]["shape"] = [16]; write("mismatch.safetensors", h)
-h = json.loads(json.dumps(hdr)); del h["fc2.bias"]; write("missing.safetensors", h)
+save_file({k: v for k, v in p.items() if k != "fc2.bias"}, "missing.safetensors")
 save_file(dict(p, extra=np.zeros(3, np.float32)), "extra.safetensors")
 save_file(dict(p, **{"fc1.bias": p["fc1.bias"].astype(np.float64)}), "f64.safetensors")
 save_file(dict(p, **{"fc1.weight": np.ascontiguousarray(p["fc1.weight"].T)}), "transposed.safetensors")
+# The data area: tensors back to back from byte 0, covering it exactly (the format's rule).
+def raw_file(name, hb, body, length=None):
+    open(name, "wb").write(struct.pack("<Q", len(hb) if length is None else length) + hb + body)
+hb = json.dumps(hdr).encode() + b"    "
+raw_file("hdr_short.safetensors", hb, data, len(hb) - 1)     # every tensor read one byte off
+raw_file("hdr_long.safetensors", hb, data, len(hb) + 1)
+raw_file("tail_bytes.safetensors", json.dumps(hdr).encode(), data + bytes(4))
+h = json.loads(json.dumps(hdr)); b, e = h["fc2.bias"]["data_offsets"]; h["fc2.bias"]["data_offsets"] = [b + 4, e + 4]
+raw_file("hole.safetensors", json.dumps(h).encode(), data[:b] + bytes(4) + data[b:])
+h = json.loads(json.dumps(hdr)); h["fc1.bias"]["data_offsets"] = [0, 128]; raw_file("overlap.safetensors", json.dumps(h).encode(), data)
+h = json.loads(json.dumps(hdr)); raw_file("not_utf8.safetensors", json.dumps(h).encode().replace(b'"pt"', b'"p\xff"'), data)
 print("python checks passed")
 EOF
     check "checkpoints load in Python safetensors (names, F32, shapes, scalar [], metadata)" $? "$(cat py.txt)"
@@ -536,7 +557,76 @@ assert set(a) == set(b) and all((a[k].view("u4") == b[k].view("u4")).all() for k
     expect "a missing tensor is refused" 1 "^error: missing.safetensors: missing tensor 'fc2.bias'" $MLP eval --data "$DATA/digits.csv" --weights missing.safetensors
     expect "an extra tensor is refused" 1 "^error: extra.safetensors: unexpected tensor 'extra'" $MLP eval --data "$DATA/digits.csv" --weights extra.safetensors
     expect "a wrong dtype is refused" 1 "^error: f64.safetensors: tensor 'fc1.bias' has dtype F64, expected F32" $MLP eval --data "$DATA/digits.csv" --weights f64.safetensors
+    for case in "hdr_short|the tensors end at byte 9640 of 9641: 1 byte after tensor 'fc2.bias' belongs to no tensor" \
+        "hdr_long|" "tail_bytes|the tensors end at byte 9640 of 9644: 4 bytes after tensor 'fc2.bias' belong to no tensor" \
+        "hole|4 bytes between tensor 'fc2.weight' and tensor 'fc2.bias' belong to no tensor" \
+        "overlap|tensor 'fc1.(weight|bias)' overlaps tensor 'fc1.(weight|bias)'" "not_utf8|bad JSON in the header: invalid UTF-8 at byte"; do
+        expect "the data area must be covered exactly: ${case%%|*}" 1 "^error: ${case%%|*}.safetensors: ${case#*|}" \
+            $MLP eval --data "$DATA/digits.csv" --weights "${case%%|*}.safetensors"
+    done
     expect "a wrong shape is refused" 1 "^error: transposed.safetensors: tensor 'fc1.weight' has shape \[64, 32\], expected \[32, 64\]" $MLP train --init transposed.safetensors
+
+    # Values and metadata: NaN/inf refused in every tensor (path, tensor, element); metadata
+    # numbers read by the JSON grammar, in range (path, key); impossible positions refused
+    # before any arithmetic on them. A pair saved mid-epoch (5 of 45 batches) is the base.
+    $MLP train --steps 50 --save base.safetensors > /dev/null 2>&1
+    $LIN train --epochs 1 --save lbase.safetensors > /dev/null 2>&1
+    python3 - <<'PY' > meta_edit.txt 2>&1
+import shutil
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
+def edit(src, dst, meta=None, tensor=None):
+    t, m = load_file(src), dict(safe_open(src, "np").metadata())
+    if meta: m.update(meta)
+    if tensor: name, index, value = tensor; t[name].reshape(-1)[index] = value
+    save_file(t, dst, metadata=m)
+def pair(name, meta=None, tensor=None):  # base's params, an edited optimizer file
+    shutil.copy("base.safetensors", name + ".safetensors")
+    edit("base.optim.safetensors", name + ".optim.safetensors", meta, tensor)
+edit("base.safetensors", "nan_params.safetensors", tensor=("fc1.weight", 197, np.nan))
+edit("base.safetensors", "inf_params.safetensors", tensor=("fc2.bias", 9, -np.inf))
+pair("inf_optim", tensor=("fc1.bias.momentum_buffer", 4, np.inf))
+for key, value in [("lr", "0x10"), ("lr", "1e400"), ("lr", "-0.5"), ("lr", "+0.5"), ("epoch", "+3"), ("epoch", " 3"),
+                   ("epoch", "9223372036854775807"), ("epoch_rows", "9223372036854775807"), ("epoch_batches", "1000"),
+                   ("epoch_rows", "100000"), ("epoch_loss_sum", "inf"), ("seed", " 5"), ("seed", "0x5"),
+                   ("schedule.last_epoch", "-1"), ("schedule.best", "nan"), ("rng.shuffle", "18446744073709551616")]:
+    pair("m_%s_%s" % (key, value.strip().replace("+", "plus")), {key: value})
+for name, key, value in [("std_big", "std", "[1e39]"), ("std_zero", "std", "[0]"), ("std_neg", "std", "[-2]"),
+                         ("std_hex", "std", "[0x10]"), ("mean_big", "mean", "[-1e39]"), ("std_tiny", "std", "[1e-42]")]:
+    edit("lbase.safetensors", name + ".safetensors", {"normalize.x." + key: value})
+shutil.copy("base.safetensors", "huge_step.safetensors")
+edit("base.safetensors", "huge_step.safetensors", {"dlc.step": "9223372036854775807"})
+edit("base.optim.safetensors", "huge_step.optim.safetensors", {"dlc.step": "9223372036854775807"})
+print("edited")
+PY
+    check "checkpoints with bad values and metadata written for the checks below" $? "$(cat meta_edit.txt)"
+    expect "NaN in a params file is refused (path, tensor, element)" 1 "^error: nan_params.safetensors: tensor 'fc1.weight' element 197 is NaN" \
+        $MLP eval --data "$DATA/digits.csv" --weights nan_params.safetensors
+    expect "-inf in a params file is refused" 1 "^error: inf_params.safetensors: tensor 'fc2.bias' element 9 is -inf" $MLP train --init inf_params.safetensors
+    expect "inf in the optimizer state is refused" 1 "^error: inf_optim.optim.safetensors: tensor 'fc1.bias.momentum_buffer' element 4 is inf" \
+        $MLP train --resume inf_optim.safetensors
+    for case in "lr_0x10|'lr' is not a JSON number: '0x10'" "lr_1e400|'lr' is out of range: '1e400'" \
+        "lr_-0.5|'lr' must be a finite number >= 0, got '-0.5'" "lr_plus0.5|'lr' is not a JSON number: '\+0.5'" \
+        "epoch_plus3|'epoch' is not a count: '\+3'" "epoch_3|'epoch' is not a count: ' 3'" \
+        "epoch_9223372036854775807|'epoch' is out of range: '9223372036854775807' \(at most 9007199254740992\)" \
+        "epoch_rows_9223372036854775807|'epoch_rows' is out of range" "epoch_loss_sum_inf|'epoch_loss_sum' is not a JSON number: 'inf'" \
+        "seed_5|'seed' is not an unsigned integer: ' 5'" "seed_0x5|'seed' is not an unsigned integer: '0x5'" \
+        "schedule.last_epoch_-1|'schedule.last_epoch' is not a count: '-1'" "schedule.best_nan|'schedule.best' is not a JSON number: 'nan'" \
+        "rng.shuffle_18446744073709551616|'rng.shuffle' is out of range: '18446744073709551616'" \
+        "epoch_batches_1000|'epoch_batches' = 1000: the run stopped 1000 batches into an epoch, but an epoch here has 45" \
+        "epoch_rows_100000|'epoch_rows' = 100000 rows done in the epoch, but 5 batches of 32 make 160"; do
+        expect "metadata read strictly: ${case%%|*}" 1 "^error: m_${case%%|*}.optim.safetensors: __metadata__ ${case#*|}" \
+            $MLP train --resume "m_${case%%|*}.safetensors" --epochs 1
+    done
+    expect "a step of INT64_MAX is refused" 1 "^error: huge_step.safetensors: __metadata__ 'dlc.step' is out of range: '9223372036854775807'" \
+        $MLP train --resume huge_step.safetensors --epochs 1
+    for case in "std_big|normalize.x.std element 0 is not a positive f32: 1e\+39" "std_zero|normalize.x.std element 0 is not a positive f32: 0" \
+        "std_neg|normalize.x.std element 0 is not a positive f32: -2" "std_tiny|normalize.x.std element 0 is not a positive f32: 1e-42" \
+        "std_hex|normalize.x.std: bad JSON" "mean_big|normalize.x.mean element 0 is out of range for f32: -1e\+39"; do
+        expect "normalize statistics read strictly: ${case%%|*}" 1 "^error: ${case%%|*}.safetensors: __metadata__ ${case#*|}" \
+            $LIN eval --data "$DATA/cars.csv" --weights "${case%%|*}.safetensors"
+    done
     ref_out=$(python3 "$HERE/optim_reference.py" "$LIN" "$DATA/cars.csv" "$W" 2>&1)
     check "sgd/adam/adamw/adagrad and step_lr/cosine/plateau follow torch.optim's formulas" $? "$ref_out"
     fuzz_out=$(python3 "$HERE/fuzz_inputs.py" "$MLP" "$DATA/digits.csv" "$W" 2>&1)
