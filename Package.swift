@@ -36,11 +36,14 @@ let package = Package(
         // Printers of the kernel program: LLVM IR (.ll) for the entry functions; the descriptor stays C.
         .target(name: "DLCBackendLLVM", dependencies: ["DLCLowering", "DLCIR", "DLCDiagnostics", "DLCBackendC"],
                 path: "Sources/Backends/LLVM"),
+        // Printers of the kernel program: CUDA C (.cu) for NVIDIA GPUs, kernels and cuBLAS calls; the descriptor stays C.
+        .target(name: "DLCBackendCUDA", dependencies: ["DLCLowering", "DLCIR", "DLCDiagnostics", "DLCBackendC"],
+                path: "Sources/Backends/CUDA"),
         // The pipeline: source -> stages -> dumps / binaries.
         .target(
             name: "DLCDriver",
             dependencies: ["DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter",
-                           "DLCPasses", "DLCLowering", "DLCBackendC", "DLCBackendLLVM", "DLCRuntimeSources"],
+                           "DLCPasses", "DLCLowering", "DLCBackendC", "DLCBackendLLVM", "DLCBackendCUDA", "DLCRuntimeSources"],
             path: "Sources/Driver"),
         // The C runtime (codegen/*.c, *.h) embedded as Swift strings at build time, so a built
         // dlc needs no source tree: EmbedRuntime (plugin) runs EmbedRuntimeTool over codegen/.
@@ -61,7 +64,7 @@ let package = Package(
             path: "Tests/AutodiffTests"),
         .testTarget(
             name: "DLCTests",
-            dependencies: ["DLCDriver", "DLCLowering", "DLCBackendC", "DLCBackendLLVM", "DLCPasses", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
+            dependencies: ["DLCDriver", "DLCLowering", "DLCBackendC", "DLCBackendLLVM", "DLCBackendCUDA", "DLCPasses", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
             path: "Tests/DLCTests",
             exclude: ["Golden", "Harness"]),
         .testTarget(name: "DriverTests", dependencies: ["DLCDriver", "DLCRuntimeSources"], path: "Tests/DriverTests"),

@@ -1,5 +1,6 @@
 import DLCAutodiff
 import DLCBackendC
+import DLCBackendCUDA
 import DLCBackendLLVM
 import DLCDiagnostics
 import DLCIR
@@ -26,6 +27,9 @@ public enum EmitStage: String, CaseIterable, Sendable {
     /// The LLVM IR module of the model's entry functions (the LLVM backend; its descriptor
     /// stays C: `--backend llvm --emit c`).
     case llvm
+    /// The CUDA C (.cu) of the model's entry functions and kernels (the CUDA backend; its
+    /// descriptor stays C: `--backend cuda --emit c`).
+    case cuda
 }
 
 /// A compile error: the diagnostics, already rendered in clang's style.
@@ -159,6 +163,15 @@ public struct Pipeline: Sendable {
         }
     }
 
+    /// What the CUDA backend builds a trainer from: the .cu file of the model's kernels and
+    /// entry functions, and the C descriptor linked with it.
+    public func cudaPrinter() -> Result<CUDAPrinter, CompileFailure> {
+        kernelProgram().map { p in
+            CUDAPrinter(program: p, sourceName: (source.path as NSString).lastPathComponent,
+                        dataPath: p.graph.train.data.map(resolveDataPath))
+        }
+    }
+
     /// A path of the model's `data` setting, as seen from the current directory.
     public func resolveDataPath(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
@@ -176,6 +189,7 @@ public struct Pipeline: Sendable {
         case .kernels: return kernelProgram().map(KernelPrinter.print)
         case .c: return cSource()
         case .llvm: return llvmTrainer().map { $0.module(for: .host) }
+        case .cuda: return cudaPrinter().map { $0.print() }
         }
     }
 }

@@ -20,7 +20,7 @@ enum Backend: String, CaseIterable, ExpressibleByArgument {
     case c
     /// The entry functions as LLVM IR, compiled by clang, linked with the C descriptor.
     case llvm
-    /// Not available yet.
+    /// CUDA C (.cu) for NVIDIA GPUs, built by nvcc with cuBLAS, linked with the C descriptor.
     case cuda
 }
 
@@ -43,24 +43,30 @@ struct Compile: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "The backend that builds the trainer: c (the default), llvm (the entry functions as LLVM IR, compiled by "
-            + "clang and linked with a C descriptor; with it, --emit c prints that descriptor) or cuda (not available yet).",
+            + "clang and linked with a C descriptor; with it, --emit c prints that descriptor) or cuda (CUDA C for "
+            + "NVIDIA GPUs, built by nvcc with cuBLAS; --emit c prints its descriptor).",
         valueName: "backend"))
     var backend: Backend = .c
 
+    @Flag(help: ArgumentHelp(
+        "With --backend cuda: build the CUDA trainer for the CPU instead, with the host C++ compiler and an emulation "
+            + "of CUDA and cuBLAS (codegen/dlc_cuda_emulation.h). Very slow: for testing the generated CUDA without a GPU."))
+    var emulate = false
+
     func run() throws {
-        if backend == .cuda {
-            printError("error: the CUDA backend is not available yet; use --backend c or --backend llvm")
-            throw ExitCode(1)
-        }
+        if emulate && backend != .cuda { throw ValidationError("--emulate needs --backend cuda") }
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
         guard let stage = emit else {
-            try buildTrainer(pipeline, output: output, backend: backend)
+            try buildTrainer(pipeline, output: output, backend: backend, emulate: emulate)
             return
         }
-        // The LLVM backend's C is its descriptor (the entry functions are `--emit llvm`).
+        // The LLVM and CUDA backends' C is their descriptor (the entry functions are `--emit llvm`, `--emit cuda`).
         if backend == .llvm && stage == .c && stopAfter == nil {
             return try printOrExit(pipeline.llvmTrainer().map(\.descriptor))
+        }
+        if backend == .cuda && stage == .c && stopAfter == nil {
+            return try printOrExit(pipeline.cudaPrinter().map { $0.descriptor() })
         }
         if let pass = stopAfter {
             guard stage == .opt, DLCPasses.Optimizer.passNames.contains(pass) else {

@@ -2,10 +2,10 @@ import DLCIR
 import DLCLowering
 
 /// Per-element expressions in C, with the interpreter's semantics (see codegen/dlc_kernels.h).
-enum CExpressions {
+public enum CExpressions {
     /// `ops` are the C expressions reading each operand at the current index; `type` is the dtype
     /// the expression computes in.
-    static func print(_ e: ScalarExpr, _ ops: [String], type: DType) -> String {
+    public static func print(_ e: ScalarExpr, _ ops: [String], type: DType) -> String {
         switch e {
         case .operand(let i): return ops[i]
         case .pow(let x, let c): return "powf(\(print(x, ops, type: type)), \(C.float(c)))"

@@ -103,7 +103,7 @@ public struct CPrinter {
 
 extension Graph {
     /// One node as its line of the IR text form, without the location comment.
-    func irLine(_ v: ValueID) -> String {
+    public func irLine(_ v: ValueID) -> String {
         IRPrinter(showLocations: false).nodeText(self[v], in: self).trimmingCharacters(in: " ")
             + (self[v].location.map { "   @\($0.line):\($0.column)" } ?? "")
     }

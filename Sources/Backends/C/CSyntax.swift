@@ -1,10 +1,11 @@
 import DLCIR
 import DLCLowering
 
-/// Small pieces of C syntax shared by the printer's files.
-enum C {
+/// Small pieces of C syntax shared by the printer's files (and the CUDA backend's, whose
+/// kernels are C++ with the same expressions).
+public enum C {
     /// An affine size as a C expression of `n` (an int64_t).
-    static func size(_ a: Affine) -> String {
+    public static func size(_ a: Affine) -> String {
         switch (a.perBatch, a.constant) {
         case (0, let c): return String(c)
         case (1, 0): return "n"
@@ -15,7 +16,7 @@ enum C {
     }
 
     /// A double literal that C reads back exactly, as float.
-    static func float(_ x: Double) -> String {
+    public static func float(_ x: Double) -> String {
         if x.isNaN { return "NAN" }
         if x.isInfinite { return x > 0 ? "INFINITY" : "-INFINITY" }
         var s = "\(x)"
@@ -23,12 +24,12 @@ enum C {
         return s + "f"
     }
 
-    static func int(_ x: Double) -> String { String(Int32(truncatingIfNeeded: Int(x))) }
+    public static func int(_ x: Double) -> String { String(Int32(truncatingIfNeeded: Int(x))) }
 
-    static func type(_ d: DType) -> String { d == .f32 ? "float" : "int32_t" }
+    public static func type(_ d: DType) -> String { d == .f32 ? "float" : "int32_t" }
 
     /// A C string literal (file names in messages).
-    static func string(_ s: String) -> String {
+    public static func string(_ s: String) -> String {
         "\"" + s.flatMap { ch -> [Character] in
             switch ch {
             case "\"": return ["\\", "\""]
@@ -40,7 +41,7 @@ enum C {
     }
 
     /// A C block comment; `*/` in the text cannot end it early.
-    static func comment(_ s: String) -> String {
+    public static func comment(_ s: String) -> String {
         "/* " + s.replacingSlashStar() + " */"
     }
 }

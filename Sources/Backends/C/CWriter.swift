@@ -1,14 +1,16 @@
 /// Accumulates C source lines with indentation.
-struct CWriter {
-    private(set) var text = ""
+public struct CWriter {
+    public init() {}
+
+    public private(set) var text = ""
     private var indent = 0
 
-    mutating func line(_ s: String = "") {
+    public mutating func line(_ s: String = "") {
         text += s.isEmpty ? "\n" : String(repeating: "    ", count: indent) + s + "\n"
     }
 
     /// `head {` ... `}` around the lines `body` writes.
-    mutating func block(_ head: String, _ body: (inout CWriter) -> Void) {
+    public mutating func block(_ head: String, _ body: (inout CWriter) -> Void) {
         line(head.isEmpty ? "{" : head + " {")
         indent += 1
         body(&self)
@@ -17,7 +19,7 @@ struct CWriter {
     }
 
     /// Nested `for` loops over `extents` with counters i0, i1, ...; `body` runs innermost.
-    mutating func loops(_ extents: [String], from depth: Int = 0, _ body: (inout CWriter) -> Void) {
+    public mutating func loops(_ extents: [String], from depth: Int = 0, _ body: (inout CWriter) -> Void) {
         guard depth < extents.count else { return body(&self) }
         block("for (int64_t i\(depth) = 0; i\(depth) < \(extents[depth]); i\(depth)++)") { w in
             w.loops(extents, from: depth + 1, body)
