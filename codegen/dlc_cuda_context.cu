@@ -32,7 +32,11 @@ struct dlc_cuda_graphs {
 static dlc_cuda_context context;
 static int opened;
 
+/* The runtime's dlc_die (it clears a progress bar first); the kernel harness links without it. */
+extern "C" void dlc_die(int code, const char *fmt, ...) __attribute__((weak, noreturn));
+
 static void die(const char *fmt, const char *a, const char *b) {
+    if (dlc_die) dlc_die(1, fmt, a, b);
     fflush(stdout);
     fprintf(stderr, "error: ");
     fprintf(stderr, fmt, a, b);

@@ -91,6 +91,11 @@ static inline void __syncwarp(unsigned mask = 0xffffffffu) {
     (void)mask;
     (void)dlc_emu::exchange(0.0, 0);
 }
+/* Single roundings: the host's float operations (ISO C++ contracts nothing into an FMA). */
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
 static inline int atomicCAS(int *address, int compare, int value) {
     int old = *address;
     if (old == compare) *address = value;

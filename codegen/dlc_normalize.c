@@ -2,7 +2,8 @@
  *
  * Statistics come from the training rows (after the validation split), in double, with the
  * population std, then are rounded to f32; those f32 values are what is applied, saved in the
- * checkpoint and read back by eval and predict, so every command scales identically. */
+ * checkpoint and read back by eval and predict, so every command scales identically. A
+ * feature with a std of 0 (constant; or below FLT_MIN) gets 1: it is centred, not scaled. */
 #include "dlc_runtime.h"
 
 #include <math.h>
@@ -32,6 +33,9 @@ void dlc_norm_compute(const dlc_model *m, const dlc_train_config *cfg, const dlc
             }
             z->mean[j] = (float)mean;
             z->std[j] = (float)(n ? sqrt(sq / (double)n) : 0);
+            /* A constant feature is centred only: its scale is 1, as in sklearn's StandardScaler
+             * (so a saved std is always a positive normal f32, which the loader insists on). */
+            if (!(z->std[j] >= FLT_MIN)) z->std[j] = 1.0f;
         }
     }
 }

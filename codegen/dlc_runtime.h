@@ -15,7 +15,12 @@
 
 #define DLC_PI 3.14159265358979323846
 
-/* ==== dlc_util.c: errors, memory, files, clocks ============================================ */
+/* ==== dlc_util.c: errors, memory, clocks ================================================== */
+
+/* The largest count (epochs, steps, a batch, rows, updates) a flag or a checkpoint may give:
+ * 2^53, up to which every integer is exact as a double; a sum of two such counts stays far
+ * from int64 overflow, so the training loop's arithmetic cannot overflow. */
+#define DLC_MAX_COUNT 9007199254740992LL
 
 /* Prints "error: MESSAGE" to stderr and exits with `code` (1 data/checkpoint, 2 flag). */
 _Noreturn void dlc_die(int code, const char *fmt, ...);
@@ -34,11 +39,22 @@ void *dlc_aligned_alloc(size_t bytes);
 /* n * size with overflow checked (exits 1 on overflow). */
 size_t dlc_mul_size(size_t n, size_t size);
 
-/* A file read front to back, plain or gzip-compressed (zlib passes a plain file through and
- * reads large requests straight into the caller's buffer), so that a loader can read a header
- * and then put the data where it belongs, with no copy of the whole file in between. */
+double dlc_now(void);
+int dlc_ends_with(const char *s, const char *suffix);
+/* Appends to a growable string. */
+typedef struct { char *s; size_t len, cap; } dlc_str;
+void dlc_str_add(dlc_str *b, const char *fmt, ...);
+/* `rank` dims as "[a, b]" into buf. */
+const char *dlc_shape_string(char *buf, size_t cap, int rank, const int64_t *dims);
+
+/* ==== dlc_reader.c: files read front to back, plain or gzip ================================== */
+
+/* A file read front to back, plain or gzip-compressed (one or more members; anything after
+ * the last one is refused), so that a loader can read a header and then put the data where
+ * it belongs, with no copy of the whole file in between. */
+struct dlc_inflate;
 typedef struct {
-    void *gz;                /* the gzFile */
+    int fd;                  /* -1 once closed */
     const char *path;
     int compressed;          /* a gzip stream (else plain bytes) */
     uint64_t file_bytes;     /* size on disk; 0 when not a regular file */
@@ -46,6 +62,9 @@ typedef struct {
     uint64_t consumed;       /* data bytes read so far */
     int failed, at_end;
     char reason[128];        /* why it failed */
+    struct dlc_inflate *gz;  /* a gzip stream's inflate state */
+    unsigned char ahead[2];  /* the first bytes, read to look for gzip's magic */
+    int ahead_len, ahead_used;
 } dlc_reader;
 
 /* 0 with *why (strerror) when the file cannot be opened. */
@@ -60,8 +79,11 @@ uint64_t dlc_reader_left(const dlc_reader *r);
 size_t dlc_reader_capacity(const dlc_reader *r, size_t count, size_t bytes);
 /* Up to n bytes into a new buffer that grows with what arrives (a NUL follows them). */
 void *dlc_reader_read_grow(dlc_reader *r, size_t n, size_t *got);
+/* Skips to the end of the data; returns how many bytes that was (a gzip stream is inflated to
+ * its end, so its damage shows in r->failed). */
+uint64_t dlc_reader_skip_rest(dlc_reader *r);
 /* Closes the file; a gzip stream is first read to its end, since damage anywhere in it must
- * refuse the file. NULL, or why the file could not be read. */
+ * refuse the file. NULL, or why the file could not be read. Closing twice is harmless. */
 const char *dlc_reader_close(dlc_reader *r);
 /* dlc_reader_close, exiting 1 with "error: PATH: REASON" when the file could not be read:
  * loaders call it before reporting anything about the contents. */
@@ -73,13 +95,6 @@ void dlc_reader_data_error(dlc_reader *r, const char *fmt, ...);
  * gzip trailer's). NULL on failure with a reason in *why (a static string or strerror). A NUL
  * follows the data. */
 unsigned char *dlc_read_file(const char *path, size_t *size, const char **why);
-double dlc_now(void);
-int dlc_ends_with(const char *s, const char *suffix);
-/* Appends to a growable string. */
-typedef struct { char *s; size_t len, cap; } dlc_str;
-void dlc_str_add(dlc_str *b, const char *fmt, ...);
-/* `rank` dims as "[a, b]" into buf. */
-const char *dlc_shape_string(char *buf, size_t cap, int rank, const int64_t *dims);
 
 /* ==== dlc_json.c: a small strict JSON parser (RFC 8259) for safetensors headers ============= */
 
@@ -100,6 +115,10 @@ typedef struct dlc_json {
 /* Parses text[0..len) as one JSON value. Returns NULL with a message in err on failure. */
 dlc_json *dlc_json_parse(const char *text, size_t len, char *err, size_t errcap);
 void dlc_json_free(dlc_json *v);
+/* 1 when the whole of s, with no white space, is one JSON number (`-12.5e3`; not `+1`, `0x10`,
+ * `.5`, `01`, `inf`); out gets its double (±inf when it overflows) and, for a plain
+ * non-negative integer below 2^64, its exact value (is_uint). */
+int dlc_json_number(const char *s, dlc_json *out);
 const dlc_json *dlc_json_get(const dlc_json *obj, const char *key);
 /* Appends s as a JSON string literal. */
 void dlc_json_add_string(dlc_str *b, const char *s);
@@ -160,8 +179,8 @@ typedef struct {
     int64_t *lines;       /* CSV: the physical line of each row (for located errors); else NULL */
 } dlc_loaded;
 /* The end of a loader's block-by-block read of values into `out`: a short read (reported with
- * the loader's `truncated` message) or the first bad value (`bad`, "" for none) stops the
- * trainer; otherwise the file is closed. */
+ * the loader's `truncated` message), the first bad value (`bad`, "" for none) or bytes after
+ * the values the header described stop the trainer; otherwise the file is closed. */
 void dlc_reader_end_values(dlc_reader *r, dlc_loaded *out, int short_read, const char *truncated, const char *bad);
 
 /* Which tensors to load: `want[i]` 1 = required, 2 = optional (targets in predict: loaded
@@ -203,7 +222,7 @@ typedef struct {
     dlc_norm *items;
 } dlc_norms;
 
-/* Statistics of each listed input over ds's rows (population std). */
+/* Statistics of each listed input over ds's rows (population std; 1 for a constant feature). */
 void dlc_norm_compute(const dlc_model *m, const dlc_train_config *cfg, const dlc_dataset *ds, dlc_norms *out);
 void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds);
 
@@ -252,7 +271,8 @@ typedef struct {
 /* Reads and checks path; a defect exits 1 with a message naming the path. */
 void dlc_st_open(const char *path, dlc_st_file *f);
 void dlc_st_close(dlc_st_file *f);
-/* A tensor that must exist, be F32 and have exactly these dims; copied into dst. */
+/* A tensor that must exist, be F32, have exactly these dims and hold only finite values;
+ * copied into dst. */
 void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst);
 /* Exits 1 naming the first tensor not in names[0..n). */
 void dlc_st_no_extra(const dlc_st_file *f, const char *const *names, int n);
@@ -283,7 +303,12 @@ void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *param
                      const char *path, int64_t step);
 /* Reads every param (strictly) into params; returns the file for metadata look-ups. */
 void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, const char *path, dlc_st_file *f);
-/* Reads normalize statistics from a params file's metadata (exits 1 when missing). */
+/* The "dlc.step" of a params file (exits 1 when it lacks one or it is not a count). */
+int64_t dlc_checkpoint_step(const dlc_st_file *f);
+/* The seed of the run saved in params_path's optimizer file. */
+uint64_t dlc_checkpoint_seed(const char *params_path);
+/* Reads normalize statistics from a params file's metadata (exits 1 when missing; a mean must
+ * be a finite f32, a std a positive normal f32). */
 void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_st_file *f, dlc_norms *nz);
 void dlc_save_optim(const dlc_model *m, const dlc_layout *l, const dlc_optimizer *opt, const dlc_progress *p,
                     const char *params_path);

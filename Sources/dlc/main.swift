@@ -57,6 +57,7 @@ struct Compile: ParsableCommand {
         if emulate && backend != .cuda { throw ValidationError("--emulate needs --backend cuda") }
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
         guard let stage = emit else {
             try buildTrainer(pipeline, output: output, backend: backend, emulate: emulate)
             return
@@ -101,6 +102,7 @@ struct GradCheck: ParsableCommand {
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
         let graph = try valueOrExit(pipeline.trainingGraph())
         var check = GradCheckRun(dataPath: data)
         check.tolerance = tolerance

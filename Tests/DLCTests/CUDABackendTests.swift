@@ -1,4 +1,5 @@
 import DLCBackendCUDA
+import DLCDiagnostics
 import DLCDriver
 import Foundation
 import XCTest
@@ -105,6 +106,44 @@ final class CUDABackendTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(try c.checkModels(build: build) + c.checkPrograms(build: build), 40)
     }
 
+    /// nvcc from DLC_NVCC (scripts/test.sh sets it to the toolkit `install-deps.sh --cuda`
+    /// installs), or nil: the check is then skipped, saying why.
+    static var nvcc: String? {
+        guard let path = ProcessInfo.processInfo.environment["DLC_NVCC"], !path.isEmpty else { return nil }
+        return path
+    }
+
+    /// Every model's and test program's .cu, and the runtime's CUDA files, compile with nvcc
+    /// for sm_80 and sm_90 with warnings as errors (two compilations at a time).
+    func testEveryCUDAFileCompilesWithNVCC() throws {
+        guard let nvcc = Self.nvcc else { throw XCTSkip("DLC_NVCC is not set: no nvcc to compile with (scripts/test.sh sets it)") }
+        var sources = ["dlc_cuda_context.cu", "dlc_device_cuda.cu"].map { URL(fileURLWithPath: Self.codegen + "/" + $0) }
+        let programs = Golden.programs(in: Golden.root.appendingPathComponent("models"))
+            + Golden.programs(in: Golden.directory.appendingPathComponent("programs"))
+        for url in programs {
+            let p = Pipeline(source: SourceFile(path: url.path, bytes: try [UInt8](Data(contentsOf: url))))
+            guard case .success(let printer) = p.cudaPrinter() else { XCTFail("\(url.lastPathComponent) does not compile"); continue }
+            let cu = work.appendingPathComponent("nvcc-" + url.deletingPathExtension().lastPathComponent + ".cu")
+            try printer.print().write(to: cu, atomically: true, encoding: .utf8)
+            sources.append(cu)
+        }
+        let flags = ["-std=c++17", "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90",
+                     "-Werror", "all-warnings", "-Xcompiler", "-Wall,-Wextra,-Werror", "-I", Self.codegen]
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: 2) { worker in
+            for source in sources.enumerated().filter({ $0.offset % 2 == worker }).map(\.element) {
+                do {
+                    let r = try Run.run(URL(fileURLWithPath: nvcc), flags + ["-c", source.path, "-o", source.path + ".o"])
+                    if r.status != 0 { failures.add("\(source.lastPathComponent):\n\(r.stderr)\(r.stdout)") }
+                } catch {
+                    failures.add("\(source.lastPathComponent): \(error)")
+                }
+            }
+        }
+        for f in failures.all { XCTFail("nvcc: " + f) }
+        XCTAssertGreaterThanOrEqual(sources.count, 42)
+    }
+
     /// A kernel that reads another thread's write without a barrier: the emulation's two
     /// orders must disagree on it (or the order switch would test nothing).
     func testReverseOrderExposesAMissingBarrier() throws {
@@ -163,4 +202,12 @@ final class CUDABackendTests: XCTestCase {
         XCTAssertEqual(r.status, 3)
         XCTAssertTrue(r.stderr.contains("kernel half_barrier, block 0: __syncthreads() is not reached by every thread"), r.stderr)
     }
+}
+
+/// Messages collected from parallel work.
+private final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [String] = []
+    func add(_ m: String) { lock.lock(); messages.append(m); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return messages }
 }

@@ -1,4 +1,6 @@
 import DLCBackendC
+import DLCBackendKit
+import DLCDescriptor
 import DLCDiagnostics
 import DLCIR
 import DLCLowering
@@ -111,7 +113,10 @@ final class CUDAKernels {
         switch k.body {
         case .elementwise(let e): elementwise(e, comment: comment)
         case .reduce(let r): reduce(r, comment: comment)
-        case .gemm(let g): gemm(g)
+        case .gemm(let g):
+            gemm(g)
+            // The bias and activation of a `linear`: a pass over C after the product.
+            if let x = g.epilogue { elementwise(x, comment: comment) }
         case .gather(let out, let table, let index, let rows, let rowSize, let count, let location):
             let p = place(location)
             let total = "\(C.size(count)) * \(C.size(rowSize))"

@@ -1,4 +1,6 @@
 import DLCBackendC
+import DLCBackendKit
+import DLCDescriptor
 import DLCLowering
 
 /// Names in the generated .cu: each buffer keeps its IR name unless it is a word of C++, CUDA or

@@ -1,4 +1,6 @@
 import DLCBackendC
+import DLCBackendKit
+import DLCDescriptor
 import DLCIR
 import DLCLowering
 
@@ -25,8 +27,9 @@ public struct CUDAPrinter: Sendable {
 
     /// The C file with `dlc_generated_model`, declaring the .cu's functions `extern`.
     public func descriptor() -> String {
-        CPrinter(program: program, sourceName: sourceName, dataPath: dataPath)
-            .printDescriptor(note: "The descriptor of a CUDA backend model: the entry functions are in the .cu file (dlc compile --backend cuda --emit cuda).")
+        ModelDescriptor.standaloneFile(
+            program: program, sourceName: sourceName, dataPath: dataPath,
+            note: "The descriptor of a CUDA backend model: the entry functions are in the .cu file (dlc compile --backend cuda --emit cuda).")
     }
 
     public func print() -> String {
@@ -41,9 +44,11 @@ public struct CUDAPrinter: Sendable {
         w.line(C.comment("CUDA C: each kernel below is preceded by the IR line it computes (dlc compile --emit grad); "
             + "built by nvcc, or by the host C++ compiler against codegen/dlc_cuda_emulation.h with --emulate."))
         w.line("#include \"dlc_cuda.h\"")
-        w.line()
-        w.line(C.comment("Where the index checks are, for their messages."))
-        w.line("static const char *const places[] = {\(places.isEmpty ? "NULL" : places.map(C.string).joined(separator: ", "))};")
+        if !places.isEmpty {
+            w.line()
+            w.line(C.comment("Where the index checks are, for their messages."))
+            w.line("static const char *const places[] = {\(places.map(C.string).joined(separator: ", "))};")
+        }
         var text = w.text + body.text
         var tail = CWriter()
         tail.line()
@@ -93,13 +98,9 @@ public struct CUDAPrinter: Sendable {
             }
             return
         }
-        let kernels = CUDAKernels(entry: e, sourceName: sourceName, prefix: e.kind.rawValue, places: places)
-        for k in e.kernels {
-            kernels.launches.line()
-            let comment = k.node.map { program.graph.irLine($0) }
-            if let comment { kernels.launches.line(C.comment(comment)) }
-            kernels.emit(k, comment: comment)
-        }
+        var body = CUDAEntryBody(kernels: CUDAKernels(entry: e, sourceName: sourceName, prefix: e.kind.rawValue, places: places))
+        body.printBody(of: e, in: program)
+        let kernels = body.kernels
         places = kernels.places
         w.line(kernels.definitions.text, raw: true)
         let names = kernels.names
@@ -114,14 +115,10 @@ public struct CUDAPrinter: Sendable {
             w.line("const int64_t n = s->n;")
             w.line("char *const arena = (char *)s->arena;")
             w.line("(void)n; (void)arena; (void)outputs; (void)c;")
-            for b in e.buffers where used.contains(b.id) {
+            for b in body.buffers where used.contains(b.id) {
                 w.line("\(C.type(b.type.dtype)) *const \(names[b.id]) = \(source(b, e, names));  " + C.comment("\(b.type)"))
             }
             w.line(kernels.launches.text, raw: true)
-            for (i, o) in e.outputs.enumerated() {
-                let b = e.buffer(o)
-                w.line("DLC_CUDA(cudaMemcpyAsync(outputs[\(i)], \(names[o]), sizeof(\(C.type(b.type.dtype))) * \(C.size(b.elementCount)), cudaMemcpyDefault, c->stream));")
-            }
         }
         w.line()
         let usesPlaces = kernels.usesFaults
@@ -155,5 +152,35 @@ extension CWriter {
     /// lines sit inside a block.
     mutating func line(_ text: String, raw: Bool) {
         for l in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() { line(String(l)) }
+    }
+}
+
+/// The enqueue function's body of one entry, through the shared entry loop: the kernels'
+/// definitions and launches go to `kernels`, the buffers to declare are kept, and the
+/// epilogue copies eval's and predict's outputs back to the host.
+struct CUDAEntryBody: EntryPrinter {
+    let kernels: CUDAKernels
+    private(set) var buffers: [Buffer] = []
+
+    init(kernels: CUDAKernels) { self.kernels = kernels }
+
+    mutating func unavailable(_ message: String) {}
+
+    mutating func prologue(_ buffers: [Buffer]) { self.buffers = buffers }
+
+    mutating func kernel(_ kernel: Kernel, index: Int, irLine: String?) {
+        kernels.launches.line()
+        if let irLine { kernels.launches.line(C.comment(irLine)) }
+        kernels.emit(kernel, comment: irLine)
+    }
+
+    mutating func epilogue() {
+        let e = kernels.entry
+        for (i, o) in e.outputs.enumerated() {
+            let b = e.buffer(o)
+            kernels.referenced.insert(o)
+            kernels.launches.line("DLC_CUDA(cudaMemcpyAsync(outputs[\(i)], \(kernels.names[o]), sizeof(\(C.type(b.type.dtype))) * "
+                + "\(C.size(b.elementCount)), cudaMemcpyDefault, c->stream));")
+        }
     }
 }

@@ -1,8 +1,7 @@
 import DLCIR
 import DLCLowering
 
-/// Small pieces of C syntax shared by the printer's files (and the CUDA backend's, whose
-/// kernels are C++ with the same expressions).
+/// Small pieces of C syntax: the descriptor's, and the C-family printers'.
 public enum C {
     /// An affine size as a C expression of `n` (an int64_t).
     public static func size(_ a: Affine) -> String {
@@ -24,8 +23,10 @@ public enum C {
         return s + "f"
     }
 
+    /// A number as an `int32_t` literal (truncated, wrapped as C converts).
     public static func int(_ x: Double) -> String { String(Int32(truncatingIfNeeded: Int(x))) }
 
+    /// The C element type of a dtype.
     public static func type(_ d: DType) -> String { d == .f32 ? "float" : "int32_t" }
 
     /// A C string literal (file names in messages).
@@ -47,7 +48,8 @@ public enum C {
 }
 
 extension String {
-    func replacingSlashStar() -> String {
+    /// The text with a space between every `*` and a `/` after it, so it cannot end a C comment.
+    public func replacingSlashStar() -> String {
         var out = "", previous: Character = " "
         for ch in self {
             if previous == "*" && ch == "/" { out.append(" ") }

@@ -1,9 +1,9 @@
-/// Accumulates C source lines with indentation.
-public struct CWriter {
-    public init() {}
-
+/// Accumulates C source lines with indentation: the descriptor, and the C-family printers.
+public struct CWriter: Sendable {
     public private(set) var text = ""
     private var indent = 0
+
+    public init() {}
 
     public mutating func line(_ s: String = "") {
         text += s.isEmpty ? "\n" : String(repeating: "    ", count: indent) + s + "\n"
@@ -11,9 +11,19 @@ public struct CWriter {
 
     /// `head {` ... `}` around the lines `body` writes.
     public mutating func block(_ head: String, _ body: (inout CWriter) -> Void) {
+        open(head)
+        body(&self)
+        close()
+    }
+
+    /// `head {`, indenting what follows until `close()`.
+    public mutating func open(_ head: String) {
         line(head.isEmpty ? "{" : head + " {")
         indent += 1
-        body(&self)
+    }
+
+    /// The `}` of the last `open`.
+    public mutating func close() {
         indent -= 1
         line("}")
     }
