@@ -101,13 +101,18 @@ final class LLVMBackendTests: XCTestCase {
         XCTAssertFalse(descriptor.stdout.contains("cblas_sgemm"), descriptor.stdout)
     }
 
-    func testCUDABackendIsNotAvailableYet() throws {
-        let r = try Run.dlc(["compile", "models/digits.dl", "--backend", "cuda", "-o", work.appendingPathComponent("x").path],
-                            in: Golden.root)
+    func testCUDABackendWithoutNVCCSaysWhereToGetIt() throws {
+        let x = work.appendingPathComponent("x")
+        let r = try Run.run(Run.dlc, ["compile", "models/digits.dl", "--backend", "cuda", "-o", x.path], in: Golden.root,
+                            environment: ["DLC_NVCC": "/nonexistent/nvcc"])
         XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.stderr.contains("error: the CUDA backend is not available yet"), r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("x").path))
+        XCTAssertTrue(r.stderr.contains("error: the CUDA backend needs nvcc (looked for /nonexistent/nvcc)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("scripts/install-deps.sh --cuda"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: x.path))
         let bogus = try Run.dlc(["compile", "models/digits.dl", "--backend", "metal"], in: Golden.root)
         XCTAssertEqual(bogus.status, 2, bogus.stderr)
+        let emulateAlone = try Run.dlc(["compile", "models/digits.dl", "--emulate"], in: Golden.root)
+        XCTAssertEqual(emulateAlone.status, 2, emulateAlone.stderr)
+        XCTAssertTrue(emulateAlone.stderr.contains("--emulate needs --backend cuda"), emulateAlone.stderr)
     }
 }
