@@ -3,10 +3,11 @@
 # folder) if missing, then runs every Swift test (golden files, gradient checks, interpreter,
 # C, LLVM and CUDA backends against the interpreter, the CUDA backend's nvcc compile check and
 # CPU emulation, trainers end to end, robustness), then the C runtime's own tests, plain and
-# under the sanitizers. No GPU is needed: scripts/gpu-check.sh is the check on a real one.
+# under the sanitizers, then a short fuzzing run of each reader. No GPU is needed:
+# scripts/gpu-check.sh is the check on a real one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --python --cuda
+scripts/install-deps.sh --python --fuzz --cuda
 export DLC_NVCC="${DLC_NVCC:-$(scripts/install-deps.sh --print-cuda-home)/bin/nvcc}"
 swift build --build-tests
 log=$(mktemp)
@@ -24,3 +25,6 @@ bash codegen/tests/run.sh
 # The same checks against trainers built with AddressSanitizer and UBSan: a memory error or
 # undefined behaviour in the runtime fails the run even where the output looks right.
 bash codegen/tests/run.sh --sanitize
+# Coverage-guided fuzzing of every reader (CSV, .npy, IDX, gzip, safetensors, checkpoint
+# metadata, flags), 20 s each from the committed seeds: any crash or sanitizer finding fails.
+scripts/fuzz.sh 20

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLCBackendKit
 import DLCDriver
 import DLCIR
 import DLCPasses
@@ -10,18 +11,6 @@ struct DLC: ParsableCommand {
         commandName: "dlc",
         abstract: "A static compute-graph compiler with ahead-of-time differentiation.",
         subcommands: [Compile.self, Train.self, GradCheck.self])
-}
-
-extension EmitStage: ExpressibleByArgument {}
-
-/// The backends `dlc compile --backend` can build a trainer with.
-enum Backend: String, CaseIterable, ExpressibleByArgument {
-    /// C with BLAS calls (Sources/Backends/C).
-    case c
-    /// The entry functions as LLVM IR, compiled by clang, linked with the C descriptor.
-    case llvm
-    /// CUDA C (.cu) for NVIDIA GPUs, built by nvcc with cuBLAS, linked with the C descriptor.
-    case cuda
 }
 
 struct Compile: ParsableCommand {
@@ -41,41 +30,45 @@ struct Compile: ParsableCommand {
                                valueName: "pass"))
     var stopAfter: String?
 
-    @Option(help: ArgumentHelp(
-        "The backend that builds the trainer: c (the default), llvm (the entry functions as LLVM IR, compiled by "
-            + "clang and linked with a C descriptor; with it, --emit c prints that descriptor) or cuda (CUDA C for "
-            + "NVIDIA GPUs, built by nvcc with cuBLAS; --emit c prints its descriptor).",
-        valueName: "backend"))
-    var backend: Backend = .c
+    @Option(help: ArgumentHelp(BackendChoice.help, valueName: "backend"))
+    var backend: BackendChoice?
 
     @Flag(help: ArgumentHelp(
-        "With --backend cuda: build the CUDA trainer for the CPU instead, with the host C++ compiler and an emulation "
-            + "of CUDA and cuBLAS (codegen/dlc_cuda_emulation.h). Very slow: for testing the generated CUDA without a GPU."))
+        "Build for a CPU emulation of the backend's device instead (--backend cuda: the host C++ compiler, an emulation "
+            + "of CUDA and cuBLAS in codegen/). Very slow: for testing the generated code without a GPU."))
     var emulate = false
 
-    func run() throws {
-        if emulate && backend != .cuda { throw ValidationError("--emulate needs --backend cuda") }
-        var pipeline = try loadOrExit(model)
-        pipeline.useColor = isatty(2) != 0
-        printWarnings(pipeline)
-        guard let stage = emit else {
-            try buildTrainer(pipeline, output: output, backend: backend, emulate: emulate)
-            return
-        }
-        // The LLVM and CUDA backends' C is their descriptor (the entry functions are `--emit llvm`, `--emit cuda`).
-        if backend == .llvm && stage == .c && stopAfter == nil {
-            return try printOrExit(pipeline.llvmTrainer().map(\.descriptor))
-        }
-        if backend == .cuda && stage == .c && stopAfter == nil {
-            return try printOrExit(pipeline.cudaPrinter().map { $0.descriptor() })
-        }
+    /// The checks of options that depend on each other (after the model is loaded, so a
+    /// missing model is reported first).
+    func checkOptions() throws {
         if let pass = stopAfter {
-            guard stage == .opt, DLCPasses.Optimizer.passNames.contains(pass) else {
+            guard emit == .opt, DLCPasses.Optimizer.passNames.contains(pass) else {
                 throw ValidationError("--stop-after takes one of \(DLCPasses.Optimizer.passNames.joined(separator: ", ")), with --emit opt")
             }
         }
+        if emulate && !(backend?.backend.canEmulate ?? false) {
+            let able = Backends.all.filter(\.canEmulate).map { "--backend " + $0.name }
+            throw ValidationError("--emulate needs a backend with a device to emulate: " + able.joined(separator: " or "))
+        }
+        if let stage = emit, stage.isGeneratedFile, let chosen = backend?.backend,
+           Backends.printing(stage, chosen: chosen) == nil {
+            let printers = Backends.all.filter { $0.emitStages.contains(stage.name) }.map { "--backend " + $0.name }
+            throw ValidationError("the \(chosen.name) backend has no --emit \(stage); use " + printers.joined(separator: " or "))
+        }
+    }
+
+    func run() throws {
+        var pipeline = try loadOrExit(model)
+        pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
+        try checkOptions()
+        guard let stage = emit else {
+            try buildTrainer(pipeline, output: output, backend: backend?.backend ?? Backends.default,
+                             options: BuildOptions(emulate: emulate))
+            return
+        }
         let result = stopAfter.map { pass in pipeline.optimizedGraph(stopAfter: pass).map { printIR($0) } }
-            ?? pipeline.emit(stage)
+            ?? pipeline.emit(stage, backend: backend?.backend)
         try printOrExit(result)
     }
 

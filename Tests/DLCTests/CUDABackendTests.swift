@@ -1,4 +1,4 @@
-import DLCBackendCUDA
+import DLCBackendKit
 import DLCDiagnostics
 import DLCDriver
 import Foundation
@@ -61,17 +61,22 @@ final class CUDABackendTests: XCTestCase {
 
     static let sanitizers = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 
-    /// Builds the model's .cu (emulated) and descriptor with the kernel harness.
-    func buildHarness(_ p: Pipeline, name: String, flags: [String] = [], tag: String = "plain") throws -> URL {
-        let printer: CUDAPrinter
-        switch p.cudaPrinter() {
-        case .success(let s): printer = s
+    /// The model's .cu and C descriptor, as `--emit cuda` and `--backend cuda --emit c` print them.
+    static func files(_ p: Pipeline) throws -> (cu: String, descriptor: String) {
+        switch p.generatedFiles(Backends.named("cuda")!, for: .unspecified) {
+        case .success(let files):
+            return (files.first { $0.stage == "cuda" }!.contents, files.first { $0.stage == "c" }!.contents)
         case .failure(let f): throw DataFailure(message: f.rendered)
         }
+    }
+
+    /// Builds the model's .cu (emulated) and descriptor with the kernel harness.
+    func buildHarness(_ p: Pipeline, name: String, flags: [String] = [], tag: String = "plain") throws -> URL {
+        let files = try Self.files(p)
         let cu = work.appendingPathComponent("\(name).cu"), descriptor = work.appendingPathComponent("\(name)_descriptor.c")
         let exe = work.appendingPathComponent("\(name)-\(tag)")
-        try printer.print().write(to: cu, atomically: true, encoding: .utf8)
-        try printer.descriptor().write(to: descriptor, atomically: true, encoding: .utf8)
+        try files.cu.write(to: cu, atomically: true, encoding: .utf8)
+        try files.descriptor.write(to: descriptor, atomically: true, encoding: .utf8)
         let shared = try Self.sharedObjects(flags, tag: tag)
         let model = work.appendingPathComponent("\(name)-\(tag).o").path, desc = work.appendingPathComponent("\(name)-d-\(tag).o").path
         try Self.compile(Self.cxx, ["-std=c++17", "-O1", "-DDLC_CUDA_EMULATE", "-Wall", "-Wextra", "-Werror", "-I", Self.codegen]
@@ -122,9 +127,8 @@ final class CUDABackendTests: XCTestCase {
             + Golden.programs(in: Golden.directory.appendingPathComponent("programs"))
         for url in programs {
             let p = Pipeline(source: SourceFile(path: url.path, bytes: try [UInt8](Data(contentsOf: url))))
-            guard case .success(let printer) = p.cudaPrinter() else { XCTFail("\(url.lastPathComponent) does not compile"); continue }
             let cu = work.appendingPathComponent("nvcc-" + url.deletingPathExtension().lastPathComponent + ".cu")
-            try printer.print().write(to: cu, atomically: true, encoding: .utf8)
+            try Self.files(p).cu.write(to: cu, atomically: true, encoding: .utf8)
             sources.append(cu)
         }
         let flags = ["-std=c++17", "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90",

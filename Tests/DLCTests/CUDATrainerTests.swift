@@ -73,6 +73,42 @@ final class CUDATrainerTests: XCTestCase {
         XCTAssertEqual(files[0], files[1])
     }
 
+    /// Without nvcc the build says where to get one and writes nothing; --emulate needs a
+    /// backend with a device.
+    func testBuildWithoutNVCCSaysWhereToGetIt() throws {
+        let x = work.appendingPathComponent("x")
+        let r = try Run.run(Run.dlc, ["compile", "models/digits.dl", "--backend", "cuda", "-o", x.path], in: Golden.root,
+                            environment: ["DLC_NVCC": "", "PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("CUDA compiler (nvcc)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("scripts/install-deps.sh --cuda installs nvcc"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: x.path))
+        let wrong = try Run.run(Run.dlc, ["compile", "models/digits.dl", "--backend", "cuda", "-o", x.path], in: Golden.root,
+                                environment: ["DLC_NVCC": "/nonexistent/nvcc"])
+        XCTAssertEqual(wrong.status, 1, wrong.stderr)
+        XCTAssertTrue(wrong.stderr.contains("DLC_NVCC is set to '/nonexistent/nvcc', which is not an executable program"), wrong.stderr)
+        let emulateAlone = try Run.dlc(["compile", "models/digits.dl", "--emulate", "-o", x.path], in: Golden.root)
+        XCTAssertEqual(emulateAlone.status, 2, emulateAlone.stderr)
+        XCTAssertTrue(emulateAlone.stderr.contains("--emulate needs a backend with a device to emulate: --backend cuda"),
+                      emulateAlone.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: x.path))
+    }
+
+    /// `--emit cuda` prints the kernels with their IR lines; `--backend cuda --emit c` the descriptor.
+    func testEmitCUDAAndItsDescriptor() throws {
+        let cu = try Run.dlc(["compile", "models/digits.dl", "--emit", "cuda"], in: Golden.root)
+        XCTAssertEqual(cu.status, 0, cu.stderr)
+        for text in ["#include \"dlc_cuda.h\"", "__global__ void train_", "cublasSgemm(c->blas", "/* %logits: f32[N,10] = linear",
+                     "extern \"C\" float train_step(const dlc_step *s)", "dlc_block_reduce("] {
+            XCTAssertTrue(cu.stdout.contains(text), "no \(text) in:\n\(cu.stdout)")
+        }
+        XCTAssertFalse(cu.stdout.contains("atomicAdd"), "a float atomic makes sums nondeterministic")
+        let descriptor = try Run.dlc(["compile", "models/digits.dl", "--backend", "cuda", "--emit", "c"], in: Golden.root)
+        XCTAssertEqual(descriptor.status, 0, descriptor.stderr)
+        XCTAssertTrue(descriptor.stdout.contains("extern float train_step(const dlc_step *s);"), descriptor.stdout)
+        XCTAssertTrue(descriptor.stdout.contains("const dlc_model dlc_generated_model ="), descriptor.stdout)
+    }
+
     /// No GPU, an old GPU, too little GPU memory: a message and exit 1, nothing written.
     func testUnusableGPUStopsWithAMessage() throws {
         let exe = try trainer("digits", "cuda")

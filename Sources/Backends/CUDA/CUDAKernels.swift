@@ -1,4 +1,3 @@
-import DLCBackendC
 import DLCBackendKit
 import DLCDescriptor
 import DLCDiagnostics

@@ -1,10 +1,11 @@
-import DLCBackendC
 import DLCBackendKit
 import DLCDescriptor
 import DLCLowering
 
-/// Names in the generated .cu: each buffer keeps its IR name unless it is a word of C++, CUDA or
-/// the generated code's own (then it gets a suffix), and the index helpers every kernel shares.
+/// Names in the generated .cu: each buffer keeps its name unless it is a word of C++, CUDA or
+/// the generated code's own, or could shadow a helper (`dlc_`, `cuda`, `cublas` names): then
+/// it takes the first free `NAME_2`, ... (`Entry.renamed`). And the index helpers every kernel
+/// shares.
 struct CUDANames {
     /// C++ keywords, CUDA's built-in names and the locals and parameters of the generated code
     /// (locals end in `_`; loop indices are i0, i1, ...).
@@ -26,17 +27,14 @@ struct CUDANames {
 
     private var names: [BufferID: String] = [:]
 
+    /// The entry with every buffer named for the .cu.
+    static func renaming(_ entry: Entry) -> Entry {
+        let helpers = entry.buffers.map(\.name).filter { $0.hasPrefix("dlc_") || $0.hasPrefix("cuda") || $0.hasPrefix("cublas") }
+        return entry.renamed(avoiding: reserved.union(helpers))
+    }
+
     init(_ entry: Entry) {
-        var used = Set(entry.buffers.map(\.name))
-        for b in entry.buffers {
-            var name = b.name
-            if Self.reserved.contains(name) || name.hasPrefix("dlc_") || name.hasPrefix("cuda") || name.hasPrefix("cublas") {
-                var k = 1
-                repeat { name = "\(b.name)_b\(k == 1 ? "" : String(k))"; k += 1 } while used.contains(name)
-                used.insert(name)
-            }
-            names[b.id] = name
-        }
+        for b in entry.buffers { names[b.id] = b.name }
     }
 
     subscript(_ b: BufferID) -> String { names[b]! }

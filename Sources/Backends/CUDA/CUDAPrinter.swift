@@ -1,4 +1,3 @@
-import DLCBackendC
 import DLCBackendKit
 import DLCDescriptor
 import DLCIR
@@ -84,7 +83,8 @@ public struct CUDAPrinter: Sendable {
         }
     }
 
-    func entry(_ e: Entry, _ w: inout CWriter, _ places: inout [String]) {
+    func entry(_ unnamed: Entry, _ w: inout CWriter, _ places: inout [String]) {
+        let e = CUDANames.renaming(unnamed)
         let function = Self.functionName(e.kind)
         let signature = e.kind.isTraining ? "extern \"C\" float \(function)(const dlc_step *s)"
             : e.kind == .eval ? "extern \"C\" float \(function)(const dlc_step *s, void *const *outputs)"

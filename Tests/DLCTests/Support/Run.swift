@@ -19,7 +19,7 @@ enum Run {
 
     static var dlc: URL { productsDirectory.appendingPathComponent("dlc") }
 
-    /// Runs `executable`; `environment` adds to (or replaces in) this process's environment.
+    /// Runs `executable`; `environment` entries are added to (or replace) this process's.
     static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
                     environment: [String: String] = [:]) throws -> ProcessResult {
         let p = Process()
@@ -50,7 +50,7 @@ enum Run {
                              stderr: String(decoding: errData, as: UTF8.self))
     }
 
-    static func dlc(_ arguments: [String], in directory: URL? = nil) throws -> ProcessResult {
-        try run(dlc, arguments, in: directory)
+    static func dlc(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> ProcessResult {
+        try run(dlc, arguments, in: directory, environment: environment)
     }
 }

@@ -773,7 +773,7 @@ static const dlc_train_config config_defaults = {
     .schedule = {.kind = DLC_SCHED_NONE},
     .accumulate = 1, .metric = DLC_METRIC_MAE, .seed = 0,
     .n_normalize = 1, .normalize = normalize_names,
-    .data = "models/data/cars.csv",
+    .data = "$ROOT/models/data/cars.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.2,
 }

@@ -515,7 +515,7 @@ static const dlc_train_config config_defaults = {
     .schedule = {.kind = DLC_SCHED_STEP_LR, .every = 10, .gamma = 0.5},
     .accumulate = 4, .metric = DLC_METRIC_ACCURACY, .seed = 0,
     .n_normalize = 0, .normalize = NULL,
-    .data = "models/data/digits.csv",
+    .data = "$ROOT/models/data/digits.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.2,
 }

@@ -43,7 +43,7 @@ static const dlc_train_config config_defaults = {
     .schedule = {.kind = DLC_SCHED_PLATEAU, .factor = 0.1, .patience = 10, .threshold = 0.0001},
     .accumulate = 1, .metric = DLC_METRIC_MSE, .seed = 0,
     .n_normalize = 0, .normalize = NULL,
-    .data = "models/data/sine.csv",
+    .data = "$ROOT/models/data/sine.csv",
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
 }

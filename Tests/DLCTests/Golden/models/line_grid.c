@@ -556,7 +556,7 @@ static const dlc_train_config config_defaults = {
     .schedule = {.kind = DLC_SCHED_NONE},
     .accumulate = 1, .metric = DLC_METRIC_NONE, .seed = 0,
     .n_normalize = 0, .normalize = NULL,
-    .data = "models/data/line_grid.csv",
+    .data = "$ROOT/models/data/line_grid.csv",
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
 }

@@ -40,7 +40,7 @@ static const dlc_train_config config_defaults = {
     .schedule = {.kind = DLC_SCHED_NONE},
     .accumulate = 1, .metric = DLC_METRIC_ACCURACY, .seed = 0,
     .n_normalize = 1, .normalize = normalize_names,
-    .data = "models/data/wine_binary.csv",
+    .data = "$ROOT/models/data/wine_binary.csv",
     .n_columns = 0, .columns = NULL,
     .validation = 0.2,
 }

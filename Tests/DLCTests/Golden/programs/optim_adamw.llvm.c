@@ -46,7 +46,7 @@ static const dlc_train_config config_defaults = {
     .schedule = {.kind = DLC_SCHED_PLATEAU, .factor = 0.5, .patience = 3, .threshold = 0.001},
     .accumulate = 1, .metric = DLC_METRIC_MAE, .seed = 0,
     .n_normalize = 1, .normalize = normalize_names,
-    .data = "programs/../../../../models/data/cars.csv",
+    .data = "$ROOT/models/data/cars.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.2,
 }

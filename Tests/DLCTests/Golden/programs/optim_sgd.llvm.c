@@ -44,7 +44,7 @@ static const dlc_train_config config_defaults = {
     .schedule = {.kind = DLC_SCHED_STEP_LR, .every = 4, .gamma = 0.1},
     .accumulate = 2, .metric = DLC_METRIC_ACCURACY, .seed = 1234,
     .n_normalize = 1, .normalize = normalize_names,
-    .data = "programs/../../../../models/data/wine.csv",
+    .data = "$ROOT/models/data/wine.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.25,
 }
