@@ -10,7 +10,8 @@ struct DLC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlc",
         abstract: "A static compute-graph compiler with ahead-of-time differentiation.",
-        subcommands: [Compile.self, Train.self, GradCheck.self])
+        version: dlcVersion,
+        subcommands: [Compile.self, Train.self, GradCheck.self, Plot.self])
 }
 
 struct Compile: ParsableCommand {
@@ -41,6 +42,11 @@ struct Compile: ParsableCommand {
     /// The checks of options that depend on each other (after the model is loaded, so a
     /// missing model is reported first).
     func checkOptions() throws {
+        if let stage = emit, let planned = stage.plannedBackend {
+            printError("error: the \(planned) backend is not available yet; --emit takes "
+                       + EmitStage.all.map(\.name).joined(separator: ", "))
+            throw ExitCode(2)
+        }
         if let pass = stopAfter {
             guard emit == .opt, DLCPasses.Optimizer.passNames.contains(pass) else {
                 throw ValidationError("--stop-after takes one of \(DLCPasses.Optimizer.passNames.joined(separator: ", ")), with --emit opt")
