@@ -127,19 +127,21 @@ run() {
         printf '#include "dlc_cuda_context.cu"\n#include "dlc_device_cuda.cu"\n#include "dlc_cuda_emulation.cpp"\n' >"$b/device.cu"
     else
         dev="$nvcc -std=c++17 -O3 -arch=${DLC_CUDA_ARCH:-native} $device_defines -I$dir/runtime"
-        libs="-lcublas -lcudart -lopenblas -lz -lm -lstdc++"
+        libs="-lcublas -lopenblas -lz -lm"
         printf '#include "dlc_cuda_context.cu"\n#include "dlc_device_cuda.cu"\n' >"$b/device.cu"
     fi
     $dev -c "$b/device.cu" -o "$b/device.o" || { echo "the CUDA device does not build"; exit 1; }
-    local cuda_lib=""
-    [ $emulate -eq 0 ] && cuda_lib="-L$(dirname "$(dirname "$(command -v "$nvcc")")")/lib64"
+    # The CUDA trainer is linked by nvcc (its CUDA runtime and library paths), or by the C++
+    # compiler under the emulation.
+    local link=$nvcc
+    [ $emulate -eq 1 ] && link=$cxx
 
     echo "== building every model's C and CUDA trainers"
     local models=()
     for m in "$dir"/models/*/; do models+=("$(basename "$m")"); done
     for name in "${models[@]}"; do
         local m="$dir/models/$name"
-        echo "cd $m && $cc $cflags -c model.c -o c.o && $cc c.o $b/host/*.o -lopenblas -lz -lm -o c_trainer && $cc $cflags -c descriptor.c -o d.o && $dev -c model.cu -o cu.o && $cc cu.o d.o $b/device.o $b/cuda/*.o $cuda_lib $libs -o cuda_trainer > build.log 2>&1 || echo build failed >> build.log"
+        echo "cd $m && $cc $cflags -c model.c -o c.o && $cc c.o $b/host/*.o -lopenblas -lz -lm -o c_trainer && $cc $cflags -c descriptor.c -o d.o && $dev -c model.cu -o cu.o && $link cu.o d.o $b/device.o $b/cuda/*.o $libs -o cuda_trainer > build.log 2>&1 || echo build failed >> build.log"
     done | xargs -P "$jobs" -I{} sh -c "{}"
     for name in "${models[@]}"; do
         local m="$dir/models/$name"
