@@ -1,4 +1,5 @@
 import DLCBackendC
+import DLCBackendCUDA
 import DLCBackendKit
 import DLCBackendLLVM
 
@@ -9,6 +10,7 @@ public enum Backends {
     public static let all: [any TrainerBackend] = [
         CBackend(),
         LLVMBackend(),
+        CUDABackend(),
     ]
 
     /// The backend `--backend` leaves out.
