@@ -24,6 +24,7 @@ static void check_model(const dlc_model *m) {
 }
 
 int main(int argc, char **argv) {
+    dlc_flush_subnormals(); /* before any thread of ours starts: they inherit it */
     const dlc_model *m = &dlc_generated_model;
     check_model(m);
     dlc_options o;

@@ -58,6 +58,11 @@ void *dlc_aligned_alloc(size_t bytes);
 size_t dlc_mul_size(size_t n, size_t size);
 
 double dlc_now(void);
+/* Subnormal floats read and made as zero from now on, in this thread and those it creates
+ * (x86: MXCSR's FTZ and DAZ; elsewhere nothing); the trainer's main calls it first. */
+void dlc_flush_subnormals(void);
+/* 1 when this thread flushes subnormals to zero (shown by `info`). */
+int dlc_subnormals_flushed(void);
 int dlc_ends_with(const char *s, const char *suffix);
 /* Appends to a growable string. */
 typedef struct { char *s; size_t len, cap; } dlc_str;

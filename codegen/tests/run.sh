@@ -141,6 +141,7 @@ expect "--threads 1 and --shuffle false are accepted" 0 '^epoch 1/1 ' $MLP train
 expect "--threads 2 is accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 2
 expect "info lists params, shapes, memory and FLOPs" 0 '^  fc1\.weight +\[32, 64\] +2048 +kaiming_uniform$' $MLP info
 expect "info reports the arena for the batch" 0 '^  arena +18944 bytes' $MLP info
+expect "info shows that the trainer flushes subnormal floats to zero (x86: FTZ and DAZ set by main)" 0 '^subnormal floats: flushed to zero$' $MLP info
 
 # A loss that stops being finite stops the run at once (exit 1, where it happened); the
 # checkpoint of the last good epoch stays, and nothing non-finite is ever saved.
