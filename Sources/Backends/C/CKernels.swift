@@ -113,7 +113,8 @@ struct CKernels {
         // element of every sum, `omp simd` says so (3× fewer instructions in bench (b)'s
         // relu_grad + bias gradient, 100 rows × 10).
         let ownElements = e.reductions.indices.allSatisfy { strides[1 + $0].last.map { $0 != .zero } ?? false }
-        let simd = !e.reductions.isEmpty && shape.count >= 2 && ownElements ? "#pragma omp simd" : nil
+        let wide = shape.last.map { C.size($0) != "1" } ?? false
+        let simd = !e.reductions.isEmpty && shape.count >= 2 && wide && ownElements ? "#pragma omp simd" : nil
         w.loops(shape.map(C.size), innermost: simd) { w in
             if e.reductions.isEmpty {
                 w.line("\(out) = \(value);")
@@ -238,12 +239,12 @@ struct CKernels {
             w.block("for (int64_t p = 0; p < \(k); p++)") { w in
                 w.line("const float a_ = \(aAt);")
                 w.line("const float *const b_ = \(bRow);")
-                w.line("#pragma omp simd")
+                if width != "1" { w.line("#pragma omp simd") }
                 w.line("for (int64_t q = 0; q < \(width); q++) acc_[q] += a_ * b_[q];")
             }
             w.line("float *const row_ = \(c) + r * \(ldc);")
             let scaled = alpha == "1.0f" ? "acc_[q]" : "\(alpha) * acc_[q]"
-            w.line("#pragma omp simd")
+            if n != "1" { w.line("#pragma omp simd") }
             if let store {
                 w.line("for (int64_t q = 0; q < \(n); q++) row_[q] = \(store);")
                 return

@@ -43,16 +43,18 @@ static float train_step(const dlc_step *s) {
     /* %a1: f32[N,5] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:14 */
     {
         if ((int64_t)n * 5 * 1 <= 16384) {
-            float tile_[5];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 5 + q] = l1_weight[q * 1 + p];
+            float tile_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[5] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 5;
-                    for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = a1 + r * 5;
+                #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
             }
         }
@@ -69,16 +71,18 @@ static float train_step(const dlc_step *s) {
     /* %a2: f32[N,2] = linear %a1, %l2.weight, %l2.bias {relu: true}   @11:14 */
     {
         if ((int64_t)n * 2 * 5 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = l2_weight[q * 5 + p];
+            float tile_[40] = {0};
+            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l2_weight[q * 5 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 5; p++) {
                     const float a_ = a1[r * 5 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = a2 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
             }
         }
@@ -147,14 +151,18 @@ static float train_step(const dlc_step *s) {
     /* %d.a2: f32[N,2] = matmul %d.a3, %l3.weight   @12:14 */
     {
         if ((int64_t)n * 2 * 1 <= 16384) {
+            float tile_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l3_weight[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = d_a3[r * 1 + p];
-                    const float *const b_ = l3_weight + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_a2 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -171,9 +179,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_a3[p * 1 + r];
                     const float *const b_ = a2 + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_l3_weight + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -186,6 +196,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_l2_bias, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (a2[i0 * 2 + i1] > 0.0f ? d_a2[i0 * 2 + i1] : 0.0f);
                 t20[i0 * 2 + i1] = v_;
@@ -197,14 +208,18 @@ static float train_step(const dlc_step *s) {
     /* %d.a1: f32[N,5] = matmul %20, %l2.weight   @11:14 */
     {
         if ((int64_t)n * 5 * 2 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l2_weight[p * 5 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[5] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = t20[r * 2 + p];
-                    const float *const b_ = l2_weight + p * 5;
-                    for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_a1 + r * 5;
+                #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
             }
         }
@@ -221,9 +236,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t20[p * 2 + r];
                     const float *const b_ = a1 + p * 5;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_l2_weight + r * 5;
+                #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
             }
         }
@@ -236,6 +253,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_l1_bias, 0, sizeof(float) * 5);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 const float v_ = (a1[i0 * 5 + i1] > 0.0f ? d_a1[i0 * 5 + i1] : 0.0f);
                 t24[i0 * 5 + i1] = v_;
@@ -294,16 +312,18 @@ static float sgd_step(const dlc_step *s) {
     /* %a1: f32[N,5] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:14 */
     {
         if ((int64_t)n * 5 * 1 <= 16384) {
-            float tile_[5];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 5 + q] = l1_weight[q * 1 + p];
+            float tile_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[5] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 5;
-                    for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = a1 + r * 5;
+                #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
             }
         }
@@ -320,16 +340,18 @@ static float sgd_step(const dlc_step *s) {
     /* %a2: f32[N,2] = linear %a1, %l2.weight, %l2.bias {relu: true}   @11:14 */
     {
         if ((int64_t)n * 2 * 5 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = l2_weight[q * 5 + p];
+            float tile_[40] = {0};
+            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l2_weight[q * 5 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 5; p++) {
                     const float a_ = a1[r * 5 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = a2 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
             }
         }
@@ -398,14 +420,18 @@ static float sgd_step(const dlc_step *s) {
     /* %d.a2: f32[N,2] = matmul %d.a3, %l3.weight   @12:14 */
     {
         if ((int64_t)n * 2 * 1 <= 16384) {
+            float tile_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l3_weight[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = d_a3[r * 1 + p];
-                    const float *const b_ = l3_weight + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_a2 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -422,9 +448,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_a3[p * 1 + r];
                     const float *const b_ = a2 + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l3_weight + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -437,6 +465,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (a2[i0 * 2 + i1] > 0.0f ? d_a2[i0 * 2 + i1] : 0.0f);
                 t20[i0 * 2 + i1] = v_;
@@ -448,14 +477,18 @@ static float sgd_step(const dlc_step *s) {
     /* %d.a1: f32[N,5] = matmul %20, %l2.weight   @11:14 */
     {
         if ((int64_t)n * 5 * 2 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l2_weight[p * 5 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[5] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = t20[r * 2 + p];
-                    const float *const b_ = l2_weight + p * 5;
-                    for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_a1 + r * 5;
+                #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
             }
         }
@@ -472,9 +505,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t20[p * 2 + r];
                     const float *const b_ = a1 + p * 5;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l2_weight + r * 5;
+                #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -487,6 +522,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 const float v_ = (a1[i0 * 5 + i1] > 0.0f ? d_a1[i0 * 5 + i1] : 0.0f);
                 t24[i0 * 5 + i1] = v_;
@@ -538,16 +574,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %a1: f32[N,5] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:14 */
     {
         if ((int64_t)n * 5 * 1 <= 16384) {
-            float tile_[5];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 5 + q] = l1_weight[q * 1 + p];
+            float tile_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[5] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 5;
-                    for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = a1 + r * 5;
+                #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
             }
         }
@@ -564,16 +602,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %a2: f32[N,2] = linear %a1, %l2.weight, %l2.bias {relu: true}   @11:14 */
     {
         if ((int64_t)n * 2 * 5 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = l2_weight[q * 5 + p];
+            float tile_[40] = {0};
+            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l2_weight[q * 5 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 5; p++) {
                     const float a_ = a1[r * 5 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = a2 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
             }
         }
@@ -645,16 +685,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %a1: f32[N,5] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:14 */
     {
         if ((int64_t)n * 5 * 1 <= 16384) {
-            float tile_[5];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 5 + q] = l1_weight[q * 1 + p];
+            float tile_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[5] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 5;
-                    for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = a1 + r * 5;
+                #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
             }
         }
@@ -671,16 +713,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %a2: f32[N,2] = linear %a1, %l2.weight, %l2.bias {relu: true}   @11:14 */
     {
         if ((int64_t)n * 2 * 5 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = l2_weight[q * 5 + p];
+            float tile_[40] = {0};
+            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l2_weight[q * 5 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 5; p++) {
                     const float a_ = a1[r * 5 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = a2 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
             }
         }

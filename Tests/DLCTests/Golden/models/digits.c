@@ -42,9 +42,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
                     const float *const b_ = tile_ + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -61,16 +63,18 @@ static float train_step(const dlc_step *s) {
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
     {
         if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[640];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 64 + p];
+            float tile_[1024] = {0};
+            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 64 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = t6[r * 64 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -123,9 +127,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = d_logits[r * 10 + p];
                     const float *const b_ = fc2_weight + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t11 + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
             }
         }
@@ -142,9 +148,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_logits[p * 10 + r];
                     const float *const b_ = t6 + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc2_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
             }
         }
@@ -167,6 +175,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_fc1_bias, 0, sizeof(float) * 64);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 64; i1++) {
                 const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
                 t14[i0 * 64 + i1] = v_;
@@ -183,9 +192,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t14[p * 64 + r];
                     const float *const b_ = x + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc1_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
             }
         }
@@ -226,9 +237,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
                     const float *const b_ = tile_ + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -245,16 +258,18 @@ static float sgd_step(const dlc_step *s) {
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
     {
         if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[640];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 64 + p];
+            float tile_[1024] = {0};
+            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 64 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = t6[r * 64 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -307,9 +322,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = d_logits[r * 10 + p];
                     const float *const b_ = fc2_weight + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t11 + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
             }
         }
@@ -326,9 +343,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_logits[p * 10 + r];
                     const float *const b_ = t6 + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc2_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -351,6 +370,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 64; i1++) {
                 const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
                 t14[i0 * 64 + i1] = v_;
@@ -367,9 +387,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t14[p * 64 + r];
                     const float *const b_ = x + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc1_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -406,9 +428,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
                     const float *const b_ = tile_ + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -425,16 +449,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
     {
         if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[640];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 64 + p];
+            float tile_[1024] = {0};
+            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 64 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = t6[r * 64 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -491,9 +517,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
                     const float *const b_ = tile_ + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -510,16 +538,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
     {
         if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[640];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 64 + p];
+            float tile_[1024] = {0};
+            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 64 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = t6[r * 64 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }

@@ -67,16 +67,18 @@ static float train_step(const dlc_step *s) {
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
     {
         if ((int64_t)n * 10 * 256 <= 16384) {
-            float tile_[2560];
-            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 256 + p];
+            float tile_[4096] = {0};
+            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 256; p++) {
                     const float a_ = h[r * 256 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -145,6 +147,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_fc1_bias, 0, sizeof(float) * 256);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 256; i1++) {
                 const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
                 t17[i0 * 256 + i1] = v_;
@@ -161,9 +164,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t17[p * 256 + r];
                     const float *const b_ = x + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc1_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
             }
         }
@@ -229,16 +234,18 @@ static float sgd_step(const dlc_step *s) {
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
     {
         if ((int64_t)n * 10 * 256 <= 16384) {
-            float tile_[2560];
-            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 256 + p];
+            float tile_[4096] = {0};
+            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 256; p++) {
                     const float a_ = h[r * 256 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -307,6 +314,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 256; i1++) {
                 const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
                 t17[i0 * 256 + i1] = v_;
@@ -323,9 +331,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t17[p * 256 + r];
                     const float *const b_ = x + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc1_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -385,16 +395,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
     {
         if ((int64_t)n * 10 * 256 <= 16384) {
-            float tile_[2560];
-            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 256 + p];
+            float tile_[4096] = {0};
+            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 256; p++) {
                     const float a_ = h[r * 256 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -474,16 +486,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
     {
         if ((int64_t)n * 10 * 256 <= 16384) {
-            float tile_[2560];
-            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 256 + p];
+            float tile_[4096] = {0};
+            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 256; p++) {
                     const float a_ = h[r * 256 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }

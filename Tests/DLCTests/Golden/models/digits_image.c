@@ -58,16 +58,18 @@ static float train_step(const dlc_step *s) {
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
     {
         if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[1280];
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 128 + p];
+            float tile_[2048] = {0};
+            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 128; p++) {
                     const float a_ = t9[r * 128 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -136,6 +138,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_fc1_bias, 0, sizeof(float) * 128);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 128; i1++) {
                 const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
                 t17[i0 * 128 + i1] = v_;
@@ -152,9 +155,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t17[p * 128 + r];
                     const float *const b_ = flat + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc1_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
             }
         }
@@ -211,16 +216,18 @@ static float sgd_step(const dlc_step *s) {
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
     {
         if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[1280];
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 128 + p];
+            float tile_[2048] = {0};
+            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 128; p++) {
                     const float a_ = t9[r * 128 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -289,6 +296,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 128; i1++) {
                 const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
                 t17[i0 * 128 + i1] = v_;
@@ -305,9 +313,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t17[p * 128 + r];
                     const float *const b_ = flat + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc1_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -360,16 +370,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
     {
         if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[1280];
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 128 + p];
+            float tile_[2048] = {0};
+            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 128; p++) {
                     const float a_ = t9[r * 128 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -442,16 +454,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
     {
         if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[1280];
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 128 + p];
+            float tile_[2048] = {0};
+            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 128; p++) {
                     const float a_ = t9[r * 128 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }

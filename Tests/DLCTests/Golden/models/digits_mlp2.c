@@ -49,9 +49,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
                     const float *const b_ = tile_ + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h1 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_1_bias[q]));
             }
         }
@@ -75,9 +77,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 32; p++) {
                     const float a_ = h1[r * 32 + p];
                     const float *const b_ = tile_ + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h2 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_2_bias[q]));
             }
         }
@@ -94,16 +98,18 @@ static float train_step(const dlc_step *s) {
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
     {
         if ((int64_t)n * 10 * 32 <= 16384) {
-            float tile_[320];
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = linear_out_weight[q * 32 + p];
+            float tile_[512] = {0};
+            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 32; p++) {
                     const float a_ = h2[r * 32 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
             }
         }
@@ -156,9 +162,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = d_logits[r * 10 + p];
                     const float *const b_ = linear_out_weight + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_h2 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
             }
         }
@@ -175,9 +183,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_logits[p * 10 + r];
                     const float *const b_ = h2 + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_linear_out_weight + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
             }
         }
@@ -200,6 +210,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_linear_2_bias, 0, sizeof(float) * 32);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 32; i1++) {
                 const float v_ = (h2[i0 * 32 + i1] > 0.0f ? d_h2[i0 * 32 + i1] : 0.0f);
                 t18[i0 * 32 + i1] = v_;
@@ -216,9 +227,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 32; p++) {
                     const float a_ = t18[r * 32 + p];
                     const float *const b_ = linear_2_weight + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_h1 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
             }
         }
@@ -235,9 +248,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t18[p * 32 + r];
                     const float *const b_ = h1 + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_linear_2_weight + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
             }
         }
@@ -250,6 +265,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_linear_1_bias, 0, sizeof(float) * 32);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 32; i1++) {
                 const float v_ = (h1[i0 * 32 + i1] > 0.0f ? d_h1[i0 * 32 + i1] : 0.0f);
                 t22[i0 * 32 + i1] = v_;
@@ -266,9 +282,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t22[p * 32 + r];
                     const float *const b_ = x + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_linear_1_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
             }
         }
@@ -314,9 +332,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
                     const float *const b_ = tile_ + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h1 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_1_bias[q]));
             }
         }
@@ -340,9 +360,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 32; p++) {
                     const float a_ = h1[r * 32 + p];
                     const float *const b_ = tile_ + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h2 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_2_bias[q]));
             }
         }
@@ -359,16 +381,18 @@ static float sgd_step(const dlc_step *s) {
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
     {
         if ((int64_t)n * 10 * 32 <= 16384) {
-            float tile_[320];
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = linear_out_weight[q * 32 + p];
+            float tile_[512] = {0};
+            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 32; p++) {
                     const float a_ = h2[r * 32 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
             }
         }
@@ -421,9 +445,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = d_logits[r * 10 + p];
                     const float *const b_ = linear_out_weight + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_h2 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
             }
         }
@@ -440,9 +466,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_logits[p * 10 + r];
                     const float *const b_ = h2 + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = linear_out_weight + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -465,6 +493,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 32; i1++) {
                 const float v_ = (h2[i0 * 32 + i1] > 0.0f ? d_h2[i0 * 32 + i1] : 0.0f);
                 t18[i0 * 32 + i1] = v_;
@@ -481,9 +510,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 32; p++) {
                     const float a_ = t18[r * 32 + p];
                     const float *const b_ = linear_2_weight + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_h1 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
             }
         }
@@ -500,9 +531,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t18[p * 32 + r];
                     const float *const b_ = h1 + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = linear_2_weight + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -515,6 +548,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 32; i1++) {
                 const float v_ = (h1[i0 * 32 + i1] > 0.0f ? d_h1[i0 * 32 + i1] : 0.0f);
                 t22[i0 * 32 + i1] = v_;
@@ -531,9 +565,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t22[p * 32 + r];
                     const float *const b_ = x + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = linear_1_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -574,9 +610,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
                     const float *const b_ = tile_ + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h1 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_1_bias[q]));
             }
         }
@@ -600,9 +638,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 32; p++) {
                     const float a_ = h1[r * 32 + p];
                     const float *const b_ = tile_ + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h2 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_2_bias[q]));
             }
         }
@@ -619,16 +659,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
     {
         if ((int64_t)n * 10 * 32 <= 16384) {
-            float tile_[320];
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = linear_out_weight[q * 32 + p];
+            float tile_[512] = {0};
+            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 32; p++) {
                     const float a_ = h2[r * 32 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
             }
         }
@@ -708,9 +750,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
                     const float *const b_ = tile_ + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h1 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_1_bias[q]));
             }
         }
@@ -734,9 +778,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 32; p++) {
                     const float a_ = h1[r * 32 + p];
                     const float *const b_ = tile_ + p * 32;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h2 + r * 32;
+                #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_2_bias[q]));
             }
         }
@@ -753,16 +799,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
     {
         if ((int64_t)n * 10 * 32 <= 16384) {
-            float tile_[320];
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = linear_out_weight[q * 32 + p];
+            float tile_[512] = {0};
+            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 32; p++) {
                     const float a_ = h2[r * 32 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
             }
         }

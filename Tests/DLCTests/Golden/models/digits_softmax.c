@@ -28,16 +28,18 @@ static float train_step(const dlc_step *s) {
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
     {
         if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[640];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc_weight[q * 64 + p];
+            float tile_[1024] = {0};
+            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 64 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = z + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }
@@ -90,9 +92,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_z[p * 10 + r];
                     const float *const b_ = x + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
             }
         }
@@ -131,16 +135,18 @@ static float sgd_step(const dlc_step *s) {
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
     {
         if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[640];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc_weight[q * 64 + p];
+            float tile_[1024] = {0};
+            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 64 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = z + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }
@@ -193,9 +199,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_z[p * 10 + r];
                     const float *const b_ = x + p * 64;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc_weight + r * 64;
+                #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -233,16 +241,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
     {
         if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[640];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc_weight[q * 64 + p];
+            float tile_[1024] = {0};
+            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 64 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = z + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }
@@ -308,16 +318,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
     {
         if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[640];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc_weight[q * 64 + p];
+            float tile_[1024] = {0};
+            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 64 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 64; p++) {
                     const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = z + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }

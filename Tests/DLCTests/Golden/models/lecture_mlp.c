@@ -43,16 +43,18 @@ static float train_step(const dlc_step *s) {
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -69,16 +71,18 @@ static float train_step(const dlc_step *s) {
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[100];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 10 + p];
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 10 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc2_bias[q]));
             }
         }
@@ -147,14 +151,18 @@ static float train_step(const dlc_step *s) {
     /* %d.h: f32[N,10] = matmul %d.pred, %out.weight   @12:16 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = out_weight[p * 10 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = d_pred[r * 1 + p];
-                    const float *const b_ = out_weight + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -171,9 +179,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_pred[p * 1 + r];
                     const float *const b_ = h + p * 10;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_out_weight + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -186,6 +196,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_fc2_bias, 0, sizeof(float) * 10);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
                 t20[i0 * 10 + i1] = v_;
@@ -197,14 +208,18 @@ static float train_step(const dlc_step *s) {
     /* %21: f32[N,10] = matmul %20, %fc2.weight   @11:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t20[r * 10 + p];
-                    const float *const b_ = fc2_weight + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t21 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -221,9 +236,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t20[p * 10 + r];
                     const float *const b_ = t8 + p * 10;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc2_weight + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -236,6 +253,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_fc1_bias, 0, sizeof(float) * 10);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t21[i0 * 10 + i1] : 0.0f);
                 t24[i0 * 10 + i1] = v_;
@@ -294,16 +312,18 @@ static float sgd_step(const dlc_step *s) {
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -320,16 +340,18 @@ static float sgd_step(const dlc_step *s) {
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[100];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 10 + p];
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 10 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc2_bias[q]));
             }
         }
@@ -398,14 +420,18 @@ static float sgd_step(const dlc_step *s) {
     /* %d.h: f32[N,10] = matmul %d.pred, %out.weight   @12:16 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = out_weight[p * 10 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = d_pred[r * 1 + p];
-                    const float *const b_ = out_weight + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -422,9 +448,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_pred[p * 1 + r];
                     const float *const b_ = h + p * 10;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = out_weight + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -437,6 +465,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
                 t20[i0 * 10 + i1] = v_;
@@ -448,14 +477,18 @@ static float sgd_step(const dlc_step *s) {
     /* %21: f32[N,10] = matmul %20, %fc2.weight   @11:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t20[r * 10 + p];
-                    const float *const b_ = fc2_weight + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t21 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -472,9 +505,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t20[p * 10 + r];
                     const float *const b_ = t8 + p * 10;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc2_weight + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -487,6 +522,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t21[i0 * 10 + i1] : 0.0f);
                 t24[i0 * 10 + i1] = v_;
@@ -538,16 +574,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -564,16 +602,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[100];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 10 + p];
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 10 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc2_bias[q]));
             }
         }
@@ -645,16 +685,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -671,16 +713,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[100];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc2_weight[q * 10 + p];
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 10 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc2_bias[q]));
             }
         }

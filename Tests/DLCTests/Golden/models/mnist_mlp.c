@@ -115,6 +115,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_fc1_bias, 0, sizeof(float) * 512);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 512; i1++) {
                 const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
                 t14[i0 * 512 + i1] = v_;
@@ -233,6 +234,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 512; i1++) {
                 const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
                 t14[i0 * 512 + i1] = v_;

@@ -42,9 +42,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 13; p++) {
                     const float a_ = x[r * 13 + p];
                     const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 16;
+                #pragma omp simd
                 for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -61,16 +63,18 @@ static float train_step(const dlc_step *s) {
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
     {
         if ((int64_t)n * 3 * 16 <= 16384) {
-            float tile_[48];
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 16 + p];
+            float tile_[128] = {0};
+            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 16 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 16; p++) {
                     const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -123,9 +127,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = d_logits[r * 3 + p];
                     const float *const b_ = fc2_weight + p * 16;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t12 + r * 16;
+                #pragma omp simd
                 for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
             }
         }
@@ -142,9 +148,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_logits[p * 3 + r];
                     const float *const b_ = t6 + p * 16;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc2_weight + r * 16;
+                #pragma omp simd
                 for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
             }
         }
@@ -167,6 +175,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_fc1_bias, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 16; i1++) {
                 const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t12[i0 * 16 + i1] : 0.0f);
                 t15[i0 * 16 + i1] = v_;
@@ -183,9 +192,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t15[p * 16 + r];
                     const float *const b_ = x + p * 13;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 13; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc1_weight + r * 13;
+                #pragma omp simd
                 for (int64_t q = 0; q < 13; q++) row_[q] = acc_[q];
             }
         }
@@ -226,9 +237,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 13; p++) {
                     const float a_ = x[r * 13 + p];
                     const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 16;
+                #pragma omp simd
                 for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -245,16 +258,18 @@ static float sgd_step(const dlc_step *s) {
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
     {
         if ((int64_t)n * 3 * 16 <= 16384) {
-            float tile_[48];
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 16 + p];
+            float tile_[128] = {0};
+            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 16 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 16; p++) {
                     const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -307,9 +322,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = d_logits[r * 3 + p];
                     const float *const b_ = fc2_weight + p * 16;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t12 + r * 16;
+                #pragma omp simd
                 for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
             }
         }
@@ -326,9 +343,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_logits[p * 3 + r];
                     const float *const b_ = t6 + p * 16;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc2_weight + r * 16;
+                #pragma omp simd
                 for (int64_t q = 0; q < 16; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -351,6 +370,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 16; i1++) {
                 const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t12[i0 * 16 + i1] : 0.0f);
                 t15[i0 * 16 + i1] = v_;
@@ -367,9 +387,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t15[p * 16 + r];
                     const float *const b_ = x + p * 13;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 13; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc1_weight + r * 13;
+                #pragma omp simd
                 for (int64_t q = 0; q < 13; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -407,9 +429,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 13; p++) {
                     const float a_ = x[r * 13 + p];
                     const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 16;
+                #pragma omp simd
                 for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -426,16 +450,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
     {
         if ((int64_t)n * 3 * 16 <= 16384) {
-            float tile_[48];
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 16 + p];
+            float tile_[128] = {0};
+            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 16 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 16; p++) {
                     const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -511,9 +537,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 13; p++) {
                     const float a_ = x[r * 13 + p];
                     const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 16;
+                #pragma omp simd
                 for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -530,16 +558,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
     {
         if ((int64_t)n * 3 * 16 <= 16384) {
-            float tile_[48];
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 16 + p];
+            float tile_[128] = {0};
+            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 16 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 16; p++) {
                     const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }

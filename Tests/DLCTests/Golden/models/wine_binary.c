@@ -45,16 +45,18 @@ static float train_step(const dlc_step *s) {
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
     {
         if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = l1_weight[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l1_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + l1_bias[q]);
             }
         }
@@ -138,14 +140,18 @@ static float train_step(const dlc_step *s) {
     /* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
     {
         if ((int64_t)n * 3 * 1 <= 16384) {
+            float tile_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l2_weight[p * 3 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = t21[r * 1 + p];
-                    const float *const b_ = l2_weight + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t22 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -162,9 +168,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t21[p * 1 + r];
                     const float *const b_ = t7 + p * 3;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_l2_weight + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -177,6 +185,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_l1_bias, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (t22[i0 * 3 + i1] * (t7[i0 * 3 + i1] * (1.0f - t7[i0 * 3 + i1])));
                 t27[i0 * 3 + i1] = v_;
@@ -193,9 +202,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t27[p * 3 + r];
                     const float *const b_ = x + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_l1_weight + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -239,16 +250,18 @@ static float sgd_step(const dlc_step *s) {
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
     {
         if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = l1_weight[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l1_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + l1_bias[q]);
             }
         }
@@ -332,14 +345,18 @@ static float sgd_step(const dlc_step *s) {
     /* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
     {
         if ((int64_t)n * 3 * 1 <= 16384) {
+            float tile_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l2_weight[p * 3 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = t21[r * 1 + p];
-                    const float *const b_ = l2_weight + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t22 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -356,9 +373,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t21[p * 1 + r];
                     const float *const b_ = t7 + p * 3;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l2_weight + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -371,6 +390,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (t22[i0 * 3 + i1] * (t7[i0 * 3 + i1] * (1.0f - t7[i0 * 3 + i1])));
                 t27[i0 * 3 + i1] = v_;
@@ -387,9 +407,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t27[p * 3 + r];
                     const float *const b_ = x + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l1_weight + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -421,16 +443,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
     {
         if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = l1_weight[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l1_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + l1_bias[q]);
             }
         }
@@ -516,16 +540,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
     {
         if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = l1_weight[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l1_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + l1_bias[q]);
             }
         }

@@ -49,16 +49,18 @@ static float train_step(const dlc_step *s) {
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
     {
         if ((int64_t)n * 10 * 2 <= 16384) {
-            float tile_[20];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l1_weight[q * 2 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l1_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
             }
         }
@@ -75,16 +77,18 @@ static float train_step(const dlc_step *s) {
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[100];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l2_weight[q * 10 + p];
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[q * 10 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
             }
         }
@@ -161,14 +165,18 @@ static float train_step(const dlc_step *s) {
     /* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l3_weight[p * 10 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = t23[r * 1 + p];
-                    const float *const b_ = l3_weight + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -185,9 +193,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t23[p * 1 + r];
                     const float *const b_ = h + p * 10;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_l3_weight + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -200,6 +210,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_l2_bias, 0, sizeof(float) * 10);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
                 t27[i0 * 10 + i1] = v_;
@@ -211,14 +222,18 @@ static float train_step(const dlc_step *s) {
     /* %28: f32[N,10] = matmul %27, %l2.weight   @10:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[p * 10 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t27[r * 10 + p];
-                    const float *const b_ = l2_weight + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t28 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -235,9 +250,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t27[p * 10 + r];
                     const float *const b_ = t8 + p * 10;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_l2_weight + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -250,6 +267,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_l1_bias, 0, sizeof(float) * 10);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t28[i0 * 10 + i1] : 0.0f);
                 t31[i0 * 10 + i1] = v_;
@@ -266,9 +284,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t31[p * 10 + r];
                     const float *const b_ = x + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_l1_weight + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -314,16 +334,18 @@ static float sgd_step(const dlc_step *s) {
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
     {
         if ((int64_t)n * 10 * 2 <= 16384) {
-            float tile_[20];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l1_weight[q * 2 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l1_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
             }
         }
@@ -340,16 +362,18 @@ static float sgd_step(const dlc_step *s) {
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[100];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l2_weight[q * 10 + p];
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[q * 10 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
             }
         }
@@ -426,14 +450,18 @@ static float sgd_step(const dlc_step *s) {
     /* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l3_weight[p * 10 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = t23[r * 1 + p];
-                    const float *const b_ = l3_weight + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -450,9 +478,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t23[p * 1 + r];
                     const float *const b_ = h + p * 10;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l3_weight + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -465,6 +495,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
                 t27[i0 * 10 + i1] = v_;
@@ -476,14 +507,18 @@ static float sgd_step(const dlc_step *s) {
     /* %28: f32[N,10] = matmul %27, %l2.weight   @10:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[p * 10 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t27[r * 10 + p];
-                    const float *const b_ = l2_weight + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t28 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -500,9 +535,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t27[p * 10 + r];
                     const float *const b_ = t8 + p * 10;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l2_weight + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -515,6 +552,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t28[i0 * 10 + i1] : 0.0f);
                 t31[i0 * 10 + i1] = v_;
@@ -531,9 +569,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t31[p * 10 + r];
                     const float *const b_ = x + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l1_weight + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -567,16 +607,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
     {
         if ((int64_t)n * 10 * 2 <= 16384) {
-            float tile_[20];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l1_weight[q * 2 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l1_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
             }
         }
@@ -593,16 +635,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[100];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l2_weight[q * 10 + p];
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[q * 10 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
             }
         }
@@ -683,16 +727,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
     {
         if ((int64_t)n * 10 * 2 <= 16384) {
-            float tile_[20];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l1_weight[q * 2 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l1_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
             }
         }
@@ -709,16 +755,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
     {
         if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[100];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = l2_weight[q * 10 + p];
+            float tile_[160] = {0};
+            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[q * 10 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 10; p++) {
                     const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
             }
         }

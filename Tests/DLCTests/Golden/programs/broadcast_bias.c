@@ -103,6 +103,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_w, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (d_h[i0 * 3 + i1] * x[i0 * 3 + i1]);
                 t21[i0 * 3 + i1] = v_;
@@ -211,6 +212,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (d_h[i0 * 3 + i1] * x[i0 * 3 + i1]);
                 t21[i0 * 3 + i1] = v_;

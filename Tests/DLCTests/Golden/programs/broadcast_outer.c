@@ -177,6 +177,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_row, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (d_a[i0 * 4 + i1] * x[i0]);
                 t35[i0 * 4 + i1] = v_;
@@ -359,6 +360,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (d_a[i0 * 4 + i1] * x[i0]);
                 t35[i0 * 4 + i1] = v_;

@@ -47,16 +47,18 @@ static float train_step(const dlc_step *s) {
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
     {
         if ((int64_t)n * 3 * 4 <= 16384) {
-            float tile_[12];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t4 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = dlc_relu((acc_[q] + fc_bias[q]));
             }
         }
@@ -189,6 +191,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_fc_bias, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (t4[i0 * 3 + i1] > 0.0f ? ((t28[i0] + (d_z[i0 * 3 + i1] * t7[i0 * 3 + i1])) * t5[i0 * 3 + i1]) : 0.0f);
                 t33[i0 * 3 + i1] = v_;
@@ -205,9 +208,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t33[p * 3 + r];
                     const float *const b_ = x + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc_weight + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -255,16 +260,18 @@ static float sgd_step(const dlc_step *s) {
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
     {
         if ((int64_t)n * 3 * 4 <= 16384) {
-            float tile_[12];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t4 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = dlc_relu((acc_[q] + fc_bias[q]));
             }
         }
@@ -397,6 +404,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (t4[i0 * 3 + i1] > 0.0f ? ((t28[i0] + (d_z[i0 * 3 + i1] * t7[i0 * 3 + i1])) * t5[i0 * 3 + i1]) : 0.0f);
                 t33[i0 * 3 + i1] = v_;
@@ -413,9 +421,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t33[p * 3 + r];
                     const float *const b_ = x + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc_weight + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -453,16 +463,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
     {
         if ((int64_t)n * 3 * 4 <= 16384) {
-            float tile_[12];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t4 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = dlc_relu((acc_[q] + fc_bias[q]));
             }
         }
@@ -627,16 +639,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
     {
         if ((int64_t)n * 3 * 4 <= 16384) {
-            float tile_[12];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t4 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = dlc_relu((acc_[q] + fc_bias[q]));
             }
         }

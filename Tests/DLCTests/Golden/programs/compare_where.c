@@ -114,6 +114,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_w, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (((((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] >= 0.0f) + (float)(z[i0 * 4 + i1] > 0.0f)) * 0.5f))) + (gt[i0 * 4 + i1] != 0 ? (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)))) : 0.0f)) + (-(gt[i0 * 4 + i1] != 0 ? 0.0f : (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f))))))) * x[i0 * 4 + i1]);
                 t54[i0 * 4 + i1] = v_;
@@ -229,6 +230,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (((((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] >= 0.0f) + (float)(z[i0 * 4 + i1] > 0.0f)) * 0.5f))) + (gt[i0 * 4 + i1] != 0 ? (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)))) : 0.0f)) + (-(gt[i0 * 4 + i1] != 0 ? 0.0f : (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f))))))) * x[i0 * 4 + i1]);
                 t54[i0 * 4 + i1] = v_;

@@ -44,14 +44,18 @@ static float train_step(const dlc_step *s) {
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
     {
         if ((int64_t)n * 4 * 8 <= 16384) {
+            float tile_[64] = {0};
+            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t4[p * 4 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = x[r * 8 + p];
-                    const float *const b_ = t4 + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t5 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -94,6 +98,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(t17, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t15[0]);
                 d_pred[i0 * 4 + i1] = v_;
@@ -117,9 +122,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = x[p * 8 + r];
                     const float *const b_ = d_pred + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t19 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -173,14 +180,18 @@ static float sgd_step(const dlc_step *s) {
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
     {
         if ((int64_t)n * 4 * 8 <= 16384) {
+            float tile_[64] = {0};
+            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t4[p * 4 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = x[r * 8 + p];
-                    const float *const b_ = t4 + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t5 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -223,6 +234,7 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t17, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t15[0]);
                 d_pred[i0 * 4 + i1] = v_;
@@ -246,9 +258,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = x[p * 8 + r];
                     const float *const b_ = d_pred + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t19 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -297,14 +311,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
     {
         if ((int64_t)n * 4 * 8 <= 16384) {
+            float tile_[64] = {0};
+            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t4[p * 4 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = x[r * 8 + p];
-                    const float *const b_ = t4 + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t5 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -368,14 +386,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
     {
         if ((int64_t)n * 4 * 8 <= 16384) {
+            float tile_[64] = {0};
+            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t4[p * 4 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = x[r * 8 + p];
-                    const float *const b_ = t4 + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t5 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }

@@ -130,6 +130,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_w, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (((((((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (1.0f - (t16[i0 * 4 + i1] * t16[i0 * 4 + i1]))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (t14[i0 * 4 + i1] * (1.0f - t14[i0 * 4 + i1])))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (float)(z[i0 * 4 + i1] > 0.0f))) + (((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) / t9[i0 * 4 + i1]) * (z[i0 * 4 + i1] * 2.0f))) + ((-((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) * a[i0 * 4 + i1])) * dlc_signf(z[i0 * 4 + i1]))) * x[i0 * 4 + i1]);
                 t48[i0 * 4 + i1] = v_;
@@ -261,6 +262,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (((((((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (1.0f - (t16[i0 * 4 + i1] * t16[i0 * 4 + i1]))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (t14[i0 * 4 + i1] * (1.0f - t14[i0 * 4 + i1])))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (float)(z[i0 * 4 + i1] > 0.0f))) + (((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) / t9[i0 * 4 + i1]) * (z[i0 * 4 + i1] * 2.0f))) + ((-((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) * a[i0 * 4 + i1])) * dlc_signf(z[i0 * 4 + i1]))) * x[i0 * 4 + i1]);
                 t48[i0 * 4 + i1] = v_;

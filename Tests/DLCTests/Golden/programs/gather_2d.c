@@ -58,16 +58,18 @@ static float train_step(const dlc_step *s) {
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = fc_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = bag[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }
@@ -115,14 +117,18 @@ static float train_step(const dlc_step *s) {
     /* %d.bag: f32[N,4] = matmul %d.logits, %fc.weight   @11:18 */
     {
         if ((int64_t)n * 4 * 2 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = d_logits[r * 2 + p];
-                    const float *const b_ = fc_weight + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_bag + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -139,9 +145,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_logits[p * 2 + r];
                     const float *const b_ = bag + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc_weight + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -240,16 +248,18 @@ static float sgd_step(const dlc_step *s) {
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = fc_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = bag[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }
@@ -297,14 +307,18 @@ static float sgd_step(const dlc_step *s) {
     /* %d.bag: f32[N,4] = matmul %d.logits, %fc.weight   @11:18 */
     {
         if ((int64_t)n * 4 * 2 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = d_logits[r * 2 + p];
-                    const float *const b_ = fc_weight + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_bag + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -321,9 +335,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_logits[p * 2 + r];
                     const float *const b_ = bag + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc_weight + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -422,16 +438,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = fc_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = bag[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }
@@ -503,16 +521,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = fc_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = bag[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }

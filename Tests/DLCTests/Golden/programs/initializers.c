@@ -69,16 +69,18 @@ static float train_step(const dlc_step *s) {
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
     {
         if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 3 + p];
+            float tile_[24] = {0};
+            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 3 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t17 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + t16[q]);
             }
         }
@@ -127,6 +129,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_b1, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (d_pred[i0 * 2 + i1] * s1[0]);
                 t28[i0 * 2 + i1] = v_;
@@ -153,9 +156,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t28[p * 2 + r];
                     const float *const b_ = x + p * 3;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_w1 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -250,16 +255,18 @@ static float sgd_step(const dlc_step *s) {
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
     {
         if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 3 + p];
+            float tile_[24] = {0};
+            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 3 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t17 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + t16[q]);
             }
         }
@@ -308,6 +315,7 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(d_b1, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (d_pred[i0 * 2 + i1] * s1[0]);
                 t28[i0 * 2 + i1] = v_;
@@ -334,9 +342,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t28[p * 2 + r];
                     const float *const b_ = x + p * 3;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_w1 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -452,16 +462,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
     {
         if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 3 + p];
+            float tile_[24] = {0};
+            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 3 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t17 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + t16[q]);
             }
         }
@@ -538,16 +550,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
     {
         if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 3 + p];
+            float tile_[24] = {0};
+            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 3 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t17 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + t16[q]);
             }
         }

@@ -70,9 +70,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu(acc_[q]);
             }
         }
@@ -94,9 +96,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = h[r * 8 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + sq_bias[q]));
             }
         }
@@ -120,9 +124,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = t8[r * 8 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h2 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = (acc_[q] + sq_bias[q]);
             }
         }
@@ -146,16 +152,18 @@ static float train_step(const dlc_step *s) {
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
     {
         if ((int64_t)n * 3 * 8 <= 16384) {
-            float tile_[24];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 8 + p];
+            float tile_[64] = {0};
+            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = t10[r * 8 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -245,9 +253,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = d_logits[r * 3 + p];
                     const float *const b_ = fc2_weight + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_h2 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -264,9 +274,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_logits[p * 3 + r];
                     const float *const b_ = t10 + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc2_weight + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -293,9 +305,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = d_h2[r * 8 + p];
                     const float *const b_ = sq_weight + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t35 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -312,9 +326,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_h2[p * 8 + r];
                     const float *const b_ = t8 + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t36 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -337,6 +353,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(t41, 0, sizeof(float) * 8);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 8; i1++) {
                 const float v_ = (t8[i0 * 8 + i1] > 0.0f ? t35[i0 * 8 + i1] : 0.0f);
                 t38[i0 * 8 + i1] = v_;
@@ -353,9 +370,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = t38[r * 8 + p];
                     const float *const b_ = sq_weight + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t39 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -372,9 +391,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t38[p * 8 + r];
                     const float *const b_ = h + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t40 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -398,9 +419,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t43[p * 8 + r];
                     const float *const b_ = x + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t44 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -498,9 +521,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu(acc_[q]);
             }
         }
@@ -522,9 +547,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = h[r * 8 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + sq_bias[q]));
             }
         }
@@ -548,9 +575,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = t8[r * 8 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h2 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = (acc_[q] + sq_bias[q]);
             }
         }
@@ -574,16 +603,18 @@ static float sgd_step(const dlc_step *s) {
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
     {
         if ((int64_t)n * 3 * 8 <= 16384) {
-            float tile_[24];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 8 + p];
+            float tile_[64] = {0};
+            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = t10[r * 8 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -673,9 +704,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = d_logits[r * 3 + p];
                     const float *const b_ = fc2_weight + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_h2 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -692,9 +725,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_logits[p * 3 + r];
                     const float *const b_ = t10 + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc2_weight + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -721,9 +756,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = d_h2[r * 8 + p];
                     const float *const b_ = sq_weight + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t35 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -740,9 +777,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_h2[p * 8 + r];
                     const float *const b_ = t8 + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t36 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -765,6 +804,7 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t41, 0, sizeof(float) * 8);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 8; i1++) {
                 const float v_ = (t8[i0 * 8 + i1] > 0.0f ? t35[i0 * 8 + i1] : 0.0f);
                 t38[i0 * 8 + i1] = v_;
@@ -781,9 +821,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = t38[r * 8 + p];
                     const float *const b_ = sq_weight + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t39 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -800,9 +842,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t38[p * 8 + r];
                     const float *const b_ = h + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t40 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -826,9 +870,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t43[p * 8 + r];
                     const float *const b_ = x + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t44 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -918,9 +964,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu(acc_[q]);
             }
         }
@@ -942,9 +990,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = h[r * 8 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + sq_bias[q]));
             }
         }
@@ -968,9 +1018,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = t8[r * 8 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h2 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = (acc_[q] + sq_bias[q]);
             }
         }
@@ -994,16 +1046,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
     {
         if ((int64_t)n * 3 * 8 <= 16384) {
-            float tile_[24];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 8 + p];
+            float tile_[64] = {0};
+            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = t10[r * 8 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }
@@ -1101,9 +1155,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu(acc_[q]);
             }
         }
@@ -1125,9 +1181,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = h[r * 8 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t8 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + sq_bias[q]));
             }
         }
@@ -1151,9 +1209,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = t8[r * 8 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h2 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = (acc_[q] + sq_bias[q]);
             }
         }
@@ -1177,16 +1237,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
     {
         if ((int64_t)n * 3 * 8 <= 16384) {
-            float tile_[24];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc2_weight[q * 8 + p];
+            float tile_[64] = {0};
+            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 8; p++) {
                     const float a_ = t10[r * 8 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = logits + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
             }
         }

@@ -52,14 +52,18 @@ static float train_step(const dlc_step *s) {
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
     {
         if ((int64_t)n * 3 * 2 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = w[p * 3 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = a[r * 2 + p];
-                    const float *const b_ = w + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -155,16 +159,18 @@ static float train_step(const dlc_step *s) {
     /* %d.hid: f32[N,3] = matmul %d.s, %v {transpose_b: true}   @13:17 */
     {
         if ((int64_t)n * 3 * 1 <= 16384) {
-            float tile_[3];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = v[q * 1 + p];
+            float tile_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = d_s[r * 1 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_hid + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -196,6 +202,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(t36, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (d_hid[i0 * 3 + i1] * (float)(t7[i0 * 3 + i1] > 0.0f));
                 t35[i0 * 3 + i1] = v_;
@@ -212,9 +219,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = a[p * 2 + r];
                     const float *const b_ = t35 + p * 3;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_w + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -273,14 +282,18 @@ static float sgd_step(const dlc_step *s) {
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
     {
         if ((int64_t)n * 3 * 2 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = w[p * 3 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = a[r * 2 + p];
-                    const float *const b_ = w + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -376,16 +389,18 @@ static float sgd_step(const dlc_step *s) {
     /* %d.hid: f32[N,3] = matmul %d.s, %v {transpose_b: true}   @13:17 */
     {
         if ((int64_t)n * 3 * 1 <= 16384) {
-            float tile_[3];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = v[q * 1 + p];
+            float tile_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = d_s[r * 1 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_hid + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -417,6 +432,7 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t36, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (d_hid[i0 * 3 + i1] * (float)(t7[i0 * 3 + i1] > 0.0f));
                 t35[i0 * 3 + i1] = v_;
@@ -433,9 +449,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = a[p * 2 + r];
                     const float *const b_ = t35 + p * 3;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = w + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -481,14 +499,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
     {
         if ((int64_t)n * 3 * 2 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = w[p * 3 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = a[r * 2 + p];
-                    const float *const b_ = w + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -578,14 +600,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
     {
         if ((int64_t)n * 3 * 2 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = w[p * 3 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = a[r * 2 + p];
-                    const float *const b_ = w + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }

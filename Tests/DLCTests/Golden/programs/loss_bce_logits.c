@@ -88,9 +88,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_z[p * 1 + r];
                     const float *const b_ = x + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc_weight + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -179,9 +181,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_z[p * 1 + r];
                     const float *const b_ = x + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc_weight + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
             }
         }

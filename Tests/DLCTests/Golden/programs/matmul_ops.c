@@ -52,14 +52,18 @@ static float train_step(const dlc_step *s) {
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
     {
         if ((int64_t)n * 4 * 4 <= 16384) {
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = m[p * 4 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = m + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -80,14 +84,18 @@ static float train_step(const dlc_step *s) {
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = t8[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = h[r * 4 + p];
-                    const float *const b_ = t8 + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = g + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -99,16 +107,18 @@ static float train_step(const dlc_step *s) {
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l_2 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + b[q]);
             }
         }
@@ -141,14 +151,18 @@ static float train_step(const dlc_step *s) {
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
     {
         if ((int64_t)n * 2 * 3 <= 16384) {
+            float tile_[24] = {0};
+            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = t13[r * 3 + p];
-                    const float *const b_ = v + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -182,6 +196,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_b, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t21[0]);
                 d_pred[i0 * 2 + i1] = v_;
@@ -193,16 +208,18 @@ static float train_step(const dlc_step *s) {
     /* %23: f32[N,3] = matmul %d.pred, %v {transpose_b: true}   @16:24 */
     {
         if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = v[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = d_pred[r * 2 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t23 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -219,9 +236,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t13[p * 3 + r];
                     const float *const b_ = d_pred + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_v + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -254,9 +273,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_pred[p * 2 + r];
                     const float *const b_ = x + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t28 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -268,16 +289,18 @@ static float train_step(const dlc_step *s) {
     /* %30: f32[N,4] = matmul %d.pred, %8 {transpose_b: true}   @13:13 */
     {
         if ((int64_t)n * 4 * 2 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 4 + q] = t8[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t8[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = d_pred[r * 2 + p];
-                    const float *const b_ = tile_ + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t30 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -294,9 +317,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = h[p * 4 + r];
                     const float *const b_ = d_pred + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t31 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -320,9 +345,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = x[p * 4 + r];
                     const float *const b_ = d_h + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_m + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -382,14 +409,18 @@ static float sgd_step(const dlc_step *s) {
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
     {
         if ((int64_t)n * 4 * 4 <= 16384) {
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = m[p * 4 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = m + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -410,14 +441,18 @@ static float sgd_step(const dlc_step *s) {
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = t8[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = h[r * 4 + p];
-                    const float *const b_ = t8 + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = g + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -429,16 +464,18 @@ static float sgd_step(const dlc_step *s) {
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l_2 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + b[q]);
             }
         }
@@ -471,14 +508,18 @@ static float sgd_step(const dlc_step *s) {
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
     {
         if ((int64_t)n * 2 * 3 <= 16384) {
+            float tile_[24] = {0};
+            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = t13[r * 3 + p];
-                    const float *const b_ = v + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -512,6 +553,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t21[0]);
                 d_pred[i0 * 2 + i1] = v_;
@@ -523,16 +565,18 @@ static float sgd_step(const dlc_step *s) {
     /* %23: f32[N,3] = matmul %d.pred, %v {transpose_b: true}   @16:24 */
     {
         if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = v[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = d_pred[r * 2 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t23 + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
             }
         }
@@ -549,9 +593,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t13[p * 3 + r];
                     const float *const b_ = d_pred + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = v + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -584,9 +630,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_pred[p * 2 + r];
                     const float *const b_ = x + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t28 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -598,16 +646,18 @@ static float sgd_step(const dlc_step *s) {
     /* %30: f32[N,4] = matmul %d.pred, %8 {transpose_b: true}   @13:13 */
     {
         if ((int64_t)n * 4 * 2 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 4 + q] = t8[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t8[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = d_pred[r * 2 + p];
-                    const float *const b_ = tile_ + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t30 + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -624,9 +674,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = h[p * 4 + r];
                     const float *const b_ = d_pred + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t31 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -650,9 +702,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = x[p * 4 + r];
                     const float *const b_ = d_h + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = m + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -700,14 +754,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
     {
         if ((int64_t)n * 4 * 4 <= 16384) {
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = m[p * 4 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = m + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -728,14 +786,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = t8[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = h[r * 4 + p];
-                    const float *const b_ = t8 + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = g + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -747,16 +809,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l_2 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + b[q]);
             }
         }
@@ -789,14 +853,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
     {
         if ((int64_t)n * 2 * 3 <= 16384) {
+            float tile_[24] = {0};
+            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = t13[r * 3 + p];
-                    const float *const b_ = v + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -850,14 +918,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
     {
         if ((int64_t)n * 4 * 4 <= 16384) {
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = m[p * 4 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[4] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = m + p * 4;
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -878,14 +950,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = t8[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = h[r * 4 + p];
-                    const float *const b_ = t8 + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = g + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -897,16 +973,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = w[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = l_2 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + b[q]);
             }
         }
@@ -939,14 +1017,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
     {
         if ((int64_t)n * 2 * 3 <= 16384) {
+            float tile_[24] = {0};
+            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 3; p++) {
                     const float a_ = t13[r * 3 + p];
-                    const float *const b_ = v + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }

@@ -45,16 +45,18 @@ static float train_step(const dlc_step *s) {
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
     {
         if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[15];
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 5 + p];
+            float tile_[40] = {0};
+            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 5; p++) {
                     const float a_ = h[r * 5 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = z + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }
@@ -107,9 +109,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_z[p * 3 + r];
                     const float *const b_ = h + p * 5;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc_weight + r * 5;
+                #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
             }
         }
@@ -165,16 +169,18 @@ static float sgd_step(const dlc_step *s) {
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
     {
         if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[15];
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 5 + p];
+            float tile_[40] = {0};
+            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 5; p++) {
                     const float a_ = h[r * 5 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = z + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }
@@ -227,9 +233,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_z[p * 3 + r];
                     const float *const b_ = h + p * 5;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc_weight + r * 5;
+                #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -284,16 +292,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
     {
         if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[15];
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 5 + p];
+            float tile_[40] = {0};
+            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 5; p++) {
                     const float a_ = h[r * 5 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = z + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }
@@ -392,16 +402,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
     {
         if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[15];
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 3 + q] = fc_weight[q * 5 + p];
+            float tile_[40] = {0};
+            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[3] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 5; p++) {
                     const float a_ = h[r * 5 + p];
-                    const float *const b_ = tile_ + p * 3;
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = z + r * 3;
+                #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
             }
         }

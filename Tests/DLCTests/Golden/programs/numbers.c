@@ -98,6 +98,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(t25, 0, sizeof(float) * 12);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 12; i1++) {
                 const float v_ = (((pred[i0 * 12 + i1] - y[i0 * 12 + i1]) * t22[0]) * t17[i0 * 12 + i1]);
                 d_b[i0 * 12 + i1] = v_;
@@ -204,6 +205,7 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t25, 0, sizeof(float) * 12);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 12; i1++) {
                 const float v_ = (((pred[i0 * 12 + i1] - y[i0 * 12 + i1]) * t22[0]) * t17[i0 * 12 + i1]);
                 d_b[i0 * 12 + i1] = v_;

@@ -43,9 +43,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -119,9 +121,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = d_pred[r * 1 + p];
                     const float *const b_ = fc2_weight + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t14 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -138,9 +142,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_pred[p * 1 + r];
                     const float *const b_ = t6 + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc2_weight + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -153,6 +159,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_fc1_bias, 0, sizeof(float) * 8);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 8; i1++) {
                 const float v_ = (t6[i0 * 8 + i1] > 0.0f ? t14[i0 * 8 + i1] : 0.0f);
                 t17[i0 * 8 + i1] = v_;
@@ -213,9 +220,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -289,9 +298,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = d_pred[r * 1 + p];
                     const float *const b_ = fc2_weight + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t14 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
             }
         }
@@ -308,9 +319,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_pred[p * 1 + r];
                     const float *const b_ = t6 + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc2_weight + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -323,6 +336,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 8; i1++) {
                 const float v_ = (t6[i0 * 8 + i1] > 0.0f ? t14[i0 * 8 + i1] : 0.0f);
                 t17[i0 * 8 + i1] = v_;
@@ -378,9 +392,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }
@@ -456,9 +472,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
                     const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 8;
+                #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
             }
         }

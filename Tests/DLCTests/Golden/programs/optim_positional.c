@@ -39,16 +39,18 @@ static float train_step(const dlc_step *s) {
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc1_bias[q]);
             }
         }
@@ -124,14 +126,18 @@ static float train_step(const dlc_step *s) {
     /* %15: f32[N,10] = matmul %d.pred, %fc2.weight   @9:16 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = d_pred[r * 1 + p];
-                    const float *const b_ = fc2_weight + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t15 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -148,9 +154,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_pred[p * 1 + r];
                     const float *const b_ = t7 + p * 10;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc2_weight + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -163,6 +171,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_fc1_bias, 0, sizeof(float) * 10);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (t15[i0 * 10 + i1] * (1.0f - (t7[i0 * 10 + i1] * t7[i0 * 10 + i1])));
                 t21[i0 * 10 + i1] = v_;
@@ -219,16 +228,18 @@ static float sgd_step(const dlc_step *s) {
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc1_bias[q]);
             }
         }
@@ -304,14 +315,18 @@ static float sgd_step(const dlc_step *s) {
     /* %15: f32[N,10] = matmul %d.pred, %fc2.weight   @9:16 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = d_pred[r * 1 + p];
-                    const float *const b_ = fc2_weight + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t15 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
             }
         }
@@ -328,9 +343,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_pred[p * 1 + r];
                     const float *const b_ = t7 + p * 10;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc2_weight + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -343,6 +360,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (t15[i0 * 10 + i1] * (1.0f - (t7[i0 * 10 + i1] * t7[i0 * 10 + i1])));
                 t21[i0 * 10 + i1] = v_;
@@ -392,16 +410,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc1_bias[q]);
             }
         }
@@ -478,16 +498,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
     {
         if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 10 + q] = fc1_weight[q * 1 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[10] = {0};
+                float acc_[16] = {0};
                 for (int64_t p = 0; p < 1; p++) {
                     const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 10;
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 16;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 10;
+                #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc1_bias[q]);
             }
         }

@@ -95,6 +95,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_w, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (((((((-(((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f)) / 16.0f) + ((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f) * 2.0f)) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (z[i0 * 4 + i1] * 2.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (t9[i0 * 4 + i1] * 3.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (-powf(z[i0 * 4 + i1], -2.0f)))) * x[i0 * 4 + i1]);
                 t42[i0 * 4 + i1] = v_;
@@ -191,6 +192,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (((((((-(((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f)) / 16.0f) + ((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f) * 2.0f)) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (z[i0 * 4 + i1] * 2.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (t9[i0 * 4 + i1] * 3.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (-powf(z[i0 * 4 + i1], -2.0f)))) * x[i0 * 4 + i1]);
                 t42[i0 * 4 + i1] = v_;

@@ -229,6 +229,7 @@ static float train_step(const dlc_step *s) {
         memset(t43, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
+                #pragma omp simd
                 for (int64_t i2 = 0; i2 < 4; i2++) {
                     const float v_ = ((((t24[0] + (t26[i0 * 12 + i1 * 4 + i2] * t28[0])) + (t31[i0 * 12 + i1 * 4 + i2] * t32[i0 * 4 + i2])) + t37[i0 * 3 + i1]) * x[i0 * 12 + i1 * 4 + i2]);
                     t42[i0 * 12 + i1 * 4 + i2] = v_;
@@ -467,6 +468,7 @@ static float sgd_step(const dlc_step *s) {
         memset(t43, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
+                #pragma omp simd
                 for (int64_t i2 = 0; i2 < 4; i2++) {
                     const float v_ = ((((t24[0] + (t26[i0 * 12 + i1 * 4 + i2] * t28[0])) + (t31[i0 * 12 + i1 * 4 + i2] * t32[i0 * 4 + i2])) + t37[i0 * 3 + i1]) * x[i0 * 12 + i1 * 4 + i2]);
                     t42[i0 * 12 + i1 * 4 + i2] = v_;

@@ -36,16 +36,18 @@ static float train_step(const dlc_step *s) {
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = sigmoid_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = sigmoid_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + sigmoid_bias[q]);
             }
         }
@@ -93,6 +95,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_mean, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t12[0]);
                 d_pred[i0 * 2 + i1] = v_;
@@ -105,6 +108,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_sigmoid_bias, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (d_pred[i0 * 2 + i1] * (1.0f - (t6[i0 * 2 + i1] * t6[i0 * 2 + i1])));
                 d_h[i0 * 2 + i1] = v_;
@@ -121,9 +125,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_h[p * 2 + r];
                     const float *const b_ = x + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_sigmoid_weight + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
@@ -159,16 +165,18 @@ static float sgd_step(const dlc_step *s) {
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = sigmoid_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = sigmoid_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + sigmoid_bias[q]);
             }
         }
@@ -216,6 +224,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t12[0]);
                 d_pred[i0 * 2 + i1] = v_;
@@ -228,6 +237,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (d_pred[i0 * 2 + i1] * (1.0f - (t6[i0 * 2 + i1] * t6[i0 * 2 + i1])));
                 d_h[i0 * 2 + i1] = v_;
@@ -244,9 +254,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_h[p * 2 + r];
                     const float *const b_ = x + p * 4;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = sigmoid_weight + r * 4;
+                #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -276,16 +288,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = sigmoid_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = sigmoid_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + sigmoid_bias[q]);
             }
         }
@@ -337,16 +351,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
     {
         if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[8];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = sigmoid_weight[q * 4 + p];
+            float tile_[32] = {0};
+            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = sigmoid_weight[q * 4 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 4; p++) {
                     const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = h + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + sigmoid_bias[q]);
             }
         }

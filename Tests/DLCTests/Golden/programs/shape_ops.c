@@ -173,6 +173,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(t26, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (d_q[i0 * 4 + i1] * t12[i0]);
                 t25[i0 * 4 + i1] = v_;
@@ -185,6 +186,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_u, 0, sizeof(float) * 6);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 6; i1++) {
                 const float v_ = (t28[i0 * 6 + i1] * x[i0 * 6 + i1]);
                 t29[i0 * 6 + i1] = v_;
@@ -373,6 +375,7 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t26, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (d_q[i0 * 4 + i1] * t12[i0]);
                 t25[i0 * 4 + i1] = v_;
@@ -385,6 +388,7 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(d_u, 0, sizeof(float) * 6);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 6; i1++) {
                 const float v_ = (t28[i0 * 6 + i1] * x[i0 * 6 + i1]);
                 t29[i0 * 6 + i1] = v_;

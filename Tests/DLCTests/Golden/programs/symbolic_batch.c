@@ -42,16 +42,18 @@ static float train_step(const dlc_step *s) {
     /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
     {
         if ((int64_t)n * 2 * 6 <= 16384) {
-            float tile_[12];
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = enc_weight[q * 6 + p];
+            float tile_[48] = {0};
+            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = enc_weight[q * 6 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 6; p++) {
                     const float a_ = x[r * 6 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + enc_bias[q]);
             }
         }
@@ -75,16 +77,18 @@ static float train_step(const dlc_step *s) {
     /* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
     {
         if ((int64_t)n * 6 * 2 <= 16384) {
-            float tile_[12];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 6 + q] = dec_weight[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = dec_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[6] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = code[r * 2 + p];
-                    const float *const b_ = tile_ + p * 6;
-                    for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = recon + r * 6;
+                #pragma omp simd
                 for (int64_t q = 0; q < 6; q++) row_[q] = (acc_[q] + dec_bias[q]);
             }
         }
@@ -130,6 +134,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_dec_bias, 0, sizeof(float) * 6);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 6; i1++) {
                 const float v_ = (((t9[i0 * 6 + i1] - t10[i0 * 6 + i1]) * t15[0]) * mask[i0 * 6 + i1]);
                 d_recon[i0 * 6 + i1] = v_;
@@ -141,14 +146,18 @@ static float train_step(const dlc_step *s) {
     /* %d.code: f32[N,2] = matmul %d.recon, %dec.weight   @10:17 */
     {
         if ((int64_t)n * 2 * 6 <= 16384) {
+            float tile_[48] = {0};
+            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = dec_weight[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 6; p++) {
                     const float a_ = d_recon[r * 6 + p];
-                    const float *const b_ = dec_weight + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_code + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -165,9 +174,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_recon[p * 6 + r];
                     const float *const b_ = code + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_dec_weight + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -180,6 +191,7 @@ static float train_step(const dlc_step *s) {
     {
         memset(d_enc_bias, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (d_code[i0 * 2 + i1] * (1.0f - (code[i0 * 2 + i1] * code[i0 * 2 + i1])));
                 t24[i0 * 2 + i1] = v_;
@@ -196,9 +208,11 @@ static float train_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t24[p * 2 + r];
                     const float *const b_ = x + p * 6;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_enc_weight + r * 6;
+                #pragma omp simd
                 for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
             }
         }
@@ -239,16 +253,18 @@ static float sgd_step(const dlc_step *s) {
     /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
     {
         if ((int64_t)n * 2 * 6 <= 16384) {
-            float tile_[12];
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = enc_weight[q * 6 + p];
+            float tile_[48] = {0};
+            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = enc_weight[q * 6 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 6; p++) {
                     const float a_ = x[r * 6 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + enc_bias[q]);
             }
         }
@@ -272,16 +288,18 @@ static float sgd_step(const dlc_step *s) {
     /* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
     {
         if ((int64_t)n * 6 * 2 <= 16384) {
-            float tile_[12];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 6 + q] = dec_weight[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = dec_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[6] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = code[r * 2 + p];
-                    const float *const b_ = tile_ + p * 6;
-                    for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = recon + r * 6;
+                #pragma omp simd
                 for (int64_t q = 0; q < 6; q++) row_[q] = (acc_[q] + dec_bias[q]);
             }
         }
@@ -327,6 +345,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 6; i1++) {
                 const float v_ = (((t9[i0 * 6 + i1] - t10[i0 * 6 + i1]) * t15[0]) * mask[i0 * 6 + i1]);
                 d_recon[i0 * 6 + i1] = v_;
@@ -338,14 +357,18 @@ static float sgd_step(const dlc_step *s) {
     /* %d.code: f32[N,2] = matmul %d.recon, %dec.weight   @10:17 */
     {
         if ((int64_t)n * 2 * 6 <= 16384) {
+            float tile_[48] = {0};
+            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = dec_weight[p * 2 + q];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 6; p++) {
                     const float a_ = d_recon[r * 6 + p];
-                    const float *const b_ = dec_weight + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_code + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
             }
         }
@@ -362,9 +385,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = d_recon[p * 6 + r];
                     const float *const b_ = code + p * 2;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = dec_weight + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -377,6 +402,7 @@ static float sgd_step(const dlc_step *s) {
     {
         const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (d_code[i0 * 2 + i1] * (1.0f - (code[i0 * 2 + i1] * code[i0 * 2 + i1])));
                 t24[i0 * 2 + i1] = v_;
@@ -393,9 +419,11 @@ static float sgd_step(const dlc_step *s) {
                 for (int64_t p = 0; p < n; p++) {
                     const float a_ = t24[p * 2 + r];
                     const float *const b_ = x + p * 6;
+                    #pragma omp simd
                     for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = enc_weight + r * 6;
+                #pragma omp simd
                 for (int64_t q = 0; q < 6; q++) row_[q] += -s->lr * acc_[q];
             }
         }
@@ -428,16 +456,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
     {
         if ((int64_t)n * 2 * 6 <= 16384) {
-            float tile_[12];
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 2 + q] = enc_weight[q * 6 + p];
+            float tile_[48] = {0};
+            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = enc_weight[q * 6 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[2] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 6; p++) {
                     const float a_ = x[r * 6 + p];
-                    const float *const b_ = tile_ + p * 2;
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = t6 + r * 2;
+                #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + enc_bias[q]);
             }
         }
@@ -461,16 +491,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
     {
         if ((int64_t)n * 6 * 2 <= 16384) {
-            float tile_[12];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 6 + q] = dec_weight[q * 2 + p];
+            float tile_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = dec_weight[q * 2 + p];
             for (int64_t r = 0; r < n; r++) {
-                float acc_[6] = {0};
+                float acc_[8] = {0};
                 for (int64_t p = 0; p < 2; p++) {
                     const float a_ = code[r * 2 + p];
-                    const float *const b_ = tile_ + p * 6;
-                    for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
+                    const float *const b_ = tile_ + p * 8;
+                    #pragma omp simd
+                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = recon + r * 6;
+                #pragma omp simd
                 for (int64_t q = 0; q < 6; q++) row_[q] = (acc_[q] + dec_bias[q]);
             }
         }
