@@ -8,7 +8,7 @@ final class EmbeddedRuntimeTests: XCTestCase {
     func testEmbeddedRuntimeEqualsCodegenByteForByte() throws {
         let codegen = packageRoot.appendingPathComponent("codegen")
         let names = try FileManager.default.contentsOfDirectory(atPath: codegen.path)
-            .filter { $0.hasSuffix(".c") || $0.hasSuffix(".h") }.sorted()
+            .filter { name in [".c", ".h", ".cu", ".cpp"].contains { name.hasSuffix($0) } }.sorted()  // what the plugin embeds
         XCTAssertFalse(names.isEmpty)
         XCTAssertEqual(EmbeddedRuntime.files.map(\.name), names)
         for file in EmbeddedRuntime.files {
