@@ -478,11 +478,14 @@ void dlc_rows_watch(dlc_runner *r);
  * model's source place, and exits 1. Returns when no row can be blamed (a model without data,
  * or an index that only the batch as a whole puts out of range). */
 void dlc_locate_index_error(const char *where, long idx, long size);
-/* The forward pass of every row of ds before the first step, in batches of `batch` rows, with
- * the starting params: an index computed from a row that is out of range, or a row whose loss
- * is not finite (a value the model cannot represent: 1e38 squared), is reported at its row
- * (and the row's largest value at its column), and exits 1. */
-void dlc_check_first_pass(dlc_runner *r, const dlc_dataset *ds, int64_t batch);
+/* Rows order[start..start+count) of ds (order NULL: consecutive) run alone with `params`
+ * (per-param views of the params the run started from): the first whose loss is not finite
+ * is reported at its row, with its largest input value's column, and exits 1 (a value the
+ * model cannot represent). Returns when every row's loss is finite: training diverged. */
+void dlc_blame_rows(dlc_runner *r, float *const *params, const dlc_dataset *ds, const int64_t *order, int64_t start,
+                    int64_t count);
+/* dlc_blame_rows over the rows of the step that just ran (dlc_batch_fill's last batch). */
+void dlc_blame_batch(dlc_runner *r, float *const *params);
 
 /* ==== dlc_train.c, dlc_gradcheck.c, dlc_info.c: the other commands ========================= */
 

@@ -44,6 +44,10 @@ typedef struct {
     dlc_bar bar;            /* the live progress line of the epoch under way (a terminal only) */
     dlc_batch batches;      /* the micro-batch views (and gather buffers when shuffling) */
     double last_flush;      /* when stdout and the log were last flushed */
+    /* The params the run started from, kept through its first epoch: a row whose loss is not
+     * finite with them is one the model cannot represent, not training that diverged. */
+    float *start_params;
+    float **start_views;
     int64_t saved_step;     /* the update this run last saved (-1: none yet) */
     int64_t kept_step;      /* the update --save's pair holds (-1: none known) */
 } trainer;
@@ -304,6 +308,20 @@ static FILE *log_file(trainer *t) {
     return t->log;
 }
 
+static void keep_start_params(trainer *t) {
+    size_t n = (size_t)t->r.layout.total;
+    t->start_params = dlc_xmalloc(dlc_mul_size(n + 1, sizeof(float)));
+    memcpy(t->start_params, t->r.params, n * sizeof(float));
+    t->start_views = dlc_layout_views(t->m, &t->r.layout, t->start_params);
+}
+
+static void forget_start_params(trainer *t) {
+    free(t->start_params);
+    free(t->start_views);
+    t->start_params = NULL;
+    t->start_views = NULL;
+}
+
 /* Runs micro-batches of the epoch under way until it ends, an update finishes a --steps
  * budget, or Ctrl-C. Returns 1 when the epoch is complete. */
 static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
@@ -315,6 +333,7 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
         int64_t n = n_train - start < t->batch ? n_train - start : t->batch;
         dlc_batch_fill(t->m, &t->train, t->cfg.shuffle ? order : NULL, start, n, bt);
         float loss = micro_step(t, n, bt->ptr, in_cycle == 0);
+        if (t->start_params && !isfinite(loss)) dlc_blame_batch(&t->r, t->start_views); /* exits at a bad row */
         if (!isfinite(loss)) diverged(t, loss, n_batches);
         t->prog.epoch_loss_sum += (double)loss * (double)n;
         t->prog.epoch_rows += n;
@@ -340,6 +359,7 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
         dlc_evaluate(&t->r, &t->val, t->eval_batch, metric, &acc);
         val_loss = dlc_metrics_loss(&acc);
         value = dlc_metrics_value(metric, &acc);
+        if (t->start_params && !isfinite(val_loss)) dlc_blame_rows(&t->r, t->start_views, &t->val, NULL, 0, t->val.n);
     } else if (metric != DLC_METRIC_NONE) {
         /* No validation set: the metric over the training rows, dropout off. */
         dlc_evaluate(&t->r, &t->train, t->eval_batch, metric, &acc);
@@ -402,6 +422,7 @@ static void train_epochs(trainer *t) {
             break;
         }
         t->prog.epoch++;
+        forget_start_params(t);
         t->prog.epoch_batches = 0;
         t->prog.epoch_loss_sum = 0;
         t->prog.epoch_rows = 0;
@@ -495,12 +516,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     dlc_watch_init(&t.watch, m, o, &t.cfg, t.val.n > 0);
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
     if (interrupted) return 130; /* during loading: nothing to save */
-    /* What the data does in the model, before the first step: an index computed from a row,
-     * or a loss that is not finite, is reported at its row (none of it when nothing trains). */
-    if (has_data && o->max_steps != 0 && t.epoch_end > t.prog.epoch) {
-        dlc_check_first_pass(&t.r, &t.train, t.eval_batch);
-        dlc_check_first_pass(&t.r, &t.val, t.eval_batch);
-    }
+    if (has_data) keep_start_params(&t);
     if (has_data)
         printf("train %s: %lld rows, %lld for validation, batch %lld, %s lr %g, seed %llu\n", m->name,
                (long long)t.train.n, (long long)t.val.n, (long long)t.batch, dlc_optim_name(t.cfg.optimizer.kind),
@@ -508,6 +524,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     fflush(stdout);
     if (has_data) train_epochs(&t);
     else train_steps(&t);
+    forget_start_params(&t);
     save(&t); /* epochs also saved as they ended; this covers the rest (steps, Ctrl-C, no data) */
     fflush(stdout);
     if (t.log) fclose(t.log);

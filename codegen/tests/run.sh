@@ -361,11 +361,12 @@ expect "predict on bad data exits 1" 1 '^short.csv:3:65: error: short row' $MLP 
 check "... and writes no --out file" $?
 expect "eval on bad data exits 1" 1 'label10.csv:3:65: error: label 10' $MLP eval --data label10.csv --weights mlp.safetensors
 
-# ---- Rows the model cannot use: found before the first step, located in the file ------------------
+# ---- Rows the model cannot use: found in the first epoch, located in the file -----------------------
 
-# An index computed from a row (LineGrid: x outside the grid) is found by the forward pass of
-# every row before the first step, and reported at the row that produced it (the model's place
-# in parentheses); nothing is written: no checkpoint, no log, an existing log untouched.
+# An index computed from a row (LineGrid: x outside the grid) goes out of range in the step
+# that first runs the row; that batch's rows are then run alone, and the one that fails is
+# reported where it came from (the model's place in parentheses). Nothing is written: no
+# checkpoint, no log, an existing log untouched.
 printf 'x,a,b\n3.5,0.1,0.2\n25,1,2\n' > far.csv
 rm -f far.safetensors far_log.csv
 expect "an index computed from a row is reported at that row (file:line), with the model's place" 1 \
@@ -403,8 +404,9 @@ check "... (header and one row)" $? "$(cat grid_log.csv)"
 # computed in double: weights near +-3.4e38 (the f32 limit) z-score to ordinary values and
 # train (in f32, x - mean overflowed and the loss was nan). A row the statistics were not
 # computed from (--val, eval) can still normalize beyond f32: reported at its row and column.
-# Without normalization the first forward pass overflows: reported at the row, with its
-# largest value's column.
+# Without normalization the loss overflows: in the first epoch, the rows of a batch whose loss
+# is not finite run alone with the starting params, and one whose loss is then not finite is
+# reported at its row, with its largest value's column (divergence would give finite losses).
 { head -1 "$DATA/cars.csv"; sed -n 2,40p "$DATA/cars.csv" | awk -F, -v OFS=, 'NR % 2 { $1 = "3.4e38" } !(NR % 2) { $1 = "-3.4e38" } 1'; } > huge.csv
 out=$($LIN train --data huge.csv --epochs 5 --validation 0 2>&1)
 rc=$?
@@ -421,11 +423,17 @@ expect "eval: the same, with the checkpoint's statistics" 1 "^far_val.csv:6:1: e
     $LIN eval --data far_val.csv --weights lin_narrow.safetensors
 { head -1 "$DATA/cars.csv"; sed -n 2,9p "$DATA/cars.csv"; echo "3e38,18,130,307,12,8"; } > huge_raw.csv
 rm -f huge_log.csv
-expect "no normalize: a row whose forward pass overflows is reported before any training" 1 \
-    "^huge_raw.csv:10:1: error: the forward pass of this row gives a loss of inf before any training; its largest value is 3e\+38 in column 'Weight_in_lbs' \(x\)$" \
+expect "no normalize: a row whose forward pass overflows is reported at its row and column" 1 \
+    "^huge_raw.csv:10:1: error: the forward pass of this row gives a loss of inf with the starting params; its largest value is 3e\+38 in column 'Weight_in_lbs' \(x\)$" \
     $LIN train --data huge_raw.csv --normalize none --validation 0 --log huge_log.csv
 [ ! -e huge_log.csv ]
 check "... and writes no log" $?
+expect "... also a validation row (--val), evaluated at the end of the first epoch" 1 \
+    "^huge_raw.csv:10:1: error: the forward pass of this row gives a loss of inf with the starting params" \
+    $LIN train --data "$DATA/cars.csv" --val huge_raw.csv --normalize none --epochs 3
+out=$($LIN train --normalize none --batch 8 --lr 1e30 --epochs 1 --validation 0 2>&1)
+printf '%s\n' "$out" | grep -q 'training diverged' && ! printf '%s\n' "$out" | grep -q 'starting params'
+check "training that diverges (lr 1e30) is not blamed on a row" $? "$out"
 
 # ---- Bad flags: exit 2, the message names the flag -------------------------------------------------
 
