@@ -147,6 +147,7 @@ static void write_row(FILE *f, const dlc_model *m, void *const *outputs, int64_t
 
 int dlc_cmd_predict(const dlc_model *m, const dlc_options *o) {
     if (m->n_outputs == 0) dlc_die(1, "model %s has no `output`: predict has nothing to write", m->name);
+    if (o->out) dlc_check_writable(o->out, "--out", 0);
     dlc_dataset ds;
     dlc_runner r;
     int64_t batch;

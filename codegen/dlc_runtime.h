@@ -78,6 +78,10 @@ void dlc_reader_data_error(dlc_reader *r, const char *fmt, ...);
  * gzip trailer's). NULL on failure with a reason in *why (a static string or strerror). A NUL
  * follows the data. */
 unsigned char *dlc_read_file(const char *path, size_t *size, const char **why);
+/* Exits 1 with "PATH: cannot write (FLAG): REASON" unless path can be written: replaced
+ * through a temporary file beside it (in_place 0: --save, --out), or appended to or created
+ * (in_place 1: --log). Creates nothing that stays; run before any data is read. */
+void dlc_check_writable(const char *path, const char *flag, int in_place);
 double dlc_now(void);
 int dlc_ends_with(const char *s, const char *suffix);
 /* Appends to a growable string. */

@@ -431,6 +431,14 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     t.o = o;
     t.cfg = o->cfg;
     t.saved_step = t.kept_step = -1;
+    /* An output that cannot be written is found now, not after an epoch of training. */
+    if (o->save) {
+        char *optim = dlc_optim_path(o->save);
+        dlc_check_writable(o->save, "--save", 0);
+        dlc_check_writable(optim, "--save", 0);
+        free(optim);
+    }
+    if (o->log) dlc_check_writable(o->log, "--log", 1);
     signal(SIGINT, on_sigint);
     resume_seed(&t);
     int has_data = dlc_model_has_data(m);

@@ -245,6 +245,26 @@ unsigned char *dlc_read_file(const char *path, size_t *size, const char **why) {
     return buf;
 }
 
+void dlc_check_writable(const char *path, const char *flag, int in_place) {
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) dlc_die(1, "%s: cannot write (%s): %s", path, flag, strerror(EISDIR));
+    int fd;
+    if (in_place && exists) {
+        fd = open(path, O_WRONLY | O_APPEND);
+    } else {
+        /* The temporary file the writer itself will use, created and removed at once. */
+        size_t n = strlen(path) + 32;
+        char *probe = dlc_xmalloc(n);
+        snprintf(probe, n, "%s.tmp-%ld", path, (long)getpid());
+        fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd >= 0) unlink(probe);
+        free(probe);
+    }
+    if (fd < 0) dlc_die(1, "%s: cannot write (%s): %s", path, flag, strerror(errno));
+    close(fd);
+}
+
 double dlc_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);

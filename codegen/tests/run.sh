@@ -311,6 +311,54 @@ bad_flag "^error: --metric: expected accuracy, mse, mae or none" $MLP train --me
 bad_flag '^error: --seed: expected a non-negative integer' $MLP train --seed -1
 bad_flag '^error: --epochs: the model has no inputs or targets' $DESC train --epochs 3
 bad_flag "^error: unknown command 'fit'" $MLP fit
+# Numbers are strict (decimal only, no white space, no '+', in range) and counts are at most
+# 2^53, so that no arithmetic on them can overflow.
+bad_flag '^error: --batch: must be at most 9007199254740992, got 9223372036854775807$' $MLP train --batch 9223372036854775807
+bad_flag '^error: --batch: must be at most 9007199254740992, got 99999999999999999999$' $MLP train --batch 99999999999999999999
+bad_flag '^error: --steps: must be at most 9007199254740992, got 9223372036854775807$' $MLP train --steps 9223372036854775807
+bad_flag '^error: --epochs: must be at least 0, got -99999999999999999999$' $MLP train --epochs -99999999999999999999
+bad_flag "^error: --epochs: expected an integer, got ' 5'$" $MLP train --epochs ' 5'
+bad_flag "^error: --epochs: expected an integer, got '5 '$" $MLP train --epochs '5 '
+bad_flag "^error: --epochs: expected an integer, got '\+5'$" $MLP train --epochs +5
+bad_flag "^error: --accumulate: expected an integer, got '0x10'$" $MLP train --accumulate 0x10
+bad_flag "^error: --lr: expected a number \(decimal, like 0.01 or 1e-3\), got '0x10'$" $MLP train --lr 0x10
+bad_flag "^error: --lr: expected a number \(decimal, like 0.01 or 1e-3\), got ' 0.1'$" $MLP train --lr ' 0.1'
+bad_flag "^error: --lr: expected a number \(decimal, like 0.01 or 1e-3\), got 'inf'$" $MLP train --lr inf
+bad_flag "^error: --lr: expected a number \(decimal, like 0.01 or 1e-3\), got '\+0.1'$" $MLP train --lr +0.1
+bad_flag "^error: --lr: out of range: '1e400'$" $MLP train --lr 1e400
+bad_flag "^error: --seed: expected a non-negative integer, got ' 5'$" $MLP train --seed ' 5'
+bad_flag "^error: --seed: must be at most 18446744073709551615, got 18446744073709551616$" $MLP train --seed 18446744073709551616
+bad_flag "^error: --optimizer: expected a number \(decimal, like 0.01 or 1e-3\), got '0x1p-3'$" $MLP train --optimizer 'adam(lr: 0x1p-3)'
+bad_flag '^error: --schedule: must be at most 9007199254740992, got 9223372036854775807$' $MLP train --schedule 'cosine(epochs: 9223372036854775807)'
+expect "--lr 2. and --lr 1e-3 are numbers (the language's number syntax)" 0 '^epoch 1/1 ' bash -c "$MLP train --epochs 1 --lr 2. > /dev/null && $MLP train --epochs 1 --lr 1e-3"
+
+# Outputs never overwrite inputs (or each other): exit 2, before anything is read or written.
+cp "$DATA/digits.csv" mine.csv
+cp mine.csv mine_val.csv
+mkdir -p sub
+bad_flag "^error: --save: names the same file as --data \(mine.csv\): it would be overwritten$" $MLP train --data mine.csv --save mine.csv
+bad_flag "^error: --log: names the same file as --data \(\./sub/\.\./mine.csv\): it would be overwritten$" $MLP train --data ./sub/../mine.csv --log mine.csv
+bad_flag "^error: --log: names the same file as --val \(mine_val.csv\): it would be overwritten$" $MLP train --data mine.csv --val mine_val.csv --log mine_val.csv
+bad_flag "^error: --log: names the same file as --input \(mine.csv\): it would be overwritten$" $MLP train --input x=mine.csv:0-63 --input y=mine.csv:64 --log mine.csv
+bad_flag "^error: --log: names the same file as --save \(out.safetensors\): it would be overwritten$" $MLP train --save out.safetensors --log out.safetensors
+bad_flag "^error: --log: names the same file as --save's optimizer file \(out.optim.safetensors\): it would be overwritten$" $MLP train --save out.safetensors --log out.optim.safetensors
+bad_flag "^error: --log: names the same file as --resume \(mlp.safetensors\): it would be overwritten$" $MLP train --resume mlp.safetensors --log mlp.safetensors
+bad_flag "^error: --save: names the same file as --resume's optimizer file \(mlp.optim.safetensors\): it would be overwritten$" $MLP train --resume mlp.safetensors --save mlp.optim.safetensors
+bad_flag "^error: --out: names the same file as --data \(mine.csv\): it would be overwritten$" $MLP predict --data mine.csv --weights mlp.safetensors --out mine.csv
+bad_flag "^error: --out: names the same file as --weights \(mlp.safetensors\): it would be overwritten$" $MLP predict --data mine.csv --weights mlp.safetensors --out mlp.safetensors
+cmp -s mine.csv "$DATA/digits.csv" && cmp -s mine_val.csv "$DATA/digits.csv" && [ ! -e out.safetensors ]
+check "... and the inputs are untouched, nothing written" $?
+# An output that cannot be written is found before training (exit 1, nothing printed but the
+# message); the probe (a temporary file created and removed beside it) leaves nothing behind.
+: > plainfile
+for case in "--save|nodir/p.safetensors|No such file or directory" "--log|nodir/log.csv|No such file or directory" \
+    "--save|plainfile/p.safetensors|Not a directory" "--save|sub|Is a directory" "--log|sub|Is a directory"; do
+    IFS='|' read -r flag path why <<< "$case"
+    expect "an unwritable $flag $path is refused before training" 1 "^error: $path: cannot write \($flag\): $why$" $MLP train "$flag" "$path"
+    out=$($MLP train "$flag" "$path" 2>&1)
+    [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && [ -z "$(ls sub)" ]
+    check "... before loading or training anything" $? "$out"
+done
 expect "--help prints the usage, exit 0" 0 '^usage: .* COMMAND \[options\]' $MLP --help
 
 # ---- Checkpoints ---------------------------------------------------------------------------------
