@@ -84,7 +84,8 @@ static void usage(FILE *f, const dlc_model *m, const char *prog) {
             "  --log FILE      per-epoch metrics as CSV       --out FILE     predict's output (default stdout)\n"
             "  --threads N     OpenBLAS threads               --help\n"
             "\n"
-            "exit status: 0 ok, 1 bad data, bad checkpoint or failed gradcheck, 2 bad flag, 130 interrupted\n",
+            "exit status: 0 ok, 1 bad data, bad checkpoint, a write error, a diverged run or failed gradcheck,\n"
+            "             2 bad flag, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)\n",
             prog, m->name);
 }
 

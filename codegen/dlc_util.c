@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -263,6 +264,40 @@ void dlc_check_writable(const char *path, const char *flag, int in_place) {
     }
     if (fd < 0) dlc_die(1, "%s: cannot write (%s): %s", path, flag, strerror(errno));
     close(fd);
+}
+
+/* ---- Stop signals ---------------------------------------------------------------------------- */
+
+volatile sig_atomic_t dlc_stop_signal;
+
+static void on_stop(int sig) { dlc_stop_signal = sig; }
+
+void dlc_catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* reads and writes in progress go on */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int dlc_stop_status(void) { return 128 + dlc_stop_signal; }
+
+const char *dlc_stop_word(void) { return dlc_stop_signal == SIGTERM ? "terminated" : "interrupted"; }
+
+/* Why stdout first failed (errno of the flush), for the message at exit. */
+static int stdout_errno;
+
+void dlc_flush_stdout(void) {
+    if (fflush(stdout) != 0 && !stdout_errno) stdout_errno = errno;
+}
+
+int dlc_finish_stdout(int status) {
+    dlc_flush_stdout();
+    if (!stdout_errno && !ferror(stdout)) return status;
+    fprintf(stderr, "error: cannot write the standard output: %s\n", stdout_errno ? strerror(stdout_errno) : "write error");
+    return status ? status : 1;
 }
 
 double dlc_now(void) {

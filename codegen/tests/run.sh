@@ -679,6 +679,99 @@ lines=$(grep -c '^epoch ' int.txt)
     [ "$(tail -1 int.txt)" = "interrupted: saved int.safetensors" ]
 check "... every epoch line up to the interrupted one reached the file, before the stderr message" $? "$lines lines for $steps steps; $(tail -2 int.txt)"
 
+# ---- SIGTERM, full disks, crashes in a save ------------------------------------------------------
+
+# SIGTERM is Ctrl-C: the update under way finishes, the pair is saved, exit 143.
+$MLP train --epochs 100000 --save term.safetensors > term.txt 2>&1 &
+pid=$!
+for _ in $(seq 50); do [ -e term.safetensors ] && break; sleep 0.05; done
+sleep 0.2
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 143 ] && [ "$(tail -1 term.txt)" = "terminated: saved term.safetensors" ]
+check "SIGTERM during training saves and exits 143" $? "exit $rc; $(tail -3 term.txt)"
+steps=$(tr -c '[:print:]' '\n' < term.optim.safetensors | grep -o '"dlc.step":"[0-9]*"' | head -1 | grep -o '[0-9]*')
+$MLP train --steps "${steps:-0}" --save term_ref.safetensors > /dev/null 2>&1 && cmp -s term.safetensors term_ref.safetensors
+check "... and its checkpoint equals a run of the same $steps steps, bit for bit" $?
+# Many SIGTERMs at random moments of a run that saves thousands of times a second (linreg:
+# one full batch an epoch): whenever it lands, no temporary file is left and the pair loads.
+mkdir -p sigloop
+bad=""
+for i in $(seq 20); do
+    $LIN train --epochs 1000000 --save sigloop/p.safetensors > /dev/null 2> sigloop/err.txt &
+    pid=$!
+    sleep "0.$((RANDOM % 25))"
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    left=$(ls sigloop | grep -v -e '^p.safetensors$' -e '^p.optim.safetensors$' -e '^err.txt$')
+    if [ $rc -ne 143 ] || [ -n "$left" ]; then bad="run $i: exit $rc, left: $left"; break; fi
+    if [ -e sigloop/p.safetensors ] && ! $LIN train --resume sigloop/p.safetensors --steps 0 > /dev/null 2>> sigloop/err.txt; then
+        bad="run $i: the pair does not load: $(cat sigloop/err.txt)"
+        break
+    fi
+done
+[ -z "$bad" ]
+check "20 SIGTERMs at random moments: exit 143, no temporary file, the pair loads" $? "$bad"
+
+# A full disk (here a file-size limit: writes fail with EFBIG) while the optimizer file is
+# written: exit 1 naming it, the old pair intact, no temporary file.
+adam=(--optimizer 'adam(lr: 0.001)')
+$MLP train --epochs 1 "${adam[@]}" --save full.safetensors > /dev/null 2>&1 && cp full.safetensors full0.safetensors && cp full.optim.safetensors full0.optim.safetensors
+(trap '' XFSZ; ulimit -f 15; exec $MLP train --epochs 1 "${adam[@]}" --resume full.safetensors --save full.safetensors) > /dev/null 2> full.err
+rc=$?
+[ $rc -eq 1 ] && [ "$(cat full.err)" = "error: full.optim.safetensors: cannot write: File too large" ] &&
+    cmp -s full.safetensors full0.safetensors && cmp -s full.optim.safetensors full0.optim.safetensors && [ -z "$(ls | grep '\.tmp-')" ]
+check "a full disk during a save: exit 1 naming the file, the old pair intact, no temporary file" $? "exit $rc; $(cat full.err); $(ls | grep '\.tmp-')"
+expect "a --log write error (/dev/full) stops the run, exit 1" 1 '^error: /dev/full: cannot write: No space left on device$' $MLP train --epochs 2 --log /dev/full
+(trap '' XFSZ; ulimit -f 4; exec $LIN train --epochs 3000 --log cut.csv) > /dev/null 2> cut.err
+rc=$?
+[ $rc -eq 1 ] && [ "$(cat cut.err)" = "error: cut.csv: cannot write: File too large" ]
+check "a --log cut short by a full disk: exit 1 naming it" $? "exit $rc; $(cat cut.err)"
+expect "a failed write to stdout (/dev/full) is reported, exit 1" 1 '^error: cannot write the standard output: No space left on device$' \
+    bash -c "$MLP eval --data '$DATA/digits.csv' --weights mlp.safetensors > /dev/full"
+expect "... in train too" 1 '^error: cannot write the standard output: No space left on device$' bash -c "$MLP train --epochs 1 > /dev/full"
+(trap '' XFSZ; ulimit -f 10; exec $MLP predict --data "$DATA/digits.csv" --weights mlp.safetensors --out pred_cut.csv) > /dev/null 2> pred_cut.err
+rc=$?
+[ $rc -eq 1 ] && [ "$(cat pred_cut.err)" = "error: pred_cut.csv: cannot write: File too large" ] && [ ! -e pred_cut.csv ] && [ -z "$(ls | grep '\.tmp-')" ]
+check "predict --out on a full disk: exit 1, no partial file" $? "exit $rc; $(cat pred_cut.err)"
+
+# A crash (SIGKILL) before each rename or unlink of a save's commit, from crash_shim.c: the
+# loader then finds the old pair (three first moments) or the new one (the last, and no
+# crash), never a mix; the next save settles what the crash left and removes its temporary
+# files. base: linreg after epoch 1; new: base + 1 epoch, saved without a crash.
+shim_log=$($CC -shared -fPIC -O2 "$HERE/crash_shim.c" -o crash_shim.so -ldl 2>&1)
+check "builds crash_shim.so" $? "$shim_log"
+$LIN train --epochs 1 --save cbase.safetensors > /dev/null 2>&1
+cp cbase.safetensors cnew.safetensors && cp cbase.optim.safetensors cnew.optim.safetensors
+$LIN train --epochs 1 --resume cnew.safetensors --save cnew.safetensors > /dev/null 2>&1
+cp cnew.safetensors cnext.safetensors && cp cnew.optim.safetensors cnext.optim.safetensors
+$LIN train --epochs 1 --resume cnext.safetensors --save cnext.safetensors > /dev/null 2>&1
+same_pair() { cmp -s "$1.safetensors" "$2.safetensors" && cmp -s "$1.optim.safetensors" "$2.optim.safetensors"; }
+found="" settled=1
+for k in 1 2 3 4 5; do
+    rm -rf crash && mkdir crash && cp cbase.safetensors cbase.optim.safetensors crash/
+    # (in a subshell of its own, whose stderr takes bash's "Killed" report)
+    ( (export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" DLC_CRASH_AT=$k LD_PRELOAD="$W/crash_shim.so"
+       exec $LIN train --epochs 1 --resume crash/cbase.safetensors --save crash/cbase.safetensors) > /dev/null 2>&1; exit $? ) 2> /dev/null
+    rc=$?
+    # What the loader finds, saved again elsewhere (the same state saves to the same bytes).
+    $LIN train --resume crash/cbase.safetensors --steps 0 --save crash/seen.safetensors > /dev/null 2>&1
+    if same_pair crash/seen cbase; then found="$found $k:old"; elif same_pair crash/seen cnew; then found="$found $k:new"; else found="$found $k:none"; fi
+    [ $k -lt 5 ] && [ $rc -ne 137 ] && found="$found(exit $rc)"
+    # The next save settles what the crash left: one more epoch gives the pair after it.
+    $LIN train --epochs 1 --resume crash/cbase.safetensors --save crash/cbase.safetensors > /dev/null 2>&1
+    want=cnext
+    case "$found" in *"$k:old") want=cnew ;; esac
+    same_pair crash/cbase $want && [ "$(ls crash | grep -c -v -e '^cbase\.' -e '^cbase\.optim\.' -e '^seen')" -eq 0 ] &&
+        [ ! -e crash/cbase.optim.prev.safetensors ] || settled=0
+done
+[ "$found" = " 1:old 2:old 3:old 4:new 5:new" ]
+check "a crash at each step of a save's commit leaves the old pair or the new one:$found" $?
+[ $settled -eq 1 ]
+check "... and the next save goes on from it, leaving no temporary or prev file" $? "$(ls crash)"
+
 # ---- Output to a file, OpenBLAS threads -------------------------------------------------------------
 
 # Not a terminal: stdio buffers the epoch lines (and log rows); no write per epoch.
