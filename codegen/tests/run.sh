@@ -715,6 +715,21 @@ done
 [ -z "$bad" ]
 check "20 SIGTERMs at random moments: exit 143, no temporary file, the pair loads" $? "$bad"
 
+# predict --out: SIGTERM while it writes removes its temporary file (100 000 rows: the
+# temporary file is there for a while).
+if [ $have_py -eq 1 ]; then
+    python3 -c 'import numpy as np; np.save("px.npy", np.zeros((100000, 64), np.float32)); np.save("py.npy", np.zeros(100000, np.int32))'
+    $MLP predict --input x=px.npy --input y=py.npy --weights mlp.safetensors --out pbig.csv > /dev/null 2> pbig.err &
+    pid=$!
+    for _ in $(seq 500); do ls pbig.csv.tmp-* > /dev/null 2>&1 && break; sleep 0.01; done
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    [ $rc -eq 143 ] && [ "$(cat pbig.err)" = "terminated: pbig.csv not written" ] && [ ! -e pbig.csv ] && ! ls pbig.csv.tmp-* > /dev/null 2>&1
+    check "SIGTERM during predict --out: exit 143, no output and no temporary file" $? "exit $rc; $(cat pbig.err); $(ls pbig*)"
+    rm -f px.npy py.npy
+fi
+
 # A full disk (here a file-size limit: writes fail with EFBIG) while the optimizer file is
 # written: exit 1 naming it, the old pair intact, no temporary file.
 adam=(--optimizer 'adam(lr: 0.001)')
