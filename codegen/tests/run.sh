@@ -2,8 +2,9 @@
 # codegen/tests/run.sh: builds the C runtime with hand-written "generated" model files and
 # checks the trainers they make against spec sections 6 and 8: training, eval/predict
 # formats, every bad-data message, bad flags, checkpoints (round trip, Python interchange,
-# malformed files), determinism, stop-and-resume, optimizer formulas, accumulation, --steps,
-# --log, progress on a file and on a (pseudo-)terminal, gradcheck, Ctrl-C.
+# malformed files, bad values and metadata), determinism, stop-and-resume, optimizer formulas,
+# accumulation, --steps, --log, progress on a file and on a (pseudo-)terminal, gradcheck,
+# Ctrl-C and SIGTERM, write errors (/dev/full, ulimit -f), crashes in a save (crash_shim.c).
 #
 # usage: codegen/tests/run.sh      (needs clang or cc, libopenblas-dev, zlib1g-dev; python3
 #                                   with numpy + safetensors for the interchange checks)
@@ -404,6 +405,15 @@ expect "a header length past the end is refused" 1 '^error: long_header.safetens
 expect "bad JSON is refused" 1 '^error: bad_json.safetensors: bad JSON in the header' $MLP eval --data "$DATA/digits.csv" --weights bad_json.safetensors
 expect "a missing file is refused" 1 '^error: nowhere.safetensors: No such file' $MLP eval --data "$DATA/digits.csv" --weights nowhere.safetensors
 expect "another model's checkpoint is refused" 1 "^error: lin.safetensors: missing tensor 'fc1.weight'" $MLP eval --data "$DATA/digits.csv" --weights lin.safetensors
+# A pair mixed from two saves: other step, or the same step with other params (seed 7).
+cp s1.safetensors mixed_step.safetensors && cp straight.optim.safetensors mixed_step.optim.safetensors
+expect "a pair from saves at different steps is refused" 1 \
+    '^error: mixed_step.optim.safetensors: saved at step 180, but mixed_step.safetensors at step 135 \(the pair is from different saves\)$' \
+    $MLP train --resume mixed_step.safetensors
+cp s1.safetensors mixed_params.safetensors && cp s3.optim.safetensors mixed_params.optim.safetensors
+expect "a pair from saves of other params at the same step is refused" 1 \
+    '^error: mixed_params.optim.safetensors: holds the optimizer state of other params than mixed_params.safetensors \(the pair is from different saves\)$' \
+    $MLP train --resume mixed_params.safetensors
 cp mlp.safetensors lonely.safetensors
 expect "--resume needs the .optim file beside the checkpoint" 1 '^error: lonely.optim.safetensors: No such file' $MLP train --resume lonely.safetensors
 
