@@ -31,10 +31,15 @@ let package = Package(
         .target(name: "DLCPasses", dependencies: ["DLCIR", "DLCAutodiff"], path: "Sources/Passes"),
         // Schedule, static memory plan and the backend-neutral kernel program.
         .target(name: "DLCLowering", dependencies: ["DLCIR", "DLCDiagnostics"], path: "Sources/Lowering"),
+        // What every backend shares: the entry-printing loop.
+        .target(name: "DLCBackendKit", dependencies: ["DLCLowering", "DLCIR"], path: "Sources/Backends/Kit"),
+        // The model descriptor every trainer links (C whatever the backend), and C syntax.
+        .target(name: "DLCDescriptor", dependencies: ["DLCLowering", "DLCIR"], path: "Sources/Backends/Descriptor"),
         // Printers of the kernel program: C with BLAS calls.
-        .target(name: "DLCBackendC", dependencies: ["DLCLowering", "DLCIR", "DLCDiagnostics"], path: "Sources/Backends/C"),
+        .target(name: "DLCBackendC", dependencies: ["DLCBackendKit", "DLCDescriptor", "DLCLowering", "DLCIR", "DLCDiagnostics"],
+                path: "Sources/Backends/C"),
         // Printers of the kernel program: LLVM IR (.ll) for the entry functions; the descriptor stays C.
-        .target(name: "DLCBackendLLVM", dependencies: ["DLCLowering", "DLCIR", "DLCDiagnostics", "DLCBackendC"],
+        .target(name: "DLCBackendLLVM", dependencies: ["DLCBackendKit", "DLCDescriptor", "DLCLowering", "DLCIR", "DLCDiagnostics"],
                 path: "Sources/Backends/LLVM"),
         // The pipeline: source -> stages -> dumps / binaries.
         .target(

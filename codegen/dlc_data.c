@@ -5,10 +5,12 @@
  * path are read in one pass; .npy and IDX files hold one tensor each. */
 #include "dlc_runtime.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int dlc_model_has_data(const dlc_model *m) { return m->n_data > 0; }
 
@@ -129,8 +131,19 @@ void dlc_load_dataset(const dlc_model *m, const dlc_source *src, const int *want
     free(done);
 }
 
+/* The model's own data file (its `data` setting, made absolute by dlc compile) must exist; a
+ * missing one is reported with where it was looked for and how to give another. */
+static void check_default_data(const dlc_model *m, const char *data_path) {
+    struct stat st;
+    if (!data_path || data_path != m->config.data || stat(data_path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+        return;
+    dlc_die(1, "%s: no such file: the model's data file (its `data` setting, relative to the .dl file) "
+               "was looked for there; give the data with --data FILE", data_path);
+}
+
 void dlc_load_command_data(const dlc_model *m, const dlc_options *o, const char *data_path, int for_predict,
                            dlc_dataset *ds) {
+    check_default_data(m, data_path);
     int nd = m->n_data;
     dlc_source *src = dlc_xcalloc((size_t)nd + 1, sizeof *src);
     int *want = dlc_xcalloc((size_t)nd + 1, sizeof *want);

@@ -16,7 +16,7 @@
 
 #define DLC_PI 3.14159265358979323846
 
-/* ==== dlc_util.c: errors, memory, files, clocks ============================================ */
+/* ==== dlc_util.c: errors, memory, clocks ================================================== */
 
 /* The largest count (epochs, steps, a batch, rows, updates) a flag or a checkpoint may give:
  * 2^53, up to which every integer is exact as a double; a sum of two such counts stays far
@@ -40,45 +40,6 @@ void *dlc_aligned_alloc(size_t bytes);
 /* n * size with overflow checked (exits 1 on overflow). */
 size_t dlc_mul_size(size_t n, size_t size);
 
-/* A file read front to back, plain or gzip-compressed (zlib passes a plain file through and
- * reads large requests straight into the caller's buffer), so that a loader can read a header
- * and then put the data where it belongs, with no copy of the whole file in between. */
-typedef struct {
-    void *gz;                /* the gzFile */
-    const char *path;
-    int compressed;          /* a gzip stream (else plain bytes) */
-    uint64_t file_bytes;     /* size on disk; 0 when not a regular file */
-    uint64_t size_hint;      /* expected data bytes (plain: the size; gzip: its trailer's), or 0 */
-    uint64_t consumed;       /* data bytes read so far */
-    int failed, at_end;
-    char reason[128];        /* why it failed */
-} dlc_reader;
-
-/* 0 with *why (strerror) when the file cannot be opened. */
-int dlc_reader_open(dlc_reader *r, const char *path, const char **why);
-/* Up to n bytes; fewer only at the end of the data or on a failure (r->failed). */
-size_t dlc_reader_read(dlc_reader *r, void *buf, size_t n);
-/* An upper bound on the data bytes still to come (exact for a plain file). */
-uint64_t dlc_reader_left(const dlc_reader *r);
-/* How many of `count` elements of `bytes` bytes each to allocate before reading them: all of
- * them when the file surely holds them (a plain file), else what a gzip trailer promises (at
- * least 2^20), so that a forged count in a small stream allocates little; grow as they come. */
-size_t dlc_reader_capacity(const dlc_reader *r, size_t count, size_t bytes);
-/* Up to n bytes into a new buffer that grows with what arrives (a NUL follows them). */
-void *dlc_reader_read_grow(dlc_reader *r, size_t n, size_t *got);
-/* Closes the file; a gzip stream is first read to its end, since damage anywhere in it must
- * refuse the file. NULL, or why the file could not be read. */
-const char *dlc_reader_close(dlc_reader *r);
-/* dlc_reader_close, exiting 1 with "error: PATH: REASON" when the file could not be read:
- * loaders call it before reporting anything about the contents. */
-void dlc_reader_finish(dlc_reader *r);
-/* A problem with the contents of r's file, "PATH: error: MESSAGE" (dlc_data_error), reported
- * after dlc_reader_finish: a damaged gzip stream is refused as such, whatever its header says. */
-void dlc_reader_data_error(dlc_reader *r, const char *fmt, ...);
-/* Whole file, plain or gzip-compressed, in one buffer (sized from the file's size, or from a
- * gzip trailer's). NULL on failure with a reason in *why (a static string or strerror). A NUL
- * follows the data. */
-unsigned char *dlc_read_file(const char *path, size_t *size, const char **why);
 /* Exits 1 with "PATH: cannot write (FLAG): REASON" unless path can be written: replaced
  * through a temporary file beside it (in_place 0: --save, --out), or appended to or created
  * (in_place 1: --log). Creates nothing that stays; run before any data is read. */
@@ -102,6 +63,55 @@ typedef struct { char *s; size_t len, cap; } dlc_str;
 void dlc_str_add(dlc_str *b, const char *fmt, ...);
 /* `rank` dims as "[a, b]" into buf. */
 const char *dlc_shape_string(char *buf, size_t cap, int rank, const int64_t *dims);
+
+/* ==== dlc_reader.c: files read front to back, plain or gzip ================================== */
+
+/* A file read front to back, plain or gzip-compressed (one or more members; anything after
+ * the last one is refused), so that a loader can read a header and then put the data where
+ * it belongs, with no copy of the whole file in between. */
+struct dlc_inflate;
+typedef struct {
+    int fd;                  /* -1 once closed */
+    const char *path;
+    int compressed;          /* a gzip stream (else plain bytes) */
+    uint64_t file_bytes;     /* size on disk; 0 when not a regular file */
+    uint64_t size_hint;      /* expected data bytes (plain: the size; gzip: its trailer's), or 0 */
+    uint64_t consumed;       /* data bytes read so far */
+    int failed, at_end;
+    char reason[128];        /* why it failed */
+    struct dlc_inflate *gz;  /* a gzip stream's inflate state */
+    unsigned char ahead[2];  /* the first bytes, read to look for gzip's magic */
+    int ahead_len, ahead_used;
+} dlc_reader;
+
+/* 0 with *why (strerror) when the file cannot be opened. */
+int dlc_reader_open(dlc_reader *r, const char *path, const char **why);
+/* Up to n bytes; fewer only at the end of the data or on a failure (r->failed). */
+size_t dlc_reader_read(dlc_reader *r, void *buf, size_t n);
+/* An upper bound on the data bytes still to come (exact for a plain file). */
+uint64_t dlc_reader_left(const dlc_reader *r);
+/* How many of `count` elements of `bytes` bytes each to allocate before reading them: all of
+ * them when the file surely holds them (a plain file), else what a gzip trailer promises (at
+ * least 2^20), so that a forged count in a small stream allocates little; grow as they come. */
+size_t dlc_reader_capacity(const dlc_reader *r, size_t count, size_t bytes);
+/* Up to n bytes into a new buffer that grows with what arrives (a NUL follows them). */
+void *dlc_reader_read_grow(dlc_reader *r, size_t n, size_t *got);
+/* Skips to the end of the data; returns how many bytes that was (a gzip stream is inflated to
+ * its end, so its damage shows in r->failed). */
+uint64_t dlc_reader_skip_rest(dlc_reader *r);
+/* Closes the file; a gzip stream is first read to its end, since damage anywhere in it must
+ * refuse the file. NULL, or why the file could not be read. Closing twice is harmless. */
+const char *dlc_reader_close(dlc_reader *r);
+/* dlc_reader_close, exiting 1 with "error: PATH: REASON" when the file could not be read:
+ * loaders call it before reporting anything about the contents. */
+void dlc_reader_finish(dlc_reader *r);
+/* A problem with the contents of r's file, "PATH: error: MESSAGE" (dlc_data_error), reported
+ * after dlc_reader_finish: a damaged gzip stream is refused as such, whatever its header says. */
+void dlc_reader_data_error(dlc_reader *r, const char *fmt, ...);
+/* Whole file, plain or gzip-compressed, in one buffer (sized from the file's size, or from a
+ * gzip trailer's). NULL on failure with a reason in *why (a static string or strerror). A NUL
+ * follows the data. */
+unsigned char *dlc_read_file(const char *path, size_t *size, const char **why);
 
 /* ==== dlc_json.c: a small strict JSON parser (RFC 8259) for safetensors headers ============= */
 
@@ -186,8 +196,8 @@ typedef struct {
     int64_t *lines;       /* CSV: the physical line of each row (for located errors); else NULL */
 } dlc_loaded;
 /* The end of a loader's block-by-block read of values into `out`: a short read (reported with
- * the loader's `truncated` message) or the first bad value (`bad`, "" for none) stops the
- * trainer; otherwise the file is closed. */
+ * the loader's `truncated` message), the first bad value (`bad`, "" for none) or bytes after
+ * the values the header described stop the trainer; otherwise the file is closed. */
 void dlc_reader_end_values(dlc_reader *r, dlc_loaded *out, int short_read, const char *truncated, const char *bad);
 
 /* Which tensors to load: `want[i]` 1 = required, 2 = optional (targets in predict: loaded

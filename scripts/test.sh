@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the C libraries if missing, then runs every Swift test (golden
 # files, gradient checks, interpreter, C backend against the interpreter, trainers end to end,
-# robustness), then the C runtime's own tests.
+# robustness), then the C runtime's own tests, plain and under the sanitizers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --python
@@ -18,3 +18,6 @@ if [ "$status" -ne 0 ] || ! echo "$summary" | grep -q "with 0 failures"; then
     exit 1
 fi
 bash codegen/tests/run.sh
+# The same checks against trainers built with AddressSanitizer and UBSan: a memory error or
+# undefined behaviour in the runtime fails the run even where the output looks right.
+bash codegen/tests/run.sh --sanitize

@@ -82,6 +82,18 @@ public struct Pipeline: Sendable {
         return .success(graph)
     }
 
+    /// The warnings of a model that compiles, rendered as `dlc` prints them; "" when there are
+    /// none, or when the model does not compile (its failure renders them with the errors).
+    public func renderedWarnings() -> String {
+        let (model, parseBag) = Parser.parse(source)
+        guard let model, !parseBag.hasErrors else { return "" }
+        let (graph, bag) = Analyzer.analyze(model)
+        guard graph != nil, !bag.hasErrors else { return "" }
+        var warnings = DiagnosticBag()
+        for w in bag.warnings { warnings.append(w) }
+        return DiagnosticRenderer(source: source, useColor: useColor).render(warnings)
+    }
+
     /// The typed graph, differentiated: forward and backward as one verified graph.
     public func trainingGraph() -> Result<Graph, CompileFailure> {
         typedGraph().flatMap { forward in
@@ -137,7 +149,8 @@ public struct Pipeline: Sendable {
         }
     }
 
-    /// The model's C source. The `data` setting is resolved against the model file's folder.
+    /// The model's C source. The `data` setting is made absolute, resolved against the model
+    /// file's folder.
     public func cSource() -> Result<String, CompileFailure> {
         trainerSource().map(\.source)
     }
@@ -159,11 +172,10 @@ public struct Pipeline: Sendable {
         }
     }
 
-    /// A path of the model's `data` setting, as seen from the current directory.
+    /// A path of the model's `data` setting as an absolute path, resolved against the model
+    /// file's folder (`DataPath.resolve`).
     public func resolveDataPath(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        let folder = (source.path as NSString).deletingLastPathComponent
-        return folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
+        DataPath.resolve(path, modelFile: source.path)
     }
 
     /// The text `--emit stage` prints.

@@ -61,6 +61,8 @@ public enum EntryKind: String, Hashable, Sendable, CaseIterable {
 
     /// Entries that take a training step: dropout on, gradients computed.
     public var isTraining: Bool { self == .train || self == .sgd }
+    /// Entries that return the loss (all but predict, which runs without targets).
+    public var returnsLoss: Bool { self != .predict }
 }
 
 /// One entry point: its buffers, its kernels in order, and the arena it needs. Entries never
@@ -151,6 +153,11 @@ public struct GemmKernel: Hashable, Sendable {
     public var alphaIsNegativeLearningRate = false
     public var batch: Affine
     public var strideA: Affine, strideB: Affine, strideC: Affine
+    /// The in-place pass over C that follows the product (a `linear`'s bias and activation),
+    /// fused into it by `GemmEpilogues`: when the product runs as loops, each element is
+    /// computed as its row is stored; when it calls BLAS, the pass runs after the call. It
+    /// reads C only at the element it writes.
+    public var epilogue: ElementwiseKernel?
 }
 
 /// A tensor seen as [outer, length, inner] around one axis: softmax, argmax and friends.

@@ -88,13 +88,16 @@ struct EntryLowering {
             }
             gradientBuffers = updates.compactMap { if case .buffer(let b, _) = $0.gradient { return b }; return nil }
         }
-        let lossBuffer = graph.loss.flatMap { l in roots.contains(l) ? materialize(l) : nil }
+        // The entry's kind decides whether it returns the loss, not whether the loss is among its
+        // roots: predict computes an output that is also the loss but returns nothing.
+        let lossBuffer = kind.returnsLoss ? graph.loss.map { materialize($0) } : nil
         let outputBuffers = kind.isTraining ? [] : graph.outputs.map { materialize($0.value) }
         var entry = Entry(kind: kind, buffers: buffers, kernels: kernels, unavailable: nil, arenaBytes: .zero,
                           loss: lossBuffer, outputs: outputBuffers)
         KernelFusion.run(&entry, keep: Set([lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers))
         if kind == .sgd { SGDUpdates.fold(&entry, updates) }
         MemoryPlanner.plan(&entry, liveToEnd: [lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers)
+        GemmEpilogues.fuse(&entry)
         return entry
     }
 

@@ -59,8 +59,10 @@ extension Analyzer {
         }
         guard let sig = Builtins.table[callee] else {
             let candidates = Array(Builtins.table.keys) + Array(layers.keys)
+            let pytorch = PyTorchHints.call(callee, args, isValue: { if case .value = symbols[$0] { return true }; return false },
+                                            isFunction: { Builtins.table[$0] != nil })
             diagnostics.error(loc, "unknown function '\(callee)'",
-                              hint: Suggestions.hint(for: callee, in: candidates.sorted()))
+                              hint: pytorch ?? Suggestions.hint(for: callee, in: candidates.sorted()))
             return .poison
         }
         let defaults = sig.defaults.mapValues { Expr($0, loc) }
@@ -113,7 +115,9 @@ extension Analyzer {
             return emit(.unary(u), [x], at: loc, what: callee)
         }
         if let kind = Builtins.losses[callee] {
-            return emit(.loss(kind), [tensor(args, "input"), tensor(args, "target")], at: loc, what: callee)
+            let prediction = tensor(args, "input")
+            checkLossInput(callee, prediction, at: loc)
+            return emit(.loss(kind), [prediction, tensor(args, "target")], at: loc, what: callee)
         }
         switch callee {
         case "int", "float":
@@ -206,6 +210,7 @@ extension Analyzer {
             // nn.CrossEntropyLoss = nll(log_softmax(z)) (spec section 5).
             let z = tensor(args, "input")
             guard let id = requireTensor(z, args["input"]!, callee) else { return .poison }
+            checkLossInput(callee, z, at: loc)
             guard graph.type(of: id).rank == 2 else {
                 diagnostics.error(loc, "in 'cross_entropy': needs logits f32[N, C], got \(graph.type(of: id))")
                 return .poison

@@ -28,7 +28,8 @@ extension Analyzer {
     mutating func declareLayer(_ name: Located<String>, kind: Located<String>, _ args: [Argument]) {
         guard kind.value == "Linear" else {
             diagnostics.error(kind.location, "unknown layer '\(kind.value)'",
-                              hint: Suggestions.hint(for: kind.value, in: Layer.kinds) ?? "layers: " + Layer.kinds.joined(separator: ", "))
+                              hint: PyTorchHints.layerKind(kind.value, args) ?? Suggestions.hint(for: kind.value, in: Layer.kinds)
+                                  ?? "layers: " + Layer.kinds.joined(separator: ", "))
             _ = declare(name, .value(.poison))
             return
         }

@@ -20,6 +20,7 @@ struct Train: ParsableCommand {
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
         let (name, source) = try valueOrExit(pipeline.trainerSource())
         let trainer = try reportingBuildErrors {
             try TrainerBuilder().cachedBuild(modelSource: source, modelName: name).path

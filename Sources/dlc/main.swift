@@ -54,6 +54,7 @@ struct Compile: ParsableCommand {
         }
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
         guard let stage = emit else {
             try buildTrainer(pipeline, output: output, backend: backend)
             return
@@ -95,6 +96,7 @@ struct GradCheck: ParsableCommand {
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
         let graph = try valueOrExit(pipeline.trainingGraph())
         var check = GradCheckRun(dataPath: data)
         check.tolerance = tolerance

@@ -6,10 +6,20 @@
 # accumulation, --steps, --log, progress on a file and on a (pseudo-)terminal, gradcheck,
 # Ctrl-C and SIGTERM, write errors (/dev/full, ulimit -f), crashes in a save (crash_shim.c).
 #
-# usage: codegen/tests/run.sh      (needs clang or cc, libopenblas-dev, zlib1g-dev; python3
-#                                   with numpy + safetensors for the interchange checks)
+# usage: codegen/tests/run.sh [--sanitize]
+#        (needs clang or cc, libopenblas-dev, zlib1g-dev; python3 with numpy + safetensors for
+#        the interchange checks)
+# --sanitize builds everything with AddressSanitizer and UndefinedBehaviorSanitizer (the
+# runtime and the model files alike): any finding stops that trainer with a non-zero exit,
+# which fails its check. Extra C flags also come from EXTRA_CFLAGS.
 # Data: models/data/ or ../shared/data/ (DLC_DATA overrides). Ends with "N passed, M failed".
 set -u
+if [ "${1:-}" = "--sanitize" ]; then
+    EXTRA_CFLAGS="${EXTRA_CFLAGS:-} -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+    # Leaks are not findings here: a command leaves its buffers for exit to reclaim.
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 CODEGEN=$(dirname "$HERE")
 ROOT=$(dirname "$CODEGEN")
@@ -127,6 +137,12 @@ expect "... and predict writes its one output" 0 '^0\.398' $DESC predict --weigh
 expect "mlp --val FILE validates on that file" 0 '1797 for validation' $MLP train --epochs 1 --val "$DATA/digits.csv"
 tail -n +2 "$DATA/digits.csv" > no_header.csv
 expect "a CSV without a header row is read from its first line" 0 '1438 rows, 359 for validation' $MLP train --epochs 1 --data no_header.csv
+# Rows go straight into an array sized from the line count: the last row of a file without a
+# header or a final newline once went past its end (AddressSanitizer: dlc_load_csv).
+printf '%s' "$(cat no_header.csv)" > no_header_no_newline.csv
+expect "... also without a final newline: every row, in bounds" 0 '1438 rows, 359 for validation' $MLP train --epochs 1 --data no_header_no_newline.csv
+printf '\n\n3.5,0.1,0.2\n\n7.25,0.3,0.4' > grid_blank_lines.csv
+expect "... and after blank lines, without a final newline" 0 '^train line_grid: 2 rows' $GRID train --epochs 1 --data grid_blank_lines.csv
 expect "--threads 1 and --shuffle false are accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 1 --shuffle false
 expect "--threads 2 is accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 2
 expect "info lists params, shapes, memory and FLOPs" 0 '^  fc1\.weight +\[32, 64\] +2048 +kaiming_uniform$' $MLP info
@@ -219,6 +235,58 @@ EOF
         expect "the first bad value, located: --input x=$1 --input y=$2" 1 "${case#*|}" $MLP train --input "x=$1" --input "y=$2"
     done
 
+    # Lax formats: what a header says must be exactly what the file holds. Bytes after the data
+    # (IDX, .npy), garbage after a gzip stream (zlib's gzread drops it silently), and .npy
+    # header text that numpy.lib.format does not allow are refused, located; a stream of
+    # several gzip members is one valid file.
+    python3 - <<'EOF'
+import gzip, struct
+import numpy as np
+raw = open("x32.npy", "rb").read()
+lab = open("labels.idx", "rb").read()
+open("labels_trail.idx", "wb").write(lab + b"\x01")
+open("labels_trail.idx.gz", "wb").write(gzip.compress(lab + b"\x01\x02"))
+open("x_trail.npy", "wb").write(raw + b"\0\0\0\0")
+open("labels_garbage.idx.gz", "wb").write(gzip.compress(lab) + b"GARBAGE")
+open("labels_members.idx.gz", "wb").write(gzip.compress(lab[:100]) + gzip.compress(lab[100:]))
+n = struct.unpack("<H", raw[8:10])[0]
+data = raw[10 + n:]
+def npy(name, header, version=(1, 0), pad=True):
+    if pad:
+        header += " " * (-(10 + len(header) + 1) % 64) + "\n"
+    open(name, "wb").write(b"\x93NUMPY" + bytes(version) + struct.pack("<H", len(header)) + header.encode() + data)
+d = "{'descr': '<f4', 'fortran_order': False, 'shape': (1797, 64), }"
+npy("h_quotes.npy", '{"shape": (1797, 64,), "descr": "<f4", "fortran_order": False}')
+npy("h_after.npy", d + "x")
+npy("h_twice.npy", "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1797, 64), }")
+npy("h_comma.npy", "{'descr': '<f4' 'fortran_order': False, 'shape': (1797, 64), }")
+npy("h_tuple.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1797), }")
+npy("h_dtype.npy", "{'descr': '<f4x', 'fortran_order': False, 'shape': (1797, 64), }")
+npy("h_tab.npy", "{'descr': '<f4',\t'fortran_order': False, 'shape': (1797, 64), }")
+npy("h_newline.npy", d + " " * (-(10 + len(d)) % 64), pad=False)
+npy("h_unpadded.npy", d + "\n", pad=False)
+npy("h_minor.npy", d, version=(1, 1))
+EOF
+    for case in "images-ubyte labels_trail.idx|^labels_trail.idx: error: 1 byte after the data \(the header's shape ends at byte 1805\)$" \
+        "images-ubyte labels_trail.idx.gz|^labels_trail.idx.gz: error: 2 bytes after the data \(the header's shape ends at byte 1805 of the decompressed stream\)$" \
+        "x_trail.npy labels.idx|^x_trail.npy: error: 4 bytes after the data \(the header's shape ends at byte 460160\)$" \
+        "images-ubyte labels_garbage.idx.gz|^error: labels_garbage.idx.gz: 7 bytes of garbage after the compressed data \(from byte [0-9]+\)$" \
+        "h_after.npy labels.idx|^h_after.npy: error: bad header at byte 73: text after the dict \(only spaces may pad the header\)$" \
+        "h_twice.npy labels.idx|^h_twice.npy: error: key 'descr' appears twice in the header$" \
+        "h_comma.npy labels.idx|^h_comma.npy: error: bad header at byte 26: expected ',' or '}'$" \
+        "h_tuple.npy labels.idx|^h_tuple.npy: error: bad header at byte 66: the shape is not a tuple" \
+        "h_dtype.npy labels.idx|^h_dtype.npy: error: unsupported dtype '<f4x'" \
+        "h_tab.npy labels.idx|^h_tab.npy: error: bad header at byte 26: a control character" \
+        "h_newline.npy labels.idx|^h_newline.npy: error: bad header at byte 128: the header does not end with a newline$" \
+        "h_unpadded.npy labels.idx|^h_unpadded.npy: error: bad header: its length 10 \+ 64 is not a multiple of 16" \
+        "h_minor.npy labels.idx|^h_minor.npy: error: unsupported .npy version 1.1 \(1.0, 2.0 or 3.0\)$"; do
+        set -- ${case%%|*}
+        expect "a lax format is refused, located: --input x=$1 --input y=$2" 1 "${case#*|}" $MLP train --input "x=$1" --input "y=$2"
+    done
+    expect "a header in another valid form (double quotes, any key order, no trailing comma) is read" 0 '^epoch 1/1 ' \
+        $MLP train --epochs 1 --input x=h_quotes.npy --input y=labels.idx
+    expect "a gzip file of several members is read whole" 0 '^epoch 1/1 ' $MLP train --epochs 1 --input x=images-ubyte --input y=labels_members.idx.gz
+
     # Loading costs about one copy of the data: the values go from the file straight into the
     # tensor's array, and the training rows stay where they were loaded (the validation rows,
     # 20%, are copied out). A 51 MB .npy file: peak RSS over a small run's < 1.35 x its size
@@ -280,6 +348,19 @@ bad_data "inputs of different lengths" '^x3.csv:4:1: error: inputs of different 
 bad_data "a missing file names the path" '^error: missing.csv: No such file or directory$' $MLP train --data missing.csv
 bad_data "an unknown column name" "digits.csv:1:1: error: no column 'pixel0-pixel63'$" $MLP train --input "x=$DATA/digits.csv:pixel0-pixel63"
 bad_data "a column list of the wrong width" "error: the columns '0-62' select 63 columns, but x takes 64" $MLP train --input "x=$DATA/digits.csv:0-62"
+# Quotes: a quoted field must close on its line and be followed by nothing but spaces; either
+# fault leaves the row's fields in doubt, so the row is refused even when the field is unused.
+printf 'x,a,b\n3.5,0.1,0.2\n"7.5"x,0.1,0.2\n' > quote_text.csv
+printf 'x,a,b\n3.5,0.1,0.2\n"7.5,0.1,0.2\n' > quote_open.csv
+printf '"x"y,a,b\n3.5,0.1,0.2\n' > quote_header.csv
+printf 'x,a,b,note\n3.5,0.1,0.2,"fine" \n4.5,0.1,0.2,"odd"!\n' > quote_unused.csv
+bad_data "text after a closing quote" "^quote_text.csv:3:1: error: text after the closing quote: 'x'$" $GRID train --data quote_text.csv
+bad_data "an unterminated quote" '^quote_open.csv:3:1: error: unterminated quote \(a quoted field must end on its line\)$' $GRID train --data quote_open.csv
+bad_data "text after a closing quote in the header" "^quote_header.csv:1:1: error: text after the closing quote: 'y'$" $GRID train --data quote_header.csv
+bad_data "text after a closing quote in an unused column" "^quote_unused.csv:3:4: error: text after the closing quote: '!'$" \
+    $GRID train --data quote_unused.csv --columns 'x: x, y: a-b'
+printf 'x,a,b\n "3.5" ,"0.1","0.2"\n' > quote_spaces.csv
+expect "spaces around a quoted field are fine" 0 '^train line_grid: 1 rows' $GRID train --epochs 1 --data quote_spaces.csv
 rm -f p_bad.csv
 expect "predict on bad data exits 1" 1 '^short.csv:3:65: error: short row' $MLP predict --data short.csv --weights mlp.safetensors --out p_bad.csv
 [ ! -e p_bad.csv ]

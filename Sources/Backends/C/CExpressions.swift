@@ -1,4 +1,5 @@
 import DLCIR
+import DLCDescriptor
 import DLCLowering
 
 /// Per-element expressions in C, with the interpreter's semantics (see codegen/dlc_kernels.h).

@@ -1,10 +1,10 @@
 import DLCIR
 import DLCLowering
 
-/// Small pieces of C syntax shared by the printer's files.
-enum C {
+/// Small pieces of C syntax: the descriptor's, and the C-family printers'.
+public enum C {
     /// An affine size as a C expression of `n` (an int64_t).
-    static func size(_ a: Affine) -> String {
+    public static func size(_ a: Affine) -> String {
         switch (a.perBatch, a.constant) {
         case (0, let c): return String(c)
         case (1, 0): return "n"
@@ -15,7 +15,7 @@ enum C {
     }
 
     /// A double literal that C reads back exactly, as float.
-    static func float(_ x: Double) -> String {
+    public static func float(_ x: Double) -> String {
         if x.isNaN { return "NAN" }
         if x.isInfinite { return x > 0 ? "INFINITY" : "-INFINITY" }
         var s = "\(x)"
@@ -23,12 +23,14 @@ enum C {
         return s + "f"
     }
 
-    static func int(_ x: Double) -> String { String(Int32(truncatingIfNeeded: Int(x))) }
+    /// A number as an `int32_t` literal (truncated, wrapped as C converts).
+    public static func int(_ x: Double) -> String { String(Int32(truncatingIfNeeded: Int(x))) }
 
-    static func type(_ d: DType) -> String { d == .f32 ? "float" : "int32_t" }
+    /// The C element type of a dtype.
+    public static func type(_ d: DType) -> String { d == .f32 ? "float" : "int32_t" }
 
     /// A C string literal (file names in messages).
-    static func string(_ s: String) -> String {
+    public static func string(_ s: String) -> String {
         "\"" + s.flatMap { ch -> [Character] in
             switch ch {
             case "\"": return ["\\", "\""]
@@ -40,13 +42,14 @@ enum C {
     }
 
     /// A C block comment; `*/` in the text cannot end it early.
-    static func comment(_ s: String) -> String {
+    public static func comment(_ s: String) -> String {
         "/* " + s.replacingSlashStar() + " */"
     }
 }
 
 extension String {
-    func replacingSlashStar() -> String {
+    /// The text with a space between every `*` and a `/` after it, so it cannot end a C comment.
+    public func replacingSlashStar() -> String {
         var out = "", previous: Character = " "
         for ch in self {
             if previous == "*" && ch == "/" { out.append(" ") }

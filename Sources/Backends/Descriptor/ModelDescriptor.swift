@@ -2,16 +2,26 @@ import DLCIR
 import DLCLowering
 
 /// The `dlc_generated_model` descriptor: params, data, outputs, default train config and the
-/// entry points, as `codegen/dlc_model.h` defines them.
-struct CDescriptor {
-    let program: KernelProgram
-    let dataPath: String?
-    /// Set when another backend (LLVM IR) defines the entry functions and `arena_bytes`,
-    /// `uses_blas`, `train_flops`: they are declared `extern` here instead of printed.
-    var externalEntries = false
+/// entry points, as `codegen/dlc_model.h` defines them. It is C whatever the backend: the C
+/// backend prints it below its entry functions; a backend whose entry functions are another
+/// language (LLVM IR) prints it as a file of its own (`standaloneFile`), declaring them `extern`.
+public struct ModelDescriptor: Sendable {
+    public let program: KernelProgram
+    /// The default data path written into the trainer (already resolved against the model's
+    /// folder by the driver), or nil.
+    public let dataPath: String?
+    /// Set when another file defines the entry functions and `arena_bytes`, `uses_blas`,
+    /// `train_flops`: they are declared `extern` here instead of printed.
+    public var externalEntries = false
     var graph: Graph { program.graph }
 
-    func print(_ w: inout CWriter) {
+    public init(program: KernelProgram, dataPath: String?, externalEntries: Bool = false) {
+        self.program = program
+        self.dataPath = dataPath
+        self.externalEntries = externalEntries
+    }
+
+    public func print(_ w: inout CWriter) {
         let g = graph
         if externalEntries {
             w.line("extern float train_step(const dlc_step *s);")
@@ -85,7 +95,6 @@ struct CDescriptor {
             w.line(".arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,")
             w.line(".sgd_step = sgd_step, .uses_blas = uses_blas,")
         }
-        w.text.isEmpty ? () : ()
         w.line(";")
     }
 
