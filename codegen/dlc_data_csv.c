@@ -391,6 +391,20 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
     if (n == 0) dlc_data_error(path, line + 1, 1, "no data rows");
     for (int i = 0; i < k; i++) {
         out[i].n = n;
+        if (out[i].values) {
+            /* Where each element came from, for messages about a row after loading. */
+            int64_t size = m->data[tensors[i]].size;
+            out[i].fields = dlc_xmalloc(dlc_mul_size((size_t)size, sizeof *out[i].fields));
+            out[i].names = has_header ? dlc_xcalloc((size_t)size, sizeof *out[i].names) : NULL;
+            for (int64_t c = 0; c < size; c++) {
+                const field *h = &first.f[cols[i][c]];
+                out[i].fields[c] = cols[i][c] + 1;
+                if (has_header) {
+                    out[i].names[c] = memcpy(dlc_xmalloc(h->len + 1), h->s, h->len);
+                    out[i].names[c][h->len] = 0;
+                }
+            }
+        }
         free(cols[i]);
     }
     free(cols);

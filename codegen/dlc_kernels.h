@@ -1,7 +1,11 @@
 /* dlc_kernels.h: small scalar helpers that generated kernels call, with the semantics of the
  * reference interpreter (Sources/Interpreter): PyTorch's NaN propagation and kinks, Python's
  * integer division, and i32 arithmetic that wraps instead of overflowing. Under nvcc they are
- * `__host__ __device__`: the CUDA backend's kernels call the same definitions. */
+ * `__host__ __device__`: the CUDA backend's kernels call the same definitions.
+ *
+ * The helper of an elementwise op NAME (Sources/IR/Op.swift) that a printer has no special
+ * form for is dlc_NAME for f32 and dlc_NAME_i32 for i32: the C printer calls it by that name,
+ * and the LLVM backend through an external copy its C descriptor defines. */
 #ifndef DLC_KERNELS_H
 #define DLC_KERNELS_H
 #include <math.h>

@@ -29,6 +29,8 @@ _Noreturn void dlc_die(int code, const char *fmt, ...);
  * many, stops the program. Loading goes on to report more, then dlc_stop_on_data_errors(). */
 void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...);
 int dlc_data_error_count(void);
+/* Forgets the errors counted so far (for a process that reads many files: the fuzz targets). */
+void dlc_data_errors_reset(void);
 void dlc_stop_on_data_errors(void);
 
 void *dlc_xmalloc(size_t bytes);
@@ -183,10 +185,22 @@ const char *dlc_init_string(char *buf, size_t cap, const dlc_init *init);
 
 /* ==== dlc_data*.c: data sets ================================================================ */
 
+/* Where one data tensor's examples came from, for messages about a row long after loading
+ * (a normalized value that f32 cannot hold, an index computed from the row). */
+typedef struct {
+    const char *path;     /* the file (NULL: not loaded) */
+    int64_t *lines;       /* CSV: the physical line of each example; NULL: .npy/IDX (row = example) */
+    int64_t *fields;      /* CSV: the 1-based field of each element of an example; else NULL */
+    char **names;         /* CSV with a header: the column name of each element; else NULL */
+} dlc_origin;
+
 /* n examples; per data tensor one contiguous buffer of n * size elements (NULL: not loaded). */
 typedef struct {
     int64_t n;
     void **cols;
+    int64_t *example;     /* each row's example (0-based, in file order); NULL: row i is example i */
+    dlc_origin *origin;   /* per data tensor; NULL: unknown. Shared with subsets (the owner frees) */
+    int owns_origin;
 } dlc_dataset;
 
 /* One tensor's values as loaded from one file, before the lengths are compared. */
@@ -194,6 +208,8 @@ typedef struct {
     int64_t n;
     void *values;
     int64_t *lines;       /* CSV: the physical line of each row (for located errors); else NULL */
+    int64_t *fields;      /* CSV: the 1-based field of each element; else NULL */
+    char **names;         /* CSV with a header: each element's column name; else NULL */
 } dlc_loaded;
 /* The end of a loader's block-by-block read of values into `out`: a short read (reported with
  * the loader's `truncated` message), the first bad value (`bad`, "" for none) or bytes after
@@ -218,6 +234,13 @@ static inline int dlc_value_ok(const dlc_data_desc *d, double v) {
 }
 int dlc_is_idx_path(const char *path);
 
+/* A problem with element `element` of data tensor t in row `row` of ds, located in the file it
+ * came from: "FILE:LINE:FIELD: error: MESSAGE in column 'NAME' (TENSOR)" for CSV, "FILE: error:
+ * row R, element E: MESSAGE (TENSOR)" for .npy/IDX (R from 0, as their loaders count). With
+ * t < 0 the message is about the row as a whole ("FILE:LINE: error: MESSAGE"), located in the
+ * first file that holds it and naming the others. Counted as a data error. */
+void dlc_row_error(const dlc_model *m, const dlc_dataset *ds, int64_t row, int t, int64_t element, const char *fmt, ...);
+
 /* Rows idx[0..k) of ds, copied into a new data set. */
 void dlc_dataset_subset(const dlc_model *m, const dlc_dataset *ds, const int64_t *idx, int64_t k, dlc_dataset *out);
 /* Keeps rows idx[0..k) of ds (ascending), in place: no second copy of the data. */
@@ -241,6 +264,8 @@ typedef struct {
 
 /* Statistics of each listed input over ds's rows (population std; 1 for a constant feature). */
 void dlc_norm_compute(const dlc_model *m, const dlc_train_config *cfg, const dlc_dataset *ds, dlc_norms *out);
+/* (x - mean) / std in double, rounded to f32; a value f32 cannot hold (a row far outside the
+ * statistics, e.g. a validation row) is reported at its row and column, and exits 1. */
 void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds);
 
 /* ==== dlc_batch.c: minibatches ============================================================== */
@@ -255,7 +280,8 @@ typedef struct {
 
 /* Gather buffers of max_rows rows; 0 for none (then dlc_batch_fill takes no order). */
 void dlc_batch_init(const dlc_model *m, const dlc_dataset *ds, int64_t max_rows, dlc_batch *b);
-/* Rows order[start..start+count) of ds (order NULL: the identity, passed in place). */
+/* Rows order[start..start+count) of ds (order NULL: the identity, passed in place); they
+ * become the batch of the next step (dlc_rows_current). */
 void dlc_batch_fill(const dlc_model *m, const dlc_dataset *ds, const int64_t *order, int64_t start,
                     int64_t count, dlc_batch *b);
 void dlc_batch_free(dlc_batch *b);
@@ -416,6 +442,23 @@ void dlc_runner_free(dlc_runner *r);
 void dlc_evaluate(dlc_runner *r, const dlc_dataset *ds, int64_t batch, dlc_metric_kind metric, dlc_metrics *acc);
 int dlc_cmd_eval(const dlc_model *m, const dlc_options *o);
 int dlc_cmd_predict(const dlc_model *m, const dlc_options *o);
+
+/* ==== dlc_rowcheck.c: the data row behind a failure in a step ============================== */
+
+/* The rows of the step about to run (dlc_batch_fill says so). */
+void dlc_rows_current(const dlc_dataset *ds, const int64_t *order, int64_t start, int64_t count);
+/* The runner whose steps are watched (dlc_runner_init; NULL: none). */
+void dlc_rows_watch(dlc_runner *r);
+/* Called by dlc_index_error: when the failing step ran on rows of a data set, finds the first
+ * row whose forward pass alone goes out of range, reports it in its file (row, line) with the
+ * model's source place, and exits 1. Returns when no row can be blamed (a model without data,
+ * or an index that only the batch as a whole puts out of range). */
+void dlc_locate_index_error(const char *where, long idx, long size);
+/* The forward pass of every row of ds before the first step, in batches of `batch` rows, with
+ * the starting params: an index computed from a row that is out of range, or a row whose loss
+ * is not finite (a value the model cannot represent: 1e38 squared), is reported at its row
+ * (and the row's largest value at its column), and exits 1. */
+void dlc_check_first_pass(dlc_runner *r, const dlc_dataset *ds, int64_t batch);
 
 /* ==== dlc_train.c, dlc_gradcheck.c, dlc_info.c: the other commands ========================= */
 

@@ -272,6 +272,18 @@ static void log_header(trainer *t, const char *first) {
     check_log(t);
 }
 
+/* The --log file, opened (and its header written) with its first row: a run that fails before
+ * its first epoch (or update) ends leaves no log behind, and an existing one untouched. */
+static FILE *log_file(trainer *t) {
+    const dlc_options *o = t->o;
+    if (!o->log || t->log) return t->log;
+    t->log = fopen(o->log, o->resume ? "a" : "w");
+    if (!t->log) dlc_die(1, "%s: cannot write: %s", o->log, strerror(errno));
+    fseek(t->log, 0, SEEK_END);
+    log_header(t, dlc_model_has_data(t->m) ? "epoch" : "update");
+    return t->log;
+}
+
 /* Runs micro-batches of the epoch under way until it ends, an update finishes a --steps
  * budget, or Ctrl-C. Returns 1 when the epoch is complete. */
 static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
@@ -323,7 +335,7 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
     printf("  lr %.6g  %.2fs", lr, seconds);
     if (!complete) printf("  (stopped after %lld of %lld batches)", (long long)t->prog.epoch_batches, (long long)n_batches);
     printf("\n");
-    if (t->log) {
+    if (log_file(t)) {
         fprintf(t->log, "%lld,%lld,%.9g,", (long long)shown, (long long)t->prog.step, loss);
         if (t->val.n > 0) fprintf(t->log, "%.9g", val_loss);
         fprintf(t->log, ",");
@@ -424,7 +436,7 @@ static void train_steps(trainer *t) {
             print_scalar_outputs(t);
             printf("  lr %.6g\n", lr);
         }
-        if (t->log) fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
+        if (log_file(t)) fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
         check_log(t);
         flush_output(t, dlc_now());
     }
@@ -467,12 +479,11 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     if (t.cfg.accumulate > 1) t.accum = dlc_xcalloc((size_t)t.r.layout.total + 1, sizeof(float));
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
     if (dlc_stop_signal) return dlc_stop_status(); /* during loading: nothing to save */
-
-    if (o->log) {
-        t.log = fopen(o->log, o->resume ? "a" : "w");
-        if (!t.log) dlc_die(1, "%s: cannot write: %s", o->log, strerror(errno));
-        fseek(t.log, 0, SEEK_END);
-        log_header(&t, has_data ? "epoch" : "update");
+    /* What the data does in the model, before the first step: an index computed from a row,
+     * or a loss that is not finite, is reported at its row (none of it when nothing trains). */
+    if (has_data && o->max_steps != 0 && t.epoch_end > t.prog.epoch) {
+        dlc_check_first_pass(&t.r, &t.train, t.eval_batch);
+        dlc_check_first_pass(&t.r, &t.val, t.eval_batch);
     }
     if (has_data)
         printf("train %s: %lld rows, %lld for validation, batch %lld, %s lr %g, seed %llu\n", m->name,

@@ -49,11 +49,14 @@ void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt
 
 int dlc_data_error_count(void) { return data_errors; }
 
+void dlc_data_errors_reset(void) { data_errors = 0; }
+
 void dlc_stop_on_data_errors(void) {
     if (data_errors > 0) exit(1);
 }
 
 _Noreturn void dlc_index_error(const char *where, long idx, long size) {
+    dlc_locate_index_error(where, idx, size); /* reports the data row behind it, when there is one */
     dlc_die(1, "%s: index %ld is out of range for a first axis of %ld", where, idx, size);
 }
 

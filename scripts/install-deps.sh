@@ -2,8 +2,12 @@
 # Installs what trainers and the tests need when it is missing. Debian/Ubuntu; needs root (or
 # sudo) for apt-get.
 #
-#   scripts/install-deps.sh            the C libraries a trainer links with (OpenBLAS, zlib)
+#   scripts/install-deps.sh            the C libraries a trainer links with (OpenBLAS, zlib) and
+#                                      binutils (objcopy, for the fuzz targets)
 #   ... --python                       also Python's safetensors/numpy (optional interop tests)
+#   ... --fuzz                         also a clang that ships libFuzzer, unless one is there
+#                                      already (/opt/swift's clang does): Debian's clang and
+#                                      libclang-rt-dev
 #   ... --cuda                         also the CUDA toolkit from PyPI wheels (nvcc 13, the CUDA
 #                                      runtime, cuBLAS, NCCL headers) into a cache folder outside
 #                                      the repository, and g++ for nvcc and the CPU emulation;
@@ -15,10 +19,11 @@
 # nvidia/cu13 (bin/nvcc, include/, lib/libcudart.so.13, lib/libcublas.so.13) and NCCL in
 # nvidia/nccl. No GPU is needed for any of it: a GPU machine brings its own driver.
 set -euo pipefail
-want_python=0 want_cuda=0
+want_python=0 want_cuda=0 fuzz=0
 for arg in "$@"; do
     case "$arg" in
     --python) want_python=1 ;;
+    --fuzz) fuzz=1 ;;
     --cuda) want_cuda=1 ;;
     --print-cuda-home) want_cuda=2 ;;
     *) echo "install-deps.sh: unknown option '$arg'" >&2; exit 2 ;;
@@ -32,11 +37,25 @@ if [ "$want_cuda" -eq 2 ]; then
 fi
 
 need=()
-packages=(libopenblas-dev zlib1g-dev)
+packages=(libopenblas-dev zlib1g-dev binutils)
 [ "$want_cuda" -eq 1 ] && packages+=(g++)
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# A clang that can build a libFuzzer target (scripts/fuzz.sh looks for the same ones).
+has_libfuzzer() {
+    local dir cc
+    dir=$(mktemp -d)
+    echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' > "$dir/t.c"
+    for cc in ${FUZZ_CC:-} clang /opt/swift/usr/bin/clang /usr/bin/clang; do
+        command -v "$cc" >/dev/null 2>&1 && "$cc" -fsanitize=fuzzer,address "$dir/t.c" -o "$dir/t" 2>/dev/null && { rm -rf "$dir"; return 0; }
+    done
+    rm -rf "$dir"
+    return 1
+}
+if [ $fuzz -eq 1 ] && ! has_libfuzzer; then
+    need+=(clang libclang-rt-dev)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
     echo "installing ${need[*]}" >&2

@@ -24,7 +24,7 @@ final class GoldenTests: XCTestCase {
         XCTAssertFalse(programs.isEmpty)
         for url in programs {
             for stage in Self.stages {
-                let name = url.deletingPathExtension().lastPathComponent + "." + stage.rawValue
+                let name = url.deletingPathExtension().lastPathComponent + "." + stage.name
                 switch try pipeline(url).emit(stage) {
                 case .success(let text): Golden.assertMatches(text, golden: goldenFolder.appendingPathComponent(name))
                 case .failure(let f): XCTFail("\(Golden.relative(url)) fails at --emit \(stage):\n\(f.rendered)")
@@ -40,9 +40,11 @@ final class GoldenTests: XCTestCase {
         }
     }
 
-    /// The code the backends generate, stored as NAME.SUFFIX: the C backend's model (`.c`), the
-    /// LLVM backend's module printed without target lines (`.llvm`, the same on every host) and
-    /// its C descriptor (`.llvm.c`).
+    /// The code every registered backend generates, printed for no machine in particular (so
+    /// the same on every host), one file per `--emit` stage it has: NAME.STAGE for the backend
+    /// `--emit STAGE` picks by default (`.c` is the C backend's model, `.llvm` the LLVM
+    /// backend's module), NAME.BACKEND.STAGE for another (`.llvm.c`: the LLVM backend's C
+    /// descriptor, `--backend llvm --emit c`).
     /// The pipeline reads the program at its real path, so that its `data` setting resolves
     /// as `dlc compile` resolves it (from the .dl file's folder); the repository's location is
     /// then written `$ROOT`, so the golden files do not depend on the checkout.
@@ -51,9 +53,16 @@ final class GoldenTests: XCTestCase {
         let p = Pipeline(source: SourceFile(path: url.standardizedFileURL.path, bytes: bytes))
         let root = Golden.root.standardizedFileURL.path
         func portable(_ text: String) -> String { text.replacingOccurrences(of: root, with: "$ROOT") }
-        let llvm = p.llvmTrainer()
-        return [("c", p.cSource().map(portable)), ("llvm", llvm.map { portable($0.module(for: nil)) }),
-                ("llvm.c", llvm.map { portable($0.descriptor) })]
+        var out: [(String, Result<String, CompileFailure>)] = []
+        for backend in Backends.all {
+            let files = p.generatedFiles(backend, for: .unspecified)
+            for stage in backend.emitStages {
+                let byDefault = Backends.printing(EmitStage(named: stage)!, chosen: nil)?.name == backend.name
+                out.append(((byDefault ? "" : backend.name + ".") + stage,
+                            files.map { portable($0.first { $0.stage == stage }!.contents) }))
+            }
+        }
+        return out
     }
 
     func testModelsStages() throws {

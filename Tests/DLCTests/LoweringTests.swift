@@ -1,3 +1,4 @@
+import DLCBackendKit
 import DLCDiagnostics
 import DLCDriver
 import DLCIR
@@ -53,10 +54,39 @@ final class LoweringTests: XCTestCase {
             let p = Pipeline(source: SourceFile(path: model, bytes: try [UInt8](Data(contentsOf: url))))
             let program = try p.kernelProgram().get()
             let dependent = program.entries.flatMap(gemms).filter { GemmPolicy.callsBLAS($0) == nil }.count
-            let c = try p.cSource().get()
+            let c = try p.emit(EmitStage(named: "c")!).get()
             let tests = c.components(separatedBy: "<= \(GemmPolicy.smallGemm))").count - 1
             XCTAssertGreaterThan(dependent, 0, model)
             XCTAssertEqual(tests, dependent, "\(model): run-time size tests in the C")
         }
+    }
+}
+
+/// Lowering names buffers for no language in particular; each printer renames what its own
+/// language reserves.
+final class BufferNameTests: XCTestCase {
+    func testLoweringNamesAreNeutralAndPrintersRenameTheirReservedWords() throws {
+        let url = Golden.root.appendingPathComponent("models/line_grid.dl")
+        let p = Pipeline(source: SourceFile(path: "line_grid.dl", bytes: try [UInt8](Data(contentsOf: url))))
+        let names = try p.kernelProgram().get().entry(.train).buffers.map(\.name)
+        XCTAssertTrue(names.contains("i") && names.contains("k"), "\(names)")
+        for name in names {
+            XCTAssertNotNil(name.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression), name)
+        }
+        XCTAssertEqual(Set(names).count, names.count)
+        // C reserves i and k (loop counters); LLVM IR does not.
+        let c = try p.emit(EmitStage(named: "c")!).get()
+        XCTAssertTrue(c.contains("float *const i_2 = ") && c.contains("int32_t *const k_2 = "), c)
+        let ll = try p.emit(EmitStage(named: "llvm")!).get()
+        XCTAssertTrue(ll.contains("  %i = getelementptr inbounds i8, ptr %arena") && ll.contains("  %k = getelementptr"), ll)
+    }
+
+    func testRenamingKeepsNamesUnique() {
+        func buffer(_ i: Int, _ name: String) -> Buffer {
+            Buffer(id: BufferID(i), name: name, type: TensorType(.f32, []), storage: .arena(offset: .zero), value: ValueID(i))
+        }
+        let e = Entry(kind: .train, buffers: [buffer(0, "n"), buffer(1, "n_2"), buffer(2, "x"), buffer(3, "s")], kernels: [],
+                      unavailable: nil, arenaBytes: .zero, loss: nil, outputs: [])
+        XCTAssertEqual(e.renamed(avoiding: ["n", "s", "s_2"]).buffers.map(\.name), ["n_3", "n_2", "x", "s_3"])
     }
 }

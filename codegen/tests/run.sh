@@ -127,11 +127,6 @@ expect "linreg (columns by name, normalize, adam, batch full) trains" 0 '^epoch 
 expect "eval of linreg applies the saved normalize statistics (mae ~ 3)" 0 '^mae: [0-3]\.[0-9]{6}$' \
     $LIN eval --data "$DATA/cars.csv" --weights lin.safetensors
 expect "line_grid (f32[N] input, gather) trains" 0 '^epoch 31/31  loss 0\.0[0-9]+  train_mse 0\.0' $GRID train
-printf 'x,a,b\n3.5,0.1,0.2\n25,1,2\n' > far.csv
-expect "a gather index out of range names the source line, exit 1" 1 'error: line_grid.dl:12:16: index 25 is out of range for a first axis of 21' \
-    $GRID train --data far.csv --save far.safetensors
-[ ! -e far.safetensors ]
-check "... and writes nothing" $?
 expect "a model without data trains its steps" 0 '^step 20/20  loss -3\.825' $DESC train --save desc.safetensors
 expect "... and predict writes its one output" 0 '^0\.398' $DESC predict --weights desc.safetensors
 expect "mlp --val FILE validates on that file" 0 '1797 for validation' $MLP train --epochs 1 --val "$DATA/digits.csv"
@@ -366,6 +361,72 @@ expect "predict on bad data exits 1" 1 '^short.csv:3:65: error: short row' $MLP 
 [ ! -e p_bad.csv ]
 check "... and writes no --out file" $?
 expect "eval on bad data exits 1" 1 'label10.csv:3:65: error: label 10' $MLP eval --data label10.csv --weights mlp.safetensors
+
+# ---- Rows the model cannot use: found before the first step, located in the file ------------------
+
+# An index computed from a row (LineGrid: x outside the grid) is found by the forward pass of
+# every row before the first step, and reported at the row that produced it (the model's place
+# in parentheses); nothing is written: no checkpoint, no log, an existing log untouched.
+printf 'x,a,b\n3.5,0.1,0.2\n25,1,2\n' > far.csv
+rm -f far.safetensors far_log.csv
+expect "an index computed from a row is reported at that row (file:line), with the model's place" 1 \
+    '^far.csv:3: error: index 25 is out of range for a first axis of 21 \(line_grid.dl:12:16\), computed from this row$' \
+    $GRID train --data far.csv --save far.safetensors --log far_log.csv
+[ ! -e far.safetensors ] && [ ! -e far.optim.safetensors ] && [ ! -e far_log.csv ]
+check "... and writes nothing: no checkpoint, no --log file" $?
+printf 'an old log\n' > old_log.csv
+$GRID train --data far.csv --log old_log.csv > /dev/null 2>&1
+[ "$(cat old_log.csv)" = "an old log" ]
+check "... and leaves an existing --log file as it was" $? "$(cat old_log.csv)"
+# Row 38 of 50 is out of the grid; the validation split and the shuffle move it around, but the
+# message still names its line, whichever set it lands in.
+awk 'BEGIN { print "x,a,b"; for (i = 1; i <= 50; i++) print (i == 37 ? -1.5 : (i % 19) + 0.5) ",0.1,0.2" }' > far50.csv
+for v in 0 0.2 0.5; do
+    expect "... also after the validation split (--validation $v) and the shuffle" 1 \
+        '^far50.csv:38: error: index -2 is out of range for a first axis of 21 \(line_grid.dl:12:16\), computed from this row$' \
+        $GRID train --data far50.csv --validation $v --batch 7
+done
+if [ $have_py -eq 1 ]; then
+    python3 -c 'import numpy as np; np.save("far_x.npy", np.array([0.5, 3.5, 30.0, 1.5], np.float32))'
+    printf 'a,b\n0,0\n0,0\n0,0\n0,0\n' > far_y.csv
+    expect "... in a .npy file: its row (from 0), and the same row in the other file" 1 \
+        '^far_x.npy: error: row 2: index 30 is out of range for a first axis of 21 \(line_grid.dl:12:16\), computed from this row \(also far_y.csv:4\)$' \
+        $GRID train --input x=far_x.npy --input y=far_y.csv
+fi
+$GRID train --epochs 1 --save grid.safetensors > /dev/null 2>&1
+expect "predict names the row too" 1 '^far50.csv:38: error: index -2 is out of range' $GRID predict --data far50.csv --weights grid.safetensors
+expect "eval names the row too" 1 '^far50.csv:38: error: index -2 is out of range' $GRID eval --data far50.csv --weights grid.safetensors
+expect "a model whose log is written: the first epoch ends, the log has its row" 0 '^epoch 1/1' $GRID train --epochs 1 --log grid_log.csv
+[ "$(wc -l < grid_log.csv)" -eq 2 ]
+check "... (header and one row)" $? "$(cat grid_log.csv)"
+
+# Values the loader accepts but the model's f32 arithmetic cannot use. Normalization is
+# computed in double: weights near +-3.4e38 (the f32 limit) z-score to ordinary values and
+# train (in f32, x - mean overflowed and the loss was nan). A row the statistics were not
+# computed from (--val, eval) can still normalize beyond f32: reported at its row and column.
+# Without normalization the first forward pass overflows: reported at the row, with its
+# largest value's column.
+{ head -1 "$DATA/cars.csv"; sed -n 2,40p "$DATA/cars.csv" | awk -F, -v OFS=, 'NR % 2 { $1 = "3.4e38" } !(NR % 2) { $1 = "-3.4e38" } 1'; } > huge.csv
+out=$($LIN train --data huge.csv --epochs 5 --validation 0 2>&1)
+rc=$?
+[ $rc -eq 0 ] && ! printf '%s\n' "$out" | grep -qi 'nan\|inf'
+check "values near the f32 limit normalize (in double) and train: no nan" $? "$out"
+# Training weights 3000 and 3000.001 (std 0.0005): 3e38 in a validation row is 6e41 std away.
+{ head -1 "$DATA/cars.csv"; for i in 1 2 3 4 5 6 7 8; do echo "3000,18,130,307,12,8"; echo "3000.001,19,130,307,12,8"; done; } > narrow.csv
+{ head -1 "$DATA/cars.csv"; sed -n 2,5p "$DATA/cars.csv"; echo "3e38,18,130,307,12,8"; } > far_val.csv
+expect "--val: a row that normalizes beyond f32 is reported at its row and column" 1 \
+    "^far_val.csv:6:1: error: 3e\+38 normalizes to [0-9.e+]+ with mean 3000 and std 0.000[0-9]+, which f32 cannot hold in column 'Weight_in_lbs' \(x\)$" \
+    $LIN train --data narrow.csv --val far_val.csv
+$LIN train --data narrow.csv --epochs 2 --save lin_narrow.safetensors > /dev/null 2>&1
+expect "eval: the same, with the checkpoint's statistics" 1 "^far_val.csv:6:1: error: 3e\+38 normalizes to" \
+    $LIN eval --data far_val.csv --weights lin_narrow.safetensors
+{ head -1 "$DATA/cars.csv"; sed -n 2,9p "$DATA/cars.csv"; echo "3e38,18,130,307,12,8"; } > huge_raw.csv
+rm -f huge_log.csv
+expect "no normalize: a row whose forward pass overflows is reported before any training" 1 \
+    "^huge_raw.csv:10:1: error: the forward pass of this row gives a loss of inf before any training; its largest value is 3e\+38 in column 'Weight_in_lbs' \(x\)$" \
+    $LIN train --data huge_raw.csv --normalize none --validation 0 --log huge_log.csv
+[ ! -e huge_log.csv ]
+check "... and writes no log" $?
 
 # ---- Bad flags: exit 2, the message names the flag -------------------------------------------------
 
@@ -904,6 +965,43 @@ if [ -d /proc/self/task ]; then
     n1=$(tasks $LIN train --epochs 1000000) n2=$(tasks $LIN train --epochs 1000000 --threads 2)
     [ "$n1" -eq 1 ] && [ "$n2" -eq 2 ]
     check "no BLAS in the steps: one thread (got $n1); with --threads 2: two (got $n2)" $?
+fi
+
+# ---- End to end under the sanitizers: trainers that dlc itself compiles ---------------------------
+
+# With --sanitize, a few models/ compiled by dlc (the generated kernels as well as the runtime,
+# through CC, with a build cache of their own) train, save, resume, evaluate, predict and
+# gradcheck, and refuse a bad row, under ASan and UBSan. Needs a built dlc (DLC, else
+# .build/debug/dlc, as scripts/test.sh leaves it).
+DLC=${DLC:-$ROOT/.build/debug/dlc}
+if [[ "${EXTRA_CFLAGS:-}" == *sanitize* ]] && [ -x "$DLC" ]; then
+    e2e_cc="$CC $EXTRA_CFLAGS"
+    for spec in "line_grid c" "digits c" "cars c" "line_grid llvm"; do
+        set -- $spec
+        log=$(cd "$W" && DLC_CACHE_DIR="$W/dlc-cache" CC="$e2e_cc" "$DLC" compile "$ROOT/models/$1.dl" --backend "$2" -o "$W/bin/e2e_$1_$2" 2>&1)
+        check "dlc compiles models/$1.dl ($2 backend) with the sanitizers" $? "$log"
+    done
+    for spec in "line_grid_c line_grid.csv" "digits_c digits.csv" "cars_c cars.csv" "line_grid_llvm line_grid.csv"; do
+        set -- $spec
+        exe=$W/bin/e2e_$1 data=$DATA/$2
+        $exe train --data "$data" --epochs 2 --save "e2e_$1.safetensors" --log "e2e_$1.csv" > "e2e_$1.txt" 2>&1 &&
+            $exe train --data "$data" --epochs 1 --resume "e2e_$1.safetensors" --save "e2e_$1.safetensors" >> "e2e_$1.txt" 2>&1 &&
+            $exe eval --data "$data" --weights "e2e_$1.safetensors" >> "e2e_$1.txt" 2>&1 &&
+            $exe predict --data "$data" --weights "e2e_$1.safetensors" --out "e2e_$1_pred.csv" >> "e2e_$1.txt" 2>&1 &&
+            $exe gradcheck --data "$data" >> "e2e_$1.txt" 2>&1
+        check "$1: train, resume, eval, predict, gradcheck under the sanitizers" $? "$(tail -5 "e2e_$1.txt")"
+    done
+    for exe in e2e_line_grid_c e2e_line_grid_llvm; do
+        expect "$exe: an x outside the grid is reported at its row, under the sanitizers" 1 \
+            '^far.csv:3: error: index 25 is out of range for a first axis of 21 \(line_grid.dl:12:[0-9]+\), computed from this row$' \
+            "$W/bin/$exe" train --data far.csv
+    done
+    printf '%s' "$(tail -n +2 "$DATA/line_grid.csv")" > e2e_no_header_no_newline.csv
+    expect "line_grid: a CSV without a header or a final newline, under the sanitizers" 0 \
+        "^train line_grid: $(tail -n +2 "$DATA/line_grid.csv" | grep -c .) rows" \
+        "$W/bin/e2e_line_grid_c" train --data e2e_no_header_no_newline.csv --epochs 1
+elif [[ "${EXTRA_CFLAGS:-}" == *sanitize* ]]; then
+    echo "skip no dlc at $DLC (build it, or set DLC): the end-to-end sanitizer runs are skipped"
 fi
 
 echo "$passed passed, $failed failed"

@@ -38,7 +38,8 @@ public struct CPrinter {
         return w.text
     }
 
-    func entry(_ e: Entry, _ w: inout CWriter) {
+    func entry(_ entry: Entry, _ w: inout CWriter) {
+        let e = entry.renamed(avoiding: cReservedNames)
         let signature: String
         switch e.kind {
         case .train: signature = "static float train_step(const dlc_step *s)"

@@ -1,10 +1,12 @@
 /// Accumulates C source lines with indentation: the descriptor, and the C-family printers.
 public struct CWriter: Sendable {
+    /// The lines written so far.
     public private(set) var text = ""
     private var indent = 0
 
     public init() {}
 
+    /// One line at the current indentation (an empty line without it).
     public mutating func line(_ s: String = "") {
         text += s.isEmpty ? "\n" : String(repeating: "    ", count: indent) + s + "\n"
     }

@@ -21,6 +21,8 @@ public struct ModelDescriptor: Sendable {
         self.externalEntries = externalEntries
     }
 
+    /// Writes the descriptor (and, unless the entries are external, `arena_bytes`, `uses_blas`
+    /// and `train_flops`) after whatever `w` holds: the entry functions must come first.
     public func print(_ w: inout CWriter) {
         let g = graph
         if externalEntries {

@@ -37,7 +37,10 @@ public struct LLVMPrinter: Sendable {
     }
 
     /// The `.ll` module.
-    public func print() -> String {
+    public func print() -> String { printModule().text }
+
+    /// The module, and the scalar helpers it calls through the descriptor (`descriptor(calling:)`).
+    func printModule() -> (text: String, externalHelpers: [ExternalHelper]) {
         let module = IRModule()
         var functions: [String] = []
         for e in program.entries { functions.append(entry(e, module)) }
@@ -74,12 +77,18 @@ public struct LLVMPrinter: Sendable {
         out.append("attributes #1 = { nounwind willreturn memory(none) }")
         out.append("attributes #2 = { noreturn nounwind cold }")
         out.append("attributes #3 = { alwaysinline nounwind }")
-        return out.joined(separator: "\n") + "\n"
+        return (out.joined(separator: "\n") + "\n", module.externalHelpers)
     }
 
     /// The C file the module is linked with: the descriptor, with the functions above declared
-    /// `extern`, and static assertions of the layout the module assumes.
-    public func descriptor() -> String {
+    /// `extern`, static assertions of the layout the module assumes, and the external copies of
+    /// the scalar helpers the module calls.
+    func descriptor(calling helpers: [ExternalHelper]) -> String {
+        let copies = helpers.isEmpty ? [] : [
+            "",
+            "/* The scalar helpers the LLVM module calls: codegen/dlc_kernels.h's definitions, as external functions. */",
+            "#include \"dlc_kernels.h\"",
+        ] + helpers.map(\.definition)
         let step = ["n": 0, "data": 8, "has_targets": 16, "params": 24, "grads": 32, "arena": 40, "dropout": 48,
                     "training": 56, "lr": 60]
         let offsets = step.sorted { $0.value < $1.value }.map { "offsetof(dlc_step, \($0.key)) == \($0.value)" }
@@ -90,7 +99,7 @@ public struct LLVMPrinter: Sendable {
                 "/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float } on an LP64 target. */",
                 "_Static_assert(sizeof(void *) == 8 && sizeof(long) == 8 && sizeof(size_t) == 8 && sizeof(int) == 4, \"the LLVM backend needs an LP64 target\");",
                 "_Static_assert(" + offsets.joined(separator: " && ") + " && sizeof(dlc_step) == 64, \"dlc_step's layout differs from the LLVM module's\");",
-            ])
+            ] + copies)
     }
 
     // MARK: - Entries
@@ -104,10 +113,14 @@ public struct LLVMPrinter: Sendable {
         }
     }
 
-    func entry(_ e: Entry, _ module: IRModule) -> String {
+    /// The names of the entry functions' parameters and of the step's fields they load.
+    /// Buffers keep every other name: the generated code's own names all hold a '.'.
+    static let reservedNames: Set<String> = ["s", "n", "arena", "outputs"]
+
+    func entry(_ entry: Entry, _ module: IRModule) -> String {
+        let e = entry.renamed(avoiding: LLVMPrinter.reservedNames)
         let header = LL.comment("Entry '\(e.kind.rawValue)': arena \(e.arenaBytes) bytes.")
-        // Buffers keep their names; the generated code's own names all hold a '.'.
-        let f = IRFunction(module: module, reserved: ["s", "n", "arena", "outputs"] + e.buffers.map(\.name))
+        let f = IRFunction(module: module, reserved: LLVMPrinter.reservedNames.sorted() + e.buffers.map(\.name))
         var body = LLVMEntryPrinter(f: f, entry: e, kernels: KernelEmitter(f: f, entry: e, sourceName: sourceName))
         body.printBody(of: e, in: program)
         return header + "\n" + f.text(signature: signature(e.kind))
