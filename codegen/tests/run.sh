@@ -150,6 +150,12 @@ expect "a diverging run stops at the first non-finite loss (exit 1)" 1 \
     $LIN train --optimizer sgd --lr 100 --epochs 20 --save div.safetensors
 tr -c '[:print:]' '\n' < div.safetensors | grep -q '"dlc.step":"8"' && $LIN eval --data "$DATA/cars.csv" --weights div.safetensors > /dev/null 2>&1
 check "... and its checkpoint is the last finite one (update 8, loads)" $?
+# An update can overflow the params after a finite loss (lr 1e38): the save refuses them.
+expect "params made non-finite by an update are never saved (exit 1)" 1 \
+    '^error: update 1 made lin.weight element 0 non-finite: training diverged \(try a lower learning rate\); nothing was saved$' \
+    $LIN train --optimizer sgd --lr 1e38 --epochs 3 --save nonfinite.safetensors
+[ ! -e nonfinite.safetensors ] && [ ! -e nonfinite.optim.safetensors ]
+check "... and no checkpoint is written" $?
 expect "a model normalizing a constant feature (std 1 saved, not 0) reads its checkpoint back" 0 '^loss: ' \
     bash -c "$MLP train --epochs 1 --normalize x --save normc.safetensors > /dev/null && $MLP eval --data '$DATA/digits.csv' --weights normc.safetensors"
 
