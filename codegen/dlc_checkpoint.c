@@ -324,6 +324,18 @@ static char *write_params(const dlc_model *m, const dlc_layout *l, const float *
     return tmp;
 }
 
+void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, const dlc_norms *nz,
+                     const char *path, int64_t step) {
+    char hash[17];
+    char *tmp = write_params(m, l, params, nz, path, step, hash);
+    if (rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        dlc_die(1, "%s: cannot write: %s", path, strerror(err));
+    }
+    free(tmp);
+}
+
 /* The optimizer file, written to a temporary name (returned; NULL with *err on failure). */
 static char *write_optim(const dlc_model *m, const dlc_layout *l, const dlc_optimizer *opt, const dlc_progress *p,
                          const char *path, const char *hash, int *err) {

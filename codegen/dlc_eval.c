@@ -30,6 +30,9 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     r->arena = dlc_aligned_alloc(m->arena_bytes(r->max_rows));
     r->outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->outputs);
     for (int i = 0; i < m->n_outputs; i++) r->outputs[i] = dlc_aligned_alloc(output_bytes(&m->outputs[i], r->max_rows));
+    /* The metric's computed target follows the outputs (dlc_model.metric_target_output). */
+    if (m->metric_target_output)
+        r->outputs[m->n_outputs] = dlc_aligned_alloc(output_bytes(m->metric_target_output, r->max_rows));
     dlc_rows_watch(r); /* an index error in its steps is traced to a data row */
 }
 
@@ -49,7 +52,7 @@ void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
 
 void dlc_runner_free(dlc_runner *r) {
     dlc_rows_watch(NULL);
-    for (int i = 0; i < r->m->n_outputs; i++) free(r->outputs[i]);
+    for (int i = 0; i < r->m->n_outputs + (r->m->metric_target_output != NULL); i++) free(r->outputs[i]);
     free(r->outputs);
     free(r->arena);
     free(r->param_views);
@@ -100,7 +103,7 @@ static void prepare(const dlc_model *m, const dlc_options *o, int for_predict, d
     dlc_set_threads(m, o->threads, *batch);
     dlc_runner_init(r, m, *batch);
     dlc_st_file f;
-    dlc_load_params(m, &r->layout, r->params, o->weights, &f);
+    dlc_load_params_mapped(m, &r->layout, r->params, o->weights, o->init_map, "--init-map", &f);
     dlc_norms nz;
     dlc_load_norms(m, &o->cfg, &f, &nz);
     dlc_norm_apply(m, &nz, ds);
@@ -149,7 +152,6 @@ static void write_row(FILE *f, const dlc_model *m, void *const *outputs, int64_t
 
 int dlc_cmd_predict(const dlc_model *m, const dlc_options *o) {
     if (m->n_outputs == 0) dlc_die(1, "model %s has no `output`: predict has nothing to write", m->name);
-    if (o->out) dlc_check_writable(o->out, "--out", 0);
     dlc_dataset ds;
     dlc_runner r;
     int64_t batch;

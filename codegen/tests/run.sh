@@ -495,15 +495,17 @@ bad_flag "^error: --log: names the same file as --resume \(mlp.safetensors\): it
 bad_flag "^error: --save: names the same file as --resume's optimizer file \(mlp.optim.safetensors\): it would be overwritten$" $MLP train --resume mlp.safetensors --save mlp.optim.safetensors
 bad_flag "^error: --out: names the same file as --data \(mine.csv\): it would be overwritten$" $MLP predict --data mine.csv --weights mlp.safetensors --out mine.csv
 bad_flag "^error: --out: names the same file as --weights \(mlp.safetensors\): it would be overwritten$" $MLP predict --data mine.csv --weights mlp.safetensors --out mlp.safetensors
+bad_flag "^error: --save-best: names the same file as --save \(out.safetensors\): it would be overwritten$" $MLP train --save out.safetensors --save-best out.safetensors
+bad_flag "^error: --plot: names the same file as --data \(mine.csv\): it would be overwritten$" $MLP train --data mine.csv --plot mine.csv
 cmp -s mine.csv "$DATA/digits.csv" && cmp -s mine_val.csv "$DATA/digits.csv" && [ ! -e out.safetensors ]
 check "... and the inputs are untouched, nothing written" $?
-# An output that cannot be written is found before training (exit 1, nothing printed but the
-# message); the probe (a temporary file created and removed beside it) leaves nothing behind.
+# An output that cannot be written is a bad flag, found before anything is read (exit 2, only
+# the message); the probe (a temporary file created and removed beside it) leaves nothing.
 : > plainfile
 for case in "--save|nodir/p.safetensors|No such file or directory" "--log|nodir/log.csv|No such file or directory" \
     "--save|plainfile/p.safetensors|Not a directory" "--save|sub|Is a directory" "--log|sub|Is a directory"; do
     IFS='|' read -r flag path why <<< "$case"
-    expect "an unwritable $flag $path is refused before training" 1 "^error: $path: cannot write \($flag\): $why$" $MLP train "$flag" "$path"
+    expect "an unwritable $flag $path is refused before training" 2 "^error: $flag: cannot write '$path': $why$" $MLP train "$flag" "$path"
     out=$($MLP train "$flag" "$path" 2>&1)
     [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && [ -z "$(ls sub)" ]
     check "... before loading or training anything" $? "$out"
