@@ -49,15 +49,15 @@ public struct GradCheckRun {
     public func run(_ graph: Graph, feeds: [String: Tensor]) throws -> Report {
         let params = ParamInitializer.initialValues(graph.params, seed: graph.train.seed)
         let interpreter = Interpreter(graph: graph)
-        let dropout = SplitMix64(seed: graph.train.seed, stream: .dropout)
+        // One fixed draw: the masks of the first batch of the first epoch.
+        let dropout = DropoutDraw(seed: graph.train.seed, epoch: 0, firstRow: 0)
 
         func evaluate(_ theta: [[Double]]) throws -> Interpreter.Values {
             var p: [String: Tensor] = [:]
             for (decl, values) in zip(graph.params, theta) {
                 p[decl.name] = Tensor(shape: params[decl.name]!.shape, scalars: values)
             }
-            var rng = dropout  // the same masks for every evaluation
-            return try interpreter.run(feeds: feeds, params: p, mode: .training, dropout: &rng)
+            return try interpreter.run(feeds: feeds, params: p, mode: .training, dropout: dropout)
         }
         let theta = graph.params.map { params[$0.name]!.scalars }
         let values = try evaluate(theta)

@@ -181,7 +181,7 @@ extension IRTextParser {
         case "scatter_add": return .scatterAdd
         case "softmax": return .softmax(axis: try a.int("axis"))
         case "log_softmax": return .logSoftmax(axis: try a.int("axis"))
-        case "dropout_mask": return .dropoutMask(p: try a.double("p"))
+        case "dropout_mask": return .dropoutMask(p: try a.double("p"), site: try a.int("site"))
         case "argmax": return .argmax(axis: try a.int("axis"))
         case "max_mask": return .maxMask(axis: try a.int("axis"))
         case "one_hot": return .oneHot(classes: try a.int("classes"))

@@ -154,6 +154,7 @@ private struct VerifierRun {
     mutating func checkNodes() {
         var names = Set<String>()
         var leaves = Set<Op>()
+        var dropoutSites = Set<Int>()
         // Nodes whose type is malformed (already reported): the type rules are not run on them
         // or their users, whose messages would only echo the first problem.
         var malformed = Set<Int>()
@@ -172,6 +173,10 @@ private struct VerifierRun {
             case .input, .param:
                 if !leaves.insert(n.op).inserted { report(.node(i), "a second leaf for the same \(n.op.mnemonic)") }
                 checkLeaf(i, n)
+            case .dropoutMask(_, let site):
+                if !dropoutSites.insert(site).inserted {
+                    report(.node(i), "a second dropout_mask with site \(site): each site draws its own masks")
+                }
             case .constant(let v):
                 if !n.type.isScalar {
                     report(.node(i), "a constant is a scalar, not \(n.type)")

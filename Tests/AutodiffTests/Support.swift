@@ -99,8 +99,9 @@ func assertGradientsMatch(_ f: Fixture, tolerance: Double = 1e-6, mode: Interpre
         assertWellFormed(f.graph, train, file: file, line: line)
         let names = f.graph.params.map(\.name)
         func run(_ g: Graph, _ params: [String: Tensor]) throws -> Interpreter.Values {
-            var dropout = SplitMix64(state: 42)  // the same masks in every run
-            return try Interpreter(graph: g).run(feeds: f.feeds, params: params, mode: mode, dropout: &dropout)
+            // The same masks in every run.
+            try Interpreter(graph: g).run(feeds: f.feeds, params: params, mode: mode,
+                                          dropout: DropoutDraw(seed: 42, epoch: 0, firstRow: 0))
         }
         let values = try run(train, f.params)
         let ad = train.gradients.map { values[$0.value].scalars }

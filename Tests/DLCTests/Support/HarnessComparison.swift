@@ -30,11 +30,12 @@ struct HarnessComparison {
 
     /// Runs the harness (the file formats of Harness/kernel_harness.c).
     func run(_ exe: URL, _ g: Graph, params: [String: Tensor], feeds: [String: Tensor], batch: Int,
-             dropout: SplitMix64) throws -> Result {
+             dropout: DropoutDraw) throws -> Result {
         var input = Data()
         func append<T>(_ v: T) { withUnsafeBytes(of: v) { input.append(contentsOf: $0) } }
         append(Int64(batch))
-        append(dropout.state)
+        append(dropout.epochKey)
+        append(Int64(dropout.firstRow))
         for p in g.params { for x in params[p.name]!.scalars { append(Float(x)) } }
         for d in g.data {
             for x in feeds[d.name]!.scalars { d.type.dtype == .f32 ? append(Float(x)) : append(Int32(x)) }
@@ -86,12 +87,12 @@ struct HarnessComparison {
         for batch in g.data.isEmpty ? [1] : Self.batches {
             // Data as the generated code sees it: rounded to f32.
             let f = try feeds(g, batch).mapValues { Tensor(shape: $0.shape, scalars: $0.scalars.map { Double(Float($0)) }) }
-            let dropout = SplitMix64(seed: g.train.seed, stream: .dropout)
+            // A batch in the middle of an epoch, so that row positions start past 0.
+            let dropout = DropoutDraw(seed: g.train.seed, epoch: 2, firstRow: 3 * batch)
             let c = try run(exe, g, params: params, feeds: f, batch: batch, dropout: dropout)
             let name = "\(url.lastPathComponent) batch \(batch)"
             let interpreter = Interpreter(graph: g)
-            var rng = dropout
-            let train = try interpreter.run(feeds: f, params: params, mode: .training, dropout: &rng)
+            let train = try interpreter.run(feeds: f, params: params, mode: .training, dropout: dropout)
             assertClose([c.trainLoss], [train[g.loss!].scalars[0]], "\(name): train loss")
             for (i, grad) in g.gradients.enumerated() {
                 assertClose(c.gradients[i], train[grad.value].scalars, "\(name): grad \(grad.name)")
