@@ -266,6 +266,9 @@ private struct VerifierRun {
         for (i, o) in graph.outputs.enumerated() {
             if !exists(o.value) { report(.output(i), "\(o.value) is not a value of the graph") }
             if !outputNames.insert(o.name).inserted { report(.output(i), "the output '\(o.name)' is given twice") }
+            if exists(o.value), let axis = graph.type(of: o.value).shape.dims.firstIndex(of: .batch), axis != 0 {
+                report(.output(i), "the output '\(o.name)' has the batch on axis \(axis); an output holds it first")
+            }
         }
         if let l = graph.loss {
             if !exists(l) {

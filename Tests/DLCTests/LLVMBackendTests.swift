@@ -23,36 +23,9 @@ final class LLVMBackendTests: XCTestCase {
 
     static var compiler: String { HarnessComparison.compiler }
 
-    /// The target of the clang the tests compile with, asked as the driver asks it.
-    static let target: Result<LLVMTarget, Error> = Result {
-        let builder = TrainerBuilder(cache: BuildCache(root: FileManager.default.temporaryDirectory
-            .appendingPathComponent("dlc-llvm-backend-cache-\(getpid())").path))
-        defer { try? FileManager.default.removeItem(atPath: builder.cache.root) }
-        return try builder.llvmTarget(try Toolchain(compiler: compiler))
-    }
-
     /// Compiles the model's LLVM module and its C descriptor with the harness.
     func buildHarness(_ p: Pipeline, name: String) throws -> URL {
-        let source: LLVMTrainerSource
-        switch p.llvmTrainer() {
-        case .success(let s): source = s
-        case .failure(let f): throw DataFailure(message: f.rendered)
-        }
-        let ll = work.appendingPathComponent("\(name).ll"), object = work.appendingPathComponent("\(name).o")
-        let c = work.appendingPathComponent("\(name)_descriptor.c"), exe = work.appendingPathComponent(name)
-        try source.module(for: try Self.target.get()).write(to: ll, atomically: true, encoding: .utf8)
-        try source.descriptor.write(to: c, atomically: true, encoding: .utf8)
-        let compiled = try Run.run(URL(fileURLWithPath: "/usr/bin/env"), [
-            Self.compiler, "-O2", "-march=native", "-Werror", "-c", ll.path, "-o", object.path,
-        ])
-        guard compiled.status == 0 else { throw DataFailure(message: "\(name).ll does not compile:\n\(compiled.stderr)") }
-        let harness = HarnessComparison.harnessSource
-        let linked = try Run.run(URL(fileURLWithPath: "/usr/bin/env"), [
-            Self.compiler, "-O1", "-std=c11", "-Wall", "-Werror", "-I", Golden.root.appendingPathComponent("codegen").path,
-            c.path, harness.path, object.path, "-lopenblas", "-lm", "-o", exe.path,
-        ])
-        guard linked.status == 0 else { throw DataFailure(message: "\(name): the descriptor does not build:\n\(linked.stderr)") }
-        return exe
+        try HarnessComparison.buildLLVM(p, name: name, work: work)
     }
 
     var comparison: HarnessComparison { HarnessComparison(backend: "LLVM", work: work) }

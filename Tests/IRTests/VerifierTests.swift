@@ -95,6 +95,13 @@ final class VerifierTests: XCTestCase {
         assertProblem(g, .node(11), "a second dropout_mask with site 3")
     }
 
+    func testOutputsHoldTheBatchFirst() {
+        var g = Fixtures.small()
+        let x = g.nodes.first { $0.op == .input("x") }!.id
+        g.outputs.append(NamedValue("xt", g.emit(.transpose, [x])))
+        assertProblem(g, .output(g.outputs.count - 1), "the output 'xt' has the batch on axis 1")
+    }
+
     func testValueNamesAreUnique() {
         var g = Fixtures.small()
         g.emit(.constant(1), [], declared: f32(), name: "y")
