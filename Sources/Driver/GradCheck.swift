@@ -20,18 +20,22 @@ public struct GradCheckRun {
         public var shapes: [String: TensorType]
         public var tolerance: Double
         public var batch: Int
-        public var passed: Bool { results.allSatisfy { $0.maxRelativeError <= tolerance } }
+        public var passed: Bool { results.allSatisfy { $0.passed(tolerance: tolerance) } }
 
         /// One line per param, then the verdict.
         public var text: String {
             let width = max(5, results.map(\.name.count).max() ?? 0)
             func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
-            var out = pad("param", width) + "  " + pad("type", 16) + "  checked  max rel error\n"
+            var out = pad("param", width) + "  " + pad("type", 16) + "  checked  skipped  max rel error\n"
             for r in results {
                 out += pad(r.name, width) + "  " + pad(shapes[r.name]?.description ?? "", 16) + "  "
-                    + pad(String(r.checked), 7) + "  " + String(format: "%.3e", r.maxRelativeError)
+                    + pad(String(r.checked), 7) + "  " + pad(String(r.skipped), 7) + "  " + String(format: "%.3e", r.maxRelativeError)
                     + (r.maxRelativeError > tolerance ? "  FAILED (analytic \(r.analytic), numeric \(r.numeric) at element \(r.worstIndex))" : "")
+                    + (r.checked == 0 && r.skipped > 0 ? "  FAILED (every element is at a kink: nothing could be checked)" : "")
                     + "\n"
+            }
+            if results.contains(where: { $0.skipped > 0 }) {
+                out += "skipped: elements with a non-differentiable point (relu at 0, a max tie) within the step\n"
             }
             out += passed ? "gradcheck passed: every error is within \(tolerance) (batch of \(batch))\n"
                           : "gradcheck FAILED: errors above \(tolerance)\n"
@@ -62,7 +66,7 @@ public struct GradCheckRun {
         let theta = graph.params.map { params[$0.name]!.scalars }
         let values = try evaluate(theta)
         let gradients = graph.gradients.map { values[$0.value].scalars }
-        let check = GradientCheck(maxElementsPerParam: elementsPerParam)
+        let check = GradientCheck(tolerance: tolerance, maxElementsPerParam: elementsPerParam)
         let results = try check.run(graph, params: theta, gradients: gradients) { theta in
             try evaluate(theta)[graph.loss!].scalars[0]
         }
