@@ -30,6 +30,7 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     r->arena = dlc_aligned_alloc(m->arena_bytes(r->max_rows));
     r->outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->outputs);
     for (int i = 0; i < m->n_outputs; i++) r->outputs[i] = dlc_aligned_alloc(output_bytes(&m->outputs[i], r->max_rows));
+    dlc_rows_watch(r); /* an index error in its steps is traced to a data row */
 }
 
 /* OpenBLAS's own: joins its worker threads (a later multi-threaded call would start them
@@ -47,6 +48,7 @@ void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
 }
 
 void dlc_runner_free(dlc_runner *r) {
+    dlc_rows_watch(NULL);
     for (int i = 0; i < r->m->n_outputs; i++) free(r->outputs[i]);
     free(r->outputs);
     free(r->arena);

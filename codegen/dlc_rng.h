@@ -9,15 +9,22 @@ enum { DLC_STREAM_INIT = 1, DLC_STREAM_SPLIT = 2, DLC_STREAM_SHUFFLE = 3, DLC_ST
 
 #define DLC_RNG_GAMMA 0x9E3779B97F4A7C15ull
 
+/* The counter-based functions run on the host and, under nvcc, on the device too. */
+#ifdef __CUDACC__
+#define DLC_RNG_HD static inline __host__ __device__
+#else
+#define DLC_RNG_HD static inline
+#endif
+
 /* SplitMix64's finaliser: a bijection that mixes every bit of x into every bit of the result. */
-static inline uint64_t dlc_rng_mix(uint64_t z) {
+DLC_RNG_HD uint64_t dlc_rng_mix(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
 
 /* Draw number `index` (from 0) of the generator started at `state`, computed directly. */
-static inline uint64_t dlc_rng_draw(uint64_t state, uint64_t index) {
+DLC_RNG_HD uint64_t dlc_rng_draw(uint64_t state, uint64_t index) {
     return dlc_rng_mix(state + (index + 1) * DLC_RNG_GAMMA);
 }
 
@@ -30,7 +37,7 @@ static inline dlc_rng dlc_rng_stream(uint64_t seed, uint64_t stream) {
 static inline uint64_t dlc_rng_next(dlc_rng *r) { return dlc_rng_mix(r->state += DLC_RNG_GAMMA); }
 
 /* A double in [0, 1) from 64 random bits. */
-static inline double dlc_rng_unit(uint64_t bits) { return (double)(bits >> 11) * (1.0 / 9007199254740992.0); }
+DLC_RNG_HD double dlc_rng_unit(uint64_t bits) { return (double)(bits >> 11) * (1.0 / 9007199254740992.0); }
 
 /* A double in [0, 1). */
 static inline double dlc_rng_uniform01(dlc_rng *r) { return dlc_rng_unit(dlc_rng_next(r)); }
@@ -59,5 +66,11 @@ typedef struct {
 static inline dlc_dropout dlc_dropout_at(uint64_t seed, int64_t epoch, int64_t first_row) {
     dlc_dropout d = { dlc_rng_draw(dlc_rng_stream(seed, DLC_STREAM_DROPOUT).state, (uint64_t)epoch), first_row };
     return d;
+}
+
+/* The uniform draw of one mask element on its own (a GPU thread's or a process's): element
+ * `element` of the row at epoch position `position`, dropout site `site`. */
+DLC_RNG_HD double dlc_dropout_unit(uint64_t epoch_key, uint64_t site, uint64_t position, uint64_t element) {
+    return dlc_rng_unit(dlc_rng_draw(dlc_rng_draw(dlc_rng_draw(epoch_key, site), position), element));
 }
 #endif

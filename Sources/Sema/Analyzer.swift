@@ -236,6 +236,7 @@ public struct Analyzer {
                 guard names.contains(label.value) else {
                     diagnostics.error(label.location, "'\(callee)' has no argument named '\(label.value)'",
                                       hint: Suggestions.hint(for: label.value, in: names)
+                                          ?? (label.value == "dim" && names.contains("axis") ? "dlc calls PyTorch's dim 'axis': write 'axis: \(a.value.spelling)'" : nil)
                                           ?? (names.isEmpty ? "it takes no arguments" : "its arguments are " + names.joined(separator: ", ")))
                     ok = false
                     continue

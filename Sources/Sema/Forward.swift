@@ -145,7 +145,8 @@ extension Analyzer {
             diagnostics.error(location, "layer '\(n)' is applied by calling it, e.g. \(n)(x)")
             return .poison
         case nil:
-            let hint = Suggestions.hint(for: n, in: Array(symbols.keys))
+            let hint = PyTorchHints.name(n, isFunction: { Builtins.table[$0] != nil })
+                ?? Suggestions.hint(for: n, in: Array(symbols.keys))
                 ?? (Builtins.table[n] != nil ? "'\(n)' is a function; call it as \(n)(...)" : nil)
             diagnostics.error(location, "undefined name '\(n)'", hint: hint)
             return .poison

@@ -1,3 +1,4 @@
+import DLCBackendC
 import DLCDriver
 import Foundation
 import XCTest

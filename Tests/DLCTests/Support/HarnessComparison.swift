@@ -1,3 +1,5 @@
+import DLCBackendC
+import DLCBackendKit
 import DLCBackendLLVM
 import DLCDiagnostics
 import DLCDriver
@@ -32,7 +34,7 @@ struct HarnessComparison {
     /// Compiles the model's generated C with the harness into `work`.
     static func buildC(_ p: Pipeline, name: String, work: URL) throws -> URL {
         let source: String
-        switch p.cSource() {
+        switch p.emit(EmitStage(named: "c")!, backend: CBackend()) {
         case .success(let s): source = s
         case .failure(let f): throw DataFailure(message: f.rendered)
         }
@@ -47,25 +49,29 @@ struct HarnessComparison {
         return exe
     }
 
-    /// The target of the clang the tests compile with, asked as the driver asks it.
-    static let llvmTarget: Swift.Result<LLVMTarget, Error> = Swift.Result {
-        let builder = TrainerBuilder(cache: BuildCache(root: FileManager.default.temporaryDirectory
-            .appendingPathComponent("dlc-llvm-backend-cache-\(getpid())").path))
-        defer { try? FileManager.default.removeItem(atPath: builder.cache.root) }
-        return try builder.llvmTarget(try Toolchain(compiler: compiler))
+    /// The clang the tests compile with, asked for its target as the driver asks it.
+    static let llvmRunner: Swift.Result<CachedToolRunner, Error> = Swift.Result {
+        let cache = BuildCache(root: FileManager.default.temporaryDirectory
+            .appendingPathComponent("dlc-llvm-backend-cache-\(getpid())").path)
+        return CachedToolRunner(tools: [.cc: try Toolchain(compiler: compiler)], cache: cache,
+                                environment: ProcessInfo.processInfo.environment)
+    }
+
+    static func removeLLVMRunnerCache() {
+        if case .success(let r) = llvmRunner { try? FileManager.default.removeItem(atPath: r.cache.root) }
     }
 
     /// Compiles the model's LLVM module and its C descriptor with the harness into `work`.
     static func buildLLVM(_ p: Pipeline, name: String, work: URL) throws -> URL {
-        let source: LLVMTrainerSource
-        switch p.llvmTrainer() {
-        case .success(let s): source = s
+        let files: [GeneratedFile]
+        switch p.generatedFiles(LLVMBackend(), for: .toolchain(try llvmRunner.get())) {
+        case .success(let f): files = f
         case .failure(let f): throw DataFailure(message: f.rendered)
         }
         let ll = work.appendingPathComponent("\(name).ll"), object = work.appendingPathComponent("\(name).o")
         let c = work.appendingPathComponent("\(name)_descriptor.c"), exe = work.appendingPathComponent(name)
-        try source.module(for: try llvmTarget.get()).write(to: ll, atomically: true, encoding: .utf8)
-        try source.descriptor.write(to: c, atomically: true, encoding: .utf8)
+        try files.first { $0.name == "model.ll" }!.contents.write(to: ll, atomically: true, encoding: .utf8)
+        try files.first { $0.name == "descriptor.c" }!.contents.write(to: c, atomically: true, encoding: .utf8)
         let compiled = try Run.run(URL(fileURLWithPath: "/usr/bin/env"), [
             compiler, "-O2", "-march=native", "-Werror", "-c", ll.path, "-o", object.path,
         ])
