@@ -94,7 +94,7 @@ _Noreturn static void bad_flag(const char *flag, const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n");
-    exit(2);
+    dlc_comm_exit(2);
 }
 
 /* ---- Value parsers: whole string, or exit 2 naming the flag ------------------------------- */
@@ -408,18 +408,18 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "help") == 0) {
             usage(stdout, m, o->program);
-            exit(0);
+            dlc_comm_exit(0);
         }
     if (argc < 2) {
         usage(stderr, m, o->program);
-        exit(2);
+        dlc_comm_exit(2);
     }
     int cmd = -1;
     for (int c = 0; c < 5; c++)
         if (strcmp(argv[1], command_names[c]) == 0) cmd = c;
     if (cmd < 0) {
         fprintf(stderr, "error: unknown command '%s' (train, eval, predict, info or gradcheck; see --help)\n", argv[1]);
-        exit(2);
+        dlc_comm_exit(2);
     }
     o->command = (dlc_command)cmd;
     unsigned mask = 1u << cmd;
@@ -433,7 +433,7 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         const char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0) {
             fprintf(stderr, "error: unexpected argument '%s' (flags start with --; see --help)\n", arg);
-            exit(2);
+            dlc_comm_exit(2);
         }
         char name[64];
         const char *value = NULL;

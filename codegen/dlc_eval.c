@@ -1,92 +1,16 @@
-/* dlc_eval.c: running the forward pass over a data set, and the `eval` and `predict` commands.
+/* dlc_eval.c: the `eval` and `predict` commands.
  *
  * Both read every row of the data in file order (no split, no shuffle, dropout off) with the
- * params and normalize statistics of --weights. */
+ * params and normalize statistics of --weights. The batches are dealt round-robin to the
+ * processes of a job; each batch is computed as one process computes it, so the output is the
+ * same for any number of processes. */
 #include "dlc_runtime.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static size_t output_bytes(const dlc_output_desc *o, int64_t rows) {
-    return dlc_mul_size(dlc_mul_size((size_t)o->size, o->batched ? (size_t)rows : 1), 4);
-}
-
-void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
-    memset(r, 0, sizeof *r);
-    r->m = m;
-    r->max_rows = max_rows < 1 ? 1 : max_rows;
-    dlc_layout_make(m, &r->layout);
-    size_t bytes = dlc_mul_size((size_t)r->layout.total, sizeof(float));
-    r->params = dlc_aligned_alloc(bytes);
-    r->grads = dlc_aligned_alloc(bytes);
-    memset(r->params, 0, bytes);
-    memset(r->grads, 0, bytes);
-    r->param_views = dlc_layout_views(m, &r->layout, r->params);
-    r->grad_views = dlc_layout_views(m, &r->layout, r->grads);
-    r->arena = dlc_aligned_alloc(m->arena_bytes(r->max_rows));
-    r->outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->outputs);
-    for (int i = 0; i < m->n_outputs; i++) r->outputs[i] = dlc_aligned_alloc(output_bytes(&m->outputs[i], r->max_rows));
-}
-
-/* OpenBLAS's own: joins its worker threads (a later multi-threaded call would start them
- * again). Weak, so that a BLAS without it links too. */
-extern int blas_thread_shutdown_(void) __attribute__((weak));
-
-void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
-    if (threads <= 0 && !(m->uses_blas && !m->uses_blas(rows))) return; /* OpenBLAS's default */
-    int n = threads > 0 ? threads : 1;
-    openblas_set_num_threads(n);
-    /* OpenBLAS starts its workers when it loads, and an idle worker spins in sched_yield for
-     * 2^28 clock ticks (about 0.1 s) before it sleeps, and again after every call it serves;
-     * with one thread they never get work, so they go now rather than burn a core. */
-    if (n == 1 && blas_thread_shutdown_) blas_thread_shutdown_();
-}
-
-void dlc_runner_free(dlc_runner *r) {
-    for (int i = 0; i < r->m->n_outputs; i++) free(r->outputs[i]);
-    free(r->outputs);
-    free(r->arena);
-    free(r->param_views);
-    free(r->grad_views);
-    free(r->params);
-    free(r->grads);
-    free(r->layout.offset);
-}
-
-/* One forward pass; has_targets when every target of the model is in `data`. */
-static float eval_batch(dlc_runner *r, int64_t n, const void *const *data) {
-    const dlc_model *m = r->m;
-    int has_targets = 1;
-    for (int t = 0; t < m->n_data; t++)
-        if (m->data[t].is_target && !data[t]) has_targets = 0;
-    dlc_rng unused = dlc_rng_stream(0, DLC_STREAM_DROPOUT);
-    dlc_step s = {n, data, has_targets, (const float *const *)r->param_views, r->grad_views, r->arena, &unused, 0, 0.0f};
-    return m->eval_step(&s, r->outputs);
-}
-
-void dlc_evaluate(dlc_runner *r, const dlc_dataset *ds, int64_t batch, dlc_metric_kind metric, dlc_metrics *acc) {
-    const dlc_model *m = r->m;
-    memset(acc, 0, sizeof *acc);
-    if (!dlc_model_has_data(m)) {
-        const void *none[1] = {NULL};
-        dlc_metrics_add(m, DLC_METRIC_NONE, acc, 1, eval_batch(r, 1, none), r->outputs, none);
-        return;
-    }
-    int64_t b = batch > 0 && batch < ds->n ? batch : ds->n;
-    dlc_batch bt;
-    dlc_batch_init(m, ds, 0, &bt); /* rows are consecutive: no gather buffers needed */
-    for (int64_t start = 0; start < ds->n; start += b) {
-        int64_t n = ds->n - start < b ? ds->n - start : b;
-        dlc_batch_fill(m, ds, NULL, start, n, &bt);
-        float loss = eval_batch(r, n, bt.ptr);
-        dlc_metrics_add(m, metric, acc, n, loss, r->outputs, bt.ptr);
-    }
-    dlc_batch_free(&bt);
-}
 
 /* Data, --weights and their normalize statistics, ready to run. */
 static void prepare(const dlc_model *m, const dlc_options *o, int for_predict, dlc_dataset *ds, dlc_runner *r,
@@ -103,6 +27,7 @@ static void prepare(const dlc_model *m, const dlc_options *o, int for_predict, d
     dlc_load_norms(m, &o->cfg, &f, &nz);
     dlc_norm_apply(m, &nz, ds);
     dlc_st_close(&f);
+    dlc_runner_params_to_device(r);
 }
 
 int dlc_cmd_eval(const dlc_model *m, const dlc_options *o) {
@@ -110,6 +35,7 @@ int dlc_cmd_eval(const dlc_model *m, const dlc_options *o) {
     dlc_runner r;
     int64_t batch;
     prepare(m, o, 0, &ds, &r, &batch);
+    dlc_comm_ready();
     dlc_metrics acc;
     dlc_evaluate(&r, &ds, batch, o->cfg.metric, &acc);
     printf("loss: %.6f\n", dlc_metrics_loss(&acc));
@@ -145,45 +71,83 @@ static void write_row(FILE *f, const dlc_model *m, void *const *outputs, int64_t
     fputc('\n', f);
 }
 
+/* Process `from`'s batch of `rows` rows goes to the root, which writes it; every process takes
+ * part. `view` holds the receive buffers of the batched outputs and the root's own unbatched
+ * ones (the same on every process). */
+static void write_part(FILE *f, const dlc_model *m, dlc_runner *r, void **view, int from, int64_t rows) {
+    if (from == 0) { /* the root's own rows */
+        if (dlc_comm_is_root())
+            for (int64_t i = 0; i < rows; i++) write_row(f, m, r->outputs, i);
+        return;
+    }
+    for (int i = 0; i < m->n_outputs; i++) {
+        const dlc_output_desc *d = &m->outputs[i];
+        if (d->batched)
+            dlc_comm_broadcast(from == dlc_comm_rank() ? r->outputs[i] : view[i], (size_t)rows * (size_t)d->size * 4, from);
+    }
+    if (dlc_comm_is_root())
+        for (int64_t i = 0; i < rows; i++) write_row(f, m, view, i);
+}
+
 int dlc_cmd_predict(const dlc_model *m, const dlc_options *o) {
     if (m->n_outputs == 0) dlc_die(1, "model %s has no `output`: predict has nothing to write", m->name);
     dlc_dataset ds;
     dlc_runner r;
     int64_t batch;
     prepare(m, o, 1, &ds, &r, &batch);
-    /* --out goes through a temporary file too: a failed run leaves no partial CSV. */
+    /* --out goes through a temporary file too: a failed run leaves no partial CSV. Only the
+     * root writes. */
+    dlc_comm_ready();
     FILE *f = stdout;
     char *tmp = NULL;
-    if (o->out) {
+    int root = dlc_comm_is_root();
+    if (o->out && root) {
         size_t n = strlen(o->out) + 32;
         tmp = dlc_xmalloc(n);
         snprintf(tmp, n, "%s.tmp-%ld", o->out, (long)getpid());
         f = fopen(tmp, "w");
         if (!f) dlc_die(1, "%s: cannot write: %s", o->out, strerror(errno));
     }
-    write_header(f, m);
+    if (root) write_header(f, m);
     if (!dlc_model_has_data(m)) {
         const void *none[1] = {NULL};
-        eval_batch(&r, 1, none);
-        write_row(f, m, r.outputs, 0);
+        dlc_forward(&r, 1, none);
+        if (root) write_row(f, m, r.outputs, 0);
     }
+    /* Rounds of K batches: process p computes batch p of the round, then the rows go to the
+     * root in rank order, which is file order. */
+    int k = dlc_comm_size();
+    void **view = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *view);
+    for (int i = 0; k > 1 && i < m->n_outputs; i++)
+        view[i] = m->outputs[i].batched ? dlc_aligned_alloc(dlc_mul_size((size_t)batch, (size_t)m->outputs[i].size * 4))
+                                        : r.outputs[i];
     dlc_batch bt;
-    dlc_batch_init(m, &ds, 0, &bt);
-    for (int64_t start = 0; dlc_model_has_data(m) && start < ds.n; start += batch) {
-        int64_t n = ds.n - start < batch ? ds.n - start : batch;
-        dlc_batch_fill(m, &ds, NULL, start, n, &bt);
-        eval_batch(&r, n, bt.ptr);
-        for (int64_t i = 0; i < n; i++) write_row(f, m, r.outputs, i);
+    dlc_batch_init(m, batch, &bt);
+    for (int64_t round = 0; dlc_model_has_data(m) && round < ds.n; round += (int64_t)k * batch) {
+        int64_t mine = round + (int64_t)dlc_comm_rank() * batch;
+        if (mine < ds.n) {
+            int64_t n = ds.n - mine < batch ? ds.n - mine : batch;
+            dlc_batch_fill(m, &ds, NULL, mine, n, &bt);
+            dlc_forward(&r, n, bt.ptr);
+        }
+        for (int p = 0; p < k; p++) {
+            int64_t from = round + (int64_t)p * batch;
+            if (from >= ds.n) break;
+            write_part(f, m, &r, view, p, ds.n - from < batch ? ds.n - from : batch);
+        }
     }
     dlc_batch_free(&bt);
-    if (o->out) {
+    for (int i = 0; k > 1 && i < m->n_outputs; i++)
+        if (m->outputs[i].batched) free(view[i]);
+    free(view);
+    if (o->out && root) {
         if (fclose(f) != 0 || rename(tmp, o->out) != 0) {
             int e = errno;
             remove(tmp);
             dlc_die(1, "%s: cannot write: %s", o->out, strerror(e));
         }
         free(tmp);
-    } else if (fflush(stdout) != 0) {
+    } else if (root && fflush(stdout) != 0) {
         dlc_die(1, "cannot write to stdout: %s", strerror(errno));
     }
     dlc_runner_free(&r);

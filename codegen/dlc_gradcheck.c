@@ -38,14 +38,20 @@ static double loss_at(checker *c) {
     return (double)c->m->train_step(&s);
 }
 
+/* Param element i (of the flat layout) set to v, on the host and on the device. */
+static void set_param(checker *c, int64_t i, float v) {
+    c->r.params[i] = v;
+    dlc_device_copy_in(c->r.dev_params + i, &c->r.params[i], sizeof(float));
+}
+
 /* Central difference at element i with step h (the step actually taken after rounding). */
-static double difference(checker *c, float *w, double h) {
-    float w0 = *w, plus = (float)(w0 + h), minus = (float)(w0 - h);
-    *w = plus;
+static double difference(checker *c, int64_t i, double h) {
+    float w0 = c->r.params[i], plus = (float)(w0 + h), minus = (float)(w0 - h);
+    set_param(c, i, plus);
     double lp = loss_at(c);
-    *w = minus;
+    set_param(c, i, minus);
     double lm = loss_at(c);
-    *w = w0;
+    set_param(c, i, w0);
     return (lp - lm) / ((double)plus - (double)minus);
 }
 
@@ -67,7 +73,7 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
         c.n = ds.n < GC_ROWS ? ds.n : GC_ROWS;
         if (o->cfg.batch > 0 && o->cfg.batch < c.n) c.n = o->cfg.batch;
         head = ds;
-        dlc_batch_init(m, &head, 0, &bt); /* rows in file order: no gather buffers */
+        dlc_batch_init(m, c.n, &bt);
         dlc_batch_fill(m, &head, NULL, 0, c.n, &bt);
         c.data = bt.ptr;
     }
@@ -80,11 +86,12 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
     } else {
         dlc_init_params(m, &c.r.layout, c.r.params, o->cfg.seed);
     }
+    dlc_runner_params_to_device(&c.r);
     c.dropout_state = dlc_rng_stream(o->cfg.seed, DLC_STREAM_DROPOUT).state;
 
     double loss = loss_at(&c);
     float *analytic = dlc_xmalloc(dlc_mul_size((size_t)c.r.layout.total + 1, sizeof(float)));
-    memcpy(analytic, c.r.grads, (size_t)c.r.layout.total * sizeof(float));
+    dlc_device_copy_out(analytic, c.r.grads, (size_t)c.r.layout.total * sizeof(float));
     printf("gradcheck %s: ", m->name);
     if (dlc_model_has_data(m)) printf("%lld rows, ", (long long)c.n);
     printf("loss %.6f, step %g, tolerance %g\n", loss, GC_STEP, GC_TOLERANCE);
@@ -92,7 +99,8 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
     int failed = 0;
     for (int p = 0; p < m->n_params; p++) {
         const dlc_param_desc *d = &m->params[p];
-        float *w = c.r.params + c.r.layout.offset[p];
+        int64_t at = c.r.layout.offset[p];
+        const float *w = c.r.params + at;
         const float *g = analytic + c.r.layout.offset[p];
         int64_t samples = d->size < GC_SAMPLES ? d->size : GC_SAMPLES, checked = 0, skipped = 0, over = 0, worst_at = 0;
         double worst = 0;
@@ -100,7 +108,7 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
             /* Evenly spread over the param, first and last element included. */
             int64_t i = samples > 1 ? k * (d->size - 1) / (samples - 1) : 0;
             double h = GC_STEP * fmax(1.0, fabs((double)w[i]));
-            double d1 = difference(&c, &w[i], h), d2 = difference(&c, &w[i], h / 2);
+            double d1 = difference(&c, at + i, h), d2 = difference(&c, at + i, h / 2);
             if (rel(d1, d2, floor) > GC_TOLERANCE) {
                 skipped++;
                 continue;

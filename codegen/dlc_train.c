@@ -6,7 +6,14 @@
  * bit, as a run of 4 epochs; so does one stopped by --steps or Ctrl-C in mid-epoch (the
  * resumed run rebuilds that epoch's order from the shuffle state at its start and skips the
  * batches already done). `--epochs N` with --resume trains N more epochs, the interrupted
- * one (if any) counting as the first. */
+ * one (if any) counting as the first.
+ *
+ * Data-parallel (dlc_comm.h): every process loads the same data and makes the same decisions
+ * (split, normalization, order), takes its contiguous part of each global micro-batch, scales
+ * its gradient to its share of the batch's rows, and the sum over processes (one all-reduce
+ * per update) is the gradient of the whole batch: every process applies the same update. The
+ * loss and the Ctrl-C flag are summed after each micro-batch, so every process stops at the
+ * same update; only the root writes files. With one process nothing is scaled or summed. */
 #include "dlc_runtime.h"
 
 #include <math.h>
@@ -14,12 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The signal that asked to stop (SIGINT or SIGTERM), 0 for none. */
 static volatile sig_atomic_t interrupted;
 
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
+static void on_signal(int sig) { interrupted = sig; }
 
 /* What one training run holds. */
 typedef struct {
@@ -33,7 +38,7 @@ typedef struct {
     dlc_schedule sched;
     dlc_progress prog;
     dlc_rng shuffle, dropout;
-    float *accum;           /* gradient sum over an accumulation cycle (accumulate > 1) */
+    float *accum;           /* gradient sum over an accumulation cycle (accumulate > 1), on the device */
     int64_t batch;          /* training rows per micro-batch */
     int64_t eval_batch;
     int64_t run_updates;    /* updates made by this run */
@@ -43,6 +48,7 @@ typedef struct {
     dlc_bar bar;            /* the live progress line of the epoch under way (a terminal only) */
     dlc_batch batches;      /* the micro-batch views (and gather buffers when shuffling) */
     double last_flush;      /* when stdout and the log were last flushed */
+    int stop;               /* some process was interrupted: every one stops at this update */
 } trainer;
 
 /* ---- Output ---------------------------------------------------------------------------------- */
@@ -149,46 +155,74 @@ static void resume_seed(trainer *t) {
 }
 
 static void save(trainer *t) {
-    if (!t->o->save) return;
+    if (!t->o->save || !dlc_comm_is_root()) return;
     t->prog.lr = t->opt.lr;
     t->prog.sched_epoch = t->sched.last_epoch;
     t->prog.sched_best = t->sched.best;
     t->prog.sched_bad_epochs = t->sched.bad_epochs;
     t->prog.seed = t->cfg.seed;
+    dlc_runner_params_to_host(&t->r);
+    dlc_optim_to_host(&t->opt);
     dlc_save_params(t->m, &t->r.layout, t->r.params, &t->norms, t->o->save, t->prog.step);
     dlc_save_optim(t->m, &t->r.layout, &t->opt, &t->prog, t->o->save);
 }
 
 /* ---- One update ------------------------------------------------------------------------------ */
 
-/* Plain SGD without accumulation runs as the model's fused sgd_step, when it has one: the
- * gradients then never reach memory of their own. */
+/* Plain SGD without accumulation, in one process, runs as the model's fused sgd_step, when it
+ * has one: the gradients then never reach memory of their own (nor, so, an all-reduce). */
 static int fused_sgd(const trainer *t) {
     const dlc_optimizer_config *o = &t->cfg.optimizer;
     return t->m->sgd_step && o->kind == DLC_OPT_SGD && o->momentum == 0 && o->weight_decay == 0 &&
-           t->cfg.accumulate == 1;
+           t->cfg.accumulate == 1 && dlc_comm_size() == 1;
 }
 
-/* Forward and backward on one micro-batch; with accumulate k the gradient joins the cycle's
- * sum divided by k. Returns the loss. */
-static float micro_step(trainer *t, int64_t n, const void *const *data, int first_in_cycle) {
+/* Forward and backward on this process's part of one micro-batch of n rows (rows
+ * order[start..start+n) of the training set; the params alone for a model without data). Its
+ * gradient, the mean over its part, is scaled to the part's share of the n rows and, with
+ * accumulate k, divided by k and added to the cycle's sum. Returns the loss summed over the n
+ * rows (over every process), and sets t->stop when any process was interrupted. */
+static double micro_step(trainer *t, const int64_t *order, int64_t start, int64_t n, int first_in_cycle) {
     const dlc_model *m = t->m;
-    dlc_step s = {n, data, 1, (const float *const *)t->r.param_views, t->r.grad_views, t->r.arena, &t->dropout, 1,
-                  (float)t->opt.lr};
-    if (fused_sgd(t)) return m->sgd_step(&s);  /* the update happens inside the step */
-    float loss = m->train_step(&s);
-    int64_t k = t->cfg.accumulate;
-    if (k > 1) {
-        const float kf = (float)k;
-        for (int64_t i = 0; i < t->r.layout.total; i++)
-            t->accum[i] = (first_in_cycle ? 0.0f : t->accum[i]) + t->r.grads[i] / kf;
+    int64_t lo, hi;
+    dlc_share(n, &lo, &hi);
+    const void *none[1] = {NULL};
+    const void *const *data = none;
+    if (dlc_model_has_data(m)) {
+        dlc_batch_fill(m, &t->train, order, start + lo, hi - lo, &t->batches);
+        data = t->batches.ptr;
     }
-    return loss;
+    dlc_step s = {hi - lo, data, 1, (const float *const *)t->r.param_views, t->r.grad_views, t->r.arena, &t->dropout, 1,
+                  (float)t->opt.lr};
+    float loss = 0;
+    if (fused_sgd(t)) {
+        loss = m->sgd_step(&s); /* the update happens inside the step */
+    } else {
+        if (hi > lo) loss = m->train_step(&s);
+        else dlc_device_zero(t->r.grads, (size_t)t->r.layout.total * sizeof(float)); /* no rows here */
+        int64_t k = t->cfg.accumulate, parts = dlc_comm_size();
+        if (k > 1 || parts > 1) {
+            /* One process: g / k, as before. K: g * rows / (n * k), summed over processes. */
+            float mul = parts > 1 ? (float)(hi - lo) : 1.0f;
+            float div = (float)((parts > 1 ? (double)n : 1.0) * (double)k);
+            dlc_device_scale_add(k > 1 ? t->accum : t->r.grads, t->r.grads, mul, div, k == 1 || first_in_cycle,
+                                 t->r.layout.total);
+        }
+    }
+    double stats[2] = {(double)loss * (double)(hi - lo), interrupted != 0};
+    dlc_comm_allreduce_sum_host(stats, 2);
+    t->stop = stats[1] > 0;
+    return stats[0];
 }
 
 static void update(trainer *t) {
-    if (fused_sgd(t)) t->opt.step++;  /* sgd_step already updated the params */
-    else dlc_optim_update(&t->opt, t->r.params, t->cfg.accumulate > 1 ? t->accum : t->r.grads);
+    if (fused_sgd(t)) {
+        t->opt.step++; /* sgd_step already updated the params */
+    } else {
+        float *grads = t->cfg.accumulate > 1 ? t->accum : t->r.grads;
+        dlc_comm_allreduce_sum(grads, t->r.layout.total); /* the gradient of the whole batch */
+        dlc_optim_update(&t->opt, t->r.dev_params, grads);
+    }
     t->prog.step++;
     t->run_updates++;
 }
@@ -208,14 +242,11 @@ static void log_header(trainer *t, const char *first) {
  * budget, or Ctrl-C. Returns 1 when the epoch is complete. */
 static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
     int64_t k = t->cfg.accumulate, n_train = t->train.n;
-    dlc_batch *bt = &t->batches;
     int64_t in_cycle = 0;
     while (t->prog.epoch_batches < n_batches) {
         int64_t start = t->prog.epoch_batches * t->batch;
         int64_t n = n_train - start < t->batch ? n_train - start : t->batch;
-        dlc_batch_fill(t->m, &t->train, t->cfg.shuffle ? order : NULL, start, n, bt);
-        float loss = micro_step(t, n, bt->ptr, in_cycle == 0);
-        t->prog.epoch_loss_sum += (double)loss * (double)n;
+        t->prog.epoch_loss_sum += micro_step(t, t->cfg.shuffle ? order : NULL, start, n, in_cycle == 0);
         t->prog.epoch_rows += n;
         t->prog.epoch_batches++;
         dlc_bar_tick(&t->bar, t->prog.epoch_batches, t->prog.epoch_rows, t->prog.epoch_loss_sum);
@@ -224,7 +255,7 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
             update(t);
             in_cycle = 0;
             t->prog.dropout_state = t->dropout.state;
-            if (interrupted || steps_done(t)) break;
+            if (t->stop || steps_done(t)) break;
         }
     }
     return t->prog.epoch_batches == n_batches;
@@ -278,9 +309,9 @@ static void train_epochs(trainer *t) {
      * array and no gather buffers. */
     int shuffle = t->cfg.shuffle;
     int64_t *order = shuffle ? dlc_xmalloc(dlc_mul_size((size_t)n_train, sizeof *order)) : NULL;
-    dlc_batch_init(t->m, &t->train, shuffle ? (t->batch < n_train ? t->batch : n_train) : 0, &t->batches);
+    dlc_batch_init(t->m, t->batch < n_train ? t->batch : n_train, &t->batches);
     t->last_flush = dlc_now();
-    while (t->prog.epoch < t->epoch_end && !steps_done(t) && !interrupted) {
+    while (t->prog.epoch < t->epoch_end && !steps_done(t) && !t->stop) {
         /* The order of this epoch, from the shuffle stream as it stood at the epoch's start
          * (a resumed epoch is rebuilt the same way and its finished batches skipped). */
         t->prog.shuffle_state = t->shuffle.state;
@@ -335,11 +366,10 @@ static void print_scalar_outputs(trainer *t) {
 static void train_steps(trainer *t) {
     int64_t total = t->o->max_steps >= 0 ? t->o->max_steps : t->cfg.steps;
     int64_t every = total > 50 ? (total + 19) / 20 : 1; /* about 20 progress lines */
-    const void *none[1] = {NULL};
     t->last_flush = dlc_now();
-    for (int64_t i = 0; i < total && !interrupted; i++) {
+    for (int64_t i = 0; i < total && !t->stop; i++) {
         double lr = t->opt.lr, sum = 0;
-        for (int64_t c = 0; c < t->cfg.accumulate; c++) sum += micro_step(t, 1, none, c == 0);
+        for (int64_t c = 0; c < t->cfg.accumulate; c++) sum += micro_step(t, NULL, 0, 1, c == 0);
         double loss = sum / (double)t->cfg.accumulate;
         update(t);
         t->prog.dropout_state = t->dropout.state;
@@ -355,13 +385,42 @@ static void train_steps(trainer *t) {
     }
 }
 
+/* The processes of a job start alike: rank 0's params, optimizer state and progress (each
+ * process read the same files, but a stale copy on one machine must not split the job), and
+ * the same data, or they would run different numbers of batches and wait for each other
+ * forever. Returns 1 when some process was interrupted while loading. */
+static int start_together(trainer *t) {
+    double flag = interrupted != 0;
+    dlc_comm_allreduce_sum_host(&flag, 1);
+    if (flag > 0) return 1;
+    if (dlc_comm_size() == 1) return 0;
+    int64_t rows[2] = {t->train.n, t->val.n};
+    dlc_comm_broadcast(rows, sizeof rows, 0);
+    if (rows[0] != t->train.n || rows[1] != t->val.n)
+        dlc_die(1, "rank %d read %lld training and %lld validation rows, rank 0 %lld and %lld: every process must read "
+                   "the same data", dlc_comm_rank(), (long long)t->train.n, (long long)t->val.n, (long long)rows[0],
+                (long long)rows[1]);
+    size_t bytes = (size_t)t->r.layout.total * sizeof(float);
+    dlc_comm_broadcast(t->r.params, bytes, 0);
+    for (int s = 0; s < t->opt.n_slots; s++) dlc_comm_broadcast(t->opt.slot[s], bytes, 0);
+    dlc_comm_broadcast(&t->prog, sizeof t->prog, 0);
+    dlc_comm_broadcast(&t->opt.lr, sizeof t->opt.lr, 0);
+    dlc_comm_broadcast(&t->opt.step, sizeof t->opt.step, 0);
+    dlc_comm_broadcast(&t->sched, sizeof t->sched, 0);
+    dlc_comm_broadcast(&t->cfg.seed, sizeof t->cfg.seed, 0);
+    t->shuffle.state = t->prog.shuffle_state;
+    t->dropout.state = t->prog.dropout_state;
+    return 0;
+}
+
 int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     trainer t;
     memset(&t, 0, sizeof t);
     t.m = m;
     t.o = o;
     t.cfg = o->cfg;
-    signal(SIGINT, on_sigint);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     resume_seed(&t);
     int has_data = dlc_model_has_data(m);
     if (has_data) {
@@ -380,11 +439,14 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     dlc_runner_init(&t.r, m, train_rows > eval_rows ? train_rows : eval_rows);
     dlc_set_threads(m, o->threads, t.r.max_rows);
     start_params(&t);
-    if (t.cfg.accumulate > 1) t.accum = dlc_xcalloc((size_t)t.r.layout.total + 1, sizeof(float));
+    if (t.cfg.accumulate > 1) t.accum = dlc_device_alloc(dlc_mul_size((size_t)t.r.layout.total + 1, sizeof(float)));
+    dlc_comm_ready(); /* setup is over: from here on a failure is one process's own */
+    if (start_together(&t)) return 128 + (interrupted ? interrupted : SIGINT); /* during loading: nothing to save */
+    dlc_runner_params_to_device(&t.r);
+    dlc_optim_to_device(&t.opt);
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
-    if (interrupted) return 130; /* during loading: nothing to save */
 
-    if (o->log) {
+    if (o->log && dlc_comm_is_root()) {
         t.log = fopen(o->log, o->resume ? "a" : "w");
         if (!t.log) dlc_die(1, "%s: cannot write the log", o->log);
         fseek(t.log, 0, SEEK_END);
@@ -400,9 +462,12 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     save(&t); /* epochs also saved as they ended; this covers the rest (steps, Ctrl-C, no data) */
     fflush(stdout);
     if (t.log) fclose(t.log);
-    if (interrupted) {
-        fprintf(stderr, "interrupted%s%s\n", o->save ? ": saved " : "", o->save ? o->save : "");
-        return 130;
+    if (t.stop) {
+        /* SIGTERM (mpirun's way of passing on Ctrl-C, too) exits 143; Ctrl-C 130. */
+        int sig = interrupted ? interrupted : SIGINT;
+        fprintf(stderr, "%s%s%s\n", sig == SIGTERM ? "terminated" : "interrupted", o->save ? ": saved " : "",
+                o->save ? o->save : "");
+        return 128 + sig;
     }
     return 0;
 }

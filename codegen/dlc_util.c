@@ -24,7 +24,7 @@ _Noreturn void dlc_die(int code, const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    exit(code);
+    dlc_comm_exit(code);
 }
 
 void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...) {
@@ -42,14 +42,14 @@ void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt
     fputc('\n', stderr);
     if (++data_errors >= DLC_MAX_DATA_ERRORS) {
         fprintf(stderr, "error: too many errors in the data; stopping\n");
-        exit(1);
+        dlc_comm_exit(1);
     }
 }
 
 int dlc_data_error_count(void) { return data_errors; }
 
 void dlc_stop_on_data_errors(void) {
-    if (data_errors > 0) exit(1);
+    if (data_errors > 0) dlc_comm_exit(1);
 }
 
 _Noreturn void dlc_index_error(const char *where, long idx, long size) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the C libraries a trainer links with (OpenBLAS, zlib) when they are missing.
+# Installs the C libraries a trainer links with (OpenBLAS, zlib) and Open MPI (data-parallel
+# trainers, `dlc compile --mpi`) when they are missing.
 # Debian/Ubuntu; needs root (or sudo). Python's safetensors/numpy are optional (interop tests).
 set -euo pipefail
 need=()
-for pkg in libopenblas-dev zlib1g-dev; do
+for pkg in libopenblas-dev zlib1g-dev openmpi-bin libopenmpi-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

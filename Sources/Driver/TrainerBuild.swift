@@ -32,6 +32,8 @@ public struct TrainerBuilder: Sendable {
     public var toolchain: Toolchain?
     /// The runtime's files; the embedded copy of codegen/ unless a test swaps it.
     public var runtimeFiles: [RuntimeFile] = EmbeddedRuntime.files
+    /// How the trainer's processes talk: one process, or MPI (`dlc compile --mpi`).
+    public var communicator: Communicator = .single
     /// Receives a line per step (the commands run), for `--verbose`.
     public var log: (@Sendable (String) -> Void)?
 
@@ -62,9 +64,13 @@ public struct TrainerBuilder: Sendable {
         try checkWritable(output)
         let toolchain = try self.toolchain ?? Toolchain.find(environment: environment)
         let probe = ToolchainProbe(toolchain: toolchain, cache: cache, environment: environment)
-        let (blas, probed) = try probe.verdict()
+        let (blasFlags, probed) = try probe.verdict()
+        // The communicator's flags join OpenBLAS's on every C compile and on the link.
+        let comm = try communicator.flags(environment: environment)
+        let blas = BlasFlags(compile: blasFlags.compile + comm.compile, link: blasFlags.link + comm.link)
         let runtime = try RuntimeObjects.prepare(
-            files: runtimeFiles, toolchain: toolchain, blas: blas, cache: cache, environment: environment, log: say)
+            files: communicator.runtimeFiles(runtimeFiles), toolchain: toolchain, blas: blas, cache: cache,
+            environment: environment, log: say)
 
         let work = try makeScratchDirectory(modelName)
         var keepWork = false

@@ -25,6 +25,9 @@ public enum TrainerBuildError: Error, Sendable, Equatable, CustomStringConvertib
     case modelCompileFailed(model: String, generatedFile: String, output: String)
     /// Internal: the generated C compiled but does not link with the runtime.
     case linkFailed(model: String, generatedFile: String, output: String)
+    /// `--mpi` without a usable MPI compiler wrapper (`wrapper`: the name looked for, or the
+    /// program that failed, with its output).
+    case mpiUnavailable(wrapper: String, output: String)
     /// A file or directory could not be read, written or created.
     case io(String)
 
@@ -76,6 +79,12 @@ public enum TrainerBuildError: Error, Sendable, Equatable, CustomStringConvertib
             return "error: internal compiler error: the code generated for model '\(model)' does not link with the runtime"
                 + "\(excerpt(output))\n"
                 + "note: this is a bug in dlc; please report it with the generated file, kept at \(file)"
+        case .mpiUnavailable(let wrapper, let output):
+            let what = wrapper.contains("/") ? "MPI's compiler wrapper '\(wrapper)' does not report its flags"
+                : "--mpi needs MPI's compiler wrapper '\(wrapper)', which is not on PATH"
+            return "error: \(what)\(excerpt(output))\n"
+                + "note: install Open MPI: apt-get install openmpi-bin libopenmpi-dev (Fedora: dnf install openmpi-devel),"
+                + " or set MPICC to the mpicc of the MPI to use"
         case .io(let what):
             return "error: " + what
         }

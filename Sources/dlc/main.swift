@@ -47,6 +47,9 @@ struct Compile: ParsableCommand {
         valueName: "backend"))
     var backend: Backend = .c
 
+    @Flag(help: "Build a data-parallel trainer linked with MPI (found through mpicc): mpirun -np K PATH train ...")
+    var mpi = false
+
     func run() throws {
         if backend == .cuda {
             printError("error: the CUDA backend is not available yet; use --backend c or --backend llvm")
@@ -55,7 +58,7 @@ struct Compile: ParsableCommand {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
         guard let stage = emit else {
-            try buildTrainer(pipeline, output: output, backend: backend)
+            try buildTrainer(pipeline, output: output, backend: backend, communicator: mpi ? .mpi : .single)
             return
         }
         // The LLVM backend's C is its descriptor (the entry functions are `--emit llvm`).
