@@ -25,8 +25,10 @@ void dlc_comm_open(int *argc, char ***argv);
 int dlc_comm_rank(void);
 int dlc_comm_size(void);
 int dlc_comm_is_root(void);
-/* The rank among the processes on this machine (a GPU device picks its GPU with it). */
+/* The rank among the processes on this machine (a GPU device picks its GPU with it), and how
+ * many processes of the job run on this machine (they share its cores). */
 int dlc_comm_local_rank(void);
+int dlc_comm_local_size(void);
 
 /* The end of setup: returns when every process got here; exits (silently, with the failing
  * rank's code, that rank having printed its message) when any failed instead. */

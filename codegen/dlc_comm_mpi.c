@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int rank, size = 1, local_rank;
+static int rank, size = 1, local_rank, local_size = 1;
 static int is_ready, is_closed;
 static int shown_stderr = -1; /* a process other than rank 0: the stderr it was given */
 static FILE *held;            /* ... and where its fd 2 writes instead */
@@ -40,6 +40,7 @@ void dlc_comm_open(int *argc, char ***argv) {
     MPI_Comm node;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
     MPI_Comm_rank(node, &local_rank);
+    MPI_Comm_size(node, &local_size);
     MPI_Comm_free(&node);
     if (rank == 0) return;
     fflush(stdout);
@@ -56,6 +57,7 @@ int dlc_comm_rank(void) { return rank; }
 int dlc_comm_size(void) { return size; }
 int dlc_comm_is_root(void) { return rank == 0; }
 int dlc_comm_local_rank(void) { return local_rank; }
+int dlc_comm_local_size(void) { return local_size; }
 
 /* What this process wrote to stderr (since setup ended, or all of it), on the stderr it was
  * given. */

@@ -14,6 +14,7 @@ int dlc_comm_rank(void) { return 0; }
 int dlc_comm_size(void) { return 1; }
 int dlc_comm_is_root(void) { return 1; }
 int dlc_comm_local_rank(void) { return 0; }
+int dlc_comm_local_size(void) { return 1; }
 
 void dlc_comm_ready(void) {}
 

@@ -61,7 +61,13 @@ void dlc_runner_params_to_host(dlc_runner *r) {
 }
 
 void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
-    dlc_device_threads(threads, !(m->uses_blas && !m->uses_blas(rows)));
+    int calls_blas = !(m->uses_blas && !m->uses_blas(rows));
+    int sharing = dlc_comm_local_size();
+    if (threads <= 0 && calls_blas && sharing > 1) { /* not every process on every core */
+        threads = dlc_cpu_count() / sharing;
+        if (threads < 1) threads = 1;
+    }
+    dlc_device_threads(threads, calls_blas);
 }
 
 float dlc_forward(dlc_runner *r, int64_t n, const void *const *data) {

@@ -76,6 +76,8 @@ void dlc_reader_data_error(dlc_reader *r, const char *fmt, ...);
  * follows the data. */
 unsigned char *dlc_read_file(const char *path, size_t *size, const char **why);
 double dlc_now(void);
+/* The cores this process may run on (its affinity mask where the system has one). */
+int dlc_cpu_count(void);
 int dlc_ends_with(const char *s, const char *suffix);
 /* Appends to a growable string. */
 typedef struct { char *s; size_t len, cap; } dlc_str;
@@ -372,7 +374,8 @@ void dlc_runner_params_to_device(dlc_runner *r);
 void dlc_runner_params_to_host(dlc_runner *r);
 /* Device threads: --threads N when given; else one when the model's steps on `rows` rows (the
  * most a command runs) make no BLAS call (m->uses_blas says so; NULL counts as "calls BLAS"),
- * since OpenBLAS's idle workers would only spin beside it; else the device's default. */
+ * since OpenBLAS's idle workers would only spin beside it; else, when several processes of a
+ * job share this machine, each its share of the cores; else the device's default. */
 void dlc_set_threads(const dlc_model *m, int threads, int64_t rows);
 /* One forward pass on n rows (dropout off); the outputs land in r->outputs. Returns the loss
  * (NAN when a target is missing from data). */

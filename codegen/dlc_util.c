@@ -1,8 +1,10 @@
 /* dlc_util.c: error reporting, checked allocation, whole-file reading and small helpers. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT (Linux) */
 #include "dlc_runtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -249,6 +251,15 @@ double dlc_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int dlc_cpu_count(void) {
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }
 
 int dlc_ends_with(const char *s, const char *suffix) {

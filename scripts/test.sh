@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the C libraries if missing, then runs every Swift test (golden
 # files, gradient checks, interpreter, C backend against the interpreter, trainers end to end,
-# robustness), then the C runtime's own tests.
+# robustness), then the C runtime's own tests, then data-parallel trainers under mpirun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --python
@@ -18,3 +18,4 @@ if [ "$status" -ne 0 ] || ! echo "$summary" | grep -q "with 0 failures"; then
     exit 1
 fi
 bash codegen/tests/run.sh
+DLC=.build/debug/dlc bash codegen/tests/mpi.sh
