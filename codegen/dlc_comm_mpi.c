@@ -3,7 +3,8 @@
  * Built with mpicc by `dlc compile --mpi`; run with `mpirun -np K trainer train ...` (alone,
  * it is a job of one process). The gradients of a step are summed with one MPI_Allreduce over
  * their contiguous buffer; a few doubles (loss sums, metric counts, the stop flag) take a
- * second, small one.
+ * second, small one. With DLC_COMM_TIMES set, rank 0 reports on stderr, at the end, the time
+ * it spent in the gradient all-reduces (waiting for slower processes included).
  *
  * One voice: a process other than rank 0 sends its stdout to /dev/null and keeps its stderr in
  * an unlinked temporary file, shown only when that process fails.
@@ -112,9 +113,13 @@ void dlc_comm_ready(void) {
 
 static float *staging;
 static int64_t staging_n;
+/* Time in the gradient all-reduces, reported at the end when DLC_COMM_TIMES is set (bench/). */
+static double reduce_seconds;
+static int64_t reduce_calls, reduce_floats;
 
 void dlc_comm_allreduce_sum(float *buf, int64_t n) {
     if (size == 1 || n <= 0) return;
+    double t0 = MPI_Wtime();
     float *host = buf;
     if (!dlc_device_is_host()) {
         if (staging_n < n) {
@@ -130,6 +135,9 @@ void dlc_comm_allreduce_sum(float *buf, int64_t n) {
         MPI_Allreduce(MPI_IN_PLACE, host + at, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     }
     if (host != buf) dlc_device_copy_in(buf, host, (size_t)n * sizeof(float));
+    reduce_seconds += MPI_Wtime() - t0;
+    reduce_calls++;
+    reduce_floats = n;
 }
 
 void dlc_comm_allreduce_sum_host(double *buf, int n) {
@@ -172,5 +180,9 @@ void dlc_comm_close(void) {
     fflush(stdout);
     dlc_comm_ready(); /* a command that never needed the others still ends with them */
     is_closed = 1;
+    if (rank == 0 && reduce_calls > 0 && getenv("DLC_COMM_TIMES"))
+        fprintf(stderr, "comm: %d processes, %lld gradient all-reduces of %lld floats, %.6f s in all (%.1f us each)\n",
+                size, (long long)reduce_calls, (long long)reduce_floats, reduce_seconds,
+                1e6 * reduce_seconds / (double)reduce_calls);
     MPI_Finalize();
 }
