@@ -28,6 +28,7 @@ void dlc_batch_fill(const dlc_model *m, const dlc_dataset *ds, const int64_t *or
                     dlc_batch *b) {
     if (count > b->max_rows) dlc_die(1, "internal: a batch of %lld rows in buffers of %lld", (long long)count,
                                      (long long)b->max_rows);
+    dlc_rows_current(ds, order, start, count);
     for (int t = 0; t < m->n_data; t++) {
         const char *src = ds->cols[t];
         size_t row = (size_t)m->data[t].size * 4;

@@ -49,6 +49,9 @@ void dlc_comm_broadcast(void *buf, size_t bytes, int root);
 _Noreturn void dlc_comm_exit(int code);
 /* Takes the whole job down now with `code` (MPI_Abort); for failures after setup. */
 _Noreturn void dlc_comm_abort(int code);
+/* Waits, printing nothing, for rank 0 to take the job down: for a failure every process finds
+ * at once (a summed loss that is not finite), which rank 0 reports. Not called by rank 0. */
+_Noreturn void dlc_comm_await_root(void);
 /* The normal end: every process calls it (main does, after the command). */
 void dlc_comm_close(void);
 

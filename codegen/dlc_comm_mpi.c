@@ -17,7 +17,10 @@
  * makes no other collective call, so the agreement cannot meet a different one. After setup,
  * a failure is one process's own (an index out of range in its rows, a full disk on rank 0):
  * it shows its message and MPI_Abort takes the job down. A process killed by a signal is
- * mpirun's to notice: it ends the others. */
+ * mpirun's to notice: it ends the others.
+ *
+ * Compiled by mpicc with -DDLC_COMM_MPI (dlc compile --mpi); otherwise it compiles to nothing. */
+#ifdef DLC_COMM_MPI
 #include "dlc_runtime.h"
 
 #include <limits.h>
@@ -175,6 +178,13 @@ _Noreturn void dlc_comm_abort(int code) {
     _exit(code);
 }
 
+_Noreturn void dlc_comm_await_root(void) {
+    fflush(stdout);
+    MPI_Barrier(MPI_COMM_WORLD); /* rank 0 never comes: its MPI_Abort ends this process */
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    _exit(1);
+}
+
 void dlc_comm_close(void) {
     if (is_closed) return;
     fflush(stdout);
@@ -186,3 +196,5 @@ void dlc_comm_close(void) {
                 1e6 * reduce_seconds / (double)reduce_calls);
     MPI_Finalize();
 }
+
+#endif /* DLC_COMM_MPI */

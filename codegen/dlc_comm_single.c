@@ -1,6 +1,9 @@
 /* dlc_comm_single.c: the communicator of a trainer that runs as one process (the default).
  *
- * Rank 0 of 1: every sum and broadcast is the identity, and exiting is exit(). */
+ * Rank 0 of 1: every sum and broadcast is the identity, and exiting is exit().
+ *
+ * Compiles to nothing under -DDLC_COMM_MPI, where dlc_comm_mpi.c is the communicator. */
+#ifndef DLC_COMM_MPI
 #include "dlc_runtime.h"
 
 #include <stdlib.h>
@@ -38,4 +41,8 @@ _Noreturn void dlc_comm_exit(int code) { exit(code); }
 
 _Noreturn void dlc_comm_abort(int code) { exit(code); }
 
+_Noreturn void dlc_comm_await_root(void) { exit(1); } /* the only process is rank 0: never called */
+
 void dlc_comm_close(void) {}
+
+#endif /* DLC_COMM_MPI */

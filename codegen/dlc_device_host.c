@@ -1,6 +1,9 @@
 /* dlc_device_host.c: the host device: tensors in host memory, GEMM and threads from OpenBLAS.
  *
- * The only runtime file that includes cblas.h or sets OpenBLAS's threads. */
+ * The only runtime file that includes cblas.h or sets OpenBLAS's threads.
+ *
+ * Compiles to nothing under -DDLC_DEVICE_CUDA, where dlc_device_cuda.cu is the device. */
+#ifndef DLC_DEVICE_CUDA
 #include "dlc_runtime.h"
 
 #include <cblas.h>
@@ -114,3 +117,5 @@ void dlc_device_update(const dlc_update *u, float *params, const float *grads, f
     case DLC_UPDATE_ADAGRAD: adagrad(u, params, grads, slot0, n); break;
     }
 }
+
+#endif /* DLC_DEVICE_CUDA */

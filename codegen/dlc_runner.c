@@ -33,9 +33,11 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
         r->dev_outputs[i] = dlc_device_alloc(n);
         r->outputs[i] = host ? r->dev_outputs[i] : dlc_aligned_alloc(n);
     }
+    dlc_rows_watch(r); /* an index error in its steps is traced to a data row */
 }
 
 void dlc_runner_free(dlc_runner *r) {
+    dlc_rows_watch(NULL);
     int host = dlc_device_is_host();
     for (int i = 0; i < r->m->n_outputs; i++) {
         if (!host) free(r->outputs[i]);

@@ -17,6 +17,8 @@ public struct Analyzer {
     var layers: [String: Layer] = [:]
     /// Names bound by `name = expr` in the forward block (the others are declarations).
     var boundInForward: Set<String> = []
+    /// Whether the forward block has an `output` statement (even one whose names are in error).
+    var hasOutputStatement = false
 
     /// What a name denotes.
     enum Symbol {
@@ -234,6 +236,7 @@ public struct Analyzer {
                 guard names.contains(label.value) else {
                     diagnostics.error(label.location, "'\(callee)' has no argument named '\(label.value)'",
                                       hint: Suggestions.hint(for: label.value, in: names)
+                                          ?? (label.value == "dim" && names.contains("axis") ? "dlc calls PyTorch's dim 'axis': write 'axis: \(a.value.spelling)'" : nil)
                                           ?? (names.isEmpty ? "it takes no arguments" : "its arguments are " + names.joined(separator: ", ")))
                     ok = false
                     continue

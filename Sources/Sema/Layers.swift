@@ -1,64 +1,82 @@
 import DLCDiagnostics
 import DLCIR
 import DLCSyntax
-import Foundation
 
 /// `layer NAME = KIND(args)`: sugar that declares params with PyTorch's names, shapes and
-/// initialisation, and that is applied by calling it (`fc1(x)`).
+/// initialisation, and that is applied by calling it (`fc1(x)`). What each kind takes,
+/// declares and computes is a row of `LayerKind.all`; this file is the mechanism.
+struct LayerKind {
+    /// The name a model writes (`Linear`).
+    let name: String
+    /// Its arguments in positional order (then usable by name), with their defaults.
+    let signature: Builtins.Signature
+    /// Reads the bound arguments into settings; nil after reporting a bad one.
+    let settings: (inout Analyzer, [String: Expr]) -> LayerSettings?
+    /// The params a layer with these settings declares, each as `NAME.suffix`.
+    let params: (LayerSettings) -> [LayerParam]
+    /// Calling the layer on a tensor: the graph it computes, or poison after reporting an
+    /// input it cannot take.
+    let apply: (inout Analyzer, Layer, ValueID, SourceLocation) -> SemaValue
+    /// How a layer reads in messages (`Linear(4, 3)`).
+    let describe: (LayerSettings) -> String
+
+    /// Every kind of layer, by name.
+    static let all: [LayerKind] = [.linear]
+
+    static func named(_ name: String) -> LayerKind? { all.first { $0.name == name } }
+}
+
+/// A layer's settings, as its arguments gave them (numbers; flags are 0 or 1).
+struct LayerSettings {
+    var values: [String: Double]
+
+    func int(_ name: String) -> Int { Int(values[name]!) }
+    func bool(_ name: String) -> Bool { values[name]! != 0 }
+    func double(_ name: String) -> Double { values[name]! }
+}
+
+/// A param a layer declares: `NAME.suffix`, its type and its initialisation.
+struct LayerParam {
+    var suffix: String
+    var type: TensorType
+    var initializer: Initializer
+}
+
+/// A declared layer.
 struct Layer {
-    enum Kind {
-        /// nn.Linear(in, out, bias)
-        case linear(inFeatures: Int, outFeatures: Int, bias: Bool)
-    }
     var name: String
-    var kind: Kind
+    var kind: LayerKind
+    var settings: LayerSettings
     var location: SourceLocation
 
-    /// Layer kinds and their arguments, for messages.
-    static let kinds = ["Linear"]
-
-    var description: String {
-        switch kind {
-        case .linear(let i, let o, let bias): return "Linear(\(i), \(o)\(bias ? "" : ", bias: false"))"
-        }
-    }
+    var description: String { kind.describe(settings) }
 }
 
 extension Analyzer {
     mutating func declareLayer(_ name: Located<String>, kind: Located<String>, _ args: [Argument]) {
-        guard kind.value == "Linear" else {
+        guard let layerKind = LayerKind.named(kind.value) else {
+            let kinds = LayerKind.all.map(\.name)
             diagnostics.error(kind.location, "unknown layer '\(kind.value)'",
-                              hint: Suggestions.hint(for: kind.value, in: Layer.kinds) ?? "layers: " + Layer.kinds.joined(separator: ", "))
+                              hint: PyTorchHints.layerKind(kind.value, args) ?? Suggestions.hint(for: kind.value, in: kinds)
+                                  ?? "layers: " + kinds.joined(separator: ", "))
             _ = declare(name, .value(.poison))
             return
         }
-        let truth = Expr(.bool(true), kind.location)
-        guard let bound = bindArguments(args, names: ["in_features", "out_features", "bias"],
-                                        defaults: ["bias": truth], callee: "Linear", at: kind.location),
-              let inFeatures = featureCount(bound["in_features"]!), let outFeatures = featureCount(bound["out_features"]!),
-              let bias = boolArgument(bound["bias"]!, "bias") else {
+        let defaults = layerKind.signature.defaults.mapValues { Expr($0, kind.location) }
+        guard let bound = bindArguments(args, names: layerKind.signature.parameters, defaults: defaults,
+                                        callee: layerKind.name, at: kind.location),
+              let settings = layerKind.settings(&self, bound) else {
             _ = declare(name, .value(.poison))
             return
         }
         guard declare(name, .layer(name.value)) else { return }
-        layers[name.value] = Layer(name: name.value, kind: .linear(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias),
-                                   location: name.location)
-        // PyTorch's nn.Linear: weight [out, in] kaiming_uniform (bound 1/sqrt(in)), bias [out]
-        // uniform(±1/sqrt(in)).
-        let bound1 = 1 / Foundation.sqrt(Double(inFeatures))
-        addParam(Located(name.value + ".weight", name.location),
-                 TensorType(.f32, [.fixed(outFeatures), .fixed(inFeatures)]), .kaimingUniform)
-        if bias {
-            addParam(Located(name.value + ".bias", name.location), TensorType(.f32, [.fixed(outFeatures)]),
-                     .uniform(low: -bound1, high: bound1))
+        layers[name.value] = Layer(name: name.value, kind: layerKind, settings: settings, location: name.location)
+        for p in layerKind.params(settings) {
+            addParam(Located(name.value + "." + p.suffix, name.location), p.type, p.initializer)
         }
     }
 
-    private mutating func featureCount(_ e: Expr) -> Int? {
-        dimensionValue(e)
-    }
-
-    /// `fc1(x)` = x @ transpose(fc1.weight) + fc1.bias, as matmul + add (spec section 5).
+    /// `fc1(x)`: one tensor input, then what the layer's kind computes.
     mutating func applyLayer(_ layer: Layer, _ args: [Argument], at location: SourceLocation) -> SemaValue {
         guard args.count == 1, args[0].label == nil else {
             diagnostics.error(location, "layer '\(layer.name)' takes one input, got \(args.count)")
@@ -69,21 +87,13 @@ extension Analyzer {
             if case .literal = x { diagnostics.error(args[0].value.location, "layer '\(layer.name)' needs a tensor input") }
             return .poison
         }
-        switch layer.kind {
-        case .linear(let inFeatures, _, let bias):
-            let t = graph.type(of: xv)
-            guard t.rank >= 2, t.shape.dims.last == .fixed(inFeatures), t.dtype == .f32 else {
-                diagnostics.error(location, "layer '\(layer.name)' (\(layer.description)) expects f32[..., \(inFeatures)], got \(t)",
-                                  hint: t.rank == 1 ? "give the input a feature axis, e.g. unsqueeze(x, 1)" : nil)
-                return .poison
-            }
-            guard case .tensor(let w) = symbols[layer.name + ".weight"].flatMap(symbolValue) else { return .poison }
-            var y = emit(.matmul(transposeA: false, transposeB: true), [.tensor(xv), .tensor(w)], at: location, what: layer.name)
-            if bias, case .tensor(let b) = symbols[layer.name + ".bias"].flatMap(symbolValue) {
-                y = emit(.binary(.add), [y, .tensor(b)], at: location, what: layer.name)
-            }
-            return y
-        }
+        return layer.kind.apply(&self, layer, xv, location)
+    }
+
+    /// The param `layer.suffix` a layer declared (nil if its declaration failed).
+    func layerParam(_ layer: Layer, _ suffix: String) -> ValueID? {
+        guard case .tensor(let v) = symbols[layer.name + "." + suffix].flatMap(symbolValue) else { return nil }
+        return v
     }
 
     func symbolValue(_ s: Symbol) -> SemaValue? {

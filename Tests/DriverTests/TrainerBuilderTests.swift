@@ -27,7 +27,7 @@ final class TrainerBuilderTests: XCTestCase {
         let binary = out + "/linreg"
 
         let first = try builder.build(modelSource: try standInModel("linreg_model.c"), modelName: "cars_linreg", output: binary)
-        let sources = Communicator.single.runtimeFiles(EmbeddedRuntime.files).filter(\.isSource).count
+        let sources = EmbeddedRuntime.files.filter(\.isSource).count
         XCTAssertEqual(first.runtimeObjectsCompiled, sources, "a fresh cache compiles every runtime file")
         XCTAssertTrue(first.probedToolchain)
 

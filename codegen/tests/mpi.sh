@@ -17,7 +17,15 @@ DLC=${DLC:-$ROOT/.build/debug/dlc}
 MODELS=$ROOT/models
 DIGITS=$MODELS/data/digits.csv
 W=$(mktemp -d "${TMPDIR:-/tmp}/dlc-mpi-tests.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+ns=dlc$$ # the network namespaces of the two-"machine" test, when it can make them
+cleanup() {
+    local job
+    for job in $(jobs -p); do kill "$job" 2>/dev/null; done # a job left by a failed check
+    ip netns del "${ns}a" 2>/dev/null
+    ip netns del "${ns}b" 2>/dev/null
+    rm -rf "$W"
+}
+trap cleanup EXIT
 cd "$W" || exit 1
 
 passed=0 failed=0
@@ -42,6 +50,9 @@ MPIRUN=(mpirun --oversubscribe --bind-to none --mca mpi_yield_when_idle 1)
 run_k() { local k=$1; shift; "${MPIRUN[@]}" -np "$k" "$@"; }
 
 # ---- Build -----------------------------------------------------------------------------------
+
+log=$(cd "$ROOT/codegen" && mpicc -O2 -Wall -Wextra -Werror -std=c11 -DDLC_COMM_MPI -c dlc_comm_mpi.c -o "$W/comm.o" 2>&1)
+check "the MPI communicator compiles without warnings (mpicc -Wall -Wextra -Werror -DDLC_COMM_MPI)" $? "$log"
 
 build() { # build NAME MODEL [dlc flags]
     local name=$1 model=$2 log
@@ -102,9 +113,7 @@ check "... and the same step lines" $? "$(diff d1.txt d3.txt)"
 # starts the other one's daemon through a hostfile and an ssh stand-in (ip netns exec), and the
 # processes talk TCP over the veth, as over a network. Needs root (CAP_NET_ADMIN); skipped
 # where namespaces cannot be made.
-ns=dlc$$
 if ip netns add "${ns}a" 2>/dev/null; then
-    trap 'ip netns del "${ns}a" 2>/dev/null; ip netns del "${ns}b" 2>/dev/null; rm -rf "$W"' EXIT
     ip netns add "${ns}b" && ip link add "${ns}va" type veth peer name "${ns}vb" &&
         ip link set "${ns}va" netns "${ns}a" && ip link set "${ns}vb" netns "${ns}b" &&
         ip -n "${ns}a" addr add 10.231.0.1/24 dev "${ns}va" && ip -n "${ns}b" addr add 10.231.0.2/24 dev "${ns}vb" &&
@@ -165,8 +174,9 @@ check "predict to stdout on 2 processes, batch 500: the same rows" $?
 # (here with --bind-to none, where each may run on every core).
 rank_tasks() { # rank_tasks FLAGS...: the threads of rank 0 of 2 processes, once the first epoch is saved
     rm -f pid.0 pid.1 tasks.safetensors tasks.optim.safetensors
-    run_k 2 sh -c "echo \$\$ >pid.\${OMPI_COMM_WORLD_RANK:-\$PMIX_RANK}; exec ./digits_mpi train --data $DIGITS \
-        --epochs 100000 --save tasks.safetensors $*" >/dev/null 2>&1 &
+    # mpirun itself in the background (not a function running it), so that $! is mpirun's.
+    "${MPIRUN[@]}" -np 2 sh -c "echo \$\$ >pid.\${OMPI_COMM_WORLD_RANK:-\$PMIX_RANK}; exec ./digits_mpi train \
+        --data $DIGITS --epochs 100000 --save tasks.safetensors $*" >/dev/null 2>&1 &
     local job=$!
     for _ in $(seq 600); do [ -f tasks.optim.safetensors ] && [ -f pid.0 ] && break; sleep 0.1; done
     ls "/proc/$(cat pid.0)/task" 2>/dev/null | wc -l
@@ -238,8 +248,8 @@ fails "an index out of range in one process's rows, mid-training: its message, t
 rm -f grid_bad.csv
 
 # A killed process: the job ends within seconds and the last checkpoint is whole.
-run_k 2 sh -c "echo \$\$ >pid.\${OMPI_COMM_WORLD_RANK:-\$PMIX_RANK}; exec ./digits_mpi train --data $DIGITS --epochs 100000 \
-    --threads 1 --save killed.safetensors" >killed.txt 2>&1 &
+"${MPIRUN[@]}" -np 2 sh -c "echo \$\$ >pid.\${OMPI_COMM_WORLD_RANK:-\$PMIX_RANK}; exec ./digits_mpi train --data $DIGITS \
+    --epochs 100000 --threads 1 --save killed.safetensors" >killed.txt 2>&1 &
 job=$!
 for _ in $(seq 600); do [ -f killed.optim.safetensors ] && [ -f pid.1 ] && break; sleep 0.1; done
 t0=$(date +%s.%N)
