@@ -22,7 +22,7 @@ static void prepare(const dlc_model *m, const dlc_options *o, int for_predict, d
     dlc_set_threads(m, o->threads, *batch);
     dlc_runner_init(r, m, *batch);
     dlc_st_file f;
-    dlc_load_params(m, &r->layout, r->params, o->weights, &f);
+    dlc_load_params_mapped(m, &r->layout, r->params, o->weights, o->init_map, "--init-map", &f);
     dlc_norms nz;
     dlc_load_norms(m, &o->cfg, &f, &nz);
     dlc_norm_apply(m, &nz, ds);

@@ -19,11 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct {
+typedef struct {
     const dlc_dataset *ds;
     const int64_t *order;       /* NULL: consecutive rows */
     int64_t start, count;
-} current;
+} step_rows;
+static step_rows current;
 static dlc_runner *runner;
 
 /* While one row is probed, an index error jumps back here instead of reporting. */
@@ -48,23 +49,27 @@ static int64_t batch_row(int64_t j) { return current.order ? current.order[curre
  * range, else 1 with the loss (NAN without targets) in *loss. */
 static int forward_row(const dlc_dataset *ds, int64_t row, float *loss) {
     const dlc_model *m = runner->m;
-    const void **data = dlc_xcalloc((size_t)m->n_data + 1, sizeof *data);
+    /* The row as a batch of its own (on a device, copied there); the failing step's rows stay
+     * the ones recorded. */
+    step_rows failing = current;
+    dlc_batch bt;
+    dlc_batch_init(m, 1, &bt);
+    dlc_batch_fill(m, ds, NULL, row, 1, &bt);
+    current = failing;
     int has_targets = 1;
-    for (int t = 0; t < m->n_data; t++) {
-        if (ds->cols[t]) data[t] = (const char *)ds->cols[t] + (size_t)row * (size_t)m->data[t].size * 4;
-        else if (m->data[t].is_target) has_targets = 0;
-    }
+    for (int t = 0; t < m->n_data; t++)
+        if (!bt.ptr[t] && m->data[t].is_target) has_targets = 0;
     dlc_rng unused = dlc_rng_stream(0, DLC_STREAM_DROPOUT);
-    dlc_step s = {1, data, has_targets, (const float *const *)runner->param_views, runner->grad_views, runner->arena,
+    dlc_step s = {1, bt.ptr, has_targets, (const float *const *)runner->param_views, runner->grad_views, runner->arena,
                   &unused, 0, 0.0f};
-    int ok = 0;
+    volatile int ok = 0;
     probing = 1;
     if (setjmp(probe) == 0) {
-        *loss = m->eval_step(&s, runner->outputs);
+        *loss = m->eval_step(&s, runner->dev_outputs);
         ok = 1;
     }
     probing = 0;
-    free(data);
+    dlc_batch_free(&bt);
     return ok;
 }
 
@@ -107,13 +112,12 @@ void dlc_check_first_pass(dlc_runner *r, const dlc_dataset *ds, int64_t batch) {
         int64_t n = ds->n - start < b ? ds->n - start : b;
         dlc_batch_fill(m, ds, NULL, start, n, &bt); /* an index error in it names its row */
         dlc_step s = {n, bt.ptr, 1, (const float *const *)r->param_views, r->grad_views, r->arena, &unused, 0, 0.0f};
-        if (isfinite(m->eval_step(&s, r->outputs))) continue;
+        if (isfinite(m->eval_step(&s, r->dev_outputs))) continue;
         /* Which row: the first whose loss alone is not finite (a mean of finite losses can still
          * overflow; then the batch is named). */
         for (int64_t j = 0; j < n; j++) {
-            float loss;
-            forward_row(ds, start + j, &loss);
-            if (isfinite(loss)) continue;
+            float loss = 0;
+            if (!forward_row(ds, start + j, &loss) || isfinite(loss)) continue;
             int t;
             int64_t e = 0;
             double v = 0;

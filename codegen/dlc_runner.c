@@ -13,6 +13,14 @@ static size_t output_bytes(const dlc_output_desc *o, int64_t rows) {
     return dlc_mul_size(dlc_mul_size((size_t)o->size, o->batched ? (size_t)rows : 1), 4);
 }
 
+/* The outputs eval_step writes: the model's, then the metric's computed target when it has one
+ * (dlc_model.metric_target_output, in outputs[n_outputs]). */
+static int runner_outputs(const dlc_model *m) { return m->n_outputs + (m->metric_target_output != NULL); }
+
+static const dlc_output_desc *output_desc(const dlc_model *m, int i) {
+    return i < m->n_outputs ? &m->outputs[i] : m->metric_target_output;
+}
+
 void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     memset(r, 0, sizeof *r);
     r->m = m;
@@ -28,8 +36,8 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     r->arena = dlc_device_alloc(m->arena_bytes(r->max_rows));
     r->dev_outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->dev_outputs);
     r->outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->outputs);
-    for (int i = 0; i < m->n_outputs; i++) {
-        size_t n = output_bytes(&m->outputs[i], r->max_rows);
+    for (int i = 0; i < runner_outputs(m); i++) {
+        size_t n = output_bytes(output_desc(m, i), r->max_rows);
         r->dev_outputs[i] = dlc_device_alloc(n);
         r->outputs[i] = host ? r->dev_outputs[i] : dlc_aligned_alloc(n);
     }
@@ -39,7 +47,7 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
 void dlc_runner_free(dlc_runner *r) {
     dlc_rows_watch(NULL);
     int host = dlc_device_is_host();
-    for (int i = 0; i < r->m->n_outputs; i++) {
+    for (int i = 0; i < runner_outputs(r->m); i++) {
         if (!host) free(r->outputs[i]);
         dlc_device_free(r->dev_outputs[i]);
     }
@@ -81,8 +89,8 @@ float dlc_forward(dlc_runner *r, int64_t n, const void *const *data) {
     dlc_step s = {n, data, has_targets, (const float *const *)r->param_views, r->grad_views, r->arena, &unused, 0, 0.0f};
     float loss = m->eval_step(&s, r->dev_outputs);
     if (!dlc_device_is_host())
-        for (int i = 0; i < m->n_outputs; i++)
-            dlc_device_copy_out(r->outputs[i], r->dev_outputs[i], output_bytes(&m->outputs[i], n));
+        for (int i = 0; i < runner_outputs(m); i++)
+            dlc_device_copy_out(r->outputs[i], r->dev_outputs[i], output_bytes(output_desc(m, i), n));
     return loss;
 }
 

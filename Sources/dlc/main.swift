@@ -10,7 +10,8 @@ struct DLC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlc",
         abstract: "A static compute-graph compiler with ahead-of-time differentiation.",
-        subcommands: [Compile.self, Train.self, GradCheck.self])
+        version: dlcVersion,
+        subcommands: [Compile.self, Train.self, GradCheck.self, Plot.self])
 }
 
 struct Compile: ParsableCommand {
@@ -36,13 +37,27 @@ struct Compile: ParsableCommand {
     @Flag(help: "Build a data-parallel trainer with MPI (its runtime built by mpicc, or $MPICC): mpirun -np K PATH train ...")
     var mpi = false
 
+    @Flag(help: ArgumentHelp(
+        "Build for a CPU emulation of the backend's device instead (--backend cuda: the host C++ compiler, an emulation "
+            + "of CUDA and cuBLAS in codegen/). Very slow: for testing the generated code without a GPU."))
+    var emulate = false
+
     /// The checks of options that depend on each other (after the model is loaded, so a
     /// missing model is reported first).
     func checkOptions() throws {
+        if let stage = emit, let planned = stage.plannedBackend {
+            printError("error: the \(planned) backend is not available yet; --emit takes "
+                       + EmitStage.all.map(\.name).joined(separator: ", "))
+            throw ExitCode(2)
+        }
         if let pass = stopAfter {
             guard emit == .opt, DLCPasses.Optimizer.passNames.contains(pass) else {
                 throw ValidationError("--stop-after takes one of \(DLCPasses.Optimizer.passNames.joined(separator: ", ")), with --emit opt")
             }
+        }
+        if emulate && !(backend?.backend.canEmulate ?? false) {
+            let able = Backends.all.filter(\.canEmulate).map { "--backend " + $0.name }
+            throw ValidationError("--emulate needs a backend with a device to emulate: " + able.joined(separator: " or "))
         }
         if let stage = emit, stage.isGeneratedFile, let chosen = backend?.backend,
            Backends.printing(stage, chosen: chosen) == nil {
@@ -58,7 +73,7 @@ struct Compile: ParsableCommand {
         try checkOptions()
         guard let stage = emit else {
             try buildTrainer(pipeline, output: output, backend: backend?.backend ?? Backends.default,
-                             options: BuildOptions(communicator: mpi ? .mpi : .single))
+                             options: BuildOptions(communicator: mpi ? .mpi : .single, emulate: emulate))
             return
         }
         let result = stopAfter.map { pass in pipeline.optimizedGraph(stopAfter: pass).map { printIR($0) } }
