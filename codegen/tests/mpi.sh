@@ -51,7 +51,8 @@ run_k() { local k=$1; shift; "${MPIRUN[@]}" -np "$k" "$@"; }
 
 # ---- Build -----------------------------------------------------------------------------------
 
-log=$(cd "$ROOT/codegen" && mpicc -O2 -Wall -Wextra -Werror -std=c11 -DDLC_COMM_MPI -c dlc_comm_mpi.c -o "$W/comm.o" 2>&1)
+log=$(cd "$ROOT/codegen" && mpicc -O2 -Wall -Wextra -Werror -std=c11 -DDLC_COMM_MPI -I. -Icore -Idevice -Icomm \
+    -c comm/dlc_comm_mpi.c -o "$W/comm.o" 2>&1)
 check "the MPI communicator compiles without warnings (mpicc -Wall -Wextra -Werror -DDLC_COMM_MPI)" $? "$log"
 
 build() { # build NAME MODEL [dlc flags]

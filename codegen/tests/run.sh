@@ -67,15 +67,19 @@ if [ -z "$DATA" ]; then
     exit 1
 fi
 mkdir -p "$W/obj" "$W/bin"
-build_log=$(cd "$CODEGEN" && ls dlc_*.c | xargs -P 2 -I{} sh -c "$CC $CFLAGS -c {} -o '$W/obj/\$(basename {} .c).o'" 2>&1)
+# The runtime: codegen/ (the headers generated code includes) and the folders of its parts,
+# each an include directory; tests/ and fuzz/ are harnesses.
+PARTS=$(find "$CODEGEN" -mindepth 1 -maxdepth 1 -type d ! -name tests ! -name fuzz | sort)
+INCLUDES="-I$CODEGEN $(for d in $PARTS; do printf -- '-I%s ' "$d"; done)"
+build_log=$(find $PARTS -name 'dlc_*.c' | sort | xargs -P 2 -I{} sh -c "$CC $CFLAGS $INCLUDES -c {} -o \"$W/obj/\$(basename {} .c).o\"" 2>&1)
 check "runtime compiles without warnings ($(basename "$CC") $CFLAGS)" $? "$build_log"
 if command -v gcc >/dev/null && [ "$(basename "$CC")" != gcc ]; then
-    gcc_log=$(cd "$CODEGEN" && ls dlc_*.c | xargs -P 2 -I{} sh -c "gcc $CFLAGS -c {} -o /dev/null" 2>&1)
+    gcc_log=$(find $PARTS -name 'dlc_*.c' | sort | xargs -P 2 -I{} sh -c "gcc $CFLAGS $INCLUDES -c {} -o /dev/null" 2>&1)
     check "runtime compiles without warnings (gcc $CFLAGS)" $? "$gcc_log"
 fi
 link() { # link NAME MODEL_FILE DATA_FILE [extra flags]
     local log
-    log=$($CC $CFLAGS -I"$CODEGEN" -DDATA_PATH="\"$3\"" ${4:-} "$HERE/$2" "$W"/obj/*.o $LIBS -o "$W/bin/$1" 2>&1)
+    log=$($CC $CFLAGS $INCLUDES -DDATA_PATH="\"$3\"" ${4:-} "$HERE/$2" "$W"/obj/*.o $LIBS -o "$W/bin/$1" 2>&1)
     check "builds $1 ($2)" $? "$log"
 }
 link mlp mlp_model.c "$DATA/digits.csv"
