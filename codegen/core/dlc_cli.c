@@ -17,7 +17,7 @@ typedef enum {
     F_DATA, F_INPUT, F_VAL, F_EPOCHS, F_STEPS, F_BATCH, F_LR, F_SEED, F_SHUFFLE, F_INIT, F_SAVE,
     F_RESUME, F_LOG, F_THREADS, F_WEIGHTS, F_OUT, F_OPTIMIZER, F_MOMENTUM, F_NESTEROV,
     F_WEIGHT_DECAY, F_BETA1, F_BETA2, F_EPS, F_DROP_LAST, F_SCHEDULE, F_ACCUMULATE, F_METRIC,
-    F_NORMALIZE, F_COLUMNS, F_VALIDATION, F_INIT_MAP, F_PLOT, F_EARLY_STOP, F_SAVE_BEST,
+    F_NORMALIZE, F_COLUMNS, F_VALIDATION, F_INIT_MAP, F_PLOT, F_EARLY_STOP, F_SAVE_BEST, F_DEVICE,
 } flag_id;
 
 /* Which commands take each flag, and whether it makes sense only for a model with data. */
@@ -44,7 +44,7 @@ static const struct {
     {"columns", F_COLUMNS, T | E | P | G, 1}, {"validation", F_VALIDATION, T, 1},
     {"init-map", F_INIT_MAP, T | E | P | G, 0},
     {"plot", F_PLOT, T, 0},                   {"early-stop", F_EARLY_STOP, T, 1},
-    {"save-best", F_SAVE_BEST, T, 0},
+    {"save-best", F_SAVE_BEST, T, 0},         {"device", F_DEVICE, ALL, 0},
 };
 
 static const char *command_names[] = {"train", "eval", "predict", "info", "gradcheck"};
@@ -100,6 +100,7 @@ static void usage(FILE *f, const dlc_model *m, const char *prog) {
             "other:\n"
             "  --log FILE      per-epoch metrics as CSV       --out FILE     predict's output (default stdout)\n"
             "  --threads N     OpenBLAS threads               --help\n"
+            "  --device N      the GPU of a CUDA trainer (default 0; under MPI, one per process of a machine)\n"
             "\n"
             "exit status: 0 ok, 1 bad data, bad checkpoint or failed gradcheck, 2 bad flag, 130 interrupted\n");
 }
@@ -437,6 +438,7 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
     o->cfg = m->config;
     o->data = m->config.data;
     o->max_steps = -1;
+    o->device = -1;
     o->inputs = dlc_xcalloc((size_t)m->n_data + 1, sizeof *o->inputs);
 
     for (int i = 1; i < argc; i++)
@@ -508,6 +510,10 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         case F_THREADS:
             if (parse_int(flag, value, 1) > INT32_MAX) bad_flag(flag, "must be at most %d, got %s", INT32_MAX, value);
             o->threads = (int)parse_int(flag, value, 1);
+            break;
+        case F_DEVICE:
+            if (parse_int(flag, value, 0) > INT32_MAX) bad_flag(flag, "must be at most %d, got %s", INT32_MAX, value);
+            o->device = (int)parse_int(flag, value, 0);
             break;
         case F_WEIGHTS: o->weights = value; break;
         case F_OUT: o->out = value; break;

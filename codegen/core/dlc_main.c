@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
     check_model(m);
     dlc_options o;
     dlc_parse_args(m, argc, argv, &o);
-    dlc_device_open(-1, dlc_comm_local_rank());
+    dlc_device_open(o.device, dlc_comm_local_rank());
     int code = run(m, &o);
     dlc_device_close();
     dlc_comm_close();

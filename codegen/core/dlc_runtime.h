@@ -167,6 +167,7 @@ typedef struct {
     const char *plot;         /* --plot FILE.svg: the chart, rewritten after every epoch */
     const char *save_best;    /* --save-best P: the params of the epoch with the lowest watched loss */
     int threads;              /* 0: OpenBLAS's default */
+    int device;               /* --device N; -1: the device's default */
     int64_t max_steps;        /* --steps; -1 when not given */
     int epochs_given, lr_given, seed_given;
 } dlc_options;

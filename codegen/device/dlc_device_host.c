@@ -13,7 +13,7 @@
 
 void dlc_device_open(int index, int local_rank) {
     (void)local_rank;
-    if (index > 0) dlc_die(2, "--device %d: this trainer runs on the host (device 0 only)", index);
+    if (index > 0) dlc_die(2, "--device: this trainer runs on the host, device 0; got %d (a GPU needs --backend cuda)", index);
 }
 
 void dlc_device_close(void) {}

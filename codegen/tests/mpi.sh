@@ -110,6 +110,26 @@ check "a model without data: 3 processes = 1 process: $out" $? "$out"
 cmp -s d1.txt d3.txt
 check "... and the same step lines" $? "$(diff d1.txt d3.txt)"
 
+# The CUDA backend: its device keeps tensors out of host memory, so the gradient goes through
+# the host to MPI and back. Run under the CPU emulation (no GPU here); with nvcc (DLC_NVCC, as
+# scripts/test.sh sets it) the real build is checked to compile and link.
+if command -v g++ >/dev/null || command -v clang++ >/dev/null; then
+    out=$("$DLC" compile "$MODELS/digits.dl" --backend cuda --emulate -o cuda1 2>&1 &&
+        "$DLC" compile "$MODELS/digits.dl" --backend cuda --emulate --mpi -o cuda_mpi 2>&1 &&
+        ./cuda1 train --data "$DIGITS" --steps 10 --save cuda1.safetensors 2>&1 &&
+        run_k 2 ./cuda_mpi train --data "$DIGITS" --steps 10 --save cuda2.safetensors 2>&1 &&
+        same cuda1.safetensors cuda2.safetensors)
+    check "--backend cuda --mpi (CPU emulation): 2 processes = 1 process, 10 updates: ${out##*$'\n'}" $? "$out"
+else
+    echo "skip --backend cuda --mpi: no C++ compiler for the CUDA emulation"
+fi
+if [ -n "${DLC_NVCC:-}" ] && [ -x "$DLC_NVCC" ]; then
+    out=$("$DLC" compile "$MODELS/digits.dl" --backend cuda --mpi -o cuda_nvcc_mpi 2>&1)
+    check "--backend cuda --mpi builds with nvcc and mpicc" $? "$out"
+else
+    echo "skip --backend cuda --mpi with nvcc: DLC_NVCC is not set"
+fi
+
 # Two "machines": network namespaces joined by a veth pair, each with its own address; mpirun
 # starts the other one's daemon through a hostfile and an ssh stand-in (ip netns exec), and the
 # processes talk TCP over the veth, as over a network. Needs root (CAP_NET_ADMIN); skipped

@@ -143,6 +143,9 @@ printf '\n\n3.5,0.1,0.2\n\n7.25,0.3,0.4' > grid_blank_lines.csv
 expect "... and after blank lines, without a final newline" 0 '^train line_grid: 2 rows' $GRID train --epochs 1 --data grid_blank_lines.csv
 expect "--threads 1 and --shuffle false are accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 1 --shuffle false
 expect "--threads 2 is accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 2
+expect "--device 0 is the host's only device" 0 '^epoch 1/1 ' $MLP train --epochs 1 --device 0
+expect "--device 1 on the host: exit 2, naming the flag" 2 '^error: --device: this trainer runs on the host, device 0; got 1' \
+    $MLP train --epochs 1 --device 1
 expect "info lists params, shapes, memory and FLOPs" 0 '^  fc1\.weight +\[32, 64\] +2048 +kaiming_uniform$' $MLP info
 expect "info reports the arena for the batch" 0 '^  arena +18944 bytes' $MLP info
 

@@ -36,7 +36,9 @@ public struct CUDABackend: TrainerBackend {
 
     func deviceCompiler(_ options: BuildOptions) -> Tool { options.emulate ? Self.cxx : Self.nvcc }
 
-    public func tools(_ options: BuildOptions) -> [Tool] { [deviceCompiler(options), runtime(options).compiler] }
+    /// The device compiler, the C compiler for the descriptor, and the runtime's compiler (mpicc
+    /// with --mpi).
+    public func tools(_ options: BuildOptions) -> [Tool] { [deviceCompiler(options), .cc, runtime(options).compiler] }
 
     /// The runtime's C files as for the C backend, told that the device is CUDA (the host
     /// device's file then compiles to nothing); under the emulation, told that too.
