@@ -1,7 +1,7 @@
 import DLCRuntimeSources
 import Foundation
 
-/// `dlc plot`'s renderer: the runtime's own chart code (codegen/dlc_plot.c, which trainers run
+/// `dlc plot`'s renderer: the runtime's own chart code (codegen/progress/dlc_plot.c, which trainers run
 /// for `--plot`) compiled with a small main into a program kept in the build cache, so that a
 /// chart drawn from a --log file is the very picture the trainer drew. Built once per
 /// renderer and toolchain (a digest of both names its cache directory), in about a second.
