@@ -3,7 +3,8 @@ import DLCRuntimeSources
 import Foundation
 import XCTest
 
-/// The runtime embedded in dlc is exactly the one in codegen/ (the plugin ran on this build).
+/// The runtime embedded in dlc is exactly the one in codegen/ (the plugin ran on this build):
+/// the C files and headers, and the CUDA device's .cu and .cpp files.
 final class EmbeddedRuntimeTests: XCTestCase {
     func testEmbeddedRuntimeEqualsCodegenByteForByte() throws {
         let codegen = packageRoot.appendingPathComponent("codegen")

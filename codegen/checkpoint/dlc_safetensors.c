@@ -28,16 +28,9 @@ static int host_little_endian(void) {
 
 /* ---- Writing ------------------------------------------------------------------------------- */
 
-static void write_all(FILE *f, const void *p, size_t n, const char *tmp, const char *path) {
-    if (n && fwrite(p, 1, n, f) != n) {
-        int e = errno;
-        fclose(f);
-        remove(tmp);
-        dlc_die(1, "%s: cannot write: %s", path, strerror(e));
-    }
-}
+static int write_all(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n; }
 
-void dlc_st_write(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm) {
+char *dlc_st_write_temp(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm, int *err) {
     if (!host_little_endian()) dlc_die(1, "%s: writing safetensors needs a little-endian machine", path);
     dlc_str h = {0};
     dlc_str_add(&h, "{");
@@ -66,35 +59,45 @@ void dlc_st_write(const char *path, const dlc_st_tensor *t, int nt, const dlc_st
     dlc_str_add(&h, "}");
     while ((8 + h.len) % 8) dlc_str_add(&h, " ");
 
-    /* A temporary file beside the target, then rename(): readers see the old file or the new
-     * one, never half of one. */
     size_t tlen = strlen(path) + 32;
     char *tmp = dlc_xmalloc(tlen);
     snprintf(tmp, tlen, "%s.tmp-%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
-    if (!f) dlc_die(1, "%s: cannot write: %s", path, strerror(errno));
+    int ok = f != NULL;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
-    write_all(f, len8, 8, tmp, path);
-    write_all(f, h.s, h.len, tmp, path);
-    for (int i = 0; i < nt; i++) {
+    ok = ok && write_all(f, len8, 8) && write_all(f, h.s, h.len);
+    for (int i = 0; ok && i < nt; i++) {
         size_t count = 1;
         for (int d = 0; d < t[i].rank; d++) count *= (size_t)t[i].dims[d];
-        write_all(f, t[i].data, count * 4, tmp, path);
+        ok = write_all(f, t[i].data, count * 4);
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        int e = errno;
-        fclose(f);
-        remove(tmp);
-        dlc_die(1, "%s: cannot write: %s", path, strerror(e));
+    /* On disk before anyone renames it: a crash after the rename must not find it empty. */
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    *err = ok ? 0 : errno;
+    if (f && fclose(f) != 0 && ok) {
+        ok = 0;
+        *err = errno;
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        dlc_die(1, "%s: cannot write: %s", path, strerror(e));
+    free(h.s);
+    if (ok) return tmp;
+    if (f) unlink(tmp);
+    free(tmp);
+    return NULL;
+}
+
+void dlc_st_write(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm) {
+    /* A temporary file beside the target, then rename(): readers see the old file or the new
+     * one, never half of one. */
+    int err;
+    char *tmp = dlc_st_write_temp(path, t, nt, meta, nm, &err);
+    if (!tmp) dlc_die(1, "%s: cannot write: %s", path, strerror(err));
+    if (rename(tmp, path) != 0) {
+        err = errno;
+        unlink(tmp);
+        dlc_die(1, "%s: cannot write: %s", path, strerror(err));
     }
     free(tmp);
-    free(h.s);
 }
 
 /* ---- Reading ------------------------------------------------------------------------------- */

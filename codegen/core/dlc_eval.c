@@ -101,6 +101,9 @@ int dlc_cmd_predict(const dlc_model *m, const dlc_options *o) {
     FILE *f = stdout;
     char *tmp = NULL;
     int root = dlc_comm_is_root();
+    /* Ctrl-C or SIGTERM: the temporary file is removed. Caught before the file exists, so that a
+     * signal right after it appears cannot leave it behind. */
+    if (o->out) dlc_catch_stop_signals();
     if (o->out && root) {
         size_t n = strlen(o->out) + 32;
         tmp = dlc_xmalloc(n);
@@ -123,7 +126,12 @@ int dlc_cmd_predict(const dlc_model *m, const dlc_options *o) {
                                         : r.outputs[i];
     dlc_batch bt;
     dlc_batch_init(m, batch, &bt);
+    int stop = 0;
     for (int64_t round = 0; dlc_model_has_data(m) && round < ds.n; round += (int64_t)k * batch) {
+        /* A stop asked of any process stops them all at the same round. */
+        double asked = dlc_stop_signal != 0;
+        dlc_comm_allreduce_sum_host(&asked, 1);
+        if ((stop = asked > 0)) break;
         int64_t mine = round + (int64_t)dlc_comm_rank() * batch;
         if (mine < ds.n) {
             int64_t n = ds.n - mine < batch ? ds.n - mine : batch;
@@ -140,16 +148,23 @@ int dlc_cmd_predict(const dlc_model *m, const dlc_options *o) {
     for (int i = 0; k > 1 && i < m->n_outputs; i++)
         if (m->outputs[i].batched) free(view[i]);
     free(view);
+    int status = dlc_stop_signal ? dlc_stop_status() : 128 + SIGINT;
+    if (o->out && stop) {
+        if (root) {
+            fclose(f);
+            unlink(tmp);
+            fprintf(stderr, "%s: %s not written\n", dlc_stop_signal ? dlc_stop_word() : "interrupted", o->out);
+        }
+        return status;
+    }
     if (o->out && root) {
-        if (fclose(f) != 0 || rename(tmp, o->out) != 0) {
+        if (ferror(f) || fclose(f) != 0 || rename(tmp, o->out) != 0) {
             int e = errno;
             remove(tmp);
             dlc_die(1, "%s: cannot write: %s", o->out, strerror(e));
         }
         free(tmp);
-    } else if (root && fflush(stdout) != 0) {
-        dlc_die(1, "cannot write to stdout: %s", strerror(errno));
-    }
+    } /* stdout: main reports a failed write (dlc_finish_stdout) */
     dlc_runner_free(&r);
     dlc_dataset_free(m, &ds);
     return 0;

@@ -41,8 +41,9 @@ int main(int argc, char **argv) {
     dlc_options o;
     dlc_parse_args(m, argc, argv, &o);
     dlc_device_open(o.device, dlc_comm_local_rank());
-    int code = run(m, &o);
+    int status = run(m, &o);
     dlc_device_close();
+    status = dlc_finish_stdout(status); /* every write error is reported, stdout's too */
     dlc_comm_close();
-    return code;
+    return status;
 }

@@ -12,19 +12,15 @@
  * (split, normalization, order), takes its contiguous part of each global micro-batch, scales
  * its gradient to its share of the batch's rows, and the sum over processes (one all-reduce
  * per update) is the gradient of the whole batch: every process applies the same update. The
- * loss and the Ctrl-C flag are summed after each micro-batch, so every process stops at the
- * same update; only the root writes files. With one process nothing is scaled or summed. */
+ * loss and the stop flag (Ctrl-C, SIGTERM) are summed after each micro-batch, so every process
+ * stops at the same update; only the root writes files. With one process nothing is scaled or
+ * summed. */
 #include "dlc_runtime.h"
 
+#include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The signal that asked to stop (SIGINT or SIGTERM), 0 for none. */
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) { interrupted = sig; }
 
 /* What one training run holds. */
 typedef struct {
@@ -49,9 +45,14 @@ typedef struct {
     dlc_bar bar;            /* the live progress line of the epoch under way (a terminal only) */
     dlc_batch batches;      /* the micro-batch views (and gather buffers when shuffling) */
     double last_flush;      /* when stdout and the log were last flushed */
+    /* The params the run started from, kept through its first epoch: a row whose loss is not
+     * finite with them is one the model cannot represent, not training that diverged. */
+    float *start_params;
+    float **start_views;
     int64_t saved_step;     /* the update this run last saved (-1: none yet) */
     int64_t kept_step;      /* the update --save's pair holds (-1: none known) */
-    int stop;               /* some process was interrupted: every one stops at this update */
+    int stop;               /* some process was asked to stop: every one stops at this update */
+    char *optim_path;       /* --resume: the optimizer file that pairs with its params */
 } trainer;
 
 /* ---- Output ---------------------------------------------------------------------------------- */
@@ -61,16 +62,27 @@ typedef struct {
  * lines, and they go out when its buffer fills, at least once a second (so `| tee` and
  * `tail -f` keep up with slow epochs), before anything is written to stderr, and at exit. A
  * run of thousands of tiny epochs thus makes a few writes instead of one per epoch. */
+/* A failed --log write (a full disk, a file-size limit) stops the run, exit 1: a log cut short
+ * or empty must not pass for a complete one. stdio keeps the first error (ferror); errno still
+ * holds its reason, since nothing but log writes and flushes comes in between. */
+static void check_log(trainer *t) {
+    if (t->log && ferror(t->log)) {
+        int e = errno;
+        dlc_die(1, "%s: cannot write: %s", t->o->log, strerror(e));
+    }
+}
+
 static void flush_output(trainer *t, double now) {
     if (now - t->last_flush < 1.0) return;
     t->last_flush = now;
-    fflush(stdout);
+    dlc_flush_stdout();
     if (t->log) fflush(t->log);
+    check_log(t);
 }
 
 /* Before a message on stderr: the lines printed so far come first. */
 static void flush_before_stderr(trainer *t) {
-    fflush(stdout);
+    dlc_flush_stdout();
     if (t->log) fflush(t->log);
 }
 
@@ -134,7 +146,7 @@ static int64_t batches_per_epoch(const trainer *t) {
  * batches x batch. Checked before anything computes with them. */
 static void check_position(const trainer *t) {
     const dlc_progress *p = &t->prog;
-    char *path = dlc_optim_path(t->o->resume);
+    const char *path = t->optim_path;
     int64_t n_batches = dlc_model_has_data(t->m) ? batches_per_epoch(t) : 0;
     if (p->epoch_batches > 0 && p->epoch_batches >= n_batches)
         dlc_die(1, "%s: __metadata__ 'epoch_batches' = %lld: the run stopped %lld batches into an epoch, but an epoch here has %lld"
@@ -144,7 +156,6 @@ static void check_position(const trainer *t) {
         dlc_die(1, "%s: __metadata__ 'epoch_rows' = %lld rows done in the epoch, but %lld batches of %lld make %lld", path,
                 (long long)p->epoch_rows, (long long)p->epoch_batches, (long long)t->batch,
                 (long long)(p->epoch_batches * t->batch));
-    free(path);
 }
 
 /* Params from --resume, --init or the initialisers, and the optimizer state with them. */
@@ -162,9 +173,8 @@ static void start_params(trainer *t) {
     if (o->resume) {
         dlc_st_file f;
         dlc_load_params(m, &t->r.layout, t->r.params, o->resume, &f);
-        int64_t step = dlc_checkpoint_step(&f);
         dlc_st_close(&f);
-        dlc_load_optim(m, &t->r.layout, &t->opt, &t->prog, o->resume, step);
+        dlc_load_optim(m, &t->r.layout, &t->opt, &t->prog, t->optim_path);
         check_position(t);
         t->sched.last_epoch = t->prog.sched_epoch;
         t->sched.best = t->prog.sched_best;
@@ -186,7 +196,8 @@ static void start_params(trainer *t) {
 static void resume_seed(trainer *t) {
     const dlc_options *o = t->o;
     if (!o->resume) return;
-    uint64_t s = dlc_checkpoint_seed(o->resume);
+    t->optim_path = dlc_checkpoint_partner(t->m, o->resume);
+    uint64_t s = dlc_checkpoint_seed(t->optim_path);
     if (o->seed_given && s != t->cfg.seed) {
         flush_before_stderr(t);
         fprintf(stderr, "note: --seed %llu ignored: the resumed run continues with its seed %llu\n",
@@ -256,8 +267,7 @@ static void save(trainer *t) {
     t->prog.sched_best = t->sched.best;
     t->prog.sched_bad_epochs = t->sched.bad_epochs;
     t->prog.seed = t->cfg.seed;
-    dlc_save_params(t->m, &t->r.layout, t->r.params, &t->norms, t->o->save, t->prog.step);
-    dlc_save_optim(t->m, &t->r.layout, &t->opt, &t->prog, t->o->save);
+    dlc_save_checkpoint(t->m, &t->r.layout, t->r.params, &t->norms, &t->opt, &t->prog, t->o->save);
     t->saved_step = t->kept_step = t->prog.step;
 }
 
@@ -275,7 +285,7 @@ static int fused_sgd(const trainer *t) {
  * order[start..start+n) of the training set; the params alone for a model without data). Its
  * gradient, the mean over its part, is scaled to the part's share of the n rows and, with
  * accumulate k, divided by k and added to the cycle's sum. Returns the loss summed over the n
- * rows (over every process), and sets t->stop when any process was interrupted. */
+ * rows (over every process), and sets t->stop when any process was asked to stop. */
 static double micro_step(trainer *t, const int64_t *order, int64_t start, int64_t n, int first_in_cycle) {
     const dlc_model *m = t->m;
     int64_t lo, hi;
@@ -303,7 +313,7 @@ static double micro_step(trainer *t, const int64_t *order, int64_t start, int64_
                                  t->r.layout.total);
         }
     }
-    double stats[2] = {(double)loss * (double)(hi - lo), interrupted != 0};
+    double stats[2] = {(double)loss * (double)(hi - lo), dlc_stop_signal != 0};
     dlc_comm_allreduce_sum_host(stats, 2);
     t->stop = stats[1] > 0;
     return stats[0];
@@ -330,6 +340,7 @@ static void log_header(trainer *t, const char *first) {
     fprintf(t->log, "%s,step,loss", first);
     if (dlc_model_has_data(t->m)) fprintf(t->log, ",val_loss,%s", t->cfg.metric ? dlc_metric_name(t->cfg.metric) : "metric");
     fprintf(t->log, ",lr,seconds\n");
+    check_log(t);
 }
 
 /* The --log file, opened (and its header written) with its first row: a run that fails before
@@ -338,10 +349,33 @@ static FILE *log_file(trainer *t) {
     const dlc_options *o = t->o;
     if (!o->log || t->log || !dlc_comm_is_root()) return t->log;
     t->log = fopen(o->log, o->resume ? "a" : "w");
-    if (!t->log) dlc_die(1, "%s: cannot write the log", o->log);
+    if (!t->log) dlc_die(1, "%s: cannot write: %s", o->log, strerror(errno));
     fseek(t->log, 0, SEEK_END);
     log_header(t, dlc_model_has_data(t->m) ? "epoch" : "update");
     return t->log;
+}
+
+/* A copy of the params the run starts from, on the device (the host copy is the start). */
+static void keep_start_params(trainer *t) {
+    size_t n = (size_t)t->r.layout.total;
+    t->start_params = dlc_device_alloc(dlc_mul_size(n + 1, sizeof(float)));
+    dlc_device_copy_in(t->start_params, t->r.params, n * sizeof(float));
+    t->start_views = dlc_layout_views(t->m, &t->r.layout, t->start_params);
+}
+
+static void forget_start_params(trainer *t) {
+    dlc_device_free(t->start_params);
+    free(t->start_views);
+    t->start_params = NULL;
+    t->start_views = NULL;
+}
+
+/* A loss that is not finite and no row of this process's to blame: another process may still
+ * find one in its rows and end the job with its message, so every process waits here until
+ * all have looked (with one process, at once). */
+static void none_to_blame(void) {
+    double none = 0;
+    dlc_comm_allreduce_sum_host(&none, 1);
 }
 
 /* Runs micro-batches of the epoch under way until it ends, an update finishes a --steps
@@ -353,7 +387,11 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
         int64_t start = t->prog.epoch_batches * t->batch;
         int64_t n = n_train - start < t->batch ? n_train - start : t->batch;
         double loss_sum = micro_step(t, t->cfg.shuffle ? order : NULL, start, n, in_cycle == 0);
-        if (!isfinite(loss_sum)) diverged(t, loss_sum, n_batches);
+        if (!isfinite(loss_sum)) {
+            if (t->start_params) dlc_blame_batch(&t->r, t->start_views); /* exits at a bad row of this process's */
+            none_to_blame();
+            diverged(t, loss_sum, n_batches);
+        }
         t->prog.epoch_loss_sum += loss_sum;
         t->prog.epoch_rows += n;
         t->prog.epoch_batches++;
@@ -378,6 +416,11 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
         dlc_evaluate(&t->r, &t->val, t->eval_batch, metric, &acc);
         val_loss = dlc_metrics_loss(&acc);
         value = dlc_metrics_value(metric, &acc);
+        if (t->start_params && !isfinite(val_loss)) {
+            /* Every process holds the same validation rows: rank 0 looks. */
+            if (dlc_comm_is_root()) dlc_blame_rows(&t->r, t->start_views, &t->val, NULL, 0, t->val.n);
+            none_to_blame();
+        }
     } else if (metric != DLC_METRIC_NONE) {
         /* No validation set: the metric over the training rows, dropout off. */
         dlc_evaluate(&t->r, &t->train, t->eval_batch, metric, &acc);
@@ -399,6 +442,7 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
         fprintf(t->log, ",");
         if (metric != DLC_METRIC_NONE) fprintf(t->log, "%.9g", value);
         fprintf(t->log, ",%.9g,%.3f\n", lr, seconds);
+        check_log(t);
     }
     t->last_val_loss = val_loss;
     t->last_loss = loss;
@@ -440,6 +484,7 @@ static void train_epochs(trainer *t) {
             break;
         }
         t->prog.epoch++;
+        forget_start_params(t);
         t->prog.epoch_batches = 0;
         t->prog.epoch_loss_sum = 0;
         t->prog.epoch_rows = 0;
@@ -497,6 +542,7 @@ static void train_steps(trainer *t) {
             printf("  lr %.6g\n", lr);
         }
         if (log_file(t)) fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
+        check_log(t);
         dlc_watch_epoch(&t->watch, t->prog.step, loss, NAN, NAN, &t->r, &t->norms, t->prog.step);
         flush_output(t, dlc_now());
     }
@@ -505,9 +551,9 @@ static void train_steps(trainer *t) {
 /* The processes of a job start alike: rank 0's params, optimizer state and progress (each
  * process read the same files, but a stale copy on one machine must not split the job), and
  * the same data, or they would run different numbers of batches and wait for each other
- * forever. Returns 1 when some process was interrupted while loading. */
+ * forever. Returns 1 when some process was asked to stop while loading. */
 static int start_together(trainer *t) {
-    double flag = interrupted != 0;
+    double flag = dlc_stop_signal != 0;
     dlc_comm_allreduce_sum_host(&flag, 1);
     if (flag > 0) return 1;
     if (dlc_comm_size() == 1) return 0;
@@ -537,8 +583,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     t.o = o;
     t.cfg = o->cfg;
     t.saved_step = t.kept_step = -1;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    dlc_catch_stop_signals(); /* Ctrl-C and SIGTERM finish the update under way, save, exit */
     resume_seed(&t);
     int has_data = dlc_model_has_data(m);
     if (has_data) {
@@ -560,35 +605,33 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     if (t.cfg.accumulate > 1) t.accum = dlc_device_alloc(dlc_mul_size((size_t)t.r.layout.total + 1, sizeof(float)));
     dlc_watch_init(&t.watch, m, o, &t.cfg, t.val.n > 0);
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
-    dlc_runner_params_to_device(&t.r);
-    /* What the data does in the model, before the first step: an index computed from a row,
-     * or a loss that is not finite, is reported at its row (none of it when nothing trains).
-     * Every process checks every row, so that a failure is part of setup. */
-    if (has_data && o->max_steps != 0 && t.epoch_end > t.prog.epoch && !interrupted) {
-        dlc_check_first_pass(&t.r, &t.train, t.eval_batch);
-        dlc_check_first_pass(&t.r, &t.val, t.eval_batch);
-    }
     dlc_comm_ready(); /* setup is over: from here on a failure is one process's own */
-    if (start_together(&t)) return 128 + (interrupted ? interrupted : SIGINT); /* during loading: nothing to save */
+    if (start_together(&t)) return dlc_stop_signal ? dlc_stop_status() : 128 + SIGINT; /* during loading: nothing to save */
     dlc_runner_params_to_device(&t.r);
     dlc_optim_to_device(&t.opt);
+    if (has_data) keep_start_params(&t);
     if (has_data)
         printf("train %s: %lld rows, %lld for validation, batch %lld, %s lr %g, seed %llu\n", m->name,
                (long long)t.train.n, (long long)t.val.n, (long long)t.batch, dlc_optim_name(t.cfg.optimizer.kind),
                t.opt.lr, (unsigned long long)t.cfg.seed);
-    fflush(stdout);
+    dlc_flush_stdout();
     if (has_data) train_epochs(&t);
     else train_steps(&t);
+    forget_start_params(&t);
     save(&t); /* epochs also saved as they ended; this covers the rest (steps, Ctrl-C, no data) */
-    fflush(stdout);
-    if (t.log) fclose(t.log);
+    dlc_flush_stdout();
+    if (t.log) {
+        fflush(t.log);
+        check_log(&t);
+        FILE *log = t.log;
+        t.log = NULL;
+        if (fclose(log) != 0) dlc_die(1, "%s: cannot write: %s", o->log, strerror(errno));
+    }
     dlc_watch_free(&t.watch);
-    if (t.stop) {
-        /* SIGTERM (mpirun's way of passing on Ctrl-C, too) exits 143; Ctrl-C 130. */
-        int sig = interrupted ? interrupted : SIGINT;
-        fprintf(stderr, "%s%s%s\n", sig == SIGTERM ? "terminated" : "interrupted", o->save ? ": saved " : "",
+    if (t.stop) { /* this process's signal, or another's (then as Ctrl-C) */
+        fprintf(stderr, "%s%s%s\n", dlc_stop_signal ? dlc_stop_word() : "interrupted", o->save ? ": saved " : "",
                 o->save ? o->save : "");
-        return 128 + sig;
+        return dlc_stop_signal ? dlc_stop_status() : 128 + SIGINT;
     }
     return 0;
 }
