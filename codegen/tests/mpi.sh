@@ -262,6 +262,13 @@ fails "a bad row in process 2's rows only: its located message, exit 1" 1 "^bad.
     3 sh -c "$(on_rank 2 "./digits_mpi train --data bad.csv --save never.safetensors" \
         "./digits_mpi train --data $DIGITS --save never.safetensors")"
 rm -f bad.csv
+# Every process sees the summed loss go infinite; the process whose rows hold the cause blames
+# it (each runs its own rows alone with the starting params), and the others wait for it.
+awk -F, -v OFS=, 'NR == 1501 { for (i = 1; i < NF; i++) $i = "3e38" } 1' "$DIGITS" >huge.csv
+fails "a row whose loss overflows, in one process's rows: that row, once, exit 1, no log" 1 \
+    "^huge.csv:1501:[0-9]+: error: the forward pass of this row gives a loss of" \
+    3 ./digits_mpi train --data huge.csv --normalize none --shuffle false --save never.safetensors --log never.csv
+rm -f huge.csv
 { head -n 200 "$MODELS/data/line_grid.csv"; echo "25.5,0,0"; tail -n +201 "$MODELS/data/line_grid.csv"; } >grid_bad.csv
 fails "an index out of range in one process's rows, mid-training: its message, the job ends" -1 \
     "index 25 is out of range for a first axis of 21" \
