@@ -272,8 +272,9 @@ def machine_info():
 
 def scaling_report(P, runs, X, Y):
     """Model (a), SGD, global batch 128, one epoch: 1 process x 1 thread, 1 x 2, 2 processes x 1
-    (mpirun, one core each), BLAS env unset; samples/s from the epoch time, the all-reduce time
-    per step (rank 0's DLC_COMM_TIMES report), and the cluster prediction."""
+    (mpirun, one core each; busy-waiting, and yielding when idle), BLAS env unset; samples/s from
+    the epoch time, the all-reduce time per step (rank 0's DLC_COMM_TIMES report), and the
+    cluster prediction."""
     mpi_trainer = dlc_compile_mpi("mnist_sgd")
     P(f"## Data-parallel scaling: model (a), SGD, global batch {SCALING_BATCH}, one epoch of {N_MNIST:,} rows\n")
     if not mpi_trainer:
@@ -284,9 +285,11 @@ def scaling_report(P, runs, X, Y):
     mpirun = ["mpirun", "-np", "2", "--bind-to", "core"] + (["--allow-run-as-root"] if os.getuid() == 0 else [])
     env = dict(ENV_UNSET, DLC_COMM_TIMES="1")
     jobs = []
+    yielding = ["--mca", "mpi_yield_when_idle", "1"]
     for key, argv in ((("1p", 1), [os.path.join(BIN, "mnist_sgd")] + common + ["--threads", "1"]),
                       (("1p", 2), [os.path.join(BIN, "mnist_sgd")] + common + ["--threads", "2"]),
-                      (("2p", 1), mpirun + [mpi_trainer] + common + ["--threads", "1"])):
+                      (("2p", 1), mpirun + [mpi_trainer] + common + ["--threads", "1"]),
+                      (("2p yield", 1), mpirun + yielding + [mpi_trainer] + common + ["--threads", "1"])):
         lf = os.path.join(TMP, f"scaling_{key[0]}_{key[1]}.csv")
         jobs.append(Job(key, argv + ["--log", lf], env, runs, "dlc", logfile=lf))
     res = run_interleaved(jobs, "scaling")
@@ -294,7 +297,8 @@ def scaling_report(P, runs, X, Y):
     base = med([r["epoch_s"] for r in res[("1p", 1)]])
     rows = []
     for (procs, threads), name in ((("1p", 1), "1 process × 1 thread"), (("1p", 2), "1 process × 2 threads"),
-                                   (("2p", 1), "2 processes × 1 thread")):
+                                   (("2p", 1), "2 processes × 1 thread"),
+                                   (("2p yield", 1), "2 processes × 1 thread, yielding when idle")):
         rs = res[(procs, threads)]
         eps = [r["epoch_s"] for r in rs]
         reduce_us = [float(m.group(1)) for r in rs for m in [re.search(r"\(([0-9.]+) us each\)", r["err"])] if m]
@@ -308,8 +312,10 @@ def scaling_report(P, runs, X, Y):
       f"time per step in `MPI_Allreduce` of the {GRAD_FLOATS:,}-float gradient ({GRAD_FLOATS * 4 / 1e6:.2f} MB; "
       "`DLC_COMM_TIMES=1`), waiting for the slower process included. Speed-up = 1 process × 1 thread's epoch time / "
       "this row's. One process runs the fused SGD step (the weight gradient's GEMM updates the weights); two "
-      "processes materialise the gradient, sum it, then update. `mpirun -np 2 --bind-to core`; OpenBLAS variables "
-      "unset. Process = the whole process (mpirun's start included).\n")
+      "processes materialise the gradient, sum it, then update. `mpirun -np 2 --bind-to core` (yielding: with "
+      "`--mca mpi_yield_when_idle 1`, a waiting process gives up its core instead of spinning, which helps when "
+      "other work shares the machine); OpenBLAS variables unset. Process = the whole process (mpirun's start "
+      "included).\n")
     P(table(["configuration", "epoch s", "samples/s", "step ms", "all-reduce µs/step", "speed-up", "process s", "loss",
              "runs"], rows))
     P("")
