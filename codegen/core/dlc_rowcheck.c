@@ -63,8 +63,8 @@ static int forward_row(dlc_runner *r, const dlc_dataset *ds, int64_t row, float 
     int has_targets = 1;
     for (int t = 0; t < m->n_data; t++)
         if (!bt.ptr[t] && m->data[t].is_target) has_targets = 0;
-    dlc_rng unused = dlc_rng_stream(0, DLC_STREAM_DROPOUT);
-    dlc_step s = {1, bt.ptr, has_targets, (const float *const *)params, r->grad_views, r->arena, &unused, 0, 0.0f};
+    const dlc_dropout none = {0, 0}; /* eval_step draws no masks */
+    dlc_step s = {1, bt.ptr, has_targets, (const float *const *)params, r->grad_views, r->arena, &none, 0, 0.0f};
     volatile int ok = 0;
     probing = 1;
     if (setjmp(probe) == 0) {

@@ -85,8 +85,8 @@ float dlc_forward(dlc_runner *r, int64_t n, const void *const *data) {
     int has_targets = 1;
     for (int t = 0; t < m->n_data; t++)
         if (m->data[t].is_target && !data[t]) has_targets = 0;
-    dlc_rng unused = dlc_rng_stream(0, DLC_STREAM_DROPOUT);
-    dlc_step s = {n, data, has_targets, (const float *const *)r->param_views, r->grad_views, r->arena, &unused, 0, 0.0f};
+    const dlc_dropout none = {0, 0}; /* eval_step draws no masks */
+    dlc_step s = {n, data, has_targets, (const float *const *)r->param_views, r->grad_views, r->arena, &none, 0, 0.0f};
     float loss = m->eval_step(&s, r->dev_outputs);
     if (!dlc_device_is_host())
         for (int i = 0; i < runner_outputs(m); i++)

@@ -362,7 +362,6 @@ typedef struct {
     double epoch_loss_sum;   /* sum of loss * rows over those micro-batches */
     int64_t epoch_rows;
     uint64_t shuffle_state;  /* the shuffle stream at the start of the epoch under way */
-    uint64_t dropout_state;
     uint64_t seed;
     double lr;               /* the current learning rate */
     int64_t sched_epoch;     /* the scheduler's last_epoch */

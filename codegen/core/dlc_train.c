@@ -33,7 +33,7 @@ typedef struct {
     dlc_optimizer opt;
     dlc_schedule sched;
     dlc_progress prog;
-    dlc_rng shuffle, dropout;
+    dlc_rng shuffle;
     float *accum;           /* gradient sum over an accumulation cycle (accumulate > 1), on the device */
     int64_t batch;          /* training rows per micro-batch */
     int64_t eval_batch;
@@ -169,7 +169,6 @@ static void start_params(trainer *t) {
     t->prog.lr = t->cfg.optimizer.lr;
     t->prog.sched_best = INFINITY;
     t->prog.shuffle_state = dlc_rng_stream(t->cfg.seed, DLC_STREAM_SHUFFLE).state;
-    t->prog.dropout_state = dlc_rng_stream(t->cfg.seed, DLC_STREAM_DROPOUT).state;
     if (o->resume) {
         dlc_st_file f;
         dlc_load_params(m, &t->r.layout, t->r.params, o->resume, &f);
@@ -189,7 +188,6 @@ static void start_params(trainer *t) {
         dlc_init_params(m, &t->r.layout, t->r.params, t->cfg.seed);
     }
     t->shuffle.state = t->prog.shuffle_state;
-    t->dropout.state = t->prog.dropout_state;
 }
 
 /* --resume must split the data as the saved run did: its seed decides. */
@@ -282,7 +280,8 @@ static int fused_sgd(const trainer *t) {
 }
 
 /* Forward and backward on this process's part of one micro-batch of n rows (rows
- * order[start..start+n) of the training set; the params alone for a model without data). Its
+ * order[start..start+n) of the training set, positions start.. of the epoch under way, which
+ * pick their dropout masks, docs/rng.md; the params alone for a model without data). Its
  * gradient, the mean over its part, is scaled to the part's share of the n rows and, with
  * accumulate k, divided by k and added to the cycle's sum. Returns the loss summed over the n
  * rows (over every process), and sets t->stop when any process was asked to stop. */
@@ -296,7 +295,8 @@ static double micro_step(trainer *t, const int64_t *order, int64_t start, int64_
         dlc_batch_fill(m, &t->train, order, start + lo, hi - lo, &t->batches);
         data = t->batches.ptr;
     }
-    dlc_step s = {hi - lo, data, 1, (const float *const *)t->r.param_views, t->r.grad_views, t->r.arena, &t->dropout, 1,
+    const dlc_dropout dropout = dlc_dropout_at(t->cfg.seed, t->prog.epoch, start + lo); /* by the rows' positions */
+    dlc_step s = {hi - lo, data, 1, (const float *const *)t->r.param_views, t->r.grad_views, t->r.arena, &dropout, 1,
                   (float)t->opt.lr};
     float loss = 0;
     if (fused_sgd(t)) {
@@ -400,7 +400,6 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
         if (++in_cycle == k || t->prog.epoch_batches == n_batches) {
             update(t);
             in_cycle = 0;
-            t->prog.dropout_state = t->dropout.state;
             if (t->stop || steps_done(t)) break;
         }
     }
@@ -526,14 +525,14 @@ static void train_steps(trainer *t) {
     t->last_flush = dlc_now();
     for (int64_t i = 0; i < total && !t->stop; i++) {
         double lr = t->opt.lr, sum = 0;
+        /* Each update is an epoch (prog.epoch counts them) whose rows are its accumulated steps. */
         for (int64_t c = 0; c < t->cfg.accumulate; c++) {
-            double loss = micro_step(t, NULL, 0, 1, c == 0);
+            double loss = micro_step(t, NULL, c, 1, c == 0);
             if (!isfinite(loss)) diverged(t, loss, 1);
             sum += loss;
         }
         double loss = sum / (double)t->cfg.accumulate;
         update(t);
-        t->prog.dropout_state = t->dropout.state;
         t->prog.epoch++;
         t->opt.lr = dlc_sched_step(&t->sched, t->opt.lr, loss);
         if ((i + 1) % every == 0 || i + 1 == total) {
@@ -572,7 +571,6 @@ static int start_together(trainer *t) {
     dlc_comm_broadcast(&t->sched, sizeof t->sched, 0);
     dlc_comm_broadcast(&t->cfg.seed, sizeof t->cfg.seed, 0);
     t->shuffle.state = t->prog.shuffle_state;
-    t->dropout.state = t->prog.dropout_state;
     return 0;
 }
 

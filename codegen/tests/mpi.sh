@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # codegen/tests/mpi.sh: data-parallel trainers (dlc compile --mpi) under Open MPI's mpirun,
-# against spec section 10: K processes equal one process (every optimizer, normalize,
+# against spec section 10: K processes equal one process (every optimizer, dropout, normalize,
 # validation, shuffling, accumulation, a partial last batch, a process with no rows, the LLVM
 # backend, TCP between processes, --resume with another K), eval and predict identical, one
 # voice (stdout and the log written once), and failures that end the job with one message,
@@ -64,6 +64,8 @@ build() { # build NAME MODEL [dlc flags]
 build digits digits.dl
 build digits_mpi digits.dl --mpi
 build digits_llvm_mpi digits.dl --backend llvm --mpi
+build dropout digits_dropout.dl
+build dropout_mpi digits_dropout.dl --mpi
 build grid_mpi line_grid.dl --mpi
 build descend descend.dl
 build descend_mpi descend.dl --mpi
@@ -94,6 +96,15 @@ equal "adam, normalize, validation" --optimizer 'adam(lr: 0.001)'
 equal "adamw, accumulate 3, step_lr" --optimizer 'adamw(lr: 0.002, weight_decay: 0.01)' --accumulate 3 \
     --schedule 'step_lr(every: 1, gamma: 0.5)'
 equal "adagrad, batch 479 (last 1 row: processes with none)" --optimizer 'adagrad(lr: 0.05)' --batch 479
+
+# Dropout masks are drawn by each row's position in the epoch (docs/rng.md), so a process draws
+# for its part of a batch the masks one process draws for those rows.
+./dropout train --data "$DIGITS" --epochs 2 --threads 1 --save dropout1.safetensors >/dev/null 2>&1
+for k in 2 3; do
+    out=$(run_k $k ./dropout_mpi train --data "$DIGITS" --epochs 2 --threads 1 --save "dropout$k.safetensors" 2>&1 &&
+        same dropout1.safetensors "dropout$k.safetensors")
+    check "$k processes = 1 process, dropout (p 0.3, AdamW, normalize): ${out##*$'\n'}" $? "$out"
+done
 
 out=$(run_k 2 ./digits_llvm_mpi train --data "$DIGITS" --epochs 2 --threads 1 --save llvm.safetensors --optimizer 'adam(lr: 0.001)' 2>&1 &&
     same "ref_adam, normalize, validation.safetensors" llvm.safetensors)
