@@ -68,7 +68,10 @@ for sym in exit malloc calloc realloc free aligned_alloc open close fopen fclose
 done
 echo "building the fuzz targets ($("$CC" --version | head -1))" >&2
 objs=()
-for src in codegen/dlc_*.c; do
+# The runtime's parts are codegen/'s folders (tests/ and fuzz/ aside), each an include directory.
+parts=$(find codegen -mindepth 1 -maxdepth 1 -type d ! -name tests ! -name fuzz | sort)
+CFLAGS="$CFLAGS -Icodegen $(for d in $parts; do printf -- '-I%s ' "$d"; done)"
+for src in $(find $parts -name 'dlc_*.c' | sort); do
     name=$(basename "$src" .c)
     [ "$name" = dlc_main ] && continue # main() is libFuzzer's
     obj=$BUILD/obj/$name.o

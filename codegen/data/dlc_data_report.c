@@ -93,7 +93,7 @@ void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt
     if (n_errors >= DLC_MAX_DATA_ERRORS) {
         print_pending();
         fprintf(stderr, "error: too many errors in the data; stopping\n");
-        exit(1);
+        dlc_comm_exit(1);
     }
 }
 
@@ -142,7 +142,7 @@ void dlc_data_errors_reset(void) {
 
 void dlc_stop_on_data_errors(void) {
     print_pending();
-    if (total_errors > 0) exit(1);
+    if (total_errors > 0) dlc_comm_exit(1);
 }
 
 /* ---- Hints ------------------------------------------------------------------------------------- */
