@@ -20,7 +20,7 @@ public struct Interpreter: Sendable {
 
     /// Whether dropout is active.
     public enum Mode: Hashable, Sendable {
-        /// `dropout_mask` draws one `uniform01()` per element from the dropout generator.
+        /// `dropout_mask` draws its mask (`DropoutDraw`).
         case training
         /// `dropout_mask` is all ones and nothing is drawn.
         case evaluation
@@ -48,14 +48,13 @@ public struct Interpreter: Sendable {
     ///     are ignored.
     ///   - params: a tensor for each `param` node, by checkpoint name, with the declared sizes.
     ///   - mode: `.training` draws dropout masks from `dropout`; `.evaluation` draws nothing.
-    ///   - dropout: the dropout generator, advanced by the draws (each `dropout_mask` node in
-    ///     execution order, one draw per element in row-major order). Run twice from copies of
-    ///     the same generator to get the same masks (as a gradient check does).
+    ///   - dropout: where this step's masks come from (the epoch and the batch's first row);
+    ///     two runs with the same value draw the same masks (as a gradient check needs).
     /// - Returns: the value of every node.
     /// - Throws: `InterpreterError` for a missing or misshapen feed or param and for a run-time
     ///   error of an op.
     public func run(feeds: [String: Tensor], params: [String: Tensor], mode: Mode,
-                    dropout: inout SplitMix64) throws -> Values {
+                    dropout: DropoutDraw) throws -> Values {
         try verify()
         let batch = try batchSize(feeds: feeds)
         var values = [Tensor]()
@@ -66,7 +65,7 @@ public struct Interpreter: Sendable {
             do {
                 let operands = node.operands.map { values[$0.index] }
                 value = try evaluate(node, operands, expected: expected, feeds: feeds, params: params,
-                                     mode: mode, dropout: &dropout)
+                                     mode: mode, dropout: dropout)
             } catch let failure as KernelFailure {
                 throw InterpreterError(failure.message, at: node)
             }
@@ -82,8 +81,7 @@ public struct Interpreter: Sendable {
 
     /// Evaluates every node in evaluation mode (dropout off, nothing drawn).
     public func run(feeds: [String: Tensor], params: [String: Tensor]) throws -> Values {
-        var unused = SplitMix64(state: 0)
-        return try run(feeds: feeds, params: params, mode: .evaluation, dropout: &unused)
+        try run(feeds: feeds, params: params, mode: .evaluation, dropout: DropoutDraw(epochKey: 0, firstRow: 0))
     }
 
     /// The batch size the feeds bind: the size of the batch axis of every fed `input` node
@@ -135,7 +133,7 @@ public struct Interpreter: Sendable {
 
     private func evaluate(_ node: Node, _ x: [Tensor], expected: [Int], feeds: [String: Tensor],
                           params: [String: Tensor], mode: Mode,
-                          dropout: inout SplitMix64) throws -> Tensor {
+                          dropout: DropoutDraw) throws -> Tensor {
         let dtype = node.type.dtype
         // The operands' dtype (ops that take several operands take them all of one dtype).
         let operandType = node.operands.first.map { graph.type(of: $0).dtype } ?? dtype
@@ -182,9 +180,11 @@ public struct Interpreter: Sendable {
 
         case .softmax(let axis): return Kernels.softmax(x[0], axis: axis)
         case .logSoftmax(let axis): return Kernels.logSoftmax(x[0], axis: axis)
-        case .dropoutMask(let p):
+        case .dropoutMask(let p, let site):
             switch mode {
-            case .training: return Kernels.dropoutMask(shape: x[0].shape, p: p, rng: &dropout)
+            case .training:
+                return Kernels.dropoutMask(shape: x[0].shape, batchAxis: node.type.shape.dims.firstIndex(of: .batch),
+                                           p: p, siteKey: dropout.siteKey(site), firstRow: dropout.firstRow)
             case .evaluation: return Tensor(shape: x[0].shape, repeating: 1)
             }
         case .argmax(let axis): return Kernels.argmax(x[0], axis: axis)

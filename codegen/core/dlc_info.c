@@ -57,6 +57,5 @@ int dlc_cmd_info(const dlc_model *m, const dlc_options *o) {
     printf("  arena      %14llu bytes  %9.2f MiB\n", (unsigned long long)arena, (double)arena * mib);
     if (m->train_flops) printf("\nFLOPs per training step: %.4g\n", m->train_flops(batch));
     else printf("\nFLOPs per training step: not reported by this model\n");
-    printf("subnormal floats: %s\n", dlc_subnormals_flushed() ? "flushed to zero" : "kept (IEEE 754)");
     return 0;
 }
