@@ -576,6 +576,14 @@ int dlc_plot_svg(const dlc_plot_data *d, const char *path, char *why, size_t cap
 /* The chart of a --log CSV file (`dlc plot`); 0, or -1 with a message naming the file in why. */
 int dlc_plot_from_log(const char *log, const char *svg, const char *title, char *why, size_t cap);
 
+/* ==== dlc_format.c: numbers for the epoch lines, as printf writes them, faster ============= */
+
+/* snprintf(out, cap, "%.*f", decimals, v)'s characters and return value, without printf's
+ * multi-precision path for the usual values (|v| < 1e15 / 10^decimals, decimals <= 9). */
+int dlc_format_fixed(char *out, size_t cap, double v, int decimals);
+/* snprintf(out, cap, "%lld", v). */
+int dlc_format_int(char *out, size_t cap, int64_t v);
+
 /* ==== dlc_progress.c: the live progress bar of `train` on a terminal ======================== */
 
 /* One epoch's bar, drawn on stdout when stdout is a terminal and TERM is not "dumb" (`live`);

@@ -45,6 +45,9 @@ typedef struct {
     dlc_bar bar;            /* the live progress line of the epoch under way (a terminal only) */
     dlc_batch batches;      /* the micro-batch views (and gather buffers when shuffling) */
     double last_flush;      /* when stdout and the log were last flushed */
+    double lr_shown;        /* the learning rate lr_shown_text holds (when lr_shown_valid) */
+    char lr_shown_text[40];
+    int lr_shown_valid;
     /* The params the run started from, kept through its first epoch: a row whose loss is not
      * finite with them is one the model cannot represent, not training that diverged. */
     float *start_params;
@@ -406,6 +409,42 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
     return t->prog.epoch_batches == n_batches;
 }
 
+/* An epoch line being built with dlc_format_*: room for three numbers of 320 characters (%.6f
+ * of DBL_MAX has 316) and the words; a longer one would be cut, never overrun. */
+typedef struct {
+    char s[2048];
+    size_t n;
+} epoch_line;
+
+static void line_add(epoch_line *l, const char *text) {
+    size_t k = strlen(text), room = sizeof l->s - 1 - l->n;
+    if (k > room) k = room;
+    memcpy(l->s + l->n, text, k);
+    l->n += k;
+}
+
+static void line_fixed(epoch_line *l, double v, int decimals) {
+    char num[330]; /* %.9f of -DBL_MAX: 320 characters */
+    dlc_format_fixed(num, sizeof num, v, decimals);
+    line_add(l, num);
+}
+
+static void line_int(epoch_line *l, int64_t v) {
+    char num[24];
+    dlc_format_int(num, sizeof num, v);
+    line_add(l, num);
+}
+
+/* The learning rate as %.6g, formatted again only when it changes (a schedule's steps). */
+static const char *lr_text(trainer *t, double lr) {
+    if (!t->lr_shown_valid || memcmp(&lr, &t->lr_shown, sizeof lr) != 0) { /* bits: -0.0 is not 0.0 */
+        snprintf(t->lr_shown_text, sizeof t->lr_shown_text, "%.6g", lr);
+        t->lr_shown = lr;
+        t->lr_shown_valid = 1;
+    }
+    return t->lr_shown_text;
+}
+
 static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr, double seconds) {
     dlc_metric_kind metric = t->cfg.metric;
     double loss = t->prog.epoch_rows ? t->prog.epoch_loss_sum / (double)t->prog.epoch_rows : NAN;
@@ -427,14 +466,35 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
     }
     int64_t shown = t->prog.epoch + 1;
     dlc_bar_clear(&t->bar); /* the plain line takes the bar's place */
-    printf("epoch %lld", (long long)shown);
-    if (t->o->max_steps < 0) printf("/%lld", (long long)t->epoch_end);
-    printf("  loss %.6f", loss);
-    if (t->val.n > 0) printf("  val_loss %.6f", val_loss);
-    if (metric != DLC_METRIC_NONE) printf("  %s%s %.6f", t->val.n > 0 ? "val_" : "train_", dlc_metric_name(metric), value);
-    printf("  lr %.6g  %.2fs", lr, seconds);
-    if (!complete) printf("  (stopped after %lld of %lld batches)", (long long)t->prog.epoch_batches, (long long)n_batches);
-    printf("\n");
+    /* `epoch 3/10  loss 0.123456  lr 0.1  0.01s`, built with dlc_format_* and written at once:
+     * printf's float formatting cost more than a small model's whole epoch. */
+    epoch_line l = {.n = 0};
+    line_add(&l, "epoch ");
+    line_int(&l, shown);
+    if (t->o->max_steps < 0) { line_add(&l, "/"); line_int(&l, t->epoch_end); }
+    line_add(&l, "  loss ");
+    line_fixed(&l, loss, 6);
+    if (t->val.n > 0) { line_add(&l, "  val_loss "); line_fixed(&l, val_loss, 6); }
+    if (metric != DLC_METRIC_NONE) {
+        line_add(&l, t->val.n > 0 ? "  val_" : "  train_");
+        line_add(&l, dlc_metric_name(metric));
+        line_add(&l, " ");
+        line_fixed(&l, value, 6);
+    }
+    line_add(&l, "  lr ");
+    line_add(&l, lr_text(t, lr));
+    line_add(&l, "  ");
+    line_fixed(&l, seconds, 2);
+    line_add(&l, "s");
+    if (!complete) {
+        line_add(&l, "  (stopped after ");
+        line_int(&l, t->prog.epoch_batches);
+        line_add(&l, " of ");
+        line_int(&l, n_batches);
+        line_add(&l, " batches)");
+    }
+    line_add(&l, "\n");
+    fwrite(l.s, 1, l.n, stdout);
     if (log_file(t)) {
         fprintf(t->log, "%lld,%lld,%.9g,", (long long)shown, (long long)t->prog.step, loss);
         if (t->val.n > 0) fprintf(t->log, "%.9g", val_loss);

@@ -89,6 +89,10 @@ link linreg linreg_model.c "$DATA/cars.csv"
 link grid grid_model.c "$DATA/line_grid.csv"
 link descend descend_model.c ""
 MLP=$W/bin/mlp LIN=$W/bin/linreg GRID=$W/bin/grid DESC=$W/bin/descend
+fmt_log=$($CC $CFLAGS $INCLUDES "$HERE/format_check.c" "$W/obj/dlc_format.o" -lm -o "$W/bin/format_check" 2>&1)
+check "builds format_check (format_check.c)" $? "$fmt_log"
+expect "the epoch lines' numbers are printf's: dlc_format_fixed and dlc_format_int against snprintf (ties, neighbours, every magnitude)" \
+    0 '^format_check: [0-9]+ values, 0 mismatches$' "$W/bin/format_check"
 cd "$W" || exit 1
 
 # ---- Training, eval, predict ---------------------------------------------------------------------
