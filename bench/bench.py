@@ -242,6 +242,38 @@ def write_data_here():
         f.write(DATA_VERSION)
 
 
+SINE_INIT = os.path.join(DATA, "sine_init.npy")
+
+
+def write_sine_init():
+    """The dlc trainer's initial params of (b) (`train --epochs 0 --save`), as the 141 floats the
+    hand-written baseline's --init reads: both then train from the same start. Converted in a
+    child process (NumPy), as write_data is."""
+    ckpt = os.path.join(TMP, "sine_init.safetensors")
+    subprocess.run([os.path.join(BIN, "sine_adam"), "train", "--input", f"x={os.path.join(DATA, 'sine_x.npy')}",
+                    "--input", f"y={os.path.join(DATA, 'sine_y.npy')}", "--epochs", "0", "--save", ckpt],
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, os.path.abspath(__file__), "--write-sine-init", ckpt], check=True)
+
+
+def write_sine_init_here(ckpt):
+    import json
+    import struct
+    import numpy as np
+    blob = open(ckpt, "rb").read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    header, data = json.loads(blob[8:8 + n]), blob[8 + n:]
+    parts = []
+    for name in ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "out.weight", "out.bias"):
+        t = header[name]
+        assert t["dtype"] == "F32", name
+        start, end = t["data_offsets"]
+        parts.append(np.frombuffer(data[start:end], dtype="<f4"))
+    params = np.concatenate(parts)
+    assert params.size == 141, params.size
+    np.save(SINE_INIT, params)
+
+
 MODELS = {  # name -> .dl file
     "mnist_sgd": os.path.join(HERE, "models", "mnist_sgd.dl"),
     "sine_adam": os.path.join(HERE, "models", "sine_adam.dl"),
@@ -396,9 +428,13 @@ def main():
     ap.add_argument("--skip-frameworks", action="store_true", help="leave out JAX and PyTorch (as if not installed)")
     ap.add_argument("--out", default=None, help="also write the report to this file")
     ap.add_argument("--write-data", action="store_true", help=argparse.SUPPRESS)  # internal: see write_data
+    ap.add_argument("--write-sine-init", default=None, help=argparse.SUPPRESS)  # internal: see write_sine_init
     a = ap.parse_args()
     if a.write_data:
         write_data_here()
+        return
+    if a.write_sine_init:
+        write_sine_init_here(a.write_sine_init)
         return
     only = set(a.only.split(","))
     fw_runs = min(a.fw_runs, a.runs)
@@ -412,6 +448,7 @@ def main():
     for name in MODELS:
         dlc_compile(name)  # also warms dlc's runtime-object cache
     cc_line = build_baselines()
+    write_sine_init()
     jax_v, torch_v = (None, None) if a.skip_frameworks else (have("jax"), have("torch"))
     np_v = have("numpy")
     lscpu, rev, cc_version, blas_pkg = machine_info()
@@ -516,7 +553,7 @@ def main():
         jobs = [Job(("dlc", env, t), [os.path.join(BIN, "sine_adam"), "train", "--input", f"x={SX}", "--input", f"y={SY}",
                                       "--threads", str(t)], ENVS[env], a.runs, "dlc", threads=t)
                 for env in ENVS for t in (1, 2)]
-        jobs.append(Job(("hand", "—", 1), [os.path.join(BIN, "hand_sine_adam"), SX, SY], ENV_UNSET, a.runs, "kv", threads=1))
+        jobs.append(Job(("hand", "—", 1), [os.path.join(BIN, "hand_sine_adam"), SX, SY, "--init", SINE_INIT], ENV_UNSET, a.runs, "kv", threads=1))
         if jax_v:
             env = dict(ENV_UNSET)
             env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +

@@ -8,7 +8,13 @@
  * biases, ReLU and ReLU' are fused into those loops, the Adam update is one pass over the flat
  * 141-float param vector, and nothing is allocated in the loop.
  *
- *   sine_adam X.npy Y.npy [--steps N] [--lr X]
+ *   sine_adam X.npy Y.npy [--steps N] [--lr X] [--init P.npy]
+ *
+ * --init starts from the 141 params of P.npy (f32, in the order of `net`: fc1.weight, fc1.bias,
+ * fc2.weight, fc2.bias, out.weight, out.bias) instead of its own random ones. The benchmark
+ * passes the dlc trainer's initial params, so that both train the same model from the same
+ * start: which ReLU units die depends on the start, and a dead unit's Adam state sits at
+ * subnormal floats whose arithmetic is slow on x86, so different starts cost different times.
  *
  * Prints `loss L` (the loss of the last step, before its update) and `train_seconds S`.
  */
@@ -71,15 +77,17 @@ static inline float sum(const float *restrict a, int n) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s X.npy Y.npy [--steps N] [--lr X]\n", argv[0]);
+        fprintf(stderr, "usage: %s X.npy Y.npy [--steps N] [--lr X] [--init P.npy]\n", argv[0]);
         return 2;
     }
     int steps = 5000;
     float lr = 0.1f;
     const float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+    const char *init = NULL;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lr") && i + 1 < argc) lr = (float)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--init") && i + 1 < argc) init = argv[++i];
         else { fprintf(stderr, "bad argument %s\n", argv[i]); return 2; }
     }
     npy_array xa = npy_load(argv[1]), ya = npy_load(argv[2]);
@@ -97,6 +105,12 @@ int main(int argc, char **argv) {
     for (int j = 0; j < H; j++) p.b2[j] = uniform_pm(k2);
     for (int j = 0; j < H; j++) p.w3[j] = uniform_pm(k2);
     p.b3 = uniform_pm(k2);
+    if (init) {
+        npy_array pa = npy_load(init);
+        if (pa.kind != 'f' || pa.count != P) { fprintf(stderr, "%s: want %d f32 params\n", init, (int)P); return 1; }
+        memcpy(&p, pa.data, sizeof p);
+        free(pa.data);
+    }
 
     /* activations, feature-major ([unit][row]) so every loop runs over rows with unit stride;
      * rows padded to NP, a multiple of 16: the padding of e, d, d2 and d1 stays 0 */
