@@ -21,7 +21,9 @@
 /* NaN-propagating maximum / minimum, like torch.maximum. */
 DLC_HD float dlc_maxf(float a, float b) { return (a != a || a > b) ? a : (b != b ? b : (a == b ? a : b)); }
 DLC_HD float dlc_minf(float a, float b) { return (a != a || a < b) ? a : (b != b ? b : (a == b ? a : b)); }
-DLC_HD float dlc_relu(float x) { return x > 0.0f ? x : (x != x ? x : 0.0f); }
+/* x when x > 0 or NaN, else 0: one unordered comparison (not x <= 0), which vectorises to a
+ * compare and a mask where the two-step form took two compares and two blends. */
+DLC_HD float dlc_relu(float x) { return !(x <= 0.0f) ? x : 0.0f; }
 DLC_HD float dlc_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 DLC_HD float dlc_signf(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x != x ? x : 0.0f)); }
 

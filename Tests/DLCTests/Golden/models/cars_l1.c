@@ -82,13 +82,14 @@ static float train_step(const dlc_step *s) {
     /* %d.fc.weight: f32[1,1] = matmul %d.pred, %x {transpose_a: true}   @8:16 */
     {
         if ((int64_t)1 * 1 * n <= 16384) {
+            float sums_[1] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 1; r++) sums_[r] += d_pred[p * 1 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 1; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    const float *const b_ = x + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = d_fc_weight + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
             }
@@ -172,13 +173,14 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc.weight: f32[1,1] = matmul %d.pred, %x {transpose_a: true}   @8:16 */
     {
         if ((int64_t)1 * 1 * n <= 16384) {
+            float sums_[1] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 1; r++) sums_[r] += d_pred[p * 1 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 1; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    const float *const b_ = x + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = fc_weight + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
             }

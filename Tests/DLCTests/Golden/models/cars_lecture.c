@@ -174,14 +174,17 @@ static float train_step(const dlc_step *s) {
     /* %d.l3.weight: f32[1,2] = matmul %d.a3, %a2 {transpose_a: true}   @12:14 */
     {
         if ((int64_t)1 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[2] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = a2 + p * 2;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = d_a3[p * 1 + r];
-                    const float *const b_ = a2 + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = d_l3_weight + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
@@ -231,14 +234,17 @@ static float train_step(const dlc_step *s) {
     /* %d.l2.weight: f32[2,5] = matmul %20, %a1 {transpose_a: true}   @11:14 */
     {
         if ((int64_t)2 * 5 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[5] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[10] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = a1 + p * 5;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = t20[p * 2 + r];
-                    const float *const b_ = a1 + p * 5;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 5;
                 float *const row_ = d_l2_weight + r * 5;
                 #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
@@ -265,13 +271,14 @@ static float train_step(const dlc_step *s) {
     /* %d.l1.weight: f32[5,1] = matmul %24, %x {transpose_a: true}   @10:14 */
     {
         if ((int64_t)5 * 1 * n <= 16384) {
+            float sums_[5] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 5; r++) sums_[r] += t24[p * 5 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 5; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t24[p * 5 + r];
-                    const float *const b_ = x + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = d_l1_weight + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
             }
@@ -443,14 +450,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.l3.weight: f32[1,2] = matmul %d.a3, %a2 {transpose_a: true}   @12:14 */
     {
         if ((int64_t)1 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[2] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = a2 + p * 2;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = d_a3[p * 1 + r];
-                    const float *const b_ = a2 + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = l3_weight + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
@@ -500,14 +510,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.l2.weight: f32[2,5] = matmul %20, %a1 {transpose_a: true}   @11:14 */
     {
         if ((int64_t)2 * 5 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[5] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[10] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = a1 + p * 5;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = t20[p * 2 + r];
-                    const float *const b_ = a1 + p * 5;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 5;
                 float *const row_ = l2_weight + r * 5;
                 #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] += -s->lr * acc_[q];
@@ -534,13 +547,14 @@ static float sgd_step(const dlc_step *s) {
     /* %d.l1.weight: f32[5,1] = matmul %24, %x {transpose_a: true}   @10:14 */
     {
         if ((int64_t)5 * 1 * n <= 16384) {
+            float sums_[5] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 5; r++) sums_[r] += t24[p * 5 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 5; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t24[p * 5 + r];
-                    const float *const b_ = x + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = l1_weight + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
             }

@@ -178,14 +178,17 @@ static float train_step(const dlc_step *s) {
     /* %d.linear_out.weight: f32[10,32] = matmul %d.logits, %h2 {transpose_a: true}   @12:18 */
     {
         if ((int64_t)10 * 32 * n <= 16384) {
-            for (int64_t r = 0; r < 10; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[320] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = h2 + p * 32;
+                for (int64_t r = 0; r < 10; r++) {
                     const float a_ = d_logits[p * 10 + r];
-                    const float *const b_ = h2 + p * 32;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 10; r++) {
+                const float *const acc_ = sums_ + r * 32;
                 float *const row_ = d_linear_out_weight + r * 32;
                 #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
@@ -243,14 +246,17 @@ static float train_step(const dlc_step *s) {
     /* %d.linear_2.weight: f32[32,32] = matmul %18, %h1 {transpose_a: true}   @11:14 */
     {
         if ((int64_t)32 * 32 * n <= 16384) {
-            for (int64_t r = 0; r < 32; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[1024] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = h1 + p * 32;
+                for (int64_t r = 0; r < 32; r++) {
                     const float a_ = t18[p * 32 + r];
-                    const float *const b_ = h1 + p * 32;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 32; r++) {
+                const float *const acc_ = sums_ + r * 32;
                 float *const row_ = d_linear_2_weight + r * 32;
                 #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
@@ -461,14 +467,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.linear_out.weight: f32[10,32] = matmul %d.logits, %h2 {transpose_a: true}   @12:18 */
     {
         if ((int64_t)10 * 32 * n <= 16384) {
-            for (int64_t r = 0; r < 10; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[320] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = h2 + p * 32;
+                for (int64_t r = 0; r < 10; r++) {
                     const float a_ = d_logits[p * 10 + r];
-                    const float *const b_ = h2 + p * 32;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 10; r++) {
+                const float *const acc_ = sums_ + r * 32;
                 float *const row_ = linear_out_weight + r * 32;
                 #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] += -s->lr * acc_[q];
@@ -526,14 +535,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.linear_2.weight: f32[32,32] = matmul %18, %h1 {transpose_a: true}   @11:14 */
     {
         if ((int64_t)32 * 32 * n <= 16384) {
-            for (int64_t r = 0; r < 32; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[1024] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = h1 + p * 32;
+                for (int64_t r = 0; r < 32; r++) {
                     const float a_ = t18[p * 32 + r];
-                    const float *const b_ = h1 + p * 32;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 32; r++) {
+                const float *const acc_ = sums_ + r * 32;
                 float *const row_ = linear_2_weight + r * 32;
                 #pragma omp simd
                 for (int64_t q = 0; q < 32; q++) row_[q] += -s->lr * acc_[q];

@@ -143,14 +143,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc2.weight: f32[3,16] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
     {
         if ((int64_t)3 * 16 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[48] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t6 + p * 16;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = d_logits[p * 3 + r];
-                    const float *const b_ = t6 + p * 16;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 16; q++) sums_[r * 16 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 16;
                 float *const row_ = d_fc2_weight + r * 16;
                 #pragma omp simd
                 for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
@@ -187,14 +190,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc1.weight: f32[16,13] = matmul %15, %x {transpose_a: true}   @9:22 */
     {
         if ((int64_t)16 * 13 * n <= 16384) {
-            for (int64_t r = 0; r < 16; r++) {
-                float acc_[13] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[208] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 13;
+                for (int64_t r = 0; r < 16; r++) {
                     const float a_ = t15[p * 16 + r];
-                    const float *const b_ = x + p * 13;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 13; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 13; q++) sums_[r * 13 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 16; r++) {
+                const float *const acc_ = sums_ + r * 13;
                 float *const row_ = d_fc1_weight + r * 13;
                 #pragma omp simd
                 for (int64_t q = 0; q < 13; q++) row_[q] = acc_[q];
@@ -338,14 +344,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc2.weight: f32[3,16] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
     {
         if ((int64_t)3 * 16 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[48] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t6 + p * 16;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = d_logits[p * 3 + r];
-                    const float *const b_ = t6 + p * 16;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 16; q++) sums_[r * 16 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 16;
                 float *const row_ = fc2_weight + r * 16;
                 #pragma omp simd
                 for (int64_t q = 0; q < 16; q++) row_[q] += -s->lr * acc_[q];
@@ -382,14 +391,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc1.weight: f32[16,13] = matmul %15, %x {transpose_a: true}   @9:22 */
     {
         if ((int64_t)16 * 13 * n <= 16384) {
-            for (int64_t r = 0; r < 16; r++) {
-                float acc_[13] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[208] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 13;
+                for (int64_t r = 0; r < 16; r++) {
                     const float a_ = t15[p * 16 + r];
-                    const float *const b_ = x + p * 13;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 13; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 13; q++) sums_[r * 13 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 16; r++) {
+                const float *const acc_ = sums_ + r * 13;
                 float *const row_ = fc1_weight + r * 13;
                 #pragma omp simd
                 for (int64_t q = 0; q < 13; q++) row_[q] += -s->lr * acc_[q];

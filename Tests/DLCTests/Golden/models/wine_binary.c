@@ -163,14 +163,17 @@ static float train_step(const dlc_step *s) {
     /* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
     {
         if ((int64_t)1 * 3 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[3] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[3] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t7 + p * 3;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = t21[p * 1 + r];
-                    const float *const b_ = t7 + p * 3;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 3;
                 float *const row_ = d_l2_weight + r * 3;
                 #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
@@ -197,14 +200,17 @@ static float train_step(const dlc_step *s) {
     /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
     {
         if ((int64_t)3 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[6] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 2;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = t27[p * 3 + r];
-                    const float *const b_ = x + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = d_l1_weight + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
@@ -368,14 +374,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
     {
         if ((int64_t)1 * 3 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[3] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[3] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t7 + p * 3;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = t21[p * 1 + r];
-                    const float *const b_ = t7 + p * 3;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 3;
                 float *const row_ = l2_weight + r * 3;
                 #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];
@@ -402,14 +411,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
     {
         if ((int64_t)3 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[6] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 2;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = t27[p * 3 + r];
-                    const float *const b_ = x + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = l1_weight + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];

@@ -188,14 +188,17 @@ static float train_step(const dlc_step *s) {
     /* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
     {
         if ((int64_t)1 * 10 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[10] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[10] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = h + p * 10;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = t23[p * 1 + r];
-                    const float *const b_ = h + p * 10;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 10;
                 float *const row_ = d_l3_weight + r * 10;
                 #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
@@ -245,14 +248,17 @@ static float train_step(const dlc_step *s) {
     /* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
     {
         if ((int64_t)10 * 10 * n <= 16384) {
-            for (int64_t r = 0; r < 10; r++) {
-                float acc_[10] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[100] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t8 + p * 10;
+                for (int64_t r = 0; r < 10; r++) {
                     const float a_ = t27[p * 10 + r];
-                    const float *const b_ = t8 + p * 10;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 10; r++) {
+                const float *const acc_ = sums_ + r * 10;
                 float *const row_ = d_l2_weight + r * 10;
                 #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
@@ -279,14 +285,17 @@ static float train_step(const dlc_step *s) {
     /* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
     {
         if ((int64_t)10 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 10; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[20] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 2;
+                for (int64_t r = 0; r < 10; r++) {
                     const float a_ = t31[p * 10 + r];
-                    const float *const b_ = x + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 10; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = d_l1_weight + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
@@ -473,14 +482,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
     {
         if ((int64_t)1 * 10 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[10] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[10] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = h + p * 10;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = t23[p * 1 + r];
-                    const float *const b_ = h + p * 10;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 10;
                 float *const row_ = l3_weight + r * 10;
                 #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
@@ -530,14 +542,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
     {
         if ((int64_t)10 * 10 * n <= 16384) {
-            for (int64_t r = 0; r < 10; r++) {
-                float acc_[10] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[100] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t8 + p * 10;
+                for (int64_t r = 0; r < 10; r++) {
                     const float a_ = t27[p * 10 + r];
-                    const float *const b_ = t8 + p * 10;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 10; r++) {
+                const float *const acc_ = sums_ + r * 10;
                 float *const row_ = l2_weight + r * 10;
                 #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
@@ -564,14 +579,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
     {
         if ((int64_t)10 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 10; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[20] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 2;
+                for (int64_t r = 0; r < 10; r++) {
                     const float a_ = t31[p * 10 + r];
-                    const float *const b_ = x + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 10; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = l1_weight + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];

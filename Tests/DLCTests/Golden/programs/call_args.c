@@ -217,14 +217,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
     {
         if ((int64_t)3 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[12] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 4;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = t33[p * 3 + r];
-                    const float *const b_ = x + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = d_fc_weight + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
@@ -444,14 +447,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
     {
         if ((int64_t)3 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[12] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 4;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = t33[p * 3 + r];
-                    const float *const b_ = x + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = fc_weight + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];

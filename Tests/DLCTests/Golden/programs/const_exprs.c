@@ -117,14 +117,17 @@ static float train_step(const dlc_step *s) {
     /* %19: f32[8,4] = matmul %x, %d.pred {transpose_a: true}   @14:18 */
     {
         if ((int64_t)8 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 8; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[32] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = d_pred + p * 4;
+                for (int64_t r = 0; r < 8; r++) {
                     const float a_ = x[p * 8 + r];
-                    const float *const b_ = d_pred + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 8; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = t19 + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
@@ -253,14 +256,17 @@ static float sgd_step(const dlc_step *s) {
     /* %19: f32[8,4] = matmul %x, %d.pred {transpose_a: true}   @14:18 */
     {
         if ((int64_t)8 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 8; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[32] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = d_pred + p * 4;
+                for (int64_t r = 0; r < 8; r++) {
                     const float a_ = x[p * 8 + r];
-                    const float *const b_ = d_pred + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 8; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = t19 + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];

@@ -111,14 +111,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
     {
         if ((int64_t)1 * 6 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[6] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[6] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = pair + p * 6;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = d_pred[p * 1 + r];
-                    const float *const b_ = pair + p * 6;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 6;
                 float *const row_ = d_fc_weight + r * 6;
                 #pragma omp simd
                 for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
@@ -232,14 +235,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
     {
         if ((int64_t)1 * 6 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[6] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[6] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = pair + p * 6;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = d_pred[p * 1 + r];
-                    const float *const b_ = pair + p * 6;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 6;
                 float *const row_ = fc_weight + r * 6;
                 #pragma omp simd
                 for (int64_t q = 0; q < 6; q++) row_[q] += -s->lr * acc_[q];

@@ -151,14 +151,17 @@ static float train_step(const dlc_step *s) {
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
     {
         if ((int64_t)2 * 3 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[3] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[6] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 3;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = t28[p * 2 + r];
-                    const float *const b_ = x + p * 3;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 3;
                 float *const row_ = d_w1 + r * 3;
                 #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
@@ -337,14 +340,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
     {
         if ((int64_t)2 * 3 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[3] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[6] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 3;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = t28[p * 2 + r];
-                    const float *const b_ = x + p * 3;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 3;
                 float *const row_ = d_w1 + r * 3;
                 #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];

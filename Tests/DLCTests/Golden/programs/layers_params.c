@@ -269,14 +269,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc2.weight: f32[3,8] = matmul %d.logits, %10 {transpose_a: true}   @12:18 */
     {
         if ((int64_t)3 * 8 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[24] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t10 + p * 8;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = d_logits[p * 3 + r];
-                    const float *const b_ = t10 + p * 8;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 8;
                 float *const row_ = d_fc2_weight + r * 8;
                 #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
@@ -321,14 +324,17 @@ static float train_step(const dlc_step *s) {
     /* %36: f32[8,8] = matmul %d.h2, %8 {transpose_a: true}   @11:14 */
     {
         if ((int64_t)8 * 8 * n <= 16384) {
-            for (int64_t r = 0; r < 8; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t8 + p * 8;
+                for (int64_t r = 0; r < 8; r++) {
                     const float a_ = d_h2[p * 8 + r];
-                    const float *const b_ = t8 + p * 8;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 8; r++) {
+                const float *const acc_ = sums_ + r * 8;
                 float *const row_ = t36 + r * 8;
                 #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
@@ -386,14 +392,17 @@ static float train_step(const dlc_step *s) {
     /* %40: f32[8,8] = matmul %38, %h {transpose_a: true}   @11:17 */
     {
         if ((int64_t)8 * 8 * n <= 16384) {
-            for (int64_t r = 0; r < 8; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = h + p * 8;
+                for (int64_t r = 0; r < 8; r++) {
                     const float a_ = t38[p * 8 + r];
-                    const float *const b_ = h + p * 8;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 8; r++) {
+                const float *const acc_ = sums_ + r * 8;
                 float *const row_ = t40 + r * 8;
                 #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
@@ -414,14 +423,17 @@ static float train_step(const dlc_step *s) {
     /* %44: f32[8,4] = matmul %43, %x {transpose_a: true}   @10:13 */
     {
         if ((int64_t)8 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 8; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[32] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 4;
+                for (int64_t r = 0; r < 8; r++) {
                     const float a_ = t43[p * 8 + r];
-                    const float *const b_ = x + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 8; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = t44 + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
@@ -720,14 +732,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc2.weight: f32[3,8] = matmul %d.logits, %10 {transpose_a: true}   @12:18 */
     {
         if ((int64_t)3 * 8 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[24] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t10 + p * 8;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = d_logits[p * 3 + r];
-                    const float *const b_ = t10 + p * 8;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 8;
                 float *const row_ = fc2_weight + r * 8;
                 #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] += -s->lr * acc_[q];
@@ -772,14 +787,17 @@ static float sgd_step(const dlc_step *s) {
     /* %36: f32[8,8] = matmul %d.h2, %8 {transpose_a: true}   @11:14 */
     {
         if ((int64_t)8 * 8 * n <= 16384) {
-            for (int64_t r = 0; r < 8; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t8 + p * 8;
+                for (int64_t r = 0; r < 8; r++) {
                     const float a_ = d_h2[p * 8 + r];
-                    const float *const b_ = t8 + p * 8;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 8; r++) {
+                const float *const acc_ = sums_ + r * 8;
                 float *const row_ = t36 + r * 8;
                 #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
@@ -837,14 +855,17 @@ static float sgd_step(const dlc_step *s) {
     /* %40: f32[8,8] = matmul %38, %h {transpose_a: true}   @11:17 */
     {
         if ((int64_t)8 * 8 * n <= 16384) {
-            for (int64_t r = 0; r < 8; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = h + p * 8;
+                for (int64_t r = 0; r < 8; r++) {
                     const float a_ = t38[p * 8 + r];
-                    const float *const b_ = h + p * 8;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 8; r++) {
+                const float *const acc_ = sums_ + r * 8;
                 float *const row_ = t40 + r * 8;
                 #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
@@ -865,14 +886,17 @@ static float sgd_step(const dlc_step *s) {
     /* %44: f32[8,4] = matmul %43, %x {transpose_a: true}   @10:13 */
     {
         if ((int64_t)8 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 8; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[32] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 4;
+                for (int64_t r = 0; r < 8; r++) {
                     const float a_ = t43[p * 8 + r];
-                    const float *const b_ = x + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 8; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = t44 + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];

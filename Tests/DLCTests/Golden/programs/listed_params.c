@@ -182,13 +182,14 @@ static float train_step(const dlc_step *s) {
     /* %d.v: f32[3,1] = matmul %hid, %d.s {transpose_a: true}   @13:17 */
     {
         if ((int64_t)3 * 1 * n <= 16384) {
+            float sums_[3] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = d_s + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 3; r++) sums_[r] += hid[p * 3 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 3; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = hid[p * 3 + r];
-                    const float *const b_ = d_s + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = d_v + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
             }
@@ -214,14 +215,17 @@ static float train_step(const dlc_step *s) {
     /* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
     {
         if ((int64_t)2 * 3 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[3] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[6] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t35 + p * 3;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = a[p * 2 + r];
-                    const float *const b_ = t35 + p * 3;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 3;
                 float *const row_ = d_w + r * 3;
                 #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
@@ -412,13 +416,14 @@ static float sgd_step(const dlc_step *s) {
     /* %d.v: f32[3,1] = matmul %hid, %d.s {transpose_a: true}   @13:17 */
     {
         if ((int64_t)3 * 1 * n <= 16384) {
+            float sums_[3] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = d_s + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 3; r++) sums_[r] += hid[p * 3 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 3; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = hid[p * 3 + r];
-                    const float *const b_ = d_s + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = v + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
             }
@@ -444,14 +449,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
     {
         if ((int64_t)2 * 3 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[3] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[6] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t35 + p * 3;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = a[p * 2 + r];
-                    const float *const b_ = t35 + p * 3;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 3;
                 float *const row_ = w + r * 3;
                 #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];

@@ -95,14 +95,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
     {
         if ((int64_t)1 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[2] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 2;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = t17[p * 1 + r];
-                    const float *const b_ = x + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = d_fc_weight + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
@@ -200,14 +203,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
     {
         if ((int64_t)1 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[2] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 2;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = t17[p * 1 + r];
-                    const float *const b_ = x + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = fc_weight + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];

@@ -231,14 +231,17 @@ static float train_step(const dlc_step *s) {
     /* %d.v: f32[3,2] = matmul %13, %d.pred {transpose_a: true}   @16:24 */
     {
         if ((int64_t)3 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[6] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = d_pred + p * 2;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = t13[p * 3 + r];
-                    const float *const b_ = d_pred + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = d_v + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
@@ -252,13 +255,14 @@ static float train_step(const dlc_step *s) {
     /* %26: f32[N,4,1] = matmul %s, %d.c {transpose_a: true}   @15:15 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float sums_[4] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float *const b_ = (d_c + i0 * 3) + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 4; r++) sums_[r] += (s_2 + i0 * 12)[p * 4 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 4; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = (s_2 + i0 * 12)[p * 4 + r];
-                    const float *const b_ = (d_c + i0 * 3) + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = (t26 + i0 * 4) + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
             }
@@ -268,14 +272,17 @@ static float train_step(const dlc_step *s) {
     /* %28: f32[2,4] = matmul %d.pred, %x {transpose_a: true}   @14:13 */
     {
         if ((int64_t)2 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[8] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 4;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = d_pred[p * 2 + r];
-                    const float *const b_ = x + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = t28 + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
@@ -312,14 +319,17 @@ static float train_step(const dlc_step *s) {
     /* %31: f32[4,2] = matmul %h, %d.pred {transpose_a: true}   @13:13 */
     {
         if ((int64_t)4 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 4; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[8] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = d_pred + p * 2;
+                for (int64_t r = 0; r < 4; r++) {
                     const float a_ = h[p * 4 + r];
-                    const float *const b_ = d_pred + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 4; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = t31 + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
@@ -340,14 +350,17 @@ static float train_step(const dlc_step *s) {
     /* %d.m: f32[4,4] = matmul %x, %d.h {transpose_a: true}   @12:15 */
     {
         if ((int64_t)4 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 4; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[16] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = d_h + p * 4;
+                for (int64_t r = 0; r < 4; r++) {
                     const float a_ = x[p * 4 + r];
-                    const float *const b_ = d_h + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 4; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = d_m + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
@@ -588,14 +601,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.v: f32[3,2] = matmul %13, %d.pred {transpose_a: true}   @16:24 */
     {
         if ((int64_t)3 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[6] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = d_pred + p * 2;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = t13[p * 3 + r];
-                    const float *const b_ = d_pred + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = v + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
@@ -609,13 +625,14 @@ static float sgd_step(const dlc_step *s) {
     /* %26: f32[N,4,1] = matmul %s, %d.c {transpose_a: true}   @15:15 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float sums_[4] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float *const b_ = (d_c + i0 * 3) + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 4; r++) sums_[r] += (s_2 + i0 * 12)[p * 4 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 4; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = (s_2 + i0 * 12)[p * 4 + r];
-                    const float *const b_ = (d_c + i0 * 3) + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = (t26 + i0 * 4) + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
             }
@@ -625,14 +642,17 @@ static float sgd_step(const dlc_step *s) {
     /* %28: f32[2,4] = matmul %d.pred, %x {transpose_a: true}   @14:13 */
     {
         if ((int64_t)2 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[8] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 4;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = d_pred[p * 2 + r];
-                    const float *const b_ = x + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = t28 + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
@@ -669,14 +689,17 @@ static float sgd_step(const dlc_step *s) {
     /* %31: f32[4,2] = matmul %h, %d.pred {transpose_a: true}   @13:13 */
     {
         if ((int64_t)4 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 4; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[8] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = d_pred + p * 2;
+                for (int64_t r = 0; r < 4; r++) {
                     const float a_ = h[p * 4 + r];
-                    const float *const b_ = d_pred + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 4; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = t31 + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
@@ -697,14 +720,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.m: f32[4,4] = matmul %x, %d.h {transpose_a: true}   @12:15 */
     {
         if ((int64_t)4 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 4; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[16] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = d_h + p * 4;
+                for (int64_t r = 0; r < 4; r++) {
                     const float a_ = x[p * 4 + r];
-                    const float *const b_ = d_h + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 4; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = m + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];

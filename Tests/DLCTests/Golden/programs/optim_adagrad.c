@@ -87,14 +87,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc.weight: f32[10,64] = matmul %d.logits, %x {transpose_a: true}   @8:18 */
     {
         if ((int64_t)10 * 64 * n <= 16384) {
-            for (int64_t r = 0; r < 10; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[640] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 64;
+                for (int64_t r = 0; r < 10; r++) {
                     const float a_ = d_logits[p * 10 + r];
-                    const float *const b_ = x + p * 64;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 64; q++) sums_[r * 64 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 10; r++) {
+                const float *const acc_ = sums_ + r * 64;
                 float *const row_ = d_fc_weight + r * 64;
                 #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
@@ -194,14 +197,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc.weight: f32[10,64] = matmul %d.logits, %x {transpose_a: true}   @8:18 */
     {
         if ((int64_t)10 * 64 * n <= 16384) {
-            for (int64_t r = 0; r < 10; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[640] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 64;
+                for (int64_t r = 0; r < 10; r++) {
                     const float a_ = d_logits[p * 10 + r];
-                    const float *const b_ = x + p * 64;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 64; q++) sums_[r * 64 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 10; r++) {
+                const float *const acc_ = sums_ + r * 64;
                 float *const row_ = fc_weight + r * 64;
                 #pragma omp simd
                 for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];

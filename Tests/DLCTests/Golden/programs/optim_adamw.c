@@ -137,14 +137,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc2.weight: f32[1,8] = matmul %d.pred, %6 {transpose_a: true}   @9:16 */
     {
         if ((int64_t)1 * 8 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[8] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t6 + p * 8;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = d_pred[p * 1 + r];
-                    const float *const b_ = t6 + p * 8;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 8;
                 float *const row_ = d_fc2_weight + r * 8;
                 #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
@@ -171,13 +174,14 @@ static float train_step(const dlc_step *s) {
     /* %d.fc1.weight: f32[8,1] = matmul %17, %x {transpose_a: true}   @9:20 */
     {
         if ((int64_t)8 * 1 * n <= 16384) {
+            float sums_[8] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 8; r++) sums_[r] += t17[p * 8 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 8; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t17[p * 8 + r];
-                    const float *const b_ = x + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = d_fc1_weight + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
             }
@@ -314,14 +318,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc2.weight: f32[1,8] = matmul %d.pred, %6 {transpose_a: true}   @9:16 */
     {
         if ((int64_t)1 * 8 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[8] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t6 + p * 8;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = d_pred[p * 1 + r];
-                    const float *const b_ = t6 + p * 8;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 8;
                 float *const row_ = fc2_weight + r * 8;
                 #pragma omp simd
                 for (int64_t q = 0; q < 8; q++) row_[q] += -s->lr * acc_[q];
@@ -348,13 +355,14 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc1.weight: f32[8,1] = matmul %17, %x {transpose_a: true}   @9:20 */
     {
         if ((int64_t)8 * 1 * n <= 16384) {
+            float sums_[8] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 8; r++) sums_[r] += t17[p * 8 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 8; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t17[p * 8 + r];
-                    const float *const b_ = x + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = fc1_weight + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
             }

@@ -149,14 +149,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc2.weight: f32[1,10] = matmul %d.pred, %7 {transpose_a: true}   @9:16 */
     {
         if ((int64_t)1 * 10 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[10] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[10] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t7 + p * 10;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = d_pred[p * 1 + r];
-                    const float *const b_ = t7 + p * 10;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 10;
                 float *const row_ = d_fc2_weight + r * 10;
                 #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
@@ -183,13 +186,14 @@ static float train_step(const dlc_step *s) {
     /* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
     {
         if ((int64_t)10 * 1 * n <= 16384) {
+            float sums_[10] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 10; r++) sums_[r] += t21[p * 10 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 10; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t21[p * 10 + r];
-                    const float *const b_ = x + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = d_fc1_weight + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
             }
@@ -338,14 +342,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc2.weight: f32[1,10] = matmul %d.pred, %7 {transpose_a: true}   @9:16 */
     {
         if ((int64_t)1 * 10 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[10] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[10] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = t7 + p * 10;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = d_pred[p * 1 + r];
-                    const float *const b_ = t7 + p * 10;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 10;
                 float *const row_ = fc2_weight + r * 10;
                 #pragma omp simd
                 for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
@@ -372,13 +379,14 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
     {
         if ((int64_t)10 * 1 * n <= 16384) {
+            float sums_[10] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 1;
+                #pragma omp simd
+                for (int64_t r = 0; r < 10; r++) sums_[r] += t21[p * 10 + r] * b_[0];
+            }
             for (int64_t r = 0; r < 10; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t21[p * 10 + r];
-                    const float *const b_ = x + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
+                const float *const acc_ = sums_ + r * 1;
                 float *const row_ = fc1_weight + r * 1;
                 for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
             }

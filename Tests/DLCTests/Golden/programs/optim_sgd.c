@@ -87,14 +87,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc.weight: f32[3,5] = matmul %d.logits, %x {transpose_a: true}   @8:18 */
     {
         if ((int64_t)3 * 5 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[5] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[15] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 5;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = d_logits[p * 3 + r];
-                    const float *const b_ = x + p * 5;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 5;
                 float *const row_ = d_fc_weight + r * 5;
                 #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
@@ -194,14 +197,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc.weight: f32[3,5] = matmul %d.logits, %x {transpose_a: true}   @8:18 */
     {
         if ((int64_t)3 * 5 * n <= 16384) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[5] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[15] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 5;
+                for (int64_t r = 0; r < 3; r++) {
                     const float a_ = d_logits[p * 3 + r];
-                    const float *const b_ = x + p * 5;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 5; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 3; r++) {
+                const float *const acc_ = sums_ + r * 5;
                 float *const row_ = fc_weight + r * 5;
                 #pragma omp simd
                 for (int64_t q = 0; q < 5; q++) row_[q] += -s->lr * acc_[q];

@@ -92,14 +92,17 @@ static float train_step(const dlc_step *s) {
     /* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
     {
         if ((int64_t)1 * 3 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[3] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[3] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 3;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = d_h[p * 1 + r];
-                    const float *const b_ = x + p * 3;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 3;
                 float *const row_ = d_fc_weight + r * 3;
                 #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
@@ -194,14 +197,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
     {
         if ((int64_t)1 * 3 * n <= 16384) {
-            for (int64_t r = 0; r < 1; r++) {
-                float acc_[3] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[3] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 3;
+                for (int64_t r = 0; r < 1; r++) {
                     const float a_ = d_h[p * 1 + r];
-                    const float *const b_ = x + p * 3;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 1; r++) {
+                const float *const acc_ = sums_ + r * 3;
                 float *const row_ = fc_weight + r * 3;
                 #pragma omp simd
                 for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];

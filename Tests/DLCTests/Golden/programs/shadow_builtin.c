@@ -120,14 +120,17 @@ static float train_step(const dlc_step *s) {
     /* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
     {
         if ((int64_t)2 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[8] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 4;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = d_h[p * 2 + r];
-                    const float *const b_ = x + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = d_sigmoid_weight + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
@@ -249,14 +252,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
     {
         if ((int64_t)2 * 4 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[4] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[8] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 4;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = d_h[p * 2 + r];
-                    const float *const b_ = x + p * 4;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 4;
                 float *const row_ = sigmoid_weight + r * 4;
                 #pragma omp simd
                 for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];

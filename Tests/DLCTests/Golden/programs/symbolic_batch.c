@@ -169,14 +169,17 @@ static float train_step(const dlc_step *s) {
     /* %d.dec.weight: f32[6,2] = matmul %d.recon, %code {transpose_a: true}   @10:17 */
     {
         if ((int64_t)6 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 6; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[12] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = code + p * 2;
+                for (int64_t r = 0; r < 6; r++) {
                     const float a_ = d_recon[p * 6 + r];
-                    const float *const b_ = code + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 6; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = d_dec_weight + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
@@ -203,14 +206,17 @@ static float train_step(const dlc_step *s) {
     /* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
     {
         if ((int64_t)2 * 6 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[6] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[12] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 6;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = t24[p * 2 + r];
-                    const float *const b_ = x + p * 6;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 6;
                 float *const row_ = d_enc_weight + r * 6;
                 #pragma omp simd
                 for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
@@ -380,14 +386,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.dec.weight: f32[6,2] = matmul %d.recon, %code {transpose_a: true}   @10:17 */
     {
         if ((int64_t)6 * 2 * n <= 16384) {
-            for (int64_t r = 0; r < 6; r++) {
-                float acc_[2] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[12] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = code + p * 2;
+                for (int64_t r = 0; r < 6; r++) {
                     const float a_ = d_recon[p * 6 + r];
-                    const float *const b_ = code + p * 2;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 6; r++) {
+                const float *const acc_ = sums_ + r * 2;
                 float *const row_ = dec_weight + r * 2;
                 #pragma omp simd
                 for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
@@ -414,14 +423,17 @@ static float sgd_step(const dlc_step *s) {
     /* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
     {
         if ((int64_t)2 * 6 * n <= 16384) {
-            for (int64_t r = 0; r < 2; r++) {
-                float acc_[6] = {0};
-                for (int64_t p = 0; p < n; p++) {
+            float sums_[12] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float *const b_ = x + p * 6;
+                for (int64_t r = 0; r < 2; r++) {
                     const float a_ = t24[p * 2 + r];
-                    const float *const b_ = x + p * 6;
                     #pragma omp simd
-                    for (int64_t q = 0; q < 6; q++) acc_[q] += a_ * b_[q];
+                    for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
                 }
+            }
+            for (int64_t r = 0; r < 2; r++) {
+                const float *const acc_ = sums_ + r * 6;
                 float *const row_ = enc_weight + r * 6;
                 #pragma omp simd
                 for (int64_t q = 0; q < 6; q++) row_[q] += -s->lr * acc_[q];
