@@ -588,7 +588,7 @@ def main():
           "alone where the program reports it (the hand-written C; JAX after compiling the step). Every column is pinned with `taskset` to its thread count; dlc gets "
           "`--threads N`, JAX at 1 thread the XLA single-thread flags, PyTorch `set_num_threads(1)`. CPU = "
           "(user+sys)/wall (⚠ where above the thread count); CPU ms = user+sys of the process, which other processes "
-          "on a shared machine disturb less than the wall time. Loss = the last step's loss (different inits).\n")
+          "on a shared machine disturb less than the wall time. Loss = the last step's loss: the hand-written C starts from dlc's initial params (--init), JAX and PyTorch from their own, and 5000 steps of float rounding in different orders move even a shared start's loss apart.\n")
         P(table(["implementation", "threads", "BLAS env", "process ms", "time / hand-written", "loop ms", "CPU ms",
                  "CPU ms / hand-written", "CPU",
                  "peak RSS MiB", "loss", "runs"], rows))
