@@ -553,6 +553,12 @@ opts=(--optimizer 'adam(lr: 0.002)' --schedule 'cosine(epochs: 4)' --accumulate 
 $MLP train --epochs 4 "${opts[@]}" --save acc1.safetensors > /dev/null 2>&1 && $MLP train --steps 20 "${opts[@]}" --save acc2.safetensors > /dev/null 2>&1 &&
     $MLP train --epochs 3 "${opts[@]}" --resume acc2.safetensors --save acc2.safetensors > /dev/null 2>&1 && cmp -s acc1.safetensors acc2.safetensors
 check "adam + cosine + accumulate 3: stop mid-epoch and resume, bit for bit" $?
+# The epoch line keeps lr's text until lr changes (dlc_train.c): every line must show its epoch's.
+$LIN train --epochs 4 --schedule 'step_lr(every: 1, gamma: 0.5)' --log steplr.csv > steplr.txt 2>&1
+lines_lr=$(grep '^epoch ' steplr.txt | sed 's/.*  lr \([^ ]*\)  .*/\1/')
+log_lr=$(tail -n +2 steplr.csv | awk -F, '{ printf "%.6g\n", $6 }')
+[ "$lines_lr" = "$log_lr" ] && [ "$(printf '%s\n' "$lines_lr" | sort -u | wc -l)" -eq 4 ]
+check "each epoch line shows its epoch's lr as step_lr halves it (as the --log rows, %.6g)" $? "$(cat steplr.txt steplr.csv)"
 $LIN train --epochs 30 --schedule 'reduce_on_plateau(factor: 0.5, patience: 1, threshold: 0.3)' --save p1.safetensors > /dev/null 2>&1 &&
     $LIN train --epochs 12 --schedule 'reduce_on_plateau(factor: 0.5, patience: 1, threshold: 0.3)' --save p2.safetensors > /dev/null 2>&1 &&
     $LIN train --epochs 18 --schedule 'reduce_on_plateau(factor: 0.5, patience: 1, threshold: 0.3)' --resume p2.safetensors --save p2.safetensors > /dev/null 2>&1 &&
