@@ -14,6 +14,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$(dirname "$HERE")")
 DLC=${DLC:-$ROOT/.build/debug/dlc}
+case $DLC in /*) ;; *) DLC=$PWD/$DLC ;; esac # the checks run in a scratch directory (scripts/test.sh passes .build/debug/dlc)
 MODELS=$ROOT/models
 DIGITS=$MODELS/data/digits.csv
 W=$(mktemp -d "${TMPDIR:-/tmp}/dlc-mpi-tests.XXXXXX")
