@@ -12,6 +12,16 @@ public enum GemmPolicy {
             && (!g.transposeB || g.k.isConstant && g.k.constant * g.n.constant <= 4096)
     }
 
+    /// Whether the small-product loops sum with p (the summed index) outermost, all m×n sums
+    /// at once, rather than one row of C at a time: for A transposed (a weight gradient, Aᵀ·B
+    /// summed over the batch rows) with a constant m×n result of at most 1024 floats. Row by
+    /// row, each row of C is one chain of k dependent additions (k the batch), which waits on
+    /// the adder's latency; with p outermost the m rows are m independent chains. Either way
+    /// each element is summed over p in order.
+    public static func sumsBatchOutermost(_ g: GemmKernel) -> Bool {
+        g.transposeA && g.m.isConstant && g.n.isConstant && g.m.constant * g.n.constant <= 1024
+    }
+
     /// Whether the product is known at compile time to call BLAS (nil: it depends on n).
     public static func callsBLAS(_ g: GemmKernel) -> Bool? {
         if !canInline(g) { return true }

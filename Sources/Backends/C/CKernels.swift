@@ -240,7 +240,7 @@ struct CKernels {
             w.line("for (int64_t p = 0; p < \(k); p++) for (int64_t q = 0; q < \(n); q++) tile_[p * \(n) + q] = \(b)[q * \(ldb) + p];")
             bRow = "tile_ + p * \(n)"
         }
-        if Self.outerProductOrder(g) {
+        if GemmPolicy.sumsBatchOutermost(g) {
             return outerProductGemm(g, aAt: aAt, bRow: bRow, c: c, alpha: alpha, &w, store: store)
         }
         w.block("for (int64_t r = 0; r < \(m); r++)") { w in
@@ -266,19 +266,11 @@ struct CKernels {
         }
     }
 
-    /// True when `smallGemm` runs p outermost (`outerProductGemm`): A transposed (a weight
-    /// gradient, Aᵀ·B summed over the batch rows) with a constant m×n result of at most 1024
-    /// floats. Row by row, each row of C is one chain of k dependent additions (k the batch),
-    /// so the loop waits on the adder's latency; bench (b)'s fc2 and fc1 weight gradients, 100
-    /// rows each, were a quarter of its training step.
-    static func outerProductOrder(_ g: GemmKernel) -> Bool {
-        g.transposeA && g.m.isConstant && g.n.isConstant && g.m.constant * g.n.constant <= 1024
-    }
-
-    /// C = alpha·Aᵀ·B + beta·C with p (the summed index) outermost: all m×n sums live in one
-    /// local array, and each p adds A's row p (times B's row p) into all of them, m or n
-    /// independent vector additions at a time. Each element of C is still summed over p in
-    /// order, so the result is the row-by-row loop's, bit for bit.
+    /// C = alpha·Aᵀ·B + beta·C with p (the summed index) outermost (`GemmPolicy.sumsBatchOutermost`):
+    /// all m×n sums live in one local array, and each p adds A's row p (times B's row p) into
+    /// all of them, m or n independent vector additions at a time. Each element of C is still
+    /// summed over p in order, so the result is the row-by-row loop's, bit for bit (bench (b):
+    /// its fc2 and fc1 weight gradients, 100 rows each, were a quarter of the training step).
     func outerProductGemm(_ g: GemmKernel, aAt: String, bRow: String, c: String, alpha: String, _ w: inout CWriter,
                           store: String?) {
         let (m, n, k, ldc) = (C.size(g.m), C.size(g.n), C.size(g.k), C.size(g.ldc))

@@ -67,17 +67,10 @@ extension KernelEmitter {
                    epilogue: ((Value, Value, Value) -> Value)? = nil) {
         let n = g.n.constant
         let vector = IRType.vector(n, .float)
-        let k = f.size(g.k), lda = f.size(g.lda), ldb = f.size(g.ldb), ldc = f.size(g.ldc)
-        var rows = b, rowStride = ldb
-        if g.transposeB {
-            let kc = g.k.constant
-            f.tileFloats = max(f.tileFloats, kc * n)
-            rows = Value("%gemm.tile", .ptr)
-            rowStride = .i64(n)
-            f.loops([.i64(kc), .i64(n)]) { i in
-                let x = f.load(.float, f.element(b, f.add(f.mul(i[1], ldb), i[0]), .float), "b")
-                f.store(x, f.element(rows, f.add(f.mul(i[0], .i64(n)), i[1]), .float))
-            }
+        let k = f.size(g.k), lda = f.size(g.lda), ldc = f.size(g.ldc)
+        let (rows, rowStride) = bRows(g, b)
+        if epilogue == nil && GemmPolicy.sumsBatchOutermost(g) {
+            return sumsBatchOutermost(g, a, rows, rowStride, c)
         }
         let fma = f.module.declare(.fmuladd(.float, width: n))
         f.loop("r", to: f.size(g.m)) { r, _ in
@@ -101,23 +94,80 @@ extension KernelEmitter {
                 }
                 return []
             }
-            var scaled = acc
-            if g.alpha != 1 || g.alphaIsNegativeLearningRate {
-                scaled = f.value("scaled", vector, "fmul \(splat(alpha(g), n).typed), \(acc.ref)")
-            }
-            switch g.beta {
-            case 0:
-                f.emit("store \(scaled.typed), ptr \(row.ref), align 4")
-            case 1:
-                let old = f.value("c", vector, "load \(vector), ptr \(row.ref), align 4")
-                f.emit("store \(vector) \(f.value("c.new", vector, "fadd \(old.typed), \(scaled.ref)").ref), ptr \(row.ref), align 4")
-            default:
-                let old = f.value("c", vector, "load \(vector), ptr \(row.ref), align 4")
-                let kept = f.value("c.beta", vector, "fmul \(splat(.float(LL.cFloat(g.beta)), n).typed), \(old.ref)")
-                f.emit("store \(vector) \(f.value("c.new", vector, "fadd \(kept.typed), \(scaled.ref)").ref), ptr \(row.ref), align 4")
-            }
+            storeRow(g, acc, row)
             return []
         }
+    }
+
+    /// B's rows as the small-product loops read them, and their stride: B itself, or for a
+    /// transposed B a dense k×n tile copied first.
+    func bRows(_ g: GemmKernel, _ b: Value) -> (Value, Value) {
+        guard g.transposeB else { return (b, f.size(g.ldb)) }
+        let n = g.n.constant, kc = g.k.constant, ldb = f.size(g.ldb)
+        f.tileFloats = max(f.tileFloats, kc * n)
+        let tile = Value("%gemm.tile", .ptr)
+        f.loops([.i64(kc), .i64(n)]) { i in
+            let x = f.load(.float, f.element(b, f.add(f.mul(i[1], ldb), i[0]), .float), "b")
+            f.store(x, f.element(tile, f.add(f.mul(i[0], .i64(n)), i[1]), .float))
+        }
+        return (tile, .i64(n))
+    }
+
+    /// Row `row` of C from its sums `acc` (`<n x float>`): alpha·acc + beta·C.
+    func storeRow(_ g: GemmKernel, _ acc: Value, _ row: Value) {
+        let vector = acc.type, n = g.n.constant
+        var scaled = acc
+        if g.alpha != 1 || g.alphaIsNegativeLearningRate {
+            scaled = f.value("scaled", vector, "fmul \(splat(alpha(g), n).typed), \(acc.ref)")
+        }
+        switch g.beta {
+        case 0:
+            f.emit("store \(scaled.typed), ptr \(row.ref), align 4")
+        case 1:
+            let old = f.value("c", vector, "load \(vector), ptr \(row.ref), align 4")
+            f.emit("store \(vector) \(f.value("c.new", vector, "fadd \(old.typed), \(scaled.ref)").ref), ptr \(row.ref), align 4")
+        default:
+            let old = f.value("c", vector, "load \(vector), ptr \(row.ref), align 4")
+            let kept = f.value("c.beta", vector, "fmul \(splat(.float(LL.cFloat(g.beta)), n).typed), \(old.ref)")
+            f.emit("store \(vector) \(f.value("c.new", vector, "fadd \(kept.typed), \(scaled.ref)").ref), ptr \(row.ref), align 4")
+        }
+    }
+
+    /// C = alpha·Aᵀ·B + beta·C with p outermost (`GemmPolicy.sumsBatchOutermost`, as the C
+    /// backend): the m rows' sums are m `<n x float>` values carried by phis over p, each p
+    /// adding A[p, r] · B[p, :] into every one of them, m independent multiply-adds instead of
+    /// one chain per row. A single column (n = 1) is one `<m x float>` value: A's row p (its m
+    /// elements are contiguous) times B[p]. Each sum keeps its order over p.
+    func sumsBatchOutermost(_ g: GemmKernel, _ a: Value, _ rows: Value, _ rowStride: Value, _ c: Value) {
+        let m = g.m.constant, n = g.n.constant
+        let k = f.size(g.k), lda = f.size(g.lda), ldc = f.size(g.ldc)
+        if n == 1 {
+            let vector = IRType.vector(m, .float)
+            let fma = f.module.declare(.fmuladd(.float, width: m))
+            let sums = f.loop("p", to: k, carrying: [("sums", Value("zeroinitializer", vector))]) { p, acc in
+                let aRow = f.element(a, f.mul(p, lda), .float)
+                let av = f.value("a", vector, "load \(vector), ptr \(aRow.ref), align 4")
+                let bv = splat(f.load(.float, f.element(rows, f.mul(p, rowStride), .float), "b"), m)
+                return [f.value("sums", vector, "call \(vector) \(fma)(\(av.typed), \(bv.typed), \(acc[0].typed))")]
+            }[0]
+            for r in 0..<m { // one element of C per row
+                let x = f.value("sum", .vector(1, .float), "shufflevector \(sums.typed), \(vector) poison, <1 x i32> <i32 \(r)>")
+                storeRow(g, x, f.element(c, f.mul(.i64(r), ldc), .float))
+            }
+            return
+        }
+        let vector = IRType.vector(n, .float)
+        let fma = f.module.declare(.fmuladd(.float, width: n))
+        let zero = Value("zeroinitializer", vector)
+        let sums = f.loop("p", to: k, carrying: (0..<m).map { ("sums\($0)", zero) }) { p, acc in
+            let bRow = f.element(rows, f.mul(p, rowStride), .float)
+            let bv = f.value("b", vector, "load \(vector), ptr \(bRow.ref), align 4")
+            return (0..<m).map { r in
+                let av = f.load(.float, f.element(a, f.add(f.mul(p, lda), .i64(r)), .float), "a")
+                return f.value("sums", vector, "call \(vector) \(fma)(\(splat(av, n).typed), \(bv.typed), \(acc[r].typed))")
+            }
+        }
+        for r in 0..<m { storeRow(g, sums[r], f.element(c, f.mul(.i64(r), ldc), .float)) }
     }
 
     /// `<n x float>` with every lane `x`.
