@@ -72,12 +72,30 @@ public struct ParamDecl: Hashable, Sendable {
     }
 }
 
+/// A tensor carried from training step to training step without being trained: batch
+/// normalization's `bn.running_mean`, `bn.running_var` (f32) and `bn.num_batches_tracked`
+/// (i32 here, I64 in a checkpoint). Its value starts at `initializer` (zeros, ones or a
+/// number), is read by `state` leaves, replaced after each training step by its entry in
+/// `Graph.stateUpdates`, never differentiated, and saved with the params.
+public struct StateDecl: Hashable, Sendable {
+    public var name: String
+    public var type: TensorType
+    public var initializer: Initializer
+    public init(name: String, type: TensorType, initializer: Initializer) {
+        self.name = name
+        self.type = type
+        self.initializer = initializer
+    }
+}
+
 /// A whole program: declarations, the computation as a list of nodes in execution order,
 /// what it outputs and minimises, and (after AD) the gradient of the loss for each param.
 public struct Graph: Hashable, Sendable {
     public var name: String
     public var data: [DataDecl] = []
     public var params: [ParamDecl] = []
+    /// Tensors carried between steps that are not trained (batch normalization's statistics).
+    public var state: [StateDecl] = []
     /// Topologically ordered; `nodes[i].id.index == i`.
     public private(set) var nodes: [Node] = []
     /// `output` names in order, and the values they denote.
@@ -86,6 +104,9 @@ public struct Graph: Hashable, Sendable {
     public var loss: ValueID?
     /// d(loss)/d(param), one entry per param in declaration order; empty before AD.
     public var gradients: [NamedValue] = []
+    /// The value each state takes after a training step, by state name (a state a step does
+    /// not change has no entry). Evaluation and prediction change no state.
+    public var stateUpdates: [NamedValue] = []
     /// How the trainer trains by default.
     public var train: TrainConfig = TrainConfig()
 
@@ -125,6 +146,13 @@ public struct Graph: Hashable, Sendable {
     }
 
     public func param(named name: String) -> ParamDecl? { params.first { $0.name == name } }
+
+    public func stateDecl(named name: String) -> StateDecl? { state.first { $0.name == name } }
+
+    /// The value of a state's leaf node, if the graph has one.
+    public func stateValue(_ name: String) -> ValueID? {
+        nodes.first { $0.op == .state(name) }?.id
+    }
 
     /// Targets used as class labels (of `nll`, `cross_entropy`, fused or not), with their
     /// class count: the data loaders check every label is in range.

@@ -7,6 +7,14 @@ extension IRTextParser {
         case .value: try node()
         case .atom("input"), .atom("target"): try dataDecl()
         case .atom("param"): try paramDecl()
+        case .atom("state"): try stateDecl()
+        case .atom("update"):
+            positions.stateUpdates.append(tok.offset)
+            advance()
+            let name = try name("a state name")
+            try punct("=")
+            graph.stateUpdates.append(NamedValue(name, try valueUse()))
+            try endOfStatement()
         case .atom("output"):
             positions.outputs.append(tok.offset)
             advance()
@@ -30,7 +38,7 @@ extension IRTextParser {
             graph.gradients.append(NamedValue(name, try valueUse()))
             try endOfStatement()
         default:
-            throw unexpected(tok, "a declaration, a node, 'output', 'loss' or 'grad'")
+            throw unexpected(tok, "a declaration, a node, 'output', 'loss', 'grad' or 'update'")
         }
     }
 
@@ -59,6 +67,20 @@ extension IRTextParser {
         try endOfStatement()
         graph.params.append(ParamDecl(name: name, type: type, initializer: initializer))
         positions.params.append(offset)
+    }
+
+    /// `state bn.running_mean: f32[16] = zeros`.
+    mutating func stateDecl() throws {
+        let offset = tok.offset
+        advance()
+        let name = try name("a state name")
+        try punct(":")
+        let type = try tensorType()
+        try punct("=")
+        let initializer = try initializer()
+        try endOfStatement()
+        graph.state.append(StateDecl(name: name, type: type, initializer: initializer))
+        positions.state.append(offset)
     }
 
     mutating func initializer() throws -> Initializer {
@@ -147,6 +169,7 @@ extension IRTextParser {
         switch m {
         case "input": return (.input(try name("an input name")), [])
         case "param": return (.param(try name("a param name")), [])
+        case "state": return (.state(try name("a state name")), [])
         case "constant": return (.constant(try double()), [])
         default: break
         }
@@ -189,10 +212,23 @@ extension IRTextParser {
         case "relu_grad": return .reluGrad
         case "softmax_cross_entropy": return .softmaxCrossEntropy
         case "softmax_cross_entropy_grad": return .softmaxCrossEntropyGrad
+        case "if_training": return .ifTraining
+        case "conv2d":
+            return .conv2d(stride: try a.int("stride"), padding: try a.int("padding"), relu: try a.flag("relu"))
+        case "conv2d_input_grad": return .conv2dInputGrad(stride: try a.int("stride"), padding: try a.int("padding"))
+        case "conv2d_weight_grad": return .conv2dWeightGrad(stride: try a.int("stride"), padding: try a.int("padding"))
+        case "max_pool2d": return .maxPool2d(try window(&a))
+        case "max_pool2d_grad": return .maxPool2dGrad(try window(&a))
+        case "avg_pool2d": return .avgPool2d(try window(&a))
+        case "avg_pool2d_grad": return .avgPool2dGrad(try window(&a))
         default:
             throw ParseFailure(offset: offset, message: "unknown op '\(m)'",
                                hint: IRText.suggestion(for: m, among: IRText.mnemonics).map { "did you mean '\($0)'?" })
         }
+    }
+
+    static func window(_ a: inout IRArguments) throws -> Window2d {
+        Window2d(kernel: try a.int("kernel"), stride: try a.int("stride"), padding: try a.int("padding"))
     }
 
     /// `{key: value, ...}` (attributes) or `(key: value, ...)` (train settings): each value an

@@ -143,6 +143,9 @@ extension EntryLowering {
             emit(.softmaxCrossEntropyGrad(output: out, logits: z, labels: y,
                                           probabilities: savedProbabilities[SoftmaxKey(logits: n.operands[0], labels: n.operands[1])],
                                           scale: g, rows: Affine(shape.dims[0]), classes: shape.dims[1].fixedSize!), v)
+        case .state, .ifTraining, .conv2d, .conv2dInputGrad, .conv2dWeightGrad, .maxPool2d, .maxPool2dGrad,
+             .avgPool2d, .avgPool2dGrad:
+            throw Lowering.Failure(description: "\(n.op.mnemonic) is not lowered yet")
         case .loss(let lossKind):
             let p = materialize(n.operands[0]), y = materialize(n.operands[1])
             let ps = graph.type(of: n.operands[0]).shape
