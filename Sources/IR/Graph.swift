@@ -166,6 +166,23 @@ public struct Graph: Hashable, Sendable {
         return out
     }
     public func dataDecl(named name: String) -> DataDecl? { data.first { $0.name == name } }
+
+    /// A node that needs training batches of at least two rows, if there is one: a `count`
+    /// over the batch and axes of size 1 whose value reaches a state update, which divides by
+    /// count − 1 (batch normalization's unbiased running variance over [N, C]: a batch of one
+    /// row has a single value per channel). Its location is the layer's call.
+    public func nodeNeedingTwoRows() -> Node? {
+        var reachesUpdate = [Bool](repeating: false, count: nodes.count)
+        for u in stateUpdates { reachesUpdate[u.value.index] = true }
+        for n in nodes.reversed() where reachesUpdate[n.id.index] {
+            for o in n.operands { reachesUpdate[o.index] = true }
+        }
+        return nodes.first { n in
+            guard reachesUpdate[n.id.index], case .count(let axes) = n.op else { return false }
+            let dims = type(of: n.operands[0]).shape.dims
+            return axes.contains { dims[$0] == .batch } && axes.allSatisfy { dims[$0] == .batch || dims[$0] == .fixed(1) }
+        }
+    }
 }
 
 /// A value with a name attached: an output, or a param's gradient.
