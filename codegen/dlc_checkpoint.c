@@ -43,11 +43,23 @@ static char *format(const char *fmt, ...) {
     return dlc_xstrdup(buf);
 }
 
-void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, const dlc_norms *nz,
-                     const char *path, int64_t step) {
-    dlc_st_tensor *t = dlc_xcalloc((size_t)m->n_params + 1, sizeof *t);
+void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                     const dlc_norms *nz, const char *path, int64_t step) {
+    dlc_st_tensor *t = dlc_xcalloc((size_t)(m->n_params + m->n_state) + 1, sizeof *t);
     for (int i = 0; i < m->n_params; i++)
-        t[i] = (dlc_st_tensor){m->params[i].name, m->params[i].rank, m->params[i].dims, params + l->offset[i]};
+        t[i] = (dlc_st_tensor){m->params[i].name, m->params[i].rank, m->params[i].dims, params + l->offset[i], "F32"};
+    /* State after the params, as PyTorch's state_dict orders buffers; an i32 counter as I64. */
+    int64_t **wide = dlc_xcalloc((size_t)m->n_state + 1, sizeof *wide);
+    for (int i = 0; i < m->n_state; i++) {
+        const dlc_state_desc *d = &m->state[i];
+        const void *data = state[i];
+        if (d->dtype == DLC_I32) {
+            wide[i] = dlc_xmalloc(dlc_mul_size((size_t)d->size, sizeof(int64_t)));
+            for (int64_t k = 0; k < d->size; k++) wide[i][k] = ((const int32_t *)state[i])[k];
+            data = wide[i];
+        }
+        t[m->n_params + i] = (dlc_st_tensor){d->name, d->rank, d->dims, data, d->dtype == DLC_I32 ? "I64" : "F32"};
+    }
     int nm = 0, cap = 2 + 2 * (nz ? nz->count : 0);
     dlc_st_meta *meta = dlc_xcalloc((size_t)cap, sizeof *meta);
     meta[nm++] = (dlc_st_meta){"format", "pt"};
@@ -62,20 +74,40 @@ void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *param
         dlc_str_add(&key2, "normalize.%s.std", d->name);
         meta[nm++] = (dlc_st_meta){key2.s, float_array_json(z->std, d->size)};
     }
-    dlc_st_write(path, t, m->n_params, meta, nm);
+    dlc_st_write(path, t, m->n_params + m->n_state, meta, nm);
+    for (int i = 0; i < m->n_state; i++) free(wide[i]);
+    free(wide);
     free(t);
     free(meta); /* the strings are few and small; they live until exit */
 }
 
-void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, const char *path, dlc_st_file *f) {
+void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
+                     dlc_st_file *f) {
     dlc_st_open(path, f);
-    const char **names = dlc_xcalloc((size_t)m->n_params + 1, sizeof *names);
+    const char **names = dlc_xcalloc((size_t)(m->n_params + m->n_state) + 1, sizeof *names);
     for (int i = 0; i < m->n_params; i++) {
         const dlc_param_desc *p = &m->params[i];
         dlc_st_read(f, p->name, p->rank, p->dims, params + l->offset[i]);
         names[i] = p->name;
     }
-    dlc_st_no_extra(f, names, m->n_params);
+    for (int i = 0; i < m->n_state; i++) {
+        const dlc_state_desc *d = &m->state[i];
+        names[m->n_params + i] = d->name;
+        if (d->dtype == DLC_F32) {
+            dlc_st_read(f, d->name, d->rank, d->dims, state[i]);
+            continue;
+        }
+        int64_t *wide = dlc_xmalloc(dlc_mul_size((size_t)d->size, sizeof *wide));
+        dlc_st_read_i64(f, d->name, d->rank, d->dims, wide);
+        for (int64_t k = 0; k < d->size; k++) {
+            if (wide[k] < 0 || wide[k] > INT32_MAX)
+                dlc_die(1, "%s: tensor '%s' holds %lld, which is not a count in 0..%d", path, d->name, (long long)wide[k],
+                        INT32_MAX);
+            ((int32_t *)state[i])[k] = (int32_t)wide[k];
+        }
+        free(wide);
+    }
+    dlc_st_no_extra(f, names, m->n_params + m->n_state);
     free(names);
 }
 

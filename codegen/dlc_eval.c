@@ -27,6 +27,15 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     memset(r->grads, 0, bytes);
     r->param_views = dlc_layout_views(m, &r->layout, r->params);
     r->grad_views = dlc_layout_views(m, &r->layout, r->grads);
+    r->state = dlc_xcalloc((size_t)m->n_state + 1, sizeof *r->state);
+    for (int i = 0; i < m->n_state; i++) {
+        const dlc_state_desc *d = &m->state[i];
+        r->state[i] = dlc_aligned_alloc(dlc_mul_size((size_t)d->size, 4));
+        for (int64_t k = 0; k < d->size; k++) {
+            if (d->dtype == DLC_F32) ((float *)r->state[i])[k] = (float)d->init;
+            else ((int32_t *)r->state[i])[k] = (int32_t)d->init;
+        }
+    }
     r->arena = dlc_aligned_alloc(m->arena_bytes(r->max_rows));
     r->outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->outputs);
     for (int i = 0; i < m->n_outputs; i++) r->outputs[i] = dlc_aligned_alloc(output_bytes(&m->outputs[i], r->max_rows));
@@ -46,7 +55,24 @@ void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
     if (n == 1 && blas_thread_shutdown_) blas_thread_shutdown_();
 }
 
+dlc_step dlc_runner_step(dlc_runner *r, int64_t n, const void *const *data, dlc_rng *dropout, int training) {
+    dlc_step s = {n, data, 1, (const float *const *)r->param_views, r->grad_views, r->arena, dropout, training, 0.0f,
+                  (void *const *)r->state};
+    return s;
+}
+
+void dlc_check_batch_rows(const dlc_model *m, int64_t n_train, int64_t batch, int drop_last) {
+    if (!m->needs_two_rows || n_train <= 0) return;
+    int64_t last = n_train % batch;
+    if (batch > 1 && !(last == 1 && !drop_last)) return;
+    dlc_die(1, "%s: a training batch of 1 row leaves batch normalization a single value per channel "
+            "(%lld training rows in batches of %lld); use drop_last true (--drop-last true) or another batch size",
+            m->needs_two_rows, (long long)n_train, (long long)batch);
+}
+
 void dlc_runner_free(dlc_runner *r) {
+    for (int i = 0; i < r->m->n_state; i++) free(r->state[i]);
+    free(r->state);
     for (int i = 0; i < r->m->n_outputs; i++) free(r->outputs[i]);
     free(r->outputs);
     free(r->arena);
@@ -64,7 +90,8 @@ static float eval_batch(dlc_runner *r, int64_t n, const void *const *data) {
     for (int t = 0; t < m->n_data; t++)
         if (m->data[t].is_target && !data[t]) has_targets = 0;
     dlc_rng unused = dlc_rng_stream(0, DLC_STREAM_DROPOUT);
-    dlc_step s = {n, data, has_targets, (const float *const *)r->param_views, r->grad_views, r->arena, &unused, 0, 0.0f};
+    dlc_step s = dlc_runner_step(r, n, data, &unused, 0);
+    s.has_targets = has_targets;
     return m->eval_step(&s, r->outputs);
 }
 
@@ -98,7 +125,7 @@ static void prepare(const dlc_model *m, const dlc_options *o, int for_predict, d
     dlc_set_threads(m, o->threads, *batch);
     dlc_runner_init(r, m, *batch);
     dlc_st_file f;
-    dlc_load_params(m, &r->layout, r->params, o->weights, &f);
+    dlc_load_params(m, &r->layout, r->params, r->state, o->weights, &f);
     dlc_norms nz;
     dlc_load_norms(m, &o->cfg, &f, &nz);
     dlc_norm_apply(m, &nz, ds);

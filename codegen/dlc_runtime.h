@@ -230,14 +230,16 @@ typedef struct {
     const char *name;
     int rank;
     const int64_t *dims;
-    const float *data;
+    const void *data;          /* little-endian values of `dtype` */
+    const char *dtype;         /* "F32" (NULL means it too) or "I64" */
 } dlc_st_tensor;
 
 typedef struct {
     const char *key, *value;
 } dlc_st_meta;
 
-/* Writes an F32 safetensors file through a temporary file and rename(); exits 1 on failure. */
+/* Writes a safetensors file (F32 and I64 tensors) through a temporary file and rename();
+ * exits 1 on failure. */
 void dlc_st_write(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm);
 
 /* A file read whole and validated: every entry's dtype, shape and offsets. */
@@ -254,6 +256,8 @@ void dlc_st_open(const char *path, dlc_st_file *f);
 void dlc_st_close(dlc_st_file *f);
 /* A tensor that must exist, be F32 and have exactly these dims; copied into dst. */
 void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst);
+/* The same for an I64 tensor (num_batches_tracked), read into int64 values. */
+void dlc_st_read_i64(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, int64_t *dst);
 /* Exits 1 naming the first tensor not in names[0..n). */
 void dlc_st_no_extra(const dlc_st_file *f, const char *const *names, int n);
 /* A __metadata__ string, or NULL. */
@@ -279,10 +283,14 @@ typedef struct {
 
 typedef struct dlc_optimizer dlc_optimizer;
 
-void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, const dlc_norms *nz,
-                     const char *path, int64_t step);
-/* Reads every param (strictly) into params; returns the file for metadata look-ups. */
-void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, const char *path, dlc_st_file *f);
+/* The params and the state (running statistics: F32, num_batches_tracked as I64), and
+ * normalize statistics and the step in the metadata. */
+void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                     const dlc_norms *nz, const char *path, int64_t step);
+/* Reads every param and every state tensor (strictly) into params and state; returns the file
+ * for metadata look-ups. */
+void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
+                     dlc_st_file *f);
 /* Reads normalize statistics from a params file's metadata (exits 1 when missing). */
 void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_st_file *f, dlc_norms *nz);
 void dlc_save_optim(const dlc_model *m, const dlc_layout *l, const dlc_optimizer *opt, const dlc_progress *p,
@@ -342,18 +350,24 @@ const char *dlc_metric_name(dlc_metric_kind k);
 
 /* ==== dlc_eval.c: evaluation passes and the eval/predict commands =========================== */
 
-/* A model ready to run: params, step buffers and the arena sized for max_rows. */
+/* A model ready to run: params, state, step buffers and the arena sized for max_rows. */
 typedef struct {
     const dlc_model *m;
     dlc_layout layout;
     float *params, *grads;
     float **param_views, **grad_views;
+    void **state;            /* per state tensor, at its initial value until loaded or trained */
     void *arena;
     int64_t max_rows;
     void **outputs;          /* per output, max_rows rows */
 } dlc_runner;
 
 void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows);
+/* The step of one batch of n rows for r's params and state (dropout and flags set by the caller). */
+dlc_step dlc_runner_step(dlc_runner *r, int64_t n, const void *const *data, dlc_rng *dropout, int training);
+/* Exits 1 (before any step) when the model needs training batches of two rows and the run
+ * would make one of one row: n_train rows in batches of `batch`, the last one dropped or not. */
+void dlc_check_batch_rows(const dlc_model *m, int64_t n_train, int64_t batch, int drop_last);
 /* OpenBLAS threads: --threads N when given; else one when the model's steps on `rows` rows
  * (the most a command runs) make no BLAS call (m->uses_blas says so; NULL counts as "calls
  * BLAS"), since OpenBLAS's idle workers would only spin beside it; else OpenBLAS's default. */

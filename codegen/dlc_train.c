@@ -105,7 +105,7 @@ static void start_params(trainer *t) {
     t->prog.dropout_state = dlc_rng_stream(t->cfg.seed, DLC_STREAM_DROPOUT).state;
     if (o->resume) {
         dlc_st_file f;
-        dlc_load_params(m, &t->r.layout, t->r.params, o->resume, &f);
+        dlc_load_params(m, &t->r.layout, t->r.params, t->r.state, o->resume, &f);
         const char *step = dlc_st_meta_get(&f, "dlc.step");
         char *end = NULL;
         long long s = step ? strtoll(step, &end, 10) : -1;
@@ -118,7 +118,7 @@ static void start_params(trainer *t) {
         if (o->lr_given) t->opt.lr = t->cfg.optimizer.lr; /* an explicit --lr wins over the saved rate */
     } else if (o->init) {
         dlc_st_file f;
-        dlc_load_params(m, &t->r.layout, t->r.params, o->init, &f);
+        dlc_load_params(m, &t->r.layout, t->r.params, t->r.state, o->init, &f);
         dlc_st_close(&f);
     } else {
         dlc_init_params(m, &t->r.layout, t->r.params, t->cfg.seed);
@@ -155,7 +155,7 @@ static void save(trainer *t) {
     t->prog.sched_best = t->sched.best;
     t->prog.sched_bad_epochs = t->sched.bad_epochs;
     t->prog.seed = t->cfg.seed;
-    dlc_save_params(t->m, &t->r.layout, t->r.params, &t->norms, t->o->save, t->prog.step);
+    dlc_save_params(t->m, &t->r.layout, t->r.params, t->r.state, &t->norms, t->o->save, t->prog.step);
     dlc_save_optim(t->m, &t->r.layout, &t->opt, &t->prog, t->o->save);
 }
 
@@ -173,8 +173,8 @@ static int fused_sgd(const trainer *t) {
  * sum divided by k. Returns the loss. */
 static float micro_step(trainer *t, int64_t n, const void *const *data, int first_in_cycle) {
     const dlc_model *m = t->m;
-    dlc_step s = {n, data, 1, (const float *const *)t->r.param_views, t->r.grad_views, t->r.arena, &t->dropout, 1,
-                  (float)t->opt.lr};
+    dlc_step s = dlc_runner_step(&t->r, n, data, &t->dropout, 1);
+    s.lr = (float)t->opt.lr;
     if (fused_sgd(t)) return m->sgd_step(&s);  /* the update happens inside the step */
     float loss = m->train_step(&s);
     int64_t k = t->cfg.accumulate;
@@ -372,6 +372,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     }
     /* A batch larger than the data is one partial batch (which drop_last skips). */
     t.batch = has_data && t.cfg.batch > 0 ? t.cfg.batch : has_data ? t.train.n : 1;
+    if (has_data) dlc_check_batch_rows(m, t.train.n, t.batch, t.cfg.drop_last);
     int64_t train_rows = t.batch < t.train.n || !has_data ? t.batch : t.train.n;
     /* Evaluation runs in batches of the same size (`batch full`: as many rows as training). */
     t.eval_batch = has_data ? t.batch : 1;

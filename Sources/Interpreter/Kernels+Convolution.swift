@@ -11,97 +11,106 @@ extension Kernels {
     /// The sizes of an image batch.
     struct Images {
         let n, c, h, w: Int
-        init(_ t: Tensor) { (n, c, h, w) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3]) }
+        init(_ shape: [Int]) { (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3]) }
         /// The flat offset of (image, channel, row, column).
         func at(_ b: Int, _ ch: Int, _ r: Int, _ col: Int) -> Int { ((b * c + ch) * h + r) * w + col }
     }
 
-    /// Cross-correlation of x with w [O, C, k, k] (zero padding), plus the bias, then ReLU.
+    /// The geometry shared by a convolution and its gradients: for each kernel offset p, the
+    /// output rows i whose input row i·stride − padding + p lies inside the image (likewise
+    /// for columns). Iterating over those ranges visits exactly the terms of the definition,
+    /// without a test per term.
+    struct ConvWindows {
+        let stride, padding, k: Int
+        let x: Images
+        let oh, ow: Int
+
+        /// The output indices i in 0..<count with 0 <= i·stride − padding + p < size.
+        func valid(_ p: Int, count: Int, size: Int) -> Range<Int> {
+            var lo = 0
+            while lo < count && lo * stride - padding + p < 0 { lo += 1 }
+            var hi = count
+            while hi > lo && (hi - 1) * stride - padding + p >= size { hi -= 1 }
+            return lo..<hi
+        }
+
+        /// Calls `body(b, f, ch, p, q, i, j, inputOffset, outputOffset)` for every term of the
+        /// convolution sum, in the order b, f, ch, p, q, i, j.
+        func forEachTerm(outputs o: Int, _ body: (_ weight: Int, _ input: Int, _ output: Int) -> Void) {
+            for b in 0..<x.n {
+                for f in 0..<o {
+                    for ch in 0..<x.c {
+                        for p in 0..<k {
+                            let rows = valid(p, count: oh, size: x.h)
+                            for q in 0..<k {
+                                let cols = valid(q, count: ow, size: x.w)
+                                let weight = ((f * x.c + ch) * k + p) * k + q
+                                for i in rows {
+                                    let input = x.at(b, ch, i * stride - padding + p, q - padding)
+                                    let output = ((b * o + f) * oh + i) * ow
+                                    for j in cols { body(weight, input + j * stride, output + j) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static func windows(_ x: [Int], kernel k: Int, stride: Int, padding: Int) -> ConvWindows {
+        ConvWindows(stride: stride, padding: padding, k: k, x: Images(x),
+                           oh: Window2d.outputSize(x[2], kernel: k, stride: stride, padding: padding)!,
+                           ow: Window2d.outputSize(x[3], kernel: k, stride: stride, padding: padding)!)
+    }
+
+    /// Cross-correlation of x with w [O, C, k, k] (zero padding: padding cells add nothing),
+    /// plus the bias, then ReLU: y[b, f, i, j] = bias[f] + Σ x[b, ch, i·s − p + di, j·s − p + dj]·w[f, ch, di, dj].
     static func conv2d(_ operands: [Tensor], stride: Int, padding: Int, relu: Bool) throws -> Tensor {
         let (x, w) = (operands[0], operands[1])
-        let xi = Images(x), o = w.shape[0], k = w.shape[2]
-        let oh = Window2d.outputSize(xi.h, kernel: k, stride: stride, padding: padding)!
-        let ow = Window2d.outputSize(xi.w, kernel: k, stride: stride, padding: padding)!
-        var y = Tensor.zeros([xi.n, o, oh, ow])
-        let yi = Images(y)
-        for b in 0..<xi.n {
-            for f in 0..<o {
-                for i in 0..<oh {
-                    for j in 0..<ow {
-                        var acc = operands.count == 3 ? operands[2].scalars[f] : 0
-                        for ch in 0..<xi.c {
-                            for p in 0..<k {
-                                let r = i * stride - padding + p
-                                guard r >= 0, r < xi.h else { continue }
-                                for q in 0..<k {
-                                    let col = j * stride - padding + q
-                                    guard col >= 0, col < xi.w else { continue }
-                                    acc += x.scalars[xi.at(b, ch, r, col)] * w.scalars[((f * xi.c + ch) * k + p) * k + q]
-                                }
-                            }
-                        }
-                        y.scalars[yi.at(b, f, i, j)] = acc
-                    }
+        let o = w.shape[0]
+        let geo = windows(x.shape, kernel: w.shape[2], stride: stride, padding: padding)
+        var y = [Double](repeating: 0, count: x.shape[0] * o * geo.oh * geo.ow)
+        if operands.count == 3 {
+            for v in y.indices { y[v] = operands[2].scalars[(v / (geo.oh * geo.ow)) % o] }
+        }
+        x.scalars.withUnsafeBufferPointer { xs in
+            w.scalars.withUnsafeBufferPointer { ws in
+                y.withUnsafeMutableBufferPointer { ys in
+                    geo.forEachTerm(outputs: o) { wi, xi, yi in ys[yi] += xs[xi] * ws[wi] }
                 }
             }
         }
-        return relu ? try unary(.relu, y, dtype: .f32) : y
+        let out = Tensor(shape: [x.shape[0], o, geo.oh, geo.ow], scalars: y)
+        return relu ? try unary(.relu, out, dtype: .f32) : out
     }
 
-    /// The gradient of conv2d's input: every output cell's g times the weights, added back into
-    /// the input cells of its window (padding cells dropped).
+    /// The gradient of conv2d's input: each term's g times its weight, added to its input cell.
     static func conv2dInputGrad(_ g: Tensor, _ w: Tensor, inputShape: [Int], stride: Int, padding: Int) -> Tensor {
-        var dx = Tensor.zeros(inputShape)
-        let xi = Images(dx), gi = Images(g), k = w.shape[2]
-        for b in 0..<gi.n {
-            for f in 0..<gi.c {
-                for i in 0..<gi.h {
-                    for j in 0..<gi.w {
-                        let gv = g.scalars[gi.at(b, f, i, j)]
-                        for ch in 0..<xi.c {
-                            for p in 0..<k {
-                                let r = i * stride - padding + p
-                                guard r >= 0, r < xi.h else { continue }
-                                for q in 0..<k {
-                                    let col = j * stride - padding + q
-                                    guard col >= 0, col < xi.w else { continue }
-                                    dx.scalars[xi.at(b, ch, r, col)] += gv * w.scalars[((f * xi.c + ch) * k + p) * k + q]
-                                }
-                            }
-                        }
-                    }
+        let geo = windows(inputShape, kernel: w.shape[2], stride: stride, padding: padding)
+        var dx = [Double](repeating: 0, count: Tensor.count(inputShape))
+        g.scalars.withUnsafeBufferPointer { gs in
+            w.scalars.withUnsafeBufferPointer { ws in
+                dx.withUnsafeMutableBufferPointer { ds in
+                    geo.forEachTerm(outputs: w.shape[0]) { wi, xi, yi in ds[xi] += gs[yi] * ws[wi] }
                 }
             }
         }
-        return dx
+        return Tensor(shape: inputShape, scalars: dx)
     }
 
-    /// The gradient of conv2d's weight: Σ over images and output cells of g times the input
-    /// cell under each weight (0 for a padding cell).
+    /// The gradient of conv2d's weight: each term's g times its input cell, added to its weight.
     static func conv2dWeightGrad(_ x: Tensor, _ g: Tensor, weightShape: [Int], stride: Int, padding: Int) -> Tensor {
-        var dw = Tensor.zeros(weightShape)
-        let xi = Images(x), gi = Images(g), k = weightShape[2]
-        for b in 0..<gi.n {
-            for f in 0..<gi.c {
-                for i in 0..<gi.h {
-                    for j in 0..<gi.w {
-                        let gv = g.scalars[gi.at(b, f, i, j)]
-                        for ch in 0..<xi.c {
-                            for p in 0..<k {
-                                let r = i * stride - padding + p
-                                guard r >= 0, r < xi.h else { continue }
-                                for q in 0..<k {
-                                    let col = j * stride - padding + q
-                                    guard col >= 0, col < xi.w else { continue }
-                                    dw.scalars[((f * xi.c + ch) * k + p) * k + q] += gv * x.scalars[xi.at(b, ch, r, col)]
-                                }
-                            }
-                        }
-                    }
+        let geo = windows(x.shape, kernel: weightShape[2], stride: stride, padding: padding)
+        var dw = [Double](repeating: 0, count: Tensor.count(weightShape))
+        x.scalars.withUnsafeBufferPointer { xs in
+            g.scalars.withUnsafeBufferPointer { gs in
+                dw.withUnsafeMutableBufferPointer { ds in
+                    geo.forEachTerm(outputs: weightShape[0]) { wi, xi, yi in ds[wi] += gs[yi] * xs[xi] }
                 }
             }
         }
-        return dw
+        return Tensor(shape: weightShape, scalars: dw)
     }
 
     /// Calls `body` once per output cell of pooling `x` with `window`: the cell's flat offset in

@@ -10,8 +10,9 @@ public enum Lowering {
     public static func lower(_ graph: Graph) throws -> KernelProgram {
         guard let loss = graph.loss else { throw Failure(description: "the graph has no loss") }
         let outputs = graph.outputs.map(\.value)
+        let updates = graph.stateUpdates.map(\.value)
         let plans: [(EntryKind, [ValueID])] = [
-            (.train, [loss] + graph.gradients.map(\.value)), (.sgd, [loss] + graph.gradients.map(\.value)),
+            (.train, [loss] + graph.gradients.map(\.value) + updates), (.sgd, [loss] + graph.gradients.map(\.value) + updates),
             (.eval, [loss] + outputs), (.predict, outputs),
         ]
         var entries: [Entry] = []
@@ -48,6 +49,12 @@ struct EntryLowering {
     var usedNames: Set<String> = []
     /// Softmax probabilities a `softmax_cross_entropy` kernel keeps for its gradient kernel.
     var savedProbabilities: [SoftmaxKey: BufferID] = [:]
+    /// The im2col a forward convolution keeps (training entries) for its weight gradient.
+    var savedColumns: [ColumnsKey: BufferID] = [:]
+    /// Convolution gradients in the GEMMs' channel-major layout, made once per value.
+    var savedChannelMajor: [ValueID: BufferID] = [:]
+    /// The winners a max pool keeps (training entries) for its gradient.
+    var savedArgmax: [PoolKey: BufferID] = [:]
 
     init(graph: Graph, kind: EntryKind, roots: [ValueID]) {
         self.graph = graph
@@ -55,10 +62,15 @@ struct EntryLowering {
         self.roots = roots
     }
 
-    /// The nodes the roots depend on, in graph order.
+    /// The nodes the roots depend on, in graph order; an `if_training` depends on its first
+    /// operand in a training entry and on its second otherwise.
     func neededNodes() -> [Node] {
         var needed = Set(roots.map(\.index))
         for n in graph.nodes.reversed() where needed.contains(n.id.index) {
+            if n.op == .ifTraining {
+                needed.insert(n.operands[kind.isTraining ? 0 : 1].index)
+                continue
+            }
             for o in n.operands { needed.insert(o.index) }
         }
         return graph.nodes.filter { needed.contains($0.id.index) }
@@ -88,6 +100,19 @@ struct EntryLowering {
             }
             gradientBuffers = updates.compactMap { if case .buffer(let b, _) = $0.gradient { return b }; return nil }
         }
+        // A training step ends by storing the state's new values (after every read of the old).
+        if kind.isTraining {
+            for u in graph.stateUpdates {
+                let i = graph.state.firstIndex { $0.name == u.name }!
+                let target = newBuffer(graph.stateValue(u.name) ?? u.value, .state(i), type: graph.state[i].type,
+                                       name: bufferName(for: graph.stateValue(u.name) ?? u.value, suffix: "_next"))
+                let count = graph.state[i].type.shape.affineCount
+                switch values[u.value]! {
+                case .buffer(let b): emit(.copy(output: target, input: b, count: count), u.value)
+                case .immediate, .count: emit(.fill(output: target, value: operand(u.value, shape: []), count: count), u.value)
+                }
+            }
+        }
         let lossBuffer = graph.loss.flatMap { l in roots.contains(l) ? materialize(l) : nil }
         let outputBuffers = kind.isTraining ? [] : graph.outputs.map { materialize($0.value) }
         var entry = Entry(kind: kind, buffers: buffers, kernels: kernels, unavailable: nil, arenaBytes: .zero,
@@ -105,9 +130,10 @@ struct EntryLowering {
 
     // MARK: - Buffers
 
-    /// A C-friendly unique name for a value: `fc1.weight` -> `fc1_weight`, `%12` -> `t12`.
-    mutating func bufferName(for v: ValueID) -> String {
-        var base = graph[v].name.map { String($0.map { $0 == "." ? "_" : $0 }) } ?? "t\(v.index)"
+    /// A C-friendly unique name for a value: `fc1.weight` -> `fc1_weight`, `%12` -> `t12`; with
+    /// a suffix, the name of a helper buffer of the value (`t12_cols`).
+    mutating func bufferName(for v: ValueID, suffix: String = "") -> String {
+        var base = (graph[v].name.map { String($0.map { $0 == "." ? "_" : $0 }) } ?? "t\(v.index)") + suffix
         if base.first?.isNumber == true { base = "v" + base }
         var name = base, k = 2
         while usedNames.contains(name) || cReserved.contains(name) { name = "\(base)_\(k)"; k += 1 }
@@ -202,6 +228,7 @@ let cReserved: Set<String> = [
     "volatile", "while", "outputs", "loss", "i", "j", "k", "o", "t", "l",
     // Locals of the generated kernels end in '_' (see CKernels) and loop counters are iN.
     "r_", "m_", "sum_", "e_", "lse_", "base_", "best_", "a_", "b_", "acc_", "d_", "q_", "t_", "z_", "c_", "keep_", "j_",
-    "p_", "inv_", "scale_", "v_", "row_", "r", "p", "q", "lr_", "acc_", "tile_",
+    "p_", "inv_", "scale_", "v_", "row_", "r", "p", "q", "lr_", "acc_", "tile_", "o_", "r0_", "r1_", "c0_", "c1_", "x_",
+    "g_", "share_",
     "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7",
 ]

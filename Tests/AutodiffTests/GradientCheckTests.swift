@@ -39,6 +39,19 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertEqual(r.map(\.checked), [2, 1])
     }
 
+    /// A kink 3e-5 above b = 7 lies within the first step (7e-5): that quotient mixes both
+    /// slopes, but the closer steps measure the derivative at b (0), which the gradient is.
+    func testAKinkWithinTheStepIsMeasuredCloser() {
+        let a = [0.5, -1, 2, 0]
+        func kinked(_ theta: [[Double]]) -> Double { loss(theta) - 3 * theta[1][0] + max(0, theta[1][0] - 7.00003) }
+        let r = GradientCheck().run(graph(), params: [a, [7]], gradients: [a.map { 2 * $0 }, [0]], loss: kinked)[1]
+        XCTAssertEqual(r.numeric, 0, accuracy: 1e-9)
+        XCTAssertLessThan(r.maxRelativeError, 1e-8)
+        // A wrong gradient stays wrong at every step.
+        let wrong = GradientCheck().run(graph(), params: [a, [7]], gradients: [a.map { 2 * $0 }, [2]], loss: kinked)[1]
+        XCTAssertGreaterThan(wrong.maxRelativeError, 0.4)
+    }
+
     func testNaNIsInfinitelyWrong() {
         XCTAssertEqual(GradientCheck().relativeError(.nan, 1), .infinity)
     }

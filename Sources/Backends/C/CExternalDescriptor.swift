@@ -18,7 +18,7 @@ extension CPrinter {
             for line in preamble { w.line(line) }
         }
         w.line()
-        var descriptor = CDescriptor(program: program, dataPath: dataPath)
+        var descriptor = CDescriptor(program: program, dataPath: dataPath, sourceName: sourceName)
         descriptor.externalEntries = true
         descriptor.print(&w)
         return w.text

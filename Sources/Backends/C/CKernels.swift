@@ -73,6 +73,70 @@ struct CKernels {
             w.loops(s.map(C.size)) { w in
                 w.line("\(name(out))[\(Self.index(st[0], offset: oo))] = \(name(input))[\(Self.index(st[1], offset: io))];")
             }
+        case .stridedAccumulate(let out, let oo, let os, let input, let io, let ins, let shape):
+            let (s, st) = LoopShapes.collapse(shape, [os, ins])
+            w.loops(s.map(C.size)) { w in
+                w.line("\(name(out))[\(Self.index(st[0], offset: oo))] += \(name(input))[\(Self.index(st[1], offset: io))];")
+            }
+        case .pool2d(let op, let out, let input, let argmax, let g): pool2d(op, out, input, argmax, g, &w)
+        case .pool2dGrad(let op, let out, let grad, let argmax, let g): pool2dGrad(op, out, grad, argmax, g, &w)
+        }
+    }
+
+    /// The loops over every window of every plane: `body` runs with r0_/r1_ and c0_/c1_ the
+    /// window's real rows and columns, and o_ the output cell's offset in its plane.
+    func windows(_ g: PoolGeometry, _ w: inout CWriter, _ body: (inout CWriter) -> Void) {
+        let (k, s, p) = (g.window.kernel, g.window.stride, g.window.padding)
+        w.loops([C.size(g.planes), "\(g.outHeight)", "\(g.outWidth)"]) { w in
+            w.line("const int64_t o_ = i1 * \(g.outWidth) + i2;")
+            w.line("const int64_t r0_ = i1 * \(s) - \(p) < 0 ? 0 : i1 * \(s) - \(p), r1_ = i1 * \(s) - \(p) + \(k) > \(g.height) ? \(g.height) : i1 * \(s) - \(p) + \(k);")
+            w.line("const int64_t c0_ = i2 * \(s) - \(p) < 0 ? 0 : i2 * \(s) - \(p), c1_ = i2 * \(s) - \(p) + \(k) > \(g.width) ? \(g.width) : i2 * \(s) - \(p) + \(k);")
+            body(&w)
+        }
+    }
+
+    /// Max pooling as PyTorch scans a window (from its first real cell and −inf, a cell takes
+    /// over when greater or NaN), or the window's sum over kernel² (padding counted).
+    func pool2d(_ op: PoolOp, _ out: BufferID, _ input: BufferID, _ argmax: BufferID?, _ g: PoolGeometry,
+                _ w: inout CWriter) {
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        windows(g, &w) { w in
+            w.line("const float *const x_ = \(name(input)) + i0 * \(plane);")
+            switch op {
+            case .max:
+                w.line("int64_t best_ = r0_ * \(g.width) + c0_;")
+                w.line("float m_ = -INFINITY;")
+                w.block("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++)") { w in
+                    w.line("const float v_ = x_[r * \(g.width) + q];")
+                    w.line("if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * \(g.width) + q; }")
+                }
+                w.line("\(name(out))[i0 * \(outPlane) + o_] = m_;")
+                if let argmax { w.line("\(name(argmax))[i0 * \(outPlane) + o_] = (int32_t)best_;") }
+            case .avg:
+                w.line("float sum_ = 0.0f;")
+                w.line("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * \(g.width) + q];")
+                w.line("\(name(out))[i0 * \(outPlane) + o_] = sum_ / \(g.window.kernel * g.window.kernel).0f;")
+            }
+        }
+    }
+
+    /// The gradient of pooling: zeros, then each window's gradient to its winner (max) or
+    /// spread over its real cells (avg); overlapping windows add up.
+    func pool2dGrad(_ op: PoolOp, _ out: BufferID, _ grad: BufferID, _ argmax: BufferID?, _ g: PoolGeometry,
+                    _ w: inout CWriter) {
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        w.line("memset(\(name(out)), 0, sizeof(float) * \(C.size(g.planes * plane)));")
+        if op == .max {
+            guard let argmax else { preconditionFailure("a max pool's gradient reads the winners its forward kernel kept") }
+            w.loops([C.size(g.planes), "\(outPlane)"]) { w in
+                w.line("\(name(out))[i0 * \(plane) + \(name(argmax))[i0 * \(outPlane) + i1]] += \(name(grad))[i0 * \(outPlane) + i1];")
+            }
+            return
+        }
+        windows(g, &w) { w in
+            w.line("float *const d_ = \(name(out)) + i0 * \(plane);")
+            w.line("const float share_ = \(name(grad))[i0 * \(outPlane) + o_] / \(g.window.kernel * g.window.kernel).0f;")
+            w.line("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) d_[r * \(g.width) + q] += share_;")
         }
     }
 
@@ -101,10 +165,9 @@ struct CKernels {
             return operand(o, index: "", type: e.computeType)
         }
         let value = CExpressions.print(e.expr, reads, type: e.computeType)
-        for r in e.reductions where !r.isUpdate {
+        for r in e.reductions {
             w.line("memset(\(name(r.output)), 0, sizeof(float) * \(C.size(entry.buffer(r.output).elementCount)));")
         }
-        if e.reductions.contains(where: \.isUpdate) { w.line("const float lr_ = s->lr;") }
         let out = "\(name(e.output))[\(Self.index(strides[0]))]"
         w.loops(shape.map(C.size)) { w in
             if e.reductions.isEmpty {
@@ -113,7 +176,7 @@ struct CKernels {
                 w.line("const \(C.type(entry.buffer(e.output).type.dtype)) v_ = \(value);")
                 w.line("\(out) = v_;")
                 for (i, r) in e.reductions.enumerated() {
-                    w.line("\(name(r.output))[\(Self.index(strides[1 + i]))] \(r.isUpdate ? "-= lr_ *" : "+=") v_;")
+                    w.line("\(name(r.output))[\(Self.index(strides[1 + i]))] += v_;")
                 }
             }
         }
@@ -123,16 +186,12 @@ struct CKernels {
         let out = name(r.output), count = C.size(entry.buffer(r.output).elementCount)
         let i32 = entry.buffer(r.output).type.dtype == .i32
         let initial = r.op == .max ? (i32 ? "INT32_MIN" : "-INFINITY") : (i32 ? "0" : "0.0f")
-        if r.isUpdate {
-            w.line("const float lr_ = s->lr;")
-        } else {
-            w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] = \(initial);")
-        }
+        w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] = \(initial);")
         let (shape, strides) = LoopShapes.collapse(r.shape, [r.inputStrides, r.outputStrides])
         let o = "\(out)[\(Self.index(strides[1]))]", x = "\(name(r.input))[\(Self.index(strides[0]))]"
         w.loops(shape.map(C.size)) { w in
             let maxf = i32 ? "dlc_max_i32" : "dlc_maxf", add = i32 ? "\(o) = dlc_add_i32(\(o), \(x));" : "\(o) += \(x);"
-            w.line(r.op == .max ? "\(o) = \(maxf)(\(o), \(x));" : r.isUpdate ? "\(o) -= lr_ * \(x);" : add)
+            w.line(r.op == .max ? "\(o) = \(maxf)(\(o), \(x));" : add)
         }
         if r.op == .mean {
             w.line("for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] /= (float)\(C.size(r.count));")

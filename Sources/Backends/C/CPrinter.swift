@@ -32,7 +32,7 @@ public struct CPrinter {
         w.line("#include \"dlc_model.h\"")
         for e in program.entries { w.line(); entry(e, &w) }
         w.line()
-        CDescriptor(program: program, dataPath: dataPath).print(&w)
+        CDescriptor(program: program, dataPath: dataPath, sourceName: sourceName).print(&w)
         return w.text
     }
 
@@ -94,6 +94,7 @@ public struct CPrinter {
         case .param(let i): source = "(\(t) *)s->params[\(i)]"
         case .grad(let i): source = "s->grads[\(i)]"
         case .data(let i): source = "(\(t) *)s->data[\(i)]"
+        case .state(let i): source = "(\(t) *)s->state[\(i)]"
         case .arena(let offset): source = "(\(t) *)(arena + \(C.size(offset)))"
         case .alias(let r): source = "(\(t) *)\(e.buffer(r).name)"
         }
