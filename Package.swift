@@ -5,6 +5,10 @@
 //   Diagnostics <- Syntax <- Sema -> IR <- Autodiff, Interpreter <- Driver <- dlc
 import PackageDescription
 
+/// The trainer backends, each a module in Sources/Backends/NAME (the C printer, the LLVM IR
+/// printer); the driver's registry (Sources/Driver/Backends.swift) lists the same.
+let backends = ["C", "LLVM"]
+
 let package = Package(
     name: "dlc",
     platforms: [.macOS(.v13)],
@@ -31,17 +35,22 @@ let package = Package(
         .target(name: "DLCPasses", dependencies: ["DLCIR", "DLCAutodiff"], path: "Sources/Passes"),
         // Schedule, static memory plan and the backend-neutral kernel program.
         .target(name: "DLCLowering", dependencies: ["DLCIR", "DLCDiagnostics"], path: "Sources/Lowering"),
-        // Printers of the kernel program: C with BLAS calls.
-        .target(name: "DLCBackendC", dependencies: ["DLCLowering", "DLCIR", "DLCDiagnostics"], path: "Sources/Backends/C"),
-        // Printers of the kernel program: LLVM IR (.ll) for the entry functions; the descriptor stays C.
-        .target(name: "DLCBackendLLVM", dependencies: ["DLCLowering", "DLCIR", "DLCDiagnostics", "DLCBackendC"],
-                path: "Sources/Backends/LLVM"),
-        // The pipeline: source -> stages -> dumps / binaries.
+        // What every backend shares: the entry-printing loop.
+        .target(name: "DLCBackendKit", dependencies: ["DLCLowering", "DLCIR"], path: "Sources/Backends/Kit"),
+        // The model descriptor every trainer links (C whatever the backend), and C syntax.
+        .target(name: "DLCDescriptor", dependencies: ["DLCLowering", "DLCIR"], path: "Sources/Backends/Descriptor"),
+        // The pipeline: source -> stages -> dumps / binaries; the registry of backends.
         .target(
             name: "DLCDriver",
             dependencies: ["DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter",
-                           "DLCPasses", "DLCLowering", "DLCBackendC", "DLCBackendLLVM", "DLCRuntimeSources"],
+                           "DLCPasses", "DLCLowering", "DLCBackendKit", "DLCRuntimeSources"]
+                + backends.map { .target(name: "DLCBackend" + $0) },
             path: "Sources/Driver"),
+    ] + backends.map { name in
+        // A printer of the kernel program: a trainer backend (Sources/Backends/NAME).
+        .target(name: "DLCBackend" + name, dependencies: ["DLCBackendKit", "DLCDescriptor", "DLCLowering", "DLCIR", "DLCDiagnostics"],
+                path: "Sources/Backends/" + name)
+    } + [
         // The C runtime (codegen/*.c, *.h) embedded as Swift strings at build time, so a built
         // dlc needs no source tree: EmbedRuntime (plugin) runs EmbedRuntimeTool over codegen/.
         .target(name: "DLCRuntimeSources", path: "Sources/RuntimeSources", plugins: ["EmbedRuntime"]),
@@ -50,7 +59,7 @@ let package = Package(
         .executableTarget(name: "EmbedRuntimeTool", path: "Sources/EmbedRuntimeTool"),
         .executableTarget(
             name: "dlc",
-            dependencies: ["DLCDriver", "DLCIR", "DLCPasses", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["DLCDriver", "DLCBackendKit", "DLCIR", "DLCPasses", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/dlc"),
         // One test target per stage, so a stage under construction breaks only its own tests.
         .testTarget(name: "IRTests", dependencies: ["DLCIR"], path: "Tests/IRTests"),
@@ -61,10 +70,10 @@ let package = Package(
             path: "Tests/AutodiffTests"),
         .testTarget(
             name: "DLCTests",
-            dependencies: ["DLCDriver", "DLCLowering", "DLCBackendC", "DLCBackendLLVM", "DLCPasses", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
+            dependencies: ["DLCDriver", "DLCLowering", "DLCBackendKit", "DLCBackendC", "DLCBackendLLVM", "DLCPasses", "DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter"],
             path: "Tests/DLCTests",
             exclude: ["Golden", "Harness"]),
-        .testTarget(name: "DriverTests", dependencies: ["DLCDriver", "DLCRuntimeSources"], path: "Tests/DriverTests"),
+        .testTarget(name: "DriverTests", dependencies: ["DLCDriver", "DLCBackendKit", "DLCRuntimeSources"], path: "Tests/DriverTests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -18,6 +18,7 @@ void dlc_batch_init(const dlc_model *m, const dlc_dataset *ds, int64_t max_rows,
 
 void dlc_batch_fill(const dlc_model *m, const dlc_dataset *ds, const int64_t *order, int64_t start, int64_t count,
                     dlc_batch *b) {
+    dlc_rows_current(ds, order, start, count);
     for (int t = 0; t < m->n_data; t++) {
         const char *src = ds->cols[t];
         size_t row = (size_t)m->data[t].size * 4;

@@ -111,17 +111,23 @@ void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, voi
     free(names);
 }
 
-/* A metadata JSON array of exactly n finite numbers. */
-static void read_stats(const dlc_st_file *f, const char *key, const char *text, float *out, int64_t n) {
+/* A metadata JSON array of exactly n numbers, each an f32 (a std: a positive normal one, since
+ * every feature is divided by it; dlc_norm_compute saves 1 for a constant feature). */
+static void read_stats(const dlc_st_file *f, const char *key, const char *text, float *out, int64_t n, int is_std) {
     char err[160];
     dlc_json *v = dlc_json_parse(text, strlen(text), err, sizeof err);
     if (!v) dlc_die(1, "%s: __metadata__ %s: bad JSON: %s", f->path, key, err);
     if (v->kind != DLC_JSON_ARRAY || (int64_t)v->len != n)
         dlc_die(1, "%s: __metadata__ %s must be a list of %lld numbers", f->path, key, (long long)n);
     for (int64_t i = 0; i < n; i++) {
-        if (v->items[i].kind != DLC_JSON_NUMBER || !isfinite(v->items[i].number))
+        if (v->items[i].kind != DLC_JSON_NUMBER)
             dlc_die(1, "%s: __metadata__ %s must be a list of %lld numbers", f->path, key, (long long)n);
-        out[i] = (float)v->items[i].number;
+        double x = v->items[i].number;
+        if (is_std && !(x >= FLT_MIN && x <= FLT_MAX))
+            dlc_die(1, "%s: __metadata__ %s element %lld is not a positive f32: %g", f->path, key, (long long)i, x);
+        if (!(fabs(x) <= FLT_MAX))
+            dlc_die(1, "%s: __metadata__ %s element %lld is out of range for f32: %g", f->path, key, (long long)i, x);
+        out[i] = (float)x;
     }
     dlc_json_free(v);
 }
@@ -145,8 +151,8 @@ void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_s
         z->tensor = t;
         z->mean = dlc_xmalloc((size_t)d->size * sizeof(float));
         z->std = dlc_xmalloc((size_t)d->size * sizeof(float));
-        read_stats(f, kmean, mean, z->mean, d->size);
-        read_stats(f, kstd, std, z->std, d->size);
+        read_stats(f, kmean, mean, z->mean, d->size, 0);
+        read_stats(f, kstd, std, z->std, d->size, 1);
     }
 }
 
@@ -192,30 +198,56 @@ static const char *need_meta(const dlc_st_file *f, const char *key) {
     return v;
 }
 
-static int64_t meta_int(const dlc_st_file *f, const char *key) {
+/* Metadata numbers are read by the JSON grammar, whole (no white space, `+`, hex, `inf`), and
+ * range-checked before anything computes with them. */
+static int all_digits(const char *s) {
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}
+
+static uint64_t meta_uint(const dlc_st_file *f, const char *key, uint64_t max, const char *what) {
     const char *v = need_meta(f, key);
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (!*v || *end || errno || x < 0) dlc_die(1, "%s: __metadata__ '%s' is not a count: '%s'", f->path, key, v);
-    return (int64_t)x;
+    dlc_json n;
+    if (!all_digits(v) || !dlc_json_number(v, &n)) dlc_die(1, "%s: __metadata__ '%s' is not %s: '%s'", f->path, key, what, v);
+    if (!n.is_uint || n.uint > max)
+        dlc_die(1, "%s: __metadata__ '%s' is out of range: '%s' (at most %llu)", f->path, key, v, (unsigned long long)max);
+    return n.uint;
+}
+
+/* Counts of updates, epochs, batches and rows: 0 to DLC_MAX_COUNT. */
+static int64_t meta_count(const dlc_st_file *f, const char *key) {
+    return (int64_t)meta_uint(f, key, DLC_MAX_COUNT, "a count");
 }
 
 static uint64_t meta_u64(const dlc_st_file *f, const char *key) {
-    const char *v = need_meta(f, key);
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (!*v || *v == '-' || *end || errno) dlc_die(1, "%s: __metadata__ '%s' is not an integer: '%s'", f->path, key, v);
-    return (uint64_t)x;
+    return meta_uint(f, key, UINT64_MAX, "an unsigned integer");
 }
 
-static double meta_double(const dlc_st_file *f, const char *key) {
+/* A finite number; `allow_inf` accepts the text "inf" too (schedule.best before any epoch). */
+static double meta_double(const dlc_st_file *f, const char *key, int allow_inf) {
     const char *v = need_meta(f, key);
-    char *end;
-    double x = strtod(v, &end);
-    if (!*v || *end || isnan(x)) dlc_die(1, "%s: __metadata__ '%s' is not a number: '%s'", f->path, key, v);
-    return x;
+    if (allow_inf && strcmp(v, "inf") == 0) return INFINITY;
+    dlc_json n;
+    if (!dlc_json_number(v, &n)) dlc_die(1, "%s: __metadata__ '%s' is not a JSON number: '%s'", f->path, key, v);
+    if (!isfinite(n.number)) dlc_die(1, "%s: __metadata__ '%s' is out of range: '%s'", f->path, key, v);
+    return n.number;
+}
+
+int64_t dlc_checkpoint_step(const dlc_st_file *f) {
+    if (!dlc_st_meta_get(f, "dlc.step")) dlc_die(1, "%s: __metadata__ lacks dlc.step: not saved by a dlc trainer", f->path);
+    return meta_count(f, "dlc.step");
+}
+
+uint64_t dlc_checkpoint_seed(const char *params_path) {
+    char *path = dlc_optim_path(params_path);
+    dlc_st_file f;
+    dlc_st_open(path, &f);
+    uint64_t seed = meta_u64(&f, "seed");
+    dlc_st_close(&f);
+    free(path);
+    return seed;
 }
 
 void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt, dlc_progress *p,
@@ -238,21 +270,22 @@ void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt,
             names[s * m->n_params + i] = name.s;
         }
     dlc_st_no_extra(&f, names, nt);
-    p->step = meta_int(&f, "dlc.step");
+    p->step = meta_count(&f, "dlc.step");
     if (p->step != params_step)
         dlc_die(1, "%s: saved at step %lld, but %s at step %lld (the pair is from different saves)", path,
                 (long long)p->step, params_path, (long long)params_step);
-    p->epoch = meta_int(&f, "epoch");
-    p->epoch_batches = meta_int(&f, "epoch_batches");
-    p->epoch_loss_sum = meta_double(&f, "epoch_loss_sum");
-    p->epoch_rows = meta_int(&f, "epoch_rows");
+    p->epoch = meta_count(&f, "epoch");
+    p->epoch_batches = meta_count(&f, "epoch_batches");
+    p->epoch_loss_sum = meta_double(&f, "epoch_loss_sum", 0);
+    p->epoch_rows = meta_count(&f, "epoch_rows");
     p->shuffle_state = meta_u64(&f, "rng.shuffle");
     p->dropout_state = meta_u64(&f, "rng.dropout");
     p->seed = meta_u64(&f, "seed");
-    p->lr = meta_double(&f, "lr");
-    p->sched_epoch = meta_int(&f, "schedule.last_epoch");
-    p->sched_best = meta_double(&f, "schedule.best");
-    p->sched_bad_epochs = meta_int(&f, "schedule.bad_epochs");
+    p->lr = meta_double(&f, "lr", 0);
+    if (p->lr < 0) dlc_die(1, "%s: __metadata__ 'lr' must be a finite number >= 0, got '%s'", path, need_meta(&f, "lr"));
+    p->sched_epoch = meta_count(&f, "schedule.last_epoch");
+    p->sched_best = meta_double(&f, "schedule.best", 1);
+    p->sched_bad_epochs = meta_count(&f, "schedule.bad_epochs");
     opt->step = p->step;
     opt->lr = p->lr;
     for (int i = 0; i < nt; i++) free((char *)names[i]);

@@ -5,10 +5,12 @@
  * path are read in one pass; .npy and IDX files hold one tensor each. */
 #include "dlc_runtime.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int dlc_model_has_data(const dlc_model *m) { return m->n_data > 0; }
 
@@ -121,16 +123,31 @@ void dlc_load_dataset(const dlc_model *m, const dlc_source *src, const int *want
 
     ds->n = first >= 0 ? loaded[first].n : 0;
     ds->cols = dlc_xcalloc((size_t)nd + 1, sizeof *ds->cols);
+    ds->example = NULL;
+    ds->origin = dlc_xcalloc((size_t)nd + 1, sizeof *ds->origin);
+    ds->owns_origin = 1;
     for (int t = 0; t < nd; t++) {
         ds->cols[t] = loaded[t].values;
-        free(loaded[t].lines);
+        if (loaded[t].values)
+            ds->origin[t] = (dlc_origin){dlc_xstrdup(src[t].path), loaded[t].lines, loaded[t].fields, loaded[t].names};
     }
     free(loaded);
     free(done);
 }
 
+/* The model's own data file (its `data` setting, made absolute by dlc compile) must exist; a
+ * missing one is reported with where it was looked for and how to give another. */
+static void check_default_data(const dlc_model *m, const char *data_path) {
+    struct stat st;
+    if (!data_path || data_path != m->config.data || stat(data_path, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+        return;
+    dlc_die(1, "%s: no such file: the model's data file (its `data` setting, relative to the .dl file) "
+               "was looked for there; give the data with --data FILE", data_path);
+}
+
 void dlc_load_command_data(const dlc_model *m, const dlc_options *o, const char *data_path, int for_predict,
                            dlc_dataset *ds) {
+    check_default_data(m, data_path);
     int nd = m->n_data;
     dlc_source *src = dlc_xcalloc((size_t)nd + 1, sizeof *src);
     int *want = dlc_xcalloc((size_t)nd + 1, sizeof *want);
@@ -160,8 +177,71 @@ void dlc_load_command_data(const dlc_model *m, const dlc_options *o, const char 
     free(want);
 }
 
+/* ---- Rows and where they came from ---------------------------------------------------------- */
+
+static int64_t example_of(const dlc_dataset *ds, int64_t row) { return ds->example ? ds->example[row] : row; }
+
+/* "FILE:LINE" (CSV) or "FILE row R" (.npy/IDX) of the row's example in tensor t's file. */
+static void place_of(const dlc_dataset *ds, int t, int64_t row, char *buf, size_t cap) {
+    const dlc_origin *o = &ds->origin[t];
+    int64_t ex = example_of(ds, row);
+    if (o->lines) snprintf(buf, cap, "%s:%lld", o->path, (long long)o->lines[ex]);
+    else snprintf(buf, cap, "%s row %lld", o->path, (long long)ex);
+}
+
+void dlc_row_error(const dlc_model *m, const dlc_dataset *ds, int64_t row, int t, int64_t element, const char *fmt, ...) {
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!ds->origin) {
+        dlc_data_error("data", 0, 0, "row %lld: %s", (long long)row, msg);
+        return;
+    }
+    int whole = t < 0;
+    if (whole) { /* the first file that holds the row: an input's, else a target's */
+        for (int pass = 0; pass < 2 && t < 0; pass++)
+            for (int i = 0; i < m->n_data && t < 0; i++)
+                if (ds->origin[i].path && m->data[i].is_target == pass) t = i;
+        if (t < 0) {
+            dlc_data_error("data", 0, 0, "row %lld: %s", (long long)row, msg);
+            return;
+        }
+        /* The same row in the other files, named after the message. */
+        size_t used = strlen(msg);
+        for (int i = 0; i < m->n_data && used < sizeof msg; i++) {
+            int seen = !ds->origin[i].path || strcmp(ds->origin[i].path, ds->origin[t].path) == 0;
+            for (int j = 0; j < i && !seen; j++) seen = ds->origin[j].path && strcmp(ds->origin[j].path, ds->origin[i].path) == 0;
+            if (seen) continue;
+            char place[300];
+            place_of(ds, i, row, place, sizeof place);
+            used += (size_t)snprintf(msg + used, sizeof msg - used, " (also %s)", place);
+        }
+    }
+    const dlc_origin *o = &ds->origin[t];
+    int64_t ex = example_of(ds, row);
+    const char *tensor = m->data[t].name;
+    if (o->lines) {
+        int64_t field = element >= 0 && o->fields ? o->fields[element] : 0;
+        if (whole) dlc_data_error(o->path, o->lines[ex], 0, "%s", msg);
+        else if (element >= 0 && o->names)
+            dlc_data_error(o->path, o->lines[ex], field, "%s in column '%s' (%s)", msg, o->names[element], tensor);
+        else dlc_data_error(o->path, o->lines[ex], field, "%s (%s)", msg, tensor);
+    } else if (whole || element < 0) {
+        dlc_data_error(o->path, 0, 0, "row %lld: %s%s%s%s", (long long)ex, msg, whole ? "" : " (", whole ? "" : tensor,
+                       whole ? "" : ")");
+    } else {
+        dlc_data_error(o->path, 0, 0, "row %lld, element %lld: %s (%s)", (long long)ex, (long long)element, msg, tensor);
+    }
+}
+
 void dlc_dataset_subset(const dlc_model *m, const dlc_dataset *ds, const int64_t *idx, int64_t k, dlc_dataset *out) {
     out->n = k;
+    out->origin = ds->origin;
+    out->owns_origin = 0;
+    out->example = dlc_xmalloc(dlc_mul_size((size_t)k + 1, sizeof *out->example));
+    for (int64_t i = 0; i < k; i++) out->example[i] = example_of(ds, idx[i]);
     out->cols = dlc_xcalloc((size_t)m->n_data + 1, sizeof *out->cols);
     for (int t = 0; t < m->n_data; t++) {
         if (!ds->cols[t]) continue;
@@ -174,6 +254,10 @@ void dlc_dataset_subset(const dlc_model *m, const dlc_dataset *ds, const int64_t
 }
 
 void dlc_dataset_keep(const dlc_model *m, dlc_dataset *ds, const int64_t *idx, int64_t k) {
+    /* Each kept row's example (idx ascends, so idx[i] >= i: in place). */
+    int64_t *ex = ds->example ? ds->example : dlc_xmalloc(dlc_mul_size((size_t)k + 1, sizeof *ex));
+    for (int64_t i = 0; i < k; i++) ex[i] = ds->example ? ds->example[idx[i]] : idx[i];
+    ds->example = ex;
     for (int t = 0; t < m->n_data; t++) {
         if (!ds->cols[t]) continue;
         size_t row = (size_t)m->data[t].size * 4;
@@ -190,8 +274,18 @@ void dlc_dataset_free(const dlc_model *m, dlc_dataset *ds) {
     if (ds->cols)
         for (int t = 0; t < m->n_data; t++) free(ds->cols[t]);
     free(ds->cols);
-    ds->cols = NULL;
-    ds->n = 0;
+    if (ds->origin && ds->owns_origin)
+        for (int t = 0; t < m->n_data; t++) {
+            dlc_origin *o = &ds->origin[t];
+            for (int64_t c = 0; o->names && c < m->data[t].size; c++) free(o->names[c]);
+            free(o->names);
+            free(o->fields);
+            free(o->lines);
+            free((char *)o->path);
+        }
+    if (ds->owns_origin) free(ds->origin);
+    free(ds->example);
+    memset(ds, 0, sizeof *ds);
 }
 
 static int compare_rows(const void *a, const void *b) {

@@ -22,11 +22,16 @@ typedef struct {
 typedef struct {
     field *f;
     int64_t n, cap;
+    int64_t bad_field;   /* a malformed quoted field (1-based), or 0 */
+    char bad[80];        /* what is wrong with it */
 } row;
 
-/* Splits [p, end) at commas outside quotes. */
+/* Splits [p, end) at commas outside quotes. A quoted field must close on its line and be
+ * followed by nothing but spaces before the next comma: anything else leaves the row's
+ * fields in doubt, so it is recorded in bad_field (the row is refused, used columns or not). */
 static void split_row(const char *p, const char *end, row *r) {
     r->n = 0;
+    r->bad_field = 0;
     for (;;) {
         while (p < end && (*p == ' ' || *p == '\t')) p++;
         const char *s = p, *e;
@@ -34,8 +39,19 @@ static void split_row(const char *p, const char *end, row *r) {
             s = ++p;
             while (p < end && !(*p == '"' && (p + 1 >= end || p[1] != '"'))) p += (*p == '"') ? 2 : 1;
             e = p < end ? p : end;
+            if (p >= end && !r->bad_field) {
+                r->bad_field = r->n + 1;
+                snprintf(r->bad, sizeof r->bad, "unterminated quote (a quoted field must end on its line)");
+            }
             if (p < end) p++;
-            while (p < end && *p != ',') p++; /* text after the closing quote is ignored */
+            while (p < end && (*p == ' ' || *p == '\t')) p++;
+            const char *after = p;
+            while (p < end && *p != ',') p++;
+            if (p > after && !r->bad_field) {
+                r->bad_field = r->n + 1;
+                snprintf(r->bad, sizeof r->bad, "text after the closing quote: '%.*s'", (int)(p - after > 20 ? 20 : p - after),
+                         after);
+            }
         } else {
             while (p < end && *p != ',') p++;
             e = p;
@@ -187,6 +203,19 @@ static int next_line(const char *buf, size_t size, size_t *pos, const char **sta
     return 1;
 }
 
+/* How many lines next_line yields from `from` on: one per newline, and one more for a last
+ * line without a newline. A bound on the data rows, so that rows go straight into place. */
+static int64_t count_lines(const char *buf, size_t from, size_t size) {
+    int64_t lines = 0;
+    for (const char *p = buf + from, *end = buf + size; p < end; p++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        lines++;
+        if (!nl) break;
+        p = nl;
+    }
+    return lines;
+}
+
 static int blank(const char *s, const char *e) {
     for (; s < e; s++)
         if (*s != ' ' && *s != '\t' && *s != '\r') return 0;
@@ -218,6 +247,7 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
     const char *s, *e;
     int64_t line = 0, first_line = 0;
     row first = {0}, r = {0};
+    size_t first_start = pos; /* where the first non-blank line begins */
     while (next_line(buf, size, &pos, &s, &e)) {
         line++;
         if (!blank(s, e)) {
@@ -225,9 +255,16 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
             split_row(s, e, &first);
             break;
         }
+        first_start = pos;
     }
     if (!first_line) {
         dlc_data_error(path, line ? line : 1, 1, "no data rows");
+        free(buf);
+        return;
+    }
+    if (first.bad_field) {
+        dlc_data_error(path, first_line, first.bad_field, "%s", first.bad);
+        free(first.f);
         free(buf);
         return;
     }
@@ -291,9 +328,9 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
         }
     }
 
-    /* Room for every line, so that rows go straight into place. */
-    int64_t max_rows = 1;
-    for (size_t i = pos; i < size; i++) max_rows += buf[i] == '\n';
+    /* Room for every line from the first data row on (the first line itself when it is no
+     * header), so that rows go straight into place. */
+    int64_t max_rows = count_lines(buf, has_header ? pos : first_start, size);
     for (int i = 0; i < k; i++) {
         if (optional[i]) continue;
         const dlc_data_desc *d = &m->data[tensors[i]];
@@ -316,6 +353,11 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
             cur_line = line;
         }
         have_row = 0;
+        if (cur->bad_field) {
+            dlc_data_error(path, cur_line, cur->bad_field, "%s", cur->bad);
+            n++;
+            continue;
+        }
         if (cur->n != width) {
             int shortrow = cur->n < width;
             dlc_data_error(path, cur_line, shortrow ? cur->n + 1 : width + 1, "%s row: %lld fields, expected %lld",
@@ -349,6 +391,20 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
     if (n == 0) dlc_data_error(path, line + 1, 1, "no data rows");
     for (int i = 0; i < k; i++) {
         out[i].n = n;
+        if (out[i].values) {
+            /* Where each element came from, for messages about a row after loading. */
+            int64_t size = m->data[tensors[i]].size;
+            out[i].fields = dlc_xmalloc(dlc_mul_size((size_t)size, sizeof *out[i].fields));
+            out[i].names = has_header ? dlc_xcalloc((size_t)size, sizeof *out[i].names) : NULL;
+            for (int64_t c = 0; c < size; c++) {
+                const field *h = &first.f[cols[i][c]];
+                out[i].fields[c] = cols[i][c] + 1;
+                if (has_header) {
+                    out[i].names[c] = memcpy(dlc_xmalloc(h->len + 1), h->s, h->len);
+                    out[i].names[c][h->len] = 0;
+                }
+            }
+        }
         free(cols[i]);
     }
     free(cols);

@@ -18,71 +18,122 @@ typedef struct {
     int64_t shape[DLC_MAX_RANK + 1];
 } npy_header;
 
-static void skip_ws(const char **p, const char *end) {
-    while (*p < end && (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r')) (*p)++;
+/* The header text being parsed: [p, end), and where it starts in the file (for messages). */
+typedef struct {
+    const char *start, *p, *end;
+    size_t file_offset;
+    char why[120];
+} cursor;
+
+/* Records the first problem, with its byte offset in the file; returns 0. */
+static int bad(cursor *c, const char *what) {
+    if (!c->why[0])
+        snprintf(c->why, sizeof c->why, "bad header at byte %zu: %s", c->file_offset + (size_t)(c->p - c->start), what);
+    return 0;
 }
 
-/* A quoted Python string literal (no escapes in the keys and values .npy uses). */
-static int py_string(const char **p, const char *end, char *out, size_t cap) {
-    if (*p >= end || (**p != '\'' && **p != '"')) return 0;
-    char q = *(*p)++;
-    const char *s = *p;
-    while (*p < end && **p != q) (*p)++;
-    if (*p >= end || (size_t)(*p - s) >= cap) return 0;
-    memcpy(out, s, (size_t)(*p - s));
-    out[*p - s] = 0;
-    (*p)++;
+static void spaces(cursor *c) {
+    while (c->p < c->end && *c->p == ' ') c->p++;
+}
+
+static int take(cursor *c, char ch) {
+    spaces(c);
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* string = "'" chars "'" | '"' chars '"'  (no escapes: no key or value .npy uses has one) */
+static int py_string(cursor *c, char *out, size_t cap) {
+    spaces(c);
+    if (c->p >= c->end || (*c->p != '\'' && *c->p != '"')) return bad(c, "expected a quoted string");
+    char q = *c->p++;
+    const char *s = c->p;
+    while (c->p < c->end && *c->p != q && *c->p != '\\') c->p++;
+    if (c->p >= c->end || *c->p != q) return bad(c, "unterminated string");
+    if ((size_t)(c->p - s) >= cap) return bad(c, "string too long");
+    memcpy(out, s, (size_t)(c->p - s));
+    out[c->p - s] = 0;
+    c->p++;
     return 1;
 }
 
-/* Parses the header dict: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), } */
-static const char *parse_header(const char *p, const char *end, npy_header *h) {
-    int seen = 0;
-    h->rank = -1;
-    skip_ws(&p, end);
-    if (p >= end || *p++ != '{') return "the header is not a dict";
-    for (;;) {
-        char key[32];
-        skip_ws(&p, end);
-        if (p < end && *p == '}') break;
-        if (!py_string(&p, end, key, sizeof key)) return "cannot read the header";
-        skip_ws(&p, end);
-        if (p >= end || *p++ != ':') return "cannot read the header";
-        skip_ws(&p, end);
-        if (strcmp(key, "descr") == 0) {
-            if (!py_string(&p, end, h->descr, sizeof h->descr)) return "unsupported dtype (a structured array?)";
-            seen |= 1;
-        } else if (strcmp(key, "fortran_order") == 0) {
-            if (end - p >= 4 && memcmp(p, "True", 4) == 0) h->fortran = 1, p += 4;
-            else if (end - p >= 5 && memcmp(p, "False", 5) == 0) h->fortran = 0, p += 5;
-            else return "cannot read fortran_order";
-            seen |= 2;
-        } else if (strcmp(key, "shape") == 0) {
-            if (p >= end || *p++ != '(') return "cannot read the shape";
-            h->rank = 0;
-            for (;;) {
-                skip_ws(&p, end);
-                if (p < end && *p == ')') { p++; break; }
-                if (p >= end || *p < '0' || *p > '9') return "cannot read the shape";
-                int64_t v = 0;
-                while (p < end && *p >= '0' && *p <= '9') {
-                    if (v > (INT64_MAX - 9) / 10) return "a dimension is too large";
-                    v = v * 10 + (*p++ - '0');
-                }
-                if (p < end && *p == 'L') p++;
-                if (h->rank > DLC_MAX_RANK) return "too many dimensions";
-                h->shape[h->rank++] = v;
-                skip_ws(&p, end);
-                if (p < end && *p == ',') p++;
-            }
-            seen |= 4;
-        } else {
-            return "unknown key in the header";
+/* shape = "(" ")" | "(" dim "," ")" | "(" dim ("," dim)+ [","] ")"   dim = digits ["L"] */
+static int py_shape(cursor *c, npy_header *h) {
+    if (!take(c, '(')) return bad(c, "the shape is not a tuple");
+    h->rank = 0;
+    int commas = 0;
+    while (!take(c, ')')) {
+        if (h->rank > commas) return bad(c, "expected ',' or ')' in the shape");
+        spaces(c);
+        if (c->p >= c->end || *c->p < '0' || *c->p > '9') return bad(c, "expected a dimension (decimal digits)");
+        int64_t v = 0;
+        while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+            if (v > (INT64_MAX - 9) / 10) return bad(c, "a dimension is too large");
+            v = v * 10 + (*c->p++ - '0');
         }
-        skip_ws(&p, end);
-        if (p < end && *p == ',') p++;
+        if (c->p < c->end && *c->p == 'L') c->p++; /* Python 2's long literals, as numpy reads them */
+        if (h->rank >= DLC_MAX_RANK + 1) return bad(c, "too many dimensions");
+        h->shape[h->rank++] = v;
+        commas += take(c, ',');
     }
-    return seen == 7 ? NULL : "the header lacks descr, fortran_order or shape";
+    if (h->rank == 1 && commas == 0) return bad(c, "the shape is not a tuple (one dimension is written '(n,)')");
+    return 1;
+}
+
+/* Records a problem that is not about a place in the header; returns 0. */
+static int refuse(cursor *c, const char *what, const char *key) {
+    snprintf(c->why, sizeof c->why, what, key);
+    return 0;
+}
+
+/* The header, as numpy.lib.format defines it: a Python dict literal with exactly the keys
+ * descr, fortran_order and shape, then spaces, then a newline that ends the header:
+ *     {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }          \n
+ * Keys may use either quote and come in any order; items are separated by commas (one may
+ * follow the last); only spaces separate tokens (numpy writes no other whitespace). Returns 1,
+ * or 0 with the reason in c->why. */
+static int parse_header(cursor *c, npy_header *h) {
+    h->rank = -1;
+    for (const char *q = c->start; q < c->end; q++)
+        if ((unsigned char)*q < 0x20 && !(*q == '\n' && q == c->end - 1)) {
+            c->p = q;
+            return bad(c, *q == '\n' ? "a newline before the end of the header" : "a control character");
+        }
+    if (c->end == c->start || c->end[-1] != '\n') {
+        c->p = c->end;
+        return bad(c, "the header does not end with a newline");
+    }
+    if (!take(c, '{')) return bad(c, "the header is not a dict");
+    int seen = 0, comma = 1;
+    while (!take(c, '}')) {
+        char key[32];
+        if (!comma) return bad(c, "expected ',' or '}'");
+        if (!py_string(c, key, sizeof key)) return 0;
+        if (!take(c, ':')) return bad(c, "expected ':'");
+        int bit = strcmp(key, "descr") == 0 ? 1 : strcmp(key, "fortran_order") == 0 ? 2 : strcmp(key, "shape") == 0 ? 4 : 0;
+        if (!bit) return refuse(c, "unknown key '%s' in the header", key);
+        if (seen & bit) return refuse(c, "key '%s' appears twice in the header", key);
+        seen |= bit;
+        spaces(c);
+        if (bit == 1) {
+            if (c->p < c->end && *c->p == '[') return refuse(c, "unsupported dtype (a structured array)%s", "");
+            if (!py_string(c, h->descr, sizeof h->descr)) return 0;
+        } else if (bit == 2) {
+            if (c->end - c->p >= 4 && memcmp(c->p, "True", 4) == 0) h->fortran = 1, c->p += 4;
+            else if (c->end - c->p >= 5 && memcmp(c->p, "False", 5) == 0) h->fortran = 0, c->p += 5;
+            else return bad(c, "fortran_order is not True or False");
+        } else if (!py_shape(c, h)) {
+            return 0;
+        }
+        comma = take(c, ',');
+    }
+    spaces(c);
+    if (c->p != c->end - 1) return bad(c, "text after the dict (only spaces may pad the header)");
+    if (seen != 7) return refuse(c, "the header lacks %s", !(seen & 1) ? "descr" : !(seen & 2) ? "fortran_order" : "shape");
+    return 1;
 }
 
 /* The file's byte order to the machine's (little-endian, as '<' is taken to be). */
@@ -186,28 +237,44 @@ void dlc_load_npy(const dlc_model *m, const char *path, int tensor, dlc_loaded *
         dlc_reader_data_error(&r, "not a .npy file (bad magic)");
         return;
     }
-    size_t hlen;
-    if (pre[6] == 1) hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
-    else if (pre[6] == 2 || pre[6] == 3) {
+    /* Versions 1.0 (a 2-byte header length), 2.0 and 3.0 (4 bytes; 3.0 allows UTF-8 in the
+     * header, which no dtype read here needs). */
+    size_t hlen, prefix = pre[6] == 1 ? 10 : 12;
+    if (pre[6] == 1 && pre[7] == 0) hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
+    else if ((pre[6] == 2 || pre[6] == 3) && pre[7] == 0) {
         if (dlc_reader_read(&r, pre + 10, 2) < 2) { dlc_reader_data_error(&r, "truncated header"); return; }
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
     } else {
-        dlc_reader_data_error(&r, "unsupported .npy version %d", pre[6]);
+        dlc_reader_data_error(&r, "unsupported .npy version %d.%d (1.0, 2.0 or 3.0)", pre[6], pre[7]);
         return;
     }
     size_t got;
     char *hbuf = dlc_reader_read_grow(&r, hlen, &got);
     npy_header h = {{0}, 0, 0, {0}};
-    const char *bad = got < hlen ? "truncated header" : parse_header(hbuf, hbuf + hlen, &h);
+    cursor c = {hbuf, hbuf, hbuf + hlen, prefix, {0}};
+    const char *bad = got < hlen ? "truncated header" : NULL;
+    /* numpy pads the header so that the data starts at a multiple of 64 bytes (16 in older
+     * versions): a length that is no multiple of 16 is not a header numpy wrote. */
+    if (!bad && (prefix + hlen) % 16 != 0) {
+        snprintf(c.why, sizeof c.why, "bad header: its length %zu + %zu is not a multiple of 16 (.npy pads it with spaces)",
+                 prefix, hlen);
+        bad = c.why;
+    }
+    if (!bad && !parse_header(&c, &h)) bad = c.why;
     free(hbuf);
+    static const char *const supported[] = {"<f4", ">f4", "<f8", ">f8", "<i4", ">i4", "<i8", ">i8"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof supported / sizeof *supported; i++) known |= strcmp(h.descr, supported[i]) == 0;
     char kind = h.descr[1];
-    int bytes = h.descr[0] ? atoi(h.descr + 2) : 0, big = h.descr[0] == '>';
-    if (!bad && (!strchr("<>|=", h.descr[0]) || !((kind == 'f' || kind == 'i') && (bytes == 4 || bytes == 8))))
-        bad = "unsupported dtype (float32, float64, int32 or int64)";
+    int bytes = known ? h.descr[2] - '0' : 0, big = h.descr[0] == '>';
+    if (!bad && !known) {
+        snprintf(c.why, sizeof c.why, "unsupported dtype '%s' (<f4, <f8, <i4 or <i8, or big-endian >)", h.descr);
+        bad = c.why;
+    }
     if (!bad && h.fortran) bad = "Fortran-order arrays are not supported (use np.ascontiguousarray)";
     if (!bad && h.rank < 1) bad = "a scalar array has no examples";
     if (bad) {
-        dlc_reader_data_error(&r, "%s%s%s", bad, h.descr[0] ? ", dtype " : "", h.descr);
+        dlc_reader_data_error(&r, "%s", bad);
         return;
     }
     int64_t per = 1; /* -1 once past any tensor's size */

@@ -39,6 +39,7 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     r->arena = dlc_aligned_alloc(m->arena_bytes(r->max_rows));
     r->outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->outputs);
     for (int i = 0; i < m->n_outputs; i++) r->outputs[i] = dlc_aligned_alloc(output_bytes(&m->outputs[i], r->max_rows));
+    dlc_rows_watch(r); /* an index error in its steps is traced to a data row */
 }
 
 /* OpenBLAS's own: joins its worker threads (a later multi-threaded call would start them
@@ -71,6 +72,7 @@ void dlc_check_batch_rows(const dlc_model *m, int64_t n_train, int64_t batch, in
 }
 
 void dlc_runner_free(dlc_runner *r) {
+    dlc_rows_watch(NULL);
     for (int i = 0; i < r->m->n_state; i++) free(r->state[i]);
     free(r->state);
     for (int i = 0; i < r->m->n_outputs; i++) free(r->outputs[i]);

@@ -55,7 +55,9 @@ static double rel(double a, double b, double floor) {
 
 int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
     checker c = {m, {0}, NULL, 1, 0};
-    dlc_dataset ds = {0, NULL}, head = {0, NULL};
+    dlc_dataset ds, head;
+    memset(&ds, 0, sizeof ds);
+    memset(&head, 0, sizeof head);
     dlc_batch bt = {0};
     const void *none[1] = {NULL};
     c.data = none;

@@ -1,8 +1,8 @@
 /* dlc_json.c: a small, strict JSON parser (RFC 8259) for safetensors headers.
  *
  * Strict because a checkpoint header is untrusted input: no trailing commas, no comments, no
- * duplicate keys, no control characters in strings, bounded nesting, and nothing but white
- * space after the value. Integers are also kept exactly (shapes and offsets exceed 2^53). */
+ * duplicate keys, no control characters or invalid UTF-8 in strings, bounded nesting, and
+ * nothing but white space after the value. Integers are also kept exactly (shapes and offsets exceed 2^53). */
 #include "dlc_runtime.h"
 
 #include <stdlib.h>
@@ -74,6 +74,18 @@ static void put_utf8(dlc_str *b, unsigned cp) {
     put_bytes(b, t, strlen(t));
 }
 
+/* The length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF), or 0 when the bytes there are not one. */
+static size_t utf8_length(const unsigned char *p, const unsigned char *end) {
+    size_t n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+    if (n == 0 || p[0] > 0xF4 || (size_t)(end - p) < n) return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0))) return 0;
+    if (n == 4 && ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))) return 0;
+    return n;
+}
+
 /* Parses a string literal at ps->p (which is at the opening quote). */
 static int parse_string(parser *ps, char **out, size_t *len) {
     dlc_str b = {0};
@@ -83,7 +95,12 @@ static int parse_string(parser *ps, char **out, size_t *len) {
         /* Copy the run of plain bytes up to the next quote, backslash or control character;
          * a NUL cannot get in (it is a control character). */
         const char *run = ps->p;
-        while (ps->p < ps->end && *ps->p != '"' && *ps->p != '\\' && (unsigned char)*ps->p >= 0x20) ps->p++;
+        while (ps->p < ps->end && *ps->p != '"' && *ps->p != '\\' && (unsigned char)*ps->p >= 0x20) {
+            if ((unsigned char)*ps->p < 0x80) { ps->p++; continue; }
+            size_t n = utf8_length((const unsigned char *)ps->p, (const unsigned char *)ps->end);
+            if (!n) { free(b.s); return fail(ps, "invalid UTF-8"); }
+            ps->p += n;
+        }
         put_bytes(&b, run, (size_t)(ps->p - run));
         if (ps->p >= ps->end) { free(b.s); return fail(ps, "unterminated string"); }
         unsigned char c = (unsigned char)*ps->p++;
@@ -273,6 +290,13 @@ dlc_json *dlc_json_parse(const char *text, size_t len, char *err, size_t errcap)
         return NULL;
     }
     return v;
+}
+
+int dlc_json_number(const char *s, dlc_json *out) {
+    memset(out, 0, sizeof *out);
+    parser ps = {s, s + strlen(s), NULL, NULL};
+    return ps.p < ps.end && (*ps.p == '-' || (*ps.p >= '0' && *ps.p <= '9')) && parse_number(&ps, out) &&
+           ps.p == ps.end;
 }
 
 void dlc_json_free(dlc_json *v) {

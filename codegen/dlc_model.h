@@ -22,6 +22,14 @@
 #include <stdint.h>
 #include "dlc_rng.h"
 
+/* The CUDA backend's .cu files (C++) include this header too. */
+#ifdef __cplusplus
+#define DLC_NORETURN [[noreturn]]
+extern "C" {
+#else
+#define DLC_NORETURN _Noreturn
+#endif
+
 #define DLC_MAX_RANK 8
 
 typedef enum { DLC_F32 = 0, DLC_I32 = 1 } dlc_dtype;
@@ -209,6 +217,9 @@ extern const dlc_model dlc_generated_model;
 /* Called by generated gather code when an index is out of range: prints
  * "error: WHERE: index IDX is out of range for a first axis of SIZE" and exits 1.
  * WHERE names the source, e.g. "line_grid.dl:12:16". Never returns. */
-_Noreturn void dlc_index_error(const char *where, long idx, long size);
+DLC_NORETURN void dlc_index_error(const char *where, long idx, long size);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

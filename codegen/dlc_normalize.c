@@ -2,7 +2,8 @@
  *
  * Statistics come from the training rows (after the validation split), in double, with the
  * population std, then are rounded to f32; those f32 values are what is applied, saved in the
- * checkpoint and read back by eval and predict, so every command scales identically. */
+ * checkpoint and read back by eval and predict, so every command scales identically. A
+ * feature with a std of 0 (constant; or below FLT_MIN) gets 1: it is centred, not scaled. */
 #include "dlc_runtime.h"
 
 #include <math.h>
@@ -32,10 +33,17 @@ void dlc_norm_compute(const dlc_model *m, const dlc_train_config *cfg, const dlc
             }
             z->mean[j] = (float)mean;
             z->std[j] = (float)(n ? sqrt(sq / (double)n) : 0);
+            /* A constant feature is centred only: its scale is 1, as in sklearn's StandardScaler
+             * (so a saved std is always a positive normal f32, which the loader insists on). */
+            if (!(z->std[j] >= FLT_MIN)) z->std[j] = 1.0f;
         }
     }
 }
 
+/* In double, then rounded once: in f32, x - mean alone overflows for values near the ends of
+ * the range (3e38 - (-1e38)). A training row's z-score is at most sqrt(rows), but a row the
+ * statistics were not computed from (validation, eval, predict) can be anything: one that
+ * f32 cannot hold is reported where it came from, not turned into inf or NaN. */
 void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds) {
     for (int k = 0; k < nz->count; k++) {
         const dlc_norm *z = &nz->items[k];
@@ -44,8 +52,17 @@ void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds) {
         int64_t size = m->data[z->tensor].size;
         for (int64_t i = 0; i < ds->n; i++)
             for (int64_t j = 0; j < size; j++) {
-                float c = x[i * size + j] - z->mean[j];
-                x[i * size + j] = z->std[j] != 0.0f ? c / z->std[j] : c;
+                double v = (double)x[i * size + j] - (double)z->mean[j];
+                if (z->std[j] != 0.0f) v /= (double)z->std[j];
+                float f = (float)v;
+                if (isfinite(f)) {
+                    x[i * size + j] = f;
+                    continue;
+                }
+                dlc_row_error(m, ds, i, z->tensor, j, "%g normalizes to %g with mean %g and std %g, which f32 cannot hold",
+                              (double)x[i * size + j], v, (double)z->mean[j], (double)z->std[j]);
+                break; /* one message per row */
             }
     }
+    dlc_stop_on_data_errors();
 }

@@ -15,7 +15,12 @@
 
 #define DLC_PI 3.14159265358979323846
 
-/* ==== dlc_util.c: errors, memory, files, clocks ============================================ */
+/* ==== dlc_util.c: errors, memory, clocks ================================================== */
+
+/* The largest count (epochs, steps, a batch, rows, updates) a flag or a checkpoint may give:
+ * 2^53, up to which every integer is exact as a double; a sum of two such counts stays far
+ * from int64 overflow, so the training loop's arithmetic cannot overflow. */
+#define DLC_MAX_COUNT 9007199254740992LL
 
 /* Prints "error: MESSAGE" to stderr and exits with `code` (1 data/checkpoint, 2 flag). */
 _Noreturn void dlc_die(int code, const char *fmt, ...);
@@ -23,6 +28,8 @@ _Noreturn void dlc_die(int code, const char *fmt, ...);
  * many, stops the program. Loading goes on to report more, then dlc_stop_on_data_errors(). */
 void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...);
 int dlc_data_error_count(void);
+/* Forgets the errors counted so far (for a process that reads many files: the fuzz targets). */
+void dlc_data_errors_reset(void);
 void dlc_stop_on_data_errors(void);
 
 void *dlc_xmalloc(size_t bytes);
@@ -34,11 +41,22 @@ void *dlc_aligned_alloc(size_t bytes);
 /* n * size with overflow checked (exits 1 on overflow). */
 size_t dlc_mul_size(size_t n, size_t size);
 
-/* A file read front to back, plain or gzip-compressed (zlib passes a plain file through and
- * reads large requests straight into the caller's buffer), so that a loader can read a header
- * and then put the data where it belongs, with no copy of the whole file in between. */
+double dlc_now(void);
+int dlc_ends_with(const char *s, const char *suffix);
+/* Appends to a growable string. */
+typedef struct { char *s; size_t len, cap; } dlc_str;
+void dlc_str_add(dlc_str *b, const char *fmt, ...);
+/* `rank` dims as "[a, b]" into buf. */
+const char *dlc_shape_string(char *buf, size_t cap, int rank, const int64_t *dims);
+
+/* ==== dlc_reader.c: files read front to back, plain or gzip ================================== */
+
+/* A file read front to back, plain or gzip-compressed (one or more members; anything after
+ * the last one is refused), so that a loader can read a header and then put the data where
+ * it belongs, with no copy of the whole file in between. */
+struct dlc_inflate;
 typedef struct {
-    void *gz;                /* the gzFile */
+    int fd;                  /* -1 once closed */
     const char *path;
     int compressed;          /* a gzip stream (else plain bytes) */
     uint64_t file_bytes;     /* size on disk; 0 when not a regular file */
@@ -46,6 +64,9 @@ typedef struct {
     uint64_t consumed;       /* data bytes read so far */
     int failed, at_end;
     char reason[128];        /* why it failed */
+    struct dlc_inflate *gz;  /* a gzip stream's inflate state */
+    unsigned char ahead[2];  /* the first bytes, read to look for gzip's magic */
+    int ahead_len, ahead_used;
 } dlc_reader;
 
 /* 0 with *why (strerror) when the file cannot be opened. */
@@ -60,8 +81,11 @@ uint64_t dlc_reader_left(const dlc_reader *r);
 size_t dlc_reader_capacity(const dlc_reader *r, size_t count, size_t bytes);
 /* Up to n bytes into a new buffer that grows with what arrives (a NUL follows them). */
 void *dlc_reader_read_grow(dlc_reader *r, size_t n, size_t *got);
+/* Skips to the end of the data; returns how many bytes that was (a gzip stream is inflated to
+ * its end, so its damage shows in r->failed). */
+uint64_t dlc_reader_skip_rest(dlc_reader *r);
 /* Closes the file; a gzip stream is first read to its end, since damage anywhere in it must
- * refuse the file. NULL, or why the file could not be read. */
+ * refuse the file. NULL, or why the file could not be read. Closing twice is harmless. */
 const char *dlc_reader_close(dlc_reader *r);
 /* dlc_reader_close, exiting 1 with "error: PATH: REASON" when the file could not be read:
  * loaders call it before reporting anything about the contents. */
@@ -73,13 +97,6 @@ void dlc_reader_data_error(dlc_reader *r, const char *fmt, ...);
  * gzip trailer's). NULL on failure with a reason in *why (a static string or strerror). A NUL
  * follows the data. */
 unsigned char *dlc_read_file(const char *path, size_t *size, const char **why);
-double dlc_now(void);
-int dlc_ends_with(const char *s, const char *suffix);
-/* Appends to a growable string. */
-typedef struct { char *s; size_t len, cap; } dlc_str;
-void dlc_str_add(dlc_str *b, const char *fmt, ...);
-/* `rank` dims as "[a, b]" into buf. */
-const char *dlc_shape_string(char *buf, size_t cap, int rank, const int64_t *dims);
 
 /* ==== dlc_json.c: a small strict JSON parser (RFC 8259) for safetensors headers ============= */
 
@@ -100,6 +117,10 @@ typedef struct dlc_json {
 /* Parses text[0..len) as one JSON value. Returns NULL with a message in err on failure. */
 dlc_json *dlc_json_parse(const char *text, size_t len, char *err, size_t errcap);
 void dlc_json_free(dlc_json *v);
+/* 1 when the whole of s, with no white space, is one JSON number (`-12.5e3`; not `+1`, `0x10`,
+ * `.5`, `01`, `inf`); out gets its double (±inf when it overflows) and, for a plain
+ * non-negative integer below 2^64, its exact value (is_uint). */
+int dlc_json_number(const char *s, dlc_json *out);
 const dlc_json *dlc_json_get(const dlc_json *obj, const char *key);
 /* Appends s as a JSON string literal. */
 void dlc_json_add_string(dlc_str *b, const char *s);
@@ -147,10 +168,22 @@ const char *dlc_init_string(char *buf, size_t cap, const dlc_init *init);
 
 /* ==== dlc_data*.c: data sets ================================================================ */
 
+/* Where one data tensor's examples came from, for messages about a row long after loading
+ * (a normalized value that f32 cannot hold, an index computed from the row). */
+typedef struct {
+    const char *path;     /* the file (NULL: not loaded) */
+    int64_t *lines;       /* CSV: the physical line of each example; NULL: .npy/IDX (row = example) */
+    int64_t *fields;      /* CSV: the 1-based field of each element of an example; else NULL */
+    char **names;         /* CSV with a header: the column name of each element; else NULL */
+} dlc_origin;
+
 /* n examples; per data tensor one contiguous buffer of n * size elements (NULL: not loaded). */
 typedef struct {
     int64_t n;
     void **cols;
+    int64_t *example;     /* each row's example (0-based, in file order); NULL: row i is example i */
+    dlc_origin *origin;   /* per data tensor; NULL: unknown. Shared with subsets (the owner frees) */
+    int owns_origin;
 } dlc_dataset;
 
 /* One tensor's values as loaded from one file, before the lengths are compared. */
@@ -158,10 +191,12 @@ typedef struct {
     int64_t n;
     void *values;
     int64_t *lines;       /* CSV: the physical line of each row (for located errors); else NULL */
+    int64_t *fields;      /* CSV: the 1-based field of each element; else NULL */
+    char **names;         /* CSV with a header: each element's column name; else NULL */
 } dlc_loaded;
 /* The end of a loader's block-by-block read of values into `out`: a short read (reported with
- * the loader's `truncated` message) or the first bad value (`bad`, "" for none) stops the
- * trainer; otherwise the file is closed. */
+ * the loader's `truncated` message), the first bad value (`bad`, "" for none) or bytes after
+ * the values the header described stop the trainer; otherwise the file is closed. */
 void dlc_reader_end_values(dlc_reader *r, dlc_loaded *out, int short_read, const char *truncated, const char *bad);
 
 /* Which tensors to load: `want[i]` 1 = required, 2 = optional (targets in predict: loaded
@@ -181,6 +216,13 @@ static inline int dlc_value_ok(const dlc_data_desc *d, double v) {
            (d->classes <= 0 || (v >= 0 && v < (double)d->classes));
 }
 int dlc_is_idx_path(const char *path);
+
+/* A problem with element `element` of data tensor t in row `row` of ds, located in the file it
+ * came from: "FILE:LINE:FIELD: error: MESSAGE in column 'NAME' (TENSOR)" for CSV, "FILE: error:
+ * row R, element E: MESSAGE (TENSOR)" for .npy/IDX (R from 0, as their loaders count). With
+ * t < 0 the message is about the row as a whole ("FILE:LINE: error: MESSAGE"), located in the
+ * first file that holds it and naming the others. Counted as a data error. */
+void dlc_row_error(const dlc_model *m, const dlc_dataset *ds, int64_t row, int t, int64_t element, const char *fmt, ...);
 
 /* Rows idx[0..k) of ds, copied into a new data set. */
 void dlc_dataset_subset(const dlc_model *m, const dlc_dataset *ds, const int64_t *idx, int64_t k, dlc_dataset *out);
@@ -203,8 +245,10 @@ typedef struct {
     dlc_norm *items;
 } dlc_norms;
 
-/* Statistics of each listed input over ds's rows (population std). */
+/* Statistics of each listed input over ds's rows (population std; 1 for a constant feature). */
 void dlc_norm_compute(const dlc_model *m, const dlc_train_config *cfg, const dlc_dataset *ds, dlc_norms *out);
+/* (x - mean) / std in double, rounded to f32; a value f32 cannot hold (a row far outside the
+ * statistics, e.g. a validation row) is reported at its row and column, and exits 1. */
 void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds);
 
 /* ==== dlc_batch.c: minibatches ============================================================== */
@@ -219,7 +263,8 @@ typedef struct {
 
 /* Gather buffers of max_rows rows; 0 for none (then dlc_batch_fill takes no order). */
 void dlc_batch_init(const dlc_model *m, const dlc_dataset *ds, int64_t max_rows, dlc_batch *b);
-/* Rows order[start..start+count) of ds (order NULL: the identity, passed in place). */
+/* Rows order[start..start+count) of ds (order NULL: the identity, passed in place); they
+ * become the batch of the next step (dlc_rows_current). */
 void dlc_batch_fill(const dlc_model *m, const dlc_dataset *ds, const int64_t *order, int64_t start,
                     int64_t count, dlc_batch *b);
 void dlc_batch_free(dlc_batch *b);
@@ -254,7 +299,8 @@ typedef struct {
 /* Reads and checks path; a defect exits 1 with a message naming the path. */
 void dlc_st_open(const char *path, dlc_st_file *f);
 void dlc_st_close(dlc_st_file *f);
-/* A tensor that must exist, be F32 and have exactly these dims; copied into dst. */
+/* A tensor that must exist, be F32, have exactly these dims and hold only finite values;
+ * copied into dst. */
 void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst);
 /* The same for an I64 tensor (num_batches_tracked), read into int64 values. */
 void dlc_st_read_i64(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, int64_t *dst);
@@ -291,7 +337,12 @@ void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *param
  * for metadata look-ups. */
 void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
                      dlc_st_file *f);
-/* Reads normalize statistics from a params file's metadata (exits 1 when missing). */
+/* The "dlc.step" of a params file (exits 1 when it lacks one or it is not a count). */
+int64_t dlc_checkpoint_step(const dlc_st_file *f);
+/* The seed of the run saved in params_path's optimizer file. */
+uint64_t dlc_checkpoint_seed(const char *params_path);
+/* Reads normalize statistics from a params file's metadata (exits 1 when missing; a mean must
+ * be a finite f32, a std a positive normal f32). */
 void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_st_file *f, dlc_norms *nz);
 void dlc_save_optim(const dlc_model *m, const dlc_layout *l, const dlc_optimizer *opt, const dlc_progress *p,
                     const char *params_path);
@@ -377,6 +428,23 @@ void dlc_runner_free(dlc_runner *r);
 void dlc_evaluate(dlc_runner *r, const dlc_dataset *ds, int64_t batch, dlc_metric_kind metric, dlc_metrics *acc);
 int dlc_cmd_eval(const dlc_model *m, const dlc_options *o);
 int dlc_cmd_predict(const dlc_model *m, const dlc_options *o);
+
+/* ==== dlc_rowcheck.c: the data row behind a failure in a step ============================== */
+
+/* The rows of the step about to run (dlc_batch_fill says so). */
+void dlc_rows_current(const dlc_dataset *ds, const int64_t *order, int64_t start, int64_t count);
+/* The runner whose steps are watched (dlc_runner_init; NULL: none). */
+void dlc_rows_watch(dlc_runner *r);
+/* Called by dlc_index_error: when the failing step ran on rows of a data set, finds the first
+ * row whose forward pass alone goes out of range, reports it in its file (row, line) with the
+ * model's source place, and exits 1. Returns when no row can be blamed (a model without data,
+ * or an index that only the batch as a whole puts out of range). */
+void dlc_locate_index_error(const char *where, long idx, long size);
+/* The forward pass of every row of ds before the first step, in batches of `batch` rows, with
+ * the starting params: an index computed from a row that is out of range, or a row whose loss
+ * is not finite (a value the model cannot represent: 1e38 squared), is reported at its row
+ * (and the row's largest value at its column), and exits 1. */
+void dlc_check_first_pass(dlc_runner *r, const dlc_dataset *ds, int64_t batch);
 
 /* ==== dlc_train.c, dlc_gradcheck.c, dlc_info.c: the other commands ========================= */
 

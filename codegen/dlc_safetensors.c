@@ -6,7 +6,9 @@
  * then the tensors' bytes, little-endian, offsets counted from the end of the header. We write
  * the tensors back to back in the order given, the header padded with spaces so the data
  * starts 8-byte aligned, as the Python library does. Reading trusts nothing: every entry is
- * validated when the file is opened, and every defect is refused naming the path. */
+ * validated when the file is opened (valid UTF-8 JSON; dtype, shape and byte count agreeing;
+ * the tensors back to back covering the data area exactly, as the format requires), and every
+ * defect is refused naming the path and the tensor. */
 #include "dlc_runtime.h"
 
 #include <errno.h>
@@ -144,6 +146,55 @@ static const char *check_entry(const dlc_json *e, size_t data_size, char *buf, s
     return NULL;
 }
 
+/* One tensor's bytes in the data area. */
+typedef struct {
+    uint64_t begin, end;
+    const char *name;
+} span;
+
+static int by_offset(const void *a, const void *b) {
+    const span *x = a, *y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* The format's rule: the tensors lie back to back from byte 0 and cover the data area exactly.
+ * Anything else (a header length one byte off, a hole, bytes left over, two tensors sharing
+ * bytes) means the file is not what its header says. */
+static void check_coverage(const char *path, const dlc_json *header, size_t data_size) {
+    span *s = dlc_xcalloc(header->len + 1, sizeof *s);
+    size_t n = 0;
+    for (size_t i = 0; i < header->len; i++) {
+        if (strcmp(header->keys[i], "__metadata__") == 0) continue;
+        const dlc_json *offsets = dlc_json_get(&header->items[i], "data_offsets");
+        s[n++] = (span){offsets->items[0].uint, offsets->items[1].uint, header->keys[i]};
+    }
+    qsort(s, n, sizeof *s, by_offset);
+    uint64_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].begin < at)
+            dlc_die(1, "%s: tensor '%s' overlaps tensor '%s' (bytes [%llu, %llu) of the data area)", path, s[i].name,
+                    s[i - 1].name, (unsigned long long)s[i].begin, (unsigned long long)at);
+        if (s[i].begin > at) {
+            unsigned long long gap = (unsigned long long)(s[i].begin - at);
+            if (i == 0)
+                dlc_die(1, "%s: %llu byte%s before tensor '%s' belong%s to no tensor (the data area starts at its first tensor)",
+                        path, gap, gap == 1 ? "" : "s", s[i].name, gap == 1 ? "s" : "");
+            dlc_die(1, "%s: %llu byte%s between tensor '%s' and tensor '%s' belong%s to no tensor", path, gap,
+                    gap == 1 ? "" : "s", s[i - 1].name, s[i].name, gap == 1 ? "s" : "");
+        }
+        at = s[i].end;
+    }
+    if (at != data_size) {
+        unsigned long long left = (unsigned long long)(data_size - at);
+        if (n == 0) dlc_die(1, "%s: %llu data bytes but no tensor", path, left);
+        dlc_die(1, "%s: the tensors end at byte %llu of %llu: %llu byte%s after tensor '%s' belong%s to no tensor%s", path,
+                (unsigned long long)at, (unsigned long long)data_size, left, left == 1 ? "" : "s", s[n - 1].name,
+                left == 1 ? "s" : "", left == 1 ? " (is the header length one byte short?)" : "");
+    }
+    free(s);
+}
+
 void dlc_st_open(const char *path, dlc_st_file *f) {
     memset(f, 0, sizeof *f);
     f->path = path;
@@ -189,6 +240,7 @@ void dlc_st_open(const char *path, dlc_st_file *f) {
         const char *bad = check_entry(e, data_size, why, sizeof why);
         if (bad) dlc_die(1, "%s: tensor '%s' %s", path, key, bad);
     }
+    check_coverage(path, f->header, data_size);
 }
 
 void dlc_st_close(dlc_st_file *f) {
@@ -223,6 +275,11 @@ static void copy_data(const dlc_st_file *f, const dlc_json *e, void *dst) {
     const dlc_json *offsets = dlc_json_get(e, "data_offsets");
     size_t begin = (size_t)offsets->items[0].uint, end = (size_t)offsets->items[1].uint;
     memcpy(dst, f->bytes + f->data_start + begin, end - begin);
+    /* NaN or inf is never a trained value: loaded, it would only make every loss NaN. */
+    for (size_t i = 0; i < (end - begin) / 4; i++)
+        if (!isfinite(dst[i]))
+            dlc_die(1, "%s: tensor '%s' element %zu is %s (a checkpoint holds finite values only)", f->path, name, i,
+                    isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "inf" : "-inf");
 }
 
 void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst) {

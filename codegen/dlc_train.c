@@ -43,6 +43,8 @@ typedef struct {
     dlc_bar bar;            /* the live progress line of the epoch under way (a terminal only) */
     dlc_batch batches;      /* the micro-batch views (and gather buffers when shuffling) */
     double last_flush;      /* when stdout and the log were last flushed */
+    int64_t saved_step;     /* the update this run last saved (-1: none yet) */
+    int64_t kept_step;      /* the update --save's pair holds (-1: none known) */
 } trainer;
 
 /* ---- Output ---------------------------------------------------------------------------------- */
@@ -91,6 +93,30 @@ static void load_data(trainer *t) {
     free(vi);
 }
 
+/* Micro-batches in an epoch of the training rows. */
+static int64_t batches_per_epoch(const trainer *t) {
+    int64_t n = t->train.n;
+    return t->cfg.drop_last ? n / t->batch : (n + t->batch - 1) / t->batch;
+}
+
+/* A resumed position must lie inside an epoch of this run, whose batches are whole (only an
+ * epoch's last batch is partial, and a run is never saved after it): so its rows are exactly
+ * batches x batch. Checked before anything computes with them. */
+static void check_position(const trainer *t) {
+    const dlc_progress *p = &t->prog;
+    char *path = dlc_optim_path(t->o->resume);
+    int64_t n_batches = dlc_model_has_data(t->m) ? batches_per_epoch(t) : 0;
+    if (p->epoch_batches > 0 && p->epoch_batches >= n_batches)
+        dlc_die(1, "%s: __metadata__ 'epoch_batches' = %lld: the run stopped %lld batches into an epoch, but an epoch here has %lld"
+                " (other data, --batch or --drop-last?)", path, (long long)p->epoch_batches, (long long)p->epoch_batches,
+                (long long)n_batches);
+    if (p->epoch_rows != p->epoch_batches * t->batch && (p->epoch_batches > 0 || p->epoch_rows > 0))
+        dlc_die(1, "%s: __metadata__ 'epoch_rows' = %lld rows done in the epoch, but %lld batches of %lld make %lld", path,
+                (long long)p->epoch_rows, (long long)p->epoch_batches, (long long)t->batch,
+                (long long)(p->epoch_batches * t->batch));
+    free(path);
+}
+
 /* Params from --resume, --init or the initialisers, and the optimizer state with them. */
 static void start_params(trainer *t) {
     const dlc_model *m = t->m;
@@ -106,16 +132,15 @@ static void start_params(trainer *t) {
     if (o->resume) {
         dlc_st_file f;
         dlc_load_params(m, &t->r.layout, t->r.params, t->r.state, o->resume, &f);
-        const char *step = dlc_st_meta_get(&f, "dlc.step");
-        char *end = NULL;
-        long long s = step ? strtoll(step, &end, 10) : -1;
-        if (!step || *end || s < 0) dlc_die(1, "%s: __metadata__ lacks dlc.step: not saved by a dlc trainer", o->resume);
+        int64_t step = dlc_checkpoint_step(&f);
         dlc_st_close(&f);
-        dlc_load_optim(m, &t->r.layout, &t->opt, &t->prog, o->resume, (int64_t)s);
+        dlc_load_optim(m, &t->r.layout, &t->opt, &t->prog, o->resume, step);
+        check_position(t);
         t->sched.last_epoch = t->prog.sched_epoch;
         t->sched.best = t->prog.sched_best;
         t->sched.bad_epochs = t->prog.sched_bad_epochs;
         if (o->lr_given) t->opt.lr = t->cfg.optimizer.lr; /* an explicit --lr wins over the saved rate */
+        if (o->save && strcmp(o->save, o->resume) == 0) t->kept_step = t->prog.step;
     } else if (o->init) {
         dlc_st_file f;
         dlc_load_params(m, &t->r.layout, t->r.params, t->r.state, o->init, &f);
@@ -131,25 +156,63 @@ static void start_params(trainer *t) {
 static void resume_seed(trainer *t) {
     const dlc_options *o = t->o;
     if (!o->resume) return;
-    char *path = dlc_optim_path(o->resume);
-    dlc_st_file f;
-    dlc_st_open(path, &f);
-    const char *seed = dlc_st_meta_get(&f, "seed");
-    char *end = NULL;
-    unsigned long long s = seed ? strtoull(seed, &end, 10) : 0;
-    if (!seed || *end) dlc_die(1, "%s: __metadata__ lacks 'seed'", path);
+    uint64_t s = dlc_checkpoint_seed(o->resume);
     if (o->seed_given && s != t->cfg.seed) {
         flush_before_stderr(t);
         fprintf(stderr, "note: --seed %llu ignored: the resumed run continues with its seed %llu\n",
-                (unsigned long long)t->cfg.seed, s);
+                (unsigned long long)t->cfg.seed, (unsigned long long)s);
     }
-    t->cfg.seed = (uint64_t)s;
-    dlc_st_close(&f);
-    free(path);
+    t->cfg.seed = s;
+}
+
+/* What --save holds now, for a message about a run that cannot go on. */
+static const char *saved_note(const trainer *t, char *buf, size_t cap) {
+    if (!t->o->save) return "";
+    if (t->kept_step < 0) snprintf(buf, cap, "; nothing was saved");
+    else snprintf(buf, cap, "; %s keeps update %lld", t->o->save, (long long)t->kept_step);
+    return buf;
+}
+
+/* A non-finite loss means the params are (or are about to be) garbage: stop, keep the last
+ * checkpoint, and say where it happened. */
+_Noreturn static void diverged(trainer *t, double loss, int64_t n_batches) {
+    char where[128], note[4096];
+    if (dlc_model_has_data(t->m))
+        snprintf(where, sizeof where, "in epoch %lld, batch %lld of %lld (update %lld)", (long long)(t->prog.epoch + 1),
+                 (long long)(t->prog.epoch_batches + 1), (long long)n_batches, (long long)(t->prog.step + 1));
+    else
+        snprintf(where, sizeof where, "at update %lld", (long long)(t->prog.step + 1));
+    flush_before_stderr(t);
+    dlc_die(1, "the training loss is %s %s: training diverged (try a lower learning rate)%s",
+            isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", where, saved_note(t, note, sizeof note));
+}
+
+/* The first non-finite element of v[0..n), or -1. */
+static int64_t first_nonfinite(const float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return i;
+    return -1;
+}
+
+/* An update can overflow with every loss before it finite; such params are never saved. */
+static void check_finite_state(trainer *t) {
+    const dlc_layout *l = &t->r.layout;
+    for (int s = -1; s < t->opt.n_slots; s++) {
+        int64_t bad = first_nonfinite(s < 0 ? t->r.params : t->opt.slot[s], l->total);
+        if (bad < 0) continue;
+        int i = 0;
+        while (i + 1 < t->m->n_params && l->offset[i + 1] <= bad) i++;
+        char note[4096];
+        flush_before_stderr(t);
+        dlc_die(1, "update %lld made %s%s%s element %lld non-finite: training diverged (try a lower learning rate)%s",
+                (long long)t->prog.step, t->m->params[i].name, s < 0 ? "" : ".", s < 0 ? "" : t->opt.slot_names[s],
+                (long long)(bad - l->offset[i]), saved_note(t, note, sizeof note));
+    }
 }
 
 static void save(trainer *t) {
-    if (!t->o->save) return;
+    if (!t->o->save || t->saved_step == t->prog.step) return; /* already saved as it is */
+    check_finite_state(t);
     t->prog.lr = t->opt.lr;
     t->prog.sched_epoch = t->sched.last_epoch;
     t->prog.sched_best = t->sched.best;
@@ -157,6 +220,7 @@ static void save(trainer *t) {
     t->prog.seed = t->cfg.seed;
     dlc_save_params(t->m, &t->r.layout, t->r.params, t->r.state, &t->norms, t->o->save, t->prog.step);
     dlc_save_optim(t->m, &t->r.layout, &t->opt, &t->prog, t->o->save);
+    t->saved_step = t->kept_step = t->prog.step;
 }
 
 /* ---- One update ------------------------------------------------------------------------------ */
@@ -204,6 +268,18 @@ static void log_header(trainer *t, const char *first) {
     fprintf(t->log, ",lr,seconds\n");
 }
 
+/* The --log file, opened (and its header written) with its first row: a run that fails before
+ * its first epoch (or update) ends leaves no log behind, and an existing one untouched. */
+static FILE *log_file(trainer *t) {
+    const dlc_options *o = t->o;
+    if (!o->log || t->log) return t->log;
+    t->log = fopen(o->log, o->resume ? "a" : "w");
+    if (!t->log) dlc_die(1, "%s: cannot write the log", o->log);
+    fseek(t->log, 0, SEEK_END);
+    log_header(t, dlc_model_has_data(t->m) ? "epoch" : "update");
+    return t->log;
+}
+
 /* Runs micro-batches of the epoch under way until it ends, an update finishes a --steps
  * budget, or Ctrl-C. Returns 1 when the epoch is complete. */
 static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
@@ -215,6 +291,7 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
         int64_t n = n_train - start < t->batch ? n_train - start : t->batch;
         dlc_batch_fill(t->m, &t->train, t->cfg.shuffle ? order : NULL, start, n, bt);
         float loss = micro_step(t, n, bt->ptr, in_cycle == 0);
+        if (!isfinite(loss)) diverged(t, loss, n_batches);
         t->prog.epoch_loss_sum += (double)loss * (double)n;
         t->prog.epoch_rows += n;
         t->prog.epoch_batches++;
@@ -254,7 +331,7 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
     printf("  lr %.6g  %.2fs", lr, seconds);
     if (!complete) printf("  (stopped after %lld of %lld batches)", (long long)t->prog.epoch_batches, (long long)n_batches);
     printf("\n");
-    if (t->log) {
+    if (log_file(t)) {
         fprintf(t->log, "%lld,%lld,%.9g,", (long long)shown, (long long)t->prog.step, loss);
         if (t->val.n > 0) fprintf(t->log, "%.9g", val_loss);
         fprintf(t->log, ",");
@@ -267,7 +344,7 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
 
 static void train_epochs(trainer *t) {
     int64_t n_train = t->train.n;
-    int64_t n_batches = t->cfg.drop_last ? n_train / t->batch : (n_train + t->batch - 1) / t->batch;
+    int64_t n_batches = batches_per_epoch(t);
     if (n_batches == 0) {
         flush_before_stderr(t);
         fprintf(stderr, "warning: no batches: %lld rows with batch %lld and drop_last\n", (long long)n_train,
@@ -339,7 +416,11 @@ static void train_steps(trainer *t) {
     t->last_flush = dlc_now();
     for (int64_t i = 0; i < total && !interrupted; i++) {
         double lr = t->opt.lr, sum = 0;
-        for (int64_t c = 0; c < t->cfg.accumulate; c++) sum += micro_step(t, 1, none, c == 0);
+        for (int64_t c = 0; c < t->cfg.accumulate; c++) {
+            float loss = micro_step(t, 1, none, c == 0);
+            if (!isfinite(loss)) diverged(t, loss, 1);
+            sum += loss;
+        }
         double loss = sum / (double)t->cfg.accumulate;
         update(t);
         t->prog.dropout_state = t->dropout.state;
@@ -350,7 +431,7 @@ static void train_steps(trainer *t) {
             print_scalar_outputs(t);
             printf("  lr %.6g\n", lr);
         }
-        if (t->log) fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
+        if (log_file(t)) fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
         flush_output(t, dlc_now());
     }
 }
@@ -361,6 +442,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     t.m = m;
     t.o = o;
     t.cfg = o->cfg;
+    t.saved_step = t.kept_step = -1;
     signal(SIGINT, on_sigint);
     resume_seed(&t);
     int has_data = dlc_model_has_data(m);
@@ -384,12 +466,11 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     if (t.cfg.accumulate > 1) t.accum = dlc_xcalloc((size_t)t.r.layout.total + 1, sizeof(float));
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
     if (interrupted) return 130; /* during loading: nothing to save */
-
-    if (o->log) {
-        t.log = fopen(o->log, o->resume ? "a" : "w");
-        if (!t.log) dlc_die(1, "%s: cannot write the log", o->log);
-        fseek(t.log, 0, SEEK_END);
-        log_header(&t, has_data ? "epoch" : "update");
+    /* What the data does in the model, before the first step: an index computed from a row,
+     * or a loss that is not finite, is reported at its row (none of it when nothing trains). */
+    if (has_data && o->max_steps != 0 && t.epoch_end > t.prog.epoch) {
+        dlc_check_first_pass(&t.r, &t.train, t.eval_batch);
+        dlc_check_first_pass(&t.r, &t.val, t.eval_batch);
     }
     if (has_data)
         printf("train %s: %lld rows, %lld for validation, batch %lld, %s lr %g, seed %llu\n", m->name,

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The test command: installs the C libraries if missing, then runs every Swift test (golden
 # files, gradient checks, interpreter, C backend against the interpreter, trainers end to end,
-# robustness), then the C runtime's own tests.
+# robustness), then the C runtime's own tests, plain and under the sanitizers, then a short
+# fuzzing run of each reader.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --python
+scripts/install-deps.sh --python --fuzz
 swift build --build-tests
 log=$(mktemp)
 set +e
@@ -18,3 +19,9 @@ if [ "$status" -ne 0 ] || ! echo "$summary" | grep -q "with 0 failures"; then
     exit 1
 fi
 bash codegen/tests/run.sh
+# The same checks against trainers built with AddressSanitizer and UBSan: a memory error or
+# undefined behaviour in the runtime fails the run even where the output looks right.
+bash codegen/tests/run.sh --sanitize
+# Coverage-guided fuzzing of every reader (CSV, .npy, IDX, gzip, safetensors, checkpoint
+# metadata, flags), 20 s each from the committed seeds: any crash or sanitizer finding fails.
+scripts/fuzz.sh 20

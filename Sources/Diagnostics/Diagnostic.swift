@@ -1,14 +1,21 @@
-/// One compile error: where, what, and optionally a hint on how to fix it.
+/// One compile error or warning: where, what, and optionally a hint on how to fix it.
 public struct Diagnostic: Error, Hashable, Sendable {
+    /// An error stops the compile; a warning is printed and the compile goes on.
+    public enum Severity: String, Hashable, Sendable {
+        case error, warning
+    }
+
     public let location: SourceLocation
     public let message: String
     /// Printed as a `note:` line after the caret, e.g. "did you mean 'relu'?".
     public let hint: String?
+    public let severity: Severity
 
-    public init(_ location: SourceLocation, _ message: String, hint: String? = nil) {
+    public init(_ location: SourceLocation, _ message: String, hint: String? = nil, severity: Severity = .error) {
         self.location = location
         self.message = message
         self.hint = hint
+        self.severity = severity
     }
 }
 
@@ -20,10 +27,19 @@ public struct DiagnosticBag: Sendable {
 
     public init() {}
 
-    public var hasErrors: Bool { !diagnostics.isEmpty }
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+
+    /// The warnings alone, in the order they were reported.
+    public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
 
     public mutating func error(_ location: SourceLocation, _ message: String, hint: String? = nil) {
         diagnostics.append(Diagnostic(location, message, hint: hint))
+    }
+
+    /// Something that compiles but is probably not what the user meant (softmax fed to
+    /// cross_entropy): printed as `warning:`, and the compile goes on.
+    public mutating func warning(_ location: SourceLocation, _ message: String, hint: String? = nil) {
+        diagnostics.append(Diagnostic(location, message, hint: hint, severity: .warning))
     }
 
     public mutating func append(_ d: Diagnostic) { diagnostics.append(d) }
@@ -57,9 +73,10 @@ public struct DiagnosticRenderer {
 
     public func render(_ d: Diagnostic) -> String {
         let bold = useColor ? "\u{1B}[1m" : "", red = useColor ? "\u{1B}[1;31m" : ""
+        let magenta = useColor ? "\u{1B}[1;35m" : ""
         let green = useColor ? "\u{1B}[1;32m" : "", reset = useColor ? "\u{1B}[0m" : ""
         var out = "\(bold)\(source.path):\(d.location.line):\(d.location.column): \(reset)"
-        out += "\(red)error: \(reset)\(bold)\(d.message)\(reset)\n"
+        out += "\(d.severity == .error ? red : magenta)\(d.severity.rawValue): \(reset)\(bold)\(d.message)\(reset)\n"
         let (line, caretColumn) = clippedLine(d.location)
         out += line + "\n"
         out += String(repeating: " ", count: caretColumn - 1) + "\(green)^\(reset)\n"
@@ -72,7 +89,9 @@ public struct DiagnosticRenderer {
         let all = bag.sorted
         var out = all.prefix(DiagnosticBag.printLimit).map(render).joined()
         if all.count > DiagnosticBag.printLimit {
-            out += "note: \(all.count - DiagnosticBag.printLimit) more errors not shown\n"
+            let hidden = all.dropFirst(DiagnosticBag.printLimit)
+            let noun = hidden.allSatisfy { $0.severity == .warning } ? "warnings" : "errors"
+            out += "note: \(hidden.count) more \(noun) not shown\n"
         }
         return out
     }

@@ -88,7 +88,7 @@ public struct GradCheckRun {
         if let dataPath {
             path = dataPath
         } else if let own = graph.train.data {
-            path = own.hasPrefix("/") ? own : (modelDirectory as NSString).appendingPathComponent(own)
+            path = DataPath.resolve(own, modelFolder: modelDirectory)
         } else {
             throw DataFailure(message: "error: '\(graph.name)' reads data: give --data FILE (or a `data` setting in its train block)")
         }

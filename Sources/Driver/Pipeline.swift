@@ -1,6 +1,5 @@
 import DLCAutodiff
-import DLCBackendC
-import DLCBackendLLVM
+import DLCBackendKit
 import DLCDiagnostics
 import DLCIR
 import DLCLowering
@@ -8,25 +7,6 @@ import DLCPasses
 import DLCSema
 import DLCSyntax
 import Foundation
-
-/// The stages `dlc compile --emit STAGE` can print.
-public enum EmitStage: String, CaseIterable, Sendable {
-    /// The syntax tree.
-    case ast
-    /// The typed graph IR, as written (surface forms visible: linear = matmul + add).
-    case ir
-    /// The training graph: the forward graph, then the backward graph built by reverse-mode AD.
-    case grad
-    /// The training graph after the optimisation passes (fusion, AD, CSE, DCE).
-    case opt
-    /// The backend-neutral kernel program: memory plan and kernels per entry point.
-    case kernels
-    /// The C source of the model (compiled with the runtime in codegen/).
-    case c
-    /// The LLVM IR module of the model's entry functions (the LLVM backend; its descriptor
-    /// stays C: `--backend llvm --emit c`).
-    case llvm
-}
 
 /// A compile error: the diagnostics, already rendered in clang's style.
 public struct CompileFailure: Error, Sendable {
@@ -80,6 +60,18 @@ public struct Pipeline: Sendable {
         let (graph, bag) = Analyzer.analyze(model)
         guard let graph, !bag.hasErrors else { return .failure(failure(bag)) }
         return .success(graph)
+    }
+
+    /// The warnings of a model that compiles, rendered as `dlc` prints them; "" when there are
+    /// none, or when the model does not compile (its failure renders them with the errors).
+    public func renderedWarnings() -> String {
+        let (model, parseBag) = Parser.parse(source)
+        guard let model, !parseBag.hasErrors else { return "" }
+        let (graph, bag) = Analyzer.analyze(model)
+        guard graph != nil, !bag.hasErrors else { return "" }
+        var warnings = DiagnosticBag()
+        for w in bag.warnings { warnings.append(w) }
+        return DiagnosticRenderer(source: source, useColor: useColor).render(warnings)
     }
 
     /// The typed graph, differentiated: forward and backward as one verified graph.
@@ -137,46 +129,72 @@ public struct Pipeline: Sendable {
         }
     }
 
-    /// The model's C source. The `data` setting is resolved against the model file's folder.
-    public func cSource() -> Result<String, CompileFailure> {
-        trainerSource().map(\.source)
-    }
-
-    /// The model's name and C source: what a trainer is built from.
-    public func trainerSource() -> Result<(name: String, source: String), CompileFailure> {
+    /// What a trainer is built from: the kernel program, printed by `backend`. The `data`
+    /// setting is made absolute, resolved against the model file's folder.
+    public func trainerSource(_ backend: any TrainerBackend = Backends.default,
+                              options: BuildOptions = BuildOptions()) -> Result<TrainerSource, CompileFailure> {
         kernelProgram().map { p in
-            (p.graph.name, CPrinter(program: p, sourceName: (source.path as NSString).lastPathComponent,
-                                    dataPath: p.graph.train.data.map(resolveDataPath)).print())
+            TrainerSource(backend: backend, program: p, sourceName: (source.path as NSString).lastPathComponent,
+                          dataPath: p.graph.train.data.map(resolveDataPath), options: options)
         }
     }
 
-    /// What the LLVM backend builds a trainer from: the LLVM IR module of the model's entry
-    /// functions (printed for a target) and the C descriptor linked with it.
-    public func llvmTrainer() -> Result<LLVMTrainerSource, CompileFailure> {
-        kernelProgram().map { p in
-            LLVMTrainerSource(printer: LLVMPrinter(program: p, sourceName: (source.path as NSString).lastPathComponent,
-                                                   target: nil, dataPath: p.graph.train.data.map(resolveDataPath)))
+    /// The files `backend` generates for the model, for `machine`. A backend that cannot
+    /// generate them here (see `BackendError`) is reported like a compile error.
+    public func generatedFiles(_ backend: any TrainerBackend, for machine: TargetMachine = .host)
+        -> Result<[GeneratedFile], CompileFailure> {
+        trainerSource(backend).flatMap { source in
+            do {
+                return .success(try source.files(for: machine))
+            } catch {
+                var bag = DiagnosticBag()
+                bag.error(SourceLocation(line: 1, column: 1), "the \(backend.name) backend cannot generate '\(source.name)': \(error)")
+                return .failure(failure(bag))
+            }
         }
     }
 
-    /// A path of the model's `data` setting, as seen from the current directory.
+    /// A path of the model's `data` setting as an absolute path, resolved against the model
+    /// file's folder (`DataPath.resolve`).
     public func resolveDataPath(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        let folder = (source.path as NSString).deletingLastPathComponent
-        return folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
+        DataPath.resolve(path, modelFile: source.path)
     }
 
-    /// The text `--emit stage` prints.
-    public func emit(_ stage: EmitStage) -> Result<String, CompileFailure> {
+    /// The text `--emit stage` prints: a stage of the compiler, or the file of that stage
+    /// that `backend` generates (by default the first backend that has the stage).
+    public func emit(_ stage: EmitStage, backend: (any TrainerBackend)? = nil) -> Result<String, CompileFailure> {
         switch stage {
         case .ast: return parse().map(ASTPrinter.print)
         case .ir: return typedGraph().map { printIR($0) }
         case .grad: return trainingGraph().map { printIR($0) }
         case .opt: return optimizedGraph().map { printIR($0) }
         case .kernels: return kernelProgram().map(KernelPrinter.print)
-        case .c: return cSource()
-        case .llvm: return llvmTrainer().map { $0.module(for: .host) }
+        default:
+            guard let printer = Backends.printing(stage, chosen: backend) else {
+                preconditionFailure("no backend prints --emit \(stage); the command line checks this")
+            }
+            return generatedFiles(printer).map { files in files.first { $0.stage == stage.name }!.contents }
         }
+    }
+}
+
+/// A model's kernel program and the backend that prints it: what a trainer is built from.
+public struct TrainerSource: Sendable {
+    public var backend: any TrainerBackend
+    public var program: KernelProgram
+    /// The model file's name, for run-time messages.
+    public var sourceName: String
+    /// The model's `data` setting, resolved against its folder.
+    public var dataPath: String?
+    public var options: BuildOptions
+
+    /// The model's name.
+    public var name: String { program.graph.name }
+
+    /// The backend's files for `machine`.
+    public func files(for machine: TargetMachine) throws -> [GeneratedFile] {
+        try backend.generate(program, GenerationContext(sourceName: sourceName, dataPath: dataPath, options: options,
+                                                        machine: machine))
     }
 }
 

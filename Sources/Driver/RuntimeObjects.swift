@@ -13,9 +13,9 @@ struct RuntimeObjects {
     let compiled: Int
 
     /// Finds the runtime's objects in the cache, compiling (in parallel) those that are missing.
-    static func prepare(files: [RuntimeFile], toolchain: Toolchain, blas: BlasFlags, cache: BuildCache,
+    static func prepare(files: [RuntimeFile], toolchain: Toolchain, blas: BlasFlags, defines: [String], cache: BuildCache,
                         environment: [String: String], log: (String) -> Void) throws -> RuntimeObjects {
-        let directory = try cache.directory("runtime-" + key(files: files, toolchain: toolchain, blas: blas))
+        let directory = try cache.directory("runtime-" + key(files: files, toolchain: toolchain, blas: blas, defines: defines))
         let sources = files.filter(\.isSource)
         let objects = sources.map { (directory as NSString).appendingPathComponent(objectName($0.name)) }
         let missing = sources.indices.filter { !FileManager.default.fileExists(atPath: objects[$0]) }
@@ -36,7 +36,7 @@ struct RuntimeObjects {
             let source = (directory as NSString).appendingPathComponent(sources[index].name)
             // A temporary name, then rename: a concurrent build never links a half-written object.
             let temporary = AtomicFiles.temporaryPath(beside: objects[index])
-            let arguments = Toolchain.compileFlags + blas.compile + ["-I", directory, "-c", source, "-o", temporary]
+            let arguments = Toolchain.compileFlags + defines + blas.compile + ["-I", directory, "-c", source, "-o", temporary]
             log(shellQuoted(toolchain.command(arguments)))
             do {
                 let outcome = try toolchain.run(arguments, environment: environment)
@@ -57,10 +57,13 @@ struct RuntimeObjects {
     /// "dlc_train.c" -> "dlc_train.o".
     private static func objectName(_ source: String) -> String { String(source.dropLast(2)) + ".o" }
 
-    /// A digest of the runtime's files, the toolchain and the BLAS flags (128 bits of SHA-256).
-    static func key(files: [RuntimeFile], toolchain: Toolchain, blas: BlasFlags) -> String {
+    /// A digest of the runtime's files, the toolchain, the BLAS flags and the build variant's
+    /// defines (128 bits of SHA-256).
+    static func key(files: [RuntimeFile], toolchain: Toolchain, blas: BlasFlags, defines: [String]) -> String {
         var hasher = SHA256()
         hasher.update(field: toolchain.key)
+        // Without defines the key is the one every earlier dlc used, so caches stay warm.
+        if !defines.isEmpty { for d in ["-D"] + defines { hasher.update(field: d) } }
         for flag in blas.compile + ["--"] + blas.link { hasher.update(field: flag) }
         for file in files {
             hasher.update(field: file.name)

@@ -1,8 +1,10 @@
+import DLCBackendKit
 import Foundation
 
-/// The C compiler that builds trainers, and the flags every build uses.
+/// A tool found on this machine (the C compiler that builds trainers, or another tool a
+/// backend states), and the flags every C build uses.
 public struct Toolchain: Sendable, Equatable {
-    /// The compiler's absolute path.
+    /// The program's absolute path.
     public let compiler: String
     /// Words that followed the program in $CC (CC="ccache clang" gives ["clang"]); they come
     /// first on every command line.
@@ -11,53 +13,64 @@ public struct Toolchain: Sendable, Equatable {
     /// recompiles the runtime instead of linking objects from its predecessor.
     public let version: String
 
-    /// Flags of every C compilation. C11 is the runtime's dialect (codegen/README.md);
-    /// -fno-math-errno lets sqrtf/expf vectorise (nothing reads errno); -march=native because a
-    /// trainer runs where it was built.
-    public static let compileFlags = ["-std=c11", "-O3", "-march=native", "-fno-math-errno"]
-    /// Libraries every trainer links: OpenBLAS for matmuls, zlib for .gz data, libm.
-    public static let libraries = ["-lopenblas", "-lz", "-lm"]
-    /// Where dlc looks when $CC is unset, in order: names on PATH, then fixed paths (a Swift
-    /// toolchain's clang among them, for machines whose PATH lacks it).
-    public static let searchedNames = ["clang", "cc", "gcc"]
-    public static let searchedPaths = ["/usr/bin/clang", "/usr/bin/cc", "/usr/bin/gcc", "/opt/swift/usr/bin/clang"]
+    /// Flags of every C compilation (see `CompileStep.cFlags`).
+    public static let compileFlags = CompileStep.cFlags
+    /// Libraries every trainer with the standard runtime links: OpenBLAS for matmuls, zlib for
+    /// .gz data, libm.
+    public static let libraries = RuntimeBuild.standard(BuildOptions()).libraries
 
-    /// A toolchain for an explicit compiler; runs `compiler --version`.
+    /// What it is (the C compiler, or another tool a backend states).
+    public let tool: Tool
+
+    /// A toolchain for an explicit program (a C compiler unless `tool` says otherwise); runs
+    /// `compiler --version`.
     public init(compiler: String, compilerArguments: [String] = [],
-                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+                environment: [String: String] = ProcessInfo.processInfo.environment, tool: Tool = .cc) throws {
         guard FileManager.default.isExecutableFile(atPath: compiler) else {
-            throw TrainerBuildError.compilerNotFound(cc: compiler)
+            throw TrainerBuildError.toolVariableInvalid(tool, value: compiler)
         }
         let outcome: ProcessOutcome
         do {
             outcome = try Subprocess.run(compiler, compilerArguments + ["--version"], environment: environment)
         } catch {
-            throw TrainerBuildError.compilerUnusable(compiler: compiler, output: "\(error)")
+            throw TrainerBuildError.unusable(tool, program: compiler, output: "\(error)")
         }
-        guard outcome.succeeded else { throw TrainerBuildError.compilerUnusable(compiler: compiler, output: outcome.output) }
+        guard outcome.succeeded else { throw TrainerBuildError.unusable(tool, program: compiler, output: outcome.output) }
         self.compiler = compiler
         self.compilerArguments = compilerArguments
         self.version = outcome.output
+        self.tool = tool
     }
 
-    /// The compiler named by $CC, else the first of `searchedNames` on PATH, else the first of
-    /// `fallbackPaths` that exists.
+    /// The C compiler (see `find(_:environment:fallbackPaths:)`).
     public static func find(environment: [String: String] = ProcessInfo.processInfo.environment,
-                            fallbackPaths: [String] = searchedPaths) throws -> Toolchain {
+                            fallbackPaths: [String] = Tool.cc.searchedPaths) throws -> Toolchain {
+        try find(.cc, environment: environment, fallbackPaths: fallbackPaths)
+    }
+
+    /// `tool` as named by its environment variable ($CC), else the first of its searched
+    /// names on PATH, else the first of `fallbackPaths` (its searched paths) that exists.
+    public static func find(_ tool: Tool, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            fallbackPaths: [String]? = nil) throws -> Toolchain {
         let searchPath = (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
-        if let cc = environment["CC"], !cc.trimmingCharacters(in: .whitespaces).isEmpty {
+        if let value = environment[tool.variable], !value.trimmingCharacters(in: .whitespaces).isEmpty {
             // $CC may carry arguments ("ccache clang", "gcc -m64"); split on blanks like make does.
-            let words = cc.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard let program = resolve(words[0], searchPath: searchPath) else { throw TrainerBuildError.compilerNotFound(cc: cc) }
-            return try Toolchain(compiler: program, compilerArguments: Array(words.dropFirst()), environment: environment)
+            let words = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard let program = resolve(words[0], searchPath: searchPath) else {
+                throw TrainerBuildError.toolVariableInvalid(tool, value: value)
+            }
+            return try Toolchain(compiler: program, compilerArguments: Array(words.dropFirst()), environment: environment, tool: tool)
         }
-        for name in searchedNames {
-            if let program = resolve(name, searchPath: searchPath) { return try Toolchain(compiler: program, environment: environment) }
+        for name in tool.searchedNames {
+            if let program = resolve(name, searchPath: searchPath) {
+                return try Toolchain(compiler: program, environment: environment, tool: tool)
+            }
         }
-        for path in fallbackPaths where FileManager.default.isExecutableFile(atPath: path) {
-            return try Toolchain(compiler: path, environment: environment)
+        let paths = fallbackPaths ?? tool.searchedPaths
+        for path in paths where FileManager.default.isExecutableFile(atPath: path) {
+            return try Toolchain(compiler: path, environment: environment, tool: tool)
         }
-        throw TrainerBuildError.noCompiler(searched: searchedNames.map { $0 + " on PATH" } + fallbackPaths)
+        throw TrainerBuildError.toolNotFound(tool, searched: tool.searchedNames.map { $0 + " on PATH" } + paths)
     }
 
     /// `name` as an absolute path: itself when it contains a slash, else its first directory on
@@ -86,7 +99,7 @@ public struct Toolchain: Sendable, Equatable {
         do {
             return try Subprocess.run(compiler, compilerArguments + arguments, environment: environment)
         } catch {
-            throw TrainerBuildError.compilerUnusable(compiler: compiler, output: "cannot run it: \(error)")
+            throw TrainerBuildError.unusable(tool, program: compiler, output: "cannot run it: \(error)")
         }
     }
 

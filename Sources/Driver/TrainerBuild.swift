@@ -1,3 +1,4 @@
+import DLCBackendKit
 import DLCRuntimeSources
 import Foundation
 
@@ -5,7 +6,7 @@ import Foundation
 public struct TrainerBuildReport: Sendable {
     /// The trainer binary's path, as given.
     public let output: String
-    /// The compiler that built it.
+    /// The compiler that built the runtime and linked the trainer.
     public let toolchain: Toolchain
     /// The cache directory holding the runtime's sources and objects.
     public let runtimeDirectory: String
@@ -15,24 +16,23 @@ public struct TrainerBuildReport: Sendable {
     public let probedToolchain: Bool
 }
 
-/// Turns a generated model file (C that includes "dlc_model.h" and defines
-/// `dlc_generated_model`) into a trainer binary: the model file compiled, linked with the C
-/// runtime against OpenBLAS.
+/// Turns a backend's generated files into a trainer binary: each file compiled by the tool and
+/// flags its backend gives, the objects linked with the C runtime against OpenBLAS.
 ///
-/// The runtime is compiled once per runtime version and toolchain, into the build cache; a build
-/// after that compiles only the model file and links. The output appears atomically: it is
-/// linked under a temporary name beside it and renamed, so a failed build leaves whatever was
-/// at the output path (a previous trainer, or nothing) untouched.
+/// The runtime is compiled once per runtime version, build variant and toolchain, into the
+/// build cache; a build after that compiles only the generated files and links. The output
+/// appears atomically: it is linked under a temporary name beside it and renamed, so a failed
+/// build leaves whatever was at the output path (a previous trainer, or nothing) untouched.
 public struct TrainerBuilder: Sendable {
-    /// The environment the compiler is looked up in ($CC, $PATH) and runs with.
+    /// The environment the tools are looked up in ($CC, $PATH) and run with.
     public var environment: [String: String]
     /// Where runtime objects and toolchain verdicts are kept.
     public var cache: BuildCache
-    /// The compiler to use; nil finds one (see `Toolchain.find`) at each build.
+    /// The C compiler to use; nil finds one (see `Toolchain.find`) at each build.
     public var toolchain: Toolchain?
     /// The runtime's files; the embedded copy of codegen/ unless a test swaps it.
     public var runtimeFiles: [RuntimeFile] = EmbeddedRuntime.files
-    /// Receives a line per step (the commands run), for `--verbose`.
+    /// Receives a line per step (the tools found, the commands run), for `--verbose`.
     public var log: (@Sendable (String) -> Void)?
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -42,29 +42,63 @@ public struct TrainerBuilder: Sendable {
         self.toolchain = toolchain
     }
 
-    /// Builds the trainer for `modelSource` at `output`.
+    /// Builds the trainer of `source` at `output`: the backend's tools are found, its files
+    /// generated for them, compiled and linked.
     ///
-    /// - Parameters:
-    ///   - modelSource: the generated C of one model.
-    ///   - modelName: the model's name, for messages and the kept file's name.
-    ///   - output: the binary to write (replaced if it exists).
-    /// - Throws: `TrainerBuildError`. When the generated C does not compile or link (a bug in
+    /// - Throws: `TrainerBuildError`. When a generated file does not compile or link (a bug in
     ///   dlc), the error names a kept copy of it; otherwise nothing is left behind.
     @discardableResult
-    public func build(modelSource: String, modelName: String, output: String) throws -> TrainerBuildReport {
-        try build(files: [GeneratedFile(name: "model.c", contents: modelSource)], modelName: modelName, output: output)
+    public func build(_ source: TrainerSource, output: String) throws -> TrainerBuildReport {
+        try checkWritable(output)
+        let tools = try findTools(source.backend.tools(source.options) + [source.backend.runtime(source.options).compiler])
+        let files = try generate(source, tools: tools)
+        return try build(files: files, runtime: source.backend.runtime(source.options), tools: tools,
+                         modelName: source.name, output: output)
     }
 
-    /// Builds a trainer from generated files (C, or LLVM IR beside a C descriptor): each is
-    /// compiled, and the objects are linked with the runtime. A failure names the file.
-    func build(files: [GeneratedFile], modelName: String, output: String) throws -> TrainerBuildReport {
-        let say: (String) -> Void = { line in log?(line) }
+    /// Builds a trainer from one C model file (C that includes "dlc_model.h" and defines
+    /// `dlc_generated_model`), compiled as the C backend compiles its own.
+    @discardableResult
+    public func build(modelSource: String, modelName: String, output: String) throws -> TrainerBuildReport {
         try checkWritable(output)
-        let toolchain = try self.toolchain ?? Toolchain.find(environment: environment)
-        let probe = ToolchainProbe(toolchain: toolchain, cache: cache, environment: environment)
+        let runtime = RuntimeBuild.standard(BuildOptions())
+        let tools = try findTools([runtime.compiler])
+        let file = GeneratedFile(name: "model.c", contents: modelSource, stage: nil, compile: .c)
+        return try build(files: [file], runtime: runtime, tools: tools, modelName: modelName, output: output)
+    }
+
+    /// Every tool in `needed`, found once each (the C compiler is `toolchain` when set).
+    func findTools(_ needed: [Tool]) throws -> [Tool: Toolchain] {
+        var found: [Tool: Toolchain] = [:]
+        for tool in needed where found[tool] == nil {
+            let toolchain = tool == .cc && self.toolchain != nil ? self.toolchain! : try Toolchain.find(tool, environment: environment)
+            log?("\(tool.role): \(shellQuoted(toolchain.command([])))")
+            found[tool] = toolchain
+        }
+        return found
+    }
+
+    /// The backend's files, generated for the machine `tools` compile for.
+    func generate(_ source: TrainerSource, tools: [Tool: Toolchain]) throws -> [GeneratedFile] {
+        let runner = CachedToolRunner(tools: tools, cache: cache, environment: environment, log: log)
+        do {
+            return try source.files(for: .toolchain(runner))
+        } catch let error as BackendError {
+            throw TrainerBuildError.backendUnsupported(error.message)
+        }
+    }
+
+    /// Compiles `files` (each with its step's tool and flags) and links them with the runtime.
+    /// A failure names the file that failed.
+    func build(files: [GeneratedFile], runtime build: RuntimeBuild, tools: [Tool: Toolchain], modelName: String,
+               output: String) throws -> TrainerBuildReport {
+        let say: (String) -> Void = { line in log?(line) }
+        let compiler = tools[build.compiler]!
+        let probe = ToolchainProbe(toolchain: compiler, cache: cache, environment: environment)
         let (blas, probed) = try probe.verdict()
         let runtime = try RuntimeObjects.prepare(
-            files: runtimeFiles, toolchain: toolchain, blas: blas, cache: cache, environment: environment, log: say)
+            files: runtimeFiles, toolchain: compiler, blas: blas, defines: build.defines, cache: cache,
+            environment: environment, log: say)
 
         let work = try makeScratchDirectory(modelName)
         var keepWork = false
@@ -77,10 +111,12 @@ public struct TrainerBuilder: Sendable {
 
             // A failure from here on is blamed on the generated file only once the toolchain passes
             // a fresh probe: a package removed since the cached verdict must read as "install X".
-            let flags = file.isLLVMIR ? Toolchain.irCompileFlags : Toolchain.compileFlags + blas.compile + ["-I", runtime.directory]
+            let step = file.compile
+            let flags = step.flags + (step.includesRuntime ? build.defines + blas.compile + ["-I", runtime.directory] : [])
             let compile = flags + ["-c", sourcePath, "-o", object]
-            say(shellQuoted(toolchain.command(compile)))
-            let compiled = try toolchain.run(compile, environment: environment)
+            let tool = tools[step.tool]!
+            say(shellQuoted(tool.command(compile)))
+            let compiled = try tool.run(compile, environment: environment)
             if !compiled.succeeded {
                 try probe.recheck()
                 keepWork = true
@@ -91,9 +127,9 @@ public struct TrainerBuilder: Sendable {
         let modelFile = (work as NSString).appendingPathComponent(files[0].name)
 
         let temporary = AtomicFiles.temporaryPath(beside: output)
-        let link = objects + runtime.objects + ["-o", temporary] + blas.link + Toolchain.libraries
-        say(shellQuoted(toolchain.command(link)))
-        let linked = try toolchain.run(link, environment: environment)
+        let link = objects + runtime.objects + ["-o", temporary] + blas.link + build.libraries
+        say(shellQuoted(compiler.command(link)))
+        let linked = try compiler.run(link, environment: environment)
         if !linked.succeeded {
             unlink(temporary)
             try probe.recheck()
@@ -101,7 +137,7 @@ public struct TrainerBuilder: Sendable {
             throw TrainerBuildError.linkFailed(model: modelName, generatedFile: modelFile, output: linked.output)
         }
         try AtomicFiles.replace(output, with: temporary)
-        return TrainerBuildReport(output: output, toolchain: toolchain, runtimeDirectory: runtime.directory,
+        return TrainerBuildReport(output: output, toolchain: compiler, runtimeDirectory: runtime.directory,
                                   runtimeObjectsCompiled: runtime.compiled, probedToolchain: probed)
     }
 
@@ -116,12 +152,4 @@ public struct TrainerBuilder: Sendable {
             throw TrainerBuildError.io("cannot write '\(output)': it is a directory")
         }
     }
-}
-
-/// One generated file of a trainer: its name in the build's scratch directory, and its text.
-struct GeneratedFile {
-    var name: String
-    var contents: String
-    /// LLVM IR (a `.ll` file): compiled by clang with `Toolchain.irCompileFlags`, not as C.
-    var isLLVMIR: Bool { name.hasSuffix(".ll") }
 }

@@ -1,3 +1,4 @@
+import DLCBackendKit
 import Foundation
 
 /// Why a trainer could not be built. Every case reads as a finished message (`message`), so a
@@ -5,12 +6,17 @@ import Foundation
 /// do. Cases marked internal are bugs in dlc (the generated C or the embedded runtime is wrong),
 /// not problems with the user's machine.
 public enum TrainerBuildError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// $CC is unset and no compiler was found where dlc looked.
-    case noCompiler(searched: [String])
-    /// $CC names a program that does not exist or cannot be executed.
-    case compilerNotFound(cc: String)
-    /// The compiler cannot build even a trivial program with dlc's flags.
+    /// A tool the backend needs (the C compiler, ...): its variable ($CC) is unset and it was
+    /// found nowhere dlc looked.
+    case toolNotFound(Tool, searched: [String])
+    /// A tool's variable ($CC) names a program that does not exist or cannot be executed.
+    case toolVariableInvalid(Tool, value: String)
+    /// A tool other than the C compiler does not run (`--version` fails).
+    case toolUnusable(Tool, program: String, output: String)
+    /// The C compiler cannot build even a trivial program with dlc's flags.
     case compilerUnusable(compiler: String, output: String)
+    /// The backend cannot generate its files with these tools (the LLVM backend with gcc).
+    case backendUnsupported(String)
     /// The compiler finds no cblas.h.
     case missingBlasHeader(compiler: String)
     /// cblas.h is there but -lopenblas does not link (or the result does not run).
@@ -41,16 +47,21 @@ public enum TrainerBuildError: Error, Sendable, Equatable, CustomStringConvertib
         let installBlas = "note: install OpenBLAS's development files: apt-get install libopenblas-dev"
             + " (Fedora: dnf install openblas-devel; macOS: brew install openblas)"
         switch self {
-        case .noCompiler(let searched):
+        case .toolNotFound(let tool, let searched):
             return """
-                error: no C compiler found to build the trainer (looked for $CC, then \(searched.joined(separator: ", ")))
-                note: install one (apt-get install clang), or set CC to a C compiler's path
+                error: no \(tool.role) found to build the trainer (looked for $\(tool.variable), then \(searched.joined(separator: ", ")))
+                note: install one (\(tool.installNote)), or set \(tool.variable) to \(article(tool.role)) \(tool.role)'s path
                 """
-        case .compilerNotFound(let cc):
+        case .toolVariableInvalid(let tool, let value):
             return """
-                error: CC is set to '\(cc)', which is not an executable program
-                note: set CC to a C compiler (e.g. CC=clang), or unset it to let dlc find one
+                error: \(tool.variable) is set to '\(value)', which is not an executable program
+                note: set \(tool.variable) to \(article(tool.role)) \(tool.role) (e.g. \(tool.variable)=\(tool.searchedNames.first ?? "...")), or unset it to let dlc find one
                 """
+        case .toolUnusable(let tool, let program, let output):
+            return "error: the \(tool.role) '\(program)' does not run\(excerpt(output))\n"
+                + "note: set \(tool.variable) to a working \(tool.role) (\(tool.installNote))"
+        case .backendUnsupported(let message):
+            return message
         case .compilerUnusable(let compiler, let output):
             return "error: the C compiler '\(compiler)' cannot build a simple program with the flags "
                 + "\(Toolchain.compileFlags.joined(separator: " "))\(excerpt(output))\n"
@@ -82,6 +93,19 @@ public enum TrainerBuildError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     public var description: String { message }
+}
+
+extension TrainerBuildError {
+    /// A tool whose `--version` fails: for the C compiler, the message every unusable C
+    /// compiler gets.
+    static func unusable(_ tool: Tool, program: String, output: String) -> TrainerBuildError {
+        tool == .cc ? .compilerUnusable(compiler: program, output: output) : .toolUnusable(tool, program: program, output: output)
+    }
+}
+
+/// "a" or "an" before a word.
+private func article(_ word: String) -> String {
+    "aeiouAEIOU".contains(word.first ?? "x") ? "an" : "a"
 }
 
 /// A tool's output as the tail of a message: on its own lines, at most `limit` of them (a

@@ -185,51 +185,59 @@ extension IRTextParser {
     }
 
     static func op(_ m: String, at offset: Int, _ a: inout IRArguments) throws -> Op {
-        if let u = UnaryOp(rawValue: m) { return .unary(u) }
-        if let b = BinaryOp(rawValue: m) { return .binary(b) }
-        if let r = ReduceOp(rawValue: m) { return .reduce(r, axes: try a.ints("axes"), keepdim: try a.flag("keepdim")) }
-        if let l = LossKind(rawValue: m) { return .loss(l) }
-        switch m {
-        case "pow": return .pow(try a.double("exponent"))
-        case "where": return .select
-        case "count": return .count(axes: try a.ints("axes"))
-        case "reshape": return .reshape
-        case "transpose": return .transpose
-        case "broadcast": return .broadcast
-        case "sum_to": return .sumTo
-        case "concat": return .concat(axis: try a.int("axis"))
-        case "slice": return .slice(axis: try a.int("axis"), start: try a.int("start"), length: try a.int("length"))
-        case "matmul": return .matmul(transposeA: try a.flag("transpose_a"), transposeB: try a.flag("transpose_b"))
-        case "gather": return .gather
-        case "scatter_add": return .scatterAdd
-        case "softmax": return .softmax(axis: try a.int("axis"))
-        case "log_softmax": return .logSoftmax(axis: try a.int("axis"))
-        case "dropout_mask": return .dropoutMask(p: try a.double("p"))
-        case "argmax": return .argmax(axis: try a.int("axis"))
-        case "max_mask": return .maxMask(axis: try a.int("axis"))
-        case "one_hot": return .oneHot(classes: try a.int("classes"))
-        case "linear": return .linear(relu: try a.flag("relu"))
-        case "relu_grad": return .reluGrad
-        case "softmax_cross_entropy": return .softmaxCrossEntropy
-        case "softmax_cross_entropy_grad": return .softmaxCrossEntropyGrad
-        case "if_training": return .ifTraining
-        case "conv2d":
-            return .conv2d(stride: try a.int("stride"), padding: try a.int("padding"), relu: try a.flag("relu"))
-        case "conv2d_input_grad": return .conv2dInputGrad(stride: try a.int("stride"), padding: try a.int("padding"))
-        case "conv2d_weight_grad": return .conv2dWeightGrad(stride: try a.int("stride"), padding: try a.int("padding"))
-        case "max_pool2d": return .maxPool2d(try window(&a))
-        case "max_pool2d_grad": return .maxPool2dGrad(try window(&a))
-        case "avg_pool2d": return .avgPool2d(try window(&a))
-        case "avg_pool2d_grad": return .avgPool2dGrad(try window(&a))
-        default:
+        guard let read = opReaders[m] else {
             throw ParseFailure(offset: offset, message: "unknown op '\(m)'",
                                hint: IRText.suggestion(for: m, among: IRText.mnemonics).map { "did you mean '\($0)'?" })
         }
+        return try read(&a)
     }
 
     static func window(_ a: inout IRArguments) throws -> Window2d {
         Window2d(kernel: try a.int("kernel"), stride: try a.int("stride"), padding: try a.int("padding"))
     }
+
+    /// How each op with operands is read, by mnemonic (the inverse of `Op.mnemonic`): the op
+    /// families from their enums, the other ops by name. `input`, `param`, `state` and `constant` have
+    /// a syntax of their own (`operation()`).
+    static let opReaders: [String: @Sendable (inout IRArguments) throws -> Op] = {
+        var t: [String: @Sendable (inout IRArguments) throws -> Op] = [
+            "pow": { .pow(try $0.double("exponent")) },
+            "where": { _ in .select },
+            "count": { .count(axes: try $0.ints("axes")) },
+            "reshape": { _ in .reshape },
+            "transpose": { _ in .transpose },
+            "broadcast": { _ in .broadcast },
+            "sum_to": { _ in .sumTo },
+            "concat": { .concat(axis: try $0.int("axis")) },
+            "slice": { .slice(axis: try $0.int("axis"), start: try $0.int("start"), length: try $0.int("length")) },
+            "matmul": { .matmul(transposeA: try $0.flag("transpose_a"), transposeB: try $0.flag("transpose_b")) },
+            "gather": { _ in .gather },
+            "scatter_add": { _ in .scatterAdd },
+            "softmax": { .softmax(axis: try $0.int("axis")) },
+            "log_softmax": { .logSoftmax(axis: try $0.int("axis")) },
+            "dropout_mask": { .dropoutMask(p: try $0.double("p")) },
+            "argmax": { .argmax(axis: try $0.int("axis")) },
+            "max_mask": { .maxMask(axis: try $0.int("axis")) },
+            "one_hot": { .oneHot(classes: try $0.int("classes")) },
+            "linear": { .linear(relu: try $0.flag("relu")) },
+            "relu_grad": { _ in .reluGrad },
+            "softmax_cross_entropy": { _ in .softmaxCrossEntropy },
+            "softmax_cross_entropy_grad": { _ in .softmaxCrossEntropyGrad },
+            "if_training": { _ in .ifTraining },
+            "conv2d": { .conv2d(stride: try $0.int("stride"), padding: try $0.int("padding"), relu: try $0.flag("relu")) },
+            "conv2d_input_grad": { .conv2dInputGrad(stride: try $0.int("stride"), padding: try $0.int("padding")) },
+            "conv2d_weight_grad": { .conv2dWeightGrad(stride: try $0.int("stride"), padding: try $0.int("padding")) },
+            "max_pool2d": { .maxPool2d(try window(&$0)) },
+            "max_pool2d_grad": { .maxPool2dGrad(try window(&$0)) },
+            "avg_pool2d": { .avgPool2d(try window(&$0)) },
+            "avg_pool2d_grad": { .avgPool2dGrad(try window(&$0)) },
+        ]
+        for u in UnaryOp.allCases { t[u.rawValue] = { _ in .unary(u) } }
+        for b in BinaryOp.allCases { t[b.rawValue] = { _ in .binary(b) } }
+        for r in ReduceOp.allCases { t[r.rawValue] = { .reduce(r, axes: try $0.ints("axes"), keepdim: try $0.flag("keepdim")) } }
+        for l in LossKind.allCases { t[l.rawValue] = { _ in .loss(l) } }
+        return t
+    }()
 
     /// `{key: value, ...}` (attributes) or `(key: value, ...)` (train settings): each value an
     /// atom, a string or a list of integers.

@@ -63,17 +63,8 @@ enum IRText {
 }
 
 extension IRText {
-    /// Every op mnemonic the parser knows, for "did you mean" hints; a test checks that it
-    /// lists every `Op.mnemonic`.
-    static let mnemonics: [String] =
-        ["input", "param", "state", "constant"] + UnaryOp.allCases.map(\.rawValue) + ["pow"]
-        + BinaryOp.allCases.map(\.rawValue) + ["where"] + ReduceOp.allCases.map(\.rawValue)
-        + ["count", "reshape", "transpose", "broadcast", "sum_to", "concat", "slice", "matmul",
-           "gather", "scatter_add", "softmax", "log_softmax", "dropout_mask", "argmax", "max_mask",
-           "one_hot", "linear", "relu_grad", "softmax_cross_entropy", "softmax_cross_entropy_grad",
-           "if_training", "conv2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d", "max_pool2d_grad",
-           "avg_pool2d", "avg_pool2d_grad"]
-        + LossKind.allCases.map(\.rawValue)
+    /// Every op mnemonic the parser knows, for "did you mean" hints.
+    static let mnemonics: [String] = ["input", "param", "state", "constant"] + IRTextParser.opReaders.keys.sorted()
 
     /// The candidate closest to `word`, if it is close enough to be a typo.
     static func suggestion(for word: String, among candidates: [String]) -> String? {

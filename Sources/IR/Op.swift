@@ -136,14 +136,28 @@ public struct Window2d: Hashable, Sendable {
     }
 }
 
+/// An elementwise op of one operand. Its raw value is its IR mnemonic and, unless
+/// `builtinName` says otherwise, the built-in function that applies it; the generated code
+/// calls the scalar helper `dlc_NAME` (codegen/dlc_kernels.h) for one a printer has no
+/// special form for.
 public enum UnaryOp: String, Hashable, Sendable, CaseIterable {
     case neg, exp, log, sqrt, abs, square, relu, sigmoid, tanh
     /// No gradient.
     case floor, sign
     /// f32 -> i32 toward zero (no gradient), i32 -> f32.
     case toInt = "int", toFloat = "float"
+
+    /// The built-in function that applies it (`exp(x)`); nil for one written otherwise (`-x`)
+    /// or made only by the compiler (`sign`, in the gradient of `abs`).
+    public var builtinName: String? {
+        switch self {
+        case .neg, .sign: return nil
+        default: return rawValue
+        }
+    }
 }
 
+/// An elementwise op of two broadcast operands; its raw value is its IR mnemonic.
 public enum BinaryOp: String, Hashable, Sendable, CaseIterable {
     case add, sub, mul, div
     /// i32 only: floor division and Python's modulo (sign of the divisor).
@@ -158,12 +172,23 @@ public enum BinaryOp: String, Hashable, Sendable, CaseIterable {
         default: return false
         }
     }
+
+    /// The built-in function that applies it (`maximum(a, b)`); nil for one written as an
+    /// operator (`a + b`, `a // b`, `a < b`).
+    public var builtinName: String? {
+        switch self {
+        case .add, .sub, .mul, .div, .floorDiv, .mod, .eq, .ne, .lt, .le, .gt, .ge: return nil
+        default: return rawValue
+        }
+    }
 }
 
+/// A reduction over axes; its raw value is its IR mnemonic and its built-in function.
 public enum ReduceOp: String, Hashable, Sendable, CaseIterable {
     case sum, mean, max
 }
 
+/// A loss of (prediction, target); its raw value is its IR mnemonic and its built-in function.
 public enum LossKind: String, Hashable, Sendable, CaseIterable {
     /// Mean over all elements.
     case mse, l1, bce, bceLogits = "bce_logits", hinge

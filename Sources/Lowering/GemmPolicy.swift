@@ -30,6 +30,7 @@ extension KernelProgram {
             case .gemm(let g):
                 let mn = g.m * g.n
                 total = total + (mn.isConstant ? (g.k * mn.constant) : mn * g.k.constant) * (2 * g.batch.constant)
+                if let x = g.epilogue { total = total + x.shape.reduce(Affine.one, *) }
             case .elementwise(let e): total = total + e.shape.reduce(Affine.one, *)
             case .reduce(let r): total = total + r.shape.reduce(Affine.one, *)
             default: break

@@ -25,7 +25,11 @@ public enum KernelPrinter {
             out += "  buffer " + b.name.padding(width) + "  " + b.type.description.padding(14) + "  " + storage(b.storage, e) + "\n"
         }
         for k in e.kernels {
-            out += "  " + (kernel(k.body, e) + " ").padding(67) + (k.node.map { "# %\($0.index)" } ?? "") + "\n"
+            let node = k.node.map { "# %\($0.index)" } ?? ""
+            out += "  " + (kernel(k.body, e) + " ").padding(67) + node + "\n"
+            if case .gemm(let g) = k.body, let x = g.epilogue {
+                out += "  " + ("  then " + kernel(.elementwise(x), e) + " ").padding(67) + node + "\n"
+            }
         }
         if let l = e.loss { out += "  loss \(e.buffer(l).name)\n" }
         for (i, o) in e.outputs.enumerated() { out += "  output \(i) = \(e.buffer(o).name)\n" }

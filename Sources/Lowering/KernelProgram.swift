@@ -23,11 +23,11 @@ public struct BufferID: Hashable, Sendable, Comparable {
 
 /// Where a tensor lives during a step.
 public enum Storage: Hashable, Sendable {
-    /// `s->params[i]`, owned by the runtime.
+    /// The i-th param (in declaration order), owned by the runtime.
     case param(Int)
-    /// `s->grads[i]`: a param's gradient is computed straight into it.
+    /// The i-th param's gradient, owned by the runtime: computed straight into it.
     case grad(Int)
-    /// `s->data[i]`: the batch's rows of an input or target.
+    /// The batch's rows of the i-th input or target (in declaration order).
     case data(Int)
     /// `s->state[i]`, owned by the runtime: a state (running statistics), read by every entry,
     /// written at the end of a training entry.
@@ -41,18 +41,29 @@ public enum Storage: Hashable, Sendable {
 /// One tensor of the program, named after the IR value it holds.
 public struct Buffer: Hashable, Sendable {
     public let id: BufferID
+    /// Unique in its entry, and an identifier in every language a backend prints (ASCII
+    /// letters, digits and `_`, not first a digit); a printer renames the words its language
+    /// or its own code reserves (`Entry.renamed(avoiding:)`).
     public var name: String
     public var type: TensorType
     public var storage: Storage
     /// The IR value it holds (for comments and dumps).
     public var value: ValueID
 
+    public init(id: BufferID, name: String, type: TensorType, storage: Storage, value: ValueID) {
+        self.id = id
+        self.name = name
+        self.type = type
+        self.storage = storage
+        self.value = value
+    }
+
     public var elementCount: Affine { type.shape.affineCount }
     public var byteCount: Affine { elementCount * 4 }
 }
 
 public enum EntryKind: String, Hashable, Sendable, CaseIterable {
-    /// Forward and backward: gradients into `s->grads`, returns the loss.
+    /// Forward and backward: gradients into the runtime's grads, returns the loss.
     case train
     /// The train step fused with plain SGD: each param updated in place as soon as nothing
     /// else reads it (see `SGDUpdates`).
@@ -64,6 +75,8 @@ public enum EntryKind: String, Hashable, Sendable, CaseIterable {
 
     /// Entries that take a training step: dropout on, gradients computed.
     public var isTraining: Bool { self == .train || self == .sgd }
+    /// Entries that return the loss (all but predict, which runs without targets).
+    public var returnsLoss: Bool { self != .predict }
 }
 
 /// One entry point: its buffers, its kernels in order, and the arena it needs. Entries never
@@ -80,6 +93,17 @@ public struct Entry: Sendable {
     public var loss: BufferID?
     /// Output i is copied from this buffer at the end (eval and predict).
     public var outputs: [BufferID]
+
+    public init(kind: EntryKind, buffers: [Buffer], kernels: [Kernel], unavailable: String?, arenaBytes: Affine,
+                loss: BufferID?, outputs: [BufferID]) {
+        self.kind = kind
+        self.buffers = buffers
+        self.kernels = kernels
+        self.unavailable = unavailable
+        self.arenaBytes = arenaBytes
+        self.loss = loss
+        self.outputs = outputs
+    }
 
     public func buffer(_ id: BufferID) -> Buffer { buffers[id.index] }
 
@@ -151,6 +175,11 @@ public struct GemmKernel: Hashable, Sendable {
     public var alphaIsNegativeLearningRate = false
     public var batch: Affine
     public var strideA: Affine, strideB: Affine, strideC: Affine
+    /// The in-place pass over C that follows the product (a `linear`'s bias and activation),
+    /// fused into it by `GemmEpilogues`: when the product runs as loops, each element is
+    /// computed as its row is stored; when it calls BLAS, the pass runs after the call. It
+    /// reads C only at the element it writes.
+    public var epilogue: ElementwiseKernel?
 }
 
 /// A tensor seen as [outer, length, inner] around one axis: softmax, argmax and friends.

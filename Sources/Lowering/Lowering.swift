@@ -113,13 +113,16 @@ struct EntryLowering {
                 }
             }
         }
-        let lossBuffer = graph.loss.flatMap { l in roots.contains(l) ? materialize(l) : nil }
+        // The entry's kind decides whether it returns the loss, not whether the loss is among its
+        // roots: predict computes an output that is also the loss but returns nothing.
+        let lossBuffer = kind.returnsLoss ? graph.loss.map { materialize($0) } : nil
         let outputBuffers = kind.isTraining ? [] : graph.outputs.map { materialize($0.value) }
         var entry = Entry(kind: kind, buffers: buffers, kernels: kernels, unavailable: nil, arenaBytes: .zero,
                           loss: lossBuffer, outputs: outputBuffers)
         KernelFusion.run(&entry, keep: Set([lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers))
         if kind == .sgd { SGDUpdates.fold(&entry, updates) }
         MemoryPlanner.plan(&entry, liveToEnd: [lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers)
+        GemmEpilogues.fuse(&entry)
         return entry
     }
 
@@ -130,13 +133,18 @@ struct EntryLowering {
 
     // MARK: - Buffers
 
-    /// A C-friendly unique name for a value: `fc1.weight` -> `fc1_weight`, `%12` -> `t12`; with
-    /// a suffix, the name of a helper buffer of the value (`t12_cols`).
+    /// A unique name for a value, spelled as an identifier of every language a backend prints
+    /// (ASCII letters, digits and `_`, not first a digit): `fc1.weight` -> `fc1_weight`, `%12`
+    /// -> `t12`, a second `h` -> `h_2`; with a suffix, the name of a helper buffer of the value
+    /// (`t12_cols`). Words a language reserves are the printer's to avoid (see
+    /// `Entry.renamed(avoiding:)`).
     mutating func bufferName(for v: ValueID, suffix: String = "") -> String {
-        var base = (graph[v].name.map { String($0.map { $0 == "." ? "_" : $0 }) } ?? "t\(v.index)") + suffix
-        if base.first?.isNumber == true { base = "v" + base }
+        var base = (graph[v].name.map { name in
+            String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
+        } ?? "t\(v.index)") + suffix
+        if base.first?.isNumber != false { base = "v" + base }
         var name = base, k = 2
-        while usedNames.contains(name) || cReserved.contains(name) { name = "\(base)_\(k)"; k += 1 }
+        while usedNames.contains(name) { name = "\(base)_\(k)"; k += 1 }
         usedNames.insert(name)
         return name
     }
@@ -164,7 +172,7 @@ struct EntryLowering {
         }
     }
 
-    /// A gradient is computed straight into `s->grads[i]` when its value is an arena buffer
+    /// A gradient is computed straight into its grad slot (`Storage.grad`) when its value is an arena buffer
     /// computed in this entry; otherwise (a param, an alias, a number, a value that is also
     /// another gradient) it is copied there.
     mutating func placeGradient(_ v: ValueID, param i: Int, order: Int) -> BufferID {
@@ -219,16 +227,3 @@ struct EntryLowering {
         }
     }
 }
-
-/// Names a generated identifier may not take (C keywords and the generated code's own names).
-let cReserved: Set<String> = [
-    "n", "s", "arena", "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else",
-    "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
-    "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-    "volatile", "while", "outputs", "loss", "i", "j", "k", "o", "t", "l",
-    // Locals of the generated kernels end in '_' (see CKernels) and loop counters are iN.
-    "r_", "m_", "sum_", "e_", "lse_", "base_", "best_", "a_", "b_", "acc_", "d_", "q_", "t_", "z_", "c_", "keep_", "j_",
-    "p_", "inv_", "scale_", "v_", "row_", "r", "p", "q", "lr_", "acc_", "tile_", "o_", "r0_", "r1_", "c0_", "c1_", "x_",
-    "g_", "share_",
-    "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7",
-]

@@ -70,7 +70,9 @@ extension KernelBody {
             return ([e.output] + e.reductions.map(\.output),
                     e.operands.compactMap { if case .buffer(let b, _) = $0 { return b }; return nil })
         case .reduce(let r): return ([r.output], [r.input])
-        case .gemm(let g): return ([g.c], g.beta == 0 ? [g.a, g.b] : [g.a, g.b, g.c])
+        case .gemm(let g):
+            let epilogueReads = g.epilogue.map { KernelBody.elementwise($0).access.reads } ?? []
+            return ([g.c], (g.beta == 0 ? [g.a, g.b] : [g.a, g.b, g.c]) + epilogueReads)
         case .gather(let out, let table, let index, _, _, _, _): return ([out], [table, index])
         case .scatterAdd(let out, let index, let updates, _, _, _, _): return ([out], [index, updates])
         case .axis(_, let out, let input, _): return ([out], [input])

@@ -20,6 +20,8 @@ public struct Analyzer {
     /// Each state's value after the layer calls analysed so far (its leaf before any): a
     /// layer called twice in a step updates its running statistics twice, as in PyTorch.
     var stateAfterCalls: [String: ValueID] = [:]
+    /// Whether the forward block has an `output` statement (even one whose names are in error).
+    var hasOutputStatement = false
 
     /// What a name denotes.
     enum Symbol {
@@ -254,6 +256,7 @@ public struct Analyzer {
                 guard names.contains(label.value) else {
                     diagnostics.error(label.location, "'\(callee)' has no argument named '\(label.value)'",
                                       hint: Suggestions.hint(for: label.value, in: names)
+                                          ?? (label.value == "dim" && names.contains("axis") ? "dlc calls PyTorch's dim 'axis': write 'axis: \(a.value.spelling)'" : nil)
                                           ?? (names.isEmpty ? "it takes no arguments" : "its arguments are " + names.joined(separator: ", ")))
                     ok = false
                     continue

@@ -4,6 +4,8 @@ import DLCSyntax
 
 /// The built-in functions of spec section 3: each one's parameters (positional order, then
 /// usable by name) and which have defaults. What each computes is in `Analyzer.applyBuiltin`.
+/// The names of the elementwise ops, reductions and losses come from their enums (`UnaryOp`,
+/// `BinaryOp`, `ReduceOp`, `LossKind`), so a new op there is a new function here.
 enum Builtins {
     struct Signature {
         var parameters: [String]
@@ -11,16 +13,25 @@ enum Builtins {
         var defaults: [String: ExprKind] = [:]
     }
 
+    /// Functions that apply an elementwise op to their one argument (`int` and `float` fold
+    /// numbers and skip a conversion to the same dtype: `Analyzer.conversion`).
+    static let unaryOps: [String: UnaryOp] = byName(UnaryOp.allCases, \.builtinName)
+    /// Functions that apply an elementwise op to their two arguments.
+    static let binaryOps: [String: BinaryOp] = byName(BinaryOp.allCases, \.builtinName)
+    static let reductions: [String: ReduceOp] = byName(ReduceOp.allCases, \.rawValue)
+    static let losses: [String: LossKind] = byName(LossKind.allCases, \.rawValue)
+
+    private static func byName<Op>(_ ops: [Op], _ name: (Op) -> String?) -> [String: Op] {
+        Dictionary(uniqueKeysWithValues: ops.compactMap { op in name(op).map { ($0, op) } })
+    }
+
     static let table: [String: Signature] = {
         var t: [String: Signature] = [:]
-        for u in ["exp", "log", "sqrt", "abs", "square", "relu", "sigmoid", "tanh", "floor", "int", "float",
-                  "transpose", "flatten"] {
-            t[u] = Signature(parameters: ["x"])
-        }
+        for u in Array(unaryOps.keys) + ["transpose", "flatten"] { t[u] = Signature(parameters: ["x"]) }
         t["pow"] = Signature(parameters: ["x", "exponent"])
-        for b in ["maximum", "minimum", "matmul"] { t[b] = Signature(parameters: ["a", "b"]) }
+        for b in Array(binaryOps.keys) + ["matmul"] { t[b] = Signature(parameters: ["a", "b"]) }
         t["where"] = Signature(parameters: ["condition", "a", "b"])
-        for r in ["sum", "mean", "max"] {
+        for r in reductions.keys {
             t[r] = Signature(parameters: ["x", "axis", "keepdim"], defaults: ["axis": .name("__all"), "keepdim": .bool(false)])
         }
         t["reshape"] = Signature(parameters: ["x", "shape"])
@@ -38,19 +49,9 @@ enum Builtins {
             t[p] = Signature(parameters: ["x", "kernel_size", "stride", "padding"],
                              defaults: ["stride": .name("__kernel"), "padding": zero])
         }
-        for l in ["mse", "l1", "bce", "bce_logits", "hinge", "cross_entropy", "nll"] {
-            t[l] = Signature(parameters: ["input", "target"])
-        }
+        for l in Array(losses.keys) + ["cross_entropy"] { t[l] = Signature(parameters: ["input", "target"]) }
         return t
     }()
-
-    static let unaryOps: [String: UnaryOp] = [
-        "exp": .exp, "log": .log, "sqrt": .sqrt, "abs": .abs, "square": .square, "relu": .relu,
-        "sigmoid": .sigmoid, "tanh": .tanh, "floor": .floor,
-    ]
-    static let losses: [String: LossKind] = [
-        "mse": .mse, "l1": .l1, "bce": .bce, "bce_logits": .bceLogits, "hinge": .hinge, "nll": .nll,
-    ]
 }
 
 extension Analyzer {
@@ -66,8 +67,10 @@ extension Analyzer {
         }
         guard let sig = Builtins.table[callee] else {
             let candidates = Array(Builtins.table.keys) + Array(layers.keys)
+            let pytorch = PyTorchHints.call(callee, args, isValue: { if case .value = symbols[$0] { return true }; return false },
+                                            isFunction: { Builtins.table[$0] != nil })
             diagnostics.error(loc, "unknown function '\(callee)'",
-                              hint: Suggestions.hint(for: callee, in: candidates.sorted()))
+                              hint: pytorch ?? Suggestions.hint(for: callee, in: candidates.sorted()))
             return .poison
         }
         let defaults = sig.defaults.mapValues { Expr($0, loc) }
@@ -112,6 +115,7 @@ extension Analyzer {
     }
 
     mutating func applyBuiltin(_ callee: String, _ args: [String: Expr], at loc: SourceLocation) -> SemaValue {
+        if callee == "int" || callee == "float" { return conversion(callee, args, at: loc) }
         if let u = Builtins.unaryOps[callee] {
             let x = tensor(args, "x")
             if case .literal = x {  // fold nothing but keep the dtype rule: numbers are f32
@@ -119,28 +123,19 @@ extension Analyzer {
             }
             return emit(.unary(u), [x], at: loc, what: callee)
         }
+        if let b = Builtins.binaryOps[callee] {
+            return emit(.binary(b), [tensor(args, "a"), tensor(args, "b")], at: loc, what: callee)
+        }
+        if let r = Builtins.reductions[callee] { return reduction(r, callee, args, at: loc) }
         if let kind = Builtins.losses[callee] {
-            return emit(.loss(kind), [tensor(args, "input"), tensor(args, "target")], at: loc, what: callee)
+            let prediction = tensor(args, "input")
+            checkLossInput(callee, prediction, at: loc)
+            return emit(.loss(kind), [prediction, tensor(args, "target")], at: loc, what: callee)
         }
         switch callee {
-        case "int", "float":
-            let x = tensor(args, "x")
-            let target: DType = callee == "int" ? .i32 : .f32
-            switch x {
-            case .literal(let c):
-                return .literal(callee == "int" ? ConstValue(value: c.value.rounded(.towardZero), isInteger: true)
-                                                : ConstValue(value: c.value, isInteger: false))
-            case .tensor(let id) where graph.type(of: id).dtype == target:
-                return x  // already of that dtype
-            default:
-                return emit(.unary(callee == "int" ? .toInt : .toFloat), [x], at: loc, what: callee)
-            }
         case "pow":
             guard let c = numberArgument(args["exponent"]!, "exponent") else { return .poison }
             return emit(.pow(c), [tensor(args, "x")], at: loc, what: callee)
-        case "maximum", "minimum":
-            return emit(.binary(callee == "maximum" ? .maximum : .minimum), [tensor(args, "a"), tensor(args, "b")],
-                        at: loc, what: callee)
         case "where":
             return emit(.select, [tensor(args, "condition"), tensor(args, "a"), tensor(args, "b")], at: loc, what: callee)
         case "matmul":
@@ -151,8 +146,6 @@ extension Analyzer {
             let y = emit(.matmul(transposeA: false, transposeB: true), [x, w], at: loc, what: callee)
             if case .name("__none") = args["bias"]!.kind { return y }
             return emit(.binary(.add), [y, tensor(args, "bias")], at: loc, what: callee)
-        case "sum", "mean", "max":
-            return reduction(callee, args, at: loc)
         case "transpose":
             return emit(.transpose, [tensor(args, "x")], at: loc, what: callee)
         case "reshape":
@@ -228,6 +221,7 @@ extension Analyzer {
             // nn.CrossEntropyLoss = nll(log_softmax(z)) (spec section 5).
             let z = tensor(args, "input")
             guard let id = requireTensor(z, args["input"]!, callee) else { return .poison }
+            checkLossInput(callee, z, at: loc)
             guard graph.type(of: id).rank == 2 else {
                 diagnostics.error(loc, "in 'cross_entropy': needs logits f32[N, C], got \(graph.type(of: id))")
                 return .poison
@@ -239,7 +233,23 @@ extension Analyzer {
         }
     }
 
-    private mutating func reduction(_ callee: String, _ args: [String: Expr], at loc: SourceLocation) -> SemaValue {
+    /// `int(x)` and `float(x)`: a number is converted at compile time, a tensor already of the
+    /// target dtype is itself, anything else a conversion op.
+    private mutating func conversion(_ callee: String, _ args: [String: Expr], at loc: SourceLocation) -> SemaValue {
+        let x = tensor(args, "x")
+        let target: DType = callee == "int" ? .i32 : .f32
+        switch x {
+        case .literal(let c):
+            return .literal(callee == "int" ? ConstValue(value: c.value.rounded(.towardZero), isInteger: true)
+                                            : ConstValue(value: c.value, isInteger: false))
+        case .tensor(let id) where graph.type(of: id).dtype == target:
+            return x  // already of that dtype
+        default:
+            return emit(.unary(callee == "int" ? .toInt : .toFloat), [x], at: loc, what: callee)
+        }
+    }
+
+    private mutating func reduction(_ op: ReduceOp, _ callee: String, _ args: [String: Expr], at loc: SourceLocation) -> SemaValue {
         let x = tensor(args, "x")
         guard let id = requireTensor(x, args["x"]!, callee) else { return .poison }
         let t = graph.type(of: id)
@@ -251,7 +261,6 @@ extension Analyzer {
             guard let a = axis(args["axis"]!, rank: t.rank, callee: callee, at: loc) else { return .poison }
             axes = [a]
         }
-        let op: ReduceOp = callee == "sum" ? .sum : callee == "mean" ? .mean : .max
         if axes.isEmpty { return x }  // reducing a scalar over all of its (no) axes
         return emit(.reduce(op, axes: axes, keepdim: keepdim), [x], at: loc, what: callee)
     }

@@ -42,6 +42,7 @@ extension Analyzer {
                 _ = declare(name, .value(v))
                 boundInForward.insert(name.value)
             case .output(_, let names):
+                hasOutputStatement = true
                 for n in names {
                     guard let symbol = symbols[n.value] else {
                         diagnostics.error(n.location, "output of unknown name '\(n.value)'",
@@ -136,7 +137,8 @@ extension Analyzer {
             diagnostics.error(location, "layer '\(n)' is applied by calling it, e.g. \(n)(x)")
             return .poison
         case nil:
-            let hint = Suggestions.hint(for: n, in: Array(symbols.keys))
+            let hint = PyTorchHints.name(n, isFunction: { Builtins.table[$0] != nil })
+                ?? Suggestions.hint(for: n, in: Array(symbols.keys))
                 ?? (Builtins.table[n] != nil ? "'\(n)' is a function; call it as \(n)(...)" : nil)
             diagnostics.error(location, "undefined name '\(n)'", hint: hint)
             return .poison

@@ -1,121 +1,99 @@
 import DLCDiagnostics
 import DLCIR
 import DLCSyntax
-import Foundation
 
 /// `layer NAME = KIND(args)`: sugar that declares params (and state) with PyTorch's names,
-/// shapes and initialisation, and that is applied by calling it (`fc1(x)`).
+/// shapes and initialisation, and that is applied by calling it (`fc1(x)`). What each kind takes,
+/// declares and computes is a row of `LayerKind.all`; this file is the mechanism.
+struct LayerKind {
+    /// The name a model writes (`Linear`).
+    let name: String
+    /// Its arguments in positional order (then usable by name), with their defaults.
+    let signature: Builtins.Signature
+    /// Reads the bound arguments into settings; nil after reporting a bad one.
+    let settings: (inout Analyzer, [String: Expr]) -> LayerSettings?
+    /// The params a layer with these settings declares, each as `NAME.suffix`.
+    let params: (LayerSettings) -> [LayerParam]
+    /// The state it declares after them (batch normalization's running statistics), each as
+    /// `NAME.suffix`: carried between training steps, never trained.
+    var state: (LayerSettings) -> [LayerParam] = { _ in [] }
+    /// Calling the layer on a tensor: the graph it computes, or poison after reporting an
+    /// input it cannot take.
+    let apply: (inout Analyzer, Layer, ValueID, SourceLocation) -> SemaValue
+    /// How a layer reads in messages (`Linear(4, 3)`).
+    let describe: (LayerSettings) -> String
+
+    /// Every kind of layer, by name.
+    static let all: [LayerKind] = [.linear, .conv2d, .batchNorm1d, .batchNorm2d]
+
+    static func named(_ name: String) -> LayerKind? { all.first { $0.name == name } }
+}
+
+/// A layer's settings, as its arguments gave them (numbers; flags are 0 or 1).
+struct LayerSettings {
+    var values: [String: Double]
+
+    func int(_ name: String) -> Int { Int(values[name]!) }
+    func bool(_ name: String) -> Bool { values[name]! != 0 }
+    func double(_ name: String) -> Double { values[name]! }
+}
+
+/// A param (or state) a layer declares: `NAME.suffix`, its type and its initialisation.
+struct LayerParam {
+    var suffix: String
+    var type: TensorType
+    var initializer: Initializer
+}
+
+/// A declared layer.
 struct Layer {
-    enum Kind {
-        /// nn.Linear(in, out, bias)
-        case linear(inFeatures: Int, outFeatures: Int, bias: Bool)
-        /// nn.Conv2d(in, out, kernel, stride, padding, bias)
-        case conv2d(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int, bias: Bool)
-        /// nn.BatchNorm1d (`imageAxes` 1: [N, C] or [N, C, L]) and nn.BatchNorm2d (2: [N, C, H, W]).
-        case batchNorm(imageAxes: Int, features: Int, eps: Double, momentum: Double)
-    }
     var name: String
-    var kind: Kind
+    var kind: LayerKind
+    var settings: LayerSettings
     var location: SourceLocation
 
-    /// Layer kinds, for messages.
-    static let kinds = ["Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d"]
-
-    var description: String {
-        switch kind {
-        case .linear(let i, let o, let bias): return "Linear(\(i), \(o)\(bias ? "" : ", bias: false"))"
-        case .conv2d(let i, let o, let k, let s, let p, let bias):
-            return "Conv2d(\(i), \(o), \(k)\(s == 1 ? "" : ", stride: \(s)")\(p == 0 ? "" : ", padding: \(p)")"
-                + "\(bias ? "" : ", bias: false"))"
-        case .batchNorm(let axes, let c, _, _): return "BatchNorm\(axes)d(\(c))"
-        }
-    }
+    var description: String { kind.describe(settings) }
 }
 
 extension Analyzer {
     mutating func declareLayer(_ name: Located<String>, kind: Located<String>, _ args: [Argument]) {
-        let layerKind: Layer.Kind?
-        switch kind.value {
-        case "Linear": layerKind = linearArguments(kind, args)
-        case "Conv2d": layerKind = conv2dArguments(kind, args)
-        case "BatchNorm1d", "BatchNorm2d": layerKind = batchNormArguments(kind, args)
-        default:
+        guard let layerKind = LayerKind.named(kind.value) else {
+            let kinds = LayerKind.all.map(\.name)
             diagnostics.error(kind.location, "unknown layer '\(kind.value)'",
-                              hint: Suggestions.hint(for: kind.value, in: Layer.kinds) ?? "layers: " + Layer.kinds.joined(separator: ", "))
-            layerKind = nil
+                              hint: PyTorchHints.layerKind(kind.value, args) ?? Suggestions.hint(for: kind.value, in: kinds)
+                                  ?? "layers: " + kinds.joined(separator: ", "))
+            _ = declare(name, .value(.poison))
+            return
         }
-        guard let layerKind else {
+        let defaults = layerKind.signature.defaults.mapValues { Expr($0, kind.location) }
+        guard let bound = bindArguments(args, names: layerKind.signature.parameters, defaults: defaults,
+                                        callee: layerKind.name, at: kind.location),
+              let settings = layerKind.settings(&self, bound) else {
             _ = declare(name, .value(.poison))
             return
         }
         guard declare(name, .layer(name.value)) else { return }
-        layers[name.value] = Layer(name: name.value, kind: layerKind, location: name.location)
-        func at(_ suffix: String) -> Located<String> { Located(name.value + "." + suffix, name.location) }
-        switch layerKind {
-        case .linear(let inFeatures, let outFeatures, let bias):
-            // PyTorch's nn.Linear: weight [out, in] kaiming_uniform (bound 1/sqrt(in)), bias [out]
-            // uniform(±1/sqrt(in)).
-            let bound = 1 / Foundation.sqrt(Double(inFeatures))
-            addParam(at("weight"), TensorType(.f32, [.fixed(outFeatures), .fixed(inFeatures)]), .kaimingUniform)
-            if bias { addParam(at("bias"), TensorType(.f32, [.fixed(outFeatures)]), .uniform(low: -bound, high: bound)) }
-        case .conv2d(let i, let o, let k, _, _, let bias):
-            // PyTorch's nn.Conv2d: weight [out, in, k, k] kaiming_uniform (bound 1/sqrt(fan_in),
-            // fan_in = in·k·k), bias [out] uniform(±1/sqrt(fan_in)).
-            let bound = 1 / Foundation.sqrt(Double(i * k * k))
-            addParam(at("weight"), TensorType(.f32, [.fixed(o), .fixed(i), .fixed(k), .fixed(k)]), .kaimingUniform)
-            if bias { addParam(at("bias"), TensorType(.f32, [.fixed(o)]), .uniform(low: -bound, high: bound)) }
-        case .batchNorm(_, let c, _, _):
-            // PyTorch's BatchNorm: weight ones, bias zeros; running statistics as state.
-            addParam(at("weight"), TensorType(.f32, [.fixed(c)]), .ones)
-            addParam(at("bias"), TensorType(.f32, [.fixed(c)]), .zeros)
-            addState(at("running_mean"), TensorType(.f32, [.fixed(c)]), .zeros)
-            addState(at("running_var"), TensorType(.f32, [.fixed(c)]), .ones)
-            addState(at("num_batches_tracked"), TensorType(.i32), .zeros)
+        layers[name.value] = Layer(name: name.value, kind: layerKind, settings: settings, location: name.location)
+        for p in layerKind.params(settings) {
+            addParam(Located(name.value + "." + p.suffix, name.location), p.type, p.initializer)
+        }
+        for st in layerKind.state(settings) {
+            addState(Located(name.value + "." + st.suffix, name.location), st.type, st.initializer)
         }
     }
 
-    private mutating func linearArguments(_ kind: Located<String>, _ args: [Argument]) -> Layer.Kind? {
-        let truth = Expr(.bool(true), kind.location)
-        guard let bound = bindArguments(args, names: ["in_features", "out_features", "bias"],
-                                        defaults: ["bias": truth], callee: "Linear", at: kind.location),
-              let inFeatures = dimensionValue(bound["in_features"]!), let outFeatures = dimensionValue(bound["out_features"]!),
-              let bias = boolArgument(bound["bias"]!, "bias") else { return nil }
-        return .linear(inFeatures: inFeatures, outFeatures: outFeatures, bias: bias)
-    }
-
-    private mutating func conv2dArguments(_ kind: Located<String>, _ args: [Argument]) -> Layer.Kind? {
-        let l = kind.location
-        guard let bound = bindArguments(args, names: ["in_channels", "out_channels", "kernel_size", "stride", "padding", "bias"],
-                                        defaults: ["stride": Expr(.number(1, isInteger: true), l), "padding": Expr(.number(0, isInteger: true), l),
-                                                   "bias": Expr(.bool(true), l)],
-                                        callee: "Conv2d", at: l) else { return nil }
-        let i = dimensionValue(bound["in_channels"]!), o = dimensionValue(bound["out_channels"]!)
-        let k = dimensionValue(bound["kernel_size"]!)
-        let s = windowSetting(bound["stride"]!, "stride", minimum: 1)
-        let p = windowSetting(bound["padding"]!, "padding", minimum: 0)
-        let bias = boolArgument(bound["bias"]!, "bias")
-        guard let i, let o, let k, let s, let p, let bias else { return nil }
-        return .conv2d(inChannels: i, outChannels: o, kernel: k, stride: s, padding: p, bias: bias)
-    }
-
-    private mutating func batchNormArguments(_ kind: Located<String>, _ args: [Argument]) -> Layer.Kind? {
-        let l = kind.location
-        guard let bound = bindArguments(args, names: ["num_features", "eps", "momentum"],
-                                        defaults: ["eps": Expr(.number(1e-5, isInteger: false), l),
-                                                   "momentum": Expr(.number(0.1, isInteger: false), l)],
-                                        callee: kind.value, at: l) else { return nil }
-        let c = dimensionValue(bound["num_features"]!)
-        let eps = numberArgument(bound["eps"]!, "eps"), momentum = numberArgument(bound["momentum"]!, "momentum")
-        guard let c, let eps, let momentum else { return nil }
-        guard eps > 0, eps.isFinite else {
-            diagnostics.error(bound["eps"]!.location, "'eps' must be a positive number, got \(formatNumber(eps))")
-            return nil
+    /// `fc1(x)`: one tensor input, then what the layer's kind computes.
+    mutating func applyLayer(_ layer: Layer, _ args: [Argument], at location: SourceLocation) -> SemaValue {
+        guard args.count == 1, args[0].label == nil else {
+            diagnostics.error(location, "layer '\(layer.name)' takes one input, got \(args.count)")
+            return .poison
         }
-        guard momentum >= 0, momentum <= 1 else {
-            diagnostics.error(bound["momentum"]!.location, "'momentum' must be in [0, 1], got \(formatNumber(momentum))")
-            return nil
+        let x = evaluate(args[0].value)
+        guard case .tensor(let xv) = x else {
+            if case .literal = x { diagnostics.error(args[0].value.location, "layer '\(layer.name)' needs a tensor input") }
+            return .poison
         }
-        return .batchNorm(imageAxes: kind.value == "BatchNorm1d" ? 1 : 2, features: c, eps: eps, momentum: momentum)
+        return layer.kind.apply(&self, layer, xv, location)
     }
 
     /// A stride or padding: an integer of at least `minimum`, reported at the argument.
@@ -128,52 +106,10 @@ extension Analyzer {
         return v
     }
 
-    /// Applies a layer to its one input, reporting a shape error at the call.
-    mutating func applyLayer(_ layer: Layer, _ args: [Argument], at location: SourceLocation) -> SemaValue {
-        guard args.count == 1, args[0].label == nil else {
-            diagnostics.error(location, "layer '\(layer.name)' takes one input, got \(args.count)")
-            return .poison
-        }
-        let x = evaluate(args[0].value)
-        guard case .tensor(let xv) = x else {
-            if case .literal = x { diagnostics.error(args[0].value.location, "layer '\(layer.name)' needs a tensor input") }
-            return .poison
-        }
-        let t = graph.type(of: xv)
-        func param(_ suffix: String) -> SemaValue? {
-            symbols[layer.name + "." + suffix].flatMap(symbolValue)
-        }
-        switch layer.kind {
-        case .linear(let inFeatures, _, _):
-            // `fc1(x)` = x @ transpose(fc1.weight) + fc1.bias, as matmul + add (spec section 5).
-            guard t.rank >= 2, t.shape.dims.last == .fixed(inFeatures), t.dtype == .f32 else {
-                diagnostics.error(location, "layer '\(layer.name)' (\(layer.description)) expects f32[..., \(inFeatures)], got \(t)",
-                                  hint: t.rank == 1 ? "give the input a feature axis, e.g. unsqueeze(x, 1)" : nil)
-                return .poison
-            }
-            guard let w = param("weight") else { return .poison }
-            var y = emit(.matmul(transposeA: false, transposeB: true), [x, w], at: location, what: layer.name)
-            if let b = param("bias") { y = emit(.binary(.add), [y, b], at: location, what: layer.name) }
-            return y
-        case .conv2d(let inChannels, _, _, let stride, let padding, _):
-            guard t.rank == 4, t.shape.dims[1] == .fixed(inChannels), t.dtype == .f32 else {
-                diagnostics.error(location, "layer '\(layer.name)' (\(layer.description)) expects f32[N, \(inChannels), H, W], got \(t)",
-                                  hint: t.rank == 2 ? "give the input its image axes, e.g. reshape(x, [-1, \(inChannels), H, W])" : nil)
-                return .poison
-            }
-            guard let w = param("weight") else { return .poison }
-            let operands = [x, w] + (param("bias").map { [$0] } ?? [])
-            return emit(.conv2d(stride: stride, padding: padding, relu: false), operands, at: location, what: layer.name)
-        case .batchNorm(let imageAxes, let c, let eps, let momentum):
-            let ranks = imageAxes == 1 ? [2, 3] : [4]
-            guard ranks.contains(t.rank), t.shape.dims[1] == .fixed(c), t.dtype == .f32,
-                  !t.shape.dims.dropFirst().contains(.batch) else {
-                let wanted = imageAxes == 1 ? "f32[N, \(c)] or f32[N, \(c), L]" : "f32[N, \(c), H, W]"
-                diagnostics.error(location, "layer '\(layer.name)' (\(layer.description)) expects \(wanted), got \(t)")
-                return .poison
-            }
-            return batchNorm(layer, xv, eps: eps, momentum: momentum, at: location)
-        }
+    /// The param `layer.suffix` a layer declared (nil if its declaration failed).
+    func layerParam(_ layer: Layer, _ suffix: String) -> ValueID? {
+        guard case .tensor(let v) = symbols[layer.name + "." + suffix].flatMap(symbolValue) else { return nil }
+        return v
     }
 
     func symbolValue(_ s: Symbol) -> SemaValue? {

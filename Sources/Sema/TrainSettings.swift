@@ -92,6 +92,10 @@ extension Analyzer {
                                   hint: "metrics: accuracy, mse, mae, none")
                 return
             }
+            if Metric(rawValue: m) != nil, let problem = metricProblem() {
+                diagnostics.error(e.location, "metric '\(m)' \(problem.message)", hint: problem.hint)
+                return
+            }
             graph.train.metric = Metric(rawValue: m)
         case "normalize":
             var names: [String] = []
@@ -243,6 +247,27 @@ extension Analyzer {
             }
             return .reduceOnPlateau(factor: factor, patience: patience, threshold: threshold)
         }
+    }
+
+    /// Why the model cannot compute a metric, or nil when it can. A metric compares the first
+    /// output, one row per example, with a target (codegen/dlc_metrics.c), so the model needs data
+    /// and an output that holds the batch. An `output` whose names are in error is already
+    /// reported and raises nothing here.
+    private func metricProblem() -> (message: String, hint: String)? {
+        if !hasData {
+            return ("needs a model with data to compare with; this model has no inputs",
+                    "remove the metric, or use 'metric none'")
+        }
+        if !hasOutputStatement {
+            return ("needs an output to compare with the target, and the forward block has none",
+                    "add 'output NAME' to the forward block, naming the predictions")
+        }
+        if let first = graph.outputs.first, !graph.type(of: first.value).shape.dims.contains(.batch) {
+            return ("compares the first output with the target row by row, but '\(first.name)' is "
+                        + "\(graph.type(of: first.value)), with no row per example",
+                    "put the per-example predictions first in 'output'")
+        }
+        return nil
     }
 }
 

@@ -64,6 +64,10 @@ public struct Setting: Sendable {
 public struct Argument: Sendable {
     public var label: Located<String>?
     public var value: Expr
+    public init(label: Located<String>?, value: Expr) {
+        self.label = label
+        self.value = value
+    }
 }
 
 public indirect enum ExprKind: Sendable {

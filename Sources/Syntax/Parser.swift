@@ -309,6 +309,14 @@ public struct Parser {
     // setting = NAME arguments?      (arguments without parentheses, up to the end of line)
     private mutating func parseSetting() throws -> Setting {
         let name = try expectIdentifier("a setting name")
+        if check(.assign) {
+            // `batch = 16`, as a Python assignment: read the value to show the dlc spelling.
+            let eq = advance().location
+            var args: [Argument] = []
+            if !atStatementEnd { repeat { args.append(try parseArgument()) } while accept(.comma) }
+            throw error("a setting takes its value without '='", at: eq,
+                        hint: "write '\(name.value) \(Argument.spelling(args))'")
+        }
         var args: [Argument] = []
         if !atStatementEnd {
             repeat { args.append(try parseArgument()) } while accept(.comma)
@@ -337,6 +345,16 @@ public struct Parser {
             let loc = advance().location
             _ = advance()
             return Argument(label: Located(name, loc), value: try parseExpr())
+        }
+        if case .identifier(let name) = current.kind, pos + 1 < tokens.count,
+           case .punct(.assign) = tokens[pos + 1].kind {
+            // `lr=0.01`, Python's keyword argument: read the value to show the dlc spelling.
+            _ = advance()
+            let eq = advance().location
+            let value = try parseExpr()
+            let label = name == "dim" ? "axis" : name
+            throw error("a named argument takes ':', not '='", at: eq,
+                        hint: "write '\(label): \(value.spelling)'" + (name == "dim" ? " (dlc calls PyTorch's dim 'axis')" : ""))
         }
         return Argument(label: nil, value: try parseExpr())
     }
@@ -459,6 +477,14 @@ public struct Parser {
         var e = try parsePrimary()
         while true {
             if check(.lparen) {
+                if case .call(let module, let moduleArgs) = e.kind, moduleArgs.isEmpty {
+                    // `nn.ReLU()(h)`: read the arguments to show the dlc spelling.
+                    let open = current.location
+                    _ = advance()
+                    let args = try nested { p in try p.parseArguments(closing: .rparen) }
+                    throw error("only a function or layer name can be called", at: open,
+                                hint: PyTorchHints.moduleApplication(module, args))
+                }
                 guard case .name(let callee) = e.kind else {
                     throw error("only a function or layer name can be called")
                 }

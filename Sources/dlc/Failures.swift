@@ -29,3 +29,9 @@ func reportingBuildErrors<T>(_ body: () throws -> T) throws -> T {
         throw ExitCode(1)
     }
 }
+
+/// Prints a model's compile warnings (if any) on stderr; the command goes on.
+func printWarnings(_ pipeline: Pipeline) {
+    let text = pipeline.renderedWarnings()
+    if !text.isEmpty { FileHandle.standardError.write(Data(text.utf8)) }
+}

@@ -12,18 +12,6 @@ struct DLC: ParsableCommand {
         subcommands: [Compile.self, Train.self, GradCheck.self])
 }
 
-extension EmitStage: ExpressibleByArgument {}
-
-/// The backends `dlc compile --backend` can build a trainer with.
-enum Backend: String, CaseIterable, ExpressibleByArgument {
-    /// C with BLAS calls (Sources/Backends/C).
-    case c
-    /// The entry functions as LLVM IR, compiled by clang, linked with the C descriptor.
-    case llvm
-    /// Not available yet.
-    case cuda
-}
-
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compile a .dl model; with --emit, print a stage instead of building.")
@@ -41,34 +29,35 @@ struct Compile: ParsableCommand {
                                valueName: "pass"))
     var stopAfter: String?
 
-    @Option(help: ArgumentHelp(
-        "The backend that builds the trainer: c (the default), llvm (the entry functions as LLVM IR, compiled by "
-            + "clang and linked with a C descriptor; with it, --emit c prints that descriptor) or cuda (not available yet).",
-        valueName: "backend"))
-    var backend: Backend = .c
+    @Option(help: ArgumentHelp(BackendChoice.help, valueName: "backend"))
+    var backend: BackendChoice?
 
-    func run() throws {
-        if backend == .cuda {
-            printError("error: the CUDA backend is not available yet; use --backend c or --backend llvm")
-            throw ExitCode(1)
-        }
-        var pipeline = try loadOrExit(model)
-        pipeline.useColor = isatty(2) != 0
-        guard let stage = emit else {
-            try buildTrainer(pipeline, output: output, backend: backend)
-            return
-        }
-        // The LLVM backend's C is its descriptor (the entry functions are `--emit llvm`).
-        if backend == .llvm && stage == .c && stopAfter == nil {
-            return try printOrExit(pipeline.llvmTrainer().map(\.descriptor))
-        }
+    /// The checks of options that depend on each other (after the model is loaded, so a
+    /// missing model is reported first).
+    func checkOptions() throws {
         if let pass = stopAfter {
-            guard stage == .opt, DLCPasses.Optimizer.passNames.contains(pass) else {
+            guard emit == .opt, DLCPasses.Optimizer.passNames.contains(pass) else {
                 throw ValidationError("--stop-after takes one of \(DLCPasses.Optimizer.passNames.joined(separator: ", ")), with --emit opt")
             }
         }
+        if let stage = emit, stage.isGeneratedFile, let chosen = backend?.backend,
+           Backends.printing(stage, chosen: chosen) == nil {
+            let printers = Backends.all.filter { $0.emitStages.contains(stage.name) }.map { "--backend " + $0.name }
+            throw ValidationError("the \(chosen.name) backend has no --emit \(stage); use " + printers.joined(separator: " or "))
+        }
+    }
+
+    func run() throws {
+        var pipeline = try loadOrExit(model)
+        pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
+        try checkOptions()
+        guard let stage = emit else {
+            try buildTrainer(pipeline, output: output, backend: backend?.backend ?? Backends.default)
+            return
+        }
         let result = stopAfter.map { pass in pipeline.optimizedGraph(stopAfter: pass).map { printIR($0) } }
-            ?? pipeline.emit(stage)
+            ?? pipeline.emit(stage, backend: backend?.backend)
         try printOrExit(result)
     }
 
@@ -95,6 +84,7 @@ struct GradCheck: ParsableCommand {
     func run() throws {
         var pipeline = try loadOrExit(model)
         pipeline.useColor = isatty(2) != 0
+        printWarnings(pipeline)
         let graph = try valueOrExit(pipeline.trainingGraph())
         var check = GradCheckRun(dataPath: data)
         check.tolerance = tolerance

@@ -1,3 +1,4 @@
+import DLCBackendC
 import DLCDriver
 import Foundation
 import XCTest
@@ -20,7 +21,7 @@ final class BackendTests: XCTestCase {
     /// Compiles the model's generated C with the harness.
     func buildHarness(_ p: Pipeline, name: String) throws -> URL {
         let source: String
-        switch p.cSource() {
+        switch p.emit(EmitStage(named: "c")!, backend: CBackend()) {
         case .success(let s): source = s
         case .failure(let f): throw DataFailure(message: f.rendered)
         }

@@ -39,6 +39,18 @@ final class CLITests: XCTestCase {
             """)
     }
 
+    /// A warning goes to stderr and the command goes on: `--emit ir` prints the graph, exit 0.
+    func testWarningsPrintAndTheCompileGoesOn() throws {
+        let program = "Tests/DLCTests/Golden/warnings/loss_softmax_cross_entropy.dl"
+        let r = try Run.dlc(["compile", program, "--emit", "ir"], in: Golden.root)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("graph iris_softmax {"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("\(program):10:14: warning: cross_entropy is given probabilities"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("note: cross_entropy takes logits"), r.stderr)
+        let clean = try Run.dlc(["compile", "models/digits.dl", "--emit", "ir"], in: Golden.root)
+        XCTAssertEqual(clean.stderr, "")
+    }
+
     func testMissingFileExitsOne() throws {
         let r = try Run.dlc(["compile", "no/such/model.dl", "--emit", "ir"], in: Golden.root)
         XCTAssertEqual(r.status, 1)

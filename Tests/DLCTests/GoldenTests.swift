@@ -5,7 +5,8 @@ import Foundation
 import XCTest
 
 /// The compiler's stages against stored golden files:
-/// - every program in `models/` and `Golden/programs/`: its `--emit ir` and `--emit grad` text;
+/// - every program in `models/` and `Golden/programs/`: its `--emit ir`, `grad`, `opt` and
+///   `kernels` text, and the code each backend generates for it (`generated`);
 /// - every program in `Golden/errors/`: its diagnostics, exactly as `dlc` prints them.
 final class GoldenTests: XCTestCase {
     /// A pipeline whose diagnostics name the file relative to its folder's parent, so golden
@@ -23,13 +24,45 @@ final class GoldenTests: XCTestCase {
         XCTAssertFalse(programs.isEmpty)
         for url in programs {
             for stage in Self.stages {
-                let name = url.deletingPathExtension().lastPathComponent + "." + stage.rawValue
+                let name = url.deletingPathExtension().lastPathComponent + "." + stage.name
                 switch try pipeline(url).emit(stage) {
                 case .success(let text): Golden.assertMatches(text, golden: goldenFolder.appendingPathComponent(name))
                 case .failure(let f): XCTFail("\(Golden.relative(url)) fails at --emit \(stage):\n\(f.rendered)")
                 }
             }
+            for (suffix, text) in try generated(url) {
+                let name = url.deletingPathExtension().lastPathComponent + "." + suffix
+                switch text {
+                case .success(let text): Golden.assertMatches(text, golden: goldenFolder.appendingPathComponent(name))
+                case .failure(let f): XCTFail("\(Golden.relative(url)) fails to generate .\(suffix):\n\(f.rendered)")
+                }
+            }
         }
+    }
+
+    /// The code every registered backend generates, printed for no machine in particular (so
+    /// the same on every host), one file per `--emit` stage it has: NAME.STAGE for the backend
+    /// `--emit STAGE` picks by default (`.c` is the C backend's model, `.llvm` the LLVM
+    /// backend's module), NAME.BACKEND.STAGE for another (`.llvm.c`: the LLVM backend's C
+    /// descriptor, `--backend llvm --emit c`).
+    /// The pipeline reads the program at its real path, so that its `data` setting resolves
+    /// as `dlc compile` resolves it (from the .dl file's folder); the repository's location is
+    /// then written `$ROOT`, so the golden files do not depend on the checkout.
+    private func generated(_ url: URL) throws -> [(String, Result<String, CompileFailure>)] {
+        let bytes = try [UInt8](Data(contentsOf: url))
+        let p = Pipeline(source: SourceFile(path: url.standardizedFileURL.path, bytes: bytes))
+        let root = Golden.root.standardizedFileURL.path
+        func portable(_ text: String) -> String { text.replacingOccurrences(of: root, with: "$ROOT") }
+        var out: [(String, Result<String, CompileFailure>)] = []
+        for backend in Backends.all {
+            let files = p.generatedFiles(backend, for: .unspecified)
+            for stage in backend.emitStages {
+                let byDefault = Backends.printing(EmitStage(named: stage)!, chosen: nil)?.name == backend.name
+                out.append(((byDefault ? "" : backend.name + ".") + stage,
+                            files.map { portable($0.first { $0.stage == stage }!.contents) }))
+            }
+        }
+        return out
     }
 
     func testModelsStages() throws {
@@ -57,6 +90,28 @@ final class GoldenTests: XCTestCase {
                     XCTAssertEqual("\(first.location.line):\(first.location.column)", expected,
                                    "\(Golden.relative(url)): first error at the wrong place")
                 }
+            }
+        }
+    }
+
+    /// Every program in `Golden/warnings/` compiles, with warnings: stored beside it (`.warn`)
+    /// exactly as `dlc` prints them, the first where its `# expect:` comment says.
+    func testWarningDiagnostics() throws {
+        let folder = Golden.directory.appendingPathComponent("warnings")
+        let programs = Golden.programs(in: folder)
+        XCTAssertFalse(programs.isEmpty)
+        for url in programs {
+            let p = try pipeline(url)
+            if case .failure(let f) = p.emit(.ir) {
+                XCTFail("\(Golden.relative(url)) should compile:\n\(f.rendered)")
+                continue
+            }
+            let warnings = p.renderedWarnings()
+            XCTAssertTrue(warnings.contains(": warning: "), "\(Golden.relative(url)): no warning")
+            Golden.assertMatches(warnings, golden: url.deletingPathExtension().appendingPathExtension("warn"))
+            if let expected = expectedLocation(url), let first = warnings.split(separator: "\n").first {
+                let place = first.split(separator: ":").dropFirst().prefix(2).joined(separator: ":")
+                XCTAssertEqual(place, expected, "\(Golden.relative(url)): first warning at the wrong place")
             }
         }
     }

@@ -1,3 +1,4 @@
+import DLCBackendKit
 import DLCBackendLLVM
 import DLCDiagnostics
 import DLCDriver
@@ -23,25 +24,29 @@ final class LLVMBackendTests: XCTestCase {
 
     static var compiler: String { HarnessComparison.compiler }
 
-    /// The target of the clang the tests compile with, asked as the driver asks it.
-    static let target: Result<LLVMTarget, Error> = Result {
-        let builder = TrainerBuilder(cache: BuildCache(root: FileManager.default.temporaryDirectory
-            .appendingPathComponent("dlc-llvm-backend-cache-\(getpid())").path))
-        defer { try? FileManager.default.removeItem(atPath: builder.cache.root) }
-        return try builder.llvmTarget(try Toolchain(compiler: compiler))
+    /// The clang the tests compile with, asked for its target as the driver asks it.
+    static let runner: Result<CachedToolRunner, Error> = Result {
+        let cache = BuildCache(root: FileManager.default.temporaryDirectory
+            .appendingPathComponent("dlc-llvm-backend-cache-\(getpid())").path)
+        return CachedToolRunner(tools: [.cc: try Toolchain(compiler: compiler)], cache: cache,
+                                environment: ProcessInfo.processInfo.environment)
+    }
+
+    override class func tearDown() {
+        if case .success(let r) = runner { try? FileManager.default.removeItem(atPath: r.cache.root) }
     }
 
     /// Compiles the model's LLVM module and its C descriptor with the harness.
     func buildHarness(_ p: Pipeline, name: String) throws -> URL {
-        let source: LLVMTrainerSource
-        switch p.llvmTrainer() {
-        case .success(let s): source = s
+        let files: [GeneratedFile]
+        switch p.generatedFiles(LLVMBackend(), for: .toolchain(try Self.runner.get())) {
+        case .success(let f): files = f
         case .failure(let f): throw DataFailure(message: f.rendered)
         }
         let ll = work.appendingPathComponent("\(name).ll"), object = work.appendingPathComponent("\(name).o")
         let c = work.appendingPathComponent("\(name)_descriptor.c"), exe = work.appendingPathComponent(name)
-        try source.module(for: try Self.target.get()).write(to: ll, atomically: true, encoding: .utf8)
-        try source.descriptor.write(to: c, atomically: true, encoding: .utf8)
+        try files.first { $0.name == "model.ll" }!.contents.write(to: ll, atomically: true, encoding: .utf8)
+        try files.first { $0.name == "descriptor.c" }!.contents.write(to: c, atomically: true, encoding: .utf8)
         let compiled = try Run.run(URL(fileURLWithPath: "/usr/bin/env"), [
             Self.compiler, "-O2", "-march=native", "-Werror", "-c", ll.path, "-o", object.path,
         ])
@@ -101,13 +106,39 @@ final class LLVMBackendTests: XCTestCase {
         XCTAssertFalse(descriptor.stdout.contains("cblas_sgemm"), descriptor.stdout)
     }
 
-    func testCUDABackendIsNotAvailableYet() throws {
-        let r = try Run.dlc(["compile", "models/digits.dl", "--backend", "cuda", "-o", work.appendingPathComponent("x").path],
-                            in: Golden.root)
-        XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.stderr.contains("error: the CUDA backend is not available yet"), r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("x").path))
-        let bogus = try Run.dlc(["compile", "models/digits.dl", "--backend", "metal"], in: Golden.root)
-        XCTAssertEqual(bogus.status, 2, bogus.stderr)
+    /// `--backend` takes the registry's names; a name it lacks is a usage error that lists
+    /// them, and builds nothing.
+    func testBackendNamesComeFromTheRegistry() throws {
+        for name in ["metal", "no-such-backend"] {
+            let out = work.appendingPathComponent("x-\(name)")
+            let r = try Run.dlc(["compile", "models/digits.dl", "--backend", name, "-o", out.path], in: Golden.root)
+            XCTAssertEqual(r.status, 2, r.stderr)
+            XCTAssertTrue(r.stderr.contains("The value '\(name)' is invalid for '--backend <backend>'. Please provide one of "),
+                          r.stderr)
+            for b in Backends.all { XCTAssertTrue(r.stderr.contains("'\(b.name)'"), "\(b.name) is not listed: \(r.stderr)") }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+        }
+    }
+
+    /// A stage a backend does not print is a usage error naming the backend that does.
+    func testEmitStageTheChosenBackendLacks() throws {
+        let r = try Run.dlc(["compile", "models/line_grid.dl", "--backend", "c", "--emit", "llvm"], in: Golden.root)
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("Error: the c backend has no --emit llvm; use --backend llvm"), r.stderr)
+        XCTAssertEqual(r.stdout, "")
+    }
+
+    /// `dlc train --backend llvm` trains with the LLVM backend's trainer (cached like a C one).
+    func testTrainWithTheLLVMBackend() throws {
+        let cache = work.appendingPathComponent("cache")
+        let env = ["DLC_CACHE_DIR": cache.path]
+        let r = try Run.dlc(["train", "--backend", "llvm", "models/line_fit.dl", "--epochs", "2"], in: Golden.root, environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let trainers = try FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("trainers").path)
+        XCTAssertEqual(trainers.count, 1)
+        let c = try Run.dlc(["train", "models/line_fit.dl", "--epochs", "2"], in: Golden.root, environment: env)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let both = try FileManager.default.contentsOfDirectory(atPath: cache.appendingPathComponent("trainers").path)
+        XCTAssertEqual(both.count, 2, "the C and LLVM trainers of one model are cached apart")
     }
 }

@@ -75,7 +75,7 @@ final class RobustnessTests: XCTestCase {
                 var s = sources[i % sources.count]
                 for _ in 0..<(1 + g.below(3)) { s = self.mutate(s, &g) }
                 let pipeline = Pipeline(source: SourceFile(path: "m.dl", bytes: s))
-                for stage in EmitStage.allCases {
+                for stage in EmitStage.all {
                     switch pipeline.emit(stage) {
                     case .success: compiled += 1
                     case .failure(let f):

@@ -249,6 +249,40 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotEqual(a.log?.column("loss"), c.log?.column("loss"))
     }
 
+    // MARK: - 6. The default data file
+
+    /// The `data` setting is relative to the .dl file (spec section 6): a trainer compiled
+    /// as `dlc compile ../models/line_fit.dl` from one folder finds its data from any other.
+    func testDefaultDataIsFoundFromAnotherDirectory() throws {
+        try FileManager.default.createDirectory(at: fixtures.work, withIntermediateDirectories: true)
+        let exe = fixtures.work.appendingPathComponent("line_fit-relative")
+        let compiledFrom = Golden.root.appendingPathComponent("Tests")
+        let r = try Run.dlc(["compile", "../models/line_fit.dl", "-o", exe.path], in: compiledFrom)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let run = try fixtures.run(exe, ["train", "--epochs", "1"])
+        XCTAssertEqual(run.result.status, 0, run.result.stderr)
+        XCTAssertTrue(run.result.stdout.contains("train line_fit: "), run.result.stdout)
+    }
+
+    /// A missing default data file: the trainer says where it looked and that --data sets it.
+    func testMissingDefaultDataSaysWhereItLookedAndHowToSetIt() throws {
+        let folder = fixtures.work.appendingPathComponent("missing-data")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var source = try String(contentsOf: Self.model("line_fit"), encoding: .utf8)
+        source = source.replacingOccurrences(of: "data \"data/cars.csv\"", with: "data \"gone/cars.csv\"")
+        try source.write(to: folder.appendingPathComponent("line_fit.dl"), atomically: true, encoding: .utf8)
+        let exe = folder.appendingPathComponent("trainer")
+        let r = try Run.dlc(["compile", "line_fit.dl", "-o", exe.path], in: folder)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let run = try fixtures.run(exe, ["train", "--epochs", "1"])
+        XCTAssertNotEqual(run.result.status, 0)
+        let looked = folder.appendingPathComponent("gone/cars.csv").path
+        XCTAssertTrue(run.result.stderr.contains(looked), run.result.stderr)
+        XCTAssertTrue(run.result.stderr.contains("--data FILE"), run.result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: run.folder.appendingPathComponent("log.csv").path),
+                       "a failed run leaves no log")
+    }
+
     // MARK: - Comparing a trainer run with the reference
 
     func compare(program name: String, _ flags: [String], maxUpdates: Int? = nil,

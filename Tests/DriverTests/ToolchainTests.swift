@@ -1,3 +1,4 @@
+import DLCBackendKit
 @testable import DLCDriver
 import Foundation
 import XCTest
@@ -12,7 +13,7 @@ final class ToolchainTests: XCTestCase {
         let builder = TrainerBuilder(environment: env, cache: BuildCache(root: try temporaryDirectory(self, "nocc")))
         let out = try temporaryDirectory(self, "nocc-out")
         XCTAssertThrowsError(try builder.build(modelSource: "", modelName: "m", output: out + "/m")) { error in
-            XCTAssertEqual(error as? TrainerBuildError, .compilerNotFound(cc: "/nonexistent/bin/cc"))
+            XCTAssertEqual(error as? TrainerBuildError, .toolVariableInvalid(.cc, value: "/nonexistent/bin/cc"))
             XCTAssertTrue("\(error)".hasPrefix("error: CC is set to '/nonexistent/bin/cc'"), "\(error)")
         }
         XCTAssertEqual(listing(out), [])
@@ -23,8 +24,32 @@ final class ToolchainTests: XCTestCase {
         env["CC"] = nil
         env["PATH"] = try temporaryDirectory(self, "emptypath")
         XCTAssertThrowsError(try Toolchain.find(environment: env, fallbackPaths: [])) { error in
-            guard case .noCompiler? = error as? TrainerBuildError else { return XCTFail("unexpected error \(error)") }
+            guard case .toolNotFound(.cc, _)? = error as? TrainerBuildError else { return XCTFail("unexpected error \(error)") }
+            XCTAssertTrue("\(error)".hasPrefix("error: no C compiler found to build the trainer (looked for $CC, then clang on PATH"),
+                          "\(error)")
             XCTAssertTrue("\(error)".contains("apt-get install clang"), "\(error)")
+        }
+    }
+
+    /// Another tool a backend states is looked for the same way, and its message says what it
+    /// is, which variable names it and how to install it.
+    func testMissingToolOfABackendSaysWhatToInstall() throws {
+        let tool = Tool(role: "CUDA compiler", variable: "DLC_TEST_NVCC", searchedNames: ["dlc-test-nvcc"],
+                        searchedPaths: ["/nonexistent/cuda/bin/nvcc"], installNote: "install the CUDA toolkit")
+        var env = environment
+        env["PATH"] = try temporaryDirectory(self, "emptypath-tool")
+        XCTAssertThrowsError(try Toolchain.find(tool, environment: env)) { error in
+            XCTAssertEqual(error as? TrainerBuildError,
+                           .toolNotFound(tool, searched: ["dlc-test-nvcc on PATH", "/nonexistent/cuda/bin/nvcc"]))
+            XCTAssertEqual("\(error)", """
+                error: no CUDA compiler found to build the trainer (looked for $DLC_TEST_NVCC, then dlc-test-nvcc on PATH, /nonexistent/cuda/bin/nvcc)
+                note: install one (install the CUDA toolkit), or set DLC_TEST_NVCC to a CUDA compiler's path
+                """)
+        }
+        env["DLC_TEST_NVCC"] = "/nonexistent/nvcc -ccbin clang"
+        XCTAssertThrowsError(try Toolchain.find(tool, environment: env)) { error in
+            XCTAssertEqual(error as? TrainerBuildError, .toolVariableInvalid(tool, value: "/nonexistent/nvcc -ccbin clang"))
+            XCTAssertTrue("\(error)".hasPrefix("error: DLC_TEST_NVCC is set to '/nonexistent/nvcc -ccbin clang'"), "\(error)")
         }
     }
 

@@ -5,10 +5,20 @@
 # malformed files), determinism, stop-and-resume, optimizer formulas, accumulation, --steps,
 # --log, progress on a file and on a (pseudo-)terminal, gradcheck, Ctrl-C.
 #
-# usage: codegen/tests/run.sh      (needs clang or cc, libopenblas-dev, zlib1g-dev; python3
-#                                   with numpy + safetensors for the interchange checks)
+# usage: codegen/tests/run.sh [--sanitize]
+#        (needs clang or cc, libopenblas-dev, zlib1g-dev; python3 with numpy + safetensors for
+#        the interchange checks)
+# --sanitize builds everything with AddressSanitizer and UndefinedBehaviorSanitizer (the
+# runtime and the model files alike): any finding stops that trainer with a non-zero exit,
+# which fails its check. Extra C flags also come from EXTRA_CFLAGS.
 # Data: models/data/ or ../shared/data/ (DLC_DATA overrides). Ends with "N passed, M failed".
 set -u
+if [ "${1:-}" = "--sanitize" ]; then
+    EXTRA_CFLAGS="${EXTRA_CFLAGS:-} -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+    # Leaks are not findings here: a command leaves its buffers for exit to reclaim.
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:halt_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 CODEGEN=$(dirname "$HERE")
 ROOT=$(dirname "$CODEGEN")
@@ -116,20 +126,31 @@ expect "linreg (columns by name, normalize, adam, batch full) trains" 0 '^epoch 
 expect "eval of linreg applies the saved normalize statistics (mae ~ 3)" 0 '^mae: [0-3]\.[0-9]{6}$' \
     $LIN eval --data "$DATA/cars.csv" --weights lin.safetensors
 expect "line_grid (f32[N] input, gather) trains" 0 '^epoch 31/31  loss 0\.0[0-9]+  train_mse 0\.0' $GRID train
-printf 'x,a,b\n3.5,0.1,0.2\n25,1,2\n' > far.csv
-expect "a gather index out of range names the source line, exit 1" 1 'error: line_grid.dl:12:16: index 25 is out of range for a first axis of 21' \
-    $GRID train --data far.csv --save far.safetensors
-[ ! -e far.safetensors ]
-check "... and writes nothing" $?
 expect "a model without data trains its steps" 0 '^step 20/20  loss -3\.825' $DESC train --save desc.safetensors
 expect "... and predict writes its one output" 0 '^0\.398' $DESC predict --weights desc.safetensors
 expect "mlp --val FILE validates on that file" 0 '1797 for validation' $MLP train --epochs 1 --val "$DATA/digits.csv"
 tail -n +2 "$DATA/digits.csv" > no_header.csv
 expect "a CSV without a header row is read from its first line" 0 '1438 rows, 359 for validation' $MLP train --epochs 1 --data no_header.csv
+# Rows go straight into an array sized from the line count: the last row of a file without a
+# header or a final newline once went past its end (AddressSanitizer: dlc_load_csv).
+printf '%s' "$(cat no_header.csv)" > no_header_no_newline.csv
+expect "... also without a final newline: every row, in bounds" 0 '1438 rows, 359 for validation' $MLP train --epochs 1 --data no_header_no_newline.csv
+printf '\n\n3.5,0.1,0.2\n\n7.25,0.3,0.4' > grid_blank_lines.csv
+expect "... and after blank lines, without a final newline" 0 '^train line_grid: 2 rows' $GRID train --epochs 1 --data grid_blank_lines.csv
 expect "--threads 1 and --shuffle false are accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 1 --shuffle false
 expect "--threads 2 is accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 2
 expect "info lists params, shapes, memory and FLOPs" 0 '^  fc1\.weight +\[32, 64\] +2048 +kaiming_uniform$' $MLP info
 expect "info reports the arena for the batch" 0 '^  arena +18944 bytes' $MLP info
+
+# A loss that stops being finite stops the run at once (exit 1, where it happened); the
+# checkpoint of the last good epoch stays, and nothing non-finite is ever saved.
+expect "a diverging run stops at the first non-finite loss (exit 1)" 1 \
+    '^error: the training loss is inf in epoch 9, batch 1 of 1 \(update 9\): training diverged \(try a lower learning rate\); div.safetensors keeps update 8$' \
+    $LIN train --optimizer sgd --lr 100 --epochs 20 --save div.safetensors
+tr -c '[:print:]' '\n' < div.safetensors | grep -q '"dlc.step":"8"' && $LIN eval --data "$DATA/cars.csv" --weights div.safetensors > /dev/null 2>&1
+check "... and its checkpoint is the last finite one (update 8, loads)" $?
+expect "a model normalizing a constant feature (std 1 saved, not 0) reads its checkpoint back" 0 '^loss: ' \
+    bash -c "$MLP train --epochs 1 --normalize x --save normc.safetensors > /dev/null && $MLP eval --data '$DATA/digits.csv' --weights normc.safetensors"
 
 # ---- Other data formats through --input ------------------------------------------------------------
 
@@ -208,6 +229,58 @@ EOF
         expect "the first bad value, located: --input x=$1 --input y=$2" 1 "${case#*|}" $MLP train --input "x=$1" --input "y=$2"
     done
 
+    # Lax formats: what a header says must be exactly what the file holds. Bytes after the data
+    # (IDX, .npy), garbage after a gzip stream (zlib's gzread drops it silently), and .npy
+    # header text that numpy.lib.format does not allow are refused, located; a stream of
+    # several gzip members is one valid file.
+    python3 - <<'EOF'
+import gzip, struct
+import numpy as np
+raw = open("x32.npy", "rb").read()
+lab = open("labels.idx", "rb").read()
+open("labels_trail.idx", "wb").write(lab + b"\x01")
+open("labels_trail.idx.gz", "wb").write(gzip.compress(lab + b"\x01\x02"))
+open("x_trail.npy", "wb").write(raw + b"\0\0\0\0")
+open("labels_garbage.idx.gz", "wb").write(gzip.compress(lab) + b"GARBAGE")
+open("labels_members.idx.gz", "wb").write(gzip.compress(lab[:100]) + gzip.compress(lab[100:]))
+n = struct.unpack("<H", raw[8:10])[0]
+data = raw[10 + n:]
+def npy(name, header, version=(1, 0), pad=True):
+    if pad:
+        header += " " * (-(10 + len(header) + 1) % 64) + "\n"
+    open(name, "wb").write(b"\x93NUMPY" + bytes(version) + struct.pack("<H", len(header)) + header.encode() + data)
+d = "{'descr': '<f4', 'fortran_order': False, 'shape': (1797, 64), }"
+npy("h_quotes.npy", '{"shape": (1797, 64,), "descr": "<f4", "fortran_order": False}')
+npy("h_after.npy", d + "x")
+npy("h_twice.npy", "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1797, 64), }")
+npy("h_comma.npy", "{'descr': '<f4' 'fortran_order': False, 'shape': (1797, 64), }")
+npy("h_tuple.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1797), }")
+npy("h_dtype.npy", "{'descr': '<f4x', 'fortran_order': False, 'shape': (1797, 64), }")
+npy("h_tab.npy", "{'descr': '<f4',\t'fortran_order': False, 'shape': (1797, 64), }")
+npy("h_newline.npy", d + " " * (-(10 + len(d)) % 64), pad=False)
+npy("h_unpadded.npy", d + "\n", pad=False)
+npy("h_minor.npy", d, version=(1, 1))
+EOF
+    for case in "images-ubyte labels_trail.idx|^labels_trail.idx: error: 1 byte after the data \(the header's shape ends at byte 1805\)$" \
+        "images-ubyte labels_trail.idx.gz|^labels_trail.idx.gz: error: 2 bytes after the data \(the header's shape ends at byte 1805 of the decompressed stream\)$" \
+        "x_trail.npy labels.idx|^x_trail.npy: error: 4 bytes after the data \(the header's shape ends at byte 460160\)$" \
+        "images-ubyte labels_garbage.idx.gz|^error: labels_garbage.idx.gz: 7 bytes of garbage after the compressed data \(from byte [0-9]+\)$" \
+        "h_after.npy labels.idx|^h_after.npy: error: bad header at byte 73: text after the dict \(only spaces may pad the header\)$" \
+        "h_twice.npy labels.idx|^h_twice.npy: error: key 'descr' appears twice in the header$" \
+        "h_comma.npy labels.idx|^h_comma.npy: error: bad header at byte 26: expected ',' or '}'$" \
+        "h_tuple.npy labels.idx|^h_tuple.npy: error: bad header at byte 66: the shape is not a tuple" \
+        "h_dtype.npy labels.idx|^h_dtype.npy: error: unsupported dtype '<f4x'" \
+        "h_tab.npy labels.idx|^h_tab.npy: error: bad header at byte 26: a control character" \
+        "h_newline.npy labels.idx|^h_newline.npy: error: bad header at byte 128: the header does not end with a newline$" \
+        "h_unpadded.npy labels.idx|^h_unpadded.npy: error: bad header: its length 10 \+ 64 is not a multiple of 16" \
+        "h_minor.npy labels.idx|^h_minor.npy: error: unsupported .npy version 1.1 \(1.0, 2.0 or 3.0\)$"; do
+        set -- ${case%%|*}
+        expect "a lax format is refused, located: --input x=$1 --input y=$2" 1 "${case#*|}" $MLP train --input "x=$1" --input "y=$2"
+    done
+    expect "a header in another valid form (double quotes, any key order, no trailing comma) is read" 0 '^epoch 1/1 ' \
+        $MLP train --epochs 1 --input x=h_quotes.npy --input y=labels.idx
+    expect "a gzip file of several members is read whole" 0 '^epoch 1/1 ' $MLP train --epochs 1 --input x=images-ubyte --input y=labels_members.idx.gz
+
     # Loading costs about one copy of the data: the values go from the file straight into the
     # tensor's array, and the training rows stay where they were loaded (the validation rows,
     # 20%, are copied out). A 51 MB .npy file: peak RSS over a small run's < 1.35 x its size
@@ -269,11 +342,90 @@ bad_data "inputs of different lengths" '^x3.csv:4:1: error: inputs of different 
 bad_data "a missing file names the path" '^error: missing.csv: No such file or directory$' $MLP train --data missing.csv
 bad_data "an unknown column name" "digits.csv:1:1: error: no column 'pixel0-pixel63'$" $MLP train --input "x=$DATA/digits.csv:pixel0-pixel63"
 bad_data "a column list of the wrong width" "error: the columns '0-62' select 63 columns, but x takes 64" $MLP train --input "x=$DATA/digits.csv:0-62"
+# Quotes: a quoted field must close on its line and be followed by nothing but spaces; either
+# fault leaves the row's fields in doubt, so the row is refused even when the field is unused.
+printf 'x,a,b\n3.5,0.1,0.2\n"7.5"x,0.1,0.2\n' > quote_text.csv
+printf 'x,a,b\n3.5,0.1,0.2\n"7.5,0.1,0.2\n' > quote_open.csv
+printf '"x"y,a,b\n3.5,0.1,0.2\n' > quote_header.csv
+printf 'x,a,b,note\n3.5,0.1,0.2,"fine" \n4.5,0.1,0.2,"odd"!\n' > quote_unused.csv
+bad_data "text after a closing quote" "^quote_text.csv:3:1: error: text after the closing quote: 'x'$" $GRID train --data quote_text.csv
+bad_data "an unterminated quote" '^quote_open.csv:3:1: error: unterminated quote \(a quoted field must end on its line\)$' $GRID train --data quote_open.csv
+bad_data "text after a closing quote in the header" "^quote_header.csv:1:1: error: text after the closing quote: 'y'$" $GRID train --data quote_header.csv
+bad_data "text after a closing quote in an unused column" "^quote_unused.csv:3:4: error: text after the closing quote: '!'$" \
+    $GRID train --data quote_unused.csv --columns 'x: x, y: a-b'
+printf 'x,a,b\n "3.5" ,"0.1","0.2"\n' > quote_spaces.csv
+expect "spaces around a quoted field are fine" 0 '^train line_grid: 1 rows' $GRID train --epochs 1 --data quote_spaces.csv
 rm -f p_bad.csv
 expect "predict on bad data exits 1" 1 '^short.csv:3:65: error: short row' $MLP predict --data short.csv --weights mlp.safetensors --out p_bad.csv
 [ ! -e p_bad.csv ]
 check "... and writes no --out file" $?
 expect "eval on bad data exits 1" 1 'label10.csv:3:65: error: label 10' $MLP eval --data label10.csv --weights mlp.safetensors
+
+# ---- Rows the model cannot use: found before the first step, located in the file ------------------
+
+# An index computed from a row (LineGrid: x outside the grid) is found by the forward pass of
+# every row before the first step, and reported at the row that produced it (the model's place
+# in parentheses); nothing is written: no checkpoint, no log, an existing log untouched.
+printf 'x,a,b\n3.5,0.1,0.2\n25,1,2\n' > far.csv
+rm -f far.safetensors far_log.csv
+expect "an index computed from a row is reported at that row (file:line), with the model's place" 1 \
+    '^far.csv:3: error: index 25 is out of range for a first axis of 21 \(line_grid.dl:12:16\), computed from this row$' \
+    $GRID train --data far.csv --save far.safetensors --log far_log.csv
+[ ! -e far.safetensors ] && [ ! -e far.optim.safetensors ] && [ ! -e far_log.csv ]
+check "... and writes nothing: no checkpoint, no --log file" $?
+printf 'an old log\n' > old_log.csv
+$GRID train --data far.csv --log old_log.csv > /dev/null 2>&1
+[ "$(cat old_log.csv)" = "an old log" ]
+check "... and leaves an existing --log file as it was" $? "$(cat old_log.csv)"
+# Row 38 of 50 is out of the grid; the validation split and the shuffle move it around, but the
+# message still names its line, whichever set it lands in.
+awk 'BEGIN { print "x,a,b"; for (i = 1; i <= 50; i++) print (i == 37 ? -1.5 : (i % 19) + 0.5) ",0.1,0.2" }' > far50.csv
+for v in 0 0.2 0.5; do
+    expect "... also after the validation split (--validation $v) and the shuffle" 1 \
+        '^far50.csv:38: error: index -2 is out of range for a first axis of 21 \(line_grid.dl:12:16\), computed from this row$' \
+        $GRID train --data far50.csv --validation $v --batch 7
+done
+if [ $have_py -eq 1 ]; then
+    python3 -c 'import numpy as np; np.save("far_x.npy", np.array([0.5, 3.5, 30.0, 1.5], np.float32))'
+    printf 'a,b\n0,0\n0,0\n0,0\n0,0\n' > far_y.csv
+    expect "... in a .npy file: its row (from 0), and the same row in the other file" 1 \
+        '^far_x.npy: error: row 2: index 30 is out of range for a first axis of 21 \(line_grid.dl:12:16\), computed from this row \(also far_y.csv:4\)$' \
+        $GRID train --input x=far_x.npy --input y=far_y.csv
+fi
+$GRID train --epochs 1 --save grid.safetensors > /dev/null 2>&1
+expect "predict names the row too" 1 '^far50.csv:38: error: index -2 is out of range' $GRID predict --data far50.csv --weights grid.safetensors
+expect "eval names the row too" 1 '^far50.csv:38: error: index -2 is out of range' $GRID eval --data far50.csv --weights grid.safetensors
+expect "a model whose log is written: the first epoch ends, the log has its row" 0 '^epoch 1/1' $GRID train --epochs 1 --log grid_log.csv
+[ "$(wc -l < grid_log.csv)" -eq 2 ]
+check "... (header and one row)" $? "$(cat grid_log.csv)"
+
+# Values the loader accepts but the model's f32 arithmetic cannot use. Normalization is
+# computed in double: weights near +-3.4e38 (the f32 limit) z-score to ordinary values and
+# train (in f32, x - mean overflowed and the loss was nan). A row the statistics were not
+# computed from (--val, eval) can still normalize beyond f32: reported at its row and column.
+# Without normalization the first forward pass overflows: reported at the row, with its
+# largest value's column.
+{ head -1 "$DATA/cars.csv"; sed -n 2,40p "$DATA/cars.csv" | awk -F, -v OFS=, 'NR % 2 { $1 = "3.4e38" } !(NR % 2) { $1 = "-3.4e38" } 1'; } > huge.csv
+out=$($LIN train --data huge.csv --epochs 5 --validation 0 2>&1)
+rc=$?
+[ $rc -eq 0 ] && ! printf '%s\n' "$out" | grep -qi 'nan\|inf'
+check "values near the f32 limit normalize (in double) and train: no nan" $? "$out"
+# Training weights 3000 and 3000.001 (std 0.0005): 3e38 in a validation row is 6e41 std away.
+{ head -1 "$DATA/cars.csv"; for i in 1 2 3 4 5 6 7 8; do echo "3000,18,130,307,12,8"; echo "3000.001,19,130,307,12,8"; done; } > narrow.csv
+{ head -1 "$DATA/cars.csv"; sed -n 2,5p "$DATA/cars.csv"; echo "3e38,18,130,307,12,8"; } > far_val.csv
+expect "--val: a row that normalizes beyond f32 is reported at its row and column" 1 \
+    "^far_val.csv:6:1: error: 3e\+38 normalizes to [0-9.e+]+ with mean 3000 and std 0.000[0-9]+, which f32 cannot hold in column 'Weight_in_lbs' \(x\)$" \
+    $LIN train --data narrow.csv --val far_val.csv
+$LIN train --data narrow.csv --epochs 2 --save lin_narrow.safetensors > /dev/null 2>&1
+expect "eval: the same, with the checkpoint's statistics" 1 "^far_val.csv:6:1: error: 3e\+38 normalizes to" \
+    $LIN eval --data far_val.csv --weights lin_narrow.safetensors
+{ head -1 "$DATA/cars.csv"; sed -n 2,9p "$DATA/cars.csv"; echo "3e38,18,130,307,12,8"; } > huge_raw.csv
+rm -f huge_log.csv
+expect "no normalize: a row whose forward pass overflows is reported before any training" 1 \
+    "^huge_raw.csv:10:1: error: the forward pass of this row gives a loss of inf before any training; its largest value is 3e\+38 in column 'Weight_in_lbs' \(x\)$" \
+    $LIN train --data huge_raw.csv --normalize none --validation 0 --log huge_log.csv
+[ ! -e huge_log.csv ]
+check "... and writes no log" $?
 
 # ---- Bad flags: exit 2, the message names the flag -------------------------------------------------
 
@@ -375,10 +527,21 @@ def write(name, h):
     open(name, "wb").write(struct.pack("<Q", len(hb)) + hb + data)
 h = json.loads(json.dumps(hdr)); h["fc1.bias"]["data_offsets"] = [0, 10**7]; write("off.safetensors", h)
 h = json.loads(json.dumps(hdr)); h["fc1.bias"]["shape"] = [16]; write("mismatch.safetensors", h)
-h = json.loads(json.dumps(hdr)); del h["fc2.bias"]; write("missing.safetensors", h)
+save_file({k: v for k, v in p.items() if k != "fc2.bias"}, "missing.safetensors")
 save_file(dict(p, extra=np.zeros(3, np.float32)), "extra.safetensors")
 save_file(dict(p, **{"fc1.bias": p["fc1.bias"].astype(np.float64)}), "f64.safetensors")
 save_file(dict(p, **{"fc1.weight": np.ascontiguousarray(p["fc1.weight"].T)}), "transposed.safetensors")
+# The data area: tensors back to back from byte 0, covering it exactly (the format's rule).
+def raw_file(name, hb, body, length=None):
+    open(name, "wb").write(struct.pack("<Q", len(hb) if length is None else length) + hb + body)
+hb = json.dumps(hdr).encode() + b"    "
+raw_file("hdr_short.safetensors", hb, data, len(hb) - 1)     # every tensor read one byte off
+raw_file("hdr_long.safetensors", hb, data, len(hb) + 1)
+raw_file("tail_bytes.safetensors", json.dumps(hdr).encode(), data + bytes(4))
+h = json.loads(json.dumps(hdr)); b, e = h["fc2.bias"]["data_offsets"]; h["fc2.bias"]["data_offsets"] = [b + 4, e + 4]
+raw_file("hole.safetensors", json.dumps(h).encode(), data[:b] + bytes(4) + data[b:])
+h = json.loads(json.dumps(hdr)); h["fc1.bias"]["data_offsets"] = [0, 128]; raw_file("overlap.safetensors", json.dumps(h).encode(), data)
+h = json.loads(json.dumps(hdr)); raw_file("not_utf8.safetensors", json.dumps(h).encode().replace(b'"pt"', b'"p\xff"'), data)
 print("python checks passed")
 EOF
     check "checkpoints load in Python safetensors (names, F32, shapes, scalar [], metadata)" $? "$(cat py.txt)"
@@ -394,7 +557,76 @@ assert set(a) == set(b) and all((a[k].view("u4") == b[k].view("u4")).all() for k
     expect "a missing tensor is refused" 1 "^error: missing.safetensors: missing tensor 'fc2.bias'" $MLP eval --data "$DATA/digits.csv" --weights missing.safetensors
     expect "an extra tensor is refused" 1 "^error: extra.safetensors: unexpected tensor 'extra'" $MLP eval --data "$DATA/digits.csv" --weights extra.safetensors
     expect "a wrong dtype is refused" 1 "^error: f64.safetensors: tensor 'fc1.bias' has dtype F64, expected F32" $MLP eval --data "$DATA/digits.csv" --weights f64.safetensors
+    for case in "hdr_short|the tensors end at byte 9640 of 9641: 1 byte after tensor 'fc2.bias' belongs to no tensor" \
+        "hdr_long|" "tail_bytes|the tensors end at byte 9640 of 9644: 4 bytes after tensor 'fc2.bias' belong to no tensor" \
+        "hole|4 bytes between tensor 'fc2.weight' and tensor 'fc2.bias' belong to no tensor" \
+        "overlap|tensor 'fc1.(weight|bias)' overlaps tensor 'fc1.(weight|bias)'" "not_utf8|bad JSON in the header: invalid UTF-8 at byte"; do
+        expect "the data area must be covered exactly: ${case%%|*}" 1 "^error: ${case%%|*}.safetensors: ${case#*|}" \
+            $MLP eval --data "$DATA/digits.csv" --weights "${case%%|*}.safetensors"
+    done
     expect "a wrong shape is refused" 1 "^error: transposed.safetensors: tensor 'fc1.weight' has shape \[64, 32\], expected \[32, 64\]" $MLP train --init transposed.safetensors
+
+    # Values and metadata: NaN/inf refused in every tensor (path, tensor, element); metadata
+    # numbers read by the JSON grammar, in range (path, key); impossible positions refused
+    # before any arithmetic on them. A pair saved mid-epoch (5 of 45 batches) is the base.
+    $MLP train --steps 50 --save base.safetensors > /dev/null 2>&1
+    $LIN train --epochs 1 --save lbase.safetensors > /dev/null 2>&1
+    python3 - <<'PY' > meta_edit.txt 2>&1
+import shutil
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import load_file, save_file
+def edit(src, dst, meta=None, tensor=None):
+    t, m = load_file(src), dict(safe_open(src, "np").metadata())
+    if meta: m.update(meta)
+    if tensor: name, index, value = tensor; t[name].reshape(-1)[index] = value
+    save_file(t, dst, metadata=m)
+def pair(name, meta=None, tensor=None):  # base's params, an edited optimizer file
+    shutil.copy("base.safetensors", name + ".safetensors")
+    edit("base.optim.safetensors", name + ".optim.safetensors", meta, tensor)
+edit("base.safetensors", "nan_params.safetensors", tensor=("fc1.weight", 197, np.nan))
+edit("base.safetensors", "inf_params.safetensors", tensor=("fc2.bias", 9, -np.inf))
+pair("inf_optim", tensor=("fc1.bias.momentum_buffer", 4, np.inf))
+for key, value in [("lr", "0x10"), ("lr", "1e400"), ("lr", "-0.5"), ("lr", "+0.5"), ("epoch", "+3"), ("epoch", " 3"),
+                   ("epoch", "9223372036854775807"), ("epoch_rows", "9223372036854775807"), ("epoch_batches", "1000"),
+                   ("epoch_rows", "100000"), ("epoch_loss_sum", "inf"), ("seed", " 5"), ("seed", "0x5"),
+                   ("schedule.last_epoch", "-1"), ("schedule.best", "nan"), ("rng.shuffle", "18446744073709551616")]:
+    pair("m_%s_%s" % (key, value.strip().replace("+", "plus")), {key: value})
+for name, key, value in [("std_big", "std", "[1e39]"), ("std_zero", "std", "[0]"), ("std_neg", "std", "[-2]"),
+                         ("std_hex", "std", "[0x10]"), ("mean_big", "mean", "[-1e39]"), ("std_tiny", "std", "[1e-42]")]:
+    edit("lbase.safetensors", name + ".safetensors", {"normalize.x." + key: value})
+shutil.copy("base.safetensors", "huge_step.safetensors")
+edit("base.safetensors", "huge_step.safetensors", {"dlc.step": "9223372036854775807"})
+edit("base.optim.safetensors", "huge_step.optim.safetensors", {"dlc.step": "9223372036854775807"})
+print("edited")
+PY
+    check "checkpoints with bad values and metadata written for the checks below" $? "$(cat meta_edit.txt)"
+    expect "NaN in a params file is refused (path, tensor, element)" 1 "^error: nan_params.safetensors: tensor 'fc1.weight' element 197 is NaN" \
+        $MLP eval --data "$DATA/digits.csv" --weights nan_params.safetensors
+    expect "-inf in a params file is refused" 1 "^error: inf_params.safetensors: tensor 'fc2.bias' element 9 is -inf" $MLP train --init inf_params.safetensors
+    expect "inf in the optimizer state is refused" 1 "^error: inf_optim.optim.safetensors: tensor 'fc1.bias.momentum_buffer' element 4 is inf" \
+        $MLP train --resume inf_optim.safetensors
+    for case in "lr_0x10|'lr' is not a JSON number: '0x10'" "lr_1e400|'lr' is out of range: '1e400'" \
+        "lr_-0.5|'lr' must be a finite number >= 0, got '-0.5'" "lr_plus0.5|'lr' is not a JSON number: '\+0.5'" \
+        "epoch_plus3|'epoch' is not a count: '\+3'" "epoch_3|'epoch' is not a count: ' 3'" \
+        "epoch_9223372036854775807|'epoch' is out of range: '9223372036854775807' \(at most 9007199254740992\)" \
+        "epoch_rows_9223372036854775807|'epoch_rows' is out of range" "epoch_loss_sum_inf|'epoch_loss_sum' is not a JSON number: 'inf'" \
+        "seed_5|'seed' is not an unsigned integer: ' 5'" "seed_0x5|'seed' is not an unsigned integer: '0x5'" \
+        "schedule.last_epoch_-1|'schedule.last_epoch' is not a count: '-1'" "schedule.best_nan|'schedule.best' is not a JSON number: 'nan'" \
+        "rng.shuffle_18446744073709551616|'rng.shuffle' is out of range: '18446744073709551616'" \
+        "epoch_batches_1000|'epoch_batches' = 1000: the run stopped 1000 batches into an epoch, but an epoch here has 45" \
+        "epoch_rows_100000|'epoch_rows' = 100000 rows done in the epoch, but 5 batches of 32 make 160"; do
+        expect "metadata read strictly: ${case%%|*}" 1 "^error: m_${case%%|*}.optim.safetensors: __metadata__ ${case#*|}" \
+            $MLP train --resume "m_${case%%|*}.safetensors" --epochs 1
+    done
+    expect "a step of INT64_MAX is refused" 1 "^error: huge_step.safetensors: __metadata__ 'dlc.step' is out of range: '9223372036854775807'" \
+        $MLP train --resume huge_step.safetensors --epochs 1
+    for case in "std_big|normalize.x.std element 0 is not a positive f32: 1e\+39" "std_zero|normalize.x.std element 0 is not a positive f32: 0" \
+        "std_neg|normalize.x.std element 0 is not a positive f32: -2" "std_tiny|normalize.x.std element 0 is not a positive f32: 1e-42" \
+        "std_hex|normalize.x.std: bad JSON" "mean_big|normalize.x.mean element 0 is out of range for f32: -1e\+39"; do
+        expect "normalize statistics read strictly: ${case%%|*}" 1 "^error: ${case%%|*}.safetensors: __metadata__ ${case#*|}" \
+            $LIN eval --data "$DATA/cars.csv" --weights "${case%%|*}.safetensors"
+    done
     ref_out=$(python3 "$HERE/optim_reference.py" "$LIN" "$DATA/cars.csv" "$W" 2>&1)
     check "sgd/adam/adamw/adagrad and step_lr/cosine/plateau follow torch.optim's formulas" $? "$ref_out"
     fuzz_out=$(python3 "$HERE/fuzz_inputs.py" "$MLP" "$DATA/digits.csv" "$W" 2>&1)
@@ -567,6 +799,43 @@ if [ -d /proc/self/task ]; then
     n1=$(tasks $LIN train --epochs 1000000) n2=$(tasks $LIN train --epochs 1000000 --threads 2)
     [ "$n1" -eq 1 ] && [ "$n2" -eq 2 ]
     check "no BLAS in the steps: one thread (got $n1); with --threads 2: two (got $n2)" $?
+fi
+
+# ---- End to end under the sanitizers: trainers that dlc itself compiles ---------------------------
+
+# With --sanitize, a few models/ compiled by dlc (the generated kernels as well as the runtime,
+# through CC, with a build cache of their own) train, save, resume, evaluate, predict and
+# gradcheck, and refuse a bad row, under ASan and UBSan. Needs a built dlc (DLC, else
+# .build/debug/dlc, as scripts/test.sh leaves it).
+DLC=${DLC:-$ROOT/.build/debug/dlc}
+if [[ "${EXTRA_CFLAGS:-}" == *sanitize* ]] && [ -x "$DLC" ]; then
+    e2e_cc="$CC $EXTRA_CFLAGS"
+    for spec in "line_grid c" "digits c" "cars c" "line_grid llvm"; do
+        set -- $spec
+        log=$(cd "$W" && DLC_CACHE_DIR="$W/dlc-cache" CC="$e2e_cc" "$DLC" compile "$ROOT/models/$1.dl" --backend "$2" -o "$W/bin/e2e_$1_$2" 2>&1)
+        check "dlc compiles models/$1.dl ($2 backend) with the sanitizers" $? "$log"
+    done
+    for spec in "line_grid_c line_grid.csv" "digits_c digits.csv" "cars_c cars.csv" "line_grid_llvm line_grid.csv"; do
+        set -- $spec
+        exe=$W/bin/e2e_$1 data=$DATA/$2
+        $exe train --data "$data" --epochs 2 --save "e2e_$1.safetensors" --log "e2e_$1.csv" > "e2e_$1.txt" 2>&1 &&
+            $exe train --data "$data" --epochs 1 --resume "e2e_$1.safetensors" --save "e2e_$1.safetensors" >> "e2e_$1.txt" 2>&1 &&
+            $exe eval --data "$data" --weights "e2e_$1.safetensors" >> "e2e_$1.txt" 2>&1 &&
+            $exe predict --data "$data" --weights "e2e_$1.safetensors" --out "e2e_$1_pred.csv" >> "e2e_$1.txt" 2>&1 &&
+            $exe gradcheck --data "$data" >> "e2e_$1.txt" 2>&1
+        check "$1: train, resume, eval, predict, gradcheck under the sanitizers" $? "$(tail -5 "e2e_$1.txt")"
+    done
+    for exe in e2e_line_grid_c e2e_line_grid_llvm; do
+        expect "$exe: an x outside the grid is reported at its row, under the sanitizers" 1 \
+            '^far.csv:3: error: index 25 is out of range for a first axis of 21 \(line_grid.dl:12:[0-9]+\), computed from this row$' \
+            "$W/bin/$exe" train --data far.csv
+    done
+    printf '%s' "$(tail -n +2 "$DATA/line_grid.csv")" > e2e_no_header_no_newline.csv
+    expect "line_grid: a CSV without a header or a final newline, under the sanitizers" 0 \
+        "^train line_grid: $(tail -n +2 "$DATA/line_grid.csv" | grep -c .) rows" \
+        "$W/bin/e2e_line_grid_c" train --data e2e_no_header_no_newline.csv --epochs 1
+elif [[ "${EXTRA_CFLAGS:-}" == *sanitize* ]]; then
+    echo "skip no dlc at $DLC (build it, or set DLC): the end-to-end sanitizer runs are skipped"
 fi
 
 echo "$passed passed, $failed failed"

@@ -1,4 +1,5 @@
 import DLCIR
+import DLCDescriptor
 import DLCLowering
 
 /// Per-element expressions in C, with the interpreter's semantics (see codegen/dlc_kernels.h).
@@ -40,14 +41,19 @@ enum CExpressions {
         case .sqrt: return "sqrtf(\(x))"
         case .abs: return t == .i32 ? "dlc_abs_i32(\(x))" : "fabsf(\(x))"
         case .square: return t == .i32 ? "dlc_mul_i32(\(x), \(x))" : "(\(x) * \(x))"
-        case .relu: return "dlc_relu(\(x))"
-        case .sigmoid: return "dlc_sigmoid(\(x))"
         case .tanh: return "tanhf(\(x))"
         case .floor: return "floorf(\(x))"
         case .sign: return "dlc_signf(\(x))"
         case .toInt: return "dlc_to_i32(\(x))"
         case .toFloat: return "(float)(\(x))"
+        default: return helper(u.rawValue, [x], t)
         }
+    }
+
+    /// `dlc_NAME(args)` (`dlc_NAME_i32` in i32): the scalar helper of codegen/dlc_kernels.h of
+    /// an op with no special form here (relu, sigmoid, floordiv, mod, and any new op).
+    static func helper(_ op: String, _ args: [String], _ t: DType) -> String {
+        "dlc_\(op)\(t == .i32 ? "_i32" : "")(\(args.joined(separator: ", ")))"
     }
 
     static func binary(_ b: BinaryOp, _ x: String, _ y: String, _ t: DType) -> String {
@@ -57,8 +63,6 @@ enum CExpressions {
         case .sub: return i32 ? "dlc_sub_i32(\(x), \(y))" : "(\(x) - \(y))"
         case .mul: return i32 ? "dlc_mul_i32(\(x), \(y))" : "(\(x) * \(y))"
         case .div: return "(\(x) / \(y))"
-        case .floorDiv: return "dlc_floordiv_i32(\(x), \(y))"
-        case .mod: return "dlc_mod_i32(\(x), \(y))"
         case .maximum: return i32 ? "dlc_max_i32(\(x), \(y))" : "dlc_maxf(\(x), \(y))"
         case .minimum: return i32 ? "dlc_min_i32(\(x), \(y))" : "dlc_minf(\(x), \(y))"
         case .eq: return "(float)(\(x) == \(y))"
@@ -67,6 +71,7 @@ enum CExpressions {
         case .le: return "(float)(\(x) <= \(y))"
         case .gt: return "(float)(\(x) > \(y))"
         case .ge: return "(float)(\(x) >= \(y))"
+        default: return helper(b.rawValue, [x, y], t)
         }
     }
 }

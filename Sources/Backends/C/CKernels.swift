@@ -1,5 +1,6 @@
 import DLCDiagnostics
 import DLCIR
+import DLCDescriptor
 import DLCLowering
 
 /// Each kernel of the program as C: loop nests, BLAS calls, and the row-wise kernels.
@@ -198,23 +199,17 @@ struct CKernels {
         }
     }
 
+    /// C = alpha·op(A)·op(B) + beta·C, once or per batch element: loops for a small product,
+    /// BLAS for a large one, a run-time test between the two when the size depends on n.
     func gemm(_ g: GemmKernel, _ w: inout CWriter) {
-        let alpha = g.alphaIsNegativeLearningRate ? "-s->lr" : C.float(g.alpha)
-        let ta = g.transposeA ? "CblasTrans" : "CblasNoTrans", tb = g.transposeB ? "CblasTrans" : "CblasNoTrans"
-        func call(_ a: String, _ b: String, _ c: String) -> String {
-            "cblas_sgemm(CblasRowMajor, \(ta), \(tb), \(C.size(g.m)), \(C.size(g.n)), \(C.size(g.k)), "
-                + "\(alpha), \(a), \(C.size(g.lda)), \(b), \(C.size(g.ldb)), \(C.float(g.beta)), \(c), \(C.size(g.ldc)));"
-        }
+        if let x = g.epilogue { return gemmWithEpilogue(g, x, &w) }
         func both(_ a: String, _ b: String, _ c: String, _ w: inout CWriter) {
-            let work = "\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k))"
-            let constant = g.m.isConstant && g.n.isConstant && g.k.isConstant
-            if !GemmPolicy.canInline(g) || constant && g.m.constant * g.n.constant * g.k.constant > GemmPolicy.smallGemm {
-                w.line(call(a, b, c))
-            } else if constant {
-                smallGemm(g, a, b, c, &w)
-            } else {
-                w.block("if ((int64_t)\(work) <= \(GemmPolicy.smallGemm))") { w in smallGemm(g, a, b, c, &w) }
-                w.block("else") { w in w.line(call(a, b, c)) }
+            switch GemmPolicy.callsBLAS(g) {
+            case true?: w.line(blasCall(g, a, b, c))
+            case false?: smallGemm(g, a, b, c, &w)
+            case nil:
+                w.block("if ((int64_t)\(work(g)) <= \(GemmPolicy.smallGemm))") { w in smallGemm(g, a, b, c, &w) }
+                w.block("else") { w in w.line(blasCall(g, a, b, c)) }
             }
         }
         if g.batch == .one {
@@ -225,21 +220,19 @@ struct CKernels {
         }
     }
 
-    /// Whether `x` is the in-place pass over the result of the small GEMM `g` (bias and
-    /// activation of a `linear`), which can then be applied as each row is written.
-    func canFuseEpilogue(_ g: GemmKernel, _ x: ElementwiseKernel) -> Bool {
-        guard g.batch == .one, g.beta == 0, !g.alphaIsNegativeLearningRate, x.output == g.c, x.reductions.isEmpty,
-              GemmPolicy.canInline(g), g.m.isConstant ? g.m.constant * g.n.constant * g.k.constant <= GemmPolicy.smallGemm : true,
-              x.shape == [g.m, g.n] else { return false }
-        // The pass reads the GEMM's result only at the element it writes.
-        return x.operands.allSatisfy { o in
-            guard case .buffer(let b, let strides) = o else { return true }
-            return b != g.c || strides == [g.n, .one]
-        }
+    /// `m * n * k` as C, for the run-time size test.
+    func work(_ g: GemmKernel) -> String { "\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k))" }
+
+    /// `cblas_sgemm(...)` computing the product on the matrices at `a`, `b`, `c`.
+    func blasCall(_ g: GemmKernel, _ a: String, _ b: String, _ c: String) -> String {
+        let alpha = g.alphaIsNegativeLearningRate ? "-s->lr" : C.float(g.alpha)
+        let ta = g.transposeA ? "CblasTrans" : "CblasNoTrans", tb = g.transposeB ? "CblasTrans" : "CblasNoTrans"
+        return "cblas_sgemm(CblasRowMajor, \(ta), \(tb), \(C.size(g.m)), \(C.size(g.n)), \(C.size(g.k)), "
+            + "\(alpha), \(a), \(C.size(g.lda)), \(b), \(C.size(g.ldb)), \(C.float(g.beta)), \(c), \(C.size(g.ldc)));"
     }
 
-    /// The small GEMM with the pass `x` applied to each element as its row is stored. For a
-    /// product too large to inline (its size depends on n), the BLAS call is followed by `x`.
+    /// The small GEMM with its epilogue `x` applied to each element as its row is stored. When
+    /// the product's size depends on n, a large one calls BLAS and then runs `x` as its own loop.
     func gemmWithEpilogue(_ g: GemmKernel, _ x: ElementwiseKernel, _ w: inout CWriter) {
         let reads = x.operands.map { o -> String in
             switch o {
@@ -252,14 +245,12 @@ struct CKernels {
             }
         }
         let value = CExpressions.print(x.expr, reads, type: x.computeType)
-        let constant = g.m.isConstant && g.n.isConstant && g.k.isConstant
-        if constant {
+        if GemmPolicy.callsBLAS(g) == false {
             smallGemm(g, name(g.a), name(g.b), name(g.c), &w, store: value)
         } else {
-            let work = "\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k))"
-            w.block("if ((int64_t)\(work) <= \(GemmPolicy.smallGemm))") { w in smallGemm(g, name(g.a), name(g.b), name(g.c), &w, store: value) }
+            w.block("if ((int64_t)\(work(g)) <= \(GemmPolicy.smallGemm))") { w in smallGemm(g, name(g.a), name(g.b), name(g.c), &w, store: value) }
             w.block("else") { w in
-                gemm(g, &w)
+                w.line(blasCall(g, name(g.a), name(g.b), name(g.c)))
                 elementwise(x, &w)
             }
         }

@@ -1,3 +1,5 @@
+import DLCBackendKit
+import DLCDescriptor
 import DLCIR
 import DLCLowering
 
@@ -32,11 +34,12 @@ public struct CPrinter {
         w.line("#include \"dlc_model.h\"")
         for e in program.entries { w.line(); entry(e, &w) }
         w.line()
-        CDescriptor(program: program, dataPath: dataPath, sourceName: sourceName).print(&w)
+        ModelDescriptor(program: program, dataPath: dataPath, sourceName: sourceName).print(&w)
         return w.text
     }
 
-    func entry(_ e: Entry, _ w: inout CWriter) {
+    func entry(_ entry: Entry, _ w: inout CWriter) {
+        let e = entry.renamed(avoiding: cReservedNames)
         let signature: String
         switch e.kind {
         case .train: signature = "static float train_step(const dlc_step *s)"
@@ -45,76 +48,58 @@ public struct CPrinter {
         case .predict: signature = "static void predict(const dlc_step *s, void *const *outputs)"
         }
         w.line(C.comment("Entry '\(e.kind.rawValue)': arena \(e.arenaBytes) bytes."))
-        w.block(signature) { w in
-            if let why = e.unavailable {
-                w.line("(void)s; (void)outputs;")
-                w.line("fprintf(stderr, \"error: %s\\n\", \(C.string(why)));")
-                w.line("exit(1);")
-                return
-            }
-            w.line("const int64_t n = s->n;")
-            w.line("char *const arena = (char *)s->arena;")
-            w.line("(void)n; (void)arena;")
-            // Buffers that fusion left unused are not declared.
-            let used = Set(e.kernels.flatMap { $0.body.access.writes + $0.body.access.reads }.map { e.root($0) }
-                           + e.outputs + (e.loss.map { [$0] } ?? []))
-            for b in e.buffers where used.contains(e.root(b.id)) { declare(b, e, &w) }
-            let kernels = CKernels(entry: e, sourceName: sourceName)
-            var i = 0
-            while i < e.kernels.count {
-                let k = e.kernels[i]
-                w.line()
-                if let v = k.node {
-                    w.line(C.comment(program.graph.irLine(v)))
-                }
-                // A small GEMM and the bias/activation pass over its result (a `linear`) are one loop.
-                if i + 1 < e.kernels.count, case .gemm(let g) = k.body, case .elementwise(let x) = e.kernels[i + 1].body,
-                   kernels.canFuseEpilogue(g, x) {
-                    w.block("") { w in kernels.gemmWithEpilogue(g, x, &w) }
-                    i += 2
-                    continue
-                }
-                w.block("") { w in kernels.emit(k.body, into: &w) }
-                i += 1
-            }
-            w.line()
-            for (i, o) in e.outputs.enumerated() {
-                let b = e.buffer(o)
-                w.line("memcpy(outputs[\(i)], \(b.name), sizeof(\(C.type(b.type.dtype))) * \(C.size(b.elementCount)));")
-            }
-            if let l = e.loss { w.line("return \(e.buffer(l).name)[0];") }
-        }
+        w.open(signature)
+        var body = CEntryPrinter(entry: e, kernels: CKernels(entry: e, sourceName: sourceName), w: w)
+        body.printBody(of: e, in: program)
+        w = body.w
+        w.close()
+    }
+}
+
+/// The body of one entry function in C (see `EntryPrinter`).
+struct CEntryPrinter: EntryPrinter {
+    let entry: Entry
+    let kernels: CKernels
+    var w: CWriter
+
+    mutating func unavailable(_ message: String) {
+        w.line("(void)s; (void)outputs;")
+        w.line("fprintf(stderr, \"error: %s\\n\", \(C.string(message)));")
+        w.line("exit(1);")
     }
 
     /// `float *h = (float *)(arena + 2048 * n);` and friends: every buffer as a pointer.
-    func declare(_ b: Buffer, _ e: Entry, _ w: inout CWriter) {
-        let t = C.type(b.type.dtype)
-        let source: String
-        switch b.storage {
-        case .param(let i): source = "(\(t) *)s->params[\(i)]"
-        case .grad(let i): source = "s->grads[\(i)]"
-        case .data(let i): source = "(\(t) *)s->data[\(i)]"
-        case .state(let i): source = "(\(t) *)s->state[\(i)]"
-        case .arena(let offset): source = "(\(t) *)(arena + \(C.size(offset)))"
-        case .alias(let r): source = "(\(t) *)\(e.buffer(r).name)"
+    mutating func prologue(_ buffers: [Buffer]) {
+        w.line("const int64_t n = s->n;")
+        w.line("char *const arena = (char *)s->arena;")
+        w.line("(void)n; (void)arena;")
+        for b in buffers {
+            let t = C.type(b.type.dtype)
+            let source: String
+            switch b.storage {
+            case .param(let i): source = "(\(t) *)s->params[\(i)]"
+            case .grad(let i): source = "s->grads[\(i)]"
+            case .data(let i): source = "(\(t) *)s->data[\(i)]"
+            case .state(let i): source = "(\(t) *)s->state[\(i)]"
+            case .arena(let offset): source = "(\(t) *)(arena + \(C.size(offset)))"
+            case .alias(let r): source = "(\(t) *)\(entry.buffer(r).name)"
+            }
+            w.line("\(t) *const \(b.name) = \(source);  " + C.comment("\(b.type)"))
         }
-        w.line("\(t) *const \(b.name) = \(source);  " + C.comment("\(b.type)"))
     }
-}
 
-extension Graph {
-    /// One node as its line of the IR text form, without the location comment.
-    func irLine(_ v: ValueID) -> String {
-        IRPrinter(showLocations: false).nodeText(self[v], in: self).trimmingCharacters(in: " ")
-            + (self[v].location.map { "   @\($0.line):\($0.column)" } ?? "")
+    mutating func kernel(_ k: Kernel, index: Int, irLine: String?) {
+        w.line()
+        if let irLine { w.line(C.comment(irLine)) }
+        w.block("") { w in kernels.emit(k.body, into: &w) }
     }
-}
 
-extension String {
-    func trimmingCharacters(in set: Character) -> String {
-        var s = Substring(self)
-        while s.first == set { s = s.dropFirst() }
-        while s.last == set { s = s.dropLast() }
-        return String(s)
+    mutating func epilogue() {
+        w.line()
+        for (i, o) in entry.outputs.enumerated() {
+            let b = entry.buffer(o)
+            w.line("memcpy(outputs[\(i)], \(b.name), sizeof(\(C.type(b.type.dtype))) * \(C.size(b.elementCount)));")
+        }
+        if let l = entry.loss { w.line("return \(entry.buffer(l).name)[0];") }
     }
 }

@@ -68,60 +68,97 @@ extension KernelEmitter {
         return f.value(base, type, "call \(type) \(name)(\(arg.typed))")
     }
 
+    /// `u(x)`: the IR this printer writes for it, else a call of its scalar helper.
     func unary(_ u: UnaryOp, _ x: Value, _ t: DType) -> Value {
-        let i32 = t == .i32
-        switch u {
-        case .neg:
-            if i32 || x.type == .i32 { return f.value("neg", .i32, "sub i32 0, \(convert(x, to: .i32).ref)") }
-            return f.value("neg", x.type, "fneg \(x.typed)")
-        case .exp: return intrinsic("exp", x)
-        case .log: return intrinsic("log", x)
-        case .sqrt: return intrinsic("sqrt", x)
-        case .floor: return intrinsic("floor", x)
-        case .tanh:
-            let name = f.module.declare(.tanhf)
-            return f.value("tanh", .float, "call float \(name)(\(convert(x, to: .float).typed))")
-        case .abs: return i32 ? call(.absI32, .i32, [convert(x, to: .i32)], "abs") : intrinsic("fabs", x)
-        case .square:
-            if i32 || x.type == .i32 {
-                let v = convert(x, to: .i32)
-                return f.value("sq", .i32, "mul i32 \(v.ref), \(v.ref)")
-            }
-            return f.value("sq", x.type, "fmul \(x.typed), \(x.ref)")
-        case .relu: return call(.relu, .float, [convert(x, to: .float)], "relu")
-        case .sigmoid: return call(.sigmoid, .float, [convert(x, to: .float)], "sigmoid")
-        case .sign: return call(.signf, .float, [convert(x, to: .float)], "sign")
-        case .toInt:
-            let name = f.module.declare(.toI32)
-            return f.value("int", .i32, "call i32 \(name)(\(convert(x, to: .float).typed))")
-        case .toFloat: return convert(x, to: .float)
-        }
+        if let rule = KernelEmitter.unaryRules[u] { return rule(self, x, t == .i32) }
+        return helperCall(u.rawValue, [x], t)
     }
 
+    /// `a op b`: the IR this printer writes for it, else a call of its scalar helper.
     func binary(_ b: BinaryOp, _ x: Value, _ y: Value, _ t: DType) -> Value {
-        let i32 = t == .i32
-        switch b {
-        case .add, .sub, .mul:
-            let (op, fop, what) = b == .add ? ("add", "fadd", "add") : b == .sub ? ("sub", "fsub", "sub") : ("mul", "fmul", "mul")
-            if i32 {
-                // dlc_add_i32 and friends: wrapping (no nsw), on int32_t arguments.
-                return f.value(what, .i32, "\(op) i32 \(convert(x, to: .i32).ref), \(convert(y, to: .i32).ref)")
-            }
-            let (a, c) = usual(x, y)
-            return f.value(what, a.type, a.type == .i32 ? "\(op) i32 \(a.ref), \(c.ref)" : "\(fop) \(a.typed), \(c.ref)")
-        case .div:
-            let (a, c) = usual(x, y)
-            if a.type == .i32 { return call(.divI32, .i32, [a, c], "div") }
-            return f.value("div", a.type, "fdiv \(a.typed), \(c.ref)")
-        case .floorDiv: return call(.floorDivI32, .i32, [convert(x, to: .i32), convert(y, to: .i32)], "floordiv")
-        case .mod: return call(.modI32, .i32, [convert(x, to: .i32), convert(y, to: .i32)], "mod")
-        case .maximum, .minimum:
-            if i32 { return call(b == .maximum ? .maxI32 : .minI32, .i32, [convert(x, to: .i32), convert(y, to: .i32)], b == .maximum ? "max" : "min") }
-            return call(b == .maximum ? .maxf : .minf, .float, [convert(x, to: .float), convert(y, to: .float)], b == .maximum ? "max" : "min")
-        case .eq, .ne, .lt, .le, .gt, .ge:
-            return convert(compare(b, x, y), to: .float)
-        }
+        if let rule = KernelEmitter.binaryRules[b] { return rule(self, b, x, y, t == .i32) }
+        return helperCall(b.rawValue, [x, y], t)
     }
+
+    /// `dlc_NAME(args)` (`dlc_NAME_i32` in i32), the scalar helper of codegen/dlc_kernels.h of
+    /// an op this printer has no IR of its own for: a call of the external copy the descriptor
+    /// defines (`IRModule.externalHelpers`), so the helper is written once, in C.
+    func helperCall(_ op: String, _ args: [Value], _ t: DType) -> Value {
+        let type: IRType = t == .i32 ? .i32 : .float
+        let name = f.module.useExternal(ExternalHelper(name: "dlc_" + op + (t == .i32 ? "_i32" : ""), type: type,
+                                                       arity: args.count))
+        let typed = args.map { convert($0, to: type).typed }.joined(separator: ", ")
+        return f.value(op, type, "call \(type) \(name)(\(typed))")
+    }
+
+    /// The elementwise ops of one operand this printer writes as IR (instructions,
+    /// intrinsics, libm, the helpers of `Helper` inlined); the flag says the op computes in i32.
+    static let unaryRules: [UnaryOp: (KernelEmitter, Value, Bool) -> Value] = [
+        .neg: { e, x, i32 in
+            if i32 || x.type == .i32 { return e.f.value("neg", .i32, "sub i32 0, \(e.convert(x, to: .i32).ref)") }
+            return e.f.value("neg", x.type, "fneg \(x.typed)")
+        },
+        .exp: { e, x, _ in e.intrinsic("exp", x) },
+        .log: { e, x, _ in e.intrinsic("log", x) },
+        .sqrt: { e, x, _ in e.intrinsic("sqrt", x) },
+        .floor: { e, x, _ in e.intrinsic("floor", x) },
+        .tanh: { e, x, _ in
+            let name = e.f.module.declare(.tanhf)
+            return e.f.value("tanh", .float, "call float \(name)(\(e.convert(x, to: .float).typed))")
+        },
+        .abs: { e, x, i32 in i32 ? e.call(.absI32, .i32, [e.convert(x, to: .i32)], "abs") : e.intrinsic("fabs", x) },
+        .square: { e, x, i32 in
+            if i32 || x.type == .i32 {
+                let v = e.convert(x, to: .i32)
+                return e.f.value("sq", .i32, "mul i32 \(v.ref), \(v.ref)")
+            }
+            return e.f.value("sq", x.type, "fmul \(x.typed), \(x.ref)")
+        },
+        .relu: { e, x, _ in e.call(.relu, .float, [e.convert(x, to: .float)], "relu") },
+        .sigmoid: { e, x, _ in e.call(.sigmoid, .float, [e.convert(x, to: .float)], "sigmoid") },
+        .sign: { e, x, _ in e.call(.signf, .float, [e.convert(x, to: .float)], "sign") },
+        .toInt: { e, x, _ in
+            let name = e.f.module.declare(.toI32)
+            return e.f.value("int", .i32, "call i32 \(name)(\(e.convert(x, to: .float).typed))")
+        },
+        .toFloat: { e, x, _ in e.convert(x, to: .float) },
+    ]
+
+    /// The elementwise ops of two operands this printer writes as IR.
+    static let binaryRules: [BinaryOp: (KernelEmitter, BinaryOp, Value, Value, Bool) -> Value] = {
+        var rules: [BinaryOp: (KernelEmitter, BinaryOp, Value, Value, Bool) -> Value] = [:]
+        for b in [BinaryOp.add, .sub, .mul] {
+            rules[b] = { e, b, x, y, i32 in
+                let (op, fop, what) = b == .add ? ("add", "fadd", "add") : b == .sub ? ("sub", "fsub", "sub") : ("mul", "fmul", "mul")
+                if i32 {
+                    // dlc_add_i32 and friends: wrapping (no nsw), on int32_t arguments.
+                    return e.f.value(what, .i32, "\(op) i32 \(e.convert(x, to: .i32).ref), \(e.convert(y, to: .i32).ref)")
+                }
+                let (a, c) = e.usual(x, y)
+                return e.f.value(what, a.type, a.type == .i32 ? "\(op) i32 \(a.ref), \(c.ref)" : "\(fop) \(a.typed), \(c.ref)")
+            }
+        }
+        rules[.div] = { e, _, x, y, _ in
+            let (a, c) = e.usual(x, y)
+            if a.type == .i32 { return e.call(.divI32, .i32, [a, c], "div") }
+            return e.f.value("div", a.type, "fdiv \(a.typed), \(c.ref)")
+        }
+        rules[.floorDiv] = { e, _, x, y, _ in
+            e.call(.floorDivI32, .i32, [e.convert(x, to: .i32), e.convert(y, to: .i32)], "floordiv")
+        }
+        rules[.mod] = { e, _, x, y, _ in e.call(.modI32, .i32, [e.convert(x, to: .i32), e.convert(y, to: .i32)], "mod") }
+        for b in [BinaryOp.maximum, .minimum] {
+            rules[b] = { e, b, x, y, i32 in
+                let what = b == .maximum ? "max" : "min"
+                if i32 { return e.call(b == .maximum ? .maxI32 : .minI32, .i32, [e.convert(x, to: .i32), e.convert(y, to: .i32)], what) }
+                return e.call(b == .maximum ? .maxf : .minf, .float, [e.convert(x, to: .float), e.convert(y, to: .float)], what)
+            }
+        }
+        for b in BinaryOp.allCases where b.isComparison {
+            rules[b] = { e, b, x, y, _ in e.convert(e.compare(b, x, y), to: .float) }
+        }
+        return rules
+    }()
 
     /// `x OP y` as an i1, after the usual conversions (C's ==, != ... on floats are ordered
     /// comparisons except !=, which is true for NaN).

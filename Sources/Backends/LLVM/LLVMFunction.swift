@@ -7,6 +7,8 @@ final class IRModule {
     private var stringNames: [String: String] = [:]
     private(set) var helpers: Set<Helper> = []
     private(set) var declarations: [String: String] = [:]
+    /// Scalar helpers of codegen/dlc_kernels.h called through the descriptor's external copies.
+    private(set) var externalHelpers: [ExternalHelper] = []
 
     /// A private constant holding `s` as the C backend's string literal would: its global's name.
     func string(_ s: String) -> String {
@@ -25,11 +27,37 @@ final class IRModule {
         return "@" + h.rawValue
     }
 
+    /// Declares the external copy of a scalar helper (defined by the descriptor); its IR name.
+    func useExternal(_ h: ExternalHelper) -> String {
+        if !externalHelpers.contains(h) { externalHelpers.append(h) }
+        return declare(Declaration(name: h.copyName, line: "declare \(h.type) @\(h.copyName)(\(Array(repeating: h.type.text, count: h.arity).joined(separator: ", "))) #1"))
+    }
+
     /// Declares an external function or intrinsic; its IR name.
     @discardableResult
     func declare(_ d: Declaration) -> String {
         declarations[d.name] = d.line
         return "@" + d.name
+    }
+}
+
+/// A scalar helper of codegen/dlc_kernels.h (`dlc_NAME`) that the module calls through an
+/// external copy (`dlc_llvm_NAME`), which the C descriptor defines from the header's one
+/// definition.
+struct ExternalHelper: Hashable {
+    let name: String
+    /// Its arguments' and result's type (float or i32).
+    let type: IRType
+    let arity: Int
+
+    var copyName: String { "dlc_llvm_" + name.dropFirst("dlc_".count) }
+
+    /// The copy's definition, in C.
+    var definition: String {
+        let c = type == .i32 ? "int32_t" : "float"
+        let parameters = (0..<arity).map { "\(c) a\($0)" }.joined(separator: ", ")
+        let arguments = (0..<arity).map { "a\($0)" }.joined(separator: ", ")
+        return "\(c) \(copyName)(\(parameters)) { return \(name)(\(arguments)); }"
     }
 }
 

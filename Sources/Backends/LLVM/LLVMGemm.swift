@@ -4,6 +4,7 @@ import DLCLowering
 extension KernelEmitter {
     /// C = alpha·op(A)·op(B) + beta·C, once or per batch element.
     func gemm(_ g: GemmKernel) {
+        if let x = g.epilogue { return gemmWithEpilogue(g, x) }
         if g.batch == .one {
             product(g, pointer(g.a), pointer(g.b), pointer(g.c))
         } else {
@@ -124,19 +125,6 @@ extension KernelEmitter {
         let vector = IRType.vector(n, .float)
         let one = f.value("lane", vector, "insertelement \(vector) poison, \(x.typed), i64 0")
         return f.value("splat", vector, "shufflevector \(one.typed), \(vector) poison, <\(n) x i32> zeroinitializer")
-    }
-
-    /// Whether `x` is the in-place pass over the result of the small GEMM `g` (bias and
-    /// activation of a `linear`), which can then be applied as each row is stored.
-    func canFuseEpilogue(_ g: GemmKernel, _ x: ElementwiseKernel) -> Bool {
-        guard g.batch == .one, g.beta == 0, !g.alphaIsNegativeLearningRate, g.alpha == 1, x.output == g.c,
-              x.reductions.isEmpty, GemmPolicy.callsBLAS(g) != true, x.shape == [g.m, g.n],
-              entry.buffer(g.c).type.dtype == .f32 else { return false }
-        // The pass reads the GEMM's result only at the element it writes.
-        return x.operands.allSatisfy { o in
-            guard case .buffer(let b, let strides) = o else { return true }
-            return b != g.c || strides == [g.n, .one]
-        }
     }
 
     /// The small GEMM with the pass `x` applied to each element as its row is stored; when the

@@ -1,6 +1,9 @@
-/// The scalar helpers of codegen/dlc_kernels.h and codegen/dlc_rng.h as internal, always
-/// inlined IR functions, statement for statement: a kernel calls `@dlc.maxf` where the C
-/// backend calls `dlc_maxf`, and each is printed once, only when some kernel uses it.
+/// The scalar helpers of codegen/dlc_kernels.h and codegen/dlc_rng.h that the hot loops use,
+/// as internal, always inlined IR functions, statement for statement: a kernel calls
+/// `@dlc.maxf` where the C backend calls `dlc_maxf`, and each is printed once, only when some
+/// kernel uses it. They are here so that clang can inline and vectorise them without LTO; the
+/// programs' comparison with the interpreter checks them. Any other helper is called through
+/// the descriptor's external copy of the header's definition (`KernelEmitter.helperCall`).
 enum Helper: String, CaseIterable, Hashable {
     case maxf = "dlc.maxf", minf = "dlc.minf", relu = "dlc.relu", sigmoid = "dlc.sigmoid", signf = "dlc.signf"
     case absI32 = "dlc.abs_i32", maxI32 = "dlc.max_i32", minI32 = "dlc.min_i32"

@@ -1,4 +1,5 @@
-import DLCBackendC
+import DLCBackendKit
+import DLCDescriptor
 import DLCIR
 import DLCLowering
 
@@ -36,7 +37,10 @@ public struct LLVMPrinter: Sendable {
     }
 
     /// The `.ll` module.
-    public func print() -> String {
+    public func print() -> String { printModule().text }
+
+    /// The module, and the scalar helpers it calls through the descriptor (`descriptor(calling:)`).
+    func printModule() -> (text: String, externalHelpers: [ExternalHelper]) {
         let module = IRModule()
         var functions: [String] = []
         for e in program.entries { functions.append(entry(e, module)) }
@@ -73,22 +77,29 @@ public struct LLVMPrinter: Sendable {
         out.append("attributes #1 = { nounwind willreturn memory(none) }")
         out.append("attributes #2 = { noreturn nounwind cold }")
         out.append("attributes #3 = { alwaysinline nounwind }")
-        return out.joined(separator: "\n") + "\n"
+        return (out.joined(separator: "\n") + "\n", module.externalHelpers)
     }
 
     /// The C file the module is linked with: the descriptor, with the functions above declared
-    /// `extern`, and static assertions of the layout the module assumes.
-    public func descriptor() -> String {
+    /// `extern`, static assertions of the layout the module assumes, and the external copies of
+    /// the scalar helpers the module calls.
+    func descriptor(calling helpers: [ExternalHelper]) -> String {
+        let copies = helpers.isEmpty ? [] : [
+            "",
+            "/* The scalar helpers the LLVM module calls: codegen/dlc_kernels.h's definitions, as external functions. */",
+            "#include \"dlc_kernels.h\"",
+        ] + helpers.map(\.definition)
         let step = ["n": 0, "data": 8, "has_targets": 16, "params": 24, "grads": 32, "arena": 40, "dropout": 48,
                     "training": 56, "lr": 60, "state": 64]
         let offsets = step.sorted { $0.value < $1.value }.map { "offsetof(dlc_step, \($0.key)) == \($0.value)" }
-        return CPrinter(program: program, sourceName: sourceName, dataPath: dataPath).printDescriptor(
+        return ModelDescriptor.standaloneFile(
+            program: program, sourceName: sourceName, dataPath: dataPath,
             note: "The entry functions are defined by the LLVM IR module beside this file (dlc compile --emit llvm).",
             preamble: [
                 "/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr } on an LP64 target. */",
                 "_Static_assert(sizeof(void *) == 8 && sizeof(long) == 8 && sizeof(size_t) == 8 && sizeof(int) == 4, \"the LLVM backend needs an LP64 target\");",
                 "_Static_assert(" + offsets.joined(separator: " && ") + " && sizeof(dlc_step) == 72, \"dlc_step's layout differs from the LLVM module's\");",
-            ])
+            ] + copies)
     }
 
     // MARK: - Entries
@@ -102,85 +113,17 @@ public struct LLVMPrinter: Sendable {
         }
     }
 
-    func entry(_ e: Entry, _ module: IRModule) -> String {
+    /// The names of the entry functions' parameters and of the step's fields they load.
+    /// Buffers keep every other name: the generated code's own names all hold a '.'.
+    static let reservedNames: Set<String> = ["s", "n", "arena", "outputs"]
+
+    func entry(_ entry: Entry, _ module: IRModule) -> String {
+        let e = entry.renamed(avoiding: LLVMPrinter.reservedNames)
         let header = LL.comment("Entry '\(e.kind.rawValue)': arena \(e.arenaBytes) bytes.")
-        // Buffers keep their names; the generated code's own names all hold a '.'.
-        let f = IRFunction(module: module, reserved: ["s", "n", "arena", "outputs"] + e.buffers.map(\.name))
-        if let why = e.unavailable {
-            let message = "error: " + why + "\n"
-            let write = module.declare(.write), exit = module.declare(.exit)
-            f.emit("call i64 \(write)(i32 2, ptr \(module.string(message)), i64 \(LL.cString(message).count - 1))")
-            f.emit("call void \(exit)(i32 1)")
-            f.emit("unreachable")
-            return header + "\n" + f.text(signature: signature(e.kind))
-        }
-        // Buffers that fusion left unused get no pointer.
-        let used = Set(e.kernels.flatMap { $0.body.access.writes + $0.body.access.reads }.map { e.root($0) }
-                       + e.outputs + (e.loss.map { [$0] } ?? []))
-        var declared = Set<BufferID>()
-        func declare(_ b: Buffer) {
-            guard declared.insert(b.id).inserted else { return }
-            let line: String
-            switch b.storage {
-            case .param(let i): line = slot(f, .params, i, b.name)
-            case .grad(let i): line = slot(f, .grads, i, b.name)
-            case .data(let i): line = slot(f, .data, i, b.name)
-            case .state(let i): line = slot(f, .state, i, b.name)
-            case .arena(let offset):
-                line = "%\(b.name) = getelementptr inbounds i8, ptr \(f.field(.arena).ref), i64 \(f.size(offset).ref)"
-            case .alias(let r):
-                declare(e.buffer(r))
-                line = "%\(b.name) = getelementptr inbounds i8, ptr %\(e.buffer(r).name), i64 0"
-            }
-            f.declare(line + "  " + LL.comment("\(b.type)"))
-        }
-        for b in e.buffers where used.contains(e.root(b.id)) { declare(b) }
-
-        let kernels = KernelEmitter(f: f, entry: e, sourceName: sourceName)
-        var i = 0
-        while i < e.kernels.count {
-            let k = e.kernels[i]
-            let writes = k.body.access.writes
-            f.prefix = writes.first.map { e.buffer($0).name } ?? "k\(i)"
-            f.blank()
-            if let v = k.node { f.comment(program.graph.irLine(v)) }
-            f.newBlock("k\(i).\(f.prefix)")
-            // A small GEMM and the bias/activation pass over its result (a `linear`) are one loop.
-            if i + 1 < e.kernels.count, case .gemm(let g) = k.body, case .elementwise(let x) = e.kernels[i + 1].body,
-               kernels.canFuseEpilogue(g, x) {
-                kernels.gemmWithEpilogue(g, x)
-                i += 2
-                continue
-            }
-            kernels.emit(k.body)
-            i += 1
-        }
-        f.prefix = "out"
-        f.blank()
-        f.newBlock("done")
-        for (i, o) in e.outputs.enumerated() {
-            let b = e.buffer(o)
-            let at = f.value("\(i).at", .ptr, "getelementptr inbounds ptr, ptr %outputs, i64 \(i)")
-            let to = f.value("\(i)", .ptr, "load ptr, ptr \(at.ref), align 8")
-            f.memcpy(to, Value("%" + b.name, .ptr), bytes: f.mul(f.size(b.elementCount), .i64(4), "bytes"))
-        }
-        if e.kind == .predict {
-            f.emit("ret void")
-        } else if let l = e.loss {
-            let v = f.load(.float, Value("%" + e.buffer(l).name, .ptr), "loss")
-            f.emit("ret float \(v.ref)")
-        } else {
-            f.emit("ret float \(LL.float(.nan))")
-        }
+        let f = IRFunction(module: module, reserved: LLVMPrinter.reservedNames.sorted() + e.buffers.map(\.name))
+        var body = LLVMEntryPrinter(f: f, entry: e, kernels: KernelEmitter(f: f, entry: e, sourceName: sourceName))
+        body.printBody(of: e, in: program)
         return header + "\n" + f.text(signature: signature(e.kind))
-    }
-
-    /// `%w = (float *)s->params[i]`: the slot's address, then the pointer in it.
-    func slot(_ f: IRFunction, _ field: StepField, _ i: Int, _ name: String) -> String {
-        let array = f.field(field)
-        f.declare("%\(name).slot = getelementptr inbounds ptr, ptr \(array.ref), i64 \(i)")
-        f.reserve(name + ".slot")
-        return "%\(name) = load ptr, ptr %\(name).slot, align 8"
     }
 
     // MARK: - What the descriptor needs to know
@@ -282,12 +225,83 @@ public struct LLVMPrinter: Sendable {
     }
 }
 
-extension Graph {
-    /// One node as its line of the IR text form, without the location comment.
-    func irLine(_ v: ValueID) -> String {
-        var text = Substring(IRPrinter(showLocations: false).nodeText(self[v], in: self))
-        while text.first == " " { text = text.dropFirst() }
-        while text.last == " " { text = text.dropLast() }
-        return String(text) + (self[v].location.map { "   @\($0.line):\($0.column)" } ?? "")
+/// The body of one entry function in LLVM IR (see `EntryPrinter`).
+struct LLVMEntryPrinter: EntryPrinter {
+    let f: IRFunction
+    let entry: Entry
+    let kernels: KernelEmitter
+    var declared = Set<BufferID>()
+
+    init(f: IRFunction, entry: Entry, kernels: KernelEmitter) {
+        self.f = f
+        self.entry = entry
+        self.kernels = kernels
+    }
+
+    func unavailable(_ message: String) {
+        let text = "error: " + message + "\n"
+        let write = f.module.declare(.write), exit = f.module.declare(.exit)
+        f.emit("call i64 \(write)(i32 2, ptr \(f.module.string(text)), i64 \(LL.cString(text).count - 1))")
+        f.emit("call void \(exit)(i32 1)")
+        f.emit("unreachable")
+    }
+
+    mutating func prologue(_ buffers: [Buffer]) {
+        for b in buffers { declare(b) }
+    }
+
+    /// A buffer's pointer, in the entry block (an alias's root first).
+    mutating func declare(_ b: Buffer) {
+        guard declared.insert(b.id).inserted else { return }
+        let line: String
+        switch b.storage {
+        case .param(let i): line = slot(.params, i, b.name)
+        case .grad(let i): line = slot(.grads, i, b.name)
+        case .data(let i): line = slot(.data, i, b.name)
+        case .state(let i): line = slot(.state, i, b.name)
+        case .arena(let offset):
+            line = "%\(b.name) = getelementptr inbounds i8, ptr \(f.field(.arena).ref), i64 \(f.size(offset).ref)"
+        case .alias(let r):
+            declare(entry.buffer(r))
+            line = "%\(b.name) = getelementptr inbounds i8, ptr %\(entry.buffer(r).name), i64 0"
+        }
+        f.declare(line + "  " + LL.comment("\(b.type)"))
+    }
+
+    /// `%w = (float *)s->params[i]`: the slot's address, then the pointer in it.
+    func slot(_ field: StepField, _ i: Int, _ name: String) -> String {
+        let array = f.field(field)
+        f.declare("%\(name).slot = getelementptr inbounds ptr, ptr \(array.ref), i64 \(i)")
+        f.reserve(name + ".slot")
+        return "%\(name) = load ptr, ptr %\(name).slot, align 8"
+    }
+
+    func kernel(_ k: Kernel, index i: Int, irLine: String?) {
+        let writes = k.body.access.writes
+        f.prefix = writes.first.map { entry.buffer($0).name } ?? "k\(i)"
+        f.blank()
+        if let irLine { f.comment(irLine) }
+        f.newBlock("k\(i).\(f.prefix)")
+        kernels.emit(k.body)
+    }
+
+    func epilogue() {
+        f.prefix = "out"
+        f.blank()
+        f.newBlock("done")
+        for (i, o) in entry.outputs.enumerated() {
+            let b = entry.buffer(o)
+            let at = f.value("\(i).at", .ptr, "getelementptr inbounds ptr, ptr %outputs, i64 \(i)")
+            let to = f.value("\(i)", .ptr, "load ptr, ptr \(at.ref), align 8")
+            f.memcpy(to, Value("%" + b.name, .ptr), bytes: f.mul(f.size(b.elementCount), .i64(4), "bytes"))
+        }
+        if entry.kind == .predict {
+            f.emit("ret void")
+        } else if let l = entry.loss {
+            let v = f.load(.float, Value("%" + entry.buffer(l).name, .ptr), "loss")
+            f.emit("ret float \(v.ref)")
+        } else {
+            f.emit("ret float \(LL.float(.nan))")
+        }
     }
 }

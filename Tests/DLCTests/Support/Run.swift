@@ -19,10 +19,15 @@ enum Run {
 
     static var dlc: URL { productsDirectory.appendingPathComponent("dlc") }
 
-    static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil) throws -> ProcessResult {
+    /// Runs `executable`; `environment` entries are added to (or replace) this process's.
+    static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
+                    environment: [String: String] = [:]) throws -> ProcessResult {
         let p = Process()
         p.executableURL = executable
         p.arguments = arguments
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         if let directory { p.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -45,7 +50,7 @@ enum Run {
                              stderr: String(decoding: errData, as: UTF8.self))
     }
 
-    static func dlc(_ arguments: [String], in directory: URL? = nil) throws -> ProcessResult {
-        try run(dlc, arguments, in: directory)
+    static func dlc(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> ProcessResult {
+        try run(dlc, arguments, in: directory, environment: environment)
     }
 }

@@ -1,0 +1,68 @@
+/// One file of a trainer: its name in the build's scratch directory, its text, the `--emit`
+/// stage that prints it, and how it is compiled.
+public struct GeneratedFile: Hashable, Sendable {
+    /// Its name in the build's scratch directory (`model.c`); the object is named after it.
+    public var name: String
+    public var contents: String
+    /// The `--emit` stage that prints it, if any.
+    public var stage: String?
+    public var compile: CompileStep
+
+    public init(name: String, contents: String, stage: String?, compile: CompileStep) {
+        self.name = name
+        self.contents = contents
+        self.stage = stage
+        self.compile = compile
+    }
+}
+
+/// How one generated file becomes an object: the tool and its flags.
+public struct CompileStep: Hashable, Sendable {
+    public var tool: Tool
+    public var flags: [String]
+    /// Whether the file includes the runtime's headers: the build then adds the runtime's
+    /// include directory and OpenBLAS's (as for the runtime's own files).
+    public var includesRuntime: Bool
+
+    public init(tool: Tool, flags: [String], includesRuntime: Bool) {
+        self.tool = tool
+        self.flags = flags
+        self.includesRuntime = includesRuntime
+    }
+
+    /// Flags of every C compilation: C11 is the runtime's dialect (codegen/README.md);
+    /// -fno-math-errno lets sqrtf/expf vectorise (nothing reads errno); -march=native because
+    /// a trainer runs where it was built.
+    public static let cFlags = ["-std=c11", "-O3", "-march=native", "-fno-math-errno"]
+
+    /// A C file compiled as the runtime's files are.
+    public static let c = CompileStep(tool: .cc, flags: cFlags, includesRuntime: true)
+}
+
+/// How the runtime is compiled and a trainer linked.
+public struct RuntimeBuild: Hashable, Sendable {
+    /// Compiles the runtime's C files and links the trainer.
+    public var compiler: Tool
+    /// Flags added to every compile of a runtime file and of a generated file that includes
+    /// the runtime's headers (defines choosing a device or a communicator; a runtime file of
+    /// another one can compile to nothing under them). Part of the runtime objects' cache key.
+    public var defines: [String]
+    /// The libraries every trainer links.
+    public var libraries: [String]
+
+    public init(compiler: Tool, defines: [String], libraries: [String]) {
+        self.compiler = compiler
+        self.defines = defines
+        self.libraries = libraries
+    }
+
+    /// The host runtime: the C compiler, OpenBLAS for matmuls, zlib for .gz data, libm.
+    public static func standard(_ options: BuildOptions) -> RuntimeBuild {
+        switch options.communicator {
+        case .single: return RuntimeBuild(compiler: .cc, defines: [], libraries: ["-lopenblas", "-lz", "-lm"])
+        }
+    }
+
+    /// The words that identify this build in a cache key.
+    public var key: [String] { [compiler.variable] + defines + ["--"] + libraries }
+}

@@ -1,0 +1,92 @@
+import DLCBackendKit
+import DLCDiagnostics
+import DLCDriver
+import DLCIR
+import DLCLowering
+import Foundation
+import XCTest
+
+/// Decisions Lowering makes once for every backend, and what the printers make of them.
+final class LoweringTests: XCTestCase {
+    private func program(_ model: String) throws -> KernelProgram {
+        let url = Golden.root.appendingPathComponent("models/\(model)")
+        let p = Pipeline(source: SourceFile(path: model, bytes: try [UInt8](Data(contentsOf: url))))
+        return try p.kernelProgram().get()
+    }
+
+    private func gemms(_ e: Entry) -> [GemmKernel] {
+        e.kernels.compactMap { if case .gemm(let g) = $0.body { return g }; return nil }
+    }
+
+    /// A `linear` whose product can run as loops carries its bias and ReLU as the GEMM's
+    /// epilogue; no separate pass over its result is left.
+    func testSmallLinearCarriesItsEpilogue() throws {
+        let e = try program("digits.dl").entry(.train)
+        let forward = gemms(e).filter { $0.epilogue != nil }
+        XCTAssertEqual(forward.count, 2, "both layers of digits fuse their bias (and ReLU)")
+        for g in forward {
+            XCTAssertEqual(g.epilogue?.output, g.c)
+            let passes = e.kernels.filter { if case .elementwise(let x) = $0.body { return x.output == g.c }; return false }
+            XCTAssertTrue(passes.isEmpty, "\(e.buffer(g.c).name) still has a pass of its own")
+        }
+        guard case .unary(.relu, _)? = forward.first?.epilogue?.expr else {
+            return XCTFail("the first layer's epilogue applies its ReLU: \(String(describing: forward.first?.epilogue?.expr))")
+        }
+    }
+
+    /// A product that always calls BLAS keeps its bias pass as a kernel of its own; an SGD
+    /// update's GEMM (beta = 1) never carries one.
+    func testLargeOrUpdatingProductsCarryNoEpilogue() throws {
+        let p = try program("mnist_mlp.dl")
+        let first = try XCTUnwrap(gemms(p.entry(.train)).first)
+        XCTAssertEqual(GemmPolicy.callsBLAS(first), true)
+        XCTAssertNil(first.epilogue)
+        for g in gemms(p.entry(.sgd)) + gemms(try program("digits.dl").entry(.sgd)) where g.alphaIsNegativeLearningRate {
+            XCTAssertNil(g.epilogue)
+        }
+    }
+
+    /// The C of a product whose size depends on the batch tests that size once: a dead second
+    /// test inside the BLAS branch was printed before.
+    func testEachBatchDependentProductTestsItsSizeOnce() throws {
+        for model in ["wine_hinge.dl", "digits.dl", "cars.dl", "lecture_mlp.dl"] {
+            let url = Golden.root.appendingPathComponent("models/\(model)")
+            let p = Pipeline(source: SourceFile(path: model, bytes: try [UInt8](Data(contentsOf: url))))
+            let program = try p.kernelProgram().get()
+            let dependent = program.entries.flatMap(gemms).filter { GemmPolicy.callsBLAS($0) == nil }.count
+            let c = try p.emit(EmitStage(named: "c")!).get()
+            let tests = c.components(separatedBy: "<= \(GemmPolicy.smallGemm))").count - 1
+            XCTAssertGreaterThan(dependent, 0, model)
+            XCTAssertEqual(tests, dependent, "\(model): run-time size tests in the C")
+        }
+    }
+}
+
+/// Lowering names buffers for no language in particular; each printer renames what its own
+/// language reserves.
+final class BufferNameTests: XCTestCase {
+    func testLoweringNamesAreNeutralAndPrintersRenameTheirReservedWords() throws {
+        let url = Golden.root.appendingPathComponent("models/line_grid.dl")
+        let p = Pipeline(source: SourceFile(path: "line_grid.dl", bytes: try [UInt8](Data(contentsOf: url))))
+        let names = try p.kernelProgram().get().entry(.train).buffers.map(\.name)
+        XCTAssertTrue(names.contains("i") && names.contains("k"), "\(names)")
+        for name in names {
+            XCTAssertNotNil(name.range(of: "^[A-Za-z_][A-Za-z0-9_]*$", options: .regularExpression), name)
+        }
+        XCTAssertEqual(Set(names).count, names.count)
+        // C reserves i and k (loop counters); LLVM IR does not.
+        let c = try p.emit(EmitStage(named: "c")!).get()
+        XCTAssertTrue(c.contains("float *const i_2 = ") && c.contains("int32_t *const k_2 = "), c)
+        let ll = try p.emit(EmitStage(named: "llvm")!).get()
+        XCTAssertTrue(ll.contains("  %i = getelementptr inbounds i8, ptr %arena") && ll.contains("  %k = getelementptr"), ll)
+    }
+
+    func testRenamingKeepsNamesUnique() {
+        func buffer(_ i: Int, _ name: String) -> Buffer {
+            Buffer(id: BufferID(i), name: name, type: TensorType(.f32, []), storage: .arena(offset: .zero), value: ValueID(i))
+        }
+        let e = Entry(kind: .train, buffers: [buffer(0, "n"), buffer(1, "n_2"), buffer(2, "x"), buffer(3, "s")], kernels: [],
+                      unavailable: nil, arenaBytes: .zero, loss: nil, outputs: [])
+        XCTAssertEqual(e.renamed(avoiding: ["n", "s", "s_2"]).buffers.map(\.name), ["n_3", "n_2", "x", "s_3"])
+    }
+}
