@@ -275,15 +275,18 @@ static void copy_data(const dlc_st_file *f, const dlc_json *e, void *dst) {
     const dlc_json *offsets = dlc_json_get(e, "data_offsets");
     size_t begin = (size_t)offsets->items[0].uint, end = (size_t)offsets->items[1].uint;
     memcpy(dst, f->bytes + f->data_start + begin, end - begin);
-    /* NaN or inf is never a trained value: loaded, it would only make every loss NaN. */
-    for (size_t i = 0; i < (end - begin) / 4; i++)
-        if (!isfinite(dst[i]))
-            dlc_die(1, "%s: tensor '%s' element %zu is %s (a checkpoint holds finite values only)", f->path, name, i,
-                    isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "inf" : "-inf");
 }
 
 void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst) {
-    copy_data(f, checked_entry(f, name, "F32", rank, dims), dst);
+    const dlc_json *e = checked_entry(f, name, "F32", rank, dims);
+    copy_data(f, e, dst);
+    /* NaN or inf is never a trained value: loaded, it would only make every loss NaN. */
+    size_t count = 1;
+    for (int d = 0; d < rank; d++) count *= (size_t)dims[d];
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(dst[i]))
+            dlc_die(1, "%s: tensor '%s' element %zu is %s (a checkpoint holds finite values only)", f->path, name, i,
+                    isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "inf" : "-inf");
 }
 
 void dlc_st_read_i64(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, int64_t *dst) {
