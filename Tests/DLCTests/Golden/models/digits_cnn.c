@@ -123,10 +123,12 @@ static float train_step(const dlc_step *s) {
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
     {
+        float *restrict const to_ = x_padded;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 8; i1++) {
                 for (int64_t i2 = 0; i2 < 8; i2++) {
-                    x_padded[i0 * 100 + i1 * 10 + i2 + 11] = x[i0 * 64 + i1 * 8 + i2];
+                    to_[i0 * 100 + i1 * 10 + i2 + 11] = from_[i0 * 64 + i1 * 8 + i2];
                 }
             }
         }
@@ -134,13 +136,15 @@ static float train_step(const dlc_step *s) {
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x_padded;
         for (int64_t i0 = 0; i0 < 1; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 8; i4++) {
                             for (int64_t i5 = 0; i5 < 8; i5++) {
-                                x_cols[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = x_padded[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
+                                to_[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
                             }
                         }
                     }
@@ -170,9 +174,11 @@ static float train_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t14[i1] += t13[i0 * 1024 + i1 * 64 + i2];
+                    acc0_ += t13[i0 * 1024 + i1 * 64 + i2];
                 }
+                t14[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] /= (float)(64 * n);
@@ -201,9 +207,11 @@ static float train_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t18[i1] += t17[i0 * 1024 + i1 * 64 + i2];
+                    acc0_ += t17[i0 * 1024 + i1 * 64 + i2];
                 }
+                t18[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] /= (float)(64 * n);
@@ -303,10 +311,12 @@ static float train_step(const dlc_step *s) {
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
     {
+        float *restrict const to_ = h1_padded;
+        const float *restrict const from_ = h1;
         for (int64_t i0 = 0; i0 < (16 * n); i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 for (int64_t i2 = 0; i2 < 4; i2++) {
-                    h1_padded[i0 * 36 + i1 * 6 + i2 + 7] = h1[i0 * 16 + i1 * 4 + i2];
+                    to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
                 }
             }
         }
@@ -314,13 +324,15 @@ static float train_step(const dlc_step *s) {
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
     {
+        float *restrict const to_ = h1_cols;
+        const float *restrict const from_ = h1_padded;
         for (int64_t i0 = 0; i0 < 16; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 4; i4++) {
                             for (int64_t i5 = 0; i5 < 4; i5++) {
-                                h1_cols[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = h1_padded[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
+                                to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
                             }
                         }
                     }
@@ -459,11 +471,13 @@ static float train_step(const dlc_step *s) {
         memset(d_c2_bias, 0, sizeof(float) * 32);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 32; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 16; i2++) {
                     const float v_ = (t48[i0 * 512 + i1 * 16 + i2] > 0.0f ? t58[i0 * 512 + i1 * 16 + i2] : 0.0f);
                     t59[i0 * 512 + i1 * 16 + i2] = v_;
-                    d_c2_bias[i1] += v_;
+                    acc0_ += v_;
                 }
+                d_c2_bias[i1] += acc0_;
             }
         }
     }
@@ -493,13 +507,15 @@ static float train_step(const dlc_step *s) {
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
     {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
         for (int64_t i0 = 0; i0 < 16; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 4; i4++) {
                             for (int64_t i5 = 0; i5 < 4; i5++) {
-                                d_h1_padded[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5] += d_h1_cols[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5];
+                                to_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5] += from_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5];
                             }
                         }
                     }
@@ -510,10 +526,12 @@ static float train_step(const dlc_step *s) {
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
     {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_padded;
         for (int64_t i0 = 0; i0 < (16 * n); i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 for (int64_t i2 = 0; i2 < 4; i2++) {
-                    d_h1[i0 * 16 + i1 * 4 + i2] = d_h1_padded[i0 * 36 + i1 * 6 + i2 + 7];
+                    to_[i0 * 16 + i1 * 4 + i2] = from_[i0 * 36 + i1 * 6 + i2 + 7];
                 }
             }
         }
@@ -539,11 +557,13 @@ static float train_step(const dlc_step *s) {
         memset(t67, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
                     const float v_ = (t63[i0 * 1024 + i1 * 64 + i2] * (float)(t30[i0 * 1024 + i1 * 64 + i2] > 0.0f));
                     t66[i0 * 1024 + i1 * 64 + i2] = v_;
-                    t67[i1] += v_;
+                    acc0_ += v_;
                 }
+                t67[i1] += acc0_;
             }
         }
     }
@@ -553,11 +573,13 @@ static float train_step(const dlc_step *s) {
         memset(t71, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
                     const float v_ = (t66[i0 * 1024 + i1 * 64 + i2] * t16[i0 * 1024 + i1 * 64 + i2]);
                     t70[i0 * 1024 + i1 * 64 + i2] = v_;
-                    t71[i1] += v_;
+                    acc0_ += v_;
                 }
+                t71[i1] += acc0_;
             }
         }
     }
@@ -588,11 +610,13 @@ static float train_step(const dlc_step *s) {
         memset(t87, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
                     const float v_ = ((t66[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + (t81[i1] * (t16[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
                     t86[i0 * 1024 + i1 * 64 + i2] = v_;
-                    t87[i1] += v_;
+                    acc0_ += v_;
                 }
+                t87[i1] += acc0_;
             }
         }
     }
@@ -616,11 +640,13 @@ static float train_step(const dlc_step *s) {
         memset(d_c1_bias, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
                     const float v_ = (t86[i0 * 1024 + i1 * 64 + i2] + t91[i1]);
                     t93[i0 * 1024 + i1 * 64 + i2] = v_;
-                    d_c1_bias[i1] += v_;
+                    acc0_ += v_;
                 }
+                d_c1_bias[i1] += acc0_;
             }
         }
     }
@@ -775,10 +801,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
     {
+        float *restrict const to_ = x_padded;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 8; i1++) {
                 for (int64_t i2 = 0; i2 < 8; i2++) {
-                    x_padded[i0 * 100 + i1 * 10 + i2 + 11] = x[i0 * 64 + i1 * 8 + i2];
+                    to_[i0 * 100 + i1 * 10 + i2 + 11] = from_[i0 * 64 + i1 * 8 + i2];
                 }
             }
         }
@@ -786,13 +814,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x_padded;
         for (int64_t i0 = 0; i0 < 1; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 8; i4++) {
                             for (int64_t i5 = 0; i5 < 8; i5++) {
-                                x_cols[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = x_padded[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
+                                to_[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
                             }
                         }
                     }
@@ -822,9 +852,11 @@ static float sgd_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t14[i1] += t13[i0 * 1024 + i1 * 64 + i2];
+                    acc0_ += t13[i0 * 1024 + i1 * 64 + i2];
                 }
+                t14[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] /= (float)(64 * n);
@@ -853,9 +885,11 @@ static float sgd_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t18[i1] += t17[i0 * 1024 + i1 * 64 + i2];
+                    acc0_ += t17[i0 * 1024 + i1 * 64 + i2];
                 }
+                t18[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] /= (float)(64 * n);
@@ -955,10 +989,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
     {
+        float *restrict const to_ = h1_padded;
+        const float *restrict const from_ = h1;
         for (int64_t i0 = 0; i0 < (16 * n); i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 for (int64_t i2 = 0; i2 < 4; i2++) {
-                    h1_padded[i0 * 36 + i1 * 6 + i2 + 7] = h1[i0 * 16 + i1 * 4 + i2];
+                    to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
                 }
             }
         }
@@ -966,13 +1002,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
     {
+        float *restrict const to_ = h1_cols;
+        const float *restrict const from_ = h1_padded;
         for (int64_t i0 = 0; i0 < 16; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 4; i4++) {
                             for (int64_t i5 = 0; i5 < 4; i5++) {
-                                h1_cols[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = h1_padded[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
+                                to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
                             }
                         }
                     }
@@ -1111,11 +1149,13 @@ static float sgd_step(const dlc_step *s) {
         memset(d_c2_bias, 0, sizeof(float) * 32);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 32; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 16; i2++) {
                     const float v_ = (t48[i0 * 512 + i1 * 16 + i2] > 0.0f ? t58[i0 * 512 + i1 * 16 + i2] : 0.0f);
                     t59[i0 * 512 + i1 * 16 + i2] = v_;
-                    d_c2_bias[i1] += v_;
+                    acc0_ += v_;
                 }
+                d_c2_bias[i1] += acc0_;
             }
         }
     }
@@ -1145,13 +1185,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
     {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
         for (int64_t i0 = 0; i0 < 16; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 4; i4++) {
                             for (int64_t i5 = 0; i5 < 4; i5++) {
-                                d_h1_padded[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5] += d_h1_cols[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5];
+                                to_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5] += from_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5];
                             }
                         }
                     }
@@ -1162,10 +1204,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
     {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_padded;
         for (int64_t i0 = 0; i0 < (16 * n); i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 for (int64_t i2 = 0; i2 < 4; i2++) {
-                    d_h1[i0 * 16 + i1 * 4 + i2] = d_h1_padded[i0 * 36 + i1 * 6 + i2 + 7];
+                    to_[i0 * 16 + i1 * 4 + i2] = from_[i0 * 36 + i1 * 6 + i2 + 7];
                 }
             }
         }
@@ -1191,11 +1235,13 @@ static float sgd_step(const dlc_step *s) {
         memset(t67, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
                     const float v_ = (t63[i0 * 1024 + i1 * 64 + i2] * (float)(t30[i0 * 1024 + i1 * 64 + i2] > 0.0f));
                     t66[i0 * 1024 + i1 * 64 + i2] = v_;
-                    t67[i1] += v_;
+                    acc0_ += v_;
                 }
+                t67[i1] += acc0_;
             }
         }
     }
@@ -1205,11 +1251,13 @@ static float sgd_step(const dlc_step *s) {
         memset(t71, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
                     const float v_ = (t66[i0 * 1024 + i1 * 64 + i2] * t16[i0 * 1024 + i1 * 64 + i2]);
                     t70[i0 * 1024 + i1 * 64 + i2] = v_;
-                    t71[i1] += v_;
+                    acc0_ += v_;
                 }
+                t71[i1] += acc0_;
             }
         }
     }
@@ -1240,11 +1288,13 @@ static float sgd_step(const dlc_step *s) {
         memset(t87, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
                     const float v_ = ((t66[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + (t81[i1] * (t16[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
                     t86[i0 * 1024 + i1 * 64 + i2] = v_;
-                    t87[i1] += v_;
+                    acc0_ += v_;
                 }
+                t87[i1] += acc0_;
             }
         }
     }
@@ -1268,11 +1318,13 @@ static float sgd_step(const dlc_step *s) {
         memset(d_c1_bias, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
                     const float v_ = (t86[i0 * 1024 + i1 * 64 + i2] + t91[i1]);
                     t93[i0 * 1024 + i1 * 64 + i2] = v_;
-                    d_c1_bias[i1] += v_;
+                    acc0_ += v_;
                 }
+                d_c1_bias[i1] += acc0_;
             }
         }
     }
@@ -1401,10 +1453,12 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
     {
+        float *restrict const to_ = x_padded;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 8; i1++) {
                 for (int64_t i2 = 0; i2 < 8; i2++) {
-                    x_padded[i0 * 100 + i1 * 10 + i2 + 11] = x[i0 * 64 + i1 * 8 + i2];
+                    to_[i0 * 100 + i1 * 10 + i2 + 11] = from_[i0 * 64 + i1 * 8 + i2];
                 }
             }
         }
@@ -1412,13 +1466,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x_padded;
         for (int64_t i0 = 0; i0 < 1; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 8; i4++) {
                             for (int64_t i5 = 0; i5 < 8; i5++) {
-                                x_cols[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = x_padded[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
+                                to_[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
                             }
                         }
                     }
@@ -1480,10 +1536,12 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
     {
+        float *restrict const to_ = h1_padded;
+        const float *restrict const from_ = h1;
         for (int64_t i0 = 0; i0 < (16 * n); i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 for (int64_t i2 = 0; i2 < 4; i2++) {
-                    h1_padded[i0 * 36 + i1 * 6 + i2 + 7] = h1[i0 * 16 + i1 * 4 + i2];
+                    to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
                 }
             }
         }
@@ -1491,13 +1549,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
     {
+        float *restrict const to_ = h1_cols;
+        const float *restrict const from_ = h1_padded;
         for (int64_t i0 = 0; i0 < 16; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 4; i4++) {
                             for (int64_t i5 = 0; i5 < 4; i5++) {
-                                h1_cols[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = h1_padded[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
+                                to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
                             }
                         }
                     }
@@ -1637,10 +1697,12 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
     {
+        float *restrict const to_ = x_padded;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 8; i1++) {
                 for (int64_t i2 = 0; i2 < 8; i2++) {
-                    x_padded[i0 * 100 + i1 * 10 + i2 + 11] = x[i0 * 64 + i1 * 8 + i2];
+                    to_[i0 * 100 + i1 * 10 + i2 + 11] = from_[i0 * 64 + i1 * 8 + i2];
                 }
             }
         }
@@ -1648,13 +1710,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x_padded;
         for (int64_t i0 = 0; i0 < 1; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 8; i4++) {
                             for (int64_t i5 = 0; i5 < 8; i5++) {
-                                x_cols[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = x_padded[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
+                                to_[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
                             }
                         }
                     }
@@ -1716,10 +1780,12 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
     {
+        float *restrict const to_ = h1_padded;
+        const float *restrict const from_ = h1;
         for (int64_t i0 = 0; i0 < (16 * n); i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 for (int64_t i2 = 0; i2 < 4; i2++) {
-                    h1_padded[i0 * 36 + i1 * 6 + i2 + 7] = h1[i0 * 16 + i1 * 4 + i2];
+                    to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
                 }
             }
         }
@@ -1727,13 +1793,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
     {
+        float *restrict const to_ = h1_cols;
+        const float *restrict const from_ = h1_padded;
         for (int64_t i0 = 0; i0 < 16; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 4; i4++) {
                             for (int64_t i5 = 0; i5 < 4; i5++) {
-                                h1_cols[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = h1_padded[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
+                                to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
                             }
                         }
                     }

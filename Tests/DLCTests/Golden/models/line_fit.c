@@ -48,9 +48,11 @@ static float train_step(const dlc_step *s) {
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
     {
         t8[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
-            t8[0] += t7[i0];
+            acc0_ += t7[i0];
         }
+        t8[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t8[j_] /= (float)n;
     }
 
@@ -62,21 +64,25 @@ static float train_step(const dlc_step *s) {
     /* %d.pred: f32[N] = mul %12, %14   @12:30 */
     {
         memset(d_b, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = (t11[0] * (t6[i0] * 2.0f));
             d_pred[i0] = v_;
-            d_b[0] += v_;
+            acc0_ += v_;
         }
+        d_b[0] += acc0_;
     }
 
     /* %17: f32[N] = mul %d.pred, %x   @10:18 */
     {
         memset(d_w, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = (d_pred[i0] * x[i0]);
             t17[i0] = v_;
-            d_w[0] += v_;
+            acc0_ += v_;
         }
+        d_w[0] += acc0_;
     }
 
     return t8[0];
@@ -121,9 +127,11 @@ static float sgd_step(const dlc_step *s) {
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
     {
         t8[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
-            t8[0] += t7[i0];
+            acc0_ += t7[i0];
         }
+        t8[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t8[j_] /= (float)n;
     }
 
@@ -135,21 +143,25 @@ static float sgd_step(const dlc_step *s) {
     /* %d.pred: f32[N] = mul %12, %14   @12:30 */
     {
         memset(d_b, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = (t11[0] * (t6[i0] * 2.0f));
             d_pred[i0] = v_;
-            d_b[0] += v_;
+            acc0_ += v_;
         }
+        d_b[0] += acc0_;
     }
 
     /* %17: f32[N] = mul %d.pred, %x   @10:18 */
     {
         memset(d_w, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = (d_pred[i0] * x[i0]);
             t17[i0] = v_;
-            d_w[0] += v_;
+            acc0_ += v_;
         }
+        d_w[0] += acc0_;
     }
 
     /* %w: f32 = param w   @7:11 */
@@ -197,9 +209,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
     {
         t8[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
-            t8[0] += t7[i0];
+            acc0_ += t7[i0];
         }
+        t8[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t8[j_] /= (float)n;
     }
 

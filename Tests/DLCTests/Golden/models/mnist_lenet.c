@@ -70,13 +70,15 @@ static float train_step(const dlc_step *s) {
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < 1; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 24; i4++) {
                             for (int64_t i5 = 0; i5 < 24; i5++) {
-                                x_cols[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = x[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
+                                to_[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = from_[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
                             }
                         }
                     }
@@ -125,13 +127,15 @@ static float train_step(const dlc_step *s) {
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
     {
+        float *restrict const to_ = h1_cols;
+        const float *restrict const from_ = h1;
         for (int64_t i0 = 0; i0 < 6; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 8; i4++) {
                             for (int64_t i5 = 0; i5 < 8; i5++) {
-                                h1_cols[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = h1[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
+                                to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
                             }
                         }
                     }
@@ -342,11 +346,13 @@ static float train_step(const dlc_step *s) {
         memset(d_c2_bias, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
                     const float v_ = (t14[i0 * 1024 + i1 * 64 + i2] > 0.0f ? t35[i0 * 1024 + i1 * 64 + i2] : 0.0f);
                     t36[i0 * 1024 + i1 * 64 + i2] = v_;
-                    d_c2_bias[i1] += v_;
+                    acc0_ += v_;
                 }
+                d_c2_bias[i1] += acc0_;
             }
         }
     }
@@ -376,13 +382,15 @@ static float train_step(const dlc_step *s) {
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
     {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
         for (int64_t i0 = 0; i0 < 6; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 8; i4++) {
                             for (int64_t i5 = 0; i5 < 8; i5++) {
-                                d_h1[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5] += d_h1_cols[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5];
+                                to_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5] += from_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5];
                             }
                         }
                     }
@@ -411,11 +419,13 @@ static float train_step(const dlc_step *s) {
         memset(d_c1_bias, 0, sizeof(float) * 6);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 576; i2++) {
                     const float v_ = (t12[i0 * 3456 + i1 * 576 + i2] > 0.0f ? t40[i0 * 3456 + i1 * 576 + i2] : 0.0f);
                     t41[i0 * 3456 + i1 * 576 + i2] = v_;
-                    d_c1_bias[i1] += v_;
+                    acc0_ += v_;
                 }
+                d_c1_bias[i1] += acc0_;
             }
         }
     }
@@ -495,13 +505,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < 1; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 24; i4++) {
                             for (int64_t i5 = 0; i5 < 24; i5++) {
-                                x_cols[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = x[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
+                                to_[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = from_[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
                             }
                         }
                     }
@@ -550,13 +562,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
     {
+        float *restrict const to_ = h1_cols;
+        const float *restrict const from_ = h1;
         for (int64_t i0 = 0; i0 < 6; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 8; i4++) {
                             for (int64_t i5 = 0; i5 < 8; i5++) {
-                                h1_cols[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = h1[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
+                                to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
                             }
                         }
                     }
@@ -767,11 +781,13 @@ static float sgd_step(const dlc_step *s) {
         memset(d_c2_bias, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 64; i2++) {
                     const float v_ = (t14[i0 * 1024 + i1 * 64 + i2] > 0.0f ? t35[i0 * 1024 + i1 * 64 + i2] : 0.0f);
                     t36[i0 * 1024 + i1 * 64 + i2] = v_;
-                    d_c2_bias[i1] += v_;
+                    acc0_ += v_;
                 }
+                d_c2_bias[i1] += acc0_;
             }
         }
     }
@@ -801,13 +817,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
     {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
         for (int64_t i0 = 0; i0 < 6; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 8; i4++) {
                             for (int64_t i5 = 0; i5 < 8; i5++) {
-                                d_h1[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5] += d_h1_cols[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5];
+                                to_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5] += from_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5];
                             }
                         }
                     }
@@ -836,11 +854,13 @@ static float sgd_step(const dlc_step *s) {
         memset(d_c1_bias, 0, sizeof(float) * 6);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 576; i2++) {
                     const float v_ = (t12[i0 * 3456 + i1 * 576 + i2] > 0.0f ? t40[i0 * 3456 + i1 * 576 + i2] : 0.0f);
                     t41[i0 * 3456 + i1 * 576 + i2] = v_;
-                    d_c1_bias[i1] += v_;
+                    acc0_ += v_;
                 }
+                d_c1_bias[i1] += acc0_;
             }
         }
     }
@@ -932,13 +952,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < 1; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 24; i4++) {
                             for (int64_t i5 = 0; i5 < 24; i5++) {
-                                x_cols[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = x[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
+                                to_[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = from_[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
                             }
                         }
                     }
@@ -986,13 +1008,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
     {
+        float *restrict const to_ = h1_cols;
+        const float *restrict const from_ = h1;
         for (int64_t i0 = 0; i0 < 6; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 8; i4++) {
                             for (int64_t i5 = 0; i5 < 8; i5++) {
-                                h1_cols[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = h1[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
+                                to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
                             }
                         }
                     }
@@ -1143,13 +1167,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < 1; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 24; i4++) {
                             for (int64_t i5 = 0; i5 < 24; i5++) {
-                                x_cols[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = x[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
+                                to_[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = from_[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
                             }
                         }
                     }
@@ -1197,13 +1223,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
     {
+        float *restrict const to_ = h1_cols;
+        const float *restrict const from_ = h1;
         for (int64_t i0 = 0; i0 < 6; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 8; i4++) {
                             for (int64_t i5 = 0; i5 < 8; i5++) {
-                                h1_cols[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = h1[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
+                                to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
                             }
                         }
                     }

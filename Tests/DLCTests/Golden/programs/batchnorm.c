@@ -374,9 +374,11 @@ static float train_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 3; j_++) t73[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t73[i1] += s_2[i0 * 15 + i1 * 5 + i2];
+                    acc0_ += s_2[i0 * 15 + i1 * 5 + i2];
                 }
+                t73[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 3; j_++) t73[j_] /= (float)(5 * n);
@@ -405,9 +407,11 @@ static float train_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 3; j_++) t77[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t77[i1] += t76[i0 * 15 + i1 * 5 + i2];
+                    acc0_ += t76[i0 * 15 + i1 * 5 + i2];
                 }
+                t77[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 3; j_++) t77[j_] /= (float)(5 * n);
@@ -466,9 +470,11 @@ static float train_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 5; i1++) {
-                t_2[i0] += t88[i0 * 5 + i1];
+                acc0_ += t88[i0 * 5 + i1];
             }
+            t_2[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
     }
@@ -478,9 +484,11 @@ static float train_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 2; j_++) t102[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t102[i1] += img[i0 * 18 + i1 * 9 + i2];
+                    acc0_ += img[i0 * 18 + i1 * 9 + i2];
                 }
+                t102[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 2; j_++) t102[j_] /= (float)(9 * n);
@@ -509,9 +517,11 @@ static float train_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 2; j_++) t106[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t106[i1] += t105[i0 * 18 + i1 * 9 + i2];
+                    acc0_ += t105[i0 * 18 + i1 * 9 + i2];
                 }
+                t106[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 2; j_++) t106[j_] /= (float)(9 * n);
@@ -570,26 +580,32 @@ static float train_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t133[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 18; i1++) {
-                t133[i0] += t132[i0 * 18 + i1];
+                acc0_ += t132[i0 * 18 + i1];
             }
+            t133[i0] += acc0_;
         }
     }
 
     /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
+        float *restrict const to_ = t135;
+        const float *restrict const from_ = t_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t135[i0 * 4 + i1] = t_2[i0 * 3 + i1];
+                to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
+        float *restrict const to_ = t135;
+        const float *restrict const from_ = u;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
-                t135[i0 * 4 + i1 + 3] = u[i0 + i1];
+                to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
             }
         }
     }
@@ -631,18 +647,22 @@ static float train_step(const dlc_step *s) {
 
     /* %d.t: f32[N,3] = slice %d.pred {axis: 1, start: 0, length: 3}   @17:20 */
     {
+        float *restrict const to_ = d_t;
+        const float *restrict const from_ = d_pred;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                d_t[i0 * 3 + i1] = d_pred[i0 * 4 + i1];
+                to_[i0 * 3 + i1] = from_[i0 * 4 + i1];
             }
         }
     }
 
     /* %d.u: f32[N,1] = slice %d.pred {axis: 1, start: 3, length: 1}   @17:20 */
     {
+        float *restrict const to_ = d_u;
+        const float *restrict const from_ = d_pred;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
-                d_u[i0 + i1] = d_pred[i0 * 4 + i1 + 3];
+                to_[i0 + i1] = from_[i0 * 4 + i1 + 3];
             }
         }
     }
@@ -661,9 +681,11 @@ static float train_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 2; j_++) t150[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t150[i1] += t149[i0 * 18 + i1 * 9 + i2];
+                    acc0_ += t149[i0 * 18 + i1 * 9 + i2];
                 }
+                t150[i1] += acc0_;
             }
         }
     }
@@ -673,11 +695,13 @@ static float train_step(const dlc_step *s) {
         memset(t153, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
                     const float v_ = (t149[i0 * 18 + i1 * 9 + i2] * t104[i0 * 18 + i1 * 9 + i2]);
                     t152[i0 * 18 + i1 * 9 + i2] = v_;
-                    t153[i1] += v_;
+                    acc0_ += v_;
                 }
+                t153[i1] += acc0_;
             }
         }
     }
@@ -701,11 +725,13 @@ static float train_step(const dlc_step *s) {
         memset(t160, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     const float v_ = t158[i0 * 3 + i1];
                     t159[i0 * 15 + i1 * 5 + i2] = v_;
-                    t160[i1] += v_;
+                    acc0_ += v_;
                 }
+                t160[i1] += acc0_;
             }
         }
     }
@@ -715,11 +741,13 @@ static float train_step(const dlc_step *s) {
         memset(t163, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     const float v_ = (t159[i0 * 15 + i1 * 5 + i2] * t75[i0 * 15 + i1 * 5 + i2]);
                     t162[i0 * 15 + i1 * 5 + i2] = v_;
-                    t163[i1] += v_;
+                    acc0_ += v_;
                 }
+                t163[i1] += acc0_;
             }
         }
     }
@@ -1273,9 +1301,11 @@ static float sgd_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 3; j_++) t73[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t73[i1] += s_2[i0 * 15 + i1 * 5 + i2];
+                    acc0_ += s_2[i0 * 15 + i1 * 5 + i2];
                 }
+                t73[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 3; j_++) t73[j_] /= (float)(5 * n);
@@ -1304,9 +1334,11 @@ static float sgd_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 3; j_++) t77[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t77[i1] += t76[i0 * 15 + i1 * 5 + i2];
+                    acc0_ += t76[i0 * 15 + i1 * 5 + i2];
                 }
+                t77[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 3; j_++) t77[j_] /= (float)(5 * n);
@@ -1365,9 +1397,11 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 5; i1++) {
-                t_2[i0] += t88[i0 * 5 + i1];
+                acc0_ += t88[i0 * 5 + i1];
             }
+            t_2[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
     }
@@ -1377,9 +1411,11 @@ static float sgd_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 2; j_++) t102[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t102[i1] += img[i0 * 18 + i1 * 9 + i2];
+                    acc0_ += img[i0 * 18 + i1 * 9 + i2];
                 }
+                t102[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 2; j_++) t102[j_] /= (float)(9 * n);
@@ -1408,9 +1444,11 @@ static float sgd_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 2; j_++) t106[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t106[i1] += t105[i0 * 18 + i1 * 9 + i2];
+                    acc0_ += t105[i0 * 18 + i1 * 9 + i2];
                 }
+                t106[i1] += acc0_;
             }
         }
         for (int64_t j_ = 0; j_ < 2; j_++) t106[j_] /= (float)(9 * n);
@@ -1469,26 +1507,32 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t133[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 18; i1++) {
-                t133[i0] += t132[i0 * 18 + i1];
+                acc0_ += t132[i0 * 18 + i1];
             }
+            t133[i0] += acc0_;
         }
     }
 
     /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
+        float *restrict const to_ = t135;
+        const float *restrict const from_ = t_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t135[i0 * 4 + i1] = t_2[i0 * 3 + i1];
+                to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
+        float *restrict const to_ = t135;
+        const float *restrict const from_ = u;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
-                t135[i0 * 4 + i1 + 3] = u[i0 + i1];
+                to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
             }
         }
     }
@@ -1530,18 +1574,22 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.t: f32[N,3] = slice %d.pred {axis: 1, start: 0, length: 3}   @17:20 */
     {
+        float *restrict const to_ = d_t;
+        const float *restrict const from_ = d_pred;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                d_t[i0 * 3 + i1] = d_pred[i0 * 4 + i1];
+                to_[i0 * 3 + i1] = from_[i0 * 4 + i1];
             }
         }
     }
 
     /* %d.u: f32[N,1] = slice %d.pred {axis: 1, start: 3, length: 1}   @17:20 */
     {
+        float *restrict const to_ = d_u;
+        const float *restrict const from_ = d_pred;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
-                d_u[i0 + i1] = d_pred[i0 * 4 + i1 + 3];
+                to_[i0 + i1] = from_[i0 * 4 + i1 + 3];
             }
         }
     }
@@ -1560,9 +1608,11 @@ static float sgd_step(const dlc_step *s) {
         for (int64_t j_ = 0; j_ < 2; j_++) t150[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t150[i1] += t149[i0 * 18 + i1 * 9 + i2];
+                    acc0_ += t149[i0 * 18 + i1 * 9 + i2];
                 }
+                t150[i1] += acc0_;
             }
         }
     }
@@ -1572,11 +1622,13 @@ static float sgd_step(const dlc_step *s) {
         memset(t153, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
                     const float v_ = (t149[i0 * 18 + i1 * 9 + i2] * t104[i0 * 18 + i1 * 9 + i2]);
                     t152[i0 * 18 + i1 * 9 + i2] = v_;
-                    t153[i1] += v_;
+                    acc0_ += v_;
                 }
+                t153[i1] += acc0_;
             }
         }
     }
@@ -1600,11 +1652,13 @@ static float sgd_step(const dlc_step *s) {
         memset(t160, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     const float v_ = t158[i0 * 3 + i1];
                     t159[i0 * 15 + i1 * 5 + i2] = v_;
-                    t160[i1] += v_;
+                    acc0_ += v_;
                 }
+                t160[i1] += acc0_;
             }
         }
     }
@@ -1614,11 +1668,13 @@ static float sgd_step(const dlc_step *s) {
         memset(t163, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
+                float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     const float v_ = (t159[i0 * 15 + i1 * 5 + i2] * t75[i0 * 15 + i1 * 5 + i2]);
                     t162[i0 * 15 + i1 * 5 + i2] = v_;
-                    t163[i1] += v_;
+                    acc0_ += v_;
                 }
+                t163[i1] += acc0_;
             }
         }
     }
@@ -1967,9 +2023,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 5; i1++) {
-                t_2[i0] += t88[i0 * 5 + i1];
+                acc0_ += t88[i0 * 5 + i1];
             }
+            t_2[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
     }
@@ -1996,26 +2054,32 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t133[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 18; i1++) {
-                t133[i0] += t132[i0 * 18 + i1];
+                acc0_ += t132[i0 * 18 + i1];
             }
+            t133[i0] += acc0_;
         }
     }
 
     /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
+        float *restrict const to_ = t135;
+        const float *restrict const from_ = t_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t135[i0 * 4 + i1] = t_2[i0 * 3 + i1];
+                to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
+        float *restrict const to_ = t135;
+        const float *restrict const from_ = u;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
-                t135[i0 * 4 + i1 + 3] = u[i0 + i1];
+                to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
             }
         }
     }
@@ -2182,9 +2246,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 5; i1++) {
-                t_2[i0] += t88[i0 * 5 + i1];
+                acc0_ += t88[i0 * 5 + i1];
             }
+            t_2[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
     }
@@ -2211,26 +2277,32 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t133[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 18; i1++) {
-                t133[i0] += t132[i0 * 18 + i1];
+                acc0_ += t132[i0 * 18 + i1];
             }
+            t133[i0] += acc0_;
         }
     }
 
     /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
+        float *restrict const to_ = t135;
+        const float *restrict const from_ = t_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t135[i0 * 4 + i1] = t_2[i0 * 3 + i1];
+                to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
+        float *restrict const to_ = t135;
+        const float *restrict const from_ = u;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
-                t135[i0 * 4 + i1 + 3] = u[i0 + i1];
+                to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
             }
         }
     }

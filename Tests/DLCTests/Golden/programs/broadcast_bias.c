@@ -41,11 +41,13 @@ static float train_step(const dlc_step *s) {
     {
         memset(s_2, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
                 h[i0 * 3 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -73,11 +75,13 @@ static float train_step(const dlc_step *s) {
     /* %d.pred: f32[N] = mul %11, %13   @12:14 */
     {
         memset(t15, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = ((pred[i0] - y[i0]) * t13[0]);
             d_pred[i0] = v_;
-            t15[0] += v_;
+            acc0_ += v_;
         }
+        t15[0] += acc0_;
     }
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
@@ -91,11 +95,13 @@ static float train_step(const dlc_step *s) {
     {
         memset(t20, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t18[i0];
                 d_h[i0 * 3 + i1] = v_;
-                t20[0] += v_;
+                acc0_ += v_;
             }
+            t20[0] += acc0_;
         }
     }
 
@@ -150,11 +156,13 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(s_2, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
                 h[i0 * 3 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -182,11 +190,13 @@ static float sgd_step(const dlc_step *s) {
     /* %d.pred: f32[N] = mul %11, %13   @12:14 */
     {
         memset(t15, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = ((pred[i0] - y[i0]) * t13[0]);
             d_pred[i0] = v_;
-            t15[0] += v_;
+            acc0_ += v_;
         }
+        t15[0] += acc0_;
     }
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
@@ -200,11 +210,13 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t20, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t18[i0];
                 d_h[i0 * 3 + i1] = v_;
-                t20[0] += v_;
+                acc0_ += v_;
             }
+            t20[0] += acc0_;
         }
     }
 
@@ -255,11 +267,13 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         memset(s_2, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
                 h[i0 * 3 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -301,11 +315,13 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         memset(s_2, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
                 h[i0 * 3 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 

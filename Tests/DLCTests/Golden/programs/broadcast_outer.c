@@ -80,9 +80,11 @@ static float train_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t10[i0] += b[i0 * 3 + i1];
+                acc0_ += b[i0 * 3 + i1];
             }
+            t10[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
     }
@@ -90,9 +92,11 @@ static float train_step(const dlc_step *s) {
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 9; i0++) {
-            t13[0] += g[i0];
+            acc0_ += g[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
     }
 
@@ -124,12 +128,14 @@ static float train_step(const dlc_step *s) {
         memset(t21, 0, sizeof(float) * 1);
         memset(d_bias, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t19[0]);
                 d_pred[i0 * 4 + i1] = v_;
-                t21[0] += v_;
+                acc0_ += v_;
                 d_bias[i1] += v_;
             }
+            t21[0] += acc0_;
         }
     }
 
@@ -143,12 +149,14 @@ static float train_step(const dlc_step *s) {
         memset(d_col, 0, sizeof(float) * 3);
         memset(t34, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < 3; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t23[0];
                 d_g[i0 * 3 + i1] = v_;
-                d_col[i0] += v_;
+                acc0_ += v_;
                 t34[i1] += v_;
             }
+            d_col[i0] += acc0_;
         }
     }
 
@@ -164,12 +172,14 @@ static float train_step(const dlc_step *s) {
         memset(t30, 0, sizeof(float) * (4 * n));
         memset(t31, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t28[i0];
                 d_b[i0 * 3 + i1] = v_;
-                t30[i0] += v_;
+                acc0_ += v_;
                 t31[i1] += v_;
             }
+            t30[i0] += acc0_;
         }
     }
 
@@ -265,9 +275,11 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t10[i0] += b[i0 * 3 + i1];
+                acc0_ += b[i0 * 3 + i1];
             }
+            t10[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
     }
@@ -275,9 +287,11 @@ static float sgd_step(const dlc_step *s) {
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 9; i0++) {
-            t13[0] += g[i0];
+            acc0_ += g[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
     }
 
@@ -309,12 +323,14 @@ static float sgd_step(const dlc_step *s) {
         memset(t21, 0, sizeof(float) * 1);
         memset(d_bias, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t19[0]);
                 d_pred[i0 * 4 + i1] = v_;
-                t21[0] += v_;
+                acc0_ += v_;
                 d_bias[i1] += v_;
             }
+            t21[0] += acc0_;
         }
     }
 
@@ -328,12 +344,14 @@ static float sgd_step(const dlc_step *s) {
         memset(d_col, 0, sizeof(float) * 3);
         memset(t34, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < 3; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t23[0];
                 d_g[i0 * 3 + i1] = v_;
-                d_col[i0] += v_;
+                acc0_ += v_;
                 t34[i1] += v_;
             }
+            d_col[i0] += acc0_;
         }
     }
 
@@ -349,12 +367,14 @@ static float sgd_step(const dlc_step *s) {
         memset(t30, 0, sizeof(float) * (4 * n));
         memset(t31, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t28[i0];
                 d_b[i0 * 3 + i1] = v_;
-                t30[i0] += v_;
+                acc0_ += v_;
                 t31[i1] += v_;
             }
+            t30[i0] += acc0_;
         }
     }
 
@@ -454,9 +474,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t10[i0] += b[i0 * 3 + i1];
+                acc0_ += b[i0 * 3 + i1];
             }
+            t10[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
     }
@@ -464,9 +486,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 9; i0++) {
-            t13[0] += g[i0];
+            acc0_ += g[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
     }
 
@@ -543,9 +567,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t10[i0] += b[i0 * 3 + i1];
+                acc0_ += b[i0 * 3 + i1];
             }
+            t10[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
     }
@@ -553,9 +579,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 9; i0++) {
-            t13[0] += g[i0];
+            acc0_ += g[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
     }
 

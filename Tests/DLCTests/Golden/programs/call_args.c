@@ -97,9 +97,11 @@ static float train_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t9[i0] += h[i0 * 3 + i1];
+                acc0_ += h[i0 * 3 + i1];
             }
+            t9[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
     }
@@ -158,11 +160,13 @@ static float train_step(const dlc_step *s) {
     {
         memset(t22, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (t17[i0 * 3 + i1] * t20[0]);
                 d_logp[i0 * 3 + i1] = v_;
-                t22[i0] += v_;
+                acc0_ += v_;
             }
+            t22[i0] += acc0_;
         }
     }
 
@@ -170,11 +174,13 @@ static float train_step(const dlc_step *s) {
     {
         memset(t26, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (d_logp[i0 * 3 + i1] - (expf(logp[i0 * 3 + i1]) * t22[i0]));
                 d_z[i0 * 3 + i1] = v_;
-                t26[i0] += v_;
+                acc0_ += v_;
             }
+            t26[i0] += acc0_;
         }
     }
 
@@ -306,9 +312,11 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t9[i0] += h[i0 * 3 + i1];
+                acc0_ += h[i0 * 3 + i1];
             }
+            t9[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
     }
@@ -367,11 +375,13 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t22, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (t17[i0 * 3 + i1] * t20[0]);
                 d_logp[i0 * 3 + i1] = v_;
-                t22[i0] += v_;
+                acc0_ += v_;
             }
+            t22[i0] += acc0_;
         }
     }
 
@@ -379,11 +389,13 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t26, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (d_logp[i0 * 3 + i1] - (expf(logp[i0 * 3 + i1]) * t22[i0]));
                 d_z[i0 * 3 + i1] = v_;
-                t26[i0] += v_;
+                acc0_ += v_;
             }
+            t26[i0] += acc0_;
         }
     }
 
@@ -509,9 +521,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t9[i0] += h[i0 * 3 + i1];
+                acc0_ += h[i0 * 3 + i1];
             }
+            t9[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
     }
@@ -683,9 +697,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t9[i0] += h[i0 * 3 + i1];
+                acc0_ += h[i0 * 3 + i1];
             }
+            t9[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
     }

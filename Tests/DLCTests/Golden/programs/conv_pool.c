@@ -60,10 +60,12 @@ static float train_step(const dlc_step *s) {
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
     {
+        float *restrict const to_ = x_padded;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             for (int64_t i1 = 0; i1 < 7; i1++) {
                 for (int64_t i2 = 0; i2 < 6; i2++) {
-                    x_padded[i0 * 72 + i1 * 8 + i2 + 9] = x[i0 * 42 + i1 * 6 + i2];
+                    to_[i0 * 72 + i1 * 8 + i2 + 9] = from_[i0 * 42 + i1 * 6 + i2];
                 }
             }
         }
@@ -71,13 +73,15 @@ static float train_step(const dlc_step *s) {
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x_padded;
         for (int64_t i0 = 0; i0 < 2; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 4; i4++) {
                             for (int64_t i5 = 0; i5 < 3; i5++) {
-                                x_cols[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = x_padded[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
+                                to_[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = from_[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
                             }
                         }
                     }
@@ -126,13 +130,15 @@ static float train_step(const dlc_step *s) {
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
     {
+        float *restrict const to_ = m_cols;
+        const float *restrict const from_ = m;
         for (int64_t i0 = 0; i0 < 4; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 2; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 3; i4++) {
                             for (int64_t i5 = 0; i5 < 2; i5++) {
-                                m_cols[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = m[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
+                                to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
                             }
                         }
                     }
@@ -355,13 +361,15 @@ static float train_step(const dlc_step *s) {
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
+        float *restrict const to_ = d_m;
+        const float *restrict const from_ = d_m_cols;
         for (int64_t i0 = 0; i0 < 4; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 2; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 3; i4++) {
                             for (int64_t i5 = 0; i5 < 2; i5++) {
-                                d_m[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5] += d_m_cols[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5];
+                                to_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5] += from_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5];
                             }
                         }
                     }
@@ -459,10 +467,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
     {
+        float *restrict const to_ = x_padded;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             for (int64_t i1 = 0; i1 < 7; i1++) {
                 for (int64_t i2 = 0; i2 < 6; i2++) {
-                    x_padded[i0 * 72 + i1 * 8 + i2 + 9] = x[i0 * 42 + i1 * 6 + i2];
+                    to_[i0 * 72 + i1 * 8 + i2 + 9] = from_[i0 * 42 + i1 * 6 + i2];
                 }
             }
         }
@@ -470,13 +480,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x_padded;
         for (int64_t i0 = 0; i0 < 2; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 4; i4++) {
                             for (int64_t i5 = 0; i5 < 3; i5++) {
-                                x_cols[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = x_padded[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
+                                to_[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = from_[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
                             }
                         }
                     }
@@ -525,13 +537,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
     {
+        float *restrict const to_ = m_cols;
+        const float *restrict const from_ = m;
         for (int64_t i0 = 0; i0 < 4; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 2; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 3; i4++) {
                             for (int64_t i5 = 0; i5 < 2; i5++) {
-                                m_cols[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = m[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
+                                to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
                             }
                         }
                     }
@@ -754,13 +768,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
+        float *restrict const to_ = d_m;
+        const float *restrict const from_ = d_m_cols;
         for (int64_t i0 = 0; i0 < 4; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 2; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 3; i4++) {
                             for (int64_t i5 = 0; i5 < 2; i5++) {
-                                d_m[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5] += d_m_cols[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5];
+                                to_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5] += from_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5];
                             }
                         }
                     }
@@ -851,10 +867,12 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
     {
+        float *restrict const to_ = x_padded;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             for (int64_t i1 = 0; i1 < 7; i1++) {
                 for (int64_t i2 = 0; i2 < 6; i2++) {
-                    x_padded[i0 * 72 + i1 * 8 + i2 + 9] = x[i0 * 42 + i1 * 6 + i2];
+                    to_[i0 * 72 + i1 * 8 + i2 + 9] = from_[i0 * 42 + i1 * 6 + i2];
                 }
             }
         }
@@ -862,13 +880,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x_padded;
         for (int64_t i0 = 0; i0 < 2; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 4; i4++) {
                             for (int64_t i5 = 0; i5 < 3; i5++) {
-                                x_cols[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = x_padded[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
+                                to_[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = from_[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
                             }
                         }
                     }
@@ -916,13 +936,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
     {
+        float *restrict const to_ = m_cols;
+        const float *restrict const from_ = m;
         for (int64_t i0 = 0; i0 < 4; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 2; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 3; i4++) {
                             for (int64_t i5 = 0; i5 < 2; i5++) {
-                                m_cols[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = m[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
+                                to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
                             }
                         }
                     }
@@ -1059,10 +1081,12 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
     {
+        float *restrict const to_ = x_padded;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             for (int64_t i1 = 0; i1 < 7; i1++) {
                 for (int64_t i2 = 0; i2 < 6; i2++) {
-                    x_padded[i0 * 72 + i1 * 8 + i2 + 9] = x[i0 * 42 + i1 * 6 + i2];
+                    to_[i0 * 72 + i1 * 8 + i2 + 9] = from_[i0 * 42 + i1 * 6 + i2];
                 }
             }
         }
@@ -1070,13 +1094,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
     {
+        float *restrict const to_ = x_cols;
+        const float *restrict const from_ = x_padded;
         for (int64_t i0 = 0; i0 < 2; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 3; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 4; i4++) {
                             for (int64_t i5 = 0; i5 < 3; i5++) {
-                                x_cols[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = x_padded[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
+                                to_[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = from_[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
                             }
                         }
                     }
@@ -1124,13 +1150,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
     {
+        float *restrict const to_ = m_cols;
+        const float *restrict const from_ = m;
         for (int64_t i0 = 0; i0 < 4; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 2; i2++) {
                     for (int64_t i3 = 0; i3 < n; i3++) {
                         for (int64_t i4 = 0; i4 < 3; i4++) {
                             for (int64_t i5 = 0; i5 < 2; i5++) {
-                                m_cols[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = m[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
+                                to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
                             }
                         }
                     }

@@ -40,18 +40,22 @@ static float train_step(const dlc_step *s) {
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1] = x[i0 * 3 + i1];
+                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = t5;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1 + 3] = t5[i0 * 3 + i1];
+                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
             }
         }
     }
@@ -160,18 +164,22 @@ static float sgd_step(const dlc_step *s) {
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1] = x[i0 * 3 + i1];
+                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = t5;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1 + 3] = t5[i0 * 3 + i1];
+                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
             }
         }
     }
@@ -283,18 +291,22 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1] = x[i0 * 3 + i1];
+                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = t5;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1 + 3] = t5[i0 * 3 + i1];
+                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
             }
         }
     }
@@ -362,18 +374,22 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1] = x[i0 * 3 + i1];
+                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = t5;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1 + 3] = t5[i0 * 3 + i1];
+                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
             }
         }
     }

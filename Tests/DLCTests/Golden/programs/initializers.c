@@ -116,11 +116,13 @@ static float train_step(const dlc_step *s) {
     /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
     {
         memset(d_s3, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             const float v_ = ((pred[i0] - y[i0]) * t25[0]);
             d_pred[i0] = v_;
-            d_s3[0] += v_;
+            acc0_ += v_;
         }
+        d_s3[0] += acc0_;
     }
 
     /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
@@ -138,11 +140,13 @@ static float train_step(const dlc_step *s) {
     /* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
     {
         memset(d_s1, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             const float v_ = (d_pred[i0] * t17[i0]);
             t29[i0] = v_;
-            d_s1[0] += v_;
+            acc0_ += v_;
         }
+        d_s1[0] += acc0_;
     }
 
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
@@ -298,11 +302,13 @@ static float sgd_step(const dlc_step *s) {
     /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
     {
         memset(d_s3, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             const float v_ = ((pred[i0] - y[i0]) * t25[0]);
             d_pred[i0] = v_;
-            d_s3[0] += v_;
+            acc0_ += v_;
         }
+        d_s3[0] += acc0_;
     }
 
     /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
@@ -320,11 +326,13 @@ static float sgd_step(const dlc_step *s) {
     /* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
     {
         memset(d_s1, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             const float v_ = (d_pred[i0] * t17[i0]);
             t29[i0] = v_;
-            d_s1[0] += v_;
+            acc0_ += v_;
         }
+        d_s1[0] += acc0_;
     }
 
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */

@@ -60,11 +60,13 @@ static float train_step(const dlc_step *s) {
     /* %13: f32[3] = square %12   @9:59 */
     {
         memset(t14, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
             const float v_ = (t12[i0] * t12[i0]);
             t13[i0] = v_;
-            t14[0] += v_;
+            acc0_ += v_;
         }
+        t14[0] += acc0_;
     }
 
     /* %15: f32 = add %11, %14   @9:53 */
@@ -142,11 +144,13 @@ static float sgd_step(const dlc_step *s) {
     /* %13: f32[3] = square %12   @9:59 */
     {
         memset(t14, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
             const float v_ = (t12[i0] * t12[i0]);
             t13[i0] = v_;
-            t14[0] += v_;
+            acc0_ += v_;
         }
+        t14[0] += acc0_;
     }
 
     /* %15: f32 = add %11, %14   @9:53 */
@@ -207,11 +211,13 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %13: f32[3] = square %12   @9:59 */
     {
         memset(t14, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
             const float v_ = ((v[i0] - 1.0f) * (v[i0] - 1.0f));
             t13[i0] = v_;
-            t14[0] += v_;
+            acc0_ += v_;
         }
+        t14[0] += acc0_;
     }
 
     /* %15: f32 = add %11, %14   @9:53 */
