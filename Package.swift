@@ -6,8 +6,8 @@
 import PackageDescription
 
 /// The trainer backends, each a module in Sources/Backends/NAME (the C printer, the LLVM IR
-/// printer); the driver's registry (Sources/Driver/Backends.swift) lists the same.
-let backends = ["C", "LLVM"]
+/// printer, the CUDA printer); the driver's registry (Sources/Driver/Backends.swift) lists the same.
+let backends = ["C", "LLVM", "CUDA"]
 
 let package = Package(
     name: "dlc",

@@ -91,24 +91,27 @@ void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, voi
         names[i] = p->name;
     }
     for (int i = 0; i < m->n_state; i++) {
-        const dlc_state_desc *d = &m->state[i];
-        names[m->n_params + i] = d->name;
-        if (d->dtype == DLC_F32) {
-            dlc_st_read(f, d->name, d->rank, d->dims, state[i]);
-            continue;
-        }
-        int64_t *wide = dlc_xmalloc(dlc_mul_size((size_t)d->size, sizeof *wide));
-        dlc_st_read_i64(f, d->name, d->rank, d->dims, wide);
-        for (int64_t k = 0; k < d->size; k++) {
-            if (wide[k] < 0 || wide[k] > INT32_MAX)
-                dlc_die(1, "%s: tensor '%s' holds %lld, which is not a count in 0..%d", path, d->name, (long long)wide[k],
-                        INT32_MAX);
-            ((int32_t *)state[i])[k] = (int32_t)wide[k];
-        }
-        free(wide);
+        names[m->n_params + i] = m->state[i].name;
+        dlc_read_state(f, &m->state[i], m->state[i].name, state[i]);
     }
     dlc_st_no_extra(f, names, m->n_params + m->n_state);
     free(names);
+}
+
+void dlc_read_state(const dlc_st_file *f, const dlc_state_desc *d, const char *name, void *dst) {
+    if (d->dtype == DLC_F32) {
+        dlc_st_read(f, name, d->rank, d->dims, dst);
+        return;
+    }
+    int64_t *wide = dlc_xmalloc(dlc_mul_size((size_t)d->size, sizeof *wide));
+    dlc_st_read_i64(f, name, d->rank, d->dims, wide);
+    for (int64_t k = 0; k < d->size; k++) {
+        if (wide[k] < 0 || wide[k] > INT32_MAX)
+            dlc_die(1, "%s: tensor '%s' holds %lld, which is not a count in 0..%d", f->path, name, (long long)wide[k],
+                    INT32_MAX);
+        ((int32_t *)dst)[k] = (int32_t)wide[k];
+    }
+    free(wide);
 }
 
 /* A metadata JSON array of exactly n numbers, each an f32 (a std: a positive normal one, since

@@ -17,7 +17,7 @@ typedef enum {
     F_DATA, F_INPUT, F_VAL, F_EPOCHS, F_STEPS, F_BATCH, F_LR, F_SEED, F_SHUFFLE, F_INIT, F_SAVE,
     F_RESUME, F_LOG, F_THREADS, F_WEIGHTS, F_OUT, F_OPTIMIZER, F_MOMENTUM, F_NESTEROV,
     F_WEIGHT_DECAY, F_BETA1, F_BETA2, F_EPS, F_DROP_LAST, F_SCHEDULE, F_ACCUMULATE, F_METRIC,
-    F_NORMALIZE, F_COLUMNS, F_VALIDATION,
+    F_NORMALIZE, F_COLUMNS, F_VALIDATION, F_INIT_MAP, F_PLOT, F_EARLY_STOP, F_SAVE_BEST,
 } flag_id;
 
 /* Which commands take each flag, and whether it makes sense only for a model with data. */
@@ -42,20 +42,32 @@ static const struct {
     {"schedule", F_SCHEDULE, T, 0},           {"accumulate", F_ACCUMULATE, T, 0},
     {"metric", F_METRIC, T | E, 1},           {"normalize", F_NORMALIZE, T, 1},
     {"columns", F_COLUMNS, T | E | P | G, 1}, {"validation", F_VALIDATION, T, 1},
+    {"init-map", F_INIT_MAP, T | E | P | G, 0},
+    {"plot", F_PLOT, T, 0},                   {"early-stop", F_EARLY_STOP, T, 1},
+    {"save-best", F_SAVE_BEST, T, 0},
 };
 
 static const char *command_names[] = {"train", "eval", "predict", "info", "gradcheck"};
 
+/* `dlc train MODEL` runs the trainer with argv[0] = "dlc train MODEL" (what the user typed), and
+ * the command is always train: its help names that program and leaves out the commands. */
+static int started_by_dlc_train(const char *prog) { return strncmp(prog, "dlc train ", 10) == 0; }
+
 static void usage(FILE *f, const dlc_model *m, const char *prog) {
+    if (started_by_dlc_train(prog))
+        fprintf(f, "usage: %s [options]      (model %s: the options of its trainer's train command)\n", prog, m->name);
+    else
+        fprintf(f,
+                "usage: %s COMMAND [options]      (model %s)\n"
+                "\n"
+                "commands:\n"
+                "  train       train the model (the train block's settings, overridden by flags)\n"
+                "  eval        print the loss and metric over every row of the data (needs --weights)\n"
+                "  predict     write the outputs of every row as CSV (needs --weights)\n"
+                "  info        params, shapes, memory and FLOPs per step\n"
+                "  gradcheck   compare the compiled gradients with central finite differences\n",
+                prog, m->name);
     fprintf(f,
-            "usage: %s COMMAND [options]      (model %s)\n"
-            "\n"
-            "commands:\n"
-            "  train       train the model (the train block's settings, overridden by flags)\n"
-            "  eval        print the loss and metric over every row of the data (needs --weights)\n"
-            "  predict     write the outputs of every row as CSV (needs --weights)\n"
-            "  info        params, shapes, memory and FLOPs per step\n"
-            "  gradcheck   compare the compiled gradients with central finite differences\n"
             "\n"
             "data:\n"
             "  --data FILE                   CSV file, one example per row (default: the train block's)\n"
@@ -78,13 +90,18 @@ static void usage(FILE *f, const dlc_model *m, const char *prog) {
             "checkpoints (safetensors):\n"
             "  --init CKPT     start from these params        --save CKPT    write params (and CKPT's .optim)\n"
             "  --resume CKPT   continue a saved run           --weights CKPT the params for eval/predict\n"
+            "  --init-map '0.=fc1.,2.=fc2.' | position   read --init/--weights under other names (nn.Sequential's)\n"
+            "\n"
+            "watching and stopping:\n"
+            "  --plot FILE.svg   the loss and metric per epoch as a chart, rewritten after each epoch\n"
+            "  --early-stop N    stop when the validation loss has not improved for N epochs (0: never)\n"
+            "  --save-best CKPT  keep the params of the epoch with the lowest validation loss\n"
             "\n"
             "other:\n"
             "  --log FILE      per-epoch metrics as CSV       --out FILE     predict's output (default stdout)\n"
             "  --threads N     OpenBLAS threads               --help\n"
             "\n"
-            "exit status: 0 ok, 1 bad data, bad checkpoint or failed gradcheck, 2 bad flag, 130 interrupted\n",
-            prog, m->name);
+            "exit status: 0 ok, 1 bad data, bad checkpoint or failed gradcheck, 2 bad flag, 130 interrupted\n");
 }
 
 _Noreturn static void bad_flag(const char *flag, const char *fmt, ...) {
@@ -255,6 +272,23 @@ static void apply_optimizer(const char *flag, const char *text, dlc_optimizer_co
         bad_flag(flag, "unknown optimizer '%s' (sgd, adam, adamw or adagrad)", c.name);
     }
     *o = d;
+}
+
+/* The value that an (already checked) --optimizer text gives `key`, by name or by position;
+ * NULL when it leaves `key` at its default. */
+static const char *optimizer_value(const char *text, const char *key) {
+    static call_spec c;
+    parse_call("--optimizer", text, &c);
+    static const char *sgd[] = {"lr", "momentum", "weight_decay", "nesterov"};
+    static const char *adam[] = {"lr", "beta1", "beta2", "eps", "weight_decay"};
+    static const char *adagrad[] = {"lr", "eps", "weight_decay"};
+    const char *const *params = strcmp(c.name, "sgd") == 0 ? sgd : strcmp(c.name, "adagrad") == 0 ? adagrad : adam;
+    int np = params == sgd ? 4 : params == adagrad ? 3 : 5;
+    const char *v[5];
+    bind_call("--optimizer", &c, params, np, v);
+    for (int i = 0; i < np; i++)
+        if (strcmp(params[i], key) == 0) return v[i];
+    return NULL;
 }
 
 static void apply_schedule(const char *flag, const char *text, dlc_schedule_config *s) {
@@ -491,11 +525,27 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         case F_NORMALIZE: parse_normalize(m, flag, value, &o->cfg); break;
         case F_COLUMNS: parse_columns(m, flag, value, &o->cfg); break;
         case F_VALIDATION: o->cfg.validation = parse_range(flag, value, 0, 1, 1); break;
+        case F_INIT_MAP: o->init_map = value; break;
+        case F_PLOT: o->plot = value; break;
+        case F_EARLY_STOP: o->cfg.early_stop_patience = parse_int(flag, value, 0); break;
+        case F_SAVE_BEST: o->save_best = value; break;
         }
     }
 
     dlc_optimizer_config *opt = &o->cfg.optimizer;
     if (opt_spec) apply_optimizer("--optimizer", opt_spec, opt);
+    /* `--lr 0.1 --optimizer 'sgd(lr: 0.5)'` gives one setting twice: refused, not resolved by a rule. */
+    const struct { const char *flag, *key, *value; } settings[] = {
+        {"--lr", "lr", lr}, {"--momentum", "momentum", momentum}, {"--nesterov", "nesterov", nesterov},
+        {"--weight-decay", "weight_decay", wd}, {"--beta1", "beta1", beta1}, {"--beta2", "beta2", beta2},
+        {"--eps", "eps", eps},
+    };
+    for (size_t k = 0; opt_spec && k < sizeof settings / sizeof settings[0]; k++) {
+        const char *given = settings[k].value ? optimizer_value(opt_spec, settings[k].key) : NULL;
+        if (given)
+            bad_flag(settings[k].flag, "conflicts with --optimizer '%s', which sets %s: %s; give it once", opt_spec,
+                     settings[k].key, given);
+    }
     if (lr) opt->lr = parse_range("--lr", lr, 0, INFINITY, 0);
     if (momentum) opt->momentum = parse_range("--momentum", momentum, 0, INFINITY, 0);
     if (nesterov) opt->nesterov = parse_bool("--nesterov", nesterov);
@@ -513,6 +563,9 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
 
     if (o->max_steps >= 0 && epochs_flag) bad_flag("--steps", "cannot be combined with --epochs");
     if (o->init && o->resume) bad_flag("--init", "cannot be combined with --resume");
+    if (o->init_map && !o->init && !o->weights) bad_flag("--init-map", "maps the names of --init or --weights; give one");
+    if (o->plot) dlc_check_writable("--plot", o->plot);
+    if (o->save_best) dlc_check_writable("--save-best", o->save_best);
     if ((o->command == DLC_CMD_EVAL || o->command == DLC_CMD_PREDICT) && !o->weights)
         bad_flag("--weights", "%s needs --weights CKPT", command_names[cmd]);
     if (o->val && o->cfg.validation > 0) o->cfg.validation = 0; /* --val replaces the split */

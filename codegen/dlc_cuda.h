@@ -81,6 +81,14 @@ template <typename T, typename Op> __device__ T dlc_block_reduce(T v, Op op, T i
     return v;
 }
 
+/* Whether element (a, ia) is the first maximum rather than (b, ib), as a scan in index order
+ * decides: a NaN beats a number, then the larger value, then the lower index. */
+__device__ __forceinline__ bool dlc_first_max_wins(float a, int64_t ia, float b, int64_t ib) {
+    bool a_nan = a != a, b_nan = b != b;
+    if (a_nan || b_nan) return a_nan && (!b_nan || ia < ib);
+    return a > b || (a == b && ia < ib);
+}
+
 /* ---- Random numbers (docs/rng.md) -------------------------------------------------------- */
 
 /* Draw `k` (0-based) of the SplitMix64 stream whose state is `state`, as uniform01(): the
@@ -137,10 +145,12 @@ typedef struct {
     int n_data, n_params;
     int graph;                  /* 1: captured as a CUDA Graph per batch size and buffers, replayed */
     const char *const *places;  /* source locations of the index checks, for messages */
+    int n_state;                /* state tensors (running statistics): their pointers are baked in too */
 } dlc_cuda_entry;
 
-/* Enqueues an entry's kernels and cuBLAS calls on c->stream. */
-typedef void (*dlc_cuda_enqueue)(const dlc_step *s, dlc_cuda_context *c);
+/* Enqueues an entry's kernels and cuBLAS calls on c->stream (and, in eval and predict, the
+ * copies of the outputs to `outputs`). */
+typedef void (*dlc_cuda_enqueue)(const dlc_step *s, void *const *outputs, dlc_cuda_context *c);
 
 #ifdef __cplusplus
 extern "C" {
@@ -155,8 +165,8 @@ dlc_cuda_context *dlc_cuda_get(void);
  * when the entry allows it), the loss back (when `loss` is not NULL), one synchronisation, the
  * index faults reported (exit 1, as dlc_index_error) and the dropout stream moved past the
  * step's `dropout_draws` draws. Returns the loss (NAN without one). */
-float dlc_cuda_run(const dlc_step *s, const dlc_cuda_entry *e, dlc_cuda_enqueue enqueue, const float *loss,
-                   int64_t dropout_draws);
+float dlc_cuda_run(const dlc_step *s, void *const *outputs, const dlc_cuda_entry *e, dlc_cuda_enqueue enqueue,
+                   const float *loss, int64_t dropout_draws);
 /* A failed CUDA or cuBLAS call: "error: WHAT: MESSAGE", exit 1. */
 void dlc_cuda_check(cudaError_t e, const char *what);
 void dlc_cublas_check(cublasStatus_t s, const char *what);
@@ -165,4 +175,5 @@ void dlc_cublas_check(cublasStatus_t s, const char *what);
 #endif
 
 #define DLC_CUBLAS(call) dlc_cublas_check((call), #call)
+#define DLC_CUDA(call) dlc_cuda_check((call), #call)
 #endif

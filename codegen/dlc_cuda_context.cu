@@ -18,7 +18,7 @@ typedef struct {
     const dlc_cuda_entry *entry;
     int64_t n;
     int count;
-    const void **pointers;      /* data, params, grads, arena */
+    const void **pointers;      /* data, params, grads, state, arena */
     cudaGraphExec_t exec;
     uint64_t last_use;
 } dlc_cuda_graph;
@@ -32,7 +32,11 @@ struct dlc_cuda_graphs {
 static dlc_cuda_context context;
 static int opened;
 
+/* The runtime's dlc_die (it clears a progress bar first); the kernel harness links without it. */
+extern "C" void dlc_die(int code, const char *fmt, ...) __attribute__((weak, noreturn));
+
 static void die(const char *fmt, const char *a, const char *b) {
+    if (dlc_die) dlc_die(1, fmt, a, b);
     fflush(stdout);
     fprintf(stderr, "error: ");
     fprintf(stderr, fmt, a, b);
@@ -128,15 +132,17 @@ static int step_pointers(const dlc_step *s, const dlc_cuda_entry *e, const void 
     for (int i = 0; i < e->n_data; i++) out[k++] = s->data[i];
     for (int i = 0; i < e->n_params; i++) out[k++] = s->params[i];
     for (int i = 0; i < e->n_params; i++) out[k++] = s->grads ? s->grads[i] : NULL;
+    for (int i = 0; i < e->n_state; i++) out[k++] = s->state[i];
     out[k++] = s->arena;
     return k;
 }
 
 /* Launches the entry's graph for this step, capturing it first when there is none. */
-static void launch_graph(const dlc_step *s, const dlc_cuda_entry *e, dlc_cuda_enqueue enqueue, dlc_cuda_context *c) {
+static void launch_graph(const dlc_step *s, void *const *outputs, const dlc_cuda_entry *e, dlc_cuda_enqueue enqueue,
+                         dlc_cuda_context *c) {
     dlc_cuda_graphs *g = c->graphs;
     const void *key[256];
-    int count = e->n_data + 2 * e->n_params + 1;
+    int count = e->n_data + 2 * e->n_params + e->n_state + 1;
     const void **pointers = count <= (int)(sizeof key / sizeof key[0]) ? key : (const void **)malloc(sizeof(void *) * (size_t)count);
     if (!pointers) die("out of memory%s%s", "", "");
     step_pointers(s, e, pointers);
@@ -158,7 +164,7 @@ static void launch_graph(const dlc_step *s, const dlc_cuda_entry *e, dlc_cuda_en
         }
         cudaGraph_t graph;
         dlc_cuda_check(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
-        enqueue(s, c);
+        enqueue(s, outputs, c);
         dlc_cuda_check(cudaGetLastError(), e->name);
         dlc_cuda_check(cudaStreamEndCapture(c->stream, &graph), "cudaStreamEndCapture");
         dlc_cuda_check(cudaGraphInstantiate(&victim->exec, graph, 0), "cudaGraphInstantiate");
@@ -176,8 +182,8 @@ static void launch_graph(const dlc_step *s, const dlc_cuda_entry *e, dlc_cuda_en
     dlc_cuda_check(cudaGraphLaunch(hit->exec, c->stream), "cudaGraphLaunch");
 }
 
-extern "C" float dlc_cuda_run(const dlc_step *s, const dlc_cuda_entry *e, dlc_cuda_enqueue enqueue, const float *loss,
-                              int64_t dropout_draws) {
+extern "C" float dlc_cuda_run(const dlc_step *s, void *const *outputs, const dlc_cuda_entry *e, dlc_cuda_enqueue enqueue,
+                              const float *loss, int64_t dropout_draws) {
     dlc_cuda_context *c = dlc_cuda_get();
     dlc_cuda_step_args *a = c->host_args;
     a->lr = s->lr;
@@ -187,9 +193,9 @@ extern "C" float dlc_cuda_run(const dlc_step *s, const dlc_cuda_entry *e, dlc_cu
     a->dropout = s->dropout ? s->dropout->state : 0;
     dlc_cuda_check(cudaMemcpyAsync(c->args, a, sizeof *a, cudaMemcpyHostToDevice, c->stream), "copying the step's scalars");
     if (e->graph && graphs_enabled()) {
-        launch_graph(s, e, enqueue, c);
+        launch_graph(s, outputs, e, enqueue, c);
     } else {
-        enqueue(s, c);
+        enqueue(s, outputs, c);
         dlc_cuda_check(cudaGetLastError(), e->name);
     }
     if (loss) dlc_cuda_check(cudaMemcpyAsync(c->host_loss, loss, sizeof(float), cudaMemcpyDeviceToHost, c->stream), "copying the loss");

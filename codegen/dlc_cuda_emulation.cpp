@@ -117,18 +117,21 @@ void resume(Fiber &f) {
     exit(3);
 }
 
+/* Thread t of the block, ready to start the kernel on its own stack. */
+__attribute__((noinline)) void prepare(unsigned t) {
+    Fiber &f = fibers[t];
+    f.thread.thread_idx = uint3(t, 0, 0);
+    f.state = ready;
+    getcontext(&f.context);
+    f.context.uc_stack.ss_sp = f.stack;
+    f.context.uc_stack.ss_size = stack_bytes;
+    f.context.uc_link = nullptr;
+    makecontext(&f.context, fiber_main, 0);
+}
+
 /* The threads of one block, round-robin until every one has ended. */
 void run_block(unsigned threads) {
-    for (unsigned t = 0; t < threads; t++) {
-        Fiber &f = fibers[t];
-        f.thread.thread_idx = uint3(t, 0, 0);
-        f.state = ready;
-        getcontext(&f.context);
-        f.context.uc_stack.ss_sp = f.stack;
-        f.context.uc_stack.ss_size = stack_bytes;
-        f.context.uc_link = nullptr;
-        makecontext(&f.context, fiber_main, 0);
-    }
+    for (unsigned t = 0; t < threads; t++) prepare(t);
     bool reverse = reverse_order();
     for (;;) {
         for (unsigned i = 0; i < threads; i++) {
@@ -143,24 +146,23 @@ void run_block(unsigned threads) {
             at_block += fibers[t].state == at_block_barrier;
         }
         if (live == 0) return;
-        if (at_block == live) {
+        if (at_block == live && live == threads) {
             for (unsigned t = 0; t < threads; t++)
                 if (fibers[t].state == at_block_barrier) fibers[t].state = ready;
             continue;
         }
         bool released = false;
         for (unsigned w = 0; w < threads; w += 32) {
-            unsigned end = w + 32 < threads ? w + 32 : threads, warp_live = 0, waiting = 0;
-            for (unsigned t = w; t < end; t++) {
-                warp_live += fibers[t].state != done;
-                waiting += fibers[t].state == at_warp_barrier;
-            }
-            if (waiting > 0 && waiting == warp_live) {
+            unsigned end = w + 32 < threads ? w + 32 : threads, waiting = 0;
+            for (unsigned t = w; t < end; t++) waiting += fibers[t].state == at_warp_barrier;
+            if (waiting > 0 && waiting == end - w) {
                 for (unsigned t = w; t < end; t++)
                     if (fibers[t].state == at_warp_barrier) fibers[t].state = ready;
                 released = true;
             }
         }
+        // A barrier some thread never reaches (it ended, or waits at another one) is a
+        // deadlock, or undefined behaviour, on a GPU.
         if (!released)
             deadlock(at_block ? "__syncthreads() is not reached by every thread of the block"
                               : "a warp shuffle is not reached by every thread of the warp");

@@ -9,12 +9,14 @@
  *   its warp) or ends. The round-robin order is forward (thread 0 first) or, with
  *   DLC_EMULATE_ORDER=reverse in the environment, reverse: a kernel that reads what another
  *   thread writes without a barrier in between gives different results in the two orders.
- *   A barrier that not every live thread of its block (or warp) reaches is a deadlock on a GPU;
- *   here it stops the program with a message naming the kernel.
+ *   A barrier that not every thread of its block (or warp) reaches, because it waits at another
+ *   one or has ended, is a deadlock or undefined behaviour on a GPU; here it stops the program
+ *   (exit 3) with a message naming the kernel.
  * - `threadIdx`, `blockIdx`, `blockDim`, `gridDim` (x only is used; y and z are 0 and 1).
  * - `__shared__` variables are function statics: one copy, shared by the threads of the block
  *   that runs (blocks run one after another).
- * - `__shfl_down_sync` and `__shfl_xor_sync` over full warps of 32 threads.
+ * - `__shfl_sync`, `__shfl_down_sync`, `__shfl_xor_sync` and `__syncwarp` over full warps of 32
+ *   threads.
  * - Device memory is host memory; every copy is memcpy. Streams run work at once, unless they
  *   are being captured: then work is recorded into a graph and runs at each cudaGraphLaunch,
  *   reading memory as it is then, as on a GPU.
@@ -81,6 +83,19 @@ template <typename T> static inline T __shfl_xor_sync(unsigned mask, T value, in
     int lane = (int)(threadIdx.x % 32);
     return (T)dlc_emu::exchange((double)value, lane ^ lane_mask);
 }
+template <typename T> static inline T __shfl_sync(unsigned mask, T value, int source_lane) {
+    (void)mask;
+    return (T)dlc_emu::exchange((double)value, source_lane & 31);
+}
+static inline void __syncwarp(unsigned mask = 0xffffffffu) {
+    (void)mask;
+    (void)dlc_emu::exchange(0.0, 0);
+}
+/* Single roundings: the host's float operations (ISO C++ contracts nothing into an FMA). */
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
 static inline int atomicCAS(int *address, int compare, int value) {
     int old = *address;
     if (old == compare) *address = value;

@@ -127,6 +127,34 @@ static int header_index(const row *header, const char *name, size_t len) {
     return -1;
 }
 
+/* After "no column 'NAME'": the nearest header name, and the header itself. */
+static void note_header(const row *header, const char *name, size_t len) {
+    const char **names = dlc_xcalloc((size_t)header->n + 1, sizeof *names);
+    size_t *lens = dlc_xcalloc((size_t)header->n + 1, sizeof *lens);
+    for (int64_t i = 0; i < header->n; i++) names[i] = header->f[i].s, lens[i] = header->f[i].len;
+    int near = dlc_nearest_name(name, len, names, lens, (int)header->n);
+    const char *dash = memchr(name, '-', len);
+    if (near >= 0) {
+        dlc_data_note("did you mean '%.*s'?", (int)lens[near], names[near]);
+    } else if (dash) {
+        /* A range of names, A-B: each end exact or nearest. */
+        size_t la = (size_t)(dash - name), lb = len - la - 1;
+        int a = header_index(header, name, la), b = header_index(header, dash + 1, lb);
+        if (a < 0) a = dlc_nearest_name(name, la, names, lens, (int)header->n);
+        if (b < 0) b = dlc_nearest_name(dash + 1, lb, names, lens, (int)header->n);
+        if (a >= 0 && b >= 0)
+            dlc_data_note("did you mean '%.*s-%.*s'?", (int)lens[a], names[a], (int)lens[b], names[b]);
+    }
+    dlc_str list = {0};
+    for (int64_t i = 0; i < header->n && list.len < 300; i++)
+        dlc_str_add(&list, "%s%.*s", i ? ", " : "", (int)lens[i], names[i]);
+    if (list.len >= 300) dlc_str_add(&list, ", ...");
+    dlc_data_note("the header has %lld column%s: %s", (long long)header->n, header->n == 1 ? "" : "s", list.s);
+    free(list.s);
+    free(names);
+    free(lens);
+}
+
 static int all_digits(const char *s, size_t n) {
     if (!n || n > 9) return 0;
     for (size_t i = 0; i < n; i++)
@@ -169,6 +197,7 @@ static int64_t resolve_spec(const char *path, int64_t line, const char *spec, co
             }
             if (lo < 0) {
                 dlc_data_error(path, line, 1, "no column '%.*s'%s", (int)len, s, header ? "" : " (the file has no header)");
+                if (header) note_header(header, s, len);
                 return -1;
             }
         }
@@ -244,7 +273,8 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
     if (size >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) pos = 3; /* a UTF-8 byte-order mark */
 
     /* The first non-blank line: a header, or the first data row. */
-    const char *s, *e;
+    const char *s, *e, *first_text = NULL;
+    size_t first_len = 0;
     int64_t line = 0, first_line = 0;
     row first = {0}, r = {0};
     size_t first_start = pos; /* where the first non-blank line begins */
@@ -252,6 +282,7 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
         line++;
         if (!blank(s, e)) {
             first_line = line;
+            first_text = s, first_len = (size_t)(e - s);
             split_row(s, e, &first);
             break;
         }
@@ -313,6 +344,13 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
                            have < want ? "short" : "long", (long long)have, (long long)want, names);
     }
     if (dlc_data_error_count() != errors) {
+        /* A file separated by ';' (or tabs) reads as one column: say so. */
+        char sep = dlc_other_separator(first_text, first_len);
+        if (sep) {
+            const char *shown = sep == '\t' ? "\\t" : sep == ';' ? ";" : "|";
+            dlc_data_file_note(path, "the first line has no ',' but '%s': dlc reads comma-separated files (convert it, "
+                               "e.g. with tr '%s' ',')", shown, shown);
+        }
         free(buf);
         return;
     }
@@ -374,12 +412,14 @@ void dlc_load_csv(const dlc_model *m, const char *path, const int *tensors, cons
                 double v = 0;
                 const field *f = &cur->f[cols[i][c]];
                 bad = read_number(f, &v, msg, sizeof msg);
+                int is_number = !bad;
                 if (!bad) bad = dlc_check_value(d, v, msg, sizeof msg);
                 if (bad && has_header)
                     dlc_data_error(path, cur_line, cols[i][c] + 1, "%s in column '%.*s' (%s)", bad,
                                    (int)first.f[cols[i][c]].len, first.f[cols[i][c]].s, d->name);
                 else if (bad)
                     dlc_data_error(path, cur_line, cols[i][c] + 1, "%s (%s)", bad, d->name);
+                if (bad) dlc_data_value_note(d, f->len, is_number, v);
                 else if (d->dtype == DLC_F32) ((float *)out[i].values)[n * d->size + c] = (float)v;
                 else ((int32_t *)out[i].values)[n * d->size + c] = (int32_t)v;
             }

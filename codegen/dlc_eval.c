@@ -39,6 +39,9 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     r->arena = dlc_aligned_alloc(m->arena_bytes(r->max_rows));
     r->outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->outputs);
     for (int i = 0; i < m->n_outputs; i++) r->outputs[i] = dlc_aligned_alloc(output_bytes(&m->outputs[i], r->max_rows));
+    /* The metric's computed target follows the outputs (dlc_model.metric_target_output). */
+    if (m->metric_target_output)
+        r->outputs[m->n_outputs] = dlc_aligned_alloc(output_bytes(m->metric_target_output, r->max_rows));
     dlc_rows_watch(r); /* an index error in its steps is traced to a data row */
 }
 
@@ -75,7 +78,7 @@ void dlc_runner_free(dlc_runner *r) {
     dlc_rows_watch(NULL);
     for (int i = 0; i < r->m->n_state; i++) free(r->state[i]);
     free(r->state);
-    for (int i = 0; i < r->m->n_outputs; i++) free(r->outputs[i]);
+    for (int i = 0; i < r->m->n_outputs + (r->m->metric_target_output != NULL); i++) free(r->outputs[i]);
     free(r->outputs);
     free(r->arena);
     free(r->param_views);
@@ -127,7 +130,7 @@ static void prepare(const dlc_model *m, const dlc_options *o, int for_predict, d
     dlc_set_threads(m, o->threads, *batch);
     dlc_runner_init(r, m, *batch);
     dlc_st_file f;
-    dlc_load_params(m, &r->layout, r->params, r->state, o->weights, &f);
+    dlc_load_params_mapped(m, &r->layout, r->params, r->state, o->weights, o->init_map, "--init-map", &f);
     dlc_norms nz;
     dlc_load_norms(m, &o->cfg, &f, &nz);
     dlc_norm_apply(m, &nz, ds);

@@ -77,7 +77,7 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
     dlc_runner_init(&c.r, m, c.n);
     if (o->init) {
         dlc_st_file f;
-        dlc_load_params(m, &c.r.layout, c.r.params, c.r.state, o->init, &f);
+        dlc_load_params_mapped(m, &c.r.layout, c.r.params, c.r.state, o->init, o->init_map, "--init-map", &f);
         dlc_st_close(&f);
     } else {
         dlc_init_params(m, &c.r.layout, c.r.params, o->cfg.seed);

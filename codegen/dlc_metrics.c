@@ -1,7 +1,8 @@
 /* dlc_metrics.c: the loss average and the `metric` setting (spec section 6).
  *
  * Losses average by example: each batch's mean loss is weighted by its rows. The metric
- * compares model->outputs[metric_output] with data[metric_target]:
+ * compares model->outputs[metric_output] with data[metric_target], or with the loss's computed
+ * target (metric_target_output, written by eval_step after the outputs):
  * - accuracy, output with C > 1 columns (its last axis): the argmax of each group of C
  *   against the target's label there (a target with one value per group), or against the
  *   target's own argmax (a one-hot target, as many values as the output);
@@ -25,14 +26,29 @@ const char *dlc_metric_name(dlc_metric_kind k) {
 
 static int64_t columns(const dlc_output_desc *o) { return o->rank > 0 ? o->dims[o->rank - 1] : 1; }
 
+/* What the metric compares with: its name, dtype and values per example. */
+typedef struct {
+    const char *name;
+    dlc_dtype dtype;
+    int64_t size;
+} target_shape;
+
+static target_shape metric_target(const dlc_model *m) {
+    if (m->metric_target_output)
+        return (target_shape){m->metric_target_output->name, m->metric_target_output->dtype, m->metric_target_output->size};
+    const dlc_data_desc *d = &m->data[m->metric_target];
+    return (target_shape){d->name, d->dtype, d->size};
+}
+
 void dlc_metric_check(const dlc_model *m, dlc_metric_kind metric) {
     if (metric == DLC_METRIC_NONE) return;
     const char *name = dlc_metric_name(metric);
-    if (m->metric_output < 0 || m->metric_output >= m->n_outputs || m->metric_target < 0 ||
-        m->metric_target >= m->n_data)
+    if (m->metric_output < 0 || m->metric_output >= m->n_outputs ||
+        (!m->metric_target_output && (m->metric_target < 0 || m->metric_target >= m->n_data)))
         dlc_die(2, "--metric: %s needs an output and a target, and the model lacks one", name);
     const dlc_output_desc *o = &m->outputs[m->metric_output];
-    const dlc_data_desc *t = &m->data[m->metric_target];
+    target_shape t0 = metric_target(m);
+    const target_shape *t = &t0;
     if (!o->batched) dlc_die(2, "--metric: %s needs an output with one row per example ('%s' has none)", name, o->name);
     int64_t c = columns(o);
     int ok = metric == DLC_METRIC_ACCURACY && c > 1 ? (t->size * c == o->size || t->size == o->size)
@@ -63,8 +79,10 @@ void dlc_metrics_add(const dlc_model *m, dlc_metric_kind metric, dlc_metrics *ac
     acc->rows += n;
     if (metric == DLC_METRIC_NONE) return;
     const dlc_output_desc *o = &m->outputs[m->metric_output];
-    const dlc_data_desc *t = &m->data[m->metric_target];
-    const void *out = outputs[m->metric_output], *tgt = data[m->metric_target];
+    target_shape t0 = metric_target(m);
+    const target_shape *t = &t0;
+    const void *out = outputs[m->metric_output];
+    const void *tgt = m->metric_target_output ? outputs[m->n_outputs] : data[m->metric_target];
     int64_t size = o->size;
     if (metric == DLC_METRIC_ACCURACY) {
         int64_t c = columns(o);

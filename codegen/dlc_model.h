@@ -44,11 +44,13 @@ typedef enum {
     DLC_INIT_UNIFORM,         /* a = lo, b = hi */
     DLC_INIT_KAIMING_UNIFORM, /* uniform(-1/sqrt(fan_in), +1/sqrt(fan_in)), PyTorch's Linear */
     DLC_INIT_XAVIER_UNIFORM,  /* uniform(-b, b), b = sqrt(6 / (fan_in + fan_out)) */
+    DLC_INIT_VALUES,          /* values[0 .. size), row-major (`= [1.0, 0.5]`); draws nothing */
 } dlc_init_kind;
 
 typedef struct {
     dlc_init_kind kind;
     double a, b;
+    const float *values;      /* DLC_INIT_VALUES only */
 } dlc_init;
 
 typedef struct {
@@ -146,6 +148,8 @@ typedef struct {
     int n_columns;
     const dlc_column_binding *columns;
     double validation;                   /* fraction in [0, 1) */
+    int64_t early_stop_patience;         /* `early_stop patience: N`; 0: no early stopping */
+    double early_stop_min_delta;         /* the improvement that counts */
 } dlc_train_config;
 
 /* ---- Kernels ----------------------------------------------------------------------------- */
@@ -178,6 +182,10 @@ typedef struct {
     dlc_loss_kind loss;
     int metric_output;                   /* index of the output the metric reads (-1: none) */
     int metric_target;                   /* index into data of the target it compares to (-1: none) */
+    /* When the loss's target is an expression of the data (`2 * y - 1`, `y - 1`): its shape,
+     * and eval_step (with targets) writes its value into outputs[n_outputs]; the metric then
+     * compares with that instead of data[metric_target]. NULL otherwise. */
+    const dlc_output_desc *metric_target_output;
     dlc_train_config config;
 
     /* Scratch bytes one step needs for a batch of n rows (n <= the largest batch used). */

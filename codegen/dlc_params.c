@@ -72,6 +72,9 @@ void dlc_init_params(const dlc_model *m, const dlc_layout *l, float *params, uin
             b = sqrt(6.0 / (fan_in + fan_out));
             fill_uniform(&r, w, p->size, -b, b);
             break;
+        case DLC_INIT_VALUES:
+            for (int64_t k = 0; k < p->size; k++) w[k] = p->init.values[k];
+            break;
         }
     }
 }
@@ -85,6 +88,7 @@ const char *dlc_init_string(char *buf, size_t cap, const dlc_init *init) {
     case DLC_INIT_UNIFORM: snprintf(buf, cap, "uniform(%g, %g)", init->a, init->b); break;
     case DLC_INIT_KAIMING_UNIFORM: snprintf(buf, cap, "kaiming_uniform"); break;
     case DLC_INIT_XAVIER_UNIFORM: snprintf(buf, cap, "xavier_uniform"); break;
+    case DLC_INIT_VALUES: snprintf(buf, cap, "[%g, ...]", init->values ? (double)init->values[0] : 0.0); break;
     }
     return buf;
 }

@@ -57,7 +57,7 @@ static int forward_row(const dlc_dataset *ds, int64_t row, float *loss) {
     dlc_rng unused = dlc_rng_stream(0, DLC_STREAM_DROPOUT);
     dlc_step s = dlc_runner_step(runner, 1, data, &unused, 0);
     s.has_targets = has_targets;
-    int ok = 0;
+    volatile int ok = 0;
     probing = 1;
     if (setjmp(probe) == 0) {
         *loss = m->eval_step(&s, runner->outputs);
@@ -111,9 +111,8 @@ void dlc_check_first_pass(dlc_runner *r, const dlc_dataset *ds, int64_t batch) {
         /* Which row: the first whose loss alone is not finite (a mean of finite losses can still
          * overflow; then the batch is named). */
         for (int64_t j = 0; j < n; j++) {
-            float loss;
-            forward_row(ds, start + j, &loss);
-            if (isfinite(loss)) continue;
+            float loss = 0;
+            if (!forward_row(ds, start + j, &loss) || isfinite(loss)) continue;
             int t;
             int64_t e = 0;
             double v = 0;

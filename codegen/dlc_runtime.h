@@ -24,13 +24,29 @@
 
 /* Prints "error: MESSAGE" to stderr and exits with `code` (1 data/checkpoint, 2 flag). */
 _Noreturn void dlc_die(int code, const char *fmt, ...);
-/* Prints "FILE:LINE:COL: error: MESSAGE" (LINE/COL omitted when 0) and counts it; after too
- * many, stops the program. Loading goes on to report more, then dlc_stop_on_data_errors(). */
-void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...);
+/* ==== dlc_data_report.c: located data errors, collapsed, with notes ========================= */
+
+/* Records "FILE:LINE:COL: error: MESSAGE" (LINE/COL omitted when 0); the same message in the
+ * same file and column again is one more row of it. After too many distinct errors, prints
+ * them and stops the program. Loading goes on to report more, then dlc_stop_on_data_errors()
+ * prints them (each once, with its repeats counted and notes after it) and exits 1. */
+void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A note printed after the error just recorded (once per file, however often it applies). */
+void dlc_data_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A note after the first error of `file` not yet printed: the cause of all of them (a separator). */
+void dlc_data_file_note(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int dlc_data_error_count(void);
 /* Forgets the errors counted so far (for a process that reads many files: the fuzz targets). */
 void dlc_data_errors_reset(void);
 void dlc_stop_on_data_errors(void);
+/* The index of the name closest to name[0..len) (a typo or a prefix of it), or -1. */
+int dlc_nearest_name(const char *name, size_t len, const char *const *names, const size_t *lens, int n);
+/* ';', '\t' or '|' when a CSV line has no ',' but one of those (the likely separator), else 0. */
+char dlc_other_separator(const char *line, size_t len);
+/* Notes for a bad value of an i32 tensor (a field of len bytes; v when is_number): class
+ * names in a label column, labels numbered from 1, fractions. */
+void dlc_data_value_note(const dlc_data_desc *d, size_t len, int is_number, double v);
 
 void *dlc_xmalloc(size_t bytes);
 void *dlc_xcalloc(size_t count, size_t size);
@@ -143,6 +159,9 @@ typedef struct {
     const char *val;          /* --val */
     dlc_source *inputs;       /* --input, per data tensor (path NULL when not given) */
     const char *init, *save, *resume, *weights, *log, *out;
+    const char *init_map;     /* --init-map: how --init's or --weights' names map to params (dlc_init_map.c) */
+    const char *plot;         /* --plot FILE.svg: the chart, rewritten after every epoch */
+    const char *save_best;    /* --save-best P: the params of the epoch with the lowest watched loss */
     int threads;              /* 0: OpenBLAS's default */
     int64_t max_steps;        /* --steps; -1 when not given */
     int epochs_given, lr_given, seed_given;
@@ -337,10 +356,18 @@ void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *param
  * for metadata look-ups. */
 void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
                      dlc_st_file *f);
+/* State tensor d from the file's tensor `name` (F32; an i32 counter from I64, 0..2^31-1) into dst. */
+void dlc_read_state(const dlc_st_file *f, const dlc_state_desc *d, const char *name, void *dst);
 /* The "dlc.step" of a params file (exits 1 when it lacks one or it is not a count). */
 int64_t dlc_checkpoint_step(const dlc_st_file *f);
 /* The seed of the run saved in params_path's optimizer file. */
 uint64_t dlc_checkpoint_seed(const char *params_path);
+/* ==== dlc_init_map.c: --init / --weights with names mapped (--init-map) ===================== */
+/* dlc_load_params with path's names mapped by `map` (NULL: as they are; 'FROM=TO,...': prefix
+ * renames; "position": state_dict order against declaration order). A mismatch exits 1 listing
+ * the file's tensors and the model's params; `flag` is the flag that named the file. */
+void dlc_load_params_mapped(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
+                            const char *map, const char *flag, dlc_st_file *f);
 /* Reads normalize statistics from a params file's metadata (exits 1 when missing; a mean must
  * be a finite f32, a std a positive normal f32). */
 void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_st_file *f, dlc_norms *nz);
@@ -429,6 +456,33 @@ void dlc_evaluate(dlc_runner *r, const dlc_dataset *ds, int64_t batch, dlc_metri
 int dlc_cmd_eval(const dlc_model *m, const dlc_options *o);
 int dlc_cmd_predict(const dlc_model *m, const dlc_options *o);
 
+/* ==== dlc_watch.c: the chart, the best epoch's params and early stopping, after each epoch === */
+
+typedef struct {
+    const dlc_model *m;
+    const char *plot, *save_best, *x_label;
+    int64_t patience;           /* 0: no early stopping */
+    double min_delta;
+    dlc_metric_kind metric;
+    int has_val;                /* the watched loss is the validation loss (else the training loss) */
+    double best;                /* the lowest watched loss, and its epoch */
+    int64_t best_epoch;
+    double stop_best;           /* the last loss that improved by more than min_delta */
+    int64_t bad_epochs;
+    int64_t n, cap;             /* the chart's epochs: x, loss, val_loss, metric */
+    double *series[4];
+} dlc_watch;
+
+void dlc_watch_init(dlc_watch *w, const dlc_model *m, const dlc_options *o, const dlc_train_config *cfg, int has_val);
+/* After epoch `epoch` (1-based) ended with these values (NAN when absent) and the params in r:
+ * redraws the chart, saves the best params, and returns 1 when early stopping ends training. */
+int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, const dlc_runner *r,
+                    const dlc_norms *norms, int64_t step);
+void dlc_watch_free(dlc_watch *w);
+/* Exits 2 naming the flag when path cannot be created (a missing folder, no permission): a
+ * file the run writes after an epoch is checked before the first. */
+void dlc_check_writable(const char *flag, const char *path);
+
 /* ==== dlc_rowcheck.c: the data row behind a failure in a step ============================== */
 
 /* The rows of the step about to run (dlc_batch_fill says so). */
@@ -456,6 +510,23 @@ int dlc_cmd_info(const dlc_model *m, const dlc_options *o);
 void dlc_load_command_data(const dlc_model *m, const dlc_options *o, const char *data_path, int for_predict,
                            dlc_dataset *ds);
 int dlc_model_has_data(const dlc_model *m);
+
+/* ==== dlc_plot.c: the training chart as SVG (also built into `dlc plot`; self-contained) ===== */
+
+/* One run's curves, per epoch (or update): NAN where a value is absent. */
+typedef struct {
+    const char *title;
+    const char *x_label;        /* "epoch" or "update" */
+    const char *metric;         /* "accuracy", "mse", "mae", or NULL */
+    int metric_on_validation;   /* the metric was taken on the validation rows (else the training rows) */
+    int64_t n;
+    const double *x, *loss, *val_loss, *metric_values;
+} dlc_plot_data;
+
+/* Renders the chart and writes it to path atomically; 0, or -1 with the reason in why. */
+int dlc_plot_svg(const dlc_plot_data *d, const char *path, char *why, size_t cap);
+/* The chart of a --log CSV file (`dlc plot`); 0, or -1 with a message naming the file in why. */
+int dlc_plot_from_log(const char *log, const char *svg, const char *title, char *why, size_t cap);
 
 /* ==== dlc_progress.c: the live progress bar of `train` on a terminal ======================== */
 

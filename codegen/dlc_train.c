@@ -38,7 +38,8 @@ typedef struct {
     int64_t eval_batch;
     int64_t run_updates;    /* updates made by this run */
     int64_t epoch_end;      /* stop when this many epochs are complete */
-    double last_loss, last_val_loss;
+    double last_loss, last_val_loss, last_metric;
+    dlc_watch watch;        /* --plot, --save-best, early stopping (dlc_watch.c) */
     FILE *log;
     dlc_bar bar;            /* the live progress line of the epoch under way (a terminal only) */
     dlc_batch batches;      /* the micro-batch views (and gather buffers when shuffling) */
@@ -69,6 +70,28 @@ static void flush_before_stderr(trainer *t) {
 
 /* ---- Setup ----------------------------------------------------------------------------------- */
 
+/* A validation fraction that leaves the model almost nothing to learn from (`--validation
+ * 0.999` trains on one row): warned, not refused, since a tiny run can be meant. The rule:
+ * fewer training rows than validation rows (a fraction above 0.5), or than one batch when the
+ * whole data would fill one (every epoch is then a single update on the same few rows). */
+static void warn_small_training_set(const trainer *t, int64_t n_train, int64_t n_val) {
+    int64_t batch = t->cfg.batch;
+    if (n_val == 0) return;
+    /* One batch: only when the split is what made the training rows fewer than a batch. */
+    int below_val = n_train < n_val, below_batch = batch > 0 && n_train < batch && n_train + n_val >= batch;
+    if (!below_val && !below_batch) return;
+    char why[160];
+    int used = 0;
+    if (below_val) used = snprintf(why, sizeof why, "the %lld held out for validation", (long long)n_val);
+    if (below_batch)
+        snprintf(why + used, sizeof why - (size_t)used, "%sone batch of %lld", below_val ? " and than " : "", (long long)batch);
+    fflush(stdout);
+    fprintf(stderr,
+            "warning: validation %g leaves %lld of %lld rows for training, fewer than %s: the model would learn "
+            "from almost nothing (0.1 to 0.3 is usual)\n",
+            t->cfg.validation, (long long)n_train, (long long)(n_train + n_val), why);
+}
+
 static void load_data(trainer *t) {
     const dlc_model *m = t->m;
     const dlc_options *o = t->o;
@@ -85,6 +108,7 @@ static void load_data(trainer *t) {
     int64_t *ti, *vi, nt, nv;
     dlc_split(all.n, t->cfg.validation, t->cfg.seed, &ti, &nt, &vi, &nv);
     if (nt == 0) dlc_die(2, "--validation: leaves no training rows");
+    warn_small_training_set(t, nt, nv);
     /* The validation rows are copied out; the training rows stay where they were loaded. */
     dlc_dataset_subset(m, &all, vi, nv, &t->val);
     dlc_dataset_keep(m, &all, ti, nt);
@@ -143,7 +167,7 @@ static void start_params(trainer *t) {
         if (o->save && strcmp(o->save, o->resume) == 0) t->kept_step = t->prog.step;
     } else if (o->init) {
         dlc_st_file f;
-        dlc_load_params(m, &t->r.layout, t->r.params, t->r.state, o->init, &f);
+        dlc_load_params_mapped(m, &t->r.layout, t->r.params, t->r.state, o->init, o->init_map, "--init-map", &f);
         dlc_st_close(&f);
     } else {
         dlc_init_params(m, &t->r.layout, t->r.params, t->cfg.seed);
@@ -340,6 +364,7 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
     }
     t->last_val_loss = val_loss;
     t->last_loss = loss;
+    t->last_metric = value;
 }
 
 static void train_epochs(trainer *t) {
@@ -384,6 +409,9 @@ static void train_epochs(trainer *t) {
         /* The plateau watches the validation loss when there is one. */
         t->opt.lr = dlc_sched_step(&t->sched, t->opt.lr, t->val.n > 0 ? t->last_val_loss : t->last_loss);
         save(t);
+        if (dlc_watch_epoch(&t->watch, t->prog.epoch, t->last_loss, t->last_val_loss, t->last_metric, &t->r, &t->norms,
+                            t->prog.step))
+            break;
     }
     dlc_batch_free(&t->batches);
     free(order);
@@ -432,6 +460,7 @@ static void train_steps(trainer *t) {
             printf("  lr %.6g\n", lr);
         }
         if (log_file(t)) fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
+        dlc_watch_epoch(&t->watch, t->prog.step, loss, NAN, NAN, &t->r, &t->norms, t->prog.step);
         flush_output(t, dlc_now());
     }
 }
@@ -464,6 +493,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     dlc_set_threads(m, o->threads, t.r.max_rows);
     start_params(&t);
     if (t.cfg.accumulate > 1) t.accum = dlc_xcalloc((size_t)t.r.layout.total + 1, sizeof(float));
+    dlc_watch_init(&t.watch, m, o, &t.cfg, t.val.n > 0);
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
     if (interrupted) return 130; /* during loading: nothing to save */
     /* What the data does in the model, before the first step: an index computed from a row,
@@ -482,6 +512,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     save(&t); /* epochs also saved as they ended; this covers the rest (steps, Ctrl-C, no data) */
     fflush(stdout);
     if (t.log) fclose(t.log);
+    dlc_watch_free(&t.watch);
     if (interrupted) {
         fprintf(stderr, "interrupted%s%s\n", o->save ? ": saved " : "", o->save ? o->save : "");
         return 130;

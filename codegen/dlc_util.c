@@ -7,11 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Past this many located data errors the rest would only bury the first ones. */
-#define DLC_MAX_DATA_ERRORS 20
-
-static int data_errors;
-
 _Noreturn void dlc_die(int code, const char *fmt, ...) {
     va_list ap;
     dlc_progress_abandon(); /* a half-drawn progress bar would run into the message */
@@ -22,33 +17,6 @@ _Noreturn void dlc_die(int code, const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
     exit(code);
-}
-
-void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt, ...) {
-    va_list ap;
-    fflush(stdout);
-    if (line > 0 && col > 0)
-        fprintf(stderr, "%s:%lld:%lld: error: ", file, (long long)line, (long long)col);
-    else if (line > 0)
-        fprintf(stderr, "%s:%lld: error: ", file, (long long)line);
-    else
-        fprintf(stderr, "%s: error: ", file);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    if (++data_errors >= DLC_MAX_DATA_ERRORS) {
-        fprintf(stderr, "error: too many errors in the data; stopping\n");
-        exit(1);
-    }
-}
-
-int dlc_data_error_count(void) { return data_errors; }
-
-void dlc_data_errors_reset(void) { data_errors = 0; }
-
-void dlc_stop_on_data_errors(void) {
-    if (data_errors > 0) exit(1);
 }
 
 _Noreturn void dlc_index_error(const char *where, long idx, long size) {

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The test command: installs the C libraries if missing, then runs every Swift test (golden
-# files, gradient checks, interpreter, C backend against the interpreter, trainers end to end,
-# robustness), then the C runtime's own tests, plain and under the sanitizers, then a short
-# fuzzing run of each reader.
+# The test command: installs the C libraries and the CUDA toolkit (PyPI wheels, into a cache
+# folder) if missing, then runs every Swift test (golden files, gradient checks, interpreter,
+# C, LLVM and CUDA backends against the interpreter, the CUDA backend's nvcc compile check and
+# CPU emulation, trainers end to end, robustness), then the C runtime's own tests, plain and
+# under the sanitizers, then a short fuzzing run of each reader. No GPU is needed:
+# scripts/gpu-check.sh is the check on a real one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --python --fuzz
+scripts/install-deps.sh --python --fuzz --cuda
+export DLC_NVCC="${DLC_NVCC:-$(scripts/install-deps.sh --print-cuda-home)/bin/nvcc}"
 swift build --build-tests
 log=$(mktemp)
 set +e

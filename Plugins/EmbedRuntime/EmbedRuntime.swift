@@ -1,7 +1,7 @@
 import Foundation
 import PackagePlugin
 
-/// Embeds the C runtime (codegen/*.c and codegen/*.h) in the target it is applied to, so that a
+/// Embeds the C runtime (codegen/*.c and codegen/*.h, and the CUDA device's *.cu and *.cpp) in the target it is applied to, so that a
 /// built `dlc` carries its runtime and needs no source tree or resource bundle at run time.
 ///
 /// The runtime lives outside every target's directory, so the plugin lists it itself and hands
@@ -14,7 +14,7 @@ struct EmbedRuntime: BuildToolPlugin {
         let codegen = context.package.directoryURL.appending(path: "codegen")
         let files = try FileManager.default
             .contentsOfDirectory(at: codegen, includingPropertiesForKeys: nil)
-            .filter { ["c", "h"].contains($0.pathExtension) }
+            .filter { ["c", "h", "cu", "cpp"].contains($0.pathExtension) }
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedRuntimeFiles.swift")
         return [

@@ -1,4 +1,5 @@
 import DLCBackendC
+import DLCBackendCUDA
 import DLCBackendKit
 import DLCBackendLLVM
 
@@ -9,6 +10,7 @@ public enum Backends {
     public static let all: [any TrainerBackend] = [
         CBackend(),
         LLVMBackend(),
+        CUDABackend(),
     ]
 
     /// The backend `--backend` leaves out.
@@ -18,6 +20,11 @@ public enum Backends {
     public static func named(_ name: String) -> (any TrainerBackend)? {
         all.first { $0.name == name }
     }
+
+    /// Backends the specification lists (section 10) that dlc does not have yet, by the name of
+    /// their `--emit` stage: `--emit cuda` says the backend is not available rather than that
+    /// the value is invalid. A planned backend that is registered is an ordinary one.
+    public static let planned: [String: String] = ["cuda": "CUDA"]
 
     /// The backend that prints `stage`: `chosen` when given (nil if it has no such stage),
     /// else the first one that has it (`--emit llvm` needs no `--backend llvm`).
@@ -43,9 +50,12 @@ public struct EmitStage: Hashable, Sendable, CustomStringConvertible {
     public static let opt = EmitStage(name: "opt")
     /// The backend-neutral kernel program: memory plan and kernels per entry point.
     public static let kernels = EmitStage(name: "kernels")
+    /// The training graph after the passes as Graphviz dot (`dot -Tsvg`): forward and backward
+    /// as two clusters (Sources/IR/DotPrinter.swift).
+    public static let dot = EmitStage(name: "dot")
 
     /// The stages every backend shares, in pipeline order.
-    public static let compilerStages: [EmitStage] = [.ast, .ir, .grad, .opt, .kernels]
+    public static let compilerStages: [EmitStage] = [.ast, .ir, .grad, .opt, .kernels, .dot]
 
     /// The compiler's stages, then each backend's (in registry order, each once).
     public static var all: [EmitStage] {
@@ -56,10 +66,17 @@ public struct EmitStage: Hashable, Sendable, CustomStringConvertible {
         return stages
     }
 
-    /// A stage by name; nil when no stage has it.
+    /// A stage by name; nil when no stage has it. The stage of a planned backend (`cuda`) is
+    /// a name too, so that the command line can say that backend is not available yet.
     public init?(named name: String) {
-        guard EmitStage.all.contains(EmitStage(name: name)) else { return nil }
+        guard EmitStage.all.contains(EmitStage(name: name)) || Backends.planned[name] != nil else { return nil }
         self.name = name
+    }
+
+    /// The display name of the planned backend that would print this stage, when no
+    /// registered backend does (`CUDA` for `--emit cuda`).
+    public var plannedBackend: String? {
+        EmitStage.all.contains(self) ? nil : Backends.planned[name]
     }
 
     private init(name: String) { self.name = name }

@@ -169,6 +169,7 @@ public struct Pipeline: Sendable {
         case .grad: return trainingGraph().map { printIR($0) }
         case .opt: return optimizedGraph().map { printIR($0) }
         case .kernels: return kernelProgram().map(KernelPrinter.print)
+        case .dot: return optimizedGraph().map(DotPrinter.print)
         default:
             guard let printer = Backends.printing(stage, chosen: backend) else {
                 preconditionFailure("no backend prints --emit \(stage); the command line checks this")

@@ -127,7 +127,7 @@ public struct TrainerBuilder: Sendable {
         let modelFile = (work as NSString).appendingPathComponent(files[0].name)
 
         let temporary = AtomicFiles.temporaryPath(beside: output)
-        let link = objects + runtime.objects + ["-o", temporary] + blas.link + build.libraries
+        let link = objects + runtime.objects + ["-o", temporary] + files.flatMap(\.linkFlags) + blas.link + build.libraries
         say(shellQuoted(compiler.command(link)))
         let linked = try compiler.run(link, environment: environment)
         if !linked.succeeded {

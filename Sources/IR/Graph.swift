@@ -58,6 +58,8 @@ public enum Initializer: Hashable, Sendable {
     case kaimingUniform
     /// Gain 1: uniform(±sqrt(6 / (fan_in + fan_out))).
     case xavierUniform
+    /// `param w: f32[2] = [1.0, 0.5]`: every element given, row-major; draws nothing.
+    case values([Double])
 }
 
 /// A trainable tensor: `param grid: f32[21, 2] = normal(0, 1)`.

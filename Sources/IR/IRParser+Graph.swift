@@ -84,6 +84,15 @@ extension IRTextParser {
     }
 
     mutating func initializer() throws -> Initializer {
+        if consume("[") {
+            // `[1.0, 0.5]`: the elements, row-major.
+            var values: [Double] = []
+            if !isPunct("]") {
+                repeat { values.append(try double()) } while consume(",")
+            }
+            try punct("]")
+            return .values(values)
+        }
         let (text, offset) = try atom("an initializer")
         switch text {
         case "zeros": return .zeros

@@ -50,9 +50,18 @@ extension IRTextParser {
             } while consume(",")
             t.columns = bindings
         case "validation": t.validation = try double()
+        case "early_stop":
+            // `patience: N, min_delta: D`, as the printer writes it.
+            try keyword("patience")
+            try punct(":")
+            let patience = try int()
+            try punct(",")
+            try keyword("min_delta")
+            try punct(":")
+            t.earlyStop = EarlyStop(patience: patience, minDelta: try double())
         default:
             let known = ["optimizer", "batch", "drop_last", "epochs", "steps", "shuffle", "schedule", "accumulate",
-                         "metric", "seed", "normalize", "data", "columns", "validation"]
+                         "metric", "seed", "normalize", "data", "columns", "validation", "early_stop"]
             throw ParseFailure(offset: offset, message: "unknown train setting '\(key)'",
                                hint: IRText.suggestion(for: key, among: known).map { "did you mean '\($0)'?" })
         }

@@ -123,12 +123,13 @@ public struct IRPrinter: Sendable {
         case .uniform(let low, let high): return "uniform(\(IRText.number(low)), \(IRText.number(high)))"
         case .kaimingUniform: return "kaiming_uniform"
         case .xavierUniform: return "xavier_uniform"
+        case .values(let v): return "[" + v.map(IRText.number).joined(separator: ", ") + "]"
         }
     }
 }
 
 /// The `train { ... }` block: every setting on its own line in a fixed order; `normalize`,
-/// `data` and `columns` only when set.
+/// `data`, `columns` and `early_stop` only when set.
 enum TrainConfigPrinter {
     static func lines(_ t: TrainConfig) -> [String] {
         var out = ["train {"]
@@ -151,6 +152,9 @@ enum TrainConfigPrinter {
                 .joined(separator: ", "))
         }
         out.append("  validation " + IRText.number(t.validation))
+        if let e = t.earlyStop {
+            out.append("  early_stop patience: \(e.patience), min_delta: \(IRText.number(e.minDelta))")
+        }
         out.append("}")
         return out
     }

@@ -20,8 +20,21 @@ public struct TrainConfig: Hashable, Sendable {
     public var columns: [ColumnBinding] = []
     /// Fraction held out (seeded) for validation.
     public var validation = 0.0
+    /// `early_stop patience: N, min_delta: D`: stop once the watched loss has not improved by
+    /// more than D for N epochs (spec section 11); nil trains every epoch.
+    public var earlyStop: EarlyStop? = nil
 
     public init() {}
+}
+
+/// The `early_stop` setting.
+public struct EarlyStop: Hashable, Sendable {
+    public var patience: Int
+    public var minDelta: Double
+    public init(patience: Int, minDelta: Double = 0) {
+        self.patience = patience
+        self.minDelta = minDelta
+    }
 }
 
 public struct Optimizer: Hashable, Sendable {

@@ -139,6 +139,9 @@ private struct VerifierRun {
             if p.type.dtype != .f32 { report(.param(i), "a param is f32, not \(p.type)") }
             if p.type.shape.hasBatch { report(.param(i), "a param's type \(p.type) cannot hold the batch N") }
             if let problem = Self.initializerProblem(p.initializer) { report(.param(i), problem) }
+            if case .values(let v) = p.initializer, !p.type.shape.hasBatch, v.count != p.type.shape.fixedElementCount {
+                report(.param(i), "\(v.count) initial values for a param of type \(p.type)")
+            }
         }
         for (i, st) in graph.state.enumerated() {
             if !declared.insert(st.name).inserted { report(.state(i), "the name '\(st.name)' is declared twice") }
@@ -160,6 +163,8 @@ private struct VerifierRun {
             return "normal(\(mean), \(std)) needs a finite mean and a finite std >= 0"
         case .uniform(let low, let high) where !low.isFinite || !high.isFinite || low > high:
             return "uniform(\(low), \(high)) needs finite bounds with low <= high"
+        case .values(let v) where v.contains { !$0.isFinite || abs($0) > Double(Float.greatestFiniteMagnitude) }:
+            return "an initial value is not a finite f32"
         default:
             return nil
         }

@@ -96,6 +96,7 @@ public enum ParamInitializer {
     public static func initialValue(_ param: ParamDecl, rng: inout SplitMix64) -> Tensor {
         let shape = param.type.shape.dims.map { $0.fixedSize ?? 1 }
         let (fanIn, fanOut) = fans(shape)
+        if case .values(let v) = param.initializer { return Tensor(shape: shape, scalars: v.map { Double(Float($0)) }) }
         let scalars = (0..<Tensor.count(shape)).map { _ in
             Double(Float(draw(param.initializer, fanIn: fanIn, fanOut: fanOut, rng: &rng)))
         }
@@ -132,6 +133,8 @@ public enum ParamInitializer {
         case .xavierUniform:
             let b = sqrt(6 / Double(fanIn + fanOut))
             return uniform(-b, b)
+        case .values:
+            preconditionFailure("listed values are not drawn (initialValue copies them)")
         }
     }
 }

@@ -250,9 +250,9 @@ public enum KernelBody: Sendable {
     /// output's strided view: concat and slice, padding, im2col.
     case stridedCopy(output: BufferID, outputOffset: Affine, outputStrides: [Affine], input: BufferID,
                      inputOffset: Affine, inputStrides: [Affine], shape: [Affine])
-    /// Adds the strided view of `input` into the strided view of `output`, visiting `shape` in
-    /// row-major order. Output positions may repeat (col2im, where windows overlap): each
-    /// repeat adds, so a printer that runs the loop in parallel must make the adds atomic.
+    /// Adds the strided view of `input` into the strided view of `output` (col2im, one kernel
+    /// offset at a time). The output positions of one kernel are distinct, so its adds may run
+    /// in any order or in parallel; kernels in sequence add to the same positions in their order.
     case stridedAccumulate(output: BufferID, outputOffset: Affine, outputStrides: [Affine], input: BufferID,
                            inputOffset: Affine, inputStrides: [Affine], shape: [Affine])
     /// Max or average pooling of `input` into `output`. A max pool scans each window row by row

@@ -9,7 +9,7 @@ import DLCIR
 //   backward dz[O, N·P] = g read in that order                  one elementwise pass (a transpose)
 //            dW[O, K] = dz · colsᵀ                              one GEMM (cols kept from the forward)
 //            dcols[K, N·P] = Wᵀ · dz                            one GEMM
-//            dx = col2im(dcols)                                 zeros, then a strided accumulate
+//            dx = col2im(dcols)                                 zeros, then k² strided accumulates
 //
 // The channel-major layout of cols makes the innermost copy loop run along image rows, and
 // puts the batch inside the GEMMs' long dimension, so that a batch is one call each.
@@ -128,8 +128,19 @@ extension EntryLowering {
         let image = geo.padding == 0 ? newBuffer(v, .arena(offset: .zero))
                                      : newBuffer(v, .arena(offset: .zero), type: TensorType(.f32, padded), name: bufferName(for: v, suffix: "_padded"))
         emit(.fill(output: image, value: .immediate(0), count: padded.affineCount), v)
-        emit(.stridedAccumulate(output: image, outputOffset: .zero, outputStrides: geo.imageStrides, input: dcols, inputOffset: .zero,
-                                inputStrides: LoopShapes.contiguous(geo.columnShape), shape: geo.columnShape), v)
+        // col2im: one accumulation per kernel offset (p, q), in row-major order of the offsets.
+        // Within one, the image cells written are distinct, so any printer may run it in parallel;
+        // the offsets in order add each cell's terms in the order of the C loop over them all.
+        let colStrides = LoopShapes.contiguous(geo.columnShape), imageStrides = geo.imageStrides
+        for p in 0..<geo.kernel {
+            for q in 0..<geo.kernel {
+                emit(.stridedAccumulate(output: image, outputOffset: imageStrides[1] * p + imageStrides[2] * q,
+                                        outputStrides: [imageStrides[0]] + Array(imageStrides[3...]), input: dcols,
+                                        inputOffset: colStrides[1] * p + colStrides[2] * q,
+                                        inputStrides: [colStrides[0]] + Array(colStrides[3...]),
+                                        shape: [geo.columnShape[0]] + Array(geo.columnShape[3...])), v)
+            }
+        }
         if geo.padding == 0 {
             values[v] = .buffer(image)
             return

@@ -10,14 +10,18 @@ public enum Lowering {
     public static func lower(_ graph: Graph) throws -> KernelProgram {
         guard let loss = graph.loss else { throw Failure(description: "the graph has no loss") }
         let outputs = graph.outputs.map(\.value)
+        // A metric that follows a computed loss target reads it from evaluation, after the outputs.
         let updates = graph.stateUpdates.map(\.value)
+        var metricTarget: [ValueID] = []
+        if case .computed(let v) = graph.metricTarget().source { metricTarget = [v] }
         let plans: [(EntryKind, [ValueID])] = [
             (.train, [loss] + graph.gradients.map(\.value) + updates), (.sgd, [loss] + graph.gradients.map(\.value) + updates),
-            (.eval, [loss] + outputs), (.predict, outputs),
+            (.eval, [loss] + outputs + metricTarget), (.predict, outputs),
         ]
         var entries: [Entry] = []
         for (kind, roots) in plans {
             var lowering = EntryLowering(graph: graph, kind: kind, roots: roots)
+            if kind == .eval { lowering.extraOutputs = metricTarget }
             entries.append(try lowering.lower())
         }
         return KernelProgram(graph: graph, entries: entries)
@@ -42,6 +46,8 @@ struct EntryLowering {
     let graph: Graph
     let kind: EntryKind
     let roots: [ValueID]
+    /// Values written after the graph's outputs: evaluation's computed metric target.
+    var extraOutputs: [ValueID] = []
 
     var buffers: [Buffer] = []
     var kernels: [Kernel] = []
@@ -116,7 +122,7 @@ struct EntryLowering {
         // The entry's kind decides whether it returns the loss, not whether the loss is among its
         // roots: predict computes an output that is also the loss but returns nothing.
         let lossBuffer = kind.returnsLoss ? graph.loss.map { materialize($0) } : nil
-        let outputBuffers = kind.isTraining ? [] : graph.outputs.map { materialize($0.value) }
+        let outputBuffers = kind.isTraining ? [] : (graph.outputs.map(\.value) + extraOutputs).map { materialize($0) }
         var entry = Entry(kind: kind, buffers: buffers, kernels: kernels, unavailable: nil, arenaBytes: .zero,
                           loss: lossBuffer, outputs: outputBuffers)
         KernelFusion.run(&entry, keep: Set([lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers))

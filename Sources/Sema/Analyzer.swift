@@ -126,7 +126,11 @@ public struct Analyzer {
             diagnostics.error(typeExpr.dtype.location, "params are always f32, not \(type.dtype.rawValue)")
         }
         var initializer: Initializer? = .zeros
-        if let initExpr { initializer = resolveInitializer(initExpr) }
+        if let initExpr, case .list = initExpr.kind {
+            initializer = listedValues(initExpr, TensorType(.f32, type.shape), name: name.value)
+        } else if let initExpr {
+            initializer = resolveInitializer(initExpr)
+        }
         guard let initializer else {
             _ = declare(name, .value(.poison))
             return
@@ -206,7 +210,7 @@ public struct Analyzer {
         case .name(let n): kind = n
         case .call(let callee, let a): kind = callee; args = a
         default:
-            diagnostics.error(e.location, "expected an initializer such as normal(0, 1), zeros or a number")
+            diagnostics.error(e.location, "expected an initializer such as normal(0, 1), zeros, a number or a list of numbers")
             return nil
         }
         let signatures: [String: [String]] = [

@@ -36,6 +36,7 @@ enum Builtins {
         }
         t["reshape"] = Signature(parameters: ["x", "shape"])
         t["unsqueeze"] = Signature(parameters: ["x", "axis"])
+        t["squeeze"] = Signature(parameters: ["x", "axis"], defaults: ["axis": .name("__all")])
         t["concat"] = Signature(parameters: ["tensors", "axis"], defaults: ["axis": .number(0, isInteger: true)])
         t["linear"] = Signature(parameters: ["x", "weight", "bias"], defaults: ["bias": .name("__none")])
         for s in ["softmax", "log_softmax", "argmax"] {
@@ -158,6 +159,8 @@ extension Analyzer {
             var dims = t.shape.dims
             dims.insert(.fixed(1), at: a)
             return emit(.reshape, [x], at: loc, what: callee, declared: t.with(shape: Shape(dims)))
+        case "squeeze":
+            return squeeze(args, at: loc)
         case "flatten":
             let x = tensor(args, "x")
             guard let id = requireTensor(x, args["x"]!, callee) else { return .poison }
@@ -263,6 +266,33 @@ extension Analyzer {
         }
         if axes.isEmpty { return x }  // reducing a scalar over all of its (no) axes
         return emit(.reduce(op, axes: axes, keepdim: keepdim), [x], at: loc, what: callee)
+    }
+
+    /// `squeeze(x, axis)`: drops `axis`, which must have size 1 (a squeeze that would do nothing
+    /// is an error, not PyTorch's silent no-op: shapes are known here); `squeeze(x)` drops every
+    /// fixed axis of size 1. Either is a reshape, with a reshape's gradient and kernel.
+    private mutating func squeeze(_ args: [String: Expr], at loc: SourceLocation) -> SemaValue {
+        let x = tensor(args, "x")
+        guard let id = requireTensor(x, args["x"]!, "squeeze") else { return .poison }
+        let t = graph.type(of: id)
+        var dims = t.shape.dims
+        if case .name("__all") = args["axis"]!.kind {
+            dims.removeAll { $0 == .fixed(1) }
+            if dims == t.shape.dims {
+                diagnostics.error(loc, "in 'squeeze': \(t) has no axis of size 1")
+                return .poison
+            }
+        } else {
+            guard let a = axis(args["axis"]!, rank: t.rank, callee: "squeeze", at: loc) else { return .poison }
+            guard dims[a] == .fixed(1) else {
+                let size = dims[a] == .batch ? "is the batch N" : "has size \(dims[a].fixedSize ?? 0)"
+                diagnostics.error(loc, "in 'squeeze': axis \(a) of \(t) \(size), not 1",
+                                  hint: dims[a] == .batch ? "the batch is never squeezed: its size is known only at run time" : nil)
+                return .poison
+            }
+            dims.remove(at: a)
+        }
+        return emit(.reshape, [x], at: loc, what: "squeeze", declared: t.with(shape: Shape(dims)))
     }
 
     /// `reshape(x, [a, b])`: `-1` or the batch's name stand for exactly the batch; in a tensor

@@ -5,10 +5,10 @@ import DLCSyntax
 /// The `train` block (spec section 6): each setting checked and stored in `graph.train`.
 extension Analyzer {
     static let settingNames = ["optimizer", "batch", "drop_last", "epochs", "steps", "shuffle", "schedule",
-                               "accumulate", "metric", "seed", "normalize", "data", "columns", "validation"]
+                               "accumulate", "metric", "seed", "normalize", "data", "columns", "validation", "early_stop"]
     /// Settings that only make sense when the model reads data.
     static let dataSettings: Set<String> = ["data", "batch", "shuffle", "epochs", "normalize", "validation",
-                                            "columns", "drop_last"]
+                                            "columns", "drop_last", "early_stop"]
 
     var hasData: Bool { !graph.data.isEmpty }
 
@@ -97,6 +97,7 @@ extension Analyzer {
                 return
             }
             graph.train.metric = Metric(rawValue: m)
+            if let metric = graph.train.metric { warnIfMetricCannotFollowLoss(metric, at: e.location) }
         case "normalize":
             var names: [String] = []
             for a in s.arguments {
@@ -141,6 +142,8 @@ extension Analyzer {
                 return
             }
             graph.train.validation = v
+        case "early_stop":
+            if let e = earlyStopSetting(s) { graph.train.earlyStop = e }
         default:
             fatalError("setting '\(name)' is listed but not handled")
         }

@@ -8,11 +8,12 @@ import Foundation
 /// model, built into a trainer binary at PATH (default ./NAME). A model error exits 1 with its
 /// diagnostics; so does a build failure, with a message saying what to install or, for a bug
 /// in dlc, where the generated file was kept.
-func buildTrainer(_ pipeline: Pipeline, output: String?, backend: any TrainerBackend) throws {
+func buildTrainer(_ pipeline: Pipeline, output: String?, backend: any TrainerBackend,
+                  options: BuildOptions = BuildOptions()) throws {
     var builder = TrainerBuilder()
     if ProcessInfo.processInfo.environment["DLC_VERBOSE"] != nil {
         builder.log = { line in printError(line) }
     }
-    let source = try valueOrExit(pipeline.trainerSource(backend))
+    let source = try valueOrExit(pipeline.trainerSource(backend, options: options))
     try reportingBuildErrors { _ = try builder.build(source, output: output ?? "./" + source.name) }
 }

@@ -26,7 +26,8 @@ struct Train: ParsableCommand {
         printWarnings(pipeline)
         let source = try valueOrExit(pipeline.trainerSource(backend?.backend ?? Backends.default))
         let trainer = try reportingBuildErrors { try TrainerBuilder().cachedBuild(source).path }
-        let arguments = [trainer, "train"] + trainerOptions
+        // argv[0] is what the user typed, so that the trainer's --help and messages name it.
+        let arguments = ["dlc train \(model)", "train"] + trainerOptions
         let cArguments = arguments.map { strdup($0) } + [nil]
         execv(trainer, cArguments)
         printError("error: cannot run the trainer '\(trainer)': \(String(cString: strerror(errno)))")

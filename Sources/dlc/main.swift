@@ -1,4 +1,5 @@
 import ArgumentParser
+import DLCBackendKit
 import DLCDriver
 import DLCIR
 import DLCPasses
@@ -9,7 +10,8 @@ struct DLC: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlc",
         abstract: "A static compute-graph compiler with ahead-of-time differentiation.",
-        subcommands: [Compile.self, Train.self, GradCheck.self])
+        version: dlcVersion,
+        subcommands: [Compile.self, Train.self, GradCheck.self, Plot.self])
 }
 
 struct Compile: ParsableCommand {
@@ -32,13 +34,27 @@ struct Compile: ParsableCommand {
     @Option(help: ArgumentHelp(BackendChoice.help, valueName: "backend"))
     var backend: BackendChoice?
 
+    @Flag(help: ArgumentHelp(
+        "Build for a CPU emulation of the backend's device instead (--backend cuda: the host C++ compiler, an emulation "
+            + "of CUDA and cuBLAS in codegen/). Very slow: for testing the generated code without a GPU."))
+    var emulate = false
+
     /// The checks of options that depend on each other (after the model is loaded, so a
     /// missing model is reported first).
     func checkOptions() throws {
+        if let stage = emit, let planned = stage.plannedBackend {
+            printError("error: the \(planned) backend is not available yet; --emit takes "
+                       + EmitStage.all.map(\.name).joined(separator: ", "))
+            throw ExitCode(2)
+        }
         if let pass = stopAfter {
             guard emit == .opt, DLCPasses.Optimizer.passNames.contains(pass) else {
                 throw ValidationError("--stop-after takes one of \(DLCPasses.Optimizer.passNames.joined(separator: ", ")), with --emit opt")
             }
+        }
+        if emulate && !(backend?.backend.canEmulate ?? false) {
+            let able = Backends.all.filter(\.canEmulate).map { "--backend " + $0.name }
+            throw ValidationError("--emulate needs a backend with a device to emulate: " + able.joined(separator: " or "))
         }
         if let stage = emit, stage.isGeneratedFile, let chosen = backend?.backend,
            Backends.printing(stage, chosen: chosen) == nil {
@@ -53,7 +69,8 @@ struct Compile: ParsableCommand {
         printWarnings(pipeline)
         try checkOptions()
         guard let stage = emit else {
-            try buildTrainer(pipeline, output: output, backend: backend?.backend ?? Backends.default)
+            try buildTrainer(pipeline, output: output, backend: backend?.backend ?? Backends.default,
+                             options: BuildOptions(emulate: emulate))
             return
         }
         let result = stopAfter.map { pass in pipeline.optimizedGraph(stopAfter: pass).map { printIR($0) } }

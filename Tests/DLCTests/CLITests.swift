@@ -88,6 +88,23 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(bad.status, 2)
     }
 
+    func testVersionExitsZero() throws {
+        let r = try Run.dlc(["--version"], in: Golden.root)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("dlc "), r.stdout)
+    }
+
+    /// `dlc train MODEL --help` is the trainer's help for its train command, under the name
+    /// the user typed (not the build cache's path of the trainer).
+    func testTrainHelpNamesDlcTrain() throws {
+        let r = try Run.dlc(["train", "models/descend.dl", "--help"], in: Golden.root)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("usage: dlc train models/descend.dl [options]"), r.stdout)
+        XCTAssertFalse(r.stdout.contains(".cache"), r.stdout)
+        XCTAssertFalse(r.stdout.contains("commands:"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("--lr X"), r.stdout)
+    }
+
     func testHelpExitsZero() throws {
         let r = try Run.dlc(["--help"], in: Golden.root)
         XCTAssertEqual(r.status, 0)

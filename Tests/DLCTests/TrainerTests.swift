@@ -32,7 +32,7 @@ final class TrainerTests: XCTestCase {
     /// get a small all-zero CSV (the data plays no part in initialisation).
     func testInitialParamsMatchInterpreterBitForBit() throws {
         var urls = Golden.programs(in: Self.models)
-        urls += ["initializers", "layers_params", "gather_2d", "steps_no_data", "optim_sgd", "optim_adam"].map(Self.program)
+        urls += ["initializers", "layers_params", "gather_2d", "steps_no_data", "optim_sgd", "optim_adam", "listed_params"].map(Self.program)
         var checked = 0
         for url in urls {
             let m = try fixtures.model(url)

@@ -93,6 +93,17 @@ final class RandomTests: XCTestCase {
         XCTAssertNotEqual(v["k"]?.scalars[0], 0.1, "0.1 is rounded to f32")
     }
 
+    /// `param w: f32[2, 2] = [[1, 0.1], [-2, 3]]`: the values as listed (rounded once to f32),
+    /// and no draw from the init stream, so the params after it start as they would without it.
+    func testListedValuesAreCopiedAndDrawNothing() {
+        let listed = ParamDecl(name: "w", type: f32(d(2), d(2)), initializer: .values([1, 0.1, -2, 3]))
+        let after = ParamDecl(name: "u", type: f32(d(3)), initializer: .uniform(low: -1, high: 1))
+        let v = ParamInitializer.initialValues([listed, after], seed: 5)
+        XCTAssertEqual(v["w"]?.shape, [2, 2])
+        XCTAssertEqual(v["w"]?.scalars, [1, Double(Float(0.1)), -2, 3])
+        XCTAssertEqual(v["u"], ParamInitializer.initialValues([after], seed: 5)["u"])
+    }
+
     func testStreamsAreIndependent() {
         // Changing the seed changes the init; the same seed reproduces it.
         let p = [ParamDecl(name: "w", type: f32(d(4)), initializer: .uniform(low: 0, high: 1))]

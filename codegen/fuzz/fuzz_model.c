@@ -7,9 +7,9 @@ static float train_step(const dlc_step *s) { (void)s; return 0; }
 static float eval_step(const dlc_step *s, void *const *out) { (void)s; (void)out; return 0; }
 
 static const dlc_param_desc params[] = {
-    {"w", 2, {2, 3}, 6, {DLC_INIT_NORMAL, 0, 1}},
-    {"b", 1, {3}, 3, {DLC_INIT_ZEROS, 0, 0}},
-    {"s", 0, {0}, 1, {DLC_INIT_CONSTANT, 0.5, 0}},
+    {"w", 2, {2, 3}, 6, {DLC_INIT_NORMAL, 0, 1, NULL}},
+    {"b", 1, {3}, 3, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"s", 0, {0}, 1, {DLC_INIT_CONSTANT, 0.5, 0, NULL}},
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {3}, 3, 0},

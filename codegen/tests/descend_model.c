@@ -29,7 +29,7 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
     return loss_of(s->params[0][0]);
 }
 
-static const dlc_param_desc params[] = {{"x", 0, {0}, 1, {DLC_INIT_CONSTANT, 1.0, 0}}};
+static const dlc_param_desc params[] = {{"x", 0, {0}, 1, {DLC_INIT_CONSTANT, 1.0, 0, NULL}}};
 static const dlc_output_desc outputs[] = {{"x", DLC_F32, 0, 0, {0}, 1}};
 
 const dlc_model dlc_generated_model = {

@@ -84,7 +84,7 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
     return s->has_targets ? mse(outputs[0], s->data[1], s->n * D) : NAN;
 }
 
-static const dlc_param_desc params[] = {{"grid", 2, {ROWS, D}, ROWS * D, {DLC_INIT_NORMAL, 0, 1}}};
+static const dlc_param_desc params[] = {{"grid", 2, {ROWS, D}, ROWS * D, {DLC_INIT_NORMAL, 0, 1, NULL}}};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 0, {0}, 1, 0},
     {"y", 1, DLC_F32, 1, {D}, D, 0},

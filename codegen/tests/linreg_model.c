@@ -64,8 +64,8 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"lin.weight", 2, {1, 1}, 1, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"lin.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -1, 1}},
+    {"lin.weight", 2, {1, 1}, 1, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"lin.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -1, 1, NULL}},
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {1}, 1, 0},

@@ -130,10 +130,10 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 static double train_flops(int64_t n) { return 3.0 * 2.0 * (double)n * (IN * HID + HID * OUT); }
 
 static const dlc_param_desc params[] = {
-    {"fc1.weight", 2, {HID, IN}, HID * IN, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc1.bias", 1, {HID}, HID, {DLC_INIT_UNIFORM, -0.125, 0.125}},
-    {"fc2.weight", 2, {OUT, HID}, OUT * HID, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc2.bias", 1, {OUT}, OUT, {DLC_INIT_UNIFORM, -0.17677669529663687, 0.17677669529663687}},
+    {"fc1.weight", 2, {HID, IN}, HID * IN, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc1.bias", 1, {HID}, HID, {DLC_INIT_UNIFORM, -0.125, 0.125, NULL}},
+    {"fc2.weight", 2, {OUT, HID}, OUT * HID, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc2.bias", 1, {OUT}, OUT, {DLC_INIT_UNIFORM, -0.17677669529663687, 0.17677669529663687, NULL}},
 };
 
 static const dlc_data_desc data[] = {

@@ -113,11 +113,11 @@ struct CKernels {
             w.line("const float *const x_ = \(name(input)) + i0 * \(plane);")
             switch op {
             case .max:
-                w.line("int64_t best_ = r0_ * \(g.width) + c0_;")
+                if argmax != nil { w.line("int64_t best_ = r0_ * \(g.width) + c0_;") }
                 w.line("float m_ = -INFINITY;")
                 w.block("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++)") { w in
                     w.line("const float v_ = x_[r * \(g.width) + q];")
-                    w.line("if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * \(g.width) + q; }")
+                    w.line(argmax == nil ? "if (v_ > m_ || v_ != v_) m_ = v_;" : "if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * \(g.width) + q; }")
                 }
                 w.line("\(name(out))[i0 * \(outPlane) + o_] = m_;")
                 if let argmax { w.line("\(name(argmax))[i0 * \(outPlane) + o_] = (int32_t)best_;") }

@@ -60,10 +60,16 @@ public struct ModelDescriptor: Sendable {
             }
             w.line()
         }
+        // Listed initial values (`param w: f32[2] = [1.0, 0.5]`) as arrays the descriptor points to.
+        for (i, p) in g.params.enumerated() {
+            guard case .values(let v) = p.initializer else { continue }
+            // Doubles, converted to float by the C compiler: rounded once, as the interpreter does.
+            w.line("static const float init_values_\(i)[] = {\(v.map { "\($0)" }.joined(separator: ", "))};")
+        }
         w.line("static const dlc_param_desc params[] = {")
-        for p in g.params {
+        for (i, p) in g.params.enumerated() {
             let dims = p.type.shape.dims.map { String($0.fixedSize ?? 0) }
-            w.line("    {\(C.string(p.name)), \(p.type.rank), {\(dims.isEmpty ? "0" : dims.joined(separator: ", "))}, \(p.type.shape.fixedElementCount), \(initializer(p.initializer))},")
+            w.line("    {\(C.string(p.name)), \(p.type.rank), {\(dims.isEmpty ? "0" : dims.joined(separator: ", "))}, \(p.type.shape.fixedElementCount), \(initializer(p.initializer, index: i))},")
         }
         if g.params.isEmpty { w.line("    {0}") }
         w.line("};")
@@ -101,6 +107,7 @@ public struct ModelDescriptor: Sendable {
         w.line("};")
         config(&w)
         let (lossKind, target) = lossInfo()
+        let metricTarget = metricTargetDescriptor(&w)
         w.line()
         w.block("const dlc_model dlc_generated_model =") { w in
             w.line(".name = \(C.string(g.name)),")
@@ -109,6 +116,7 @@ public struct ModelDescriptor: Sendable {
             w.line(".n_outputs = \(g.outputs.count), .outputs = outputs,")
             w.line(".loss = \(lossKind),")
             w.line(".metric_output = \(g.outputs.isEmpty ? -1 : 0), .metric_target = \(target.map(String.init) ?? "-1"),")
+            w.line(".metric_target_output = \(metricTarget),")
             w.line(".config = config_defaults,")
             w.line(".arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,")
             w.line(".sgd_step = sgd_step, .uses_blas = uses_blas,")
@@ -121,61 +129,44 @@ public struct ModelDescriptor: Sendable {
         w.line(";")
     }
 
-    func initializer(_ i: Initializer) -> String {
+    func initializer(_ i: Initializer, index: Int) -> String {
         switch i {
-        case .zeros: return "{DLC_INIT_ZEROS, 0, 0}"
-        case .ones: return "{DLC_INIT_ONES, 0, 0}"
-        case .constant(let c): return "{DLC_INIT_CONSTANT, \(c), 0}"
-        case .normal(let m, let s): return "{DLC_INIT_NORMAL, \(m), \(s)}"
-        case .uniform(let lo, let hi): return "{DLC_INIT_UNIFORM, \(lo), \(hi)}"
-        case .kaimingUniform: return "{DLC_INIT_KAIMING_UNIFORM, 0, 0}"
-        case .xavierUniform: return "{DLC_INIT_XAVIER_UNIFORM, 0, 0}"
+        case .zeros: return "{DLC_INIT_ZEROS, 0, 0, NULL}"
+        case .ones: return "{DLC_INIT_ONES, 0, 0, NULL}"
+        case .constant(let c): return "{DLC_INIT_CONSTANT, \(c), 0, NULL}"
+        case .normal(let m, let s): return "{DLC_INIT_NORMAL, \(m), \(s), NULL}"
+        case .uniform(let lo, let hi): return "{DLC_INIT_UNIFORM, \(lo), \(hi), NULL}"
+        case .kaimingUniform: return "{DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}"
+        case .xavierUniform: return "{DLC_INIT_XAVIER_UNIFORM, 0, 0, NULL}"
+        case .values: return "{DLC_INIT_VALUES, 0, 0, init_values_\(index)}"
         }
     }
 
-    /// The loss op the accuracy rule follows, and the data index of its target.
+    /// The loss op the accuracy rule follows, and the data index of the metric's target
+    /// (-1 when the metric reads a computed target or nothing).
     func lossInfo() -> (String, Int?) {
-        var kind: LossKind?, target: Int?
-        if let l = graph.loss {
-            // The loss itself, or else the first loss op it is built from.
-            var stack = [l], seen = Set<Int>()
-            while let v = stack.popLast(), kind == nil {
-                guard seen.insert(v.index).inserted else { continue }
-                var found: LossKind?
-                if case .loss(let k) = graph[v].op { found = k }
-                if case .softmaxCrossEntropy = graph[v].op { found = .nll }
-                if let k = found {
-                    kind = k
-                    if case .input(let name) = graph[graph[v].operands[1]].op {
-                        target = graph.data.firstIndex { $0.name == name }
-                    }
-                }
-                stack += graph[v].operands.reversed()
-            }
-        }
-        // A target built from data (`2 * y - 1`) or a loss written by hand (`mean((p - y) ** 2)`):
-        // the metric compares with the target the loss reads, or the model's only target.
-        if target == nil, let l = graph.loss {
-            let targets = graph.data.indices.filter { graph.data[$0].role == .target }
-            var stack = [l], seen = Set<Int>()
-            while let v = stack.popLast() {
-                guard seen.insert(v.index).inserted else { continue }
-                if case .input(let name) = graph[v].op, let i = targets.first(where: { graph.data[$0].name == name }) {
-                    target = i
-                    break
-                }
-                stack += graph[v].operands.reversed()
-            }
-            if target == nil && targets.count == 1 { target = targets[0] }
-        }
+        let rule = graph.metricTarget()
         let name: String
-        switch kind {
+        switch rule.lossKind {
         case .bce?: name = "DLC_LOSS_BCE"
         case .bceLogits?: name = "DLC_LOSS_BCE_LOGITS"
         case .hinge?: name = "DLC_LOSS_HINGE"
         default: name = "DLC_LOSS_OTHER"
         }
-        return (name, target)
+        if case .data(let i) = rule.source { return (name, i) }
+        return (name, nil)
+    }
+
+    /// `metric_target_desc`: the loss's target computed by eval_step into outputs[n_outputs]
+    /// (`MetricTarget`), described like an output; nothing when the metric reads the data.
+    func metricTargetDescriptor(_ w: inout CWriter) -> String {
+        guard case .computed(let v) = graph.metricTarget().source else { return "NULL" }
+        let t = graph.type(of: v)
+        let dims = t.shape.dims.dropFirst().map { String($0.fixedSize ?? 0) }
+        let size = t.shape.dims.dropFirst().reduce(1) { $0 * ($1.fixedSize ?? 1) }
+        let name = graph[v].name ?? "the loss's target"
+        w.line("static const dlc_output_desc metric_target_desc = {\(C.string(name)), \(t.dtype == .f32 ? "DLC_F32" : "DLC_I32"), 1, \(dims.count), {\(dims.isEmpty ? "0" : dims.joined(separator: ", "))}, \(size)};")
+        return "&metric_target_desc"
     }
 
     func config(_ w: inout CWriter) {
@@ -214,6 +205,7 @@ public struct ModelDescriptor: Sendable {
             w.line(".data = \(dataPath.map(C.string) ?? "NULL"),")
             w.line(".n_columns = \(t.columns.count), .columns = \(t.columns.isEmpty ? "NULL" : "column_bindings"),")
             w.line(".validation = \(t.validation),")
+            w.line(".early_stop_patience = \(t.earlyStop?.patience ?? 0), .early_stop_min_delta = \(t.earlyStop?.minDelta ?? 0),")
         }
         w.line(";")
     }

@@ -7,12 +7,15 @@ public struct GeneratedFile: Hashable, Sendable {
     /// The `--emit` stage that prints it, if any.
     public var stage: String?
     public var compile: CompileStep
+    /// What its object adds to the trainer's link: the libraries it calls (cuBLAS).
+    public var linkFlags: [String]
 
-    public init(name: String, contents: String, stage: String?, compile: CompileStep) {
+    public init(name: String, contents: String, stage: String?, compile: CompileStep, linkFlags: [String] = []) {
         self.name = name
         self.contents = contents
         self.stage = stage
         self.compile = compile
+        self.linkFlags = linkFlags
     }
 }
 

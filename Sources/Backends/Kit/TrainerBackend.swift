@@ -21,24 +21,31 @@ public protocol TrainerBackend: Sendable {
     func generate(_ program: KernelProgram, _ context: GenerationContext) throws -> [GeneratedFile]
     /// How the runtime is compiled and the trainer linked.
     func runtime(_ options: BuildOptions) -> RuntimeBuild
+    /// Whether it can build for a CPU emulation of its device (`BuildOptions.emulate`).
+    var canEmulate: Bool { get }
 }
 
 extension TrainerBackend {
     /// The standard runtime (host memory, OpenBLAS, the communicator `options` ask for).
     public func runtime(_ options: BuildOptions) -> RuntimeBuild { .standard(options) }
+    public var canEmulate: Bool { false }
 }
 
 /// Choices a build makes beyond the backend, passed to every backend's `generate` and `runtime`.
 public struct BuildOptions: Hashable, Sendable {
     /// How many processes train together and how they share gradients.
     public var communicator: Communicator
+    /// Build for a CPU emulation of the backend's device (`dlc compile --emulate`, the CUDA
+    /// backend): slow, for testing the generated code without the device.
+    public var emulate: Bool
 
-    public init(communicator: Communicator = .single) {
+    public init(communicator: Communicator = .single, emulate: Bool = false) {
         self.communicator = communicator
+        self.emulate = emulate
     }
 
     /// The words that identify these options in a cache key.
-    public var key: [String] { ["communicator=" + communicator.rawValue] }
+    public var key: [String] { ["communicator=" + communicator.rawValue] + (emulate ? ["emulate"] : []) }
 }
 
 /// The runtime's communicator: with whom a process shares its gradients.

@@ -62,6 +62,8 @@ int main(int argc, char **argv) {
     if (posix_memalign(&arena, 64, m->arena_bytes(n))) return 2;
     void **outputs = calloc((size_t)m->n_outputs + 1, sizeof *outputs);
     for (int i = 0; i < m->n_outputs; i++) outputs[i] = calloc(1, output_bytes(&m->outputs[i], n));
+    /* eval_step also writes the metric's computed target there (not compared here). */
+    if (m->metric_target_output) outputs[m->n_outputs] = calloc(1, output_bytes(m->metric_target_output, n));
 
     void **running = calloc((size_t)m->n_state + 1, sizeof *running);
     for (int i = 0; i < m->n_state; i++) running[i] = calloc((size_t)m->state[i].size, 4);

@@ -15,6 +15,11 @@ struct HarnessComparison {
     let backend: String
     /// Where the harness's input and output files go.
     let work: URL
+    /// The environments each batch is run in (the CUDA emulation runs a block's threads in
+    /// forward and in reverse order); one run in this process's environment by default.
+    var runs: [[String: String]] = [[:]]
+    /// The batch sizes compared (models without data run once, on one row).
+    var batches = Self.batches
 
     struct Result {
         var trainLoss: Double, gradients: [[Double]], state: [[Double]], sgdLoss: Double, updatedParams: [[Double]]
@@ -30,7 +35,7 @@ struct HarnessComparison {
 
     /// Runs the harness (the file formats of Harness/kernel_harness.c).
     func run(_ exe: URL, _ g: Graph, params: [String: Tensor], feeds: [String: Tensor], batch: Int,
-             dropout: SplitMix64) throws -> Result {
+             dropout: SplitMix64, environment: [String: String] = [:]) throws -> Result {
         var input = Data()
         func append<T>(_ v: T) { withUnsafeBytes(of: v) { input.append(contentsOf: $0) } }
         append(Int64(batch))
@@ -41,7 +46,7 @@ struct HarnessComparison {
         }
         let inURL = work.appendingPathComponent("in.bin"), outURL = work.appendingPathComponent("out.bin")
         try input.write(to: inURL)
-        let r = try Run.run(exe, [inURL.path, outURL.path])
+        let r = try Run.run(exe, [inURL.path, outURL.path], environment: environment)
         guard r.status == 0 else { throw DataFailure(message: "harness failed (\(r.status)): \(r.stderr)") }
         let out = try Data(contentsOf: outURL)
         var offset = 0
@@ -85,12 +90,15 @@ struct HarnessComparison {
         let exe = try build(p, url.deletingPathExtension().lastPathComponent)
         let params = ParamInitializer.initialValues(g.params, seed: g.train.seed)
         // A batch of one row is refused by the trainers when batch normalization needs two.
-        for batch in g.data.isEmpty ? [1] : Self.batches where batch > 1 || g.nodeNeedingTwoRows() == nil {
+        let sizes = (g.data.isEmpty ? [1] : batches).filter { $0 > 1 || g.nodeNeedingTwoRows() == nil }
+        let cases = sizes.flatMap { batch in runs.map { (batch, $0) } }
+        for (batch, environment) in cases {
             // Data as the generated code sees it: rounded to f32.
             let f = try feeds(g, batch).mapValues { Tensor(shape: $0.shape, scalars: $0.scalars.map { Double(Float($0)) }) }
             let dropout = SplitMix64(seed: g.train.seed, stream: .dropout)
-            let c = try run(exe, g, params: params, feeds: f, batch: batch, dropout: dropout)
+            let c = try run(exe, g, params: params, feeds: f, batch: batch, dropout: dropout, environment: environment)
             let name = "\(url.lastPathComponent) batch \(batch)"
+                + environment.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
             let interpreter = Interpreter(graph: g)
             var rng = dropout
             let train = try interpreter.run(feeds: f, params: params, mode: .training, dropout: &rng)

@@ -61,3 +61,29 @@ struct SafeTensors {
         }
     }
 }
+
+extension SafeTensors {
+    /// Writes F32 tensors in the given order, names sorted as `safetensors.torch.save_file`
+    /// sorts them (by name, for one dtype), so that tests can make PyTorch-like files.
+    static func write(_ tensors: [(name: String, shape: [Int], values: [Float])], metadata: [String: String] = [:],
+                      to url: URL) throws {
+        var header = "{", payload = Data()
+        if !metadata.isEmpty {
+            let json = try JSONSerialization.data(withJSONObject: metadata, options: [.sortedKeys])
+            header += "\"__metadata__\":" + String(decoding: json, as: UTF8.self) + ","
+        }
+        for (i, t) in tensors.sorted(by: { $0.name < $1.name }).enumerated() {
+            precondition(t.values.count == t.shape.reduce(1, *))
+            let begin = payload.count
+            for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { payload.append(contentsOf: $0) } }
+            header += (i > 0 ? "," : "") + "\"\(t.name)\":{\"dtype\":\"F32\",\"shape\":\(t.shape),\"data_offsets\":[\(begin),\(payload.count)]}"
+        }
+        header += "}"
+        while header.utf8.count % 8 != 0 { header += " " }
+        var data = Data()
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(Data(header.utf8))
+        data.append(payload)
+        try data.write(to: url)
+    }
+}

@@ -772,12 +772,12 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"l1.weight", 2, {5, 1}, 5, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"l1.bias", 1, {5}, 5, {DLC_INIT_UNIFORM, -1.0, 1.0}},
-    {"l2.weight", 2, {2, 5}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"l2.bias", 1, {2}, 2, {DLC_INIT_UNIFORM, -0.4472135954999579, 0.4472135954999579}},
-    {"l3.weight", 2, {1, 2}, 2, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"l3.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475}},
+    {"l1.weight", 2, {5, 1}, 5, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"l1.bias", 1, {5}, 5, {DLC_INIT_UNIFORM, -1.0, 1.0, NULL}},
+    {"l2.weight", 2, {2, 5}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"l2.bias", 1, {2}, 2, {DLC_INIT_UNIFORM, -0.4472135954999579, 0.4472135954999579, NULL}},
+    {"l3.weight", 2, {1, 2}, 2, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"l3.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -803,6 +803,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/cars.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.2,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -813,6 +814,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

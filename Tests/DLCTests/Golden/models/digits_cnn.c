@@ -510,14 +510,130 @@ static float train_step(const dlc_step *s) {
         float *restrict const to_ = d_h1_padded;
         const float *restrict const from_ = d_h1_cols;
         for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 4; i4++) {
-                            for (int64_t i5 = 0; i5 < 4; i5++) {
-                                to_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5] += from_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5];
-                            }
-                        }
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 1] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (16 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 2] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (32 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 6] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (48 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 7] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (64 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 8] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (80 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 12] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (96 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 13] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (112 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 14] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (128 * n)];
                     }
                 }
             }
@@ -1188,14 +1304,130 @@ static float sgd_step(const dlc_step *s) {
         float *restrict const to_ = d_h1_padded;
         const float *restrict const from_ = d_h1_cols;
         for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 4; i4++) {
-                            for (int64_t i5 = 0; i5 < 4; i5++) {
-                                to_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5] += from_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5];
-                            }
-                        }
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 1] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (16 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 2] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (32 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 6] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (48 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 7] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (64 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 8] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (80 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 12] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (96 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 13] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (112 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+    {
+        float *restrict const to_ = d_h1_padded;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 14] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (128 * n)];
                     }
                 }
             }
@@ -1515,11 +1747,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                     const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
                     const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
                     const float *const x_ = t46 + i0 * 64;
-                    int64_t best_ = r0_ * 8 + c0_;
                     float m_ = -INFINITY;
                     for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
                         const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 8 + q; }
+                        if (v_ > m_ || v_ != v_) m_ = v_;
                     }
                     h1[i0 * 16 + o_] = m_;
                 }
@@ -1591,11 +1822,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                     const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
                     const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 4 ? 4 : i2 * 2 - 0 + 2;
                     const float *const x_ = t48 + i0 * 16;
-                    int64_t best_ = r0_ * 4 + c0_;
                     float m_ = -INFINITY;
                     for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
                         const float v_ = x_[r * 4 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 4 + q; }
+                        if (v_ > m_ || v_ != v_) m_ = v_;
                     }
                     h2[i0 * 4 + o_] = m_;
                 }
@@ -1759,11 +1989,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
                     const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
                     const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
                     const float *const x_ = t46 + i0 * 64;
-                    int64_t best_ = r0_ * 8 + c0_;
                     float m_ = -INFINITY;
                     for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
                         const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 8 + q; }
+                        if (v_ > m_ || v_ != v_) m_ = v_;
                     }
                     h1[i0 * 16 + o_] = m_;
                 }
@@ -1835,11 +2064,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
                     const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
                     const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 4 ? 4 : i2 * 2 - 0 + 2;
                     const float *const x_ = t48 + i0 * 16;
-                    int64_t best_ = r0_ * 4 + c0_;
                     float m_ = -INFINITY;
                     for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
                         const float v_ = x_[r * 4 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 4 + q; }
+                        if (v_ > m_ || v_ != v_) m_ = v_;
                     }
                     h2[i0 * 4 + o_] = m_;
                 }
@@ -1901,14 +2129,14 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"c1.weight", 4, {16, 1, 3, 3}, 144, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"c1.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.3333333333333333, 0.3333333333333333}},
-    {"bn1.weight", 1, {16}, 16, {DLC_INIT_ONES, 0, 0}},
-    {"bn1.bias", 1, {16}, 16, {DLC_INIT_ZEROS, 0, 0}},
-    {"c2.weight", 4, {32, 16, 3, 3}, 4608, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"c2.bias", 1, {32}, 32, {DLC_INIT_UNIFORM, -0.08333333333333333, 0.08333333333333333}},
-    {"fc.weight", 2, {10, 128}, 1280, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.08838834764831843, 0.08838834764831843}},
+    {"c1.weight", 4, {16, 1, 3, 3}, 144, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"c1.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.3333333333333333, 0.3333333333333333, NULL}},
+    {"bn1.weight", 1, {16}, 16, {DLC_INIT_ONES, 0, 0, NULL}},
+    {"bn1.bias", 1, {16}, 16, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"c2.weight", 4, {32, 16, 3, 3}, 4608, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"c2.bias", 1, {32}, 32, {DLC_INIT_UNIFORM, -0.08333333333333333, 0.08333333333333333, NULL}},
+    {"fc.weight", 2, {10, 128}, 1280, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.08838834764831843, 0.08838834764831843, NULL}},
 };
 static const dlc_state_desc state[] = {
     {"bn1.running_mean", DLC_F32, 1, {16}, 16, 0.0},
@@ -1935,6 +2163,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/digits.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.2,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -1945,6 +2174,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

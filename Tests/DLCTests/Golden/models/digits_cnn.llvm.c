@@ -23,14 +23,14 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"c1.weight", 4, {16, 1, 3, 3}, 144, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"c1.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.3333333333333333, 0.3333333333333333}},
-    {"bn1.weight", 1, {16}, 16, {DLC_INIT_ONES, 0, 0}},
-    {"bn1.bias", 1, {16}, 16, {DLC_INIT_ZEROS, 0, 0}},
-    {"c2.weight", 4, {32, 16, 3, 3}, 4608, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"c2.bias", 1, {32}, 32, {DLC_INIT_UNIFORM, -0.08333333333333333, 0.08333333333333333}},
-    {"fc.weight", 2, {10, 128}, 1280, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.08838834764831843, 0.08838834764831843}},
+    {"c1.weight", 4, {16, 1, 3, 3}, 144, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"c1.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.3333333333333333, 0.3333333333333333, NULL}},
+    {"bn1.weight", 1, {16}, 16, {DLC_INIT_ONES, 0, 0, NULL}},
+    {"bn1.bias", 1, {16}, 16, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"c2.weight", 4, {32, 16, 3, 3}, 4608, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"c2.bias", 1, {32}, 32, {DLC_INIT_UNIFORM, -0.08333333333333333, 0.08333333333333333, NULL}},
+    {"fc.weight", 2, {10, 128}, 1280, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.08838834764831843, 0.08838834764831843, NULL}},
 };
 static const dlc_state_desc state[] = {
     {"bn1.running_mean", DLC_F32, 1, {16}, 16, 0.0},
@@ -57,6 +57,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/digits.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.2,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -67,6 +68,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

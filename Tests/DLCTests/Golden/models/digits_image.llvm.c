@@ -23,10 +23,10 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"fc1.weight", 2, {128, 64}, 8192, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc1.bias", 1, {128}, 128, {DLC_INIT_UNIFORM, -0.125, 0.125}},
-    {"fc2.weight", 2, {10, 128}, 1280, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.08838834764831843, 0.08838834764831843}},
+    {"fc1.weight", 2, {128, 64}, 8192, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc1.bias", 1, {128}, 128, {DLC_INIT_UNIFORM, -0.125, 0.125, NULL}},
+    {"fc2.weight", 2, {10, 128}, 1280, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.08838834764831843, 0.08838834764831843, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -51,6 +51,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/digits.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.2,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -61,6 +62,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

@@ -847,12 +847,12 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"linear_1.weight", 2, {32, 64}, 2048, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"linear_1.bias", 1, {32}, 32, {DLC_INIT_UNIFORM, -0.125, 0.125}},
-    {"linear_2.weight", 2, {32, 32}, 1024, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"linear_2.bias", 1, {32}, 32, {DLC_INIT_UNIFORM, -0.17677669529663687, 0.17677669529663687}},
-    {"linear_out.weight", 2, {10, 32}, 320, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"linear_out.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.17677669529663687, 0.17677669529663687}},
+    {"linear_1.weight", 2, {32, 64}, 2048, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"linear_1.bias", 1, {32}, 32, {DLC_INIT_UNIFORM, -0.125, 0.125, NULL}},
+    {"linear_2.weight", 2, {32, 32}, 1024, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"linear_2.bias", 1, {32}, 32, {DLC_INIT_UNIFORM, -0.17677669529663687, 0.17677669529663687, NULL}},
+    {"linear_out.weight", 2, {10, 32}, 320, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"linear_out.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.17677669529663687, 0.17677669529663687, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -879,6 +879,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/digits.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.2,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -889,6 +890,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 2, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

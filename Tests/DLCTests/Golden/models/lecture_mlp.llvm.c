@@ -23,12 +23,12 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"fc1.weight", 2, {10, 1}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc1.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -1.0, 1.0}},
-    {"fc2.weight", 2, {10, 10}, 100, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794}},
-    {"out.weight", 2, {1, 10}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"out.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794}},
+    {"fc1.weight", 2, {10, 1}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc1.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -1.0, 1.0, NULL}},
+    {"fc2.weight", 2, {10, 10}, 100, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794, NULL}},
+    {"out.weight", 2, {1, 10}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"out.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -49,6 +49,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/sine.csv",
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -59,6 +60,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

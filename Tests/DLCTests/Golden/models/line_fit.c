@@ -267,8 +267,8 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"w", 0, {0}, 1, {DLC_INIT_CONSTANT, 1.0, 0}},
-    {"b", 0, {0}, 1, {DLC_INIT_CONSTANT, 0.0, 0}},
+    {"w", 0, {0}, 1, {DLC_INIT_CONSTANT, 1.0, 0, NULL}},
+    {"b", 0, {0}, 1, {DLC_INIT_CONSTANT, 0.0, 0, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -294,6 +294,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/cars.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -304,6 +305,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

@@ -541,7 +541,7 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"grid", 2, {21, 2}, 42, {DLC_INIT_NORMAL, 0.0, 1.0}},
+    {"grid", 2, {21, 2}, 42, {DLC_INIT_NORMAL, 0.0, 1.0, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -562,6 +562,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/line_grid.csv",
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -572,6 +573,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

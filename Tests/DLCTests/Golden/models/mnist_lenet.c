@@ -385,14 +385,370 @@ static float train_step(const dlc_step *s) {
         float *restrict const to_ = d_h1;
         const float *restrict const from_ = d_h1_cols;
         for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 8; i4++) {
-                            for (int64_t i5 = 0; i5 < 8; i5++) {
-                                to_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5] += from_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5];
-                            }
-                        }
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 1] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (64 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 2] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (128 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (192 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 4] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (256 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 12] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (320 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 13] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (384 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 14] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (448 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 15] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (512 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 16] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (576 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 24] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (640 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 25] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (704 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 26] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (768 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 27] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (832 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 28] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (896 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 36] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (960 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 37] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1024 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 38] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1088 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 39] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1152 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 40] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1216 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 48] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1280 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 49] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1344 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 50] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1408 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 51] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1472 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 52] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1536 * n)];
                     }
                 }
             }
@@ -820,14 +1176,370 @@ static float sgd_step(const dlc_step *s) {
         float *restrict const to_ = d_h1;
         const float *restrict const from_ = d_h1_cols;
         for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 8; i4++) {
-                            for (int64_t i5 = 0; i5 < 8; i5++) {
-                                to_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5] += from_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5];
-                            }
-                        }
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 1] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (64 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 2] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (128 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (192 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 4] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (256 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 12] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (320 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 13] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (384 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 14] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (448 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 15] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (512 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 16] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (576 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 24] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (640 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 25] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (704 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 26] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (768 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 27] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (832 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 28] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (896 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 36] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (960 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 37] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1024 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 38] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1088 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 39] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1152 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 40] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1216 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 48] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1280 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 49] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1344 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 50] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1408 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 51] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1472 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+    {
+        float *restrict const to_ = d_h1;
+        const float *restrict const from_ = d_h1_cols;
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 52] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1536 * n)];
                     }
                 }
             }
@@ -994,11 +1706,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                     const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 24 ? 24 : i1 * 2 - 0 + 2;
                     const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 24 ? 24 : i2 * 2 - 0 + 2;
                     const float *const x_ = t12 + i0 * 576;
-                    int64_t best_ = r0_ * 24 + c0_;
                     float m_ = -INFINITY;
                     for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
                         const float v_ = x_[r * 24 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 24 + q; }
+                        if (v_ > m_ || v_ != v_) m_ = v_;
                     }
                     h1[i0 * 144 + o_] = m_;
                 }
@@ -1050,11 +1761,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                     const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
                     const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
                     const float *const x_ = t14 + i0 * 64;
-                    int64_t best_ = r0_ * 8 + c0_;
                     float m_ = -INFINITY;
                     for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
                         const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 8 + q; }
+                        if (v_ > m_ || v_ != v_) m_ = v_;
                     }
                     h2[i0 * 16 + o_] = m_;
                 }
@@ -1209,11 +1919,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
                     const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 24 ? 24 : i1 * 2 - 0 + 2;
                     const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 24 ? 24 : i2 * 2 - 0 + 2;
                     const float *const x_ = t12 + i0 * 576;
-                    int64_t best_ = r0_ * 24 + c0_;
                     float m_ = -INFINITY;
                     for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
                         const float v_ = x_[r * 24 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 24 + q; }
+                        if (v_ > m_ || v_ != v_) m_ = v_;
                     }
                     h1[i0 * 144 + o_] = m_;
                 }
@@ -1265,11 +1974,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
                     const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
                     const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
                     const float *const x_ = t14 + i0 * 64;
-                    int64_t best_ = r0_ * 8 + c0_;
                     float m_ = -INFINITY;
                     for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
                         const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 8 + q; }
+                        if (v_ > m_ || v_ != v_) m_ = v_;
                     }
                     h2[i0 * 16 + o_] = m_;
                 }
@@ -1359,16 +2067,16 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"c1.weight", 4, {6, 1, 5, 5}, 150, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"c1.bias", 1, {6}, 6, {DLC_INIT_UNIFORM, -0.2, 0.2}},
-    {"c2.weight", 4, {16, 6, 5, 5}, 2400, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"c2.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.08164965809277261, 0.08164965809277261}},
-    {"f1.weight", 2, {120, 256}, 30720, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"f1.bias", 1, {120}, 120, {DLC_INIT_UNIFORM, -0.0625, 0.0625}},
-    {"f2.weight", 2, {84, 120}, 10080, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"f2.bias", 1, {84}, 84, {DLC_INIT_UNIFORM, -0.09128709291752768, 0.09128709291752768}},
-    {"f3.weight", 2, {10, 84}, 840, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"f3.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.1091089451179962, 0.1091089451179962}},
+    {"c1.weight", 4, {6, 1, 5, 5}, 150, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"c1.bias", 1, {6}, 6, {DLC_INIT_UNIFORM, -0.2, 0.2, NULL}},
+    {"c2.weight", 4, {16, 6, 5, 5}, 2400, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"c2.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.08164965809277261, 0.08164965809277261, NULL}},
+    {"f1.weight", 2, {120, 256}, 30720, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"f1.bias", 1, {120}, 120, {DLC_INIT_UNIFORM, -0.0625, 0.0625, NULL}},
+    {"f2.weight", 2, {84, 120}, 10080, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"f2.bias", 1, {84}, 84, {DLC_INIT_UNIFORM, -0.09128709291752768, 0.09128709291752768, NULL}},
+    {"f3.weight", 2, {10, 84}, 840, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"f3.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.1091089451179962, 0.1091089451179962, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -1389,6 +2097,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -1399,6 +2108,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

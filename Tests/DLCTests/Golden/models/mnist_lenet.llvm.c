@@ -23,16 +23,16 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"c1.weight", 4, {6, 1, 5, 5}, 150, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"c1.bias", 1, {6}, 6, {DLC_INIT_UNIFORM, -0.2, 0.2}},
-    {"c2.weight", 4, {16, 6, 5, 5}, 2400, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"c2.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.08164965809277261, 0.08164965809277261}},
-    {"f1.weight", 2, {120, 256}, 30720, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"f1.bias", 1, {120}, 120, {DLC_INIT_UNIFORM, -0.0625, 0.0625}},
-    {"f2.weight", 2, {84, 120}, 10080, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"f2.bias", 1, {84}, 84, {DLC_INIT_UNIFORM, -0.09128709291752768, 0.09128709291752768}},
-    {"f3.weight", 2, {10, 84}, 840, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"f3.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.1091089451179962, 0.1091089451179962}},
+    {"c1.weight", 4, {6, 1, 5, 5}, 150, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"c1.bias", 1, {6}, 6, {DLC_INIT_UNIFORM, -0.2, 0.2, NULL}},
+    {"c2.weight", 4, {16, 6, 5, 5}, 2400, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"c2.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.08164965809277261, 0.08164965809277261, NULL}},
+    {"f1.weight", 2, {120, 256}, 30720, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"f1.bias", 1, {120}, 120, {DLC_INIT_UNIFORM, -0.0625, 0.0625, NULL}},
+    {"f2.weight", 2, {84, 120}, 10080, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"f2.bias", 1, {84}, 84, {DLC_INIT_UNIFORM, -0.09128709291752768, 0.09128709291752768, NULL}},
+    {"f3.weight", 2, {10, 84}, 840, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"f3.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.1091089451179962, 0.1091089451179962, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -53,6 +53,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -63,6 +64,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

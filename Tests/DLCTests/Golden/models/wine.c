@@ -615,10 +615,10 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"fc1.weight", 2, {16, 13}, 208, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc1.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.2773500981126146, 0.2773500981126146}},
-    {"fc2.weight", 2, {3, 16}, 48, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc2.bias", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.25, 0.25}},
+    {"fc1.weight", 2, {16, 13}, 208, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc1.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.2773500981126146, 0.2773500981126146, NULL}},
+    {"fc2.weight", 2, {3, 16}, 48, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc2.bias", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.25, 0.25, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -644,6 +644,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/wine.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.2,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -654,6 +655,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

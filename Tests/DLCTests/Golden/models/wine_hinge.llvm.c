@@ -23,8 +23,8 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"l1.weight", 2, {1, 2}, 2, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"l1.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475}},
+    {"l1.weight", 2, {1, 2}, 2, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"l1.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -46,8 +46,10 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/wine_binary.csv",
     .n_columns = 0, .columns = NULL,
     .validation = 0.2,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
+static const dlc_output_desc metric_target_desc = {"the loss's target", DLC_F32, 1, 1, {1}, 1};
 
 const dlc_model dlc_generated_model = {
     .name = "wine_hinge",
@@ -55,7 +57,8 @@ const dlc_model dlc_generated_model = {
     .n_data = 2, .data = data,
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_HINGE,
-    .metric_output = 0, .metric_target = 1,
+    .metric_output = 0, .metric_target = -1,
+    .metric_target_output = &metric_target_desc,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

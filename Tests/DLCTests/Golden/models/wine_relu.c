@@ -817,12 +817,12 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"l1.weight", 2, {10, 2}, 20, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"l1.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475}},
-    {"l2.weight", 2, {10, 10}, 100, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"l2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794}},
-    {"l3.weight", 2, {1, 10}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"l3.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794}},
+    {"l1.weight", 2, {10, 2}, 20, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"l1.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
+    {"l2.weight", 2, {10, 10}, 100, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"l2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794, NULL}},
+    {"l3.weight", 2, {1, 10}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"l3.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -844,6 +844,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/wine_binary.csv",
     .n_columns = 0, .columns = NULL,
     .validation = 0.2,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -854,6 +855,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_BCE,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

@@ -34,147 +34,145 @@ static float train_step(const dlc_step *s) {
     float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
     int32_t *const b2_num_batches_tracked = (int32_t *)s->state[8];  /* i32 */
     float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const fc_bias = (float *)s->params[7];  /* f32[4] */
-    float *const t21 = (float *)(arena + 0);  /* f32[4] */
-    float *const t22 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t23 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t24 = (float *)(arena + (128 * n + 64));  /* f32[4] */
-    float *const t29 = (float *)(arena + 0);  /* f32[4] */
-    float *const t30 = (float *)(arena + (128 * n + 128));  /* f32[4] */
-    float *const t31 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const t32 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t33 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t35 = (float *)(arena + 0);  /* f32[4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
+    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t34 = (float *)(arena + 0);  /* f32[4] */
+    float *const t36 = (float *)(arena + 0);  /* f32[4] */
     float *const t37 = (float *)(arena + 0);  /* f32[4] */
-    float *const t38 = (float *)(arena + 0);  /* f32[4] */
-    float *const t40 = (float *)(arena + 0);  /* f32 */
-    float *const t42 = (float *)(arena + 0);  /* f32 */
-    float *const t43 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t39 = (float *)(arena + 0);  /* f32 */
+    float *const t41 = (float *)(arena + 0);  /* f32 */
+    float *const t42 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t43 = (float *)(arena + 0);  /* f32[4] */
     float *const t44 = (float *)(arena + 0);  /* f32[4] */
     float *const t45 = (float *)(arena + 0);  /* f32[4] */
-    float *const t46 = (float *)(arena + 0);  /* f32[4] */
-    int32_t *const t48 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
-    float *const t49 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t50 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t51 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const t52 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t53 = (float *)(arena + (256 * n + 384));  /* f32[4] */
-    float *const t57 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t58 = (float *)(arena + (256 * n + 512));  /* f32[4] */
-    float *const t59 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t60 = (float *)(arena + 0);  /* f32[N,4] */
+    int32_t *const t47 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
+    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
+    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
+    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
     float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t61 = (float *)(arena + 0);  /* f32[4] */
     float *const t62 = (float *)(arena + 0);  /* f32[4] */
-    float *const t63 = (float *)(arena + 0);  /* f32[4] */
-    float *const t64 = (float *)(arena + (256 * n + 640));  /* f32[4] */
+    float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
+    float *const t65 = (float *)(arena + 0);  /* f32 */
     float *const t66 = (float *)(arena + 0);  /* f32 */
     float *const t67 = (float *)(arena + 0);  /* f32 */
-    float *const t68 = (float *)(arena + 0);  /* f32 */
+    float *const t68 = (float *)(arena + 0);  /* f32[4] */
     float *const t69 = (float *)(arena + 0);  /* f32[4] */
-    float *const t70 = (float *)(arena + 0);  /* f32[4] */
-    float *const t71 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    int32_t *const t72 = (int32_t *)(arena + (128 * n + 64));  /* i32 */
-    float *const t73 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t74 = (float *)t73;  /* f32[3,1] */
-    float *const t75 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t76 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    float *const t77 = (float *)(arena + (256 * n + 384));  /* f32[3] */
+    float *const t70 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    int32_t *const t71 = (int32_t *)(arena + (128 * n + 64));  /* i32 */
+    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t73 = (float *)t72;  /* f32[3,1] */
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
     float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t83 = (float *)(arena + 0);  /* f32[3] */
-    float *const t84 = (float *)(arena + (128 * n + 256));  /* f32[3] */
-    float *const t85 = (float *)t84;  /* f32[3,1] */
-    float *const t86 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t87 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t88 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t89 = (float *)(arena + 0);  /* f32[3] */
     float *const t90 = (float *)(arena + 0);  /* f32[3] */
-    float *const t91 = (float *)(arena + 0);  /* f32[3] */
-    float *const t92 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t91 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t93 = (float *)(arena + 0);  /* f32 */
     float *const t94 = (float *)(arena + 0);  /* f32 */
-    float *const t95 = (float *)(arena + 0);  /* f32 */
-    float *const t96 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t95 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t96 = (float *)(arena + 0);  /* f32[3] */
     float *const t97 = (float *)(arena + 0);  /* f32[3] */
-    float *const t98 = (float *)(arena + 0);  /* f32[3] */
-    float *const t99 = (float *)(arena + (320 * n + 704));  /* f32[3] */
-    int32_t *const t100 = (int32_t *)(arena + (256 * n + 384));  /* i32 */
+    float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
+    int32_t *const t99 = (int32_t *)(arena + (256 * n + 384));  /* i32 */
     float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const t102 = (float *)(arena + (128 * n + 192));  /* f32[2] */
-    float *const t103 = (float *)t102;  /* f32[2,1,1] */
-    float *const t104 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
-    float *const t105 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t106 = (float *)(arena + (640 * n + 768));  /* f32[2] */
-    float *const t112 = (float *)(arena + 0);  /* f32[2] */
-    float *const t113 = (float *)(arena + (640 * n + 832));  /* f32[2] */
-    float *const t114 = (float *)(arena + (640 * n + 896));  /* f32[2] */
-    float *const t115 = (float *)t114;  /* f32[2,1,1] */
-    float *const t116 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t117 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t118 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t120 = (float *)(arena + 0);  /* f32[2] */
-    float *const t122 = (float *)(arena + 0);  /* f32[2] */
-    float *const t123 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
+    float *const t102 = (float *)t101;  /* f32[2,1,1] */
+    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
+    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t119 = (float *)(arena + 0);  /* f32[2] */
+    float *const t121 = (float *)(arena + 0);  /* f32[2] */
+    float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    float *const t124 = (float *)(arena + 0);  /* f32 */
     float *const t125 = (float *)(arena + 0);  /* f32 */
-    float *const t126 = (float *)(arena + 0);  /* f32 */
-    float *const t127 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t126 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t127 = (float *)(arena + 0);  /* f32[2] */
     float *const t128 = (float *)(arena + 0);  /* f32[2] */
-    float *const t129 = (float *)(arena + 0);  /* f32[2] */
-    float *const t130 = (float *)(arena + (640 * n + 960));  /* f32[2] */
-    int32_t *const t131 = (int32_t *)(arena + (640 * n + 768));  /* i32 */
-    float *const t132 = (float *)t118;  /* f32[N,18] */
-    float *const t133 = (float *)(arena + (256 * n + 704));  /* f32[N] */
-    float *const u = (float *)t133;  /* f32[N,1] */
-    float *const t135 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
+    float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
+    int32_t *const t130 = (int32_t *)(arena + (640 * n + 768));  /* i32 */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
     float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t138 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t139 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t142 = (float *)(arena + (640 * n + 1024));  /* f32 */
+    float *const t137 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t141 = (float *)(arena + (640 * n + 1024));  /* f32 */
     float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
     float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
     float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
-    float *const t146 = (float *)d_u;  /* f32[N] */
-    float *const t147 = (float *)t146;  /* f32[N,1] */
-    float *const t148 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
-    float *const t149 = (float *)t148;  /* f32[N,2,3,3] */
-    float *const t150 = (float *)(arena + (640 * n + 1024));  /* f32[2,1,1] */
-    float *const d_b2_bias = (float *)t150;  /* f32[2] */
-    float *const t152 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t153 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
-    float *const t154 = (float *)t153;  /* f32[2] */
+    float *const t145 = (float *)d_u;  /* f32[N] */
+    float *const t146 = (float *)t145;  /* f32[N,1] */
+    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
+    float *const t149 = (float *)(arena + (640 * n + 1024));  /* f32[2,1,1] */
+    float *const d_b2_bias = (float *)t149;  /* f32[2] */
+    float *const t151 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
+    float *const t153 = (float *)t152;  /* f32[2] */
     float *const d_b2_weight = s->grads[4];  /* f32[2] */
-    float *const t156 = (float *)d_t;  /* f32[N,3,1] */
-    float *const t158 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
-    float *const t159 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
-    float *const t160 = (float *)(arena + (640 * n + 832));  /* f32[3,1] */
-    float *const d_bs_bias = (float *)t160;  /* f32[3] */
-    float *const t162 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
-    float *const t163 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
-    float *const t164 = (float *)t163;  /* f32[3] */
+    float *const t155 = (float *)d_t;  /* f32[N,3,1] */
+    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
+    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
+    float *const t159 = (float *)(arena + (640 * n + 832));  /* f32[3,1] */
+    float *const d_bs_bias = (float *)t159;  /* f32[3] */
+    float *const t161 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
+    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
+    float *const t163 = (float *)t162;  /* f32[3] */
     float *const d_bs_weight = s->grads[2];  /* f32[3] */
-    float *const t166 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
-    float *const t167 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t168 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
+    float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t168 = (float *)(arena + 0);  /* f32[4] */
     float *const t169 = (float *)(arena + 0);  /* f32[4] */
     float *const t170 = (float *)(arena + 0);  /* f32[4] */
     float *const t171 = (float *)(arena + 0);  /* f32[4] */
-    float *const t172 = (float *)(arena + 0);  /* f32[4] */
+    float *const t173 = (float *)(arena + 0);  /* f32[4] */
     float *const t174 = (float *)(arena + 0);  /* f32[4] */
-    float *const t175 = (float *)(arena + 0);  /* f32[4] */
-    float *const t177 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t176 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t180 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t181 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t182 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t183 = (float *)(arena + 0);  /* f32[4] */
-    float *const t184 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t185 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t186 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t187 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t181 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t182 = (float *)(arena + 0);  /* f32[4] */
+    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
     float *const d_fc_weight = s->grads[6];  /* f32[4,4] */
-    float *const d_fc_bias = s->grads[7];  /* f32[4] */
-    float *const t190 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
-    float *const t191 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t192 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t193 = (float *)(arena + 0);  /* f32[4] */
+    float *const t188 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t190 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t191 = (float *)(arena + 0);  /* f32[4] */
     float *const d_bn_bias = s->grads[1];  /* f32[4] */
     float *const d_bn_weight = s->grads[0];  /* f32[4] */
     float *const d_bs_bias_2 = s->grads[3];  /* f32[3] */
@@ -189,78 +187,78 @@ static float train_step(const dlc_step *s) {
     float *const b2_running_var_next = (float *)s->state[7];  /* f32[2] */
     int32_t *const b2_num_batches_tracked_next = (int32_t *)s->state[8];  /* i32 */
 
-    /* %21: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
+    /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t21[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t21[i1] += x[i0 * 4 + i1];
+                t20[i1] += x[i0 * 4 + i1];
             }
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t21[j_] /= (float)n;
+        for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] /= (float)n;
     }
 
-    /* %22: f32[N,4] = sub %x, %21   @14:19 */
+    /* %21: f32[N,4] = sub %x, %20   @14:19 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t22[i0 * 4 + i1] = (x[i0 * 4 + i1] - t21[i1]);
+                t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
             }
         }
     }
 
-    /* %23: f32[N,4] = square %22   @14:19 */
+    /* %22: f32[N,4] = square %21   @14:19 */
     {
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t23[i0] = (t22[i0] * t22[i0]);
+            t22[i0] = (t21[i0] * t21[i0]);
         }
     }
 
-    /* %24: f32[4] = mean %23 {axes: [0], keepdim: false}   @14:19 */
+    /* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t24[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t24[i1] += t23[i0 * 4 + i1];
+                t23[i1] += t22[i0 * 4 + i1];
             }
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t24[j_] /= (float)n;
+        for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] /= (float)n;
     }
 
-    /* %30: f32[4] = pow %29 {exponent: -0.5}   @14:19 */
+    /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t30[i0] = powf((t24[i0] + 1e-05f), -0.5f);
+            t29[i0] = powf((t23[i0] + 1e-05f), -0.5f);
         }
     }
 
-    /* %31: f32[4] = mul %bn.weight, %30   @14:19 */
+    /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t31[i0] = (bn_weight[i0] * t30[i0]);
+            t30[i0] = (bn_weight[i0] * t29[i0]);
         }
     }
 
-    /* %33: f32[N,4] = add %32, %bn.bias   @14:19 */
+    /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t33[i0 * 4 + i1] = ((t22[i0 * 4 + i1] * t31[i1]) + bn_bias[i1]);
+                t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
             }
         }
     }
 
-    /* %43: f32 = div %40, %42   @14:19 */
+    /* %42: f32 = div %39, %41   @14:19 */
     {
-        t43[0] = (((float)(n) * 0.1f) / ((float)(n) - 1.0f));
+        t42[0] = (((float)(n) * 0.1f) / ((float)(n) - 1.0f));
     }
 
-    /* %48: i32 = add %bn.num_batches_tracked, %47   @14:19 */
+    /* %47: i32 = add %bn.num_batches_tracked, %46   @14:19 */
     {
-        t48[0] = dlc_add_i32(bn_num_batches_tracked[0], 1);
+        t47[0] = dlc_add_i32(bn_num_batches_tracked[0], 1);
     }
 
-    /* %49: f32[N,4] = linear %33, %fc.weight, %fc.bias   @14:16 */
+    /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
     {
         if ((int64_t)n * 4 * 4 <= 16384) {
             float tile_[16];
@@ -268,329 +266,324 @@ static float train_step(const dlc_step *s) {
             for (int64_t r = 0; r < n; r++) {
                 float acc_[4] = {0};
                 for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t33[r * 4 + p];
+                    const float a_ = t32[r * 4 + p];
                     const float *const b_ = tile_ + p * 4;
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
-                float *const row_ = t49 + r * 4;
-                for (int64_t q = 0; q < 4; q++) row_[q] = (acc_[q] + fc_bias[q]);
+                float *const row_ = t48 + r * 4;
+                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t33, 4, fc_weight, 4, 0.0f, t49, 4);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t49[i0 * 4 + i1] = (t49[i0 * 4 + i1] + fc_bias[i1]);
-                }
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
         }
     }
 
-    /* %50: f32[4] = mean %49 {axes: [0], keepdim: false}   @14:13 */
+    /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t50[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t50[i1] += t49[i0 * 4 + i1];
+                t49[i1] += t48[i0 * 4 + i1];
             }
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t50[j_] /= (float)n;
+        for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] /= (float)n;
     }
 
-    /* %51: f32[N,4] = sub %49, %50   @14:13 */
+    /* %50: f32[N,4] = sub %48, %49   @14:13 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t51[i0 * 4 + i1] = (t49[i0 * 4 + i1] - t50[i1]);
+                t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
             }
         }
     }
 
-    /* %52: f32[N,4] = square %51   @14:13 */
+    /* %51: f32[N,4] = square %50   @14:13 */
     {
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t52[i0] = (t51[i0] * t51[i0]);
+            t51[i0] = (t50[i0] * t50[i0]);
         }
     }
 
-    /* %53: f32[4] = mean %52 {axes: [0], keepdim: false}   @14:13 */
+    /* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t53[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t53[i1] += t52[i0 * 4 + i1];
+                t52[i1] += t51[i0 * 4 + i1];
             }
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t53[j_] /= (float)n;
+        for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] /= (float)n;
     }
 
-    /* %57: f32[4] = add %56, %28   @14:13 */
+    /* %56: f32[4] = add %55, %27   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t57[i0] = (t53[i0] + 1e-05f);
+            t56[i0] = (t52[i0] + 1e-05f);
         }
     }
 
-    /* %58: f32[4] = pow %57 {exponent: -0.5}   @14:13 */
+    /* %57: f32[4] = pow %56 {exponent: -0.5}   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t58[i0] = powf(t57[i0], -0.5f);
+            t57[i0] = powf(t56[i0], -0.5f);
         }
     }
 
-    /* %59: f32[4] = mul %bn.weight, %58   @14:13 */
+    /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t59[i0] = (bn_weight[i0] * t58[i0]);
+            t58[i0] = (bn_weight[i0] * t57[i0]);
         }
     }
 
-    /* %64: f32[4] = add %62, %63   @14:13 */
+    /* %63: f32[4] = add %61, %62   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t64[i0] = ((((bn_running_mean[i0] * 0.9f) + (t21[i0] * 0.1f)) * 0.9f) + (t50[i0] * 0.1f));
+            t63[i0] = ((((bn_running_mean[i0] * 0.9f) + (t20[i0] * 0.1f)) * 0.9f) + (t49[i0] * 0.1f));
         }
     }
 
-    /* %68: f32 = div %66, %67   @14:13 */
+    /* %67: f32 = div %65, %66   @14:13 */
     {
-        t68[0] = (((float)(n) * 0.1f) / ((float)(n) - 1.0f));
+        t67[0] = (((float)(n) * 0.1f) / ((float)(n) - 1.0f));
     }
 
-    /* %71: f32[4] = add %69, %70   @14:13 */
+    /* %70: f32[4] = add %68, %69   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t71[i0] = ((((bn_running_var[i0] * 0.9f) + (t24[i0] * t43[0])) * 0.9f) + (t53[i0] * t68[0]));
+            t70[i0] = ((((bn_running_var[i0] * 0.9f) + (t23[i0] * t42[0])) * 0.9f) + (t52[i0] * t67[0]));
         }
     }
 
-    /* %72: i32 = add %48, %47   @14:13 */
+    /* %71: i32 = add %47, %46   @14:13 */
     {
-        t72[0] = dlc_add_i32(t48[0], 1);
+        t71[0] = dlc_add_i32(t47[0], 1);
     }
 
-    /* %73: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
+    /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
     {
-        for (int64_t j_ = 0; j_ < 3; j_++) t73[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     acc0_ += s_2[i0 * 15 + i1 * 5 + i2];
                 }
-                t73[i1] += acc0_;
+                t72[i1] += acc0_;
             }
         }
-        for (int64_t j_ = 0; j_ < 3; j_++) t73[j_] /= (float)(5 * n);
+        for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] /= (float)(5 * n);
     }
 
-    /* %75: f32[N,3,5] = sub %s, %74   @15:18 */
+    /* %74: f32[N,3,5] = sub %s, %73   @15:18 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t75[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t74[i1]);
+                    t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
                 }
             }
         }
     }
 
-    /* %76: f32[N,3,5] = square %75   @15:18 */
+    /* %75: f32[N,3,5] = square %74   @15:18 */
     {
         for (int64_t i0 = 0; i0 < (15 * n); i0++) {
-            t76[i0] = (t75[i0] * t75[i0]);
+            t75[i0] = (t74[i0] * t74[i0]);
         }
     }
 
-    /* %77: f32[3] = mean %76 {axes: [0, 2], keepdim: false}   @15:18 */
+    /* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
     {
-        for (int64_t j_ = 0; j_ < 3; j_++) t77[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    acc0_ += t76[i0 * 15 + i1 * 5 + i2];
+                    acc0_ += t75[i0 * 15 + i1 * 5 + i2];
                 }
-                t77[i1] += acc0_;
+                t76[i1] += acc0_;
             }
         }
-        for (int64_t j_ = 0; j_ < 3; j_++) t77[j_] /= (float)(5 * n);
+        for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] /= (float)(5 * n);
     }
 
-    /* %83: f32[3] = pow %82 {exponent: -0.5}   @15:18 */
+    /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t83[i0] = powf((t77[i0] + 1e-05f), -0.5f);
+            t82[i0] = powf((t76[i0] + 1e-05f), -0.5f);
         }
     }
 
-    /* %84: f32[3] = mul %bs.weight, %83   @15:18 */
+    /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t84[i0] = (bs_weight[i0] * t83[i0]);
+            t83[i0] = (bs_weight[i0] * t82[i0]);
         }
     }
 
-    /* %88: f32[N,3,5] = add %86, %87   @15:18 */
+    /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t88[i0 * 15 + i1 * 5 + i2] = ((t75[i0 * 15 + i1 * 5 + i2] * t85[i1]) + t87[i1]);
+                    t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
                 }
             }
         }
     }
 
-    /* %92: f32[3] = add %90, %91   @15:18 */
+    /* %91: f32[3] = add %89, %90   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t92[i0] = ((bs_running_mean[i0] * 0.5f) + (t73[i0] * 0.5f));
+            t91[i0] = ((bs_running_mean[i0] * 0.5f) + (t72[i0] * 0.5f));
         }
     }
 
-    /* %96: f32 = div %94, %95   @15:18 */
+    /* %95: f32 = div %93, %94   @15:18 */
     {
-        t96[0] = (((float)((5 * n)) * 0.5f) / ((float)((5 * n)) - 1.0f));
+        t95[0] = (((float)((5 * n)) * 0.5f) / ((float)((5 * n)) - 1.0f));
     }
 
-    /* %99: f32[3] = add %97, %98   @15:18 */
+    /* %98: f32[3] = add %96, %97   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t99[i0] = ((bs_running_var[i0] * 0.5f) + (t77[i0] * t96[0]));
+            t98[i0] = ((bs_running_var[i0] * 0.5f) + (t76[i0] * t95[0]));
         }
     }
 
-    /* %100: i32 = add %bs.num_batches_tracked, %47   @15:18 */
+    /* %99: i32 = add %bs.num_batches_tracked, %46   @15:18 */
     {
-        t100[0] = dlc_add_i32(bs_num_batches_tracked[0], 1);
+        t99[0] = dlc_add_i32(bs_num_batches_tracked[0], 1);
     }
 
-    /* %t: f32[N,3] = mean %88 {axes: [2], keepdim: false}   @15:13 */
+    /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
     {
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
             float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 5; i1++) {
-                acc0_ += t88[i0 * 5 + i1];
+                acc0_ += t87[i0 * 5 + i1];
             }
             t_2[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
     }
 
-    /* %102: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
+    /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
     {
-        for (int64_t j_ = 0; j_ < 2; j_++) t102[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
                     acc0_ += img[i0 * 18 + i1 * 9 + i2];
                 }
-                t102[i1] += acc0_;
+                t101[i1] += acc0_;
             }
         }
-        for (int64_t j_ = 0; j_ < 2; j_++) t102[j_] /= (float)(9 * n);
+        for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] /= (float)(9 * n);
     }
 
-    /* %104: f32[N,2,3,3] = sub %img, %103   @16:35 */
+    /* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t104[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t103[i1]);
+                    t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
                 }
             }
         }
     }
 
-    /* %105: f32[N,2,3,3] = square %104   @16:35 */
+    /* %104: f32[N,2,3,3] = square %103   @16:35 */
     {
         for (int64_t i0 = 0; i0 < (18 * n); i0++) {
-            t105[i0] = (t104[i0] * t104[i0]);
+            t104[i0] = (t103[i0] * t103[i0]);
         }
     }
 
-    /* %106: f32[2] = mean %105 {axes: [0, 2, 3], keepdim: false}   @16:35 */
+    /* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
     {
-        for (int64_t j_ = 0; j_ < 2; j_++) t106[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    acc0_ += t105[i0 * 18 + i1 * 9 + i2];
+                    acc0_ += t104[i0 * 18 + i1 * 9 + i2];
                 }
-                t106[i1] += acc0_;
+                t105[i1] += acc0_;
             }
         }
-        for (int64_t j_ = 0; j_ < 2; j_++) t106[j_] /= (float)(9 * n);
+        for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] /= (float)(9 * n);
     }
 
-    /* %113: f32[2] = pow %112 {exponent: -0.5}   @16:35 */
+    /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t113[i0] = powf((t106[i0] + 0.001f), -0.5f);
+            t112[i0] = powf((t105[i0] + 0.001f), -0.5f);
         }
     }
 
-    /* %114: f32[2] = mul %b2.weight, %113   @16:35 */
+    /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t114[i0] = (b2_weight[i0] * t113[i0]);
+            t113[i0] = (b2_weight[i0] * t112[i0]);
         }
     }
 
-    /* %118: f32[N,2,3,3] = add %116, %117   @16:35 */
+    /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t118[i0 * 18 + i1 * 9 + i2] = ((t104[i0 * 18 + i1 * 9 + i2] * t115[i1]) + t117[i1]);
+                    t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
                 }
             }
         }
     }
 
-    /* %123: f32[2] = add %120, %122   @16:35 */
+    /* %122: f32[2] = add %119, %121   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t123[i0] = ((b2_running_mean[i0] * 0.8f) + (t102[i0] * 0.2f));
+            t122[i0] = ((b2_running_mean[i0] * 0.8f) + (t101[i0] * 0.2f));
         }
     }
 
-    /* %127: f32 = div %125, %126   @16:35 */
+    /* %126: f32 = div %124, %125   @16:35 */
     {
-        t127[0] = (((float)((9 * n)) * 0.2f) / ((float)((9 * n)) - 1.0f));
+        t126[0] = (((float)((9 * n)) * 0.2f) / ((float)((9 * n)) - 1.0f));
     }
 
-    /* %130: f32[2] = add %128, %129   @16:35 */
+    /* %129: f32[2] = add %127, %128   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t130[i0] = ((b2_running_var[i0] * 0.8f) + (t106[i0] * t127[0]));
+            t129[i0] = ((b2_running_var[i0] * 0.8f) + (t105[i0] * t126[0]));
         }
     }
 
-    /* %131: i32 = add %b2.num_batches_tracked, %47   @16:35 */
+    /* %130: i32 = add %b2.num_batches_tracked, %46   @16:35 */
     {
-        t131[0] = dlc_add_i32(b2_num_batches_tracked[0], 1);
+        t130[0] = dlc_add_i32(b2_num_batches_tracked[0], 1);
     }
 
-    /* %133: f32[N] = sum %132 {axes: [1], keepdim: false}   @16:23 */
+    /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
     {
-        for (int64_t j_ = 0; j_ < n; j_++) t133[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 18; i1++) {
-                acc0_ += t132[i0 * 18 + i1];
+                acc0_ += t131[i0 * 18 + i1];
             }
-            t133[i0] += acc0_;
+            t132[i0] += acc0_;
         }
     }
 
-    /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+    /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
-        float *restrict const to_ = t135;
+        float *restrict const to_ = t134;
         const float *restrict const from_ = t_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -599,9 +592,9 @@ static float train_step(const dlc_step *s) {
         }
     }
 
-    /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+    /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
-        float *restrict const to_ = t135;
+        float *restrict const to_ = t134;
         const float *restrict const from_ = u;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -610,37 +603,37 @@ static float train_step(const dlc_step *s) {
         }
     }
 
-    /* %pred: f32[N,4] = add %h, %135   @17:18 */
+    /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (((t51[i0 * 4 + i1] * t59[i1]) + bn_bias[i1]) + t135[i0 * 4 + i1]);
+                pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
             }
         }
     }
 
-    /* %138: f32 = mse %pred, %y   @20:14 */
+    /* %137: f32 = mse %pred, %y   @20:14 */
     {
         double acc_ = 0.0;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
             const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
         }
-        t138[0] = (float)(acc_ / (double)(4 * n));
+        t137[0] = (float)(acc_ / (double)(4 * n));
     }
 
-    /* %142: f32 = div %141, %140   @20:14 */
+    /* %141: f32 = div %140, %139   @20:14 */
     {
-        t142[0] = (2.0f / (float)((4 * n)));
+        t141[0] = (2.0f / (float)((4 * n)));
     }
 
-    /* %d.pred: f32[N,4] = mul %139, %142   @20:14 */
+    /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
     {
-        memset(t166, 0, sizeof(float) * 4);
+        memset(t165, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t142[0]);
+                const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t141[0]);
                 d_pred[i0 * 4 + i1] = v_;
-                t166[i1] += v_;
+                t165[i1] += v_;
             }
         }
     }
@@ -667,175 +660,172 @@ static float train_step(const dlc_step *s) {
         }
     }
 
-    /* %148: f32[N,18] = broadcast %147   @16:23 */
+    /* %147: f32[N,18] = broadcast %146   @16:23 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 18; i1++) {
-                t148[i0 * 18 + i1] = t147[i0];
+                t147[i0 * 18 + i1] = t146[i0];
             }
         }
     }
 
-    /* %150: f32[2,1,1] = sum_to %149   @16:35 */
+    /* %149: f32[2,1,1] = sum_to %148   @16:35 */
     {
-        for (int64_t j_ = 0; j_ < 2; j_++) t150[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 2; j_++) t149[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    acc0_ += t149[i0 * 18 + i1 * 9 + i2];
+                    acc0_ += t148[i0 * 18 + i1 * 9 + i2];
                 }
-                t150[i1] += acc0_;
+                t149[i1] += acc0_;
             }
         }
     }
 
-    /* %152: f32[N,2,3,3] = mul %149, %109   @16:35 */
+    /* %151: f32[N,2,3,3] = mul %148, %108   @16:35 */
     {
-        memset(t153, 0, sizeof(float) * 2);
+        memset(t152, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    const float v_ = (t149[i0 * 18 + i1 * 9 + i2] * t104[i0 * 18 + i1 * 9 + i2]);
-                    t152[i0 * 18 + i1 * 9 + i2] = v_;
+                    const float v_ = (t148[i0 * 18 + i1 * 9 + i2] * t103[i0 * 18 + i1 * 9 + i2]);
+                    t151[i0 * 18 + i1 * 9 + i2] = v_;
                     acc0_ += v_;
                 }
-                t153[i1] += acc0_;
+                t152[i1] += acc0_;
             }
         }
     }
 
-    /* %d.b2.weight: f32[2] = mul %154, %113   @16:35 */
+    /* %d.b2.weight: f32[2] = mul %153, %112   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            d_b2_weight[i0] = (t154[i0] * t113[i0]);
+            d_b2_weight[i0] = (t153[i0] * t112[i0]);
         }
     }
 
-    /* %158: f32[N,3,1] = div %156, %157   @15:13 */
+    /* %157: f32[N,3,1] = div %155, %156   @15:13 */
     {
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t158[i0] = (t156[i0] / 5.0f);
+            t157[i0] = (t155[i0] / 5.0f);
         }
     }
 
-    /* %159: f32[N,3,5] = broadcast %158   @15:13 */
+    /* %158: f32[N,3,5] = broadcast %157   @15:13 */
     {
-        memset(t160, 0, sizeof(float) * 3);
+        memset(t159, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    const float v_ = t158[i0 * 3 + i1];
-                    t159[i0 * 15 + i1 * 5 + i2] = v_;
+                    const float v_ = t157[i0 * 3 + i1];
+                    t158[i0 * 15 + i1 * 5 + i2] = v_;
                     acc0_ += v_;
                 }
-                t160[i1] += acc0_;
+                t159[i1] += acc0_;
             }
         }
     }
 
-    /* %162: f32[N,3,5] = mul %159, %80   @15:18 */
+    /* %161: f32[N,3,5] = mul %158, %79   @15:18 */
     {
-        memset(t163, 0, sizeof(float) * 3);
+        memset(t162, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    const float v_ = (t159[i0 * 15 + i1 * 5 + i2] * t75[i0 * 15 + i1 * 5 + i2]);
-                    t162[i0 * 15 + i1 * 5 + i2] = v_;
+                    const float v_ = (t158[i0 * 15 + i1 * 5 + i2] * t74[i0 * 15 + i1 * 5 + i2]);
+                    t161[i0 * 15 + i1 * 5 + i2] = v_;
                     acc0_ += v_;
                 }
-                t163[i1] += acc0_;
+                t162[i1] += acc0_;
             }
         }
     }
 
-    /* %d.bs.weight: f32[3] = mul %164, %83   @15:18 */
+    /* %d.bs.weight: f32[3] = mul %163, %82   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            d_bs_weight[i0] = (t164[i0] * t83[i0]);
+            d_bs_weight[i0] = (t163[i0] * t82[i0]);
         }
     }
 
-    /* %168: f32[N,4] = mul %d.pred, %55   @14:13 */
+    /* %167: f32[N,4] = mul %d.pred, %54   @14:13 */
     {
-        memset(t169, 0, sizeof(float) * 4);
+        memset(t168, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (d_pred[i0 * 4 + i1] * t51[i0 * 4 + i1]);
-                t168[i0 * 4 + i1] = v_;
-                t169[i1] += v_;
+                const float v_ = (d_pred[i0 * 4 + i1] * t50[i0 * 4 + i1]);
+                t167[i0 * 4 + i1] = v_;
+                t168[i1] += v_;
             }
         }
     }
 
-    /* %177: f32[4] = div %175, %176   @14:13 */
+    /* %176: f32[4] = div %174, %175   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t177[i0] = (((t169[i0] * bn_weight[i0]) * (powf(t57[i0], -1.5f) * -0.5f)) / (float)(n));
+            t176[i0] = (((t168[i0] * bn_weight[i0]) * (powf(t56[i0], -1.5f) * -0.5f)) / (float)(n));
         }
     }
 
-    /* %181: f32[N,4] = add %167, %180 */
+    /* %180: f32[N,4] = add %166, %179 */
     {
-        memset(t182, 0, sizeof(float) * 4);
+        memset(t181, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((d_pred[i0 * 4 + i1] * t59[i1]) + (t177[i1] * (t51[i0 * 4 + i1] * 2.0f)));
-                t181[i0 * 4 + i1] = v_;
-                t182[i1] += v_;
+                const float v_ = ((d_pred[i0 * 4 + i1] * t58[i1]) + (t176[i1] * (t50[i0 * 4 + i1] * 2.0f)));
+                t180[i0 * 4 + i1] = v_;
+                t181[i1] += v_;
             }
         }
     }
 
-    /* %184: f32[4] = div %183, %65   @14:13 */
+    /* %183: f32[4] = div %182, %64   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t184[i0] = ((-t182[i0]) / (float)(n));
+            t183[i0] = ((-t181[i0]) / (float)(n));
         }
     }
 
-    /* %186: f32[N,4] = add %181, %185 */
+    /* %185: f32[N,4] = add %180, %184 */
     {
-        memset(d_fc_bias, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (t181[i0 * 4 + i1] + t184[i1]);
-                t186[i0 * 4 + i1] = v_;
-                d_fc_bias[i1] += v_;
+                t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
             }
         }
     }
 
-    /* %187: f32[N,4] = matmul %186, %fc.weight   @14:16 */
+    /* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
     {
         if ((int64_t)n * 4 * 4 <= 16384) {
             for (int64_t r = 0; r < n; r++) {
                 float acc_[4] = {0};
                 for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t186[r * 4 + p];
+                    const float a_ = t185[r * 4 + p];
                     const float *const b_ = fc_weight + p * 4;
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
-                float *const row_ = t187 + r * 4;
+                float *const row_ = t186 + r * 4;
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t186, 4, fc_weight, 4, 0.0f, t187, 4);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
         }
     }
 
-    /* %d.fc.weight: f32[4,4] = matmul %186, %33 {transpose_a: true}   @14:16 */
+    /* %d.fc.weight: f32[4,4] = matmul %185, %32 {transpose_a: true}   @14:16 */
     {
         if ((int64_t)4 * 4 * n <= 16384) {
             for (int64_t r = 0; r < 4; r++) {
                 float acc_[4] = {0};
                 for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t186[p * 4 + r];
-                    const float *const b_ = t33 + p * 4;
+                    const float a_ = t185[p * 4 + r];
+                    const float *const b_ = t32 + p * 4;
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = d_fc_weight + r * 4;
@@ -843,102 +833,102 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, t186, 4, t33, 4, 0.0f, d_fc_weight, 4);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, t185, 4, t32, 4, 0.0f, d_fc_weight, 4);
         }
     }
 
-    /* %190: f32[4] = sum_to %187   @14:19 */
+    /* %188: f32[4] = sum_to %186   @14:19 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t190[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 4; j_++) t188[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t190[i1] += t187[i0 * 4 + i1];
+                t188[i1] += t186[i0 * 4 + i1];
             }
         }
     }
 
-    /* %191: f32[N,4] = mul %187, %26   @14:19 */
+    /* %189: f32[N,4] = mul %186, %25   @14:19 */
     {
-        memset(t192, 0, sizeof(float) * 4);
+        memset(t190, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (t187[i0 * 4 + i1] * t22[i0 * 4 + i1]);
-                t191[i0 * 4 + i1] = v_;
-                t192[i1] += v_;
+                const float v_ = (t186[i0 * 4 + i1] * t21[i0 * 4 + i1]);
+                t189[i0 * 4 + i1] = v_;
+                t190[i1] += v_;
             }
         }
     }
 
-    /* %d.bn.bias: f32[4] = add %166, %190 */
+    /* %d.bn.bias: f32[4] = add %165, %188 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            d_bn_bias[i0] = (t166[i0] + t190[i0]);
+            d_bn_bias[i0] = (t165[i0] + t188[i0]);
         }
     }
 
-    /* %d.bn.weight: f32[4] = add %170, %193 */
+    /* %d.bn.weight: f32[4] = add %169, %191 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            d_bn_weight[i0] = ((t169[i0] * t58[i0]) + (t192[i0] * t30[i0]));
+            d_bn_weight[i0] = ((t168[i0] * t57[i0]) + (t190[i0] * t29[i0]));
         }
     }
 
-    /* %d.bs.bias: f32[3] = reshape %160   @15:18 */
+    /* %d.bs.bias: f32[3] = reshape %159   @15:18 */
     {
         memcpy(d_bs_bias_2, d_bs_bias, sizeof(float) * 3);
     }
 
-    /* %d.b2.bias: f32[2] = reshape %150   @16:35 */
+    /* %d.b2.bias: f32[2] = reshape %149   @16:35 */
     {
         memcpy(d_b2_bias_2, d_b2_bias, sizeof(float) * 2);
     }
 
-    /* %64: f32[4] = add %62, %63   @14:13 */
+    /* %63: f32[4] = add %61, %62   @14:13 */
     {
-        memcpy(bn_running_mean_next, t64, sizeof(float) * 4);
+        memcpy(bn_running_mean_next, t63, sizeof(float) * 4);
     }
 
-    /* %71: f32[4] = add %69, %70   @14:13 */
+    /* %70: f32[4] = add %68, %69   @14:13 */
     {
-        memcpy(bn_running_var_next, t71, sizeof(float) * 4);
+        memcpy(bn_running_var_next, t70, sizeof(float) * 4);
     }
 
-    /* %72: i32 = add %48, %47   @14:13 */
+    /* %71: i32 = add %47, %46   @14:13 */
     {
-        memcpy(bn_num_batches_tracked_next, t72, sizeof(int32_t) * 1);
+        memcpy(bn_num_batches_tracked_next, t71, sizeof(int32_t) * 1);
     }
 
-    /* %92: f32[3] = add %90, %91   @15:18 */
+    /* %91: f32[3] = add %89, %90   @15:18 */
     {
-        memcpy(bs_running_mean_next, t92, sizeof(float) * 3);
+        memcpy(bs_running_mean_next, t91, sizeof(float) * 3);
     }
 
-    /* %99: f32[3] = add %97, %98   @15:18 */
+    /* %98: f32[3] = add %96, %97   @15:18 */
     {
-        memcpy(bs_running_var_next, t99, sizeof(float) * 3);
+        memcpy(bs_running_var_next, t98, sizeof(float) * 3);
     }
 
-    /* %100: i32 = add %bs.num_batches_tracked, %47   @15:18 */
+    /* %99: i32 = add %bs.num_batches_tracked, %46   @15:18 */
     {
-        memcpy(bs_num_batches_tracked_next, t100, sizeof(int32_t) * 1);
+        memcpy(bs_num_batches_tracked_next, t99, sizeof(int32_t) * 1);
     }
 
-    /* %123: f32[2] = add %120, %122   @16:35 */
+    /* %122: f32[2] = add %119, %121   @16:35 */
     {
-        memcpy(b2_running_mean_next, t123, sizeof(float) * 2);
+        memcpy(b2_running_mean_next, t122, sizeof(float) * 2);
     }
 
-    /* %130: f32[2] = add %128, %129   @16:35 */
+    /* %129: f32[2] = add %127, %128   @16:35 */
     {
-        memcpy(b2_running_var_next, t130, sizeof(float) * 2);
+        memcpy(b2_running_var_next, t129, sizeof(float) * 2);
     }
 
-    /* %131: i32 = add %b2.num_batches_tracked, %47   @16:35 */
+    /* %130: i32 = add %b2.num_batches_tracked, %46   @16:35 */
     {
-        memcpy(b2_num_batches_tracked_next, t131, sizeof(int32_t) * 1);
+        memcpy(b2_num_batches_tracked_next, t130, sizeof(int32_t) * 1);
     }
 
-    return t138[0];
+    return t137[0];
 }
 
 /* Entry 'sgd': arena 768*N + 1216 bytes. */
@@ -966,146 +956,144 @@ static float sgd_step(const dlc_step *s) {
     float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
     int32_t *const b2_num_batches_tracked = (int32_t *)s->state[8];  /* i32 */
     float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const fc_bias = (float *)s->params[7];  /* f32[4] */
-    float *const t21 = (float *)(arena + 0);  /* f32[4] */
-    float *const t22 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t23 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t24 = (float *)(arena + (128 * n + 64));  /* f32[4] */
-    float *const t29 = (float *)(arena + 0);  /* f32[4] */
-    float *const t30 = (float *)(arena + (128 * n + 128));  /* f32[4] */
-    float *const t31 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const t32 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t33 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t35 = (float *)(arena + 0);  /* f32[4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
+    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t34 = (float *)(arena + 0);  /* f32[4] */
+    float *const t36 = (float *)(arena + 0);  /* f32[4] */
     float *const t37 = (float *)(arena + 0);  /* f32[4] */
-    float *const t38 = (float *)(arena + 0);  /* f32[4] */
-    float *const t40 = (float *)(arena + 0);  /* f32 */
-    float *const t42 = (float *)(arena + 0);  /* f32 */
-    float *const t43 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t39 = (float *)(arena + 0);  /* f32 */
+    float *const t41 = (float *)(arena + 0);  /* f32 */
+    float *const t42 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t43 = (float *)(arena + 0);  /* f32[4] */
     float *const t44 = (float *)(arena + 0);  /* f32[4] */
     float *const t45 = (float *)(arena + 0);  /* f32[4] */
-    float *const t46 = (float *)(arena + 0);  /* f32[4] */
-    int32_t *const t48 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
-    float *const t49 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t50 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t51 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const t52 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t53 = (float *)(arena + (256 * n + 384));  /* f32[4] */
-    float *const t57 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t58 = (float *)(arena + (256 * n + 512));  /* f32[4] */
-    float *const t59 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t60 = (float *)(arena + 0);  /* f32[N,4] */
+    int32_t *const t47 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
+    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
+    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
+    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
     float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t61 = (float *)(arena + 0);  /* f32[4] */
     float *const t62 = (float *)(arena + 0);  /* f32[4] */
-    float *const t63 = (float *)(arena + 0);  /* f32[4] */
-    float *const t64 = (float *)(arena + (256 * n + 640));  /* f32[4] */
+    float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
+    float *const t65 = (float *)(arena + 0);  /* f32 */
     float *const t66 = (float *)(arena + 0);  /* f32 */
     float *const t67 = (float *)(arena + 0);  /* f32 */
-    float *const t68 = (float *)(arena + 0);  /* f32 */
+    float *const t68 = (float *)(arena + 0);  /* f32[4] */
     float *const t69 = (float *)(arena + 0);  /* f32[4] */
-    float *const t70 = (float *)(arena + 0);  /* f32[4] */
-    float *const t71 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    int32_t *const t72 = (int32_t *)(arena + (128 * n + 64));  /* i32 */
-    float *const t73 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t74 = (float *)t73;  /* f32[3,1] */
-    float *const t75 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t76 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    float *const t77 = (float *)(arena + (256 * n + 384));  /* f32[3] */
+    float *const t70 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    int32_t *const t71 = (int32_t *)(arena + (128 * n + 64));  /* i32 */
+    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t73 = (float *)t72;  /* f32[3,1] */
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
     float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t83 = (float *)(arena + 0);  /* f32[3] */
-    float *const t84 = (float *)(arena + (128 * n + 256));  /* f32[3] */
-    float *const t85 = (float *)t84;  /* f32[3,1] */
-    float *const t86 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t87 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t88 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t89 = (float *)(arena + 0);  /* f32[3] */
     float *const t90 = (float *)(arena + 0);  /* f32[3] */
-    float *const t91 = (float *)(arena + 0);  /* f32[3] */
-    float *const t92 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t91 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t93 = (float *)(arena + 0);  /* f32 */
     float *const t94 = (float *)(arena + 0);  /* f32 */
-    float *const t95 = (float *)(arena + 0);  /* f32 */
-    float *const t96 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t95 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t96 = (float *)(arena + 0);  /* f32[3] */
     float *const t97 = (float *)(arena + 0);  /* f32[3] */
-    float *const t98 = (float *)(arena + 0);  /* f32[3] */
-    float *const t99 = (float *)(arena + (320 * n + 704));  /* f32[3] */
-    int32_t *const t100 = (int32_t *)(arena + (256 * n + 384));  /* i32 */
+    float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
+    int32_t *const t99 = (int32_t *)(arena + (256 * n + 384));  /* i32 */
     float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const t102 = (float *)(arena + (128 * n + 192));  /* f32[2] */
-    float *const t103 = (float *)t102;  /* f32[2,1,1] */
-    float *const t104 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
-    float *const t105 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t106 = (float *)(arena + (640 * n + 768));  /* f32[2] */
-    float *const t112 = (float *)(arena + 0);  /* f32[2] */
-    float *const t113 = (float *)(arena + (640 * n + 832));  /* f32[2] */
-    float *const t114 = (float *)(arena + (640 * n + 896));  /* f32[2] */
-    float *const t115 = (float *)t114;  /* f32[2,1,1] */
-    float *const t116 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t117 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t118 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t120 = (float *)(arena + 0);  /* f32[2] */
-    float *const t122 = (float *)(arena + 0);  /* f32[2] */
-    float *const t123 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
+    float *const t102 = (float *)t101;  /* f32[2,1,1] */
+    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
+    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t119 = (float *)(arena + 0);  /* f32[2] */
+    float *const t121 = (float *)(arena + 0);  /* f32[2] */
+    float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    float *const t124 = (float *)(arena + 0);  /* f32 */
     float *const t125 = (float *)(arena + 0);  /* f32 */
-    float *const t126 = (float *)(arena + 0);  /* f32 */
-    float *const t127 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t126 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t127 = (float *)(arena + 0);  /* f32[2] */
     float *const t128 = (float *)(arena + 0);  /* f32[2] */
-    float *const t129 = (float *)(arena + 0);  /* f32[2] */
-    float *const t130 = (float *)(arena + (640 * n + 960));  /* f32[2] */
-    int32_t *const t131 = (int32_t *)(arena + (640 * n + 768));  /* i32 */
-    float *const t132 = (float *)t118;  /* f32[N,18] */
-    float *const t133 = (float *)(arena + (256 * n + 704));  /* f32[N] */
-    float *const u = (float *)t133;  /* f32[N,1] */
-    float *const t135 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
+    float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
+    int32_t *const t130 = (int32_t *)(arena + (640 * n + 768));  /* i32 */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
     float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t138 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t139 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t142 = (float *)(arena + (640 * n + 1024));  /* f32 */
+    float *const t137 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t141 = (float *)(arena + (640 * n + 1024));  /* f32 */
     float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
     float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
     float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
-    float *const t146 = (float *)d_u;  /* f32[N] */
-    float *const t147 = (float *)t146;  /* f32[N,1] */
-    float *const t148 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
-    float *const t149 = (float *)t148;  /* f32[N,2,3,3] */
-    float *const t150 = (float *)(arena + (640 * n + 1024));  /* f32[2,1,1] */
-    float *const d_b2_bias = (float *)t150;  /* f32[2] */
-    float *const t152 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t153 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
-    float *const t154 = (float *)t153;  /* f32[2] */
-    float *const t156 = (float *)d_t;  /* f32[N,3,1] */
-    float *const t158 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
-    float *const t159 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
-    float *const t160 = (float *)(arena + (640 * n + 832));  /* f32[3,1] */
-    float *const d_bs_bias = (float *)t160;  /* f32[3] */
-    float *const t162 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
-    float *const t163 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
-    float *const t164 = (float *)t163;  /* f32[3] */
-    float *const t166 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
-    float *const t167 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t168 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t145 = (float *)d_u;  /* f32[N] */
+    float *const t146 = (float *)t145;  /* f32[N,1] */
+    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
+    float *const t149 = (float *)(arena + (640 * n + 1024));  /* f32[2,1,1] */
+    float *const d_b2_bias = (float *)t149;  /* f32[2] */
+    float *const t151 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
+    float *const t153 = (float *)t152;  /* f32[2] */
+    float *const t155 = (float *)d_t;  /* f32[N,3,1] */
+    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
+    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
+    float *const t159 = (float *)(arena + (640 * n + 832));  /* f32[3,1] */
+    float *const d_bs_bias = (float *)t159;  /* f32[3] */
+    float *const t161 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
+    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
+    float *const t163 = (float *)t162;  /* f32[3] */
+    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
+    float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t168 = (float *)(arena + 0);  /* f32[4] */
     float *const t169 = (float *)(arena + 0);  /* f32[4] */
     float *const t170 = (float *)(arena + 0);  /* f32[4] */
     float *const t171 = (float *)(arena + 0);  /* f32[4] */
-    float *const t172 = (float *)(arena + 0);  /* f32[4] */
+    float *const t173 = (float *)(arena + 0);  /* f32[4] */
     float *const t174 = (float *)(arena + 0);  /* f32[4] */
-    float *const t175 = (float *)(arena + 0);  /* f32[4] */
-    float *const t177 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t176 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t180 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t181 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t182 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t183 = (float *)(arena + 0);  /* f32[4] */
-    float *const t184 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t185 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t186 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t187 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const d_fc_bias = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t181 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t182 = (float *)(arena + 0);  /* f32[4] */
+    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t188 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
     float *const t190 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t191 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t192 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t193 = (float *)(arena + 0);  /* f32[4] */
-    float *const d_bs_bias_2 = (float *)(arena + (640 * n + 1088));  /* f32[3] */
-    float *const d_b2_bias_2 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    float *const t191 = (float *)(arena + 0);  /* f32[4] */
+    float *const d_bs_bias_2 = (float *)(arena + (256 * n + 576));  /* f32[3] */
+    float *const d_b2_bias_2 = (float *)(arena + (640 * n + 1088));  /* f32[2] */
     float *const bn_running_mean_next = (float *)s->state[0];  /* f32[4] */
     float *const bn_running_var_next = (float *)s->state[1];  /* f32[4] */
     int32_t *const bn_num_batches_tracked_next = (int32_t *)s->state[2];  /* i32 */
@@ -1116,78 +1104,78 @@ static float sgd_step(const dlc_step *s) {
     float *const b2_running_var_next = (float *)s->state[7];  /* f32[2] */
     int32_t *const b2_num_batches_tracked_next = (int32_t *)s->state[8];  /* i32 */
 
-    /* %21: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
+    /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t21[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t21[i1] += x[i0 * 4 + i1];
+                t20[i1] += x[i0 * 4 + i1];
             }
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t21[j_] /= (float)n;
+        for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] /= (float)n;
     }
 
-    /* %22: f32[N,4] = sub %x, %21   @14:19 */
+    /* %21: f32[N,4] = sub %x, %20   @14:19 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t22[i0 * 4 + i1] = (x[i0 * 4 + i1] - t21[i1]);
+                t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
             }
         }
     }
 
-    /* %23: f32[N,4] = square %22   @14:19 */
+    /* %22: f32[N,4] = square %21   @14:19 */
     {
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t23[i0] = (t22[i0] * t22[i0]);
+            t22[i0] = (t21[i0] * t21[i0]);
         }
     }
 
-    /* %24: f32[4] = mean %23 {axes: [0], keepdim: false}   @14:19 */
+    /* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t24[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t24[i1] += t23[i0 * 4 + i1];
+                t23[i1] += t22[i0 * 4 + i1];
             }
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t24[j_] /= (float)n;
+        for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] /= (float)n;
     }
 
-    /* %30: f32[4] = pow %29 {exponent: -0.5}   @14:19 */
+    /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t30[i0] = powf((t24[i0] + 1e-05f), -0.5f);
+            t29[i0] = powf((t23[i0] + 1e-05f), -0.5f);
         }
     }
 
-    /* %31: f32[4] = mul %bn.weight, %30   @14:19 */
+    /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t31[i0] = (bn_weight[i0] * t30[i0]);
+            t30[i0] = (bn_weight[i0] * t29[i0]);
         }
     }
 
-    /* %33: f32[N,4] = add %32, %bn.bias   @14:19 */
+    /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t33[i0 * 4 + i1] = ((t22[i0 * 4 + i1] * t31[i1]) + bn_bias[i1]);
+                t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
             }
         }
     }
 
-    /* %43: f32 = div %40, %42   @14:19 */
+    /* %42: f32 = div %39, %41   @14:19 */
     {
-        t43[0] = (((float)(n) * 0.1f) / ((float)(n) - 1.0f));
+        t42[0] = (((float)(n) * 0.1f) / ((float)(n) - 1.0f));
     }
 
-    /* %48: i32 = add %bn.num_batches_tracked, %47   @14:19 */
+    /* %47: i32 = add %bn.num_batches_tracked, %46   @14:19 */
     {
-        t48[0] = dlc_add_i32(bn_num_batches_tracked[0], 1);
+        t47[0] = dlc_add_i32(bn_num_batches_tracked[0], 1);
     }
 
-    /* %49: f32[N,4] = linear %33, %fc.weight, %fc.bias   @14:16 */
+    /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
     {
         if ((int64_t)n * 4 * 4 <= 16384) {
             float tile_[16];
@@ -1195,329 +1183,324 @@ static float sgd_step(const dlc_step *s) {
             for (int64_t r = 0; r < n; r++) {
                 float acc_[4] = {0};
                 for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t33[r * 4 + p];
+                    const float a_ = t32[r * 4 + p];
                     const float *const b_ = tile_ + p * 4;
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
-                float *const row_ = t49 + r * 4;
-                for (int64_t q = 0; q < 4; q++) row_[q] = (acc_[q] + fc_bias[q]);
+                float *const row_ = t48 + r * 4;
+                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t33, 4, fc_weight, 4, 0.0f, t49, 4);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t49[i0 * 4 + i1] = (t49[i0 * 4 + i1] + fc_bias[i1]);
-                }
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
         }
     }
 
-    /* %50: f32[4] = mean %49 {axes: [0], keepdim: false}   @14:13 */
+    /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t50[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t50[i1] += t49[i0 * 4 + i1];
+                t49[i1] += t48[i0 * 4 + i1];
             }
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t50[j_] /= (float)n;
+        for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] /= (float)n;
     }
 
-    /* %51: f32[N,4] = sub %49, %50   @14:13 */
+    /* %50: f32[N,4] = sub %48, %49   @14:13 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t51[i0 * 4 + i1] = (t49[i0 * 4 + i1] - t50[i1]);
+                t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
             }
         }
     }
 
-    /* %52: f32[N,4] = square %51   @14:13 */
+    /* %51: f32[N,4] = square %50   @14:13 */
     {
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t52[i0] = (t51[i0] * t51[i0]);
+            t51[i0] = (t50[i0] * t50[i0]);
         }
     }
 
-    /* %53: f32[4] = mean %52 {axes: [0], keepdim: false}   @14:13 */
+    /* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t53[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t53[i1] += t52[i0 * 4 + i1];
+                t52[i1] += t51[i0 * 4 + i1];
             }
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t53[j_] /= (float)n;
+        for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] /= (float)n;
     }
 
-    /* %57: f32[4] = add %56, %28   @14:13 */
+    /* %56: f32[4] = add %55, %27   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t57[i0] = (t53[i0] + 1e-05f);
+            t56[i0] = (t52[i0] + 1e-05f);
         }
     }
 
-    /* %58: f32[4] = pow %57 {exponent: -0.5}   @14:13 */
+    /* %57: f32[4] = pow %56 {exponent: -0.5}   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t58[i0] = powf(t57[i0], -0.5f);
+            t57[i0] = powf(t56[i0], -0.5f);
         }
     }
 
-    /* %59: f32[4] = mul %bn.weight, %58   @14:13 */
+    /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t59[i0] = (bn_weight[i0] * t58[i0]);
+            t58[i0] = (bn_weight[i0] * t57[i0]);
         }
     }
 
-    /* %64: f32[4] = add %62, %63   @14:13 */
+    /* %63: f32[4] = add %61, %62   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t64[i0] = ((((bn_running_mean[i0] * 0.9f) + (t21[i0] * 0.1f)) * 0.9f) + (t50[i0] * 0.1f));
+            t63[i0] = ((((bn_running_mean[i0] * 0.9f) + (t20[i0] * 0.1f)) * 0.9f) + (t49[i0] * 0.1f));
         }
     }
 
-    /* %68: f32 = div %66, %67   @14:13 */
+    /* %67: f32 = div %65, %66   @14:13 */
     {
-        t68[0] = (((float)(n) * 0.1f) / ((float)(n) - 1.0f));
+        t67[0] = (((float)(n) * 0.1f) / ((float)(n) - 1.0f));
     }
 
-    /* %71: f32[4] = add %69, %70   @14:13 */
+    /* %70: f32[4] = add %68, %69   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t71[i0] = ((((bn_running_var[i0] * 0.9f) + (t24[i0] * t43[0])) * 0.9f) + (t53[i0] * t68[0]));
+            t70[i0] = ((((bn_running_var[i0] * 0.9f) + (t23[i0] * t42[0])) * 0.9f) + (t52[i0] * t67[0]));
         }
     }
 
-    /* %72: i32 = add %48, %47   @14:13 */
+    /* %71: i32 = add %47, %46   @14:13 */
     {
-        t72[0] = dlc_add_i32(t48[0], 1);
+        t71[0] = dlc_add_i32(t47[0], 1);
     }
 
-    /* %73: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
+    /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
     {
-        for (int64_t j_ = 0; j_ < 3; j_++) t73[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
                     acc0_ += s_2[i0 * 15 + i1 * 5 + i2];
                 }
-                t73[i1] += acc0_;
+                t72[i1] += acc0_;
             }
         }
-        for (int64_t j_ = 0; j_ < 3; j_++) t73[j_] /= (float)(5 * n);
+        for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] /= (float)(5 * n);
     }
 
-    /* %75: f32[N,3,5] = sub %s, %74   @15:18 */
+    /* %74: f32[N,3,5] = sub %s, %73   @15:18 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t75[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t74[i1]);
+                    t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
                 }
             }
         }
     }
 
-    /* %76: f32[N,3,5] = square %75   @15:18 */
+    /* %75: f32[N,3,5] = square %74   @15:18 */
     {
         for (int64_t i0 = 0; i0 < (15 * n); i0++) {
-            t76[i0] = (t75[i0] * t75[i0]);
+            t75[i0] = (t74[i0] * t74[i0]);
         }
     }
 
-    /* %77: f32[3] = mean %76 {axes: [0, 2], keepdim: false}   @15:18 */
+    /* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
     {
-        for (int64_t j_ = 0; j_ < 3; j_++) t77[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    acc0_ += t76[i0 * 15 + i1 * 5 + i2];
+                    acc0_ += t75[i0 * 15 + i1 * 5 + i2];
                 }
-                t77[i1] += acc0_;
+                t76[i1] += acc0_;
             }
         }
-        for (int64_t j_ = 0; j_ < 3; j_++) t77[j_] /= (float)(5 * n);
+        for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] /= (float)(5 * n);
     }
 
-    /* %83: f32[3] = pow %82 {exponent: -0.5}   @15:18 */
+    /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t83[i0] = powf((t77[i0] + 1e-05f), -0.5f);
+            t82[i0] = powf((t76[i0] + 1e-05f), -0.5f);
         }
     }
 
-    /* %84: f32[3] = mul %bs.weight, %83   @15:18 */
+    /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t84[i0] = (bs_weight[i0] * t83[i0]);
+            t83[i0] = (bs_weight[i0] * t82[i0]);
         }
     }
 
-    /* %88: f32[N,3,5] = add %86, %87   @15:18 */
+    /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t88[i0 * 15 + i1 * 5 + i2] = ((t75[i0 * 15 + i1 * 5 + i2] * t85[i1]) + t87[i1]);
+                    t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
                 }
             }
         }
     }
 
-    /* %92: f32[3] = add %90, %91   @15:18 */
+    /* %91: f32[3] = add %89, %90   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t92[i0] = ((bs_running_mean[i0] * 0.5f) + (t73[i0] * 0.5f));
+            t91[i0] = ((bs_running_mean[i0] * 0.5f) + (t72[i0] * 0.5f));
         }
     }
 
-    /* %96: f32 = div %94, %95   @15:18 */
+    /* %95: f32 = div %93, %94   @15:18 */
     {
-        t96[0] = (((float)((5 * n)) * 0.5f) / ((float)((5 * n)) - 1.0f));
+        t95[0] = (((float)((5 * n)) * 0.5f) / ((float)((5 * n)) - 1.0f));
     }
 
-    /* %99: f32[3] = add %97, %98   @15:18 */
+    /* %98: f32[3] = add %96, %97   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t99[i0] = ((bs_running_var[i0] * 0.5f) + (t77[i0] * t96[0]));
+            t98[i0] = ((bs_running_var[i0] * 0.5f) + (t76[i0] * t95[0]));
         }
     }
 
-    /* %100: i32 = add %bs.num_batches_tracked, %47   @15:18 */
+    /* %99: i32 = add %bs.num_batches_tracked, %46   @15:18 */
     {
-        t100[0] = dlc_add_i32(bs_num_batches_tracked[0], 1);
+        t99[0] = dlc_add_i32(bs_num_batches_tracked[0], 1);
     }
 
-    /* %t: f32[N,3] = mean %88 {axes: [2], keepdim: false}   @15:13 */
+    /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
     {
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
             float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 5; i1++) {
-                acc0_ += t88[i0 * 5 + i1];
+                acc0_ += t87[i0 * 5 + i1];
             }
             t_2[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
     }
 
-    /* %102: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
+    /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
     {
-        for (int64_t j_ = 0; j_ < 2; j_++) t102[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
                     acc0_ += img[i0 * 18 + i1 * 9 + i2];
                 }
-                t102[i1] += acc0_;
+                t101[i1] += acc0_;
             }
         }
-        for (int64_t j_ = 0; j_ < 2; j_++) t102[j_] /= (float)(9 * n);
+        for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] /= (float)(9 * n);
     }
 
-    /* %104: f32[N,2,3,3] = sub %img, %103   @16:35 */
+    /* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t104[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t103[i1]);
+                    t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
                 }
             }
         }
     }
 
-    /* %105: f32[N,2,3,3] = square %104   @16:35 */
+    /* %104: f32[N,2,3,3] = square %103   @16:35 */
     {
         for (int64_t i0 = 0; i0 < (18 * n); i0++) {
-            t105[i0] = (t104[i0] * t104[i0]);
+            t104[i0] = (t103[i0] * t103[i0]);
         }
     }
 
-    /* %106: f32[2] = mean %105 {axes: [0, 2, 3], keepdim: false}   @16:35 */
+    /* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
     {
-        for (int64_t j_ = 0; j_ < 2; j_++) t106[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    acc0_ += t105[i0 * 18 + i1 * 9 + i2];
+                    acc0_ += t104[i0 * 18 + i1 * 9 + i2];
                 }
-                t106[i1] += acc0_;
+                t105[i1] += acc0_;
             }
         }
-        for (int64_t j_ = 0; j_ < 2; j_++) t106[j_] /= (float)(9 * n);
+        for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] /= (float)(9 * n);
     }
 
-    /* %113: f32[2] = pow %112 {exponent: -0.5}   @16:35 */
+    /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t113[i0] = powf((t106[i0] + 0.001f), -0.5f);
+            t112[i0] = powf((t105[i0] + 0.001f), -0.5f);
         }
     }
 
-    /* %114: f32[2] = mul %b2.weight, %113   @16:35 */
+    /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t114[i0] = (b2_weight[i0] * t113[i0]);
+            t113[i0] = (b2_weight[i0] * t112[i0]);
         }
     }
 
-    /* %118: f32[N,2,3,3] = add %116, %117   @16:35 */
+    /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t118[i0 * 18 + i1 * 9 + i2] = ((t104[i0 * 18 + i1 * 9 + i2] * t115[i1]) + t117[i1]);
+                    t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
                 }
             }
         }
     }
 
-    /* %123: f32[2] = add %120, %122   @16:35 */
+    /* %122: f32[2] = add %119, %121   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t123[i0] = ((b2_running_mean[i0] * 0.8f) + (t102[i0] * 0.2f));
+            t122[i0] = ((b2_running_mean[i0] * 0.8f) + (t101[i0] * 0.2f));
         }
     }
 
-    /* %127: f32 = div %125, %126   @16:35 */
+    /* %126: f32 = div %124, %125   @16:35 */
     {
-        t127[0] = (((float)((9 * n)) * 0.2f) / ((float)((9 * n)) - 1.0f));
+        t126[0] = (((float)((9 * n)) * 0.2f) / ((float)((9 * n)) - 1.0f));
     }
 
-    /* %130: f32[2] = add %128, %129   @16:35 */
+    /* %129: f32[2] = add %127, %128   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t130[i0] = ((b2_running_var[i0] * 0.8f) + (t106[i0] * t127[0]));
+            t129[i0] = ((b2_running_var[i0] * 0.8f) + (t105[i0] * t126[0]));
         }
     }
 
-    /* %131: i32 = add %b2.num_batches_tracked, %47   @16:35 */
+    /* %130: i32 = add %b2.num_batches_tracked, %46   @16:35 */
     {
-        t131[0] = dlc_add_i32(b2_num_batches_tracked[0], 1);
+        t130[0] = dlc_add_i32(b2_num_batches_tracked[0], 1);
     }
 
-    /* %133: f32[N] = sum %132 {axes: [1], keepdim: false}   @16:23 */
+    /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
     {
-        for (int64_t j_ = 0; j_ < n; j_++) t133[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 18; i1++) {
-                acc0_ += t132[i0 * 18 + i1];
+                acc0_ += t131[i0 * 18 + i1];
             }
-            t133[i0] += acc0_;
+            t132[i0] += acc0_;
         }
     }
 
-    /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+    /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
-        float *restrict const to_ = t135;
+        float *restrict const to_ = t134;
         const float *restrict const from_ = t_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -1526,9 +1509,9 @@ static float sgd_step(const dlc_step *s) {
         }
     }
 
-    /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+    /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
-        float *restrict const to_ = t135;
+        float *restrict const to_ = t134;
         const float *restrict const from_ = u;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -1537,37 +1520,37 @@ static float sgd_step(const dlc_step *s) {
         }
     }
 
-    /* %pred: f32[N,4] = add %h, %135   @17:18 */
+    /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (((t51[i0 * 4 + i1] * t59[i1]) + bn_bias[i1]) + t135[i0 * 4 + i1]);
+                pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
             }
         }
     }
 
-    /* %138: f32 = mse %pred, %y   @20:14 */
+    /* %137: f32 = mse %pred, %y   @20:14 */
     {
         double acc_ = 0.0;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
             const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
         }
-        t138[0] = (float)(acc_ / (double)(4 * n));
+        t137[0] = (float)(acc_ / (double)(4 * n));
     }
 
-    /* %142: f32 = div %141, %140   @20:14 */
+    /* %141: f32 = div %140, %139   @20:14 */
     {
-        t142[0] = (2.0f / (float)((4 * n)));
+        t141[0] = (2.0f / (float)((4 * n)));
     }
 
-    /* %d.pred: f32[N,4] = mul %139, %142   @20:14 */
+    /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
     {
-        memset(t166, 0, sizeof(float) * 4);
+        memset(t165, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t142[0]);
+                const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t141[0]);
                 d_pred[i0 * 4 + i1] = v_;
-                t166[i1] += v_;
+                t165[i1] += v_;
             }
         }
     }
@@ -1594,175 +1577,172 @@ static float sgd_step(const dlc_step *s) {
         }
     }
 
-    /* %148: f32[N,18] = broadcast %147   @16:23 */
+    /* %147: f32[N,18] = broadcast %146   @16:23 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 18; i1++) {
-                t148[i0 * 18 + i1] = t147[i0];
+                t147[i0 * 18 + i1] = t146[i0];
             }
         }
     }
 
-    /* %150: f32[2,1,1] = sum_to %149   @16:35 */
+    /* %149: f32[2,1,1] = sum_to %148   @16:35 */
     {
-        for (int64_t j_ = 0; j_ < 2; j_++) t150[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 2; j_++) t149[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    acc0_ += t149[i0 * 18 + i1 * 9 + i2];
+                    acc0_ += t148[i0 * 18 + i1 * 9 + i2];
                 }
-                t150[i1] += acc0_;
+                t149[i1] += acc0_;
             }
         }
     }
 
-    /* %152: f32[N,2,3,3] = mul %149, %109   @16:35 */
+    /* %151: f32[N,2,3,3] = mul %148, %108   @16:35 */
     {
-        memset(t153, 0, sizeof(float) * 2);
+        memset(t152, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    const float v_ = (t149[i0 * 18 + i1 * 9 + i2] * t104[i0 * 18 + i1 * 9 + i2]);
-                    t152[i0 * 18 + i1 * 9 + i2] = v_;
+                    const float v_ = (t148[i0 * 18 + i1 * 9 + i2] * t103[i0 * 18 + i1 * 9 + i2]);
+                    t151[i0 * 18 + i1 * 9 + i2] = v_;
                     acc0_ += v_;
                 }
-                t153[i1] += acc0_;
+                t152[i1] += acc0_;
             }
         }
     }
 
-    /* %d.b2.weight: f32[2] = mul %154, %113   @16:35 */
+    /* %d.b2.weight: f32[2] = mul %153, %112   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            b2_weight[i0] = (b2_weight[i0] - (s->lr * (t154[i0] * t113[i0])));
+            b2_weight[i0] = (b2_weight[i0] - (s->lr * (t153[i0] * t112[i0])));
         }
     }
 
-    /* %158: f32[N,3,1] = div %156, %157   @15:13 */
+    /* %157: f32[N,3,1] = div %155, %156   @15:13 */
     {
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t158[i0] = (t156[i0] / 5.0f);
+            t157[i0] = (t155[i0] / 5.0f);
         }
     }
 
-    /* %159: f32[N,3,5] = broadcast %158   @15:13 */
+    /* %158: f32[N,3,5] = broadcast %157   @15:13 */
     {
-        memset(t160, 0, sizeof(float) * 3);
+        memset(t159, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    const float v_ = t158[i0 * 3 + i1];
-                    t159[i0 * 15 + i1 * 5 + i2] = v_;
+                    const float v_ = t157[i0 * 3 + i1];
+                    t158[i0 * 15 + i1 * 5 + i2] = v_;
                     acc0_ += v_;
                 }
-                t160[i1] += acc0_;
+                t159[i1] += acc0_;
             }
         }
     }
 
-    /* %162: f32[N,3,5] = mul %159, %80   @15:18 */
+    /* %161: f32[N,3,5] = mul %158, %79   @15:18 */
     {
-        memset(t163, 0, sizeof(float) * 3);
+        memset(t162, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 float acc0_ = 0.0f;
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    const float v_ = (t159[i0 * 15 + i1 * 5 + i2] * t75[i0 * 15 + i1 * 5 + i2]);
-                    t162[i0 * 15 + i1 * 5 + i2] = v_;
+                    const float v_ = (t158[i0 * 15 + i1 * 5 + i2] * t74[i0 * 15 + i1 * 5 + i2]);
+                    t161[i0 * 15 + i1 * 5 + i2] = v_;
                     acc0_ += v_;
                 }
-                t163[i1] += acc0_;
+                t162[i1] += acc0_;
             }
         }
     }
 
-    /* %d.bs.weight: f32[3] = mul %164, %83   @15:18 */
+    /* %d.bs.weight: f32[3] = mul %163, %82   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            bs_weight[i0] = (bs_weight[i0] - (s->lr * (t164[i0] * t83[i0])));
+            bs_weight[i0] = (bs_weight[i0] - (s->lr * (t163[i0] * t82[i0])));
         }
     }
 
-    /* %168: f32[N,4] = mul %d.pred, %55   @14:13 */
+    /* %167: f32[N,4] = mul %d.pred, %54   @14:13 */
     {
-        memset(t169, 0, sizeof(float) * 4);
+        memset(t168, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (d_pred[i0 * 4 + i1] * t51[i0 * 4 + i1]);
-                t168[i0 * 4 + i1] = v_;
-                t169[i1] += v_;
+                const float v_ = (d_pred[i0 * 4 + i1] * t50[i0 * 4 + i1]);
+                t167[i0 * 4 + i1] = v_;
+                t168[i1] += v_;
             }
         }
     }
 
-    /* %177: f32[4] = div %175, %176   @14:13 */
+    /* %176: f32[4] = div %174, %175   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t177[i0] = (((t169[i0] * bn_weight[i0]) * (powf(t57[i0], -1.5f) * -0.5f)) / (float)(n));
+            t176[i0] = (((t168[i0] * bn_weight[i0]) * (powf(t56[i0], -1.5f) * -0.5f)) / (float)(n));
         }
     }
 
-    /* %181: f32[N,4] = add %167, %180 */
+    /* %180: f32[N,4] = add %166, %179 */
     {
-        memset(t182, 0, sizeof(float) * 4);
+        memset(t181, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((d_pred[i0 * 4 + i1] * t59[i1]) + (t177[i1] * (t51[i0 * 4 + i1] * 2.0f)));
-                t181[i0 * 4 + i1] = v_;
-                t182[i1] += v_;
+                const float v_ = ((d_pred[i0 * 4 + i1] * t58[i1]) + (t176[i1] * (t50[i0 * 4 + i1] * 2.0f)));
+                t180[i0 * 4 + i1] = v_;
+                t181[i1] += v_;
             }
         }
     }
 
-    /* %184: f32[4] = div %183, %65   @14:13 */
+    /* %183: f32[4] = div %182, %64   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t184[i0] = ((-t182[i0]) / (float)(n));
+            t183[i0] = ((-t181[i0]) / (float)(n));
         }
     }
 
-    /* %186: f32[N,4] = add %181, %185 */
+    /* %185: f32[N,4] = add %180, %184 */
     {
-        memset(d_fc_bias, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (t181[i0 * 4 + i1] + t184[i1]);
-                t186[i0 * 4 + i1] = v_;
-                d_fc_bias[i1] += v_;
+                t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
             }
         }
     }
 
-    /* %187: f32[N,4] = matmul %186, %fc.weight   @14:16 */
+    /* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
     {
         if ((int64_t)n * 4 * 4 <= 16384) {
             for (int64_t r = 0; r < n; r++) {
                 float acc_[4] = {0};
                 for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t186[r * 4 + p];
+                    const float a_ = t185[r * 4 + p];
                     const float *const b_ = fc_weight + p * 4;
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
-                float *const row_ = t187 + r * 4;
+                float *const row_ = t186 + r * 4;
                 for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t186, 4, fc_weight, 4, 0.0f, t187, 4);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
         }
     }
 
-    /* %d.fc.weight: f32[4,4] = matmul %186, %33 {transpose_a: true}   @14:16 */
+    /* %d.fc.weight: f32[4,4] = matmul %185, %32 {transpose_a: true}   @14:16 */
     {
         if ((int64_t)4 * 4 * n <= 16384) {
             for (int64_t r = 0; r < 4; r++) {
                 float acc_[4] = {0};
                 for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t186[p * 4 + r];
-                    const float *const b_ = t33 + p * 4;
+                    const float a_ = t185[p * 4 + r];
+                    const float *const b_ = t32 + p * 4;
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
                 float *const row_ = fc_weight + r * 4;
@@ -1770,99 +1750,99 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, -s->lr, t186, 4, t33, 4, 1.0f, fc_weight, 4);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, -s->lr, t185, 4, t32, 4, 1.0f, fc_weight, 4);
         }
     }
 
-    /* %190: f32[4] = sum_to %187   @14:19 */
+    /* %188: f32[4] = sum_to %186   @14:19 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t190[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < 4; j_++) t188[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t190[i1] += t187[i0 * 4 + i1];
+                t188[i1] += t186[i0 * 4 + i1];
             }
         }
     }
 
-    /* %191: f32[N,4] = mul %187, %26   @14:19 */
+    /* %189: f32[N,4] = mul %186, %25   @14:19 */
     {
-        memset(t192, 0, sizeof(float) * 4);
+        memset(t190, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (t187[i0 * 4 + i1] * t22[i0 * 4 + i1]);
-                t191[i0 * 4 + i1] = v_;
-                t192[i1] += v_;
+                const float v_ = (t186[i0 * 4 + i1] * t21[i0 * 4 + i1]);
+                t189[i0 * 4 + i1] = v_;
+                t190[i1] += v_;
             }
         }
     }
 
-    /* %d.bn.bias: f32[4] = add %166, %190 */
+    /* %d.bn.bias: f32[4] = add %165, %188 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            bn_bias[i0] = (bn_bias[i0] - (s->lr * (t166[i0] + t190[i0])));
+            bn_bias[i0] = (bn_bias[i0] - (s->lr * (t165[i0] + t188[i0])));
         }
     }
 
-    /* %d.bn.weight: f32[4] = add %170, %193 */
+    /* %d.bn.weight: f32[4] = add %169, %191 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            bn_weight[i0] = (bn_weight[i0] - (s->lr * ((t169[i0] * t58[i0]) + (t192[i0] * t30[i0]))));
+            bn_weight[i0] = (bn_weight[i0] - (s->lr * ((t168[i0] * t57[i0]) + (t190[i0] * t29[i0]))));
         }
     }
 
-    /* %d.bs.bias: f32[3] = reshape %160   @15:18 */
+    /* %d.bs.bias: f32[3] = reshape %159   @15:18 */
     {
         memcpy(d_bs_bias_2, d_bs_bias, sizeof(float) * 3);
     }
 
-    /* %d.b2.bias: f32[2] = reshape %150   @16:35 */
+    /* %d.b2.bias: f32[2] = reshape %149   @16:35 */
     {
         memcpy(d_b2_bias_2, d_b2_bias, sizeof(float) * 2);
     }
 
-    /* %64: f32[4] = add %62, %63   @14:13 */
+    /* %63: f32[4] = add %61, %62   @14:13 */
     {
-        memcpy(bn_running_mean_next, t64, sizeof(float) * 4);
+        memcpy(bn_running_mean_next, t63, sizeof(float) * 4);
     }
 
-    /* %71: f32[4] = add %69, %70   @14:13 */
+    /* %70: f32[4] = add %68, %69   @14:13 */
     {
-        memcpy(bn_running_var_next, t71, sizeof(float) * 4);
+        memcpy(bn_running_var_next, t70, sizeof(float) * 4);
     }
 
-    /* %72: i32 = add %48, %47   @14:13 */
+    /* %71: i32 = add %47, %46   @14:13 */
     {
-        memcpy(bn_num_batches_tracked_next, t72, sizeof(int32_t) * 1);
+        memcpy(bn_num_batches_tracked_next, t71, sizeof(int32_t) * 1);
     }
 
-    /* %92: f32[3] = add %90, %91   @15:18 */
+    /* %91: f32[3] = add %89, %90   @15:18 */
     {
-        memcpy(bs_running_mean_next, t92, sizeof(float) * 3);
+        memcpy(bs_running_mean_next, t91, sizeof(float) * 3);
     }
 
-    /* %99: f32[3] = add %97, %98   @15:18 */
+    /* %98: f32[3] = add %96, %97   @15:18 */
     {
-        memcpy(bs_running_var_next, t99, sizeof(float) * 3);
+        memcpy(bs_running_var_next, t98, sizeof(float) * 3);
     }
 
-    /* %100: i32 = add %bs.num_batches_tracked, %47   @15:18 */
+    /* %99: i32 = add %bs.num_batches_tracked, %46   @15:18 */
     {
-        memcpy(bs_num_batches_tracked_next, t100, sizeof(int32_t) * 1);
+        memcpy(bs_num_batches_tracked_next, t99, sizeof(int32_t) * 1);
     }
 
-    /* %123: f32[2] = add %120, %122   @16:35 */
+    /* %122: f32[2] = add %119, %121   @16:35 */
     {
-        memcpy(b2_running_mean_next, t123, sizeof(float) * 2);
+        memcpy(b2_running_mean_next, t122, sizeof(float) * 2);
     }
 
-    /* %130: f32[2] = add %128, %129   @16:35 */
+    /* %129: f32[2] = add %127, %128   @16:35 */
     {
-        memcpy(b2_running_var_next, t130, sizeof(float) * 2);
+        memcpy(b2_running_var_next, t129, sizeof(float) * 2);
     }
 
-    /* %131: i32 = add %b2.num_batches_tracked, %47   @16:35 */
+    /* %130: i32 = add %b2.num_batches_tracked, %46   @16:35 */
     {
-        memcpy(b2_num_batches_tracked_next, t131, sizeof(int32_t) * 1);
+        memcpy(b2_num_batches_tracked_next, t130, sizeof(int32_t) * 1);
     }
 
     /* %bs.bias: f32[3] = param bs.bias   @10:11 */
@@ -1879,14 +1859,7 @@ static float sgd_step(const dlc_step *s) {
         }
     }
 
-    /* %fc.bias: f32[4] = param fc.bias   @12:11 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
-
-    return t138[0];
+    return t137[0];
 }
 
 /* Entry 'eval': arena 320*N + 128 bytes. */
@@ -1911,64 +1884,63 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
     float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
     float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const fc_bias = (float *)s->params[7];  /* f32[4] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
     float *const t29 = (float *)(arena + 0);  /* f32[4] */
     float *const t30 = (float *)(arena + 0);  /* f32[4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[4] */
-    float *const t32 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t33 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t49 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t54 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t53 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t56 = (float *)(arena + 0);  /* f32[4] */
     float *const t57 = (float *)(arena + 0);  /* f32[4] */
     float *const t58 = (float *)(arena + 0);  /* f32[4] */
-    float *const t59 = (float *)(arena + 0);  /* f32[4] */
-    float *const t60 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
     float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t78 = (float *)bs_running_mean;  /* f32[3,1] */
-    float *const t79 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t77 = (float *)bs_running_mean;  /* f32[3,1] */
+    float *const t78 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
     float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t83 = (float *)(arena + 0);  /* f32[3] */
-    float *const t84 = (float *)(arena + (128 * n + 64));  /* f32[3] */
-    float *const t85 = (float *)t84;  /* f32[3,1] */
-    float *const t86 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t87 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t88 = (float *)(arena + 64);  /* f32[N,3,5] */
+    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
     float *const t_2 = (float *)(arena + (128 * n + 128));  /* f32[N,3] */
-    float *const t107 = (float *)b2_running_mean;  /* f32[2,1,1] */
-    float *const t108 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t106 = (float *)b2_running_mean;  /* f32[2,1,1] */
+    float *const t107 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
     float *const t112 = (float *)(arena + 0);  /* f32[2] */
-    float *const t113 = (float *)(arena + 0);  /* f32[2] */
-    float *const t114 = (float *)(arena + (128 * n + 64));  /* f32[2] */
-    float *const t115 = (float *)t114;  /* f32[2,1,1] */
-    float *const t116 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t117 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t118 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
-    float *const t132 = (float *)t118;  /* f32[N,18] */
-    float *const t133 = (float *)(arena + 64);  /* f32[N] */
-    float *const u = (float *)t133;  /* f32[N,1] */
-    float *const t135 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
+    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + 64);  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
     float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
     float *const spread = (float *)(arena + (128 * n + 64));  /* f32[4] */
-    float *const t138 = (float *)(arena + 0);  /* f32 */
+    float *const t137 = (float *)(arena + 0);  /* f32 */
 
-    /* %31: f32[4] = mul %bn.weight, %30   @14:19 */
+    /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t31[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
+            t30[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
         }
     }
 
-    /* %33: f32[N,4] = add %32, %bn.bias   @14:19 */
+    /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t33[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t31[i1]) + bn_bias[i1]);
+                t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
             }
         }
     }
 
-    /* %49: f32[N,4] = linear %33, %fc.weight, %fc.bias   @14:16 */
+    /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
     {
         if ((int64_t)n * 4 * 4 <= 16384) {
             float tile_[16];
@@ -1976,95 +1948,90 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             for (int64_t r = 0; r < n; r++) {
                 float acc_[4] = {0};
                 for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t33[r * 4 + p];
+                    const float a_ = t32[r * 4 + p];
                     const float *const b_ = tile_ + p * 4;
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
-                float *const row_ = t49 + r * 4;
-                for (int64_t q = 0; q < 4; q++) row_[q] = (acc_[q] + fc_bias[q]);
+                float *const row_ = t48 + r * 4;
+                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t33, 4, fc_weight, 4, 0.0f, t49, 4);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t49[i0 * 4 + i1] = (t49[i0 * 4 + i1] + fc_bias[i1]);
-                }
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
         }
     }
 
-    /* %59: f32[4] = mul %bn.weight, %58   @14:13 */
+    /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t59[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
+            t58[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
         }
     }
 
-    /* %84: f32[3] = mul %bs.weight, %83   @15:18 */
+    /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t84[i0] = (bs_weight[i0] * powf((bs_running_var[i0] + 1e-05f), -0.5f));
+            t83[i0] = (bs_weight[i0] * powf((bs_running_var[i0] + 1e-05f), -0.5f));
         }
     }
 
-    /* %88: f32[N,3,5] = add %86, %87   @15:18 */
+    /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t88[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t78[i1]) * t85[i1]) + t87[i1]);
+                    t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
                 }
             }
         }
     }
 
-    /* %t: f32[N,3] = mean %88 {axes: [2], keepdim: false}   @15:13 */
+    /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
     {
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
             float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 5; i1++) {
-                acc0_ += t88[i0 * 5 + i1];
+                acc0_ += t87[i0 * 5 + i1];
             }
             t_2[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
     }
 
-    /* %114: f32[2] = mul %b2.weight, %113   @16:35 */
+    /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t114[i0] = (b2_weight[i0] * powf((b2_running_var[i0] + 0.001f), -0.5f));
+            t113[i0] = (b2_weight[i0] * powf((b2_running_var[i0] + 0.001f), -0.5f));
         }
     }
 
-    /* %118: f32[N,2,3,3] = add %116, %117   @16:35 */
+    /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t118[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t107[i1]) * t115[i1]) + t117[i1]);
+                    t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
                 }
             }
         }
     }
 
-    /* %133: f32[N] = sum %132 {axes: [1], keepdim: false}   @16:23 */
+    /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
     {
-        for (int64_t j_ = 0; j_ < n; j_++) t133[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 18; i1++) {
-                acc0_ += t132[i0 * 18 + i1];
+                acc0_ += t131[i0 * 18 + i1];
             }
-            t133[i0] += acc0_;
+            t132[i0] += acc0_;
         }
     }
 
-    /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+    /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
-        float *restrict const to_ = t135;
+        float *restrict const to_ = t134;
         const float *restrict const from_ = t_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -2073,9 +2040,9 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
         }
     }
 
-    /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+    /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
-        float *restrict const to_ = t135;
+        float *restrict const to_ = t134;
         const float *restrict const from_ = u;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -2084,34 +2051,34 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
         }
     }
 
-    /* %pred: f32[N,4] = add %h, %135   @17:18 */
+    /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = ((((t49[i0 * 4 + i1] - bn_running_mean[i1]) * t59[i1]) + bn_bias[i1]) + t135[i0 * 4 + i1]);
+                pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
             }
         }
     }
 
-    /* %spread: f32[4] = mul %bn.running_var, %41   @18:33 */
+    /* %spread: f32[4] = mul %bn.running_var, %40   @18:33 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
             spread[i0] = (bn_running_var[i0] * 1.0f);
         }
     }
 
-    /* %138: f32 = mse %pred, %y   @20:14 */
+    /* %137: f32 = mse %pred, %y   @20:14 */
     {
         double acc_ = 0.0;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
             const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
         }
-        t138[0] = (float)(acc_ / (double)(4 * n));
+        t137[0] = (float)(acc_ / (double)(4 * n));
     }
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     memcpy(outputs[1], spread, sizeof(float) * 4);
-    return t138[0];
+    return t137[0];
 }
 
 /* Entry 'predict': arena 320*N + 128 bytes. */
@@ -2135,63 +2102,62 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
     float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
     float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const fc_bias = (float *)s->params[7];  /* f32[4] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
     float *const t29 = (float *)(arena + 0);  /* f32[4] */
     float *const t30 = (float *)(arena + 0);  /* f32[4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[4] */
-    float *const t32 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t33 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t49 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t54 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t53 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t56 = (float *)(arena + 0);  /* f32[4] */
     float *const t57 = (float *)(arena + 0);  /* f32[4] */
     float *const t58 = (float *)(arena + 0);  /* f32[4] */
-    float *const t59 = (float *)(arena + 0);  /* f32[4] */
-    float *const t60 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
     float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t78 = (float *)bs_running_mean;  /* f32[3,1] */
-    float *const t79 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t77 = (float *)bs_running_mean;  /* f32[3,1] */
+    float *const t78 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
     float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t83 = (float *)(arena + 0);  /* f32[3] */
-    float *const t84 = (float *)(arena + (128 * n + 64));  /* f32[3] */
-    float *const t85 = (float *)t84;  /* f32[3,1] */
-    float *const t86 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t87 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t88 = (float *)(arena + 64);  /* f32[N,3,5] */
+    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
     float *const t_2 = (float *)(arena + (128 * n + 128));  /* f32[N,3] */
-    float *const t107 = (float *)b2_running_mean;  /* f32[2,1,1] */
-    float *const t108 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t106 = (float *)b2_running_mean;  /* f32[2,1,1] */
+    float *const t107 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
     float *const t112 = (float *)(arena + 0);  /* f32[2] */
-    float *const t113 = (float *)(arena + 0);  /* f32[2] */
-    float *const t114 = (float *)(arena + (128 * n + 64));  /* f32[2] */
-    float *const t115 = (float *)t114;  /* f32[2,1,1] */
-    float *const t116 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t117 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t118 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
-    float *const t132 = (float *)t118;  /* f32[N,18] */
-    float *const t133 = (float *)(arena + 64);  /* f32[N] */
-    float *const u = (float *)t133;  /* f32[N,1] */
-    float *const t135 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
+    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + 64);  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
     float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
     float *const spread = (float *)(arena + (128 * n + 64));  /* f32[4] */
 
-    /* %31: f32[4] = mul %bn.weight, %30   @14:19 */
+    /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t31[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
+            t30[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
         }
     }
 
-    /* %33: f32[N,4] = add %32, %bn.bias   @14:19 */
+    /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t33[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t31[i1]) + bn_bias[i1]);
+                t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
             }
         }
     }
 
-    /* %49: f32[N,4] = linear %33, %fc.weight, %fc.bias   @14:16 */
+    /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
     {
         if ((int64_t)n * 4 * 4 <= 16384) {
             float tile_[16];
@@ -2199,95 +2165,90 @@ static void predict(const dlc_step *s, void *const *outputs) {
             for (int64_t r = 0; r < n; r++) {
                 float acc_[4] = {0};
                 for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t33[r * 4 + p];
+                    const float a_ = t32[r * 4 + p];
                     const float *const b_ = tile_ + p * 4;
                     for (int64_t q = 0; q < 4; q++) acc_[q] += a_ * b_[q];
                 }
-                float *const row_ = t49 + r * 4;
-                for (int64_t q = 0; q < 4; q++) row_[q] = (acc_[q] + fc_bias[q]);
+                float *const row_ = t48 + r * 4;
+                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t33, 4, fc_weight, 4, 0.0f, t49, 4);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t49[i0 * 4 + i1] = (t49[i0 * 4 + i1] + fc_bias[i1]);
-                }
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
         }
     }
 
-    /* %59: f32[4] = mul %bn.weight, %58   @14:13 */
+    /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t59[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
+            t58[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
         }
     }
 
-    /* %84: f32[3] = mul %bs.weight, %83   @15:18 */
+    /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t84[i0] = (bs_weight[i0] * powf((bs_running_var[i0] + 1e-05f), -0.5f));
+            t83[i0] = (bs_weight[i0] * powf((bs_running_var[i0] + 1e-05f), -0.5f));
         }
     }
 
-    /* %88: f32[N,3,5] = add %86, %87   @15:18 */
+    /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t88[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t78[i1]) * t85[i1]) + t87[i1]);
+                    t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
                 }
             }
         }
     }
 
-    /* %t: f32[N,3] = mean %88 {axes: [2], keepdim: false}   @15:13 */
+    /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
     {
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
             float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 5; i1++) {
-                acc0_ += t88[i0 * 5 + i1];
+                acc0_ += t87[i0 * 5 + i1];
             }
             t_2[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
     }
 
-    /* %114: f32[2] = mul %b2.weight, %113   @16:35 */
+    /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t114[i0] = (b2_weight[i0] * powf((b2_running_var[i0] + 0.001f), -0.5f));
+            t113[i0] = (b2_weight[i0] * powf((b2_running_var[i0] + 0.001f), -0.5f));
         }
     }
 
-    /* %118: f32[N,2,3,3] = add %116, %117   @16:35 */
+    /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t118[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t107[i1]) * t115[i1]) + t117[i1]);
+                    t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
                 }
             }
         }
     }
 
-    /* %133: f32[N] = sum %132 {axes: [1], keepdim: false}   @16:23 */
+    /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
     {
-        for (int64_t j_ = 0; j_ < n; j_++) t133[j_] = 0.0f;
+        for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 18; i1++) {
-                acc0_ += t132[i0 * 18 + i1];
+                acc0_ += t131[i0 * 18 + i1];
             }
-            t133[i0] += acc0_;
+            t132[i0] += acc0_;
         }
     }
 
-    /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+    /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
-        float *restrict const to_ = t135;
+        float *restrict const to_ = t134;
         const float *restrict const from_ = t_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -2296,9 +2257,9 @@ static void predict(const dlc_step *s, void *const *outputs) {
         }
     }
 
-    /* %135: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+    /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
     {
-        float *restrict const to_ = t135;
+        float *restrict const to_ = t134;
         const float *restrict const from_ = u;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -2307,16 +2268,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
         }
     }
 
-    /* %pred: f32[N,4] = add %h, %135   @17:18 */
+    /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = ((((t49[i0 * 4 + i1] - bn_running_mean[i1]) * t59[i1]) + bn_bias[i1]) + t135[i0 * 4 + i1]);
+                pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
             }
         }
     }
 
-    /* %spread: f32[4] = mul %bn.running_var, %41   @18:33 */
+    /* %spread: f32[4] = mul %bn.running_var, %40   @18:33 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
             spread[i0] = (bn_running_var[i0] * 1.0f);
@@ -2348,18 +2309,17 @@ static int uses_blas(int64_t n) {
 }
 
 static double train_flops(int64_t n) {
-    return (double)449 * (double)n + 78.0;
+    return (double)445 * (double)n + 78.0;
 }
 
 static const dlc_param_desc params[] = {
-    {"bn.weight", 1, {4}, 4, {DLC_INIT_ONES, 0, 0}},
-    {"bn.bias", 1, {4}, 4, {DLC_INIT_ZEROS, 0, 0}},
-    {"bs.weight", 1, {3}, 3, {DLC_INIT_ONES, 0, 0}},
-    {"bs.bias", 1, {3}, 3, {DLC_INIT_ZEROS, 0, 0}},
-    {"b2.weight", 1, {2}, 2, {DLC_INIT_ONES, 0, 0}},
-    {"b2.bias", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0}},
-    {"fc.weight", 2, {4, 4}, 16, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc.bias", 1, {4}, 4, {DLC_INIT_UNIFORM, -0.5, 0.5}},
+    {"bn.weight", 1, {4}, 4, {DLC_INIT_ONES, 0, 0, NULL}},
+    {"bn.bias", 1, {4}, 4, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"bs.weight", 1, {3}, 3, {DLC_INIT_ONES, 0, 0, NULL}},
+    {"bs.bias", 1, {3}, 3, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"b2.weight", 1, {2}, 2, {DLC_INIT_ONES, 0, 0, NULL}},
+    {"b2.bias", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"fc.weight", 2, {4, 4}, 16, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
 };
 static const dlc_state_desc state[] = {
     {"bn.running_mean", DLC_F32, 1, {4}, 4, 0.0},
@@ -2391,16 +2351,18 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
 const dlc_model dlc_generated_model = {
     .name = "batchnorm",
-    .n_params = 8, .params = params,
+    .n_params = 7, .params = params,
     .n_data = 4, .data = data,
     .n_outputs = 2, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 3,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

@@ -23,14 +23,13 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"bn.weight", 1, {4}, 4, {DLC_INIT_ONES, 0, 0}},
-    {"bn.bias", 1, {4}, 4, {DLC_INIT_ZEROS, 0, 0}},
-    {"bs.weight", 1, {3}, 3, {DLC_INIT_ONES, 0, 0}},
-    {"bs.bias", 1, {3}, 3, {DLC_INIT_ZEROS, 0, 0}},
-    {"b2.weight", 1, {2}, 2, {DLC_INIT_ONES, 0, 0}},
-    {"b2.bias", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0}},
-    {"fc.weight", 2, {4, 4}, 16, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc.bias", 1, {4}, 4, {DLC_INIT_UNIFORM, -0.5, 0.5}},
+    {"bn.weight", 1, {4}, 4, {DLC_INIT_ONES, 0, 0, NULL}},
+    {"bn.bias", 1, {4}, 4, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"bs.weight", 1, {3}, 3, {DLC_INIT_ONES, 0, 0, NULL}},
+    {"bs.bias", 1, {3}, 3, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"b2.weight", 1, {2}, 2, {DLC_INIT_ONES, 0, 0, NULL}},
+    {"b2.bias", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"fc.weight", 2, {4, 4}, 16, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
 };
 static const dlc_state_desc state[] = {
     {"bn.running_mean", DLC_F32, 1, {4}, 4, 0.0},
@@ -62,16 +61,18 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
 const dlc_model dlc_generated_model = {
     .name = "batchnorm",
-    .n_params = 8, .params = params,
+    .n_params = 7, .params = params,
     .n_data = 4, .data = data,
     .n_outputs = 2, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 3,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

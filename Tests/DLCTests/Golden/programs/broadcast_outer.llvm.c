@@ -23,10 +23,10 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"row", 2, {1, 4}, 4, {DLC_INIT_NORMAL, 0.0, 1.0}},
-    {"col", 2, {3, 1}, 3, {DLC_INIT_ONES, 0, 0}},
-    {"dep", 2, {1, 3}, 3, {DLC_INIT_ZEROS, 0, 0}},
-    {"bias", 2, {1, 4}, 4, {DLC_INIT_ZEROS, 0, 0}},
+    {"row", 2, {1, 4}, 4, {DLC_INIT_NORMAL, 0.0, 1.0, NULL}},
+    {"col", 2, {3, 1}, 3, {DLC_INIT_ONES, 0, 0, NULL}},
+    {"dep", 2, {1, 3}, 3, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"bias", 2, {1, 4}, 4, {DLC_INIT_ZEROS, 0, 0, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -47,6 +47,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -57,6 +58,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

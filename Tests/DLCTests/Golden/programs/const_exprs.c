@@ -428,8 +428,8 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"w", 2, {4, 8}, 32, {DLC_INIT_NORMAL, 0.0, 0.5}},
-    {"v", 1, {4}, 4, {DLC_INIT_ZEROS, 0, 0}},
+    {"w", 2, {4, 8}, 32, {DLC_INIT_NORMAL, 0.0, 0.5, NULL}},
+    {"v", 1, {4}, 4, {DLC_INIT_ZEROS, 0, 0, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -450,6 +450,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -460,6 +461,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

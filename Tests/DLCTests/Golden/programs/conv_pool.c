@@ -364,14 +364,55 @@ static float train_step(const dlc_step *s) {
         float *restrict const to_ = d_m;
         const float *restrict const from_ = d_m_cols;
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 2; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 3; i4++) {
-                            for (int64_t i5 = 0; i5 < 2; i5++) {
-                                to_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5] += from_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5];
-                            }
-                        }
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 3; i2++) {
+                    for (int64_t i3 = 0; i3 < 2; i3++) {
+                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+    {
+        float *restrict const to_ = d_m;
+        const float *restrict const from_ = d_m_cols;
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 3; i2++) {
+                    for (int64_t i3 = 0; i3 < 2; i3++) {
+                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 1] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (6 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+    {
+        float *restrict const to_ = d_m;
+        const float *restrict const from_ = d_m_cols;
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 3; i2++) {
+                    for (int64_t i3 = 0; i3 < 2; i3++) {
+                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (12 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+    {
+        float *restrict const to_ = d_m;
+        const float *restrict const from_ = d_m_cols;
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 3; i2++) {
+                    for (int64_t i3 = 0; i3 < 2; i3++) {
+                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 4] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (18 * n)];
                     }
                 }
             }
@@ -771,14 +812,55 @@ static float sgd_step(const dlc_step *s) {
         float *restrict const to_ = d_m;
         const float *restrict const from_ = d_m_cols;
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 2; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 3; i4++) {
-                            for (int64_t i5 = 0; i5 < 2; i5++) {
-                                to_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5] += from_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5];
-                            }
-                        }
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 3; i2++) {
+                    for (int64_t i3 = 0; i3 < 2; i3++) {
+                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+    {
+        float *restrict const to_ = d_m;
+        const float *restrict const from_ = d_m_cols;
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 3; i2++) {
+                    for (int64_t i3 = 0; i3 < 2; i3++) {
+                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 1] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (6 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+    {
+        float *restrict const to_ = d_m;
+        const float *restrict const from_ = d_m_cols;
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 3; i2++) {
+                    for (int64_t i3 = 0; i3 < 2; i3++) {
+                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (12 * n)];
+                    }
+                }
+            }
+        }
+    }
+
+    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+    {
+        float *restrict const to_ = d_m;
+        const float *restrict const from_ = d_m_cols;
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 3; i2++) {
+                    for (int64_t i3 = 0; i3 < 2; i3++) {
+                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 4] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (18 * n)];
                     }
                 }
             }
@@ -922,11 +1004,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
                     const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 3 > 4 ? 4 : i1 * 1 - 1 + 3;
                     const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 3 > 3 ? 3 : i2 * 1 - 1 + 3;
                     const float *const x_ = h + i0 * 12;
-                    int64_t best_ = r0_ * 3 + c0_;
                     float m_ = -INFINITY;
                     for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
                         const float v_ = x_[r * 3 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 3 + q; }
+                        if (v_ > m_ || v_ != v_) m_ = v_;
                     }
                     m[i0 * 12 + o_] = m_;
                 }
@@ -1136,11 +1217,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
                     const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 3 > 4 ? 4 : i1 * 1 - 1 + 3;
                     const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 3 > 3 ? 3 : i2 * 1 - 1 + 3;
                     const float *const x_ = h + i0 * 12;
-                    int64_t best_ = r0_ * 3 + c0_;
                     float m_ = -INFINITY;
                     for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
                         const float v_ = x_[r * 3 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 3 + q; }
+                        if (v_ > m_ || v_ != v_) m_ = v_;
                     }
                     m[i0 * 12 + o_] = m_;
                 }
@@ -1271,10 +1351,10 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"w", 4, {4, 2, 3, 3}, 72, {DLC_INIT_NORMAL, 0.0, 0.3}},
-    {"c.weight", 4, {3, 4, 2, 2}, 48, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc.weight", 2, {5, 6}, 30, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc.bias", 1, {5}, 5, {DLC_INIT_UNIFORM, -0.4082482904638631, 0.4082482904638631}},
+    {"w", 4, {4, 2, 3, 3}, 72, {DLC_INIT_NORMAL, 0.0, 0.3, NULL}},
+    {"c.weight", 4, {3, 4, 2, 2}, 48, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc.weight", 2, {5, 6}, 30, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc.bias", 1, {5}, 5, {DLC_INIT_UNIFORM, -0.4082482904638631, 0.4082482904638631, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -1295,6 +1375,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -1305,6 +1386,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

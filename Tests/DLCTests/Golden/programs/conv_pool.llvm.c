@@ -23,10 +23,10 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"w", 4, {4, 2, 3, 3}, 72, {DLC_INIT_NORMAL, 0.0, 0.3}},
-    {"c.weight", 4, {3, 4, 2, 2}, 48, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc.weight", 2, {5, 6}, 30, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc.bias", 1, {5}, 5, {DLC_INIT_UNIFORM, -0.4082482904638631, 0.4082482904638631}},
+    {"w", 4, {4, 2, 3, 3}, 72, {DLC_INIT_NORMAL, 0.0, 0.3, NULL}},
+    {"c.weight", 4, {3, 4, 2, 2}, 48, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc.weight", 2, {5, 6}, 30, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc.bias", 1, {5}, 5, {DLC_INIT_UNIFORM, -0.4082482904638631, 0.4082482904638631, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -47,6 +47,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -57,6 +58,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

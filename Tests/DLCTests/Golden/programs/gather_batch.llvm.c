@@ -23,8 +23,8 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"fc.weight", 2, {1, 6}, 6, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.4082482904638631, 0.4082482904638631}},
+    {"fc.weight", 2, {1, 6}, 6, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.4082482904638631, 0.4082482904638631, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -46,6 +46,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -56,6 +57,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 2,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

@@ -23,16 +23,16 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"w1", 2, {2, 3}, 6, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"w2", 2, {2, 3}, 6, {DLC_INIT_XAVIER_UNIFORM, 0, 0}},
-    {"w3", 2, {2, 3}, 6, {DLC_INIT_NORMAL, 0.0, 0.02}},
-    {"w4", 2, {2, 3}, 6, {DLC_INIT_UNIFORM, -0.1, 0.1}},
-    {"b1", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0}},
-    {"b2", 1, {2}, 2, {DLC_INIT_ONES, 0, 0}},
-    {"b3", 1, {2}, 2, {DLC_INIT_CONSTANT, 0.5, 0}},
-    {"s1", 0, {0}, 1, {DLC_INIT_CONSTANT, 1.5, 0}},
-    {"s2", 0, {0}, 1, {DLC_INIT_NORMAL, 0.0, 1.0}},
-    {"s3", 0, {0}, 1, {DLC_INIT_ZEROS, 0, 0}},
+    {"w1", 2, {2, 3}, 6, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"w2", 2, {2, 3}, 6, {DLC_INIT_XAVIER_UNIFORM, 0, 0, NULL}},
+    {"w3", 2, {2, 3}, 6, {DLC_INIT_NORMAL, 0.0, 0.02, NULL}},
+    {"w4", 2, {2, 3}, 6, {DLC_INIT_UNIFORM, -0.1, 0.1, NULL}},
+    {"b1", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"b2", 1, {2}, 2, {DLC_INIT_ONES, 0, 0, NULL}},
+    {"b3", 1, {2}, 2, {DLC_INIT_CONSTANT, 0.5, 0, NULL}},
+    {"s1", 0, {0}, 1, {DLC_INIT_CONSTANT, 1.5, 0, NULL}},
+    {"s2", 0, {0}, 1, {DLC_INIT_NORMAL, 0.0, 1.0, NULL}},
+    {"s3", 0, {0}, 1, {DLC_INIT_ZEROS, 0, 0, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -53,6 +53,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -63,6 +64,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

@@ -23,11 +23,11 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"fc1.weight", 2, {8, 4}, 32, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc2.weight", 2, {3, 8}, 24, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc2.bias", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.35355339059327373, 0.35355339059327373}},
-    {"sq.weight", 2, {8, 8}, 64, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"sq.bias", 1, {8}, 8, {DLC_INIT_UNIFORM, -0.35355339059327373, 0.35355339059327373}},
+    {"fc1.weight", 2, {8, 4}, 32, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc2.weight", 2, {3, 8}, 24, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc2.bias", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.35355339059327373, 0.35355339059327373, NULL}},
+    {"sq.weight", 2, {8, 8}, 64, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"sq.bias", 1, {8}, 8, {DLC_INIT_UNIFORM, -0.35355339059327373, 0.35355339059327373, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -48,6 +48,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -58,6 +59,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

@@ -23,10 +23,10 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"m", 2, {4, 4}, 16, {DLC_INIT_NORMAL, 0.0, 0.1}},
-    {"w", 2, {2, 4}, 8, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"b", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0}},
-    {"v", 2, {3, 2}, 6, {DLC_INIT_ONES, 0, 0}},
+    {"m", 2, {4, 4}, 16, {DLC_INIT_NORMAL, 0.0, 0.1, NULL}},
+    {"w", 2, {2, 4}, 8, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"b", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0, NULL}},
+    {"v", 2, {3, 2}, 6, {DLC_INIT_ONES, 0, 0, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -48,6 +48,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -58,6 +59,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 2,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

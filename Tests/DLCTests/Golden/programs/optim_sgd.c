@@ -347,8 +347,8 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"fc.weight", 2, {3, 5}, 15, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"fc.bias", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.4472135954999579, 0.4472135954999579}},
+    {"fc.weight", 2, {3, 5}, 15, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"fc.bias", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.4472135954999579, 0.4472135954999579, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -374,6 +374,7 @@ static const dlc_train_config config_defaults = {
     .data = "$ROOT/models/data/wine.csv",
     .n_columns = 2, .columns = column_bindings,
     .validation = 0.25,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -384,6 +385,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 1, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = 1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

@@ -23,9 +23,9 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 }
 
 static const dlc_param_desc params[] = {
-    {"a", 0, {0}, 1, {DLC_INIT_CONSTANT, 0.0, 0}},
-    {"b", 0, {0}, 1, {DLC_INIT_CONSTANT, 2.0, 0}},
-    {"v", 1, {3}, 3, {DLC_INIT_NORMAL, 0.0, 1.0}},
+    {"a", 0, {0}, 1, {DLC_INIT_CONSTANT, 0.0, 0, NULL}},
+    {"b", 0, {0}, 1, {DLC_INIT_CONSTANT, 2.0, 0, NULL}},
+    {"v", 1, {3}, 3, {DLC_INIT_NORMAL, 0.0, 1.0, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -46,6 +46,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -56,6 +57,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 2, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = 0, .metric_target = -1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

@@ -559,10 +559,10 @@ static double train_flops(int64_t n) {
 }
 
 static const dlc_param_desc params[] = {
-    {"enc.weight", 2, {2, 6}, 12, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"enc.bias", 1, {2}, 2, {DLC_INIT_UNIFORM, -0.4082482904638631, 0.4082482904638631}},
-    {"dec.weight", 2, {6, 2}, 12, {DLC_INIT_KAIMING_UNIFORM, 0, 0}},
-    {"dec.bias", 1, {6}, 6, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475}},
+    {"enc.weight", 2, {2, 6}, 12, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"enc.bias", 1, {2}, 2, {DLC_INIT_UNIFORM, -0.4082482904638631, 0.4082482904638631, NULL}},
+    {"dec.weight", 2, {6, 2}, 12, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
+    {"dec.bias", 1, {6}, 6, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
 };
 static const dlc_state_desc state[] = {
     {0}
@@ -583,6 +583,7 @@ static const dlc_train_config config_defaults = {
     .data = NULL,
     .n_columns = 0, .columns = NULL,
     .validation = 0.0,
+    .early_stop_patience = 0, .early_stop_min_delta = 0.0,
 }
 ;
 
@@ -593,6 +594,7 @@ const dlc_model dlc_generated_model = {
     .n_outputs = 0, .outputs = outputs,
     .loss = DLC_LOSS_OTHER,
     .metric_output = -1, .metric_target = -1,
+    .metric_target_output = NULL,
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,

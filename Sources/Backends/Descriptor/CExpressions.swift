@@ -1,12 +1,12 @@
 import DLCIR
-import DLCDescriptor
 import DLCLowering
 
-/// Per-element expressions in C, with the interpreter's semantics (see codegen/dlc_kernels.h).
-enum CExpressions {
+/// Per-element expressions in C, with the interpreter's semantics (see codegen/dlc_kernels.h):
+/// the C backend's loops and the CUDA backend's kernels print the same expressions.
+public enum CExpressions {
     /// `ops` are the C expressions reading each operand at the current index; `type` is the dtype
     /// the expression computes in.
-    static func print(_ e: ScalarExpr, _ ops: [String], type: DType) -> String {
+    public static func print(_ e: ScalarExpr, _ ops: [String], type: DType) -> String {
         switch e {
         case .operand(let i): return ops[i]
         case .pow(let x, let c): return "powf(\(print(x, ops, type: type)), \(C.float(c)))"

@@ -1,0 +1,128 @@
+import DLCDriver
+import Foundation
+import XCTest
+
+/// `dlc compile --backend cuda --emulate`: the CUDA trainer built for the CPU emulation, run
+/// like the C trainer. Its training log must match the C trainer's (losses within 1e-4
+/// relative, as scripts/gpu-check.sh asks of a real GPU), its checkpoints must load in the C
+/// trainer and back, and a machine without a usable GPU must be told so.
+final class CUDATrainerTests: XCTestCase {
+    static let work = FileManager.default.temporaryDirectory.appendingPathComponent("dlc-cuda-trainer-\(getpid())")
+    var work: URL { Self.work }
+
+    override class func setUp() {
+        try? FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    }
+
+    override class func tearDown() {
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    /// The model's trainer, built once per backend (`cuda` means the emulated CUDA trainer).
+    func trainer(_ model: String, _ backend: String) throws -> URL {
+        let exe = work.appendingPathComponent("\(model)-\(backend)")
+        if FileManager.default.fileExists(atPath: exe.path) { return exe }
+        let source = Golden.root.appendingPathComponent("models/\(model).dl").path
+        let arguments = ["compile", source, "-o", exe.path] + (backend == "cuda" ? ["--backend", "cuda", "--emulate"] : [])
+        let built = try Run.dlc(arguments)
+        guard built.status == 0 else { throw DataFailure(message: "dlc compile \(model) (\(backend)): \(built.stderr)") }
+        return exe
+    }
+
+    /// Dropout (counter-based on the GPU), AdamW, a validation split and shuffling: two epochs
+    /// of the emulated CUDA trainer against the C trainer, epoch by epoch.
+    func testDropoutModelTrainsLikeTheCTrainer() throws {
+        var logs: [String: TrainLog] = [:]
+        for backend in ["c", "cuda"] {
+            let log = work.appendingPathComponent("log-\(backend).csv"), saved = work.appendingPathComponent("\(backend).safetensors")
+            let r = try Run.run(try trainer("digits_dropout", backend),
+                                ["train", "--epochs", "2", "--log", log.path, "--save", saved.path], in: work)
+            XCTAssertEqual(r.status, 0, "\(backend): \(r.stderr)")
+            logs[backend] = try TrainLog(contentsOf: log)
+        }
+        for column in ["loss", "val_loss", "accuracy"] {
+            let c = logs["c"]!.column(column), cuda = logs["cuda"]!.column(column)
+            XCTAssertEqual(c.count, 2, column)
+            XCTAssertEqual(cuda.count, c.count, column)
+            for (a, b) in zip(cuda, c) {
+                XCTAssertLessThanOrEqual(abs(a - b), 1e-4 * abs(b) + 1e-6, "\(column): CUDA (emulated) \(a), C \(b)")
+            }
+        }
+        // Each trainer evaluates the other's checkpoint as its own.
+        let data = Golden.root.appendingPathComponent("models/data/digits.csv").path
+        var evals: [String] = []
+        for (backend, weights) in [("c", "cuda"), ("cuda", "cuda"), ("cuda", "c"), ("c", "c")] {
+            let r = try Run.run(try trainer("digits_dropout", backend),
+                                ["eval", "--data", data, "--weights", work.appendingPathComponent("\(weights).safetensors").path])
+            XCTAssertEqual(r.status, 0, "\(backend) eval of \(weights)'s checkpoint: \(r.stderr)")
+            evals.append(r.stdout)
+        }
+        XCTAssertEqual(evals[0], evals[1], "the C and CUDA trainers evaluate the CUDA checkpoint differently")
+        XCTAssertEqual(evals[2], evals[3], "the C and CUDA trainers evaluate the C checkpoint differently")
+    }
+
+    /// The same seed twice: bit-identical checkpoints.
+    func testSameSeedGivesIdenticalCheckpoints() throws {
+        var files: [Data] = []
+        for run in 0..<2 {
+            let saved = work.appendingPathComponent("seed-\(run).safetensors")
+            let r = try Run.run(try trainer("digits_dropout", "cuda"), ["train", "--epochs", "1", "--save", saved.path], in: work)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            files.append(try Data(contentsOf: saved))
+        }
+        XCTAssertEqual(files[0], files[1])
+    }
+
+    /// Without nvcc the build says where to get one and writes nothing; --emulate needs a
+    /// backend with a device.
+    func testBuildWithoutNVCCSaysWhereToGetIt() throws {
+        let x = work.appendingPathComponent("x")
+        let r = try Run.run(Run.dlc, ["compile", "models/digits.dl", "--backend", "cuda", "-o", x.path], in: Golden.root,
+                            environment: ["DLC_NVCC": "", "PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("CUDA compiler (nvcc)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("scripts/install-deps.sh --cuda installs nvcc"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: x.path))
+        let wrong = try Run.run(Run.dlc, ["compile", "models/digits.dl", "--backend", "cuda", "-o", x.path], in: Golden.root,
+                                environment: ["DLC_NVCC": "/nonexistent/nvcc"])
+        XCTAssertEqual(wrong.status, 1, wrong.stderr)
+        XCTAssertTrue(wrong.stderr.contains("DLC_NVCC is set to '/nonexistent/nvcc', which is not an executable program"), wrong.stderr)
+        let emulateAlone = try Run.dlc(["compile", "models/digits.dl", "--emulate", "-o", x.path], in: Golden.root)
+        XCTAssertEqual(emulateAlone.status, 2, emulateAlone.stderr)
+        XCTAssertTrue(emulateAlone.stderr.contains("--emulate needs a backend with a device to emulate: --backend cuda"),
+                      emulateAlone.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: x.path))
+    }
+
+    /// `--emit cuda` prints the kernels with their IR lines; `--backend cuda --emit c` the descriptor.
+    func testEmitCUDAAndItsDescriptor() throws {
+        let cu = try Run.dlc(["compile", "models/digits.dl", "--emit", "cuda"], in: Golden.root)
+        XCTAssertEqual(cu.status, 0, cu.stderr)
+        for text in ["#include \"dlc_cuda.h\"", "__global__ void train_", "cublasSgemm(c->blas", "/* %logits: f32[N,10] = linear",
+                     "extern \"C\" float train_step(const dlc_step *s)", "dlc_block_reduce("] {
+            XCTAssertTrue(cu.stdout.contains(text), "no \(text) in:\n\(cu.stdout)")
+        }
+        XCTAssertFalse(cu.stdout.contains("atomicAdd"), "a float atomic makes sums nondeterministic")
+        let descriptor = try Run.dlc(["compile", "models/digits.dl", "--backend", "cuda", "--emit", "c"], in: Golden.root)
+        XCTAssertEqual(descriptor.status, 0, descriptor.stderr)
+        XCTAssertTrue(descriptor.stdout.contains("extern float train_step(const dlc_step *s);"), descriptor.stdout)
+        XCTAssertTrue(descriptor.stdout.contains("const dlc_model dlc_generated_model ="), descriptor.stdout)
+    }
+
+    /// No GPU, an old GPU, too little GPU memory: a message and exit 1, nothing written.
+    func testUnusableGPUStopsWithAMessage() throws {
+        let exe = try trainer("digits", "cuda")
+        let saved = work.appendingPathComponent("never.safetensors")
+        let cases: [([String: String], String)] = [
+            (["DLC_EMULATE_DEVICES": "0"], "error: no CUDA GPU is available"),
+            (["DLC_EMULATE_COMPUTE_CAPABILITY": "7.5"], "has compute capability 7.5; dlc's CUDA trainers need 8.0 or newer"),
+            (["DLC_EMULATE_MEMORY": "100000"], "out of GPU memory"),
+        ]
+        for (environment, message) in cases {
+            let r = try Run.run(exe, ["train", "--epochs", "1", "--save", saved.path], in: work, environment: environment)
+            XCTAssertEqual(r.status, 1, "\(environment): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(message), "\(environment): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: saved.path), "\(environment)")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+/* dlc_watch.c: watching and stopping training (spec section 11): after each epoch, the chart
+ * (--plot), the params of the best epoch so far (--save-best) and early stopping
+ * (`early_stop patience: N, min_delta: D`, --early-stop N).
+ *
+ * Both --save-best and early stopping watch the validation loss, or the training loss when
+ * there is no validation set. The best epoch is the one with the lowest watched loss (its
+ * params are rewritten atomically whenever it improves); early stopping ends training once
+ * the watched loss has not improved on the best by more than min_delta for `patience` epochs
+ * (Keras' EarlyStopping, mode min). Both count the epochs of this run (a --resume starts
+ * afresh). The chart's values are rounded as the --log file writes them (%.9g), so that
+ * `dlc plot` of the log draws the same picture. */
+#include "dlc_runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void dlc_check_writable(const char *flag, const char *path) {
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) dlc_die(2, "%s: cannot write '%s': %s", flag, path, strerror(errno));
+    close(fd);
+    unlink(probe);
+}
+
+void dlc_watch_init(dlc_watch *w, const dlc_model *m, const dlc_options *o, const dlc_train_config *cfg, int has_val) {
+    memset(w, 0, sizeof *w);
+    w->m = m;
+    w->plot = o->plot;
+    w->save_best = o->save_best;
+    w->patience = cfg->early_stop_patience;
+    w->min_delta = cfg->early_stop_min_delta;
+    w->metric = cfg->metric;
+    w->has_val = has_val;
+    w->x_label = dlc_model_has_data(m) ? "epoch" : "update";
+    w->best = INFINITY;
+    w->stop_best = INFINITY;
+}
+
+/* As the log prints it: the chart of the run and the chart of its log agree to the pixel. */
+static double as_logged(double v) {
+    if (!isfinite(v)) return v;
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.9g", v);
+    return strtod(buf, NULL);
+}
+
+static void record(dlc_watch *w, double x, double loss, double val_loss, double metric) {
+    if (w->n == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 64;
+        for (int k = 0; k < 4; k++) w->series[k] = dlc_xrealloc(w->series[k], dlc_mul_size((size_t)w->cap, sizeof(double)));
+    }
+    double v[4] = {x, as_logged(loss), as_logged(val_loss), as_logged(metric)};
+    for (int k = 0; k < 4; k++) w->series[k][w->n] = v[k];
+    w->n++;
+}
+
+static void draw(const dlc_watch *w) {
+    const char *metric = w->metric == DLC_METRIC_NONE ? NULL : dlc_metric_name(w->metric);
+    dlc_plot_data d = {w->m->name, w->x_label, metric, w->has_val, w->n,
+                       w->series[0], w->series[1], w->series[2], w->series[3]};
+    char why[256];
+    if (dlc_plot_svg(&d, w->plot, why, sizeof why)) dlc_die(1, "%s: cannot write the plot: %s", w->plot, why);
+}
+
+int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, const dlc_runner *r,
+                    const dlc_norms *norms, int64_t step) {
+    if (w->plot) {
+        record(w, (double)epoch, loss, val_loss, metric);
+        draw(w);
+    }
+    double watched = w->has_val ? val_loss : loss;
+    if (!isfinite(watched)) return 0;
+    if (watched < w->best) {
+        w->best = watched;
+        w->best_epoch = epoch;
+        if (w->save_best) dlc_save_params(w->m, &r->layout, r->params, norms, w->save_best, step);
+    }
+    if (w->patience <= 0) return 0;
+    if (watched < w->stop_best - w->min_delta) {
+        w->stop_best = watched;
+        w->bad_epochs = 0;
+        return 0;
+    }
+    if (++w->bad_epochs < w->patience) return 0;
+    fflush(stdout);
+    printf("early stop: %s has not improved by more than %g for %lld epoch%s (lowest %.6f at epoch %lld)\n",
+           w->has_val ? "val_loss" : "loss", w->min_delta, (long long)w->patience, w->patience == 1 ? "" : "s", w->best,
+           (long long)w->best_epoch);
+    return 1;
+}
+
+void dlc_watch_free(dlc_watch *w) {
+    for (int k = 0; k < 4; k++) free(w->series[k]);
+}

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# The CUDA backend on a real GPU, in two steps, because the GPU machine has nvcc, cuBLAS and
+# PyTorch but no Swift and no network:
+#
+#   scripts/gpu-check.sh prepare DIR      on a machine with dlc (.build/release/dlc, .build/debug/dlc
+#                                         or $DLC): every model's generated sources (.cu, its C
+#                                         descriptor, and the C backend's .c), the runtime, the data
+#                                         and the benchmark, into DIR
+#   DIR/gpu-check.sh run DIR [--emulate]  on the GPU machine (under 10 minutes on an H100): builds
+#                                         every model's C and CUDA trainers with the machine's own
+#                                         compilers; trains each with both (per-epoch losses within
+#                                         1e-4 relative), evaluates each trainer's checkpoint with the
+#                                         other trainer (the same loss) and compares predictions;
+#                                         runs compute-sanitizer (memcheck, racecheck) on two models;
+#                                         runs the GPU benchmark (bench/gpu/gpu_bench.py)
+#
+# --emulate runs the same checks without a GPU: the CUDA trainers are built by the host C++
+# compiler against the CPU emulation (codegen/dlc_cuda_emulation.h); the sanitizer and the
+# benchmark, which need a GPU, are skipped, and it says so. It is how this script is tested.
+# Tools: CC (default cc), NVCC (default nvcc), CXX (default g++, --emulate), python3 with NumPy
+# (and PyTorch for the benchmark), OpenBLAS and zlib headers; a missing one is named at the start.
+# Ends with "N passed, M failed"; exit 1 when something failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+prepare() {
+    local dir=$1 root dlc
+    root=$(cd "$here/.." && pwd)
+    dlc=${DLC:-}
+    for d in "$root/.build/release/dlc" "$root/.build/debug/dlc"; do [ -z "$dlc" ] && [ -x "$d" ] && dlc=$d; done
+    [ -n "$dlc" ] || { echo "gpu-check.sh prepare: no dlc binary (swift build first, or set DLC)" >&2; exit 2; }
+    mkdir -p "$dir/runtime" "$dir/models" "$dir/data" "$dir/bench"
+    cp "$root"/codegen/*.c "$root"/codegen/*.h "$root"/codegen/*.cu "$root"/codegen/*.cpp "$dir/runtime/"
+    cp "$root"/models/data/*.csv "$dir/data/"
+    cp "$root"/bench/gpu/*.py "$root"/bench/gpu/*.cu "$dir/bench/"
+    cp "$0" "$dir/gpu-check.sh"
+    for model in "$root"/models/*.dl "$root"/bench/models/mnist_sgd.dl; do
+        local name out data
+        name=$(basename "$model" .dl)
+        out="$dir/models/$name"
+        mkdir -p "$out"
+        "$dlc" compile "$model" --emit cuda >"$out/model.cu" &&
+            "$dlc" compile "$model" --backend cuda --emit c >"$out/descriptor.c" &&
+            "$dlc" compile "$model" --emit c >"$out/model.c" ||
+            { echo "gpu-check.sh prepare: dlc cannot compile $model" >&2; exit 1; }
+        # The data file the model names (its folder differs on the GPU machine): --data there.
+        data=$(sed -n 's/^[[:space:]]*data[[:space:]]*"\(.*\)".*/\1/p' "$model" | head -n 1)
+        if [ -n "$data" ]; then basename "$data" >"$out/data"
+        elif grep -q '^[[:space:]]*input[[:space:]]' "$model"; then echo "-" >"$out/data"  # data of its own (--input)
+        else : >"$out/data"; fi
+    done
+    echo "prepared $(ls "$dir/models" | wc -l) models in $dir; on the GPU machine: $dir/gpu-check.sh run $dir" >&2
+}
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL $1"
+    [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 20 | sed 's/^/       /'
+    return 0
+}
+
+# Per-epoch losses (loss, val_loss) of two --log files within 1e-4 relative.
+compare_logs() {
+    python3 - "$1" "$2" <<'EOF'
+import csv, sys
+a, b = (list(csv.DictReader(open(p))) for p in sys.argv[1:3])
+if len(a) != len(b) or not a:
+    sys.exit(f"{len(a)} and {len(b)} epochs")
+for i, (r, s) in enumerate(zip(a, b)):
+    for k in ("loss", "val_loss", "accuracy", "mse", "mae"):
+        if r.get(k) and s.get(k):
+            x, y = float(r[k]), float(s[k])
+            if abs(x - y) > 1e-4 * abs(y) + 1e-6:
+                sys.exit(f"epoch {i + 1} {k}: CUDA {x}, C {y}")
+EOF
+}
+
+# Two outputs of eval (NAME: X lines) or predict (CSV) equal within 1e-4 relative.
+compare_numbers() {
+    python3 - "$1" "$2" <<'EOF'
+import re, sys
+num = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|nan|inf")
+a, b = (num.findall(open(p).read()) for p in sys.argv[1:3])
+if len(a) != len(b):
+    sys.exit(f"{len(a)} and {len(b)} numbers")
+for i, (x, y) in enumerate(zip(a, b)):
+    x, y = float(x), float(y)
+    if not (abs(x - y) <= 1e-4 * abs(y) + 1e-5 or x == y):
+        sys.exit(f"number {i}: {x} vs {y}")
+EOF
+}
+
+run() {
+    local dir emulate=0 cc nvcc cxx jobs
+    dir=$(cd "$1" && pwd)
+    [ "${2:-}" = "--emulate" ] && emulate=1
+    cc=${CC:-cc} nvcc=${NVCC:-nvcc} cxx=${CXX:-g++}
+    jobs=$(( $(nproc) > 2 ? $(nproc) / 2 : 1 ))
+    local missing=()
+    command -v "$cc" >/dev/null || missing+=("a C compiler ($cc)")
+    command -v python3 >/dev/null && python3 -c "import numpy" 2>/dev/null || missing+=("python3 with NumPy")
+    if [ $emulate -eq 1 ]; then command -v "$cxx" >/dev/null || missing+=("a C++ compiler ($cxx)")
+    else command -v "$nvcc" >/dev/null || missing+=("nvcc ($nvcc)"); fi
+    printf '#include <cblas.h>\n#include <zlib.h>\nint main(void){return 0;}\n' | "$cc" -x c - -o /dev/null -lopenblas -lz 2>/dev/null ||
+        missing+=("OpenBLAS and zlib development files (apt-get install libopenblas-dev zlib1g-dev)")
+    if [ ${#missing[@]} -gt 0 ]; then
+        printf 'gpu-check.sh: missing: %s\n' "${missing[@]}" >&2
+        exit 2
+    fi
+    local b="$dir/build"
+    rm -rf "$b" && mkdir -p "$b/host" "$b/cuda"
+    echo "== building the runtime ($([ $emulate -eq 1 ] && echo "CPU emulation, $cxx" || echo "$nvcc"))"
+    local cflags="-O2 -std=c11 -I$dir/runtime" device_defines="-DDLC_DEVICE_CUDA"
+    [ $emulate -eq 1 ] && device_defines="$device_defines -DDLC_CUDA_EMULATE"
+    for f in "$dir"/runtime/*.c; do
+        case "$f" in *_mpi.c) continue ;; esac
+        echo "$cc $cflags -c $f -o $b/host/$(basename "$f" .c).o"
+        echo "$cc $cflags $device_defines -c $f -o $b/cuda/$(basename "$f" .c).o"
+    done | xargs -P "$jobs" -I{} sh -c "{}" || { echo "the runtime does not build"; exit 1; }
+    # The device compiler and its flags: the GPU of this machine (DLC_CUDA_ARCH overrides), or the emulation.
+    local dev libs
+    if [ $emulate -eq 1 ]; then
+        dev="$cxx -x c++ -std=c++17 -O1 $device_defines -I$dir/runtime"
+        libs="-lstdc++ -lopenblas -lz -lm"
+        printf '#include "dlc_cuda_context.cu"\n#include "dlc_device_cuda.cu"\n#include "dlc_cuda_emulation.cpp"\n' >"$b/device.cu"
+    else
+        dev="$nvcc -std=c++17 -O3 -arch=${DLC_CUDA_ARCH:-native} $device_defines -I$dir/runtime"
+        libs="-lcublas -lopenblas -lz -lm"
+        printf '#include "dlc_cuda_context.cu"\n#include "dlc_device_cuda.cu"\n' >"$b/device.cu"
+    fi
+    $dev -c "$b/device.cu" -o "$b/device.o" || { echo "the CUDA device does not build"; exit 1; }
+    # The CUDA trainer is linked by nvcc (its CUDA runtime and library paths), or by the C++
+    # compiler under the emulation.
+    local link=$nvcc
+    [ $emulate -eq 1 ] && link=$cxx
+
+    echo "== building every model's C and CUDA trainers"
+    local models=()
+    for m in "$dir"/models/*/; do models+=("$(basename "$m")"); done
+    for name in "${models[@]}"; do
+        local m="$dir/models/$name"
+        echo "cd $m && $cc $cflags -c model.c -o c.o && $cc c.o $b/host/*.o -lopenblas -lz -lm -o c_trainer && $cc $cflags -c descriptor.c -o d.o && $dev -c model.cu -o cu.o && $link cu.o d.o $b/device.o $b/cuda/*.o $libs -o cuda_trainer > build.log 2>&1 || echo build failed >> build.log"
+    done | xargs -P "$jobs" -I{} sh -c "{}"
+    for name in "${models[@]}"; do
+        local m="$dir/models/$name"
+        if [ -x "$m/c_trainer" ] && [ -x "$m/cuda_trainer" ]; then ok "$name builds"; else fail "$name builds" "$(cat "$m/build.log" 2>/dev/null)"; fi
+    done
+
+    echo "== training, evaluating and predicting with both trainers"
+    for name in "${models[@]}"; do
+        local m="$dir/models/$name" data args=() log
+        [ -x "$m/cuda_trainer" ] && [ -x "$m/c_trainer" ] || continue
+        [ "$name" = mnist_sgd ] && continue  # the benchmark's model: trained by the benchmark
+        data=$(cat "$m/data")
+        if [ "$data" = "-" ]; then
+            echo "skip $name: it reads data it does not name (--input)"
+            continue
+        elif [ -n "$data" ]; then
+            [ -f "$dir/data/$data" ] || { echo "skip $name: no $data"; continue; }
+            args=(--data "$dir/data/$data" --epochs 2)
+        else
+            args=(--steps 20)
+        fi
+        local good=1 why=""
+        for t in c cuda; do
+            rm -f "$m/$t.log"
+            if ! (cd "$m" && "./${t}_trainer" train "${args[@]}" --log "$t.log" --save "$t.safetensors" >"$t.out" 2>&1); then
+                good=0 why="$t trainer: $(tail -n 5 "$m/$t.out")"
+            fi
+        done
+        [ $good -eq 1 ] && why=$(compare_logs "$m/cuda.log" "$m/c.log" 2>&1) || good=0
+        if [ $good -eq 1 ]; then ok "$name: CUDA training matches C"; else fail "$name: CUDA training matches C" "$why"; continue; fi
+        [ -n "$data" ] || continue
+        # Both trainers evaluate both checkpoints: the CUDA trainer's numbers must be the C trainer's.
+        local detail=""
+        for w in c cuda; do
+            for t in c cuda; do
+                (cd "$m" && "./${t}_trainer" eval --data "$dir/data/$data" --weights "$w.safetensors" >"eval_${t}_$w.txt" 2>&1) ||
+                    detail+="$t eval of the $w checkpoint: $(cat "$m/eval_${t}_$w.txt") "
+            done
+            [ -z "$detail" ] && detail+=$(compare_numbers "$m/eval_cuda_$w.txt" "$m/eval_c_$w.txt" 2>&1)
+        done
+        if [ -z "$detail" ]; then ok "$name: checkpoints interchangeable"; else fail "$name: checkpoints interchangeable" "$detail"; fi
+        if (cd "$m" && ./cuda_trainer predict --data "$dir/data/$data" --weights c.safetensors --out p_cuda.csv >/dev/null 2>&1 &&
+            ./c_trainer predict --data "$dir/data/$data" --weights c.safetensors --out p_c.csv >/dev/null 2>&1) &&
+            detail=$(compare_numbers "$m/p_cuda.csv" "$m/p_c.csv" 2>&1); then
+            ok "$name: predictions match"
+        else
+            fail "$name: predictions match" "$detail"
+        fi
+    done
+
+    if [ $emulate -eq 1 ]; then
+        echo "== compute-sanitizer and the benchmark need a GPU: skipped under --emulate"
+    else
+        echo "== compute-sanitizer (memcheck, racecheck)"
+        for name in digits line_grid; do
+            local m="$dir/models/$name" data
+            data=$(cat "$m/data")
+            for tool in memcheck racecheck; do
+                if out=$(cd "$m" && compute-sanitizer --tool "$tool" --error-exitcode 9 ./cuda_trainer train --data "$dir/data/$data" --epochs 1 2>&1); then
+                    ok "$name: compute-sanitizer $tool"
+                else
+                    fail "$name: compute-sanitizer $tool" "$(echo "$out" | tail -n 20)"
+                fi
+            done
+        done
+        echo "== benchmark (g)"
+        if $nvcc -O3 -o "$b/cublas_floor" "$dir/bench/cublas_floor.cu" -lcublas &&
+            python3 "$dir/bench/gpu_bench.py" --trainer "$dir/models/mnist_sgd/cuda_trainer" --floor "$b/cublas_floor" --out "$dir/bench/report.md"; then
+            ok "benchmark (g) ran (report: $dir/bench/report.md)"
+        else
+            fail "benchmark (g) ran"
+        fi
+    fi
+    echo "$passed passed, $failed failed"
+    [ $failed -eq 0 ]
+}
+
+case "${1:-}" in
+prepare) [ $# -eq 2 ] || { echo "usage: $0 prepare DIR" >&2; exit 2; }; prepare "$2" ;;
+run) [ $# -ge 2 ] || { echo "usage: $0 run DIR [--emulate]" >&2; exit 2; }; run "$2" "${3:-}" ;;
+*) echo "usage: $0 prepare DIR | $0 run DIR [--emulate]" >&2; exit 2 ;;
+esac
