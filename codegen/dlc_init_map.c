@@ -272,8 +272,8 @@ static void apply_position(mapping *x) {
                x->m->n_state ? "params and state tensors" : "params");
     for (int i = 0; i < x->n; i++) {
         if (!same_shape(&ordered[i], &x->mt[i]))
-            refuse(x, "position", "%s position: tensor %d in state_dict order, '%s', does not have the shape of '%s'",
-                   x->flag, i + 1, ordered[i].name, x->mt[i].name);
+            refuse(x, "position", "%s position: tensor %d in state_dict order, '%s', does not have the shape of %s '%s'",
+                   x->flag, i + 1, ordered[i].name, x->mt[i].is_state ? "state" : "param", x->mt[i].name);
         for (int k = 0; k < x->n; k++)
             if (x->t[k].name == ordered[i].name) x->t[k].mapped = dlc_xstrdup(x->mt[i].name);
     }
@@ -297,10 +297,11 @@ void dlc_load_params_mapped(const dlc_model *m, const dlc_layout *l, float *para
         int src = -1;
         for (int k = 0; k < x.n; k++) {
             if (strcmp(x.t[k].mapped, p->name) != 0) continue;
-            if (src >= 0) refuse(&x, map, "two tensors map to '%s'", p->name);
+            if (src >= 0) refuse(&x, map, "two tensors map to %s '%s'", p->is_state ? "state" : "param", p->name);
             src = k;
         }
-        if (src < 0) refuse(&x, map, map ? "no tensor maps to '%s'" : "missing tensor '%s'", p->name);
+        if (src < 0 && map) refuse(&x, map, "no tensor maps to %s '%s'", p->is_state ? "state" : "param", p->name);
+        if (src < 0) refuse(&x, map, "missing tensor '%s'", p->name);
         used[src] = 1;
         if (p->is_state) dlc_read_state(f, &m->state[p->index], x.t[src].name, state[p->index]);
         else dlc_st_read(f, x.t[src].name, p->rank, p->dims, params + l->offset[p->index]);

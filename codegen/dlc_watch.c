@@ -78,7 +78,7 @@ int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, d
     if (watched < w->best) {
         w->best = watched;
         w->best_epoch = epoch;
-        if (w->save_best) dlc_save_params(w->m, &r->layout, r->params, norms, w->save_best, step);
+        if (w->save_best) dlc_save_params(w->m, &r->layout, r->params, r->state, norms, w->save_best, step);
     }
     if (w->patience <= 0) return 0;
     if (watched < w->stop_best - w->min_delta) {

@@ -285,6 +285,20 @@ final class TrainerTests: XCTestCase {
         let again = try Run.run(exe, ["eval", "--data", data, "--weights", resaved.path])
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertEqual(again.stdout, eval.stdout)
+        // As an nn.Sequential would name them (its running statistics after each layer's
+        // params): --init-map position reads them back in state_dict order.
+        let sequential = run.folder.appendingPathComponent("sequential.safetensors")
+        let rename = try Run.run(URL(fileURLWithPath: python), ["python3", "-c", """
+            import sys
+            from safetensors.numpy import load_file, save_file
+            prefixes = {"c1.": "0.", "bn1.": "1.", "c2.": "4.", "fc.": "8."}
+            t = load_file(sys.argv[1])
+            save_file({next(v + k[len(p):] for p, v in prefixes.items() if k.startswith(p)): a for k, a in t.items()}, sys.argv[2])
+            """, run.checkpoint.path, sequential.path])
+        XCTAssertEqual(rename.status, 0, rename.stderr)
+        let mapped = try Run.run(exe, ["eval", "--data", data, "--weights", sequential.path, "--init-map", "position"])
+        XCTAssertEqual(mapped.status, 0, mapped.stderr)
+        XCTAssertEqual(mapped.stdout, eval.stdout)
 
         guard (try? Run.run(URL(fileURLWithPath: python), ["python3", "-c", "import torch"]))?.status == 0 else {
             print("note: PyTorch is not installed: load_state_dict(strict=True) is not checked")
