@@ -1,18 +1,34 @@
 /* dlc_checkpoint.c: what goes into the two checkpoint files, and what comes back out.
  *
- * P (the params file) holds exactly the model's params under their names, so PyTorch's
+ * P (the params file) holds exactly the model's params and state (batch normalization's
+ * running statistics, F32, and num_batches_tracked, I64) under their names, so PyTorch's
  * load_state_dict accepts it, plus __metadata__: "format": "pt", the normalize statistics
  * (normalize.NAME.mean / .std as JSON arrays) and "dlc.step". P.optim.safetensors holds the
  * optimizer state as NAME.SLOT tensors (torch's slot names: momentum_buffer, exp_avg,
  * exp_avg_sq, sum) and, in its metadata, everything --resume needs to continue bit for bit:
- * step, epoch, position in the epoch, learning rate, schedule state and RNG states. Both
- * record the step, so a pair from different saves is refused. */
+ * step, epoch, position in the epoch, learning rate, schedule state and RNG states, and the
+ * identity of the params it belongs to: their step and "dlc.params_hash", a hash of their
+ * values. A pair from different saves is refused.
+ *
+ * Two files cannot be renamed at once, so a save commits in steps, each a rename, and a
+ * crash between any two leaves a pair the loader finds (docs: codegen/README.md):
+ *   0. both new files are written to temporary names and flushed to disk;
+ *   1. the old optimizer file is renamed P.optim.prev.safetensors  (old pair: P + prev)
+ *   2. the new optimizer file takes its place                      (old pair: P + prev)
+ *   3. the new params file takes P's place                         (new pair: P + optim)
+ *   4. prev is removed.
+ * The loader takes P.optim.safetensors when it pairs with P, else prev when that does; the
+ * next save settles a prev left behind (removed, or put back when it is P's partner). */
 #include "dlc_runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *dlc_optim_path(const char *params_path) {
     size_t n = strlen(params_path);
@@ -43,42 +59,20 @@ static char *format(const char *fmt, ...) {
     return dlc_xstrdup(buf);
 }
 
-void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
-                     const dlc_norms *nz, const char *path, int64_t step) {
-    dlc_st_tensor *t = dlc_xcalloc((size_t)(m->n_params + m->n_state) + 1, sizeof *t);
-    for (int i = 0; i < m->n_params; i++)
-        t[i] = (dlc_st_tensor){m->params[i].name, m->params[i].rank, m->params[i].dims, params + l->offset[i], "F32"};
-    /* State after the params, as PyTorch's state_dict orders buffers; an i32 counter as I64. */
-    int64_t **wide = dlc_xcalloc((size_t)m->n_state + 1, sizeof *wide);
-    for (int i = 0; i < m->n_state; i++) {
-        const dlc_state_desc *d = &m->state[i];
-        const void *data = state[i];
-        if (d->dtype == DLC_I32) {
-            wide[i] = dlc_xmalloc(dlc_mul_size((size_t)d->size, sizeof(int64_t)));
-            for (int64_t k = 0; k < d->size; k++) wide[i][k] = ((const int32_t *)state[i])[k];
-            data = wide[i];
-        }
-        t[m->n_params + i] = (dlc_st_tensor){d->name, d->rank, d->dims, data, d->dtype == DLC_I32 ? "I64" : "F32"};
+void dlc_read_state(const dlc_st_file *f, const dlc_state_desc *d, const char *name, void *dst) {
+    if (d->dtype == DLC_F32) {
+        dlc_st_read(f, name, d->rank, d->dims, dst);
+        return;
     }
-    int nm = 0, cap = 2 + 2 * (nz ? nz->count : 0);
-    dlc_st_meta *meta = dlc_xcalloc((size_t)cap, sizeof *meta);
-    meta[nm++] = (dlc_st_meta){"format", "pt"};
-    meta[nm++] = (dlc_st_meta){"dlc.step", format("%lld", (long long)step)};
-    for (int k = 0; nz && k < nz->count; k++) {
-        const dlc_norm *z = &nz->items[k];
-        const dlc_data_desc *d = &m->data[z->tensor];
-        dlc_str key = {0};
-        dlc_str_add(&key, "normalize.%s.mean", d->name);
-        meta[nm++] = (dlc_st_meta){key.s, float_array_json(z->mean, d->size)};
-        dlc_str key2 = {0};
-        dlc_str_add(&key2, "normalize.%s.std", d->name);
-        meta[nm++] = (dlc_st_meta){key2.s, float_array_json(z->std, d->size)};
+    int64_t *wide = dlc_xmalloc(dlc_mul_size((size_t)d->size, sizeof *wide));
+    dlc_st_read_i64(f, name, d->rank, d->dims, wide);
+    for (int64_t k = 0; k < d->size; k++) {
+        if (wide[k] < 0 || wide[k] > INT32_MAX)
+            dlc_die(1, "%s: tensor '%s' holds %lld, which is not a count in 0..%d", f->path, name, (long long)wide[k],
+                    INT32_MAX);
+        ((int32_t *)dst)[k] = (int32_t)wide[k];
     }
-    dlc_st_write(path, t, m->n_params + m->n_state, meta, nm);
-    for (int i = 0; i < m->n_state; i++) free(wide[i]);
     free(wide);
-    free(t);
-    free(meta); /* the strings are few and small; they live until exit */
 }
 
 void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
@@ -98,21 +92,33 @@ void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, voi
     free(names);
 }
 
-void dlc_read_state(const dlc_st_file *f, const dlc_state_desc *d, const char *name, void *dst) {
-    if (d->dtype == DLC_F32) {
-        dlc_st_read(f, name, d->rank, d->dims, dst);
-        return;
+/* ---- The pair's identity ------------------------------------------------------------------ */
+
+/* FNV-1a (64-bit) over the params' f32 bytes in declaration order: the identity of a params
+ * file's contents (whatever order its tensors are stored in), recorded in its optimizer file. */
+static void params_hash(const float *params, int64_t total, char out[17]) {
+    const unsigned char *b = (const unsigned char *)params;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < (size_t)total * sizeof(float); i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
     }
-    int64_t *wide = dlc_xmalloc(dlc_mul_size((size_t)d->size, sizeof *wide));
-    dlc_st_read_i64(f, name, d->rank, d->dims, wide);
-    for (int64_t k = 0; k < d->size; k++) {
-        if (wide[k] < 0 || wide[k] > INT32_MAX)
-            dlc_die(1, "%s: tensor '%s' holds %lld, which is not a count in 0..%d", f->path, name, (long long)wide[k],
-                    INT32_MAX);
-        ((int32_t *)dst)[k] = (int32_t)wide[k];
-    }
-    free(wide);
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
+
+typedef struct {
+    int64_t step;
+    char hash[17];
+} pair_id;
+
+static char *prev_path(const char *optim_path) {
+    size_t n = strlen(optim_path) - strlen(".safetensors"); /* an optimizer path always ends so */
+    char *p = dlc_xmalloc(n + 32);
+    snprintf(p, n + 32, "%.*s.prev.safetensors", (int)n, optim_path);
+    return p;
+}
+
+/* ---- Reading -------------------------------------------------------------------------------- */
 
 /* A metadata JSON array of exactly n numbers, each an f32 (a std: a positive normal one, since
  * every feature is divided by it; dlc_norm_compute saves 1 for a constant feature). */
@@ -157,42 +163,6 @@ void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_s
         read_stats(f, kmean, mean, z->mean, d->size, 0);
         read_stats(f, kstd, std, z->std, d->size, 1);
     }
-}
-
-/* ---- The optimizer file -------------------------------------------------------------------- */
-
-void dlc_save_optim(const dlc_model *m, const dlc_layout *l, const dlc_optimizer *opt, const dlc_progress *p,
-                    const char *params_path) {
-    int nt = opt->n_slots * m->n_params;
-    dlc_st_tensor *t = dlc_xcalloc((size_t)nt + 1, sizeof *t);
-    for (int s = 0; s < opt->n_slots; s++)
-        for (int i = 0; i < m->n_params; i++) {
-            dlc_str name = {0};
-            dlc_str_add(&name, "%s.%s", m->params[i].name, opt->slot_names[s]);
-            t[s * m->n_params + i] =
-                (dlc_st_tensor){name.s, m->params[i].rank, m->params[i].dims, opt->slot[s] + l->offset[i]};
-        }
-    dlc_st_meta meta[] = {
-        {"format", "dlc-optim-1"},
-        {"optimizer", dlc_optim_name(opt->cfg.kind)},
-        {"dlc.step", format("%lld", (long long)p->step)},
-        {"epoch", format("%lld", (long long)p->epoch)},
-        {"epoch_batches", format("%lld", (long long)p->epoch_batches)},
-        {"epoch_loss_sum", format("%.17g", p->epoch_loss_sum)},
-        {"epoch_rows", format("%lld", (long long)p->epoch_rows)},
-        {"rng.shuffle", format("%llu", (unsigned long long)p->shuffle_state)},
-        {"rng.dropout", format("%llu", (unsigned long long)p->dropout_state)},
-        {"seed", format("%llu", (unsigned long long)p->seed)},
-        {"lr", format("%.17g", p->lr)},
-        {"schedule.last_epoch", format("%lld", (long long)p->sched_epoch)},
-        {"schedule.best", format("%.17g", p->sched_best)},
-        {"schedule.bad_epochs", format("%lld", (long long)p->sched_bad_epochs)},
-    };
-    char *path = dlc_optim_path(params_path);
-    dlc_st_write(path, t, nt, meta, (int)(sizeof meta / sizeof meta[0]));
-    for (int i = 0; i < nt; i++) free((char *)t[i].name);
-    free(t);
-    free(path);
 }
 
 static const char *need_meta(const dlc_st_file *f, const char *key) {
@@ -243,19 +213,76 @@ int64_t dlc_checkpoint_step(const dlc_st_file *f) {
     return meta_count(f, "dlc.step");
 }
 
-uint64_t dlc_checkpoint_seed(const char *params_path) {
-    char *path = dlc_optim_path(params_path);
+/* Reads params file P (every param, strictly) and returns its identity; 0 when P is not there. */
+static int read_params_id(const dlc_model *m, const char *path, pair_id *id) {
+    if (access(path, F_OK) != 0) return 0;
+    dlc_layout l;
+    dlc_layout_make(m, &l);
+    float *params = dlc_xmalloc(dlc_mul_size((size_t)l.total + 1, sizeof(float)));
+    /* The state is checked with the params (into scratch memory): the hash covers the params. */
+    void **state = dlc_xcalloc((size_t)m->n_state + 1, sizeof *state);
+    for (int i = 0; i < m->n_state; i++) state[i] = dlc_xmalloc(dlc_mul_size((size_t)m->state[i].size, 4));
     dlc_st_file f;
-    dlc_st_open(path, &f);
+    dlc_load_params(m, &l, params, state, path, &f);
+    for (int i = 0; i < m->n_state; i++) free(state[i]);
+    free(state);
+    id->step = dlc_checkpoint_step(&f);
+    dlc_st_close(&f);
+    params_hash(params, l.total, id->hash);
+    free(params);
+    free(l.offset);
+    return 1;
+}
+
+typedef enum { PAIRS, MISSING, OTHER_STEP, OTHER_PARAMS } relation;
+
+/* How an optimizer file relates to the params identified by id (a file without a params hash,
+ * from before dlc recorded one, pairs by its step alone). */
+static relation optim_relation(const char *optim_path, const pair_id *id, int64_t *step) {
+    if (access(optim_path, F_OK) != 0) return MISSING;
+    dlc_st_file f;
+    dlc_st_open(optim_path, &f);
+    *step = meta_count(&f, "dlc.step");
+    const char *hash = dlc_st_meta_get(&f, "dlc.params_hash");
+    relation r = *step != id->step ? OTHER_STEP : hash && strcmp(hash, id->hash) != 0 ? OTHER_PARAMS : PAIRS;
+    dlc_st_close(&f);
+    return r;
+}
+
+char *dlc_checkpoint_partner(const dlc_model *m, const char *params_path) {
+    pair_id id;
+    if (!read_params_id(m, params_path, &id)) dlc_die(1, "%s: %s", params_path, strerror(ENOENT));
+    char *optim = dlc_optim_path(params_path), *prev = prev_path(optim);
+    int64_t step = 0, prev_step = 0;
+    relation r = optim_relation(optim, &id, &step);
+    if (r == PAIRS) {
+        free(prev);
+        return optim;
+    }
+    if (optim_relation(prev, &id, &prev_step) == PAIRS) {
+        fflush(stdout);
+        fprintf(stderr, "note: %s: its last save was interrupted; continuing from the pair before it (%s)\n",
+                params_path, prev);
+        free(optim);
+        return prev;
+    }
+    if (r == MISSING) dlc_die(1, "%s: %s", optim, strerror(ENOENT));
+    if (r == OTHER_STEP)
+        dlc_die(1, "%s: saved at step %lld, but %s at step %lld (the pair is from different saves)", optim,
+                (long long)step, params_path, (long long)id.step);
+    dlc_die(1, "%s: holds the optimizer state of other params than %s (the pair is from different saves)", optim,
+            params_path);
+}
+
+uint64_t dlc_checkpoint_seed(const char *optim_path) {
+    dlc_st_file f;
+    dlc_st_open(optim_path, &f);
     uint64_t seed = meta_u64(&f, "seed");
     dlc_st_close(&f);
-    free(path);
     return seed;
 }
 
-void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt, dlc_progress *p,
-                    const char *params_path, int64_t params_step) {
-    char *path = dlc_optim_path(params_path);
+void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt, dlc_progress *p, const char *path) {
     dlc_st_file f;
     dlc_st_open(path, &f);
     const char *fmt = need_meta(&f, "format");
@@ -274,9 +301,6 @@ void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt,
         }
     dlc_st_no_extra(&f, names, nt);
     p->step = meta_count(&f, "dlc.step");
-    if (p->step != params_step)
-        dlc_die(1, "%s: saved at step %lld, but %s at step %lld (the pair is from different saves)", path,
-                (long long)p->step, params_path, (long long)params_step);
     p->epoch = meta_count(&f, "epoch");
     p->epoch_batches = meta_count(&f, "epoch_batches");
     p->epoch_loss_sum = meta_double(&f, "epoch_loss_sum", 0);
@@ -294,5 +318,189 @@ void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt,
     for (int i = 0; i < nt; i++) free((char *)names[i]);
     free(names);
     dlc_st_close(&f);
-    free(path);
+}
+
+/* ---- Saving the pair ------------------------------------------------------------------------- */
+
+/* The params file, written to a temporary name (returned); its hash goes into hash. */
+static char *write_params(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                          const dlc_norms *nz, const char *path, int64_t step, char hash[17]) {
+    dlc_st_tensor *t = dlc_xcalloc((size_t)(m->n_params + m->n_state) + 1, sizeof *t);
+    for (int i = 0; i < m->n_params; i++)
+        t[i] = (dlc_st_tensor){m->params[i].name, m->params[i].rank, m->params[i].dims, params + l->offset[i], "F32"};
+    /* State after the params, as PyTorch's state_dict orders buffers; an i32 counter as I64. */
+    int64_t **wide = dlc_xcalloc((size_t)m->n_state + 1, sizeof *wide);
+    for (int i = 0; i < m->n_state; i++) {
+        const dlc_state_desc *d = &m->state[i];
+        const void *data = state[i];
+        if (d->dtype == DLC_I32) {
+            wide[i] = dlc_xmalloc(dlc_mul_size((size_t)d->size, sizeof(int64_t)));
+            for (int64_t k = 0; k < d->size; k++) wide[i][k] = ((const int32_t *)state[i])[k];
+            data = wide[i];
+        }
+        t[m->n_params + i] = (dlc_st_tensor){d->name, d->rank, d->dims, data, d->dtype == DLC_I32 ? "I64" : "F32"};
+    }
+    int nm = 0, cap = 2 + 2 * (nz ? nz->count : 0);
+    dlc_st_meta *meta = dlc_xcalloc((size_t)cap, sizeof *meta);
+    meta[nm++] = (dlc_st_meta){"format", "pt"};
+    meta[nm++] = (dlc_st_meta){"dlc.step", format("%lld", (long long)step)};
+    for (int k = 0; nz && k < nz->count; k++) {
+        const dlc_norm *z = &nz->items[k];
+        const dlc_data_desc *d = &m->data[z->tensor];
+        dlc_str key = {0};
+        dlc_str_add(&key, "normalize.%s.mean", d->name);
+        meta[nm++] = (dlc_st_meta){key.s, float_array_json(z->mean, d->size)};
+        dlc_str key2 = {0};
+        dlc_str_add(&key2, "normalize.%s.std", d->name);
+        meta[nm++] = (dlc_st_meta){key2.s, float_array_json(z->std, d->size)};
+    }
+    int err;
+    char *tmp = dlc_st_write_temp(path, t, m->n_params + m->n_state, meta, nm, &err);
+    if (!tmp) dlc_die(1, "%s: cannot write: %s", path, strerror(err));
+    params_hash(params, l->total, hash);
+    for (int i = 0; i < m->n_state; i++) free(wide[i]);
+    free(wide);
+    free(t);
+    free(meta); /* the strings are few and small; they live until exit */
+    return tmp;
+}
+
+void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                     const dlc_norms *nz, const char *path, int64_t step) {
+    char hash[17];
+    char *tmp = write_params(m, l, params, state, nz, path, step, hash);
+    if (rename(tmp, path) != 0) {
+        int err = errno;
+        unlink(tmp);
+        dlc_die(1, "%s: cannot write: %s", path, strerror(err));
+    }
+    free(tmp);
+}
+
+/* The optimizer file, written to a temporary name (returned; NULL with *err on failure). */
+static char *write_optim(const dlc_model *m, const dlc_layout *l, const dlc_optimizer *opt, const dlc_progress *p,
+                         const char *path, const char *hash, int *err) {
+    int nt = opt->n_slots * m->n_params;
+    dlc_st_tensor *t = dlc_xcalloc((size_t)nt + 1, sizeof *t);
+    for (int s = 0; s < opt->n_slots; s++)
+        for (int i = 0; i < m->n_params; i++) {
+            dlc_str name = {0};
+            dlc_str_add(&name, "%s.%s", m->params[i].name, opt->slot_names[s]);
+            t[s * m->n_params + i] =
+                (dlc_st_tensor){name.s, m->params[i].rank, m->params[i].dims, opt->slot[s] + l->offset[i]};
+        }
+    dlc_st_meta meta[] = {
+        {"format", "dlc-optim-1"},
+        {"optimizer", dlc_optim_name(opt->cfg.kind)},
+        {"dlc.step", format("%lld", (long long)p->step)},
+        {"dlc.params_hash", hash},
+        {"epoch", format("%lld", (long long)p->epoch)},
+        {"epoch_batches", format("%lld", (long long)p->epoch_batches)},
+        {"epoch_loss_sum", format("%.17g", p->epoch_loss_sum)},
+        {"epoch_rows", format("%lld", (long long)p->epoch_rows)},
+        {"rng.shuffle", format("%llu", (unsigned long long)p->shuffle_state)},
+        {"rng.dropout", format("%llu", (unsigned long long)p->dropout_state)},
+        {"seed", format("%llu", (unsigned long long)p->seed)},
+        {"lr", format("%.17g", p->lr)},
+        {"schedule.last_epoch", format("%lld", (long long)p->sched_epoch)},
+        {"schedule.best", format("%.17g", p->sched_best)},
+        {"schedule.bad_epochs", format("%lld", (long long)p->sched_bad_epochs)},
+    };
+    char *tmp = dlc_st_write_temp(path, t, nt, meta, (int)(sizeof meta / sizeof meta[0]), err);
+    for (int i = 0; i < nt; i++) free((char *)t[i].name);
+    free(t);
+    return tmp;
+}
+
+/* A prev file left by a save interrupted in its commit: removed when P and its optimizer file
+ * pair (the commit got past step 3), else put back as P's optimizer file. */
+static void settle_prev(const dlc_model *m, const char *params, const char *optim, const char *prev) {
+    if (access(prev, F_OK) != 0) return;
+    pair_id id;
+    int64_t step;
+    if (!read_params_id(m, params, &id) || optim_relation(optim, &id, &step) == PAIRS) {
+        if (unlink(prev) != 0) dlc_die(1, "%s: cannot remove: %s", prev, strerror(errno));
+    } else if (rename(prev, optim) != 0) {
+        dlc_die(1, "%s: cannot rename to %s: %s", prev, optim, strerror(errno));
+    }
+}
+
+/* Temporary files PATH.tmp-PID that a crashed run (a process no longer alive) left beside
+ * path: removed. A live process's, this one's included, are left alone. */
+static void remove_stale_temps(const char *path) {
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    char *dir = dlc_xstrdup(slash ? path : ".");
+    if (slash) dir[slash - path + 1] = 0;
+    DIR *d = opendir(dir);
+    size_t blen = strlen(base);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, blen) != 0 || strncmp(name + blen, ".tmp-", 5) != 0) continue;
+        char *end;
+        long pid = strtol(name + blen + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        dlc_str stale = {0};
+        dlc_str_add(&stale, "%s%s", slash ? dir : "", name);
+        unlink(stale.s);
+        free(stale.s);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
+/* Makes the renames durable (best effort: some file systems cannot sync a directory). */
+static void sync_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = dlc_xstrdup(slash ? path : ".");
+    if (slash) dir[slash - path + 1] = 0;
+    int fd = open(dir, O_RDONLY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+void dlc_save_checkpoint(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                         const dlc_norms *nz, const dlc_optimizer *opt, const dlc_progress *p, const char *path) {
+    char hash[17];
+    char *optim = dlc_optim_path(path), *prev = prev_path(optim);
+    static int first = 1;
+    if (first) { /* once a run: what a crashed run left */
+        remove_stale_temps(path);
+        remove_stale_temps(optim);
+        first = 0;
+    }
+    char *tmp_params = write_params(m, l, params, state, nz, path, p->step, hash);
+    int err;
+    char *tmp_optim = write_optim(m, l, opt, p, optim, hash, &err);
+    if (!tmp_optim) {
+        unlink(tmp_params);
+        dlc_die(1, "%s: cannot write: %s", optim, strerror(err));
+    }
+    /* The commit (see the top of this file). On a failure the old pair is put back. */
+    settle_prev(m, path, optim, prev);
+    int had_optim = access(optim, F_OK) == 0;
+    const char *failed = NULL;
+    if (had_optim && rename(optim, prev) != 0) failed = optim;
+    else if (rename(tmp_optim, optim) != 0) failed = optim;
+    else if (rename(tmp_params, path) != 0) failed = path;
+    if (failed) {
+        err = errno;
+        if (failed == path) { /* the new optimizer file is in place: the old one goes back */
+            if (had_optim) rename(prev, optim);
+            else unlink(optim);
+        } else if (had_optim && access(prev, F_OK) == 0) {
+            rename(prev, optim);
+        }
+        unlink(tmp_optim);
+        unlink(tmp_params);
+        dlc_die(1, "%s: cannot write: %s", failed, strerror(err));
+    }
+    if (had_optim && unlink(prev) != 0) dlc_die(1, "%s: cannot remove: %s", prev, strerror(errno));
+    sync_dir(path);
+    free(tmp_params);
+    free(tmp_optim);
+    free(prev);
+    free(optim);
 }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { T = 1, E = 2, P = 4, I = 8, G = 16, ALL = 31 };
 
@@ -101,7 +102,8 @@ static void usage(FILE *f, const dlc_model *m, const char *prog) {
             "  --log FILE      per-epoch metrics as CSV       --out FILE     predict's output (default stdout)\n"
             "  --threads N     OpenBLAS threads               --help\n"
             "\n"
-            "exit status: 0 ok, 1 bad data, bad checkpoint or failed gradcheck, 2 bad flag, 130 interrupted\n");
+            "exit status: 0 ok, 1 bad data, bad checkpoint, a write error, a diverged run or failed gradcheck,\n"
+            "             2 bad flag, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)\n");
 }
 
 _Noreturn static void bad_flag(const char *flag, const char *fmt, ...) {
@@ -116,29 +118,51 @@ _Noreturn static void bad_flag(const char *flag, const char *fmt, ...) {
 
 /* ---- Value parsers: whole string, or exit 2 naming the flag ------------------------------- */
 
+/* Numbers are read strictly: decimal only, the whole string, no white space, no '+', no hex,
+ * no inf or nan. A real has the model language's number syntax (`12`, `0.5`, `1e-3`, `2.`),
+ * with an optional leading '-'. */
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+static int decimal_syntax(const char *s, int integer) {
+    if (*s == '-') s++;
+    if (!is_digit(*s)) return 0;
+    while (is_digit(*s)) s++;
+    if (integer) return *s == 0;
+    if (*s == '.')
+        for (s++; is_digit(*s);) s++;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-') s++;
+        if (!is_digit(*s)) return 0;
+        while (is_digit(*s)) s++;
+    }
+    return *s == 0;
+}
+
 static double parse_double(const char *flag, const char *s) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno == ERANGE || !isfinite(v)) bad_flag(flag, "expected a number, got '%s'", s);
+    if (!decimal_syntax(s, 0)) bad_flag(flag, "expected a number (decimal, like 0.01 or 1e-3), got '%s'", s);
+    double v = strtod(s, NULL);
+    if (!isfinite(v)) bad_flag(flag, "out of range: '%s'", s);
     return v;
 }
 
-static int64_t parse_int(const char *flag, const char *s, int64_t lo) {
-    char *end;
+/* An integer in [lo, hi]; counts have hi = DLC_MAX_COUNT. */
+static int64_t parse_int(const char *flag, const char *s, int64_t lo, int64_t hi) {
+    if (!decimal_syntax(s, 1)) bad_flag(flag, "expected an integer, got '%s'", s);
     errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno == ERANGE) bad_flag(flag, "expected an integer, got '%s'", s);
-    if (v < lo) bad_flag(flag, "must be at least %lld, got %s", (long long)lo, s);
+    long long v = strtoll(s, NULL, 10); /* saturates at the int64 limits, which are out of range anyway */
+    if (v < lo || (errno == ERANGE && *s == '-')) bad_flag(flag, "must be at least %lld, got %s", (long long)lo, s);
+    if (v > hi || errno == ERANGE) bad_flag(flag, "must be at most %lld, got %s", (long long)hi, s);
     return (int64_t)v;
 }
 
+static int64_t parse_count(const char *flag, const char *s, int64_t lo) { return parse_int(flag, s, lo, DLC_MAX_COUNT); }
+
 static uint64_t parse_seed(const char *flag, const char *s) {
-    char *end;
+    if (*s == '-' || !decimal_syntax(s, 1)) bad_flag(flag, "expected a non-negative integer, got '%s'", s);
     errno = 0;
-    if (!*s || *s == '-' || *s == '+') bad_flag(flag, "expected a non-negative integer, got '%s'", s);
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || errno == ERANGE) bad_flag(flag, "expected a non-negative integer, got '%s'", s);
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno == ERANGE) bad_flag(flag, "must be at most %llu, got %s", (unsigned long long)UINT64_MAX, s);
     return (uint64_t)v;
 }
 
@@ -304,17 +328,17 @@ static void apply_schedule(const char *flag, const char *text, dlc_schedule_conf
     } else if (strcmp(c.name, "step_lr") == 0) {
         d.kind = DLC_SCHED_STEP_LR;
         bind_call(flag, &c, step, 2, v);
-        if (v[0]) d.every = parse_int(flag, v[0], 1);
+        if (v[0]) d.every = parse_count(flag, v[0], 1);
         if (v[1]) d.gamma = parse_range(flag, v[1], 0, INFINITY, 0);
     } else if (strcmp(c.name, "cosine") == 0) {
         d.kind = DLC_SCHED_COSINE;
         bind_call(flag, &c, cosine, 1, v);
-        if (v[0]) d.t_max = parse_int(flag, v[0], 1);
+        if (v[0]) d.t_max = parse_count(flag, v[0], 1);
     } else if (strcmp(c.name, "reduce_on_plateau") == 0) {
         d.kind = DLC_SCHED_PLATEAU;
         bind_call(flag, &c, plateau, 3, v);
         if (v[0]) d.factor = parse_range(flag, v[0], 0, 1, 1);
-        if (v[1]) d.patience = parse_int(flag, v[1], 0);
+        if (v[1]) d.patience = parse_count(flag, v[1], 0);
         if (v[2]) d.threshold = parse_range(flag, v[2], 0, INFINITY, 0);
     } else {
         bad_flag(flag, "unknown schedule '%s' (none, step_lr, cosine or reduce_on_plateau)", c.name);
@@ -429,6 +453,80 @@ static dlc_metric_kind parse_metric(const char *flag, const char *s) {
     bad_flag(flag, "expected accuracy, mse, mae or none, got '%s'", s);
 }
 
+/* ---- Outputs never overwrite inputs ---------------------------------------------------------- */
+
+/* The directory part of path ("." for none) and where its last name starts. */
+static char *dir_of(const char *path, const char **name) {
+    const char *slash = strrchr(path, '/');
+    *name = slash ? slash + 1 : path;
+    char *dir = dlc_xstrdup(slash ? path : ".");
+    if (slash) dir[slash - path + 1] = 0;
+    return dir;
+}
+
+/* Whether two paths name one file: the same inode when both exist; when neither does yet, the
+ * same name in the same directory. */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (ea || eb) return 0;
+    const char *na, *nb;
+    char *da = dir_of(a, &na), *db = dir_of(b, &nb);
+    int same = stat(da, &sa) == 0 && stat(db, &sb) == 0 ? sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && strcmp(na, nb) == 0
+                                                        : strcmp(a, b) == 0;
+    free(da);
+    free(db);
+    return same;
+}
+
+typedef struct {
+    const char *flag, *what, *path;  /* what: "" or "'s optimizer file" */
+} named_file;
+
+/* --save, --log, --out, --plot and --save-best must not name a file the command reads (--save
+ * may continue the pair --resume or --init names), nor each other, and must be writable: exit
+ * 2 before anything is read or written. */
+static void check_outputs(const dlc_model *m, const dlc_options *o) {
+    named_file in[64], out[6];
+    int ni = 0, no = 0;
+    int data_used = 0;
+    for (int i = 0; i < m->n_data; i++) data_used |= !o->inputs[i].path;
+    if (data_used && o->data) in[ni++] = (named_file){"--data", "", o->data};
+    if (o->val) in[ni++] = (named_file){"--val", "", o->val};
+    for (int i = 0; i < m->n_data && ni < 58; i++)
+        if (o->inputs[i].path) in[ni++] = (named_file){"--input", "", o->inputs[i].path};
+    if (o->init) in[ni++] = (named_file){"--init", "", o->init};
+    if (o->resume) in[ni++] = (named_file){"--resume", "", o->resume};
+    if (o->resume) in[ni++] = (named_file){"--resume", "'s optimizer file", dlc_optim_path(o->resume)};
+    if (o->weights) in[ni++] = (named_file){"--weights", "", o->weights};
+    if (o->save) out[no++] = (named_file){"--save", "", o->save};
+    if (o->save) out[no++] = (named_file){"--save", "'s optimizer file", dlc_optim_path(o->save)};
+    if (o->log) out[no++] = (named_file){"--log", "", o->log};
+    if (o->out) out[no++] = (named_file){"--out", "", o->out};
+    if (o->plot) out[no++] = (named_file){"--plot", "", o->plot};
+    if (o->save_best) out[no++] = (named_file){"--save-best", "", o->save_best};
+    for (int a = 0; a < no; a++) {
+        for (int b = 0; b < ni; b++) {
+            int continues = strcmp(out[a].flag, "--save") == 0 &&
+                            (strcmp(in[b].flag, "--init") == 0 ||
+                             (strcmp(in[b].flag, "--resume") == 0 && strcmp(in[b].what, out[a].what) == 0));
+            if (continues || !same_file(out[a].path, in[b].path)) continue;
+            if (*out[a].what)
+                bad_flag(out[a].flag, "its optimizer file %s is the same file as %s%s (%s): it would be overwritten",
+                         out[a].path, in[b].flag, in[b].what, in[b].path);
+            bad_flag(out[a].flag, "names the same file as %s%s (%s): it would be overwritten", in[b].flag, in[b].what,
+                     in[b].path);
+        }
+        for (int b = a + 1; b < no; b++)
+            if (same_file(out[a].path, out[b].path))
+                bad_flag(out[b].flag, "names the same file as %s%s (%s): it would be overwritten", out[a].flag, out[a].what,
+                         out[a].path);
+    }
+    /* And each can be written: found now, not after an epoch of training. */
+    for (int a = 0; a < no; a++) dlc_check_writable(out[a].flag, out[a].path, strcmp(out[a].flag, "--log") == 0);
+}
+
 /* ---- The whole command line ----------------------------------------------------------------- */
 
 void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
@@ -495,9 +593,9 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         case F_DATA: o->data = value; break;
         case F_INPUT: parse_input(m, flag, value, o->inputs); break;
         case F_VAL: o->val = value; break;
-        case F_EPOCHS: o->cfg.epochs = parse_int(flag, value, 0); o->epochs_given = 1; epochs_flag = flag; break;
-        case F_STEPS: o->max_steps = parse_int(flag, value, 0); break;
-        case F_BATCH: o->cfg.batch = strcmp(value, "full") == 0 ? 0 : parse_int(flag, value, 1); break;
+        case F_EPOCHS: o->cfg.epochs = parse_count(flag, value, 0); o->epochs_given = 1; epochs_flag = flag; break;
+        case F_STEPS: o->max_steps = parse_count(flag, value, 0); break;
+        case F_BATCH: o->cfg.batch = strcmp(value, "full") == 0 ? 0 : parse_count(flag, value, 1); break;
         case F_LR: lr = value; o->lr_given = 1; break;
         case F_SEED: o->cfg.seed = parse_seed(flag, value); o->seed_given = 1; break;
         case F_SHUFFLE: o->cfg.shuffle = parse_bool(flag, value); break;
@@ -505,10 +603,7 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         case F_SAVE: o->save = value; break;
         case F_RESUME: o->resume = value; break;
         case F_LOG: o->log = value; break;
-        case F_THREADS:
-            if (parse_int(flag, value, 1) > INT32_MAX) bad_flag(flag, "must be at most %d, got %s", INT32_MAX, value);
-            o->threads = (int)parse_int(flag, value, 1);
-            break;
+        case F_THREADS: o->threads = (int)parse_int(flag, value, 1, INT32_MAX); break;
         case F_WEIGHTS: o->weights = value; break;
         case F_OUT: o->out = value; break;
         case F_OPTIMIZER: opt_spec = value; break;
@@ -520,14 +615,14 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         case F_EPS: eps = value; break;
         case F_DROP_LAST: o->cfg.drop_last = parse_bool(flag, value); break;
         case F_SCHEDULE: apply_schedule(flag, value, &o->cfg.schedule); break;
-        case F_ACCUMULATE: o->cfg.accumulate = parse_int(flag, value, 1); break;
+        case F_ACCUMULATE: o->cfg.accumulate = parse_count(flag, value, 1); break;
         case F_METRIC: o->cfg.metric = parse_metric(flag, value); break;
         case F_NORMALIZE: parse_normalize(m, flag, value, &o->cfg); break;
         case F_COLUMNS: parse_columns(m, flag, value, &o->cfg); break;
         case F_VALIDATION: o->cfg.validation = parse_range(flag, value, 0, 1, 1); break;
         case F_INIT_MAP: o->init_map = value; break;
         case F_PLOT: o->plot = value; break;
-        case F_EARLY_STOP: o->cfg.early_stop_patience = parse_int(flag, value, 0); break;
+        case F_EARLY_STOP: o->cfg.early_stop_patience = parse_count(flag, value, 0); break;
         case F_SAVE_BEST: o->save_best = value; break;
         }
     }
@@ -564,10 +659,9 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
     if (o->max_steps >= 0 && epochs_flag) bad_flag("--steps", "cannot be combined with --epochs");
     if (o->init && o->resume) bad_flag("--init", "cannot be combined with --resume");
     if (o->init_map && !o->init && !o->weights) bad_flag("--init-map", "maps the names of --init or --weights; give one");
-    if (o->plot) dlc_check_writable("--plot", o->plot);
-    if (o->save_best) dlc_check_writable("--save-best", o->save_best);
     if ((o->command == DLC_CMD_EVAL || o->command == DLC_CMD_PREDICT) && !o->weights)
         bad_flag("--weights", "%s needs --weights CKPT", command_names[cmd]);
     if (o->val && o->cfg.validation > 0) o->cfg.validation = 0; /* --val replaces the split */
     if (o->cfg.metric != DLC_METRIC_NONE) dlc_metric_check(m, o->cfg.metric);
+    check_outputs(m, o);
 }

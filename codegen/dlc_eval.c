@@ -192,6 +192,7 @@ int dlc_cmd_predict(const dlc_model *m, const dlc_options *o) {
         snprintf(tmp, n, "%s.tmp-%ld", o->out, (long)getpid());
         f = fopen(tmp, "w");
         if (!f) dlc_die(1, "%s: cannot write: %s", o->out, strerror(errno));
+        dlc_catch_stop_signals(); /* Ctrl-C or SIGTERM: the temporary file is removed */
     }
     write_header(f, m);
     if (!dlc_model_has_data(m)) {
@@ -201,23 +202,27 @@ int dlc_cmd_predict(const dlc_model *m, const dlc_options *o) {
     }
     dlc_batch bt;
     dlc_batch_init(m, &ds, 0, &bt);
-    for (int64_t start = 0; dlc_model_has_data(m) && start < ds.n; start += batch) {
+    for (int64_t start = 0; dlc_model_has_data(m) && start < ds.n && !dlc_stop_signal; start += batch) {
         int64_t n = ds.n - start < batch ? ds.n - start : batch;
         dlc_batch_fill(m, &ds, NULL, start, n, &bt);
         eval_batch(&r, n, bt.ptr);
         for (int64_t i = 0; i < n; i++) write_row(f, m, r.outputs, i);
     }
     dlc_batch_free(&bt);
+    if (o->out && dlc_stop_signal) {
+        fclose(f);
+        unlink(tmp);
+        fprintf(stderr, "%s: %s not written\n", dlc_stop_word(), o->out);
+        return dlc_stop_status();
+    }
     if (o->out) {
-        if (fclose(f) != 0 || rename(tmp, o->out) != 0) {
+        if (ferror(f) || fclose(f) != 0 || rename(tmp, o->out) != 0) {
             int e = errno;
             remove(tmp);
             dlc_die(1, "%s: cannot write: %s", o->out, strerror(e));
         }
         free(tmp);
-    } else if (fflush(stdout) != 0) {
-        dlc_die(1, "cannot write to stdout: %s", strerror(errno));
-    }
+    } /* stdout: main reports a failed write (dlc_finish_stdout) */
     dlc_runner_free(&r);
     dlc_dataset_free(m, &ds);
     return 0;

@@ -28,12 +28,13 @@ int main(int argc, char **argv) {
     check_model(m);
     dlc_options o;
     dlc_parse_args(m, argc, argv, &o);
+    int status = 2;
     switch (o.command) {
-    case DLC_CMD_TRAIN: return dlc_cmd_train(m, &o);
-    case DLC_CMD_EVAL: return dlc_cmd_eval(m, &o);
-    case DLC_CMD_PREDICT: return dlc_cmd_predict(m, &o);
-    case DLC_CMD_INFO: return dlc_cmd_info(m, &o);
-    case DLC_CMD_GRADCHECK: return dlc_cmd_gradcheck(m, &o);
+    case DLC_CMD_TRAIN: status = dlc_cmd_train(m, &o); break;
+    case DLC_CMD_EVAL: status = dlc_cmd_eval(m, &o); break;
+    case DLC_CMD_PREDICT: status = dlc_cmd_predict(m, &o); break;
+    case DLC_CMD_INFO: status = dlc_cmd_info(m, &o); break;
+    case DLC_CMD_GRADCHECK: status = dlc_cmd_gradcheck(m, &o); break;
     }
-    return 2;
+    return dlc_finish_stdout(status); /* every write error is reported, stdout's too */
 }

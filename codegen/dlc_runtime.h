@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <float.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +58,23 @@ void *dlc_aligned_alloc(size_t bytes);
 /* n * size with overflow checked (exits 1 on overflow). */
 size_t dlc_mul_size(size_t n, size_t size);
 
+/* Exits 2 with "FLAG: cannot write 'PATH': REASON" unless path can be written: replaced
+ * through a temporary file beside it (in_place 0: --save, --out, --plot, --save-best), or
+ * appended to or created (in_place 1: --log); a directory cannot. Creates nothing that stays:
+ * dlc_parse_args runs it, so a file written after an epoch is checked before the first. */
+void dlc_check_writable(const char *flag, const char *path, int in_place);
+/* SIGINT (Ctrl-C) and SIGTERM only set dlc_stop_signal (to the signal's number), so that a
+ * command can finish what it is writing, save, and exit with dlc_stop_status(): 130 or 143. */
+void dlc_catch_stop_signals(void);
+extern volatile sig_atomic_t dlc_stop_signal;
+int dlc_stop_status(void);
+/* "interrupted" (SIGINT) or "terminated" (SIGTERM), for the last message. */
+const char *dlc_stop_word(void);
+/* fflush(stdout), remembering why the first failed flush failed. */
+void dlc_flush_stdout(void);
+/* Flushes stdout; a write that failed there (a full disk, /dev/full) is reported and turns a
+ * status of 0 into 1. main returns through it. */
+int dlc_finish_stdout(int status);
 double dlc_now(void);
 int dlc_ends_with(const char *s, const char *suffix);
 /* Appends to a growable string. */
@@ -302,9 +320,11 @@ typedef struct {
     const char *key, *value;
 } dlc_st_meta;
 
-/* Writes a safetensors file (F32 and I64 tensors) through a temporary file and rename();
- * exits 1 on failure. */
+/* Writes an F32 safetensors file through a temporary file and rename(); exits 1 on failure. */
 void dlc_st_write(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm);
+/* The same file under a temporary name beside path (PATH.tmp-PID), flushed to disk (fsync):
+ * returns that name for the caller to rename, or NULL with *err = errno, leaving nothing. */
+char *dlc_st_write_temp(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm, int *err);
 
 /* A file read whole and validated: every entry's dtype, shape and offsets. */
 typedef struct {
@@ -348,20 +368,32 @@ typedef struct {
 
 typedef struct dlc_optimizer dlc_optimizer;
 
-/* The params and the state (running statistics: F32, num_batches_tracked as I64), and
- * normalize statistics and the step in the metadata. */
+/* Writes the checkpoint pair, P = path and P.optim.safetensors, so that a crash at any moment
+ * leaves the old pair or the new one (dlc_checkpoint.c's commit: both written to temporary
+ * files and flushed first; the old optimizer file kept as P.optim.prev.safetensors until the
+ * params are in place). Exits 1 on a write error, the old pair intact. */
+void dlc_save_checkpoint(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                         const dlc_norms *nz, const dlc_optimizer *opt, const dlc_progress *p, const char *path);
+/* A params file alone (no optimizer state: --save-best), through a temporary file and
+ * rename(); exits 1 on a write error, the old file intact. */
 void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
                      const dlc_norms *nz, const char *path, int64_t step);
-/* Reads every param and every state tensor (strictly) into params and state; returns the file
- * for metadata look-ups. */
+/* Reads every param and every state tensor (strictly) into params and state (the params file
+ * holds the state too: running statistics F32, num_batches_tracked I64); returns the file for
+ * metadata look-ups. */
 void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
                      dlc_st_file *f);
 /* State tensor d from the file's tensor `name` (F32; an i32 counter from I64, 0..2^31-1) into dst. */
 void dlc_read_state(const dlc_st_file *f, const dlc_state_desc *d, const char *name, void *dst);
 /* The "dlc.step" of a params file (exits 1 when it lacks one or it is not a count). */
 int64_t dlc_checkpoint_step(const dlc_st_file *f);
-/* The seed of the run saved in params_path's optimizer file. */
-uint64_t dlc_checkpoint_seed(const char *params_path);
+/* The optimizer file that pairs with params file P (the same dlc.step, and a dlc.params_hash
+ * equal to P's params' hash): P.optim.safetensors, or P.optim.prev.safetensors after a save
+ * interrupted in its commit (with a note on stderr). Reads all of P; exits 1 naming the files
+ * when neither pairs. */
+char *dlc_checkpoint_partner(const dlc_model *m, const char *params_path);
+/* The seed of the run saved in an optimizer file. */
+uint64_t dlc_checkpoint_seed(const char *optim_path);
 /* ==== dlc_init_map.c: --init / --weights with names mapped (--init-map) ===================== */
 /* dlc_load_params with path's names mapped by `map` (NULL: as they are; 'FROM=TO,...': prefix
  * renames; "position": state_dict order against declaration order). A mismatch exits 1 listing
@@ -371,10 +403,9 @@ void dlc_load_params_mapped(const dlc_model *m, const dlc_layout *l, float *para
 /* Reads normalize statistics from a params file's metadata (exits 1 when missing; a mean must
  * be a finite f32, a std a positive normal f32). */
 void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_st_file *f, dlc_norms *nz);
-void dlc_save_optim(const dlc_model *m, const dlc_layout *l, const dlc_optimizer *opt, const dlc_progress *p,
-                    const char *params_path);
-void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt, dlc_progress *p,
-                    const char *params_path, int64_t params_step);
+/* Reads optimizer state and progress from an optimizer file (the one dlc_checkpoint_partner
+ * chose). */
+void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt, dlc_progress *p, const char *path);
 /* P with ".safetensors" replaced by ".optim.safetensors" (appended when P lacks it). */
 char *dlc_optim_path(const char *params_path);
 
@@ -479,9 +510,6 @@ void dlc_watch_init(dlc_watch *w, const dlc_model *m, const dlc_options *o, cons
 int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, const dlc_runner *r,
                     const dlc_norms *norms, int64_t step);
 void dlc_watch_free(dlc_watch *w);
-/* Exits 2 naming the flag when path cannot be created (a missing folder, no permission): a
- * file the run writes after an epoch is checked before the first. */
-void dlc_check_writable(const char *flag, const char *path);
 
 /* ==== dlc_rowcheck.c: the data row behind a failure in a step ============================== */
 
@@ -494,11 +522,14 @@ void dlc_rows_watch(dlc_runner *r);
  * model's source place, and exits 1. Returns when no row can be blamed (a model without data,
  * or an index that only the batch as a whole puts out of range). */
 void dlc_locate_index_error(const char *where, long idx, long size);
-/* The forward pass of every row of ds before the first step, in batches of `batch` rows, with
- * the starting params: an index computed from a row that is out of range, or a row whose loss
- * is not finite (a value the model cannot represent: 1e38 squared), is reported at its row
- * (and the row's largest value at its column), and exits 1. */
-void dlc_check_first_pass(dlc_runner *r, const dlc_dataset *ds, int64_t batch);
+/* Rows order[start..start+count) of ds (order NULL: consecutive) run alone with `params`
+ * (per-param views of the params the run started from): the first whose loss is not finite
+ * is reported at its row, with its largest input value's column, and exits 1 (a value the
+ * model cannot represent). Returns when every row's loss is finite: training diverged. */
+void dlc_blame_rows(dlc_runner *r, float *const *params, const dlc_dataset *ds, const int64_t *order, int64_t start,
+                    int64_t count);
+/* dlc_blame_rows over the rows of the step that just ran (dlc_batch_fill's last batch). */
+void dlc_blame_batch(dlc_runner *r, float *const *params);
 
 /* ==== dlc_train.c, dlc_gradcheck.c, dlc_info.c: the other commands ========================= */
 

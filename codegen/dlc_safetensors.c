@@ -28,19 +28,12 @@ static int host_little_endian(void) {
 
 /* ---- Writing ------------------------------------------------------------------------------- */
 
-static void write_all(FILE *f, const void *p, size_t n, const char *tmp, const char *path) {
-    if (n && fwrite(p, 1, n, f) != n) {
-        int e = errno;
-        fclose(f);
-        remove(tmp);
-        dlc_die(1, "%s: cannot write: %s", path, strerror(e));
-    }
-}
+static int write_all(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n; }
 
 /* F32 (the default) or I64. */
 static int element_bytes(const dlc_st_tensor *t) { return t->dtype && strcmp(t->dtype, "I64") == 0 ? 8 : 4; }
 
-void dlc_st_write(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm) {
+char *dlc_st_write_temp(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm, int *err) {
     if (!host_little_endian()) dlc_die(1, "%s: writing safetensors needs a little-endian machine", path);
     dlc_str h = {0};
     dlc_str_add(&h, "{");
@@ -70,35 +63,45 @@ void dlc_st_write(const char *path, const dlc_st_tensor *t, int nt, const dlc_st
     dlc_str_add(&h, "}");
     while ((8 + h.len) % 8) dlc_str_add(&h, " ");
 
-    /* A temporary file beside the target, then rename(): readers see the old file or the new
-     * one, never half of one. */
     size_t tlen = strlen(path) + 32;
     char *tmp = dlc_xmalloc(tlen);
     snprintf(tmp, tlen, "%s.tmp-%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
-    if (!f) dlc_die(1, "%s: cannot write: %s", path, strerror(errno));
+    int ok = f != NULL;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
-    write_all(f, len8, 8, tmp, path);
-    write_all(f, h.s, h.len, tmp, path);
-    for (int i = 0; i < nt; i++) {
+    ok = ok && write_all(f, len8, 8) && write_all(f, h.s, h.len);
+    for (int i = 0; ok && i < nt; i++) {
         size_t count = 1;
         for (int d = 0; d < t[i].rank; d++) count *= (size_t)t[i].dims[d];
-        write_all(f, t[i].data, count * (size_t)element_bytes(&t[i]), tmp, path);
+        ok = write_all(f, t[i].data, count * (size_t)element_bytes(&t[i]));
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        int e = errno;
-        fclose(f);
-        remove(tmp);
-        dlc_die(1, "%s: cannot write: %s", path, strerror(e));
+    /* On disk before anyone renames it: a crash after the rename must not find it empty. */
+    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    *err = ok ? 0 : errno;
+    if (f && fclose(f) != 0 && ok) {
+        ok = 0;
+        *err = errno;
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        dlc_die(1, "%s: cannot write: %s", path, strerror(e));
+    free(h.s);
+    if (ok) return tmp;
+    if (f) unlink(tmp);
+    free(tmp);
+    return NULL;
+}
+
+void dlc_st_write(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm) {
+    /* A temporary file beside the target, then rename(): readers see the old file or the new
+     * one, never half of one. */
+    int err;
+    char *tmp = dlc_st_write_temp(path, t, nt, meta, nm, &err);
+    if (!tmp) dlc_die(1, "%s: cannot write: %s", path, strerror(err));
+    if (rename(tmp, path) != 0) {
+        err = errno;
+        unlink(tmp);
+        dlc_die(1, "%s: cannot write: %s", path, strerror(err));
     }
     free(tmp);
-    free(h.s);
 }
 
 /* ---- Reading ------------------------------------------------------------------------------- */
@@ -277,20 +280,19 @@ static void copy_data(const dlc_st_file *f, const dlc_json *e, void *dst) {
     memcpy(dst, f->bytes + f->data_start + begin, end - begin);
 }
 
+void dlc_st_read_i64(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, int64_t *dst) {
+    copy_data(f, checked_entry(f, name, "I64", rank, dims), dst);
+}
+
 void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst) {
-    const dlc_json *e = checked_entry(f, name, "F32", rank, dims);
-    copy_data(f, e, dst);
-    /* NaN or inf is never a trained value: loaded, it would only make every loss NaN. */
+    copy_data(f, checked_entry(f, name, "F32", rank, dims), dst);
     size_t count = 1;
     for (int d = 0; d < rank; d++) count *= (size_t)dims[d];
+    /* NaN or inf is never a trained value: loaded, it would only make every loss NaN. */
     for (size_t i = 0; i < count; i++)
         if (!isfinite(dst[i]))
             dlc_die(1, "%s: tensor '%s' element %zu is %s (a checkpoint holds finite values only)", f->path, name, i,
                     isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "inf" : "-inf");
-}
-
-void dlc_st_read_i64(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, int64_t *dst) {
-    copy_data(f, checked_entry(f, name, "I64", rank, dims), dst);
 }
 
 void dlc_st_no_extra(const dlc_st_file *f, const char *const *names, int n) {

@@ -9,17 +9,10 @@
  * one (if any) counting as the first. */
 #include "dlc_runtime.h"
 
+#include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
 
 /* What one training run holds. */
 typedef struct {
@@ -44,8 +37,13 @@ typedef struct {
     dlc_bar bar;            /* the live progress line of the epoch under way (a terminal only) */
     dlc_batch batches;      /* the micro-batch views (and gather buffers when shuffling) */
     double last_flush;      /* when stdout and the log were last flushed */
+    /* The params the run started from, kept through its first epoch: a row whose loss is not
+     * finite with them is one the model cannot represent, not training that diverged. */
+    float *start_params;
+    float **start_views;
     int64_t saved_step;     /* the update this run last saved (-1: none yet) */
     int64_t kept_step;      /* the update --save's pair holds (-1: none known) */
+    char *optim_path;       /* --resume: the optimizer file that pairs with its params */
 } trainer;
 
 /* ---- Output ---------------------------------------------------------------------------------- */
@@ -55,16 +53,27 @@ typedef struct {
  * lines, and they go out when its buffer fills, at least once a second (so `| tee` and
  * `tail -f` keep up with slow epochs), before anything is written to stderr, and at exit. A
  * run of thousands of tiny epochs thus makes a few writes instead of one per epoch. */
+/* A failed --log write (a full disk, a file-size limit) stops the run, exit 1: a log cut short
+ * or empty must not pass for a complete one. stdio keeps the first error (ferror); errno still
+ * holds its reason, since nothing but log writes and flushes comes in between. */
+static void check_log(trainer *t) {
+    if (t->log && ferror(t->log)) {
+        int e = errno;
+        dlc_die(1, "%s: cannot write: %s", t->o->log, strerror(e));
+    }
+}
+
 static void flush_output(trainer *t, double now) {
     if (now - t->last_flush < 1.0) return;
     t->last_flush = now;
-    fflush(stdout);
+    dlc_flush_stdout();
     if (t->log) fflush(t->log);
+    check_log(t);
 }
 
 /* Before a message on stderr: the lines printed so far come first. */
 static void flush_before_stderr(trainer *t) {
-    fflush(stdout);
+    dlc_flush_stdout();
     if (t->log) fflush(t->log);
 }
 
@@ -128,7 +137,7 @@ static int64_t batches_per_epoch(const trainer *t) {
  * batches x batch. Checked before anything computes with them. */
 static void check_position(const trainer *t) {
     const dlc_progress *p = &t->prog;
-    char *path = dlc_optim_path(t->o->resume);
+    const char *path = t->optim_path;
     int64_t n_batches = dlc_model_has_data(t->m) ? batches_per_epoch(t) : 0;
     if (p->epoch_batches > 0 && p->epoch_batches >= n_batches)
         dlc_die(1, "%s: __metadata__ 'epoch_batches' = %lld: the run stopped %lld batches into an epoch, but an epoch here has %lld"
@@ -138,7 +147,6 @@ static void check_position(const trainer *t) {
         dlc_die(1, "%s: __metadata__ 'epoch_rows' = %lld rows done in the epoch, but %lld batches of %lld make %lld", path,
                 (long long)p->epoch_rows, (long long)p->epoch_batches, (long long)t->batch,
                 (long long)(p->epoch_batches * t->batch));
-    free(path);
 }
 
 /* Params from --resume, --init or the initialisers, and the optimizer state with them. */
@@ -156,9 +164,8 @@ static void start_params(trainer *t) {
     if (o->resume) {
         dlc_st_file f;
         dlc_load_params(m, &t->r.layout, t->r.params, t->r.state, o->resume, &f);
-        int64_t step = dlc_checkpoint_step(&f);
         dlc_st_close(&f);
-        dlc_load_optim(m, &t->r.layout, &t->opt, &t->prog, o->resume, step);
+        dlc_load_optim(m, &t->r.layout, &t->opt, &t->prog, t->optim_path);
         check_position(t);
         t->sched.last_epoch = t->prog.sched_epoch;
         t->sched.best = t->prog.sched_best;
@@ -180,7 +187,8 @@ static void start_params(trainer *t) {
 static void resume_seed(trainer *t) {
     const dlc_options *o = t->o;
     if (!o->resume) return;
-    uint64_t s = dlc_checkpoint_seed(o->resume);
+    t->optim_path = dlc_checkpoint_partner(t->m, o->resume);
+    uint64_t s = dlc_checkpoint_seed(t->optim_path);
     if (o->seed_given && s != t->cfg.seed) {
         flush_before_stderr(t);
         fprintf(stderr, "note: --seed %llu ignored: the resumed run continues with its seed %llu\n",
@@ -242,8 +250,7 @@ static void save(trainer *t) {
     t->prog.sched_best = t->sched.best;
     t->prog.sched_bad_epochs = t->sched.bad_epochs;
     t->prog.seed = t->cfg.seed;
-    dlc_save_params(t->m, &t->r.layout, t->r.params, t->r.state, &t->norms, t->o->save, t->prog.step);
-    dlc_save_optim(t->m, &t->r.layout, &t->opt, &t->prog, t->o->save);
+    dlc_save_checkpoint(t->m, &t->r.layout, t->r.params, t->r.state, &t->norms, &t->opt, &t->prog, t->o->save);
     t->saved_step = t->kept_step = t->prog.step;
 }
 
@@ -290,6 +297,7 @@ static void log_header(trainer *t, const char *first) {
     fprintf(t->log, "%s,step,loss", first);
     if (dlc_model_has_data(t->m)) fprintf(t->log, ",val_loss,%s", t->cfg.metric ? dlc_metric_name(t->cfg.metric) : "metric");
     fprintf(t->log, ",lr,seconds\n");
+    check_log(t);
 }
 
 /* The --log file, opened (and its header written) with its first row: a run that fails before
@@ -298,10 +306,24 @@ static FILE *log_file(trainer *t) {
     const dlc_options *o = t->o;
     if (!o->log || t->log) return t->log;
     t->log = fopen(o->log, o->resume ? "a" : "w");
-    if (!t->log) dlc_die(1, "%s: cannot write the log", o->log);
+    if (!t->log) dlc_die(1, "%s: cannot write: %s", o->log, strerror(errno));
     fseek(t->log, 0, SEEK_END);
     log_header(t, dlc_model_has_data(t->m) ? "epoch" : "update");
     return t->log;
+}
+
+static void keep_start_params(trainer *t) {
+    size_t n = (size_t)t->r.layout.total;
+    t->start_params = dlc_xmalloc(dlc_mul_size(n + 1, sizeof(float)));
+    memcpy(t->start_params, t->r.params, n * sizeof(float));
+    t->start_views = dlc_layout_views(t->m, &t->r.layout, t->start_params);
+}
+
+static void forget_start_params(trainer *t) {
+    free(t->start_params);
+    free(t->start_views);
+    t->start_params = NULL;
+    t->start_views = NULL;
 }
 
 /* Runs micro-batches of the epoch under way until it ends, an update finishes a --steps
@@ -315,6 +337,7 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
         int64_t n = n_train - start < t->batch ? n_train - start : t->batch;
         dlc_batch_fill(t->m, &t->train, t->cfg.shuffle ? order : NULL, start, n, bt);
         float loss = micro_step(t, n, bt->ptr, in_cycle == 0);
+        if (t->start_params && !isfinite(loss)) dlc_blame_batch(&t->r, t->start_views); /* exits at a bad row */
         if (!isfinite(loss)) diverged(t, loss, n_batches);
         t->prog.epoch_loss_sum += (double)loss * (double)n;
         t->prog.epoch_rows += n;
@@ -325,7 +348,7 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
             update(t);
             in_cycle = 0;
             t->prog.dropout_state = t->dropout.state;
-            if (interrupted || steps_done(t)) break;
+            if (dlc_stop_signal || steps_done(t)) break;
         }
     }
     return t->prog.epoch_batches == n_batches;
@@ -340,6 +363,7 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
         dlc_evaluate(&t->r, &t->val, t->eval_batch, metric, &acc);
         val_loss = dlc_metrics_loss(&acc);
         value = dlc_metrics_value(metric, &acc);
+        if (t->start_params && !isfinite(val_loss)) dlc_blame_rows(&t->r, t->start_views, &t->val, NULL, 0, t->val.n);
     } else if (metric != DLC_METRIC_NONE) {
         /* No validation set: the metric over the training rows, dropout off. */
         dlc_evaluate(&t->r, &t->train, t->eval_batch, metric, &acc);
@@ -361,6 +385,7 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
         fprintf(t->log, ",");
         if (metric != DLC_METRIC_NONE) fprintf(t->log, "%.9g", value);
         fprintf(t->log, ",%.9g,%.3f\n", lr, seconds);
+        check_log(t);
     }
     t->last_val_loss = val_loss;
     t->last_loss = loss;
@@ -382,7 +407,7 @@ static void train_epochs(trainer *t) {
     int64_t *order = shuffle ? dlc_xmalloc(dlc_mul_size((size_t)n_train, sizeof *order)) : NULL;
     dlc_batch_init(t->m, &t->train, shuffle ? (t->batch < n_train ? t->batch : n_train) : 0, &t->batches);
     t->last_flush = dlc_now();
-    while (t->prog.epoch < t->epoch_end && !steps_done(t) && !interrupted) {
+    while (t->prog.epoch < t->epoch_end && !steps_done(t) && !dlc_stop_signal) {
         /* The order of this epoch, from the shuffle stream as it stood at the epoch's start
          * (a resumed epoch is rebuilt the same way and its finished batches skipped). */
         t->prog.shuffle_state = t->shuffle.state;
@@ -402,6 +427,7 @@ static void train_epochs(trainer *t) {
             break;
         }
         t->prog.epoch++;
+        forget_start_params(t);
         t->prog.epoch_batches = 0;
         t->prog.epoch_loss_sum = 0;
         t->prog.epoch_rows = 0;
@@ -442,7 +468,7 @@ static void train_steps(trainer *t) {
     int64_t every = total > 50 ? (total + 19) / 20 : 1; /* about 20 progress lines */
     const void *none[1] = {NULL};
     t->last_flush = dlc_now();
-    for (int64_t i = 0; i < total && !interrupted; i++) {
+    for (int64_t i = 0; i < total && !dlc_stop_signal; i++) {
         double lr = t->opt.lr, sum = 0;
         for (int64_t c = 0; c < t->cfg.accumulate; c++) {
             float loss = micro_step(t, 1, none, c == 0);
@@ -460,6 +486,7 @@ static void train_steps(trainer *t) {
             printf("  lr %.6g\n", lr);
         }
         if (log_file(t)) fprintf(t->log, "%lld,%lld,%.9g,%.9g,0\n", (long long)t->prog.step, (long long)t->prog.step, loss, lr);
+        check_log(t);
         dlc_watch_epoch(&t->watch, t->prog.step, loss, NAN, NAN, &t->r, &t->norms, t->prog.step);
         flush_output(t, dlc_now());
     }
@@ -472,7 +499,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     t.o = o;
     t.cfg = o->cfg;
     t.saved_step = t.kept_step = -1;
-    signal(SIGINT, on_sigint);
+    dlc_catch_stop_signals(); /* Ctrl-C and SIGTERM finish the update under way, save, exit */
     resume_seed(&t);
     int has_data = dlc_model_has_data(m);
     if (has_data) {
@@ -495,27 +522,29 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     if (t.cfg.accumulate > 1) t.accum = dlc_xcalloc((size_t)t.r.layout.total + 1, sizeof(float));
     dlc_watch_init(&t.watch, m, o, &t.cfg, t.val.n > 0);
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
-    if (interrupted) return 130; /* during loading: nothing to save */
-    /* What the data does in the model, before the first step: an index computed from a row,
-     * or a loss that is not finite, is reported at its row (none of it when nothing trains). */
-    if (has_data && o->max_steps != 0 && t.epoch_end > t.prog.epoch) {
-        dlc_check_first_pass(&t.r, &t.train, t.eval_batch);
-        dlc_check_first_pass(&t.r, &t.val, t.eval_batch);
-    }
+    if (dlc_stop_signal) return dlc_stop_status(); /* during loading: nothing to save */
+    if (has_data) keep_start_params(&t);
     if (has_data)
         printf("train %s: %lld rows, %lld for validation, batch %lld, %s lr %g, seed %llu\n", m->name,
                (long long)t.train.n, (long long)t.val.n, (long long)t.batch, dlc_optim_name(t.cfg.optimizer.kind),
                t.opt.lr, (unsigned long long)t.cfg.seed);
-    fflush(stdout);
+    dlc_flush_stdout();
     if (has_data) train_epochs(&t);
     else train_steps(&t);
+    forget_start_params(&t);
     save(&t); /* epochs also saved as they ended; this covers the rest (steps, Ctrl-C, no data) */
-    fflush(stdout);
-    if (t.log) fclose(t.log);
+    dlc_flush_stdout();
+    if (t.log) {
+        fflush(t.log);
+        check_log(&t);
+        FILE *log = t.log;
+        t.log = NULL;
+        if (fclose(log) != 0) dlc_die(1, "%s: cannot write: %s", o->log, strerror(errno));
+    }
     dlc_watch_free(&t.watch);
-    if (interrupted) {
-        fprintf(stderr, "interrupted%s%s\n", o->save ? ": saved " : "", o->save ? o->save : "");
-        return 130;
+    if (dlc_stop_signal) {
+        fprintf(stderr, "%s%s%s\n", dlc_stop_word(), o->save ? ": saved " : "", o->save ? o->save : "");
+        return dlc_stop_status();
     }
     return 0;
 }

@@ -1,9 +1,13 @@
-/* dlc_util.c: error reporting, checked allocation and small helpers. */
+/* dlc_util.c: error reporting, checked allocation, the can-it-be-written probe of outputs, stop
+ * signals (Ctrl-C, SIGTERM), stdout's write errors, and small helpers. */
 #include "dlc_runtime.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +51,60 @@ void *dlc_aligned_alloc(size_t bytes) {
 size_t dlc_mul_size(size_t n, size_t size) {
     if (size != 0 && n > SIZE_MAX / size) dlc_die(1, "out of memory (size overflow)");
     return n * size;
+}
+
+void dlc_check_writable(const char *flag, const char *path, int in_place) {
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) dlc_die(2, "%s: cannot write '%s': %s", flag, path, strerror(EISDIR));
+    int fd;
+    if (in_place && exists) {
+        fd = open(path, O_WRONLY | O_APPEND);
+    } else {
+        /* The temporary file the writer itself will use, created and removed at once. */
+        size_t n = strlen(path) + 32;
+        char *probe = dlc_xmalloc(n);
+        snprintf(probe, n, "%s.tmp-%ld", path, (long)getpid());
+        fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd >= 0) unlink(probe);
+        free(probe);
+    }
+    if (fd < 0) dlc_die(2, "%s: cannot write '%s': %s", flag, path, strerror(errno));
+    close(fd);
+}
+
+/* ---- Stop signals ---------------------------------------------------------------------------- */
+
+volatile sig_atomic_t dlc_stop_signal;
+
+static void on_stop(int sig) { dlc_stop_signal = sig; }
+
+void dlc_catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* reads and writes in progress go on */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int dlc_stop_status(void) { return 128 + dlc_stop_signal; }
+
+const char *dlc_stop_word(void) { return dlc_stop_signal == SIGTERM ? "terminated" : "interrupted"; }
+
+/* Why stdout first failed (errno of the flush), for the message at exit. */
+static int stdout_errno;
+
+void dlc_flush_stdout(void) {
+    if (fflush(stdout) != 0 && !stdout_errno) stdout_errno = errno;
+}
+
+int dlc_finish_stdout(int status) {
+    dlc_flush_stdout();
+    if (!stdout_errno && !ferror(stdout)) return status;
+    fprintf(stderr, "error: cannot write the standard output: %s\n", stdout_errno ? strerror(stdout_errno) : "write error");
+    return status ? status : 1;
 }
 
 double dlc_now(void) {

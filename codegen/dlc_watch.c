@@ -18,15 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void dlc_check_writable(const char *flag, const char *path) {
-    char probe[4096];
-    snprintf(probe, sizeof probe, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) dlc_die(2, "%s: cannot write '%s': %s", flag, path, strerror(errno));
-    close(fd);
-    unlink(probe);
-}
-
 void dlc_watch_init(dlc_watch *w, const dlc_model *m, const dlc_options *o, const dlc_train_config *cfg, int has_val) {
     memset(w, 0, sizeof *w);
     w->m = m;

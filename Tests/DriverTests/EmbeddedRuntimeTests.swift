@@ -3,12 +3,13 @@ import DLCRuntimeSources
 import Foundation
 import XCTest
 
-/// The runtime embedded in dlc is exactly the one in codegen/ (the plugin ran on this build).
+/// The runtime embedded in dlc is exactly the one in codegen/ (the plugin ran on this build):
+/// the C files and headers, and the CUDA device's .cu and .cpp files.
 final class EmbeddedRuntimeTests: XCTestCase {
     func testEmbeddedRuntimeEqualsCodegenByteForByte() throws {
         let codegen = packageRoot.appendingPathComponent("codegen")
         let names = try FileManager.default.contentsOfDirectory(atPath: codegen.path)
-            .filter { $0.hasSuffix(".c") || $0.hasSuffix(".h") }.sorted()
+            .filter { name in [".c", ".h", ".cu", ".cpp"].contains { name.hasSuffix($0) } }.sorted()
         XCTAssertFalse(names.isEmpty)
         XCTAssertEqual(EmbeddedRuntime.files.map(\.name), names)
         for file in EmbeddedRuntime.files {

@@ -1,7 +1,8 @@
 /* fuzz_metadata.c: checkpoint metadata. An input is JSON text: first parsed alone by
  * dlc_json_parse (the parser of every safetensors header), then used as the __metadata__
  * object of a params file and of its optimizer file, both otherwise valid for the fuzz model,
- * and read back as --resume reads them: dlc_load_params, dlc_load_norms, dlc_load_optim. */
+ * and read back as --resume reads them: dlc_load_params, dlc_load_norms, dlc_checkpoint_partner
+ * (the pair's step and params hash), dlc_load_optim. */
 #include "fuzz_support.h"
 
 #include <stdlib.h>
@@ -26,14 +27,13 @@ static void resume(const uint8_t *data, size_t size) {
     dlc_load_params(m, &l, params, NULL, params_path, &f); /* the fuzz model has no state */
     dlc_norms nz;
     dlc_load_norms(m, &m->config, &f, &nz);
-    const char *step = dlc_st_meta_get(&f, "dlc.step");
-    int64_t s = step ? strtoll(step, NULL, 10) : 0;
     dlc_st_close(&f);
+    char *optim_path = dlc_checkpoint_partner(m, params_path);
     dlc_optimizer opt;
     dlc_optim_init(&opt, &m->config.optimizer, l.total);
     dlc_progress p;
     memset(&p, 0, sizeof p);
-    dlc_load_optim(m, &l, &opt, &p, params_path, s);
+    dlc_load_optim(m, &l, &opt, &p, optim_path);
 }
 
 /* A safetensors file of the fuzz model's tensors (named with `suffix`), zeros, whose header

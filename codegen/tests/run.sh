@@ -2,8 +2,9 @@
 # codegen/tests/run.sh: builds the C runtime with hand-written "generated" model files and
 # checks the trainers they make against spec sections 6 and 8: training, eval/predict
 # formats, every bad-data message, bad flags, checkpoints (round trip, Python interchange,
-# malformed files), determinism, stop-and-resume, optimizer formulas, accumulation, --steps,
-# --log, progress on a file and on a (pseudo-)terminal, gradcheck, Ctrl-C.
+# malformed files, bad values and metadata), determinism, stop-and-resume, optimizer formulas,
+# accumulation, --steps, --log, progress on a file and on a (pseudo-)terminal, gradcheck,
+# Ctrl-C and SIGTERM, write errors (/dev/full, ulimit -f), crashes in a save (crash_shim.c).
 #
 # usage: codegen/tests/run.sh [--sanitize]
 #        (needs clang or cc, libopenblas-dev, zlib1g-dev; python3 with numpy + safetensors for
@@ -149,6 +150,12 @@ expect "a diverging run stops at the first non-finite loss (exit 1)" 1 \
     $LIN train --optimizer sgd --lr 100 --epochs 20 --save div.safetensors
 tr -c '[:print:]' '\n' < div.safetensors | grep -q '"dlc.step":"8"' && $LIN eval --data "$DATA/cars.csv" --weights div.safetensors > /dev/null 2>&1
 check "... and its checkpoint is the last finite one (update 8, loads)" $?
+# An update can overflow the params after a finite loss (lr 1e38): the save refuses them.
+expect "params made non-finite by an update are never saved (exit 1)" 1 \
+    '^error: update 1 made lin.weight element 0 non-finite: training diverged \(try a lower learning rate\); nothing was saved$' \
+    $LIN train --optimizer sgd --lr 1e38 --epochs 3 --save nonfinite.safetensors
+[ ! -e nonfinite.safetensors ] && [ ! -e nonfinite.optim.safetensors ]
+check "... and no checkpoint is written" $?
 expect "a model normalizing a constant feature (std 1 saved, not 0) reads its checkpoint back" 0 '^loss: ' \
     bash -c "$MLP train --epochs 1 --normalize x --save normc.safetensors > /dev/null && $MLP eval --data '$DATA/digits.csv' --weights normc.safetensors"
 
@@ -361,11 +368,12 @@ expect "predict on bad data exits 1" 1 '^short.csv:3:65: error: short row' $MLP 
 check "... and writes no --out file" $?
 expect "eval on bad data exits 1" 1 'label10.csv:3:65: error: label 10' $MLP eval --data label10.csv --weights mlp.safetensors
 
-# ---- Rows the model cannot use: found before the first step, located in the file ------------------
+# ---- Rows the model cannot use: found in the first epoch, located in the file -----------------------
 
-# An index computed from a row (LineGrid: x outside the grid) is found by the forward pass of
-# every row before the first step, and reported at the row that produced it (the model's place
-# in parentheses); nothing is written: no checkpoint, no log, an existing log untouched.
+# An index computed from a row (LineGrid: x outside the grid) goes out of range in the step
+# that first runs the row; that batch's rows are then run alone, and the one that fails is
+# reported where it came from (the model's place in parentheses). Nothing is written: no
+# checkpoint, no log, an existing log untouched.
 printf 'x,a,b\n3.5,0.1,0.2\n25,1,2\n' > far.csv
 rm -f far.safetensors far_log.csv
 expect "an index computed from a row is reported at that row (file:line), with the model's place" 1 \
@@ -403,8 +411,9 @@ check "... (header and one row)" $? "$(cat grid_log.csv)"
 # computed in double: weights near +-3.4e38 (the f32 limit) z-score to ordinary values and
 # train (in f32, x - mean overflowed and the loss was nan). A row the statistics were not
 # computed from (--val, eval) can still normalize beyond f32: reported at its row and column.
-# Without normalization the first forward pass overflows: reported at the row, with its
-# largest value's column.
+# Without normalization the loss overflows: in the first epoch, the rows of a batch whose loss
+# is not finite run alone with the starting params, and one whose loss is then not finite is
+# reported at its row, with its largest value's column (divergence would give finite losses).
 { head -1 "$DATA/cars.csv"; sed -n 2,40p "$DATA/cars.csv" | awk -F, -v OFS=, 'NR % 2 { $1 = "3.4e38" } !(NR % 2) { $1 = "-3.4e38" } 1'; } > huge.csv
 out=$($LIN train --data huge.csv --epochs 5 --validation 0 2>&1)
 rc=$?
@@ -421,11 +430,17 @@ expect "eval: the same, with the checkpoint's statistics" 1 "^far_val.csv:6:1: e
     $LIN eval --data far_val.csv --weights lin_narrow.safetensors
 { head -1 "$DATA/cars.csv"; sed -n 2,9p "$DATA/cars.csv"; echo "3e38,18,130,307,12,8"; } > huge_raw.csv
 rm -f huge_log.csv
-expect "no normalize: a row whose forward pass overflows is reported before any training" 1 \
-    "^huge_raw.csv:10:1: error: the forward pass of this row gives a loss of inf before any training; its largest value is 3e\+38 in column 'Weight_in_lbs' \(x\)$" \
+expect "no normalize: a row whose forward pass overflows is reported at its row and column" 1 \
+    "^huge_raw.csv:10:1: error: the forward pass of this row gives a loss of inf with the starting params; its largest value is 3e\+38 in column 'Weight_in_lbs' \(x\)$" \
     $LIN train --data huge_raw.csv --normalize none --validation 0 --log huge_log.csv
 [ ! -e huge_log.csv ]
 check "... and writes no log" $?
+expect "... also a validation row (--val), evaluated at the end of the first epoch" 1 \
+    "^huge_raw.csv:10:1: error: the forward pass of this row gives a loss of inf with the starting params" \
+    $LIN train --data "$DATA/cars.csv" --val huge_raw.csv --normalize none --epochs 3
+out=$($LIN train --normalize none --batch 8 --lr 1e30 --epochs 1 --validation 0 2>&1)
+printf '%s\n' "$out" | grep -q 'training diverged' && ! printf '%s\n' "$out" | grep -q 'starting params'
+check "training that diverges (lr 1e30) is not blamed on a row" $? "$out"
 
 # ---- Bad flags: exit 2, the message names the flag -------------------------------------------------
 
@@ -453,6 +468,56 @@ bad_flag "^error: --metric: expected accuracy, mse, mae or none" $MLP train --me
 bad_flag '^error: --seed: expected a non-negative integer' $MLP train --seed -1
 bad_flag '^error: --epochs: the model has no inputs or targets' $DESC train --epochs 3
 bad_flag "^error: unknown command 'fit'" $MLP fit
+# Numbers are strict (decimal only, no white space, no '+', in range) and counts are at most
+# 2^53, so that no arithmetic on them can overflow.
+bad_flag '^error: --batch: must be at most 9007199254740992, got 9223372036854775807$' $MLP train --batch 9223372036854775807
+bad_flag '^error: --batch: must be at most 9007199254740992, got 99999999999999999999$' $MLP train --batch 99999999999999999999
+bad_flag '^error: --steps: must be at most 9007199254740992, got 9223372036854775807$' $MLP train --steps 9223372036854775807
+bad_flag '^error: --epochs: must be at least 0, got -99999999999999999999$' $MLP train --epochs -99999999999999999999
+bad_flag "^error: --epochs: expected an integer, got ' 5'$" $MLP train --epochs ' 5'
+bad_flag "^error: --epochs: expected an integer, got '5 '$" $MLP train --epochs '5 '
+bad_flag "^error: --epochs: expected an integer, got '\+5'$" $MLP train --epochs +5
+bad_flag "^error: --accumulate: expected an integer, got '0x10'$" $MLP train --accumulate 0x10
+bad_flag "^error: --lr: expected a number \(decimal, like 0.01 or 1e-3\), got '0x10'$" $MLP train --lr 0x10
+bad_flag "^error: --lr: expected a number \(decimal, like 0.01 or 1e-3\), got ' 0.1'$" $MLP train --lr ' 0.1'
+bad_flag "^error: --lr: expected a number \(decimal, like 0.01 or 1e-3\), got 'inf'$" $MLP train --lr inf
+bad_flag "^error: --lr: expected a number \(decimal, like 0.01 or 1e-3\), got '\+0.1'$" $MLP train --lr +0.1
+bad_flag "^error: --lr: out of range: '1e400'$" $MLP train --lr 1e400
+bad_flag "^error: --seed: expected a non-negative integer, got ' 5'$" $MLP train --seed ' 5'
+bad_flag "^error: --seed: must be at most 18446744073709551615, got 18446744073709551616$" $MLP train --seed 18446744073709551616
+bad_flag "^error: --optimizer: expected a number \(decimal, like 0.01 or 1e-3\), got '0x1p-3'$" $MLP train --optimizer 'adam(lr: 0x1p-3)'
+bad_flag '^error: --schedule: must be at most 9007199254740992, got 9223372036854775807$' $MLP train --schedule 'cosine(epochs: 9223372036854775807)'
+expect "--lr 2. and --lr 1e-3 are numbers (the language's number syntax)" 0 '^epoch 1/1 ' bash -c "$MLP train --epochs 1 --lr 2. > /dev/null && $MLP train --epochs 1 --lr 1e-3"
+
+# Outputs never overwrite inputs (or each other): exit 2, before anything is read or written.
+cp "$DATA/digits.csv" mine.csv
+cp mine.csv mine_val.csv
+mkdir -p sub
+bad_flag "^error: --save: names the same file as --data \(mine.csv\): it would be overwritten$" $MLP train --data mine.csv --save mine.csv
+bad_flag "^error: --log: names the same file as --data \(\./sub/\.\./mine.csv\): it would be overwritten$" $MLP train --data ./sub/../mine.csv --log mine.csv
+bad_flag "^error: --log: names the same file as --val \(mine_val.csv\): it would be overwritten$" $MLP train --data mine.csv --val mine_val.csv --log mine_val.csv
+bad_flag "^error: --log: names the same file as --input \(mine.csv\): it would be overwritten$" $MLP train --input x=mine.csv:0-63 --input y=mine.csv:64 --log mine.csv
+bad_flag "^error: --log: names the same file as --save \(out.safetensors\): it would be overwritten$" $MLP train --save out.safetensors --log out.safetensors
+bad_flag "^error: --log: names the same file as --save's optimizer file \(out.optim.safetensors\): it would be overwritten$" $MLP train --save out.safetensors --log out.optim.safetensors
+bad_flag "^error: --log: names the same file as --resume \(mlp.safetensors\): it would be overwritten$" $MLP train --resume mlp.safetensors --log mlp.safetensors
+bad_flag "^error: --save: names the same file as --resume's optimizer file \(mlp.optim.safetensors\): it would be overwritten$" $MLP train --resume mlp.safetensors --save mlp.optim.safetensors
+bad_flag "^error: --out: names the same file as --data \(mine.csv\): it would be overwritten$" $MLP predict --data mine.csv --weights mlp.safetensors --out mine.csv
+bad_flag "^error: --out: names the same file as --weights \(mlp.safetensors\): it would be overwritten$" $MLP predict --data mine.csv --weights mlp.safetensors --out mlp.safetensors
+bad_flag "^error: --save-best: names the same file as --save \(out.safetensors\): it would be overwritten$" $MLP train --save out.safetensors --save-best out.safetensors
+bad_flag "^error: --plot: names the same file as --data \(mine.csv\): it would be overwritten$" $MLP train --data mine.csv --plot mine.csv
+cmp -s mine.csv "$DATA/digits.csv" && cmp -s mine_val.csv "$DATA/digits.csv" && [ ! -e out.safetensors ]
+check "... and the inputs are untouched, nothing written" $?
+# An output that cannot be written is a bad flag, found before anything is read (exit 2, only
+# the message); the probe (a temporary file created and removed beside it) leaves nothing.
+: > plainfile
+for case in "--save|nodir/p.safetensors|No such file or directory" "--log|nodir/log.csv|No such file or directory" \
+    "--save|plainfile/p.safetensors|Not a directory" "--save|sub|Is a directory" "--log|sub|Is a directory"; do
+    IFS='|' read -r flag path why <<< "$case"
+    expect "an unwritable $flag $path is refused before training" 2 "^error: $flag: cannot write '$path': $why$" $MLP train "$flag" "$path"
+    out=$($MLP train "$flag" "$path" 2>&1)
+    [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && [ -z "$(ls sub)" ]
+    check "... before loading or training anything" $? "$out"
+done
 expect "--help prints the usage, exit 0" 0 '^usage: .* COMMAND \[options\]' $MLP --help
 
 # ---- Checkpoints ---------------------------------------------------------------------------------
@@ -498,6 +563,15 @@ expect "a header length past the end is refused" 1 '^error: long_header.safetens
 expect "bad JSON is refused" 1 '^error: bad_json.safetensors: bad JSON in the header' $MLP eval --data "$DATA/digits.csv" --weights bad_json.safetensors
 expect "a missing file is refused" 1 '^error: nowhere.safetensors: No such file' $MLP eval --data "$DATA/digits.csv" --weights nowhere.safetensors
 expect "another model's checkpoint is refused" 1 "^error: lin.safetensors: missing tensor 'fc1.weight'" $MLP eval --data "$DATA/digits.csv" --weights lin.safetensors
+# A pair mixed from two saves: other step, or the same step with other params (seed 7).
+cp s1.safetensors mixed_step.safetensors && cp straight.optim.safetensors mixed_step.optim.safetensors
+expect "a pair from saves at different steps is refused" 1 \
+    '^error: mixed_step.optim.safetensors: saved at step 180, but mixed_step.safetensors at step 135 \(the pair is from different saves\)$' \
+    $MLP train --resume mixed_step.safetensors
+cp s1.safetensors mixed_params.safetensors && cp s3.optim.safetensors mixed_params.optim.safetensors
+expect "a pair from saves of other params at the same step is refused" 1 \
+    '^error: mixed_params.optim.safetensors: holds the optimizer state of other params than mixed_params.safetensors \(the pair is from different saves\)$' \
+    $MLP train --resume mixed_params.safetensors
 cp mlp.safetensors lonely.safetensors
 expect "--resume needs the .optim file beside the checkpoint" 1 '^error: lonely.optim.safetensors: No such file' $MLP train --resume lonely.safetensors
 
@@ -772,6 +846,114 @@ lines=$(grep -c '^epoch ' int.txt)
 [ "$lines" -eq $(((${steps:-0} + 44) / 45)) ] && [ "$(grep '^epoch ' int.txt | tail -1 | cut -d' ' -f2 | cut -d/ -f1)" = "$lines" ] &&
     [ "$(tail -1 int.txt)" = "interrupted: saved int.safetensors" ]
 check "... every epoch line up to the interrupted one reached the file, before the stderr message" $? "$lines lines for $steps steps; $(tail -2 int.txt)"
+
+# ---- SIGTERM, full disks, crashes in a save ------------------------------------------------------
+
+# SIGTERM is Ctrl-C: the update under way finishes, the pair is saved, exit 143.
+$MLP train --epochs 100000 --save term.safetensors > term.txt 2>&1 &
+pid=$!
+for _ in $(seq 50); do [ -e term.safetensors ] && break; sleep 0.05; done
+sleep 0.2
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 143 ] && [ "$(tail -1 term.txt)" = "terminated: saved term.safetensors" ]
+check "SIGTERM during training saves and exits 143" $? "exit $rc; $(tail -3 term.txt)"
+steps=$(tr -c '[:print:]' '\n' < term.optim.safetensors | grep -o '"dlc.step":"[0-9]*"' | head -1 | grep -o '[0-9]*')
+$MLP train --steps "${steps:-0}" --save term_ref.safetensors > /dev/null 2>&1 && cmp -s term.safetensors term_ref.safetensors
+check "... and its checkpoint equals a run of the same $steps steps, bit for bit" $?
+# Many SIGTERMs at random moments of a run that saves thousands of times a second (linreg:
+# one full batch an epoch): whenever it lands, no temporary file is left and the pair loads.
+mkdir -p sigloop
+bad=""
+for i in $(seq 20); do
+    $LIN train --epochs 1000000 --save sigloop/p.safetensors > /dev/null 2> sigloop/err.txt &
+    pid=$!
+    sleep "0.$((RANDOM % 25))"
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    left=$(ls sigloop | grep -v -e '^p.safetensors$' -e '^p.optim.safetensors$' -e '^err.txt$')
+    if [ $rc -ne 143 ] || [ -n "$left" ]; then bad="run $i: exit $rc, left: $left"; break; fi
+    if [ -e sigloop/p.safetensors ] && ! $LIN train --resume sigloop/p.safetensors --steps 0 > /dev/null 2>> sigloop/err.txt; then
+        bad="run $i: the pair does not load: $(cat sigloop/err.txt)"
+        break
+    fi
+done
+[ -z "$bad" ]
+check "20 SIGTERMs at random moments: exit 143, no temporary file, the pair loads" $? "$bad"
+
+# predict --out: SIGTERM while it writes removes its temporary file (100 000 rows: the
+# temporary file is there for a while).
+if [ $have_py -eq 1 ]; then
+    python3 -c 'import numpy as np; np.save("px.npy", np.zeros((100000, 64), np.float32)); np.save("py.npy", np.zeros(100000, np.int32))'
+    $MLP predict --input x=px.npy --input y=py.npy --weights mlp.safetensors --out pbig.csv > /dev/null 2> pbig.err &
+    pid=$!
+    for _ in $(seq 500); do ls pbig.csv.tmp-* > /dev/null 2>&1 && break; sleep 0.01; done
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    [ $rc -eq 143 ] && [ "$(cat pbig.err)" = "terminated: pbig.csv not written" ] && [ ! -e pbig.csv ] && ! ls pbig.csv.tmp-* > /dev/null 2>&1
+    check "SIGTERM during predict --out: exit 143, no output and no temporary file" $? "exit $rc; $(cat pbig.err); $(ls pbig*)"
+    rm -f px.npy py.npy
+fi
+
+# A full disk (here a file-size limit: writes fail with EFBIG) while the optimizer file is
+# written: exit 1 naming it, the old pair intact, no temporary file.
+adam=(--optimizer 'adam(lr: 0.001)')
+$MLP train --epochs 1 "${adam[@]}" --save full.safetensors > /dev/null 2>&1 && cp full.safetensors full0.safetensors && cp full.optim.safetensors full0.optim.safetensors
+(trap '' XFSZ; ulimit -f 15; exec $MLP train --epochs 1 "${adam[@]}" --resume full.safetensors --save full.safetensors) > /dev/null 2> full.err
+rc=$?
+[ $rc -eq 1 ] && [ "$(cat full.err)" = "error: full.optim.safetensors: cannot write: File too large" ] &&
+    cmp -s full.safetensors full0.safetensors && cmp -s full.optim.safetensors full0.optim.safetensors && [ -z "$(ls | grep '\.tmp-')" ]
+check "a full disk during a save: exit 1 naming the file, the old pair intact, no temporary file" $? "exit $rc; $(cat full.err); $(ls | grep '\.tmp-')"
+expect "a --log write error (/dev/full) stops the run, exit 1" 1 '^error: /dev/full: cannot write: No space left on device$' $MLP train --epochs 2 --log /dev/full
+(trap '' XFSZ; ulimit -f 4; exec $LIN train --epochs 3000 --log cut.csv) > /dev/null 2> cut.err
+rc=$?
+[ $rc -eq 1 ] && [ "$(cat cut.err)" = "error: cut.csv: cannot write: File too large" ]
+check "a --log cut short by a full disk: exit 1 naming it" $? "exit $rc; $(cat cut.err)"
+expect "a failed write to stdout (/dev/full) is reported, exit 1" 1 '^error: cannot write the standard output: No space left on device$' \
+    bash -c "$MLP eval --data '$DATA/digits.csv' --weights mlp.safetensors > /dev/full"
+expect "... in train too" 1 '^error: cannot write the standard output: No space left on device$' bash -c "$MLP train --epochs 1 > /dev/full"
+(trap '' XFSZ; ulimit -f 10; exec $MLP predict --data "$DATA/digits.csv" --weights mlp.safetensors --out pred_cut.csv) > /dev/null 2> pred_cut.err
+rc=$?
+[ $rc -eq 1 ] && [ "$(cat pred_cut.err)" = "error: pred_cut.csv: cannot write: File too large" ] && [ ! -e pred_cut.csv ] && [ -z "$(ls | grep '\.tmp-')" ]
+check "predict --out on a full disk: exit 1, no partial file" $? "exit $rc; $(cat pred_cut.err)"
+
+# A crash (SIGKILL) before each rename or unlink of a save's commit, from crash_shim.c: the
+# loader then finds the old pair (three first moments) or the new one (the last, and no
+# crash), never a mix; the next save settles what the crash left and removes its temporary
+# files. base: linreg after epoch 1; new: base + 1 epoch, saved without a crash.
+shim_log=$($CC -shared -fPIC -O2 "$HERE/crash_shim.c" -o crash_shim.so -ldl 2>&1)
+check "builds crash_shim.so" $? "$shim_log"
+$LIN train --epochs 1 --save cbase.safetensors > /dev/null 2>&1
+cp cbase.safetensors cnew.safetensors && cp cbase.optim.safetensors cnew.optim.safetensors
+$LIN train --epochs 1 --resume cnew.safetensors --save cnew.safetensors > /dev/null 2>&1
+cp cnew.safetensors cnext.safetensors && cp cnew.optim.safetensors cnext.optim.safetensors
+$LIN train --epochs 1 --resume cnext.safetensors --save cnext.safetensors > /dev/null 2>&1
+same_pair() { cmp -s "$1.safetensors" "$2.safetensors" && cmp -s "$1.optim.safetensors" "$2.optim.safetensors"; }
+found="" settled=1
+for k in 1 2 3 4 5; do
+    rm -rf crash && mkdir crash && cp cbase.safetensors cbase.optim.safetensors crash/
+    # (in a subshell of its own, whose stderr takes bash's "Killed" report)
+    ( (export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" DLC_CRASH_AT=$k LD_PRELOAD="$W/crash_shim.so"
+       exec $LIN train --epochs 1 --resume crash/cbase.safetensors --save crash/cbase.safetensors) > /dev/null 2>&1; exit $? ) 2> /dev/null
+    rc=$?
+    # What the loader finds, saved again elsewhere (the same state saves to the same bytes).
+    $LIN train --resume crash/cbase.safetensors --steps 0 --save crash/seen.safetensors > /dev/null 2>&1
+    if same_pair crash/seen cbase; then found="$found $k:old"; elif same_pair crash/seen cnew; then found="$found $k:new"; else found="$found $k:none"; fi
+    [ $k -lt 5 ] && [ $rc -ne 137 ] && found="$found(exit $rc)"
+    # The next save settles what the crash left: one more epoch gives the pair after it.
+    $LIN train --epochs 1 --resume crash/cbase.safetensors --save crash/cbase.safetensors > /dev/null 2>&1
+    want=cnext
+    case "$found" in *"$k:old") want=cnew ;; esac
+    same_pair crash/cbase $want && [ "$(ls crash | grep -c -v -e '^cbase\.' -e '^cbase\.optim\.' -e '^seen')" -eq 0 ] &&
+        [ ! -e crash/cbase.optim.prev.safetensors ] || settled=0
+done
+[ "$found" = " 1:old 2:old 3:old 4:new 5:new" ]
+check "a crash at each step of a save's commit leaves the old pair or the new one:$found" $?
+[ $settled -eq 1 ]
+check "... and the next save goes on from it, leaving no temporary or prev file" $? "$(ls crash)"
 
 # ---- Output to a file, OpenBLAS threads -------------------------------------------------------------
 
