@@ -387,7 +387,7 @@ static char *write_optim(const dlc_model *m, const dlc_layout *l, const dlc_opti
             dlc_str name = {0};
             dlc_str_add(&name, "%s.%s", m->params[i].name, opt->slot_names[s]);
             t[s * m->n_params + i] =
-                (dlc_st_tensor){name.s, m->params[i].rank, m->params[i].dims, opt->slot[s] + l->offset[i]};
+                (dlc_st_tensor){name.s, m->params[i].rank, m->params[i].dims, opt->slot[s] + l->offset[i], "F32"};
         }
     dlc_st_meta meta[] = {
         {"format", "dlc-optim-1"},
