@@ -27,8 +27,11 @@ let package = Package(
         .target(name: "DLCIR", dependencies: ["DLCDiagnostics"], path: "Sources/IR"),
         // Names, consts, types, shapes: AST -> typed graph IR.
         .target(name: "DLCSema", dependencies: ["DLCSyntax", "DLCIR"], path: "Sources/Sema"),
+        // The C runtime's rules the Swift side follows too, compiled from codegen/ itself (one
+        // implementation each): the column language and the gradient check's kink rule.
+        .target(name: "CRuntimeRules", path: "Sources/CRuntimeRules"),
         // Reverse-mode AD as an IR -> IR transform.
-        .target(name: "DLCAutodiff", dependencies: ["DLCIR"], path: "Sources/Autodiff"),
+        .target(name: "DLCAutodiff", dependencies: ["DLCIR", "CRuntimeRules"], path: "Sources/Autodiff"),
         // Double-precision reference interpreter of the IR, the oracle for every backend.
         .target(name: "DLCInterpreter", dependencies: ["DLCIR", "DLCDiagnostics"], path: "Sources/Interpreter"),
         // Optimisation passes: fusion of the forward graph (differentiated afterwards), CSE, DCE.
@@ -43,7 +46,7 @@ let package = Package(
         .target(
             name: "DLCDriver",
             dependencies: ["DLCDiagnostics", "DLCSyntax", "DLCSema", "DLCIR", "DLCAutodiff", "DLCInterpreter",
-                           "DLCPasses", "DLCLowering", "DLCBackendKit", "DLCRuntimeSources"]
+                           "DLCPasses", "DLCLowering", "DLCBackendKit", "DLCRuntimeSources", "CRuntimeRules"]
                 + backends.map { .target(name: "DLCBackend" + $0) },
             path: "Sources/Driver"),
     ] + backends.map { name in

@@ -306,7 +306,6 @@ void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt,
     p->epoch_loss_sum = meta_double(&f, "epoch_loss_sum", 0);
     p->epoch_rows = meta_count(&f, "epoch_rows");
     p->shuffle_state = meta_u64(&f, "rng.shuffle");
-    p->dropout_state = meta_u64(&f, "rng.dropout");
     p->seed = meta_u64(&f, "seed");
     p->lr = meta_double(&f, "lr", 0);
     if (p->lr < 0) dlc_die(1, "%s: __metadata__ 'lr' must be a finite number >= 0, got '%s'", path, need_meta(&f, "lr"));
@@ -399,7 +398,6 @@ static char *write_optim(const dlc_model *m, const dlc_layout *l, const dlc_opti
         {"epoch_loss_sum", format("%.17g", p->epoch_loss_sum)},
         {"epoch_rows", format("%lld", (long long)p->epoch_rows)},
         {"rng.shuffle", format("%llu", (unsigned long long)p->shuffle_state)},
-        {"rng.dropout", format("%llu", (unsigned long long)p->dropout_state)},
         {"seed", format("%llu", (unsigned long long)p->seed)},
         {"lr", format("%.17g", p->lr)},
         {"schedule.last_epoch", format("%lld", (long long)p->sched_epoch)},

@@ -91,15 +91,8 @@ __device__ __forceinline__ bool dlc_first_max_wins(float a, int64_t ia, float b,
 
 /* ---- Random numbers (docs/rng.md) -------------------------------------------------------- */
 
-/* Draw `k` (0-based) of the SplitMix64 stream whose state is `state`, as uniform01(): the
- * stream is counter-based, so each element draws its own number, in any order. */
-__device__ __forceinline__ double dlc_uniform01_at(uint64_t state, uint64_t k) {
-    uint64_t z = state + (k + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
-}
+/* Dropout masks are counter-based: a thread computes its element's draw on its own with
+ * dlc_dropout_unit (dlc_rng.h, host and device) from the step's epoch key and first row. */
 
 /* ---- The context ----------------------------------------------------------------------------- */
 
@@ -109,7 +102,8 @@ typedef struct {
     float lr;                  /* the learning rate (sgd entry) */
     float neg_lr;              /* minus it: alpha of an SGD update's product */
     float one, zero;           /* cuBLAS scalars of the device pointer mode */
-    unsigned long long dropout; /* the dropout stream's state at the start of the step */
+    unsigned long long dropout_epoch_key; /* the step's dlc_dropout (docs/rng.md, "Dropout") */
+    long long dropout_first_row;
 } dlc_cuda_step_args;
 
 /* An index out of range, seen by a kernel: the first one is kept, and reported after the step. */
@@ -163,10 +157,9 @@ dlc_cuda_context *dlc_cuda_open(int device);
 dlc_cuda_context *dlc_cuda_get(void);
 /* Runs one entry: the step's scalars to the device, the kernels (replayed from a CUDA Graph
  * when the entry allows it), the loss back (when `loss` is not NULL), one synchronisation, the
- * index faults reported (exit 1, as dlc_index_error) and the dropout stream moved past the
- * step's `dropout_draws` draws. Returns the loss (NAN without one). */
+ * index faults reported (exit 1, as dlc_index_error). Returns the loss (NAN without one). */
 float dlc_cuda_run(const dlc_step *s, void *const *outputs, const dlc_cuda_entry *e, dlc_cuda_enqueue enqueue,
-                   const float *loss, int64_t dropout_draws);
+                   const float *loss);
 /* A failed CUDA or cuBLAS call: "error: WHAT: MESSAGE", exit 1. */
 void dlc_cuda_check(cudaError_t e, const char *what);
 void dlc_cublas_check(cublasStatus_t s, const char *what);

@@ -183,14 +183,15 @@ static void launch_graph(const dlc_step *s, void *const *outputs, const dlc_cuda
 }
 
 extern "C" float dlc_cuda_run(const dlc_step *s, void *const *outputs, const dlc_cuda_entry *e, dlc_cuda_enqueue enqueue,
-                              const float *loss, int64_t dropout_draws) {
+                              const float *loss) {
     dlc_cuda_context *c = dlc_cuda_get();
     dlc_cuda_step_args *a = c->host_args;
     a->lr = s->lr;
     a->neg_lr = -s->lr;
     a->one = 1.0f;
     a->zero = 0.0f;
-    a->dropout = s->dropout ? s->dropout->state : 0;
+    a->dropout_epoch_key = s->dropout ? s->dropout->epoch_key : 0;
+    a->dropout_first_row = s->dropout ? s->dropout->first_row : 0;
     dlc_cuda_check(cudaMemcpyAsync(c->args, a, sizeof *a, cudaMemcpyHostToDevice, c->stream), "copying the step's scalars");
     if (e->graph && graphs_enabled()) {
         launch_graph(s, outputs, e, enqueue, c);
@@ -205,6 +206,5 @@ extern "C" float dlc_cuda_run(const dlc_step *s, void *const *outputs, const dlc
     dlc_cuda_check(cudaStreamSynchronize(c->stream), e->name);
     if (e->places && c->host_fault->flag)
         dlc_index_error(e->places[c->host_fault->place], (long)c->host_fault->index, (long)c->host_fault->size);
-    if (s->dropout) s->dropout->state += (uint64_t)dropout_draws * 0x9E3779B97F4A7C15ull;
     return loss ? *c->host_loss : NAN;
 }

@@ -8,16 +8,14 @@
  * tensor reads are checked, so a gap in an unused column is no error. Blank lines are
  * skipped. Fields may be quoted ("...", with "" for a quote) and padded with spaces. */
 #include "dlc_runtime.h"
+#include "dlc_columns.h"
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-typedef struct {
-    const char *s;   /* the field's text, trimmed and without quotes */
-    size_t len;
-} field;
+typedef dlc_column_name field; /* the field's text, trimmed and without quotes */
 
 typedef struct {
     field *f;
@@ -155,65 +153,20 @@ static void note_header(const row *header, const char *name, size_t len) {
     free(lens);
 }
 
-static int all_digits(const char *s, size_t n) {
-    if (!n || n > 9) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i])) return 0;
-    return 1;
-}
-
-/* Resolves one spec into column indices; returns the count, or -1 after reporting. */
+/* Resolves one spec into column indices (dlc_columns.c, the one definition of the language);
+ * returns the count, or -1 after reporting (with the nearest column and the header when a name
+ * is not in it). */
 static int64_t resolve_spec(const char *path, int64_t line, const char *spec, const row *header, int64_t width,
                             int64_t **cols) {
-    int64_t n = 0, cap = 16;
-    *cols = dlc_xmalloc((size_t)cap * sizeof **cols);
-    const char *p = spec;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        const char *s = p, *e = comma ? comma : p + strlen(p);
-        p = comma ? comma + 1 : e;
-        while (s < e && (*s == ' ' || *s == '\t' || *s == '"')) s++;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '"')) e--;
-        size_t len = (size_t)(e - s);
-        int64_t lo = -1, hi = -1;
-        const char *dash = memchr(s, '-', len);
-        if (!len) {
-            dlc_data_error(path, line, 1, "empty item in the column list '%s'", spec);
-            return -1;
-        }
-        if ((lo = header_index(header, s, len)) >= 0) {
-            hi = lo;
-        } else if (all_digits(s, len)) {
-            lo = hi = atoll(s);
-        } else if (dash && all_digits(s, (size_t)(dash - s)) && all_digits(dash + 1, (size_t)(e - dash - 1))) {
-            lo = atoll(s);
-            hi = atoll(dash + 1);
-        } else {
-            /* A range of header names, e.g. p0-p63: try every '-' as the separator. */
-            for (const char *d = s; d < e && lo < 0; d++) {
-                if (*d != '-') continue;
-                int a = header_index(header, s, (size_t)(d - s)), b = header_index(header, d + 1, (size_t)(e - d - 1));
-                if (a >= 0 && b >= 0) lo = a, hi = b;
-            }
-            if (lo < 0) {
-                dlc_data_error(path, line, 1, "no column '%.*s'%s", (int)len, s, header ? "" : " (the file has no header)");
-                if (header) note_header(header, s, len);
-                return -1;
-            }
-        }
-        if (hi < lo) {
-            dlc_data_error(path, line, 1, "column range '%.*s' is backwards", (int)len, s);
-            return -1;
-        }
-        if (hi >= width) {
-            dlc_data_error(path, line, 1, "column %lld is out of range (the file has %lld columns, numbered from 0)",
-                           (long long)hi, (long long)width);
-            return -1;
-        }
-        for (int64_t c = lo; c <= hi; c++) {
-            if (n == cap) *cols = dlc_xrealloc(*cols, (size_t)(cap *= 2) * sizeof **cols);
-            (*cols)[n++] = c;
-        }
+    char why[512];
+    int64_t n = dlc_columns_resolve(spec, header ? header->f : NULL, header ? header->n : 0, width, cols, why,
+                                    sizeof why);
+    if (n == -2) dlc_die(1, "out of memory");
+    if (n < 0) {
+        dlc_data_error(path, line, 1, "%s", why);
+        const char *name = strncmp(why, "no column '", 11) == 0 ? why + 11 : NULL;
+        const char *end = name ? strchr(name, '\'') : NULL;
+        if (header && end) note_header(header, name, (size_t)(end - name));
     }
     return n;
 }

@@ -59,7 +59,7 @@ void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
     if (n == 1 && blas_thread_shutdown_) blas_thread_shutdown_();
 }
 
-dlc_step dlc_runner_step(dlc_runner *r, int64_t n, const void *const *data, dlc_rng *dropout, int training) {
+dlc_step dlc_runner_step(dlc_runner *r, int64_t n, const void *const *data, const dlc_dropout *dropout, int training) {
     dlc_step s = {n, data, 1, (const float *const *)r->param_views, r->grad_views, r->arena, dropout, training, 0.0f,
                   (void *const *)r->state};
     return s;
@@ -94,8 +94,8 @@ static float eval_batch(dlc_runner *r, int64_t n, const void *const *data) {
     int has_targets = 1;
     for (int t = 0; t < m->n_data; t++)
         if (m->data[t].is_target && !data[t]) has_targets = 0;
-    dlc_rng unused = dlc_rng_stream(0, DLC_STREAM_DROPOUT);
-    dlc_step s = dlc_runner_step(r, n, data, &unused, 0);
+    const dlc_dropout none = {0, 0}; /* eval_step draws no masks */
+    dlc_step s = dlc_runner_step(r, n, data, &none, 0);
     s.has_targets = has_targets;
     return m->eval_step(&s, r->outputs);
 }

@@ -163,7 +163,7 @@ typedef struct {
     const float *const *params; /* per param */
     float *const *grads;        /* per param (train_step only) */
     void *arena;                /* arena_bytes(n) bytes, 64-byte aligned, uninitialised */
-    dlc_rng *dropout;           /* stream dropout; train_step draws from it, eval_step never */
+    const dlc_dropout *dropout; /* where train_step's dropout masks come from; eval_step ignores it */
     int training;               /* 1 in train_step (dropout on), 0 in eval_step */
     float lr;                   /* sgd_step only: the learning rate of this update */
     void *const *state;         /* per state tensor (running statistics), in descriptor order:
@@ -192,7 +192,7 @@ typedef struct {
     size_t (*arena_bytes)(int64_t n);
     /* Forward and backward on one batch: overwrites every element of every s->grads[i] with
      * d(loss)/d(param) (zero where the param does not reach the loss) and returns the loss,
-     * the mean over the batch's rows. Draws dropout masks from s->dropout. */
+     * the mean over the batch's rows. Dropout masks are drawn as s->dropout says. */
     float (*train_step)(const dlc_step *s);
     /* Forward only, dropout off: writes each output into outputs[i] (n * size elements of its
      * dtype when batched, size otherwise) and returns the loss, or NAN when !s->has_targets. */

@@ -57,8 +57,8 @@ static int forward_row(dlc_runner *r, const dlc_dataset *ds, int64_t row, float 
         if (ds->cols[t]) data[t] = (const char *)ds->cols[t] + (size_t)row * (size_t)m->data[t].size * 4;
         else if (m->data[t].is_target) has_targets = 0;
     }
-    dlc_rng unused = dlc_rng_stream(0, DLC_STREAM_DROPOUT);
-    dlc_step s = {1, data, has_targets, (const float *const *)params, r->grad_views, r->arena, &unused, 0, 0.0f,
+    const dlc_dropout none = {0, 0}; /* eval_step draws no masks */
+    dlc_step s = {1, data, has_targets, (const float *const *)params, r->grad_views, r->arena, &none, 0, 0.0f,
                   (void *const *)r->state};
     volatile int ok = 0;
     probing = 1;

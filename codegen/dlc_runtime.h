@@ -358,7 +358,6 @@ typedef struct {
     double epoch_loss_sum;   /* sum of loss * rows over those micro-batches */
     int64_t epoch_rows;
     uint64_t shuffle_state;  /* the shuffle stream at the start of the epoch under way */
-    uint64_t dropout_state;
     uint64_t seed;
     double lr;               /* the current learning rate */
     int64_t sched_epoch;     /* the scheduler's last_epoch */
@@ -473,7 +472,7 @@ typedef struct {
 
 void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows);
 /* The step of one batch of n rows for r's params and state (dropout and flags set by the caller). */
-dlc_step dlc_runner_step(dlc_runner *r, int64_t n, const void *const *data, dlc_rng *dropout, int training);
+dlc_step dlc_runner_step(dlc_runner *r, int64_t n, const void *const *data, const dlc_dropout *dropout, int training);
 /* Exits 1 (before any step) when the model needs training batches of two rows and the run
  * would make one of one row: n_train rows in batches of `batch`, the last one dropped or not. */
 void dlc_check_batch_rows(const dlc_model *m, int64_t n_train, int64_t batch, int drop_last);

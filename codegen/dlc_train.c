@@ -25,7 +25,7 @@ typedef struct {
     dlc_optimizer opt;
     dlc_schedule sched;
     dlc_progress prog;
-    dlc_rng shuffle, dropout;
+    dlc_rng shuffle;
     float *accum;           /* gradient sum over an accumulation cycle (accumulate > 1) */
     int64_t batch;          /* training rows per micro-batch */
     int64_t eval_batch;
@@ -160,7 +160,6 @@ static void start_params(trainer *t) {
     t->prog.lr = t->cfg.optimizer.lr;
     t->prog.sched_best = INFINITY;
     t->prog.shuffle_state = dlc_rng_stream(t->cfg.seed, DLC_STREAM_SHUFFLE).state;
-    t->prog.dropout_state = dlc_rng_stream(t->cfg.seed, DLC_STREAM_DROPOUT).state;
     if (o->resume) {
         dlc_st_file f;
         dlc_load_params(m, &t->r.layout, t->r.params, t->r.state, o->resume, &f);
@@ -180,7 +179,6 @@ static void start_params(trainer *t) {
         dlc_init_params(m, &t->r.layout, t->r.params, t->cfg.seed);
     }
     t->shuffle.state = t->prog.shuffle_state;
-    t->dropout.state = t->prog.dropout_state;
 }
 
 /* --resume must split the data as the saved run did: its seed decides. */
@@ -264,11 +262,13 @@ static int fused_sgd(const trainer *t) {
            t->cfg.accumulate == 1;
 }
 
-/* Forward and backward on one micro-batch; with accumulate k the gradient joins the cycle's
- * sum divided by k. Returns the loss. */
-static float micro_step(trainer *t, int64_t n, const void *const *data, int first_in_cycle) {
+/* Forward and backward on one micro-batch, whose first row is at position `first_row` of the
+ * epoch under way (which picks its dropout masks, docs/rng.md); with accumulate k the gradient
+ * joins the cycle's sum divided by k. Returns the loss. */
+static float micro_step(trainer *t, int64_t n, const void *const *data, int64_t first_row, int first_in_cycle) {
     const dlc_model *m = t->m;
-    dlc_step s = dlc_runner_step(&t->r, n, data, &t->dropout, 1);
+    const dlc_dropout dropout = dlc_dropout_at(t->cfg.seed, t->prog.epoch, first_row);
+    dlc_step s = dlc_runner_step(&t->r, n, data, &dropout, 1);
     s.lr = (float)t->opt.lr;
     if (fused_sgd(t)) return m->sgd_step(&s);  /* the update happens inside the step */
     float loss = m->train_step(&s);
@@ -336,7 +336,7 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
         int64_t start = t->prog.epoch_batches * t->batch;
         int64_t n = n_train - start < t->batch ? n_train - start : t->batch;
         dlc_batch_fill(t->m, &t->train, t->cfg.shuffle ? order : NULL, start, n, bt);
-        float loss = micro_step(t, n, bt->ptr, in_cycle == 0);
+        float loss = micro_step(t, n, bt->ptr, start, in_cycle == 0);
         if (t->start_params && !isfinite(loss)) dlc_blame_batch(&t->r, t->start_views); /* exits at a bad row */
         if (!isfinite(loss)) diverged(t, loss, n_batches);
         t->prog.epoch_loss_sum += (double)loss * (double)n;
@@ -347,7 +347,6 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
         if (++in_cycle == k || t->prog.epoch_batches == n_batches) {
             update(t);
             in_cycle = 0;
-            t->prog.dropout_state = t->dropout.state;
             if (dlc_stop_signal || steps_done(t)) break;
         }
     }
@@ -470,14 +469,14 @@ static void train_steps(trainer *t) {
     t->last_flush = dlc_now();
     for (int64_t i = 0; i < total && !dlc_stop_signal; i++) {
         double lr = t->opt.lr, sum = 0;
+        /* Each update is an epoch (prog.epoch counts them) whose rows are its accumulated steps. */
         for (int64_t c = 0; c < t->cfg.accumulate; c++) {
-            float loss = micro_step(t, 1, none, c == 0);
+            float loss = micro_step(t, 1, none, c, c == 0);
             if (!isfinite(loss)) diverged(t, loss, 1);
             sum += loss;
         }
         double loss = sum / (double)t->cfg.accumulate;
         update(t);
-        t->prog.dropout_state = t->dropout.state;
         t->prog.epoch++;
         t->opt.lr = dlc_sched_step(&t->sched, t->opt.lr, loss);
         if ((i + 1) % every == 0 || i + 1 == total) {

@@ -1,3 +1,4 @@
+import CRuntimeRules
 import DLCIR
 import DLCInterpreter
 import Foundation
@@ -61,22 +62,34 @@ public struct CSVData {
         DataFailure(message: "\(path):\(line):\(column): error: \(message)")
     }
 
-    /// Column indices for a COLUMNS spec: header names first, then 0-based indices and
-    /// inclusive ranges `A-B`.
+    /// Column indices for a COLUMNS spec, by the runtime's own resolver (codegen/dlc_columns.c,
+    /// docs/language.md "Columns"): header names, 0-based indices, ranges `A-B` and ranges of
+    /// header names `NAME1-NAME2`.
     public func columnIndices(_ spec: String) throws -> [Int] {
         let width = rows.first?.count ?? 0
-        var out: [Int] = []
-        for part in spec.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-            if let h = header, let i = h.firstIndex(of: part) { out.append(i); continue }
-            let bounds = part.split(separator: "-", maxSplits: 1).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            if bounds.count == 1, let i = bounds[0], i >= 0, i < width { out.append(i); continue }
-            if bounds.count == 2, let a = bounds[0], let b = bounds[1], a >= 0, a <= b, b < width {
-                out += Array(a...b)
-                continue
-            }
-            throw DataFailure(message: "\(path):1:1: error: no column '\(part)' (the file has \(width) columns\(header.map { ": " + $0.joined(separator: ", ") } ?? ""))")
+        // The header's names, one after another in one buffer, and where each starts.
+        let names = header ?? []
+        var bytes: [CChar] = []
+        var starts: [Int] = []
+        for name in names {
+            starts.append(bytes.count)
+            bytes += name.utf8.map { CChar(bitPattern: $0) }
         }
-        return out
+        var why = [CChar](repeating: 0, count: 512)
+        var cols: UnsafeMutablePointer<Int64>?
+        let count: Int64 = bytes.withUnsafeBufferPointer { buffer in
+            let base = buffer.baseAddress ?? UnsafePointer<CChar>(bitPattern: 1)!
+            let fields = zip(starts, names).map { dlc_column_name(s: base + $0, len: $1.utf8.count) }
+            return fields.withUnsafeBufferPointer { f in
+                dlc_columns_resolve(spec, f.baseAddress, Int64(f.count), Int64(width), &cols, &why, why.count)
+            }
+        }
+        defer { free(cols) }
+        guard count >= 0, let cols else {
+            let reason = count == -2 ? "out of memory" : String(cString: why)
+            throw DataFailure(message: "\(path):\(header == nil ? lines.first ?? 1 : 1):1: error: \(reason)")
+        }
+        return (0..<Int(count)).map { Int(cols[$0]) }
     }
 
     /// The feed of every input and target of `graph`, from all rows.

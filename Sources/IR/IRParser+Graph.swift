@@ -224,7 +224,7 @@ extension IRTextParser {
             "scatter_add": { _ in .scatterAdd },
             "softmax": { .softmax(axis: try $0.int("axis")) },
             "log_softmax": { .logSoftmax(axis: try $0.int("axis")) },
-            "dropout_mask": { .dropoutMask(p: try $0.double("p")) },
+            "dropout_mask": { .dropoutMask(p: try $0.double("p"), site: try $0.int("site")) },
             "argmax": { .argmax(axis: try $0.int("axis")) },
             "max_mask": { .maxMask(axis: try $0.int("axis")) },
             "one_hot": { .oneHot(classes: try $0.int("classes")) },

@@ -63,7 +63,9 @@ public enum Op: Hashable, Sendable {
     case logSoftmax(axis: Int)
     /// (x) -> a mask shaped like x: 0 with probability p, else 1/(1-p), in training; all 1 in
     /// evaluation. Multiplying by it is inverted dropout; the mask is kept for the backward.
-    case dropoutMask(p: Double)
+    /// `site` numbers the model's dropout calls from 0 in source order: it picks the mask's
+    /// random numbers (docs/rng.md, "Dropout"), so it must be unique in a graph.
+    case dropoutMask(p: Double, site: Int)
     /// (x) -> i32 index of the first maximum along axis.
     case argmax(axis: Int)
     /// (x) -> f32 mask with 1 at the first maximum along axis, 0 elsewhere; the gradient of

@@ -89,7 +89,7 @@ public struct IRPrinter: Sendable {
             return [("axis", "\(axis)"), ("start", "\(start)"), ("length", "\(length)")]
         case .matmul(let ta, let tb):
             return (ta ? [("transpose_a", "true")] : []) + (tb ? [("transpose_b", "true")] : [])
-        case .dropoutMask(let p): return [("p", IRText.number(p))]
+        case .dropoutMask(let p, let site): return [("p", IRText.number(p)), ("site", "\(site)")]
         case .oneHot(let classes): return [("classes", "\(classes)")]
         case .pow(let e): return [("exponent", IRText.number(e))]
         case .linear(let relu): return relu ? [("relu", "true")] : []

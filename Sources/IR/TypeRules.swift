@@ -137,10 +137,11 @@ public enum TypeRules {
             try requireF32(operands[0])
             try checkAxes([axis], rank: operands[0].rank)
             return operands[0]
-        case .dropoutMask(let p):
+        case .dropoutMask(let p, let site):
             try need(1)
             try requireF32(operands[0])
             guard p >= 0, p < 1 else { throw Failure("dropout probability \(p) is not in [0, 1)") }
+            guard site >= 0 else { throw Failure("dropout site \(site) is negative") }
             return operands[0]
         case .argmax(let axis):
             try need(1)

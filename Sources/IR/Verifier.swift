@@ -175,6 +175,7 @@ private struct VerifierRun {
     mutating func checkNodes() {
         var names = Set<String>()
         var leaves = Set<Op>()
+        var dropoutSites = Set<Int>()
         // Nodes whose type is malformed (already reported): the type rules are not run on them
         // or their users, whose messages would only echo the first problem.
         var malformed = Set<Int>()
@@ -193,6 +194,10 @@ private struct VerifierRun {
             case .input, .param, .state:
                 if !leaves.insert(n.op).inserted { report(.node(i), "a second leaf for the same \(n.op.mnemonic)") }
                 checkLeaf(i, n)
+            case .dropoutMask(_, let site):
+                if !dropoutSites.insert(site).inserted {
+                    report(.node(i), "a second dropout_mask with site \(site): each site draws its own masks")
+                }
             case .constant(let v):
                 if !n.type.isScalar {
                     report(.node(i), "a constant is a scalar, not \(n.type)")
@@ -297,6 +302,9 @@ private struct VerifierRun {
         for (i, o) in graph.outputs.enumerated() {
             if !exists(o.value) { report(.output(i), "\(o.value) is not a value of the graph") }
             if !outputNames.insert(o.name).inserted { report(.output(i), "the output '\(o.name)' is given twice") }
+            if exists(o.value), let axis = graph.type(of: o.value).shape.dims.firstIndex(of: .batch), axis != 0 {
+                report(.output(i), "the output '\(o.name)' has the batch on axis \(axis); an output holds it first")
+            }
         }
         if let l = graph.loss {
             if !exists(l) {

@@ -20,8 +20,7 @@ public struct Interpreter: Sendable {
 
     /// Whether dropout is active and batch statistics are used.
     public enum Mode: Hashable, Sendable {
-        /// `dropout_mask` draws one `uniform01()` per element from the dropout generator;
-        /// `if_training` takes its first operand.
+        /// `dropout_mask` draws its mask (`DropoutDraw`); `if_training` takes its first operand.
         case training
         /// `dropout_mask` is all ones and nothing is drawn; `if_training` takes its second.
         case evaluation
@@ -51,14 +50,13 @@ public struct Interpreter: Sendable {
     ///   - state: a tensor for each `state` node, by checkpoint name, with the declared sizes; a
     ///     state not given starts at its declared initial value.
     ///   - mode: `.training` draws dropout masks from `dropout`; `.evaluation` draws nothing.
-    ///   - dropout: the dropout generator, advanced by the draws (each `dropout_mask` node in
-    ///     execution order, one draw per element in row-major order). Run twice from copies of
-    ///     the same generator to get the same masks (as a gradient check does).
+    ///   - dropout: where this step's masks come from (the epoch and the batch's first row);
+    ///     two runs with the same value draw the same masks (as a gradient check needs).
     /// - Returns: the value of every node.
     /// - Throws: `InterpreterError` for a missing or misshapen feed or param and for a run-time
     ///   error of an op.
     public func run(feeds: [String: Tensor], params: [String: Tensor], state: [String: Tensor] = [:], mode: Mode,
-                    dropout: inout SplitMix64) throws -> Values {
+                    dropout: DropoutDraw) throws -> Values {
         try verify()
         let batch = try batchSize(feeds: feeds)
         var values = [Tensor]()
@@ -69,7 +67,7 @@ public struct Interpreter: Sendable {
             do {
                 let operands = node.operands.map { values[$0.index] }
                 value = try evaluate(node, operands, expected: expected, feeds: feeds, params: params,
-                                     state: state, mode: mode, dropout: &dropout)
+                                     state: state, mode: mode, dropout: dropout)
             } catch let failure as KernelFailure {
                 throw InterpreterError(failure.message, at: node)
             }
@@ -85,8 +83,7 @@ public struct Interpreter: Sendable {
 
     /// Evaluates every node in evaluation mode (dropout off, nothing drawn).
     public func run(feeds: [String: Tensor], params: [String: Tensor], state: [String: Tensor] = [:]) throws -> Values {
-        var unused = SplitMix64(state: 0)
-        return try run(feeds: feeds, params: params, state: state, mode: .evaluation, dropout: &unused)
+        try run(feeds: feeds, params: params, state: state, mode: .evaluation, dropout: DropoutDraw(epochKey: 0, firstRow: 0))
     }
 
     /// The initial value of every state of the graph, by name.
@@ -151,7 +148,7 @@ public struct Interpreter: Sendable {
 
     private func evaluate(_ node: Node, _ x: [Tensor], expected: [Int], feeds: [String: Tensor],
                           params: [String: Tensor], state: [String: Tensor], mode: Mode,
-                          dropout: inout SplitMix64) throws -> Tensor {
+                          dropout: DropoutDraw) throws -> Tensor {
         let dtype = node.type.dtype
         // The operands' dtype (ops that take several operands take them all of one dtype).
         let operandType = node.operands.first.map { graph.type(of: $0).dtype } ?? dtype
@@ -205,9 +202,11 @@ public struct Interpreter: Sendable {
 
         case .softmax(let axis): return Kernels.softmax(x[0], axis: axis)
         case .logSoftmax(let axis): return Kernels.logSoftmax(x[0], axis: axis)
-        case .dropoutMask(let p):
+        case .dropoutMask(let p, let site):
             switch mode {
-            case .training: return Kernels.dropoutMask(shape: x[0].shape, p: p, rng: &dropout)
+            case .training:
+                return Kernels.dropoutMask(shape: x[0].shape, batchAxis: node.type.shape.dims.firstIndex(of: .batch),
+                                           p: p, siteKey: dropout.siteKey(site), firstRow: dropout.firstRow)
             case .evaluation: return Tensor(shape: x[0].shape, repeating: 1)
             }
         case .argmax(let axis): return Kernels.argmax(x[0], axis: axis)

@@ -9,13 +9,26 @@ import Darwin
 // MARK: - Neural-network ops
 
 extension Kernels {
-    /// An inverted-dropout mask in training: one `uniform01()` per element in row-major order;
-    /// the element is kept, with value `1 / (1 - p)`, when the draw is `>= p`, else it is 0.
-    static func dropoutMask(shape: [Int], p: Double, rng: inout SplitMix64) -> Tensor {
+    /// An inverted-dropout mask in training (docs/rng.md, "Dropout"): each element is kept, with
+    /// value `1 / (1 - p)`, when its own draw is `>= p`, else it is 0. An element's draw depends
+    /// on its row (its index along `batchAxis`, at position `firstRow + row` of the epoch) and
+    /// its index among the row's elements in row-major order; without a batch axis the whole
+    /// mask is one row, at position `firstRow`.
+    static func dropoutMask(shape: [Int], batchAxis: Int?, p: Double, siteKey: UInt64, firstRow: Int) -> Tensor {
         let scale = 1 / (1 - p)
-        var out = [Double]()
-        out.reserveCapacity(Tensor.count(shape))
-        for _ in 0..<Tensor.count(shape) { out.append(rng.uniform01() >= p ? scale : 0) }
+        let outer = batchAxis.map { Tensor.count(Array(shape[..<$0])) } ?? 1
+        let rows = batchAxis.map { shape[$0] } ?? 1
+        let inner = batchAxis.map { Tensor.count(Array(shape[($0 + 1)...])) } ?? Tensor.count(shape)
+        var out = [Double](repeating: 0, count: Tensor.count(shape))
+        for o in 0..<outer {
+            for r in 0..<rows {
+                let rowKey = DropoutDraw.rowKey(siteKey, position: firstRow + r)
+                for i in 0..<inner {
+                    let u = SplitMix64.unit(DropoutDraw.bits(rowKey, element: o * inner + i))
+                    out[(o * rows + r) * inner + i] = u >= p ? scale : 0
+                }
+            }
+        }
         return Tensor(shape: shape, scalars: out)
     }
 

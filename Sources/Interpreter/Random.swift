@@ -13,29 +13,47 @@ public struct SplitMix64: Hashable, Sendable {
     /// The 64-bit state; each draw first adds the golden gamma to it.
     public var state: UInt64
 
+    /// The golden gamma γ, added to the state before each draw.
+    public static let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
+
     public init(state: UInt64) { self.state = state }
 
-    /// The generator of one stream of a run: state `seed * 0x9E3779B97F4A7C15 +
-    /// stream * 0xD6E8FEB86659FD93` (mod 2^64). A negative seed is taken as its two's
-    /// complement bit pattern, as C's conversion to `uint64_t` does.
+    /// The generator of one stream of a run: state `draw(draw(0, seed), stream)`, the seed and
+    /// the stream number each mixed through SplitMix64's finaliser (docs/rng.md, "Streams"), so
+    /// that no two (seed, stream) pairs start near each other. A negative seed is taken as its
+    /// two's complement bit pattern, as C's conversion to `uint64_t` does.
     public init(seed: Int, stream: RandomStream) {
-        let s = UInt64(truncatingIfNeeded: seed)
-        state = s &* 0x9E37_79B9_7F4A_7C15 &+ stream.rawValue &* 0xD6E8_FEB8_6659_FD93
+        state = Self.draw(from: Self.draw(from: 0, at: UInt64(truncatingIfNeeded: seed)), at: stream.rawValue)
     }
 
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
+    /// SplitMix64's finaliser: a bijection of 64-bit values that mixes every input bit into
+    /// every output bit.
+    public static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
 
-    /// A double in [0, 1): the top 53 bits of one draw times 2^-53.
-    public mutating func uniform01() -> Double {
-        Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+    /// Draw number `index` (from 0) of the generator started at `state`, computed directly:
+    /// `mix(state + (index + 1) * γ)`. This is what makes the dropout masks counter-based.
+    public static func draw(from state: UInt64, at index: UInt64) -> UInt64 {
+        mix(state &+ (index &+ 1) &* gamma)
     }
+
+    /// A double in [0, 1) from 64 random bits: the top 53 bits times 2^-53.
+    public static func unit(_ bits: UInt64) -> Double {
+        Double(bits >> 11) * (1.0 / 9_007_199_254_740_992.0)
+    }
+
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
+        state &+= Self.gamma
+        return Self.mix(state)
+    }
+
+    /// A double in [0, 1): the top 53 bits of one draw times 2^-53.
+    public mutating func uniform01() -> Double { Self.unit(next()) }
 
     /// An integer in [0, n) for n >= 1: one draw modulo n.
     public mutating func below(_ n: Int) -> Int {
@@ -70,8 +88,56 @@ public enum RandomStream: UInt64, Hashable, Sendable, CaseIterable {
     case split = 2
     /// The order of training rows, epoch after epoch.
     case shuffle = 3
-    /// Dropout masks, step after step.
+    /// Dropout masks (counter-based: see `DropoutDraw`).
     case dropout = 4
+}
+
+// MARK: - Dropout
+
+/// Where the dropout masks of one training step come from (docs/rng.md, "Dropout"). Each mask
+/// element is computed on its own from the seed, the epoch, the dropout site, the row's position
+/// in the epoch's order and the element's index within the row, so it does not depend on how
+/// the rows are cut into batches, on the order elements are computed in, or on which process
+/// computes them:
+///
+///     bits = draw(draw(draw(draw(D, epoch), site), row), element)
+///
+/// with `D` the initial state of the dropout stream of the seed and `draw` as in `SplitMix64`.
+/// The element is kept, scaled by 1/(1 - p), when `unit(bits) >= p`.
+public struct DropoutDraw: Hashable, Sendable {
+    /// `draw(D, epoch)`: the key of the epoch under way.
+    public var epochKey: UInt64
+    /// The position of the batch's first row in the epoch's order; a batch's row r is at
+    /// `firstRow + r`. A mask without the batch axis uses `firstRow` as its one row.
+    public var firstRow: Int
+
+    public init(epochKey: UInt64, firstRow: Int) {
+        self.epochKey = epochKey
+        self.firstRow = firstRow
+    }
+
+    /// The masks of the batch starting at position `firstRow` of epoch `epoch` (from 0) of
+    /// `seed`. A model without data counts each update as an epoch and each of its accumulated
+    /// steps as a row.
+    public init(seed: Int, epoch: Int, firstRow: Int) {
+        let d = SplitMix64(seed: seed, stream: .dropout).state
+        self.init(epochKey: SplitMix64.draw(from: d, at: UInt64(truncatingIfNeeded: epoch)), firstRow: firstRow)
+    }
+
+    /// The key of dropout site `site` (the dropout call's number in the model, from 0).
+    public func siteKey(_ site: Int) -> UInt64 {
+        SplitMix64.draw(from: epochKey, at: UInt64(truncatingIfNeeded: site))
+    }
+
+    /// The key of row `row` of the batch (its position in the epoch is `firstRow + row`).
+    public static func rowKey(_ siteKey: UInt64, position: Int) -> UInt64 {
+        SplitMix64.draw(from: siteKey, at: UInt64(truncatingIfNeeded: position))
+    }
+
+    /// The 64 bits of element `element` of a row.
+    public static func bits(_ rowKey: UInt64, element: Int) -> UInt64 {
+        SplitMix64.draw(from: rowKey, at: UInt64(truncatingIfNeeded: element))
+    }
 }
 
 // MARK: - Param initialisation

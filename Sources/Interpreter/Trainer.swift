@@ -19,8 +19,8 @@ import Darwin
 ///    `EpochShuffler.nextOrder` when `shuffle` is on (shuffle stream), then cut into
 ///    consecutive batches of `batch` rows (`batch full`: all of them); the last batch may be
 ///    partial, and is skipped with `drop_last`.
-/// 4. Each batch is a step: the whole graph runs in training mode (dropout masks from the
-///    dropout stream, continuing step after step); the step's loss is the graph's loss (the mean
+/// 4. Each batch is a step: the whole graph runs in training mode (dropout masks drawn for the
+///    epoch and the batch's rows' positions in it, `DropoutDraw`); the step's loss is the graph's loss (the mean
 ///    over the batch's rows); its gradients, divided by `accumulate` = k, are added up; the
 ///    state (batch normalization's running statistics) takes the step's `stateUpdates`. After k
 ///    batches, and after the last batch of an epoch however many came before it, the optimizer
@@ -32,8 +32,9 @@ import Darwin
 ///    loss.
 ///
 /// A model with no data makes `steps` updates instead; each update is one epoch of k steps
-/// with no feeds (so `accumulate` averages k identical gradients, up to dropout), with the
-/// epoch's loss, schedule step and learning rate as above.
+/// with no feeds (so `accumulate` averages k identical gradients, up to dropout: step c of the
+/// update draws its masks as row c of that epoch), with the epoch's loss, schedule step and
+/// learning rate as above.
 public struct Trainer: Sendable {
     public let graph: Graph
     /// How to train; `seed` seeds every random stream.
@@ -117,14 +118,13 @@ public struct Trainer: Sendable {
 
         var optimizer = OptimizerState(optimizer: config.optimizer)
         var schedule = LearningRateSchedule(config.schedule, baseLR: config.optimizer.lr)
-        var dropout = SplitMix64(seed: seed, stream: .dropout)
         var result = Result(params: [:], state: [:], stepLosses: [], epochs: [], updates: 0,
                             split: DataSplit(training: [], validation: []), normalization: [:],
                             optimizer: optimizer)
 
         /// One forward and backward pass: adds gradient / k into `sum`, returns the loss.
-        func step(_ feeds: [String: Tensor], into sum: inout [String: Tensor]) throws -> Double {
-            let values = try interpreter.run(feeds: feeds, params: params, state: state, mode: .training, dropout: &dropout)
+        func step(_ feeds: [String: Tensor], _ dropout: DropoutDraw, into sum: inout [String: Tensor]) throws -> Double {
+            let values = try interpreter.run(feeds: feeds, params: params, state: state, mode: .training, dropout: dropout)
             for u in graph.stateUpdates { state[u.name] = values[u.value] }
             for (name, value) in gradients {
                 let g = values[value]
@@ -150,11 +150,11 @@ public struct Trainer: Sendable {
             // No update allowed: the params stay as they start.
         } else if graph.data.isEmpty {
             // A model with no data: `steps` updates, each one epoch of k steps.
-            for _ in 0..<max(0, maxUpdates ?? config.steps) {
+            for u in 0..<max(0, maxUpdates ?? config.steps) {
                 let lr = schedule.lr
                 var sum = [String: Tensor]()
                 var total = 0.0
-                for _ in 0..<k { total += try step([:], into: &sum) }
+                for c in 0..<k { total += try step([:], DropoutDraw(seed: seed, epoch: u, firstRow: c), into: &sum) }
                 let loss = total / Double(k)
                 _ = update(&sum)
                 result.epochs.append(EpochRecord(loss: loss, validationLoss: nil, learningRate: lr, rows: 0))
@@ -195,7 +195,8 @@ public struct Trainer: Sendable {
                 var (weighted, seen) = (0.0, 0)
                 var stop = false, stoppedMidEpoch = false
                 for (b, batch) in batches.enumerated() {
-                    let loss = try step(rows.feeds(batch.map { split.training[$0] }), into: &sum)
+                    let dropout = DropoutDraw(seed: seed, epoch: epoch - 1, firstRow: b * batchSize)
+                    let loss = try step(rows.feeds(batch.map { split.training[$0] }), dropout, into: &sum)
                     weighted += loss * Double(batch.count)
                     seen += batch.count
                     if (b + 1) % k == 0 || b == batches.count - 1 {

@@ -89,8 +89,8 @@ public enum KernelPrinter {
             return "\(n(out)) = \(op.rawValue)(\(n(input)) as [\(v.outer),\(v.length),\(v.inner)])"
         case .oneHot(let out, let labels, let classes, _, _):
             return "\(n(out)) = one_hot(\(n(labels)), \(classes))"
-        case .dropoutMask(let out, let p, let count, let training):
-            return "\(n(out)) = dropout_mask(p=\(p), \(count))" + (training ? "" : " = 1")
+        case .dropoutMask(let out, let p, let site, let outer, let rows, let inner, let training):
+            return "\(n(out)) = dropout_mask(p=\(p), site=\(site), [\(outer),\(rows),\(inner)])" + (training ? "" : " = 1")
         case .loss(let kind, let out, let p, let y, let count, _):
             return "\(n(out)) = \(kind.rawValue)(\(n(p)), \(n(y))) / \(count)"
         case .copy(let out, let input, let count):

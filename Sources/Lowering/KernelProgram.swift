@@ -229,9 +229,12 @@ public enum KernelBody: Sendable {
     case axis(AxisOp, output: BufferID, input: BufferID, view: AxisView)
     /// out = one-hot rows of `labels` with `classes` columns.
     case oneHot(output: BufferID, labels: BufferID, classes: Int, count: Affine, location: SourceLocation?)
-    /// Inverted-dropout mask: in training one uniform draw per element (kept when >= p, scaled
-    /// by 1/(1-p)); otherwise all ones.
-    case dropoutMask(output: BufferID, p: Double, count: Affine, training: Bool)
+    /// Inverted-dropout mask of dropout site `site`: in training each element's own draw
+    /// (docs/rng.md, "Dropout"; kept when >= p, scaled by 1/(1-p)); otherwise all ones. The mask
+    /// is `outer` blocks of `rows` rows of `inner` elements: `rows` is the batch when the mask
+    /// holds it (row r is at position first_row + r of the epoch), else 1 (its one row is at
+    /// first_row); an element's index within its row is `o * inner + i`.
+    case dropoutMask(output: BufferID, p: Double, site: Int, outer: Int, rows: Affine, inner: Int, training: Bool)
     /// A scalar loss of (prediction, target), reduced as PyTorch's default.
     case loss(LossKind, output: BufferID, prediction: BufferID, target: BufferID, count: Affine, classes: Int)
     /// Copies `count` elements.

@@ -111,9 +111,15 @@ extension EntryLowering {
         case .argmax(let axis): axisKernel(.argmax, v, n.operands[0], axis)
         case .maxMask(let axis): axisKernel(.maxMask, v, n.operands[0], axis)
 
-        case .dropoutMask(let p):
+        case .dropoutMask(let p, let site):
             let out = result(&self)
-            emit(.dropoutMask(output: out, p: p, count: count, training: kind.isTraining), v)
+            let dims = shape.dims
+            let sizes = dims.map { $0.fixedSize ?? 1 }
+            let batchAxis = dims.firstIndex(of: .batch)
+            let outer = batchAxis.map { sizes[..<$0].reduce(1, *) } ?? 1
+            let inner = batchAxis.map { sizes[($0 + 1)...].reduce(1, *) } ?? sizes.reduce(1, *)
+            emit(.dropoutMask(output: out, p: p, site: site, outer: outer, rows: batchAxis == nil ? .one : Affine(.batch),
+                              inner: inner, training: kind.isTraining), v)
         case .oneHot(let classes):
             let labels = materialize(n.operands[0])
             let out = result(&self)

@@ -77,7 +77,7 @@ extension KernelBody {
         case .scatterAdd(let out, let index, let updates, _, _, _, _): return ([out], [index, updates])
         case .axis(_, let out, let input, _): return ([out], [input])
         case .oneHot(let out, let labels, _, _, _): return ([out], [labels])
-        case .dropoutMask(let out, _, _, _): return ([out], [])
+        case .dropoutMask(let out, _, _, _, _, _, _): return ([out], [])
         case .loss(_, let out, let p, let y, _, _): return ([out], [p, y])
         case .copy(let out, let input, _): return ([out], [input])
         case .fill(let out, let value, _):

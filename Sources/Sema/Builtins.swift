@@ -203,7 +203,9 @@ extension Analyzer {
                 diagnostics.error(args["p"]!.location, "dropout probability must be in [0, 1), got \(formatNumber(p))")
                 return .poison
             }
-            let mask = emit(.dropoutMask(p: p), [x], at: loc, what: callee)
+            // Sites number the dropout calls in source order (docs/rng.md, "Dropout").
+            let site = graph.nodes.filter { if case .dropoutMask = $0.op { return true } else { return false } }.count
+            let mask = emit(.dropoutMask(p: p, site: site), [x], at: loc, what: callee)
             return emit(.binary(.mul), [x, mask], at: loc, what: callee)
         case "conv2d":
             let s = windowSetting(args["stride"]!, "stride", minimum: 1)

@@ -54,6 +54,14 @@ extension Analyzer {
                         if graph.outputs.contains(where: { $0.name == n.value }) {
                             diagnostics.error(n.location, "'\(n.value)' is already an output")
                         }
+                        // predict writes an output row by row: the batch must lead.
+                        let dims = graph.type(of: id).shape.dims
+                        if let axis = dims.firstIndex(of: .batch), axis != 0 {
+                            diagnostics.error(n.location, "output '\(n.value)' is \(graph.type(of: id)): an output holds "
+                                                  + "the batch as its first axis (one row per example)",
+                                              hint: dims.count == 2 ? "bind transpose(\(n.value)) to a name and output that" : nil)
+                            continue
+                        }
                         graph.outputs.append(NamedValue(n.value, id))
                     case .value(.poison): break
                     default:

@@ -121,7 +121,7 @@ final class ElementwiseGradientTests: XCTestCase {
     func testDropout() {
         var f = Fixture(seed: 5)
         let x = f.param("x", [4, 5])
-        let mask = f.emit(.dropoutMask(p: 0.4), [x])
+        let mask = f.emit(.dropoutMask(p: 0.4, site: 0), [x])
         f.weightedSumLoss(f.binary(.mul, x, mask))
         assertGradientsMatch(f, mode: .training)
         assertGradientsMatch(f, mode: .evaluation)

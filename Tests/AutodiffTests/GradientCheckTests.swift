@@ -39,20 +39,40 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertEqual(r.map(\.checked), [2, 1])
     }
 
-    /// A kink 3e-5 above b = 7 lies within the first step (7e-5): that quotient mixes both
-    /// slopes, but the closer steps measure the derivative at b (0), which the gradient is.
-    func testAKinkWithinTheStepIsMeasuredCloser() {
-        let a = [0.5, -1, 2, 0]
-        func kinked(_ theta: [[Double]]) -> Double { loss(theta) - 3 * theta[1][0] + max(0, theta[1][0] - 7.00003) }
-        let r = GradientCheck().run(graph(), params: [a, [7]], gradients: [a.map { 2 * $0 }, [0]], loss: kinked)[1]
-        XCTAssertEqual(r.numeric, 0, accuracy: 1e-9)
-        XCTAssertLessThan(r.maxRelativeError, 1e-8)
-        // A wrong gradient stays wrong at every step.
-        let wrong = GradientCheck().run(graph(), params: [a, [7]], gradients: [a.map { 2 * $0 }, [2]], loss: kinked)[1]
-        XCTAssertGreaterThan(wrong.maxRelativeError, 0.4)
+    func testNaNIsInfinitelyWrong() {
+        let r = GradientCheck().run(graph(), params: [[1, 2, 3, 4], [7]], gradients: [[2, 4, 6, 8], [.nan]], loss: loss)
+        XCTAssertEqual(r[1].maxRelativeError, .infinity)
+        XCTAssertFalse(r[1].passed(tolerance: 1e-4))
+        let nanLoss = GradientCheck().run(graph(), params: [[1, 2, 3, 4], [7]], gradients: [[2, 4, 6, 8], [3]]) { _ in .nan }
+        XCTAssertTrue(nanLoss.allSatisfy { $0.maxRelativeError == .infinity && $0.skipped == 0 })
     }
 
-    func testNaNIsInfinitelyWrong() {
-        XCTAssertEqual(GradientCheck().relativeError(.nan, 1), .infinity)
+    /// A kink inside the step (|x| at 0, relu at 0, a max changing hands) makes the difference
+    /// quotient meaningless there: the element is skipped, whatever the gradient claims, while a
+    /// wrong gradient at a smooth point still fails. L = |a0 - 1e-6| + Σ a_i² over the others.
+    func testSkipsElementsWithAKinkInsideTheStep() {
+        func kinked(_ theta: [[Double]]) -> Double {
+            abs(theta[0][0] - 1e-6) + theta[0].dropFirst().reduce(0) { $0 + $1 * $1 } + 3 * theta[1][0]
+        }
+        let a = [0.0, -1, 2, 0.5]
+        // At a0 = 0 the loss is |a0 - 1e-6|: slope -1, a kink 1e-6 away, inside the step 1e-5.
+        for claimed in [-1.0, 1.0, 0.0] {
+            let r = GradientCheck().run(graph(), params: [a, [7]], gradients: [[claimed, -2, 4, 1], [3]], loss: kinked)[0]
+            XCTAssertEqual(r.skipped, 1, "the element at the kink")
+            XCTAssertEqual(r.checked, 3)
+            XCTAssertLessThan(r.maxRelativeError, 1e-8)
+        }
+        // Away from the kink the same element is checked, and a wrong gradient fails.
+        let r = GradientCheck().run(graph(), params: [[0.5, -1, 2, 0.5], [7]], gradients: [[-1, -2, 4, 1], [3]], loss: kinked)[0]
+        XCTAssertEqual(r.skipped, 0)
+        XCTAssertEqual(r.worstIndex, 0)
+        XCTAssertGreaterThan(r.maxRelativeError, 1)
+        // A param whose every element is at a kink is not a pass: nothing could be checked.
+        let all = GradientCheck().run(graph(), params: [a, [7]], gradients: [[1, -2, 4, 1], [3]], loss: kinked)
+        XCTAssertTrue(all[0].passed(tolerance: 1e-4))
+        let one = GradientCheck(maxElementsPerParam: 1).run(graph(), params: [a, [7]], gradients: [[1, -2, 4, 1], [3]],
+                                                           loss: kinked)
+        XCTAssertEqual(one[0].checked, 0)
+        XCTAssertFalse(one[0].passed(tolerance: 1e-4))
     }
 }

@@ -20,20 +20,7 @@ final class BackendTests: XCTestCase {
 
     /// Compiles the model's generated C with the harness.
     func buildHarness(_ p: Pipeline, name: String) throws -> URL {
-        let source: String
-        switch p.emit(EmitStage(named: "c")!, backend: CBackend()) {
-        case .success(let s): source = s
-        case .failure(let f): throw DataFailure(message: f.rendered)
-        }
-        let c = work.appendingPathComponent("\(name).c"), exe = work.appendingPathComponent(name)
-        try source.write(to: c, atomically: true, encoding: .utf8)
-        let r = try Run.run(URL(fileURLWithPath: "/usr/bin/env"), [
-            HarnessComparison.compiler, "-O1", "-std=c11", "-Wall", "-Werror", "-Wno-unused-variable",
-            "-Wno-unused-but-set-variable", "-I", Golden.root.appendingPathComponent("codegen").path,
-            c.path, HarnessComparison.harnessSource.path, "-lopenblas", "-lm", "-o", exe.path,
-        ])
-        guard r.status == 0 else { throw DataFailure(message: "\(name).c does not compile:\n\(r.stderr)") }
-        return exe
+        try HarnessComparison.buildC(p, name: name, work: work)
     }
 
     func testModelsMatchInterpreter() throws {

@@ -42,6 +42,49 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(checked, 15)
     }
 
+    /// A correct 10-32-32-32-1 ReLU regressor on wine's first rows (issue 9): `dlc gradcheck`
+    /// failed it at 5.7e-2, skipping nothing, where differences straddle ReLU kinks. With the
+    /// rule both checks share (codegen/dlc_gradcheck_rule.h) it passes, skipping those elements,
+    /// and so does the compiled trainer's own gradcheck.
+    func testDeepReLUNetworkPassesAtItsKinks() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("dlc-deep-relu-\(getpid())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let data = Golden.root.appendingPathComponent("models/data/wine.csv").path
+        let model = work.appendingPathComponent("deep.dl")
+        try """
+            model deep {
+                input  x: f32[N, 10]
+                target y: f32[N, 1]
+                layer l1 = Linear(10, 32)
+                layer l2 = Linear(32, 32)
+                layer l3 = Linear(32, 32)
+                layer l4 = Linear(32, 1)
+                forward {
+                    pred = l4(relu(l3(relu(l2(relu(l1(x)))))))
+                    output pred
+                    loss mse(pred, y)
+                }
+                train {
+                    normalize x
+                    seed 0
+                    data "\(data)"
+                    columns x: "0-9", y: "13"
+                }
+            }
+            """.write(to: model, atomically: true, encoding: .utf8)
+        let g = try trainingGraph(model)
+        let report = try GradCheckRun().run(g, modelDirectory: work.path)
+        XCTAssertTrue(report.passed, report.text)
+        XCTAssertGreaterThan(report.results.map(\.skipped).reduce(0, +), 0, "no element was at a kink:\n\(report.text)")
+        let exe = work.appendingPathComponent("deep")
+        let built = try Run.dlc(["compile", model.path, "-o", exe.path])
+        XCTAssertEqual(built.status, 0, built.stderr)
+        let trainer = try Run.run(exe, ["gradcheck"], in: work)
+        XCTAssertEqual(trainer.status, 0, trainer.stdout + trainer.stderr)
+        XCTAssertTrue(trainer.stdout.hasSuffix("gradcheck passed\n"), trainer.stdout)
+    }
+
     /// Test programs run on seeded synthetic data: normal f32 values, i32 indices within the
     /// rows of the table they index, class labels within their classes.
     func testProgramsMatchFiniteDifferences() throws {

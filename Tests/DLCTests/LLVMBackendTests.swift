@@ -24,40 +24,13 @@ final class LLVMBackendTests: XCTestCase {
 
     static var compiler: String { HarnessComparison.compiler }
 
-    /// The clang the tests compile with, asked for its target as the driver asks it.
-    static let runner: Result<CachedToolRunner, Error> = Result {
-        let cache = BuildCache(root: FileManager.default.temporaryDirectory
-            .appendingPathComponent("dlc-llvm-backend-cache-\(getpid())").path)
-        return CachedToolRunner(tools: [.cc: try Toolchain(compiler: compiler)], cache: cache,
-                                environment: ProcessInfo.processInfo.environment)
-    }
-
     override class func tearDown() {
-        if case .success(let r) = runner { try? FileManager.default.removeItem(atPath: r.cache.root) }
+        HarnessComparison.removeLLVMRunnerCache()
     }
 
     /// Compiles the model's LLVM module and its C descriptor with the harness.
     func buildHarness(_ p: Pipeline, name: String) throws -> URL {
-        let files: [GeneratedFile]
-        switch p.generatedFiles(LLVMBackend(), for: .toolchain(try Self.runner.get())) {
-        case .success(let f): files = f
-        case .failure(let f): throw DataFailure(message: f.rendered)
-        }
-        let ll = work.appendingPathComponent("\(name).ll"), object = work.appendingPathComponent("\(name).o")
-        let c = work.appendingPathComponent("\(name)_descriptor.c"), exe = work.appendingPathComponent(name)
-        try files.first { $0.name == "model.ll" }!.contents.write(to: ll, atomically: true, encoding: .utf8)
-        try files.first { $0.name == "descriptor.c" }!.contents.write(to: c, atomically: true, encoding: .utf8)
-        let compiled = try Run.run(URL(fileURLWithPath: "/usr/bin/env"), [
-            Self.compiler, "-O2", "-march=native", "-Werror", "-c", ll.path, "-o", object.path,
-        ])
-        guard compiled.status == 0 else { throw DataFailure(message: "\(name).ll does not compile:\n\(compiled.stderr)") }
-        let harness = HarnessComparison.harnessSource
-        let linked = try Run.run(URL(fileURLWithPath: "/usr/bin/env"), [
-            Self.compiler, "-O1", "-std=c11", "-Wall", "-Werror", "-I", Golden.root.appendingPathComponent("codegen").path,
-            c.path, harness.path, object.path, "-lopenblas", "-lm", "-o", exe.path,
-        ])
-        guard linked.status == 0 else { throw DataFailure(message: "\(name): the descriptor does not build:\n\(linked.stderr)") }
-        return exe
+        try HarnessComparison.buildLLVM(p, name: name, work: work)
     }
 
     var comparison: HarnessComparison { HarnessComparison(backend: "LLVM", work: work) }

@@ -26,10 +26,9 @@ final class PassesTests: XCTestCase {
                 ? try run.batchFeeds(plain, modelDirectory: url.deletingLastPathComponent().path)
                 : SyntheticData.feeds(plain, batch: 4, rng: &rng)
             let params = ParamInitializer.initialValues(plain.params, seed: 0)
-            let dropout = SplitMix64(seed: 0, stream: .dropout)
-            var r1 = dropout, r2 = dropout
-            let a = try Interpreter(graph: plain).run(feeds: feeds, params: params, mode: .training, dropout: &r1)
-            let b = try Interpreter(graph: optimized).run(feeds: feeds, params: params, mode: .training, dropout: &r2)
+            let dropout = DropoutDraw(seed: 0, epoch: 0, firstRow: 0)
+            let a = try Interpreter(graph: plain).run(feeds: feeds, params: params, mode: .training, dropout: dropout)
+            let b = try Interpreter(graph: optimized).run(feeds: feeds, params: params, mode: .training, dropout: dropout)
             func close(_ x: [Double], _ y: [Double], _ what: String) {
                 let scale = max(1, y.map(abs).max() ?? 0)
                 for (u, v) in zip(x, y) where abs(u - v) > 1e-9 * scale {

@@ -77,7 +77,7 @@ enum Fixtures {
         let demb = g.emit(.scatterAdd, [y, rows], declared: f32(5, 3))
         let probs = g.emit(.softmax(axis: 1), [h])
         let logp = g.emit(.logSoftmax(axis: 1), [h], name: "logp")
-        g.emit(.dropoutMask(p: 0.25), [h])
+        g.emit(.dropoutMask(p: 0.25, site: 0), [h])
         g.emit(.argmax(axis: 1), [h])
         g.emit(.maxMask(axis: 0), [h])
         g.emit(.oneHot(classes: 3), [y])

@@ -89,7 +89,7 @@ final class PrinterTests: XCTestCase {
             "matmul %x, %7\n", "matmul %x, %fc1.weight {transpose_b: true}",
             "matmul %fc1.weight, %fc1.weight {transpose_a: true}\n",
             "matmul %fc1.weight, %7 {transpose_a: true, transpose_b: true}",
-            "softmax %h {axis: 1}", "log_softmax %h {axis: 1}", "dropout_mask %h {p: 0.25}",
+            "softmax %h {axis: 1}", "log_softmax %h {axis: 1}", "dropout_mask %h {p: 0.25, site: 0}",
             "argmax %h {axis: 1}", "max_mask %h {axis: 0}", "one_hot %y {classes: 3}", "pow %x {exponent: 0.5}",
             "= constant -1e-08", "%8: f32 = constant 2.0\n", "%9: i32 = constant 3\n", "= constant -inf", "= where %", "= sum_to %", "= scatter_add %y, %",
             "= nll %logp, %y", "= bce_logits %h, %t", "= floordiv %y, %", "= int %x", "= float %y",

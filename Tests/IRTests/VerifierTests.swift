@@ -86,6 +86,22 @@ final class VerifierTests: XCTestCase {
         assertProblem(h, .node(10), "a second leaf for the same param")
     }
 
+    func testDropoutSitesAreDistinct() {
+        var g = Fixtures.small()
+        let x = g.nodes.first { $0.op == .input("x") }!.id
+        g.emit(.dropoutMask(p: 0.5, site: 3), [x])
+        XCTAssertEqual(verify(g), [])
+        g.emit(.dropoutMask(p: 0.1, site: 3), [x])
+        assertProblem(g, .node(11), "a second dropout_mask with site 3")
+    }
+
+    func testOutputsHoldTheBatchFirst() {
+        var g = Fixtures.small()
+        let x = g.nodes.first { $0.op == .input("x") }!.id
+        g.outputs.append(NamedValue("xt", g.emit(.transpose, [x])))
+        assertProblem(g, .output(g.outputs.count - 1), "the output 'xt' has the batch on axis 1")
+    }
+
     func testValueNamesAreUnique() {
         var g = Fixtures.small()
         g.emit(.constant(1), [], declared: f32(), name: "y")

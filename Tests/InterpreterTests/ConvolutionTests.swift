@@ -75,8 +75,8 @@ final class ConvolutionTests: XCTestCase {
         let a = g.param("a", TensorType(.f32, [.fixed(2)])), b = g.param("b", TensorType(.f32, [.fixed(2)]))
         let y = g.emit(.ifTraining, [a, b])
         let params = ["a": Tensor([1, 2]), "b": Tensor([3, 4])]
-        var rng = SplitMix64(state: 0)
-        XCTAssertEqual(try Interpreter(graph: g).run(feeds: [:], params: params, mode: .training, dropout: &rng)[y].scalars, [1, 2])
+        let dropout = DropoutDraw(seed: 0, epoch: 0, firstRow: 0)
+        XCTAssertEqual(try Interpreter(graph: g).run(feeds: [:], params: params, mode: .training, dropout: dropout)[y].scalars, [1, 2])
         XCTAssertEqual(try evaluate(g, params: params)[y].scalars, [3, 4])
     }
 }

@@ -75,31 +75,36 @@ final class LossTests: XCTestCase {
         }
     }
 
-    func testDropoutMaskDrawsFromTheDropoutStreamInTraining() throws {
+    /// Masks are counter-based (docs/rng.md, "Dropout"): an element's draw depends only on the
+    /// seed, the epoch, the site, its row's position in the epoch and its index in the row.
+    func testDropoutMaskIsCounterBased() throws {
         var g = Graph(name: "t")
         let x = g.input("x", f32(N, d(3)))
-        let m = g.emit(.dropoutMask(p: 0.1), [x])
+        let m = g.emit(.dropoutMask(p: 0.6, site: 0), [x])
+        let other = g.emit(.dropoutMask(p: 0.6, site: 1), [x])
+        let t = g.emit(.transpose, [x])
+        // [3, N]: rows along axis 1. Site 0 again on purpose, to compare the two layouts.
+        let mt = g.emit(.dropoutMask(p: 0.6, site: 0), [t])
         let interpreter = Interpreter(graph: g)
-        let feeds = ["x": Tensor.zeros([2, 3])]
-        // The first draws of seed 0, stream 4 (dlc_rng.h): 0.865, 0.407, 0.0944, 0.127, 0.0794, 0.00871.
-        var rng = SplitMix64(seed: 0, stream: .dropout)
-        let start = rng
-        let keep = 1 / 0.9
-        let v = try interpreter.run(feeds: feeds, params: [:], mode: .training, dropout: &rng)
-        assertTensor(v[m], [2, 3], [keep, keep, 0, keep, 0, 0], accuracy: 0)
-        var expected = start
-        for _ in 0..<6 { _ = expected.next() }
-        XCTAssertEqual(rng, expected, "one draw per element")
-
-        // A copy of the same generator gives the same masks (as a gradient check needs).
-        var again = start
-        XCTAssertEqual(try interpreter.run(feeds: feeds, params: [:], mode: .training, dropout: &again)[m], v[m])
-
-        // Evaluation: all ones, nothing drawn.
-        var untouched = start
-        let e = try interpreter.run(feeds: feeds, params: [:], mode: .evaluation, dropout: &untouched)
+        let keep = 1 / 0.4
+        func masks(rows: Int, firstRow: Int, epoch: Int = 0) throws -> Interpreter.Values {
+            try interpreter.run(feeds: ["x": Tensor.zeros([rows, 3])], params: [:], mode: .training,
+                                dropout: DropoutDraw(seed: 0, epoch: epoch, firstRow: firstRow))
+        }
+        // Seed 0, epoch 0, site 0: rows 0 and 1 draw 0.533 0.671 0.201 and 0.499 0.828 0.636 (dlc_rng.h).
+        let whole = try masks(rows: 5, firstRow: 0)
+        XCTAssertEqual(Array(whole[m].scalars.prefix(6)), [0, keep, 0, 0, keep, keep])
+        // The same rows drawn as two batches (or by two processes): the same masks, row by row.
+        let head = try masks(rows: 2, firstRow: 0), tail = try masks(rows: 3, firstRow: 2)
+        XCTAssertEqual(head[m].scalars + tail[m].scalars, whole[m].scalars)
+        // Row r along another axis: element (i, r) of the [3, N] mask is element (r, i) of the [N, 3] one.
+        for r in 0..<5 { for i in 0..<3 { XCTAssertEqual(whole[mt].scalars[i * 5 + r], whole[m].scalars[r * 3 + i]) } }
+        // Another site, another epoch: other masks.
+        XCTAssertNotEqual(whole[other].scalars, whole[m].scalars)
+        XCTAssertNotEqual(try masks(rows: 5, firstRow: 0, epoch: 1)[m].scalars, whole[m].scalars)
+        // Evaluation: all ones.
+        let e = try interpreter.run(feeds: ["x": Tensor.zeros([2, 3])], params: [:])
         assertTensor(e[m], [2, 3], [1, 1, 1, 1, 1, 1])
-        XCTAssertEqual(untouched, start)
     }
 }
 

@@ -200,7 +200,7 @@ final class TrainerTests: XCTestCase {
     }
 
     func testShuffleFollowsTheShuffleStream() throws {
-        // Seed 0: epoch orders [2, 1, 0, 3, 4] then [0, 2, 3, 1, 4], cut into batches of 2.
+        // Seed 0: epoch orders [0, 2, 3, 1, 4] then [2, 3, 0, 1, 4], cut into batches of 2.
         var g = regressionGraph()
         g.train.shuffle = true
         g.train.optimizer = .sgd(lr: 0)
@@ -214,22 +214,23 @@ final class TrainerTests: XCTestCase {
             }
             return terms.reduce(0, +) / Double(rows.count)
         }
-        let batches: [[Int]] = [[2, 1], [0, 3], [4], [0, 2], [3, 1], [4]]
+        let batches: [[Int]] = [[0, 2], [3, 1], [4], [2, 3], [0, 1], [4]]
         XCTAssertEqual(r.stepLosses, batches.map(loss))
     }
 
     func testValidationSplitAndPlateauWatchesIt() throws {
-        // Seed 0 holds out rows 3 and 4 of 5 (fraction 0.4); the training rows are 0, 1, 2.
+        // Seed 0 holds out rows 1 and 2 of 5 (fraction 0.4); the training rows are 0, 3, 4.
         var g = regressionGraph()
         g.train.validation = 0.4
         g.train.optimizer = .sgd(lr: 0)
         g.train.epochs = 3
         g.train.schedule = .reduceOnPlateau(factor: 0.5, patience: 0, threshold: 0)
         let r = try Trainer(graph: g).train(data: data, initialParams: w0)
-        XCTAssertEqual(r.split, DataSplit(training: [0, 1, 2], validation: [3, 4]))
-        XCTAssertEqual(r.stepLosses, [10, 36, 10, 36, 10, 36])
-        // Validation rows x = 4, 5 at w = 0: mean(64, 100) = 82, evaluated in batches of 2.
-        XCTAssertEqual(r.epochs.map(\.validationLoss), [82, 82, 82])
+        XCTAssertEqual(r.split, DataSplit(training: [0, 3, 4], validation: [1, 2]))
+        // Training rows x = 1, 4 then 5: mean(4, 64) = 34, then 100.
+        XCTAssertEqual(r.stepLosses, [34, 100, 34, 100, 34, 100])
+        // Validation rows x = 2, 3 at w = 0: mean(16, 36) = 26, evaluated in batches of 2.
+        XCTAssertEqual(r.epochs.map(\.validationLoss), [26, 26, 26])
         var h = regressionGraph()
         h.train.validation = 0.4
         h.train.epochs = 3
@@ -266,8 +267,8 @@ final class TrainerTests: XCTestCase {
         g.train.optimizer = .sgd(lr: 0)
         g.train.seed = 0
         let r = try Trainer(graph: g).train(data: data)
-        // The first draw of seed 0, stream 1 is 0.65514296894582269: -1 + 4 u.
-        XCTAssertEqual(r.params["w"]!.scalars[0], Double(Float(-1 + 4 * 0.65514296894582269)))
+        // The first draw of seed 0, stream 1 is 0.18383979100743952: -1 + 4 u.
+        XCTAssertEqual(r.params["w"]!.scalars[0], Double(Float(-1 + 4 * 0.18383979100743952)))
     }
 
     func testDataErrors() {
@@ -290,21 +291,34 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try t.evaluateLoss(data: data, params: w0, rows: [0, 4]), 52, accuracy: 1e-12)
     }
 
-    func testDropoutMasksContinueStepAfterStep() throws {
-        // loss = sum(x * mask), x: f32[3] = ones, p = 0.1; the gradient is the mask. The dropout
-        // stream of seed 0 draws 0.865, 0.407, 0.0944 (step 1), then 0.127, 0.0794, 0.00871.
+    /// A model without data: update u draws its masks as epoch u, its accumulated step c as row c
+    /// (docs/rng.md); an unbatched mask is that one row.
+    func testDropoutMasksOfAModelWithoutData() throws {
+        // loss = sum(x * mask), x: f32[6] = ones, p = 0.5; the gradient is the mask.
         var g = Graph(name: "drop")
-        let x = g.param("x", f32(d(3)), .ones)
-        let mask = g.emit(.dropoutMask(p: 0.1), [x])
+        let x = g.param("x", f32(d(6)), .ones)
+        let mask = g.emit(.dropoutMask(p: 0.5, site: 0), [x])
         g.loss = g.emit(.reduce(.sum, axes: [0], keepdim: false), [g.emit(.binary(.mul), [x, mask])])
         g.gradients = [NamedValue("x", mask)]
         g.train.steps = 2
-        g.train.optimizer = .sgd(lr: 0.09)
+        g.train.accumulate = 2
+        g.train.optimizer = .sgd(lr: 0.1)
+        func expectedMask(update: Int, step: Int) -> [Double] {
+            let site = DropoutDraw(seed: 0, epoch: update, firstRow: step).siteKey(0)
+            let row = DropoutDraw.rowKey(site, position: step)
+            return (0..<6).map { SplitMix64.unit(DropoutDraw.bits(row, element: $0)) >= 0.5 ? 2 : 0 }
+        }
+        let masks = (0..<2).map { u in (0..<2).map { c in expectedMask(update: u, step: c) } }
+        XCTAssertEqual(Set(masks.joined().map { $0 }).count, 4, "four different masks")
         var seen = [[Double]]()
         let r = try Trainer(graph: g).train { _, params in seen.append(params["x"]!.scalars) }
-        XCTAssertEqual(r.stepLosses[0], 2 / 0.9, accuracy: 1e-15)
-        XCTAssertEqual(r.stepLosses[1], (1 - 0.09 / 0.9) / 0.9, accuracy: 1e-15)
-        assertSteps(seen[0], [0.9, 0.9, 1])
-        assertSteps(seen[1], [0.8, 0.9, 1])
+        XCTAssertEqual(r.stepLosses[0], masks[0][0].reduce(0, +), accuracy: 1e-12)
+        XCTAssertEqual(r.stepLosses[1], masks[0][1].reduce(0, +), accuracy: 1e-12)
+        // Each update steps by lr times the mean of its two masks.
+        var w = [Double](repeating: 1, count: 6)
+        for u in 0..<2 {
+            for j in 0..<6 { w[j] -= 0.1 * (masks[u][0][j] + masks[u][1][j]) / 2 }
+            assertSteps(seen[u], w)
+        }
     }
 }

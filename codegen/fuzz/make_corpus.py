@@ -96,7 +96,7 @@ put("safetensors", "params_other_order", safetensors({"s": P["s"], "b": P["b"], 
 
 # Metadata: the JSON object a checkpoint pair carries (params and optimizer keys together).
 meta = {"format": "dlc-optim-1", "optimizer": "sgd", "dlc.step": "7", "epoch": "2", "epoch_batches": "1",
-        "epoch_loss_sum": "3.25", "epoch_rows": "4", "rng.shuffle": "12345678901234567890", "rng.dropout": "42",
+        "epoch_loss_sum": "3.25", "epoch_rows": "4", "rng.shuffle": "12345678901234567890",
         "seed": "0", "lr": "0.1", "schedule.last_epoch": "2", "schedule.best": "inf", "schedule.bad_epochs": "0", **norm}
 put("metadata", "resume", json.dumps(meta).encode())
 put("metadata", "escapes", json.dumps({"format": "pt", "k\u00e9y": "a\"b\\c\n\u0001", "normalize.x.mean": "[1e-3, 2E+2, -0.0]"}).encode())

@@ -67,10 +67,16 @@ static void forward(const dlc_step *s, buffers *b) {
             float v = b->h[r * HID + j] + b1[j];
             b->h[r * HID + j] = v > 0 ? v : 0;
         }
+    /* Dropout site 0, each element's own draw (docs/rng.md): row r at first_row + r. */
     const float scale = 1.0f / (1.0f - P_DROP);
-    for (int64_t i = 0; i < n * HID; i++) {
-        b->mask[i] = s->training ? (dlc_rng_uniform01(s->dropout) >= P_DROP ? scale : 0.0f) : 1.0f;
-        b->d[i] = b->h[i] * b->mask[i];
+    const uint64_t site = dlc_rng_draw(s->dropout->epoch_key, 0);
+    for (int64_t r = 0; r < n; r++) {
+        const uint64_t row = dlc_rng_draw(site, (uint64_t)(s->dropout->first_row + r));
+        for (int j = 0; j < HID; j++) {
+            int64_t i = r * HID + j;
+            b->mask[i] = s->training ? (dlc_rng_unit(dlc_rng_draw(row, (uint64_t)j)) >= P_DROP ? scale : 0.0f) : 1.0f;
+            b->d[i] = b->h[i] * b->mask[i];
+        }
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, OUT, HID, 1.0f, b->d, HID, w2, HID, 0.0f, b->logits, OUT);
     for (int64_t r = 0; r < n; r++)

@@ -805,7 +805,7 @@ if command -v script > /dev/null || python3 -c 'import pty' 2> /dev/null; then
     env TERM=xterm LC_ALL=C NO_COLOR= COLUMNS=100 bash -c "$(declare -f in_pty); in_pty $MLP train --epochs 3" > tty.txt 2>&1
     rc=$?
     [ $rc -eq 0 ] && [ "$(grep -o $'\r''epoch [0-9]/3 |' tty.txt | sort -u | wc -l)" -eq 3 ] &&
-        grep -q $'|  0/45\033\\[K\r' tty.txt && grep -q '#####*'$'\033\\[39m| 45/45  loss 1.48' tty.txt &&
+        grep -q $'|  0/45\033\\[K\r' tty.txt && grep -q '#####*'$'\033\\[39m| 45/45  loss 1.20' tty.txt &&
         grep -q $'|\033\\[32m#' tty.txt
     check "on a terminal: a live bar per epoch (\\r, |####| 45/45  loss, colour)" $? "exit $rc; $(cat -A tty.txt | head -5)"
     diff <(screen tty.txt) plain3.txt > /dev/null

@@ -49,14 +49,20 @@ struct CKernels {
                 w.line("if (r_ < 0 || r_ >= \(classes)) dlc_index_error(\(place(location)), (long)r_, \(classes)L);")
                 w.line("\(name(out))[i0 * \(classes) + r_] = 1.0f;")
             }
-        case .dropoutMask(let out, let p, let count, let training):
+        case .dropoutMask(let out, let p, let site, let outer, let rows, let inner, let training):
             if training {
+                // Each element's own draw (docs/rng.md, "Dropout"): site, row position, index in the row.
                 w.line("const float keep_ = (float)(1.0 / (1.0 - \(p)));")
-                w.loops([C.size(count)]) { w in
-                    w.line("\(name(out))[i0] = dlc_rng_uniform01(s->dropout) >= \(p) ? keep_ : 0.0f;")
+                w.line("const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, \(site));")
+                w.loops(["\(outer)", C.size(rows)]) { w in
+                    w.line("const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));")
+                    w.line("float *const m_ = \(name(out)) + (i0 * \(C.size(rows)) + i1) * \(inner);")
+                    w.block("for (int64_t j_ = 0; j_ < \(inner); j_++)") { w in
+                        w.line("m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * \(inner) + j_))) >= \(p) ? keep_ : 0.0f;")
+                    }
                 }
             } else {
-                w.loops([C.size(count)]) { w in w.line("\(name(out))[i0] = 1.0f;") }
+                w.loops([C.size(rows * (outer * inner))]) { w in w.line("\(name(out))[i0] = 1.0f;") }
             }
         case .loss(let kind, let out, let p, let y, let count, let classes):
             loss(kind, out, p, y, count, classes, &w)

@@ -29,7 +29,6 @@ final class CUDAKernels {
     /// Source locations of index checks, shared by the whole file (their index is the place id).
     var places: [String]
     /// Dropout draws of the entry's earlier masks: where the next mask's draws start.
-    var dropoutOffset = Affine.zero
 
     var definitions = CWriter()
     var launches = CWriter()
@@ -164,18 +163,17 @@ final class CUDAKernels {
                     w.line("\(name(out))[e_] = r_ == e_ % \(classes) ? 1.0f : 0.0f;")
                 }
             }
-        case .dropoutMask(let out, let p, let count, let training):
-            let total = C.size(count)
+        case .dropoutMask(let out, let p, let site, let outer, let rows, let inner, let training):
+            let total = C.size(rows * (outer * inner))
             if training {
-                // Element e_ takes draw (offset + e_) of the step's dropout stream (docs/rng.md).
-                let offset = C.size(dropoutOffset)
-                dropoutOffset = dropoutOffset + count
+                // Each element's own draw (docs/rng.md, "Dropout"): site, row position, index in the row.
+                let rowCount = C.size(rows)
                 kernel("dropout_" + name(out), Signature(writes: [out], args: true), grid: threadGrid(total),
                        block: "DLC_THREADS", comment: comment) { w in
                     w.line("const float keep_ = (float)(1.0 / (1.0 - \(p)));")
-                    w.line("const unsigned long long base_ = args->dropout;")
                     elements(total, &w) { w in
-                        w.line("\(name(out))[e_] = dlc_uniform01_at(base_, (uint64_t)(\(offset) + e_)) >= \(p) ? keep_ : 0.0f;")
+                        w.line("const int64_t i0_ = e_ / (\(rowCount) * \(inner)), i1_ = e_ / \(inner) % \(rowCount), j_ = e_ % \(inner);")
+                        w.line("\(name(out))[e_] = dlc_dropout_unit(args->dropout_epoch_key, \(site), (uint64_t)(args->dropout_first_row + i1_), (uint64_t)(i0_ * \(inner) + j_)) >= \(p) ? keep_ : 0.0f;")
                     }
                 }
             } else {

@@ -129,7 +129,7 @@ public struct CUDAPrinter: Sendable {
             w.line("const int64_t n = s->n;")
             w.line("(void)n;")
             let loss = e.loss.map { l in "(const float *)\(source(e.buffer(l), e, names, root: true))" } ?? "NULL"
-            let call = "dlc_cuda_run(s, \(e.kind.isTraining ? "NULL" : "outputs"), &entry, \(function)_enqueue, \(loss), \(C.size(kernels.dropoutOffset)))"
+            let call = "dlc_cuda_run(s, \(e.kind.isTraining ? "NULL" : "outputs"), &entry, \(function)_enqueue, \(loss))"
             w.line(e.kind == .predict ? "\(call);" : "return \(call);")
         }
     }

@@ -8,7 +8,7 @@ enum Helper: String, CaseIterable, Hashable {
     case maxf = "dlc.maxf", minf = "dlc.minf", relu = "dlc.relu", sigmoid = "dlc.sigmoid", signf = "dlc.signf"
     case absI32 = "dlc.abs_i32", maxI32 = "dlc.max_i32", minI32 = "dlc.min_i32"
     case floorDivI32 = "dlc.floordiv_i32", modI32 = "dlc.mod_i32", divI32 = "dlc.div_i32"
-    case uniform01 = "dlc.rng_uniform01"
+    case rngDraw = "dlc.rng_draw", rngUnit = "dlc.rng_unit"
 
     var needs: [Declaration] {
         self == .sigmoid ? [.intrinsic("exp", .float)] : []
@@ -156,14 +156,25 @@ enum Helper: String, CaseIterable, Hashable {
                   ret i32 %q
                 }
                 """
-        case .uniform01:
+        case .rngUnit:
             return """
-                ; dlc_rng_uniform01(r): SplitMix64's next value, (next >> 11) * 2^-53, in [0, 1)
-                \(head) double @\(rawValue)(ptr %r) #3 {
+                ; dlc_rng_unit(bits): (bits >> 11) * 2^-53, in [0, 1)
+                \(head) double @\(rawValue)(i64 %bits) #3 {
                 entry:
-                  %state = load i64, ptr %r, align 8
-                  %z.0 = add i64 %state, \(Int64(bitPattern: 0x9E37_79B9_7F4A_7C15))  ; 0x9E3779B97F4A7C15
-                  store i64 %z.0, ptr %r, align 8
+                  %top = lshr i64 %bits, 11
+                  %u = uitofp i64 %top to double
+                  %r = fmul double %u, \(LL.double(1.0 / 9007199254740992.0))  ; 2^-53
+                  ret double %r
+                }
+                """
+        case .rngDraw:
+            return """
+                ; dlc_rng_draw(state, index): dlc_rng_mix(state + (index + 1) * 0x9E3779B97F4A7C15)
+                \(head) i64 @\(rawValue)(i64 %state, i64 %index) #3 {
+                entry:
+                  %count = add i64 %index, 1
+                  %step = mul i64 %count, \(Int64(bitPattern: 0x9E37_79B9_7F4A_7C15))  ; 0x9E3779B97F4A7C15
+                  %z.0 = add i64 %state, %step
                   %s.30 = lshr i64 %z.0, 30
                   %x.1 = xor i64 %z.0, %s.30
                   %z.1 = mul i64 %x.1, \(Int64(bitPattern: 0xBF58_476D_1CE4_E5B9))  ; 0xBF58476D1CE4E5B9
@@ -171,11 +182,8 @@ enum Helper: String, CaseIterable, Hashable {
                   %x.2 = xor i64 %z.1, %s.27
                   %z.2 = mul i64 %x.2, \(Int64(bitPattern: 0x94D0_49BB_1331_11EB))  ; 0x94D049BB133111EB
                   %s.31 = lshr i64 %z.2, 31
-                  %next = xor i64 %z.2, %s.31
-                  %bits = lshr i64 %next, 11
-                  %u = uitofp i64 %bits to double
-                  %r.0 = fmul double %u, \(LL.double(1.0 / 9007199254740992.0))  ; 2^-53
-                  ret double %r.0
+                  %mixed = xor i64 %z.2, %s.31
+                  ret i64 %mixed
                 }
                 """
         }

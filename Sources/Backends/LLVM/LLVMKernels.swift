@@ -108,19 +108,36 @@ struct KernelEmitter {
                 store(.float(1), out, f.add(f.mul(i, .i64(classes)), convert(r, to: .i64)))
                 return []
             }
-        case .dropoutMask(let out, let p, let count, let training):
+        case .dropoutMask(let out, let p, let site, let outer, let rows, let inner, let training):
             if training {
-                // (float)(1.0 / (1.0 - p)) in double, as C computes it; one draw per element.
+                // (float)(1.0 / (1.0 - p)) in double, as C computes it; each element's own draw
+                // from its site, its row's position and its index in the row (docs/rng.md).
                 let keep = Value.float(Float(1.0 / (1.0 - p)))
-                let rng = f.field(.dropout)
-                f.loop("i0", to: f.size(count)) { i, _ in
-                    let u = call(.uniform01, .double, [rng], "u")
-                    let kept = f.value("kept", .i1, "fcmp oge double \(u.ref), \(LL.double(p))")
-                    store(f.value("mask", .float, "select i1 \(kept.ref), float \(keep.ref), float 0.0"), out, i)
+                let dropout = f.field(.dropout)  // const dlc_dropout *: { i64 epoch_key, i64 first_row }
+                let epochKey = f.load(.i64, dropout, "epoch_key")
+                let firstRow = f.load(.i64, f.value("first_row.at", .ptr, "getelementptr inbounds i8, ptr \(dropout.ref), i64 8"),
+                                      "first_row")
+                let siteKey = call(.rngDraw, .i64, [epochKey, .i64(site)], "site")
+                let rowCount = f.size(rows)
+                f.loop("i0", to: .i64(outer)) { o, _ in
+                    f.loop("i1", to: rowCount) { r, _ in
+                        let rowKey = call(.rngDraw, .i64, [siteKey, f.add(firstRow, r, "position")], "row")
+                        let base = f.mul(f.add(f.mul(o, rowCount), r), .i64(inner), "base")
+                        let first = f.mul(o, .i64(inner), "element")
+                        f.loop("j", to: .i64(inner)) { j, _ in
+                            let bits = call(.rngDraw, .i64, [rowKey, f.add(first, j)], "bits")
+                            let u = call(.rngUnit, .double, [bits], "u")
+                            let kept = f.value("kept", .i1, "fcmp oge double \(u.ref), \(LL.double(p))")
+                            store(f.value("mask", .float, "select i1 \(kept.ref), float \(keep.ref), float 0.0"), out,
+                                  f.add(base, j))
+                            return []
+                        }
+                        return []
+                    }
                     return []
                 }
             } else {
-                f.loop("i0", to: f.size(count)) { i, _ in
+                f.loop("i0", to: f.size(rows * (outer * inner))) { i, _ in
                     store(.float(1), out, i)
                     return []
                 }

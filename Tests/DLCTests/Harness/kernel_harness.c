@@ -3,7 +3,7 @@
  * generated model file only (no runtime): a kernel-level check of the backend.
  *
  * usage: kernel_harness IN OUT
- *   IN:  int64 n; uint64 dropout RNG state; each param (float32, declaration order);
+ *   IN:  int64 n; uint64 dropout epoch key; int64 first row; each param (float32, declaration order);
  *        each data tensor (n rows, float32 or int32, declaration order)
  *   OUT: train loss (float32); each gradient; each state tensor after the train step (float32 or
  *        int32); sgd_step's loss and each param after it (lr 0.125); eval loss; each output
@@ -47,8 +47,9 @@ int main(int argc, char **argv) {
     FILE *out = fopen(argv[2], "wb");
     if (!in || !out) return 2;
     int64_t n;
-    uint64_t state;
-    if (fread(&n, 8, 1, in) != 1 || fread(&state, 8, 1, in) != 1) return 2;
+    dlc_dropout dropout;
+    if (fread(&n, 8, 1, in) != 1 || fread(&dropout.epoch_key, 8, 1, in) != 1 || fread(&dropout.first_row, 8, 1, in) != 1)
+        return 2;
     float **params = calloc((size_t)m->n_params + 1, sizeof *params);
     float **grads = calloc((size_t)m->n_params + 1, sizeof *grads);
     for (int i = 0; i < m->n_params; i++) {
@@ -67,10 +68,9 @@ int main(int argc, char **argv) {
 
     void **running = calloc((size_t)m->n_state + 1, sizeof *running);
     for (int i = 0; i < m->n_state; i++) running[i] = calloc((size_t)m->state[i].size, 4);
-    dlc_rng rng = {state};
     dlc_step s = {.n = n, .data = (const void *const *)data, .has_targets = 1,
                   .params = (const float *const *)params, .grads = grads, .arena = arena,
-                  .dropout = &rng, .training = 1, .state = (void *const *)running};
+                  .dropout = &dropout, .training = 1, .state = (void *const *)running};
     reset_state(m, running);
     float loss = m->train_step(&s);
     fwrite(&loss, 4, 1, out);
@@ -84,7 +84,6 @@ int main(int argc, char **argv) {
         updated[i] = malloc((size_t)m->params[i].size * 4 + 4);
         memcpy(updated[i], params[i], (size_t)m->params[i].size * 4);
     }
-    rng.state = state;
     dlc_step u = s;
     u.params = (const float *const *)updated;
     u.grads = NULL;

@@ -49,11 +49,18 @@ static float train_step(const dlc_step *s) {
         }
     }
 
-    /* %7: f32[N,256] = dropout_mask %6 {p: 0.3}   @9:13 */
+    /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
     {
         const float keep_ = (float)(1.0 / (1.0 - 0.3));
-        for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-            t7[i0] = dlc_rng_uniform01(s->dropout) >= 0.3 ? keep_ : 0.0f;
+        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+                float *const m_ = t7 + (i0 * n + i1) * 256;
+                for (int64_t j_ = 0; j_ < 256; j_++) {
+                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 256 + j_))) >= 0.3 ? keep_ : 0.0f;
+                }
+            }
         }
     }
 
@@ -213,11 +220,18 @@ static float sgd_step(const dlc_step *s) {
         }
     }
 
-    /* %7: f32[N,256] = dropout_mask %6 {p: 0.3}   @9:13 */
+    /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
     {
         const float keep_ = (float)(1.0 / (1.0 - 0.3));
-        for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-            t7[i0] = dlc_rng_uniform01(s->dropout) >= 0.3 ? keep_ : 0.0f;
+        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+                float *const m_ = t7 + (i0 * n + i1) * 256;
+                for (int64_t j_ = 0; j_ < 256; j_++) {
+                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 256 + j_))) >= 0.3 ? keep_ : 0.0f;
+                }
+            }
         }
     }
 
@@ -384,7 +398,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
         }
     }
 
-    /* %7: f32[N,256] = dropout_mask %6 {p: 0.3}   @9:13 */
+    /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
     {
         for (int64_t i0 = 0; i0 < (256 * n); i0++) {
             t7[i0] = 1.0f;
@@ -473,7 +487,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
         }
     }
 
-    /* %7: f32[N,256] = dropout_mask %6 {p: 0.3}   @9:13 */
+    /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
     {
         for (int64_t i0 = 0; i0 < (256 * n); i0++) {
             t7[i0] = 1.0f;

@@ -70,11 +70,18 @@ static float train_step(const dlc_step *s) {
         }
     }
 
-    /* %5: f32[N,3] = dropout_mask %4 {p: 0.25}   @8:13 */
+    /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
     {
         const float keep_ = (float)(1.0 / (1.0 - 0.25));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t5[i0] = dlc_rng_uniform01(s->dropout) >= 0.25 ? keep_ : 0.0f;
+        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+                float *const m_ = t5 + (i0 * n + i1) * 3;
+                for (int64_t j_ = 0; j_ < 3; j_++) {
+                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 3 + j_))) >= 0.25 ? keep_ : 0.0f;
+                }
+            }
         }
     }
 
@@ -85,11 +92,18 @@ static float train_step(const dlc_step *s) {
         }
     }
 
-    /* %7: f32[N,3] = dropout_mask %h {p: 0.5}   @9:13 */
+    /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
     {
         const float keep_ = (float)(1.0 / (1.0 - 0.5));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t7[i0] = dlc_rng_uniform01(s->dropout) >= 0.5 ? keep_ : 0.0f;
+        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 1);
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+                float *const m_ = t7 + (i0 * n + i1) * 3;
+                for (int64_t j_ = 0; j_ < 3; j_++) {
+                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 3 + j_))) >= 0.5 ? keep_ : 0.0f;
+                }
+            }
         }
     }
 
@@ -285,11 +299,18 @@ static float sgd_step(const dlc_step *s) {
         }
     }
 
-    /* %5: f32[N,3] = dropout_mask %4 {p: 0.25}   @8:13 */
+    /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
     {
         const float keep_ = (float)(1.0 / (1.0 - 0.25));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t5[i0] = dlc_rng_uniform01(s->dropout) >= 0.25 ? keep_ : 0.0f;
+        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+                float *const m_ = t5 + (i0 * n + i1) * 3;
+                for (int64_t j_ = 0; j_ < 3; j_++) {
+                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 3 + j_))) >= 0.25 ? keep_ : 0.0f;
+                }
+            }
         }
     }
 
@@ -300,11 +321,18 @@ static float sgd_step(const dlc_step *s) {
         }
     }
 
-    /* %7: f32[N,3] = dropout_mask %h {p: 0.5}   @9:13 */
+    /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
     {
         const float keep_ = (float)(1.0 / (1.0 - 0.5));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t7[i0] = dlc_rng_uniform01(s->dropout) >= 0.5 ? keep_ : 0.0f;
+        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 1);
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+                float *const m_ = t7 + (i0 * n + i1) * 3;
+                for (int64_t j_ = 0; j_ < 3; j_++) {
+                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 3 + j_))) >= 0.5 ? keep_ : 0.0f;
+                }
+            }
         }
     }
 
@@ -496,7 +524,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
         }
     }
 
-    /* %5: f32[N,3] = dropout_mask %4 {p: 0.25}   @8:13 */
+    /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
     {
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
             t5[i0] = 1.0f;
@@ -510,7 +538,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
         }
     }
 
-    /* %7: f32[N,3] = dropout_mask %h {p: 0.5}   @9:13 */
+    /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
     {
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
             t7[i0] = 1.0f;
@@ -672,7 +700,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
         }
     }
 
-    /* %5: f32[N,3] = dropout_mask %4 {p: 0.25}   @8:13 */
+    /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
     {
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
             t5[i0] = 1.0f;
@@ -686,7 +714,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
         }
     }
 
-    /* %7: f32[N,3] = dropout_mask %h {p: 0.5}   @9:13 */
+    /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
     {
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
             t7[i0] = 1.0f;

@@ -27,11 +27,18 @@ static float train_step(const dlc_step *s) {
     float *const d_fc_weight = s->grads[0];  /* f32[3,5] */
     float *const d_fc_bias = s->grads[1];  /* f32[3] */
 
-    /* %4: f32[N,5] = dropout_mask %x {p: 0.1}   @8:13 */
+    /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
     {
         const float keep_ = (float)(1.0 / (1.0 - 0.1));
-        for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-            t4[i0] = dlc_rng_uniform01(s->dropout) >= 0.1 ? keep_ : 0.0f;
+        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+                float *const m_ = t4 + (i0 * n + i1) * 5;
+                for (int64_t j_ = 0; j_ < 5; j_++) {
+                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 5 + j_))) >= 0.1 ? keep_ : 0.0f;
+                }
+            }
         }
     }
 
@@ -148,11 +155,18 @@ static float sgd_step(const dlc_step *s) {
     float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
     float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
 
-    /* %4: f32[N,5] = dropout_mask %x {p: 0.1}   @8:13 */
+    /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
     {
         const float keep_ = (float)(1.0 / (1.0 - 0.1));
-        for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-            t4[i0] = dlc_rng_uniform01(s->dropout) >= 0.1 ? keep_ : 0.0f;
+        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+                float *const m_ = t4 + (i0 * n + i1) * 5;
+                for (int64_t j_ = 0; j_ < 5; j_++) {
+                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 5 + j_))) >= 0.1 ? keep_ : 0.0f;
+                }
+            }
         }
     }
 
@@ -275,7 +289,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     int32_t *const label = (int32_t *)(arena + (128 * n));  /* i32[N] */
     float *const t9 = (float *)(arena + (192 * n));  /* f32 */
 
-    /* %4: f32[N,5] = dropout_mask %x {p: 0.1}   @8:13 */
+    /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
     {
         for (int64_t i0 = 0; i0 < (5 * n); i0++) {
             t4[i0] = 1.0f;
@@ -383,7 +397,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
     int32_t *const label = (int32_t *)(arena + 0);  /* i32[N] */
 
-    /* %4: f32[N,5] = dropout_mask %x {p: 0.1}   @8:13 */
+    /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
     {
         for (int64_t i0 = 0; i0 < (5 * n); i0++) {
             t4[i0] = 1.0f;
