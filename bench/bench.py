@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """dlc benchmark: dlc-built trainers against hand-written C, JAX and PyTorch.
 
-    python3 bench/bench.py [--runs 7] [--fw-runs 5] [--no-build] [--only a,b,c,d,e,compile,startup] [--out FILE]
+    python3 bench/bench.py [--runs 7] [--fw-runs 5] [--no-build] [--only a,b,c,d,e,compile,startup,scaling] [--out FILE]
 
 Builds dlc (release), writes the synthetic data (seeded, once), compiles the trainers and the
 hand-written baselines, then runs every configuration round-robin (interleaved, one run of each
@@ -79,7 +79,7 @@ def spawn(argv, env, cwd=None):
     rc = os.waitstatus_to_exitcode(status)
     if rc != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {rc}\nstdout: {out[-2000:]}\nstderr: {err[-2000:]}")
-    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_kb": ru.ru_maxrss, "out": out}
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_kb": ru.ru_maxrss, "out": out, "err": err}
 
 
 def last_float(pattern, text):
@@ -227,6 +227,31 @@ def dlc_compile(name):
         sys.exit(f"dlc compile {MODELS[name]} failed:\n{p.stdout}{p.stderr}")
 
 
+def dlc_compile_mpi(name):
+    """The data-parallel trainer of a model (dlc compile --mpi), or None without Open MPI."""
+    if not shutil.which("mpirun"):
+        return None
+    out = os.path.join(BIN, name + "_mpi")
+    p = subprocess.run([DLC, "compile", MODELS[name], "--mpi", "-o", out], capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"dlc compile {MODELS[name]} --mpi failed:\n{p.stdout}{p.stderr}")
+    return out
+
+
+# Data-parallel scaling: the all-reduce of model (a)'s gradient, and what it predicts for a cluster.
+SCALING_BATCH = 128
+GRAD_FLOATS = HID * IN + HID + OUT * HID + OUT  # 407 050: one all-reduce of 1.63 MB per step
+# Per-message latency of the cluster model, assumed (not measured here): TCP over 10 Gb/s
+# Ethernet, and RDMA (InfiniBand/RoCE) at 100 Gb/s.
+NETWORKS = (("10 Gb/s Ethernet (TCP)", 10e9, 25e-6), ("100 Gb/s InfiniBand/RoCE", 100e9, 2e-6))
+
+
+def ring_allreduce_seconds(p, nbytes, bits_per_second, latency):
+    """A ring all-reduce (reduce-scatter, then all-gather) of nbytes over p machines: every
+    machine sends and receives 2 (p - 1) / p of the buffer in 2 (p - 1) messages."""
+    return 2 * (p - 1) / p * nbytes * 8 / bits_per_second + 2 * (p - 1) * latency
+
+
 def build_baselines():
     cc = os.environ.get("CC", "cc").split()
     for src, libs in (("mnist_sgd", ["-lopenblas", "-lm"]), ("sine_adam", ["-lm"]), ("empty_blas", ["-lopenblas"])):
@@ -283,13 +308,85 @@ def machine_info():
 
 # ---------------------------------------------------------------------------------------------
 
+def scaling_report(P, runs, X, Y):
+    """Model (a), SGD, global batch 128, one epoch: 1 process x 1 thread, 1 x 2, 2 processes x 1
+    (mpirun, one core each; busy-waiting, and yielding when idle), BLAS env unset; samples/s from
+    the epoch time, the all-reduce time per step (rank 0's DLC_COMM_TIMES report), and the
+    cluster prediction."""
+    mpi_trainer = dlc_compile_mpi("mnist_sgd")
+    P(f"## Data-parallel scaling: model (a), SGD, global batch {SCALING_BATCH}, one epoch of {N_MNIST:,} rows\n")
+    if not mpi_trainer:
+        P("n/a: Open MPI is not installed (scripts/install-deps.sh installs it).\n")
+        return
+    log("scaling: 1 process x 1 and 2 threads, 2 processes x 1 thread ...")
+    common = ["train", "--input", f"x={X}", "--input", f"y={Y}", "--batch", str(SCALING_BATCH)]
+    mpirun = ["mpirun", "-np", "2", "--bind-to", "core"] + (["--allow-run-as-root"] if os.getuid() == 0 else [])
+    env = dict(ENV_UNSET, DLC_COMM_TIMES="1")
+    jobs = []
+    yielding = ["--mca", "mpi_yield_when_idle", "1"]
+    for key, argv in ((("1p", 1), [os.path.join(BIN, "mnist_sgd")] + common + ["--threads", "1"]),
+                      (("1p", 2), [os.path.join(BIN, "mnist_sgd")] + common + ["--threads", "2"]),
+                      (("2p", 1), mpirun + [mpi_trainer] + common + ["--threads", "1"]),
+                      (("2p yield", 1), mpirun + yielding + [mpi_trainer] + common + ["--threads", "1"])):
+        lf = os.path.join(TMP, f"scaling_{key[0]}_{key[1]}.csv")
+        jobs.append(Job(key, argv + ["--log", lf], env, runs, "dlc", logfile=lf))
+    res = run_interleaved(jobs, "scaling")
+    steps = -(-N_MNIST // SCALING_BATCH)
+    base = med([r["epoch_s"] for r in res[("1p", 1)]])
+    rows = []
+    for (procs, threads), name in ((("1p", 1), "1 process × 1 thread"), (("1p", 2), "1 process × 2 threads"),
+                                   (("2p", 1), "2 processes × 1 thread"),
+                                   (("2p yield", 1), "2 processes × 1 thread, yielding when idle")):
+        rs = res[(procs, threads)]
+        eps = [r["epoch_s"] for r in rs]
+        reduce_us = [float(m.group(1)) for r in rs for m in [re.search(r"\(([0-9.]+) us each\)", r["err"])] if m]
+        step_ms = med(eps) / steps * 1000
+        rows.append([name, spread(eps), fmt_rate(N_MNIST / med(eps)), f"{step_ms:.3f}",
+                     spread(reduce_us, "{:.0f}") if reduce_us else "—",
+                     f"{base / med(eps):.2f}x", spread([r["wall"] for r in rs]),
+                     f"{med([r['loss'] for r in rs]):.4f}", len(rs)])
+    P(f"Epoch = the training loop (`--log` seconds; for 2 processes rank 0's, which waits for the other in every "
+      f"all-reduce); samples/s = {N_MNIST:,} / median epoch time; step = epoch / {steps} steps. All-reduce = rank 0's "
+      f"time per step in `MPI_Allreduce` of the {GRAD_FLOATS:,}-float gradient ({GRAD_FLOATS * 4 / 1e6:.2f} MB; "
+      "`DLC_COMM_TIMES=1`), waiting for the slower process included. Speed-up = 1 process × 1 thread's epoch time / "
+      "this row's. One process runs the fused SGD step (the weight gradient's GEMM updates the weights); two "
+      "processes materialise the gradient, sum it, then update. `mpirun -np 2 --bind-to core` (yielding: with "
+      "`--mca mpi_yield_when_idle 1`, a waiting process gives up its core instead of spinning, which helps when "
+      "other work shares the machine); OpenBLAS variables unset. Process = the whole process (mpirun's start "
+      "included).\n")
+    P(table(["configuration", "epoch s", "samples/s", "step ms", "all-reduce µs/step", "speed-up", "process s", "loss",
+             "runs"], rows))
+    P("")
+    two = med([r["epoch_s"] for r in res[("2p", 1)]])
+    P(f"Efficiency of 2 processes: {base / two:.2f}x one process's samples/s = {base / two / 2:.0%} of linear "
+      f"(target ≥ 1.7x: {verdict(base / two >= 1.7)}).\n")
+    t1 = base / steps
+    P("Prediction for a cluster of p machines, each one process with this machine's single-core speed: the global "
+      f"batch of {SCALING_BATCH} split in p parts, so a step takes t1 / p + T_allreduce(p), with t1 = "
+      f"{t1 * 1000:.3f} ms (1 process × 1 thread, measured above) and a ring all-reduce of S = "
+      f"{GRAD_FLOATS * 4 / 1e6:.2f} MB, T_allreduce(p) = 2 (p−1)/p · S / B + 2 (p−1) · α (bandwidth B, per-message "
+      "latency α, assumed as given). samples/s = 128 / step time; speed-up against one machine. The compute term "
+      f"assumes a part of {SCALING_BATCH}/p rows runs p times faster than {SCALING_BATCH} rows, which small GEMMs "
+      "do not quite (optimistic).\n")
+    rows = []
+    for name, bw, lat in NETWORKS:
+        for p in (8, 64):
+            ar = ring_allreduce_seconds(p, GRAD_FLOATS * 4, bw, lat)
+            step = t1 / p + ar
+            rows.append([name, f"{lat * 1e6:.0f} µs", p, f"{t1 / p * 1000:.3f}", f"{ar * 1000:.3f}",
+                         fmt_rate(SCALING_BATCH / step), f"{t1 / step:.1f}x", f"{t1 / step / p:.0%}"])
+    P(table(["network", "α", "machines p", "compute ms/step", "all-reduce ms/step", "samples/s", "speed-up",
+             "efficiency"], rows))
+    P("")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=7, help="runs per configuration (default 7)")
     ap.add_argument("--fw-runs", type=int, default=5, help="runs per JAX/PyTorch configuration of (a) and (b) (default 5)")
     ap.add_argument("--startup-runs", type=int, default=30)
     ap.add_argument("--no-build", action="store_true", help="use the existing .build/release/dlc")
-    ap.add_argument("--only", default="a,b,c,d,e,compile,startup")
+    ap.add_argument("--only", default="a,b,c,d,e,compile,startup,scaling")
     ap.add_argument("--skip-frameworks", action="store_true", help="leave out JAX and PyTorch (as if not installed)")
     ap.add_argument("--out", default=None, help="also write the report to this file")
     a = ap.parse_args()
@@ -521,6 +618,10 @@ def main():
         P("## Trainer start-up (posix_spawn to exit, ms)\n")
         P(table(["command", "BLAS env", "ms", "< 10 ms", "runs"], rows))
         P("")
+
+    # ---------------------------------------------------------------- data-parallel scaling
+    if "scaling" in only:
+        scaling_report(P, a.runs, X, Y)
 
     # ---------------------------------------------------------------- memory bound
     if res_a:

@@ -214,8 +214,9 @@ typedef struct {
     /* NULL, or where (MODEL.dl:LINE:COL) a batch normalization needs training batches of at
      * least two rows (it normalises over [N, C]: one row leaves one value per channel). The
      * runtime refuses a run whose batches would include a batch of one row, before its first
-     * step. Under MPI the statistics of a batch must be summed across processes (as PyTorch's
-     * SyncBatchNorm) for the run to equal the single-process one: not done yet. */
+     * step. Under MPI the statistics of a batch would have to be summed across processes (as
+     * PyTorch's SyncBatchNorm) for the run to equal the single-process one: not done yet, so
+     * `train` in more than one process refuses the model. */
     const char *needs_two_rows;
 } dlc_model;
 

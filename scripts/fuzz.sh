@@ -5,7 +5,9 @@
 # AddressSanitizer and UBSan, no recovery) and runs each for SECONDS (default 300), starting
 # from the committed seeds in codegen/fuzz/corpus/TARGET/. Targets: csv npy idx gzip
 # safetensors metadata flags (default: all). Prints one line per target (executions, coverage,
-# features, corpus size) and exits 1 if any target found a crash, a memory error, undefined
+# features, corpus size). FUZZ_RUNS=N replaces the time limit with N inputs per target from a
+# fixed random seed (FUZZ_SEED, default 1), so a run is repeatable: scripts/test.sh uses it.
+# Exits 1 if any target found a crash, a memory error, undefined
 # behaviour, a hang (-timeout 10 s) or runaway memory (-rss_limit_mb 2048); the input that did
 # it is saved as .build/fuzz/findings/TARGET-crash-... and can be replayed with
 # `.build/fuzz/bin/fuzz_TARGET FILE`.
@@ -13,7 +15,7 @@
 # New inputs that reach new code stay in .build/fuzz/corpus/TARGET/ (not committed), so a
 # later run goes on from them. FUZZ_CC picks the compiler (default: the first clang that ships
 # libFuzzer: on PATH, /opt/swift's, Debian's with libclang-rt-dev). FUZZ_JOBS=N runs
-# N targets at once (default 1: the machine may be shared). scripts/test.sh runs 20 s each.
+# N targets at once (default 1: the machine may be shared). scripts/test.sh runs FUZZ_RUNS=100000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -66,7 +68,10 @@ for sym in exit malloc calloc realloc free aligned_alloc open close fopen fclose
 done
 echo "building the fuzz targets ($("$CC" --version | head -1))" >&2
 objs=()
-for src in codegen/dlc_*.c; do
+# The runtime's parts are codegen/'s folders (tests/ and fuzz/ aside), each an include directory.
+parts=$(find codegen -mindepth 1 -maxdepth 1 -type d ! -name tests ! -name fuzz | sort)
+CFLAGS="$CFLAGS -Icodegen $(for d in $parts; do printf -- '-I%s ' "$d"; done)"
+for src in $(find $parts -name 'dlc_*.c' | sort); do
     name=$(basename "$src" .c)
     [ "$name" = dlc_main ] && continue # main() is libFuzzer's
     obj=$BUILD/obj/$name.o
@@ -94,7 +99,12 @@ run_one() { # run_one TARGET: fuzzes it; prints its summary line; returns 1 on a
     mkdir -p "$work" "$scratch/$t" "$corpus"
     local dict=() rc=0
     [ -f "codegen/fuzz/$t.dict" ] && dict=(-dict="$ROOT/codegen/fuzz/$t.dict")
-    (cd "$work" && TMPDIR=$scratch/$t nice "$BUILD/bin/fuzz_$t" -max_total_time="$SECONDS_EACH" -timeout=10 \
+    local budget=(-max_total_time="$SECONDS_EACH") label="${SECONDS_EACH}s"
+    if [ -n "${FUZZ_RUNS:-}" ]; then
+        budget=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+        label="${FUZZ_RUNS} runs, seed ${FUZZ_SEED:-1}"
+    fi
+    (cd "$work" && TMPDIR=$scratch/$t nice "$BUILD/bin/fuzz_$t" "${budget[@]}" -timeout=10 \
         -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 "${dict[@]}" \
         -artifact_prefix="$BUILD/findings/$t-" "$corpus" "$ROOT/codegen/fuzz/corpus/$t") > "$log" 2>&1 || rc=$?
     local execs cov ft corp
@@ -103,7 +113,7 @@ run_one() { # run_one TARGET: fuzzes it; prints its summary line; returns 1 on a
     ft=$(grep -Eo 'ft: [0-9]+' "$log" | tail -1 | grep -o '[0-9]*' || true)
     corp=$(grep -Eo 'corp: [0-9]+' "$log" | tail -1 | grep -o '[0-9]*' || true)
     if [ $rc -eq 0 ]; then
-        printf '%-12s ok     %10s execs  cov %5s  ft %6s  corpus %5s  (%ss)\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$SECONDS_EACH"
+        printf '%-12s ok     %10s execs  cov %5s  ft %6s  corpus %5s  (%s)\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$label"
         return 0
     fi
     printf '%-12s FINDING (exit %d) after %s execs; log: %s\n' "$t" "$rc" "${execs:-?}" "$log"

@@ -30,7 +30,9 @@ prepare() {
     for d in "$root/.build/release/dlc" "$root/.build/debug/dlc"; do [ -z "$dlc" ] && [ -x "$d" ] && dlc=$d; done
     [ -n "$dlc" ] || { echo "gpu-check.sh prepare: no dlc binary (swift build first, or set DLC)" >&2; exit 2; }
     mkdir -p "$dir/runtime" "$dir/models" "$dir/data" "$dir/bench"
-    cp "$root"/codegen/*.c "$root"/codegen/*.h "$root"/codegen/*.cu "$root"/codegen/*.cpp "$dir/runtime/"
+    # The runtime's files, its parts' folders flattened as dlc's build cache holds them.
+    find "$root/codegen" \( -path "$root/codegen/tests" -o -path "$root/codegen/fuzz" \) -prune -o -type f \
+        \( -name '*.c' -o -name '*.h' -o -name '*.cu' -o -name '*.cpp' \) -exec cp {} "$dir/runtime/" \;
     cp "$root"/models/data/*.csv "$dir/data/"
     cp "$root"/bench/gpu/*.py "$root"/bench/gpu/*.cu "$dir/bench/"
     cp "$0" "$dir/gpu-check.sh"

@@ -3,9 +3,10 @@
 # sudo) for apt-get.
 #
 #   scripts/install-deps.sh            the C libraries a trainer links with (OpenBLAS, zlib),
-#                                      binutils (objcopy, for the fuzz targets) and the renderers
-#                                      the tests draw pictures with (Graphviz's dot for --emit
-#                                      dot, librsvg's rsvg-convert for the --plot SVG)
+#                                      Open MPI (data-parallel trainers: dlc compile --mpi, and
+#                                      their tests), binutils (objcopy, for the fuzz targets) and
+#                                      the renderers the tests draw pictures with (Graphviz's dot
+#                                      for --emit dot, librsvg's rsvg-convert for the --plot SVG)
 #   ... --python                       also Python's safetensors/numpy (optional interop tests)
 #   ... --fuzz                         also a clang that ships libFuzzer, unless one is there
 #                                      already (/opt/swift's clang does): Debian's clang and
@@ -39,7 +40,7 @@ if [ "$want_cuda" -eq 2 ]; then
 fi
 
 need=()
-packages=(libopenblas-dev zlib1g-dev binutils graphviz librsvg2-bin)
+packages=(libopenblas-dev zlib1g-dev openmpi-bin libopenmpi-dev binutils graphviz librsvg2-bin)
 [ "$want_cuda" -eq 1 ] && packages+=(g++)
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

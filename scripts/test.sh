@@ -3,8 +3,8 @@
 # folder) if missing, then runs every Swift test (golden files, gradient checks, interpreter,
 # C, LLVM and CUDA backends against the interpreter, the CUDA backend's nvcc compile check and
 # CPU emulation, trainers end to end, robustness), then the C runtime's own tests, plain and
-# under the sanitizers, then a short fuzzing run of each reader. No GPU is needed:
-# scripts/gpu-check.sh is the check on a real one.
+# under the sanitizers, then data-parallel trainers under mpirun, then a short fuzzing run of
+# each reader. No GPU is needed: scripts/gpu-check.sh is the check on a real one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --python --fuzz --cuda
@@ -25,6 +25,11 @@ bash codegen/tests/run.sh
 # The same checks against trainers built with AddressSanitizer and UBSan: a memory error or
 # undefined behaviour in the runtime fails the run even where the output looks right.
 bash codegen/tests/run.sh --sanitize
+# Data-parallel trainers (dlc compile --mpi) under mpirun: K processes train as one.
+DLC=.build/debug/dlc bash codegen/tests/mpi.sh
 # Coverage-guided fuzzing of every reader (CSV, .npy, IDX, gzip, safetensors, checkpoint
-# metadata, flags), 20 s each from the committed seeds: any crash or sanitizer finding fails.
-scripts/fuzz.sh 20
+# metadata, flags), 100000 inputs each from the committed seeds and a fixed random seed, so the
+# run is repeatable: any crash or sanitizer finding fails. Long campaigns: scripts/fuzz.sh 300.
+# The fresh corpus makes the run the same on every clean clone.
+rm -rf .build/fuzz/corpus
+FUZZ_RUNS=100000 scripts/fuzz.sh

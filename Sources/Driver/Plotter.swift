@@ -1,10 +1,11 @@
 import DLCRuntimeSources
 import Foundation
 
-/// `dlc plot`'s renderer: the runtime's own chart code (codegen/dlc_plot.c, which trainers run
-/// for `--plot`) compiled with a small main into a program kept in the build cache, so that a
-/// chart drawn from a --log file is the very picture the trainer drew. Built once per
-/// renderer and toolchain (a digest of both names its cache directory), in about a second.
+/// `dlc plot`'s renderer: the runtime's own chart code (codegen/progress/dlc_plot.c, which
+/// trainers run for `--plot`) compiled with a small main into a program kept in the build
+/// cache, so that a chart drawn from a --log file is the very picture the trainer drew. Built
+/// once per renderer and toolchain (a digest of both names its cache directory), in about a
+/// second.
 public struct Plotter: Sendable {
     public var environment: [String: String]
     public var cache: BuildCache
@@ -36,9 +37,10 @@ public struct Plotter: Sendable {
 
         """
 
-    /// The files the renderer is built from: dlc_plot.c and the headers it includes.
+    /// The files the renderer is built from: dlc_plot.c and the runtime's headers (dlc_runtime.h
+    /// includes those of the other parts: the device's, the communicator's, the contract).
     var sources: [RuntimeFile] {
-        runtimeFiles.filter { ["dlc_plot.c", "dlc_runtime.h", "dlc_model.h", "dlc_rng.h"].contains($0.name) }
+        runtimeFiles.filter { $0.name == "dlc_plot.c" || $0.name.hasSuffix(".h") }
             + [RuntimeFile(name: "plot_main.c", contents: Self.main)]
     }
 

@@ -50,8 +50,10 @@ public struct TrainerBuilder: Sendable {
     @discardableResult
     public func build(_ source: TrainerSource, output: String) throws -> TrainerBuildReport {
         try checkWritable(output)
-        let tools = try findTools(source.backend.tools(source.options) + [source.backend.runtime(source.options).compiler])
+        var tools = try findTools(source.backend.tools(source.options) + [source.backend.runtime(source.options).compiler])
         let files = try generate(source, tools: tools)
+        // A file built by a tool its backend did not state is not a crash: the tool is looked for now.
+        tools.merge(try findTools(files.map(\.compile.tool).filter { tools[$0] == nil })) { found, _ in found }
         return try build(files: files, runtime: source.backend.runtime(source.options), tools: tools,
                          modelName: source.name, output: output)
     }

@@ -253,7 +253,7 @@ extension Analyzer {
     }
 
     /// Why the model cannot compute a metric, or nil when it can. A metric compares the first
-    /// output, one row per example, with a target (codegen/dlc_metrics.c), so the model needs data
+    /// output, one row per example, with a target (codegen/core/dlc_metrics.c), so the model needs data
     /// and an output that holds the batch. An `output` whose names are in error is already
     /// reported and raises nothing here.
     private func metricProblem() -> (message: String, hint: String)? {

@@ -34,6 +34,9 @@ struct Compile: ParsableCommand {
     @Option(help: ArgumentHelp(BackendChoice.help, valueName: "backend"))
     var backend: BackendChoice?
 
+    @Flag(help: "Build a data-parallel trainer with MPI (its runtime built by mpicc, or $MPICC): mpirun -np K PATH train ...")
+    var mpi = false
+
     @Flag(help: ArgumentHelp(
         "Build for a CPU emulation of the backend's device instead (--backend cuda: the host C++ compiler, an emulation "
             + "of CUDA and cuBLAS in codegen/). Very slow: for testing the generated code without a GPU."))
@@ -70,7 +73,7 @@ struct Compile: ParsableCommand {
         try checkOptions()
         guard let stage = emit else {
             try buildTrainer(pipeline, output: output, backend: backend?.backend ?? Backends.default,
-                             options: BuildOptions(emulate: emulate))
+                             options: BuildOptions(communicator: mpi ? .mpi : .single, emulate: emulate))
             return
         }
         let result = stopAfter.map { pass in pipeline.optimizedGraph(stopAfter: pass).map { printIR($0) } }

@@ -39,6 +39,8 @@ final class CUDABackendTests: XCTestCase {
     }
 
     static var codegen: String { Golden.root.appendingPathComponent("codegen").path }
+    /// The runtime's device folder: the CUDA device and context, the emulation.
+    static var device: String { codegen + "/device" }
 
     /// Compiles with `compiler`, failing with its output.
     static func compile(_ compiler: String, _ arguments: [String], what: String) throws {
@@ -51,9 +53,9 @@ final class CUDABackendTests: XCTestCase {
     static func sharedObjects(_ flags: [String], tag: String) throws -> [String] {
         let objects = ["context", "emulation", "harness"].map { work.appendingPathComponent("\($0)-\(tag).o").path }
         if FileManager.default.fileExists(atPath: objects[2]) { return objects }
-        let cxxFlags = ["-std=c++17", "-O1", "-DDLC_CUDA_EMULATE", "-Wall", "-Wextra", "-Werror", "-I", codegen] + flags
-        try compile(cxx, cxxFlags + ["-x", "c++", "-c", codegen + "/dlc_cuda_context.cu", "-o", objects[0]], what: "dlc_cuda_context.cu")
-        try compile(cxx, cxxFlags + ["-c", codegen + "/dlc_cuda_emulation.cpp", "-o", objects[1]], what: "dlc_cuda_emulation.cpp")
+        let cxxFlags = ["-std=c++17", "-O1", "-DDLC_CUDA_EMULATE", "-Wall", "-Wextra", "-Werror", "-I", codegen, "-I", device] + flags
+        try compile(cxx, cxxFlags + ["-x", "c++", "-c", device + "/dlc_cuda_context.cu", "-o", objects[0]], what: "dlc_cuda_context.cu")
+        try compile(cxx, cxxFlags + ["-c", device + "/dlc_cuda_emulation.cpp", "-o", objects[1]], what: "dlc_cuda_emulation.cpp")
         try compile(cc, ["-O1", "-std=c11", "-I", codegen] + flags
             + ["-c", HarnessComparison.harnessSource.path, "-o", objects[2]], what: "the kernel harness")
         return objects
@@ -122,7 +124,7 @@ final class CUDABackendTests: XCTestCase {
     /// for sm_80 and sm_90 with warnings as errors (two compilations at a time).
     func testEveryCUDAFileCompilesWithNVCC() throws {
         guard let nvcc = Self.nvcc else { throw XCTSkip("DLC_NVCC is not set: no nvcc to compile with (scripts/test.sh sets it)") }
-        var sources = ["dlc_cuda_context.cu", "dlc_device_cuda.cu"].map { URL(fileURLWithPath: Self.codegen + "/" + $0) }
+        var sources = ["dlc_cuda_context.cu", "dlc_device_cuda.cu"].map { URL(fileURLWithPath: Self.device + "/" + $0) }
         let programs = Golden.programs(in: Golden.root.appendingPathComponent("models"))
             + Golden.programs(in: Golden.directory.appendingPathComponent("programs"))
         for url in programs {
@@ -132,7 +134,7 @@ final class CUDABackendTests: XCTestCase {
             sources.append(cu)
         }
         let flags = ["-std=c++17", "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90",
-                     "-Werror", "all-warnings", "-Xcompiler", "-Wall,-Wextra,-Werror", "-I", Self.codegen]
+                     "-Werror", "all-warnings", "-Xcompiler", "-Wall,-Wextra,-Werror", "-I", Self.codegen, "-I", Self.device]
         let failures = Failures()
         DispatchQueue.concurrentPerform(iterations: 2) { worker in
             for source in sources.enumerated().filter({ $0.offset % 2 == worker }).map(\.element) {

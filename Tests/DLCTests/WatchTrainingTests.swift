@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// Training you can watch and stop (spec section 11): `--plot` and `dlc plot` (one renderer,
-/// codegen/dlc_plot.c), `early_stop` / `--early-stop`, `--save-best`.
+/// codegen/progress/dlc_plot.c), `early_stop` / `--early-stop`, `--save-best`.
 final class WatchTrainingTests: XCTestCase {
     static let plots = Golden.directory.appendingPathComponent("plot")
     var work: URL!

@@ -4,7 +4,9 @@
  * runtime (dlc_load_csv, dlc_st_open, dlc_parse_args, ...) through dlc_fuzz_run. */
 #ifndef DLC_FUZZ_SUPPORT_H
 #define DLC_FUZZ_SUPPORT_H
-#include "../dlc_runtime.h" /* first: it sets the POSIX feature macro for every system header */
+/* First: it sets the POSIX feature macro for every system header. scripts/fuzz.sh puts the
+ * runtime's folders on the include path. */
+#include "dlc_runtime.h"
 
 /* The model the targets read for: inputs x f32[N, 3] (normalized) and y i32[N] labels of 4
  * classes; params w f32[2, 3], b f32[3] and a scalar s; SGD with momentum (so an optimizer

@@ -68,15 +68,19 @@ if [ -z "$DATA" ]; then
     exit 1
 fi
 mkdir -p "$W/obj" "$W/bin"
-build_log=$(cd "$CODEGEN" && ls dlc_*.c | xargs -P 2 -I{} sh -c "$CC $CFLAGS -c {} -o '$W/obj/\$(basename {} .c).o'" 2>&1)
+# The runtime: codegen/ (the headers generated code includes) and the folders of its parts,
+# each an include directory; tests/ and fuzz/ are harnesses.
+PARTS=$(find "$CODEGEN" -mindepth 1 -maxdepth 1 -type d ! -name tests ! -name fuzz | sort)
+INCLUDES="-I$CODEGEN $(for d in $PARTS; do printf -- '-I%s ' "$d"; done)"
+build_log=$(find $PARTS -name 'dlc_*.c' | sort | xargs -P 2 -I{} sh -c "$CC $CFLAGS $INCLUDES -c {} -o \"$W/obj/\$(basename {} .c).o\"" 2>&1)
 check "runtime compiles without warnings ($(basename "$CC") $CFLAGS)" $? "$build_log"
 if command -v gcc >/dev/null && [ "$(basename "$CC")" != gcc ]; then
-    gcc_log=$(cd "$CODEGEN" && ls dlc_*.c | xargs -P 2 -I{} sh -c "gcc $CFLAGS -c {} -o /dev/null" 2>&1)
+    gcc_log=$(find $PARTS -name 'dlc_*.c' | sort | xargs -P 2 -I{} sh -c "gcc $CFLAGS $INCLUDES -c {} -o /dev/null" 2>&1)
     check "runtime compiles without warnings (gcc $CFLAGS)" $? "$gcc_log"
 fi
 link() { # link NAME MODEL_FILE DATA_FILE [extra flags]
     local log
-    log=$($CC $CFLAGS -I"$CODEGEN" -DDATA_PATH="\"$3\"" ${4:-} "$HERE/$2" "$W"/obj/*.o $LIBS -o "$W/bin/$1" 2>&1)
+    log=$($CC $CFLAGS $INCLUDES -DDATA_PATH="\"$3\"" ${4:-} "$HERE/$2" "$W"/obj/*.o $LIBS -o "$W/bin/$1" 2>&1)
     check "builds $1 ($2)" $? "$log"
 }
 link mlp mlp_model.c "$DATA/digits.csv"
@@ -140,6 +144,9 @@ printf '\n\n3.5,0.1,0.2\n\n7.25,0.3,0.4' > grid_blank_lines.csv
 expect "... and after blank lines, without a final newline" 0 '^train line_grid: 2 rows' $GRID train --epochs 1 --data grid_blank_lines.csv
 expect "--threads 1 and --shuffle false are accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 1 --shuffle false
 expect "--threads 2 is accepted" 0 '^epoch 1/1 ' $MLP train --epochs 1 --threads 2
+expect "--device 0 is the host's only device" 0 '^epoch 1/1 ' $MLP train --epochs 1 --device 0
+expect "--device 1 on the host: exit 2, naming the flag" 2 '^error: --device: this trainer runs on the host, device 0; got 1' \
+    $MLP train --epochs 1 --device 1
 expect "info lists params, shapes, memory and FLOPs" 0 '^  fc1\.weight +\[32, 64\] +2048 +kaiming_uniform$' $MLP info
 expect "info reports the arena for the batch" 0 '^  arena +18944 bytes' $MLP info
 

@@ -10,7 +10,8 @@ public struct CBackend: TrainerBackend {
     public let summary = "C with BLAS calls"
     public let emitStages = ["c"]
 
-    public func tools(_ options: BuildOptions) -> [Tool] { [runtime(options).compiler] }
+    /// The C compiler for model.c, and the runtime's compiler (mpicc with --mpi).
+    public func tools(_ options: BuildOptions) -> [Tool] { [.cc, runtime(options).compiler] }
 
     public func generate(_ program: KernelProgram, _ context: GenerationContext) throws -> [GeneratedFile] {
         let source = CPrinter(program: program, sourceName: context.sourceName, dataPath: context.dataPath).print()

@@ -4,7 +4,7 @@ import Foundation
 
 /// The CUDA backend's entry in the registry: the model's kernels and entry functions as one
 /// .cu file (`CUDAPrinter`), built by nvcc with cuBLAS, the C descriptor, and the runtime's CUDA
-/// device (codegen/dlc_device_cuda.cu) with the entries' context (codegen/dlc_cuda_context.cu).
+/// device (codegen/device/dlc_device_cuda.cu) with the entries' context (codegen/device/dlc_cuda_context.cu).
 ///
 /// With `BuildOptions.emulate` the same files are built by the host C++ compiler against the
 /// CPU emulation of CUDA and cuBLAS (codegen/dlc_cuda_emulation.h): a trainer that runs without
@@ -36,7 +36,9 @@ public struct CUDABackend: TrainerBackend {
 
     func deviceCompiler(_ options: BuildOptions) -> Tool { options.emulate ? Self.cxx : Self.nvcc }
 
-    public func tools(_ options: BuildOptions) -> [Tool] { [deviceCompiler(options), runtime(options).compiler] }
+    /// The device compiler, the C compiler for the descriptor, and the runtime's compiler (mpicc
+    /// with --mpi).
+    public func tools(_ options: BuildOptions) -> [Tool] { [deviceCompiler(options), .cc, runtime(options).compiler] }
 
     /// The runtime's C files as for the C backend, told that the device is CUDA (the host
     /// device's file then compiles to nothing); under the emulation, told that too.

@@ -59,10 +59,15 @@ public struct RuntimeBuild: Hashable, Sendable {
         self.libraries = libraries
     }
 
-    /// The host runtime: the C compiler, OpenBLAS for matmuls, zlib for .gz data, libm.
+    /// The host runtime: the C compiler, OpenBLAS for matmuls, zlib for .gz data, libm. With
+    /// the MPI communicator, MPI's compiler wrapper compiles the runtime (which it finds mpi.h
+    /// for) and links the trainer (with libmpi); DLC_COMM_MPI makes dlc_comm_mpi.c the
+    /// communicator and dlc_comm_single.c compile to nothing.
     public static func standard(_ options: BuildOptions) -> RuntimeBuild {
+        let libraries = ["-lopenblas", "-lz", "-lm"]
         switch options.communicator {
-        case .single: return RuntimeBuild(compiler: .cc, defines: [], libraries: ["-lopenblas", "-lz", "-lm"])
+        case .single: return RuntimeBuild(compiler: .cc, defines: [], libraries: libraries)
+        case .mpi: return RuntimeBuild(compiler: .mpicc, defines: ["-DDLC_COMM_MPI"], libraries: libraries)
         }
     }
 

@@ -26,4 +26,10 @@ public struct Tool: Hashable, Sendable {
         role: "C compiler", variable: "CC", searchedNames: ["clang", "cc", "gcc"],
         searchedPaths: ["/usr/bin/clang", "/usr/bin/cc", "/usr/bin/gcc", "/opt/swift/usr/bin/clang"],
         installNote: "apt-get install clang")
+
+    /// MPI's C compiler wrapper, which builds the runtime of a data-parallel trainer (`--mpi`):
+    /// $MPICC, else mpicc on PATH (Open MPI's, MPICH's or a cluster's module).
+    public static let mpicc = Tool(
+        role: "MPI C compiler wrapper (mpicc)", variable: "MPICC", searchedNames: ["mpicc"], searchedPaths: ["/usr/bin/mpicc"],
+        installNote: "apt-get install openmpi-bin libopenmpi-dev (Fedora: dnf install openmpi-devel), or set MPICC")
 }

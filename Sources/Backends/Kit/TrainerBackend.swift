@@ -48,10 +48,13 @@ public struct BuildOptions: Hashable, Sendable {
     public var key: [String] { ["communicator=" + communicator.rawValue] + (emulate ? ["emulate"] : []) }
 }
 
-/// The runtime's communicator: with whom a process shares its gradients.
+/// The runtime's communicator: with whom a process shares its gradients (codegen/comm/dlc_comm.h).
 public enum Communicator: String, Hashable, Sendable, CaseIterable {
-    /// One process, no one to share with.
+    /// One process, no one to share with (codegen/comm/dlc_comm_single.c).
     case single
+    /// The processes of an MPI job (`dlc compile --mpi`; codegen/comm/dlc_comm_mpi.c): the runtime
+    /// is compiled and the trainer linked by MPI's compiler wrapper.
+    case mpi
 }
 
 /// What a backend's files are generated for.

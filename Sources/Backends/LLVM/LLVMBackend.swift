@@ -14,7 +14,8 @@ public struct LLVMBackend: TrainerBackend {
     /// unoptimized, as the C backend's source is) for the host CPU, as C models are.
     public static let moduleFlags = ["-O3", "-march=native"]
 
-    public func tools(_ options: BuildOptions) -> [Tool] { [runtime(options).compiler] }
+    /// clang for the module and the descriptor, and the runtime's compiler (mpicc with --mpi).
+    public func tools(_ options: BuildOptions) -> [Tool] { [.cc, runtime(options).compiler] }
 
     public func generate(_ program: KernelProgram, _ context: GenerationContext) throws -> [GeneratedFile] {
         let target: LLVMTarget?

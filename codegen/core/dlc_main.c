@@ -1,5 +1,5 @@
-/* dlc_main.c: the trainer's entry point: checks the model descriptor, parses the command
- * line and runs the command. */
+/* dlc_main.c: the trainer's entry point: opens the communicator, checks the model descriptor,
+ * parses the command line, opens the device and runs the command. */
 #include "dlc_runtime.h"
 
 #include <string.h>
@@ -23,18 +23,27 @@ static void check_model(const dlc_model *m) {
     if (!m->arena_bytes || !m->train_step || !m->eval_step) dlc_die(1, "internal: model %s lacks a kernel", m->name);
 }
 
+static int run(const dlc_model *m, const dlc_options *o) {
+    switch (o->command) {
+    case DLC_CMD_TRAIN: return dlc_cmd_train(m, o);
+    case DLC_CMD_EVAL: return dlc_cmd_eval(m, o);
+    case DLC_CMD_PREDICT: return dlc_cmd_predict(m, o);
+    case DLC_CMD_INFO: return dlc_cmd_info(m, o);
+    case DLC_CMD_GRADCHECK: return dlc_cmd_gradcheck(m, o);
+    }
+    return 2;
+}
+
 int main(int argc, char **argv) {
+    dlc_comm_open(&argc, &argv); /* first: MPI_Init may take its own arguments out of argv */
     const dlc_model *m = &dlc_generated_model;
     check_model(m);
     dlc_options o;
     dlc_parse_args(m, argc, argv, &o);
-    int status = 2;
-    switch (o.command) {
-    case DLC_CMD_TRAIN: status = dlc_cmd_train(m, &o); break;
-    case DLC_CMD_EVAL: status = dlc_cmd_eval(m, &o); break;
-    case DLC_CMD_PREDICT: status = dlc_cmd_predict(m, &o); break;
-    case DLC_CMD_INFO: status = dlc_cmd_info(m, &o); break;
-    case DLC_CMD_GRADCHECK: status = dlc_cmd_gradcheck(m, &o); break;
-    }
-    return dlc_finish_stdout(status); /* every write error is reported, stdout's too */
+    dlc_device_open(o.device, dlc_comm_local_rank());
+    int status = run(m, &o);
+    dlc_device_close();
+    status = dlc_finish_stdout(status); /* every write error is reported, stdout's too */
+    dlc_comm_close();
+    return status;
 }

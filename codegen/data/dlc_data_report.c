@@ -12,6 +12,7 @@
 #include "dlc_runtime.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,7 +93,7 @@ void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt
     if (n_errors >= DLC_MAX_DATA_ERRORS) {
         print_pending();
         fprintf(stderr, "error: too many errors in the data; stopping\n");
-        exit(1);
+        dlc_comm_exit(1);
     }
 }
 
@@ -141,7 +142,7 @@ void dlc_data_errors_reset(void) {
 
 void dlc_stop_on_data_errors(void) {
     print_pending();
-    if (total_errors > 0) exit(1);
+    if (total_errors > 0) dlc_comm_exit(1);
 }
 
 /* ---- Hints ------------------------------------------------------------------------------------- */
@@ -208,7 +209,7 @@ void dlc_data_value_note(const dlc_data_desc *d, size_t len, int is_number, doub
         dlc_data_note("labels of '%s' must be 0 to %lld; a label of %lld suggests labels numbered from 1: subtract 1 "
                       "from the column (or write the loss's target as %s - 1)",
                       d->name, (long long)d->classes - 1, (long long)d->classes, d->name);
-    } else if (is_number && v != (double)(int64_t)v) {
+    } else if (is_number && v != floor(v)) { /* floor, not a cast: 1e50 does not fit an integer */
         dlc_data_note("'%s' is i32: its column must hold whole numbers (declare it f32 for measurements)", d->name);
     }
 }

@@ -12,6 +12,8 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "dlc_comm.h"
+#include "dlc_device.h"
 #include "dlc_model.h"
 
 #define DLC_PI 3.14159265358979323846
@@ -76,6 +78,8 @@ void dlc_flush_stdout(void);
  * status of 0 into 1. main returns through it. */
 int dlc_finish_stdout(int status);
 double dlc_now(void);
+/* The cores this process may run on (its affinity mask where the system has one). */
+int dlc_cpu_count(void);
 int dlc_ends_with(const char *s, const char *suffix);
 /* Appends to a growable string. */
 typedef struct { char *s; size_t len, cap; } dlc_str;
@@ -181,6 +185,7 @@ typedef struct {
     const char *plot;         /* --plot FILE.svg: the chart, rewritten after every epoch */
     const char *save_best;    /* --save-best P: the params of the epoch with the lowest watched loss */
     int threads;              /* 0: OpenBLAS's default */
+    int device;               /* --device N; -1: the device's default */
     int64_t max_steps;        /* --steps; -1 when not given */
     int epochs_given, lr_given, seed_given;
 } dlc_options;
@@ -290,18 +295,20 @@ void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds);
 
 /* ==== dlc_batch.c: minibatches ============================================================== */
 
-/* Pointers to one batch's rows, gathered into private buffers when they are not contiguous. */
+/* One batch's rows, as the kernels see them (device memory) and as the host sees them. */
 typedef struct {
     int n_data;
     const void **ptr;    /* what dlc_step.data points to */
-    void **buf;          /* gather buffers, max_rows rows each */
+    const void **host;   /* the same rows in host memory (the metrics read them) */
+    void **gather;       /* host buffers for rows in a shuffled order, made when first needed */
+    void **dev;          /* device buffers (a device whose memory is not the host's) */
     int64_t max_rows;
 } dlc_batch;
 
-/* Gather buffers of max_rows rows; 0 for none (then dlc_batch_fill takes no order). */
-void dlc_batch_init(const dlc_model *m, const dlc_dataset *ds, int64_t max_rows, dlc_batch *b);
-/* Rows order[start..start+count) of ds (order NULL: the identity, passed in place); they
- * become the batch of the next step (dlc_rows_current). */
+/* A batch of at most max_rows rows per fill. */
+void dlc_batch_init(const dlc_model *m, int64_t max_rows, dlc_batch *b);
+/* Rows order[start..start+count) of ds (order NULL: rows start.., passed in place on the host);
+ * they become the batch of the next step (dlc_rows_current). */
 void dlc_batch_fill(const dlc_model *m, const dlc_dataset *ds, const int64_t *order, int64_t start,
                     int64_t count, dlc_batch *b);
 void dlc_batch_free(dlc_batch *b);
@@ -416,13 +423,18 @@ struct dlc_optimizer {
     int64_t step;            /* updates done */
     int n_slots;             /* state tensors per param: sgd+momentum 1, adam(w) 2, adagrad 1 */
     const char *slot_names[2];
-    float *slot[2];          /* each laid out like the params */
+    float *dev_slot[2];      /* each laid out like the params, on the device */
+    float *slot[2];          /* their host copies, for checkpoints (the same memory on the host) */
     int64_t total;
 };
 
 void dlc_optim_init(dlc_optimizer *o, const dlc_optimizer_config *cfg, int64_t total);
 int dlc_optim_slots(const dlc_optimizer_config *cfg);
+/* One update of the params (device memory) with the gradients (device memory). */
 void dlc_optim_update(dlc_optimizer *o, float *params, const float *grads);
+/* The state between the device and its host copies (before a save, after a load). */
+void dlc_optim_to_host(dlc_optimizer *o);
+void dlc_optim_to_device(dlc_optimizer *o);
 const char *dlc_optim_name(dlc_opt_kind k);
 
 typedef struct {
@@ -456,33 +468,57 @@ double dlc_metrics_loss(const dlc_metrics *acc);
 double dlc_metrics_value(dlc_metric_kind metric, const dlc_metrics *acc);
 const char *dlc_metric_name(dlc_metric_kind k);
 
-/* ==== dlc_eval.c: evaluation passes and the eval/predict commands =========================== */
+/* ==== dlc_runner.c: a model on the device, and forward passes over a data set =============== */
 
-/* A model ready to run: params, state, step buffers and the arena sized for max_rows. */
+/* A model ready to run: params, state, gradients, the arena sized for max_rows and the
+ * outputs, on the device; the params, state and outputs also in host memory (the same memory
+ * on the host). */
 typedef struct {
     const dlc_model *m;
     dlc_layout layout;
-    float *params, *grads;
-    float **param_views, **grad_views;
-    void **state;            /* per state tensor, at its initial value until loaded or trained */
+    float *params;           /* host: what initialisation and checkpoints read and write */
+    float *dev_params, *grads;
+    float **param_views, **grad_views;   /* per param, into dev_params and grads */
+    void **state;            /* host, per state tensor: at its initial value until loaded or trained */
+    void **dev_state;        /* the same on the device (what the steps read and update) */
     void *arena;
     int64_t max_rows;
-    void **outputs;          /* per output, max_rows rows */
+    void **dev_outputs;      /* per output, max_rows rows */
+    void **outputs;          /* their host copies after each forward pass */
 } dlc_runner;
 
 void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows);
-/* The step of one batch of n rows for r's params and state (dropout and flags set by the caller). */
+/* The step of one batch of n rows for r's params and state on the device (dropout and flags
+ * set by the caller). */
 dlc_step dlc_runner_step(dlc_runner *r, int64_t n, const void *const *data, const dlc_dropout *dropout, int training);
 /* Exits 1 (before any step) when the model needs training batches of two rows and the run
  * would make one of one row: n_train rows in batches of `batch`, the last one dropped or not. */
 void dlc_check_batch_rows(const dlc_model *m, int64_t n_train, int64_t batch, int drop_last);
-/* OpenBLAS threads: --threads N when given; else one when the model's steps on `rows` rows
- * (the most a command runs) make no BLAS call (m->uses_blas says so; NULL counts as "calls
- * BLAS"), since OpenBLAS's idle workers would only spin beside it; else OpenBLAS's default. */
-void dlc_set_threads(const dlc_model *m, int threads, int64_t rows);
 void dlc_runner_free(dlc_runner *r);
-/* Loss and metric over every row of ds in batches of `batch` rows (dropout off). */
+/* The params and the state between the host and the device (after initialising or loading;
+ * before saving). */
+void dlc_runner_params_to_device(dlc_runner *r);
+void dlc_runner_params_to_host(dlc_runner *r);
+/* Device threads: --threads N when given; else one when the model's steps on `rows` rows (the
+ * most a command runs) make no BLAS call (m->uses_blas says so; NULL counts as "calls BLAS"),
+ * since OpenBLAS's idle workers would only spin beside it; else, when several processes of a
+ * job share this machine, each its share of the cores; else the device's default. */
+void dlc_set_threads(const dlc_model *m, int threads, int64_t rows);
+/* One forward pass on n rows (dropout off); the outputs land in r->outputs. Returns the loss
+ * (NAN when a target is missing from data). */
+float dlc_forward(dlc_runner *r, int64_t n, const void *const *data);
+/* Loss and metric over every row of ds in batches of `batch` rows (dropout off). The batches
+ * are those of one process, dealt round-robin to the processes of a job (batch j to rank
+ * j mod K), and the sums are reduced: every process gets the totals, and each batch's loss is
+ * the one a single process computes. Every process of a job must call it. */
 void dlc_evaluate(dlc_runner *r, const dlc_dataset *ds, int64_t batch, dlc_metric_kind metric, dlc_metrics *acc);
+/* This process's contiguous part [lo, hi) of n rows (rank r of K: n*r/K to n*(r+1)/K), and the
+ * part of process `rank`. */
+void dlc_share(int64_t n, int64_t *lo, int64_t *hi);
+void dlc_share_of(int rank, int64_t n, int64_t *lo, int64_t *hi);
+
+/* ==== dlc_eval.c: the eval and predict commands ============================================= */
+
 int dlc_cmd_eval(const dlc_model *m, const dlc_options *o);
 int dlc_cmd_predict(const dlc_model *m, const dlc_options *o);
 
@@ -506,7 +542,7 @@ typedef struct {
 void dlc_watch_init(dlc_watch *w, const dlc_model *m, const dlc_options *o, const dlc_train_config *cfg, int has_val);
 /* After epoch `epoch` (1-based) ended with these values (NAN when absent) and the params in r:
  * redraws the chart, saves the best params, and returns 1 when early stopping ends training. */
-int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, const dlc_runner *r,
+int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, dlc_runner *r,
                     const dlc_norms *norms, int64_t step);
 void dlc_watch_free(dlc_watch *w);
 

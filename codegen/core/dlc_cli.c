@@ -18,7 +18,7 @@ typedef enum {
     F_DATA, F_INPUT, F_VAL, F_EPOCHS, F_STEPS, F_BATCH, F_LR, F_SEED, F_SHUFFLE, F_INIT, F_SAVE,
     F_RESUME, F_LOG, F_THREADS, F_WEIGHTS, F_OUT, F_OPTIMIZER, F_MOMENTUM, F_NESTEROV,
     F_WEIGHT_DECAY, F_BETA1, F_BETA2, F_EPS, F_DROP_LAST, F_SCHEDULE, F_ACCUMULATE, F_METRIC,
-    F_NORMALIZE, F_COLUMNS, F_VALIDATION, F_INIT_MAP, F_PLOT, F_EARLY_STOP, F_SAVE_BEST,
+    F_NORMALIZE, F_COLUMNS, F_VALIDATION, F_INIT_MAP, F_PLOT, F_EARLY_STOP, F_SAVE_BEST, F_DEVICE,
 } flag_id;
 
 /* Which commands take each flag, and whether it makes sense only for a model with data. */
@@ -45,7 +45,7 @@ static const struct {
     {"columns", F_COLUMNS, T | E | P | G, 1}, {"validation", F_VALIDATION, T, 1},
     {"init-map", F_INIT_MAP, T | E | P | G, 0},
     {"plot", F_PLOT, T, 0},                   {"early-stop", F_EARLY_STOP, T, 1},
-    {"save-best", F_SAVE_BEST, T, 0},
+    {"save-best", F_SAVE_BEST, T, 0},         {"device", F_DEVICE, ALL, 0},
 };
 
 static const char *command_names[] = {"train", "eval", "predict", "info", "gradcheck"};
@@ -101,6 +101,7 @@ static void usage(FILE *f, const dlc_model *m, const char *prog) {
             "other:\n"
             "  --log FILE      per-epoch metrics as CSV       --out FILE     predict's output (default stdout)\n"
             "  --threads N     OpenBLAS threads               --help\n"
+            "  --device N      the GPU of a CUDA trainer (default 0; under MPI, one per process of a machine)\n"
             "\n"
             "exit status: 0 ok, 1 bad data, bad checkpoint, a write error, a diverged run or failed gradcheck,\n"
             "             2 bad flag, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)\n");
@@ -113,7 +114,7 @@ _Noreturn static void bad_flag(const char *flag, const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n");
-    exit(2);
+    dlc_comm_exit(2);
 }
 
 /* ---- Value parsers: whole string, or exit 2 naming the flag ------------------------------- */
@@ -535,23 +536,24 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
     o->cfg = m->config;
     o->data = m->config.data;
     o->max_steps = -1;
+    o->device = -1;
     o->inputs = dlc_xcalloc((size_t)m->n_data + 1, sizeof *o->inputs);
 
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "help") == 0) {
             usage(stdout, m, o->program);
-            exit(0);
+            dlc_comm_exit(0);
         }
     if (argc < 2) {
         usage(stderr, m, o->program);
-        exit(2);
+        dlc_comm_exit(2);
     }
     int cmd = -1;
     for (int c = 0; c < 5; c++)
         if (strcmp(argv[1], command_names[c]) == 0) cmd = c;
     if (cmd < 0) {
         fprintf(stderr, "error: unknown command '%s' (train, eval, predict, info or gradcheck; see --help)\n", argv[1]);
-        exit(2);
+        dlc_comm_exit(2);
     }
     o->command = (dlc_command)cmd;
     unsigned mask = 1u << cmd;
@@ -565,7 +567,7 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         const char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0) {
             fprintf(stderr, "error: unexpected argument '%s' (flags start with --; see --help)\n", arg);
-            exit(2);
+            dlc_comm_exit(2);
         }
         char name[64];
         const char *value = NULL;
@@ -604,6 +606,7 @@ void dlc_parse_args(const dlc_model *m, int argc, char **argv, dlc_options *o) {
         case F_RESUME: o->resume = value; break;
         case F_LOG: o->log = value; break;
         case F_THREADS: o->threads = (int)parse_int(flag, value, 1, INT32_MAX); break;
+        case F_DEVICE: o->device = (int)parse_int(flag, value, 0, INT32_MAX); break;
         case F_WEIGHTS: o->weights = value; break;
         case F_OUT: o->out = value; break;
         case F_OPTIMIZER: opt_spec = value; break;

@@ -1,9 +1,11 @@
 /* dlc_util.c: error reporting, checked allocation, the can-it-be-written probe of outputs, stop
  * signals (Ctrl-C, SIGTERM), stdout's write errors, and small helpers. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT (Linux) */
 #include "dlc_runtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,7 @@ _Noreturn void dlc_die(int code, const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    exit(code);
+    dlc_comm_exit(code);
 }
 
 _Noreturn void dlc_index_error(const char *where, long idx, long size) {
@@ -54,6 +56,7 @@ size_t dlc_mul_size(size_t n, size_t size) {
 }
 
 void dlc_check_writable(const char *flag, const char *path, int in_place) {
+    if (!dlc_comm_is_root()) return; /* only rank 0 of a job writes files */
     struct stat st;
     int exists = stat(path, &st) == 0;
     if (exists && S_ISDIR(st.st_mode)) dlc_die(2, "%s: cannot write '%s': %s", flag, path, strerror(EISDIR));
@@ -111,6 +114,15 @@ double dlc_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int dlc_cpu_count(void) {
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }
 
 int dlc_ends_with(const char *s, const char *suffix) {

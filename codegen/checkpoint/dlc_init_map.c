@@ -232,7 +232,7 @@ __attribute__((format(printf, 3, 4))) _Noreturn static void refuse(const mapping
         free(s.s);
     }
     free(ordered);
-    exit(1);
+    dlc_comm_exit(1);
 }
 
 /* ---- Applying a map ------------------------------------------------------------------------------ */

@@ -166,7 +166,7 @@ void dlc_load_command_data(const dlc_model *m, const dlc_options *o, const char 
                 continue;
             }
             fprintf(stderr, "error: --data: no data for '%s' (give --data FILE or --input %s=FILE)\n", d->name, d->name);
-            exit(2);
+            dlc_comm_exit(2);
         }
         src[t].path = data_path;
         for (int c = 0; c < o->cfg.n_columns; c++)

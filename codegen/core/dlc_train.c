@@ -6,7 +6,15 @@
  * bit, as a run of 4 epochs; so does one stopped by --steps or Ctrl-C in mid-epoch (the
  * resumed run rebuilds that epoch's order from the shuffle state at its start and skips the
  * batches already done). `--epochs N` with --resume trains N more epochs, the interrupted
- * one (if any) counting as the first. */
+ * one (if any) counting as the first.
+ *
+ * Data-parallel (dlc_comm.h): every process loads the same data and makes the same decisions
+ * (split, normalization, order), takes its contiguous part of each global micro-batch, scales
+ * its gradient to its share of the batch's rows, and the sum over processes (one all-reduce
+ * per update) is the gradient of the whole batch: every process applies the same update. The
+ * loss and the stop flag (Ctrl-C, SIGTERM) are summed after each micro-batch, so every process
+ * stops at the same update; only the root writes files. With one process nothing is scaled or
+ * summed. */
 #include "dlc_runtime.h"
 
 #include <errno.h>
@@ -26,7 +34,7 @@ typedef struct {
     dlc_schedule sched;
     dlc_progress prog;
     dlc_rng shuffle;
-    float *accum;           /* gradient sum over an accumulation cycle (accumulate > 1) */
+    float *accum;           /* gradient sum over an accumulation cycle (accumulate > 1), on the device */
     int64_t batch;          /* training rows per micro-batch */
     int64_t eval_batch;
     int64_t run_updates;    /* updates made by this run */
@@ -43,6 +51,7 @@ typedef struct {
     float **start_views;
     int64_t saved_step;     /* the update this run last saved (-1: none yet) */
     int64_t kept_step;      /* the update --save's pair holds (-1: none known) */
+    int stop;               /* some process was asked to stop: every one stops at this update */
     char *optim_path;       /* --resume: the optimizer file that pairs with its params */
 } trainer;
 
@@ -212,6 +221,7 @@ _Noreturn static void diverged(trainer *t, double loss, int64_t n_batches) {
                  (long long)(t->prog.epoch_batches + 1), (long long)n_batches, (long long)(t->prog.step + 1));
     else
         snprintf(where, sizeof where, "at update %lld", (long long)(t->prog.step + 1));
+    if (!dlc_comm_is_root()) dlc_comm_await_root(); /* every process sees the same loss: rank 0 reports */
     flush_before_stderr(t);
     dlc_die(1, "the training loss is %s %s: training diverged (try a lower learning rate)%s",
             isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf", where, saved_note(t, note, sizeof note));
@@ -240,8 +250,15 @@ static void check_finite_state(trainer *t) {
     }
 }
 
+/* Rank 0 saves (every process holds the same params and state). */
 static void save(trainer *t) {
     if (!t->o->save || t->saved_step == t->prog.step) return; /* already saved as it is */
+    if (!dlc_comm_is_root()) {
+        t->saved_step = t->kept_step = t->prog.step;
+        return;
+    }
+    dlc_runner_params_to_host(&t->r);
+    dlc_optim_to_host(&t->opt);
     check_finite_state(t);
     t->prog.lr = t->opt.lr;
     t->prog.sched_epoch = t->sched.last_epoch;
@@ -254,36 +271,62 @@ static void save(trainer *t) {
 
 /* ---- One update ------------------------------------------------------------------------------ */
 
-/* Plain SGD without accumulation runs as the model's fused sgd_step, when it has one: the
- * gradients then never reach memory of their own. */
+/* Plain SGD without accumulation, in one process, runs as the model's fused sgd_step, when it
+ * has one: the gradients then never reach memory of their own (nor, so, an all-reduce). */
 static int fused_sgd(const trainer *t) {
     const dlc_optimizer_config *o = &t->cfg.optimizer;
     return t->m->sgd_step && o->kind == DLC_OPT_SGD && o->momentum == 0 && o->weight_decay == 0 &&
-           t->cfg.accumulate == 1;
+           t->cfg.accumulate == 1 && dlc_comm_size() == 1;
 }
 
-/* Forward and backward on one micro-batch, whose first row is at position `first_row` of the
- * epoch under way (which picks its dropout masks, docs/rng.md); with accumulate k the gradient
- * joins the cycle's sum divided by k. Returns the loss. */
-static float micro_step(trainer *t, int64_t n, const void *const *data, int64_t first_row, int first_in_cycle) {
+/* Forward and backward on this process's part of one micro-batch of n rows (rows
+ * order[start..start+n) of the training set, positions start.. of the epoch under way, which
+ * pick their dropout masks, docs/rng.md; the params alone for a model without data). Its
+ * gradient, the mean over its part, is scaled to the part's share of the n rows and, with
+ * accumulate k, divided by k and added to the cycle's sum. Returns the loss summed over the n
+ * rows (over every process), and sets t->stop when any process was asked to stop. */
+static double micro_step(trainer *t, const int64_t *order, int64_t start, int64_t n, int first_in_cycle) {
     const dlc_model *m = t->m;
-    const dlc_dropout dropout = dlc_dropout_at(t->cfg.seed, t->prog.epoch, first_row);
-    dlc_step s = dlc_runner_step(&t->r, n, data, &dropout, 1);
-    s.lr = (float)t->opt.lr;
-    if (fused_sgd(t)) return m->sgd_step(&s);  /* the update happens inside the step */
-    float loss = m->train_step(&s);
-    int64_t k = t->cfg.accumulate;
-    if (k > 1) {
-        const float kf = (float)k;
-        for (int64_t i = 0; i < t->r.layout.total; i++)
-            t->accum[i] = (first_in_cycle ? 0.0f : t->accum[i]) + t->r.grads[i] / kf;
+    int64_t lo, hi;
+    dlc_share(n, &lo, &hi);
+    const void *none[1] = {NULL};
+    const void *const *data = none;
+    if (dlc_model_has_data(m)) {
+        dlc_batch_fill(m, &t->train, order, start + lo, hi - lo, &t->batches);
+        data = t->batches.ptr;
     }
-    return loss;
+    const dlc_dropout dropout = dlc_dropout_at(t->cfg.seed, t->prog.epoch, start + lo); /* by the rows' positions */
+    dlc_step s = dlc_runner_step(&t->r, hi - lo, data, &dropout, 1);
+    s.lr = (float)t->opt.lr;
+    float loss = 0;
+    if (fused_sgd(t)) {
+        loss = m->sgd_step(&s); /* the update happens inside the step */
+    } else {
+        if (hi > lo) loss = m->train_step(&s);
+        else dlc_device_zero(t->r.grads, (size_t)t->r.layout.total * sizeof(float)); /* no rows here */
+        int64_t k = t->cfg.accumulate, parts = dlc_comm_size();
+        if (k > 1 || parts > 1) {
+            /* One process: g / k, as before. K: g * rows / (n * k), summed over processes. */
+            float mul = parts > 1 ? (float)(hi - lo) : 1.0f;
+            float div = (float)((parts > 1 ? (double)n : 1.0) * (double)k);
+            dlc_device_scale_add(k > 1 ? t->accum : t->r.grads, t->r.grads, mul, div, k == 1 || first_in_cycle,
+                                 t->r.layout.total);
+        }
+    }
+    double stats[2] = {(double)loss * (double)(hi - lo), dlc_stop_signal != 0};
+    dlc_comm_allreduce_sum_host(stats, 2);
+    t->stop = stats[1] > 0;
+    return stats[0];
 }
 
 static void update(trainer *t) {
-    if (fused_sgd(t)) t->opt.step++;  /* sgd_step already updated the params */
-    else dlc_optim_update(&t->opt, t->r.params, t->cfg.accumulate > 1 ? t->accum : t->r.grads);
+    if (fused_sgd(t)) {
+        t->opt.step++; /* sgd_step already updated the params */
+    } else {
+        float *grads = t->cfg.accumulate > 1 ? t->accum : t->r.grads;
+        dlc_comm_allreduce_sum(grads, t->r.layout.total); /* the gradient of the whole batch */
+        dlc_optim_update(&t->opt, t->r.dev_params, grads);
+    }
     t->prog.step++;
     t->run_updates++;
 }
@@ -304,7 +347,7 @@ static void log_header(trainer *t, const char *first) {
  * its first epoch (or update) ends leaves no log behind, and an existing one untouched. */
 static FILE *log_file(trainer *t) {
     const dlc_options *o = t->o;
-    if (!o->log || t->log) return t->log;
+    if (!o->log || t->log || !dlc_comm_is_root()) return t->log;
     t->log = fopen(o->log, o->resume ? "a" : "w");
     if (!t->log) dlc_die(1, "%s: cannot write: %s", o->log, strerror(errno));
     fseek(t->log, 0, SEEK_END);
@@ -312,34 +355,44 @@ static FILE *log_file(trainer *t) {
     return t->log;
 }
 
+/* A copy of the params the run starts from, on the device (the host copy is the start). */
 static void keep_start_params(trainer *t) {
     size_t n = (size_t)t->r.layout.total;
-    t->start_params = dlc_xmalloc(dlc_mul_size(n + 1, sizeof(float)));
-    memcpy(t->start_params, t->r.params, n * sizeof(float));
+    t->start_params = dlc_device_alloc(dlc_mul_size(n + 1, sizeof(float)));
+    dlc_device_copy_in(t->start_params, t->r.params, n * sizeof(float));
     t->start_views = dlc_layout_views(t->m, &t->r.layout, t->start_params);
 }
 
 static void forget_start_params(trainer *t) {
-    free(t->start_params);
+    dlc_device_free(t->start_params);
     free(t->start_views);
     t->start_params = NULL;
     t->start_views = NULL;
+}
+
+/* A loss that is not finite and no row of this process's to blame: another process may still
+ * find one in its rows and end the job with its message, so every process waits here until
+ * all have looked (with one process, at once). */
+static void none_to_blame(void) {
+    double none = 0;
+    dlc_comm_allreduce_sum_host(&none, 1);
 }
 
 /* Runs micro-batches of the epoch under way until it ends, an update finishes a --steps
  * budget, or Ctrl-C. Returns 1 when the epoch is complete. */
 static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
     int64_t k = t->cfg.accumulate, n_train = t->train.n;
-    dlc_batch *bt = &t->batches;
     int64_t in_cycle = 0;
     while (t->prog.epoch_batches < n_batches) {
         int64_t start = t->prog.epoch_batches * t->batch;
         int64_t n = n_train - start < t->batch ? n_train - start : t->batch;
-        dlc_batch_fill(t->m, &t->train, t->cfg.shuffle ? order : NULL, start, n, bt);
-        float loss = micro_step(t, n, bt->ptr, start, in_cycle == 0);
-        if (t->start_params && !isfinite(loss)) dlc_blame_batch(&t->r, t->start_views); /* exits at a bad row */
-        if (!isfinite(loss)) diverged(t, loss, n_batches);
-        t->prog.epoch_loss_sum += (double)loss * (double)n;
+        double loss_sum = micro_step(t, t->cfg.shuffle ? order : NULL, start, n, in_cycle == 0);
+        if (!isfinite(loss_sum)) {
+            if (t->start_params) dlc_blame_batch(&t->r, t->start_views); /* exits at a bad row of this process's */
+            none_to_blame();
+            diverged(t, loss_sum, n_batches);
+        }
+        t->prog.epoch_loss_sum += loss_sum;
         t->prog.epoch_rows += n;
         t->prog.epoch_batches++;
         dlc_bar_tick(&t->bar, t->prog.epoch_batches, t->prog.epoch_rows, t->prog.epoch_loss_sum);
@@ -347,7 +400,7 @@ static int run_epoch(trainer *t, int64_t n_batches, int64_t *order) {
         if (++in_cycle == k || t->prog.epoch_batches == n_batches) {
             update(t);
             in_cycle = 0;
-            if (dlc_stop_signal || steps_done(t)) break;
+            if (t->stop || steps_done(t)) break;
         }
     }
     return t->prog.epoch_batches == n_batches;
@@ -362,7 +415,11 @@ static void report_epoch(trainer *t, int complete, int64_t n_batches, double lr,
         dlc_evaluate(&t->r, &t->val, t->eval_batch, metric, &acc);
         val_loss = dlc_metrics_loss(&acc);
         value = dlc_metrics_value(metric, &acc);
-        if (t->start_params && !isfinite(val_loss)) dlc_blame_rows(&t->r, t->start_views, &t->val, NULL, 0, t->val.n);
+        if (t->start_params && !isfinite(val_loss)) {
+            /* Every process holds the same validation rows: rank 0 looks. */
+            if (dlc_comm_is_root()) dlc_blame_rows(&t->r, t->start_views, &t->val, NULL, 0, t->val.n);
+            none_to_blame();
+        }
     } else if (metric != DLC_METRIC_NONE) {
         /* No validation set: the metric over the training rows, dropout off. */
         dlc_evaluate(&t->r, &t->train, t->eval_batch, metric, &acc);
@@ -404,9 +461,9 @@ static void train_epochs(trainer *t) {
      * array and no gather buffers. */
     int shuffle = t->cfg.shuffle;
     int64_t *order = shuffle ? dlc_xmalloc(dlc_mul_size((size_t)n_train, sizeof *order)) : NULL;
-    dlc_batch_init(t->m, &t->train, shuffle ? (t->batch < n_train ? t->batch : n_train) : 0, &t->batches);
+    dlc_batch_init(t->m, t->batch < n_train ? t->batch : n_train, &t->batches);
     t->last_flush = dlc_now();
-    while (t->prog.epoch < t->epoch_end && !steps_done(t) && !dlc_stop_signal) {
+    while (t->prog.epoch < t->epoch_end && !steps_done(t) && !t->stop) {
         /* The order of this epoch, from the shuffle stream as it stood at the epoch's start
          * (a resumed epoch is rebuilt the same way and its finished batches skipped). */
         t->prog.shuffle_state = t->shuffle.state;
@@ -465,13 +522,12 @@ static void print_scalar_outputs(trainer *t) {
 static void train_steps(trainer *t) {
     int64_t total = t->o->max_steps >= 0 ? t->o->max_steps : t->cfg.steps;
     int64_t every = total > 50 ? (total + 19) / 20 : 1; /* about 20 progress lines */
-    const void *none[1] = {NULL};
     t->last_flush = dlc_now();
-    for (int64_t i = 0; i < total && !dlc_stop_signal; i++) {
+    for (int64_t i = 0; i < total && !t->stop; i++) {
         double lr = t->opt.lr, sum = 0;
         /* Each update is an epoch (prog.epoch counts them) whose rows are its accumulated steps. */
         for (int64_t c = 0; c < t->cfg.accumulate; c++) {
-            float loss = micro_step(t, 1, none, c, c == 0);
+            double loss = micro_step(t, NULL, c, 1, c == 0);
             if (!isfinite(loss)) diverged(t, loss, 1);
             sum += loss;
         }
@@ -489,6 +545,35 @@ static void train_steps(trainer *t) {
         dlc_watch_epoch(&t->watch, t->prog.step, loss, NAN, NAN, &t->r, &t->norms, t->prog.step);
         flush_output(t, dlc_now());
     }
+}
+
+/* The processes of a job start alike: rank 0's params, state, optimizer state and progress (each
+ * process read the same files, but a stale copy on one machine must not split the job), and
+ * the same data, or they would run different numbers of batches and wait for each other
+ * forever. Returns 1 when some process was asked to stop while loading. */
+static int start_together(trainer *t) {
+    double flag = dlc_stop_signal != 0;
+    dlc_comm_allreduce_sum_host(&flag, 1);
+    if (flag > 0) return 1;
+    if (dlc_comm_size() == 1) return 0;
+    int64_t rows[2] = {t->train.n, t->val.n};
+    dlc_comm_broadcast(rows, sizeof rows, 0);
+    if (rows[0] != t->train.n || rows[1] != t->val.n)
+        dlc_die(1, "rank %d read %lld training and %lld validation rows, rank 0 %lld and %lld: every process must read "
+                   "the same data", dlc_comm_rank(), (long long)t->train.n, (long long)t->val.n, (long long)rows[0],
+                (long long)rows[1]);
+    size_t bytes = (size_t)t->r.layout.total * sizeof(float);
+    dlc_comm_broadcast(t->r.params, bytes, 0);
+    for (int i = 0; i < t->m->n_state; i++)
+        dlc_comm_broadcast(t->r.state[i], dlc_mul_size((size_t)t->m->state[i].size, 4), 0);
+    for (int s = 0; s < t->opt.n_slots; s++) dlc_comm_broadcast(t->opt.slot[s], bytes, 0);
+    dlc_comm_broadcast(&t->prog, sizeof t->prog, 0);
+    dlc_comm_broadcast(&t->opt.lr, sizeof t->opt.lr, 0);
+    dlc_comm_broadcast(&t->opt.step, sizeof t->opt.step, 0);
+    dlc_comm_broadcast(&t->sched, sizeof t->sched, 0);
+    dlc_comm_broadcast(&t->cfg.seed, sizeof t->cfg.seed, 0);
+    t->shuffle.state = t->prog.shuffle_state;
+    return 0;
 }
 
 int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
@@ -510,6 +595,14 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     /* A batch larger than the data is one partial batch (which drop_last skips). */
     t.batch = has_data && t.cfg.batch > 0 ? t.cfg.batch : has_data ? t.train.n : 1;
     if (has_data) dlc_check_batch_rows(m, t.train.n, t.batch, t.cfg.drop_last);
+    /* Each process would normalise its own part of a batch with that part's statistics, and the
+     * running statistics would differ between processes: the run would not be the one-process
+     * run that data parallelism promises (summing the statistics across processes, as
+     * PyTorch's SyncBatchNorm does, is not implemented). */
+    if (m->needs_two_rows && dlc_comm_size() > 1)
+        dlc_die(1, "%s: batch normalization cannot train in %d processes yet (its batch statistics are not summed "
+                   "across processes); run the trainer as one process",
+                m->needs_two_rows, dlc_comm_size());
     int64_t train_rows = t.batch < t.train.n || !has_data ? t.batch : t.train.n;
     /* Evaluation runs in batches of the same size (`batch full`: as many rows as training). */
     t.eval_batch = has_data ? t.batch : 1;
@@ -518,10 +611,13 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     dlc_runner_init(&t.r, m, train_rows > eval_rows ? train_rows : eval_rows);
     dlc_set_threads(m, o->threads, t.r.max_rows);
     start_params(&t);
-    if (t.cfg.accumulate > 1) t.accum = dlc_xcalloc((size_t)t.r.layout.total + 1, sizeof(float));
+    if (t.cfg.accumulate > 1) t.accum = dlc_device_alloc(dlc_mul_size((size_t)t.r.layout.total + 1, sizeof(float)));
     dlc_watch_init(&t.watch, m, o, &t.cfg, t.val.n > 0);
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
-    if (dlc_stop_signal) return dlc_stop_status(); /* during loading: nothing to save */
+    dlc_comm_ready(); /* setup is over: from here on a failure is one process's own */
+    if (start_together(&t)) return dlc_stop_signal ? dlc_stop_status() : 128 + SIGINT; /* during loading: nothing to save */
+    dlc_runner_params_to_device(&t.r);
+    dlc_optim_to_device(&t.opt);
     if (has_data) keep_start_params(&t);
     if (has_data)
         printf("train %s: %lld rows, %lld for validation, batch %lld, %s lr %g, seed %llu\n", m->name,
@@ -541,9 +637,10 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
         if (fclose(log) != 0) dlc_die(1, "%s: cannot write: %s", o->log, strerror(errno));
     }
     dlc_watch_free(&t.watch);
-    if (dlc_stop_signal) {
-        fprintf(stderr, "%s%s%s\n", dlc_stop_word(), o->save ? ": saved " : "", o->save ? o->save : "");
-        return dlc_stop_status();
+    if (t.stop) { /* this process's signal, or another's (then as Ctrl-C) */
+        fprintf(stderr, "%s%s%s\n", dlc_stop_signal ? dlc_stop_word() : "interrupted", o->save ? ": saved " : "",
+                o->save ? o->save : "");
+        return dlc_stop_signal ? dlc_stop_status() : 128 + SIGINT;
     }
     return 0;
 }

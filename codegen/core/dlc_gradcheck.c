@@ -36,21 +36,27 @@ static double loss_at(checker *c) {
     return (double)c->m->train_step(&s);
 }
 
-/* The rule's verdict on element *w: the loss at w + (k - 2) h / 2, k = 0..4 (the positions the
+/* Param element i (of the flat layout) set to v, on the host and on the device. */
+static void set_param(checker *c, int64_t i, float v) {
+    c->r.params[i] = v;
+    dlc_device_copy_in(c->r.dev_params + i, &c->r.params[i], sizeof(float));
+}
+
+/* The rule's verdict on element i: the loss at w + (k - 2) h / 2, k = 0..4 (the positions the
  * f32 arithmetic actually took), `center` being the loss at w. */
-static dlc_gc_verdict judge(checker *c, float *w, double h, double center, double analytic, double floor) {
-    float w0 = *w;
+static dlc_gc_verdict judge(checker *c, int64_t i, double h, double center, double analytic, double floor) {
+    float w0 = c->r.params[i];
     double x[5], l[5];
     for (int k = 0; k < 5; k++) {
         if (k == 2) {
             x[k] = (double)w0, l[k] = center;
             continue;
         }
-        *w = (float)((double)w0 + (double)(k - 2) * h / 2);
-        x[k] = (double)*w;
+        set_param(c, i, (float)((double)w0 + (double)(k - 2) * h / 2));
+        x[k] = (double)c->r.params[i];
         l[k] = loss_at(c);
     }
-    *w = w0;
+    set_param(c, i, w0);
     return dlc_gc_judge(x, l, analytic, floor, GC_TOLERANCE);
 }
 
@@ -70,7 +76,7 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
         c.n = ds.n < GC_ROWS ? ds.n : GC_ROWS;
         if (o->cfg.batch > 0 && o->cfg.batch < c.n) c.n = o->cfg.batch;
         head = ds;
-        dlc_batch_init(m, &head, 0, &bt); /* rows in file order: no gather buffers */
+        dlc_batch_init(m, c.n, &bt);
         dlc_batch_fill(m, &head, NULL, 0, c.n, &bt);
         c.data = bt.ptr;
     }
@@ -83,11 +89,12 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
     } else {
         dlc_init_params(m, &c.r.layout, c.r.params, o->cfg.seed);
     }
+    dlc_runner_params_to_device(&c.r);
     c.dropout = dlc_dropout_at(o->cfg.seed, 0, 0);
 
     double loss = loss_at(&c);
     float *analytic = dlc_xmalloc(dlc_mul_size((size_t)c.r.layout.total + 1, sizeof(float)));
-    memcpy(analytic, c.r.grads, (size_t)c.r.layout.total * sizeof(float));
+    dlc_device_copy_out(analytic, c.r.grads, (size_t)c.r.layout.total * sizeof(float));
     printf("gradcheck %s: ", m->name);
     if (dlc_model_has_data(m)) printf("%lld rows, ", (long long)c.n);
     printf("loss %.6f, step %g, tolerance %g\n", loss, GC_STEP, GC_TOLERANCE);
@@ -95,7 +102,8 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
     int failed = 0;
     for (int p = 0; p < m->n_params; p++) {
         const dlc_param_desc *d = &m->params[p];
-        float *w = c.r.params + c.r.layout.offset[p];
+        int64_t at = c.r.layout.offset[p];
+        const float *w = c.r.params + at;
         const float *g = analytic + c.r.layout.offset[p];
         int64_t samples = d->size < GC_SAMPLES ? d->size : GC_SAMPLES, checked = 0, skipped = 0, over = 0, worst_at = 0;
         double worst = 0;
@@ -103,7 +111,7 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
             /* Evenly spread over the param, first and last element included. */
             int64_t i = samples > 1 ? k * (d->size - 1) / (samples - 1) : 0;
             double h = GC_STEP * fmax(1.0, fabs((double)w[i]));
-            dlc_gc_verdict v = judge(&c, &w[i], h, loss, (double)g[i], floor);
+            dlc_gc_verdict v = judge(&c, at + i, h, loss, (double)g[i], floor);
             if (v.skipped) {
                 skipped++;
                 continue;

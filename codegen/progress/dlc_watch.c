@@ -58,9 +58,11 @@ static void draw(const dlc_watch *w) {
     if (dlc_plot_svg(&d, w->plot, why, sizeof why)) dlc_die(1, "%s: cannot write the plot: %s", w->plot, why);
 }
 
-int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, const dlc_runner *r,
+int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, dlc_runner *r,
                     const dlc_norms *norms, int64_t step) {
-    if (w->plot) {
+    /* Every process of a job decides alike (the losses are sums over all of them); rank 0 writes. */
+    int root = dlc_comm_is_root();
+    if (w->plot && root) {
         record(w, (double)epoch, loss, val_loss, metric);
         draw(w);
     }
@@ -69,7 +71,10 @@ int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, d
     if (watched < w->best) {
         w->best = watched;
         w->best_epoch = epoch;
-        if (w->save_best) dlc_save_params(w->m, &r->layout, r->params, r->state, norms, w->save_best, step);
+        if (w->save_best && root) {
+            dlc_runner_params_to_host(r); /* and the state */
+            dlc_save_params(w->m, &r->layout, r->params, r->state, norms, w->save_best, step);
+        }
     }
     if (w->patience <= 0) return 0;
     if (watched < w->stop_best - w->min_delta) {

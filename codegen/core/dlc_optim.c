@@ -41,62 +41,52 @@ void dlc_optim_init(dlc_optimizer *o, const dlc_optimizer_config *cfg, int64_t t
     case DLC_OPT_ADAM: case DLC_OPT_ADAMW: o->slot_names[0] = "exp_avg"; o->slot_names[1] = "exp_avg_sq"; break;
     case DLC_OPT_ADAGRAD: o->slot_names[0] = "sum"; break;
     }
-    for (int s = 0; s < o->n_slots; s++) o->slot[s] = dlc_xcalloc((size_t)total + 1, sizeof(float));
-}
-
-static void sgd(dlc_optimizer *o, float *p, const float *grad) {
-    const float wd = (float)o->cfg.weight_decay, mu = (float)o->cfg.momentum, lr = (float)o->lr;
-    float *buf = o->slot[0];
-    int first = o->step == 0; /* torch starts the momentum buffer as a copy of the gradient */
-    for (int64_t i = 0; i < o->total; i++) {
-        float g = grad[i];
-        if (wd != 0.0f) g = g + wd * p[i];
-        if (mu != 0.0f) {
-            buf[i] = first ? g : buf[i] * mu + g; /* dampening 0 */
-            g = o->cfg.nesterov ? g + mu * buf[i] : buf[i];
-        }
-        p[i] = p[i] + -lr * g;
+    size_t bytes = dlc_mul_size((size_t)total + 1, sizeof(float));
+    for (int s = 0; s < o->n_slots; s++) {
+        o->dev_slot[s] = dlc_device_alloc(bytes);
+        o->slot[s] = dlc_device_is_host() ? o->dev_slot[s] : dlc_xcalloc((size_t)total + 1, sizeof(float));
     }
 }
 
-static void adam(dlc_optimizer *o, float *p, const float *grad, int decoupled) {
-    double step = (double)o->step + 1;
-    double bc1 = 1 - pow(o->cfg.beta1, step), bc2 = 1 - pow(o->cfg.beta2, step);
-    const float step_size = (float)(o->lr / bc1), bc2_sqrt = (float)sqrt(bc2);
-    const float w1 = (float)(1 - o->cfg.beta1), beta2 = (float)o->cfg.beta2, w2 = (float)(1 - o->cfg.beta2);
-    const float eps = (float)o->cfg.eps, wd = (float)o->cfg.weight_decay;
-    const float shrink = (float)(1 - o->lr * o->cfg.weight_decay);
-    float *m = o->slot[0], *v = o->slot[1];
-    for (int64_t i = 0; i < o->total; i++) {
-        float g = grad[i];
-        if (decoupled) p[i] = p[i] * shrink;
-        else if (wd != 0.0f) g = g + wd * p[i];
-        /* exp_avg.lerp_(grad, 1 - beta1): torch's lerp switches formula at weight 0.5. */
-        m[i] = w1 < 0.5f ? m[i] + w1 * (g - m[i]) : g - (g - m[i]) * (1.0f - w1);
-        v[i] = v[i] * beta2 + w2 * g * g;
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        p[i] = p[i] + -step_size * (m[i] / denom);
-    }
+void dlc_optim_to_host(dlc_optimizer *o) {
+    for (int s = 0; s < o->n_slots; s++) dlc_device_copy_out(o->slot[s], o->dev_slot[s], (size_t)o->total * sizeof(float));
 }
 
-static void adagrad(dlc_optimizer *o, float *p, const float *grad) {
-    const float lr = (float)o->lr, eps = (float)o->cfg.eps, wd = (float)o->cfg.weight_decay; /* lr_decay 0 */
-    float *sum = o->slot[0];
-    for (int64_t i = 0; i < o->total; i++) {
-        float g = grad[i];
-        if (wd != 0.0f) g = g + wd * p[i];
-        sum[i] = sum[i] + g * g;
-        p[i] = p[i] + -lr * (g / (sqrtf(sum[i]) + eps));
-    }
+void dlc_optim_to_device(dlc_optimizer *o) {
+    for (int s = 0; s < o->n_slots; s++) dlc_device_copy_in(o->dev_slot[s], o->slot[s], (size_t)o->total * sizeof(float));
 }
 
+/* The update's scalars, computed in double as Python does and rounded to f32 where they meet
+ * a tensor; the device applies them element by element (dlc_device_update). */
 void dlc_optim_update(dlc_optimizer *o, float *params, const float *grads) {
-    switch (o->cfg.kind) {
-    case DLC_OPT_SGD: sgd(o, params, grads); break;
-    case DLC_OPT_ADAM: adam(o, params, grads, 0); break;
-    case DLC_OPT_ADAMW: adam(o, params, grads, 1); break;
-    case DLC_OPT_ADAGRAD: adagrad(o, params, grads); break;
+    const dlc_optimizer_config *c = &o->cfg;
+    dlc_update u = {.kind = DLC_UPDATE_SGD, .lr = (float)o->lr, .weight_decay = (float)c->weight_decay,
+                    .eps = (float)c->eps};
+    switch (c->kind) {
+    case DLC_OPT_SGD:
+        u.momentum = (float)c->momentum;
+        u.nesterov = c->nesterov;
+        u.first = o->step == 0; /* torch starts the momentum buffer as a copy of the gradient */
+        break;
+    case DLC_OPT_ADAM:
+    case DLC_OPT_ADAMW: {
+        double step = (double)o->step + 1;
+        double bc1 = 1 - pow(c->beta1, step), bc2 = 1 - pow(c->beta2, step);
+        u.kind = DLC_UPDATE_ADAM;
+        u.decoupled = c->kind == DLC_OPT_ADAMW;
+        u.shrink = (float)(1 - o->lr * c->weight_decay);
+        u.step_size = (float)(o->lr / bc1);
+        u.bc2_sqrt = (float)sqrt(bc2);
+        u.w1 = (float)(1 - c->beta1);
+        u.beta2 = (float)c->beta2;
+        u.w2 = (float)(1 - c->beta2);
+        break;
     }
+    case DLC_OPT_ADAGRAD: /* lr_decay 0 */
+        u.kind = DLC_UPDATE_ADAGRAD;
+        break;
+    }
+    dlc_device_update(&u, params, grads, o->dev_slot[0], o->dev_slot[1], o->total);
     o->step++;
 }
 

@@ -42,7 +42,9 @@ static int env_contains(const char *value, const char *needle) {
 static void decide(void) {
     if (mode >= 0) return;
     const char *term = getenv("TERM");
-    mode = isatty(STDOUT_FILENO) && !(term && strcmp(term, "dumb") == 0);
+    /* In a job of several processes, stdout is mpirun's relay (Open MPI hands every process a
+     * pseudo-terminal whatever mpirun's own stdout is): plain lines. */
+    mode = isatty(STDOUT_FILENO) && !(term && strcmp(term, "dumb") == 0) && dlc_comm_size() == 1;
     const char *no_colour = getenv("NO_COLOR");
     colour = mode && !(no_colour && *no_colour);
     /* The first of LC_ALL, LC_CTYPE, LANG that is set decides the character set. */

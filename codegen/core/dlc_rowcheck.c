@@ -22,11 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct {
+typedef struct {
     const dlc_dataset *ds;
     const int64_t *order;       /* NULL: consecutive rows */
     int64_t start, count;
-} current;
+} step_rows;
+static step_rows current;
 static dlc_runner *runner;
 
 /* While one row is probed, an index error jumps back here instead of reporting. */
@@ -47,27 +48,32 @@ void dlc_rows_watch(dlc_runner *r) {
 
 static int64_t batch_row(int64_t j) { return current.order ? current.order[current.start + j] : current.start + j; }
 
-/* The forward pass of row `row` of ds alone with `params` (per-param views), dropout off.
- * Returns 0 when an index went out of range, else 1 with the loss (NAN without targets). */
+/* The forward pass of row `row` of ds alone with `params` (per-param views of device memory),
+ * dropout off. Returns 0 when an index went out of range, else 1 with the loss (NAN without
+ * targets). */
 static int forward_row(dlc_runner *r, const dlc_dataset *ds, int64_t row, float *const *params, float *loss) {
     const dlc_model *m = r->m;
-    const void **data = dlc_xcalloc((size_t)m->n_data + 1, sizeof *data);
+    /* The row as a batch of its own (on a device, copied there); the failing step's rows stay
+     * the ones recorded. */
+    step_rows failing = current;
+    dlc_batch bt;
+    dlc_batch_init(m, 1, &bt);
+    dlc_batch_fill(m, ds, NULL, row, 1, &bt);
+    current = failing;
     int has_targets = 1;
-    for (int t = 0; t < m->n_data; t++) {
-        if (ds->cols[t]) data[t] = (const char *)ds->cols[t] + (size_t)row * (size_t)m->data[t].size * 4;
-        else if (m->data[t].is_target) has_targets = 0;
-    }
+    for (int t = 0; t < m->n_data; t++)
+        if (!bt.ptr[t] && m->data[t].is_target) has_targets = 0;
     const dlc_dropout none = {0, 0}; /* eval_step draws no masks */
-    dlc_step s = {1, data, has_targets, (const float *const *)params, r->grad_views, r->arena, &none, 0, 0.0f,
-                  (void *const *)r->state};
+    dlc_step s = {1, bt.ptr, has_targets, (const float *const *)params, r->grad_views, r->arena, &none, 0, 0.0f,
+                  (void *const *)r->dev_state};
     volatile int ok = 0;
     probing = 1;
     if (setjmp(probe) == 0) {
-        *loss = m->eval_step(&s, r->outputs);
+        *loss = m->eval_step(&s, r->dev_outputs);
         ok = 1;
     }
     probing = 0;
-    free(data);
+    dlc_batch_free(&bt);
     return ok;
 }
 
