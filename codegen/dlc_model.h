@@ -214,9 +214,9 @@ typedef struct {
     /* NULL, or where (MODEL.dl:LINE:COL) a batch normalization needs training batches of at
      * least two rows (it normalises over [N, C]: one row leaves one value per channel). The
      * runtime refuses a run whose batches would include a batch of one row, before its first
-     * step. Under MPI the statistics of a batch would have to be summed across processes (as
-     * PyTorch's SyncBatchNorm) for the run to equal the single-process one: not done yet, so
-     * `train` in more than one process refuses the model. */
+     * step. (Under MPI the statistics of a batch would have to be summed across processes, as
+     * PyTorch's SyncBatchNorm does, for the run to equal the single-process one: not done yet,
+     * so `train` in more than one process refuses any model with state.) */
     const char *needs_two_rows;
 } dlc_model;
 

@@ -599,10 +599,12 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
      * running statistics would differ between processes: the run would not be the one-process
      * run that data parallelism promises (summing the statistics across processes, as
      * PyTorch's SyncBatchNorm does, is not implemented). */
-    if (m->needs_two_rows && dlc_comm_size() > 1)
-        dlc_die(1, "%s: batch normalization cannot train in %d processes yet (its batch statistics are not summed "
-                   "across processes); run the trainer as one process",
-                m->needs_two_rows, dlc_comm_size());
+    if (m->n_state > 0 && dlc_comm_size() > 1) { /* state is batch normalization's running statistics */
+        const char *name = m->state[0].name, *dot = strrchr(name, '.');
+        dlc_die(1, "%s: batch normalization '%.*s' cannot train in %d processes yet (its batch statistics are not "
+                   "summed across processes); run the trainer as one process",
+                m->name, dot ? (int)(dot - name) : (int)strlen(name), name, dlc_comm_size());
+    }
     int64_t train_rows = t.batch < t.train.n || !has_data ? t.batch : t.train.n;
     /* Evaluation runs in batches of the same size (`batch full`: as many rows as training). */
     t.eval_batch = has_data ? t.batch : 1;

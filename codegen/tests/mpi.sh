@@ -303,7 +303,7 @@ rm -f grid_bad.csv
 # Batch statistics are not summed across processes (yet): training a batch-normalized model in
 # K > 1 processes would not equal one process, so it is refused before the first step.
 fails "batch normalization in 2 processes: refused before training, located, exit 1" 1 \
-    "digits_cnn.dl:[0-9]+:[0-9]+: batch normalization cannot train in 2 processes" \
+    "digits_cnn: batch normalization 'bn1' cannot train in 2 processes yet" \
     2 ./cnn_mpi train --data "$DIGITS" --save never.safetensors
 
 # A killed process: the job ends within seconds and the last checkpoint is whole.
