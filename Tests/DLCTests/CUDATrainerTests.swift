@@ -109,20 +109,38 @@ final class CUDATrainerTests: XCTestCase {
         XCTAssertTrue(descriptor.stdout.contains("const dlc_model dlc_generated_model ="), descriptor.stdout)
     }
 
-    /// No GPU, an old GPU, too little GPU memory: a message and exit 1, nothing written.
+    /// No GPU, a --device the machine lacks, an old GPU, too little GPU memory, a failed cuBLAS
+    /// call: a message and exit 1, nothing written.
     func testUnusableGPUStopsWithAMessage() throws {
         let exe = try trainer("digits", "cuda")
         let saved = work.appendingPathComponent("never.safetensors")
-        let cases: [([String: String], String)] = [
-            (["DLC_EMULATE_DEVICES": "0"], "error: no CUDA GPU is available"),
-            (["DLC_EMULATE_COMPUTE_CAPABILITY": "7.5"], "has compute capability 7.5; dlc's CUDA trainers need 8.0 or newer"),
-            (["DLC_EMULATE_MEMORY": "100000"], "out of GPU memory"),
+        let cases: [([String: String], [String], String)] = [
+            (["DLC_EMULATE_DEVICES": "0"], [], "error: no CUDA GPU is available"),
+            ([:], ["--device", "1"], "error: --device 1: this machine has 1 GPU (0 to 0)"),
+            (["DLC_EMULATE_DEVICES": "2"], ["--device", "2"], "error: --device 2: this machine has 2 GPUs (0 to 1)"),
+            (["DLC_EMULATE_COMPUTE_CAPABILITY": "7.5"], [], "has compute capability 7.5; dlc's CUDA trainers need 8.0 or newer"),
+            (["DLC_EMULATE_MEMORY": "100000"], [], "out of GPU memory"),
+            (["DLC_EMULATE_CUBLAS_FAIL": "3"], [], "error: cuBLAS: cublasSgemm failed: CUBLAS_STATUS_EXECUTION_FAILED"),
         ]
-        for (environment, message) in cases {
-            let r = try Run.run(exe, ["train", "--epochs", "1", "--save", saved.path], in: work, environment: environment)
-            XCTAssertEqual(r.status, 1, "\(environment): \(r.stderr)")
-            XCTAssertTrue(r.stderr.contains(message), "\(environment): \(r.stderr)")
-            XCTAssertFalse(FileManager.default.fileExists(atPath: saved.path), "\(environment)")
+        for (environment, flags, message) in cases {
+            let r = try Run.run(exe, ["train", "--epochs", "1", "--save", saved.path] + flags, in: work, environment: environment)
+            XCTAssertEqual(r.status, 1, "\(environment) \(flags): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(message), "\(environment) \(flags): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: saved.path), "\(environment) \(flags)")
         }
+    }
+
+    /// `--device N` picks the GPU: on a machine of two, device 1 trains as device 0 does.
+    func testDeviceFlagPicksTheGPU() throws {
+        let exe = try trainer("digits", "cuda")
+        var files: [Data] = []
+        for device in ["0", "1"] {
+            let saved = work.appendingPathComponent("device-\(device).safetensors")
+            let r = try Run.run(exe, ["train", "--epochs", "1", "--device", device, "--save", saved.path], in: work,
+                                environment: ["DLC_EMULATE_DEVICES": "2"])
+            XCTAssertEqual(r.status, 0, "--device \(device): \(r.stderr)")
+            files.append(try Data(contentsOf: saved))
+        }
+        XCTAssertEqual(files[0], files[1])
     }
 }
