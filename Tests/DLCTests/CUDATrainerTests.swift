@@ -130,6 +130,51 @@ final class CUDATrainerTests: XCTestCase {
         }
     }
 
+    /// The copies between host and device that a training run makes (DLC_EMULATE_REPORT=1).
+    struct Copies {
+        var toDevice = 0, fromDevice = 0
+        init(_ stderr: String) throws {
+            let pattern = try NSRegularExpression(pattern: #"emulation: \d+ copies to the device \((\d+) bytes\), \d+ from the device \((\d+) bytes\)"#)
+            let range = NSRange(stderr.startIndex..., in: stderr)
+            guard let match = pattern.firstMatch(in: stderr, range: range),
+                  let to = Range(match.range(at: 1), in: stderr), let from = Range(match.range(at: 2), in: stderr)
+            else { throw DataFailure(message: "no copy report in: \(stderr)") }
+            toDevice = Int(stderr[to])!
+            fromDevice = Int(stderr[from])!
+        }
+    }
+
+    /// The data set goes to the GPU once when it fits, and each batch is gathered there; the
+    /// metric is counted on the GPU, so the validation outputs never come back. When the rows do
+    /// not fit, batches stream over, with the same result bit for bit.
+    func testDataSetCopiedOnceAndMetricsCountedOnTheDevice() throws {
+        let exe = try trainer("digits", "cuda")
+        // digits: 1438 training and 359 validation rows of 64 f32 pixels and an i32 label.
+        let row = 64 * 4 + 4, dataBytes = (1438 + 359) * row, outputBytes = 359 * 10 * 4
+        var saved: [Data] = []
+        // The cap leaves too little free memory beside the 32 MiB cuBLAS workspace and the
+        // model's buffers for the rows (half the free memory): 35 MB leaves enough.
+        for (memory, resident) in [("35000000", true), ("33954432", false)] {
+            let file = work.appendingPathComponent("copies-\(memory).safetensors")
+            let r = try Run.run(exe, ["train", "--epochs", "2", "--save", file.path], in: work,
+                                environment: ["DLC_EMULATE_REPORT": "1", "DLC_EMULATE_MEMORY": memory])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let copies = try Copies(r.stderr)
+            if resident {
+                XCTAssertGreaterThanOrEqual(copies.toDevice, dataBytes)
+                XCTAssertLessThan(copies.toDevice, dataBytes * 3 / 2, "the rows of two epochs went to the device more than once")
+            } else {
+                // The training rows stream; the validation rows, fewer, still fit.
+                XCTAssertGreaterThanOrEqual(copies.toDevice, 1438 * row * 2, "streamed rows: every epoch's batches")
+            }
+            // Back: a loss per step, the metric's sum per epoch, and each epoch's saved params and
+            // Adam state (3 x 4810 floats); the validation outputs of both epochs would be more.
+            XCTAssertLessThan(copies.fromDevice, 2 * 3 * 4810 * 4 + outputBytes, "outputs came back for the metric")
+            saved.append(try Data(contentsOf: file))
+        }
+        XCTAssertEqual(saved[0], saved[1], "batches gathered on the device and streamed ones differ")
+    }
+
     /// `--device N` picks the GPU: on a machine of two, device 1 trains as device 0 does.
     func testDeviceFlagPicksTheGPU() throws {
         let exe = try trainer("digits", "cuda")
