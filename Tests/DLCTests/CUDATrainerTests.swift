@@ -61,6 +61,45 @@ final class CUDATrainerTests: XCTestCase {
         XCTAssertEqual(evals[2], evals[3], "the C and CUDA trainers evaluate the C checkpoint differently")
     }
 
+    /// Every optimizer's update runs as a kernel on the GPU: two epochs of digits with each, on
+    /// the emulated CUDA trainer and the C trainer, epoch by epoch within 1e-4; then each trainer
+    /// resumes the other's checkpoint (params and optimizer state) for a third epoch, and the two
+    /// third epochs agree too.
+    func testEveryOptimizerTrainsAndResumesLikeTheCTrainer() throws {
+        let optimizers = ["sgd(lr: 0.05)", "sgd(lr: 0.05, momentum: 0.9, weight_decay: 0.001)",
+                          "sgd(lr: 0.05, momentum: 0.9, nesterov: true)", "adam(lr: 0.002, weight_decay: 0.01)",
+                          "adamw(lr: 0.002, weight_decay: 0.05)", "adagrad(lr: 0.05, weight_decay: 0.001)"]
+        for (index, optimizer) in optimizers.enumerated() {
+            var logs: [String: TrainLog] = [:]
+            for backend in ["c", "cuda"] {
+                let log = work.appendingPathComponent("opt\(index)-\(backend).csv")
+                let saved = work.appendingPathComponent("opt\(index)-\(backend).safetensors")
+                let r = try Run.run(try trainer("digits", backend), ["train", "--epochs", "2", "--optimizer", optimizer,
+                                                                     "--log", log.path, "--save", saved.path], in: work)
+                XCTAssertEqual(r.status, 0, "\(optimizer) \(backend): \(r.stderr)")
+                logs[backend] = try TrainLog(contentsOf: log)
+            }
+            for (backend, other) in [("c", "cuda"), ("cuda", "c")] {
+                let log = work.appendingPathComponent("opt\(index)-\(backend)-resumes-\(other).csv")
+                let from = work.appendingPathComponent("opt\(index)-\(other).safetensors")
+                let r = try Run.run(try trainer("digits", backend), ["train", "--epochs", "1", "--resume", from.path,
+                                                                     "--optimizer", optimizer, "--log", log.path], in: work)
+                XCTAssertEqual(r.status, 0, "\(optimizer) \(backend) resuming \(other): \(r.stderr)")
+                logs["\(backend) resumes"] = try TrainLog(contentsOf: log)
+            }
+            for column in ["loss", "val_loss", "accuracy"] {
+                for (a, b) in [("cuda", "c"), ("cuda resumes", "c resumes")] {
+                    let x = logs[a]!.column(column), y = logs[b]!.column(column)
+                    XCTAssertEqual(x.count, a == "cuda" ? 2 : 1, "\(optimizer) \(a) \(column)")
+                    XCTAssertEqual(x.count, y.count, "\(optimizer) \(a) \(column)")
+                    for (u, v) in zip(x, y) {
+                        XCTAssertLessThanOrEqual(abs(u - v), 1e-4 * abs(v) + 1e-6, "\(optimizer) \(column): \(a) \(u), \(b) \(v)")
+                    }
+                }
+            }
+        }
+    }
+
     /// The same seed twice: bit-identical checkpoints.
     func testSameSeedGivesIdenticalCheckpoints() throws {
         var files: [Data] = []
