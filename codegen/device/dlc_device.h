@@ -103,6 +103,15 @@ typedef struct {
 
 void dlc_device_update(const dlc_update *u, float *params, const float *grads, float *slot0, float *slot1, int64_t n);
 
+/* ---- Across processes --------------------------------------------------------------------- */
+
+/* The device's own link between the processes of a job (NCCL between GPUs): sums n floats of
+ * device memory over every process, in place, and returns 1; returns 0 when the device has no
+ * such link (the communicator then copies through host memory). Every process of the job calls
+ * it together, after setup (the link is opened at the first call, so that a process failing
+ * during setup cannot leave the others waiting in it). */
+int dlc_device_allreduce_sum(float *buf, int64_t n);
+
 /* One batch's part of a metric (dlc_metrics.c), counted where the outputs are, so that only
  * the sum comes back (once per evaluation):
  *   ARGMAX          items groups of `columns` output values: 1 for each whose first maximum

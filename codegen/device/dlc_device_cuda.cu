@@ -6,18 +6,29 @@
  * step; outputs, params and optimizer state when the runtime copies them out).
  *
  * The updates are dlc_device_host.c's formulas element by element, with the same f32
- * operations; each element is one thread's, so an update is deterministic. */
+ * operations; each element is one thread's, so an update is deterministic.
+ *
+ * Built with -DDLC_CUDA_NCCL (dlc compile --backend cuda --mpi, when NCCL is found beside nvcc),
+ * the processes of an MPI job sum their gradients GPU to GPU with NCCL on the step's stream;
+ * MPI only hands NCCL its unique id. Without it they go through host memory by MPI. */
 #include "dlc_cuda.h"
 
 #include <stdarg.h>
 #include <string.h>
+#ifdef DLC_CUDA_NCCL
+#include <nccl.h>
+#endif
 
 extern "C" {
+#include "dlc_comm.h"
 #include "dlc_device.h"
 [[noreturn]] void dlc_die(int code, const char *fmt, ...);
 }
 
 static char device_name[320];
+#ifdef DLC_CUDA_NCCL
+static ncclComm_t nccl; /* the job's NCCL link, opened at the first all-reduce */
+#endif
 
 extern "C" void dlc_device_open(int index, int local_rank) {
     int count = 0;
@@ -31,7 +42,12 @@ extern "C" void dlc_device_open(int index, int local_rank) {
     snprintf(device_name, sizeof device_name, "cuda:%d (%s)", c->device, prop.name);
 }
 
-extern "C" void dlc_device_close(void) { dlc_cuda_check(cudaStreamSynchronize(dlc_cuda_get()->stream), "the last step"); }
+extern "C" void dlc_device_close(void) {
+    dlc_cuda_check(cudaStreamSynchronize(dlc_cuda_get()->stream), "the last step");
+#ifdef DLC_CUDA_NCCL
+    if (nccl) ncclCommDestroy(nccl);
+#endif
+}
 
 extern "C" const char *dlc_device_name(void) { return device_name; }
 
@@ -197,6 +213,37 @@ extern "C" void dlc_device_update(const dlc_update *u, float *params, const floa
     }
     dlc_cuda_check(cudaGetLastError(), "the optimizer kernel");
 }
+
+/* ---- Across processes --------------------------------------------------------------------- */
+
+#ifdef DLC_CUDA_NCCL
+static void nccl_check(ncclResult_t r, const char *what) {
+    if (r != ncclSuccess) dlc_die(1, "NCCL: %s failed: %s", what, ncclGetErrorString(r));
+}
+
+/* One GPU per process: rank 0 makes the job's unique id, MPI broadcasts it, and every process
+ * joins with its own GPU (the one dlc_device_open chose). */
+static void nccl_open(void) {
+    ncclUniqueId id;
+    memset(&id, 0, sizeof id);
+    if (dlc_comm_rank() == 0) nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    dlc_comm_broadcast(&id, sizeof id, 0);
+    nccl_check(ncclCommInitRank(&nccl, dlc_comm_size(), id, dlc_comm_rank()), "ncclCommInitRank");
+}
+
+extern "C" int dlc_device_allreduce_sum(float *buf, int64_t n) {
+    if (dlc_comm_size() < 2) return 0;
+    if (!nccl) nccl_open();
+    nccl_check(ncclAllReduce(buf, buf, (size_t)n, ncclFloat, ncclSum, nccl, dlc_cuda_get()->stream), "ncclAllReduce");
+    return 1;
+}
+#else
+extern "C" int dlc_device_allreduce_sum(float *buf, int64_t n) {
+    (void)buf;
+    (void)n;
+    return 0;
+}
+#endif
 
 /* ---- Metrics ------------------------------------------------------------------------------ */
 

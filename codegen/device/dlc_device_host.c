@@ -130,6 +130,13 @@ void dlc_device_update(const dlc_update *u, float *params, const float *grads, f
     }
 }
 
+/* The host has no link of its own: MPI reaches host memory directly. */
+int dlc_device_allreduce_sum(float *buf, int64_t n) {
+    (void)buf;
+    (void)n;
+    return 0;
+}
+
 /* The runtime's own loop (dlc_metrics.c) reads host memory, which is this device's. */
 void dlc_device_count(const dlc_count *c, const void *output, const void *target, double *sum) {
     dlc_count_host(c, output, target, sum);
