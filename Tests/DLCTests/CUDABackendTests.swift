@@ -151,6 +151,29 @@ final class CUDABackendTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(sources.count, 42)
     }
 
+    /// Deterministic sums: no generated kernel and no runtime CUDA file uses an atomic add (or
+    /// any atomic but the compare-and-swap that keeps the first index fault), whose order of
+    /// arrival would change a float sum's rounding from run to run.
+    func testNoAtomicAddsInAnyCUDASource() throws {
+        var sources: [(String, String)] = []
+        for name in ["dlc_cuda_context.cu", "dlc_device_cuda.cu"] {
+            sources.append((name, try String(contentsOfFile: Self.device + "/" + name, encoding: .utf8)))
+        }
+        sources.append(("dlc_cuda.h", try String(contentsOfFile: Self.codegen + "/dlc_cuda.h", encoding: .utf8)))
+        let programs = Golden.programs(in: Golden.root.appendingPathComponent("models"))
+            + Golden.programs(in: Golden.directory.appendingPathComponent("programs"))
+        for url in programs {
+            let p = Pipeline(source: SourceFile(path: url.path, bytes: try [UInt8](Data(contentsOf: url))))
+            sources.append((url.lastPathComponent, try Self.files(p).cu))
+        }
+        XCTAssertGreaterThanOrEqual(sources.count, 42)
+        let atomic = try NSRegularExpression(pattern: #"\batomic(?!CAS\(&f->flag)\w*\s*\("#)
+        for (name, text) in sources {
+            let hits = atomic.matches(in: text, range: NSRange(text.startIndex..., in: text)).map { String(text[Range($0.range, in: text)!]) }
+            XCTAssertEqual(hits, [], "\(name) uses atomics")
+        }
+    }
+
     /// The CUDA device with NCCL (`--backend cuda --mpi`): compiles with nvcc for sm_80 and
     /// sm_90, warnings as errors, against the NCCL wheel's header beside nvcc's
     /// (scripts/install-deps.sh --cuda installs both).
