@@ -80,9 +80,30 @@ void dlc_check_writable(const char *flag, const char *path, int in_place) {
 
 volatile sig_atomic_t dlc_stop_signal;
 
-static void on_stop(int sig) { dlc_stop_signal = sig; }
+/* Under mpirun, stdout and stderr are pipes or ptys that mpirun stops reading once it is ending
+ * the job (Ctrl-C on mpirun: SIGCONT, then SIGTERM a second later, then SIGKILL). A process
+ * blocked writing a progress line into a full one would never reach the update where the
+ * processes agree to stop, and SIGKILL would end the job unsaved. So in a run of several
+ * processes a stop signal makes them non-blocking: the blocked write gives up (EAGAIN, reported
+ * at exit) and the process goes on to stop and save. A launcher always relays a process's
+ * output, so these are never a user's terminal shared with a shell; a single process's are left
+ * alone. */
+static int unblock_pipes_on_stop[3];
+
+static void on_stop(int sig) {
+    dlc_stop_signal = sig;
+    for (int fd = 1; fd <= 2; fd++)
+        if (unblock_pipes_on_stop[fd]) {
+            int flags = fcntl(fd, F_GETFL); /* async-signal-safe */
+            if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+        }
+}
 
 void dlc_catch_stop_signals(void) {
+    for (int fd = 1; fd <= 2; fd++) {
+        struct stat st;
+        unblock_pipes_on_stop[fd] = dlc_comm_size() > 1 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
