@@ -100,6 +100,43 @@ final class CUDATrainerTests: XCTestCase {
         }
     }
 
+    /// Every kind of metric counted on the GPU (dlc_device_count) says what the C trainer's
+    /// host loop says: accuracy by argmax (digits), by threshold 0.5 (wine_binary, bce) and 0
+    /// (wine_hinge), mae (cars) and mse (cars with --metric mse), each trainer evaluating the
+    /// same C checkpoint.
+    func testEveryMetricCountedOnTheDeviceMatchesTheCTrainer() throws {
+        let cases: [(model: String, metric: [String], name: String)] = [
+            ("digits", [], "accuracy"), ("wine_binary", [], "accuracy"), ("wine_hinge", [], "accuracy"),
+            ("cars", [], "mae"), ("cars", ["--metric", "mse"], "mse"),
+        ]
+        for (model, metric, name) in cases {
+            let weights = work.appendingPathComponent("metric-\(model).safetensors")
+            if !FileManager.default.fileExists(atPath: weights.path) {
+                let r = try Run.run(try trainer(model, "c"), ["train", "--epochs", "2", "--save", weights.path], in: work)
+                XCTAssertEqual(r.status, 0, "\(model): \(r.stderr)")
+            }
+            var values: [String: [String: Double]] = [:]
+            for backend in ["c", "cuda"] {
+                let r = try Run.run(try trainer(model, backend), ["eval", "--weights", weights.path] + metric, in: work)
+                XCTAssertEqual(r.status, 0, "\(model) \(backend): \(r.stderr)")
+                // "loss: X" and "NAME: X"
+                var lines: [String: Double] = [:]
+                for line in r.stdout.split(separator: "\n") {
+                    let parts = line.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+                    if parts.count == 2, let v = Double(parts[1]) { lines[parts[0]] = v }
+                }
+                values[backend] = lines
+            }
+            for key in ["loss", name] {
+                guard let c = values["c"]?[key], let cuda = values["cuda"]?[key] else {
+                    XCTFail("\(model) \(metric): no \(key) in \(values)")
+                    continue
+                }
+                XCTAssertLessThanOrEqual(abs(c - cuda), 1e-6 * abs(c) + 1e-9, "\(model) \(key): C \(c), CUDA (emulated) \(cuda)")
+            }
+        }
+    }
+
     /// The same seed twice: bit-identical checkpoints.
     func testSameSeedGivesIdenticalCheckpoints() throws {
         var files: [Data] = []
