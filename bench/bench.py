@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """dlc benchmark: dlc-built trainers against hand-written C, JAX and PyTorch.
 
-    python3 bench/bench.py [--runs 7] [--fw-runs 5] [--no-build] [--only a,b,c,d,compile,startup,scaling] [--out FILE]
+    python3 bench/bench.py [--runs 7] [--fw-runs 5] [--no-build] [--only a,b,c,d,e,compile,startup,scaling] [--out FILE]
 
 Builds dlc (release), writes the synthetic data (seeded, once), compiles the trainers and the
 hand-written baselines, then runs every configuration round-robin (interleaved, one run of each
@@ -33,7 +33,14 @@ BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 N_MNIST, IN, HID, OUT, BATCH = 60000, 784, 512, 10, 64
 N_SINE, SINE_STEPS = 100, 5000
-DATA_VERSION = "1"  # bump when the generator changes
+N_LENET = 60000
+DATA_VERSION = "2"  # bump when the generator changes
+
+# (e): multiply-adds of LeNet per image, forward: conv1 6·24·24·25, conv2 16·8·8·150, then the
+# Linear layers 256·120, 120·84, 84·10. A training step does each product three times (forward,
+# weight gradient, input gradient) except conv1's input gradient (the images need none).
+LENET_MACS = {"conv1": 6 * 24 * 24 * 25, "conv2": 16 * 8 * 8 * 150, "fc": 256 * 120 + 120 * 84 + 84 * 10}
+LENET_FLOPS_PER_IMAGE = 2 * (2 * LENET_MACS["conv1"] + 3 * LENET_MACS["conv2"] + 3 * LENET_MACS["fc"])
 
 ENV_ASIS = dict(os.environ)
 ENV_UNSET = {k: v for k, v in os.environ.items() if k not in BLAS_VARS}
@@ -195,6 +202,12 @@ def write_data():
     sx = (np.arange(N_SINE, dtype=np.float64) / (N_SINE - 1)).reshape(N_SINE, 1)
     np.save(os.path.join(DATA, "sine_x.npy"), sx.astype(np.float32))
     np.save(os.path.join(DATA, "sine_y.npy"), np.sin(2 * np.pi * sx).astype(np.float32))
+    # (e): 28x28 images in [0, 1), labels from a fixed random linear map of the pixels.
+    lx = rng.random((N_LENET, 1, 28, 28), dtype=np.float32)
+    lproj = rng.standard_normal((IN, OUT)).astype(np.float32)
+    ly = np.argmax((lx.reshape(N_LENET, IN) - 0.5) @ lproj, axis=1).astype(np.int32)
+    np.save(os.path.join(DATA, "lenet_x.npy"), lx)
+    np.save(os.path.join(DATA, "lenet_y.npy"), ly)
     with open(stamp, "w") as f:
         f.write(DATA_VERSION)
 
@@ -204,6 +217,7 @@ MODELS = {  # name -> .dl file
     "sine_adam": os.path.join(HERE, "models", "sine_adam.dl"),
     "line_grid": os.path.join(ROOT, "models", "line_grid.dl"),
     "digits": os.path.join(ROOT, "models", "digits.dl"),
+    "lenet_sgd": os.path.join(HERE, "models", "lenet_sgd.dl"),
 }
 
 
@@ -250,6 +264,30 @@ def have(module):
     p = subprocess.run([sys.executable, "-c", f"import {module}; print({module}.__version__)"],
                        capture_output=True, text=True, env=ENV_UNSET)
     return p.stdout.strip() if p.returncode == 0 else None
+
+
+def fma_peak():
+    """Single-core FP32 peak of fused multiply-adds, GFLOP/s, and how it was estimated: 2 FLOPs per
+    FMA × FMA lanes per cycle × the clock /proc/cpuinfo reports. Lanes per cycle: Intel with
+    AVX-512, two 512-bit FMA units (32); AMD Zen 4 (family 0x19) with AVX-512, two 256-bit units
+    (16); Zen 5 (0x1a), two 512-bit units (32); AVX2 + FMA, two 256-bit units (16). Turbo clocks
+    are not known here, so this is the peak at the reported clock."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return None, "unknown (no /proc/cpuinfo)"
+    def field(name):
+        m = re.search(rf"^{name}\s*:\s*(.*)$", info, re.M)
+        return m.group(1).strip() if m else ""
+    flags, vendor, family = field("flags").split(), field("vendor_id"), field("cpu family")
+    mhz = float(field("cpu MHz") or 0)
+    if "fma" not in flags or mhz <= 0:
+        return None, "unknown (no FMA or no clock reported)"
+    if "avx512f" in flags:
+        lanes = 16 if vendor == "AuthenticAMD" and family == "25" else 32
+    else:
+        lanes = 16
+    return 2 * lanes * mhz / 1000, f"2 FLOPs × {lanes} FMA lanes/cycle × {mhz:.0f} MHz ({vendor}, family {family})"
 
 
 def machine_info():
@@ -348,7 +386,7 @@ def main():
     ap.add_argument("--fw-runs", type=int, default=5, help="runs per JAX/PyTorch configuration of (a) and (b) (default 5)")
     ap.add_argument("--startup-runs", type=int, default=30)
     ap.add_argument("--no-build", action="store_true", help="use the existing .build/release/dlc")
-    ap.add_argument("--only", default="a,b,c,d,compile,startup,scaling")
+    ap.add_argument("--only", default="a,b,c,d,e,compile,startup,scaling")
     ap.add_argument("--skip-frameworks", action="store_true", help="leave out JAX and PyTorch (as if not installed)")
     ap.add_argument("--out", default=None, help="also write the report to this file")
     a = ap.parse_args()
@@ -370,6 +408,7 @@ def main():
 
     X, Y = os.path.join(DATA, "mnist_x.npy"), os.path.join(DATA, "mnist_y.npy")
     SX, SY = os.path.join(DATA, "sine_x.npy"), os.path.join(DATA, "sine_y.npy")
+    LX, LY = os.path.join(DATA, "lenet_x.npy"), os.path.join(DATA, "lenet_y.npy")
     py = sys.executable
     report = []
     P = report.append
@@ -499,6 +538,53 @@ def main():
         P(table(["model", "BLAS env", "process ms", "last loss", "runs"], rows))
         P("")
 
+    # ---------------------------------------------------------------- (e) LeNet, one core
+    res_e = {}
+    if "e" in only:
+        log("(e) LeNet, SGD momentum 0.9, one core ...")
+        pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+        jobs = []
+        for env in ENVS:
+            lf = os.path.join(TMP, f"e_dlc_{env}.csv")
+            jobs.append(Job(("dlc", env), pin + [os.path.join(BIN, "lenet_sgd"), "train", "--input", f"x={LX}", "--input",
+                                                 f"y={LY}", "--threads", "1", "--log", lf], ENVS[env], a.runs, "dlc", logfile=lf))
+        if torch_v:
+            jobs.append(Job(("torch", "unset"), pin + [py, os.path.join(HERE, "py", "torch_lenet.py"), LX, LY, "--threads", "1"],
+                            ENV_UNSET, fw_runs, "kv"))
+        if jax_v:
+            env = dict(ENV_UNSET)
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
+                                " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+            jobs.append(Job(("jax", "unset"), pin + [py, os.path.join(HERE, "py", "jax_lenet.py"), LX, LY], env, fw_runs, "kv"))
+        res_e = run_interleaved(jobs, "(e)")
+        peak, peak_note = fma_peak()
+        flops = LENET_FLOPS_PER_IMAGE * N_LENET
+        rows = []
+        for key, name in ((("dlc", "as-is"), "dlc"), (("dlc", "unset"), "dlc"), (("torch", "unset"), "PyTorch (eager)"),
+                          (("jax", "unset"), "JAX (jit step)")):
+            runs = res_e.get(key)
+            if runs is None:
+                rows.append([name, key[1], "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", 0])
+                continue
+            eps = [r["epoch_s"] for r in runs if r.get("epoch_s")]
+            walls = [r["wall"] for r in runs]
+            gflops = flops / med(eps) / 1e9 if eps else None
+            rows.append([name, key[1], spread(eps), fmt_rate(N_LENET / med(eps)) if eps else "n/a", spread(walls),
+                         f"{gflops:.2f}" if gflops else "n/a",
+                         f"{100 * gflops / peak:.1f}%" if gflops and peak else "n/a",
+                         f"{med([r['loss'] for r in runs]):.4f}" if runs[0].get("loss") is not None else "?", len(runs)])
+        P(f"## (e) LeNet (Conv2d(1,6,5), pool, Conv2d(6,16,5), pool, Linear 256-120-84-10), cross-entropy, SGD lr 0.01 "
+          f"momentum 0.9, batch 64, one epoch of {N_LENET:,} synthetic 28×28 images, no shuffle, one core\n")
+        P(f"Every column runs under `{' '.join(pin) or '(taskset not found: not pinned)'}` with one thread (dlc `--threads 1`, "
+          "PyTorch `torch.set_num_threads(1)`, JAX's single-threaded XLA flags). Epoch = the training loop alone "
+          "(dlc: the `seconds` column of `--log`; JAX after compiling its step); process = the whole process. GFLOP/s = "
+          f"{LENET_FLOPS_PER_IMAGE / 1e6:.3f} MFLOP per image (the convolutions' and Linear layers' multiply-adds ×2, "
+          "forward, weight gradient and input gradient, none for the images) × 60 000 / epoch seconds; the FMA peak is "
+          + (f"{peak:.1f} GFLOP/s ({peak_note}).\n" if peak else f"{peak_note}.\n"))
+        P(table(["implementation", "BLAS env", "epoch s", "samples/s (epoch)", "process s", "GFLOP/s (epoch)",
+                 "of FMA peak", "loss", "runs"], rows))
+        P("")
+
     # ---------------------------------------------------------------- compile time
     comp = {}
     if "compile" in only:
@@ -594,6 +680,14 @@ def main():
             best = min(r["wall"] for r in res_b[("dlc", env)]) / min(r["wall"] for r in res_b[("hand", "—")])
             rows.append([f"(b) dlc / hand-written process time, BLAS {env}", "≤ 1.3", ratio_str(d / hand), ratio_str(best),
                          verdict(d / hand <= 1.3)])
+    if res_e:
+        for other, target, name in (("torch", 1.2, "PyTorch"), ("jax", 1.0, "JAX")):
+            o = res_e.get((other, "unset"))
+            dl = [r["epoch_s"] for r in res_e[("dlc", "unset")]]
+            r_ = med([r["epoch_s"] for r in o]) / med(dl) if o else None
+            best = min(r["epoch_s"] for r in o) / min(dl) if o else None
+            rows.append([f"(e) dlc / {name} samples/s, epoch, 1 core, BLAS unset", f"≥ {target}", ratio_str(r_),
+                         ratio_str(best), verdict(None if r_ is None else r_ >= target)])
     for name, runs in comp.items():
         m = med([r["wall"] for r in runs])
         rows.append([f"dlc compile {name}", "< 1 s", f"{m * 1000:.0f} ms", f"{min(r['wall'] for r in runs) * 1000:.0f} ms",

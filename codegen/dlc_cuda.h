@@ -139,6 +139,7 @@ typedef struct {
     int n_data, n_params;
     int graph;                  /* 1: captured as a CUDA Graph per batch size and buffers, replayed */
     const char *const *places;  /* source locations of the index checks, for messages */
+    int n_state;                /* state tensors (running statistics): their pointers are baked in too */
 } dlc_cuda_entry;
 
 /* Enqueues an entry's kernels and cuBLAS calls on c->stream (and, in eval and predict, the

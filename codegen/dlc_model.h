@@ -61,6 +61,21 @@ typedef struct {
     dlc_init init;
 } dlc_param_desc;
 
+/* ---- State: tensors carried between training steps, not trained --------------------------- */
+
+/* Batch normalization's running statistics: `bn.running_mean`, `bn.running_var` (f32) and
+ * `bn.num_batches_tracked` (i32 in memory, I64 in a checkpoint, as PyTorch stores it). Every
+ * entry reads them; a training step ends by storing their new values. Saved and loaded with
+ * the params, under these names. */
+typedef struct {
+    const char *name;
+    dlc_dtype dtype;
+    int rank;                   /* 0 for a scalar */
+    int64_t dims[DLC_MAX_RANK];
+    int64_t size;               /* element count (1 for a scalar) */
+    double init;                /* every element's initial value */
+} dlc_state_desc;
+
 /* ---- Data tensors (inputs and targets) --------------------------------------------------- */
 
 typedef struct {
@@ -151,6 +166,9 @@ typedef struct {
     const dlc_dropout *dropout; /* where train_step's dropout masks come from; eval_step ignores it */
     int training;               /* 1 in train_step (dropout on), 0 in eval_step */
     float lr;                   /* sgd_step only: the learning rate of this update */
+    void *const *state;         /* per state tensor (running statistics), in descriptor order:
+                                   every entry reads them; train_step and sgd_step end by
+                                   storing their new values */
 } dlc_step;
 
 typedef struct {
@@ -191,6 +209,15 @@ typedef struct {
      * it does not, the runtime keeps OpenBLAS to one thread, whose idle workers would
      * otherwise spin beside a model too small to use them. */
     int (*uses_blas)(int64_t n);
+    int n_state;
+    const dlc_state_desc *state;         /* in declaration order; may be 0 */
+    /* NULL, or where (MODEL.dl:LINE:COL) a batch normalization needs training batches of at
+     * least two rows (it normalises over [N, C]: one row leaves one value per channel). The
+     * runtime refuses a run whose batches would include a batch of one row, before its first
+     * step. (Under MPI the statistics of a batch would have to be summed across processes, as
+     * PyTorch's SyncBatchNorm does, for the run to equal the single-process one: not done yet,
+     * so `train` in more than one process refuses any model with state.) */
+    const char *needs_two_rows;
 } dlc_model;
 
 /* Defined by the generated file. */

@@ -19,7 +19,10 @@ enum GradientRules {
         case .gather: return i == 0          // to the table, not the indices
         case .scatterAdd: return i == 1      // to the updates, not the indices
         case .loss(.nll), .softmaxCrossEntropy: return i == 0      // the labels are i32
-        case .softmaxCrossEntropyGrad, .reluGrad: return false     // second derivatives: not needed
+        case .ifTraining: return i == 0      // the training value; running statistics get none
+        case .softmaxCrossEntropyGrad, .reluGrad, .conv2dInputGrad, .conv2dWeightGrad, .maxPool2dGrad,
+             .avgPool2dGrad:
+            return false                                                // second derivatives: not needed
         default: return true
         }
     }
@@ -140,13 +143,31 @@ extension GradientBuilder {
             let dw = wants(1) ? unbroadcast(matmul(dz, xs[0], true, false), like: xs[1]) : nil
             let db = xs.count == 3 && wants(2) ? unbroadcast(dz, like: xs[2]) : nil
             return xs.count == 3 ? [dx, dw, db] : [dx, dw]
+        case .ifTraining:                                                              // g to the training value
+            return [g, nil]
+
+        // MARK: Convolution and pooling
+        case .conv2d(let stride, let padding, let relu):
+            // y = act(conv(x, w) + b): dz = g masked by y > 0 (ReLU) or g; dx is the transposed
+            // convolution of dz with w, dw the correlation of x with dz, db = Σ dz over N, H, W.
+            let dz = relu ? op(.reluGrad, [g, y]) : g
+            let dx = wants(0) ? op(.conv2dInputGrad(stride: stride, padding: padding), [dz, xs[1]], declared: type(xs[0])) : nil
+            let dw = wants(1) ? op(.conv2dWeightGrad(stride: stride, padding: padding), [xs[0], dz], declared: type(xs[1])) : nil
+            let db = xs.count == 3 && wants(2) ? op(.reduce(.sum, axes: [0, 2, 3], keepdim: false), [dz]) : nil
+            return xs.count == 3 ? [dx, dw, db] : [dx, dw]
+        case .maxPool2d(let w):                                                        // g to each window's winner
+            return [op(.maxPool2dGrad(w), [x, g])]
+        case .avgPool2d(let w):                                                        // g/k² to each cell of the window
+            return [op(.avgPool2dGrad(w), [g], declared: type(x))]
+
         case .softmaxCrossEntropy:                                                     // (softmax(z) - onehot(y))·g/N
             return [op(.softmaxCrossEntropyGrad, [xs[0], xs[1], g]), nil]
-        case .reluGrad, .softmaxCrossEntropyGrad:
+        case .reluGrad, .softmaxCrossEntropyGrad, .conv2dInputGrad, .conv2dWeightGrad, .maxPool2dGrad,
+             .avgPool2dGrad:
             return none
 
         // MARK: No gradient
-        case .input, .param, .constant, .count, .dropoutMask, .argmax, .maxMask, .oneHot,
+        case .input, .param, .state, .constant, .count, .dropoutMask, .argmax, .maxMask, .oneHot,
              .unary(.floor), .unary(.sign), .unary(.toInt), .unary(.toFloat), .binary:
             // dropout_mask: the mask is kept, and the `mul` by it carries the gradient
             return none

@@ -1,6 +1,7 @@
 import DLCAutodiff
 import DLCIR
 import DLCInterpreter
+import DLCPasses
 import Foundation
 
 /// `dlc gradcheck`: the AD gradients of a model, evaluated by the reference interpreter in
@@ -66,9 +67,18 @@ public struct GradCheckRun {
         let theta = graph.params.map { params[$0.name]!.scalars }
         let values = try evaluate(theta)
         let gradients = graph.gradients.map { values[$0.value].scalars }
+        // The differences need the loss only: the backward nodes are left out of those runs.
+        var forward = graph
+        (forward.gradients, forward.stateUpdates, forward.outputs) = ([], [], [])
+        forward = EliminateDeadCode.run(forward)
+        let lossInterpreter = Interpreter(graph: forward)
         let check = GradientCheck(tolerance: tolerance, maxElementsPerParam: elementsPerParam)
         let results = try check.run(graph, params: theta, gradients: gradients) { theta in
-            try evaluate(theta)[graph.loss!].scalars[0]
+            var p: [String: Tensor] = [:]
+            for (decl, values) in zip(graph.params, theta) {
+                p[decl.name] = Tensor(shape: params[decl.name]!.shape, scalars: values)
+            }
+            return try lossInterpreter.run(feeds: feeds, params: p, mode: .training, dropout: dropout)[forward.loss!].scalars[0]
         }
         return Report(results: results, shapes: Dictionary(uniqueKeysWithValues: graph.params.map { ($0.name, $0.type) }),
                       tolerance: tolerance, batch: values.batch)

@@ -74,12 +74,30 @@ public struct ParamDecl: Hashable, Sendable {
     }
 }
 
+/// A tensor carried from training step to training step without being trained: batch
+/// normalization's `bn.running_mean`, `bn.running_var` (f32) and `bn.num_batches_tracked`
+/// (i32 here, I64 in a checkpoint). Its value starts at `initializer` (zeros, ones or a
+/// number), is read by `state` leaves, replaced after each training step by its entry in
+/// `Graph.stateUpdates`, never differentiated, and saved with the params.
+public struct StateDecl: Hashable, Sendable {
+    public var name: String
+    public var type: TensorType
+    public var initializer: Initializer
+    public init(name: String, type: TensorType, initializer: Initializer) {
+        self.name = name
+        self.type = type
+        self.initializer = initializer
+    }
+}
+
 /// A whole program: declarations, the computation as a list of nodes in execution order,
 /// what it outputs and minimises, and (after AD) the gradient of the loss for each param.
 public struct Graph: Hashable, Sendable {
     public var name: String
     public var data: [DataDecl] = []
     public var params: [ParamDecl] = []
+    /// Tensors carried between steps that are not trained (batch normalization's statistics).
+    public var state: [StateDecl] = []
     /// Topologically ordered; `nodes[i].id.index == i`.
     public private(set) var nodes: [Node] = []
     /// `output` names in order, and the values they denote.
@@ -88,6 +106,9 @@ public struct Graph: Hashable, Sendable {
     public var loss: ValueID?
     /// d(loss)/d(param), one entry per param in declaration order; empty before AD.
     public var gradients: [NamedValue] = []
+    /// The value each state takes after a training step, by state name (a state a step does
+    /// not change has no entry). Evaluation and prediction change no state.
+    public var stateUpdates: [NamedValue] = []
     /// How the trainer trains by default.
     public var train: TrainConfig = TrainConfig()
 
@@ -128,6 +149,13 @@ public struct Graph: Hashable, Sendable {
 
     public func param(named name: String) -> ParamDecl? { params.first { $0.name == name } }
 
+    public func stateDecl(named name: String) -> StateDecl? { state.first { $0.name == name } }
+
+    /// The value of a state's leaf node, if the graph has one.
+    public func stateValue(_ name: String) -> ValueID? {
+        nodes.first { $0.op == .state(name) }?.id
+    }
+
     /// Targets used as class labels (of `nll`, `cross_entropy`, fused or not), with their
     /// class count: the data loaders check every label is in range.
     public func labelClasses() -> [String: Int] {
@@ -140,6 +168,23 @@ public struct Graph: Hashable, Sendable {
         return out
     }
     public func dataDecl(named name: String) -> DataDecl? { data.first { $0.name == name } }
+
+    /// A node that needs training batches of at least two rows, if there is one: a `count`
+    /// over the batch and axes of size 1 whose value reaches a state update, which divides by
+    /// count − 1 (batch normalization's unbiased running variance over [N, C]: a batch of one
+    /// row has a single value per channel). Its location is the layer's call.
+    public func nodeNeedingTwoRows() -> Node? {
+        var reachesUpdate = [Bool](repeating: false, count: nodes.count)
+        for u in stateUpdates { reachesUpdate[u.value.index] = true }
+        for n in nodes.reversed() where reachesUpdate[n.id.index] {
+            for o in n.operands { reachesUpdate[o.index] = true }
+        }
+        return nodes.first { n in
+            guard reachesUpdate[n.id.index], case .count(let axes) = n.op else { return false }
+            let dims = type(of: n.operands[0]).shape.dims
+            return axes.contains { dims[$0] == .batch } && axes.allSatisfy { dims[$0] == .batch || dims[$0] == .fixed(1) }
+        }
+    }
 }
 
 /// A value with a name attached: an output, or a param's gradient.

@@ -7,6 +7,14 @@ extension IRTextParser {
         case .value: try node()
         case .atom("input"), .atom("target"): try dataDecl()
         case .atom("param"): try paramDecl()
+        case .atom("state"): try stateDecl()
+        case .atom("update"):
+            positions.stateUpdates.append(tok.offset)
+            advance()
+            let name = try name("a state name")
+            try punct("=")
+            graph.stateUpdates.append(NamedValue(name, try valueUse()))
+            try endOfStatement()
         case .atom("output"):
             positions.outputs.append(tok.offset)
             advance()
@@ -30,7 +38,7 @@ extension IRTextParser {
             graph.gradients.append(NamedValue(name, try valueUse()))
             try endOfStatement()
         default:
-            throw unexpected(tok, "a declaration, a node, 'output', 'loss' or 'grad'")
+            throw unexpected(tok, "a declaration, a node, 'output', 'loss', 'grad' or 'update'")
         }
     }
 
@@ -59,6 +67,20 @@ extension IRTextParser {
         try endOfStatement()
         graph.params.append(ParamDecl(name: name, type: type, initializer: initializer))
         positions.params.append(offset)
+    }
+
+    /// `state bn.running_mean: f32[16] = zeros`.
+    mutating func stateDecl() throws {
+        let offset = tok.offset
+        advance()
+        let name = try name("a state name")
+        try punct(":")
+        let type = try tensorType()
+        try punct("=")
+        let initializer = try initializer()
+        try endOfStatement()
+        graph.state.append(StateDecl(name: name, type: type, initializer: initializer))
+        positions.state.append(offset)
     }
 
     mutating func initializer() throws -> Initializer {
@@ -156,6 +178,7 @@ extension IRTextParser {
         switch m {
         case "input": return (.input(try name("an input name")), [])
         case "param": return (.param(try name("a param name")), [])
+        case "state": return (.state(try name("a state name")), [])
         case "constant": return (.constant(try double()), [])
         default: break
         }
@@ -178,8 +201,12 @@ extension IRTextParser {
         return try read(&a)
     }
 
+    static func window(_ a: inout IRArguments) throws -> Window2d {
+        Window2d(kernel: try a.int("kernel"), stride: try a.int("stride"), padding: try a.int("padding"))
+    }
+
     /// How each op with operands is read, by mnemonic (the inverse of `Op.mnemonic`): the op
-    /// families from their enums, the other ops by name. `input`, `param` and `constant` have
+    /// families from their enums, the other ops by name. `input`, `param`, `state` and `constant` have
     /// a syntax of their own (`operation()`).
     static let opReaders: [String: @Sendable (inout IRArguments) throws -> Op] = {
         var t: [String: @Sendable (inout IRArguments) throws -> Op] = [
@@ -205,6 +232,14 @@ extension IRTextParser {
             "relu_grad": { _ in .reluGrad },
             "softmax_cross_entropy": { _ in .softmaxCrossEntropy },
             "softmax_cross_entropy_grad": { _ in .softmaxCrossEntropyGrad },
+            "if_training": { _ in .ifTraining },
+            "conv2d": { .conv2d(stride: try $0.int("stride"), padding: try $0.int("padding"), relu: try $0.flag("relu")) },
+            "conv2d_input_grad": { .conv2dInputGrad(stride: try $0.int("stride"), padding: try $0.int("padding")) },
+            "conv2d_weight_grad": { .conv2dWeightGrad(stride: try $0.int("stride"), padding: try $0.int("padding")) },
+            "max_pool2d": { .maxPool2d(try window(&$0)) },
+            "max_pool2d_grad": { .maxPool2dGrad(try window(&$0)) },
+            "avg_pool2d": { .avgPool2d(try window(&$0)) },
+            "avg_pool2d_grad": { .avgPool2dGrad(try window(&$0)) },
         ]
         for u in UnaryOp.allCases { t[u.rawValue] = { _ in .unary(u) } }
         for b in BinaryOp.allCases { t[b.rawValue] = { _ in .binary(b) } }

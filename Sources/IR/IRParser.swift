@@ -51,10 +51,12 @@ struct IRPositions {
     var graph = 0
     var data: [Int] = []
     var params: [Int] = []
+    var state: [Int] = []
     var nodes: [Int] = []
     var outputs: [Int] = []
     var loss: Int?
     var gradients: [Int] = []
+    var stateUpdates: [Int] = []
     var train: Int?
 
     func offset(of subject: VerifierProblem.Subject) -> Int {
@@ -67,6 +69,8 @@ struct IRPositions {
         case .output(let i): return at(outputs, i)
         case .loss: return loss ?? graph
         case .gradient(let i): return at(gradients, i)
+        case .state(let i): return at(state, i)
+        case .stateUpdate(let i): return at(stateUpdates, i)
         case .train: return train ?? graph
         }
     }

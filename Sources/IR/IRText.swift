@@ -64,7 +64,7 @@ enum IRText {
 
 extension IRText {
     /// Every op mnemonic the parser knows, for "did you mean" hints.
-    static let mnemonics: [String] = ["input", "param", "constant"] + IRTextParser.opReaders.keys.sorted()
+    static let mnemonics: [String] = ["input", "param", "state", "constant"] + IRTextParser.opReaders.keys.sorted()
 
     /// The candidate closest to `word`, if it is close enough to be a typo.
     static func suggestion(for word: String, among candidates: [String]) -> String? {

@@ -10,6 +10,9 @@ public enum Op: Hashable, Sendable {
     case input(String)
     /// A trainable tensor, by its checkpoint name (`fc1.weight`).
     case param(String)
+    /// A tensor that is not trained but carried from step to step and saved with the
+    /// checkpoint (batch normalization's running statistics), by its checkpoint name.
+    case state(String)
     /// A scalar literal; its dtype is the node's.
     case constant(Double)
 
@@ -71,6 +74,29 @@ public enum Op: Hashable, Sendable {
     /// (y: i32) -> f32 one-hot rows with `classes` columns.
     case oneHot(classes: Int)
 
+    /// (a, b) -> a in a training step, b in evaluation and prediction: batch statistics
+    /// against running statistics. The gradient flows to a only.
+    case ifTraining
+
+    // MARK: Convolution and pooling; x is [N, C, H, W], windows are square
+    /// (x, w) or (x, w, b) -> [N, O, OH, OW]: the cross-correlation of x, zero-padded by
+    /// `padding` on every side, with w [O, C, k, k] at `stride`, plus b [O]; then ReLU when
+    /// `relu` (fused by the passes, like `linear`). OH = (H + 2·padding − k) / stride + 1.
+    case conv2d(stride: Int, padding: Int, relu: Bool)
+    /// (g, w) -> the node's type [N, C, H, W]: the gradient of conv2d's input.
+    case conv2dInputGrad(stride: Int, padding: Int)
+    /// (x, g) -> the node's type [O, C, k, k]: the gradient of conv2d's weight.
+    case conv2dWeightGrad(stride: Int, padding: Int)
+    /// (x) -> the maximum of each window; padding cells never win, the first maximal real cell
+    /// in row-major order does (a NaN always wins).
+    case maxPool2d(Window2d)
+    /// (x, g) -> x's type: g routed to each window's winning cell, added up where windows overlap.
+    case maxPool2dGrad(Window2d)
+    /// (x) -> the mean of each window, zero padding cells counted.
+    case avgPool2d(Window2d)
+    /// (g) -> the node's type: each window's g spread evenly over its cells.
+    case avgPool2dGrad(Window2d)
+
     // MARK: Losses: (prediction, target) -> f32 scalar, reduced like PyTorch's default
     case loss(LossKind)
 
@@ -85,6 +111,31 @@ public enum Op: Hashable, Sendable {
     case softmaxCrossEntropy
     /// (z, y, g) -> f32[N, C]: (softmax(z) - one_hot(y)) * g / N, the gradient of the above.
     case softmaxCrossEntropyGrad
+}
+
+/// A square pooling window: its size, the step between windows and the padding on each side.
+public struct Window2d: Hashable, Sendable {
+    public var kernel: Int
+    public var stride: Int
+    public var padding: Int
+
+    public init(kernel: Int, stride: Int, padding: Int) {
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    /// PyTorch's output size along an axis of `size` cells: floor((size + 2p − k) / s) + 1,
+    /// or nil when the windows do not fit (the padded input is smaller than the kernel).
+    public func outputSize(_ size: Int) -> Int? {
+        Window2d.outputSize(size, kernel: kernel, stride: stride, padding: padding)
+    }
+
+    public static func outputSize(_ size: Int, kernel: Int, stride: Int, padding: Int) -> Int? {
+        let padded = size + 2 * padding
+        guard stride >= 1, kernel >= 1, padding >= 0, padded >= kernel else { return nil }
+        return (padded - kernel) / stride + 1
+    }
 }
 
 /// An elementwise op of one operand. Its raw value is its IR mnemonic and, unless
@@ -153,6 +204,7 @@ extension Op {
         switch self {
         case .input: return "input"
         case .param: return "param"
+        case .state: return "state"
         case .constant: return "constant"
         case .unary(let u): return u.rawValue
         case .pow: return "pow"
@@ -175,6 +227,14 @@ extension Op {
         case .argmax: return "argmax"
         case .maxMask: return "max_mask"
         case .oneHot: return "one_hot"
+        case .ifTraining: return "if_training"
+        case .conv2d: return "conv2d"
+        case .conv2dInputGrad: return "conv2d_input_grad"
+        case .conv2dWeightGrad: return "conv2d_weight_grad"
+        case .maxPool2d: return "max_pool2d"
+        case .maxPool2dGrad: return "max_pool2d_grad"
+        case .avgPool2d: return "avg_pool2d"
+        case .avgPool2dGrad: return "avg_pool2d_grad"
         case .loss(let l): return l.rawValue
         case .linear: return "linear"
         case .reluGrad: return "relu_grad"
@@ -187,7 +247,7 @@ extension Op {
     public var isNonDifferentiable: Bool {
         switch self {
         case .unary(.floor), .unary(.sign), .unary(.toInt), .argmax, .maxMask, .oneHot, .count,
-             .dropoutMask, .input, .param, .constant:
+             .dropoutMask, .input, .param, .state, .constant:
             return true
         case .binary(let b): return b.isComparison || b == .floorDiv || b == .mod
         default: return false

@@ -24,8 +24,11 @@ public struct IRPrinter: Sendable {
         for p in g.params {
             lines.append("  param \(IRText.name(p.name)): \(IRText.type(p.type)) = \(Self.initializer(p.initializer))")
         }
+        for st in g.state {
+            lines.append("  state \(IRText.name(st.name)): \(IRText.type(st.type)) = \(Self.initializer(st.initializer))")
+        }
         // A blank line between the declarations and the computation, as in a source file.
-        if !(g.data.isEmpty && g.params.isEmpty) && !g.nodes.isEmpty { lines.append("") }
+        if !(g.data.isEmpty && g.params.isEmpty && g.state.isEmpty) && !g.nodes.isEmpty { lines.append("") }
         for n in g.nodes {
             var line = "  " + nodeText(n, in: g)
             if showLocations, let loc = n.location {
@@ -41,6 +44,9 @@ public struct IRPrinter: Sendable {
         for gr in g.gradients {
             lines.append("  grad \(IRText.name(gr.name)) = \(IRText.value(gr.value, in: g))")
         }
+        for u in g.stateUpdates {
+            lines.append("  update \(IRText.name(u.name)) = \(IRText.value(u.value, in: g))")
+        }
         lines.append("}")
         lines += TrainConfigPrinter.lines(g.train)
         return lines.joined(separator: "\n") + "\n"
@@ -55,7 +61,7 @@ public struct IRPrinter: Sendable {
     public func opText(_ n: Node, in g: Graph) -> String {
         var text = n.op.mnemonic
         switch n.op {
-        case .input(let name), .param(let name): return text + " " + IRText.name(name)
+        case .input(let name), .param(let name), .state(let name): return text + " " + IRText.name(name)
         case .constant(let v): return text + " " + Self.constant(v, n.type.dtype)
         default: break
         }
@@ -87,7 +93,13 @@ public struct IRPrinter: Sendable {
         case .oneHot(let classes): return [("classes", "\(classes)")]
         case .pow(let e): return [("exponent", IRText.number(e))]
         case .linear(let relu): return relu ? [("relu", "true")] : []
-        case .input, .param, .constant, .unary, .binary, .select, .reshape, .transpose, .broadcast,
+        case .conv2d(let stride, let padding, let relu):
+            return [("stride", "\(stride)"), ("padding", "\(padding)")] + (relu ? [("relu", "true")] : [])
+        case .conv2dInputGrad(let stride, let padding), .conv2dWeightGrad(let stride, let padding):
+            return [("stride", "\(stride)"), ("padding", "\(padding)")]
+        case .maxPool2d(let w), .maxPool2dGrad(let w), .avgPool2d(let w), .avgPool2dGrad(let w):
+            return [("kernel", "\(w.kernel)"), ("stride", "\(w.stride)"), ("padding", "\(w.padding)")]
+        case .input, .param, .state, .constant, .ifTraining, .unary, .binary, .select, .reshape, .transpose, .broadcast,
              .sumTo, .gather, .scatterAdd, .loss, .reluGrad, .softmaxCrossEntropy, .softmaxCrossEntropyGrad:
             return []
         }

@@ -26,7 +26,7 @@ public enum TypeRules {
             return d
         }
         switch op {
-        case .input, .param:
+        case .input, .param, .state:
             try need(0)
             return try requireDeclared()
         case .constant:
@@ -157,6 +157,55 @@ public enum TypeRules {
             guard operands[0].dtype == .i32 else { throw Failure("one_hot needs i32 labels, got \(operands[0])") }
             guard classes >= 1 else { throw Failure("one_hot needs at least one class") }
             return TensorType(.f32, Shape(operands[0].shape.dims + [.fixed(classes)]))
+
+        case .ifTraining:
+            try need(2)
+            guard operands[0] == operands[1] else {
+                throw Failure("the training and evaluation values must have one type, got \(operands[0]) and \(operands[1])")
+            }
+            return operands[0]
+
+        case .conv2d(let stride, let padding, _):
+            guard operands.count == 2 || operands.count == 3 else {
+                throw Failure("expects 2 or 3 operands, got \(operands.count)")
+            }
+            let y = try conv2dType(operands[0], operands[1], stride: stride, padding: padding)
+            if operands.count == 3 {
+                guard operands[2].dtype == .f32, operands[2].rank == 1, operands[2].shape.dims[0] == y.shape.dims[1] else {
+                    throw Failure("the bias must be f32[\(y.shape.dims[1])], got \(operands[2])")
+                }
+            }
+            return y
+        case .conv2dInputGrad(let stride, let padding):
+            try need(2)
+            let d = try requireDeclared()
+            guard try conv2dType(d, operands[1], stride: stride, padding: padding) == operands[0] else {
+                throw Failure("\(operands[0]) is not the output of a convolution of \(d) with \(operands[1])")
+            }
+            return d
+        case .conv2dWeightGrad(let stride, let padding):
+            try need(2)
+            let d = try requireDeclared()
+            guard try conv2dType(operands[0], d, stride: stride, padding: padding) == operands[1] else {
+                throw Failure("\(operands[1]) is not the output of a convolution of \(operands[0]) with \(d)")
+            }
+            return d
+        case .maxPool2d(let w), .avgPool2d(let w):
+            try need(1)
+            return try pool2dType(operands[0], w)
+        case .maxPool2dGrad(let w):
+            try need(2)
+            guard try pool2dType(operands[0], w) == operands[1] else {
+                throw Failure("\(operands[1]) is not the output of pooling \(operands[0])")
+            }
+            return operands[0]
+        case .avgPool2dGrad(let w):
+            try need(1)
+            let d = try requireDeclared()
+            guard try pool2dType(d, w) == operands[0] else {
+                throw Failure("\(operands[0]) is not the output of pooling \(d)")
+            }
+            return d
 
         case .loss(let kind):
             try need(2)
@@ -298,6 +347,54 @@ public enum TypeRules {
             throw Failure("the product \(a) @ \(b) would hold the batch twice")
         }
         return TensorType(.f32, Shape(dims))
+    }
+
+    /// An image batch [N, C, H, W]: f32, four axes, fixed sizes after the first.
+    static func requireImages(_ x: TensorType, _ what: String) throws -> (channels: Int, height: Int, width: Int) {
+        guard x.dtype == .f32, x.rank == 4 else { throw Failure("\(what) needs f32[N, C, H, W], got \(x)") }
+        let d = x.shape.dims
+        guard let c = d[1].fixedSize, let h = d[2].fixedSize, let w = d[3].fixedSize else {
+            throw Failure("\(what) needs the batch as the first axis of f32[N, C, H, W], got \(x)")
+        }
+        return (c, h, w)
+    }
+
+    /// The output of a convolution of x [N, C, H, W] with w [O, C, k, k]; PyTorch's sizes.
+    public static func conv2dType(_ x: TensorType, _ w: TensorType, stride: Int, padding: Int) throws -> TensorType {
+        let (c, h, wd) = try requireImages(x, "a convolution")
+        guard w.dtype == .f32, w.rank == 4, let o = w.shape.dims[0].fixedSize, let wc = w.shape.dims[1].fixedSize,
+              let k = w.shape.dims[2].fixedSize, w.shape.dims[3] == .fixed(k) else {
+            throw Failure("the weight must be f32[O, C, k, k] (a square kernel), got \(w)")
+        }
+        guard wc == c else {
+            throw Failure("the input has \(c) channel\(c == 1 ? "" : "s") but the weight \(w) expects \(wc)")
+        }
+        try checkWindow(kernel: k, stride: stride, padding: padding, height: h, width: wd, pooling: false)
+        let oh = Window2d.outputSize(h, kernel: k, stride: stride, padding: padding)!
+        let ow = Window2d.outputSize(wd, kernel: k, stride: stride, padding: padding)!
+        return TensorType(.f32, Shape([x.shape.dims[0], .fixed(o), .fixed(oh), .fixed(ow)]))
+    }
+
+    /// The output of pooling x [N, C, H, W] with window `w`.
+    public static func pool2dType(_ x: TensorType, _ w: Window2d) throws -> TensorType {
+        let (_, h, wd) = try requireImages(x, "pooling")
+        try checkWindow(kernel: w.kernel, stride: w.stride, padding: w.padding, height: h, width: wd, pooling: true)
+        return TensorType(.f32, Shape([x.shape.dims[0], x.shape.dims[1], .fixed(w.outputSize(h)!), .fixed(w.outputSize(wd)!)]))
+    }
+
+    /// kernel >= 1, stride >= 1, padding >= 0 (at most half the kernel for pooling, as in
+    /// PyTorch), and a kernel no larger than the padded input.
+    static func checkWindow(kernel: Int, stride: Int, padding: Int, height: Int, width: Int, pooling: Bool) throws {
+        guard kernel >= 1 else { throw Failure("the kernel size must be at least 1, got \(kernel)") }
+        guard stride >= 1 else { throw Failure("the stride must be at least 1, got \(stride)") }
+        guard padding >= 0 else { throw Failure("the padding must be at least 0, got \(padding)") }
+        if pooling && 2 * padding > kernel {
+            throw Failure("the padding \(padding) is over half the kernel size \(kernel)")
+        }
+        guard kernel <= height + 2 * padding, kernel <= width + 2 * padding else {
+            let padded = padding == 0 ? "" : " padded by \(padding) to \(height + 2 * padding)x\(width + 2 * padding)"
+            throw Failure("the kernel \(kernel)x\(kernel) does not fit the input \(height)x\(width)\(padded): the output would be empty")
+        }
     }
 
     static func lossType(_ kind: LossKind, _ p: TensorType, _ y: TensorType) throws -> TensorType {

@@ -9,6 +9,8 @@ public struct VerifierProblem: Hashable, Sendable, CustomStringConvertible {
         case output(Int)
         case loss
         case gradient(Int)
+        case state(Int)
+        case stateUpdate(Int)
         case train
     }
 
@@ -40,13 +42,15 @@ public struct VerificationError: Error, CustomStringConvertible, Sendable {
 ///
 /// - declarations: names unique (inputs, targets and params share one namespace); types
 ///   well-formed (fixed dims >= 1, the batch at most once); the batch only as the first axis of
-///   an input or target; params f32 with no batch and a sane initializer;
+///   an input or target; params f32 with no batch and a sane initializer; state with no batch,
+///   starting at zeros, ones or a number;
 /// - nodes: node i has id i; operands refer to earlier nodes; value names unique; constants
 ///   scalar, and i32 constants 32-bit integers; axes normalized (sorted, distinct, in range); `input`/`param` leaves name a
 ///   declaration of exactly their type, each at most once; the node's type is exactly what
 ///   `TypeRules.resultType(of:operands:declared:)` gives (with the node's own type as declared);
 /// - outputs, loss and gradients refer to existing values; output names unique; the loss is an
-///   f32 scalar; each gradient names a param (at most once) and has that param's type;
+///   f32 scalar; each gradient names a param (at most once) and has that param's type; each
+///   state update names a state (at most once) and has that state's type;
 /// - train: batch and accumulate >= 1, validation in [0, 1), `normalize` and `columns` name
 ///   inputs or targets, each once.
 public enum Verifier {
@@ -90,6 +94,8 @@ private struct VerifierRun {
         case .output(let i): return "output \(IRText.name(graph.outputs[i].name))"
         case .loss: return "loss"
         case .gradient(let i): return "grad \(IRText.name(graph.gradients[i].name))"
+        case .state(let i): return "state \(IRText.name(graph.state[i].name))"
+        case .stateUpdate(let i): return "update \(IRText.name(graph.stateUpdates[i].name))"
         case .train: return "train"
         }
     }
@@ -137,6 +143,16 @@ private struct VerifierRun {
                 report(.param(i), "\(v.count) initial values for a param of type \(p.type)")
             }
         }
+        for (i, st) in graph.state.enumerated() {
+            if !declared.insert(st.name).inserted { report(.state(i), "the name '\(st.name)' is declared twice") }
+            if let problem = Self.typeProblem(st.type) { report(.state(i), problem) }
+            if st.type.shape.hasBatch { report(.state(i), "a state's type \(st.type) cannot hold the batch N") }
+            switch st.initializer {
+            case .zeros, .ones: break
+            case .constant(let v) where v.isFinite && (st.type.dtype == .f32 || v.rounded() == v && abs(v) < 2147483648): break
+            default: report(.state(i), "a state starts at zeros, ones or a number of its dtype")
+            }
+        }
     }
 
     static func initializerProblem(_ i: Initializer) -> String? {
@@ -175,7 +191,7 @@ private struct VerifierRun {
             let badOperands = n.operands.filter { $0.index < 0 || $0.index >= i }
             for v in badOperands { report(.node(i), "operand \(v) is not an earlier node") }
             switch n.op {
-            case .input, .param:
+            case .input, .param, .state:
                 if !leaves.insert(n.op).inserted { report(.node(i), "a second leaf for the same \(n.op.mnemonic)") }
                 checkLeaf(i, n)
             case .dropoutMask(_, let site):
@@ -230,6 +246,12 @@ private struct VerifierRun {
                 return
             }
             if p.type != n.type { report(.node(i), "has type \(n.type), but param '\(name)' is \(p.type)") }
+        case .state(let name):
+            guard let st = graph.stateDecl(named: name) else {
+                report(.node(i), "no state is declared as '\(name)'")
+                return
+            }
+            if st.type != n.type { report(.node(i), "has type \(n.type), but state '\(name)' is \(st.type)") }
         default:
             break
         }
@@ -243,6 +265,15 @@ private struct VerifierRun {
         }
         if case .oneHot(let classes) = op, classes > maxDim {
             return "one_hot with \(classes) classes is out of range"
+        }
+        switch op {
+        case .conv2d(let s, let p, _), .conv2dInputGrad(let s, let p), .conv2dWeightGrad(let s, let p):
+            if s > maxDim || p > maxDim { return "stride \(s) and padding \(p) are out of range" }
+        case .maxPool2d(let w), .maxPool2dGrad(let w), .avgPool2d(let w), .avgPool2dGrad(let w):
+            if w.kernel > maxDim || w.stride > maxDim || w.padding > maxDim {
+                return "kernel \(w.kernel), stride \(w.stride) and padding \(w.padding) are out of range"
+            }
+        default: break
         }
         let axes: [Int]
         switch op {
@@ -295,6 +326,21 @@ private struct VerifierRun {
             }
             if graph.type(of: gr.value) != p.type {
                 report(.gradient(i), "the gradient has type \(graph.type(of: gr.value)), but the param is \(p.type)")
+            }
+        }
+        var updated = Set<String>()
+        for (i, u) in graph.stateUpdates.enumerated() {
+            if !updated.insert(u.name).inserted { report(.stateUpdate(i), "state '\(u.name)' is updated twice") }
+            guard exists(u.value) else {
+                report(.stateUpdate(i), "\(u.value) is not a value of the graph")
+                continue
+            }
+            guard let st = graph.stateDecl(named: u.name) else {
+                report(.stateUpdate(i), "no state is declared as '\(u.name)'")
+                continue
+            }
+            if graph.type(of: u.value) != st.type {
+                report(.stateUpdate(i), "the new value has type \(graph.type(of: u.value)), but the state is \(st.type)")
             }
         }
     }

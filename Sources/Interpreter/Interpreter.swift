@@ -18,11 +18,11 @@ public struct Interpreter: Sendable {
     /// The graph being interpreted.
     public let graph: Graph
 
-    /// Whether dropout is active.
+    /// Whether dropout is active and batch statistics are used.
     public enum Mode: Hashable, Sendable {
-        /// `dropout_mask` draws its mask (`DropoutDraw`).
+        /// `dropout_mask` draws its mask (`DropoutDraw`); `if_training` takes its first operand.
         case training
-        /// `dropout_mask` is all ones and nothing is drawn.
+        /// `dropout_mask` is all ones and nothing is drawn; `if_training` takes its second.
         case evaluation
     }
 
@@ -47,13 +47,15 @@ public struct Interpreter: Sendable {
     ///     i32 feeds must hold integers in the range of `Int32`. Feeds the graph does not use
     ///     are ignored.
     ///   - params: a tensor for each `param` node, by checkpoint name, with the declared sizes.
+    ///   - state: a tensor for each `state` node, by checkpoint name, with the declared sizes; a
+    ///     state not given starts at its declared initial value.
     ///   - mode: `.training` draws dropout masks from `dropout`; `.evaluation` draws nothing.
     ///   - dropout: where this step's masks come from (the epoch and the batch's first row);
     ///     two runs with the same value draw the same masks (as a gradient check needs).
     /// - Returns: the value of every node.
     /// - Throws: `InterpreterError` for a missing or misshapen feed or param and for a run-time
     ///   error of an op.
-    public func run(feeds: [String: Tensor], params: [String: Tensor], mode: Mode,
+    public func run(feeds: [String: Tensor], params: [String: Tensor], state: [String: Tensor] = [:], mode: Mode,
                     dropout: DropoutDraw) throws -> Values {
         try verify()
         let batch = try batchSize(feeds: feeds)
@@ -65,7 +67,7 @@ public struct Interpreter: Sendable {
             do {
                 let operands = node.operands.map { values[$0.index] }
                 value = try evaluate(node, operands, expected: expected, feeds: feeds, params: params,
-                                     mode: mode, dropout: dropout)
+                                     state: state, mode: mode, dropout: dropout)
             } catch let failure as KernelFailure {
                 throw InterpreterError(failure.message, at: node)
             }
@@ -80,8 +82,21 @@ public struct Interpreter: Sendable {
     }
 
     /// Evaluates every node in evaluation mode (dropout off, nothing drawn).
-    public func run(feeds: [String: Tensor], params: [String: Tensor]) throws -> Values {
-        try run(feeds: feeds, params: params, mode: .evaluation, dropout: DropoutDraw(epochKey: 0, firstRow: 0))
+    public func run(feeds: [String: Tensor], params: [String: Tensor], state: [String: Tensor] = [:]) throws -> Values {
+        try run(feeds: feeds, params: params, state: state, mode: .evaluation, dropout: DropoutDraw(epochKey: 0, firstRow: 0))
+    }
+
+    /// The initial value of every state of the graph, by name.
+    public static func initialState(_ graph: Graph) -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: graph.state.map { st -> (String, Tensor) in
+            let value: Double
+            switch st.initializer {
+            case .ones: value = 1
+            case .constant(let c): value = c
+            default: value = 0
+            }
+            return (st.name, Tensor(shape: st.type.shape.sizes(batch: 1), repeating: value))
+        })
     }
 
     /// The batch size the feeds bind: the size of the batch axis of every fed `input` node
@@ -132,7 +147,7 @@ public struct Interpreter: Sendable {
     // MARK: - Dispatch
 
     private func evaluate(_ node: Node, _ x: [Tensor], expected: [Int], feeds: [String: Tensor],
-                          params: [String: Tensor], mode: Mode,
+                          params: [String: Tensor], state: [String: Tensor], mode: Mode,
                           dropout: DropoutDraw) throws -> Tensor {
         let dtype = node.type.dtype
         // The operands' dtype (ops that take several operands take them all of one dtype).
@@ -151,6 +166,13 @@ public struct Interpreter: Sendable {
             guard let value = params[name] else { throw KernelFailure("no value given for param '\(name)'") }
             guard value.shape == expected else {
                 throw KernelFailure("param '\(name)' is \(node.type) but was given a tensor of shape \(value.shape)")
+            }
+            return value
+        case .state(let name):
+            let value = state[name] ?? Interpreter.initialState(graph)[name]
+            guard let value else { throw KernelFailure("no state is declared as '\(name)'") }
+            guard value.shape == expected else {
+                throw KernelFailure("state '\(name)' is \(node.type) but was given a tensor of shape \(value.shape)")
             }
             return value
         case .constant(let c):
@@ -190,6 +212,19 @@ public struct Interpreter: Sendable {
         case .argmax(let axis): return Kernels.argmax(x[0], axis: axis)
         case .maxMask(let axis): return Kernels.maxMask(x[0], axis: axis)
         case .oneHot(let classes): return try Kernels.oneHot(x[0], classes: classes)
+
+        case .ifTraining: return mode == .training ? x[0] : x[1]
+
+        case .conv2d(let stride, let padding, let relu):
+            return try Kernels.conv2d(x, stride: stride, padding: padding, relu: relu)
+        case .conv2dInputGrad(let stride, let padding):
+            return Kernels.conv2dInputGrad(x[0], x[1], inputShape: expected, stride: stride, padding: padding)
+        case .conv2dWeightGrad(let stride, let padding):
+            return Kernels.conv2dWeightGrad(x[0], x[1], weightShape: expected, stride: stride, padding: padding)
+        case .maxPool2d(let w): return Kernels.maxPool2d(x[0], w)
+        case .maxPool2dGrad(let w): return Kernels.maxPool2dGrad(x[0], x[1], w)
+        case .avgPool2d(let w): return Kernels.avgPool2d(x[0], w)
+        case .avgPool2dGrad(let w): return Kernels.avgPool2dGrad(x[0], inputShape: expected, w)
 
         case .loss(let kind): return try Kernels.loss(kind, x[0], x[1])
 

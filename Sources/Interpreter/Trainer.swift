@@ -21,12 +21,13 @@ import Darwin
 ///    partial, and is skipped with `drop_last`.
 /// 4. Each batch is a step: the whole graph runs in training mode (dropout masks drawn for the
 ///    epoch and the batch's rows' positions in it, `DropoutDraw`); the step's loss is the graph's loss (the mean
-///    over the batch's rows); its gradients, divided by `accumulate` = k, are added up. After k
+///    over the batch's rows); its gradients, divided by `accumulate` = k, are added up; the
+///    state (batch normalization's running statistics) takes the step's `stateUpdates`. After k
 ///    batches, and after the last batch of an epoch however many came before it, the optimizer
 ///    updates the params (`OptimizerState`) at the epoch's learning rate and the sum restarts.
 /// 5. After each epoch: the epoch loss is the example-weighted mean of its steps' losses; the
 ///    validation loss (if any rows are held out) is evaluated in batches of `batch` rows in
-///    evaluation mode, weighted by example; then the schedule steps once
+///    evaluation mode (with the state as it stands), weighted by example; then the schedule steps once
 ///    (`LearningRateSchedule`), watching the validation loss if there is one, else the epoch
 ///    loss.
 ///
@@ -74,6 +75,8 @@ public struct Trainer: Sendable {
     public struct Result: Sendable {
         /// The params after the last update.
         public var params: [String: Tensor]
+        /// The state after the last step (batch normalization's running statistics).
+        public var state: [String: Tensor]
         /// The loss of every step (one forward and backward pass) in order.
         public var stepLosses: [Double]
         /// One record per epoch.
@@ -94,12 +97,14 @@ public struct Trainer: Sendable {
     ///   - data: every `input` and `target` of the graph, by name, its rows along axis 0 (shape
     ///     `[rows] + the declared fixed dims`); ignored (and may be empty) for a model with no data.
     ///   - initialParams: starting values by param name; default: `ParamInitializer`'s.
+    ///   - initialState: starting values by state name; default: each state's initializer.
     ///   - maxUpdates: stop after this many updates (the trainer's `--steps N`).
     ///   - onUpdate: called after every update with the update count (from 1) and the params.
     /// - Throws: `InterpreterError` for missing or misshapen data or params, for a graph with no
-    ///   loss or with gradients that do not match the params, and for a run-time error of an op.
+    ///   loss or with gradients that do not match the params, for a training batch of one row
+    ///   that batch normalization cannot normalise, and for a run-time error of an op.
     public func train(data: [String: Tensor] = [:], initialParams: [String: Tensor]? = nil,
-                      maxUpdates: Int? = nil,
+                      initialState: [String: Tensor]? = nil, maxUpdates: Int? = nil,
                       onUpdate: ((_ update: Int, _ params: [String: Tensor]) -> Void)? = nil) throws -> Result {
         let lossValue = try checkedLoss()
         let interpreter = Interpreter(graph: graph)
@@ -108,17 +113,19 @@ public struct Trainer: Sendable {
 
         var params = initialParams ?? ParamInitializer.initialValues(graph.params, seed: seed)
         try checkParams(params)
+        var state = initialState ?? Interpreter.initialState(graph)
         let gradients = try gradientValues()
 
         var optimizer = OptimizerState(optimizer: config.optimizer)
         var schedule = LearningRateSchedule(config.schedule, baseLR: config.optimizer.lr)
-        var result = Result(params: [:], stepLosses: [], epochs: [], updates: 0,
+        var result = Result(params: [:], state: [:], stepLosses: [], epochs: [], updates: 0,
                             split: DataSplit(training: [], validation: []), normalization: [:],
                             optimizer: optimizer)
 
         /// One forward and backward pass: adds gradient / k into `sum`, returns the loss.
         func step(_ feeds: [String: Tensor], _ dropout: DropoutDraw, into sum: inout [String: Tensor]) throws -> Double {
-            let values = try interpreter.run(feeds: feeds, params: params, mode: .training, dropout: dropout)
+            let values = try interpreter.run(feeds: feeds, params: params, state: state, mode: .training, dropout: dropout)
+            for u in graph.stateUpdates { state[u.name] = values[u.value] }
             for (name, value) in gradients {
                 let g = values[value]
                 var acc = sum[name] ?? Tensor.zeros(g.shape)
@@ -177,6 +184,12 @@ public struct Trainer: Sendable {
                 let order = config.shuffle ? shuffler.nextOrder(count: n) : Array(0..<n)
                 var batches = stride(from: 0, to: n, by: batchSize).map { Array(order[$0..<min($0 + batchSize, n)]) }
                 if config.dropLast, let last = batches.last, last.count < batchSize { batches.removeLast() }
+                if epoch == 1, batches.contains(where: { $0.count == 1 }), let node = graph.nodeNeedingTwoRows() {
+                    throw InterpreterError(
+                        "a training batch of 1 row leaves batch normalization a single value per channel "
+                            + "(\(n) training rows in batches of \(batchSize)); use drop_last true or another batch size",
+                        value: node.id, location: node.location)
+                }
 
                 var sum = [String: Tensor]()
                 var (weighted, seen) = (0.0, 0)
@@ -197,7 +210,7 @@ public struct Trainer: Sendable {
                 let loss = seen > 0 ? weighted / Double(seen) : .nan
                 var validationLoss: Double?
                 if !split.validation.isEmpty {
-                    validationLoss = try evaluateLoss(rows, split.validation, params: params, batch: batchSize)
+                    validationLoss = try evaluateLoss(rows, split.validation, params: params, state: state, batch: batchSize)
                 }
                 result.epochs.append(EpochRecord(loss: loss, validationLoss: validationLoss, learningRate: lr, rows: seen))
                 // An epoch that ran to its end is complete, and steps the schedule, even when
@@ -207,17 +220,19 @@ public struct Trainer: Sendable {
             }
         }
         result.params = params
+        result.state = state
         result.optimizer = optimizer
         return result
     }
 
     /// The example-weighted mean loss over `rows` of `data` (default: all), evaluated in
     /// evaluation mode in batches of `batch` rows (default: all at once), as `eval` reports it.
-    public func evaluateLoss(data: [String: Tensor], params: [String: Tensor], rows: [Int]? = nil,
-                             batch: Int? = nil) throws -> Double {
+    public func evaluateLoss(data: [String: Tensor], params: [String: Tensor], state: [String: Tensor]? = nil,
+                             rows: [Int]? = nil, batch: Int? = nil) throws -> Double {
         let table = try checkData(data)
         let selected = rows ?? Array(0..<table.count)
-        return try evaluateLoss(table, selected, params: params, batch: batch ?? max(selected.count, 1))
+        return try evaluateLoss(table, selected, params: params, state: state ?? Interpreter.initialState(graph),
+                                batch: batch ?? max(selected.count, 1))
     }
 
     // MARK: - Helpers
@@ -286,13 +301,14 @@ public struct Trainer: Sendable {
         return loss
     }
 
-    private func evaluateLoss(_ table: Rows, _ rows: [Int], params: [String: Tensor], batch: Int) throws -> Double {
+    private func evaluateLoss(_ table: Rows, _ rows: [Int], params: [String: Tensor], state: [String: Tensor],
+                              batch: Int) throws -> Double {
         let lossValue = try checkedLoss()
         let interpreter = Interpreter(graph: graph)
         var (weighted, seen) = (0.0, 0)
         for start in stride(from: 0, to: rows.count, by: batch) {
             let chunk = Array(rows[start..<min(start + batch, rows.count)])
-            let values = try interpreter.run(feeds: table.feeds(chunk), params: params)
+            let values = try interpreter.run(feeds: table.feeds(chunk), params: params, state: state)
             weighted += values[lossValue].scalars[0] * Double(chunk.count)
             seen += chunk.count
         }

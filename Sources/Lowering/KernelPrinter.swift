@@ -41,6 +41,7 @@ public enum KernelPrinter {
         case .param(let i): return "param \(i)"
         case .grad(let i): return "grad \(i)"
         case .data(let i): return "data \(i)"
+        case .state(let i): return "state \(i)"
         case .arena(let offset): return "arena @\(offset)"
         case .alias(let b): return "alias of \(e.buffer(b).name)"
         }
@@ -71,9 +72,9 @@ public enum KernelPrinter {
         switch k {
         case .elementwise(let x):
             return "\(n(x.output)) = loop\(dims(x.shape)) \(expr(x.expr, x.operands.map { operand($0, e) }))"
-                + x.reductions.map { "; \(n($0.output))\(dims($0.outputStrides)) \($0.isUpdate ? "-= lr * sum" : "sum=") it" }.joined()
+                + x.reductions.map { "; \(n($0.output))\(dims($0.outputStrides)) sum= it" }.joined()
         case .reduce(let r):
-            return "\(n(r.output))\(dims(r.outputStrides)) \(r.isUpdate ? "-= lr * sum" : r.op.rawValue + "=") loop\(dims(r.shape)) \(n(r.input))"
+            return "\(n(r.output))\(dims(r.outputStrides)) \(r.op.rawValue)= loop\(dims(r.shape)) \(n(r.input))"
         case .gemm(let g):
             var s = "\(n(g.c)) = gemm(\(n(g.a))\(g.transposeA ? "^T" : ""), \(n(g.b))\(g.transposeB ? "^T" : "")) m=\(g.m) n=\(g.n) k=\(g.k)"
             if g.batch != .one { s += " batch=\(g.batch)" }
@@ -102,7 +103,21 @@ public enum KernelPrinter {
             return "\(n(out)) = softmax_cross_entropy_grad(\(p.map(n) ?? n(z)), \(n(y))) * \(operand(g, e))"
         case .stridedCopy(let out, let oo, let os, let input, let io, let ins, let shape):
             return "\(n(out))[\(oo) + \(dims(os))] = \(n(input))[\(io) + \(dims(ins))] over \(dims(shape))"
+        case .stridedAccumulate(let out, let oo, let os, let input, let io, let ins, let shape):
+            return "\(n(out))[\(oo) + \(dims(os))] += \(n(input))[\(io) + \(dims(ins))] over \(dims(shape))"
+        case .pool2d(let op, let out, let input, let argmax, let g):
+            return "\(n(out)) = \(op.rawValue)_pool(\(n(input)) as \(geometry(g)))" + (argmax.map { " keeping \(n($0))" } ?? "")
+        case .pool2dGrad(let op, let out, let grad, let argmax, let g):
+            return "\(n(out)) = \(op.rawValue)_pool_grad(\(n(grad))\(argmax.map { " at \(n($0))" } ?? "") as \(geometry(g)))"
         }
+    }
+}
+
+extension KernelPrinter {
+    /// `[2*N planes of 8x8 -> 4x4, window 2/2/0]`: planes, sizes, kernel/stride/padding.
+    static func geometry(_ g: PoolGeometry) -> String {
+        "[\(g.planes) planes of \(g.height)x\(g.width) -> \(g.outHeight)x\(g.outWidth), window "
+            + "\(g.window.kernel)/\(g.window.stride)/\(g.window.padding)]"
     }
 }
 

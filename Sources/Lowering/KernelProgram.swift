@@ -29,6 +29,9 @@ public enum Storage: Hashable, Sendable {
     case grad(Int)
     /// The batch's rows of the i-th input or target (in declaration order).
     case data(Int)
+    /// `s->state[i]`, owned by the runtime: a state (running statistics), read by every entry,
+    /// written at the end of a training entry.
+    case state(Int)
     /// Bytes from the start of the arena, planned per entry (see `MemoryPlanner`).
     case arena(offset: Affine)
     /// Another buffer's memory, seen with a different shape (`reshape` copies nothing).
@@ -158,9 +161,6 @@ public struct ReduceKernel: Hashable, Sendable {
     public var op: ReduceOp
     /// For mean: the number of elements summed into each output.
     public var count: Affine
-    /// An SGD update: the output (a param) is not cleared, and gets minus the learning rate
-    /// times the sum added (`sgd` entry only).
-    public var isUpdate = false
 }
 
 /// C = alpha · op(A) @ op(B) + beta · C, row-major, possibly repeated over a batch axis with
@@ -189,6 +189,21 @@ public struct AxisView: Hashable, Sendable {
 
 public enum AxisOp: String, Hashable, Sendable {
     case softmax, logSoftmax = "log_softmax", argmax, maxMask = "max_mask"
+}
+
+public enum PoolOp: String, Hashable, Sendable {
+    case max, avg
+}
+
+/// Pooling over `planes` images of height × width (an [N, C, H, W] tensor is N·C planes) into
+/// planes of outHeight × outWidth, each output cell reducing its window (kernel, stride,
+/// padding on each side, as `Window2d`): cell (i, j) covers rows i·stride − padding ..< + kernel
+/// and the columns likewise, clipped to the plane.
+public struct PoolGeometry: Hashable, Sendable {
+    public var planes: Affine
+    public var height: Int, width: Int
+    public var outHeight: Int, outWidth: Int
+    public var window: Window2d
 }
 
 public struct Kernel: Sendable {
@@ -235,7 +250,21 @@ public enum KernelBody: Sendable {
     case softmaxCrossEntropyGrad(output: BufferID, logits: BufferID, labels: BufferID, probabilities: BufferID?,
                                  scale: Operand, rows: Affine, classes: Int)
     /// Writes `output`'s elements from the strided view of `input` placed at `offset` of the
-    /// output's strided view: concat and slice.
+    /// output's strided view: concat and slice, padding, im2col.
     case stridedCopy(output: BufferID, outputOffset: Affine, outputStrides: [Affine], input: BufferID,
                      inputOffset: Affine, inputStrides: [Affine], shape: [Affine])
+    /// Adds the strided view of `input` into the strided view of `output` (col2im, one kernel
+    /// offset at a time). The output positions of one kernel are distinct, so its adds may run
+    /// in any order or in parallel; kernels in sequence add to the same positions in their order.
+    case stridedAccumulate(output: BufferID, outputOffset: Affine, outputStrides: [Affine], input: BufferID,
+                           inputOffset: Affine, inputStrides: [Affine], shape: [Affine])
+    /// Max or average pooling of `input` into `output`. A max pool scans each window row by row
+    /// from its first real cell and −inf, a cell taking over when it is greater or NaN (PyTorch's
+    /// rule); with `argmax` it also stores the winner's offset in its plane (i32), for the
+    /// backward kernel. An average divides by kernel² (padding counted).
+    case pool2d(PoolOp, output: BufferID, input: BufferID, argmax: BufferID?, PoolGeometry)
+    /// The gradient of pooling: `output` (the input's gradient) zeroed, then each window's
+    /// `gradient` added to its winner, at the offset `argmax` holds (max), or, divided by
+    /// kernel², to each of its real cells (avg: no argmax).
+    case pool2dGrad(PoolOp, output: BufferID, gradient: BufferID, argmax: BufferID?, PoolGeometry)
 }

@@ -19,6 +19,8 @@ extension EntryLowering {
             values[v] = .buffer(newBuffer(v, .data(graph.data.firstIndex { $0.name == name }!)))
         case .param(let name):
             values[v] = .buffer(newBuffer(v, .param(graph.params.firstIndex { $0.name == name }!)))
+        case .state(let name):
+            values[v] = .buffer(newBuffer(v, .state(graph.state.firstIndex { $0.name == name }!)))
         case .constant(let x):
             values[v] = .immediate(x)
         case .count(let axes):
@@ -149,6 +151,16 @@ extension EntryLowering {
             emit(.softmaxCrossEntropyGrad(output: out, logits: z, labels: y,
                                           probabilities: savedProbabilities[SoftmaxKey(logits: n.operands[0], labels: n.operands[1])],
                                           scale: g, rows: Affine(shape.dims[0]), classes: shape.dims[1].fixedSize!), v)
+        case .ifTraining:
+            // The branch this entry needs (the other was not lowered): the same value.
+            values[v] = values[n.operands[kind.isTraining ? 0 : 1]]!
+        case .conv2d(let stride, let padding, let relu): lowerConv2d(n, stride: stride, padding: padding, relu: relu)
+        case .conv2dInputGrad(let stride, let padding): lowerConv2dInputGrad(n, stride: stride, padding: padding)
+        case .conv2dWeightGrad(let stride, let padding): lowerConv2dWeightGrad(n, stride: stride, padding: padding)
+        case .maxPool2d(let w): lowerPool(n, .max, w)
+        case .avgPool2d(let w): lowerPool(n, .avg, w)
+        case .maxPool2dGrad(let w): lowerPoolGrad(n, .max, w)
+        case .avgPool2dGrad(let w): lowerPoolGrad(n, .avg, w)
         case .loss(let lossKind):
             let p = materialize(n.operands[0]), y = materialize(n.operands[1])
             let ps = graph.type(of: n.operands[0]).shape

@@ -11,10 +11,11 @@ public enum Lowering {
         guard let loss = graph.loss else { throw Failure(description: "the graph has no loss") }
         let outputs = graph.outputs.map(\.value)
         // A metric that follows a computed loss target reads it from evaluation, after the outputs.
+        let updates = graph.stateUpdates.map(\.value)
         var metricTarget: [ValueID] = []
         if case .computed(let v) = graph.metricTarget().source { metricTarget = [v] }
         let plans: [(EntryKind, [ValueID])] = [
-            (.train, [loss] + graph.gradients.map(\.value)), (.sgd, [loss] + graph.gradients.map(\.value)),
+            (.train, [loss] + graph.gradients.map(\.value) + updates), (.sgd, [loss] + graph.gradients.map(\.value) + updates),
             (.eval, [loss] + outputs + metricTarget), (.predict, outputs),
         ]
         var entries: [Entry] = []
@@ -54,6 +55,12 @@ struct EntryLowering {
     var usedNames: Set<String> = []
     /// Softmax probabilities a `softmax_cross_entropy` kernel keeps for its gradient kernel.
     var savedProbabilities: [SoftmaxKey: BufferID] = [:]
+    /// The im2col a forward convolution keeps (training entries) for its weight gradient.
+    var savedColumns: [ColumnsKey: BufferID] = [:]
+    /// Convolution gradients in the GEMMs' channel-major layout, made once per value.
+    var savedChannelMajor: [ValueID: BufferID] = [:]
+    /// The winners a max pool keeps (training entries) for its gradient.
+    var savedArgmax: [PoolKey: BufferID] = [:]
 
     init(graph: Graph, kind: EntryKind, roots: [ValueID]) {
         self.graph = graph
@@ -61,10 +68,15 @@ struct EntryLowering {
         self.roots = roots
     }
 
-    /// The nodes the roots depend on, in graph order.
+    /// The nodes the roots depend on, in graph order; an `if_training` depends on its first
+    /// operand in a training entry and on its second otherwise.
     func neededNodes() -> [Node] {
         var needed = Set(roots.map(\.index))
         for n in graph.nodes.reversed() where needed.contains(n.id.index) {
+            if n.op == .ifTraining {
+                needed.insert(n.operands[kind.isTraining ? 0 : 1].index)
+                continue
+            }
             for o in n.operands { needed.insert(o.index) }
         }
         return graph.nodes.filter { needed.contains($0.id.index) }
@@ -94,6 +106,19 @@ struct EntryLowering {
             }
             gradientBuffers = updates.compactMap { if case .buffer(let b, _) = $0.gradient { return b }; return nil }
         }
+        // A training step ends by storing the state's new values (after every read of the old).
+        if kind.isTraining {
+            for u in graph.stateUpdates {
+                let i = graph.state.firstIndex { $0.name == u.name }!
+                let target = newBuffer(graph.stateValue(u.name) ?? u.value, .state(i), type: graph.state[i].type,
+                                       name: bufferName(for: graph.stateValue(u.name) ?? u.value, suffix: "_next"))
+                let count = graph.state[i].type.shape.affineCount
+                switch values[u.value]! {
+                case .buffer(let b): emit(.copy(output: target, input: b, count: count), u.value)
+                case .immediate, .count: emit(.fill(output: target, value: operand(u.value, shape: []), count: count), u.value)
+                }
+            }
+        }
         // The entry's kind decides whether it returns the loss, not whether the loss is among its
         // roots: predict computes an output that is also the loss but returns nothing.
         let lossBuffer = kind.returnsLoss ? graph.loss.map { materialize($0) } : nil
@@ -116,12 +141,13 @@ struct EntryLowering {
 
     /// A unique name for a value, spelled as an identifier of every language a backend prints
     /// (ASCII letters, digits and `_`, not first a digit): `fc1.weight` -> `fc1_weight`, `%12`
-    /// -> `t12`, a second `h` -> `h_2`. Words a language reserves are the printer's to avoid
-    /// (see `Entry.renamed(avoiding:)`).
-    mutating func bufferName(for v: ValueID) -> String {
-        var base = graph[v].name.map { name in
+    /// -> `t12`, a second `h` -> `h_2`; with a suffix, the name of a helper buffer of the value
+    /// (`t12_cols`). Words a language reserves are the printer's to avoid (see
+    /// `Entry.renamed(avoiding:)`).
+    mutating func bufferName(for v: ValueID, suffix: String = "") -> String {
+        var base = (graph[v].name.map { name in
             String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
-        } ?? "t\(v.index)"
+        } ?? "t\(v.index)") + suffix
         if base.first?.isNumber != false { base = "v" + base }
         var name = base, k = 2
         while usedNames.contains(name) { name = "\(base)_\(k)"; k += 1 }

@@ -4,9 +4,11 @@ import DLCIR
 /// gradient never gets memory of its own and the update costs no extra pass:
 ///
 /// - a weight gradient's GEMM writes into the weight: alpha = −lr, beta = 1 (C = W);
-/// - an elementwise loop computing a gradient becomes `p = p − lr·(its expression)`;
-/// - a bias gradient's sum (alone, or in the pass of the gradient it reduces) adds −lr times
-///   its sum into the bias.
+/// - an elementwise loop computing a gradient becomes `p = p − lr·(its expression)`.
+///
+/// A sum (a bias gradient) is not folded: subtracting each of its terms from the param would
+/// round once per term (a convolution's bias sums N·OH·OW of them, which in exact arithmetic
+/// may cancel to zero), so it is summed first and its update is a loop over the bias at the end.
 ///
 /// A fold happens only when every other read of the param comes earlier in the step (the GEMM
 /// for the layer's input gradient reads the weight first) and nothing else reads the gradient.
@@ -62,17 +64,6 @@ enum SGDUpdates {
             x.expr = .binary(.sub, .operand(base), .binary(.mul, .operand(base + 1), x.expr))
             x.output = param
             e.kernels[k].body = .elementwise(x)
-            return true
-        case .elementwise(var x):
-            guard let r = x.reductions.firstIndex(where: { $0.output == gradient }) else { return false }
-            x.reductions[r].output = param
-            x.reductions[r].isUpdate = true
-            e.kernels[k].body = .elementwise(x)
-            return true
-        case .reduce(var r) where r.output == gradient && r.op == .sum:
-            r.output = param
-            r.isUpdate = true
-            e.kernels[k].body = .reduce(r)
             return true
         default:
             return false

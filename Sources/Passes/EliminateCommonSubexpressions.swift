@@ -15,7 +15,7 @@ public enum EliminateCommonSubexpressions {
         var seen: [Key: ValueID] = [:]
         for n in g.nodes {
             switch n.op {
-            case .input, .param, .dropoutMask:
+            case .input, .param, .state, .dropoutMask:
                 b.copy(n)
                 continue
             default: break

@@ -5,6 +5,7 @@ import DLCIR
 ///     relu(matmul(x, w, transpose_b) + b)   ->  linear(x, w, b) {relu: true}
 ///     matmul(x, w, transpose_b) + b         ->  linear(x, w, b)
 ///     nll(log_softmax(z), y), nll(log(softmax(z)), y)  ->  softmax_cross_entropy(z, y)
+///     relu(conv2d(x, w, b))                 ->  conv2d(x, w, b) {relu: true}
 ///
 /// Fusing before AD (rather than pattern-matching the backward graph AD made) means the fused
 /// ops' gradient rules produce the fused backward directly: `relu_grad` (the mask from the
@@ -40,6 +41,11 @@ public enum FuseForward {
             switch n.op {
             case .unary(.relu):
                 let z = n.operands[0]
+                if single(z), case .conv2d(let stride, let padding, false) = g[z].op {
+                    replacement[n.id] = (.conv2d(stride: stride, padding: padding, relu: true), g[z].operands)
+                    absorbed.insert(z)
+                    continue
+                }
                 guard single(z), !absorbed.contains(z), let (x, w, b, parts) = linearParts(z) else { continue }
                 replacement[n.id] = (.linear(relu: true), [x, w] + (b.map { [$0] } ?? []))
                 absorbed.formUnion(parts)

@@ -32,18 +32,21 @@ struct GraphRebuilder {
         g.outputs = old.outputs.map { NamedValue($0.name, map[$0.value]!) }
         g.loss = old.loss.map { map[$0]! }
         g.gradients = old.gradients.map { NamedValue($0.name, map[$0.value]!) }
+        g.stateUpdates = old.stateUpdates.map { NamedValue($0.name, map[$0.value]!) }
         return g
     }
 }
 
 extension Graph {
-    /// How many times each value is used: by nodes, as an output, as the loss, as a gradient.
+    /// How many times each value is used: by nodes, as an output, as the loss, as a gradient,
+    /// as a state's new value.
     func useCounts() -> [Int] {
         var uses = [Int](repeating: 0, count: nodes.count)
         for n in nodes { for o in n.operands { uses[o.index] += 1 } }
         for o in outputs { uses[o.value.index] += 1 }
         if let l = loss { uses[l.index] += 1 }
         for g in gradients { uses[g.value.index] += 1 }
+        for u in stateUpdates { uses[u.value.index] += 1 }
         return uses
     }
 }

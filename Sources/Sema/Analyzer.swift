@@ -17,6 +17,9 @@ public struct Analyzer {
     var layers: [String: Layer] = [:]
     /// Names bound by `name = expr` in the forward block (the others are declarations).
     var boundInForward: Set<String> = []
+    /// Each state's value after the layer calls analysed so far (its leaf before any): a
+    /// layer called twice in a step updates its running statistics twice, as in PyTorch.
+    var stateAfterCalls: [String: ValueID] = [:]
     /// Whether the forward block has an `output` statement (even one whose names are in error).
     var hasOutputStatement = false
 
@@ -45,6 +48,11 @@ public struct Analyzer {
         for (i, (loc, statements)) in forwards.enumerated() {
             if i > 0 { a.diagnostics.error(loc, "a model has one forward block"); continue }
             a.buildForward(location: loc, statements)
+        }
+        // A state that some layer call changed takes its last value after a training step.
+        a.graph.stateUpdates = a.graph.state.compactMap { st in
+            guard let v = a.stateAfterCalls[st.name], v != a.graph.stateValue(st.name) else { return nil }
+            return NamedValue(st.name, v)
         }
         var trainBlocks = 0
         for case .train(let loc, let settings) in model.declarations {
@@ -137,6 +145,18 @@ public struct Analyzer {
         }
         graph.params.append(ParamDecl(name: name.value, type: type, initializer: initializer))
         let v = graph.add(.param(name.value), type: type, name: name.value, location: name.location)
+        _ = declare(name, .value(.tensor(v)))
+    }
+
+    /// A state of a layer (`bn.running_mean`): declared, readable by its name, never trained.
+    mutating func addState(_ name: Located<String>, _ type: TensorType, _ initializer: Initializer) {
+        guard declaredAt[name.value] == nil else {
+            _ = declare(name, .value(.poison))  // reports the duplicate
+            return
+        }
+        graph.state.append(StateDecl(name: name.value, type: type, initializer: initializer))
+        let v = graph.add(.state(name.value), type: type, name: name.value, location: name.location)
+        stateAfterCalls[name.value] = v
         _ = declare(name, .value(.tensor(v)))
     }
 

@@ -43,6 +43,13 @@ enum Builtins {
             t[s] = Signature(parameters: ["x", "axis"], defaults: ["axis": .number(-1, isInteger: true)])
         }
         t["dropout"] = Signature(parameters: ["x", "p"], defaults: ["p": .number(0.5, isInteger: false)])
+        let zero = ExprKind.number(0, isInteger: true), one = ExprKind.number(1, isInteger: true)
+        t["conv2d"] = Signature(parameters: ["x", "weight", "bias", "stride", "padding"],
+                                defaults: ["bias": .name("__none"), "stride": one, "padding": zero])
+        for p in ["max_pool2d", "avg_pool2d"] {
+            t[p] = Signature(parameters: ["x", "kernel_size", "stride", "padding"],
+                             defaults: ["stride": .name("__kernel"), "padding": zero])
+        }
         for l in Array(losses.keys) + ["cross_entropy"] { t[l] = Signature(parameters: ["input", "target"]) }
         return t
     }()
@@ -200,6 +207,21 @@ extension Analyzer {
             let site = graph.nodes.filter { if case .dropoutMask = $0.op { return true } else { return false } }.count
             let mask = emit(.dropoutMask(p: p, site: site), [x], at: loc, what: callee)
             return emit(.binary(.mul), [x, mask], at: loc, what: callee)
+        case "conv2d":
+            let s = windowSetting(args["stride"]!, "stride", minimum: 1)
+            let p = windowSetting(args["padding"]!, "padding", minimum: 0)
+            var operands = [tensor(args, "x"), tensor(args, "weight")]
+            if case .name("__none") = args["bias"]!.kind {} else { operands.append(tensor(args, "bias")) }
+            guard let s, let p else { return .poison }
+            return emit(.conv2d(stride: s, padding: p, relu: false), operands, at: loc, what: callee)
+        case "max_pool2d", "avg_pool2d":
+            let x = tensor(args, "x")
+            guard let k = windowSetting(args["kernel_size"]!, "kernel_size", minimum: 1) else { return .poison }
+            var s: Int? = k
+            if case .name("__kernel") = args["stride"]!.kind {} else { s = windowSetting(args["stride"]!, "stride", minimum: 1) }
+            guard let s, let p = windowSetting(args["padding"]!, "padding", minimum: 0) else { return .poison }
+            let w = Window2d(kernel: k, stride: s, padding: p)
+            return emit(callee == "max_pool2d" ? .maxPool2d(w) : .avgPool2d(w), [x], at: loc, what: callee)
         case "cross_entropy":
             // nn.CrossEntropyLoss = nll(log_softmax(z)) (spec section 5).
             let z = tensor(args, "input")

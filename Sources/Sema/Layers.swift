@@ -2,8 +2,8 @@ import DLCDiagnostics
 import DLCIR
 import DLCSyntax
 
-/// `layer NAME = KIND(args)`: sugar that declares params with PyTorch's names, shapes and
-/// initialisation, and that is applied by calling it (`fc1(x)`). What each kind takes,
+/// `layer NAME = KIND(args)`: sugar that declares params (and state) with PyTorch's names,
+/// shapes and initialisation, and that is applied by calling it (`fc1(x)`). What each kind takes,
 /// declares and computes is a row of `LayerKind.all`; this file is the mechanism.
 struct LayerKind {
     /// The name a model writes (`Linear`).
@@ -14,6 +14,9 @@ struct LayerKind {
     let settings: (inout Analyzer, [String: Expr]) -> LayerSettings?
     /// The params a layer with these settings declares, each as `NAME.suffix`.
     let params: (LayerSettings) -> [LayerParam]
+    /// The state it declares after them (batch normalization's running statistics), each as
+    /// `NAME.suffix`: carried between training steps, never trained.
+    var state: (LayerSettings) -> [LayerParam] = { _ in [] }
     /// Calling the layer on a tensor: the graph it computes, or poison after reporting an
     /// input it cannot take.
     let apply: (inout Analyzer, Layer, ValueID, SourceLocation) -> SemaValue
@@ -21,7 +24,7 @@ struct LayerKind {
     let describe: (LayerSettings) -> String
 
     /// Every kind of layer, by name.
-    static let all: [LayerKind] = [.linear]
+    static let all: [LayerKind] = [.linear, .conv2d, .batchNorm1d, .batchNorm2d]
 
     static func named(_ name: String) -> LayerKind? { all.first { $0.name == name } }
 }
@@ -35,7 +38,7 @@ struct LayerSettings {
     func double(_ name: String) -> Double { values[name]! }
 }
 
-/// A param a layer declares: `NAME.suffix`, its type and its initialisation.
+/// A param (or state) a layer declares: `NAME.suffix`, its type and its initialisation.
 struct LayerParam {
     var suffix: String
     var type: TensorType
@@ -74,6 +77,9 @@ extension Analyzer {
         for p in layerKind.params(settings) {
             addParam(Located(name.value + "." + p.suffix, name.location), p.type, p.initializer)
         }
+        for st in layerKind.state(settings) {
+            addState(Located(name.value + "." + st.suffix, name.location), st.type, st.initializer)
+        }
     }
 
     /// `fc1(x)`: one tensor input, then what the layer's kind computes.
@@ -88,6 +94,16 @@ extension Analyzer {
             return .poison
         }
         return layer.kind.apply(&self, layer, xv, location)
+    }
+
+    /// A stride or padding: an integer of at least `minimum`, reported at the argument.
+    mutating func windowSetting(_ e: Expr, _ what: String, minimum: Int) -> Int? {
+        guard let v = integerArgument(e, what) else { return nil }
+        guard v >= minimum else {
+            diagnostics.error(e.location, "'\(what)' must be at least \(minimum), got \(v)")
+            return nil
+        }
+        return v
     }
 
     /// The param `layer.suffix` a layer declared (nil if its declaration failed).

@@ -19,6 +19,7 @@ enum Fixtures {
             DataDecl(name: "x", role: .input, type: f32(N, 4)),
             DataDecl(name: "y", role: .target, type: i32(N)),
             DataDecl(name: "t", role: .target, type: f32(N, 3)),
+            DataDecl(name: "img", role: .input, type: f32(N, 2, 5, 5)),
         ]
         g.params = [
             ParamDecl(name: "fc1.weight", type: f32(3, 4), initializer: .kaimingUniform),
@@ -28,6 +29,11 @@ enum Fixtures {
             ParamDecl(name: "z", type: f32(3), initializer: .zeros),
             ParamDecl(name: "o", type: f32(3), initializer: .ones),
             ParamDecl(name: "xv", type: f32(4, 3), initializer: .xavierUniform),
+            ParamDecl(name: "conv.weight", type: f32(3, 2, 3, 3), initializer: .kaimingUniform),
+        ]
+        g.state = [
+            StateDecl(name: "bn.running_var", type: f32(3), initializer: .ones),
+            StateDecl(name: "bn.num_batches_tracked", type: i32(), initializer: .zeros),
         ]
         let x = g.emit(.input("x"), [], declared: f32(N, 4), name: "x")
         g[x].location = SourceLocation(line: 3, column: 9)
@@ -87,10 +93,27 @@ enum Fixtures {
         g.emit(.reluGrad, [lin, lin])
         let sce = g.emit(.softmaxCrossEntropy, [h, y])
         g.emit(.softmaxCrossEntropyGrad, [h, y, sce])
+        // Convolutions, pooling and state.
+        let img = g.emit(.input("img"), [], declared: f32(N, 2, 5, 5))
+        let cw = g.emit(.param("conv.weight"), [], declared: f32(3, 2, 3, 3))
+        let conv = g.emit(.conv2d(stride: 2, padding: 1, relu: true), [img, cw, b])
+        g.emit(.conv2d(stride: 1, padding: 0, relu: false), [img, cw])
+        g.emit(.conv2dInputGrad(stride: 2, padding: 1), [conv, cw], declared: f32(N, 2, 5, 5))
+        g.emit(.conv2dWeightGrad(stride: 2, padding: 1), [img, conv], declared: f32(3, 2, 3, 3))
+        let window = Window2d(kernel: 3, stride: 2, padding: 1)
+        let pooled = g.emit(.maxPool2d(window), [img])
+        g.emit(.maxPool2dGrad(window), [img, pooled])
+        let avg = g.emit(.avgPool2d(window), [img])
+        g.emit(.avgPool2dGrad(window), [avg], declared: f32(N, 2, 5, 5))
+        let runningVar = g.emit(.state("bn.running_var"), [], declared: f32(3), name: "bn.running_var")
+        let tracked = g.emit(.state("bn.num_batches_tracked"), [], declared: i32())
+        let varUsed = g.emit(.ifTraining, [b, runningVar])
+        let newTracked = g.emit(.binary(.add), [tracked, three])
         let dw = g.emit(.binary(.mul), [w, two], name: "d.fc1.weight")
         g.outputs = [NamedValue("logits", h), NamedValue("probs", probs)]
         g.loss = loss
         g.gradients = [NamedValue("fc1.weight", dw), NamedValue("fc1.bias", db), NamedValue("emb", demb)]
+        g.stateUpdates = [NamedValue("bn.running_var", varUsed), NamedValue("bn.num_batches_tracked", newTracked)]
         g.train = trainConfig(.adamw, .reduceOnPlateau(factor: 0.5, patience: 3, threshold: 0.001), .accuracy, batch: 32)
         return g
     }

@@ -93,7 +93,7 @@ final class ParserErrorTests: XCTestCase {
 
     func testStatements() {
         assertError(graph("%0: f32 = constant 1", "loss %0", "loss %0"), "the loss is given twice", at: (4, 3))
-        assertError(graph("frob x"), "expected a declaration, a node, 'output', 'loss' or 'grad', got 'frob'", at: (2, 3))
+        assertError(graph("frob x"), "expected a declaration, a node, 'output', 'loss', 'grad' or 'update', got 'frob'", at: (2, 3))
         assertError(graph("param w: f32 = gaussian(0, 1)"), "unknown initializer 'gaussian'", at: (2, 18))
         assertError(graph("param w: f32 = normal(0)"), "expected ',', got ')'", at: (2, 26))
         assertError(graph("input a.b-c: f32"), "'a.b-c' is not a name", at: (2, 9))

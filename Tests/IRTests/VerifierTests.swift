@@ -215,6 +215,44 @@ final class VerifierTests: XCTestCase {
         assertProblem(g, .gradient(2), "param 'fc.weight' has two gradients")
     }
 
+    func testStateUpdatesNameStatesOfTheirType() {
+        var g = Fixtures.everyOp()
+        g.stateUpdates[0].name = "fc1.weight"
+        assertProblem(g, .stateUpdate(0), "no state is declared as 'fc1.weight'")
+        g = Fixtures.everyOp()
+        g.stateUpdates[1].value = g.stateUpdates[0].value
+        assertProblem(g, .stateUpdate(1), "the new value has type f32[3], but the state is i32")
+        g = Fixtures.everyOp()
+        g.stateUpdates.append(g.stateUpdates[0])
+        assertProblem(g, .stateUpdate(2), "state 'bn.running_var' is updated twice")
+        g = Fixtures.everyOp()
+        g.stateUpdates[0].value = ValueID(9999)
+        assertProblem(g, .stateUpdate(0), "%9999 is not a value of the graph")
+    }
+
+    func testStateIsDeclaredWithoutBatchAndStartsAtANumber() {
+        var g = Graph(name: "g")
+        g.state = [StateDecl(name: "s", type: f32(N, 3), initializer: .zeros)]
+        assertProblem(g, .state(0), "cannot hold the batch N")
+        g.state = [StateDecl(name: "s", type: f32(3), initializer: .normal(mean: 0, std: 1))]
+        assertProblem(g, .state(0), "a state starts at zeros, ones or a number")
+        g.state = [StateDecl(name: "s", type: i32(), initializer: .constant(0.5))]
+        assertProblem(g, .state(0), "a state starts at zeros, ones or a number")
+        g.params = [ParamDecl(name: "s", type: f32(), initializer: .zeros)]
+        g.state = [StateDecl(name: "s", type: f32(), initializer: .zeros)]
+        assertProblem(g, .state(0), "the name 's' is declared twice")
+    }
+
+    func testStateLeafNamesADeclarationOfItsType() {
+        var g = Graph(name: "g")
+        g.state = [StateDecl(name: "s", type: f32(3), initializer: .ones)]
+        g.add(.state("s"), type: f32(2))
+        assertProblem(g, .node(0), "has type f32[2], but state 's' is f32[3]")
+        g.replaceNodes([])
+        g.add(.state("t"), type: f32(3))
+        assertProblem(g, .node(0), "no state is declared as 't'")
+    }
+
     func testDeclarationNamesAreUnique() {
         var g = Fixtures.small()
         g.params.append(ParamDecl(name: "x", type: f32(), initializer: .zeros))

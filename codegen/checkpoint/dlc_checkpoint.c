@@ -1,6 +1,7 @@
 /* dlc_checkpoint.c: what goes into the two checkpoint files, and what comes back out.
  *
- * P (the params file) holds exactly the model's params under their names, so PyTorch's
+ * P (the params file) holds exactly the model's params and state (batch normalization's
+ * running statistics, F32, and num_batches_tracked, I64) under their names, so PyTorch's
  * load_state_dict accepts it, plus __metadata__: "format": "pt", the normalize statistics
  * (normalize.NAME.mean / .std as JSON arrays) and "dlc.step". P.optim.safetensors holds the
  * optimizer state as NAME.SLOT tensors (torch's slot names: momentum_buffer, exp_avg,
@@ -58,15 +59,36 @@ static char *format(const char *fmt, ...) {
     return dlc_xstrdup(buf);
 }
 
-void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, const char *path, dlc_st_file *f) {
+void dlc_read_state(const dlc_st_file *f, const dlc_state_desc *d, const char *name, void *dst) {
+    if (d->dtype == DLC_F32) {
+        dlc_st_read(f, name, d->rank, d->dims, dst);
+        return;
+    }
+    int64_t *wide = dlc_xmalloc(dlc_mul_size((size_t)d->size, sizeof *wide));
+    dlc_st_read_i64(f, name, d->rank, d->dims, wide);
+    for (int64_t k = 0; k < d->size; k++) {
+        if (wide[k] < 0 || wide[k] > INT32_MAX)
+            dlc_die(1, "%s: tensor '%s' holds %lld, which is not a count in 0..%d", f->path, name, (long long)wide[k],
+                    INT32_MAX);
+        ((int32_t *)dst)[k] = (int32_t)wide[k];
+    }
+    free(wide);
+}
+
+void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
+                     dlc_st_file *f) {
     dlc_st_open(path, f);
-    const char **names = dlc_xcalloc((size_t)m->n_params + 1, sizeof *names);
+    const char **names = dlc_xcalloc((size_t)(m->n_params + m->n_state) + 1, sizeof *names);
     for (int i = 0; i < m->n_params; i++) {
         const dlc_param_desc *p = &m->params[i];
         dlc_st_read(f, p->name, p->rank, p->dims, params + l->offset[i]);
         names[i] = p->name;
     }
-    dlc_st_no_extra(f, names, m->n_params);
+    for (int i = 0; i < m->n_state; i++) {
+        names[m->n_params + i] = m->state[i].name;
+        dlc_read_state(f, &m->state[i], m->state[i].name, state[i]);
+    }
+    dlc_st_no_extra(f, names, m->n_params + m->n_state);
     free(names);
 }
 
@@ -197,8 +219,13 @@ static int read_params_id(const dlc_model *m, const char *path, pair_id *id) {
     dlc_layout l;
     dlc_layout_make(m, &l);
     float *params = dlc_xmalloc(dlc_mul_size((size_t)l.total + 1, sizeof(float)));
+    /* The state is checked with the params (into scratch memory): the hash covers the params. */
+    void **state = dlc_xcalloc((size_t)m->n_state + 1, sizeof *state);
+    for (int i = 0; i < m->n_state; i++) state[i] = dlc_xmalloc(dlc_mul_size((size_t)m->state[i].size, 4));
     dlc_st_file f;
-    dlc_load_params(m, &l, params, path, &f);
+    dlc_load_params(m, &l, params, state, path, &f);
+    for (int i = 0; i < m->n_state; i++) free(state[i]);
+    free(state);
     id->step = dlc_checkpoint_step(&f);
     dlc_st_close(&f);
     params_hash(params, l.total, id->hash);
@@ -295,11 +322,23 @@ void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt,
 /* ---- Saving the pair ------------------------------------------------------------------------- */
 
 /* The params file, written to a temporary name (returned); its hash goes into hash. */
-static char *write_params(const dlc_model *m, const dlc_layout *l, const float *params, const dlc_norms *nz,
-                          const char *path, int64_t step, char hash[17]) {
-    dlc_st_tensor *t = dlc_xcalloc((size_t)m->n_params + 1, sizeof *t);
+static char *write_params(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                          const dlc_norms *nz, const char *path, int64_t step, char hash[17]) {
+    dlc_st_tensor *t = dlc_xcalloc((size_t)(m->n_params + m->n_state) + 1, sizeof *t);
     for (int i = 0; i < m->n_params; i++)
-        t[i] = (dlc_st_tensor){m->params[i].name, m->params[i].rank, m->params[i].dims, params + l->offset[i]};
+        t[i] = (dlc_st_tensor){m->params[i].name, m->params[i].rank, m->params[i].dims, params + l->offset[i], "F32"};
+    /* State after the params, as PyTorch's state_dict orders buffers; an i32 counter as I64. */
+    int64_t **wide = dlc_xcalloc((size_t)m->n_state + 1, sizeof *wide);
+    for (int i = 0; i < m->n_state; i++) {
+        const dlc_state_desc *d = &m->state[i];
+        const void *data = state[i];
+        if (d->dtype == DLC_I32) {
+            wide[i] = dlc_xmalloc(dlc_mul_size((size_t)d->size, sizeof(int64_t)));
+            for (int64_t k = 0; k < d->size; k++) wide[i][k] = ((const int32_t *)state[i])[k];
+            data = wide[i];
+        }
+        t[m->n_params + i] = (dlc_st_tensor){d->name, d->rank, d->dims, data, d->dtype == DLC_I32 ? "I64" : "F32"};
+    }
     int nm = 0, cap = 2 + 2 * (nz ? nz->count : 0);
     dlc_st_meta *meta = dlc_xcalloc((size_t)cap, sizeof *meta);
     meta[nm++] = (dlc_st_meta){"format", "pt"};
@@ -315,18 +354,20 @@ static char *write_params(const dlc_model *m, const dlc_layout *l, const float *
         meta[nm++] = (dlc_st_meta){key2.s, float_array_json(z->std, d->size)};
     }
     int err;
-    char *tmp = dlc_st_write_temp(path, t, m->n_params, meta, nm, &err);
+    char *tmp = dlc_st_write_temp(path, t, m->n_params + m->n_state, meta, nm, &err);
     if (!tmp) dlc_die(1, "%s: cannot write: %s", path, strerror(err));
     params_hash(params, l->total, hash);
+    for (int i = 0; i < m->n_state; i++) free(wide[i]);
+    free(wide);
     free(t);
     free(meta); /* the strings are few and small; they live until exit */
     return tmp;
 }
 
-void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, const dlc_norms *nz,
-                     const char *path, int64_t step) {
+void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                     const dlc_norms *nz, const char *path, int64_t step) {
     char hash[17];
-    char *tmp = write_params(m, l, params, nz, path, step, hash);
+    char *tmp = write_params(m, l, params, state, nz, path, step, hash);
     if (rename(tmp, path) != 0) {
         int err = errno;
         unlink(tmp);
@@ -345,7 +386,7 @@ static char *write_optim(const dlc_model *m, const dlc_layout *l, const dlc_opti
             dlc_str name = {0};
             dlc_str_add(&name, "%s.%s", m->params[i].name, opt->slot_names[s]);
             t[s * m->n_params + i] =
-                (dlc_st_tensor){name.s, m->params[i].rank, m->params[i].dims, opt->slot[s] + l->offset[i]};
+                (dlc_st_tensor){name.s, m->params[i].rank, m->params[i].dims, opt->slot[s] + l->offset[i], "F32"};
         }
     dlc_st_meta meta[] = {
         {"format", "dlc-optim-1"},
@@ -418,8 +459,8 @@ static void sync_dir(const char *path) {
     free(dir);
 }
 
-void dlc_save_checkpoint(const dlc_model *m, const dlc_layout *l, const float *params, const dlc_norms *nz,
-                         const dlc_optimizer *opt, const dlc_progress *p, const char *path) {
+void dlc_save_checkpoint(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                         const dlc_norms *nz, const dlc_optimizer *opt, const dlc_progress *p, const char *path) {
     char hash[17];
     char *optim = dlc_optim_path(path), *prev = prev_path(optim);
     static int first = 1;
@@ -428,7 +469,7 @@ void dlc_save_checkpoint(const dlc_model *m, const dlc_layout *l, const float *p
         remove_stale_temps(optim);
         first = 0;
     }
-    char *tmp_params = write_params(m, l, params, nz, path, p->step, hash);
+    char *tmp_params = write_params(m, l, params, state, nz, path, p->step, hash);
     int err;
     char *tmp_optim = write_optim(m, l, opt, p, optim, hash, &err);
     if (!tmp_optim) {

@@ -8,8 +8,10 @@
  * - `--init-map position`: P's tensors in PyTorch's state_dict order (module prefixes in
  *   natural order, `2.` before `10.`, and within one module `weight` before `bias`) are the
  *   model's params in declaration order, when the counts agree and every shape lines up.
- * Whatever the map, every param must be found, F32, with its exact shape, and no tensor of P
- * may be left over. A mismatch is refused with P's tensors and shapes listed beside the
+ * The model's tensors are its params and its state (batch normalization's running statistics,
+ * after their layer's params as PyTorch's state_dict orders buffers: running_mean, running_var,
+ * num_batches_tracked). Whatever the map, every one must be found, with its dtype (F32; the
+ * counter I64) and its exact shape, and no tensor of P may be left over. A mismatch is refused with P's tensors and shapes listed beside the
  * model's params, and, when the shapes line up by position, the --init-map that loads them. */
 #include "dlc_runtime.h"
 
@@ -26,12 +28,52 @@ typedef struct {
     char *mapped;          /* the param name it supplies under the map, or NULL */
 } file_tensor;
 
+/* A tensor the model reads from P: a param or a state tensor. */
+typedef struct {
+    const char *name;
+    int rank;
+    const int64_t *dims;
+    int is_state;
+    int index;             /* into m->params or m->state */
+} model_tensor;
+
 typedef struct {
     const dlc_model *m;
     const char *path, *flag;
     file_tensor *t;
     int n;
+    model_tensor *mt;      /* the model's tensors in state_dict order */
+    int nm;
 } mapping;
+
+static size_t prefix_length(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot ? (size_t)(dot - name) : 0;
+}
+
+/* The params in declaration order, each layer's state right after its last param (state whose
+ * layer has no param at the end): the order of PyTorch's state_dict for the same network. */
+static void model_tensors(mapping *x) {
+    const dlc_model *m = x->m;
+    x->mt = dlc_xcalloc((size_t)(m->n_params + m->n_state) + 1, sizeof *x->mt);
+    int *placed = dlc_xcalloc((size_t)m->n_state + 1, sizeof *placed);
+    for (int i = 0; i < m->n_params; i++) {
+        const dlc_param_desc *p = &m->params[i];
+        x->mt[x->nm++] = (model_tensor){p->name, p->rank, p->dims, 0, i};
+        size_t len = prefix_length(p->name);
+        int last = i + 1 == m->n_params || prefix_length(m->params[i + 1].name) != len ||
+                   strncmp(m->params[i + 1].name, p->name, len) != 0;
+        for (int k = 0; last && len && k < m->n_state; k++) {
+            const dlc_state_desc *d = &m->state[k];
+            if (placed[k] || prefix_length(d->name) != len || strncmp(d->name, p->name, len) != 0) continue;
+            x->mt[x->nm++] = (model_tensor){d->name, d->rank, d->dims, 1, k};
+            placed[k] = 1;
+        }
+    }
+    for (int k = 0; k < m->n_state; k++)
+        if (!placed[k]) x->mt[x->nm++] = (model_tensor){m->state[k].name, m->state[k].rank, m->state[k].dims, 1, k};
+    free(placed);
+}
 
 static void read_tensors(mapping *x, const dlc_st_file *f) {
     x->t = dlc_xcalloc(f->header->len + 1, sizeof *x->t);
@@ -46,7 +88,7 @@ static void read_tensors(mapping *x, const dlc_st_file *f) {
     }
 }
 
-static int same_shape(const file_tensor *t, const dlc_param_desc *p) {
+static int same_shape(const file_tensor *t, const model_tensor *p) {
     if (t->too_deep || t->rank != p->rank) return 0;
     for (int d = 0; d < p->rank; d++)
         if (t->dims[d] != p->dims[d]) return 0;
@@ -56,8 +98,14 @@ static int same_shape(const file_tensor *t, const dlc_param_desc *p) {
 /* ---- PyTorch's state_dict order ---------------------------------------------------------------- */
 
 /* Compares names part by part at '.', numbers as numbers ("2" < "10"); in the last part
- * `weight` comes before `bias`, which come before anything else (nn.Linear's order). */
-static int suffix_rank(const char *s) { return strcmp(s, "weight") == 0 ? 0 : strcmp(s, "bias") == 0 ? 1 : 2; }
+ * `weight`, `bias` (nn.Linear's order), then batch normalization's buffers in their order,
+ * then anything else. */
+static int suffix_rank(const char *s) {
+    static const char *const order[] = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(s, order[i]) == 0) return i;
+    return 5;
+}
 
 static int compare_state_dict_order(const void *pa, const void *pb) {
     const char *a = ((const file_tensor *)pa)->name, *b = ((const file_tensor *)pb)->name;
@@ -91,11 +139,11 @@ static file_tensor *state_dict_order(const mapping *x) {
     return s;
 }
 
-/* 1 when the tensors in state_dict order line up with the params: same count, same shapes. */
+/* 1 when the tensors in state_dict order line up with the model's: same count, same shapes. */
 static int lines_up_by_position(const mapping *x, const file_tensor *ordered) {
-    if (x->n != x->m->n_params) return 0;
+    if (x->n != x->nm) return 0;
     for (int i = 0; i < x->n; i++)
-        if (!same_shape(&ordered[i], &x->m->params[i])) return 0;
+        if (!same_shape(&ordered[i], &x->mt[i])) return 0;
     return 1;
 }
 
@@ -116,12 +164,12 @@ static void list_file(dlc_str *s, const file_tensor *t, int n) {
     if (n > 24) dlc_str_add(s, ", and %d more", n - 24);
 }
 
-static void list_params(dlc_str *s, const dlc_model *m) {
-    for (int i = 0; i < m->n_params && i < 24; i++) {
-        dlc_str_add(s, "%s%s", i ? ", " : "", m->params[i].name);
-        add_shape(s, m->params[i].rank, m->params[i].dims);
+static void list_params(dlc_str *s, const mapping *x) {
+    for (int i = 0; i < x->nm && i < 24; i++) {
+        dlc_str_add(s, "%s%s", i ? ", " : "", x->mt[i].name);
+        add_shape(s, x->mt[i].rank, x->mt[i].dims);
     }
-    if (m->n_params > 24) dlc_str_add(s, ", and %d more", m->n_params - 24);
+    if (x->nm > 24) dlc_str_add(s, ", and %d more", x->nm - 24);
 }
 
 /* The prefix map that turns the positional pairs into renames ('0.=fc1.,2.=fc2.'), when each
@@ -132,7 +180,7 @@ static char *prefix_map(const mapping *x, const file_tensor *ordered) {
     size_t *from_len = dlc_xcalloc((size_t)x->n + 1, sizeof *from_len), *to_len = dlc_xcalloc((size_t)x->n + 1, sizeof *to_len);
     int k = 0, ok = 1;
     for (int i = 0; i < x->n && ok; i++) {
-        const char *a = ordered[i].name, *b = x->m->params[i].name;
+        const char *a = ordered[i].name, *b = x->mt[i].name;
         const char *da = strrchr(a, '.'), *db = strrchr(b, '.');
         if (!da || !db || strcmp(da, db) != 0) { ok = 0; break; }
         size_t la = (size_t)(da - a) + 1, lb = (size_t)(db - b) + 1;
@@ -170,13 +218,13 @@ __attribute__((format(printf, 3, 4))) _Noreturn static void refuse(const mapping
     fprintf(stderr, "note: %s holds %d tensor%s: %s\n", x->path, x->n, x->n == 1 ? "" : "s", x->n ? s.s : "none");
     free(s.s);
     s = (dlc_str){0};
-    list_params(&s, x->m);
-    fprintf(stderr, "note: the model's params: %s\n", s.s ? s.s : "none");
+    list_params(&s, x);
+    fprintf(stderr, "note: the model's %s: %s\n", x->m->n_state ? "params and state" : "params", s.s ? s.s : "none");
     free(s.s);
     if (lines_up_by_position(x, ordered) && !(map && strcmp(map, "position") == 0)) {
         char *prefixes = prefix_map(x, ordered);
         s = (dlc_str){0};
-        for (int i = 0; i < x->n && i < 4; i++) dlc_str_add(&s, "%s%s -> %s", i ? ", " : "", ordered[i].name, x->m->params[i].name);
+        for (int i = 0; i < x->n && i < 4; i++) dlc_str_add(&s, "%s%s -> %s", i ? ", " : "", ordered[i].name, x->mt[i].name);
         fprintf(stderr, "note: every shape lines up by position (%s%s): load them with ", s.s, x->n > 4 ? ", ..." : "");
         if (prefixes) fprintf(stderr, "%s '%s' or ", x->flag, prefixes);
         fprintf(stderr, "%s position\n", x->flag);
@@ -219,44 +267,49 @@ static void apply_prefixes(mapping *x, const char *map) {
 /* --init-map position: the tensors in state_dict order take the params' names in order. */
 static void apply_position(mapping *x) {
     file_tensor *ordered = state_dict_order(x);
-    if (x->n != x->m->n_params)
-        refuse(x, "position", "%s position: the file holds %d tensors and the model has %d params", x->flag, x->n,
-               x->m->n_params);
+    if (x->n != x->nm)
+        refuse(x, "position", "%s position: the file holds %d tensors and the model has %d %s", x->flag, x->n, x->nm,
+               x->m->n_state ? "params and state tensors" : "params");
     for (int i = 0; i < x->n; i++) {
-        if (!same_shape(&ordered[i], &x->m->params[i]))
-            refuse(x, "position", "%s position: tensor %d in state_dict order, '%s', does not have the shape of param '%s'",
-                   x->flag, i + 1, ordered[i].name, x->m->params[i].name);
+        if (!same_shape(&ordered[i], &x->mt[i]))
+            refuse(x, "position", "%s position: tensor %d in state_dict order, '%s', does not have the shape of %s '%s'",
+                   x->flag, i + 1, ordered[i].name, x->mt[i].is_state ? "state" : "param", x->mt[i].name);
         for (int k = 0; k < x->n; k++)
-            if (x->t[k].name == ordered[i].name) x->t[k].mapped = dlc_xstrdup(x->m->params[i].name);
+            if (x->t[k].name == ordered[i].name) x->t[k].mapped = dlc_xstrdup(x->mt[i].name);
     }
     free(ordered);
 }
 
-void dlc_load_params_mapped(const dlc_model *m, const dlc_layout *l, float *params, const char *path, const char *map,
-                            const char *flag, dlc_st_file *f) {
+void dlc_load_params_mapped(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
+                            const char *map, const char *flag, dlc_st_file *f) {
     dlc_st_open(path, f);
-    mapping x = {m, path, flag, NULL, 0};
+    mapping x = {m, path, flag, NULL, 0, NULL, 0};
     read_tensors(&x, f);
+    model_tensors(&x);
     if (!map) for (int i = 0; i < x.n; i++) x.t[i].mapped = dlc_xstrdup(x.t[i].name);
     else if (strcmp(map, "position") == 0) apply_position(&x);
     else apply_prefixes(&x, map);
-    /* Each param from the one tensor mapped to its name; then nothing may be left over. */
+    /* Each param and state tensor from the one tensor mapped to its name; then nothing may be
+     * left over. */
     int *used = dlc_xcalloc((size_t)x.n + 1, sizeof *used);
-    for (int i = 0; i < m->n_params; i++) {
-        const dlc_param_desc *p = &m->params[i];
+    for (int i = 0; i < x.nm; i++) {
+        const model_tensor *p = &x.mt[i];
         int src = -1;
         for (int k = 0; k < x.n; k++) {
             if (strcmp(x.t[k].mapped, p->name) != 0) continue;
-            if (src >= 0) refuse(&x, map, "two tensors map to param '%s'", p->name);
+            if (src >= 0) refuse(&x, map, "two tensors map to %s '%s'", p->is_state ? "state" : "param", p->name);
             src = k;
         }
-        if (src < 0) refuse(&x, map, map ? "no tensor maps to param '%s'" : "missing tensor '%s'", p->name);
+        if (src < 0 && map) refuse(&x, map, "no tensor maps to %s '%s'", p->is_state ? "state" : "param", p->name);
+        if (src < 0) refuse(&x, map, "missing tensor '%s'", p->name);
         used[src] = 1;
-        dlc_st_read(f, x.t[src].name, p->rank, p->dims, params + l->offset[i]);
+        if (p->is_state) dlc_read_state(f, &m->state[p->index], x.t[src].name, state[p->index]);
+        else dlc_st_read(f, x.t[src].name, p->rank, p->dims, params + l->offset[p->index]);
     }
     for (int k = 0; k < x.n; k++)
         if (!used[k]) refuse(&x, map, "unexpected tensor '%s' (not part of this model)", x.t[k].name);
     for (int k = 0; k < x.n; k++) free(x.t[k].mapped);
     free(used);
     free(x.t);
+    free(x.mt);
 }

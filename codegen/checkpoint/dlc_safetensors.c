@@ -30,6 +30,9 @@ static int host_little_endian(void) {
 
 static int write_all(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n; }
 
+/* F32 (the default) or I64. */
+static int element_bytes(const dlc_st_tensor *t) { return t->dtype && strcmp(t->dtype, "I64") == 0 ? 8 : 4; }
+
 char *dlc_st_write_temp(const char *path, const dlc_st_tensor *t, int nt, const dlc_st_meta *meta, int nm, int *err) {
     if (!host_little_endian()) dlc_die(1, "%s: writing safetensors needs a little-endian machine", path);
     dlc_str h = {0};
@@ -50,11 +53,12 @@ char *dlc_st_write_temp(const char *path, const dlc_st_tensor *t, int nt, const 
         for (int d = 0; d < t[i].rank; d++) count *= (uint64_t)t[i].dims[d];
         dlc_str_add(&h, "%s", (i || nm > 0) ? "," : "");
         dlc_json_add_string(&h, t[i].name);
-        dlc_str_add(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        dlc_str_add(&h, ":{\"dtype\":\"%s\",\"shape\":[", t[i].dtype ? t[i].dtype : "F32");
         for (int d = 0; d < t[i].rank; d++) dlc_str_add(&h, "%s%lld", d ? "," : "", (long long)t[i].dims[d]);
+        uint64_t bytes = (uint64_t)element_bytes(&t[i]) * count;
         dlc_str_add(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset,
-                    (unsigned long long)(offset + 4 * count));
-        offset += 4 * count;
+                    (unsigned long long)(offset + bytes));
+        offset += bytes;
     }
     dlc_str_add(&h, "}");
     while ((8 + h.len) % 8) dlc_str_add(&h, " ");
@@ -70,7 +74,7 @@ char *dlc_st_write_temp(const char *path, const dlc_st_tensor *t, int nt, const 
     for (int i = 0; ok && i < nt; i++) {
         size_t count = 1;
         for (int d = 0; d < t[i].rank; d++) count *= (size_t)t[i].dims[d];
-        ok = write_all(f, t[i].data, count * 4);
+        ok = write_all(f, t[i].data, count * (size_t)element_bytes(&t[i]));
     }
     /* On disk before anyone renames it: a crash after the rename must not find it empty. */
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
@@ -248,11 +252,13 @@ void dlc_st_close(dlc_st_file *f) {
     memset(f, 0, sizeof *f);
 }
 
-void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst) {
+/* The entry of a tensor that must exist with dtype `want` and exactly these dims. */
+static const dlc_json *checked_entry(const dlc_st_file *f, const char *name, const char *want, int rank,
+                                     const int64_t *dims) {
     const dlc_json *e = strcmp(name, "__metadata__") ? dlc_json_get(f->header, name) : NULL;
     if (!e) dlc_die(1, "%s: missing tensor '%s'", f->path, name);
     const char *dtype = dlc_json_get(e, "dtype")->string;
-    if (strcmp(dtype, "F32") != 0) dlc_die(1, "%s: tensor '%s' has dtype %s, expected F32", f->path, name, dtype);
+    if (strcmp(dtype, want) != 0) dlc_die(1, "%s: tensor '%s' has dtype %s, expected %s", f->path, name, dtype, want);
     const dlc_json *shape = dlc_json_get(e, "shape");
     int same = (int)shape->len == rank;
     for (int d = 0; same && d < rank; d++) same = shape->items[d].uint == (uint64_t)dims[d];
@@ -265,11 +271,25 @@ void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t
                 shape->len > DLC_MAX_RANK ? "..." : "", dlc_shape_string(want, sizeof want, rank, dims));
     }
     if (!host_little_endian()) dlc_die(1, "%s: reading safetensors needs a little-endian machine", f->path);
+    return e;
+}
+
+static void copy_data(const dlc_st_file *f, const dlc_json *e, void *dst) {
     const dlc_json *offsets = dlc_json_get(e, "data_offsets");
     size_t begin = (size_t)offsets->items[0].uint, end = (size_t)offsets->items[1].uint;
     memcpy(dst, f->bytes + f->data_start + begin, end - begin);
+}
+
+void dlc_st_read_i64(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, int64_t *dst) {
+    copy_data(f, checked_entry(f, name, "I64", rank, dims), dst);
+}
+
+void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst) {
+    copy_data(f, checked_entry(f, name, "F32", rank, dims), dst);
+    size_t count = 1;
+    for (int d = 0; d < rank; d++) count *= (size_t)dims[d];
     /* NaN or inf is never a trained value: loaded, it would only make every loss NaN. */
-    for (size_t i = 0; i < (end - begin) / 4; i++)
+    for (size_t i = 0; i < count; i++)
         if (!isfinite(dst[i]))
             dlc_die(1, "%s: tensor '%s' element %zu is %s (a checkpoint holds finite values only)", f->path, name, i,
                     isnan(dst[i]) ? "NaN" : dst[i] > 0 ? "inf" : "-inf");

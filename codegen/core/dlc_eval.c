@@ -1,7 +1,7 @@
 /* dlc_eval.c: the `eval` and `predict` commands.
  *
  * Both read every row of the data in file order (no split, no shuffle, dropout off) with the
- * params and normalize statistics of --weights. The batches are dealt round-robin to the
+ * params, state and normalize statistics of --weights. The batches are dealt round-robin to the
  * processes of a job; each batch is computed as one process computes it, so the output is the
  * same for any number of processes. */
 #include "dlc_runtime.h"
@@ -22,7 +22,7 @@ static void prepare(const dlc_model *m, const dlc_options *o, int for_predict, d
     dlc_set_threads(m, o->threads, *batch);
     dlc_runner_init(r, m, *batch);
     dlc_st_file f;
-    dlc_load_params_mapped(m, &r->layout, r->params, o->weights, o->init_map, "--init-map", &f);
+    dlc_load_params_mapped(m, &r->layout, r->params, r->state, o->weights, o->init_map, "--init-map", &f);
     dlc_norms nz;
     dlc_load_norms(m, &o->cfg, &f, &nz);
     dlc_norm_apply(m, &nz, ds);

@@ -32,8 +32,7 @@ typedef struct {
 } checker;
 
 static double loss_at(checker *c) {
-    dlc_step s = {c->n, c->data, 1, (const float *const *)c->r.param_views, c->r.grad_views, c->r.arena, &c->dropout, 1,
-                  0.0f};
+    dlc_step s = dlc_runner_step(&c->r, c->n, c->data, &c->dropout, 1);
     return (double)c->m->train_step(&s);
 }
 
@@ -85,7 +84,7 @@ int dlc_cmd_gradcheck(const dlc_model *m, const dlc_options *o) {
     dlc_runner_init(&c.r, m, c.n);
     if (o->init) {
         dlc_st_file f;
-        dlc_load_params_mapped(m, &c.r.layout, c.r.params, o->init, o->init_map, "--init-map", &f);
+        dlc_load_params_mapped(m, &c.r.layout, c.r.params, c.r.state, o->init, o->init_map, "--init-map", &f);
         dlc_st_close(&f);
     } else {
         dlc_init_params(m, &c.r.layout, c.r.params, o->cfg.seed);

@@ -26,6 +26,12 @@ int dlc_cmd_info(const dlc_model *m, const dlc_options *o) {
         total += p->size;
     }
     printf("  %-24s %-16s %12lld\n", "total", "", (long long)total);
+    if (m->n_state) printf("\nstate (not trained; updated by each training step, saved with the params):\n");
+    for (int i = 0; i < m->n_state; i++) {
+        const dlc_state_desc *d = &m->state[i];
+        printf("  %-24s %-16s %12lld  %s %g\n", d->name, batched_type(a, sizeof a, d->dtype, 0, d->rank, d->dims),
+               (long long)d->size, "starts at", d->init);
+    }
     if (m->n_data) printf("\ndata:\n");
     for (int i = 0; i < m->n_data; i++) {
         const dlc_data_desc *d = &m->data[i];

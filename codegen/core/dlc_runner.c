@@ -1,8 +1,8 @@
 /* dlc_runner.c: a model ready to run on the device, and forward passes over a data set.
  *
- * The runner holds what the kernels read and write (params, gradients, arena, outputs) in
- * device memory, and host copies of the params and outputs for everything else; on the host
- * device the copies are the same memory and nothing is copied. */
+ * The runner holds what the kernels read and write (params, state, gradients, arena, outputs)
+ * in device memory, and host copies of the params, state and outputs for everything else; on
+ * the host device the copies are the same memory and nothing is copied. */
 #include "dlc_runtime.h"
 
 #include <math.h>
@@ -33,6 +33,18 @@ void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows) {
     r->params = host ? r->dev_params : dlc_xcalloc((size_t)r->layout.total + 1, sizeof(float));
     r->param_views = dlc_layout_views(m, &r->layout, r->dev_params);
     r->grad_views = dlc_layout_views(m, &r->layout, r->grads);
+    r->state = dlc_xcalloc((size_t)m->n_state + 1, sizeof *r->state);
+    r->dev_state = dlc_xcalloc((size_t)m->n_state + 1, sizeof *r->dev_state);
+    for (int i = 0; i < m->n_state; i++) {
+        const dlc_state_desc *d = &m->state[i];
+        size_t n = dlc_mul_size((size_t)d->size, 4);
+        r->dev_state[i] = dlc_device_alloc(n);
+        r->state[i] = host ? r->dev_state[i] : dlc_aligned_alloc(n);
+        for (int64_t k = 0; k < d->size; k++) {
+            if (d->dtype == DLC_F32) ((float *)r->state[i])[k] = (float)d->init;
+            else ((int32_t *)r->state[i])[k] = (int32_t)d->init;
+        }
+    }
     r->arena = dlc_device_alloc(m->arena_bytes(r->max_rows));
     r->dev_outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->dev_outputs);
     r->outputs = dlc_xcalloc((size_t)m->n_outputs + 1, sizeof *r->outputs);
@@ -54,6 +66,12 @@ void dlc_runner_free(dlc_runner *r) {
     free(r->outputs);
     free(r->dev_outputs);
     dlc_device_free(r->arena);
+    for (int i = 0; i < r->m->n_state; i++) {
+        if (!host) free(r->state[i]);
+        dlc_device_free(r->dev_state[i]);
+    }
+    free(r->state);
+    free(r->dev_state);
     free(r->param_views);
     free(r->grad_views);
     if (!host) free(r->params);
@@ -62,12 +80,33 @@ void dlc_runner_free(dlc_runner *r) {
     free(r->layout.offset);
 }
 
+static size_t state_bytes(const dlc_runner *r, int i) { return dlc_mul_size((size_t)r->m->state[i].size, 4); }
+
 void dlc_runner_params_to_device(dlc_runner *r) {
     dlc_device_copy_in(r->dev_params, r->params, (size_t)r->layout.total * sizeof(float));
+    if (dlc_device_is_host()) return;
+    for (int i = 0; i < r->m->n_state; i++) dlc_device_copy_in(r->dev_state[i], r->state[i], state_bytes(r, i));
 }
 
 void dlc_runner_params_to_host(dlc_runner *r) {
     dlc_device_copy_out(r->params, r->dev_params, (size_t)r->layout.total * sizeof(float));
+    if (dlc_device_is_host()) return;
+    for (int i = 0; i < r->m->n_state; i++) dlc_device_copy_out(r->state[i], r->dev_state[i], state_bytes(r, i));
+}
+
+dlc_step dlc_runner_step(dlc_runner *r, int64_t n, const void *const *data, const dlc_dropout *dropout, int training) {
+    dlc_step s = {n, data, 1, (const float *const *)r->param_views, r->grad_views, r->arena, dropout, training, 0.0f,
+                  (void *const *)r->dev_state};
+    return s;
+}
+
+void dlc_check_batch_rows(const dlc_model *m, int64_t n_train, int64_t batch, int drop_last) {
+    if (!m->needs_two_rows || n_train <= 0) return;
+    int64_t last = n_train % batch;
+    if (batch > 1 && !(last == 1 && !drop_last)) return;
+    dlc_die(1, "%s: a training batch of 1 row leaves batch normalization a single value per channel "
+            "(%lld training rows in batches of %lld); use drop_last true (--drop-last true) or another batch size",
+            m->needs_two_rows, (long long)n_train, (long long)batch);
 }
 
 void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
@@ -87,7 +126,8 @@ static float forward_on_device(dlc_runner *r, int64_t n, const void *const *data
     for (int t = 0; t < m->n_data; t++)
         if (m->data[t].is_target && !data[t]) has_targets = 0;
     const dlc_dropout none = {0, 0}; /* eval_step draws no masks */
-    dlc_step s = {n, data, has_targets, (const float *const *)r->param_views, r->grad_views, r->arena, &none, 0, 0.0f};
+    dlc_step s = dlc_runner_step(r, n, data, &none, 0);
+    s.has_targets = has_targets;
     return m->eval_step(&s, r->dev_outputs);
 }
 

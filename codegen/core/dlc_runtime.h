@@ -325,7 +325,8 @@ typedef struct {
     const char *name;
     int rank;
     const int64_t *dims;
-    const float *data;
+    const void *data;          /* little-endian values of `dtype` */
+    const char *dtype;         /* "F32" (NULL means it too) or "I64" */
 } dlc_st_tensor;
 
 typedef struct {
@@ -353,6 +354,8 @@ void dlc_st_close(dlc_st_file *f);
 /* A tensor that must exist, be F32, have exactly these dims and hold only finite values;
  * copied into dst. */
 void dlc_st_read(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, float *dst);
+/* The same for an I64 tensor (num_batches_tracked), read into int64 values. */
+void dlc_st_read_i64(const dlc_st_file *f, const char *name, int rank, const int64_t *dims, int64_t *dst);
 /* Exits 1 naming the first tensor not in names[0..n). */
 void dlc_st_no_extra(const dlc_st_file *f, const char *const *names, int n);
 /* A __metadata__ string, or NULL. */
@@ -381,14 +384,19 @@ typedef struct dlc_optimizer dlc_optimizer;
  * leaves the old pair or the new one (dlc_checkpoint.c's commit: both written to temporary
  * files and flushed first; the old optimizer file kept as P.optim.prev.safetensors until the
  * params are in place). Exits 1 on a write error, the old pair intact. */
-void dlc_save_checkpoint(const dlc_model *m, const dlc_layout *l, const float *params, const dlc_norms *nz,
-                         const dlc_optimizer *opt, const dlc_progress *p, const char *path);
+void dlc_save_checkpoint(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                         const dlc_norms *nz, const dlc_optimizer *opt, const dlc_progress *p, const char *path);
 /* A params file alone (no optimizer state: --save-best), through a temporary file and
  * rename(); exits 1 on a write error, the old file intact. */
-void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, const dlc_norms *nz,
-                     const char *path, int64_t step);
-/* Reads every param (strictly) into params; returns the file for metadata look-ups. */
-void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, const char *path, dlc_st_file *f);
+void dlc_save_params(const dlc_model *m, const dlc_layout *l, const float *params, void *const *state,
+                     const dlc_norms *nz, const char *path, int64_t step);
+/* Reads every param and every state tensor (strictly) into params and state (the params file
+ * holds the state too: running statistics F32, num_batches_tracked I64); returns the file for
+ * metadata look-ups. */
+void dlc_load_params(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
+                     dlc_st_file *f);
+/* State tensor d from the file's tensor `name` (F32; an i32 counter from I64, 0..2^31-1) into dst. */
+void dlc_read_state(const dlc_st_file *f, const dlc_state_desc *d, const char *name, void *dst);
 /* The "dlc.step" of a params file (exits 1 when it lacks one or it is not a count). */
 int64_t dlc_checkpoint_step(const dlc_st_file *f);
 /* The optimizer file that pairs with params file P (the same dlc.step, and a dlc.params_hash
@@ -402,8 +410,8 @@ uint64_t dlc_checkpoint_seed(const char *optim_path);
 /* dlc_load_params with path's names mapped by `map` (NULL: as they are; 'FROM=TO,...': prefix
  * renames; "position": state_dict order against declaration order). A mismatch exits 1 listing
  * the file's tensors and the model's params; `flag` is the flag that named the file. */
-void dlc_load_params_mapped(const dlc_model *m, const dlc_layout *l, float *params, const char *path, const char *map,
-                            const char *flag, dlc_st_file *f);
+void dlc_load_params_mapped(const dlc_model *m, const dlc_layout *l, float *params, void *const *state, const char *path,
+                            const char *map, const char *flag, dlc_st_file *f);
 /* Reads normalize statistics from a params file's metadata (exits 1 when missing; a mean must
  * be a finite f32, a std a positive normal f32). */
 void dlc_load_norms(const dlc_model *m, const dlc_train_config *cfg, const dlc_st_file *f, dlc_norms *nz);
@@ -476,14 +484,17 @@ const char *dlc_metric_name(dlc_metric_kind k);
 
 /* ==== dlc_runner.c: a model on the device, and forward passes over a data set =============== */
 
-/* A model ready to run: params, gradients, the arena sized for max_rows and the outputs, on
- * the device; the params and outputs also in host memory (the same memory on the host). */
+/* A model ready to run: params, state, gradients, the arena sized for max_rows and the
+ * outputs, on the device; the params, state and outputs also in host memory (the same memory
+ * on the host). */
 typedef struct {
     const dlc_model *m;
     dlc_layout layout;
     float *params;           /* host: what initialisation and checkpoints read and write */
     float *dev_params, *grads;
     float **param_views, **grad_views;   /* per param, into dev_params and grads */
+    void **state;            /* host, per state tensor: at its initial value until loaded or trained */
+    void **dev_state;        /* the same on the device (what the steps read and update) */
     void *arena;
     int64_t max_rows;
     void **dev_outputs;      /* per output, max_rows rows */
@@ -491,8 +502,15 @@ typedef struct {
 } dlc_runner;
 
 void dlc_runner_init(dlc_runner *r, const dlc_model *m, int64_t max_rows);
+/* The step of one batch of n rows for r's params and state on the device (dropout and flags
+ * set by the caller). */
+dlc_step dlc_runner_step(dlc_runner *r, int64_t n, const void *const *data, const dlc_dropout *dropout, int training);
+/* Exits 1 (before any step) when the model needs training batches of two rows and the run
+ * would make one of one row: n_train rows in batches of `batch`, the last one dropped or not. */
+void dlc_check_batch_rows(const dlc_model *m, int64_t n_train, int64_t batch, int drop_last);
 void dlc_runner_free(dlc_runner *r);
-/* The params between the host and the device (after initialising or loading; before saving). */
+/* The params and the state between the host and the device (after initialising or loading;
+ * before saving). */
 void dlc_runner_params_to_device(dlc_runner *r);
 void dlc_runner_params_to_host(dlc_runner *r);
 /* Device threads: --threads N when given; else one when the model's steps on `rows` rows (the

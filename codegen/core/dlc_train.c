@@ -171,7 +171,7 @@ static void start_params(trainer *t) {
     t->prog.shuffle_state = dlc_rng_stream(t->cfg.seed, DLC_STREAM_SHUFFLE).state;
     if (o->resume) {
         dlc_st_file f;
-        dlc_load_params(m, &t->r.layout, t->r.params, o->resume, &f);
+        dlc_load_params(m, &t->r.layout, t->r.params, t->r.state, o->resume, &f);
         dlc_st_close(&f);
         dlc_load_optim(m, &t->r.layout, &t->opt, &t->prog, t->optim_path);
         check_position(t);
@@ -182,7 +182,7 @@ static void start_params(trainer *t) {
         if (o->save && strcmp(o->save, o->resume) == 0) t->kept_step = t->prog.step;
     } else if (o->init) {
         dlc_st_file f;
-        dlc_load_params_mapped(m, &t->r.layout, t->r.params, o->init, o->init_map, "--init-map", &f);
+        dlc_load_params_mapped(m, &t->r.layout, t->r.params, t->r.state, o->init, o->init_map, "--init-map", &f);
         dlc_st_close(&f);
     } else {
         dlc_init_params(m, &t->r.layout, t->r.params, t->cfg.seed);
@@ -265,7 +265,7 @@ static void save(trainer *t) {
     t->prog.sched_best = t->sched.best;
     t->prog.sched_bad_epochs = t->sched.bad_epochs;
     t->prog.seed = t->cfg.seed;
-    dlc_save_checkpoint(t->m, &t->r.layout, t->r.params, &t->norms, &t->opt, &t->prog, t->o->save);
+    dlc_save_checkpoint(t->m, &t->r.layout, t->r.params, t->r.state, &t->norms, &t->opt, &t->prog, t->o->save);
     t->saved_step = t->kept_step = t->prog.step;
 }
 
@@ -296,8 +296,8 @@ static double micro_step(trainer *t, const int64_t *order, int64_t start, int64_
         data = t->batches.ptr;
     }
     const dlc_dropout dropout = dlc_dropout_at(t->cfg.seed, t->prog.epoch, start + lo); /* by the rows' positions */
-    dlc_step s = {hi - lo, data, 1, (const float *const *)t->r.param_views, t->r.grad_views, t->r.arena, &dropout, 1,
-                  (float)t->opt.lr};
+    dlc_step s = dlc_runner_step(&t->r, hi - lo, data, &dropout, 1);
+    s.lr = (float)t->opt.lr;
     float loss = 0;
     if (fused_sgd(t)) {
         loss = m->sgd_step(&s); /* the update happens inside the step */
@@ -547,7 +547,7 @@ static void train_steps(trainer *t) {
     }
 }
 
-/* The processes of a job start alike: rank 0's params, optimizer state and progress (each
+/* The processes of a job start alike: rank 0's params, state, optimizer state and progress (each
  * process read the same files, but a stale copy on one machine must not split the job), and
  * the same data, or they would run different numbers of batches and wait for each other
  * forever. Returns 1 when some process was asked to stop while loading. */
@@ -564,6 +564,8 @@ static int start_together(trainer *t) {
                 (long long)rows[1]);
     size_t bytes = (size_t)t->r.layout.total * sizeof(float);
     dlc_comm_broadcast(t->r.params, bytes, 0);
+    for (int i = 0; i < t->m->n_state; i++)
+        dlc_comm_broadcast(t->r.state[i], dlc_mul_size((size_t)t->m->state[i].size, 4), 0);
     for (int s = 0; s < t->opt.n_slots; s++) dlc_comm_broadcast(t->opt.slot[s], bytes, 0);
     dlc_comm_broadcast(&t->prog, sizeof t->prog, 0);
     dlc_comm_broadcast(&t->opt.lr, sizeof t->opt.lr, 0);
@@ -592,6 +594,17 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     }
     /* A batch larger than the data is one partial batch (which drop_last skips). */
     t.batch = has_data && t.cfg.batch > 0 ? t.cfg.batch : has_data ? t.train.n : 1;
+    if (has_data) dlc_check_batch_rows(m, t.train.n, t.batch, t.cfg.drop_last);
+    /* Each process would normalise its own part of a batch with that part's statistics, and the
+     * running statistics would differ between processes: the run would not be the one-process
+     * run that data parallelism promises (summing the statistics across processes, as
+     * PyTorch's SyncBatchNorm does, is not implemented). */
+    if (m->n_state > 0 && dlc_comm_size() > 1) { /* state is batch normalization's running statistics */
+        const char *name = m->state[0].name, *dot = strrchr(name, '.');
+        dlc_die(1, "%s: batch normalization '%.*s' cannot train in %d processes yet (its batch statistics are not "
+                   "summed across processes); run the trainer as one process",
+                m->name, dot ? (int)(dot - name) : (int)strlen(name), name, dlc_comm_size());
+    }
     int64_t train_rows = t.batch < t.train.n || !has_data ? t.batch : t.train.n;
     /* Evaluation runs in batches of the same size (`batch full`: as many rows as training). */
     t.eval_batch = has_data ? t.batch : 1;

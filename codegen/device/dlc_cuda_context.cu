@@ -18,7 +18,7 @@ typedef struct {
     const dlc_cuda_entry *entry;
     int64_t n;
     int count;
-    const void **pointers;      /* data, params, grads, arena */
+    const void **pointers;      /* data, params, grads, state, arena */
     cudaGraphExec_t exec;
     uint64_t last_use;
 } dlc_cuda_graph;
@@ -135,6 +135,7 @@ static int step_pointers(const dlc_step *s, const dlc_cuda_entry *e, const void 
     for (int i = 0; i < e->n_data; i++) out[k++] = s->data[i];
     for (int i = 0; i < e->n_params; i++) out[k++] = s->params[i];
     for (int i = 0; i < e->n_params; i++) out[k++] = s->grads ? s->grads[i] : NULL;
+    for (int i = 0; i < e->n_state; i++) out[k++] = s->state[i];
     out[k++] = s->arena;
     return k;
 }
@@ -144,7 +145,7 @@ static void launch_graph(const dlc_step *s, void *const *outputs, const dlc_cuda
                          dlc_cuda_context *c) {
     dlc_cuda_graphs *g = c->graphs;
     const void *key[256];
-    int count = e->n_data + 2 * e->n_params + 1;
+    int count = e->n_data + 2 * e->n_params + e->n_state + 1;
     const void **pointers = count <= (int)(sizeof key / sizeof key[0]) ? key : (const void **)malloc(sizeof(void *) * (size_t)count);
     if (!pointers) die("out of memory%s%s", "", "");
     step_pointers(s, e, pointers);

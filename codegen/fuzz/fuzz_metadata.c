@@ -24,7 +24,7 @@ static void resume(const uint8_t *data, size_t size) {
     dlc_layout_make(m, &l);
     float *params = dlc_xcalloc((size_t)l.total, sizeof *params);
     dlc_st_file f;
-    dlc_load_params(m, &l, params, params_path, &f);
+    dlc_load_params(m, &l, params, NULL, params_path, &f); /* the fuzz model has no state */
     dlc_norms nz;
     dlc_load_norms(m, &m->config, &f, &nz);
     dlc_st_close(&f);

@@ -12,7 +12,7 @@ static void load(const uint8_t *data, size_t size) {
     dlc_layout_make(m, &l);
     float *params = dlc_xcalloc((size_t)l.total, sizeof *params);
     dlc_st_file f;
-    dlc_load_params(m, &l, params, path, &f);
+    dlc_load_params(m, &l, params, NULL, path, &f); /* the fuzz model has no state */
     dlc_norms nz;
     dlc_load_norms(m, &m->config, &f, &nz);
     dlc_st_close(&f);

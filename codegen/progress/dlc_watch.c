@@ -72,8 +72,8 @@ int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, d
         w->best = watched;
         w->best_epoch = epoch;
         if (w->save_best && root) {
-            dlc_runner_params_to_host(r);
-            dlc_save_params(w->m, &r->layout, r->params, norms, w->save_best, step);
+            dlc_runner_params_to_host(r); /* and the state */
+            dlc_save_params(w->m, &r->layout, r->params, r->state, norms, w->save_best, step);
         }
     }
     if (w->patience <= 0) return 0;

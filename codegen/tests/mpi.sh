@@ -71,6 +71,7 @@ build dropout_mpi digits_dropout.dl --mpi
 build grid_mpi line_grid.dl --mpi
 build descend descend.dl
 build descend_mpi descend.dl --mpi
+build cnn_mpi digits_cnn.dl --mpi
 
 same() { python3 "$HERE/compare_params.py" "$1" "$2" 1e-5; }
 
@@ -235,6 +236,19 @@ if [ -d /proc/self/task ] && [ "$cores" -ge 2 ]; then
     check "2 processes on $cores cores: each takes $share OpenBLAS thread(s) by default ($n_default threads in all; with --threads $((share + 1)): $n_more)" $?
 fi
 
+# Batch normalization (digits_cnn): its running statistics are state, loaded on every process
+# and copied to the device with the params, so eval and predict in 2 processes equal 1.
+out=$(run_k 1 ./cnn_mpi train --data "$DIGITS" --epochs 1 --threads 1 --save cnn.safetensors 2>&1 &&
+    run_k 1 ./cnn_mpi eval --weights cnn.safetensors --data "$DIGITS" --threads 1 >cnn_eval1.txt 2>&1 &&
+    run_k 2 ./cnn_mpi eval --weights cnn.safetensors --data "$DIGITS" --threads 1 >cnn_eval2.txt 2>&1 &&
+    cmp cnn_eval1.txt cnn_eval2.txt && grep -q "^accuracy: 0\.[5-9]" cnn_eval1.txt)
+check "digits_cnn (batch normalization's state): eval in 2 processes = 1 ($(tr '\n' ' ' <cnn_eval1.txt 2>/dev/null))" $? \
+    "$out$(diff cnn_eval1.txt cnn_eval2.txt 2>&1)"
+out=$(run_k 1 ./cnn_mpi predict --weights cnn.safetensors --data "$DIGITS" --threads 1 --out cnn_pred1.csv 2>&1 &&
+    run_k 2 ./cnn_mpi predict --weights cnn.safetensors --data "$DIGITS" --threads 1 --out cnn_pred2.csv 2>&1 &&
+    cmp cnn_pred1.csv cnn_pred2.csv)
+check "digits_cnn: predict in 2 processes = 1" $? "$out"
+
 # ---- Failures: one message, the job ends, nothing half-written, within 10 s ---------------------
 
 # fails NAME CODE REGEX K CMD...: the job of K processes running CMD exits CODE (any non-zero
@@ -296,6 +310,12 @@ fails "an index out of range in one process's rows, mid-training: its message, t
     "index 25 is out of range for a first axis of 21" \
     2 ./grid_mpi train --data grid_bad.csv --shuffle false --save never.safetensors
 rm -f grid_bad.csv
+
+# Batch statistics are not summed across processes (yet): training a batch-normalized model in
+# K > 1 processes would not equal one process, so it is refused before the first step.
+fails "batch normalization in 2 processes: refused before training, located, exit 1" 1 \
+    "digits_cnn: batch normalization 'bn1' cannot train in 2 processes yet" \
+    2 ./cnn_mpi train --data "$DIGITS" --save never.safetensors
 
 # A killed process: the job ends within seconds and the last checkpoint is whole.
 "${MPIRUN[@]}" -np 2 sh -c "echo \$\$ >pid.\${OMPI_COMM_WORLD_RANK:-\$PMIX_RANK}; exec ./digits_mpi train --data $DIGITS \

@@ -76,10 +76,82 @@ struct CKernels {
         case .softmaxCrossEntropyGrad(let out, let z, let y, let p, let g, let rows, let classes):
             softmaxCrossEntropyGrad(out, z, y, p, g, rows, classes, &w)
         case .stridedCopy(let out, let oo, let os, let input, let io, let ins, let shape):
-            let (s, st) = LoopShapes.collapse(shape, [os, ins])
-            w.loops(s.map(C.size)) { w in
-                w.line("\(name(out))[\(Self.index(st[0], offset: oo))] = \(name(input))[\(Self.index(st[1], offset: io))];")
+            strided(out, oo, os, input, io, ins, shape, "=", &w)
+        case .stridedAccumulate(let out, let oo, let os, let input, let io, let ins, let shape):
+            strided(out, oo, os, input, io, ins, shape, "+=", &w)
+        case .pool2d(let op, let out, let input, let argmax, let g): pool2d(op, out, input, argmax, g, &w)
+        case .pool2dGrad(let op, let out, let grad, let argmax, let g): pool2dGrad(op, out, grad, argmax, g, &w)
+        }
+    }
+
+    /// A strided copy or accumulation. Output and input are two buffers (the memory plan never
+    /// gives a kernel's output the memory of its input), which the restrict pointers tell the
+    /// C compiler, so that it vectorizes the inner loop without a run-time overlap test.
+    func strided(_ out: BufferID, _ oo: Affine, _ os: [Affine], _ input: BufferID, _ io: Affine, _ ins: [Affine],
+                 _ shape: [Affine], _ assign: String, _ w: inout CWriter) {
+        let (s, st) = LoopShapes.collapse(shape, [os, ins])
+        let t = C.type(entry.buffer(out).type.dtype)
+        w.line("\(t) *restrict const to_ = \(name(out));")
+        w.line("const \(t) *restrict const from_ = \(name(input));")
+        w.loops(s.map(C.size)) { w in
+            w.line("to_[\(Self.index(st[0], offset: oo))] \(assign) from_[\(Self.index(st[1], offset: io))];")
+        }
+    }
+
+    /// The loops over every window of every plane: `body` runs with r0_/r1_ and c0_/c1_ the
+    /// window's real rows and columns, and o_ the output cell's offset in its plane.
+    func windows(_ g: PoolGeometry, _ w: inout CWriter, _ body: (inout CWriter) -> Void) {
+        let (k, s, p) = (g.window.kernel, g.window.stride, g.window.padding)
+        w.loops([C.size(g.planes), "\(g.outHeight)", "\(g.outWidth)"]) { w in
+            w.line("const int64_t o_ = i1 * \(g.outWidth) + i2;")
+            w.line("const int64_t r0_ = i1 * \(s) - \(p) < 0 ? 0 : i1 * \(s) - \(p), r1_ = i1 * \(s) - \(p) + \(k) > \(g.height) ? \(g.height) : i1 * \(s) - \(p) + \(k);")
+            w.line("const int64_t c0_ = i2 * \(s) - \(p) < 0 ? 0 : i2 * \(s) - \(p), c1_ = i2 * \(s) - \(p) + \(k) > \(g.width) ? \(g.width) : i2 * \(s) - \(p) + \(k);")
+            body(&w)
+        }
+    }
+
+    /// Max pooling as PyTorch scans a window (from its first real cell and −inf, a cell takes
+    /// over when greater or NaN), or the window's sum over kernel² (padding counted).
+    func pool2d(_ op: PoolOp, _ out: BufferID, _ input: BufferID, _ argmax: BufferID?, _ g: PoolGeometry,
+                _ w: inout CWriter) {
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        windows(g, &w) { w in
+            w.line("const float *const x_ = \(name(input)) + i0 * \(plane);")
+            switch op {
+            case .max:
+                if argmax != nil { w.line("int64_t best_ = r0_ * \(g.width) + c0_;") }
+                w.line("float m_ = -INFINITY;")
+                w.block("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++)") { w in
+                    w.line("const float v_ = x_[r * \(g.width) + q];")
+                    w.line(argmax == nil ? "if (v_ > m_ || v_ != v_) m_ = v_;" : "if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * \(g.width) + q; }")
+                }
+                w.line("\(name(out))[i0 * \(outPlane) + o_] = m_;")
+                if let argmax { w.line("\(name(argmax))[i0 * \(outPlane) + o_] = (int32_t)best_;") }
+            case .avg:
+                w.line("float sum_ = 0.0f;")
+                w.line("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * \(g.width) + q];")
+                w.line("\(name(out))[i0 * \(outPlane) + o_] = sum_ / \(g.window.kernel * g.window.kernel).0f;")
             }
+        }
+    }
+
+    /// The gradient of pooling: zeros, then each window's gradient to its winner (max) or
+    /// spread over its real cells (avg); overlapping windows add up.
+    func pool2dGrad(_ op: PoolOp, _ out: BufferID, _ grad: BufferID, _ argmax: BufferID?, _ g: PoolGeometry,
+                    _ w: inout CWriter) {
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        w.line("memset(\(name(out)), 0, sizeof(float) * \(C.size(g.planes * plane)));")
+        if op == .max {
+            guard let argmax else { preconditionFailure("a max pool's gradient reads the winners its forward kernel kept") }
+            w.loops([C.size(g.planes), "\(outPlane)"]) { w in
+                w.line("\(name(out))[i0 * \(plane) + \(name(argmax))[i0 * \(outPlane) + i1]] += \(name(grad))[i0 * \(outPlane) + i1];")
+            }
+            return
+        }
+        windows(g, &w) { w in
+            w.line("float *const d_ = \(name(out)) + i0 * \(plane);")
+            w.line("const float share_ = \(name(grad))[i0 * \(outPlane) + o_] / \(g.window.kernel * g.window.kernel).0f;")
+            w.line("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) d_[r * \(g.width) + q] += share_;")
         }
     }
 
@@ -108,21 +180,35 @@ struct CKernels {
             return operand(o, index: "", type: e.computeType)
         }
         let value = CExpressions.print(e.expr, reads, type: e.computeType)
-        for r in e.reductions where !r.isUpdate {
+        for r in e.reductions {
             w.line("memset(\(name(r.output)), 0, sizeof(float) * \(C.size(entry.buffer(r.output).elementCount)));")
         }
-        if e.reductions.contains(where: \.isUpdate) { w.line("const float lr_ = s->lr;") }
         let out = "\(name(e.output))[\(Self.index(strides[0]))]"
-        w.loops(shape.map(C.size)) { w in
-            if e.reductions.isEmpty {
-                w.line("\(out) = \(value);")
-            } else {
-                w.line("const \(C.type(entry.buffer(e.output).type.dtype)) v_ = \(value);")
-                w.line("\(out) = v_;")
-                for (i, r) in e.reductions.enumerated() {
-                    w.line("\(name(r.output))[\(Self.index(strides[1 + i]))] \(r.isUpdate ? "-= lr_ *" : "+=") v_;")
-                }
+        if e.reductions.isEmpty {
+            w.loops(shape.map(C.size)) { w in w.line("\(out) = \(value);") }
+            return
+        }
+        // A sum that does not move along the innermost loop (a bias gradient summed over the
+        // rows) is accumulated in a register through that loop and added once after it: summed
+        // into memory element by element, each add would wait for the previous one's store.
+        let inner = shape.count - 1
+        let hoisted = e.reductions.indices.filter { inner >= 0 && strides[1 + $0][inner] == .zero }
+        let type = C.type(entry.buffer(e.output).type.dtype)
+        func body(_ w: inout CWriter) {
+            w.line("const \(type) v_ = \(value);")
+            w.line("\(out) = v_;")
+            for (i, r) in e.reductions.enumerated() {
+                w.line(hoisted.contains(i) ? "acc\(i)_ += v_;" : "\(name(r.output))[\(Self.index(strides[1 + i]))] += v_;")
             }
+        }
+        guard !hoisted.isEmpty else {
+            w.loops(shape.map(C.size), body)
+            return
+        }
+        w.loops(shape.dropLast().map(C.size)) { w in
+            for i in hoisted { w.line("float acc\(i)_ = 0.0f;") }
+            w.block("for (int64_t i\(inner) = 0; i\(inner) < \(C.size(shape[inner])); i\(inner)++)", body)
+            for i in hoisted { w.line("\(name(e.reductions[i].output))[\(Self.index(strides[1 + i]))] += acc\(i)_;") }
         }
     }
 
@@ -130,16 +216,25 @@ struct CKernels {
         let out = name(r.output), count = C.size(entry.buffer(r.output).elementCount)
         let i32 = entry.buffer(r.output).type.dtype == .i32
         let initial = r.op == .max ? (i32 ? "INT32_MIN" : "-INFINITY") : (i32 ? "0" : "0.0f")
-        if r.isUpdate {
-            w.line("const float lr_ = s->lr;")
-        } else {
-            w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] = \(initial);")
-        }
+        w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] = \(initial);")
         let (shape, strides) = LoopShapes.collapse(r.shape, [r.inputStrides, r.outputStrides])
         let o = "\(out)[\(Self.index(strides[1]))]", x = "\(name(r.input))[\(Self.index(strides[0]))]"
-        w.loops(shape.map(C.size)) { w in
-            let maxf = i32 ? "dlc_max_i32" : "dlc_maxf", add = i32 ? "\(o) = dlc_add_i32(\(o), \(x));" : "\(o) += \(x);"
-            w.line(r.op == .max ? "\(o) = \(maxf)(\(o), \(x));" : r.isUpdate ? "\(o) -= lr_ * \(x);" : add)
+        let maxf = i32 ? "dlc_max_i32" : "dlc_maxf"
+        func combine(_ into: String) -> String {
+            r.op == .max ? "\(into) = \(maxf)(\(into), \(x));" : i32 ? "\(into) = dlc_add_i32(\(into), \(x));" : "\(into) += \(x);"
+        }
+        // An output that stays put along the innermost loop is combined in a register through
+        // it, then once into memory (as the elementwise kernels' sums are).
+        let inner = shape.count - 1
+        guard inner >= 0, strides[1][inner] == .zero else {
+            w.loops(shape.map(C.size)) { w in w.line(combine(o)) }
+            if r.op == .mean { w.line("for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] /= (float)\(C.size(r.count));") }
+            return
+        }
+        w.loops(shape.dropLast().map(C.size)) { w in
+            w.line("\(i32 ? "int32_t" : "float") acc0_ = \(initial);")
+            w.block("for (int64_t i\(inner) = 0; i\(inner) < \(C.size(shape[inner])); i\(inner)++)") { w in w.line(combine("acc0_")) }
+            w.line(r.op == .max ? "\(o) = \(maxf)(\(o), acc0_);" : i32 ? "\(o) = dlc_add_i32(\(o), acc0_);" : "\(o) += acc0_;")
         }
         if r.op == .mean {
             w.line("for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] /= (float)\(C.size(r.count));")

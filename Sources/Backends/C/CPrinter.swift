@@ -34,7 +34,7 @@ public struct CPrinter {
         w.line("#include \"dlc_model.h\"")
         for e in program.entries { w.line(); entry(e, &w) }
         w.line()
-        ModelDescriptor(program: program, dataPath: dataPath).print(&w)
+        ModelDescriptor(program: program, dataPath: dataPath, sourceName: sourceName).print(&w)
         return w.text
     }
 
@@ -80,6 +80,7 @@ struct CEntryPrinter: EntryPrinter {
             case .param(let i): source = "(\(t) *)s->params[\(i)]"
             case .grad(let i): source = "s->grads[\(i)]"
             case .data(let i): source = "(\(t) *)s->data[\(i)]"
+            case .state(let i): source = "(\(t) *)s->state[\(i)]"
             case .arena(let offset): source = "(\(t) *)(arena + \(C.size(offset)))"
             case .alias(let r): source = "(\(t) *)\(entry.buffer(r).name)"
             }

@@ -16,7 +16,9 @@ import DLCLowering
 ///   shares that a tree of warp shuffles and shared memory combines (row sums, whole sums);
 /// - softmax cross-entropy and losses: one block, a warp per row, the loss summed in double;
 /// - softmax, log-softmax, argmax along an axis: a warp per row;
-/// - scatter-add: one thread per output element, adding the updates of its row in index order.
+/// - scatter-add: one thread per output element, adding the updates of its row in index order;
+/// - pooling: one thread per output cell; its gradient one thread per input cell, adding the
+///   gradients of the windows that cover it in window order (as the C loop adds them).
 final class CUDAKernels {
     let entry: Entry
     let names: CUDANames
@@ -207,6 +209,92 @@ final class CUDAKernels {
                     w.line("\(name(out))[\(CUDANames.index(st[0], offset: oo))] = \(name(input))[\(CUDANames.index(st[1], offset: io))];")
                 }
             }
+        case .stridedAccumulate(let out, let oo, let os, let input, let io, let ins, let shape):
+            // The output positions of one accumulation are distinct: a thread each, no atomics.
+            let (s, st) = LoopShapes.collapse(shape, [os, ins])
+            let total = CUDANames.product(s)
+            kernel("accumulate_" + name(out), Signature(writes: [out], reads: [input]), grid: threadGrid(total),
+                   block: "DLC_THREADS", comment: comment) { w in
+                elements(total, &w) { w in
+                    CUDANames.decompose("e_", axes: Array(s.indices), extents: s, rest: "rest_", &w)
+                    w.line("\(name(out))[\(CUDANames.index(st[0], offset: oo))] += \(name(input))[\(CUDANames.index(st[1], offset: io))];")
+                }
+            }
+        case .pool2d(let op, let out, let input, let argmax, let g): pool2d(op, out, input, argmax, g, comment: comment)
+        case .pool2dGrad(let op, let out, let grad, let argmax, let g): pool2dGrad(op, out, grad, argmax, g, comment: comment)
+        }
+    }
+
+    // MARK: - Pooling (the C backend's rules: Sources/Backends/C/CKernels.swift)
+
+    /// The real rows [lo_, hi_) of window `i` along an axis of `size` cells, declared as
+    /// `NAME0_` and `NAME1_`.
+    func windowSpan(_ i: String, _ size: Int, _ g: PoolGeometry, _ name: String, _ w: inout CWriter) {
+        let (k, s, p) = (g.window.kernel, g.window.stride, g.window.padding)
+        w.line("const int64_t \(name)0_ = \(i) * \(s) - \(p) < 0 ? 0 : \(i) * \(s) - \(p);")
+        w.line("const int64_t \(name)1_ = \(i) * \(s) - \(p) + \(k) > \(size) ? \(size) : \(i) * \(s) - \(p) + \(k);")
+    }
+
+    /// One thread per output cell: the window's maximum as PyTorch scans it (and the winner's
+    /// offset in its plane), or its sum over kernel².
+    func pool2d(_ op: PoolOp, _ out: BufferID, _ input: BufferID, _ argmax: BufferID?, _ g: PoolGeometry, comment: String?) {
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        let total = "\(C.size(g.planes)) * \(outPlane)"
+        kernel("\(op.rawValue)_pool_" + name(out), Signature(writes: [out] + (argmax.map { [$0] } ?? []), reads: [input]),
+               grid: threadGrid(total), block: "DLC_THREADS", comment: comment) { w in
+            elements(total, &w) { w in
+                w.line("const int64_t i0 = e_ / \(outPlane), oi_ = e_ % \(outPlane);")
+                windowSpan("(oi_ / \(g.outWidth))", g.height, g, "r", &w)
+                windowSpan("(oi_ % \(g.outWidth))", g.width, g, "c", &w)
+                w.line("const float *x_ = \(name(input)) + i0 * \(plane);")
+                switch op {
+                case .max:
+                    if argmax != nil { w.line("int64_t best_ = r0_ * \(g.width) + c0_;") }
+                    w.line("float m_ = -INFINITY;")
+                    w.block("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++)") { w in
+                        w.line("const float v_ = x_[r * \(g.width) + q];")
+                        w.line(argmax == nil ? "if (v_ > m_ || v_ != v_) m_ = v_;" : "if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * \(g.width) + q; }")
+                    }
+                    w.line("\(name(out))[e_] = m_;")
+                    if let argmax { w.line("\(name(argmax))[e_] = (int32_t)best_;") }
+                case .avg:
+                    w.line("float sum_ = 0.0f;")
+                    w.line("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * \(g.width) + q];")
+                    w.line("\(name(out))[e_] = sum_ / \(g.window.kernel * g.window.kernel).0f;")
+                }
+            }
+        }
+    }
+
+    /// One thread per input cell, adding the gradient of every window that covers it, in window
+    /// order: a max pool's when the window's winner is this cell, an average pool's over kernel².
+    func pool2dGrad(_ op: PoolOp, _ out: BufferID, _ grad: BufferID, _ argmax: BufferID?, _ g: PoolGeometry,
+                    comment: String?) {
+        let (k, s, p) = (g.window.kernel, g.window.stride, g.window.padding)
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        let total = "\(C.size(g.planes)) * \(plane)"
+        kernel("\(op.rawValue)_pool_grad_" + name(out), Signature(writes: [out], reads: [grad] + (argmax.map { [$0] } ?? [])),
+               grid: threadGrid(total), block: "DLC_THREADS", comment: comment) { w in
+            elements(total, &w) { w in
+                w.line("const int64_t i0 = e_ / \(plane), cell_ = e_ % \(plane), r = cell_ / \(g.width), q = cell_ % \(g.width);")
+                // Windows i with i·s − p ≤ r < i·s − p + k: i from ceil((r + p − k + 1) / s) to floor((r + p) / s).
+                w.line("const int64_t ri0_ = r + \(p) - \(k) + 1 <= 0 ? 0 : (r + \(p) - \(k) + \(s)) / \(s);")
+                w.line("const int64_t ri1_ = (r + \(p)) / \(s) + 1 < \(g.outHeight) ? (r + \(p)) / \(s) + 1 : \(g.outHeight);")
+                w.line("const int64_t ci0_ = q + \(p) - \(k) + 1 <= 0 ? 0 : (q + \(p) - \(k) + \(s)) / \(s);")
+                w.line("const int64_t ci1_ = (q + \(p)) / \(s) + 1 < \(g.outWidth) ? (q + \(p)) / \(s) + 1 : \(g.outWidth);")
+                w.line("float acc_ = 0.0f;")
+                w.block("for (int64_t wi_ = ri0_; wi_ < ri1_; wi_++) for (int64_t wj_ = ci0_; wj_ < ci1_; wj_++)") { w in
+                    let at = "i0 * \(outPlane) + wi_ * \(g.outWidth) + wj_"
+                    switch op {
+                    case .max:
+                        guard let argmax else { preconditionFailure("a max pool's gradient reads the winners its forward kernel kept") }
+                        w.line("if (\(name(argmax))[\(at)] == cell_) acc_ += \(name(grad))[\(at)];")
+                    case .avg:
+                        w.line("acc_ += \(name(grad))[\(at)] / \(k * k).0f;")
+                    }
+                }
+                w.line("\(name(out))[e_] = acc_;")
+            }
         }
     }
 
@@ -245,9 +333,8 @@ final class CUDAKernels {
         let out = "\(name(e.output))[\(CUDANames.index(strides[0]))]"
         if let r = fused {
             sig.writes.append(r.output)
-            if r.isUpdate { sig.args = true }
             let reduced = reduction(shape: shape, outputStrides: strides[1], output: r.output, op: r.op, count: r.count,
-                                    isUpdate: r.isUpdate, outType: type(r.output))
+                                    outType: type(r.output))
             kernel(name(e.output), sig, grid: reduced.grid, block: reduced.block, comment: comment) { w in
                 reduced.body(&w) { w in
                     w.line("const \(type(e.output)) v_ = \(value);")
@@ -276,9 +363,9 @@ final class CUDAKernels {
     func reduce(_ r: ReduceKernel, comment: String?) {
         let (shape, strides) = LoopShapes.collapse(r.shape, [r.inputStrides, r.outputStrides])
         let reduced = reduction(shape: shape, outputStrides: strides[1], output: r.output, op: r.op, count: r.count,
-                                isUpdate: r.isUpdate, outType: type(r.output))
+                                outType: type(r.output))
         let x = "\(name(r.input))[\(CUDANames.index(strides[0]))]"
-        kernel(name(r.output), Signature(writes: [r.output], reads: [r.input], args: r.isUpdate),
+        kernel(name(r.output), Signature(writes: [r.output], reads: [r.input]),
                grid: reduced.grid, block: reduced.block, comment: comment) { w in
             reduced.body(&w) { w in w.line("acc_ = \(reduced.combine("acc_", x));") }
         }
@@ -293,7 +380,7 @@ final class CUDAKernels {
     }
 
     func reduction(shape: [Affine], outputStrides: [Affine], output: BufferID, op: ReduceOp, count: Affine,
-                   isUpdate: Bool, outType: String) -> Reduction {
+                   outType: String) -> Reduction {
         let kept = shape.indices.filter { outputStrides[$0] != .zero }
         let summed = shape.indices.filter { outputStrides[$0] == .zero }
         let outputs = CUDANames.product(kept.map { shape[$0] }), length = CUDANames.product(summed.map { shape[$0] })
@@ -305,9 +392,7 @@ final class CUDAKernels {
         }
         let target = "\(name(output))[\(CUDANames.index(outputStrides))]"
         let store: (inout CWriter) -> Void = { w in
-            if isUpdate {
-                w.line("\(target) -= args->lr * acc_;")
-            } else if op == .mean {
+            if op == .mean {
                 w.line("\(target) = acc_ / (float)\(C.size(count));")
             } else {
                 w.line("\(target) = acc_;")

@@ -21,7 +21,8 @@ struct CUDANames {
         "n", "s", "c", "arena", "args", "fault", "outputs", "i", "j", "k", "l",
         "e_", "o_", "r_", "acc_", "v_", "ro_", "rr_", "lane_", "warp_", "warps_", "row_", "m_", "sum_", "best_",
         "bi_", "keep_", "u_", "label_", "scale_", "total_", "outer_", "alpha_", "beta_", "lse_", "other_", "oi_",
-        "base_", "x_", "w_", "rest_", "j_", "t_", "q_", "d_", "inv_", "l_", "z_",
+        "base_", "x_", "w_", "rest_", "j_", "t_", "q_", "d_", "inv_", "l_", "z_", "r0_", "r1_", "c0_", "c1_", "ri0_",
+        "ri1_", "ci0_", "ci1_", "wi_", "wj_", "cell_", "r", "q",
         "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7",
     ]
 

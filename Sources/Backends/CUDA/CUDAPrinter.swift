@@ -124,7 +124,8 @@ public struct CUDAPrinter: Sendable {
         let usesPlaces = kernels.usesFaults
         w.block(signature) { w in
             w.line("static const dlc_cuda_entry entry = {\(C.string(function)), \(program.graph.data.count), "
-                + "\(program.graph.params.count), \(e.kind.isTraining ? 1 : 0), \(usesPlaces ? "places" : "NULL")};")
+                + "\(program.graph.params.count), \(e.kind.isTraining ? 1 : 0), \(usesPlaces ? "places" : "NULL"), "
+                + "\(program.graph.state.count)};")
             w.line("const int64_t n = s->n;")
             w.line("(void)n;")
             let loss = e.loss.map { l in "(const float *)\(source(e.buffer(l), e, names, root: true))" } ?? "NULL"
@@ -141,6 +142,7 @@ public struct CUDAPrinter: Sendable {
         case .param(let i): return "(\(t) *)s->params[\(i)]"
         case .grad(let i): return "s->grads[\(i)]"
         case .data(let i): return "(\(t) *)s->data[\(i)]"
+        case .state(let i): return "(\(t) *)s->state[\(i)]"
         case .arena(let offset): return "(\(t) *)((char *)s->arena + \(C.size(offset)))"
         case .alias(let r): return root ? source(e.buffer(r), e, names, root: true) : "(\(t) *)\(names[r])"
         }

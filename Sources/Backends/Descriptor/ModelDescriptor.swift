@@ -10,14 +10,17 @@ public struct ModelDescriptor: Sendable {
     /// The default data path written into the trainer (already resolved against the model's
     /// folder by the driver), or nil.
     public let dataPath: String?
+    /// The model file's name, for the place of a run-time message (`digits_cnn.dl:11:30`).
+    public let sourceName: String
     /// Set when another file defines the entry functions and `arena_bytes`, `uses_blas`,
     /// `train_flops`: they are declared `extern` here instead of printed.
     public var externalEntries = false
     var graph: Graph { program.graph }
 
-    public init(program: KernelProgram, dataPath: String?, externalEntries: Bool = false) {
+    public init(program: KernelProgram, dataPath: String?, sourceName: String, externalEntries: Bool = false) {
         self.program = program
         self.dataPath = dataPath
+        self.sourceName = sourceName
         self.externalEntries = externalEntries
     }
 
@@ -70,6 +73,19 @@ public struct ModelDescriptor: Sendable {
         }
         if g.params.isEmpty { w.line("    {0}") }
         w.line("};")
+        w.line("static const dlc_state_desc state[] = {")
+        for st in g.state {
+            let dims = st.type.shape.dims.map { String($0.fixedSize ?? 0) }
+            let initial: Double
+            switch st.initializer {
+            case .ones: initial = 1
+            case .constant(let c): initial = c
+            default: initial = 0
+            }
+            w.line("    {\(C.string(st.name)), \(st.type.dtype == .f32 ? "DLC_F32" : "DLC_I32"), \(st.type.rank), {\(dims.isEmpty ? "0" : dims.joined(separator: ", "))}, \(st.type.shape.fixedElementCount), \(initial)},")
+        }
+        if g.state.isEmpty { w.line("    {0}") }
+        w.line("};")
         let classes = graph.labelClasses()
         w.line("static const dlc_data_desc data[] = {")
         for d in g.data {
@@ -104,6 +120,11 @@ public struct ModelDescriptor: Sendable {
             w.line(".config = config_defaults,")
             w.line(".arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,")
             w.line(".sgd_step = sgd_step, .uses_blas = uses_blas,")
+            w.line(".n_state = \(g.state.count), .state = state,")
+            let twoRows = g.nodeNeedingTwoRows().map { n in
+                C.string(sourceName + (n.location.map { ":\($0.line):\($0.column)" } ?? ""))
+            }
+            w.line(".needs_two_rows = \(twoRows ?? "NULL"),")
         }
         w.line(";")
     }

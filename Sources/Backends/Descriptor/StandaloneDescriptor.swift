@@ -20,7 +20,7 @@ extension ModelDescriptor {
             for line in preamble { w.line(line) }
         }
         w.line()
-        ModelDescriptor(program: program, dataPath: dataPath, externalEntries: true).print(&w)
+        ModelDescriptor(program: program, dataPath: dataPath, sourceName: sourceName, externalEntries: true).print(&w)
         return w.text
     }
 }

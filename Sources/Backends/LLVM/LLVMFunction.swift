@@ -348,7 +348,7 @@ final class IRFunction {
 
 /// The fields of codegen/dlc_model.h's `dlc_step`, by index in `%dlc_step`.
 enum StepField: Int {
-    case n = 0, data, hasTargets, params, grads, arena, dropout, training, lr
+    case n = 0, data, hasTargets, params, grads, arena, dropout, training, lr, state
 
     var name: String {
         switch self {
@@ -370,6 +370,7 @@ enum StepField: Int {
         case .dropout: return "dropout"
         case .training: return "training"
         case .lr: return "lr"
+        case .state: return "state"
         }
     }
 

@@ -161,6 +161,110 @@ struct KernelEmitter {
             f.loops(s.map(f.size)) { i in
                 store(load(input, f.index(i, st[1], offset: io)), out, f.index(i, st[0], offset: oo))
             }
+        case .stridedAccumulate(let out, let oo, let os, let input, let io, let ins, let shape):
+            let (s, st) = LoopShapes.collapse(shape, [os, ins])
+            f.loops(s.map(f.size)) { i in
+                let at = f.index(i, st[0], offset: oo)
+                store(add(load(out, at), load(input, f.index(i, st[1], offset: io))), out, at)
+            }
+        case .pool2d(let op, let out, let input, let argmax, let g): pool2d(op, out, input, argmax, g)
+        case .pool2dGrad(let op, let out, let grad, let argmax, let g): pool2dGrad(op, out, grad, argmax, g)
+        }
+    }
+
+    // MARK: - Pooling (the C backend's loops: Sources/Backends/C/CKernels.swift)
+
+    /// `lo < hi ? lo : hi`-style clamps of i64 values.
+    func clamp(_ v: Value, atLeast lo: Int) -> Value {
+        let below = f.value("below", .i1, "icmp slt i64 \(v.ref), \(lo)")
+        return f.value("lo", .i64, "select i1 \(below.ref), i64 \(lo), i64 \(v.ref)")
+    }
+
+    func clamp(_ v: Value, atMost hi: Int) -> Value {
+        let above = f.value("above", .i1, "icmp sgt i64 \(v.ref), \(hi)")
+        return f.value("hi", .i64, "select i1 \(above.ref), i64 \(hi), i64 \(v.ref)")
+    }
+
+    /// Every window of every plane: `body` gets the plane, the output cell's offset in its
+    /// plane, and the window's real rows [r0, r1) and columns [c0, c1).
+    func windows(_ g: PoolGeometry, _ body: (_ plane: Value, _ cell: Value, _ rows: (Value, Value), _ cols: (Value, Value)) -> Void) {
+        let (k, s, p) = (g.window.kernel, g.window.stride, g.window.padding)
+        f.loops([f.size(g.planes), .i64(g.outHeight), .i64(g.outWidth)]) { i in
+            let cell = f.add(f.mul(i[1], .i64(g.outWidth)), i[2], "cell")
+            func span(_ counter: Value, _ size: Int) -> (Value, Value) {
+                let start = f.add(f.mul(counter, .i64(s)), .i64(-p), "start")
+                return (clamp(start, atLeast: 0), clamp(f.add(start, .i64(k), "end"), atMost: size))
+            }
+            body(i[0], cell, span(i[1], g.height), span(i[2], g.width))
+        }
+    }
+
+    /// The winner of a window of the plane at `x` (PyTorch's scan), as (maximum, offset).
+    func windowMaximum(_ x: BufferID, plane: Value, _ g: PoolGeometry, _ rows: (Value, Value),
+                       _ cols: (Value, Value)) -> (Value, Value) {
+        let first = f.add(f.mul(rows.0, .i64(g.width)), cols.0, "first")
+        let result = f.loop("r", from: rows.0, to: rows.1, carrying: [("m", .float(-.infinity)), ("best", first)]) { r, outer in
+            f.loop("q", from: cols.0, to: cols.1, carrying: [("m", outer[0]), ("best", outer[1])]) { q, inner in
+                let at = f.add(f.mul(r, .i64(g.width)), q, "cell")
+                let v = load(x, f.add(plane, at))
+                let greater = f.value("greater", .i1, "fcmp ogt float \(v.ref), \(inner[0].ref)")
+                let nan = f.value("nan", .i1, "fcmp uno float \(v.ref), 0.0")
+                let wins = f.value("wins", .i1, "or i1 \(greater.ref), \(nan.ref)")
+                return [f.value("m", .float, "select i1 \(wins.ref), float \(v.ref), float \(inner[0].ref)"),
+                        f.value("best", .i64, "select i1 \(wins.ref), i64 \(at.ref), i64 \(inner[1].ref)")]
+            }
+        }
+        return (result[0], result[1])
+    }
+
+    func pool2d(_ op: PoolOp, _ out: BufferID, _ input: BufferID, _ argmax: BufferID?, _ g: PoolGeometry) {
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        windows(g) { i, cell, rows, cols in
+            let base = f.mul(i, .i64(plane), "plane")
+            let at = f.add(f.mul(i, .i64(outPlane)), cell)
+            switch op {
+            case .max:
+                let (m, best) = windowMaximum(input, plane: base, g, rows, cols)
+                store(m, out, at)
+                if let argmax { store(convert(best, to: .i32), argmax, at) }
+            case .avg:
+                let sum = f.loop("r", from: rows.0, to: rows.1, carrying: [("sum", .float(0))]) { r, outer in
+                    f.loop("q", from: cols.0, to: cols.1, carrying: [("sum", outer[0])]) { q, inner in
+                        let v = load(input, f.add(base, f.add(f.mul(r, .i64(g.width)), q)))
+                        return [f.value("sum", .float, "fadd float \(inner[0].ref), \(v.ref)")]
+                    }
+                }[0]
+                let area = Value.float(Float(g.window.kernel * g.window.kernel))
+                store(f.value("avg", .float, "fdiv float \(sum.ref), \(area.ref)"), out, at)
+            }
+        }
+    }
+
+    func pool2dGrad(_ op: PoolOp, _ out: BufferID, _ grad: BufferID, _ argmax: BufferID?, _ g: PoolGeometry) {
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        f.memset0(pointer(out), bytes: bytes(f.size(g.planes * plane)))
+        if op == .max {
+            guard let argmax else { preconditionFailure("a max pool's gradient reads the winners its forward kernel kept") }
+            f.loops([f.size(g.planes), .i64(outPlane)]) { i in
+                let from = f.add(f.mul(i[0], .i64(outPlane)), i[1])
+                let to = f.add(f.mul(i[0], .i64(plane)), convert(load(argmax, from), to: .i64))
+                store(add(load(out, to), load(grad, from)), out, to)
+            }
+            return
+        }
+        windows(g) { i, cell, rows, cols in
+            let base = f.mul(i, .i64(plane), "plane")
+            let gv = load(grad, f.add(f.mul(i, .i64(outPlane)), cell))
+            let area = Value.float(Float(g.window.kernel * g.window.kernel))
+            let share = f.value("share", .float, "fdiv float \(gv.ref), \(area.ref)")
+            f.loop("r", from: rows.0, to: rows.1) { r, _ in
+                f.loop("q", from: cols.0, to: cols.1) { q, _ in
+                    let to = f.add(base, f.add(f.mul(r, .i64(g.width)), q))
+                    store(add(load(out, to), share), out, to)
+                    return []
+                }
+                return []
+            }
         }
     }
 
@@ -174,10 +278,9 @@ struct KernelEmitter {
         var all = [LoopShapes.contiguous(e.shape)] + e.reductions.map(\.outputStrides)
         for o in e.operands { if case .buffer(_, let s) = o { all.append(s) } }
         let (shape, strides) = LoopShapes.collapse(e.shape, all)
-        for r in e.reductions where !r.isUpdate {
+        for r in e.reductions {
             f.memset0(pointer(r.output), bytes: bytes(f.size(entry.buffer(r.output).elementCount)))
         }
-        let lr = e.reductions.contains(where: \.isUpdate) ? f.field(.lr) : nil
         // Numbers are the same at every element: computed once, before the loops.
         let numbers = e.operands.map { o -> Value? in
             if case .buffer = o { return nil }
@@ -194,13 +297,7 @@ struct KernelEmitter {
             store(v, e.output, f.index(i, strides[0]))
             for (j, r) in e.reductions.enumerated() {
                 let at = f.index(i, strides[1 + j])
-                let old = load(r.output, at)
-                if r.isUpdate, let lr {
-                    let step = f.value("step", .float, "fmul float \(lr.ref), \(convert(v, to: .float).ref)")
-                    store(f.value("updated", .float, "fsub float \(old.ref), \(step.ref)"), r.output, at)
-                } else {
-                    store(add(old, v), r.output, at)
-                }
+                store(add(load(r.output, at), v), r.output, at)
             }
         }
     }
@@ -208,16 +305,11 @@ struct KernelEmitter {
     func reduce(_ r: ReduceKernel) {
         let out = r.output, t = type(out)
         let count = f.size(entry.buffer(out).elementCount)
-        var lr: Value?
-        if r.isUpdate {
-            lr = f.field(.lr)
-        } else {
-            // -INFINITY for a float max; an i32 max starts at INT32_MIN (C would convert -inf).
-            let initial: Value = r.op == .max ? (t == .i32 ? .i32(Int32.min) : .float(-.infinity)) : (t == .i32 ? .i32(0) : .float(0))
-            f.loop("j", to: count) { j, _ in
-                store(initial, out, j)
-                return []
-            }
+        // -INFINITY for a float max; an i32 max starts at INT32_MIN (C would convert -inf).
+        let initial: Value = r.op == .max ? (t == .i32 ? .i32(Int32.min) : .float(-.infinity)) : (t == .i32 ? .i32(0) : .float(0))
+        f.loop("j", to: count) { j, _ in
+            store(initial, out, j)
+            return []
         }
         let (shape, strides) = LoopShapes.collapse(r.shape, [r.inputStrides, r.outputStrides])
         f.loops(shape.map(f.size)) { i in
@@ -226,9 +318,6 @@ struct KernelEmitter {
             let v: Value
             if r.op == .max {
                 v = t == .i32 ? call(.maxI32, .i32, [o, convert(x, to: .i32)], "max") : call(.maxf, .float, [o, convert(x, to: .float)], "max")
-            } else if let lr {
-                let step = f.value("step", .float, "fmul float \(lr.ref), \(convert(x, to: .float).ref)")
-                v = f.value("updated", .float, "fsub float \(o.ref), \(step.ref)")
             } else {
                 v = add(o, x)
             }

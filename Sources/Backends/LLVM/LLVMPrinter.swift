@@ -60,7 +60,7 @@ public struct LLVMPrinter: Sendable {
         }
         out.append("")
         out.append(LL.comment("codegen/dlc_model.h's dlc_step: n, data, has_targets, params, grads, arena, dropout, training, lr."))
-        out.append("%dlc_step = type { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float }")
+        out.append("%dlc_step = type { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr }")
         if !module.strings.isEmpty {
             out.append("")
             for s in module.strings {
@@ -90,15 +90,15 @@ public struct LLVMPrinter: Sendable {
             "#include \"dlc_kernels.h\"",
         ] + helpers.map(\.definition)
         let step = ["n": 0, "data": 8, "has_targets": 16, "params": 24, "grads": 32, "arena": 40, "dropout": 48,
-                    "training": 56, "lr": 60]
+                    "training": 56, "lr": 60, "state": 64]
         let offsets = step.sorted { $0.value < $1.value }.map { "offsetof(dlc_step, \($0.key)) == \($0.value)" }
         return ModelDescriptor.standaloneFile(
             program: program, sourceName: sourceName, dataPath: dataPath,
             note: "The entry functions are defined by the LLVM IR module beside this file (dlc compile --emit llvm).",
             preamble: [
-                "/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float } on an LP64 target. */",
+                "/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr } on an LP64 target. */",
                 "_Static_assert(sizeof(void *) == 8 && sizeof(long) == 8 && sizeof(size_t) == 8 && sizeof(int) == 4, \"the LLVM backend needs an LP64 target\");",
-                "_Static_assert(" + offsets.joined(separator: " && ") + " && sizeof(dlc_step) == 64, \"dlc_step's layout differs from the LLVM module's\");",
+                "_Static_assert(" + offsets.joined(separator: " && ") + " && sizeof(dlc_step) == 72, \"dlc_step's layout differs from the LLVM module's\");",
             ] + copies)
     }
 
@@ -258,6 +258,7 @@ struct LLVMEntryPrinter: EntryPrinter {
         case .param(let i): line = slot(.params, i, b.name)
         case .grad(let i): line = slot(.grads, i, b.name)
         case .data(let i): line = slot(.data, i, b.name)
+        case .state(let i): line = slot(.state, i, b.name)
         case .arena(let offset):
             line = "%\(b.name) = getelementptr inbounds i8, ptr \(f.field(.arena).ref), i64 \(f.size(offset).ref)"
         case .alias(let r):

@@ -5,8 +5,9 @@
  * usage: kernel_harness IN OUT
  *   IN:  int64 n; uint64 dropout epoch key; int64 first row; each param (float32, declaration order);
  *        each data tensor (n rows, float32 or int32, declaration order)
- *   OUT: train loss (float32); each gradient; sgd_step's loss and each param after it (lr 0.125);
- *        eval loss; each output (eval); each output (predict)
+ *   OUT: train loss (float32); each gradient; each state tensor after the train step (float32 or
+ *        int32); sgd_step's loss and each param after it (lr 0.125); eval loss; each output
+ *        (eval); each output (predict). Every entry starts from the state's initial values.
  */
 #define _POSIX_C_SOURCE 200112L
 #include <math.h>
@@ -24,6 +25,15 @@ static void *read_exact(FILE *f, size_t bytes) {
     void *p = calloc(1, bytes ? bytes : 1);
     if (!p || fread(p, 1, bytes, f) != bytes) { fprintf(stderr, "short input\n"); exit(2); }
     return p;
+}
+
+/* Every state tensor at its initial value. */
+static void reset_state(const dlc_model *m, void **running) {
+    for (int i = 0; i < m->n_state; i++)
+        for (int64_t k = 0; k < m->state[i].size; k++) {
+            if (m->state[i].dtype == DLC_F32) ((float *)running[i])[k] = (float)m->state[i].init;
+            else ((int32_t *)running[i])[k] = (int32_t)m->state[i].init;
+        }
 }
 
 static size_t output_bytes(const dlc_output_desc *o, int64_t n) {
@@ -56,12 +66,17 @@ int main(int argc, char **argv) {
     /* eval_step also writes the metric's computed target there (not compared here). */
     if (m->metric_target_output) outputs[m->n_outputs] = calloc(1, output_bytes(m->metric_target_output, n));
 
+    void **running = calloc((size_t)m->n_state + 1, sizeof *running);
+    for (int i = 0; i < m->n_state; i++) running[i] = calloc((size_t)m->state[i].size, 4);
     dlc_step s = {.n = n, .data = (const void *const *)data, .has_targets = 1,
                   .params = (const float *const *)params, .grads = grads, .arena = arena,
-                  .dropout = &dropout, .training = 1};
+                  .dropout = &dropout, .training = 1, .state = (void *const *)running};
+    reset_state(m, running);
     float loss = m->train_step(&s);
     fwrite(&loss, 4, 1, out);
     for (int i = 0; i < m->n_params; i++) fwrite(grads[i], 4, (size_t)m->params[i].size, out);
+    for (int i = 0; i < m->n_state; i++) fwrite(running[i], 4, (size_t)m->state[i].size, out);
+    reset_state(m, running);
 
     /* sgd_step: the same batch and dropout masks, on a copy of the params */
     float **updated = calloc((size_t)m->n_params + 1, sizeof *updated);
@@ -77,6 +92,7 @@ int main(int argc, char **argv) {
     fwrite(&loss, 4, 1, out);
     for (int i = 0; i < m->n_params; i++) fwrite(updated[i], 4, (size_t)m->params[i].size, out);
 
+    reset_state(m, running);
     s.training = 0;
     s.grads = NULL;
     loss = m->eval_step(&s, outputs);

@@ -1,12 +1,17 @@
 import Foundation
 
-/// A safetensors file read whole (the trainers' checkpoint format): every tensor as f32 values
-/// with its shape, and the `__metadata__` strings. Only what tests need: F32 tensors, strict
-/// offsets (each tensor's bytes must be exactly its shape's size and lie inside the file).
+/// A safetensors file read whole (the trainers' checkpoint format): every tensor with its shape,
+/// and the `__metadata__` strings. Only what tests need: F32 tensors (in `values`) and I64 ones
+/// (batch normalization's num_batches_tracked, in `integers`), strict offsets (each tensor's
+/// bytes must be exactly its shape's size and lie inside the file).
 struct SafeTensors {
     struct Entry: Equatable {
         var shape: [Int]
+        /// F32 values (empty for an I64 tensor).
         var values: [Float]
+        var dtype = "F32"
+        /// I64 values (empty for an F32 tensor).
+        var integers: [Int64] = []
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -33,14 +38,21 @@ struct SafeTensors {
                 metadata = meta
                 continue
             }
-            guard let info = value as? [String: Any], info["dtype"] as? String == "F32",
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String, dtype == "F32" || dtype == "I64",
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
-            else { throw fail("'\(name)' is not an F32 tensor entry") }
-            let count = shape.reduce(1, *)
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == 4 * count, start + offsets[1] <= data.count else {
+            else { throw fail("'\(name)' is not an F32 or I64 tensor entry") }
+            let count = shape.reduce(1, *), width = dtype == "F32" ? 4 : 8
+            guard offsets[0] >= 0, offsets[1] - offsets[0] == width * count, start + offsets[1] <= data.count else {
                 throw fail("'\(name)' has bad data_offsets \(offsets) for shape \(shape)")
             }
             let bytes = data.subdata(in: (start + offsets[0])..<(start + offsets[1]))
+            if dtype == "I64" {
+                let integers = (0..<count).map { i -> Int64 in
+                    Int64(bitPattern: (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[bytes.startIndex + 8 * i + $1]) << (8 * UInt64($1)) })
+                }
+                tensors[name] = Entry(shape: shape, values: [], dtype: dtype, integers: integers)
+                continue
+            }
             let values = (0..<count).map { i -> Float in
                 let bits = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[bytes.startIndex + 4 * i + $1]) << (8 * UInt32($1)) }
                 return Float(bitPattern: bits)

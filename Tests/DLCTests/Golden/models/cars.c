@@ -183,7 +183,7 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Entry 'sgd': arena 192*N + 128 bytes. */
+/* Entry 'sgd': arena 192*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -201,7 +201,9 @@ static float sgd_step(const dlc_step *s) {
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
     float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
     float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
+    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
     {
@@ -271,12 +273,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc2_bias, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
                 const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
                 d_pred[i0 + i1] = v_;
-                fc2_bias[i1] -= lr_ * v_;
+                d_fc2_bias[i1] += v_;
             }
         }
     }
@@ -321,12 +323,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %17: f32[N,16] = relu_grad %14, %6   @9:20 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc1_bias, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
                 const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t14[i0 * 16 + i1] : 0.0f);
                 t17[i0 * 16 + i1] = v_;
-                fc1_bias[i1] -= lr_ * v_;
+                d_fc1_bias[i1] += v_;
             }
         }
     }
@@ -347,6 +349,20 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 1, n, -s->lr, t17, 16, x, 1, 1.0f, fc1_weight, 1);
+        }
+    }
+
+    /* %fc1.bias: f32[16] = param fc1.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+        }
+    }
+
+    /* %fc2.bias: f32[1] = param fc2.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
         }
     }
 
@@ -504,7 +520,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
-    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
+    if ((size_t)(192 * n + 192) > bytes) bytes = (size_t)(192 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -530,6 +546,9 @@ static const dlc_param_desc params[] = {
     {"fc1.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -1.0, 1.0, NULL}},
     {"fc2.weight", 2, {1, 16}, 16, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc2.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.25, 0.25, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {1}, 1, 0},
@@ -567,5 +586,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -266,7 +266,7 @@ static float train_step(const dlc_step *s) {
     return t11[0];
 }
 
-/* Entry 'sgd': arena 256*N + 128 bytes. */
+/* Entry 'sgd': arena 256*N + 256 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -287,9 +287,12 @@ static float sgd_step(const dlc_step *s) {
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
     float *const d_a3 = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
     float *const d_a2 = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
     float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
     float *const d_a1 = (float *)(arena + (64 * n));  /* f32[N,5] */
+    float *const d_l2_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
     float *const t24 = (float *)(arena + (128 * n));  /* f32[N,5] */
+    float *const d_l1_bias = (float *)(arena + (256 * n + 192));  /* f32[5] */
 
     /* %a1: f32[N,5] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:14 */
     {
@@ -385,12 +388,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.a3: f32[N,1] = mul %12, %15   @14:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_l3_bias, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
                 const float v_ = ((a3[i0 + i1] - y[i0 + i1]) * t15[0]);
                 d_a3[i0 + i1] = v_;
-                l3_bias[i1] -= lr_ * v_;
+                d_l3_bias[i1] += v_;
             }
         }
     }
@@ -435,12 +438,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %20: f32[N,2] = relu_grad %d.a2, %a2   @11:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_l2_bias, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (a2[i0 * 2 + i1] > 0.0f ? d_a2[i0 * 2 + i1] : 0.0f);
                 t20[i0 * 2 + i1] = v_;
-                l2_bias[i1] -= lr_ * v_;
+                d_l2_bias[i1] += v_;
             }
         }
     }
@@ -485,12 +488,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %24: f32[N,5] = relu_grad %d.a1, %a1   @10:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_l1_bias, 0, sizeof(float) * 5);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 5; i1++) {
                 const float v_ = (a1[i0 * 5 + i1] > 0.0f ? d_a1[i0 * 5 + i1] : 0.0f);
                 t24[i0 * 5 + i1] = v_;
-                l1_bias[i1] -= lr_ * v_;
+                d_l1_bias[i1] += v_;
             }
         }
     }
@@ -511,6 +514,27 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1, n, -s->lr, t24, 5, x, 1, 1.0f, l1_weight, 1);
+        }
+    }
+
+    /* %l1.bias: f32[5] = param l1.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 5; i0++) {
+            l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
+        }
+    }
+
+    /* %l2.bias: f32[2] = param l2.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 2; i0++) {
+            l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
+        }
+    }
+
+    /* %l3.bias: f32[1] = param l3.bias   @8:11 */
+    {
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            l3_bias[i0] = (l3_bias[i0] - (s->lr * d_l3_bias[i0]));
         }
     }
 
@@ -726,7 +750,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
-    if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
+    if ((size_t)(256 * n + 256) > bytes) bytes = (size_t)(256 * n + 256);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -754,6 +778,9 @@ static const dlc_param_desc params[] = {
     {"l2.bias", 1, {2}, 2, {DLC_INIT_UNIFORM, -0.4472135954999579, 0.4472135954999579, NULL}},
     {"l3.weight", 2, {1, 2}, 2, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"l3.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {1}, 1, 0},
@@ -791,5 +818,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -26,6 +26,9 @@ static const dlc_param_desc params[] = {
     {"l3.weight", 2, {1, 2}, 2, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"l3.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {1}, 1, 0},
     {"y", 1, DLC_F32, 1, {1}, 1, 0},
@@ -62,5 +65,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -197,7 +197,7 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Entry 'sgd': arena 960*N + 64 bytes. */
+/* Entry 'sgd': arena 960*N + 384 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -214,7 +214,9 @@ static float sgd_step(const dlc_step *s) {
     float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
-    float *const t14 = (float *)(arena + (704 * n + 64));  /* f32[N,64] */
+    float *const d_fc2_bias = (float *)(arena + (704 * n + 64));  /* f32[10] */
+    float *const t14 = (float *)(arena + (704 * n + 128));  /* f32[N,64] */
+    float *const d_fc1_bias = (float *)(arena + (960 * n + 128));  /* f32[64] */
 
     /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
     {
@@ -339,22 +341,22 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @9:18 */
     {
-        const float lr_ = s->lr;
+        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 10; i1++) {
-                fc2_bias[i1] -= lr_ * d_logits[i0 * 10 + i1];
+                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
             }
         }
     }
 
     /* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc1_bias, 0, sizeof(float) * 64);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 64; i1++) {
                 const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
                 t14[i0 * 64 + i1] = v_;
-                fc1_bias[i1] -= lr_ * v_;
+                d_fc1_bias[i1] += v_;
             }
         }
     }
@@ -375,6 +377,20 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 64, n, -s->lr, t14, 64, x, 64, 1.0f, fc1_weight, 64);
+        }
+    }
+
+    /* %fc1.bias: f32[64] = param fc1.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 64; i0++) {
+            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+        }
+    }
+
+    /* %fc2.bias: f32[10] = param fc2.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 10; i0++) {
+            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
         }
     }
 
@@ -539,7 +555,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(960 * n + 64) > bytes) bytes = (size_t)(960 * n + 64);
-    if ((size_t)(960 * n + 64) > bytes) bytes = (size_t)(960 * n + 64);
+    if ((size_t)(960 * n + 384) > bytes) bytes = (size_t)(960 * n + 384);
     if ((size_t)(320 * n + 64) > bytes) bytes = (size_t)(320 * n + 64);
     if ((size_t)(320 * n) > bytes) bytes = (size_t)(320 * n);
     (void)n;
@@ -565,6 +581,9 @@ static const dlc_param_desc params[] = {
     {"fc1.bias", 1, {64}, 64, {DLC_INIT_UNIFORM, -0.125, 0.125, NULL}},
     {"fc2.weight", 2, {10, 64}, 640, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.125, 0.125, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {64}, 64, 0},
@@ -602,5 +621,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -166,7 +166,7 @@ static float train_step(const dlc_step *s) {
     return t11[0];
 }
 
-/* Entry 'sgd': arena 1984*N + 64 bytes. */
+/* Entry 'sgd': arena 1984*N + 640 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -185,7 +185,9 @@ static float sgd_step(const dlc_step *s) {
     float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
     float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
-    float *const t17 = (float *)(arena + (1472 * n + 64));  /* f32[N,128] */
+    float *const d_fc2_bias = (float *)(arena + (1472 * n + 64));  /* f32[10] */
+    float *const t17 = (float *)(arena + (1472 * n + 128));  /* f32[N,128] */
+    float *const d_fc1_bias = (float *)(arena + (1984 * n + 128));  /* f32[128] */
 
     /* %flat: f32[N,64] = div %6, %7   @10:37 */
     {
@@ -277,22 +279,22 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
     {
-        const float lr_ = s->lr;
+        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 10; i1++) {
-                fc2_bias[i1] -= lr_ * d_logits[i0 * 10 + i1];
+                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
             }
         }
     }
 
     /* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc1_bias, 0, sizeof(float) * 128);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 128; i1++) {
                 const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
                 t17[i0 * 128 + i1] = v_;
-                fc1_bias[i1] -= lr_ * v_;
+                d_fc1_bias[i1] += v_;
             }
         }
     }
@@ -313,6 +315,20 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, -s->lr, t17, 128, flat, 64, 1.0f, fc1_weight, 64);
+        }
+    }
+
+    /* %fc1.bias: f32[128] = param fc1.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 128; i0++) {
+            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+        }
+    }
+
+    /* %fc2.bias: f32[10] = param fc2.bias   @8:11 */
+    {
+        for (int64_t i0 = 0; i0 < 10; i0++) {
+            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
         }
     }
 
@@ -471,7 +487,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(1984 * n + 64) > bytes) bytes = (size_t)(1984 * n + 64);
-    if ((size_t)(1984 * n + 64) > bytes) bytes = (size_t)(1984 * n + 64);
+    if ((size_t)(1984 * n + 640) > bytes) bytes = (size_t)(1984 * n + 640);
     if ((size_t)(768 * n + 64) > bytes) bytes = (size_t)(768 * n + 64);
     if ((size_t)(768 * n) > bytes) bytes = (size_t)(768 * n);
     (void)n;
@@ -497,6 +513,9 @@ static const dlc_param_desc params[] = {
     {"fc1.bias", 1, {128}, 128, {DLC_INIT_UNIFORM, -0.125, 0.125, NULL}},
     {"fc2.weight", 2, {10, 128}, 1280, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.08838834764831843, 0.08838834764831843, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 2, {8, 8}, 64, 0},
@@ -533,5 +552,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -24,6 +24,9 @@ static const dlc_param_desc params[] = {
     {"fc2.weight", 2, {10, 128}, 1280, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.08838834764831843, 0.08838834764831843, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 2, {8, 8}, 64, 0},
     {"y", 1, DLC_I32, 0, {0}, 1, 10},
@@ -59,5 +62,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

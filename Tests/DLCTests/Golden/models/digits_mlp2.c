@@ -280,7 +280,7 @@ static float train_step(const dlc_step *s) {
     return t12[0];
 }
 
-/* Entry 'sgd': arena 704*N + 64 bytes. */
+/* Entry 'sgd': arena 704*N + 384 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -300,9 +300,12 @@ static float sgd_step(const dlc_step *s) {
     float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
     float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const t18 = (float *)(arena + (576 * n + 64));  /* f32[N,32] */
+    float *const d_linear_out_bias = (float *)(arena + (576 * n + 64));  /* f32[10] */
+    float *const t18 = (float *)(arena + (576 * n + 128));  /* f32[N,32] */
     float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const d_linear_2_bias = (float *)(arena + (704 * n + 128));  /* f32[32] */
     float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const d_linear_1_bias = (float *)(arena + (704 * n + 256));  /* f32[32] */
 
     /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
     {
@@ -453,22 +456,22 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.linear_out.bias: f32[10] = sum_to %d.logits   @12:18 */
     {
-        const float lr_ = s->lr;
+        for (int64_t j_ = 0; j_ < 10; j_++) d_linear_out_bias[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 10; i1++) {
-                linear_out_bias[i1] -= lr_ * d_logits[i0 * 10 + i1];
+                d_linear_out_bias[i1] += d_logits[i0 * 10 + i1];
             }
         }
     }
 
     /* %18: f32[N,32] = relu_grad %d.h2, %h2   @11:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_linear_2_bias, 0, sizeof(float) * 32);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 32; i1++) {
                 const float v_ = (h2[i0 * 32 + i1] > 0.0f ? d_h2[i0 * 32 + i1] : 0.0f);
                 t18[i0 * 32 + i1] = v_;
-                linear_2_bias[i1] -= lr_ * v_;
+                d_linear_2_bias[i1] += v_;
             }
         }
     }
@@ -513,12 +516,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %22: f32[N,32] = relu_grad %d.h1, %h1   @10:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_linear_1_bias, 0, sizeof(float) * 32);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 32; i1++) {
                 const float v_ = (h1[i0 * 32 + i1] > 0.0f ? d_h1[i0 * 32 + i1] : 0.0f);
                 t22[i0 * 32 + i1] = v_;
-                linear_1_bias[i1] -= lr_ * v_;
+                d_linear_1_bias[i1] += v_;
             }
         }
     }
@@ -539,6 +542,27 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 64, n, -s->lr, t22, 32, x, 64, 1.0f, linear_1_weight, 64);
+        }
+    }
+
+    /* %linear_1.bias: f32[32] = param linear_1.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 32; i0++) {
+            linear_1_bias[i0] = (linear_1_bias[i0] - (s->lr * d_linear_1_bias[i0]));
+        }
+    }
+
+    /* %linear_2.bias: f32[32] = param linear_2.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 32; i0++) {
+            linear_2_bias[i0] = (linear_2_bias[i0] - (s->lr * d_linear_2_bias[i0]));
+        }
+    }
+
+    /* %linear_out.bias: f32[10] = param linear_out.bias   @8:11 */
+    {
+        for (int64_t i0 = 0; i0 < 10; i0++) {
+            linear_out_bias[i0] = (linear_out_bias[i0] - (s->lr * d_linear_out_bias[i0]));
         }
     }
 
@@ -801,7 +825,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(704 * n + 64) > bytes) bytes = (size_t)(704 * n + 64);
-    if ((size_t)(704 * n + 64) > bytes) bytes = (size_t)(704 * n + 64);
+    if ((size_t)(704 * n + 384) > bytes) bytes = (size_t)(704 * n + 384);
     if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
     if ((size_t)(256 * n) > bytes) bytes = (size_t)(256 * n);
     (void)n;
@@ -829,6 +853,9 @@ static const dlc_param_desc params[] = {
     {"linear_2.bias", 1, {32}, 32, {DLC_INIT_UNIFORM, -0.17677669529663687, 0.17677669529663687, NULL}},
     {"linear_out.weight", 2, {10, 32}, 320, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"linear_out.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.17677669529663687, 0.17677669529663687, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {64}, 64, 0},
@@ -867,5 +894,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -26,6 +26,9 @@ static const dlc_param_desc params[] = {
     {"linear_out.weight", 2, {10, 32}, 320, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"linear_out.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.17677669529663687, 0.17677669529663687, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {64}, 64, 0},
     {"y", 1, DLC_I32, 0, {0}, 1, 10},
@@ -63,5 +66,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -114,7 +114,7 @@ static float train_step(const dlc_step *s) {
     return t6[0];
 }
 
-/* Entry 'sgd': arena 192*N + 64 bytes. */
+/* Entry 'sgd': arena 192*N + 128 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -127,6 +127,7 @@ static float sgd_step(const dlc_step *s) {
     float *const t6 = (float *)(arena + (64 * n));  /* f32 */
     float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
     float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
 
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
     {
@@ -206,11 +207,18 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.fc.bias: f32[10] = sum_to %d.z   @8:13 */
     {
-        const float lr_ = s->lr;
+        for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 10; i1++) {
-                fc_bias[i1] -= lr_ * d_z[i0 * 10 + i1];
+                d_fc_bias[i1] += d_z[i0 * 10 + i1];
             }
+        }
+    }
+
+    /* %fc.bias: f32[10] = param fc.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 10; i0++) {
+            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
         }
     }
 
@@ -355,7 +363,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
-    if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
+    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -379,6 +387,9 @@ static double train_flops(int64_t n) {
 static const dlc_param_desc params[] = {
     {"fc.weight", 2, {10, 64}, 640, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.125, 0.125, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {64}, 64, 0},
@@ -416,5 +427,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -266,7 +266,7 @@ static float train_step(const dlc_step *s) {
     return t11[0];
 }
 
-/* Entry 'sgd': arena 256*N + 128 bytes. */
+/* Entry 'sgd': arena 256*N + 256 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -287,9 +287,12 @@ static float sgd_step(const dlc_step *s) {
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
     float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_out_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
     float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
     float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
     float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_fc1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
 
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
@@ -385,12 +388,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_out_bias, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
                 const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t15[0]);
                 d_pred[i0 + i1] = v_;
-                out_bias[i1] -= lr_ * v_;
+                d_out_bias[i1] += v_;
             }
         }
     }
@@ -435,12 +438,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %20: f32[N,10] = relu_grad %d.h, %h   @11:13 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc2_bias, 0, sizeof(float) * 10);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
                 t20[i0 * 10 + i1] = v_;
-                fc2_bias[i1] -= lr_ * v_;
+                d_fc2_bias[i1] += v_;
             }
         }
     }
@@ -485,12 +488,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %24: f32[N,10] = relu_grad %21, %8   @11:22 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc1_bias, 0, sizeof(float) * 10);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t21[i0 * 10 + i1] : 0.0f);
                 t24[i0 * 10 + i1] = v_;
-                fc1_bias[i1] -= lr_ * v_;
+                d_fc1_bias[i1] += v_;
             }
         }
     }
@@ -511,6 +514,27 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, -s->lr, t24, 10, x, 1, 1.0f, fc1_weight, 1);
+        }
+    }
+
+    /* %fc1.bias: f32[10] = param fc1.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 10; i0++) {
+            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+        }
+    }
+
+    /* %fc2.bias: f32[10] = param fc2.bias   @8:11 */
+    {
+        for (int64_t i0 = 0; i0 < 10; i0++) {
+            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
+        }
+    }
+
+    /* %out.bias: f32[1] = param out.bias   @9:11 */
+    {
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            out_bias[i0] = (out_bias[i0] - (s->lr * d_out_bias[i0]));
         }
     }
 
@@ -726,7 +750,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
-    if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
+    if ((size_t)(256 * n + 256) > bytes) bytes = (size_t)(256 * n + 256);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -754,6 +778,9 @@ static const dlc_param_desc params[] = {
     {"fc2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794, NULL}},
     {"out.weight", 2, {1, 10}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"out.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {1}, 1, 0},
@@ -786,5 +813,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -48,9 +48,11 @@ static float train_step(const dlc_step *s) {
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
     {
         t8[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
-            t8[0] += t7[i0];
+            acc0_ += t7[i0];
         }
+        t8[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t8[j_] /= (float)n;
     }
 
@@ -62,27 +64,31 @@ static float train_step(const dlc_step *s) {
     /* %d.pred: f32[N] = mul %12, %14   @12:30 */
     {
         memset(d_b, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = (t11[0] * (t6[i0] * 2.0f));
             d_pred[i0] = v_;
-            d_b[0] += v_;
+            acc0_ += v_;
         }
+        d_b[0] += acc0_;
     }
 
     /* %17: f32[N] = mul %d.pred, %x   @10:18 */
     {
         memset(d_w, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = (d_pred[i0] * x[i0]);
             t17[i0] = v_;
-            d_w[0] += v_;
+            acc0_ += v_;
         }
+        d_w[0] += acc0_;
     }
 
     return t8[0];
 }
 
-/* Entry 'sgd': arena 128*N + 128 bytes. */
+/* Entry 'sgd': arena 128*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -100,7 +106,9 @@ static float sgd_step(const dlc_step *s) {
     float *const t12 = (float *)(arena + 0);  /* f32[N] */
     float *const t14 = (float *)(arena + 0);  /* f32[N] */
     float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const d_b = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t17 = (float *)(arena + 0);  /* f32[N] */
+    float *const d_w = (float *)(arena + (128 * n + 64));  /* f32 */
 
     /* %6: f32[N] = sub %pred, %y   @12:25 */
     {
@@ -119,9 +127,11 @@ static float sgd_step(const dlc_step *s) {
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
     {
         t8[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
-            t8[0] += t7[i0];
+            acc0_ += t7[i0];
         }
+        t8[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t8[j_] /= (float)n;
     }
 
@@ -132,22 +142,36 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.pred: f32[N] = mul %12, %14   @12:30 */
     {
-        const float lr_ = s->lr;
+        memset(d_b, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = (t11[0] * (t6[i0] * 2.0f));
             d_pred[i0] = v_;
-            b[0] -= lr_ * v_;
+            acc0_ += v_;
         }
+        d_b[0] += acc0_;
     }
 
     /* %17: f32[N] = mul %d.pred, %x   @10:18 */
     {
-        const float lr_ = s->lr;
+        memset(d_w, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = (d_pred[i0] * x[i0]);
             t17[i0] = v_;
-            w[0] -= lr_ * v_;
+            acc0_ += v_;
         }
+        d_w[0] += acc0_;
+    }
+
+    /* %w: f32 = param w   @7:11 */
+    {
+        w[0] = (w[0] - (s->lr * d_w[0]));
+    }
+
+    /* %b: f32 = param b   @8:11 */
+    {
+        b[0] = (b[0] - (s->lr * d_b[0]));
     }
 
     return t8[0];
@@ -185,9 +209,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
     {
         t8[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
-            t8[0] += t7[i0];
+            acc0_ += t7[i0];
         }
+        t8[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t8[j_] /= (float)n;
     }
 
@@ -219,7 +245,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
-    if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
+    if ((size_t)(128 * n + 192) > bytes) bytes = (size_t)(128 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(64 * n) > bytes) bytes = (size_t)(64 * n);
     (void)n;
@@ -243,6 +269,9 @@ static double train_flops(int64_t n) {
 static const dlc_param_desc params[] = {
     {"w", 0, {0}, 1, {DLC_INIT_CONSTANT, 1.0, 0, NULL}},
     {"b", 0, {0}, 1, {DLC_INIT_CONSTANT, 0.0, 0, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 0, {0}, 1, 0},
@@ -280,5 +309,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -131,7 +131,7 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Entry 'sgd': arena 6336*N + 64 bytes. */
+/* Entry 'sgd': arena 6336*N + 2176 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -148,7 +148,9 @@ static float sgd_step(const dlc_step *s) {
     float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
-    float *const t14 = (float *)(arena + (4288 * n + 64));  /* f32[N,512] */
+    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
+    float *const t14 = (float *)(arena + (4288 * n + 128));  /* f32[N,512] */
+    float *const d_fc1_bias = (float *)(arena + (6336 * n + 128));  /* f32[512] */
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
@@ -221,22 +223,22 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
     {
-        const float lr_ = s->lr;
+        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 10; i1++) {
-                fc2_bias[i1] -= lr_ * d_logits[i0 * 10 + i1];
+                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
             }
         }
     }
 
     /* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc1_bias, 0, sizeof(float) * 512);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 512; i1++) {
                 const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
                 t14[i0 * 512 + i1] = v_;
-                fc1_bias[i1] -= lr_ * v_;
+                d_fc1_bias[i1] += v_;
             }
         }
     }
@@ -244,6 +246,20 @@ static float sgd_step(const dlc_step *s) {
     /* %d.fc1.weight: f32[512,784] = matmul %14, %x {transpose_a: true}   @8:22 */
     {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 512, 784, n, -s->lr, t14, 512, x, 784, 1.0f, fc1_weight, 784);
+    }
+
+    /* %fc1.bias: f32[512] = param fc1.bias   @5:11 */
+    {
+        for (int64_t i0 = 0; i0 < 512; i0++) {
+            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+        }
+    }
+
+    /* %fc2.bias: f32[10] = param fc2.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 10; i0++) {
+            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
+        }
     }
 
     return t8[0];
@@ -359,7 +375,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(6336 * n + 64) > bytes) bytes = (size_t)(6336 * n + 64);
-    if ((size_t)(6336 * n + 64) > bytes) bytes = (size_t)(6336 * n + 64);
+    if ((size_t)(6336 * n + 2176) > bytes) bytes = (size_t)(6336 * n + 2176);
     if ((size_t)(2112 * n + 64) > bytes) bytes = (size_t)(2112 * n + 64);
     if ((size_t)(2112 * n) > bytes) bytes = (size_t)(2112 * n);
     (void)n;
@@ -385,6 +401,9 @@ static const dlc_param_desc params[] = {
     {"fc1.bias", 1, {512}, 512, {DLC_INIT_UNIFORM, -0.03571428571428571, 0.03571428571428571, NULL}},
     {"fc2.weight", 2, {10, 512}, 5120, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.044194173824159216, 0.044194173824159216, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {784}, 784, 0},
@@ -417,5 +436,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

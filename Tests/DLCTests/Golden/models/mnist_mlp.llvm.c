@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include "dlc_model.h"
 
-/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float } on an LP64 target. */
+/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr } on an LP64 target. */
 _Static_assert(sizeof(void *) == 8 && sizeof(long) == 8 && sizeof(size_t) == 8 && sizeof(int) == 4, "the LLVM backend needs an LP64 target");
-_Static_assert(offsetof(dlc_step, n) == 0 && offsetof(dlc_step, data) == 8 && offsetof(dlc_step, has_targets) == 16 && offsetof(dlc_step, params) == 24 && offsetof(dlc_step, grads) == 32 && offsetof(dlc_step, arena) == 40 && offsetof(dlc_step, dropout) == 48 && offsetof(dlc_step, training) == 56 && offsetof(dlc_step, lr) == 60 && sizeof(dlc_step) == 64, "dlc_step's layout differs from the LLVM module's");
+_Static_assert(offsetof(dlc_step, n) == 0 && offsetof(dlc_step, data) == 8 && offsetof(dlc_step, has_targets) == 16 && offsetof(dlc_step, params) == 24 && offsetof(dlc_step, grads) == 32 && offsetof(dlc_step, arena) == 40 && offsetof(dlc_step, dropout) == 48 && offsetof(dlc_step, training) == 56 && offsetof(dlc_step, lr) == 60 && offsetof(dlc_step, state) == 64 && sizeof(dlc_step) == 72, "dlc_step's layout differs from the LLVM module's");
 
 extern float train_step(const dlc_step *s);
 extern float sgd_step(const dlc_step *s);
@@ -27,6 +27,9 @@ static const dlc_param_desc params[] = {
     {"fc1.bias", 1, {512}, 512, {DLC_INIT_UNIFORM, -0.03571428571428571, 0.03571428571428571, NULL}},
     {"fc2.weight", 2, {10, 512}, 5120, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.044194173824159216, 0.044194173824159216, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {784}, 784, 0},
@@ -59,5 +62,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -197,7 +197,7 @@ static float train_step(const dlc_step *s) {
     return t9[0];
 }
 
-/* Entry 'sgd': arena 256*N + 64 bytes. */
+/* Entry 'sgd': arena 256*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -214,7 +214,9 @@ static float sgd_step(const dlc_step *s) {
     float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
     float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
     float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const d_fc2_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
     float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
+    float *const d_fc1_bias = (float *)(arena + (256 * n + 128));  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
     {
@@ -339,22 +341,22 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.fc2.bias: f32[3] = sum_to %d.logits   @9:18 */
     {
-        const float lr_ = s->lr;
+        for (int64_t j_ = 0; j_ < 3; j_++) d_fc2_bias[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                fc2_bias[i1] -= lr_ * d_logits[i0 * 3 + i1];
+                d_fc2_bias[i1] += d_logits[i0 * 3 + i1];
             }
         }
     }
 
     /* %15: f32[N,16] = relu_grad %12, %6   @9:22 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc1_bias, 0, sizeof(float) * 16);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 16; i1++) {
                 const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t12[i0 * 16 + i1] : 0.0f);
                 t15[i0 * 16 + i1] = v_;
-                fc1_bias[i1] -= lr_ * v_;
+                d_fc1_bias[i1] += v_;
             }
         }
     }
@@ -375,6 +377,20 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 13, n, -s->lr, t15, 16, x, 13, 1.0f, fc1_weight, 13);
+        }
+    }
+
+    /* %fc1.bias: f32[16] = param fc1.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+        }
+    }
+
+    /* %fc2.bias: f32[3] = param fc2.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 3; i0++) {
+            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
         }
     }
 
@@ -577,7 +593,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
-    if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
+    if ((size_t)(256 * n + 192) > bytes) bytes = (size_t)(256 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -603,6 +619,9 @@ static const dlc_param_desc params[] = {
     {"fc1.bias", 1, {16}, 16, {DLC_INIT_UNIFORM, -0.2773500981126146, 0.2773500981126146, NULL}},
     {"fc2.weight", 2, {3, 16}, 48, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc2.bias", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.25, 0.25, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {13}, 13, 0},
@@ -640,5 +659,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

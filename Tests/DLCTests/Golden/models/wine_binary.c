@@ -207,7 +207,7 @@ static float train_step(const dlc_step *s) {
     return t10[0];
 }
 
-/* Entry 'sgd': arena 192*N + 128 bytes. */
+/* Entry 'sgd': arena 192*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -232,9 +232,11 @@ static float sgd_step(const dlc_step *s) {
     float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const d_l2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
     float *const t25 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t26 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_l1_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
 
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
     {
@@ -319,12 +321,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %21: f32[N,1] = mul %d.p, %14   @8:13 */
     {
-        const float lr_ = s->lr;
+        memset(d_l2_bias, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
                 const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t19[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
                 t21[i0 + i1] = v_;
-                l2_bias[i1] -= lr_ * v_;
+                d_l2_bias[i1] += v_;
             }
         }
     }
@@ -369,12 +371,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %27: f32[N,3] = mul %22, %26   @8:24 */
     {
-        const float lr_ = s->lr;
+        memset(d_l1_bias, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (t22[i0 * 3 + i1] * (t7[i0 * 3 + i1] * (1.0f - t7[i0 * 3 + i1])));
                 t27[i0 * 3 + i1] = v_;
-                l1_bias[i1] -= lr_ * v_;
+                d_l1_bias[i1] += v_;
             }
         }
     }
@@ -395,6 +397,20 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, -s->lr, t27, 3, x, 2, 1.0f, l1_weight, 2);
+        }
+    }
+
+    /* %l1.bias: f32[3] = param l1.bias   @5:11 */
+    {
+        for (int64_t i0 = 0; i0 < 3; i0++) {
+            l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
+        }
+    }
+
+    /* %l2.bias: f32[1] = param l2.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
         }
     }
 
@@ -585,7 +601,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
-    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
+    if ((size_t)(192 * n + 192) > bytes) bytes = (size_t)(192 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -611,6 +627,9 @@ static const dlc_param_desc params[] = {
     {"l1.bias", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
     {"l2.weight", 2, {1, 3}, 3, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"l2.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.5773502691896258, 0.5773502691896258, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {2}, 2, 0},
@@ -644,5 +663,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -112,7 +112,7 @@ static float train_step(const dlc_step *s) {
     return t9[0];
 }
 
-/* Entry 'sgd': arena 192*N + 128 bytes. */
+/* Entry 'sgd': arena 192*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -131,6 +131,7 @@ static float sgd_step(const dlc_step *s) {
     float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_l1_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
 
     /* %score: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:17 */
     {
@@ -181,12 +182,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.score: f32[N,1] = mul %14, %17   @10:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_l1_bias, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
                 const float v_ = ((t8[i0 + i1] * (float)((1.0f - (t8[i0 + i1] * score[i0 + i1])) > 0.0f)) * t17[0]);
                 d_score[i0 + i1] = v_;
-                l1_bias[i1] -= lr_ * v_;
+                d_l1_bias[i1] += v_;
             }
         }
     }
@@ -207,6 +208,13 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_score, 1, x, 2, 1.0f, l1_weight, 2);
+        }
+    }
+
+    /* %l1.bias: f32[1] = param l1.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
         }
     }
 
@@ -316,7 +324,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
-    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
+    if ((size_t)(192 * n + 192) > bytes) bytes = (size_t)(192 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(64 * n) > bytes) bytes = (size_t)(64 * n);
     (void)n;
@@ -340,6 +348,9 @@ static double train_flops(int64_t n) {
 static const dlc_param_desc params[] = {
     {"l1.weight", 2, {1, 2}, 2, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"l1.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {2}, 2, 0},
@@ -374,5 +385,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -280,7 +280,7 @@ static float train_step(const dlc_step *s) {
     return t12[0];
 }
 
-/* Entry 'sgd': arena 256*N + 128 bytes. */
+/* Entry 'sgd': arena 256*N + 256 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -307,9 +307,12 @@ static float sgd_step(const dlc_step *s) {
     float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
+    float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
     float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
     float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_l2_bias = (float *)(arena + (256 * n + 64));  /* f32[10] */
     float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
+    float *const d_l1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
 
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
     {
@@ -413,12 +416,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %23: f32[N,1] = mul %d.p, %16   @11:13 */
     {
-        const float lr_ = s->lr;
+        memset(d_l3_bias, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
                 const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t21[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
                 t23[i0 + i1] = v_;
-                l3_bias[i1] -= lr_ * v_;
+                d_l3_bias[i1] += v_;
             }
         }
     }
@@ -463,12 +466,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %27: f32[N,10] = relu_grad %d.h, %h   @10:13 */
     {
-        const float lr_ = s->lr;
+        memset(d_l2_bias, 0, sizeof(float) * 10);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
                 t27[i0 * 10 + i1] = v_;
-                l2_bias[i1] -= lr_ * v_;
+                d_l2_bias[i1] += v_;
             }
         }
     }
@@ -513,12 +516,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %31: f32[N,10] = relu_grad %28, %8   @10:21 */
     {
-        const float lr_ = s->lr;
+        memset(d_l1_bias, 0, sizeof(float) * 10);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t28[i0 * 10 + i1] : 0.0f);
                 t31[i0 * 10 + i1] = v_;
-                l1_bias[i1] -= lr_ * v_;
+                d_l1_bias[i1] += v_;
             }
         }
     }
@@ -539,6 +542,27 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 2, n, -s->lr, t31, 10, x, 2, 1.0f, l1_weight, 2);
+        }
+    }
+
+    /* %l1.bias: f32[10] = param l1.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 10; i0++) {
+            l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
+        }
+    }
+
+    /* %l2.bias: f32[10] = param l2.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 10; i0++) {
+            l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
+        }
+    }
+
+    /* %l3.bias: f32[1] = param l3.bias   @8:11 */
+    {
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            l3_bias[i0] = (l3_bias[i0] - (s->lr * d_l3_bias[i0]));
         }
     }
 
@@ -771,7 +795,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
-    if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
+    if ((size_t)(256 * n + 256) > bytes) bytes = (size_t)(256 * n + 256);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -799,6 +823,9 @@ static const dlc_param_desc params[] = {
     {"l2.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794, NULL}},
     {"l3.weight", 2, {1, 10}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"l3.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {2}, 2, 0},
@@ -832,5 +859,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

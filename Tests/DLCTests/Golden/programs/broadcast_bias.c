@@ -41,11 +41,13 @@ static float train_step(const dlc_step *s) {
     {
         memset(s_2, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
                 h[i0 * 3 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -73,11 +75,13 @@ static float train_step(const dlc_step *s) {
     /* %d.pred: f32[N] = mul %11, %13   @12:14 */
     {
         memset(t15, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = ((pred[i0] - y[i0]) * t13[0]);
             d_pred[i0] = v_;
-            t15[0] += v_;
+            acc0_ += v_;
         }
+        t15[0] += acc0_;
     }
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
@@ -91,11 +95,13 @@ static float train_step(const dlc_step *s) {
     {
         memset(t20, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t18[i0];
                 d_h[i0 * 3 + i1] = v_;
-                t20[0] += v_;
+                acc0_ += v_;
             }
+            t20[0] += acc0_;
         }
     }
 
@@ -119,7 +125,7 @@ static float train_step(const dlc_step *s) {
     return t10[0];
 }
 
-/* Entry 'sgd': arena 128*N + 192 bytes. */
+/* Entry 'sgd': arena 128*N + 256 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -144,16 +150,19 @@ static float sgd_step(const dlc_step *s) {
     float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t20 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const t21 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_w = (float *)(arena + (128 * n + 192));  /* f32[3] */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
     {
         memset(s_2, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
                 h[i0 * 3 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -181,11 +190,13 @@ static float sgd_step(const dlc_step *s) {
     /* %d.pred: f32[N] = mul %11, %13   @12:14 */
     {
         memset(t15, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = ((pred[i0] - y[i0]) * t13[0]);
             d_pred[i0] = v_;
-            t15[0] += v_;
+            acc0_ += v_;
         }
+        t15[0] += acc0_;
     }
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
@@ -199,22 +210,24 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t20, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t18[i0];
                 d_h[i0 * 3 + i1] = v_;
-                t20[0] += v_;
+                acc0_ += v_;
             }
+            t20[0] += acc0_;
         }
     }
 
     /* %21: f32[N,3] = mul %d.h, %x   @8:15 */
     {
-        const float lr_ = s->lr;
+        memset(d_w, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (d_h[i0 * 3 + i1] * x[i0 * 3 + i1]);
                 t21[i0 * 3 + i1] = v_;
-                w[i1] -= lr_ * v_;
+                d_w[i1] += v_;
             }
         }
     }
@@ -222,6 +235,13 @@ static float sgd_step(const dlc_step *s) {
     /* %d.b: f32 = add %16, %20 */
     {
         b[0] = (b[0] - (s->lr * ((-t15[0]) + t20[0])));
+    }
+
+    /* %w: f32[3] = param w   @5:11 */
+    {
+        for (int64_t i0 = 0; i0 < 3; i0++) {
+            w[i0] = (w[i0] - (s->lr * d_w[i0]));
+        }
     }
 
     return t10[0];
@@ -247,11 +267,13 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         memset(s_2, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
                 h[i0 * 3 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -293,11 +315,13 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         memset(s_2, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
                 h[i0 * 3 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -314,7 +338,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(128 * n + 192) > bytes) bytes = (size_t)(128 * n + 192);
-    if ((size_t)(128 * n + 192) > bytes) bytes = (size_t)(128 * n + 192);
+    if ((size_t)(128 * n + 256) > bytes) bytes = (size_t)(128 * n + 256);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -338,6 +362,9 @@ static double train_flops(int64_t n) {
 static const dlc_param_desc params[] = {
     {"w", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.5, 0.5, NULL}},
     {"b", 0, {0}, 1, {DLC_INIT_CONSTANT, 0.1, 0, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {3}, 3, 0},
@@ -370,5 +397,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

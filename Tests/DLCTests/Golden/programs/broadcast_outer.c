@@ -80,9 +80,11 @@ static float train_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t10[i0] += b[i0 * 3 + i1];
+                acc0_ += b[i0 * 3 + i1];
             }
+            t10[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
     }
@@ -90,9 +92,11 @@ static float train_step(const dlc_step *s) {
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 9; i0++) {
-            t13[0] += g[i0];
+            acc0_ += g[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
     }
 
@@ -124,12 +128,14 @@ static float train_step(const dlc_step *s) {
         memset(t21, 0, sizeof(float) * 1);
         memset(d_bias, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t19[0]);
                 d_pred[i0 * 4 + i1] = v_;
-                t21[0] += v_;
+                acc0_ += v_;
                 d_bias[i1] += v_;
             }
+            t21[0] += acc0_;
         }
     }
 
@@ -143,12 +149,14 @@ static float train_step(const dlc_step *s) {
         memset(d_col, 0, sizeof(float) * 3);
         memset(t34, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < 3; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t23[0];
                 d_g[i0 * 3 + i1] = v_;
-                d_col[i0] += v_;
+                acc0_ += v_;
                 t34[i1] += v_;
             }
+            d_col[i0] += acc0_;
         }
     }
 
@@ -164,12 +172,14 @@ static float train_step(const dlc_step *s) {
         memset(t30, 0, sizeof(float) * (4 * n));
         memset(t31, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t28[i0];
                 d_b[i0 * 3 + i1] = v_;
-                t30[i0] += v_;
+                acc0_ += v_;
                 t31[i1] += v_;
             }
+            t30[i0] += acc0_;
         }
     }
 
@@ -195,7 +205,7 @@ static float train_step(const dlc_step *s) {
     return t15[0];
 }
 
-/* Entry 'sgd': arena 192*N + 256 bytes. */
+/* Entry 'sgd': arena 192*N + 384 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -222,14 +232,17 @@ static float sgd_step(const dlc_step *s) {
     float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t23 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_g = (float *)(arena + (128 * n + 128));  /* f32[3,3] */
+    float *const d_bias = (float *)(arena + (128 * n + 192));  /* f32[1,4] */
     float *const t26 = (float *)d_pred;  /* f32[N,4,1] */
     float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
     float *const d_b = (float *)(arena + 0);  /* f32[N,4,3] */
-    float *const t30 = (float *)(arena + (128 * n + 256));  /* f32[N,4,1] */
+    float *const t30 = (float *)(arena + (128 * n + 384));  /* f32[N,4,1] */
     float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
     float *const d_a = (float *)t30;  /* f32[N,4] */
-    float *const t34 = (float *)(arena + (128 * n + 192));  /* f32[1,3] */
+    float *const d_col = (float *)(arena + (128 * n + 256));  /* f32[3,1] */
+    float *const t34 = (float *)(arena + (128 * n + 320));  /* f32[1,3] */
     float *const t35 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const d_row = (float *)(arena + (128 * n + 128));  /* f32[1,4] */
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
@@ -262,9 +275,11 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t10[i0] += b[i0 * 3 + i1];
+                acc0_ += b[i0 * 3 + i1];
             }
+            t10[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
     }
@@ -272,9 +287,11 @@ static float sgd_step(const dlc_step *s) {
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 9; i0++) {
-            t13[0] += g[i0];
+            acc0_ += g[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
     }
 
@@ -304,14 +321,16 @@ static float sgd_step(const dlc_step *s) {
     /* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
     {
         memset(t21, 0, sizeof(float) * 1);
-        const float lr_ = s->lr;
+        memset(d_bias, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t19[0]);
                 d_pred[i0 * 4 + i1] = v_;
-                t21[0] += v_;
-                bias[i1] -= lr_ * v_;
+                acc0_ += v_;
+                d_bias[i1] += v_;
             }
+            t21[0] += acc0_;
         }
     }
 
@@ -322,15 +341,17 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.g: f32[3,3] = broadcast %23   @15:24 */
     {
+        memset(d_col, 0, sizeof(float) * 3);
         memset(t34, 0, sizeof(float) * 3);
-        const float lr_ = s->lr;
         for (int64_t i0 = 0; i0 < 3; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t23[0];
                 d_g[i0 * 3 + i1] = v_;
-                col[i0] -= lr_ * v_;
+                acc0_ += v_;
                 t34[i1] += v_;
             }
+            d_col[i0] += acc0_;
         }
     }
 
@@ -346,23 +367,25 @@ static float sgd_step(const dlc_step *s) {
         memset(t30, 0, sizeof(float) * (4 * n));
         memset(t31, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = t28[i0];
                 d_b[i0 * 3 + i1] = v_;
-                t30[i0] += v_;
+                acc0_ += v_;
                 t31[i1] += v_;
             }
+            t30[i0] += acc0_;
         }
     }
 
     /* %35: f32[N,4] = mul %d.a, %x   @11:15 */
     {
-        const float lr_ = s->lr;
+        memset(d_row, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (d_a[i0 * 4 + i1] * x[i0]);
                 t35[i0 * 4 + i1] = v_;
-                row[i1] -= lr_ * v_;
+                d_row[i1] += v_;
             }
         }
     }
@@ -371,6 +394,27 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
             dep[i0] = (dep[i0] - (s->lr * (t31[i0] + t34[i0])));
+        }
+    }
+
+    /* %row: f32[1,4] = param row   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            row[i0] = (row[i0] - (s->lr * d_row[i0]));
+        }
+    }
+
+    /* %col: f32[3,1] = param col   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 3; i0++) {
+            col[i0] = (col[i0] - (s->lr * d_col[i0]));
+        }
+    }
+
+    /* %bias: f32[1,4] = param bias   @9:11 */
+    {
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            bias[i0] = (bias[i0] - (s->lr * d_bias[i0]));
         }
     }
 
@@ -430,9 +474,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t10[i0] += b[i0 * 3 + i1];
+                acc0_ += b[i0 * 3 + i1];
             }
+            t10[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
     }
@@ -440,9 +486,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 9; i0++) {
-            t13[0] += g[i0];
+            acc0_ += g[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
     }
 
@@ -519,9 +567,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t10[i0] += b[i0 * 3 + i1];
+                acc0_ += b[i0 * 3 + i1];
             }
+            t10[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
     }
@@ -529,9 +579,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 9; i0++) {
-            t13[0] += g[i0];
+            acc0_ += g[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
     }
 
@@ -550,7 +602,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(192 * n + 256) > bytes) bytes = (size_t)(192 * n + 256);
-    if ((size_t)(192 * n + 256) > bytes) bytes = (size_t)(192 * n + 256);
+    if ((size_t)(192 * n + 384) > bytes) bytes = (size_t)(192 * n + 384);
     if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
     if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
     (void)n;
@@ -576,6 +628,9 @@ static const dlc_param_desc params[] = {
     {"col", 2, {3, 1}, 3, {DLC_INIT_ONES, 0, 0, NULL}},
     {"dep", 2, {1, 3}, 3, {DLC_INIT_ZEROS, 0, 0, NULL}},
     {"bias", 2, {1, 4}, 4, {DLC_INIT_ZEROS, 0, 0, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {1}, 1, 0},
@@ -608,5 +663,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

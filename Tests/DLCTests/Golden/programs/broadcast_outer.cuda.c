@@ -24,6 +24,9 @@ static const dlc_param_desc params[] = {
     {"dep", 2, {1, 3}, 3, {DLC_INIT_ZEROS, 0, 0, NULL}},
     {"bias", 2, {1, 4}, 4, {DLC_INIT_ZEROS, 0, 0, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {1}, 1, 0},
     {"y", 1, DLC_F32, 1, {4}, 4, 0},
@@ -55,5 +58,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

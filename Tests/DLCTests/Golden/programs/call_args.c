@@ -111,9 +111,11 @@ static float train_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t9[i0] += h[i0 * 3 + i1];
+                acc0_ += h[i0 * 3 + i1];
             }
+            t9[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
     }
@@ -172,11 +174,13 @@ static float train_step(const dlc_step *s) {
     {
         memset(t22, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (t17[i0 * 3 + i1] * t20[0]);
                 d_logp[i0 * 3 + i1] = v_;
-                t22[i0] += v_;
+                acc0_ += v_;
             }
+            t22[i0] += acc0_;
         }
     }
 
@@ -184,11 +188,13 @@ static float train_step(const dlc_step *s) {
     {
         memset(t26, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (d_logp[i0 * 3 + i1] - (expf(logp[i0 * 3 + i1]) * t22[i0]));
                 d_z[i0 * 3 + i1] = v_;
-                t26[i0] += v_;
+                acc0_ += v_;
             }
+            t26[i0] += acc0_;
         }
     }
 
@@ -265,6 +271,7 @@ static float sgd_step(const dlc_step *s) {
     float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
     float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const d_fc_bias = (float *)(arena + (384 * n + 64));  /* f32[3] */
 
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
     {
@@ -333,9 +340,11 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t9[i0] += h[i0 * 3 + i1];
+                acc0_ += h[i0 * 3 + i1];
             }
+            t9[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
     }
@@ -394,11 +403,13 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t22, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (t17[i0 * 3 + i1] * t20[0]);
                 d_logp[i0 * 3 + i1] = v_;
-                t22[i0] += v_;
+                acc0_ += v_;
             }
+            t22[i0] += acc0_;
         }
     }
 
@@ -406,11 +417,13 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(t26, 0, sizeof(float) * n);
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (d_logp[i0 * 3 + i1] - (expf(logp[i0 * 3 + i1]) * t22[i0]));
                 d_z[i0 * 3 + i1] = v_;
-                t26[i0] += v_;
+                acc0_ += v_;
             }
+            t26[i0] += acc0_;
         }
     }
 
@@ -423,12 +436,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc_bias, 0, sizeof(float) * 3);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
                 const float v_ = (t4[i0 * 3 + i1] > 0.0f ? ((t28[i0] + (d_z[i0 * 3 + i1] * t7[i0 * 3 + i1])) * t5[i0 * 3 + i1]) : 0.0f);
                 t33[i0 * 3 + i1] = v_;
-                fc_bias[i1] -= lr_ * v_;
+                d_fc_bias[i1] += v_;
             }
         }
     }
@@ -449,6 +462,13 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, -s->lr, t33, 3, x, 4, 1.0f, fc_weight, 4);
+        }
+    }
+
+    /* %fc.bias: f32[3] = param fc.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 3; i0++) {
+            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
         }
     }
 
@@ -529,9 +549,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t9[i0] += h[i0 * 3 + i1];
+                acc0_ += h[i0 * 3 + i1];
             }
+            t9[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
     }
@@ -703,9 +725,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                t9[i0] += h[i0 * 3 + i1];
+                acc0_ += h[i0 * 3 + i1];
             }
+            t9[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
     }
@@ -821,6 +845,9 @@ static const dlc_param_desc params[] = {
     {"fc.weight", 2, {3, 4}, 12, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc.bias", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.5, 0.5, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {4}, 4, 0},
     {"y", 1, DLC_I32, 0, {0}, 1, 3},
@@ -853,5 +880,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -125,7 +125,7 @@ static float train_step(const dlc_step *s) {
     return t30[0];
 }
 
-/* Entry 'sgd': arena 320*N + 128 bytes. */
+/* Entry 'sgd': arena 320*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -180,6 +180,7 @@ static float sgd_step(const dlc_step *s) {
     float *const t52 = (float *)(arena + 0);  /* f32[N,4] */
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t54 = (float *)(arena + (256 * n + 128));  /* f32[N,4] */
+    float *const d_w = (float *)(arena + (320 * n + 128));  /* f32[4] */
 
     /* %z: f32[N,4] = mul %x, %w   @8:15 */
     {
@@ -227,13 +228,20 @@ static float sgd_step(const dlc_step *s) {
 
     /* %54: f32[N,4] = mul %d.z, %x   @8:15 */
     {
-        const float lr_ = s->lr;
+        memset(d_w, 0, sizeof(float) * 4);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (((((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] >= 0.0f) + (float)(z[i0 * 4 + i1] > 0.0f)) * 0.5f))) + (gt[i0 * 4 + i1] != 0 ? (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)))) : 0.0f)) + (-(gt[i0 * 4 + i1] != 0 ? 0.0f : (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f))))))) * x[i0 * 4 + i1]);
                 t54[i0 * 4 + i1] = v_;
-                w[i1] -= lr_ * v_;
+                d_w[i1] += v_;
             }
+        }
+    }
+
+    /* %w: f32[4] = param w   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            w[i0] = (w[i0] - (s->lr * d_w[i0]));
         }
     }
 
@@ -343,7 +351,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(320 * n + 128) > bytes) bytes = (size_t)(320 * n + 128);
-    if ((size_t)(320 * n + 128) > bytes) bytes = (size_t)(320 * n + 128);
+    if ((size_t)(320 * n + 192) > bytes) bytes = (size_t)(320 * n + 192);
     if ((size_t)(64 * n + 64) > bytes) bytes = (size_t)(64 * n + 64);
     if ((size_t)(64 * n) > bytes) bytes = (size_t)(64 * n);
     (void)n;
@@ -366,6 +374,9 @@ static double train_flops(int64_t n) {
 
 static const dlc_param_desc params[] = {
     {"w", 1, {4}, 4, {DLC_INIT_ONES, 0, 0, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {4}, 4, 0},
@@ -398,5 +409,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include "dlc_model.h"
 
-/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float } on an LP64 target. */
+/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr } on an LP64 target. */
 _Static_assert(sizeof(void *) == 8 && sizeof(long) == 8 && sizeof(size_t) == 8 && sizeof(int) == 4, "the LLVM backend needs an LP64 target");
-_Static_assert(offsetof(dlc_step, n) == 0 && offsetof(dlc_step, data) == 8 && offsetof(dlc_step, has_targets) == 16 && offsetof(dlc_step, params) == 24 && offsetof(dlc_step, grads) == 32 && offsetof(dlc_step, arena) == 40 && offsetof(dlc_step, dropout) == 48 && offsetof(dlc_step, training) == 56 && offsetof(dlc_step, lr) == 60 && sizeof(dlc_step) == 64, "dlc_step's layout differs from the LLVM module's");
+_Static_assert(offsetof(dlc_step, n) == 0 && offsetof(dlc_step, data) == 8 && offsetof(dlc_step, has_targets) == 16 && offsetof(dlc_step, params) == 24 && offsetof(dlc_step, grads) == 32 && offsetof(dlc_step, arena) == 40 && offsetof(dlc_step, dropout) == 48 && offsetof(dlc_step, training) == 56 && offsetof(dlc_step, lr) == 60 && offsetof(dlc_step, state) == 64 && sizeof(dlc_step) == 72, "dlc_step's layout differs from the LLVM module's");
 
 extern float train_step(const dlc_step *s);
 extern float sgd_step(const dlc_step *s);
@@ -25,6 +25,9 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 static const dlc_param_desc params[] = {
     {"w", 2, {4, 8}, 32, {DLC_INIT_NORMAL, 0.0, 0.5, NULL}},
     {"v", 1, {4}, 4, {DLC_INIT_ZEROS, 0, 0, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {8}, 8, 0},
@@ -57,5 +60,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -193,7 +193,7 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Entry 'sgd': arena 256*N + 256 bytes. */
+/* Entry 'sgd': arena 256*N + 320 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -210,10 +210,11 @@ static float sgd_step(const dlc_step *s) {
     float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
     float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
     float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
+    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[2] */
     float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
     float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
     float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
-    float *const d_table = (float *)(arena + (256 * n + 64));  /* f32[10,4] */
+    float *const d_table = (float *)(arena + (256 * n + 128));  /* f32[10,4] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
     {
@@ -334,10 +335,10 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.fc.bias: f32[2] = sum_to %d.logits   @11:18 */
     {
-        const float lr_ = s->lr;
+        for (int64_t j_ = 0; j_ < 2; j_++) d_fc_bias[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
-                fc_bias[i1] -= lr_ * d_logits[i0 * 2 + i1];
+                d_fc_bias[i1] += d_logits[i0 * 2 + i1];
             }
         }
     }
@@ -376,6 +377,13 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t i0 = 0; i0 < 40; i0++) {
             table[i0] = (table[i0] - (s->lr * d_table[i0]));
+        }
+    }
+
+    /* %fc.bias: f32[2] = param fc.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 2; i0++) {
+            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
         }
     }
 
@@ -532,7 +540,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
-    if ((size_t)(256 * n + 256) > bytes) bytes = (size_t)(256 * n + 256);
+    if ((size_t)(256 * n + 320) > bytes) bytes = (size_t)(256 * n + 320);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -557,6 +565,9 @@ static const dlc_param_desc params[] = {
     {"table", 2, {10, 4}, 40, {DLC_INIT_NORMAL, 0.0, 1.0, NULL}},
     {"fc.weight", 2, {2, 4}, 8, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc.bias", 1, {2}, 2, {DLC_INIT_UNIFORM, -0.5, 0.5, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"ids", 0, DLC_I32, 1, {3}, 3, 0},
@@ -589,5 +600,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -40,18 +40,22 @@ static float train_step(const dlc_step *s) {
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1] = x[i0 * 3 + i1];
+                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = t5;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1 + 3] = t5[i0 * 3 + i1];
+                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
             }
         }
     }
@@ -130,7 +134,7 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Entry 'sgd': arena 192*N + 128 bytes. */
+/* Entry 'sgd': arena 192*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -147,6 +151,7 @@ static float sgd_step(const dlc_step *s) {
     float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
 
     /* %5: f32[N,3] = gather %x, %partner   @9:28 */
     {
@@ -159,18 +164,22 @@ static float sgd_step(const dlc_step *s) {
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1] = x[i0 * 3 + i1];
+                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = t5;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1 + 3] = t5[i0 * 3 + i1];
+                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
             }
         }
     }
@@ -217,12 +226,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc_bias, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
                 const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
                 d_pred[i0 + i1] = v_;
-                fc_bias[i1] -= lr_ * v_;
+                d_fc_bias[i1] += v_;
             }
         }
     }
@@ -243,6 +252,13 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 6, n, -s->lr, d_pred, 1, pair, 6, 1.0f, fc_weight, 6);
+        }
+    }
+
+    /* %fc.bias: f32[1] = param fc.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
         }
     }
 
@@ -275,18 +291,22 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1] = x[i0 * 3 + i1];
+                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = t5;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1 + 3] = t5[i0 * 3 + i1];
+                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
             }
         }
     }
@@ -354,18 +374,22 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = x;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1] = x[i0 * 3 + i1];
+                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
             }
         }
     }
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
     {
+        float *restrict const to_ = pair;
+        const float *restrict const from_ = t5;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                pair[i0 * 6 + i1 + 3] = t5[i0 * 3 + i1];
+                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
             }
         }
     }
@@ -402,7 +426,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
-    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
+    if ((size_t)(192 * n + 192) > bytes) bytes = (size_t)(192 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -426,6 +450,9 @@ static double train_flops(int64_t n) {
 static const dlc_param_desc params[] = {
     {"fc.weight", 2, {1, 6}, 6, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.4082482904638631, 0.4082482904638631, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {3}, 3, 0},
@@ -459,5 +486,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -116,11 +116,13 @@ static float train_step(const dlc_step *s) {
     /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
     {
         memset(d_s3, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             const float v_ = ((pred[i0] - y[i0]) * t25[0]);
             d_pred[i0] = v_;
-            d_s3[0] += v_;
+            acc0_ += v_;
         }
+        d_s3[0] += acc0_;
     }
 
     /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
@@ -138,11 +140,13 @@ static float train_step(const dlc_step *s) {
     /* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
     {
         memset(d_s1, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             const float v_ = (d_pred[i0] * t17[i0]);
             t29[i0] = v_;
-            d_s1[0] += v_;
+            acc0_ += v_;
         }
+        d_s1[0] += acc0_;
     }
 
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
@@ -197,7 +201,7 @@ static float train_step(const dlc_step *s) {
     return t21[0];
 }
 
-/* Entry 'sgd': arena 256*N + 256 bytes. */
+/* Entry 'sgd': arena 256*N + 320 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -230,7 +234,8 @@ static float sgd_step(const dlc_step *s) {
     float *const d_s3 = (float *)(arena + (192 * n + 128));  /* f32 */
     float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
     float *const t29 = (float *)(arena + (192 * n + 192));  /* f32[N,2] */
-    float *const d_w1 = (float *)(arena + (256 * n + 192));  /* f32[2,3] */
+    float *const d_s1 = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
     float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
@@ -297,11 +302,13 @@ static float sgd_step(const dlc_step *s) {
     /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
     {
         memset(d_s3, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             const float v_ = ((pred[i0] - y[i0]) * t25[0]);
             d_pred[i0] = v_;
-            d_s3[0] += v_;
+            acc0_ += v_;
         }
+        d_s3[0] += acc0_;
     }
 
     /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
@@ -318,12 +325,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
     {
-        const float lr_ = s->lr;
+        memset(d_s1, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (2 * n); i0++) {
             const float v_ = (d_pred[i0] * t17[i0]);
             t29[i0] = v_;
-            s1[0] -= lr_ * v_;
+            acc0_ += v_;
         }
+        d_s1[0] += acc0_;
     }
 
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
@@ -392,6 +401,11 @@ static float sgd_step(const dlc_step *s) {
         for (int64_t i0 = 0; i0 < 2; i0++) {
             b3[i0] = (b3[i0] - (s->lr * d_b1[i0]));
         }
+    }
+
+    /* %s1: f32 = param s1   @13:11 */
+    {
+        s1[0] = (s1[0] - (s->lr * d_s1[0]));
     }
 
     /* %s2: f32 = param s2   @14:11 */
@@ -574,7 +588,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
-    if ((size_t)(256 * n + 256) > bytes) bytes = (size_t)(256 * n + 256);
+    if ((size_t)(256 * n + 320) > bytes) bytes = (size_t)(256 * n + 320);
     if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
     if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
     (void)n;
@@ -607,6 +621,9 @@ static const dlc_param_desc params[] = {
     {"s2", 0, {0}, 1, {DLC_INIT_NORMAL, 0.0, 1.0, NULL}},
     {"s3", 0, {0}, 1, {DLC_INIT_ZEROS, 0, 0, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {3}, 3, 0},
     {"y", 1, DLC_F32, 1, {2}, 2, 0},
@@ -638,5 +655,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

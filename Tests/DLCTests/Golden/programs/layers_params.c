@@ -179,9 +179,11 @@ static float train_step(const dlc_step *s) {
     /* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 32; i0++) {
-            t13[0] += t12[i0];
+            acc0_ += t12[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)32;
     }
 
@@ -195,9 +197,11 @@ static float train_step(const dlc_step *s) {
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
     {
         t15[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t15[0] += t14[i0];
+            acc0_ += t14[i0];
         }
+        t15[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
     }
 
@@ -607,9 +611,11 @@ static float sgd_step(const dlc_step *s) {
     /* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 32; i0++) {
-            t13[0] += t12[i0];
+            acc0_ += t12[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)32;
     }
 
@@ -623,9 +629,11 @@ static float sgd_step(const dlc_step *s) {
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
     {
         t15[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t15[0] += t14[i0];
+            acc0_ += t14[i0];
         }
+        t15[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
     }
 
@@ -1027,9 +1035,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
     {
         t13[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 32; i0++) {
-            t13[0] += t12[i0];
+            acc0_ += t12[i0];
         }
+        t13[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)32;
     }
 
@@ -1043,9 +1053,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
     {
         t15[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t15[0] += t14[i0];
+            acc0_ += t14[i0];
         }
+        t15[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
     }
 
@@ -1234,6 +1246,9 @@ static const dlc_param_desc params[] = {
     {"sq.weight", 2, {8, 8}, 64, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"sq.bias", 1, {8}, 8, {DLC_INIT_UNIFORM, -0.35355339059327373, 0.35355339059327373, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {4}, 4, 0},
     {"y", 1, DLC_I32, 0, {0}, 1, 3},
@@ -1265,5 +1280,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -122,9 +122,11 @@ static float train_step(const dlc_step *s) {
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
     {
         t15[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t15[0] += t14[i0];
+            acc0_ += t14[i0];
         }
+        t15[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
     }
 
@@ -343,9 +345,11 @@ static float sgd_step(const dlc_step *s) {
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
     {
         t15[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t15[0] += t14[i0];
+            acc0_ += t14[i0];
         }
+        t15[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
     }
 
@@ -544,9 +548,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
     {
         t15[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t15[0] += t14[i0];
+            acc0_ += t14[i0];
         }
+        t15[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
     }
 
@@ -657,6 +663,9 @@ static const dlc_param_desc params[] = {
     {"b", 1, {3}, 3, {DLC_INIT_VALUES, 0, 0, init_values_1}},
     {"v", 2, {3, 1}, 3, {DLC_INIT_VALUES, 0, 0, init_values_2}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 2, {2, 1}, 2, 0},
     {"y", 1, DLC_F32, 0, {0}, 1, 0},
@@ -688,5 +697,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

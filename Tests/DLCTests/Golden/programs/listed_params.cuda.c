@@ -26,6 +26,9 @@ static const dlc_param_desc params[] = {
     {"b", 1, {3}, 3, {DLC_INIT_VALUES, 0, 0, init_values_1}},
     {"v", 2, {3, 1}, 3, {DLC_INIT_VALUES, 0, 0, init_values_2}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 2, {2, 1}, 2, 0},
     {"y", 1, DLC_F32, 0, {0}, 1, 0},
@@ -57,5 +60,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

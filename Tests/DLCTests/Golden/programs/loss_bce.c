@@ -114,7 +114,7 @@ static float train_step(const dlc_step *s) {
     return t6[0];
 }
 
-/* Entry 'sgd': arena 128*N + 128 bytes. */
+/* Entry 'sgd': arena 128*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -134,6 +134,7 @@ static float sgd_step(const dlc_step *s) {
     float *const t15 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
 
     /* %4: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:21 */
     {
@@ -185,12 +186,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %17: f32[N,1] = mul %d.p, %10   @8:13 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc_bias, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
                 const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t15[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
                 t17[i0 + i1] = v_;
-                fc_bias[i1] -= lr_ * v_;
+                d_fc_bias[i1] += v_;
             }
         }
     }
@@ -211,6 +212,13 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, t17, 1, x, 2, 1.0f, fc_weight, 2);
+        }
+    }
+
+    /* %fc.bias: f32[1] = param fc.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
         }
     }
 
@@ -327,7 +335,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
-    if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
+    if ((size_t)(128 * n + 192) > bytes) bytes = (size_t)(128 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -351,6 +359,9 @@ static double train_flops(int64_t n) {
 static const dlc_param_desc params[] = {
     {"fc.weight", 2, {1, 2}, 2, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {2}, 2, 0},
@@ -384,5 +395,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

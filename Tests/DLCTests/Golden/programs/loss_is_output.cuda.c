@@ -22,6 +22,9 @@ static const dlc_param_desc params[] = {
     {"x", 0, {0}, 1, {DLC_INIT_CONSTANT, 2.0, 0, NULL}},
     {"y", 0, {0}, 1, {DLC_INIT_CONSTANT, 3.0, 0, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {0}
 };
@@ -52,5 +55,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

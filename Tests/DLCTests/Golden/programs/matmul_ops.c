@@ -343,7 +343,7 @@ static float train_step(const dlc_step *s) {
     return t17[0];
 }
 
-/* Entry 'sgd': arena 384*N + 192 bytes. */
+/* Entry 'sgd': arena 384*N + 256 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -374,6 +374,7 @@ static float sgd_step(const dlc_step *s) {
     float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
     float *const t27 = (float *)t26;  /* f32[N,4] */
     float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
+    float *const d_b = (float *)(arena + (384 * n + 192));  /* f32[2] */
     float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
     float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
     float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
@@ -510,12 +511,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_b, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t21[0]);
                 d_pred[i0 * 2 + i1] = v_;
-                b[i1] -= lr_ * v_;
+                d_b[i1] += v_;
             }
         }
     }
@@ -667,6 +668,13 @@ static float sgd_step(const dlc_step *s) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 w[i0 * 4 + i1] = (w[i0 * 4 + i1] - (s->lr * (t28[i0 * 4 + i1] + t31[i0 + i1 * 2])));
             }
+        }
+    }
+
+    /* %b: f32[2] = param b   @9:11 */
+    {
+        for (int64_t i0 = 0; i0 < 2; i0++) {
+            b[i0] = (b[i0] - (s->lr * d_b[i0]));
         }
     }
 
@@ -968,7 +976,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(384 * n + 192) > bytes) bytes = (size_t)(384 * n + 192);
-    if ((size_t)(384 * n + 192) > bytes) bytes = (size_t)(384 * n + 192);
+    if ((size_t)(384 * n + 256) > bytes) bytes = (size_t)(384 * n + 256);
     if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
     if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
     (void)n;
@@ -994,6 +1002,9 @@ static const dlc_param_desc params[] = {
     {"w", 2, {2, 4}, 8, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"b", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0, NULL}},
     {"v", 2, {3, 2}, 6, {DLC_INIT_ONES, 0, 0, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {4}, 4, 0},
@@ -1027,5 +1038,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

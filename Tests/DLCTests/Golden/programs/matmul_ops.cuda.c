@@ -24,6 +24,9 @@ static const dlc_param_desc params[] = {
     {"b", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0, NULL}},
     {"v", 2, {3, 2}, 6, {DLC_INIT_ONES, 0, 0, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {4}, 4, 0},
     {"s", 0, DLC_F32, 2, {3, 4}, 12, 0},
@@ -56,5 +59,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

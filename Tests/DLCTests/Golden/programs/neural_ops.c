@@ -138,7 +138,7 @@ static float train_step(const dlc_step *s) {
     return t9[0];
 }
 
-/* Entry 'sgd': arena 256*N + 64 bytes. */
+/* Entry 'sgd': arena 256*N + 128 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -153,6 +153,7 @@ static float sgd_step(const dlc_step *s) {
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
     float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
     float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
 
     /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
     {
@@ -254,11 +255,18 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.fc.bias: f32[3] = sum_to %d.z   @9:13 */
     {
-        const float lr_ = s->lr;
+        for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                fc_bias[i1] -= lr_ * d_z[i0 * 3 + i1];
+                d_fc_bias[i1] += d_z[i0 * 3 + i1];
             }
+        }
+    }
+
+    /* %fc.bias: f32[3] = param fc.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 3; i0++) {
+            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
         }
     }
 
@@ -469,7 +477,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
-    if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
+    if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
     if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -493,6 +501,9 @@ static double train_flops(int64_t n) {
 static const dlc_param_desc params[] = {
     {"fc.weight", 2, {3, 5}, 15, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc.bias", 1, {3}, 3, {DLC_INIT_UNIFORM, -0.4472135954999579, 0.4472135954999579, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {5}, 5, 0},
@@ -526,5 +537,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -21,6 +21,9 @@ static float eval_step(const dlc_step *s, void *const *outputs) {
 static const dlc_param_desc params[] = {
     {"w", 1, {12}, 12, {DLC_INIT_CONSTANT, 0.5, 0, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {12}, 12, 0},
     {"y", 1, DLC_F32, 1, {12}, 12, 0},
@@ -52,5 +55,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

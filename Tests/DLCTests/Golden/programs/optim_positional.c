@@ -193,7 +193,7 @@ static float train_step(const dlc_step *s) {
     return t9[0];
 }
 
-/* Entry 'sgd': arena 192*N + 128 bytes. */
+/* Entry 'sgd': arena 192*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -212,9 +212,11 @@ static float sgd_step(const dlc_step *s) {
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
     float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
     float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
     float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
     float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
+    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[10] */
 
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
     {
@@ -291,12 +293,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc2_bias, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 1; i1++) {
                 const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t13[0]);
                 d_pred[i0 + i1] = v_;
-                fc2_bias[i1] -= lr_ * v_;
+                d_fc2_bias[i1] += v_;
             }
         }
     }
@@ -341,12 +343,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %21: f32[N,10] = mul %15, %20   @9:20 */
     {
-        const float lr_ = s->lr;
+        memset(d_fc1_bias, 0, sizeof(float) * 10);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 10; i1++) {
                 const float v_ = (t15[i0 * 10 + i1] * (1.0f - (t7[i0 * 10 + i1] * t7[i0 * 10 + i1])));
                 t21[i0 * 10 + i1] = v_;
-                fc1_bias[i1] -= lr_ * v_;
+                d_fc1_bias[i1] += v_;
             }
         }
     }
@@ -367,6 +369,20 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, -s->lr, t21, 10, x, 1, 1.0f, fc1_weight, 1);
+        }
+    }
+
+    /* %fc1.bias: f32[10] = param fc1.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 10; i0++) {
+            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+        }
+    }
+
+    /* %fc2.bias: f32[1] = param fc2.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 1; i0++) {
+            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
         }
     }
 
@@ -540,7 +556,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
-    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
+    if ((size_t)(192 * n + 192) > bytes) bytes = (size_t)(192 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -566,6 +582,9 @@ static const dlc_param_desc params[] = {
     {"fc1.bias", 1, {10}, 10, {DLC_INIT_UNIFORM, -1.0, 1.0, NULL}},
     {"fc2.weight", 2, {1, 10}, 10, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"fc2.bias", 1, {1}, 1, {DLC_INIT_UNIFORM, -0.31622776601683794, 0.31622776601683794, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {1}, 1, 0},
@@ -598,5 +617,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -60,11 +60,13 @@ static float train_step(const dlc_step *s) {
     {
         memset(s_2, 0, sizeof(float) * (3 * n));
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (x[i0 * 4 + i1] * w[i1]);
                 z[i0 * 4 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -72,9 +74,11 @@ static float train_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                m[i0] += s_2[i0 * 3 + i1];
+                acc0_ += s_2[i0 * 3 + i1];
             }
+            m[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
     }
@@ -95,35 +99,43 @@ static float train_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t_2[i0] += k_2[i0 * 4 + i1];
+                acc0_ += k_2[i0 * 4 + i1];
             }
+            t_2[i0] += acc0_;
         }
     }
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
     {
         t8[0] = -INFINITY;
+        float acc0_ = -INFINITY;
         for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t8[0] = dlc_maxf(t8[0], z[i0]);
+            acc0_ = dlc_maxf(acc0_, z[i0]);
         }
+        t8[0] = dlc_maxf(t8[0], acc0_);
     }
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
     {
         t9[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t9[0] += z[i0];
+            acc0_ += z[i0];
         }
+        t9[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
     }
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
     {
         t11[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t11[0] += w[i0];
+            acc0_ += w[i0];
         }
+        t11[0] += acc0_;
     }
 
     /* %g: f32 = add %10, %11   @13:30 */
@@ -155,11 +167,13 @@ static float train_step(const dlc_step *s) {
     /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
     {
         memset(d_g, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = ((pred[i0] - y[i0]) * t19[0]);
             d_pred[i0] = v_;
-            d_g[0] += v_;
+            acc0_ += v_;
         }
+        d_g[0] += acc0_;
     }
 
     /* %24: f32 = div %d.g, %23   @13:22 */
@@ -170,11 +184,13 @@ static float train_step(const dlc_step *s) {
     /* %26: f32[N,3,4] = eq %z, %8   @13:13 */
     {
         memset(t27, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (12 * n); i0++) {
             const float v_ = (float)(z[i0] == t8[0]);
             t26[i0] = v_;
-            t27[0] += v_;
+            acc0_ += v_;
         }
+        t27[0] += acc0_;
     }
 
     /* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
@@ -298,11 +314,13 @@ static float sgd_step(const dlc_step *s) {
     {
         memset(s_2, 0, sizeof(float) * (3 * n));
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (x[i0 * 4 + i1] * w[i1]);
                 z[i0 * 4 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -310,9 +328,11 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                m[i0] += s_2[i0 * 3 + i1];
+                acc0_ += s_2[i0 * 3 + i1];
             }
+            m[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
     }
@@ -333,35 +353,43 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t_2[i0] += k_2[i0 * 4 + i1];
+                acc0_ += k_2[i0 * 4 + i1];
             }
+            t_2[i0] += acc0_;
         }
     }
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
     {
         t8[0] = -INFINITY;
+        float acc0_ = -INFINITY;
         for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t8[0] = dlc_maxf(t8[0], z[i0]);
+            acc0_ = dlc_maxf(acc0_, z[i0]);
         }
+        t8[0] = dlc_maxf(t8[0], acc0_);
     }
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
     {
         t9[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t9[0] += z[i0];
+            acc0_ += z[i0];
         }
+        t9[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
     }
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
     {
         t11[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t11[0] += w[i0];
+            acc0_ += w[i0];
         }
+        t11[0] += acc0_;
     }
 
     /* %g: f32 = add %10, %11   @13:30 */
@@ -393,11 +421,13 @@ static float sgd_step(const dlc_step *s) {
     /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
     {
         memset(d_g, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
             const float v_ = ((pred[i0] - y[i0]) * t19[0]);
             d_pred[i0] = v_;
-            d_g[0] += v_;
+            acc0_ += v_;
         }
+        d_g[0] += acc0_;
     }
 
     /* %24: f32 = div %d.g, %23   @13:22 */
@@ -408,11 +438,13 @@ static float sgd_step(const dlc_step *s) {
     /* %26: f32[N,3,4] = eq %z, %8   @13:13 */
     {
         memset(t27, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (12 * n); i0++) {
             const float v_ = (float)(z[i0] == t8[0]);
             t26[i0] = v_;
-            t27[0] += v_;
+            acc0_ += v_;
         }
+        t27[0] += acc0_;
     }
 
     /* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
@@ -512,11 +544,13 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         memset(s_2, 0, sizeof(float) * (3 * n));
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (x[i0 * 4 + i1] * w[i1]);
                 z[i0 * 4 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -524,9 +558,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                m[i0] += s_2[i0 * 3 + i1];
+                acc0_ += s_2[i0 * 3 + i1];
             }
+            m[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
     }
@@ -547,35 +583,43 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t_2[i0] += k_2[i0 * 4 + i1];
+                acc0_ += k_2[i0 * 4 + i1];
             }
+            t_2[i0] += acc0_;
         }
     }
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
     {
         t8[0] = -INFINITY;
+        float acc0_ = -INFINITY;
         for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t8[0] = dlc_maxf(t8[0], z[i0]);
+            acc0_ = dlc_maxf(acc0_, z[i0]);
         }
+        t8[0] = dlc_maxf(t8[0], acc0_);
     }
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
     {
         t9[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t9[0] += z[i0];
+            acc0_ += z[i0];
         }
+        t9[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
     }
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
     {
         t11[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t11[0] += w[i0];
+            acc0_ += w[i0];
         }
+        t11[0] += acc0_;
     }
 
     /* %g: f32 = add %10, %11   @13:30 */
@@ -627,11 +671,13 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         memset(s_2, 0, sizeof(float) * (3 * n));
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (x[i0 * 4 + i1] * w[i1]);
                 z[i0 * 4 + i1] = v_;
-                s_2[i0] += v_;
+                acc0_ += v_;
             }
+            s_2[i0] += acc0_;
         }
     }
 
@@ -639,9 +685,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 3; i1++) {
-                m[i0] += s_2[i0 * 3 + i1];
+                acc0_ += s_2[i0 * 3 + i1];
             }
+            m[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
     }
@@ -662,35 +710,43 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                t_2[i0] += k_2[i0 * 4 + i1];
+                acc0_ += k_2[i0 * 4 + i1];
             }
+            t_2[i0] += acc0_;
         }
     }
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
     {
         t8[0] = -INFINITY;
+        float acc0_ = -INFINITY;
         for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t8[0] = dlc_maxf(t8[0], z[i0]);
+            acc0_ = dlc_maxf(acc0_, z[i0]);
         }
+        t8[0] = dlc_maxf(t8[0], acc0_);
     }
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
     {
         t9[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t9[0] += z[i0];
+            acc0_ += z[i0];
         }
+        t9[0] += acc0_;
         for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
     }
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
     {
         t11[0] = 0.0f;
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t11[0] += w[i0];
+            acc0_ += w[i0];
         }
+        t11[0] += acc0_;
     }
 
     /* %g: f32 = add %10, %11   @13:30 */
@@ -735,6 +791,9 @@ static double train_flops(int64_t n) {
 static const dlc_param_desc params[] = {
     {"w", 1, {4}, 4, {DLC_INIT_ONES, 0, 0, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 2, {3, 4}, 12, 0},
     {"y", 1, DLC_F32, 1, {1}, 1, 0},
@@ -766,5 +825,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -135,7 +135,7 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Entry 'sgd': arena 192*N + 128 bytes. */
+/* Entry 'sgd': arena 192*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -152,9 +152,11 @@ static float sgd_step(const dlc_step *s) {
     float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const d_mean = (float *)(arena + (192 * n + 128));  /* f32[2] */
     float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
     float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_sigmoid_bias = (float *)(arena + (128 * n + 64));  /* f32[2] */
 
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
     {
@@ -214,24 +216,24 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
     {
-        const float lr_ = s->lr;
+        memset(d_mean, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t12[0]);
                 d_pred[i0 * 2 + i1] = v_;
-                mean[i1] -= lr_ * v_;
+                d_mean[i1] += v_;
             }
         }
     }
 
     /* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
     {
-        const float lr_ = s->lr;
+        memset(d_sigmoid_bias, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (d_pred[i0 * 2 + i1] * (1.0f - (t6[i0 * 2 + i1] * t6[i0 * 2 + i1])));
                 d_h[i0 * 2 + i1] = v_;
-                sigmoid_bias[i1] -= lr_ * v_;
+                d_sigmoid_bias[i1] += v_;
             }
         }
     }
@@ -252,6 +254,20 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, -s->lr, d_h, 2, x, 4, 1.0f, sigmoid_weight, 4);
+        }
+    }
+
+    /* %sigmoid.bias: f32[2] = param sigmoid.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 2; i0++) {
+            sigmoid_bias[i0] = (sigmoid_bias[i0] - (s->lr * d_sigmoid_bias[i0]));
+        }
+    }
+
+    /* %mean: f32[2] = param mean   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 2; i0++) {
+            mean[i0] = (mean[i0] - (s->lr * d_mean[i0]));
         }
     }
 
@@ -375,7 +391,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
-    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
+    if ((size_t)(192 * n + 192) > bytes) bytes = (size_t)(192 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;
@@ -400,6 +416,9 @@ static const dlc_param_desc params[] = {
     {"sigmoid.weight", 2, {2, 4}, 8, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"sigmoid.bias", 1, {2}, 2, {DLC_INIT_UNIFORM, -0.5, 0.5, NULL}},
     {"mean", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {4}, 4, 0},
@@ -432,5 +451,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

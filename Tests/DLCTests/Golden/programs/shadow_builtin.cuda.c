@@ -23,6 +23,9 @@ static const dlc_param_desc params[] = {
     {"sigmoid.bias", 1, {2}, 2, {DLC_INIT_UNIFORM, -0.5, 0.5, NULL}},
     {"mean", 1, {2}, 2, {DLC_INIT_ZEROS, 0, 0, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {4}, 4, 0},
     {"y", 1, DLC_F32, 1, {2}, 2, 0},
@@ -54,5 +57,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

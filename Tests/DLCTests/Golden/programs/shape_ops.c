@@ -69,9 +69,11 @@ static float train_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t12[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                t12[i0] += f[i0 * 6 + i1];
+                acc0_ += f[i0 * 6 + i1];
             }
+            t12[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t12[j_] /= (float)6;
     }
@@ -87,36 +89,44 @@ static float train_step(const dlc_step *s) {
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
     {
+        float *restrict const to_ = c;
+        const float *restrict const from_ = p_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                c[i0 * 12 + i1] = p_2[i0 * 6 + i1];
+                to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
             }
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
     {
+        float *restrict const to_ = c;
+        const float *restrict const from_ = r2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                c[i0 * 12 + i1 + 6] = r2[i0 * 6 + i1];
+                to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
             }
         }
     }
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
     {
+        float *restrict const to_ = pred;
+        const float *restrict const from_ = c;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 12; i1++) {
-                pred[i0 * 16 + i1] = c[i0 * 12 + i1];
+                to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
             }
         }
     }
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
     {
+        float *restrict const to_ = pred;
+        const float *restrict const from_ = q_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 16 + i1 + 12] = q_2[i0 * 4 + i1];
+                to_[i0 * 16 + i1 + 12] = from_[i0 * 4 + i1];
             }
         }
     }
@@ -144,27 +154,33 @@ static float train_step(const dlc_step *s) {
 
     /* %d.c: f32[N,12] = slice %d.pred {axis: 1, start: 0, length: 12}   @16:16 */
     {
+        float *restrict const to_ = d_c;
+        const float *restrict const from_ = d_pred;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 12; i1++) {
-                d_c[i0 * 12 + i1] = d_pred[i0 * 16 + i1];
+                to_[i0 * 12 + i1] = from_[i0 * 16 + i1];
             }
         }
     }
 
     /* %d.q: f32[N,4] = slice %d.pred {axis: 1, start: 12, length: 4}   @16:16 */
     {
+        float *restrict const to_ = d_q;
+        const float *restrict const from_ = d_pred;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                d_q[i0 * 4 + i1] = d_pred[i0 * 16 + i1 + 12];
+                to_[i0 * 4 + i1] = from_[i0 * 16 + i1 + 12];
             }
         }
     }
 
     /* %d.p: f32[N,6] = slice %d.c {axis: 1, start: 0, length: 6}   @15:13 */
     {
+        float *restrict const to_ = d_p;
+        const float *restrict const from_ = d_c;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                d_p[i0 * 6 + i1] = d_c[i0 * 12 + i1];
+                to_[i0 * 6 + i1] = from_[i0 * 12 + i1];
             }
         }
     }
@@ -269,9 +285,11 @@ static float sgd_step(const dlc_step *s) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t12[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                t12[i0] += f[i0 * 6 + i1];
+                acc0_ += f[i0 * 6 + i1];
             }
+            t12[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t12[j_] /= (float)6;
     }
@@ -287,36 +305,44 @@ static float sgd_step(const dlc_step *s) {
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
     {
+        float *restrict const to_ = c;
+        const float *restrict const from_ = p_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                c[i0 * 12 + i1] = p_2[i0 * 6 + i1];
+                to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
             }
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
     {
+        float *restrict const to_ = c;
+        const float *restrict const from_ = r2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                c[i0 * 12 + i1 + 6] = r2[i0 * 6 + i1];
+                to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
             }
         }
     }
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
     {
+        float *restrict const to_ = pred;
+        const float *restrict const from_ = c;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 12; i1++) {
-                pred[i0 * 16 + i1] = c[i0 * 12 + i1];
+                to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
             }
         }
     }
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
     {
+        float *restrict const to_ = pred;
+        const float *restrict const from_ = q_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 16 + i1 + 12] = q_2[i0 * 4 + i1];
+                to_[i0 * 16 + i1 + 12] = from_[i0 * 4 + i1];
             }
         }
     }
@@ -344,27 +370,33 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.c: f32[N,12] = slice %d.pred {axis: 1, start: 0, length: 12}   @16:16 */
     {
+        float *restrict const to_ = d_c;
+        const float *restrict const from_ = d_pred;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 12; i1++) {
-                d_c[i0 * 12 + i1] = d_pred[i0 * 16 + i1];
+                to_[i0 * 12 + i1] = from_[i0 * 16 + i1];
             }
         }
     }
 
     /* %d.q: f32[N,4] = slice %d.pred {axis: 1, start: 12, length: 4}   @16:16 */
     {
+        float *restrict const to_ = d_q;
+        const float *restrict const from_ = d_pred;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                d_q[i0 * 4 + i1] = d_pred[i0 * 16 + i1 + 12];
+                to_[i0 * 4 + i1] = from_[i0 * 16 + i1 + 12];
             }
         }
     }
 
     /* %d.p: f32[N,6] = slice %d.c {axis: 1, start: 0, length: 6}   @15:13 */
     {
+        float *restrict const to_ = d_p;
+        const float *restrict const from_ = d_c;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                d_p[i0 * 6 + i1] = d_c[i0 * 12 + i1];
+                to_[i0 * 6 + i1] = from_[i0 * 12 + i1];
             }
         }
     }
@@ -462,9 +494,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t12[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                t12[i0] += f[i0 * 6 + i1];
+                acc0_ += f[i0 * 6 + i1];
             }
+            t12[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t12[j_] /= (float)6;
     }
@@ -480,36 +514,44 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
     {
+        float *restrict const to_ = c;
+        const float *restrict const from_ = p_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                c[i0 * 12 + i1] = p_2[i0 * 6 + i1];
+                to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
             }
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
     {
+        float *restrict const to_ = c;
+        const float *restrict const from_ = r2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                c[i0 * 12 + i1 + 6] = r2[i0 * 6 + i1];
+                to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
             }
         }
     }
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
     {
+        float *restrict const to_ = pred;
+        const float *restrict const from_ = c;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 12; i1++) {
-                pred[i0 * 16 + i1] = c[i0 * 12 + i1];
+                to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
             }
         }
     }
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
     {
+        float *restrict const to_ = pred;
+        const float *restrict const from_ = q_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 16 + i1 + 12] = q_2[i0 * 4 + i1];
+                to_[i0 * 16 + i1 + 12] = from_[i0 * 4 + i1];
             }
         }
     }
@@ -570,9 +612,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         for (int64_t j_ = 0; j_ < n; j_++) t12[j_] = 0.0f;
         for (int64_t i0 = 0; i0 < n; i0++) {
+            float acc0_ = 0.0f;
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                t12[i0] += f[i0 * 6 + i1];
+                acc0_ += f[i0 * 6 + i1];
             }
+            t12[i0] += acc0_;
         }
         for (int64_t j_ = 0; j_ < n; j_++) t12[j_] /= (float)6;
     }
@@ -588,36 +632,44 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
     {
+        float *restrict const to_ = c;
+        const float *restrict const from_ = p_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                c[i0 * 12 + i1] = p_2[i0 * 6 + i1];
+                to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
             }
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
     {
+        float *restrict const to_ = c;
+        const float *restrict const from_ = r2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
-                c[i0 * 12 + i1 + 6] = r2[i0 * 6 + i1];
+                to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
             }
         }
     }
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
     {
+        float *restrict const to_ = pred;
+        const float *restrict const from_ = c;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 12; i1++) {
-                pred[i0 * 16 + i1] = c[i0 * 12 + i1];
+                to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
             }
         }
     }
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
     {
+        float *restrict const to_ = pred;
+        const float *restrict const from_ = q_2;
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 16 + i1 + 12] = q_2[i0 * 4 + i1];
+                to_[i0 * 16 + i1 + 12] = from_[i0 * 4 + i1];
             }
         }
     }
@@ -653,6 +705,9 @@ static const dlc_param_desc params[] = {
     {"w", 2, {3, 2}, 6, {DLC_INIT_XAVIER_UNIFORM, 0, 0, NULL}},
     {"e", 1, {4}, 4, {DLC_INIT_ZEROS, 0, 0, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 2, {2, 3}, 6, 0},
     {"y", 1, DLC_F32, 1, {16}, 16, 0},
@@ -684,5 +739,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -60,11 +60,13 @@ static float train_step(const dlc_step *s) {
     /* %13: f32[3] = square %12   @9:59 */
     {
         memset(t14, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
             const float v_ = (t12[i0] * t12[i0]);
             t13[i0] = v_;
-            t14[0] += v_;
+            acc0_ += v_;
         }
+        t14[0] += acc0_;
     }
 
     /* %15: f32 = add %11, %14   @9:53 */
@@ -142,11 +144,13 @@ static float sgd_step(const dlc_step *s) {
     /* %13: f32[3] = square %12   @9:59 */
     {
         memset(t14, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
             const float v_ = (t12[i0] * t12[i0]);
             t13[i0] = v_;
-            t14[0] += v_;
+            acc0_ += v_;
         }
+        t14[0] += acc0_;
     }
 
     /* %15: f32 = add %11, %14   @9:53 */
@@ -207,11 +211,13 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     /* %13: f32[3] = square %12   @9:59 */
     {
         memset(t14, 0, sizeof(float) * 1);
+        float acc0_ = 0.0f;
         for (int64_t i0 = 0; i0 < 3; i0++) {
             const float v_ = ((v[i0] - 1.0f) * (v[i0] - 1.0f));
             t13[i0] = v_;
-            t14[0] += v_;
+            acc0_ += v_;
         }
+        t14[0] += acc0_;
     }
 
     /* %15: f32 = add %11, %14   @9:53 */
@@ -265,6 +271,9 @@ static const dlc_param_desc params[] = {
     {"b", 0, {0}, 1, {DLC_INIT_CONSTANT, 2.0, 0, NULL}},
     {"v", 1, {3}, 3, {DLC_INIT_NORMAL, 0.0, 1.0, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {0}
 };
@@ -296,5 +305,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -23,6 +23,9 @@ static const dlc_param_desc params[] = {
     {"b", 0, {0}, 1, {DLC_INIT_CONSTANT, 2.0, 0, NULL}},
     {"v", 1, {3}, 3, {DLC_INIT_NORMAL, 0.0, 1.0, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {0}
 };
@@ -54,5 +57,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

@@ -210,7 +210,7 @@ static float train_step(const dlc_step *s) {
     return t11[0];
 }
 
-/* Entry 'sgd': arena 256*N + 128 bytes. */
+/* Entry 'sgd': arena 256*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -232,9 +232,11 @@ static float sgd_step(const dlc_step *s) {
     float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
     float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
     float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const d_dec_bias = (float *)(arena + (256 * n + 128));  /* f32[6] */
     float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_enc_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
 
     /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
     {
@@ -325,12 +327,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
     {
-        const float lr_ = s->lr;
+        memset(d_dec_bias, 0, sizeof(float) * 6);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 6; i1++) {
                 const float v_ = (((t9[i0 * 6 + i1] - t10[i0 * 6 + i1]) * t15[0]) * mask[i0 * 6 + i1]);
                 d_recon[i0 * 6 + i1] = v_;
-                dec_bias[i1] -= lr_ * v_;
+                d_dec_bias[i1] += v_;
             }
         }
     }
@@ -375,12 +377,12 @@ static float sgd_step(const dlc_step *s) {
 
     /* %24: f32[N,2] = mul %d.code, %23   @9:16 */
     {
-        const float lr_ = s->lr;
+        memset(d_enc_bias, 0, sizeof(float) * 2);
         for (int64_t i0 = 0; i0 < n; i0++) {
             for (int64_t i1 = 0; i1 < 2; i1++) {
                 const float v_ = (d_code[i0 * 2 + i1] * (1.0f - (code[i0 * 2 + i1] * code[i0 * 2 + i1])));
                 t24[i0 * 2 + i1] = v_;
-                enc_bias[i1] -= lr_ * v_;
+                d_enc_bias[i1] += v_;
             }
         }
     }
@@ -401,6 +403,20 @@ static float sgd_step(const dlc_step *s) {
         }
         else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, -s->lr, t24, 2, x, 6, 1.0f, enc_weight, 6);
+        }
+    }
+
+    /* %enc.bias: f32[2] = param enc.bias   @6:11 */
+    {
+        for (int64_t i0 = 0; i0 < 2; i0++) {
+            enc_bias[i0] = (enc_bias[i0] - (s->lr * d_enc_bias[i0]));
+        }
+    }
+
+    /* %dec.bias: f32[6] = param dec.bias   @7:11 */
+    {
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            dec_bias[i0] = (dec_bias[i0] - (s->lr * d_dec_bias[i0]));
         }
     }
 
@@ -521,7 +537,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
     if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
-    if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
+    if ((size_t)(256 * n + 192) > bytes) bytes = (size_t)(256 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)0 > bytes) bytes = (size_t)0;
     (void)n;
@@ -547,6 +563,9 @@ static const dlc_param_desc params[] = {
     {"enc.bias", 1, {2}, 2, {DLC_INIT_UNIFORM, -0.4082482904638631, 0.4082482904638631, NULL}},
     {"dec.weight", 2, {6, 2}, 12, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"dec.bias", 1, {6}, 6, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
+};
+static const dlc_state_desc state[] = {
+    {0}
 };
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {6}, 6, 0},
@@ -579,5 +598,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;

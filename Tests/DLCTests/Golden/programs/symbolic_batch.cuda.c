@@ -24,6 +24,9 @@ static const dlc_param_desc params[] = {
     {"dec.weight", 2, {6, 2}, 12, {DLC_INIT_KAIMING_UNIFORM, 0, 0, NULL}},
     {"dec.bias", 1, {6}, 6, {DLC_INIT_UNIFORM, -0.7071067811865475, 0.7071067811865475, NULL}},
 };
+static const dlc_state_desc state[] = {
+    {0}
+};
 static const dlc_data_desc data[] = {
     {"x", 0, DLC_F32, 1, {6}, 6, 0},
     {"mask", 0, DLC_F32, 1, {6}, 6, 0},
@@ -55,5 +58,7 @@ const dlc_model dlc_generated_model = {
     .config = config_defaults,
     .arena_bytes = arena_bytes, .train_step = train_step, .eval_step = eval_step, .train_flops = train_flops,
     .sgd_step = sgd_step, .uses_blas = uses_blas,
+    .n_state = 0, .state = state,
+    .needs_two_rows = NULL,
 }
 ;
