@@ -82,7 +82,9 @@ fail() {
     return 0
 }
 
-# Per-epoch losses (loss, val_loss) of two --log files within 1e-4 relative.
+# Per-epoch losses (loss, val_loss) and mse/mae of two --log files within 1e-4 relative; the
+# accuracy within 0.01, since a row whose two largest logits nearly tie can flip with the
+# rounding of another summation order (one of digits_cnn's 359 validation rows does).
 compare_logs() {
     python3 - "$1" "$2" <<'EOF'
 import csv, sys
@@ -93,7 +95,7 @@ for i, (r, s) in enumerate(zip(a, b)):
     for k in ("loss", "val_loss", "accuracy", "mse", "mae"):
         if r.get(k) and s.get(k):
             x, y = float(r[k]), float(s[k])
-            if abs(x - y) > 1e-4 * abs(y) + 1e-6:
+            if abs(x - y) > (0.01 if k == "accuracy" else 1e-4 * abs(y) + 1e-6):
                 sys.exit(f"epoch {i + 1} {k}: CUDA {x}, C {y}")
 EOF
 }
