@@ -23,6 +23,11 @@
  * - cuBLAS SGEMM (plain and strided batched, column-major, pointer modes host and device)
  *   through OpenBLAS.
  * - `atomicCAS` on ints (one host thread runs everything, so it is a plain compare and swap).
+ *
+ * The environment plays other machines: DLC_EMULATE_DEVICES=N (GPUs present, default 1; 0: none),
+ * DLC_EMULATE_COMPUTE_CAPABILITY=7.5, DLC_EMULATE_MEMORY=BYTES (device memory),
+ * DLC_EMULATE_CUBLAS_FAIL=N (the Nth cuBLAS product fails), and DLC_EMULATE_REPORT=1 counts the
+ * copies between host and device on stderr at exit.
  */
 #ifndef DLC_CUDA_EMULATION_H
 #define DLC_CUDA_EMULATION_H
@@ -171,7 +176,12 @@ cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 
 /* ---- cuBLAS ------------------------------------------------------------------------------- */
 
-typedef enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_NOT_INITIALIZED = 1, CUBLAS_STATUS_INVALID_VALUE = 7 } cublasStatus_t;
+typedef enum {
+    CUBLAS_STATUS_SUCCESS = 0,
+    CUBLAS_STATUS_NOT_INITIALIZED = 1,
+    CUBLAS_STATUS_INVALID_VALUE = 7,
+    CUBLAS_STATUS_EXECUTION_FAILED = 13
+} cublasStatus_t;
 typedef enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 } cublasOperation_t;
 typedef enum { CUBLAS_POINTER_MODE_HOST = 0, CUBLAS_POINTER_MODE_DEVICE = 1 } cublasPointerMode_t;
 typedef struct dlc_emu_blas *cublasHandle_t;

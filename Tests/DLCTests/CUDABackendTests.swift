@@ -134,7 +134,8 @@ final class CUDABackendTests: XCTestCase {
             sources.append(cu)
         }
         let flags = ["-std=c++17", "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90",
-                     "-Werror", "all-warnings", "-Xcompiler", "-Wall,-Wextra,-Werror", "-I", Self.codegen, "-I", Self.device]
+                     "-Werror", "all-warnings", "-Xcompiler", "-Wall,-Wextra,-Werror", "-I", Self.codegen, "-I", Self.device,
+                     "-I", Self.codegen + "/comm"]
         let failures = Failures()
         DispatchQueue.concurrentPerform(iterations: 2) { worker in
             for source in sources.enumerated().filter({ $0.offset % 2 == worker }).map(\.element) {
@@ -148,6 +149,51 @@ final class CUDABackendTests: XCTestCase {
         }
         for f in failures.all { XCTFail("nvcc: " + f) }
         XCTAssertGreaterThanOrEqual(sources.count, 42)
+    }
+
+    /// Deterministic sums: no generated kernel and no runtime CUDA file uses an atomic add (or
+    /// any atomic but the compare-and-swap that keeps the first index fault), whose order of
+    /// arrival would change a float sum's rounding from run to run.
+    func testNoAtomicAddsInAnyCUDASource() throws {
+        var sources: [(String, String)] = []
+        for name in ["dlc_cuda_context.cu", "dlc_device_cuda.cu"] {
+            sources.append((name, try String(contentsOfFile: Self.device + "/" + name, encoding: .utf8)))
+        }
+        sources.append(("dlc_cuda.h", try String(contentsOfFile: Self.codegen + "/dlc_cuda.h", encoding: .utf8)))
+        let programs = Golden.programs(in: Golden.root.appendingPathComponent("models"))
+            + Golden.programs(in: Golden.directory.appendingPathComponent("programs"))
+        for url in programs {
+            let p = Pipeline(source: SourceFile(path: url.path, bytes: try [UInt8](Data(contentsOf: url))))
+            sources.append((url.lastPathComponent, try Self.files(p).cu))
+        }
+        XCTAssertGreaterThanOrEqual(sources.count, 42)
+        let atomic = try NSRegularExpression(pattern: #"\batomic(?!CAS\(&f->flag)\w*\s*\("#)
+        for (name, text) in sources {
+            let hits = atomic.matches(in: text, range: NSRange(text.startIndex..., in: text)).map { String(text[Range($0.range, in: text)!]) }
+            XCTAssertEqual(hits, [], "\(name) uses atomics")
+        }
+    }
+
+    /// The CUDA device with NCCL (`--backend cuda --mpi`): compiles with nvcc for sm_80 and
+    /// sm_90, warnings as errors, against the NCCL wheel's header beside nvcc's
+    /// (scripts/install-deps.sh --cuda installs both).
+    func testTheCUDADeviceWithNCCLCompilesWithNVCC() throws {
+        guard let nvcc = Self.nvcc else { throw XCTSkip("DLC_NVCC is not set: no nvcc to compile with (scripts/test.sh sets it)") }
+        // The wheels' layout: nvidia/cu13/bin/nvcc and nvidia/nccl/include/nccl.h.
+        let nvidia = URL(fileURLWithPath: nvcc).resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let include = nvidia.appendingPathComponent("nccl/include").path
+        guard FileManager.default.fileExists(atPath: include + "/nccl.h") else {
+            return XCTFail("no nccl.h in \(include): scripts/install-deps.sh --cuda installs it beside nvcc")
+        }
+        let object = work.appendingPathComponent("device-nccl.o").path
+        let r = try Run.run(URL(fileURLWithPath: nvcc), [
+            "-std=c++17", "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90", "-Werror",
+            "all-warnings", "-Xcompiler", "-Wall,-Wextra,-Werror", "-DDLC_CUDA_NCCL", "-I", include, "-I", Self.codegen, "-I",
+            Self.device, "-I", Self.codegen + "/comm", "-c", Self.device + "/dlc_device_cuda.cu", "-o", object])
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        let symbols = try Run.run(URL(fileURLWithPath: "/usr/bin/nm"), [object])
+        XCTAssertTrue(symbols.stdout.contains("ncclAllReduce"), "the NCCL build calls no ncclAllReduce:\n\(symbols.stdout)")
     }
 
     /// A kernel that reads another thread's write without a barrier: the emulation's two

@@ -61,6 +61,82 @@ final class CUDATrainerTests: XCTestCase {
         XCTAssertEqual(evals[2], evals[3], "the C and CUDA trainers evaluate the C checkpoint differently")
     }
 
+    /// Every optimizer's update runs as a kernel on the GPU: two epochs of digits with each, on
+    /// the emulated CUDA trainer and the C trainer, epoch by epoch within 1e-4; then each trainer
+    /// resumes the other's checkpoint (params and optimizer state) for a third epoch, and the two
+    /// third epochs agree too.
+    func testEveryOptimizerTrainsAndResumesLikeTheCTrainer() throws {
+        let optimizers = ["sgd(lr: 0.05)", "sgd(lr: 0.05, momentum: 0.9, weight_decay: 0.001)",
+                          "sgd(lr: 0.05, momentum: 0.9, nesterov: true)", "adam(lr: 0.002, weight_decay: 0.01)",
+                          "adamw(lr: 0.002, weight_decay: 0.05)", "adagrad(lr: 0.05, weight_decay: 0.001)"]
+        for (index, optimizer) in optimizers.enumerated() {
+            var logs: [String: TrainLog] = [:]
+            for backend in ["c", "cuda"] {
+                let log = work.appendingPathComponent("opt\(index)-\(backend).csv")
+                let saved = work.appendingPathComponent("opt\(index)-\(backend).safetensors")
+                let r = try Run.run(try trainer("digits", backend), ["train", "--epochs", "2", "--optimizer", optimizer,
+                                                                     "--log", log.path, "--save", saved.path], in: work)
+                XCTAssertEqual(r.status, 0, "\(optimizer) \(backend): \(r.stderr)")
+                logs[backend] = try TrainLog(contentsOf: log)
+            }
+            for (backend, other) in [("c", "cuda"), ("cuda", "c")] {
+                let log = work.appendingPathComponent("opt\(index)-\(backend)-resumes-\(other).csv")
+                let from = work.appendingPathComponent("opt\(index)-\(other).safetensors")
+                let r = try Run.run(try trainer("digits", backend), ["train", "--epochs", "1", "--resume", from.path,
+                                                                     "--optimizer", optimizer, "--log", log.path], in: work)
+                XCTAssertEqual(r.status, 0, "\(optimizer) \(backend) resuming \(other): \(r.stderr)")
+                logs["\(backend) resumes"] = try TrainLog(contentsOf: log)
+            }
+            for column in ["loss", "val_loss", "accuracy"] {
+                for (a, b) in [("cuda", "c"), ("cuda resumes", "c resumes")] {
+                    let x = logs[a]!.column(column), y = logs[b]!.column(column)
+                    XCTAssertEqual(x.count, a == "cuda" ? 2 : 1, "\(optimizer) \(a) \(column)")
+                    XCTAssertEqual(x.count, y.count, "\(optimizer) \(a) \(column)")
+                    for (u, v) in zip(x, y) {
+                        XCTAssertLessThanOrEqual(abs(u - v), 1e-4 * abs(v) + 1e-6, "\(optimizer) \(column): \(a) \(u), \(b) \(v)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every kind of metric counted on the GPU (dlc_device_count) says what the C trainer's
+    /// host loop says: accuracy by argmax (digits), by threshold 0.5 (wine_binary, bce) and 0
+    /// (wine_hinge), mae (cars) and mse (cars with --metric mse), each trainer evaluating the
+    /// same C checkpoint.
+    func testEveryMetricCountedOnTheDeviceMatchesTheCTrainer() throws {
+        let cases: [(model: String, metric: [String], name: String)] = [
+            ("digits", [], "accuracy"), ("wine_binary", [], "accuracy"), ("wine_hinge", [], "accuracy"),
+            ("cars", [], "mae"), ("cars", ["--metric", "mse"], "mse"),
+        ]
+        for (model, metric, name) in cases {
+            let weights = work.appendingPathComponent("metric-\(model).safetensors")
+            if !FileManager.default.fileExists(atPath: weights.path) {
+                let r = try Run.run(try trainer(model, "c"), ["train", "--epochs", "2", "--save", weights.path], in: work)
+                XCTAssertEqual(r.status, 0, "\(model): \(r.stderr)")
+            }
+            var values: [String: [String: Double]] = [:]
+            for backend in ["c", "cuda"] {
+                let r = try Run.run(try trainer(model, backend), ["eval", "--weights", weights.path] + metric, in: work)
+                XCTAssertEqual(r.status, 0, "\(model) \(backend): \(r.stderr)")
+                // "loss: X" and "NAME: X"
+                var lines: [String: Double] = [:]
+                for line in r.stdout.split(separator: "\n") {
+                    let parts = line.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+                    if parts.count == 2, let v = Double(parts[1]) { lines[parts[0]] = v }
+                }
+                values[backend] = lines
+            }
+            for key in ["loss", name] {
+                guard let c = values["c"]?[key], let cuda = values["cuda"]?[key] else {
+                    XCTFail("\(model) \(metric): no \(key) in \(values)")
+                    continue
+                }
+                XCTAssertLessThanOrEqual(abs(c - cuda), 1e-6 * abs(c) + 1e-9, "\(model) \(key): C \(c), CUDA (emulated) \(cuda)")
+            }
+        }
+    }
+
     /// The same seed twice: bit-identical checkpoints.
     func testSameSeedGivesIdenticalCheckpoints() throws {
         var files: [Data] = []
@@ -109,20 +185,83 @@ final class CUDATrainerTests: XCTestCase {
         XCTAssertTrue(descriptor.stdout.contains("const dlc_model dlc_generated_model ="), descriptor.stdout)
     }
 
-    /// No GPU, an old GPU, too little GPU memory: a message and exit 1, nothing written.
+    /// No GPU, a --device the machine lacks, an old GPU, too little GPU memory, a failed cuBLAS
+    /// call: a message and exit 1, nothing written.
     func testUnusableGPUStopsWithAMessage() throws {
         let exe = try trainer("digits", "cuda")
         let saved = work.appendingPathComponent("never.safetensors")
-        let cases: [([String: String], String)] = [
-            (["DLC_EMULATE_DEVICES": "0"], "error: no CUDA GPU is available"),
-            (["DLC_EMULATE_COMPUTE_CAPABILITY": "7.5"], "has compute capability 7.5; dlc's CUDA trainers need 8.0 or newer"),
-            (["DLC_EMULATE_MEMORY": "100000"], "out of GPU memory"),
+        let cases: [([String: String], [String], String)] = [
+            (["DLC_EMULATE_DEVICES": "0"], [], "error: no CUDA GPU is available"),
+            ([:], ["--device", "1"], "error: --device 1: this machine has 1 GPU (0 to 0)"),
+            (["DLC_EMULATE_DEVICES": "2"], ["--device", "2"], "error: --device 2: this machine has 2 GPUs (0 to 1)"),
+            (["DLC_EMULATE_COMPUTE_CAPABILITY": "7.5"], [], "has compute capability 7.5; dlc's CUDA trainers need 8.0 or newer"),
+            (["DLC_EMULATE_MEMORY": "100000"], [], "out of GPU memory"),
+            (["DLC_EMULATE_CUBLAS_FAIL": "3"], [], "error: cuBLAS: cublasSgemm failed: CUBLAS_STATUS_EXECUTION_FAILED"),
         ]
-        for (environment, message) in cases {
-            let r = try Run.run(exe, ["train", "--epochs", "1", "--save", saved.path], in: work, environment: environment)
-            XCTAssertEqual(r.status, 1, "\(environment): \(r.stderr)")
-            XCTAssertTrue(r.stderr.contains(message), "\(environment): \(r.stderr)")
-            XCTAssertFalse(FileManager.default.fileExists(atPath: saved.path), "\(environment)")
+        for (environment, flags, message) in cases {
+            let r = try Run.run(exe, ["train", "--epochs", "1", "--save", saved.path] + flags, in: work, environment: environment)
+            XCTAssertEqual(r.status, 1, "\(environment) \(flags): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(message), "\(environment) \(flags): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: saved.path), "\(environment) \(flags)")
         }
+    }
+
+    /// The copies between host and device that a training run makes (DLC_EMULATE_REPORT=1).
+    struct Copies {
+        var toDevice = 0, fromDevice = 0
+        init(_ stderr: String) throws {
+            let pattern = try NSRegularExpression(pattern: #"emulation: \d+ copies to the device \((\d+) bytes\), \d+ from the device \((\d+) bytes\)"#)
+            let range = NSRange(stderr.startIndex..., in: stderr)
+            guard let match = pattern.firstMatch(in: stderr, range: range),
+                  let to = Range(match.range(at: 1), in: stderr), let from = Range(match.range(at: 2), in: stderr)
+            else { throw DataFailure(message: "no copy report in: \(stderr)") }
+            toDevice = Int(stderr[to])!
+            fromDevice = Int(stderr[from])!
+        }
+    }
+
+    /// The data set goes to the GPU once when it fits, and each batch is gathered there; the
+    /// metric is counted on the GPU, so the validation outputs never come back. When the rows do
+    /// not fit, batches stream over, with the same result bit for bit.
+    func testDataSetCopiedOnceAndMetricsCountedOnTheDevice() throws {
+        let exe = try trainer("digits", "cuda")
+        // digits: 1438 training and 359 validation rows of 64 f32 pixels and an i32 label.
+        let row = 64 * 4 + 4, dataBytes = (1438 + 359) * row, outputBytes = 359 * 10 * 4
+        var saved: [Data] = []
+        // The cap leaves too little free memory beside the 32 MiB cuBLAS workspace and the
+        // model's buffers for the rows (half the free memory): 35 MB leaves enough.
+        for (memory, resident) in [("35000000", true), ("33954432", false)] {
+            let file = work.appendingPathComponent("copies-\(memory).safetensors")
+            let r = try Run.run(exe, ["train", "--epochs", "2", "--save", file.path], in: work,
+                                environment: ["DLC_EMULATE_REPORT": "1", "DLC_EMULATE_MEMORY": memory])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let copies = try Copies(r.stderr)
+            if resident {
+                XCTAssertGreaterThanOrEqual(copies.toDevice, dataBytes)
+                XCTAssertLessThan(copies.toDevice, dataBytes * 3 / 2, "the rows of two epochs went to the device more than once")
+            } else {
+                // The training rows stream; the validation rows, fewer, still fit.
+                XCTAssertGreaterThanOrEqual(copies.toDevice, 1438 * row * 2, "streamed rows: every epoch's batches")
+            }
+            // Back: a loss per step, the metric's sum per epoch, and each epoch's saved params and
+            // Adam state (3 x 4810 floats); the validation outputs of both epochs would be more.
+            XCTAssertLessThan(copies.fromDevice, 2 * 3 * 4810 * 4 + outputBytes, "outputs came back for the metric")
+            saved.append(try Data(contentsOf: file))
+        }
+        XCTAssertEqual(saved[0], saved[1], "batches gathered on the device and streamed ones differ")
+    }
+
+    /// `--device N` picks the GPU: on a machine of two, device 1 trains as device 0 does.
+    func testDeviceFlagPicksTheGPU() throws {
+        let exe = try trainer("digits", "cuda")
+        var files: [Data] = []
+        for device in ["0", "1"] {
+            let saved = work.appendingPathComponent("device-\(device).safetensors")
+            let r = try Run.run(exe, ["train", "--epochs", "1", "--device", device, "--save", saved.path], in: work,
+                                environment: ["DLC_EMULATE_DEVICES": "2"])
+            XCTAssertEqual(r.status, 0, "--device \(device): \(r.stderr)")
+            files.append(try Data(contentsOf: saved))
+        }
+        XCTAssertEqual(files[0], files[1])
     }
 }

@@ -19,6 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* C's _Noreturn, spelt so that C++ (the CUDA device, which opens NCCL through this header)
+ * reads it too. */
+#ifdef __cplusplus
+#define DLC_COMM_NORETURN [[noreturn]]
+#else
+#define DLC_COMM_NORETURN _Noreturn
+#endif
+
 /* Opens the communicator; the first call in main (MPI_Init reads and may edit argc/argv). */
 void dlc_comm_open(int *argc, char ***argv);
 /* This process's rank in [0, size), the number of processes, and whether it is rank 0. */
@@ -46,12 +54,12 @@ void dlc_comm_broadcast(void *buf, size_t bytes, int root);
 /* Ends this process with `code`: the single process exits; an MPI process follows the rules
  * above (during setup: waits for the others, then all exit; after setup: code 0 exits after
  * the others, any other code aborts the job, after this process's stderr is shown). */
-_Noreturn void dlc_comm_exit(int code);
+DLC_COMM_NORETURN void dlc_comm_exit(int code);
 /* Takes the whole job down now with `code` (MPI_Abort); for failures after setup. */
-_Noreturn void dlc_comm_abort(int code);
+DLC_COMM_NORETURN void dlc_comm_abort(int code);
 /* Waits, printing nothing, for rank 0 to take the job down: for a failure every process finds
  * at once (a summed loss that is not finite), which rank 0 reports. Not called by rank 0. */
-_Noreturn void dlc_comm_await_root(void);
+DLC_COMM_NORETURN void dlc_comm_await_root(void);
 /* The normal end: every process calls it (main does, after the command). */
 void dlc_comm_close(void);
 

@@ -2,7 +2,8 @@
  *
  * Built with mpicc by `dlc compile --mpi`; run with `mpirun -np K trainer train ...` (alone,
  * it is a job of one process). The gradients of a step are summed with one MPI_Allreduce over
- * their contiguous buffer; a few doubles (loss sums, metric counts, the stop flag) take a
+ * their contiguous buffer (or, on GPUs, by the device's own NCCL link: dlc_device_allreduce_sum);
+ * a few doubles (loss sums, metric counts, the stop flag) take a
  * second, small one. With DLC_COMM_TIMES set, rank 0 reports on stderr, at the end, the time
  * it spent in the gradient all-reduces (waiting for slower processes included).
  *
@@ -123,21 +124,24 @@ static int64_t reduce_calls, reduce_floats;
 void dlc_comm_allreduce_sum(float *buf, int64_t n) {
     if (size == 1 || n <= 0) return;
     double t0 = MPI_Wtime();
-    float *host = buf;
-    if (!dlc_device_is_host()) {
-        if (staging_n < n) {
-            free(staging);
-            staging = dlc_xmalloc(dlc_mul_size((size_t)n, sizeof(float)));
-            staging_n = n;
+    /* A device with a link of its own (NCCL between GPUs) sums on it; else through host memory. */
+    if (dlc_device_is_host() || !dlc_device_allreduce_sum(buf, n)) {
+        float *host = buf;
+        if (!dlc_device_is_host()) {
+            if (staging_n < n) {
+                free(staging);
+                staging = dlc_xmalloc(dlc_mul_size((size_t)n, sizeof(float)));
+                staging_n = n;
+            }
+            host = staging;
+            dlc_device_copy_out(host, buf, (size_t)n * sizeof(float));
         }
-        host = staging;
-        dlc_device_copy_out(host, buf, (size_t)n * sizeof(float));
+        for (int64_t at = 0; at < n; at += CHUNK) {
+            int count = (int)(n - at < CHUNK ? n - at : CHUNK);
+            MPI_Allreduce(MPI_IN_PLACE, host + at, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        }
+        if (host != buf) dlc_device_copy_in(buf, host, (size_t)n * sizeof(float));
     }
-    for (int64_t at = 0; at < n; at += CHUNK) {
-        int count = (int)(n - at < CHUNK ? n - at : CHUNK);
-        MPI_Allreduce(MPI_IN_PLACE, host + at, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    }
-    if (host != buf) dlc_device_copy_in(buf, host, (size_t)n * sizeof(float));
     reduce_seconds += MPI_Wtime() - t0;
     reduce_calls++;
     reduce_floats = n;

@@ -58,56 +58,80 @@ void dlc_metric_check(const dlc_model *m, dlc_metric_kind metric) {
                 (long long)o->size, t->name, (long long)t->size);
 }
 
-static double value(const void *p, dlc_dtype dt, int64_t i) {
-    return dt == DLC_F32 ? (double)((const float *)p)[i] : (double)((const int32_t *)p)[i];
+static double value(const void *p, int i32, int64_t i) {
+    return i32 ? (double)((const int32_t *)p)[i] : (double)((const float *)p)[i];
 }
 
 /* The first index of the largest value among p[start .. start+n). NaN never wins. */
-static int64_t argmax(const void *p, dlc_dtype dt, int64_t start, int64_t n) {
+static int64_t argmax(const void *p, int i32, int64_t start, int64_t n) {
     int64_t best = 0;
-    double bv = value(p, dt, start);
+    double bv = value(p, i32, start);
     for (int64_t k = 1; k < n; k++) {
-        double v = value(p, dt, start + k);
+        double v = value(p, i32, start + k);
         if (v > bv || (isnan(bv) && !isnan(v))) best = k, bv = v;
     }
     return best;
 }
 
-void dlc_metrics_add(const dlc_model *m, dlc_metric_kind metric, dlc_metrics *acc, int64_t n, float loss,
-                     void *const *outputs, const void *const *data) {
+void dlc_count_host(const dlc_count *c, const void *out, const void *tgt, double *sum) {
+    const int oi = c->output_i32, ti = c->target_i32;
+    for (int64_t g = 0; g < c->items; g++) {
+        switch (c->kind) {
+        case DLC_COUNT_ARGMAX:
+            *sum += (double)argmax(out, oi, g * c->columns, c->columns) == value(tgt, ti, g);
+            break;
+        case DLC_COUNT_ARGMAX_ONEHOT:
+            *sum += argmax(out, oi, g * c->columns, c->columns) == argmax(tgt, ti, g * c->columns, c->columns);
+            break;
+        case DLC_COUNT_ABOVE: *sum += (value(out, oi, g) > c->cut) == (value(tgt, ti, g) > c->cut); break;
+        case DLC_COUNT_SQUARED: {
+            double d = value(out, oi, g) - value(tgt, ti, g);
+            *sum += d * d;
+            break;
+        }
+        case DLC_COUNT_ABSOLUTE: *sum += fabs(value(out, oi, g) - value(tgt, ti, g)); break;
+        }
+    }
+}
+
+dlc_count dlc_metric_count(const dlc_model *m, dlc_metric_kind metric, int64_t n) {
+    const dlc_output_desc *o = &m->outputs[m->metric_output];
+    target_shape t = metric_target(m);
+    int64_t size = o->size, c = columns(o);
+    dlc_count k = {DLC_COUNT_SQUARED, o->dtype == DLC_I32, t.dtype == DLC_I32, n * size, 1, 0.0};
+    if (metric == DLC_METRIC_MAE) k.kind = DLC_COUNT_ABSOLUTE;
+    if (metric != DLC_METRIC_ACCURACY) return k;
+    if (c > 1) {
+        k.kind = t.size == size && t.size * c != size ? DLC_COUNT_ARGMAX_ONEHOT : DLC_COUNT_ARGMAX;
+        k.items = n * size / c;
+        k.columns = c;
+    } else {
+        k.kind = DLC_COUNT_ABOVE;
+        k.cut = m->loss == DLC_LOSS_BCE_LOGITS || m->loss == DLC_LOSS_HINGE ? 0.0 : 0.5;
+    }
+    return k;
+}
+
+double *dlc_metrics_sum(dlc_metrics *acc, dlc_metric_kind metric) {
+    return metric == DLC_METRIC_ACCURACY ? &acc->correct : &acc->err_sum;
+}
+
+void dlc_metrics_tally(const dlc_model *m, dlc_metric_kind metric, dlc_metrics *acc, int64_t n, float loss) {
     acc->loss_sum += (double)loss * (double)n;
     acc->rows += n;
     if (metric == DLC_METRIC_NONE) return;
-    const dlc_output_desc *o = &m->outputs[m->metric_output];
-    target_shape t0 = metric_target(m);
-    const target_shape *t = &t0;
-    const void *out = outputs[m->metric_output];
+    dlc_count k = dlc_metric_count(m, metric, n);
+    if (metric == DLC_METRIC_ACCURACY) acc->predictions += (double)k.items;
+    else acc->elements += k.items;
+}
+
+void dlc_metrics_add(const dlc_model *m, dlc_metric_kind metric, dlc_metrics *acc, int64_t n, float loss,
+                     void *const *outputs, const void *const *data) {
+    dlc_metrics_tally(m, metric, acc, n, loss);
+    if (metric == DLC_METRIC_NONE) return;
+    dlc_count k = dlc_metric_count(m, metric, n);
     const void *tgt = m->metric_target_output ? outputs[m->n_outputs] : data[m->metric_target];
-    int64_t size = o->size;
-    if (metric == DLC_METRIC_ACCURACY) {
-        int64_t c = columns(o);
-        if (c > 1) {
-            int onehot = t->size == size && t->size * c != size;
-            for (int64_t g = 0; g < n * size / c; g++) {
-                int64_t guess = argmax(out, o->dtype, g * c, c);
-                double truth = onehot ? (double)argmax(tgt, t->dtype, g * c, c) : value(tgt, t->dtype, g);
-                acc->correct += (double)guess == truth;
-                acc->predictions += 1;
-            }
-        } else {
-            double cut = m->loss == DLC_LOSS_BCE_LOGITS || m->loss == DLC_LOSS_HINGE ? 0.0 : 0.5;
-            for (int64_t i = 0; i < n * size; i++) {
-                acc->correct += (value(out, o->dtype, i) > cut) == (value(tgt, t->dtype, i) > cut);
-                acc->predictions += 1;
-            }
-        }
-        return;
-    }
-    for (int64_t i = 0; i < n * size; i++) {
-        double d = value(out, o->dtype, i) - value(tgt, t->dtype, i);
-        acc->err_sum += metric == DLC_METRIC_MSE ? d * d : fabs(d);
-    }
-    acc->elements += n * size;
+    dlc_count_host(&k, outputs[m->metric_output], tgt, dlc_metrics_sum(acc, metric));
 }
 
 double dlc_metrics_loss(const dlc_metrics *acc) { return acc->rows ? acc->loss_sum / (double)acc->rows : NAN; }

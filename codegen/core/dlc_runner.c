@@ -119,7 +119,8 @@ void dlc_set_threads(const dlc_model *m, int threads, int64_t rows) {
     dlc_device_threads(threads, calls_blas);
 }
 
-float dlc_forward(dlc_runner *r, int64_t n, const void *const *data) {
+/* The forward pass, its outputs left on the device. */
+static float forward_on_device(dlc_runner *r, int64_t n, const void *const *data) {
     const dlc_model *m = r->m;
     int has_targets = 1;
     for (int t = 0; t < m->n_data; t++)
@@ -127,7 +128,12 @@ float dlc_forward(dlc_runner *r, int64_t n, const void *const *data) {
     const dlc_dropout none = {0, 0}; /* eval_step draws no masks */
     dlc_step s = dlc_runner_step(r, n, data, &none, 0);
     s.has_targets = has_targets;
-    float loss = m->eval_step(&s, r->dev_outputs);
+    return m->eval_step(&s, r->dev_outputs);
+}
+
+float dlc_forward(dlc_runner *r, int64_t n, const void *const *data) {
+    const dlc_model *m = r->m;
+    float loss = forward_on_device(r, n, data);
     if (!dlc_device_is_host())
         for (int i = 0; i < runner_outputs(m); i++)
             dlc_device_copy_out(r->outputs[i], r->dev_outputs[i], output_bytes(output_desc(m, i), n));
@@ -164,14 +170,24 @@ void dlc_evaluate(dlc_runner *r, const dlc_dataset *ds, int64_t batch, dlc_metri
     }
     int64_t b = batch > 0 && batch < ds->n ? batch : ds->n;
     int64_t k = dlc_comm_size(), first = dlc_comm_rank();
+    /* The metric is counted where the outputs are; its sum comes back once, at the end. */
+    double *sum = metric != DLC_METRIC_NONE ? dlc_device_alloc(sizeof(double)) : NULL;
     dlc_batch bt;
     dlc_batch_init(m, b, &bt);
     for (int64_t start = first * b; start < ds->n; start += k * b) {
         int64_t n = ds->n - start < b ? ds->n - start : b;
         dlc_batch_fill(m, ds, NULL, start, n, &bt);
-        float loss = dlc_forward(r, n, bt.ptr);
-        dlc_metrics_add(m, metric, acc, n, loss, r->outputs, bt.host);
+        float loss = forward_on_device(r, n, bt.ptr);
+        dlc_metrics_tally(m, metric, acc, n, loss);
+        if (!sum) continue;
+        dlc_count c = dlc_metric_count(m, metric, n);
+        const void *target = m->metric_target_output ? r->dev_outputs[m->n_outputs] : bt.ptr[m->metric_target];
+        dlc_device_count(&c, r->dev_outputs[m->metric_output], target, sum);
     }
     dlc_batch_free(&bt);
+    if (sum) {
+        dlc_device_copy_out(dlc_metrics_sum(acc, metric), sum, sizeof(double));
+        dlc_device_free(sum);
+    }
     reduce_metrics(acc);
 }

@@ -224,6 +224,7 @@ typedef struct {
     int64_t n;
     void **cols;
     int64_t *example;     /* each row's example (0-based, in file order); NULL: row i is example i */
+    void **dev;           /* per data tensor, its rows on the device (dlc_dataset_to_device); NULL: none */
     dlc_origin *origin;   /* per data tensor; NULL: unknown. Shared with subsets (the owner frees) */
     int owns_origin;
 } dlc_dataset;
@@ -299,12 +300,17 @@ void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds);
 typedef struct {
     int n_data;
     const void **ptr;    /* what dlc_step.data points to */
-    const void **host;   /* the same rows in host memory (the metrics read them) */
     void **gather;       /* host buffers for rows in a shuffled order, made when first needed */
     void **dev;          /* device buffers (a device whose memory is not the host's) */
     int64_t max_rows;
 } dlc_batch;
 
+/* On a device whose memory is not the host's: ds's rows copied there once, when they fit
+ * (dlc_device_can_hold), so that each batch is gathered on the device; the host rows must not
+ * change after. Nothing on the host device, or when the rows do not fit (batches then stream
+ * over). dlc_dataset_off_device frees the copy (before dlc_dataset_free). */
+void dlc_dataset_to_device(const dlc_model *m, dlc_dataset *ds);
+void dlc_dataset_off_device(const dlc_model *m, dlc_dataset *ds);
 /* A batch of at most max_rows rows per fill. */
 void dlc_batch_init(const dlc_model *m, int64_t max_rows, dlc_batch *b);
 /* Rows order[start..start+count) of ds (order NULL: rows start.., passed in place on the host);
@@ -461,9 +467,17 @@ typedef struct {
 
 /* Checks that the metric can be computed for this model (exits 2 naming the flag otherwise). */
 void dlc_metric_check(const dlc_model *m, dlc_metric_kind metric);
-/* Adds one evaluated batch: its loss, outputs and targets. */
+/* Adds one evaluated batch: its loss, outputs and targets (host memory). */
 void dlc_metrics_add(const dlc_model *m, dlc_metric_kind metric, dlc_metrics *acc, int64_t n, float loss,
                      void *const *outputs, const void *const *data);
+/* dlc_metrics_add in two parts, for outputs on the device: the loss and the counts of
+ * predictions or elements here, and the metric's sum (dlc_metrics_sum) through
+ * dlc_device_count with the batch's dlc_metric_count. */
+void dlc_metrics_tally(const dlc_model *m, dlc_metric_kind metric, dlc_metrics *acc, int64_t n, float loss);
+dlc_count dlc_metric_count(const dlc_model *m, dlc_metric_kind metric, int64_t n);
+double *dlc_metrics_sum(dlc_metrics *acc, dlc_metric_kind metric);
+/* dlc_device_count's loop in host memory (the host device's, and dlc_metrics_add's). */
+void dlc_count_host(const dlc_count *c, const void *output, const void *target, double *sum);
 double dlc_metrics_loss(const dlc_metrics *acc);
 double dlc_metrics_value(dlc_metric_kind metric, const dlc_metrics *acc);
 const char *dlc_metric_name(dlc_metric_kind k);
@@ -507,7 +521,9 @@ void dlc_set_threads(const dlc_model *m, int threads, int64_t rows);
 /* One forward pass on n rows (dropout off); the outputs land in r->outputs. Returns the loss
  * (NAN when a target is missing from data). */
 float dlc_forward(dlc_runner *r, int64_t n, const void *const *data);
-/* Loss and metric over every row of ds in batches of `batch` rows (dropout off). The batches
+/* Loss and metric over every row of ds in batches of `batch` rows (dropout off); the metric
+ * is counted on the device, and r->outputs are not filled (but for a model without data, which
+ * makes one dlc_forward). The batches
  * are those of one process, dealt round-robin to the processes of a job (batch j to rank
  * j mod K), and the sums are reduced: every process gets the totals, and each batch's loss is
  * the one a single process computes. Every process of a job must call it. */

@@ -680,7 +680,12 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     if (start_together(&t)) return dlc_stop_signal ? dlc_stop_status() : 128 + SIGINT; /* during loading: nothing to save */
     dlc_runner_params_to_device(&t.r);
     dlc_optim_to_device(&t.opt);
-    if (has_data) keep_start_params(&t);
+    if (has_data) {
+        keep_start_params(&t);
+        /* On a GPU, the rows once (when they fit), after everything a step needs is allocated. */
+        dlc_dataset_to_device(m, &t.train);
+        dlc_dataset_to_device(m, &t.val);
+    }
     if (has_data)
         printf("train %s: %lld rows, %lld for validation, batch %lld, %s lr %g, seed %llu\n", m->name,
                (long long)t.train.n, (long long)t.val.n, (long long)t.batch, dlc_optim_name(t.cfg.optimizer.kind),
@@ -689,6 +694,8 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     if (has_data) train_epochs(&t);
     else train_steps(&t);
     forget_start_params(&t);
+    dlc_dataset_off_device(m, &t.train);
+    dlc_dataset_off_device(m, &t.val);
     save(&t); /* epochs also saved as they ended; this covers the rest (steps, Ctrl-C, no data) */
     dlc_flush_stdout();
     if (t.log) {

@@ -124,6 +124,7 @@ void dlc_load_dataset(const dlc_model *m, const dlc_source *src, const int *want
     ds->n = first >= 0 ? loaded[first].n : 0;
     ds->cols = dlc_xcalloc((size_t)nd + 1, sizeof *ds->cols);
     ds->example = NULL;
+    ds->dev = NULL;
     ds->origin = dlc_xcalloc((size_t)nd + 1, sizeof *ds->origin);
     ds->owns_origin = 1;
     for (int t = 0; t < nd; t++) {
@@ -238,6 +239,7 @@ void dlc_row_error(const dlc_model *m, const dlc_dataset *ds, int64_t row, int t
 
 void dlc_dataset_subset(const dlc_model *m, const dlc_dataset *ds, const int64_t *idx, int64_t k, dlc_dataset *out) {
     out->n = k;
+    out->dev = NULL;
     out->origin = ds->origin;
     out->owns_origin = 0;
     out->example = dlc_xmalloc(dlc_mul_size((size_t)k + 1, sizeof *out->example));

@@ -50,9 +50,12 @@ extern "C" void dlc_cuda_check(cudaError_t e, const char *what) {
     die("CUDA: %s failed: %s", what, cudaGetErrorString(e));
 }
 
+/* `what` is the call's text (DLC_CUBLAS): the message names its function only. */
 extern "C" void dlc_cublas_check(cublasStatus_t s, const char *what) {
     if (s == CUBLAS_STATUS_SUCCESS) return;
-    die("cuBLAS: %s failed: %s", what, cublasGetStatusString(s));
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(what, "("), what);
+    die("cuBLAS: %s failed: %s", name, cublasGetStatusString(s));
 }
 
 static void *device_alloc(size_t bytes, const char *what) {

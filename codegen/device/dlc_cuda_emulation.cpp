@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ucontext.h>
+#include <unordered_map>
 #include <unistd.h>
 #include <vector>
 
@@ -274,19 +275,31 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
     prop->multiProcessorCount = 2;
     return cudaSuccess;
 }
+/* Fresh device memory holds NaN bit patterns (0xFF bytes), so a kernel that reads memory
+ * nothing wrote produces NaNs the tests see. DLC_EMULATE_MEMORY caps the bytes allocated at
+ * once, to play a GPU that runs out of memory (cudaMemGetInfo then reports the cap). */
+static size_t allocated_bytes;
+static std::unordered_map<void *, size_t> allocation_sizes;
+
+static size_t memory_cap(void) {
+    const char *cap = getenv("DLC_EMULATE_MEMORY");
+    return cap ? (size_t)strtoull(cap, nullptr, 10) : 0;
+}
+
 cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
+    if (size_t cap = memory_cap()) {
+        *total_bytes = cap;
+        *free_bytes = cap > allocated_bytes ? cap - allocated_bytes : 0;
+        return cudaSuccess;
+    }
     *total_bytes = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
     *free_bytes = (size_t)sysconf(_SC_AVPHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
     return cudaSuccess;
 }
 
-/* Fresh device memory holds NaN bit patterns (0xFF bytes), so a kernel that reads memory
- * nothing wrote produces NaNs the tests see. DLC_EMULATE_MEMORY caps the bytes of all
- * allocations, to play a GPU that runs out of memory. */
-static size_t allocated_bytes;
 cudaError_t cudaMalloc(void **p, size_t bytes) {
-    const char *cap = getenv("DLC_EMULATE_MEMORY");
-    if (cap && allocated_bytes + bytes > (size_t)strtoull(cap, nullptr, 10)) {
+    size_t cap = memory_cap();
+    if (cap && allocated_bytes + bytes > cap) {
         *p = nullptr;
         return cudaErrorMemoryAllocation;
     }
@@ -295,9 +308,15 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
     if (!*p) return cudaErrorMemoryAllocation;
     memset(*p, 0xFF, rounded);
     allocated_bytes += bytes;
+    allocation_sizes[*p] = bytes;
     return cudaSuccess;
 }
 cudaError_t cudaFree(void *p) {
+    auto found = allocation_sizes.find(p);
+    if (found != allocation_sizes.end()) {
+        allocated_bytes -= found->second;
+        allocation_sizes.erase(found);
+    }
     free(p);
     return cudaSuccess;
 }
@@ -309,11 +328,34 @@ cudaError_t cudaFreeHost(void *p) {
     free(p);
     return cudaSuccess;
 }
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind) {
+/* DLC_EMULATE_REPORT=1: at exit, the copies between host and device are counted on stderr
+ * ("emulation: N copies to the device (B bytes), M from the device (B bytes)"), so that tests
+ * can see what crosses over (a data set copied once, the loss once per step). */
+namespace {
+struct copy_report {
+    long long copies[2] = {0, 0}, bytes[2] = {0, 0};
+    void count(cudaMemcpyKind kind, size_t n) {
+        if (kind != cudaMemcpyHostToDevice && kind != cudaMemcpyDeviceToHost) return;
+        int out = kind == cudaMemcpyDeviceToHost;
+        copies[out]++;
+        bytes[out] += (long long)n;
+    }
+    ~copy_report() {
+        const char *on = getenv("DLC_EMULATE_REPORT");
+        if (!on || strcmp(on, "1") != 0) return;
+        fprintf(stderr, "emulation: %lld copies to the device (%lld bytes), %lld from the device (%lld bytes)\n", copies[0],
+                bytes[0], copies[1], bytes[1]);
+    }
+} copy_counts;
+}  // namespace
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+    copy_counts.count(kind, bytes);
     if (bytes) memmove(dst, src, bytes);
     return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind, cudaStream_t s) {
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
+    copy_counts.count(kind, bytes);
     dlc_emu::enqueue(s, [=]() { if (bytes) memmove(dst, src, bytes); });
     return cudaSuccess;
 }
@@ -387,6 +429,7 @@ const char *cublasGetStatusString(cublasStatus_t s) {
     case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
     case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
     case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
     }
     return "CUBLAS_STATUS_UNKNOWN";
 }
@@ -395,6 +438,10 @@ cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, cublasOperation_t ta,
                                          int k, const float *alpha, const float *a, int lda, long long stride_a,
                                          const float *b, int ldb, long long stride_b, const float *beta, float *c,
                                          int ldc, long long stride_c, int batch) {
+    // DLC_EMULATE_CUBLAS_FAIL=N: the Nth product of the run fails, as a GPU fault would make it.
+    static long products;
+    const char *fail = getenv("DLC_EMULATE_CUBLAS_FAIL");
+    if (fail && ++products == atol(fail)) return CUBLAS_STATUS_EXECUTION_FAILED;
     // cuBLAS's own argument checks (column-major): a wrong leading dimension is an error there.
     auto at_least = [](int rows) { return rows > 1 ? rows : 1; };
     if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < at_least(ta == CUBLAS_OP_N ? m : k) ||

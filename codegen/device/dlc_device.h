@@ -52,7 +52,17 @@ void dlc_device_copy_out(void *dst_host, const void *src, size_t bytes);
 /* Waits until all work queued on the device is done. */
 void dlc_device_sync(void);
 
+/* Whether `bytes` more fit in device memory with room to spare for a step's own buffers: the
+ * runtime then keeps a data set there and gathers each batch on the device. */
+int dlc_device_can_hold(size_t bytes);
+
 /* ---- Work --------------------------------------------------------------------------------- */
+
+/* Row i of dst = row (order ? order[start + i] : start + i) of src, for i < count; rows of
+ * row_bytes bytes (a multiple of 4); dst and src in device memory, `order` in host memory
+ * (valid until the next dlc_device_sync or copy out). A batch gathered from a data set kept on
+ * the device. */
+void dlc_device_rows(void *dst, const void *src, const int64_t *order, int64_t start, int64_t count, size_t row_bytes);
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major f32 (cblas_sgemm's CblasRowMajor meaning):
  * op(A) is m x k, op(B) is k x n, C is m x n; trans_a/trans_b 1 for the transpose. */
@@ -92,5 +102,33 @@ typedef struct {
 } dlc_update;
 
 void dlc_device_update(const dlc_update *u, float *params, const float *grads, float *slot0, float *slot1, int64_t n);
+
+/* ---- Across processes --------------------------------------------------------------------- */
+
+/* The device's own link between the processes of a job (NCCL between GPUs): sums n floats of
+ * device memory over every process, in place, and returns 1; returns 0 when the device has no
+ * such link (the communicator then copies through host memory). Every process of the job calls
+ * it together, after setup (the link is opened at the first call, so that a process failing
+ * during setup cannot leave the others waiting in it). */
+int dlc_device_allreduce_sum(float *buf, int64_t n);
+
+/* One batch's part of a metric (dlc_metrics.c), counted where the outputs are, so that only
+ * the sum comes back (once per evaluation):
+ *   ARGMAX          items groups of `columns` output values: 1 for each whose first maximum
+ *                   (NaN never wins) is the target's label (target: one value per group)
+ *   ARGMAX_ONEHOT   the same against the first maximum of the target's group
+ *   ABOVE           items elements: 1 where (output > cut) == (target > cut)
+ *   SQUARED, ABSOLUTE   items elements: (output - target)^2, |output - target|
+ * each term in double, added to *sum (device memory) in an order that is the same every run. */
+typedef enum { DLC_COUNT_ARGMAX, DLC_COUNT_ARGMAX_ONEHOT, DLC_COUNT_ABOVE, DLC_COUNT_SQUARED, DLC_COUNT_ABSOLUTE } dlc_count_kind;
+
+typedef struct {
+    dlc_count_kind kind;
+    int output_i32, target_i32;  /* element types: 0 f32, 1 i32 */
+    int64_t items, columns;
+    double cut;
+} dlc_count;
+
+void dlc_device_count(const dlc_count *c, const void *output, const void *target, double *sum);
 
 #endif

@@ -6,18 +6,29 @@
  * step; outputs, params and optimizer state when the runtime copies them out).
  *
  * The updates are dlc_device_host.c's formulas element by element, with the same f32
- * operations; each element is one thread's, so an update is deterministic. */
+ * operations; each element is one thread's, so an update is deterministic.
+ *
+ * Built with -DDLC_CUDA_NCCL (dlc compile --backend cuda --mpi, when NCCL is found beside nvcc),
+ * the processes of an MPI job sum their gradients GPU to GPU with NCCL on the step's stream;
+ * MPI only hands NCCL its unique id. Without it they go through host memory by MPI. */
 #include "dlc_cuda.h"
 
 #include <stdarg.h>
 #include <string.h>
+#ifdef DLC_CUDA_NCCL
+#include <nccl.h>
+#endif
 
 extern "C" {
+#include "dlc_comm.h"
 #include "dlc_device.h"
 [[noreturn]] void dlc_die(int code, const char *fmt, ...);
 }
 
 static char device_name[320];
+#ifdef DLC_CUDA_NCCL
+static ncclComm_t nccl; /* the job's NCCL link, opened at the first all-reduce */
+#endif
 
 extern "C" void dlc_device_open(int index, int local_rank) {
     int count = 0;
@@ -31,7 +42,12 @@ extern "C" void dlc_device_open(int index, int local_rank) {
     snprintf(device_name, sizeof device_name, "cuda:%d (%s)", c->device, prop.name);
 }
 
-extern "C" void dlc_device_close(void) { dlc_cuda_check(cudaStreamSynchronize(dlc_cuda_get()->stream), "the last step"); }
+extern "C" void dlc_device_close(void) {
+    dlc_cuda_check(cudaStreamSynchronize(dlc_cuda_get()->stream), "the last step");
+#ifdef DLC_CUDA_NCCL
+    if (nccl) ncclCommDestroy(nccl);
+#endif
+}
 
 extern "C" const char *dlc_device_name(void) { return device_name; }
 
@@ -84,6 +100,15 @@ extern "C" void dlc_device_copy_out(void *dst_host, const void *src, size_t byte
 
 extern "C" void dlc_device_sync(void) { dlc_cuda_check(cudaStreamSynchronize(dlc_cuda_get()->stream), "cudaStreamSynchronize"); }
 
+/* A data set stays on the GPU when it takes at most half of the memory free now: the rest is
+ * room for the steps' buffers and cuBLAS. */
+extern "C" int dlc_device_can_hold(size_t bytes) {
+    dlc_cuda_get();
+    size_t free_bytes = 0, total = 0;
+    dlc_cuda_check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
+    return bytes <= free_bytes / 2;
+}
+
 /* ---- Work --------------------------------------------------------------------------------- */
 
 /* Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ. */
@@ -92,6 +117,40 @@ extern "C" void dlc_device_gemm(int trans_a, int trans_b, int m, int n, int k, f
     dlc_cuda_context *x = dlc_cuda_get();
     DLC_CUBLAS(cublasSgemm(x->blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
                            &alpha, b, ldb, a, lda, &beta, c, ldc));
+}
+
+/* One 4-byte word per thread and step of the grid-stride loop; `order` holds the batch's rows. */
+__global__ void dlc_rows_kernel(uint32_t *dst, const uint32_t *src, const int64_t *order, int64_t start, int64_t count,
+                                int64_t words) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count * words; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t row = i / words, from = order ? order[row] : start + row;
+        dst[i] = src[from * words + i % words];
+    }
+}
+
+/* The batch's part of an order, on the GPU (grown as needed; the copy is ordered on the stream
+ * before the kernel that reads it, and after the kernel that read its previous contents). */
+static int64_t *device_order;
+static int64_t device_order_cap;
+
+extern "C" void dlc_device_rows(void *dst, const void *src, const int64_t *order, int64_t start, int64_t count,
+                                size_t row_bytes) {
+    if (count <= 0) return;
+    cudaStream_t s = dlc_cuda_get()->stream;
+    const int64_t *rows = NULL;
+    if (order) {
+        if (count > device_order_cap) {
+            dlc_device_free(device_order);
+            device_order = (int64_t *)dlc_device_alloc((size_t)count * sizeof(int64_t));
+            device_order_cap = count;
+        }
+        dlc_device_copy_in(device_order, order + start, (size_t)count * sizeof(int64_t));
+        rows = device_order;
+    }
+    int64_t words = (int64_t)(row_bytes / 4);
+    DLC_LAUNCH(dlc_rows_kernel, dlc_blocks(count * words, DLC_THREADS), DLC_THREADS, s, (uint32_t *)dst,
+               (const uint32_t *)src, rows, start, count, words);
+    dlc_cuda_check(cudaGetLastError(), "the batch gather kernel");
 }
 
 __global__ void dlc_scale_add_kernel(float *sum, const float *g, float mul, float div, int first, int64_t n) {
@@ -153,4 +212,86 @@ extern "C" void dlc_device_update(const dlc_update *u, float *params, const floa
     case DLC_UPDATE_ADAGRAD: DLC_LAUNCH(dlc_adagrad_kernel, blocks, DLC_THREADS, s, *u, params, grads, slot0, n); break;
     }
     dlc_cuda_check(cudaGetLastError(), "the optimizer kernel");
+}
+
+/* ---- Across processes --------------------------------------------------------------------- */
+
+#ifdef DLC_CUDA_NCCL
+static void nccl_check(ncclResult_t r, const char *what) {
+    if (r != ncclSuccess) dlc_die(1, "NCCL: %s failed: %s", what, ncclGetErrorString(r));
+}
+
+/* One GPU per process: rank 0 makes the job's unique id, MPI broadcasts it, and every process
+ * joins with its own GPU (the one dlc_device_open chose). */
+static void nccl_open(void) {
+    ncclUniqueId id;
+    memset(&id, 0, sizeof id);
+    if (dlc_comm_rank() == 0) nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    dlc_comm_broadcast(&id, sizeof id, 0);
+    nccl_check(ncclCommInitRank(&nccl, dlc_comm_size(), id, dlc_comm_rank()), "ncclCommInitRank");
+}
+
+extern "C" int dlc_device_allreduce_sum(float *buf, int64_t n) {
+    if (dlc_comm_size() < 2) return 0;
+    if (!nccl) nccl_open();
+    nccl_check(ncclAllReduce(buf, buf, (size_t)n, ncclFloat, ncclSum, nccl, dlc_cuda_get()->stream), "ncclAllReduce");
+    return 1;
+}
+#else
+extern "C" int dlc_device_allreduce_sum(float *buf, int64_t n) {
+    (void)buf;
+    (void)n;
+    return 0;
+}
+#endif
+
+/* ---- Metrics ------------------------------------------------------------------------------ */
+
+__device__ double dlc_count_value(const void *p, int i32, int64_t i) {
+    return i32 ? (double)((const int32_t *)p)[i] : (double)((const float *)p)[i];
+}
+
+/* dlc_metrics.c's argmax: the first index of the largest value; NaN never wins. */
+__device__ int64_t dlc_count_argmax(const void *p, int i32, int64_t start, int64_t n) {
+    int64_t best = 0;
+    double bv = dlc_count_value(p, i32, start);
+    for (int64_t k = 1; k < n; k++) {
+        double v = dlc_count_value(p, i32, start + k);
+        if (v > bv || (isnan(bv) && !isnan(v))) best = k, bv = v;
+    }
+    return best;
+}
+
+/* One block: each thread adds its strided share of the items in order, a fixed tree adds the
+ * threads' sums, and thread 0 adds the batch's total to *sum (no atomics: the same bits each run). */
+__global__ void dlc_count_kernel(dlc_count c, const void *out, const void *tgt, double *sum) {
+    double part = 0.0;
+    for (int64_t g = threadIdx.x; g < c.items; g += blockDim.x) {
+        switch (c.kind) {
+        case DLC_COUNT_ARGMAX:
+            part += (double)dlc_count_argmax(out, c.output_i32, g * c.columns, c.columns) == dlc_count_value(tgt, c.target_i32, g);
+            break;
+        case DLC_COUNT_ARGMAX_ONEHOT:
+            part += dlc_count_argmax(out, c.output_i32, g * c.columns, c.columns) ==
+                    dlc_count_argmax(tgt, c.target_i32, g * c.columns, c.columns);
+            break;
+        case DLC_COUNT_ABOVE:
+            part += (dlc_count_value(out, c.output_i32, g) > c.cut) == (dlc_count_value(tgt, c.target_i32, g) > c.cut);
+            break;
+        case DLC_COUNT_SQUARED: {
+            double d = dlc_count_value(out, c.output_i32, g) - dlc_count_value(tgt, c.target_i32, g);
+            part += d * d;
+            break;
+        }
+        case DLC_COUNT_ABSOLUTE: part += fabs(dlc_count_value(out, c.output_i32, g) - dlc_count_value(tgt, c.target_i32, g)); break;
+        }
+    }
+    double total = dlc_block_reduce(part, dlc_sum_op(), 0.0);
+    if (threadIdx.x == 0) *sum += total;
+}
+
+extern "C" void dlc_device_count(const dlc_count *c, const void *output, const void *target, double *sum) {
+    if (c->items <= 0) return;
+    DLC_LAUNCH(dlc_count_kernel, 1, DLC_THREADS, dlc_cuda_get()->stream, *c, output, target, sum);
+    dlc_cuda_check(cudaGetLastError(), "the metric kernel");
 }

@@ -60,12 +60,24 @@ void dlc_device_copy_out(void *dst_host, const void *src, size_t bytes) {
 
 void dlc_device_sync(void) {}
 
+int dlc_device_can_hold(size_t bytes) {
+    (void)bytes;
+    return 1; /* the data set is in this memory already */
+}
+
 /* ---- Work --------------------------------------------------------------------------------- */
 
 void dlc_device_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
                      const float *b, int ldb, float beta, float *c, int ldc) {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
                 alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void dlc_device_rows(void *dst, const void *src, const int64_t *order, int64_t start, int64_t count, size_t row_bytes) {
+    for (int64_t i = 0; i < count; i++) {
+        int64_t from = order ? order[start + i] : start + i;
+        memcpy((char *)dst + (size_t)i * row_bytes, (const char *)src + (size_t)from * row_bytes, row_bytes);
+    }
 }
 
 void dlc_device_scale_add(float *sum, const float *g, float mul, float div, int first, int64_t n) {
@@ -116,6 +128,18 @@ void dlc_device_update(const dlc_update *u, float *params, const float *grads, f
     case DLC_UPDATE_ADAM: adam(u, params, grads, slot0, slot1, n); break;
     case DLC_UPDATE_ADAGRAD: adagrad(u, params, grads, slot0, n); break;
     }
+}
+
+/* The host has no link of its own: MPI reaches host memory directly. */
+int dlc_device_allreduce_sum(float *buf, int64_t n) {
+    (void)buf;
+    (void)n;
+    return 0;
+}
+
+/* The runtime's own loop (dlc_metrics.c) reads host memory, which is this device's. */
+void dlc_device_count(const dlc_count *c, const void *output, const void *target, double *sum) {
+    dlc_count_host(c, output, target, sum);
 }
 
 #endif /* DLC_DEVICE_CUDA */

@@ -124,9 +124,11 @@ check "a model without data: 3 processes = 1 process: $out" $? "$out"
 cmp -s d1.txt d3.txt
 check "... and the same step lines" $? "$(diff d1.txt d3.txt)"
 
-# The CUDA backend: its device keeps tensors out of host memory, so the gradient goes through
-# the host to MPI and back. Run under the CPU emulation (no GPU here); with nvcc (DLC_NVCC, as
-# scripts/test.sh sets it) the real build is checked to compile and link.
+# The CUDA backend: its device keeps tensors out of host memory. Under the CPU emulation (no GPU
+# here) the gradient goes through the host to MPI and back; with nvcc (DLC_NVCC, as
+# scripts/test.sh sets it) the real build is checked to compile and link with NCCL (the GPUs'
+# own all-reduce, from the wheels beside nvcc), and, run on this machine without a GPU, to stop
+# every process with one message and exit 1 rather than hang.
 if command -v g++ >/dev/null || command -v clang++ >/dev/null; then
     out=$("$DLC" compile "$MODELS/digits.dl" --backend cuda --emulate -o cuda1 2>&1 &&
         "$DLC" compile "$MODELS/digits.dl" --backend cuda --emulate --mpi -o cuda_mpi 2>&1 &&
@@ -140,6 +142,13 @@ fi
 if [ -n "${DLC_NVCC:-}" ] && [ -x "$DLC_NVCC" ]; then
     out=$("$DLC" compile "$MODELS/digits.dl" --backend cuda --mpi -o cuda_nvcc_mpi 2>&1)
     check "--backend cuda --mpi builds with nvcc and mpicc" $? "$out"
+    out=$(ldd ./cuda_nvcc_mpi 2>&1)
+    echo "$out" | grep -q "libnccl.so"
+    check "... and links NCCL for the gradients' all-reduce" $? "$out"
+    out=$(timeout 120 "${MPIRUN[@]}" -np 2 ./cuda_nvcc_mpi train --data "$DIGITS" --steps 2 2>&1)
+    status=$?
+    [ $status -eq 1 ] && [ "$(echo "$out" | grep -c "error: no CUDA GPU is available")" -ge 1 ]
+    check "... and without a GPU, 2 processes stop with the message, exit 1 (got $status)" $? "$out"
 else
     echo "skip --backend cuda --mpi with nvcc: DLC_NVCC is not set"
 fi

@@ -56,16 +56,57 @@ public struct CUDABackend: TrainerBackend {
                                flags: emulate ? ["-x", "c++", "-std=c++17", "-O1"] : ["-std=c++17", "-O3"] + arch,
                                includesRuntime: true)
         var link: [String] = []
+        var deviceStep = step, deviceLink: [String] = []
         if case .toolchain(let runner) = context.machine {
             link = emulate ? ["-lstdc++"] : try Self.linkFlags(runner)
+            // The processes of an MPI job sum gradients GPU to GPU with NCCL when it is found.
+            if context.options.communicator == .mpi && !emulate {
+                if let nccl = try Self.nccl(runner) {
+                    deviceStep.flags += ["-DDLC_CUDA_NCCL", "-I" + nccl.include]
+                    deviceLink = nccl.link
+                } else {
+                    FileHandle.standardError.write(Data(("note: no NCCL found (\(Self.ncclPlaces(runner).joined(separator: ", "))): "
+                        + "the CUDA trainer's processes sum gradients through host memory with MPI; DLC_NCCL_HOME names NCCL's folder\n").utf8))
+                }
+            }
         }
         // The runtime's CUDA files, compiled with the model's .cu by the same compiler.
         let device = ["dlc_cuda_context.cu", "dlc_device_cuda.cu"] + (emulate ? ["dlc_cuda_emulation.cpp"] : [])
         return [
             GeneratedFile(name: "model.cu", contents: printer.print(), stage: "cuda", compile: step, linkFlags: link),
             GeneratedFile(name: "descriptor.c", contents: printer.descriptor(), stage: "c", compile: .c),
-            GeneratedFile(name: "device.cu", contents: device.map { "#include \"\($0)\"\n" }.joined(), stage: nil, compile: step),
+            GeneratedFile(name: "device.cu", contents: device.map { "#include \"\($0)\"\n" }.joined(), stage: nil, compile: deviceStep,
+                          linkFlags: deviceLink),
         ]
+    }
+
+    /// Where NCCL may be, in order: $DLC_NCCL_HOME, beside the toolkit of nvcc (the PyPI
+    /// wheels: nvidia/cu13/bin/nvcc and nvidia/nccl), in the toolkit, and the system's.
+    static func ncclPlaces(_ runner: any ToolRunner) -> [String] {
+        var places = ProcessInfo.processInfo.environment["DLC_NCCL_HOME"].map { [$0] } ?? []
+        if let version = try? runner.run(nvcc, ["--version"]) {
+            let top = URL(fileURLWithPath: version.program).resolvingSymlinksInPath().deletingLastPathComponent().deletingLastPathComponent()
+            places += [top.deletingLastPathComponent().appendingPathComponent("nccl").path, top.path]
+        }
+        return places + ["/usr"]
+    }
+
+    /// NCCL's header folder and link flags (`-lnccl` where the plain name exists, else its
+    /// versioned file, as the wheel ships it, with a run path), or nil when it is not found.
+    public static func nccl(_ runner: any ToolRunner) throws -> (include: String, link: [String])? {
+        let manager = FileManager.default
+        for home in ncclPlaces(runner) {
+            let include = home + "/include"
+            guard manager.fileExists(atPath: include + "/nccl.h") else { continue }
+            for folder in ["lib", "lib64", "lib/x86_64-linux-gnu", "lib/aarch64-linux-gnu"].map({ home + "/" + $0 }) {
+                guard let files = try? manager.contentsOfDirectory(atPath: folder) else { continue }
+                let library = files.contains("libnccl.so") ? "-lnccl"
+                    : files.filter { $0.hasPrefix("libnccl.so.") }.sorted { $0.count < $1.count }.first.map { "-l:" + $0 }
+                guard let library else { continue }
+                return (include, ["-L" + folder, "-Wl,--disable-new-dtags,-rpath," + folder, library])
+            }
+        }
+        return nil
     }
 
     /// The CUDA runtime (static) and cuBLAS from the toolkit beside nvcc, linked by the C
