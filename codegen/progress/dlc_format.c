@@ -14,6 +14,25 @@
 /* 10^d for the decimals the fast path takes: each is exact in a double. */
 static const double pow10_exact[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
 
+/* Writes u's decimal digits at buf[len]; returns the new length. */
+static int put_decimal(char *buf, int len, uint64_t u) {
+    char rev[20];
+    int k = 0;
+    do { rev[k++] = (char)('0' + u % 10); u /= 10; } while (u);
+    while (k) buf[len++] = rev[--k];
+    return len;
+}
+
+/* snprintf's contract: as much as fits, always terminated; returns the full length. */
+static int copy_out(char *out, size_t cap, const char *tmp, int len) {
+    if (cap > 0) {
+        size_t n_copy = (size_t)len < cap ? (size_t)len : cap - 1;
+        memcpy(out, tmp, n_copy);
+        out[n_copy] = '\0';
+    }
+    return len;
+}
+
 int dlc_format_fixed(char *out, size_t cap, double v, int decimals) {
     double a = fabs(v);
     /* The fast path: |v| · 10^d below 2^52, so that the product's integer part is exact and
@@ -33,36 +52,19 @@ int dlc_format_fixed(char *out, size_t cap, double v, int decimals) {
     char tmp[48];
     int len = 0;
     if (signbit(v)) tmp[len++] = '-'; /* printf writes -0.000000 for -0.0 and -1e-9 alike */
-    char rev[24];
-    int k = 0;
-    do { rev[k++] = (char)('0' + whole % 10); whole /= 10; } while (whole);
-    while (k) tmp[len++] = rev[--k];
+    len = put_decimal(tmp, len, whole);
     if (decimals > 0) {
         tmp[len++] = '.';
         for (int i = decimals - 1; i >= 0; i--) { tmp[len + i] = (char)('0' + frac % 10); frac /= 10; }
         len += decimals;
     }
-    if (cap > 0) {
-        size_t n_copy = (size_t)len < cap ? (size_t)len : cap - 1;
-        memcpy(out, tmp, n_copy);
-        out[n_copy] = '\0';
-    }
-    return len;
+    return copy_out(out, cap, tmp, len);
 }
 
 int dlc_format_int(char *out, size_t cap, int64_t v) {
     char tmp[24];
     int len = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    char rev[24];
-    int k = 0;
-    do { rev[k++] = (char)('0' + u % 10); u /= 10; } while (u);
     if (v < 0) tmp[len++] = '-';
-    while (k) tmp[len++] = rev[--k];
-    if (cap > 0) {
-        size_t n_copy = (size_t)len < cap ? (size_t)len : cap - 1;
-        memcpy(out, tmp, n_copy);
-        out[n_copy] = '\0';
-    }
-    return len;
+    len = put_decimal(tmp, len, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    return copy_out(out, cap, tmp, len);
 }
