@@ -228,6 +228,23 @@ extern const dlc_model dlc_generated_model;
  * WHERE names the source, e.g. "line_grid.dl:12:16". Never returns. */
 DLC_NORETURN void dlc_index_error(const char *where, long idx, long size);
 
+/* ---- Threads ----------------------------------------------------------------------------
+ * The trainer's worker threads (codegen/core/dlc_parallel.c), for work split across cores.
+ * dlc_parallel_for runs fn(ctx, begin, end, part) for `parts` (at most dlc_parallel_threads())
+ * contiguous chunks [begin, end) of [0, n), chunk `part` on thread `part` (0: the caller), and
+ * returns when all are done. The split is static: chunk p is [n·p/parts, n·(p+1)/parts), so a
+ * given thread count always gives the same chunks. */
+typedef void (*dlc_chunk_fn)(void *ctx, int64_t begin, int64_t end, int part);
+void dlc_parallel_for(int64_t n, int parts, dlc_chunk_fn fn, void *ctx);
+int dlc_parallel_threads(void);
+
+/* cblas_sgemm's arguments (order, transposes and CBLAS_* values as int; row-major only): the
+ * product on the trainer's threads, split along M or N into contiguous blocks when it is large
+ * enough to pay (codegen/device/dlc_device_host.c). Generated code calls it for every BLAS
+ * product. */
+void dlc_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -518,6 +518,9 @@ void dlc_runner_params_to_host(dlc_runner *r);
  * since OpenBLAS's idle workers would only spin beside it; else, when several processes of a
  * job share this machine, each its share of the cores; else the device's default. */
 void dlc_set_threads(const dlc_model *m, int threads, int64_t rows);
+/* Starts (once) the workers for `threads` threads in all (the caller counts as one); later
+ * dlc_parallel_for calls split into at most that many chunks (dlc_parallel.c). */
+void dlc_parallel_init(int threads);
 /* One forward pass on n rows (dropout off); the outputs land in r->outputs. Returns the loss
  * (NAN when a target is missing from data). */
 float dlc_forward(dlc_runner *r, int64_t n, const void *const *data);

@@ -270,11 +270,11 @@ struct CKernels {
     /// `m * n * k` as C, for the run-time size test.
     func work(_ g: GemmKernel) -> String { "\(C.size(g.m)) * \(C.size(g.n)) * \(C.size(g.k))" }
 
-    /// `cblas_sgemm(...)` computing the product on the matrices at `a`, `b`, `c`.
+    /// `dlc_sgemm(...)` (cblas_sgemm on the trainer's threads) computing the product on the matrices at `a`, `b`, `c`.
     func blasCall(_ g: GemmKernel, _ a: String, _ b: String, _ c: String) -> String {
         let alpha = g.alphaIsNegativeLearningRate ? "-s->lr" : C.float(g.alpha)
         let ta = g.transposeA ? "CblasTrans" : "CblasNoTrans", tb = g.transposeB ? "CblasTrans" : "CblasNoTrans"
-        return "cblas_sgemm(CblasRowMajor, \(ta), \(tb), \(C.size(g.m)), \(C.size(g.n)), \(C.size(g.k)), "
+        return "dlc_sgemm(CblasRowMajor, \(ta), \(tb), \(C.size(g.m)), \(C.size(g.n)), \(C.size(g.k)), "
             + "\(alpha), \(a), \(C.size(g.lda)), \(b), \(C.size(g.ldb)), \(C.float(g.beta)), \(c), \(C.size(g.ldc)));"
     }
 

@@ -84,11 +84,12 @@ struct Declaration {
     static let toI32 = Declaration(name: "llvm.fptosi.sat.i32.f32", line: "declare i32 @llvm.fptosi.sat.i32.f32(float)")
     static let tanhf = Declaration(name: "tanhf", line: "declare float @tanhf(float) #1")
     static let log1p = Declaration(name: "log1p", line: "declare double @log1p(double) #1")
-    /// void cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc),
-    /// with OpenBLAS's 32-bit `blasint` and C enums as i32.
+    /// codegen/dlc_model.h: `void dlc_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb,
+    /// beta, C, ldc)`, cblas_sgemm's arguments (OpenBLAS's 32-bit `blasint`, C enums as i32) run
+    /// on the trainer's threads.
     static let sgemm = Declaration(
-        name: "cblas_sgemm",
-        line: "declare void @cblas_sgemm(i32, i32, i32, i32, i32, i32, float, ptr, i32, ptr, i32, float, ptr, i32)")
+        name: "dlc_sgemm",
+        line: "declare void @dlc_sgemm(i32, i32, i32, i32, i32, i32, float, ptr, i32, ptr, i32, float, ptr, i32)")
     /// codegen/dlc_model.h: `_Noreturn void dlc_index_error(const char *where, long idx, long size)`.
     static let indexError = Declaration(name: "dlc_index_error", line: "declare void @dlc_index_error(ptr, i64, i64) #2")
     static let write = Declaration(name: "write", line: "declare i64 @write(i32, ptr, i64)")
