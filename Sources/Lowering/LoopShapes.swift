@@ -26,4 +26,17 @@ public enum LoopShapes {
         }
         return (shape, strides)
     }
+
+    /// The collapsed loop nest of an elementwise kernel: its shape, and the strides of the
+    /// output, of each sum (`reductions`), then of each buffer operand, in that order.
+    public static func elementwiseLoops(_ e: ElementwiseKernel) -> ([Affine], [[Affine]]) {
+        var all = [contiguous(e.shape)] + e.reductions.map(\.outputStrides)
+        for o in e.operands { if case .buffer(_, let s) = o { all.append(s) } }
+        return collapse(e.shape, all)
+    }
+
+    /// The collapsed loop nest of a reduction: its shape, and the input's and the output's strides.
+    public static func reduceLoops(_ r: ReduceKernel) -> ([Affine], [[Affine]]) {
+        collapse(r.shape, [r.inputStrides, r.outputStrides])
+    }
 }

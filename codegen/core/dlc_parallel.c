@@ -1,40 +1,46 @@
-/* dlc_parallel.c: the trainer's own worker threads, for the work it splits across cores (GEMMs
- * and the host optimizer updates; see dlc_parallel_for in dlc_model.h).
+/* dlc_parallel.c: the trainer's own worker threads, for the work it splits across cores (large
+ * GEMMs, optimizer updates, and the generated loops the printers split; see dlc_parallel_for
+ * in dlc_model.h).
  *
- * --threads N makes N - 1 persistent workers beside the calling thread. A call hands each
- * thread one contiguous chunk of a static split (thread t gets the t-th chunk, always the same
- * for the same size and thread count), runs chunk 0 itself, and returns when every chunk is
- * done: results depend on the thread count only, never on timing.
+ * --threads N makes N - 1 persistent workers beside the calling thread. A call cuts its range
+ * into `parts` fixed contiguous chunks (chunk p is always the same for the same size and part
+ * count) and the threads claim chunks one at a time until none is left; the caller then waits
+ * for the chunks others claimed. A chunk's result does not depend on the thread that runs it,
+ * so results depend on the part count only, never on timing; and a worker that the system has
+ * not scheduled (another program on the core) costs no waiting: the caller runs its chunks.
  *
  * Workers wait for the next call by spinning a short while (a training step makes its calls
- * back to back), then sleep on a condition variable, so that an idle trainer, or one whose
- * other work (data loading, the runtime's own passes) runs on the calling thread, does not
- * burn a core. OpenBLAS runs with one thread whenever this pool has workers
- * (dlc_device_threads): its own idle workers would spin beside these. */
+ * back to back), yielding the core to anything else runnable, then sleep on a condition
+ * variable, so that an idle trainer, or one busy on the calling thread alone (data loading,
+ * small kernels), does not burn a core. OpenBLAS runs with one thread whenever this pool has
+ * workers (dlc_device_threads): its own idle workers would spin beside these. */
 #include "dlc_runtime.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
 #define MAX_THREADS 256
-/* How long an idle worker spins before it sleeps: longer than the gaps between a step's
- * kernels, shorter than anything a person notices in `top`. */
+/* How long an idle worker waits for the next call before it sleeps: longer than the gaps
+ * between a step's kernels, shorter than anything a person notices in `top`. */
 #define SPIN_NANOSECONDS 200000L
+/* Spins with the pause instruction before a waiting thread starts to yield its core. */
+#define PAUSE_SPINS 2000
 
 static struct {
-    int threads; /* the workers started and the caller */
-    int active;  /* the threads calls use: the last dlc_parallel_init's count */
-    unsigned start_generation; /* a new worker's first generation seen */
-    pthread_t workers[MAX_THREADS];
-    /* The call in progress: set by the caller before it bumps `generation`. */
+    int threads;               /* the workers started and the caller */
+    int active;                /* the threads calls use: the last dlc_parallel_init's count */
+    /* The call in progress, set by the caller before it publishes the call in `claim`. */
     dlc_chunk_fn fn;
     void *ctx;
     int64_t n;
     int parts;
-    atomic_uint generation;
-    atomic_int pending; /* workers still running chunks of this call */
+    /* The call's number (high 32 bits) and its next unclaimed chunk (low 32 bits): a worker
+     * claims a chunk only of the call it saw, so a late one never takes a chunk of the next. */
+    _Atomic uint64_t claim;
+    atomic_int done;           /* chunks of this call finished */
     atomic_int sleepers;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -48,42 +54,56 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* One step of a wait: the pause instruction at first, then giving the core away. */
+static inline void wait_a_little(int *spins) {
+    if (++*spins < PAUSE_SPINS) cpu_relax();
+    else sched_yield();
+}
+
 static int64_t now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-/* Chunk `part` of `parts` over [0, n): [n·part/parts, n·(part+1)/parts). */
-static void run_part(int part) {
-    int64_t begin = pool.n * part / pool.parts, end = pool.n * (part + 1) / pool.parts;
-    if (begin < end) pool.fn(pool.ctx, begin, end, part);
+static uint32_t call_of(uint64_t claim) { return (uint32_t)(claim >> 32); }
+
+/* Claims and runs chunks of call `call` until none is left. */
+static void run_chunks(uint32_t call) {
+    uint64_t c = atomic_load(&pool.claim);
+    for (;;) {
+        if (call_of(c) != call || (int)(uint32_t)c >= pool.parts) return;
+        if (!atomic_compare_exchange_weak(&pool.claim, &c, c + 1)) continue;
+        /* The chunk is ours and unfinished, so the call's fields stay as the caller set them. */
+        int part = (int)(uint32_t)c;
+        int64_t begin = pool.n * part / pool.parts, end = pool.n * (part + 1) / pool.parts;
+        if (begin < end) pool.fn(pool.ctx, begin, end, part);
+        atomic_fetch_add(&pool.done, 1);
+        c = atomic_load(&pool.claim);
+    }
 }
 
 static void *worker(void *arg) {
-    const int part = (int)(intptr_t)arg;
-    unsigned seen = pool.start_generation;
+    uint32_t seen = (uint32_t)(uintptr_t)arg;
     for (;;) {
-        unsigned g;
+        uint32_t call;
         int64_t since = now_ns();
         int spins = 0;
-        while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen) {
-            cpu_relax();
-            if (++spins % 256 == 0 && now_ns() - since > SPIN_NANOSECONDS) {
+        while ((call = call_of(atomic_load(&pool.claim))) == seen) {
+            wait_a_little(&spins);
+            if (spins % 64 == 0 && now_ns() - since > SPIN_NANOSECONDS) {
                 pthread_mutex_lock(&pool.lock);
                 atomic_fetch_add(&pool.sleepers, 1);
-                /* Sequentially consistent with the caller's bump and its read of `sleepers`:
-                 * either it sees this sleeper, or this sees its generation. */
-                while ((g = atomic_load(&pool.generation)) == seen)
-                    pthread_cond_wait(&pool.wake, &pool.lock);
+                /* Sequentially consistent with the caller's publishing and its read of
+                 * `sleepers`: either it sees this sleeper, or this sees its call. */
+                while ((call = call_of(atomic_load(&pool.claim))) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
                 atomic_fetch_sub(&pool.sleepers, 1);
                 pthread_mutex_unlock(&pool.lock);
                 break;
             }
         }
-        seen = g;
-        if (part < pool.parts) run_part(part);
-        atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_acq_rel);
+        seen = call;
+        run_chunks(call);
     }
     return NULL;
 }
@@ -92,13 +112,15 @@ void dlc_parallel_init(int threads) {
     if (threads < 1) threads = 1;
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     pool.active = threads;
-    if (threads <= pool.threads) return; /* workers are never taken back; a smaller count uses fewer parts */
-    pool.start_generation = atomic_load(&pool.generation); /* no call is in flight */
+    /* Workers are never taken back: a smaller count later makes fewer parts. */
     for (int t = pool.threads; t < threads; t++) {
+        pthread_t id;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&pool.workers[t], &attr, worker, (void *)(intptr_t)t) != 0)
+        /* No call is in flight: the worker starts waiting for the one after the current number. */
+        void *seen = (void *)(uintptr_t)call_of(atomic_load(&pool.claim));
+        if (pthread_create(&id, &attr, worker, seen) != 0)
             dlc_die(1, "--threads %d: cannot start worker thread %d", threads, t);
         pthread_attr_destroy(&attr);
         pool.threads = t + 1;
@@ -118,15 +140,15 @@ void dlc_parallel_for(int64_t n, int parts, dlc_chunk_fn fn, void *ctx) {
     pool.ctx = ctx;
     pool.n = n;
     pool.parts = parts;
-    /* Every worker answers each call (those past `parts` with nothing to do), so that none
-     * misses a generation. */
-    atomic_store_explicit(&pool.pending, pool.threads - 1, memory_order_relaxed);
-    atomic_fetch_add(&pool.generation, 1);
+    atomic_store(&pool.done, 0);
+    uint32_t call = call_of(atomic_load(&pool.claim)) + 1;
+    atomic_store(&pool.claim, (uint64_t)call << 32); /* publishes the call: chunk 0 is next */
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
     }
-    run_part(0);
-    while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) cpu_relax();
+    run_chunks(call);
+    int spins = 0;
+    while (atomic_load(&pool.done) < parts) wait_a_little(&spins);
 }

@@ -8,6 +8,23 @@ struct CKernels {
     let entry: Entry
     /// The model file's name, for run-time messages (`line_grid.dl:12:20`).
     let sourceName: String
+    /// In a split kernel's chunk function: the split axis (`ParallelSplit.axis`), whose loop
+    /// runs from `begin_` to `end_` instead of over its whole extent.
+    var splitAxis: Int? = nil
+
+    /// The extents of `shape`'s loops (the split axis ending at `end_`) and their starts.
+    func bounds(_ shape: [Affine]) -> (extents: [String], starts: [Int: String]) {
+        var extents = shape.map(C.size)
+        guard let axis = splitAxis else { return (extents, [:]) }
+        extents[axis] = "end_"
+        return (extents, [axis: "begin_"])
+    }
+
+    /// Loops over `shape` (see `bounds`).
+    func loops(_ shape: [Affine], innermost: String? = nil, _ w: inout CWriter, _ body: (inout CWriter) -> Void) {
+        let (extents, starts) = bounds(shape)
+        w.loops(extents, starts: starts, innermost: innermost, body)
+    }
 
     func name(_ b: BufferID) -> String { entry.buffer(b).name }
 
@@ -170,10 +187,7 @@ struct CKernels {
     }
 
     func elementwise(_ e: ElementwiseKernel, _ w: inout CWriter) {
-        let outStrides = LoopShapes.contiguous(e.shape)
-        var all = [outStrides] + e.reductions.map(\.outputStrides)
-        for o in e.operands { if case .buffer(_, let s) = o { all.append(s) } }
-        let (shape, strides) = LoopShapes.collapse(e.shape, all)
+        let (shape, strides) = LoopShapes.elementwiseLoops(e)
         var k = 1 + e.reductions.count
         let reads = e.operands.map { o -> String in
             if case .buffer = o { defer { k += 1 }; return operand(o, index: Self.index(strides[k]), type: e.computeType) }
@@ -181,11 +195,15 @@ struct CKernels {
         }
         let value = CExpressions.print(e.expr, reads, type: e.computeType)
         for r in e.reductions {
-            w.line("memset(\(name(r.output)), 0, sizeof(float) * \(C.size(entry.buffer(r.output).elementCount)));")
+            if splitAxis != nil { // the columns of this chunk (ParallelLoops splits sums along them)
+                w.line("memset(\(name(r.output)) + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));")
+            } else {
+                w.line("memset(\(name(r.output)), 0, sizeof(float) * \(C.size(entry.buffer(r.output).elementCount)));")
+            }
         }
         let out = "\(name(e.output))[\(Self.index(strides[0]))]"
         if e.reductions.isEmpty {
-            w.loops(shape.map(C.size)) { w in w.line("\(out) = \(value);") }
+            loops(shape, &w) { w in w.line("\(out) = \(value);") }
             return
         }
         // A sum that does not move along the innermost loop (a bias gradient summed over the
@@ -207,7 +225,7 @@ struct CKernels {
             // output and the sums do not overlap, so the loop stays scalar; `omp simd` says so
             // (3× fewer instructions in bench (b)'s relu_grad + bias gradient, 100 rows × 10).
             let wide = shape.count >= 2 && C.size(shape[inner]) != "1"
-            w.loops(shape.map(C.size), innermost: wide ? "#pragma omp simd" : nil, body)
+            loops(shape, innermost: wide ? "#pragma omp simd" : nil, &w, body)
             return
         }
         w.loops(shape.dropLast().map(C.size)) { w in
@@ -221,8 +239,12 @@ struct CKernels {
         let out = name(r.output), count = C.size(entry.buffer(r.output).elementCount)
         let i32 = entry.buffer(r.output).type.dtype == .i32
         let initial = r.op == .max ? (i32 ? "INT32_MIN" : "-INFINITY") : (i32 ? "0" : "0.0f")
-        w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] = \(initial);")
-        let (shape, strides) = LoopShapes.collapse(r.shape, [r.inputStrides, r.outputStrides])
+        if splitAxis != nil { // the columns of this chunk (ParallelLoops splits sums along them)
+            w.line("for (int64_t j_ = begin_; j_ < end_; j_++) \(out)[j_] = \(initial);")
+        } else {
+            w.line(count == "1" ? "\(out)[0] = \(initial);" : "for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] = \(initial);")
+        }
+        let (shape, strides) = LoopShapes.reduceLoops(r)
         let o = "\(out)[\(Self.index(strides[1]))]", x = "\(name(r.input))[\(Self.index(strides[0]))]"
         let maxf = i32 ? "dlc_max_i32" : "dlc_maxf"
         func combine(_ into: String) -> String {
@@ -232,7 +254,7 @@ struct CKernels {
         // it, then once into memory (as the elementwise kernels' sums are).
         let inner = shape.count - 1
         guard inner >= 0, strides[1][inner] == .zero else {
-            w.loops(shape.map(C.size)) { w in w.line(combine(o)) }
+            loops(shape, &w) { w in w.line(combine(o)) }
             if r.op == .mean { w.line("for (int64_t j_ = 0; j_ < \(count); j_++) \(out)[j_] /= (float)\(C.size(r.count));") }
             return
         }
@@ -476,7 +498,7 @@ struct CKernels {
     func softmaxCrossEntropyGrad(_ out: BufferID, _ z: BufferID, _ y: BufferID, _ p: BufferID?, _ g: Operand,
                                  _ rows: Affine, _ classes: Int, _ w: inout CWriter) {
         w.line("const float scale_ = \(operand(g, index: "0", type: .f32)) / (float)\(C.size(rows));")
-        w.loops([C.size(rows)]) { w in
+        loops([rows], &w) { w in
             w.line("const int32_t c_ = \(name(y))[i0];")
             w.line("if (c_ < 0 || c_ >= \(classes)) dlc_index_error(\(C.string(sourceName + ": a class label")), (long)c_, \(classes)L);")
             w.line("float *const d_ = \(name(out)) + i0 * \(classes);")

@@ -39,20 +39,47 @@ public struct CPrinter {
     }
 
     func entry(_ entry: Entry, _ w: inout CWriter) {
-        let e = entry.renamed(avoiding: cReservedNames)
-        let signature: String
-        switch e.kind {
-        case .train: signature = "static float train_step(const dlc_step *s)"
-        case .sgd: signature = "static float sgd_step(const dlc_step *s)"
-        case .eval: signature = "static float eval_with_targets(const dlc_step *s, void *const *outputs)"
-        case .predict: signature = "static void predict(const dlc_step *s, void *const *outputs)"
+        let function: String
+        switch entry.kind {
+        case .train: function = "train_step"
+        case .sgd: function = "sgd_step"
+        case .eval: function = "eval_with_targets"
+        case .predict: function = "predict"
         }
+        let splits = entry.unavailable == nil ? entry.kernels.map { ParallelLoops.split($0.body) } : []
+        let chunkNames = splits.indices.map { "\(function)_k\($0)" }
+        let e = entry.renamed(avoiding: cReservedNames.union(chunkNames))
+        let kernels = CKernels(entry: e, sourceName: sourceName)
+        for (i, split) in splits.enumerated() {
+            if let split { chunkFunction(chunkNames[i], e, e.kernels[i], split, kernels, &w) }
+        }
+        let parameters = e.kind == .eval || e.kind == .predict ? "const dlc_step *s, void *const *outputs" : "const dlc_step *s"
         w.line(C.comment("Entry '\(e.kind.rawValue)': arena \(e.arenaBytes) bytes."))
-        w.open(signature)
-        var body = CEntryPrinter(entry: e, kernels: CKernels(entry: e, sourceName: sourceName), w: w)
+        w.open("static \(e.kind == .predict ? "void" : "float") \(function)(\(parameters))")
+        var body = CEntryPrinter(entry: e, kernels: kernels, w: w, chunks: splits.enumerated().map { $1 == nil ? nil : chunkNames[$0] })
         body.printBody(of: e, in: program)
         w = body.w
         w.close()
+    }
+
+    /// A split kernel's chunk function (`dlc_chunk_fn`): the pointers to the buffers it uses,
+    /// from the step, then the kernel over `begin_ ..< end_` of its split axis.
+    func chunkFunction(_ name: String, _ e: Entry, _ k: Kernel, _ split: ParallelSplit, _ kernels: CKernels,
+                       _ w: inout CWriter) {
+        let axis = split.axis == 0 ? "rows" : "columns"
+        w.line(C.comment("Kernel \(name.split(separator: "_").last!.dropFirst()) of entry '\(e.kind.rawValue)' on the trainer's threads: its \(axis) begin_ to end_ (of \(split.extent))."))
+        w.open("static void \(name)(void *step_, int64_t begin_, int64_t end_, int part_)")
+        w.line("const dlc_step *const s = (const dlc_step *)step_;")
+        w.line("(void)part_;")
+        var body = CEntryPrinter(entry: e, kernels: kernels, w: w, chunks: [])
+        let used = e.buffersReached(by: k)
+        body.prologue(e.buffers.filter { used.contains($0.id) })
+        var chunk = kernels
+        chunk.splitAxis = split.axis
+        chunk.emit(k.body, into: &body.w)
+        w = body.w
+        w.close()
+        w.line()
     }
 }
 
@@ -61,6 +88,8 @@ struct CEntryPrinter: EntryPrinter {
     let entry: Entry
     let kernels: CKernels
     var w: CWriter
+    /// Per kernel: the name of its chunk function when it is split across threads.
+    let chunks: [String?]
 
     mutating func unavailable(_ message: String) {
         w.line("(void)s; (void)outputs;")
@@ -91,7 +120,15 @@ struct CEntryPrinter: EntryPrinter {
     mutating func kernel(_ k: Kernel, index: Int, irLine: String?) {
         w.line()
         if let irLine { w.line(C.comment(irLine)) }
-        w.block("") { w in kernels.emit(k.body, into: &w) }
+        guard index < chunks.count, let chunk = chunks[index], let split = ParallelLoops.split(k.body) else {
+            return w.block("") { w in kernels.emit(k.body, into: &w) }
+        }
+        // On the trainer's threads when they are several and the work pays; else inline.
+        let pays = split.work.isConstant ? "" : " && (int64_t)\(C.size(split.work)) >= \(ParallelLoops.minimumWork)"
+        w.block("if (dlc_parallel_threads() > 1\(pays))") { w in
+            w.line("dlc_parallel_for(\(C.size(split.extent)), dlc_parallel_threads(), \(chunk), (void *)s);")
+        }
+        w.block("else") { w in kernels.emit(k.body, into: &w) }
     }
 
     mutating func epilogue() {

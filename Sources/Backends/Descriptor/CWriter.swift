@@ -32,12 +32,14 @@ public struct CWriter: Sendable {
 
     /// Nested `for` loops over `extents` with counters i0, i1, ...; `body` runs innermost;
     /// `innermost` (a pragma) is printed just before the innermost `for`.
-    public mutating func loops(_ extents: [String], from depth: Int = 0, innermost: String? = nil,
-                               _ body: (inout CWriter) -> Void) {
+    /// `starts` gives the first value of the counters it has a key for (a split kernel's chunk
+    /// runs its split axis from `begin_`); the others start at 0.
+    public mutating func loops(_ extents: [String], from depth: Int = 0, starts: [Int: String] = [:],
+                               innermost: String? = nil, _ body: (inout CWriter) -> Void) {
         guard depth < extents.count else { return body(&self) }
         if depth == extents.count - 1, let innermost { line(innermost) }
-        block("for (int64_t i\(depth) = 0; i\(depth) < \(extents[depth]); i\(depth)++)") { w in
-            w.loops(extents, from: depth + 1, innermost: innermost, body)
+        block("for (int64_t i\(depth) = \(starts[depth] ?? "0"); i\(depth) < \(extents[depth]); i\(depth)++)") { w in
+            w.loops(extents, from: depth + 1, starts: starts, innermost: innermost, body)
         }
     }
 }

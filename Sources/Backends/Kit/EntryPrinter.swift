@@ -35,6 +35,18 @@ extension EntryPrinter {
 }
 
 extension Entry {
+    /// The buffers kernel `k` reads or writes, with the buffers each of them aliases (down to
+    /// its root): those a function running `k` alone needs pointers to.
+    public func buffersReached(by k: Kernel) -> Set<BufferID> {
+        var reached = Set<BufferID>()
+        for id in k.body.access.reads + k.body.access.writes {
+            var b = id
+            reached.insert(b)
+            while case .alias(let r) = buffer(b).storage { b = r; reached.insert(b) }
+        }
+        return reached
+    }
+
     /// The buffers whose memory some kernel, output or the loss uses (roots of aliases):
     /// buffers that fusion left unused get no pointer.
     public var usedBuffers: Set<BufferID> {
