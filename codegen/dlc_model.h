@@ -231,12 +231,16 @@ DLC_NORETURN void dlc_index_error(const char *where, long idx, long size);
 /* ---- Threads ----------------------------------------------------------------------------
  * The trainer's worker threads (codegen/core/dlc_parallel.c), for work split across cores.
  * dlc_parallel_for runs fn(ctx, begin, end, part) for `parts` (at most dlc_parallel_threads())
- * contiguous chunks [begin, end) of [0, n), chunk `part` on thread `part` (0: the caller), and
- * returns when all are done. The split is static: chunk p is [n·p/parts, n·(p+1)/parts), so a
- * given thread count always gives the same chunks. */
+ * contiguous chunks [begin, end) of [0, n), the threads (the caller among them) claiming
+ * chunks until none is left, and returns when all are done. The split is static: chunk `part`
+ * is [n·part/parts, n·(part+1)/parts), so a given part count always gives the same chunks; a
+ * chunk's result must not depend on the thread that runs it. */
 typedef void (*dlc_chunk_fn)(void *ctx, int64_t begin, int64_t end, int part);
 void dlc_parallel_for(int64_t n, int parts, dlc_chunk_fn fn, void *ctx);
 int dlc_parallel_threads(void);
+/* The parts to split `work` (a loop's elements) into: the thread count when the work is large
+ * enough to pay (32 768 elements, or $DLC_PARALLEL_MIN_WORK), else 1 (run it inline). */
+int dlc_parallel_parts(int64_t work);
 
 /* cblas_sgemm's arguments (order, transposes and CBLAS_* values as int; row-major only): the
  * product on the trainer's threads, split along M or N into contiguous blocks when it is large

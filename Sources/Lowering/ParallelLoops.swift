@@ -1,8 +1,9 @@
 /// How one kernel's loops are split across the trainer's threads (`dlc_parallel_for` in
 /// codegen/core/dlc_parallel.c): the printers outline the kernel into a chunk function that
-/// runs one contiguous range of `axis`, and call it through the runtime when the kernel's
-/// work reaches `ParallelLoops.minimumWork` (decided at run time when the work depends on n)
-/// and the trainer has more than one thread; otherwise the kernel runs inline as before.
+/// runs one contiguous range of `axis`, and call it through the runtime when
+/// `dlc_parallel_parts(work)` says the work pays on more than one thread (the trainer has
+/// several and the work reaches the runtime's minimum, `ParallelLoops.minimumWork` unless
+/// $DLC_PARALLEL_MIN_WORK sets another); otherwise the kernel runs inline as before.
 ///
 /// Results are the same at every thread count: an elementwise kernel computes each element
 /// as one thread would, and a kernel that sums over the rows is split along its columns, so
@@ -18,9 +19,10 @@ public struct ParallelSplit: Hashable, Sendable {
 }
 
 public enum ParallelLoops {
-    /// Elements below which a kernel stays on one thread: waking a worker and sharing the cache
-    /// lines at the chunks' edge cost about what a second core saves on a few microseconds of
-    /// loop (a 64 × 512 ReLU is 32 768 elements).
+    /// Elements below which a kernel stays on one thread by default: waking a worker and
+    /// sharing the cache lines at the chunks' edge cost about what a second core saves on a
+    /// few microseconds of loop (a 64 × 512 ReLU is 32 768 elements). A kernel whose work is
+    /// constant and below it is printed unsplit. The runtime's DEFAULT_MIN_WORK is the same.
     public static let minimumWork = 1 << 15
     /// Columns below which a sum over the rows stays on one thread: the threads' chunks of the
     /// output would share cache lines (16 floats each), and each would run a short inner loop.

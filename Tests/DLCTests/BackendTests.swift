@@ -8,7 +8,7 @@ import XCTest
 /// different N and both the BLAS and the small-product paths.
 final class BackendTests: XCTestCase {
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("dlc-backend-\(getpid())")
-    var comparison: HarnessComparison { HarnessComparison(backend: "C", work: work) }
+    var comparison: HarnessComparison { HarnessComparison(backend: "C", work: work, runs: HarnessComparison.oneAndTwoThreads) }
 
     override func setUp() {
         try? FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)

@@ -33,7 +33,7 @@ final class LLVMBackendTests: XCTestCase {
         try HarnessComparison.buildLLVM(p, name: name, work: work)
     }
 
-    var comparison: HarnessComparison { HarnessComparison(backend: "LLVM", work: work) }
+    var comparison: HarnessComparison { HarnessComparison(backend: "LLVM", work: work, runs: HarnessComparison.oneAndTwoThreads) }
 
     func testModelsMatchInterpreter() throws {
         XCTAssertGreaterThanOrEqual(try comparison.checkModels(build: buildHarness), 15)

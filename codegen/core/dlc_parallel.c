@@ -28,10 +28,18 @@
 #define SPIN_NANOSECONDS 200000L
 /* Spins with the pause instruction before a waiting thread starts to yield its core. */
 #define PAUSE_SPINS 2000
+/* The work (elements of a loop) below which a kernel stays on the calling thread: waking a
+ * worker and sharing the cache lines at the chunks' edge cost about what a second core saves
+ * on a few microseconds of loop (a 64 × 512 ReLU is 32 768 elements). The printers leave a
+ * kernel whose work is constant and below it unsplit (Sources/Lowering/ParallelLoops.swift's
+ * minimumWork: the same number). DLC_PARALLEL_MIN_WORK=W in the environment sets it (the tests
+ * split every kernel they can with 0). */
+#define DEFAULT_MIN_WORK 32768
 
 static struct {
     int threads;               /* the workers started and the caller */
     int active;                /* the threads calls use: the last dlc_parallel_init's count */
+    int64_t min_work;          /* see DEFAULT_MIN_WORK */
     /* The call in progress, set by the caller before it publishes the call in `claim`. */
     dlc_chunk_fn fn;
     void *ctx;
@@ -44,7 +52,7 @@ static struct {
     atomic_int sleepers;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-} pool = {.threads = 1, .active = 1, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} pool = {.threads = 1, .active = 1, .min_work = DEFAULT_MIN_WORK, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -109,6 +117,13 @@ static void *worker(void *arg) {
 }
 
 void dlc_parallel_init(int threads) {
+    const char *min_work = getenv("DLC_PARALLEL_MIN_WORK");
+    if (min_work && *min_work) {
+        char *end;
+        long long w = strtoll(min_work, &end, 10);
+        if (*end || w < 0) dlc_die(2, "DLC_PARALLEL_MIN_WORK must be a non-negative integer; got '%s'", min_work);
+        pool.min_work = (int64_t)w;
+    }
     if (threads < 1) threads = 1;
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     pool.active = threads;
@@ -128,6 +143,8 @@ void dlc_parallel_init(int threads) {
 }
 
 int dlc_parallel_threads(void) { return pool.active; }
+
+int dlc_parallel_parts(int64_t work) { return pool.active > 1 && work >= pool.min_work ? pool.active : 1; }
 
 void dlc_parallel_for(int64_t n, int parts, dlc_chunk_fn fn, void *ctx) {
     if (parts > pool.active) parts = pool.active;

@@ -1,7 +1,8 @@
 /* dlc_device_host.c: the host device: tensors in host memory, GEMM from OpenBLAS on the trainer's
- * threads (dlc_sgemm).
+ * threads (dlc_sgemm, in dlc_host_gemm.c).
  *
- * The only runtime file that includes cblas.h or sets OpenBLAS's threads.
+ * The only runtime file that sets OpenBLAS's threads; with dlc_host_gemm.c, the only ones that
+ * include cblas.h.
  *
  * Compiles to nothing under -DDLC_DEVICE_CUDA, where dlc_device_cuda.cu is the device. */
 #ifndef DLC_DEVICE_CUDA
@@ -39,64 +40,6 @@ void dlc_device_threads(int threads, int calls_blas) {
      * 2^28 clock ticks (about 0.1 s) before it sleeps, and again after every call it serves;
      * with one thread they never get work, so they go now rather than burn a core. */
     if (blas_thread_shutdown_) blas_thread_shutdown_();
-}
-
-/* ---- GEMM on the trainer's threads -------------------------------------------------------- */
-
-/* A product with fewer multiply-adds (m·n·k) runs on the calling thread: below this, waking a
- * worker and packing the shared operand twice costs about what the second core saves. */
-#define GEMM_SPLIT_WORK (1L << 18)
-/* Blocks of C split at multiples of this many rows or columns (OpenBLAS's register tiles). */
-#define GEMM_SPLIT_UNIT 16
-
-typedef struct {
-    int split_rows; /* 1: blocks of M (rows of C and of op(A)); 0: blocks of N */
-    int rows, cols; /* the whole M and N */
-    int trans_a, trans_b, k, lda, ldb, ldc;
-    float alpha, beta;
-    const float *a, *b;
-    float *c;
-} gemm_split;
-
-static void gemm_block(void *ctx, int64_t begin, int64_t end, int part) {
-    (void)part;
-    const gemm_split *g = ctx;
-    int whole = g->split_rows ? g->rows : g->cols;
-    int from = (int)(begin * GEMM_SPLIT_UNIT), to = (int)(end * GEMM_SPLIT_UNIT);
-    if (to > whole) to = whole;
-    enum CBLAS_TRANSPOSE ta = g->trans_a ? CblasTrans : CblasNoTrans, tb = g->trans_b ? CblasTrans : CblasNoTrans;
-    if (g->split_rows) { /* rows from..to of op(A) and C */
-        const float *a = g->trans_a ? g->a + from : g->a + (size_t)from * g->lda;
-        cblas_sgemm(CblasRowMajor, ta, tb, to - from, g->cols, g->k, g->alpha, a, g->lda, g->b, g->ldb, g->beta,
-                    g->c + (size_t)from * g->ldc, g->ldc);
-    } else { /* columns from..to of op(B) and C */
-        const float *b = g->trans_b ? g->b + (size_t)from * g->ldb : g->b + from;
-        cblas_sgemm(CblasRowMajor, ta, tb, g->rows, to - from, g->k, g->alpha, g->a, g->lda, b, g->ldb, g->beta,
-                    g->c + from, g->ldc);
-    }
-}
-
-/* Each block of C is computed by one single-threaded OpenBLAS call over the whole k. Blocks of
- * rows (each thread a contiguous part of C and of op(A), all of op(B)) unless M is the smallest
- * of M, N, K: then op(B) is the largest matrix, and blocks of columns give each thread only its
- * part of it (measured with OpenBLAS 0.3.21 on the shapes of bench (a): the forward 64×512×784
- * product takes 263 µs in row blocks and 206 µs in column blocks on 2 threads, the weight
- * gradient 512×784×64 160 µs in row blocks and 252 µs in column blocks, against 388 µs and
- * 286 µs on one). The choice and the blocks depend only on the shape and the thread count. */
-void dlc_sgemm(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
-               const float *b, int ldb, float beta, float *c, int ldc) {
-    int threads = dlc_parallel_threads();
-    int ta = trans_a == CblasTrans, tb = trans_b == CblasTrans;
-    if (order != CblasRowMajor || threads <= 1 || (int64_t)m * n * k < GEMM_SPLIT_WORK) {
-        cblas_sgemm((enum CBLAS_ORDER)order, (enum CBLAS_TRANSPOSE)trans_a, (enum CBLAS_TRANSPOSE)trans_b, m, n, k,
-                    alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
-    }
-    int split_rows = !(m < n && m < k);
-    if ((split_rows ? m : n) < 2 * GEMM_SPLIT_UNIT) split_rows = !split_rows; /* too few blocks that way */
-    gemm_split g = {split_rows, m, n, ta, tb, k, lda, ldb, ldc, alpha, beta, a, b, c};
-    int units = ((g.split_rows ? m : n) + GEMM_SPLIT_UNIT - 1) / GEMM_SPLIT_UNIT;
-    dlc_parallel_for(units, threads, gemm_block, &g);
 }
 
 /* ---- Memory ------------------------------------------------------------------------------- */
@@ -185,10 +128,9 @@ static void adagrad(const dlc_update *u, float *p, const float *grad, float *sum
     }
 }
 
-/* An update of at least this many elements is split across the trainer's threads, in blocks
+/* An update large enough (dlc_parallel_parts) is split across the trainer's threads, in blocks
  * of whole cache lines; each element's update reads only that element, so the result is the
  * same at any thread count. */
-#define UPDATE_SPLIT_ELEMENTS (1L << 15)
 #define UPDATE_SPLIT_UNIT 64
 
 typedef struct {
@@ -213,11 +155,8 @@ static void update_block(void *ctx, int64_t begin, int64_t end, int part) {
 
 void dlc_device_update(const dlc_update *u, float *params, const float *grads, float *slot0, float *slot1, int64_t n) {
     update_split w = {u, params, slot0, slot1, grads, n};
-    int threads = dlc_parallel_threads();
-    if (threads > 1 && n >= UPDATE_SPLIT_ELEMENTS)
-        dlc_parallel_for((n + UPDATE_SPLIT_UNIT - 1) / UPDATE_SPLIT_UNIT, threads, update_block, &w);
-    else
-        update_block(&w, 0, (n + UPDATE_SPLIT_UNIT - 1) / UPDATE_SPLIT_UNIT, 0);
+    int64_t units = (n + UPDATE_SPLIT_UNIT - 1) / UPDATE_SPLIT_UNIT;
+    dlc_parallel_for(units, dlc_parallel_parts(n), update_block, &w);
 }
 
 /* The host has no link of its own: MPI reaches host memory directly. */

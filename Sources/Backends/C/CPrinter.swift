@@ -124,11 +124,13 @@ struct CEntryPrinter: EntryPrinter {
             return w.block("") { w in kernels.emit(k.body, into: &w) }
         }
         // On the trainer's threads when they are several and the work pays; else inline.
-        let pays = split.work.isConstant ? "" : " && (int64_t)\(C.size(split.work)) >= \(ParallelLoops.minimumWork)"
-        w.block("if (dlc_parallel_threads() > 1\(pays))") { w in
-            w.line("dlc_parallel_for(\(C.size(split.extent)), dlc_parallel_threads(), \(chunk), (void *)s);")
+        w.block("") { w in
+            w.line("const int parts_ = dlc_parallel_parts((int64_t)\(C.size(split.work)));")
+            w.block("if (parts_ > 1)") { w in
+                w.line("dlc_parallel_for(\(C.size(split.extent)), parts_, \(chunk), (void *)s);")
+            }
+            w.block("else") { w in kernels.emit(k.body, into: &w) }
         }
-        w.block("else") { w in kernels.emit(k.body, into: &w) }
     }
 
     mutating func epilogue() {

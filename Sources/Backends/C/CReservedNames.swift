@@ -10,5 +10,5 @@ let cReservedNames: Set<String> = [
     "n", "s", "arena", "outputs", "loss", "i", "j", "k", "o", "t", "l", "r", "p", "q",
     "i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7",
     "r_", "m_", "sum_", "e_", "lse_", "base_", "best_", "a_", "b_", "acc_", "d_", "q_", "t_", "z_", "c_", "keep_", "j_",
-    "p_", "inv_", "scale_", "v_", "row_", "lr_", "tile_", "o_", "r0_", "r1_", "c0_", "c1_", "x_", "share_", "to_", "from_", "begin_", "end_", "part_", "step_", "acc0_", "acc1_", "acc2_", "acc3_",
+    "p_", "inv_", "scale_", "v_", "row_", "lr_", "tile_", "o_", "r0_", "r1_", "c0_", "c1_", "x_", "share_", "to_", "from_", "begin_", "end_", "part_", "parts_", "step_", "acc0_", "acc1_", "acc2_", "acc3_",
 ]

@@ -90,6 +90,10 @@ struct Declaration {
     static let sgemm = Declaration(
         name: "dlc_sgemm",
         line: "declare void @dlc_sgemm(i32, i32, i32, i32, i32, i32, float, ptr, i32, ptr, i32, float, ptr, i32)")
+    /// codegen/dlc_model.h: `void dlc_parallel_for(int64_t n, int parts, dlc_chunk_fn fn, void *ctx)`.
+    static let parallelFor = Declaration(name: "dlc_parallel_for", line: "declare void @dlc_parallel_for(i64, i32, ptr, ptr)")
+    /// codegen/dlc_model.h: `int dlc_parallel_parts(int64_t work)`.
+    static let parallelParts = Declaration(name: "dlc_parallel_parts", line: "declare i32 @dlc_parallel_parts(i64)")
     /// codegen/dlc_model.h: `_Noreturn void dlc_index_error(const char *where, long idx, long size)`.
     static let indexError = Declaration(name: "dlc_index_error", line: "declare void @dlc_index_error(ptr, i64, i64) #2")
     static let write = Declaration(name: "write", line: "declare i64 @write(i32, ptr, i64)")
@@ -295,11 +299,12 @@ final class IRFunction {
         return phis
     }
 
-    /// Nested loops over `extents`, counters i0, i1, ...; `body` runs innermost.
-    func loops(_ extents: [Value], _ body: ([Value]) -> Void) {
+    /// Nested loops over `extents`, counters i0, i1, ...; `body` runs innermost. `starts` gives
+    /// the first value of the counters it has a key for (0 for the others).
+    func loops(_ extents: [Value], starts: [Int: Value] = [:], _ body: ([Value]) -> Void) {
         func nest(_ depth: Int, _ counters: [Value]) {
             guard depth < extents.count else { return body(counters) }
-            loop("i\(depth)", to: extents[depth]) { i, _ in
+            loop("i\(depth)", from: starts[depth] ?? .i64(0), to: extents[depth]) { i, _ in
                 nest(depth + 1, counters + [i])
                 return []
             }

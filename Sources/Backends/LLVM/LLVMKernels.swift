@@ -10,6 +10,19 @@ struct KernelEmitter {
     let entry: Entry
     /// The model file's name, for run-time messages (`line_grid.dl:12:20`).
     let sourceName: String
+    /// In a split kernel's chunk function: the split axis (`ParallelSplit.axis`) and the
+    /// range of it the function runs (its parameters).
+    var split: (axis: Int, begin: Value, end: Value)? = nil
+
+    /// Loops over `shape`, the split axis over the chunk's range only.
+    func loops(_ shape: [Affine], _ body: ([Value]) -> Void) {
+        var extents = shape.map(f.size), starts: [Int: Value] = [:]
+        if let split {
+            extents[split.axis] = split.end
+            starts[split.axis] = split.begin
+        }
+        f.loops(extents, starts: starts, body)
+    }
 
     func name(_ b: BufferID) -> String { entry.buffer(b).name }
     func pointer(_ b: BufferID) -> Value { Value("%" + entry.buffer(b).name, .ptr) }
@@ -275,18 +288,21 @@ struct KernelEmitter {
     }
 
     func elementwise(_ e: ElementwiseKernel) {
-        var all = [LoopShapes.contiguous(e.shape)] + e.reductions.map(\.outputStrides)
-        for o in e.operands { if case .buffer(_, let s) = o { all.append(s) } }
-        let (shape, strides) = LoopShapes.collapse(e.shape, all)
+        let (shape, strides) = LoopShapes.elementwiseLoops(e)
         for r in e.reductions {
-            f.memset0(pointer(r.output), bytes: bytes(f.size(entry.buffer(r.output).elementCount)))
+            if let split { // the columns of this chunk (ParallelLoops splits sums along them)
+                let count = f.value("count", .i64, "sub nsw i64 \(split.end.ref), \(split.begin.ref)")
+                f.memset0(advanced(r.output, by: split.begin), bytes: bytes(count))
+            } else {
+                f.memset0(pointer(r.output), bytes: bytes(f.size(entry.buffer(r.output).elementCount)))
+            }
         }
         // Numbers are the same at every element: computed once, before the loops.
         let numbers = e.operands.map { o -> Value? in
             if case .buffer = o { return nil }
             return operandValue(o, type: e.computeType)
         }
-        f.loops(shape.map(f.size)) { i in
+        loops(shape) { i in
             var k = 1 + e.reductions.count
             let reads = e.operands.enumerated().map { j, o -> Value in
                 guard case .buffer(let b, _) = o else { return numbers[j]! }
@@ -307,12 +323,13 @@ struct KernelEmitter {
         let count = f.size(entry.buffer(out).elementCount)
         // -INFINITY for a float max; an i32 max starts at INT32_MIN (C would convert -inf).
         let initial: Value = r.op == .max ? (t == .i32 ? .i32(Int32.min) : .float(-.infinity)) : (t == .i32 ? .i32(0) : .float(0))
-        f.loop("j", to: count) { j, _ in
+        // A chunk's columns only (ParallelLoops splits sums along them).
+        f.loop("j", from: split?.begin ?? .i64(0), to: split?.end ?? count) { j, _ in
             store(initial, out, j)
             return []
         }
-        let (shape, strides) = LoopShapes.collapse(r.shape, [r.inputStrides, r.outputStrides])
-        f.loops(shape.map(f.size)) { i in
+        let (shape, strides) = LoopShapes.reduceLoops(r)
+        loops(shape) { i in
             let at = f.index(i, strides[1])
             let o = load(out, at), x = load(r.input, f.index(i, strides[0]))
             let v: Value
@@ -444,7 +461,7 @@ struct KernelEmitter {
         let c = Value.i64(classes), n = f.size(rows)
         let scale = f.value("scale", .float,
                             "fdiv float \(convert(operandValue(g, type: .f32), to: .float).ref), \(convert(n, to: .float).ref)")
-        f.loop("i0", to: n) { i, _ in
+        f.loop("i0", from: split?.begin ?? .i64(0), to: split?.end ?? n) { i, _ in
             let label = convert(checkedIndex(y, i, size: classes, place: classLabel), to: .i64)
             let rowStart = f.mul(i, c)
             func oneHot(_ l: Value) -> Value {

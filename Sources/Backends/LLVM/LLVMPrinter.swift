@@ -117,13 +117,46 @@ public struct LLVMPrinter: Sendable {
     /// Buffers keep every other name: the generated code's own names all hold a '.'.
     static let reservedNames: Set<String> = ["s", "n", "arena", "outputs"]
 
+    /// The entry's function, after the chunk functions of its split kernels.
     func entry(_ entry: Entry, _ module: IRModule) -> String {
         let e = entry.renamed(avoiding: LLVMPrinter.reservedNames)
+        let function: String
+        switch e.kind {
+        case .train: function = "train_step"
+        case .sgd: function = "sgd_step"
+        case .eval: function = "eval_with_targets"
+        case .predict: function = "predict"
+        }
+        let splits = e.unavailable == nil ? e.kernels.map { ParallelLoops.split($0.body) } : []
+        let chunks = splits.enumerated().map { i, split in split == nil ? nil : "\(function).k\(i)" }
+        var text = ""
+        for (i, split) in splits.enumerated() {
+            if let split, let name = chunks[i] { text += chunkFunction(name, e, i, split, module) + "\n" }
+        }
         let header = LL.comment("Entry '\(e.kind.rawValue)': arena \(e.arenaBytes) bytes.")
         let f = IRFunction(module: module, reserved: LLVMPrinter.reservedNames.sorted() + e.buffers.map(\.name))
-        var body = LLVMEntryPrinter(f: f, entry: e, kernels: KernelEmitter(f: f, entry: e, sourceName: sourceName))
+        var body = LLVMEntryPrinter(f: f, entry: e, kernels: KernelEmitter(f: f, entry: e, sourceName: sourceName),
+                                    chunks: chunks)
         body.printBody(of: e, in: program)
-        return header + "\n" + f.text(signature: signature(e.kind))
+        return text + header + "\n" + f.text(signature: signature(e.kind))
+    }
+
+    /// A split kernel's chunk function (`dlc_chunk_fn`): the pointers to the buffers it uses,
+    /// from the step, then the kernel over `%chunk.begin ..< %chunk.end` of its split axis.
+    func chunkFunction(_ name: String, _ e: Entry, _ index: Int, _ split: ParallelSplit, _ module: IRModule) -> String {
+        let k = e.kernels[index]
+        let parameters = ["chunk.begin", "chunk.end", "chunk.part"]
+        let f = IRFunction(module: module, reserved: LLVMPrinter.reservedNames.sorted() + parameters + e.buffers.map(\.name))
+        var emitter = KernelEmitter(f: f, entry: e, sourceName: sourceName)
+        emitter.split = (split.axis, Value("%chunk.begin", .i64), Value("%chunk.end", .i64))
+        var body = LLVMEntryPrinter(f: f, entry: e, kernels: emitter, chunks: [])
+        let used = e.buffersReached(by: k)
+        body.prologue(e.buffers.filter { used.contains($0.id) })
+        body.kernel(k, index: index, irLine: k.node.map(program.graph.irLine))
+        f.emit("ret void")
+        let axis = split.axis == 0 ? "rows" : "columns"
+        return LL.comment("Kernel \(index) of entry '\(e.kind.rawValue)' on the trainer's threads: its \(axis) %chunk.begin to %chunk.end (of \(split.extent)).")
+            + "\n" + f.text(signature: "define internal void @\(name)(ptr noundef %s, i64 %chunk.begin, i64 %chunk.end, i32 %chunk.part) #0")
     }
 
     // MARK: - What the descriptor needs to know
@@ -230,12 +263,15 @@ struct LLVMEntryPrinter: EntryPrinter {
     let f: IRFunction
     let entry: Entry
     let kernels: KernelEmitter
+    /// Per kernel: the name of its chunk function when it is split across threads.
+    let chunks: [String?]
     var declared = Set<BufferID>()
 
-    init(f: IRFunction, entry: Entry, kernels: KernelEmitter) {
+    init(f: IRFunction, entry: Entry, kernels: KernelEmitter, chunks: [String?]) {
         self.f = f
         self.entry = entry
         self.kernels = kernels
+        self.chunks = chunks
     }
 
     func unavailable(_ message: String) {
@@ -282,7 +318,17 @@ struct LLVMEntryPrinter: EntryPrinter {
         f.blank()
         if let irLine { f.comment(irLine) }
         f.newBlock("k\(i).\(f.prefix)")
-        kernels.emit(k.body)
+        guard i < chunks.count, let chunk = chunks[i], let split = ParallelLoops.split(k.body) else {
+            return kernels.emit(k.body)
+        }
+        // On the trainer's threads when they are several and the work pays; else inline.
+        let parts = f.value("parts", .i32, "call i32 \(f.module.declare(.parallelParts))(i64 \(f.size(split.work).ref))")
+        let several = f.value("several", .i1, "icmp sgt i32 \(parts.ref), 1")
+        f.ifElse(several, "threads") {
+            f.emit("call void \(f.module.declare(.parallelFor))(i64 \(f.size(split.extent).ref), i32 \(parts.ref), ptr @\(chunk), ptr %s)")
+        } otherwise: {
+            kernels.emit(k.body)
+        }
     }
 
     func epilogue() {

@@ -1,6 +1,10 @@
 /* kernel_harness.c: runs a generated model's entry points once on given params and data, so
  * that tests can compare every number with the reference interpreter. It links with the
- * generated model file only (no runtime): a kernel-level check of the backend.
+ * generated model file and, for the C and LLVM backends, the runtime's threads (dlc_parallel.c,
+ * dlc_host_gemm.c), nothing else: a kernel-level check of the backend.
+ *
+ * DLC_HARNESS_THREADS=N runs the entries on N threads (when the runtime's threads are linked);
+ * with DLC_PARALLEL_MIN_WORK=0 every kernel a printer splits runs split, however small.
  *
  * usage: kernel_harness IN OUT
  *   IN:  int64 n; uint64 dropout epoch key; int64 first row; each param (float32, declaration order);
@@ -19,6 +23,15 @@
 _Noreturn void dlc_index_error(const char *where, long idx, long size) {
     fprintf(stderr, "error: %s: index %ld is out of range for a first axis of %ld\n", where, idx, size);
     exit(3);
+}
+
+/* The runtime's threads, when linked (the CUDA backend's harness links without them). */
+void dlc_parallel_init(int threads) __attribute__((weak));
+
+/* dlc_parallel.c's only call into the rest of the runtime. */
+_Noreturn void dlc_die(int code, const char *fmt, ...) {
+    fprintf(stderr, "error: %s\n", fmt);
+    exit(code);
 }
 
 static void *read_exact(FILE *f, size_t bytes) {
@@ -43,6 +56,8 @@ static size_t output_bytes(const dlc_output_desc *o, int64_t n) {
 int main(int argc, char **argv) {
     if (argc != 3) return 2;
     const dlc_model *m = &dlc_generated_model;
+    const char *threads = getenv("DLC_HARNESS_THREADS");
+    if (threads && dlc_parallel_init) dlc_parallel_init(atoi(threads));
     FILE *in = fopen(argv[1], "rb");
     FILE *out = fopen(argv[2], "wb");
     if (!in || !out) return 2;

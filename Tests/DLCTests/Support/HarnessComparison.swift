@@ -36,6 +36,18 @@ struct HarnessComparison {
 
     static var harnessSource: URL { Golden.root.appendingPathComponent("Tests/DLCTests/Harness/kernel_harness.c") }
 
+    /// The runtime's threads (dlc_sgemm and the generated loops' dlc_parallel_for) that the C and
+    /// LLVM harnesses link, with the folders their headers are in.
+    static var threadSources: [String] {
+        let codegen = Golden.root.appendingPathComponent("codegen").path
+        return ["-I", codegen + "/core", "-I", codegen + "/comm", "-I", codegen + "/device",
+                codegen + "/core/dlc_parallel.c", codegen + "/device/dlc_host_gemm.c"]
+    }
+
+    /// One run in this process's environment, and one on 2 threads with every kernel a printer
+    /// splits run split (the harness's DLC_HARNESS_THREADS; the runtime's DLC_PARALLEL_MIN_WORK).
+    static let oneAndTwoThreads: [[String: String]] = [[:], ["DLC_HARNESS_THREADS": "2", "DLC_PARALLEL_MIN_WORK": "0"]]
+
     /// Compiles the model's generated C with the harness into `work`.
     static func buildC(_ p: Pipeline, name: String, work: URL) throws -> URL {
         let source: String
@@ -48,7 +60,7 @@ struct HarnessComparison {
         let r = try Run.run(URL(fileURLWithPath: "/usr/bin/env"), [
             compiler, "-O1", "-std=c11", "-Wall", "-Werror", "-Wno-unused-variable",
             "-Wno-unused-but-set-variable", "-I", Golden.root.appendingPathComponent("codegen").path,
-            c.path, harnessSource.path, "-lopenblas", "-lm", "-o", exe.path,
+            c.path, harnessSource.path] + threadSources + ["-lopenblas", "-lm", "-o", exe.path,
         ])
         guard r.status == 0 else { throw DataFailure(message: "\(name).c does not compile:\n\(r.stderr)") }
         return exe
@@ -83,7 +95,7 @@ struct HarnessComparison {
         guard compiled.status == 0 else { throw DataFailure(message: "\(name).ll does not compile:\n\(compiled.stderr)") }
         let linked = try Run.run(URL(fileURLWithPath: "/usr/bin/env"), [
             compiler, "-O1", "-std=c11", "-Wall", "-Werror", "-I", Golden.root.appendingPathComponent("codegen").path,
-            c.path, harnessSource.path, object.path, "-lopenblas", "-lm", "-o", exe.path,
+            c.path, harnessSource.path, object.path] + threadSources + ["-lopenblas", "-lm", "-o", exe.path,
         ])
         guard linked.status == 0 else { throw DataFailure(message: "\(name): the descriptor does not build:\n\(linked.stderr)") }
         return exe

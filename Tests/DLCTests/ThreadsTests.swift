@@ -1,0 +1,135 @@
+import DLCBackendC
+import DLCBackendLLVM
+import DLCDiagnostics
+import DLCDriver
+import DLCLowering
+import Foundation
+import XCTest
+
+/// The generated loops on the trainer's threads (`ParallelLoops`, codegen/core/dlc_parallel.c):
+/// which kernels the printers split, and trainers on two threads giving one result. (The
+/// kernels on two threads against the interpreter: `BackendTests` and `LLVMBackendTests`.)
+final class ThreadsTests: XCTestCase {
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("dlc-threads-\(getpid())")
+
+    override func setUp() {
+        try? FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    func program(_ path: String) throws -> KernelProgram {
+        let p = try Pipeline.load(path: Golden.root.appendingPathComponent(path).path)
+        switch p.kernelProgram() {
+        case .success(let program): return program
+        case .failure(let f): throw DataFailure(message: f.rendered)
+        }
+    }
+
+    /// Bench (a)'s train entry: the bias + ReLU and the bias add split by rows, the loss
+    /// gradient by rows, the ReLU gradient with its bias sum over the 512 columns; the 10-column
+    /// bias sum and every GEMM (dlc_sgemm splits those itself) stay whole.
+    func testWhichKernelsOfAnMLPAreSplit() throws {
+        let train = try program("bench/models/mnist_sgd.dl").entry(.train)
+        var split: [String] = []
+        for k in train.kernels {
+            guard let s = ParallelLoops.split(k.body) else { continue }
+            let kind: String
+            switch k.body {
+            case .elementwise(let e): kind = e.reductions.isEmpty ? "elementwise" : "elementwise+sum"
+            case .reduce: kind = "reduce"
+            case .softmaxCrossEntropyGrad: kind = "softmax_cross_entropy_grad"
+            default: kind = "other"
+            }
+            split.append("\(kind) axis \(s.axis) of \(s.extent), work \(s.work)")
+        }
+        XCTAssertEqual(split, [
+            "elementwise axis 0 of N, work 512*N",
+            "elementwise axis 0 of N, work 10*N",
+            "softmax_cross_entropy_grad axis 0 of N, work 10*N",
+            "elementwise+sum axis 1 of 512, work 512*N",
+        ])
+    }
+
+    /// The tiny lecture MLP (1-10-10-1, full batch 100) has no kernel whose work is constant and
+    /// large: every split it has waits for a batch of thousands of rows, and its params' updates
+    /// (at most 100 elements) are never split.
+    func testTinyModelSplitsOnlyAtLargeBatches() throws {
+        let p = try program("models/lecture_mlp.dl")
+        for e in p.entries {
+            for k in e.kernels {
+                guard let s = ParallelLoops.split(k.body) else { continue }
+                XCTAssertFalse(s.work.isConstant, "\(e.kind): a constant kernel of \(s.work) elements is split")
+                XCTAssertGreaterThanOrEqual(s.work.value(batch: 3000) * 11, ParallelLoops.minimumWork, "\(e.kind)")
+                XCTAssertLessThan(s.work.value(batch: 100), ParallelLoops.minimumWork, "\(e.kind): split at its batch of 100")
+            }
+        }
+    }
+
+    /// Both printers outline the same kernels: one chunk function per split kernel, called
+    /// through dlc_parallel_for when dlc_parallel_parts says so, the kernel inline otherwise.
+    func testBothPrintersOutlineTheSplitKernels() throws {
+        let model = Golden.root.appendingPathComponent("bench/models/mnist_sgd.dl").path
+        let c = try Run.dlc(["compile", model, "--emit", "c"]), ll = try Run.dlc(["compile", model, "--emit", "llvm"])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        XCTAssertEqual(ll.status, 0, ll.stderr)
+        let cChunks = c.stdout.split(separator: "\n").filter { $0.hasPrefix("static void ") && $0.contains("(void *step_, int64_t begin_") }
+            .map { String($0.dropFirst("static void ".count).prefix { $0 != "(" }) }
+        let llChunks = ll.stdout.split(separator: "\n").filter { $0.hasPrefix("define internal void @") }
+            .map { String($0.dropFirst("define internal void @".count).prefix { $0 != "(" }).replacingOccurrences(of: ".", with: "_") }
+        XCTAssertEqual(cChunks, ["train_step_k1", "train_step_k3", "train_step_k5", "train_step_k9",
+                                 "sgd_step_k1", "sgd_step_k3", "sgd_step_k5", "sgd_step_k9",
+                                 "eval_with_targets_k1", "eval_with_targets_k3", "predict_k1", "predict_k3"])
+        XCTAssertEqual(llChunks, cChunks)
+        for name in cChunks {
+            XCTAssertTrue(c.stdout.contains("dlc_parallel_for(") && c.stdout.contains(", parts_, \(name), (void *)s);"), name)
+        }
+        XCTAssertTrue(ll.stdout.contains("call i32 @dlc_parallel_parts(i64 "), "the LLVM entries ask the runtime")
+        XCTAssertFalse(c.stdout.contains("cblas_sgemm("), "generated code calls dlc_sgemm")
+        XCTAssertTrue(ll.stdout.contains("call void @dlc_sgemm("), "generated code calls dlc_sgemm")
+    }
+
+    /// digits (64-64-10, Adam) trained for 2 epochs on 2 threads, with every kernel a printer
+    /// splits run split however small (DLC_PARALLEL_MIN_WORK=0): two runs write the same
+    /// checkpoint byte for byte, and the losses match one thread's (in C and LLVM).
+    func testTwoThreadsGiveOneResult() throws {
+        for backend in ["c", "llvm"] {
+            let exe = work.appendingPathComponent("digits-\(backend)")
+            let built = try Run.dlc(["compile", Golden.root.appendingPathComponent("models/digits.dl").path,
+                                     "--backend", backend, "-o", exe.path])
+            XCTAssertEqual(built.status, 0, built.stderr)
+            guard built.status == 0 else { continue }
+            func train(_ threads: Int, _ tag: String) throws -> (params: Data, optimizer: Data, loss: [Double]) {
+                let save = work.appendingPathComponent("\(backend)-\(tag).safetensors")
+                let log = work.appendingPathComponent("\(backend)-\(tag).csv")
+                let r = try Run.run(exe, ["train", "--epochs", "2", "--threads", "\(threads)", "--save", save.path,
+                                          "--log", log.path],
+                                    in: Golden.root.appendingPathComponent("models"),
+                                    environment: ["DLC_PARALLEL_MIN_WORK": "0"])
+                XCTAssertEqual(r.status, 0, "\(backend) --threads \(threads): \(r.stderr)")
+                let optimizer = work.appendingPathComponent("\(backend)-\(tag).optim.safetensors")
+                return (try Data(contentsOf: save), try Data(contentsOf: optimizer), try TrainLog(contentsOf: log).column("loss"))
+            }
+            let a = try train(2, "a"), b = try train(2, "b"), one = try train(1, "one")
+            XCTAssertEqual(a.params, b.params, "\(backend): params after two runs on 2 threads")
+            XCTAssertEqual(a.optimizer, b.optimizer, "\(backend): optimizer state after two runs on 2 threads")
+            XCTAssertEqual(a.loss.count, 2)
+            for (two, single) in zip(a.loss, one.loss) {
+                XCTAssertEqual(two, single, accuracy: 1e-5 * abs(single), "\(backend): loss on 2 threads and on 1")
+            }
+        }
+    }
+
+    /// A bad DLC_PARALLEL_MIN_WORK stops the trainer with a message naming it.
+    func testBadMinimumWorkIsRefused() throws {
+        let exe = work.appendingPathComponent("digits")
+        let built = try Run.dlc(["compile", Golden.root.appendingPathComponent("models/digits.dl").path, "-o", exe.path])
+        XCTAssertEqual(built.status, 0, built.stderr)
+        let r = try Run.run(exe, ["train", "--epochs", "1", "--threads", "2"], in: Golden.root.appendingPathComponent("models"),
+                            environment: ["DLC_PARALLEL_MIN_WORK": "lots"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("DLC_PARALLEL_MIN_WORK must be a non-negative integer; got 'lots'"), r.stderr)
+    }
+}
