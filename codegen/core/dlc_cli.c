@@ -100,7 +100,7 @@ static void usage(FILE *f, const dlc_model *m, const char *prog) {
             "\n"
             "other:\n"
             "  --log FILE      per-epoch metrics as CSV       --out FILE     predict's output (default stdout)\n"
-            "  --threads N     OpenBLAS threads               --help\n"
+            "  --threads N     threads (GEMMs, loops)         --help\n"
             "  --device N      the GPU of a CUDA trainer (default 0; under MPI, one per process of a machine)\n"
             "\n"
             "exit status: 0 ok, 1 bad data, bad checkpoint, a write error, a diverged run or failed gradcheck,\n"
