@@ -44,7 +44,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -95,7 +95,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 1, n, 1.0f, d_pred, 1, x, 1, 0.0f, d_fc_weight, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 1, n, 1.0f, d_pred, 1, x, 1, 0.0f, d_fc_weight, 1);
         }
     }
 
@@ -136,7 +136,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -187,7 +187,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 1, n, -s->lr, d_pred, 1, x, 1, 1.0f, fc_weight, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 1, n, -s->lr, d_pred, 1, x, 1, 1.0f, fc_weight, 1);
         }
     }
 
@@ -230,7 +230,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -279,7 +279,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 1, 1.0f, x, 1, fc_weight, 1, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);

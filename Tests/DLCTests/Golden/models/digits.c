@@ -9,6 +9,49 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t8_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 7 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 64). */
+static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
+    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
+    float *const t14 = (float *)(arena + (704 * n + 64));  /* f32[N,64] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[64] */
+    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
+            t14[i0 * 64 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
 /* Entry 'train': arena 960*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -51,7 +94,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 64; i1++) {
                     t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
@@ -79,7 +122,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -109,13 +152,19 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @11:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t8_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t8_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -136,7 +185,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, d_logits, 10, fc2_weight, 64, 0.0f, t11, 64);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, d_logits, 10, fc2_weight, 64, 0.0f, t11, 64);
         }
     }
 
@@ -160,7 +209,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, d_logits, 10, t6, 64, 0.0f, d_fc2_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, d_logits, 10, t6, 64, 0.0f, d_fc2_weight, 64);
         }
     }
 
@@ -176,13 +225,19 @@ static float train_step(const dlc_step *s) {
 
     /* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
     {
-        memset(d_fc1_bias, 0, sizeof(float) * 64);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 64; i1++) {
-                const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
-                t14[i0 * 64 + i1] = v_;
-                d_fc1_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(64, parts_, train_step_k7, (void *)s);
+        }
+        else {
+            memset(d_fc1_bias, 0, sizeof(float) * 64);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 64; i1++) {
+                    const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
+                    t14[i0 * 64 + i1] = v_;
+                    d_fc1_bias[i1] += v_;
+                }
             }
         }
     }
@@ -204,11 +259,54 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 64, n, 1.0f, t14, 64, x, 64, 0.0f, d_fc1_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 64, n, 1.0f, t14, 64, x, 64, 0.0f, d_fc1_weight, 64);
         }
     }
 
     return t8[0];
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t8_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 7 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 64). */
+static void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
+    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
+    float *const t14 = (float *)(arena + (704 * n + 128));  /* f32[N,64] */
+    float *const d_fc1_bias = (float *)(arena + (960 * n + 128));  /* f32[64] */
+    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
+            t14[i0 * 64 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
 }
 
 /* Entry 'sgd': arena 960*N + 384 bytes. */
@@ -251,7 +349,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 64; i1++) {
                     t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
@@ -279,7 +377,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -309,13 +407,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @11:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t8_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t8_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -336,7 +440,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, d_logits, 10, fc2_weight, 64, 0.0f, t11, 64);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, d_logits, 10, fc2_weight, 64, 0.0f, t11, 64);
         }
     }
 
@@ -360,7 +464,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, -s->lr, d_logits, 10, t6, 64, 1.0f, fc2_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, -s->lr, d_logits, 10, t6, 64, 1.0f, fc2_weight, 64);
         }
     }
 
@@ -376,13 +480,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
     {
-        memset(d_fc1_bias, 0, sizeof(float) * 64);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 64; i1++) {
-                const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
-                t14[i0 * 64 + i1] = v_;
-                d_fc1_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(64, parts_, sgd_step_k7, (void *)s);
+        }
+        else {
+            memset(d_fc1_bias, 0, sizeof(float) * 64);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 64; i1++) {
+                    const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
+                    t14[i0 * 64 + i1] = v_;
+                    d_fc1_bias[i1] += v_;
+                }
             }
         }
     }
@@ -404,7 +514,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 64, n, -s->lr, t14, 64, x, 64, 1.0f, fc1_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 64, n, -s->lr, t14, 64, x, 64, 1.0f, fc1_weight, 64);
         }
     }
 
@@ -459,7 +569,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 64; i1++) {
                     t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
@@ -487,7 +597,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -548,7 +658,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 64; i1++) {
                     t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
@@ -576,7 +686,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);

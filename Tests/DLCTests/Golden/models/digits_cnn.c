@@ -9,6 +9,172 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
+    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t13[i0 * 1024 + i1 * 64 + i2] = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
+    float *const t15 = (float *)t14;  /* f32[16,1,1] */
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t16[i0 * 1024 + i1 * 64 + i2] = (t13[i0 * 1024 + i1 * 64 + i2] - t15[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 7 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
+static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t17[i0] = (t16[i0] * t16[i0]);
+    }
+}
+
+/* Kernel 12 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
+    float *const t27 = (float *)t26;  /* f32[16,1,1] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
+    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t30[i0 * 1024 + i1 * 64 + i2] = ((t16[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + t29[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 17 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
+static void train_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t46[i0] = dlc_relu(t30[i0]);
+    }
+}
+
+/* Kernel 23 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
+    float *const t48_gemm = (float *)(arena + (10944 * n + 448));  /* f32[32,N,16] */
+    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 32; i1++) {
+            for (int64_t i2 = 0; i2 < 16; i2++) {
+                t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 27 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (28416 * n + 448));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t52_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 33 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 32). */
+static void train_step_k33(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
+    float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 16; i2++) {
+                t59_cm[i0 * (16 * n) + i1 * 16 + i2] = t59[i0 * 16 + i1 * 512 + i2];
+            }
+        }
+    }
+}
+
+/* Kernel 57 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 16). */
+static void train_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t93_cm = (float *)(arena + (2752 * n));  /* f32[16,N,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t93_cm[i0 * (64 * n) + i1 * 64 + i2] = t93[i0 * 64 + i1 * 1024 + i2];
+            }
+        }
+    }
+}
+
 /* Entry 'train': arena 40256*N + 576 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -155,15 +321,21 @@ static float train_step(const dlc_step *s) {
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 9, 1.0f, c1_weight, 9, x_cols, (64 * n), 0.0f, t13_gemm, (64 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 9, 1.0f, c1_weight, 9, x_cols, (64 * n), 0.0f, t13_gemm, (64 * n));
     }
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t13[i0 * 1024 + i1 * 64 + i2] = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t13[i0 * 1024 + i1 * 64 + i2] = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
+                    }
                 }
             }
         }
@@ -186,10 +358,16 @@ static float train_step(const dlc_step *s) {
 
     /* %16: f32[N,16,8,8] = sub %13, %15   @11:30 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t16[i0 * 1024 + i1 * 64 + i2] = (t13[i0 * 1024 + i1 * 64 + i2] - t15[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t16[i0 * 1024 + i1 * 64 + i2] = (t13[i0 * 1024 + i1 * 64 + i2] - t15[i1]);
+                    }
                 }
             }
         }
@@ -197,8 +375,14 @@ static float train_step(const dlc_step *s) {
 
     /* %17: f32[N,16,8,8] = square %16   @11:30 */
     {
-        for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
-            t17[i0] = (t16[i0] * t16[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((1024 * n), parts_, train_step_k7, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
+                t17[i0] = (t16[i0] * t16[i0]);
+            }
         }
     }
 
@@ -240,10 +424,16 @@ static float train_step(const dlc_step *s) {
 
     /* %30: f32[N,16,8,8] = add %28, %29   @11:30 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t30[i0 * 1024 + i1 * 64 + i2] = ((t16[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + t29[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k12, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t30[i0 * 1024 + i1 * 64 + i2] = ((t16[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + t29[i1]);
+                    }
                 }
             }
         }
@@ -275,8 +465,14 @@ static float train_step(const dlc_step *s) {
 
     /* %46: f32[N,16,8,8] = relu %30   @11:25 */
     {
-        for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
-            t46[i0] = dlc_relu(t30[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((1024 * n), parts_, train_step_k17, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
+                t46[i0] = dlc_relu(t30[i0]);
+            }
         }
     }
 
@@ -343,15 +539,21 @@ static float train_step(const dlc_step *s) {
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, (16 * n), 144, 1.0f, c2_weight, 144, h1_cols, (16 * n), 0.0f, t48_gemm, (16 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, (16 * n), 144, 1.0f, c2_weight, 144, h1_cols, (16 * n), 0.0f, t48_gemm, (16 * n));
     }
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 32; i1++) {
-                for (int64_t i2 = 0; i2 < 16; i2++) {
-                    t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k23, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 32; i1++) {
+                    for (int64_t i2 = 0; i2 < 16; i2++) {
+                        t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+                    }
                 }
             }
         }
@@ -398,7 +600,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);
@@ -428,24 +630,30 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t52_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k27, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t52_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
     /* %54: f32[N,128] = matmul %d.logits, %fc.weight   @13:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, fc_weight, 128, 0.0f, t54, 128);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, fc_weight, 128, 0.0f, t54, 128);
     }
 
     /* %d.fc.weight: f32[10,128] = matmul %d.logits, %50 {transpose_a: true}   @13:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 128, n, 1.0f, d_logits, 10, t50, 128, 0.0f, d_fc_weight, 128);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 128, n, 1.0f, d_logits, 10, t50, 128, 0.0f, d_fc_weight, 128);
     }
 
     /* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
@@ -486,10 +694,16 @@ static float train_step(const dlc_step *s) {
 
     /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
     {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 16; i2++) {
-                    t59_cm[i0 * (16 * n) + i1 * 16 + i2] = t59[i0 * 16 + i1 * 512 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(32, parts_, train_step_k33, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 32; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 16; i2++) {
+                        t59_cm[i0 * (16 * n) + i1 * 16 + i2] = t59[i0 * 16 + i1 * 512 + i2];
+                    }
                 }
             }
         }
@@ -497,7 +711,7 @@ static float train_step(const dlc_step *s) {
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 144, (16 * n), 32, 1.0f, c2_weight, 144, t59_cm, (16 * n), 0.0f, d_h1_cols, (16 * n));
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 144, (16 * n), 32, 1.0f, c2_weight, 144, t59_cm, (16 * n), 0.0f, d_h1_cols, (16 * n));
     }
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
@@ -657,7 +871,7 @@ static float train_step(const dlc_step *s) {
 
     /* %d.c2.weight: f32[32,16,3,3] = conv2d_weight_grad %h1, %59 {stride: 1, padding: 1}   @12:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 32, 144, (16 * n), 1.0f, t59_cm, (16 * n), h1_cols, (16 * n), 0.0f, d_c2_weight, 144);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 32, 144, (16 * n), 1.0f, t59_cm, (16 * n), h1_cols, (16 * n), 0.0f, d_c2_weight, 144);
     }
 
     /* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
@@ -771,10 +985,16 @@ static float train_step(const dlc_step *s) {
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
     {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t93_cm[i0 * (64 * n) + i1 * 64 + i2] = t93[i0 * 64 + i1 * 1024 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(16, parts_, train_step_k57, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 16; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t93_cm[i0 * (64 * n) + i1 * 64 + i2] = t93[i0 * 64 + i1 * 1024 + i2];
+                    }
                 }
             }
         }
@@ -782,7 +1002,7 @@ static float train_step(const dlc_step *s) {
 
     /* %d.c1.weight: f32[16,1,3,3] = conv2d_weight_grad %x, %93 {stride: 1, padding: 1}   @11:34 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 9, (64 * n), 1.0f, t93_cm, (64 * n), x_cols, (64 * n), 0.0f, d_c1_weight, 9);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 9, (64 * n), 1.0f, t93_cm, (64 * n), x_cols, (64 * n), 0.0f, d_c1_weight, 9);
     }
 
     /* %d.bn1.bias: f32[16] = reshape %67   @11:30 */
@@ -806,6 +1026,172 @@ static float train_step(const dlc_step *s) {
     }
 
     return t52[0];
+}
+
+/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
+    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t13[i0 * 1024 + i1 * 64 + i2] = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
+    float *const t15 = (float *)t14;  /* f32[16,1,1] */
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t16[i0 * 1024 + i1 * 64 + i2] = (t13[i0 * 1024 + i1 * 64 + i2] - t15[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 7 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
+static void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t17[i0] = (t16[i0] * t16[i0]);
+    }
+}
+
+/* Kernel 12 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
+    float *const t27 = (float *)t26;  /* f32[16,1,1] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
+    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t30[i0 * 1024 + i1 * 64 + i2] = ((t16[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + t29[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 17 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
+static void sgd_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t46[i0] = dlc_relu(t30[i0]);
+    }
+}
+
+/* Kernel 23 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
+    float *const t48_gemm = (float *)(arena + (10944 * n + 448));  /* f32[32,N,16] */
+    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 32; i1++) {
+            for (int64_t i2 = 0; i2 < 16; i2++) {
+                t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 27 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (28416 * n + 448));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t52_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 33 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 32). */
+static void sgd_step_k33(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
+    float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 16; i2++) {
+                t59_cm[i0 * (16 * n) + i1 * 16 + i2] = t59[i0 * 16 + i1 * 512 + i2];
+            }
+        }
+    }
+}
+
+/* Kernel 57 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 16). */
+static void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t93_cm = (float *)(arena + (2752 * n));  /* f32[16,N,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t93_cm[i0 * (64 * n) + i1 * 64 + i2] = t93[i0 * 64 + i1 * 1024 + i2];
+            }
+        }
+    }
 }
 
 /* Entry 'sgd': arena 40256*N + 832 bytes. */
@@ -951,15 +1337,21 @@ static float sgd_step(const dlc_step *s) {
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 9, 1.0f, c1_weight, 9, x_cols, (64 * n), 0.0f, t13_gemm, (64 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 9, 1.0f, c1_weight, 9, x_cols, (64 * n), 0.0f, t13_gemm, (64 * n));
     }
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t13[i0 * 1024 + i1 * 64 + i2] = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t13[i0 * 1024 + i1 * 64 + i2] = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
+                    }
                 }
             }
         }
@@ -982,10 +1374,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %16: f32[N,16,8,8] = sub %13, %15   @11:30 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t16[i0 * 1024 + i1 * 64 + i2] = (t13[i0 * 1024 + i1 * 64 + i2] - t15[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t16[i0 * 1024 + i1 * 64 + i2] = (t13[i0 * 1024 + i1 * 64 + i2] - t15[i1]);
+                    }
                 }
             }
         }
@@ -993,8 +1391,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %17: f32[N,16,8,8] = square %16   @11:30 */
     {
-        for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
-            t17[i0] = (t16[i0] * t16[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((1024 * n), parts_, sgd_step_k7, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
+                t17[i0] = (t16[i0] * t16[i0]);
+            }
         }
     }
 
@@ -1036,10 +1440,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %30: f32[N,16,8,8] = add %28, %29   @11:30 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t30[i0 * 1024 + i1 * 64 + i2] = ((t16[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + t29[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k12, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t30[i0 * 1024 + i1 * 64 + i2] = ((t16[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + t29[i1]);
+                    }
                 }
             }
         }
@@ -1071,8 +1481,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %46: f32[N,16,8,8] = relu %30   @11:25 */
     {
-        for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
-            t46[i0] = dlc_relu(t30[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((1024 * n), parts_, sgd_step_k17, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
+                t46[i0] = dlc_relu(t30[i0]);
+            }
         }
     }
 
@@ -1139,15 +1555,21 @@ static float sgd_step(const dlc_step *s) {
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, (16 * n), 144, 1.0f, c2_weight, 144, h1_cols, (16 * n), 0.0f, t48_gemm, (16 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, (16 * n), 144, 1.0f, c2_weight, 144, h1_cols, (16 * n), 0.0f, t48_gemm, (16 * n));
     }
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 32; i1++) {
-                for (int64_t i2 = 0; i2 < 16; i2++) {
-                    t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k23, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 32; i1++) {
+                    for (int64_t i2 = 0; i2 < 16; i2++) {
+                        t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+                    }
                 }
             }
         }
@@ -1194,7 +1616,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);
@@ -1224,24 +1646,30 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t52_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k27, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t52_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
     /* %54: f32[N,128] = matmul %d.logits, %fc.weight   @13:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, fc_weight, 128, 0.0f, t54, 128);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, fc_weight, 128, 0.0f, t54, 128);
     }
 
     /* %d.fc.weight: f32[10,128] = matmul %d.logits, %50 {transpose_a: true}   @13:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 128, n, -s->lr, d_logits, 10, t50, 128, 1.0f, fc_weight, 128);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 128, n, -s->lr, d_logits, 10, t50, 128, 1.0f, fc_weight, 128);
     }
 
     /* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
@@ -1282,10 +1710,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
     {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 16; i2++) {
-                    t59_cm[i0 * (16 * n) + i1 * 16 + i2] = t59[i0 * 16 + i1 * 512 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(32, parts_, sgd_step_k33, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 32; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 16; i2++) {
+                        t59_cm[i0 * (16 * n) + i1 * 16 + i2] = t59[i0 * 16 + i1 * 512 + i2];
+                    }
                 }
             }
         }
@@ -1293,7 +1727,7 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 144, (16 * n), 32, 1.0f, c2_weight, 144, t59_cm, (16 * n), 0.0f, d_h1_cols, (16 * n));
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 144, (16 * n), 32, 1.0f, c2_weight, 144, t59_cm, (16 * n), 0.0f, d_h1_cols, (16 * n));
     }
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
@@ -1453,7 +1887,7 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.c2.weight: f32[32,16,3,3] = conv2d_weight_grad %h1, %59 {stride: 1, padding: 1}   @12:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 32, 144, (16 * n), -s->lr, t59_cm, (16 * n), h1_cols, (16 * n), 1.0f, c2_weight, 144);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 32, 144, (16 * n), -s->lr, t59_cm, (16 * n), h1_cols, (16 * n), 1.0f, c2_weight, 144);
     }
 
     /* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
@@ -1567,10 +2001,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
     {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t93_cm[i0 * (64 * n) + i1 * 64 + i2] = t93[i0 * 64 + i1 * 1024 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(16, parts_, sgd_step_k57, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 16; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t93_cm[i0 * (64 * n) + i1 * 64 + i2] = t93[i0 * 64 + i1 * 1024 + i2];
+                    }
                 }
             }
         }
@@ -1578,7 +2018,7 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.c1.weight: f32[16,1,3,3] = conv2d_weight_grad %x, %93 {stride: 1, padding: 1}   @11:34 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 9, (64 * n), -s->lr, t93_cm, (64 * n), x_cols, (64 * n), 1.0f, c1_weight, 9);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 9, (64 * n), -s->lr, t93_cm, (64 * n), x_cols, (64 * n), 1.0f, c1_weight, 9);
     }
 
     /* %d.bn1.bias: f32[16] = reshape %67   @11:30 */
@@ -1637,6 +2077,54 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t52[0];
+}
+
+/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
+    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
+    float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t19 = (float *)bn1_running_mean;  /* f32[16,1,1] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
+    float *const t27 = (float *)t26;  /* f32[16,1,1] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t46[i0 * 1024 + i1 * 64 + i2] = dlc_relu(((((t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]) - t19[i1]) * t27[i1]) + t29[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 11 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
+    float *const t48_gemm = (float *)(arena + (448 * n));  /* f32[32,N,16] */
+    float *const t48 = (float *)(arena + (6848 * n + 64));  /* f32[N,32,4,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 32; i1++) {
+            for (int64_t i2 = 0; i2 < 16; i2++) {
+                t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+            }
+        }
+    }
 }
 
 /* Entry 'eval': arena 20160*N + 64 bytes. */
@@ -1721,7 +2209,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 9, 1.0f, c1_weight, 9, x_cols, (64 * n), 0.0f, t13_gemm, (64 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 9, 1.0f, c1_weight, 9, x_cols, (64 * n), 0.0f, t13_gemm, (64 * n));
     }
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
@@ -1733,10 +2221,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %46: f32[N,16,8,8] = relu %30   @11:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t46[i0 * 1024 + i1 * 64 + i2] = dlc_relu(((((t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]) - t19[i1]) * t27[i1]) + t29[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t46[i0 * 1024 + i1 * 64 + i2] = dlc_relu(((((t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]) - t19[i1]) * t27[i1]) + t29[i1]));
+                    }
                 }
             }
         }
@@ -1803,15 +2297,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, (16 * n), 144, 1.0f, c2_weight, 144, h1_cols, (16 * n), 0.0f, t48_gemm, (16 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, (16 * n), 144, 1.0f, c2_weight, 144, h1_cols, (16 * n), 0.0f, t48_gemm, (16 * n));
     }
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 32; i1++) {
-                for (int64_t i2 = 0; i2 < 16; i2++) {
-                    t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 32; i1++) {
+                    for (int64_t i2 = 0; i2 < 16; i2++) {
+                        t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+                    }
                 }
             }
         }
@@ -1856,7 +2356,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);
@@ -1883,6 +2383,54 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t52[0];
+}
+
+/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
+    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
+    float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t19 = (float *)bn1_running_mean;  /* f32[16,1,1] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
+    float *const t27 = (float *)t26;  /* f32[16,1,1] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t46[i0 * 1024 + i1 * 64 + i2] = dlc_relu(((((t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]) - t19[i1]) * t27[i1]) + t29[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 11 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
+    float *const t48_gemm = (float *)(arena + (448 * n));  /* f32[32,N,16] */
+    float *const t48 = (float *)(arena + (6848 * n + 64));  /* f32[N,32,4,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 32; i1++) {
+            for (int64_t i2 = 0; i2 < 16; i2++) {
+                t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+            }
+        }
+    }
 }
 
 /* Entry 'predict': arena 20160*N + 64 bytes. */
@@ -1965,7 +2513,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 9, 1.0f, c1_weight, 9, x_cols, (64 * n), 0.0f, t13_gemm, (64 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 9, 1.0f, c1_weight, 9, x_cols, (64 * n), 0.0f, t13_gemm, (64 * n));
     }
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
@@ -1977,10 +2525,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %46: f32[N,16,8,8] = relu %30   @11:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t46[i0 * 1024 + i1 * 64 + i2] = dlc_relu(((((t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]) - t19[i1]) * t27[i1]) + t29[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t46[i0 * 1024 + i1 * 64 + i2] = dlc_relu(((((t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]) - t19[i1]) * t27[i1]) + t29[i1]));
+                    }
                 }
             }
         }
@@ -2047,15 +2601,21 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, (16 * n), 144, 1.0f, c2_weight, 144, h1_cols, (16 * n), 0.0f, t48_gemm, (16 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 32, (16 * n), 144, 1.0f, c2_weight, 144, h1_cols, (16 * n), 0.0f, t48_gemm, (16 * n));
     }
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 32; i1++) {
-                for (int64_t i2 = 0; i2 < 16; i2++) {
-                    t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 32; i1++) {
+                    for (int64_t i2 = 0; i2 < 16; i2++) {
+                        t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
+                    }
                 }
             }
         }
@@ -2100,7 +2660,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);

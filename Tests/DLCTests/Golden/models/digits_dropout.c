@@ -9,6 +9,82 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 256; i1++) {
+            t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 256*N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (t6[i0] * t7[i0]);
+    }
+}
+
+/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
+    float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t10_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 10 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 256). */
+static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    float *const d_h = (float *)(arena + (3264 * n + 64));  /* f32[N,256] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[256] */
+    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
+            t17[i0 * 256 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
 /* Entry 'train': arena 4288*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -37,14 +113,20 @@ static float train_step(const dlc_step *s) {
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 256);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 256);
     }
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 256; i1++) {
-                t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 256; i1++) {
+                    t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
@@ -66,8 +148,14 @@ static float train_step(const dlc_step *s) {
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
-        for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-            h[i0] = (t6[i0] * t7[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((256 * n), parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (256 * n); i0++) {
+                h[i0] = (t6[i0] * t7[i0]);
+            }
         }
     }
 
@@ -90,7 +178,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -120,24 +208,30 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %11   @12:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t10_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t10_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
     /* %d.h: f32[N,256] = matmul %d.logits, %fc2.weight   @10:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 10, 1.0f, d_logits, 10, fc2_weight, 256, 0.0f, d_h, 256);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 10, 1.0f, d_logits, 10, fc2_weight, 256, 0.0f, d_h, 256);
     }
 
     /* %d.fc2.weight: f32[10,256] = matmul %d.logits, %h {transpose_a: true}   @10:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 256, n, 1.0f, d_logits, 10, h, 256, 0.0f, d_fc2_weight, 256);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 256, n, 1.0f, d_logits, 10, h, 256, 0.0f, d_fc2_weight, 256);
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
@@ -152,13 +246,19 @@ static float train_step(const dlc_step *s) {
 
     /* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
     {
-        memset(d_fc1_bias, 0, sizeof(float) * 256);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 256; i1++) {
-                const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
-                t17[i0 * 256 + i1] = v_;
-                d_fc1_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(256, parts_, train_step_k10, (void *)s);
+        }
+        else {
+            memset(d_fc1_bias, 0, sizeof(float) * 256);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 256; i1++) {
+                    const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
+                    t17[i0 * 256 + i1] = v_;
+                    d_fc1_bias[i1] += v_;
+                }
             }
         }
     }
@@ -180,11 +280,87 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 64, n, 1.0f, t17, 256, x, 64, 0.0f, d_fc1_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 64, n, 1.0f, t17, 256, x, 64, 0.0f, d_fc1_weight, 64);
         }
     }
 
     return t10[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 256; i1++) {
+            t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 256*N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (t6[i0] * t7[i0]);
+    }
+}
+
+/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
+    float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t10_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 10 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 256). */
+static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    float *const d_h = (float *)(arena + (3264 * n + 64));  /* f32[N,256] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    float *const d_fc1_bias = (float *)(arena + (4288 * n + 128));  /* f32[256] */
+    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
+            t17[i0 * 256 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
 }
 
 /* Entry 'sgd': arena 4288*N + 1152 bytes. */
@@ -213,14 +389,20 @@ static float sgd_step(const dlc_step *s) {
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 256);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 256);
     }
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 256; i1++) {
-                t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 256; i1++) {
+                    t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
@@ -242,8 +424,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
-        for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-            h[i0] = (t6[i0] * t7[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((256 * n), parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (256 * n); i0++) {
+                h[i0] = (t6[i0] * t7[i0]);
+            }
         }
     }
 
@@ -266,7 +454,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -296,24 +484,30 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %11   @12:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t10_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t10_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
     /* %d.h: f32[N,256] = matmul %d.logits, %fc2.weight   @10:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 10, 1.0f, d_logits, 10, fc2_weight, 256, 0.0f, d_h, 256);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 10, 1.0f, d_logits, 10, fc2_weight, 256, 0.0f, d_h, 256);
     }
 
     /* %d.fc2.weight: f32[10,256] = matmul %d.logits, %h {transpose_a: true}   @10:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 256, n, -s->lr, d_logits, 10, h, 256, 1.0f, fc2_weight, 256);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 256, n, -s->lr, d_logits, 10, h, 256, 1.0f, fc2_weight, 256);
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
@@ -328,13 +522,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
     {
-        memset(d_fc1_bias, 0, sizeof(float) * 256);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 256; i1++) {
-                const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
-                t17[i0 * 256 + i1] = v_;
-                d_fc1_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(256, parts_, sgd_step_k10, (void *)s);
+        }
+        else {
+            memset(d_fc1_bias, 0, sizeof(float) * 256);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 256; i1++) {
+                    const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
+                    t17[i0 * 256 + i1] = v_;
+                    d_fc1_bias[i1] += v_;
+                }
             }
         }
     }
@@ -356,7 +556,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 64, n, -s->lr, t17, 256, x, 64, 1.0f, fc1_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 64, n, -s->lr, t17, 256, x, 64, 1.0f, fc1_weight, 64);
         }
     }
 
@@ -375,6 +575,37 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t10[0];
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 256; i1++) {
+            t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 256*N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (t6[i0] * t7[i0]);
+    }
 }
 
 /* Entry 'eval': arena 3072*N + 64 bytes. */
@@ -396,14 +627,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 256);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 256);
     }
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 256; i1++) {
-                t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 256; i1++) {
+                    t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
@@ -417,8 +654,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
-        for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-            h[i0] = (t6[i0] * t7[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((256 * n), parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (256 * n); i0++) {
+                h[i0] = (t6[i0] * t7[i0]);
+            }
         }
     }
 
@@ -441,7 +684,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -470,6 +713,37 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     return t10[0];
 }
 
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 256; i1++) {
+            t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 256*N). */
+static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (t6[i0] * t7[i0]);
+    }
+}
+
 /* Entry 'predict': arena 3072*N bytes. */
 static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -487,14 +761,20 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 256);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 256, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 256);
     }
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 256; i1++) {
-                t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 256; i1++) {
+                    t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
@@ -508,8 +788,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
-        for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-            h[i0] = (t6[i0] * t7[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((256 * n), parts_, predict_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (256 * n); i0++) {
+                h[i0] = (t6[i0] * t7[i0]);
+            }
         }
     }
 
@@ -532,7 +818,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);

@@ -9,6 +9,80 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 64*N). */
+static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
+    float *const t6 = (float *)x;  /* f32[N,64] */
+    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        flat[i0] = (t6[i0] / 16.0f);
+    }
+}
+
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 128; i1++) {
+            t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
+    float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t11_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 9 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 128). */
+static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
+    float *const t17 = (float *)(arena + (1472 * n + 64));  /* f32[N,128] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[128] */
+    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
+            t17[i0 * 128 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
 /* Entry 'train': arena 1984*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -36,21 +110,33 @@ static float train_step(const dlc_step *s) {
 
     /* %flat: f32[N,64] = div %6, %7   @10:37 */
     {
-        for (int64_t i0 = 0; i0 < (64 * n); i0++) {
-            flat[i0] = (t6[i0] / 16.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((64 * n), parts_, train_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (64 * n); i0++) {
+                flat[i0] = (t6[i0] / 16.0f);
+            }
         }
     }
 
     /* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 64, 1.0f, flat, 64, fc1_weight, 64, 0.0f, t9, 128);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 64, 1.0f, flat, 64, fc1_weight, 64, 0.0f, t9, 128);
     }
 
     /* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 128; i1++) {
-                t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 128; i1++) {
+                    t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
@@ -74,7 +160,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -104,24 +190,30 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %12   @13:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t11_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t11_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
     /* %14: f32[N,128] = matmul %d.logits, %fc2.weight   @11:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, fc2_weight, 128, 0.0f, t14, 128);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, fc2_weight, 128, 0.0f, t14, 128);
     }
 
     /* %d.fc2.weight: f32[10,128] = matmul %d.logits, %9 {transpose_a: true}   @11:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 128, n, 1.0f, d_logits, 10, t9, 128, 0.0f, d_fc2_weight, 128);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 128, n, 1.0f, d_logits, 10, t9, 128, 0.0f, d_fc2_weight, 128);
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
@@ -136,13 +228,19 @@ static float train_step(const dlc_step *s) {
 
     /* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
     {
-        memset(d_fc1_bias, 0, sizeof(float) * 128);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 128; i1++) {
-                const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
-                t17[i0 * 128 + i1] = v_;
-                d_fc1_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(128, parts_, train_step_k9, (void *)s);
+        }
+        else {
+            memset(d_fc1_bias, 0, sizeof(float) * 128);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 128; i1++) {
+                    const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
+                    t17[i0 * 128 + i1] = v_;
+                    d_fc1_bias[i1] += v_;
+                }
             }
         }
     }
@@ -164,11 +262,85 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, 1.0f, t17, 128, flat, 64, 0.0f, d_fc1_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, 1.0f, t17, 128, flat, 64, 0.0f, d_fc1_weight, 64);
         }
     }
 
     return t11[0];
+}
+
+/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 64*N). */
+static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
+    float *const t6 = (float *)x;  /* f32[N,64] */
+    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        flat[i0] = (t6[i0] / 16.0f);
+    }
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 128; i1++) {
+            t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
+    float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t11_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 9 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 128). */
+static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
+    float *const t17 = (float *)(arena + (1472 * n + 128));  /* f32[N,128] */
+    float *const d_fc1_bias = (float *)(arena + (1984 * n + 128));  /* f32[128] */
+    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
+            t17[i0 * 128 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
 }
 
 /* Entry 'sgd': arena 1984*N + 640 bytes. */
@@ -196,21 +368,33 @@ static float sgd_step(const dlc_step *s) {
 
     /* %flat: f32[N,64] = div %6, %7   @10:37 */
     {
-        for (int64_t i0 = 0; i0 < (64 * n); i0++) {
-            flat[i0] = (t6[i0] / 16.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((64 * n), parts_, sgd_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (64 * n); i0++) {
+                flat[i0] = (t6[i0] / 16.0f);
+            }
         }
     }
 
     /* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 64, 1.0f, flat, 64, fc1_weight, 64, 0.0f, t9, 128);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 64, 1.0f, flat, 64, fc1_weight, 64, 0.0f, t9, 128);
     }
 
     /* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 128; i1++) {
-                t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 128; i1++) {
+                    t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
@@ -234,7 +418,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -264,24 +448,30 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %12   @13:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t11_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t11_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
     /* %14: f32[N,128] = matmul %d.logits, %fc2.weight   @11:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, fc2_weight, 128, 0.0f, t14, 128);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 10, 1.0f, d_logits, 10, fc2_weight, 128, 0.0f, t14, 128);
     }
 
     /* %d.fc2.weight: f32[10,128] = matmul %d.logits, %9 {transpose_a: true}   @11:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 128, n, -s->lr, d_logits, 10, t9, 128, 1.0f, fc2_weight, 128);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 128, n, -s->lr, d_logits, 10, t9, 128, 1.0f, fc2_weight, 128);
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
@@ -296,13 +486,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
     {
-        memset(d_fc1_bias, 0, sizeof(float) * 128);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 128; i1++) {
-                const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
-                t17[i0 * 128 + i1] = v_;
-                d_fc1_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(128, parts_, sgd_step_k9, (void *)s);
+        }
+        else {
+            memset(d_fc1_bias, 0, sizeof(float) * 128);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 128; i1++) {
+                    const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
+                    t17[i0 * 128 + i1] = v_;
+                    d_fc1_bias[i1] += v_;
+                }
             }
         }
     }
@@ -324,7 +520,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, -s->lr, t17, 128, flat, 64, 1.0f, fc1_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, -s->lr, t17, 128, flat, 64, 1.0f, fc1_weight, 64);
         }
     }
 
@@ -343,6 +539,37 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t11[0];
+}
+
+/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 64*N). */
+static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
+    float *const t6 = (float *)x;  /* f32[N,64] */
+    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        flat[i0] = (t6[i0] / 16.0f);
+    }
+}
+
+/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 128; i1++) {
+            t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+        }
+    }
 }
 
 /* Entry 'eval': arena 768*N + 64 bytes. */
@@ -364,21 +591,33 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %flat: f32[N,64] = div %6, %7   @10:37 */
     {
-        for (int64_t i0 = 0; i0 < (64 * n); i0++) {
-            flat[i0] = (t6[i0] / 16.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((64 * n), parts_, eval_with_targets_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (64 * n); i0++) {
+                flat[i0] = (t6[i0] / 16.0f);
+            }
         }
     }
 
     /* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 64, 1.0f, flat, 64, fc1_weight, 64, 0.0f, t9, 128);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 64, 1.0f, flat, 64, fc1_weight, 64, 0.0f, t9, 128);
     }
 
     /* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 128; i1++) {
-                t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 128; i1++) {
+                    t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
@@ -402,7 +641,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -431,6 +670,37 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     return t11[0];
 }
 
+/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 64*N). */
+static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
+    float *const t6 = (float *)x;  /* f32[N,64] */
+    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        flat[i0] = (t6[i0] / 16.0f);
+    }
+}
+
+/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 128; i1++) {
+            t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
 /* Entry 'predict': arena 768*N bytes. */
 static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -448,21 +718,33 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %flat: f32[N,64] = div %6, %7   @10:37 */
     {
-        for (int64_t i0 = 0; i0 < (64 * n); i0++) {
-            flat[i0] = (t6[i0] / 16.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((64 * n), parts_, predict_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (64 * n); i0++) {
+                flat[i0] = (t6[i0] / 16.0f);
+            }
         }
     }
 
     /* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 64, 1.0f, flat, 64, fc1_weight, 64, 0.0f, t9, 128);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 64, 1.0f, flat, 64, fc1_weight, 64, 0.0f, t9, 128);
     }
 
     /* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 128; i1++) {
-                t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 128; i1++) {
+                    t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
@@ -486,7 +768,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);

@@ -9,6 +9,27 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t12_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
 /* Entry 'train': arena 704*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -58,7 +79,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
@@ -86,7 +107,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
@@ -114,7 +135,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
@@ -144,13 +165,19 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %13   @15:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t12_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t12_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -171,7 +198,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, d_logits, 10, linear_out_weight, 32, 0.0f, d_h2, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, d_logits, 10, linear_out_weight, 32, 0.0f, d_h2, 32);
         }
     }
 
@@ -195,7 +222,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 32, n, 1.0f, d_logits, 10, h2, 32, 0.0f, d_linear_out_weight, 32);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 32, n, 1.0f, d_logits, 10, h2, 32, 0.0f, d_linear_out_weight, 32);
         }
     }
 
@@ -239,7 +266,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 32, 1.0f, t18, 32, linear_2_weight, 32, 0.0f, d_h1, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 32, 1.0f, t18, 32, linear_2_weight, 32, 0.0f, d_h1, 32);
         }
     }
 
@@ -263,7 +290,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, 1.0f, t18, 32, h1, 32, 0.0f, d_linear_2_weight, 32);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, 1.0f, t18, 32, h1, 32, 0.0f, d_linear_2_weight, 32);
         }
     }
 
@@ -297,11 +324,32 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 64, n, 1.0f, t22, 32, x, 64, 0.0f, d_linear_1_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 64, n, 1.0f, t22, 32, x, 64, 0.0f, d_linear_1_weight, 64);
         }
     }
 
     return t12[0];
+}
+
+/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t12_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
 }
 
 /* Entry 'sgd': arena 704*N + 384 bytes. */
@@ -350,7 +398,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
@@ -378,7 +426,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
@@ -406,7 +454,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
@@ -436,13 +484,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %13   @15:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t12_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t12_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -463,7 +517,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, d_logits, 10, linear_out_weight, 32, 0.0f, d_h2, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, d_logits, 10, linear_out_weight, 32, 0.0f, d_h2, 32);
         }
     }
 
@@ -487,7 +541,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 32, n, -s->lr, d_logits, 10, h2, 32, 1.0f, linear_out_weight, 32);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 32, n, -s->lr, d_logits, 10, h2, 32, 1.0f, linear_out_weight, 32);
         }
     }
 
@@ -531,7 +585,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 32, 1.0f, t18, 32, linear_2_weight, 32, 0.0f, d_h1, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 32, 1.0f, t18, 32, linear_2_weight, 32, 0.0f, d_h1, 32);
         }
     }
 
@@ -555,7 +609,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, -s->lr, t18, 32, h1, 32, 1.0f, linear_2_weight, 32);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, -s->lr, t18, 32, h1, 32, 1.0f, linear_2_weight, 32);
         }
     }
 
@@ -589,7 +643,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 64, n, -s->lr, t22, 32, x, 64, 1.0f, linear_1_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 64, n, -s->lr, t22, 32, x, 64, 1.0f, linear_1_weight, 64);
         }
     }
 
@@ -655,7 +709,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
@@ -683,7 +737,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
@@ -711,7 +765,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
@@ -795,7 +849,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
@@ -823,7 +877,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 32; i1++) {
                     h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
@@ -851,7 +905,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);

@@ -9,6 +9,27 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const z = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
+    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_z + i0 * 10;
+        const float *const p_ = t6_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
 /* Entry 'train': arena 192*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -44,7 +65,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
@@ -74,13 +95,19 @@ static float train_step(const dlc_step *s) {
 
     /* %d.z: f32[N,10] = softmax_cross_entropy_grad %z, %y, %7   @11:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_z + i0 * 10;
-            const float *const p_ = t6_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_z + i0 * 10;
+                const float *const p_ = t6_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -104,7 +131,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, d_z, 10, x, 64, 0.0f, d_fc_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, d_z, 10, x, 64, 0.0f, d_fc_weight, 64);
         }
     }
 
@@ -119,6 +146,27 @@ static float train_step(const dlc_step *s) {
     }
 
     return t6[0];
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const z = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
+    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_z + i0 * 10;
+        const float *const p_ = t6_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
 }
 
 /* Entry 'sgd': arena 192*N + 128 bytes. */
@@ -155,7 +203,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
@@ -185,13 +233,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.z: f32[N,10] = softmax_cross_entropy_grad %z, %y, %7   @11:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_z + i0 * 10;
-            const float *const p_ = t6_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_z + i0 * 10;
+                const float *const p_ = t6_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -215,7 +269,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, -s->lr, d_z, 10, x, 64, 1.0f, fc_weight, 64);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, -s->lr, d_z, 10, x, 64, 1.0f, fc_weight, 64);
         }
     }
 
@@ -271,7 +325,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
@@ -348,7 +402,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);

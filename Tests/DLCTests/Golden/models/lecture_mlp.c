@@ -59,7 +59,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + fc1_bias[i1]));
@@ -87,7 +87,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + fc2_bias[i1]));
@@ -113,7 +113,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);
@@ -167,7 +167,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, out_weight, 10, 0.0f, d_h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, out_weight, 10, 0.0f, d_h, 10);
         }
     }
 
@@ -191,7 +191,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, d_pred, 1, h, 10, 0.0f, d_out_weight, 10);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, d_pred, 1, h, 10, 0.0f, d_out_weight, 10);
         }
     }
 
@@ -227,7 +227,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t20, 10, fc2_weight, 10, 0.0f, t21, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t20, 10, fc2_weight, 10, 0.0f, t21, 10);
         }
     }
 
@@ -251,7 +251,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, 1.0f, t20, 10, t8, 10, 0.0f, d_fc2_weight, 10);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, 1.0f, t20, 10, t8, 10, 0.0f, d_fc2_weight, 10);
         }
     }
 
@@ -284,7 +284,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, 1.0f, t24, 10, x, 1, 0.0f, d_fc1_weight, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, 1.0f, t24, 10, x, 1, 0.0f, d_fc1_weight, 1);
         }
     }
 
@@ -338,7 +338,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + fc1_bias[i1]));
@@ -366,7 +366,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + fc2_bias[i1]));
@@ -392,7 +392,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);
@@ -446,7 +446,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, out_weight, 10, 0.0f, d_h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, out_weight, 10, 0.0f, d_h, 10);
         }
     }
 
@@ -470,7 +470,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, d_pred, 1, h, 10, 1.0f, out_weight, 10);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, d_pred, 1, h, 10, 1.0f, out_weight, 10);
         }
     }
 
@@ -506,7 +506,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t20, 10, fc2_weight, 10, 0.0f, t21, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t20, 10, fc2_weight, 10, 0.0f, t21, 10);
         }
     }
 
@@ -530,7 +530,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, -s->lr, t20, 10, t8, 10, 1.0f, fc2_weight, 10);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, -s->lr, t20, 10, t8, 10, 1.0f, fc2_weight, 10);
         }
     }
 
@@ -563,7 +563,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, -s->lr, t24, 10, x, 1, 1.0f, fc1_weight, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, -s->lr, t24, 10, x, 1, 1.0f, fc1_weight, 1);
         }
     }
 
@@ -628,7 +628,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + fc1_bias[i1]));
@@ -656,7 +656,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + fc2_bias[i1]));
@@ -682,7 +682,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);
@@ -739,7 +739,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + fc1_bias[i1]));
@@ -767,7 +767,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + fc2_bias[i1]));
@@ -793,7 +793,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);

@@ -9,6 +9,39 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32 */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t6[i0] = (((w[0] * x[i0]) + b[0]) - y[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = powf(t6[i0], 2.0f);
+    }
+}
+
 /* Entry 'train': arena 128*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -33,15 +66,27 @@ static float train_step(const dlc_step *s) {
 
     /* %6: f32[N] = sub %pred, %y   @12:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t6[i0] = (((w[0] * x[i0]) + b[0]) - y[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t6[i0] = (((w[0] * x[i0]) + b[0]) - y[i0]);
+            }
         }
     }
 
     /* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t7[i0] = powf(t6[i0], 2.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t7[i0] = powf(t6[i0], 2.0f);
+            }
         }
     }
 
@@ -88,6 +133,39 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
+/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32 */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t6[i0] = (((w[0] * x[i0]) + b[0]) - y[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = powf(t6[i0], 2.0f);
+    }
+}
+
 /* Entry 'sgd': arena 128*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -112,15 +190,27 @@ static float sgd_step(const dlc_step *s) {
 
     /* %6: f32[N] = sub %pred, %y   @12:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t6[i0] = (((w[0] * x[i0]) + b[0]) - y[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t6[i0] = (((w[0] * x[i0]) + b[0]) - y[i0]);
+            }
         }
     }
 
     /* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t7[i0] = powf(t6[i0], 2.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t7[i0] = powf(t6[i0], 2.0f);
+            }
         }
     }
 
@@ -177,6 +267,39 @@ static float sgd_step(const dlc_step *s) {
     return t8[0];
 }
 
+/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32 */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((w[0] * x[i0]) + b[0]);
+    }
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = powf((pred[i0] - y[i0]), 2.0f);
+    }
+}
+
 /* Entry 'eval': arena 128*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -194,15 +317,27 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N] = add %4, %b   @10:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = ((w[0] * x[i0]) + b[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = ((w[0] * x[i0]) + b[0]);
+            }
         }
     }
 
     /* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t7[i0] = powf((pred[i0] - y[i0]), 2.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t7[i0] = powf((pred[i0] - y[i0]), 2.0f);
+            }
         }
     }
 
@@ -221,6 +356,23 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     return t8[0];
 }
 
+/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32 */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((w[0] * x[i0]) + b[0]);
+    }
+}
+
 /* Entry 'predict': arena 64*N bytes. */
 static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -234,8 +386,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N] = add %4, %b   @10:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = ((w[0] * x[i0]) + b[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = ((w[0] * x[i0]) + b[0]);
+            }
         }
     }
 

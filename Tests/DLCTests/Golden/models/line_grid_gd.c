@@ -9,6 +9,152 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        i_2[i0] = floorf(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t4[i0] = (x[i0] - i_2[i0]);
+    }
+}
+
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_to_i32(i_2[i0]);
+    }
+}
+
+/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = (1.0f - a[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t12[i0] = dlc_add_i32(k_2[i0], 1);
+    }
+}
+
+/* Kernel 7 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+        }
+    }
+}
+
+/* Kernel 10 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t20 = (float *)(arena + (448 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+    }
+}
+
+/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            t22[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * a[i0]);
+        }
+    }
+}
+
+/* Kernel 13 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t24 = (float *)(arena + (384 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            t24[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * t9[i0]);
+        }
+    }
+}
+
 /* Entry 'train': arena 448*N + 512 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -40,22 +186,40 @@ static float train_step(const dlc_step *s) {
 
     /* %i: f32[N] = floor %x   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            i_2[i0] = floorf(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                i_2[i0] = floorf(x[i0]);
+            }
         }
     }
 
     /* %4: f32[N] = sub %x, %i   @11:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t4[i0] = (x[i0] - i_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t4[i0] = (x[i0] - i_2[i0]);
+            }
         }
     }
 
     /* %k: i32[N] = int %i   @12:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            k_2[i0] = dlc_to_i32(i_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                k_2[i0] = dlc_to_i32(i_2[i0]);
+            }
         }
     }
 
@@ -70,15 +234,27 @@ static float train_step(const dlc_step *s) {
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t9[i0] = (1.0f - a[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t9[i0] = (1.0f - a[i0]);
+            }
         }
     }
 
     /* %12: i32[N] = add %k, %11   @13:43 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t12[i0] = dlc_add_i32(k_2[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t12[i0] = dlc_add_i32(k_2[i0], 1);
+            }
         }
     }
 
@@ -93,9 +269,15 @@ static float train_step(const dlc_step *s) {
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+                }
             }
         }
     }
@@ -116,16 +298,28 @@ static float train_step(const dlc_step *s) {
 
     /* %d.pred: f32[N,2] = mul %17, %20   @15:14 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, train_step_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+            }
         }
     }
 
     /* %22: f32[N,2] = mul %d.pred, %a   @13:48 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                t22[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * a[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    t22[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * a[i0]);
+                }
             }
         }
     }
@@ -144,9 +338,15 @@ static float train_step(const dlc_step *s) {
 
     /* %24: f32[N,2] = mul %d.pred, %9   @13:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                t24[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * t9[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k13, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    t24[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * t9[i0]);
+                }
             }
         }
     }
@@ -171,6 +371,152 @@ static float train_step(const dlc_step *s) {
     }
 
     return t16[0];
+}
+
+/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        i_2[i0] = floorf(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t4[i0] = (x[i0] - i_2[i0]);
+    }
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_to_i32(i_2[i0]);
+    }
+}
+
+/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = (1.0f - a[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t12[i0] = dlc_add_i32(k_2[i0], 1);
+    }
+}
+
+/* Kernel 7 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+        }
+    }
+}
+
+/* Kernel 10 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t20 = (float *)(arena + (448 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+    }
+}
+
+/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            t22[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * a[i0]);
+        }
+    }
+}
+
+/* Kernel 13 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t24 = (float *)(arena + (384 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            t24[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * t9[i0]);
+        }
+    }
 }
 
 /* Entry 'sgd': arena 448*N + 512 bytes. */
@@ -203,22 +549,40 @@ static float sgd_step(const dlc_step *s) {
 
     /* %i: f32[N] = floor %x   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            i_2[i0] = floorf(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                i_2[i0] = floorf(x[i0]);
+            }
         }
     }
 
     /* %4: f32[N] = sub %x, %i   @11:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t4[i0] = (x[i0] - i_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t4[i0] = (x[i0] - i_2[i0]);
+            }
         }
     }
 
     /* %k: i32[N] = int %i   @12:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            k_2[i0] = dlc_to_i32(i_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                k_2[i0] = dlc_to_i32(i_2[i0]);
+            }
         }
     }
 
@@ -233,15 +597,27 @@ static float sgd_step(const dlc_step *s) {
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t9[i0] = (1.0f - a[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t9[i0] = (1.0f - a[i0]);
+            }
         }
     }
 
     /* %12: i32[N] = add %k, %11   @13:43 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t12[i0] = dlc_add_i32(k_2[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t12[i0] = dlc_add_i32(k_2[i0], 1);
+            }
         }
     }
 
@@ -256,9 +632,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k7, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+                }
             }
         }
     }
@@ -279,16 +661,28 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.pred: f32[N,2] = mul %17, %20   @15:14 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, sgd_step_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+            }
         }
     }
 
     /* %22: f32[N,2] = mul %d.pred, %a   @13:48 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                t22[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * a[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    t22[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * a[i0]);
+                }
             }
         }
     }
@@ -307,9 +701,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %24: f32[N,2] = mul %d.pred, %9   @13:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                t24[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * t9[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k13, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    t24[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * t9[i0]);
+                }
             }
         }
     }
@@ -336,6 +736,100 @@ static float sgd_step(const dlc_step *s) {
     return t16[0];
 }
 
+/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        i_2[i0] = floorf(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t4[i0] = (x[i0] - i_2[i0]);
+    }
+}
+
+/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_to_i32(i_2[i0]);
+    }
+}
+
+/* Kernel 4 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = (1.0f - a[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t12[i0] = dlc_add_i32(k_2[i0], 1);
+    }
+}
+
+/* Kernel 7 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+        }
+    }
+}
+
 /* Entry 'eval': arena 320*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -359,22 +853,40 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %i: f32[N] = floor %x   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            i_2[i0] = floorf(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                i_2[i0] = floorf(x[i0]);
+            }
         }
     }
 
     /* %4: f32[N] = sub %x, %i   @11:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t4[i0] = (x[i0] - i_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t4[i0] = (x[i0] - i_2[i0]);
+            }
         }
     }
 
     /* %k: i32[N] = int %i   @12:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            k_2[i0] = dlc_to_i32(i_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                k_2[i0] = dlc_to_i32(i_2[i0]);
+            }
         }
     }
 
@@ -389,15 +901,27 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t9[i0] = (1.0f - a[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t9[i0] = (1.0f - a[i0]);
+            }
         }
     }
 
     /* %12: i32[N] = add %k, %11   @13:43 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t12[i0] = dlc_add_i32(k_2[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t12[i0] = dlc_add_i32(k_2[i0], 1);
+            }
         }
     }
 
@@ -412,9 +936,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k7, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+                }
             }
         }
     }
@@ -430,6 +960,100 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t16[0];
+}
+
+/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        i_2[i0] = floorf(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t4[i0] = (x[i0] - i_2[i0]);
+    }
+}
+
+/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_to_i32(i_2[i0]);
+    }
+}
+
+/* Kernel 4 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = (1.0f - a[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t12[i0] = dlc_add_i32(k_2[i0], 1);
+    }
+}
+
+/* Kernel 7 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+        }
+    }
 }
 
 /* Entry 'predict': arena 320*N bytes. */
@@ -453,22 +1077,40 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %i: f32[N] = floor %x   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            i_2[i0] = floorf(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                i_2[i0] = floorf(x[i0]);
+            }
         }
     }
 
     /* %4: f32[N] = sub %x, %i   @11:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t4[i0] = (x[i0] - i_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t4[i0] = (x[i0] - i_2[i0]);
+            }
         }
     }
 
     /* %k: i32[N] = int %i   @12:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            k_2[i0] = dlc_to_i32(i_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                k_2[i0] = dlc_to_i32(i_2[i0]);
+            }
         }
     }
 
@@ -483,15 +1125,27 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t9[i0] = (1.0f - a[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t9[i0] = (1.0f - a[i0]);
+            }
         }
     }
 
     /* %12: i32[N] = add %k, %11   @13:43 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t12[i0] = dlc_add_i32(k_2[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t12[i0] = dlc_add_i32(k_2[i0], 1);
+            }
         }
     }
 
@@ -506,9 +1160,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k7, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
+                }
             }
         }
     }

@@ -9,6 +9,177 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
+    float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
+    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            for (int64_t i2 = 0; i2 < 576; i2++) {
+                t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
+    float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
+    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 9 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
+    float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 120; i1++) {
+            t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
+    float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 84; i1++) {
+            t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 14 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k14(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
+    float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t20_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 18 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 84). */
+static void train_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
+    float *const t23 = (float *)(arena + (133312 * n + 64));  /* f32[N,84] */
+    float *const t26 = (float *)(arena + (133696 * n + 64));  /* f32[N,84] */
+    float *const d_f2_bias = s->grads[7];  /* f32[84] */
+    memset(d_f2_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t18[i0 * 84 + i1] > 0.0f ? t23[i0 * 84 + i1] : 0.0f);
+            t26[i0 * 84 + i1] = v_;
+            d_f2_bias[i1] += v_;
+        }
+    }
+}
+
+/* Kernel 21 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 120). */
+static void train_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
+    float *const t27 = (float *)(arena + (134080 * n + 64));  /* f32[N,120] */
+    float *const t30 = (float *)(arena + (134592 * n + 64));  /* f32[N,120] */
+    float *const d_f1_bias = s->grads[5];  /* f32[120] */
+    memset(d_f1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t17[i0 * 120 + i1] > 0.0f ? t27[i0 * 120 + i1] : 0.0f);
+            t30[i0 * 120 + i1] = v_;
+            d_f1_bias[i1] += v_;
+        }
+    }
+}
+
+/* Kernel 26 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 16). */
+static void train_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t36 = (float *)(arena + (136128 * n + 64));  /* f32[N,16,8,8] */
+    float *const t36_cm = (float *)(arena + (127104 * n));  /* f32[16,N,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t36_cm[i0 * (64 * n) + i1 * 64 + i2] = t36[i0 * 64 + i1 * 1024 + i2];
+            }
+        }
+    }
+}
+
+/* Kernel 57 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 6). */
+static void train_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t41 = (float *)(arena + (140224 * n + 64));  /* f32[N,6,24,24] */
+    float *const t41_cm = (float *)(arena + (71424 * n));  /* f32[6,N,24,24] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 576; i2++) {
+                t41_cm[i0 * (576 * n) + i1 * 576 + i2] = t41[i0 * 576 + i1 * 3456 + i2];
+            }
+        }
+    }
+}
+
 /* Entry 'train': arena 178624*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -89,15 +260,21 @@ static float train_step(const dlc_step *s) {
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 6, (576 * n), 25, 1.0f, c1_weight, 25, x_cols, (576 * n), 0.0f, t12_gemm, (576 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 6, (576 * n), 25, 1.0f, c1_weight, 25, x_cols, (576 * n), 0.0f, t12_gemm, (576 * n));
     }
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                for (int64_t i2 = 0; i2 < 576; i2++) {
-                    t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 6; i1++) {
+                    for (int64_t i2 = 0; i2 < 576; i2++) {
+                        t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+                    }
                 }
             }
         }
@@ -146,15 +323,21 @@ static float train_step(const dlc_step *s) {
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 150, 1.0f, c2_weight, 150, h1_cols, (64 * n), 0.0f, t14_gemm, (64 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 150, 1.0f, c2_weight, 150, h1_cols, (64 * n), 0.0f, t14_gemm, (64 * n));
     }
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+                    }
                 }
             }
         }
@@ -184,28 +367,40 @@ static float train_step(const dlc_step *s) {
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 120, 256, 1.0f, t16, 256, f1_weight, 256, 0.0f, t17, 120);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 120, 256, 1.0f, t16, 256, f1_weight, 256, 0.0f, t17, 120);
     }
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 120; i1++) {
-                t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 120; i1++) {
+                    t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+                }
             }
         }
     }
 
     /* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 84, 120, 1.0f, t17, 120, f2_weight, 120, 0.0f, t18, 84);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 84, 120, 1.0f, t17, 120, f2_weight, 120, 0.0f, t18, 84);
     }
 
     /* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 84; i1++) {
-                t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 84; i1++) {
+                    t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+                }
             }
         }
     }
@@ -229,7 +424,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);
@@ -259,24 +454,30 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %21   @18:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t20_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k14, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t20_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
     /* %23: f32[N,84] = matmul %d.logits, %f3.weight   @16:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 84, 10, 1.0f, d_logits, 10, f3_weight, 84, 0.0f, t23, 84);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 84, 10, 1.0f, d_logits, 10, f3_weight, 84, 0.0f, t23, 84);
     }
 
     /* %d.f3.weight: f32[10,84] = matmul %d.logits, %18 {transpose_a: true}   @16:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 84, n, 1.0f, d_logits, 10, t18, 84, 0.0f, d_f3_weight, 84);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 84, n, 1.0f, d_logits, 10, t18, 84, 0.0f, d_f3_weight, 84);
     }
 
     /* %d.f3.bias: f32[10] = sum_to %d.logits   @16:18 */
@@ -291,48 +492,60 @@ static float train_step(const dlc_step *s) {
 
     /* %26: f32[N,84] = relu_grad %23, %18   @16:21 */
     {
-        memset(d_f2_bias, 0, sizeof(float) * 84);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 84; i1++) {
-                const float v_ = (t18[i0 * 84 + i1] > 0.0f ? t23[i0 * 84 + i1] : 0.0f);
-                t26[i0 * 84 + i1] = v_;
-                d_f2_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(84, parts_, train_step_k18, (void *)s);
+        }
+        else {
+            memset(d_f2_bias, 0, sizeof(float) * 84);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 84; i1++) {
+                    const float v_ = (t18[i0 * 84 + i1] > 0.0f ? t23[i0 * 84 + i1] : 0.0f);
+                    t26[i0 * 84 + i1] = v_;
+                    d_f2_bias[i1] += v_;
+                }
             }
         }
     }
 
     /* %27: f32[N,120] = matmul %26, %f2.weight   @16:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 120, 84, 1.0f, t26, 84, f2_weight, 120, 0.0f, t27, 120);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 120, 84, 1.0f, t26, 84, f2_weight, 120, 0.0f, t27, 120);
     }
 
     /* %d.f2.weight: f32[84,120] = matmul %26, %17 {transpose_a: true}   @16:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 84, 120, n, 1.0f, t26, 84, t17, 120, 0.0f, d_f2_weight, 120);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 84, 120, n, 1.0f, t26, 84, t17, 120, 0.0f, d_f2_weight, 120);
     }
 
     /* %30: f32[N,120] = relu_grad %27, %17   @16:29 */
     {
-        memset(d_f1_bias, 0, sizeof(float) * 120);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 120; i1++) {
-                const float v_ = (t17[i0 * 120 + i1] > 0.0f ? t27[i0 * 120 + i1] : 0.0f);
-                t30[i0 * 120 + i1] = v_;
-                d_f1_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(120, parts_, train_step_k21, (void *)s);
+        }
+        else {
+            memset(d_f1_bias, 0, sizeof(float) * 120);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 120; i1++) {
+                    const float v_ = (t17[i0 * 120 + i1] > 0.0f ? t27[i0 * 120 + i1] : 0.0f);
+                    t30[i0 * 120 + i1] = v_;
+                    d_f1_bias[i1] += v_;
+                }
             }
         }
     }
 
     /* %31: f32[N,256] = matmul %30, %f1.weight   @16:29 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 120, 1.0f, t30, 120, f1_weight, 256, 0.0f, t31, 256);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 120, 1.0f, t30, 120, f1_weight, 256, 0.0f, t31, 256);
     }
 
     /* %d.f1.weight: f32[120,256] = matmul %30, %16 {transpose_a: true}   @16:29 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 120, 256, n, 1.0f, t30, 120, t16, 256, 0.0f, d_f1_weight, 256);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 120, 256, n, 1.0f, t30, 120, t16, 256, 0.0f, d_f1_weight, 256);
     }
 
     /* %35: f32[N,16,8,8] = max_pool2d_grad %14, %d.h2 {kernel: 2, stride: 2, padding: 0}   @15:14 */
@@ -363,10 +576,16 @@ static float train_step(const dlc_step *s) {
 
     /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
     {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t36_cm[i0 * (64 * n) + i1 * 64 + i2] = t36[i0 * 64 + i1 * 1024 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(16, parts_, train_step_k26, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 16; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t36_cm[i0 * (64 * n) + i1 * 64 + i2] = t36[i0 * 64 + i1 * 1024 + i2];
+                    }
                 }
             }
         }
@@ -374,7 +593,7 @@ static float train_step(const dlc_step *s) {
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 150, (64 * n), 16, 1.0f, c2_weight, 150, t36_cm, (64 * n), 0.0f, d_h1_cols, (64 * n));
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 150, (64 * n), 16, 1.0f, c2_weight, 150, t36_cm, (64 * n), 0.0f, d_h1_cols, (64 * n));
     }
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
@@ -761,7 +980,7 @@ static float train_step(const dlc_step *s) {
 
     /* %d.c2.weight: f32[16,6,5,5] = conv2d_weight_grad %h1, %36 {stride: 1, padding: 0}   @15:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 150, (64 * n), 1.0f, t36_cm, (64 * n), h1_cols, (64 * n), 0.0f, d_c2_weight, 150);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 150, (64 * n), 1.0f, t36_cm, (64 * n), h1_cols, (64 * n), 0.0f, d_c2_weight, 150);
     }
 
     /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
@@ -792,10 +1011,16 @@ static float train_step(const dlc_step *s) {
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
     {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 576; i2++) {
-                    t41_cm[i0 * (576 * n) + i1 * 576 + i2] = t41[i0 * 576 + i1 * 3456 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(6, parts_, train_step_k57, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 6; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 576; i2++) {
+                        t41_cm[i0 * (576 * n) + i1 * 576 + i2] = t41[i0 * 576 + i1 * 3456 + i2];
+                    }
                 }
             }
         }
@@ -803,10 +1028,181 @@ static float train_step(const dlc_step *s) {
 
     /* %d.c1.weight: f32[6,1,5,5] = conv2d_weight_grad %x, %41 {stride: 1, padding: 0}   @14:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 6, 25, (576 * n), 1.0f, t41_cm, (576 * n), x_cols, (576 * n), 0.0f, d_c1_weight, 25);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 6, 25, (576 * n), 1.0f, t41_cm, (576 * n), x_cols, (576 * n), 0.0f, d_c1_weight, 25);
     }
 
     return t20[0];
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
+    float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
+    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            for (int64_t i2 = 0; i2 < 576; i2++) {
+                t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
+    float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
+    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 9 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
+    float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 120; i1++) {
+            t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
+    float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 84; i1++) {
+            t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 14 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k14(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
+    float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t20_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 18 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 84). */
+static void sgd_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
+    float *const t23 = (float *)(arena + (133312 * n + 64));  /* f32[N,84] */
+    float *const t26 = (float *)(arena + (133696 * n + 128));  /* f32[N,84] */
+    float *const d_f2_bias = (float *)(arena + (134080 * n + 128));  /* f32[84] */
+    memset(d_f2_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t18[i0 * 84 + i1] > 0.0f ? t23[i0 * 84 + i1] : 0.0f);
+            t26[i0 * 84 + i1] = v_;
+            d_f2_bias[i1] += v_;
+        }
+    }
+}
+
+/* Kernel 21 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 120). */
+static void sgd_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
+    float *const t27 = (float *)(arena + (134080 * n + 512));  /* f32[N,120] */
+    float *const t30 = (float *)(arena + (134592 * n + 512));  /* f32[N,120] */
+    float *const d_f1_bias = (float *)(arena + (135104 * n + 512));  /* f32[120] */
+    memset(d_f1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t17[i0 * 120 + i1] > 0.0f ? t27[i0 * 120 + i1] : 0.0f);
+            t30[i0 * 120 + i1] = v_;
+            d_f1_bias[i1] += v_;
+        }
+    }
+}
+
+/* Kernel 26 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 16). */
+static void sgd_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t36 = (float *)(arena + (136128 * n + 1024));  /* f32[N,16,8,8] */
+    float *const t36_cm = (float *)(arena + (127104 * n));  /* f32[16,N,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t36_cm[i0 * (64 * n) + i1 * 64 + i2] = t36[i0 * 64 + i1 * 1024 + i2];
+            }
+        }
+    }
+}
+
+/* Kernel 57 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 6). */
+static void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t41 = (float *)(arena + (140224 * n + 1088));  /* f32[N,6,24,24] */
+    float *const t41_cm = (float *)(arena + (71424 * n));  /* f32[6,N,24,24] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 576; i2++) {
+                t41_cm[i0 * (576 * n) + i1 * 576 + i2] = t41[i0 * 576 + i1 * 3456 + i2];
+            }
+        }
+    }
 }
 
 /* Entry 'sgd': arena 178624*N + 1152 bytes. */
@@ -884,15 +1280,21 @@ static float sgd_step(const dlc_step *s) {
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 6, (576 * n), 25, 1.0f, c1_weight, 25, x_cols, (576 * n), 0.0f, t12_gemm, (576 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 6, (576 * n), 25, 1.0f, c1_weight, 25, x_cols, (576 * n), 0.0f, t12_gemm, (576 * n));
     }
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                for (int64_t i2 = 0; i2 < 576; i2++) {
-                    t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 6; i1++) {
+                    for (int64_t i2 = 0; i2 < 576; i2++) {
+                        t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+                    }
                 }
             }
         }
@@ -941,15 +1343,21 @@ static float sgd_step(const dlc_step *s) {
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 150, 1.0f, c2_weight, 150, h1_cols, (64 * n), 0.0f, t14_gemm, (64 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 150, 1.0f, c2_weight, 150, h1_cols, (64 * n), 0.0f, t14_gemm, (64 * n));
     }
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+                    }
                 }
             }
         }
@@ -979,28 +1387,40 @@ static float sgd_step(const dlc_step *s) {
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 120, 256, 1.0f, t16, 256, f1_weight, 256, 0.0f, t17, 120);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 120, 256, 1.0f, t16, 256, f1_weight, 256, 0.0f, t17, 120);
     }
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 120; i1++) {
-                t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k9, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 120; i1++) {
+                    t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+                }
             }
         }
     }
 
     /* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 84, 120, 1.0f, t17, 120, f2_weight, 120, 0.0f, t18, 84);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 84, 120, 1.0f, t17, 120, f2_weight, 120, 0.0f, t18, 84);
     }
 
     /* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 84; i1++) {
-                t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 84; i1++) {
+                    t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+                }
             }
         }
     }
@@ -1024,7 +1444,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);
@@ -1054,24 +1474,30 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %21   @18:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t20_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k14, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t20_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
     /* %23: f32[N,84] = matmul %d.logits, %f3.weight   @16:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 84, 10, 1.0f, d_logits, 10, f3_weight, 84, 0.0f, t23, 84);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 84, 10, 1.0f, d_logits, 10, f3_weight, 84, 0.0f, t23, 84);
     }
 
     /* %d.f3.weight: f32[10,84] = matmul %d.logits, %18 {transpose_a: true}   @16:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 84, n, -s->lr, d_logits, 10, t18, 84, 1.0f, f3_weight, 84);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 84, n, -s->lr, d_logits, 10, t18, 84, 1.0f, f3_weight, 84);
     }
 
     /* %d.f3.bias: f32[10] = sum_to %d.logits   @16:18 */
@@ -1086,48 +1512,60 @@ static float sgd_step(const dlc_step *s) {
 
     /* %26: f32[N,84] = relu_grad %23, %18   @16:21 */
     {
-        memset(d_f2_bias, 0, sizeof(float) * 84);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 84; i1++) {
-                const float v_ = (t18[i0 * 84 + i1] > 0.0f ? t23[i0 * 84 + i1] : 0.0f);
-                t26[i0 * 84 + i1] = v_;
-                d_f2_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(84, parts_, sgd_step_k18, (void *)s);
+        }
+        else {
+            memset(d_f2_bias, 0, sizeof(float) * 84);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 84; i1++) {
+                    const float v_ = (t18[i0 * 84 + i1] > 0.0f ? t23[i0 * 84 + i1] : 0.0f);
+                    t26[i0 * 84 + i1] = v_;
+                    d_f2_bias[i1] += v_;
+                }
             }
         }
     }
 
     /* %27: f32[N,120] = matmul %26, %f2.weight   @16:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 120, 84, 1.0f, t26, 84, f2_weight, 120, 0.0f, t27, 120);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 120, 84, 1.0f, t26, 84, f2_weight, 120, 0.0f, t27, 120);
     }
 
     /* %d.f2.weight: f32[84,120] = matmul %26, %17 {transpose_a: true}   @16:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 84, 120, n, -s->lr, t26, 84, t17, 120, 1.0f, f2_weight, 120);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 84, 120, n, -s->lr, t26, 84, t17, 120, 1.0f, f2_weight, 120);
     }
 
     /* %30: f32[N,120] = relu_grad %27, %17   @16:29 */
     {
-        memset(d_f1_bias, 0, sizeof(float) * 120);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 120; i1++) {
-                const float v_ = (t17[i0 * 120 + i1] > 0.0f ? t27[i0 * 120 + i1] : 0.0f);
-                t30[i0 * 120 + i1] = v_;
-                d_f1_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(120, parts_, sgd_step_k21, (void *)s);
+        }
+        else {
+            memset(d_f1_bias, 0, sizeof(float) * 120);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 120; i1++) {
+                    const float v_ = (t17[i0 * 120 + i1] > 0.0f ? t27[i0 * 120 + i1] : 0.0f);
+                    t30[i0 * 120 + i1] = v_;
+                    d_f1_bias[i1] += v_;
+                }
             }
         }
     }
 
     /* %31: f32[N,256] = matmul %30, %f1.weight   @16:29 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 120, 1.0f, t30, 120, f1_weight, 256, 0.0f, t31, 256);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 120, 1.0f, t30, 120, f1_weight, 256, 0.0f, t31, 256);
     }
 
     /* %d.f1.weight: f32[120,256] = matmul %30, %16 {transpose_a: true}   @16:29 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 120, 256, n, -s->lr, t30, 120, t16, 256, 1.0f, f1_weight, 256);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 120, 256, n, -s->lr, t30, 120, t16, 256, 1.0f, f1_weight, 256);
     }
 
     /* %35: f32[N,16,8,8] = max_pool2d_grad %14, %d.h2 {kernel: 2, stride: 2, padding: 0}   @15:14 */
@@ -1158,10 +1596,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
     {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t36_cm[i0 * (64 * n) + i1 * 64 + i2] = t36[i0 * 64 + i1 * 1024 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(16, parts_, sgd_step_k26, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 16; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t36_cm[i0 * (64 * n) + i1 * 64 + i2] = t36[i0 * 64 + i1 * 1024 + i2];
+                    }
                 }
             }
         }
@@ -1169,7 +1613,7 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 150, (64 * n), 16, 1.0f, c2_weight, 150, t36_cm, (64 * n), 0.0f, d_h1_cols, (64 * n));
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 150, (64 * n), 16, 1.0f, c2_weight, 150, t36_cm, (64 * n), 0.0f, d_h1_cols, (64 * n));
     }
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
@@ -1556,7 +2000,7 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.c2.weight: f32[16,6,5,5] = conv2d_weight_grad %h1, %36 {stride: 1, padding: 0}   @15:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 150, (64 * n), -s->lr, t36_cm, (64 * n), h1_cols, (64 * n), 1.0f, c2_weight, 150);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 150, (64 * n), -s->lr, t36_cm, (64 * n), h1_cols, (64 * n), 1.0f, c2_weight, 150);
     }
 
     /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
@@ -1587,10 +2031,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
     {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 576; i2++) {
-                    t41_cm[i0 * (576 * n) + i1 * 576 + i2] = t41[i0 * 576 + i1 * 3456 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(6, parts_, sgd_step_k57, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 6; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 576; i2++) {
+                        t41_cm[i0 * (576 * n) + i1 * 576 + i2] = t41[i0 * 576 + i1 * 3456 + i2];
+                    }
                 }
             }
         }
@@ -1598,7 +2048,7 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.c1.weight: f32[6,1,5,5] = conv2d_weight_grad %x, %41 {stride: 1, padding: 0}   @14:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 6, 25, (576 * n), -s->lr, t41_cm, (576 * n), x_cols, (576 * n), 1.0f, c1_weight, 25);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 6, 25, (576 * n), -s->lr, t41_cm, (576 * n), x_cols, (576 * n), 1.0f, c1_weight, 25);
     }
 
     /* %c1.bias: f32[6] = param c1.bias   @8:11 */
@@ -1637,6 +2087,76 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t20[0];
+}
+
+/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
+    float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,6,24,24] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            for (int64_t i2 = 0; i2 < 576; i2++) {
+                t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 6 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
+    float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 9 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,120] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 120; i1++) {
+            t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 11 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
+    float *const t18 = (float *)(arena + (57600 * n));  /* f32[N,84] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 84; i1++) {
+            t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+        }
+    }
 }
 
 /* Entry 'eval': arena 71424*N + 64 bytes. */
@@ -1691,15 +2211,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 6, (576 * n), 25, 1.0f, c1_weight, 25, x_cols, (576 * n), 0.0f, t12_gemm, (576 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 6, (576 * n), 25, 1.0f, c1_weight, 25, x_cols, (576 * n), 0.0f, t12_gemm, (576 * n));
     }
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                for (int64_t i2 = 0; i2 < 576; i2++) {
-                    t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 6; i1++) {
+                    for (int64_t i2 = 0; i2 < 576; i2++) {
+                        t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+                    }
                 }
             }
         }
@@ -1746,15 +2272,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 150, 1.0f, c2_weight, 150, h1_cols, (64 * n), 0.0f, t14_gemm, (64 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 150, 1.0f, c2_weight, 150, h1_cols, (64 * n), 0.0f, t14_gemm, (64 * n));
     }
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+                    }
                 }
             }
         }
@@ -1782,28 +2314,40 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 120, 256, 1.0f, t16, 256, f1_weight, 256, 0.0f, t17, 120);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 120, 256, 1.0f, t16, 256, f1_weight, 256, 0.0f, t17, 120);
     }
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 120; i1++) {
-                t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k9, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 120; i1++) {
+                    t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+                }
             }
         }
     }
 
     /* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 84, 120, 1.0f, t17, 120, f2_weight, 120, 0.0f, t18, 84);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 84, 120, 1.0f, t17, 120, f2_weight, 120, 0.0f, t18, 84);
     }
 
     /* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 84; i1++) {
-                t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 84; i1++) {
+                    t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+                }
             }
         }
     }
@@ -1827,7 +2371,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);
@@ -1854,6 +2398,76 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t20[0];
+}
+
+/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
+    float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,6,24,24] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            for (int64_t i2 = 0; i2 < 576; i2++) {
+                t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 6 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
+    float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+            }
+        }
+    }
+}
+
+/* Kernel 9 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,120] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 120; i1++) {
+            t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 11 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
+    float *const t18 = (float *)(arena + (57600 * n));  /* f32[N,84] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 84; i1++) {
+            t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+        }
+    }
 }
 
 /* Entry 'predict': arena 71424*N bytes. */
@@ -1906,15 +2520,21 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 6, (576 * n), 25, 1.0f, c1_weight, 25, x_cols, (576 * n), 0.0f, t12_gemm, (576 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 6, (576 * n), 25, 1.0f, c1_weight, 25, x_cols, (576 * n), 0.0f, t12_gemm, (576 * n));
     }
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                for (int64_t i2 = 0; i2 < 576; i2++) {
-                    t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 6; i1++) {
+                    for (int64_t i2 = 0; i2 < 576; i2++) {
+                        t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
+                    }
                 }
             }
         }
@@ -1961,15 +2581,21 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 150, 1.0f, c2_weight, 150, h1_cols, (64 * n), 0.0f, t14_gemm, (64 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 16, (64 * n), 150, 1.0f, c2_weight, 150, h1_cols, (64 * n), 0.0f, t14_gemm, (64 * n));
     }
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 16; i1++) {
+                    for (int64_t i2 = 0; i2 < 64; i2++) {
+                        t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
+                    }
                 }
             }
         }
@@ -1997,28 +2623,40 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 120, 256, 1.0f, t16, 256, f1_weight, 256, 0.0f, t17, 120);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 120, 256, 1.0f, t16, 256, f1_weight, 256, 0.0f, t17, 120);
     }
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 120; i1++) {
-                t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k9, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 120; i1++) {
+                    t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
+                }
             }
         }
     }
 
     /* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 84, 120, 1.0f, t17, 120, f2_weight, 120, 0.0f, t18, 84);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 84, 120, 1.0f, t17, 120, f2_weight, 120, 0.0f, t18, 84);
     }
 
     /* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 84; i1++) {
-                t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 84; i1++) {
+                    t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
+                }
             }
         }
     }
@@ -2042,7 +2680,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);

@@ -9,6 +9,81 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 512; i1++) {
+            t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+        }
+    }
+}
+
+/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t8_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 9 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 512). */
+static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
+    float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
+    float *const t14 = (float *)(arena + (4288 * n + 64));  /* f32[N,512] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[512] */
+    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
+            t14[i0 * 512 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
 /* Entry 'train': arena 6336*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -34,28 +109,40 @@ static float train_step(const dlc_step *s) {
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 512, 784, 1.0f, x, 784, fc1_weight, 784, 0.0f, t6, 512);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 512, 784, 1.0f, x, 784, fc1_weight, 784, 0.0f, t6, 512);
     }
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 512; i1++) {
-                t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 512; i1++) {
+                    t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 512, 1.0f, t6, 512, fc2_weight, 512, 0.0f, logits, 10);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 512, 1.0f, t6, 512, fc2_weight, 512, 0.0f, logits, 10);
     }
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 10; i1++) {
+                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+                }
             }
         }
     }
@@ -81,24 +168,30 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @10:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t8_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t8_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
     /* %11: f32[N,512] = matmul %d.logits, %fc2.weight   @8:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 512, 10, 1.0f, d_logits, 10, fc2_weight, 512, 0.0f, t11, 512);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 512, 10, 1.0f, d_logits, 10, fc2_weight, 512, 0.0f, t11, 512);
     }
 
     /* %d.fc2.weight: f32[10,512] = matmul %d.logits, %6 {transpose_a: true}   @8:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 512, n, 1.0f, d_logits, 10, t6, 512, 0.0f, d_fc2_weight, 512);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 512, n, 1.0f, d_logits, 10, t6, 512, 0.0f, d_fc2_weight, 512);
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
@@ -113,23 +206,104 @@ static float train_step(const dlc_step *s) {
 
     /* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
     {
-        memset(d_fc1_bias, 0, sizeof(float) * 512);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 512; i1++) {
-                const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
-                t14[i0 * 512 + i1] = v_;
-                d_fc1_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(512, parts_, train_step_k9, (void *)s);
+        }
+        else {
+            memset(d_fc1_bias, 0, sizeof(float) * 512);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 512; i1++) {
+                    const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
+                    t14[i0 * 512 + i1] = v_;
+                    d_fc1_bias[i1] += v_;
+                }
             }
         }
     }
 
     /* %d.fc1.weight: f32[512,784] = matmul %14, %x {transpose_a: true}   @8:22 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 512, 784, n, 1.0f, t14, 512, x, 784, 0.0f, d_fc1_weight, 784);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 512, 784, n, 1.0f, t14, 512, x, 784, 0.0f, d_fc1_weight, 784);
     }
 
     return t8[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 512; i1++) {
+            t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+        }
+    }
+}
+
+/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
+        float *const d_ = d_logits + i0 * 10;
+        const float *const p_ = t8_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 9 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 512). */
+static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
+    float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
+    float *const t14 = (float *)(arena + (4288 * n + 128));  /* f32[N,512] */
+    float *const d_fc1_bias = (float *)(arena + (6336 * n + 128));  /* f32[512] */
+    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = begin_; i1 < end_; i1++) {
+            const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
+            t14[i0 * 512 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
 }
 
 /* Entry 'sgd': arena 6336*N + 2176 bytes. */
@@ -155,28 +329,40 @@ static float sgd_step(const dlc_step *s) {
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 512, 784, 1.0f, x, 784, fc1_weight, 784, 0.0f, t6, 512);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 512, 784, 1.0f, x, 784, fc1_weight, 784, 0.0f, t6, 512);
     }
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 512; i1++) {
-                t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 512; i1++) {
+                    t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 512, 1.0f, t6, 512, fc2_weight, 512, 0.0f, logits, 10);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 512, 1.0f, t6, 512, fc2_weight, 512, 0.0f, logits, 10);
     }
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 10; i1++) {
+                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+                }
             }
         }
     }
@@ -202,24 +388,30 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @10:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
-            float *const d_ = d_logits + i0 * 10;
-            const float *const p_ = t8_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
+                float *const d_ = d_logits + i0 * 10;
+                const float *const p_ = t8_probs + i0 * 10;
+                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
     /* %11: f32[N,512] = matmul %d.logits, %fc2.weight   @8:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 512, 10, 1.0f, d_logits, 10, fc2_weight, 512, 0.0f, t11, 512);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 512, 10, 1.0f, d_logits, 10, fc2_weight, 512, 0.0f, t11, 512);
     }
 
     /* %d.fc2.weight: f32[10,512] = matmul %d.logits, %6 {transpose_a: true}   @8:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 512, n, -s->lr, d_logits, 10, t6, 512, 1.0f, fc2_weight, 512);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 512, n, -s->lr, d_logits, 10, t6, 512, 1.0f, fc2_weight, 512);
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
@@ -234,20 +426,26 @@ static float sgd_step(const dlc_step *s) {
 
     /* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
     {
-        memset(d_fc1_bias, 0, sizeof(float) * 512);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 512; i1++) {
-                const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
-                t14[i0 * 512 + i1] = v_;
-                d_fc1_bias[i1] += v_;
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(512, parts_, sgd_step_k9, (void *)s);
+        }
+        else {
+            memset(d_fc1_bias, 0, sizeof(float) * 512);
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                #pragma omp simd
+                for (int64_t i1 = 0; i1 < 512; i1++) {
+                    const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
+                    t14[i0 * 512 + i1] = v_;
+                    d_fc1_bias[i1] += v_;
+                }
             }
         }
     }
 
     /* %d.fc1.weight: f32[512,784] = matmul %14, %x {transpose_a: true}   @8:22 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 512, 784, n, -s->lr, t14, 512, x, 784, 1.0f, fc1_weight, 784);
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 512, 784, n, -s->lr, t14, 512, x, 784, 1.0f, fc1_weight, 784);
     }
 
     /* %fc1.bias: f32[512] = param fc1.bias   @5:11 */
@@ -267,6 +465,38 @@ static float sgd_step(const dlc_step *s) {
     return t8[0];
 }
 
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 512; i1++) {
+            t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+        }
+    }
+}
+
 /* Entry 'eval': arena 2112*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -284,28 +514,40 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 512, 784, 1.0f, x, 784, fc1_weight, 784, 0.0f, t6, 512);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 512, 784, 1.0f, x, 784, fc1_weight, 784, 0.0f, t6, 512);
     }
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 512; i1++) {
-                t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 512; i1++) {
+                    t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 512, 1.0f, t6, 512, fc2_weight, 512, 0.0f, logits, 10);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 512, 1.0f, t6, 512, fc2_weight, 512, 0.0f, logits, 10);
     }
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 10; i1++) {
+                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+                }
             }
         }
     }
@@ -330,6 +572,38 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     return t8[0];
 }
 
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 512; i1++) {
+            t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+        }
+    }
+}
+
+/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+        }
+    }
+}
+
 /* Entry 'predict': arena 2112*N bytes. */
 static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -345,28 +619,40 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 512, 784, 1.0f, x, 784, fc1_weight, 784, 0.0f, t6, 512);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 512, 784, 1.0f, x, 784, fc1_weight, 784, 0.0f, t6, 512);
     }
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 512; i1++) {
-                t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 512; i1++) {
+                    t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
+                }
             }
         }
     }
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 512, 1.0f, t6, 512, fc2_weight, 512, 0.0f, logits, 10);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 512, 1.0f, t6, 512, fc2_weight, 512, 0.0f, logits, 10);
     }
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 10; i1++) {
+                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+                }
             }
         }
     }

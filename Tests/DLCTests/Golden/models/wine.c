@@ -9,6 +9,27 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
+        float *const d_ = d_logits + i0 * 3;
+        const float *const p_ = t9_probs + i0 * 3;
+        for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
 /* Entry 'train': arena 256*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -51,7 +72,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 16; i1++) {
                     t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
@@ -79,7 +100,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -109,13 +130,19 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %10   @12:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
-            float *const d_ = d_logits + i0 * 3;
-            const float *const p_ = t9_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
+                float *const d_ = d_logits + i0 * 3;
+                const float *const p_ = t9_probs + i0 * 3;
+                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -136,7 +163,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 3, 1.0f, d_logits, 3, fc2_weight, 16, 0.0f, t12, 16);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 3, 1.0f, d_logits, 3, fc2_weight, 16, 0.0f, t12, 16);
         }
     }
 
@@ -160,7 +187,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 16, n, 1.0f, d_logits, 3, t6, 16, 0.0f, d_fc2_weight, 16);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 16, n, 1.0f, d_logits, 3, t6, 16, 0.0f, d_fc2_weight, 16);
         }
     }
 
@@ -207,11 +234,32 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 13, n, 1.0f, t15, 16, x, 13, 0.0f, d_fc1_weight, 13);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 13, n, 1.0f, t15, 16, x, 13, 0.0f, d_fc1_weight, 13);
         }
     }
 
     return t9[0];
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
+        float *const d_ = d_logits + i0 * 3;
+        const float *const p_ = t9_probs + i0 * 3;
+        for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
 }
 
 /* Entry 'sgd': arena 256*N + 192 bytes. */
@@ -254,7 +302,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 16; i1++) {
                     t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
@@ -282,7 +330,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -312,13 +360,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %10   @12:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
-            float *const d_ = d_logits + i0 * 3;
-            const float *const p_ = t9_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
+                float *const d_ = d_logits + i0 * 3;
+                const float *const p_ = t9_probs + i0 * 3;
+                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -339,7 +393,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 3, 1.0f, d_logits, 3, fc2_weight, 16, 0.0f, t12, 16);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 3, 1.0f, d_logits, 3, fc2_weight, 16, 0.0f, t12, 16);
         }
     }
 
@@ -363,7 +417,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 16, n, -s->lr, d_logits, 3, t6, 16, 1.0f, fc2_weight, 16);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 16, n, -s->lr, d_logits, 3, t6, 16, 1.0f, fc2_weight, 16);
         }
     }
 
@@ -410,7 +464,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 13, n, -s->lr, t15, 16, x, 13, 1.0f, fc1_weight, 13);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 13, n, -s->lr, t15, 16, x, 13, 1.0f, fc1_weight, 13);
         }
     }
 
@@ -466,7 +520,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 16; i1++) {
                     t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
@@ -494,7 +548,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -574,7 +628,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 16; i1++) {
                     t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
@@ -602,7 +656,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);

@@ -9,6 +9,34 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = dlc_sigmoid(t6[i0]);
+    }
+}
+
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t8[i0]);
+    }
+}
+
 /* Entry 'train': arena 192*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -61,7 +89,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
@@ -72,8 +100,14 @@ static float train_step(const dlc_step *s) {
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t7[i0] = dlc_sigmoid(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                t7[i0] = dlc_sigmoid(t6[i0]);
+            }
         }
     }
 
@@ -94,7 +128,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
@@ -105,8 +139,14 @@ static float train_step(const dlc_step *s) {
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t8[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t8[i0]);
+            }
         }
     }
 
@@ -156,7 +196,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 1, 1.0f, t21, 1, l2_weight, 3, 0.0f, t22, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 1, 1.0f, t21, 1, l2_weight, 3, 0.0f, t22, 3);
         }
     }
 
@@ -180,7 +220,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, 1.0f, t21, 1, t7, 3, 0.0f, d_l2_weight, 3);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, 1.0f, t21, 1, t7, 3, 0.0f, d_l2_weight, 3);
         }
     }
 
@@ -217,11 +257,39 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, 1.0f, t27, 3, x, 2, 0.0f, d_l1_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, 1.0f, t27, 3, x, 2, 0.0f, d_l1_weight, 2);
         }
     }
 
     return t10[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = dlc_sigmoid(t6[i0]);
+    }
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t8[i0]);
+    }
 }
 
 /* Entry 'sgd': arena 192*N + 192 bytes. */
@@ -274,7 +342,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
@@ -285,8 +353,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t7[i0] = dlc_sigmoid(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                t7[i0] = dlc_sigmoid(t6[i0]);
+            }
         }
     }
 
@@ -307,7 +381,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
@@ -318,8 +392,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t8[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t8[i0]);
+            }
         }
     }
 
@@ -369,7 +449,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 1, 1.0f, t21, 1, l2_weight, 3, 0.0f, t22, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 1, 1.0f, t21, 1, l2_weight, 3, 0.0f, t22, 3);
         }
     }
 
@@ -393,7 +473,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, -s->lr, t21, 1, t7, 3, 1.0f, l2_weight, 3);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, -s->lr, t21, 1, t7, 3, 1.0f, l2_weight, 3);
         }
     }
 
@@ -430,7 +510,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, -s->lr, t27, 3, x, 2, 1.0f, l1_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, -s->lr, t27, 3, x, 2, 1.0f, l1_weight, 2);
         }
     }
 
@@ -449,6 +529,34 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t10[0];
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = dlc_sigmoid(t6[i0]);
+    }
+}
+
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t8[i0]);
+    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -487,7 +595,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
@@ -498,8 +606,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t7[i0] = dlc_sigmoid(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                t7[i0] = dlc_sigmoid(t6[i0]);
+            }
         }
     }
 
@@ -520,7 +634,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
@@ -531,8 +645,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t8[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t8[i0]);
+            }
         }
     }
 
@@ -548,6 +668,34 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
     return t10[0];
+}
+
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = dlc_sigmoid(t6[i0]);
+    }
+}
+
+/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t8[i0]);
+    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -584,7 +732,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
@@ -595,8 +743,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t7[i0] = dlc_sigmoid(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                t7[i0] = dlc_sigmoid(t6[i0]);
+            }
         }
     }
 
@@ -617,7 +771,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
@@ -628,8 +782,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t8[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t8[i0]);
+            }
         }
     }
 

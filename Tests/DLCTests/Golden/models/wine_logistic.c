@@ -9,6 +9,20 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t4[i0]);
+    }
+}
+
 /* Entry 'train': arena 128*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -49,7 +63,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t4[i0 + i1] = (t4[i0 + i1] + l1_bias[i1]);
@@ -60,8 +74,14 @@ static float train_step(const dlc_step *s) {
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t4[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t4[i0]);
+            }
         }
     }
 
@@ -112,11 +132,25 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, t17, 1, x, 2, 0.0f, d_l1_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, t17, 1, x, 2, 0.0f, d_l1_weight, 2);
         }
     }
 
     return t6[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t4[i0]);
+    }
 }
 
 /* Entry 'sgd': arena 128*N + 192 bytes. */
@@ -158,7 +192,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t4[i0 + i1] = (t4[i0 + i1] + l1_bias[i1]);
@@ -169,8 +203,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t4[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t4[i0]);
+            }
         }
     }
 
@@ -221,7 +261,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, t17, 1, x, 2, 1.0f, l1_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, t17, 1, x, 2, 1.0f, l1_weight, 2);
         }
     }
 
@@ -233,6 +273,20 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t6[0];
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t4[i0]);
+    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -265,7 +319,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t4[i0 + i1] = (t4[i0 + i1] + l1_bias[i1]);
@@ -276,8 +330,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t4[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t4[i0]);
+            }
         }
     }
 
@@ -293,6 +353,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
     return t6[0];
+}
+
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t4[i0]);
+    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -323,7 +397,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t4[i0 + i1] = (t4[i0 + i1] + l1_bias[i1]);
@@ -334,8 +408,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t4[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t4[i0]);
+            }
         }
     }
 

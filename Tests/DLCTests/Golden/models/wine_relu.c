@@ -9,6 +9,20 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t10[i0]);
+    }
+}
+
 /* Entry 'train': arena 256*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -65,7 +79,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
@@ -93,7 +107,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
@@ -119,7 +133,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
@@ -130,8 +144,14 @@ static float train_step(const dlc_step *s) {
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t10[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t10[i0]);
+            }
         }
     }
 
@@ -181,7 +201,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, t23, 1, l3_weight, 10, 0.0f, d_h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, t23, 1, l3_weight, 10, 0.0f, d_h, 10);
         }
     }
 
@@ -205,7 +225,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, t23, 1, h, 10, 0.0f, d_l3_weight, 10);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, t23, 1, h, 10, 0.0f, d_l3_weight, 10);
         }
     }
 
@@ -241,7 +261,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t27, 10, l2_weight, 10, 0.0f, t28, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t27, 10, l2_weight, 10, 0.0f, t28, 10);
         }
     }
 
@@ -265,7 +285,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, 1.0f, t27, 10, t8, 10, 0.0f, d_l2_weight, 10);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, 1.0f, t27, 10, t8, 10, 0.0f, d_l2_weight, 10);
         }
     }
 
@@ -302,11 +322,25 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 2, n, 1.0f, t31, 10, x, 2, 0.0f, d_l1_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 2, n, 1.0f, t31, 10, x, 2, 0.0f, d_l1_weight, 2);
         }
     }
 
     return t12[0];
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t10[i0]);
+    }
 }
 
 /* Entry 'sgd': arena 256*N + 256 bytes. */
@@ -362,7 +396,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
@@ -390,7 +424,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
@@ -416,7 +450,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
@@ -427,8 +461,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t10[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t10[i0]);
+            }
         }
     }
 
@@ -478,7 +518,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, t23, 1, l3_weight, 10, 0.0f, d_h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, t23, 1, l3_weight, 10, 0.0f, d_h, 10);
         }
     }
 
@@ -502,7 +542,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, t23, 1, h, 10, 1.0f, l3_weight, 10);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, t23, 1, h, 10, 1.0f, l3_weight, 10);
         }
     }
 
@@ -538,7 +578,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t27, 10, l2_weight, 10, 0.0f, t28, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t27, 10, l2_weight, 10, 0.0f, t28, 10);
         }
     }
 
@@ -562,7 +602,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, -s->lr, t27, 10, t8, 10, 1.0f, l2_weight, 10);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, -s->lr, t27, 10, t8, 10, 1.0f, l2_weight, 10);
         }
     }
 
@@ -599,7 +639,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 2, n, -s->lr, t31, 10, x, 2, 1.0f, l1_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 2, n, -s->lr, t31, 10, x, 2, 1.0f, l1_weight, 2);
         }
     }
 
@@ -625,6 +665,20 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t12[0];
+}
+
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t10[i0]);
+    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -665,7 +719,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
@@ -693,7 +747,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
@@ -719,7 +773,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
@@ -730,8 +784,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t10[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t10[i0]);
+            }
         }
     }
 
@@ -747,6 +807,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
     return t12[0];
+}
+
+/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        p_2[i0] = dlc_sigmoid(t10[i0]);
+    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -785,7 +859,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
@@ -813,7 +887,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
@@ -839,7 +913,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
@@ -850,8 +924,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            p_2[i0] = dlc_sigmoid(t10[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                p_2[i0] = dlc_sigmoid(t10[i0]);
+            }
         }
     }
 

@@ -9,6 +9,273 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
+        }
+    }
+}
+
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t22[i0] = (t21[i0] * t21[i0]);
+    }
+}
+
+/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
+        }
+    }
+}
+
+/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
+        }
+    }
+}
+
+/* Kernel 12 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t51[i0] = (t50[i0] * t50[i0]);
+    }
+}
+
+/* Kernel 22 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
+    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t73 = (float *)t72;  /* f32[3,1] */
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 23 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 15*N). */
+static void train_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t75[i0] = (t74[i0] * t74[i0]);
+    }
+}
+
+/* Kernel 27 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 34 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k34(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
+    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
+    float *const t102 = (float *)t101;  /* f32[2,1,1] */
+    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 35 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 18*N). */
+static void train_step_k35(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t104[i0] = (t103[i0] * t103[i0]);
+    }
+}
+
+/* Kernel 39 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k39(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
+    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 47 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k47(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
+    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+        }
+    }
+}
+
+/* Kernel 53 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k53(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
+    float *const t145 = (float *)d_u;  /* f32[N] */
+    float *const t146 = (float *)t145;  /* f32[N,1] */
+    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 18; i1++) {
+            t147[i0 * 18 + i1] = t146[i0];
+        }
+    }
+}
+
+/* Kernel 57 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void train_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    float *const t155 = (float *)d_t;  /* f32[N,3,1] */
+    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t157[i0] = (t155[i0] / 5.0f);
+    }
+}
+
+/* Kernel 65 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k65(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
+        }
+    }
+}
+
 /* Entry 'train': arena 768*N + 1216 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -200,17 +467,29 @@ static float train_step(const dlc_step *s) {
 
     /* %21: f32[N,4] = sub %x, %20   @14:19 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
+                }
             }
         }
     }
 
     /* %22: f32[N,4] = square %21   @14:19 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t22[i0] = (t21[i0] * t21[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t22[i0] = (t21[i0] * t21[i0]);
+            }
         }
     }
 
@@ -241,9 +520,15 @@ static float train_step(const dlc_step *s) {
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
+                }
             }
         }
     }
@@ -277,7 +562,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
         }
     }
 
@@ -294,17 +579,29 @@ static float train_step(const dlc_step *s) {
 
     /* %50: f32[N,4] = sub %48, %49   @14:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
+                }
             }
         }
     }
 
     /* %51: f32[N,4] = square %50   @14:13 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t51[i0] = (t50[i0] * t50[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k12, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t51[i0] = (t50[i0] * t50[i0]);
+            }
         }
     }
 
@@ -381,10 +678,16 @@ static float train_step(const dlc_step *s) {
 
     /* %74: f32[N,3,5] = sub %s, %73   @15:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k22, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 5; i2++) {
+                        t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
+                    }
                 }
             }
         }
@@ -392,8 +695,14 @@ static float train_step(const dlc_step *s) {
 
     /* %75: f32[N,3,5] = square %74   @15:18 */
     {
-        for (int64_t i0 = 0; i0 < (15 * n); i0++) {
-            t75[i0] = (t74[i0] * t74[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((15 * n), parts_, train_step_k23, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (15 * n); i0++) {
+                t75[i0] = (t74[i0] * t74[i0]);
+            }
         }
     }
 
@@ -428,10 +737,16 @@ static float train_step(const dlc_step *s) {
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k27, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 5; i2++) {
+                        t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
+                    }
                 }
             }
         }
@@ -491,10 +806,16 @@ static float train_step(const dlc_step *s) {
 
     /* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k34, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    for (int64_t i2 = 0; i2 < 9; i2++) {
+                        t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
+                    }
                 }
             }
         }
@@ -502,8 +823,14 @@ static float train_step(const dlc_step *s) {
 
     /* %104: f32[N,2,3,3] = square %103   @16:35 */
     {
-        for (int64_t i0 = 0; i0 < (18 * n); i0++) {
-            t104[i0] = (t103[i0] * t103[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((18 * n), parts_, train_step_k35, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (18 * n); i0++) {
+                t104[i0] = (t103[i0] * t103[i0]);
+            }
         }
     }
 
@@ -538,10 +865,16 @@ static float train_step(const dlc_step *s) {
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k39, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    for (int64_t i2 = 0; i2 < 9; i2++) {
+                        t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
+                    }
                 }
             }
         }
@@ -607,9 +940,15 @@ static float train_step(const dlc_step *s) {
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k47, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+                }
             }
         }
     }
@@ -665,9 +1004,15 @@ static float train_step(const dlc_step *s) {
 
     /* %147: f32[N,18] = broadcast %146   @16:23 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 18; i1++) {
-                t147[i0 * 18 + i1] = t146[i0];
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k53, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 18; i1++) {
+                    t147[i0 * 18 + i1] = t146[i0];
+                }
             }
         }
     }
@@ -711,8 +1056,14 @@ static float train_step(const dlc_step *s) {
 
     /* %157: f32[N,3,1] = div %155, %156   @15:13 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t157[i0] = (t155[i0] / 5.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, train_step_k57, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                t157[i0] = (t155[i0] / 5.0f);
+            }
         }
     }
 
@@ -797,9 +1148,15 @@ static float train_step(const dlc_step *s) {
 
     /* %185: f32[N,4] = add %180, %184 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k65, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
+                }
             }
         }
     }
@@ -823,7 +1180,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
         }
     }
 
@@ -847,7 +1204,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, t185, 4, t32, 4, 0.0f, d_fc_weight, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, t185, 4, t32, 4, 0.0f, d_fc_weight, 4);
         }
     }
 
@@ -944,6 +1301,273 @@ static float train_step(const dlc_step *s) {
     }
 
     return t137[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
+        }
+    }
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t22[i0] = (t21[i0] * t21[i0]);
+    }
+}
+
+/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
+        }
+    }
+}
+
+/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
+        }
+    }
+}
+
+/* Kernel 12 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t51[i0] = (t50[i0] * t50[i0]);
+    }
+}
+
+/* Kernel 22 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
+    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t73 = (float *)t72;  /* f32[3,1] */
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 23 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 15*N). */
+static void sgd_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t75[i0] = (t74[i0] * t74[i0]);
+    }
+}
+
+/* Kernel 27 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 34 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k34(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
+    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
+    float *const t102 = (float *)t101;  /* f32[2,1,1] */
+    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 35 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 18*N). */
+static void sgd_step_k35(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t104[i0] = (t103[i0] * t103[i0]);
+    }
+}
+
+/* Kernel 39 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k39(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
+    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 47 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k47(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
+    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+        }
+    }
+}
+
+/* Kernel 53 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k53(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
+    float *const t145 = (float *)d_u;  /* f32[N] */
+    float *const t146 = (float *)t145;  /* f32[N,1] */
+    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 18; i1++) {
+            t147[i0 * 18 + i1] = t146[i0];
+        }
+    }
+}
+
+/* Kernel 57 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    float *const t155 = (float *)d_t;  /* f32[N,3,1] */
+    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t157[i0] = (t155[i0] / 5.0f);
+    }
+}
+
+/* Kernel 65 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k65(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
+        }
+    }
 }
 
 /* Entry 'sgd': arena 768*N + 1216 bytes. */
@@ -1132,17 +1756,29 @@ static float sgd_step(const dlc_step *s) {
 
     /* %21: f32[N,4] = sub %x, %20   @14:19 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
+                }
             }
         }
     }
 
     /* %22: f32[N,4] = square %21   @14:19 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t22[i0] = (t21[i0] * t21[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t22[i0] = (t21[i0] * t21[i0]);
+            }
         }
     }
 
@@ -1173,9 +1809,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
+                }
             }
         }
     }
@@ -1209,7 +1851,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
         }
     }
 
@@ -1226,17 +1868,29 @@ static float sgd_step(const dlc_step *s) {
 
     /* %50: f32[N,4] = sub %48, %49   @14:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
+                }
             }
         }
     }
 
     /* %51: f32[N,4] = square %50   @14:13 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t51[i0] = (t50[i0] * t50[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k12, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t51[i0] = (t50[i0] * t50[i0]);
+            }
         }
     }
 
@@ -1313,10 +1967,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %74: f32[N,3,5] = sub %s, %73   @15:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k22, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 5; i2++) {
+                        t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
+                    }
                 }
             }
         }
@@ -1324,8 +1984,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %75: f32[N,3,5] = square %74   @15:18 */
     {
-        for (int64_t i0 = 0; i0 < (15 * n); i0++) {
-            t75[i0] = (t74[i0] * t74[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((15 * n), parts_, sgd_step_k23, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (15 * n); i0++) {
+                t75[i0] = (t74[i0] * t74[i0]);
+            }
         }
     }
 
@@ -1360,10 +2026,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k27, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 5; i2++) {
+                        t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
+                    }
                 }
             }
         }
@@ -1423,10 +2095,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k34, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    for (int64_t i2 = 0; i2 < 9; i2++) {
+                        t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
+                    }
                 }
             }
         }
@@ -1434,8 +2112,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %104: f32[N,2,3,3] = square %103   @16:35 */
     {
-        for (int64_t i0 = 0; i0 < (18 * n); i0++) {
-            t104[i0] = (t103[i0] * t103[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((18 * n), parts_, sgd_step_k35, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (18 * n); i0++) {
+                t104[i0] = (t103[i0] * t103[i0]);
+            }
         }
     }
 
@@ -1470,10 +2154,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k39, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    for (int64_t i2 = 0; i2 < 9; i2++) {
+                        t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
+                    }
                 }
             }
         }
@@ -1539,9 +2229,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k47, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+                }
             }
         }
     }
@@ -1597,9 +2293,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %147: f32[N,18] = broadcast %146   @16:23 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 18; i1++) {
-                t147[i0 * 18 + i1] = t146[i0];
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k53, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 18; i1++) {
+                    t147[i0 * 18 + i1] = t146[i0];
+                }
             }
         }
     }
@@ -1643,8 +2345,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %157: f32[N,3,1] = div %155, %156   @15:13 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t157[i0] = (t155[i0] / 5.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, sgd_step_k57, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                t157[i0] = (t155[i0] / 5.0f);
+            }
         }
     }
 
@@ -1729,9 +2437,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %185: f32[N,4] = add %180, %184 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k65, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
+                }
             }
         }
     }
@@ -1755,7 +2469,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
         }
     }
 
@@ -1779,7 +2493,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, -s->lr, t185, 4, t32, 4, 1.0f, fc_weight, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, -s->lr, t185, 4, t32, 4, 1.0f, fc_weight, 4);
         }
     }
 
@@ -1892,6 +2606,102 @@ static float sgd_step(const dlc_step *s) {
     return t137[0];
 }
 
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t30 = (float *)(arena + 0);  /* f32[4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
+        }
+    }
+}
+
+/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
+    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
+    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
+    float *const t77 = (float *)bs_running_mean;  /* f32[3,1] */
+    float *const t78 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 8 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
+    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
+    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
+    float *const t106 = (float *)b2_running_mean;  /* f32[2,1,1] */
+    float *const t107 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 12 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
+    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t53 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t58 = (float *)(arena + 0);  /* f32[4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
+    float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+        }
+    }
+}
+
 /* Entry 'eval': arena 320*N + 128 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -1963,9 +2773,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
+                }
             }
         }
     }
@@ -1989,7 +2805,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
         }
     }
 
@@ -2009,10 +2825,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 5; i2++) {
+                        t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
+                    }
                 }
             }
         }
@@ -2040,10 +2862,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    for (int64_t i2 = 0; i2 < 9; i2++) {
+                        t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
+                    }
                 }
             }
         }
@@ -2085,9 +2913,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k12, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+                }
             }
         }
     }
@@ -2111,6 +2945,102 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     memcpy(outputs[1], spread, sizeof(float) * 4);
     return t137[0];
+}
+
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t30 = (float *)(arena + 0);  /* f32[4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
+        }
+    }
+}
+
+/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
+    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
+    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
+    float *const t77 = (float *)bs_running_mean;  /* f32[3,1] */
+    float *const t78 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 8 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
+    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
+    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
+    float *const t106 = (float *)b2_running_mean;  /* f32[2,1,1] */
+    float *const t107 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
+            }
+        }
+    }
+}
+
+/* Kernel 12 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
+    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t53 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t58 = (float *)(arena + 0);  /* f32[4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
+    float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+        }
+    }
 }
 
 /* Entry 'predict': arena 320*N + 128 bytes. */
@@ -2182,9 +3112,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
+                }
             }
         }
     }
@@ -2208,7 +3144,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
         }
     }
 
@@ -2228,10 +3164,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 5; i2++) {
+                        t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
+                    }
                 }
             }
         }
@@ -2259,10 +3201,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    for (int64_t i2 = 0; i2 < 9; i2++) {
+                        t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
+                    }
                 }
             }
         }
@@ -2304,9 +3252,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k12, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
+                }
             }
         }
     }

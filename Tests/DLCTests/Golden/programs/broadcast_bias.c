@@ -9,6 +9,36 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+    }
+}
+
+/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const d_s = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        d_s[i0] = (d_pred[i0] * 2.0f);
+    }
+}
+
 /* Entry 'train': arena 128*N + 192 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -53,8 +83,14 @@ static float train_step(const dlc_step *s) {
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+            }
         }
     }
 
@@ -86,8 +122,14 @@ static float train_step(const dlc_step *s) {
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            d_s[i0] = (d_pred[i0] * 2.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                d_s[i0] = (d_pred[i0] * 2.0f);
+            }
         }
     }
 
@@ -124,6 +166,36 @@ static float train_step(const dlc_step *s) {
     }
 
     return t10[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+    }
+}
+
+/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const d_s = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        d_s[i0] = (d_pred[i0] * 2.0f);
+    }
 }
 
 /* Entry 'sgd': arena 128*N + 256 bytes. */
@@ -169,8 +241,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+            }
         }
     }
 
@@ -202,8 +280,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            d_s[i0] = (d_pred[i0] * 2.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                d_s[i0] = (d_pred[i0] * 2.0f);
+            }
         }
     }
 
@@ -249,6 +333,22 @@ static float sgd_step(const dlc_step *s) {
     return t10[0];
 }
 
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+    }
+}
+
 /* Entry 'eval': arena 128*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -281,8 +381,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+            }
         }
     }
 
@@ -297,6 +403,22 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t10[0];
+}
+
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -329,8 +451,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+            }
         }
     }
 

@@ -9,6 +9,77 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const row = (float *)s->params[0];  /* f32[1,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            a[i0 * 4 + i1] = (x[i0] * row[i1]);
+        }
+    }
+}
+
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const dep = (float *)s->params[2];  /* f32[1,3] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t8 = (float *)a;  /* f32[N,4,1] */
+    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+        }
+    }
+}
+
+/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const bias = (float *)s->params[3];  /* f32[1,4] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+        }
+    }
+}
+
+/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t26 = (float *)d_pred;  /* f32[N,4,1] */
+    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t28[i0] = (t26[i0] / 3.0f);
+    }
+}
+
 /* Entry 'train': arena 192*N + 256 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -51,9 +122,15 @@ static float train_step(const dlc_step *s) {
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                a[i0 * 4 + i1] = (x[i0] * row[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    a[i0 * 4 + i1] = (x[i0] * row[i1]);
+                }
             }
         }
     }
@@ -69,9 +146,15 @@ static float train_step(const dlc_step *s) {
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+                }
             }
         }
     }
@@ -102,9 +185,15 @@ static float train_step(const dlc_step *s) {
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+                }
             }
         }
     }
@@ -162,8 +251,14 @@ static float train_step(const dlc_step *s) {
 
     /* %28: f32[N,4,1] = div %26, %27   @14:13 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t28[i0] = (t26[i0] / 3.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t28[i0] = (t26[i0] / 3.0f);
+            }
         }
     }
 
@@ -204,6 +299,77 @@ static float train_step(const dlc_step *s) {
     }
 
     return t15[0];
+}
+
+/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const row = (float *)s->params[0];  /* f32[1,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            a[i0 * 4 + i1] = (x[i0] * row[i1]);
+        }
+    }
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const dep = (float *)s->params[2];  /* f32[1,3] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t8 = (float *)a;  /* f32[N,4,1] */
+    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+        }
+    }
+}
+
+/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const bias = (float *)s->params[3];  /* f32[1,4] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+        }
+    }
+}
+
+/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t26 = (float *)d_pred;  /* f32[N,4,1] */
+    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t28[i0] = (t26[i0] / 3.0f);
+    }
 }
 
 /* Entry 'sgd': arena 192*N + 384 bytes. */
@@ -247,9 +413,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                a[i0 * 4 + i1] = (x[i0] * row[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    a[i0 * 4 + i1] = (x[i0] * row[i1]);
+                }
             }
         }
     }
@@ -265,9 +437,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+                }
             }
         }
     }
@@ -298,9 +476,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+                }
             }
         }
     }
@@ -358,8 +542,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %28: f32[N,4,1] = div %26, %27   @14:13 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t28[i0] = (t26[i0] / 3.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t28[i0] = (t26[i0] / 3.0f);
+            }
         }
     }
 
@@ -423,6 +613,62 @@ static float sgd_step(const dlc_step *s) {
     return t15[0];
 }
 
+/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const row = (float *)s->params[0];  /* f32[1,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            a[i0 * 4 + i1] = (x[i0] * row[i1]);
+        }
+    }
+}
+
+/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const dep = (float *)s->params[2];  /* f32[1,3] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t8 = (float *)a;  /* f32[N,4,1] */
+    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+        }
+    }
+}
+
+/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const bias = (float *)s->params[3];  /* f32[1,4] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+        }
+    }
+}
+
 /* Entry 'eval': arena 128*N + 128 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -447,9 +693,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                a[i0 * 4 + i1] = (x[i0] * row[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    a[i0 * 4 + i1] = (x[i0] * row[i1]);
+                }
             }
         }
     }
@@ -465,9 +717,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, eval_with_targets_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+                }
             }
         }
     }
@@ -498,9 +756,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+                }
             }
         }
     }
@@ -516,6 +780,62 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t15[0];
+}
+
+/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const row = (float *)s->params[0];  /* f32[1,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            a[i0 * 4 + i1] = (x[i0] * row[i1]);
+        }
+    }
+}
+
+/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const dep = (float *)s->params[2];  /* f32[1,3] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t8 = (float *)a;  /* f32[N,4,1] */
+    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+        }
+    }
+}
+
+/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const bias = (float *)s->params[3];  /* f32[1,4] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+        }
+    }
 }
 
 /* Entry 'predict': arena 128*N + 128 bytes. */
@@ -540,9 +860,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                a[i0 * 4 + i1] = (x[i0] * row[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    a[i0 * 4 + i1] = (x[i0] * row[i1]);
+                }
             }
         }
     }
@@ -558,9 +884,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, predict_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
+                }
             }
         }
     }
@@ -591,9 +923,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
+                }
             }
         }
     }

@@ -9,6 +9,54 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (t4[i0] * t5[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
+    float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+        }
+    }
+}
+
+/* Kernel 12 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
+    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t28[i0] = (t26[i0] / 3.0f);
+    }
+}
+
 /* Entry 'train': arena 512*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -63,7 +111,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
@@ -89,8 +137,14 @@ static float train_step(const dlc_step *s) {
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            h[i0] = (t4[i0] * t5[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                h[i0] = (t4[i0] * t5[i0]);
+            }
         }
     }
 
@@ -124,9 +178,15 @@ static float train_step(const dlc_step *s) {
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+                }
             }
         }
     }
@@ -202,8 +262,14 @@ static float train_step(const dlc_step *s) {
 
     /* %28: f32[N,1] = div %26, %27   @9:26 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t28[i0] = (t26[i0] / 3.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k12, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t28[i0] = (t26[i0] / 3.0f);
+            }
         }
     }
 
@@ -240,11 +306,59 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, t33, 3, x, 4, 0.0f, d_fc_weight, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, t33, 3, x, 4, 0.0f, d_fc_weight, 4);
         }
     }
 
     return t16[0];
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (t4[i0] * t5[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
+    float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+        }
+    }
+}
+
+/* Kernel 12 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
+    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t28[i0] = (t26[i0] / 3.0f);
+    }
 }
 
 /* Entry 'sgd': arena 512*N + 128 bytes. */
@@ -300,7 +414,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
@@ -326,8 +440,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            h[i0] = (t4[i0] * t5[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                h[i0] = (t4[i0] * t5[i0]);
+            }
         }
     }
 
@@ -361,9 +481,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+                }
             }
         }
     }
@@ -439,8 +565,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %28: f32[N,1] = div %26, %27   @9:26 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t28[i0] = (t26[i0] / 3.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k12, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t28[i0] = (t26[i0] / 3.0f);
+            }
         }
     }
 
@@ -477,7 +609,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, -s->lr, t33, 3, x, 4, 1.0f, fc_weight, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, -s->lr, t33, 3, x, 4, 1.0f, fc_weight, 4);
         }
     }
 
@@ -489,6 +621,55 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t16[0];
+}
+
+/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (t4[i0] * t5[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+        }
+    }
+}
+
+/* Kernel 10 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t13 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const pick = (int32_t *)(arena + 0);  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pick[i0] = dlc_add_i32(t13[i0], t14[i0]);
+    }
 }
 
 /* Entry 'eval': arena 256*N + 64 bytes. */
@@ -533,7 +714,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
@@ -551,8 +732,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            h[i0] = (t4[i0] * t5[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, eval_with_targets_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                h[i0] = (t4[i0] * t5[i0]);
+            }
         }
     }
 
@@ -578,9 +765,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+                }
             }
         }
     }
@@ -650,8 +843,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pick: i32[N] = add %13, %14   @12:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pick[i0] = dlc_add_i32(t13[i0], t14[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pick[i0] = dlc_add_i32(t13[i0], t14[i0]);
+            }
         }
     }
 
@@ -669,6 +868,55 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     memcpy(outputs[0], logp, sizeof(float) * (3 * n));
     memcpy(outputs[1], pick, sizeof(int32_t) * n);
     return t16[0];
+}
+
+/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (t4[i0] * t5[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+        }
+    }
+}
+
+/* Kernel 10 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t13 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const pick = (int32_t *)(arena + 0);  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pick[i0] = dlc_add_i32(t13[i0], t14[i0]);
+    }
 }
 
 /* Entry 'predict': arena 256*N bytes. */
@@ -711,7 +959,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
@@ -729,8 +977,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            h[i0] = (t4[i0] * t5[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, predict_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                h[i0] = (t4[i0] * t5[i0]);
+            }
         }
     }
 
@@ -756,9 +1010,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+                }
             }
         }
     }
@@ -828,8 +1088,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pick: i32[N] = add %13, %14   @12:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pick[i0] = dlc_add_i32(t13[i0], t14[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pick[i0] = dlc_add_i32(t13[i0], t14[i0]);
+            }
         }
     }
 

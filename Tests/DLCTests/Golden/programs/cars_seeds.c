@@ -59,7 +59,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 5);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     t8[i0 * 5 + i1] = dlc_relu((t8[i0 * 5 + i1] + fc1_bias[i1]));
@@ -87,7 +87,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, t8, 5, fc2_weight, 5, 0.0f, t9, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, t8, 5, fc2_weight, 5, 0.0f, t9, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t9[i0 * 2 + i1] = dlc_relu((t9[i0 * 2 + i1] + fc2_bias[i1]));
@@ -113,7 +113,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, t9, 2, fc3_weight, 2, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, t9, 2, fc3_weight, 2, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc3_bias[i1]);
@@ -167,7 +167,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 1, 1.0f, d_pred, 1, fc3_weight, 2, 0.0f, t17, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 1, 1.0f, d_pred, 1, fc3_weight, 2, 0.0f, t17, 2);
         }
     }
 
@@ -191,7 +191,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, d_pred, 1, t9, 2, 0.0f, d_fc3_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, d_pred, 1, t9, 2, 0.0f, d_fc3_weight, 2);
         }
     }
 
@@ -227,7 +227,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, t20, 2, fc2_weight, 5, 0.0f, t21, 5);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, t20, 2, fc2_weight, 5, 0.0f, t21, 5);
         }
     }
 
@@ -251,7 +251,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 5, n, 1.0f, t20, 2, t8, 5, 0.0f, d_fc2_weight, 5);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 5, n, 1.0f, t20, 2, t8, 5, 0.0f, d_fc2_weight, 5);
         }
     }
 
@@ -284,7 +284,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1, n, 1.0f, t24, 5, x, 1, 0.0f, d_fc1_weight, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1, n, 1.0f, t24, 5, x, 1, 0.0f, d_fc1_weight, 1);
         }
     }
 
@@ -338,7 +338,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 5);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     t8[i0 * 5 + i1] = dlc_relu((t8[i0 * 5 + i1] + fc1_bias[i1]));
@@ -366,7 +366,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, t8, 5, fc2_weight, 5, 0.0f, t9, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, t8, 5, fc2_weight, 5, 0.0f, t9, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t9[i0 * 2 + i1] = dlc_relu((t9[i0 * 2 + i1] + fc2_bias[i1]));
@@ -392,7 +392,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, t9, 2, fc3_weight, 2, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, t9, 2, fc3_weight, 2, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc3_bias[i1]);
@@ -446,7 +446,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 1, 1.0f, d_pred, 1, fc3_weight, 2, 0.0f, t17, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 1, 1.0f, d_pred, 1, fc3_weight, 2, 0.0f, t17, 2);
         }
     }
 
@@ -470,7 +470,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_pred, 1, t9, 2, 1.0f, fc3_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_pred, 1, t9, 2, 1.0f, fc3_weight, 2);
         }
     }
 
@@ -506,7 +506,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, t20, 2, fc2_weight, 5, 0.0f, t21, 5);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, t20, 2, fc2_weight, 5, 0.0f, t21, 5);
         }
     }
 
@@ -530,7 +530,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 5, n, -s->lr, t20, 2, t8, 5, 1.0f, fc2_weight, 5);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 5, n, -s->lr, t20, 2, t8, 5, 1.0f, fc2_weight, 5);
         }
     }
 
@@ -563,7 +563,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1, n, -s->lr, t24, 5, x, 1, 1.0f, fc1_weight, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1, n, -s->lr, t24, 5, x, 1, 1.0f, fc1_weight, 1);
         }
     }
 
@@ -628,7 +628,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 5);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     t8[i0 * 5 + i1] = dlc_relu((t8[i0 * 5 + i1] + fc1_bias[i1]));
@@ -656,7 +656,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, t8, 5, fc2_weight, 5, 0.0f, t9, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, t8, 5, fc2_weight, 5, 0.0f, t9, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t9[i0 * 2 + i1] = dlc_relu((t9[i0 * 2 + i1] + fc2_bias[i1]));
@@ -682,7 +682,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, t9, 2, fc3_weight, 2, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, t9, 2, fc3_weight, 2, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc3_bias[i1]);
@@ -739,7 +739,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 5);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     t8[i0 * 5 + i1] = dlc_relu((t8[i0 * 5 + i1] + fc1_bias[i1]));
@@ -767,7 +767,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, t8, 5, fc2_weight, 5, 0.0f, t9, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, t8, 5, fc2_weight, 5, 0.0f, t9, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t9[i0 * 2 + i1] = dlc_relu((t9[i0 * 2 + i1] + fc2_bias[i1]));
@@ -793,7 +793,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, t9, 2, fc3_weight, 2, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, t9, 2, fc3_weight, 2, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc3_bias[i1]);

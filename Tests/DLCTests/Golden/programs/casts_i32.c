@@ -9,6 +9,247 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_to_i32(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t5[i0] = dlc_mul_i32(k_2[i0], 3);
+    }
+}
+
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = dlc_add_i32(t5[i0], 7);
+    }
+}
+
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+    }
+}
+
+/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        j_2[i0] = dlc_mod_i32(t10[i0], 10);
+    }
+}
+
+/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t14[i0] = dlc_min_i32(j_2[i0], 9);
+    }
+}
+
+/* Kernel 7 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        m[i0] = dlc_max_i32(t14[i0], 0);
+    }
+}
+
+/* Kernel 8 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t17[i0] = dlc_neg_i32(m[i0]);
+    }
+}
+
+/* Kernel 9 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t18[i0] = dlc_add_i32(t17[i0], 10);
+    }
+}
+
+/* Kernel 10 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        r_2[i0] = dlc_sub_i32(t18[i0], 1);
+    }
+}
+
+/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        big[i0] = (float)(k_2[i0] > 4);
+    }
+}
+
+/* Kernel 15 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t27[i0] = (float)(k_2[i0]);
+    }
+}
+
+/* Kernel 16 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+    }
+}
+
+/* Kernel 17 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
+    float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
+    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    float *const t31 = (float *)t30;  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+        }
+    }
+}
+
+/* Kernel 20 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k20(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    float *const t31 = (float *)t30;  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const t34 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            d_rows[i0 * 2 + i1] = (((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t37[0]) * t31[i0]);
+        }
+    }
+}
+
 /* Entry 'train': arena 448*N + 512 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -52,85 +293,157 @@ static float train_step(const dlc_step *s) {
 
     /* %k: i32[N] = int %x   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            k_2[i0] = dlc_to_i32(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                k_2[i0] = dlc_to_i32(x[i0]);
+            }
         }
     }
 
     /* %5: i32[N] = mul %k, %4   @11:16 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t5[i0] = dlc_mul_i32(k_2[i0], 3);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t5[i0] = dlc_mul_i32(k_2[i0], 3);
+            }
         }
     }
 
     /* %7: i32[N] = add %5, %6   @11:20 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t7[i0] = dlc_add_i32(t5[i0], 7);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t7[i0] = dlc_add_i32(t5[i0], 7);
+            }
         }
     }
 
     /* %9: i32[N] = floordiv %k, %8   @11:28 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+            }
         }
     }
 
     /* %10: i32[N] = sub %7, %9   @11:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+            }
         }
     }
 
     /* %j: i32[N] = mod %10, %11   @11:34 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            j_2[i0] = dlc_mod_i32(t10[i0], 10);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                j_2[i0] = dlc_mod_i32(t10[i0], 10);
+            }
         }
     }
 
     /* %14: i32[N] = minimum %j, %13   @12:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t14[i0] = dlc_min_i32(j_2[i0], 9);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t14[i0] = dlc_min_i32(j_2[i0], 9);
+            }
         }
     }
 
     /* %m: i32[N] = maximum %14, %15   @12:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            m[i0] = dlc_max_i32(t14[i0], 0);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                m[i0] = dlc_max_i32(t14[i0], 0);
+            }
         }
     }
 
     /* %17: i32[N] = neg %m   @13:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t17[i0] = dlc_neg_i32(m[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t17[i0] = dlc_neg_i32(m[i0]);
+            }
         }
     }
 
     /* %18: i32[N] = add %17, %11   @13:16 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t18[i0] = dlc_add_i32(t17[i0], 10);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t18[i0] = dlc_add_i32(t17[i0], 10);
+            }
         }
     }
 
     /* %r: i32[N] = sub %18, %19   @13:20 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            r_2[i0] = dlc_sub_i32(t18[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                r_2[i0] = dlc_sub_i32(t18[i0], 1);
+            }
         }
     }
 
     /* %big: f32[N] = gt %k, %21   @14:17 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            big[i0] = (float)(k_2[i0] > 4);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                big[i0] = (float)(k_2[i0] > 4);
+            }
         }
     }
 
@@ -161,23 +474,41 @@ static float train_step(const dlc_step *s) {
 
     /* %27: f32[N] = float %k   @16:33 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t27[i0] = (float)(k_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k15, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t27[i0] = (float)(k_2[i0]);
+            }
         }
     }
 
     /* %30: f32[N] = add %29, %big   @16:46 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k16, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,2] = mul %rows, %31   @16:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k17, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+                }
             }
         }
     }
@@ -198,9 +529,15 @@ static float train_step(const dlc_step *s) {
 
     /* %d.rows: f32[N,2] = mul %d.pred, %31   @16:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                d_rows[i0 * 2 + i1] = (((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t37[0]) * t31[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k20, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    d_rows[i0 * 2 + i1] = (((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t37[0]) * t31[i0]);
+                }
             }
         }
     }
@@ -237,6 +574,247 @@ static float train_step(const dlc_step *s) {
     }
 
     return t33[0];
+}
+
+/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_to_i32(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t5[i0] = dlc_mul_i32(k_2[i0], 3);
+    }
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = dlc_add_i32(t5[i0], 7);
+    }
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+    }
+}
+
+/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        j_2[i0] = dlc_mod_i32(t10[i0], 10);
+    }
+}
+
+/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t14[i0] = dlc_min_i32(j_2[i0], 9);
+    }
+}
+
+/* Kernel 7 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        m[i0] = dlc_max_i32(t14[i0], 0);
+    }
+}
+
+/* Kernel 8 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t17[i0] = dlc_neg_i32(m[i0]);
+    }
+}
+
+/* Kernel 9 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t18[i0] = dlc_add_i32(t17[i0], 10);
+    }
+}
+
+/* Kernel 10 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        r_2[i0] = dlc_sub_i32(t18[i0], 1);
+    }
+}
+
+/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        big[i0] = (float)(k_2[i0] > 4);
+    }
+}
+
+/* Kernel 15 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t27[i0] = (float)(k_2[i0]);
+    }
+}
+
+/* Kernel 16 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+    }
+}
+
+/* Kernel 17 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
+    float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
+    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    float *const t31 = (float *)t30;  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+        }
+    }
+}
+
+/* Kernel 20 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k20(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    float *const t31 = (float *)t30;  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const t34 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            d_rows[i0 * 2 + i1] = (((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t37[0]) * t31[i0]);
+        }
+    }
 }
 
 /* Entry 'sgd': arena 448*N + 512 bytes. */
@@ -281,85 +859,157 @@ static float sgd_step(const dlc_step *s) {
 
     /* %k: i32[N] = int %x   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            k_2[i0] = dlc_to_i32(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                k_2[i0] = dlc_to_i32(x[i0]);
+            }
         }
     }
 
     /* %5: i32[N] = mul %k, %4   @11:16 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t5[i0] = dlc_mul_i32(k_2[i0], 3);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t5[i0] = dlc_mul_i32(k_2[i0], 3);
+            }
         }
     }
 
     /* %7: i32[N] = add %5, %6   @11:20 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t7[i0] = dlc_add_i32(t5[i0], 7);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t7[i0] = dlc_add_i32(t5[i0], 7);
+            }
         }
     }
 
     /* %9: i32[N] = floordiv %k, %8   @11:28 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+            }
         }
     }
 
     /* %10: i32[N] = sub %7, %9   @11:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+            }
         }
     }
 
     /* %j: i32[N] = mod %10, %11   @11:34 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            j_2[i0] = dlc_mod_i32(t10[i0], 10);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                j_2[i0] = dlc_mod_i32(t10[i0], 10);
+            }
         }
     }
 
     /* %14: i32[N] = minimum %j, %13   @12:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t14[i0] = dlc_min_i32(j_2[i0], 9);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t14[i0] = dlc_min_i32(j_2[i0], 9);
+            }
         }
     }
 
     /* %m: i32[N] = maximum %14, %15   @12:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            m[i0] = dlc_max_i32(t14[i0], 0);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k7, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                m[i0] = dlc_max_i32(t14[i0], 0);
+            }
         }
     }
 
     /* %17: i32[N] = neg %m   @13:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t17[i0] = dlc_neg_i32(m[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t17[i0] = dlc_neg_i32(m[i0]);
+            }
         }
     }
 
     /* %18: i32[N] = add %17, %11   @13:16 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t18[i0] = dlc_add_i32(t17[i0], 10);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k9, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t18[i0] = dlc_add_i32(t17[i0], 10);
+            }
         }
     }
 
     /* %r: i32[N] = sub %18, %19   @13:20 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            r_2[i0] = dlc_sub_i32(t18[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                r_2[i0] = dlc_sub_i32(t18[i0], 1);
+            }
         }
     }
 
     /* %big: f32[N] = gt %k, %21   @14:17 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            big[i0] = (float)(k_2[i0] > 4);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                big[i0] = (float)(k_2[i0] > 4);
+            }
         }
     }
 
@@ -390,23 +1040,41 @@ static float sgd_step(const dlc_step *s) {
 
     /* %27: f32[N] = float %k   @16:33 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t27[i0] = (float)(k_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k15, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t27[i0] = (float)(k_2[i0]);
+            }
         }
     }
 
     /* %30: f32[N] = add %29, %big   @16:46 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k16, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,2] = mul %rows, %31   @16:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k17, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+                }
             }
         }
     }
@@ -427,9 +1095,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.rows: f32[N,2] = mul %d.pred, %31   @16:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                d_rows[i0 * 2 + i1] = (((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t37[0]) * t31[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k20, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    d_rows[i0 * 2 + i1] = (((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t37[0]) * t31[i0]);
+                }
             }
         }
     }
@@ -468,6 +1142,225 @@ static float sgd_step(const dlc_step *s) {
     return t33[0];
 }
 
+/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_to_i32(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t5[i0] = dlc_mul_i32(k_2[i0], 3);
+    }
+}
+
+/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = dlc_add_i32(t5[i0], 7);
+    }
+}
+
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+    }
+}
+
+/* Kernel 4 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        j_2[i0] = dlc_mod_i32(t10[i0], 10);
+    }
+}
+
+/* Kernel 6 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t14[i0] = dlc_min_i32(j_2[i0], 9);
+    }
+}
+
+/* Kernel 7 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        m[i0] = dlc_max_i32(t14[i0], 0);
+    }
+}
+
+/* Kernel 8 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t17[i0] = dlc_neg_i32(m[i0]);
+    }
+}
+
+/* Kernel 9 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t18[i0] = dlc_add_i32(t17[i0], 10);
+    }
+}
+
+/* Kernel 10 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        r_2[i0] = dlc_sub_i32(t18[i0], 1);
+    }
+}
+
+/* Kernel 11 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        big[i0] = (float)(k_2[i0] > 4);
+    }
+}
+
+/* Kernel 15 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t27[i0] = (float)(k_2[i0]);
+    }
+}
+
+/* Kernel 16 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+    }
+}
+
+/* Kernel 17 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
+    float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
+    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    float *const t31 = (float *)t30;  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+        }
+    }
+}
+
 /* Entry 'eval': arena 320*N + 128 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -501,85 +1394,157 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %k: i32[N] = int %x   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            k_2[i0] = dlc_to_i32(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                k_2[i0] = dlc_to_i32(x[i0]);
+            }
         }
     }
 
     /* %5: i32[N] = mul %k, %4   @11:16 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t5[i0] = dlc_mul_i32(k_2[i0], 3);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t5[i0] = dlc_mul_i32(k_2[i0], 3);
+            }
         }
     }
 
     /* %7: i32[N] = add %5, %6   @11:20 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t7[i0] = dlc_add_i32(t5[i0], 7);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t7[i0] = dlc_add_i32(t5[i0], 7);
+            }
         }
     }
 
     /* %9: i32[N] = floordiv %k, %8   @11:28 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+            }
         }
     }
 
     /* %10: i32[N] = sub %7, %9   @11:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+            }
         }
     }
 
     /* %j: i32[N] = mod %10, %11   @11:34 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            j_2[i0] = dlc_mod_i32(t10[i0], 10);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                j_2[i0] = dlc_mod_i32(t10[i0], 10);
+            }
         }
     }
 
     /* %14: i32[N] = minimum %j, %13   @12:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t14[i0] = dlc_min_i32(j_2[i0], 9);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t14[i0] = dlc_min_i32(j_2[i0], 9);
+            }
         }
     }
 
     /* %m: i32[N] = maximum %14, %15   @12:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            m[i0] = dlc_max_i32(t14[i0], 0);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k7, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                m[i0] = dlc_max_i32(t14[i0], 0);
+            }
         }
     }
 
     /* %17: i32[N] = neg %m   @13:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t17[i0] = dlc_neg_i32(m[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t17[i0] = dlc_neg_i32(m[i0]);
+            }
         }
     }
 
     /* %18: i32[N] = add %17, %11   @13:16 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t18[i0] = dlc_add_i32(t17[i0], 10);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k9, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t18[i0] = dlc_add_i32(t17[i0], 10);
+            }
         }
     }
 
     /* %r: i32[N] = sub %18, %19   @13:20 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            r_2[i0] = dlc_sub_i32(t18[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                r_2[i0] = dlc_sub_i32(t18[i0], 1);
+            }
         }
     }
 
     /* %big: f32[N] = gt %k, %21   @14:17 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            big[i0] = (float)(k_2[i0] > 4);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                big[i0] = (float)(k_2[i0] > 4);
+            }
         }
     }
 
@@ -610,23 +1575,41 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %27: f32[N] = float %k   @16:33 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t27[i0] = (float)(k_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k15, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t27[i0] = (float)(k_2[i0]);
+            }
         }
     }
 
     /* %30: f32[N] = add %29, %big   @16:46 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k16, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,2] = mul %rows, %31   @16:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k17, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+                }
             }
         }
     }
@@ -642,6 +1625,225 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t33[0];
+}
+
+/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_to_i32(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t5[i0] = dlc_mul_i32(k_2[i0], 3);
+    }
+}
+
+/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = dlc_add_i32(t5[i0], 7);
+    }
+}
+
+/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+    }
+}
+
+/* Kernel 4 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        j_2[i0] = dlc_mod_i32(t10[i0], 10);
+    }
+}
+
+/* Kernel 6 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t14[i0] = dlc_min_i32(j_2[i0], 9);
+    }
+}
+
+/* Kernel 7 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        m[i0] = dlc_max_i32(t14[i0], 0);
+    }
+}
+
+/* Kernel 8 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t17[i0] = dlc_neg_i32(m[i0]);
+    }
+}
+
+/* Kernel 9 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t18[i0] = dlc_add_i32(t17[i0], 10);
+    }
+}
+
+/* Kernel 10 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        r_2[i0] = dlc_sub_i32(t18[i0], 1);
+    }
+}
+
+/* Kernel 11 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        big[i0] = (float)(k_2[i0] > 4);
+    }
+}
+
+/* Kernel 15 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t27[i0] = (float)(k_2[i0]);
+    }
+}
+
+/* Kernel 16 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+    }
+}
+
+/* Kernel 17 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
+    float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
+    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    float *const t31 = (float *)t30;  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+        }
+    }
 }
 
 /* Entry 'predict': arena 320*N + 128 bytes. */
@@ -675,85 +1877,157 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %k: i32[N] = int %x   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            k_2[i0] = dlc_to_i32(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                k_2[i0] = dlc_to_i32(x[i0]);
+            }
         }
     }
 
     /* %5: i32[N] = mul %k, %4   @11:16 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t5[i0] = dlc_mul_i32(k_2[i0], 3);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t5[i0] = dlc_mul_i32(k_2[i0], 3);
+            }
         }
     }
 
     /* %7: i32[N] = add %5, %6   @11:20 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t7[i0] = dlc_add_i32(t5[i0], 7);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t7[i0] = dlc_add_i32(t5[i0], 7);
+            }
         }
     }
 
     /* %9: i32[N] = floordiv %k, %8   @11:28 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
+            }
         }
     }
 
     /* %10: i32[N] = sub %7, %9   @11:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
+            }
         }
     }
 
     /* %j: i32[N] = mod %10, %11   @11:34 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            j_2[i0] = dlc_mod_i32(t10[i0], 10);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                j_2[i0] = dlc_mod_i32(t10[i0], 10);
+            }
         }
     }
 
     /* %14: i32[N] = minimum %j, %13   @12:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t14[i0] = dlc_min_i32(j_2[i0], 9);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t14[i0] = dlc_min_i32(j_2[i0], 9);
+            }
         }
     }
 
     /* %m: i32[N] = maximum %14, %15   @12:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            m[i0] = dlc_max_i32(t14[i0], 0);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k7, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                m[i0] = dlc_max_i32(t14[i0], 0);
+            }
         }
     }
 
     /* %17: i32[N] = neg %m   @13:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t17[i0] = dlc_neg_i32(m[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t17[i0] = dlc_neg_i32(m[i0]);
+            }
         }
     }
 
     /* %18: i32[N] = add %17, %11   @13:16 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t18[i0] = dlc_add_i32(t17[i0], 10);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k9, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t18[i0] = dlc_add_i32(t17[i0], 10);
+            }
         }
     }
 
     /* %r: i32[N] = sub %18, %19   @13:20 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            r_2[i0] = dlc_sub_i32(t18[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                r_2[i0] = dlc_sub_i32(t18[i0], 1);
+            }
         }
     }
 
     /* %big: f32[N] = gt %k, %21   @14:17 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            big[i0] = (float)(k_2[i0] > 4);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k11, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                big[i0] = (float)(k_2[i0] > 4);
+            }
         }
     }
 
@@ -784,23 +2058,41 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %27: f32[N] = float %k   @16:33 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t27[i0] = (float)(k_2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k15, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t27[i0] = (float)(k_2[i0]);
+            }
         }
     }
 
     /* %30: f32[N] = add %29, %big   @16:46 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k16, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,2] = mul %rows, %31   @16:21 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k17, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
+                }
             }
         }
     }

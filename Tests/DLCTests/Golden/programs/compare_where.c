@@ -9,6 +9,88 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+        }
+    }
+}
+
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        gt[i0] = (float)(z[i0] > 1.0f);
+    }
+}
+
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        a[i0] = (gt[i0] != 0 ? z[i0] : (-z[i0]));
+    }
+}
+
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
+    float *const le = (float *)(arena + 0);  /* f32[N,4] */
+    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
+    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const big = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + (192 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
+    }
+}
+
 /* Entry 'train': arena 320*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -68,31 +150,55 @@ static float train_step(const dlc_step *s) {
 
     /* %z: f32[N,4] = mul %x, %w   @8:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+                }
             }
         }
     }
 
     /* %gt: f32[N,4] = gt %z, %7   @11:16 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            gt[i0] = (float)(z[i0] > 1.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                gt[i0] = (float)(z[i0] > 1.0f);
+            }
         }
     }
 
     /* %a: f32[N,4] = where %gt, %z, %23   @17:13 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            a[i0] = (gt[i0] != 0 ? z[i0] : (-z[i0]));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                a[i0] = (gt[i0] != 0 ? z[i0] : (-z[i0]));
+            }
         }
     }
 
     /* %pred: f32[N,4] = add %28, %mask   @19:22 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
+            }
         }
     }
 
@@ -124,6 +230,88 @@ static float train_step(const dlc_step *s) {
     }
 
     return t30[0];
+}
+
+/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+        }
+    }
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        gt[i0] = (float)(z[i0] > 1.0f);
+    }
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        a[i0] = (gt[i0] != 0 ? z[i0] : (-z[i0]));
+    }
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
+    float *const le = (float *)(arena + 0);  /* f32[N,4] */
+    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
+    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const big = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + (192 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
+    }
 }
 
 /* Entry 'sgd': arena 320*N + 192 bytes. */
@@ -185,31 +373,55 @@ static float sgd_step(const dlc_step *s) {
 
     /* %z: f32[N,4] = mul %x, %w   @8:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+                }
             }
         }
     }
 
     /* %gt: f32[N,4] = gt %z, %7   @11:16 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            gt[i0] = (float)(z[i0] > 1.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                gt[i0] = (float)(z[i0] > 1.0f);
+            }
         }
     }
 
     /* %a: f32[N,4] = where %gt, %z, %23   @17:13 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            a[i0] = (gt[i0] != 0 ? z[i0] : (-z[i0]));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                a[i0] = (gt[i0] != 0 ? z[i0] : (-z[i0]));
+            }
         }
     }
 
     /* %pred: f32[N,4] = add %28, %mask   @19:22 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
+            }
         }
     }
 
@@ -250,6 +462,46 @@ static float sgd_step(const dlc_step *s) {
     return t30[0];
 }
 
+/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
+    float *const le = (float *)(arena + 0);  /* f32[N,4] */
+    float *const gt = (float *)(arena + 0);  /* f32[N,4] */
+    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
+    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const big = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
+        }
+    }
+}
+
 /* Entry 'eval': arena 64*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -286,9 +538,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = add %28, %mask   @19:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
+                }
             }
         }
     }
@@ -304,6 +562,46 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t30[0];
+}
+
+/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
+    float *const le = (float *)(arena + 0);  /* f32[N,4] */
+    float *const gt = (float *)(arena + 0);  /* f32[N,4] */
+    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
+    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const big = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
+        }
+    }
 }
 
 /* Entry 'predict': arena 64*N bytes. */
@@ -340,9 +638,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = add %28, %mask   @19:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
+                }
             }
         }
     }

@@ -9,6 +9,24 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[4] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+        }
+    }
+}
+
 /* Entry 'train': arena 128*N + 384 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -60,7 +78,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
         }
     }
 
@@ -73,9 +91,15 @@ static float train_step(const dlc_step *s) {
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+                }
             }
         }
     }
@@ -134,7 +158,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, x, 8, d_pred, 4, 0.0f, t19, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, x, 8, d_pred, 4, 0.0f, t19, 4);
         }
     }
 
@@ -148,6 +172,24 @@ static float train_step(const dlc_step *s) {
     }
 
     return t11[0];
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[4] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+        }
+    }
 }
 
 /* Entry 'sgd': arena 128*N + 384 bytes. */
@@ -199,7 +241,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
         }
     }
 
@@ -212,9 +254,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+                }
             }
         }
     }
@@ -273,7 +321,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, x, 8, d_pred, 4, 0.0f, t19, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, x, 8, d_pred, 4, 0.0f, t19, 4);
         }
     }
 
@@ -287,6 +335,24 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t11[0];
+}
+
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[4] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+        }
+    }
 }
 
 /* Entry 'eval': arena 128*N + 128 bytes. */
@@ -333,7 +399,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
         }
     }
 
@@ -346,9 +412,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+                }
             }
         }
     }
@@ -364,6 +436,24 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t11[0];
+}
+
+/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[4] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+        }
+    }
 }
 
 /* Entry 'predict': arena 128*N + 128 bytes. */
@@ -408,7 +498,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
         }
     }
 
@@ -421,9 +511,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+                }
             }
         }
     }

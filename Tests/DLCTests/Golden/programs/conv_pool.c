@@ -9,6 +9,114 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
+    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 12; i2++) {
+                h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+            }
+        }
+    }
+}
+
+/* Kernel 8 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
+    float *const t8 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 6; i2++) {
+                t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+            }
+        }
+    }
+}
+
+/* Kernel 13 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
+    float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
+    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
+        float *const d_ = d_logits + i0 * 5;
+        const float *const p_ = t13_probs + i0 * 5;
+        for (int64_t l = 0; l < 5; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 19 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3). */
+static void train_step_k19(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
+    float *const t21_cm = (float *)(arena + 0);  /* f32[3,N,3,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 6; i2++) {
+                t21_cm[i0 * (6 * n) + i1 * 6 + i2] = t21[i0 * 6 + i1 * 18 + i2];
+            }
+        }
+    }
+}
+
+/* Kernel 28 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 48*N). */
+static void train_step_k28(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
+    float *const d_h = (float *)(arena + (2496 * n + 64));  /* f32[N,4,4,3] */
+    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t25[i0] = (h[i0] > 0.0f ? d_h[i0] : 0.0f);
+    }
+}
+
+/* Kernel 29 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4). */
+static void train_step_k29(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
+    float *const t25_cm = (float *)(arena + (2880 * n + 64));  /* f32[4,N,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 12; i2++) {
+                t25_cm[i0 * (12 * n) + i1 * 12 + i2] = t25[i0 * 12 + i1 * 48 + i2];
+            }
+        }
+    }
+}
+
 /* Entry 'train': arena 3072*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -92,15 +200,21 @@ static float train_step(const dlc_step *s) {
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, (12 * n), 18, 1.0f, w, 18, x_cols, (12 * n), 0.0f, h_gemm, (12 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, (12 * n), 18, 1.0f, w, 18, x_cols, (12 * n), 0.0f, h_gemm, (12 * n));
     }
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 12; i2++) {
-                    h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+        const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    for (int64_t i2 = 0; i2 < 12; i2++) {
+                        h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+                    }
                 }
             }
         }
@@ -149,15 +263,21 @@ static float train_step(const dlc_step *s) {
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, (6 * n), 16, 1.0f, c_weight, 16, m_cols, (6 * n), 0.0f, t8_gemm, (6 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, (6 * n), 16, 1.0f, c_weight, 16, m_cols, (6 * n), 0.0f, t8_gemm, (6 * n));
     }
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 6; i2++) {
-                    t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 6; i2++) {
+                        t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+                    }
                 }
             }
         }
@@ -216,7 +336,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);
@@ -246,13 +366,19 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,5] = softmax_cross_entropy_grad %logits, %y, %14   @16:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
-            float *const d_ = d_logits + i0 * 5;
-            const float *const p_ = t13_probs + i0 * 5;
-            for (int64_t l = 0; l < 5; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k13, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
+                float *const d_ = d_logits + i0 * 5;
+                const float *const p_ = t13_probs + i0 * 5;
+                for (int64_t l = 0; l < 5; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -275,7 +401,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 5, 1.0f, d_logits, 5, fc_weight, 6, 0.0f, t16, 6);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 5, 1.0f, d_logits, 5, fc_weight, 6, 0.0f, t16, 6);
         }
     }
 
@@ -299,7 +425,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 6, n, 1.0f, d_logits, 5, t11, 6, 0.0f, d_fc_weight, 6);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 6, n, 1.0f, d_logits, 5, t11, 6, 0.0f, d_fc_weight, 6);
         }
     }
 
@@ -349,10 +475,16 @@ static float train_step(const dlc_step *s) {
 
     /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
     {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 6; i2++) {
-                    t21_cm[i0 * (6 * n) + i1 * 6 + i2] = t21[i0 * 6 + i1 * 18 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(3, parts_, train_step_k19, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 3; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 6; i2++) {
+                        t21_cm[i0 * (6 * n) + i1 * 6 + i2] = t21[i0 * 6 + i1 * 18 + i2];
+                    }
                 }
             }
         }
@@ -360,7 +492,7 @@ static float train_step(const dlc_step *s) {
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, (6 * n), 3, 1.0f, c_weight, 16, t21_cm, (6 * n), 0.0f, d_m_cols, (6 * n));
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, (6 * n), 3, 1.0f, c_weight, 16, t21_cm, (6 * n), 0.0f, d_m_cols, (6 * n));
     }
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
@@ -432,7 +564,7 @@ static float train_step(const dlc_step *s) {
 
     /* %d.c.weight: f32[3,4,2,2] = conv2d_weight_grad %m, %21 {stride: 1, padding: 0}   @13:24 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 3, 16, (6 * n), 1.0f, t21_cm, (6 * n), m_cols, (6 * n), 0.0f, d_c_weight, 16);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 3, 16, (6 * n), 1.0f, t21_cm, (6 * n), m_cols, (6 * n), 0.0f, d_c_weight, 16);
     }
 
     /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
@@ -447,17 +579,29 @@ static float train_step(const dlc_step *s) {
 
     /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < (48 * n); i0++) {
-            t25[i0] = (h[i0] > 0.0f ? d_h[i0] : 0.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((48 * n), parts_, train_step_k28, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (48 * n); i0++) {
+                t25[i0] = (h[i0] > 0.0f ? d_h[i0] : 0.0f);
+            }
         }
     }
 
     /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 12; i2++) {
-                    t25_cm[i0 * (12 * n) + i1 * 12 + i2] = t25[i0 * 12 + i1 * 48 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(4, parts_, train_step_k29, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 4; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 12; i2++) {
+                        t25_cm[i0 * (12 * n) + i1 * 12 + i2] = t25[i0 * 12 + i1 * 48 + i2];
+                    }
                 }
             }
         }
@@ -465,10 +609,118 @@ static float train_step(const dlc_step *s) {
 
     /* %d.w: f32[4,2,3,3] = conv2d_weight_grad %x, %25 {stride: 2, padding: 1}   @11:13 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 4, 18, (12 * n), 1.0f, t25_cm, (12 * n), x_cols, (12 * n), 0.0f, d_w, 18);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 4, 18, (12 * n), 1.0f, t25_cm, (12 * n), x_cols, (12 * n), 0.0f, d_w, 18);
     }
 
     return t13[0];
+}
+
+/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
+    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 12; i2++) {
+                h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+            }
+        }
+    }
+}
+
+/* Kernel 8 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
+    float *const t8 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 6; i2++) {
+                t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+            }
+        }
+    }
+}
+
+/* Kernel 13 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
+    float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
+    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
+        float *const d_ = d_logits + i0 * 5;
+        const float *const p_ = t13_probs + i0 * 5;
+        for (int64_t l = 0; l < 5; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 19 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 3). */
+static void sgd_step_k19(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
+    float *const t21_cm = (float *)(arena + 0);  /* f32[3,N,3,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 6; i2++) {
+                t21_cm[i0 * (6 * n) + i1 * 6 + i2] = t21[i0 * 6 + i1 * 18 + i2];
+            }
+        }
+    }
+}
+
+/* Kernel 28 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 48*N). */
+static void sgd_step_k28(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
+    float *const d_h = (float *)(arena + (2496 * n + 128));  /* f32[N,4,4,3] */
+    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t25[i0] = (h[i0] > 0.0f ? d_h[i0] : 0.0f);
+    }
+}
+
+/* Kernel 29 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4). */
+static void sgd_step_k29(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
+    float *const t25_cm = (float *)(arena + (2880 * n + 128));  /* f32[4,N,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 12; i2++) {
+                t25_cm[i0 * (12 * n) + i1 * 12 + i2] = t25[i0 * 12 + i1 * 48 + i2];
+            }
+        }
+    }
 }
 
 /* Entry 'sgd': arena 3072*N + 128 bytes. */
@@ -551,15 +803,21 @@ static float sgd_step(const dlc_step *s) {
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, (12 * n), 18, 1.0f, w, 18, x_cols, (12 * n), 0.0f, h_gemm, (12 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, (12 * n), 18, 1.0f, w, 18, x_cols, (12 * n), 0.0f, h_gemm, (12 * n));
     }
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 12; i2++) {
-                    h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+        const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    for (int64_t i2 = 0; i2 < 12; i2++) {
+                        h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+                    }
                 }
             }
         }
@@ -608,15 +866,21 @@ static float sgd_step(const dlc_step *s) {
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, (6 * n), 16, 1.0f, c_weight, 16, m_cols, (6 * n), 0.0f, t8_gemm, (6 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, (6 * n), 16, 1.0f, c_weight, 16, m_cols, (6 * n), 0.0f, t8_gemm, (6 * n));
     }
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 6; i2++) {
-                    t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 6; i2++) {
+                        t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+                    }
                 }
             }
         }
@@ -675,7 +939,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);
@@ -705,13 +969,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,5] = softmax_cross_entropy_grad %logits, %y, %14   @16:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
-            float *const d_ = d_logits + i0 * 5;
-            const float *const p_ = t13_probs + i0 * 5;
-            for (int64_t l = 0; l < 5; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k13, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
+                float *const d_ = d_logits + i0 * 5;
+                const float *const p_ = t13_probs + i0 * 5;
+                for (int64_t l = 0; l < 5; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -734,7 +1004,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 5, 1.0f, d_logits, 5, fc_weight, 6, 0.0f, t16, 6);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 5, 1.0f, d_logits, 5, fc_weight, 6, 0.0f, t16, 6);
         }
     }
 
@@ -758,7 +1028,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 6, n, -s->lr, d_logits, 5, t11, 6, 1.0f, fc_weight, 6);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 6, n, -s->lr, d_logits, 5, t11, 6, 1.0f, fc_weight, 6);
         }
     }
 
@@ -808,10 +1078,16 @@ static float sgd_step(const dlc_step *s) {
 
     /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
     {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 6; i2++) {
-                    t21_cm[i0 * (6 * n) + i1 * 6 + i2] = t21[i0 * 6 + i1 * 18 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(3, parts_, sgd_step_k19, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 3; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 6; i2++) {
+                        t21_cm[i0 * (6 * n) + i1 * 6 + i2] = t21[i0 * 6 + i1 * 18 + i2];
+                    }
                 }
             }
         }
@@ -819,7 +1095,7 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, (6 * n), 3, 1.0f, c_weight, 16, t21_cm, (6 * n), 0.0f, d_m_cols, (6 * n));
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, (6 * n), 3, 1.0f, c_weight, 16, t21_cm, (6 * n), 0.0f, d_m_cols, (6 * n));
     }
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
@@ -891,7 +1167,7 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.c.weight: f32[3,4,2,2] = conv2d_weight_grad %m, %21 {stride: 1, padding: 0}   @13:24 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 3, 16, (6 * n), -s->lr, t21_cm, (6 * n), m_cols, (6 * n), 1.0f, c_weight, 16);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 3, 16, (6 * n), -s->lr, t21_cm, (6 * n), m_cols, (6 * n), 1.0f, c_weight, 16);
     }
 
     /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
@@ -906,17 +1182,29 @@ static float sgd_step(const dlc_step *s) {
 
     /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < (48 * n); i0++) {
-            t25[i0] = (h[i0] > 0.0f ? d_h[i0] : 0.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((48 * n), parts_, sgd_step_k28, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (48 * n); i0++) {
+                t25[i0] = (h[i0] > 0.0f ? d_h[i0] : 0.0f);
+            }
         }
     }
 
     /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 12; i2++) {
-                    t25_cm[i0 * (12 * n) + i1 * 12 + i2] = t25[i0 * 12 + i1 * 48 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(4, parts_, sgd_step_k29, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < 4; i0++) {
+                for (int64_t i1 = 0; i1 < n; i1++) {
+                    for (int64_t i2 = 0; i2 < 12; i2++) {
+                        t25_cm[i0 * (12 * n) + i1 * 12 + i2] = t25[i0 * 12 + i1 * 48 + i2];
+                    }
                 }
             }
         }
@@ -924,7 +1212,7 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.w: f32[4,2,3,3] = conv2d_weight_grad %x, %25 {stride: 2, padding: 1}   @11:13 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 4, 18, (12 * n), -s->lr, t25_cm, (12 * n), x_cols, (12 * n), 1.0f, w, 18);
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 4, 18, (12 * n), -s->lr, t25_cm, (12 * n), x_cols, (12 * n), 1.0f, w, 18);
     }
 
     /* %fc.bias: f32[5] = param fc.bias   @9:11 */
@@ -935,6 +1223,42 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t13[0];
+}
+
+/* Kernel 4 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
+    float *const h = (float *)(arena + (576 * n));  /* f32[N,4,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 12; i2++) {
+                h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+            }
+        }
+    }
+}
+
+/* Kernel 8 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
+    float *const t8 = (float *)(arena + (576 * n));  /* f32[N,3,3,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 6; i2++) {
+                t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+            }
+        }
+    }
 }
 
 /* Entry 'eval': arena 1472*N + 64 bytes. */
@@ -1003,15 +1327,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, (12 * n), 18, 1.0f, w, 18, x_cols, (12 * n), 0.0f, h_gemm, (12 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, (12 * n), 18, 1.0f, w, 18, x_cols, (12 * n), 0.0f, h_gemm, (12 * n));
     }
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 12; i2++) {
-                    h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+        const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    for (int64_t i2 = 0; i2 < 12; i2++) {
+                        h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+                    }
                 }
             }
         }
@@ -1058,15 +1388,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, (6 * n), 16, 1.0f, c_weight, 16, m_cols, (6 * n), 0.0f, t8_gemm, (6 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, (6 * n), 16, 1.0f, c_weight, 16, m_cols, (6 * n), 0.0f, t8_gemm, (6 * n));
     }
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 6; i2++) {
-                    t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 6; i2++) {
+                        t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+                    }
                 }
             }
         }
@@ -1125,7 +1461,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);
@@ -1152,6 +1488,42 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], logits, sizeof(float) * (5 * n));
     return t13[0];
+}
+
+/* Kernel 4 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
+    float *const h = (float *)(arena + (576 * n));  /* f32[N,4,4,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 12; i2++) {
+                h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+            }
+        }
+    }
+}
+
+/* Kernel 8 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
+    float *const t8 = (float *)(arena + (576 * n));  /* f32[N,3,3,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 6; i2++) {
+                t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+            }
+        }
+    }
 }
 
 /* Entry 'predict': arena 1472*N bytes. */
@@ -1218,15 +1590,21 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, (12 * n), 18, 1.0f, w, 18, x_cols, (12 * n), 0.0f, h_gemm, (12 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 4, (12 * n), 18, 1.0f, w, 18, x_cols, (12 * n), 0.0f, h_gemm, (12 * n));
     }
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 12; i2++) {
-                    h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+        const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    for (int64_t i2 = 0; i2 < 12; i2++) {
+                        h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
+                    }
                 }
             }
         }
@@ -1273,15 +1651,21 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, (6 * n), 16, 1.0f, c_weight, 16, m_cols, (6 * n), 0.0f, t8_gemm, (6 * n));
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, (6 * n), 16, 1.0f, c_weight, 16, m_cols, (6 * n), 0.0f, t8_gemm, (6 * n));
     }
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 6; i2++) {
-                    t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 6; i2++) {
+                        t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
+                    }
                 }
             }
         }
@@ -1340,7 +1724,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 5; i1++) {
                     logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);

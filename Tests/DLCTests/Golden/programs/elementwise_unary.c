@@ -9,6 +9,119 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+        }
+    }
+}
+
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        a[i0] = expf((-fabsf(z[i0])));
+    }
+}
+
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = (1.0f + (z[i0] * z[i0]));
+    }
+}
+
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        c[i0] = sqrtf((a[i0] + logf(t9[i0])));
+    }
+}
+
+/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t14[i0] = dlc_sigmoid(z[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t16[i0] = tanhf(z[i0]);
+    }
+}
+
+/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
+    float *const d = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + (384 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = (c[i0] - ((dlc_relu(z[i0]) + t14[i0]) + t16[i0]));
+    }
+}
+
 /* Entry 'train': arena 512*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -63,52 +176,94 @@ static float train_step(const dlc_step *s) {
 
     /* %z: f32[N,4] = mul %x, %w   @7:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+                }
             }
         }
     }
 
     /* %a: f32[N,4] = exp %5   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            a[i0] = expf((-fabsf(z[i0])));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                a[i0] = expf((-fabsf(z[i0])));
+            }
         }
     }
 
     /* %9: f32[N,4] = add %8, %7   @9:19 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t9[i0] = (1.0f + (z[i0] * z[i0]));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t9[i0] = (1.0f + (z[i0] * z[i0]));
+            }
         }
     }
 
     /* %c: f32[N,4] = sqrt %11   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            c[i0] = sqrtf((a[i0] + logf(t9[i0])));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                c[i0] = sqrtf((a[i0] + logf(t9[i0])));
+            }
         }
     }
 
     /* %14: f32[N,4] = sigmoid %z   @11:23 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t14[i0] = dlc_sigmoid(z[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t14[i0] = dlc_sigmoid(z[i0]);
+            }
         }
     }
 
     /* %16: f32[N,4] = tanh %z   @11:36 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t16[i0] = tanhf(z[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t16[i0] = tanhf(z[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,4] = sub %c, %d   @12:18 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            pred[i0] = (c[i0] - ((dlc_relu(z[i0]) + t14[i0]) + t16[i0]));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                pred[i0] = (c[i0] - ((dlc_relu(z[i0]) + t14[i0]) + t16[i0]));
+            }
         }
     }
 
@@ -140,6 +295,119 @@ static float train_step(const dlc_step *s) {
     }
 
     return t19[0];
+}
+
+/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+        }
+    }
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        a[i0] = expf((-fabsf(z[i0])));
+    }
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = (1.0f + (z[i0] * z[i0]));
+    }
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        c[i0] = sqrtf((a[i0] + logf(t9[i0])));
+    }
+}
+
+/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t14[i0] = dlc_sigmoid(z[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t16[i0] = tanhf(z[i0]);
+    }
+}
+
+/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
+    float *const d = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + (384 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = (c[i0] - ((dlc_relu(z[i0]) + t14[i0]) + t16[i0]));
+    }
 }
 
 /* Entry 'sgd': arena 512*N + 192 bytes. */
@@ -196,52 +464,94 @@ static float sgd_step(const dlc_step *s) {
 
     /* %z: f32[N,4] = mul %x, %w   @7:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
+                }
             }
         }
     }
 
     /* %a: f32[N,4] = exp %5   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            a[i0] = expf((-fabsf(z[i0])));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                a[i0] = expf((-fabsf(z[i0])));
+            }
         }
     }
 
     /* %9: f32[N,4] = add %8, %7   @9:19 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t9[i0] = (1.0f + (z[i0] * z[i0]));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t9[i0] = (1.0f + (z[i0] * z[i0]));
+            }
         }
     }
 
     /* %c: f32[N,4] = sqrt %11   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            c[i0] = sqrtf((a[i0] + logf(t9[i0])));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                c[i0] = sqrtf((a[i0] + logf(t9[i0])));
+            }
         }
     }
 
     /* %14: f32[N,4] = sigmoid %z   @11:23 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t14[i0] = dlc_sigmoid(z[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t14[i0] = dlc_sigmoid(z[i0]);
+            }
         }
     }
 
     /* %16: f32[N,4] = tanh %z   @11:36 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t16[i0] = tanhf(z[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t16[i0] = tanhf(z[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,4] = sub %c, %d   @12:18 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            pred[i0] = (c[i0] - ((dlc_relu(z[i0]) + t14[i0]) + t16[i0]));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                pred[i0] = (c[i0] - ((dlc_relu(z[i0]) + t14[i0]) + t16[i0]));
+            }
         }
     }
 
@@ -282,6 +592,37 @@ static float sgd_step(const dlc_step *s) {
     return t19[0];
 }
 
+/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const d = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
+        }
+    }
+}
+
 /* Entry 'eval': arena 64*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -309,9 +650,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = sub %c, %d   @12:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
+                }
             }
         }
     }
@@ -327,6 +674,37 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t19[0];
+}
+
+/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const d = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
+        }
+    }
 }
 
 /* Entry 'predict': arena 64*N bytes. */
@@ -354,9 +732,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = sub %c, %d   @12:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
+                }
             }
         }
     }

@@ -9,6 +9,60 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
+        float *const d_ = d_logits + i0 * 2;
+        const float *const p_ = t8_probs + i0 * 2;
+        for (int64_t l = 0; l < 2; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 8 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
+    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t16[i0] = (t14[i0] / 3.0f);
+    }
+}
+
+/* Kernel 9 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
+    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                d_e[i0 * 12 + i1 * 4 + i2] = t16[i0 * 4 + i2];
+            }
+        }
+    }
+}
+
 /* Entry 'train': arena 256*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -74,7 +128,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
@@ -104,13 +158,19 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,2] = softmax_cross_entropy_grad %logits, %y, %9   @13:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
-            float *const d_ = d_logits + i0 * 2;
-            const float *const p_ = t8_probs + i0 * 2;
-            for (int64_t l = 0; l < 2; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
+                float *const d_ = d_logits + i0 * 2;
+                const float *const p_ = t8_probs + i0 * 2;
+                for (int64_t l = 0; l < 2; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -133,7 +193,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_logits, 2, fc_weight, 4, 0.0f, d_bag, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_logits, 2, fc_weight, 4, 0.0f, d_bag, 4);
         }
     }
 
@@ -157,7 +217,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_logits, 2, bag, 4, 0.0f, d_fc_weight, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_logits, 2, bag, 4, 0.0f, d_fc_weight, 4);
         }
     }
 
@@ -173,17 +233,29 @@ static float train_step(const dlc_step *s) {
 
     /* %16: f32[N,1,4] = div %14, %15   @10:15 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t16[i0] = (t14[i0] / 3.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t16[i0] = (t14[i0] / 3.0f);
+            }
         }
     }
 
     /* %d.e: f32[N,3,4] = broadcast %16   @10:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    d_e[i0 * 12 + i1 * 4 + i2] = t16[i0 * 4 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 4; i2++) {
+                        d_e[i0 * 12 + i1 * 4 + i2] = t16[i0 * 4 + i2];
+                    }
                 }
             }
         }
@@ -202,6 +274,60 @@ static float train_step(const dlc_step *s) {
     }
 
     return t8[0];
+}
+
+/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
+        float *const d_ = d_logits + i0 * 2;
+        const float *const p_ = t8_probs + i0 * 2;
+        for (int64_t l = 0; l < 2; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 8 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
+    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t16[i0] = (t14[i0] / 3.0f);
+    }
+}
+
+/* Kernel 9 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
+    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                d_e[i0 * 12 + i1 * 4 + i2] = t16[i0 * 4 + i2];
+            }
+        }
+    }
 }
 
 /* Entry 'sgd': arena 256*N + 320 bytes. */
@@ -268,7 +394,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
@@ -298,13 +424,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,2] = softmax_cross_entropy_grad %logits, %y, %9   @13:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
-            float *const d_ = d_logits + i0 * 2;
-            const float *const p_ = t8_probs + i0 * 2;
-            for (int64_t l = 0; l < 2; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
+                float *const d_ = d_logits + i0 * 2;
+                const float *const p_ = t8_probs + i0 * 2;
+                for (int64_t l = 0; l < 2; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -327,7 +459,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_logits, 2, fc_weight, 4, 0.0f, d_bag, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_logits, 2, fc_weight, 4, 0.0f, d_bag, 4);
         }
     }
 
@@ -351,7 +483,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, -s->lr, d_logits, 2, bag, 4, 1.0f, fc_weight, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, -s->lr, d_logits, 2, bag, 4, 1.0f, fc_weight, 4);
         }
     }
 
@@ -367,17 +499,29 @@ static float sgd_step(const dlc_step *s) {
 
     /* %16: f32[N,1,4] = div %14, %15   @10:15 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t16[i0] = (t14[i0] / 3.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t16[i0] = (t14[i0] / 3.0f);
+            }
         }
     }
 
     /* %d.e: f32[N,3,4] = broadcast %16   @10:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    d_e[i0 * 12 + i1 * 4 + i2] = t16[i0 * 4 + i2];
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k9, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    for (int64_t i2 = 0; i2 < 4; i2++) {
+                        d_e[i0 * 12 + i1 * 4 + i2] = t16[i0 * 4 + i2];
+                    }
                 }
             }
         }
@@ -468,7 +612,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
@@ -551,7 +695,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);

@@ -77,7 +77,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -132,7 +132,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 6, n, 1.0f, d_pred, 1, pair, 6, 0.0f, d_fc_weight, 6);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 6, n, 1.0f, d_pred, 1, pair, 6, 0.0f, d_fc_weight, 6);
         }
     }
 
@@ -206,7 +206,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -261,7 +261,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 6, n, -s->lr, d_pred, 1, pair, 6, 1.0f, fc_weight, 6);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 6, n, -s->lr, d_pred, 1, pair, 6, 1.0f, fc_weight, 6);
         }
     }
 
@@ -338,7 +338,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
@@ -421,7 +421,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);

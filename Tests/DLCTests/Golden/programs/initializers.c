@@ -9,6 +9,25 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s1 = (float *)s->params[7];  /* f32 */
+    float *const s2 = (float *)s->params[8];  /* f32 */
+    float *const s3 = (float *)s->params[9];  /* f32 */
+    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+    }
+}
+
 /* Entry 'train': arena 256*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -85,7 +104,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
@@ -96,8 +115,14 @@ static float train_step(const dlc_step *s) {
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+            }
         }
     }
 
@@ -172,7 +197,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, t28, 2, x, 3, 0.0f, d_w1, 3);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, t28, 2, x, 3, 0.0f, d_w1, 3);
         }
     }
 
@@ -207,6 +232,25 @@ static float train_step(const dlc_step *s) {
     }
 
     return t21[0];
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s1 = (float *)s->params[7];  /* f32 */
+    float *const s2 = (float *)s->params[8];  /* f32 */
+    float *const s3 = (float *)s->params[9];  /* f32 */
+    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+    }
 }
 
 /* Entry 'sgd': arena 256*N + 320 bytes. */
@@ -279,7 +323,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
@@ -290,8 +334,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+            }
         }
     }
 
@@ -366,7 +416,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, t28, 2, x, 3, 0.0f, d_w1, 3);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, t28, 2, x, 3, 0.0f, d_w1, 3);
         }
     }
 
@@ -437,6 +487,25 @@ static float sgd_step(const dlc_step *s) {
     return t21[0];
 }
 
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s1 = (float *)s->params[7];  /* f32 */
+    float *const s2 = (float *)s->params[8];  /* f32 */
+    float *const s3 = (float *)s->params[9];  /* f32 */
+    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+    }
+}
+
 /* Entry 'eval': arena 128*N + 128 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -498,7 +567,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
@@ -509,8 +578,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+            }
         }
     }
 
@@ -525,6 +600,25 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t21[0];
+}
+
+/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s1 = (float *)s->params[7];  /* f32 */
+    float *const s2 = (float *)s->params[8];  /* f32 */
+    float *const s3 = (float *)s->params[9];  /* f32 */
+    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+    }
 }
 
 /* Entry 'predict': arena 128*N + 128 bytes. */
@@ -586,7 +680,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
@@ -597,8 +691,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, predict_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+            }
         }
     }
 

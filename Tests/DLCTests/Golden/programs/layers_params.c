@@ -9,6 +9,59 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = (h[i0] + h2[i0]);
+    }
+}
+
+/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
+    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
+        float *const d_ = d_logits + i0 * 3;
+        const float *const p_ = t17_probs + i0 * 3;
+        for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 21 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
+static void train_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t43[i0] = (h[i0] > 0.0f ? (d_h2[i0] + t39[i0]) : 0.0f);
+    }
+}
+
 /* Entry 'train': arena 384*N + 960 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -79,7 +132,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
             for (int64_t i0 = 0; i0 < (8 * n); i0++) {
                 h[i0] = dlc_relu(h[i0]);
             }
@@ -105,7 +158,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
@@ -133,7 +186,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
@@ -144,8 +197,14 @@ static float train_step(const dlc_step *s) {
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
-        for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-            t10[i0] = (h[i0] + h2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((8 * n), parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
+                t10[i0] = (h[i0] + h2[i0]);
+            }
         }
     }
 
@@ -168,7 +227,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -239,13 +298,19 @@ static float train_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %21   @15:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
-            float *const d_ = d_logits + i0 * 3;
-            const float *const p_ = t17_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
+                float *const d_ = d_logits + i0 * 3;
+                const float *const p_ = t17_probs + i0 * 3;
+                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -266,7 +331,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, fc2_weight, 8, 0.0f, d_h2, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, fc2_weight, 8, 0.0f, d_h2, 8);
         }
     }
 
@@ -290,7 +355,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, 1.0f, d_logits, 3, t10, 8, 0.0f, d_fc2_weight, 8);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, 1.0f, d_logits, 3, t10, 8, 0.0f, d_fc2_weight, 8);
         }
     }
 
@@ -321,7 +386,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, d_h2, 8, sq_weight, 8, 0.0f, t35, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, d_h2, 8, sq_weight, 8, 0.0f, t35, 8);
         }
     }
 
@@ -345,7 +410,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, d_h2, 8, t8, 8, 0.0f, t36, 8);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, d_h2, 8, t8, 8, 0.0f, t36, 8);
         }
     }
 
@@ -389,7 +454,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, t38, 8, sq_weight, 8, 0.0f, t39, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, t38, 8, sq_weight, 8, 0.0f, t39, 8);
         }
     }
 
@@ -413,14 +478,20 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, t38, 8, h, 8, 0.0f, t40, 8);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, t38, 8, h, 8, 0.0f, t40, 8);
         }
     }
 
     /* %43: f32[N,8] = relu_grad %d.h, %h   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-            t43[i0] = (h[i0] > 0.0f ? (d_h2[i0] + t39[i0]) : 0.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((8 * n), parts_, train_step_k21, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
+                t43[i0] = (h[i0] > 0.0f ? (d_h2[i0] + t39[i0]) : 0.0f);
+            }
         }
     }
 
@@ -444,7 +515,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, t43, 8, x, 4, 0.0f, t44, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, t43, 8, x, 4, 0.0f, t44, 4);
         }
     }
 
@@ -477,6 +548,59 @@ static float train_step(const dlc_step *s) {
     }
 
     return t20[0];
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = (h[i0] + h2[i0]);
+    }
+}
+
+/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
+    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
+        float *const d_ = d_logits + i0 * 3;
+        const float *const p_ = t17_probs + i0 * 3;
+        for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* Kernel 21 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
+static void sgd_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t43[i0] = (h[i0] > 0.0f ? (d_h2[i0] + t39[i0]) : 0.0f);
+    }
 }
 
 /* Entry 'sgd': arena 384*N + 960 bytes. */
@@ -546,7 +670,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
             for (int64_t i0 = 0; i0 < (8 * n); i0++) {
                 h[i0] = dlc_relu(h[i0]);
             }
@@ -572,7 +696,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
@@ -600,7 +724,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
@@ -611,8 +735,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
-        for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-            t10[i0] = (h[i0] + h2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((8 * n), parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
+                t10[i0] = (h[i0] + h2[i0]);
+            }
         }
     }
 
@@ -635,7 +765,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -706,13 +836,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %21   @15:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
-            float *const d_ = d_logits + i0 * 3;
-            const float *const p_ = t17_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
+                float *const d_ = d_logits + i0 * 3;
+                const float *const p_ = t17_probs + i0 * 3;
+                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -733,7 +869,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, fc2_weight, 8, 0.0f, d_h2, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, fc2_weight, 8, 0.0f, d_h2, 8);
         }
     }
 
@@ -757,7 +893,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, -s->lr, d_logits, 3, t10, 8, 1.0f, fc2_weight, 8);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, -s->lr, d_logits, 3, t10, 8, 1.0f, fc2_weight, 8);
         }
     }
 
@@ -788,7 +924,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, d_h2, 8, sq_weight, 8, 0.0f, t35, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, d_h2, 8, sq_weight, 8, 0.0f, t35, 8);
         }
     }
 
@@ -812,7 +948,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, d_h2, 8, t8, 8, 0.0f, t36, 8);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, d_h2, 8, t8, 8, 0.0f, t36, 8);
         }
     }
 
@@ -856,7 +992,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, t38, 8, sq_weight, 8, 0.0f, t39, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, t38, 8, sq_weight, 8, 0.0f, t39, 8);
         }
     }
 
@@ -880,14 +1016,20 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, t38, 8, h, 8, 0.0f, t40, 8);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, t38, 8, h, 8, 0.0f, t40, 8);
         }
     }
 
     /* %43: f32[N,8] = relu_grad %d.h, %h   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-            t43[i0] = (h[i0] > 0.0f ? (d_h2[i0] + t39[i0]) : 0.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((8 * n), parts_, sgd_step_k21, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
+                t43[i0] = (h[i0] > 0.0f ? (d_h2[i0] + t39[i0]) : 0.0f);
+            }
         }
     }
 
@@ -911,7 +1053,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, t43, 8, x, 4, 0.0f, t44, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, t43, 8, x, 4, 0.0f, t44, 4);
         }
     }
 
@@ -960,6 +1102,21 @@ static float sgd_step(const dlc_step *s) {
     return t20[0];
 }
 
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t10 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = (h[i0] + h2[i0]);
+    }
+}
+
 /* Entry 'eval': arena 192*N + 320 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -1005,7 +1162,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
             for (int64_t i0 = 0; i0 < (8 * n); i0++) {
                 h[i0] = dlc_relu(h[i0]);
             }
@@ -1031,7 +1188,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
@@ -1059,7 +1216,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
@@ -1070,8 +1227,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
-        for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-            t10[i0] = (h[i0] + h2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((8 * n), parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
+                t10[i0] = (h[i0] + h2[i0]);
+            }
         }
     }
 
@@ -1094,7 +1257,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
@@ -1164,6 +1327,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     return t20[0];
 }
 
+/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
+static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t10 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = (h[i0] + h2[i0]);
+    }
+}
+
 /* Entry 'predict': arena 192*N bytes. */
 static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -1200,7 +1378,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
             for (int64_t i0 = 0; i0 < (8 * n); i0++) {
                 h[i0] = dlc_relu(h[i0]);
             }
@@ -1226,7 +1404,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
@@ -1254,7 +1432,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
@@ -1265,8 +1443,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
-        for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-            t10[i0] = (h[i0] + h2[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((8 * n), parts_, predict_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
+                t10[i0] = (h[i0] + h2[i0]);
+            }
         }
     }
 
@@ -1289,7 +1473,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);

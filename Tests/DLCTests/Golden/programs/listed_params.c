@@ -9,6 +9,55 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            t7[i0 * 3 + i1] = (t6[i0 * 3 + i1] + b[i1]);
+        }
+    }
+}
+
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        hid[i0] = dlc_relu(t7[i0]);
+    }
+}
+
+/* Kernel 10 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const pred = (float *)s_2;  /* f32[N] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N] */
+    float *const t26 = (float *)(arena + (192 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        d_pred[i0] = ((pred[i0] - y[i0]) * t26[0]);
+    }
+}
+
 /* Entry 'train': arena 256*N + 192 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -68,23 +117,35 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
         }
     }
 
     /* %7: f32[N,3] = add %6, %b   @12:26 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                t7[i0 * 3 + i1] = (t6[i0 * 3 + i1] + b[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    t7[i0 * 3 + i1] = (t6[i0 * 3 + i1] + b[i1]);
+                }
             }
         }
     }
 
     /* %hid: f32[N,3] = relu %7   @12:15 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            hid[i0] = dlc_relu(t7[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                hid[i0] = dlc_relu(t7[i0]);
+            }
         }
     }
 
@@ -103,7 +164,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
         }
     }
 
@@ -153,8 +214,14 @@ static float train_step(const dlc_step *s) {
 
     /* %d.pred: f32[N] = mul %24, %26   @17:14 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            d_pred[i0] = ((pred[i0] - y[i0]) * t26[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                d_pred[i0] = ((pred[i0] - y[i0]) * t26[0]);
+            }
         }
     }
 
@@ -177,7 +244,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 1, 1.0f, d_s, 1, v, 1, 0.0f, d_hid, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 1, 1.0f, d_s, 1, v, 1, 0.0f, d_hid, 3);
         }
     }
 
@@ -197,7 +264,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 1, n, 1.0f, hid, 3, d_s, 1, 0.0f, d_v, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 1, n, 1.0f, hid, 3, d_s, 1, 0.0f, d_v, 1);
         }
     }
 
@@ -234,7 +301,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, a, 2, t35, 3, 0.0f, d_w, 3);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, a, 2, t35, 3, 0.0f, d_w, 3);
         }
     }
 
@@ -246,6 +313,55 @@ static float train_step(const dlc_step *s) {
     }
 
     return t18[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            t7[i0 * 3 + i1] = (t6[i0 * 3 + i1] + b[i1]);
+        }
+    }
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        hid[i0] = dlc_relu(t7[i0]);
+    }
+}
+
+/* Kernel 10 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const pred = (float *)s_2;  /* f32[N] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N] */
+    float *const t26 = (float *)(arena + (192 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        d_pred[i0] = ((pred[i0] - y[i0]) * t26[0]);
+    }
 }
 
 /* Entry 'sgd': arena 256*N + 192 bytes. */
@@ -304,23 +420,35 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
         }
     }
 
     /* %7: f32[N,3] = add %6, %b   @12:26 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                t7[i0 * 3 + i1] = (t6[i0 * 3 + i1] + b[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    t7[i0 * 3 + i1] = (t6[i0 * 3 + i1] + b[i1]);
+                }
             }
         }
     }
 
     /* %hid: f32[N,3] = relu %7   @12:15 */
     {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            hid[i0] = dlc_relu(t7[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((3 * n), parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+                hid[i0] = dlc_relu(t7[i0]);
+            }
         }
     }
 
@@ -339,7 +467,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
         }
     }
 
@@ -389,8 +517,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.pred: f32[N] = mul %24, %26   @17:14 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            d_pred[i0] = ((pred[i0] - y[i0]) * t26[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                d_pred[i0] = ((pred[i0] - y[i0]) * t26[0]);
+            }
         }
     }
 
@@ -413,7 +547,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 1, 1.0f, d_s, 1, v, 1, 0.0f, d_hid, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 1, 1.0f, d_s, 1, v, 1, 0.0f, d_hid, 3);
         }
     }
 
@@ -433,7 +567,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 1, n, -s->lr, hid, 3, d_s, 1, 1.0f, v, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 1, n, -s->lr, hid, 3, d_s, 1, 1.0f, v, 1);
         }
     }
 
@@ -470,7 +604,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, -s->lr, a, 2, t35, 3, 1.0f, w, 3);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, -s->lr, a, 2, t35, 3, 1.0f, w, 3);
         }
     }
 
@@ -482,6 +616,24 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t18[0];
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            hid[i0 * 3 + i1] = dlc_relu((t6[i0 * 3 + i1] + b[i1]));
+        }
+    }
 }
 
 /* Entry 'eval': arena 128*N + 192 bytes. */
@@ -527,15 +679,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
         }
     }
 
     /* %hid: f32[N,3] = relu %7   @12:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                hid[i0 * 3 + i1] = dlc_relu((t6[i0 * 3 + i1] + b[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    hid[i0 * 3 + i1] = dlc_relu((t6[i0 * 3 + i1] + b[i1]));
+                }
             }
         }
     }
@@ -555,7 +713,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
         }
     }
 
@@ -595,6 +753,24 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     return t18[0];
 }
 
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            hid[i0 * 3 + i1] = dlc_relu((t6[i0 * 3 + i1] + b[i1]));
+        }
+    }
+}
+
 /* Entry 'predict': arena 128*N bytes. */
 static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -630,15 +806,21 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
         }
     }
 
     /* %hid: f32[N,3] = relu %7   @12:15 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                hid[i0 * 3 + i1] = dlc_relu((t6[i0 * 3 + i1] + b[i1]));
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    hid[i0 * 3 + i1] = dlc_relu((t6[i0 * 3 + i1] + b[i1]));
+                }
             }
         }
     }
@@ -658,7 +840,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
         }
     }
 

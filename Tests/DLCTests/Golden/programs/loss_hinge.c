@@ -9,6 +9,21 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t8[i0] = ((2.0f * y[i0]) - 1.0f);
+    }
+}
+
 /* Entry 'train': arena 192*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -48,7 +63,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, score, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, score, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     score[i0 + i1] = (score[i0 + i1] + fc_bias[i1]);
@@ -59,8 +74,14 @@ static float train_step(const dlc_step *s) {
 
     /* %8: f32[N,1] = sub %6, %7   @10:33 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t8[i0] = ((2.0f * y[i0]) - 1.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t8[i0] = ((2.0f * y[i0]) - 1.0f);
+            }
         }
     }
 
@@ -110,11 +131,26 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, d_score, 1, x, 2, 0.0f, d_fc_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, d_score, 1, x, 2, 0.0f, d_fc_weight, 2);
         }
     }
 
     return t9[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t8[i0] = ((2.0f * y[i0]) - 1.0f);
+    }
 }
 
 /* Entry 'sgd': arena 192*N + 192 bytes. */
@@ -155,7 +191,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, score, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, score, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     score[i0 + i1] = (score[i0 + i1] + fc_bias[i1]);
@@ -166,8 +202,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %8: f32[N,1] = sub %6, %7   @10:33 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t8[i0] = ((2.0f * y[i0]) - 1.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t8[i0] = ((2.0f * y[i0]) - 1.0f);
+            }
         }
     }
 
@@ -217,7 +259,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_score, 1, x, 2, 1.0f, fc_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_score, 1, x, 2, 1.0f, fc_weight, 2);
         }
     }
 
@@ -229,6 +271,21 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t9[0];
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t8[i0] = ((2.0f * y[i0]) - 1.0f);
+    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -262,7 +319,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, score, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, score, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     score[i0 + i1] = (score[i0 + i1] + fc_bias[i1]);
@@ -273,8 +330,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %8: f32[N,1] = sub %6, %7   @10:33 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t8[i0] = ((2.0f * y[i0]) - 1.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t8[i0] = ((2.0f * y[i0]) - 1.0f);
+            }
         }
     }
 
@@ -319,7 +382,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, score, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, score, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     score[i0 + i1] = (score[i0 + i1] + fc_bias[i1]);

@@ -9,6 +9,39 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+    }
+}
+
+/* Kernel 16 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
+    float *const t27 = (float *)t26;  /* f32[N,4] */
+    float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
+    float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        d_h[i0] = (t27[i0] + t30[i0]);
+    }
+}
+
 /* Entry 'train': arena 384*N + 192 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -68,7 +101,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
         }
     }
 
@@ -100,7 +133,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
         }
     }
 
@@ -123,7 +156,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     l_2[i0 * 2 + i1] = (l_2[i0 * 2 + i1] + b[i1]);
@@ -167,14 +200,20 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
         }
     }
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, train_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+            }
         }
     }
 
@@ -224,7 +263,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, d_pred, 2, v, 2, 0.0f, t23, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, d_pred, 2, v, 2, 0.0f, t23, 3);
         }
     }
 
@@ -248,7 +287,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, 1.0f, t13, 3, d_pred, 2, 0.0f, d_v, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, 1.0f, t13, 3, d_pred, 2, 0.0f, d_v, 2);
         }
     }
 
@@ -289,7 +328,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, t28, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, t28, 4);
         }
     }
 
@@ -312,7 +351,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 2, 1.0f, d_pred, 2, t8, 2, 0.0f, t30, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 2, 1.0f, d_pred, 2, t8, 2, 0.0f, t30, 4);
         }
     }
 
@@ -336,14 +375,20 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 2, n, 1.0f, h, 4, d_pred, 2, 0.0f, t31, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 2, n, 1.0f, h, 4, d_pred, 2, 0.0f, t31, 2);
         }
     }
 
     /* %d.h: f32[N,4] = add %27, %30 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            d_h[i0] = (t27[i0] + t30[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k16, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                d_h[i0] = (t27[i0] + t30[i0]);
+            }
         }
     }
 
@@ -367,7 +412,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, x, 4, d_h, 4, 0.0f, d_m, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, x, 4, d_h, 4, 0.0f, d_m, 4);
         }
     }
 
@@ -381,6 +426,39 @@ static float train_step(const dlc_step *s) {
     }
 
     return t17[0];
+}
+
+/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+    }
+}
+
+/* Kernel 16 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
+    float *const t27 = (float *)t26;  /* f32[N,4] */
+    float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
+    float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        d_h[i0] = (t27[i0] + t30[i0]);
+    }
 }
 
 /* Entry 'sgd': arena 384*N + 256 bytes. */
@@ -439,7 +517,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
         }
     }
 
@@ -471,7 +549,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
         }
     }
 
@@ -494,7 +572,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     l_2[i0 * 2 + i1] = (l_2[i0 * 2 + i1] + b[i1]);
@@ -538,14 +616,20 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
         }
     }
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, sgd_step_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+            }
         }
     }
 
@@ -595,7 +679,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, d_pred, 2, v, 2, 0.0f, t23, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, d_pred, 2, v, 2, 0.0f, t23, 3);
         }
     }
 
@@ -619,7 +703,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, -s->lr, t13, 3, d_pred, 2, 1.0f, v, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, -s->lr, t13, 3, d_pred, 2, 1.0f, v, 2);
         }
     }
 
@@ -660,7 +744,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, t28, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, t28, 4);
         }
     }
 
@@ -683,7 +767,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 2, 1.0f, d_pred, 2, t8, 2, 0.0f, t30, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 2, 1.0f, d_pred, 2, t8, 2, 0.0f, t30, 4);
         }
     }
 
@@ -707,14 +791,20 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 2, n, 1.0f, h, 4, d_pred, 2, 0.0f, t31, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 2, n, 1.0f, h, 4, d_pred, 2, 0.0f, t31, 2);
         }
     }
 
     /* %d.h: f32[N,4] = add %27, %30 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            d_h[i0] = (t27[i0] + t30[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k16, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                d_h[i0] = (t27[i0] + t30[i0]);
+            }
         }
     }
 
@@ -738,7 +828,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, -s->lr, x, 4, d_h, 4, 1.0f, m, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, -s->lr, x, 4, d_h, 4, 1.0f, m, 4);
         }
     }
 
@@ -759,6 +849,23 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t17[0];
+}
+
+/* Kernel 6 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const d = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+    }
 }
 
 /* Entry 'eval': arena 256*N + 64 bytes. */
@@ -804,7 +911,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
         }
     }
 
@@ -836,7 +943,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
         }
     }
 
@@ -859,7 +966,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     l_2[i0 * 2 + i1] = (l_2[i0 * 2 + i1] + b[i1]);
@@ -903,14 +1010,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
         }
     }
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, eval_with_targets_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+            }
         }
     }
 
@@ -925,6 +1038,23 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t17[0];
+}
+
+/* Kernel 6 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void predict_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const d = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+    }
 }
 
 /* Entry 'predict': arena 256*N + 64 bytes. */
@@ -968,7 +1098,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
         }
     }
 
@@ -1000,7 +1130,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
         }
     }
 
@@ -1023,7 +1153,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     l_2[i0 * 2 + i1] = (l_2[i0 * 2 + i1] + b[i1]);
@@ -1067,14 +1197,20 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
         }
     }
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, predict_k6, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+            }
         }
     }
 

@@ -9,6 +9,42 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 5*N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (x[i0] * t4[i0]);
+    }
+}
+
+/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
+        float *const d_ = d_z + i0 * 3;
+        const float *const p_ = t9_probs + i0 * 3;
+        for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
 /* Entry 'train': arena 256*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -44,8 +80,14 @@ static float train_step(const dlc_step *s) {
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-            h[i0] = (x[i0] * t4[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((5 * n), parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (5 * n); i0++) {
+                h[i0] = (x[i0] * t4[i0]);
+            }
         }
     }
 
@@ -68,7 +110,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     z[i0 * 3 + i1] = (z[i0 * 3 + i1] + fc_bias[i1]);
@@ -98,13 +140,19 @@ static float train_step(const dlc_step *s) {
 
     /* %d.z: f32[N,3] = softmax_cross_entropy_grad %z, %y, %10   @14:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
-            float *const d_ = d_z + i0 * 3;
-            const float *const p_ = t9_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
+                float *const d_ = d_z + i0 * 3;
+                const float *const p_ = t9_probs + i0 * 3;
+                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -128,7 +176,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, 1.0f, d_z, 3, h, 5, 0.0f, d_fc_weight, 5);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, 1.0f, d_z, 3, h, 5, 0.0f, d_fc_weight, 5);
         }
     }
 
@@ -143,6 +191,42 @@ static float train_step(const dlc_step *s) {
     }
 
     return t9[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 5*N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (x[i0] * t4[i0]);
+    }
+}
+
+/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    const float scale_ = 1.0f / (float)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
+        float *const d_ = d_z + i0 * 3;
+        const float *const p_ = t9_probs + i0 * 3;
+        for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
 }
 
 /* Entry 'sgd': arena 256*N + 128 bytes. */
@@ -179,8 +263,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-            h[i0] = (x[i0] * t4[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((5 * n), parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (5 * n); i0++) {
+                h[i0] = (x[i0] * t4[i0]);
+            }
         }
     }
 
@@ -203,7 +293,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     z[i0 * 3 + i1] = (z[i0 * 3 + i1] + fc_bias[i1]);
@@ -233,13 +323,19 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.z: f32[N,3] = softmax_cross_entropy_grad %z, %y, %10   @14:14 */
     {
-        const float scale_ = 1.0f / (float)n;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
-            float *const d_ = d_z + i0 * 3;
-            const float *const p_ = t9_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+        }
+        else {
+            const float scale_ = 1.0f / (float)n;
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                const int32_t c_ = y[i0];
+                if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
+                float *const d_ = d_z + i0 * 3;
+                const float *const p_ = t9_probs + i0 * 3;
+                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+            }
         }
     }
 
@@ -263,7 +359,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, -s->lr, d_z, 3, h, 5, 1.0f, fc_weight, 5);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, -s->lr, d_z, 3, h, 5, 1.0f, fc_weight, 5);
         }
     }
 
@@ -285,6 +381,21 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t9[0];
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 5*N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (x[i0] * t4[i0]);
+    }
 }
 
 /* Entry 'eval': arena 192*N + 64 bytes. */
@@ -312,8 +423,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-            h[i0] = (x[i0] * t4[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((5 * n), parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (5 * n); i0++) {
+                h[i0] = (x[i0] * t4[i0]);
+            }
         }
     }
 
@@ -336,7 +453,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     z[i0 * 3 + i1] = (z[i0 * 3 + i1] + fc_bias[i1]);
@@ -399,6 +516,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     return t9[0];
 }
 
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 5*N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        h[i0] = (x[i0] * t4[i0]);
+    }
+}
+
 /* Entry 'predict': arena 128*N bytes. */
 static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -422,8 +554,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-            h[i0] = (x[i0] * t4[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((5 * n), parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (5 * n); i0++) {
+                h[i0] = (x[i0] * t4[i0]);
+            }
         }
     }
 
@@ -446,7 +584,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 3; i1++) {
                     z[i0 * 3 + i1] = (z[i0 * 3 + i1] + fc_bias[i1]);

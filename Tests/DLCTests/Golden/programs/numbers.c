@@ -9,6 +9,84 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t3[i0] = dlc_to_i32(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_add_i32(t3[i0], 1);
+    }
+}
+
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t16[i0] = dlc_mod_i32(k_2[i0], 12);
+    }
+}
+
+/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t17[i0] = (float)(t16[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const a = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
+    float *const b = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+        }
+    }
+}
+
 /* Entry 'train': arena 192*N + 192 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -38,15 +116,27 @@ static float train_step(const dlc_step *s) {
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t3[i0] = dlc_to_i32(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, train_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t3[i0] = dlc_to_i32(x[i0]);
+            }
         }
     }
 
     /* %k: i32[N,12] = add %3, %4   @8:20 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            k_2[i0] = dlc_add_i32(t3[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                k_2[i0] = dlc_add_i32(t3[i0], 1);
+            }
         }
     }
 
@@ -59,23 +149,41 @@ static float train_step(const dlc_step *s) {
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t16[i0] = dlc_mod_i32(k_2[i0], 12);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t16[i0] = dlc_mod_i32(k_2[i0], 12);
+            }
         }
     }
 
     /* %17: f32[N,12] = float %16   @11:20 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t17[i0] = (float)(t16[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, train_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t17[i0] = (float)(t16[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,12] = mul %b, %17   @11:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 12; i1++) {
+                    pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+                }
             }
         }
     }
@@ -117,6 +225,84 @@ static float train_step(const dlc_step *s) {
     return t19[0];
 }
 
+/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t3[i0] = dlc_to_i32(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_add_i32(t3[i0], 1);
+    }
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t16[i0] = dlc_mod_i32(k_2[i0], 12);
+    }
+}
+
+/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t17[i0] = (float)(t16[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const a = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
+    float *const b = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+        }
+    }
+}
+
 /* Entry 'sgd': arena 192*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -145,15 +331,27 @@ static float sgd_step(const dlc_step *s) {
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t3[i0] = dlc_to_i32(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, sgd_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t3[i0] = dlc_to_i32(x[i0]);
+            }
         }
     }
 
     /* %k: i32[N,12] = add %3, %4   @8:20 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            k_2[i0] = dlc_add_i32(t3[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                k_2[i0] = dlc_add_i32(t3[i0], 1);
+            }
         }
     }
 
@@ -166,23 +364,41 @@ static float sgd_step(const dlc_step *s) {
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t16[i0] = dlc_mod_i32(k_2[i0], 12);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t16[i0] = dlc_mod_i32(k_2[i0], 12);
+            }
         }
     }
 
     /* %17: f32[N,12] = float %16   @11:20 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t17[i0] = (float)(t16[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, sgd_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t17[i0] = (float)(t16[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,12] = mul %b, %17   @11:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 12; i1++) {
+                    pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+                }
             }
         }
     }
@@ -224,6 +440,84 @@ static float sgd_step(const dlc_step *s) {
     return t19[0];
 }
 
+/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t3[i0] = dlc_to_i32(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_add_i32(t3[i0], 1);
+    }
+}
+
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t16[i0] = dlc_mod_i32(k_2[i0], 12);
+    }
+}
+
+/* Kernel 4 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t17[i0] = (float)(t16[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const a = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
+    float *const b = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+        }
+    }
+}
+
 /* Entry 'eval': arena 128*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -246,15 +540,27 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t3[i0] = dlc_to_i32(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, eval_with_targets_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t3[i0] = dlc_to_i32(x[i0]);
+            }
         }
     }
 
     /* %k: i32[N,12] = add %3, %4   @8:20 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            k_2[i0] = dlc_add_i32(t3[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                k_2[i0] = dlc_add_i32(t3[i0], 1);
+            }
         }
     }
 
@@ -267,23 +573,41 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t16[i0] = dlc_mod_i32(k_2[i0], 12);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t16[i0] = dlc_mod_i32(k_2[i0], 12);
+            }
         }
     }
 
     /* %17: f32[N,12] = float %16   @11:20 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t17[i0] = (float)(t16[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, eval_with_targets_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t17[i0] = (float)(t16[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,12] = mul %b, %17   @11:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 12; i1++) {
+                    pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+                }
             }
         }
     }
@@ -299,6 +623,84 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (12 * n));
     return t19[0];
+}
+
+/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t3[i0] = dlc_to_i32(x[i0]);
+    }
+}
+
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        k_2[i0] = dlc_add_i32(t3[i0], 1);
+    }
+}
+
+/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t16[i0] = dlc_mod_i32(k_2[i0], 12);
+    }
+}
+
+/* Kernel 4 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static void predict_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t17[i0] = (float)(t16[i0]);
+    }
+}
+
+/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const a = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
+    float *const b = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+        }
+    }
 }
 
 /* Entry 'predict': arena 128*N + 64 bytes. */
@@ -321,15 +723,27 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t3[i0] = dlc_to_i32(x[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, predict_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t3[i0] = dlc_to_i32(x[i0]);
+            }
         }
     }
 
     /* %k: i32[N,12] = add %3, %4   @8:20 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            k_2[i0] = dlc_add_i32(t3[i0], 1);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                k_2[i0] = dlc_add_i32(t3[i0], 1);
+            }
         }
     }
 
@@ -342,23 +756,41 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t16[i0] = dlc_mod_i32(k_2[i0], 12);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, predict_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t16[i0] = dlc_mod_i32(k_2[i0], 12);
+            }
         }
     }
 
     /* %17: f32[N,12] = float %16   @11:20 */
     {
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            t17[i0] = (float)(t16[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((12 * n), parts_, predict_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+                t17[i0] = (float)(t16[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,12] = mul %b, %17   @11:18 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 12; i1++) {
+                    pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
+                }
             }
         }
     }

@@ -52,7 +52,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t6[i0 * 8 + i1] = dlc_relu((t6[i0 * 8 + i1] + fc1_bias[i1]));
@@ -78,7 +78,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -130,7 +130,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 1, 1.0f, d_pred, 1, fc2_weight, 8, 0.0f, t14, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 1, 1.0f, d_pred, 1, fc2_weight, 8, 0.0f, t14, 8);
         }
     }
 
@@ -154,7 +154,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 8, n, 1.0f, d_pred, 1, t6, 8, 0.0f, d_fc2_weight, 8);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 8, n, 1.0f, d_pred, 1, t6, 8, 0.0f, d_fc2_weight, 8);
         }
     }
 
@@ -187,7 +187,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 1, n, 1.0f, t17, 8, x, 1, 0.0f, d_fc1_weight, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 1, n, 1.0f, t17, 8, x, 1, 0.0f, d_fc1_weight, 1);
         }
     }
 
@@ -235,7 +235,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t6[i0 * 8 + i1] = dlc_relu((t6[i0 * 8 + i1] + fc1_bias[i1]));
@@ -261,7 +261,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -313,7 +313,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 1, 1.0f, d_pred, 1, fc2_weight, 8, 0.0f, t14, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 1, 1.0f, d_pred, 1, fc2_weight, 8, 0.0f, t14, 8);
         }
     }
 
@@ -337,7 +337,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 8, n, -s->lr, d_pred, 1, t6, 8, 1.0f, fc2_weight, 8);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 8, n, -s->lr, d_pred, 1, t6, 8, 1.0f, fc2_weight, 8);
         }
     }
 
@@ -370,7 +370,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 1, n, -s->lr, t17, 8, x, 1, 1.0f, fc1_weight, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 1, n, -s->lr, t17, 8, x, 1, 1.0f, fc1_weight, 1);
         }
     }
 
@@ -425,7 +425,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t6[i0 * 8 + i1] = dlc_relu((t6[i0 * 8 + i1] + fc1_bias[i1]));
@@ -451,7 +451,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -505,7 +505,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 8);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 8; i1++) {
                     t6[i0 * 8 + i1] = dlc_relu((t6[i0 * 8 + i1] + fc1_bias[i1]));
@@ -531,7 +531,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 8, 1.0f, t6, 8, fc2_weight, 8, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);

@@ -9,6 +9,20 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 10*N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = tanhf(t6[i0]);
+    }
+}
+
 /* Entry 'train': arena 192*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -55,7 +69,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
@@ -66,8 +80,14 @@ static float train_step(const dlc_step *s) {
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
-        for (int64_t i0 = 0; i0 < (10 * n); i0++) {
-            t7[i0] = tanhf(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((10 * n), parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (10 * n); i0++) {
+                t7[i0] = tanhf(t6[i0]);
+            }
         }
     }
 
@@ -88,7 +108,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -142,7 +162,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, fc2_weight, 10, 0.0f, t15, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, fc2_weight, 10, 0.0f, t15, 10);
         }
     }
 
@@ -166,7 +186,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, d_pred, 1, t7, 10, 0.0f, d_fc2_weight, 10);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, d_pred, 1, t7, 10, 0.0f, d_fc2_weight, 10);
         }
     }
 
@@ -199,11 +219,25 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, 1.0f, t21, 10, x, 1, 0.0f, d_fc1_weight, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, 1.0f, t21, 10, x, 1, 0.0f, d_fc1_weight, 1);
         }
     }
 
     return t9[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 10*N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = tanhf(t6[i0]);
+    }
 }
 
 /* Entry 'sgd': arena 192*N + 192 bytes. */
@@ -250,7 +284,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
@@ -261,8 +295,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
-        for (int64_t i0 = 0; i0 < (10 * n); i0++) {
-            t7[i0] = tanhf(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((10 * n), parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (10 * n); i0++) {
+                t7[i0] = tanhf(t6[i0]);
+            }
         }
     }
 
@@ -283,7 +323,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -337,7 +377,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, fc2_weight, 10, 0.0f, t15, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, fc2_weight, 10, 0.0f, t15, 10);
         }
     }
 
@@ -361,7 +401,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, d_pred, 1, t7, 10, 1.0f, fc2_weight, 10);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, d_pred, 1, t7, 10, 1.0f, fc2_weight, 10);
         }
     }
 
@@ -394,7 +434,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, -s->lr, t21, 10, x, 1, 1.0f, fc1_weight, 1);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, -s->lr, t21, 10, x, 1, 1.0f, fc1_weight, 1);
         }
     }
 
@@ -413,6 +453,20 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t9[0];
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 10*N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = tanhf(t6[i0]);
+    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -450,7 +504,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
@@ -461,8 +515,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
-        for (int64_t i0 = 0; i0 < (10 * n); i0++) {
-            t7[i0] = tanhf(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((10 * n), parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (10 * n); i0++) {
+                t7[i0] = tanhf(t6[i0]);
+            }
         }
     }
 
@@ -483,7 +543,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
@@ -503,6 +563,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t9[0];
+}
+
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 10*N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t7[i0] = tanhf(t6[i0]);
+    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -538,7 +612,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 10; i1++) {
                     t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
@@ -549,8 +623,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
-        for (int64_t i0 = 0; i0 < (10 * n); i0++) {
-            t7[i0] = tanhf(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((10 * n), parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (10 * n); i0++) {
+                t7[i0] = tanhf(t6[i0]);
+            }
         }
     }
 
@@ -571,7 +651,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);

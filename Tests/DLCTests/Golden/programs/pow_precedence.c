@@ -9,6 +9,63 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            z[i0 * 4 + i1] = ((x[i0 * 4 + i1] * w[i1]) + 2.0f);
+        }
+    }
+}
+
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = powf(z[i0], 2.0f);
+    }
+}
+
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + (128 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
+    }
+}
+
 /* Entry 'train': arena 256*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -56,24 +113,42 @@ static float train_step(const dlc_step *s) {
 
     /* %z: f32[N,4] = add %3, %4   @10:19 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                z[i0 * 4 + i1] = ((x[i0 * 4 + i1] * w[i1]) + 2.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    z[i0 * 4 + i1] = ((x[i0 * 4 + i1] * w[i1]) + 2.0f);
+                }
             }
         }
     }
 
     /* %9: f32[N,4] = pow %z {exponent: 2.0}   @12:16 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t9[i0] = powf(z[i0], 2.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t9[i0] = powf(z[i0], 2.0f);
+            }
         }
     }
 
     /* %pred: f32[N,4] = add %17, %18   @15:22 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
+            }
         }
     }
 
@@ -105,6 +180,63 @@ static float train_step(const dlc_step *s) {
     }
 
     return t20[0];
+}
+
+/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            z[i0 * 4 + i1] = ((x[i0 * 4 + i1] * w[i1]) + 2.0f);
+        }
+    }
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = powf(z[i0], 2.0f);
+    }
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + (128 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
+    }
 }
 
 /* Entry 'sgd': arena 256*N + 192 bytes. */
@@ -154,24 +286,42 @@ static float sgd_step(const dlc_step *s) {
 
     /* %z: f32[N,4] = add %3, %4   @10:19 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                z[i0 * 4 + i1] = ((x[i0 * 4 + i1] * w[i1]) + 2.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    z[i0 * 4 + i1] = ((x[i0 * 4 + i1] * w[i1]) + 2.0f);
+                }
             }
         }
     }
 
     /* %9: f32[N,4] = pow %z {exponent: 2.0}   @12:16 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            t9[i0] = powf(z[i0], 2.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                t9[i0] = powf(z[i0], 2.0f);
+            }
         }
     }
 
     /* %pred: f32[N,4] = add %17, %18   @15:22 */
     {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+                pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
+            }
         }
     }
 
@@ -212,6 +362,36 @@ static float sgd_step(const dlc_step *s) {
     return t20[0];
 }
 
+/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
+        }
+    }
+}
+
 /* Entry 'eval': arena 64*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -238,9 +418,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = add %17, %18   @15:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
+                }
             }
         }
     }
@@ -256,6 +442,36 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t20[0];
+}
+
+/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
+        }
+    }
 }
 
 /* Entry 'predict': arena 64*N bytes. */
@@ -282,9 +498,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,4] = add %17, %18   @15:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
+                }
             }
         }
     }

@@ -9,6 +9,69 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 8 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+    }
+}
+
+/* Kernel 15 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            d_k[i0 * 4 + i1] = d_pred[i0];
+        }
+    }
+}
+
+/* Kernel 17 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t35[i0] = (d_pred[i0] / 3.0f);
+    }
+}
+
+/* Kernel 18 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_s = (float *)(arena + (128 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            d_s[i0 * 3 + i1] = t35[i0];
+        }
+    }
+}
+
 /* Entry 'train': arena 320*N + 320 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -145,8 +208,14 @@ static float train_step(const dlc_step *s) {
 
     /* %pred: f32[N,1] = add %13, %g   @14:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+            }
         }
     }
 
@@ -202,9 +271,15 @@ static float train_step(const dlc_step *s) {
 
     /* %d.k: f32[N,4] = broadcast %d.pred   @12:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                d_k[i0 * 4 + i1] = d_pred[i0];
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k15, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    d_k[i0 * 4 + i1] = d_pred[i0];
+                }
             }
         }
     }
@@ -226,16 +301,28 @@ static float train_step(const dlc_step *s) {
 
     /* %35: f32[N,1] = div %d.pred, %34   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t35[i0] = (d_pred[i0] / 3.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k17, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t35[i0] = (d_pred[i0] / 3.0f);
+            }
         }
     }
 
     /* %d.s: f32[N,3] = broadcast %35   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                d_s[i0 * 3 + i1] = t35[i0];
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k18, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    d_s[i0 * 3 + i1] = t35[i0];
+                }
             }
         }
     }
@@ -263,6 +350,69 @@ static float train_step(const dlc_step *s) {
     }
 
     return t15[0];
+}
+
+/* Kernel 8 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+    }
+}
+
+/* Kernel 15 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            d_k[i0 * 4 + i1] = d_pred[i0];
+        }
+    }
+}
+
+/* Kernel 17 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t35[i0] = (d_pred[i0] / 3.0f);
+    }
+}
+
+/* Kernel 18 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_s = (float *)(arena + (128 * n));  /* f32[N,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            d_s[i0 * 3 + i1] = t35[i0];
+        }
+    }
 }
 
 /* Entry 'sgd': arena 320*N + 320 bytes. */
@@ -400,8 +550,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %pred: f32[N,1] = add %13, %g   @14:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+            }
         }
     }
 
@@ -457,9 +613,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.k: f32[N,4] = broadcast %d.pred   @12:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                d_k[i0 * 4 + i1] = d_pred[i0];
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k15, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    d_k[i0 * 4 + i1] = d_pred[i0];
+                }
             }
         }
     }
@@ -481,16 +643,28 @@ static float sgd_step(const dlc_step *s) {
 
     /* %35: f32[N,1] = div %d.pred, %34   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            t35[i0] = (d_pred[i0] / 3.0f);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k17, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                t35[i0] = (d_pred[i0] / 3.0f);
+            }
         }
     }
 
     /* %d.s: f32[N,3] = broadcast %35   @10:13 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                d_s[i0 * 3 + i1] = t35[i0];
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k18, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 3; i1++) {
+                    d_s[i0 * 3 + i1] = t35[i0];
+                }
             }
         }
     }
@@ -518,6 +692,23 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t15[0];
+}
+
+/* Kernel 8 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+    }
 }
 
 /* Entry 'eval': arena 256*N + 256 bytes. */
@@ -631,8 +822,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,1] = add %13, %g   @14:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+            }
         }
     }
 
@@ -647,6 +844,23 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t15[0];
+}
+
+/* Kernel 8 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+    }
 }
 
 /* Entry 'predict': arena 256*N + 256 bytes. */
@@ -758,8 +972,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,1] = add %13, %g   @14:22 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k8, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+            }
         }
     }
 

@@ -9,6 +9,20 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = tanhf(h[i0]);
+    }
+}
+
 /* Entry 'train': arena 128*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -47,7 +61,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     h[i0 + i1] = (h[i0 + i1] + fc_bias[i1]);
@@ -58,8 +72,14 @@ static float train_step(const dlc_step *s) {
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = tanhf(h[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = tanhf(h[i0]);
+            }
         }
     }
 
@@ -109,11 +129,25 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, 1.0f, d_h, 1, x, 3, 0.0f, d_fc_weight, 3);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, 1.0f, d_h, 1, x, 3, 0.0f, d_fc_weight, 3);
         }
     }
 
     return t6[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = tanhf(h[i0]);
+    }
 }
 
 /* Entry 'sgd': arena 128*N + 192 bytes. */
@@ -153,7 +187,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     h[i0 + i1] = (h[i0 + i1] + fc_bias[i1]);
@@ -164,8 +198,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = tanhf(h[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = tanhf(h[i0]);
+            }
         }
     }
 
@@ -215,7 +255,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, -s->lr, d_h, 1, x, 3, 1.0f, fc_weight, 3);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, -s->lr, d_h, 1, x, 3, 1.0f, fc_weight, 3);
         }
     }
 
@@ -227,6 +267,20 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t6[0];
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = tanhf(h[i0]);
+    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -259,7 +313,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     h[i0 + i1] = (h[i0 + i1] + fc_bias[i1]);
@@ -270,8 +324,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = tanhf(h[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = tanhf(h[i0]);
+            }
         }
     }
 
@@ -286,6 +346,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t6[0];
+}
+
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = tanhf(h[i0]);
+    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -316,7 +390,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 1; i1++) {
                     h[i0 + i1] = (h[i0 + i1] + fc_bias[i1]);
@@ -327,8 +401,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            pred[i0] = tanhf(h[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                pred[i0] = tanhf(h[i0]);
+            }
         }
     }
 

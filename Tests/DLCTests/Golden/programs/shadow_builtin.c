@@ -9,6 +9,37 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t6[i0] = tanhf(h[i0]);
+    }
+}
+
+/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const mean = (float *)s->params[2];  /* f32[2] */
+    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = (t6[i0 * 2 + i1] + mean[i1]);
+        }
+    }
+}
+
 /* Entry 'train': arena 192*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -52,7 +83,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     h[i0 * 2 + i1] = (h[i0 * 2 + i1] + sigmoid_bias[i1]);
@@ -63,16 +94,28 @@ static float train_step(const dlc_step *s) {
 
     /* %6: f32[N,2] = tanh %h   @10:16 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            t6[i0] = tanhf(h[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                t6[i0] = tanhf(h[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,2] = add %6, %mean   @10:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = (t6[i0 * 2 + i1] + mean[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = (t6[i0 * 2 + i1] + mean[i1]);
+                }
             }
         }
     }
@@ -137,11 +180,42 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_h, 2, x, 4, 0.0f, d_sigmoid_weight, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_h, 2, x, 4, 0.0f, d_sigmoid_weight, 4);
         }
     }
 
     return t8[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t6[i0] = tanhf(h[i0]);
+    }
+}
+
+/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const mean = (float *)s->params[2];  /* f32[2] */
+    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = (t6[i0 * 2 + i1] + mean[i1]);
+        }
+    }
 }
 
 /* Entry 'sgd': arena 192*N + 192 bytes. */
@@ -186,7 +260,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     h[i0 * 2 + i1] = (h[i0 * 2 + i1] + sigmoid_bias[i1]);
@@ -197,16 +271,28 @@ static float sgd_step(const dlc_step *s) {
 
     /* %6: f32[N,2] = tanh %h   @10:16 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            t6[i0] = tanhf(h[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                t6[i0] = tanhf(h[i0]);
+            }
         }
     }
 
     /* %pred: f32[N,2] = add %6, %mean   @10:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = (t6[i0 * 2 + i1] + mean[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = (t6[i0 * 2 + i1] + mean[i1]);
+                }
             }
         }
     }
@@ -271,7 +357,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, -s->lr, d_h, 2, x, 4, 1.0f, sigmoid_weight, 4);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, -s->lr, d_h, 2, x, 4, 1.0f, sigmoid_weight, 4);
         }
     }
 
@@ -290,6 +376,24 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t8[0];
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const mean = (float *)s->params[2];  /* f32[2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = (tanhf(h[i0 * 2 + i1]) + mean[i1]);
+        }
+    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -326,7 +430,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     h[i0 * 2 + i1] = (h[i0 * 2 + i1] + sigmoid_bias[i1]);
@@ -337,9 +441,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,2] = add %6, %mean   @10:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = (tanhf(h[i0 * 2 + i1]) + mean[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = (tanhf(h[i0 * 2 + i1]) + mean[i1]);
+                }
             }
         }
     }
@@ -355,6 +465,24 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t8[0];
+}
+
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const mean = (float *)s->params[2];  /* f32[2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            pred[i0 * 2 + i1] = (tanhf(h[i0 * 2 + i1]) + mean[i1]);
+        }
+    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -389,7 +517,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     h[i0 * 2 + i1] = (h[i0 * 2 + i1] + sigmoid_bias[i1]);
@@ -400,9 +528,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %pred: f32[N,2] = add %6, %mean   @10:24 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                pred[i0 * 2 + i1] = (tanhf(h[i0 * 2 + i1]) + mean[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 2; i1++) {
+                    pred[i0 * 2 + i1] = (tanhf(h[i0 * 2 + i1]) + mean[i1]);
+                }
             }
         }
     }

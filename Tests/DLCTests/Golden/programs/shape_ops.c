@@ -9,6 +9,59 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const u = (float *)t7;  /* f32[1,2,3] */
+    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+        }
+    }
+}
+
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const e = (float *)s->params[1];  /* f32[4] */
+    float *const t11 = (float *)e;  /* f32[1,4] */
+    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+        }
+    }
+}
+
+/* Kernel 10 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 16*N). */
+static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,16] */
+    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const t20 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+    }
+}
+
 /* Entry 'train': arena 256*N + 192 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -58,9 +111,15 @@ static float train_step(const dlc_step *s) {
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 6; i1++) {
+                    t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+                }
             }
         }
     }
@@ -80,9 +139,15 @@ static float train_step(const dlc_step *s) {
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+                }
             }
         }
     }
@@ -147,8 +212,14 @@ static float train_step(const dlc_step *s) {
 
     /* %d.pred: f32[N,16] = mul %17, %20   @18:14 */
     {
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(16 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((16 * n), parts_, train_step_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+                d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+            }
         }
     }
 
@@ -228,6 +299,59 @@ static float train_step(const dlc_step *s) {
     return t16[0];
 }
 
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const u = (float *)t7;  /* f32[1,2,3] */
+    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+        }
+    }
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const e = (float *)s->params[1];  /* f32[4] */
+    float *const t11 = (float *)e;  /* f32[1,4] */
+    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+        }
+    }
+}
+
+/* Kernel 10 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 16*N). */
+static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,16] */
+    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const t20 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+    }
+}
+
 /* Entry 'sgd': arena 256*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -276,9 +400,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 6; i1++) {
+                    t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+                }
             }
         }
     }
@@ -298,9 +428,15 @@ static float sgd_step(const dlc_step *s) {
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+                }
             }
         }
     }
@@ -365,8 +501,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %d.pred: f32[N,16] = mul %17, %20   @18:14 */
     {
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(16 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((16 * n), parts_, sgd_step_k10, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+                d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+            }
         }
     }
 
@@ -453,6 +595,42 @@ static float sgd_step(const dlc_step *s) {
     return t16[0];
 }
 
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const u = (float *)t7;  /* f32[1,2,3] */
+    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+        }
+    }
+}
+
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const e = (float *)s->params[1];  /* f32[4] */
+    float *const t11 = (float *)e;  /* f32[1,4] */
+    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+        }
+    }
+}
+
 /* Entry 'eval': arena 192*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -487,9 +665,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 6; i1++) {
+                    t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+                }
             }
         }
     }
@@ -509,9 +693,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+                }
             }
         }
     }
@@ -573,6 +763,42 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     return t16[0];
 }
 
+/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const u = (float *)t7;  /* f32[1,2,3] */
+    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+        }
+    }
+}
+
+/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const e = (float *)s->params[1];  /* f32[4] */
+    float *const t11 = (float *)e;  /* f32[1,4] */
+    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+        }
+    }
+}
+
 /* Entry 'predict': arena 192*N + 64 bytes. */
 static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -605,9 +831,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+        const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 6; i1++) {
+                    t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+                }
             }
         }
     }
@@ -627,9 +859,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < n; i0++) {
+                for (int64_t i1 = 0; i1 < 4; i1++) {
+                    q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+                }
             }
         }
     }

@@ -9,6 +9,50 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        code[i0] = tanhf(t6[i0]);
+    }
+}
+
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = (recon[i0] * mask[i0]);
+    }
+}
+
+/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
+static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,6] */
+    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = (x[i0] * mask[i0]);
+    }
+}
+
 /* Entry 'train': arena 256*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -58,7 +102,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t6[i0 * 2 + i1] = (t6[i0 * 2 + i1] + enc_bias[i1]);
@@ -69,8 +113,14 @@ static float train_step(const dlc_step *s) {
 
     /* %code: f32[N,2] = tanh %6   @9:16 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            code[i0] = tanhf(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                code[i0] = tanhf(t6[i0]);
+            }
         }
     }
 
@@ -93,7 +143,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 6; i1++) {
                     recon[i0 * 6 + i1] = (recon[i0 * 6 + i1] + dec_bias[i1]);
@@ -104,15 +154,27 @@ static float train_step(const dlc_step *s) {
 
     /* %9: f32[N,6] = mul %recon, %mask   @11:24 */
     {
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            t9[i0] = (recon[i0] * mask[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((6 * n), parts_, train_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+                t9[i0] = (recon[i0] * mask[i0]);
+            }
         }
     }
 
     /* %10: f32[N,6] = mul %x, %mask   @11:34 */
     {
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            t10[i0] = (x[i0] * mask[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((6 * n), parts_, train_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+                t10[i0] = (x[i0] * mask[i0]);
+            }
         }
     }
 
@@ -162,7 +224,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 6, 1.0f, d_recon, 6, dec_weight, 2, 0.0f, d_code, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 6, 1.0f, d_recon, 6, dec_weight, 2, 0.0f, d_code, 2);
         }
     }
 
@@ -186,7 +248,7 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 2, n, 1.0f, d_recon, 6, code, 2, 0.0f, d_dec_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 2, n, 1.0f, d_recon, 6, code, 2, 0.0f, d_dec_weight, 2);
         }
     }
 
@@ -223,11 +285,55 @@ static float train_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, 1.0f, t24, 2, x, 6, 0.0f, d_enc_weight, 6);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, 1.0f, t24, 2, x, 6, 0.0f, d_enc_weight, 6);
         }
     }
 
     return t11[0];
+}
+
+/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        code[i0] = tanhf(t6[i0]);
+    }
+}
+
+/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
+static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = (recon[i0] * mask[i0]);
+    }
+}
+
+/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
+static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,6] */
+    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = (x[i0] * mask[i0]);
+    }
 }
 
 /* Entry 'sgd': arena 256*N + 192 bytes. */
@@ -277,7 +383,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t6[i0 * 2 + i1] = (t6[i0 * 2 + i1] + enc_bias[i1]);
@@ -288,8 +394,14 @@ static float sgd_step(const dlc_step *s) {
 
     /* %code: f32[N,2] = tanh %6   @9:16 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            code[i0] = tanhf(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, sgd_step_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                code[i0] = tanhf(t6[i0]);
+            }
         }
     }
 
@@ -312,7 +424,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 6; i1++) {
                     recon[i0 * 6 + i1] = (recon[i0 * 6 + i1] + dec_bias[i1]);
@@ -323,15 +435,27 @@ static float sgd_step(const dlc_step *s) {
 
     /* %9: f32[N,6] = mul %recon, %mask   @11:24 */
     {
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            t9[i0] = (recon[i0] * mask[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((6 * n), parts_, sgd_step_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+                t9[i0] = (recon[i0] * mask[i0]);
+            }
         }
     }
 
     /* %10: f32[N,6] = mul %x, %mask   @11:34 */
     {
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            t10[i0] = (x[i0] * mask[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((6 * n), parts_, sgd_step_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+                t10[i0] = (x[i0] * mask[i0]);
+            }
         }
     }
 
@@ -381,7 +505,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 6, 1.0f, d_recon, 6, dec_weight, 2, 0.0f, d_code, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 6, 1.0f, d_recon, 6, dec_weight, 2, 0.0f, d_code, 2);
         }
     }
 
@@ -405,7 +529,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 2, n, -s->lr, d_recon, 6, code, 2, 1.0f, dec_weight, 2);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 2, n, -s->lr, d_recon, 6, code, 2, 1.0f, dec_weight, 2);
         }
     }
 
@@ -442,7 +566,7 @@ static float sgd_step(const dlc_step *s) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, -s->lr, t24, 2, x, 6, 1.0f, enc_weight, 6);
+            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, -s->lr, t24, 2, x, 6, 1.0f, enc_weight, 6);
         }
     }
 
@@ -461,6 +585,50 @@ static float sgd_step(const dlc_step *s) {
     }
 
     return t11[0];
+}
+
+/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        code[i0] = tanhf(t6[i0]);
+    }
+}
+
+/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
+static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,6] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t9[i0] = (recon[i0] * mask[i0]);
+    }
+}
+
+/* Kernel 4 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
+static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+    const dlc_step *const s = (const dlc_step *)step_;
+    (void)part_;
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,6] */
+    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        t10[i0] = (x[i0] * mask[i0]);
+    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -500,7 +668,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 2; i1++) {
                     t6[i0 * 2 + i1] = (t6[i0 * 2 + i1] + enc_bias[i1]);
@@ -511,8 +679,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %code: f32[N,2] = tanh %6   @9:16 */
     {
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            code[i0] = tanhf(t6[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((2 * n), parts_, eval_with_targets_k1, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+                code[i0] = tanhf(t6[i0]);
+            }
         }
     }
 
@@ -535,7 +709,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             }
         }
         else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
+            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 6; i1++) {
                     recon[i0 * 6 + i1] = (recon[i0 * 6 + i1] + dec_bias[i1]);
@@ -546,15 +720,27 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
 
     /* %9: f32[N,6] = mul %recon, %mask   @11:24 */
     {
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            t9[i0] = (recon[i0] * mask[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((6 * n), parts_, eval_with_targets_k3, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+                t9[i0] = (recon[i0] * mask[i0]);
+            }
         }
     }
 
     /* %10: f32[N,6] = mul %x, %mask   @11:34 */
     {
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            t10[i0] = (x[i0] * mask[i0]);
+        const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
+        if (parts_ > 1) {
+            dlc_parallel_for((6 * n), parts_, eval_with_targets_k4, (void *)s);
+        }
+        else {
+            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+                t10[i0] = (x[i0] * mask[i0]);
+            }
         }
     }
 
