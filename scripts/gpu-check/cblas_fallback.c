@@ -27,3 +27,6 @@ void cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRA
 }
 
 void openblas_set_num_threads(int n) { (void)n; }
+
+/* One thread: the trainer's own threads (--threads) split the products without it. */
+int openblas_get_num_threads(void) { return 1; }
