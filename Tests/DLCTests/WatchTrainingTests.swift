@@ -94,6 +94,31 @@ final class WatchTrainingTests: XCTestCase {
         XCTAssertEqual(try SafeTensors(contentsOf: best).tensors, try SafeTensors(contentsOf: again).tensors)
     }
 
+    /// A run resumed from a checkpoint goes on counting: saved one epoch after its best and
+    /// resumed, it stops at the epoch, with the params, of the run that was not interrupted (the
+    /// checkpoint carries the best loss and the epochs since it).
+    func testEarlyStopCarriesOverResume() throws {
+        let exe = try trainer("digits")
+        let whole = work.appendingPathComponent("whole.safetensors"), part = work.appendingPathComponent("part.safetensors")
+        let r = try Run.run(exe, ["train", "--epochs", "200", "--early-stop", "3", "--save", whole.path], in: Golden.root)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let stop = try XCTUnwrap(r.stdout.split(separator: "\n").last { $0.hasPrefix("early stop: ") }, r.stdout)
+        let bestEpoch = try XCTUnwrap(Int(stop.split(separator: " ").last!.dropLast()), String(stop))
+
+        let first = try Run.run(exe, ["train", "--epochs", "\(bestEpoch + 1)", "--early-stop", "3", "--save", part.path],
+                                in: Golden.root)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let rest = try Run.run(exe, ["train", "--resume", part.path, "--epochs", "200", "--early-stop", "3", "--save", part.path],
+                               in: Golden.root)
+        XCTAssertEqual(rest.status, 0, rest.stderr)
+        let restStop = rest.stdout.split(separator: "\n").last { $0.hasPrefix("early stop: ") }
+        XCTAssertEqual(restStop, stop, "the resumed run's stop")
+        XCTAssertEqual(rest.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.count, 2,
+                       "resumed one epoch past the best: two more epochs end it\n\(rest.stdout)")
+        XCTAssertTrue(try SafeTensors(contentsOf: part).tensors == SafeTensors(contentsOf: whole).tensors,
+                      "the resumed run's params differ from the uninterrupted run's")
+    }
+
     /// `early_stop patience: 2, min_delta: 0.5` in the train block: a loss that improves by less
     /// than 0.5 counts as no improvement, so training stops 2 epochs after the second.
     func testEarlyStopSettingWithMinDelta() throws {

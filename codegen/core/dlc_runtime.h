@@ -376,6 +376,10 @@ typedef struct {
     int64_t sched_epoch;     /* the scheduler's last_epoch */
     double sched_best;
     int64_t sched_bad_epochs;
+    double watch_best;       /* --save-best and early stopping (dlc_watch): the lowest watched loss, */
+    int64_t watch_best_epoch; /* its epoch, the last loss that improved by more than min_delta and */
+    double watch_stop_best;  /* the epochs since; INFINITY, 0, INFINITY, 0 before any epoch */
+    int64_t watch_bad_epochs;
 } dlc_progress;
 
 typedef struct dlc_optimizer dlc_optimizer;
@@ -561,6 +565,9 @@ void dlc_watch_init(dlc_watch *w, const dlc_model *m, const dlc_options *o, cons
 int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, dlc_runner *r,
                     const dlc_norms *norms, int64_t step);
 void dlc_watch_free(dlc_watch *w);
+/* A resumed run goes on watching where the saved one was (patience and the best loss carry over). */
+void dlc_watch_restore(dlc_watch *w, const dlc_progress *p);
+void dlc_watch_remember(const dlc_watch *w, dlc_progress *p);
 
 /* ==== dlc_rowcheck.c: the data row behind a failure in a step ============================== */
 

@@ -6,8 +6,8 @@
  * there is no validation set. The best epoch is the one with the lowest watched loss (its
  * params are rewritten atomically whenever it improves); early stopping ends training once
  * the watched loss has not improved on the best by more than min_delta for `patience` epochs
- * (Keras' EarlyStopping, mode min). Both count the epochs of this run (a --resume starts
- * afresh). The chart's values are rounded as the --log file writes them (%.9g), so that
+ * (Keras' EarlyStopping, mode min). A checkpoint keeps both counts, so a --resume goes on
+ * where the saved run was (the chart draws the epochs of this run). The chart's values are rounded as the --log file writes them (%.9g), so that
  * `dlc plot` of the log draws the same picture. */
 #include "dlc_runtime.h"
 
@@ -88,6 +88,20 @@ int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, d
            w->has_val ? "val_loss" : "loss", w->min_delta, (long long)w->patience, w->patience == 1 ? "" : "s", w->best,
            (long long)w->best_epoch);
     return 1;
+}
+
+void dlc_watch_restore(dlc_watch *w, const dlc_progress *p) {
+    w->best = p->watch_best;
+    w->best_epoch = p->watch_best_epoch;
+    w->stop_best = p->watch_stop_best;
+    w->bad_epochs = p->watch_bad_epochs;
+}
+
+void dlc_watch_remember(const dlc_watch *w, dlc_progress *p) {
+    p->watch_best = w->best;
+    p->watch_best_epoch = w->best_epoch;
+    p->watch_stop_best = w->stop_best;
+    p->watch_bad_epochs = w->bad_epochs;
 }
 
 void dlc_watch_free(dlc_watch *w) {
