@@ -565,8 +565,9 @@ void dlc_watch_init(dlc_watch *w, const dlc_model *m, const dlc_options *o, cons
 int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, dlc_runner *r,
                     const dlc_norms *norms, int64_t step);
 void dlc_watch_free(dlc_watch *w);
-/* A resumed run goes on watching where the saved one was (patience and the best loss carry over). */
-void dlc_watch_restore(dlc_watch *w, const dlc_progress *p);
+/* A resumed run goes on watching where the saved one was (patience and the best loss carry
+ * over; the chart starts with the epochs in its --log file, given as log). */
+void dlc_watch_restore(dlc_watch *w, const dlc_progress *p, const char *log);
 void dlc_watch_remember(const dlc_watch *w, dlc_progress *p);
 
 /* ==== dlc_rowcheck.c: the data row behind a failure in a step ============================== */
@@ -616,6 +617,19 @@ typedef struct {
 int dlc_plot_svg(const dlc_plot_data *d, const char *path, char *why, size_t cap);
 /* The chart of a --log CSV file (`dlc plot`); 0, or -1 with a message naming the file in why. */
 int dlc_plot_from_log(const char *log, const char *svg, const char *title, char *why, size_t cap);
+
+/* A --log file's curves: columns x, loss, val_loss, metric (NAN where absent); x_label and
+ * metric point into header. */
+typedef struct {
+    char header[1024];
+    const char *x_label, *metric; /* metric: NULL when the run had none */
+    int64_t n;
+    double *columns[4];
+} dlc_plot_log;
+
+/* Reads a --log file; 0, or -1 with a message naming the file (and line) in why. */
+int dlc_plot_read_log(const char *log, dlc_plot_log *out, char *why, size_t cap);
+void dlc_plot_log_free(dlc_plot_log *l);
 
 /* ==== dlc_format.c: numbers for the epoch lines, as printf writes them, faster ============= */
 

@@ -678,7 +678,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     start_params(&t);
     if (t.cfg.accumulate > 1) t.accum = dlc_device_alloc(dlc_mul_size((size_t)t.r.layout.total + 1, sizeof(float)));
     dlc_watch_init(&t.watch, m, o, &t.cfg, t.val.n > 0);
-    dlc_watch_restore(&t.watch, &t.prog);
+    if (o->resume) dlc_watch_restore(&t.watch, &t.prog, o->log);
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
     dlc_comm_ready(); /* setup is over: from here on a failure is one process's own */
     if (start_together(&t)) return dlc_stop_signal ? dlc_stop_status() : 128 + SIGINT; /* during loading: nothing to save */
