@@ -296,6 +296,14 @@ void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds);
 
 /* ==== dlc_batch.c: minibatches ============================================================== */
 
+/* Where a batch's rows were read from: a data set, rows order[start..start+count) (order
+ * NULL: rows start..). */
+typedef struct {
+    const dlc_dataset *ds;
+    const int64_t *order;
+    int64_t start, count;
+} dlc_batch_rows;
+
 /* One batch's rows, as the kernels see them (device memory) and as the host sees them. */
 typedef struct {
     int n_data;
@@ -303,6 +311,14 @@ typedef struct {
     void **gather;       /* host buffers for rows in a shuffled order, made when first needed */
     void **dev;          /* device buffers (a device whose memory is not the host's) */
     int64_t max_rows;
+    /* Streaming (the rows stay on the host of a device that is not): two slots of page-locked
+     * host rows and their device buffers; while one slot's batch is in a step, the next batch
+     * is copied into the other. */
+    void **staged[2], **staged_dev[2];
+    int slot;                 /* the slot of the batch handed out last */
+    dlc_batch_rows last;      /* that batch (last.ds NULL: none yet) */
+    dlc_batch_rows ahead;     /* the batch copied ahead into slot 1 - slot (ahead.ds NULL: none) */
+    int64_t *ahead_order;     /* its rows' entries of order, when it had one */
 } dlc_batch;
 
 /* On a device whose memory is not the host's: ds's rows copied there once, when they fit
