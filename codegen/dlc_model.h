@@ -231,8 +231,8 @@ DLC_NORETURN void dlc_index_error(const char *where, long idx, long size);
 /* ---- Threads ----------------------------------------------------------------------------
  * The trainer's worker threads (codegen/core/dlc_parallel.c), for work split across cores.
  * dlc_parallel_for runs fn(ctx, begin, end, part) for `parts` (at most dlc_parallel_threads())
- * contiguous chunks [begin, end) of [0, n), the threads (the caller among them) claiming
- * chunks until none is left, and returns when all are done. The split is static: chunk `part`
+ * contiguous chunks [begin, end) of [0, n), thread p (0: the caller) taking chunk p first, then
+ * any chunk still free, and returns when all are done. The split is static: chunk `part`
  * is [n·part/parts, n·(part+1)/parts), so a given part count always gives the same chunks; a
  * chunk's result must not depend on the thread that runs it. */
 typedef void (*dlc_chunk_fn)(void *ctx, int64_t begin, int64_t end, int part);

@@ -4,10 +4,12 @@
  *
  * --threads N makes N - 1 persistent workers beside the calling thread. A call cuts its range
  * into `parts` fixed contiguous chunks (chunk p is always the same for the same size and part
- * count) and the threads claim chunks one at a time until none is left; the caller then waits
- * for the chunks others claimed. A chunk's result does not depend on the thread that runs it,
- * so results depend on the part count only, never on timing; and a worker that the system has
- * not scheduled (another program on the core) costs no waiting: the caller runs its chunks.
+ * count); thread p claims chunk p first (so the same core keeps touching the same part of the
+ * data, a weight matrix's half in its cache, call after call), then any chunk still unclaimed;
+ * the caller then waits for the chunks others claimed. A chunk's result does not depend on the
+ * thread that runs it, so results depend on the part count only, never on timing; and a worker
+ * that the system has not scheduled (another program on the core) costs no waiting: the caller
+ * runs its chunk.
  *
  * Workers wait for the next call by spinning a short while (a training step makes its calls
  * back to back), yielding the core to anything else runnable, then sleep on a condition
@@ -22,7 +24,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define MAX_THREADS 256
+/* The most threads (and so chunks) a call is split into: one bit each in the claim word. */
+#define MAX_THREADS 32
+#define MAX_PARTS MAX_THREADS
 /* How long an idle worker waits for the next call before it sleeps: longer than the gaps
  * between a step's kernels, shorter than anything a person notices in `top`. */
 #define SPIN_NANOSECONDS 200000L
@@ -45,8 +49,11 @@ static struct {
     void *ctx;
     int64_t n;
     int parts;
-    /* The call's number (high 32 bits) and its next unclaimed chunk (low 32 bits): a worker
-     * claims a chunk only of the call it saw, so a late one never takes a chunk of the next. */
+    /* The call in progress: its number (high 32 bits) and a bit per chunk claimed (low 32;
+     * those past its part count are set when it is published). A thread claims chunk p of
+     * call c only while this word still holds c with bit p clear, so a claim is always of an
+     * unfinished chunk of the call in progress, and a late thread never takes a chunk of the
+     * next call. */
     _Atomic uint64_t claim;
     atomic_int done;           /* chunks of this call finished */
     atomic_int sleepers;
@@ -68,31 +75,52 @@ static inline void wait_a_little(int *spins) {
     else sched_yield();
 }
 
+static uint32_t call_of(uint64_t claim) { return (uint32_t)(claim >> 32); }
+
 static int64_t now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-static uint32_t call_of(uint64_t claim) { return (uint32_t)(claim >> 32); }
-
-/* Claims and runs chunks of call `call` until none is left. */
-static void run_chunks(uint32_t call) {
-    uint64_t c = atomic_load(&pool.claim);
+/* Whether this thread now owns chunk `part` of call `call`. */
+static int claim(int part, uint32_t call) {
+    uint64_t word = atomic_load(&pool.claim);
     for (;;) {
-        if (call_of(c) != call || (int)(uint32_t)c >= pool.parts) return;
-        if (!atomic_compare_exchange_weak(&pool.claim, &c, c + 1)) continue;
-        /* The chunk is ours and unfinished, so the call's fields stay as the caller set them. */
-        int part = (int)(uint32_t)c;
-        int64_t begin = pool.n * part / pool.parts, end = pool.n * (part + 1) / pool.parts;
-        if (begin < end) pool.fn(pool.ctx, begin, end, part);
-        atomic_fetch_add(&pool.done, 1);
-        c = atomic_load(&pool.claim);
+        if ((uint32_t)(word >> 32) != call || (word & (1ull << part))) return 0;
+        if (atomic_compare_exchange_weak(&pool.claim, &word, word | (1ull << part))) return 1;
     }
 }
 
+/* Runs chunk `part` of the call in progress, which this thread has claimed (so the call's
+ * fields stay as the caller set them until the chunk is counted done). */
+static void run_chunk(int part) {
+    int64_t begin = pool.n * part / pool.parts, end = pool.n * (part + 1) / pool.parts;
+    if (begin < end) pool.fn(pool.ctx, begin, end, part);
+    atomic_fetch_add(&pool.done, 1);
+}
+
+/* Chunk `own` of call `call` when it is still free, then every other free one. */
+static void run_chunks(uint32_t call, int own) {
+    if (own < MAX_PARTS && claim(own, call)) run_chunk(own);
+    for (;;) {
+        uint64_t word = atomic_load(&pool.claim);
+        uint32_t free_chunks = ~(uint32_t)word;
+        if (call_of(word) != call || free_chunks == 0) return;
+        int p = __builtin_ctz(free_chunks);
+        if (claim(p, call)) run_chunk(p);
+    }
+}
+
+typedef struct {
+    int index;     /* the chunk this worker claims first */
+    uint32_t seen; /* the call number when it started */
+} worker_start;
+
 static void *worker(void *arg) {
-    uint32_t seen = (uint32_t)(uintptr_t)arg;
+    worker_start start = *(worker_start *)arg;
+    free(arg);
+    uint32_t seen = start.seen;
     for (;;) {
         uint32_t call;
         int64_t since = now_ns();
@@ -111,7 +139,7 @@ static void *worker(void *arg) {
             }
         }
         seen = call;
-        run_chunks(call);
+        run_chunks(call, start.index);
     }
     return NULL;
 }
@@ -134,8 +162,11 @@ void dlc_parallel_init(int threads) {
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         /* No call is in flight: the worker starts waiting for the one after the current number. */
-        void *seen = (void *)(uintptr_t)call_of(atomic_load(&pool.claim));
-        if (pthread_create(&id, &attr, worker, seen) != 0)
+        worker_start *start = malloc(sizeof *start);
+        if (!start) dlc_die(1, "out of memory starting worker thread %d", t);
+        start->index = t;
+        start->seen = call_of(atomic_load(&pool.claim));
+        if (pthread_create(&id, &attr, worker, start) != 0)
             dlc_die(1, "--threads %d: cannot start worker thread %d", threads, t);
         pthread_attr_destroy(&attr);
         pool.threads = t + 1;
@@ -159,13 +190,14 @@ void dlc_parallel_for(int64_t n, int parts, dlc_chunk_fn fn, void *ctx) {
     pool.parts = parts;
     atomic_store(&pool.done, 0);
     uint32_t call = call_of(atomic_load(&pool.claim)) + 1;
-    atomic_store(&pool.claim, (uint64_t)call << 32); /* publishes the call: chunk 0 is next */
+    uint64_t past_parts = ~((1ull << parts) - 1) & 0xffffffffull; /* never claimable */
+    atomic_store(&pool.claim, (uint64_t)call << 32 | past_parts); /* publishes the call */
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.lock);
         pthread_cond_broadcast(&pool.wake);
         pthread_mutex_unlock(&pool.lock);
     }
-    run_chunks(call);
+    run_chunks(call, 0);
     int spins = 0;
     while (atomic_load(&pool.done) < parts) wait_a_little(&spins);
 }
