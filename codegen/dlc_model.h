@@ -239,7 +239,7 @@ typedef void (*dlc_chunk_fn)(void *ctx, int64_t begin, int64_t end, int part);
 void dlc_parallel_for(int64_t n, int parts, dlc_chunk_fn fn, void *ctx);
 int dlc_parallel_threads(void);
 /* The parts to split `work` (a loop's elements) into: the thread count when the work is large
- * enough to pay (32 768 elements, or $DLC_PARALLEL_MIN_WORK), else 1 (run it inline). */
+ * enough to pay (131 072 elements, or $DLC_PARALLEL_MIN_WORK), else 1 (run it inline). */
 int dlc_parallel_parts(int64_t work);
 
 /* cblas_sgemm's arguments (order, transposes and CBLAS_* values as int; row-major only): the

@@ -2,7 +2,8 @@
  * GEMMs, optimizer updates, and the generated loops the printers split; see dlc_parallel_for
  * in dlc_model.h).
  *
- * --threads N makes N - 1 persistent workers beside the calling thread. A call cuts its range
+ * --threads N makes N - 1 persistent workers beside the calling thread, started by the first
+ * call that splits (a model too small to split never has them). A call cuts its range
  * into `parts` fixed contiguous chunks (chunk p is always the same for the same size and part
  * count); thread p claims chunk p first (so the same core keeps touching the same part of the
  * data, a weight matrix's half in its cache, call after call), then any chunk still unclaimed;
@@ -33,12 +34,14 @@
 /* Spins with the pause instruction before a waiting thread starts to yield its core. */
 #define PAUSE_SPINS 2000
 /* The work (elements of a loop) below which a kernel stays on the calling thread: waking a
- * worker and sharing the cache lines at the chunks' edge cost about what a second core saves
- * on a few microseconds of loop (a 64 × 512 ReLU is 32 768 elements). The printers leave a
- * kernel whose work is constant and below it unsplit (Sources/Lowering/ParallelLoops.swift's
- * minimumWork: the same number). DLC_PARALLEL_MIN_WORK=W in the environment sets it (the tests
- * split every kernel they can with 0). */
-#define DEFAULT_MIN_WORK 32768
+ * worker, and moving the data the other core wrote last through the caches, cost about what a
+ * second core saves on tens of microseconds of loop (measured on the examples: with 32 768,
+ * digits_dropout and digits_cnn ran 12% and 15% slower on 2 threads than on 1; with 131 072 no
+ * example is slower and bench (a) is as fast). The printers leave a kernel whose work is
+ * constant and below it unsplit (Sources/Lowering/ParallelLoops.swift's minimumWork: the same
+ * number). DLC_PARALLEL_MIN_WORK=W in the environment sets it (the tests split every kernel
+ * they can with 0). */
+#define DEFAULT_MIN_WORK 131072
 
 static struct {
     int threads;               /* the workers started and the caller */
@@ -154,20 +157,23 @@ void dlc_parallel_init(int threads) {
     }
     if (threads < 1) threads = 1;
     if (threads > MAX_THREADS) threads = MAX_THREADS;
-    pool.active = threads;
-    /* Workers are never taken back: a smaller count later makes fewer parts. */
-    for (int t = pool.threads; t < threads; t++) {
+    pool.active = threads; /* the workers start with the first call that splits */
+}
+
+/* Starts the workers up to the active count (never taken back: a smaller count later makes
+ * fewer parts). No call is in flight: each starts waiting for the one after the current. */
+static void start_workers(void) {
+    for (int t = pool.threads; t < pool.active; t++) {
         pthread_t id;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        /* No call is in flight: the worker starts waiting for the one after the current number. */
         worker_start *start = malloc(sizeof *start);
         if (!start) dlc_die(1, "out of memory starting worker thread %d", t);
         start->index = t;
         start->seen = call_of(atomic_load(&pool.claim));
         if (pthread_create(&id, &attr, worker, start) != 0)
-            dlc_die(1, "--threads %d: cannot start worker thread %d", threads, t);
+            dlc_die(1, "--threads %d: cannot start worker thread %d", pool.active, t);
         pthread_attr_destroy(&attr);
         pool.threads = t + 1;
     }
@@ -184,6 +190,7 @@ void dlc_parallel_for(int64_t n, int parts, dlc_chunk_fn fn, void *ctx) {
         if (n > 0) fn(ctx, 0, n, 0);
         return;
     }
+    if (pool.threads < pool.active) start_workers();
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n = n;

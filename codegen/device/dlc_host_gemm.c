@@ -9,9 +9,10 @@
 #include <stddef.h>
 
 /* A product is split when its multiply-adds (m·n·k) over this reach the work that pays
- * (dlc_parallel_parts): a multiply-add in a GEMM costs about an eighth of an element of a loop,
- * and each thread packs the shared operand again. */
-#define GEMM_WORK_PER_ELEMENT 8
+ * (dlc_parallel_parts: 4 194 304 multiply-adds by default): each thread packs the shared
+ * operand again, and reads the operands another core wrote last (digits_cnn's 512×32×144
+ * convolution product ran slower split). */
+#define GEMM_WORK_PER_ELEMENT 32
 /* Blocks of C split at multiples of this many rows or columns (OpenBLAS's register tiles). */
 #define GEMM_SPLIT_UNIT 16
 

@@ -985,7 +985,9 @@ else
 fi
 
 # A model whose steps make no BLAS call (linreg: uses_blas returns 0) runs without OpenBLAS's
-# worker threads, which would otherwise spin beside it; --threads N still sets N.
+# worker threads, which would otherwise spin beside it. With --threads N the trainer's own
+# workers start with the first work that splits: none for linreg (nothing large enough), one
+# when every split pays (mlp with DLC_PARALLEL_MIN_WORK=0: its optimizer updates split).
 tasks() { # tasks CMD...: the threads of CMD 0.3 s after its start
     "$@" > /dev/null 2>&1 &
     local pid=$!
@@ -996,8 +998,9 @@ tasks() { # tasks CMD...: the threads of CMD 0.3 s after its start
 }
 if [ -d /proc/self/task ]; then
     n1=$(tasks $LIN train --epochs 1000000) n2=$(tasks $LIN train --epochs 1000000 --threads 2)
-    [ "$n1" -eq 1 ] && [ "$n2" -eq 2 ]
-    check "no BLAS in the steps: one thread (got $n1); with --threads 2: two (got $n2)" $?
+    n3=$(DLC_PARALLEL_MIN_WORK=0 tasks $MLP train --epochs 1000000 --threads 2)
+    [ "$n1" -eq 1 ] && [ "$n2" -eq 1 ] && [ "$n3" -eq 2 ]
+    check "no BLAS in the steps: one thread (got $n1); with --threads 2 still one, nothing splits (got $n2); mlp two when every split pays (got $n3)" $?
 fi
 
 # ---- End to end under the sanitizers: trainers that dlc itself compiles ---------------------------
