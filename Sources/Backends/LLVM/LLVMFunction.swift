@@ -91,6 +91,9 @@ struct Declaration {
         line: "declare void @cblas_sgemm(i32, i32, i32, i32, i32, i32, float, ptr, i32, ptr, i32, float, ptr, i32)")
     /// codegen/dlc_model.h: `_Noreturn void dlc_index_error(const char *where, long idx, long size)`.
     static let indexError = Declaration(name: "dlc_index_error", line: "declare void @dlc_index_error(ptr, i64, i64) #2")
+    /// codegen/dlc_model.h: `void dlc_sum_across_processes(float *buf, int64_t n)`.
+    static let sumAcrossProcesses = Declaration(name: "dlc_sum_across_processes",
+                                                line: "declare void @dlc_sum_across_processes(ptr, i64)")
     static let write = Declaration(name: "write", line: "declare i64 @write(i32, ptr, i64)")
     static let exit = Declaration(name: "exit", line: "declare void @exit(i32) #2")
 }
@@ -201,6 +204,16 @@ final class IRFunction {
             v = Value("%" + name, .i64)
         }
         sizes[a] = v
+        return v
+    }
+
+    /// An affine size over the global batch (`Operand.globalCount`): from `s->global_n`, at
+    /// its use (only a few scalars read it).
+    func globalSize(_ a: Affine) -> Value {
+        if a.isConstant { return .i64(a.constant) }
+        var v = field(.globalN)
+        if a.perBatch != 1 { v = value("global.rows", .i64, "mul nsw i64 \(v.ref), \(a.perBatch)") }
+        if a.constant != 0 { v = value("global.count", .i64, "add nsw i64 \(v.ref), \(a.constant)") }
         return v
     }
 
@@ -348,7 +361,7 @@ final class IRFunction {
 
 /// The fields of codegen/dlc_model.h's `dlc_step`, by index in `%dlc_step`.
 enum StepField: Int {
-    case n = 0, data, hasTargets, params, grads, arena, dropout, training, lr, state
+    case n = 0, data, hasTargets, params, grads, arena, dropout, training, lr, state, globalN
 
     var name: String {
         switch self {
@@ -371,12 +384,13 @@ enum StepField: Int {
         case .training: return "training"
         case .lr: return "lr"
         case .state: return "state"
+        case .globalN: return "global_n"
         }
     }
 
     var type: IRType {
         switch self {
-        case .n: return .i64
+        case .n, .globalN: return .i64
         case .hasTargets, .training: return .i32
         case .lr: return .float
         default: return .ptr
