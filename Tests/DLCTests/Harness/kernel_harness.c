@@ -21,6 +21,12 @@ _Noreturn void dlc_index_error(const char *where, long idx, long size) {
     exit(3);
 }
 
+/* One process: a train step's batch statistics are its own (dlc_model.h). */
+void dlc_sum_across_processes(float *buf, int64_t n) {
+    (void)buf;
+    (void)n;
+}
+
 static void *read_exact(FILE *f, size_t bytes) {
     void *p = calloc(1, bytes ? bytes : 1);
     if (!p || fread(p, 1, bytes, f) != bytes) { fprintf(stderr, "short input\n"); exit(2); }
@@ -70,7 +76,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < m->n_state; i++) running[i] = calloc((size_t)m->state[i].size, 4);
     dlc_step s = {.n = n, .data = (const void *const *)data, .has_targets = 1,
                   .params = (const float *const *)params, .grads = grads, .arena = arena,
-                  .dropout = &dropout, .training = 1, .state = (void *const *)running};
+                  .dropout = &dropout, .training = 1, .state = (void *const *)running, .global_n = n};
     reset_state(m, running);
     float loss = m->train_step(&s);
     fwrite(&loss, 4, 1, out);

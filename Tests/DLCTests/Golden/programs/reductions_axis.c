@@ -9,7 +9,7 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Entry 'train': arena 320*N + 320 bytes. */
+/* Entry 'train': arena 320*N + 384 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -19,54 +19,61 @@ static float train_step(const dlc_step *s) {
     float *const w = (float *)s->params[0];  /* f32[4] */
     float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const m = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
     float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t_2 = (float *)(arena + (192 * n + 64));  /* f32[N,1] */
+    float *const t8 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9_2 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
-    float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
     float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
     float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t15 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t15 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t15_share = (float *)(arena + (128 * n));  /* f32 */
     float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t19 = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
+    float *const d_g = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const t22 = (float *)(arena + 0);  /* f32[4] */
-    float *const t24 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const d_g_total = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t24 = (float *)(arena + (256 * n + 256));  /* f32 */
     float *const t25 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t26 = (float *)(arena + (192 * n));  /* f32[N,3,4] */
-    float *const t27 = (float *)(arena + (256 * n + 256));  /* f32[1,1,1] */
-    float *const t28 = (float *)(arena + (256 * n));  /* f32[1,1,1] */
+    float *const t26 = (float *)(arena + (192 * n + 64));  /* f32[N,3,4] */
+    float *const t27 = (float *)(arena + (256 * n + 320));  /* f32[1,1,1] */
+    float *const t28 = (float *)(arena + (256 * n + 64));  /* f32[1,1,1] */
     float *const t29 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t31 = (float *)(arena + (256 * n + 320));  /* f32[N,3,4] */
+    float *const t31 = (float *)(arena + (256 * n + 384));  /* f32[N,3,4] */
     float *const t32 = (float *)d_k;  /* f32[N,1,4] */
     float *const t33 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_s = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const d_s = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
     float *const t37 = (float *)d_s;  /* f32[N,3,1] */
     float *const t38 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t39 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t40 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const d_z = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t42 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t43 = (float *)(arena + (256 * n + 256));  /* f32[4] */
+    float *const t43 = (float *)(arena + (256 * n + 192));  /* f32[4] */
     float *const d_w = s->grads[0];  /* f32[4] */
 
     /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
     {
         memset(s_2, 0, sizeof(float) * (3 * n));
+        memset(t9, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
             float acc0_ = 0.0f;
+            float acc1_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (x[i0 * 4 + i1] * w[i1]);
                 z[i0 * 4 + i1] = v_;
                 acc0_ += v_;
+                acc1_ += v_;
             }
             s_2[i0] += acc0_;
+            t9[0] += acc1_;
         }
     }
 
@@ -119,13 +126,12 @@ static float train_step(const dlc_step *s) {
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
     {
-        t9[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            acc0_ += z[i0];
-        }
-        t9[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
+        t9_2[0] = (t9[0] / (float)((12 * s->global_n)));
+    }
+
+    /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
+    {
+        dlc_sum_across_processes(t9_2, 1);
     }
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
@@ -140,7 +146,7 @@ static float train_step(const dlc_step *s) {
 
     /* %g: f32 = add %10, %11   @13:30 */
     {
-        g[0] = ((t8[0] + t9[0]) + t11[0]);
+        g[0] = ((t8[0] + t9_2[0]) + t11[0]);
     }
 
     /* %pred: f32[N,1] = add %13, %g   @14:22 */
@@ -159,9 +165,14 @@ static float train_step(const dlc_step *s) {
         t15[0] = (float)(acc_ / (double)n);
     }
 
+    /* %15: f32 = mse %pred, %y   @16:14 */
+    {
+        t15_share[0] = (t15[0] * ((float)(n) / (float)(s->global_n)));
+    }
+
     /* %19: f32 = div %18, %17   @16:14 */
     {
-        t19[0] = (2.0f / (float)(n));
+        t19[0] = (2.0f / (float)(s->global_n));
     }
 
     /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
@@ -176,9 +187,19 @@ static float train_step(const dlc_step *s) {
         d_g[0] += acc0_;
     }
 
+    /* %d.g: f32 = sum_to %d.pred   @14:22 */
+    {
+        memcpy(d_g_total, d_g, sizeof(float) * 1);
+    }
+
+    /* %d.g: f32 = sum_to %d.pred   @14:22 */
+    {
+        dlc_sum_across_processes(d_g_total, 1);
+    }
+
     /* %24: f32 = div %d.g, %23   @13:22 */
     {
-        t24[0] = (d_g[0] / (float)((12 * n)));
+        t24[0] = (d_g_total[0] / (float)((12 * s->global_n)));
     }
 
     /* %26: f32[N,3,4] = eq %z, %8   @13:13 */
@@ -193,10 +214,15 @@ static float train_step(const dlc_step *s) {
         t27[0] += acc0_;
     }
 
+    /* %27: f32[1,1,1] = sum %26 {axes: [0, 1, 2], keepdim: true}   @13:13 */
+    {
+        dlc_sum_across_processes(t27, 1);
+    }
+
     /* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
     {
         for (int64_t i0 = 0; i0 < 1; i0++) {
-            t28[i0] = (d_g[0] / t27[i0]);
+            t28[i0] = (d_g_total[0] / t27[i0]);
         }
     }
 
@@ -262,7 +288,7 @@ static float train_step(const dlc_step *s) {
         }
     }
 
-    return t15[0];
+    return t15_share[0];
 }
 
 /* Entry 'sgd': arena 320*N + 320 bytes. */
@@ -768,7 +794,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(320 * n + 320) > bytes) bytes = (size_t)(320 * n + 320);
+    if ((size_t)(320 * n + 384) > bytes) bytes = (size_t)(320 * n + 384);
     if ((size_t)(320 * n + 320) > bytes) bytes = (size_t)(320 * n + 320);
     if ((size_t)(256 * n + 256) > bytes) bytes = (size_t)(256 * n + 256);
     if ((size_t)(256 * n + 256) > bytes) bytes = (size_t)(256 * n + 256);
@@ -787,7 +813,7 @@ static int uses_blas(int64_t n) {
 }
 
 static double train_flops(int64_t n) {
-    return (double)89 * (double)n + 12.0;
+    return (double)77 * (double)n + 14.0;
 }
 
 static const dlc_param_desc params[] = {
@@ -829,5 +855,7 @@ const dlc_model dlc_generated_model = {
     .sgd_step = sgd_step, .uses_blas = uses_blas,
     .n_state = 0, .state = state,
     .needs_two_rows = NULL,
+    .sums_batch_statistics = 1,
+    .mixes_rows = "reductions_axis.dl:13:13: 'max'",
 }
 ;
