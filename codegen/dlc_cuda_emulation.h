@@ -122,7 +122,9 @@ typedef enum { cudaStreamCaptureModeGlobal, cudaStreamCaptureModeThreadLocal, cu
 typedef struct dlc_emu_stream *cudaStream_t;
 typedef struct dlc_emu_graph *cudaGraph_t;
 typedef struct dlc_emu_graph *cudaGraphExec_t;
+typedef struct dlc_emu_event *cudaEvent_t;
 #define cudaStreamNonBlocking 1
+#define cudaEventDisableTiming 2
 
 namespace dlc_emu {
 /* A launch: the arguments are converted to the kernel's parameter types and copied now, as
@@ -167,6 +169,13 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags);
 cudaError_t cudaStreamDestroy(cudaStream_t s);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
 cudaError_t cudaDeviceSynchronize(void);
+/* Events: work runs as it is queued here, so an event is complete once recorded; waiting on
+ * one orders nothing that is not already in order. */
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
+cudaError_t cudaEventSynchronize(cudaEvent_t e);
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags);
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode);
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph);
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags);

@@ -11,7 +11,8 @@
 #                                         with the machine's own compilers; first digits: trains it
 #                                         with both (per-epoch losses within 1e-4 relative), each
 #                                         trainer evaluates the other's checkpoint, predictions
-#                                         compared, and both timed over 10 epochs; then every other
+#                                         compared, its batches streamed against kept on the GPU
+#                                         (checkpoints equal), and both timed over 10 epochs; then every other
 #                                         model the same way; compute-sanitizer (memcheck,
 #                                         racecheck) on two models; the GPU benchmark
 #                                         (bench/gpu/gpu_bench.py)
@@ -167,6 +168,20 @@ check_model() {
     fi
 }
 
+# A data set streamed batch by batch (DLC_CUDA_STREAM=1: copied ahead while the step before
+# computes) trains to the same checkpoint, bit for bit, as one kept on the GPU.
+check_streaming() {
+    local dir=$1 name=$2 m="$1/models/$2" data
+    data=$(cat "$m/data")
+    local why=""
+    for way in resident stream; do
+        (cd "$m" && env $([ $way = stream ] && echo DLC_CUDA_STREAM=1) ./cuda_trainer train --data "$dir/data/$data" \
+            --epochs 2 --save "$way.safetensors" >"$way.out" 2>&1) || why+="$way: $(tail -n 5 "$m/$way.out") "
+    done
+    [ -z "$why" ] && { cmp -s "$m/resident.safetensors" "$m/stream.safetensors" || why="the checkpoints differ"; }
+    if [ -z "$why" ]; then ok "$name: streamed batches train as resident ones"; else fail "$name: streamed batches train as resident ones" "$why"; fi
+}
+
 # Both trainers of one model over `epochs` epochs, timed (wall clock, the whole command).
 time_model() {
     local dir=$1 name=$2 epochs=$3 m="$1/models/$2" data rows
@@ -280,6 +295,7 @@ run() {
         over_budget "$name" && continue
         check_model "$dir" "$name"
         # Timed: 10 epochs on a GPU; 2 under the emulation, which is slow.
+        [ "$name" = digits ] && check_streaming "$dir" digits
         [ "$name" = digits ] && time_model "$dir" digits $([ $emulate -eq 1 ] && echo 2 || echo 10)
     done
 

@@ -45,7 +45,7 @@ extension LayerKind {
                 let ranks = imageAxes == 1 ? [2, 3] : [4]
                 guard ranks.contains(t.rank), t.shape.dims[1] == .fixed(c), t.dtype == .f32,
                       !t.shape.dims.dropFirst().contains(.batch) else {
-                    let wanted = imageAxes == 1 ? "f32[N, \(c)] or f32[N, \(c), L]" : "f32[N, \(c), H, W]"
+                    let wanted = imageAxes == 1 ? "f32[N,\(c)] or f32[N,\(c),L]" : "f32[N,\(c),H,W]"
                     a.diagnostics.error(location, "layer '\(layer.name)' (\(layer.description)) expects \(wanted), got \(t)")
                     return .poison
                 }

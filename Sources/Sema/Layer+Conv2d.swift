@@ -33,7 +33,7 @@ extension LayerKind {
             let inChannels = layer.settings.int("in")
             let t = a.graph.type(of: x)
             guard t.rank == 4, t.shape.dims[1] == .fixed(inChannels), t.dtype == .f32 else {
-                a.diagnostics.error(location, "layer '\(layer.name)' (\(layer.description)) expects f32[N, \(inChannels), H, W], got \(t)",
+                a.diagnostics.error(location, "layer '\(layer.name)' (\(layer.description)) expects f32[N,\(inChannels),H,W], got \(t)",
                                     hint: t.rank == 2 ? "give the input its image axes, e.g. reshape(x, [-1, \(inChannels), H, W])" : nil)
                 return .poison
             }

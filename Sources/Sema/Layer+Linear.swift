@@ -26,7 +26,7 @@ extension LayerKind {
             let inFeatures = layer.settings.int("in")
             let t = a.graph.type(of: x)
             guard t.rank >= 2, t.shape.dims.last == .fixed(inFeatures), t.dtype == .f32 else {
-                a.diagnostics.error(location, "layer '\(layer.name)' (\(layer.description)) expects f32[..., \(inFeatures)], got \(t)",
+                a.diagnostics.error(location, "layer '\(layer.name)' (\(layer.description)) expects f32[...,\(inFeatures)], got \(t)",
                                     hint: t.rank == 1 ? "give the input a feature axis, e.g. unsqueeze(x, 1)" : nil)
                 return .poison
             }

@@ -140,7 +140,9 @@ final class CUDABackendTests: XCTestCase {
         DispatchQueue.concurrentPerform(iterations: 2) { worker in
             for source in sources.enumerated().filter({ $0.offset % 2 == worker }).map(\.element) {
                 do {
-                    let r = try Run.run(URL(fileURLWithPath: nvcc), flags + ["-c", source.path, "-o", source.path + ".o"])
+                    // Objects go to the scratch folder: never beside the runtime's sources.
+                    let object = Self.work.appendingPathComponent(source.lastPathComponent + ".o").path
+                    let r = try Run.run(URL(fileURLWithPath: nvcc), flags + ["-c", source.path, "-o", object])
                     if r.status != 0 { failures.add("\(source.lastPathComponent):\n\(r.stderr)\(r.stdout)") }
                 } catch {
                     failures.add("\(source.lastPathComponent): \(error)")

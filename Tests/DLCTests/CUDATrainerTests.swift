@@ -227,7 +227,7 @@ final class CUDATrainerTests: XCTestCase {
         let exe = try trainer("digits", "cuda")
         // digits: 1438 training and 359 validation rows of 64 f32 pixels and an i32 label.
         let row = 64 * 4 + 4, dataBytes = (1438 + 359) * row, outputBytes = 359 * 10 * 4
-        var saved: [Data] = []
+        var saved: [Data] = [], toDevice: [Int] = [], waitsAhead: [Int] = []
         // The cap leaves too little free memory beside the 32 MiB cuBLAS workspace and the
         // model's buffers for the rows (half the free memory): 35 MB leaves enough.
         for (memory, resident) in [("35000000", true), ("33954432", false)] {
@@ -247,8 +247,19 @@ final class CUDATrainerTests: XCTestCase {
             // Adam state (3 x 4810 floats); the validation outputs of both epochs would be more.
             XCTAssertLessThan(copies.fromDevice, 2 * 3 * 4810 * 4 + outputBytes, "outputs came back for the metric")
             saved.append(try Data(contentsOf: file))
+            toDevice.append(copies.toDevice)
+            let waits = r.stderr.split(separator: "\n").first { $0.hasSuffix("waits on copies made while a step computed") }
+            waitsAhead.append(waits.flatMap { Int($0.split(separator: " ")[1]) } ?? 0)
         }
         XCTAssertEqual(saved[0], saved[1], "batches gathered on the device and streamed ones differ")
+        // Streamed batches are copied ahead as predicted (the next batch while a step computes):
+        // each training row crosses once an epoch, where the resident run copied them once in
+        // all; a wrong guess would copy a batch twice. (Besides: each step's shuffled order.)
+        let orders = 2 * 1438 * 8
+        XCTAssertLessThanOrEqual(toDevice[1], toDevice[0] + 1438 * row + orders, "streamed rows were copied more than once")
+        // Of each epoch's 44 full batches of 32 and the last of 30, all but the first and the
+        // last (not predicted) were copied while the step before them computed.
+        XCTAssertEqual(waitsAhead, [0, 2 * (44 - 1)], "batches copied ahead of their step")
     }
 
     /// `--device N` picks the GPU: on a machine of two, device 1 trains as device 0 does.

@@ -70,6 +70,34 @@ final class WatchTrainingTests: XCTestCase {
         XCTAssertEqual(left, [], "temporary files left behind")
     }
 
+    /// A resumed run's chart starts with the epochs its --log file holds: 3 epochs, then 4 more
+    /// from the checkpoint, draw the chart of 7 epochs in one run.
+    func testResumedPlotStartsWithTheLoggedEpochs() throws {
+        let exe = try trainer("wine")
+        let whole = work.appendingPathComponent("whole.svg"), wholeLog = work.appendingPathComponent("whole.csv")
+        let r = try Run.run(exe, ["train", "--epochs", "7", "--plot", whole.path, "--log", wholeLog.path], in: Golden.root)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let part = work.appendingPathComponent("part.svg"), log = work.appendingPathComponent("part.csv")
+        let ckpt = work.appendingPathComponent("part.safetensors")
+        let first = try Run.run(exe, ["train", "--epochs", "3", "--save", ckpt.path, "--log", log.path], in: Golden.root)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let rest = try Run.run(exe, ["train", "--resume", ckpt.path, "--epochs", "4", "--plot", part.path, "--log", log.path],
+                               in: Golden.root)
+        XCTAssertEqual(rest.status, 0, rest.stderr)
+        XCTAssertEqual(rest.stderr, "")
+        let text = try String(contentsOf: part, encoding: .utf8)
+        XCTAssertEqual(text.components(separatedBy: "<circle").count - 1, 3 * 7, "a dot per epoch on each of 3 curves")
+        XCTAssertTrue(text == (try String(contentsOf: whole, encoding: .utf8)), "the resumed run's chart differs from one run's")
+
+        // A new log: the chart holds the resumed run's epochs, and a note says why.
+        let alone = work.appendingPathComponent("alone.svg"), newLog = work.appendingPathComponent("new.csv")
+        let fresh = try Run.run(exe, ["train", "--resume", ckpt.path, "--epochs", "2", "--plot", alone.path, "--log", newLog.path],
+                                in: Golden.root)
+        XCTAssertEqual(fresh.status, 0, fresh.stderr)
+        XCTAssertTrue(fresh.stderr.hasPrefix("note: --plot draws this run's epochs only: \(newLog.path): No such file"), fresh.stderr)
+        XCTAssertEqual(try String(contentsOf: alone, encoding: .utf8).components(separatedBy: "<circle").count - 1, 3 * 2)
+    }
+
     /// `--early-stop 3` on digits (its validation loss bottoms out): training ends 3 epochs after
     /// the best one, saying so, and `--save-best` holds that epoch's params: exactly those of a
     /// run of that many epochs.
@@ -92,6 +120,31 @@ final class WatchTrainingTests: XCTestCase {
         let short = try Run.run(exe, ["train", "--epochs", "\(bestEpoch)", "--save", again.path], in: Golden.root)
         XCTAssertEqual(short.status, 0, short.stderr)
         XCTAssertEqual(try SafeTensors(contentsOf: best).tensors, try SafeTensors(contentsOf: again).tensors)
+    }
+
+    /// A run resumed from a checkpoint goes on counting: saved one epoch after its best and
+    /// resumed, it stops at the epoch, with the params, of the run that was not interrupted (the
+    /// checkpoint carries the best loss and the epochs since it).
+    func testEarlyStopCarriesOverResume() throws {
+        let exe = try trainer("digits")
+        let whole = work.appendingPathComponent("whole.safetensors"), part = work.appendingPathComponent("part.safetensors")
+        let r = try Run.run(exe, ["train", "--epochs", "200", "--early-stop", "3", "--save", whole.path], in: Golden.root)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let stop = try XCTUnwrap(r.stdout.split(separator: "\n").last { $0.hasPrefix("early stop: ") }, r.stdout)
+        let bestEpoch = try XCTUnwrap(Int(stop.split(separator: " ").last!.dropLast()), String(stop))
+
+        let first = try Run.run(exe, ["train", "--epochs", "\(bestEpoch + 1)", "--early-stop", "3", "--save", part.path],
+                                in: Golden.root)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let rest = try Run.run(exe, ["train", "--resume", part.path, "--epochs", "200", "--early-stop", "3", "--save", part.path],
+                               in: Golden.root)
+        XCTAssertEqual(rest.status, 0, rest.stderr)
+        let restStop = rest.stdout.split(separator: "\n").last { $0.hasPrefix("early stop: ") }
+        XCTAssertEqual(restStop, stop, "the resumed run's stop")
+        XCTAssertEqual(rest.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.count, 2,
+                       "resumed one epoch past the best: two more epochs end it\n\(rest.stdout)")
+        XCTAssertTrue(try SafeTensors(contentsOf: part).tensors == SafeTensors(contentsOf: whole).tensors,
+                      "the resumed run's params differ from the uninterrupted run's")
     }
 
     /// `early_stop patience: 2, min_delta: 0.5` in the train block: a loss that improves by less

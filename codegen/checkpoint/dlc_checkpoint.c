@@ -312,6 +312,15 @@ void dlc_load_optim(const dlc_model *m, const dlc_layout *l, dlc_optimizer *opt,
     p->sched_epoch = meta_count(&f, "schedule.last_epoch");
     p->sched_best = meta_double(&f, "schedule.best", 1);
     p->sched_bad_epochs = meta_count(&f, "schedule.bad_epochs");
+    /* Written since early stopping came; an older checkpoint starts watching afresh. */
+    p->watch_best = p->watch_stop_best = INFINITY;
+    p->watch_best_epoch = p->watch_bad_epochs = 0;
+    if (dlc_st_meta_get(&f, "watch.best")) {
+        p->watch_best = meta_double(&f, "watch.best", 1);
+        p->watch_best_epoch = meta_count(&f, "watch.best_epoch");
+        p->watch_stop_best = meta_double(&f, "watch.stop_best", 1);
+        p->watch_bad_epochs = meta_count(&f, "watch.bad_epochs");
+    }
     opt->step = p->step;
     opt->lr = p->lr;
     for (int i = 0; i < nt; i++) free((char *)names[i]);
@@ -403,6 +412,10 @@ static char *write_optim(const dlc_model *m, const dlc_layout *l, const dlc_opti
         {"schedule.last_epoch", format("%lld", (long long)p->sched_epoch)},
         {"schedule.best", format("%.17g", p->sched_best)},
         {"schedule.bad_epochs", format("%lld", (long long)p->sched_bad_epochs)},
+        {"watch.best", format("%.17g", p->watch_best)},
+        {"watch.best_epoch", format("%lld", (long long)p->watch_best_epoch)},
+        {"watch.stop_best", format("%.17g", p->watch_stop_best)},
+        {"watch.bad_epochs", format("%lld", (long long)p->watch_bad_epochs)},
     };
     char *tmp = dlc_st_write_temp(path, t, nt, meta, (int)(sizeof meta / sizeof meta[0]), err);
     for (int i = 0; i < nt; i++) free((char *)t[i].name);

@@ -296,6 +296,14 @@ void dlc_norm_apply(const dlc_model *m, const dlc_norms *nz, dlc_dataset *ds);
 
 /* ==== dlc_batch.c: minibatches ============================================================== */
 
+/* Where a batch's rows were read from: a data set, rows order[start..start+count) (order
+ * NULL: rows start..). */
+typedef struct {
+    const dlc_dataset *ds;
+    const int64_t *order;
+    int64_t start, count;
+} dlc_batch_rows;
+
 /* One batch's rows, as the kernels see them (device memory) and as the host sees them. */
 typedef struct {
     int n_data;
@@ -303,6 +311,14 @@ typedef struct {
     void **gather;       /* host buffers for rows in a shuffled order, made when first needed */
     void **dev;          /* device buffers (a device whose memory is not the host's) */
     int64_t max_rows;
+    /* Streaming (the rows stay on the host of a device that is not): two slots of page-locked
+     * host rows and their device buffers; while one slot's batch is in a step, the next batch
+     * is copied into the other. */
+    void **staged[2], **staged_dev[2];
+    int slot;                 /* the slot of the batch handed out last */
+    dlc_batch_rows last;      /* that batch (last.ds NULL: none yet) */
+    dlc_batch_rows ahead;     /* the batch copied ahead into slot 1 - slot (ahead.ds NULL: none) */
+    int64_t *ahead_order;     /* its rows' entries of order, when it had one */
 } dlc_batch;
 
 /* On a device whose memory is not the host's: ds's rows copied there once, when they fit
@@ -376,6 +392,10 @@ typedef struct {
     int64_t sched_epoch;     /* the scheduler's last_epoch */
     double sched_best;
     int64_t sched_bad_epochs;
+    double watch_best;       /* --save-best and early stopping (dlc_watch): the lowest watched loss, */
+    int64_t watch_best_epoch; /* its epoch, the last loss that improved by more than min_delta and */
+    double watch_stop_best;  /* the epochs since; INFINITY, 0, INFINITY, 0 before any epoch */
+    int64_t watch_bad_epochs;
 } dlc_progress;
 
 typedef struct dlc_optimizer dlc_optimizer;
@@ -561,6 +581,10 @@ void dlc_watch_init(dlc_watch *w, const dlc_model *m, const dlc_options *o, cons
 int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, double metric, dlc_runner *r,
                     const dlc_norms *norms, int64_t step);
 void dlc_watch_free(dlc_watch *w);
+/* A resumed run goes on watching where the saved one was (patience and the best loss carry
+ * over; the chart starts with the epochs in its --log file, given as log). */
+void dlc_watch_restore(dlc_watch *w, const dlc_progress *p, const char *log);
+void dlc_watch_remember(const dlc_watch *w, dlc_progress *p);
 
 /* ==== dlc_rowcheck.c: the data row behind a failure in a step ============================== */
 
@@ -609,6 +633,19 @@ typedef struct {
 int dlc_plot_svg(const dlc_plot_data *d, const char *path, char *why, size_t cap);
 /* The chart of a --log CSV file (`dlc plot`); 0, or -1 with a message naming the file in why. */
 int dlc_plot_from_log(const char *log, const char *svg, const char *title, char *why, size_t cap);
+
+/* A --log file's curves: columns x, loss, val_loss, metric (NAN where absent); x_label and
+ * metric point into header. */
+typedef struct {
+    char header[1024];
+    const char *x_label, *metric; /* metric: NULL when the run had none */
+    int64_t n;
+    double *columns[4];
+} dlc_plot_log;
+
+/* Reads a --log file; 0, or -1 with a message naming the file (and line) in why. */
+int dlc_plot_read_log(const char *log, dlc_plot_log *out, char *why, size_t cap);
+void dlc_plot_log_free(dlc_plot_log *l);
 
 /* ==== dlc_format.c: numbers for the epoch lines, as printf writes them, faster ============= */
 

@@ -171,6 +171,7 @@ static void start_params(trainer *t) {
     t->prog.seed = t->cfg.seed;
     t->prog.lr = t->cfg.optimizer.lr;
     t->prog.sched_best = INFINITY;
+    t->prog.watch_best = t->prog.watch_stop_best = INFINITY;
     t->prog.shuffle_state = dlc_rng_stream(t->cfg.seed, DLC_STREAM_SHUFFLE).state;
     if (o->resume) {
         dlc_st_file f;
@@ -267,6 +268,7 @@ static void save(trainer *t) {
     t->prog.sched_epoch = t->sched.last_epoch;
     t->prog.sched_best = t->sched.best;
     t->prog.sched_bad_epochs = t->sched.bad_epochs;
+    dlc_watch_remember(&t->watch, &t->prog);
     t->prog.seed = t->cfg.seed;
     dlc_save_checkpoint(t->m, &t->r.layout, t->r.params, t->r.state, &t->norms, &t->opt, &t->prog, t->o->save);
     t->saved_step = t->kept_step = t->prog.step;
@@ -580,10 +582,11 @@ static void train_epochs(trainer *t) {
         t->prog.shuffle_state = t->shuffle.state;
         /* The plateau watches the validation loss when there is one. */
         t->opt.lr = dlc_sched_step(&t->sched, t->opt.lr, t->val.n > 0 ? t->last_val_loss : t->last_loss);
+        /* Watched before the save, so that the checkpoint holds this epoch's early-stop counts. */
+        int stop = dlc_watch_epoch(&t->watch, t->prog.epoch, t->last_loss, t->last_val_loss, t->last_metric, &t->r,
+                                   &t->norms, t->prog.step);
         save(t);
-        if (dlc_watch_epoch(&t->watch, t->prog.epoch, t->last_loss, t->last_val_loss, t->last_metric, &t->r, &t->norms,
-                            t->prog.step))
-            break;
+        if (stop) break;
     }
     dlc_batch_free(&t->batches);
     free(order);
@@ -696,6 +699,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     start_params(&t);
     if (t.cfg.accumulate > 1) t.accum = dlc_device_alloc(dlc_mul_size((size_t)t.r.layout.total + 1, sizeof(float)));
     dlc_watch_init(&t.watch, m, o, &t.cfg, t.val.n > 0);
+    if (o->resume) dlc_watch_restore(&t.watch, &t.prog, o->log);
     t.epoch_end = o->max_steps >= 0 ? INT64_MAX : t.prog.epoch + t.cfg.epochs;
     dlc_comm_ready(); /* setup is over: from here on a failure is one process's own */
     if (start_together(&t)) return dlc_stop_signal ? dlc_stop_status() : 128 + SIGINT; /* during loading: nothing to save */

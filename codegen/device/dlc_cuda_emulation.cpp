@@ -182,7 +182,12 @@ void wait(State s) {
 
 Thread *current() { return running ? &running->thread : &outside; }
 
+/* Kernels run so far: an event remembers the count when it is recorded, so that a wait on it
+ * can tell a copy made ahead of a step (kernels ran since) from one made just before its use. */
+unsigned long long kernels_run;
+
 void launch(const char *name, dim3 grid, dim3 block, std::function<void()> kernel) {
+    kernels_run++;
     if (grid.x < 1 || block.x < 1 || block.x > 1024 || grid.y != 1 || grid.z != 1 || block.y != 1 || block.z != 1) {
         last_error = cudaErrorInvalidValue;
         return;
@@ -334,6 +339,7 @@ cudaError_t cudaFreeHost(void *p) {
 namespace {
 struct copy_report {
     long long copies[2] = {0, 0}, bytes[2] = {0, 0};
+    long long waits_ahead = 0; /* cudaStreamWaitEvent on an event recorded before kernels that ran since */
     void count(cudaMemcpyKind kind, size_t n) {
         if (kind != cudaMemcpyHostToDevice && kind != cudaMemcpyDeviceToHost) return;
         int out = kind == cudaMemcpyDeviceToHost;
@@ -345,6 +351,7 @@ struct copy_report {
         if (!on || strcmp(on, "1") != 0) return;
         fprintf(stderr, "emulation: %lld copies to the device (%lld bytes), %lld from the device (%lld bytes)\n", copies[0],
                 bytes[0], copies[1], bytes[1]);
+        if (waits_ahead) fprintf(stderr, "emulation: %lld waits on copies made while a step computed\n", waits_ahead);
     }
 } copy_counts;
 }  // namespace
@@ -375,6 +382,30 @@ cudaError_t cudaStreamSynchronize(cudaStream_t s) {
     return s && s->capturing ? cudaErrorStreamCaptureUnsupported : cudaSuccess;
 }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+struct dlc_emu_event {
+    bool recorded = false;
+    unsigned long long kernels_at_record = 0;
+};
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) {
+    *e = new dlc_emu_event;
+    return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t e) {
+    delete e;
+    return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+    if (!e || (s && s->capturing)) return cudaErrorInvalidValue; /* the runtime never records inside a capture */
+    e->recorded = true;
+    e->kernels_at_record = dlc_emu::kernels_run;
+    return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t e) { return e ? cudaSuccess : cudaErrorInvalidValue; }
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
+    if (!e || (s && s->capturing)) return cudaErrorInvalidValue;
+    if (e->recorded && dlc_emu::kernels_run > e->kernels_at_record) copy_counts.waits_ahead++;
+    return cudaSuccess;
+}
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
     if (!s || s->capturing) return cudaErrorInvalidValue;
     s->capturing = true;

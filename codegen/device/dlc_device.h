@@ -56,6 +56,22 @@ void dlc_device_sync(void);
  * runtime then keeps a data set there and gathers each batch on the device. */
 int dlc_device_can_hold(size_t bytes);
 
+/* ---- Batches copied ahead (a data set that does not fit streams through these) -------------- */
+
+/* `bytes` of host memory the device copies from fastest (page-locked on a GPU), zero-filled;
+ * exits 1 when it cannot. Free with dlc_device_host_free (NULL is fine). */
+void *dlc_device_host_alloc(size_t bytes);
+void dlc_device_host_free(void *p);
+/* Starts a host -> device copy that runs beside the work queued so far (on a GPU, on a copy
+ * engine while the step computes), after that work is done with dst. `slot` (0 or 1) groups
+ * the copies of one batch. src_host is from dlc_device_host_alloc and must not change until
+ * dlc_device_ahead_host_ready(slot) returns. */
+void dlc_device_copy_ahead(int slot, void *dst, const void *src_host, size_t bytes);
+/* Work queued from now on runs after the copies started under `slot`. */
+void dlc_device_ahead_use(int slot);
+/* Returns when the copies started under `slot` are done: their host buffers may be rewritten. */
+void dlc_device_ahead_host_ready(int slot);
+
 /* ---- Work --------------------------------------------------------------------------------- */
 
 /* Row i of dst = row (order ? order[start + i] : start + i) of src, for i < count; rows of

@@ -98,12 +98,66 @@ extern "C" void dlc_device_copy_out(void *dst_host, const void *src, size_t byte
     dlc_cuda_check(cudaStreamSynchronize(s), "copying from the GPU");
 }
 
+/* Copies ahead run on a stream of their own, so that a batch's rows cross while the step before
+ * it computes. The events order the two streams: `ahead` after each slot's copies (the step
+ * stream waits on it before the step that reads them), `reads` on the step stream before a copy
+ * ahead (the copy waits until the steps queued before it are done with its buffer). */
+static cudaStream_t ahead_stream;
+static cudaEvent_t ahead_done[2], steps_done;
+
+static void ahead_open(void) {
+    if (ahead_stream) return;
+    dlc_cuda_get();
+    dlc_cuda_check(cudaStreamCreateWithFlags(&ahead_stream, cudaStreamNonBlocking), "cudaStreamCreate (copies ahead)");
+    for (int s = 0; s < 2; s++) dlc_cuda_check(cudaEventCreateWithFlags(&ahead_done[s], cudaEventDisableTiming), "cudaEventCreate");
+    dlc_cuda_check(cudaEventCreateWithFlags(&steps_done, cudaEventDisableTiming), "cudaEventCreate");
+}
+
+extern "C" void *dlc_device_host_alloc(size_t bytes) {
+    dlc_cuda_get();
+    void *p = NULL;
+    if (cudaMallocHost(&p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError();
+        dlc_die(1, "out of page-locked host memory: %zu bytes for a batch's rows", bytes);
+    }
+    memset(p, 0, bytes ? bytes : 1);
+    return p;
+}
+
+extern "C" void dlc_device_host_free(void *p) {
+    if (!p) return;
+    dlc_device_sync();
+    if (ahead_stream) dlc_cuda_check(cudaStreamSynchronize(ahead_stream), "cudaStreamSynchronize (copies ahead)");
+    dlc_cuda_check(cudaFreeHost(p), "cudaFreeHost");
+}
+
+extern "C" void dlc_device_copy_ahead(int slot, void *dst, const void *src_host, size_t bytes) {
+    if (!bytes) return;
+    ahead_open();
+    dlc_cuda_check(cudaEventRecord(steps_done, dlc_cuda_get()->stream), "cudaEventRecord");
+    dlc_cuda_check(cudaStreamWaitEvent(ahead_stream, steps_done, 0), "cudaStreamWaitEvent");
+    dlc_cuda_check(cudaMemcpyAsync(dst, src_host, bytes, cudaMemcpyHostToDevice, ahead_stream), "copying a batch to the GPU");
+    dlc_cuda_check(cudaEventRecord(ahead_done[slot & 1], ahead_stream), "cudaEventRecord");
+}
+
+extern "C" void dlc_device_ahead_use(int slot) {
+    if (!ahead_stream) return;
+    dlc_cuda_check(cudaStreamWaitEvent(dlc_cuda_get()->stream, ahead_done[slot & 1], 0), "cudaStreamWaitEvent");
+}
+
+extern "C" void dlc_device_ahead_host_ready(int slot) {
+    if (ahead_stream) dlc_cuda_check(cudaEventSynchronize(ahead_done[slot & 1]), "a batch's copy to the GPU");
+}
+
 extern "C" void dlc_device_sync(void) { dlc_cuda_check(cudaStreamSynchronize(dlc_cuda_get()->stream), "cudaStreamSynchronize"); }
 
 /* A data set stays on the GPU when it takes at most half of the memory free now: the rest is
- * room for the steps' buffers and cuBLAS. */
+ * room for the steps' buffers and cuBLAS. DLC_CUDA_STREAM=1 in the environment streams every
+ * data set (scripts/gpu-check.sh compares the two ways). */
 extern "C" int dlc_device_can_hold(size_t bytes) {
     dlc_cuda_get();
+    const char *stream = getenv("DLC_CUDA_STREAM");
+    if (stream && strcmp(stream, "1") == 0) return 0;
     size_t free_bytes = 0, total = 0;
     dlc_cuda_check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
     return bytes <= free_bytes / 2;

@@ -58,6 +58,20 @@ void dlc_device_copy_out(void *dst_host, const void *src, size_t bytes) {
     if (bytes && dst_host != src) memmove(dst_host, src, bytes);
 }
 
+/* Host memory is device memory: a copy ahead is done when it returns. */
+void *dlc_device_host_alloc(size_t bytes) { return dlc_device_alloc(bytes); }
+
+void dlc_device_host_free(void *p) { free(p); }
+
+void dlc_device_copy_ahead(int slot, void *dst, const void *src_host, size_t bytes) {
+    (void)slot;
+    dlc_device_copy_in(dst, src_host, bytes);
+}
+
+void dlc_device_ahead_use(int slot) { (void)slot; }
+
+void dlc_device_ahead_host_ready(int slot) { (void)slot; }
+
 void dlc_device_sync(void) {}
 
 int dlc_device_can_hold(size_t bytes) {

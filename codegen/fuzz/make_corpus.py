@@ -99,6 +99,8 @@ meta = {"format": "dlc-optim-1", "optimizer": "sgd", "dlc.step": "7", "epoch": "
         "epoch_loss_sum": "3.25", "epoch_rows": "4", "rng.shuffle": "12345678901234567890",
         "seed": "0", "lr": "0.1", "schedule.last_epoch": "2", "schedule.best": "inf", "schedule.bad_epochs": "0", **norm}
 put("metadata", "resume", json.dumps(meta).encode())
+watch = {"watch.best": "0.0625", "watch.best_epoch": "2", "watch.stop_best": "inf", "watch.bad_epochs": "1"}
+put("metadata", "resume_watch", json.dumps({**meta, **watch}).encode())
 put("metadata", "escapes", json.dumps({"format": "pt", "k\u00e9y": "a\"b\\c\n\u0001", "normalize.x.mean": "[1e-3, 2E+2, -0.0]"}).encode())
 put("metadata", "numbers", b'{"format": "dlc-optim-1", "lr": "1e400", "epoch": "0x10", "dlc.step": " 5"}')
 put("metadata", "nested", b'[{"a": [1, 2.5, -3e-2, true, false, null]}, "\\ud83d\\ude00", {}]')

@@ -349,20 +349,20 @@ static int find(char **names, int n, const char *name) {
     return -1;
 }
 
-int dlc_plot_from_log(const char *log, const char *svg, const char *title, char *why, size_t cap) {
+int dlc_plot_read_log(const char *log, dlc_plot_log *out, char *why, size_t cap) {
+    memset(out, 0, sizeof *out);
     FILE *f = fopen(log, "rb");
     if (!f) return snprintf(why, cap, "%s: %s", log, strerror(errno)), -1;
-    char header[1024], line[1024];
+    char line[1024];
     char *names[16], *fields[16];
     int rc = -1;
-    int64_t n = 0, capn = 0, lineno = 1;
-    double *col[4] = {NULL, NULL, NULL, NULL};  /* x, loss, val_loss, metric */
-    if (!fgets(header, sizeof header, f)) {
+    int64_t capn = 0, lineno = 1;
+    if (!fgets(out->header, sizeof out->header, f)) {
         snprintf(why, cap, "%s: empty file: not a --log file", log);
         goto done;
     }
-    header[strcspn(header, "\r\n")] = 0;
-    int nh = split(header, names, 16), c_loss = find(names, nh, "loss"), c_val = find(names, nh, "val_loss");
+    out->header[strcspn(out->header, "\r\n")] = 0;
+    int nh = split(out->header, names, 16), c_loss = find(names, nh, "loss"), c_val = find(names, nh, "val_loss");
     if (nh < 2 || c_loss < 0) {
         snprintf(why, cap, "%s:1: not a --log file: its header has no 'loss' column", log);
         goto done;
@@ -370,6 +370,8 @@ int dlc_plot_from_log(const char *log, const char *svg, const char *title, char 
     /* The metric is the column after val_loss ("metric" when the run had none). */
     int c_metric = c_val >= 0 && c_val + 1 < nh && strcmp(names[c_val + 1], "lr") != 0 ? c_val + 1 : -1;
     int cols[4] = {0, c_loss, c_val, c_metric};
+    out->x_label = names[0];
+    out->metric = c_metric >= 0 && strcmp(names[c_metric], "metric") != 0 ? names[c_metric] : NULL;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         line[strcspn(line, "\r\n")] = 0;
@@ -379,12 +381,12 @@ int dlc_plot_from_log(const char *log, const char *svg, const char *title, char 
             snprintf(why, cap, "%s:%lld: %d fields, expected %d as in the header", log, (long long)lineno, nf, nh);
             goto done;
         }
-        if (n == capn) {
+        if (out->n == capn) {
             capn = capn ? 2 * capn : 64;
             for (int k = 0; k < 4; k++) {
-                double *grown = realloc(col[k], (size_t)capn * sizeof *grown);
+                double *grown = realloc(out->columns[k], (size_t)capn * sizeof *grown);
                 if (!grown) { snprintf(why, cap, "out of memory"); goto done; }
-                col[k] = grown;
+                out->columns[k] = grown;
             }
         }
         for (int k = 0; k < 4; k++) {
@@ -397,21 +399,35 @@ int dlc_plot_from_log(const char *log, const char *svg, const char *title, char 
                     goto done;
                 }
             }
-            col[k][n] = v;
+            out->columns[k][out->n] = v;
         }
-        n++;
+        out->n++;
     }
     if (ferror(f)) {
         snprintf(why, cap, "%s: %s", log, strerror(errno));
         goto done;
     }
-    if (n == 0) {
+    rc = 0;
+done:
+    fclose(f);
+    if (rc) dlc_plot_log_free(out);
+    return rc;
+}
+
+void dlc_plot_log_free(dlc_plot_log *l) {
+    for (int k = 0; k < 4; k++) free(l->columns[k]);
+    memset(l, 0, sizeof *l);
+}
+
+int dlc_plot_from_log(const char *log, const char *svg, const char *title, char *why, size_t cap) {
+    dlc_plot_log l;
+    if (dlc_plot_read_log(log, &l, why, cap)) return -1;
+    int rc = -1;
+    if (l.n == 0) {
         snprintf(why, cap, "%s: no rows after the header: nothing to plot", log);
-        goto done;
-    }
-    {
-        const char *metric = c_metric >= 0 && strcmp(names[c_metric], "metric") != 0 ? names[c_metric] : NULL;
-        dlc_plot_data d = {title, names[0], metric, any_finite(col[2], n), n, col[0], col[1], col[2], col[3]};
+    } else {
+        double **c = l.columns;
+        dlc_plot_data d = {title, l.x_label, l.metric, any_finite(c[2], l.n), l.n, c[0], c[1], c[2], c[3]};
         rc = dlc_plot_svg(&d, svg, why, cap);
         if (rc) {
             char reason[256];
@@ -419,8 +435,6 @@ int dlc_plot_from_log(const char *log, const char *svg, const char *title, char 
             snprintf(why, cap, "%s: cannot write: %s", svg, reason);
         }
     }
-done:
-    fclose(f);
-    for (int k = 0; k < 4; k++) free(col[k]);
+    dlc_plot_log_free(&l);
     return rc;
 }

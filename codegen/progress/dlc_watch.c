@@ -6,8 +6,9 @@
  * there is no validation set. The best epoch is the one with the lowest watched loss (its
  * params are rewritten atomically whenever it improves); early stopping ends training once
  * the watched loss has not improved on the best by more than min_delta for `patience` epochs
- * (Keras' EarlyStopping, mode min). Both count the epochs of this run (a --resume starts
- * afresh). The chart's values are rounded as the --log file writes them (%.9g), so that
+ * (Keras' EarlyStopping, mode min). A checkpoint keeps both counts, so a --resume goes on
+ * where the saved run was; the chart of a resumed run starts with the epochs its --log file
+ * already holds. The chart's values are rounded as the --log file writes them (%.9g), so that
  * `dlc plot` of the log draws the same picture. */
 #include "dlc_runtime.h"
 
@@ -88,6 +89,40 @@ int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, d
            w->has_val ? "val_loss" : "loss", w->min_delta, (long long)w->patience, w->patience == 1 ? "" : "s", w->best,
            (long long)w->best_epoch);
     return 1;
+}
+
+/* The epochs of the runs before a --resume, from the --log file they wrote: those up to the
+ * checkpoint's (a log cut short or of another model only costs the chart its past). */
+static void chart_the_past(dlc_watch *w, const char *log, int64_t done) {
+    dlc_plot_log l;
+    char why[512];
+    if (dlc_plot_read_log(log, &l, why, sizeof why)) {
+        fprintf(stderr, "note: --plot draws this run's epochs only: %s\n", why);
+        return;
+    }
+    const char *metric = w->metric == DLC_METRIC_NONE ? NULL : dlc_metric_name(w->metric);
+    if (strcmp(l.x_label, w->x_label) != 0 || (metric ? !l.metric || strcmp(l.metric, metric) : l.metric != NULL)) {
+        fprintf(stderr, "note: --plot draws this run's epochs only: %s holds another model's columns\n", log);
+    } else {
+        for (int64_t i = 0; i < l.n && l.columns[0][i] <= (double)done; i++)
+            record(w, l.columns[0][i], l.columns[1][i], l.columns[2][i], l.columns[3][i]);
+    }
+    dlc_plot_log_free(&l);
+}
+
+void dlc_watch_restore(dlc_watch *w, const dlc_progress *p, const char *log) {
+    w->best = p->watch_best;
+    w->best_epoch = p->watch_best_epoch;
+    w->stop_best = p->watch_stop_best;
+    w->bad_epochs = p->watch_bad_epochs;
+    if (w->plot && log && dlc_comm_is_root()) chart_the_past(w, log, strcmp(w->x_label, "update") ? p->epoch : p->step);
+}
+
+void dlc_watch_remember(const dlc_watch *w, dlc_progress *p) {
+    p->watch_best = w->best;
+    p->watch_best_epoch = w->best_epoch;
+    p->watch_stop_best = w->stop_best;
+    p->watch_bad_epochs = w->bad_epochs;
 }
 
 void dlc_watch_free(dlc_watch *w) {
