@@ -14,7 +14,9 @@
  * per update) is the gradient of the whole batch: every process applies the same update. The
  * loss and the stop flag (Ctrl-C, SIGTERM) are summed after each micro-batch, so every process
  * stops at the same update; only the root writes files. With one process nothing is scaled or
- * summed. */
+ * summed. A model with batch normalization sums its batch statistics across processes inside
+ * its step (dlc_model.sums_batch_statistics) and makes its shares of the loss and gradient
+ * itself. */
 #include "dlc_runtime.h"
 
 #include <errno.h>
