@@ -65,7 +65,7 @@ struct BatchPartition {
         // result is (a reshape of the batch mean): fewer, earlier sums across processes. Each
         // round may total more values; the rounds end when nothing changes.
         var preferred: Set<ValueID> = []
-        for _ in 0..<nodes.count {
+        for _ in 0...nodes.count { // each round but the last prefers one node more
             var round = BatchPartition()
             round.preferTotals = preferred
             round.classify(nodes, graph: graph, training: training, roots: roots, updates: updates)
@@ -94,7 +94,6 @@ struct BatchPartition {
     private init() {}
 
     private mutating func classify(_ nodes: [Node], graph: Graph, training: Bool, roots: [ValueID], updates: [ValueID]) {
-        // every round starts from nothing but the preferred totals
         for n in nodes { classify(n, graph: graph, training: training) }
         for r in roots where kind[r] == .partial { readAsPartial.insert(r) }
         for u in updates where kind[u] == .partial { totalledRoots.insert(u) }
