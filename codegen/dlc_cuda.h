@@ -104,6 +104,7 @@ typedef struct {
     float one, zero;           /* cuBLAS scalars of the device pointer mode */
     unsigned long long dropout_epoch_key; /* the step's dlc_dropout (docs/rng.md, "Dropout") */
     long long dropout_first_row;
+    long long global_n;        /* the step's global_n: counts over the global batch */
 } dlc_cuda_step_args;
 
 /* An index out of range, seen by a kernel: the first one is kept, and reported after the step. */

@@ -169,6 +169,9 @@ typedef struct {
     void *const *state;         /* per state tensor (running statistics), in descriptor order:
                                    every entry reads them; train_step and sgd_step end by
                                    storing their new values */
+    int64_t global_n;           /* rows of the whole batch over every process of a data-parallel
+                                   run (n in one process, and in eval_step): the counts of a
+                                   train_step that sums batch statistics (sums_batch_statistics) */
 } dlc_step;
 
 typedef struct {
@@ -214,14 +217,29 @@ typedef struct {
     /* NULL, or where (MODEL.dl:LINE:COL) a batch normalization needs training batches of at
      * least two rows (it normalises over [N, C]: one row leaves one value per channel). The
      * runtime refuses a run whose batches would include a batch of one row, before its first
-     * step. (Under MPI the statistics of a batch would have to be summed across processes, as
-     * PyTorch's SyncBatchNorm does, for the run to equal the single-process one: not done yet,
-     * so `train` in more than one process refuses any model with state.) */
+     * step. */
     const char *needs_two_rows;
+    /* 1 when train_step sums batch statistics across the processes of a data-parallel run
+     * (batch normalization's mean and variance, and their gradients: PyTorch's SyncBatchNorm),
+     * calling dlc_sum_across_processes; its counts over the batch are then over s->global_n rows,
+     * and it returns this process's share of the loss (its rows' sum over the global rows) and
+     * its share of the gradient, which the runtime only sums. 0: train_step sees its own rows
+     * alone; the runtime scales its mean loss and gradient by its share of the rows. */
+    int sums_batch_statistics;
+    /* NULL, or where (MODEL.dl:LINE:COL: 'OP') the step mixes the rows of a batch in a way no
+     * sum across processes splits (a max or softmax along the batch axis): `train` refuses to
+     * run in more than one process. */
+    const char *mixes_rows;
 } dlc_model;
 
 /* Defined by the generated file. */
 extern const dlc_model dlc_generated_model;
+
+/* Called by a train_step that sums batch statistics (sums_batch_statistics), in place over n
+ * floats of device memory: each process's share becomes the sum over every process whose step
+ * takes a part of the same global batch (codegen/comm). Does nothing in one process, and when
+ * the step is whole (gradient checks). */
+void dlc_sum_across_processes(float *buf, int64_t n);
 
 /* Called by generated gather code when an index is out of range: prints
  * "error: WHERE: index IDX is out of range for a first axis of SIZE" and exits 1.

@@ -52,6 +52,7 @@ public enum KernelPrinter {
         case .buffer(let b, let strides): return "\(e.buffer(b).name)[\(strides.map(\.description).joined(separator: ","))]"
         case .immediate(let x): return "\(x)"
         case .count(let c): return "count(\(c))"
+        case .globalCount(let c): return "global_count(\(c))"
         case .learningRate: return "lr"
         }
     }
@@ -109,6 +110,8 @@ public enum KernelPrinter {
             return "\(n(out)) = \(op.rawValue)_pool(\(n(input)) as \(geometry(g)))" + (argmax.map { " keeping \(n($0))" } ?? "")
         case .pool2dGrad(let op, let out, let grad, let argmax, let g):
             return "\(n(out)) = \(op.rawValue)_pool_grad(\(n(grad))\(argmax.map { " at \(n($0))" } ?? "") as \(geometry(g)))"
+        case .sumAcrossProcesses(let buffer, let count):
+            return "\(n(buffer))[\(count)] = sum_across_processes(\(n(buffer)))"
         }
     }
 }

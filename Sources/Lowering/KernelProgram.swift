@@ -11,6 +11,12 @@ public struct KernelProgram: Sendable {
 
     public func entry(_ kind: EntryKind) -> Entry { entries.first { $0.kind == kind }! }
 
+    /// Whether the training step sums batch statistics across processes (`BatchPartition`):
+    /// it then computes its process's share of the loss and gradients itself.
+    public var sumsAcrossProcesses: Bool {
+        entry(.train).kernels.contains { if case .sumAcrossProcesses = $0.body { return true }; return false }
+    }
+
     /// The arena any entry needs for a batch of `n` rows.
     public var arenaBytes: Affine { entries.map(\.arenaBytes).reduce(.zero, Affine.max) }
 }
@@ -91,6 +97,9 @@ public struct Entry: Sendable {
     public var arenaBytes: Affine
     /// The buffer holding the loss (nil for predict).
     public var loss: BufferID?
+    /// Training entries: the node that mixes the batch's rows in a way a data-parallel step
+    /// cannot split across processes (a max or softmax along the batch axis), if any.
+    public var mixesRows: ValueID?
     /// Output i is copied from this buffer at the end (eval and predict).
     public var outputs: [BufferID]
 
@@ -124,6 +133,9 @@ public enum Operand: Hashable, Sendable {
     case learningRate
     /// A count known up to the batch (`count` nodes): the value `perBatch * n + constant`.
     case count(Affine)
+    /// The same over the global batch, every process's rows (`s->global_n`, which is `n` in
+    /// one process): counts of a training step that sums batch statistics (`BatchPartition`).
+    case globalCount(Affine)
 }
 
 /// A per-element computation: a small expression tree over operands, so that elementwise
@@ -267,4 +279,9 @@ public enum KernelBody: Sendable {
     /// `gradient` added to its winner, at the offset `argmax` holds (max), or, divided by
     /// kernel², to each of its real cells (avg: no argmax).
     case pool2dGrad(PoolOp, output: BufferID, gradient: BufferID, argmax: BufferID?, PoolGeometry)
+    /// In place: `buffer` becomes its element-wise sum over the processes of a data-parallel
+    /// run (each holds its share: `BatchPartition`). Printed as a call into the runtime's
+    /// communicator (`dlc_sum_across_processes`, codegen/dlc_model.h), which does nothing in
+    /// one process.
+    case sumAcrossProcesses(buffer: BufferID, count: Affine)
 }

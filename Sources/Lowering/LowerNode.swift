@@ -25,7 +25,7 @@ extension EntryLowering {
             values[v] = .immediate(x)
         case .count(let axes):
             let t = graph.type(of: n.operands[0]).shape
-            values[v] = .count(axes.reduce(Affine.one) { $0 * Affine(t.dims[$1]) })
+            values[v] = batchCount(axes.reduce(Affine.one) { $0 * Affine(t.dims[$1]) })
         case .reshape:
             let source = materialize(n.operands[0])
             values[v] = .buffer(newBuffer(v, .alias(source)))
@@ -58,6 +58,14 @@ extension EntryLowering {
             var outStrides = [Affine](repeating: .zero, count: xs.rank)
             for (k, axis) in kept.enumerated() { outStrides[axis] = ownStrides[k] }
             let reduced = axes.reduce(Affine.one) { $0 * Affine(xs.dims[$1]) }
+            if op == .mean, !reduced.isConstant, partition != nil {
+                // A mean over the batch axis of a step split across processes: this process's
+                // sum over the global count (its share of the mean).
+                emit(.reduce(ReduceKernel(output: out, input: x, shape: xs.dims.map(Affine.init), inputStrides: xs.affineStrides,
+                                          outputStrides: outStrides, op: .sum, count: .one)), v)
+                elementwise(v, .binary(.div, .operand(0), .operand(1)), [v], extra: [.globalCount(reduced)], compute: .f32)
+                break
+            }
             emit(.reduce(ReduceKernel(output: out, input: x, shape: xs.dims.map(Affine.init), inputStrides: xs.affineStrides,
                                       outputStrides: outStrides, op: op, count: reduced)), v)
         case .sumTo:
@@ -144,9 +152,12 @@ extension EntryLowering {
             }
             emit(.softmaxCrossEntropy(loss: out, logits: z, labels: y, probabilities: probabilities,
                                       rows: Affine(zt.shape.dims[0]), classes: zt.shape.dims[1].fixedSize!), v)
+            if partition?.kind[v] == .partial { lossShare(v, out) }
         case .softmaxCrossEntropyGrad:
             let z = materialize(n.operands[0]), y = materialize(n.operands[1])
-            let g = operand(n.operands[2], shape: [])
+            // Split across processes, the gradient of this process's share of the loss.
+            let g = partition?.kind[n.operands[0]] == .rows ? .buffer(share(n.operands[2]), strides: [])
+                : operand(n.operands[2], shape: [])
             let out = result(&self)
             emit(.softmaxCrossEntropyGrad(output: out, logits: z, labels: y,
                                           probabilities: savedProbabilities[SoftmaxKey(logits: n.operands[0], labels: n.operands[1])],
@@ -168,6 +179,7 @@ extension EntryLowering {
             let classes = lossKind == .nll ? (ps.dims.last?.fixedSize ?? 1) : 0
             let rows = lossKind == .nll ? Affine(ps.dims[0]) : ps.affineCount
             emit(.loss(lossKind, output: out, prediction: p, target: y, count: rows, classes: classes), v)
+            if partition?.kind[v] == .partial { lossShare(v, out) }
         }
     }
 

@@ -39,6 +39,7 @@ enum LoweredValue {
     case buffer(BufferID)
     case immediate(Double)
     case count(Affine)
+    case globalCount(Affine)
 }
 
 /// Lowers the part of the graph one entry needs.
@@ -61,6 +62,14 @@ struct EntryLowering {
     var savedChannelMajor: [ValueID: BufferID] = [:]
     /// The winners a max pool keeps (training entries) for its gradient.
     var savedArgmax: [PoolKey: BufferID] = [:]
+    /// The train entry of a model whose step sums batch statistics across processes: how its
+    /// values are split (see `BatchPartition`); nil otherwise.
+    var partition: BatchPartition?
+    /// Partial values summed across processes (by the buffer holding them), and replicated ones scaled by this process's
+    /// share of the rows, each made once.
+    var totals: [BufferID: BufferID] = [:]
+    var shares: [ValueID: BufferID] = [:]
+    var mixesRows: ValueID?
 
     init(graph: Graph, kind: EntryKind, roots: [ValueID]) {
         self.graph = graph
@@ -89,11 +98,18 @@ struct EntryLowering {
                          unavailable: "predict cannot compute the outputs: they need the target '\(graph[t.id].name ?? "?")'",
                          arenaBytes: .zero, loss: nil, outputs: [])
         }
-        for n in nodes { try lowerNode(n) }
+        if kind == .train {
+            let split = BatchPartition(graph: graph, nodes: nodes, training: true, loss: graph.loss,
+                                       gradients: graph.gradients.map(\.value), updates: graph.stateUpdates.map(\.value))
+            if split.sums { partition = split }
+            mixesRows = split.unsupported?.id
+        }
+        for n in nodes { try lowerSplit(n) }
         var gradientBuffers: [BufferID] = []
         if kind == .train {
             for (i, g) in graph.gradients.enumerated() {
-                gradientBuffers.append(placeGradient(g.value, param: graph.params.firstIndex { $0.name == g.name }!, order: i))
+                let param = graph.params.firstIndex { $0.name == g.name }!
+                gradientBuffers.append(withShareOfRoot(g.value) { $0.placeGradient(g.value, param: param, order: i) })
             }
         }
         var updates: [SGDUpdates.Update] = []
@@ -113,18 +129,21 @@ struct EntryLowering {
                 let target = newBuffer(graph.stateValue(u.name) ?? u.value, .state(i), type: graph.state[i].type,
                                        name: bufferName(for: graph.stateValue(u.name) ?? u.value, suffix: "_next"))
                 let count = graph.state[i].type.shape.affineCount
+                if partition?.rootNeedsTotal(u.value) == true { values[u.value] = .buffer(total(u.value)) }
                 switch values[u.value]! {
                 case .buffer(let b): emit(.copy(output: target, input: b, count: count), u.value)
-                case .immediate, .count: emit(.fill(output: target, value: operand(u.value, shape: []), count: count), u.value)
+                case .immediate, .count, .globalCount:
+                    emit(.fill(output: target, value: operand(u.value, shape: []), count: count), u.value)
                 }
             }
         }
         // The entry's kind decides whether it returns the loss, not whether the loss is among its
         // roots: predict computes an output that is also the loss but returns nothing.
-        let lossBuffer = kind.returnsLoss ? graph.loss.map { materialize($0) } : nil
+        let lossBuffer = kind.returnsLoss ? graph.loss.map { l in withShareOfRoot(l) { $0.materialize(l) } } : nil
         let outputBuffers = kind.isTraining ? [] : (graph.outputs.map(\.value) + extraOutputs).map { materialize($0) }
         var entry = Entry(kind: kind, buffers: buffers, kernels: kernels, unavailable: nil, arenaBytes: .zero,
                           loss: lossBuffer, outputs: outputBuffers)
+        entry.mixesRows = mixesRows
         KernelFusion.run(&entry, keep: Set([lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers))
         if kind == .sgd { SGDUpdates.fold(&entry, updates) }
         MemoryPlanner.plan(&entry, liveToEnd: [lossBuffer].compactMap { $0 } + outputBuffers + gradientBuffers)
@@ -170,7 +189,7 @@ struct EntryLowering {
     mutating func materialize(_ v: ValueID) -> BufferID {
         switch values[v]! {
         case .buffer(let b): return b
-        case .immediate, .count:
+        case .immediate, .count, .globalCount:
             let b = newBuffer(v, .arena(offset: .zero))
             emit(.fill(output: b, value: operand(v, shape: []), count: .one), v)
             values[v] = .buffer(b)
@@ -190,7 +209,7 @@ struct EntryLowering {
         let count = graph.params[i].type.shape.affineCount
         switch values[v]! {
         case .buffer(let b): emit(.copy(output: target, input: b, count: count), v)
-        case .immediate, .count: emit(.fill(output: target, value: operand(v, shape: []), count: count), v)
+        case .immediate, .count, .globalCount: emit(.fill(output: target, value: operand(v, shape: []), count: count), v)
         }
         return target
     }
@@ -201,6 +220,7 @@ struct EntryLowering {
         switch values[v]! {
         case .immediate(let x): return .immediate(x)
         case .count(let c): return .count(c)
+        case .globalCount(let c): return .globalCount(c)
         case .buffer(let b):
             if case .arena = buffers[b.index].storage { return .buffer(b, strides: []) }
             let copy = newBuffer(v, .arena(offset: .zero))
@@ -217,6 +237,7 @@ struct EntryLowering {
         switch values[v]! {
         case .immediate(let x): return .immediate(x)
         case .count(let c): return .count(c)
+        case .globalCount(let c): return .globalCount(c)
         case .buffer(let b):
             return .buffer(b, strides: broadcastStrides(of: graph.type(of: v).shape, to: shape))
         }

@@ -93,6 +93,7 @@ extension KernelBody {
             var reads = [z, y] + (p.map { [$0] } ?? [])
             if case .buffer(let b, _) = g { reads.append(b) }
             return ([out], reads)
+        case .sumAcrossProcesses(let buffer, _): return ([buffer], [buffer])
         }
     }
 }

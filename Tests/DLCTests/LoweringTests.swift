@@ -18,6 +18,43 @@ final class LoweringTests: XCTestCase {
         e.kernels.compactMap { if case .gemm(let g) = $0.body { return g }; return nil }
     }
 
+    private func sums(_ e: Entry) -> [(buffer: Buffer, count: Affine)] {
+        e.kernels.compactMap { if case .sumAcrossProcesses(let b, let c) = $0.body { return (e.buffer(b), c) }; return nil }
+    }
+
+    /// Batch normalization in a data-parallel step (BatchPartition): its batch mean and
+    /// variance, and the two sums of its backward pass that feed every row, are summed across
+    /// processes (16 floats each, one per channel), in the train entry only; the gradients
+    /// and the running statistics are not (the runtime sums the gradients once; every process
+    /// computes the same running statistics from the summed ones).
+    func testBatchStatisticsAreSummedAcrossProcessesOnceEach() throws {
+        let p = try program("digits_cnn.dl")
+        XCTAssertTrue(p.sumsAcrossProcesses)
+        let train = sums(p.entry(.train))
+        XCTAssertEqual(train.count, 4, train.map(\.buffer.name).joined(separator: ", "))
+        for s in train {
+            XCTAssertEqual(s.count, .fixed(16), s.buffer.name)
+            guard case .arena = s.buffer.storage else { return XCTFail("\(s.buffer.name) is summed in \(s.buffer.storage)") }
+        }
+        XCTAssertEqual(Set(train.map(\.buffer.id)).count, 4, "each buffer summed once")
+        for kind in [EntryKind.sgd, .eval, .predict] { XCTAssertTrue(sums(p.entry(kind)).isEmpty, "\(kind)") }
+        XCTAssertNil(p.entry(.train).mixesRows)
+    }
+
+    /// A model whose step sums nothing over the batch but the loss and its gradients lowers as
+    /// before: no sums across processes, no counts over the global batch.
+    func testAModelWithoutBatchStatisticsSumsNothing() throws {
+        let p = try program("digits.dl")
+        XCTAssertFalse(p.sumsAcrossProcesses)
+        for e in p.entries {
+            for k in e.kernels {
+                guard case .elementwise(let x) = k.body else { continue }
+                XCTAssertFalse(x.operands.contains { if case .globalCount = $0 { return true }; return false },
+                               "\(e.kind): \(e.buffer(x.output).name)")
+            }
+        }
+    }
+
     /// A `linear` whose product can run as loops carries its bias and ReLU as the GEMM's
     /// epilogue; no separate pass over its result is left.
     func testSmallLinearCarriesItsEpilogue() throws {

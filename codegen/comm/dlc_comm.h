@@ -46,6 +46,10 @@ void dlc_comm_ready(void);
  * process ends with the element-wise sum over all processes. A communicator that reaches only
  * host memory copies through it. */
 void dlc_comm_allreduce_sum(float *buf, int64_t n);
+/* Whether the steps that run now each take a part of one global batch (training's
+ * micro-steps), so that dlc_sum_across_processes (dlc_model.h: a step's batch statistics)
+ * sums; off, the default, it does nothing. */
+void dlc_comm_split_steps(int on);
 /* The same for a few doubles in host memory (loss sums, metric counts, flags). */
 void dlc_comm_allreduce_sum_host(double *buf, int n);
 /* `bytes` of host memory from process `root` to every other. */

@@ -121,9 +121,8 @@ static int64_t staging_n;
 static double reduce_seconds;
 static int64_t reduce_calls, reduce_floats;
 
-void dlc_comm_allreduce_sum(float *buf, int64_t n) {
-    if (size == 1 || n <= 0) return;
-    double t0 = MPI_Wtime();
+/* The element-wise sum over every process of n floats of device memory, in place. */
+static void sum_floats(float *buf, int64_t n) {
     /* A device with a link of its own (NCCL between GPUs) sums on it; else through host memory. */
     if (dlc_device_is_host() || !dlc_device_allreduce_sum(buf, n)) {
         float *host = buf;
@@ -142,9 +141,25 @@ void dlc_comm_allreduce_sum(float *buf, int64_t n) {
         }
         if (host != buf) dlc_device_copy_in(buf, host, (size_t)n * sizeof(float));
     }
+}
+
+void dlc_comm_allreduce_sum(float *buf, int64_t n) {
+    if (size == 1 || n <= 0) return;
+    double t0 = MPI_Wtime();
+    sum_floats(buf, n);
     reduce_seconds += MPI_Wtime() - t0;
     reduce_calls++;
     reduce_floats = n;
+}
+
+static int split_steps;
+
+void dlc_comm_split_steps(int on) { split_steps = on; }
+
+/* A step's batch statistics: a few floats, several times a step (not counted in the gradient
+ * all-reduce's time). */
+void dlc_sum_across_processes(float *buf, int64_t n) {
+    if (size > 1 && split_steps && n > 0) sum_floats(buf, n);
 }
 
 void dlc_comm_allreduce_sum_host(double *buf, int n) {

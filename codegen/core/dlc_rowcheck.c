@@ -65,7 +65,7 @@ static int forward_row(dlc_runner *r, const dlc_dataset *ds, int64_t row, float 
         if (!bt.ptr[t] && m->data[t].is_target) has_targets = 0;
     const dlc_dropout none = {0, 0}; /* eval_step draws no masks */
     dlc_step s = {1, bt.ptr, has_targets, (const float *const *)params, r->grad_views, r->arena, &none, 0, 0.0f,
-                  (void *const *)r->dev_state};
+                  (void *const *)r->dev_state, 1};
     volatile int ok = 0;
     probing = 1;
     if (setjmp(probe) == 0) {

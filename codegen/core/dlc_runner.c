@@ -96,7 +96,7 @@ void dlc_runner_params_to_host(dlc_runner *r) {
 
 dlc_step dlc_runner_step(dlc_runner *r, int64_t n, const void *const *data, const dlc_dropout *dropout, int training) {
     dlc_step s = {n, data, 1, (const float *const *)r->param_views, r->grad_views, r->arena, dropout, training, 0.0f,
-                  (void *const *)r->dev_state};
+                  (void *const *)r->dev_state, n};
     return s;
 }
 

@@ -14,7 +14,9 @@
  * per update) is the gradient of the whole batch: every process applies the same update. The
  * loss and the stop flag (Ctrl-C, SIGTERM) are summed after each micro-batch, so every process
  * stops at the same update; only the root writes files. With one process nothing is scaled or
- * summed. */
+ * summed. A model with batch normalization sums its batch statistics across processes inside
+ * its step (dlc_model.sums_batch_statistics) and makes its shares of the loss and gradient
+ * itself. */
 #include "dlc_runtime.h"
 
 #include <errno.h>
@@ -274,6 +276,29 @@ static void save(trainer *t) {
     t->saved_step = t->kept_step = t->prog.step;
 }
 
+/* Refuses, before the first step, a K-process run that could not equal the one-process run: a
+ * step that mixes the rows of a batch beyond sums (a max along the batch axis), or one that
+ * sums batch statistics across processes (batch normalization) with a batch too small to
+ * give every process a row: each process's step takes part in every sum. */
+static void check_split(const trainer *t, int has_data) {
+    const dlc_model *m = t->m;
+    int64_t k = dlc_comm_size();
+    if (k == 1) return;
+    if (m->mixes_rows)
+        dlc_die(1, "%s: %s mixes the rows of a batch in a way a sum across processes cannot split; the model cannot "
+                   "train in %lld processes: run the trainer as one process",
+                m->name, m->mixes_rows, (long long)k);
+    if (!m->sums_batch_statistics || !has_data) return;
+    int64_t last = t->train.n % t->batch;
+    int64_t smallest = t->batch < t->train.n ? t->batch : t->train.n;
+    if (last > 0 && !t->cfg.drop_last && last < smallest) smallest = last;
+    if (smallest < k)
+        dlc_die(1, "%s: a batch of %lld rows (%lld training rows in batches of %lld) leaves some of the %lld processes "
+                   "no rows, and batch normalization sums its statistics across every process's rows; use at most "
+                   "%lld processes, another batch size or drop_last true (--drop-last true)",
+                m->name, (long long)smallest, (long long)t->train.n, (long long)t->batch, (long long)k, (long long)smallest);
+}
+
 /* ---- One update ------------------------------------------------------------------------------ */
 
 /* Plain SGD without accumulation, in one process, runs as the model's fused sgd_step, when it
@@ -288,7 +313,9 @@ static int fused_sgd(const trainer *t) {
  * order[start..start+n) of the training set, positions start.. of the epoch under way, which
  * pick their dropout masks, docs/rng.md; the params alone for a model without data). Its
  * gradient, the mean over its part, is scaled to the part's share of the n rows and, with
- * accumulate k, divided by k and added to the cycle's sum. Returns the loss summed over the n
+ * accumulate k, divided by k and added to the cycle's sum. A step that sums batch statistics
+ * across processes (dlc_model.sums_batch_statistics) sees the n rows' count and returns its
+ * shares of the loss and gradient itself: only k divides. Returns the loss summed over the n
  * rows (over every process), and sets t->stop when any process was asked to stop. */
 static double micro_step(trainer *t, const int64_t *order, int64_t start, int64_t n, int first_in_cycle) {
     const dlc_model *m = t->m;
@@ -303,22 +330,27 @@ static double micro_step(trainer *t, const int64_t *order, int64_t start, int64_
     const dlc_dropout dropout = dlc_dropout_at(t->cfg.seed, t->prog.epoch, start + lo); /* by the rows' positions */
     dlc_step s = dlc_runner_step(&t->r, hi - lo, data, &dropout, 1);
     s.lr = (float)t->opt.lr;
+    s.global_n = n;
+    int64_t parts = dlc_comm_size();
+    int shares = parts > 1 && m->sums_batch_statistics; /* the step makes its shares itself */
     float loss = 0;
     if (fused_sgd(t)) {
         loss = m->sgd_step(&s); /* the update happens inside the step */
     } else {
-        if (hi > lo) loss = m->train_step(&s);
+        dlc_comm_split_steps(shares);
+        if (hi > lo) loss = m->train_step(&s); /* every process has rows when the step sums (train_model) */
         else dlc_device_zero(t->r.grads, (size_t)t->r.layout.total * sizeof(float)); /* no rows here */
-        int64_t k = t->cfg.accumulate, parts = dlc_comm_size();
-        if (k > 1 || parts > 1) {
-            /* One process: g / k, as before. K: g * rows / (n * k), summed over processes. */
-            float mul = parts > 1 ? (float)(hi - lo) : 1.0f;
-            float div = (float)((parts > 1 ? (double)n : 1.0) * (double)k);
+        dlc_comm_split_steps(0);
+        int64_t k = t->cfg.accumulate;
+        if (k > 1 || (parts > 1 && !shares)) {
+            /* One process, or shares made by the step: g / k. K: g * rows / (n * k), summed over processes. */
+            float mul = parts > 1 && !shares ? (float)(hi - lo) : 1.0f;
+            float div = (float)((parts > 1 && !shares ? (double)n : 1.0) * (double)k);
             dlc_device_scale_add(k > 1 ? t->accum : t->r.grads, t->r.grads, mul, div, k == 1 || first_in_cycle,
                                  t->r.layout.total);
         }
     }
-    double stats[2] = {(double)loss * (double)(hi - lo), dlc_stop_signal != 0};
+    double stats[2] = {(double)loss * (double)(shares ? n : hi - lo), dlc_stop_signal != 0};
     dlc_comm_allreduce_sum_host(stats, 2);
     t->stop = stats[1] > 0;
     return stats[0];
@@ -658,16 +690,7 @@ int dlc_cmd_train(const dlc_model *m, const dlc_options *o) {
     /* A batch larger than the data is one partial batch (which drop_last skips). */
     t.batch = has_data && t.cfg.batch > 0 ? t.cfg.batch : has_data ? t.train.n : 1;
     if (has_data) dlc_check_batch_rows(m, t.train.n, t.batch, t.cfg.drop_last);
-    /* Each process would normalise its own part of a batch with that part's statistics, and the
-     * running statistics would differ between processes: the run would not be the one-process
-     * run that data parallelism promises (summing the statistics across processes, as
-     * PyTorch's SyncBatchNorm does, is not implemented). */
-    if (m->n_state > 0 && dlc_comm_size() > 1) { /* state is batch normalization's running statistics */
-        const char *name = m->state[0].name, *dot = strrchr(name, '.');
-        dlc_die(1, "%s: batch normalization '%.*s' cannot train in %d processes yet (its batch statistics are not "
-                   "summed across processes); run the trainer as one process",
-                m->name, dot ? (int)(dot - name) : (int)strlen(name), name, dlc_comm_size());
-    }
+    check_split(&t, has_data);
     int64_t train_rows = t.batch < t.train.n || !has_data ? t.batch : t.train.n;
     /* Evaluation runs in batches of the same size (`batch full`: as many rows as training). */
     t.eval_batch = has_data ? t.batch : 1;

@@ -195,6 +195,7 @@ extern "C" float dlc_cuda_run(const dlc_step *s, void *const *outputs, const dlc
     a->zero = 0.0f;
     a->dropout_epoch_key = s->dropout ? s->dropout->epoch_key : 0;
     a->dropout_first_row = s->dropout ? s->dropout->first_row : 0;
+    a->global_n = s->global_n;
     dlc_cuda_check(cudaMemcpyAsync(c->args, a, sizeof *a, cudaMemcpyHostToDevice, c->stream), "copying the step's scalars");
     if (e->graph && graphs_enabled()) {
         launch_graph(s, outputs, e, enqueue, c);

@@ -71,7 +71,11 @@ build dropout_mpi digits_dropout.dl --mpi
 build grid_mpi line_grid.dl --mpi
 build descend descend.dl
 build descend_mpi descend.dl --mpi
+build cnn digits_cnn.dl
 build cnn_mpi digits_cnn.dl --mpi
+MODELS=$HERE build bn digits_bn.dl
+MODELS=$HERE build bn_mpi digits_bn.dl --mpi
+MODELS=$HERE build bn_llvm_mpi digits_bn.dl --backend llvm --mpi
 
 same() { python3 "$HERE/compare_params.py" "$1" "$2" 1e-5; }
 
@@ -117,6 +121,33 @@ out=$(run_k 2 --mca btl self,tcp ./digits_mpi train --data "$DIGITS" --epochs 2 
     --optimizer 'adam(lr: 0.001)' 2>&1 && same "ref_adam, normalize, validation.safetensors" tcp.safetensors)
 check "TCP between the processes (--mca btl self,tcp, as between machines): 2 = 1: ${out##*$'\n'}" $? "$out"
 
+# Batch normalization (spec section 9): the batch statistics of each step, and their
+# gradients, are summed across processes (as PyTorch's SyncBatchNorm), so the params and the
+# running statistics (state, in the same checkpoint) of K processes equal one process's.
+# equal_bn NAME ONE MPI FLAGS...: 3 epochs of the single-process trainer ONE, and of MPI in 2
+# and 3 processes (3: uneven parts; 1438 rows in batches of 32 leave a last batch of 30).
+equal_bn() {
+    local name=$1 one=$2 mpi=$3
+    shift 3
+    local out
+    out=$(./$one train --data "$DIGITS" --epochs 3 --threads 1 --save "ref_$name.safetensors" "$@" 2>&1) ||
+        { fail "$name: the single-process run" "$out"; return; }
+    for k in 2 3; do
+        out=$(run_k $k ./$mpi train --data "$DIGITS" --epochs 3 --threads 1 --save "k${k}_$name.safetensors" "$@" 2>&1 &&
+            same "ref_$name.safetensors" "k${k}_$name.safetensors")
+        check "$k processes = 1 process, $name: ${out##*$'\n'}" $? "$out"
+    done
+}
+equal_bn "BatchNorm1d (digits_bn), adam, an L2 term" bn bn_mpi --optimizer 'adam(lr: 0.001)'
+equal_bn "BatchNorm1d, sgd momentum, accumulate 2, batch 100 (last 38)" bn bn_mpi \
+    --optimizer 'sgd(lr: 0.05, momentum: 0.9)' --accumulate 2 --batch 100
+# digits_cnn's convolution has a bias before its BatchNorm2d: its gradient is a sum that is zero
+# up to rounding, which Adam would scale up to steps of lr; SGD keeps it as small as it is.
+equal_bn "BatchNorm2d (digits_cnn), sgd momentum" cnn cnn_mpi --optimizer 'sgd(lr: 0.05, momentum: 0.9)'
+out=$(run_k 3 ./bn_llvm_mpi train --data "$DIGITS" --epochs 3 --threads 1 --save bn_llvm.safetensors \
+    --optimizer 'adam(lr: 0.001)' 2>&1 && same "ref_BatchNorm1d (digits_bn), adam, an L2 term.safetensors" bn_llvm.safetensors)
+check "--backend llvm --mpi, batch normalization: 3 processes = 1 process: ${out##*$'\n'}" $? "$out"
+
 ./descend train --save d1.safetensors >d1.txt 2>&1
 run_k 3 ./descend_mpi train --save d3.safetensors >d3.txt 2>&1
 out=$(same d1.safetensors d3.safetensors)
@@ -136,6 +167,11 @@ if command -v g++ >/dev/null || command -v clang++ >/dev/null; then
         run_k 2 ./cuda_mpi train --data "$DIGITS" --steps 10 --save cuda2.safetensors 2>&1 &&
         same cuda1.safetensors cuda2.safetensors)
     check "--backend cuda --mpi (CPU emulation): 2 processes = 1 process, 10 updates: ${out##*$'\n'}" $? "$out"
+    out=$("$DLC" compile "$HERE/digits_bn.dl" --backend cuda --emulate --mpi -o bn_cuda_mpi 2>&1 &&
+        ./bn train --data "$DIGITS" --steps 10 --save bn10.safetensors 2>&1 &&
+        run_k 2 ./bn_cuda_mpi train --data "$DIGITS" --steps 10 --save bn_cuda2.safetensors 2>&1 &&
+        same bn10.safetensors bn_cuda2.safetensors)
+    check "--backend cuda --mpi (CPU emulation), batch normalization: 2 processes = 1 process, 10 updates: ${out##*$'\n'}" $? "$out"
 else
     echo "skip --backend cuda --mpi: no C++ compiler for the CUDA emulation"
 fi
@@ -311,11 +347,32 @@ fails "an index out of range in one process's rows, mid-training: its message, t
     2 ./grid_mpi train --data grid_bad.csv --shuffle false --save never.safetensors
 rm -f grid_bad.csv
 
-# Batch statistics are not summed across processes (yet): training a batch-normalized model in
-# K > 1 processes would not equal one process, so it is refused before the first step.
-fails "batch normalization in 2 processes: refused before training, located, exit 1" 1 \
-    "digits_cnn: batch normalization 'bn1' cannot train in 2 processes yet" \
-    2 ./cnn_mpi train --data "$DIGITS" --save never.safetensors
+# Batch normalization sums its statistics over every process's rows: a batch with fewer rows
+# than processes (here the last one, of 2 rows) is refused before the first step.
+fails "batch normalization, a batch of 2 rows in 3 processes: refused before training, exit 1" 1 \
+    "digits_bn: a batch of 2 rows \(1438 training rows in batches of 4\) leaves some of the 3 processes no rows" \
+    3 ./bn_mpi train --data "$DIGITS" --batch 4 --save never.safetensors
+# A max along the batch axis mixes the rows in a way no sum across processes splits: refused,
+# at its place in the model (one process trains it).
+cat >mix.dl <<'MODEL'
+model mix {
+    input  x: f32[N, 64]
+    target y: i32[N]
+    layer fc = Linear(64, 10)
+    forward {
+        z = fc(x)
+        logits = z - max(z, 0, true)
+        output logits
+        loss cross_entropy(logits, y)
+    }
+    train { optimizer sgd(lr: 0.01); columns x: "0-63", y: "label" }
+}
+MODEL
+out=$("$DLC" compile mix.dl --mpi -o mix_mpi 2>&1 && ./mix_mpi train --data "$DIGITS" --epochs 1 --save mix1.safetensors 2>&1)
+check "a max along the batch axis trains in one process" $? "$out"
+rm -f mix1.safetensors mix1.optim.safetensors
+fails "... and is refused in 2 processes, located, exit 1" 1 "mix: mix.dl:7:22: 'max' mixes the rows of a batch" \
+    2 ./mix_mpi train --data "$DIGITS" --save never.safetensors
 
 # A killed process: the job ends within seconds and the last checkpoint is whole.
 "${MPIRUN[@]}" -np 2 sh -c "echo \$\$ >pid.\${OMPI_COMM_WORLD_RANK:-\$PMIX_RANK}; exec ./digits_mpi train --data $DIGITS \

@@ -98,6 +98,8 @@ struct CKernels {
             strided(out, oo, os, input, io, ins, shape, "+=", &w)
         case .pool2d(let op, let out, let input, let argmax, let g): pool2d(op, out, input, argmax, g, &w)
         case .pool2dGrad(let op, let out, let grad, let argmax, let g): pool2dGrad(op, out, grad, argmax, g, &w)
+        case .sumAcrossProcesses(let buffer, let count):
+            w.line("dlc_sum_across_processes(\(name(buffer)), \(C.size(count)));")
         }
     }
 
@@ -182,6 +184,7 @@ struct CKernels {
         case .buffer(let b, _): return "\(name(b))[\(index)]"
         case .immediate(let x): return type == .i32 ? C.int(x) : C.float(x)
         case .count(let c): return "(float)\(c.isConstant ? C.size(c) : "(" + C.size(c) + ")")"
+        case .globalCount(let c): return C.globalCount(c, rows: "s->global_n")
         case .learningRate: return "s->lr"
         }
     }

@@ -190,7 +190,7 @@ final class CUDAKernels {
         case .fill(let out, let value, let count):
             var sig = Signature(writes: [out])
             if case .buffer(let b, _) = value { sig.reads.append(b) }
-            if case .learningRate = value { sig.args = true }
+            if value.readsStepArgs { sig.args = true }
             let v = operand(value, index: "0", type: entry.buffer(out).type.dtype)
             kernel("fill_" + name(out), sig, grid: threadGrid(C.size(count)), block: "DLC_THREADS", comment: comment) { w in
                 elements(C.size(count), &w) { w in w.line("\(name(out))[e_] = \(v);") }
@@ -222,6 +222,12 @@ final class CUDAKernels {
             }
         case .pool2d(let op, let out, let input, let argmax, let g): pool2d(op, out, input, argmax, g, comment: comment)
         case .pool2dGrad(let op, let out, let grad, let argmax, let g): pool2dGrad(op, out, grad, argmax, g, comment: comment)
+        case .sumAcrossProcesses(let buffer, let count):
+            // A host call between launches, ordered on the stream (the communicator's copies
+            // and NCCL use it): the entry is not captured as a CUDA Graph (CUDAPrinter).
+            referenced.insert(buffer)
+            if let comment { launches.line(C.comment(comment)) }
+            launches.line("dlc_sum_across_processes(\(name(buffer)), \(C.size(count)));")
         }
     }
 
@@ -304,6 +310,7 @@ final class CUDAKernels {
         case .buffer(let b, _): return "\(name(b))[\(index)]"
         case .immediate(let x): return type == .i32 ? C.int(x) : C.float(x)
         case .count(let c): return "(float)\(c.isConstant ? C.size(c) : "(" + C.size(c) + ")")"
+        case .globalCount(let c): return C.globalCount(c, rows: "args->global_n")
         case .learningRate: return "args->lr"
         }
     }
@@ -328,7 +335,7 @@ final class CUDAKernels {
         let read = e.expr.operandIndices
         for (i, o) in e.operands.enumerated() where read.contains(i) {
             if case .buffer(let b, _) = o { sig.reads.append(b) }
-            if case .learningRate = o { sig.args = true }
+            if o.readsStepArgs { sig.args = true }
         }
         let out = "\(name(e.output))[\(CUDANames.index(strides[0]))]"
         if let r = fused {
@@ -575,7 +582,7 @@ final class CUDAKernels {
         var sig = Signature(writes: [out], reads: [y], fault: true)
         if let p { sig.reads.append(p) } else { sig.reads.append(z) }
         if case .buffer(let b, _) = g { sig.reads.append(b) }
-        if case .learningRate = g { sig.args = true }
+        if g.readsStepArgs { sig.args = true }
         let rowsText = C.size(rows)
         kernel("softmax_cross_entropy_grad_" + name(out), sig, grid: warpGrid(rowsText), block: "DLC_THREADS",
                comment: comment) { w in
@@ -642,6 +649,16 @@ extension ScalarExpr {
         case .unary(_, let x), .pow(let x, _): return x.operandIndices
         case .binary(_, let x, let y): return x.operandIndices.union(y.operandIndices)
         case .select(let c, let a, let b): return c.operandIndices.union(a.operandIndices).union(b.operandIndices)
+        }
+    }
+}
+
+extension Operand {
+    /// Whether a kernel reading it needs the step's scalars (`args`).
+    var readsStepArgs: Bool {
+        switch self {
+        case .learningRate, .globalCount: return true
+        default: return false
         }
     }
 }

@@ -122,9 +122,11 @@ public struct CUDAPrinter: Sendable {
         }
         w.line()
         let usesPlaces = kernels.usesFaults
+        // A host call between the launches (a sum across processes) cannot be captured.
+        let sumsAcrossProcesses = e.kernels.contains { if case .sumAcrossProcesses = $0.body { return true }; return false }
         w.block(signature) { w in
             w.line("static const dlc_cuda_entry entry = {\(C.string(function)), \(program.graph.data.count), "
-                + "\(program.graph.params.count), \(e.kind.isTraining ? 1 : 0), \(usesPlaces ? "places" : "NULL"), "
+                + "\(program.graph.params.count), \(e.kind.isTraining && !sumsAcrossProcesses ? 1 : 0), \(usesPlaces ? "places" : "NULL"), "
                 + "\(program.graph.state.count)};")
             w.line("const int64_t n = s->n;")
             w.line("(void)n;")

@@ -3,16 +3,22 @@ import DLCLowering
 
 /// Small pieces of C syntax: the descriptor's, and the C-family printers'.
 public enum C {
-    /// An affine size as a C expression of `n` (an int64_t).
-    public static func size(_ a: Affine) -> String {
+    /// An affine size as a C expression of `n` (an int64_t), or of another row count.
+    public static func size(_ a: Affine) -> String { size(a, rows: "n") }
+
+    public static func size(_ a: Affine, rows n: String) -> String {
         switch (a.perBatch, a.constant) {
         case (0, let c): return String(c)
-        case (1, 0): return "n"
-        case (let p, 0): return "(\(p) * n)"
-        case (1, let c): return "(n + \(c))"
-        case (let p, let c): return "(\(p) * n + \(c))"
+        case (1, 0): return n
+        case (let p, 0): return "(\(p) * \(n))"
+        case (1, let c): return "(\(n) + \(c))"
+        case (let p, let c): return "(\(p) * \(n) + \(c))"
         }
     }
+
+    /// A count over the global batch (`Operand.globalCount`) as a float, from `rows` (the
+    /// step's `global_n`).
+    public static func globalCount(_ a: Affine, rows: String) -> String { "(float)(" + size(a, rows: rows) + ")" }
 
     /// A double literal that C reads back exactly, as float.
     public static func float(_ x: Double) -> String {

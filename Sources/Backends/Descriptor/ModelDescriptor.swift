@@ -125,6 +125,12 @@ public struct ModelDescriptor: Sendable {
                 C.string(sourceName + (n.location.map { ":\($0.line):\($0.column)" } ?? ""))
             }
             w.line(".needs_two_rows = \(twoRows ?? "NULL"),")
+            // Only when set (both default to 0 and NULL): data parallelism's needs.
+            if program.sumsAcrossProcesses { w.line(".sums_batch_statistics = 1,") }
+            if let v = program.entry(.train).mixesRows {
+                let n = g[v]
+                w.line(".mixes_rows = \(C.string(sourceName + (n.location.map { ":\($0.line):\($0.column)" } ?? "") + ": '\(n.op.mnemonic)'")),")
+            }
         }
         w.line(";")
     }

@@ -96,6 +96,9 @@ struct Declaration {
     static let parallelParts = Declaration(name: "dlc_parallel_parts", line: "declare i32 @dlc_parallel_parts(i64)")
     /// codegen/dlc_model.h: `_Noreturn void dlc_index_error(const char *where, long idx, long size)`.
     static let indexError = Declaration(name: "dlc_index_error", line: "declare void @dlc_index_error(ptr, i64, i64) #2")
+    /// codegen/dlc_model.h: `void dlc_sum_across_processes(float *buf, int64_t n)`.
+    static let sumAcrossProcesses = Declaration(name: "dlc_sum_across_processes",
+                                                line: "declare void @dlc_sum_across_processes(ptr, i64)")
     static let write = Declaration(name: "write", line: "declare i64 @write(i32, ptr, i64)")
     static let exit = Declaration(name: "exit", line: "declare void @exit(i32) #2")
 }
@@ -206,6 +209,16 @@ final class IRFunction {
             v = Value("%" + name, .i64)
         }
         sizes[a] = v
+        return v
+    }
+
+    /// An affine size over the global batch (`Operand.globalCount`): from `s->global_n`, at
+    /// its use (only a few scalars read it).
+    func globalSize(_ a: Affine) -> Value {
+        if a.isConstant { return .i64(a.constant) }
+        var v = field(.globalN)
+        if a.perBatch != 1 { v = value("global.rows", .i64, "mul nsw i64 \(v.ref), \(a.perBatch)") }
+        if a.constant != 0 { v = value("global.count", .i64, "add nsw i64 \(v.ref), \(a.constant)") }
         return v
     }
 
@@ -354,7 +367,7 @@ final class IRFunction {
 
 /// The fields of codegen/dlc_model.h's `dlc_step`, by index in `%dlc_step`.
 enum StepField: Int {
-    case n = 0, data, hasTargets, params, grads, arena, dropout, training, lr, state
+    case n = 0, data, hasTargets, params, grads, arena, dropout, training, lr, state, globalN
 
     var name: String {
         switch self {
@@ -377,12 +390,13 @@ enum StepField: Int {
         case .training: return "training"
         case .lr: return "lr"
         case .state: return "state"
+        case .globalN: return "global_n"
         }
     }
 
     var type: IRType {
         switch self {
-        case .n: return .i64
+        case .n, .globalN: return .i64
         case .hasTargets, .training: return .i32
         case .lr: return .float
         default: return .ptr

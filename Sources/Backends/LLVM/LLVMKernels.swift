@@ -62,6 +62,7 @@ struct KernelEmitter {
         case .buffer(let b, _): return load(b, .i64(0))
         case .immediate(let x): return type == .i32 ? .i32(LL.cInt(x)) : .float(LL.cFloat(x))
         case .count(let c): return convert(f.size(c), to: .float)
+        case .globalCount(let c): return convert(f.globalSize(c), to: .float)
         case .learningRate: return f.field(.lr)
         }
     }
@@ -182,6 +183,9 @@ struct KernelEmitter {
             }
         case .pool2d(let op, let out, let input, let argmax, let g): pool2d(op, out, input, argmax, g)
         case .pool2dGrad(let op, let out, let grad, let argmax, let g): pool2dGrad(op, out, grad, argmax, g)
+        case .sumAcrossProcesses(let buffer, let count):
+            let fn = f.module.declare(.sumAcrossProcesses)
+            f.emit("call void \(fn)(ptr \(pointer(buffer).ref), i64 \(f.size(count).ref))")
         }
     }
 

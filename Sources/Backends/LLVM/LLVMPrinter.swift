@@ -59,8 +59,8 @@ public struct LLVMPrinter: Sendable {
             out.append("target triple = \"\(target.triple)\"")
         }
         out.append("")
-        out.append(LL.comment("codegen/dlc_model.h's dlc_step: n, data, has_targets, params, grads, arena, dropout, training, lr."))
-        out.append("%dlc_step = type { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr }")
+        out.append(LL.comment("codegen/dlc_model.h's dlc_step: n, data, has_targets, params, grads, arena, dropout, training, lr, state, global_n."))
+        out.append("%dlc_step = type { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr, i64 }")
         if !module.strings.isEmpty {
             out.append("")
             for s in module.strings {
@@ -90,15 +90,15 @@ public struct LLVMPrinter: Sendable {
             "#include \"dlc_kernels.h\"",
         ] + helpers.map(\.definition)
         let step = ["n": 0, "data": 8, "has_targets": 16, "params": 24, "grads": 32, "arena": 40, "dropout": 48,
-                    "training": 56, "lr": 60, "state": 64]
+                    "training": 56, "lr": 60, "state": 64, "global_n": 72]
         let offsets = step.sorted { $0.value < $1.value }.map { "offsetof(dlc_step, \($0.key)) == \($0.value)" }
         return ModelDescriptor.standaloneFile(
             program: program, sourceName: sourceName, dataPath: dataPath,
             note: "The entry functions are defined by the LLVM IR module beside this file (dlc compile --emit llvm).",
             preamble: [
-                "/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr } on an LP64 target. */",
+                "/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr, i64 } on an LP64 target. */",
                 "_Static_assert(sizeof(void *) == 8 && sizeof(long) == 8 && sizeof(size_t) == 8 && sizeof(int) == 4, \"the LLVM backend needs an LP64 target\");",
-                "_Static_assert(" + offsets.joined(separator: " && ") + " && sizeof(dlc_step) == 72, \"dlc_step's layout differs from the LLVM module's\");",
+                "_Static_assert(" + offsets.joined(separator: " && ") + " && sizeof(dlc_step) == 80, \"dlc_step's layout differs from the LLVM module's\");",
             ] + copies)
     }
 

@@ -25,6 +25,12 @@ _Noreturn void dlc_index_error(const char *where, long idx, long size) {
     exit(3);
 }
 
+/* One process: a train step's batch statistics are its own (dlc_model.h). */
+void dlc_sum_across_processes(float *buf, int64_t n) {
+    (void)buf;
+    (void)n;
+}
+
 /* The runtime's threads, when linked (the CUDA backend's harness links without them). */
 void dlc_parallel_init(int threads) __attribute__((weak));
 
@@ -85,7 +91,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < m->n_state; i++) running[i] = calloc((size_t)m->state[i].size, 4);
     dlc_step s = {.n = n, .data = (const void *const *)data, .has_targets = 1,
                   .params = (const float *const *)params, .grads = grads, .arena = arena,
-                  .dropout = &dropout, .training = 1, .state = (void *const *)running};
+                  .dropout = &dropout, .training = 1, .state = (void *const *)running, .global_n = n};
     reset_state(m, running);
     float loss = m->train_step(&s);
     fwrite(&loss, 4, 1, out);

@@ -9,35 +9,16 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                t13[i0 * 1024 + i1 * 64 + i2] = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
-            }
-        }
-    }
-}
-
-/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 7 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
-    float *const t15 = (float *)t14;  /* f32[16,1,1] */
+    float *const t14_2 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    float *const t15 = (float *)t14_2;  /* f32[16,1,1] */
     float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -48,22 +29,8 @@ static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 7 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
-static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t17[i0] = (t16[i0] * t16[i0]);
-    }
-}
-
-/* Kernel 12 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 14 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k14(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -85,8 +52,8 @@ static void train_step_k12(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 17 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
-static void train_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 19 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
+static void train_step_k19(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -99,8 +66,8 @@ static void train_step_k17(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 23 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 25 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k25(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -118,8 +85,8 @@ static void train_step_k23(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 27 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 31 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k31(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -128,8 +95,9 @@ static void train_step_k27(void *step_, int64_t begin_, int64_t end_, int part_)
     int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (28416 * n + 448));  /* f32[N,10] */
-    const float scale_ = 1.0f / (float)n;
+    float *const t38_share = (float *)(arena + (10944 * n + 64));  /* f32 */
+    float *const d_logits = (float *)(arena + (28416 * n + 512));  /* f32[N,10] */
+    const float scale_ = t38_share[0] / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
         if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
@@ -139,8 +107,8 @@ static void train_step_k27(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 33 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 32). */
-static void train_step_k33(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 37 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 32). */
+static void train_step_k37(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -157,8 +125,8 @@ static void train_step_k33(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 57 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 16). */
-static void train_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 64 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 16). */
+static void train_step_k64(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -198,11 +166,13 @@ static float train_step(const dlc_step *s) {
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
     float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
     float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
-    float *const t15 = (float *)t14;  /* f32[16,1,1] */
+    float *const t14_2 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    float *const t15 = (float *)t14_2;  /* f32[16,1,1] */
     float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
     float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t18 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
-    float *const t24 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    float *const t18 = (float *)(arena + (10944 * n));  /* f32[16] */
+    float *const t18_2 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    float *const t24 = (float *)(arena + (10944 * n));  /* f32[16] */
     float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
     float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
     float *const t27 = (float *)t26;  /* f32[16,1,1] */
@@ -214,11 +184,11 @@ static float train_step(const dlc_step *s) {
     float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
     float *const t37 = (float *)(arena + 0);  /* f32 */
     float *const t39 = (float *)(arena + 0);  /* f32 */
-    float *const t40 = (float *)(arena + (10944 * n));  /* f32 */
+    float *const t40 = (float *)(arena + (10944 * n + 64));  /* f32 */
     float *const t41 = (float *)(arena + 0);  /* f32[16] */
     float *const t42 = (float *)(arena + 0);  /* f32[16] */
     float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
-    int32_t *const t45 = (int32_t *)(arena + (10944 * n + 64));  /* i32 */
+    int32_t *const t45 = (int32_t *)(arena + (10944 * n + 128));  /* i32 */
     float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
     float *const h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
     int32_t *const h1_argmax = (int32_t *)(arena + (16064 * n + 448));  /* i32[N,16,4,4] */
@@ -230,43 +200,46 @@ static float train_step(const dlc_step *s) {
     int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
     float *const t50 = (float *)h2;  /* f32[N,128] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t52 = (float *)(arena + (10944 * n));  /* f32 */
+    float *const t52 = (float *)(arena + (10944 * n + 64));  /* f32 */
     float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (28416 * n + 448));  /* f32[N,10] */
-    float *const t54 = (float *)(arena + (28480 * n + 448));  /* f32[N,128] */
+    float *const t52_share = (float *)(arena + (28416 * n + 448));  /* f32 */
+    float *const t38_share = (float *)(arena + (10944 * n + 64));  /* f32 */
+    float *const d_logits = (float *)(arena + (28416 * n + 512));  /* f32[N,10] */
+    float *const t54 = (float *)(arena + (28480 * n + 512));  /* f32[N,128] */
     float *const d_fc_weight = s->grads[6];  /* f32[10,128] */
     float *const d_fc_bias = s->grads[7];  /* f32[10] */
     float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
-    float *const t58 = (float *)(arena + (28992 * n + 448));  /* f32[N,32,4,4] */
+    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
     float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
     float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 448));  /* f32[144,N,16] */
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
     float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
     float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
     float *const d_c2_weight = s->grads[4];  /* f32[32,16,3,3] */
     float *const d_c2_bias = s->grads[5];  /* f32[32] */
     float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
     float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t66 = (float *)(arena + (31040 * n + 448));  /* f32[N,16,8,8] */
-    float *const t67 = (float *)(arena + (40256 * n + 448));  /* f32[16,1,1] */
+    float *const t66 = (float *)(arena + (31040 * n + 512));  /* f32[N,16,8,8] */
+    float *const t67 = (float *)(arena + (10944 * n + 64));  /* f32[16,1,1] */
     float *const d_bn1_bias = (float *)t67;  /* f32[16] */
     float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
     float *const t71 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
     float *const t72 = (float *)t71;  /* f32[16] */
     float *const d_bn1_weight = s->grads[2];  /* f32[16] */
+    float *const t72_total = (float *)(arena + (10944 * n + 192));  /* f32[16] */
     float *const t74 = (float *)(arena + 0);  /* f32[16] */
     float *const t75 = (float *)(arena + 0);  /* f32[16] */
     float *const t77 = (float *)(arena + 0);  /* f32[16] */
-    float *const t78 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    float *const t78 = (float *)(arena + (40256 * n + 512));  /* f32[16] */
     float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
-    float *const t81 = (float *)(arena + (10944 * n + 128));  /* f32[1,16,1,1] */
+    float *const t81 = (float *)(arena + (10944 * n));  /* f32[1,16,1,1] */
     float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t87 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
-    float *const t88 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
+    float *const t87 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
+    float *const t88 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
     float *const t89 = (float *)t88;  /* f32[16] */
     float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
     float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
@@ -326,41 +299,37 @@ static float train_step(const dlc_step *s) {
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
-        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
-        if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
-        }
-        else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t13[i0 * 1024 + i1 * 64 + i2] = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
-                    }
+        memset(t14, 0, sizeof(float) * 16);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
+                for (int64_t i2 = 0; i2 < 64; i2++) {
+                    const float v_ = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
+                    t13[i0 * 1024 + i1 * 64 + i2] = v_;
+                    acc0_ += v_;
                 }
+                t14[i1] += acc0_;
             }
         }
     }
 
     /* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
     {
-        for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    acc0_ += t13[i0 * 1024 + i1 * 64 + i2];
-                }
-                t14[i1] += acc0_;
-            }
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            t14_2[i0] = (t14[i0] / (float)((64 * s->global_n)));
         }
-        for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] /= (float)(64 * n);
+    }
+
+    /* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
+    {
+        dlc_sum_across_processes(t14_2, 16);
     }
 
     /* %16: f32[N,16,8,8] = sub %13, %15   @11:30 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -375,36 +344,36 @@ static float train_step(const dlc_step *s) {
 
     /* %17: f32[N,16,8,8] = square %16   @11:30 */
     {
-        const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
-        if (parts_ > 1) {
-            dlc_parallel_for((1024 * n), parts_, train_step_k7, (void *)s);
-        }
-        else {
-            for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
-                t17[i0] = (t16[i0] * t16[i0]);
+        memset(t18, 0, sizeof(float) * 16);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 16; i1++) {
+                float acc0_ = 0.0f;
+                for (int64_t i2 = 0; i2 < 64; i2++) {
+                    const float v_ = (t16[i0 * 1024 + i1 * 64 + i2] * t16[i0 * 1024 + i1 * 64 + i2]);
+                    t17[i0 * 1024 + i1 * 64 + i2] = v_;
+                    acc0_ += v_;
+                }
+                t18[i1] += acc0_;
             }
         }
     }
 
     /* %18: f32[16] = mean %17 {axes: [0, 2, 3], keepdim: false}   @11:30 */
     {
-        for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    acc0_ += t17[i0 * 1024 + i1 * 64 + i2];
-                }
-                t18[i1] += acc0_;
-            }
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            t18_2[i0] = (t18[i0] / (float)((64 * s->global_n)));
         }
-        for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] /= (float)(64 * n);
+    }
+
+    /* %22: f32[16] = if_training %18, %bn1.running_var   @11:30 */
+    {
+        dlc_sum_across_processes(t18_2, 16);
     }
 
     /* %24: f32[16] = add %22, %23   @11:30 */
     {
         for (int64_t i0 = 0; i0 < 16; i0++) {
-            t24[i0] = (t18[i0] + 1e-05f);
+            t24[i0] = (t18_2[i0] + 1e-05f);
         }
     }
 
@@ -426,7 +395,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k12, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k14, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -442,19 +411,19 @@ static float train_step(const dlc_step *s) {
     /* %35: f32[16] = add %32, %34   @11:30 */
     {
         for (int64_t i0 = 0; i0 < 16; i0++) {
-            t35[i0] = ((bn1_running_mean[i0] * 0.9f) + (t14[i0] * 0.1f));
+            t35[i0] = ((bn1_running_mean[i0] * 0.9f) + (t14_2[i0] * 0.1f));
         }
     }
 
     /* %40: f32 = div %37, %39   @11:30 */
     {
-        t40[0] = (((float)((64 * n)) * 0.1f) / ((float)((64 * n)) - 1.0f));
+        t40[0] = (((float)((64 * s->global_n)) * 0.1f) / ((float)((64 * s->global_n)) - 1.0f));
     }
 
     /* %43: f32[16] = add %41, %42   @11:30 */
     {
         for (int64_t i0 = 0; i0 < 16; i0++) {
-            t43[i0] = ((bn1_running_var[i0] * 0.9f) + (t18[i0] * t40[0]));
+            t43[i0] = ((bn1_running_var[i0] * 0.9f) + (t18_2[i0] * t40[0]));
         }
     }
 
@@ -467,7 +436,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((1024 * n), parts_, train_step_k17, (void *)s);
+            dlc_parallel_for((1024 * n), parts_, train_step_k19, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
@@ -546,7 +515,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k23, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k25, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -628,14 +597,24 @@ static float train_step(const dlc_step *s) {
         t52[0] = (float)(acc_ / (double)n);
     }
 
+    /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
+    {
+        t52_share[0] = (t52[0] * ((float)(n) / (float)(s->global_n)));
+    }
+
+    /* %38: f32 = constant 1.0   @11:30 */
+    {
+        t38_share[0] = (1.0f * ((float)(n) / (float)(s->global_n)));
+    }
+
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k27, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k31, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
+            const float scale_ = t38_share[0] / (float)n;
             for (int64_t i0 = 0; i0 < n; i0++) {
                 const int32_t c_ = y[i0];
                 if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
@@ -696,7 +675,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(32, parts_, train_step_k33, (void *)s);
+            dlc_parallel_for(32, parts_, train_step_k37, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < 32; i0++) {
@@ -923,17 +902,27 @@ static float train_step(const dlc_step *s) {
         }
     }
 
+    /* %72: f32[16] = reshape %71   @11:30 */
+    {
+        memcpy(t72_total, t72, sizeof(float) * 16);
+    }
+
+    /* %72: f32[16] = reshape %71   @11:30 */
+    {
+        dlc_sum_across_processes(t72_total, 16);
+    }
+
     /* %78: f32[16] = mul %74, %77   @11:30 */
     {
         for (int64_t i0 = 0; i0 < 16; i0++) {
-            t78[i0] = ((t72[i0] * bn1_weight[i0]) * (powf(t24[i0], -1.5f) * -0.5f));
+            t78[i0] = ((t72_total[i0] * bn1_weight[i0]) * (powf(t24[i0], -1.5f) * -0.5f));
         }
     }
 
     /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
     {
         for (int64_t i0 = 0; i0 < 16; i0++) {
-            t81[i0] = (t79[i0] / (float)((64 * n)));
+            t81[i0] = (t79[i0] / (float)((64 * s->global_n)));
         }
     }
 
@@ -953,6 +942,11 @@ static float train_step(const dlc_step *s) {
         }
     }
 
+    /* %87: f32[16,1,1] = sum_to %86   @11:30 */
+    {
+        dlc_sum_across_processes(t87, 16);
+    }
+
     /* %88: f32[16,1,1] = neg %87   @11:30 */
     {
         for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -963,7 +957,7 @@ static float train_step(const dlc_step *s) {
     /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
     {
         for (int64_t i0 = 0; i0 < 16; i0++) {
-            t91[i0] = (t90[i0] / (float)((64 * n)));
+            t91[i0] = (t90[i0] / (float)((64 * s->global_n)));
         }
     }
 
@@ -987,7 +981,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(16, parts_, train_step_k57, (void *)s);
+            dlc_parallel_for(16, parts_, train_step_k64, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -1025,7 +1019,7 @@ static float train_step(const dlc_step *s) {
         memcpy(bn1_num_batches_tracked_next, t45, sizeof(int32_t) * 1);
     }
 
-    return t52[0];
+    return t52_share[0];
 }
 
 /* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
@@ -2693,7 +2687,7 @@ static int uses_blas(int64_t n) {
 }
 
 static double train_flops(int64_t n) {
-    return (double)500756 * (double)n + 162.0;
+    return (double)498708 * (double)n + 196.0;
 }
 
 static const dlc_param_desc params[] = {
@@ -2748,5 +2742,6 @@ const dlc_model dlc_generated_model = {
     .sgd_step = sgd_step, .uses_blas = uses_blas,
     .n_state = 3, .state = state,
     .needs_two_rows = NULL,
+    .sums_batch_statistics = 1,
 }
 ;

@@ -70,5 +70,6 @@ const dlc_model dlc_generated_model = {
     .sgd_step = sgd_step, .uses_blas = uses_blas,
     .n_state = 3, .state = state,
     .needs_two_rows = NULL,
+    .sums_batch_statistics = 1,
 }
 ;

@@ -9,49 +9,35 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[4] */
-    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t20_2 = (float *)(arena + 64);  /* f32[4] */
+    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
-            t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
+            t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20_2[i1]);
         }
     }
 }
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t22[i0] = (t21[i0] * t21[i0]);
-    }
-}
-
-/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 9 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
     float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
     float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t32 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
@@ -59,47 +45,33 @@ static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 16 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t49_2 = (float *)(arena + (192 * n + 384));  /* f32[4] */
+    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
-            t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
+            t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49_2[i1]);
         }
     }
 }
 
-/* Kernel 12 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t51[i0] = (t50[i0] * t50[i0]);
-    }
-}
-
-/* Kernel 22 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 30 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k30(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t73 = (float *)t72;  /* f32[3,1] */
+    float *const t72_2 = (float *)(arena + (256 * n + 448));  /* f32[3] */
+    float *const t73 = (float *)t72_2;  /* f32[3,1] */
     float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -110,22 +82,8 @@ static void train_step_k22(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 23 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 15*N). */
-static void train_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t75[i0] = (t74[i0] * t74[i0]);
-    }
-}
-
-/* Kernel 27 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 36 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k36(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -133,7 +91,7 @@ static void train_step_k27(void *step_, int64_t begin_, int64_t end_, int part_)
     (void)n; (void)arena;
     float *const bs_bias = (float *)s->params[3];  /* f32[3] */
     float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t83 = (float *)(arena + 64);  /* f32[3] */
     float *const t84 = (float *)t83;  /* f32[3,1] */
     float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
     float *const t86 = (float *)bs_bias;  /* f32[3,1] */
@@ -147,17 +105,17 @@ static void train_step_k27(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 34 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k34(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 45 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k45(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
-    float *const t102 = (float *)t101;  /* f32[2,1,1] */
-    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    float *const t101_2 = (float *)(arena + (384 * n + 768));  /* f32[2] */
+    float *const t102 = (float *)t101_2;  /* f32[2,1,1] */
+    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
@@ -167,34 +125,20 @@ static void train_step_k34(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 35 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 18*N). */
-static void train_step_k35(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
-    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t104[i0] = (t103[i0] * t103[i0]);
-    }
-}
-
-/* Kernel 39 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k39(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 51 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k51(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const b2_bias = (float *)s->params[5];  /* f32[2] */
-    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
     float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
     float *const t114 = (float *)t113;  /* f32[2,1,1] */
     float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
     float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t117 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
@@ -204,19 +148,19 @@ static void train_step_k39(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 47 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k47(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 59 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k59(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
     float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
     float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
     float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
+    float *const t134 = (float *)(arena + (512 * n + 832));  /* f32[N,4] */
     float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -225,14 +169,14 @@ static void train_step_k47(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 53 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k53(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 66 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k66(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
+    float *const d_u = (float *)(arena + (512 * n + 832));  /* f32[N,1] */
     float *const t145 = (float *)d_u;  /* f32[N] */
     float *const t146 = (float *)t145;  /* f32[N,1] */
     float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
@@ -243,8 +187,8 @@ static void train_step_k53(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 57 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void train_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 70 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static void train_step_k70(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -252,21 +196,21 @@ static void train_step_k57(void *step_, int64_t begin_, int64_t end_, int part_)
     (void)n; (void)arena;
     float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
     float *const t155 = (float *)d_t;  /* f32[N,3,1] */
-    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
+    float *const t157 = (float *)(arena + (384 * n + 832));  /* f32[N,3,1] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t157[i0] = (t155[i0] / 5.0f);
     }
 }
 
-/* Kernel 65 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k65(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 81 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k81(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t183 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
     float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -276,7 +220,7 @@ static void train_step_k65(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Entry 'train': arena 768*N + 1216 bytes. */
+/* Entry 'train': arena 768*N + 1280 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -302,14 +246,16 @@ static float train_step(const dlc_step *s) {
     int32_t *const b2_num_batches_tracked = (int32_t *)s->state[8];  /* i32 */
     float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
     float *const t20 = (float *)(arena + 0);  /* f32[4] */
-    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
+    float *const t20_2 = (float *)(arena + 64);  /* f32[4] */
+    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t22 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    float *const t23 = (float *)(arena + 0);  /* f32[4] */
+    float *const t23_2 = (float *)(arena + (128 * n + 128));  /* f32[4] */
     float *const t28 = (float *)(arena + 0);  /* f32[4] */
-    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    float *const t29 = (float *)(arena + 0);  /* f32[4] */
     float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
     float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t32 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     float *const t34 = (float *)(arena + 0);  /* f32[4] */
     float *const t36 = (float *)(arena + 0);  /* f32[4] */
     float *const t37 = (float *)(arena + 0);  /* f32[4] */
@@ -322,10 +268,12 @@ static float train_step(const dlc_step *s) {
     int32_t *const t47 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
     float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
     float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t49_2 = (float *)(arena + (192 * n + 384));  /* f32[4] */
+    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
     float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
-    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t52 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t52_2 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t56 = (float *)(arena + (192 * n + 320));  /* f32[4] */
     float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
     float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
     float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
@@ -335,81 +283,86 @@ static float train_step(const dlc_step *s) {
     float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
     float *const t65 = (float *)(arena + 0);  /* f32 */
     float *const t66 = (float *)(arena + 0);  /* f32 */
-    float *const t67 = (float *)(arena + 0);  /* f32 */
+    float *const t67 = (float *)(arena + 64);  /* f32 */
     float *const t68 = (float *)(arena + 0);  /* f32[4] */
     float *const t69 = (float *)(arena + 0);  /* f32[4] */
-    float *const t70 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    int32_t *const t71 = (int32_t *)(arena + (128 * n + 64));  /* i32 */
+    float *const t70 = (float *)(arena + (192 * n + 384));  /* f32[4] */
+    int32_t *const t71 = (int32_t *)(arena + (128 * n + 128));  /* i32 */
     float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t73 = (float *)t72;  /* f32[3,1] */
+    float *const t72_2 = (float *)(arena + (256 * n + 448));  /* f32[3] */
+    float *const t73 = (float *)t72_2;  /* f32[3,1] */
     float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
     float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
+    float *const t76 = (float *)(arena + 64);  /* f32[3] */
+    float *const t76_2 = (float *)(arena + (128 * n + 256));  /* f32[3] */
     float *const t81 = (float *)(arena + 0);  /* f32[3] */
-    float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t82 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t83 = (float *)(arena + 64);  /* f32[3] */
     float *const t84 = (float *)t83;  /* f32[3,1] */
     float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
     float *const t86 = (float *)bs_bias;  /* f32[3,1] */
     float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
     float *const t89 = (float *)(arena + 0);  /* f32[3] */
     float *const t90 = (float *)(arena + 0);  /* f32[3] */
-    float *const t91 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t91 = (float *)(arena + 64);  /* f32[3] */
     float *const t93 = (float *)(arena + 0);  /* f32 */
     float *const t94 = (float *)(arena + 0);  /* f32 */
-    float *const t95 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t95 = (float *)(arena + (256 * n + 448));  /* f32 */
     float *const t96 = (float *)(arena + 0);  /* f32[3] */
     float *const t97 = (float *)(arena + 0);  /* f32[3] */
     float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
-    int32_t *const t99 = (int32_t *)(arena + (256 * n + 384));  /* i32 */
+    int32_t *const t99 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
     float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
-    float *const t102 = (float *)t101;  /* f32[2,1,1] */
-    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
-    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
+    float *const t101 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    float *const t101_2 = (float *)(arena + (384 * n + 768));  /* f32[2] */
+    float *const t102 = (float *)t101_2;  /* f32[2,1,1] */
+    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
+    float *const t104 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
+    float *const t105 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    float *const t105_2 = (float *)(arena + (640 * n + 832));  /* f32[2] */
     float *const t111 = (float *)(arena + 0);  /* f32[2] */
-    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    float *const t112 = (float *)(arena + (256 * n + 448));  /* f32[2] */
     float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
     float *const t114 = (float *)t113;  /* f32[2,1,1] */
     float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
     float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t117 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
     float *const t119 = (float *)(arena + 0);  /* f32[2] */
     float *const t121 = (float *)(arena + 0);  /* f32[2] */
     float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
     float *const t124 = (float *)(arena + 0);  /* f32 */
     float *const t125 = (float *)(arena + 0);  /* f32 */
-    float *const t126 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t126 = (float *)(arena + (384 * n + 768));  /* f32 */
     float *const t127 = (float *)(arena + 0);  /* f32[2] */
     float *const t128 = (float *)(arena + 0);  /* f32[2] */
     float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
-    int32_t *const t130 = (int32_t *)(arena + (640 * n + 768));  /* i32 */
+    int32_t *const t130 = (int32_t *)(arena + (640 * n + 832));  /* i32 */
     float *const t131 = (float *)t117;  /* f32[N,18] */
     float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
     float *const u = (float *)t132;  /* f32[N,1] */
-    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
+    float *const t134 = (float *)(arena + (512 * n + 832));  /* f32[N,4] */
     float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t137 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t137 = (float *)(arena + (384 * n + 768));  /* f32 */
+    float *const t137_share = (float *)(arena + (640 * n + 1024));  /* f32 */
     float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t141 = (float *)(arena + (640 * n + 1024));  /* f32 */
+    float *const t141 = (float *)(arena + (384 * n + 768));  /* f32 */
     float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
     float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
+    float *const d_u = (float *)(arena + (512 * n + 832));  /* f32[N,1] */
     float *const t145 = (float *)d_u;  /* f32[N] */
     float *const t146 = (float *)t145;  /* f32[N,1] */
     float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
     float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
-    float *const t149 = (float *)(arena + (640 * n + 1024));  /* f32[2,1,1] */
+    float *const t149 = (float *)(arena + (384 * n + 768));  /* f32[2,1,1] */
     float *const d_b2_bias = (float *)t149;  /* f32[2] */
-    float *const t151 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t151 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
     float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
     float *const t153 = (float *)t152;  /* f32[2] */
     float *const d_b2_weight = s->grads[4];  /* f32[2] */
     float *const t155 = (float *)d_t;  /* f32[N,3,1] */
-    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
+    float *const t157 = (float *)(arena + (384 * n + 832));  /* f32[N,3,1] */
     float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
-    float *const t159 = (float *)(arena + (640 * n + 832));  /* f32[3,1] */
+    float *const t159 = (float *)(arena + (256 * n + 448));  /* f32[3,1] */
     float *const d_bs_bias = (float *)t159;  /* f32[3] */
     float *const t161 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
     float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
@@ -418,27 +371,28 @@ static float train_step(const dlc_step *s) {
     float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
     float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t168 = (float *)(arena + 0);  /* f32[4] */
+    float *const t168 = (float *)(arena + (128 * n + 192));  /* f32[4] */
     float *const t169 = (float *)(arena + 0);  /* f32[4] */
+    float *const t168_total = (float *)(arena + (768 * n + 1152));  /* f32[4] */
     float *const t170 = (float *)(arena + 0);  /* f32[4] */
     float *const t171 = (float *)(arena + 0);  /* f32[4] */
     float *const t173 = (float *)(arena + 0);  /* f32[4] */
     float *const t174 = (float *)(arena + 0);  /* f32[4] */
-    float *const t176 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t176 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
     float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t181 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t181 = (float *)(arena + (192 * n + 320));  /* f32[4] */
     float *const t182 = (float *)(arena + 0);  /* f32[4] */
-    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t183 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
     float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t186 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
     float *const d_fc_weight = s->grads[6];  /* f32[4,4] */
-    float *const t188 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t188 = (float *)(arena + (256 * n + 576));  /* f32[4] */
     float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t190 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t190 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
     float *const t191 = (float *)(arena + 0);  /* f32[4] */
     float *const d_bn_bias = s->grads[1];  /* f32[4] */
     float *const d_bn_weight = s->grads[0];  /* f32[4] */
@@ -462,19 +416,30 @@ static float train_step(const dlc_step *s) {
                 t20[i1] += x[i0 * 4 + i1];
             }
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] /= (float)n;
+    }
+
+    /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
+    {
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            t20_2[i0] = (t20[i0] / (float)(s->global_n));
+        }
+    }
+
+    /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
+    {
+        dlc_sum_across_processes(t20_2, 4);
     }
 
     /* %21: f32[N,4] = sub %x, %20   @14:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
+                    t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20_2[i1]);
                 }
             }
         }
@@ -482,32 +447,33 @@ static float train_step(const dlc_step *s) {
 
     /* %22: f32[N,4] = square %21   @14:19 */
     {
-        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
-        if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
-        }
-        else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t22[i0] = (t21[i0] * t21[i0]);
+        memset(t23, 0, sizeof(float) * 4);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
+            for (int64_t i1 = 0; i1 < 4; i1++) {
+                const float v_ = (t21[i0 * 4 + i1] * t21[i0 * 4 + i1]);
+                t22[i0 * 4 + i1] = v_;
+                t23[i1] += v_;
             }
         }
     }
 
     /* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t23[i1] += t22[i0 * 4 + i1];
-            }
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            t23_2[i0] = (t23[i0] / (float)(s->global_n));
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] /= (float)n;
+    }
+
+    /* %26: f32[4] = if_training %23, %bn.running_var   @14:19 */
+    {
+        dlc_sum_across_processes(t23_2, 4);
     }
 
     /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t29[i0] = powf((t23[i0] + 1e-05f), -0.5f);
+            t29[i0] = powf((t23_2[i0] + 1e-05f), -0.5f);
         }
     }
 
@@ -522,7 +488,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -535,7 +501,7 @@ static float train_step(const dlc_step *s) {
 
     /* %42: f32 = div %39, %41   @14:19 */
     {
-        t42[0] = (((float)(n) * 0.1f) / ((float)(n) - 1.0f));
+        t42[0] = (((float)(s->global_n) * 0.1f) / ((float)(s->global_n) - 1.0f));
     }
 
     /* %47: i32 = add %bn.num_batches_tracked, %46   @14:19 */
@@ -574,19 +540,30 @@ static float train_step(const dlc_step *s) {
                 t49[i1] += t48[i0 * 4 + i1];
             }
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] /= (float)n;
+    }
+
+    /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
+    {
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            t49_2[i0] = (t49[i0] / (float)(s->global_n));
+        }
+    }
+
+    /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
+    {
+        dlc_sum_across_processes(t49_2, 4);
     }
 
     /* %50: f32[N,4] = sub %48, %49   @14:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k16, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
                 for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
+                    t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49_2[i1]);
                 }
             }
         }
@@ -594,32 +571,33 @@ static float train_step(const dlc_step *s) {
 
     /* %51: f32[N,4] = square %50   @14:13 */
     {
-        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
-        if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k12, (void *)s);
-        }
-        else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t51[i0] = (t50[i0] * t50[i0]);
+        memset(t52, 0, sizeof(float) * 4);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            #pragma omp simd
+            for (int64_t i1 = 0; i1 < 4; i1++) {
+                const float v_ = (t50[i0 * 4 + i1] * t50[i0 * 4 + i1]);
+                t51[i0 * 4 + i1] = v_;
+                t52[i1] += v_;
             }
         }
     }
 
     /* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
     {
-        for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t52[i1] += t51[i0 * 4 + i1];
-            }
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            t52_2[i0] = (t52[i0] / (float)(s->global_n));
         }
-        for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] /= (float)n;
+    }
+
+    /* %55: f32[4] = if_training %52, %bn.running_var   @14:13 */
+    {
+        dlc_sum_across_processes(t52_2, 4);
     }
 
     /* %56: f32[4] = add %55, %27   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t56[i0] = (t52[i0] + 1e-05f);
+            t56[i0] = (t52_2[i0] + 1e-05f);
         }
     }
 
@@ -640,19 +618,19 @@ static float train_step(const dlc_step *s) {
     /* %63: f32[4] = add %61, %62   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t63[i0] = ((((bn_running_mean[i0] * 0.9f) + (t20[i0] * 0.1f)) * 0.9f) + (t49[i0] * 0.1f));
+            t63[i0] = ((((bn_running_mean[i0] * 0.9f) + (t20_2[i0] * 0.1f)) * 0.9f) + (t49_2[i0] * 0.1f));
         }
     }
 
     /* %67: f32 = div %65, %66   @14:13 */
     {
-        t67[0] = (((float)(n) * 0.1f) / ((float)(n) - 1.0f));
+        t67[0] = (((float)(s->global_n) * 0.1f) / ((float)(s->global_n) - 1.0f));
     }
 
     /* %70: f32[4] = add %68, %69   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t70[i0] = ((((bn_running_var[i0] * 0.9f) + (t23[i0] * t42[0])) * 0.9f) + (t52[i0] * t67[0]));
+            t70[i0] = ((((bn_running_var[i0] * 0.9f) + (t23_2[i0] * t42[0])) * 0.9f) + (t52_2[i0] * t67[0]));
         }
     }
 
@@ -673,14 +651,25 @@ static float train_step(const dlc_step *s) {
                 t72[i1] += acc0_;
             }
         }
-        for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] /= (float)(5 * n);
+    }
+
+    /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
+    {
+        for (int64_t i0 = 0; i0 < 3; i0++) {
+            t72_2[i0] = (t72[i0] / (float)((5 * s->global_n)));
+        }
+    }
+
+    /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
+    {
+        dlc_sum_across_processes(t72_2, 3);
     }
 
     /* %74: f32[N,3,5] = sub %s, %73   @15:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k22, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k30, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -695,36 +684,36 @@ static float train_step(const dlc_step *s) {
 
     /* %75: f32[N,3,5] = square %74   @15:18 */
     {
-        const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
-        if (parts_ > 1) {
-            dlc_parallel_for((15 * n), parts_, train_step_k23, (void *)s);
-        }
-        else {
-            for (int64_t i0 = 0; i0 < (15 * n); i0++) {
-                t75[i0] = (t74[i0] * t74[i0]);
+        memset(t76, 0, sizeof(float) * 3);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 3; i1++) {
+                float acc0_ = 0.0f;
+                for (int64_t i2 = 0; i2 < 5; i2++) {
+                    const float v_ = (t74[i0 * 15 + i1 * 5 + i2] * t74[i0 * 15 + i1 * 5 + i2]);
+                    t75[i0 * 15 + i1 * 5 + i2] = v_;
+                    acc0_ += v_;
+                }
+                t76[i1] += acc0_;
             }
         }
     }
 
     /* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
     {
-        for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    acc0_ += t75[i0 * 15 + i1 * 5 + i2];
-                }
-                t76[i1] += acc0_;
-            }
+        for (int64_t i0 = 0; i0 < 3; i0++) {
+            t76_2[i0] = (t76[i0] / (float)((5 * s->global_n)));
         }
-        for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] /= (float)(5 * n);
+    }
+
+    /* %80: f32[3] = if_training %76, %bs.running_var   @15:18 */
+    {
+        dlc_sum_across_processes(t76_2, 3);
     }
 
     /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t82[i0] = powf((t76[i0] + 1e-05f), -0.5f);
+            t82[i0] = powf((t76_2[i0] + 1e-05f), -0.5f);
         }
     }
 
@@ -739,7 +728,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k27, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k36, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -755,19 +744,19 @@ static float train_step(const dlc_step *s) {
     /* %91: f32[3] = add %89, %90   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t91[i0] = ((bs_running_mean[i0] * 0.5f) + (t72[i0] * 0.5f));
+            t91[i0] = ((bs_running_mean[i0] * 0.5f) + (t72_2[i0] * 0.5f));
         }
     }
 
     /* %95: f32 = div %93, %94   @15:18 */
     {
-        t95[0] = (((float)((5 * n)) * 0.5f) / ((float)((5 * n)) - 1.0f));
+        t95[0] = (((float)((5 * s->global_n)) * 0.5f) / ((float)((5 * s->global_n)) - 1.0f));
     }
 
     /* %98: f32[3] = add %96, %97   @15:18 */
     {
         for (int64_t i0 = 0; i0 < 3; i0++) {
-            t98[i0] = ((bs_running_var[i0] * 0.5f) + (t76[i0] * t95[0]));
+            t98[i0] = ((bs_running_var[i0] * 0.5f) + (t76_2[i0] * t95[0]));
         }
     }
 
@@ -801,14 +790,25 @@ static float train_step(const dlc_step *s) {
                 t101[i1] += acc0_;
             }
         }
-        for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] /= (float)(9 * n);
+    }
+
+    /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
+    {
+        for (int64_t i0 = 0; i0 < 2; i0++) {
+            t101_2[i0] = (t101[i0] / (float)((9 * s->global_n)));
+        }
+    }
+
+    /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
+    {
+        dlc_sum_across_processes(t101_2, 2);
     }
 
     /* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k34, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k45, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -823,36 +823,36 @@ static float train_step(const dlc_step *s) {
 
     /* %104: f32[N,2,3,3] = square %103   @16:35 */
     {
-        const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
-        if (parts_ > 1) {
-            dlc_parallel_for((18 * n), parts_, train_step_k35, (void *)s);
-        }
-        else {
-            for (int64_t i0 = 0; i0 < (18 * n); i0++) {
-                t104[i0] = (t103[i0] * t103[i0]);
+        memset(t105, 0, sizeof(float) * 2);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 2; i1++) {
+                float acc0_ = 0.0f;
+                for (int64_t i2 = 0; i2 < 9; i2++) {
+                    const float v_ = (t103[i0 * 18 + i1 * 9 + i2] * t103[i0 * 18 + i1 * 9 + i2]);
+                    t104[i0 * 18 + i1 * 9 + i2] = v_;
+                    acc0_ += v_;
+                }
+                t105[i1] += acc0_;
             }
         }
     }
 
     /* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
     {
-        for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    acc0_ += t104[i0 * 18 + i1 * 9 + i2];
-                }
-                t105[i1] += acc0_;
-            }
+        for (int64_t i0 = 0; i0 < 2; i0++) {
+            t105_2[i0] = (t105[i0] / (float)((9 * s->global_n)));
         }
-        for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] /= (float)(9 * n);
+    }
+
+    /* %109: f32[2] = if_training %105, %b2.running_var   @16:35 */
+    {
+        dlc_sum_across_processes(t105_2, 2);
     }
 
     /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t112[i0] = powf((t105[i0] + 0.001f), -0.5f);
+            t112[i0] = powf((t105_2[i0] + 0.001f), -0.5f);
         }
     }
 
@@ -867,7 +867,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k39, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k51, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -883,19 +883,19 @@ static float train_step(const dlc_step *s) {
     /* %122: f32[2] = add %119, %121   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t122[i0] = ((b2_running_mean[i0] * 0.8f) + (t101[i0] * 0.2f));
+            t122[i0] = ((b2_running_mean[i0] * 0.8f) + (t101_2[i0] * 0.2f));
         }
     }
 
     /* %126: f32 = div %124, %125   @16:35 */
     {
-        t126[0] = (((float)((9 * n)) * 0.2f) / ((float)((9 * n)) - 1.0f));
+        t126[0] = (((float)((9 * s->global_n)) * 0.2f) / ((float)((9 * s->global_n)) - 1.0f));
     }
 
     /* %129: f32[2] = add %127, %128   @16:35 */
     {
         for (int64_t i0 = 0; i0 < 2; i0++) {
-            t129[i0] = ((b2_running_var[i0] * 0.8f) + (t105[i0] * t126[0]));
+            t129[i0] = ((b2_running_var[i0] * 0.8f) + (t105_2[i0] * t126[0]));
         }
     }
 
@@ -942,7 +942,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k47, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k59, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -962,9 +962,14 @@ static float train_step(const dlc_step *s) {
         t137[0] = (float)(acc_ / (double)(4 * n));
     }
 
+    /* %137: f32 = mse %pred, %y   @20:14 */
+    {
+        t137_share[0] = (t137[0] * ((float)(n) / (float)(s->global_n)));
+    }
+
     /* %141: f32 = div %140, %139   @20:14 */
     {
-        t141[0] = (2.0f / (float)((4 * n)));
+        t141[0] = (2.0f / (float)((4 * s->global_n)));
     }
 
     /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
@@ -1006,7 +1011,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k53, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k66, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -1058,7 +1063,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k57, (void *)s);
+            dlc_parallel_for((3 * n), parts_, train_step_k70, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < (3 * n); i0++) {
@@ -1119,10 +1124,20 @@ static float train_step(const dlc_step *s) {
         }
     }
 
+    /* %168: f32[4] = sum_to %167   @14:13 */
+    {
+        memcpy(t168_total, t168, sizeof(float) * 4);
+    }
+
+    /* %168: f32[4] = sum_to %167   @14:13 */
+    {
+        dlc_sum_across_processes(t168_total, 4);
+    }
+
     /* %176: f32[4] = div %174, %175   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t176[i0] = (((t168[i0] * bn_weight[i0]) * (powf(t56[i0], -1.5f) * -0.5f)) / (float)(n));
+            t176[i0] = (((t168_total[i0] * bn_weight[i0]) * (powf(t56[i0], -1.5f) * -0.5f)) / (float)(s->global_n));
         }
     }
 
@@ -1139,10 +1154,15 @@ static float train_step(const dlc_step *s) {
         }
     }
 
+    /* %181: f32[4] = sum_to %180   @14:13 */
+    {
+        dlc_sum_across_processes(t181, 4);
+    }
+
     /* %183: f32[4] = div %182, %64   @14:13 */
     {
         for (int64_t i0 = 0; i0 < 4; i0++) {
-            t183[i0] = ((-t181[i0]) / (float)(n));
+            t183[i0] = ((-t181[i0]) / (float)(s->global_n));
         }
     }
 
@@ -1150,7 +1170,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k65, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k81, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -1300,7 +1320,7 @@ static float train_step(const dlc_step *s) {
         memcpy(b2_num_batches_tracked_next, t130, sizeof(int32_t) * 1);
     }
 
-    return t137[0];
+    return t137_share[0];
 }
 
 /* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
@@ -3278,7 +3298,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(768 * n + 1216) > bytes) bytes = (size_t)(768 * n + 1216);
+    if ((size_t)(768 * n + 1280) > bytes) bytes = (size_t)(768 * n + 1280);
     if ((size_t)(768 * n + 1216) > bytes) bytes = (size_t)(768 * n + 1216);
     if ((size_t)(320 * n + 128) > bytes) bytes = (size_t)(320 * n + 128);
     if ((size_t)(320 * n + 128) > bytes) bytes = (size_t)(320 * n + 128);
@@ -3297,7 +3317,7 @@ static int uses_blas(int64_t n) {
 }
 
 static double train_flops(int64_t n) {
-    return (double)445 * (double)n + 78.0;
+    return (double)404 * (double)n + 105.0;
 }
 
 static const dlc_param_desc params[] = {
@@ -3356,5 +3376,6 @@ const dlc_model dlc_generated_model = {
     .sgd_step = sgd_step, .uses_blas = uses_blas,
     .n_state = 9, .state = state,
     .needs_two_rows = "batchnorm.dl:14:19",
+    .sums_batch_statistics = 1,
 }
 ;

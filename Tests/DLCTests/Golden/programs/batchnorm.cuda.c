@@ -74,5 +74,6 @@ const dlc_model dlc_generated_model = {
     .sgd_step = sgd_step, .uses_blas = uses_blas,
     .n_state = 9, .state = state,
     .needs_two_rows = "batchnorm.dl:14:19",
+    .sums_batch_statistics = 1,
 }
 ;

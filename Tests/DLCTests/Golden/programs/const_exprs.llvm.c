@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include "dlc_model.h"
 
-/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr } on an LP64 target. */
+/* The LLVM module reads dlc_step as { i64, ptr, i32, ptr, ptr, ptr, ptr, i32, float, ptr, i64 } on an LP64 target. */
 _Static_assert(sizeof(void *) == 8 && sizeof(long) == 8 && sizeof(size_t) == 8 && sizeof(int) == 4, "the LLVM backend needs an LP64 target");
-_Static_assert(offsetof(dlc_step, n) == 0 && offsetof(dlc_step, data) == 8 && offsetof(dlc_step, has_targets) == 16 && offsetof(dlc_step, params) == 24 && offsetof(dlc_step, grads) == 32 && offsetof(dlc_step, arena) == 40 && offsetof(dlc_step, dropout) == 48 && offsetof(dlc_step, training) == 56 && offsetof(dlc_step, lr) == 60 && offsetof(dlc_step, state) == 64 && sizeof(dlc_step) == 72, "dlc_step's layout differs from the LLVM module's");
+_Static_assert(offsetof(dlc_step, n) == 0 && offsetof(dlc_step, data) == 8 && offsetof(dlc_step, has_targets) == 16 && offsetof(dlc_step, params) == 24 && offsetof(dlc_step, grads) == 32 && offsetof(dlc_step, arena) == 40 && offsetof(dlc_step, dropout) == 48 && offsetof(dlc_step, training) == 56 && offsetof(dlc_step, lr) == 60 && offsetof(dlc_step, state) == 64 && offsetof(dlc_step, global_n) == 72 && sizeof(dlc_step) == 80, "dlc_step's layout differs from the LLVM module's");
 
 extern float train_step(const dlc_step *s);
 extern float sgd_step(const dlc_step *s);

@@ -498,5 +498,6 @@ const dlc_model dlc_generated_model = {
     .sgd_step = sgd_step, .uses_blas = uses_blas,
     .n_state = 0, .state = state,
     .needs_two_rows = NULL,
+    .mixes_rows = "gather_batch.dl:9:28: 'gather'",
 }
 ;

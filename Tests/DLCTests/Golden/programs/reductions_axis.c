@@ -9,15 +9,15 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 8 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 9 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const m = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
+    float *const t_2 = (float *)(arena + (192 * n + 64));  /* f32[N,1] */
     float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
     float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
@@ -26,14 +26,14 @@ static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 15 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 20 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k20(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const d_pred = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
     float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -42,29 +42,29 @@ static void train_step_k15(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 17 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 22 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const d_pred = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
     float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t35[i0] = (d_pred[i0] / 3.0f);
     }
 }
 
-/* Kernel 18 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 23 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
+static void train_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_s = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const d_s = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             d_s[i0 * 3 + i1] = t35[i0];
@@ -72,7 +72,7 @@ static void train_step_k18(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Entry 'train': arena 320*N + 320 bytes. */
+/* Entry 'train': arena 320*N + 384 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -82,54 +82,61 @@ static float train_step(const dlc_step *s) {
     float *const w = (float *)s->params[0];  /* f32[4] */
     float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const m = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
     float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t_2 = (float *)(arena + (192 * n + 64));  /* f32[N,1] */
+    float *const t8 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9_2 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
-    float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
     float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
     float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t15 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t15 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t15_share = (float *)(arena + (128 * n));  /* f32 */
     float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t19 = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
+    float *const d_g = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const t22 = (float *)(arena + 0);  /* f32[4] */
-    float *const t24 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const d_g_total = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t24 = (float *)(arena + (256 * n + 256));  /* f32 */
     float *const t25 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t26 = (float *)(arena + (192 * n));  /* f32[N,3,4] */
-    float *const t27 = (float *)(arena + (256 * n + 256));  /* f32[1,1,1] */
-    float *const t28 = (float *)(arena + (256 * n));  /* f32[1,1,1] */
+    float *const t26 = (float *)(arena + (192 * n + 64));  /* f32[N,3,4] */
+    float *const t27 = (float *)(arena + (256 * n + 320));  /* f32[1,1,1] */
+    float *const t28 = (float *)(arena + (256 * n + 64));  /* f32[1,1,1] */
     float *const t29 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t31 = (float *)(arena + (256 * n + 320));  /* f32[N,3,4] */
+    float *const t31 = (float *)(arena + (256 * n + 384));  /* f32[N,3,4] */
     float *const t32 = (float *)d_k;  /* f32[N,1,4] */
     float *const t33 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_s = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const d_s = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
     float *const t37 = (float *)d_s;  /* f32[N,3,1] */
     float *const t38 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t39 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t40 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const d_z = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t42 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t43 = (float *)(arena + (256 * n + 256));  /* f32[4] */
+    float *const t43 = (float *)(arena + (256 * n + 192));  /* f32[4] */
     float *const d_w = s->grads[0];  /* f32[4] */
 
     /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
     {
         memset(s_2, 0, sizeof(float) * (3 * n));
+        memset(t9, 0, sizeof(float) * 1);
         for (int64_t i0 = 0; i0 < (3 * n); i0++) {
             float acc0_ = 0.0f;
+            float acc1_ = 0.0f;
             for (int64_t i1 = 0; i1 < 4; i1++) {
                 const float v_ = (x[i0 * 4 + i1] * w[i1]);
                 z[i0 * 4 + i1] = v_;
                 acc0_ += v_;
+                acc1_ += v_;
             }
             s_2[i0] += acc0_;
+            t9[0] += acc1_;
         }
     }
 
@@ -182,13 +189,12 @@ static float train_step(const dlc_step *s) {
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
     {
-        t9[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            acc0_ += z[i0];
-        }
-        t9[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
+        t9_2[0] = (t9[0] / (float)((12 * s->global_n)));
+    }
+
+    /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
+    {
+        dlc_sum_across_processes(t9_2, 1);
     }
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
@@ -203,14 +209,14 @@ static float train_step(const dlc_step *s) {
 
     /* %g: f32 = add %10, %11   @13:30 */
     {
-        g[0] = ((t8[0] + t9[0]) + t11[0]);
+        g[0] = ((t8[0] + t9_2[0]) + t11[0]);
     }
 
     /* %pred: f32[N,1] = add %13, %g   @14:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -228,9 +234,14 @@ static float train_step(const dlc_step *s) {
         t15[0] = (float)(acc_ / (double)n);
     }
 
+    /* %15: f32 = mse %pred, %y   @16:14 */
+    {
+        t15_share[0] = (t15[0] * ((float)(n) / (float)(s->global_n)));
+    }
+
     /* %19: f32 = div %18, %17   @16:14 */
     {
-        t19[0] = (2.0f / (float)(n));
+        t19[0] = (2.0f / (float)(s->global_n));
     }
 
     /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
@@ -245,9 +256,19 @@ static float train_step(const dlc_step *s) {
         d_g[0] += acc0_;
     }
 
+    /* %d.g: f32 = sum_to %d.pred   @14:22 */
+    {
+        memcpy(d_g_total, d_g, sizeof(float) * 1);
+    }
+
+    /* %d.g: f32 = sum_to %d.pred   @14:22 */
+    {
+        dlc_sum_across_processes(d_g_total, 1);
+    }
+
     /* %24: f32 = div %d.g, %23   @13:22 */
     {
-        t24[0] = (d_g[0] / (float)((12 * n)));
+        t24[0] = (d_g_total[0] / (float)((12 * s->global_n)));
     }
 
     /* %26: f32[N,3,4] = eq %z, %8   @13:13 */
@@ -262,10 +283,15 @@ static float train_step(const dlc_step *s) {
         t27[0] += acc0_;
     }
 
+    /* %27: f32[1,1,1] = sum %26 {axes: [0, 1, 2], keepdim: true}   @13:13 */
+    {
+        dlc_sum_across_processes(t27, 1);
+    }
+
     /* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
     {
         for (int64_t i0 = 0; i0 < 1; i0++) {
-            t28[i0] = (d_g[0] / t27[i0]);
+            t28[i0] = (d_g_total[0] / t27[i0]);
         }
     }
 
@@ -273,7 +299,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k15, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k20, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -303,7 +329,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k17, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k22, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -316,7 +342,7 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k18, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k23, (void *)s);
         }
         else {
             for (int64_t i0 = 0; i0 < n; i0++) {
@@ -349,7 +375,7 @@ static float train_step(const dlc_step *s) {
         }
     }
 
-    return t15[0];
+    return t15_share[0];
 }
 
 /* Kernel 8 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
@@ -988,7 +1014,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(320 * n + 320) > bytes) bytes = (size_t)(320 * n + 320);
+    if ((size_t)(320 * n + 384) > bytes) bytes = (size_t)(320 * n + 384);
     if ((size_t)(320 * n + 320) > bytes) bytes = (size_t)(320 * n + 320);
     if ((size_t)(256 * n + 256) > bytes) bytes = (size_t)(256 * n + 256);
     if ((size_t)(256 * n + 256) > bytes) bytes = (size_t)(256 * n + 256);
@@ -1007,7 +1033,7 @@ static int uses_blas(int64_t n) {
 }
 
 static double train_flops(int64_t n) {
-    return (double)89 * (double)n + 12.0;
+    return (double)77 * (double)n + 14.0;
 }
 
 static const dlc_param_desc params[] = {
@@ -1049,5 +1075,7 @@ const dlc_model dlc_generated_model = {
     .sgd_step = sgd_step, .uses_blas = uses_blas,
     .n_state = 0, .state = state,
     .needs_two_rows = NULL,
+    .sums_batch_statistics = 1,
+    .mixes_rows = "reductions_axis.dl:13:13: 'max'",
 }
 ;

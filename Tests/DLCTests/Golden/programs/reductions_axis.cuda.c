@@ -57,5 +57,7 @@ const dlc_model dlc_generated_model = {
     .sgd_step = sgd_step, .uses_blas = uses_blas,
     .n_state = 0, .state = state,
     .needs_two_rows = NULL,
+    .sums_batch_statistics = 1,
+    .mixes_rows = "reductions_axis.dl:13:13: 'max'",
 }
 ;
