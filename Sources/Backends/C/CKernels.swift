@@ -136,21 +136,8 @@ struct CKernels {
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         windows(g, &w) { w in
             w.line("const float *const x_ = \(name(input)) + i0 * \(plane);")
-            switch op {
-            case .max:
-                if argmax != nil { w.line("int64_t best_ = r0_ * \(g.width) + c0_;") }
-                w.line("float m_ = -INFINITY;")
-                w.block("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++)") { w in
-                    w.line("const float v_ = x_[r * \(g.width) + q];")
-                    w.line(argmax == nil ? "if (v_ > m_ || v_ != v_) m_ = v_;" : "if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * \(g.width) + q; }")
-                }
-                w.line("\(name(out))[i0 * \(outPlane) + o_] = m_;")
-                if let argmax { w.line("\(name(argmax))[i0 * \(outPlane) + o_] = (int32_t)best_;") }
-            case .avg:
-                w.line("float sum_ = 0.0f;")
-                w.line("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * \(g.width) + q];")
-                w.line("\(name(out))[i0 * \(outPlane) + o_] = sum_ / \(g.window.kernel * g.window.kernel).0f;")
-            }
+            CPooling.window(op, width: g.width, kernel: g.window.kernel, result: "\(name(out))[i0 * \(outPlane) + o_]",
+                            argmax: argmax.map { "\(name($0))[i0 * \(outPlane) + o_]" }, &w)
         }
     }
 

@@ -253,21 +253,8 @@ final class CUDAKernels {
                 windowSpan("(oi_ / \(g.outWidth))", g.height, g, "r", &w)
                 windowSpan("(oi_ % \(g.outWidth))", g.width, g, "c", &w)
                 w.line("const float *x_ = \(name(input)) + i0 * \(plane);")
-                switch op {
-                case .max:
-                    if argmax != nil { w.line("int64_t best_ = r0_ * \(g.width) + c0_;") }
-                    w.line("float m_ = -INFINITY;")
-                    w.block("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++)") { w in
-                        w.line("const float v_ = x_[r * \(g.width) + q];")
-                        w.line(argmax == nil ? "if (v_ > m_ || v_ != v_) m_ = v_;" : "if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * \(g.width) + q; }")
-                    }
-                    w.line("\(name(out))[e_] = m_;")
-                    if let argmax { w.line("\(name(argmax))[e_] = (int32_t)best_;") }
-                case .avg:
-                    w.line("float sum_ = 0.0f;")
-                    w.line("for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * \(g.width) + q];")
-                    w.line("\(name(out))[e_] = sum_ / \(g.window.kernel * g.window.kernel).0f;")
-                }
+                CPooling.window(op, width: g.width, kernel: g.window.kernel, result: "\(name(out))[e_]",
+                                argmax: argmax.map { "\(name($0))[e_]" }, &w)
             }
         }
     }
