@@ -11,6 +11,8 @@
  * - mse / mae: mean squared / absolute difference over every element. */
 #include "dlc_runtime.h"
 
+#include "dlc_count_item.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -58,40 +60,8 @@ void dlc_metric_check(const dlc_model *m, dlc_metric_kind metric) {
                 (long long)o->size, t->name, (long long)t->size);
 }
 
-static double value(const void *p, int i32, int64_t i) {
-    return i32 ? (double)((const int32_t *)p)[i] : (double)((const float *)p)[i];
-}
-
-/* The first index of the largest value among p[start .. start+n). NaN never wins. */
-static int64_t argmax(const void *p, int i32, int64_t start, int64_t n) {
-    int64_t best = 0;
-    double bv = value(p, i32, start);
-    for (int64_t k = 1; k < n; k++) {
-        double v = value(p, i32, start + k);
-        if (v > bv || (isnan(bv) && !isnan(v))) best = k, bv = v;
-    }
-    return best;
-}
-
 void dlc_count_host(const dlc_count *c, const void *out, const void *tgt, double *sum) {
-    const int oi = c->output_i32, ti = c->target_i32;
-    for (int64_t g = 0; g < c->items; g++) {
-        switch (c->kind) {
-        case DLC_COUNT_ARGMAX:
-            *sum += (double)argmax(out, oi, g * c->columns, c->columns) == value(tgt, ti, g);
-            break;
-        case DLC_COUNT_ARGMAX_ONEHOT:
-            *sum += argmax(out, oi, g * c->columns, c->columns) == argmax(tgt, ti, g * c->columns, c->columns);
-            break;
-        case DLC_COUNT_ABOVE: *sum += (value(out, oi, g) > c->cut) == (value(tgt, ti, g) > c->cut); break;
-        case DLC_COUNT_SQUARED: {
-            double d = value(out, oi, g) - value(tgt, ti, g);
-            *sum += d * d;
-            break;
-        }
-        case DLC_COUNT_ABSOLUTE: *sum += fabs(value(out, oi, g) - value(tgt, ti, g)); break;
-        }
-    }
+    for (int64_t g = 0; g < c->items; g++) *sum += dlc_count_item(c, out, tgt, g);
 }
 
 dlc_count dlc_metric_count(const dlc_model *m, dlc_metric_kind metric, int64_t n) {

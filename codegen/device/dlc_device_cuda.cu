@@ -22,6 +22,7 @@
 extern "C" {
 #include "dlc_comm.h"
 #include "dlc_device.h"
+#include "dlc_count_item.h"
 [[noreturn]] void dlc_die(int code, const char *fmt, ...);
 }
 
@@ -301,45 +302,11 @@ extern "C" int dlc_device_allreduce_sum(float *buf, int64_t n) {
 
 /* ---- Metrics ------------------------------------------------------------------------------ */
 
-__device__ double dlc_count_value(const void *p, int i32, int64_t i) {
-    return i32 ? (double)((const int32_t *)p)[i] : (double)((const float *)p)[i];
-}
-
-/* dlc_metrics.c's argmax: the first index of the largest value; NaN never wins. */
-__device__ int64_t dlc_count_argmax(const void *p, int i32, int64_t start, int64_t n) {
-    int64_t best = 0;
-    double bv = dlc_count_value(p, i32, start);
-    for (int64_t k = 1; k < n; k++) {
-        double v = dlc_count_value(p, i32, start + k);
-        if (v > bv || (isnan(bv) && !isnan(v))) best = k, bv = v;
-    }
-    return best;
-}
-
 /* One block: each thread adds its strided share of the items in order, a fixed tree adds the
  * threads' sums, and thread 0 adds the batch's total to *sum (no atomics: the same bits each run). */
 __global__ void dlc_count_kernel(dlc_count c, const void *out, const void *tgt, double *sum) {
     double part = 0.0;
-    for (int64_t g = threadIdx.x; g < c.items; g += blockDim.x) {
-        switch (c.kind) {
-        case DLC_COUNT_ARGMAX:
-            part += (double)dlc_count_argmax(out, c.output_i32, g * c.columns, c.columns) == dlc_count_value(tgt, c.target_i32, g);
-            break;
-        case DLC_COUNT_ARGMAX_ONEHOT:
-            part += dlc_count_argmax(out, c.output_i32, g * c.columns, c.columns) ==
-                    dlc_count_argmax(tgt, c.target_i32, g * c.columns, c.columns);
-            break;
-        case DLC_COUNT_ABOVE:
-            part += (dlc_count_value(out, c.output_i32, g) > c.cut) == (dlc_count_value(tgt, c.target_i32, g) > c.cut);
-            break;
-        case DLC_COUNT_SQUARED: {
-            double d = dlc_count_value(out, c.output_i32, g) - dlc_count_value(tgt, c.target_i32, g);
-            part += d * d;
-            break;
-        }
-        case DLC_COUNT_ABSOLUTE: part += fabs(dlc_count_value(out, c.output_i32, g) - dlc_count_value(tgt, c.target_i32, g)); break;
-        }
-    }
+    for (int64_t g = threadIdx.x; g < c.items; g += blockDim.x) part += dlc_count_item(&c, out, tgt, g);
     double total = dlc_block_reduce(part, dlc_sum_op(), 0.0);
     if (threadIdx.x == 0) *sum += total;
 }
