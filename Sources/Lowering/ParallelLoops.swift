@@ -3,7 +3,7 @@
 /// runs one contiguous range of `axis`, and call it through the runtime when
 /// `dlc_parallel_parts(work)` says the work pays on more than one thread (the trainer has
 /// several and the work reaches the runtime's minimum, `ParallelLoops.minimumWork` unless
-/// $DLC_PARALLEL_MIN_WORK sets another); otherwise the kernel runs inline as before.
+/// $DLC_PARALLEL_MIN_WORK sets another); otherwise the kernel runs whole on the calling thread.
 ///
 /// Results are the same at every thread count: an elementwise kernel computes each element
 /// as one thread would, and a kernel that sums over the rows is split along its columns, so

@@ -49,8 +49,7 @@ final class CKernelFunctionsTests: XCTestCase {
             }
             for f in fs where f.head.contains("__attribute__((noinline))") {
                 XCTAssertTrue(f.body.contains("for ("), "\(url.lastPathComponent): \(f.name) has no loop")
-                XCTAssertTrue(text.contains(" \(f.name)(s);") || text.contains(" \(f.name)((void *)s, 0, "),
-                              "\(url.lastPathComponent): \(f.name) is never called")
+                XCTAssertTrue(text.contains(" \(f.name)(s"), "\(url.lastPathComponent): \(f.name) is never called")
             }
         }
         XCTAssertGreaterThan(checked, 100, "too few entries found: the golden files moved?")

@@ -69,48 +69,64 @@ public struct CPrinter {
     /// Prints kernel `k`'s function, unless `functions` already holds the same one, and says
     /// how to call it; nil for a kernel without loops (a BLAS call, a memcpy), printed inline.
     ///
-    /// A split kernel's function is a chunk function (`dlc_chunk_fn`: its split axis from
-    /// `begin_` to `end_`), called through `dlc_parallel_for` or, on one thread, over the whole
-    /// axis; any other kernel's takes the step alone. They are kept out of line: the C
-    /// optimiser's time grows faster than the size of the function it works on (LeNet's train
-    /// step, all kernels inline, spent 1 s in loop vectorisation alone), while a call costs a
-    /// few nanoseconds a kernel.
+    /// The function takes the step and a pointer for each buffer the kernel reads or writes,
+    /// so that its text does not depend on where the entry's memory plan put them: sgd, eval
+    /// and predict then mostly call the functions train printed. The pointers are `restrict`
+    /// when no two of them share memory (the memory plan never overlaps buffers one kernel
+    /// uses; only an alias and its root can), which spares the loops run-time overlap tests.
+    /// A split kernel's function also takes the range of its split axis, and a chunk function
+    /// (`NAME_chunk`, a `dlc_chunk_fn` taking the pointers as an array) calls it from
+    /// `dlc_parallel_for`. They are kept out of line: the C optimiser's time grows faster than
+    /// the size of the function it works on (LeNet's train step, all kernels inline, spent 1 s
+    /// in loop vectorisation alone), while a call costs a few nanoseconds a kernel.
     func kernelFunction(_ name: String, index: Int, _ e: Entry, _ k: Kernel, _ kernels: CKernels,
                         _ functions: inout KernelFunctions, _ w: inout CWriter) -> KernelCall? {
         let split = ParallelLoops.split(k.body)
+        let direct = Set(k.body.access.reads + k.body.access.writes)
+        let buffers = e.buffers.filter { direct.contains($0.id) }
+        let restrict = Set(buffers.map { e.root($0.id) }).count == buffers.count ? "restrict " : ""
         var code = CWriter()
         code.indented { code in
-            var body = CEntryPrinter(entry: e, kernels: kernels, w: code, calls: [])
-            if split != nil {
-                body.w.line("const dlc_step *const s = (const dlc_step *)step_;")
-                body.w.line("(void)part_;")
-            }
-            body.declare(e.buffers.filter { e.buffersReached(by: k).contains($0.id) })
+            code.line("const int64_t n = s->n;")
+            code.line("(void)n;")
             var printer = kernels
             printer.splitAxis = split?.axis
-            printer.emit(k.body, into: &body.w)
-            code = body.w
+            printer.emit(k.body, into: &code)
         }
         guard code.text.contains("for (") else { return nil }
-        let signature = split == nil ? "(const dlc_step *s)" : "(void *step_, int64_t begin_, int64_t end_, int part_)"
+        let parameters = ["const dlc_step *s"] + buffers.map { "\(C.type($0.type.dtype)) *\(restrict)const \($0.name)" }
+            + (split != nil ? ["int64_t begin_", "int64_t end_"] : [])
+        let signature = "(" + parameters.joined(separator: ", ") + ")"
         let key = signature + "\n" + code.text
-        if let existing = functions.names[key] { return KernelCall(function: existing, split: split) }
+        if let existing = functions.names[key] { return KernelCall(function: existing, arguments: buffers.map(\.name), split: split) }
         functions.names[key] = name
         var about = "Kernel \(index) of entry '\(e.kind.rawValue)'"
-        if let split { about += ", on the trainer's threads: its \(split.axis == 0 ? "rows" : "columns") begin_ to end_ (of \(split.extent))" }
+        if let split { about += ", its \(split.axis == 0 ? "rows" : "columns") begin_ to end_ (of \(split.extent)): \(name)_chunk runs it on the trainer's threads" }
         if let node = k.node { w.line(C.comment(program.graph.irLine(node))) }
         w.line(C.comment(about + "."))
         w.line("static __attribute__((noinline)) void \(name)\(signature) {")
         w.append(code.text)
         w.line("}")
         w.line()
-        return KernelCall(function: name, split: split)
+        if split != nil {
+            w.line(C.comment("A chunk of kernel \(index) (dlc_chunk_fn): args_ holds the step, then " + buffers.map(\.name).joined(separator: ", ") + "."))
+            w.open("static void \(name)_chunk(void *args_, int64_t begin_, int64_t end_, int part_)")
+            w.line("void *const *const p_ = (void *const *)args_;")
+            w.line("(void)part_;")
+            let arguments = ["(const dlc_step *)p_[0]"] + buffers.enumerated().map { "(\(C.type($1.type.dtype)) *)p_[\($0 + 1)]" }
+            w.line("\(name)(" + (arguments + ["begin_", "end_"]).joined(separator: ", ") + ");")
+            w.close()
+            w.line()
+        }
+        return KernelCall(function: name, arguments: buffers.map(\.name), split: split)
     }
 }
 
-/// How an entry runs one of its kernels: the function printed for it, and its split.
+/// How an entry runs one of its kernels: the function printed for it, the buffers it is
+/// given (after the step), and its split.
 struct KernelCall {
     let function: String
+    let arguments: [String]
     let split: ParallelSplit?
 }
 
@@ -134,19 +150,8 @@ struct CEntryPrinter: EntryPrinter {
         w.line("exit(1);")
     }
 
-    /// `float *h = (float *)(arena + 2048 * n);` and friends: a pointer for each buffer that
-    /// the code printed here uses (a kernel with a function of its own declares its own).
+    /// `float *h = (float *)(arena + 2048 * n);` and friends: every buffer as a pointer.
     mutating func prologue(_ buffers: [Buffer]) {
-        var needed = Set(entry.outputs + (entry.loss.map { [$0] } ?? []))
-        for (i, k) in entry.kernels.enumerated() where i >= calls.count || calls[i] == nil {
-            needed.formUnion(entry.buffersReached(by: k))
-        }
-        for id in needed { var b = id; while case .alias(let r) = entry.buffer(b).storage { b = r; needed.insert(b) } }
-        declare(buffers.filter { needed.contains($0.id) })
-    }
-
-    /// Declares `buffers`, after `n` and `arena`.
-    mutating func declare(_ buffers: [Buffer]) {
         w.line("const int64_t n = s->n;")
         w.line("char *const arena = (char *)s->arena;")
         w.line("(void)n; (void)arena;")
@@ -171,14 +176,16 @@ struct CEntryPrinter: EntryPrinter {
         guard index < calls.count, let call = calls[index] else {
             return w.block("") { w in kernels.emit(k.body, into: &w) }
         }
-        guard let split = call.split else { return w.line("\(call.function)(s);") }
+        let arguments = ["s"] + call.arguments
+        guard let split = call.split else { return w.line("\(call.function)(" + arguments.joined(separator: ", ") + ");") }
         // On the trainer's threads when they are several and the work pays; else on this one.
         w.block("") { w in
             w.line("const int parts_ = dlc_parallel_parts((int64_t)\(C.size(split.work)));")
             w.block("if (parts_ > 1)") { w in
-                w.line("dlc_parallel_for(\(C.size(split.extent)), parts_, \(call.function), (void *)s);")
+                w.line("void *const args_[] = {" + arguments.map { "(void *)\($0)" }.joined(separator: ", ") + "};")
+                w.line("dlc_parallel_for(\(C.size(split.extent)), parts_, \(call.function)_chunk, (void *)args_);")
             }
-            w.block("else") { w in w.line("\(call.function)((void *)s, 0, \(C.size(split.extent)), 0);") }
+            w.block("else") { w in w.line("\(call.function)(" + (arguments + ["0", C.size(split.extent)]).joined(separator: ", ") + ");") }
         }
     }
 

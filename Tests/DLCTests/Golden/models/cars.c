@@ -11,14 +11,9 @@
 
 /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const fc1_bias, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    (void)n;
     if ((int64_t)n * 16 * 1 <= 16384) {
         float tile_[16];
         for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
@@ -47,14 +42,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %pred: f32[N,1] = linear %6, %fc2.weight, %fc2.bias   @9:16 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const fc2_weight, float *restrict const fc2_bias, float *restrict const t6, float *restrict const pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 16 <= 16384) {
         float tile_[16];
         for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 16 + p];
@@ -81,13 +71,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %8: f32 = mse %pred, %y   @11:14 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -97,16 +83,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t9, float *restrict const t12, float *restrict const d_pred, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[1] */
+    (void)n;
     memset(d_fc2_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -119,13 +98,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %14: f32[N,16] = matmul %d.pred, %fc2.weight   @9:16 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const fc2_weight, float *restrict const d_pred, float *restrict const t14) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    (void)n;
     if ((int64_t)n * 16 * 1 <= 16384) {
         for (int64_t r = 0; r < n; r++) {
             float acc_[16] = {0};
@@ -147,13 +122,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %d.fc2.weight: f32[1,16] = matmul %d.pred, %6 {transpose_a: true}   @9:16 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const t6, float *restrict const d_pred, float *restrict const d_fc2_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc2_weight = s->grads[2];  /* f32[1,16] */
+    (void)n;
     if ((int64_t)1 * 16 * n <= 16384) {
         float sums_[16] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -178,14 +149,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %17: f32[N,16] = relu_grad %14, %6   @9:20 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const t6, float *restrict const t14, float *restrict const t17, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
-    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[16] */
+    (void)n;
     memset(d_fc1_bias, 0, sizeof(float) * 16);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -199,13 +165,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %d.fc1.weight: f32[16,1] = matmul %17, %x {transpose_a: true}   @9:20 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const x, float *restrict const t17, float *restrict const d_fc1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[16,1] */
+    (void)n;
     if ((int64_t)16 * 1 * n <= 16384) {
         float sums_[16] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -229,17 +191,33 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const d_fc2_weight = s->grads[2];  /* f32[1,16] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[1] */
+    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[16,1] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %pred: f32[N,1] = linear %6, %fc2.weight, %fc2.bias   @9:16 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, pred);
 
     /* %8: f32 = mse %pred, %y   @11:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t8);
 
     /* %12: f32 = div %11, %10   @11:14 */
     {
@@ -247,54 +225,28 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t9, t12, d_pred, d_fc2_bias);
 
     /* %14: f32[N,16] = matmul %d.pred, %fc2.weight   @9:16 */
-    train_step_k5(s);
+    train_step_k5(s, fc2_weight, d_pred, t14);
 
     /* %d.fc2.weight: f32[1,16] = matmul %d.pred, %6 {transpose_a: true}   @9:16 */
-    train_step_k6(s);
+    train_step_k6(s, t6, d_pred, d_fc2_weight);
 
     /* %17: f32[N,16] = relu_grad %14, %6   @9:20 */
-    train_step_k7(s);
+    train_step_k7(s, t6, t14, t17, d_fc1_bias);
 
     /* %d.fc1.weight: f32[16,1] = matmul %17, %x {transpose_a: true}   @9:20 */
-    train_step_k8(s);
+    train_step_k8(s, x, t17, d_fc1_weight);
 
     return t8[0];
 }
 
-/* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
-/* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
-    memset(d_fc2_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
-            d_pred[i0 + i1] = v_;
-            d_fc2_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc2.weight: f32[1,16] = matmul %d.pred, %6 {transpose_a: true}   @9:16 */
 /* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s, float *restrict const fc2_weight, float *restrict const t6, float *restrict const d_pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 16 * n <= 16384) {
         float sums_[16] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -317,36 +269,11 @@ static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     }
 }
 
-/* %17: f32[N,16] = relu_grad %14, %6   @9:20 */
-/* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
-    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
-    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[16] */
-    memset(d_fc1_bias, 0, sizeof(float) * 16);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t14[i0 * 16 + i1] : 0.0f);
-            t17[i0 * 16 + i1] = v_;
-            d_fc1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc1.weight: f32[16,1] = matmul %17, %x {transpose_a: true}   @9:20 */
 /* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const t17) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
-    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
+    (void)n;
     if ((int64_t)16 * 1 * n <= 16384) {
         float sums_[16] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -367,12 +294,9 @@ static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
 
 /* %fc1.bias: f32[16] = param fc1.bias   @6:11 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const fc1_bias, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
     }
@@ -380,12 +304,9 @@ static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
 
 /* %fc2.bias: f32[1] = param fc2.bias   @7:11 */
 /* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
@@ -396,17 +317,31 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
+    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %pred: f32[N,1] = linear %6, %fc2.weight, %fc2.bias   @9:16 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, pred);
 
     /* %8: f32 = mse %pred, %y   @11:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t8);
 
     /* %12: f32 = div %11, %10   @11:14 */
     {
@@ -414,25 +349,25 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
-    sgd_step_k4(s);
+    train_step_k4(s, y, pred, t9, t12, d_pred, d_fc2_bias);
 
     /* %14: f32[N,16] = matmul %d.pred, %fc2.weight   @9:16 */
-    train_step_k5(s);
+    train_step_k5(s, fc2_weight, d_pred, t14);
 
     /* %d.fc2.weight: f32[1,16] = matmul %d.pred, %6 {transpose_a: true}   @9:16 */
-    sgd_step_k6(s);
+    sgd_step_k6(s, fc2_weight, t6, d_pred);
 
     /* %17: f32[N,16] = relu_grad %14, %6   @9:20 */
-    sgd_step_k7(s);
+    train_step_k7(s, t6, t14, t17, d_fc1_bias);
 
     /* %d.fc1.weight: f32[16,1] = matmul %17, %x {transpose_a: true}   @9:20 */
-    sgd_step_k8(s);
+    sgd_step_k8(s, x, fc1_weight, t17);
 
     /* %fc1.bias: f32[16] = param fc1.bias   @6:11 */
-    sgd_step_k9(s);
+    sgd_step_k9(s, fc1_bias, d_fc1_bias);
 
     /* %fc2.bias: f32[1] = param fc2.bias   @7:11 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, fc2_bias, d_fc2_bias);
 
     return t8[0];
 }
@@ -442,17 +377,24 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %pred: f32[N,1] = linear %6, %fc2.weight, %fc2.bias   @9:16 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, pred);
 
     /* %8: f32 = mse %pred, %y   @11:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t8);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t8[0];
@@ -463,13 +405,19 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %pred: f32[N,1] = linear %6, %fc2.weight, %fc2.bias   @9:16 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, pred);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

@@ -11,14 +11,9 @@
 
 /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const fc1_bias, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
+    (void)n;
     if ((int64_t)n * 64 * 64 <= 16384) {
         float tile_[4096];
         for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 64; q++) tile_[p * 64 + q] = fc1_weight[q * 64 + p];
@@ -47,14 +42,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const fc2_weight, float *restrict const fc2_bias, float *restrict const t6, float *restrict const logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 64 <= 16384) {
         float tile_[1024] = {0};
         for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 64 + p];
@@ -83,14 +73,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %8: f32 = softmax_cross_entropy %logits, %y   @11:14 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8, float *restrict const t8_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
-    float *const t8 = (float *)(arena + (320 * n));  /* f32 */
-    float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -109,17 +94,10 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @11:14 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
-    float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -130,15 +108,18 @@ static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then y, logits, t8_probs, d_logits. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %11: f32[N,64] = matmul %d.logits, %fc2.weight   @9:18 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const fc2_weight, float *restrict const d_logits, float *restrict const t11) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
+    (void)n;
     if ((int64_t)n * 64 * 10 <= 16384) {
         for (int64_t r = 0; r < n; r++) {
             float acc_[64] = {0};
@@ -160,13 +141,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %d.fc2.weight: f32[10,64] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const t6, float *restrict const d_logits, float *restrict const d_fc2_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_fc2_weight = s->grads[2];  /* f32[10,64] */
+    (void)n;
     if ((int64_t)10 * 64 * n <= 16384) {
         float sums_[640] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -191,12 +168,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %d.fc2.bias: f32[10] = sum_to %d.logits   @9:18 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const d_logits, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
@@ -206,17 +180,10 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 }
 
 /* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
-/* Kernel 7 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 64). */
-static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 7 of entry 'train', its columns begin_ to end_ (of 64): train_step_k7_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const t6, float *restrict const t11, float *restrict const t14, float *restrict const d_fc1_bias, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
-    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
-    float *const t14 = (float *)(arena + (704 * n + 64));  /* f32[N,64] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[64] */
+    (void)n;
     memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -228,15 +195,18 @@ static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 7 (dlc_chunk_fn): args_ holds the step, then t6, t11, t14, d_fc1_bias. */
+static void train_step_k7_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k7((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.fc1.weight: f32[64,64] = matmul %14, %x {transpose_a: true}   @9:22 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const x, float *restrict const t14, float *restrict const d_fc1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const t14 = (float *)(arena + (704 * n + 64));  /* f32[N,64] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[64,64] */
+    (void)n;
     if ((int64_t)64 * 64 * n <= 16384) {
         for (int64_t r = 0; r < 64; r++) {
             float acc_[64] = {0};
@@ -261,63 +231,77 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (320 * n));  /* f32 */
+    float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
+    float *const d_fc2_weight = s->grads[2];  /* f32[10,64] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    float *const t14 = (float *)(arena + (704 * n + 64));  /* f32[N,64] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[64,64] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[64] */
 
     /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, logits);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @11:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, logits, t8, t8_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @11:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t8_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, y, logits, t8_probs, d_logits, 0, n);
         }
     }
 
     /* %11: f32[N,64] = matmul %d.logits, %fc2.weight   @9:18 */
-    train_step_k4(s);
+    train_step_k4(s, fc2_weight, d_logits, t11);
 
     /* %d.fc2.weight: f32[10,64] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
-    train_step_k5(s);
+    train_step_k5(s, t6, d_logits, d_fc2_weight);
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @9:18 */
-    train_step_k6(s);
+    train_step_k6(s, d_logits, d_fc2_bias);
 
     /* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(64, parts_, train_step_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t11, (void *)t14, (void *)d_fc1_bias};
+            dlc_parallel_for(64, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7((void *)s, 0, 64, 0);
+            train_step_k7(s, t6, t11, t14, d_fc1_bias, 0, 64);
         }
     }
 
     /* %d.fc1.weight: f32[64,64] = matmul %14, %x {transpose_a: true}   @9:22 */
-    train_step_k8(s);
+    train_step_k8(s, x, t14, d_fc1_weight);
 
     return t8[0];
 }
 
 /* %d.fc2.weight: f32[10,64] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const fc2_weight, float *restrict const t6, float *restrict const d_logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)10 * 64 * n <= 16384) {
         float sums_[640] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -340,54 +324,11 @@ static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     }
 }
 
-/* %d.fc2.bias: f32[10] = sum_to %d.logits   @9:18 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_fc2_bias = (float *)(arena + (704 * n + 64));  /* f32[10] */
-    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-        }
-    }
-}
-
-/* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
-/* Kernel 7 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 64). */
-static __attribute__((noinline)) void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
-    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
-    float *const t14 = (float *)(arena + (704 * n + 128));  /* f32[N,64] */
-    float *const d_fc1_bias = (float *)(arena + (960 * n + 128));  /* f32[64] */
-    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = begin_; i1 < end_; i1++) {
-            const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
-            t14[i0 * 64 + i1] = v_;
-            d_fc1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc1.weight: f32[64,64] = matmul %14, %x {transpose_a: true}   @9:22 */
 /* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const t14) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
-    float *const t14 = (float *)(arena + (704 * n + 128));  /* f32[N,64] */
+    (void)n;
     if ((int64_t)64 * 64 * n <= 16384) {
         for (int64_t r = 0; r < 64; r++) {
             float acc_[64] = {0};
@@ -409,12 +350,9 @@ static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
 
 /* %fc1.bias: f32[64] = param fc1.bias   @6:11 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const fc1_bias, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
-    float *const d_fc1_bias = (float *)(arena + (960 * n + 128));  /* f32[64] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 64; i0++) {
         fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
     }
@@ -422,12 +360,9 @@ static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
 
 /* %fc2.bias: f32[10] = param fc2.bias   @7:11 */
 /* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const d_fc2_bias = (float *)(arena + (704 * n + 64));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
@@ -438,69 +373,81 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (320 * n));  /* f32 */
+    float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
+    float *const d_fc2_bias = (float *)(arena + (704 * n + 64));  /* f32[10] */
+    float *const t14 = (float *)(arena + (704 * n + 128));  /* f32[N,64] */
+    float *const d_fc1_bias = (float *)(arena + (960 * n + 128));  /* f32[64] */
 
     /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, logits);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @11:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, logits, t8, t8_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @11:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t8_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, y, logits, t8_probs, d_logits, 0, n);
         }
     }
 
     /* %11: f32[N,64] = matmul %d.logits, %fc2.weight   @9:18 */
-    train_step_k4(s);
+    train_step_k4(s, fc2_weight, d_logits, t11);
 
     /* %d.fc2.weight: f32[10,64] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, fc2_weight, t6, d_logits);
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @9:18 */
-    sgd_step_k6(s);
+    train_step_k6(s, d_logits, d_fc2_bias);
 
     /* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(64, parts_, sgd_step_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t11, (void *)t14, (void *)d_fc1_bias};
+            dlc_parallel_for(64, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            sgd_step_k7((void *)s, 0, 64, 0);
+            train_step_k7(s, t6, t11, t14, d_fc1_bias, 0, 64);
         }
     }
 
     /* %d.fc1.weight: f32[64,64] = matmul %14, %x {transpose_a: true}   @9:22 */
-    sgd_step_k8(s);
+    sgd_step_k8(s, x, fc1_weight, t14);
 
     /* %fc1.bias: f32[64] = param fc1.bias   @6:11 */
-    sgd_step_k9(s);
+    sgd_step_k9(s, fc1_bias, d_fc1_bias);
 
     /* %fc2.bias: f32[10] = param fc2.bias   @7:11 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, fc2_bias, d_fc2_bias);
 
     return t8[0];
 }
 
 /* %8: f32 = softmax_cross_entropy %logits, %y   @11:14 */
 /* Kernel 2 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
-    float *const t8 = (float *)(arena + (320 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -520,17 +467,24 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
     float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (320 * n));  /* f32 */
 
     /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, logits);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @11:14 */
-    eval_with_targets_k2(s);
+    eval_with_targets_k2(s, y, logits, t8);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t8[0];
@@ -541,13 +495,19 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
     float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
 
     /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, logits);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
 }

@@ -11,11 +11,9 @@
 
 /* %x: f32[N,1,8,8] = input x   @4:12 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x_padded) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (100 * n); i0++) {
         x_padded[i0] = 0.0f;
     }
@@ -23,12 +21,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %x: f32[N,1,8,8] = input x   @4:12 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const x, float *restrict const x_padded) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1,8,8] */
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
+    (void)n;
     float *restrict const to_ = x_padded;
     const float *restrict const from_ = x;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -42,12 +37,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %x: f32[N,1,8,8] = input x   @4:12 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const x_padded, float *restrict const x_cols) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
-    float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
+    (void)n;
     float *restrict const to_ = x_cols;
     const float *restrict const from_ = x_padded;
     for (int64_t i0 = 0; i0 < 1; i0++) {
@@ -67,14 +59,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const c1_bias, float *restrict const t13_gemm, float *restrict const t13, float *restrict const t14) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
+    (void)n;
     memset(t14, 0, sizeof(float) * 16);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -91,29 +78,19 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const t14, float *restrict const t14_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
-    float *const t14_2 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t14_2[i0] = (t14[i0] / (float)((64 * s->global_n)));
     }
 }
 
 /* %16: f32[N,16,8,8] = sub %13, %15   @11:30 */
-/* Kernel 7 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 7 of entry 'train', its rows begin_ to end_ (of N): train_step_k7_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const t13, float *restrict const t15, float *restrict const t16, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t14_2 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
-    float *const t15 = (float *)t14_2;  /* f32[16,1,1] */
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
@@ -123,15 +100,18 @@ static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 7 (dlc_chunk_fn): args_ holds the step, then t13, t15, t16. */
+static void train_step_k7_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k7((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %17: f32[N,16,8,8] = square %16   @11:30 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const t16, float *restrict const t17, float *restrict const t18) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t18 = (float *)(arena + (10944 * n));  /* f32[16] */
+    (void)n;
     memset(t18, 0, sizeof(float) * 16);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -148,12 +128,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %18: f32[16] = mean %17 {axes: [0, 2, 3], keepdim: false}   @11:30 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t18, float *restrict const t18_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t18 = (float *)(arena + (10944 * n));  /* f32[16] */
-    float *const t18_2 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t18_2[i0] = (t18[i0] / (float)((64 * s->global_n)));
     }
@@ -161,12 +138,9 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
 
 /* %24: f32[16] = add %22, %23   @11:30 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const t18_2, float *restrict const t24) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t18_2 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
-    float *const t24 = (float *)(arena + (10944 * n));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t24[i0] = (t18_2[i0] + 1e-05f);
     }
@@ -174,12 +148,9 @@ static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
 
 /* %25: f32[16] = pow %24 {exponent: -0.5}   @11:30 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const t24, float *restrict const t25) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t24 = (float *)(arena + (10944 * n));  /* f32[16] */
-    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t25[i0] = powf(t24[i0], -0.5f);
     }
@@ -187,33 +158,19 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 
 /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const bn1_weight, float *restrict const t25, float *restrict const t26) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
-    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t26[i0] = (bn1_weight[i0] * t25[i0]);
     }
 }
 
 /* %30: f32[N,16,8,8] = add %28, %29   @11:30 */
-/* Kernel 14 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k14(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 14 of entry 'train', its rows begin_ to end_ (of N): train_step_k14_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const t16, float *restrict const t27, float *restrict const t28, float *restrict const t29, float *restrict const t30, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
-    float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
-    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
@@ -223,17 +180,18 @@ static __attribute__((noinline)) void train_step_k14(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 14 (dlc_chunk_fn): args_ holds the step, then t16, t27, t28, t29, t30. */
+static void train_step_k14_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k14((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %35: f32[16] = add %32, %34   @11:30 */
 /* Kernel 15 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s, float *restrict const bn1_running_mean, float *restrict const t14_2, float *restrict const t32, float *restrict const t34, float *restrict const t35) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
-    float *const t14_2 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
-    float *const t32 = (float *)(arena + 0);  /* f32[16] */
-    float *const t34 = (float *)(arena + 0);  /* f32[16] */
-    float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t35[i0] = ((bn1_running_mean[i0] * 0.9f) + (t14_2[i0] * 0.1f));
     }
@@ -241,45 +199,36 @@ static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
 
 /* %43: f32[16] = add %41, %42   @11:30 */
 /* Kernel 17 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const bn1_running_var, float *restrict const t18_2, float *restrict const t40, float *restrict const t41, float *restrict const t42, float *restrict const t43) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
-    float *const t18_2 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
-    float *const t40 = (float *)(arena + (10944 * n + 64));  /* f32 */
-    float *const t41 = (float *)(arena + 0);  /* f32[16] */
-    float *const t42 = (float *)(arena + 0);  /* f32[16] */
-    float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t43[i0] = ((bn1_running_var[i0] * 0.9f) + (t18_2[i0] * t40[0]));
     }
 }
 
 /* %46: f32[N,16,8,8] = relu %30   @11:25 */
-/* Kernel 19 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
-static __attribute__((noinline)) void train_step_k19(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 19 of entry 'train', its rows begin_ to end_ (of 1024*N): train_step_k19_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k19(const dlc_step *s, float *restrict const t30, float *restrict const t46, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t46[i0] = dlc_relu(t30[i0]);
     }
 }
 
+/* A chunk of kernel 19 (dlc_chunk_fn): args_ holds the step, then t30, t46. */
+static void train_step_k19_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k19((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
 /* Kernel 20 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k20(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k20(const dlc_step *s, float *restrict const t46, float *restrict const h1, int32_t *restrict const h1_argmax) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
-    int32_t *const h1_argmax = (int32_t *)(arena + (16064 * n + 448));  /* i32[N,16,4,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (16 * n); i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             for (int64_t i2 = 0; i2 < 4; i2++) {
@@ -302,11 +251,9 @@ static __attribute__((noinline)) void train_step_k20(const dlc_step *s) {
 
 /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
 /* Kernel 21 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s, float *restrict const h1_padded) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (576 * n); i0++) {
         h1_padded[i0] = 0.0f;
     }
@@ -314,12 +261,9 @@ static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
 
 /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
 /* Kernel 22 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s, float *restrict const h1, float *restrict const h1_padded) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
-    float *const h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    (void)n;
     float *restrict const to_ = h1_padded;
     const float *restrict const from_ = h1;
     for (int64_t i0 = 0; i0 < (16 * n); i0++) {
@@ -333,12 +277,9 @@ static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
 
 /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
 /* Kernel 23 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s, float *restrict const h1_padded, float *restrict const h1_cols) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *const h1_cols = (float *)(arena + (17088 * n + 448));  /* f32[144,N,16] */
+    (void)n;
     float *restrict const to_ = h1_cols;
     const float *restrict const from_ = h1_padded;
     for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -357,16 +298,10 @@ static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
 }
 
 /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
-/* Kernel 25 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k25(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 25 of entry 'train', its rows begin_ to end_ (of N): train_step_k25_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const c2_bias, float *restrict const t48_gemm, float *restrict const t48, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
-    float *const t48_gemm = (float *)(arena + (10944 * n + 448));  /* f32[32,N,16] */
-    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 16; i2++) {
@@ -376,15 +311,18 @@ static __attribute__((noinline)) void train_step_k25(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 25 (dlc_chunk_fn): args_ holds the step, then c2_bias, t48_gemm, t48. */
+static void train_step_k25_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k25((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
 /* Kernel 26 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k26(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k26(const dlc_step *s, float *restrict const t48, float *restrict const h2, int32_t *restrict const h2_argmax) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
-    float *const h2 = (float *)(arena + (15040 * n + 448));  /* f32[N,32,2,2] */
-    int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (32 * n); i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             for (int64_t i2 = 0; i2 < 2; i2++) {
@@ -407,15 +345,9 @@ static __attribute__((noinline)) void train_step_k26(const dlc_step *s) {
 
 /* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
 /* Kernel 27 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k27(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k27(const dlc_step *s, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const t50, float *restrict const logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
-    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
-    float *const h2 = (float *)(arena + (15040 * n + 448));  /* f32[N,32,2,2] */
-    float *const t50 = (float *)h2;  /* f32[N,128] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 128 <= 16384) {
         float tile_[2048] = {0};
         for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 128 + p];
@@ -444,14 +376,9 @@ static __attribute__((noinline)) void train_step_k27(const dlc_step *s) {
 
 /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
 /* Kernel 28 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k28(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k28(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t52, float *restrict const t52_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t52 = (float *)(arena + (10944 * n + 64));  /* f32 */
-    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -470,18 +397,10 @@ static __attribute__((noinline)) void train_step_k28(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
-/* Kernel 31 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k31(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 31 of entry 'train', its rows begin_ to end_ (of N): train_step_k31_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k31(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t52_probs, float *restrict const t38_share, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
-    float *const t38_share = (float *)(arena + (10944 * n + 64));  /* f32 */
-    float *const d_logits = (float *)(arena + (28416 * n + 512));  /* f32[N,10] */
+    (void)n;
     const float scale_ = t38_share[0] / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -492,14 +411,18 @@ static __attribute__((noinline)) void train_step_k31(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 31 (dlc_chunk_fn): args_ holds the step, then y, logits, t52_probs, t38_share, d_logits. */
+static void train_step_k31_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k31((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
 /* Kernel 34 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k34(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k34(const dlc_step *s, float *restrict const d_logits, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (28416 * n + 512));  /* f32[N,10] */
-    float *const d_fc_bias = s->grads[7];  /* f32[10] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
@@ -510,14 +433,9 @@ static __attribute__((noinline)) void train_step_k34(const dlc_step *s) {
 
 /* %58: f32[N,32,4,4] = max_pool2d_grad %48, %d.h2 {kernel: 2, stride: 2, padding: 0}   @12:14 */
 /* Kernel 35 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k35(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k35(const dlc_step *s, int32_t *restrict const h2_argmax, float *restrict const d_h2, float *restrict const t58) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
-    float *const t54 = (float *)(arena + (28480 * n + 512));  /* f32[N,128] */
-    float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
-    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
+    (void)n;
     memset(t58, 0, sizeof(float) * (512 * n));
     for (int64_t i0 = 0; i0 < (32 * n); i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -528,14 +446,9 @@ static __attribute__((noinline)) void train_step_k35(const dlc_step *s) {
 
 /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
 /* Kernel 36 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k36(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k36(const dlc_step *s, float *restrict const t48, float *restrict const t58, float *restrict const t59, float *restrict const d_c2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
-    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
-    float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
-    float *const d_c2_bias = s->grads[5];  /* f32[32] */
+    (void)n;
     memset(d_c2_bias, 0, sizeof(float) * 32);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
@@ -551,15 +464,10 @@ static __attribute__((noinline)) void train_step_k36(const dlc_step *s) {
 }
 
 /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
-/* Kernel 37 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 32). */
-static __attribute__((noinline)) void train_step_k37(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 37 of entry 'train', its rows begin_ to end_ (of 32): train_step_k37_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k37(const dlc_step *s, float *restrict const t59, float *restrict const t59_cm, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
-    float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 16; i2++) {
@@ -569,13 +477,18 @@ static __attribute__((noinline)) void train_step_k37(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 37 (dlc_chunk_fn): args_ holds the step, then t59, t59_cm. */
+static void train_step_k37_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k37((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
 /* Kernel 39 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k39(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k39(const dlc_step *s, float *restrict const d_h1_padded) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (576 * n); i0++) {
         d_h1_padded[i0] = 0.0f;
     }
@@ -583,12 +496,9 @@ static __attribute__((noinline)) void train_step_k39(const dlc_step *s) {
 
 /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
 /* Kernel 40 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k40(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k40(const dlc_step *s, float *restrict const d_h1_cols, float *restrict const d_h1_padded) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    (void)n;
     const int64_t to_at_[9] = {0, 1, 2, 6, 7, 8, 12, 13, 14};
     const int64_t from_at_[9] = {0, (16 * n), (32 * n), (48 * n), (64 * n), (80 * n), (96 * n), (112 * n), (128 * n)};
     for (int64_t t_ = 0; t_ < 9; t_++) {
@@ -608,12 +518,9 @@ static __attribute__((noinline)) void train_step_k40(const dlc_step *s) {
 
 /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
 /* Kernel 41 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k41(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k41(const dlc_step *s, float *restrict const d_h1_padded, float *restrict const d_h1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
+    (void)n;
     float *restrict const to_ = d_h1;
     const float *restrict const from_ = d_h1_padded;
     for (int64_t i0 = 0; i0 < (16 * n); i0++) {
@@ -627,13 +534,9 @@ static __attribute__((noinline)) void train_step_k41(const dlc_step *s) {
 
 /* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
 /* Kernel 43 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k43(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k43(const dlc_step *s, int32_t *restrict const h1_argmax, float *restrict const d_h1, float *restrict const t63) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const h1_argmax = (int32_t *)(arena + (16064 * n + 448));  /* i32[N,16,4,4] */
-    float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
-    float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    (void)n;
     memset(t63, 0, sizeof(float) * (1024 * n));
     for (int64_t i0 = 0; i0 < (16 * n); i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -644,15 +547,9 @@ static __attribute__((noinline)) void train_step_k43(const dlc_step *s) {
 
 /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
 /* Kernel 44 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k44(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k44(const dlc_step *s, float *restrict const t30, float *restrict const t63, float *restrict const t65, float *restrict const t66, float *restrict const t67) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t66 = (float *)(arena + (31040 * n + 512));  /* f32[N,16,8,8] */
-    float *const t67 = (float *)(arena + (10944 * n + 64));  /* f32[16,1,1] */
+    (void)n;
     memset(t67, 0, sizeof(float) * 16);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -669,14 +566,9 @@ static __attribute__((noinline)) void train_step_k44(const dlc_step *s) {
 
 /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
 /* Kernel 45 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k45(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k45(const dlc_step *s, float *restrict const t16, float *restrict const t66, float *restrict const t70, float *restrict const t71) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t66 = (float *)(arena + (31040 * n + 512));  /* f32[N,16,8,8] */
-    float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t71 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
+    (void)n;
     memset(t71, 0, sizeof(float) * 16);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -693,14 +585,9 @@ static __attribute__((noinline)) void train_step_k45(const dlc_step *s) {
 
 /* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
 /* Kernel 46 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k46(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k46(const dlc_step *s, float *restrict const t25, float *restrict const t72, float *restrict const d_bn1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    float *const t71 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
-    float *const t72 = (float *)t71;  /* f32[16] */
-    float *const d_bn1_weight = s->grads[2];  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         d_bn1_weight[i0] = (t72[i0] * t25[i0]);
     }
@@ -708,17 +595,9 @@ static __attribute__((noinline)) void train_step_k46(const dlc_step *s) {
 
 /* %78: f32[16] = mul %74, %77   @11:30 */
 /* Kernel 49 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k49(const dlc_step *s, float *restrict const bn1_weight, float *restrict const t24, float *restrict const t72_total, float *restrict const t74, float *restrict const t75, float *restrict const t77, float *restrict const t78) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
-    float *const t24 = (float *)(arena + (10944 * n));  /* f32[16] */
-    float *const t72_total = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    float *const t74 = (float *)(arena + 0);  /* f32[16] */
-    float *const t75 = (float *)(arena + 0);  /* f32[16] */
-    float *const t77 = (float *)(arena + 0);  /* f32[16] */
-    float *const t78 = (float *)(arena + (40256 * n + 512));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t78[i0] = ((t72_total[i0] * bn1_weight[i0]) * (powf(t24[i0], -1.5f) * -0.5f));
     }
@@ -726,13 +605,9 @@ static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
 
 /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
 /* Kernel 50 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k50(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k50(const dlc_step *s, float *restrict const t79, float *restrict const t81) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t78 = (float *)(arena + (40256 * n + 512));  /* f32[16] */
-    float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
-    float *const t81 = (float *)(arena + (10944 * n));  /* f32[1,16,1,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t81[i0] = (t79[i0] / (float)((64 * s->global_n)));
     }
@@ -740,21 +615,9 @@ static __attribute__((noinline)) void train_step_k50(const dlc_step *s) {
 
 /* %86: f32[N,16,8,8] = add %69, %85 */
 /* Kernel 51 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k51(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k51(const dlc_step *s, float *restrict const t16, float *restrict const t27, float *restrict const t66, float *restrict const t69, float *restrict const t81, float *restrict const t82, float *restrict const t84, float *restrict const t85, float *restrict const t86, float *restrict const t87) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
-    float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t66 = (float *)(arena + (31040 * n + 512));  /* f32[N,16,8,8] */
-    float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t81 = (float *)(arena + (10944 * n));  /* f32[1,16,1,1] */
-    float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t87 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
+    (void)n;
     memset(t87, 0, sizeof(float) * 16);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -771,12 +634,9 @@ static __attribute__((noinline)) void train_step_k51(const dlc_step *s) {
 
 /* %88: f32[16,1,1] = neg %87   @11:30 */
 /* Kernel 53 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k53(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k53(const dlc_step *s, float *restrict const t87, float *restrict const t88) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t87 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
-    float *const t88 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t88[i0] = (-t87[i0]);
     }
@@ -784,14 +644,9 @@ static __attribute__((noinline)) void train_step_k53(const dlc_step *s) {
 
 /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
 /* Kernel 54 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k54(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k54(const dlc_step *s, float *restrict const t90, float *restrict const t91) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t88 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
-    float *const t89 = (float *)t88;  /* f32[16] */
-    float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
-    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t91[i0] = (t90[i0] / (float)((64 * s->global_n)));
     }
@@ -799,15 +654,9 @@ static __attribute__((noinline)) void train_step_k54(const dlc_step *s) {
 
 /* %93: f32[N,16,8,8] = add %86, %92 */
 /* Kernel 55 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k55(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k55(const dlc_step *s, float *restrict const t86, float *restrict const t91, float *restrict const t92, float *restrict const t93, float *restrict const d_c1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
-    float *const t92 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const d_c1_bias = s->grads[1];  /* f32[16] */
+    (void)n;
     memset(d_c1_bias, 0, sizeof(float) * 16);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -823,15 +672,10 @@ static __attribute__((noinline)) void train_step_k55(const dlc_step *s) {
 }
 
 /* %93: f32[N,16,8,8] = add %86, %92 */
-/* Kernel 56 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 16). */
-static __attribute__((noinline)) void train_step_k56(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 56 of entry 'train', its rows begin_ to end_ (of 16): train_step_k56_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k56(const dlc_step *s, float *restrict const t93, float *restrict const t93_cm, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t93_cm = (float *)(arena + (2752 * n));  /* f32[16,N,8,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
@@ -841,59 +685,131 @@ static __attribute__((noinline)) void train_step_k56(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 56 (dlc_chunk_fn): args_ holds the step, then t93, t93_cm. */
+static void train_step_k56_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k56((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* Entry 'train': arena 40256*N + 576 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1,8,8] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[16,1,3,3] */
+    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
+    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
+    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
+    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
     int32_t *const bn1_num_batches_tracked = (int32_t *)s->state[2];  /* i32 */
     float *const c2_weight = (float *)s->params[4];  /* f32[32,16,3,3] */
+    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
     float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
+    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
     float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
+    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
     float *const t14_2 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    float *const t15 = (float *)t14_2;  /* f32[16,1,1] */
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t18 = (float *)(arena + (10944 * n));  /* f32[16] */
     float *const t18_2 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    float *const t24 = (float *)(arena + (10944 * n));  /* f32[16] */
+    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
+    float *const t27 = (float *)t26;  /* f32[16,1,1] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
+    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t32 = (float *)(arena + 0);  /* f32[16] */
+    float *const t34 = (float *)(arena + 0);  /* f32[16] */
     float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
     float *const t37 = (float *)(arena + 0);  /* f32 */
     float *const t39 = (float *)(arena + 0);  /* f32 */
     float *const t40 = (float *)(arena + (10944 * n + 64));  /* f32 */
+    float *const t41 = (float *)(arena + 0);  /* f32[16] */
+    float *const t42 = (float *)(arena + 0);  /* f32[16] */
     float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
     int32_t *const t45 = (int32_t *)(arena + (10944 * n + 128));  /* i32 */
+    float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
+    int32_t *const h1_argmax = (int32_t *)(arena + (16064 * n + 448));  /* i32[N,16,4,4] */
+    float *const h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
     float *const h1_cols = (float *)(arena + (17088 * n + 448));  /* f32[144,N,16] */
     float *const t48_gemm = (float *)(arena + (10944 * n + 448));  /* f32[32,N,16] */
+    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
     float *const h2 = (float *)(arena + (15040 * n + 448));  /* f32[N,32,2,2] */
+    int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
     float *const t50 = (float *)h2;  /* f32[N,128] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const t52 = (float *)(arena + (10944 * n + 64));  /* f32 */
+    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
     float *const t52_share = (float *)(arena + (28416 * n + 448));  /* f32 */
     float *const t38_share = (float *)(arena + (10944 * n + 64));  /* f32 */
     float *const d_logits = (float *)(arena + (28416 * n + 512));  /* f32[N,10] */
     float *const t54 = (float *)(arena + (28480 * n + 512));  /* f32[N,128] */
     float *const d_fc_weight = s->grads[6];  /* f32[10,128] */
+    float *const d_fc_bias = s->grads[7];  /* f32[10] */
+    float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
+    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
+    float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
     float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
     float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
     float *const d_c2_weight = s->grads[4];  /* f32[32,16,3,3] */
+    float *const d_c2_bias = s->grads[5];  /* f32[32] */
+    float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t66 = (float *)(arena + (31040 * n + 512));  /* f32[N,16,8,8] */
     float *const t67 = (float *)(arena + (10944 * n + 64));  /* f32[16,1,1] */
     float *const d_bn1_bias = (float *)t67;  /* f32[16] */
+    float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
     float *const t71 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
     float *const t72 = (float *)t71;  /* f32[16] */
+    float *const d_bn1_weight = s->grads[2];  /* f32[16] */
     float *const t72_total = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    float *const t74 = (float *)(arena + 0);  /* f32[16] */
+    float *const t75 = (float *)(arena + 0);  /* f32[16] */
+    float *const t77 = (float *)(arena + 0);  /* f32[16] */
+    float *const t78 = (float *)(arena + (40256 * n + 512));  /* f32[16] */
+    float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
+    float *const t81 = (float *)(arena + (10944 * n));  /* f32[1,16,1,1] */
+    float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
     float *const t87 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
+    float *const t88 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
+    float *const t89 = (float *)t88;  /* f32[16] */
+    float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
+    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
+    float *const t92 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
     float *const t93_cm = (float *)(arena + (2752 * n));  /* f32[16,N,8,8] */
     float *const d_c1_weight = s->grads[0];  /* f32[16,1,3,3] */
+    float *const d_c1_bias = s->grads[1];  /* f32[16] */
     float *const d_bn1_bias_2 = s->grads[3];  /* f32[16] */
     float *const bn1_running_mean_next = (float *)s->state[0];  /* f32[16] */
     float *const bn1_running_var_next = (float *)s->state[1];  /* f32[16] */
     int32_t *const bn1_num_batches_tracked_next = (int32_t *)s->state[2];  /* i32 */
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k0(s);
+    train_step_k0(s, x_padded);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k1(s);
+    train_step_k1(s, x, x_padded);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k2(s);
+    train_step_k2(s, x_padded, x_cols);
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
@@ -901,10 +817,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
-    train_step_k4(s);
+    train_step_k4(s, c1_bias, t13_gemm, t13, t14);
 
     /* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
-    train_step_k5(s);
+    train_step_k5(s, t14, t14_2);
 
     /* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
     {
@@ -915,18 +831,19 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t13, (void *)t15, (void *)t16};
+            dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7((void *)s, 0, n, 0);
+            train_step_k7(s, t13, t15, t16, 0, n);
         }
     }
 
     /* %17: f32[N,16,8,8] = square %16   @11:30 */
-    train_step_k8(s);
+    train_step_k8(s, t16, t17, t18);
 
     /* %18: f32[16] = mean %17 {axes: [0, 2, 3], keepdim: false}   @11:30 */
-    train_step_k9(s);
+    train_step_k9(s, t18, t18_2);
 
     /* %22: f32[16] = if_training %18, %bn1.running_var   @11:30 */
     {
@@ -934,27 +851,28 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %24: f32[16] = add %22, %23   @11:30 */
-    train_step_k11(s);
+    train_step_k11(s, t18_2, t24);
 
     /* %25: f32[16] = pow %24 {exponent: -0.5}   @11:30 */
-    train_step_k12(s);
+    train_step_k12(s, t24, t25);
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
-    train_step_k13(s);
+    train_step_k13(s, bn1_weight, t25, t26);
 
     /* %30: f32[N,16,8,8] = add %28, %29   @11:30 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k14, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t16, (void *)t27, (void *)t28, (void *)t29, (void *)t30};
+            dlc_parallel_for(n, parts_, train_step_k14_chunk, (void *)args_);
         }
         else {
-            train_step_k14((void *)s, 0, n, 0);
+            train_step_k14(s, t16, t27, t28, t29, t30, 0, n);
         }
     }
 
     /* %35: f32[16] = add %32, %34   @11:30 */
-    train_step_k15(s);
+    train_step_k15(s, bn1_running_mean, t14_2, t32, t34, t35);
 
     /* %40: f32 = div %37, %39   @11:30 */
     {
@@ -962,7 +880,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %43: f32[16] = add %41, %42   @11:30 */
-    train_step_k17(s);
+    train_step_k17(s, bn1_running_var, t18_2, t40, t41, t42, t43);
 
     /* %45: i32 = add %bn1.num_batches_tracked, %44   @11:30 */
     {
@@ -973,24 +891,25 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((1024 * n), parts_, train_step_k19, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t30, (void *)t46};
+            dlc_parallel_for((1024 * n), parts_, train_step_k19_chunk, (void *)args_);
         }
         else {
-            train_step_k19((void *)s, 0, (1024 * n), 0);
+            train_step_k19(s, t30, t46, 0, (1024 * n));
         }
     }
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k20(s);
+    train_step_k20(s, t46, h1, h1_argmax);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k21(s);
+    train_step_k21(s, h1_padded);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k22(s);
+    train_step_k22(s, h1, h1_padded);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k23(s);
+    train_step_k23(s, h1_padded, h1_cols);
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
@@ -1001,21 +920,22 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k25, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c2_bias, (void *)t48_gemm, (void *)t48};
+            dlc_parallel_for(n, parts_, train_step_k25_chunk, (void *)args_);
         }
         else {
-            train_step_k25((void *)s, 0, n, 0);
+            train_step_k25(s, c2_bias, t48_gemm, t48, 0, n);
         }
     }
 
     /* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    train_step_k26(s);
+    train_step_k26(s, t48, h2, h2_argmax);
 
     /* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
-    train_step_k27(s);
+    train_step_k27(s, fc_weight, fc_bias, t50, logits);
 
     /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    train_step_k28(s);
+    train_step_k28(s, y, logits, t52, t52_probs);
 
     /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
     {
@@ -1031,10 +951,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k31, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t52_probs, (void *)t38_share, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k31_chunk, (void *)args_);
         }
         else {
-            train_step_k31((void *)s, 0, n, 0);
+            train_step_k31(s, y, logits, t52_probs, t38_share, d_logits, 0, n);
         }
     }
 
@@ -1049,22 +970,23 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
-    train_step_k34(s);
+    train_step_k34(s, d_logits, d_fc_bias);
 
     /* %58: f32[N,32,4,4] = max_pool2d_grad %48, %d.h2 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    train_step_k35(s);
+    train_step_k35(s, h2_argmax, d_h2, t58);
 
     /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
-    train_step_k36(s);
+    train_step_k36(s, t48, t58, t59, d_c2_bias);
 
     /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(32, parts_, train_step_k37, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t59, (void *)t59_cm};
+            dlc_parallel_for(32, parts_, train_step_k37_chunk, (void *)args_);
         }
         else {
-            train_step_k37((void *)s, 0, 32, 0);
+            train_step_k37(s, t59, t59_cm, 0, 32);
         }
     }
 
@@ -1074,13 +996,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k39(s);
+    train_step_k39(s, d_h1_padded);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k40(s);
+    train_step_k40(s, d_h1_cols, d_h1_padded);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k41(s);
+    train_step_k41(s, d_h1_padded, d_h1);
 
     /* %d.c2.weight: f32[32,16,3,3] = conv2d_weight_grad %h1, %59 {stride: 1, padding: 1}   @12:25 */
     {
@@ -1088,16 +1010,16 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k43(s);
+    train_step_k43(s, h1_argmax, d_h1, t63);
 
     /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-    train_step_k44(s);
+    train_step_k44(s, t30, t63, t65, t66, t67);
 
     /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
-    train_step_k45(s);
+    train_step_k45(s, t16, t66, t70, t71);
 
     /* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
-    train_step_k46(s);
+    train_step_k46(s, t25, t72, d_bn1_weight);
 
     /* %72: f32[16] = reshape %71   @11:30 */
     {
@@ -1110,13 +1032,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %78: f32[16] = mul %74, %77   @11:30 */
-    train_step_k49(s);
+    train_step_k49(s, bn1_weight, t24, t72_total, t74, t75, t77, t78);
 
     /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
-    train_step_k50(s);
+    train_step_k50(s, t79, t81);
 
     /* %86: f32[N,16,8,8] = add %69, %85 */
-    train_step_k51(s);
+    train_step_k51(s, t16, t27, t66, t69, t81, t82, t84, t85, t86, t87);
 
     /* %87: f32[16,1,1] = sum_to %86   @11:30 */
     {
@@ -1124,22 +1046,23 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %88: f32[16,1,1] = neg %87   @11:30 */
-    train_step_k53(s);
+    train_step_k53(s, t87, t88);
 
     /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
-    train_step_k54(s);
+    train_step_k54(s, t90, t91);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
-    train_step_k55(s);
+    train_step_k55(s, t86, t91, t92, t93, d_c1_bias);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(16, parts_, train_step_k56, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t93, (void *)t93_cm};
+            dlc_parallel_for(16, parts_, train_step_k56_chunk, (void *)args_);
         }
         else {
-            train_step_k56((void *)s, 0, 16, 0);
+            train_step_k56(s, t93, t93_cm, 0, 16);
         }
     }
 
@@ -1172,16 +1095,10 @@ static float train_step(const dlc_step *s) {
 }
 
 /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
-/* Kernel 4 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 4 of entry 'sgd', its rows begin_ to end_ (of N): sgd_step_k4_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s, float *restrict const c1_bias, float *restrict const t13_gemm, float *restrict const t13, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
@@ -1191,14 +1108,18 @@ static __attribute__((noinline)) void sgd_step_k4(void *step_, int64_t begin_, i
     }
 }
 
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then c1_bias, t13_gemm, t13. */
+static void sgd_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    sgd_step_k4((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const t13, float *restrict const t14) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -1212,50 +1133,28 @@ static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] /= (float)(64 * n);
 }
 
-/* %16: f32[N,16,8,8] = sub %13, %15   @11:30 */
-/* Kernel 6 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
-    float *const t15 = (float *)t14;  /* f32[16,1,1] */
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                t16[i0 * 1024 + i1 * 64 + i2] = (t13[i0 * 1024 + i1 * 64 + i2] - t15[i1]);
-            }
-        }
-    }
-}
-
 /* %17: f32[N,16,8,8] = square %16   @11:30 */
-/* Kernel 7 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
-static __attribute__((noinline)) void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 7 of entry 'sgd', its rows begin_ to end_ (of 1024*N): sgd_step_k7_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s, float *restrict const t16, float *restrict const t17, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t17[i0] = (t16[i0] * t16[i0]);
     }
 }
 
+/* A chunk of kernel 7 (dlc_chunk_fn): args_ holds the step, then t16, t17. */
+static void sgd_step_k7_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    sgd_step_k7((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %18: f32[16] = mean %17 {axes: [0, 2, 3], keepdim: false}   @11:30 */
 /* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s, float *restrict const t17, float *restrict const t18) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t18 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -1271,41 +1170,19 @@ static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
 
 /* %24: f32[16] = add %22, %23   @11:30 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const t18, float *restrict const t24) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t18 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
-    float *const t24 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t24[i0] = (t18[i0] + 1e-05f);
     }
 }
 
-/* %25: f32[16] = pow %24 {exponent: -0.5}   @11:30 */
-/* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t24 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
-    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        t25[i0] = powf(t24[i0], -0.5f);
-    }
-}
-
 /* %35: f32[16] = add %32, %34   @11:30 */
 /* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const bn1_running_mean, float *restrict const t14, float *restrict const t32, float *restrict const t34, float *restrict const t35) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
-    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
-    float *const t32 = (float *)(arena + 0);  /* f32[16] */
-    float *const t34 = (float *)(arena + 0);  /* f32[16] */
-    float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t35[i0] = ((bn1_running_mean[i0] * 0.9f) + (t14[i0] * 0.1f));
     }
@@ -1313,60 +1190,19 @@ static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
 
 /* %43: f32[16] = add %41, %42   @11:30 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const bn1_running_var, float *restrict const t18, float *restrict const t40, float *restrict const t41, float *restrict const t42, float *restrict const t43) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
-    float *const t18 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
-    float *const t40 = (float *)(arena + (10944 * n));  /* f32 */
-    float *const t41 = (float *)(arena + 0);  /* f32[16] */
-    float *const t42 = (float *)(arena + 0);  /* f32[16] */
-    float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t43[i0] = ((bn1_running_var[i0] * 0.9f) + (t18[i0] * t40[0]));
     }
 }
 
-/* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-/* Kernel 26 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k26(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t52 = (float *)(arena + (10944 * n));  /* f32 */
-    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const float *const z_ = logits + i0 * 10;
-        float m_ = -INFINITY;
-        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-        float sum_ = 0.0f;
-        float *const p_ = t52_probs + i0 * 10;
-        for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-        const float inv_ = 1.0f / sum_;
-        for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
-        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-    }
-    t52[0] = (float)(acc_ / (double)n);
-}
-
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
-/* Kernel 27 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 27 of entry 'sgd', its rows begin_ to end_ (of N): sgd_step_k27_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t52_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (28416 * n + 448));  /* f32[N,10] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -1377,167 +1213,18 @@ static __attribute__((noinline)) void sgd_step_k27(void *step_, int64_t begin_, 
     }
 }
 
-/* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
-/* Kernel 30 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k30(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (28416 * n + 448));  /* f32[N,10] */
-    float *const d_fc_bias = (float *)(arena + (28992 * n + 448));  /* f32[10] */
-    for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            d_fc_bias[i1] += d_logits[i0 * 10 + i1];
-        }
-    }
-}
-
-/* %58: f32[N,32,4,4] = max_pool2d_grad %48, %d.h2 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-/* Kernel 31 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k31(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
-    float *const t54 = (float *)(arena + (28480 * n + 448));  /* f32[N,128] */
-    float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
-    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
-    memset(t58, 0, sizeof(float) * (512 * n));
-    for (int64_t i0 = 0; i0 < (32 * n); i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            t58[i0 * 16 + h2_argmax[i0 * 4 + i1]] += d_h2[i0 * 4 + i1];
-        }
-    }
-}
-
-/* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
-/* Kernel 32 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k32(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
-    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
-    float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
-    float *const d_c2_bias = (float *)(arena + (31040 * n + 512));  /* f32[32] */
-    memset(d_c2_bias, 0, sizeof(float) * 32);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            float acc0_ = 0.0f;
-            for (int64_t i2 = 0; i2 < 16; i2++) {
-                const float v_ = (t48[i0 * 512 + i1 * 16 + i2] > 0.0f ? t58[i0 * 512 + i1 * 16 + i2] : 0.0f);
-                t59[i0 * 512 + i1 * 16 + i2] = v_;
-                acc0_ += v_;
-            }
-            d_c2_bias[i1] += acc0_;
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 36 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    const int64_t to_at_[9] = {0, 1, 2, 6, 7, 8, 12, 13, 14};
-    const int64_t from_at_[9] = {0, (16 * n), (32 * n), (48 * n), (64 * n), (80 * n), (96 * n), (112 * n), (128 * n)};
-    for (int64_t t_ = 0; t_ < 9; t_++) {
-        float *restrict const to_ = d_h1_padded + to_at_[t_];
-        const float *restrict const from_ = d_h1_cols + from_at_[t_];
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
-                    }
-                }
-            }
-        }
-    }
-}
-
-/* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-/* Kernel 40 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t66 = (float *)(arena + (31040 * n + 640));  /* f32[N,16,8,8] */
-    float *const t67 = (float *)(arena + (40256 * n + 640));  /* f32[16,1,1] */
-    memset(t67, 0, sizeof(float) * 16);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            float acc0_ = 0.0f;
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                const float v_ = (t63[i0 * 1024 + i1 * 64 + i2] * (float)(t30[i0 * 1024 + i1 * 64 + i2] > 0.0f));
-                t66[i0 * 1024 + i1 * 64 + i2] = v_;
-                acc0_ += v_;
-            }
-            t67[i1] += acc0_;
-        }
-    }
-}
-
-/* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
-/* Kernel 41 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k41(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t66 = (float *)(arena + (31040 * n + 640));  /* f32[N,16,8,8] */
-    float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t71 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
-    memset(t71, 0, sizeof(float) * 16);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            float acc0_ = 0.0f;
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                const float v_ = (t66[i0 * 1024 + i1 * 64 + i2] * t16[i0 * 1024 + i1 * 64 + i2]);
-                t70[i0 * 1024 + i1 * 64 + i2] = v_;
-                acc0_ += v_;
-            }
-            t71[i1] += acc0_;
-        }
-    }
-}
-
-/* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
-/* Kernel 42 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    float *const t71 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
-    float *const t72 = (float *)t71;  /* f32[16] */
-    float *const d_bn1_weight = (float *)(arena + (40256 * n + 768));  /* f32[16] */
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        d_bn1_weight[i0] = (t72[i0] * t25[i0]);
-    }
+/* A chunk of kernel 27 (dlc_chunk_fn): args_ holds the step, then y, logits, t52_probs, d_logits. */
+static void sgd_step_k27_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    sgd_step_k27((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %78: f32[16] = mul %74, %77   @11:30 */
 /* Kernel 43 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k43(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k43(const dlc_step *s, float *restrict const bn1_weight, float *restrict const t24, float *restrict const t72, float *restrict const t74, float *restrict const t75, float *restrict const t77, float *restrict const t78) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
-    float *const t24 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
-    float *const t71 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
-    float *const t72 = (float *)t71;  /* f32[16] */
-    float *const t74 = (float *)(arena + 0);  /* f32[16] */
-    float *const t75 = (float *)(arena + 0);  /* f32[16] */
-    float *const t77 = (float *)(arena + 0);  /* f32[16] */
-    float *const t78 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t78[i0] = ((t72[i0] * bn1_weight[i0]) * (powf(t24[i0], -1.5f) * -0.5f));
     }
@@ -1545,110 +1232,29 @@ static __attribute__((noinline)) void sgd_step_k43(const dlc_step *s) {
 
 /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
 /* Kernel 44 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k44(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k44(const dlc_step *s, float *restrict const t79, float *restrict const t81) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t78 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
-    float *const t81 = (float *)(arena + (10944 * n + 128));  /* f32[1,16,1,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t81[i0] = (t79[i0] / (float)((64 * n)));
     }
 }
 
-/* %86: f32[N,16,8,8] = add %69, %85 */
-/* Kernel 45 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k45(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
-    float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t66 = (float *)(arena + (31040 * n + 640));  /* f32[N,16,8,8] */
-    float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t81 = (float *)(arena + (10944 * n + 128));  /* f32[1,16,1,1] */
-    float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t87 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
-    memset(t87, 0, sizeof(float) * 16);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            float acc0_ = 0.0f;
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                const float v_ = ((t66[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + (t81[i1] * (t16[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
-                t86[i0 * 1024 + i1 * 64 + i2] = v_;
-                acc0_ += v_;
-            }
-            t87[i1] += acc0_;
-        }
-    }
-}
-
-/* %88: f32[16,1,1] = neg %87   @11:30 */
-/* Kernel 46 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k46(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t87 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
-    float *const t88 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        t88[i0] = (-t87[i0]);
-    }
-}
-
 /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
 /* Kernel 47 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k47(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k47(const dlc_step *s, float *restrict const t90, float *restrict const t91) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t88 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
-    float *const t89 = (float *)t88;  /* f32[16] */
-    float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
-    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t91[i0] = (t90[i0] / (float)((64 * n)));
     }
 }
 
-/* %93: f32[N,16,8,8] = add %86, %92 */
-/* Kernel 48 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k48(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
-    float *const t92 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const d_c1_bias = (float *)(arena + (10944 * n + 128));  /* f32[16] */
-    memset(d_c1_bias, 0, sizeof(float) * 16);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            float acc0_ = 0.0f;
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                const float v_ = (t86[i0 * 1024 + i1 * 64 + i2] + t91[i1]);
-                t93[i0 * 1024 + i1 * 64 + i2] = v_;
-                acc0_ += v_;
-            }
-            d_c1_bias[i1] += acc0_;
-        }
-    }
-}
-
 /* %c1.bias: f32[16] = param c1.bias   @6:11 */
 /* Kernel 55 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s, float *restrict const c1_bias, float *restrict const d_c1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const d_c1_bias = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         c1_bias[i0] = (c1_bias[i0] - (s->lr * d_c1_bias[i0]));
     }
@@ -1656,12 +1262,9 @@ static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
 
 /* %bn1.weight: f32[16] = param bn1.weight   @7:11 */
 /* Kernel 56 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s, float *restrict const bn1_weight, float *restrict const d_bn1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
-    float *const d_bn1_weight = (float *)(arena + (40256 * n + 768));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         bn1_weight[i0] = (bn1_weight[i0] - (s->lr * d_bn1_weight[i0]));
     }
@@ -1669,12 +1272,9 @@ static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
 
 /* %bn1.bias: f32[16] = param bn1.bias   @7:11 */
 /* Kernel 57 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k57(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k57(const dlc_step *s, float *restrict const bn1_bias, float *restrict const d_bn1_bias_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
-    float *const d_bn1_bias_2 = (float *)(arena + (40256 * n + 704));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         bn1_bias[i0] = (bn1_bias[i0] - (s->lr * d_bn1_bias_2[i0]));
     }
@@ -1682,12 +1282,9 @@ static __attribute__((noinline)) void sgd_step_k57(const dlc_step *s) {
 
 /* %c2.bias: f32[32] = param c2.bias   @8:11 */
 /* Kernel 58 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k58(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k58(const dlc_step *s, float *restrict const c2_bias, float *restrict const d_c2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
-    float *const d_c2_bias = (float *)(arena + (31040 * n + 512));  /* f32[32] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 32; i0++) {
         c2_bias[i0] = (c2_bias[i0] - (s->lr * d_c2_bias[i0]));
     }
@@ -1695,12 +1292,9 @@ static __attribute__((noinline)) void sgd_step_k58(const dlc_step *s) {
 
 /* %fc.bias: f32[10] = param fc.bias   @9:11 */
 /* Kernel 59 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k59(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k59(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
-    float *const d_fc_bias = (float *)(arena + (28992 * n + 448));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -1711,43 +1305,111 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1,8,8] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[16,1,3,3] */
+    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
+    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
+    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
+    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
     int32_t *const bn1_num_batches_tracked = (int32_t *)s->state[2];  /* i32 */
     float *const c2_weight = (float *)s->params[4];  /* f32[32,16,3,3] */
+    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
     float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
+    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
     float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
+    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
+    float *const t15 = (float *)t14;  /* f32[16,1,1] */
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t18 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    float *const t24 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
+    float *const t27 = (float *)t26;  /* f32[16,1,1] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
+    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t32 = (float *)(arena + 0);  /* f32[16] */
+    float *const t34 = (float *)(arena + 0);  /* f32[16] */
     float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
     float *const t37 = (float *)(arena + 0);  /* f32 */
     float *const t39 = (float *)(arena + 0);  /* f32 */
     float *const t40 = (float *)(arena + (10944 * n));  /* f32 */
+    float *const t41 = (float *)(arena + 0);  /* f32[16] */
+    float *const t42 = (float *)(arena + 0);  /* f32[16] */
     float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
     int32_t *const t45 = (int32_t *)(arena + (10944 * n + 64));  /* i32 */
+    float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
+    int32_t *const h1_argmax = (int32_t *)(arena + (16064 * n + 448));  /* i32[N,16,4,4] */
+    float *const h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
     float *const h1_cols = (float *)(arena + (17088 * n + 448));  /* f32[144,N,16] */
     float *const t48_gemm = (float *)(arena + (10944 * n + 448));  /* f32[32,N,16] */
+    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
     float *const h2 = (float *)(arena + (15040 * n + 448));  /* f32[N,32,2,2] */
+    int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
     float *const t50 = (float *)h2;  /* f32[N,128] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const t52 = (float *)(arena + (10944 * n));  /* f32 */
+    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (28416 * n + 448));  /* f32[N,10] */
     float *const t54 = (float *)(arena + (28480 * n + 448));  /* f32[N,128] */
+    float *const d_fc_bias = (float *)(arena + (28992 * n + 448));  /* f32[10] */
+    float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
+    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
+    float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
     float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
     float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
+    float *const d_c2_bias = (float *)(arena + (31040 * n + 512));  /* f32[32] */
+    float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t66 = (float *)(arena + (31040 * n + 640));  /* f32[N,16,8,8] */
     float *const t67 = (float *)(arena + (40256 * n + 640));  /* f32[16,1,1] */
     float *const d_bn1_bias = (float *)t67;  /* f32[16] */
+    float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t71 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
+    float *const t72 = (float *)t71;  /* f32[16] */
+    float *const d_bn1_weight = (float *)(arena + (40256 * n + 768));  /* f32[16] */
+    float *const t74 = (float *)(arena + 0);  /* f32[16] */
+    float *const t75 = (float *)(arena + 0);  /* f32[16] */
+    float *const t77 = (float *)(arena + 0);  /* f32[16] */
+    float *const t78 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
+    float *const t81 = (float *)(arena + (10944 * n + 128));  /* f32[1,16,1,1] */
+    float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const t87 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
+    float *const t88 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
+    float *const t89 = (float *)t88;  /* f32[16] */
+    float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
+    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
+    float *const t92 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
     float *const t93_cm = (float *)(arena + (2752 * n));  /* f32[16,N,8,8] */
+    float *const d_c1_bias = (float *)(arena + (10944 * n + 128));  /* f32[16] */
     float *const d_bn1_bias_2 = (float *)(arena + (40256 * n + 704));  /* f32[16] */
     float *const bn1_running_mean_next = (float *)s->state[0];  /* f32[16] */
     float *const bn1_running_var_next = (float *)s->state[1];  /* f32[16] */
     int32_t *const bn1_num_batches_tracked_next = (int32_t *)s->state[2];  /* i32 */
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k0(s);
+    train_step_k0(s, x_padded);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k1(s);
+    train_step_k1(s, x, x_padded);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k2(s);
+    train_step_k2(s, x_padded, x_cols);
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
@@ -1758,24 +1420,26 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t13_gemm, (void *)t13};
+            dlc_parallel_for(n, parts_, sgd_step_k4_chunk, (void *)args_);
         }
         else {
-            sgd_step_k4((void *)s, 0, n, 0);
+            sgd_step_k4(s, c1_bias, t13_gemm, t13, 0, n);
         }
     }
 
     /* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, t13, t14);
 
     /* %16: f32[N,16,8,8] = sub %13, %15   @11:30 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t13, (void *)t15, (void *)t16};
+            dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            sgd_step_k6((void *)s, 0, n, 0);
+            train_step_k7(s, t13, t15, t16, 0, n);
         }
     }
 
@@ -1783,38 +1447,40 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((1024 * n), parts_, sgd_step_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t16, (void *)t17};
+            dlc_parallel_for((1024 * n), parts_, sgd_step_k7_chunk, (void *)args_);
         }
         else {
-            sgd_step_k7((void *)s, 0, (1024 * n), 0);
+            sgd_step_k7(s, t16, t17, 0, (1024 * n));
         }
     }
 
     /* %18: f32[16] = mean %17 {axes: [0, 2, 3], keepdim: false}   @11:30 */
-    sgd_step_k8(s);
+    sgd_step_k8(s, t17, t18);
 
     /* %24: f32[16] = add %22, %23   @11:30 */
-    sgd_step_k9(s);
+    sgd_step_k9(s, t18, t24);
 
     /* %25: f32[16] = pow %24 {exponent: -0.5}   @11:30 */
-    sgd_step_k10(s);
+    train_step_k12(s, t24, t25);
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
-    train_step_k13(s);
+    train_step_k13(s, bn1_weight, t25, t26);
 
     /* %30: f32[N,16,8,8] = add %28, %29   @11:30 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k14, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t16, (void *)t27, (void *)t28, (void *)t29, (void *)t30};
+            dlc_parallel_for(n, parts_, train_step_k14_chunk, (void *)args_);
         }
         else {
-            train_step_k14((void *)s, 0, n, 0);
+            train_step_k14(s, t16, t27, t28, t29, t30, 0, n);
         }
     }
 
     /* %35: f32[16] = add %32, %34   @11:30 */
-    sgd_step_k13(s);
+    sgd_step_k13(s, bn1_running_mean, t14, t32, t34, t35);
 
     /* %40: f32 = div %37, %39   @11:30 */
     {
@@ -1822,7 +1488,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %43: f32[16] = add %41, %42   @11:30 */
-    sgd_step_k15(s);
+    sgd_step_k15(s, bn1_running_var, t18, t40, t41, t42, t43);
 
     /* %45: i32 = add %bn1.num_batches_tracked, %44   @11:30 */
     {
@@ -1833,24 +1499,25 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((1024 * n), parts_, train_step_k19, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t30, (void *)t46};
+            dlc_parallel_for((1024 * n), parts_, train_step_k19_chunk, (void *)args_);
         }
         else {
-            train_step_k19((void *)s, 0, (1024 * n), 0);
+            train_step_k19(s, t30, t46, 0, (1024 * n));
         }
     }
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k20(s);
+    train_step_k20(s, t46, h1, h1_argmax);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k21(s);
+    train_step_k21(s, h1_padded);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k22(s);
+    train_step_k22(s, h1, h1_padded);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k23(s);
+    train_step_k23(s, h1_padded, h1_cols);
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
@@ -1861,30 +1528,32 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k25, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c2_bias, (void *)t48_gemm, (void *)t48};
+            dlc_parallel_for(n, parts_, train_step_k25_chunk, (void *)args_);
         }
         else {
-            train_step_k25((void *)s, 0, n, 0);
+            train_step_k25(s, c2_bias, t48_gemm, t48, 0, n);
         }
     }
 
     /* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    train_step_k26(s);
+    train_step_k26(s, t48, h2, h2_argmax);
 
     /* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
-    train_step_k27(s);
+    train_step_k27(s, fc_weight, fc_bias, t50, logits);
 
     /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    sgd_step_k26(s);
+    train_step_k28(s, y, logits, t52, t52_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k27, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t52_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, sgd_step_k27_chunk, (void *)args_);
         }
         else {
-            sgd_step_k27((void *)s, 0, n, 0);
+            sgd_step_k27(s, y, logits, t52_probs, d_logits, 0, n);
         }
     }
 
@@ -1899,22 +1568,23 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
-    sgd_step_k30(s);
+    train_step_k34(s, d_logits, d_fc_bias);
 
     /* %58: f32[N,32,4,4] = max_pool2d_grad %48, %d.h2 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    sgd_step_k31(s);
+    train_step_k35(s, h2_argmax, d_h2, t58);
 
     /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
-    sgd_step_k32(s);
+    train_step_k36(s, t48, t58, t59, d_c2_bias);
 
     /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(32, parts_, train_step_k37, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t59, (void *)t59_cm};
+            dlc_parallel_for(32, parts_, train_step_k37_chunk, (void *)args_);
         }
         else {
-            train_step_k37((void *)s, 0, 32, 0);
+            train_step_k37(s, t59, t59_cm, 0, 32);
         }
     }
 
@@ -1924,13 +1594,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k39(s);
+    train_step_k39(s, d_h1_padded);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    sgd_step_k36(s);
+    train_step_k40(s, d_h1_cols, d_h1_padded);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k41(s);
+    train_step_k41(s, d_h1_padded, d_h1);
 
     /* %d.c2.weight: f32[32,16,3,3] = conv2d_weight_grad %h1, %59 {stride: 1, padding: 1}   @12:25 */
     {
@@ -1938,43 +1608,44 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k43(s);
+    train_step_k43(s, h1_argmax, d_h1, t63);
 
     /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-    sgd_step_k40(s);
+    train_step_k44(s, t30, t63, t65, t66, t67);
 
     /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
-    sgd_step_k41(s);
+    train_step_k45(s, t16, t66, t70, t71);
 
     /* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
-    sgd_step_k42(s);
+    train_step_k46(s, t25, t72, d_bn1_weight);
 
     /* %78: f32[16] = mul %74, %77   @11:30 */
-    sgd_step_k43(s);
+    sgd_step_k43(s, bn1_weight, t24, t72, t74, t75, t77, t78);
 
     /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
-    sgd_step_k44(s);
+    sgd_step_k44(s, t79, t81);
 
     /* %86: f32[N,16,8,8] = add %69, %85 */
-    sgd_step_k45(s);
+    train_step_k51(s, t16, t27, t66, t69, t81, t82, t84, t85, t86, t87);
 
     /* %88: f32[16,1,1] = neg %87   @11:30 */
-    sgd_step_k46(s);
+    train_step_k53(s, t87, t88);
 
     /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
-    sgd_step_k47(s);
+    sgd_step_k47(s, t90, t91);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
-    sgd_step_k48(s);
+    train_step_k55(s, t86, t91, t92, t93, d_c1_bias);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(16, parts_, train_step_k56, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t93, (void *)t93_cm};
+            dlc_parallel_for(16, parts_, train_step_k56_chunk, (void *)args_);
         }
         else {
-            train_step_k56((void *)s, 0, 16, 0);
+            train_step_k56(s, t93, t93_cm, 0, 16);
         }
     }
 
@@ -2004,60 +1675,38 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %c1.bias: f32[16] = param c1.bias   @6:11 */
-    sgd_step_k55(s);
+    sgd_step_k55(s, c1_bias, d_c1_bias);
 
     /* %bn1.weight: f32[16] = param bn1.weight   @7:11 */
-    sgd_step_k56(s);
+    sgd_step_k56(s, bn1_weight, d_bn1_weight);
 
     /* %bn1.bias: f32[16] = param bn1.bias   @7:11 */
-    sgd_step_k57(s);
+    sgd_step_k57(s, bn1_bias, d_bn1_bias_2);
 
     /* %c2.bias: f32[32] = param c2.bias   @8:11 */
-    sgd_step_k58(s);
+    sgd_step_k58(s, c2_bias, d_c2_bias);
 
     /* %fc.bias: f32[10] = param fc.bias   @9:11 */
-    sgd_step_k59(s);
+    sgd_step_k59(s, fc_bias, d_fc_bias);
 
     return t52[0];
 }
 
 /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
 /* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, float *restrict const bn1_weight, float *restrict const bn1_running_var, float *restrict const t24, float *restrict const t25, float *restrict const t26) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
-    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
-    float *const t24 = (float *)(arena + 0);  /* f32[16] */
-    float *const t25 = (float *)(arena + 0);  /* f32[16] */
-    float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         t26[i0] = (bn1_weight[i0] * powf((bn1_running_var[i0] + 1e-05f), -0.5f));
     }
 }
 
 /* %46: f32[N,16,8,8] = relu %30   @11:25 */
-/* Kernel 5 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 5 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, float *restrict const c1_bias, float *restrict const t13_gemm, float *restrict const t13, float *restrict const t19, float *restrict const t20, float *restrict const t27, float *restrict const t28, float *restrict const t29, float *restrict const t30, float *restrict const t46, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
-    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
-    float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t19 = (float *)bn1_running_mean;  /* f32[16,1,1] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
-    float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
@@ -2067,14 +1716,18 @@ static __attribute__((noinline)) void eval_with_targets_k5(void *step_, int64_t 
     }
 }
 
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then c1_bias, t13_gemm, t13, t19, t20, t27, t28, t29, t30, t46. */
+static void eval_with_targets_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    eval_with_targets_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], begin_, end_);
+}
+
 /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
 /* Kernel 6 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s, float *restrict const t46, float *restrict const h1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
-    float *const h1 = (float *)(arena + (448 * n));  /* f32[N,16,4,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (16 * n); i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             for (int64_t i2 = 0; i2 < 4; i2++) {
@@ -2093,90 +1746,11 @@ static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
     }
 }
 
-/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-/* Kernel 7 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
-    for (int64_t i0 = 0; i0 < (576 * n); i0++) {
-        h1_padded[i0] = 0.0f;
-    }
-}
-
-/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-/* Kernel 8 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1 = (float *)(arena + (448 * n));  /* f32[N,16,4,4] */
-    float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
-    float *restrict const to_ = h1_padded;
-    const float *restrict const from_ = h1;
-    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
-            }
-        }
-    }
-}
-
-/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-/* Kernel 9 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
-    float *const h1_cols = (float *)(arena + (10944 * n + 64));  /* f32[144,N,16] */
-    float *restrict const to_ = h1_cols;
-    const float *restrict const from_ = h1_padded;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            for (int64_t i2 = 0; i2 < 3; i2++) {
-                for (int64_t i3 = 0; i3 < n; i3++) {
-                    for (int64_t i4 = 0; i4 < 4; i4++) {
-                        for (int64_t i5 = 0; i5 < 4; i5++) {
-                            to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
-/* Kernel 11 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
-    float *const t48_gemm = (float *)(arena + (448 * n));  /* f32[32,N,16] */
-    float *const t48 = (float *)(arena + (6848 * n + 64));  /* f32[N,32,4,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            for (int64_t i2 = 0; i2 < 16; i2++) {
-                t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
-            }
-        }
-    }
-}
-
 /* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
 /* Kernel 12 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s, float *restrict const t48, float *restrict const h2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t48 = (float *)(arena + (6848 * n + 64));  /* f32[N,32,4,4] */
-    float *const h2 = (float *)(arena + (448 * n));  /* f32[N,32,2,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (32 * n); i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             for (int64_t i2 = 0; i2 < 2; i2++) {
@@ -2195,52 +1769,11 @@ static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s) {
     }
 }
 
-/* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
-/* Kernel 13 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k13(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
-    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
-    float *const h2 = (float *)(arena + (448 * n));  /* f32[N,32,2,2] */
-    float *const t50 = (float *)h2;  /* f32[N,128] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    if ((int64_t)n * 10 * 128 <= 16384) {
-        float tile_[2048] = {0};
-        for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 128 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[16] = {0};
-            for (int64_t p = 0; p < 128; p++) {
-                const float a_ = t50[r * 128 + p];
-                const float *const b_ = tile_ + p * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = logits + r * 10;
-            #pragma omp simd
-            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);
-            }
-        }
-    }
-}
-
 /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
 /* Kernel 14 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k14(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k14(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t52) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t52 = (float *)(arena + (6848 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -2260,23 +1793,50 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1,8,8] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[16,1,3,3] */
+    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
+    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
+    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
+    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
     float *const c2_weight = (float *)s->params[4];  /* f32[32,16,3,3] */
+    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
+    float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
+    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
     float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t19 = (float *)bn1_running_mean;  /* f32[16,1,1] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t24 = (float *)(arena + 0);  /* f32[16] */
+    float *const t25 = (float *)(arena + 0);  /* f32[16] */
+    float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
+    float *const t27 = (float *)t26;  /* f32[16,1,1] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
+    float *const h1 = (float *)(arena + (448 * n));  /* f32[N,16,4,4] */
+    float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
     float *const h1_cols = (float *)(arena + (10944 * n + 64));  /* f32[144,N,16] */
     float *const t48_gemm = (float *)(arena + (448 * n));  /* f32[32,N,16] */
+    float *const t48 = (float *)(arena + (6848 * n + 64));  /* f32[N,32,4,4] */
+    float *const h2 = (float *)(arena + (448 * n));  /* f32[N,32,2,2] */
+    float *const t50 = (float *)h2;  /* f32[N,128] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const t52 = (float *)(arena + (6848 * n));  /* f32 */
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k0(s);
+    train_step_k0(s, x_padded);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k1(s);
+    train_step_k1(s, x, x_padded);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k2(s);
+    train_step_k2(s, x_padded, x_cols);
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
@@ -2284,30 +1844,31 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     }
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
-    eval_with_targets_k4(s);
+    eval_with_targets_k4(s, bn1_weight, bn1_running_var, t24, t25, t26);
 
     /* %46: f32[N,16,8,8] = relu %30   @11:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t13_gemm, (void *)t13, (void *)t19, (void *)t20, (void *)t27, (void *)t28, (void *)t29, (void *)t30, (void *)t46};
+            dlc_parallel_for(n, parts_, eval_with_targets_k5_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k5((void *)s, 0, n, 0);
+            eval_with_targets_k5(s, c1_bias, t13_gemm, t13, t19, t20, t27, t28, t29, t30, t46, 0, n);
         }
     }
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    eval_with_targets_k6(s);
+    eval_with_targets_k6(s, t46, h1);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    eval_with_targets_k7(s);
+    train_step_k21(s, h1_padded);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    eval_with_targets_k8(s);
+    train_step_k22(s, h1, h1_padded);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    eval_with_targets_k9(s);
+    train_step_k23(s, h1_padded, h1_cols);
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
@@ -2318,21 +1879,22 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c2_bias, (void *)t48_gemm, (void *)t48};
+            dlc_parallel_for(n, parts_, train_step_k25_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k11((void *)s, 0, n, 0);
+            train_step_k25(s, c2_bias, t48_gemm, t48, 0, n);
         }
     }
 
     /* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    eval_with_targets_k12(s);
+    eval_with_targets_k12(s, t48, h2);
 
     /* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
-    eval_with_targets_k13(s);
+    train_step_k27(s, fc_weight, fc_bias, t50, logits);
 
     /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    eval_with_targets_k14(s);
+    eval_with_targets_k14(s, y, logits, t52);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t52[0];
@@ -2343,22 +1905,48 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1,8,8] */
     float *const c1_weight = (float *)s->params[0];  /* f32[16,1,3,3] */
+    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
+    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
+    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
+    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
     float *const c2_weight = (float *)s->params[4];  /* f32[32,16,3,3] */
+    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
+    float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
+    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
     float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t19 = (float *)bn1_running_mean;  /* f32[16,1,1] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t24 = (float *)(arena + 0);  /* f32[16] */
+    float *const t25 = (float *)(arena + 0);  /* f32[16] */
+    float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
+    float *const t27 = (float *)t26;  /* f32[16,1,1] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
+    float *const h1 = (float *)(arena + (448 * n));  /* f32[N,16,4,4] */
+    float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
     float *const h1_cols = (float *)(arena + (10944 * n + 64));  /* f32[144,N,16] */
     float *const t48_gemm = (float *)(arena + (448 * n));  /* f32[32,N,16] */
+    float *const t48 = (float *)(arena + (6848 * n + 64));  /* f32[N,32,4,4] */
+    float *const h2 = (float *)(arena + (448 * n));  /* f32[N,32,2,2] */
+    float *const t50 = (float *)h2;  /* f32[N,128] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k0(s);
+    train_step_k0(s, x_padded);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k1(s);
+    train_step_k1(s, x, x_padded);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    train_step_k2(s);
+    train_step_k2(s, x_padded, x_cols);
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
@@ -2366,30 +1954,31 @@ static void predict(const dlc_step *s, void *const *outputs) {
     }
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
-    eval_with_targets_k4(s);
+    eval_with_targets_k4(s, bn1_weight, bn1_running_var, t24, t25, t26);
 
     /* %46: f32[N,16,8,8] = relu %30   @11:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t13_gemm, (void *)t13, (void *)t19, (void *)t20, (void *)t27, (void *)t28, (void *)t29, (void *)t30, (void *)t46};
+            dlc_parallel_for(n, parts_, eval_with_targets_k5_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k5((void *)s, 0, n, 0);
+            eval_with_targets_k5(s, c1_bias, t13_gemm, t13, t19, t20, t27, t28, t29, t30, t46, 0, n);
         }
     }
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    eval_with_targets_k6(s);
+    eval_with_targets_k6(s, t46, h1);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    eval_with_targets_k7(s);
+    train_step_k21(s, h1_padded);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    eval_with_targets_k8(s);
+    train_step_k22(s, h1, h1_padded);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    eval_with_targets_k9(s);
+    train_step_k23(s, h1_padded, h1_cols);
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
@@ -2400,18 +1989,19 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c2_bias, (void *)t48_gemm, (void *)t48};
+            dlc_parallel_for(n, parts_, train_step_k25_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k11((void *)s, 0, n, 0);
+            train_step_k25(s, c2_bias, t48_gemm, t48, 0, n);
         }
     }
 
     /* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    eval_with_targets_k12(s);
+    eval_with_targets_k12(s, t48, h2);
 
     /* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
-    eval_with_targets_k13(s);
+    train_step_k27(s, fc_weight, fc_bias, t50, logits);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
 }

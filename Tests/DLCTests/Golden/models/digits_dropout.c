@@ -10,15 +10,10 @@
 #include "dlc_model.h"
 
 /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const fc1_bias, float *restrict const t6, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
@@ -26,13 +21,18 @@ static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then fc1_bias, t6. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const t7) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    (void)n;
     const float keep_ = (float)(1.0 / (1.0 - 0.3));
     const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
     for (int64_t i0 = 0; i0 < 1; i0++) {
@@ -47,31 +47,27 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 }
 
 /* %h: f32[N,256] = mul %6, %7   @9:13 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 256*N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of 256*N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const t6, float *restrict const t7, float *restrict const h, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
-    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         h[i0] = (t6[i0] * t7[i0]);
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then t6, t7, h. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const fc2_weight, float *restrict const fc2_bias, float *restrict const h, float *restrict const logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 256 <= 16384) {
         float tile_[4096] = {0};
         for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
@@ -100,14 +96,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %10: f32 = softmax_cross_entropy %logits, %y   @12:14 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t10, float *restrict const t10_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
-    float *const t10 = (float *)(arena + (3136 * n));  /* f32 */
-    float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -126,17 +117,10 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %11   @12:14 */
-/* Kernel 6 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 6 of entry 'train', its rows begin_ to end_ (of N): train_step_k6_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t10_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
-    float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -147,14 +131,18 @@ static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then y, logits, t10_probs, d_logits. */
+static void train_step_k6_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k6((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const d_logits, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
@@ -164,19 +152,10 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
 }
 
 /* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
-/* Kernel 10 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 256). */
-static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 10 of entry 'train', its columns begin_ to end_ (of 256): train_step_k10_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const t6, float *restrict const t7, float *restrict const d_h, float *restrict const t16, float *restrict const t17, float *restrict const d_fc1_bias, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
-    float *const d_h = (float *)(arena + (3264 * n + 64));  /* f32[N,256] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[256] */
+    (void)n;
     memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -188,15 +167,18 @@ static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then t6, t7, d_h, t16, t17, d_fc1_bias. */
+static void train_step_k10_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], begin_, end_);
+}
+
 /* %d.fc1.weight: f32[256,64] = matmul %17, %x {transpose_a: true}   @9:21 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const x, float *restrict const t17, float *restrict const d_fc1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[256,64] */
+    (void)n;
     if ((int64_t)256 * 64 * n <= 16384) {
         for (int64_t r = 0; r < 256; r++) {
             float acc_[64] = {0};
@@ -222,14 +204,25 @@ static float train_step(const dlc_step *s) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[256,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
     float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
     float *const t10 = (float *)(arena + (3136 * n));  /* f32 */
+    float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
     float *const d_h = (float *)(arena + (3264 * n + 64));  /* f32[N,256] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,256] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[256,64] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[256] */
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
@@ -240,41 +233,44 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t6};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, fc1_bias, t6, 0, n);
         }
     }
 
     /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
-    train_step_k2(s);
+    train_step_k2(s, t7);
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((256 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7, (void *)h};
+            dlc_parallel_for((256 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (256 * n), 0);
+            train_step_k3(s, t6, t7, h, 0, (256 * n));
         }
     }
 
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
-    train_step_k4(s);
+    train_step_k4(s, fc2_weight, fc2_bias, h, logits);
 
     /* %10: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    train_step_k5(s);
+    train_step_k5(s, y, logits, t10, t10_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %11   @12:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t10_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, n, 0);
+            train_step_k6(s, y, logits, t10_probs, d_logits, 0, n);
         }
     }
 
@@ -289,75 +285,31 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
-    train_step_k9(s);
+    train_step_k9(s, d_logits, d_fc2_bias);
 
     /* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(256, parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7, (void *)d_h, (void *)t16, (void *)t17, (void *)d_fc1_bias};
+            dlc_parallel_for(256, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, 256, 0);
+            train_step_k10(s, t6, t7, d_h, t16, t17, d_fc1_bias, 0, 256);
         }
     }
 
     /* %d.fc1.weight: f32[256,64] = matmul %17, %x {transpose_a: true}   @9:21 */
-    train_step_k11(s);
+    train_step_k11(s, x, t17, d_fc1_weight);
 
     return t10[0];
 }
 
-/* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
-/* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
-    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
-    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-        }
-    }
-}
-
-/* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
-/* Kernel 10 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 256). */
-static __attribute__((noinline)) void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
-    float *const d_h = (float *)(arena + (3264 * n + 64));  /* f32[N,256] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    float *const d_fc1_bias = (float *)(arena + (4288 * n + 128));  /* f32[256] */
-    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = begin_; i1 < end_; i1++) {
-            const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
-            t17[i0 * 256 + i1] = v_;
-            d_fc1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc1.weight: f32[256,64] = matmul %17, %x {transpose_a: true}   @9:21 */
 /* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const t17) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[256,64] */
-    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    (void)n;
     if ((int64_t)256 * 64 * n <= 16384) {
         for (int64_t r = 0; r < 256; r++) {
             float acc_[64] = {0};
@@ -379,12 +331,9 @@ static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
 
 /* %fc1.bias: f32[256] = param fc1.bias   @6:11 */
 /* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const fc1_bias, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
-    float *const d_fc1_bias = (float *)(arena + (4288 * n + 128));  /* f32[256] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 256; i0++) {
         fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
     }
@@ -392,12 +341,9 @@ static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
 
 /* %fc2.bias: f32[10] = param fc2.bias   @7:11 */
 /* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
@@ -409,13 +355,23 @@ static float sgd_step(const dlc_step *s) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[256,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
     float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
     float *const t10 = (float *)(arena + (3136 * n));  /* f32 */
+    float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
     float *const d_h = (float *)(arena + (3264 * n + 64));  /* f32[N,256] */
+    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    float *const d_fc1_bias = (float *)(arena + (4288 * n + 128));  /* f32[256] */
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
@@ -426,41 +382,44 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t6};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, fc1_bias, t6, 0, n);
         }
     }
 
     /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
-    train_step_k2(s);
+    train_step_k2(s, t7);
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((256 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7, (void *)h};
+            dlc_parallel_for((256 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (256 * n), 0);
+            train_step_k3(s, t6, t7, h, 0, (256 * n));
         }
     }
 
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
-    train_step_k4(s);
+    train_step_k4(s, fc2_weight, fc2_bias, h, logits);
 
     /* %10: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    train_step_k5(s);
+    train_step_k5(s, y, logits, t10, t10_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %11   @12:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t10_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, n, 0);
+            train_step_k6(s, y, logits, t10_probs, d_logits, 0, n);
         }
     }
 
@@ -475,88 +434,47 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
-    sgd_step_k9(s);
+    train_step_k9(s, d_logits, d_fc2_bias);
 
     /* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(256, parts_, sgd_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7, (void *)d_h, (void *)t16, (void *)t17, (void *)d_fc1_bias};
+            dlc_parallel_for(256, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            sgd_step_k10((void *)s, 0, 256, 0);
+            train_step_k10(s, t6, t7, d_h, t16, t17, d_fc1_bias, 0, 256);
         }
     }
 
     /* %d.fc1.weight: f32[256,64] = matmul %17, %x {transpose_a: true}   @9:21 */
-    sgd_step_k11(s);
+    sgd_step_k11(s, x, fc1_weight, t17);
 
     /* %fc1.bias: f32[256] = param fc1.bias   @6:11 */
-    sgd_step_k12(s);
+    sgd_step_k12(s, fc1_bias, d_fc1_bias);
 
     /* %fc2.bias: f32[10] = param fc2.bias   @7:11 */
-    sgd_step_k13(s);
+    sgd_step_k13(s, fc2_bias, d_fc2_bias);
 
     return t10[0];
 }
 
 /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
 /* Kernel 2 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s, float *restrict const t7) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (256 * n); i0++) {
         t7[i0] = 1.0f;
     }
 }
 
-/* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
-/* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    if ((int64_t)n * 10 * 256 <= 16384) {
-        float tile_[4096] = {0};
-        for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[16] = {0};
-            for (int64_t p = 0; p < 256; p++) {
-                const float a_ = h[r * 256 + p];
-                const float *const b_ = tile_ + p * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = logits + r * 10;
-            #pragma omp simd
-            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-            }
-        }
-    }
-}
-
 /* %10: f32 = softmax_cross_entropy %logits, %y   @12:14 */
 /* Kernel 5 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t10) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t10 = (float *)(arena + (3072 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -577,8 +495,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[256,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const t10 = (float *)(arena + (3072 * n));  /* f32 */
 
@@ -591,32 +515,34 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t6};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, fc1_bias, t6, 0, n);
         }
     }
 
     /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
-    eval_with_targets_k2(s);
+    eval_with_targets_k2(s, t7);
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((256 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7, (void *)h};
+            dlc_parallel_for((256 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (256 * n), 0);
+            train_step_k3(s, t6, t7, h, 0, (256 * n));
         }
     }
 
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, fc2_weight, fc2_bias, h, logits);
 
     /* %10: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    eval_with_targets_k5(s);
+    eval_with_targets_k5(s, y, logits, t10);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t10[0];
@@ -629,7 +555,12 @@ static void predict(const dlc_step *s, void *const *outputs) {
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,64] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[256,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
@@ -641,29 +572,31 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t6};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, fc1_bias, t6, 0, n);
         }
     }
 
     /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
-    eval_with_targets_k2(s);
+    eval_with_targets_k2(s, t7);
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((256 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7, (void *)h};
+            dlc_parallel_for((256 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (256 * n), 0);
+            train_step_k3(s, t6, t7, h, 0, (256 * n));
         }
     }
 
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, fc2_weight, fc2_bias, h, logits);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
 }

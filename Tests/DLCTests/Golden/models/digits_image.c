@@ -10,31 +10,27 @@
 #include "dlc_model.h"
 
 /* %flat: f32[N,64] = div %6, %7   @10:37 */
-/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 64*N). */
-static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 0 of entry 'train', its rows begin_ to end_ (of 64*N): train_step_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const t6, float *restrict const flat, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
-    float *const t6 = (float *)x;  /* f32[N,64] */
-    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         flat[i0] = (t6[i0] / 16.0f);
     }
 }
 
-/* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then t6, flat. */
+static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const fc1_bias, float *restrict const t9, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
@@ -42,16 +38,18 @@ static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then fc1_bias, t9. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const fc2_weight, float *restrict const fc2_bias, float *restrict const t9, float *restrict const logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
-    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 128 <= 16384) {
         float tile_[2048] = {0};
         for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
@@ -80,14 +78,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %11: f32 = softmax_cross_entropy %logits, %y   @13:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t11, float *restrict const t11_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (832 * n));  /* f32 */
-    float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -106,17 +99,10 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %12   @13:14 */
-/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t11_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
-    float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -127,14 +113,18 @@ static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then y, logits, t11_probs, d_logits. */
+static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k5((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const d_logits, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
@@ -144,17 +134,10 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 }
 
 /* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
-/* Kernel 9 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 128). */
-static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 9 of entry 'train', its columns begin_ to end_ (of 128): train_step_k9_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t9, float *restrict const t14, float *restrict const t17, float *restrict const d_fc1_bias, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
-    float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
-    float *const t17 = (float *)(arena + (1472 * n + 64));  /* f32[N,128] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[128] */
+    (void)n;
     memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -166,15 +149,18 @@ static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then t9, t14, t17, d_fc1_bias. */
+static void train_step_k9_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.fc1.weight: f32[128,64] = matmul %17, %flat {transpose_a: true}   @11:22 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const flat, float *restrict const t17, float *restrict const d_fc1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
-    float *const t17 = (float *)(arena + (1472 * n + 64));  /* f32[N,128] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[128,64] */
+    (void)n;
     if ((int64_t)128 * 64 * n <= 16384) {
         for (int64_t r = 0; r < 128; r++) {
             float acc_[64] = {0};
@@ -199,23 +185,35 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[128,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t6 = (float *)x;  /* f32[N,64] */
     float *const flat = (float *)(arena + 0);  /* f32[N,64] */
     float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (832 * n));  /* f32 */
+    float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
     float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,128] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    float *const t17 = (float *)(arena + (1472 * n + 64));  /* f32[N,128] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[128,64] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[128] */
 
     /* %flat: f32[N,64] = div %6, %7   @10:37 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((64 * n), parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)flat};
+            dlc_parallel_for((64 * n), parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, (64 * n), 0);
+            train_step_k0(s, t6, flat, 0, (64 * n));
         }
     }
 
@@ -228,27 +226,29 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, fc1_bias, t9, 0, n);
         }
     }
 
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
-    train_step_k3(s);
+    train_step_k3(s, fc2_weight, fc2_bias, t9, logits);
 
     /* %11: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, logits, t11, t11_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %12   @13:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t11_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, y, logits, t11_probs, d_logits, 0, n);
         }
     }
 
@@ -263,73 +263,31 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
-    train_step_k8(s);
+    train_step_k8(s, d_logits, d_fc2_bias);
 
     /* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(128, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t9, (void *)t14, (void *)t17, (void *)d_fc1_bias};
+            dlc_parallel_for(128, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, 128, 0);
+            train_step_k9(s, t9, t14, t17, d_fc1_bias, 0, 128);
         }
     }
 
     /* %d.fc1.weight: f32[128,64] = matmul %17, %flat {transpose_a: true}   @11:22 */
-    train_step_k10(s);
+    train_step_k10(s, flat, t17, d_fc1_weight);
 
     return t11[0];
 }
 
-/* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
-/* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
-    float *const d_fc2_bias = (float *)(arena + (1472 * n + 64));  /* f32[10] */
-    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-        }
-    }
-}
-
-/* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
-/* Kernel 9 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 128). */
-static __attribute__((noinline)) void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
-    float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
-    float *const t17 = (float *)(arena + (1472 * n + 128));  /* f32[N,128] */
-    float *const d_fc1_bias = (float *)(arena + (1984 * n + 128));  /* f32[128] */
-    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = begin_; i1 < end_; i1++) {
-            const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
-            t17[i0 * 128 + i1] = v_;
-            d_fc1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc1.weight: f32[128,64] = matmul %17, %flat {transpose_a: true}   @11:22 */
 /* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const fc1_weight, float *restrict const flat, float *restrict const t17) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_weight = (float *)s->params[0];  /* f32[128,64] */
-    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
-    float *const t17 = (float *)(arena + (1472 * n + 128));  /* f32[N,128] */
+    (void)n;
     if ((int64_t)128 * 64 * n <= 16384) {
         for (int64_t r = 0; r < 128; r++) {
             float acc_[64] = {0};
@@ -351,12 +309,9 @@ static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
 
 /* %fc1.bias: f32[128] = param fc1.bias   @7:11 */
 /* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const fc1_bias, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
-    float *const d_fc1_bias = (float *)(arena + (1984 * n + 128));  /* f32[128] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 128; i0++) {
         fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
     }
@@ -364,12 +319,9 @@ static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
 
 /* %fc2.bias: f32[10] = param fc2.bias   @8:11 */
 /* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const d_fc2_bias = (float *)(arena + (1472 * n + 64));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
@@ -380,22 +332,33 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[128,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t6 = (float *)x;  /* f32[N,64] */
     float *const flat = (float *)(arena + 0);  /* f32[N,64] */
     float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (832 * n));  /* f32 */
+    float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
     float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
+    float *const d_fc2_bias = (float *)(arena + (1472 * n + 64));  /* f32[10] */
+    float *const t17 = (float *)(arena + (1472 * n + 128));  /* f32[N,128] */
+    float *const d_fc1_bias = (float *)(arena + (1984 * n + 128));  /* f32[128] */
 
     /* %flat: f32[N,64] = div %6, %7   @10:37 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((64 * n), parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)flat};
+            dlc_parallel_for((64 * n), parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, (64 * n), 0);
+            train_step_k0(s, t6, flat, 0, (64 * n));
         }
     }
 
@@ -408,27 +371,29 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, fc1_bias, t9, 0, n);
         }
     }
 
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
-    train_step_k3(s);
+    train_step_k3(s, fc2_weight, fc2_bias, t9, logits);
 
     /* %11: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, logits, t11, t11_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %12   @13:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t11_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, y, logits, t11_probs, d_logits, 0, n);
         }
     }
 
@@ -443,76 +408,37 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
-    sgd_step_k8(s);
+    train_step_k8(s, d_logits, d_fc2_bias);
 
     /* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(128, parts_, sgd_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t9, (void *)t14, (void *)t17, (void *)d_fc1_bias};
+            dlc_parallel_for(128, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            sgd_step_k9((void *)s, 0, 128, 0);
+            train_step_k9(s, t9, t14, t17, d_fc1_bias, 0, 128);
         }
     }
 
     /* %d.fc1.weight: f32[128,64] = matmul %17, %flat {transpose_a: true}   @11:22 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, fc1_weight, flat, t17);
 
     /* %fc1.bias: f32[128] = param fc1.bias   @7:11 */
-    sgd_step_k11(s);
+    sgd_step_k11(s, fc1_bias, d_fc1_bias);
 
     /* %fc2.bias: f32[10] = param fc2.bias   @8:11 */
-    sgd_step_k12(s);
+    sgd_step_k12(s, fc2_bias, d_fc2_bias);
 
     return t11[0];
 }
 
-/* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
-/* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    if ((int64_t)n * 10 * 128 <= 16384) {
-        float tile_[2048] = {0};
-        for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[16] = {0};
-            for (int64_t p = 0; p < 128; p++) {
-                const float a_ = t9[r * 128 + p];
-                const float *const b_ = tile_ + p * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = logits + r * 10;
-            #pragma omp simd
-            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-            }
-        }
-    }
-}
-
 /* %11: f32 = softmax_cross_entropy %logits, %y   @13:14 */
 /* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t11) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (768 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -532,7 +458,13 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[128,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t6 = (float *)x;  /* f32[N,64] */
     float *const flat = (float *)(arena + 0);  /* f32[N,64] */
     float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
@@ -542,10 +474,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((64 * n), parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)flat};
+            dlc_parallel_for((64 * n), parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, (64 * n), 0);
+            train_step_k0(s, t6, flat, 0, (64 * n));
         }
     }
 
@@ -558,18 +491,19 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, fc1_bias, t9, 0, n);
         }
     }
 
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
-    eval_with_targets_k3(s);
+    train_step_k3(s, fc2_weight, fc2_bias, t9, logits);
 
     /* %11: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    eval_with_targets_k4(s);
+    eval_with_targets_k4(s, y, logits, t11);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t11[0];
@@ -580,7 +514,12 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[128,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t6 = (float *)x;  /* f32[N,64] */
     float *const flat = (float *)(arena + 0);  /* f32[N,64] */
     float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
@@ -589,10 +528,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((64 * n), parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)flat};
+            dlc_parallel_for((64 * n), parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, (64 * n), 0);
+            train_step_k0(s, t6, flat, 0, (64 * n));
         }
     }
 
@@ -605,15 +545,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, fc1_bias, t9, 0, n);
         }
     }
 
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
-    eval_with_targets_k3(s);
+    train_step_k3(s, fc2_weight, fc2_bias, t9, logits);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
 }

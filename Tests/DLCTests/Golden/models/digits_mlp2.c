@@ -11,14 +11,9 @@
 
 /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const linear_1_weight, float *restrict const linear_1_bias, float *restrict const h1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
-    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
-    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    (void)n;
     if ((int64_t)n * 32 * 64 <= 16384) {
         float tile_[2048];
         for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_1_weight[q * 64 + p];
@@ -47,14 +42,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %h2: f32[N,32] = linear %h1, %linear_2.weight, %linear_2.bias {relu: true}   @11:14 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const linear_2_weight, float *restrict const linear_2_bias, float *restrict const h1, float *restrict const h2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
-    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
-    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    (void)n;
     if ((int64_t)n * 32 * 32 <= 16384) {
         float tile_[1024];
         for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_2_weight[q * 32 + p];
@@ -83,14 +73,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const linear_out_weight, float *restrict const linear_out_bias, float *restrict const h2, float *restrict const logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
-    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 32 <= 16384) {
         float tile_[512] = {0};
         for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
@@ -119,14 +104,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %12: f32 = softmax_cross_entropy %logits, %y   @15:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t12, float *restrict const t12_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
-    float *const t12 = (float *)(arena + (320 * n));  /* f32 */
-    float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -145,17 +125,10 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %13   @15:14 */
-/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 4 of entry 'train', its rows begin_ to end_ (of N): train_step_k4_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t12_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
-    float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -166,15 +139,18 @@ static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then y, logits, t12_probs, d_logits. */
+static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k4((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.h2: f32[N,32] = matmul %d.logits, %linear_out.weight   @12:18 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const linear_out_weight, float *restrict const d_logits, float *restrict const d_h2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    (void)n;
     if ((int64_t)n * 32 * 10 <= 16384) {
         for (int64_t r = 0; r < n; r++) {
             float acc_[32] = {0};
@@ -196,13 +172,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %d.linear_out.weight: f32[10,32] = matmul %d.logits, %h2 {transpose_a: true}   @12:18 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const h2, float *restrict const d_logits, float *restrict const d_linear_out_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_linear_out_weight = s->grads[4];  /* f32[10,32] */
+    (void)n;
     if ((int64_t)10 * 32 * n <= 16384) {
         float sums_[320] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -227,12 +199,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.linear_out.bias: f32[10] = sum_to %d.logits   @12:18 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const d_logits, float *restrict const d_linear_out_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_linear_out_bias = s->grads[5];  /* f32[10] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 10; j_++) d_linear_out_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
@@ -243,14 +212,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %18: f32[N,32] = relu_grad %d.h2, %h2   @11:14 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const h2, float *restrict const d_h2, float *restrict const t18, float *restrict const d_linear_2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const t18 = (float *)(arena + (576 * n + 64));  /* f32[N,32] */
-    float *const d_linear_2_bias = s->grads[3];  /* f32[32] */
+    (void)n;
     memset(d_linear_2_bias, 0, sizeof(float) * 32);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -264,13 +228,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %d.h1: f32[N,32] = matmul %18, %linear_2.weight   @11:14 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const linear_2_weight, float *restrict const t18, float *restrict const d_h1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
-    float *const t18 = (float *)(arena + (576 * n + 64));  /* f32[N,32] */
-    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    (void)n;
     if ((int64_t)n * 32 * 32 <= 16384) {
         for (int64_t r = 0; r < n; r++) {
             float acc_[32] = {0};
@@ -292,13 +252,9 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
 
 /* %d.linear_2.weight: f32[32,32] = matmul %18, %h1 {transpose_a: true}   @11:14 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const h1, float *restrict const t18, float *restrict const d_linear_2_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
-    float *const t18 = (float *)(arena + (576 * n + 64));  /* f32[N,32] */
-    float *const d_linear_2_weight = s->grads[2];  /* f32[32,32] */
+    (void)n;
     if ((int64_t)32 * 32 * n <= 16384) {
         float sums_[1024] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -323,14 +279,9 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
 
 /* %22: f32[N,32] = relu_grad %d.h1, %h1   @10:14 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const h1, float *restrict const d_h1, float *restrict const t22, float *restrict const d_linear_1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
-    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const d_linear_1_bias = s->grads[1];  /* f32[32] */
+    (void)n;
     memset(d_linear_1_bias, 0, sizeof(float) * 32);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -344,13 +295,9 @@ static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
 
 /* %d.linear_1.weight: f32[32,64] = matmul %22, %x {transpose_a: true}   @10:14 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const x, float *restrict const t22, float *restrict const d_linear_1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const d_linear_1_weight = s->grads[0];  /* f32[32,64] */
+    (void)n;
     if ((int64_t)32 * 64 * n <= 16384) {
         for (int64_t r = 0; r < 32; r++) {
             float acc_[64] = {0};
@@ -375,67 +322,87 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
+    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
+    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
+    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
+    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
+    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
+    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t12 = (float *)(arena + (320 * n));  /* f32 */
+    float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const d_linear_out_weight = s->grads[4];  /* f32[10,32] */
+    float *const d_linear_out_bias = s->grads[5];  /* f32[10] */
+    float *const t18 = (float *)(arena + (576 * n + 64));  /* f32[N,32] */
+    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const d_linear_2_weight = s->grads[2];  /* f32[32,32] */
+    float *const d_linear_2_bias = s->grads[3];  /* f32[32] */
+    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const d_linear_1_weight = s->grads[0];  /* f32[32,64] */
+    float *const d_linear_1_bias = s->grads[1];  /* f32[32] */
 
     /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
-    train_step_k0(s);
+    train_step_k0(s, x, linear_1_weight, linear_1_bias, h1);
 
     /* %h2: f32[N,32] = linear %h1, %linear_2.weight, %linear_2.bias {relu: true}   @11:14 */
-    train_step_k1(s);
+    train_step_k1(s, linear_2_weight, linear_2_bias, h1, h2);
 
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
-    train_step_k2(s);
+    train_step_k2(s, linear_out_weight, linear_out_bias, h2, logits);
 
     /* %12: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, logits, t12, t12_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %13   @15:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t12_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, y, logits, t12_probs, d_logits, 0, n);
         }
     }
 
     /* %d.h2: f32[N,32] = matmul %d.logits, %linear_out.weight   @12:18 */
-    train_step_k5(s);
+    train_step_k5(s, linear_out_weight, d_logits, d_h2);
 
     /* %d.linear_out.weight: f32[10,32] = matmul %d.logits, %h2 {transpose_a: true}   @12:18 */
-    train_step_k6(s);
+    train_step_k6(s, h2, d_logits, d_linear_out_weight);
 
     /* %d.linear_out.bias: f32[10] = sum_to %d.logits   @12:18 */
-    train_step_k7(s);
+    train_step_k7(s, d_logits, d_linear_out_bias);
 
     /* %18: f32[N,32] = relu_grad %d.h2, %h2   @11:14 */
-    train_step_k8(s);
+    train_step_k8(s, h2, d_h2, t18, d_linear_2_bias);
 
     /* %d.h1: f32[N,32] = matmul %18, %linear_2.weight   @11:14 */
-    train_step_k9(s);
+    train_step_k9(s, linear_2_weight, t18, d_h1);
 
     /* %d.linear_2.weight: f32[32,32] = matmul %18, %h1 {transpose_a: true}   @11:14 */
-    train_step_k10(s);
+    train_step_k10(s, h1, t18, d_linear_2_weight);
 
     /* %22: f32[N,32] = relu_grad %d.h1, %h1   @10:14 */
-    train_step_k11(s);
+    train_step_k11(s, h1, d_h1, t22, d_linear_1_bias);
 
     /* %d.linear_1.weight: f32[32,64] = matmul %22, %x {transpose_a: true}   @10:14 */
-    train_step_k12(s);
+    train_step_k12(s, x, t22, d_linear_1_weight);
 
     return t12[0];
 }
 
 /* %d.linear_out.weight: f32[10,32] = matmul %d.logits, %h2 {transpose_a: true}   @12:18 */
 /* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s, float *restrict const linear_out_weight, float *restrict const h2, float *restrict const d_logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)10 * 32 * n <= 16384) {
         float sums_[320] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -458,80 +425,11 @@ static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     }
 }
 
-/* %d.linear_out.bias: f32[10] = sum_to %d.logits   @12:18 */
-/* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_linear_out_bias = (float *)(arena + (576 * n + 64));  /* f32[10] */
-    for (int64_t j_ = 0; j_ < 10; j_++) d_linear_out_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            d_linear_out_bias[i1] += d_logits[i0 * 10 + i1];
-        }
-    }
-}
-
-/* %18: f32[N,32] = relu_grad %d.h2, %h2   @11:14 */
-/* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const t18 = (float *)(arena + (576 * n + 128));  /* f32[N,32] */
-    float *const d_linear_2_bias = (float *)(arena + (704 * n + 128));  /* f32[32] */
-    memset(d_linear_2_bias, 0, sizeof(float) * 32);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            const float v_ = (h2[i0 * 32 + i1] > 0.0f ? d_h2[i0 * 32 + i1] : 0.0f);
-            t18[i0 * 32 + i1] = v_;
-            d_linear_2_bias[i1] += v_;
-        }
-    }
-}
-
-/* %d.h1: f32[N,32] = matmul %18, %linear_2.weight   @11:14 */
-/* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
-    float *const t18 = (float *)(arena + (576 * n + 128));  /* f32[N,32] */
-    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    if ((int64_t)n * 32 * 32 <= 16384) {
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[32] = {0};
-            for (int64_t p = 0; p < 32; p++) {
-                const float a_ = t18[r * 32 + p];
-                const float *const b_ = linear_2_weight + p * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = d_h1 + r * 32;
-            #pragma omp simd
-            for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 32, 1.0f, t18, 32, linear_2_weight, 32, 0.0f, d_h1, 32);
-    }
-}
-
 /* %d.linear_2.weight: f32[32,32] = matmul %18, %h1 {transpose_a: true}   @11:14 */
 /* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const linear_2_weight, float *restrict const h1, float *restrict const t18) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
-    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
-    float *const t18 = (float *)(arena + (576 * n + 128));  /* f32[N,32] */
+    (void)n;
     if ((int64_t)32 * 32 * n <= 16384) {
         float sums_[1024] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -554,36 +452,11 @@ static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
     }
 }
 
-/* %22: f32[N,32] = relu_grad %d.h1, %h1   @10:14 */
-/* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
-    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const d_linear_1_bias = (float *)(arena + (704 * n + 256));  /* f32[32] */
-    memset(d_linear_1_bias, 0, sizeof(float) * 32);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            const float v_ = (h1[i0 * 32 + i1] > 0.0f ? d_h1[i0 * 32 + i1] : 0.0f);
-            t22[i0 * 32 + i1] = v_;
-            d_linear_1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.linear_1.weight: f32[32,64] = matmul %22, %x {transpose_a: true}   @10:14 */
 /* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const x, float *restrict const linear_1_weight, float *restrict const t22) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
-    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    (void)n;
     if ((int64_t)32 * 64 * n <= 16384) {
         for (int64_t r = 0; r < 32; r++) {
             float acc_[64] = {0};
@@ -605,12 +478,9 @@ static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
 
 /* %linear_1.bias: f32[32] = param linear_1.bias   @6:11 */
 /* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const linear_1_bias, float *restrict const d_linear_1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
-    float *const d_linear_1_bias = (float *)(arena + (704 * n + 256));  /* f32[32] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 32; i0++) {
         linear_1_bias[i0] = (linear_1_bias[i0] - (s->lr * d_linear_1_bias[i0]));
     }
@@ -618,12 +488,9 @@ static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
 
 /* %linear_2.bias: f32[32] = param linear_2.bias   @7:11 */
 /* Kernel 14 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *restrict const linear_2_bias, float *restrict const d_linear_2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
-    float *const d_linear_2_bias = (float *)(arena + (704 * n + 128));  /* f32[32] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 32; i0++) {
         linear_2_bias[i0] = (linear_2_bias[i0] - (s->lr * d_linear_2_bias[i0]));
     }
@@ -631,12 +498,9 @@ static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
 
 /* %linear_out.bias: f32[10] = param linear_out.bias   @8:11 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const linear_out_bias, float *restrict const d_linear_out_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
-    float *const d_linear_out_bias = (float *)(arena + (576 * n + 64));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         linear_out_bias[i0] = (linear_out_bias[i0] - (s->lr * d_linear_out_bias[i0]));
     }
@@ -647,111 +511,93 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
+    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
+    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
+    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
+    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
+    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
+    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t12 = (float *)(arena + (320 * n));  /* f32 */
+    float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const d_linear_out_bias = (float *)(arena + (576 * n + 64));  /* f32[10] */
+    float *const t18 = (float *)(arena + (576 * n + 128));  /* f32[N,32] */
+    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const d_linear_2_bias = (float *)(arena + (704 * n + 128));  /* f32[32] */
+    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const d_linear_1_bias = (float *)(arena + (704 * n + 256));  /* f32[32] */
 
     /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
-    train_step_k0(s);
+    train_step_k0(s, x, linear_1_weight, linear_1_bias, h1);
 
     /* %h2: f32[N,32] = linear %h1, %linear_2.weight, %linear_2.bias {relu: true}   @11:14 */
-    train_step_k1(s);
+    train_step_k1(s, linear_2_weight, linear_2_bias, h1, h2);
 
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
-    train_step_k2(s);
+    train_step_k2(s, linear_out_weight, linear_out_bias, h2, logits);
 
     /* %12: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, logits, t12, t12_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %13   @15:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t12_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, y, logits, t12_probs, d_logits, 0, n);
         }
     }
 
     /* %d.h2: f32[N,32] = matmul %d.logits, %linear_out.weight   @12:18 */
-    train_step_k5(s);
+    train_step_k5(s, linear_out_weight, d_logits, d_h2);
 
     /* %d.linear_out.weight: f32[10,32] = matmul %d.logits, %h2 {transpose_a: true}   @12:18 */
-    sgd_step_k6(s);
+    sgd_step_k6(s, linear_out_weight, h2, d_logits);
 
     /* %d.linear_out.bias: f32[10] = sum_to %d.logits   @12:18 */
-    sgd_step_k7(s);
+    train_step_k7(s, d_logits, d_linear_out_bias);
 
     /* %18: f32[N,32] = relu_grad %d.h2, %h2   @11:14 */
-    sgd_step_k8(s);
+    train_step_k8(s, h2, d_h2, t18, d_linear_2_bias);
 
     /* %d.h1: f32[N,32] = matmul %18, %linear_2.weight   @11:14 */
-    sgd_step_k9(s);
+    train_step_k9(s, linear_2_weight, t18, d_h1);
 
     /* %d.linear_2.weight: f32[32,32] = matmul %18, %h1 {transpose_a: true}   @11:14 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, linear_2_weight, h1, t18);
 
     /* %22: f32[N,32] = relu_grad %d.h1, %h1   @10:14 */
-    sgd_step_k11(s);
+    train_step_k11(s, h1, d_h1, t22, d_linear_1_bias);
 
     /* %d.linear_1.weight: f32[32,64] = matmul %22, %x {transpose_a: true}   @10:14 */
-    sgd_step_k12(s);
+    sgd_step_k12(s, x, linear_1_weight, t22);
 
     /* %linear_1.bias: f32[32] = param linear_1.bias   @6:11 */
-    sgd_step_k13(s);
+    sgd_step_k13(s, linear_1_bias, d_linear_1_bias);
 
     /* %linear_2.bias: f32[32] = param linear_2.bias   @7:11 */
-    sgd_step_k14(s);
+    sgd_step_k14(s, linear_2_bias, d_linear_2_bias);
 
     /* %linear_out.bias: f32[10] = param linear_out.bias   @8:11 */
-    sgd_step_k15(s);
+    sgd_step_k15(s, linear_out_bias, d_linear_out_bias);
 
     return t12[0];
 }
 
-/* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
-/* Kernel 2 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
-    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    if ((int64_t)n * 10 * 32 <= 16384) {
-        float tile_[512] = {0};
-        for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[16] = {0};
-            for (int64_t p = 0; p < 32; p++) {
-                const float a_ = h2[r * 32 + p];
-                const float *const b_ = tile_ + p * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = logits + r * 10;
-            #pragma omp simd
-            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
-            }
-        }
-    }
-}
-
 /* %probas: f32[N,10] = softmax %logits {axis: 1}   @13:18 */
 /* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s, float *restrict const logits, float *restrict const probas) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const probas = (float *)(arena + (128 * n));  /* f32[N,10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
             const int64_t base_ = i0 * 10 * 1 + i1;
@@ -770,13 +616,9 @@ static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
 
 /* %12: f32 = softmax_cross_entropy %logits, %y   @15:14 */
 /* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t12) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t12 = (float *)(arena + (256 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -796,24 +638,34 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
+    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
+    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
+    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
+    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
+    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
+    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const probas = (float *)(arena + (128 * n));  /* f32[N,10] */
     float *const t12 = (float *)(arena + (256 * n));  /* f32 */
 
     /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
-    train_step_k0(s);
+    train_step_k0(s, x, linear_1_weight, linear_1_bias, h1);
 
     /* %h2: f32[N,32] = linear %h1, %linear_2.weight, %linear_2.bias {relu: true}   @11:14 */
-    train_step_k1(s);
+    train_step_k1(s, linear_2_weight, linear_2_bias, h1, h2);
 
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
-    eval_with_targets_k2(s);
+    train_step_k2(s, linear_out_weight, linear_out_bias, h2, logits);
 
     /* %probas: f32[N,10] = softmax %logits {axis: 1}   @13:18 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, logits, probas);
 
     /* %12: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    eval_with_targets_k4(s);
+    eval_with_targets_k4(s, y, logits, t12);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     memcpy(outputs[1], probas, sizeof(float) * (10 * n));
@@ -825,20 +677,29 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
+    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
+    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
+    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
+    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
+    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
+    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const probas = (float *)(arena + (128 * n));  /* f32[N,10] */
 
     /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
-    train_step_k0(s);
+    train_step_k0(s, x, linear_1_weight, linear_1_bias, h1);
 
     /* %h2: f32[N,32] = linear %h1, %linear_2.weight, %linear_2.bias {relu: true}   @11:14 */
-    train_step_k1(s);
+    train_step_k1(s, linear_2_weight, linear_2_bias, h1, h2);
 
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
-    eval_with_targets_k2(s);
+    train_step_k2(s, linear_out_weight, linear_out_bias, h2, logits);
 
     /* %probas: f32[N,10] = softmax %logits {axis: 1}   @13:18 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, logits, probas);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     memcpy(outputs[1], probas, sizeof(float) * (10 * n));

@@ -11,14 +11,9 @@
 
 /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const z) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
-    float *const z = (float *)(arena + 0);  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 64 <= 16384) {
         float tile_[1024] = {0};
         for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 64 + p];
@@ -47,14 +42,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %6: f32 = softmax_cross_entropy %z, %y   @11:14 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, int32_t *restrict const y, float *restrict const z, float *restrict const t6, float *restrict const t6_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const z = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t6 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = z + i0 * 10;
@@ -73,17 +63,10 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 }
 
 /* %d.z: f32[N,10] = softmax_cross_entropy_grad %z, %y, %7   @11:14 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, int32_t *restrict const y, float *restrict const z, float *restrict const t6_probs, float *restrict const d_z, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const z = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
-    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -94,15 +77,18 @@ static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then y, z, t6_probs, d_z. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.fc.weight: f32[10,64] = matmul %d.z, %x {transpose_a: true}   @8:13 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const x, float *restrict const d_z, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
-    float *const d_fc_weight = s->grads[0];  /* f32[10,64] */
+    (void)n;
     if ((int64_t)10 * 64 * n <= 16384) {
         float sums_[640] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -127,12 +113,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %d.fc.bias: f32[10] = sum_to %d.z   @8:13 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const d_z, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
-    float *const d_fc_bias = s->grads[1];  /* f32[10] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
@@ -146,43 +129,49 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
+    float *const z = (float *)(arena + 0);  /* f32[N,10] */
     float *const t6 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
+    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    float *const d_fc_weight = s->grads[0];  /* f32[10,64] */
+    float *const d_fc_bias = s->grads[1];  /* f32[10] */
 
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, z);
 
     /* %6: f32 = softmax_cross_entropy %z, %y   @11:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, z, t6, t6_probs);
 
     /* %d.z: f32[N,10] = softmax_cross_entropy_grad %z, %y, %7   @11:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)z, (void *)t6_probs, (void *)d_z};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, y, z, t6_probs, d_z, 0, n);
         }
     }
 
     /* %d.fc.weight: f32[10,64] = matmul %d.z, %x {transpose_a: true}   @8:13 */
-    train_step_k3(s);
+    train_step_k3(s, x, d_z, d_fc_weight);
 
     /* %d.fc.bias: f32[10] = sum_to %d.z   @8:13 */
-    train_step_k4(s);
+    train_step_k4(s, d_z, d_fc_bias);
 
     return t6[0];
 }
 
 /* %d.fc.weight: f32[10,64] = matmul %d.z, %x {transpose_a: true}   @8:13 */
 /* Kernel 3 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const d_z) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
-    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)10 * 64 * n <= 16384) {
         float sums_[640] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -205,30 +194,11 @@ static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
     }
 }
 
-/* %d.fc.bias: f32[10] = sum_to %d.z   @8:13 */
-/* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
-    for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            d_fc_bias[i1] += d_z[i0 * 10 + i1];
-        }
-    }
-}
-
 /* %fc.bias: f32[10] = param fc.bias   @6:11 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -239,45 +209,51 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
+    float *const z = (float *)(arena + 0);  /* f32[N,10] */
     float *const t6 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
+    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
 
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, z);
 
     /* %6: f32 = softmax_cross_entropy %z, %y   @11:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, z, t6, t6_probs);
 
     /* %d.z: f32[N,10] = softmax_cross_entropy_grad %z, %y, %7   @11:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)z, (void *)t6_probs, (void *)d_z};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, y, z, t6_probs, d_z, 0, n);
         }
     }
 
     /* %d.fc.weight: f32[10,64] = matmul %d.z, %x {transpose_a: true}   @8:13 */
-    sgd_step_k3(s);
+    sgd_step_k3(s, x, fc_weight, d_z);
 
     /* %d.fc.bias: f32[10] = sum_to %d.z   @8:13 */
-    sgd_step_k4(s);
+    train_step_k4(s, d_z, d_fc_bias);
 
     /* %fc.bias: f32[10] = param fc.bias   @6:11 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, fc_bias, d_fc_bias);
 
     return t6[0];
 }
 
 /* %probs: f32[N,10] = softmax %z {axis: 1}   @9:17 */
 /* Kernel 1 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const z, float *restrict const probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,10] */
-    float *const probs = (float *)(arena + (64 * n));  /* f32[N,10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
             const int64_t base_ = i0 * 10 * 1 + i1;
@@ -296,13 +272,9 @@ static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
 
 /* %6: f32 = softmax_cross_entropy %z, %y   @11:14 */
 /* Kernel 2 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s, int32_t *restrict const y, float *restrict const z, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const z = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = z + i0 * 10;
@@ -322,17 +294,22 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
+    float *const z = (float *)(arena + 0);  /* f32[N,10] */
     float *const probs = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, z);
 
     /* %probs: f32[N,10] = softmax %z {axis: 1}   @9:17 */
-    eval_with_targets_k1(s);
+    eval_with_targets_k1(s, z, probs);
 
     /* %6: f32 = softmax_cross_entropy %z, %y   @11:14 */
-    eval_with_targets_k2(s);
+    eval_with_targets_k2(s, y, z, t6);
 
     memcpy(outputs[0], probs, sizeof(float) * (10 * n));
     return t6[0];
@@ -343,13 +320,17 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
+    float *const z = (float *)(arena + 0);  /* f32[N,10] */
     float *const probs = (float *)(arena + (64 * n));  /* f32[N,10] */
 
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, z);
 
     /* %probs: f32[N,10] = softmax %z {axis: 1}   @9:17 */
-    eval_with_targets_k1(s);
+    eval_with_targets_k1(s, z, probs);
 
     memcpy(outputs[0], probs, sizeof(float) * (10 * n));
 }

@@ -11,14 +11,9 @@
 
 /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const fc1_bias, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 1 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
@@ -47,14 +42,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const fc2_weight, float *restrict const fc2_bias, float *restrict const t8, float *restrict const h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 10 <= 16384) {
         float tile_[160] = {0};
         for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 10 + p];
@@ -83,14 +73,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const out_weight, float *restrict const out_bias, float *restrict const h, float *restrict const pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const out_bias = (float *)s->params[5];  /* f32[1] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 10 <= 16384) {
         float tile_[10];
         for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = out_weight[q * 10 + p];
@@ -117,13 +102,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %11: f32 = mse %pred, %y   @14:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t11) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t11 = (float *)(arena + (192 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -133,16 +114,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t12, float *restrict const t15, float *restrict const d_pred, float *restrict const d_out_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
-    float *const d_out_bias = s->grads[5];  /* f32[1] */
+    (void)n;
     memset(d_out_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -155,13 +129,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %d.h: f32[N,10] = matmul %d.pred, %out.weight   @12:16 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const out_weight, float *restrict const d_pred, float *restrict const d_h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
-    float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 1 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = out_weight[p * 10 + q];
@@ -185,13 +155,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.out.weight: f32[1,10] = matmul %d.pred, %h {transpose_a: true}   @12:16 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const h, float *restrict const d_pred, float *restrict const d_out_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
-    float *const d_out_weight = s->grads[4];  /* f32[1,10] */
+    (void)n;
     if ((int64_t)1 * 10 * n <= 16384) {
         float sums_[10] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -216,14 +182,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %20: f32[N,10] = relu_grad %d.h, %h   @11:13 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const h, float *restrict const d_h, float *restrict const t20, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    (void)n;
     memset(d_fc2_bias, 0, sizeof(float) * 10);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -237,13 +198,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %21: f32[N,10] = matmul %20, %fc2.weight   @11:13 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const fc2_weight, float *restrict const t20, float *restrict const t21) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
-    float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 10 <= 16384) {
         float tile_[160] = {0};
         for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
@@ -267,13 +224,9 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
 
 /* %d.fc2.weight: f32[10,10] = matmul %20, %8 {transpose_a: true}   @11:13 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const t8, float *restrict const t20, float *restrict const d_fc2_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
-    float *const d_fc2_weight = s->grads[2];  /* f32[10,10] */
+    (void)n;
     if ((int64_t)10 * 10 * n <= 16384) {
         float sums_[100] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -298,14 +251,9 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
 
 /* %24: f32[N,10] = relu_grad %21, %8   @11:22 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const t8, float *restrict const t21, float *restrict const t24, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[10] */
+    (void)n;
     memset(d_fc1_bias, 0, sizeof(float) * 10);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -319,13 +267,9 @@ static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
 
 /* %d.fc1.weight: f32[10,1] = matmul %24, %x {transpose_a: true}   @11:22 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const x, float *restrict const t24, float *restrict const d_fc1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[10,1] */
+    (void)n;
     if ((int64_t)10 * 1 * n <= 16384) {
         float sums_[10] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -349,20 +293,43 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const out_bias = (float *)s->params[5];  /* f32[1] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_out_weight = s->grads[4];  /* f32[1,10] */
+    float *const d_out_bias = s->grads[5];  /* f32[1] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
+    float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_fc2_weight = s->grads[2];  /* f32[10,10] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[10,1] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[10] */
 
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t8);
 
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t8, h);
 
     /* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
-    train_step_k2(s);
+    train_step_k2(s, out_weight, out_bias, h, pred);
 
     /* %11: f32 = mse %pred, %y   @14:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, pred, t11);
 
     /* %15: f32 = div %14, %13   @14:14 */
     {
@@ -370,63 +337,37 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
-    train_step_k5(s);
+    train_step_k5(s, y, pred, t12, t15, d_pred, d_out_bias);
 
     /* %d.h: f32[N,10] = matmul %d.pred, %out.weight   @12:16 */
-    train_step_k6(s);
+    train_step_k6(s, out_weight, d_pred, d_h);
 
     /* %d.out.weight: f32[1,10] = matmul %d.pred, %h {transpose_a: true}   @12:16 */
-    train_step_k7(s);
+    train_step_k7(s, h, d_pred, d_out_weight);
 
     /* %20: f32[N,10] = relu_grad %d.h, %h   @11:13 */
-    train_step_k8(s);
+    train_step_k8(s, h, d_h, t20, d_fc2_bias);
 
     /* %21: f32[N,10] = matmul %20, %fc2.weight   @11:13 */
-    train_step_k9(s);
+    train_step_k9(s, fc2_weight, t20, t21);
 
     /* %d.fc2.weight: f32[10,10] = matmul %20, %8 {transpose_a: true}   @11:13 */
-    train_step_k10(s);
+    train_step_k10(s, t8, t20, d_fc2_weight);
 
     /* %24: f32[N,10] = relu_grad %21, %8   @11:22 */
-    train_step_k11(s);
+    train_step_k11(s, t8, t21, t24, d_fc1_bias);
 
     /* %d.fc1.weight: f32[10,1] = matmul %24, %x {transpose_a: true}   @11:22 */
-    train_step_k12(s);
+    train_step_k12(s, x, t24, d_fc1_weight);
 
     return t11[0];
 }
 
-/* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
-/* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
-    float *const d_out_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
-    memset(d_out_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t15[0]);
-            d_pred[i0 + i1] = v_;
-            d_out_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.out.weight: f32[1,10] = matmul %d.pred, %h {transpose_a: true}   @12:16 */
 /* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s, float *restrict const out_weight, float *restrict const h, float *restrict const d_pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 10 * n <= 16384) {
         float sums_[10] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -449,36 +390,11 @@ static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
     }
 }
 
-/* %20: f32[N,10] = relu_grad %d.h, %h   @11:13 */
-/* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
-    float *const d_fc2_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
-    memset(d_fc2_bias, 0, sizeof(float) * 10);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
-            t20[i0 * 10 + i1] = v_;
-            d_fc2_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc2.weight: f32[10,10] = matmul %20, %8 {transpose_a: true}   @11:13 */
 /* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const fc2_weight, float *restrict const t8, float *restrict const t20) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)10 * 10 * n <= 16384) {
         float sums_[100] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -501,36 +417,11 @@ static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
     }
 }
 
-/* %24: f32[N,10] = relu_grad %21, %8   @11:22 */
-/* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const d_fc1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
-    memset(d_fc1_bias, 0, sizeof(float) * 10);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t21[i0 * 10 + i1] : 0.0f);
-            t24[i0 * 10 + i1] = v_;
-            d_fc1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc1.weight: f32[10,1] = matmul %24, %x {transpose_a: true}   @11:22 */
 /* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const t24) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)10 * 1 * n <= 16384) {
         float sums_[10] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -551,12 +442,9 @@ static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
 
 /* %fc1.bias: f32[10] = param fc1.bias   @7:11 */
 /* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const fc1_bias, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const d_fc1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
     }
@@ -564,12 +452,9 @@ static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
 
 /* %fc2.bias: f32[10] = param fc2.bias   @8:11 */
 /* Kernel 14 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const d_fc2_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
@@ -577,12 +462,9 @@ static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
 
 /* %out.bias: f32[1] = param out.bias   @9:11 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const out_bias, float *restrict const d_out_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const out_bias = (float *)s->params[5];  /* f32[1] */
-    float *const d_out_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         out_bias[i0] = (out_bias[i0] - (s->lr * d_out_bias[i0]));
     }
@@ -593,20 +475,40 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const out_bias = (float *)s->params[5];  /* f32[1] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_out_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
+    float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
+    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_fc1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
 
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t8);
 
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t8, h);
 
     /* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
-    train_step_k2(s);
+    train_step_k2(s, out_weight, out_bias, h, pred);
 
     /* %11: f32 = mse %pred, %y   @14:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, pred, t11);
 
     /* %15: f32 = div %14, %13   @14:14 */
     {
@@ -614,89 +516,39 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
-    sgd_step_k5(s);
+    train_step_k5(s, y, pred, t12, t15, d_pred, d_out_bias);
 
     /* %d.h: f32[N,10] = matmul %d.pred, %out.weight   @12:16 */
-    train_step_k6(s);
+    train_step_k6(s, out_weight, d_pred, d_h);
 
     /* %d.out.weight: f32[1,10] = matmul %d.pred, %h {transpose_a: true}   @12:16 */
-    sgd_step_k7(s);
+    sgd_step_k7(s, out_weight, h, d_pred);
 
     /* %20: f32[N,10] = relu_grad %d.h, %h   @11:13 */
-    sgd_step_k8(s);
+    train_step_k8(s, h, d_h, t20, d_fc2_bias);
 
     /* %21: f32[N,10] = matmul %20, %fc2.weight   @11:13 */
-    train_step_k9(s);
+    train_step_k9(s, fc2_weight, t20, t21);
 
     /* %d.fc2.weight: f32[10,10] = matmul %20, %8 {transpose_a: true}   @11:13 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, fc2_weight, t8, t20);
 
     /* %24: f32[N,10] = relu_grad %21, %8   @11:22 */
-    sgd_step_k11(s);
+    train_step_k11(s, t8, t21, t24, d_fc1_bias);
 
     /* %d.fc1.weight: f32[10,1] = matmul %24, %x {transpose_a: true}   @11:22 */
-    sgd_step_k12(s);
+    sgd_step_k12(s, x, fc1_weight, t24);
 
     /* %fc1.bias: f32[10] = param fc1.bias   @7:11 */
-    sgd_step_k13(s);
+    sgd_step_k13(s, fc1_bias, d_fc1_bias);
 
     /* %fc2.bias: f32[10] = param fc2.bias   @8:11 */
-    sgd_step_k14(s);
+    sgd_step_k14(s, fc2_bias, d_fc2_bias);
 
     /* %out.bias: f32[1] = param out.bias   @9:11 */
-    sgd_step_k15(s);
+    sgd_step_k15(s, out_bias, d_out_bias);
 
     return t11[0];
-}
-
-/* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
-/* Kernel 2 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const out_bias = (float *)s->params[5];  /* f32[1] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    if ((int64_t)n * 1 * 10 <= 16384) {
-        float tile_[10];
-        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = out_weight[q * 10 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[1] = {0};
-            for (int64_t p = 0; p < 10; p++) {
-                const float a_ = h[r * 10 + p];
-                const float *const b_ = tile_ + p * 1;
-                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = pred + r * 1;
-            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + out_bias[q]);
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);
-            }
-        }
-    }
-}
-
-/* %11: f32 = mse %pred, %y   @14:14 */
-/* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t11[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -704,20 +556,30 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const out_bias = (float *)s->params[5];  /* f32[1] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t11 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t8);
 
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t8, h);
 
     /* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
-    eval_with_targets_k2(s);
+    train_step_k2(s, out_weight, out_bias, h, pred);
 
     /* %11: f32 = mse %pred, %y   @14:14 */
-    eval_with_targets_k3(s);
+    train_step_k3(s, y, pred, t11);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t11[0];
@@ -728,16 +590,25 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const out_bias = (float *)s->params[5];  /* f32[1] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t8);
 
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t8, h);
 
     /* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
-    eval_with_targets_k2(s);
+    train_step_k2(s, out_weight, out_bias, h, pred);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

@@ -10,48 +10,44 @@
 #include "dlc_model.h"
 
 /* %6: f32[N] = sub %pred, %y   @12:25 */
-/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 0 of entry 'train', its rows begin_ to end_ (of N): train_step_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const w, float *restrict const b, float *restrict const t4, float *restrict const pred, float *restrict const t6, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32 */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t6[i0] = (((w[0] * x[i0]) + b[0]) - y[i0]);
     }
 }
 
-/* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, y, w, b, t4, pred, t6. */
+static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+}
+
+/* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const t6, float *restrict const t7, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t7[i0] = powf(t6[i0], 2.0f);
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then t6, t7. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const t7, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     t8[0] = 0.0f;
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -63,16 +59,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %d.pred: f32[N] = mul %12, %14   @12:30 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const t6, float *restrict const t11, float *restrict const t12, float *restrict const t14, float *restrict const d_pred, float *restrict const d_b) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
-    float *const t11 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N] */
-    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const d_b = s->grads[1];  /* f32 */
+    (void)n;
     memset(d_b, 0, sizeof(float) * 1);
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -85,14 +74,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %17: f32[N] = mul %d.pred, %x   @10:18 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const d_pred, float *restrict const t17, float *restrict const d_w) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N] */
-    float *const d_w = s->grads[0];  /* f32 */
+    (void)n;
     memset(d_w, 0, sizeof(float) * 1);
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -108,17 +92,32 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32 */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
     float *const t11 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[N] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N] */
+    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const d_b = s->grads[1];  /* f32 */
+    float *const t17 = (float *)(arena + 0);  /* f32[N] */
+    float *const d_w = s->grads[0];  /* f32 */
 
     /* %6: f32[N] = sub %pred, %y   @12:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)y, (void *)w, (void *)b, (void *)t4, (void *)pred, (void *)t6};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, y, w, b, t4, pred, t6, 0, n);
         }
     }
 
@@ -126,15 +125,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, t6, t7, 0, n);
         }
     }
 
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
-    train_step_k2(s);
+    train_step_k2(s, t7, t8);
 
     /* %11: f32 = div %9, %10   @12:14 */
     {
@@ -142,54 +142,12 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %12, %14   @12:30 */
-    train_step_k4(s);
+    train_step_k4(s, t6, t11, t12, t14, d_pred, d_b);
 
     /* %17: f32[N] = mul %d.pred, %x   @10:18 */
-    train_step_k5(s);
+    train_step_k5(s, x, d_pred, t17, d_w);
 
     return t8[0];
-}
-
-/* %d.pred: f32[N] = mul %12, %14   @12:30 */
-/* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
-    float *const t11 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N] */
-    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const d_b = (float *)(arena + (128 * n + 128));  /* f32 */
-    memset(d_b, 0, sizeof(float) * 1);
-    float acc0_ = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const float v_ = (t11[0] * (t6[i0] * 2.0f));
-        d_pred[i0] = v_;
-        acc0_ += v_;
-    }
-    d_b[0] += acc0_;
-}
-
-/* %17: f32[N] = mul %d.pred, %x   @10:18 */
-/* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N] */
-    float *const d_w = (float *)(arena + (128 * n + 64));  /* f32 */
-    memset(d_w, 0, sizeof(float) * 1);
-    float acc0_ = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const float v_ = (d_pred[i0] * x[i0]);
-        t17[i0] = v_;
-        acc0_ += v_;
-    }
-    d_w[0] += acc0_;
 }
 
 /* Entry 'sgd': arena 128*N + 192 bytes. */
@@ -197,21 +155,32 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
     float *const w = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
     float *const t11 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[N] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N] */
+    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const d_b = (float *)(arena + (128 * n + 128));  /* f32 */
+    float *const t17 = (float *)(arena + 0);  /* f32[N] */
     float *const d_w = (float *)(arena + (128 * n + 64));  /* f32 */
 
     /* %6: f32[N] = sub %pred, %y   @12:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)y, (void *)w, (void *)b, (void *)t4, (void *)pred, (void *)t6};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, y, w, b, t4, pred, t6, 0, n);
         }
     }
 
@@ -219,15 +188,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, t6, t7, 0, n);
         }
     }
 
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
-    train_step_k2(s);
+    train_step_k2(s, t7, t8);
 
     /* %11: f32 = div %9, %10   @12:14 */
     {
@@ -235,10 +205,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %12, %14   @12:30 */
-    sgd_step_k4(s);
+    train_step_k4(s, t6, t11, t12, t14, d_pred, d_b);
 
     /* %17: f32[N] = mul %d.pred, %x   @10:18 */
-    sgd_step_k5(s);
+    train_step_k5(s, x, d_pred, t17, d_w);
 
     /* %w: f32 = param w   @7:11 */
     {
@@ -254,38 +224,37 @@ static float sgd_step(const dlc_step *s) {
 }
 
 /* %pred: f32[N] = add %4, %b   @10:22 */
-/* Kernel 0 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 0 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const b, float *restrict const t4, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32 */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         pred[i0] = ((w[0] * x[i0]) + b[0]);
     }
 }
 
-/* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
-/* Kernel 1 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, b, t4, pred. */
+static void eval_with_targets_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
+/* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
+/* Kernel 1 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t6, float *restrict const t7, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t7[i0] = powf((pred[i0] - y[i0]), 2.0f);
     }
+}
+
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then y, pred, t6, t7. */
+static void eval_with_targets_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -293,17 +262,25 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32 */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %pred: f32[N] = add %4, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)b, (void *)t4, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0((void *)s, 0, n, 0);
+            eval_with_targets_k0(s, x, w, b, t4, pred, 0, n);
         }
     }
 
@@ -311,15 +288,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t6, (void *)t7};
+            dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1((void *)s, 0, n, 0);
+            eval_with_targets_k1(s, y, pred, t6, t7, 0, n);
         }
     }
 
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
-    train_step_k2(s);
+    train_step_k2(s, t7, t8);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t8[0];
@@ -330,16 +308,21 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32 */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
 
     /* %pred: f32[N] = add %4, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)b, (void *)t4, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0((void *)s, 0, n, 0);
+            eval_with_targets_k0(s, x, w, b, t4, pred, 0, n);
         }
     }
 

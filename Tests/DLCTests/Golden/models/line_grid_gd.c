@@ -10,60 +10,61 @@
 #include "dlc_model.h"
 
 /* %i: f32[N] = floor %x   @10:13 */
-/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 0 of entry 'train', its rows begin_ to end_ (of N): train_step_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const i_2, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         i_2[i0] = floorf(x[i0]);
     }
 }
 
-/* %4: f32[N] = sub %x, %i   @11:25 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, i_2. */
+static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %4: f32[N] = sub %x, %i   @11:25 */
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const x, float *restrict const i_2, float *restrict const t4, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t4[i0] = (x[i0] - i_2[i0]);
     }
 }
 
-/* %k: i32[N] = int %i   @12:13 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then x, i_2, t4. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
+/* %k: i32[N] = int %i   @12:13 */
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const i_2, int32_t *restrict const k_2, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         k_2[i0] = dlc_to_i32(i_2[i0]);
     }
 }
 
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then i_2, k_2. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
 /* %7: f32[N,2] = gather %grid, %k   @13:20 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const grid, int32_t *restrict const k_2, float *restrict const t7) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const grid = (float *)s->params[0];  /* f32[21,2] */
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t r_ = k_2[i0];
         if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:20", (long)r_, (long)21);
@@ -72,45 +73,44 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 }
 
 /* %9: f32[N,1] = sub %8, %a   @13:29 */
-/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 4 of entry 'train', its rows begin_ to end_ (of N): train_step_k4_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const a, float *restrict const t9, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t9[i0] = (1.0f - a[i0]);
     }
 }
 
-/* %12: i32[N] = add %k, %11   @13:43 */
-/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then a, t9. */
+static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k4((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %12: i32[N] = add %k, %11   @13:43 */
+/* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, int32_t *restrict const k_2, int32_t *restrict const t12, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t12[i0] = dlc_add_i32(k_2[i0], 1);
     }
 }
 
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then k_2, t12. */
+static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k5((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
 /* %13: f32[N,2] = gather %grid, %12   @13:40 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const grid, int32_t *restrict const t12, float *restrict const t13) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const grid = (float *)s->params[0];  /* f32[21,2] */
-    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
-    float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t r_ = t12[i0];
         if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
@@ -119,21 +119,10 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 }
 
 /* %pred: f32[N,2] = add %10, %14   @13:34 */
-/* Kernel 7 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 7 of entry 'train', its rows begin_ to end_ (of N): train_step_k7_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const a, float *restrict const t7, float *restrict const t9, float *restrict const t10, float *restrict const t13, float *restrict const t14, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
@@ -141,15 +130,18 @@ static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 7 (dlc_chunk_fn): args_ holds the step, then a, t7, t9, t10, t13, t14, pred. */
+static void train_step_k7_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k7((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+}
+
 /* %16: f32 = mse %pred, %y   @15:14 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t16) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
-    float *const t16 = (float *)(arena + (448 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (2 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -158,35 +150,27 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 }
 
 /* %d.pred: f32[N,2] = mul %17, %20   @15:14 */
-/* Kernel 10 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 10 of entry 'train', its rows begin_ to end_ (of 2*N): train_step_k10_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t17, float *restrict const t20, float *restrict const d_pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t20 = (float *)(arena + (448 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
     }
 }
 
-/* %22: f32[N,2] = mul %d.pred, %a   @13:48 */
-/* Kernel 11 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then y, pred, t17, t20, d_pred. */
+static void train_step_k10_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
+/* %22: f32[N,2] = mul %d.pred, %a   @13:48 */
+/* Kernel 11 of entry 'train', its rows begin_ to end_ (of N): train_step_k11_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const a, float *restrict const d_pred, float *restrict const t22, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             t22[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * a[i0]);
@@ -194,15 +178,18 @@ static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 11 (dlc_chunk_fn): args_ holds the step, then a, d_pred, t22. */
+static void train_step_k11_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k11((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %23: f32[21,2] = scatter_add %12, %22   @13:40 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, int32_t *restrict const t12, float *restrict const t22, float *restrict const t23) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
-    float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
-    float *const t23 = (float *)(arena + (448 * n + 128));  /* f32[21,2] */
+    (void)n;
     memset(t23, 0, sizeof(float) * 21 * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t r_ = t12[i0];
@@ -214,16 +201,10 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 }
 
 /* %24: f32[N,2] = mul %d.pred, %9   @13:24 */
-/* Kernel 13 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 13 of entry 'train', its rows begin_ to end_ (of N): train_step_k13_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const t9, float *restrict const d_pred, float *restrict const t24, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t24 = (float *)(arena + (384 * n));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             t24[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * t9[i0]);
@@ -231,15 +212,18 @@ static __attribute__((noinline)) void train_step_k13(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 13 (dlc_chunk_fn): args_ holds the step, then t9, d_pred, t24. */
+static void train_step_k13_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k13((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %25: f32[21,2] = scatter_add %k, %24   @13:20 */
 /* Kernel 14 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, int32_t *restrict const k_2, float *restrict const t24, float *restrict const t25) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const t24 = (float *)(arena + (384 * n));  /* f32[N,2] */
-    float *const t25 = (float *)(arena + (448 * n + 320));  /* f32[21,2] */
+    (void)n;
     memset(t25, 0, sizeof(float) * 21 * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t r_ = k_2[i0];
@@ -252,13 +236,9 @@ static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
 
 /* %d.grid: f32[21,2] = add %23, %25 */
 /* Kernel 15 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s, float *restrict const t23, float *restrict const t25, float *restrict const d_grid) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t23 = (float *)(arena + (448 * n + 128));  /* f32[21,2] */
-    float *const t25 = (float *)(arena + (448 * n + 320));  /* f32[21,2] */
-    float *const d_grid = s->grads[0];  /* f32[21,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 42; i0++) {
         d_grid[i0] = (t23[i0] + t25[i0]);
     }
@@ -269,17 +249,39 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const grid = (float *)s->params[0];  /* f32[21,2] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
+    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
     float *const t16 = (float *)(arena + (448 * n));  /* f32 */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t20 = (float *)(arena + (448 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    float *const t23 = (float *)(arena + (448 * n + 128));  /* f32[21,2] */
+    float *const t24 = (float *)(arena + (384 * n));  /* f32[N,2] */
+    float *const t25 = (float *)(arena + (448 * n + 320));  /* f32[21,2] */
+    float *const d_grid = s->grads[0];  /* f32[21,2] */
 
     /* %i: f32[N] = floor %x   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)i_2};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, i_2, 0, n);
         }
     }
 
@@ -287,10 +289,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)i_2, (void *)t4};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, x, i_2, t4, 0, n);
         }
     }
 
@@ -298,24 +301,26 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)i_2, (void *)k_2};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, i_2, k_2, 0, n);
         }
     }
 
     /* %7: f32[N,2] = gather %grid, %k   @13:20 */
-    train_step_k3(s);
+    train_step_k3(s, grid, k_2, t7);
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, a, t9, 0, n);
         }
     }
 
@@ -323,29 +328,31 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t12};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, k_2, t12, 0, n);
         }
     }
 
     /* %13: f32[N,2] = gather %grid, %12   @13:40 */
-    train_step_k6(s);
+    train_step_k6(s, grid, t12, t13);
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t10, (void *)t13, (void *)t14, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7((void *)s, 0, n, 0);
+            train_step_k7(s, a, t7, t9, t10, t13, t14, pred, 0, n);
         }
     }
 
     /* %16: f32 = mse %pred, %y   @15:14 */
-    train_step_k8(s);
+    train_step_k8(s, y, pred, t16);
 
     /* %20: f32 = div %19, %18   @15:14 */
     {
@@ -356,10 +363,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t17, (void *)t20, (void *)d_pred};
+            dlc_parallel_for((2 * n), parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, (2 * n), 0);
+            train_step_k10(s, y, pred, t17, t20, d_pred, 0, (2 * n));
         }
     }
 
@@ -367,45 +375,43 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)d_pred, (void *)t22};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, n, 0);
+            train_step_k11(s, a, d_pred, t22, 0, n);
         }
     }
 
     /* %23: f32[21,2] = scatter_add %12, %22   @13:40 */
-    train_step_k12(s);
+    train_step_k12(s, t12, t22, t23);
 
     /* %24: f32[N,2] = mul %d.pred, %9   @13:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k13, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t9, (void *)d_pred, (void *)t24};
+            dlc_parallel_for(n, parts_, train_step_k13_chunk, (void *)args_);
         }
         else {
-            train_step_k13((void *)s, 0, n, 0);
+            train_step_k13(s, t9, d_pred, t24, 0, n);
         }
     }
 
     /* %25: f32[21,2] = scatter_add %k, %24   @13:20 */
-    train_step_k14(s);
+    train_step_k14(s, k_2, t24, t25);
 
     /* %d.grid: f32[21,2] = add %23, %25 */
-    train_step_k15(s);
+    train_step_k15(s, t23, t25, d_grid);
 
     return t16[0];
 }
 
 /* %d.grid: f32[21,2] = add %23, %25 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const grid, float *restrict const t23, float *restrict const t25) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const grid = (float *)s->params[0];  /* f32[21,2] */
-    float *const t23 = (float *)(arena + (448 * n + 128));  /* f32[21,2] */
-    float *const t25 = (float *)(arena + (448 * n + 320));  /* f32[21,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 42; i0++) {
         grid[i0] = (grid[i0] - (s->lr * (t23[i0] + t25[i0])));
     }
@@ -416,17 +422,38 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const grid = (float *)s->params[0];  /* f32[21,2] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
+    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
     float *const t16 = (float *)(arena + (448 * n));  /* f32 */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t20 = (float *)(arena + (448 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    float *const t23 = (float *)(arena + (448 * n + 128));  /* f32[21,2] */
+    float *const t24 = (float *)(arena + (384 * n));  /* f32[N,2] */
+    float *const t25 = (float *)(arena + (448 * n + 320));  /* f32[21,2] */
 
     /* %i: f32[N] = floor %x   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)i_2};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, i_2, 0, n);
         }
     }
 
@@ -434,10 +461,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)i_2, (void *)t4};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, x, i_2, t4, 0, n);
         }
     }
 
@@ -445,24 +473,26 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)i_2, (void *)k_2};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, i_2, k_2, 0, n);
         }
     }
 
     /* %7: f32[N,2] = gather %grid, %k   @13:20 */
-    train_step_k3(s);
+    train_step_k3(s, grid, k_2, t7);
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, a, t9, 0, n);
         }
     }
 
@@ -470,29 +500,31 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t12};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, k_2, t12, 0, n);
         }
     }
 
     /* %13: f32[N,2] = gather %grid, %12   @13:40 */
-    train_step_k6(s);
+    train_step_k6(s, grid, t12, t13);
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t10, (void *)t13, (void *)t14, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7((void *)s, 0, n, 0);
+            train_step_k7(s, a, t7, t9, t10, t13, t14, pred, 0, n);
         }
     }
 
     /* %16: f32 = mse %pred, %y   @15:14 */
-    train_step_k8(s);
+    train_step_k8(s, y, pred, t16);
 
     /* %20: f32 = div %19, %18   @15:14 */
     {
@@ -503,10 +535,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t17, (void *)t20, (void *)d_pred};
+            dlc_parallel_for((2 * n), parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, (2 * n), 0);
+            train_step_k10(s, y, pred, t17, t20, d_pred, 0, (2 * n));
         }
     }
 
@@ -514,89 +547,36 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)d_pred, (void *)t22};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, n, 0);
+            train_step_k11(s, a, d_pred, t22, 0, n);
         }
     }
 
     /* %23: f32[21,2] = scatter_add %12, %22   @13:40 */
-    train_step_k12(s);
+    train_step_k12(s, t12, t22, t23);
 
     /* %24: f32[N,2] = mul %d.pred, %9   @13:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k13, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t9, (void *)d_pred, (void *)t24};
+            dlc_parallel_for(n, parts_, train_step_k13_chunk, (void *)args_);
         }
         else {
-            train_step_k13((void *)s, 0, n, 0);
+            train_step_k13(s, t9, d_pred, t24, 0, n);
         }
     }
 
     /* %25: f32[21,2] = scatter_add %k, %24   @13:20 */
-    train_step_k14(s);
+    train_step_k14(s, k_2, t24, t25);
 
     /* %d.grid: f32[21,2] = add %23, %25 */
-    sgd_step_k15(s);
+    sgd_step_k15(s, grid, t23, t25);
 
     return t16[0];
-}
-
-/* %13: f32[N,2] = gather %grid, %12   @13:40 */
-/* Kernel 6 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const grid = (float *)s->params[0];  /* f32[21,2] */
-    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const int32_t r_ = t12[i0];
-        if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
-        memcpy(t13 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
-    }
-}
-
-/* %pred: f32[N,2] = add %10, %14   @13:34 */
-/* Kernel 7 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
-        }
-    }
-}
-
-/* %16: f32 = mse %pred, %y   @15:14 */
-/* Kernel 8 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
-    float *const t16 = (float *)(arena + (320 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t16[0] = (float)(acc_ / (double)(2 * n));
 }
 
 /* Entry 'eval': arena 320*N + 64 bytes. */
@@ -604,6 +584,19 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const grid = (float *)s->params[0];  /* f32[21,2] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
+    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
     float *const t16 = (float *)(arena + (320 * n));  /* f32 */
 
@@ -611,10 +604,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)i_2};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, i_2, 0, n);
         }
     }
 
@@ -622,10 +616,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)i_2, (void *)t4};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, x, i_2, t4, 0, n);
         }
     }
 
@@ -633,24 +628,26 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)i_2, (void *)k_2};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, i_2, k_2, 0, n);
         }
     }
 
     /* %7: f32[N,2] = gather %grid, %k   @13:20 */
-    train_step_k3(s);
+    train_step_k3(s, grid, k_2, t7);
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, a, t9, 0, n);
         }
     }
 
@@ -658,29 +655,31 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t12};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, k_2, t12, 0, n);
         }
     }
 
     /* %13: f32[N,2] = gather %grid, %12   @13:40 */
-    eval_with_targets_k6(s);
+    train_step_k6(s, grid, t12, t13);
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t10, (void *)t13, (void *)t14, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k7((void *)s, 0, n, 0);
+            train_step_k7(s, a, t7, t9, t10, t13, t14, pred, 0, n);
         }
     }
 
     /* %16: f32 = mse %pred, %y   @15:14 */
-    eval_with_targets_k8(s);
+    train_step_k8(s, y, pred, t16);
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t16[0];
@@ -691,16 +690,29 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const grid = (float *)s->params[0];  /* f32[21,2] */
+    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
+    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const a = (float *)t4;  /* f32[N,1] */
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
+    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
 
     /* %i: f32[N] = floor %x   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)i_2};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, i_2, 0, n);
         }
     }
 
@@ -708,10 +720,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)i_2, (void *)t4};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, x, i_2, t4, 0, n);
         }
     }
 
@@ -719,24 +732,26 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)i_2, (void *)k_2};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, i_2, k_2, 0, n);
         }
     }
 
     /* %7: f32[N,2] = gather %grid, %k   @13:20 */
-    train_step_k3(s);
+    train_step_k3(s, grid, k_2, t7);
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, a, t9, 0, n);
         }
     }
 
@@ -744,24 +759,26 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t12};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, k_2, t12, 0, n);
         }
     }
 
     /* %13: f32[N,2] = gather %grid, %12   @13:40 */
-    eval_with_targets_k6(s);
+    train_step_k6(s, grid, t12, t13);
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t10, (void *)t13, (void *)t14, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k7((void *)s, 0, n, 0);
+            train_step_k7(s, a, t7, t9, t10, t13, t14, pred, 0, n);
         }
     }
 

@@ -11,12 +11,9 @@
 
 /* %x: f32[N,1,28,28] = input x   @6:12 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const x_cols) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1,28,28] */
-    float *const x_cols = (float *)(arena + 0);  /* f32[25,N,576] */
+    (void)n;
     float *restrict const to_ = x_cols;
     const float *restrict const from_ = x;
     for (int64_t i0 = 0; i0 < 1; i0++) {
@@ -35,16 +32,10 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const c1_bias, float *restrict const t12_gemm, float *restrict const t12, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
-    float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
-    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
@@ -54,15 +45,18 @@ static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then c1_bias, t12_gemm, t12. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const t12, float *restrict const h1, int32_t *restrict const h1_argmax) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
-    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
-    int32_t *const h1_argmax = (int32_t *)(arena + (85248 * n));  /* i32[N,6,12,12] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (6 * n); i0++) {
         for (int64_t i1 = 0; i1 < 12; i1++) {
             for (int64_t i2 = 0; i2 < 12; i2++) {
@@ -85,12 +79,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const h1, float *restrict const h1_cols) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
-    float *const h1_cols = (float *)(arena + (88704 * n));  /* f32[150,N,64] */
+    (void)n;
     float *restrict const to_ = h1_cols;
     const float *restrict const from_ = h1;
     for (int64_t i0 = 0; i0 < 6; i0++) {
@@ -109,16 +100,10 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 }
 
 /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
-/* Kernel 6 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 6 of entry 'train', its rows begin_ to end_ (of N): train_step_k6_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const c2_bias, float *restrict const t14_gemm, float *restrict const t14, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
-    float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
-    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
@@ -128,15 +113,18 @@ static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then c2_bias, t14_gemm, t14. */
+static void train_step_k6_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k6((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const t14, float *restrict const h2, int32_t *restrict const h2_argmax) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
-    float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
-    int32_t *const h2_argmax = (int32_t *)(arena + (131200 * n));  /* i32[N,16,4,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (16 * n); i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             for (int64_t i2 = 0; i2 < 4; i2++) {
@@ -158,15 +146,10 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 }
 
 /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
-/* Kernel 9 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 9 of entry 'train', its rows begin_ to end_ (of N): train_step_k9_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const f1_bias, float *restrict const t17, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
-    float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
@@ -174,16 +157,18 @@ static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_,
     }
 }
 
-/* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
-/* Kernel 11 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then f1_bias, t17. */
+static void train_step_k9_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
+/* Kernel 11 of entry 'train', its rows begin_ to end_ (of N): train_step_k11_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const f2_bias, float *restrict const t18, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
-    float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
             t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
@@ -191,16 +176,18 @@ static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 11 (dlc_chunk_fn): args_ holds the step, then f2_bias, t18. */
+static void train_step_k11_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k11((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const f3_weight, float *restrict const f3_bias, float *restrict const t18, float *restrict const logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
-    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
-    float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
-    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 84 <= 16384) {
         float tile_[1344] = {0};
         for (int64_t p = 0; p < 84; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = f3_weight[q * 84 + p];
@@ -229,14 +216,9 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 
 /* %20: f32 = softmax_cross_entropy %logits, %y   @18:14 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t20, float *restrict const t20_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
-    float *const t20 = (float *)(arena + (133184 * n));  /* f32 */
-    float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -255,17 +237,10 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %21   @18:14 */
-/* Kernel 14 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k14(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 14 of entry 'train', its rows begin_ to end_ (of N): train_step_k14_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t20_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
-    float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -276,14 +251,18 @@ static __attribute__((noinline)) void train_step_k14(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 14 (dlc_chunk_fn): args_ holds the step, then y, logits, t20_probs, d_logits. */
+static void train_step_k14_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k14((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.f3.bias: f32[10] = sum_to %d.logits   @16:18 */
 /* Kernel 17 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const d_logits, float *restrict const d_f3_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
-    float *const d_f3_bias = s->grads[9];  /* f32[10] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 10; j_++) d_f3_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
@@ -293,17 +272,10 @@ static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
 }
 
 /* %26: f32[N,84] = relu_grad %23, %18   @16:21 */
-/* Kernel 18 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 84). */
-static __attribute__((noinline)) void train_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 18 of entry 'train', its columns begin_ to end_ (of 84): train_step_k18_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s, float *restrict const t18, float *restrict const t23, float *restrict const t26, float *restrict const d_f2_bias, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
-    float *const t23 = (float *)(arena + (133312 * n + 64));  /* f32[N,84] */
-    float *const t26 = (float *)(arena + (133696 * n + 64));  /* f32[N,84] */
-    float *const d_f2_bias = s->grads[7];  /* f32[84] */
+    (void)n;
     memset(d_f2_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -315,18 +287,18 @@ static __attribute__((noinline)) void train_step_k18(void *step_, int64_t begin_
     }
 }
 
-/* %30: f32[N,120] = relu_grad %27, %17   @16:29 */
-/* Kernel 21 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 120). */
-static __attribute__((noinline)) void train_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 18 (dlc_chunk_fn): args_ holds the step, then t18, t23, t26, d_f2_bias. */
+static void train_step_k18_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k18((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
+/* %30: f32[N,120] = relu_grad %27, %17   @16:29 */
+/* Kernel 21 of entry 'train', its columns begin_ to end_ (of 120): train_step_k21_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s, float *restrict const t17, float *restrict const t27, float *restrict const t30, float *restrict const d_f1_bias, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
-    float *const t27 = (float *)(arena + (134080 * n + 64));  /* f32[N,120] */
-    float *const t30 = (float *)(arena + (134592 * n + 64));  /* f32[N,120] */
-    float *const d_f1_bias = s->grads[5];  /* f32[120] */
+    (void)n;
     memset(d_f1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -338,16 +310,18 @@ static __attribute__((noinline)) void train_step_k21(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 21 (dlc_chunk_fn): args_ holds the step, then t17, t27, t30, d_f1_bias. */
+static void train_step_k21_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k21((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %35: f32[N,16,8,8] = max_pool2d_grad %14, %d.h2 {kernel: 2, stride: 2, padding: 0}   @15:14 */
 /* Kernel 24 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k24(const dlc_step *s, int32_t *restrict const h2_argmax, float *restrict const d_h2, float *restrict const t35) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const h2_argmax = (int32_t *)(arena + (131200 * n));  /* i32[N,16,4,4] */
-    float *const t31 = (float *)(arena + (135104 * n + 64));  /* f32[N,256] */
-    float *const d_h2 = (float *)t31;  /* f32[N,16,4,4] */
-    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
+    (void)n;
     memset(t35, 0, sizeof(float) * (1024 * n));
     for (int64_t i0 = 0; i0 < (16 * n); i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -358,14 +332,9 @@ static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
 
 /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
 /* Kernel 25 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const t14, float *restrict const t35, float *restrict const t36, float *restrict const d_c2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
-    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
-    float *const t36 = (float *)(arena + (136128 * n + 64));  /* f32[N,16,8,8] */
-    float *const d_c2_bias = s->grads[3];  /* f32[16] */
+    (void)n;
     memset(d_c2_bias, 0, sizeof(float) * 16);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
@@ -381,15 +350,10 @@ static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
 }
 
 /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
-/* Kernel 26 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 16). */
-static __attribute__((noinline)) void train_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 26 of entry 'train', its rows begin_ to end_ (of 16): train_step_k26_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k26(const dlc_step *s, float *restrict const t36, float *restrict const t36_cm, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t36 = (float *)(arena + (136128 * n + 64));  /* f32[N,16,8,8] */
-    float *const t36_cm = (float *)(arena + (127104 * n));  /* f32[16,N,8,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
@@ -399,13 +363,18 @@ static __attribute__((noinline)) void train_step_k26(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 26 (dlc_chunk_fn): args_ holds the step, then t36, t36_cm. */
+static void train_step_k26_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k26((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
 /* Kernel 28 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k28(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k28(const dlc_step *s, float *restrict const d_h1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (864 * n); i0++) {
         d_h1[i0] = 0.0f;
     }
@@ -413,12 +382,9 @@ static __attribute__((noinline)) void train_step_k28(const dlc_step *s) {
 
 /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
 /* Kernel 29 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k29(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k29(const dlc_step *s, float *restrict const d_h1_cols, float *restrict const d_h1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    (void)n;
     const int64_t to_at_[25] = {0, 1, 2, 3, 4, 12, 13, 14, 15, 16, 24, 25, 26, 27, 28, 36, 37, 38, 39, 40, 48, 49, 50, 51, 52};
     const int64_t from_at_[25] = {0, (64 * n), (128 * n), (192 * n), (256 * n), (320 * n), (384 * n), (448 * n), (512 * n), (576 * n), (640 * n), (704 * n), (768 * n), (832 * n), (896 * n), (960 * n), (1024 * n), (1088 * n), (1152 * n), (1216 * n), (1280 * n), (1344 * n), (1408 * n), (1472 * n), (1536 * n)};
     for (int64_t t_ = 0; t_ < 25; t_++) {
@@ -438,13 +404,9 @@ static __attribute__((noinline)) void train_step_k29(const dlc_step *s) {
 
 /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
 /* Kernel 31 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k31(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k31(const dlc_step *s, int32_t *restrict const h1_argmax, float *restrict const d_h1, float *restrict const t40) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const h1_argmax = (int32_t *)(arena + (85248 * n));  /* i32[N,6,12,12] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
+    (void)n;
     memset(t40, 0, sizeof(float) * (3456 * n));
     for (int64_t i0 = 0; i0 < (6 * n); i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
@@ -455,14 +417,9 @@ static __attribute__((noinline)) void train_step_k31(const dlc_step *s) {
 
 /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
 /* Kernel 32 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k32(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k32(const dlc_step *s, float *restrict const t12, float *restrict const t40, float *restrict const t41, float *restrict const d_c1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
-    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
-    float *const t41 = (float *)(arena + (140224 * n + 64));  /* f32[N,6,24,24] */
-    float *const d_c1_bias = s->grads[1];  /* f32[6] */
+    (void)n;
     memset(d_c1_bias, 0, sizeof(float) * 6);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
@@ -478,15 +435,10 @@ static __attribute__((noinline)) void train_step_k32(const dlc_step *s) {
 }
 
 /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-/* Kernel 33 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 6). */
-static __attribute__((noinline)) void train_step_k33(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 33 of entry 'train', its rows begin_ to end_ (of 6): train_step_k33_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k33(const dlc_step *s, float *restrict const t41, float *restrict const t41_cm, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t41 = (float *)(arena + (140224 * n + 64));  /* f32[N,6,24,24] */
-    float *const t41_cm = (float *)(arena + (71424 * n));  /* f32[6,N,24,24] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
@@ -496,42 +448,74 @@ static __attribute__((noinline)) void train_step_k33(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 33 (dlc_chunk_fn): args_ holds the step, then t41, t41_cm. */
+static void train_step_k33_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k33((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* Entry 'train': arena 178624*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1,28,28] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[6,1,5,5] */
+    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
     float *const c2_weight = (float *)s->params[2];  /* f32[16,6,5,5] */
+    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
     float *const f1_weight = (float *)s->params[4];  /* f32[120,256] */
+    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
     float *const f2_weight = (float *)s->params[6];  /* f32[84,120] */
+    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
     float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
+    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
     float *const x_cols = (float *)(arena + 0);  /* f32[25,N,576] */
     float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
+    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
+    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
+    int32_t *const h1_argmax = (int32_t *)(arena + (85248 * n));  /* i32[N,6,12,12] */
     float *const h1_cols = (float *)(arena + (88704 * n));  /* f32[150,N,64] */
     float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
+    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
     float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
+    int32_t *const h2_argmax = (int32_t *)(arena + (131200 * n));  /* i32[N,16,4,4] */
     float *const t16 = (float *)h2;  /* f32[N,256] */
     float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
     float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
+    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
     float *const t20 = (float *)(arena + (133184 * n));  /* f32 */
+    float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
     float *const t23 = (float *)(arena + (133312 * n + 64));  /* f32[N,84] */
     float *const d_f3_weight = s->grads[8];  /* f32[10,84] */
+    float *const d_f3_bias = s->grads[9];  /* f32[10] */
     float *const t26 = (float *)(arena + (133696 * n + 64));  /* f32[N,84] */
     float *const t27 = (float *)(arena + (134080 * n + 64));  /* f32[N,120] */
     float *const d_f2_weight = s->grads[6];  /* f32[84,120] */
+    float *const d_f2_bias = s->grads[7];  /* f32[84] */
     float *const t30 = (float *)(arena + (134592 * n + 64));  /* f32[N,120] */
     float *const t31 = (float *)(arena + (135104 * n + 64));  /* f32[N,256] */
     float *const d_f1_weight = s->grads[4];  /* f32[120,256] */
+    float *const d_f1_bias = s->grads[5];  /* f32[120] */
+    float *const d_h2 = (float *)t31;  /* f32[N,16,4,4] */
+    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
+    float *const t36 = (float *)(arena + (136128 * n + 64));  /* f32[N,16,8,8] */
     float *const t36_cm = (float *)(arena + (127104 * n));  /* f32[16,N,8,8] */
     float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
     float *const d_c2_weight = s->grads[2];  /* f32[16,6,5,5] */
+    float *const d_c2_bias = s->grads[3];  /* f32[16] */
+    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
+    float *const t41 = (float *)(arena + (140224 * n + 64));  /* f32[N,6,24,24] */
     float *const t41_cm = (float *)(arena + (71424 * n));  /* f32[6,N,24,24] */
     float *const d_c1_weight = s->grads[0];  /* f32[6,1,5,5] */
+    float *const d_c1_bias = s->grads[1];  /* f32[6] */
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
-    train_step_k0(s);
+    train_step_k0(s, x, x_cols);
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
@@ -542,18 +526,19 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t12_gemm, (void *)t12};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, c1_bias, t12_gemm, t12, 0, n);
         }
     }
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    train_step_k3(s);
+    train_step_k3(s, t12, h1, h1_argmax);
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    train_step_k4(s);
+    train_step_k4(s, h1, h1_cols);
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
@@ -564,15 +549,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c2_bias, (void *)t14_gemm, (void *)t14};
+            dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, n, 0);
+            train_step_k6(s, c2_bias, t14_gemm, t14, 0, n);
         }
     }
 
     /* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    train_step_k7(s);
+    train_step_k7(s, t14, h2, h2_argmax);
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
@@ -583,10 +569,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)f1_bias, (void *)t17};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, n, 0);
+            train_step_k9(s, f1_bias, t17, 0, n);
         }
     }
 
@@ -599,27 +586,29 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)f2_bias, (void *)t18};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, n, 0);
+            train_step_k11(s, f2_bias, t18, 0, n);
         }
     }
 
     /* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
-    train_step_k12(s);
+    train_step_k12(s, f3_weight, f3_bias, t18, logits);
 
     /* %20: f32 = softmax_cross_entropy %logits, %y   @18:14 */
-    train_step_k13(s);
+    train_step_k13(s, y, logits, t20, t20_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %21   @18:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k14, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t20_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k14_chunk, (void *)args_);
         }
         else {
-            train_step_k14((void *)s, 0, n, 0);
+            train_step_k14(s, y, logits, t20_probs, d_logits, 0, n);
         }
     }
 
@@ -634,16 +623,17 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.f3.bias: f32[10] = sum_to %d.logits   @16:18 */
-    train_step_k17(s);
+    train_step_k17(s, d_logits, d_f3_bias);
 
     /* %26: f32[N,84] = relu_grad %23, %18   @16:21 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(84, parts_, train_step_k18, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t18, (void *)t23, (void *)t26, (void *)d_f2_bias};
+            dlc_parallel_for(84, parts_, train_step_k18_chunk, (void *)args_);
         }
         else {
-            train_step_k18((void *)s, 0, 84, 0);
+            train_step_k18(s, t18, t23, t26, d_f2_bias, 0, 84);
         }
     }
 
@@ -661,10 +651,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(120, parts_, train_step_k21, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t17, (void *)t27, (void *)t30, (void *)d_f1_bias};
+            dlc_parallel_for(120, parts_, train_step_k21_chunk, (void *)args_);
         }
         else {
-            train_step_k21((void *)s, 0, 120, 0);
+            train_step_k21(s, t17, t27, t30, d_f1_bias, 0, 120);
         }
     }
 
@@ -679,19 +670,20 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %35: f32[N,16,8,8] = max_pool2d_grad %14, %d.h2 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    train_step_k24(s);
+    train_step_k24(s, h2_argmax, d_h2, t35);
 
     /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
-    train_step_k25(s);
+    train_step_k25(s, t14, t35, t36, d_c2_bias);
 
     /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(16, parts_, train_step_k26, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t36, (void *)t36_cm};
+            dlc_parallel_for(16, parts_, train_step_k26_chunk, (void *)args_);
         }
         else {
-            train_step_k26((void *)s, 0, 16, 0);
+            train_step_k26(s, t36, t36_cm, 0, 16);
         }
     }
 
@@ -701,10 +693,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k28(s);
+    train_step_k28(s, d_h1);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k29(s);
+    train_step_k29(s, d_h1_cols, d_h1);
 
     /* %d.c2.weight: f32[16,6,5,5] = conv2d_weight_grad %h1, %36 {stride: 1, padding: 0}   @15:25 */
     {
@@ -712,19 +704,20 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    train_step_k31(s);
+    train_step_k31(s, h1_argmax, d_h1, t40);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-    train_step_k32(s);
+    train_step_k32(s, t12, t40, t41, d_c1_bias);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(6, parts_, train_step_k33, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t41, (void *)t41_cm};
+            dlc_parallel_for(6, parts_, train_step_k33_chunk, (void *)args_);
         }
         else {
-            train_step_k33((void *)s, 0, 6, 0);
+            train_step_k33(s, t41, t41_cm, 0, 6);
         }
     }
 
@@ -736,234 +729,11 @@ static float train_step(const dlc_step *s) {
     return t20[0];
 }
 
-/* %d.f3.bias: f32[10] = sum_to %d.logits   @16:18 */
-/* Kernel 17 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
-    float *const d_f3_bias = (float *)(arena + (133696 * n + 64));  /* f32[10] */
-    for (int64_t j_ = 0; j_ < 10; j_++) d_f3_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            d_f3_bias[i1] += d_logits[i0 * 10 + i1];
-        }
-    }
-}
-
-/* %26: f32[N,84] = relu_grad %23, %18   @16:21 */
-/* Kernel 18 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 84). */
-static __attribute__((noinline)) void sgd_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
-    float *const t23 = (float *)(arena + (133312 * n + 64));  /* f32[N,84] */
-    float *const t26 = (float *)(arena + (133696 * n + 128));  /* f32[N,84] */
-    float *const d_f2_bias = (float *)(arena + (134080 * n + 128));  /* f32[84] */
-    memset(d_f2_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = begin_; i1 < end_; i1++) {
-            const float v_ = (t18[i0 * 84 + i1] > 0.0f ? t23[i0 * 84 + i1] : 0.0f);
-            t26[i0 * 84 + i1] = v_;
-            d_f2_bias[i1] += v_;
-        }
-    }
-}
-
-/* %30: f32[N,120] = relu_grad %27, %17   @16:29 */
-/* Kernel 21 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 120). */
-static __attribute__((noinline)) void sgd_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
-    float *const t27 = (float *)(arena + (134080 * n + 512));  /* f32[N,120] */
-    float *const t30 = (float *)(arena + (134592 * n + 512));  /* f32[N,120] */
-    float *const d_f1_bias = (float *)(arena + (135104 * n + 512));  /* f32[120] */
-    memset(d_f1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = begin_; i1 < end_; i1++) {
-            const float v_ = (t17[i0 * 120 + i1] > 0.0f ? t27[i0 * 120 + i1] : 0.0f);
-            t30[i0 * 120 + i1] = v_;
-            d_f1_bias[i1] += v_;
-        }
-    }
-}
-
-/* %35: f32[N,16,8,8] = max_pool2d_grad %14, %d.h2 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-/* Kernel 24 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const h2_argmax = (int32_t *)(arena + (131200 * n));  /* i32[N,16,4,4] */
-    float *const t31 = (float *)(arena + (135104 * n + 1024));  /* f32[N,256] */
-    float *const d_h2 = (float *)t31;  /* f32[N,16,4,4] */
-    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
-    memset(t35, 0, sizeof(float) * (1024 * n));
-    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            t35[i0 * 64 + h2_argmax[i0 * 16 + i1]] += d_h2[i0 * 16 + i1];
-        }
-    }
-}
-
-/* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
-/* Kernel 25 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
-    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
-    float *const t36 = (float *)(arena + (136128 * n + 1024));  /* f32[N,16,8,8] */
-    float *const d_c2_bias = (float *)(arena + (140224 * n + 1024));  /* f32[16] */
-    memset(d_c2_bias, 0, sizeof(float) * 16);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            float acc0_ = 0.0f;
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                const float v_ = (t14[i0 * 1024 + i1 * 64 + i2] > 0.0f ? t35[i0 * 1024 + i1 * 64 + i2] : 0.0f);
-                t36[i0 * 1024 + i1 * 64 + i2] = v_;
-                acc0_ += v_;
-            }
-            d_c2_bias[i1] += acc0_;
-        }
-    }
-}
-
-/* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
-/* Kernel 26 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 16). */
-static __attribute__((noinline)) void sgd_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t36 = (float *)(arena + (136128 * n + 1024));  /* f32[N,16,8,8] */
-    float *const t36_cm = (float *)(arena + (127104 * n));  /* f32[16,N,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                t36_cm[i0 * (64 * n) + i1 * 64 + i2] = t36[i0 * 64 + i1 * 1024 + i2];
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 28 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    for (int64_t i0 = 0; i0 < (864 * n); i0++) {
-        d_h1[i0] = 0.0f;
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 29 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k29(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    const int64_t to_at_[25] = {0, 1, 2, 3, 4, 12, 13, 14, 15, 16, 24, 25, 26, 27, 28, 36, 37, 38, 39, 40, 48, 49, 50, 51, 52};
-    const int64_t from_at_[25] = {0, (64 * n), (128 * n), (192 * n), (256 * n), (320 * n), (384 * n), (448 * n), (512 * n), (576 * n), (640 * n), (704 * n), (768 * n), (832 * n), (896 * n), (960 * n), (1024 * n), (1088 * n), (1152 * n), (1216 * n), (1280 * n), (1344 * n), (1408 * n), (1472 * n), (1536 * n)};
-    for (int64_t t_ = 0; t_ < 25; t_++) {
-        float *restrict const to_ = d_h1 + to_at_[t_];
-        const float *restrict const from_ = d_h1_cols + from_at_[t_];
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
-                    }
-                }
-            }
-        }
-    }
-}
-
-/* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-/* Kernel 31 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k31(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const h1_argmax = (int32_t *)(arena + (85248 * n));  /* i32[N,6,12,12] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
-    memset(t40, 0, sizeof(float) * (3456 * n));
-    for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-        for (int64_t i1 = 0; i1 < 144; i1++) {
-            t40[i0 * 576 + h1_argmax[i0 * 144 + i1]] += d_h1[i0 * 144 + i1];
-        }
-    }
-}
-
-/* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-/* Kernel 32 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k32(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
-    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
-    float *const t41 = (float *)(arena + (140224 * n + 1088));  /* f32[N,6,24,24] */
-    float *const d_c1_bias = (float *)(arena + (178624 * n + 1088));  /* f32[6] */
-    memset(d_c1_bias, 0, sizeof(float) * 6);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            float acc0_ = 0.0f;
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                const float v_ = (t12[i0 * 3456 + i1 * 576 + i2] > 0.0f ? t40[i0 * 3456 + i1 * 576 + i2] : 0.0f);
-                t41[i0 * 3456 + i1 * 576 + i2] = v_;
-                acc0_ += v_;
-            }
-            d_c1_bias[i1] += acc0_;
-        }
-    }
-}
-
-/* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-/* Kernel 33 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 6). */
-static __attribute__((noinline)) void sgd_step_k33(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t41 = (float *)(arena + (140224 * n + 1088));  /* f32[N,6,24,24] */
-    float *const t41_cm = (float *)(arena + (71424 * n));  /* f32[6,N,24,24] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                t41_cm[i0 * (576 * n) + i1 * 576 + i2] = t41[i0 * 576 + i1 * 3456 + i2];
-            }
-        }
-    }
-}
-
 /* %c1.bias: f32[6] = param c1.bias   @8:11 */
 /* Kernel 35 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k35(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k35(const dlc_step *s, float *restrict const c1_bias, float *restrict const d_c1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
-    float *const d_c1_bias = (float *)(arena + (178624 * n + 1088));  /* f32[6] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 6; i0++) {
         c1_bias[i0] = (c1_bias[i0] - (s->lr * d_c1_bias[i0]));
     }
@@ -971,12 +741,9 @@ static __attribute__((noinline)) void sgd_step_k35(const dlc_step *s) {
 
 /* %c2.bias: f32[16] = param c2.bias   @9:11 */
 /* Kernel 36 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s, float *restrict const c2_bias, float *restrict const d_c2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
-    float *const d_c2_bias = (float *)(arena + (140224 * n + 1024));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         c2_bias[i0] = (c2_bias[i0] - (s->lr * d_c2_bias[i0]));
     }
@@ -984,12 +751,9 @@ static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
 
 /* %f1.bias: f32[120] = param f1.bias   @10:11 */
 /* Kernel 37 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s, float *restrict const f1_bias, float *restrict const d_f1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
-    float *const d_f1_bias = (float *)(arena + (135104 * n + 512));  /* f32[120] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 120; i0++) {
         f1_bias[i0] = (f1_bias[i0] - (s->lr * d_f1_bias[i0]));
     }
@@ -997,12 +761,9 @@ static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s) {
 
 /* %f2.bias: f32[84] = param f2.bias   @11:11 */
 /* Kernel 38 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k38(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k38(const dlc_step *s, float *restrict const f2_bias, float *restrict const d_f2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
-    float *const d_f2_bias = (float *)(arena + (134080 * n + 128));  /* f32[84] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 84; i0++) {
         f2_bias[i0] = (f2_bias[i0] - (s->lr * d_f2_bias[i0]));
     }
@@ -1010,12 +771,9 @@ static __attribute__((noinline)) void sgd_step_k38(const dlc_step *s) {
 
 /* %f3.bias: f32[10] = param f3.bias   @12:11 */
 /* Kernel 39 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k39(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k39(const dlc_step *s, float *restrict const f3_bias, float *restrict const d_f3_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
-    float *const d_f3_bias = (float *)(arena + (133696 * n + 64));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         f3_bias[i0] = (f3_bias[i0] - (s->lr * d_f3_bias[i0]));
     }
@@ -1026,32 +784,57 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1,28,28] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[6,1,5,5] */
+    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
     float *const c2_weight = (float *)s->params[2];  /* f32[16,6,5,5] */
+    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
     float *const f1_weight = (float *)s->params[4];  /* f32[120,256] */
+    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
     float *const f2_weight = (float *)s->params[6];  /* f32[84,120] */
+    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
     float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
+    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
     float *const x_cols = (float *)(arena + 0);  /* f32[25,N,576] */
     float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
+    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
+    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
+    int32_t *const h1_argmax = (int32_t *)(arena + (85248 * n));  /* i32[N,6,12,12] */
     float *const h1_cols = (float *)(arena + (88704 * n));  /* f32[150,N,64] */
     float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
+    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
     float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
+    int32_t *const h2_argmax = (int32_t *)(arena + (131200 * n));  /* i32[N,16,4,4] */
     float *const t16 = (float *)h2;  /* f32[N,256] */
     float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
     float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
+    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
     float *const t20 = (float *)(arena + (133184 * n));  /* f32 */
+    float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
     float *const t23 = (float *)(arena + (133312 * n + 64));  /* f32[N,84] */
+    float *const d_f3_bias = (float *)(arena + (133696 * n + 64));  /* f32[10] */
     float *const t26 = (float *)(arena + (133696 * n + 128));  /* f32[N,84] */
     float *const t27 = (float *)(arena + (134080 * n + 512));  /* f32[N,120] */
+    float *const d_f2_bias = (float *)(arena + (134080 * n + 128));  /* f32[84] */
     float *const t30 = (float *)(arena + (134592 * n + 512));  /* f32[N,120] */
     float *const t31 = (float *)(arena + (135104 * n + 1024));  /* f32[N,256] */
+    float *const d_f1_bias = (float *)(arena + (135104 * n + 512));  /* f32[120] */
+    float *const d_h2 = (float *)t31;  /* f32[N,16,4,4] */
+    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
+    float *const t36 = (float *)(arena + (136128 * n + 1024));  /* f32[N,16,8,8] */
     float *const t36_cm = (float *)(arena + (127104 * n));  /* f32[16,N,8,8] */
     float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *const d_c2_bias = (float *)(arena + (140224 * n + 1024));  /* f32[16] */
+    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
+    float *const t41 = (float *)(arena + (140224 * n + 1088));  /* f32[N,6,24,24] */
     float *const t41_cm = (float *)(arena + (71424 * n));  /* f32[6,N,24,24] */
+    float *const d_c1_bias = (float *)(arena + (178624 * n + 1088));  /* f32[6] */
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
-    train_step_k0(s);
+    train_step_k0(s, x, x_cols);
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
@@ -1062,18 +845,19 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t12_gemm, (void *)t12};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, c1_bias, t12_gemm, t12, 0, n);
         }
     }
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    train_step_k3(s);
+    train_step_k3(s, t12, h1, h1_argmax);
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    train_step_k4(s);
+    train_step_k4(s, h1, h1_cols);
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
@@ -1084,15 +868,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c2_bias, (void *)t14_gemm, (void *)t14};
+            dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, n, 0);
+            train_step_k6(s, c2_bias, t14_gemm, t14, 0, n);
         }
     }
 
     /* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    train_step_k7(s);
+    train_step_k7(s, t14, h2, h2_argmax);
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
@@ -1103,10 +888,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)f1_bias, (void *)t17};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, n, 0);
+            train_step_k9(s, f1_bias, t17, 0, n);
         }
     }
 
@@ -1119,27 +905,29 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)f2_bias, (void *)t18};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, n, 0);
+            train_step_k11(s, f2_bias, t18, 0, n);
         }
     }
 
     /* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
-    train_step_k12(s);
+    train_step_k12(s, f3_weight, f3_bias, t18, logits);
 
     /* %20: f32 = softmax_cross_entropy %logits, %y   @18:14 */
-    train_step_k13(s);
+    train_step_k13(s, y, logits, t20, t20_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %21   @18:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k14, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t20_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k14_chunk, (void *)args_);
         }
         else {
-            train_step_k14((void *)s, 0, n, 0);
+            train_step_k14(s, y, logits, t20_probs, d_logits, 0, n);
         }
     }
 
@@ -1154,16 +942,17 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.f3.bias: f32[10] = sum_to %d.logits   @16:18 */
-    sgd_step_k17(s);
+    train_step_k17(s, d_logits, d_f3_bias);
 
     /* %26: f32[N,84] = relu_grad %23, %18   @16:21 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(84, parts_, sgd_step_k18, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t18, (void *)t23, (void *)t26, (void *)d_f2_bias};
+            dlc_parallel_for(84, parts_, train_step_k18_chunk, (void *)args_);
         }
         else {
-            sgd_step_k18((void *)s, 0, 84, 0);
+            train_step_k18(s, t18, t23, t26, d_f2_bias, 0, 84);
         }
     }
 
@@ -1181,10 +970,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(120, parts_, sgd_step_k21, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t17, (void *)t27, (void *)t30, (void *)d_f1_bias};
+            dlc_parallel_for(120, parts_, train_step_k21_chunk, (void *)args_);
         }
         else {
-            sgd_step_k21((void *)s, 0, 120, 0);
+            train_step_k21(s, t17, t27, t30, d_f1_bias, 0, 120);
         }
     }
 
@@ -1199,19 +989,20 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %35: f32[N,16,8,8] = max_pool2d_grad %14, %d.h2 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    sgd_step_k24(s);
+    train_step_k24(s, h2_argmax, d_h2, t35);
 
     /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
-    sgd_step_k25(s);
+    train_step_k25(s, t14, t35, t36, d_c2_bias);
 
     /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(16, parts_, sgd_step_k26, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t36, (void *)t36_cm};
+            dlc_parallel_for(16, parts_, train_step_k26_chunk, (void *)args_);
         }
         else {
-            sgd_step_k26((void *)s, 0, 16, 0);
+            train_step_k26(s, t36, t36_cm, 0, 16);
         }
     }
 
@@ -1221,10 +1012,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k28(s);
+    train_step_k28(s, d_h1);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k29(s);
+    train_step_k29(s, d_h1_cols, d_h1);
 
     /* %d.c2.weight: f32[16,6,5,5] = conv2d_weight_grad %h1, %36 {stride: 1, padding: 0}   @15:25 */
     {
@@ -1232,19 +1023,20 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    sgd_step_k31(s);
+    train_step_k31(s, h1_argmax, d_h1, t40);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-    sgd_step_k32(s);
+    train_step_k32(s, t12, t40, t41, d_c1_bias);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(6, parts_, sgd_step_k33, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t41, (void *)t41_cm};
+            dlc_parallel_for(6, parts_, train_step_k33_chunk, (void *)args_);
         }
         else {
-            sgd_step_k33((void *)s, 0, 6, 0);
+            train_step_k33(s, t41, t41_cm, 0, 6);
         }
     }
 
@@ -1254,51 +1046,28 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %c1.bias: f32[6] = param c1.bias   @8:11 */
-    sgd_step_k35(s);
+    sgd_step_k35(s, c1_bias, d_c1_bias);
 
     /* %c2.bias: f32[16] = param c2.bias   @9:11 */
-    sgd_step_k36(s);
+    sgd_step_k36(s, c2_bias, d_c2_bias);
 
     /* %f1.bias: f32[120] = param f1.bias   @10:11 */
-    sgd_step_k37(s);
+    sgd_step_k37(s, f1_bias, d_f1_bias);
 
     /* %f2.bias: f32[84] = param f2.bias   @11:11 */
-    sgd_step_k38(s);
+    sgd_step_k38(s, f2_bias, d_f2_bias);
 
     /* %f3.bias: f32[10] = param f3.bias   @12:11 */
-    sgd_step_k39(s);
+    sgd_step_k39(s, f3_bias, d_f3_bias);
 
     return t20[0];
 }
 
-/* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
-/* Kernel 2 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
-    float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6,24,24] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
-            }
-        }
-    }
-}
-
 /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
 /* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s, float *restrict const t12, float *restrict const h1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6,24,24] */
-    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (6 * n); i0++) {
         for (int64_t i1 = 0; i1 < 12; i1++) {
             for (int64_t i2 = 0; i2 < 12; i2++) {
@@ -1317,59 +1086,11 @@ static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
     }
 }
 
-/* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-/* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
-    float *const h1_cols = (float *)(arena + 0);  /* f32[150,N,64] */
-    float *restrict const to_ = h1_cols;
-    const float *restrict const from_ = h1;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < 5; i1++) {
-            for (int64_t i2 = 0; i2 < 5; i2++) {
-                for (int64_t i3 = 0; i3 < n; i3++) {
-                    for (int64_t i4 = 0; i4 < 8; i4++) {
-                        for (int64_t i5 = 0; i5 < 8; i5++) {
-                            to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
-/* Kernel 6 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
-    float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
-            }
-        }
-    }
-}
-
 /* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
 /* Kernel 7 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s, float *restrict const t14, float *restrict const h2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t14 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (16 * n); i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             for (int64_t i2 = 0; i2 < 4; i2++) {
@@ -1388,85 +1109,11 @@ static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
     }
 }
 
-/* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
-/* Kernel 9 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,120] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 120; i1++) {
-            t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
-        }
-    }
-}
-
-/* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
-/* Kernel 11 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
-    float *const t18 = (float *)(arena + (57600 * n));  /* f32[N,84] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 84; i1++) {
-            t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
-        }
-    }
-}
-
-/* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
-/* Kernel 12 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
-    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
-    float *const t18 = (float *)(arena + (57600 * n));  /* f32[N,84] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    if ((int64_t)n * 10 * 84 <= 16384) {
-        float tile_[1344] = {0};
-        for (int64_t p = 0; p < 84; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = f3_weight[q * 84 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[16] = {0};
-            for (int64_t p = 0; p < 84; p++) {
-                const float a_ = t18[r * 84 + p];
-                const float *const b_ = tile_ + p * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = logits + r * 10;
-            #pragma omp simd
-            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + f3_bias[q]);
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);
-            }
-        }
-    }
-}
-
 /* %20: f32 = softmax_cross_entropy %logits, %y   @18:14 */
 /* Kernel 13 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k13(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k13(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t20) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t20 = (float *)(arena + (71424 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -1486,14 +1133,25 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1,28,28] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[6,1,5,5] */
+    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
     float *const c2_weight = (float *)s->params[2];  /* f32[16,6,5,5] */
+    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
     float *const f1_weight = (float *)s->params[4];  /* f32[120,256] */
+    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
     float *const f2_weight = (float *)s->params[6];  /* f32[84,120] */
+    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
+    float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
+    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
     float *const x_cols = (float *)(arena + 0);  /* f32[25,N,576] */
     float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,6,24,24] */
+    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
     float *const h1_cols = (float *)(arena + 0);  /* f32[150,N,64] */
     float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
     float *const t16 = (float *)h2;  /* f32[N,256] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,120] */
@@ -1502,7 +1160,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t20 = (float *)(arena + (71424 * n));  /* f32 */
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
-    train_step_k0(s);
+    train_step_k0(s, x, x_cols);
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
@@ -1513,18 +1171,19 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t12_gemm, (void *)t12};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k2((void *)s, 0, n, 0);
+            train_step_k2(s, c1_bias, t12_gemm, t12, 0, n);
         }
     }
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, t12, h1);
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, h1, h1_cols);
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
@@ -1535,15 +1194,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c2_bias, (void *)t14_gemm, (void *)t14};
+            dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k6((void *)s, 0, n, 0);
+            train_step_k6(s, c2_bias, t14_gemm, t14, 0, n);
         }
     }
 
     /* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    eval_with_targets_k7(s);
+    eval_with_targets_k7(s, t14, h2);
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
@@ -1554,10 +1214,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)f1_bias, (void *)t17};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k9((void *)s, 0, n, 0);
+            train_step_k9(s, f1_bias, t17, 0, n);
         }
     }
 
@@ -1570,18 +1231,19 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)f2_bias, (void *)t18};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k11((void *)s, 0, n, 0);
+            train_step_k11(s, f2_bias, t18, 0, n);
         }
     }
 
     /* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
-    eval_with_targets_k12(s);
+    train_step_k12(s, f3_weight, f3_bias, t18, logits);
 
     /* %20: f32 = softmax_cross_entropy %logits, %y   @18:14 */
-    eval_with_targets_k13(s);
+    eval_with_targets_k13(s, y, logits, t20);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t20[0];
@@ -1592,14 +1254,24 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1,28,28] */
     float *const c1_weight = (float *)s->params[0];  /* f32[6,1,5,5] */
+    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
     float *const c2_weight = (float *)s->params[2];  /* f32[16,6,5,5] */
+    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
     float *const f1_weight = (float *)s->params[4];  /* f32[120,256] */
+    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
     float *const f2_weight = (float *)s->params[6];  /* f32[84,120] */
+    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
+    float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
+    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
     float *const x_cols = (float *)(arena + 0);  /* f32[25,N,576] */
     float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,6,24,24] */
+    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
     float *const h1_cols = (float *)(arena + 0);  /* f32[150,N,64] */
     float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
     float *const t16 = (float *)h2;  /* f32[N,256] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,120] */
@@ -1607,7 +1279,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
-    train_step_k0(s);
+    train_step_k0(s, x, x_cols);
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
@@ -1618,18 +1290,19 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t12_gemm, (void *)t12};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k2((void *)s, 0, n, 0);
+            train_step_k2(s, c1_bias, t12_gemm, t12, 0, n);
         }
     }
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, t12, h1);
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, h1, h1_cols);
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
@@ -1640,15 +1313,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)c2_bias, (void *)t14_gemm, (void *)t14};
+            dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k6((void *)s, 0, n, 0);
+            train_step_k6(s, c2_bias, t14_gemm, t14, 0, n);
         }
     }
 
     /* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    eval_with_targets_k7(s);
+    eval_with_targets_k7(s, t14, h2);
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
@@ -1659,10 +1333,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)f1_bias, (void *)t17};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k9((void *)s, 0, n, 0);
+            train_step_k9(s, f1_bias, t17, 0, n);
         }
     }
 
@@ -1675,15 +1350,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)f2_bias, (void *)t18};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k11((void *)s, 0, n, 0);
+            train_step_k11(s, f2_bias, t18, 0, n);
         }
     }
 
     /* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
-    eval_with_targets_k12(s);
+    train_step_k12(s, f3_weight, f3_bias, t18, logits);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
 }

@@ -10,15 +10,10 @@
 #include "dlc_model.h"
 
 /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const fc1_bias, float *restrict const t6, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
@@ -26,16 +21,18 @@ static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_,
     }
 }
 
-/* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then fc1_bias, t6. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const fc2_bias, float *restrict const logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
             logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
@@ -43,16 +40,18 @@ static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then fc2_bias, logits. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %8: f32 = softmax_cross_entropy %logits, %y   @10:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8, float *restrict const t8_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
-    float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
-    float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -71,17 +70,10 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @10:14 */
-/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
-    float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -92,14 +84,18 @@ static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then y, logits, t8_probs, d_logits. */
+static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k5((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const d_logits, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
@@ -109,17 +105,10 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 }
 
 /* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
-/* Kernel 9 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 512). */
-static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 9 of entry 'train', its columns begin_ to end_ (of 512): train_step_k9_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t6, float *restrict const t11, float *restrict const t14, float *restrict const d_fc1_bias, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
-    float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
-    float *const t14 = (float *)(arena + (4288 * n + 64));  /* f32[N,512] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[512] */
+    (void)n;
     memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -131,22 +120,35 @@ static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then t6, t11, t14, d_fc1_bias. */
+static void train_step_k9_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* Entry 'train': arena 6336*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,784] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[512,784] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,512] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
+    float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,512] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
     float *const t14 = (float *)(arena + (4288 * n + 64));  /* f32[N,512] */
     float *const d_fc1_weight = s->grads[0];  /* f32[512,784] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[512] */
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
@@ -157,10 +159,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t6};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, fc1_bias, t6, 0, n);
         }
     }
 
@@ -173,24 +176,26 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc2_bias, (void *)logits};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, fc2_bias, logits, 0, n);
         }
     }
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @10:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, logits, t8, t8_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @10:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t8_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, y, logits, t8_probs, d_logits, 0, n);
         }
     }
 
@@ -205,16 +210,17 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
-    train_step_k8(s);
+    train_step_k8(s, d_logits, d_fc2_bias);
 
     /* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(512, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t11, (void *)t14, (void *)d_fc1_bias};
+            dlc_parallel_for(512, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, 512, 0);
+            train_step_k9(s, t6, t11, t14, d_fc1_bias, 0, 512);
         }
     }
 
@@ -226,53 +232,11 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
-/* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
-    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
-    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-        }
-    }
-}
-
-/* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
-/* Kernel 9 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 512). */
-static __attribute__((noinline)) void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
-    float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
-    float *const t14 = (float *)(arena + (4288 * n + 128));  /* f32[N,512] */
-    float *const d_fc1_bias = (float *)(arena + (6336 * n + 128));  /* f32[512] */
-    memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = begin_; i1 < end_; i1++) {
-            const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
-            t14[i0 * 512 + i1] = v_;
-            d_fc1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %fc1.bias: f32[512] = param fc1.bias   @5:11 */
 /* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const fc1_bias, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
-    float *const d_fc1_bias = (float *)(arena + (6336 * n + 128));  /* f32[512] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 512; i0++) {
         fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
     }
@@ -280,12 +244,9 @@ static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
 
 /* %fc2.bias: f32[10] = param fc2.bias   @6:11 */
 /* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
@@ -297,14 +258,20 @@ static float sgd_step(const dlc_step *s) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,784] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[512,784] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,512] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
+    float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
+    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
     float *const t14 = (float *)(arena + (4288 * n + 128));  /* f32[N,512] */
+    float *const d_fc1_bias = (float *)(arena + (6336 * n + 128));  /* f32[512] */
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
@@ -315,10 +282,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t6};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, fc1_bias, t6, 0, n);
         }
     }
 
@@ -331,24 +299,26 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc2_bias, (void *)logits};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, fc2_bias, logits, 0, n);
         }
     }
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @10:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, logits, t8, t8_probs);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @10:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t8_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, y, logits, t8_probs, d_logits, 0, n);
         }
     }
 
@@ -363,16 +333,17 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
-    sgd_step_k8(s);
+    train_step_k8(s, d_logits, d_fc2_bias);
 
     /* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(512, parts_, sgd_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t11, (void *)t14, (void *)d_fc1_bias};
+            dlc_parallel_for(512, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            sgd_step_k9((void *)s, 0, 512, 0);
+            train_step_k9(s, t6, t11, t14, d_fc1_bias, 0, 512);
         }
     }
 
@@ -382,23 +353,19 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %fc1.bias: f32[512] = param fc1.bias   @5:11 */
-    sgd_step_k11(s);
+    sgd_step_k11(s, fc1_bias, d_fc1_bias);
 
     /* %fc2.bias: f32[10] = param fc2.bias   @6:11 */
-    sgd_step_k12(s);
+    sgd_step_k12(s, fc2_bias, d_fc2_bias);
 
     return t8[0];
 }
 
 /* %8: f32 = softmax_cross_entropy %logits, %y   @10:14 */
 /* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
-    float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 10;
@@ -419,8 +386,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,784] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[512,784] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,512] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
@@ -434,10 +404,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t6};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, fc1_bias, t6, 0, n);
         }
     }
 
@@ -450,15 +421,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc2_bias, (void *)logits};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, fc2_bias, logits, 0, n);
         }
     }
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @10:14 */
-    eval_with_targets_k4(s);
+    eval_with_targets_k4(s, y, logits, t8);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t8[0];
@@ -471,7 +443,9 @@ static void predict(const dlc_step *s, void *const *outputs) {
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,784] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[512,784] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,512] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
 
@@ -484,10 +458,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc1_bias, (void *)t6};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, fc1_bias, t6, 0, n);
         }
     }
 
@@ -500,10 +475,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)fc2_bias, (void *)logits};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, fc2_bias, logits, 0, n);
         }
     }
 

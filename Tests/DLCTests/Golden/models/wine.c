@@ -11,14 +11,9 @@
 
 /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const fc1_bias, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,13] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    (void)n;
     if ((int64_t)n * 16 * 13 <= 16384) {
         float tile_[208];
         for (int64_t p = 0; p < 13; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 13 + p];
@@ -47,14 +42,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const fc2_weight, float *restrict const fc2_bias, float *restrict const t6, float *restrict const logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
+    (void)n;
     if ((int64_t)n * 3 * 16 <= 16384) {
         float tile_[128] = {0};
         for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 16 + p];
@@ -83,14 +73,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %9: f32 = softmax_cross_entropy %logits, %y   @12:14 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t9, float *restrict const t9_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 3;
@@ -109,17 +94,10 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %10   @12:14 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t9_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -130,15 +108,18 @@ static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then y, logits, t9_probs, d_logits. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %12: f32[N,16] = matmul %d.logits, %fc2.weight   @9:18 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const fc2_weight, float *restrict const d_logits, float *restrict const t12) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    (void)n;
     if ((int64_t)n * 16 * 3 <= 16384) {
         for (int64_t r = 0; r < n; r++) {
             float acc_[16] = {0};
@@ -160,13 +141,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %d.fc2.weight: f32[3,16] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const t6, float *restrict const d_logits, float *restrict const d_fc2_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const d_fc2_weight = s->grads[2];  /* f32[3,16] */
+    (void)n;
     if ((int64_t)3 * 16 * n <= 16384) {
         float sums_[48] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -191,12 +168,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %d.fc2.bias: f32[3] = sum_to %d.logits   @9:18 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const d_logits, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[3] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 3; j_++) d_fc2_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -207,14 +181,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %15: f32[N,16] = relu_grad %12, %6   @9:22 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const t6, float *restrict const t12, float *restrict const t15, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
-    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[16] */
+    (void)n;
     memset(d_fc1_bias, 0, sizeof(float) * 16);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -228,13 +197,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %d.fc1.weight: f32[16,13] = matmul %15, %x {transpose_a: true}   @9:22 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const x, float *restrict const t15, float *restrict const d_fc1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,13] */
-    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[16,13] */
+    (void)n;
     if ((int64_t)16 * 13 * n <= 16384) {
         float sums_[208] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -262,55 +227,68 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,13] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const d_fc2_weight = s->grads[2];  /* f32[3,16] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[3] */
+    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[16,13] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, logits);
 
     /* %9: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, logits, t9, t9_probs);
 
     /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %10   @12:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t9_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, y, logits, t9_probs, d_logits, 0, n);
         }
     }
 
     /* %12: f32[N,16] = matmul %d.logits, %fc2.weight   @9:18 */
-    train_step_k4(s);
+    train_step_k4(s, fc2_weight, d_logits, t12);
 
     /* %d.fc2.weight: f32[3,16] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
-    train_step_k5(s);
+    train_step_k5(s, t6, d_logits, d_fc2_weight);
 
     /* %d.fc2.bias: f32[3] = sum_to %d.logits   @9:18 */
-    train_step_k6(s);
+    train_step_k6(s, d_logits, d_fc2_bias);
 
     /* %15: f32[N,16] = relu_grad %12, %6   @9:22 */
-    train_step_k7(s);
+    train_step_k7(s, t6, t12, t15, d_fc1_bias);
 
     /* %d.fc1.weight: f32[16,13] = matmul %15, %x {transpose_a: true}   @9:22 */
-    train_step_k8(s);
+    train_step_k8(s, x, t15, d_fc1_weight);
 
     return t9[0];
 }
 
 /* %d.fc2.weight: f32[3,16] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const fc2_weight, float *restrict const t6, float *restrict const d_logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    (void)n;
     if ((int64_t)3 * 16 * n <= 16384) {
         float sums_[48] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -333,52 +311,11 @@ static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     }
 }
 
-/* %d.fc2.bias: f32[3] = sum_to %d.logits   @9:18 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const d_fc2_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
-    for (int64_t j_ = 0; j_ < 3; j_++) d_fc2_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            d_fc2_bias[i1] += d_logits[i0 * 3 + i1];
-        }
-    }
-}
-
-/* %15: f32[N,16] = relu_grad %12, %6   @9:22 */
-/* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
-    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
-    float *const d_fc1_bias = (float *)(arena + (256 * n + 128));  /* f32[16] */
-    memset(d_fc1_bias, 0, sizeof(float) * 16);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t12[i0 * 16 + i1] : 0.0f);
-            t15[i0 * 16 + i1] = v_;
-            d_fc1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc1.weight: f32[16,13] = matmul %15, %x {transpose_a: true}   @9:22 */
 /* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const t15) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,13] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
-    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
+    (void)n;
     if ((int64_t)16 * 13 * n <= 16384) {
         float sums_[208] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -403,12 +340,9 @@ static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
 
 /* %fc1.bias: f32[16] = param fc1.bias   @6:11 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const fc1_bias, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const d_fc1_bias = (float *)(arena + (256 * n + 128));  /* f32[16] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
         fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
     }
@@ -416,12 +350,9 @@ static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
 
 /* %fc2.bias: f32[3] = param fc2.bias   @7:11 */
 /* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
-    float *const d_fc2_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
@@ -432,60 +363,72 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,13] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const d_fc2_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
+    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
+    float *const d_fc1_bias = (float *)(arena + (256 * n + 128));  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, logits);
 
     /* %9: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, logits, t9, t9_probs);
 
     /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %10   @12:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t9_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, y, logits, t9_probs, d_logits, 0, n);
         }
     }
 
     /* %12: f32[N,16] = matmul %d.logits, %fc2.weight   @9:18 */
-    train_step_k4(s);
+    train_step_k4(s, fc2_weight, d_logits, t12);
 
     /* %d.fc2.weight: f32[3,16] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, fc2_weight, t6, d_logits);
 
     /* %d.fc2.bias: f32[3] = sum_to %d.logits   @9:18 */
-    sgd_step_k6(s);
+    train_step_k6(s, d_logits, d_fc2_bias);
 
     /* %15: f32[N,16] = relu_grad %12, %6   @9:22 */
-    sgd_step_k7(s);
+    train_step_k7(s, t6, t12, t15, d_fc1_bias);
 
     /* %d.fc1.weight: f32[16,13] = matmul %15, %x {transpose_a: true}   @9:22 */
-    sgd_step_k8(s);
+    sgd_step_k8(s, x, fc1_weight, t15);
 
     /* %fc1.bias: f32[16] = param fc1.bias   @6:11 */
-    sgd_step_k9(s);
+    sgd_step_k9(s, fc1_bias, d_fc1_bias);
 
     /* %fc2.bias: f32[3] = param fc2.bias   @7:11 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, fc2_bias, d_fc2_bias);
 
     return t9[0];
 }
 
 /* %probs: f32[N,3] = softmax %logits {axis: 1}   @10:17 */
 /* Kernel 2 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s, float *restrict const logits, float *restrict const probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const probs = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
             const int64_t base_ = i0 * 3 * 1 + i1;
@@ -504,13 +447,9 @@ static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
 
 /* %9: f32 = softmax_cross_entropy %logits, %y   @12:14 */
 /* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t9) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 3;
@@ -530,20 +469,28 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,13] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const probs = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, logits);
 
     /* %probs: f32[N,3] = softmax %logits {axis: 1}   @10:17 */
-    eval_with_targets_k2(s);
+    eval_with_targets_k2(s, logits, probs);
 
     /* %9: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, y, logits, t9);
 
     memcpy(outputs[0], probs, sizeof(float) * (3 * n));
     return t9[0];
@@ -554,16 +501,23 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,13] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const probs = (float *)(arena + 0);  /* f32[N,3] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    train_step_k1(s);
+    train_step_k1(s, fc2_weight, fc2_bias, t6, logits);
 
     /* %probs: f32[N,3] = softmax %logits {axis: 1}   @10:17 */
-    eval_with_targets_k2(s);
+    eval_with_targets_k2(s, logits, probs);
 
     memcpy(outputs[0], probs, sizeof(float) * (3 * n));
 }

@@ -11,14 +11,9 @@
 
 /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const l1_weight, float *restrict const l1_bias, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     if ((int64_t)n * 3 * 2 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l1_weight[q * 2 + p];
@@ -46,30 +41,27 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %7: f32[N,3] = sigmoid %6   @8:24 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of 3*N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const t6, float *restrict const t7, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t7[i0] = dlc_sigmoid(t6[i0]);
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then t6, t7. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const l2_weight, float *restrict const l2_bias, float *restrict const t7, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 3 <= 16384) {
         float tile_[3];
         for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l2_weight[q * 3 + p];
@@ -95,29 +87,27 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 }
 
 /* %p: f32[N,1] = sigmoid %8   @8:13 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const t8, float *restrict const p_2, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         p_2[i0] = dlc_sigmoid(t8[i0]);
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then t8, p_2. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %10: f32 = bce %p, %y   @10:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t10) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + (192 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double q_ = p_2[i0], t_ = y[i0];
@@ -128,21 +118,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %21: f32[N,1] = mul %d.p, %14   @8:13 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t12, float *restrict const t13, float *restrict const t14, float *restrict const t16, float *restrict const t17, float *restrict const t19, float *restrict const d_p, float *restrict const t21, float *restrict const d_l2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_l2_bias = s->grads[3];  /* f32[1] */
+    (void)n;
     memset(d_l2_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -155,13 +133,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const l2_weight, float *restrict const t21, float *restrict const t22) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
+    (void)n;
     if ((int64_t)n * 3 * 1 <= 16384) {
         float tile_[8] = {0};
         for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l2_weight[p * 3 + q];
@@ -185,13 +159,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const t7, float *restrict const t21, float *restrict const d_l2_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_l2_weight = s->grads[2];  /* f32[1,3] */
+    (void)n;
     if ((int64_t)1 * 3 * n <= 16384) {
         float sums_[3] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -216,16 +186,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %27: f32[N,3] = mul %22, %26   @8:24 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t7, float *restrict const t22, float *restrict const t25, float *restrict const t26, float *restrict const t27, float *restrict const d_l1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t26 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_l1_bias = s->grads[1];  /* f32[3] */
+    (void)n;
     memset(d_l1_bias, 0, sizeof(float) * 3);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -239,13 +202,9 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
 
 /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const x, float *restrict const t27, float *restrict const d_l1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_l1_weight = s->grads[0];  /* f32[3,2] */
+    (void)n;
     if ((int64_t)3 * 2 * n <= 16384) {
         float sums_[6] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -273,71 +232,17 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t10 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t19 = (float *)(arena + (192 * n + 64));  /* f32 */
-
-    /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
-    train_step_k0(s);
-
-    /* %7: f32[N,3] = sigmoid %6   @8:24 */
-    {
-        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
-        if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k1, (void *)s);
-        }
-        else {
-            train_step_k1((void *)s, 0, (3 * n), 0);
-        }
-    }
-
-    /* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
-    train_step_k2(s);
-
-    /* %p: f32[N,1] = sigmoid %8   @8:13 */
-    {
-        const int parts_ = dlc_parallel_parts((int64_t)n);
-        if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
-        }
-        else {
-            train_step_k3((void *)s, 0, n, 0);
-        }
-    }
-
-    /* %10: f32 = bce %p, %y   @10:14 */
-    train_step_k4(s);
-
-    /* %19: f32 = div %11, %18   @10:14 */
-    {
-        t19[0] = (1.0f / (float)(n));
-    }
-
-    /* %21: f32[N,1] = mul %d.p, %14   @8:13 */
-    train_step_k6(s);
-
-    /* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
-    train_step_k7(s);
-
-    /* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
-    train_step_k8(s);
-
-    /* %27: f32[N,3] = mul %22, %26   @8:24 */
-    train_step_k9(s);
-
-    /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
-    train_step_k10(s);
-
-    return t10[0];
-}
-
-/* %21: f32[N,1] = mul %d.p, %14   @8:13 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
     float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
+    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + (192 * n));  /* f32 */
     float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
@@ -346,26 +251,76 @@ static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     float *const t19 = (float *)(arena + (192 * n + 64));  /* f32 */
     float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_l2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
-    memset(d_l2_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t19[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
-            t21[i0 + i1] = v_;
-            d_l2_bias[i1] += v_;
+    float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const d_l2_weight = s->grads[2];  /* f32[1,3] */
+    float *const d_l2_bias = s->grads[3];  /* f32[1] */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t26 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_l1_weight = s->grads[0];  /* f32[3,2] */
+    float *const d_l1_bias = s->grads[1];  /* f32[3] */
+
+    /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
+    train_step_k0(s, x, l1_weight, l1_bias, t6);
+
+    /* %7: f32[N,3] = sigmoid %6   @8:24 */
+    {
+        const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
+        if (parts_ > 1) {
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7};
+            dlc_parallel_for((3 * n), parts_, train_step_k1_chunk, (void *)args_);
+        }
+        else {
+            train_step_k1(s, t6, t7, 0, (3 * n));
         }
     }
+
+    /* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
+    train_step_k2(s, l2_weight, l2_bias, t7, t8);
+
+    /* %p: f32[N,1] = sigmoid %8   @8:13 */
+    {
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            void *const args_[] = {(void *)s, (void *)t8, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
+        }
+        else {
+            train_step_k3(s, t8, p_2, 0, n);
+        }
+    }
+
+    /* %10: f32 = bce %p, %y   @10:14 */
+    train_step_k4(s, y, p_2, t10);
+
+    /* %19: f32 = div %11, %18   @10:14 */
+    {
+        t19[0] = (1.0f / (float)(n));
+    }
+
+    /* %21: f32[N,1] = mul %d.p, %14   @8:13 */
+    train_step_k6(s, y, p_2, t12, t13, t14, t16, t17, t19, d_p, t21, d_l2_bias);
+
+    /* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
+    train_step_k7(s, l2_weight, t21, t22);
+
+    /* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
+    train_step_k8(s, t7, t21, d_l2_weight);
+
+    /* %27: f32[N,3] = mul %22, %26   @8:24 */
+    train_step_k9(s, t7, t22, t25, t26, t27, d_l1_bias);
+
+    /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
+    train_step_k10(s, x, t27, d_l1_weight);
+
+    return t10[0];
 }
 
 /* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
 /* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s, float *restrict const l2_weight, float *restrict const t7, float *restrict const t21) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 3 * n <= 16384) {
         float sums_[3] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -388,38 +343,11 @@ static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
     }
 }
 
-/* %27: f32[N,3] = mul %22, %26   @8:24 */
-/* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t26 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_l1_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
-    memset(d_l1_bias, 0, sizeof(float) * 3);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            const float v_ = (t22[i0 * 3 + i1] * (t7[i0 * 3 + i1] * (1.0f - t7[i0 * 3 + i1])));
-            t27[i0 * 3 + i1] = v_;
-            d_l1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
 /* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const x, float *restrict const l1_weight, float *restrict const t27) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
-    float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     if ((int64_t)3 * 2 * n <= 16384) {
         float sums_[6] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -444,12 +372,9 @@ static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
 
 /* %l1.bias: f32[3] = param l1.bias   @5:11 */
 /* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const l1_bias, float *restrict const d_l1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
-    float *const d_l1_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
     }
@@ -457,12 +382,9 @@ static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
 
 /* %l2.bias: f32[1] = param l2.bias   @6:11 */
 /* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const l2_bias, float *restrict const d_l2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const d_l2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
     }
@@ -473,39 +395,64 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
+    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const t10 = (float *)(arena + (192 * n));  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t19 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const d_l2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t26 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_l1_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
 
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
-    train_step_k0(s);
+    train_step_k0(s, x, l1_weight, l1_bias, t6);
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7};
+            dlc_parallel_for((3 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (3 * n), 0);
+            train_step_k1(s, t6, t7, 0, (3 * n));
         }
     }
 
     /* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
-    train_step_k2(s);
+    train_step_k2(s, l2_weight, l2_bias, t7, t8);
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t8, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t8, p_2, 0, n);
         }
     }
 
     /* %10: f32 = bce %p, %y   @10:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, p_2, t10);
 
     /* %19: f32 = div %11, %18   @10:14 */
     {
@@ -513,59 +460,27 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %21: f32[N,1] = mul %d.p, %14   @8:13 */
-    sgd_step_k6(s);
+    train_step_k6(s, y, p_2, t12, t13, t14, t16, t17, t19, d_p, t21, d_l2_bias);
 
     /* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
-    train_step_k7(s);
+    train_step_k7(s, l2_weight, t21, t22);
 
     /* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
-    sgd_step_k8(s);
+    sgd_step_k8(s, l2_weight, t7, t21);
 
     /* %27: f32[N,3] = mul %22, %26   @8:24 */
-    sgd_step_k9(s);
+    train_step_k9(s, t7, t22, t25, t26, t27, d_l1_bias);
 
     /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, x, l1_weight, t27);
 
     /* %l1.bias: f32[3] = param l1.bias   @5:11 */
-    sgd_step_k11(s);
+    sgd_step_k11(s, l1_bias, d_l1_bias);
 
     /* %l2.bias: f32[1] = param l2.bias   @6:11 */
-    sgd_step_k12(s);
+    sgd_step_k12(s, l2_bias, d_l2_bias);
 
     return t10[0];
-}
-
-/* %p: f32[N,1] = sigmoid %8   @8:13 */
-/* Kernel 3 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        p_2[i0] = dlc_sigmoid(t8[i0]);
-    }
-}
-
-/* %10: f32 = bce %p, %y   @10:14 */
-/* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + (128 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const double q_ = p_2[i0], t_ = y[i0];
-        acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-    }
-    t10[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -573,39 +488,50 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
+    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
-    train_step_k0(s);
+    train_step_k0(s, x, l1_weight, l1_bias, t6);
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7};
+            dlc_parallel_for((3 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (3 * n), 0);
+            train_step_k1(s, t6, t7, 0, (3 * n));
         }
     }
 
     /* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
-    train_step_k2(s);
+    train_step_k2(s, l2_weight, l2_bias, t7, t8);
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t8, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t8, p_2, 0, n);
         }
     }
 
     /* %10: f32 = bce %p, %y   @10:14 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, y, p_2, t10);
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
     return t10[0];
@@ -616,33 +542,43 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
+    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
-    train_step_k0(s);
+    train_step_k0(s, x, l1_weight, l1_bias, t6);
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7};
+            dlc_parallel_for((3 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (3 * n), 0);
+            train_step_k1(s, t6, t7, 0, (3 * n));
         }
     }
 
     /* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
-    train_step_k2(s);
+    train_step_k2(s, l2_weight, l2_bias, t7, t8);
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t8, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t8, p_2, 0, n);
         }
     }
 

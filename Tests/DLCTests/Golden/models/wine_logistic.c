@@ -11,14 +11,9 @@
 
 /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const l1_weight, float *restrict const l1_bias, float *restrict const t4) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 2 <= 16384) {
         float tile_[2];
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
@@ -44,29 +39,27 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %p: f32[N,1] = sigmoid %4   @8:13 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const t4, float *restrict const p_2, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         p_2[i0] = dlc_sigmoid(t4[i0]);
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then t4, p_2. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %6: f32 = bce %p, %y   @10:14 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double q_ = p_2[i0], t_ = y[i0];
@@ -77,21 +70,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %17: f32[N,1] = mul %d.p, %10   @8:13 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t8, float *restrict const t9, float *restrict const t10, float *restrict const t12, float *restrict const t13, float *restrict const t15, float *restrict const d_p, float *restrict const t17, float *restrict const d_l1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_l1_bias = s->grads[1];  /* f32[1] */
+    (void)n;
     memset(d_l1_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -104,13 +85,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %d.l1.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const t17, float *restrict const d_l1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_l1_weight = s->grads[0];  /* f32[1,2] */
+    (void)n;
     if ((int64_t)1 * 2 * n <= 16384) {
         float sums_[2] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -138,48 +115,13 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t6 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32 */
-
-    /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
-    train_step_k0(s);
-
-    /* %p: f32[N,1] = sigmoid %4   @8:13 */
-    {
-        const int parts_ = dlc_parallel_parts((int64_t)n);
-        if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
-        }
-        else {
-            train_step_k1((void *)s, 0, n, 0);
-        }
-    }
-
-    /* %6: f32 = bce %p, %y   @10:14 */
-    train_step_k2(s);
-
-    /* %15: f32 = div %7, %14   @10:14 */
-    {
-        t15[0] = (1.0f / (float)(n));
-    }
-
-    /* %17: f32[N,1] = mul %d.p, %10   @8:13 */
-    train_step_k4(s);
-
-    /* %d.l1.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
-    train_step_k5(s);
-
-    return t6[0];
-}
-
-/* %17: f32[N,1] = mul %d.p, %10   @8:13 */
-/* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
     float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t6 = (float *)(arena + (128 * n));  /* f32 */
     float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
@@ -188,26 +130,46 @@ static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
     float *const t15 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_l1_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
-    memset(d_l1_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t15[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
-            t17[i0 + i1] = v_;
-            d_l1_bias[i1] += v_;
+    float *const d_l1_weight = s->grads[0];  /* f32[1,2] */
+    float *const d_l1_bias = s->grads[1];  /* f32[1] */
+
+    /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
+    train_step_k0(s, x, l1_weight, l1_bias, t4);
+
+    /* %p: f32[N,1] = sigmoid %4   @8:13 */
+    {
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            void *const args_[] = {(void *)s, (void *)t4, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
+        }
+        else {
+            train_step_k1(s, t4, p_2, 0, n);
         }
     }
+
+    /* %6: f32 = bce %p, %y   @10:14 */
+    train_step_k2(s, y, p_2, t6);
+
+    /* %15: f32 = div %7, %14   @10:14 */
+    {
+        t15[0] = (1.0f / (float)(n));
+    }
+
+    /* %17: f32[N,1] = mul %d.p, %10   @8:13 */
+    train_step_k4(s, y, p_2, t8, t9, t10, t12, t13, t15, d_p, t17, d_l1_bias);
+
+    /* %d.l1.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
+    train_step_k5(s, x, t17, d_l1_weight);
+
+    return t6[0];
 }
 
 /* %d.l1.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const x, float *restrict const l1_weight, float *restrict const t17) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 2 * n <= 16384) {
         float sums_[2] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -232,12 +194,9 @@ static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
 
 /* %l1.bias: f32[1] = param l1.bias   @6:11 */
 /* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s, float *restrict const l1_bias, float *restrict const d_l1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
-    float *const d_l1_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
     }
@@ -248,25 +207,40 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_l1_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
 
     /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, l1_weight, l1_bias, t4);
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t4, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, t4, p_2, 0, n);
         }
     }
 
     /* %6: f32 = bce %p, %y   @10:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, p_2, t6);
 
     /* %15: f32 = div %7, %14   @10:14 */
     {
@@ -274,13 +248,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %17: f32[N,1] = mul %d.p, %10   @8:13 */
-    sgd_step_k4(s);
+    train_step_k4(s, y, p_2, t8, t9, t10, t12, t13, t15, d_p, t17, d_l1_bias);
 
     /* %d.l1.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, x, l1_weight, t17);
 
     /* %l1.bias: f32[1] = param l1.bias   @6:11 */
-    sgd_step_k6(s);
+    sgd_step_k6(s, l1_bias, d_l1_bias);
 
     return t6[0];
 }
@@ -290,25 +264,31 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, l1_weight, l1_bias, t4);
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t4, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, t4, p_2, 0, n);
         }
     }
 
     /* %6: f32 = bce %p, %y   @10:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, p_2, t6);
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
     return t6[0];
@@ -319,19 +299,24 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, l1_weight, l1_bias, t4);
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t4, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, t4, p_2, 0, n);
         }
     }
 

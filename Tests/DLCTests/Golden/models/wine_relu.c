@@ -11,14 +11,9 @@
 
 /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const l1_weight, float *restrict const l1_bias, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 2 <= 16384) {
         float tile_[32] = {0};
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l1_weight[q * 2 + p];
@@ -47,14 +42,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const l2_weight, float *restrict const l2_bias, float *restrict const t8, float *restrict const h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 10 <= 16384) {
         float tile_[160] = {0};
         for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[q * 10 + p];
@@ -83,14 +73,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const l3_weight, float *restrict const l3_bias, float *restrict const h, float *restrict const t10) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 10 <= 16384) {
         float tile_[10];
         for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
@@ -116,29 +101,27 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 }
 
 /* %p: f32[N,1] = sigmoid %10   @11:13 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const t10, float *restrict const p_2, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         p_2[i0] = dlc_sigmoid(t10[i0]);
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then t10, p_2. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %12: f32 = bce %p, %y   @13:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t12) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t12 = (float *)(arena + (256 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double q_ = p_2[i0], t_ = y[i0];
@@ -149,21 +132,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %23: f32[N,1] = mul %d.p, %16   @11:13 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t14, float *restrict const t15, float *restrict const t16, float *restrict const t18, float *restrict const t19, float *restrict const t21, float *restrict const d_p, float *restrict const t23, float *restrict const d_l3_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t21 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_l3_bias = s->grads[5];  /* f32[1] */
+    (void)n;
     memset(d_l3_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -176,13 +147,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const l3_weight, float *restrict const t23, float *restrict const d_h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 1 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l3_weight[p * 10 + q];
@@ -206,13 +173,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const h, float *restrict const t23, float *restrict const d_l3_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_l3_weight = s->grads[4];  /* f32[1,10] */
+    (void)n;
     if ((int64_t)1 * 10 * n <= 16384) {
         float sums_[10] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -237,14 +200,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %27: f32[N,10] = relu_grad %d.h, %h   @10:13 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const h, float *restrict const d_h, float *restrict const t27, float *restrict const d_l2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const d_l2_bias = s->grads[3];  /* f32[10] */
+    (void)n;
     memset(d_l2_bias, 0, sizeof(float) * 10);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -258,13 +216,9 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
 
 /* %28: f32[N,10] = matmul %27, %l2.weight   @10:13 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const l2_weight, float *restrict const t27, float *restrict const t28) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 10 <= 16384) {
         float tile_[160] = {0};
         for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[p * 10 + q];
@@ -288,13 +242,9 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
 
 /* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const t8, float *restrict const t27, float *restrict const d_l2_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const d_l2_weight = s->grads[2];  /* f32[10,10] */
+    (void)n;
     if ((int64_t)10 * 10 * n <= 16384) {
         float sums_[100] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -319,14 +269,9 @@ static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
 
 /* %31: f32[N,10] = relu_grad %28, %8   @10:21 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const t8, float *restrict const t28, float *restrict const t31, float *restrict const d_l1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
-    float *const d_l1_bias = s->grads[1];  /* f32[10] */
+    (void)n;
     memset(d_l1_bias, 0, sizeof(float) * 10);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -340,13 +285,9 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 
 /* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const x, float *restrict const t31, float *restrict const d_l1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
-    float *const d_l1_weight = s->grads[0];  /* f32[10,2] */
+    (void)n;
     if ((int64_t)10 * 2 * n <= 16384) {
         float sums_[20] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -374,72 +315,19 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t12 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t21 = (float *)(arena + (256 * n + 64));  /* f32 */
-
-    /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
-    train_step_k0(s);
-
-    /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
-    train_step_k1(s);
-
-    /* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
-    train_step_k2(s);
-
-    /* %p: f32[N,1] = sigmoid %10   @11:13 */
-    {
-        const int parts_ = dlc_parallel_parts((int64_t)n);
-        if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
-        }
-        else {
-            train_step_k3((void *)s, 0, n, 0);
-        }
-    }
-
-    /* %12: f32 = bce %p, %y   @13:14 */
-    train_step_k4(s);
-
-    /* %21: f32 = div %13, %20   @13:14 */
-    {
-        t21[0] = (1.0f / (float)(n));
-    }
-
-    /* %23: f32[N,1] = mul %d.p, %16   @11:13 */
-    train_step_k6(s);
-
-    /* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
-    train_step_k7(s);
-
-    /* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
-    train_step_k8(s);
-
-    /* %27: f32[N,10] = relu_grad %d.h, %h   @10:13 */
-    train_step_k9(s);
-
-    /* %28: f32[N,10] = matmul %27, %l2.weight   @10:13 */
-    train_step_k10(s);
-
-    /* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
-    train_step_k11(s);
-
-    /* %31: f32[N,10] = relu_grad %28, %8   @10:21 */
-    train_step_k12(s);
-
-    /* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
-    train_step_k13(s);
-
-    return t12[0];
-}
-
-/* %23: f32[N,1] = mul %d.p, %16   @11:13 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
     float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t12 = (float *)(arena + (256 * n));  /* f32 */
     float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
@@ -448,26 +336,78 @@ static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     float *const t21 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
-    memset(d_l3_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t21[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
-            t23[i0 + i1] = v_;
-            d_l3_bias[i1] += v_;
+    float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
+    float *const d_l3_weight = s->grads[4];  /* f32[1,10] */
+    float *const d_l3_bias = s->grads[5];  /* f32[1] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_l2_weight = s->grads[2];  /* f32[10,10] */
+    float *const d_l2_bias = s->grads[3];  /* f32[10] */
+    float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
+    float *const d_l1_weight = s->grads[0];  /* f32[10,2] */
+    float *const d_l1_bias = s->grads[1];  /* f32[10] */
+
+    /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
+    train_step_k0(s, x, l1_weight, l1_bias, t8);
+
+    /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
+    train_step_k1(s, l2_weight, l2_bias, t8, h);
+
+    /* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
+    train_step_k2(s, l3_weight, l3_bias, h, t10);
+
+    /* %p: f32[N,1] = sigmoid %10   @11:13 */
+    {
+        const int parts_ = dlc_parallel_parts((int64_t)n);
+        if (parts_ > 1) {
+            void *const args_[] = {(void *)s, (void *)t10, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
+        }
+        else {
+            train_step_k3(s, t10, p_2, 0, n);
         }
     }
+
+    /* %12: f32 = bce %p, %y   @13:14 */
+    train_step_k4(s, y, p_2, t12);
+
+    /* %21: f32 = div %13, %20   @13:14 */
+    {
+        t21[0] = (1.0f / (float)(n));
+    }
+
+    /* %23: f32[N,1] = mul %d.p, %16   @11:13 */
+    train_step_k6(s, y, p_2, t14, t15, t16, t18, t19, t21, d_p, t23, d_l3_bias);
+
+    /* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
+    train_step_k7(s, l3_weight, t23, d_h);
+
+    /* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
+    train_step_k8(s, h, t23, d_l3_weight);
+
+    /* %27: f32[N,10] = relu_grad %d.h, %h   @10:13 */
+    train_step_k9(s, h, d_h, t27, d_l2_bias);
+
+    /* %28: f32[N,10] = matmul %27, %l2.weight   @10:13 */
+    train_step_k10(s, l2_weight, t27, t28);
+
+    /* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
+    train_step_k11(s, t8, t27, d_l2_weight);
+
+    /* %31: f32[N,10] = relu_grad %28, %8   @10:21 */
+    train_step_k12(s, t8, t28, t31, d_l1_bias);
+
+    /* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
+    train_step_k13(s, x, t31, d_l1_weight);
+
+    return t12[0];
 }
 
 /* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
 /* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s, float *restrict const l3_weight, float *restrict const h, float *restrict const t23) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 10 * n <= 16384) {
         float sums_[10] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -490,36 +430,11 @@ static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
     }
 }
 
-/* %27: f32[N,10] = relu_grad %d.h, %h   @10:13 */
-/* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const d_l2_bias = (float *)(arena + (256 * n + 64));  /* f32[10] */
-    memset(d_l2_bias, 0, sizeof(float) * 10);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
-            t27[i0 * 10 + i1] = v_;
-            d_l2_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
 /* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const l2_weight, float *restrict const t8, float *restrict const t27) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)10 * 10 * n <= 16384) {
         float sums_[100] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -542,36 +457,11 @@ static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
     }
 }
 
-/* %31: f32[N,10] = relu_grad %28, %8   @10:21 */
-/* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
-    float *const d_l1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
-    memset(d_l1_bias, 0, sizeof(float) * 10);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t28[i0 * 10 + i1] : 0.0f);
-            t31[i0 * 10 + i1] = v_;
-            d_l1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
 /* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const x, float *restrict const l1_weight, float *restrict const t31) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
-    float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)10 * 2 * n <= 16384) {
         float sums_[20] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -596,12 +486,9 @@ static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
 
 /* %l1.bias: f32[10] = param l1.bias   @6:11 */
 /* Kernel 14 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *restrict const l1_bias, float *restrict const d_l1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const d_l1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
     }
@@ -609,12 +496,9 @@ static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
 
 /* %l2.bias: f32[10] = param l2.bias   @7:11 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const l2_bias, float *restrict const d_l2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const d_l2_bias = (float *)(arena + (256 * n + 64));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
     }
@@ -622,12 +506,9 @@ static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
 
 /* %l3.bias: f32[1] = param l3.bias   @8:11 */
 /* Kernel 16 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s, float *restrict const l3_bias, float *restrict const d_l3_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         l3_bias[i0] = (l3_bias[i0] - (s->lr * d_l3_bias[i0]));
     }
@@ -638,31 +519,58 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
     float *const t12 = (float *)(arena + (256 * n));  /* f32 */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t21 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
+    float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_l2_bias = (float *)(arena + (256 * n + 64));  /* f32[10] */
+    float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
+    float *const d_l1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
 
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, l1_weight, l1_bias, t8);
 
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
-    train_step_k1(s);
+    train_step_k1(s, l2_weight, l2_bias, t8, h);
 
     /* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
-    train_step_k2(s);
+    train_step_k2(s, l3_weight, l3_bias, h, t10);
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t10, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t10, p_2, 0, n);
         }
     }
 
     /* %12: f32 = bce %p, %y   @13:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, p_2, t12);
 
     /* %21: f32 = div %13, %20   @13:14 */
     {
@@ -670,105 +578,39 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %23: f32[N,1] = mul %d.p, %16   @11:13 */
-    sgd_step_k6(s);
+    train_step_k6(s, y, p_2, t14, t15, t16, t18, t19, t21, d_p, t23, d_l3_bias);
 
     /* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
-    train_step_k7(s);
+    train_step_k7(s, l3_weight, t23, d_h);
 
     /* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
-    sgd_step_k8(s);
+    sgd_step_k8(s, l3_weight, h, t23);
 
     /* %27: f32[N,10] = relu_grad %d.h, %h   @10:13 */
-    sgd_step_k9(s);
+    train_step_k9(s, h, d_h, t27, d_l2_bias);
 
     /* %28: f32[N,10] = matmul %27, %l2.weight   @10:13 */
-    train_step_k10(s);
+    train_step_k10(s, l2_weight, t27, t28);
 
     /* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
-    sgd_step_k11(s);
+    sgd_step_k11(s, l2_weight, t8, t27);
 
     /* %31: f32[N,10] = relu_grad %28, %8   @10:21 */
-    sgd_step_k12(s);
+    train_step_k12(s, t8, t28, t31, d_l1_bias);
 
     /* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
-    sgd_step_k13(s);
+    sgd_step_k13(s, x, l1_weight, t31);
 
     /* %l1.bias: f32[10] = param l1.bias   @6:11 */
-    sgd_step_k14(s);
+    sgd_step_k14(s, l1_bias, d_l1_bias);
 
     /* %l2.bias: f32[10] = param l2.bias   @7:11 */
-    sgd_step_k15(s);
+    sgd_step_k15(s, l2_bias, d_l2_bias);
 
     /* %l3.bias: f32[1] = param l3.bias   @8:11 */
-    sgd_step_k16(s);
+    sgd_step_k16(s, l3_bias, d_l3_bias);
 
     return t12[0];
-}
-
-/* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
-/* Kernel 2 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    if ((int64_t)n * 1 * 10 <= 16384) {
-        float tile_[10];
-        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[1] = {0};
-            for (int64_t p = 0; p < 10; p++) {
-                const float a_ = h[r * 10 + p];
-                const float *const b_ = tile_ + p * 1;
-                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = t10 + r * 1;
-            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
-            }
-        }
-    }
-}
-
-/* %p: f32[N,1] = sigmoid %10   @11:13 */
-/* Kernel 3 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        p_2[i0] = dlc_sigmoid(t10[i0]);
-    }
-}
-
-/* %12: f32 = bce %p, %y   @13:14 */
-/* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t12 = (float *)(arena + (128 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const double q_ = p_2[i0], t_ = y[i0];
-        acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-    }
-    t12[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -776,31 +618,43 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, l1_weight, l1_bias, t8);
 
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
-    train_step_k1(s);
+    train_step_k1(s, l2_weight, l2_bias, t8, h);
 
     /* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
-    eval_with_targets_k2(s);
+    train_step_k2(s, l3_weight, l3_bias, h, t10);
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t10, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t10, p_2, 0, n);
         }
     }
 
     /* %12: f32 = bce %p, %y   @13:14 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, y, p_2, t12);
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
     return t12[0];
@@ -811,25 +665,36 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, l1_weight, l1_bias, t8);
 
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
-    train_step_k1(s);
+    train_step_k1(s, l2_weight, l2_bias, t8, h);
 
     /* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
-    eval_with_targets_k2(s);
+    train_step_k2(s, l3_weight, l3_bias, h, t10);
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t10, (void *)p_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t10, p_2, 0, n);
         }
     }
 

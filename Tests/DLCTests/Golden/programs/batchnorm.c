@@ -11,12 +11,9 @@
 
 /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const t20) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -27,28 +24,19 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const t20, float *restrict const t20_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t20 = (float *)(arena + 0);  /* f32[4] */
-    float *const t20_2 = (float *)(arena + 64);  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t20_2[i0] = (t20[i0] / (float)(s->global_n));
     }
 }
 
 /* %21: f32[N,4] = sub %x, %20   @14:19 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const x, float *restrict const t20_2, float *restrict const t21, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const t20_2 = (float *)(arena + 64);  /* f32[4] */
-    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20_2[i1]);
@@ -56,15 +44,18 @@ static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then x, t20_2, t21. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %22: f32[N,4] = square %21   @14:19 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const t21, float *restrict const t22, float *restrict const t23) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t22 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
-    float *const t23 = (float *)(arena + 0);  /* f32[4] */
+    (void)n;
     memset(t23, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -78,12 +69,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const t23, float *restrict const t23_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t23 = (float *)(arena + 0);  /* f32[4] */
-    float *const t23_2 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t23_2[i0] = (t23[i0] / (float)(s->global_n));
     }
@@ -91,13 +79,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const t23_2, float *restrict const t28, float *restrict const t29) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t23_2 = (float *)(arena + (128 * n + 128));  /* f32[4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[4] */
-    float *const t29 = (float *)(arena + 0);  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t29[i0] = powf((t23_2[i0] + 1e-05f), -0.5f);
     }
@@ -105,31 +89,19 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const bn_weight, float *restrict const t29, float *restrict const t30) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const t29 = (float *)(arena + 0);  /* f32[4] */
-    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t30[i0] = (bn_weight[i0] * t29[i0]);
     }
 }
 
 /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
-/* Kernel 9 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 9 of entry 'train', its rows begin_ to end_ (of N): train_step_k9_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const bn_bias, float *restrict const t21, float *restrict const t30, float *restrict const t31, float *restrict const t32, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t32 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
@@ -137,15 +109,18 @@ static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then bn_bias, t21, t30, t31, t32. */
+static void train_step_k9_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const fc_weight, float *restrict const t32, float *restrict const t48) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const t32 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
-    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    (void)n;
     if ((int64_t)n * 4 * 4 <= 16384) {
         float tile_[32] = {0};
         for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
@@ -169,12 +144,9 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 
 /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const t48, float *restrict const t49) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -185,28 +157,19 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
 
 /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
 /* Kernel 14 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const t49, float *restrict const t49_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t49_2 = (float *)(arena + (192 * n + 384));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t49_2[i0] = (t49[i0] / (float)(s->global_n));
     }
 }
 
 /* %50: f32[N,4] = sub %48, %49   @14:13 */
-/* Kernel 16 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 16 of entry 'train', its rows begin_ to end_ (of N): train_step_k16_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k16(const dlc_step *s, float *restrict const t48, float *restrict const t49_2, float *restrict const t50, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t49_2 = (float *)(arena + (192 * n + 384));  /* f32[4] */
-    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49_2[i1]);
@@ -214,15 +177,18 @@ static __attribute__((noinline)) void train_step_k16(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 16 (dlc_chunk_fn): args_ holds the step, then t48, t49_2, t50. */
+static void train_step_k16_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k16((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %51: f32[N,4] = square %50   @14:13 */
 /* Kernel 17 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const t50, float *restrict const t51, float *restrict const t52) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
-    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t52 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    (void)n;
     memset(t52, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -236,12 +202,9 @@ static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
 
 /* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
 /* Kernel 18 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s, float *restrict const t52, float *restrict const t52_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t52 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t52_2 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t52_2[i0] = (t52[i0] / (float)(s->global_n));
     }
@@ -249,12 +212,9 @@ static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
 
 /* %56: f32[4] = add %55, %27   @14:13 */
 /* Kernel 20 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k20(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k20(const dlc_step *s, float *restrict const t52_2, float *restrict const t56) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t52_2 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t56 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t56[i0] = (t52_2[i0] + 1e-05f);
     }
@@ -262,12 +222,9 @@ static __attribute__((noinline)) void train_step_k20(const dlc_step *s) {
 
 /* %57: f32[4] = pow %56 {exponent: -0.5}   @14:13 */
 /* Kernel 21 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s, float *restrict const t56, float *restrict const t57) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t56 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t57[i0] = powf(t56[i0], -0.5f);
     }
@@ -275,13 +232,9 @@ static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
 
 /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
 /* Kernel 22 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s, float *restrict const bn_weight, float *restrict const t57, float *restrict const t58) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
-    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t58[i0] = (bn_weight[i0] * t57[i0]);
     }
@@ -289,19 +242,9 @@ static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
 
 /* %63: f32[4] = add %61, %62   @14:13 */
 /* Kernel 23 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s, float *restrict const bn_running_mean, float *restrict const t20_2, float *restrict const t34, float *restrict const t36, float *restrict const t37, float *restrict const t49_2, float *restrict const t61, float *restrict const t62, float *restrict const t63) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
-    float *const t20_2 = (float *)(arena + 64);  /* f32[4] */
-    float *const t34 = (float *)(arena + 0);  /* f32[4] */
-    float *const t36 = (float *)(arena + 0);  /* f32[4] */
-    float *const t37 = (float *)(arena + 0);  /* f32[4] */
-    float *const t49_2 = (float *)(arena + (192 * n + 384));  /* f32[4] */
-    float *const t61 = (float *)(arena + 0);  /* f32[4] */
-    float *const t62 = (float *)(arena + 0);  /* f32[4] */
-    float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t63[i0] = ((((bn_running_mean[i0] * 0.9f) + (t20_2[i0] * 0.1f)) * 0.9f) + (t49_2[i0] * 0.1f));
     }
@@ -309,21 +252,9 @@ static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
 
 /* %70: f32[4] = add %68, %69   @14:13 */
 /* Kernel 25 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const bn_running_var, float *restrict const t23_2, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45, float *restrict const t52_2, float *restrict const t67, float *restrict const t68, float *restrict const t69, float *restrict const t70) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
-    float *const t23_2 = (float *)(arena + (128 * n + 128));  /* f32[4] */
-    float *const t42 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t43 = (float *)(arena + 0);  /* f32[4] */
-    float *const t44 = (float *)(arena + 0);  /* f32[4] */
-    float *const t45 = (float *)(arena + 0);  /* f32[4] */
-    float *const t52_2 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t67 = (float *)(arena + 64);  /* f32 */
-    float *const t68 = (float *)(arena + 0);  /* f32[4] */
-    float *const t69 = (float *)(arena + 0);  /* f32[4] */
-    float *const t70 = (float *)(arena + (192 * n + 384));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t70[i0] = ((((bn_running_var[i0] * 0.9f) + (t23_2[i0] * t42[0])) * 0.9f) + (t52_2[i0] * t67[0]));
     }
@@ -331,12 +262,9 @@ static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
 
 /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
 /* Kernel 27 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k27(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k27(const dlc_step *s, float *restrict const s_2, float *restrict const t72) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -351,29 +279,19 @@ static __attribute__((noinline)) void train_step_k27(const dlc_step *s) {
 
 /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
 /* Kernel 28 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k28(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k28(const dlc_step *s, float *restrict const t72, float *restrict const t72_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t72_2 = (float *)(arena + (256 * n + 448));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t72_2[i0] = (t72[i0] / (float)((5 * s->global_n)));
     }
 }
 
 /* %74: f32[N,3,5] = sub %s, %73   @15:18 */
-/* Kernel 30 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k30(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 30 of entry 'train', its rows begin_ to end_ (of N): train_step_k30_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k30(const dlc_step *s, float *restrict const s_2, float *restrict const t73, float *restrict const t74, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const t72_2 = (float *)(arena + (256 * n + 448));  /* f32[3] */
-    float *const t73 = (float *)t72_2;  /* f32[3,1] */
-    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             for (int64_t i2 = 0; i2 < 5; i2++) {
@@ -383,15 +301,18 @@ static __attribute__((noinline)) void train_step_k30(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 30 (dlc_chunk_fn): args_ holds the step, then s_2, t73, t74. */
+static void train_step_k30_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k30((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %75: f32[N,3,5] = square %74   @15:18 */
 /* Kernel 31 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k31(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k31(const dlc_step *s, float *restrict const t74, float *restrict const t75, float *restrict const t76) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    float *const t76 = (float *)(arena + 64);  /* f32[3] */
+    (void)n;
     memset(t76, 0, sizeof(float) * 3);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -408,12 +329,9 @@ static __attribute__((noinline)) void train_step_k31(const dlc_step *s) {
 
 /* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
 /* Kernel 32 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k32(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k32(const dlc_step *s, float *restrict const t76, float *restrict const t76_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t76 = (float *)(arena + 64);  /* f32[3] */
-    float *const t76_2 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t76_2[i0] = (t76[i0] / (float)((5 * s->global_n)));
     }
@@ -421,13 +339,9 @@ static __attribute__((noinline)) void train_step_k32(const dlc_step *s) {
 
 /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
 /* Kernel 34 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k34(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k34(const dlc_step *s, float *restrict const t76_2, float *restrict const t81, float *restrict const t82) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t76_2 = (float *)(arena + (128 * n + 256));  /* f32[3] */
-    float *const t81 = (float *)(arena + 0);  /* f32[3] */
-    float *const t82 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t82[i0] = powf((t76_2[i0] + 1e-05f), -0.5f);
     }
@@ -435,33 +349,19 @@ static __attribute__((noinline)) void train_step_k34(const dlc_step *s) {
 
 /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
 /* Kernel 35 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k35(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k35(const dlc_step *s, float *restrict const bs_weight, float *restrict const t82, float *restrict const t83) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
-    float *const t82 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t83 = (float *)(arena + 64);  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t83[i0] = (bs_weight[i0] * t82[i0]);
     }
 }
 
 /* %87: f32[N,3,5] = add %85, %86   @15:18 */
-/* Kernel 36 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k36(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 36 of entry 'train', its rows begin_ to end_ (of N): train_step_k36_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k36(const dlc_step *s, float *restrict const t74, float *restrict const t84, float *restrict const t85, float *restrict const t86, float *restrict const t87, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
-    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t83 = (float *)(arena + 64);  /* f32[3] */
-    float *const t84 = (float *)t83;  /* f32[3,1] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             for (int64_t i2 = 0; i2 < 5; i2++) {
@@ -471,17 +371,18 @@ static __attribute__((noinline)) void train_step_k36(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 36 (dlc_chunk_fn): args_ holds the step, then t74, t84, t85, t86, t87. */
+static void train_step_k36_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k36((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %91: f32[3] = add %89, %90   @15:18 */
 /* Kernel 37 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k37(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k37(const dlc_step *s, float *restrict const bs_running_mean, float *restrict const t72_2, float *restrict const t89, float *restrict const t90, float *restrict const t91) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
-    float *const t72_2 = (float *)(arena + (256 * n + 448));  /* f32[3] */
-    float *const t89 = (float *)(arena + 0);  /* f32[3] */
-    float *const t90 = (float *)(arena + 0);  /* f32[3] */
-    float *const t91 = (float *)(arena + 64);  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t91[i0] = ((bs_running_mean[i0] * 0.5f) + (t72_2[i0] * 0.5f));
     }
@@ -489,16 +390,9 @@ static __attribute__((noinline)) void train_step_k37(const dlc_step *s) {
 
 /* %98: f32[3] = add %96, %97   @15:18 */
 /* Kernel 39 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k39(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k39(const dlc_step *s, float *restrict const bs_running_var, float *restrict const t76_2, float *restrict const t95, float *restrict const t96, float *restrict const t97, float *restrict const t98) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
-    float *const t76_2 = (float *)(arena + (128 * n + 256));  /* f32[3] */
-    float *const t95 = (float *)(arena + (256 * n + 448));  /* f32 */
-    float *const t96 = (float *)(arena + 0);  /* f32[3] */
-    float *const t97 = (float *)(arena + 0);  /* f32[3] */
-    float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t98[i0] = ((bs_running_var[i0] * 0.5f) + (t76_2[i0] * t95[0]));
     }
@@ -506,12 +400,9 @@ static __attribute__((noinline)) void train_step_k39(const dlc_step *s) {
 
 /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
 /* Kernel 41 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k41(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k41(const dlc_step *s, float *restrict const t87, float *restrict const t_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    (void)n;
     for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
         float acc0_ = 0.0f;
@@ -525,12 +416,9 @@ static __attribute__((noinline)) void train_step_k41(const dlc_step *s) {
 
 /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
 /* Kernel 42 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k42(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k42(const dlc_step *s, float *restrict const img, float *restrict const t101) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const t101 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
@@ -545,29 +433,19 @@ static __attribute__((noinline)) void train_step_k42(const dlc_step *s) {
 
 /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
 /* Kernel 43 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k43(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k43(const dlc_step *s, float *restrict const t101, float *restrict const t101_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t101 = (float *)(arena + (256 * n + 448));  /* f32[2] */
-    float *const t101_2 = (float *)(arena + (384 * n + 768));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t101_2[i0] = (t101[i0] / (float)((9 * s->global_n)));
     }
 }
 
 /* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
-/* Kernel 45 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k45(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 45 of entry 'train', its rows begin_ to end_ (of N): train_step_k45_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k45(const dlc_step *s, float *restrict const img, float *restrict const t102, float *restrict const t103, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const t101_2 = (float *)(arena + (384 * n + 768));  /* f32[2] */
-    float *const t102 = (float *)t101_2;  /* f32[2,1,1] */
-    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
@@ -577,15 +455,18 @@ static __attribute__((noinline)) void train_step_k45(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 45 (dlc_chunk_fn): args_ holds the step, then img, t102, t103. */
+static void train_step_k45_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k45((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %104: f32[N,2,3,3] = square %103   @16:35 */
 /* Kernel 46 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k46(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k46(const dlc_step *s, float *restrict const t103, float *restrict const t104, float *restrict const t105) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
-    float *const t104 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
-    float *const t105 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    (void)n;
     memset(t105, 0, sizeof(float) * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
@@ -602,12 +483,9 @@ static __attribute__((noinline)) void train_step_k46(const dlc_step *s) {
 
 /* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
 /* Kernel 47 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k47(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k47(const dlc_step *s, float *restrict const t105, float *restrict const t105_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t105 = (float *)(arena + (256 * n + 448));  /* f32[2] */
-    float *const t105_2 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t105_2[i0] = (t105[i0] / (float)((9 * s->global_n)));
     }
@@ -615,13 +493,9 @@ static __attribute__((noinline)) void train_step_k47(const dlc_step *s) {
 
 /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
 /* Kernel 49 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k49(const dlc_step *s, float *restrict const t105_2, float *restrict const t111, float *restrict const t112) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t105_2 = (float *)(arena + (640 * n + 832));  /* f32[2] */
-    float *const t111 = (float *)(arena + 0);  /* f32[2] */
-    float *const t112 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t112[i0] = powf((t105_2[i0] + 0.001f), -0.5f);
     }
@@ -629,33 +503,19 @@ static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
 
 /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
 /* Kernel 50 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k50(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k50(const dlc_step *s, float *restrict const b2_weight, float *restrict const t112, float *restrict const t113) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
-    float *const t112 = (float *)(arena + (256 * n + 448));  /* f32[2] */
-    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t113[i0] = (b2_weight[i0] * t112[i0]);
     }
 }
 
 /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
-/* Kernel 51 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k51(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 51 of entry 'train', its rows begin_ to end_ (of N): train_step_k51_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k51(const dlc_step *s, float *restrict const t103, float *restrict const t114, float *restrict const t115, float *restrict const t116, float *restrict const t117, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
-    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
-    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
-    float *const t114 = (float *)t113;  /* f32[2,1,1] */
-    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t117 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
@@ -665,17 +525,18 @@ static __attribute__((noinline)) void train_step_k51(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 51 (dlc_chunk_fn): args_ holds the step, then t103, t114, t115, t116, t117. */
+static void train_step_k51_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k51((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %122: f32[2] = add %119, %121   @16:35 */
 /* Kernel 52 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k52(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k52(const dlc_step *s, float *restrict const b2_running_mean, float *restrict const t101_2, float *restrict const t119, float *restrict const t121, float *restrict const t122) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
-    float *const t101_2 = (float *)(arena + (384 * n + 768));  /* f32[2] */
-    float *const t119 = (float *)(arena + 0);  /* f32[2] */
-    float *const t121 = (float *)(arena + 0);  /* f32[2] */
-    float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t122[i0] = ((b2_running_mean[i0] * 0.8f) + (t101_2[i0] * 0.2f));
     }
@@ -683,16 +544,9 @@ static __attribute__((noinline)) void train_step_k52(const dlc_step *s) {
 
 /* %129: f32[2] = add %127, %128   @16:35 */
 /* Kernel 54 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k54(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k54(const dlc_step *s, float *restrict const b2_running_var, float *restrict const t105_2, float *restrict const t126, float *restrict const t127, float *restrict const t128, float *restrict const t129) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
-    float *const t105_2 = (float *)(arena + (640 * n + 832));  /* f32[2] */
-    float *const t126 = (float *)(arena + (384 * n + 768));  /* f32 */
-    float *const t127 = (float *)(arena + 0);  /* f32[2] */
-    float *const t128 = (float *)(arena + 0);  /* f32[2] */
-    float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t129[i0] = ((b2_running_var[i0] * 0.8f) + (t105_2[i0] * t126[0]));
     }
@@ -700,13 +554,9 @@ static __attribute__((noinline)) void train_step_k54(const dlc_step *s) {
 
 /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
 /* Kernel 56 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k56(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k56(const dlc_step *s, float *restrict const t131, float *restrict const t132) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t117 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
-    float *const t131 = (float *)t117;  /* f32[N,18] */
-    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
+    (void)n;
     for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         float acc0_ = 0.0f;
@@ -719,12 +569,9 @@ static __attribute__((noinline)) void train_step_k56(const dlc_step *s) {
 
 /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
 /* Kernel 57 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k57(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k57(const dlc_step *s, float *restrict const t_2, float *restrict const t134) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const t134 = (float *)(arena + (512 * n + 832));  /* f32[N,4] */
+    (void)n;
     float *restrict const to_ = t134;
     const float *restrict const from_ = t_2;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -736,13 +583,9 @@ static __attribute__((noinline)) void train_step_k57(const dlc_step *s) {
 
 /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
 /* Kernel 58 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k58(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k58(const dlc_step *s, float *restrict const u, float *restrict const t134) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
-    float *const u = (float *)t132;  /* f32[N,1] */
-    float *const t134 = (float *)(arena + (512 * n + 832));  /* f32[N,4] */
+    (void)n;
     float *restrict const to_ = t134;
     const float *restrict const from_ = u;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -753,20 +596,10 @@ static __attribute__((noinline)) void train_step_k58(const dlc_step *s) {
 }
 
 /* %pred: f32[N,4] = add %h, %134   @17:18 */
-/* Kernel 59 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k59(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 59 of entry 'train', its rows begin_ to end_ (of N): train_step_k59_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k59(const dlc_step *s, float *restrict const bn_bias, float *restrict const t50, float *restrict const t58, float *restrict const t59, float *restrict const h, float *restrict const t134, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
-    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t134 = (float *)(arena + (512 * n + 832));  /* f32[N,4] */
-    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
@@ -774,15 +607,18 @@ static __attribute__((noinline)) void train_step_k59(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 59 (dlc_chunk_fn): args_ holds the step, then bn_bias, t50, t58, t59, h, t134, pred. */
+static void train_step_k59_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k59((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+}
+
 /* %137: f32 = mse %pred, %y   @20:14 */
 /* Kernel 60 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k60(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k60(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t137) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[3];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t137 = (float *)(arena + (384 * n + 768));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (4 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -792,16 +628,9 @@ static __attribute__((noinline)) void train_step_k60(const dlc_step *s) {
 
 /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
 /* Kernel 63 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k63(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k63(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t138, float *restrict const t141, float *restrict const d_pred, float *restrict const t165) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[3];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t141 = (float *)(arena + (384 * n + 768));  /* f32 */
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
+    (void)n;
     memset(t165, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -815,12 +644,9 @@ static __attribute__((noinline)) void train_step_k63(const dlc_step *s) {
 
 /* %d.t: f32[N,3] = slice %d.pred {axis: 1, start: 0, length: 3}   @17:20 */
 /* Kernel 64 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k64(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k64(const dlc_step *s, float *restrict const d_pred, float *restrict const d_t) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    (void)n;
     float *restrict const to_ = d_t;
     const float *restrict const from_ = d_pred;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -832,12 +658,9 @@ static __attribute__((noinline)) void train_step_k64(const dlc_step *s) {
 
 /* %d.u: f32[N,1] = slice %d.pred {axis: 1, start: 3, length: 1}   @17:20 */
 /* Kernel 65 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k65(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k65(const dlc_step *s, float *restrict const d_pred, float *restrict const d_u) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const d_u = (float *)(arena + (512 * n + 832));  /* f32[N,1] */
+    (void)n;
     float *restrict const to_ = d_u;
     const float *restrict const from_ = d_pred;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -848,17 +671,10 @@ static __attribute__((noinline)) void train_step_k65(const dlc_step *s) {
 }
 
 /* %147: f32[N,18] = broadcast %146   @16:23 */
-/* Kernel 66 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k66(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 66 of entry 'train', its rows begin_ to end_ (of N): train_step_k66_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k66(const dlc_step *s, float *restrict const t146, float *restrict const t147, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_u = (float *)(arena + (512 * n + 832));  /* f32[N,1] */
-    float *const t145 = (float *)d_u;  /* f32[N] */
-    float *const t146 = (float *)t145;  /* f32[N,1] */
-    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 18; i1++) {
             t147[i0 * 18 + i1] = t146[i0];
@@ -866,15 +682,18 @@ static __attribute__((noinline)) void train_step_k66(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 66 (dlc_chunk_fn): args_ holds the step, then t146, t147. */
+static void train_step_k66_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k66((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %149: f32[2,1,1] = sum_to %148   @16:35 */
 /* Kernel 67 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k67(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k67(const dlc_step *s, float *restrict const t148, float *restrict const t149) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
-    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
-    float *const t149 = (float *)(arena + (384 * n + 768));  /* f32[2,1,1] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 2; j_++) t149[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
@@ -889,15 +708,9 @@ static __attribute__((noinline)) void train_step_k67(const dlc_step *s) {
 
 /* %151: f32[N,2,3,3] = mul %148, %108   @16:35 */
 /* Kernel 68 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k68(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k68(const dlc_step *s, float *restrict const t103, float *restrict const t148, float *restrict const t151, float *restrict const t152) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
-    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
-    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
-    float *const t151 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
-    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
+    (void)n;
     memset(t152, 0, sizeof(float) * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
@@ -914,44 +727,36 @@ static __attribute__((noinline)) void train_step_k68(const dlc_step *s) {
 
 /* %d.b2.weight: f32[2] = mul %153, %112   @16:35 */
 /* Kernel 69 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k69(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k69(const dlc_step *s, float *restrict const t112, float *restrict const t153, float *restrict const d_b2_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t112 = (float *)(arena + (256 * n + 448));  /* f32[2] */
-    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
-    float *const t153 = (float *)t152;  /* f32[2] */
-    float *const d_b2_weight = s->grads[4];  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         d_b2_weight[i0] = (t153[i0] * t112[i0]);
     }
 }
 
 /* %157: f32[N,3,1] = div %155, %156   @15:13 */
-/* Kernel 70 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static __attribute__((noinline)) void train_step_k70(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 70 of entry 'train', its rows begin_ to end_ (of 3*N): train_step_k70_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k70(const dlc_step *s, float *restrict const t155, float *restrict const t157, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const t155 = (float *)d_t;  /* f32[N,3,1] */
-    float *const t157 = (float *)(arena + (384 * n + 832));  /* f32[N,3,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t157[i0] = (t155[i0] / 5.0f);
     }
 }
 
+/* A chunk of kernel 70 (dlc_chunk_fn): args_ holds the step, then t155, t157. */
+static void train_step_k70_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k70((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %158: f32[N,3,5] = broadcast %157   @15:13 */
 /* Kernel 71 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k71(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k71(const dlc_step *s, float *restrict const t157, float *restrict const t158, float *restrict const t159) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t157 = (float *)(arena + (384 * n + 832));  /* f32[N,3,1] */
-    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
-    float *const t159 = (float *)(arena + (256 * n + 448));  /* f32[3,1] */
+    (void)n;
     memset(t159, 0, sizeof(float) * 3);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -968,14 +773,9 @@ static __attribute__((noinline)) void train_step_k71(const dlc_step *s) {
 
 /* %161: f32[N,3,5] = mul %158, %79   @15:18 */
 /* Kernel 72 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k72(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k72(const dlc_step *s, float *restrict const t74, float *restrict const t158, float *restrict const t161, float *restrict const t162) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
-    float *const t161 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
-    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
+    (void)n;
     memset(t162, 0, sizeof(float) * 3);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -992,14 +792,9 @@ static __attribute__((noinline)) void train_step_k72(const dlc_step *s) {
 
 /* %d.bs.weight: f32[3] = mul %163, %82   @15:18 */
 /* Kernel 73 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k73(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k73(const dlc_step *s, float *restrict const t82, float *restrict const t163, float *restrict const d_bs_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t82 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
-    float *const t163 = (float *)t162;  /* f32[3] */
-    float *const d_bs_weight = s->grads[2];  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         d_bs_weight[i0] = (t163[i0] * t82[i0]);
     }
@@ -1007,14 +802,9 @@ static __attribute__((noinline)) void train_step_k73(const dlc_step *s) {
 
 /* %167: f32[N,4] = mul %d.pred, %54   @14:13 */
 /* Kernel 74 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k74(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k74(const dlc_step *s, float *restrict const t50, float *restrict const d_pred, float *restrict const t167, float *restrict const t168) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t168 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    (void)n;
     memset(t168, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -1028,18 +818,9 @@ static __attribute__((noinline)) void train_step_k74(const dlc_step *s) {
 
 /* %176: f32[4] = div %174, %175   @14:13 */
 /* Kernel 77 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k77(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k77(const dlc_step *s, float *restrict const bn_weight, float *restrict const t56, float *restrict const t168_total, float *restrict const t170, float *restrict const t171, float *restrict const t173, float *restrict const t174, float *restrict const t176) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const t56 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t168_total = (float *)(arena + (768 * n + 1152));  /* f32[4] */
-    float *const t170 = (float *)(arena + 0);  /* f32[4] */
-    float *const t171 = (float *)(arena + 0);  /* f32[4] */
-    float *const t173 = (float *)(arena + 0);  /* f32[4] */
-    float *const t174 = (float *)(arena + 0);  /* f32[4] */
-    float *const t176 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t176[i0] = (((t168_total[i0] * bn_weight[i0]) * (powf(t56[i0], -1.5f) * -0.5f)) / (float)(s->global_n));
     }
@@ -1047,20 +828,9 @@ static __attribute__((noinline)) void train_step_k77(const dlc_step *s) {
 
 /* %180: f32[N,4] = add %166, %179 */
 /* Kernel 78 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k78(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k78(const dlc_step *s, float *restrict const t50, float *restrict const t58, float *restrict const d_pred, float *restrict const t166, float *restrict const t176, float *restrict const t177, float *restrict const t178, float *restrict const t179, float *restrict const t180, float *restrict const t181) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
-    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t176 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
-    float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t181 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    (void)n;
     memset(t181, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -1074,30 +844,19 @@ static __attribute__((noinline)) void train_step_k78(const dlc_step *s) {
 
 /* %183: f32[4] = div %182, %64   @14:13 */
 /* Kernel 80 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k80(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k80(const dlc_step *s, float *restrict const t181, float *restrict const t182, float *restrict const t183) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t181 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t182 = (float *)(arena + 0);  /* f32[4] */
-    float *const t183 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t183[i0] = ((-t181[i0]) / (float)(s->global_n));
     }
 }
 
 /* %185: f32[N,4] = add %180, %184 */
-/* Kernel 81 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k81(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 81 of entry 'train', its rows begin_ to end_ (of N): train_step_k81_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k81(const dlc_step *s, float *restrict const t180, float *restrict const t183, float *restrict const t184, float *restrict const t185, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t183 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
-    float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
@@ -1105,15 +864,18 @@ static __attribute__((noinline)) void train_step_k81(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 81 (dlc_chunk_fn): args_ holds the step, then t180, t183, t184, t185. */
+static void train_step_k81_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k81((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
 /* Kernel 82 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k82(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k82(const dlc_step *s, float *restrict const fc_weight, float *restrict const t185, float *restrict const t186) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t186 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
+    (void)n;
     if ((int64_t)n * 4 * 4 <= 16384) {
         float tile_[32] = {0};
         for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
@@ -1137,13 +899,9 @@ static __attribute__((noinline)) void train_step_k82(const dlc_step *s) {
 
 /* %d.fc.weight: f32[4,4] = matmul %185, %32 {transpose_a: true}   @14:16 */
 /* Kernel 83 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k83(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k83(const dlc_step *s, float *restrict const t32, float *restrict const t185, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t32 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
-    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const d_fc_weight = s->grads[6];  /* f32[4,4] */
+    (void)n;
     if ((int64_t)4 * 4 * n <= 16384) {
         float sums_[16] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -1168,12 +926,9 @@ static __attribute__((noinline)) void train_step_k83(const dlc_step *s) {
 
 /* %188: f32[4] = sum_to %186   @14:19 */
 /* Kernel 84 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k84(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k84(const dlc_step *s, float *restrict const t186, float *restrict const t188) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t186 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
-    float *const t188 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 4; j_++) t188[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -1184,14 +939,9 @@ static __attribute__((noinline)) void train_step_k84(const dlc_step *s) {
 
 /* %189: f32[N,4] = mul %186, %25   @14:19 */
 /* Kernel 85 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k85(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k85(const dlc_step *s, float *restrict const t21, float *restrict const t186, float *restrict const t189, float *restrict const t190) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t186 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
-    float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t190 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
+    (void)n;
     memset(t190, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -1205,13 +955,9 @@ static __attribute__((noinline)) void train_step_k85(const dlc_step *s) {
 
 /* %d.bn.bias: f32[4] = add %165, %188 */
 /* Kernel 86 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k86(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k86(const dlc_step *s, float *restrict const t165, float *restrict const t188, float *restrict const d_bn_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
-    float *const t188 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const d_bn_bias = s->grads[1];  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         d_bn_bias[i0] = (t165[i0] + t188[i0]);
     }
@@ -1219,17 +965,9 @@ static __attribute__((noinline)) void train_step_k86(const dlc_step *s) {
 
 /* %d.bn.weight: f32[4] = add %169, %191 */
 /* Kernel 87 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k87(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k87(const dlc_step *s, float *restrict const t29, float *restrict const t57, float *restrict const t168, float *restrict const t169, float *restrict const t190, float *restrict const t191, float *restrict const d_bn_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t29 = (float *)(arena + 0);  /* f32[4] */
-    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
-    float *const t168 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const t169 = (float *)(arena + 0);  /* f32[4] */
-    float *const t190 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
-    float *const t191 = (float *)(arena + 0);  /* f32[4] */
-    float *const d_bn_weight = s->grads[0];  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         d_bn_weight[i0] = ((t168[i0] * t57[i0]) + (t190[i0] * t29[i0]));
     }
@@ -1240,49 +978,177 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
+    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
+    float *const y = (float *)s->data[3];  /* f32[N,4] */
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
+    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
     int32_t *const bn_num_batches_tracked = (int32_t *)s->state[2];  /* i32 */
+    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
+    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
+    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
+    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
     int32_t *const bs_num_batches_tracked = (int32_t *)s->state[5];  /* i32 */
+    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
+    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
+    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
+    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
     int32_t *const b2_num_batches_tracked = (int32_t *)s->state[8];  /* i32 */
+    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[4] */
     float *const t20_2 = (float *)(arena + 64);  /* f32[4] */
+    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t22 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    float *const t23 = (float *)(arena + 0);  /* f32[4] */
     float *const t23_2 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
+    float *const t29 = (float *)(arena + 0);  /* f32[4] */
+    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    float *const t34 = (float *)(arena + 0);  /* f32[4] */
+    float *const t36 = (float *)(arena + 0);  /* f32[4] */
+    float *const t37 = (float *)(arena + 0);  /* f32[4] */
     float *const t39 = (float *)(arena + 0);  /* f32 */
     float *const t41 = (float *)(arena + 0);  /* f32 */
     float *const t42 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t43 = (float *)(arena + 0);  /* f32[4] */
+    float *const t44 = (float *)(arena + 0);  /* f32[4] */
+    float *const t45 = (float *)(arena + 0);  /* f32[4] */
     int32_t *const t47 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
+    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
     float *const t49_2 = (float *)(arena + (192 * n + 384));  /* f32[4] */
+    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
+    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t52 = (float *)(arena + (192 * n + 320));  /* f32[4] */
     float *const t52_2 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t56 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
+    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t61 = (float *)(arena + 0);  /* f32[4] */
+    float *const t62 = (float *)(arena + 0);  /* f32[4] */
     float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
     float *const t65 = (float *)(arena + 0);  /* f32 */
     float *const t66 = (float *)(arena + 0);  /* f32 */
     float *const t67 = (float *)(arena + 64);  /* f32 */
+    float *const t68 = (float *)(arena + 0);  /* f32[4] */
+    float *const t69 = (float *)(arena + 0);  /* f32[4] */
     float *const t70 = (float *)(arena + (192 * n + 384));  /* f32[4] */
     int32_t *const t71 = (int32_t *)(arena + (128 * n + 128));  /* i32 */
+    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
     float *const t72_2 = (float *)(arena + (256 * n + 448));  /* f32[3] */
+    float *const t73 = (float *)t72_2;  /* f32[3,1] */
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t76 = (float *)(arena + 64);  /* f32[3] */
     float *const t76_2 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
+    float *const t82 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t83 = (float *)(arena + 64);  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t89 = (float *)(arena + 0);  /* f32[3] */
+    float *const t90 = (float *)(arena + 0);  /* f32[3] */
     float *const t91 = (float *)(arena + 64);  /* f32[3] */
     float *const t93 = (float *)(arena + 0);  /* f32 */
     float *const t94 = (float *)(arena + 0);  /* f32 */
     float *const t95 = (float *)(arena + (256 * n + 448));  /* f32 */
+    float *const t96 = (float *)(arena + 0);  /* f32[3] */
+    float *const t97 = (float *)(arena + 0);  /* f32[3] */
     float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
     int32_t *const t99 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
+    float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    float *const t101 = (float *)(arena + (256 * n + 448));  /* f32[2] */
     float *const t101_2 = (float *)(arena + (384 * n + 768));  /* f32[2] */
+    float *const t102 = (float *)t101_2;  /* f32[2,1,1] */
+    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
+    float *const t104 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
+    float *const t105 = (float *)(arena + (256 * n + 448));  /* f32[2] */
     float *const t105_2 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
+    float *const t112 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
+    float *const t119 = (float *)(arena + 0);  /* f32[2] */
+    float *const t121 = (float *)(arena + 0);  /* f32[2] */
     float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
     float *const t124 = (float *)(arena + 0);  /* f32 */
     float *const t125 = (float *)(arena + 0);  /* f32 */
     float *const t126 = (float *)(arena + (384 * n + 768));  /* f32 */
+    float *const t127 = (float *)(arena + 0);  /* f32[2] */
+    float *const t128 = (float *)(arena + 0);  /* f32[2] */
     float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
     int32_t *const t130 = (int32_t *)(arena + (640 * n + 832));  /* i32 */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (512 * n + 832));  /* f32[N,4] */
+    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
     float *const t137 = (float *)(arena + (384 * n + 768));  /* f32 */
     float *const t137_share = (float *)(arena + (640 * n + 1024));  /* f32 */
+    float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t141 = (float *)(arena + (384 * n + 768));  /* f32 */
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    float *const d_u = (float *)(arena + (512 * n + 832));  /* f32[N,1] */
+    float *const t145 = (float *)d_u;  /* f32[N] */
+    float *const t146 = (float *)t145;  /* f32[N,1] */
+    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
     float *const t149 = (float *)(arena + (384 * n + 768));  /* f32[2,1,1] */
     float *const d_b2_bias = (float *)t149;  /* f32[2] */
+    float *const t151 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
+    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
+    float *const t153 = (float *)t152;  /* f32[2] */
+    float *const d_b2_weight = s->grads[4];  /* f32[2] */
+    float *const t155 = (float *)d_t;  /* f32[N,3,1] */
+    float *const t157 = (float *)(arena + (384 * n + 832));  /* f32[N,3,1] */
+    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
     float *const t159 = (float *)(arena + (256 * n + 448));  /* f32[3,1] */
     float *const d_bs_bias = (float *)t159;  /* f32[3] */
+    float *const t161 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
+    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
+    float *const t163 = (float *)t162;  /* f32[3] */
+    float *const d_bs_weight = s->grads[2];  /* f32[3] */
+    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
+    float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
     float *const t168 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const t169 = (float *)(arena + 0);  /* f32[4] */
     float *const t168_total = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t170 = (float *)(arena + 0);  /* f32[4] */
+    float *const t171 = (float *)(arena + 0);  /* f32[4] */
+    float *const t173 = (float *)(arena + 0);  /* f32[4] */
+    float *const t174 = (float *)(arena + 0);  /* f32[4] */
+    float *const t176 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
+    float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
     float *const t181 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t182 = (float *)(arena + 0);  /* f32[4] */
+    float *const t183 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t186 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
+    float *const d_fc_weight = s->grads[6];  /* f32[4,4] */
+    float *const t188 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t190 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
+    float *const t191 = (float *)(arena + 0);  /* f32[4] */
+    float *const d_bn_bias = s->grads[1];  /* f32[4] */
+    float *const d_bn_weight = s->grads[0];  /* f32[4] */
     float *const d_bs_bias_2 = s->grads[3];  /* f32[3] */
     float *const d_b2_bias_2 = s->grads[5];  /* f32[2] */
     float *const bn_running_mean_next = (float *)s->state[0];  /* f32[4] */
@@ -1296,10 +1162,10 @@ static float train_step(const dlc_step *s) {
     int32_t *const b2_num_batches_tracked_next = (int32_t *)s->state[8];  /* i32 */
 
     /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
-    train_step_k0(s);
+    train_step_k0(s, x, t20);
 
     /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
-    train_step_k1(s);
+    train_step_k1(s, t20, t20_2);
 
     /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
     {
@@ -1310,18 +1176,19 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t20_2, (void *)t21};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, x, t20_2, t21, 0, n);
         }
     }
 
     /* %22: f32[N,4] = square %21   @14:19 */
-    train_step_k4(s);
+    train_step_k4(s, t21, t22, t23);
 
     /* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
-    train_step_k5(s);
+    train_step_k5(s, t23, t23_2);
 
     /* %26: f32[4] = if_training %23, %bn.running_var   @14:19 */
     {
@@ -1329,19 +1196,20 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
-    train_step_k7(s);
+    train_step_k7(s, t23_2, t28, t29);
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-    train_step_k8(s);
+    train_step_k8(s, bn_weight, t29, t30);
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t21, (void *)t30, (void *)t31, (void *)t32};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, n, 0);
+            train_step_k9(s, bn_bias, t21, t30, t31, t32, 0, n);
         }
     }
 
@@ -1356,13 +1224,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
-    train_step_k12(s);
+    train_step_k12(s, fc_weight, t32, t48);
 
     /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
-    train_step_k13(s);
+    train_step_k13(s, t48, t49);
 
     /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
-    train_step_k14(s);
+    train_step_k14(s, t49, t49_2);
 
     /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
     {
@@ -1373,18 +1241,19 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k16, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t48, (void *)t49_2, (void *)t50};
+            dlc_parallel_for(n, parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            train_step_k16((void *)s, 0, n, 0);
+            train_step_k16(s, t48, t49_2, t50, 0, n);
         }
     }
 
     /* %51: f32[N,4] = square %50   @14:13 */
-    train_step_k17(s);
+    train_step_k17(s, t50, t51, t52);
 
     /* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
-    train_step_k18(s);
+    train_step_k18(s, t52, t52_2);
 
     /* %55: f32[4] = if_training %52, %bn.running_var   @14:13 */
     {
@@ -1392,16 +1261,16 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %56: f32[4] = add %55, %27   @14:13 */
-    train_step_k20(s);
+    train_step_k20(s, t52_2, t56);
 
     /* %57: f32[4] = pow %56 {exponent: -0.5}   @14:13 */
-    train_step_k21(s);
+    train_step_k21(s, t56, t57);
 
     /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
-    train_step_k22(s);
+    train_step_k22(s, bn_weight, t57, t58);
 
     /* %63: f32[4] = add %61, %62   @14:13 */
-    train_step_k23(s);
+    train_step_k23(s, bn_running_mean, t20_2, t34, t36, t37, t49_2, t61, t62, t63);
 
     /* %67: f32 = div %65, %66   @14:13 */
     {
@@ -1409,7 +1278,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %70: f32[4] = add %68, %69   @14:13 */
-    train_step_k25(s);
+    train_step_k25(s, bn_running_var, t23_2, t42, t43, t44, t45, t52_2, t67, t68, t69, t70);
 
     /* %71: i32 = add %47, %46   @14:13 */
     {
@@ -1417,10 +1286,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
-    train_step_k27(s);
+    train_step_k27(s, s_2, t72);
 
     /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
-    train_step_k28(s);
+    train_step_k28(s, t72, t72_2);
 
     /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
     {
@@ -1431,18 +1300,19 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k30, (void *)s);
+            void *const args_[] = {(void *)s, (void *)s_2, (void *)t73, (void *)t74};
+            dlc_parallel_for(n, parts_, train_step_k30_chunk, (void *)args_);
         }
         else {
-            train_step_k30((void *)s, 0, n, 0);
+            train_step_k30(s, s_2, t73, t74, 0, n);
         }
     }
 
     /* %75: f32[N,3,5] = square %74   @15:18 */
-    train_step_k31(s);
+    train_step_k31(s, t74, t75, t76);
 
     /* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
-    train_step_k32(s);
+    train_step_k32(s, t76, t76_2);
 
     /* %80: f32[3] = if_training %76, %bs.running_var   @15:18 */
     {
@@ -1450,24 +1320,25 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
-    train_step_k34(s);
+    train_step_k34(s, t76_2, t81, t82);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-    train_step_k35(s);
+    train_step_k35(s, bs_weight, t82, t83);
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k36, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t74, (void *)t84, (void *)t85, (void *)t86, (void *)t87};
+            dlc_parallel_for(n, parts_, train_step_k36_chunk, (void *)args_);
         }
         else {
-            train_step_k36((void *)s, 0, n, 0);
+            train_step_k36(s, t74, t84, t85, t86, t87, 0, n);
         }
     }
 
     /* %91: f32[3] = add %89, %90   @15:18 */
-    train_step_k37(s);
+    train_step_k37(s, bs_running_mean, t72_2, t89, t90, t91);
 
     /* %95: f32 = div %93, %94   @15:18 */
     {
@@ -1475,7 +1346,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %98: f32[3] = add %96, %97   @15:18 */
-    train_step_k39(s);
+    train_step_k39(s, bs_running_var, t76_2, t95, t96, t97, t98);
 
     /* %99: i32 = add %bs.num_batches_tracked, %46   @15:18 */
     {
@@ -1483,13 +1354,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
-    train_step_k41(s);
+    train_step_k41(s, t87, t_2);
 
     /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
-    train_step_k42(s);
+    train_step_k42(s, img, t101);
 
     /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
-    train_step_k43(s);
+    train_step_k43(s, t101, t101_2);
 
     /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
     {
@@ -1500,18 +1371,19 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k45, (void *)s);
+            void *const args_[] = {(void *)s, (void *)img, (void *)t102, (void *)t103};
+            dlc_parallel_for(n, parts_, train_step_k45_chunk, (void *)args_);
         }
         else {
-            train_step_k45((void *)s, 0, n, 0);
+            train_step_k45(s, img, t102, t103, 0, n);
         }
     }
 
     /* %104: f32[N,2,3,3] = square %103   @16:35 */
-    train_step_k46(s);
+    train_step_k46(s, t103, t104, t105);
 
     /* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
-    train_step_k47(s);
+    train_step_k47(s, t105, t105_2);
 
     /* %109: f32[2] = if_training %105, %b2.running_var   @16:35 */
     {
@@ -1519,24 +1391,25 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
-    train_step_k49(s);
+    train_step_k49(s, t105_2, t111, t112);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-    train_step_k50(s);
+    train_step_k50(s, b2_weight, t112, t113);
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k51, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t103, (void *)t114, (void *)t115, (void *)t116, (void *)t117};
+            dlc_parallel_for(n, parts_, train_step_k51_chunk, (void *)args_);
         }
         else {
-            train_step_k51((void *)s, 0, n, 0);
+            train_step_k51(s, t103, t114, t115, t116, t117, 0, n);
         }
     }
 
     /* %122: f32[2] = add %119, %121   @16:35 */
-    train_step_k52(s);
+    train_step_k52(s, b2_running_mean, t101_2, t119, t121, t122);
 
     /* %126: f32 = div %124, %125   @16:35 */
     {
@@ -1544,7 +1417,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %129: f32[2] = add %127, %128   @16:35 */
-    train_step_k54(s);
+    train_step_k54(s, b2_running_var, t105_2, t126, t127, t128, t129);
 
     /* %130: i32 = add %b2.num_batches_tracked, %46   @16:35 */
     {
@@ -1552,27 +1425,28 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
-    train_step_k56(s);
+    train_step_k56(s, t131, t132);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    train_step_k57(s);
+    train_step_k57(s, t_2, t134);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    train_step_k58(s);
+    train_step_k58(s, u, t134);
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k59, (void *)s);
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t50, (void *)t58, (void *)t59, (void *)h, (void *)t134, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k59_chunk, (void *)args_);
         }
         else {
-            train_step_k59((void *)s, 0, n, 0);
+            train_step_k59(s, bn_bias, t50, t58, t59, h, t134, pred, 0, n);
         }
     }
 
     /* %137: f32 = mse %pred, %y   @20:14 */
-    train_step_k60(s);
+    train_step_k60(s, y, pred, t137);
 
     /* %137: f32 = mse %pred, %y   @20:14 */
     {
@@ -1585,56 +1459,58 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
-    train_step_k63(s);
+    train_step_k63(s, y, pred, t138, t141, d_pred, t165);
 
     /* %d.t: f32[N,3] = slice %d.pred {axis: 1, start: 0, length: 3}   @17:20 */
-    train_step_k64(s);
+    train_step_k64(s, d_pred, d_t);
 
     /* %d.u: f32[N,1] = slice %d.pred {axis: 1, start: 3, length: 1}   @17:20 */
-    train_step_k65(s);
+    train_step_k65(s, d_pred, d_u);
 
     /* %147: f32[N,18] = broadcast %146   @16:23 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k66, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t146, (void *)t147};
+            dlc_parallel_for(n, parts_, train_step_k66_chunk, (void *)args_);
         }
         else {
-            train_step_k66((void *)s, 0, n, 0);
+            train_step_k66(s, t146, t147, 0, n);
         }
     }
 
     /* %149: f32[2,1,1] = sum_to %148   @16:35 */
-    train_step_k67(s);
+    train_step_k67(s, t148, t149);
 
     /* %151: f32[N,2,3,3] = mul %148, %108   @16:35 */
-    train_step_k68(s);
+    train_step_k68(s, t103, t148, t151, t152);
 
     /* %d.b2.weight: f32[2] = mul %153, %112   @16:35 */
-    train_step_k69(s);
+    train_step_k69(s, t112, t153, d_b2_weight);
 
     /* %157: f32[N,3,1] = div %155, %156   @15:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k70, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t155, (void *)t157};
+            dlc_parallel_for((3 * n), parts_, train_step_k70_chunk, (void *)args_);
         }
         else {
-            train_step_k70((void *)s, 0, (3 * n), 0);
+            train_step_k70(s, t155, t157, 0, (3 * n));
         }
     }
 
     /* %158: f32[N,3,5] = broadcast %157   @15:13 */
-    train_step_k71(s);
+    train_step_k71(s, t157, t158, t159);
 
     /* %161: f32[N,3,5] = mul %158, %79   @15:18 */
-    train_step_k72(s);
+    train_step_k72(s, t74, t158, t161, t162);
 
     /* %d.bs.weight: f32[3] = mul %163, %82   @15:18 */
-    train_step_k73(s);
+    train_step_k73(s, t82, t163, d_bs_weight);
 
     /* %167: f32[N,4] = mul %d.pred, %54   @14:13 */
-    train_step_k74(s);
+    train_step_k74(s, t50, d_pred, t167, t168);
 
     /* %168: f32[4] = sum_to %167   @14:13 */
     {
@@ -1647,10 +1523,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %176: f32[4] = div %174, %175   @14:13 */
-    train_step_k77(s);
+    train_step_k77(s, bn_weight, t56, t168_total, t170, t171, t173, t174, t176);
 
     /* %180: f32[N,4] = add %166, %179 */
-    train_step_k78(s);
+    train_step_k78(s, t50, t58, d_pred, t166, t176, t177, t178, t179, t180, t181);
 
     /* %181: f32[4] = sum_to %180   @14:13 */
     {
@@ -1658,36 +1534,37 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %183: f32[4] = div %182, %64   @14:13 */
-    train_step_k80(s);
+    train_step_k80(s, t181, t182, t183);
 
     /* %185: f32[N,4] = add %180, %184 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k81, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t180, (void *)t183, (void *)t184, (void *)t185};
+            dlc_parallel_for(n, parts_, train_step_k81_chunk, (void *)args_);
         }
         else {
-            train_step_k81((void *)s, 0, n, 0);
+            train_step_k81(s, t180, t183, t184, t185, 0, n);
         }
     }
 
     /* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
-    train_step_k82(s);
+    train_step_k82(s, fc_weight, t185, t186);
 
     /* %d.fc.weight: f32[4,4] = matmul %185, %32 {transpose_a: true}   @14:16 */
-    train_step_k83(s);
+    train_step_k83(s, t32, t185, d_fc_weight);
 
     /* %188: f32[4] = sum_to %186   @14:19 */
-    train_step_k84(s);
+    train_step_k84(s, t186, t188);
 
     /* %189: f32[N,4] = mul %186, %25   @14:19 */
-    train_step_k85(s);
+    train_step_k85(s, t21, t186, t189, t190);
 
     /* %d.bn.bias: f32[4] = add %165, %188 */
-    train_step_k86(s);
+    train_step_k86(s, t165, t188, d_bn_bias);
 
     /* %d.bn.weight: f32[4] = add %169, %191 */
-    train_step_k87(s);
+    train_step_k87(s, t29, t57, t168, t169, t190, t191, d_bn_weight);
 
     /* %d.bs.bias: f32[3] = reshape %159   @15:18 */
     {
@@ -1749,12 +1626,9 @@ static float train_step(const dlc_step *s) {
 
 /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
 /* Kernel 0 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k0(const dlc_step *s, float *restrict const x, float *restrict const t20) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -1765,16 +1639,10 @@ static __attribute__((noinline)) void sgd_step_k0(const dlc_step *s) {
 }
 
 /* %21: f32[N,4] = sub %x, %20   @14:19 */
-/* Kernel 1 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'sgd', its rows begin_ to end_ (of N): sgd_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void sgd_step_k1(const dlc_step *s, float *restrict const x, float *restrict const t20, float *restrict const t21, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[4] */
-    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
@@ -1782,29 +1650,35 @@ static __attribute__((noinline)) void sgd_step_k1(void *step_, int64_t begin_, i
     }
 }
 
-/* %22: f32[N,4] = square %21   @14:19 */
-/* Kernel 2 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then x, t20, t21. */
+static void sgd_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    sgd_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
+/* %22: f32[N,4] = square %21   @14:19 */
+/* Kernel 2 of entry 'sgd', its rows begin_ to end_ (of 4*N): sgd_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void sgd_step_k2(const dlc_step *s, float *restrict const t21, float *restrict const t22, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t22[i0] = (t21[i0] * t21[i0]);
     }
 }
 
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then t21, t22. */
+static void sgd_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    sgd_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
 /* Kernel 3 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s, float *restrict const t22, float *restrict const t23) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -1816,90 +1690,19 @@ static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
 
 /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
 /* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s, float *restrict const t23, float *restrict const t28, float *restrict const t29) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[4] */
-    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t29[i0] = powf((t23[i0] + 1e-05f), -0.5f);
     }
 }
 
-/* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-/* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
-    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        t30[i0] = (bn_weight[i0] * t29[i0]);
-    }
-}
-
-/* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
-/* Kernel 6 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
-        }
-    }
-}
-
-/* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
-/* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    if ((int64_t)n * 4 * 4 <= 16384) {
-        float tile_[32] = {0};
-        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[8] = {0};
-            for (int64_t p = 0; p < 4; p++) {
-                const float a_ = t32[r * 4 + p];
-                const float *const b_ = tile_ + p * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = t48 + r * 4;
-            #pragma omp simd
-            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
-    }
-}
-
 /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
 /* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const t48, float *restrict const t49) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -1910,16 +1713,10 @@ static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
 }
 
 /* %50: f32[N,4] = sub %48, %49   @14:13 */
-/* Kernel 11 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 11 of entry 'sgd', its rows begin_ to end_ (of N): sgd_step_k11_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const t48, float *restrict const t49, float *restrict const t50, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
@@ -1927,29 +1724,35 @@ static __attribute__((noinline)) void sgd_step_k11(void *step_, int64_t begin_, 
     }
 }
 
-/* %51: f32[N,4] = square %50   @14:13 */
-/* Kernel 12 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void sgd_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 11 (dlc_chunk_fn): args_ holds the step, then t48, t49, t50. */
+static void sgd_step_k11_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    sgd_step_k11((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
+/* %51: f32[N,4] = square %50   @14:13 */
+/* Kernel 12 of entry 'sgd', its rows begin_ to end_ (of 4*N): sgd_step_k12_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const t50, float *restrict const t51, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t51[i0] = (t50[i0] * t50[i0]);
     }
 }
 
+/* A chunk of kernel 12 (dlc_chunk_fn): args_ holds the step, then t50, t51. */
+static void sgd_step_k12_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    sgd_step_k12((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
 /* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const t51, float *restrict const t52) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -1961,45 +1764,19 @@ static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
 
 /* %56: f32[4] = add %55, %27   @14:13 */
 /* Kernel 14 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *restrict const t52, float *restrict const t56) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
-    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t56[i0] = (t52[i0] + 1e-05f);
     }
 }
 
-/* %57: f32[4] = pow %56 {exponent: -0.5}   @14:13 */
-/* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        t57[i0] = powf(t56[i0], -0.5f);
-    }
-}
-
 /* %63: f32[4] = add %61, %62   @14:13 */
 /* Kernel 17 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s, float *restrict const bn_running_mean, float *restrict const t20, float *restrict const t34, float *restrict const t36, float *restrict const t37, float *restrict const t49, float *restrict const t61, float *restrict const t62, float *restrict const t63) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[4] */
-    float *const t34 = (float *)(arena + 0);  /* f32[4] */
-    float *const t36 = (float *)(arena + 0);  /* f32[4] */
-    float *const t37 = (float *)(arena + 0);  /* f32[4] */
-    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t61 = (float *)(arena + 0);  /* f32[4] */
-    float *const t62 = (float *)(arena + 0);  /* f32[4] */
-    float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t63[i0] = ((((bn_running_mean[i0] * 0.9f) + (t20[i0] * 0.1f)) * 0.9f) + (t49[i0] * 0.1f));
     }
@@ -2007,21 +1784,9 @@ static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s) {
 
 /* %70: f32[4] = add %68, %69   @14:13 */
 /* Kernel 19 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s, float *restrict const bn_running_var, float *restrict const t23, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45, float *restrict const t52, float *restrict const t67, float *restrict const t68, float *restrict const t69, float *restrict const t70) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
-    float *const t42 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t43 = (float *)(arena + 0);  /* f32[4] */
-    float *const t44 = (float *)(arena + 0);  /* f32[4] */
-    float *const t45 = (float *)(arena + 0);  /* f32[4] */
-    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
-    float *const t67 = (float *)(arena + 0);  /* f32 */
-    float *const t68 = (float *)(arena + 0);  /* f32[4] */
-    float *const t69 = (float *)(arena + 0);  /* f32[4] */
-    float *const t70 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t70[i0] = ((((bn_running_var[i0] * 0.9f) + (t23[i0] * t42[0])) * 0.9f) + (t52[i0] * t67[0]));
     }
@@ -2029,12 +1794,9 @@ static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s) {
 
 /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
 /* Kernel 21 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k21(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k21(const dlc_step *s, float *restrict const s_2, float *restrict const t72) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -2048,50 +1810,28 @@ static __attribute__((noinline)) void sgd_step_k21(const dlc_step *s) {
     for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] /= (float)(5 * n);
 }
 
-/* %74: f32[N,3,5] = sub %s, %73   @15:18 */
-/* Kernel 22 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t73 = (float *)t72;  /* f32[3,1] */
-    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            for (int64_t i2 = 0; i2 < 5; i2++) {
-                t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
-            }
-        }
-    }
-}
-
 /* %75: f32[N,3,5] = square %74   @15:18 */
-/* Kernel 23 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 15*N). */
-static __attribute__((noinline)) void sgd_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 23 of entry 'sgd', its rows begin_ to end_ (of 15*N): sgd_step_k23_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s, float *restrict const t74, float *restrict const t75, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t75[i0] = (t74[i0] * t74[i0]);
     }
 }
 
+/* A chunk of kernel 23 (dlc_chunk_fn): args_ holds the step, then t74, t75. */
+static void sgd_step_k23_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    sgd_step_k23((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
 /* Kernel 24 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s, float *restrict const t75, float *restrict const t76) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -2107,67 +1847,19 @@ static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
 
 /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
 /* Kernel 25 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s, float *restrict const t76, float *restrict const t81, float *restrict const t82) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
-    float *const t81 = (float *)(arena + 0);  /* f32[3] */
-    float *const t82 = (float *)(arena + 0);  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t82[i0] = powf((t76[i0] + 1e-05f), -0.5f);
     }
 }
 
-/* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-/* Kernel 26 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k26(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
-    float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
-    for (int64_t i0 = 0; i0 < 3; i0++) {
-        t83[i0] = (bs_weight[i0] * t82[i0]);
-    }
-}
-
-/* %87: f32[N,3,5] = add %85, %86   @15:18 */
-/* Kernel 27 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
-    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
-    float *const t84 = (float *)t83;  /* f32[3,1] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            for (int64_t i2 = 0; i2 < 5; i2++) {
-                t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
-            }
-        }
-    }
-}
-
 /* %91: f32[3] = add %89, %90   @15:18 */
 /* Kernel 28 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s, float *restrict const bs_running_mean, float *restrict const t72, float *restrict const t89, float *restrict const t90, float *restrict const t91) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
-    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t89 = (float *)(arena + 0);  /* f32[3] */
-    float *const t90 = (float *)(arena + 0);  /* f32[3] */
-    float *const t91 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t91[i0] = ((bs_running_mean[i0] * 0.5f) + (t72[i0] * 0.5f));
     }
@@ -2175,16 +1867,9 @@ static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s) {
 
 /* %98: f32[3] = add %96, %97   @15:18 */
 /* Kernel 30 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k30(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k30(const dlc_step *s, float *restrict const bs_running_var, float *restrict const t76, float *restrict const t95, float *restrict const t96, float *restrict const t97, float *restrict const t98) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
-    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
-    float *const t95 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t96 = (float *)(arena + 0);  /* f32[3] */
-    float *const t97 = (float *)(arena + 0);  /* f32[3] */
-    float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t98[i0] = ((bs_running_var[i0] * 0.5f) + (t76[i0] * t95[0]));
     }
@@ -2192,12 +1877,9 @@ static __attribute__((noinline)) void sgd_step_k30(const dlc_step *s) {
 
 /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
 /* Kernel 33 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k33(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k33(const dlc_step *s, float *restrict const img, float *restrict const t101) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
@@ -2211,50 +1893,28 @@ static __attribute__((noinline)) void sgd_step_k33(const dlc_step *s) {
     for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] /= (float)(9 * n);
 }
 
-/* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
-/* Kernel 34 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k34(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
-    float *const t102 = (float *)t101;  /* f32[2,1,1] */
-    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
-            }
-        }
-    }
-}
-
 /* %104: f32[N,2,3,3] = square %103   @16:35 */
-/* Kernel 35 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 18*N). */
-static __attribute__((noinline)) void sgd_step_k35(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 35 of entry 'sgd', its rows begin_ to end_ (of 18*N): sgd_step_k35_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void sgd_step_k35(const dlc_step *s, float *restrict const t103, float *restrict const t104, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
-    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t104[i0] = (t103[i0] * t103[i0]);
     }
 }
 
+/* A chunk of kernel 35 (dlc_chunk_fn): args_ holds the step, then t103, t104. */
+static void sgd_step_k35_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    sgd_step_k35((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
 /* Kernel 36 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s, float *restrict const t104, float *restrict const t105) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
@@ -2270,67 +1930,19 @@ static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
 
 /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
 /* Kernel 37 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s, float *restrict const t105, float *restrict const t111, float *restrict const t112) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
-    float *const t111 = (float *)(arena + 0);  /* f32[2] */
-    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t112[i0] = powf((t105[i0] + 0.001f), -0.5f);
     }
 }
 
-/* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-/* Kernel 38 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k38(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
-    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
-    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
-    for (int64_t i0 = 0; i0 < 2; i0++) {
-        t113[i0] = (b2_weight[i0] * t112[i0]);
-    }
-}
-
-/* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
-/* Kernel 39 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k39(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
-    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
-    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
-    float *const t114 = (float *)t113;  /* f32[2,1,1] */
-    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
-            }
-        }
-    }
-}
-
 /* %122: f32[2] = add %119, %121   @16:35 */
 /* Kernel 40 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s, float *restrict const b2_running_mean, float *restrict const t101, float *restrict const t119, float *restrict const t121, float *restrict const t122) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
-    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
-    float *const t119 = (float *)(arena + 0);  /* f32[2] */
-    float *const t121 = (float *)(arena + 0);  /* f32[2] */
-    float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t122[i0] = ((b2_running_mean[i0] * 0.8f) + (t101[i0] * 0.2f));
     }
@@ -2338,426 +1950,59 @@ static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s) {
 
 /* %129: f32[2] = add %127, %128   @16:35 */
 /* Kernel 42 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s, float *restrict const b2_running_var, float *restrict const t105, float *restrict const t126, float *restrict const t127, float *restrict const t128, float *restrict const t129) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
-    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
-    float *const t126 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t127 = (float *)(arena + 0);  /* f32[2] */
-    float *const t128 = (float *)(arena + 0);  /* f32[2] */
-    float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t129[i0] = ((b2_running_var[i0] * 0.8f) + (t105[i0] * t126[0]));
     }
 }
 
-/* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
-/* Kernel 44 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k44(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t131 = (float *)t117;  /* f32[N,18] */
-    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
-    for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        float acc0_ = 0.0f;
-        for (int64_t i1 = 0; i1 < 18; i1++) {
-            acc0_ += t131[i0 * 18 + i1];
-        }
-        t132[i0] += acc0_;
-    }
-}
-
-/* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-/* Kernel 45 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k45(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
-    float *restrict const to_ = t134;
-    const float *restrict const from_ = t_2;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
-        }
-    }
-}
-
-/* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-/* Kernel 46 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k46(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
-    float *const u = (float *)t132;  /* f32[N,1] */
-    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
-    float *restrict const to_ = t134;
-    const float *restrict const from_ = u;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
-        }
-    }
-}
-
-/* %pred: f32[N,4] = add %h, %134   @17:18 */
-/* Kernel 47 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k47(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
-    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
-        }
-    }
-}
-
-/* %137: f32 = mse %pred, %y   @20:14 */
-/* Kernel 48 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k48(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[3];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t137 = (float *)(arena + (128 * n + 192));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t137[0] = (float)(acc_ / (double)(4 * n));
-}
-
-/* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
-/* Kernel 50 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k50(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[3];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t141 = (float *)(arena + (640 * n + 1024));  /* f32 */
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
-    memset(t165, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t141[0]);
-            d_pred[i0 * 4 + i1] = v_;
-            t165[i1] += v_;
-        }
-    }
-}
-
-/* %d.u: f32[N,1] = slice %d.pred {axis: 1, start: 3, length: 1}   @17:20 */
-/* Kernel 52 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k52(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
-    float *restrict const to_ = d_u;
-    const float *restrict const from_ = d_pred;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            to_[i0 + i1] = from_[i0 * 4 + i1 + 3];
-        }
-    }
-}
-
-/* %147: f32[N,18] = broadcast %146   @16:23 */
-/* Kernel 53 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k53(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
-    float *const t145 = (float *)d_u;  /* f32[N] */
-    float *const t146 = (float *)t145;  /* f32[N,1] */
-    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 18; i1++) {
-            t147[i0 * 18 + i1] = t146[i0];
-        }
-    }
-}
-
-/* %149: f32[2,1,1] = sum_to %148   @16:35 */
-/* Kernel 54 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k54(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
-    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
-    float *const t149 = (float *)(arena + (640 * n + 1024));  /* f32[2,1,1] */
-    for (int64_t j_ = 0; j_ < 2; j_++) t149[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            float acc0_ = 0.0f;
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc0_ += t148[i0 * 18 + i1 * 9 + i2];
-            }
-            t149[i1] += acc0_;
-        }
-    }
-}
-
-/* %151: f32[N,2,3,3] = mul %148, %108   @16:35 */
-/* Kernel 55 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
-    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
-    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
-    float *const t151 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
-    memset(t152, 0, sizeof(float) * 2);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            float acc0_ = 0.0f;
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                const float v_ = (t148[i0 * 18 + i1 * 9 + i2] * t103[i0 * 18 + i1 * 9 + i2]);
-                t151[i0 * 18 + i1 * 9 + i2] = v_;
-                acc0_ += v_;
-            }
-            t152[i1] += acc0_;
-        }
-    }
-}
-
 /* %d.b2.weight: f32[2] = mul %153, %112   @16:35 */
 /* Kernel 56 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s, float *restrict const b2_weight, float *restrict const t112, float *restrict const t153) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
-    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
-    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
-    float *const t153 = (float *)t152;  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         b2_weight[i0] = (b2_weight[i0] - (s->lr * (t153[i0] * t112[i0])));
     }
 }
 
-/* %157: f32[N,3,1] = div %155, %156   @15:13 */
-/* Kernel 57 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static __attribute__((noinline)) void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const t155 = (float *)d_t;  /* f32[N,3,1] */
-    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t157[i0] = (t155[i0] / 5.0f);
-    }
-}
-
-/* %158: f32[N,3,5] = broadcast %157   @15:13 */
-/* Kernel 58 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k58(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
-    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
-    float *const t159 = (float *)(arena + (640 * n + 832));  /* f32[3,1] */
-    memset(t159, 0, sizeof(float) * 3);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            float acc0_ = 0.0f;
-            for (int64_t i2 = 0; i2 < 5; i2++) {
-                const float v_ = t157[i0 * 3 + i1];
-                t158[i0 * 15 + i1 * 5 + i2] = v_;
-                acc0_ += v_;
-            }
-            t159[i1] += acc0_;
-        }
-    }
-}
-
 /* %d.bs.weight: f32[3] = mul %163, %82   @15:18 */
 /* Kernel 60 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k60(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k60(const dlc_step *s, float *restrict const bs_weight, float *restrict const t82, float *restrict const t163) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
-    float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
-    float *const t163 = (float *)t162;  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         bs_weight[i0] = (bs_weight[i0] - (s->lr * (t163[i0] * t82[i0])));
     }
 }
 
-/* %167: f32[N,4] = mul %d.pred, %54   @14:13 */
-/* Kernel 61 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k61(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t168 = (float *)(arena + 0);  /* f32[4] */
-    memset(t168, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = (d_pred[i0 * 4 + i1] * t50[i0 * 4 + i1]);
-            t167[i0 * 4 + i1] = v_;
-            t168[i1] += v_;
-        }
-    }
-}
-
 /* %176: f32[4] = div %174, %175   @14:13 */
 /* Kernel 62 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k62(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k62(const dlc_step *s, float *restrict const bn_weight, float *restrict const t56, float *restrict const t168, float *restrict const t170, float *restrict const t171, float *restrict const t173, float *restrict const t174, float *restrict const t176) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t168 = (float *)(arena + 0);  /* f32[4] */
-    float *const t170 = (float *)(arena + 0);  /* f32[4] */
-    float *const t171 = (float *)(arena + 0);  /* f32[4] */
-    float *const t173 = (float *)(arena + 0);  /* f32[4] */
-    float *const t174 = (float *)(arena + 0);  /* f32[4] */
-    float *const t176 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t176[i0] = (((t168[i0] * bn_weight[i0]) * (powf(t56[i0], -1.5f) * -0.5f)) / (float)(n));
     }
 }
 
-/* %180: f32[N,4] = add %166, %179 */
-/* Kernel 63 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k63(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t176 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
-    float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t181 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    memset(t181, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = ((d_pred[i0 * 4 + i1] * t58[i1]) + (t176[i1] * (t50[i0 * 4 + i1] * 2.0f)));
-            t180[i0 * 4 + i1] = v_;
-            t181[i1] += v_;
-        }
-    }
-}
-
 /* %183: f32[4] = div %182, %64   @14:13 */
 /* Kernel 64 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k64(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k64(const dlc_step *s, float *restrict const t181, float *restrict const t182, float *restrict const t183) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t181 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t182 = (float *)(arena + 0);  /* f32[4] */
-    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t183[i0] = ((-t181[i0]) / (float)(n));
     }
 }
 
-/* %185: f32[N,4] = add %180, %184 */
-/* Kernel 65 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k65(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
-        }
-    }
-}
-
-/* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
-/* Kernel 66 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k66(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    if ((int64_t)n * 4 * 4 <= 16384) {
-        float tile_[32] = {0};
-        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[8] = {0};
-            for (int64_t p = 0; p < 4; p++) {
-                const float a_ = t185[r * 4 + p];
-                const float *const b_ = tile_ + p * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = t186 + r * 4;
-            #pragma omp simd
-            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
-    }
-}
-
 /* %d.fc.weight: f32[4,4] = matmul %185, %32 {transpose_a: true}   @14:16 */
 /* Kernel 67 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k67(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k67(const dlc_step *s, float *restrict const fc_weight, float *restrict const t32, float *restrict const t185) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    (void)n;
     if ((int64_t)4 * 4 * n <= 16384) {
         float sums_[16] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -2780,52 +2025,11 @@ static __attribute__((noinline)) void sgd_step_k67(const dlc_step *s) {
     }
 }
 
-/* %188: f32[4] = sum_to %186   @14:19 */
-/* Kernel 68 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k68(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const t188 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
-    for (int64_t j_ = 0; j_ < 4; j_++) t188[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            t188[i1] += t186[i0 * 4 + i1];
-        }
-    }
-}
-
-/* %189: f32[N,4] = mul %186, %25   @14:19 */
-/* Kernel 69 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k69(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t190 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    memset(t190, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = (t186[i0 * 4 + i1] * t21[i0 * 4 + i1]);
-            t189[i0 * 4 + i1] = v_;
-            t190[i1] += v_;
-        }
-    }
-}
-
 /* %d.bn.bias: f32[4] = add %165, %188 */
 /* Kernel 70 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k70(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k70(const dlc_step *s, float *restrict const bn_bias, float *restrict const t165, float *restrict const t188) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
-    float *const t188 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         bn_bias[i0] = (bn_bias[i0] - (s->lr * (t165[i0] + t188[i0])));
     }
@@ -2833,17 +2037,9 @@ static __attribute__((noinline)) void sgd_step_k70(const dlc_step *s) {
 
 /* %d.bn.weight: f32[4] = add %169, %191 */
 /* Kernel 71 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k71(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k71(const dlc_step *s, float *restrict const bn_weight, float *restrict const t29, float *restrict const t57, float *restrict const t168, float *restrict const t169, float *restrict const t190, float *restrict const t191) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
-    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
-    float *const t168 = (float *)(arena + 0);  /* f32[4] */
-    float *const t169 = (float *)(arena + 0);  /* f32[4] */
-    float *const t190 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t191 = (float *)(arena + 0);  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         bn_weight[i0] = (bn_weight[i0] - (s->lr * ((t168[i0] * t57[i0]) + (t190[i0] * t29[i0]))));
     }
@@ -2851,12 +2047,9 @@ static __attribute__((noinline)) void sgd_step_k71(const dlc_step *s) {
 
 /* %bs.bias: f32[3] = param bs.bias   @10:11 */
 /* Kernel 83 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k83(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k83(const dlc_step *s, float *restrict const bs_bias, float *restrict const d_bs_bias_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
-    float *const d_bs_bias_2 = (float *)(arena + (256 * n + 576));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         bs_bias[i0] = (bs_bias[i0] - (s->lr * d_bs_bias_2[i0]));
     }
@@ -2864,12 +2057,9 @@ static __attribute__((noinline)) void sgd_step_k83(const dlc_step *s) {
 
 /* %b2.bias: f32[2] = param b2.bias   @11:11 */
 /* Kernel 84 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k84(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k84(const dlc_step *s, float *restrict const b2_bias, float *restrict const d_b2_bias_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
-    float *const d_b2_bias_2 = (float *)(arena + (640 * n + 1088));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         b2_bias[i0] = (b2_bias[i0] - (s->lr * d_b2_bias_2[i0]));
     }
@@ -2880,37 +2070,162 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
+    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
+    float *const y = (float *)s->data[3];  /* f32[N,4] */
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
+    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
     int32_t *const bn_num_batches_tracked = (int32_t *)s->state[2];  /* i32 */
+    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
+    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
+    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
+    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
     int32_t *const bs_num_batches_tracked = (int32_t *)s->state[5];  /* i32 */
+    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
+    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
+    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
+    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
     int32_t *const b2_num_batches_tracked = (int32_t *)s->state[8];  /* i32 */
+    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
+    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t34 = (float *)(arena + 0);  /* f32[4] */
+    float *const t36 = (float *)(arena + 0);  /* f32[4] */
+    float *const t37 = (float *)(arena + 0);  /* f32[4] */
     float *const t39 = (float *)(arena + 0);  /* f32 */
     float *const t41 = (float *)(arena + 0);  /* f32 */
     float *const t42 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t43 = (float *)(arena + 0);  /* f32[4] */
+    float *const t44 = (float *)(arena + 0);  /* f32[4] */
+    float *const t45 = (float *)(arena + 0);  /* f32[4] */
     int32_t *const t47 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
+    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
+    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
+    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t61 = (float *)(arena + 0);  /* f32[4] */
+    float *const t62 = (float *)(arena + 0);  /* f32[4] */
     float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
     float *const t65 = (float *)(arena + 0);  /* f32 */
     float *const t66 = (float *)(arena + 0);  /* f32 */
     float *const t67 = (float *)(arena + 0);  /* f32 */
+    float *const t68 = (float *)(arena + 0);  /* f32[4] */
+    float *const t69 = (float *)(arena + 0);  /* f32[4] */
     float *const t70 = (float *)(arena + (192 * n + 320));  /* f32[4] */
     int32_t *const t71 = (int32_t *)(arena + (128 * n + 64));  /* i32 */
+    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t73 = (float *)t72;  /* f32[3,1] */
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
+    float *const t82 = (float *)(arena + 0);  /* f32[3] */
+    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t89 = (float *)(arena + 0);  /* f32[3] */
+    float *const t90 = (float *)(arena + 0);  /* f32[3] */
     float *const t91 = (float *)(arena + (128 * n + 256));  /* f32[3] */
     float *const t93 = (float *)(arena + 0);  /* f32 */
     float *const t94 = (float *)(arena + 0);  /* f32 */
     float *const t95 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t96 = (float *)(arena + 0);  /* f32[3] */
+    float *const t97 = (float *)(arena + 0);  /* f32[3] */
     float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
     int32_t *const t99 = (int32_t *)(arena + (256 * n + 384));  /* i32 */
+    float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
+    float *const t102 = (float *)t101;  /* f32[2,1,1] */
+    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
+    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t119 = (float *)(arena + 0);  /* f32[2] */
+    float *const t121 = (float *)(arena + 0);  /* f32[2] */
     float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
     float *const t124 = (float *)(arena + 0);  /* f32 */
     float *const t125 = (float *)(arena + 0);  /* f32 */
     float *const t126 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t127 = (float *)(arena + 0);  /* f32[2] */
+    float *const t128 = (float *)(arena + 0);  /* f32[2] */
     float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
     int32_t *const t130 = (int32_t *)(arena + (640 * n + 768));  /* i32 */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
+    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
     float *const t137 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t141 = (float *)(arena + (640 * n + 1024));  /* f32 */
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
+    float *const t145 = (float *)d_u;  /* f32[N] */
+    float *const t146 = (float *)t145;  /* f32[N,1] */
+    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
     float *const t149 = (float *)(arena + (640 * n + 1024));  /* f32[2,1,1] */
     float *const d_b2_bias = (float *)t149;  /* f32[2] */
+    float *const t151 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
+    float *const t153 = (float *)t152;  /* f32[2] */
+    float *const t155 = (float *)d_t;  /* f32[N,3,1] */
+    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
+    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
     float *const t159 = (float *)(arena + (640 * n + 832));  /* f32[3,1] */
     float *const d_bs_bias = (float *)t159;  /* f32[3] */
+    float *const t161 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
+    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
+    float *const t163 = (float *)t162;  /* f32[3] */
+    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
+    float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t168 = (float *)(arena + 0);  /* f32[4] */
+    float *const t169 = (float *)(arena + 0);  /* f32[4] */
+    float *const t170 = (float *)(arena + 0);  /* f32[4] */
+    float *const t171 = (float *)(arena + 0);  /* f32[4] */
+    float *const t173 = (float *)(arena + 0);  /* f32[4] */
+    float *const t174 = (float *)(arena + 0);  /* f32[4] */
+    float *const t176 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t181 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t182 = (float *)(arena + 0);  /* f32[4] */
+    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t188 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t190 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t191 = (float *)(arena + 0);  /* f32[4] */
     float *const d_bs_bias_2 = (float *)(arena + (256 * n + 576));  /* f32[3] */
     float *const d_b2_bias_2 = (float *)(arena + (640 * n + 1088));  /* f32[2] */
     float *const bn_running_mean_next = (float *)s->state[0];  /* f32[4] */
@@ -2924,16 +2239,17 @@ static float sgd_step(const dlc_step *s) {
     int32_t *const b2_num_batches_tracked_next = (int32_t *)s->state[8];  /* i32 */
 
     /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
-    sgd_step_k0(s);
+    sgd_step_k0(s, x, t20);
 
     /* %21: f32[N,4] = sub %x, %20   @14:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t20, (void *)t21};
+            dlc_parallel_for(n, parts_, sgd_step_k1_chunk, (void *)args_);
         }
         else {
-            sgd_step_k1((void *)s, 0, n, 0);
+            sgd_step_k1(s, x, t20, t21, 0, n);
         }
     }
 
@@ -2941,30 +2257,32 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t21, (void *)t22};
+            dlc_parallel_for((4 * n), parts_, sgd_step_k2_chunk, (void *)args_);
         }
         else {
-            sgd_step_k2((void *)s, 0, (4 * n), 0);
+            sgd_step_k2(s, t21, t22, 0, (4 * n));
         }
     }
 
     /* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
-    sgd_step_k3(s);
+    sgd_step_k3(s, t22, t23);
 
     /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
-    sgd_step_k4(s);
+    sgd_step_k4(s, t23, t28, t29);
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-    sgd_step_k5(s);
+    train_step_k8(s, bn_weight, t29, t30);
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t21, (void *)t30, (void *)t31, (void *)t32};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            sgd_step_k6((void *)s, 0, n, 0);
+            train_step_k9(s, bn_bias, t21, t30, t31, t32, 0, n);
         }
     }
 
@@ -2979,19 +2297,20 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
-    sgd_step_k9(s);
+    train_step_k12(s, fc_weight, t32, t48);
 
     /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, t48, t49);
 
     /* %50: f32[N,4] = sub %48, %49   @14:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t48, (void *)t49, (void *)t50};
+            dlc_parallel_for(n, parts_, sgd_step_k11_chunk, (void *)args_);
         }
         else {
-            sgd_step_k11((void *)s, 0, n, 0);
+            sgd_step_k11(s, t48, t49, t50, 0, n);
         }
     }
 
@@ -2999,27 +2318,28 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k12, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t50, (void *)t51};
+            dlc_parallel_for((4 * n), parts_, sgd_step_k12_chunk, (void *)args_);
         }
         else {
-            sgd_step_k12((void *)s, 0, (4 * n), 0);
+            sgd_step_k12(s, t50, t51, 0, (4 * n));
         }
     }
 
     /* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
-    sgd_step_k13(s);
+    sgd_step_k13(s, t51, t52);
 
     /* %56: f32[4] = add %55, %27   @14:13 */
-    sgd_step_k14(s);
+    sgd_step_k14(s, t52, t56);
 
     /* %57: f32[4] = pow %56 {exponent: -0.5}   @14:13 */
-    sgd_step_k15(s);
+    train_step_k21(s, t56, t57);
 
     /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
-    train_step_k22(s);
+    train_step_k22(s, bn_weight, t57, t58);
 
     /* %63: f32[4] = add %61, %62   @14:13 */
-    sgd_step_k17(s);
+    sgd_step_k17(s, bn_running_mean, t20, t34, t36, t37, t49, t61, t62, t63);
 
     /* %67: f32 = div %65, %66   @14:13 */
     {
@@ -3027,7 +2347,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %70: f32[4] = add %68, %69   @14:13 */
-    sgd_step_k19(s);
+    sgd_step_k19(s, bn_running_var, t23, t42, t43, t44, t45, t52, t67, t68, t69, t70);
 
     /* %71: i32 = add %47, %46   @14:13 */
     {
@@ -3035,16 +2355,17 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
-    sgd_step_k21(s);
+    sgd_step_k21(s, s_2, t72);
 
     /* %74: f32[N,3,5] = sub %s, %73   @15:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k22, (void *)s);
+            void *const args_[] = {(void *)s, (void *)s_2, (void *)t73, (void *)t74};
+            dlc_parallel_for(n, parts_, train_step_k30_chunk, (void *)args_);
         }
         else {
-            sgd_step_k22((void *)s, 0, n, 0);
+            train_step_k30(s, s_2, t73, t74, 0, n);
         }
     }
 
@@ -3052,35 +2373,37 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((15 * n), parts_, sgd_step_k23, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t74, (void *)t75};
+            dlc_parallel_for((15 * n), parts_, sgd_step_k23_chunk, (void *)args_);
         }
         else {
-            sgd_step_k23((void *)s, 0, (15 * n), 0);
+            sgd_step_k23(s, t74, t75, 0, (15 * n));
         }
     }
 
     /* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
-    sgd_step_k24(s);
+    sgd_step_k24(s, t75, t76);
 
     /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
-    sgd_step_k25(s);
+    sgd_step_k25(s, t76, t81, t82);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-    sgd_step_k26(s);
+    train_step_k35(s, bs_weight, t82, t83);
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k27, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t74, (void *)t84, (void *)t85, (void *)t86, (void *)t87};
+            dlc_parallel_for(n, parts_, train_step_k36_chunk, (void *)args_);
         }
         else {
-            sgd_step_k27((void *)s, 0, n, 0);
+            train_step_k36(s, t74, t84, t85, t86, t87, 0, n);
         }
     }
 
     /* %91: f32[3] = add %89, %90   @15:18 */
-    sgd_step_k28(s);
+    sgd_step_k28(s, bs_running_mean, t72, t89, t90, t91);
 
     /* %95: f32 = div %93, %94   @15:18 */
     {
@@ -3088,7 +2411,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %98: f32[3] = add %96, %97   @15:18 */
-    sgd_step_k30(s);
+    sgd_step_k30(s, bs_running_var, t76, t95, t96, t97, t98);
 
     /* %99: i32 = add %bs.num_batches_tracked, %46   @15:18 */
     {
@@ -3096,19 +2419,20 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
-    train_step_k41(s);
+    train_step_k41(s, t87, t_2);
 
     /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
-    sgd_step_k33(s);
+    sgd_step_k33(s, img, t101);
 
     /* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k34, (void *)s);
+            void *const args_[] = {(void *)s, (void *)img, (void *)t102, (void *)t103};
+            dlc_parallel_for(n, parts_, train_step_k45_chunk, (void *)args_);
         }
         else {
-            sgd_step_k34((void *)s, 0, n, 0);
+            train_step_k45(s, img, t102, t103, 0, n);
         }
     }
 
@@ -3116,35 +2440,37 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((18 * n), parts_, sgd_step_k35, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t103, (void *)t104};
+            dlc_parallel_for((18 * n), parts_, sgd_step_k35_chunk, (void *)args_);
         }
         else {
-            sgd_step_k35((void *)s, 0, (18 * n), 0);
+            sgd_step_k35(s, t103, t104, 0, (18 * n));
         }
     }
 
     /* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
-    sgd_step_k36(s);
+    sgd_step_k36(s, t104, t105);
 
     /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
-    sgd_step_k37(s);
+    sgd_step_k37(s, t105, t111, t112);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-    sgd_step_k38(s);
+    train_step_k50(s, b2_weight, t112, t113);
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k39, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t103, (void *)t114, (void *)t115, (void *)t116, (void *)t117};
+            dlc_parallel_for(n, parts_, train_step_k51_chunk, (void *)args_);
         }
         else {
-            sgd_step_k39((void *)s, 0, n, 0);
+            train_step_k51(s, t103, t114, t115, t116, t117, 0, n);
         }
     }
 
     /* %122: f32[2] = add %119, %121   @16:35 */
-    sgd_step_k40(s);
+    sgd_step_k40(s, b2_running_mean, t101, t119, t121, t122);
 
     /* %126: f32 = div %124, %125   @16:35 */
     {
@@ -3152,7 +2478,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %129: f32[2] = add %127, %128   @16:35 */
-    sgd_step_k42(s);
+    sgd_step_k42(s, b2_running_var, t105, t126, t127, t128, t129);
 
     /* %130: i32 = add %b2.num_batches_tracked, %46   @16:35 */
     {
@@ -3160,27 +2486,28 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
-    sgd_step_k44(s);
+    train_step_k56(s, t131, t132);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    sgd_step_k45(s);
+    train_step_k57(s, t_2, t134);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    sgd_step_k46(s);
+    train_step_k58(s, u, t134);
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k47, (void *)s);
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t50, (void *)t58, (void *)t59, (void *)h, (void *)t134, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k59_chunk, (void *)args_);
         }
         else {
-            sgd_step_k47((void *)s, 0, n, 0);
+            train_step_k59(s, bn_bias, t50, t58, t59, h, t134, pred, 0, n);
         }
     }
 
     /* %137: f32 = mse %pred, %y   @20:14 */
-    sgd_step_k48(s);
+    train_step_k60(s, y, pred, t137);
 
     /* %141: f32 = div %140, %139   @20:14 */
     {
@@ -3188,94 +2515,97 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
-    sgd_step_k50(s);
+    train_step_k63(s, y, pred, t138, t141, d_pred, t165);
 
     /* %d.t: f32[N,3] = slice %d.pred {axis: 1, start: 0, length: 3}   @17:20 */
-    train_step_k64(s);
+    train_step_k64(s, d_pred, d_t);
 
     /* %d.u: f32[N,1] = slice %d.pred {axis: 1, start: 3, length: 1}   @17:20 */
-    sgd_step_k52(s);
+    train_step_k65(s, d_pred, d_u);
 
     /* %147: f32[N,18] = broadcast %146   @16:23 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k53, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t146, (void *)t147};
+            dlc_parallel_for(n, parts_, train_step_k66_chunk, (void *)args_);
         }
         else {
-            sgd_step_k53((void *)s, 0, n, 0);
+            train_step_k66(s, t146, t147, 0, n);
         }
     }
 
     /* %149: f32[2,1,1] = sum_to %148   @16:35 */
-    sgd_step_k54(s);
+    train_step_k67(s, t148, t149);
 
     /* %151: f32[N,2,3,3] = mul %148, %108   @16:35 */
-    sgd_step_k55(s);
+    train_step_k68(s, t103, t148, t151, t152);
 
     /* %d.b2.weight: f32[2] = mul %153, %112   @16:35 */
-    sgd_step_k56(s);
+    sgd_step_k56(s, b2_weight, t112, t153);
 
     /* %157: f32[N,3,1] = div %155, %156   @15:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, sgd_step_k57, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t155, (void *)t157};
+            dlc_parallel_for((3 * n), parts_, train_step_k70_chunk, (void *)args_);
         }
         else {
-            sgd_step_k57((void *)s, 0, (3 * n), 0);
+            train_step_k70(s, t155, t157, 0, (3 * n));
         }
     }
 
     /* %158: f32[N,3,5] = broadcast %157   @15:13 */
-    sgd_step_k58(s);
+    train_step_k71(s, t157, t158, t159);
 
     /* %161: f32[N,3,5] = mul %158, %79   @15:18 */
-    train_step_k72(s);
+    train_step_k72(s, t74, t158, t161, t162);
 
     /* %d.bs.weight: f32[3] = mul %163, %82   @15:18 */
-    sgd_step_k60(s);
+    sgd_step_k60(s, bs_weight, t82, t163);
 
     /* %167: f32[N,4] = mul %d.pred, %54   @14:13 */
-    sgd_step_k61(s);
+    train_step_k74(s, t50, d_pred, t167, t168);
 
     /* %176: f32[4] = div %174, %175   @14:13 */
-    sgd_step_k62(s);
+    sgd_step_k62(s, bn_weight, t56, t168, t170, t171, t173, t174, t176);
 
     /* %180: f32[N,4] = add %166, %179 */
-    sgd_step_k63(s);
+    train_step_k78(s, t50, t58, d_pred, t166, t176, t177, t178, t179, t180, t181);
 
     /* %183: f32[4] = div %182, %64   @14:13 */
-    sgd_step_k64(s);
+    sgd_step_k64(s, t181, t182, t183);
 
     /* %185: f32[N,4] = add %180, %184 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k65, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t180, (void *)t183, (void *)t184, (void *)t185};
+            dlc_parallel_for(n, parts_, train_step_k81_chunk, (void *)args_);
         }
         else {
-            sgd_step_k65((void *)s, 0, n, 0);
+            train_step_k81(s, t180, t183, t184, t185, 0, n);
         }
     }
 
     /* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
-    sgd_step_k66(s);
+    train_step_k82(s, fc_weight, t185, t186);
 
     /* %d.fc.weight: f32[4,4] = matmul %185, %32 {transpose_a: true}   @14:16 */
-    sgd_step_k67(s);
+    sgd_step_k67(s, fc_weight, t32, t185);
 
     /* %188: f32[4] = sum_to %186   @14:19 */
-    sgd_step_k68(s);
+    train_step_k84(s, t186, t188);
 
     /* %189: f32[N,4] = mul %186, %25   @14:19 */
-    sgd_step_k69(s);
+    train_step_k85(s, t21, t186, t189, t190);
 
     /* %d.bn.bias: f32[4] = add %165, %188 */
-    sgd_step_k70(s);
+    sgd_step_k70(s, bn_bias, t165, t188);
 
     /* %d.bn.weight: f32[4] = add %169, %191 */
-    sgd_step_k71(s);
+    sgd_step_k71(s, bn_weight, t29, t57, t168, t169, t190, t191);
 
     /* %d.bs.bias: f32[3] = reshape %159   @15:18 */
     {
@@ -3333,45 +2663,29 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %bs.bias: f32[3] = param bs.bias   @10:11 */
-    sgd_step_k83(s);
+    sgd_step_k83(s, bs_bias, d_bs_bias_2);
 
     /* %b2.bias: f32[2] = param b2.bias   @11:11 */
-    sgd_step_k84(s);
+    sgd_step_k84(s, b2_bias, d_b2_bias_2);
 
     return t137[0];
 }
 
 /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
 /* Kernel 0 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const bn_weight, float *restrict const bn_running_var, float *restrict const t28, float *restrict const t29, float *restrict const t30) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[4] */
-    float *const t29 = (float *)(arena + 0);  /* f32[4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t30[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
     }
 }
 
 /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
-/* Kernel 1 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const x, float *restrict const bn_bias, float *restrict const bn_running_mean, float *restrict const t24, float *restrict const t30, float *restrict const t31, float *restrict const t32, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
@@ -3379,47 +2693,18 @@ static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t 
     }
 }
 
-/* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
-/* Kernel 2 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    if ((int64_t)n * 4 * 4 <= 16384) {
-        float tile_[32] = {0};
-        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[8] = {0};
-            for (int64_t p = 0; p < 4; p++) {
-                const float a_ = t32[r * 4 + p];
-                const float *const b_ = tile_ + p * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = t48 + r * 4;
-            #pragma omp simd
-            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
-    }
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then x, bn_bias, bn_running_mean, t24, t30, t31, t32. */
+static void eval_with_targets_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
 }
 
 /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
 /* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s, float *restrict const bn_weight, float *restrict const bn_running_var, float *restrict const t56, float *restrict const t57, float *restrict const t58) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
-    float *const t56 = (float *)(arena + 0);  /* f32[4] */
-    float *const t57 = (float *)(arena + 0);  /* f32[4] */
-    float *const t58 = (float *)(arena + 0);  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t58[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
     }
@@ -3427,38 +2712,19 @@ static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
 
 /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
 /* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, float *restrict const bs_weight, float *restrict const bs_running_var, float *restrict const t81, float *restrict const t82, float *restrict const t83) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
-    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
-    float *const t81 = (float *)(arena + 0);  /* f32[3] */
-    float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t83[i0] = (bs_weight[i0] * powf((bs_running_var[i0] + 1e-05f), -0.5f));
     }
 }
 
 /* %87: f32[N,3,5] = add %85, %86   @15:18 */
-/* Kernel 5 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 5 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, float *restrict const s_2, float *restrict const t77, float *restrict const t78, float *restrict const t84, float *restrict const t85, float *restrict const t86, float *restrict const t87, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
-    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
-    float *const t77 = (float *)bs_running_mean;  /* f32[3,1] */
-    float *const t78 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
-    float *const t84 = (float *)t83;  /* f32[3,1] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             for (int64_t i2 = 0; i2 < 5; i2++) {
@@ -3468,59 +2734,28 @@ static __attribute__((noinline)) void eval_with_targets_k5(void *step_, int64_t 
     }
 }
 
-/* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
-/* Kernel 6 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
-    float *const t_2 = (float *)(arena + (128 * n + 128));  /* f32[N,3] */
-    for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-        float acc0_ = 0.0f;
-        for (int64_t i1 = 0; i1 < 5; i1++) {
-            acc0_ += t87[i0 * 5 + i1];
-        }
-        t_2[i0] += acc0_;
-    }
-    for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then s_2, t77, t78, t84, t85, t86, t87. */
+static void eval_with_targets_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    eval_with_targets_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
 }
 
 /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
 /* Kernel 7 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s, float *restrict const b2_weight, float *restrict const b2_running_var, float *restrict const t111, float *restrict const t112, float *restrict const t113) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
-    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
-    float *const t111 = (float *)(arena + 0);  /* f32[2] */
-    float *const t112 = (float *)(arena + 0);  /* f32[2] */
-    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t113[i0] = (b2_weight[i0] * powf((b2_running_var[i0] + 0.001f), -0.5f));
     }
 }
 
 /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
-/* Kernel 8 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 8 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k8_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s, float *restrict const img, float *restrict const t106, float *restrict const t107, float *restrict const t114, float *restrict const t115, float *restrict const t116, float *restrict const t117, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
-    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
-    float *const t106 = (float *)b2_running_mean;  /* f32[2,1,1] */
-    float *const t107 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
-    float *const t114 = (float *)t113;  /* f32[2,1,1] */
-    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
@@ -3530,77 +2765,18 @@ static __attribute__((noinline)) void eval_with_targets_k8(void *step_, int64_t 
     }
 }
 
-/* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
-/* Kernel 9 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
-    float *const t131 = (float *)t117;  /* f32[N,18] */
-    float *const t132 = (float *)(arena + 64);  /* f32[N] */
-    for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        float acc0_ = 0.0f;
-        for (int64_t i1 = 0; i1 < 18; i1++) {
-            acc0_ += t131[i0 * 18 + i1];
-        }
-        t132[i0] += acc0_;
-    }
-}
-
-/* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-/* Kernel 10 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k10(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t_2 = (float *)(arena + (128 * n + 128));  /* f32[N,3] */
-    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
-    float *restrict const to_ = t134;
-    const float *restrict const from_ = t_2;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
-        }
-    }
-}
-
-/* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-/* Kernel 11 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k11(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t132 = (float *)(arena + 64);  /* f32[N] */
-    float *const u = (float *)t132;  /* f32[N,1] */
-    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
-    float *restrict const to_ = t134;
-    const float *restrict const from_ = u;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
-        }
-    }
+/* A chunk of kernel 8 (dlc_chunk_fn): args_ holds the step, then img, t106, t107, t114, t115, t116, t117. */
+static void eval_with_targets_k8_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    eval_with_targets_k8((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
 }
 
 /* %pred: f32[N,4] = add %h, %134   @17:18 */
-/* Kernel 12 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 12 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k12_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s, float *restrict const bn_bias, float *restrict const bn_running_mean, float *restrict const t48, float *restrict const t53, float *restrict const t58, float *restrict const t59, float *restrict const h, float *restrict const t134, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
-    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t53 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t58 = (float *)(arena + 0);  /* f32[4] */
-    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
-    float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
@@ -3608,33 +2784,21 @@ static __attribute__((noinline)) void eval_with_targets_k12(void *step_, int64_t
     }
 }
 
+/* A chunk of kernel 12 (dlc_chunk_fn): args_ holds the step, then bn_bias, bn_running_mean, t48, t53, t58, t59, h, t134, pred. */
+static void eval_with_targets_k12_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    eval_with_targets_k12((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], begin_, end_);
+}
+
 /* %spread: f32[4] = mul %bn.running_var, %40   @18:33 */
 /* Kernel 13 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k13(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k13(const dlc_step *s, float *restrict const bn_running_var, float *restrict const spread) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
-    float *const spread = (float *)(arena + (128 * n + 64));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         spread[i0] = (bn_running_var[i0] * 1.0f);
     }
-}
-
-/* %137: f32 = mse %pred, %y   @20:14 */
-/* Kernel 14 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k14(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[3];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
-    float *const t137 = (float *)(arena + 0);  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t137[0] = (float)(acc_ / (double)(4 * n));
 }
 
 /* Entry 'eval': arena 320*N + 128 bytes. */
@@ -3642,86 +2806,143 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
+    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
+    float *const y = (float *)s->data[3];  /* f32[N,4] */
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
+    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
+    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
+    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
+    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
+    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
+    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
+    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
+    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
+    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
+    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
+    float *const t29 = (float *)(arena + 0);  /* f32[4] */
+    float *const t30 = (float *)(arena + 0);  /* f32[4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t53 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t56 = (float *)(arena + 0);  /* f32[4] */
+    float *const t57 = (float *)(arena + 0);  /* f32[4] */
+    float *const t58 = (float *)(arena + 0);  /* f32[4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t77 = (float *)bs_running_mean;  /* f32[3,1] */
+    float *const t78 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
+    float *const t82 = (float *)(arena + 0);  /* f32[3] */
+    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
+    float *const t_2 = (float *)(arena + (128 * n + 128));  /* f32[N,3] */
+    float *const t106 = (float *)b2_running_mean;  /* f32[2,1,1] */
+    float *const t107 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
+    float *const t112 = (float *)(arena + 0);  /* f32[2] */
+    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + 64);  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
     float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
     float *const spread = (float *)(arena + (128 * n + 64));  /* f32[4] */
     float *const t137 = (float *)(arena + 0);  /* f32 */
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-    eval_with_targets_k0(s);
+    eval_with_targets_k0(s, bn_weight, bn_running_var, t28, t29, t30);
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)bn_bias, (void *)bn_running_mean, (void *)t24, (void *)t30, (void *)t31, (void *)t32};
+            dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1((void *)s, 0, n, 0);
+            eval_with_targets_k1(s, x, bn_bias, bn_running_mean, t24, t30, t31, t32, 0, n);
         }
     }
 
     /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
-    eval_with_targets_k2(s);
+    train_step_k12(s, fc_weight, t32, t48);
 
     /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, bn_weight, bn_running_var, t56, t57, t58);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-    eval_with_targets_k4(s);
+    eval_with_targets_k4(s, bs_weight, bs_running_var, t81, t82, t83);
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)s_2, (void *)t77, (void *)t78, (void *)t84, (void *)t85, (void *)t86, (void *)t87};
+            dlc_parallel_for(n, parts_, eval_with_targets_k5_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k5((void *)s, 0, n, 0);
+            eval_with_targets_k5(s, s_2, t77, t78, t84, t85, t86, t87, 0, n);
         }
     }
 
     /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
-    eval_with_targets_k6(s);
+    train_step_k41(s, t87, t_2);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-    eval_with_targets_k7(s);
+    eval_with_targets_k7(s, b2_weight, b2_running_var, t111, t112, t113);
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)img, (void *)t106, (void *)t107, (void *)t114, (void *)t115, (void *)t116, (void *)t117};
+            dlc_parallel_for(n, parts_, eval_with_targets_k8_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k8((void *)s, 0, n, 0);
+            eval_with_targets_k8(s, img, t106, t107, t114, t115, t116, t117, 0, n);
         }
     }
 
     /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
-    eval_with_targets_k9(s);
+    train_step_k56(s, t131, t132);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    eval_with_targets_k10(s);
+    train_step_k57(s, t_2, t134);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    eval_with_targets_k11(s);
+    train_step_k58(s, u, t134);
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k12, (void *)s);
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)bn_running_mean, (void *)t48, (void *)t53, (void *)t58, (void *)t59, (void *)h, (void *)t134, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k12_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k12((void *)s, 0, n, 0);
+            eval_with_targets_k12(s, bn_bias, bn_running_mean, t48, t53, t58, t59, h, t134, pred, 0, n);
         }
     }
 
     /* %spread: f32[4] = mul %bn.running_var, %40   @18:33 */
-    eval_with_targets_k13(s);
+    eval_with_targets_k13(s, bn_running_var, spread);
 
     /* %137: f32 = mse %pred, %y   @20:14 */
-    eval_with_targets_k14(s);
+    train_step_k60(s, y, pred, t137);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     memcpy(outputs[1], spread, sizeof(float) * 4);
@@ -3733,82 +2954,138 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
+    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
+    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
+    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
+    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
+    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
+    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
+    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
+    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
+    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
+    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
+    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
+    float *const t29 = (float *)(arena + 0);  /* f32[4] */
+    float *const t30 = (float *)(arena + 0);  /* f32[4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t53 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t56 = (float *)(arena + 0);  /* f32[4] */
+    float *const t57 = (float *)(arena + 0);  /* f32[4] */
+    float *const t58 = (float *)(arena + 0);  /* f32[4] */
+    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t77 = (float *)bs_running_mean;  /* f32[3,1] */
+    float *const t78 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
+    float *const t82 = (float *)(arena + 0);  /* f32[3] */
+    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
+    float *const t84 = (float *)t83;  /* f32[3,1] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
+    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
+    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
+    float *const t_2 = (float *)(arena + (128 * n + 128));  /* f32[N,3] */
+    float *const t106 = (float *)b2_running_mean;  /* f32[2,1,1] */
+    float *const t107 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
+    float *const t112 = (float *)(arena + 0);  /* f32[2] */
+    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    float *const t114 = (float *)t113;  /* f32[2,1,1] */
+    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
+    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
+    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + 64);  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
     float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
     float *const spread = (float *)(arena + (128 * n + 64));  /* f32[4] */
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-    eval_with_targets_k0(s);
+    eval_with_targets_k0(s, bn_weight, bn_running_var, t28, t29, t30);
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)bn_bias, (void *)bn_running_mean, (void *)t24, (void *)t30, (void *)t31, (void *)t32};
+            dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1((void *)s, 0, n, 0);
+            eval_with_targets_k1(s, x, bn_bias, bn_running_mean, t24, t30, t31, t32, 0, n);
         }
     }
 
     /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
-    eval_with_targets_k2(s);
+    train_step_k12(s, fc_weight, t32, t48);
 
     /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, bn_weight, bn_running_var, t56, t57, t58);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-    eval_with_targets_k4(s);
+    eval_with_targets_k4(s, bs_weight, bs_running_var, t81, t82, t83);
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)s_2, (void *)t77, (void *)t78, (void *)t84, (void *)t85, (void *)t86, (void *)t87};
+            dlc_parallel_for(n, parts_, eval_with_targets_k5_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k5((void *)s, 0, n, 0);
+            eval_with_targets_k5(s, s_2, t77, t78, t84, t85, t86, t87, 0, n);
         }
     }
 
     /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
-    eval_with_targets_k6(s);
+    train_step_k41(s, t87, t_2);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-    eval_with_targets_k7(s);
+    eval_with_targets_k7(s, b2_weight, b2_running_var, t111, t112, t113);
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)img, (void *)t106, (void *)t107, (void *)t114, (void *)t115, (void *)t116, (void *)t117};
+            dlc_parallel_for(n, parts_, eval_with_targets_k8_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k8((void *)s, 0, n, 0);
+            eval_with_targets_k8(s, img, t106, t107, t114, t115, t116, t117, 0, n);
         }
     }
 
     /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
-    eval_with_targets_k9(s);
+    train_step_k56(s, t131, t132);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    eval_with_targets_k10(s);
+    train_step_k57(s, t_2, t134);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    eval_with_targets_k11(s);
+    train_step_k58(s, u, t134);
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k12, (void *)s);
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)bn_running_mean, (void *)t48, (void *)t53, (void *)t58, (void *)t59, (void *)h, (void *)t134, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k12_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k12((void *)s, 0, n, 0);
+            eval_with_targets_k12(s, bn_bias, bn_running_mean, t48, t53, t58, t59, h, t134, pred, 0, n);
         }
     }
 
     /* %spread: f32[4] = mul %bn.running_var, %40   @18:33 */
-    eval_with_targets_k13(s);
+    eval_with_targets_k13(s, bn_running_var, spread);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     memcpy(outputs[1], spread, sizeof(float) * 4);

@@ -11,16 +11,9 @@
 
 /* %h: f32[N,3] = add %4, %b   @8:19 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const b, float *restrict const t4, float *restrict const h, float *restrict const s_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const w = (float *)s->params[0];  /* f32[3] */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
+    (void)n;
     memset(s_2, 0, sizeof(float) * n);
     for (int64_t i0 = 0; i0 < n; i0++) {
         float acc0_ = 0.0f;
@@ -34,31 +27,27 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %pred: f32[N] = sub %8, %b   @10:22 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const b, float *restrict const s_2, float *restrict const t8, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         pred[i0] = ((2.0f * s_2[i0]) - b[0]);
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then b, s_2, t8, pred. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %10: f32 = mse %pred, %y   @12:14 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t10) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    float *const t10 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -68,16 +57,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %d.pred: f32[N] = mul %11, %13   @12:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t11, float *restrict const t13, float *restrict const d_pred, float *restrict const t15) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
+    (void)n;
     memset(t15, 0, sizeof(float) * 1);
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -89,30 +71,27 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 }
 
 /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
-/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const d_pred, float *restrict const d_s, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const d_s = (float *)(arena + 0);  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         d_s[i0] = (d_pred[i0] * 2.0f);
     }
 }
 
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then d_pred, d_s. */
+static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %d.h: f32[N,3] = broadcast %18   @9:13 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const t18, float *restrict const d_h, float *restrict const t20) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_s = (float *)(arena + 0);  /* f32[N] */
-    float *const t18 = (float *)d_s;  /* f32[N,1] */
-    float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t20 = (float *)(arena + (128 * n + 64));  /* f32 */
+    (void)n;
     memset(t20, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         float acc0_ = 0.0f;
@@ -127,14 +106,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %21: f32[N,3] = mul %d.h, %x   @8:15 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const x, float *restrict const d_h, float *restrict const t21, float *restrict const d_w) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_w = s->grads[0];  /* f32[3] */
+    (void)n;
     memset(d_w, 0, sizeof(float) * 3);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -151,29 +125,46 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32[3] */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const h = (float *)(arena + 0);  /* f32[N,3] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t11 = (float *)(arena + 0);  /* f32[N] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t16 = (float *)(arena + 0);  /* f32 */
+    float *const d_s = (float *)(arena + 0);  /* f32[N] */
+    float *const t18 = (float *)d_s;  /* f32[N,1] */
+    float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t20 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_w = s->grads[0];  /* f32[3] */
     float *const d_b = s->grads[1];  /* f32 */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    train_step_k0(s);
+    train_step_k0(s, x, w, b, t4, h, s_2);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)t8, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, b, s_2, t8, pred, 0, n);
         }
     }
 
     /* %10: f32 = mse %pred, %y   @12:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t10);
 
     /* %13: f32 = div %7, %12   @12:14 */
     {
@@ -181,24 +172,25 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %11, %13   @12:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t11, t13, d_pred, t15);
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)d_pred, (void *)d_s};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, d_pred, d_s, 0, n);
         }
     }
 
     /* %d.h: f32[N,3] = broadcast %18   @9:13 */
-    train_step_k6(s);
+    train_step_k6(s, t18, d_h, t20);
 
     /* %21: f32[N,3] = mul %d.h, %x   @8:15 */
-    train_step_k7(s);
+    train_step_k7(s, x, d_h, t21, d_w);
 
     /* %d.b: f32 = add %16, %20 */
     {
@@ -208,35 +200,11 @@ static float train_step(const dlc_step *s) {
     return t10[0];
 }
 
-/* %21: f32[N,3] = mul %d.h, %x   @8:15 */
-/* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_w = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    memset(d_w, 0, sizeof(float) * 3);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            const float v_ = (d_h[i0 * 3 + i1] * x[i0 * 3 + i1]);
-            t21[i0 * 3 + i1] = v_;
-            d_w[i1] += v_;
-        }
-    }
-}
-
 /* %w: f32[3] = param w   @5:11 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const w, float *restrict const d_w) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[3] */
-    float *const d_w = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         w[i0] = (w[i0] - (s->lr * d_w[i0]));
     }
@@ -247,29 +215,45 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32[3] */
     float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const h = (float *)(arena + 0);  /* f32[N,3] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t11 = (float *)(arena + 0);  /* f32[N] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t16 = (float *)(arena + 0);  /* f32 */
+    float *const d_s = (float *)(arena + 0);  /* f32[N] */
+    float *const t18 = (float *)d_s;  /* f32[N,1] */
+    float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t20 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_w = (float *)(arena + (128 * n + 192));  /* f32[3] */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    train_step_k0(s);
+    train_step_k0(s, x, w, b, t4, h, s_2);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)t8, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, b, s_2, t8, pred, 0, n);
         }
     }
 
     /* %10: f32 = mse %pred, %y   @12:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t10);
 
     /* %13: f32 = div %7, %12   @12:14 */
     {
@@ -277,24 +261,25 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %11, %13   @12:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t11, t13, d_pred, t15);
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)d_pred, (void *)d_s};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, d_pred, d_s, 0, n);
         }
     }
 
     /* %d.h: f32[N,3] = broadcast %18   @9:13 */
-    train_step_k6(s);
+    train_step_k6(s, t18, d_h, t20);
 
     /* %21: f32[N,3] = mul %d.h, %x   @8:15 */
-    sgd_step_k7(s);
+    train_step_k7(s, x, d_h, t21, d_w);
 
     /* %d.b: f32 = add %16, %20 */
     {
@@ -302,7 +287,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %w: f32[3] = param w   @5:11 */
-    sgd_step_k9(s);
+    sgd_step_k9(s, w, d_w);
 
     return t10[0];
 }
@@ -312,25 +297,34 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32[3] */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const h = (float *)(arena + 0);  /* f32[N,3] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    train_step_k0(s);
+    train_step_k0(s, x, w, b, t4, h, s_2);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)t8, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, b, s_2, t8, pred, 0, n);
         }
     }
 
     /* %10: f32 = mse %pred, %y   @12:14 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t10);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t10[0];
@@ -341,19 +335,27 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const w = (float *)s->params[0];  /* f32[3] */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const h = (float *)(arena + 0);  /* f32[N,3] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    train_step_k0(s);
+    train_step_k0(s, x, w, b, t4, h, s_2);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)t8, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, b, s_2, t8, pred, 0, n);
         }
     }
 

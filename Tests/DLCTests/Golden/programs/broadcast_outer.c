@@ -10,16 +10,10 @@
 #include "dlc_model.h"
 
 /* %a: f32[N,4] = mul %x, %row   @11:15 */
-/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 0 of entry 'train', its rows begin_ to end_ (of N): train_step_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const row, float *restrict const a, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const row = (float *)s->params[0];  /* f32[1,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             a[i0 * 4 + i1] = (x[i0] * row[i1]);
@@ -27,15 +21,18 @@ static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, row, a. */
+static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %g: f32[3,3] = add %col, %dep   @12:17 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const col, float *restrict const dep, float *restrict const g) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const col = (float *)s->params[1];  /* f32[3,1] */
-    float *const dep = (float *)s->params[2];  /* f32[1,3] */
-    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             g[i0 * 3 + i1] = (col[i0] + dep[i1]);
@@ -44,17 +41,10 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 }
 
 /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const dep, float *restrict const t8, float *restrict const b, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const dep = (float *)s->params[2];  /* f32[1,3] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t8 = (float *)a;  /* f32[N,4,1] */
-    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
@@ -62,14 +52,18 @@ static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then dep, t8, b. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %10: f32[N,4] = mean %b {axes: [2], keepdim: false}   @14:13 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const b, float *restrict const t10) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    (void)n;
     for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < (4 * n); i0++) {
         float acc0_ = 0.0f;
@@ -83,12 +77,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const g, float *restrict const t13) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    (void)n;
     t13[0] = 0.0f;
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < 9; i0++) {
@@ -99,20 +90,10 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 }
 
 /* %pred: f32[N,4] = add %12, %13   @15:22 */
-/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const bias, float *restrict const t10, float *restrict const c, float *restrict const t12, float *restrict const t13, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const bias = (float *)s->params[3];  /* f32[1,4] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
@@ -120,15 +101,18 @@ static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then x, bias, t10, c, t12, t13, pred. */
+static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+}
+
 /* %15: f32 = mse %pred, %y   @17:14 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t15) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t15 = (float *)(arena + (64 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (4 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -138,17 +122,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t16, float *restrict const t19, float *restrict const d_pred, float *restrict const t21, float *restrict const d_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
-    float *const d_bias = s->grads[3];  /* f32[1,4] */
+    (void)n;
     memset(t21, 0, sizeof(float) * 1);
     memset(d_bias, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -165,14 +141,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %d.g: f32[3,3] = broadcast %23   @15:24 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const t23, float *restrict const d_g, float *restrict const d_col, float *restrict const t34) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_g = (float *)(arena + (128 * n + 128));  /* f32[3,3] */
-    float *const d_col = s->grads[1];  /* f32[3,1] */
-    float *const t34 = (float *)(arena + (128 * n + 192));  /* f32[1,3] */
+    (void)n;
     memset(d_col, 0, sizeof(float) * 3);
     memset(t34, 0, sizeof(float) * 3);
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -188,31 +159,27 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
 }
 
 /* %28: f32[N,4,1] = div %26, %27   @14:13 */
-/* Kernel 11 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 11 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k11_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const t26, float *restrict const t28, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t26 = (float *)d_pred;  /* f32[N,4,1] */
-    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t28[i0] = (t26[i0] / 3.0f);
     }
 }
 
+/* A chunk of kernel 11 (dlc_chunk_fn): args_ holds the step, then t26, t28. */
+static void train_step_k11_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k11((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %d.b: f32[N,4,3] = broadcast %28   @14:13 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const t28, float *restrict const d_b, float *restrict const t30, float *restrict const t31) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
-    float *const d_b = (float *)(arena + 0);  /* f32[N,4,3] */
-    float *const t30 = (float *)(arena + (128 * n + 256));  /* f32[N,4,1] */
-    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
+    (void)n;
     memset(t30, 0, sizeof(float) * (4 * n));
     memset(t31, 0, sizeof(float) * 3);
     for (int64_t i0 = 0; i0 < (4 * n); i0++) {
@@ -229,15 +196,9 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 
 /* %35: f32[N,4] = mul %d.a, %x   @11:15 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const x, float *restrict const d_a, float *restrict const t35, float *restrict const d_row) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const t30 = (float *)(arena + (128 * n + 256));  /* f32[N,4,1] */
-    float *const d_a = (float *)t30;  /* f32[N,4] */
-    float *const t35 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const d_row = s->grads[0];  /* f32[1,4] */
+    (void)n;
     memset(d_row, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -251,13 +212,9 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
 
 /* %d.dep: f32[1,3] = add %31, %34 */
 /* Kernel 14 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const t31, float *restrict const t34, float *restrict const d_dep) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
-    float *const t34 = (float *)(arena + (128 * n + 192));  /* f32[1,3] */
-    float *const d_dep = s->grads[2];  /* f32[1,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         d_dep[i0] = (t31[i0] + t34[i0]);
     }
@@ -268,55 +225,88 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const row = (float *)s->params[0];  /* f32[1,4] */
+    float *const col = (float *)s->params[1];  /* f32[3,1] */
+    float *const dep = (float *)s->params[2];  /* f32[1,3] */
+    float *const bias = (float *)s->params[3];  /* f32[1,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
+    float *const t8 = (float *)a;  /* f32[N,4,1] */
+    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
     float *const t15 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t19 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
     float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t23 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_g = (float *)(arena + (128 * n + 128));  /* f32[3,3] */
+    float *const d_bias = s->grads[3];  /* f32[1,4] */
+    float *const t26 = (float *)d_pred;  /* f32[N,4,1] */
+    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
+    float *const d_b = (float *)(arena + 0);  /* f32[N,4,3] */
+    float *const t30 = (float *)(arena + (128 * n + 256));  /* f32[N,4,1] */
+    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
+    float *const d_a = (float *)t30;  /* f32[N,4] */
+    float *const d_col = s->grads[1];  /* f32[3,1] */
+    float *const t34 = (float *)(arena + (128 * n + 192));  /* f32[1,3] */
+    float *const t35 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const d_row = s->grads[0];  /* f32[1,4] */
+    float *const d_dep = s->grads[2];  /* f32[1,3] */
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)row, (void *)a};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, row, a, 0, n);
         }
     }
 
     /* %g: f32[3,3] = add %col, %dep   @12:17 */
-    train_step_k1(s);
+    train_step_k1(s, col, dep, g);
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)dep, (void *)t8, (void *)b};
+            dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (4 * n), 0);
+            train_step_k2(s, dep, t8, b, 0, (4 * n));
         }
     }
 
     /* %10: f32[N,4] = mean %b {axes: [2], keepdim: false}   @14:13 */
-    train_step_k3(s);
+    train_step_k3(s, b, t10);
 
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
-    train_step_k4(s);
+    train_step_k4(s, g, t13);
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)c, (void *)t12, (void *)t13, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, x, bias, t10, c, t12, t13, pred, 0, n);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @17:14 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t15);
 
     /* %19: f32 = div %18, %17   @17:14 */
     {
@@ -324,7 +314,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
-    train_step_k8(s);
+    train_step_k8(s, y, pred, t16, t19, d_pred, t21, d_bias);
 
     /* %23: f32 = div %21, %22   @15:24 */
     {
@@ -332,137 +322,37 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.g: f32[3,3] = broadcast %23   @15:24 */
-    train_step_k10(s);
+    train_step_k10(s, t23, d_g, d_col, t34);
 
     /* %28: f32[N,4,1] = div %26, %27   @14:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t26, (void *)t28};
+            dlc_parallel_for((4 * n), parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, (4 * n), 0);
+            train_step_k11(s, t26, t28, 0, (4 * n));
         }
     }
 
     /* %d.b: f32[N,4,3] = broadcast %28   @14:13 */
-    train_step_k12(s);
+    train_step_k12(s, t28, d_b, t30, t31);
 
     /* %35: f32[N,4] = mul %d.a, %x   @11:15 */
-    train_step_k13(s);
+    train_step_k13(s, x, d_a, t35, d_row);
 
     /* %d.dep: f32[1,3] = add %31, %34 */
-    train_step_k14(s);
+    train_step_k14(s, t31, t34, d_dep);
 
     return t15[0];
 }
 
-/* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
-/* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
-    float *const d_bias = (float *)(arena + (128 * n + 192));  /* f32[1,4] */
-    memset(t21, 0, sizeof(float) * 1);
-    memset(d_bias, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        float acc0_ = 0.0f;
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t19[0]);
-            d_pred[i0 * 4 + i1] = v_;
-            acc0_ += v_;
-            d_bias[i1] += v_;
-        }
-        t21[0] += acc0_;
-    }
-}
-
-/* %d.g: f32[3,3] = broadcast %23   @15:24 */
-/* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_g = (float *)(arena + (128 * n + 128));  /* f32[3,3] */
-    float *const d_col = (float *)(arena + (128 * n + 256));  /* f32[3,1] */
-    float *const t34 = (float *)(arena + (128 * n + 320));  /* f32[1,3] */
-    memset(d_col, 0, sizeof(float) * 3);
-    memset(t34, 0, sizeof(float) * 3);
-    for (int64_t i0 = 0; i0 < 3; i0++) {
-        float acc0_ = 0.0f;
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            const float v_ = t23[0];
-            d_g[i0 * 3 + i1] = v_;
-            acc0_ += v_;
-            t34[i1] += v_;
-        }
-        d_col[i0] += acc0_;
-    }
-}
-
-/* %d.b: f32[N,4,3] = broadcast %28   @14:13 */
-/* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
-    float *const d_b = (float *)(arena + 0);  /* f32[N,4,3] */
-    float *const t30 = (float *)(arena + (128 * n + 384));  /* f32[N,4,1] */
-    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
-    memset(t30, 0, sizeof(float) * (4 * n));
-    memset(t31, 0, sizeof(float) * 3);
-    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-        float acc0_ = 0.0f;
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            const float v_ = t28[i0];
-            d_b[i0 * 3 + i1] = v_;
-            acc0_ += v_;
-            t31[i1] += v_;
-        }
-        t30[i0] += acc0_;
-    }
-}
-
-/* %35: f32[N,4] = mul %d.a, %x   @11:15 */
-/* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const t30 = (float *)(arena + (128 * n + 384));  /* f32[N,4,1] */
-    float *const d_a = (float *)t30;  /* f32[N,4] */
-    float *const t35 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const d_row = (float *)(arena + (128 * n + 128));  /* f32[1,4] */
-    memset(d_row, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = (d_a[i0 * 4 + i1] * x[i0]);
-            t35[i0 * 4 + i1] = v_;
-            d_row[i1] += v_;
-        }
-    }
-}
-
 /* %d.dep: f32[1,3] = add %31, %34 */
 /* Kernel 14 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *restrict const dep, float *restrict const t31, float *restrict const t34) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const dep = (float *)s->params[2];  /* f32[1,3] */
-    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
-    float *const t34 = (float *)(arena + (128 * n + 320));  /* f32[1,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         dep[i0] = (dep[i0] - (s->lr * (t31[i0] + t34[i0])));
     }
@@ -470,12 +360,9 @@ static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
 
 /* %row: f32[1,4] = param row   @6:11 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const row, float *restrict const d_row) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const row = (float *)s->params[0];  /* f32[1,4] */
-    float *const d_row = (float *)(arena + (128 * n + 128));  /* f32[1,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         row[i0] = (row[i0] - (s->lr * d_row[i0]));
     }
@@ -483,12 +370,9 @@ static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
 
 /* %col: f32[3,1] = param col   @7:11 */
 /* Kernel 16 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s, float *restrict const col, float *restrict const d_col) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const col = (float *)s->params[1];  /* f32[3,1] */
-    float *const d_col = (float *)(arena + (128 * n + 256));  /* f32[3,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         col[i0] = (col[i0] - (s->lr * d_col[i0]));
     }
@@ -496,12 +380,9 @@ static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
 
 /* %bias: f32[1,4] = param bias   @9:11 */
 /* Kernel 17 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s, float *restrict const bias, float *restrict const d_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bias = (float *)s->params[3];  /* f32[1,4] */
-    float *const d_bias = (float *)(arena + (128 * n + 192));  /* f32[1,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         bias[i0] = (bias[i0] - (s->lr * d_bias[i0]));
     }
@@ -512,55 +393,87 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const row = (float *)s->params[0];  /* f32[1,4] */
+    float *const col = (float *)s->params[1];  /* f32[3,1] */
+    float *const dep = (float *)s->params[2];  /* f32[1,3] */
+    float *const bias = (float *)s->params[3];  /* f32[1,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
+    float *const t8 = (float *)a;  /* f32[N,4,1] */
+    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
     float *const t15 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t19 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
     float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t23 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_g = (float *)(arena + (128 * n + 128));  /* f32[3,3] */
+    float *const d_bias = (float *)(arena + (128 * n + 192));  /* f32[1,4] */
+    float *const t26 = (float *)d_pred;  /* f32[N,4,1] */
+    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
+    float *const d_b = (float *)(arena + 0);  /* f32[N,4,3] */
+    float *const t30 = (float *)(arena + (128 * n + 384));  /* f32[N,4,1] */
+    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
+    float *const d_a = (float *)t30;  /* f32[N,4] */
+    float *const d_col = (float *)(arena + (128 * n + 256));  /* f32[3,1] */
+    float *const t34 = (float *)(arena + (128 * n + 320));  /* f32[1,3] */
+    float *const t35 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const d_row = (float *)(arena + (128 * n + 128));  /* f32[1,4] */
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)row, (void *)a};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, row, a, 0, n);
         }
     }
 
     /* %g: f32[3,3] = add %col, %dep   @12:17 */
-    train_step_k1(s);
+    train_step_k1(s, col, dep, g);
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)dep, (void *)t8, (void *)b};
+            dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (4 * n), 0);
+            train_step_k2(s, dep, t8, b, 0, (4 * n));
         }
     }
 
     /* %10: f32[N,4] = mean %b {axes: [2], keepdim: false}   @14:13 */
-    train_step_k3(s);
+    train_step_k3(s, b, t10);
 
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
-    train_step_k4(s);
+    train_step_k4(s, g, t13);
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)c, (void *)t12, (void *)t13, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, x, bias, t10, c, t12, t13, pred, 0, n);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @17:14 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t15);
 
     /* %19: f32 = div %18, %17   @17:14 */
     {
@@ -568,7 +481,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
-    sgd_step_k8(s);
+    train_step_k8(s, y, pred, t16, t19, d_pred, t21, d_bias);
 
     /* %23: f32 = div %21, %22   @15:24 */
     {
@@ -576,36 +489,37 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.g: f32[3,3] = broadcast %23   @15:24 */
-    sgd_step_k10(s);
+    train_step_k10(s, t23, d_g, d_col, t34);
 
     /* %28: f32[N,4,1] = div %26, %27   @14:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t26, (void *)t28};
+            dlc_parallel_for((4 * n), parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, (4 * n), 0);
+            train_step_k11(s, t26, t28, 0, (4 * n));
         }
     }
 
     /* %d.b: f32[N,4,3] = broadcast %28   @14:13 */
-    sgd_step_k12(s);
+    train_step_k12(s, t28, d_b, t30, t31);
 
     /* %35: f32[N,4] = mul %d.a, %x   @11:15 */
-    sgd_step_k13(s);
+    train_step_k13(s, x, d_a, t35, d_row);
 
     /* %d.dep: f32[1,3] = add %31, %34 */
-    sgd_step_k14(s);
+    sgd_step_k14(s, dep, t31, t34);
 
     /* %row: f32[1,4] = param row   @6:11 */
-    sgd_step_k15(s);
+    sgd_step_k15(s, row, d_row);
 
     /* %col: f32[3,1] = param col   @7:11 */
-    sgd_step_k16(s);
+    sgd_step_k16(s, col, d_col);
 
     /* %bias: f32[1,4] = param bias   @9:11 */
-    sgd_step_k17(s);
+    sgd_step_k17(s, bias, d_bias);
 
     return t15[0];
 }
@@ -615,6 +529,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const row = (float *)s->params[0];  /* f32[1,4] */
+    float *const col = (float *)s->params[1];  /* f32[3,1] */
+    float *const dep = (float *)s->params[2];  /* f32[1,3] */
+    float *const bias = (float *)s->params[3];  /* f32[1,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
+    float *const t8 = (float *)a;  /* f32[N,4,1] */
+    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
     float *const t15 = (float *)(arena + (64 * n));  /* f32 */
 
@@ -622,46 +550,49 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)row, (void *)a};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, row, a, 0, n);
         }
     }
 
     /* %g: f32[3,3] = add %col, %dep   @12:17 */
-    train_step_k1(s);
+    train_step_k1(s, col, dep, g);
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)dep, (void *)t8, (void *)b};
+            dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (4 * n), 0);
+            train_step_k2(s, dep, t8, b, 0, (4 * n));
         }
     }
 
     /* %10: f32[N,4] = mean %b {axes: [2], keepdim: false}   @14:13 */
-    train_step_k3(s);
+    train_step_k3(s, b, t10);
 
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
-    train_step_k4(s);
+    train_step_k4(s, g, t13);
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)c, (void *)t12, (void *)t13, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, x, bias, t10, c, t12, t13, pred, 0, n);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @17:14 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t15);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t15[0];
@@ -672,47 +603,63 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const row = (float *)s->params[0];  /* f32[1,4] */
+    float *const col = (float *)s->params[1];  /* f32[3,1] */
+    float *const dep = (float *)s->params[2];  /* f32[1,3] */
+    float *const bias = (float *)s->params[3];  /* f32[1,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
+    float *const t8 = (float *)a;  /* f32[N,4,1] */
+    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)row, (void *)a};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, row, a, 0, n);
         }
     }
 
     /* %g: f32[3,3] = add %col, %dep   @12:17 */
-    train_step_k1(s);
+    train_step_k1(s, col, dep, g);
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)dep, (void *)t8, (void *)b};
+            dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (4 * n), 0);
+            train_step_k2(s, dep, t8, b, 0, (4 * n));
         }
     }
 
     /* %10: f32[N,4] = mean %b {axes: [2], keepdim: false}   @14:13 */
-    train_step_k3(s);
+    train_step_k3(s, b, t10);
 
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
-    train_step_k4(s);
+    train_step_k4(s, g, t13);
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)c, (void *)t12, (void *)t13, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, x, bias, t10, c, t12, t13, pred, 0, n);
         }
     }
 

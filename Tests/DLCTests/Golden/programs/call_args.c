@@ -11,14 +11,9 @@
 
 /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const t4) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     if ((int64_t)n * 3 * 4 <= 16384) {
         float tile_[32] = {0};
         for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
@@ -47,11 +42,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const t5) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    (void)n;
     const float keep_ = (float)(1.0 / (1.0 - 0.25));
     const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
     for (int64_t i0 = 0; i0 < 1; i0++) {
@@ -66,28 +59,27 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 }
 
 /* %h: f32[N,3] = mul %4, %5   @8:13 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of 3*N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const t4, float *restrict const t5, float *restrict const h, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         h[i0] = (t4[i0] * t5[i0]);
     }
 }
 
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then t4, t5, h. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const t7) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
+    (void)n;
     const float keep_ = (float)(1.0 / (1.0 - 0.5));
     const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 1);
     for (int64_t i0 = 0; i0 < 1; i0++) {
@@ -103,12 +95,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const h, float *restrict const t9) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
+    (void)n;
     for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         float acc0_ = 0.0f;
@@ -121,18 +110,10 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 }
 
 /* %z: f32[N,3] = add %8, %9   @9:24 */
-/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const h, float *restrict const t7, float *restrict const t8, float *restrict const t9, float *restrict const z, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
-    float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
@@ -140,14 +121,18 @@ static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then h, t7, t8, t9, z. */
+static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const z, float *restrict const logp) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
             const int64_t base_ = i0 * 3 * 1 + i1;
@@ -163,13 +148,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %16: f32 = nll %logp, %y   @14:14 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, int32_t *restrict const y, float *restrict const logp, float *restrict const t16) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t16 = (float *)(arena + (384 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t c_ = y[i0];
@@ -181,12 +162,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %17: f32[N,3] = one_hot %y {classes: 3}   @14:14 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, int32_t *restrict const y, float *restrict const t17) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const t17 = (float *)(arena + (256 * n));  /* f32[N,3] */
+    (void)n;
     memset(t17, 0, sizeof(float) * n * 3);
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t r_ = y[i0];
@@ -197,14 +175,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %d.logp: f32[N,3] = mul %17, %20   @14:14 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const t17, float *restrict const t20, float *restrict const d_logp, float *restrict const t22) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t17 = (float *)(arena + (256 * n));  /* f32[N,3] */
-    float *const t20 = (float *)(arena + (384 * n + 64));  /* f32 */
-    float *const d_logp = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const t22 = (float *)(arena + (384 * n + 128));  /* f32[N,1] */
+    (void)n;
     memset(t22, 0, sizeof(float) * n);
     for (int64_t i0 = 0; i0 < n; i0++) {
         float acc0_ = 0.0f;
@@ -219,17 +192,9 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
 
 /* %d.z: f32[N,3] = sub %d.logp, %24   @10:16 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const logp, float *restrict const d_logp, float *restrict const t22, float *restrict const t23, float *restrict const t24, float *restrict const d_z, float *restrict const t26) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const d_logp = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const t22 = (float *)(arena + (384 * n + 128));  /* f32[N,1] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
-    float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
+    (void)n;
     memset(t26, 0, sizeof(float) * n);
     for (int64_t i0 = 0; i0 < n; i0++) {
         float acc0_ = 0.0f;
@@ -243,37 +208,27 @@ static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
 }
 
 /* %28: f32[N,1] = div %26, %27   @9:26 */
-/* Kernel 12 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 12 of entry 'train', its rows begin_ to end_ (of N): train_step_k12_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const t26, float *restrict const t28, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
-    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t28[i0] = (t26[i0] / 3.0f);
     }
 }
 
+/* A chunk of kernel 12 (dlc_chunk_fn): args_ holds the step, then t26, t28. */
+static void train_step_k12_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k12((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const t4, float *restrict const t5, float *restrict const t7, float *restrict const d_z, float *restrict const t28, float *restrict const t29, float *restrict const t30, float *restrict const d_h, float *restrict const t32, float *restrict const t33, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
-    float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
-    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const d_fc_bias = s->grads[1];  /* f32[3] */
+    (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 3);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -287,13 +242,9 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
 
 /* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
 /* Kernel 14 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const x, float *restrict const t33, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const d_fc_weight = s->grads[0];  /* f32[3,4] */
+    (void)n;
     if ((int64_t)3 * 4 * n <= 16384) {
         float sums_[12] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -321,51 +272,80 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
+    float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t16 = (float *)(arena + (384 * n));  /* f32 */
+    float *const t17 = (float *)(arena + (256 * n));  /* f32[N,3] */
     float *const t20 = (float *)(arena + (384 * n + 64));  /* f32 */
+    float *const d_logp = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const t22 = (float *)(arena + (384 * n + 128));  /* f32[N,1] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
+    float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
+    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const d_fc_weight = s->grads[0];  /* f32[3,4] */
+    float *const d_fc_bias = s->grads[1];  /* f32[3] */
 
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, t4);
 
     /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
-    train_step_k1(s);
+    train_step_k1(s, t5);
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t4, (void *)t5, (void *)h};
+            dlc_parallel_for((3 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (3 * n), 0);
+            train_step_k2(s, t4, t5, h, 0, (3 * n));
         }
     }
 
     /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
-    train_step_k3(s);
+    train_step_k3(s, t7);
 
     /* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
-    train_step_k4(s);
+    train_step_k4(s, h, t9);
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t8, (void *)t9, (void *)z};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, h, t7, t8, t9, z, 0, n);
         }
     }
 
     /* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
-    train_step_k6(s);
+    train_step_k6(s, z, logp);
 
     /* %16: f32 = nll %logp, %y   @14:14 */
-    train_step_k7(s);
+    train_step_k7(s, y, logp, t16);
 
     /* %17: f32[N,3] = one_hot %y {classes: 3}   @14:14 */
-    train_step_k8(s);
+    train_step_k8(s, y, t17);
 
     /* %20: f32 = div %19, %18   @14:14 */
     {
@@ -373,68 +353,37 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.logp: f32[N,3] = mul %17, %20   @14:14 */
-    train_step_k10(s);
+    train_step_k10(s, t17, t20, d_logp, t22);
 
     /* %d.z: f32[N,3] = sub %d.logp, %24   @10:16 */
-    train_step_k11(s);
+    train_step_k11(s, logp, d_logp, t22, t23, t24, d_z, t26);
 
     /* %28: f32[N,1] = div %26, %27   @9:26 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k12, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t26, (void *)t28};
+            dlc_parallel_for(n, parts_, train_step_k12_chunk, (void *)args_);
         }
         else {
-            train_step_k12((void *)s, 0, n, 0);
+            train_step_k12(s, t26, t28, 0, n);
         }
     }
 
     /* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
-    train_step_k13(s);
+    train_step_k13(s, t4, t5, t7, d_z, t28, t29, t30, d_h, t32, t33, d_fc_bias);
 
     /* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
-    train_step_k14(s);
+    train_step_k14(s, x, t33, d_fc_weight);
 
     return t16[0];
 }
 
-/* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
-/* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
-    float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
-    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const d_fc_bias = (float *)(arena + (384 * n + 64));  /* f32[3] */
-    memset(d_fc_bias, 0, sizeof(float) * 3);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            const float v_ = (t4[i0 * 3 + i1] > 0.0f ? ((t28[i0] + (d_z[i0 * 3 + i1] * t7[i0 * 3 + i1])) * t5[i0 * 3 + i1]) : 0.0f);
-            t33[i0 * 3 + i1] = v_;
-            d_fc_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
 /* Kernel 14 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const t33) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
-    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
+    (void)n;
     if ((int64_t)3 * 4 * n <= 16384) {
         float sums_[12] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -459,12 +408,9 @@ static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
 
 /* %fc.bias: f32[3] = param fc.bias   @6:11 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const d_fc_bias = (float *)(arena + (384 * n + 64));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -475,51 +421,79 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
+    float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t16 = (float *)(arena + (384 * n));  /* f32 */
+    float *const t17 = (float *)(arena + (256 * n));  /* f32[N,3] */
     float *const t20 = (float *)(arena + (384 * n + 64));  /* f32 */
+    float *const d_logp = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const t22 = (float *)(arena + (384 * n + 128));  /* f32[N,1] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
+    float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
+    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const d_fc_bias = (float *)(arena + (384 * n + 64));  /* f32[3] */
 
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, t4);
 
     /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
-    train_step_k1(s);
+    train_step_k1(s, t5);
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t4, (void *)t5, (void *)h};
+            dlc_parallel_for((3 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (3 * n), 0);
+            train_step_k2(s, t4, t5, h, 0, (3 * n));
         }
     }
 
     /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
-    train_step_k3(s);
+    train_step_k3(s, t7);
 
     /* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
-    train_step_k4(s);
+    train_step_k4(s, h, t9);
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t8, (void *)t9, (void *)z};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, h, t7, t8, t9, z, 0, n);
         }
     }
 
     /* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
-    train_step_k6(s);
+    train_step_k6(s, z, logp);
 
     /* %16: f32 = nll %logp, %y   @14:14 */
-    train_step_k7(s);
+    train_step_k7(s, y, logp, t16);
 
     /* %17: f32[N,3] = one_hot %y {classes: 3}   @14:14 */
-    train_step_k8(s);
+    train_step_k8(s, y, t17);
 
     /* %20: f32 = div %19, %18   @14:14 */
     {
@@ -527,41 +501,40 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.logp: f32[N,3] = mul %17, %20   @14:14 */
-    train_step_k10(s);
+    train_step_k10(s, t17, t20, d_logp, t22);
 
     /* %d.z: f32[N,3] = sub %d.logp, %24   @10:16 */
-    train_step_k11(s);
+    train_step_k11(s, logp, d_logp, t22, t23, t24, d_z, t26);
 
     /* %28: f32[N,1] = div %26, %27   @9:26 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k12, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t26, (void *)t28};
+            dlc_parallel_for(n, parts_, train_step_k12_chunk, (void *)args_);
         }
         else {
-            train_step_k12((void *)s, 0, n, 0);
+            train_step_k12(s, t26, t28, 0, n);
         }
     }
 
     /* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
-    sgd_step_k13(s);
+    train_step_k13(s, t4, t5, t7, d_z, t28, t29, t30, d_h, t32, t33, d_fc_bias);
 
     /* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
-    sgd_step_k14(s);
+    sgd_step_k14(s, x, fc_weight, t33);
 
     /* %fc.bias: f32[3] = param fc.bias   @6:11 */
-    sgd_step_k15(s);
+    sgd_step_k15(s, fc_bias, d_fc_bias);
 
     return t16[0];
 }
 
 /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
 /* Kernel 1 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const t5) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
         t5[i0] = 1.0f;
     }
@@ -569,84 +542,19 @@ static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
 
 /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
 /* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s, float *restrict const t7) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
         t7[i0] = 1.0f;
     }
 }
 
-/* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
-/* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        float acc0_ = 0.0f;
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            acc0_ += h[i0 * 3 + i1];
-        }
-        t9[i0] += acc0_;
-    }
-    for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
-}
-
-/* %z: f32[N,3] = add %8, %9   @9:24 */
-/* Kernel 5 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
-        }
-    }
-}
-
-/* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
-/* Kernel 6 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
-    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const int64_t base_ = i0 * 3 * 1 + i1;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 3; l++) sum_ += expf(z[base_ + l * 1] - m_);
-            const float lse_ = m_ + logf(sum_);
-            for (int64_t l = 0; l < 3; l++) logp[base_ + l * 1] = z[base_ + l * 1] - lse_;
-        }
-    }
-}
-
 /* %p: f32[N,3] = softmax %z {axis: 1}   @11:13 */
 /* Kernel 7 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s, float *restrict const z, float *restrict const p_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
-    float *const p_2 = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
             const int64_t base_ = i0 * 3 * 1 + i1;
@@ -665,12 +573,9 @@ static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
 
 /* %13: i32[N] = argmax %z {axis: 1}   @12:16 */
 /* Kernel 8 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s, float *restrict const z, int32_t *restrict const t13) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
-    int32_t *const t13 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
             const int64_t base_ = i0 * 3 * 1 + i1;
@@ -686,12 +591,9 @@ static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s) {
 
 /* %14: i32[N] = argmax %p {axis: 1}   @12:31 */
 /* Kernel 9 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s, float *restrict const p_2, int32_t *restrict const t14) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const p_2 = (float *)(arena + 0);  /* f32[N,3] */
-    int32_t *const t14 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
             const int64_t base_ = i0 * 3 * 1 + i1;
@@ -706,37 +608,20 @@ static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
 }
 
 /* %pick: i32[N] = add %13, %14   @12:29 */
-/* Kernel 10 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 10 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k10_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k10(const dlc_step *s, int32_t *restrict const t13, int32_t *restrict const t14, int32_t *restrict const pick, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t13 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const pick = (int32_t *)(arena + 0);  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         pick[i0] = dlc_add_i32(t13[i0], t14[i0]);
     }
 }
 
-/* %16: f32 = nll %logp, %y   @14:14 */
-/* Kernel 11 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k11(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t16 = (float *)(arena + (256 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 3) dlc_index_error("call_args.dl: a class label", (long)c_, 3L);
-        acc_ -= logp[i0 * 3 + c_];
-    }
-    t16[0] = (float)(acc_ / (double)n);
+/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then t13, t14, pick. */
+static void eval_with_targets_k10_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    eval_with_targets_k10((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], (int32_t *)p_[3], begin_, end_);
 }
 
 /* Entry 'eval': arena 256*N + 64 bytes. */
@@ -744,69 +629,86 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
     float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const p_2 = (float *)(arena + 0);  /* f32[N,3] */
+    int32_t *const t13 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (192 * n));  /* i32[N] */
     int32_t *const pick = (int32_t *)(arena + 0);  /* i32[N] */
     float *const t16 = (float *)(arena + (256 * n));  /* f32 */
 
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, t4);
 
     /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
-    eval_with_targets_k1(s);
+    eval_with_targets_k1(s, t5);
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t4, (void *)t5, (void *)h};
+            dlc_parallel_for((3 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (3 * n), 0);
+            train_step_k2(s, t4, t5, h, 0, (3 * n));
         }
     }
 
     /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, t7);
 
     /* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, h, t9);
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t8, (void *)t9, (void *)z};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k5((void *)s, 0, n, 0);
+            train_step_k5(s, h, t7, t8, t9, z, 0, n);
         }
     }
 
     /* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
-    eval_with_targets_k6(s);
+    train_step_k6(s, z, logp);
 
     /* %p: f32[N,3] = softmax %z {axis: 1}   @11:13 */
-    eval_with_targets_k7(s);
+    eval_with_targets_k7(s, z, p_2);
 
     /* %13: i32[N] = argmax %z {axis: 1}   @12:16 */
-    eval_with_targets_k8(s);
+    eval_with_targets_k8(s, z, t13);
 
     /* %14: i32[N] = argmax %p {axis: 1}   @12:31 */
-    eval_with_targets_k9(s);
+    eval_with_targets_k9(s, p_2, t14);
 
     /* %pick: i32[N] = add %13, %14   @12:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t13, (void *)t14, (void *)pick};
+            dlc_parallel_for(n, parts_, eval_with_targets_k10_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k10((void *)s, 0, n, 0);
+            eval_with_targets_k10(s, t13, t14, pick, 0, n);
         }
     }
 
     /* %16: f32 = nll %logp, %y   @14:14 */
-    eval_with_targets_k11(s);
+    train_step_k7(s, y, logp, t16);
 
     memcpy(outputs[0], logp, sizeof(float) * (3 * n));
     memcpy(outputs[1], pick, sizeof(int32_t) * n);
@@ -818,63 +720,79 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
     float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const p_2 = (float *)(arena + 0);  /* f32[N,3] */
+    int32_t *const t13 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (192 * n));  /* i32[N] */
     int32_t *const pick = (int32_t *)(arena + 0);  /* i32[N] */
 
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, t4);
 
     /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
-    eval_with_targets_k1(s);
+    eval_with_targets_k1(s, t5);
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t4, (void *)t5, (void *)h};
+            dlc_parallel_for((3 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (3 * n), 0);
+            train_step_k2(s, t4, t5, h, 0, (3 * n));
         }
     }
 
     /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, t7);
 
     /* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, h, t9);
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t8, (void *)t9, (void *)z};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k5((void *)s, 0, n, 0);
+            train_step_k5(s, h, t7, t8, t9, z, 0, n);
         }
     }
 
     /* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
-    eval_with_targets_k6(s);
+    train_step_k6(s, z, logp);
 
     /* %p: f32[N,3] = softmax %z {axis: 1}   @11:13 */
-    eval_with_targets_k7(s);
+    eval_with_targets_k7(s, z, p_2);
 
     /* %13: i32[N] = argmax %z {axis: 1}   @12:16 */
-    eval_with_targets_k8(s);
+    eval_with_targets_k8(s, z, t13);
 
     /* %14: i32[N] = argmax %p {axis: 1}   @12:31 */
-    eval_with_targets_k9(s);
+    eval_with_targets_k9(s, p_2, t14);
 
     /* %pick: i32[N] = add %13, %14   @12:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t13, (void *)t14, (void *)pick};
+            dlc_parallel_for(n, parts_, eval_with_targets_k10_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k10((void *)s, 0, n, 0);
+            eval_with_targets_k10(s, t13, t14, pick, 0, n);
         }
     }
 

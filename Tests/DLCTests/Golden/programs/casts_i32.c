@@ -10,195 +10,214 @@
 #include "dlc_model.h"
 
 /* %k: i32[N] = int %x   @10:13 */
-/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 0 of entry 'train', its rows begin_ to end_ (of N): train_step_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, int32_t *restrict const k_2, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         k_2[i0] = dlc_to_i32(x[i0]);
     }
 }
 
-/* %5: i32[N] = mul %k, %4   @11:16 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, k_2. */
+static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %5: i32[N] = mul %k, %4   @11:16 */
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, int32_t *restrict const k_2, int32_t *restrict const t5, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t5[i0] = dlc_mul_i32(k_2[i0], 3);
     }
 }
 
-/* %7: i32[N] = add %5, %6   @11:20 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then k_2, t5. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %7: i32[N] = add %5, %6   @11:20 */
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, int32_t *restrict const t5, int32_t *restrict const t7, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t7[i0] = dlc_add_i32(t5[i0], 7);
     }
 }
 
-/* %9: i32[N] = floordiv %k, %8   @11:28 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then t5, t7. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %9: i32[N] = floordiv %k, %8   @11:28 */
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *restrict const k_2, int32_t *restrict const t9, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
     }
 }
 
-/* %10: i32[N] = sub %7, %9   @11:24 */
-/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then k_2, t9. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %10: i32[N] = sub %7, %9   @11:24 */
+/* Kernel 4 of entry 'train', its rows begin_ to end_ (of N): train_step_k4_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, int32_t *restrict const t7, int32_t *restrict const t9, int32_t *restrict const t10, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
     }
 }
 
-/* %j: i32[N] = mod %10, %11   @11:34 */
-/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then t7, t9, t10. */
+static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k4((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], (int32_t *)p_[3], begin_, end_);
+}
+
+/* %j: i32[N] = mod %10, %11   @11:34 */
+/* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, int32_t *restrict const t10, int32_t *restrict const j_2, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         j_2[i0] = dlc_mod_i32(t10[i0], 10);
     }
 }
 
-/* %14: i32[N] = minimum %j, %13   @12:21 */
-/* Kernel 6 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then t10, j_2. */
+static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k5((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %14: i32[N] = minimum %j, %13   @12:21 */
+/* Kernel 6 of entry 'train', its rows begin_ to end_ (of N): train_step_k6_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, int32_t *restrict const j_2, int32_t *restrict const t14, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t14[i0] = dlc_min_i32(j_2[i0], 9);
     }
 }
 
-/* %m: i32[N] = maximum %14, %15   @12:13 */
-/* Kernel 7 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then j_2, t14. */
+static void train_step_k6_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k6((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %m: i32[N] = maximum %14, %15   @12:13 */
+/* Kernel 7 of entry 'train', its rows begin_ to end_ (of N): train_step_k7_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, int32_t *restrict const t14, int32_t *restrict const m, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         m[i0] = dlc_max_i32(t14[i0], 0);
     }
 }
 
-/* %17: i32[N] = neg %m   @13:13 */
-/* Kernel 8 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 7 (dlc_chunk_fn): args_ holds the step, then t14, m. */
+static void train_step_k7_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k7((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %17: i32[N] = neg %m   @13:13 */
+/* Kernel 8 of entry 'train', its rows begin_ to end_ (of N): train_step_k8_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, int32_t *restrict const m, int32_t *restrict const t17, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t17[i0] = dlc_neg_i32(m[i0]);
     }
 }
 
-/* %18: i32[N] = add %17, %11   @13:16 */
-/* Kernel 9 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 8 (dlc_chunk_fn): args_ holds the step, then m, t17. */
+static void train_step_k8_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k8((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %18: i32[N] = add %17, %11   @13:16 */
+/* Kernel 9 of entry 'train', its rows begin_ to end_ (of N): train_step_k9_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, int32_t *restrict const t17, int32_t *restrict const t18, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t18[i0] = dlc_add_i32(t17[i0], 10);
     }
 }
 
-/* %r: i32[N] = sub %18, %19   @13:20 */
-/* Kernel 10 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then t17, t18. */
+static void train_step_k9_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k9((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %r: i32[N] = sub %18, %19   @13:20 */
+/* Kernel 10 of entry 'train', its rows begin_ to end_ (of N): train_step_k10_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, int32_t *restrict const t18, int32_t *restrict const r_2, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         r_2[i0] = dlc_sub_i32(t18[i0], 1);
     }
 }
 
-/* %big: f32[N] = gt %k, %21   @14:17 */
-/* Kernel 11 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then t18, r_2. */
+static void train_step_k10_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k10((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %big: f32[N] = gt %k, %21   @14:17 */
+/* Kernel 11 of entry 'train', its rows begin_ to end_ (of N): train_step_k11_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, int32_t *restrict const k_2, float *restrict const big, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         big[i0] = (float)(k_2[i0] > 4);
     }
 }
 
+/* A chunk of kernel 11 (dlc_chunk_fn): args_ holds the step, then k_2, big. */
+static void train_step_k11_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k11((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %23: f32[N,2] = gather %table, %m   @15:21 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const table, int32_t *restrict const m, float *restrict const t23) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const table = (float *)s->params[0];  /* f32[10,2] */
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t r_ = m[i0];
         if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:21", (long)r_, (long)10);
@@ -208,12 +227,9 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 
 /* %24: f32[10,2] = tanh %table   @15:27 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const table, float *restrict const t24) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const table = (float *)s->params[0];  /* f32[10,2] */
-    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 20; i0++) {
         t24[i0] = tanhf(table[i0]);
     }
@@ -221,13 +237,9 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
 
 /* %25: f32[N,2] = gather %24, %r   @15:38 */
 /* Kernel 14 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, int32_t *restrict const r_2, float *restrict const t24, float *restrict const t25) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
-    float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t r_ = r_2[i0];
         if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
@@ -236,51 +248,44 @@ static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
 }
 
 /* %27: f32[N] = float %k   @16:33 */
-/* Kernel 15 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 15 of entry 'train', its rows begin_ to end_ (of N): train_step_k15_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s, int32_t *restrict const k_2, float *restrict const t27, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t27[i0] = (float)(k_2[i0]);
     }
 }
 
-/* %30: f32[N] = add %29, %big   @16:46 */
-/* Kernel 16 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 15 (dlc_chunk_fn): args_ holds the step, then k_2, t27. */
+static void train_step_k15_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k15((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %30: f32[N] = add %29, %big   @16:46 */
+/* Kernel 16 of entry 'train', its rows begin_ to end_ (of N): train_step_k16_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k16(const dlc_step *s, float *restrict const big, float *restrict const t27, float *restrict const t29, float *restrict const t30, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
     }
 }
 
-/* %pred: f32[N,2] = mul %rows, %31   @16:21 */
-/* Kernel 17 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 16 (dlc_chunk_fn): args_ holds the step, then big, t27, t29, t30. */
+static void train_step_k16_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k16((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
+/* %pred: f32[N,2] = mul %rows, %31   @16:21 */
+/* Kernel 17 of entry 'train', its rows begin_ to end_ (of N): train_step_k17_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const t23, float *restrict const t25, float *restrict const rows, float *restrict const t31, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
-    float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    float *const t31 = (float *)t30;  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
@@ -288,15 +293,18 @@ static __attribute__((noinline)) void train_step_k17(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 17 (dlc_chunk_fn): args_ holds the step, then t23, t25, rows, t31, pred. */
+static void train_step_k17_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k17((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %33: f32 = mse %pred, %y   @18:14 */
 /* Kernel 18 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t33) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const t33 = (float *)(arena + (448 * n + 128));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (2 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -305,21 +313,10 @@ static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
 }
 
 /* %d.rows: f32[N,2] = mul %d.pred, %31   @16:21 */
-/* Kernel 20 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k20(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 20 of entry 'train', its rows begin_ to end_ (of N): train_step_k20_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k20(const dlc_step *s, float *restrict const y, float *restrict const t31, float *restrict const pred, float *restrict const t34, float *restrict const t37, float *restrict const d_pred, float *restrict const d_rows, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    float *const t31 = (float *)t30;  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             d_rows[i0 * 2 + i1] = (((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t37[0]) * t31[i0]);
@@ -327,15 +324,18 @@ static __attribute__((noinline)) void train_step_k20(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 20 (dlc_chunk_fn): args_ holds the step, then y, t31, pred, t34, t37, d_pred, d_rows. */
+static void train_step_k20_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k20((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+}
+
 /* %40: f32[10,2] = scatter_add %r, %d.rows   @15:38 */
 /* Kernel 21 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s, int32_t *restrict const r_2, float *restrict const d_rows, float *restrict const t40) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
-    float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
+    (void)n;
     memset(t40, 0, sizeof(float) * 10 * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t r_ = r_2[i0];
@@ -348,13 +348,9 @@ static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
 
 /* %45: f32[10,2] = scatter_add %m, %d.rows   @15:21 */
 /* Kernel 22 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s, int32_t *restrict const m, float *restrict const d_rows, float *restrict const t45) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
-    float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
+    (void)n;
     memset(t45, 0, sizeof(float) * 10 * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t r_ = m[i0];
@@ -367,17 +363,9 @@ static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
 
 /* %d.table: f32[10,2] = add %44, %45 */
 /* Kernel 23 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s, float *restrict const t24, float *restrict const t40, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45, float *restrict const d_table) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
-    float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
-    float *const t42 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t43 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t44 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
-    float *const d_table = s->grads[0];  /* f32[10,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 20; i0++) {
         d_table[i0] = ((t40[i0] * (1.0f - (t24[i0] * t24[i0]))) + t45[i0]);
     }
@@ -388,17 +376,51 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const table = (float *)s->params[0];  /* f32[10,2] */
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
+    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
+    float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
+    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    float *const t31 = (float *)t30;  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const t33 = (float *)(arena + (448 * n + 128));  /* f32 */
+    float *const t34 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
+    float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
+    float *const t42 = (float *)(arena + 0);  /* f32[10,2] */
+    float *const t43 = (float *)(arena + 0);  /* f32[10,2] */
+    float *const t44 = (float *)(arena + 0);  /* f32[10,2] */
+    float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
+    float *const d_table = s->grads[0];  /* f32[10,2] */
 
     /* %k: i32[N] = int %x   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)k_2};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, k_2, 0, n);
         }
     }
 
@@ -406,10 +428,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t5};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, k_2, t5, 0, n);
         }
     }
 
@@ -417,10 +440,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t7};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, t5, t7, 0, n);
         }
     }
 
@@ -428,10 +452,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, k_2, t9, 0, n);
         }
     }
 
@@ -439,10 +464,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t7, (void *)t9, (void *)t10};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, t7, t9, t10, 0, n);
         }
     }
 
@@ -450,10 +476,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t10, (void *)j_2};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, t10, j_2, 0, n);
         }
     }
 
@@ -461,10 +488,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)j_2, (void *)t14};
+            dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, n, 0);
+            train_step_k6(s, j_2, t14, 0, n);
         }
     }
 
@@ -472,10 +500,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t14, (void *)m};
+            dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7((void *)s, 0, n, 0);
+            train_step_k7(s, t14, m, 0, n);
         }
     }
 
@@ -483,10 +512,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)m, (void *)t17};
+            dlc_parallel_for(n, parts_, train_step_k8_chunk, (void *)args_);
         }
         else {
-            train_step_k8((void *)s, 0, n, 0);
+            train_step_k8(s, m, t17, 0, n);
         }
     }
 
@@ -494,10 +524,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t17, (void *)t18};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, n, 0);
+            train_step_k9(s, t17, t18, 0, n);
         }
     }
 
@@ -505,10 +536,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t18, (void *)r_2};
+            dlc_parallel_for(n, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, n, 0);
+            train_step_k10(s, t18, r_2, 0, n);
         }
     }
 
@@ -516,30 +548,32 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)big};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, n, 0);
+            train_step_k11(s, k_2, big, 0, n);
         }
     }
 
     /* %23: f32[N,2] = gather %table, %m   @15:21 */
-    train_step_k12(s);
+    train_step_k12(s, table, m, t23);
 
     /* %24: f32[10,2] = tanh %table   @15:27 */
-    train_step_k13(s);
+    train_step_k13(s, table, t24);
 
     /* %25: f32[N,2] = gather %24, %r   @15:38 */
-    train_step_k14(s);
+    train_step_k14(s, r_2, t24, t25);
 
     /* %27: f32[N] = float %k   @16:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k15, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t27};
+            dlc_parallel_for(n, parts_, train_step_k15_chunk, (void *)args_);
         }
         else {
-            train_step_k15((void *)s, 0, n, 0);
+            train_step_k15(s, k_2, t27, 0, n);
         }
     }
 
@@ -547,10 +581,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k16, (void *)s);
+            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t29, (void *)t30};
+            dlc_parallel_for(n, parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            train_step_k16((void *)s, 0, n, 0);
+            train_step_k16(s, big, t27, t29, t30, 0, n);
         }
     }
 
@@ -558,15 +593,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k17, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)rows, (void *)t31, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k17_chunk, (void *)args_);
         }
         else {
-            train_step_k17((void *)s, 0, n, 0);
+            train_step_k17(s, t23, t25, rows, t31, pred, 0, n);
         }
     }
 
     /* %33: f32 = mse %pred, %y   @18:14 */
-    train_step_k18(s);
+    train_step_k18(s, y, pred, t33);
 
     /* %37: f32 = div %36, %35   @18:14 */
     {
@@ -577,38 +613,31 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k20, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)t31, (void *)pred, (void *)t34, (void *)t37, (void *)d_pred, (void *)d_rows};
+            dlc_parallel_for(n, parts_, train_step_k20_chunk, (void *)args_);
         }
         else {
-            train_step_k20((void *)s, 0, n, 0);
+            train_step_k20(s, y, t31, pred, t34, t37, d_pred, d_rows, 0, n);
         }
     }
 
     /* %40: f32[10,2] = scatter_add %r, %d.rows   @15:38 */
-    train_step_k21(s);
+    train_step_k21(s, r_2, d_rows, t40);
 
     /* %45: f32[10,2] = scatter_add %m, %d.rows   @15:21 */
-    train_step_k22(s);
+    train_step_k22(s, m, d_rows, t45);
 
     /* %d.table: f32[10,2] = add %44, %45 */
-    train_step_k23(s);
+    train_step_k23(s, t24, t40, t42, t43, t44, t45, d_table);
 
     return t33[0];
 }
 
 /* %d.table: f32[10,2] = add %44, %45 */
 /* Kernel 23 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s, float *restrict const table, float *restrict const t24, float *restrict const t40, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const table = (float *)s->params[0];  /* f32[10,2] */
-    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
-    float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
-    float *const t42 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t43 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t44 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 20; i0++) {
         table[i0] = (table[i0] - (s->lr * ((t40[i0] * (1.0f - (t24[i0] * t24[i0]))) + t45[i0])));
     }
@@ -619,17 +648,50 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const table = (float *)s->params[0];  /* f32[10,2] */
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
+    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
+    float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
+    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    float *const t31 = (float *)t30;  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const t33 = (float *)(arena + (448 * n + 128));  /* f32 */
+    float *const t34 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
+    float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
+    float *const t42 = (float *)(arena + 0);  /* f32[10,2] */
+    float *const t43 = (float *)(arena + 0);  /* f32[10,2] */
+    float *const t44 = (float *)(arena + 0);  /* f32[10,2] */
+    float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
 
     /* %k: i32[N] = int %x   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)k_2};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, k_2, 0, n);
         }
     }
 
@@ -637,10 +699,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t5};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, k_2, t5, 0, n);
         }
     }
 
@@ -648,10 +711,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t7};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, t5, t7, 0, n);
         }
     }
 
@@ -659,10 +723,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, k_2, t9, 0, n);
         }
     }
 
@@ -670,10 +735,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t7, (void *)t9, (void *)t10};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, t7, t9, t10, 0, n);
         }
     }
 
@@ -681,10 +747,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t10, (void *)j_2};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, t10, j_2, 0, n);
         }
     }
 
@@ -692,10 +759,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)j_2, (void *)t14};
+            dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, n, 0);
+            train_step_k6(s, j_2, t14, 0, n);
         }
     }
 
@@ -703,10 +771,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t14, (void *)m};
+            dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7((void *)s, 0, n, 0);
+            train_step_k7(s, t14, m, 0, n);
         }
     }
 
@@ -714,10 +783,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)m, (void *)t17};
+            dlc_parallel_for(n, parts_, train_step_k8_chunk, (void *)args_);
         }
         else {
-            train_step_k8((void *)s, 0, n, 0);
+            train_step_k8(s, m, t17, 0, n);
         }
     }
 
@@ -725,10 +795,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t17, (void *)t18};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, n, 0);
+            train_step_k9(s, t17, t18, 0, n);
         }
     }
 
@@ -736,10 +807,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t18, (void *)r_2};
+            dlc_parallel_for(n, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, n, 0);
+            train_step_k10(s, t18, r_2, 0, n);
         }
     }
 
@@ -747,30 +819,32 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)big};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, n, 0);
+            train_step_k11(s, k_2, big, 0, n);
         }
     }
 
     /* %23: f32[N,2] = gather %table, %m   @15:21 */
-    train_step_k12(s);
+    train_step_k12(s, table, m, t23);
 
     /* %24: f32[10,2] = tanh %table   @15:27 */
-    train_step_k13(s);
+    train_step_k13(s, table, t24);
 
     /* %25: f32[N,2] = gather %24, %r   @15:38 */
-    train_step_k14(s);
+    train_step_k14(s, r_2, t24, t25);
 
     /* %27: f32[N] = float %k   @16:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k15, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t27};
+            dlc_parallel_for(n, parts_, train_step_k15_chunk, (void *)args_);
         }
         else {
-            train_step_k15((void *)s, 0, n, 0);
+            train_step_k15(s, k_2, t27, 0, n);
         }
     }
 
@@ -778,10 +852,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k16, (void *)s);
+            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t29, (void *)t30};
+            dlc_parallel_for(n, parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            train_step_k16((void *)s, 0, n, 0);
+            train_step_k16(s, big, t27, t29, t30, 0, n);
         }
     }
 
@@ -789,15 +864,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k17, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)rows, (void *)t31, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k17_chunk, (void *)args_);
         }
         else {
-            train_step_k17((void *)s, 0, n, 0);
+            train_step_k17(s, t23, t25, rows, t31, pred, 0, n);
         }
     }
 
     /* %33: f32 = mse %pred, %y   @18:14 */
-    train_step_k18(s);
+    train_step_k18(s, y, pred, t33);
 
     /* %37: f32 = div %36, %35   @18:14 */
     {
@@ -808,108 +884,24 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k20, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)t31, (void *)pred, (void *)t34, (void *)t37, (void *)d_pred, (void *)d_rows};
+            dlc_parallel_for(n, parts_, train_step_k20_chunk, (void *)args_);
         }
         else {
-            train_step_k20((void *)s, 0, n, 0);
+            train_step_k20(s, y, t31, pred, t34, t37, d_pred, d_rows, 0, n);
         }
     }
 
     /* %40: f32[10,2] = scatter_add %r, %d.rows   @15:38 */
-    train_step_k21(s);
+    train_step_k21(s, r_2, d_rows, t40);
 
     /* %45: f32[10,2] = scatter_add %m, %d.rows   @15:21 */
-    train_step_k22(s);
+    train_step_k22(s, m, d_rows, t45);
 
     /* %d.table: f32[10,2] = add %44, %45 */
-    sgd_step_k23(s);
+    sgd_step_k23(s, table, t24, t40, t42, t43, t44, t45);
 
     return t33[0];
-}
-
-/* %25: f32[N,2] = gather %24, %r   @15:38 */
-/* Kernel 14 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k14(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
-    float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const int32_t r_ = r_2[i0];
-        if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
-        memcpy(t25 + i0 * 2, t24 + (int64_t)r_ * 2, sizeof(float) * 2);
-    }
-}
-
-/* %27: f32[N] = float %k   @16:33 */
-/* Kernel 15 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t27[i0] = (float)(k_2[i0]);
-    }
-}
-
-/* %30: f32[N] = add %29, %big   @16:46 */
-/* Kernel 16 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
-    }
-}
-
-/* %pred: f32[N,2] = mul %rows, %31   @16:21 */
-/* Kernel 17 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
-    float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    float *const t31 = (float *)t30;  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
-        }
-    }
-}
-
-/* %33: f32 = mse %pred, %y   @18:14 */
-/* Kernel 18 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k18(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const t33 = (float *)(arena + (320 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t33[0] = (float)(acc_ / (double)(2 * n));
 }
 
 /* Entry 'eval': arena 320*N + 128 bytes. */
@@ -917,6 +909,29 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const table = (float *)s->params[0];  /* f32[10,2] */
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
+    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
+    float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
+    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    float *const t31 = (float *)t30;  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const t33 = (float *)(arena + (320 * n));  /* f32 */
 
@@ -924,10 +939,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)k_2};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, k_2, 0, n);
         }
     }
 
@@ -935,10 +951,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t5};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, k_2, t5, 0, n);
         }
     }
 
@@ -946,10 +963,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t7};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, t5, t7, 0, n);
         }
     }
 
@@ -957,10 +975,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, k_2, t9, 0, n);
         }
     }
 
@@ -968,10 +987,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t7, (void *)t9, (void *)t10};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, t7, t9, t10, 0, n);
         }
     }
 
@@ -979,10 +999,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t10, (void *)j_2};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, t10, j_2, 0, n);
         }
     }
 
@@ -990,10 +1011,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)j_2, (void *)t14};
+            dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, n, 0);
+            train_step_k6(s, j_2, t14, 0, n);
         }
     }
 
@@ -1001,10 +1023,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t14, (void *)m};
+            dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7((void *)s, 0, n, 0);
+            train_step_k7(s, t14, m, 0, n);
         }
     }
 
@@ -1012,10 +1035,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)m, (void *)t17};
+            dlc_parallel_for(n, parts_, train_step_k8_chunk, (void *)args_);
         }
         else {
-            train_step_k8((void *)s, 0, n, 0);
+            train_step_k8(s, m, t17, 0, n);
         }
     }
 
@@ -1023,10 +1047,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t17, (void *)t18};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, n, 0);
+            train_step_k9(s, t17, t18, 0, n);
         }
     }
 
@@ -1034,10 +1059,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t18, (void *)r_2};
+            dlc_parallel_for(n, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, n, 0);
+            train_step_k10(s, t18, r_2, 0, n);
         }
     }
 
@@ -1045,30 +1071,32 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)big};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, n, 0);
+            train_step_k11(s, k_2, big, 0, n);
         }
     }
 
     /* %23: f32[N,2] = gather %table, %m   @15:21 */
-    train_step_k12(s);
+    train_step_k12(s, table, m, t23);
 
     /* %24: f32[10,2] = tanh %table   @15:27 */
-    train_step_k13(s);
+    train_step_k13(s, table, t24);
 
     /* %25: f32[N,2] = gather %24, %r   @15:38 */
-    eval_with_targets_k14(s);
+    train_step_k14(s, r_2, t24, t25);
 
     /* %27: f32[N] = float %k   @16:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k15, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t27};
+            dlc_parallel_for(n, parts_, train_step_k15_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k15((void *)s, 0, n, 0);
+            train_step_k15(s, k_2, t27, 0, n);
         }
     }
 
@@ -1076,10 +1104,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k16, (void *)s);
+            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t29, (void *)t30};
+            dlc_parallel_for(n, parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k16((void *)s, 0, n, 0);
+            train_step_k16(s, big, t27, t29, t30, 0, n);
         }
     }
 
@@ -1087,15 +1116,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k17, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)rows, (void *)t31, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k17_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k17((void *)s, 0, n, 0);
+            train_step_k17(s, t23, t25, rows, t31, pred, 0, n);
         }
     }
 
     /* %33: f32 = mse %pred, %y   @18:14 */
-    eval_with_targets_k18(s);
+    train_step_k18(s, y, pred, t33);
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t33[0];
@@ -1106,16 +1136,39 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const table = (float *)s->params[0];  /* f32[10,2] */
+    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
+    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
+    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
+    float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
+    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N] */
+    float *const t31 = (float *)t30;  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
 
     /* %k: i32[N] = int %x   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)k_2};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, k_2, 0, n);
         }
     }
 
@@ -1123,10 +1176,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t5};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, k_2, t5, 0, n);
         }
     }
 
@@ -1134,10 +1188,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t7};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, t5, t7, 0, n);
         }
     }
 
@@ -1145,10 +1200,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, k_2, t9, 0, n);
         }
     }
 
@@ -1156,10 +1212,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t7, (void *)t9, (void *)t10};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, t7, t9, t10, 0, n);
         }
     }
 
@@ -1167,10 +1224,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t10, (void *)j_2};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, t10, j_2, 0, n);
         }
     }
 
@@ -1178,10 +1236,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)j_2, (void *)t14};
+            dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, n, 0);
+            train_step_k6(s, j_2, t14, 0, n);
         }
     }
 
@@ -1189,10 +1248,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t14, (void *)m};
+            dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7((void *)s, 0, n, 0);
+            train_step_k7(s, t14, m, 0, n);
         }
     }
 
@@ -1200,10 +1260,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)m, (void *)t17};
+            dlc_parallel_for(n, parts_, train_step_k8_chunk, (void *)args_);
         }
         else {
-            train_step_k8((void *)s, 0, n, 0);
+            train_step_k8(s, m, t17, 0, n);
         }
     }
 
@@ -1211,10 +1272,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t17, (void *)t18};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, n, 0);
+            train_step_k9(s, t17, t18, 0, n);
         }
     }
 
@@ -1222,10 +1284,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t18, (void *)r_2};
+            dlc_parallel_for(n, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, n, 0);
+            train_step_k10(s, t18, r_2, 0, n);
         }
     }
 
@@ -1233,30 +1296,32 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)big};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, n, 0);
+            train_step_k11(s, k_2, big, 0, n);
         }
     }
 
     /* %23: f32[N,2] = gather %table, %m   @15:21 */
-    train_step_k12(s);
+    train_step_k12(s, table, m, t23);
 
     /* %24: f32[10,2] = tanh %table   @15:27 */
-    train_step_k13(s);
+    train_step_k13(s, table, t24);
 
     /* %25: f32[N,2] = gather %24, %r   @15:38 */
-    eval_with_targets_k14(s);
+    train_step_k14(s, r_2, t24, t25);
 
     /* %27: f32[N] = float %k   @16:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k15, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t27};
+            dlc_parallel_for(n, parts_, train_step_k15_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k15((void *)s, 0, n, 0);
+            train_step_k15(s, k_2, t27, 0, n);
         }
     }
 
@@ -1264,10 +1329,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k16, (void *)s);
+            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t29, (void *)t30};
+            dlc_parallel_for(n, parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k16((void *)s, 0, n, 0);
+            train_step_k16(s, big, t27, t29, t30, 0, n);
         }
     }
 
@@ -1275,10 +1341,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k17, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)rows, (void *)t31, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k17_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k17((void *)s, 0, n, 0);
+            train_step_k17(s, t23, t25, rows, t31, pred, 0, n);
         }
     }
 

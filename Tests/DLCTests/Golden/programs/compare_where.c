@@ -10,16 +10,10 @@
 #include "dlc_model.h"
 
 /* %z: f32[N,4] = mul %x, %w   @8:15 */
-/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 0 of entry 'train', its rows begin_ to end_ (of N): train_step_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const z, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
@@ -27,46 +21,100 @@ static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_,
     }
 }
 
-/* %gt: f32[N,4] = gt %z, %7   @11:16 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, z. */
+static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
+/* %gt: f32[N,4] = gt %z, %7   @11:16 */
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const z, float *restrict const gt, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         gt[i0] = (float)(z[i0] > 1.0f);
     }
 }
 
-/* %a: f32[N,4] = where %gt, %z, %23   @17:13 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then z, gt. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %a: f32[N,4] = where %gt, %z, %23   @17:13 */
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const z, float *restrict const gt, float *restrict const t23, float *restrict const a, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         a[i0] = (gt[i0] != 0 ? z[i0] : (-z[i0]));
     }
 }
 
-/* %pred: f32[N,4] = add %28, %mask   @19:22 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then z, gt, t23, a. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
+/* %pred: f32[N,4] = add %28, %mask   @19:22 */
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const z, float *restrict const lt, float *restrict const le, float *restrict const gt, float *restrict const ge, float *restrict const t10, float *restrict const eq, float *restrict const ne, float *restrict const t13, float *restrict const t15, float *restrict const big, float *restrict const t17, float *restrict const t18, float *restrict const t19, float *restrict const t20, float *restrict const t21, float *restrict const mask, float *restrict const a, float *restrict const t25, float *restrict const t26, float *restrict const b, float *restrict const t28, float *restrict const pred, int64_t begin_, int64_t end_) {
+    const int64_t n = s->n;
+    (void)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
+    }
+}
+
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, a, t25, t26, b, t28, pred. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], (float *)p_[11], (float *)p_[12], (float *)p_[13], (float *)p_[14], (float *)p_[15], (float *)p_[16], (float *)p_[17], (float *)p_[18], (float *)p_[19], (float *)p_[20], (float *)p_[21], (float *)p_[22], (float *)p_[23], begin_, end_);
+}
+
+/* %30: f32 = mse %pred, %y   @21:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t30) {
+    const int64_t n = s->n;
+    (void)n;
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t30[0] = (float)(acc_ / (double)(4 * n));
+}
+
+/* %54: f32[N,4] = mul %d.z, %x   @8:15 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const z, float *restrict const gt, float *restrict const a, float *restrict const pred, float *restrict const t31, float *restrict const t33, float *restrict const d_pred, float *restrict const t35, float *restrict const t36, float *restrict const t37, float *restrict const t39, float *restrict const t40, float *restrict const t41, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45, float *restrict const t46, float *restrict const d_a, float *restrict const t48, float *restrict const t49, float *restrict const t50, float *restrict const t51, float *restrict const t52, float *restrict const d_z, float *restrict const t54, float *restrict const d_w) {
+    const int64_t n = s->n;
+    (void)n;
+    memset(d_w, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (((((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] >= 0.0f) + (float)(z[i0 * 4 + i1] > 0.0f)) * 0.5f))) + (gt[i0 * 4 + i1] != 0 ? (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)))) : 0.0f)) + (-(gt[i0 * 4 + i1] != 0 ? 0.0f : (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f))))))) * x[i0 * 4 + i1]);
+            t54[i0 * 4 + i1] = v_;
+            d_w[i1] += v_;
+        }
+    }
+}
+
+/* Entry 'train': arena 320*N + 128 bytes. */
+static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
     float *const lt = (float *)(arena + 0);  /* f32[N,4] */
     float *const le = (float *)(arena + 0);  /* f32[N,4] */
@@ -84,45 +132,14 @@ static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_,
     float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
     float *const mask = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
     float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
     float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
     float *const b = (float *)(arena + 0);  /* f32[N,4] */
     float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (192 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
-    }
-}
-
-/* %30: f32 = mse %pred, %y   @21:14 */
-/* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (192 * n));  /* f32[N,4] */
     float *const t30 = (float *)(arena + (256 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t30[0] = (float)(acc_ / (double)(4 * n));
-}
-
-/* %54: f32[N,4] = mul %d.z, %x   @8:15 */
-/* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
-    float *const pred = (float *)(arena + (192 * n));  /* f32[N,4] */
     float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t33 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -146,33 +163,16 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t54 = (float *)(arena + (256 * n + 128));  /* f32[N,4] */
     float *const d_w = s->grads[0];  /* f32[4] */
-    memset(d_w, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = (((((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] >= 0.0f) + (float)(z[i0 * 4 + i1] > 0.0f)) * 0.5f))) + (gt[i0 * 4 + i1] != 0 ? (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)))) : 0.0f)) + (-(gt[i0 * 4 + i1] != 0 ? 0.0f : (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f))))))) * x[i0 * 4 + i1]);
-            t54[i0 * 4 + i1] = v_;
-            d_w[i1] += v_;
-        }
-    }
-}
-
-/* Entry 'train': arena 320*N + 128 bytes. */
-static float train_step(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t30 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t33 = (float *)(arena + (256 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = mul %x, %w   @8:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, w, z, 0, n);
         }
     }
 
@@ -180,10 +180,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)gt};
+            dlc_parallel_for((4 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (4 * n), 0);
+            train_step_k1(s, z, gt, 0, (4 * n));
         }
     }
 
@@ -191,10 +192,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)gt, (void *)t23, (void *)a};
+            dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (4 * n), 0);
+            train_step_k2(s, z, gt, t23, a, 0, (4 * n));
         }
     }
 
@@ -202,15 +204,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)lt, (void *)le, (void *)gt, (void *)ge, (void *)t10, (void *)eq, (void *)ne, (void *)t13, (void *)t15, (void *)big, (void *)t17, (void *)t18, (void *)t19, (void *)t20, (void *)t21, (void *)mask, (void *)a, (void *)t25, (void *)t26, (void *)b, (void *)t28, (void *)pred};
+            dlc_parallel_for((4 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (4 * n), 0);
+            train_step_k3(s, z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, a, t25, t26, b, t28, pred, 0, (4 * n));
         }
     }
 
     /* %30: f32 = mse %pred, %y   @21:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t30);
 
     /* %33: f32 = div %14, %32   @21:14 */
     {
@@ -218,23 +221,54 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %54: f32[N,4] = mul %d.z, %x   @8:15 */
-    train_step_k6(s);
+    train_step_k6(s, x, y, z, gt, a, pred, t31, t33, d_pred, t35, t36, t37, t39, t40, t41, t42, t43, t44, t45, t46, d_a, t48, t49, t50, t51, t52, d_z, t54, d_w);
 
     return t30[0];
 }
 
-/* %54: f32[N,4] = mul %d.z, %x   @8:15 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+/* %w: f32[4] = param w   @6:11 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s, float *restrict const w, float *restrict const d_w) {
+    const int64_t n = s->n;
+    (void)n;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        w[i0] = (w[i0] - (s->lr * d_w[i0]));
+    }
+}
+
+/* Entry 'sgd': arena 320*N + 192 bytes. */
+static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
     float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
+    float *const le = (float *)(arena + 0);  /* f32[N,4] */
     float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
+    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const big = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
     float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (192 * n));  /* f32[N,4] */
+    float *const t30 = (float *)(arena + (256 * n));  /* f32 */
     float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t33 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -258,46 +292,16 @@ static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t54 = (float *)(arena + (256 * n + 128));  /* f32[N,4] */
     float *const d_w = (float *)(arena + (320 * n + 128));  /* f32[4] */
-    memset(d_w, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = (((((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] >= 0.0f) + (float)(z[i0 * 4 + i1] > 0.0f)) * 0.5f))) + (gt[i0 * 4 + i1] != 0 ? (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)))) : 0.0f)) + (-(gt[i0 * 4 + i1] != 0 ? 0.0f : (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f))))))) * x[i0 * 4 + i1]);
-            t54[i0 * 4 + i1] = v_;
-            d_w[i1] += v_;
-        }
-    }
-}
-
-/* %w: f32[4] = param w   @6:11 */
-/* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const d_w = (float *)(arena + (320 * n + 128));  /* f32[4] */
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        w[i0] = (w[i0] - (s->lr * d_w[i0]));
-    }
-}
-
-/* Entry 'sgd': arena 320*N + 192 bytes. */
-static float sgd_step(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t30 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t33 = (float *)(arena + (256 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = mul %x, %w   @8:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, w, z, 0, n);
         }
     }
 
@@ -305,10 +309,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)gt};
+            dlc_parallel_for((4 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (4 * n), 0);
+            train_step_k1(s, z, gt, 0, (4 * n));
         }
     }
 
@@ -316,10 +321,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)gt, (void *)t23, (void *)a};
+            dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (4 * n), 0);
+            train_step_k2(s, z, gt, t23, a, 0, (4 * n));
         }
     }
 
@@ -327,15 +333,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)lt, (void *)le, (void *)gt, (void *)ge, (void *)t10, (void *)eq, (void *)ne, (void *)t13, (void *)t15, (void *)big, (void *)t17, (void *)t18, (void *)t19, (void *)t20, (void *)t21, (void *)mask, (void *)a, (void *)t25, (void *)t26, (void *)b, (void *)t28, (void *)pred};
+            dlc_parallel_for((4 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (4 * n), 0);
+            train_step_k3(s, z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, a, t25, t26, b, t28, pred, 0, (4 * n));
         }
     }
 
     /* %30: f32 = mse %pred, %y   @21:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t30);
 
     /* %33: f32 = div %14, %32   @21:14 */
     {
@@ -343,19 +350,88 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %54: f32[N,4] = mul %d.z, %x   @8:15 */
-    sgd_step_k6(s);
+    train_step_k6(s, x, y, z, gt, a, pred, t31, t33, d_pred, t35, t36, t37, t39, t40, t41, t42, t43, t44, t45, t46, d_a, t48, t49, t50, t51, t52, d_z, t54, d_w);
 
     /* %w: f32[4] = param w   @6:11 */
-    sgd_step_k7(s);
+    sgd_step_k7(s, w, d_w);
 
     return t30[0];
 }
 
 /* %pred: f32[N,4] = add %28, %mask   @19:22 */
-/* Kernel 0 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* Kernel 0 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const z, float *restrict const lt, float *restrict const le, float *restrict const gt, float *restrict const ge, float *restrict const t10, float *restrict const eq, float *restrict const ne, float *restrict const t13, float *restrict const t15, float *restrict const big, float *restrict const t17, float *restrict const t18, float *restrict const t19, float *restrict const t20, float *restrict const t21, float *restrict const mask, float *restrict const t23, float *restrict const a, float *restrict const t25, float *restrict const t26, float *restrict const b, float *restrict const t28, float *restrict const pred, int64_t begin_, int64_t end_) {
+    const int64_t n = s->n;
+    (void)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
+        }
+    }
+}
+
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, t23, a, t25, t26, b, t28, pred. */
+static void eval_with_targets_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], (float *)p_[11], (float *)p_[12], (float *)p_[13], (float *)p_[14], (float *)p_[15], (float *)p_[16], (float *)p_[17], (float *)p_[18], (float *)p_[19], (float *)p_[20], (float *)p_[21], (float *)p_[22], (float *)p_[23], (float *)p_[24], (float *)p_[25], (float *)p_[26], begin_, end_);
+}
+
+/* Entry 'eval': arena 64*N + 64 bytes. */
+static float eval_with_targets(const dlc_step *s, void *const *outputs) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
+    float *const le = (float *)(arena + 0);  /* f32[N,4] */
+    float *const gt = (float *)(arena + 0);  /* f32[N,4] */
+    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
+    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const big = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t30 = (float *)(arena + (64 * n));  /* f32 */
+
+    /* %pred: f32[N,4] = add %28, %mask   @19:22 */
+    {
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z, (void *)lt, (void *)le, (void *)gt, (void *)ge, (void *)t10, (void *)eq, (void *)ne, (void *)t13, (void *)t15, (void *)big, (void *)t17, (void *)t18, (void *)t19, (void *)t20, (void *)t21, (void *)mask, (void *)t23, (void *)a, (void *)t25, (void *)t26, (void *)b, (void *)t28, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
+        }
+        else {
+            eval_with_targets_k0(s, x, w, z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, t23, a, t25, t26, b, t28, pred, 0, n);
+        }
+    }
+
+    /* %30: f32 = mse %pred, %y   @21:14 */
+    train_step_k4(s, y, pred, t30);
+
+    memcpy(outputs[0], pred, sizeof(float) * (4 * n));
+    return t30[0];
+}
+
+/* Entry 'predict': arena 64*N bytes. */
+static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -385,70 +461,16 @@ static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t 
     float *const b = (float *)(arena + 0);  /* f32[N,4] */
     float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
-        }
-    }
-}
-
-/* %30: f32 = mse %pred, %y   @21:14 */
-/* Kernel 1 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t30 = (float *)(arena + (64 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t30[0] = (float)(acc_ / (double)(4 * n));
-}
-
-/* Entry 'eval': arena 64*N + 64 bytes. */
-static float eval_with_targets(const dlc_step *s, void *const *outputs) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t30 = (float *)(arena + (64 * n));  /* f32 */
 
     /* %pred: f32[N,4] = add %28, %mask   @19:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z, (void *)lt, (void *)le, (void *)gt, (void *)ge, (void *)t10, (void *)eq, (void *)ne, (void *)t13, (void *)t15, (void *)big, (void *)t17, (void *)t18, (void *)t19, (void *)t20, (void *)t21, (void *)mask, (void *)t23, (void *)a, (void *)t25, (void *)t26, (void *)b, (void *)t28, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0((void *)s, 0, n, 0);
-        }
-    }
-
-    /* %30: f32 = mse %pred, %y   @21:14 */
-    eval_with_targets_k1(s);
-
-    memcpy(outputs[0], pred, sizeof(float) * (4 * n));
-    return t30[0];
-}
-
-/* Entry 'predict': arena 64*N bytes. */
-static void predict(const dlc_step *s, void *const *outputs) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-
-    /* %pred: f32[N,4] = add %28, %mask   @19:22 */
-    {
-        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
-        if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
-        }
-        else {
-            eval_with_targets_k0((void *)s, 0, n, 0);
+            eval_with_targets_k0(s, x, w, z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, t23, a, t25, t26, b, t28, pred, 0, n);
         }
     }
 

@@ -11,12 +11,9 @@
 
 /* %4: f32[8,4] = transpose %w   @14:20 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const w, float *restrict const t4) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[4,8] */
-    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 8; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             t4[i0 * 4 + i1] = w[i0 + i1 * 8];
@@ -26,13 +23,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %5: f32[N,4] = matmul %x, %4   @14:18 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const x, float *restrict const t4, float *restrict const t5) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8] */
-    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
+    (void)n;
     if ((int64_t)n * 4 * 8 <= 16384) {
         float tile_[64] = {0};
         for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t4[p * 4 + q];
@@ -56,29 +49,19 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %9: f32[4] = mul %v, %8   @14:45 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const v, float *restrict const t9) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[1];  /* f32[4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         t9[i0] = (v[i0] * 0.5f);
     }
 }
 
 /* %pred: f32[N,4] = add %7, %9   @14:41 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const t5, float *restrict const t7, float *restrict const t9, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[4] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
@@ -86,15 +69,18 @@ static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then t5, t7, t9, pred. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %11: f32 = mse %pred, %y   @16:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t11) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (4 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -104,16 +90,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %d.pred: f32[N,4] = mul %12, %15   @16:14 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t12, float *restrict const t15, float *restrict const d_pred, float *restrict const t17) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    (void)n;
     memset(t17, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -127,12 +106,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.v: f32[4] = mul %17, %8   @14:45 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const t17, float *restrict const d_v) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const d_v = s->grads[1];  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         d_v[i0] = (t17[i0] * 0.5f);
     }
@@ -140,13 +116,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %19: f32[8,4] = matmul %x, %d.pred {transpose_a: true}   @14:18 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const x, float *restrict const d_pred, float *restrict const t19) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8] */
-    float *const d_pred = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + (128 * n + 256));  /* f32[8,4] */
+    (void)n;
     if ((int64_t)8 * 4 * n <= 16384) {
         float sums_[32] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -171,12 +143,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %d.w: f32[4,8] = transpose %19   @14:20 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t19, float *restrict const d_w) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t19 = (float *)(arena + (128 * n + 256));  /* f32[8,4] */
-    float *const d_w = s->grads[0];  /* f32[4,8] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         for (int64_t i1 = 0; i1 < 8; i1++) {
             d_w[i0 * 8 + i1] = t19[i0 + i1 * 4];
@@ -189,31 +158,47 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4,8] */
+    float *const v = (float *)s->params[1];  /* f32[4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[4] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     float *const t11 = (float *)(arena + 0);  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const d_v = s->grads[1];  /* f32[4] */
+    float *const t19 = (float *)(arena + (128 * n + 256));  /* f32[8,4] */
+    float *const d_w = s->grads[0];  /* f32[4,8] */
 
     /* %4: f32[8,4] = transpose %w   @14:20 */
-    train_step_k0(s);
+    train_step_k0(s, w, t4);
 
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
-    train_step_k1(s);
+    train_step_k1(s, x, t4, t5);
 
     /* %9: f32[4] = mul %v, %8   @14:45 */
-    train_step_k2(s);
+    train_step_k2(s, v, t9);
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t7, (void *)t9, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t5, t7, t9, pred, 0, n);
         }
     }
 
     /* %11: f32 = mse %pred, %y   @16:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t11);
 
     /* %15: f32 = div %14, %13   @16:14 */
     {
@@ -221,28 +206,25 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %12, %15   @16:14 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t12, t15, d_pred, t17);
 
     /* %d.v: f32[4] = mul %17, %8   @14:45 */
-    train_step_k7(s);
+    train_step_k7(s, t17, d_v);
 
     /* %19: f32[8,4] = matmul %x, %d.pred {transpose_a: true}   @14:18 */
-    train_step_k8(s);
+    train_step_k8(s, x, d_pred, t19);
 
     /* %d.w: f32[4,8] = transpose %19   @14:20 */
-    train_step_k9(s);
+    train_step_k9(s, t19, d_w);
 
     return t11[0];
 }
 
 /* %d.v: f32[4] = mul %17, %8   @14:45 */
 /* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s, float *restrict const v, float *restrict const t17) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[1];  /* f32[4] */
-    float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         v[i0] = (v[i0] - (s->lr * (t17[i0] * 0.5f)));
     }
@@ -250,12 +232,9 @@ static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
 
 /* %d.w: f32[4,8] = transpose %19   @14:20 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const w, float *restrict const t19) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[4,8] */
-    float *const t19 = (float *)(arena + (128 * n + 256));  /* f32[8,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         for (int64_t i1 = 0; i1 < 8; i1++) {
             w[i0 * 8 + i1] = (w[i0 * 8 + i1] - (s->lr * t19[i0 + i1 * 4]));
@@ -268,31 +247,45 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4,8] */
+    float *const v = (float *)s->params[1];  /* f32[4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[4] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     float *const t11 = (float *)(arena + 0);  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const t19 = (float *)(arena + (128 * n + 256));  /* f32[8,4] */
 
     /* %4: f32[8,4] = transpose %w   @14:20 */
-    train_step_k0(s);
+    train_step_k0(s, w, t4);
 
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
-    train_step_k1(s);
+    train_step_k1(s, x, t4, t5);
 
     /* %9: f32[4] = mul %v, %8   @14:45 */
-    train_step_k2(s);
+    train_step_k2(s, v, t9);
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t7, (void *)t9, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t5, t7, t9, pred, 0, n);
         }
     }
 
     /* %11: f32 = mse %pred, %y   @16:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t11);
 
     /* %15: f32 = div %14, %13   @16:14 */
     {
@@ -300,16 +293,16 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %12, %15   @16:14 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t12, t15, d_pred, t17);
 
     /* %d.v: f32[4] = mul %17, %8   @14:45 */
-    sgd_step_k7(s);
+    sgd_step_k7(s, v, t17);
 
     /* %19: f32[8,4] = matmul %x, %d.pred {transpose_a: true}   @14:18 */
-    train_step_k8(s);
+    train_step_k8(s, x, d_pred, t19);
 
     /* %d.w: f32[4,8] = transpose %19   @14:20 */
-    sgd_step_k9(s);
+    sgd_step_k9(s, w, t19);
 
     return t11[0];
 }
@@ -319,31 +312,40 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4,8] */
+    float *const v = (float *)s->params[1];  /* f32[4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[4] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     float *const t11 = (float *)(arena + 0);  /* f32 */
 
     /* %4: f32[8,4] = transpose %w   @14:20 */
-    train_step_k0(s);
+    train_step_k0(s, w, t4);
 
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
-    train_step_k1(s);
+    train_step_k1(s, x, t4, t5);
 
     /* %9: f32[4] = mul %v, %8   @14:45 */
-    train_step_k2(s);
+    train_step_k2(s, v, t9);
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t7, (void *)t9, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t5, t7, t9, pred, 0, n);
         }
     }
 
     /* %11: f32 = mse %pred, %y   @16:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t11);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t11[0];
@@ -354,25 +356,33 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8] */
+    float *const w = (float *)s->params[0];  /* f32[4,8] */
+    float *const v = (float *)s->params[1];  /* f32[4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[4] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
 
     /* %4: f32[8,4] = transpose %w   @14:20 */
-    train_step_k0(s);
+    train_step_k0(s, w, t4);
 
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
-    train_step_k1(s);
+    train_step_k1(s, x, t4, t5);
 
     /* %9: f32[4] = mul %v, %8   @14:45 */
-    train_step_k2(s);
+    train_step_k2(s, v, t9);
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t7, (void *)t9, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t5, t7, t9, pred, 0, n);
         }
     }
 

@@ -11,11 +11,9 @@
 
 /* %x: f32[N,2,7,6] = input x   @5:12 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x_padded) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (144 * n); i0++) {
         x_padded[i0] = 0.0f;
     }
@@ -23,12 +21,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %x: f32[N,2,7,6] = input x   @5:12 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const x, float *restrict const x_padded) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,7,6] */
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
+    (void)n;
     float *restrict const to_ = x_padded;
     const float *restrict const from_ = x;
     for (int64_t i0 = 0; i0 < (2 * n); i0++) {
@@ -42,12 +37,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %x: f32[N,2,7,6] = input x   @5:12 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const x_padded, float *restrict const x_cols) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
-    float *const x_cols = (float *)(arena + (576 * n));  /* f32[18,N,12] */
+    (void)n;
     float *restrict const to_ = x_cols;
     const float *restrict const from_ = x_padded;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -66,15 +58,10 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 }
 
 /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
-/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 4 of entry 'train', its rows begin_ to end_ (of N): train_step_k4_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const h_gemm, float *restrict const h, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
-    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             for (int64_t i2 = 0; i2 < 12; i2++) {
@@ -84,15 +71,18 @@ static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then h_gemm, h. */
+static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k4((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const h, float *restrict const m, int32_t *restrict const m_argmax) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
-    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
-    int32_t *const m_argmax = (int32_t *)(arena + (1664 * n));  /* i32[N,4,4,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (4 * n); i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             for (int64_t i2 = 0; i2 < 3; i2++) {
@@ -115,12 +105,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const m, float *restrict const m_cols) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
-    float *const m_cols = (float *)(arena + (1856 * n));  /* f32[16,N,6] */
+    (void)n;
     float *restrict const to_ = m_cols;
     const float *restrict const from_ = m;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -139,15 +126,10 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 }
 
 /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
-/* Kernel 8 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 8 of entry 'train', its rows begin_ to end_ (of N): train_step_k8_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const t8_gemm, float *restrict const t8, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
-    float *const t8 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             for (int64_t i2 = 0; i2 < 6; i2++) {
@@ -157,14 +139,18 @@ static __attribute__((noinline)) void train_step_k8(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 8 (dlc_chunk_fn): args_ holds the step, then t8_gemm, t8. */
+static void train_step_k8_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k8((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t8, float *restrict const a) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
-    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             for (int64_t i2 = 0; i2 < 3; i2++) {
@@ -182,12 +168,9 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
 
 /* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const a, float *restrict const t10) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
-    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             for (int64_t i2 = 0; i2 < 1; i2++) {
@@ -205,15 +188,9 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
 
 /* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const t11, float *restrict const logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
-    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
-    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
-    float *const t11 = (float *)t10;  /* f32[N,6] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
+    (void)n;
     if ((int64_t)n * 5 * 6 <= 16384) {
         float tile_[48] = {0};
         for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = fc_weight[q * 6 + p];
@@ -242,14 +219,9 @@ static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
 
 /* %13: f32 = softmax_cross_entropy %logits, %y   @16:14 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t13, float *restrict const t13_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
-    float *const t13 = (float *)(arena + (2368 * n));  /* f32 */
-    float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 5;
@@ -268,17 +240,10 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,5] = softmax_cross_entropy_grad %logits, %y, %14   @16:14 */
-/* Kernel 13 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 13 of entry 'train', its rows begin_ to end_ (of N): train_step_k13_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t13_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
-    float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
-    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -289,15 +254,18 @@ static __attribute__((noinline)) void train_step_k13(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 13 (dlc_chunk_fn): args_ holds the step, then y, logits, t13_probs, d_logits. */
+static void train_step_k13_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k13((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %16: f32[N,6] = matmul %d.logits, %fc.weight   @14:18 */
 /* Kernel 14 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const fc_weight, float *restrict const d_logits, float *restrict const t16) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
-    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
-    float *const t16 = (float *)(arena + (2368 * n + 64));  /* f32[N,6] */
+    (void)n;
     if ((int64_t)n * 6 * 5 <= 16384) {
         float tile_[40] = {0};
         for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = fc_weight[p * 6 + q];
@@ -321,14 +289,9 @@ static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
 
 /* %d.fc.weight: f32[5,6] = matmul %d.logits, %11 {transpose_a: true}   @14:18 */
 /* Kernel 15 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s, float *restrict const t11, float *restrict const d_logits, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
-    float *const t11 = (float *)t10;  /* f32[N,6] */
-    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
-    float *const d_fc_weight = s->grads[2];  /* f32[5,6] */
+    (void)n;
     if ((int64_t)5 * 6 * n <= 16384) {
         float sums_[30] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -353,12 +316,9 @@ static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
 
 /* %d.fc.bias: f32[5] = sum_to %d.logits   @14:18 */
 /* Kernel 16 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k16(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k16(const dlc_step *s, float *restrict const d_logits, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
-    float *const d_fc_bias = s->grads[3];  /* f32[5] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 5; j_++) d_fc_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 5; i1++) {
@@ -369,13 +329,9 @@ static __attribute__((noinline)) void train_step_k16(const dlc_step *s) {
 
 /* %d.a: f32[N,3,4,3] = avg_pool2d_grad %19 {kernel: 2, stride: 2, padding: 0}   @14:29 */
 /* Kernel 17 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const t19, float *restrict const d_a) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t16 = (float *)(arena + (2368 * n + 64));  /* f32[N,6] */
-    float *const t19 = (float *)t16;  /* f32[N,3,2,1] */
-    float *const d_a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    (void)n;
     memset(d_a, 0, sizeof(float) * (36 * n));
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
@@ -393,12 +349,9 @@ static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
 
 /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
 /* Kernel 18 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s, float *restrict const d_a, float *restrict const t21) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_a = (float *)(arena + 0);  /* f32[N,3,4,3] */
-    float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
+    (void)n;
     memset(t21, 0, sizeof(float) * (18 * n));
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
@@ -415,15 +368,10 @@ static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
 }
 
 /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
-/* Kernel 19 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 3). */
-static __attribute__((noinline)) void train_step_k19(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 19 of entry 'train', its rows begin_ to end_ (of 3): train_step_k19_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k19(const dlc_step *s, float *restrict const t21, float *restrict const t21_cm, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
-    float *const t21_cm = (float *)(arena + 0);  /* f32[3,N,3,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 6; i2++) {
@@ -433,13 +381,18 @@ static __attribute__((noinline)) void train_step_k19(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 19 (dlc_chunk_fn): args_ holds the step, then t21, t21_cm. */
+static void train_step_k19_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k19((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
 /* Kernel 21 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s, float *restrict const d_m) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (48 * n); i0++) {
         d_m[i0] = 0.0f;
     }
@@ -447,12 +400,9 @@ static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
 
 /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
 /* Kernel 22 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s, float *restrict const d_m_cols, float *restrict const d_m) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
+    (void)n;
     const int64_t to_at_[4] = {0, 1, 3, 4};
     const int64_t from_at_[4] = {0, (6 * n), (12 * n), (18 * n)};
     for (int64_t t_ = 0; t_ < 4; t_++) {
@@ -472,13 +422,9 @@ static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
 
 /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
 /* Kernel 24 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k24(const dlc_step *s, int32_t *restrict const m_argmax, float *restrict const d_m, float *restrict const d_h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const m_argmax = (int32_t *)(arena + (1664 * n));  /* i32[N,4,4,3] */
-    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
-    float *const d_h = (float *)(arena + (2496 * n + 64));  /* f32[N,4,4,3] */
+    (void)n;
     memset(d_h, 0, sizeof(float) * (48 * n));
     for (int64_t i0 = 0; i0 < (4 * n); i0++) {
         for (int64_t i1 = 0; i1 < 12; i1++) {
@@ -488,31 +434,27 @@ static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
 }
 
 /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
-/* Kernel 25 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 48*N). */
-static __attribute__((noinline)) void train_step_k25(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 25 of entry 'train', its rows begin_ to end_ (of 48*N): train_step_k25_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const h, float *restrict const d_h, float *restrict const t25, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
-    float *const d_h = (float *)(arena + (2496 * n + 64));  /* f32[N,4,4,3] */
-    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t25[i0] = (h[i0] > 0.0f ? d_h[i0] : 0.0f);
     }
 }
 
-/* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
-/* Kernel 26 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4). */
-static __attribute__((noinline)) void train_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 25 (dlc_chunk_fn): args_ holds the step, then h, d_h, t25. */
+static void train_step_k25_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k25((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
+/* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
+/* Kernel 26 of entry 'train', its rows begin_ to end_ (of 4): train_step_k26_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k26(const dlc_step *s, float *restrict const t25, float *restrict const t25_cm, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
-    float *const t25_cm = (float *)(arena + (2880 * n + 64));  /* f32[4,N,4,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 12; i2++) {
@@ -522,32 +464,63 @@ static __attribute__((noinline)) void train_step_k26(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 26 (dlc_chunk_fn): args_ holds the step, then t25, t25_cm. */
+static void train_step_k26_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k26((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* Entry 'train': arena 3072*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,7,6] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const w = (float *)s->params[0];  /* f32[4,2,3,3] */
     float *const c_weight = (float *)s->params[1];  /* f32[3,4,2,2] */
+    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
+    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
     float *const x_cols = (float *)(arena + (576 * n));  /* f32[18,N,12] */
     float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
+    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
+    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
+    int32_t *const m_argmax = (int32_t *)(arena + (1664 * n));  /* i32[N,4,4,3] */
     float *const m_cols = (float *)(arena + (1856 * n));  /* f32[16,N,6] */
     float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
+    float *const t8 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
+    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
+    float *const t11 = (float *)t10;  /* f32[N,6] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
     float *const t13 = (float *)(arena + (2368 * n));  /* f32 */
+    float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
+    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    float *const t16 = (float *)(arena + (2368 * n + 64));  /* f32[N,6] */
+    float *const d_fc_weight = s->grads[2];  /* f32[5,6] */
+    float *const d_fc_bias = s->grads[3];  /* f32[5] */
+    float *const t19 = (float *)t16;  /* f32[N,3,2,1] */
+    float *const d_a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
     float *const t21_cm = (float *)(arena + 0);  /* f32[3,N,3,2] */
     float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
     float *const d_c_weight = s->grads[1];  /* f32[3,4,2,2] */
+    float *const d_h = (float *)(arena + (2496 * n + 64));  /* f32[N,4,4,3] */
+    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
     float *const t25_cm = (float *)(arena + (2880 * n + 64));  /* f32[4,N,4,3] */
     float *const d_w = s->grads[0];  /* f32[4,2,3,3] */
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k0(s);
+    train_step_k0(s, x_padded);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k1(s);
+    train_step_k1(s, x, x_padded);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k2(s);
+    train_step_k2(s, x_padded, x_cols);
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
@@ -558,18 +531,19 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h_gemm, (void *)h};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, h_gemm, h, 0, n);
         }
     }
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    train_step_k5(s);
+    train_step_k5(s, h, m, m_argmax);
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    train_step_k6(s);
+    train_step_k6(s, m, m_cols);
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
@@ -580,59 +554,62 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t8_gemm, (void *)t8};
+            dlc_parallel_for(n, parts_, train_step_k8_chunk, (void *)args_);
         }
         else {
-            train_step_k8((void *)s, 0, n, 0);
+            train_step_k8(s, t8_gemm, t8, 0, n);
         }
     }
 
     /* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    train_step_k9(s);
+    train_step_k9(s, t8, a);
 
     /* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    train_step_k10(s);
+    train_step_k10(s, a, t10);
 
     /* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
-    train_step_k11(s);
+    train_step_k11(s, fc_weight, fc_bias, t11, logits);
 
     /* %13: f32 = softmax_cross_entropy %logits, %y   @16:14 */
-    train_step_k12(s);
+    train_step_k12(s, y, logits, t13, t13_probs);
 
     /* %d.logits: f32[N,5] = softmax_cross_entropy_grad %logits, %y, %14   @16:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k13, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t13_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k13_chunk, (void *)args_);
         }
         else {
-            train_step_k13((void *)s, 0, n, 0);
+            train_step_k13(s, y, logits, t13_probs, d_logits, 0, n);
         }
     }
 
     /* %16: f32[N,6] = matmul %d.logits, %fc.weight   @14:18 */
-    train_step_k14(s);
+    train_step_k14(s, fc_weight, d_logits, t16);
 
     /* %d.fc.weight: f32[5,6] = matmul %d.logits, %11 {transpose_a: true}   @14:18 */
-    train_step_k15(s);
+    train_step_k15(s, t11, d_logits, d_fc_weight);
 
     /* %d.fc.bias: f32[5] = sum_to %d.logits   @14:18 */
-    train_step_k16(s);
+    train_step_k16(s, d_logits, d_fc_bias);
 
     /* %d.a: f32[N,3,4,3] = avg_pool2d_grad %19 {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    train_step_k17(s);
+    train_step_k17(s, t19, d_a);
 
     /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    train_step_k18(s);
+    train_step_k18(s, d_a, t21);
 
     /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(3, parts_, train_step_k19, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t21, (void *)t21_cm};
+            dlc_parallel_for(3, parts_, train_step_k19_chunk, (void *)args_);
         }
         else {
-            train_step_k19((void *)s, 0, 3, 0);
+            train_step_k19(s, t21, t21_cm, 0, 3);
         }
     }
 
@@ -642,10 +619,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    train_step_k21(s);
+    train_step_k21(s, d_m);
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    train_step_k22(s);
+    train_step_k22(s, d_m_cols, d_m);
 
     /* %d.c.weight: f32[3,4,2,2] = conv2d_weight_grad %m, %21 {stride: 1, padding: 0}   @13:24 */
     {
@@ -653,16 +630,17 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    train_step_k24(s);
+    train_step_k24(s, m_argmax, d_m, d_h);
 
     /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((48 * n), parts_, train_step_k25, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)d_h, (void *)t25};
+            dlc_parallel_for((48 * n), parts_, train_step_k25_chunk, (void *)args_);
         }
         else {
-            train_step_k25((void *)s, 0, (48 * n), 0);
+            train_step_k25(s, h, d_h, t25, 0, (48 * n));
         }
     }
 
@@ -670,10 +648,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(4, parts_, train_step_k26, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t25, (void *)t25_cm};
+            dlc_parallel_for(4, parts_, train_step_k26_chunk, (void *)args_);
         }
         else {
-            train_step_k26((void *)s, 0, 4, 0);
+            train_step_k26(s, t25, t25_cm, 0, 4);
         }
     }
 
@@ -687,14 +666,9 @@ static float train_step(const dlc_step *s) {
 
 /* %d.fc.weight: f32[5,6] = matmul %d.logits, %11 {transpose_a: true}   @14:18 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const fc_weight, float *restrict const t11, float *restrict const d_logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
-    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
-    float *const t11 = (float *)t10;  /* f32[N,6] */
-    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    (void)n;
     if ((int64_t)5 * 6 * n <= 16384) {
         float sums_[30] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -717,119 +691,11 @@ static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
     }
 }
 
-/* %d.fc.bias: f32[5] = sum_to %d.logits   @14:18 */
-/* Kernel 16 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
-    float *const d_fc_bias = (float *)(arena + (2496 * n + 64));  /* f32[5] */
-    for (int64_t j_ = 0; j_ < 5; j_++) d_fc_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 5; i1++) {
-            d_fc_bias[i1] += d_logits[i0 * 5 + i1];
-        }
-    }
-}
-
-/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-/* Kernel 21 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k21(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
-    for (int64_t i0 = 0; i0 < (48 * n); i0++) {
-        d_m[i0] = 0.0f;
-    }
-}
-
-/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-/* Kernel 22 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k22(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
-    const int64_t to_at_[4] = {0, 1, 3, 4};
-    const int64_t from_at_[4] = {0, (6 * n), (12 * n), (18 * n)};
-    for (int64_t t_ = 0; t_ < 4; t_++) {
-        float *restrict const to_ = d_m + to_at_[t_];
-        const float *restrict const from_ = d_m_cols + from_at_[t_];
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < 2; i3++) {
-                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
-                    }
-                }
-            }
-        }
-    }
-}
-
-/* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
-/* Kernel 24 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const m_argmax = (int32_t *)(arena + (1664 * n));  /* i32[N,4,4,3] */
-    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
-    float *const d_h = (float *)(arena + (2496 * n + 128));  /* f32[N,4,4,3] */
-    memset(d_h, 0, sizeof(float) * (48 * n));
-    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-        for (int64_t i1 = 0; i1 < 12; i1++) {
-            d_h[i0 * 12 + m_argmax[i0 * 12 + i1]] += d_m[i0 * 12 + i1];
-        }
-    }
-}
-
-/* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
-/* Kernel 25 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 48*N). */
-static __attribute__((noinline)) void sgd_step_k25(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
-    float *const d_h = (float *)(arena + (2496 * n + 128));  /* f32[N,4,4,3] */
-    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t25[i0] = (h[i0] > 0.0f ? d_h[i0] : 0.0f);
-    }
-}
-
-/* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
-/* Kernel 26 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 4). */
-static __attribute__((noinline)) void sgd_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
-    float *const t25_cm = (float *)(arena + (2880 * n + 128));  /* f32[4,N,4,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 12; i2++) {
-                t25_cm[i0 * (12 * n) + i1 * 12 + i2] = t25[i0 * 12 + i1 * 48 + i2];
-            }
-        }
-    }
-}
-
 /* %fc.bias: f32[5] = param fc.bias   @9:11 */
 /* Kernel 28 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
-    float *const d_fc_bias = (float *)(arena + (2496 * n + 64));  /* f32[5] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 5; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -840,25 +706,48 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,7,6] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const w = (float *)s->params[0];  /* f32[4,2,3,3] */
     float *const c_weight = (float *)s->params[1];  /* f32[3,4,2,2] */
+    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
+    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
     float *const x_cols = (float *)(arena + (576 * n));  /* f32[18,N,12] */
     float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
+    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
+    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
+    int32_t *const m_argmax = (int32_t *)(arena + (1664 * n));  /* i32[N,4,4,3] */
     float *const m_cols = (float *)(arena + (1856 * n));  /* f32[16,N,6] */
     float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
+    float *const t8 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
+    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
+    float *const t11 = (float *)t10;  /* f32[N,6] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
     float *const t13 = (float *)(arena + (2368 * n));  /* f32 */
+    float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
+    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    float *const t16 = (float *)(arena + (2368 * n + 64));  /* f32[N,6] */
+    float *const d_fc_bias = (float *)(arena + (2496 * n + 64));  /* f32[5] */
+    float *const t19 = (float *)t16;  /* f32[N,3,2,1] */
+    float *const d_a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
     float *const t21_cm = (float *)(arena + 0);  /* f32[3,N,3,2] */
     float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
+    float *const d_h = (float *)(arena + (2496 * n + 128));  /* f32[N,4,4,3] */
+    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
     float *const t25_cm = (float *)(arena + (2880 * n + 128));  /* f32[4,N,4,3] */
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k0(s);
+    train_step_k0(s, x_padded);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k1(s);
+    train_step_k1(s, x, x_padded);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k2(s);
+    train_step_k2(s, x_padded, x_cols);
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
@@ -869,18 +758,19 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h_gemm, (void *)h};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, h_gemm, h, 0, n);
         }
     }
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    train_step_k5(s);
+    train_step_k5(s, h, m, m_argmax);
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    train_step_k6(s);
+    train_step_k6(s, m, m_cols);
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
@@ -891,59 +781,62 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t8_gemm, (void *)t8};
+            dlc_parallel_for(n, parts_, train_step_k8_chunk, (void *)args_);
         }
         else {
-            train_step_k8((void *)s, 0, n, 0);
+            train_step_k8(s, t8_gemm, t8, 0, n);
         }
     }
 
     /* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    train_step_k9(s);
+    train_step_k9(s, t8, a);
 
     /* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    train_step_k10(s);
+    train_step_k10(s, a, t10);
 
     /* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
-    train_step_k11(s);
+    train_step_k11(s, fc_weight, fc_bias, t11, logits);
 
     /* %13: f32 = softmax_cross_entropy %logits, %y   @16:14 */
-    train_step_k12(s);
+    train_step_k12(s, y, logits, t13, t13_probs);
 
     /* %d.logits: f32[N,5] = softmax_cross_entropy_grad %logits, %y, %14   @16:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k13, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t13_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k13_chunk, (void *)args_);
         }
         else {
-            train_step_k13((void *)s, 0, n, 0);
+            train_step_k13(s, y, logits, t13_probs, d_logits, 0, n);
         }
     }
 
     /* %16: f32[N,6] = matmul %d.logits, %fc.weight   @14:18 */
-    train_step_k14(s);
+    train_step_k14(s, fc_weight, d_logits, t16);
 
     /* %d.fc.weight: f32[5,6] = matmul %d.logits, %11 {transpose_a: true}   @14:18 */
-    sgd_step_k15(s);
+    sgd_step_k15(s, fc_weight, t11, d_logits);
 
     /* %d.fc.bias: f32[5] = sum_to %d.logits   @14:18 */
-    sgd_step_k16(s);
+    train_step_k16(s, d_logits, d_fc_bias);
 
     /* %d.a: f32[N,3,4,3] = avg_pool2d_grad %19 {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    train_step_k17(s);
+    train_step_k17(s, t19, d_a);
 
     /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    train_step_k18(s);
+    train_step_k18(s, d_a, t21);
 
     /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(3, parts_, train_step_k19, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t21, (void *)t21_cm};
+            dlc_parallel_for(3, parts_, train_step_k19_chunk, (void *)args_);
         }
         else {
-            train_step_k19((void *)s, 0, 3, 0);
+            train_step_k19(s, t21, t21_cm, 0, 3);
         }
     }
 
@@ -953,10 +846,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    sgd_step_k21(s);
+    train_step_k21(s, d_m);
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    sgd_step_k22(s);
+    train_step_k22(s, d_m_cols, d_m);
 
     /* %d.c.weight: f32[3,4,2,2] = conv2d_weight_grad %m, %21 {stride: 1, padding: 0}   @13:24 */
     {
@@ -964,16 +857,17 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    sgd_step_k24(s);
+    train_step_k24(s, m_argmax, d_m, d_h);
 
     /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((48 * n), parts_, sgd_step_k25, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)d_h, (void *)t25};
+            dlc_parallel_for((48 * n), parts_, train_step_k25_chunk, (void *)args_);
         }
         else {
-            sgd_step_k25((void *)s, 0, (48 * n), 0);
+            train_step_k25(s, h, d_h, t25, 0, (48 * n));
         }
     }
 
@@ -981,10 +875,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(4, parts_, sgd_step_k26, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t25, (void *)t25_cm};
+            dlc_parallel_for(4, parts_, train_step_k26_chunk, (void *)args_);
         }
         else {
-            sgd_step_k26((void *)s, 0, 4, 0);
+            train_step_k26(s, t25, t25_cm, 0, 4);
         }
     }
 
@@ -994,38 +889,16 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %fc.bias: f32[5] = param fc.bias   @9:11 */
-    sgd_step_k28(s);
+    sgd_step_k28(s, fc_bias, d_fc_bias);
 
     return t13[0];
 }
 
-/* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
-/* Kernel 4 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
-    float *const h = (float *)(arena + (576 * n));  /* f32[N,4,4,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            for (int64_t i2 = 0; i2 < 12; i2++) {
-                h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
-            }
-        }
-    }
-}
-
 /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
 /* Kernel 5 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, float *restrict const h, float *restrict const m) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (576 * n));  /* f32[N,4,4,3] */
-    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (4 * n); i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             for (int64_t i2 = 0; i2 < 3; i2++) {
@@ -1044,142 +917,11 @@ static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
     }
 }
 
-/* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-/* Kernel 6 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
-    float *const m_cols = (float *)(arena + (576 * n));  /* f32[16,N,6] */
-    float *restrict const to_ = m_cols;
-    const float *restrict const from_ = m;
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            for (int64_t i2 = 0; i2 < 2; i2++) {
-                for (int64_t i3 = 0; i3 < n; i3++) {
-                    for (int64_t i4 = 0; i4 < 3; i4++) {
-                        for (int64_t i5 = 0; i5 < 2; i5++) {
-                            to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
-/* Kernel 8 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
-    float *const t8 = (float *)(arena + (576 * n));  /* f32[N,3,3,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            for (int64_t i2 = 0; i2 < 6; i2++) {
-                t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
-            }
-        }
-    }
-}
-
-/* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
-/* Kernel 9 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + (576 * n));  /* f32[N,3,3,2] */
-    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
-    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            for (int64_t i2 = 0; i2 < 3; i2++) {
-                const int64_t o_ = i1 * 3 + i2;
-                const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 2 > 3 ? 3 : i1 * 1 - 1 + 2;
-                const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 2 > 2 ? 2 : i2 * 1 - 1 + 2;
-                const float *const x_ = t8 + i0 * 6;
-                float sum_ = 0.0f;
-                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 2 + q];
-                a[i0 * 12 + o_] = sum_ / 4.0f;
-            }
-        }
-    }
-}
-
-/* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
-/* Kernel 10 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k10(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
-    float *const t10 = (float *)(arena + (576 * n));  /* f32[N,3,2,1] */
-    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            for (int64_t i2 = 0; i2 < 1; i2++) {
-                const int64_t o_ = i1 * 1 + i2;
-                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 3 ? 3 : i2 * 2 - 0 + 2;
-                const float *const x_ = a + i0 * 12;
-                float sum_ = 0.0f;
-                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 3 + q];
-                t10[i0 * 2 + o_] = sum_ / 4.0f;
-            }
-        }
-    }
-}
-
-/* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
-/* Kernel 11 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k11(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
-    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
-    float *const t10 = (float *)(arena + (576 * n));  /* f32[N,3,2,1] */
-    float *const t11 = (float *)t10;  /* f32[N,6] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
-    if ((int64_t)n * 5 * 6 <= 16384) {
-        float tile_[48] = {0};
-        for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = fc_weight[q * 6 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[8] = {0};
-            for (int64_t p = 0; p < 6; p++) {
-                const float a_ = t11[r * 6 + p];
-                const float *const b_ = tile_ + p * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = logits + r * 5;
-            #pragma omp simd
-            for (int64_t q = 0; q < 5; q++) row_[q] = (acc_[q] + fc_bias[q]);
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);
-            }
-        }
-    }
-}
-
 /* %13: f32 = softmax_cross_entropy %logits, %y   @16:14 */
 /* Kernel 12 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t13) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
-    float *const t13 = (float *)(arena + (1472 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 5;
@@ -1199,23 +941,34 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,7,6] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const w = (float *)s->params[0];  /* f32[4,2,3,3] */
     float *const c_weight = (float *)s->params[1];  /* f32[3,4,2,2] */
+    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
+    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
     float *const x_cols = (float *)(arena + (576 * n));  /* f32[18,N,12] */
     float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
+    float *const h = (float *)(arena + (576 * n));  /* f32[N,4,4,3] */
+    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
     float *const m_cols = (float *)(arena + (576 * n));  /* f32[16,N,6] */
     float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
+    float *const t8 = (float *)(arena + (576 * n));  /* f32[N,3,3,2] */
+    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    float *const t10 = (float *)(arena + (576 * n));  /* f32[N,3,2,1] */
+    float *const t11 = (float *)t10;  /* f32[N,6] */
     float *const logits = (float *)(arena + 0);  /* f32[N,5] */
     float *const t13 = (float *)(arena + (1472 * n));  /* f32 */
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k0(s);
+    train_step_k0(s, x_padded);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k1(s);
+    train_step_k1(s, x, x_padded);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k2(s);
+    train_step_k2(s, x_padded, x_cols);
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
@@ -1226,18 +979,19 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h_gemm, (void *)h};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k4((void *)s, 0, n, 0);
+            train_step_k4(s, h_gemm, h, 0, n);
         }
     }
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    eval_with_targets_k5(s);
+    eval_with_targets_k5(s, h, m);
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    eval_with_targets_k6(s);
+    train_step_k6(s, m, m_cols);
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
@@ -1248,24 +1002,25 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t8_gemm, (void *)t8};
+            dlc_parallel_for(n, parts_, train_step_k8_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k8((void *)s, 0, n, 0);
+            train_step_k8(s, t8_gemm, t8, 0, n);
         }
     }
 
     /* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    eval_with_targets_k9(s);
+    train_step_k9(s, t8, a);
 
     /* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    eval_with_targets_k10(s);
+    train_step_k10(s, a, t10);
 
     /* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
-    eval_with_targets_k11(s);
+    train_step_k11(s, fc_weight, fc_bias, t11, logits);
 
     /* %13: f32 = softmax_cross_entropy %logits, %y   @16:14 */
-    eval_with_targets_k12(s);
+    eval_with_targets_k12(s, y, logits, t13);
 
     memcpy(outputs[0], logits, sizeof(float) * (5 * n));
     return t13[0];
@@ -1276,22 +1031,32 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,7,6] */
     float *const w = (float *)s->params[0];  /* f32[4,2,3,3] */
     float *const c_weight = (float *)s->params[1];  /* f32[3,4,2,2] */
+    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
+    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
     float *const x_cols = (float *)(arena + (576 * n));  /* f32[18,N,12] */
     float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
+    float *const h = (float *)(arena + (576 * n));  /* f32[N,4,4,3] */
+    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
     float *const m_cols = (float *)(arena + (576 * n));  /* f32[16,N,6] */
     float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
+    float *const t8 = (float *)(arena + (576 * n));  /* f32[N,3,3,2] */
+    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    float *const t10 = (float *)(arena + (576 * n));  /* f32[N,3,2,1] */
+    float *const t11 = (float *)t10;  /* f32[N,6] */
     float *const logits = (float *)(arena + 0);  /* f32[N,5] */
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k0(s);
+    train_step_k0(s, x_padded);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k1(s);
+    train_step_k1(s, x, x_padded);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    train_step_k2(s);
+    train_step_k2(s, x_padded, x_cols);
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
@@ -1302,18 +1067,19 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h_gemm, (void *)h};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k4((void *)s, 0, n, 0);
+            train_step_k4(s, h_gemm, h, 0, n);
         }
     }
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    eval_with_targets_k5(s);
+    eval_with_targets_k5(s, h, m);
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    eval_with_targets_k6(s);
+    train_step_k6(s, m, m_cols);
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
@@ -1324,21 +1090,22 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t8_gemm, (void *)t8};
+            dlc_parallel_for(n, parts_, train_step_k8_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k8((void *)s, 0, n, 0);
+            train_step_k8(s, t8_gemm, t8, 0, n);
         }
     }
 
     /* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    eval_with_targets_k9(s);
+    train_step_k9(s, t8, a);
 
     /* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    eval_with_targets_k10(s);
+    train_step_k10(s, a, t10);
 
     /* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
-    eval_with_targets_k11(s);
+    train_step_k11(s, fc_weight, fc_bias, t11, logits);
 
     memcpy(outputs[0], logits, sizeof(float) * (5 * n));
 }

@@ -10,16 +10,10 @@
 #include "dlc_model.h"
 
 /* %z: f32[N,4] = mul %x, %w   @7:15 */
-/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 0 of entry 'train', its rows begin_ to end_ (of N): train_step_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const z, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
@@ -27,117 +21,120 @@ static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_,
     }
 }
 
-/* %a: f32[N,4] = exp %5   @8:13 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, z. */
+static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
+/* %a: f32[N,4] = exp %5   @8:13 */
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const z, float *restrict const t4, float *restrict const t5, float *restrict const a, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         a[i0] = expf((-fabsf(z[i0])));
     }
 }
 
-/* %9: f32[N,4] = add %8, %7   @9:19 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then z, t4, t5, a. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
+/* %9: f32[N,4] = add %8, %7   @9:19 */
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const z, float *restrict const t7, float *restrict const t9, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t9[i0] = (1.0f + (z[i0] * z[i0]));
     }
 }
 
-/* %c: f32[N,4] = sqrt %11   @10:13 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then z, t7, t9. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
+/* %c: f32[N,4] = sqrt %11   @10:13 */
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const a, float *restrict const t9, float *restrict const b, float *restrict const t11, float *restrict const c, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         c[i0] = sqrtf((a[i0] + logf(t9[i0])));
     }
 }
 
-/* %14: f32[N,4] = sigmoid %z   @11:23 */
-/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then a, t9, b, t11, c. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
+/* %14: f32[N,4] = sigmoid %z   @11:23 */
+/* Kernel 4 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k4_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const z, float *restrict const t14, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t14[i0] = dlc_sigmoid(z[i0]);
     }
 }
 
-/* %16: f32[N,4] = tanh %z   @11:36 */
-/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then z, t14. */
+static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k4((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %16: f32[N,4] = tanh %z   @11:36 */
+/* Kernel 5 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const z, float *restrict const t16, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t16[i0] = tanhf(z[i0]);
     }
 }
 
-/* %pred: f32[N,4] = sub %c, %d   @12:18 */
-/* Kernel 6 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then z, t16. */
+static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %pred: f32[N,4] = sub %c, %d   @12:18 */
+/* Kernel 6 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k6_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const z, float *restrict const c, float *restrict const t13, float *restrict const t14, float *restrict const t15, float *restrict const t16, float *restrict const d, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
-    float *const d = (float *)(arena + 0);  /* f32[N,4] */
-    float *const pred = (float *)(arena + (384 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         pred[i0] = (c[i0] - ((dlc_relu(z[i0]) + t14[i0]) + t16[i0]));
     }
 }
 
+/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then z, c, t13, t14, t15, t16, d, pred. */
+static void train_step_k6_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k6((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], begin_, end_);
+}
+
 /* %19: f32 = mse %pred, %y   @14:14 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t19) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (384 * n));  /* f32[N,4] */
-    float *const t19 = (float *)(arena + (448 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (4 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -147,19 +144,44 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %48: f32[N,4] = mul %d.z, %x   @7:15 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const z, float *restrict const a, float *restrict const t9, float *restrict const c, float *restrict const t14, float *restrict const t16, float *restrict const pred, float *restrict const t20, float *restrict const t23, float *restrict const d_pred, float *restrict const d_d, float *restrict const t26, float *restrict const t27, float *restrict const t28, float *restrict const t29, float *restrict const t30, float *restrict const t31, float *restrict const t33, float *restrict const t34, float *restrict const t35, float *restrict const d_b, float *restrict const t37, float *restrict const t38, float *restrict const t39, float *restrict const t40, float *restrict const t41, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45, float *restrict const t46, float *restrict const d_z, float *restrict const t48, float *restrict const d_w) {
+    const int64_t n = s->n;
+    (void)n;
+    memset(d_w, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (((((((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (1.0f - (t16[i0 * 4 + i1] * t16[i0 * 4 + i1]))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (t14[i0 * 4 + i1] * (1.0f - t14[i0 * 4 + i1])))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (float)(z[i0 * 4 + i1] > 0.0f))) + (((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) / t9[i0 * 4 + i1]) * (z[i0 * 4 + i1] * 2.0f))) + ((-((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) * a[i0 * 4 + i1])) * dlc_signf(z[i0 * 4 + i1]))) * x[i0 * 4 + i1]);
+            t48[i0 * 4 + i1] = v_;
+            d_w[i1] += v_;
+        }
+    }
+}
+
+/* Entry 'train': arena 512*N + 128 bytes. */
+static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
     float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
     float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
     float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
+    float *const d = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (384 * n));  /* f32[N,4] */
+    float *const t19 = (float *)(arena + (448 * n));  /* f32 */
     float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t23 = (float *)(arena + (448 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -187,33 +209,16 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t48 = (float *)(arena + (448 * n + 128));  /* f32[N,4] */
     float *const d_w = s->grads[0];  /* f32[4] */
-    memset(d_w, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = (((((((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (1.0f - (t16[i0 * 4 + i1] * t16[i0 * 4 + i1]))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (t14[i0 * 4 + i1] * (1.0f - t14[i0 * 4 + i1])))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (float)(z[i0 * 4 + i1] > 0.0f))) + (((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) / t9[i0 * 4 + i1]) * (z[i0 * 4 + i1] * 2.0f))) + ((-((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) * a[i0 * 4 + i1])) * dlc_signf(z[i0 * 4 + i1]))) * x[i0 * 4 + i1]);
-            t48[i0 * 4 + i1] = v_;
-            d_w[i1] += v_;
-        }
-    }
-}
-
-/* Entry 'train': arena 512*N + 128 bytes. */
-static float train_step(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t19 = (float *)(arena + (448 * n));  /* f32 */
-    float *const t23 = (float *)(arena + (448 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = mul %x, %w   @7:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, w, z, 0, n);
         }
     }
 
@@ -221,10 +226,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t4, (void *)t5, (void *)a};
+            dlc_parallel_for((4 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (4 * n), 0);
+            train_step_k1(s, z, t4, t5, a, 0, (4 * n));
         }
     }
 
@@ -232,10 +238,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t7, (void *)t9};
+            dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (4 * n), 0);
+            train_step_k2(s, z, t7, t9, 0, (4 * n));
         }
     }
 
@@ -243,10 +250,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)c};
+            dlc_parallel_for((4 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (4 * n), 0);
+            train_step_k3(s, a, t9, b, t11, c, 0, (4 * n));
         }
     }
 
@@ -254,10 +262,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t14};
+            dlc_parallel_for((4 * n), parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, (4 * n), 0);
+            train_step_k4(s, z, t14, 0, (4 * n));
         }
     }
 
@@ -265,10 +274,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t16};
+            dlc_parallel_for((4 * n), parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, (4 * n), 0);
+            train_step_k5(s, z, t16, 0, (4 * n));
         }
     }
 
@@ -276,15 +286,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)c, (void *)t13, (void *)t14, (void *)t15, (void *)t16, (void *)d, (void *)pred};
+            dlc_parallel_for((4 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, (4 * n), 0);
+            train_step_k6(s, z, c, t13, t14, t15, t16, d, pred, 0, (4 * n));
         }
     }
 
     /* %19: f32 = mse %pred, %y   @14:14 */
-    train_step_k7(s);
+    train_step_k7(s, y, pred, t19);
 
     /* %23: f32 = div %22, %21   @14:14 */
     {
@@ -292,26 +303,45 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %48: f32[N,4] = mul %d.z, %x   @7:15 */
-    train_step_k9(s);
+    train_step_k9(s, x, y, z, a, t9, c, t14, t16, pred, t20, t23, d_pred, d_d, t26, t27, t28, t29, t30, t31, t33, t34, t35, d_b, t37, t38, t39, t40, t41, t42, t43, t44, t45, t46, d_z, t48, d_w);
 
     return t19[0];
 }
 
-/* %48: f32[N,4] = mul %d.z, %x   @7:15 */
-/* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+/* %w: f32[4] = param w   @5:11 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const w, float *restrict const d_w) {
+    const int64_t n = s->n;
+    (void)n;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        w[i0] = (w[i0] - (s->lr * d_w[i0]));
+    }
+}
+
+/* Entry 'sgd': arena 512*N + 192 bytes. */
+static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
     float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
     float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
     float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
+    float *const d = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (384 * n));  /* f32[N,4] */
+    float *const t19 = (float *)(arena + (448 * n));  /* f32 */
     float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t23 = (float *)(arena + (448 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -339,46 +369,16 @@ static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t48 = (float *)(arena + (448 * n + 128));  /* f32[N,4] */
     float *const d_w = (float *)(arena + (512 * n + 128));  /* f32[4] */
-    memset(d_w, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = (((((((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (1.0f - (t16[i0 * 4 + i1] * t16[i0 * 4 + i1]))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (t14[i0 * 4 + i1] * (1.0f - t14[i0 * 4 + i1])))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (float)(z[i0 * 4 + i1] > 0.0f))) + (((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) / t9[i0 * 4 + i1]) * (z[i0 * 4 + i1] * 2.0f))) + ((-((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) * a[i0 * 4 + i1])) * dlc_signf(z[i0 * 4 + i1]))) * x[i0 * 4 + i1]);
-            t48[i0 * 4 + i1] = v_;
-            d_w[i1] += v_;
-        }
-    }
-}
-
-/* %w: f32[4] = param w   @5:11 */
-/* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const d_w = (float *)(arena + (512 * n + 128));  /* f32[4] */
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        w[i0] = (w[i0] - (s->lr * d_w[i0]));
-    }
-}
-
-/* Entry 'sgd': arena 512*N + 192 bytes. */
-static float sgd_step(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t19 = (float *)(arena + (448 * n));  /* f32 */
-    float *const t23 = (float *)(arena + (448 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = mul %x, %w   @7:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, w, z, 0, n);
         }
     }
 
@@ -386,10 +386,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t4, (void *)t5, (void *)a};
+            dlc_parallel_for((4 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (4 * n), 0);
+            train_step_k1(s, z, t4, t5, a, 0, (4 * n));
         }
     }
 
@@ -397,10 +398,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t7, (void *)t9};
+            dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (4 * n), 0);
+            train_step_k2(s, z, t7, t9, 0, (4 * n));
         }
     }
 
@@ -408,10 +410,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)c};
+            dlc_parallel_for((4 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (4 * n), 0);
+            train_step_k3(s, a, t9, b, t11, c, 0, (4 * n));
         }
     }
 
@@ -419,10 +422,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t14};
+            dlc_parallel_for((4 * n), parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, (4 * n), 0);
+            train_step_k4(s, z, t14, 0, (4 * n));
         }
     }
 
@@ -430,10 +434,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t16};
+            dlc_parallel_for((4 * n), parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, (4 * n), 0);
+            train_step_k5(s, z, t16, 0, (4 * n));
         }
     }
 
@@ -441,15 +446,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)c, (void *)t13, (void *)t14, (void *)t15, (void *)t16, (void *)d, (void *)pred};
+            dlc_parallel_for((4 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, (4 * n), 0);
+            train_step_k6(s, z, c, t13, t14, t15, t16, d, pred, 0, (4 * n));
         }
     }
 
     /* %19: f32 = mse %pred, %y   @14:14 */
-    train_step_k7(s);
+    train_step_k7(s, y, pred, t19);
 
     /* %23: f32 = div %22, %21   @14:14 */
     {
@@ -457,19 +463,79 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %48: f32[N,4] = mul %d.z, %x   @7:15 */
-    sgd_step_k9(s);
+    train_step_k9(s, x, y, z, a, t9, c, t14, t16, pred, t20, t23, d_pred, d_d, t26, t27, t28, t29, t30, t31, t33, t34, t35, d_b, t37, t38, t39, t40, t41, t42, t43, t44, t45, t46, d_z, t48, d_w);
 
     /* %w: f32[4] = param w   @5:11 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, w, d_w);
 
     return t19[0];
 }
 
 /* %pred: f32[N,4] = sub %c, %d   @12:18 */
-/* Kernel 0 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* Kernel 0 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const z, float *restrict const t4, float *restrict const t5, float *restrict const a, float *restrict const t7, float *restrict const t9, float *restrict const b, float *restrict const t11, float *restrict const c, float *restrict const t13, float *restrict const t14, float *restrict const t15, float *restrict const t16, float *restrict const d, float *restrict const pred, int64_t begin_, int64_t end_) {
+    const int64_t n = s->n;
+    (void)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
+        }
+    }
+}
+
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, z, t4, t5, a, t7, t9, b, t11, c, t13, t14, t15, t16, d, pred. */
+static void eval_with_targets_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], (float *)p_[11], (float *)p_[12], (float *)p_[13], (float *)p_[14], (float *)p_[15], (float *)p_[16], (float *)p_[17], begin_, end_);
+}
+
+/* Entry 'eval': arena 64*N + 64 bytes. */
+static float eval_with_targets(const dlc_step *s, void *const *outputs) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const d = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + (64 * n));  /* f32 */
+
+    /* %pred: f32[N,4] = sub %c, %d   @12:18 */
+    {
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z, (void *)t4, (void *)t5, (void *)a, (void *)t7, (void *)t9, (void *)b, (void *)t11, (void *)c, (void *)t13, (void *)t14, (void *)t15, (void *)t16, (void *)d, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
+        }
+        else {
+            eval_with_targets_k0(s, x, w, z, t4, t5, a, t7, t9, b, t11, c, t13, t14, t15, t16, d, pred, 0, n);
+        }
+    }
+
+    /* %19: f32 = mse %pred, %y   @14:14 */
+    train_step_k7(s, y, pred, t19);
+
+    memcpy(outputs[0], pred, sizeof(float) * (4 * n));
+    return t19[0];
+}
+
+/* Entry 'predict': arena 64*N bytes. */
+static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -490,70 +556,16 @@ static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t 
     float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
     float *const d = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
-        }
-    }
-}
-
-/* %19: f32 = mse %pred, %y   @14:14 */
-/* Kernel 1 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + (64 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t19[0] = (float)(acc_ / (double)(4 * n));
-}
-
-/* Entry 'eval': arena 64*N + 64 bytes. */
-static float eval_with_targets(const dlc_step *s, void *const *outputs) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + (64 * n));  /* f32 */
 
     /* %pred: f32[N,4] = sub %c, %d   @12:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z, (void *)t4, (void *)t5, (void *)a, (void *)t7, (void *)t9, (void *)b, (void *)t11, (void *)c, (void *)t13, (void *)t14, (void *)t15, (void *)t16, (void *)d, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0((void *)s, 0, n, 0);
-        }
-    }
-
-    /* %19: f32 = mse %pred, %y   @14:14 */
-    eval_with_targets_k1(s);
-
-    memcpy(outputs[0], pred, sizeof(float) * (4 * n));
-    return t19[0];
-}
-
-/* Entry 'predict': arena 64*N bytes. */
-static void predict(const dlc_step *s, void *const *outputs) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-
-    /* %pred: f32[N,4] = sub %c, %d   @12:18 */
-    {
-        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
-        if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
-        }
-        else {
-            eval_with_targets_k0((void *)s, 0, n, 0);
+            eval_with_targets_k0(s, x, w, z, t4, t5, a, t7, t9, b, t11, c, t13, t14, t15, t16, d, pred, 0, n);
         }
     }
 

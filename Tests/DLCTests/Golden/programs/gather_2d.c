@@ -11,13 +11,9 @@
 
 /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, int32_t *restrict const ids, float *restrict const table, float *restrict const e) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
-    float *const table = (float *)s->params[0];  /* f32[10,4] */
-    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
         const int32_t r_ = ids[i0];
         if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
@@ -27,12 +23,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %bag: f32[N,4] = mean %e {axes: [1], keepdim: false}   @10:15 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const e, float *restrict const bag) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -46,14 +39,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const bag, float *restrict const logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
-    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
-    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
+    (void)n;
     if ((int64_t)n * 2 * 4 <= 16384) {
         float tile_[32] = {0};
         for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
@@ -82,14 +70,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %8: f32 = softmax_cross_entropy %logits, %y   @13:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8, float *restrict const t8_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 2;
@@ -108,17 +91,10 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,2] = softmax_cross_entropy_grad %logits, %y, %9   @13:14 */
-/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 4 of entry 'train', its rows begin_ to end_ (of N): train_step_k4_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -129,15 +105,18 @@ static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then y, logits, t8_probs, d_logits. */
+static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k4((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.bag: f32[N,4] = matmul %d.logits, %fc.weight   @11:18 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const fc_weight, float *restrict const d_logits, float *restrict const d_bag) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
+    (void)n;
     if ((int64_t)n * 4 * 2 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
@@ -161,13 +140,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %d.fc.weight: f32[2,4] = matmul %d.logits, %bag {transpose_a: true}   @11:18 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const bag, float *restrict const d_logits, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const d_fc_weight = s->grads[1];  /* f32[2,4] */
+    (void)n;
     if ((int64_t)2 * 4 * n <= 16384) {
         float sums_[8] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -192,12 +167,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.fc.bias: f32[2] = sum_to %d.logits   @11:18 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const d_logits, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const d_fc_bias = s->grads[2];  /* f32[2] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 2; j_++) d_fc_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
@@ -207,31 +179,27 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 }
 
 /* %16: f32[N,1,4] = div %14, %15   @10:15 */
-/* Kernel 8 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 8 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k8_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const t14, float *restrict const t16, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
-    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t16[i0] = (t14[i0] / 3.0f);
     }
 }
 
-/* %d.e: f32[N,3,4] = broadcast %16   @10:15 */
-/* Kernel 9 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 8 (dlc_chunk_fn): args_ holds the step, then t14, t16. */
+static void train_step_k8_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k8((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %d.e: f32[N,3,4] = broadcast %16   @10:15 */
+/* Kernel 9 of entry 'train', its rows begin_ to end_ (of N): train_step_k9_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t16, float *restrict const d_e, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
-    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             for (int64_t i2 = 0; i2 < 4; i2++) {
@@ -241,15 +209,18 @@ static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then t16, d_e. */
+static void train_step_k9_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %d.table: f32[10,4] = scatter_add %ids, %d.e   @9:18 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, int32_t *restrict const ids, float *restrict const d_e, float *restrict const d_table) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
-    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
-    float *const d_table = s->grads[0];  /* f32[10,4] */
+    (void)n;
     memset(d_table, 0, sizeof(float) * 10 * 4);
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
         const int32_t r_ = ids[i0];
@@ -265,48 +236,67 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const table = (float *)s->params[0];  /* f32[10,4] */
+    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
+    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
+    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
+    float *const d_fc_weight = s->grads[1];  /* f32[2,4] */
+    float *const d_fc_bias = s->grads[2];  /* f32[2] */
+    float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
+    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
+    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
+    float *const d_table = s->grads[0];  /* f32[10,4] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
-    train_step_k0(s);
+    train_step_k0(s, ids, table, e);
 
     /* %bag: f32[N,4] = mean %e {axes: [1], keepdim: false}   @10:15 */
-    train_step_k1(s);
+    train_step_k1(s, e, bag);
 
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
-    train_step_k2(s);
+    train_step_k2(s, fc_weight, fc_bias, bag, logits);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, logits, t8, t8_probs);
 
     /* %d.logits: f32[N,2] = softmax_cross_entropy_grad %logits, %y, %9   @13:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t8_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, y, logits, t8_probs, d_logits, 0, n);
         }
     }
 
     /* %d.bag: f32[N,4] = matmul %d.logits, %fc.weight   @11:18 */
-    train_step_k5(s);
+    train_step_k5(s, fc_weight, d_logits, d_bag);
 
     /* %d.fc.weight: f32[2,4] = matmul %d.logits, %bag {transpose_a: true}   @11:18 */
-    train_step_k6(s);
+    train_step_k6(s, bag, d_logits, d_fc_weight);
 
     /* %d.fc.bias: f32[2] = sum_to %d.logits   @11:18 */
-    train_step_k7(s);
+    train_step_k7(s, d_logits, d_fc_bias);
 
     /* %16: f32[N,1,4] = div %14, %15   @10:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t14, (void *)t16};
+            dlc_parallel_for((4 * n), parts_, train_step_k8_chunk, (void *)args_);
         }
         else {
-            train_step_k8((void *)s, 0, (4 * n), 0);
+            train_step_k8(s, t14, t16, 0, (4 * n));
         }
     }
 
@@ -314,28 +304,25 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t16, (void *)d_e};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, n, 0);
+            train_step_k9(s, t16, d_e, 0, n);
         }
     }
 
     /* %d.table: f32[10,4] = scatter_add %ids, %d.e   @9:18 */
-    train_step_k10(s);
+    train_step_k10(s, ids, d_e, d_table);
 
     return t8[0];
 }
 
 /* %d.fc.weight: f32[2,4] = matmul %d.logits, %bag {transpose_a: true}   @11:18 */
 /* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s, float *restrict const fc_weight, float *restrict const bag, float *restrict const d_logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
-    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    (void)n;
     if ((int64_t)2 * 4 * n <= 16384) {
         float sums_[8] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -358,49 +345,11 @@ static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     }
 }
 
-/* %d.fc.bias: f32[2] = sum_to %d.logits   @11:18 */
-/* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[2] */
-    for (int64_t j_ = 0; j_ < 2; j_++) d_fc_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            d_fc_bias[i1] += d_logits[i0 * 2 + i1];
-        }
-    }
-}
-
-/* %d.table: f32[10,4] = scatter_add %ids, %d.e   @9:18 */
-/* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
-    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
-    float *const d_table = (float *)(arena + (256 * n + 128));  /* f32[10,4] */
-    memset(d_table, 0, sizeof(float) * 10 * 4);
-    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-        const int32_t r_ = ids[i0];
-        if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
-        for (int64_t j_ = 0; j_ < 4; j_++) {
-            d_table[(int64_t)r_ * 4 + j_] += d_e[i0 * 4 + j_];
-        }
-    }
-}
-
 /* %table: f32[10,4] = param table   @6:11 */
 /* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const table, float *restrict const d_table) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const table = (float *)s->params[0];  /* f32[10,4] */
-    float *const d_table = (float *)(arena + (256 * n + 128));  /* f32[10,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 40; i0++) {
         table[i0] = (table[i0] - (s->lr * d_table[i0]));
     }
@@ -408,12 +357,9 @@ static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
 
 /* %fc.bias: f32[2] = param fc.bias   @7:11 */
 /* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
-    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -424,48 +370,66 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const table = (float *)s->params[0];  /* f32[10,4] */
+    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
+    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
+    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
+    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[2] */
+    float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
+    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
+    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
+    float *const d_table = (float *)(arena + (256 * n + 128));  /* f32[10,4] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
-    train_step_k0(s);
+    train_step_k0(s, ids, table, e);
 
     /* %bag: f32[N,4] = mean %e {axes: [1], keepdim: false}   @10:15 */
-    train_step_k1(s);
+    train_step_k1(s, e, bag);
 
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
-    train_step_k2(s);
+    train_step_k2(s, fc_weight, fc_bias, bag, logits);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, logits, t8, t8_probs);
 
     /* %d.logits: f32[N,2] = softmax_cross_entropy_grad %logits, %y, %9   @13:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t8_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, y, logits, t8_probs, d_logits, 0, n);
         }
     }
 
     /* %d.bag: f32[N,4] = matmul %d.logits, %fc.weight   @11:18 */
-    train_step_k5(s);
+    train_step_k5(s, fc_weight, d_logits, d_bag);
 
     /* %d.fc.weight: f32[2,4] = matmul %d.logits, %bag {transpose_a: true}   @11:18 */
-    sgd_step_k6(s);
+    sgd_step_k6(s, fc_weight, bag, d_logits);
 
     /* %d.fc.bias: f32[2] = sum_to %d.logits   @11:18 */
-    sgd_step_k7(s);
+    train_step_k7(s, d_logits, d_fc_bias);
 
     /* %16: f32[N,1,4] = div %14, %15   @10:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t14, (void *)t16};
+            dlc_parallel_for((4 * n), parts_, train_step_k8_chunk, (void *)args_);
         }
         else {
-            train_step_k8((void *)s, 0, (4 * n), 0);
+            train_step_k8(s, t14, t16, 0, (4 * n));
         }
     }
 
@@ -473,34 +437,31 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t16, (void *)d_e};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, n, 0);
+            train_step_k9(s, t16, d_e, 0, n);
         }
     }
 
     /* %d.table: f32[10,4] = scatter_add %ids, %d.e   @9:18 */
-    sgd_step_k10(s);
+    train_step_k10(s, ids, d_e, d_table);
 
     /* %table: f32[10,4] = param table   @6:11 */
-    sgd_step_k11(s);
+    sgd_step_k11(s, table, d_table);
 
     /* %fc.bias: f32[2] = param fc.bias   @7:11 */
-    sgd_step_k12(s);
+    sgd_step_k12(s, fc_bias, d_fc_bias);
 
     return t8[0];
 }
 
 /* %8: f32 = softmax_cross_entropy %logits, %y   @13:14 */
 /* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 2;
@@ -520,20 +481,27 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const table = (float *)s->params[0];  /* f32[10,4] */
+    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
+    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
+    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
     float *const logits = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
-    train_step_k0(s);
+    train_step_k0(s, ids, table, e);
 
     /* %bag: f32[N,4] = mean %e {axes: [1], keepdim: false}   @10:15 */
-    train_step_k1(s);
+    train_step_k1(s, e, bag);
 
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
-    train_step_k2(s);
+    train_step_k2(s, fc_weight, fc_bias, bag, logits);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, y, logits, t8);
 
     memcpy(outputs[0], logits, sizeof(float) * (2 * n));
     return t8[0];
@@ -544,16 +512,22 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
+    float *const table = (float *)s->params[0];  /* f32[10,4] */
+    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
+    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
+    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
     float *const logits = (float *)(arena + 0);  /* f32[N,2] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
-    train_step_k0(s);
+    train_step_k0(s, ids, table, e);
 
     /* %bag: f32[N,4] = mean %e {axes: [1], keepdim: false}   @10:15 */
-    train_step_k1(s);
+    train_step_k1(s, e, bag);
 
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
-    train_step_k2(s);
+    train_step_k2(s, fc_weight, fc_bias, bag, logits);
 
     memcpy(outputs[0], logits, sizeof(float) * (2 * n));
 }

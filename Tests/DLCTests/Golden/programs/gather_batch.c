@@ -11,13 +11,9 @@
 
 /* %5: f32[N,3] = gather %x, %partner   @9:28 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, int32_t *restrict const partner, float *restrict const t5) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    int32_t *const partner = (int32_t *)s->data[1];  /* i32[N] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const int32_t r_ = partner[i0];
         if (r_ < 0 || r_ >= n) dlc_index_error("gather_batch.dl:9:28", (long)r_, (long)n);
@@ -27,12 +23,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const x, float *restrict const pair) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
+    (void)n;
     float *restrict const to_ = pair;
     const float *restrict const from_ = x;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -44,12 +37,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const t5, float *restrict const pair) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
+    (void)n;
     float *restrict const to_ = pair;
     const float *restrict const from_ = t5;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -61,14 +51,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %pred: f32[N,1] = linear %pair, %fc.weight, %fc.bias   @10:16 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const pair, float *restrict const pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 6 <= 16384) {
         float tile_[6];
         for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 6 + p];
@@ -95,13 +80,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %8: f32 = mse %pred, %y   @12:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[2];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -111,16 +92,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t9, float *restrict const t12, float *restrict const d_pred, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[2];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = s->grads[1];  /* f32[1] */
+    (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -133,13 +107,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const pair, float *restrict const d_pred, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc_weight = s->grads[0];  /* f32[1,6] */
+    (void)n;
     if ((int64_t)1 * 6 * n <= 16384) {
         float sums_[6] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -167,23 +137,35 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    int32_t *const partner = (int32_t *)s->data[1];  /* i32[N] */
+    float *const y = (float *)s->data[2];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc_weight = s->grads[0];  /* f32[1,6] */
+    float *const d_fc_bias = s->grads[1];  /* f32[1] */
 
     /* %5: f32[N,3] = gather %x, %partner   @9:28 */
-    train_step_k0(s);
+    train_step_k0(s, x, partner, t5);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    train_step_k1(s);
+    train_step_k1(s, x, pair);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    train_step_k2(s);
+    train_step_k2(s, t5, pair);
 
     /* %pred: f32[N,1] = linear %pair, %fc.weight, %fc.bias   @10:16 */
-    train_step_k3(s);
+    train_step_k3(s, fc_weight, fc_bias, pair, pred);
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t8);
 
     /* %12: f32 = div %11, %10   @12:14 */
     {
@@ -191,45 +173,19 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t9, t12, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
-    train_step_k7(s);
+    train_step_k7(s, pair, d_pred, d_fc_weight);
 
     return t8[0];
 }
 
-/* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[2];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
-    memset(d_fc_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
-            d_pred[i0 + i1] = v_;
-            d_fc_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
 /* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s, float *restrict const fc_weight, float *restrict const pair, float *restrict const d_pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
-    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 6 * n <= 16384) {
         float sums_[6] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -254,12 +210,9 @@ static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
 
 /* %fc.bias: f32[1] = param fc.bias   @7:11 */
 /* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -270,23 +223,34 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    int32_t *const partner = (int32_t *)s->data[1];  /* i32[N] */
+    float *const y = (float *)s->data[2];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
 
     /* %5: f32[N,3] = gather %x, %partner   @9:28 */
-    train_step_k0(s);
+    train_step_k0(s, x, partner, t5);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    train_step_k1(s);
+    train_step_k1(s, x, pair);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    train_step_k2(s);
+    train_step_k2(s, t5, pair);
 
     /* %pred: f32[N,1] = linear %pair, %fc.weight, %fc.bias   @10:16 */
-    train_step_k3(s);
+    train_step_k3(s, fc_weight, fc_bias, pair, pred);
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t8);
 
     /* %12: f32 = div %11, %10   @12:14 */
     {
@@ -294,13 +258,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
-    sgd_step_k6(s);
+    train_step_k6(s, y, pred, t9, t12, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
-    sgd_step_k7(s);
+    sgd_step_k7(s, fc_weight, pair, d_pred);
 
     /* %fc.bias: f32[1] = param fc.bias   @7:11 */
-    sgd_step_k8(s);
+    sgd_step_k8(s, fc_bias, d_fc_bias);
 
     return t8[0];
 }
@@ -310,23 +274,30 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    int32_t *const partner = (int32_t *)s->data[1];  /* i32[N] */
+    float *const y = (float *)s->data[2];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %5: f32[N,3] = gather %x, %partner   @9:28 */
-    train_step_k0(s);
+    train_step_k0(s, x, partner, t5);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    train_step_k1(s);
+    train_step_k1(s, x, pair);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    train_step_k2(s);
+    train_step_k2(s, t5, pair);
 
     /* %pred: f32[N,1] = linear %pair, %fc.weight, %fc.bias   @10:16 */
-    train_step_k3(s);
+    train_step_k3(s, fc_weight, fc_bias, pair, pred);
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t8);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t8[0];
@@ -337,19 +308,25 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    int32_t *const partner = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %5: f32[N,3] = gather %x, %partner   @9:28 */
-    train_step_k0(s);
+    train_step_k0(s, x, partner, t5);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    train_step_k1(s);
+    train_step_k1(s, x, pair);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    train_step_k2(s);
+    train_step_k2(s, t5, pair);
 
     /* %pred: f32[N,1] = linear %pair, %fc.weight, %fc.bias   @10:16 */
-    train_step_k3(s);
+    train_step_k3(s, fc_weight, fc_bias, pair, pred);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

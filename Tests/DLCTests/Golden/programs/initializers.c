@@ -11,17 +11,9 @@
 
 /* %w: f32[2,3] = add %13, %w4   @17:26 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const w1, float *restrict const w2, float *restrict const w3, float *restrict const w4, float *restrict const t12, float *restrict const t13, float *restrict const w) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
-    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
-    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
-    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
-    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const w = (float *)(arena + 0);  /* f32[2,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 6; i0++) {
         w[i0] = (((w1[i0] + w2[i0]) + w3[i0]) + w4[i0]);
     }
@@ -29,15 +21,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %16: f32[2] = add %15, %b3   @18:37 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const b1, float *restrict const b2, float *restrict const b3, float *restrict const t15, float *restrict const t16) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b1 = (float *)s->params[4];  /* f32[2] */
-    float *const b2 = (float *)s->params[5];  /* f32[2] */
-    float *const b3 = (float *)s->params[6];  /* f32[2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[2] */
-    float *const t16 = (float *)(arena + 64);  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         t16[i0] = ((b1[i0] + b2[i0]) + b3[i0]);
     }
@@ -45,14 +31,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const t16, float *restrict const t17) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const w = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t16 = (float *)(arena + 64);  /* f32[2] */
-    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    (void)n;
     if ((int64_t)n * 2 * 3 <= 16384) {
         float tile_[24] = {0};
         for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 3 + p];
@@ -80,34 +61,27 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 }
 
 /* %pred: f32[N,2] = add %19, %s3   @18:53 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of 2*N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const s1, float *restrict const s2, float *restrict const s3, float *restrict const t17, float *restrict const t18, float *restrict const t19, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s1 = (float *)s->params[7];  /* f32 */
-    float *const s2 = (float *)s->params[8];  /* f32 */
-    float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then s1, s2, s3, t17, t18, t19, pred. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+}
+
 /* %21: f32 = mse %pred, %y   @20:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t21) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    float *const t21 = (float *)(arena + 0);  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (2 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -117,16 +91,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t22, float *restrict const t25, float *restrict const d_pred, float *restrict const d_s3) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t25 = (float *)(arena + 64);  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const d_s3 = s->grads[8];  /* f32 */
+    (void)n;
     memset(d_s3, 0, sizeof(float) * 1);
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < (2 * n); i0++) {
@@ -139,14 +106,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const s1, float *restrict const d_pred, float *restrict const t28, float *restrict const d_b1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s1 = (float *)s->params[7];  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    float *const d_b1 = s->grads[4];  /* f32[2] */
+    (void)n;
     memset(d_b1, 0, sizeof(float) * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -160,14 +122,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const t17, float *restrict const d_pred, float *restrict const t29, float *restrict const d_s1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const t29 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
-    float *const d_s1 = s->grads[7];  /* f32 */
+    (void)n;
     memset(d_s1, 0, sizeof(float) * 1);
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < (2 * n); i0++) {
@@ -180,13 +137,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const x, float *restrict const t28, float *restrict const d_w1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    float *const d_w1 = s->grads[0];  /* f32[2,3] */
+    (void)n;
     if ((int64_t)2 * 3 * n <= 16384) {
         float sums_[6] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -214,9 +167,35 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
+    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
+    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
+    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
+    float *const b1 = (float *)s->params[4];  /* f32[2] */
+    float *const b2 = (float *)s->params[5];  /* f32[2] */
+    float *const b3 = (float *)s->params[6];  /* f32[2] */
+    float *const s1 = (float *)s->params[7];  /* f32 */
+    float *const s2 = (float *)s->params[8];  /* f32 */
+    float *const s3 = (float *)s->params[9];  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const w = (float *)(arena + 0);  /* f32[2,3] */
+    float *const t15 = (float *)(arena + 0);  /* f32[2] */
+    float *const t16 = (float *)(arena + 64);  /* f32[2] */
+    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
     float *const t21 = (float *)(arena + 0);  /* f32 */
+    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t25 = (float *)(arena + 64);  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
     float *const d_s3 = s->grads[8];  /* f32 */
+    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    float *const t29 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
+    float *const d_s1 = s->grads[7];  /* f32 */
     float *const d_w1 = s->grads[0];  /* f32[2,3] */
     float *const d_b1 = s->grads[4];  /* f32[2] */
     float *const d_w1_2 = s->grads[1];  /* f32[2,3] */
@@ -227,27 +206,28 @@ static float train_step(const dlc_step *s) {
     float *const d_s3_2 = s->grads[9];  /* f32 */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    train_step_k0(s);
+    train_step_k0(s, w1, w2, w3, w4, t12, t13, w);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    train_step_k1(s);
+    train_step_k1(s, b1, b2, b3, t15, t16);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
-    train_step_k2(s);
+    train_step_k2(s, x, w, t16, t17);
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)t18, (void *)t19, (void *)pred};
+            dlc_parallel_for((2 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (2 * n), 0);
+            train_step_k3(s, s1, s2, s3, t17, t18, t19, pred, 0, (2 * n));
         }
     }
 
     /* %21: f32 = mse %pred, %y   @20:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t21);
 
     /* %25: f32 = div %24, %23   @20:14 */
     {
@@ -255,16 +235,16 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t22, t25, d_pred, d_s3);
 
     /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
-    train_step_k7(s);
+    train_step_k7(s, s1, d_pred, t28, d_b1);
 
     /* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
-    train_step_k8(s);
+    train_step_k8(s, t17, d_pred, t29, d_s1);
 
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
-    train_step_k9(s);
+    train_step_k9(s, x, t28, d_w1);
 
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
     {
@@ -299,108 +279,11 @@ static float train_step(const dlc_step *s) {
     return t21[0];
 }
 
-/* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t25 = (float *)(arena + 64);  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const d_s3 = (float *)(arena + (192 * n + 128));  /* f32 */
-    memset(d_s3, 0, sizeof(float) * 1);
-    float acc0_ = 0.0f;
-    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-        const float v_ = ((pred[i0] - y[i0]) * t25[0]);
-        d_pred[i0] = v_;
-        acc0_ += v_;
-    }
-    d_s3[0] += acc0_;
-}
-
-/* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
-/* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s1 = (float *)s->params[7];  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
-    memset(d_b1, 0, sizeof(float) * 2);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            const float v_ = (d_pred[i0 * 2 + i1] * s1[0]);
-            t28[i0 * 2 + i1] = v_;
-            d_b1[i1] += v_;
-        }
-    }
-}
-
-/* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
-/* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const t29 = (float *)(arena + (192 * n + 192));  /* f32[N,2] */
-    float *const d_s1 = (float *)(arena + (256 * n + 192));  /* f32 */
-    memset(d_s1, 0, sizeof(float) * 1);
-    float acc0_ = 0.0f;
-    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-        const float v_ = (d_pred[i0] * t17[i0]);
-        t29[i0] = v_;
-        acc0_ += v_;
-    }
-    d_s1[0] += acc0_;
-}
-
-/* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
-/* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
-    if ((int64_t)2 * 3 * n <= 16384) {
-        float sums_[6] = {0};
-        for (int64_t p = 0; p < n; p++) {
-            const float *const b_ = x + p * 3;
-            for (int64_t r = 0; r < 2; r++) {
-                const float a_ = t28[p * 2 + r];
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
-            }
-        }
-        for (int64_t r = 0; r < 2; r++) {
-            const float *const acc_ = sums_ + r * 3;
-            float *const row_ = d_w1 + r * 3;
-            #pragma omp simd
-            for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, t28, 2, x, 3, 0.0f, d_w1, 3);
-    }
-}
-
 /* %w1: f32[2,3] = param w1   @6:11 */
 /* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const w1, float *restrict const d_w1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
-    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 6; i0++) {
         w1[i0] = (w1[i0] - (s->lr * d_w1[i0]));
     }
@@ -408,12 +291,9 @@ static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
 
 /* %w2: f32[2,3] = param w2   @7:11 */
 /* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const w2, float *restrict const d_w1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
-    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 6; i0++) {
         w2[i0] = (w2[i0] - (s->lr * d_w1[i0]));
     }
@@ -421,12 +301,9 @@ static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
 
 /* %w3: f32[2,3] = param w3   @8:11 */
 /* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const w3, float *restrict const d_w1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
-    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 6; i0++) {
         w3[i0] = (w3[i0] - (s->lr * d_w1[i0]));
     }
@@ -434,12 +311,9 @@ static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
 
 /* %w4: f32[2,3] = param w4   @9:11 */
 /* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const w4, float *restrict const d_w1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
-    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 6; i0++) {
         w4[i0] = (w4[i0] - (s->lr * d_w1[i0]));
     }
@@ -447,12 +321,9 @@ static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
 
 /* %b1: f32[2] = param b1   @10:11 */
 /* Kernel 14 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *restrict const b1, float *restrict const d_b1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b1 = (float *)s->params[4];  /* f32[2] */
-    float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         b1[i0] = (b1[i0] - (s->lr * d_b1[i0]));
     }
@@ -460,12 +331,9 @@ static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
 
 /* %b2: f32[2] = param b2   @11:11 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const b2, float *restrict const d_b1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b2 = (float *)s->params[5];  /* f32[2] */
-    float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         b2[i0] = (b2[i0] - (s->lr * d_b1[i0]));
     }
@@ -473,12 +341,9 @@ static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
 
 /* %b3: f32[2] = param b3   @12:11 */
 /* Kernel 16 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s, float *restrict const b3, float *restrict const d_b1) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b3 = (float *)s->params[6];  /* f32[2] */
-    float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         b3[i0] = (b3[i0] - (s->lr * d_b1[i0]));
     }
@@ -489,36 +354,61 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
+    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
+    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
+    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
+    float *const b1 = (float *)s->params[4];  /* f32[2] */
+    float *const b2 = (float *)s->params[5];  /* f32[2] */
+    float *const b3 = (float *)s->params[6];  /* f32[2] */
     float *const s1 = (float *)s->params[7];  /* f32 */
     float *const s2 = (float *)s->params[8];  /* f32 */
     float *const s3 = (float *)s->params[9];  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const w = (float *)(arena + 0);  /* f32[2,3] */
+    float *const t15 = (float *)(arena + 0);  /* f32[2] */
+    float *const t16 = (float *)(arena + 64);  /* f32[2] */
+    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
     float *const t21 = (float *)(arena + 0);  /* f32 */
+    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t25 = (float *)(arena + 64);  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
     float *const d_s3 = (float *)(arena + (192 * n + 128));  /* f32 */
+    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    float *const t29 = (float *)(arena + (192 * n + 192));  /* f32[N,2] */
     float *const d_s1 = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
+    float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    train_step_k0(s);
+    train_step_k0(s, w1, w2, w3, w4, t12, t13, w);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    train_step_k1(s);
+    train_step_k1(s, b1, b2, b3, t15, t16);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
-    train_step_k2(s);
+    train_step_k2(s, x, w, t16, t17);
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)t18, (void *)t19, (void *)pred};
+            dlc_parallel_for((2 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (2 * n), 0);
+            train_step_k3(s, s1, s2, s3, t17, t18, t19, pred, 0, (2 * n));
         }
     }
 
     /* %21: f32 = mse %pred, %y   @20:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t21);
 
     /* %25: f32 = div %24, %23   @20:14 */
     {
@@ -526,37 +416,37 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
-    sgd_step_k6(s);
+    train_step_k6(s, y, pred, t22, t25, d_pred, d_s3);
 
     /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
-    sgd_step_k7(s);
+    train_step_k7(s, s1, d_pred, t28, d_b1);
 
     /* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
-    sgd_step_k8(s);
+    train_step_k8(s, t17, d_pred, t29, d_s1);
 
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
-    sgd_step_k9(s);
+    train_step_k9(s, x, t28, d_w1);
 
     /* %w1: f32[2,3] = param w1   @6:11 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, w1, d_w1);
 
     /* %w2: f32[2,3] = param w2   @7:11 */
-    sgd_step_k11(s);
+    sgd_step_k11(s, w2, d_w1);
 
     /* %w3: f32[2,3] = param w3   @8:11 */
-    sgd_step_k12(s);
+    sgd_step_k12(s, w3, d_w1);
 
     /* %w4: f32[2,3] = param w4   @9:11 */
-    sgd_step_k13(s);
+    sgd_step_k13(s, w4, d_w1);
 
     /* %b1: f32[2] = param b1   @10:11 */
-    sgd_step_k14(s);
+    sgd_step_k14(s, b1, d_b1);
 
     /* %b2: f32[2] = param b2   @11:11 */
-    sgd_step_k15(s);
+    sgd_step_k15(s, b2, d_b1);
 
     /* %b3: f32[2] = param b3   @12:11 */
-    sgd_step_k16(s);
+    sgd_step_k16(s, b3, d_b1);
 
     /* %s1: f32 = param s1   @13:11 */
     {
@@ -581,31 +471,52 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
+    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
+    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
+    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
+    float *const b1 = (float *)s->params[4];  /* f32[2] */
+    float *const b2 = (float *)s->params[5];  /* f32[2] */
+    float *const b3 = (float *)s->params[6];  /* f32[2] */
+    float *const s1 = (float *)s->params[7];  /* f32 */
+    float *const s2 = (float *)s->params[8];  /* f32 */
+    float *const s3 = (float *)s->params[9];  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const w = (float *)(arena + 0);  /* f32[2,3] */
+    float *const t15 = (float *)(arena + 0);  /* f32[2] */
+    float *const t16 = (float *)(arena + 64);  /* f32[2] */
+    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
     float *const t21 = (float *)(arena + 0);  /* f32 */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    train_step_k0(s);
+    train_step_k0(s, w1, w2, w3, w4, t12, t13, w);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    train_step_k1(s);
+    train_step_k1(s, b1, b2, b3, t15, t16);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
-    train_step_k2(s);
+    train_step_k2(s, x, w, t16, t17);
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)t18, (void *)t19, (void *)pred};
+            dlc_parallel_for((2 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (2 * n), 0);
+            train_step_k3(s, s1, s2, s3, t17, t18, t19, pred, 0, (2 * n));
         }
     }
 
     /* %21: f32 = mse %pred, %y   @20:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t21);
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t21[0];
@@ -616,25 +527,45 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
+    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
+    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
+    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
+    float *const b1 = (float *)s->params[4];  /* f32[2] */
+    float *const b2 = (float *)s->params[5];  /* f32[2] */
+    float *const b3 = (float *)s->params[6];  /* f32[2] */
+    float *const s1 = (float *)s->params[7];  /* f32 */
+    float *const s2 = (float *)s->params[8];  /* f32 */
+    float *const s3 = (float *)s->params[9];  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const w = (float *)(arena + 0);  /* f32[2,3] */
+    float *const t15 = (float *)(arena + 0);  /* f32[2] */
+    float *const t16 = (float *)(arena + 64);  /* f32[2] */
+    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    train_step_k0(s);
+    train_step_k0(s, w1, w2, w3, w4, t12, t13, w);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    train_step_k1(s);
+    train_step_k1(s, b1, b2, b3, t15, t16);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
-    train_step_k2(s);
+    train_step_k2(s, x, w, t16, t17);
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)t18, (void *)t19, (void *)pred};
+            dlc_parallel_for((2 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (2 * n), 0);
+            train_step_k3(s, s1, s2, s3, t17, t18, t19, pred, 0, (2 * n));
         }
     }
 

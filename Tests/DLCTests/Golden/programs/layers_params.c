@@ -11,13 +11,9 @@
 
 /* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    (void)n;
     if ((int64_t)n * 8 * 4 <= 16384) {
         float tile_[32];
         for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 4 + p];
@@ -44,14 +40,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %8: f32[N,8] = linear %h, %sq.weight, %sq.bias {relu: true}   @11:17 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const sq_weight, float *restrict const sq_bias, float *restrict const h, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
-    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    (void)n;
     if ((int64_t)n * 8 * 8 <= 16384) {
         float tile_[64];
         for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
@@ -80,14 +71,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %h2: f32[N,8] = linear %8, %sq.weight, %sq.bias   @11:14 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const sq_weight, float *restrict const sq_bias, float *restrict const t8, float *restrict const h2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
-    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    (void)n;
     if ((int64_t)n * 8 * 8 <= 16384) {
         float tile_[64];
         for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
@@ -115,31 +101,27 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 }
 
 /* %10: f32[N,8] = add %h, %h2   @12:24 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 8*N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of 8*N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const h, float *restrict const h2, float *restrict const t10, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t10[i0] = (h[i0] + h2[i0]);
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then h, h2, t10. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const fc2_weight, float *restrict const fc2_bias, float *restrict const t10, float *restrict const logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
+    (void)n;
     if ((int64_t)n * 3 * 8 <= 16384) {
         float tile_[64] = {0};
         for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
@@ -168,12 +150,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %12: f32[8,4] = square %fc1.weight   @13:24 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const fc1_weight, float *restrict const t12) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
-    float *const t12 = (float *)(arena + (256 * n));  /* f32[8,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 32; i0++) {
         t12[i0] = (fc1_weight[i0] * fc1_weight[i0]);
     }
@@ -181,12 +160,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const t12, float *restrict const t13) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t12 = (float *)(arena + (256 * n));  /* f32[8,4] */
-    float *const t13 = (float *)(arena + (256 * n + 128));  /* f32 */
+    (void)n;
     t13[0] = 0.0f;
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < 32; i0++) {
@@ -198,12 +174,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %14: f32[3] = square %fc2.bias   @13:51 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const fc2_bias, float *restrict const t14) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const t14 = (float *)(arena + (256 * n));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t14[i0] = (fc2_bias[i0] * fc2_bias[i0]);
     }
@@ -211,12 +184,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const t14, float *restrict const t15) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t14 = (float *)(arena + (256 * n));  /* f32[3] */
-    float *const t15 = (float *)(arena + (256 * n + 192));  /* f32 */
+    (void)n;
     t15[0] = 0.0f;
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -228,14 +198,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %17: f32 = softmax_cross_entropy %logits, %y   @15:14 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t17, float *restrict const t17_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t17 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 3;
@@ -254,17 +219,10 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
 }
 
 /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %21   @15:14 */
-/* Kernel 11 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 11 of entry 'train', its rows begin_ to end_ (of N): train_step_k11_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t17_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -275,15 +233,18 @@ static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 11 (dlc_chunk_fn): args_ holds the step, then y, logits, t17_probs, d_logits. */
+static void train_step_k11_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k11((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.h2: f32[N,8] = matmul %d.logits, %fc2.weight   @12:18 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const fc2_weight, float *restrict const d_logits, float *restrict const d_h2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
-    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
-    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    (void)n;
     if ((int64_t)n * 8 * 3 <= 16384) {
         for (int64_t r = 0; r < n; r++) {
             float acc_[8] = {0};
@@ -305,13 +266,9 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 
 /* %d.fc2.weight: f32[3,8] = matmul %d.logits, %10 {transpose_a: true}   @12:18 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const t10, float *restrict const d_logits, float *restrict const d_fc2_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
-    float *const d_fc2_weight = s->grads[1];  /* f32[3,8] */
+    (void)n;
     if ((int64_t)3 * 8 * n <= 16384) {
         float sums_[24] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -336,12 +293,9 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
 
 /* %34: f32[3] = sum_to %d.logits   @12:18 */
 /* Kernel 14 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const d_logits, float *restrict const t34) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
-    float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 3; j_++) t34[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -352,13 +306,9 @@ static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
 
 /* %35: f32[N,8] = matmul %d.h2, %sq.weight   @11:14 */
 /* Kernel 15 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s, float *restrict const sq_weight, float *restrict const d_h2, float *restrict const t35) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
-    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t35 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
+    (void)n;
     if ((int64_t)n * 8 * 8 <= 16384) {
         for (int64_t r = 0; r < n; r++) {
             float acc_[8] = {0};
@@ -380,13 +330,9 @@ static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
 
 /* %36: f32[8,8] = matmul %d.h2, %8 {transpose_a: true}   @11:14 */
 /* Kernel 16 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k16(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k16(const dlc_step *s, float *restrict const t8, float *restrict const d_h2, float *restrict const t36) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
+    (void)n;
     if ((int64_t)8 * 8 * n <= 16384) {
         float sums_[64] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -411,12 +357,9 @@ static __attribute__((noinline)) void train_step_k16(const dlc_step *s) {
 
 /* %37: f32[8] = sum_to %d.h2   @11:14 */
 /* Kernel 17 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const d_h2, float *restrict const t37) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 8; j_++) t37[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 8; i1++) {
@@ -427,14 +370,9 @@ static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
 
 /* %38: f32[N,8] = relu_grad %35, %8   @11:17 */
 /* Kernel 18 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s, float *restrict const t8, float *restrict const t35, float *restrict const t38, float *restrict const t41) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const t35 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
-    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
+    (void)n;
     memset(t41, 0, sizeof(float) * 8);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -448,13 +386,9 @@ static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
 
 /* %39: f32[N,8] = matmul %38, %sq.weight   @11:17 */
 /* Kernel 19 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k19(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k19(const dlc_step *s, float *restrict const sq_weight, float *restrict const t38, float *restrict const t39) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
-    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
+    (void)n;
     if ((int64_t)n * 8 * 8 <= 16384) {
         for (int64_t r = 0; r < n; r++) {
             float acc_[8] = {0};
@@ -476,13 +410,9 @@ static __attribute__((noinline)) void train_step_k19(const dlc_step *s) {
 
 /* %40: f32[8,8] = matmul %38, %h {transpose_a: true}   @11:17 */
 /* Kernel 20 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k20(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k20(const dlc_step *s, float *restrict const h, float *restrict const t38, float *restrict const t40) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
+    (void)n;
     if ((int64_t)8 * 8 * n <= 16384) {
         float sums_[64] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -506,32 +436,27 @@ static __attribute__((noinline)) void train_step_k20(const dlc_step *s) {
 }
 
 /* %43: f32[N,8] = relu_grad %d.h, %h   @10:13 */
-/* Kernel 21 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 8*N). */
-static __attribute__((noinline)) void train_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 21 of entry 'train', its rows begin_ to end_ (of 8*N): train_step_k21_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s, float *restrict const h, float *restrict const d_h2, float *restrict const t39, float *restrict const d_h, float *restrict const t43, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t43[i0] = (h[i0] > 0.0f ? (d_h2[i0] + t39[i0]) : 0.0f);
     }
 }
 
+/* A chunk of kernel 21 (dlc_chunk_fn): args_ holds the step, then h, d_h2, t39, d_h, t43. */
+static void train_step_k21_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k21((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %44: f32[8,4] = matmul %43, %x {transpose_a: true}   @10:13 */
 /* Kernel 22 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s, float *restrict const x, float *restrict const t43, float *restrict const t44) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
+    (void)n;
     if ((int64_t)8 * 4 * n <= 16384) {
         float sums_[32] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -556,13 +481,9 @@ static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
 
 /* %d.sq.bias: f32[8] = add %37, %41 */
 /* Kernel 23 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s, float *restrict const t37, float *restrict const t41, float *restrict const d_sq_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
-    float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
-    float *const d_sq_bias = s->grads[4];  /* f32[8] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 8; i0++) {
         d_sq_bias[i0] = (t37[i0] + t41[i0]);
     }
@@ -570,13 +491,9 @@ static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
 
 /* %d.sq.weight: f32[8,8] = add %36, %40 */
 /* Kernel 24 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k24(const dlc_step *s, float *restrict const t36, float *restrict const t40, float *restrict const d_sq_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
-    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
-    float *const d_sq_weight = s->grads[3];  /* f32[8,8] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 64; i0++) {
         d_sq_weight[i0] = (t36[i0] + t40[i0]);
     }
@@ -584,16 +501,9 @@ static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
 
 /* %d.fc2.bias: f32[3] = add %27, %34 */
 /* Kernel 25 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const fc2_bias, float *restrict const t24, float *restrict const t26, float *restrict const t27, float *restrict const t34, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[3] */
-    float *const t26 = (float *)(arena + 0);  /* f32[3] */
-    float *const t27 = (float *)(arena + 0);  /* f32[3] */
-    float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
-    float *const d_fc2_bias = s->grads[2];  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         d_fc2_bias[i0] = ((0.0033333333333333335f * (fc2_bias[i0] * 2.0f)) + t34[i0]);
     }
@@ -601,16 +511,9 @@ static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
 
 /* %d.fc1.weight: f32[8,4] = add %31, %44 */
 /* Kernel 26 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k26(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k26(const dlc_step *s, float *restrict const fc1_weight, float *restrict const t29, float *restrict const t30, float *restrict const t31, float *restrict const t44, float *restrict const d_fc1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
-    float *const t29 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[8,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 32; i0++) {
         d_fc1_weight[i0] = ((0.0003125f * (fc1_weight[i0] * 2.0f)) + t44[i0]);
     }
@@ -621,50 +524,90 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
+    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
+    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t12 = (float *)(arena + (256 * n));  /* f32[8,4] */
     float *const t13 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t14 = (float *)(arena + (256 * n));  /* f32[3] */
     float *const t15 = (float *)(arena + (256 * n + 192));  /* f32 */
     float *const penalty = (float *)(arena + 0);  /* f32 */
     float *const t17 = (float *)(arena + (256 * n));  /* f32 */
+    float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
     float *const t19 = (float *)(arena + 0);  /* f32 */
     float *const t20 = (float *)(arena + (320 * n + 256));  /* f32 */
+    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
+    float *const t24 = (float *)(arena + 0);  /* f32[3] */
+    float *const t26 = (float *)(arena + 0);  /* f32[3] */
+    float *const t27 = (float *)(arena + 0);  /* f32[3] */
+    float *const t29 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t30 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const d_fc2_weight = s->grads[1];  /* f32[3,8] */
+    float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
+    float *const t35 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
+    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
+    float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
+    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
+    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
+    float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
+    float *const d_sq_bias = s->grads[4];  /* f32[8] */
+    float *const d_sq_weight = s->grads[3];  /* f32[8,8] */
+    float *const d_fc2_bias = s->grads[2];  /* f32[3] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[8,4] */
 
     /* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, h);
 
     /* %8: f32[N,8] = linear %h, %sq.weight, %sq.bias {relu: true}   @11:17 */
-    train_step_k1(s);
+    train_step_k1(s, sq_weight, sq_bias, h, t8);
 
     /* %h2: f32[N,8] = linear %8, %sq.weight, %sq.bias   @11:14 */
-    train_step_k2(s);
+    train_step_k2(s, sq_weight, sq_bias, t8, h2);
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((8 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)h2, (void *)t10};
+            dlc_parallel_for((8 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (8 * n), 0);
+            train_step_k3(s, h, h2, t10, 0, (8 * n));
         }
     }
 
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
-    train_step_k4(s);
+    train_step_k4(s, fc2_weight, fc2_bias, t10, logits);
 
     /* %12: f32[8,4] = square %fc1.weight   @13:24 */
-    train_step_k5(s);
+    train_step_k5(s, fc1_weight, t12);
 
     /* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
-    train_step_k6(s);
+    train_step_k6(s, t12, t13);
 
     /* %14: f32[3] = square %fc2.bias   @13:51 */
-    train_step_k7(s);
+    train_step_k7(s, fc2_bias, t14);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
-    train_step_k8(s);
+    train_step_k8(s, t14, t15);
 
     /* %17: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    train_step_k9(s);
+    train_step_k9(s, y, logits, t17, t17_probs);
 
     /* %20: f32 = add %17, %19   @15:39 */
     {
@@ -675,78 +618,76 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t17_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, n, 0);
+            train_step_k11(s, y, logits, t17_probs, d_logits, 0, n);
         }
     }
 
     /* %d.h2: f32[N,8] = matmul %d.logits, %fc2.weight   @12:18 */
-    train_step_k12(s);
+    train_step_k12(s, fc2_weight, d_logits, d_h2);
 
     /* %d.fc2.weight: f32[3,8] = matmul %d.logits, %10 {transpose_a: true}   @12:18 */
-    train_step_k13(s);
+    train_step_k13(s, t10, d_logits, d_fc2_weight);
 
     /* %34: f32[3] = sum_to %d.logits   @12:18 */
-    train_step_k14(s);
+    train_step_k14(s, d_logits, t34);
 
     /* %35: f32[N,8] = matmul %d.h2, %sq.weight   @11:14 */
-    train_step_k15(s);
+    train_step_k15(s, sq_weight, d_h2, t35);
 
     /* %36: f32[8,8] = matmul %d.h2, %8 {transpose_a: true}   @11:14 */
-    train_step_k16(s);
+    train_step_k16(s, t8, d_h2, t36);
 
     /* %37: f32[8] = sum_to %d.h2   @11:14 */
-    train_step_k17(s);
+    train_step_k17(s, d_h2, t37);
 
     /* %38: f32[N,8] = relu_grad %35, %8   @11:17 */
-    train_step_k18(s);
+    train_step_k18(s, t8, t35, t38, t41);
 
     /* %39: f32[N,8] = matmul %38, %sq.weight   @11:17 */
-    train_step_k19(s);
+    train_step_k19(s, sq_weight, t38, t39);
 
     /* %40: f32[8,8] = matmul %38, %h {transpose_a: true}   @11:17 */
-    train_step_k20(s);
+    train_step_k20(s, h, t38, t40);
 
     /* %43: f32[N,8] = relu_grad %d.h, %h   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((8 * n), parts_, train_step_k21, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)d_h2, (void *)t39, (void *)d_h, (void *)t43};
+            dlc_parallel_for((8 * n), parts_, train_step_k21_chunk, (void *)args_);
         }
         else {
-            train_step_k21((void *)s, 0, (8 * n), 0);
+            train_step_k21(s, h, d_h2, t39, d_h, t43, 0, (8 * n));
         }
     }
 
     /* %44: f32[8,4] = matmul %43, %x {transpose_a: true}   @10:13 */
-    train_step_k22(s);
+    train_step_k22(s, x, t43, t44);
 
     /* %d.sq.bias: f32[8] = add %37, %41 */
-    train_step_k23(s);
+    train_step_k23(s, t37, t41, d_sq_bias);
 
     /* %d.sq.weight: f32[8,8] = add %36, %40 */
-    train_step_k24(s);
+    train_step_k24(s, t36, t40, d_sq_weight);
 
     /* %d.fc2.bias: f32[3] = add %27, %34 */
-    train_step_k25(s);
+    train_step_k25(s, fc2_bias, t24, t26, t27, t34, d_fc2_bias);
 
     /* %d.fc1.weight: f32[8,4] = add %31, %44 */
-    train_step_k26(s);
+    train_step_k26(s, fc1_weight, t29, t30, t31, t44, d_fc1_weight);
 
     return t20[0];
 }
 
 /* %d.fc2.weight: f32[3,8] = matmul %d.logits, %10 {transpose_a: true}   @12:18 */
 /* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const fc2_weight, float *restrict const t10, float *restrict const d_logits) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
-    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
+    (void)n;
     if ((int64_t)3 * 8 * n <= 16384) {
         float sums_[24] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -771,13 +712,9 @@ static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
 
 /* %d.sq.bias: f32[8] = add %37, %41 */
 /* Kernel 23 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s, float *restrict const sq_bias, float *restrict const t37, float *restrict const t41) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
-    float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
-    float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 8; i0++) {
         sq_bias[i0] = (sq_bias[i0] - (s->lr * (t37[i0] + t41[i0])));
     }
@@ -785,60 +722,19 @@ static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s) {
 
 /* %d.sq.weight: f32[8,8] = add %36, %40 */
 /* Kernel 24 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s, float *restrict const sq_weight, float *restrict const t36, float *restrict const t40) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
-    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
-    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 64; i0++) {
         sq_weight[i0] = (sq_weight[i0] - (s->lr * (t36[i0] + t40[i0])));
     }
 }
 
-/* %d.fc2.bias: f32[3] = add %27, %34 */
-/* Kernel 25 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[3] */
-    float *const t26 = (float *)(arena + 0);  /* f32[3] */
-    float *const t27 = (float *)(arena + 0);  /* f32[3] */
-    float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
-    float *const d_fc2_bias = (float *)(arena + (256 * n + 192));  /* f32[3] */
-    for (int64_t i0 = 0; i0 < 3; i0++) {
-        d_fc2_bias[i0] = ((0.0033333333333333335f * (fc2_bias[i0] * 2.0f)) + t34[i0]);
-    }
-}
-
-/* %d.fc1.weight: f32[8,4] = add %31, %44 */
-/* Kernel 26 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k26(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
-    float *const t29 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
-    float *const d_fc1_weight = (float *)(arena + (256 * n));  /* f32[8,4] */
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        d_fc1_weight[i0] = ((0.0003125f * (fc1_weight[i0] * 2.0f)) + t44[i0]);
-    }
-}
-
 /* %fc1.weight: f32[8,4] = param fc1.weight   @6:11 */
 /* Kernel 27 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s, float *restrict const fc1_weight, float *restrict const d_fc1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
-    float *const d_fc1_weight = (float *)(arena + (256 * n));  /* f32[8,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 32; i0++) {
         fc1_weight[i0] = (fc1_weight[i0] - (s->lr * d_fc1_weight[i0]));
     }
@@ -846,12 +742,9 @@ static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s) {
 
 /* %fc2.bias: f32[3] = param fc2.bias   @7:11 */
 /* Kernel 28 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const d_fc2_bias = (float *)(arena + (256 * n + 192));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
@@ -862,50 +755,87 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
+    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
+    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t12 = (float *)(arena + (256 * n));  /* f32[8,4] */
     float *const t13 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t14 = (float *)(arena + (256 * n));  /* f32[3] */
     float *const t15 = (float *)(arena + (256 * n + 192));  /* f32 */
     float *const penalty = (float *)(arena + 0);  /* f32 */
     float *const t17 = (float *)(arena + (256 * n));  /* f32 */
+    float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
     float *const t19 = (float *)(arena + 0);  /* f32 */
     float *const t20 = (float *)(arena + (320 * n + 256));  /* f32 */
+    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
+    float *const t24 = (float *)(arena + 0);  /* f32[3] */
+    float *const t26 = (float *)(arena + 0);  /* f32[3] */
+    float *const t27 = (float *)(arena + 0);  /* f32[3] */
+    float *const t29 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t30 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
+    float *const t35 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
+    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
+    float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
+    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
+    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
+    float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
+    float *const d_fc2_bias = (float *)(arena + (256 * n + 192));  /* f32[3] */
+    float *const d_fc1_weight = (float *)(arena + (256 * n));  /* f32[8,4] */
 
     /* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, h);
 
     /* %8: f32[N,8] = linear %h, %sq.weight, %sq.bias {relu: true}   @11:17 */
-    train_step_k1(s);
+    train_step_k1(s, sq_weight, sq_bias, h, t8);
 
     /* %h2: f32[N,8] = linear %8, %sq.weight, %sq.bias   @11:14 */
-    train_step_k2(s);
+    train_step_k2(s, sq_weight, sq_bias, t8, h2);
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((8 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)h2, (void *)t10};
+            dlc_parallel_for((8 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (8 * n), 0);
+            train_step_k3(s, h, h2, t10, 0, (8 * n));
         }
     }
 
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
-    train_step_k4(s);
+    train_step_k4(s, fc2_weight, fc2_bias, t10, logits);
 
     /* %12: f32[8,4] = square %fc1.weight   @13:24 */
-    train_step_k5(s);
+    train_step_k5(s, fc1_weight, t12);
 
     /* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
-    train_step_k6(s);
+    train_step_k6(s, t12, t13);
 
     /* %14: f32[3] = square %fc2.bias   @13:51 */
-    train_step_k7(s);
+    train_step_k7(s, fc2_bias, t14);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
-    train_step_k8(s);
+    train_step_k8(s, t14, t15);
 
     /* %17: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    train_step_k9(s);
+    train_step_k9(s, y, logits, t17, t17_probs);
 
     /* %20: f32 = add %17, %19   @15:39 */
     {
@@ -916,196 +846,82 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t17_probs, (void *)d_logits};
+            dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11((void *)s, 0, n, 0);
+            train_step_k11(s, y, logits, t17_probs, d_logits, 0, n);
         }
     }
 
     /* %d.h2: f32[N,8] = matmul %d.logits, %fc2.weight   @12:18 */
-    train_step_k12(s);
+    train_step_k12(s, fc2_weight, d_logits, d_h2);
 
     /* %d.fc2.weight: f32[3,8] = matmul %d.logits, %10 {transpose_a: true}   @12:18 */
-    sgd_step_k13(s);
+    sgd_step_k13(s, fc2_weight, t10, d_logits);
 
     /* %34: f32[3] = sum_to %d.logits   @12:18 */
-    train_step_k14(s);
+    train_step_k14(s, d_logits, t34);
 
     /* %35: f32[N,8] = matmul %d.h2, %sq.weight   @11:14 */
-    train_step_k15(s);
+    train_step_k15(s, sq_weight, d_h2, t35);
 
     /* %36: f32[8,8] = matmul %d.h2, %8 {transpose_a: true}   @11:14 */
-    train_step_k16(s);
+    train_step_k16(s, t8, d_h2, t36);
 
     /* %37: f32[8] = sum_to %d.h2   @11:14 */
-    train_step_k17(s);
+    train_step_k17(s, d_h2, t37);
 
     /* %38: f32[N,8] = relu_grad %35, %8   @11:17 */
-    train_step_k18(s);
+    train_step_k18(s, t8, t35, t38, t41);
 
     /* %39: f32[N,8] = matmul %38, %sq.weight   @11:17 */
-    train_step_k19(s);
+    train_step_k19(s, sq_weight, t38, t39);
 
     /* %40: f32[8,8] = matmul %38, %h {transpose_a: true}   @11:17 */
-    train_step_k20(s);
+    train_step_k20(s, h, t38, t40);
 
     /* %43: f32[N,8] = relu_grad %d.h, %h   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((8 * n), parts_, train_step_k21, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)d_h2, (void *)t39, (void *)d_h, (void *)t43};
+            dlc_parallel_for((8 * n), parts_, train_step_k21_chunk, (void *)args_);
         }
         else {
-            train_step_k21((void *)s, 0, (8 * n), 0);
+            train_step_k21(s, h, d_h2, t39, d_h, t43, 0, (8 * n));
         }
     }
 
     /* %44: f32[8,4] = matmul %43, %x {transpose_a: true}   @10:13 */
-    train_step_k22(s);
+    train_step_k22(s, x, t43, t44);
 
     /* %d.sq.bias: f32[8] = add %37, %41 */
-    sgd_step_k23(s);
+    sgd_step_k23(s, sq_bias, t37, t41);
 
     /* %d.sq.weight: f32[8,8] = add %36, %40 */
-    sgd_step_k24(s);
+    sgd_step_k24(s, sq_weight, t36, t40);
 
     /* %d.fc2.bias: f32[3] = add %27, %34 */
-    sgd_step_k25(s);
+    train_step_k25(s, fc2_bias, t24, t26, t27, t34, d_fc2_bias);
 
     /* %d.fc1.weight: f32[8,4] = add %31, %44 */
-    sgd_step_k26(s);
+    train_step_k26(s, fc1_weight, t29, t30, t31, t44, d_fc1_weight);
 
     /* %fc1.weight: f32[8,4] = param fc1.weight   @6:11 */
-    sgd_step_k27(s);
+    sgd_step_k27(s, fc1_weight, d_fc1_weight);
 
     /* %fc2.bias: f32[3] = param fc2.bias   @7:11 */
-    sgd_step_k28(s);
+    sgd_step_k28(s, fc2_bias, d_fc2_bias);
 
     return t20[0];
 }
 
-/* %10: f32[N,8] = add %h, %h2   @12:24 */
-/* Kernel 3 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of 8*N). */
-static __attribute__((noinline)) void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t10 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t10[i0] = (h[i0] + h2[i0]);
-    }
-}
-
-/* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
-/* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const t10 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,3] */
-    if ((int64_t)n * 3 * 8 <= 16384) {
-        float tile_[64] = {0};
-        for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[8] = {0};
-            for (int64_t p = 0; p < 8; p++) {
-                const float a_ = t10[r * 8 + p];
-                const float *const b_ = tile_ + p * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = logits + r * 3;
-            #pragma omp simd
-            for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
-            }
-        }
-    }
-}
-
-/* %12: f32[8,4] = square %fc1.weight   @13:24 */
-/* Kernel 5 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
-    float *const t12 = (float *)(arena + (192 * n));  /* f32[8,4] */
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        t12[i0] = (fc1_weight[i0] * fc1_weight[i0]);
-    }
-}
-
-/* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
-/* Kernel 6 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t12 = (float *)(arena + (192 * n));  /* f32[8,4] */
-    float *const t13 = (float *)(arena + (192 * n + 128));  /* f32 */
-    t13[0] = 0.0f;
-    float acc0_ = 0.0f;
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        acc0_ += t12[i0];
-    }
-    t13[0] += acc0_;
-    for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)32;
-}
-
-/* %14: f32[3] = square %fc2.bias   @13:51 */
-/* Kernel 7 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const t14 = (float *)(arena + (192 * n));  /* f32[3] */
-    for (int64_t i0 = 0; i0 < 3; i0++) {
-        t14[i0] = (fc2_bias[i0] * fc2_bias[i0]);
-    }
-}
-
-/* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
-/* Kernel 8 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t14 = (float *)(arena + (192 * n));  /* f32[3] */
-    float *const t15 = (float *)(arena + (192 * n + 192));  /* f32 */
-    t15[0] = 0.0f;
-    float acc0_ = 0.0f;
-    for (int64_t i0 = 0; i0 < 3; i0++) {
-        acc0_ += t14[i0];
-    }
-    t15[0] += acc0_;
-    for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
-}
-
 /* %17: f32 = softmax_cross_entropy %logits, %y   @15:14 */
 /* Kernel 9 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t17) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t17 = (float *)(arena + (192 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = logits + i0 * 3;
@@ -1125,8 +941,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
+    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
+    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t10 = (float *)(arena + (64 * n));  /* f32[N,8] */
     float *const logits = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t12 = (float *)(arena + (192 * n));  /* f32[8,4] */
     float *const t13 = (float *)(arena + (192 * n + 128));  /* f32 */
+    float *const t14 = (float *)(arena + (192 * n));  /* f32[3] */
     float *const t15 = (float *)(arena + (192 * n + 192));  /* f32 */
     float *const penalty = (float *)(arena + 0);  /* f32 */
     float *const t17 = (float *)(arena + (192 * n));  /* f32 */
@@ -1134,42 +963,43 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t20 = (float *)(arena + (192 * n + 256));  /* f32 */
 
     /* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, h);
 
     /* %8: f32[N,8] = linear %h, %sq.weight, %sq.bias {relu: true}   @11:17 */
-    train_step_k1(s);
+    train_step_k1(s, sq_weight, sq_bias, h, t8);
 
     /* %h2: f32[N,8] = linear %8, %sq.weight, %sq.bias   @11:14 */
-    train_step_k2(s);
+    train_step_k2(s, sq_weight, sq_bias, t8, h2);
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((8 * n), parts_, eval_with_targets_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)h2, (void *)t10};
+            dlc_parallel_for((8 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k3((void *)s, 0, (8 * n), 0);
+            train_step_k3(s, h, h2, t10, 0, (8 * n));
         }
     }
 
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, fc2_weight, fc2_bias, t10, logits);
 
     /* %12: f32[8,4] = square %fc1.weight   @13:24 */
-    eval_with_targets_k5(s);
+    train_step_k5(s, fc1_weight, t12);
 
     /* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
-    eval_with_targets_k6(s);
+    train_step_k6(s, t12, t13);
 
     /* %14: f32[3] = square %fc2.bias   @13:51 */
-    eval_with_targets_k7(s);
+    train_step_k7(s, fc2_bias, t14);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
-    eval_with_targets_k8(s);
+    train_step_k8(s, t14, t15);
 
     /* %17: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    eval_with_targets_k9(s);
+    eval_with_targets_k9(s, y, logits, t17);
 
     /* %20: f32 = add %17, %19   @15:39 */
     {
@@ -1185,30 +1015,41 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
+    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
+    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t10 = (float *)(arena + (64 * n));  /* f32[N,8] */
     float *const logits = (float *)(arena + 0);  /* f32[N,3] */
 
     /* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, h);
 
     /* %8: f32[N,8] = linear %h, %sq.weight, %sq.bias {relu: true}   @11:17 */
-    train_step_k1(s);
+    train_step_k1(s, sq_weight, sq_bias, h, t8);
 
     /* %h2: f32[N,8] = linear %8, %sq.weight, %sq.bias   @11:14 */
-    train_step_k2(s);
+    train_step_k2(s, sq_weight, sq_bias, t8, h2);
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((8 * n), parts_, eval_with_targets_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)h2, (void *)t10};
+            dlc_parallel_for((8 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k3((void *)s, 0, (8 * n), 0);
+            train_step_k3(s, h, h2, t10, 0, (8 * n));
         }
     }
 
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, fc2_weight, fc2_bias, t10, logits);
 
     memcpy(outputs[0], logits, sizeof(float) * (3 * n));
 }

@@ -11,14 +11,9 @@
 
 /* %6: f32[N,3] = matmul %a, %w   @12:22 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const w, float *restrict const a, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
-    float *const w = (float *)s->params[0];  /* f32[2,3] */
-    float *const a = (float *)x;  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     if ((int64_t)n * 3 * 2 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = w[p * 3 + q];
@@ -41,16 +36,10 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %7: f32[N,3] = add %6, %b   @12:26 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const b, float *restrict const t6, float *restrict const t7, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             t7[i0 * 3 + i1] = (t6[i0 * 3 + i1] + b[i1]);
@@ -58,30 +47,35 @@ static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_,
     }
 }
 
-/* %hid: f32[N,3] = relu %7   @12:15 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then b, t6, t7. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
+/* %hid: f32[N,3] = relu %7   @12:15 */
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of 3*N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const t7, float *restrict const hid, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         hid[i0] = dlc_relu(t7[i0]);
     }
 }
 
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then t7, hid. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %s: f32[N,1] = matmul %hid, %v   @13:17 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const v, float *restrict const hid, float *restrict const s_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[2];  /* f32[3,1] */
-    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
-    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 3 <= 16384) {
         for (int64_t r = 0; r < n; r++) {
             float acc_[1] = {0};
@@ -101,14 +95,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %13: f32 = mse %pred, %y   @17:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t13) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const pred = (float *)s_2;  /* f32[N] */
-    float *const t13 = (float *)(arena + (192 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -118,14 +107,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %14: f32[3] = square %q   @17:41 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const q_2, float *restrict const t14) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const t11 = (float *)b;  /* f32[1,3] */
-    float *const q_2 = (float *)t11;  /* f32[3] */
-    float *const t14 = (float *)(arena + (192 * n + 64));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t14[i0] = (q_2[i0] * q_2[i0]);
     }
@@ -133,12 +117,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const t14, float *restrict const t15) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t14 = (float *)(arena + (192 * n + 64));  /* f32[3] */
-    float *const t15 = (float *)(arena + (192 * n + 128));  /* f32 */
+    (void)n;
     t15[0] = 0.0f;
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -150,50 +131,36 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.q: f32[3] = mul %20, %22   @17:41 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const q_2, float *restrict const t20, float *restrict const t22, float *restrict const d_q) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const t11 = (float *)b;  /* f32[1,3] */
-    float *const q_2 = (float *)t11;  /* f32[3] */
-    float *const t20 = (float *)(arena + 0);  /* f32[3] */
-    float *const t22 = (float *)(arena + 0);  /* f32[3] */
-    float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         d_q[i0] = (0.0033333333333333335f * (q_2[i0] * 2.0f));
     }
 }
 
 /* %d.pred: f32[N] = mul %24, %26   @17:14 */
-/* Kernel 10 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 10 of entry 'train', its rows begin_ to end_ (of N): train_step_k10_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t24, float *restrict const t26, float *restrict const d_pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const pred = (float *)s_2;  /* f32[N] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N] */
-    float *const t26 = (float *)(arena + (192 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         d_pred[i0] = ((pred[i0] - y[i0]) * t26[0]);
     }
 }
 
+/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then y, pred, t24, t26, d_pred. */
+static void train_step_k10_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %d.hid: f32[N,3] = matmul %d.s, %v {transpose_b: true}   @13:17 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const v, float *restrict const d_s, float *restrict const d_hid) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[2];  /* f32[3,1] */
-    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
-    float *const d_s = (float *)d_pred;  /* f32[N,1] */
-    float *const d_hid = (float *)(arena + (128 * n));  /* f32[N,3] */
+    (void)n;
     if ((int64_t)n * 3 * 1 <= 16384) {
         float tile_[8] = {0};
         for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 1 + p];
@@ -217,14 +184,9 @@ static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
 
 /* %d.v: f32[3,1] = matmul %hid, %d.s {transpose_a: true}   @13:17 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const hid, float *restrict const d_s, float *restrict const d_v) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
-    float *const d_s = (float *)d_pred;  /* f32[N,1] */
-    float *const d_v = s->grads[2];  /* f32[3,1] */
+    (void)n;
     if ((int64_t)3 * 1 * n <= 16384) {
         float sums_[3] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -245,15 +207,9 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 
 /* %35: f32[N,3] = mul %d.hid, %34   @12:15 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const t7, float *restrict const d_hid, float *restrict const t34, float *restrict const t35, float *restrict const t36) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const d_hid = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
+    (void)n;
     memset(t36, 0, sizeof(float) * 3);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -267,14 +223,9 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
 
 /* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
 /* Kernel 14 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const a, float *restrict const t35, float *restrict const d_w) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
-    float *const a = (float *)x;  /* f32[N,2] */
-    float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_w = s->grads[0];  /* f32[2,3] */
+    (void)n;
     if ((int64_t)2 * 3 * n <= 16384) {
         float sums_[6] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -299,15 +250,9 @@ static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
 
 /* %d.b: f32[3] = add %29, %36 */
 /* Kernel 15 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s, float *restrict const t29, float *restrict const t36, float *restrict const d_b) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
-    float *const t28 = (float *)d_q;  /* f32[1,3] */
-    float *const t29 = (float *)t28;  /* f32[3] */
-    float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
-    float *const d_b = s->grads[1];  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         d_b[i0] = (t29[i0] + t36[i0]);
     }
@@ -318,23 +263,53 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32[2,3] */
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const v = (float *)s->params[2];  /* f32[3,1] */
+    float *const a = (float *)x;  /* f32[N,2] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
+    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const pred = (float *)s_2;  /* f32[N] */
+    float *const t11 = (float *)b;  /* f32[1,3] */
+    float *const q_2 = (float *)t11;  /* f32[3] */
     float *const t13 = (float *)(arena + (192 * n));  /* f32 */
+    float *const t14 = (float *)(arena + (192 * n + 64));  /* f32[3] */
     float *const t15 = (float *)(arena + (192 * n + 128));  /* f32 */
     float *const t17 = (float *)(arena + 0);  /* f32 */
     float *const t18 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const t20 = (float *)(arena + 0);  /* f32[3] */
+    float *const t22 = (float *)(arena + 0);  /* f32[3] */
+    float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N] */
     float *const t26 = (float *)(arena + (192 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
+    float *const t28 = (float *)d_q;  /* f32[1,3] */
+    float *const t29 = (float *)t28;  /* f32[3] */
+    float *const d_s = (float *)d_pred;  /* f32[N,1] */
+    float *const d_hid = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const d_v = s->grads[2];  /* f32[3,1] */
+    float *const t34 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
+    float *const d_w = s->grads[0];  /* f32[2,3] */
+    float *const d_b = s->grads[1];  /* f32[3] */
 
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
-    train_step_k0(s);
+    train_step_k0(s, w, a, t6);
 
     /* %7: f32[N,3] = add %6, %b   @12:26 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)b, (void *)t6, (void *)t7};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, b, t6, t7, 0, n);
         }
     }
 
@@ -342,24 +317,25 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t7, (void *)hid};
+            dlc_parallel_for((3 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (3 * n), 0);
+            train_step_k2(s, t7, hid, 0, (3 * n));
         }
     }
 
     /* %s: f32[N,1] = matmul %hid, %v   @13:17 */
-    train_step_k3(s);
+    train_step_k3(s, v, hid, s_2);
 
     /* %13: f32 = mse %pred, %y   @17:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t13);
 
     /* %14: f32[3] = square %q   @17:41 */
-    train_step_k5(s);
+    train_step_k5(s, q_2, t14);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
-    train_step_k6(s);
+    train_step_k6(s, t14, t15);
 
     /* %18: f32 = add %13, %17   @17:27 */
     {
@@ -367,7 +343,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.q: f32[3] = mul %20, %22   @17:41 */
-    train_step_k8(s);
+    train_step_k8(s, q_2, t20, t22, d_q);
 
     /* %26: f32 = div %21, %25   @17:14 */
     {
@@ -378,41 +354,37 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t24, (void *)t26, (void *)d_pred};
+            dlc_parallel_for(n, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, n, 0);
+            train_step_k10(s, y, pred, t24, t26, d_pred, 0, n);
         }
     }
 
     /* %d.hid: f32[N,3] = matmul %d.s, %v {transpose_b: true}   @13:17 */
-    train_step_k11(s);
+    train_step_k11(s, v, d_s, d_hid);
 
     /* %d.v: f32[3,1] = matmul %hid, %d.s {transpose_a: true}   @13:17 */
-    train_step_k12(s);
+    train_step_k12(s, hid, d_s, d_v);
 
     /* %35: f32[N,3] = mul %d.hid, %34   @12:15 */
-    train_step_k13(s);
+    train_step_k13(s, t7, d_hid, t34, t35, t36);
 
     /* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
-    train_step_k14(s);
+    train_step_k14(s, a, t35, d_w);
 
     /* %d.b: f32[3] = add %29, %36 */
-    train_step_k15(s);
+    train_step_k15(s, t29, t36, d_b);
 
     return t18[0];
 }
 
 /* %d.v: f32[3,1] = matmul %hid, %d.s {transpose_a: true}   @13:17 */
 /* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const v, float *restrict const hid, float *restrict const d_s) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[2];  /* f32[3,1] */
-    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
-    float *const d_s = (float *)d_pred;  /* f32[N,1] */
+    (void)n;
     if ((int64_t)3 * 1 * n <= 16384) {
         float sums_[3] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -433,14 +405,9 @@ static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
 
 /* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
 /* Kernel 14 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *restrict const w, float *restrict const a, float *restrict const t35) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
-    float *const w = (float *)s->params[0];  /* f32[2,3] */
-    float *const a = (float *)x;  /* f32[N,2] */
-    float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     if ((int64_t)2 * 3 * n <= 16384) {
         float sums_[6] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -465,15 +432,9 @@ static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
 
 /* %d.b: f32[3] = add %29, %36 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const b, float *restrict const t29, float *restrict const t36) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
-    float *const t28 = (float *)d_q;  /* f32[1,3] */
-    float *const t29 = (float *)t28;  /* f32[3] */
-    float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         b[i0] = (b[i0] - (s->lr * (t29[i0] + t36[i0])));
     }
@@ -484,23 +445,50 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32[2,3] */
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const v = (float *)s->params[2];  /* f32[3,1] */
+    float *const a = (float *)x;  /* f32[N,2] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
+    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const pred = (float *)s_2;  /* f32[N] */
+    float *const t11 = (float *)b;  /* f32[1,3] */
+    float *const q_2 = (float *)t11;  /* f32[3] */
     float *const t13 = (float *)(arena + (192 * n));  /* f32 */
+    float *const t14 = (float *)(arena + (192 * n + 64));  /* f32[3] */
     float *const t15 = (float *)(arena + (192 * n + 128));  /* f32 */
     float *const t17 = (float *)(arena + 0);  /* f32 */
     float *const t18 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const t20 = (float *)(arena + 0);  /* f32[3] */
+    float *const t22 = (float *)(arena + 0);  /* f32[3] */
+    float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N] */
     float *const t26 = (float *)(arena + (192 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
+    float *const t28 = (float *)d_q;  /* f32[1,3] */
+    float *const t29 = (float *)t28;  /* f32[3] */
+    float *const d_s = (float *)d_pred;  /* f32[N,1] */
+    float *const d_hid = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t34 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
 
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
-    train_step_k0(s);
+    train_step_k0(s, w, a, t6);
 
     /* %7: f32[N,3] = add %6, %b   @12:26 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)b, (void *)t6, (void *)t7};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, b, t6, t7, 0, n);
         }
     }
 
@@ -508,24 +496,25 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t7, (void *)hid};
+            dlc_parallel_for((3 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (3 * n), 0);
+            train_step_k2(s, t7, hid, 0, (3 * n));
         }
     }
 
     /* %s: f32[N,1] = matmul %hid, %v   @13:17 */
-    train_step_k3(s);
+    train_step_k3(s, v, hid, s_2);
 
     /* %13: f32 = mse %pred, %y   @17:14 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t13);
 
     /* %14: f32[3] = square %q   @17:41 */
-    train_step_k5(s);
+    train_step_k5(s, q_2, t14);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
-    train_step_k6(s);
+    train_step_k6(s, t14, t15);
 
     /* %18: f32 = add %13, %17   @17:27 */
     {
@@ -533,7 +522,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.q: f32[3] = mul %20, %22   @17:41 */
-    train_step_k8(s);
+    train_step_k8(s, q_2, t20, t22, d_q);
 
     /* %26: f32 = div %21, %25   @17:14 */
     {
@@ -544,43 +533,37 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t24, (void *)t26, (void *)d_pred};
+            dlc_parallel_for(n, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, n, 0);
+            train_step_k10(s, y, pred, t24, t26, d_pred, 0, n);
         }
     }
 
     /* %d.hid: f32[N,3] = matmul %d.s, %v {transpose_b: true}   @13:17 */
-    train_step_k11(s);
+    train_step_k11(s, v, d_s, d_hid);
 
     /* %d.v: f32[3,1] = matmul %hid, %d.s {transpose_a: true}   @13:17 */
-    sgd_step_k12(s);
+    sgd_step_k12(s, v, hid, d_s);
 
     /* %35: f32[N,3] = mul %d.hid, %34   @12:15 */
-    train_step_k13(s);
+    train_step_k13(s, t7, d_hid, t34, t35, t36);
 
     /* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
-    sgd_step_k14(s);
+    sgd_step_k14(s, w, a, t35);
 
     /* %d.b: f32[3] = add %29, %36 */
-    sgd_step_k15(s);
+    sgd_step_k15(s, b, t29, t36);
 
     return t18[0];
 }
 
 /* %hid: f32[N,3] = relu %7   @12:15 */
-/* Kernel 1 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const b, float *restrict const t6, float *restrict const t7, float *restrict const hid, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             hid[i0 * 3 + i1] = dlc_relu((t6[i0 * 3 + i1] + b[i1]));
@@ -588,79 +571,11 @@ static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t 
     }
 }
 
-/* %s: f32[N,1] = matmul %hid, %v   @13:17 */
-/* Kernel 2 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[2];  /* f32[3,1] */
-    float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const s_2 = (float *)(arena + 0);  /* f32[N,1] */
-    if ((int64_t)n * 1 * 3 <= 16384) {
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[1] = {0};
-            for (int64_t p = 0; p < 3; p++) {
-                const float a_ = hid[r * 3 + p];
-                const float *const b_ = v + p * 1;
-                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = s_2 + r * 1;
-            for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
-    }
-}
-
-/* %13: f32 = mse %pred, %y   @17:14 */
-/* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const s_2 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)s_2;  /* f32[N] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t13[0] = (float)(acc_ / (double)n);
-}
-
-/* %14: f32[3] = square %q   @17:41 */
-/* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const t11 = (float *)b;  /* f32[1,3] */
-    float *const q_2 = (float *)t11;  /* f32[3] */
-    float *const t14 = (float *)(arena + (128 * n + 64));  /* f32[3] */
-    for (int64_t i0 = 0; i0 < 3; i0++) {
-        t14[i0] = (q_2[i0] * q_2[i0]);
-    }
-}
-
-/* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
-/* Kernel 5 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t14 = (float *)(arena + (128 * n + 64));  /* f32[3] */
-    float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
-    t15[0] = 0.0f;
-    float acc0_ = 0.0f;
-    for (int64_t i0 = 0; i0 < 3; i0++) {
-        acc0_ += t14[i0];
-    }
-    t15[0] += acc0_;
-    for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then b, t6, t7, hid. */
+static void eval_with_targets_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* Entry 'eval': arena 128*N + 192 bytes. */
@@ -668,38 +583,51 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const w = (float *)s->params[0];  /* f32[2,3] */
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const v = (float *)s->params[2];  /* f32[3,1] */
+    float *const a = (float *)x;  /* f32[N,2] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const s_2 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)s_2;  /* f32[N] */
+    float *const t11 = (float *)b;  /* f32[1,3] */
+    float *const q_2 = (float *)t11;  /* f32[3] */
     float *const t13 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t14 = (float *)(arena + (128 * n + 64));  /* f32[3] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t17 = (float *)(arena + 0);  /* f32 */
     float *const t18 = (float *)(arena + (128 * n + 64));  /* f32 */
 
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
-    train_step_k0(s);
+    train_step_k0(s, w, a, t6);
 
     /* %hid: f32[N,3] = relu %7   @12:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)b, (void *)t6, (void *)t7, (void *)hid};
+            dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1((void *)s, 0, n, 0);
+            eval_with_targets_k1(s, b, t6, t7, hid, 0, n);
         }
     }
 
     /* %s: f32[N,1] = matmul %hid, %v   @13:17 */
-    eval_with_targets_k2(s);
+    train_step_k3(s, v, hid, s_2);
 
     /* %13: f32 = mse %pred, %y   @17:14 */
-    eval_with_targets_k3(s);
+    train_step_k4(s, y, pred, t13);
 
     /* %14: f32[3] = square %q   @17:41 */
-    eval_with_targets_k4(s);
+    train_step_k5(s, q_2, t14);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
-    eval_with_targets_k5(s);
+    train_step_k6(s, t14, t15);
 
     /* %18: f32 = add %13, %17   @17:27 */
     {
@@ -715,25 +643,34 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
+    float *const w = (float *)s->params[0];  /* f32[2,3] */
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const v = (float *)s->params[2];  /* f32[3,1] */
+    float *const a = (float *)x;  /* f32[N,2] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const s_2 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)s_2;  /* f32[N] */
 
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
-    train_step_k0(s);
+    train_step_k0(s, w, a, t6);
 
     /* %hid: f32[N,3] = relu %7   @12:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)b, (void *)t6, (void *)t7, (void *)hid};
+            dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1((void *)s, 0, n, 0);
+            eval_with_targets_k1(s, b, t6, t7, hid, 0, n);
         }
     }
 
     /* %s: f32[N,1] = matmul %hid, %v   @13:17 */
-    eval_with_targets_k2(s);
+    train_step_k3(s, v, hid, s_2);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

@@ -11,14 +11,9 @@
 
 /* %z: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:13 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const z) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const z = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 2 <= 16384) {
         float tile_[2];
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
@@ -45,13 +40,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %5: f32 = bce_logits %z, %y   @10:14 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const y, float *restrict const z, float *restrict const t5) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const z = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double z_ = z[i0], t_ = y[i0];
@@ -62,17 +53,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %d.z: f32[N,1] = mul %7, %10   @10:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const z, float *restrict const t6, float *restrict const t7, float *restrict const t10, float *restrict const d_z, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const z = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const d_z = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = s->grads[1];  /* f32[1] */
+    (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -85,13 +68,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %d.fc.weight: f32[1,2] = matmul %d.z, %x {transpose_a: true}   @8:13 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const x, float *restrict const d_z, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const d_z = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
-    float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
+    (void)n;
     if ((int64_t)1 * 2 * n <= 16384) {
         float sums_[2] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -119,14 +98,24 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const z = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + (64 * n + 64));  /* f32 */
+    float *const d_z = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
+    float *const d_fc_bias = s->grads[1];  /* f32[1] */
 
     /* %z: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, z);
 
     /* %5: f32 = bce_logits %z, %y   @10:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, z, t5);
 
     /* %10: f32 = div %9, %8   @10:14 */
     {
@@ -134,46 +123,19 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.z: f32[N,1] = mul %7, %10   @10:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, z, t6, t7, t10, d_z, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.z, %x {transpose_a: true}   @8:13 */
-    train_step_k4(s);
+    train_step_k4(s, x, d_z, d_fc_weight);
 
     return t5[0];
 }
 
-/* %d.z: f32[N,1] = mul %7, %10   @10:14 */
-/* Kernel 3 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const z = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const d_z = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
-    memset(d_fc_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((dlc_sigmoid(z[i0 + i1]) - y[i0 + i1]) * t10[0]);
-            d_z[i0 + i1] = v_;
-            d_fc_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc.weight: f32[1,2] = matmul %d.z, %x {transpose_a: true}   @8:13 */
 /* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const d_z) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const d_z = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 2 * n <= 16384) {
         float sums_[2] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -198,12 +160,9 @@ static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
 
 /* %fc.bias: f32[1] = param fc.bias   @6:11 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -214,14 +173,23 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const z = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + (64 * n + 64));  /* f32 */
+    float *const d_z = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
 
     /* %z: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, z);
 
     /* %5: f32 = bce_logits %z, %y   @10:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, z, t5);
 
     /* %10: f32 = div %9, %8   @10:14 */
     {
@@ -229,13 +197,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.z: f32[N,1] = mul %7, %10   @10:14 */
-    sgd_step_k3(s);
+    train_step_k3(s, y, z, t6, t7, t10, d_z, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.z, %x {transpose_a: true}   @8:13 */
-    sgd_step_k4(s);
+    sgd_step_k4(s, x, fc_weight, d_z);
 
     /* %fc.bias: f32[1] = param fc.bias   @6:11 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, fc_bias, d_fc_bias);
 
     return t5[0];
 }
@@ -245,14 +213,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const z = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
 
     /* %z: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, z);
 
     /* %5: f32 = bce_logits %z, %y   @10:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, z, t5);
 
     memcpy(outputs[0], z, sizeof(float) * n);
     return t5[0];
@@ -263,10 +235,13 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const z = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %z: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, z);
 
     memcpy(outputs[0], z, sizeof(float) * n);
 }

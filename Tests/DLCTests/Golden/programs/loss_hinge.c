@@ -11,14 +11,9 @@
 
 /* %score: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:17 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const score) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const score = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 2 <= 16384) {
         float tile_[2];
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
@@ -44,30 +39,27 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %8: f32[N,1] = sub %6, %7   @10:33 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const y, float *restrict const t6, float *restrict const t8, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t8[i0] = ((2.0f * y[i0]) - 1.0f);
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then y, t6, t8. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %9: f32 = hinge %score, %8   @10:14 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const score, float *restrict const t8, float *restrict const t9) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const score = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         acc_ += fmax(0.0, 1.0 - (double)t8[i0] * (double)score[i0]);
@@ -77,19 +69,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %d.score: f32[N,1] = mul %14, %17   @10:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const score, float *restrict const t8, float *restrict const t10, float *restrict const t11, float *restrict const t13, float *restrict const t14, float *restrict const t17, float *restrict const d_score, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const score = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = s->grads[1];  /* f32[1] */
+    (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -102,13 +84,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %d.fc.weight: f32[1,2] = matmul %d.score, %x {transpose_a: true}   @8:17 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const d_score, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
+    (void)n;
     if ((int64_t)1 * 2 * n <= 16384) {
         float sums_[2] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -136,25 +114,40 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const score = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
+    float *const d_fc_bias = s->grads[1];  /* f32[1] */
 
     /* %score: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:17 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, score);
 
     /* %8: f32[N,1] = sub %6, %7   @10:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)t6, (void *)t8};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, y, t6, t8, 0, n);
         }
     }
 
     /* %9: f32 = hinge %score, %8   @10:14 */
-    train_step_k2(s);
+    train_step_k2(s, score, t8, t9);
 
     /* %17: f32 = div %16, %15   @10:14 */
     {
@@ -162,48 +155,19 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.score: f32[N,1] = mul %14, %17   @10:14 */
-    train_step_k4(s);
+    train_step_k4(s, score, t8, t10, t11, t13, t14, t17, d_score, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.score, %x {transpose_a: true}   @8:17 */
-    train_step_k5(s);
+    train_step_k5(s, x, d_score, d_fc_weight);
 
     return t9[0];
 }
 
-/* %d.score: f32[N,1] = mul %14, %17   @10:14 */
-/* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const score = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
-    memset(d_fc_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((t8[i0 + i1] * (float)((1.0f - (t8[i0 + i1] * score[i0 + i1])) > 0.0f)) * t17[0]);
-            d_score[i0 + i1] = v_;
-            d_fc_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc.weight: f32[1,2] = matmul %d.score, %x {transpose_a: true}   @8:17 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const d_score) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 2 * n <= 16384) {
         float sums_[2] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -228,12 +192,9 @@ static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
 
 /* %fc.bias: f32[1] = param fc.bias   @6:11 */
 /* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -244,25 +205,39 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const score = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
 
     /* %score: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:17 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, score);
 
     /* %8: f32[N,1] = sub %6, %7   @10:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)t6, (void *)t8};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, y, t6, t8, 0, n);
         }
     }
 
     /* %9: f32 = hinge %score, %8   @10:14 */
-    train_step_k2(s);
+    train_step_k2(s, score, t8, t9);
 
     /* %17: f32 = div %16, %15   @10:14 */
     {
@@ -270,13 +245,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.score: f32[N,1] = mul %14, %17   @10:14 */
-    sgd_step_k4(s);
+    train_step_k4(s, score, t8, t10, t11, t13, t14, t17, d_score, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.score, %x {transpose_a: true}   @8:17 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, x, fc_weight, d_score);
 
     /* %fc.bias: f32[1] = param fc.bias   @6:11 */
-    sgd_step_k6(s);
+    sgd_step_k6(s, fc_bias, d_fc_bias);
 
     return t9[0];
 }
@@ -286,26 +261,32 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const score = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %score: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:17 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, score);
 
     /* %8: f32[N,1] = sub %6, %7   @10:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)t6, (void *)t8};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, y, t6, t8, 0, n);
         }
     }
 
     /* %9: f32 = hinge %score, %8   @10:14 */
-    train_step_k2(s);
+    train_step_k2(s, score, t8, t9);
 
     memcpy(outputs[0], score, sizeof(float) * n);
     memcpy(outputs[1], t8, sizeof(float) * n);
@@ -317,10 +298,13 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const score = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %score: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:17 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, score);
 
     memcpy(outputs[0], score, sizeof(float) * n);
 }

@@ -11,11 +11,9 @@
 
 /* %d.y: f32 = constant 1.0 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const d_y) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_y = s->grads[1];  /* f32 */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         d_y[i0] = 1.0f;
     }
@@ -31,6 +29,7 @@ static float train_step(const dlc_step *s) {
     float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const f = (float *)(arena + 0);  /* f32 */
     float *const d_x = s->grads[0];  /* f32 */
+    float *const d_y = s->grads[1];  /* f32 */
 
     /* %f: f32 = add %2, %y   @6:19 */
     {
@@ -43,7 +42,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.y: f32 = constant 1.0 */
-    train_step_k2(s);
+    train_step_k2(s, d_y);
 
     return f[0];
 }

@@ -11,14 +11,9 @@
 
 /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:16 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 2 <= 16384) {
         float tile_[2];
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
@@ -45,13 +40,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %5: f32 = mse %pred, %y   @9:14 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t5) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -61,13 +52,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %6: f32 = l1 %pred, %y   @9:35 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + (64 * n + 64));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         acc_ += fabs((double)pred[i0] - (double)y[i0]);
@@ -77,20 +64,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %d.pred: f32[N,1] = add %14, %17 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t10, float *restrict const t11, float *restrict const t13, float *restrict const t14, float *restrict const t16, float *restrict const t17, float *restrict const d_pred, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t16 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_pred = (float *)(arena + (64 * n + 192));  /* f32[N,1] */
-    float *const d_fc_bias = s->grads[1];  /* f32[1] */
+    (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -103,13 +79,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @7:16 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const x, float *restrict const d_pred, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const d_pred = (float *)(arena + (64 * n + 192));  /* f32[N,1] */
-    float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
+    (void)n;
     if ((int64_t)1 * 2 * n <= 16384) {
         float sums_[2] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -137,21 +109,33 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
     float *const t6 = (float *)(arena + (64 * n + 64));  /* f32 */
     float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t9 = (float *)(arena + (64 * n + 128));  /* f32 */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t16 = (float *)(arena + (64 * n + 64));  /* f32 */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_pred = (float *)(arena + (64 * n + 192));  /* f32[N,1] */
+    float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
+    float *const d_fc_bias = s->grads[1];  /* f32[1] */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:16 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, pred);
 
     /* %5: f32 = mse %pred, %y   @9:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, pred, t5);
 
     /* %6: f32 = l1 %pred, %y   @9:35 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t6);
 
     /* %9: f32 = add %5, %8   @9:27 */
     {
@@ -169,49 +153,19 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = add %14, %17 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t10, t11, t13, t14, t16, t17, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @7:16 */
-    train_step_k7(s);
+    train_step_k7(s, x, d_pred, d_fc_weight);
 
     return t9[0];
 }
 
-/* %d.pred: f32[N,1] = add %14, %17 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t16 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_pred = (float *)(arena + (64 * n + 192));  /* f32[N,1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 192));  /* f32[1] */
-    memset(d_fc_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((dlc_signf((pred[i0 + i1] - y[i0 + i1])) * t13[0]) + ((pred[i0 + i1] - y[i0 + i1]) * t16[0]));
-            d_pred[i0 + i1] = v_;
-            d_fc_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @7:16 */
 /* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const d_pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const d_pred = (float *)(arena + (64 * n + 192));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 2 * n <= 16384) {
         float sums_[2] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -236,12 +190,9 @@ static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
 
 /* %fc.bias: f32[1] = param fc.bias   @5:11 */
 /* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 192));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -252,21 +203,32 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
     float *const t6 = (float *)(arena + (64 * n + 64));  /* f32 */
     float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t9 = (float *)(arena + (64 * n + 128));  /* f32 */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t16 = (float *)(arena + (64 * n + 64));  /* f32 */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_pred = (float *)(arena + (64 * n + 192));  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 192));  /* f32[1] */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:16 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, pred);
 
     /* %5: f32 = mse %pred, %y   @9:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, pred, t5);
 
     /* %6: f32 = l1 %pred, %y   @9:35 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t6);
 
     /* %9: f32 = add %5, %8   @9:27 */
     {
@@ -284,13 +246,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = add %14, %17 */
-    sgd_step_k6(s);
+    train_step_k6(s, y, pred, t10, t11, t13, t14, t16, t17, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @7:16 */
-    sgd_step_k7(s);
+    sgd_step_k7(s, x, fc_weight, d_pred);
 
     /* %fc.bias: f32[1] = param fc.bias   @5:11 */
-    sgd_step_k8(s);
+    sgd_step_k8(s, fc_bias, d_fc_bias);
 
     return t9[0];
 }
@@ -300,6 +262,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
     float *const t6 = (float *)(arena + (64 * n + 64));  /* f32 */
@@ -307,13 +273,13 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t9 = (float *)(arena + (64 * n + 128));  /* f32 */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:16 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, pred);
 
     /* %5: f32 = mse %pred, %y   @9:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, pred, t5);
 
     /* %6: f32 = l1 %pred, %y   @9:35 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t6);
 
     /* %9: f32 = add %5, %8   @9:27 */
     {
@@ -329,10 +295,13 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:16 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, pred);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

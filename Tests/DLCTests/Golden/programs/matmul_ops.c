@@ -11,13 +11,9 @@
 
 /* %h: f32[N,4] = matmul %x, %m   @12:15 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const m, float *restrict const h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const m = (float *)s->params[0];  /* f32[4,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    (void)n;
     if ((int64_t)n * 4 * 4 <= 16384) {
         float tile_[32] = {0};
         for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = m[p * 4 + q];
@@ -41,12 +37,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %8: f32[4,2] = transpose %w   @13:23 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const w, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[1];  /* f32[2,4] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             t8[i0 * 2 + i1] = w[i0 + i1 * 4];
@@ -56,13 +49,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %g: f32[N,2] = matmul %h, %8   @13:13 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const h, float *restrict const t8, float *restrict const g) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    (void)n;
     if ((int64_t)n * 2 * 4 <= 16384) {
         float tile_[32] = {0};
         for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = t8[p * 2 + q];
@@ -86,14 +75,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const b, float *restrict const l_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[1];  /* f32[2,4] */
-    float *const b = (float *)s->params[2];  /* f32[2] */
-    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    (void)n;
     if ((int64_t)n * 2 * 4 <= 16384) {
         float tile_[32] = {0};
         for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 4 + p];
@@ -122,14 +106,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %c: f32[N,3,1] = matmul %s, %11   @15:15 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const s_2, float *restrict const t11, float *restrict const c) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)h;  /* f32[N,4,1] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t r = 0; r < 3; r++) {
             float acc_[1] = {0};
@@ -146,14 +125,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %d: f32[N,2] = matmul %13, %v   @16:24 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const v, float *restrict const t13, float *restrict const d) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[3];  /* f32[3,2] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
-    float *const t13 = (float *)c;  /* f32[N,3] */
-    float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
+    (void)n;
     if ((int64_t)n * 2 * 3 <= 16384) {
         float tile_[24] = {0};
         for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
@@ -176,32 +150,27 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 }
 
 /* %pred: f32[N,2] = add %15, %d   @17:22 */
-/* Kernel 6 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 6 of entry 'train', its rows begin_ to end_ (of 2*N): train_step_k6_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const g, float *restrict const l_2, float *restrict const d, float *restrict const t15, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
     }
 }
 
+/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then g, l_2, d, t15, pred. */
+static void train_step_k6_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k6((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %17: f32 = mse %pred, %y   @19:14 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t17) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[2];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
-    float *const t17 = (float *)(arena + (384 * n + 64));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (2 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -211,16 +180,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t18, float *restrict const t21, float *restrict const d_pred, float *restrict const d_b) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[2];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t21 = (float *)(arena + (384 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const d_b = s->grads[2];  /* f32[2] */
+    (void)n;
     memset(d_b, 0, sizeof(float) * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -234,13 +196,9 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
 
 /* %23: f32[N,3] = matmul %d.pred, %v {transpose_b: true}   @16:24 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const v, float *restrict const d_pred, float *restrict const t23) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[3];  /* f32[3,2] */
-    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    (void)n;
     if ((int64_t)n * 3 * 2 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 2 + p];
@@ -264,14 +222,9 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
 
 /* %d.v: f32[3,2] = matmul %13, %d.pred {transpose_a: true}   @16:24 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const t13, float *restrict const d_pred, float *restrict const d_v) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
-    float *const t13 = (float *)c;  /* f32[N,3] */
-    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const d_v = s->grads[3];  /* f32[3,2] */
+    (void)n;
     if ((int64_t)3 * 2 * n <= 16384) {
         float sums_[6] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -296,14 +249,9 @@ static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
 
 /* %26: f32[N,4,1] = matmul %s, %d.c {transpose_a: true}   @15:15 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const s_2, float *restrict const d_c, float *restrict const t26) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_c = (float *)t23;  /* f32[N,3,1] */
-    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         float sums_[4] = {0};
         for (int64_t p = 0; p < 3; p++) {
@@ -321,13 +269,9 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 
 /* %28: f32[2,4] = matmul %d.pred, %x {transpose_a: true}   @14:13 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const x, float *restrict const d_pred, float *restrict const t28) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
+    (void)n;
     if ((int64_t)2 * 4 * n <= 16384) {
         float sums_[8] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -352,13 +296,9 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
 
 /* %30: f32[N,4] = matmul %d.pred, %8 {transpose_b: true}   @13:13 */
 /* Kernel 14 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const t8, float *restrict const d_pred, float *restrict const t30) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
+    (void)n;
     if ((int64_t)n * 4 * 2 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t8[q * 2 + p];
@@ -382,13 +322,9 @@ static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
 
 /* %31: f32[4,2] = matmul %h, %d.pred {transpose_a: true}   @13:13 */
 /* Kernel 15 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s, float *restrict const h, float *restrict const d_pred, float *restrict const t31) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    (void)n;
     if ((int64_t)4 * 2 * n <= 16384) {
         float sums_[8] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -412,31 +348,27 @@ static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
 }
 
 /* %d.h: f32[N,4] = add %27, %30 */
-/* Kernel 16 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 16 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k16_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k16(const dlc_step *s, float *restrict const t27, float *restrict const t30, float *restrict const d_h, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
-    float *const t27 = (float *)t26;  /* f32[N,4] */
-    float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
-    float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         d_h[i0] = (t27[i0] + t30[i0]);
     }
 }
 
+/* A chunk of kernel 16 (dlc_chunk_fn): args_ holds the step, then t27, t30, d_h. */
+static void train_step_k16_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k16((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %d.m: f32[4,4] = matmul %x, %d.h {transpose_a: true}   @12:15 */
 /* Kernel 17 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const x, float *restrict const d_h, float *restrict const d_m) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
-    float *const d_m = s->grads[0];  /* f32[4,4] */
+    (void)n;
     if ((int64_t)4 * 4 * n <= 16384) {
         float sums_[16] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -461,14 +393,9 @@ static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
 
 /* %d.w: f32[2,4] = add %28, %32 */
 /* Kernel 18 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s, float *restrict const t28, float *restrict const t31, float *restrict const t32, float *restrict const d_w) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
-    float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
-    float *const d_w = s->grads[1];  /* f32[2,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             d_w[i0 * 4 + i1] = (t28[i0 * 4 + i1] + t31[i0 + i1 * 2]);
@@ -481,40 +408,73 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
+    float *const y = (float *)s->data[2];  /* f32[N,2] */
+    float *const m = (float *)s->params[0];  /* f32[4,4] */
+    float *const w = (float *)s->params[1];  /* f32[2,4] */
+    float *const b = (float *)s->params[2];  /* f32[2] */
+    float *const v = (float *)s->params[3];  /* f32[3,2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const t11 = (float *)h;  /* f32[N,4,1] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
+    float *const t13 = (float *)c;  /* f32[N,3] */
+    float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
     float *const t17 = (float *)(arena + (384 * n + 64));  /* f32 */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t21 = (float *)(arena + (384 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_v = s->grads[3];  /* f32[3,2] */
+    float *const d_c = (float *)t23;  /* f32[N,3,1] */
+    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
+    float *const t27 = (float *)t26;  /* f32[N,4] */
+    float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
+    float *const d_b = s->grads[2];  /* f32[2] */
+    float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
+    float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
+    float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
+    float *const d_m = s->grads[0];  /* f32[4,4] */
+    float *const d_w = s->grads[1];  /* f32[2,4] */
 
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
-    train_step_k0(s);
+    train_step_k0(s, x, m, h);
 
     /* %8: f32[4,2] = transpose %w   @13:23 */
-    train_step_k1(s);
+    train_step_k1(s, w, t8);
 
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
-    train_step_k2(s);
+    train_step_k2(s, h, t8, g);
 
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
-    train_step_k3(s);
+    train_step_k3(s, x, w, b, l_2);
 
     /* %c: f32[N,3,1] = matmul %s, %11   @15:15 */
-    train_step_k4(s);
+    train_step_k4(s, s_2, t11, c);
 
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
-    train_step_k5(s);
+    train_step_k5(s, v, t13, d);
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)t15, (void *)pred};
+            dlc_parallel_for((2 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, (2 * n), 0);
+            train_step_k6(s, g, l_2, d, t15, pred, 0, (2 * n));
         }
     }
 
     /* %17: f32 = mse %pred, %y   @19:14 */
-    train_step_k7(s);
+    train_step_k7(s, y, pred, t17);
 
     /* %21: f32 = div %20, %19   @19:14 */
     {
@@ -522,79 +482,52 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
-    train_step_k9(s);
+    train_step_k9(s, y, pred, t18, t21, d_pred, d_b);
 
     /* %23: f32[N,3] = matmul %d.pred, %v {transpose_b: true}   @16:24 */
-    train_step_k10(s);
+    train_step_k10(s, v, d_pred, t23);
 
     /* %d.v: f32[3,2] = matmul %13, %d.pred {transpose_a: true}   @16:24 */
-    train_step_k11(s);
+    train_step_k11(s, t13, d_pred, d_v);
 
     /* %26: f32[N,4,1] = matmul %s, %d.c {transpose_a: true}   @15:15 */
-    train_step_k12(s);
+    train_step_k12(s, s_2, d_c, t26);
 
     /* %28: f32[2,4] = matmul %d.pred, %x {transpose_a: true}   @14:13 */
-    train_step_k13(s);
+    train_step_k13(s, x, d_pred, t28);
 
     /* %30: f32[N,4] = matmul %d.pred, %8 {transpose_b: true}   @13:13 */
-    train_step_k14(s);
+    train_step_k14(s, t8, d_pred, t30);
 
     /* %31: f32[4,2] = matmul %h, %d.pred {transpose_a: true}   @13:13 */
-    train_step_k15(s);
+    train_step_k15(s, h, d_pred, t31);
 
     /* %d.h: f32[N,4] = add %27, %30 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k16, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t27, (void *)t30, (void *)d_h};
+            dlc_parallel_for((4 * n), parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            train_step_k16((void *)s, 0, (4 * n), 0);
+            train_step_k16(s, t27, t30, d_h, 0, (4 * n));
         }
     }
 
     /* %d.m: f32[4,4] = matmul %x, %d.h {transpose_a: true}   @12:15 */
-    train_step_k17(s);
+    train_step_k17(s, x, d_h, d_m);
 
     /* %d.w: f32[2,4] = add %28, %32 */
-    train_step_k18(s);
+    train_step_k18(s, t28, t31, t32, d_w);
 
     return t17[0];
 }
 
-/* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
-/* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[2];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t21 = (float *)(arena + (384 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const d_b = (float *)(arena + (384 * n + 192));  /* f32[2] */
-    memset(d_b, 0, sizeof(float) * 2);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t21[0]);
-            d_pred[i0 * 2 + i1] = v_;
-            d_b[i1] += v_;
-        }
-    }
-}
-
 /* %d.v: f32[3,2] = matmul %13, %d.pred {transpose_a: true}   @16:24 */
 /* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const v, float *restrict const t13, float *restrict const d_pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[3];  /* f32[3,2] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
-    float *const t13 = (float *)c;  /* f32[N,3] */
-    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    (void)n;
     if ((int64_t)3 * 2 * n <= 16384) {
         float sums_[6] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -619,13 +552,9 @@ static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
 
 /* %d.m: f32[4,4] = matmul %x, %d.h {transpose_a: true}   @12:15 */
 /* Kernel 17 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s, float *restrict const x, float *restrict const m, float *restrict const d_h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const m = (float *)s->params[0];  /* f32[4,4] */
-    float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
+    (void)n;
     if ((int64_t)4 * 4 * n <= 16384) {
         float sums_[16] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -650,14 +579,9 @@ static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s) {
 
 /* %d.w: f32[2,4] = add %28, %32 */
 /* Kernel 18 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k18(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k18(const dlc_step *s, float *restrict const w, float *restrict const t28, float *restrict const t31, float *restrict const t32) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[1];  /* f32[2,4] */
-    float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
-    float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             w[i0 * 4 + i1] = (w[i0 * 4 + i1] - (s->lr * (t28[i0 * 4 + i1] + t31[i0 + i1 * 2])));
@@ -667,12 +591,9 @@ static __attribute__((noinline)) void sgd_step_k18(const dlc_step *s) {
 
 /* %b: f32[2] = param b   @9:11 */
 /* Kernel 19 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s, float *restrict const b, float *restrict const d_b) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[2];  /* f32[2] */
-    float *const d_b = (float *)(arena + (384 * n + 192));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         b[i0] = (b[i0] - (s->lr * d_b[i0]));
     }
@@ -683,40 +604,70 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
+    float *const y = (float *)s->data[2];  /* f32[N,2] */
+    float *const m = (float *)s->params[0];  /* f32[4,4] */
+    float *const w = (float *)s->params[1];  /* f32[2,4] */
+    float *const b = (float *)s->params[2];  /* f32[2] */
+    float *const v = (float *)s->params[3];  /* f32[3,2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const t11 = (float *)h;  /* f32[N,4,1] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
+    float *const t13 = (float *)c;  /* f32[N,3] */
+    float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
     float *const t17 = (float *)(arena + (384 * n + 64));  /* f32 */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t21 = (float *)(arena + (384 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_c = (float *)t23;  /* f32[N,3,1] */
+    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
+    float *const t27 = (float *)t26;  /* f32[N,4] */
+    float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
+    float *const d_b = (float *)(arena + (384 * n + 192));  /* f32[2] */
+    float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
+    float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
+    float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
 
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
-    train_step_k0(s);
+    train_step_k0(s, x, m, h);
 
     /* %8: f32[4,2] = transpose %w   @13:23 */
-    train_step_k1(s);
+    train_step_k1(s, w, t8);
 
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
-    train_step_k2(s);
+    train_step_k2(s, h, t8, g);
 
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
-    train_step_k3(s);
+    train_step_k3(s, x, w, b, l_2);
 
     /* %c: f32[N,3,1] = matmul %s, %11   @15:15 */
-    train_step_k4(s);
+    train_step_k4(s, s_2, t11, c);
 
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
-    train_step_k5(s);
+    train_step_k5(s, v, t13, d);
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)t15, (void *)pred};
+            dlc_parallel_for((2 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6((void *)s, 0, (2 * n), 0);
+            train_step_k6(s, g, l_2, d, t15, pred, 0, (2 * n));
         }
     }
 
     /* %17: f32 = mse %pred, %y   @19:14 */
-    train_step_k7(s);
+    train_step_k7(s, y, pred, t17);
 
     /* %21: f32 = div %20, %19   @19:14 */
     {
@@ -724,112 +675,48 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
-    sgd_step_k9(s);
+    train_step_k9(s, y, pred, t18, t21, d_pred, d_b);
 
     /* %23: f32[N,3] = matmul %d.pred, %v {transpose_b: true}   @16:24 */
-    train_step_k10(s);
+    train_step_k10(s, v, d_pred, t23);
 
     /* %d.v: f32[3,2] = matmul %13, %d.pred {transpose_a: true}   @16:24 */
-    sgd_step_k11(s);
+    sgd_step_k11(s, v, t13, d_pred);
 
     /* %26: f32[N,4,1] = matmul %s, %d.c {transpose_a: true}   @15:15 */
-    train_step_k12(s);
+    train_step_k12(s, s_2, d_c, t26);
 
     /* %28: f32[2,4] = matmul %d.pred, %x {transpose_a: true}   @14:13 */
-    train_step_k13(s);
+    train_step_k13(s, x, d_pred, t28);
 
     /* %30: f32[N,4] = matmul %d.pred, %8 {transpose_b: true}   @13:13 */
-    train_step_k14(s);
+    train_step_k14(s, t8, d_pred, t30);
 
     /* %31: f32[4,2] = matmul %h, %d.pred {transpose_a: true}   @13:13 */
-    train_step_k15(s);
+    train_step_k15(s, h, d_pred, t31);
 
     /* %d.h: f32[N,4] = add %27, %30 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k16, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t27, (void *)t30, (void *)d_h};
+            dlc_parallel_for((4 * n), parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            train_step_k16((void *)s, 0, (4 * n), 0);
+            train_step_k16(s, t27, t30, d_h, 0, (4 * n));
         }
     }
 
     /* %d.m: f32[4,4] = matmul %x, %d.h {transpose_a: true}   @12:15 */
-    sgd_step_k17(s);
+    sgd_step_k17(s, x, m, d_h);
 
     /* %d.w: f32[2,4] = add %28, %32 */
-    sgd_step_k18(s);
+    sgd_step_k18(s, w, t28, t31, t32);
 
     /* %b: f32[2] = param b   @9:11 */
-    sgd_step_k19(s);
+    sgd_step_k19(s, b, d_b);
 
     return t17[0];
-}
-
-/* %d: f32[N,2] = matmul %13, %v   @16:24 */
-/* Kernel 5 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[3];  /* f32[3,2] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
-    float *const t13 = (float *)c;  /* f32[N,3] */
-    float *const d = (float *)(arena + 0);  /* f32[N,2] */
-    if ((int64_t)n * 2 * 3 <= 16384) {
-        float tile_[24] = {0};
-        for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
-        for (int64_t r = 0; r < n; r++) {
-            float acc_[8] = {0};
-            for (int64_t p = 0; p < 3; p++) {
-                const float a_ = t13[r * 3 + p];
-                const float *const b_ = tile_ + p * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-            }
-            float *const row_ = d + r * 2;
-            #pragma omp simd
-            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-        }
-    }
-    else {
-        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
-    }
-}
-
-/* %pred: f32[N,2] = add %15, %d   @17:22 */
-/* Kernel 6 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static __attribute__((noinline)) void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
-    }
-}
-
-/* %17: f32 = mse %pred, %y   @19:14 */
-/* Kernel 7 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[2];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t17[0] = (float)(acc_ / (double)(2 * n));
 }
 
 /* Entry 'eval': arena 256*N + 64 bytes. */
@@ -837,40 +724,57 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
+    float *const y = (float *)s->data[2];  /* f32[N,2] */
+    float *const m = (float *)s->params[0];  /* f32[4,4] */
+    float *const w = (float *)s->params[1];  /* f32[2,4] */
+    float *const b = (float *)s->params[2];  /* f32[2] */
+    float *const v = (float *)s->params[3];  /* f32[3,2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const t11 = (float *)h;  /* f32[N,4,1] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
+    float *const t13 = (float *)c;  /* f32[N,3] */
+    float *const d = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
     float *const t17 = (float *)(arena + (64 * n));  /* f32 */
 
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
-    train_step_k0(s);
+    train_step_k0(s, x, m, h);
 
     /* %8: f32[4,2] = transpose %w   @13:23 */
-    train_step_k1(s);
+    train_step_k1(s, w, t8);
 
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
-    train_step_k2(s);
+    train_step_k2(s, h, t8, g);
 
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
-    train_step_k3(s);
+    train_step_k3(s, x, w, b, l_2);
 
     /* %c: f32[N,3,1] = matmul %s, %11   @15:15 */
-    train_step_k4(s);
+    train_step_k4(s, s_2, t11, c);
 
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
-    eval_with_targets_k5(s);
+    train_step_k5(s, v, t13, d);
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, eval_with_targets_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)t15, (void *)pred};
+            dlc_parallel_for((2 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k6((void *)s, 0, (2 * n), 0);
+            train_step_k6(s, g, l_2, d, t15, pred, 0, (2 * n));
         }
     }
 
     /* %17: f32 = mse %pred, %y   @19:14 */
-    eval_with_targets_k7(s);
+    train_step_k7(s, y, pred, t17);
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t17[0];
@@ -881,34 +785,50 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
+    float *const m = (float *)s->params[0];  /* f32[4,4] */
+    float *const w = (float *)s->params[1];  /* f32[2,4] */
+    float *const b = (float *)s->params[2];  /* f32[2] */
+    float *const v = (float *)s->params[3];  /* f32[3,2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const t11 = (float *)h;  /* f32[N,4,1] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
+    float *const t13 = (float *)c;  /* f32[N,3] */
+    float *const d = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
 
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
-    train_step_k0(s);
+    train_step_k0(s, x, m, h);
 
     /* %8: f32[4,2] = transpose %w   @13:23 */
-    train_step_k1(s);
+    train_step_k1(s, w, t8);
 
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
-    train_step_k2(s);
+    train_step_k2(s, h, t8, g);
 
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
-    train_step_k3(s);
+    train_step_k3(s, x, w, b, l_2);
 
     /* %c: f32[N,3,1] = matmul %s, %11   @15:15 */
-    train_step_k4(s);
+    train_step_k4(s, s_2, t11, c);
 
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
-    eval_with_targets_k5(s);
+    train_step_k5(s, v, t13, d);
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, eval_with_targets_k6, (void *)s);
+            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)t15, (void *)pred};
+            dlc_parallel_for((2 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k6((void *)s, 0, (2 * n), 0);
+            train_step_k6(s, g, l_2, d, t15, pred, 0, (2 * n));
         }
     }
 

@@ -11,11 +11,9 @@
 
 /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const t4) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    (void)n;
     const float keep_ = (float)(1.0 / (1.0 - 0.1));
     const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
     for (int64_t i0 = 0; i0 < 1; i0++) {
@@ -30,31 +28,27 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %h: f32[N,5] = mul %x, %4   @8:13 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 5*N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of 5*N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const x, float *restrict const t4, float *restrict const h, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         h[i0] = (x[i0] * t4[i0]);
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then x, t4, h. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const h, float *restrict const z) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3] */
+    (void)n;
     if ((int64_t)n * 3 * 5 <= 16384) {
         float tile_[40] = {0};
         for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
@@ -83,14 +77,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %9: f32 = softmax_cross_entropy %z, %y   @14:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const z, float *restrict const t9, float *restrict const t9_probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = z + i0 * 3;
@@ -109,17 +98,10 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 }
 
 /* %d.z: f32[N,3] = softmax_cross_entropy_grad %z, %y, %10   @14:14 */
-/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 4 of entry 'train', its rows begin_ to end_ (of N): train_step_k4_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const z, float *restrict const t9_probs, float *restrict const d_z, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    (void)n;
     const float scale_ = 1.0f / (float)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         const int32_t c_ = y[i0];
@@ -130,15 +112,18 @@ static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then y, z, t9_probs, d_z. */
+static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k4((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
 /* %d.fc.weight: f32[3,5] = matmul %d.z, %h {transpose_a: true}   @9:13 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const h, float *restrict const d_z, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
-    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const d_fc_weight = s->grads[0];  /* f32[3,5] */
+    (void)n;
     if ((int64_t)3 * 5 * n <= 16384) {
         float sums_[15] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -163,12 +148,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %d.fc.bias: f32[3] = sum_to %d.z   @9:13 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const d_z, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const d_fc_bias = s->grads[1];  /* f32[3] */
+    (void)n;
     for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -182,57 +164,66 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const d_fc_weight = s->grads[0];  /* f32[3,5] */
+    float *const d_fc_bias = s->grads[1];  /* f32[3] */
 
     /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
-    train_step_k0(s);
+    train_step_k0(s, t4);
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((5 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t4, (void *)h};
+            dlc_parallel_for((5 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (5 * n), 0);
+            train_step_k1(s, x, t4, h, 0, (5 * n));
         }
     }
 
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
-    train_step_k2(s);
+    train_step_k2(s, fc_weight, fc_bias, h, z);
 
     /* %9: f32 = softmax_cross_entropy %z, %y   @14:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, z, t9, t9_probs);
 
     /* %d.z: f32[N,3] = softmax_cross_entropy_grad %z, %y, %10   @14:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)z, (void *)t9_probs, (void *)d_z};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, y, z, t9_probs, d_z, 0, n);
         }
     }
 
     /* %d.fc.weight: f32[3,5] = matmul %d.z, %h {transpose_a: true}   @9:13 */
-    train_step_k5(s);
+    train_step_k5(s, h, d_z, d_fc_weight);
 
     /* %d.fc.bias: f32[3] = sum_to %d.z   @9:13 */
-    train_step_k6(s);
+    train_step_k6(s, d_z, d_fc_bias);
 
     return t9[0];
 }
 
 /* %d.fc.weight: f32[3,5] = matmul %d.z, %h {transpose_a: true}   @9:13 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const fc_weight, float *restrict const h, float *restrict const d_z) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
-    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    (void)n;
     if ((int64_t)3 * 5 * n <= 16384) {
         float sums_[15] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -255,30 +246,11 @@ static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     }
 }
 
-/* %d.fc.bias: f32[3] = sum_to %d.z   @9:13 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
-    for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            d_fc_bias[i1] += d_z[i0 * 3 + i1];
-        }
-    }
-}
-
 /* %fc.bias: f32[3] = param fc.bias   @6:11 */
 /* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -289,58 +261,68 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
 
     /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
-    train_step_k0(s);
+    train_step_k0(s, t4);
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((5 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t4, (void *)h};
+            dlc_parallel_for((5 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (5 * n), 0);
+            train_step_k1(s, x, t4, h, 0, (5 * n));
         }
     }
 
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
-    train_step_k2(s);
+    train_step_k2(s, fc_weight, fc_bias, h, z);
 
     /* %9: f32 = softmax_cross_entropy %z, %y   @14:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, z, t9, t9_probs);
 
     /* %d.z: f32[N,3] = softmax_cross_entropy_grad %z, %y, %10   @14:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)z, (void *)t9_probs, (void *)d_z};
+            dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, n, 0);
+            train_step_k4(s, y, z, t9_probs, d_z, 0, n);
         }
     }
 
     /* %d.fc.weight: f32[3,5] = matmul %d.z, %h {transpose_a: true}   @9:13 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, fc_weight, h, d_z);
 
     /* %d.fc.bias: f32[3] = sum_to %d.z   @9:13 */
-    sgd_step_k6(s);
+    train_step_k6(s, d_z, d_fc_bias);
 
     /* %fc.bias: f32[3] = param fc.bias   @6:11 */
-    sgd_step_k7(s);
+    sgd_step_k7(s, fc_bias, d_fc_bias);
 
     return t9[0];
 }
 
 /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
 /* Kernel 0 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const t4) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    (void)n;
     for (int64_t i0 = 0; i0 < (5 * n); i0++) {
         t4[i0] = 1.0f;
     }
@@ -348,12 +330,9 @@ static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s) {
 
 /* %probs: f32[N,3] = softmax %z {axis: 1}   @11:17 */
 /* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s, float *restrict const z, float *restrict const probs) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,3] */
-    float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
             const int64_t base_ = i0 * 3 * 1 + i1;
@@ -372,12 +351,9 @@ static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
 
 /* %label: i32[N] = argmax %probs {axis: 1}   @12:17 */
 /* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, float *restrict const probs, int32_t *restrict const label) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
-    int32_t *const label = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
             const int64_t base_ = i0 * 3 * 1 + i1;
@@ -393,13 +369,9 @@ static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
 
 /* %9: f32 = softmax_cross_entropy %z, %y   @14:14 */
 /* Kernel 5 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, int32_t *restrict const y, float *restrict const z, float *restrict const t9) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const float *const z_ = z + i0 * 3;
@@ -419,60 +391,47 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3] */
     float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
     int32_t *const label = (int32_t *)(arena + (128 * n));  /* i32[N] */
     float *const t9 = (float *)(arena + (192 * n));  /* f32 */
 
     /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
-    eval_with_targets_k0(s);
+    eval_with_targets_k0(s, t4);
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((5 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t4, (void *)h};
+            dlc_parallel_for((5 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (5 * n), 0);
+            train_step_k1(s, x, t4, h, 0, (5 * n));
         }
     }
 
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
-    train_step_k2(s);
+    train_step_k2(s, fc_weight, fc_bias, h, z);
 
     /* %probs: f32[N,3] = softmax %z {axis: 1}   @11:17 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, z, probs);
 
     /* %label: i32[N] = argmax %probs {axis: 1}   @12:17 */
-    eval_with_targets_k4(s);
+    eval_with_targets_k4(s, probs, label);
 
     /* %9: f32 = softmax_cross_entropy %z, %y   @14:14 */
-    eval_with_targets_k5(s);
+    eval_with_targets_k5(s, y, z, t9);
 
     memcpy(outputs[0], probs, sizeof(float) * (3 * n));
     memcpy(outputs[1], label, sizeof(int32_t) * n);
     return t9[0];
-}
-
-/* %label: i32[N] = argmax %probs {axis: 1}   @12:17 */
-/* Kernel 4 of entry 'predict'. */
-static __attribute__((noinline)) void predict_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
-    int32_t *const label = (int32_t *)(arena + 0);  /* i32[N] */
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const int64_t base_ = i0 * 3 * 1 + i1;
-            int64_t best_ = 0;
-            for (int64_t l = 1; l < 3; l++) {
-                const float a_ = probs[base_ + l * 1], b_ = probs[base_ + best_ * 1];
-                if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
-            }
-            label[i0 * 1 + i1] = (int32_t)best_;
-        }
-    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -480,31 +439,38 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3] */
     float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
     int32_t *const label = (int32_t *)(arena + 0);  /* i32[N] */
 
     /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
-    eval_with_targets_k0(s);
+    eval_with_targets_k0(s, t4);
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((5 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t4, (void *)h};
+            dlc_parallel_for((5 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (5 * n), 0);
+            train_step_k1(s, x, t4, h, 0, (5 * n));
         }
     }
 
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
-    train_step_k2(s);
+    train_step_k2(s, fc_weight, fc_bias, h, z);
 
     /* %probs: f32[N,3] = softmax %z {axis: 1}   @11:17 */
-    eval_with_targets_k3(s);
+    eval_with_targets_k3(s, z, probs);
 
     /* %label: i32[N] = argmax %probs {axis: 1}   @12:17 */
-    predict_k4(s);
+    eval_with_targets_k4(s, probs, label);
 
     memcpy(outputs[0], probs, sizeof(float) * (3 * n));
     memcpy(outputs[1], label, sizeof(int32_t) * n);

@@ -10,94 +10,88 @@
 #include "dlc_model.h"
 
 /* %3: i32[N,12] = int %x   @8:13 */
-/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 0 of entry 'train', its rows begin_ to end_ (of 12*N): train_step_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, int32_t *restrict const t3, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t3[i0] = dlc_to_i32(x[i0]);
     }
 }
 
-/* %k: i32[N,12] = add %3, %4   @8:20 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, t3. */
+static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %k: i32[N,12] = add %3, %4   @8:20 */
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of 12*N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, int32_t *restrict const t3, int32_t *restrict const k_2, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         k_2[i0] = dlc_add_i32(t3[i0], 1);
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then t3, k_2. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
 /* %13: f32[12] = div %w, %12   @10:24 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const w, float *restrict const t13) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[12] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 12; i0++) {
         t13[i0] = (w[i0] / 250.0f);
     }
 }
 
 /* %16: i32[N,12] = mod %k, %15   @11:28 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of 12*N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *restrict const k_2, int32_t *restrict const t16, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t16[i0] = dlc_mod_i32(k_2[i0], 12);
     }
 }
 
-/* %17: f32[N,12] = float %16   @11:20 */
-/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then k_2, t16. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (int32_t *)p_[1], (int32_t *)p_[2], begin_, end_);
+}
+
+/* %17: f32[N,12] = float %16   @11:20 */
+/* Kernel 4 of entry 'train', its rows begin_ to end_ (of 12*N): train_step_k4_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, int32_t *restrict const t16, float *restrict const t17, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t17[i0] = (float)(t16[i0]);
     }
 }
 
-/* %pred: f32[N,12] = mul %b, %17   @11:18 */
-/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then t16, t17. */
+static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k4((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %pred: f32[N,12] = mul %b, %17   @11:18 */
+/* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const t7, float *restrict const a, float *restrict const t11, float *restrict const t13, float *restrict const b, float *restrict const t17, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 12; i1++) {
             pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
@@ -105,15 +99,18 @@ static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then x, t7, a, t11, t13, b, t17, pred. */
+static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], begin_, end_);
+}
+
 /* %19: f32 = mse %pred, %y   @13:14 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t19) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,12] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t19 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (12 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -123,18 +120,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.b: f32[N,12] = mul %d.pred, %17   @11:18 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const y, float *restrict const t17, float *restrict const pred, float *restrict const t20, float *restrict const t22, float *restrict const d_pred, float *restrict const d_b, float *restrict const t25) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t22 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,12] */
-    float *const d_b = (float *)(arena + (128 * n + 128));  /* f32[N,12] */
-    float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
+    (void)n;
     memset(t25, 0, sizeof(float) * 12);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -148,13 +136,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %d.w: f32[12] = div %26, %12   @10:24 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t25, float *restrict const t26, float *restrict const d_w) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
-    float *const t26 = (float *)(arena + 0);  /* f32[12] */
-    float *const d_w = s->grads[0];  /* f32[12] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 12; i0++) {
         d_w[i0] = ((-t25[i0]) / 250.0f);
     }
@@ -165,17 +149,37 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    float *const y = (float *)s->data[1];  /* f32[N,12] */
+    float *const w = (float *)s->params[0];  /* f32[12] */
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const a = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
+    float *const b = (float *)(arena + 0);  /* f32[N,12] */
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const t19 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,12] */
     float *const t22 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,12] */
+    float *const d_b = (float *)(arena + (128 * n + 128));  /* f32[N,12] */
+    float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
+    float *const t26 = (float *)(arena + 0);  /* f32[12] */
+    float *const d_w = s->grads[0];  /* f32[12] */
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t3};
+            dlc_parallel_for((12 * n), parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, (12 * n), 0);
+            train_step_k0(s, x, t3, 0, (12 * n));
         }
     }
 
@@ -183,24 +187,26 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t3, (void *)k_2};
+            dlc_parallel_for((12 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (12 * n), 0);
+            train_step_k1(s, t3, k_2, 0, (12 * n));
         }
     }
 
     /* %13: f32[12] = div %w, %12   @10:24 */
-    train_step_k2(s);
+    train_step_k2(s, w, t13);
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t16};
+            dlc_parallel_for((12 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (12 * n), 0);
+            train_step_k3(s, k_2, t16, 0, (12 * n));
         }
     }
 
@@ -208,10 +214,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t16, (void *)t17};
+            dlc_parallel_for((12 * n), parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, (12 * n), 0);
+            train_step_k4(s, t16, t17, 0, (12 * n));
         }
     }
 
@@ -219,15 +226,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t7, (void *)a, (void *)t11, (void *)t13, (void *)b, (void *)t17, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, x, t7, a, t11, t13, b, t17, pred, 0, n);
         }
     }
 
     /* %19: f32 = mse %pred, %y   @13:14 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t19);
 
     /* %22: f32 = div %10, %21   @13:14 */
     {
@@ -235,23 +243,19 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.b: f32[N,12] = mul %d.pred, %17   @11:18 */
-    train_step_k8(s);
+    train_step_k8(s, y, t17, pred, t20, t22, d_pred, d_b, t25);
 
     /* %d.w: f32[12] = div %26, %12   @10:24 */
-    train_step_k9(s);
+    train_step_k9(s, t25, t26, d_w);
 
     return t19[0];
 }
 
 /* %d.w: f32[12] = div %26, %12   @10:24 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const w, float *restrict const t25, float *restrict const t26) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[12] */
-    float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
-    float *const t26 = (float *)(arena + 0);  /* f32[12] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 12; i0++) {
         w[i0] = (w[i0] - (s->lr * ((-t25[i0]) / 250.0f)));
     }
@@ -262,17 +266,36 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    float *const y = (float *)s->data[1];  /* f32[N,12] */
+    float *const w = (float *)s->params[0];  /* f32[12] */
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const a = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
+    float *const b = (float *)(arena + 0);  /* f32[N,12] */
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const t19 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,12] */
     float *const t22 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,12] */
+    float *const d_b = (float *)(arena + (128 * n + 128));  /* f32[N,12] */
+    float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
+    float *const t26 = (float *)(arena + 0);  /* f32[12] */
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t3};
+            dlc_parallel_for((12 * n), parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, (12 * n), 0);
+            train_step_k0(s, x, t3, 0, (12 * n));
         }
     }
 
@@ -280,24 +303,26 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t3, (void *)k_2};
+            dlc_parallel_for((12 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (12 * n), 0);
+            train_step_k1(s, t3, k_2, 0, (12 * n));
         }
     }
 
     /* %13: f32[12] = div %w, %12   @10:24 */
-    train_step_k2(s);
+    train_step_k2(s, w, t13);
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t16};
+            dlc_parallel_for((12 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (12 * n), 0);
+            train_step_k3(s, k_2, t16, 0, (12 * n));
         }
     }
 
@@ -305,10 +330,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t16, (void *)t17};
+            dlc_parallel_for((12 * n), parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, (12 * n), 0);
+            train_step_k4(s, t16, t17, 0, (12 * n));
         }
     }
 
@@ -316,15 +342,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t7, (void *)a, (void *)t11, (void *)t13, (void *)b, (void *)t17, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, x, t7, a, t11, t13, b, t17, pred, 0, n);
         }
     }
 
     /* %19: f32 = mse %pred, %y   @13:14 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t19);
 
     /* %22: f32 = div %10, %21   @13:14 */
     {
@@ -332,10 +359,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.b: f32[N,12] = mul %d.pred, %17   @11:18 */
-    train_step_k8(s);
+    train_step_k8(s, y, t17, pred, t20, t22, d_pred, d_b, t25);
 
     /* %d.w: f32[12] = div %26, %12   @10:24 */
-    sgd_step_k9(s);
+    sgd_step_k9(s, w, t25, t26);
 
     return t19[0];
 }
@@ -345,6 +372,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    float *const y = (float *)s->data[1];  /* f32[N,12] */
+    float *const w = (float *)s->params[0];  /* f32[12] */
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const a = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
+    float *const b = (float *)(arena + 0);  /* f32[N,12] */
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
     float *const pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const t19 = (float *)(arena + (128 * n));  /* f32 */
 
@@ -352,10 +391,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t3};
+            dlc_parallel_for((12 * n), parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, (12 * n), 0);
+            train_step_k0(s, x, t3, 0, (12 * n));
         }
     }
 
@@ -363,24 +403,26 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t3, (void *)k_2};
+            dlc_parallel_for((12 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (12 * n), 0);
+            train_step_k1(s, t3, k_2, 0, (12 * n));
         }
     }
 
     /* %13: f32[12] = div %w, %12   @10:24 */
-    train_step_k2(s);
+    train_step_k2(s, w, t13);
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t16};
+            dlc_parallel_for((12 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (12 * n), 0);
+            train_step_k3(s, k_2, t16, 0, (12 * n));
         }
     }
 
@@ -388,10 +430,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t16, (void *)t17};
+            dlc_parallel_for((12 * n), parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, (12 * n), 0);
+            train_step_k4(s, t16, t17, 0, (12 * n));
         }
     }
 
@@ -399,15 +442,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t7, (void *)a, (void *)t11, (void *)t13, (void *)b, (void *)t17, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, x, t7, a, t11, t13, b, t17, pred, 0, n);
         }
     }
 
     /* %19: f32 = mse %pred, %y   @13:14 */
-    train_step_k6(s);
+    train_step_k6(s, y, pred, t19);
 
     memcpy(outputs[0], pred, sizeof(float) * (12 * n));
     return t19[0];
@@ -418,16 +462,28 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,12] */
+    float *const w = (float *)s->params[0];  /* f32[12] */
+    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const a = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
+    float *const b = (float *)(arena + 0);  /* f32[N,12] */
+    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
     float *const pred = (float *)(arena + 0);  /* f32[N,12] */
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t3};
+            dlc_parallel_for((12 * n), parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, (12 * n), 0);
+            train_step_k0(s, x, t3, 0, (12 * n));
         }
     }
 
@@ -435,24 +491,26 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t3, (void *)k_2};
+            dlc_parallel_for((12 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (12 * n), 0);
+            train_step_k1(s, t3, k_2, 0, (12 * n));
         }
     }
 
     /* %13: f32[12] = div %w, %12   @10:24 */
-    train_step_k2(s);
+    train_step_k2(s, w, t13);
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)k_2, (void *)t16};
+            dlc_parallel_for((12 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (12 * n), 0);
+            train_step_k3(s, k_2, t16, 0, (12 * n));
         }
     }
 
@@ -460,10 +518,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t16, (void *)t17};
+            dlc_parallel_for((12 * n), parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, (12 * n), 0);
+            train_step_k4(s, t16, t17, 0, (12 * n));
         }
     }
 
@@ -471,10 +530,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)t7, (void *)a, (void *)t11, (void *)t13, (void *)b, (void *)t17, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5((void *)s, 0, n, 0);
+            train_step_k5(s, x, t7, a, t11, t13, b, t17, pred, 0, n);
         }
     }
 

@@ -11,14 +11,9 @@
 
 /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:16 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 2 <= 16384) {
         float tile_[2];
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
@@ -45,13 +40,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %5: f32 = mse %pred, %y   @10:14 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t5) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -61,16 +52,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t6, float *restrict const t9, float *restrict const d_pred, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = s->grads[1];  /* f32[1] */
+    (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -83,13 +67,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @8:16 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const x, float *restrict const d_pred, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
-    float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
+    (void)n;
     if ((int64_t)1 * 2 * n <= 16384) {
         float sums_[2] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -117,14 +97,23 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
+    float *const d_fc_bias = s->grads[1];  /* f32[1] */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:16 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, pred);
 
     /* %5: f32 = mse %pred, %y   @10:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, pred, t5);
 
     /* %9: f32 = div %8, %7   @10:14 */
     {
@@ -132,45 +121,19 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, pred, t6, t9, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @8:16 */
-    train_step_k4(s);
+    train_step_k4(s, x, d_pred, d_fc_weight);
 
     return t5[0];
 }
 
-/* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
-/* Kernel 3 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
-    memset(d_fc_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t9[0]);
-            d_pred[i0 + i1] = v_;
-            d_fc_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @8:16 */
 /* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const d_pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 2 * n <= 16384) {
         float sums_[2] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -195,12 +158,9 @@ static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
 
 /* %fc.bias: f32[1] = param fc.bias   @6:11 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -211,14 +171,22 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:16 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, pred);
 
     /* %5: f32 = mse %pred, %y   @10:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, pred, t5);
 
     /* %9: f32 = div %8, %7   @10:14 */
     {
@@ -226,13 +194,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
-    sgd_step_k3(s);
+    train_step_k3(s, y, pred, t6, t9, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @8:16 */
-    sgd_step_k4(s);
+    sgd_step_k4(s, x, fc_weight, d_pred);
 
     /* %fc.bias: f32[1] = param fc.bias   @6:11 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, fc_bias, d_fc_bias);
 
     return t5[0];
 }
@@ -242,14 +210,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:16 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, pred);
 
     /* %5: f32 = mse %pred, %y   @10:14 */
-    train_step_k1(s);
+    train_step_k1(s, y, pred, t5);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t5[0];
@@ -260,10 +232,13 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:16 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, pred);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

@@ -11,14 +11,9 @@
 
 /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const fc1_bias, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 1 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
@@ -46,30 +41,27 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %7: f32[N,10] = tanh %6   @9:20 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 10*N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of 10*N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const t6, float *restrict const t7, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t7[i0] = tanhf(t6[i0]);
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then t6, t7. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %pred: f32[N,1] = linear %7, %fc2.weight, %fc2.bias   @9:16 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const fc2_weight, float *restrict const fc2_bias, float *restrict const t7, float *restrict const pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 10 <= 16384) {
         float tile_[10];
         for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 10 + p];
@@ -96,13 +88,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %9: f32 = mse %pred, %y   @11:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t9) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -112,16 +100,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t10, float *restrict const t13, float *restrict const d_pred, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[1] */
+    (void)n;
     memset(d_fc2_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -134,13 +115,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %15: f32[N,10] = matmul %d.pred, %fc2.weight   @9:16 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const fc2_weight, float *restrict const d_pred, float *restrict const t15) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
+    (void)n;
     if ((int64_t)n * 10 * 1 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
@@ -164,13 +141,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.fc2.weight: f32[1,10] = matmul %d.pred, %7 {transpose_a: true}   @9:16 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const t7, float *restrict const d_pred, float *restrict const d_fc2_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc2_weight = s->grads[2];  /* f32[1,10] */
+    (void)n;
     if ((int64_t)1 * 10 * n <= 16384) {
         float sums_[10] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -195,16 +168,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %21: f32[N,10] = mul %15, %20   @9:20 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const t7, float *restrict const t15, float *restrict const t19, float *restrict const t20, float *restrict const t21, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[10] */
+    (void)n;
     memset(d_fc1_bias, 0, sizeof(float) * 10);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -218,13 +184,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const x, float *restrict const t21, float *restrict const d_fc1_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[10,1] */
+    (void)n;
     if ((int64_t)10 * 1 * n <= 16384) {
         float sums_[10] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -248,28 +210,48 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const d_fc2_weight = s->grads[2];  /* f32[1,10] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[1] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[10,1] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[10] */
 
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((10 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7};
+            dlc_parallel_for((10 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (10 * n), 0);
+            train_step_k1(s, t6, t7, 0, (10 * n));
         }
     }
 
     /* %pred: f32[N,1] = linear %7, %fc2.weight, %fc2.bias   @9:16 */
-    train_step_k2(s);
+    train_step_k2(s, fc2_weight, fc2_bias, t7, pred);
 
     /* %9: f32 = mse %pred, %y   @11:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, pred, t9);
 
     /* %13: f32 = div %12, %11   @11:14 */
     {
@@ -277,54 +259,28 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
-    train_step_k5(s);
+    train_step_k5(s, y, pred, t10, t13, d_pred, d_fc2_bias);
 
     /* %15: f32[N,10] = matmul %d.pred, %fc2.weight   @9:16 */
-    train_step_k6(s);
+    train_step_k6(s, fc2_weight, d_pred, t15);
 
     /* %d.fc2.weight: f32[1,10] = matmul %d.pred, %7 {transpose_a: true}   @9:16 */
-    train_step_k7(s);
+    train_step_k7(s, t7, d_pred, d_fc2_weight);
 
     /* %21: f32[N,10] = mul %15, %20   @9:20 */
-    train_step_k8(s);
+    train_step_k8(s, t7, t15, t19, t20, t21, d_fc1_bias);
 
     /* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
-    train_step_k9(s);
+    train_step_k9(s, x, t21, d_fc1_weight);
 
     return t9[0];
 }
 
-/* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
-/* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
-    memset(d_fc2_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t13[0]);
-            d_pred[i0 + i1] = v_;
-            d_fc2_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc2.weight: f32[1,10] = matmul %d.pred, %7 {transpose_a: true}   @9:16 */
 /* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s, float *restrict const fc2_weight, float *restrict const t7, float *restrict const d_pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 10 * n <= 16384) {
         float sums_[10] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -347,38 +303,11 @@ static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
     }
 }
 
-/* %21: f32[N,10] = mul %15, %20   @9:20 */
-/* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
-    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[10] */
-    memset(d_fc1_bias, 0, sizeof(float) * 10);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            const float v_ = (t15[i0 * 10 + i1] * (1.0f - (t7[i0 * 10 + i1] * t7[i0 * 10 + i1])));
-            t21[i0 * 10 + i1] = v_;
-            d_fc1_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const x, float *restrict const fc1_weight, float *restrict const t21) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
+    (void)n;
     if ((int64_t)10 * 1 * n <= 16384) {
         float sums_[10] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -399,12 +328,9 @@ static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
 
 /* %fc1.bias: f32[10] = param fc1.bias   @6:11 */
 /* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s, float *restrict const fc1_bias, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[10] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 10; i0++) {
         fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
     }
@@ -412,12 +338,9 @@ static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
 
 /* %fc2.bias: f32[1] = param fc2.bias   @7:11 */
 /* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
@@ -428,28 +351,46 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
+    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[10] */
 
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((10 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7};
+            dlc_parallel_for((10 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (10 * n), 0);
+            train_step_k1(s, t6, t7, 0, (10 * n));
         }
     }
 
     /* %pred: f32[N,1] = linear %7, %fc2.weight, %fc2.bias   @9:16 */
-    train_step_k2(s);
+    train_step_k2(s, fc2_weight, fc2_bias, t7, pred);
 
     /* %9: f32 = mse %pred, %y   @11:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, pred, t9);
 
     /* %13: f32 = div %12, %11   @11:14 */
     {
@@ -457,25 +398,25 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
-    sgd_step_k5(s);
+    train_step_k5(s, y, pred, t10, t13, d_pred, d_fc2_bias);
 
     /* %15: f32[N,10] = matmul %d.pred, %fc2.weight   @9:16 */
-    train_step_k6(s);
+    train_step_k6(s, fc2_weight, d_pred, t15);
 
     /* %d.fc2.weight: f32[1,10] = matmul %d.pred, %7 {transpose_a: true}   @9:16 */
-    sgd_step_k7(s);
+    sgd_step_k7(s, fc2_weight, t7, d_pred);
 
     /* %21: f32[N,10] = mul %15, %20   @9:20 */
-    sgd_step_k8(s);
+    train_step_k8(s, t7, t15, t19, t20, t21, d_fc1_bias);
 
     /* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
-    sgd_step_k9(s);
+    sgd_step_k9(s, x, fc1_weight, t21);
 
     /* %fc1.bias: f32[10] = param fc1.bias   @6:11 */
-    sgd_step_k10(s);
+    sgd_step_k10(s, fc1_bias, d_fc1_bias);
 
     /* %fc2.bias: f32[1] = param fc2.bias   @7:11 */
-    sgd_step_k11(s);
+    sgd_step_k11(s, fc2_bias, d_fc2_bias);
 
     return t9[0];
 }
@@ -485,28 +426,37 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((10 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7};
+            dlc_parallel_for((10 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (10 * n), 0);
+            train_step_k1(s, t6, t7, 0, (10 * n));
         }
     }
 
     /* %pred: f32[N,1] = linear %7, %fc2.weight, %fc2.bias   @9:16 */
-    train_step_k2(s);
+    train_step_k2(s, fc2_weight, fc2_bias, t7, pred);
 
     /* %9: f32 = mse %pred, %y   @11:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, pred, t9);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t9[0];
@@ -517,24 +467,32 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc1_weight, fc1_bias, t6);
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((10 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7};
+            dlc_parallel_for((10 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (10 * n), 0);
+            train_step_k1(s, t6, t7, 0, (10 * n));
         }
     }
 
     /* %pred: f32[N,1] = linear %7, %fc2.weight, %fc2.bias   @9:16 */
-    train_step_k2(s);
+    train_step_k2(s, fc2_weight, fc2_bias, t7, pred);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

@@ -10,17 +10,10 @@
 #include "dlc_model.h"
 
 /* %z: f32[N,4] = add %3, %4   @10:19 */
-/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 0 of entry 'train', its rows begin_ to end_ (of N): train_step_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const t3, float *restrict const z, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             z[i0 * 4 + i1] = ((x[i0 * 4 + i1] * w[i1]) + 2.0f);
@@ -28,29 +21,84 @@ static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_,
     }
 }
 
-/* %9: f32[N,4] = pow %z {exponent: 2.0}   @12:16 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, t3, z. */
+static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+}
+
+/* %9: f32[N,4] = pow %z {exponent: 2.0}   @12:16 */
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const z, float *restrict const t9, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t9[i0] = powf(z[i0], 2.0f);
     }
 }
 
-/* %pred: f32[N,4] = add %17, %18   @15:22 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then z, t9. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %pred: f32[N,4] = add %17, %18   @15:22 */
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const z, float *restrict const t6, float *restrict const t7, float *restrict const a, float *restrict const t9, float *restrict const b, float *restrict const t11, float *restrict const t13, float *restrict const t15, float *restrict const c, float *restrict const t17, float *restrict const t18, float *restrict const pred, int64_t begin_, int64_t end_) {
+    const int64_t n = s->n;
+    (void)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
+    }
+}
+
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], (float *)p_[11], (float *)p_[12], (float *)p_[13], begin_, end_);
+}
+
+/* %20: f32 = mse %pred, %y   @17:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t20) {
+    const int64_t n = s->n;
+    (void)n;
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t20[0] = (float)(acc_ / (double)(4 * n));
+}
+
+/* %42: f32[N,4] = mul %d.z, %x   @10:15 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const z, float *restrict const t9, float *restrict const pred, float *restrict const t21, float *restrict const t23, float *restrict const d_pred, float *restrict const d_c, float *restrict const t26, float *restrict const t27, float *restrict const t28, float *restrict const t29, float *restrict const t30, float *restrict const t31, float *restrict const t33, float *restrict const t34, float *restrict const t35, float *restrict const t36, float *restrict const t37, float *restrict const t38, float *restrict const t39, float *restrict const t40, float *restrict const d_z, float *restrict const t42, float *restrict const d_w) {
+    const int64_t n = s->n;
+    (void)n;
+    memset(d_w, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (((((((-(((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f)) / 16.0f) + ((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f) * 2.0f)) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (z[i0 * 4 + i1] * 2.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (t9[i0 * 4 + i1] * 3.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (-powf(z[i0 * 4 + i1], -2.0f)))) * x[i0 * 4 + i1]);
+            t42[i0 * 4 + i1] = v_;
+            d_w[i1] += v_;
+        }
+    }
+}
+
+/* Entry 'train': arena 256*N + 128 bytes. */
+static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
@@ -64,38 +112,7 @@ static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_,
     float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (128 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
-    }
-}
-
-/* %20: f32 = mse %pred, %y   @17:14 */
-/* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + (128 * n));  /* f32[N,4] */
     float *const t20 = (float *)(arena + (192 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t20[0] = (float)(acc_ / (double)(4 * n));
-}
-
-/* %42: f32[N,4] = mul %d.z, %x   @10:15 */
-/* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const pred = (float *)(arena + (128 * n));  /* f32[N,4] */
     float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t23 = (float *)(arena + (192 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -117,33 +134,16 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t42 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
     float *const d_w = s->grads[0];  /* f32[4] */
-    memset(d_w, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = (((((((-(((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f)) / 16.0f) + ((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f) * 2.0f)) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (z[i0 * 4 + i1] * 2.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (t9[i0 * 4 + i1] * 3.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (-powf(z[i0 * 4 + i1], -2.0f)))) * x[i0 * 4 + i1]);
-            t42[i0 * 4 + i1] = v_;
-            d_w[i1] += v_;
-        }
-    }
-}
-
-/* Entry 'train': arena 256*N + 128 bytes. */
-static float train_step(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t20 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t23 = (float *)(arena + (192 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = add %3, %4   @10:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)t3, (void *)z};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, w, t3, z, 0, n);
         }
     }
 
@@ -151,10 +151,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t9};
+            dlc_parallel_for((4 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (4 * n), 0);
+            train_step_k1(s, z, t9, 0, (4 * n));
         }
     }
 
@@ -162,15 +163,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t6, (void *)t7, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)t13, (void *)t15, (void *)c, (void *)t17, (void *)t18, (void *)pred};
+            dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (4 * n), 0);
+            train_step_k2(s, z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred, 0, (4 * n));
         }
     }
 
     /* %20: f32 = mse %pred, %y   @17:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, pred, t20);
 
     /* %23: f32 = div %4, %22   @17:14 */
     {
@@ -178,22 +180,44 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %42: f32[N,4] = mul %d.z, %x   @10:15 */
-    train_step_k5(s);
+    train_step_k5(s, x, y, z, t9, pred, t21, t23, d_pred, d_c, t26, t27, t28, t29, t30, t31, t33, t34, t35, t36, t37, t38, t39, t40, d_z, t42, d_w);
 
     return t20[0];
 }
 
-/* %42: f32[N,4] = mul %d.z, %x   @10:15 */
-/* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+/* %w: f32[4] = param w   @8:11 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s, float *restrict const w, float *restrict const d_w) {
+    const int64_t n = s->n;
+    (void)n;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        w[i0] = (w[i0] - (s->lr * d_w[i0]));
+    }
+}
+
+/* Entry 'sgd': arena 256*N + 192 bytes. */
+static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
     float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (128 * n));  /* f32[N,4] */
+    float *const t20 = (float *)(arena + (192 * n));  /* f32 */
     float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t23 = (float *)(arena + (192 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -215,46 +239,16 @@ static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t42 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
     float *const d_w = (float *)(arena + (256 * n + 128));  /* f32[4] */
-    memset(d_w, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const float v_ = (((((((-(((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f)) / 16.0f) + ((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f) * 2.0f)) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (z[i0 * 4 + i1] * 2.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (t9[i0 * 4 + i1] * 3.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (-powf(z[i0 * 4 + i1], -2.0f)))) * x[i0 * 4 + i1]);
-            t42[i0 * 4 + i1] = v_;
-            d_w[i1] += v_;
-        }
-    }
-}
-
-/* %w: f32[4] = param w   @8:11 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const d_w = (float *)(arena + (256 * n + 128));  /* f32[4] */
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        w[i0] = (w[i0] - (s->lr * d_w[i0]));
-    }
-}
-
-/* Entry 'sgd': arena 256*N + 192 bytes. */
-static float sgd_step(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t20 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t23 = (float *)(arena + (192 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = add %3, %4   @10:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)t3, (void *)z};
+            dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0((void *)s, 0, n, 0);
+            train_step_k0(s, x, w, t3, z, 0, n);
         }
     }
 
@@ -262,10 +256,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t9};
+            dlc_parallel_for((4 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (4 * n), 0);
+            train_step_k1(s, z, t9, 0, (4 * n));
         }
     }
 
@@ -273,15 +268,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)z, (void *)t6, (void *)t7, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)t13, (void *)t15, (void *)c, (void *)t17, (void *)t18, (void *)pred};
+            dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, (4 * n), 0);
+            train_step_k2(s, z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred, 0, (4 * n));
         }
     }
 
     /* %20: f32 = mse %pred, %y   @17:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, pred, t20);
 
     /* %23: f32 = div %4, %22   @17:14 */
     {
@@ -289,19 +285,78 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %42: f32[N,4] = mul %d.z, %x   @10:15 */
-    sgd_step_k5(s);
+    train_step_k5(s, x, y, z, t9, pred, t21, t23, d_pred, d_c, t26, t27, t28, t29, t30, t31, t33, t34, t35, t36, t37, t38, t39, t40, d_z, t42, d_w);
 
     /* %w: f32[4] = param w   @8:11 */
-    sgd_step_k6(s);
+    sgd_step_k6(s, w, d_w);
 
     return t20[0];
 }
 
 /* %pred: f32[N,4] = add %17, %18   @15:22 */
-/* Kernel 0 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* Kernel 0 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k0_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const t3, float *restrict const z, float *restrict const t6, float *restrict const t7, float *restrict const a, float *restrict const t9, float *restrict const b, float *restrict const t11, float *restrict const t13, float *restrict const t15, float *restrict const c, float *restrict const t17, float *restrict const t18, float *restrict const pred, int64_t begin_, int64_t end_) {
+    const int64_t n = s->n;
+    (void)n;
+    for (int64_t i0 = begin_; i0 < end_; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
+        }
+    }
+}
+
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, t3, z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred. */
+static void eval_with_targets_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], (float *)p_[11], (float *)p_[12], (float *)p_[13], (float *)p_[14], (float *)p_[15], (float *)p_[16], begin_, end_);
+}
+
+/* Entry 'eval': arena 64*N + 64 bytes. */
+static float eval_with_targets(const dlc_step *s, void *const *outputs) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const a = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const b = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const c = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t20 = (float *)(arena + (64 * n));  /* f32 */
+
+    /* %pred: f32[N,4] = add %17, %18   @15:22 */
+    {
+        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
+        if (parts_ > 1) {
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)t3, (void *)z, (void *)t6, (void *)t7, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)t13, (void *)t15, (void *)c, (void *)t17, (void *)t18, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
+        }
+        else {
+            eval_with_targets_k0(s, x, w, t3, z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred, 0, n);
+        }
+    }
+
+    /* %20: f32 = mse %pred, %y   @17:14 */
+    train_step_k3(s, y, pred, t20);
+
+    memcpy(outputs[0], pred, sizeof(float) * (4 * n));
+    return t20[0];
+}
+
+/* Entry 'predict': arena 64*N bytes. */
+static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -321,70 +376,16 @@ static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t 
     float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
-        }
-    }
-}
-
-/* %20: f32 = mse %pred, %y   @17:14 */
-/* Kernel 1 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t20 = (float *)(arena + (64 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t20[0] = (float)(acc_ / (double)(4 * n));
-}
-
-/* Entry 'eval': arena 64*N + 64 bytes. */
-static float eval_with_targets(const dlc_step *s, void *const *outputs) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t20 = (float *)(arena + (64 * n));  /* f32 */
 
     /* %pred: f32[N,4] = add %17, %18   @15:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)t3, (void *)z, (void *)t6, (void *)t7, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)t13, (void *)t15, (void *)c, (void *)t17, (void *)t18, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0((void *)s, 0, n, 0);
-        }
-    }
-
-    /* %20: f32 = mse %pred, %y   @17:14 */
-    eval_with_targets_k1(s);
-
-    memcpy(outputs[0], pred, sizeof(float) * (4 * n));
-    return t20[0];
-}
-
-/* Entry 'predict': arena 64*N bytes. */
-static void predict(const dlc_step *s, void *const *outputs) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-
-    /* %pred: f32[N,4] = add %17, %18   @15:22 */
-    {
-        const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
-        if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
-        }
-        else {
-            eval_with_targets_k0((void *)s, 0, n, 0);
+            eval_with_targets_k0(s, x, w, t3, z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred, 0, n);
         }
     }
 

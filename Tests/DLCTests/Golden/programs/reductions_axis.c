@@ -11,15 +11,9 @@
 
 /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const z, float *restrict const s_2, float *restrict const t9) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     memset(s_2, 0, sizeof(float) * (3 * n));
     memset(t9, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
@@ -38,12 +32,9 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 
 /* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const s_2, float *restrict const m) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const m = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
+    (void)n;
     for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         float acc0_ = 0.0f;
@@ -57,12 +48,9 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
 
 /* %k: f32[N,4] = max %z {axes: [1], keepdim: false}   @11:13 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const z, float *restrict const k_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t j_ = 0; j_ < (4 * n); j_++) k_2[j_] = -INFINITY;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -75,12 +63,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const k_2, float *restrict const t_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t_2 = (float *)(arena + (192 * n + 64));  /* f32[N,1] */
+    (void)n;
     for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         float acc0_ = 0.0f;
@@ -93,12 +78,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const z, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t8 = (float *)(arena + (256 * n + 64));  /* f32 */
+    (void)n;
     t8[0] = -INFINITY;
     float acc0_ = -INFINITY;
     for (int64_t i0 = 0; i0 < (12 * n); i0++) {
@@ -109,12 +91,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const w, float *restrict const t11) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     t11[0] = 0.0f;
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -124,32 +103,27 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 }
 
 /* %pred: f32[N,1] = add %13, %g   @14:22 */
-/* Kernel 9 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 9 of entry 'train', its rows begin_ to end_ (of N): train_step_k9_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const m, float *restrict const t_2, float *restrict const g, float *restrict const t13, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const m = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
-    float *const t_2 = (float *)(arena + (192 * n + 64));  /* f32[N,1] */
-    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
     }
 }
 
+/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then m, t_2, g, t13, pred. */
+static void train_step_k9_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %15: f32 = mse %pred, %y   @16:14 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t15) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t15 = (float *)(arena + (256 * n + 128));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -159,16 +133,9 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
 
 /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t16, float *restrict const t19, float *restrict const d_pred, float *restrict const d_g) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
-    float *const d_g = (float *)(arena + (256 * n + 128));  /* f32 */
+    (void)n;
     memset(d_g, 0, sizeof(float) * 1);
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -181,14 +148,9 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
 
 /* %26: f32[N,3,4] = eq %z, %8   @13:13 */
 /* Kernel 17 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const z, float *restrict const t8, float *restrict const t26, float *restrict const t27) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t8 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const t26 = (float *)(arena + (192 * n + 64));  /* f32[N,3,4] */
-    float *const t27 = (float *)(arena + (256 * n + 320));  /* f32[1,1,1] */
+    (void)n;
     memset(t27, 0, sizeof(float) * 1);
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < (12 * n); i0++) {
@@ -201,28 +163,19 @@ static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
 
 /* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
 /* Kernel 19 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k19(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k19(const dlc_step *s, float *restrict const d_g_total, float *restrict const t27, float *restrict const t28) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_g_total = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t27 = (float *)(arena + (256 * n + 320));  /* f32[1,1,1] */
-    float *const t28 = (float *)(arena + (256 * n + 64));  /* f32[1,1,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         t28[i0] = (d_g_total[0] / t27[i0]);
     }
 }
 
 /* %d.k: f32[N,4] = broadcast %d.pred   @12:13 */
-/* Kernel 20 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k20(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 20 of entry 'train', its rows begin_ to end_ (of N): train_step_k20_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k20(const dlc_step *s, float *restrict const d_pred, float *restrict const d_k, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
-    float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             d_k[i0 * 4 + i1] = d_pred[i0];
@@ -230,14 +183,18 @@ static __attribute__((noinline)) void train_step_k20(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 20 (dlc_chunk_fn): args_ holds the step, then d_pred, d_k. */
+static void train_step_k20_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k20((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %31: f32[N,3,4] = max_mask %z {axis: 1}   @11:13 */
 /* Kernel 21 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s, float *restrict const z, float *restrict const t31) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t31 = (float *)(arena + (256 * n + 384));  /* f32[N,3,4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             const int64_t base_ = i0 * 3 * 4 + i1;
@@ -252,30 +209,27 @@ static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
 }
 
 /* %35: f32[N,1] = div %d.pred, %34   @10:13 */
-/* Kernel 22 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 22 of entry 'train', its rows begin_ to end_ (of N): train_step_k22_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s, float *restrict const d_pred, float *restrict const t35, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
-    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t35[i0] = (d_pred[i0] / 3.0f);
     }
 }
 
-/* %d.s: f32[N,3] = broadcast %35   @10:13 */
-/* Kernel 23 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 22 (dlc_chunk_fn): args_ holds the step, then d_pred, t35. */
+static void train_step_k22_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k22((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %d.s: f32[N,3] = broadcast %35   @10:13 */
+/* Kernel 23 of entry 'train', its rows begin_ to end_ (of N): train_step_k23_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s, float *restrict const t35, float *restrict const d_s, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_s = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             d_s[i0 * 3 + i1] = t35[i0];
@@ -283,30 +237,18 @@ static __attribute__((noinline)) void train_step_k23(void *step_, int64_t begin_
     }
 }
 
+/* A chunk of kernel 23 (dlc_chunk_fn): args_ holds the step, then t35, d_s. */
+static void train_step_k23_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k23((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
 /* Kernel 24 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k24(const dlc_step *s, float *restrict const x, float *restrict const t24, float *restrict const t25, float *restrict const t26, float *restrict const t28, float *restrict const t29, float *restrict const t31, float *restrict const t32, float *restrict const t33, float *restrict const t37, float *restrict const t38, float *restrict const t39, float *restrict const t40, float *restrict const d_z, float *restrict const t42, float *restrict const t43) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
-    float *const t24 = (float *)(arena + (256 * n + 256));  /* f32 */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t26 = (float *)(arena + (192 * n + 64));  /* f32[N,3,4] */
-    float *const t28 = (float *)(arena + (256 * n + 64));  /* f32[1,1,1] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t31 = (float *)(arena + (256 * n + 384));  /* f32[N,3,4] */
-    float *const t32 = (float *)d_k;  /* f32[N,1,4] */
-    float *const t33 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const d_s = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const t37 = (float *)d_s;  /* f32[N,3,1] */
-    float *const t38 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t39 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t40 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const d_z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t42 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t43 = (float *)(arena + (256 * n + 192));  /* f32[4] */
+    (void)n;
     memset(t43, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
@@ -322,14 +264,9 @@ static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
 
 /* %d.w: f32[4] = add %22, %43 */
 /* Kernel 25 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const d_g, float *restrict const t22, float *restrict const t43, float *restrict const d_w) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_g = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const t22 = (float *)(arena + 0);  /* f32[4] */
-    float *const t43 = (float *)(arena + (256 * n + 192));  /* f32[4] */
-    float *const d_w = s->grads[0];  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         d_w[i0] = (d_g[0] + t43[i0]);
     }
@@ -340,34 +277,65 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const m = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
+    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t_2 = (float *)(arena + (192 * n + 64));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
     float *const t9_2 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + (128 * n));  /* f32 */
     float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t15 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const t15_share = (float *)(arena + (128 * n));  /* f32 */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t19 = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
     float *const d_g = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t22 = (float *)(arena + 0);  /* f32[4] */
     float *const d_g_total = (float *)(arena + (256 * n + 192));  /* f32 */
     float *const t24 = (float *)(arena + (256 * n + 256));  /* f32 */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t26 = (float *)(arena + (192 * n + 64));  /* f32[N,3,4] */
     float *const t27 = (float *)(arena + (256 * n + 320));  /* f32[1,1,1] */
+    float *const t28 = (float *)(arena + (256 * n + 64));  /* f32[1,1,1] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t31 = (float *)(arena + (256 * n + 384));  /* f32[N,3,4] */
+    float *const t32 = (float *)d_k;  /* f32[N,1,4] */
+    float *const t33 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_s = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const t37 = (float *)d_s;  /* f32[N,3,1] */
+    float *const t38 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t39 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t40 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const d_z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t42 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t43 = (float *)(arena + (256 * n + 192));  /* f32[4] */
+    float *const d_w = s->grads[0];  /* f32[4] */
 
     /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
-    train_step_k0(s);
+    train_step_k0(s, x, w, z, s_2, t9);
 
     /* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
-    train_step_k1(s);
+    train_step_k1(s, s_2, m);
 
     /* %k: f32[N,4] = max %z {axes: [1], keepdim: false}   @11:13 */
-    train_step_k2(s);
+    train_step_k2(s, z, k_2);
 
     /* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
-    train_step_k3(s);
+    train_step_k3(s, k_2, t_2);
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
-    train_step_k4(s);
+    train_step_k4(s, z, t8);
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
     {
@@ -380,7 +348,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
-    train_step_k7(s);
+    train_step_k7(s, w, t11);
 
     /* %g: f32 = add %10, %11   @13:30 */
     {
@@ -391,15 +359,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
+            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)t13, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9((void *)s, 0, n, 0);
+            train_step_k9(s, m, t_2, g, t13, pred, 0, n);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @16:14 */
-    train_step_k10(s);
+    train_step_k10(s, y, pred, t15);
 
     /* %15: f32 = mse %pred, %y   @16:14 */
     {
@@ -412,7 +381,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
-    train_step_k13(s);
+    train_step_k13(s, y, pred, t16, t19, d_pred, d_g);
 
     /* %d.g: f32 = sum_to %d.pred   @14:22 */
     {
@@ -430,7 +399,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %26: f32[N,3,4] = eq %z, %8   @13:13 */
-    train_step_k17(s);
+    train_step_k17(s, z, t8, t26, t27);
 
     /* %27: f32[1,1,1] = sum %26 {axes: [0, 1, 2], keepdim: true}   @13:13 */
     {
@@ -438,30 +407,32 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
-    train_step_k19(s);
+    train_step_k19(s, d_g_total, t27, t28);
 
     /* %d.k: f32[N,4] = broadcast %d.pred   @12:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k20, (void *)s);
+            void *const args_[] = {(void *)s, (void *)d_pred, (void *)d_k};
+            dlc_parallel_for(n, parts_, train_step_k20_chunk, (void *)args_);
         }
         else {
-            train_step_k20((void *)s, 0, n, 0);
+            train_step_k20(s, d_pred, d_k, 0, n);
         }
     }
 
     /* %31: f32[N,3,4] = max_mask %z {axis: 1}   @11:13 */
-    train_step_k21(s);
+    train_step_k21(s, z, t31);
 
     /* %35: f32[N,1] = div %d.pred, %34   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k22, (void *)s);
+            void *const args_[] = {(void *)s, (void *)d_pred, (void *)t35};
+            dlc_parallel_for(n, parts_, train_step_k22_chunk, (void *)args_);
         }
         else {
-            train_step_k22((void *)s, 0, n, 0);
+            train_step_k22(s, d_pred, t35, 0, n);
         }
     }
 
@@ -469,32 +440,28 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k23, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t35, (void *)d_s};
+            dlc_parallel_for(n, parts_, train_step_k23_chunk, (void *)args_);
         }
         else {
-            train_step_k23((void *)s, 0, n, 0);
+            train_step_k23(s, t35, d_s, 0, n);
         }
     }
 
     /* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
-    train_step_k24(s);
+    train_step_k24(s, x, t24, t25, t26, t28, t29, t31, t32, t33, t37, t38, t39, t40, d_z, t42, t43);
 
     /* %d.w: f32[4] = add %22, %43 */
-    train_step_k25(s);
+    train_step_k25(s, d_g, t22, t43, d_w);
 
     return t15_share[0];
 }
 
 /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
 /* Kernel 0 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const z, float *restrict const s_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    (void)n;
     memset(s_2, 0, sizeof(float) * (3 * n));
     for (int64_t i0 = 0; i0 < (3 * n); i0++) {
         float acc0_ = 0.0f;
@@ -507,67 +474,11 @@ static __attribute__((noinline)) void sgd_step_k0(const dlc_step *s) {
     }
 }
 
-/* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
-/* Kernel 1 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k1(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
-    for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        float acc0_ = 0.0f;
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            acc0_ += s_2[i0 * 3 + i1];
-        }
-        m[i0] += acc0_;
-    }
-    for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
-}
-
-/* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
-/* Kernel 3 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        float acc0_ = 0.0f;
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            acc0_ += k_2[i0 * 4 + i1];
-        }
-        t_2[i0] += acc0_;
-    }
-}
-
-/* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
-/* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t8 = (float *)(arena + (256 * n));  /* f32 */
-    t8[0] = -INFINITY;
-    float acc0_ = -INFINITY;
-    for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-        acc0_ = dlc_maxf(acc0_, z[i0]);
-    }
-    t8[0] = dlc_maxf(t8[0], acc0_);
-}
-
 /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const z, float *restrict const t9) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
+    (void)n;
     t9[0] = 0.0f;
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < (12 * n); i0++) {
@@ -577,229 +488,21 @@ static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
 }
 
-/* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
-    t11[0] = 0.0f;
-    float acc0_ = 0.0f;
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        acc0_ += w[i0];
-    }
-    t11[0] += acc0_;
-}
-
-/* %pred: f32[N,1] = add %13, %g   @14:22 */
-/* Kernel 8 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
-    }
-}
-
-/* %15: f32 = mse %pred, %y   @16:14 */
-/* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t15 = (float *)(arena + (256 * n + 64));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t15[0] = (float)(acc_ / (double)n);
-}
-
-/* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
-/* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
-    memset(d_g, 0, sizeof(float) * 1);
-    float acc0_ = 0.0f;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const float v_ = ((pred[i0] - y[i0]) * t19[0]);
-        d_pred[i0] = v_;
-        acc0_ += v_;
-    }
-    d_g[0] += acc0_;
-}
-
-/* %26: f32[N,3,4] = eq %z, %8   @13:13 */
-/* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t8 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t26 = (float *)(arena + (192 * n));  /* f32[N,3,4] */
-    float *const t27 = (float *)(arena + (256 * n + 256));  /* f32[1,1,1] */
-    memset(t27, 0, sizeof(float) * 1);
-    float acc0_ = 0.0f;
-    for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-        const float v_ = (float)(z[i0] == t8[0]);
-        t26[i0] = v_;
-        acc0_ += v_;
-    }
-    t27[0] += acc0_;
-}
-
 /* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
 /* Kernel 14 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *restrict const d_g, float *restrict const t27, float *restrict const t28) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t27 = (float *)(arena + (256 * n + 256));  /* f32[1,1,1] */
-    float *const t28 = (float *)(arena + (256 * n));  /* f32[1,1,1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         t28[i0] = (d_g[0] / t27[i0]);
     }
 }
 
-/* %d.k: f32[N,4] = broadcast %d.pred   @12:13 */
-/* Kernel 15 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            d_k[i0 * 4 + i1] = d_pred[i0];
-        }
-    }
-}
-
-/* %31: f32[N,3,4] = max_mask %z {axis: 1}   @11:13 */
-/* Kernel 16 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t31 = (float *)(arena + (256 * n + 320));  /* f32[N,3,4] */
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            const int64_t base_ = i0 * 3 * 4 + i1;
-            int64_t best_ = 0;
-            for (int64_t l = 1; l < 3; l++) {
-                const float a_ = z[base_ + l * 4], b_ = z[base_ + best_ * 4];
-                if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
-            }
-            for (int64_t l = 0; l < 3; l++) t31[base_ + l * 4] = l == best_ ? 1.0f : 0.0f;
-        }
-    }
-}
-
-/* %35: f32[N,1] = div %d.pred, %34   @10:13 */
-/* Kernel 17 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t35[i0] = (d_pred[i0] / 3.0f);
-    }
-}
-
-/* %d.s: f32[N,3] = broadcast %35   @10:13 */
-/* Kernel 18 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void sgd_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_s = (float *)(arena + (128 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            d_s[i0 * 3 + i1] = t35[i0];
-        }
-    }
-}
-
-/* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
-/* Kernel 19 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
-    float *const t24 = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t26 = (float *)(arena + (192 * n));  /* f32[N,3,4] */
-    float *const t28 = (float *)(arena + (256 * n));  /* f32[1,1,1] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t31 = (float *)(arena + (256 * n + 320));  /* f32[N,3,4] */
-    float *const t32 = (float *)d_k;  /* f32[N,1,4] */
-    float *const t33 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const d_s = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t37 = (float *)d_s;  /* f32[N,3,1] */
-    float *const t38 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t39 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t40 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const d_z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t42 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t43 = (float *)(arena + (256 * n + 256));  /* f32[4] */
-    memset(t43, 0, sizeof(float) * 4);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            #pragma omp simd
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                const float v_ = ((((t24[0] + (t26[i0 * 12 + i1 * 4 + i2] * t28[0])) + (t31[i0 * 12 + i1 * 4 + i2] * t32[i0 * 4 + i2])) + t37[i0 * 3 + i1]) * x[i0 * 12 + i1 * 4 + i2]);
-                t42[i0 * 12 + i1 * 4 + i2] = v_;
-                t43[i2] += v_;
-            }
-        }
-    }
-}
-
 /* %d.w: f32[4] = add %22, %43 */
 /* Kernel 20 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k20(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k20(const dlc_step *s, float *restrict const w, float *restrict const d_g, float *restrict const t22, float *restrict const t43) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t22 = (float *)(arena + 0);  /* f32[4] */
-    float *const t43 = (float *)(arena + (256 * n + 256));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         w[i0] = (w[i0] - (s->lr * (d_g[0] + t43[i0])));
     }
@@ -810,36 +513,67 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (256 * n));  /* f32 */
     float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t15 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t19 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t22 = (float *)(arena + 0);  /* f32[4] */
     float *const t24 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t26 = (float *)(arena + (192 * n));  /* f32[N,3,4] */
+    float *const t27 = (float *)(arena + (256 * n + 256));  /* f32[1,1,1] */
+    float *const t28 = (float *)(arena + (256 * n));  /* f32[1,1,1] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t31 = (float *)(arena + (256 * n + 320));  /* f32[N,3,4] */
+    float *const t32 = (float *)d_k;  /* f32[N,1,4] */
+    float *const t33 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_s = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t37 = (float *)d_s;  /* f32[N,3,1] */
+    float *const t38 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t39 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t40 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const d_z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t42 = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t43 = (float *)(arena + (256 * n + 256));  /* f32[4] */
 
     /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
-    sgd_step_k0(s);
+    sgd_step_k0(s, x, w, z, s_2);
 
     /* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
-    sgd_step_k1(s);
+    train_step_k1(s, s_2, m);
 
     /* %k: f32[N,4] = max %z {axes: [1], keepdim: false}   @11:13 */
-    train_step_k2(s);
+    train_step_k2(s, z, k_2);
 
     /* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
-    sgd_step_k3(s);
+    train_step_k3(s, k_2, t_2);
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
-    sgd_step_k4(s);
+    train_step_k4(s, z, t8);
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, z, t9);
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
-    sgd_step_k6(s);
+    train_step_k7(s, w, t11);
 
     /* %g: f32 = add %10, %11   @13:30 */
     {
@@ -850,15 +584,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)t13, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            sgd_step_k8((void *)s, 0, n, 0);
+            train_step_k9(s, m, t_2, g, t13, pred, 0, n);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @16:14 */
-    sgd_step_k9(s);
+    train_step_k10(s, y, pred, t15);
 
     /* %19: f32 = div %18, %17   @16:14 */
     {
@@ -866,7 +601,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
-    sgd_step_k11(s);
+    train_step_k13(s, y, pred, t16, t19, d_pred, d_g);
 
     /* %24: f32 = div %d.g, %23   @13:22 */
     {
@@ -874,33 +609,35 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %26: f32[N,3,4] = eq %z, %8   @13:13 */
-    sgd_step_k13(s);
+    train_step_k17(s, z, t8, t26, t27);
 
     /* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
-    sgd_step_k14(s);
+    sgd_step_k14(s, d_g, t27, t28);
 
     /* %d.k: f32[N,4] = broadcast %d.pred   @12:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k15, (void *)s);
+            void *const args_[] = {(void *)s, (void *)d_pred, (void *)d_k};
+            dlc_parallel_for(n, parts_, train_step_k20_chunk, (void *)args_);
         }
         else {
-            sgd_step_k15((void *)s, 0, n, 0);
+            train_step_k20(s, d_pred, d_k, 0, n);
         }
     }
 
     /* %31: f32[N,3,4] = max_mask %z {axis: 1}   @11:13 */
-    sgd_step_k16(s);
+    train_step_k21(s, z, t31);
 
     /* %35: f32[N,1] = div %d.pred, %34   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k17, (void *)s);
+            void *const args_[] = {(void *)s, (void *)d_pred, (void *)t35};
+            dlc_parallel_for(n, parts_, train_step_k22_chunk, (void *)args_);
         }
         else {
-            sgd_step_k17((void *)s, 0, n, 0);
+            train_step_k22(s, d_pred, t35, 0, n);
         }
     }
 
@@ -908,36 +645,21 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k18, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t35, (void *)d_s};
+            dlc_parallel_for(n, parts_, train_step_k23_chunk, (void *)args_);
         }
         else {
-            sgd_step_k18((void *)s, 0, n, 0);
+            train_step_k23(s, t35, d_s, 0, n);
         }
     }
 
     /* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
-    sgd_step_k19(s);
+    train_step_k24(s, x, t24, t25, t26, t28, t29, t31, t32, t33, t37, t38, t39, t40, d_z, t42, t43);
 
     /* %d.w: f32[4] = add %22, %43 */
-    sgd_step_k20(s);
+    sgd_step_k20(s, w, d_g, t22, t43);
 
     return t15[0];
-}
-
-/* %15: f32 = mse %pred, %y   @16:14 */
-/* Kernel 9 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t15 = (float *)(arena + (256 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t15[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 256*N + 256 bytes. */
@@ -945,34 +667,43 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (256 * n));  /* f32 */
     float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t15 = (float *)(arena + (256 * n));  /* f32 */
 
     /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
-    sgd_step_k0(s);
+    sgd_step_k0(s, x, w, z, s_2);
 
     /* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
-    sgd_step_k1(s);
+    train_step_k1(s, s_2, m);
 
     /* %k: f32[N,4] = max %z {axes: [1], keepdim: false}   @11:13 */
-    train_step_k2(s);
+    train_step_k2(s, z, k_2);
 
     /* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
-    sgd_step_k3(s);
+    train_step_k3(s, k_2, t_2);
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
-    sgd_step_k4(s);
+    train_step_k4(s, z, t8);
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, z, t9);
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
-    sgd_step_k6(s);
+    train_step_k7(s, w, t11);
 
     /* %g: f32 = add %10, %11   @13:30 */
     {
@@ -983,15 +714,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)t13, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            sgd_step_k8((void *)s, 0, n, 0);
+            train_step_k9(s, m, t_2, g, t13, pred, 0, n);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @16:14 */
-    eval_with_targets_k9(s);
+    train_step_k10(s, y, pred, t15);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t15[0];
@@ -1002,33 +734,41 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (256 * n));  /* f32 */
     float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
-    sgd_step_k0(s);
+    sgd_step_k0(s, x, w, z, s_2);
 
     /* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
-    sgd_step_k1(s);
+    train_step_k1(s, s_2, m);
 
     /* %k: f32[N,4] = max %z {axes: [1], keepdim: false}   @11:13 */
-    train_step_k2(s);
+    train_step_k2(s, z, k_2);
 
     /* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
-    sgd_step_k3(s);
+    train_step_k3(s, k_2, t_2);
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
-    sgd_step_k4(s);
+    train_step_k4(s, z, t8);
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, z, t9);
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
-    sgd_step_k6(s);
+    train_step_k7(s, w, t11);
 
     /* %g: f32 = add %10, %11   @13:30 */
     {
@@ -1039,10 +779,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
+            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)t13, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            sgd_step_k8((void *)s, 0, n, 0);
+            train_step_k9(s, m, t_2, g, t13, pred, 0, n);
         }
     }
 

@@ -11,14 +11,9 @@
 
 /* %h: f32[N,1] = linear %x, %fc.weight, %fc.bias   @10:13 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const fc_bias, float *restrict const h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const h = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)n * 1 * 3 <= 16384) {
         float tile_[3];
         for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 3 + p];
@@ -44,29 +39,27 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %pred: f32[N,1] = tanh %h   @10:27 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const h, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         pred[i0] = tanhf(h[i0]);
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then h, pred. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %6: f32 = mse %pred, %y   @11:27 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -76,19 +69,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t7, float *restrict const t10, float *restrict const d_pred, float *restrict const t13, float *restrict const t14, float *restrict const d_h, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_fc_bias = s->grads[1];  /* f32[1] */
+    (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 1; i1++) {
@@ -101,13 +84,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const d_h, float *restrict const d_fc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_fc_weight = s->grads[0];  /* f32[1,3] */
+    (void)n;
     if ((int64_t)1 * 3 * n <= 16384) {
         float sums_[3] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -135,25 +114,39 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_fc_weight = s->grads[0];  /* f32[1,3] */
+    float *const d_fc_bias = s->grads[1];  /* f32[1] */
 
     /* %h: f32[N,1] = linear %x, %fc.weight, %fc.bias   @10:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, h);
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, h, pred, 0, n);
         }
     }
 
     /* %6: f32 = mse %pred, %y   @11:27 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t6);
 
     /* %10: f32 = div %9, %8   @11:27 */
     {
@@ -161,48 +154,19 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
-    train_step_k4(s);
+    train_step_k4(s, y, pred, t7, t10, d_pred, t13, t14, d_h, d_fc_bias);
 
     /* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
-    train_step_k5(s);
+    train_step_k5(s, x, d_h, d_fc_weight);
 
     return t6[0];
 }
 
-/* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
-/* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
-    memset(d_fc_bias, 0, sizeof(float) * 1);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 1; i1++) {
-            const float v_ = (((pred[i0 + i1] - y[i0 + i1]) * t10[0]) * (1.0f - (pred[i0 + i1] * pred[i0 + i1])));
-            d_h[i0 + i1] = v_;
-            d_fc_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const x, float *restrict const fc_weight, float *restrict const d_h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
+    (void)n;
     if ((int64_t)1 * 3 * n <= 16384) {
         float sums_[3] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -227,12 +191,9 @@ static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
 
 /* %fc.bias: f32[1] = param fc.bias   @7:11 */
 /* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 1; i0++) {
         fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
@@ -243,25 +204,38 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
 
     /* %h: f32[N,1] = linear %x, %fc.weight, %fc.bias   @10:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, h);
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, h, pred, 0, n);
         }
     }
 
     /* %6: f32 = mse %pred, %y   @11:27 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t6);
 
     /* %10: f32 = div %9, %8   @11:27 */
     {
@@ -269,13 +243,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
-    sgd_step_k4(s);
+    train_step_k4(s, y, pred, t7, t10, d_pred, t13, t14, d_h, d_fc_bias);
 
     /* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, x, fc_weight, d_h);
 
     /* %fc.bias: f32[1] = param fc.bias   @7:11 */
-    sgd_step_k6(s);
+    sgd_step_k6(s, fc_bias, d_fc_bias);
 
     return t6[0];
 }
@@ -285,25 +259,31 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const h = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %h: f32[N,1] = linear %x, %fc.weight, %fc.bias   @10:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, h);
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, h, pred, 0, n);
         }
     }
 
     /* %6: f32 = mse %pred, %y   @11:27 */
-    train_step_k2(s);
+    train_step_k2(s, y, pred, t6);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t6[0];
@@ -314,19 +294,24 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const h = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %h: f32[N,1] = linear %x, %fc.weight, %fc.bias   @10:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, fc_weight, fc_bias, h);
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, h, pred, 0, n);
         }
     }
 

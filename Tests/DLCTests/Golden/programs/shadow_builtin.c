@@ -11,14 +11,9 @@
 
 /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const sigmoid_weight, float *restrict const sigmoid_bias, float *restrict const h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
-    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,2] */
+    (void)n;
     if ((int64_t)n * 2 * 4 <= 16384) {
         float tile_[32] = {0};
         for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = sigmoid_weight[q * 4 + p];
@@ -46,31 +41,27 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %6: f32[N,2] = tanh %h   @10:16 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of 2*N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const h, float *restrict const t6, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t6[i0] = tanhf(h[i0]);
     }
 }
 
-/* %pred: f32[N,2] = add %6, %mean   @10:24 */
-/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then h, t6. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
+/* %pred: f32[N,2] = add %6, %mean   @10:24 */
+/* Kernel 2 of entry 'train', its rows begin_ to end_ (of N): train_step_k2_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const mean, float *restrict const t6, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const mean = (float *)s->params[2];  /* f32[2] */
-    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             pred[i0 * 2 + i1] = (t6[i0 * 2 + i1] + mean[i1]);
@@ -78,15 +69,18 @@ static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then mean, t6, pred. */
+static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %8: f32 = mse %pred, %y   @12:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t8) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (2 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -96,16 +90,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t9, float *restrict const t12, float *restrict const d_pred, float *restrict const d_mean) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const d_mean = s->grads[2];  /* f32[2] */
+    (void)n;
     memset(d_mean, 0, sizeof(float) * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -119,16 +106,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const t6, float *restrict const d_pred, float *restrict const t16, float *restrict const t17, float *restrict const d_h, float *restrict const d_sigmoid_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_sigmoid_bias = s->grads[1];  /* f32[2] */
+    (void)n;
     memset(d_sigmoid_bias, 0, sizeof(float) * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -142,13 +122,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const x, float *restrict const d_h, float *restrict const d_sigmoid_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_sigmoid_weight = s->grads[0];  /* f32[2,4] */
+    (void)n;
     if ((int64_t)2 * 4 * n <= 16384) {
         float sums_[8] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -176,20 +152,37 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
+    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
+    float *const mean = (float *)s->params[2];  /* f32[2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const d_mean = s->grads[2];  /* f32[2] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_sigmoid_weight = s->grads[0];  /* f32[2,4] */
+    float *const d_sigmoid_bias = s->grads[1];  /* f32[2] */
 
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, sigmoid_weight, sigmoid_bias, h);
 
     /* %6: f32[N,2] = tanh %h   @10:16 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)t6};
+            dlc_parallel_for((2 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (2 * n), 0);
+            train_step_k1(s, h, t6, 0, (2 * n));
         }
     }
 
@@ -197,15 +190,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)mean, (void *)t6, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, mean, t6, pred, 0, n);
         }
     }
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, pred, t8);
 
     /* %12: f32 = div %11, %10   @12:14 */
     {
@@ -213,72 +207,22 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
-    train_step_k5(s);
+    train_step_k5(s, y, pred, t9, t12, d_pred, d_mean);
 
     /* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
-    train_step_k6(s);
+    train_step_k6(s, t6, d_pred, t16, t17, d_h, d_sigmoid_bias);
 
     /* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
-    train_step_k7(s);
+    train_step_k7(s, x, d_h, d_sigmoid_weight);
 
     return t8[0];
 }
 
-/* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
-/* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const d_mean = (float *)(arena + (192 * n + 128));  /* f32[2] */
-    memset(d_mean, 0, sizeof(float) * 2);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t12[0]);
-            d_pred[i0 * 2 + i1] = v_;
-            d_mean[i1] += v_;
-        }
-    }
-}
-
-/* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
-/* Kernel 6 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_sigmoid_bias = (float *)(arena + (128 * n + 64));  /* f32[2] */
-    memset(d_sigmoid_bias, 0, sizeof(float) * 2);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            const float v_ = (d_pred[i0 * 2 + i1] * (1.0f - (t6[i0 * 2 + i1] * t6[i0 * 2 + i1])));
-            d_h[i0 * 2 + i1] = v_;
-            d_sigmoid_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
 /* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s, float *restrict const x, float *restrict const sigmoid_weight, float *restrict const d_h) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
+    (void)n;
     if ((int64_t)2 * 4 * n <= 16384) {
         float sums_[8] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -303,12 +247,9 @@ static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
 
 /* %sigmoid.bias: f32[2] = param sigmoid.bias   @6:11 */
 /* Kernel 8 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s, float *restrict const sigmoid_bias, float *restrict const d_sigmoid_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
-    float *const d_sigmoid_bias = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         sigmoid_bias[i0] = (sigmoid_bias[i0] - (s->lr * d_sigmoid_bias[i0]));
     }
@@ -316,12 +257,9 @@ static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
 
 /* %mean: f32[2] = param mean   @7:11 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const mean, float *restrict const d_mean) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const mean = (float *)s->params[2];  /* f32[2] */
-    float *const d_mean = (float *)(arena + (192 * n + 128));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         mean[i0] = (mean[i0] - (s->lr * d_mean[i0]));
     }
@@ -332,20 +270,36 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
+    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
+    float *const mean = (float *)s->params[2];  /* f32[2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const d_mean = (float *)(arena + (192 * n + 128));  /* f32[2] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_sigmoid_bias = (float *)(arena + (128 * n + 64));  /* f32[2] */
 
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, sigmoid_weight, sigmoid_bias, h);
 
     /* %6: f32[N,2] = tanh %h   @10:16 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)h, (void *)t6};
+            dlc_parallel_for((2 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (2 * n), 0);
+            train_step_k1(s, h, t6, 0, (2 * n));
         }
     }
 
@@ -353,15 +307,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
+            void *const args_[] = {(void *)s, (void *)mean, (void *)t6, (void *)pred};
+            dlc_parallel_for(n, parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2((void *)s, 0, n, 0);
+            train_step_k2(s, mean, t6, pred, 0, n);
         }
     }
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    train_step_k3(s);
+    train_step_k3(s, y, pred, t8);
 
     /* %12: f32 = div %11, %10   @12:14 */
     {
@@ -369,35 +324,28 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
-    sgd_step_k5(s);
+    train_step_k5(s, y, pred, t9, t12, d_pred, d_mean);
 
     /* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
-    sgd_step_k6(s);
+    train_step_k6(s, t6, d_pred, t16, t17, d_h, d_sigmoid_bias);
 
     /* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
-    sgd_step_k7(s);
+    sgd_step_k7(s, x, sigmoid_weight, d_h);
 
     /* %sigmoid.bias: f32[2] = param sigmoid.bias   @6:11 */
-    sgd_step_k8(s);
+    sgd_step_k8(s, sigmoid_bias, d_sigmoid_bias);
 
     /* %mean: f32[2] = param mean   @7:11 */
-    sgd_step_k9(s);
+    sgd_step_k9(s, mean, d_mean);
 
     return t8[0];
 }
 
 /* %pred: f32[N,2] = add %6, %mean   @10:24 */
-/* Kernel 1 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const mean, float *restrict const h, float *restrict const t6, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const mean = (float *)s->params[2];  /* f32[2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             pred[i0 * 2 + i1] = (tanhf(h[i0 * 2 + i1]) + mean[i1]);
@@ -405,20 +353,11 @@ static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t 
     }
 }
 
-/* %8: f32 = mse %pred, %y   @12:14 */
-/* Kernel 2 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-    }
-    t8[0] = (float)(acc_ / (double)(2 * n));
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then mean, h, t6, pred. */
+static void eval_with_targets_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -426,25 +365,33 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
+    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
+    float *const mean = (float *)s->params[2];  /* f32[2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, sigmoid_weight, sigmoid_bias, h);
 
     /* %pred: f32[N,2] = add %6, %mean   @10:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)mean, (void *)h, (void *)t6, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1((void *)s, 0, n, 0);
+            eval_with_targets_k1(s, mean, h, t6, pred, 0, n);
         }
     }
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    eval_with_targets_k2(s);
+    train_step_k3(s, y, pred, t8);
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t8[0];
@@ -455,19 +402,26 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
+    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
+    float *const mean = (float *)s->params[2];  /* f32[2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
 
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
-    train_step_k0(s);
+    train_step_k0(s, x, sigmoid_weight, sigmoid_bias, h);
 
     /* %pred: f32[N,2] = add %6, %mean   @10:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)mean, (void *)h, (void *)t6, (void *)pred};
+            dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1((void *)s, 0, n, 0);
+            eval_with_targets_k1(s, mean, h, t6, pred, 0, n);
         }
     }
 

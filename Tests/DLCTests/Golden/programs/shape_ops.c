@@ -11,12 +11,9 @@
 
 /* %7: f32[2,3] = transpose %w   @12:23 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const w, float *restrict const t7) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[3,2] */
-    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         for (int64_t i1 = 0; i1 < 3; i1++) {
             t7[i0 * 3 + i1] = w[i0 + i1 * 2];
@@ -25,17 +22,10 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const x, float *restrict const u, float *restrict const t9, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const u = (float *)t7;  /* f32[1,2,3] */
-    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
@@ -43,15 +33,18 @@ static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then x, u, t9. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %12: f32[N,1] = mean %f {axes: [1], keepdim: true}   @14:31 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const f, float *restrict const t12) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const f = (float *)x;  /* f32[N,6] */
-    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    (void)n;
     for (int64_t j_ = 0; j_ < n; j_++) t12[j_] = 0.0f;
     for (int64_t i0 = 0; i0 < n; i0++) {
         float acc0_ = 0.0f;
@@ -64,17 +57,10 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 }
 
 /* %q: f32[N,4] = mul %11, %12   @14:29 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const t11, float *restrict const t12, float *restrict const q_2, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const e = (float *)s->params[1];  /* f32[4] */
-    float *const t11 = (float *)e;  /* f32[1,4] */
-    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
-    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
@@ -82,15 +68,18 @@ static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_,
     }
 }
 
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then t11, t12, q_2. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const p_2, float *restrict const c) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
-    float *const p_2 = (float *)t9;  /* f32[N,6] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
+    (void)n;
     float *restrict const to_ = c;
     const float *restrict const from_ = p_2;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -102,15 +91,9 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
 
 /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const r2, float *restrict const c) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const f = (float *)x;  /* f32[N,6] */
-    float *const r_2 = (float *)f;  /* f32[N,3,2] */
-    float *const r2 = (float *)r_2;  /* f32[N,6] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
+    (void)n;
     float *restrict const to_ = c;
     const float *restrict const from_ = r2;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -122,12 +105,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const c, float *restrict const pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
-    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
+    (void)n;
     float *restrict const to_ = pred;
     const float *restrict const from_ = c;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -139,12 +119,9 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
 
 /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const q_2, float *restrict const pred) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
-    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
+    (void)n;
     float *restrict const to_ = pred;
     const float *restrict const from_ = q_2;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -156,13 +133,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %16: f32 = mse %pred, %y   @18:14 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t16) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,16] */
-    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
-    float *const t16 = (float *)(arena + 0);  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (16 * n); i0++) {
         const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
@@ -171,31 +144,27 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 }
 
 /* %d.pred: f32[N,16] = mul %17, %20   @18:14 */
-/* Kernel 10 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 16*N). */
-static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 10 of entry 'train', its rows begin_ to end_ (of 16*N): train_step_k10_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t17, float *restrict const t20, float *restrict const d_pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,16] */
-    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const t20 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
     }
 }
 
+/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then y, pred, t17, t20, d_pred. */
+static void train_step_k10_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+}
+
 /* %d.c: f32[N,12] = slice %d.pred {axis: 1, start: 0, length: 12}   @16:16 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const d_pred, float *restrict const d_c) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
-    float *const d_c = (float *)(arena + (128 * n + 64));  /* f32[N,12] */
+    (void)n;
     float *restrict const to_ = d_c;
     const float *restrict const from_ = d_pred;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -207,12 +176,9 @@ static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
 
 /* %d.q: f32[N,4] = slice %d.pred {axis: 1, start: 12, length: 4}   @16:16 */
 /* Kernel 12 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *restrict const d_pred, float *restrict const d_q) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
-    float *const d_q = (float *)(arena + 64);  /* f32[N,4] */
+    (void)n;
     float *restrict const to_ = d_q;
     const float *restrict const from_ = d_pred;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -224,12 +190,9 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
 
 /* %d.p: f32[N,6] = slice %d.c {axis: 1, start: 0, length: 6}   @15:13 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const d_c, float *restrict const d_p) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_c = (float *)(arena + (128 * n + 64));  /* f32[N,12] */
-    float *const d_p = (float *)(arena + (192 * n + 64));  /* f32[N,6] */
+    (void)n;
     float *restrict const to_ = d_p;
     const float *restrict const from_ = d_c;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -241,14 +204,9 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
 
 /* %25: f32[N,4] = mul %d.q, %12   @14:29 */
 /* Kernel 14 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const t12, float *restrict const d_q, float *restrict const t25, float *restrict const t26) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
-    float *const d_q = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t25 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
-    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[1,4] */
+    (void)n;
     memset(t26, 0, sizeof(float) * 4);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -262,15 +220,9 @@ static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
 
 /* %29: f32[N,2,3] = mul %28, %x   @13:23 */
 /* Kernel 15 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s, float *restrict const x, float *restrict const t28, float *restrict const t29, float *restrict const d_u) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const d_p = (float *)(arena + (192 * n + 64));  /* f32[N,6] */
-    float *const t28 = (float *)d_p;  /* f32[N,2,3] */
-    float *const t29 = (float *)(arena + (64 * n + 64));  /* f32[N,2,3] */
-    float *const d_u = (float *)(arena + (256 * n + 128));  /* f32[1,2,3] */
+    (void)n;
     memset(d_u, 0, sizeof(float) * 6);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -284,13 +236,9 @@ static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
 
 /* %d.w: f32[3,2] = transpose %31   @12:23 */
 /* Kernel 16 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k16(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k16(const dlc_step *s, float *restrict const t31, float *restrict const d_w) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_u = (float *)(arena + (256 * n + 128));  /* f32[1,2,3] */
-    float *const t31 = (float *)d_u;  /* f32[2,3] */
-    float *const d_w = s->grads[0];  /* f32[3,2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             d_w[i0 * 2 + i1] = t31[i0 + i1 * 3];
@@ -303,54 +251,83 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const y = (float *)s->data[1];  /* f32[N,16] */
+    float *const w = (float *)s->params[0];  /* f32[3,2] */
+    float *const e = (float *)s->params[1];  /* f32[4] */
+    float *const f = (float *)x;  /* f32[N,6] */
+    float *const r_2 = (float *)f;  /* f32[N,3,2] */
+    float *const r2 = (float *)r_2;  /* f32[N,6] */
+    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const u = (float *)t7;  /* f32[1,2,3] */
+    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
+    float *const p_2 = (float *)t9;  /* f32[N,6] */
+    float *const t11 = (float *)e;  /* f32[1,4] */
+    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
     float *const t16 = (float *)(arena + 0);  /* f32 */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,16] */
     float *const t20 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
+    float *const d_c = (float *)(arena + (128 * n + 64));  /* f32[N,12] */
+    float *const d_q = (float *)(arena + 64);  /* f32[N,4] */
+    float *const d_p = (float *)(arena + (192 * n + 64));  /* f32[N,6] */
+    float *const t25 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
     float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[1,4] */
     float *const d_e = (float *)t26;  /* f32[4] */
+    float *const t28 = (float *)d_p;  /* f32[N,2,3] */
+    float *const t29 = (float *)(arena + (64 * n + 64));  /* f32[N,2,3] */
+    float *const d_u = (float *)(arena + (256 * n + 128));  /* f32[1,2,3] */
+    float *const t31 = (float *)d_u;  /* f32[2,3] */
+    float *const d_w = s->grads[0];  /* f32[3,2] */
     float *const d_e_2 = s->grads[1];  /* f32[4] */
 
     /* %7: f32[2,3] = transpose %w   @12:23 */
-    train_step_k0(s);
+    train_step_k0(s, w, t7);
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)u, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, x, u, t9, 0, n);
         }
     }
 
     /* %12: f32[N,1] = mean %f {axes: [1], keepdim: true}   @14:31 */
-    train_step_k2(s);
+    train_step_k2(s, f, t12);
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t11, (void *)t12, (void *)q_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t11, t12, q_2, 0, n);
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    train_step_k4(s);
+    train_step_k4(s, p_2, c);
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    train_step_k5(s);
+    train_step_k5(s, r2, c);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    train_step_k6(s);
+    train_step_k6(s, c, pred);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    train_step_k7(s);
+    train_step_k7(s, q_2, pred);
 
     /* %16: f32 = mse %pred, %y   @18:14 */
-    train_step_k8(s);
+    train_step_k8(s, y, pred, t16);
 
     /* %20: f32 = div %19, %18   @18:14 */
     {
@@ -361,30 +338,31 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(16 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((16 * n), parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t17, (void *)t20, (void *)d_pred};
+            dlc_parallel_for((16 * n), parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, (16 * n), 0);
+            train_step_k10(s, y, pred, t17, t20, d_pred, 0, (16 * n));
         }
     }
 
     /* %d.c: f32[N,12] = slice %d.pred {axis: 1, start: 0, length: 12}   @16:16 */
-    train_step_k11(s);
+    train_step_k11(s, d_pred, d_c);
 
     /* %d.q: f32[N,4] = slice %d.pred {axis: 1, start: 12, length: 4}   @16:16 */
-    train_step_k12(s);
+    train_step_k12(s, d_pred, d_q);
 
     /* %d.p: f32[N,6] = slice %d.c {axis: 1, start: 0, length: 6}   @15:13 */
-    train_step_k13(s);
+    train_step_k13(s, d_c, d_p);
 
     /* %25: f32[N,4] = mul %d.q, %12   @14:29 */
-    train_step_k14(s);
+    train_step_k14(s, t12, d_q, t25, t26);
 
     /* %29: f32[N,2,3] = mul %28, %x   @13:23 */
-    train_step_k15(s);
+    train_step_k15(s, x, t28, t29, d_u);
 
     /* %d.w: f32[3,2] = transpose %31   @12:23 */
-    train_step_k16(s);
+    train_step_k16(s, t31, d_w);
 
     /* %d.e: f32[4] = reshape %26   @14:13 */
     {
@@ -396,13 +374,9 @@ static float train_step(const dlc_step *s) {
 
 /* %d.w: f32[3,2] = transpose %31   @12:23 */
 /* Kernel 16 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s, float *restrict const w, float *restrict const t31) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const w = (float *)s->params[0];  /* f32[3,2] */
-    float *const d_u = (float *)(arena + (256 * n + 128));  /* f32[1,2,3] */
-    float *const t31 = (float *)d_u;  /* f32[2,3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         for (int64_t i1 = 0; i1 < 2; i1++) {
             w[i0 * 2 + i1] = (w[i0 * 2 + i1] - (s->lr * t31[i0 + i1 * 3]));
@@ -412,12 +386,9 @@ static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
 
 /* %e: f32[4] = param e   @7:11 */
 /* Kernel 18 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k18(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k18(const dlc_step *s, float *restrict const e, float *restrict const d_e_2) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const e = (float *)s->params[1];  /* f32[4] */
-    float *const d_e_2 = (float *)(arena + (256 * n + 128));  /* f32[4] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
         e[i0] = (e[i0] - (s->lr * d_e_2[i0]));
     }
@@ -428,54 +399,82 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const y = (float *)s->data[1];  /* f32[N,16] */
+    float *const w = (float *)s->params[0];  /* f32[3,2] */
+    float *const e = (float *)s->params[1];  /* f32[4] */
+    float *const f = (float *)x;  /* f32[N,6] */
+    float *const r_2 = (float *)f;  /* f32[N,3,2] */
+    float *const r2 = (float *)r_2;  /* f32[N,6] */
+    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const u = (float *)t7;  /* f32[1,2,3] */
+    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
+    float *const p_2 = (float *)t9;  /* f32[N,6] */
+    float *const t11 = (float *)e;  /* f32[1,4] */
+    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
     float *const t16 = (float *)(arena + 0);  /* f32 */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,16] */
     float *const t20 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
+    float *const d_c = (float *)(arena + (128 * n + 64));  /* f32[N,12] */
+    float *const d_q = (float *)(arena + 64);  /* f32[N,4] */
+    float *const d_p = (float *)(arena + (192 * n + 64));  /* f32[N,6] */
+    float *const t25 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
     float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[1,4] */
     float *const d_e = (float *)t26;  /* f32[4] */
+    float *const t28 = (float *)d_p;  /* f32[N,2,3] */
+    float *const t29 = (float *)(arena + (64 * n + 64));  /* f32[N,2,3] */
+    float *const d_u = (float *)(arena + (256 * n + 128));  /* f32[1,2,3] */
+    float *const t31 = (float *)d_u;  /* f32[2,3] */
     float *const d_e_2 = (float *)(arena + (256 * n + 128));  /* f32[4] */
 
     /* %7: f32[2,3] = transpose %w   @12:23 */
-    train_step_k0(s);
+    train_step_k0(s, w, t7);
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)u, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, x, u, t9, 0, n);
         }
     }
 
     /* %12: f32[N,1] = mean %f {axes: [1], keepdim: true}   @14:31 */
-    train_step_k2(s);
+    train_step_k2(s, f, t12);
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t11, (void *)t12, (void *)q_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t11, t12, q_2, 0, n);
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    train_step_k4(s);
+    train_step_k4(s, p_2, c);
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    train_step_k5(s);
+    train_step_k5(s, r2, c);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    train_step_k6(s);
+    train_step_k6(s, c, pred);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    train_step_k7(s);
+    train_step_k7(s, q_2, pred);
 
     /* %16: f32 = mse %pred, %y   @18:14 */
-    train_step_k8(s);
+    train_step_k8(s, y, pred, t16);
 
     /* %20: f32 = div %19, %18   @18:14 */
     {
@@ -486,30 +485,31 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(16 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((16 * n), parts_, train_step_k10, (void *)s);
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t17, (void *)t20, (void *)d_pred};
+            dlc_parallel_for((16 * n), parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10((void *)s, 0, (16 * n), 0);
+            train_step_k10(s, y, pred, t17, t20, d_pred, 0, (16 * n));
         }
     }
 
     /* %d.c: f32[N,12] = slice %d.pred {axis: 1, start: 0, length: 12}   @16:16 */
-    train_step_k11(s);
+    train_step_k11(s, d_pred, d_c);
 
     /* %d.q: f32[N,4] = slice %d.pred {axis: 1, start: 12, length: 4}   @16:16 */
-    train_step_k12(s);
+    train_step_k12(s, d_pred, d_q);
 
     /* %d.p: f32[N,6] = slice %d.c {axis: 1, start: 0, length: 6}   @15:13 */
-    train_step_k13(s);
+    train_step_k13(s, d_c, d_p);
 
     /* %25: f32[N,4] = mul %d.q, %12   @14:29 */
-    train_step_k14(s);
+    train_step_k14(s, t12, d_q, t25, t26);
 
     /* %29: f32[N,2,3] = mul %28, %x   @13:23 */
-    train_step_k15(s);
+    train_step_k15(s, x, t28, t29, d_u);
 
     /* %d.w: f32[3,2] = transpose %31   @12:23 */
-    sgd_step_k16(s);
+    sgd_step_k16(s, w, t31);
 
     /* %d.e: f32[4] = reshape %26   @14:13 */
     {
@@ -517,64 +517,9 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %e: f32[4] = param e   @7:11 */
-    sgd_step_k18(s);
+    sgd_step_k18(s, e, d_e_2);
 
     return t16[0];
-}
-
-/* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-/* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
-    float *const p_2 = (float *)t9;  /* f32[N,6] */
-    float *const c = (float *)(arena + (64 * n + 64));  /* f32[N,12] */
-    float *restrict const to_ = c;
-    const float *restrict const from_ = p_2;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
-        }
-    }
-}
-
-/* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-/* Kernel 5 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const f = (float *)x;  /* f32[N,6] */
-    float *const r_2 = (float *)f;  /* f32[N,3,2] */
-    float *const r2 = (float *)r_2;  /* f32[N,6] */
-    float *const c = (float *)(arena + (64 * n + 64));  /* f32[N,12] */
-    float *restrict const to_ = c;
-    const float *restrict const from_ = r2;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
-        }
-    }
-}
-
-/* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-/* Kernel 6 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c = (float *)(arena + (64 * n + 64));  /* f32[N,12] */
-    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
-    float *restrict const to_ = pred;
-    const float *restrict const from_ = c;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 12; i1++) {
-            to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
-        }
-    }
 }
 
 /* Entry 'eval': arena 192*N + 64 bytes. */
@@ -582,51 +527,68 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const y = (float *)s->data[1];  /* f32[N,16] */
+    float *const w = (float *)s->params[0];  /* f32[3,2] */
+    float *const e = (float *)s->params[1];  /* f32[4] */
+    float *const f = (float *)x;  /* f32[N,6] */
+    float *const r_2 = (float *)f;  /* f32[N,3,2] */
+    float *const r2 = (float *)r_2;  /* f32[N,6] */
+    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const u = (float *)t7;  /* f32[1,2,3] */
+    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
+    float *const p_2 = (float *)t9;  /* f32[N,6] */
+    float *const t11 = (float *)e;  /* f32[1,4] */
+    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    float *const c = (float *)(arena + (64 * n + 64));  /* f32[N,12] */
     float *const pred = (float *)(arena + 64);  /* f32[N,16] */
     float *const t16 = (float *)(arena + 0);  /* f32 */
 
     /* %7: f32[2,3] = transpose %w   @12:23 */
-    train_step_k0(s);
+    train_step_k0(s, w, t7);
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)u, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, x, u, t9, 0, n);
         }
     }
 
     /* %12: f32[N,1] = mean %f {axes: [1], keepdim: true}   @14:31 */
-    train_step_k2(s);
+    train_step_k2(s, f, t12);
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t11, (void *)t12, (void *)q_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t11, t12, q_2, 0, n);
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, p_2, c);
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    eval_with_targets_k5(s);
+    train_step_k5(s, r2, c);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    eval_with_targets_k6(s);
+    train_step_k6(s, c, pred);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    train_step_k7(s);
+    train_step_k7(s, q_2, pred);
 
     /* %16: f32 = mse %pred, %y   @18:14 */
-    train_step_k8(s);
+    train_step_k8(s, y, pred, t16);
 
     memcpy(outputs[0], pred, sizeof(float) * (16 * n));
     return t16[0];
@@ -637,47 +599,63 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const w = (float *)s->params[0];  /* f32[3,2] */
+    float *const e = (float *)s->params[1];  /* f32[4] */
+    float *const f = (float *)x;  /* f32[N,6] */
+    float *const r_2 = (float *)f;  /* f32[N,3,2] */
+    float *const r2 = (float *)r_2;  /* f32[N,6] */
+    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const u = (float *)t7;  /* f32[1,2,3] */
+    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
+    float *const p_2 = (float *)t9;  /* f32[N,6] */
+    float *const t11 = (float *)e;  /* f32[1,4] */
+    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    float *const c = (float *)(arena + (64 * n + 64));  /* f32[N,12] */
     float *const pred = (float *)(arena + 64);  /* f32[N,16] */
 
     /* %7: f32[2,3] = transpose %w   @12:23 */
-    train_step_k0(s);
+    train_step_k0(s, w, t7);
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)u, (void *)t9};
+            dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, n, 0);
+            train_step_k1(s, x, u, t9, 0, n);
         }
     }
 
     /* %12: f32[N,1] = mean %f {axes: [1], keepdim: true}   @14:31 */
-    train_step_k2(s);
+    train_step_k2(s, f, t12);
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t11, (void *)t12, (void *)q_2};
+            dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, n, 0);
+            train_step_k3(s, t11, t12, q_2, 0, n);
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    eval_with_targets_k4(s);
+    train_step_k4(s, p_2, c);
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    eval_with_targets_k5(s);
+    train_step_k5(s, r2, c);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    eval_with_targets_k6(s);
+    train_step_k6(s, c, pred);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    train_step_k7(s);
+    train_step_k7(s, q_2, pred);
 
     memcpy(outputs[0], pred, sizeof(float) * (16 * n));
 }

@@ -11,12 +11,9 @@
 
 /* %12: f32[3] = sub %v, %3   @9:68 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const v, float *restrict const t12) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[2];  /* f32[3] */
-    float *const t12 = (float *)(arena + 128);  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         t12[i0] = (v[i0] - 1.0f);
     }
@@ -24,13 +21,9 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 
 /* %13: f32[3] = square %12   @9:59 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const t12, float *restrict const t13, float *restrict const t14) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t12 = (float *)(arena + 128);  /* f32[3] */
-    float *const t13 = (float *)(arena + 192);  /* f32[3] */
-    float *const t14 = (float *)(arena + 256);  /* f32 */
+    (void)n;
     memset(t14, 0, sizeof(float) * 1);
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -43,14 +36,9 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
 
 /* %d.v: f32[3] = mul %16, %18   @9:59 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const t12, float *restrict const t16, float *restrict const t18, float *restrict const d_v) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t12 = (float *)(arena + 128);  /* f32[3] */
-    float *const t16 = (float *)(arena + 0);  /* f32[3] */
-    float *const t18 = (float *)(arena + 0);  /* f32[3] */
-    float *const d_v = s->grads[2];  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         d_v[i0] = (1.0f * (t12[i0] * 2.0f));
     }
@@ -63,6 +51,7 @@ static float train_step(const dlc_step *s) {
     (void)n; (void)arena;
     float *const a = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
+    float *const v = (float *)s->params[2];  /* f32[3] */
     float *const t4 = (float *)(arena + 0);  /* f32 */
     float *const t5 = (float *)(arena + 0);  /* f32 */
     float *const t6 = (float *)(arena + 0);  /* f32 */
@@ -70,8 +59,13 @@ static float train_step(const dlc_step *s) {
     float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + 0);  /* f32 */
+    float *const t12 = (float *)(arena + 128);  /* f32[3] */
+    float *const t13 = (float *)(arena + 192);  /* f32[3] */
     float *const t14 = (float *)(arena + 256);  /* f32 */
     float *const t15 = (float *)(arena + 192);  /* f32 */
+    float *const t16 = (float *)(arena + 0);  /* f32[3] */
+    float *const t18 = (float *)(arena + 0);  /* f32[3] */
+    float *const d_v = s->grads[2];  /* f32[3] */
     float *const t20 = (float *)(arena + 0);  /* f32 */
     float *const d_b = s->grads[1];  /* f32 */
     float *const t22 = (float *)(arena + 0);  /* f32 */
@@ -92,10 +86,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %12: f32[3] = sub %v, %3   @9:68 */
-    train_step_k2(s);
+    train_step_k2(s, v, t12);
 
     /* %13: f32[3] = square %12   @9:59 */
-    train_step_k3(s);
+    train_step_k3(s, t12, t13, t14);
 
     /* %15: f32 = add %11, %14   @9:53 */
     {
@@ -103,7 +97,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.v: f32[3] = mul %16, %18   @9:59 */
-    train_step_k5(s);
+    train_step_k5(s, t12, t16, t18, d_v);
 
     /* %d.b: f32 = mul %9, %20   @9:48 */
     {
@@ -120,14 +114,9 @@ static float train_step(const dlc_step *s) {
 
 /* %d.v: f32[3] = mul %16, %18   @9:59 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const v, float *restrict const t12, float *restrict const t16, float *restrict const t18) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[2];  /* f32[3] */
-    float *const t12 = (float *)(arena + 128);  /* f32[3] */
-    float *const t16 = (float *)(arena + 0);  /* f32[3] */
-    float *const t18 = (float *)(arena + 0);  /* f32[3] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
         v[i0] = (v[i0] - (s->lr * (1.0f * (t12[i0] * 2.0f))));
     }
@@ -140,6 +129,7 @@ static float sgd_step(const dlc_step *s) {
     (void)n; (void)arena;
     float *const a = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
+    float *const v = (float *)s->params[2];  /* f32[3] */
     float *const t4 = (float *)(arena + 0);  /* f32 */
     float *const t5 = (float *)(arena + 0);  /* f32 */
     float *const t6 = (float *)(arena + 0);  /* f32 */
@@ -147,8 +137,12 @@ static float sgd_step(const dlc_step *s) {
     float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + 0);  /* f32 */
+    float *const t12 = (float *)(arena + 128);  /* f32[3] */
+    float *const t13 = (float *)(arena + 192);  /* f32[3] */
     float *const t14 = (float *)(arena + 256);  /* f32 */
     float *const t15 = (float *)(arena + 192);  /* f32 */
+    float *const t16 = (float *)(arena + 0);  /* f32[3] */
+    float *const t18 = (float *)(arena + 0);  /* f32[3] */
     float *const t20 = (float *)(arena + 0);  /* f32 */
     float *const d_b = (float *)(arena + 256);  /* f32 */
     float *const t22 = (float *)(arena + 0);  /* f32 */
@@ -169,10 +163,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %12: f32[3] = sub %v, %3   @9:68 */
-    train_step_k2(s);
+    train_step_k2(s, v, t12);
 
     /* %13: f32[3] = square %12   @9:59 */
-    train_step_k3(s);
+    train_step_k3(s, t12, t13, t14);
 
     /* %15: f32 = add %11, %14   @9:53 */
     {
@@ -180,7 +174,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.v: f32[3] = mul %16, %18   @9:59 */
-    sgd_step_k5(s);
+    sgd_step_k5(s, v, t12, t16, t18);
 
     /* %d.b: f32 = mul %9, %20   @9:48 */
     {
@@ -207,14 +201,9 @@ static float sgd_step(const dlc_step *s) {
 
 /* %13: f32[3] = square %12   @9:59 */
 /* Kernel 0 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s) {
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const v, float *restrict const t12, float *restrict const t13, float *restrict const t14) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const v = (float *)s->params[2];  /* f32[3] */
-    float *const t12 = (float *)(arena + 0);  /* f32[3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[3] */
-    float *const t14 = (float *)(arena + 64);  /* f32 */
+    (void)n;
     memset(t14, 0, sizeof(float) * 1);
     float acc0_ = 0.0f;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -232,6 +221,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     (void)n; (void)arena;
     float *const a = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
+    float *const v = (float *)s->params[2];  /* f32[3] */
     float *const t4 = (float *)(arena + 0);  /* f32 */
     float *const t5 = (float *)(arena + 0);  /* f32 */
     float *const t6 = (float *)(arena + 0);  /* f32 */
@@ -239,11 +229,13 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + 0);  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[3] */
+    float *const t13 = (float *)(arena + 0);  /* f32[3] */
     float *const t14 = (float *)(arena + 64);  /* f32 */
     float *const t15 = (float *)(arena + 0);  /* f32 */
 
     /* %13: f32[3] = square %12   @9:59 */
-    eval_with_targets_k0(s);
+    eval_with_targets_k0(s, v, t12, t13, t14);
 
     /* %15: f32 = add %11, %14   @9:53 */
     {

@@ -11,14 +11,9 @@
 
 /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const enc_weight, float *restrict const enc_bias, float *restrict const t6) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,6] */
-    float *const enc_weight = (float *)s->params[0];  /* f32[2,6] */
-    float *const enc_bias = (float *)s->params[1];  /* f32[2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
+    (void)n;
     if ((int64_t)n * 2 * 6 <= 16384) {
         float tile_[48] = {0};
         for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = enc_weight[q * 6 + p];
@@ -46,30 +41,27 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
 }
 
 /* %code: f32[N,2] = tanh %6   @9:16 */
-/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 1 of entry 'train', its rows begin_ to end_ (of 2*N): train_step_k1_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const t6, float *restrict const code, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         code[i0] = tanhf(t6[i0]);
     }
 }
 
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then t6, code. */
+static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
+}
+
 /* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
 /* Kernel 2 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const dec_weight, float *restrict const dec_bias, float *restrict const code, float *restrict const recon) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
-    float *const dec_bias = (float *)s->params[3];  /* f32[6] */
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
+    (void)n;
     if ((int64_t)n * 6 * 2 <= 16384) {
         float tile_[16] = {0};
         for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = dec_weight[q * 2 + p];
@@ -97,46 +89,44 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
 }
 
 /* %9: f32[N,6] = mul %recon, %mask   @11:24 */
-/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 6*N). */
-static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* Kernel 3 of entry 'train', its rows begin_ to end_ (of 6*N): train_step_k3_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const mask, float *restrict const recon, float *restrict const t9, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const mask = (float *)s->data[1];  /* f32[N,6] */
-    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t9[i0] = (recon[i0] * mask[i0]);
     }
 }
 
-/* %10: f32[N,6] = mul %x, %mask   @11:34 */
-/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 6*N). */
-static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then mask, recon, t9. */
+static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
     (void)part_;
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
+/* %10: f32[N,6] = mul %x, %mask   @11:34 */
+/* Kernel 4 of entry 'train', its rows begin_ to end_ (of 6*N): train_step_k4_chunk runs it on the trainer's threads. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const x, float *restrict const mask, float *restrict const t10, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,6] */
-    float *const mask = (float *)s->data[1];  /* f32[N,6] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
+    (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t10[i0] = (x[i0] * mask[i0]);
     }
 }
 
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then x, mask, t10. */
+static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
+    void *const *const p_ = (void *const *)args_;
+    (void)part_;
+    train_step_k4((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+}
+
 /* %11: f32 = mse %9, %10   @11:14 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const t9, float *restrict const t10, float *restrict const t11) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t11 = (float *)(arena + (192 * n));  /* f32 */
+    (void)n;
     double acc_ = 0.0;
     for (int64_t i0 = 0; i0 < (6 * n); i0++) {
         const double d_ = (double)t9[i0] - (double)t10[i0]; acc_ += d_ * d_;
@@ -146,18 +136,9 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
 
 /* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const mask, float *restrict const t9, float *restrict const t10, float *restrict const t12, float *restrict const t15, float *restrict const t16, float *restrict const d_recon, float *restrict const d_dec_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const mask = (float *)s->data[1];  /* f32[N,6] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
-    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
-    float *const d_dec_bias = s->grads[3];  /* f32[6] */
+    (void)n;
     memset(d_dec_bias, 0, sizeof(float) * 6);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -171,13 +152,9 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
 
 /* %d.code: f32[N,2] = matmul %d.recon, %dec.weight   @10:17 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const dec_weight, float *restrict const d_recon, float *restrict const d_code) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
-    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
-    float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
+    (void)n;
     if ((int64_t)n * 2 * 6 <= 16384) {
         float tile_[48] = {0};
         for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = dec_weight[p * 2 + q];
@@ -201,13 +178,9 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
 
 /* %d.dec.weight: f32[6,2] = matmul %d.recon, %code {transpose_a: true}   @10:17 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const code, float *restrict const d_recon, float *restrict const d_dec_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
-    float *const d_dec_weight = s->grads[2];  /* f32[6,2] */
+    (void)n;
     if ((int64_t)6 * 2 * n <= 16384) {
         float sums_[12] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -232,16 +205,9 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
 
 /* %24: f32[N,2] = mul %d.code, %23   @9:16 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const code, float *restrict const d_code, float *restrict const t22, float *restrict const t23, float *restrict const t24, float *restrict const d_enc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_enc_bias = s->grads[1];  /* f32[2] */
+    (void)n;
     memset(d_enc_bias, 0, sizeof(float) * 2);
     for (int64_t i0 = 0; i0 < n; i0++) {
         #pragma omp simd
@@ -255,13 +221,9 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
 
 /* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const x, float *restrict const t24, float *restrict const d_enc_weight) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,6] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_enc_weight = s->grads[0];  /* f32[2,6] */
+    (void)n;
     if ((int64_t)2 * 6 * n <= 16384) {
         float sums_[12] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -289,34 +251,58 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,6] */
+    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const enc_weight = (float *)s->params[0];  /* f32[2,6] */
+    float *const enc_bias = (float *)s->params[1];  /* f32[2] */
+    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
+    float *const dec_bias = (float *)s->params[3];  /* f32[6] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
+    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
+    float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const d_dec_weight = s->grads[2];  /* f32[6,2] */
+    float *const d_dec_bias = s->grads[3];  /* f32[6] */
+    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_enc_weight = s->grads[0];  /* f32[2,6] */
+    float *const d_enc_bias = s->grads[1];  /* f32[2] */
 
     /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, enc_weight, enc_bias, t6);
 
     /* %code: f32[N,2] = tanh %6   @9:16 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)code};
+            dlc_parallel_for((2 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (2 * n), 0);
+            train_step_k1(s, t6, code, 0, (2 * n));
         }
     }
 
     /* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
-    train_step_k2(s);
+    train_step_k2(s, dec_weight, dec_bias, code, recon);
 
     /* %9: f32[N,6] = mul %recon, %mask   @11:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((6 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)mask, (void *)recon, (void *)t9};
+            dlc_parallel_for((6 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (6 * n), 0);
+            train_step_k3(s, mask, recon, t9, 0, (6 * n));
         }
     }
 
@@ -324,15 +310,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((6 * n), parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)mask, (void *)t10};
+            dlc_parallel_for((6 * n), parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, (6 * n), 0);
+            train_step_k4(s, x, mask, t10, 0, (6 * n));
         }
     }
 
     /* %11: f32 = mse %9, %10   @11:14 */
-    train_step_k5(s);
+    train_step_k5(s, t9, t10, t11);
 
     /* %15: f32 = div %14, %13   @11:14 */
     {
@@ -340,57 +327,28 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
-    train_step_k7(s);
+    train_step_k7(s, mask, t9, t10, t12, t15, t16, d_recon, d_dec_bias);
 
     /* %d.code: f32[N,2] = matmul %d.recon, %dec.weight   @10:17 */
-    train_step_k8(s);
+    train_step_k8(s, dec_weight, d_recon, d_code);
 
     /* %d.dec.weight: f32[6,2] = matmul %d.recon, %code {transpose_a: true}   @10:17 */
-    train_step_k9(s);
+    train_step_k9(s, code, d_recon, d_dec_weight);
 
     /* %24: f32[N,2] = mul %d.code, %23   @9:16 */
-    train_step_k10(s);
+    train_step_k10(s, code, d_code, t22, t23, t24, d_enc_bias);
 
     /* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
-    train_step_k11(s);
+    train_step_k11(s, x, t24, d_enc_weight);
 
     return t11[0];
 }
 
-/* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
-/* Kernel 7 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const mask = (float *)s->data[1];  /* f32[N,6] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
-    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
-    float *const d_dec_bias = (float *)(arena + (256 * n + 128));  /* f32[6] */
-    memset(d_dec_bias, 0, sizeof(float) * 6);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            const float v_ = (((t9[i0 * 6 + i1] - t10[i0 * 6 + i1]) * t15[0]) * mask[i0 * 6 + i1]);
-            d_recon[i0 * 6 + i1] = v_;
-            d_dec_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.dec.weight: f32[6,2] = matmul %d.recon, %code {transpose_a: true}   @10:17 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const dec_weight, float *restrict const code, float *restrict const d_recon) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
+    (void)n;
     if ((int64_t)6 * 2 * n <= 16384) {
         float sums_[12] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -413,38 +371,11 @@ static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
     }
 }
 
-/* %24: f32[N,2] = mul %d.code, %23   @9:16 */
-/* Kernel 10 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_enc_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
-    memset(d_enc_bias, 0, sizeof(float) * 2);
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        #pragma omp simd
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            const float v_ = (d_code[i0 * 2 + i1] * (1.0f - (code[i0 * 2 + i1] * code[i0 * 2 + i1])));
-            t24[i0 * 2 + i1] = v_;
-            d_enc_bias[i1] += v_;
-        }
-    }
-}
-
 /* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
 /* Kernel 11 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s, float *restrict const x, float *restrict const enc_weight, float *restrict const t24) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,6] */
-    float *const enc_weight = (float *)s->params[0];  /* f32[2,6] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
+    (void)n;
     if ((int64_t)2 * 6 * n <= 16384) {
         float sums_[12] = {0};
         for (int64_t p = 0; p < n; p++) {
@@ -469,12 +400,9 @@ static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
 
 /* %enc.bias: f32[2] = param enc.bias   @6:11 */
 /* Kernel 12 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *restrict const enc_bias, float *restrict const d_enc_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const enc_bias = (float *)s->params[1];  /* f32[2] */
-    float *const d_enc_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
         enc_bias[i0] = (enc_bias[i0] - (s->lr * d_enc_bias[i0]));
     }
@@ -482,12 +410,9 @@ static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
 
 /* %dec.bias: f32[6] = param dec.bias   @7:11 */
 /* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const dec_bias, float *restrict const d_dec_bias) {
     const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const dec_bias = (float *)s->params[3];  /* f32[6] */
-    float *const d_dec_bias = (float *)(arena + (256 * n + 128));  /* f32[6] */
+    (void)n;
     for (int64_t i0 = 0; i0 < 6; i0++) {
         dec_bias[i0] = (dec_bias[i0] - (s->lr * d_dec_bias[i0]));
     }
@@ -498,34 +423,56 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,6] */
+    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const enc_weight = (float *)s->params[0];  /* f32[2,6] */
+    float *const enc_bias = (float *)s->params[1];  /* f32[2] */
+    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
+    float *const dec_bias = (float *)s->params[3];  /* f32[6] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
+    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
+    float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const d_dec_bias = (float *)(arena + (256 * n + 128));  /* f32[6] */
+    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_enc_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
 
     /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, enc_weight, enc_bias, t6);
 
     /* %code: f32[N,2] = tanh %6   @9:16 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)code};
+            dlc_parallel_for((2 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (2 * n), 0);
+            train_step_k1(s, t6, code, 0, (2 * n));
         }
     }
 
     /* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
-    train_step_k2(s);
+    train_step_k2(s, dec_weight, dec_bias, code, recon);
 
     /* %9: f32[N,6] = mul %recon, %mask   @11:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((6 * n), parts_, train_step_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)mask, (void *)recon, (void *)t9};
+            dlc_parallel_for((6 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3((void *)s, 0, (6 * n), 0);
+            train_step_k3(s, mask, recon, t9, 0, (6 * n));
         }
     }
 
@@ -533,15 +480,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((6 * n), parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)mask, (void *)t10};
+            dlc_parallel_for((6 * n), parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, (6 * n), 0);
+            train_step_k4(s, x, mask, t10, 0, (6 * n));
         }
     }
 
     /* %11: f32 = mse %9, %10   @11:14 */
-    train_step_k5(s);
+    train_step_k5(s, t9, t10, t11);
 
     /* %15: f32 = div %14, %13   @11:14 */
     {
@@ -549,59 +497,27 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
-    sgd_step_k7(s);
+    train_step_k7(s, mask, t9, t10, t12, t15, t16, d_recon, d_dec_bias);
 
     /* %d.code: f32[N,2] = matmul %d.recon, %dec.weight   @10:17 */
-    train_step_k8(s);
+    train_step_k8(s, dec_weight, d_recon, d_code);
 
     /* %d.dec.weight: f32[6,2] = matmul %d.recon, %code {transpose_a: true}   @10:17 */
-    sgd_step_k9(s);
+    sgd_step_k9(s, dec_weight, code, d_recon);
 
     /* %24: f32[N,2] = mul %d.code, %23   @9:16 */
-    sgd_step_k10(s);
+    train_step_k10(s, code, d_code, t22, t23, t24, d_enc_bias);
 
     /* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
-    sgd_step_k11(s);
+    sgd_step_k11(s, x, enc_weight, t24);
 
     /* %enc.bias: f32[2] = param enc.bias   @6:11 */
-    sgd_step_k12(s);
+    sgd_step_k12(s, enc_bias, d_enc_bias);
 
     /* %dec.bias: f32[6] = param dec.bias   @7:11 */
-    sgd_step_k13(s);
+    sgd_step_k13(s, dec_bias, d_dec_bias);
 
     return t11[0];
-}
-
-/* %9: f32[N,6] = mul %recon, %mask   @11:24 */
-/* Kernel 3 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of 6*N). */
-static __attribute__((noinline)) void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const mask = (float *)s->data[1];  /* f32[N,6] */
-    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,6] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t9[i0] = (recon[i0] * mask[i0]);
-    }
-}
-
-/* %11: f32 = mse %9, %10   @11:14 */
-/* Kernel 5 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,6] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
-    double acc_ = 0.0;
-    for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-        const double d_ = (double)t9[i0] - (double)t10[i0]; acc_ += d_ * d_;
-    }
-    t11[0] = (float)(acc_ / (double)(6 * n));
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -609,33 +525,46 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,6] */
+    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const enc_weight = (float *)s->params[0];  /* f32[2,6] */
+    float *const enc_bias = (float *)s->params[1];  /* f32[2] */
+    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
+    float *const dec_bias = (float *)s->params[3];  /* f32[6] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,6] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t11 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
-    train_step_k0(s);
+    train_step_k0(s, x, enc_weight, enc_bias, t6);
 
     /* %code: f32[N,2] = tanh %6   @9:16 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
+            void *const args_[] = {(void *)s, (void *)t6, (void *)code};
+            dlc_parallel_for((2 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1((void *)s, 0, (2 * n), 0);
+            train_step_k1(s, t6, code, 0, (2 * n));
         }
     }
 
     /* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
-    train_step_k2(s);
+    train_step_k2(s, dec_weight, dec_bias, code, recon);
 
     /* %9: f32[N,6] = mul %recon, %mask   @11:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((6 * n), parts_, eval_with_targets_k3, (void *)s);
+            void *const args_[] = {(void *)s, (void *)mask, (void *)recon, (void *)t9};
+            dlc_parallel_for((6 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k3((void *)s, 0, (6 * n), 0);
+            train_step_k3(s, mask, recon, t9, 0, (6 * n));
         }
     }
 
@@ -643,15 +572,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((6 * n), parts_, train_step_k4, (void *)s);
+            void *const args_[] = {(void *)s, (void *)x, (void *)mask, (void *)t10};
+            dlc_parallel_for((6 * n), parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4((void *)s, 0, (6 * n), 0);
+            train_step_k4(s, x, mask, t10, 0, (6 * n));
         }
     }
 
     /* %11: f32 = mse %9, %10   @11:14 */
-    eval_with_targets_k5(s);
+    train_step_k5(s, t9, t10, t11);
 
     return t11[0];
 }
