@@ -10,7 +10,7 @@ public struct TrainerBuildReport: Sendable {
     public let toolchain: Toolchain
     /// The cache directory holding the runtime's sources and objects.
     public let runtimeDirectory: String
-    /// Runtime objects this build compiled: 0 when every one came from the cache.
+    /// Runtime parts (objects) this build compiled: 0 when every one came from the cache.
     public let runtimeObjectsCompiled: Int
     /// Whether this build compile-tested the toolchain (false when a cached verdict held).
     public let probedToolchain: Bool
@@ -91,40 +91,58 @@ public struct TrainerBuilder: Sendable {
     }
 
     /// Compiles `files` (each with its step's tool and flags) and links them with the runtime.
-    /// A failure names the file that failed.
+    /// The runtime's missing parts and the files compile side by side (`CompileQueue`). A
+    /// failure names the file that failed: a runtime part's first (a broken runtime header breaks
+    /// the generated files too, and is the cause), else the first generated file's.
     func build(files: [GeneratedFile], runtime build: RuntimeBuild, tools: [Tool: Toolchain], modelName: String,
                output: String) throws -> TrainerBuildReport {
-        let say: (String) -> Void = { line in log?(line) }
+        let say: @Sendable (String) -> Void = { [log] line in log?(line) }
         let compiler = tools[build.compiler]!
         let probe = ToolchainProbe(toolchain: compiler, cache: cache, environment: environment)
         let (blas, probed) = try probe.verdict()
         let runtime = try RuntimeObjects.prepare(
-            files: runtimeFiles, toolchain: compiler, blas: blas, defines: build.defines, cache: cache,
-            environment: environment, log: say)
+            files: runtimeFiles, toolchain: compiler, blas: blas, defines: build.defines, cache: cache)
+        if !runtime.missing.isEmpty {
+            say("compiling the C runtime (\(runtime.missing.count) parts) into \(runtime.directory)")
+        }
 
         let work = try makeScratchDirectory(modelName)
         var keepWork = false
         defer { if !keepWork { try? FileManager.default.removeItem(atPath: work) } }
         var objects: [String] = []
+        var jobs: [CompileQueue.Job] = []
+        let environment = self.environment, runtimeFiles = self.runtimeFiles
+        for part in runtime.missing {
+            jobs.append(CompileQueue.Job(cost: RuntimeObjects.cost(part, files: runtimeFiles)) {
+                try runtime.compile(part, runtime: runtimeFiles, environment: environment, log: say)
+            })
+        }
         for file in files {
             let sourcePath = (work as NSString).appendingPathComponent(file.name)
             let object = (work as NSString).appendingPathComponent((file.name as NSString).deletingPathExtension + ".o")
             try AtomicFiles.write(file.contents, to: sourcePath)
-
-            // A failure from here on is blamed on the generated file only once the toolchain passes
-            // a fresh probe: a package removed since the cached verdict must read as "install X".
             let step = file.compile
             let flags = step.flags + (step.includesRuntime ? build.defines + blas.compile + ["-I", runtime.directory] : [])
             let compile = flags + ["-c", sourcePath, "-o", object]
             let tool = tools[step.tool]!
-            say(shellQuoted(tool.command(compile)))
-            let compiled = try tool.run(compile, environment: environment)
-            if !compiled.succeeded {
-                try probe.recheck()
-                keepWork = true
-                throw TrainerBuildError.modelCompileFailed(model: modelName, generatedFile: sourcePath, output: compiled.output)
-            }
+            jobs.append(CompileQueue.Job(cost: Double(file.contents.utf8.count)) {
+                say(shellQuoted(tool.command(compile)))
+                let compiled = try tool.run(compile, environment: environment)
+                if !compiled.succeeded { throw GeneratedFileFailure(sourcePath: sourcePath, output: compiled.output) }
+            })
             objects.append(object)
+        }
+        let failures = CompileQueue.run(jobs, width: RuntimeParts.cores)
+        if let failure = failures.prefix(runtime.missing.count).compactMap({ $0 }).first {
+            throw failure as? TrainerBuildError ?? .io("\(failure)")
+        }
+        if let failure = failures.dropFirst(runtime.missing.count).compactMap({ $0 }).first {
+            guard let generated = failure as? GeneratedFileFailure else { throw failure }
+            // Blamed on the generated file only once the toolchain passes a fresh probe: a package
+            // removed since the cached verdict must read as "install X".
+            try probe.recheck()
+            keepWork = true
+            throw TrainerBuildError.modelCompileFailed(model: modelName, generatedFile: generated.sourcePath, output: generated.output)
         }
         let modelFile = (work as NSString).appendingPathComponent(files[0].name)
 
@@ -140,7 +158,7 @@ public struct TrainerBuilder: Sendable {
         }
         try AtomicFiles.replace(output, with: temporary)
         return TrainerBuildReport(output: output, toolchain: compiler, runtimeDirectory: runtime.directory,
-                                  runtimeObjectsCompiled: runtime.compiled, probedToolchain: probed)
+                                  runtimeObjectsCompiled: runtime.missing.count, probedToolchain: probed)
     }
 
     /// Fails early, before any compiling, on an output path that cannot become a file.
@@ -154,4 +172,10 @@ public struct TrainerBuilder: Sendable {
             throw TrainerBuildError.io("cannot write '\(output)': it is a directory")
         }
     }
+}
+
+/// A generated file that did not compile: where it is and what the compiler said.
+private struct GeneratedFileFailure: Error {
+    let sourcePath: String
+    let output: String
 }
