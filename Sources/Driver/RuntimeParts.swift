@@ -4,8 +4,8 @@ import Foundation
 /// One unity translation unit of the C runtime: a file that `#include`s a share of the runtime's
 /// .c files, compiled by one compiler process at one optimization level.
 ///
-/// Compiling the runtime's files one process each cost about 26 ms a file in process start and
-/// parsing the same headers (0.9 s of a 3.0 s cold build, 34 files); a part parses them once.
+/// Compiled one process each, the runtime's 34 files took 3.0 s of CPU at -O3, as one unit 2.4 s
+/// (clang 21): each process starts and parses the same headers again; a part does that once.
 /// The runtime's files are written to be compiled either way (codegen/README.md, "Unity
 /// builds"): no two of them share a file-scope name, and codegen/tests/run.sh compiles them all
 /// as one unit, in both orders, besides each alone. A compile error still names the runtime
@@ -53,9 +53,10 @@ struct RuntimePart: Equatable, Sendable {
 /// compiled.
 enum RuntimeParts {
     /// Files that run once per load or save of a checkpoint, with loops over the model's
-    /// tensors (a byte-wise checksum, conversions): -O1 keeps those loops fast and costs 0.32 s
-    /// of CPU to compile where -O3 costs 0.45 s (clang 21, measured 2026-12-06); none of them
-    /// has a loop that -O3's vectorizer speeds up in a way a run could notice.
+    /// tensors (the params' FNV-1a hash, byte by byte; the finiteness check of a loaded tensor,
+    /// which stops at the first bad element): -O1 keeps those loops tight and costs 0.32 s of
+    /// CPU to compile where -O3 costs 0.45 s (clang 21, measured 2026-12-06); -O3's vectorizer
+    /// has nothing there to speed up in a way a run could notice.
     static let checkpointFiles: Set<String> = ["dlc_checkpoint.c", "dlc_init_map.c", "dlc_json.c", "dlc_safetensors.c"]
 
     /// Files that run once per command or on an error path, or do a few microseconds of work a
