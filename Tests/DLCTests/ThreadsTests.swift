@@ -68,23 +68,31 @@ final class ThreadsTests: XCTestCase {
         }
     }
 
-    /// Both printers outline the same kernels: one chunk function per split kernel, called
-    /// through dlc_parallel_for when dlc_parallel_parts says so, the kernel inline otherwise.
+    /// Both printers split the same kernels: one chunk function per split kernel, called
+    /// through dlc_parallel_for when dlc_parallel_parts says so, on the calling thread otherwise.
+    /// (The C printer prints a function once for every entry whose kernel is the same text:
+    /// `CKernelFunctionsTests`.)
     func testBothPrintersOutlineTheSplitKernels() throws {
         let model = Golden.root.appendingPathComponent("bench/models/mnist_sgd.dl").path
         let c = try Run.dlc(["compile", model, "--emit", "c"]), ll = try Run.dlc(["compile", model, "--emit", "llvm"])
         XCTAssertEqual(c.status, 0, c.stderr)
         XCTAssertEqual(ll.status, 0, ll.stderr)
-        let cChunks = c.stdout.split(separator: "\n").filter { $0.hasPrefix("static void ") && $0.contains("(void *step_, int64_t begin_") }
-            .map { String($0.dropFirst("static void ".count).prefix { $0 != "(" }) }
+        let cCalls = c.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard let call = line.range(of: "dlc_parallel_for(") else { return nil }
+            return line[call.upperBound...].split(separator: ",")[2].trimmingCharacters(in: .whitespaces)
+        }
         let llChunks = ll.stdout.split(separator: "\n").filter { $0.hasPrefix("define internal void @") }
             .map { String($0.dropFirst("define internal void @".count).prefix { $0 != "(" }).replacingOccurrences(of: ".", with: "_") }
-        XCTAssertEqual(cChunks, ["train_step_k1", "train_step_k3", "train_step_k5", "train_step_k9",
-                                 "sgd_step_k1", "sgd_step_k3", "sgd_step_k5", "sgd_step_k9",
-                                 "eval_with_targets_k1", "eval_with_targets_k3", "predict_k1", "predict_k3"])
-        XCTAssertEqual(llChunks, cChunks)
-        for name in cChunks {
-            XCTAssertTrue(c.stdout.contains("dlc_parallel_for(") && c.stdout.contains(", parts_, \(name), (void *)s);"), name)
+        XCTAssertEqual(llChunks, ["train_step_k1", "train_step_k3", "train_step_k5", "train_step_k9",
+                                  "sgd_step_k1", "sgd_step_k3", "sgd_step_k5", "sgd_step_k9",
+                                  "eval_with_targets_k1", "eval_with_targets_k3", "predict_k1", "predict_k3"])
+        // The forward kernels of sgd, eval and predict are train's; sgd's bias-gradient sum is its own.
+        XCTAssertEqual(cCalls, ["train_step_k1", "train_step_k3", "train_step_k5", "train_step_k9",
+                                "train_step_k1", "train_step_k3", "train_step_k5", "sgd_step_k9",
+                                "train_step_k1", "train_step_k3", "train_step_k1", "train_step_k3"])
+        for name in Set(cCalls) {
+            XCTAssertTrue(c.stdout.contains("void \(name)(void *step_, int64_t begin_, int64_t end_, int part_) {"), name)
+            XCTAssertTrue(c.stdout.contains("\(name)((void *)s, 0, "), "\(name) on one thread")
         }
         XCTAssertTrue(ll.stdout.contains("call i32 @dlc_parallel_parts(i64 "), "the LLVM entries ask the runtime")
         XCTAssertFalse(c.stdout.contains("cblas_sgemm("), "generated code calls dlc_sgemm")

@@ -32,13 +32,14 @@ public struct CPrinter {
         w.line("#include <string.h>")
         w.line("#include \"dlc_kernels.h\"")
         w.line("#include \"dlc_model.h\"")
-        for e in program.entries { w.line(); entry(e, &w) }
+        var functions = KernelFunctions()
+        for e in program.entries { w.line(); entry(e, &functions, &w) }
         w.line()
         ModelDescriptor(program: program, dataPath: dataPath, sourceName: sourceName).print(&w)
         return w.text
     }
 
-    func entry(_ entry: Entry, _ w: inout CWriter) {
+    func entry(_ entry: Entry, _ functions: inout KernelFunctions, _ w: inout CWriter) {
         let function: String
         switch entry.kind {
         case .train: function = "train_step"
@@ -46,41 +47,77 @@ public struct CPrinter {
         case .eval: function = "eval_with_targets"
         case .predict: function = "predict"
         }
-        let splits = entry.unavailable == nil ? entry.kernels.map { ParallelLoops.split($0.body) } : []
-        let chunkNames = splits.indices.map { "\(function)_k\($0)" }
-        let e = entry.renamed(avoiding: cReservedNames.union(chunkNames))
+        let runs = entry.unavailable == nil
+        let kernelNames = entry.kernels.indices.map { "\(function)_k\($0)" }
+        let e = entry.renamed(avoiding: cReservedNames.union(kernelNames))
         let kernels = CKernels(entry: e, sourceName: sourceName)
-        for (i, split) in splits.enumerated() {
-            if let split { chunkFunction(chunkNames[i], e, e.kernels[i], split, kernels, &w) }
+        // Each kernel with loops gets a function of its own, printed once for every entry
+        // whose kernel is the same text (train and sgd share most).
+        var calls: [KernelCall?] = Array(repeating: nil, count: e.kernels.count)
+        for (i, k) in e.kernels.enumerated() where runs {
+            calls[i] = kernelFunction(kernelNames[i], index: i, e, k, kernels, &functions, &w)
         }
         let parameters = e.kind == .eval || e.kind == .predict ? "const dlc_step *s, void *const *outputs" : "const dlc_step *s"
         w.line(C.comment("Entry '\(e.kind.rawValue)': arena \(e.arenaBytes) bytes."))
         w.open("static \(e.kind == .predict ? "void" : "float") \(function)(\(parameters))")
-        var body = CEntryPrinter(entry: e, kernels: kernels, w: w, chunks: splits.enumerated().map { $1 == nil ? nil : chunkNames[$0] })
+        var body = CEntryPrinter(entry: e, kernels: kernels, w: w, calls: calls)
         body.printBody(of: e, in: program)
         w = body.w
         w.close()
     }
 
-    /// A split kernel's chunk function (`dlc_chunk_fn`): the pointers to the buffers it uses,
-    /// from the step, then the kernel over `begin_ ..< end_` of its split axis.
-    func chunkFunction(_ name: String, _ e: Entry, _ k: Kernel, _ split: ParallelSplit, _ kernels: CKernels,
-                       _ w: inout CWriter) {
-        let axis = split.axis == 0 ? "rows" : "columns"
-        w.line(C.comment("Kernel \(name.split(separator: "_").last!.dropFirst()) of entry '\(e.kind.rawValue)' on the trainer's threads: its \(axis) begin_ to end_ (of \(split.extent))."))
-        w.open("static void \(name)(void *step_, int64_t begin_, int64_t end_, int part_)")
-        w.line("const dlc_step *const s = (const dlc_step *)step_;")
-        w.line("(void)part_;")
-        var body = CEntryPrinter(entry: e, kernels: kernels, w: w, chunks: [])
-        let used = e.buffersReached(by: k)
-        body.prologue(e.buffers.filter { used.contains($0.id) })
-        var chunk = kernels
-        chunk.splitAxis = split.axis
-        chunk.emit(k.body, into: &body.w)
-        w = body.w
-        w.close()
+    /// Prints kernel `k`'s function, unless `functions` already holds the same one, and says
+    /// how to call it; nil for a kernel without loops (a BLAS call, a memcpy), printed inline.
+    ///
+    /// A split kernel's function is a chunk function (`dlc_chunk_fn`: its split axis from
+    /// `begin_` to `end_`), called through `dlc_parallel_for` or, on one thread, over the whole
+    /// axis; any other kernel's takes the step alone. They are kept out of line: the C
+    /// optimiser's time grows faster than the size of the function it works on (LeNet's train
+    /// step, all kernels inline, spent 1 s in loop vectorisation alone), while a call costs a
+    /// few nanoseconds a kernel.
+    func kernelFunction(_ name: String, index: Int, _ e: Entry, _ k: Kernel, _ kernels: CKernels,
+                        _ functions: inout KernelFunctions, _ w: inout CWriter) -> KernelCall? {
+        let split = ParallelLoops.split(k.body)
+        var code = CWriter()
+        code.indented { code in
+            var body = CEntryPrinter(entry: e, kernels: kernels, w: code, calls: [])
+            if split != nil {
+                body.w.line("const dlc_step *const s = (const dlc_step *)step_;")
+                body.w.line("(void)part_;")
+            }
+            body.declare(e.buffers.filter { e.buffersReached(by: k).contains($0.id) })
+            var printer = kernels
+            printer.splitAxis = split?.axis
+            printer.emit(k.body, into: &body.w)
+            code = body.w
+        }
+        guard code.text.contains("for (") else { return nil }
+        let signature = split == nil ? "(const dlc_step *s)" : "(void *step_, int64_t begin_, int64_t end_, int part_)"
+        let key = signature + "\n" + code.text
+        if let existing = functions.names[key] { return KernelCall(function: existing, split: split) }
+        functions.names[key] = name
+        var about = "Kernel \(index) of entry '\(e.kind.rawValue)'"
+        if let split { about += ", on the trainer's threads: its \(split.axis == 0 ? "rows" : "columns") begin_ to end_ (of \(split.extent))" }
+        if let node = k.node { w.line(C.comment(program.graph.irLine(node))) }
+        w.line(C.comment(about + "."))
+        w.line("static __attribute__((noinline)) void \(name)\(signature) {")
+        w.append(code.text)
+        w.line("}")
         w.line()
+        return KernelCall(function: name, split: split)
     }
+}
+
+/// How an entry runs one of its kernels: the function printed for it, and its split.
+struct KernelCall {
+    let function: String
+    let split: ParallelSplit?
+}
+
+/// The kernel functions printed so far, by their text (signature and body): an entry whose
+/// kernel is one printed for an earlier entry calls that function.
+struct KernelFunctions {
+    var names: [String: String] = [:]
 }
 
 /// The body of one entry function in C (see `EntryPrinter`).
@@ -88,8 +125,8 @@ struct CEntryPrinter: EntryPrinter {
     let entry: Entry
     let kernels: CKernels
     var w: CWriter
-    /// Per kernel: the name of its chunk function when it is split across threads.
-    let chunks: [String?]
+    /// Per kernel: its function, or nil when it is printed inline.
+    let calls: [KernelCall?]
 
     mutating func unavailable(_ message: String) {
         w.line("(void)s; (void)outputs;")
@@ -97,8 +134,19 @@ struct CEntryPrinter: EntryPrinter {
         w.line("exit(1);")
     }
 
-    /// `float *h = (float *)(arena + 2048 * n);` and friends: every buffer as a pointer.
+    /// `float *h = (float *)(arena + 2048 * n);` and friends: a pointer for each buffer that
+    /// the code printed here uses (a kernel with a function of its own declares its own).
     mutating func prologue(_ buffers: [Buffer]) {
+        var needed = Set(entry.outputs + (entry.loss.map { [$0] } ?? []))
+        for (i, k) in entry.kernels.enumerated() where i >= calls.count || calls[i] == nil {
+            needed.formUnion(entry.buffersReached(by: k))
+        }
+        for id in needed { var b = id; while case .alias(let r) = entry.buffer(b).storage { b = r; needed.insert(b) } }
+        declare(buffers.filter { needed.contains($0.id) })
+    }
+
+    /// Declares `buffers`, after `n` and `arena`.
+    mutating func declare(_ buffers: [Buffer]) {
         w.line("const int64_t n = s->n;")
         w.line("char *const arena = (char *)s->arena;")
         w.line("(void)n; (void)arena;")
@@ -120,16 +168,17 @@ struct CEntryPrinter: EntryPrinter {
     mutating func kernel(_ k: Kernel, index: Int, irLine: String?) {
         w.line()
         if let irLine { w.line(C.comment(irLine)) }
-        guard index < chunks.count, let chunk = chunks[index], let split = ParallelLoops.split(k.body) else {
+        guard index < calls.count, let call = calls[index] else {
             return w.block("") { w in kernels.emit(k.body, into: &w) }
         }
-        // On the trainer's threads when they are several and the work pays; else inline.
+        guard let split = call.split else { return w.line("\(call.function)(s);") }
+        // On the trainer's threads when they are several and the work pays; else on this one.
         w.block("") { w in
             w.line("const int parts_ = dlc_parallel_parts((int64_t)\(C.size(split.work)));")
             w.block("if (parts_ > 1)") { w in
-                w.line("dlc_parallel_for(\(C.size(split.extent)), parts_, \(chunk), (void *)s);")
+                w.line("dlc_parallel_for(\(C.size(split.extent)), parts_, \(call.function), (void *)s);")
             }
-            w.block("else") { w in kernels.emit(k.body, into: &w) }
+            w.block("else") { w in w.line("\(call.function)((void *)s, 0, \(C.size(split.extent)), 0);") }
         }
     }
 

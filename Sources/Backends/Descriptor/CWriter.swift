@@ -30,6 +30,18 @@ public struct CWriter: Sendable {
         line("}")
     }
 
+    /// The lines `body` writes, one level deeper than the current indentation.
+    public mutating func indented(_ body: (inout CWriter) -> Void) {
+        indent += 1
+        body(&self)
+        indent -= 1
+    }
+
+    /// Lines already written (by another writer), as they are.
+    public mutating func append(_ lines: String) {
+        text += lines
+    }
+
     /// Nested `for` loops over `extents` with counters i0, i1, ...; `body` runs innermost;
     /// `innermost` (a pragma) is printed just before the innermost `for`.
     /// `starts` gives the first value of the counters it has a key for (a split kernel's chunk

@@ -9,92 +9,237 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    if ((int64_t)n * 16 * 1 <= 16384) {
+        float tile_[16];
+        for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = x[r * 1 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t6 + r * 16;
+            #pragma omp simd
+            for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 16);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 16; i1++) {
+                t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %pred: f32[N,1] = linear %6, %fc2.weight, %fc2.bias   @9:16 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    if ((int64_t)n * 1 * 16 <= 16384) {
+        float tile_[16];
+        for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 16 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 16; p++) {
+                const float a_ = t6[r * 16 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = pred + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, pred, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %8: f32 = mse %pred, %y   @11:14 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t8[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[1] */
+    memset(d_fc2_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
+            d_pred[i0 + i1] = v_;
+            d_fc2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %14: f32[N,16] = matmul %d.pred, %fc2.weight   @9:16 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    if ((int64_t)n * 16 * 1 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = d_pred[r * 1 + p];
+                const float *const b_ = fc2_weight + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t14 + r * 16;
+            #pragma omp simd
+            for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 1, 1.0f, d_pred, 1, fc2_weight, 16, 0.0f, t14, 16);
+    }
+}
+
+/* %d.fc2.weight: f32[1,16] = matmul %d.pred, %6 {transpose_a: true}   @9:16 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc2_weight = s->grads[2];  /* f32[1,16] */
+    if ((int64_t)1 * 16 * n <= 16384) {
+        float sums_[16] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t6 + p * 16;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_pred[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) sums_[r * 16 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 16;
+            float *const row_ = d_fc2_weight + r * 16;
+            #pragma omp simd
+            for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 16, n, 1.0f, d_pred, 1, t6, 16, 0.0f, d_fc2_weight, 16);
+    }
+}
+
+/* %17: f32[N,16] = relu_grad %14, %6   @9:20 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[16] */
+    memset(d_fc1_bias, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t14[i0 * 16 + i1] : 0.0f);
+            t17[i0 * 16 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc1.weight: f32[16,1] = matmul %17, %x {transpose_a: true}   @9:20 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[16,1] */
+    if ((int64_t)16 * 1 * n <= 16384) {
+        float sums_[16] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 16; r++) sums_[r] += t17[p * 16 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 16; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = d_fc1_weight + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 1, n, 1.0f, t17, 16, x, 1, 0.0f, d_fc1_weight, 1);
+    }
+}
+
 /* Entry 'train': arena 192*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
-    float *const d_fc2_weight = s->grads[2];  /* f32[1,16] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[1] */
-    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[16,1] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
-    {
-        if ((int64_t)n * 16 * 1 <= 16384) {
-            float tile_[16];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 16);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N,1] = linear %6, %fc2.weight, %fc2.bias   @9:16 */
-    {
-        if ((int64_t)n * 1 * 16 <= 16384) {
-            float tile_[16];
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 16 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 16; p++) {
-                    const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %8: f32 = mse %pred, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %12: f32 = div %11, %10   @11:14 */
     {
@@ -102,96 +247,148 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
-    {
-        memset(d_fc2_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
-                d_pred[i0 + i1] = v_;
-                d_fc2_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %14: f32[N,16] = matmul %d.pred, %fc2.weight   @9:16 */
-    {
-        if ((int64_t)n * 16 * 1 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = d_pred[r * 1 + p];
-                    const float *const b_ = fc2_weight + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t14 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 1, 1.0f, d_pred, 1, fc2_weight, 16, 0.0f, t14, 16);
-        }
-    }
+    train_step_k5(s);
 
     /* %d.fc2.weight: f32[1,16] = matmul %d.pred, %6 {transpose_a: true}   @9:16 */
-    {
-        if ((int64_t)1 * 16 * n <= 16384) {
-            float sums_[16] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t6 + p * 16;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) sums_[r * 16 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 16;
-                float *const row_ = d_fc2_weight + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 16, n, 1.0f, d_pred, 1, t6, 16, 0.0f, d_fc2_weight, 16);
-        }
-    }
+    train_step_k6(s);
 
     /* %17: f32[N,16] = relu_grad %14, %6   @9:20 */
-    {
-        memset(d_fc1_bias, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t14[i0 * 16 + i1] : 0.0f);
-                t17[i0 * 16 + i1] = v_;
-                d_fc1_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %d.fc1.weight: f32[16,1] = matmul %17, %x {transpose_a: true}   @9:20 */
-    {
-        if ((int64_t)16 * 1 * n <= 16384) {
-            float sums_[16] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 16; r++) sums_[r] += t17[p * 16 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 16; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = d_fc1_weight + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 1, n, 1.0f, t17, 16, x, 1, 0.0f, d_fc1_weight, 1);
-        }
-    }
+    train_step_k8(s);
 
     return t8[0];
+}
+
+/* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    memset(d_fc2_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
+            d_pred[i0 + i1] = v_;
+            d_fc2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc2.weight: f32[1,16] = matmul %d.pred, %6 {transpose_a: true}   @9:16 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    if ((int64_t)1 * 16 * n <= 16384) {
+        float sums_[16] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t6 + p * 16;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_pred[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) sums_[r * 16 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 16;
+            float *const row_ = fc2_weight + r * 16;
+            #pragma omp simd
+            for (int64_t q = 0; q < 16; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 16, n, -s->lr, d_pred, 1, t6, 16, 1.0f, fc2_weight, 16);
+    }
+}
+
+/* %17: f32[N,16] = relu_grad %14, %6   @9:20 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
+    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[16] */
+    memset(d_fc1_bias, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t14[i0 * 16 + i1] : 0.0f);
+            t17[i0 * 16 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc1.weight: f32[16,1] = matmul %17, %x {transpose_a: true}   @9:20 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
+    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
+    if ((int64_t)16 * 1 * n <= 16384) {
+        float sums_[16] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 16; r++) sums_[r] += t17[p * 16 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 16; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = fc1_weight + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 1, n, -s->lr, t17, 16, x, 1, 1.0f, fc1_weight, 1);
+    }
+}
+
+/* %fc1.bias: f32[16] = param fc1.bias   @6:11 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+    }
+}
+
+/* %fc2.bias: f32[1] = param fc2.bias   @7:11 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
+    }
 }
 
 /* Entry 'sgd': arena 192*N + 192 bytes. */
@@ -199,85 +396,17 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const t14 = (float *)(arena + (64 * n));  /* f32[N,16] */
-    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
-    float *const t17 = (float *)(arena + (128 * n + 128));  /* f32[N,16] */
-    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
-    {
-        if ((int64_t)n * 16 * 1 <= 16384) {
-            float tile_[16];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 16);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N,1] = linear %6, %fc2.weight, %fc2.bias   @9:16 */
-    {
-        if ((int64_t)n * 1 * 16 <= 16384) {
-            float tile_[16];
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 16 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 16; p++) {
-                    const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %8: f32 = mse %pred, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %12: f32 = div %11, %10   @11:14 */
     {
@@ -285,108 +414,25 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
-    {
-        memset(d_fc2_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
-                d_pred[i0 + i1] = v_;
-                d_fc2_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k4(s);
 
     /* %14: f32[N,16] = matmul %d.pred, %fc2.weight   @9:16 */
-    {
-        if ((int64_t)n * 16 * 1 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = d_pred[r * 1 + p];
-                    const float *const b_ = fc2_weight + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t14 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 1, 1.0f, d_pred, 1, fc2_weight, 16, 0.0f, t14, 16);
-        }
-    }
+    train_step_k5(s);
 
     /* %d.fc2.weight: f32[1,16] = matmul %d.pred, %6 {transpose_a: true}   @9:16 */
-    {
-        if ((int64_t)1 * 16 * n <= 16384) {
-            float sums_[16] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t6 + p * 16;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) sums_[r * 16 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 16;
-                float *const row_ = fc2_weight + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 16, n, -s->lr, d_pred, 1, t6, 16, 1.0f, fc2_weight, 16);
-        }
-    }
+    sgd_step_k6(s);
 
     /* %17: f32[N,16] = relu_grad %14, %6   @9:20 */
-    {
-        memset(d_fc1_bias, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t14[i0 * 16 + i1] : 0.0f);
-                t17[i0 * 16 + i1] = v_;
-                d_fc1_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k7(s);
 
     /* %d.fc1.weight: f32[16,1] = matmul %17, %x {transpose_a: true}   @9:20 */
-    {
-        if ((int64_t)16 * 1 * n <= 16384) {
-            float sums_[16] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 16; r++) sums_[r] += t17[p * 16 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 16; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = fc1_weight + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 1, n, -s->lr, t17, 16, x, 1, 1.0f, fc1_weight, 1);
-        }
-    }
+    sgd_step_k8(s);
 
     /* %fc1.bias: f32[16] = param fc1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
-        }
-    }
+    sgd_step_k9(s);
 
     /* %fc2.bias: f32[1] = param fc2.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
-        }
-    }
+    sgd_step_k10(s);
 
     return t8[0];
 }
@@ -396,78 +442,17 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
-    {
-        if ((int64_t)n * 16 * 1 <= 16384) {
-            float tile_[16];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 16);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N,1] = linear %6, %fc2.weight, %fc2.bias   @9:16 */
-    {
-        if ((int64_t)n * 1 * 16 <= 16384) {
-            float tile_[16];
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 16 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 16; p++) {
-                    const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %8: f32 = mse %pred, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t8[0];
@@ -478,67 +463,13 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,16] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:20 */
-    {
-        if ((int64_t)n * 16 * 1 <= 16384) {
-            float tile_[16];
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 16);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N,1] = linear %6, %fc2.weight, %fc2.bias   @9:16 */
-    {
-        if ((int64_t)n * 1 * 16 <= 16384) {
-            float tile_[16];
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 16 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 16; p++) {
-                    const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

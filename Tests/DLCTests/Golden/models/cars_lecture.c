@@ -9,127 +9,360 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* %a1: f32[N,5] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:14 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[5,1] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[5] */
+    float *const a1 = (float *)(arena + 0);  /* f32[N,5] */
+    if ((int64_t)n * 5 * 1 <= 16384) {
+        float tile_[8] = {0};
+        for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l1_weight[q * 1 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = x[r * 1 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = a1 + r * 5;
+            #pragma omp simd
+            for (int64_t q = 0; q < 5; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 5; i1++) {
+                a1[i0 * 5 + i1] = dlc_relu((a1[i0 * 5 + i1] + l1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %a2: f32[N,2] = linear %a1, %l2.weight, %l2.bias {relu: true}   @11:14 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_weight = (float *)s->params[2];  /* f32[2,5] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[2] */
+    float *const a1 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    if ((int64_t)n * 2 * 5 <= 16384) {
+        float tile_[40] = {0};
+        for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l2_weight[q * 5 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 5; p++) {
+                const float a_ = a1[r * 5 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = a2 + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 2; i1++) {
+                a2[i0 * 2 + i1] = dlc_relu((a2[i0 * 2 + i1] + l2_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %a3: f32[N,1] = linear %a2, %l3.weight, %l3.bias   @12:14 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,2] */
+    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
+    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const a3 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    if ((int64_t)n * 1 * 2 <= 16384) {
+        float tile_[2];
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 2 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = a2[r * 2 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = a3 + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                a3[i0 + i1] = (a3[i0 + i1] + l3_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %11: f32 = mse %a3, %y   @14:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const a3 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t11 = (float *)(arena + (192 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)a3[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t11[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.a3: f32[N,1] = mul %12, %15   @14:14 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const a3 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const d_a3 = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    float *const d_l3_bias = s->grads[5];  /* f32[1] */
+    memset(d_l3_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((a3[i0 + i1] - y[i0 + i1]) * t15[0]);
+            d_a3[i0 + i1] = v_;
+            d_l3_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.a2: f32[N,2] = matmul %d.a3, %l3.weight   @12:14 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,2] */
+    float *const d_a3 = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    float *const d_a2 = (float *)(arena + (128 * n));  /* f32[N,2] */
+    if ((int64_t)n * 2 * 1 <= 16384) {
+        float tile_[8] = {0};
+        for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l3_weight[p * 2 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = d_a3[r * 1 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_a2 + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 1, 1.0f, d_a3, 1, l3_weight, 2, 0.0f, d_a2, 2);
+    }
+}
+
+/* %d.l3.weight: f32[1,2] = matmul %d.a3, %a2 {transpose_a: true}   @12:14 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const d_a3 = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    float *const d_l3_weight = s->grads[4];  /* f32[1,2] */
+    if ((int64_t)1 * 2 * n <= 16384) {
+        float sums_[2] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = a2 + p * 2;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_a3[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = d_l3_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, d_a3, 1, a2, 2, 0.0f, d_l3_weight, 2);
+    }
+}
+
+/* %20: f32[N,2] = relu_grad %d.a2, %a2   @11:14 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const d_a2 = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
+    float *const d_l2_bias = s->grads[3];  /* f32[2] */
+    memset(d_l2_bias, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = (a2[i0 * 2 + i1] > 0.0f ? d_a2[i0 * 2 + i1] : 0.0f);
+            t20[i0 * 2 + i1] = v_;
+            d_l2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.a1: f32[N,5] = matmul %20, %l2.weight   @11:14 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_weight = (float *)s->params[2];  /* f32[2,5] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
+    float *const d_a1 = (float *)(arena + (64 * n));  /* f32[N,5] */
+    if ((int64_t)n * 5 * 2 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l2_weight[p * 5 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = t20[r * 2 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_a1 + r * 5;
+            #pragma omp simd
+            for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, t20, 2, l2_weight, 5, 0.0f, d_a1, 5);
+    }
+}
+
+/* %d.l2.weight: f32[2,5] = matmul %20, %a1 {transpose_a: true}   @11:14 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const a1 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
+    float *const d_l2_weight = s->grads[2];  /* f32[2,5] */
+    if ((int64_t)2 * 5 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = a1 + p * 5;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = t20[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 5;
+            float *const row_ = d_l2_weight + r * 5;
+            #pragma omp simd
+            for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 5, n, 1.0f, t20, 2, a1, 5, 0.0f, d_l2_weight, 5);
+    }
+}
+
+/* %24: f32[N,5] = relu_grad %d.a1, %a1   @10:14 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const a1 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const d_a1 = (float *)(arena + (64 * n));  /* f32[N,5] */
+    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,5] */
+    float *const d_l1_bias = s->grads[1];  /* f32[5] */
+    memset(d_l1_bias, 0, sizeof(float) * 5);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 5; i1++) {
+            const float v_ = (a1[i0 * 5 + i1] > 0.0f ? d_a1[i0 * 5 + i1] : 0.0f);
+            t24[i0 * 5 + i1] = v_;
+            d_l1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l1.weight: f32[5,1] = matmul %24, %x {transpose_a: true}   @10:14 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,5] */
+    float *const d_l1_weight = s->grads[0];  /* f32[5,1] */
+    if ((int64_t)5 * 1 * n <= 16384) {
+        float sums_[5] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 5; r++) sums_[r] += t24[p * 5 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 5; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = d_l1_weight + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1, n, 1.0f, t24, 5, x, 1, 0.0f, d_l1_weight, 1);
+    }
+}
+
 /* Entry 'train': arena 256*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[5,1] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[5] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[2,5] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[2] */
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,2] */
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const a1 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const a3 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const d_a3 = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
-    float *const d_a2 = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const d_l3_weight = s->grads[4];  /* f32[1,2] */
-    float *const d_l3_bias = s->grads[5];  /* f32[1] */
-    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
-    float *const d_a1 = (float *)(arena + (64 * n));  /* f32[N,5] */
-    float *const d_l2_weight = s->grads[2];  /* f32[2,5] */
-    float *const d_l2_bias = s->grads[3];  /* f32[2] */
-    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,5] */
-    float *const d_l1_weight = s->grads[0];  /* f32[5,1] */
-    float *const d_l1_bias = s->grads[1];  /* f32[5] */
 
     /* %a1: f32[N,5] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:14 */
-    {
-        if ((int64_t)n * 5 * 1 <= 16384) {
-            float tile_[8] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a1 + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 5; i1++) {
-                    a1[i0 * 5 + i1] = dlc_relu((a1[i0 * 5 + i1] + l1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %a2: f32[N,2] = linear %a1, %l2.weight, %l2.bias {relu: true}   @11:14 */
-    {
-        if ((int64_t)n * 2 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l2_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = a1[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a2 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    a2[i0 * 2 + i1] = dlc_relu((a2[i0 * 2 + i1] + l2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %a3: f32[N,1] = linear %a2, %l3.weight, %l3.bias   @12:14 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = a2[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a3 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    a3[i0 + i1] = (a3[i0 + i1] + l3_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %11: f32 = mse %a3, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)a3[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %15: f32 = div %14, %13   @14:14 */
     {
@@ -137,158 +370,222 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.a3: f32[N,1] = mul %12, %15   @14:14 */
-    {
-        memset(d_l3_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((a3[i0 + i1] - y[i0 + i1]) * t15[0]);
-                d_a3[i0 + i1] = v_;
-                d_l3_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k5(s);
 
     /* %d.a2: f32[N,2] = matmul %d.a3, %l3.weight   @12:14 */
-    {
-        if ((int64_t)n * 2 * 1 <= 16384) {
-            float tile_[8] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l3_weight[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = d_a3[r * 1 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_a2 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 1, 1.0f, d_a3, 1, l3_weight, 2, 0.0f, d_a2, 2);
-        }
-    }
+    train_step_k6(s);
 
     /* %d.l3.weight: f32[1,2] = matmul %d.a3, %a2 {transpose_a: true}   @12:14 */
-    {
-        if ((int64_t)1 * 2 * n <= 16384) {
-            float sums_[2] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = a2 + p * 2;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_a3[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = d_l3_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, d_a3, 1, a2, 2, 0.0f, d_l3_weight, 2);
-        }
-    }
+    train_step_k7(s);
 
     /* %20: f32[N,2] = relu_grad %d.a2, %a2   @11:14 */
-    {
-        memset(d_l2_bias, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = (a2[i0 * 2 + i1] > 0.0f ? d_a2[i0 * 2 + i1] : 0.0f);
-                t20[i0 * 2 + i1] = v_;
-                d_l2_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k8(s);
 
     /* %d.a1: f32[N,5] = matmul %20, %l2.weight   @11:14 */
-    {
-        if ((int64_t)n * 5 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l2_weight[p * 5 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = t20[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_a1 + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, t20, 2, l2_weight, 5, 0.0f, d_a1, 5);
-        }
-    }
+    train_step_k9(s);
 
     /* %d.l2.weight: f32[2,5] = matmul %20, %a1 {transpose_a: true}   @11:14 */
-    {
-        if ((int64_t)2 * 5 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = a1 + p * 5;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = t20[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 5;
-                float *const row_ = d_l2_weight + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 5, n, 1.0f, t20, 2, a1, 5, 0.0f, d_l2_weight, 5);
-        }
-    }
+    train_step_k10(s);
 
     /* %24: f32[N,5] = relu_grad %d.a1, %a1   @10:14 */
-    {
-        memset(d_l1_bias, 0, sizeof(float) * 5);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                const float v_ = (a1[i0 * 5 + i1] > 0.0f ? d_a1[i0 * 5 + i1] : 0.0f);
-                t24[i0 * 5 + i1] = v_;
-                d_l1_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k11(s);
 
     /* %d.l1.weight: f32[5,1] = matmul %24, %x {transpose_a: true}   @10:14 */
-    {
-        if ((int64_t)5 * 1 * n <= 16384) {
-            float sums_[5] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 5; r++) sums_[r] += t24[p * 5 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 5; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = d_l1_weight + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1, n, 1.0f, t24, 5, x, 1, 0.0f, d_l1_weight, 1);
-        }
-    }
+    train_step_k12(s);
 
     return t11[0];
+}
+
+/* %d.a3: f32[N,1] = mul %12, %15   @14:14 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const a3 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const d_a3 = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
+    memset(d_l3_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((a3[i0 + i1] - y[i0 + i1]) * t15[0]);
+            d_a3[i0 + i1] = v_;
+            d_l3_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l3.weight: f32[1,2] = matmul %d.a3, %a2 {transpose_a: true}   @12:14 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,2] */
+    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const d_a3 = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    if ((int64_t)1 * 2 * n <= 16384) {
+        float sums_[2] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = a2 + p * 2;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_a3[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = l3_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_a3, 1, a2, 2, 1.0f, l3_weight, 2);
+    }
+}
+
+/* %20: f32[N,2] = relu_grad %d.a2, %a2   @11:14 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const d_a2 = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
+    float *const d_l2_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
+    memset(d_l2_bias, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = (a2[i0 * 2 + i1] > 0.0f ? d_a2[i0 * 2 + i1] : 0.0f);
+            t20[i0 * 2 + i1] = v_;
+            d_l2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l2.weight: f32[2,5] = matmul %20, %a1 {transpose_a: true}   @11:14 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_weight = (float *)s->params[2];  /* f32[2,5] */
+    float *const a1 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
+    if ((int64_t)2 * 5 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = a1 + p * 5;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = t20[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 5;
+            float *const row_ = l2_weight + r * 5;
+            #pragma omp simd
+            for (int64_t q = 0; q < 5; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 5, n, -s->lr, t20, 2, a1, 5, 1.0f, l2_weight, 5);
+    }
+}
+
+/* %24: f32[N,5] = relu_grad %d.a1, %a1   @10:14 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const a1 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const d_a1 = (float *)(arena + (64 * n));  /* f32[N,5] */
+    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,5] */
+    float *const d_l1_bias = (float *)(arena + (256 * n + 192));  /* f32[5] */
+    memset(d_l1_bias, 0, sizeof(float) * 5);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 5; i1++) {
+            const float v_ = (a1[i0 * 5 + i1] > 0.0f ? d_a1[i0 * 5 + i1] : 0.0f);
+            t24[i0 * 5 + i1] = v_;
+            d_l1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l1.weight: f32[5,1] = matmul %24, %x {transpose_a: true}   @10:14 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[5,1] */
+    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,5] */
+    if ((int64_t)5 * 1 * n <= 16384) {
+        float sums_[5] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 5; r++) sums_[r] += t24[p * 5 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 5; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = l1_weight + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1, n, -s->lr, t24, 5, x, 1, 1.0f, l1_weight, 1);
+    }
+}
+
+/* %l1.bias: f32[5] = param l1.bias   @6:11 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l1_bias = (float *)s->params[1];  /* f32[5] */
+    float *const d_l1_bias = (float *)(arena + (256 * n + 192));  /* f32[5] */
+    for (int64_t i0 = 0; i0 < 5; i0++) {
+        l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
+    }
+}
+
+/* %l2.bias: f32[2] = param l2.bias   @7:11 */
+/* Kernel 14 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_bias = (float *)s->params[3];  /* f32[2] */
+    float *const d_l2_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
+    }
+}
+
+/* %l3.bias: f32[1] = param l3.bias   @8:11 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
+    float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        l3_bias[i0] = (l3_bias[i0] - (s->lr * d_l3_bias[i0]));
+    }
 }
 
 /* Entry 'sgd': arena 256*N + 256 bytes. */
@@ -296,119 +593,20 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[5,1] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[5] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[2,5] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[2] */
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,2] */
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const a1 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const a3 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const d_a3 = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
-    float *const d_a2 = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
-    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
-    float *const d_a1 = (float *)(arena + (64 * n));  /* f32[N,5] */
-    float *const d_l2_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
-    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,5] */
-    float *const d_l1_bias = (float *)(arena + (256 * n + 192));  /* f32[5] */
 
     /* %a1: f32[N,5] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:14 */
-    {
-        if ((int64_t)n * 5 * 1 <= 16384) {
-            float tile_[8] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a1 + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 5; i1++) {
-                    a1[i0 * 5 + i1] = dlc_relu((a1[i0 * 5 + i1] + l1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %a2: f32[N,2] = linear %a1, %l2.weight, %l2.bias {relu: true}   @11:14 */
-    {
-        if ((int64_t)n * 2 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l2_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = a1[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a2 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    a2[i0 * 2 + i1] = dlc_relu((a2[i0 * 2 + i1] + l2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %a3: f32[N,1] = linear %a2, %l3.weight, %l3.bias   @12:14 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = a2[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a3 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    a3[i0 + i1] = (a3[i0 + i1] + l3_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %11: f32 = mse %a3, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)a3[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %15: f32 = div %14, %13   @14:14 */
     {
@@ -416,179 +614,89 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.a3: f32[N,1] = mul %12, %15   @14:14 */
-    {
-        memset(d_l3_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((a3[i0 + i1] - y[i0 + i1]) * t15[0]);
-                d_a3[i0 + i1] = v_;
-                d_l3_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k5(s);
 
     /* %d.a2: f32[N,2] = matmul %d.a3, %l3.weight   @12:14 */
-    {
-        if ((int64_t)n * 2 * 1 <= 16384) {
-            float tile_[8] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l3_weight[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = d_a3[r * 1 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_a2 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 1, 1.0f, d_a3, 1, l3_weight, 2, 0.0f, d_a2, 2);
-        }
-    }
+    train_step_k6(s);
 
     /* %d.l3.weight: f32[1,2] = matmul %d.a3, %a2 {transpose_a: true}   @12:14 */
-    {
-        if ((int64_t)1 * 2 * n <= 16384) {
-            float sums_[2] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = a2 + p * 2;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_a3[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = l3_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_a3, 1, a2, 2, 1.0f, l3_weight, 2);
-        }
-    }
+    sgd_step_k7(s);
 
     /* %20: f32[N,2] = relu_grad %d.a2, %a2   @11:14 */
-    {
-        memset(d_l2_bias, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = (a2[i0 * 2 + i1] > 0.0f ? d_a2[i0 * 2 + i1] : 0.0f);
-                t20[i0 * 2 + i1] = v_;
-                d_l2_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k8(s);
 
     /* %d.a1: f32[N,5] = matmul %20, %l2.weight   @11:14 */
-    {
-        if ((int64_t)n * 5 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l2_weight[p * 5 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = t20[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_a1 + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 5, 2, 1.0f, t20, 2, l2_weight, 5, 0.0f, d_a1, 5);
-        }
-    }
+    train_step_k9(s);
 
     /* %d.l2.weight: f32[2,5] = matmul %20, %a1 {transpose_a: true}   @11:14 */
-    {
-        if ((int64_t)2 * 5 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = a1 + p * 5;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = t20[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 5;
-                float *const row_ = l2_weight + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 5, n, -s->lr, t20, 2, a1, 5, 1.0f, l2_weight, 5);
-        }
-    }
+    sgd_step_k10(s);
 
     /* %24: f32[N,5] = relu_grad %d.a1, %a1   @10:14 */
-    {
-        memset(d_l1_bias, 0, sizeof(float) * 5);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                const float v_ = (a1[i0 * 5 + i1] > 0.0f ? d_a1[i0 * 5 + i1] : 0.0f);
-                t24[i0 * 5 + i1] = v_;
-                d_l1_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k11(s);
 
     /* %d.l1.weight: f32[5,1] = matmul %24, %x {transpose_a: true}   @10:14 */
-    {
-        if ((int64_t)5 * 1 * n <= 16384) {
-            float sums_[5] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 5; r++) sums_[r] += t24[p * 5 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 5; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = l1_weight + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 1, n, -s->lr, t24, 5, x, 1, 1.0f, l1_weight, 1);
-        }
-    }
+    sgd_step_k12(s);
 
     /* %l1.bias: f32[5] = param l1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 5; i0++) {
-            l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
-        }
-    }
+    sgd_step_k13(s);
 
     /* %l2.bias: f32[2] = param l2.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
-        }
-    }
+    sgd_step_k14(s);
 
     /* %l3.bias: f32[1] = param l3.bias   @8:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            l3_bias[i0] = (l3_bias[i0] - (s->lr * d_l3_bias[i0]));
-        }
-    }
+    sgd_step_k15(s);
 
     return t11[0];
+}
+
+/* %a3: f32[N,1] = linear %a2, %l3.weight, %l3.bias   @12:14 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,2] */
+    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
+    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const a3 = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 2 <= 16384) {
+        float tile_[2];
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 2 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = a2[r * 2 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = a3 + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                a3[i0 + i1] = (a3[i0 + i1] + l3_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %11: f32 = mse %a3, %y   @14:14 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const a3 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)a3[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t11[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -596,109 +704,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[5,1] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[5] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[2,5] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[2] */
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,2] */
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const a1 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const a3 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t11 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %a1: f32[N,5] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:14 */
-    {
-        if ((int64_t)n * 5 * 1 <= 16384) {
-            float tile_[8] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a1 + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 5; i1++) {
-                    a1[i0 * 5 + i1] = dlc_relu((a1[i0 * 5 + i1] + l1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %a2: f32[N,2] = linear %a1, %l2.weight, %l2.bias {relu: true}   @11:14 */
-    {
-        if ((int64_t)n * 2 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l2_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = a1[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a2 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    a2[i0 * 2 + i1] = dlc_relu((a2[i0 * 2 + i1] + l2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %a3: f32[N,1] = linear %a2, %l3.weight, %l3.bias   @12:14 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = a2[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a3 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    a3[i0 + i1] = (a3[i0 + i1] + l3_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %11: f32 = mse %a3, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)a3[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k3(s);
 
     memcpy(outputs[0], a3, sizeof(float) * n);
     return t11[0];
@@ -709,98 +728,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[5,1] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[5] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[2,5] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[2] */
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,2] */
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const a1 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const a3 = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %a1: f32[N,5] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:14 */
-    {
-        if ((int64_t)n * 5 * 1 <= 16384) {
-            float tile_[8] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = l1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a1 + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 1, 1.0f, x, 1, l1_weight, 1, 0.0f, a1, 5);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 5; i1++) {
-                    a1[i0 * 5 + i1] = dlc_relu((a1[i0 * 5 + i1] + l1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %a2: f32[N,2] = linear %a1, %l2.weight, %l2.bias {relu: true}   @11:14 */
-    {
-        if ((int64_t)n * 2 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = l2_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = a1[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a2 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 5, 1.0f, a1, 5, l2_weight, 5, 0.0f, a2, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    a2[i0 * 2 + i1] = dlc_relu((a2[i0 * 2 + i1] + l2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %a3: f32[N,1] = linear %a2, %l3.weight, %l3.bias   @12:14 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = a2[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = a3 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, a2, 2, l3_weight, 2, 0.0f, a3, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    a3[i0 + i1] = (a3[i0 + i1] + l3_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k2(s);
 
     memcpy(outputs[0], a3, sizeof(float) * n);
 }

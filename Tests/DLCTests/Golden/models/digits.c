@@ -9,8 +9,108 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
+    if ((int64_t)n * 64 * 64 <= 16384) {
+        float tile_[4096];
+        for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 64; q++) tile_[p * 64 + q] = fc1_weight[q * 64 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[64] = {0};
+            for (int64_t p = 0; p < 64; p++) {
+                const float a_ = x[r * 64 + p];
+                const float *const b_ = tile_ + p * 64;
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t6 + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 64; i1++) {
+                t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 64 <= 16384) {
+        float tile_[1024] = {0};
+        for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 64 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 64; p++) {
+                const float a_ = t6[r * 64 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %8: f32 = softmax_cross_entropy %logits, %y   @11:14 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const t8 = (float *)(arena + (320 * n));  /* f32 */
+    float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t8_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t8[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @11:14 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -30,8 +130,84 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 7 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 64). */
-static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %11: f32[N,64] = matmul %d.logits, %fc2.weight   @9:18 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
+    if ((int64_t)n * 64 * 10 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[64] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = d_logits[r * 10 + p];
+                const float *const b_ = fc2_weight + p * 64;
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t11 + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, d_logits, 10, fc2_weight, 64, 0.0f, t11, 64);
+    }
+}
+
+/* %d.fc2.weight: f32[10,64] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const d_fc2_weight = s->grads[2];  /* f32[10,64] */
+    if ((int64_t)10 * 64 * n <= 16384) {
+        float sums_[640] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t6 + p * 64;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = d_logits[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) sums_[r * 64 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 64;
+            float *const row_ = d_fc2_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, d_logits, 10, t6, 64, 0.0f, d_fc2_weight, 64);
+    }
+}
+
+/* %d.fc2.bias: f32[10] = sum_to %d.logits   @9:18 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
+/* Kernel 7 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 64). */
+static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -49,6 +225,34 @@ static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) 
             t14[i0 * 64 + i1] = v_;
             d_fc1_bias[i1] += v_;
         }
+    }
+}
+
+/* %d.fc1.weight: f32[64,64] = matmul %14, %x {transpose_a: true}   @9:22 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const t14 = (float *)(arena + (704 * n + 64));  /* f32[N,64] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[64,64] */
+    if ((int64_t)64 * 64 * n <= 16384) {
+        for (int64_t r = 0; r < 64; r++) {
+            float acc_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float a_ = t14[p * 64 + r];
+                const float *const b_ = x + p * 64;
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_fc1_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 64, n, 1.0f, t14, 64, x, 64, 0.0f, d_fc1_weight, 64);
     }
 }
 
@@ -57,98 +261,16 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (320 * n));  /* f32 */
-    float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
-    float *const d_fc2_weight = s->grads[2];  /* f32[10,64] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
-    float *const t14 = (float *)(arena + (704 * n + 64));  /* f32[N,64] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[64,64] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[64] */
 
     /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    {
-        if ((int64_t)n * 64 * 64 <= 16384) {
-            float tile_[4096];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 64; q++) tile_[p * 64 + q] = fc1_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 64; i1++) {
-                    t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    {
-        if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[1024] = {0};
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = t6[r * 64 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t8_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @11:14 */
     {
@@ -157,71 +279,18 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t8_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %11: f32[N,64] = matmul %d.logits, %fc2.weight   @9:18 */
-    {
-        if ((int64_t)n * 64 * 10 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = d_logits[r * 10 + p];
-                    const float *const b_ = fc2_weight + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t11 + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, d_logits, 10, fc2_weight, 64, 0.0f, t11, 64);
-        }
-    }
+    train_step_k4(s);
 
     /* %d.fc2.weight: f32[10,64] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
-    {
-        if ((int64_t)10 * 64 * n <= 16384) {
-            float sums_[640] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t6 + p * 64;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = d_logits[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) sums_[r * 64 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 64;
-                float *const row_ = d_fc2_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, d_logits, 10, t6, 64, 0.0f, d_fc2_weight, 64);
-        }
-    }
+    train_step_k5(s);
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @9:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
     {
@@ -230,65 +299,66 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(64, parts_, train_step_k7, (void *)s);
         }
         else {
-            memset(d_fc1_bias, 0, sizeof(float) * 64);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 64; i1++) {
-                    const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
-                    t14[i0 * 64 + i1] = v_;
-                    d_fc1_bias[i1] += v_;
-                }
-            }
+            train_step_k7((void *)s, 0, 64, 0);
         }
     }
 
     /* %d.fc1.weight: f32[64,64] = matmul %14, %x {transpose_a: true}   @9:22 */
-    {
-        if ((int64_t)64 * 64 * n <= 16384) {
-            for (int64_t r = 0; r < 64; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t14[p * 64 + r];
-                    const float *const b_ = x + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_fc1_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 64, n, 1.0f, t14, 64, x, 64, 0.0f, d_fc1_weight, 64);
-        }
-    }
+    train_step_k8(s);
 
     return t8[0];
 }
 
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc2.weight: f32[10,64] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
-    float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
     float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
-        float *const d_ = d_logits + i0 * 10;
-        const float *const p_ = t8_probs + i0 * 10;
-        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    if ((int64_t)10 * 64 * n <= 16384) {
+        float sums_[640] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t6 + p * 64;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = d_logits[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) sums_[r * 64 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 64;
+            float *const row_ = fc2_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, -s->lr, d_logits, 10, t6, 64, 1.0f, fc2_weight, 64);
     }
 }
 
-/* Kernel 7 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 64). */
-static void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.fc2.bias: f32[10] = sum_to %d.logits   @9:18 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const d_fc2_bias = (float *)(arena + (704 * n + 64));  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
+/* Kernel 7 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 64). */
+static __attribute__((noinline)) void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -309,174 +379,95 @@ static void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
+/* %d.fc1.weight: f32[64,64] = matmul %14, %x {transpose_a: true}   @9:22 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
+    float *const t14 = (float *)(arena + (704 * n + 128));  /* f32[N,64] */
+    if ((int64_t)64 * 64 * n <= 16384) {
+        for (int64_t r = 0; r < 64; r++) {
+            float acc_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float a_ = t14[p * 64 + r];
+                const float *const b_ = x + p * 64;
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = fc1_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 64, n, -s->lr, t14, 64, x, 64, 1.0f, fc1_weight, 64);
+    }
+}
+
+/* %fc1.bias: f32[64] = param fc1.bias   @6:11 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
+    float *const d_fc1_bias = (float *)(arena + (960 * n + 128));  /* f32[64] */
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+    }
+}
+
+/* %fc2.bias: f32[10] = param fc2.bias   @7:11 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const d_fc2_bias = (float *)(arena + (704 * n + 64));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
+    }
+}
+
 /* Entry 'sgd': arena 960*N + 384 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (320 * n));  /* f32 */
-    float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
-    float *const d_fc2_bias = (float *)(arena + (704 * n + 64));  /* f32[10] */
-    float *const t14 = (float *)(arena + (704 * n + 128));  /* f32[N,64] */
-    float *const d_fc1_bias = (float *)(arena + (960 * n + 128));  /* f32[64] */
 
     /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    {
-        if ((int64_t)n * 64 * 64 <= 16384) {
-            float tile_[4096];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 64; q++) tile_[p * 64 + q] = fc1_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 64; i1++) {
-                    t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    {
-        if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[1024] = {0};
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = t6[r * 64 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t8_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @11:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t8_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %11: f32[N,64] = matmul %d.logits, %fc2.weight   @9:18 */
-    {
-        if ((int64_t)n * 64 * 10 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = d_logits[r * 10 + p];
-                    const float *const b_ = fc2_weight + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t11 + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, d_logits, 10, fc2_weight, 64, 0.0f, t11, 64);
-        }
-    }
+    train_step_k4(s);
 
     /* %d.fc2.weight: f32[10,64] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
-    {
-        if ((int64_t)10 * 64 * n <= 16384) {
-            float sums_[640] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t6 + p * 64;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = d_logits[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) sums_[r * 64 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 64;
-                float *const row_ = fc2_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, -s->lr, d_logits, 10, t6, 64, 1.0f, fc2_weight, 64);
-        }
-    }
+    sgd_step_k5(s);
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @9:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    sgd_step_k6(s);
 
     /* %14: f32[N,64] = relu_grad %11, %6   @9:22 */
     {
@@ -485,54 +476,43 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(64, parts_, sgd_step_k7, (void *)s);
         }
         else {
-            memset(d_fc1_bias, 0, sizeof(float) * 64);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 64; i1++) {
-                    const float v_ = (t6[i0 * 64 + i1] > 0.0f ? t11[i0 * 64 + i1] : 0.0f);
-                    t14[i0 * 64 + i1] = v_;
-                    d_fc1_bias[i1] += v_;
-                }
-            }
+            sgd_step_k7((void *)s, 0, 64, 0);
         }
     }
 
     /* %d.fc1.weight: f32[64,64] = matmul %14, %x {transpose_a: true}   @9:22 */
-    {
-        if ((int64_t)64 * 64 * n <= 16384) {
-            for (int64_t r = 0; r < 64; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t14[p * 64 + r];
-                    const float *const b_ = x + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = fc1_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 64, n, -s->lr, t14, 64, x, 64, 1.0f, fc1_weight, 64);
-        }
-    }
+    sgd_step_k8(s);
 
     /* %fc1.bias: f32[64] = param fc1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 64; i0++) {
-            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
-        }
-    }
+    sgd_step_k9(s);
 
     /* %fc2.bias: f32[10] = param fc2.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
-        }
-    }
+    sgd_step_k10(s);
 
     return t8[0];
+}
+
+/* %8: f32 = softmax_cross_entropy %logits, %y   @11:14 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const t8 = (float *)(arena + (320 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t8[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 320*N + 64 bytes. */
@@ -540,87 +520,17 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
     float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (320 * n));  /* f32 */
 
     /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    {
-        if ((int64_t)n * 64 * 64 <= 16384) {
-            float tile_[4096];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 64; q++) tile_[p * 64 + q] = fc1_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 64; i1++) {
-                    t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    {
-        if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[1024] = {0};
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = t6[r * 64 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k2(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t8[0];
@@ -631,69 +541,13 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[64,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[64] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,64] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,64] */
     float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
 
     /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    {
-        if ((int64_t)n * 64 * 64 <= 16384) {
-            float tile_[4096];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 64; q++) tile_[p * 64 + q] = fc1_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 64, 1.0f, x, 64, fc1_weight, 64, 0.0f, t6, 64);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 64; i1++) {
-                    t6[i0 * 64 + i1] = dlc_relu((t6[i0 * 64 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    {
-        if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[1024] = {0};
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = t6[r * 64 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, t6, 64, fc2_weight, 64, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
 }

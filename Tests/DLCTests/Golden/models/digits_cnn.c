@@ -9,8 +9,102 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 7 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %x: f32[N,1,8,8] = input x   @4:12 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
+    for (int64_t i0 = 0; i0 < (100 * n); i0++) {
+        x_padded[i0] = 0.0f;
+    }
+}
+
+/* %x: f32[N,1,8,8] = input x   @4:12 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1,8,8] */
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
+    float *restrict const to_ = x_padded;
+    const float *restrict const from_ = x;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 8; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                to_[i0 * 100 + i1 * 10 + i2 + 11] = from_[i0 * 64 + i1 * 8 + i2];
+            }
+        }
+    }
+}
+
+/* %x: f32[N,1,8,8] = input x   @4:12 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
+    float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
+    float *restrict const to_ = x_cols;
+    const float *restrict const from_ = x_padded;
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < n; i3++) {
+                    for (int64_t i4 = 0; i4 < 8; i4++) {
+                        for (int64_t i5 = 0; i5 < 8; i5++) {
+                            to_[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
+    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
+    memset(t14, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
+                t13[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            t14[i1] += acc0_;
+        }
+    }
+}
+
+/* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
+    float *const t14_2 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t14_2[i0] = (t14[i0] / (float)((64 * s->global_n)));
+    }
+}
+
+/* %16: f32[N,16,8,8] = sub %13, %15   @11:30 */
+/* Kernel 7 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -29,8 +123,85 @@ static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 14 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k14(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %17: f32[N,16,8,8] = square %16   @11:30 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t18 = (float *)(arena + (10944 * n));  /* f32[16] */
+    memset(t18, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = (t16[i0 * 1024 + i1 * 64 + i2] * t16[i0 * 1024 + i1 * 64 + i2]);
+                t17[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            t18[i1] += acc0_;
+        }
+    }
+}
+
+/* %18: f32[16] = mean %17 {axes: [0, 2, 3], keepdim: false}   @11:30 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t18 = (float *)(arena + (10944 * n));  /* f32[16] */
+    float *const t18_2 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t18_2[i0] = (t18[i0] / (float)((64 * s->global_n)));
+    }
+}
+
+/* %24: f32[16] = add %22, %23   @11:30 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t18_2 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    float *const t24 = (float *)(arena + (10944 * n));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t24[i0] = (t18_2[i0] + 1e-05f);
+    }
+}
+
+/* %25: f32[16] = pow %24 {exponent: -0.5}   @11:30 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t24 = (float *)(arena + (10944 * n));  /* f32[16] */
+    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t25[i0] = powf(t24[i0], -0.5f);
+    }
+}
+
+/* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
+    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t26[i0] = (bn1_weight[i0] * t25[i0]);
+    }
+}
+
+/* %30: f32[N,16,8,8] = add %28, %29   @11:30 */
+/* Kernel 14 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k14(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -52,8 +223,42 @@ static void train_step_k14(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 19 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
-static void train_step_k19(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %35: f32[16] = add %32, %34   @11:30 */
+/* Kernel 15 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
+    float *const t14_2 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    float *const t32 = (float *)(arena + 0);  /* f32[16] */
+    float *const t34 = (float *)(arena + 0);  /* f32[16] */
+    float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t35[i0] = ((bn1_running_mean[i0] * 0.9f) + (t14_2[i0] * 0.1f));
+    }
+}
+
+/* %43: f32[16] = add %41, %42   @11:30 */
+/* Kernel 17 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
+    float *const t18_2 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    float *const t40 = (float *)(arena + (10944 * n + 64));  /* f32 */
+    float *const t41 = (float *)(arena + 0);  /* f32[16] */
+    float *const t42 = (float *)(arena + 0);  /* f32[16] */
+    float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t43[i0] = ((bn1_running_var[i0] * 0.9f) + (t18_2[i0] * t40[0]));
+    }
+}
+
+/* %46: f32[N,16,8,8] = relu %30   @11:25 */
+/* Kernel 19 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
+static __attribute__((noinline)) void train_step_k19(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -66,8 +271,94 @@ static void train_step_k19(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 25 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k25(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
+/* Kernel 20 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k20(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
+    int32_t *const h1_argmax = (int32_t *)(arena + (16064 * n + 448));  /* i32[N,16,4,4] */
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                const int64_t o_ = i1 * 4 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
+                const float *const x_ = t46 + i0 * 64;
+                int64_t best_ = r0_ * 8 + c0_;
+                float m_ = -INFINITY;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
+                    const float v_ = x_[r * 8 + q];
+                    if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 8 + q; }
+                }
+                h1[i0 * 16 + o_] = m_;
+                h1_argmax[i0 * 16 + o_] = (int32_t)best_;
+            }
+        }
+    }
+}
+
+/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
+/* Kernel 21 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    for (int64_t i0 = 0; i0 < (576 * n); i0++) {
+        h1_padded[i0] = 0.0f;
+    }
+}
+
+/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
+/* Kernel 22 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
+    float *const h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = h1_padded;
+    const float *restrict const from_ = h1;
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
+            }
+        }
+    }
+}
+
+/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
+/* Kernel 23 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *const h1_cols = (float *)(arena + (17088 * n + 448));  /* f32[144,N,16] */
+    float *restrict const to_ = h1_cols;
+    const float *restrict const from_ = h1_padded;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < n; i3++) {
+                    for (int64_t i4 = 0; i4 < 4; i4++) {
+                        for (int64_t i5 = 0; i5 < 4; i5++) {
+                            to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
+/* Kernel 25 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k25(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -85,8 +376,102 @@ static void train_step_k25(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 31 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k31(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
+/* Kernel 26 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k26(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
+    float *const h2 = (float *)(arena + (15040 * n + 448));  /* f32[N,32,2,2] */
+    int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
+    for (int64_t i0 = 0; i0 < (32 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 2; i2++) {
+                const int64_t o_ = i1 * 2 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 4 ? 4 : i2 * 2 - 0 + 2;
+                const float *const x_ = t48 + i0 * 16;
+                int64_t best_ = r0_ * 4 + c0_;
+                float m_ = -INFINITY;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
+                    const float v_ = x_[r * 4 + q];
+                    if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 4 + q; }
+                }
+                h2[i0 * 4 + o_] = m_;
+                h2_argmax[i0 * 4 + o_] = (int32_t)best_;
+            }
+        }
+    }
+}
+
+/* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
+/* Kernel 27 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k27(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
+    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
+    float *const h2 = (float *)(arena + (15040 * n + 448));  /* f32[N,32,2,2] */
+    float *const t50 = (float *)h2;  /* f32[N,128] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 128 <= 16384) {
+        float tile_[2048] = {0};
+        for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 128 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 128; p++) {
+                const float a_ = t50[r * 128 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
+/* Kernel 28 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k28(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t52 = (float *)(arena + (10944 * n + 64));  /* f32 */
+    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t52_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t52[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
+/* Kernel 31 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k31(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -107,8 +492,67 @@ static void train_step_k31(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 37 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 32). */
-static void train_step_k37(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
+/* Kernel 34 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k34(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (28416 * n + 512));  /* f32[N,10] */
+    float *const d_fc_bias = s->grads[7];  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc_bias[i1] += d_logits[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %58: f32[N,32,4,4] = max_pool2d_grad %48, %d.h2 {kernel: 2, stride: 2, padding: 0}   @12:14 */
+/* Kernel 35 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k35(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
+    float *const t54 = (float *)(arena + (28480 * n + 512));  /* f32[N,128] */
+    float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
+    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
+    memset(t58, 0, sizeof(float) * (512 * n));
+    for (int64_t i0 = 0; i0 < (32 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t58[i0 * 16 + h2_argmax[i0 * 4 + i1]] += d_h2[i0 * 4 + i1];
+        }
+    }
+}
+
+/* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
+/* Kernel 36 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k36(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
+    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
+    float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
+    float *const d_c2_bias = s->grads[5];  /* f32[32] */
+    memset(d_c2_bias, 0, sizeof(float) * 32);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 32; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 16; i2++) {
+                const float v_ = (t48[i0 * 512 + i1 * 16 + i2] > 0.0f ? t58[i0 * 512 + i1 * 16 + i2] : 0.0f);
+                t59[i0 * 512 + i1 * 16 + i2] = v_;
+                acc0_ += v_;
+            }
+            d_c2_bias[i1] += acc0_;
+        }
+    }
+}
+
+/* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
+/* Kernel 37 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 32). */
+static __attribute__((noinline)) void train_step_k37(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -125,8 +569,426 @@ static void train_step_k37(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 64 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 16). */
-static void train_step_k64(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 39 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k39(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    for (int64_t i0 = 0; i0 < (576 * n); i0++) {
+        d_h1_padded[i0] = 0.0f;
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 40 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k40(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 41 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k41(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 1] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (16 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 42 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k42(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 2] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (32 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 43 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k43(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 6] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (48 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 44 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k44(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 7] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (64 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 45 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k45(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 8] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (80 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 46 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k46(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 12] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (96 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 47 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k47(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 13] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (112 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 48 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k48(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 14] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (128 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 49 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_padded;
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                to_[i0 * 16 + i1 * 4 + i2] = from_[i0 * 36 + i1 * 6 + i2 + 7];
+            }
+        }
+    }
+}
+
+/* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
+/* Kernel 51 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k51(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const h1_argmax = (int32_t *)(arena + (16064 * n + 448));  /* i32[N,16,4,4] */
+    float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
+    float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    memset(t63, 0, sizeof(float) * (1024 * n));
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            t63[i0 * 64 + h1_argmax[i0 * 16 + i1]] += d_h1[i0 * 16 + i1];
+        }
+    }
+}
+
+/* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
+/* Kernel 52 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k52(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t66 = (float *)(arena + (31040 * n + 512));  /* f32[N,16,8,8] */
+    float *const t67 = (float *)(arena + (10944 * n + 64));  /* f32[16,1,1] */
+    memset(t67, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = (t63[i0 * 1024 + i1 * 64 + i2] * (float)(t30[i0 * 1024 + i1 * 64 + i2] > 0.0f));
+                t66[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            t67[i1] += acc0_;
+        }
+    }
+}
+
+/* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
+/* Kernel 53 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k53(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t66 = (float *)(arena + (31040 * n + 512));  /* f32[N,16,8,8] */
+    float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t71 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
+    memset(t71, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = (t66[i0 * 1024 + i1 * 64 + i2] * t16[i0 * 1024 + i1 * 64 + i2]);
+                t70[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            t71[i1] += acc0_;
+        }
+    }
+}
+
+/* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
+/* Kernel 54 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k54(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    float *const t71 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
+    float *const t72 = (float *)t71;  /* f32[16] */
+    float *const d_bn1_weight = s->grads[2];  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        d_bn1_weight[i0] = (t72[i0] * t25[i0]);
+    }
+}
+
+/* %78: f32[16] = mul %74, %77   @11:30 */
+/* Kernel 57 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k57(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
+    float *const t24 = (float *)(arena + (10944 * n));  /* f32[16] */
+    float *const t72_total = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    float *const t74 = (float *)(arena + 0);  /* f32[16] */
+    float *const t75 = (float *)(arena + 0);  /* f32[16] */
+    float *const t77 = (float *)(arena + 0);  /* f32[16] */
+    float *const t78 = (float *)(arena + (40256 * n + 512));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t78[i0] = ((t72_total[i0] * bn1_weight[i0]) * (powf(t24[i0], -1.5f) * -0.5f));
+    }
+}
+
+/* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
+/* Kernel 58 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k58(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t78 = (float *)(arena + (40256 * n + 512));  /* f32[16] */
+    float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
+    float *const t81 = (float *)(arena + (10944 * n));  /* f32[1,16,1,1] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t81[i0] = (t79[i0] / (float)((64 * s->global_n)));
+    }
+}
+
+/* %86: f32[N,16,8,8] = add %69, %85 */
+/* Kernel 59 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k59(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
+    float *const t27 = (float *)t26;  /* f32[16,1,1] */
+    float *const t66 = (float *)(arena + (31040 * n + 512));  /* f32[N,16,8,8] */
+    float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t81 = (float *)(arena + (10944 * n));  /* f32[1,16,1,1] */
+    float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const t87 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
+    memset(t87, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = ((t66[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + (t81[i1] * (t16[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
+                t86[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            t87[i1] += acc0_;
+        }
+    }
+}
+
+/* %88: f32[16,1,1] = neg %87   @11:30 */
+/* Kernel 61 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k61(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t87 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
+    float *const t88 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t88[i0] = (-t87[i0]);
+    }
+}
+
+/* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
+/* Kernel 62 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k62(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t88 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
+    float *const t89 = (float *)t88;  /* f32[16] */
+    float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
+    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t91[i0] = (t90[i0] / (float)((64 * s->global_n)));
+    }
+}
+
+/* %93: f32[N,16,8,8] = add %86, %92 */
+/* Kernel 63 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k63(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
+    float *const t92 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const d_c1_bias = s->grads[1];  /* f32[16] */
+    memset(d_c1_bias, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = (t86[i0 * 1024 + i1 * 64 + i2] + t91[i1]);
+                t93[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            d_c1_bias[i1] += acc0_;
+        }
+    }
+}
+
+/* %93: f32[N,16,8,8] = add %86, %92 */
+/* Kernel 64 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 16). */
+static __attribute__((noinline)) void train_step_k64(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -148,149 +1010,54 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1,8,8] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[16,1,3,3] */
-    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
-    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
-    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
-    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
     int32_t *const bn1_num_batches_tracked = (int32_t *)s->state[2];  /* i32 */
     float *const c2_weight = (float *)s->params[4];  /* f32[32,16,3,3] */
-    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
     float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
-    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
     float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
     float *const t14_2 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
-    float *const t15 = (float *)t14_2;  /* f32[16,1,1] */
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t18 = (float *)(arena + (10944 * n));  /* f32[16] */
     float *const t18_2 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
-    float *const t24 = (float *)(arena + (10944 * n));  /* f32[16] */
-    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
-    float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
-    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t32 = (float *)(arena + 0);  /* f32[16] */
-    float *const t34 = (float *)(arena + 0);  /* f32[16] */
     float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
     float *const t37 = (float *)(arena + 0);  /* f32 */
     float *const t39 = (float *)(arena + 0);  /* f32 */
     float *const t40 = (float *)(arena + (10944 * n + 64));  /* f32 */
-    float *const t41 = (float *)(arena + 0);  /* f32[16] */
-    float *const t42 = (float *)(arena + 0);  /* f32[16] */
     float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
     int32_t *const t45 = (int32_t *)(arena + (10944 * n + 128));  /* i32 */
-    float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
-    int32_t *const h1_argmax = (int32_t *)(arena + (16064 * n + 448));  /* i32[N,16,4,4] */
-    float *const h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
     float *const h1_cols = (float *)(arena + (17088 * n + 448));  /* f32[144,N,16] */
     float *const t48_gemm = (float *)(arena + (10944 * n + 448));  /* f32[32,N,16] */
-    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
     float *const h2 = (float *)(arena + (15040 * n + 448));  /* f32[N,32,2,2] */
-    int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
     float *const t50 = (float *)h2;  /* f32[N,128] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const t52 = (float *)(arena + (10944 * n + 64));  /* f32 */
-    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
     float *const t52_share = (float *)(arena + (28416 * n + 448));  /* f32 */
     float *const t38_share = (float *)(arena + (10944 * n + 64));  /* f32 */
     float *const d_logits = (float *)(arena + (28416 * n + 512));  /* f32[N,10] */
     float *const t54 = (float *)(arena + (28480 * n + 512));  /* f32[N,128] */
     float *const d_fc_weight = s->grads[6];  /* f32[10,128] */
-    float *const d_fc_bias = s->grads[7];  /* f32[10] */
-    float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
-    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
-    float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
     float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
     float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
     float *const d_c2_weight = s->grads[4];  /* f32[32,16,3,3] */
-    float *const d_c2_bias = s->grads[5];  /* f32[32] */
-    float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t66 = (float *)(arena + (31040 * n + 512));  /* f32[N,16,8,8] */
     float *const t67 = (float *)(arena + (10944 * n + 64));  /* f32[16,1,1] */
     float *const d_bn1_bias = (float *)t67;  /* f32[16] */
-    float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
     float *const t71 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
     float *const t72 = (float *)t71;  /* f32[16] */
-    float *const d_bn1_weight = s->grads[2];  /* f32[16] */
     float *const t72_total = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    float *const t74 = (float *)(arena + 0);  /* f32[16] */
-    float *const t75 = (float *)(arena + 0);  /* f32[16] */
-    float *const t77 = (float *)(arena + 0);  /* f32[16] */
-    float *const t78 = (float *)(arena + (40256 * n + 512));  /* f32[16] */
-    float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
-    float *const t81 = (float *)(arena + (10944 * n));  /* f32[1,16,1,1] */
-    float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
     float *const t87 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
-    float *const t88 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
-    float *const t89 = (float *)t88;  /* f32[16] */
-    float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
-    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
-    float *const t92 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
     float *const t93_cm = (float *)(arena + (2752 * n));  /* f32[16,N,8,8] */
     float *const d_c1_weight = s->grads[0];  /* f32[16,1,3,3] */
-    float *const d_c1_bias = s->grads[1];  /* f32[16] */
     float *const d_bn1_bias_2 = s->grads[3];  /* f32[16] */
     float *const bn1_running_mean_next = (float *)s->state[0];  /* f32[16] */
     float *const bn1_running_var_next = (float *)s->state[1];  /* f32[16] */
     int32_t *const bn1_num_batches_tracked_next = (int32_t *)s->state[2];  /* i32 */
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        for (int64_t i0 = 0; i0 < (100 * n); i0++) {
-            x_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k0(s);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        float *restrict const to_ = x_padded;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 8; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    to_[i0 * 100 + i1 * 10 + i2 + 11] = from_[i0 * 64 + i1 * 8 + i2];
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x_padded;
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 8; i4++) {
-                            for (int64_t i5 = 0; i5 < 8; i5++) {
-                                to_[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
@@ -298,27 +1065,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
-    {
-        memset(t14, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
-                    t13[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t14[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t14_2[i0] = (t14[i0] / (float)((64 * s->global_n)));
-        }
-    }
+    train_step_k5(s);
 
     /* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
     {
@@ -332,38 +1082,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t16[i0 * 1024 + i1 * 64 + i2] = (t13[i0 * 1024 + i1 * 64 + i2] - t15[i1]);
-                    }
-                }
-            }
+            train_step_k7((void *)s, 0, n, 0);
         }
     }
 
     /* %17: f32[N,16,8,8] = square %16   @11:30 */
-    {
-        memset(t18, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = (t16[i0 * 1024 + i1 * 64 + i2] * t16[i0 * 1024 + i1 * 64 + i2]);
-                    t17[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t18[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k8(s);
 
     /* %18: f32[16] = mean %17 {axes: [0, 2, 3], keepdim: false}   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t18_2[i0] = (t18[i0] / (float)((64 * s->global_n)));
-        }
-    }
+    train_step_k9(s);
 
     /* %22: f32[16] = if_training %18, %bn1.running_var   @11:30 */
     {
@@ -371,25 +1098,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %24: f32[16] = add %22, %23   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t24[i0] = (t18_2[i0] + 1e-05f);
-        }
-    }
+    train_step_k11(s);
 
     /* %25: f32[16] = pow %24 {exponent: -0.5}   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t25[i0] = powf(t24[i0], -0.5f);
-        }
-    }
+    train_step_k12(s);
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t26[i0] = (bn1_weight[i0] * t25[i0]);
-        }
-    }
+    train_step_k13(s);
 
     /* %30: f32[N,16,8,8] = add %28, %29   @11:30 */
     {
@@ -398,22 +1113,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k14, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t30[i0 * 1024 + i1 * 64 + i2] = ((t16[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + t29[i1]);
-                    }
-                }
-            }
+            train_step_k14((void *)s, 0, n, 0);
         }
     }
 
     /* %35: f32[16] = add %32, %34   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t35[i0] = ((bn1_running_mean[i0] * 0.9f) + (t14_2[i0] * 0.1f));
-        }
-    }
+    train_step_k15(s);
 
     /* %40: f32 = div %37, %39   @11:30 */
     {
@@ -421,11 +1126,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %43: f32[16] = add %41, %42   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t43[i0] = ((bn1_running_var[i0] * 0.9f) + (t18_2[i0] * t40[0]));
-        }
-    }
+    train_step_k17(s);
 
     /* %45: i32 = add %bn1.num_batches_tracked, %44   @11:30 */
     {
@@ -439,72 +1140,21 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((1024 * n), parts_, train_step_k19, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
-                t46[i0] = dlc_relu(t30[i0]);
-            }
+            train_step_k19((void *)s, 0, (1024 * n), 0);
         }
     }
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    const int64_t o_ = i1 * 4 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t46 + i0 * 64;
-                    int64_t best_ = r0_ * 8 + c0_;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 8 + q; }
-                    }
-                    h1[i0 * 16 + o_] = m_;
-                    h1_argmax[i0 * 16 + o_] = (int32_t)best_;
-                }
-            }
-        }
-    }
+    train_step_k20(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        for (int64_t i0 = 0; i0 < (576 * n); i0++) {
-            h1_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k21(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        float *restrict const to_ = h1_padded;
-        const float *restrict const from_ = h1;
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
-                }
-            }
-        }
-    }
+    train_step_k22(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        float *restrict const to_ = h1_cols;
-        const float *restrict const from_ = h1_padded;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 4; i4++) {
-                            for (int64_t i5 = 0; i5 < 4; i5++) {
-                                to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k23(s);
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
@@ -518,84 +1168,18 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k25, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    for (int64_t i2 = 0; i2 < 16; i2++) {
-                        t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
-                    }
-                }
-            }
+            train_step_k25((void *)s, 0, n, 0);
         }
     }
 
     /* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    {
-        for (int64_t i0 = 0; i0 < (32 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 2; i2++) {
-                    const int64_t o_ = i1 * 2 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 4 ? 4 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t48 + i0 * 16;
-                    int64_t best_ = r0_ * 4 + c0_;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 4 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 4 + q; }
-                    }
-                    h2[i0 * 4 + o_] = m_;
-                    h2_argmax[i0 * 4 + o_] = (int32_t)best_;
-                }
-            }
-        }
-    }
+    train_step_k26(s);
 
     /* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
-    {
-        if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[2048] = {0};
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 128 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 128; p++) {
-                    const float a_ = t50[r * 128 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k27(s);
 
     /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t52_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t52[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k28(s);
 
     /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
     {
@@ -614,14 +1198,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k31, (void *)s);
         }
         else {
-            const float scale_ = t38_share[0] / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t52_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k31((void *)s, 0, n, 0);
         }
     }
 
@@ -636,40 +1213,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    train_step_k34(s);
 
     /* %58: f32[N,32,4,4] = max_pool2d_grad %48, %d.h2 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    {
-        memset(t58, 0, sizeof(float) * (512 * n));
-        for (int64_t i0 = 0; i0 < (32 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t58[i0 * 16 + h2_argmax[i0 * 4 + i1]] += d_h2[i0 * 4 + i1];
-            }
-        }
-    }
+    train_step_k35(s);
 
     /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
-    {
-        memset(d_c2_bias, 0, sizeof(float) * 32);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 32; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 16; i2++) {
-                    const float v_ = (t48[i0 * 512 + i1 * 16 + i2] > 0.0f ? t58[i0 * 512 + i1 * 16 + i2] : 0.0f);
-                    t59[i0 * 512 + i1 * 16 + i2] = v_;
-                    acc0_ += v_;
-                }
-                d_c2_bias[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k36(s);
 
     /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
     {
@@ -678,13 +1228,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(32, parts_, train_step_k37, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 32; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 16; i2++) {
-                        t59_cm[i0 * (16 * n) + i1 * 16 + i2] = t59[i0 * 16 + i1 * 512 + i2];
-                    }
-                }
-            }
+            train_step_k37((void *)s, 0, 32, 0);
         }
     }
 
@@ -694,159 +1238,37 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        for (int64_t i0 = 0; i0 < (576 * n); i0++) {
-            d_h1_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k39(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k40(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 1] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (16 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k41(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 2] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (32 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k42(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 6] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (48 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k43(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 7] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (64 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k44(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 8] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (80 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k45(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 12] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (96 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k46(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 13] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (112 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k47(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 14] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (128 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k48(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_padded;
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    to_[i0 * 16 + i1 * 4 + i2] = from_[i0 * 36 + i1 * 6 + i2 + 7];
-                }
-            }
-        }
-    }
+    train_step_k49(s);
 
     /* %d.c2.weight: f32[32,16,3,3] = conv2d_weight_grad %h1, %59 {stride: 1, padding: 1}   @12:25 */
     {
@@ -854,53 +1276,16 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        memset(t63, 0, sizeof(float) * (1024 * n));
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                t63[i0 * 64 + h1_argmax[i0 * 16 + i1]] += d_h1[i0 * 16 + i1];
-            }
-        }
-    }
+    train_step_k51(s);
 
     /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-    {
-        memset(t67, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = (t63[i0 * 1024 + i1 * 64 + i2] * (float)(t30[i0 * 1024 + i1 * 64 + i2] > 0.0f));
-                    t66[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t67[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k52(s);
 
     /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
-    {
-        memset(t71, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = (t66[i0 * 1024 + i1 * 64 + i2] * t16[i0 * 1024 + i1 * 64 + i2]);
-                    t70[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t71[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k53(s);
 
     /* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            d_bn1_weight[i0] = (t72[i0] * t25[i0]);
-        }
-    }
+    train_step_k54(s);
 
     /* %72: f32[16] = reshape %71   @11:30 */
     {
@@ -913,34 +1298,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %78: f32[16] = mul %74, %77   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t78[i0] = ((t72_total[i0] * bn1_weight[i0]) * (powf(t24[i0], -1.5f) * -0.5f));
-        }
-    }
+    train_step_k57(s);
 
     /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t81[i0] = (t79[i0] / (float)((64 * s->global_n)));
-        }
-    }
+    train_step_k58(s);
 
     /* %86: f32[N,16,8,8] = add %69, %85 */
-    {
-        memset(t87, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = ((t66[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + (t81[i1] * (t16[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
-                    t86[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t87[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k59(s);
 
     /* %87: f32[16,1,1] = sum_to %86   @11:30 */
     {
@@ -948,34 +1312,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %88: f32[16,1,1] = neg %87   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t88[i0] = (-t87[i0]);
-        }
-    }
+    train_step_k61(s);
 
     /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t91[i0] = (t90[i0] / (float)((64 * s->global_n)));
-        }
-    }
+    train_step_k62(s);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
-    {
-        memset(d_c1_bias, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = (t86[i0 * 1024 + i1 * 64 + i2] + t91[i1]);
-                    t93[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                d_c1_bias[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k63(s);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
     {
@@ -984,13 +1327,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(16, parts_, train_step_k64, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 16; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t93_cm[i0 * (64 * n) + i1 * 64 + i2] = t93[i0 * 64 + i1 * 1024 + i2];
-                    }
-                }
-            }
+            train_step_k64((void *)s, 0, 16, 0);
         }
     }
 
@@ -1022,8 +1359,9 @@ static float train_step(const dlc_step *s) {
     return t52_share[0];
 }
 
-/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
+/* Kernel 4 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1041,8 +1379,30 @@ static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
+    for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                acc0_ += t13[i0 * 1024 + i1 * 64 + i2];
+            }
+            t14[i1] += acc0_;
+        }
+    }
+    for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] /= (float)(64 * n);
+}
+
+/* %16: f32[N,16,8,8] = sub %13, %15   @11:30 */
+/* Kernel 6 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1061,8 +1421,9 @@ static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 7 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
-static void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %17: f32[N,16,8,8] = square %16   @11:30 */
+/* Kernel 7 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
+static __attribute__((noinline)) void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1075,64 +1436,116 @@ static void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 12 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %18: f32[16] = mean %17 {axes: [0, 2, 3], keepdim: false}   @11:30 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
-    float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
-    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
+    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t18 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                t30[i0 * 1024 + i1 * 64 + i2] = ((t16[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + t29[i1]);
+                acc0_ += t17[i0 * 1024 + i1 * 64 + i2];
             }
+            t18[i1] += acc0_;
         }
     }
+    for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] /= (float)(64 * n);
 }
 
-/* Kernel 17 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 1024*N). */
-static void sgd_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %24: f32[16] = add %22, %23   @11:30 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t46[i0] = dlc_relu(t30[i0]);
+    float *const t18 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    float *const t24 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t24[i0] = (t18[i0] + 1e-05f);
     }
 }
 
-/* Kernel 23 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %25: f32[16] = pow %24 {exponent: -0.5}   @11:30 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
-    float *const t48_gemm = (float *)(arena + (10944 * n + 448));  /* f32[32,N,16] */
-    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            for (int64_t i2 = 0; i2 < 16; i2++) {
-                t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
-            }
-        }
+    float *const t24 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t25[i0] = powf(t24[i0], -0.5f);
     }
 }
 
-/* Kernel 27 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %35: f32[16] = add %32, %34   @11:30 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
+    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
+    float *const t32 = (float *)(arena + 0);  /* f32[16] */
+    float *const t34 = (float *)(arena + 0);  /* f32[16] */
+    float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t35[i0] = ((bn1_running_mean[i0] * 0.9f) + (t14[i0] * 0.1f));
+    }
+}
+
+/* %43: f32[16] = add %41, %42   @11:30 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
+    float *const t18 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
+    float *const t40 = (float *)(arena + (10944 * n));  /* f32 */
+    float *const t41 = (float *)(arena + 0);  /* f32[16] */
+    float *const t42 = (float *)(arena + 0);  /* f32[16] */
+    float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t43[i0] = ((bn1_running_var[i0] * 0.9f) + (t18[i0] * t40[0]));
+    }
+}
+
+/* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
+/* Kernel 26 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k26(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t52 = (float *)(arena + (10944 * n));  /* f32 */
+    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t52_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t52[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
+/* Kernel 27 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1152,39 +1565,496 @@ static void sgd_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 33 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 32). */
-static void sgd_step_k33(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
+/* Kernel 30 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k30(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (28416 * n + 448));  /* f32[N,10] */
+    float *const d_fc_bias = (float *)(arena + (28992 * n + 448));  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc_bias[i1] += d_logits[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %58: f32[N,32,4,4] = max_pool2d_grad %48, %d.h2 {kernel: 2, stride: 2, padding: 0}   @12:14 */
+/* Kernel 31 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k31(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
+    float *const t54 = (float *)(arena + (28480 * n + 448));  /* f32[N,128] */
+    float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
+    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
+    memset(t58, 0, sizeof(float) * (512 * n));
+    for (int64_t i0 = 0; i0 < (32 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t58[i0 * 16 + h2_argmax[i0 * 4 + i1]] += d_h2[i0 * 4 + i1];
+        }
+    }
+}
+
+/* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
+/* Kernel 32 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k32(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
+    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
     float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
-    float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
+    float *const d_c2_bias = (float *)(arena + (31040 * n + 512));  /* f32[32] */
+    memset(d_c2_bias, 0, sizeof(float) * 32);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 32; i1++) {
+            float acc0_ = 0.0f;
             for (int64_t i2 = 0; i2 < 16; i2++) {
-                t59_cm[i0 * (16 * n) + i1 * 16 + i2] = t59[i0 * 16 + i1 * 512 + i2];
+                const float v_ = (t48[i0 * 512 + i1 * 16 + i2] > 0.0f ? t58[i0 * 512 + i1 * 16 + i2] : 0.0f);
+                t59[i0 * 512 + i1 * 16 + i2] = v_;
+                acc0_ += v_;
+            }
+            d_c2_bias[i1] += acc0_;
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 36 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
+                }
             }
         }
     }
 }
 
-/* Kernel 57 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 16). */
-static void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 37 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t93_cm = (float *)(arena + (2752 * n));  /* f32[16,N,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                t93_cm[i0 * (64 * n) + i1 * 64 + i2] = t93[i0 * 64 + i1 * 1024 + i2];
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 1] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (16 * n)];
+                }
             }
         }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 38 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k38(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 2] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (32 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 39 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k39(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 6] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (48 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 40 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 7] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (64 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 41 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k41(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 8] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (80 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 42 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 12] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (96 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 43 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k43(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 13] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (112 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
+/* Kernel 44 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k44(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
+    float *restrict const to_ = d_h1_padded;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                for (int64_t i3 = 0; i3 < 4; i3++) {
+                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 14] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (128 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
+/* Kernel 48 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k48(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t66 = (float *)(arena + (31040 * n + 640));  /* f32[N,16,8,8] */
+    float *const t67 = (float *)(arena + (40256 * n + 640));  /* f32[16,1,1] */
+    memset(t67, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = (t63[i0 * 1024 + i1 * 64 + i2] * (float)(t30[i0 * 1024 + i1 * 64 + i2] > 0.0f));
+                t66[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            t67[i1] += acc0_;
+        }
+    }
+}
+
+/* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
+/* Kernel 49 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k49(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t66 = (float *)(arena + (31040 * n + 640));  /* f32[N,16,8,8] */
+    float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const t71 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
+    memset(t71, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = (t66[i0 * 1024 + i1 * 64 + i2] * t16[i0 * 1024 + i1 * 64 + i2]);
+                t70[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            t71[i1] += acc0_;
+        }
+    }
+}
+
+/* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
+/* Kernel 50 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k50(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    float *const t71 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
+    float *const t72 = (float *)t71;  /* f32[16] */
+    float *const d_bn1_weight = (float *)(arena + (40256 * n + 768));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        d_bn1_weight[i0] = (t72[i0] * t25[i0]);
+    }
+}
+
+/* %78: f32[16] = mul %74, %77   @11:30 */
+/* Kernel 51 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k51(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
+    float *const t24 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    float *const t71 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
+    float *const t72 = (float *)t71;  /* f32[16] */
+    float *const t74 = (float *)(arena + 0);  /* f32[16] */
+    float *const t75 = (float *)(arena + 0);  /* f32[16] */
+    float *const t77 = (float *)(arena + 0);  /* f32[16] */
+    float *const t78 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t78[i0] = ((t72[i0] * bn1_weight[i0]) * (powf(t24[i0], -1.5f) * -0.5f));
+    }
+}
+
+/* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
+/* Kernel 52 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k52(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t78 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
+    float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
+    float *const t81 = (float *)(arena + (10944 * n + 128));  /* f32[1,16,1,1] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t81[i0] = (t79[i0] / (float)((64 * n)));
+    }
+}
+
+/* %86: f32[N,16,8,8] = add %69, %85 */
+/* Kernel 53 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k53(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
+    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
+    float *const t27 = (float *)t26;  /* f32[16,1,1] */
+    float *const t66 = (float *)(arena + (31040 * n + 640));  /* f32[N,16,8,8] */
+    float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t81 = (float *)(arena + (10944 * n + 128));  /* f32[1,16,1,1] */
+    float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const t87 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
+    memset(t87, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = ((t66[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + (t81[i1] * (t16[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
+                t86[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            t87[i1] += acc0_;
+        }
+    }
+}
+
+/* %88: f32[16,1,1] = neg %87   @11:30 */
+/* Kernel 54 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k54(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t87 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
+    float *const t88 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t88[i0] = (-t87[i0]);
+    }
+}
+
+/* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
+/* Kernel 55 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t88 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
+    float *const t89 = (float *)t88;  /* f32[16] */
+    float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
+    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t91[i0] = (t90[i0] / (float)((64 * n)));
+    }
+}
+
+/* %93: f32[N,16,8,8] = add %86, %92 */
+/* Kernel 56 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
+    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
+    float *const t92 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
+    float *const d_c1_bias = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    memset(d_c1_bias, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = (t86[i0 * 1024 + i1 * 64 + i2] + t91[i1]);
+                t93[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            d_c1_bias[i1] += acc0_;
+        }
+    }
+}
+
+/* %c1.bias: f32[16] = param c1.bias   @6:11 */
+/* Kernel 63 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k63(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const d_c1_bias = (float *)(arena + (10944 * n + 128));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        c1_bias[i0] = (c1_bias[i0] - (s->lr * d_c1_bias[i0]));
+    }
+}
+
+/* %bn1.weight: f32[16] = param bn1.weight   @7:11 */
+/* Kernel 64 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k64(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
+    float *const d_bn1_weight = (float *)(arena + (40256 * n + 768));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        bn1_weight[i0] = (bn1_weight[i0] - (s->lr * d_bn1_weight[i0]));
+    }
+}
+
+/* %bn1.bias: f32[16] = param bn1.bias   @7:11 */
+/* Kernel 65 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k65(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
+    float *const d_bn1_bias_2 = (float *)(arena + (40256 * n + 704));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        bn1_bias[i0] = (bn1_bias[i0] - (s->lr * d_bn1_bias_2[i0]));
+    }
+}
+
+/* %c2.bias: f32[32] = param c2.bias   @8:11 */
+/* Kernel 66 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k66(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
+    float *const d_c2_bias = (float *)(arena + (31040 * n + 512));  /* f32[32] */
+    for (int64_t i0 = 0; i0 < 32; i0++) {
+        c2_bias[i0] = (c2_bias[i0] - (s->lr * d_c2_bias[i0]));
+    }
+}
+
+/* %fc.bias: f32[10] = param fc.bias   @9:11 */
+/* Kernel 67 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k67(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
+    float *const d_fc_bias = (float *)(arena + (28992 * n + 448));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
 }
 
@@ -1193,141 +2063,43 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1,8,8] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[16,1,3,3] */
-    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
-    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
-    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
-    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
     int32_t *const bn1_num_batches_tracked = (int32_t *)s->state[2];  /* i32 */
     float *const c2_weight = (float *)s->params[4];  /* f32[32,16,3,3] */
-    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
     float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
-    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
     float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t14 = (float *)(arena + (10944 * n));  /* f32[16] */
-    float *const t15 = (float *)t14;  /* f32[16,1,1] */
-    float *const t16 = (float *)(arena + (2752 * n));  /* f32[N,16,8,8] */
-    float *const t17 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t18 = (float *)(arena + (10944 * n + 64));  /* f32[16] */
-    float *const t24 = (float *)(arena + (10944 * n + 128));  /* f32[16] */
-    float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
-    float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
-    float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t32 = (float *)(arena + 0);  /* f32[16] */
-    float *const t34 = (float *)(arena + 0);  /* f32[16] */
     float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
     float *const t37 = (float *)(arena + 0);  /* f32 */
     float *const t39 = (float *)(arena + 0);  /* f32 */
     float *const t40 = (float *)(arena + (10944 * n));  /* f32 */
-    float *const t41 = (float *)(arena + 0);  /* f32[16] */
-    float *const t42 = (float *)(arena + 0);  /* f32[16] */
     float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
     int32_t *const t45 = (int32_t *)(arena + (10944 * n + 64));  /* i32 */
-    float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
-    int32_t *const h1_argmax = (int32_t *)(arena + (16064 * n + 448));  /* i32[N,16,4,4] */
-    float *const h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
     float *const h1_cols = (float *)(arena + (17088 * n + 448));  /* f32[144,N,16] */
     float *const t48_gemm = (float *)(arena + (10944 * n + 448));  /* f32[32,N,16] */
-    float *const t48 = (float *)(arena + (26304 * n + 448));  /* f32[N,32,4,4] */
     float *const h2 = (float *)(arena + (15040 * n + 448));  /* f32[N,32,2,2] */
-    int32_t *const h2_argmax = (int32_t *)(arena + (10944 * n + 448));  /* i32[N,32,2,2] */
     float *const t50 = (float *)h2;  /* f32[N,128] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const t52 = (float *)(arena + (10944 * n));  /* f32 */
-    float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (28416 * n + 448));  /* f32[N,10] */
     float *const t54 = (float *)(arena + (28480 * n + 448));  /* f32[N,128] */
-    float *const d_fc_bias = (float *)(arena + (28992 * n + 448));  /* f32[10] */
-    float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
-    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
-    float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
     float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
     float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
-    float *const d_c2_bias = (float *)(arena + (31040 * n + 512));  /* f32[32] */
-    float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t66 = (float *)(arena + (31040 * n + 640));  /* f32[N,16,8,8] */
     float *const t67 = (float *)(arena + (40256 * n + 640));  /* f32[16,1,1] */
     float *const d_bn1_bias = (float *)t67;  /* f32[16] */
-    float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t71 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
-    float *const t72 = (float *)t71;  /* f32[16] */
-    float *const d_bn1_weight = (float *)(arena + (40256 * n + 768));  /* f32[16] */
-    float *const t74 = (float *)(arena + 0);  /* f32[16] */
-    float *const t75 = (float *)(arena + 0);  /* f32[16] */
-    float *const t77 = (float *)(arena + 0);  /* f32[16] */
-    float *const t78 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
-    float *const t81 = (float *)(arena + (10944 * n + 128));  /* f32[1,16,1,1] */
-    float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t87 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
-    float *const t88 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
-    float *const t89 = (float *)t88;  /* f32[16] */
-    float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
-    float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
-    float *const t92 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
     float *const t93_cm = (float *)(arena + (2752 * n));  /* f32[16,N,8,8] */
-    float *const d_c1_bias = (float *)(arena + (10944 * n + 128));  /* f32[16] */
     float *const d_bn1_bias_2 = (float *)(arena + (40256 * n + 704));  /* f32[16] */
     float *const bn1_running_mean_next = (float *)s->state[0];  /* f32[16] */
     float *const bn1_running_var_next = (float *)s->state[1];  /* f32[16] */
     int32_t *const bn1_num_batches_tracked_next = (int32_t *)s->state[2];  /* i32 */
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        for (int64_t i0 = 0; i0 < (100 * n); i0++) {
-            x_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k0(s);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        float *restrict const to_ = x_padded;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 8; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    to_[i0 * 100 + i1 * 10 + i2 + 11] = from_[i0 * 64 + i1 * 8 + i2];
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x_padded;
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 8; i4++) {
-                            for (int64_t i5 = 0; i5 < 8; i5++) {
-                                to_[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
@@ -1341,30 +2113,12 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t13[i0 * 1024 + i1 * 64 + i2] = (t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]);
-                    }
-                }
-            }
+            sgd_step_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %14: f32[16] = mean %13 {axes: [0, 2, 3], keepdim: false}   @11:30 */
-    {
-        for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    acc0_ += t13[i0 * 1024 + i1 * 64 + i2];
-                }
-                t14[i1] += acc0_;
-            }
-        }
-        for (int64_t j_ = 0; j_ < 16; j_++) t14[j_] /= (float)(64 * n);
-    }
+    sgd_step_k5(s);
 
     /* %16: f32[N,16,8,8] = sub %13, %15   @11:30 */
     {
@@ -1373,13 +2127,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t16[i0 * 1024 + i1 * 64 + i2] = (t13[i0 * 1024 + i1 * 64 + i2] - t15[i1]);
-                    }
-                }
-            }
+            sgd_step_k6((void *)s, 0, n, 0);
         }
     }
 
@@ -1390,71 +2138,35 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for((1024 * n), parts_, sgd_step_k7, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
-                t17[i0] = (t16[i0] * t16[i0]);
-            }
+            sgd_step_k7((void *)s, 0, (1024 * n), 0);
         }
     }
 
     /* %18: f32[16] = mean %17 {axes: [0, 2, 3], keepdim: false}   @11:30 */
-    {
-        for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    acc0_ += t17[i0 * 1024 + i1 * 64 + i2];
-                }
-                t18[i1] += acc0_;
-            }
-        }
-        for (int64_t j_ = 0; j_ < 16; j_++) t18[j_] /= (float)(64 * n);
-    }
+    sgd_step_k8(s);
 
     /* %24: f32[16] = add %22, %23   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t24[i0] = (t18[i0] + 1e-05f);
-        }
-    }
+    sgd_step_k9(s);
 
     /* %25: f32[16] = pow %24 {exponent: -0.5}   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t25[i0] = powf(t24[i0], -0.5f);
-        }
-    }
+    sgd_step_k10(s);
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t26[i0] = (bn1_weight[i0] * t25[i0]);
-        }
-    }
+    train_step_k13(s);
 
     /* %30: f32[N,16,8,8] = add %28, %29   @11:30 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k12, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k14, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t30[i0 * 1024 + i1 * 64 + i2] = ((t16[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + t29[i1]);
-                    }
-                }
-            }
+            train_step_k14((void *)s, 0, n, 0);
         }
     }
 
     /* %35: f32[16] = add %32, %34   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t35[i0] = ((bn1_running_mean[i0] * 0.9f) + (t14[i0] * 0.1f));
-        }
-    }
+    sgd_step_k13(s);
 
     /* %40: f32 = div %37, %39   @11:30 */
     {
@@ -1462,11 +2174,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %43: f32[16] = add %41, %42   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t43[i0] = ((bn1_running_var[i0] * 0.9f) + (t18[i0] * t40[0]));
-        }
-    }
+    sgd_step_k15(s);
 
     /* %45: i32 = add %bn1.num_batches_tracked, %44   @11:30 */
     {
@@ -1477,75 +2185,24 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((1024 * n), parts_, sgd_step_k17, (void *)s);
+            dlc_parallel_for((1024 * n), parts_, train_step_k19, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (1024 * n); i0++) {
-                t46[i0] = dlc_relu(t30[i0]);
-            }
+            train_step_k19((void *)s, 0, (1024 * n), 0);
         }
     }
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    const int64_t o_ = i1 * 4 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t46 + i0 * 64;
-                    int64_t best_ = r0_ * 8 + c0_;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 8 + q; }
-                    }
-                    h1[i0 * 16 + o_] = m_;
-                    h1_argmax[i0 * 16 + o_] = (int32_t)best_;
-                }
-            }
-        }
-    }
+    train_step_k20(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        for (int64_t i0 = 0; i0 < (576 * n); i0++) {
-            h1_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k21(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        float *restrict const to_ = h1_padded;
-        const float *restrict const from_ = h1;
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
-                }
-            }
-        }
-    }
+    train_step_k22(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        float *restrict const to_ = h1_cols;
-        const float *restrict const from_ = h1_padded;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 4; i4++) {
-                            for (int64_t i5 = 0; i5 < 4; i5++) {
-                                to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k23(s);
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
@@ -1556,87 +2213,21 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k23, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k25, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    for (int64_t i2 = 0; i2 < 16; i2++) {
-                        t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
-                    }
-                }
-            }
+            train_step_k25((void *)s, 0, n, 0);
         }
     }
 
     /* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    {
-        for (int64_t i0 = 0; i0 < (32 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 2; i2++) {
-                    const int64_t o_ = i1 * 2 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 4 ? 4 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t48 + i0 * 16;
-                    int64_t best_ = r0_ * 4 + c0_;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 4 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 4 + q; }
-                    }
-                    h2[i0 * 4 + o_] = m_;
-                    h2_argmax[i0 * 4 + o_] = (int32_t)best_;
-                }
-            }
-        }
-    }
+    train_step_k26(s);
 
     /* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
-    {
-        if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[2048] = {0};
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 128 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 128; p++) {
-                    const float a_ = t50[r * 128 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k27(s);
 
     /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t52_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t52[0] = (float)(acc_ / (double)n);
-    }
+    sgd_step_k26(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
     {
@@ -1645,14 +2236,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k27, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t52_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            sgd_step_k27((void *)s, 0, n, 0);
         }
     }
 
@@ -1667,55 +2251,22 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    sgd_step_k30(s);
 
     /* %58: f32[N,32,4,4] = max_pool2d_grad %48, %d.h2 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    {
-        memset(t58, 0, sizeof(float) * (512 * n));
-        for (int64_t i0 = 0; i0 < (32 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t58[i0 * 16 + h2_argmax[i0 * 4 + i1]] += d_h2[i0 * 4 + i1];
-            }
-        }
-    }
+    sgd_step_k31(s);
 
     /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
-    {
-        memset(d_c2_bias, 0, sizeof(float) * 32);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 32; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 16; i2++) {
-                    const float v_ = (t48[i0 * 512 + i1 * 16 + i2] > 0.0f ? t58[i0 * 512 + i1 * 16 + i2] : 0.0f);
-                    t59[i0 * 512 + i1 * 16 + i2] = v_;
-                    acc0_ += v_;
-                }
-                d_c2_bias[i1] += acc0_;
-            }
-        }
-    }
+    sgd_step_k32(s);
 
     /* %59: f32[N,32,4,4] = relu_grad %58, %48   @12:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(32, parts_, sgd_step_k33, (void *)s);
+            dlc_parallel_for(32, parts_, train_step_k37, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 32; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 16; i2++) {
-                        t59_cm[i0 * (16 * n) + i1 * 16 + i2] = t59[i0 * 16 + i1 * 512 + i2];
-                    }
-                }
-            }
+            train_step_k37((void *)s, 0, 32, 0);
         }
     }
 
@@ -1725,159 +2276,37 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        for (int64_t i0 = 0; i0 < (576 * n); i0++) {
-            d_h1_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k39(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k36(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 1] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (16 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k37(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 2] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (32 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k38(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 6] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (48 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k39(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 7] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (64 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k40(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 8] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (80 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k41(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 12] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (96 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k42(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 13] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (112 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k43(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1_padded;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    for (int64_t i3 = 0; i3 < 4; i3++) {
-                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 14] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (128 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k44(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_padded;
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    to_[i0 * 16 + i1 * 4 + i2] = from_[i0 * 36 + i1 * 6 + i2 + 7];
-                }
-            }
-        }
-    }
+    train_step_k49(s);
 
     /* %d.c2.weight: f32[32,16,3,3] = conv2d_weight_grad %h1, %59 {stride: 1, padding: 1}   @12:25 */
     {
@@ -1885,128 +2314,43 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        memset(t63, 0, sizeof(float) * (1024 * n));
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                t63[i0 * 64 + h1_argmax[i0 * 16 + i1]] += d_h1[i0 * 16 + i1];
-            }
-        }
-    }
+    train_step_k51(s);
 
     /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-    {
-        memset(t67, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = (t63[i0 * 1024 + i1 * 64 + i2] * (float)(t30[i0 * 1024 + i1 * 64 + i2] > 0.0f));
-                    t66[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t67[i1] += acc0_;
-            }
-        }
-    }
+    sgd_step_k48(s);
 
     /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
-    {
-        memset(t71, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = (t66[i0 * 1024 + i1 * 64 + i2] * t16[i0 * 1024 + i1 * 64 + i2]);
-                    t70[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t71[i1] += acc0_;
-            }
-        }
-    }
+    sgd_step_k49(s);
 
     /* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            d_bn1_weight[i0] = (t72[i0] * t25[i0]);
-        }
-    }
+    sgd_step_k50(s);
 
     /* %78: f32[16] = mul %74, %77   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t78[i0] = ((t72[i0] * bn1_weight[i0]) * (powf(t24[i0], -1.5f) * -0.5f));
-        }
-    }
+    sgd_step_k51(s);
 
     /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t81[i0] = (t79[i0] / (float)((64 * n)));
-        }
-    }
+    sgd_step_k52(s);
 
     /* %86: f32[N,16,8,8] = add %69, %85 */
-    {
-        memset(t87, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = ((t66[i0 * 1024 + i1 * 64 + i2] * t27[i1]) + (t81[i1] * (t16[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
-                    t86[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t87[i1] += acc0_;
-            }
-        }
-    }
+    sgd_step_k53(s);
 
     /* %88: f32[16,1,1] = neg %87   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t88[i0] = (-t87[i0]);
-        }
-    }
+    sgd_step_k54(s);
 
     /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t91[i0] = (t90[i0] / (float)((64 * n)));
-        }
-    }
+    sgd_step_k55(s);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
-    {
-        memset(d_c1_bias, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = (t86[i0 * 1024 + i1 * 64 + i2] + t91[i1]);
-                    t93[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                d_c1_bias[i1] += acc0_;
-            }
-        }
-    }
+    sgd_step_k56(s);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(16, parts_, sgd_step_k57, (void *)s);
+            dlc_parallel_for(16, parts_, train_step_k64, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 16; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t93_cm[i0 * (64 * n) + i1 * 64 + i2] = t93[i0 * 64 + i1 * 1024 + i2];
-                    }
-                }
-            }
+            train_step_k64((void *)s, 0, 16, 0);
         }
     }
 
@@ -2036,45 +2380,42 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %c1.bias: f32[16] = param c1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            c1_bias[i0] = (c1_bias[i0] - (s->lr * d_c1_bias[i0]));
-        }
-    }
+    sgd_step_k63(s);
 
     /* %bn1.weight: f32[16] = param bn1.weight   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            bn1_weight[i0] = (bn1_weight[i0] - (s->lr * d_bn1_weight[i0]));
-        }
-    }
+    sgd_step_k64(s);
 
     /* %bn1.bias: f32[16] = param bn1.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            bn1_bias[i0] = (bn1_bias[i0] - (s->lr * d_bn1_bias_2[i0]));
-        }
-    }
+    sgd_step_k65(s);
 
     /* %c2.bias: f32[32] = param c2.bias   @8:11 */
-    {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            c2_bias[i0] = (c2_bias[i0] - (s->lr * d_c2_bias[i0]));
-        }
-    }
+    sgd_step_k66(s);
 
     /* %fc.bias: f32[10] = param fc.bias   @9:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k67(s);
 
     return t52[0];
 }
 
-/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
+    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
+    float *const t24 = (float *)(arena + 0);  /* f32[16] */
+    float *const t25 = (float *)(arena + 0);  /* f32[16] */
+    float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        t26[i0] = (bn1_weight[i0] * powf((bn1_running_var[i0] + 1e-05f), -0.5f));
+    }
+}
+
+/* %46: f32[N,16,8,8] = relu %30   @11:25 */
+/* Kernel 5 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2102,8 +2443,91 @@ static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 11 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
+/* Kernel 6 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
+    float *const h1 = (float *)(arena + (448 * n));  /* f32[N,16,4,4] */
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                const int64_t o_ = i1 * 4 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
+                const float *const x_ = t46 + i0 * 64;
+                float m_ = -INFINITY;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
+                    const float v_ = x_[r * 8 + q];
+                    if (v_ > m_ || v_ != v_) m_ = v_;
+                }
+                h1[i0 * 16 + o_] = m_;
+            }
+        }
+    }
+}
+
+/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
+/* Kernel 7 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
+    for (int64_t i0 = 0; i0 < (576 * n); i0++) {
+        h1_padded[i0] = 0.0f;
+    }
+}
+
+/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
+/* Kernel 8 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1 = (float *)(arena + (448 * n));  /* f32[N,16,4,4] */
+    float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
+    float *restrict const to_ = h1_padded;
+    const float *restrict const from_ = h1;
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
+            }
+        }
+    }
+}
+
+/* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
+/* Kernel 9 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
+    float *const h1_cols = (float *)(arena + (10944 * n + 64));  /* f32[144,N,16] */
+    float *restrict const to_ = h1_cols;
+    const float *restrict const from_ = h1_padded;
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < n; i3++) {
+                    for (int64_t i4 = 0; i4 < 4; i4++) {
+                        for (int64_t i5 = 0; i5 < 4; i5++) {
+                            to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
+/* Kernel 11 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2121,85 +2545,114 @@ static void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int
     }
 }
 
+/* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
+/* Kernel 12 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t48 = (float *)(arena + (6848 * n + 64));  /* f32[N,32,4,4] */
+    float *const h2 = (float *)(arena + (448 * n));  /* f32[N,32,2,2] */
+    for (int64_t i0 = 0; i0 < (32 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 2; i2++) {
+                const int64_t o_ = i1 * 2 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 4 ? 4 : i2 * 2 - 0 + 2;
+                const float *const x_ = t48 + i0 * 16;
+                float m_ = -INFINITY;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
+                    const float v_ = x_[r * 4 + q];
+                    if (v_ > m_ || v_ != v_) m_ = v_;
+                }
+                h2[i0 * 4 + o_] = m_;
+            }
+        }
+    }
+}
+
+/* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
+/* Kernel 13 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
+    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
+    float *const h2 = (float *)(arena + (448 * n));  /* f32[N,32,2,2] */
+    float *const t50 = (float *)h2;  /* f32[N,128] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 128 <= 16384) {
+        float tile_[2048] = {0};
+        for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 128 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 128; p++) {
+                const float a_ = t50[r * 128 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
+/* Kernel 14 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t52 = (float *)(arena + (6848 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t52[0] = (float)(acc_ / (double)n);
+}
+
 /* Entry 'eval': arena 20160*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1,8,8] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[16,1,3,3] */
-    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
-    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
-    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
-    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
     float *const c2_weight = (float *)s->params[4];  /* f32[32,16,3,3] */
-    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
-    float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
-    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
     float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t19 = (float *)bn1_running_mean;  /* f32[16,1,1] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t24 = (float *)(arena + 0);  /* f32[16] */
-    float *const t25 = (float *)(arena + 0);  /* f32[16] */
-    float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
-    float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
-    float *const h1 = (float *)(arena + (448 * n));  /* f32[N,16,4,4] */
-    float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
     float *const h1_cols = (float *)(arena + (10944 * n + 64));  /* f32[144,N,16] */
     float *const t48_gemm = (float *)(arena + (448 * n));  /* f32[32,N,16] */
-    float *const t48 = (float *)(arena + (6848 * n + 64));  /* f32[N,32,4,4] */
-    float *const h2 = (float *)(arena + (448 * n));  /* f32[N,32,2,2] */
-    float *const t50 = (float *)h2;  /* f32[N,128] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const t52 = (float *)(arena + (6848 * n));  /* f32 */
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        for (int64_t i0 = 0; i0 < (100 * n); i0++) {
-            x_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k0(s);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        float *restrict const to_ = x_padded;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 8; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    to_[i0 * 100 + i1 * 10 + i2 + 11] = from_[i0 * 64 + i1 * 8 + i2];
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x_padded;
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 8; i4++) {
-                            for (int64_t i5 = 0; i5 < 8; i5++) {
-                                to_[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
@@ -2207,11 +2660,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     }
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t26[i0] = (bn1_weight[i0] * powf((bn1_running_var[i0] + 1e-05f), -0.5f));
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %46: f32[N,16,8,8] = relu %30   @11:25 */
     {
@@ -2220,74 +2669,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t46[i0 * 1024 + i1 * 64 + i2] = dlc_relu(((((t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]) - t19[i1]) * t27[i1]) + t29[i1]));
-                    }
-                }
-            }
+            eval_with_targets_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    const int64_t o_ = i1 * 4 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t46 + i0 * 64;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) m_ = v_;
-                    }
-                    h1[i0 * 16 + o_] = m_;
-                }
-            }
-        }
-    }
+    eval_with_targets_k6(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        for (int64_t i0 = 0; i0 < (576 * n); i0++) {
-            h1_padded[i0] = 0.0f;
-        }
-    }
+    eval_with_targets_k7(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        float *restrict const to_ = h1_padded;
-        const float *restrict const from_ = h1;
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
-                }
-            }
-        }
-    }
+    eval_with_targets_k8(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        float *restrict const to_ = h1_cols;
-        const float *restrict const from_ = h1_padded;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 4; i4++) {
-                            for (int64_t i5 = 0; i5 < 4; i5++) {
-                                to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    eval_with_targets_k9(s);
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
@@ -2301,130 +2697,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    for (int64_t i2 = 0; i2 < 16; i2++) {
-                        t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
-                    }
-                }
-            }
+            eval_with_targets_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    {
-        for (int64_t i0 = 0; i0 < (32 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 2; i2++) {
-                    const int64_t o_ = i1 * 2 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 4 ? 4 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t48 + i0 * 16;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 4 + q];
-                        if (v_ > m_ || v_ != v_) m_ = v_;
-                    }
-                    h2[i0 * 4 + o_] = m_;
-                }
-            }
-        }
-    }
+    eval_with_targets_k12(s);
 
     /* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
-    {
-        if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[2048] = {0};
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 128 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 128; p++) {
-                    const float a_ = t50[r * 128 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k13(s);
 
     /* %52: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_cnn.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t52[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k14(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t52[0];
-}
-
-/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
-    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
-    float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t19 = (float *)bn1_running_mean;  /* f32[16,1,1] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
-    float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                t46[i0 * 1024 + i1 * 64 + i2] = dlc_relu(((((t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]) - t19[i1]) * t27[i1]) + t29[i1]));
-            }
-        }
-    }
-}
-
-/* Kernel 11 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
-    float *const t48_gemm = (float *)(arena + (448 * n));  /* f32[32,N,16] */
-    float *const t48 = (float *)(arena + (6848 * n + 64));  /* f32[N,32,4,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            for (int64_t i2 = 0; i2 < 16; i2++) {
-                t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
-            }
-        }
-    }
 }
 
 /* Entry 'predict': arena 20160*N + 64 bytes. */
@@ -2432,78 +2719,22 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1,8,8] */
     float *const c1_weight = (float *)s->params[0];  /* f32[16,1,3,3] */
-    float *const c1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const bn1_weight = (float *)s->params[2];  /* f32[16] */
-    float *const bn1_bias = (float *)s->params[3];  /* f32[16] */
-    float *const bn1_running_mean = (float *)s->state[0];  /* f32[16] */
-    float *const bn1_running_var = (float *)s->state[1];  /* f32[16] */
     float *const c2_weight = (float *)s->params[4];  /* f32[32,16,3,3] */
-    float *const c2_bias = (float *)s->params[5];  /* f32[32] */
-    float *const fc_weight = (float *)s->params[6];  /* f32[10,128] */
-    float *const fc_bias = (float *)s->params[7];  /* f32[10] */
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
     float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t19 = (float *)bn1_running_mean;  /* f32[16,1,1] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t24 = (float *)(arena + 0);  /* f32[16] */
-    float *const t25 = (float *)(arena + 0);  /* f32[16] */
-    float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
-    float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
-    float *const h1 = (float *)(arena + (448 * n));  /* f32[N,16,4,4] */
-    float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
     float *const h1_cols = (float *)(arena + (10944 * n + 64));  /* f32[144,N,16] */
     float *const t48_gemm = (float *)(arena + (448 * n));  /* f32[32,N,16] */
-    float *const t48 = (float *)(arena + (6848 * n + 64));  /* f32[N,32,4,4] */
-    float *const h2 = (float *)(arena + (448 * n));  /* f32[N,32,2,2] */
-    float *const t50 = (float *)h2;  /* f32[N,128] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        for (int64_t i0 = 0; i0 < (100 * n); i0++) {
-            x_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k0(s);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        float *restrict const to_ = x_padded;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 8; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    to_[i0 * 100 + i1 * 10 + i2 + 11] = from_[i0 * 64 + i1 * 8 + i2];
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %x: f32[N,1,8,8] = input x   @4:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x_padded;
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 8; i4++) {
-                            for (int64_t i5 = 0; i5 < 8; i5++) {
-                                to_[i0 * (576 * n) + i1 * (192 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 100 + i1 * 10 + i2 + i3 * 100 + i4 * 10 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %13: f32[N,16,8,8] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 1}   @11:34 */
     {
@@ -2511,87 +2742,30 @@ static void predict(const dlc_step *s, void *const *outputs) {
     }
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            t26[i0] = (bn1_weight[i0] * powf((bn1_running_var[i0] + 1e-05f), -0.5f));
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %46: f32[N,16,8,8] = relu %30   @11:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t46[i0 * 1024 + i1 * 64 + i2] = dlc_relu(((((t13_gemm[i0 * 64 + i1 * (64 * n) + i2] + c1_bias[i1]) - t19[i1]) * t27[i1]) + t29[i1]));
-                    }
-                }
-            }
+            eval_with_targets_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    const int64_t o_ = i1 * 4 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t46 + i0 * 64;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) m_ = v_;
-                    }
-                    h1[i0 * 16 + o_] = m_;
-                }
-            }
-        }
-    }
+    eval_with_targets_k6(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        for (int64_t i0 = 0; i0 < (576 * n); i0++) {
-            h1_padded[i0] = 0.0f;
-        }
-    }
+    eval_with_targets_k7(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        float *restrict const to_ = h1_padded;
-        const float *restrict const from_ = h1;
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    to_[i0 * 36 + i1 * 6 + i2 + 7] = from_[i0 * 16 + i1 * 4 + i2];
-                }
-            }
-        }
-    }
+    eval_with_targets_k8(s);
 
     /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    {
-        float *restrict const to_ = h1_cols;
-        const float *restrict const from_ = h1_padded;
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 4; i4++) {
-                            for (int64_t i5 = 0; i5 < 4; i5++) {
-                                to_[i0 * (144 * n) + i1 * (48 * n) + i2 * (16 * n) + i3 * 16 + i4 * 4 + i5] = from_[i0 * 36 + i1 * 6 + i2 + i3 * 576 + i4 * 6 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    eval_with_targets_k9(s);
 
     /* %48: f32[N,32,4,4] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 1, relu: true}   @12:25 */
     {
@@ -2602,66 +2776,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k11, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    for (int64_t i2 = 0; i2 < 16; i2++) {
-                        t48[i0 * 512 + i1 * 16 + i2] = dlc_relu((t48_gemm[i0 * 16 + i1 * (16 * n) + i2] + c2_bias[i1]));
-                    }
-                }
-            }
+            eval_with_targets_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %h2: f32[N,32,2,2] = max_pool2d %48 {kernel: 2, stride: 2, padding: 0}   @12:14 */
-    {
-        for (int64_t i0 = 0; i0 < (32 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 2; i2++) {
-                    const int64_t o_ = i1 * 2 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 4 ? 4 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t48 + i0 * 16;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 4 + q];
-                        if (v_ > m_ || v_ != v_) m_ = v_;
-                    }
-                    h2[i0 * 4 + o_] = m_;
-                }
-            }
-        }
-    }
+    eval_with_targets_k12(s);
 
     /* %logits: f32[N,10] = linear %50, %fc.weight, %fc.bias   @13:18 */
-    {
-        if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[2048] = {0};
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 128 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 128; p++) {
-                    const float a_ = t50[r * 128 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t50, 128, fc_weight, 128, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k13(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
 }

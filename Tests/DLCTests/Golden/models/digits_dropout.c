@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -25,8 +26,29 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 256*N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    const float keep_ = (float)(1.0 / (1.0 - 0.3));
+    const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+            float *const m_ = t7 + (i0 * n + i1) * 256;
+            for (int64_t j_ = 0; j_ < 256; j_++) {
+                m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 256 + j_))) >= 0.3 ? keep_ : 0.0f;
+            }
+        }
+    }
+}
+
+/* %h: f32[N,256] = mul %6, %7   @9:13 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 256*N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -40,8 +62,72 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 256 <= 16384) {
+        float tile_[4096] = {0};
+        for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 256; p++) {
+                const float a_ = h[r * 256 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %10: f32 = softmax_cross_entropy %logits, %y   @12:14 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
+    float *const t10 = (float *)(arena + (3136 * n));  /* f32 */
+    float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t10_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t10[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %11   @12:14 */
+/* Kernel 6 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -61,8 +147,25 @@ static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 10 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 256). */
-static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
+/* Kernel 10 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 256). */
+static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -85,31 +188,48 @@ static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
+/* %d.fc1.weight: f32[256,64] = matmul %17, %x {transpose_a: true}   @9:21 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[256,64] */
+    if ((int64_t)256 * 64 * n <= 16384) {
+        for (int64_t r = 0; r < 256; r++) {
+            float acc_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float a_ = t17[p * 256 + r];
+                const float *const b_ = x + p * 64;
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_fc1_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 64, n, 1.0f, t17, 256, x, 64, 0.0f, d_fc1_weight, 64);
+    }
+}
+
 /* Entry 'train': arena 4288*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[256,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
     float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
     float *const t10 = (float *)(arena + (3136 * n));  /* f32 */
-    float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
     float *const d_h = (float *)(arena + (3264 * n + 64));  /* f32[N,256] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,256] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[256,64] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[256] */
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
@@ -123,28 +243,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 256; i1++) {
-                    t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
-    {
-        const float keep_ = (float)(1.0 / (1.0 - 0.3));
-        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
-                float *const m_ = t7 + (i0 * n + i1) * 256;
-                for (int64_t j_ = 0; j_ < 256; j_++) {
-                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 256 + j_))) >= 0.3 ? keep_ : 0.0f;
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
@@ -153,58 +257,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((256 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-                h[i0] = (t6[i0] * t7[i0]);
-            }
+            train_step_k3((void *)s, 0, (256 * n), 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
-    {
-        if ((int64_t)n * 10 * 256 <= 16384) {
-            float tile_[4096] = {0};
-            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 256; p++) {
-                    const float a_ = h[r * 256 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %10: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t10_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t10[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k5(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %11   @12:14 */
     {
@@ -213,14 +274,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t10_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k6((void *)s, 0, n, 0);
         }
     }
 
@@ -235,14 +289,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    train_step_k9(s);
 
     /* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
     {
@@ -251,96 +298,35 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(256, parts_, train_step_k10, (void *)s);
         }
         else {
-            memset(d_fc1_bias, 0, sizeof(float) * 256);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 256; i1++) {
-                    const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
-                    t17[i0 * 256 + i1] = v_;
-                    d_fc1_bias[i1] += v_;
-                }
-            }
+            train_step_k10((void *)s, 0, 256, 0);
         }
     }
 
     /* %d.fc1.weight: f32[256,64] = matmul %17, %x {transpose_a: true}   @9:21 */
-    {
-        if ((int64_t)256 * 64 * n <= 16384) {
-            for (int64_t r = 0; r < 256; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t17[p * 256 + r];
-                    const float *const b_ = x + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_fc1_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 64, n, 1.0f, t17, 256, x, 64, 0.0f, d_fc1_weight, 64);
-        }
-    }
+    train_step_k11(s);
 
     return t10[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+    float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
+    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
         }
     }
 }
 
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 256*N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
-    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        h[i0] = (t6[i0] * t7[i0]);
-    }
-}
-
-/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
-    float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
-        float *const d_ = d_logits + i0 * 10;
-        const float *const p_ = t10_probs + i0 * 10;
-        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-    }
-}
-
-/* Kernel 10 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 256). */
-static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
+/* Kernel 10 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 256). */
+static __attribute__((noinline)) void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -363,29 +349,73 @@ static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
+/* %d.fc1.weight: f32[256,64] = matmul %17, %x {transpose_a: true}   @9:21 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[256,64] */
+    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    if ((int64_t)256 * 64 * n <= 16384) {
+        for (int64_t r = 0; r < 256; r++) {
+            float acc_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float a_ = t17[p * 256 + r];
+                const float *const b_ = x + p * 64;
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = fc1_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 64, n, -s->lr, t17, 256, x, 64, 1.0f, fc1_weight, 64);
+    }
+}
+
+/* %fc1.bias: f32[256] = param fc1.bias   @6:11 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
+    float *const d_fc1_bias = (float *)(arena + (4288 * n + 128));  /* f32[256] */
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+    }
+}
+
+/* %fc2.bias: f32[10] = param fc2.bias   @7:11 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
+    }
+}
+
 /* Entry 'sgd': arena 4288*N + 1152 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[256,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
     float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
     float *const t10 = (float *)(arena + (3136 * n));  /* f32 */
-    float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
     float *const d_h = (float *)(arena + (3264 * n + 64));  /* f32[N,256] */
-    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    float *const d_fc1_bias = (float *)(arena + (4288 * n + 128));  /* f32[256] */
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
@@ -396,107 +426,41 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 256; i1++) {
-                    t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
-    {
-        const float keep_ = (float)(1.0 / (1.0 - 0.3));
-        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
-                float *const m_ = t7 + (i0 * n + i1) * 256;
-                for (int64_t j_ = 0; j_ < 256; j_++) {
-                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 256 + j_))) >= 0.3 ? keep_ : 0.0f;
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((256 * n), parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for((256 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-                h[i0] = (t6[i0] * t7[i0]);
-            }
+            train_step_k3((void *)s, 0, (256 * n), 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
-    {
-        if ((int64_t)n * 10 * 256 <= 16384) {
-            float tile_[4096] = {0};
-            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 256; p++) {
-                    const float a_ = h[r * 256 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %10: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t10_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t10[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k5(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %11   @12:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t10_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k6((void *)s, 0, n, 0);
         }
     }
 
@@ -511,14 +475,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    sgd_step_k9(s);
 
     /* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
     {
@@ -527,85 +484,91 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(256, parts_, sgd_step_k10, (void *)s);
         }
         else {
-            memset(d_fc1_bias, 0, sizeof(float) * 256);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 256; i1++) {
-                    const float v_ = (t6[i0 * 256 + i1] > 0.0f ? (d_h[i0 * 256 + i1] * t7[i0 * 256 + i1]) : 0.0f);
-                    t17[i0 * 256 + i1] = v_;
-                    d_fc1_bias[i1] += v_;
-                }
-            }
+            sgd_step_k10((void *)s, 0, 256, 0);
         }
     }
 
     /* %d.fc1.weight: f32[256,64] = matmul %17, %x {transpose_a: true}   @9:21 */
-    {
-        if ((int64_t)256 * 64 * n <= 16384) {
-            for (int64_t r = 0; r < 256; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t17[p * 256 + r];
-                    const float *const b_ = x + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = fc1_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 256, 64, n, -s->lr, t17, 256, x, 64, 1.0f, fc1_weight, 64);
-        }
-    }
+    sgd_step_k11(s);
 
     /* %fc1.bias: f32[256] = param fc1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 256; i0++) {
-            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
-        }
-    }
+    sgd_step_k12(s);
 
     /* %fc2.bias: f32[10] = param fc2.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
-        }
-    }
+    sgd_step_k13(s);
 
     return t10[0];
 }
 
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
+    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
+    for (int64_t i0 = 0; i0 < (256 * n); i0++) {
+        t7[i0] = 1.0f;
+    }
+}
+
+/* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 256 <= 16384) {
+        float tile_[4096] = {0};
+        for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 256; p++) {
+                const float a_ = h[r * 256 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+            }
         }
     }
 }
 
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 256*N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %10: f32 = softmax_cross_entropy %logits, %y   @12:14 */
+/* Kernel 5 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
-    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        h[i0] = (t6[i0] * t7[i0]);
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t10 = (float *)(arena + (3072 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
     }
+    t10[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 3072*N + 64 bytes. */
@@ -614,14 +577,8 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[256,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
-    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const t10 = (float *)(arena + (3072 * n));  /* f32 */
 
@@ -634,114 +591,35 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 256; i1++) {
-                    t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
-    {
-        for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-            t7[i0] = 1.0f;
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((256 * n), parts_, eval_with_targets_k3, (void *)s);
+            dlc_parallel_for((256 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-                h[i0] = (t6[i0] * t7[i0]);
-            }
+            train_step_k3((void *)s, 0, (256 * n), 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
-    {
-        if ((int64_t)n * 10 * 256 <= 16384) {
-            float tile_[4096] = {0};
-            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 256; p++) {
-                    const float a_ = h[r * 256 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %10: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_dropout.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t10[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k5(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t10[0];
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
-        }
-    }
-}
-
-/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 256*N). */
-static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
-    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        h[i0] = (t6[i0] * t7[i0]);
-    }
 }
 
 /* Entry 'predict': arena 3072*N bytes. */
@@ -751,12 +629,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,64] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[256,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[256] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,256] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,256] */
-    float *const t7 = (float *)(arena + (1024 * n));  /* f32[N,256] */
-    float *const h = (float *)(arena + (2048 * n));  /* f32[N,256] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
@@ -768,64 +641,29 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 256; i1++) {
-                    t6[i0 * 256 + i1] = dlc_relu((t6[i0 * 256 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %7: f32[N,256] = dropout_mask %6 {p: 0.3, site: 0}   @9:13 */
-    {
-        for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-            t7[i0] = 1.0f;
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %h: f32[N,256] = mul %6, %7   @9:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((256 * n), parts_, predict_k3, (void *)s);
+            dlc_parallel_for((256 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (256 * n); i0++) {
-                h[i0] = (t6[i0] * t7[i0]);
-            }
+            train_step_k3((void *)s, 0, (256 * n), 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %h, %fc2.weight, %fc2.bias   @10:18 */
-    {
-        if ((int64_t)n * 10 * 256 <= 16384) {
-            float tile_[4096] = {0};
-            for (int64_t p = 0; p < 256; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 256 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 256; p++) {
-                    const float a_ = h[r * 256 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 256, 1.0f, h, 256, fc2_weight, 256, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k4(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
 }

@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 64*N). */
-static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %flat: f32[N,64] = div %6, %7   @10:37 */
+/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 64*N). */
+static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -24,8 +25,9 @@ static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %9: f32[N,128] = linear %flat, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -40,8 +42,72 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 128 <= 16384) {
+        float tile_[2048] = {0};
+        for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 128; p++) {
+                const float a_ = t9[r * 128 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %11: f32 = softmax_cross_entropy %logits, %y   @13:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (832 * n));  /* f32 */
+    float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t11_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t11[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %12   @13:14 */
+/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -61,8 +127,25 @@ static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 9 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 128). */
-static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
+/* Kernel 9 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 128). */
+static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -83,30 +166,47 @@ static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
+/* %d.fc1.weight: f32[128,64] = matmul %17, %flat {transpose_a: true}   @11:22 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
+    float *const t17 = (float *)(arena + (1472 * n + 64));  /* f32[N,128] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[128,64] */
+    if ((int64_t)128 * 64 * n <= 16384) {
+        for (int64_t r = 0; r < 128; r++) {
+            float acc_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float a_ = t17[p * 128 + r];
+                const float *const b_ = flat + p * 64;
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_fc1_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, 1.0f, t17, 128, flat, 64, 0.0f, d_fc1_weight, 64);
+    }
+}
+
 /* Entry 'train': arena 1984*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[128,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t6 = (float *)x;  /* f32[N,64] */
     float *const flat = (float *)(arena + 0);  /* f32[N,64] */
     float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
-    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (832 * n));  /* f32 */
-    float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
     float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,128] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
-    float *const t17 = (float *)(arena + (1472 * n + 64));  /* f32[N,128] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[128,64] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[128] */
 
     /* %flat: f32[N,64] = div %6, %7   @10:37 */
     {
@@ -115,9 +215,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((64 * n), parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (64 * n); i0++) {
-                flat[i0] = (t6[i0] / 16.0f);
-            }
+            train_step_k0((void *)s, 0, (64 * n), 0);
         }
     }
 
@@ -133,60 +231,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 128; i1++) {
-                    t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
-    {
-        if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[2048] = {0};
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 128; p++) {
-                    const float a_ = t9[r * 128 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %11: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t11_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t11[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %12   @13:14 */
     {
@@ -195,14 +248,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t11_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
@@ -217,14 +263,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    train_step_k8(s);
 
     /* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
     {
@@ -233,96 +272,35 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(128, parts_, train_step_k9, (void *)s);
         }
         else {
-            memset(d_fc1_bias, 0, sizeof(float) * 128);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 128; i1++) {
-                    const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
-                    t17[i0 * 128 + i1] = v_;
-                    d_fc1_bias[i1] += v_;
-                }
-            }
+            train_step_k9((void *)s, 0, 128, 0);
         }
     }
 
     /* %d.fc1.weight: f32[128,64] = matmul %17, %flat {transpose_a: true}   @11:22 */
-    {
-        if ((int64_t)128 * 64 * n <= 16384) {
-            for (int64_t r = 0; r < 128; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t17[p * 128 + r];
-                    const float *const b_ = flat + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_fc1_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, 1.0f, t17, 128, flat, 64, 0.0f, d_fc1_weight, 64);
-        }
-    }
+    train_step_k10(s);
 
     return t11[0];
 }
 
-/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 64*N). */
-static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
-    float *const t6 = (float *)x;  /* f32[N,64] */
-    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        flat[i0] = (t6[i0] / 16.0f);
-    }
-}
-
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
+    float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
+    float *const d_fc2_bias = (float *)(arena + (1472 * n + 64));  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
         }
     }
 }
 
-/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
-    float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
-        float *const d_ = d_logits + i0 * 10;
-        const float *const p_ = t11_probs + i0 * 10;
-        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-    }
-}
-
-/* Kernel 9 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 128). */
-static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
+/* Kernel 9 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 128). */
+static __attribute__((noinline)) void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -343,39 +321,81 @@ static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
+/* %d.fc1.weight: f32[128,64] = matmul %17, %flat {transpose_a: true}   @11:22 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_weight = (float *)s->params[0];  /* f32[128,64] */
+    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
+    float *const t17 = (float *)(arena + (1472 * n + 128));  /* f32[N,128] */
+    if ((int64_t)128 * 64 * n <= 16384) {
+        for (int64_t r = 0; r < 128; r++) {
+            float acc_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float a_ = t17[p * 128 + r];
+                const float *const b_ = flat + p * 64;
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = fc1_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, -s->lr, t17, 128, flat, 64, 1.0f, fc1_weight, 64);
+    }
+}
+
+/* %fc1.bias: f32[128] = param fc1.bias   @7:11 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
+    float *const d_fc1_bias = (float *)(arena + (1984 * n + 128));  /* f32[128] */
+    for (int64_t i0 = 0; i0 < 128; i0++) {
+        fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+    }
+}
+
+/* %fc2.bias: f32[10] = param fc2.bias   @8:11 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const d_fc2_bias = (float *)(arena + (1472 * n + 64));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
+    }
+}
+
 /* Entry 'sgd': arena 1984*N + 640 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[128,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t6 = (float *)x;  /* f32[N,64] */
     float *const flat = (float *)(arena + 0);  /* f32[N,64] */
     float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
-    float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (832 * n));  /* f32 */
-    float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
     float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
-    float *const d_fc2_bias = (float *)(arena + (1472 * n + 64));  /* f32[10] */
-    float *const t17 = (float *)(arena + (1472 * n + 128));  /* f32[N,128] */
-    float *const d_fc1_bias = (float *)(arena + (1984 * n + 128));  /* f32[128] */
 
     /* %flat: f32[N,64] = div %6, %7   @10:37 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((64 * n), parts_, sgd_step_k0, (void *)s);
+            dlc_parallel_for((64 * n), parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (64 * n); i0++) {
-                flat[i0] = (t6[i0] / 16.0f);
-            }
+            train_step_k0((void *)s, 0, (64 * n), 0);
         }
     }
 
@@ -388,79 +408,27 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 128; i1++) {
-                    t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
-    {
-        if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[2048] = {0};
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 128; p++) {
-                    const float a_ = t9[r * 128 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %11: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t11_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t11[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %12   @13:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t11_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
@@ -475,14 +443,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @11:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    sgd_step_k8(s);
 
     /* %17: f32[N,128] = relu_grad %14, %9   @11:22 */
     {
@@ -491,85 +452,79 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(128, parts_, sgd_step_k9, (void *)s);
         }
         else {
-            memset(d_fc1_bias, 0, sizeof(float) * 128);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 128; i1++) {
-                    const float v_ = (t9[i0 * 128 + i1] > 0.0f ? t14[i0 * 128 + i1] : 0.0f);
-                    t17[i0 * 128 + i1] = v_;
-                    d_fc1_bias[i1] += v_;
-                }
-            }
+            sgd_step_k9((void *)s, 0, 128, 0);
         }
     }
 
     /* %d.fc1.weight: f32[128,64] = matmul %17, %flat {transpose_a: true}   @11:22 */
-    {
-        if ((int64_t)128 * 64 * n <= 16384) {
-            for (int64_t r = 0; r < 128; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t17[p * 128 + r];
-                    const float *const b_ = flat + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = fc1_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 64, n, -s->lr, t17, 128, flat, 64, 1.0f, fc1_weight, 64);
-        }
-    }
+    sgd_step_k10(s);
 
     /* %fc1.bias: f32[128] = param fc1.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 128; i0++) {
-            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
-        }
-    }
+    sgd_step_k11(s);
 
     /* %fc2.bias: f32[10] = param fc2.bias   @8:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
-        }
-    }
+    sgd_step_k12(s);
 
     return t11[0];
 }
 
-/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 64*N). */
-static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
-    float *const t6 = (float *)x;  /* f32[N,64] */
-    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        flat[i0] = (t6[i0] / 16.0f);
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 128 <= 16384) {
+        float tile_[2048] = {0};
+        for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 128; p++) {
+                const float a_ = t9[r * 128 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
+            }
+        }
     }
 }
 
-/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %11: f32 = softmax_cross_entropy %logits, %y   @13:14 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
-        }
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (768 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
     }
+    t11[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 768*N + 64 bytes. */
@@ -577,13 +532,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[128,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t6 = (float *)x;  /* f32[N,64] */
     float *const flat = (float *)(arena + 0);  /* f32[N,64] */
     float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
@@ -593,12 +542,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((64 * n), parts_, eval_with_targets_k0, (void *)s);
+            dlc_parallel_for((64 * n), parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (64 * n); i0++) {
-                flat[i0] = (t6[i0] / 16.0f);
-            }
+            train_step_k0((void *)s, 0, (64 * n), 0);
         }
     }
 
@@ -611,94 +558,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 128; i1++) {
-                    t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
-    {
-        if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[2048] = {0};
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 128; p++) {
-                    const float a_ = t9[r * 128 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k3(s);
 
     /* %11: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_image.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t11[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k4(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t11[0];
-}
-
-/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 64*N). */
-static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
-    float *const t6 = (float *)x;  /* f32[N,64] */
-    float *const flat = (float *)(arena + 0);  /* f32[N,64] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        flat[i0] = (t6[i0] / 16.0f);
-    }
-}
-
-/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
-        }
-    }
 }
 
 /* Entry 'predict': arena 768*N bytes. */
@@ -706,12 +580,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8,8] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[128,64] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[128] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,128] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const t6 = (float *)x;  /* f32[N,64] */
     float *const flat = (float *)(arena + 0);  /* f32[N,64] */
     float *const t9 = (float *)(arena + (256 * n));  /* f32[N,128] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
@@ -720,12 +589,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(64 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((64 * n), parts_, predict_k0, (void *)s);
+            dlc_parallel_for((64 * n), parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (64 * n); i0++) {
-                flat[i0] = (t6[i0] / 16.0f);
-            }
+            train_step_k0((void *)s, 0, (64 * n), 0);
         }
     }
 
@@ -738,44 +605,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(128 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 128; i1++) {
-                    t9[i0 * 128 + i1] = dlc_relu((t9[i0 * 128 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %9, %fc2.weight, %fc2.bias   @11:18 */
-    {
-        if ((int64_t)n * 10 * 128 <= 16384) {
-            float tile_[2048] = {0};
-            for (int64_t p = 0; p < 128; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 128 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 128; p++) {
-                    const float a_ = t9[r * 128 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 128, 1.0f, t9, 128, fc2_weight, 128, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k3(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
 }

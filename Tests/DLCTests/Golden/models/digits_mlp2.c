@@ -9,8 +9,144 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
+    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
+    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    if ((int64_t)n * 32 * 64 <= 16384) {
+        float tile_[2048];
+        for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_1_weight[q * 64 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[32] = {0};
+            for (int64_t p = 0; p < 64; p++) {
+                const float a_ = x[r * 64 + p];
+                const float *const b_ = tile_ + p * 32;
+                #pragma omp simd
+                for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = h1 + r * 32;
+            #pragma omp simd
+            for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_1_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 32; i1++) {
+                h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %h2: f32[N,32] = linear %h1, %linear_2.weight, %linear_2.bias {relu: true}   @11:14 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
+    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
+    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    if ((int64_t)n * 32 * 32 <= 16384) {
+        float tile_[1024];
+        for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_2_weight[q * 32 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[32] = {0};
+            for (int64_t p = 0; p < 32; p++) {
+                const float a_ = h1[r * 32 + p];
+                const float *const b_ = tile_ + p * 32;
+                #pragma omp simd
+                for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = h2 + r * 32;
+            #pragma omp simd
+            for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_2_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 32; i1++) {
+                h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
+    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 32 <= 16384) {
+        float tile_[512] = {0};
+        for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 32; p++) {
+                const float a_ = h2[r * 32 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %12: f32 = softmax_cross_entropy %logits, %y   @15:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const t12 = (float *)(arena + (320 * n));  /* f32 */
+    float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t12_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t12[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %13   @15:14 */
+/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -27,6 +163,210 @@ static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) 
         float *const d_ = d_logits + i0 * 10;
         const float *const p_ = t12_probs + i0 * 10;
         for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* %d.h2: f32[N,32] = matmul %d.logits, %linear_out.weight   @12:18 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    if ((int64_t)n * 32 * 10 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[32] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = d_logits[r * 10 + p];
+                const float *const b_ = linear_out_weight + p * 32;
+                #pragma omp simd
+                for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_h2 + r * 32;
+            #pragma omp simd
+            for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, d_logits, 10, linear_out_weight, 32, 0.0f, d_h2, 32);
+    }
+}
+
+/* %d.linear_out.weight: f32[10,32] = matmul %d.logits, %h2 {transpose_a: true}   @12:18 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const d_linear_out_weight = s->grads[4];  /* f32[10,32] */
+    if ((int64_t)10 * 32 * n <= 16384) {
+        float sums_[320] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h2 + p * 32;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = d_logits[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 32;
+            float *const row_ = d_linear_out_weight + r * 32;
+            #pragma omp simd
+            for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 32, n, 1.0f, d_logits, 10, h2, 32, 0.0f, d_linear_out_weight, 32);
+    }
+}
+
+/* %d.linear_out.bias: f32[10] = sum_to %d.logits   @12:18 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const d_linear_out_bias = s->grads[5];  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_linear_out_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_linear_out_bias[i1] += d_logits[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %18: f32[N,32] = relu_grad %d.h2, %h2   @11:14 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const t18 = (float *)(arena + (576 * n + 64));  /* f32[N,32] */
+    float *const d_linear_2_bias = s->grads[3];  /* f32[32] */
+    memset(d_linear_2_bias, 0, sizeof(float) * 32);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 32; i1++) {
+            const float v_ = (h2[i0 * 32 + i1] > 0.0f ? d_h2[i0 * 32 + i1] : 0.0f);
+            t18[i0 * 32 + i1] = v_;
+            d_linear_2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.h1: f32[N,32] = matmul %18, %linear_2.weight   @11:14 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
+    float *const t18 = (float *)(arena + (576 * n + 64));  /* f32[N,32] */
+    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    if ((int64_t)n * 32 * 32 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[32] = {0};
+            for (int64_t p = 0; p < 32; p++) {
+                const float a_ = t18[r * 32 + p];
+                const float *const b_ = linear_2_weight + p * 32;
+                #pragma omp simd
+                for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_h1 + r * 32;
+            #pragma omp simd
+            for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 32, 1.0f, t18, 32, linear_2_weight, 32, 0.0f, d_h1, 32);
+    }
+}
+
+/* %d.linear_2.weight: f32[32,32] = matmul %18, %h1 {transpose_a: true}   @11:14 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    float *const t18 = (float *)(arena + (576 * n + 64));  /* f32[N,32] */
+    float *const d_linear_2_weight = s->grads[2];  /* f32[32,32] */
+    if ((int64_t)32 * 32 * n <= 16384) {
+        float sums_[1024] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h1 + p * 32;
+            for (int64_t r = 0; r < 32; r++) {
+                const float a_ = t18[p * 32 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 32; r++) {
+            const float *const acc_ = sums_ + r * 32;
+            float *const row_ = d_linear_2_weight + r * 32;
+            #pragma omp simd
+            for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, 1.0f, t18, 32, h1, 32, 0.0f, d_linear_2_weight, 32);
+    }
+}
+
+/* %22: f32[N,32] = relu_grad %d.h1, %h1   @10:14 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const d_linear_1_bias = s->grads[1];  /* f32[32] */
+    memset(d_linear_1_bias, 0, sizeof(float) * 32);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 32; i1++) {
+            const float v_ = (h1[i0 * 32 + i1] > 0.0f ? d_h1[i0 * 32 + i1] : 0.0f);
+            t22[i0 * 32 + i1] = v_;
+            d_linear_1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.linear_1.weight: f32[32,64] = matmul %22, %x {transpose_a: true}   @10:14 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const d_linear_1_weight = s->grads[0];  /* f32[32,64] */
+    if ((int64_t)32 * 64 * n <= 16384) {
+        for (int64_t r = 0; r < 32; r++) {
+            float acc_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float a_ = t22[p * 32 + r];
+                const float *const b_ = x + p * 64;
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_linear_1_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 64, n, 1.0f, t22, 32, x, 64, 0.0f, d_linear_1_weight, 64);
     }
 }
 
@@ -35,133 +375,19 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
-    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
-    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
-    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
-    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
-    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
-    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t12 = (float *)(arena + (320 * n));  /* f32 */
-    float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const d_linear_out_weight = s->grads[4];  /* f32[10,32] */
-    float *const d_linear_out_bias = s->grads[5];  /* f32[10] */
-    float *const t18 = (float *)(arena + (576 * n + 64));  /* f32[N,32] */
-    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const d_linear_2_weight = s->grads[2];  /* f32[32,32] */
-    float *const d_linear_2_bias = s->grads[3];  /* f32[32] */
-    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const d_linear_1_weight = s->grads[0];  /* f32[32,64] */
-    float *const d_linear_1_bias = s->grads[1];  /* f32[32] */
 
     /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
-    {
-        if ((int64_t)n * 32 * 64 <= 16384) {
-            float tile_[2048];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_1_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h1 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h2: f32[N,32] = linear %h1, %linear_2.weight, %linear_2.bias {relu: true}   @11:14 */
-    {
-        if ((int64_t)n * 32 * 32 <= 16384) {
-            float tile_[1024];
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_2_weight[q * 32 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 32; p++) {
-                    const float a_ = h1[r * 32 + p];
-                    const float *const b_ = tile_ + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h2 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
-    {
-        if ((int64_t)n * 10 * 32 <= 16384) {
-            float tile_[512] = {0};
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 32; p++) {
-                    const float a_ = h2[r * 32 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %12: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t12_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t12[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %13   @15:14 */
     {
@@ -170,185 +396,249 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t12_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %d.h2: f32[N,32] = matmul %d.logits, %linear_out.weight   @12:18 */
-    {
-        if ((int64_t)n * 32 * 10 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = d_logits[r * 10 + p];
-                    const float *const b_ = linear_out_weight + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_h2 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, d_logits, 10, linear_out_weight, 32, 0.0f, d_h2, 32);
-        }
-    }
+    train_step_k5(s);
 
     /* %d.linear_out.weight: f32[10,32] = matmul %d.logits, %h2 {transpose_a: true}   @12:18 */
-    {
-        if ((int64_t)10 * 32 * n <= 16384) {
-            float sums_[320] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h2 + p * 32;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = d_logits[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 32;
-                float *const row_ = d_linear_out_weight + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 32, n, 1.0f, d_logits, 10, h2, 32, 0.0f, d_linear_out_weight, 32);
-        }
-    }
+    train_step_k6(s);
 
     /* %d.linear_out.bias: f32[10] = sum_to %d.logits   @12:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_linear_out_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_linear_out_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %18: f32[N,32] = relu_grad %d.h2, %h2   @11:14 */
-    {
-        memset(d_linear_2_bias, 0, sizeof(float) * 32);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 32; i1++) {
-                const float v_ = (h2[i0 * 32 + i1] > 0.0f ? d_h2[i0 * 32 + i1] : 0.0f);
-                t18[i0 * 32 + i1] = v_;
-                d_linear_2_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k8(s);
 
     /* %d.h1: f32[N,32] = matmul %18, %linear_2.weight   @11:14 */
-    {
-        if ((int64_t)n * 32 * 32 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 32; p++) {
-                    const float a_ = t18[r * 32 + p];
-                    const float *const b_ = linear_2_weight + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_h1 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 32, 1.0f, t18, 32, linear_2_weight, 32, 0.0f, d_h1, 32);
-        }
-    }
+    train_step_k9(s);
 
     /* %d.linear_2.weight: f32[32,32] = matmul %18, %h1 {transpose_a: true}   @11:14 */
-    {
-        if ((int64_t)32 * 32 * n <= 16384) {
-            float sums_[1024] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h1 + p * 32;
-                for (int64_t r = 0; r < 32; r++) {
-                    const float a_ = t18[p * 32 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 32; r++) {
-                const float *const acc_ = sums_ + r * 32;
-                float *const row_ = d_linear_2_weight + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, 1.0f, t18, 32, h1, 32, 0.0f, d_linear_2_weight, 32);
-        }
-    }
+    train_step_k10(s);
 
     /* %22: f32[N,32] = relu_grad %d.h1, %h1   @10:14 */
-    {
-        memset(d_linear_1_bias, 0, sizeof(float) * 32);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 32; i1++) {
-                const float v_ = (h1[i0 * 32 + i1] > 0.0f ? d_h1[i0 * 32 + i1] : 0.0f);
-                t22[i0 * 32 + i1] = v_;
-                d_linear_1_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k11(s);
 
     /* %d.linear_1.weight: f32[32,64] = matmul %22, %x {transpose_a: true}   @10:14 */
-    {
-        if ((int64_t)32 * 64 * n <= 16384) {
-            for (int64_t r = 0; r < 32; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t22[p * 32 + r];
-                    const float *const b_ = x + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_linear_1_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 64, n, 1.0f, t22, 32, x, 64, 0.0f, d_linear_1_weight, 64);
-        }
-    }
+    train_step_k12(s);
 
     return t12[0];
 }
 
-/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.linear_out.weight: f32[10,32] = matmul %d.logits, %h2 {transpose_a: true}   @12:18 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
-    float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
+    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
     float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
-        float *const d_ = d_logits + i0 * 10;
-        const float *const p_ = t12_probs + i0 * 10;
-        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    if ((int64_t)10 * 32 * n <= 16384) {
+        float sums_[320] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h2 + p * 32;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = d_logits[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 32;
+            float *const row_ = linear_out_weight + r * 32;
+            #pragma omp simd
+            for (int64_t q = 0; q < 32; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 32, n, -s->lr, d_logits, 10, h2, 32, 1.0f, linear_out_weight, 32);
+    }
+}
+
+/* %d.linear_out.bias: f32[10] = sum_to %d.logits   @12:18 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
+    float *const d_linear_out_bias = (float *)(arena + (576 * n + 64));  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_linear_out_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_linear_out_bias[i1] += d_logits[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %18: f32[N,32] = relu_grad %d.h2, %h2   @11:14 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const t18 = (float *)(arena + (576 * n + 128));  /* f32[N,32] */
+    float *const d_linear_2_bias = (float *)(arena + (704 * n + 128));  /* f32[32] */
+    memset(d_linear_2_bias, 0, sizeof(float) * 32);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 32; i1++) {
+            const float v_ = (h2[i0 * 32 + i1] > 0.0f ? d_h2[i0 * 32 + i1] : 0.0f);
+            t18[i0 * 32 + i1] = v_;
+            d_linear_2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.h1: f32[N,32] = matmul %18, %linear_2.weight   @11:14 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
+    float *const t18 = (float *)(arena + (576 * n + 128));  /* f32[N,32] */
+    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    if ((int64_t)n * 32 * 32 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[32] = {0};
+            for (int64_t p = 0; p < 32; p++) {
+                const float a_ = t18[r * 32 + p];
+                const float *const b_ = linear_2_weight + p * 32;
+                #pragma omp simd
+                for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_h1 + r * 32;
+            #pragma omp simd
+            for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 32, 1.0f, t18, 32, linear_2_weight, 32, 0.0f, d_h1, 32);
+    }
+}
+
+/* %d.linear_2.weight: f32[32,32] = matmul %18, %h1 {transpose_a: true}   @11:14 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
+    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    float *const t18 = (float *)(arena + (576 * n + 128));  /* f32[N,32] */
+    if ((int64_t)32 * 32 * n <= 16384) {
+        float sums_[1024] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h1 + p * 32;
+            for (int64_t r = 0; r < 32; r++) {
+                const float a_ = t18[p * 32 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 32; r++) {
+            const float *const acc_ = sums_ + r * 32;
+            float *const row_ = linear_2_weight + r * 32;
+            #pragma omp simd
+            for (int64_t q = 0; q < 32; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, -s->lr, t18, 32, h1, 32, 1.0f, linear_2_weight, 32);
+    }
+}
+
+/* %22: f32[N,32] = relu_grad %d.h1, %h1   @10:14 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
+    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const d_linear_1_bias = (float *)(arena + (704 * n + 256));  /* f32[32] */
+    memset(d_linear_1_bias, 0, sizeof(float) * 32);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 32; i1++) {
+            const float v_ = (h1[i0 * 32 + i1] > 0.0f ? d_h1[i0 * 32 + i1] : 0.0f);
+            t22[i0 * 32 + i1] = v_;
+            d_linear_1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.linear_1.weight: f32[32,64] = matmul %22, %x {transpose_a: true}   @10:14 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
+    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    if ((int64_t)32 * 64 * n <= 16384) {
+        for (int64_t r = 0; r < 32; r++) {
+            float acc_[64] = {0};
+            for (int64_t p = 0; p < n; p++) {
+                const float a_ = t22[p * 32 + r];
+                const float *const b_ = x + p * 64;
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = linear_1_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 64, n, -s->lr, t22, 32, x, 64, 1.0f, linear_1_weight, 64);
+    }
+}
+
+/* %linear_1.bias: f32[32] = param linear_1.bias   @6:11 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
+    float *const d_linear_1_bias = (float *)(arena + (704 * n + 256));  /* f32[32] */
+    for (int64_t i0 = 0; i0 < 32; i0++) {
+        linear_1_bias[i0] = (linear_1_bias[i0] - (s->lr * d_linear_1_bias[i0]));
+    }
+}
+
+/* %linear_2.bias: f32[32] = param linear_2.bias   @7:11 */
+/* Kernel 14 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
+    float *const d_linear_2_bias = (float *)(arena + (704 * n + 128));  /* f32[32] */
+    for (int64_t i0 = 0; i0 < 32; i0++) {
+        linear_2_bias[i0] = (linear_2_bias[i0] - (s->lr * d_linear_2_bias[i0]));
+    }
+}
+
+/* %linear_out.bias: f32[10] = param linear_out.bias   @8:11 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
+    float *const d_linear_out_bias = (float *)(arena + (576 * n + 64));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        linear_out_bias[i0] = (linear_out_bias[i0] - (s->lr * d_linear_out_bias[i0]));
     }
 }
 
@@ -357,318 +647,148 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
-    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
-    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
-    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
-    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
-    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
-    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t12 = (float *)(arena + (320 * n));  /* f32 */
-    float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const d_linear_out_bias = (float *)(arena + (576 * n + 64));  /* f32[10] */
-    float *const t18 = (float *)(arena + (576 * n + 128));  /* f32[N,32] */
-    float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const d_linear_2_bias = (float *)(arena + (704 * n + 128));  /* f32[32] */
-    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const d_linear_1_bias = (float *)(arena + (704 * n + 256));  /* f32[32] */
 
     /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
-    {
-        if ((int64_t)n * 32 * 64 <= 16384) {
-            float tile_[2048];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_1_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h1 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h2: f32[N,32] = linear %h1, %linear_2.weight, %linear_2.bias {relu: true}   @11:14 */
-    {
-        if ((int64_t)n * 32 * 32 <= 16384) {
-            float tile_[1024];
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_2_weight[q * 32 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 32; p++) {
-                    const float a_ = h1[r * 32 + p];
-                    const float *const b_ = tile_ + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h2 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
-    {
-        if ((int64_t)n * 10 * 32 <= 16384) {
-            float tile_[512] = {0};
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 32; p++) {
-                    const float a_ = h2[r * 32 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %12: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t12_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t12[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %13   @15:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t12_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %d.h2: f32[N,32] = matmul %d.logits, %linear_out.weight   @12:18 */
-    {
-        if ((int64_t)n * 32 * 10 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = d_logits[r * 10 + p];
-                    const float *const b_ = linear_out_weight + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_h2 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, d_logits, 10, linear_out_weight, 32, 0.0f, d_h2, 32);
-        }
-    }
+    train_step_k5(s);
 
     /* %d.linear_out.weight: f32[10,32] = matmul %d.logits, %h2 {transpose_a: true}   @12:18 */
-    {
-        if ((int64_t)10 * 32 * n <= 16384) {
-            float sums_[320] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h2 + p * 32;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = d_logits[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 32;
-                float *const row_ = linear_out_weight + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 32, n, -s->lr, d_logits, 10, h2, 32, 1.0f, linear_out_weight, 32);
-        }
-    }
+    sgd_step_k6(s);
 
     /* %d.linear_out.bias: f32[10] = sum_to %d.logits   @12:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_linear_out_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_linear_out_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    sgd_step_k7(s);
 
     /* %18: f32[N,32] = relu_grad %d.h2, %h2   @11:14 */
-    {
-        memset(d_linear_2_bias, 0, sizeof(float) * 32);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 32; i1++) {
-                const float v_ = (h2[i0 * 32 + i1] > 0.0f ? d_h2[i0 * 32 + i1] : 0.0f);
-                t18[i0 * 32 + i1] = v_;
-                d_linear_2_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k8(s);
 
     /* %d.h1: f32[N,32] = matmul %18, %linear_2.weight   @11:14 */
-    {
-        if ((int64_t)n * 32 * 32 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 32; p++) {
-                    const float a_ = t18[r * 32 + p];
-                    const float *const b_ = linear_2_weight + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_h1 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 32, 1.0f, t18, 32, linear_2_weight, 32, 0.0f, d_h1, 32);
-        }
-    }
+    sgd_step_k9(s);
 
     /* %d.linear_2.weight: f32[32,32] = matmul %18, %h1 {transpose_a: true}   @11:14 */
-    {
-        if ((int64_t)32 * 32 * n <= 16384) {
-            float sums_[1024] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h1 + p * 32;
-                for (int64_t r = 0; r < 32; r++) {
-                    const float a_ = t18[p * 32 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) sums_[r * 32 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 32; r++) {
-                const float *const acc_ = sums_ + r * 32;
-                float *const row_ = linear_2_weight + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 32, n, -s->lr, t18, 32, h1, 32, 1.0f, linear_2_weight, 32);
-        }
-    }
+    sgd_step_k10(s);
 
     /* %22: f32[N,32] = relu_grad %d.h1, %h1   @10:14 */
-    {
-        memset(d_linear_1_bias, 0, sizeof(float) * 32);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 32; i1++) {
-                const float v_ = (h1[i0 * 32 + i1] > 0.0f ? d_h1[i0 * 32 + i1] : 0.0f);
-                t22[i0 * 32 + i1] = v_;
-                d_linear_1_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k11(s);
 
     /* %d.linear_1.weight: f32[32,64] = matmul %22, %x {transpose_a: true}   @10:14 */
-    {
-        if ((int64_t)32 * 64 * n <= 16384) {
-            for (int64_t r = 0; r < 32; r++) {
-                float acc_[64] = {0};
-                for (int64_t p = 0; p < n; p++) {
-                    const float a_ = t22[p * 32 + r];
-                    const float *const b_ = x + p * 64;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = linear_1_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 64, n, -s->lr, t22, 32, x, 64, 1.0f, linear_1_weight, 64);
-        }
-    }
+    sgd_step_k12(s);
 
     /* %linear_1.bias: f32[32] = param linear_1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            linear_1_bias[i0] = (linear_1_bias[i0] - (s->lr * d_linear_1_bias[i0]));
-        }
-    }
+    sgd_step_k13(s);
 
     /* %linear_2.bias: f32[32] = param linear_2.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            linear_2_bias[i0] = (linear_2_bias[i0] - (s->lr * d_linear_2_bias[i0]));
-        }
-    }
+    sgd_step_k14(s);
 
     /* %linear_out.bias: f32[10] = param linear_out.bias   @8:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            linear_out_bias[i0] = (linear_out_bias[i0] - (s->lr * d_linear_out_bias[i0]));
-        }
-    }
+    sgd_step_k15(s);
 
     return t12[0];
+}
+
+/* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
+    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 32 <= 16384) {
+        float tile_[512] = {0};
+        for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 32; p++) {
+                const float a_ = h2[r * 32 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %probas: f32[N,10] = softmax %logits {axis: 1}   @13:18 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const probas = (float *)(arena + (128 * n));  /* f32[N,10] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 10 * 1 + i1;
+            float m_ = -INFINITY;
+            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, logits[base_ + l * 1]);
+            float sum_ = 0.0f;
+            for (int64_t l = 0; l < 10; l++) {
+                const float e_ = expf(logits[base_ + l * 1] - m_);
+                probas[base_ + l * 1] = e_;
+                sum_ += e_;
+            }
+            for (int64_t l = 0; l < 10; l++) probas[base_ + l * 1] /= sum_;
+        }
+    }
+}
+
+/* %12: f32 = softmax_cross_entropy %logits, %y   @15:14 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t12 = (float *)(arena + (256 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t12[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 256*N + 64 bytes. */
@@ -676,137 +796,24 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
-    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
-    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
-    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
-    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
-    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
-    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const probas = (float *)(arena + (128 * n));  /* f32[N,10] */
     float *const t12 = (float *)(arena + (256 * n));  /* f32 */
 
     /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
-    {
-        if ((int64_t)n * 32 * 64 <= 16384) {
-            float tile_[2048];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_1_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h1 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h2: f32[N,32] = linear %h1, %linear_2.weight, %linear_2.bias {relu: true}   @11:14 */
-    {
-        if ((int64_t)n * 32 * 32 <= 16384) {
-            float tile_[1024];
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_2_weight[q * 32 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 32; p++) {
-                    const float a_ = h1[r * 32 + p];
-                    const float *const b_ = tile_ + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h2 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
-    {
-        if ((int64_t)n * 10 * 32 <= 16384) {
-            float tile_[512] = {0};
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 32; p++) {
-                    const float a_ = h2[r * 32 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %probas: f32[N,10] = softmax %logits {axis: 1}   @13:18 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 10 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, logits[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 10; l++) {
-                    const float e_ = expf(logits[base_ + l * 1] - m_);
-                    probas[base_ + l * 1] = e_;
-                    sum_ += e_;
-                }
-                for (int64_t l = 0; l < 10; l++) probas[base_ + l * 1] /= sum_;
-            }
-        }
-    }
+    eval_with_targets_k3(s);
 
     /* %12: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_mlp2.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t12[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k4(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     memcpy(outputs[1], probas, sizeof(float) * (10 * n));
@@ -818,119 +825,20 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const linear_1_weight = (float *)s->params[0];  /* f32[32,64] */
-    float *const linear_1_bias = (float *)s->params[1];  /* f32[32] */
-    float *const linear_2_weight = (float *)s->params[2];  /* f32[32,32] */
-    float *const linear_2_bias = (float *)s->params[3];  /* f32[32] */
-    float *const linear_out_weight = (float *)s->params[4];  /* f32[10,32] */
-    float *const linear_out_bias = (float *)s->params[5];  /* f32[10] */
-    float *const h1 = (float *)(arena + 0);  /* f32[N,32] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,32] */
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const probas = (float *)(arena + (128 * n));  /* f32[N,10] */
 
     /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
-    {
-        if ((int64_t)n * 32 * 64 <= 16384) {
-            float tile_[2048];
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_1_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h1 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, x, 64, linear_1_weight, 64, 0.0f, h1, 32);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    h1[i0 * 32 + i1] = dlc_relu((h1[i0 * 32 + i1] + linear_1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h2: f32[N,32] = linear %h1, %linear_2.weight, %linear_2.bias {relu: true}   @11:14 */
-    {
-        if ((int64_t)n * 32 * 32 <= 16384) {
-            float tile_[1024];
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 32; q++) tile_[p * 32 + q] = linear_2_weight[q * 32 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[32] = {0};
-                for (int64_t p = 0; p < 32; p++) {
-                    const float a_ = h1[r * 32 + p];
-                    const float *const b_ = tile_ + p * 32;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 32; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h2 + r * 32;
-                #pragma omp simd
-                for (int64_t q = 0; q < 32; q++) row_[q] = dlc_relu((acc_[q] + linear_2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 32, 1.0f, h1, 32, linear_2_weight, 32, 0.0f, h2, 32);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 32; i1++) {
-                    h2[i0 * 32 + i1] = dlc_relu((h2[i0 * 32 + i1] + linear_2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %logits: f32[N,10] = linear %h2, %linear_out.weight, %linear_out.bias   @12:18 */
-    {
-        if ((int64_t)n * 10 * 32 <= 16384) {
-            float tile_[512] = {0};
-            for (int64_t p = 0; p < 32; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = linear_out_weight[q * 32 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 32; p++) {
-                    const float a_ = h2[r * 32 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + linear_out_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 32, 1.0f, h2, 32, linear_out_weight, 32, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + linear_out_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %probas: f32[N,10] = softmax %logits {axis: 1}   @13:18 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 10 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, logits[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 10; l++) {
-                    const float e_ = expf(logits[base_ + l * 1] - m_);
-                    probas[base_ + l * 1] = e_;
-                    sum_ += e_;
-                }
-                for (int64_t l = 0; l < 10; l++) probas[base_ + l * 1] /= sum_;
-            }
-        }
-    }
+    eval_with_targets_k3(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     memcpy(outputs[1], probas, sizeof(float) * (10 * n));

@@ -9,8 +9,72 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
+    float *const z = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 64 <= 16384) {
+        float tile_[1024] = {0};
+        for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 64 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 64; p++) {
+                const float a_ = x[r * 64 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = z + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %6: f32 = softmax_cross_entropy %z, %y   @11:14 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const z = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t6 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = z + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t6_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t6[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.z: f32[N,10] = softmax_cross_entropy_grad %z, %y, %7   @11:14 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -27,6 +91,53 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
         float *const d_ = d_z + i0 * 10;
         const float *const p_ = t6_probs + i0 * 10;
         for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* %d.fc.weight: f32[10,64] = matmul %d.z, %x {transpose_a: true}   @8:13 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    float *const d_fc_weight = s->grads[0];  /* f32[10,64] */
+    if ((int64_t)10 * 64 * n <= 16384) {
+        float sums_[640] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 64;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = d_z[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) sums_[r * 64 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 64;
+            float *const row_ = d_fc_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, d_z, 10, x, 64, 0.0f, d_fc_weight, 64);
+    }
+}
+
+/* %d.fc.bias: f32[10] = sum_to %d.z   @8:13 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    float *const d_fc_bias = s->grads[1];  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc_bias[i1] += d_z[i0 * 10 + i1];
+        }
     }
 }
 
@@ -35,63 +146,13 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
-    float *const z = (float *)(arena + 0);  /* f32[N,10] */
     float *const t6 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
-    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
-    float *const d_fc_weight = s->grads[0];  /* f32[10,64] */
-    float *const d_fc_bias = s->grads[1];  /* f32[10] */
 
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    {
-        if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[1024] = {0};
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = z + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %6: f32 = softmax_cross_entropy %z, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = z + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t6_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t6[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k1(s);
 
     /* %d.z: f32[N,10] = softmax_cross_entropy_grad %z, %y, %7   @11:14 */
     {
@@ -100,72 +161,76 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_z + i0 * 10;
-                const float *const p_ = t6_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %d.fc.weight: f32[10,64] = matmul %d.z, %x {transpose_a: true}   @8:13 */
-    {
-        if ((int64_t)10 * 64 * n <= 16384) {
-            float sums_[640] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 64;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = d_z[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) sums_[r * 64 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 64;
-                float *const row_ = d_fc_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, d_z, 10, x, 64, 0.0f, d_fc_weight, 64);
-        }
-    }
+    train_step_k3(s);
 
     /* %d.fc.bias: f32[10] = sum_to %d.z   @8:13 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc_bias[i1] += d_z[i0 * 10 + i1];
-            }
-        }
-    }
+    train_step_k4(s);
 
     return t6[0];
 }
 
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc.weight: f32[10,64] = matmul %d.z, %x {transpose_a: true}   @8:13 */
+/* Kernel 3 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const z = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
+    float *const x = (float *)s->data[0];  /* f32[N,64] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
     float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
-        float *const d_ = d_z + i0 * 10;
-        const float *const p_ = t6_probs + i0 * 10;
-        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    if ((int64_t)10 * 64 * n <= 16384) {
+        float sums_[640] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 64;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = d_z[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 64; q++) sums_[r * 64 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 64;
+            float *const row_ = fc_weight + r * 64;
+            #pragma omp simd
+            for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, -s->lr, d_z, 10, x, 64, 1.0f, fc_weight, 64);
+    }
+}
+
+/* %d.fc.bias: f32[10] = sum_to %d.z   @8:13 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc_bias[i1] += d_z[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %fc.bias: f32[10] = param fc.bias   @6:11 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
 }
 
@@ -174,123 +239,82 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
-    float *const z = (float *)(arena + 0);  /* f32[N,10] */
     float *const t6 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
-    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
 
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    {
-        if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[1024] = {0};
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = z + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %6: f32 = softmax_cross_entropy %z, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = z + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t6_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t6[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k1(s);
 
     /* %d.z: f32[N,10] = softmax_cross_entropy_grad %z, %y, %7   @11:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_z + i0 * 10;
-                const float *const p_ = t6_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %d.fc.weight: f32[10,64] = matmul %d.z, %x {transpose_a: true}   @8:13 */
-    {
-        if ((int64_t)10 * 64 * n <= 16384) {
-            float sums_[640] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 64;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = d_z[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 64; q++) sums_[r * 64 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 64;
-                float *const row_ = fc_weight + r * 64;
-                #pragma omp simd
-                for (int64_t q = 0; q < 64; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, -s->lr, d_z, 10, x, 64, 1.0f, fc_weight, 64);
-        }
-    }
+    sgd_step_k3(s);
 
     /* %d.fc.bias: f32[10] = sum_to %d.z   @8:13 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc_bias[i1] += d_z[i0 * 10 + i1];
-            }
-        }
-    }
+    sgd_step_k4(s);
 
     /* %fc.bias: f32[10] = param fc.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k5(s);
 
     return t6[0];
+}
+
+/* %probs: f32[N,10] = softmax %z {axis: 1}   @9:17 */
+/* Kernel 1 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,10] */
+    float *const probs = (float *)(arena + (64 * n));  /* f32[N,10] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 10 * 1 + i1;
+            float m_ = -INFINITY;
+            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
+            float sum_ = 0.0f;
+            for (int64_t l = 0; l < 10; l++) {
+                const float e_ = expf(z[base_ + l * 1] - m_);
+                probs[base_ + l * 1] = e_;
+                sum_ += e_;
+            }
+            for (int64_t l = 0; l < 10; l++) probs[base_ + l * 1] /= sum_;
+        }
+    }
+}
+
+/* %6: f32 = softmax_cross_entropy %z, %y   @11:14 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const z = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = z + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t6[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -298,75 +322,17 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
-    float *const z = (float *)(arena + 0);  /* f32[N,10] */
     float *const probs = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    {
-        if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[1024] = {0};
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = z + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %probs: f32[N,10] = softmax %z {axis: 1}   @9:17 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 10 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 10; l++) {
-                    const float e_ = expf(z[base_ + l * 1] - m_);
-                    probs[base_ + l * 1] = e_;
-                    sum_ += e_;
-                }
-                for (int64_t l = 0; l < 10; l++) probs[base_ + l * 1] /= sum_;
-            }
-        }
-    }
+    eval_with_targets_k1(s);
 
     /* %6: f32 = softmax_cross_entropy %z, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = z + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("digits_softmax.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t6[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k2(s);
 
     memcpy(outputs[0], probs, sizeof(float) * (10 * n));
     return t6[0];
@@ -377,57 +343,13 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,64] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[10,64] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[10] */
-    float *const z = (float *)(arena + 0);  /* f32[N,10] */
     float *const probs = (float *)(arena + (64 * n));  /* f32[N,10] */
 
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
-    {
-        if ((int64_t)n * 10 * 64 <= 16384) {
-            float tile_[1024] = {0};
-            for (int64_t p = 0; p < 64; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc_weight[q * 64 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 64; p++) {
-                    const float a_ = x[r * 64 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = z + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, x, 64, fc_weight, 64, 0.0f, z, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    z[i0 * 10 + i1] = (z[i0 * 10 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %probs: f32[N,10] = softmax %z {axis: 1}   @9:17 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 10 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 10; l++) {
-                    const float e_ = expf(z[base_ + l * 1] - m_);
-                    probs[base_ + l * 1] = e_;
-                    sum_ += e_;
-                }
-                for (int64_t l = 0; l < 10; l++) probs[base_ + l * 1] /= sum_;
-            }
-        }
-    }
+    eval_with_targets_k1(s);
 
     memcpy(outputs[0], probs, sizeof(float) * (10 * n));
 }

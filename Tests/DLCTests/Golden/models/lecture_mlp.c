@@ -9,127 +9,360 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 1 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = x[r * 1 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t8 + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + fc1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 10 <= 16384) {
+        float tile_[160] = {0};
+        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 10 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = t8[r * 10 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = h + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc2_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + fc2_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const out_bias = (float *)s->params[5];  /* f32[1] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    if ((int64_t)n * 1 * 10 <= 16384) {
+        float tile_[10];
+        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = out_weight[q * 10 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = h[r * 10 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = pred + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + out_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %11: f32 = mse %pred, %y   @14:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t11 = (float *)(arena + (192 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t11[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    float *const d_out_bias = s->grads[5];  /* f32[1] */
+    memset(d_out_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t15[0]);
+            d_pred[i0 + i1] = v_;
+            d_out_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.h: f32[N,10] = matmul %d.pred, %out.weight   @12:16 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 1 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = out_weight[p * 10 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = d_pred[r * 1 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_h + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, out_weight, 10, 0.0f, d_h, 10);
+    }
+}
+
+/* %d.out.weight: f32[1,10] = matmul %d.pred, %h {transpose_a: true}   @12:16 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    float *const d_out_weight = s->grads[4];  /* f32[1,10] */
+    if ((int64_t)1 * 10 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h + p * 10;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_pred[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 10;
+            float *const row_ = d_out_weight + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, d_pred, 1, h, 10, 0.0f, d_out_weight, 10);
+    }
+}
+
+/* %20: f32[N,10] = relu_grad %d.h, %h   @11:13 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    memset(d_fc2_bias, 0, sizeof(float) * 10);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
+            t20[i0 * 10 + i1] = v_;
+            d_fc2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %21: f32[N,10] = matmul %20, %fc2.weight   @11:13 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
+    float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 10 <= 16384) {
+        float tile_[160] = {0};
+        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = t20[r * 10 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t21 + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t20, 10, fc2_weight, 10, 0.0f, t21, 10);
+    }
+}
+
+/* %d.fc2.weight: f32[10,10] = matmul %20, %8 {transpose_a: true}   @11:13 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
+    float *const d_fc2_weight = s->grads[2];  /* f32[10,10] */
+    if ((int64_t)10 * 10 * n <= 16384) {
+        float sums_[100] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t8 + p * 10;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = t20[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 10;
+            float *const row_ = d_fc2_weight + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, 1.0f, t20, 10, t8, 10, 0.0f, d_fc2_weight, 10);
+    }
+}
+
+/* %24: f32[N,10] = relu_grad %21, %8   @11:22 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[10] */
+    memset(d_fc1_bias, 0, sizeof(float) * 10);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t21[i0 * 10 + i1] : 0.0f);
+            t24[i0 * 10 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc1.weight: f32[10,1] = matmul %24, %x {transpose_a: true}   @11:22 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[10,1] */
+    if ((int64_t)10 * 1 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 10; r++) sums_[r] += t24[p * 10 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = d_fc1_weight + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, 1.0f, t24, 10, x, 1, 0.0f, d_fc1_weight, 1);
+    }
+}
+
 /* Entry 'train': arena 256*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const out_bias = (float *)s->params[5];  /* f32[1] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
-    float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const d_out_weight = s->grads[4];  /* f32[1,10] */
-    float *const d_out_bias = s->grads[5];  /* f32[1] */
-    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
-    float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_fc2_weight = s->grads[2];  /* f32[10,10] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
-    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[10,1] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[10] */
 
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + fc2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = out_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = h[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + out_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %11: f32 = mse %pred, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %15: f32 = div %14, %13   @14:14 */
     {
@@ -137,158 +370,222 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
-    {
-        memset(d_out_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t15[0]);
-                d_pred[i0 + i1] = v_;
-                d_out_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k5(s);
 
     /* %d.h: f32[N,10] = matmul %d.pred, %out.weight   @12:16 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = out_weight[p * 10 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = d_pred[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, out_weight, 10, 0.0f, d_h, 10);
-        }
-    }
+    train_step_k6(s);
 
     /* %d.out.weight: f32[1,10] = matmul %d.pred, %h {transpose_a: true}   @12:16 */
-    {
-        if ((int64_t)1 * 10 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h + p * 10;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 10;
-                float *const row_ = d_out_weight + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, d_pred, 1, h, 10, 0.0f, d_out_weight, 10);
-        }
-    }
+    train_step_k7(s);
 
     /* %20: f32[N,10] = relu_grad %d.h, %h   @11:13 */
-    {
-        memset(d_fc2_bias, 0, sizeof(float) * 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
-                t20[i0 * 10 + i1] = v_;
-                d_fc2_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k8(s);
 
     /* %21: f32[N,10] = matmul %20, %fc2.weight   @11:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t20[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t21 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t20, 10, fc2_weight, 10, 0.0f, t21, 10);
-        }
-    }
+    train_step_k9(s);
 
     /* %d.fc2.weight: f32[10,10] = matmul %20, %8 {transpose_a: true}   @11:13 */
-    {
-        if ((int64_t)10 * 10 * n <= 16384) {
-            float sums_[100] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t8 + p * 10;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = t20[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 10;
-                float *const row_ = d_fc2_weight + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, 1.0f, t20, 10, t8, 10, 0.0f, d_fc2_weight, 10);
-        }
-    }
+    train_step_k10(s);
 
     /* %24: f32[N,10] = relu_grad %21, %8   @11:22 */
-    {
-        memset(d_fc1_bias, 0, sizeof(float) * 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t21[i0 * 10 + i1] : 0.0f);
-                t24[i0 * 10 + i1] = v_;
-                d_fc1_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k11(s);
 
     /* %d.fc1.weight: f32[10,1] = matmul %24, %x {transpose_a: true}   @11:22 */
-    {
-        if ((int64_t)10 * 1 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 10; r++) sums_[r] += t24[p * 10 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = d_fc1_weight + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, 1.0f, t24, 10, x, 1, 0.0f, d_fc1_weight, 1);
-        }
-    }
+    train_step_k12(s);
 
     return t11[0];
+}
+
+/* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    float *const d_out_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
+    memset(d_out_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t15[0]);
+            d_pred[i0 + i1] = v_;
+            d_out_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.out.weight: f32[1,10] = matmul %d.pred, %h {transpose_a: true}   @12:16 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
+    if ((int64_t)1 * 10 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h + p * 10;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_pred[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 10;
+            float *const row_ = out_weight + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, d_pred, 1, h, 10, 1.0f, out_weight, 10);
+    }
+}
+
+/* %20: f32[N,10] = relu_grad %d.h, %h   @11:13 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
+    memset(d_fc2_bias, 0, sizeof(float) * 10);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
+            t20[i0 * 10 + i1] = v_;
+            d_fc2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc2.weight: f32[10,10] = matmul %20, %8 {transpose_a: true}   @11:13 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
+    if ((int64_t)10 * 10 * n <= 16384) {
+        float sums_[100] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t8 + p * 10;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = t20[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 10;
+            float *const row_ = fc2_weight + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, -s->lr, t20, 10, t8, 10, 1.0f, fc2_weight, 10);
+    }
+}
+
+/* %24: f32[N,10] = relu_grad %21, %8   @11:22 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_fc1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
+    memset(d_fc1_bias, 0, sizeof(float) * 10);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t21[i0 * 10 + i1] : 0.0f);
+            t24[i0 * 10 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc1.weight: f32[10,1] = matmul %24, %x {transpose_a: true}   @11:22 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    if ((int64_t)10 * 1 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 10; r++) sums_[r] += t24[p * 10 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = fc1_weight + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, -s->lr, t24, 10, x, 1, 1.0f, fc1_weight, 1);
+    }
+}
+
+/* %fc1.bias: f32[10] = param fc1.bias   @7:11 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const d_fc1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+    }
+}
+
+/* %fc2.bias: f32[10] = param fc2.bias   @8:11 */
+/* Kernel 14 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
+    }
+}
+
+/* %out.bias: f32[1] = param out.bias   @9:11 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const out_bias = (float *)s->params[5];  /* f32[1] */
+    float *const d_out_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        out_bias[i0] = (out_bias[i0] - (s->lr * d_out_bias[i0]));
+    }
 }
 
 /* Entry 'sgd': arena 256*N + 256 bytes. */
@@ -296,119 +593,20 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const out_bias = (float *)s->params[5];  /* f32[1] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const pred = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
-    float *const d_h = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const d_out_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
-    float *const t20 = (float *)(arena + (192 * n + 128));  /* f32[N,10] */
-    float *const t21 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_fc2_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
-    float *const t24 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const d_fc1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
 
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + fc2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = out_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = h[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + out_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %11: f32 = mse %pred, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %15: f32 = div %14, %13   @14:14 */
     {
@@ -416,179 +614,89 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
-    {
-        memset(d_out_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t15[0]);
-                d_pred[i0 + i1] = v_;
-                d_out_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k5(s);
 
     /* %d.h: f32[N,10] = matmul %d.pred, %out.weight   @12:16 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = out_weight[p * 10 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = d_pred[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, out_weight, 10, 0.0f, d_h, 10);
-        }
-    }
+    train_step_k6(s);
 
     /* %d.out.weight: f32[1,10] = matmul %d.pred, %h {transpose_a: true}   @12:16 */
-    {
-        if ((int64_t)1 * 10 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h + p * 10;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 10;
-                float *const row_ = out_weight + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, d_pred, 1, h, 10, 1.0f, out_weight, 10);
-        }
-    }
+    sgd_step_k7(s);
 
     /* %20: f32[N,10] = relu_grad %d.h, %h   @11:13 */
-    {
-        memset(d_fc2_bias, 0, sizeof(float) * 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
-                t20[i0 * 10 + i1] = v_;
-                d_fc2_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k8(s);
 
     /* %21: f32[N,10] = matmul %20, %fc2.weight   @11:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t20[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t21 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t20, 10, fc2_weight, 10, 0.0f, t21, 10);
-        }
-    }
+    train_step_k9(s);
 
     /* %d.fc2.weight: f32[10,10] = matmul %20, %8 {transpose_a: true}   @11:13 */
-    {
-        if ((int64_t)10 * 10 * n <= 16384) {
-            float sums_[100] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t8 + p * 10;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = t20[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 10;
-                float *const row_ = fc2_weight + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, -s->lr, t20, 10, t8, 10, 1.0f, fc2_weight, 10);
-        }
-    }
+    sgd_step_k10(s);
 
     /* %24: f32[N,10] = relu_grad %21, %8   @11:22 */
-    {
-        memset(d_fc1_bias, 0, sizeof(float) * 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t21[i0 * 10 + i1] : 0.0f);
-                t24[i0 * 10 + i1] = v_;
-                d_fc1_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k11(s);
 
     /* %d.fc1.weight: f32[10,1] = matmul %24, %x {transpose_a: true}   @11:22 */
-    {
-        if ((int64_t)10 * 1 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 10; r++) sums_[r] += t24[p * 10 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = fc1_weight + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, -s->lr, t24, 10, x, 1, 1.0f, fc1_weight, 1);
-        }
-    }
+    sgd_step_k12(s);
 
     /* %fc1.bias: f32[10] = param fc1.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
-        }
-    }
+    sgd_step_k13(s);
 
     /* %fc2.bias: f32[10] = param fc2.bias   @8:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
-        }
-    }
+    sgd_step_k14(s);
 
     /* %out.bias: f32[1] = param out.bias   @9:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            out_bias[i0] = (out_bias[i0] - (s->lr * d_out_bias[i0]));
-        }
-    }
+    sgd_step_k15(s);
 
     return t11[0];
+}
+
+/* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const out_bias = (float *)s->params[5];  /* f32[1] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 10 <= 16384) {
+        float tile_[10];
+        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = out_weight[q * 10 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = h[r * 10 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = pred + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + out_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %11: f32 = mse %pred, %y   @14:14 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t11[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -596,109 +704,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const out_bias = (float *)s->params[5];  /* f32[1] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t11 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + fc2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = out_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = h[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + out_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %11: f32 = mse %pred, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k3(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t11[0];
@@ -709,98 +728,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const out_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const out_bias = (float *)s->params[5];  /* f32[1] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %8: f32[N,10] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @11:22 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t8, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h: f32[N,10] = linear %8, %fc2.weight, %fc2.bias {relu: true}   @11:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + fc2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, fc2_weight, 10, 0.0f, h, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + fc2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %pred: f32[N,1] = linear %h, %out.weight, %out.bias   @12:16 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = out_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = h[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + out_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, out_weight, 10, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + out_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k2(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %6: f32[N] = sub %pred, %y   @12:25 */
+/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -28,8 +29,9 @@ static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -42,27 +44,72 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Entry 'train': arena 128*N + 128 bytes. */
-static float train_step(const dlc_step *s) {
+/* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32 */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
     float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    t8[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        acc0_ += t7[i0];
+    }
+    t8[0] += acc0_;
+    for (int64_t j_ = 0; j_ < 1; j_++) t8[j_] /= (float)n;
+}
+
+/* %d.pred: f32[N] = mul %12, %14   @12:30 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N] */
     float *const t11 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const t12 = (float *)(arena + 0);  /* f32[N] */
     float *const t14 = (float *)(arena + 0);  /* f32[N] */
     float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const d_b = s->grads[1];  /* f32 */
+    memset(d_b, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float v_ = (t11[0] * (t6[i0] * 2.0f));
+        d_pred[i0] = v_;
+        acc0_ += v_;
+    }
+    d_b[0] += acc0_;
+}
+
+/* %17: f32[N] = mul %d.pred, %x   @10:18 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N] */
+    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t17 = (float *)(arena + 0);  /* f32[N] */
     float *const d_w = s->grads[0];  /* f32 */
+    memset(d_w, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float v_ = (d_pred[i0] * x[i0]);
+        t17[i0] = v_;
+        acc0_ += v_;
+    }
+    d_w[0] += acc0_;
+}
+
+/* Entry 'train': arena 128*N + 128 bytes. */
+static float train_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t11 = (float *)(arena + (128 * n + 64));  /* f32 */
 
     /* %6: f32[N] = sub %pred, %y   @12:25 */
     {
@@ -71,9 +118,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t6[i0] = (((w[0] * x[i0]) + b[0]) - y[i0]);
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -84,22 +129,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t7[i0] = powf(t6[i0], 2.0f);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
-    {
-        t8[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            acc0_ += t7[i0];
-        }
-        t8[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t8[j_] /= (float)n;
-    }
+    train_step_k2(s);
 
     /* %11: f32 = div %9, %10   @12:14 */
     {
@@ -107,63 +142,54 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %12, %14   @12:30 */
-    {
-        memset(d_b, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float v_ = (t11[0] * (t6[i0] * 2.0f));
-            d_pred[i0] = v_;
-            acc0_ += v_;
-        }
-        d_b[0] += acc0_;
-    }
+    train_step_k4(s);
 
     /* %17: f32[N] = mul %d.pred, %x   @10:18 */
-    {
-        memset(d_w, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float v_ = (d_pred[i0] * x[i0]);
-            t17[i0] = v_;
-            acc0_ += v_;
-        }
-        d_w[0] += acc0_;
-    }
+    train_step_k5(s);
 
     return t8[0];
 }
 
-/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.pred: f32[N] = mul %12, %14   @12:30 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N] */
+    float *const t11 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const t12 = (float *)(arena + 0);  /* f32[N] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N] */
+    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const d_b = (float *)(arena + (128 * n + 128));  /* f32 */
+    memset(d_b, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float v_ = (t11[0] * (t6[i0] * 2.0f));
+        d_pred[i0] = v_;
+        acc0_ += v_;
+    }
+    d_b[0] += acc0_;
+}
+
+/* %17: f32[N] = mul %d.pred, %x   @10:18 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32 */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t6[i0] = (((w[0] * x[i0]) + b[0]) - y[i0]);
+    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N] */
+    float *const d_w = (float *)(arena + (128 * n + 64));  /* f32 */
+    memset(d_w, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float v_ = (d_pred[i0] * x[i0]);
+        t17[i0] = v_;
+        acc0_ += v_;
     }
-}
-
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t7[i0] = powf(t6[i0], 2.0f);
-    }
+    d_w[0] += acc0_;
 }
 
 /* Entry 'sgd': arena 128*N + 192 bytes. */
@@ -171,33 +197,21 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
     float *const w = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
     float *const t11 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N] */
-    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const d_b = (float *)(arena + (128 * n + 128));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N] */
     float *const d_w = (float *)(arena + (128 * n + 64));  /* f32 */
 
     /* %6: f32[N] = sub %pred, %y   @12:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t6[i0] = (((w[0] * x[i0]) + b[0]) - y[i0]);
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -205,25 +219,15 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t7[i0] = powf(t6[i0], 2.0f);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
-    {
-        t8[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            acc0_ += t7[i0];
-        }
-        t8[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t8[j_] /= (float)n;
-    }
+    train_step_k2(s);
 
     /* %11: f32 = div %9, %10   @12:14 */
     {
@@ -231,28 +235,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %12, %14   @12:30 */
-    {
-        memset(d_b, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float v_ = (t11[0] * (t6[i0] * 2.0f));
-            d_pred[i0] = v_;
-            acc0_ += v_;
-        }
-        d_b[0] += acc0_;
-    }
+    sgd_step_k4(s);
 
     /* %17: f32[N] = mul %d.pred, %x   @10:18 */
-    {
-        memset(d_w, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float v_ = (d_pred[i0] * x[i0]);
-            t17[i0] = v_;
-            acc0_ += v_;
-        }
-        d_w[0] += acc0_;
-    }
+    sgd_step_k5(s);
 
     /* %w: f32 = param w   @7:11 */
     {
@@ -267,8 +253,9 @@ static float sgd_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N] = add %4, %b   @10:22 */
+/* Kernel 0 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -284,8 +271,9 @@ static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
+/* Kernel 1 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -305,14 +293,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32 */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %pred: f32[N] = add %4, %b   @10:22 */
@@ -322,9 +303,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = ((w[0] * x[i0]) + b[0]);
-            }
+            eval_with_targets_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -335,42 +314,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t7[i0] = powf((pred[i0] - y[i0]), 2.0f);
-            }
+            eval_with_targets_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %8: f32 = mean %7 {axes: [0], keepdim: false}   @12:14 */
-    {
-        t8[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            acc0_ += t7[i0];
-        }
-        t8[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t8[j_] /= (float)n;
-    }
+    train_step_k2(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t8[0];
-}
-
-/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32 */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((w[0] * x[i0]) + b[0]);
-    }
 }
 
 /* Entry 'predict': arena 64*N bytes. */
@@ -378,22 +330,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32 */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
 
     /* %pred: f32[N] = add %4, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = ((w[0] * x[i0]) + b[0]);
-            }
+            eval_with_targets_k0((void *)s, 0, n, 0);
         }
     }
 

@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %i: f32[N] = floor %x   @10:13 */
+/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -23,8 +24,9 @@ static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %4: f32[N] = sub %x, %i   @11:25 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -38,8 +40,9 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %k: i32[N] = int %i   @12:13 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -52,8 +55,25 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %7: f32[N,2] = gather %grid, %k   @13:20 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const grid = (float *)s->params[0];  /* f32[21,2] */
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = k_2[i0];
+        if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:20", (long)r_, (long)21);
+        memcpy(t7 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
+    }
+}
+
+/* %9: f32[N,1] = sub %8, %a   @13:29 */
+/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -67,8 +87,9 @@ static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %12: i32[N] = add %k, %11   @13:43 */
+/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -81,8 +102,25 @@ static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 7 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %13: f32[N,2] = gather %grid, %12   @13:40 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const grid = (float *)s->params[0];  /* f32[21,2] */
+    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = t12[i0];
+        if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
+        memcpy(t13 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
+    }
+}
+
+/* %pred: f32[N,2] = add %10, %14   @13:34 */
+/* Kernel 7 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -103,8 +141,25 @@ static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 10 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %16: f32 = mse %pred, %y   @15:14 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
+    float *const t16 = (float *)(arena + (448 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t16[0] = (float)(acc_ / (double)(2 * n));
+}
+
+/* %d.pred: f32[N,2] = mul %17, %20   @15:14 */
+/* Kernel 10 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -120,8 +175,9 @@ static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %22: f32[N,2] = mul %d.pred, %a   @13:48 */
+/* Kernel 11 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -138,8 +194,28 @@ static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 13 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %23: f32[21,2] = scatter_add %12, %22   @13:40 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
+    float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
+    float *const t23 = (float *)(arena + (448 * n + 128));  /* f32[21,2] */
+    memset(t23, 0, sizeof(float) * 21 * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = t12[i0];
+        if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
+        for (int64_t j_ = 0; j_ < 2; j_++) {
+            t23[(int64_t)r_ * 2 + j_] += t22[i0 * 2 + j_];
+        }
+    }
+}
+
+/* %24: f32[N,2] = mul %d.pred, %9   @13:24 */
+/* Kernel 13 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -155,34 +231,46 @@ static void train_step_k13(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
+/* %25: f32[21,2] = scatter_add %k, %24   @13:20 */
+/* Kernel 14 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const t24 = (float *)(arena + (384 * n));  /* f32[N,2] */
+    float *const t25 = (float *)(arena + (448 * n + 320));  /* f32[21,2] */
+    memset(t25, 0, sizeof(float) * 21 * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = k_2[i0];
+        if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:20", (long)r_, (long)21);
+        for (int64_t j_ = 0; j_ < 2; j_++) {
+            t25[(int64_t)r_ * 2 + j_] += t24[i0 * 2 + j_];
+        }
+    }
+}
+
+/* %d.grid: f32[21,2] = add %23, %25 */
+/* Kernel 15 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t23 = (float *)(arena + (448 * n + 128));  /* f32[21,2] */
+    float *const t25 = (float *)(arena + (448 * n + 320));  /* f32[21,2] */
+    float *const d_grid = s->grads[0];  /* f32[21,2] */
+    for (int64_t i0 = 0; i0 < 42; i0++) {
+        d_grid[i0] = (t23[i0] + t25[i0]);
+    }
+}
+
 /* Entry 'train': arena 448*N + 512 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const grid = (float *)s->params[0];  /* f32[21,2] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
-    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
-    float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
     float *const t16 = (float *)(arena + (448 * n));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t20 = (float *)(arena + (448 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
-    float *const t23 = (float *)(arena + (448 * n + 128));  /* f32[21,2] */
-    float *const t24 = (float *)(arena + (384 * n));  /* f32[N,2] */
-    float *const t25 = (float *)(arena + (448 * n + 320));  /* f32[21,2] */
-    float *const d_grid = s->grads[0];  /* f32[21,2] */
 
     /* %i: f32[N] = floor %x   @10:13 */
     {
@@ -191,9 +279,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                i_2[i0] = floorf(x[i0]);
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -204,9 +290,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t4[i0] = (x[i0] - i_2[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -217,20 +301,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                k_2[i0] = dlc_to_i32(i_2[i0]);
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %7: f32[N,2] = gather %grid, %k   @13:20 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = k_2[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:20", (long)r_, (long)21);
-            memcpy(t7 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k3(s);
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
@@ -239,9 +315,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t9[i0] = (1.0f - a[i0]);
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
@@ -252,20 +326,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t12[i0] = dlc_add_i32(k_2[i0], 1);
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %13: f32[N,2] = gather %grid, %12   @13:40 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = t12[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
-            memcpy(t13 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k6(s);
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
@@ -274,22 +340,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
-                }
-            }
+            train_step_k7((void *)s, 0, n, 0);
         }
     }
 
     /* %16: f32 = mse %pred, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t16[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k8(s);
 
     /* %20: f32 = div %19, %18   @15:14 */
     {
@@ -303,9 +359,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((2 * n), parts_, train_step_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
-            }
+            train_step_k10((void *)s, 0, (2 * n), 0);
         }
     }
 
@@ -316,25 +370,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t22[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * a[i0]);
-                }
-            }
+            train_step_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %23: f32[21,2] = scatter_add %12, %22   @13:40 */
-    {
-        memset(t23, 0, sizeof(float) * 21 * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = t12[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
-            for (int64_t j_ = 0; j_ < 2; j_++) {
-                t23[(int64_t)r_ * 2 + j_] += t22[i0 * 2 + j_];
-            }
-        }
-    }
+    train_step_k12(s);
 
     /* %24: f32[N,2] = mul %d.pred, %9   @13:24 */
     {
@@ -343,179 +384,30 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k13, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t24[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * t9[i0]);
-                }
-            }
+            train_step_k13((void *)s, 0, n, 0);
         }
     }
 
     /* %25: f32[21,2] = scatter_add %k, %24   @13:20 */
-    {
-        memset(t25, 0, sizeof(float) * 21 * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = k_2[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:20", (long)r_, (long)21);
-            for (int64_t j_ = 0; j_ < 2; j_++) {
-                t25[(int64_t)r_ * 2 + j_] += t24[i0 * 2 + j_];
-            }
-        }
-    }
+    train_step_k14(s);
 
     /* %d.grid: f32[21,2] = add %23, %25 */
-    {
-        for (int64_t i0 = 0; i0 < 42; i0++) {
-            d_grid[i0] = (t23[i0] + t25[i0]);
-        }
-    }
+    train_step_k15(s);
 
     return t16[0];
 }
 
-/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.grid: f32[21,2] = add %23, %25 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        i_2[i0] = floorf(x[i0]);
-    }
-}
-
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t4[i0] = (x[i0] - i_2[i0]);
-    }
-}
-
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        k_2[i0] = dlc_to_i32(i_2[i0]);
-    }
-}
-
-/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t9[i0] = (1.0f - a[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t12[i0] = dlc_add_i32(k_2[i0], 1);
-    }
-}
-
-/* Kernel 7 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
-        }
-    }
-}
-
-/* Kernel 10 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t20 = (float *)(arena + (448 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
-    }
-}
-
-/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            t22[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * a[i0]);
-        }
-    }
-}
-
-/* Kernel 13 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t24 = (float *)(arena + (384 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            t24[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * t9[i0]);
-        }
+    float *const grid = (float *)s->params[0];  /* f32[21,2] */
+    float *const t23 = (float *)(arena + (448 * n + 128));  /* f32[21,2] */
+    float *const t25 = (float *)(arena + (448 * n + 320));  /* f32[21,2] */
+    for (int64_t i0 = 0; i0 < 42; i0++) {
+        grid[i0] = (grid[i0] - (s->lr * (t23[i0] + t25[i0])));
     }
 }
 
@@ -524,39 +416,17 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const grid = (float *)s->params[0];  /* f32[21,2] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
-    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
-    float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
     float *const t16 = (float *)(arena + (448 * n));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t20 = (float *)(arena + (448 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
-    float *const t23 = (float *)(arena + (448 * n + 128));  /* f32[21,2] */
-    float *const t24 = (float *)(arena + (384 * n));  /* f32[N,2] */
-    float *const t25 = (float *)(arena + (448 * n + 320));  /* f32[21,2] */
 
     /* %i: f32[N] = floor %x   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                i_2[i0] = floorf(x[i0]);
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -564,12 +434,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t4[i0] = (x[i0] - i_2[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -577,34 +445,24 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                k_2[i0] = dlc_to_i32(i_2[i0]);
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %7: f32[N,2] = gather %grid, %k   @13:20 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = k_2[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:20", (long)r_, (long)21);
-            memcpy(t7 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k3(s);
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t9[i0] = (1.0f - a[i0]);
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
@@ -612,47 +470,29 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t12[i0] = dlc_add_i32(k_2[i0], 1);
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %13: f32[N,2] = gather %grid, %12   @13:40 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = t12[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
-            memcpy(t13 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k6(s);
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k7, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
-                }
-            }
+            train_step_k7((void *)s, 0, n, 0);
         }
     }
 
     /* %16: f32 = mse %pred, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t16[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k8(s);
 
     /* %20: f32 = div %19, %18   @15:14 */
     {
@@ -663,12 +503,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, sgd_step_k10, (void *)s);
+            dlc_parallel_for((2 * n), parts_, train_step_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
-            }
+            train_step_k10((void *)s, 0, (2 * n), 0);
         }
     }
 
@@ -676,140 +514,55 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t22[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * a[i0]);
-                }
-            }
+            train_step_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %23: f32[21,2] = scatter_add %12, %22   @13:40 */
-    {
-        memset(t23, 0, sizeof(float) * 21 * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = t12[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
-            for (int64_t j_ = 0; j_ < 2; j_++) {
-                t23[(int64_t)r_ * 2 + j_] += t22[i0 * 2 + j_];
-            }
-        }
-    }
+    train_step_k12(s);
 
     /* %24: f32[N,2] = mul %d.pred, %9   @13:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k13, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k13, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t24[i0 * 2 + i1] = (d_pred[i0 * 2 + i1] * t9[i0]);
-                }
-            }
+            train_step_k13((void *)s, 0, n, 0);
         }
     }
 
     /* %25: f32[21,2] = scatter_add %k, %24   @13:20 */
-    {
-        memset(t25, 0, sizeof(float) * 21 * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = k_2[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:20", (long)r_, (long)21);
-            for (int64_t j_ = 0; j_ < 2; j_++) {
-                t25[(int64_t)r_ * 2 + j_] += t24[i0 * 2 + j_];
-            }
-        }
-    }
+    train_step_k14(s);
 
     /* %d.grid: f32[21,2] = add %23, %25 */
-    {
-        for (int64_t i0 = 0; i0 < 42; i0++) {
-            grid[i0] = (grid[i0] - (s->lr * (t23[i0] + t25[i0])));
-        }
-    }
+    sgd_step_k15(s);
 
     return t16[0];
 }
 
-/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %13: f32[N,2] = gather %grid, %12   @13:40 */
+/* Kernel 6 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        i_2[i0] = floorf(x[i0]);
-    }
-}
-
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t4[i0] = (x[i0] - i_2[i0]);
-    }
-}
-
-/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        k_2[i0] = dlc_to_i32(i_2[i0]);
-    }
-}
-
-/* Kernel 4 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t9[i0] = (1.0f - a[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const grid = (float *)s->params[0];  /* f32[21,2] */
     int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t12[i0] = dlc_add_i32(k_2[i0], 1);
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = t12[i0];
+        if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
+        memcpy(t13 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
     }
 }
 
-/* Kernel 7 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,2] = add %10, %14   @13:34 */
+/* Kernel 7 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -830,24 +583,27 @@ static void eval_with_targets_k7(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %16: f32 = mse %pred, %y   @15:14 */
+/* Kernel 8 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
+    float *const t16 = (float *)(arena + (320 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t16[0] = (float)(acc_ / (double)(2 * n));
+}
+
 /* Entry 'eval': arena 320*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const grid = (float *)s->params[0];  /* f32[21,2] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
-    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
     float *const t16 = (float *)(arena + (320 * n));  /* f32 */
 
@@ -855,12 +611,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                i_2[i0] = floorf(x[i0]);
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -868,12 +622,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t4[i0] = (x[i0] - i_2[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -881,34 +633,24 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                k_2[i0] = dlc_to_i32(i_2[i0]);
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %7: f32[N,2] = gather %grid, %k   @13:20 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = k_2[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:20", (long)r_, (long)21);
-            memcpy(t7 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k3(s);
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k4, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t9[i0] = (1.0f - a[i0]);
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
@@ -916,23 +658,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t12[i0] = dlc_add_i32(k_2[i0], 1);
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %13: f32[N,2] = gather %grid, %12   @13:40 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = t12[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
-            memcpy(t13 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    eval_with_targets_k6(s);
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
@@ -941,119 +675,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k7, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
-                }
-            }
+            eval_with_targets_k7((void *)s, 0, n, 0);
         }
     }
 
     /* %16: f32 = mse %pred, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t16[0] = (float)(acc_ / (double)(2 * n));
-    }
+    eval_with_targets_k8(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t16[0];
-}
-
-/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        i_2[i0] = floorf(x[i0]);
-    }
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t4[i0] = (x[i0] - i_2[i0]);
-    }
-}
-
-/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        k_2[i0] = dlc_to_i32(i_2[i0]);
-    }
-}
-
-/* Kernel 4 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t9[i0] = (1.0f - a[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t12[i0] = dlc_add_i32(k_2[i0], 1);
-    }
-}
-
-/* Kernel 7 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
-        }
-    }
 }
 
 /* Entry 'predict': arena 320*N bytes. */
@@ -1061,30 +691,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const grid = (float *)s->params[0];  /* f32[21,2] */
-    float *const i_2 = (float *)(arena + 0);  /* f32[N] */
-    float *const t4 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const a = (float *)t4;  /* f32[N,1] */
-    int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
-    int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
 
     /* %i: f32[N] = floor %x   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                i_2[i0] = floorf(x[i0]);
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -1092,12 +708,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t4[i0] = (x[i0] - i_2[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -1105,34 +719,24 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                k_2[i0] = dlc_to_i32(i_2[i0]);
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %7: f32[N,2] = gather %grid, %k   @13:20 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = k_2[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:20", (long)r_, (long)21);
-            memcpy(t7 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k3(s);
 
     /* %9: f32[N,1] = sub %8, %a   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k4, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t9[i0] = (1.0f - a[i0]);
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
@@ -1140,36 +744,24 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t12[i0] = dlc_add_i32(k_2[i0], 1);
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %13: f32[N,2] = gather %grid, %12   @13:40 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = t12[i0];
-            if (r_ < 0 || r_ >= 21) dlc_index_error("line_grid_gd.dl:13:40", (long)r_, (long)21);
-            memcpy(t13 + i0 * 2, grid + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    eval_with_targets_k6(s);
 
     /* %pred: f32[N,2] = add %10, %14   @13:34 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k7, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k7, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = ((t7[i0 * 2 + i1] * t9[i0]) + (t13[i0 * 2 + i1] * a[i0]));
-                }
-            }
+            eval_with_targets_k7((void *)s, 0, n, 0);
         }
     }
 

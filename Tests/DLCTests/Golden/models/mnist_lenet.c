@@ -9,8 +9,34 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %x: f32[N,1,28,28] = input x   @6:12 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1,28,28] */
+    float *const x_cols = (float *)(arena + 0);  /* f32[25,N,576] */
+    float *restrict const to_ = x_cols;
+    const float *restrict const from_ = x;
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        for (int64_t i1 = 0; i1 < 5; i1++) {
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                for (int64_t i3 = 0; i3 < n; i3++) {
+                    for (int64_t i4 = 0; i4 < 24; i4++) {
+                        for (int64_t i5 = 0; i5 < 24; i5++) {
+                            to_[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = from_[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -28,8 +54,63 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
+    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
+    int32_t *const h1_argmax = (int32_t *)(arena + (85248 * n));  /* i32[N,6,12,12] */
+    for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            for (int64_t i2 = 0; i2 < 12; i2++) {
+                const int64_t o_ = i1 * 12 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 24 ? 24 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 24 ? 24 : i2 * 2 - 0 + 2;
+                const float *const x_ = t12 + i0 * 576;
+                int64_t best_ = r0_ * 24 + c0_;
+                float m_ = -INFINITY;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
+                    const float v_ = x_[r * 24 + q];
+                    if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 24 + q; }
+                }
+                h1[i0 * 144 + o_] = m_;
+                h1_argmax[i0 * 144 + o_] = (int32_t)best_;
+            }
+        }
+    }
+}
+
+/* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
+    float *const h1_cols = (float *)(arena + (88704 * n));  /* f32[150,N,64] */
+    float *restrict const to_ = h1_cols;
+    const float *restrict const from_ = h1;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < 5; i1++) {
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                for (int64_t i3 = 0; i3 < n; i3++) {
+                    for (int64_t i4 = 0; i4 < 8; i4++) {
+                        for (int64_t i5 = 0; i5 < 8; i5++) {
+                            to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
+/* Kernel 6 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -47,8 +128,38 @@ static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 9 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
+    float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
+    int32_t *const h2_argmax = (int32_t *)(arena + (131200 * n));  /* i32[N,16,4,4] */
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                const int64_t o_ = i1 * 4 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
+                const float *const x_ = t14 + i0 * 64;
+                int64_t best_ = r0_ * 8 + c0_;
+                float m_ = -INFINITY;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
+                    const float v_ = x_[r * 8 + q];
+                    if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 8 + q; }
+                }
+                h2[i0 * 16 + o_] = m_;
+                h2_argmax[i0 * 16 + o_] = (int32_t)best_;
+            }
+        }
+    }
+}
+
+/* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
+/* Kernel 9 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -63,8 +174,9 @@ static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
+/* Kernel 11 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -79,8 +191,72 @@ static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 14 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k14(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
+    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
+    float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
+    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 84 <= 16384) {
+        float tile_[1344] = {0};
+        for (int64_t p = 0; p < 84; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = f3_weight[q * 84 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 84; p++) {
+                const float a_ = t18[r * 84 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + f3_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %20: f32 = softmax_cross_entropy %logits, %y   @18:14 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
+    float *const t20 = (float *)(arena + (133184 * n));  /* f32 */
+    float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t20_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t20[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %21   @18:14 */
+/* Kernel 14 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k14(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -100,8 +276,25 @@ static void train_step_k14(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 18 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 84). */
-static void train_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.f3.bias: f32[10] = sum_to %d.logits   @16:18 */
+/* Kernel 17 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
+    float *const d_f3_bias = s->grads[9];  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_f3_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_f3_bias[i1] += d_logits[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %26: f32[N,84] = relu_grad %23, %18   @16:21 */
+/* Kernel 18 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 84). */
+static __attribute__((noinline)) void train_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -122,8 +315,9 @@ static void train_step_k18(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 21 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 120). */
-static void train_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %30: f32[N,120] = relu_grad %27, %17   @16:29 */
+/* Kernel 21 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 120). */
+static __attribute__((noinline)) void train_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -144,8 +338,51 @@ static void train_step_k21(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 26 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 16). */
-static void train_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %35: f32[N,16,8,8] = max_pool2d_grad %14, %d.h2 {kernel: 2, stride: 2, padding: 0}   @15:14 */
+/* Kernel 24 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const h2_argmax = (int32_t *)(arena + (131200 * n));  /* i32[N,16,4,4] */
+    float *const t31 = (float *)(arena + (135104 * n + 64));  /* f32[N,256] */
+    float *const d_h2 = (float *)t31;  /* f32[N,16,4,4] */
+    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
+    memset(t35, 0, sizeof(float) * (1024 * n));
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            t35[i0 * 64 + h2_argmax[i0 * 16 + i1]] += d_h2[i0 * 16 + i1];
+        }
+    }
+}
+
+/* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
+/* Kernel 25 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
+    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
+    float *const t36 = (float *)(arena + (136128 * n + 64));  /* f32[N,16,8,8] */
+    float *const d_c2_bias = s->grads[3];  /* f32[16] */
+    memset(d_c2_bias, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = (t14[i0 * 1024 + i1 * 64 + i2] > 0.0f ? t35[i0 * 1024 + i1 * 64 + i2] : 0.0f);
+                t36[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            d_c2_bias[i1] += acc0_;
+        }
+    }
+}
+
+/* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
+/* Kernel 26 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 16). */
+static __attribute__((noinline)) void train_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -162,8 +399,587 @@ static void train_step_k26(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 57 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 6). */
-static void train_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 28 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k28(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    for (int64_t i0 = 0; i0 < (864 * n); i0++) {
+        d_h1[i0] = 0.0f;
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 29 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k29(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 30 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k30(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 1] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (64 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 31 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k31(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 2] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (128 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 32 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k32(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (192 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 33 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k33(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 4] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (256 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 34 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k34(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 12] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (320 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 35 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k35(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 13] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (384 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 36 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k36(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 14] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (448 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 37 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k37(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 15] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (512 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 38 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k38(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 16] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (576 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 39 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k39(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 24] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (640 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 40 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k40(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 25] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (704 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 41 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k41(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 26] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (768 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 42 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k42(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 27] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (832 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 43 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k43(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 28] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (896 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 44 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k44(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 36] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (960 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 45 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k45(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 37] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1024 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 46 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k46(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 38] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1088 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 47 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k47(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 39] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1152 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 48 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k48(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 40] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1216 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 49 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 48] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1280 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 50 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k50(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 49] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1344 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 51 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k51(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 50] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1408 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 52 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k52(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 51] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1472 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 53 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k53(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 52] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1536 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
+/* Kernel 55 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k55(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const h1_argmax = (int32_t *)(arena + (85248 * n));  /* i32[N,6,12,12] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
+    memset(t40, 0, sizeof(float) * (3456 * n));
+    for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 144; i1++) {
+            t40[i0 * 576 + h1_argmax[i0 * 144 + i1]] += d_h1[i0 * 144 + i1];
+        }
+    }
+}
+
+/* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
+/* Kernel 56 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k56(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
+    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
+    float *const t41 = (float *)(arena + (140224 * n + 64));  /* f32[N,6,24,24] */
+    float *const d_c1_bias = s->grads[1];  /* f32[6] */
+    memset(d_c1_bias, 0, sizeof(float) * 6);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 576; i2++) {
+                const float v_ = (t12[i0 * 3456 + i1 * 576 + i2] > 0.0f ? t40[i0 * 3456 + i1 * 576 + i2] : 0.0f);
+                t41[i0 * 3456 + i1 * 576 + i2] = v_;
+                acc0_ += v_;
+            }
+            d_c1_bias[i1] += acc0_;
+        }
+    }
+}
+
+/* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
+/* Kernel 57 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 6). */
+static __attribute__((noinline)) void train_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -185,78 +1001,37 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1,28,28] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[6,1,5,5] */
-    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
     float *const c2_weight = (float *)s->params[2];  /* f32[16,6,5,5] */
-    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
     float *const f1_weight = (float *)s->params[4];  /* f32[120,256] */
-    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
     float *const f2_weight = (float *)s->params[6];  /* f32[84,120] */
-    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
     float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
-    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
     float *const x_cols = (float *)(arena + 0);  /* f32[25,N,576] */
     float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
-    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
-    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
-    int32_t *const h1_argmax = (int32_t *)(arena + (85248 * n));  /* i32[N,6,12,12] */
     float *const h1_cols = (float *)(arena + (88704 * n));  /* f32[150,N,64] */
     float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
-    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
     float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
-    int32_t *const h2_argmax = (int32_t *)(arena + (131200 * n));  /* i32[N,16,4,4] */
     float *const t16 = (float *)h2;  /* f32[N,256] */
     float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
     float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
-    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
     float *const t20 = (float *)(arena + (133184 * n));  /* f32 */
-    float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
     float *const t23 = (float *)(arena + (133312 * n + 64));  /* f32[N,84] */
     float *const d_f3_weight = s->grads[8];  /* f32[10,84] */
-    float *const d_f3_bias = s->grads[9];  /* f32[10] */
     float *const t26 = (float *)(arena + (133696 * n + 64));  /* f32[N,84] */
     float *const t27 = (float *)(arena + (134080 * n + 64));  /* f32[N,120] */
     float *const d_f2_weight = s->grads[6];  /* f32[84,120] */
-    float *const d_f2_bias = s->grads[7];  /* f32[84] */
     float *const t30 = (float *)(arena + (134592 * n + 64));  /* f32[N,120] */
     float *const t31 = (float *)(arena + (135104 * n + 64));  /* f32[N,256] */
     float *const d_f1_weight = s->grads[4];  /* f32[120,256] */
-    float *const d_f1_bias = s->grads[5];  /* f32[120] */
-    float *const d_h2 = (float *)t31;  /* f32[N,16,4,4] */
-    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
-    float *const t36 = (float *)(arena + (136128 * n + 64));  /* f32[N,16,8,8] */
     float *const t36_cm = (float *)(arena + (127104 * n));  /* f32[16,N,8,8] */
     float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
     float *const d_c2_weight = s->grads[2];  /* f32[16,6,5,5] */
-    float *const d_c2_bias = s->grads[3];  /* f32[16] */
-    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
-    float *const t41 = (float *)(arena + (140224 * n + 64));  /* f32[N,6,24,24] */
     float *const t41_cm = (float *)(arena + (71424 * n));  /* f32[6,N,24,24] */
     float *const d_c1_weight = s->grads[0];  /* f32[6,1,5,5] */
-    float *const d_c1_bias = s->grads[1];  /* f32[6] */
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 24; i4++) {
-                            for (int64_t i5 = 0; i5 < 24; i5++) {
-                                to_[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = from_[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
@@ -270,56 +1045,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    for (int64_t i2 = 0; i2 < 576; i2++) {
-                        t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
-                    }
-                }
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    {
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                for (int64_t i2 = 0; i2 < 12; i2++) {
-                    const int64_t o_ = i1 * 12 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 24 ? 24 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 24 ? 24 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t12 + i0 * 576;
-                    int64_t best_ = r0_ * 24 + c0_;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 24 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 24 + q; }
-                    }
-                    h1[i0 * 144 + o_] = m_;
-                    h1_argmax[i0 * 144 + o_] = (int32_t)best_;
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    {
-        float *restrict const to_ = h1_cols;
-        const float *restrict const from_ = h1;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 8; i4++) {
-                            for (int64_t i5 = 0; i5 < 8; i5++) {
-                                to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
@@ -333,37 +1067,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
-                    }
-                }
-            }
+            train_step_k6((void *)s, 0, n, 0);
         }
     }
 
     /* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    {
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    const int64_t o_ = i1 * 4 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t14 + i0 * 64;
-                    int64_t best_ = r0_ * 8 + c0_;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 8 + q; }
-                    }
-                    h2[i0 * 16 + o_] = m_;
-                    h2_argmax[i0 * 16 + o_] = (int32_t)best_;
-                }
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
@@ -377,11 +1086,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 120; i1++) {
-                    t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
-                }
-            }
+            train_step_k9((void *)s, 0, n, 0);
         }
     }
 
@@ -397,60 +1102,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 84; i1++) {
-                    t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
-                }
-            }
+            train_step_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
-    {
-        if ((int64_t)n * 10 * 84 <= 16384) {
-            float tile_[1344] = {0};
-            for (int64_t p = 0; p < 84; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = f3_weight[q * 84 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 84; p++) {
-                    const float a_ = t18[r * 84 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + f3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k12(s);
 
     /* %20: f32 = softmax_cross_entropy %logits, %y   @18:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t20_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t20[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k13(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %21   @18:14 */
     {
@@ -459,14 +1119,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k14, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t20_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k14((void *)s, 0, n, 0);
         }
     }
 
@@ -481,14 +1134,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.f3.bias: f32[10] = sum_to %d.logits   @16:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_f3_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_f3_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    train_step_k17(s);
 
     /* %26: f32[N,84] = relu_grad %23, %18   @16:21 */
     {
@@ -497,15 +1143,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(84, parts_, train_step_k18, (void *)s);
         }
         else {
-            memset(d_f2_bias, 0, sizeof(float) * 84);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 84; i1++) {
-                    const float v_ = (t18[i0 * 84 + i1] > 0.0f ? t23[i0 * 84 + i1] : 0.0f);
-                    t26[i0 * 84 + i1] = v_;
-                    d_f2_bias[i1] += v_;
-                }
-            }
+            train_step_k18((void *)s, 0, 84, 0);
         }
     }
 
@@ -526,15 +1164,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(120, parts_, train_step_k21, (void *)s);
         }
         else {
-            memset(d_f1_bias, 0, sizeof(float) * 120);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 120; i1++) {
-                    const float v_ = (t17[i0 * 120 + i1] > 0.0f ? t27[i0 * 120 + i1] : 0.0f);
-                    t30[i0 * 120 + i1] = v_;
-                    d_f1_bias[i1] += v_;
-                }
-            }
+            train_step_k21((void *)s, 0, 120, 0);
         }
     }
 
@@ -549,30 +1179,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %35: f32[N,16,8,8] = max_pool2d_grad %14, %d.h2 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    {
-        memset(t35, 0, sizeof(float) * (1024 * n));
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                t35[i0 * 64 + h2_argmax[i0 * 16 + i1]] += d_h2[i0 * 16 + i1];
-            }
-        }
-    }
+    train_step_k24(s);
 
     /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
-    {
-        memset(d_c2_bias, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = (t14[i0 * 1024 + i1 * 64 + i2] > 0.0f ? t35[i0 * 1024 + i1 * 64 + i2] : 0.0f);
-                    t36[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                d_c2_bias[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k25(s);
 
     /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
     {
@@ -581,13 +1191,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(16, parts_, train_step_k26, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 16; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t36_cm[i0 * (64 * n) + i1 * 64 + i2] = t36[i0 * 64 + i1 * 1024 + i2];
-                    }
-                }
-            }
+            train_step_k26((void *)s, 0, 16, 0);
         }
     }
 
@@ -597,386 +1201,82 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        for (int64_t i0 = 0; i0 < (864 * n); i0++) {
-            d_h1[i0] = 0.0f;
-        }
-    }
+    train_step_k28(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k29(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 1] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (64 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k30(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 2] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (128 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k31(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (192 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k32(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 4] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (256 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k33(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 12] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (320 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k34(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 13] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (384 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k35(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 14] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (448 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k36(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 15] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (512 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k37(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 16] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (576 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k38(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 24] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (640 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k39(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 25] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (704 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k40(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 26] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (768 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k41(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 27] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (832 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k42(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 28] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (896 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k43(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 36] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (960 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k44(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 37] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1024 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k45(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 38] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1088 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k46(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 39] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1152 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k47(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 40] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1216 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k48(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 48] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1280 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k49(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 49] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1344 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k50(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 50] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1408 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k51(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 51] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1472 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k52(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 52] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1536 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k53(s);
 
     /* %d.c2.weight: f32[16,6,5,5] = conv2d_weight_grad %h1, %36 {stride: 1, padding: 0}   @15:25 */
     {
@@ -984,30 +1284,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    {
-        memset(t40, 0, sizeof(float) * (3456 * n));
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 144; i1++) {
-                t40[i0 * 576 + h1_argmax[i0 * 144 + i1]] += d_h1[i0 * 144 + i1];
-            }
-        }
-    }
+    train_step_k55(s);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-    {
-        memset(d_c1_bias, 0, sizeof(float) * 6);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 576; i2++) {
-                    const float v_ = (t12[i0 * 3456 + i1 * 576 + i2] > 0.0f ? t40[i0 * 3456 + i1 * 576 + i2] : 0.0f);
-                    t41[i0 * 3456 + i1 * 576 + i2] = v_;
-                    acc0_ += v_;
-                }
-                d_c1_bias[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k56(s);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
     {
@@ -1016,13 +1296,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(6, parts_, train_step_k57, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 6; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 576; i2++) {
-                        t41_cm[i0 * (576 * n) + i1 * 576 + i2] = t41[i0 * 576 + i1 * 3456 + i2];
-                    }
-                }
-            }
+            train_step_k57((void *)s, 0, 6, 0);
         }
     }
 
@@ -1034,99 +1308,25 @@ static float train_step(const dlc_step *s) {
     return t20[0];
 }
 
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.f3.bias: f32[10] = sum_to %d.logits   @16:18 */
+/* Kernel 17 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
-    float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
-    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
-            }
-        }
-    }
-}
-
-/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
-    float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
-    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
-            }
-        }
-    }
-}
-
-/* Kernel 9 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
-    float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 120; i1++) {
-            t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
-        }
-    }
-}
-
-/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
-    float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 84; i1++) {
-            t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
-        }
-    }
-}
-
-/* Kernel 14 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k14(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
-    float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
-        float *const d_ = d_logits + i0 * 10;
-        const float *const p_ = t20_probs + i0 * 10;
-        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    float *const d_f3_bias = (float *)(arena + (133696 * n + 64));  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_f3_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_f3_bias[i1] += d_logits[i0 * 10 + i1];
+        }
     }
 }
 
-/* Kernel 18 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 84). */
-static void sgd_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %26: f32[N,84] = relu_grad %23, %18   @16:21 */
+/* Kernel 18 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 84). */
+static __attribute__((noinline)) void sgd_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1147,8 +1347,9 @@ static void sgd_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 21 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 120). */
-static void sgd_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %30: f32[N,120] = relu_grad %27, %17   @16:29 */
+/* Kernel 21 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 120). */
+static __attribute__((noinline)) void sgd_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1169,8 +1370,51 @@ static void sgd_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 26 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 16). */
-static void sgd_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %35: f32[N,16,8,8] = max_pool2d_grad %14, %d.h2 {kernel: 2, stride: 2, padding: 0}   @15:14 */
+/* Kernel 24 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const h2_argmax = (int32_t *)(arena + (131200 * n));  /* i32[N,16,4,4] */
+    float *const t31 = (float *)(arena + (135104 * n + 1024));  /* f32[N,256] */
+    float *const d_h2 = (float *)t31;  /* f32[N,16,4,4] */
+    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
+    memset(t35, 0, sizeof(float) * (1024 * n));
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            t35[i0 * 64 + h2_argmax[i0 * 16 + i1]] += d_h2[i0 * 16 + i1];
+        }
+    }
+}
+
+/* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
+/* Kernel 25 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
+    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
+    float *const t36 = (float *)(arena + (136128 * n + 1024));  /* f32[N,16,8,8] */
+    float *const d_c2_bias = (float *)(arena + (140224 * n + 1024));  /* f32[16] */
+    memset(d_c2_bias, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 64; i2++) {
+                const float v_ = (t14[i0 * 1024 + i1 * 64 + i2] > 0.0f ? t35[i0 * 1024 + i1 * 64 + i2] : 0.0f);
+                t36[i0 * 1024 + i1 * 64 + i2] = v_;
+                acc0_ += v_;
+            }
+            d_c2_bias[i1] += acc0_;
+        }
+    }
+}
+
+/* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
+/* Kernel 26 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 16). */
+static __attribute__((noinline)) void sgd_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1187,8 +1431,587 @@ static void sgd_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 57 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 6). */
-static void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 28 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    for (int64_t i0 = 0; i0 < (864 * n); i0++) {
+        d_h1[i0] = 0.0f;
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 29 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k29(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 30 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k30(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 1] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (64 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 31 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k31(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 2] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (128 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 32 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k32(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (192 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 33 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k33(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 4] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (256 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 34 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k34(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 12] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (320 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 35 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k35(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 13] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (384 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 36 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 14] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (448 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 37 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 15] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (512 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 38 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k38(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 16] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (576 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 39 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k39(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 24] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (640 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 40 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 25] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (704 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 41 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k41(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 26] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (768 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 42 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 27] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (832 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 43 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k43(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 28] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (896 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 44 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k44(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 36] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (960 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 45 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k45(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 37] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1024 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 46 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k46(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 38] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1088 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 47 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k47(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 39] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1152 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 48 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k48(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 40] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1216 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 49 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k49(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 48] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1280 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 50 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k50(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 49] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1344 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 51 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k51(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 50] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1408 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 52 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k52(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 51] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1472 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
+/* Kernel 53 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k53(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *restrict const to_ = d_h1;
+    const float *restrict const from_ = d_h1_cols;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 8; i2++) {
+                for (int64_t i3 = 0; i3 < 8; i3++) {
+                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 52] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1536 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
+/* Kernel 55 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const h1_argmax = (int32_t *)(arena + (85248 * n));  /* i32[N,6,12,12] */
+    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
+    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
+    memset(t40, 0, sizeof(float) * (3456 * n));
+    for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 144; i1++) {
+            t40[i0 * 576 + h1_argmax[i0 * 144 + i1]] += d_h1[i0 * 144 + i1];
+        }
+    }
+}
+
+/* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
+/* Kernel 56 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
+    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
+    float *const t41 = (float *)(arena + (140224 * n + 1088));  /* f32[N,6,24,24] */
+    float *const d_c1_bias = (float *)(arena + (178624 * n + 1088));  /* f32[6] */
+    memset(d_c1_bias, 0, sizeof(float) * 6);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 576; i2++) {
+                const float v_ = (t12[i0 * 3456 + i1 * 576 + i2] > 0.0f ? t40[i0 * 3456 + i1 * 576 + i2] : 0.0f);
+                t41[i0 * 3456 + i1 * 576 + i2] = v_;
+                acc0_ += v_;
+            }
+            d_c1_bias[i1] += acc0_;
+        }
+    }
+}
+
+/* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
+/* Kernel 57 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 6). */
+static __attribute__((noinline)) void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1205,78 +2028,102 @@ static void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
+/* %c1.bias: f32[6] = param c1.bias   @8:11 */
+/* Kernel 59 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k59(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
+    float *const d_c1_bias = (float *)(arena + (178624 * n + 1088));  /* f32[6] */
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        c1_bias[i0] = (c1_bias[i0] - (s->lr * d_c1_bias[i0]));
+    }
+}
+
+/* %c2.bias: f32[16] = param c2.bias   @9:11 */
+/* Kernel 60 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k60(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
+    float *const d_c2_bias = (float *)(arena + (140224 * n + 1024));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        c2_bias[i0] = (c2_bias[i0] - (s->lr * d_c2_bias[i0]));
+    }
+}
+
+/* %f1.bias: f32[120] = param f1.bias   @10:11 */
+/* Kernel 61 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k61(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
+    float *const d_f1_bias = (float *)(arena + (135104 * n + 512));  /* f32[120] */
+    for (int64_t i0 = 0; i0 < 120; i0++) {
+        f1_bias[i0] = (f1_bias[i0] - (s->lr * d_f1_bias[i0]));
+    }
+}
+
+/* %f2.bias: f32[84] = param f2.bias   @11:11 */
+/* Kernel 62 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k62(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
+    float *const d_f2_bias = (float *)(arena + (134080 * n + 128));  /* f32[84] */
+    for (int64_t i0 = 0; i0 < 84; i0++) {
+        f2_bias[i0] = (f2_bias[i0] - (s->lr * d_f2_bias[i0]));
+    }
+}
+
+/* %f3.bias: f32[10] = param f3.bias   @12:11 */
+/* Kernel 63 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k63(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
+    float *const d_f3_bias = (float *)(arena + (133696 * n + 64));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        f3_bias[i0] = (f3_bias[i0] - (s->lr * d_f3_bias[i0]));
+    }
+}
+
 /* Entry 'sgd': arena 178624*N + 1152 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1,28,28] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[6,1,5,5] */
-    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
     float *const c2_weight = (float *)s->params[2];  /* f32[16,6,5,5] */
-    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
     float *const f1_weight = (float *)s->params[4];  /* f32[120,256] */
-    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
     float *const f2_weight = (float *)s->params[6];  /* f32[84,120] */
-    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
     float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
-    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
     float *const x_cols = (float *)(arena + 0);  /* f32[25,N,576] */
     float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
-    float *const t12 = (float *)(arena + (71424 * n));  /* f32[N,6,24,24] */
-    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
-    int32_t *const h1_argmax = (int32_t *)(arena + (85248 * n));  /* i32[N,6,12,12] */
     float *const h1_cols = (float *)(arena + (88704 * n));  /* f32[150,N,64] */
     float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
-    float *const t14 = (float *)(arena + (127104 * n));  /* f32[N,16,8,8] */
     float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
-    int32_t *const h2_argmax = (int32_t *)(arena + (131200 * n));  /* i32[N,16,4,4] */
     float *const t16 = (float *)h2;  /* f32[N,256] */
     float *const t17 = (float *)(arena + (132224 * n));  /* f32[N,120] */
     float *const t18 = (float *)(arena + (132736 * n));  /* f32[N,84] */
-    float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
     float *const t20 = (float *)(arena + (133184 * n));  /* f32 */
-    float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
     float *const t23 = (float *)(arena + (133312 * n + 64));  /* f32[N,84] */
-    float *const d_f3_bias = (float *)(arena + (133696 * n + 64));  /* f32[10] */
     float *const t26 = (float *)(arena + (133696 * n + 128));  /* f32[N,84] */
     float *const t27 = (float *)(arena + (134080 * n + 512));  /* f32[N,120] */
-    float *const d_f2_bias = (float *)(arena + (134080 * n + 128));  /* f32[84] */
     float *const t30 = (float *)(arena + (134592 * n + 512));  /* f32[N,120] */
     float *const t31 = (float *)(arena + (135104 * n + 1024));  /* f32[N,256] */
-    float *const d_f1_bias = (float *)(arena + (135104 * n + 512));  /* f32[120] */
-    float *const d_h2 = (float *)t31;  /* f32[N,16,4,4] */
-    float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
-    float *const t36 = (float *)(arena + (136128 * n + 1024));  /* f32[N,16,8,8] */
     float *const t36_cm = (float *)(arena + (127104 * n));  /* f32[16,N,8,8] */
     float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *const d_c2_bias = (float *)(arena + (140224 * n + 1024));  /* f32[16] */
-    float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
-    float *const t41 = (float *)(arena + (140224 * n + 1088));  /* f32[N,6,24,24] */
     float *const t41_cm = (float *)(arena + (71424 * n));  /* f32[6,N,24,24] */
-    float *const d_c1_bias = (float *)(arena + (178624 * n + 1088));  /* f32[6] */
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 24; i4++) {
-                            for (int64_t i5 = 0; i5 < 24; i5++) {
-                                to_[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = from_[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
@@ -1287,59 +2134,18 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    for (int64_t i2 = 0; i2 < 576; i2++) {
-                        t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
-                    }
-                }
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    {
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                for (int64_t i2 = 0; i2 < 12; i2++) {
-                    const int64_t o_ = i1 * 12 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 24 ? 24 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 24 ? 24 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t12 + i0 * 576;
-                    int64_t best_ = r0_ * 24 + c0_;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 24 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 24 + q; }
-                    }
-                    h1[i0 * 144 + o_] = m_;
-                    h1_argmax[i0 * 144 + o_] = (int32_t)best_;
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    {
-        float *restrict const to_ = h1_cols;
-        const float *restrict const from_ = h1;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 8; i4++) {
-                            for (int64_t i5 = 0; i5 < 8; i5++) {
-                                to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
@@ -1350,40 +2156,15 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
-                    }
-                }
-            }
+            train_step_k6((void *)s, 0, n, 0);
         }
     }
 
     /* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    {
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    const int64_t o_ = i1 * 4 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t14 + i0 * 64;
-                    int64_t best_ = r0_ * 8 + c0_;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 8 + q; }
-                    }
-                    h2[i0 * 16 + o_] = m_;
-                    h2_argmax[i0 * 16 + o_] = (int32_t)best_;
-                }
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
@@ -1394,14 +2175,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k9, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 120; i1++) {
-                    t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
-                }
-            }
+            train_step_k9((void *)s, 0, n, 0);
         }
     }
 
@@ -1414,79 +2191,27 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 84; i1++) {
-                    t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
-                }
-            }
+            train_step_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
-    {
-        if ((int64_t)n * 10 * 84 <= 16384) {
-            float tile_[1344] = {0};
-            for (int64_t p = 0; p < 84; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = f3_weight[q * 84 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 84; p++) {
-                    const float a_ = t18[r * 84 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + f3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k12(s);
 
     /* %20: f32 = softmax_cross_entropy %logits, %y   @18:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t20_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t20[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k13(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %21   @18:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k14, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k14, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t20_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k14((void *)s, 0, n, 0);
         }
     }
 
@@ -1501,14 +2226,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.f3.bias: f32[10] = sum_to %d.logits   @16:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_f3_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_f3_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    sgd_step_k17(s);
 
     /* %26: f32[N,84] = relu_grad %23, %18   @16:21 */
     {
@@ -1517,15 +2235,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(84, parts_, sgd_step_k18, (void *)s);
         }
         else {
-            memset(d_f2_bias, 0, sizeof(float) * 84);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 84; i1++) {
-                    const float v_ = (t18[i0 * 84 + i1] > 0.0f ? t23[i0 * 84 + i1] : 0.0f);
-                    t26[i0 * 84 + i1] = v_;
-                    d_f2_bias[i1] += v_;
-                }
-            }
+            sgd_step_k18((void *)s, 0, 84, 0);
         }
     }
 
@@ -1546,15 +2256,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(120, parts_, sgd_step_k21, (void *)s);
         }
         else {
-            memset(d_f1_bias, 0, sizeof(float) * 120);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 120; i1++) {
-                    const float v_ = (t17[i0 * 120 + i1] > 0.0f ? t27[i0 * 120 + i1] : 0.0f);
-                    t30[i0 * 120 + i1] = v_;
-                    d_f1_bias[i1] += v_;
-                }
-            }
+            sgd_step_k21((void *)s, 0, 120, 0);
         }
     }
 
@@ -1569,30 +2271,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %35: f32[N,16,8,8] = max_pool2d_grad %14, %d.h2 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    {
-        memset(t35, 0, sizeof(float) * (1024 * n));
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                t35[i0 * 64 + h2_argmax[i0 * 16 + i1]] += d_h2[i0 * 16 + i1];
-            }
-        }
-    }
+    sgd_step_k24(s);
 
     /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
-    {
-        memset(d_c2_bias, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 64; i2++) {
-                    const float v_ = (t14[i0 * 1024 + i1 * 64 + i2] > 0.0f ? t35[i0 * 1024 + i1 * 64 + i2] : 0.0f);
-                    t36[i0 * 1024 + i1 * 64 + i2] = v_;
-                    acc0_ += v_;
-                }
-                d_c2_bias[i1] += acc0_;
-            }
-        }
-    }
+    sgd_step_k25(s);
 
     /* %36: f32[N,16,8,8] = relu_grad %35, %14   @15:25 */
     {
@@ -1601,13 +2283,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(16, parts_, sgd_step_k26, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 16; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t36_cm[i0 * (64 * n) + i1 * 64 + i2] = t36[i0 * 64 + i1 * 1024 + i2];
-                    }
-                }
-            }
+            sgd_step_k26((void *)s, 0, 16, 0);
         }
     }
 
@@ -1617,386 +2293,82 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        for (int64_t i0 = 0; i0 < (864 * n); i0++) {
-            d_h1[i0] = 0.0f;
-        }
-    }
+    sgd_step_k28(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k29(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 1] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (64 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k30(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 2] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (128 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k31(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (192 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k32(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 4] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (256 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k33(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 12] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (320 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k34(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 13] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (384 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k35(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 14] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (448 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k36(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 15] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (512 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k37(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 16] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (576 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k38(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 24] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (640 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k39(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 25] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (704 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k40(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 26] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (768 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k41(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 27] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (832 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k42(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 28] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (896 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k43(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 36] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (960 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k44(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 37] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1024 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k45(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 38] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1088 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k46(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 39] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1152 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k47(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 40] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1216 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k48(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 48] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1280 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k49(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 49] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1344 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k50(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 50] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1408 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k51(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 51] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1472 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k52(s);
 
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    {
-        float *restrict const to_ = d_h1;
-        const float *restrict const from_ = d_h1_cols;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 8; i2++) {
-                    for (int64_t i3 = 0; i3 < 8; i3++) {
-                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 52] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1536 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k53(s);
 
     /* %d.c2.weight: f32[16,6,5,5] = conv2d_weight_grad %h1, %36 {stride: 1, padding: 0}   @15:25 */
     {
@@ -2004,30 +2376,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    {
-        memset(t40, 0, sizeof(float) * (3456 * n));
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 144; i1++) {
-                t40[i0 * 576 + h1_argmax[i0 * 144 + i1]] += d_h1[i0 * 144 + i1];
-            }
-        }
-    }
+    sgd_step_k55(s);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-    {
-        memset(d_c1_bias, 0, sizeof(float) * 6);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 576; i2++) {
-                    const float v_ = (t12[i0 * 3456 + i1 * 576 + i2] > 0.0f ? t40[i0 * 3456 + i1 * 576 + i2] : 0.0f);
-                    t41[i0 * 3456 + i1 * 576 + i2] = v_;
-                    acc0_ += v_;
-                }
-                d_c1_bias[i1] += acc0_;
-            }
-        }
-    }
+    sgd_step_k56(s);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
     {
@@ -2036,13 +2388,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(6, parts_, sgd_step_k57, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 6; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 576; i2++) {
-                        t41_cm[i0 * (576 * n) + i1 * 576 + i2] = t41[i0 * 576 + i1 * 3456 + i2];
-                    }
-                }
-            }
+            sgd_step_k57((void *)s, 0, 6, 0);
         }
     }
 
@@ -2052,45 +2398,26 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %c1.bias: f32[6] = param c1.bias   @8:11 */
-    {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            c1_bias[i0] = (c1_bias[i0] - (s->lr * d_c1_bias[i0]));
-        }
-    }
+    sgd_step_k59(s);
 
     /* %c2.bias: f32[16] = param c2.bias   @9:11 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            c2_bias[i0] = (c2_bias[i0] - (s->lr * d_c2_bias[i0]));
-        }
-    }
+    sgd_step_k60(s);
 
     /* %f1.bias: f32[120] = param f1.bias   @10:11 */
-    {
-        for (int64_t i0 = 0; i0 < 120; i0++) {
-            f1_bias[i0] = (f1_bias[i0] - (s->lr * d_f1_bias[i0]));
-        }
-    }
+    sgd_step_k61(s);
 
     /* %f2.bias: f32[84] = param f2.bias   @11:11 */
-    {
-        for (int64_t i0 = 0; i0 < 84; i0++) {
-            f2_bias[i0] = (f2_bias[i0] - (s->lr * d_f2_bias[i0]));
-        }
-    }
+    sgd_step_k62(s);
 
     /* %f3.bias: f32[10] = param f3.bias   @12:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            f3_bias[i0] = (f3_bias[i0] - (s->lr * d_f3_bias[i0]));
-        }
-    }
+    sgd_step_k63(s);
 
     return t20[0];
 }
 
-/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
+/* Kernel 2 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2108,8 +2435,60 @@ static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 6 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t12 = (float *)(arena + 0);  /* f32[N,6,24,24] */
+    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
+    for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            for (int64_t i2 = 0; i2 < 12; i2++) {
+                const int64_t o_ = i1 * 12 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 24 ? 24 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 24 ? 24 : i2 * 2 - 0 + 2;
+                const float *const x_ = t12 + i0 * 576;
+                float m_ = -INFINITY;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
+                    const float v_ = x_[r * 24 + q];
+                    if (v_ > m_ || v_ != v_) m_ = v_;
+                }
+                h1[i0 * 144 + o_] = m_;
+            }
+        }
+    }
+}
+
+/* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
+    float *const h1_cols = (float *)(arena + 0);  /* f32[150,N,64] */
+    float *restrict const to_ = h1_cols;
+    const float *restrict const from_ = h1;
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        for (int64_t i1 = 0; i1 < 5; i1++) {
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                for (int64_t i3 = 0; i3 < n; i3++) {
+                    for (int64_t i4 = 0; i4 < 8; i4++) {
+                        for (int64_t i5 = 0; i5 < 8; i5++) {
+                            to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
+/* Kernel 6 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2127,8 +2506,35 @@ static void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 9 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
+/* Kernel 7 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t14 = (float *)(arena + 0);  /* f32[N,16,8,8] */
+    float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                const int64_t o_ = i1 * 4 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
+                const float *const x_ = t14 + i0 * 64;
+                float m_ = -INFINITY;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
+                    const float v_ = x_[r * 8 + q];
+                    if (v_ > m_ || v_ != v_) m_ = v_;
+                }
+                h2[i0 * 16 + o_] = m_;
+            }
+        }
+    }
+}
+
+/* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
+/* Kernel 9 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2143,8 +2549,9 @@ static void eval_with_targets_k9(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 11 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %18: f32[N,84] = linear %17, %f2.weight, %f2.bias {relu: true}   @16:21 */
+/* Kernel 11 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2159,30 +2566,78 @@ static void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int
     }
 }
 
+/* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
+/* Kernel 12 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
+    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
+    float *const t18 = (float *)(arena + (57600 * n));  /* f32[N,84] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 84 <= 16384) {
+        float tile_[1344] = {0};
+        for (int64_t p = 0; p < 84; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = f3_weight[q * 84 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 84; p++) {
+                const float a_ = t18[r * 84 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + f3_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %20: f32 = softmax_cross_entropy %logits, %y   @18:14 */
+/* Kernel 13 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t20 = (float *)(arena + (71424 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t20[0] = (float)(acc_ / (double)n);
+}
+
 /* Entry 'eval': arena 71424*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1,28,28] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const c1_weight = (float *)s->params[0];  /* f32[6,1,5,5] */
-    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
     float *const c2_weight = (float *)s->params[2];  /* f32[16,6,5,5] */
-    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
     float *const f1_weight = (float *)s->params[4];  /* f32[120,256] */
-    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
     float *const f2_weight = (float *)s->params[6];  /* f32[84,120] */
-    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
-    float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
-    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
     float *const x_cols = (float *)(arena + 0);  /* f32[25,N,576] */
     float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6,24,24] */
-    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
     float *const h1_cols = (float *)(arena + 0);  /* f32[150,N,64] */
     float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
     float *const t16 = (float *)h2;  /* f32[N,256] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,120] */
@@ -2191,23 +2646,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t20 = (float *)(arena + (71424 * n));  /* f32 */
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 24; i4++) {
-                            for (int64_t i5 = 0; i5 < 24; i5++) {
-                                to_[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = from_[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
@@ -2221,54 +2660,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    for (int64_t i2 = 0; i2 < 576; i2++) {
-                        t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
-                    }
-                }
-            }
+            eval_with_targets_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    {
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                for (int64_t i2 = 0; i2 < 12; i2++) {
-                    const int64_t o_ = i1 * 12 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 24 ? 24 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 24 ? 24 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t12 + i0 * 576;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 24 + q];
-                        if (v_ > m_ || v_ != v_) m_ = v_;
-                    }
-                    h1[i0 * 144 + o_] = m_;
-                }
-            }
-        }
-    }
+    eval_with_targets_k3(s);
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    {
-        float *restrict const to_ = h1_cols;
-        const float *restrict const from_ = h1;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 8; i4++) {
-                            for (int64_t i5 = 0; i5 < 8; i5++) {
-                                to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
@@ -2282,35 +2682,12 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
-                    }
-                }
-            }
+            eval_with_targets_k6((void *)s, 0, n, 0);
         }
     }
 
     /* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    {
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    const int64_t o_ = i1 * 4 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t14 + i0 * 64;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) m_ = v_;
-                    }
-                    h2[i0 * 16 + o_] = m_;
-                }
-            }
-        }
-    }
+    eval_with_targets_k7(s);
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
@@ -2324,11 +2701,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 120; i1++) {
-                    t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
-                }
-            }
+            eval_with_targets_k9((void *)s, 0, n, 0);
         }
     }
 
@@ -2344,130 +2717,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 84; i1++) {
-                    t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
-                }
-            }
+            eval_with_targets_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
-    {
-        if ((int64_t)n * 10 * 84 <= 16384) {
-            float tile_[1344] = {0};
-            for (int64_t p = 0; p < 84; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = f3_weight[q * 84 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 84; p++) {
-                    const float a_ = t18[r * 84 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + f3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k12(s);
 
     /* %20: f32 = softmax_cross_entropy %logits, %y   @18:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_lenet.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t20[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k13(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t20[0];
-}
-
-/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
-    float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6,24,24] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
-            }
-        }
-    }
-}
-
-/* Kernel 6 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
-    float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            for (int64_t i2 = 0; i2 < 64; i2++) {
-                t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
-            }
-        }
-    }
-}
-
-/* Kernel 9 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,120] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 120; i1++) {
-            t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
-        }
-    }
-}
-
-/* Kernel 11 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
-    float *const t18 = (float *)(arena + (57600 * n));  /* f32[N,84] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 84; i1++) {
-            t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
-        }
-    }
 }
 
 /* Entry 'predict': arena 71424*N bytes. */
@@ -2475,24 +2736,14 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1,28,28] */
     float *const c1_weight = (float *)s->params[0];  /* f32[6,1,5,5] */
-    float *const c1_bias = (float *)s->params[1];  /* f32[6] */
     float *const c2_weight = (float *)s->params[2];  /* f32[16,6,5,5] */
-    float *const c2_bias = (float *)s->params[3];  /* f32[16] */
     float *const f1_weight = (float *)s->params[4];  /* f32[120,256] */
-    float *const f1_bias = (float *)s->params[5];  /* f32[120] */
     float *const f2_weight = (float *)s->params[6];  /* f32[84,120] */
-    float *const f2_bias = (float *)s->params[7];  /* f32[84] */
-    float *const f3_weight = (float *)s->params[8];  /* f32[10,84] */
-    float *const f3_bias = (float *)s->params[9];  /* f32[10] */
     float *const x_cols = (float *)(arena + 0);  /* f32[25,N,576] */
     float *const t12_gemm = (float *)(arena + (57600 * n));  /* f32[6,N,576] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6,24,24] */
-    float *const h1 = (float *)(arena + (57600 * n));  /* f32[N,6,12,12] */
     float *const h1_cols = (float *)(arena + 0);  /* f32[150,N,64] */
     float *const t14_gemm = (float *)(arena + (57600 * n));  /* f32[16,N,64] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const h2 = (float *)(arena + (57600 * n));  /* f32[N,16,4,4] */
     float *const t16 = (float *)h2;  /* f32[N,256] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,120] */
@@ -2500,23 +2751,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 24; i4++) {
-                            for (int64_t i5 = 0; i5 < 24; i5++) {
-                                to_[i0 * (14400 * n) + i1 * (2880 * n) + i2 * (576 * n) + i3 * 576 + i4 * 24 + i5] = from_[i0 * 784 + i1 * 28 + i2 + i3 * 784 + i4 * 28 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %12: f32[N,6,24,24] = conv2d %x, %c1.weight, %c1.bias {stride: 1, padding: 0, relu: true}   @14:25 */
     {
@@ -2527,57 +2762,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k2, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    for (int64_t i2 = 0; i2 < 576; i2++) {
-                        t12[i0 * 3456 + i1 * 576 + i2] = dlc_relu((t12_gemm[i0 * 576 + i1 * (576 * n) + i2] + c1_bias[i1]));
-                    }
-                }
-            }
+            eval_with_targets_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    {
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                for (int64_t i2 = 0; i2 < 12; i2++) {
-                    const int64_t o_ = i1 * 12 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 24 ? 24 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 24 ? 24 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t12 + i0 * 576;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 24 + q];
-                        if (v_ > m_ || v_ != v_) m_ = v_;
-                    }
-                    h1[i0 * 144 + o_] = m_;
-                }
-            }
-        }
-    }
+    eval_with_targets_k3(s);
 
     /* %h1: f32[N,6,12,12] = max_pool2d %12 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    {
-        float *restrict const to_ = h1_cols;
-        const float *restrict const from_ = h1;
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 8; i4++) {
-                            for (int64_t i5 = 0; i5 < 8; i5++) {
-                                to_[i0 * (1600 * n) + i1 * (320 * n) + i2 * (64 * n) + i3 * 64 + i4 * 8 + i5] = from_[i0 * 144 + i1 * 12 + i2 + i3 * 864 + i4 * 12 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %14: f32[N,16,8,8] = conv2d %h1, %c2.weight, %c2.bias {stride: 1, padding: 0, relu: true}   @15:25 */
     {
@@ -2588,38 +2784,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k6, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    for (int64_t i2 = 0; i2 < 64; i2++) {
-                        t14[i0 * 1024 + i1 * 64 + i2] = dlc_relu((t14_gemm[i0 * 64 + i1 * (64 * n) + i2] + c2_bias[i1]));
-                    }
-                }
-            }
+            eval_with_targets_k6((void *)s, 0, n, 0);
         }
     }
 
     /* %h2: f32[N,16,4,4] = max_pool2d %14 {kernel: 2, stride: 2, padding: 0}   @15:14 */
-    {
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    const int64_t o_ = i1 * 4 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 8 ? 8 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 8 ? 8 : i2 * 2 - 0 + 2;
-                    const float *const x_ = t14 + i0 * 64;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 8 + q];
-                        if (v_ > m_ || v_ != v_) m_ = v_;
-                    }
-                    h2[i0 * 16 + o_] = m_;
-                }
-            }
-        }
-    }
+    eval_with_targets_k7(s);
 
     /* %17: f32[N,120] = linear %16, %f1.weight, %f1.bias {relu: true}   @16:29 */
     {
@@ -2630,14 +2803,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(120 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k9, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 120; i1++) {
-                    t17[i0 * 120 + i1] = dlc_relu((t17[i0 * 120 + i1] + f1_bias[i1]));
-                }
-            }
+            eval_with_targets_k9((void *)s, 0, n, 0);
         }
     }
 
@@ -2650,44 +2819,15 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(84 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k11, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 84; i1++) {
-                    t18[i0 * 84 + i1] = dlc_relu((t18[i0 * 84 + i1] + f2_bias[i1]));
-                }
-            }
+            eval_with_targets_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %logits: f32[N,10] = linear %18, %f3.weight, %f3.bias   @16:18 */
-    {
-        if ((int64_t)n * 10 * 84 <= 16384) {
-            float tile_[1344] = {0};
-            for (int64_t p = 0; p < 84; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = f3_weight[q * 84 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 84; p++) {
-                    const float a_ = t18[r * 84 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + f3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 84, 1.0f, t18, 84, f3_weight, 84, 0.0f, logits, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + f3_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k12(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
 }

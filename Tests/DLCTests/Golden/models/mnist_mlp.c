@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -25,8 +26,9 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %logits: f32[N,10] = linear %6, %fc2.weight, %fc2.bias   @8:18 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -41,8 +43,36 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %8: f32 = softmax_cross_entropy %logits, %y   @10:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
+    float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t8_probs + i0 * 10;
+        for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t8[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @10:14 */
+/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -62,8 +92,25 @@ static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 9 of entry 'train' on the trainer's threads: its columns begin_ to end_ (of 512). */
-static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
+        }
+    }
+}
+
+/* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
+/* Kernel 9 of entry 'train', on the trainer's threads: its columns begin_ to end_ (of 512). */
+static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -90,22 +137,16 @@ static float train_step(const dlc_step *s) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,784] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[512,784] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,512] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
-    float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,512] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[10] */
     float *const t14 = (float *)(arena + (4288 * n + 64));  /* f32[N,512] */
     float *const d_fc1_weight = s->grads[0];  /* f32[512,784] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[512] */
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
@@ -119,11 +160,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 512; i1++) {
-                    t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -139,32 +176,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t8_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @10:14 */
     {
@@ -173,14 +190,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t8_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
@@ -195,14 +205,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    train_step_k8(s);
 
     /* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
     {
@@ -211,15 +214,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(512, parts_, train_step_k9, (void *)s);
         }
         else {
-            memset(d_fc1_bias, 0, sizeof(float) * 512);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 512; i1++) {
-                    const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
-                    t14[i0 * 512 + i1] = v_;
-                    d_fc1_bias[i1] += v_;
-                }
-            }
+            train_step_k9((void *)s, 0, 512, 0);
         }
     }
 
@@ -231,61 +226,25 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
-        }
-    }
-}
-
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-        }
-    }
-}
-
-/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
-    float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
-        float *const d_ = d_logits + i0 * 10;
-        const float *const p_ = t8_probs + i0 * 10;
-        for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
+    for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
+        }
     }
 }
 
-/* Kernel 9 of entry 'sgd' on the trainer's threads: its columns begin_ to end_ (of 512). */
-static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
+/* Kernel 9 of entry 'sgd', on the trainer's threads: its columns begin_ to end_ (of 512). */
+static __attribute__((noinline)) void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -306,26 +265,46 @@ static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
+/* %fc1.bias: f32[512] = param fc1.bias   @5:11 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
+    float *const d_fc1_bias = (float *)(arena + (6336 * n + 128));  /* f32[512] */
+    for (int64_t i0 = 0; i0 < 512; i0++) {
+        fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+    }
+}
+
+/* %fc2.bias: f32[10] = param fc2.bias   @6:11 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
+    }
+}
+
 /* Entry 'sgd': arena 6336*N + 2176 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,784] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[512,784] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,512] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
-    float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
     float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
-    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
     float *const t14 = (float *)(arena + (4288 * n + 128));  /* f32[N,512] */
-    float *const d_fc1_bias = (float *)(arena + (6336 * n + 128));  /* f32[512] */
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
@@ -336,14 +315,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 512; i1++) {
-                    t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -356,51 +331,24 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t8_probs + i0 * 10;
-            for (int64_t l = 0; l < 10; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 10; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @10:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
-                float *const d_ = d_logits + i0 * 10;
-                const float *const p_ = t8_probs + i0 * 10;
-                for (int64_t l = 0; l < 10; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
@@ -415,14 +363,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.fc2.bias: f32[10] = sum_to %d.logits   @8:18 */
-    {
-        for (int64_t j_ = 0; j_ < 10; j_++) d_fc2_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                d_fc2_bias[i1] += d_logits[i0 * 10 + i1];
-            }
-        }
-    }
+    sgd_step_k8(s);
 
     /* %14: f32[N,512] = relu_grad %11, %6   @8:22 */
     {
@@ -431,15 +372,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(512, parts_, sgd_step_k9, (void *)s);
         }
         else {
-            memset(d_fc1_bias, 0, sizeof(float) * 512);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                #pragma omp simd
-                for (int64_t i1 = 0; i1 < 512; i1++) {
-                    const float v_ = (t6[i0 * 512 + i1] > 0.0f ? t11[i0 * 512 + i1] : 0.0f);
-                    t14[i0 * 512 + i1] = v_;
-                    d_fc1_bias[i1] += v_;
-                }
-            }
+            sgd_step_k9((void *)s, 0, 512, 0);
         }
     }
 
@@ -449,52 +382,35 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %fc1.bias: f32[512] = param fc1.bias   @5:11 */
-    {
-        for (int64_t i0 = 0; i0 < 512; i0++) {
-            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
-        }
-    }
+    sgd_step_k11(s);
 
     /* %fc2.bias: f32[10] = param fc2.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
-        }
-    }
+    sgd_step_k12(s);
 
     return t8[0];
 }
 
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %8: f32 = softmax_cross_entropy %logits, %y   @10:14 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
-        }
-    }
-}
-
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-        }
+    float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 10;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
     }
+    t8[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 2112*N + 64 bytes. */
@@ -503,11 +419,8 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,784] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[512,784] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,512] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
@@ -521,14 +434,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 512; i1++) {
-                    t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -541,67 +450,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 10;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 10; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 10; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 10) dlc_index_error("mnist_mlp.dl: a class label", (long)c_, 10L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k4(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (10 * n));
     return t8[0];
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 512; i1++) {
-            t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
-        }
-    }
-}
-
-/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-        }
-    }
 }
 
 /* Entry 'predict': arena 2112*N bytes. */
@@ -611,9 +471,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,784] */
     float *const fc1_weight = (float *)s->params[0];  /* f32[512,784] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[512] */
     float *const fc2_weight = (float *)s->params[2];  /* f32[10,512] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[10] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,512] */
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
 
@@ -626,14 +484,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(512 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 512; i1++) {
-                    t6[i0 * 512 + i1] = dlc_relu((t6[i0 * 512 + i1] + fc1_bias[i1]));
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -646,14 +500,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    logits[i0 * 10 + i1] = (logits[i0 * 10 + i1] + fc2_bias[i1]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 

@@ -9,8 +9,108 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,13] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    if ((int64_t)n * 16 * 13 <= 16384) {
+        float tile_[208];
+        for (int64_t p = 0; p < 13; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 13 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 13; p++) {
+                const float a_ = x[r * 13 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t6 + r * 16;
+            #pragma omp simd
+            for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 16; i1++) {
+                t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
+    if ((int64_t)n * 3 * 16 <= 16384) {
+        float tile_[128] = {0};
+        for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 16 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 16; p++) {
+                const float a_ = t6[r * 16 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 3; i1++) {
+                logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %9: f32 = softmax_cross_entropy %logits, %y   @12:14 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 3;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t9_probs + i0 * 3;
+        for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t9[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %10   @12:14 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -27,6 +127,133 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
         float *const d_ = d_logits + i0 * 3;
         const float *const p_ = t9_probs + i0 * 3;
         for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* %12: f32[N,16] = matmul %d.logits, %fc2.weight   @9:18 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    if ((int64_t)n * 16 * 3 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float a_ = d_logits[r * 3 + p];
+                const float *const b_ = fc2_weight + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t12 + r * 16;
+            #pragma omp simd
+            for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 3, 1.0f, d_logits, 3, fc2_weight, 16, 0.0f, t12, 16);
+    }
+}
+
+/* %d.fc2.weight: f32[3,16] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const d_fc2_weight = s->grads[2];  /* f32[3,16] */
+    if ((int64_t)3 * 16 * n <= 16384) {
+        float sums_[48] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t6 + p * 16;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = d_logits[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) sums_[r * 16 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 16;
+            float *const row_ = d_fc2_weight + r * 16;
+            #pragma omp simd
+            for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 16, n, 1.0f, d_logits, 3, t6, 16, 0.0f, d_fc2_weight, 16);
+    }
+}
+
+/* %d.fc2.bias: f32[3] = sum_to %d.logits   @9:18 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[3] */
+    for (int64_t j_ = 0; j_ < 3; j_++) d_fc2_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            d_fc2_bias[i1] += d_logits[i0 * 3 + i1];
+        }
+    }
+}
+
+/* %15: f32[N,16] = relu_grad %12, %6   @9:22 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[16] */
+    memset(d_fc1_bias, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t12[i0 * 16 + i1] : 0.0f);
+            t15[i0 * 16 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc1.weight: f32[16,13] = matmul %15, %x {transpose_a: true}   @9:22 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,13] */
+    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[16,13] */
+    if ((int64_t)16 * 13 * n <= 16384) {
+        float sums_[208] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 13;
+            for (int64_t r = 0; r < 16; r++) {
+                const float a_ = t15[p * 16 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 13; q++) sums_[r * 13 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 16; r++) {
+            const float *const acc_ = sums_ + r * 13;
+            float *const row_ = d_fc1_weight + r * 13;
+            #pragma omp simd
+            for (int64_t q = 0; q < 13; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 13, n, 1.0f, t15, 16, x, 13, 0.0f, d_fc1_weight, 13);
     }
 }
 
@@ -35,98 +262,16 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,13] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
-    float *const d_fc2_weight = s->grads[2];  /* f32[3,16] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[3] */
-    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[16,13] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    {
-        if ((int64_t)n * 16 * 13 <= 16384) {
-            float tile_[208];
-            for (int64_t p = 0; p < 13; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 13 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 13; p++) {
-                    const float a_ = x[r * 13 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    {
-        if ((int64_t)n * 3 * 16 <= 16384) {
-            float tile_[128] = {0};
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 16 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 16; p++) {
-                    const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %9: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t9_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %10   @12:14 */
     {
@@ -135,130 +280,150 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
-                float *const d_ = d_logits + i0 * 3;
-                const float *const p_ = t9_probs + i0 * 3;
-                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %12: f32[N,16] = matmul %d.logits, %fc2.weight   @9:18 */
-    {
-        if ((int64_t)n * 16 * 3 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = d_logits[r * 3 + p];
-                    const float *const b_ = fc2_weight + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t12 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 3, 1.0f, d_logits, 3, fc2_weight, 16, 0.0f, t12, 16);
-        }
-    }
+    train_step_k4(s);
 
     /* %d.fc2.weight: f32[3,16] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
-    {
-        if ((int64_t)3 * 16 * n <= 16384) {
-            float sums_[48] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t6 + p * 16;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = d_logits[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) sums_[r * 16 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 16;
-                float *const row_ = d_fc2_weight + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 16, n, 1.0f, d_logits, 3, t6, 16, 0.0f, d_fc2_weight, 16);
-        }
-    }
+    train_step_k5(s);
 
     /* %d.fc2.bias: f32[3] = sum_to %d.logits   @9:18 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) d_fc2_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                d_fc2_bias[i1] += d_logits[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %15: f32[N,16] = relu_grad %12, %6   @9:22 */
-    {
-        memset(d_fc1_bias, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t12[i0 * 16 + i1] : 0.0f);
-                t15[i0 * 16 + i1] = v_;
-                d_fc1_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %d.fc1.weight: f32[16,13] = matmul %15, %x {transpose_a: true}   @9:22 */
-    {
-        if ((int64_t)16 * 13 * n <= 16384) {
-            float sums_[208] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 13;
-                for (int64_t r = 0; r < 16; r++) {
-                    const float a_ = t15[p * 16 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 13; q++) sums_[r * 13 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 16; r++) {
-                const float *const acc_ = sums_ + r * 13;
-                float *const row_ = d_fc1_weight + r * 13;
-                #pragma omp simd
-                for (int64_t q = 0; q < 13; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 13, n, 1.0f, t15, 16, x, 13, 0.0f, d_fc1_weight, 13);
-        }
-    }
+    train_step_k8(s);
 
     return t9[0];
 }
 
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc2.weight: f32[3,16] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
     float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
-        float *const d_ = d_logits + i0 * 3;
-        const float *const p_ = t9_probs + i0 * 3;
-        for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    if ((int64_t)3 * 16 * n <= 16384) {
+        float sums_[48] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t6 + p * 16;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = d_logits[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) sums_[r * 16 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 16;
+            float *const row_ = fc2_weight + r * 16;
+            #pragma omp simd
+            for (int64_t q = 0; q < 16; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 16, n, -s->lr, d_logits, 3, t6, 16, 1.0f, fc2_weight, 16);
+    }
+}
+
+/* %d.fc2.bias: f32[3] = sum_to %d.logits   @9:18 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const d_fc2_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
+    for (int64_t j_ = 0; j_ < 3; j_++) d_fc2_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            d_fc2_bias[i1] += d_logits[i0 * 3 + i1];
+        }
+    }
+}
+
+/* %15: f32[N,16] = relu_grad %12, %6   @9:22 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
+    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
+    float *const d_fc1_bias = (float *)(arena + (256 * n + 128));  /* f32[16] */
+    memset(d_fc1_bias, 0, sizeof(float) * 16);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 16; i1++) {
+            const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t12[i0 * 16 + i1] : 0.0f);
+            t15[i0 * 16 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc1.weight: f32[16,13] = matmul %15, %x {transpose_a: true}   @9:22 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,13] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
+    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
+    if ((int64_t)16 * 13 * n <= 16384) {
+        float sums_[208] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 13;
+            for (int64_t r = 0; r < 16; r++) {
+                const float a_ = t15[p * 16 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 13; q++) sums_[r * 13 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 16; r++) {
+            const float *const acc_ = sums_ + r * 13;
+            float *const row_ = fc1_weight + r * 13;
+            #pragma omp simd
+            for (int64_t q = 0; q < 13; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 13, n, -s->lr, t15, 16, x, 13, 1.0f, fc1_weight, 13);
+    }
+}
+
+/* %fc1.bias: f32[16] = param fc1.bias   @6:11 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
+    float *const d_fc1_bias = (float *)(arena + (256 * n + 128));  /* f32[16] */
+    for (int64_t i0 = 0; i0 < 16; i0++) {
+        fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+    }
+}
+
+/* %fc2.bias: f32[3] = param fc2.bias   @7:11 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
+    float *const d_fc2_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
 }
 
@@ -267,222 +432,97 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,13] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
-    float *const d_fc2_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
-    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
-    float *const d_fc1_bias = (float *)(arena + (256 * n + 128));  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    {
-        if ((int64_t)n * 16 * 13 <= 16384) {
-            float tile_[208];
-            for (int64_t p = 0; p < 13; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 13 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 13; p++) {
-                    const float a_ = x[r * 13 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    {
-        if ((int64_t)n * 3 * 16 <= 16384) {
-            float tile_[128] = {0};
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 16 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 16; p++) {
-                    const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %9: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t9_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %10   @12:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
-                float *const d_ = d_logits + i0 * 3;
-                const float *const p_ = t9_probs + i0 * 3;
-                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %12: f32[N,16] = matmul %d.logits, %fc2.weight   @9:18 */
-    {
-        if ((int64_t)n * 16 * 3 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = d_logits[r * 3 + p];
-                    const float *const b_ = fc2_weight + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t12 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 16, 3, 1.0f, d_logits, 3, fc2_weight, 16, 0.0f, t12, 16);
-        }
-    }
+    train_step_k4(s);
 
     /* %d.fc2.weight: f32[3,16] = matmul %d.logits, %6 {transpose_a: true}   @9:18 */
-    {
-        if ((int64_t)3 * 16 * n <= 16384) {
-            float sums_[48] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t6 + p * 16;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = d_logits[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) sums_[r * 16 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 16;
-                float *const row_ = fc2_weight + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 16, n, -s->lr, d_logits, 3, t6, 16, 1.0f, fc2_weight, 16);
-        }
-    }
+    sgd_step_k5(s);
 
     /* %d.fc2.bias: f32[3] = sum_to %d.logits   @9:18 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) d_fc2_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                d_fc2_bias[i1] += d_logits[i0 * 3 + i1];
-            }
-        }
-    }
+    sgd_step_k6(s);
 
     /* %15: f32[N,16] = relu_grad %12, %6   @9:22 */
-    {
-        memset(d_fc1_bias, 0, sizeof(float) * 16);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 16; i1++) {
-                const float v_ = (t6[i0 * 16 + i1] > 0.0f ? t12[i0 * 16 + i1] : 0.0f);
-                t15[i0 * 16 + i1] = v_;
-                d_fc1_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k7(s);
 
     /* %d.fc1.weight: f32[16,13] = matmul %15, %x {transpose_a: true}   @9:22 */
-    {
-        if ((int64_t)16 * 13 * n <= 16384) {
-            float sums_[208] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 13;
-                for (int64_t r = 0; r < 16; r++) {
-                    const float a_ = t15[p * 16 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 13; q++) sums_[r * 13 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 16; r++) {
-                const float *const acc_ = sums_ + r * 13;
-                float *const row_ = fc1_weight + r * 13;
-                #pragma omp simd
-                for (int64_t q = 0; q < 13; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 16, 13, n, -s->lr, t15, 16, x, 13, 1.0f, fc1_weight, 13);
-        }
-    }
+    sgd_step_k8(s);
 
     /* %fc1.bias: f32[16] = param fc1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 16; i0++) {
-            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
-        }
-    }
+    sgd_step_k9(s);
 
     /* %fc2.bias: f32[3] = param fc2.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
-        }
-    }
+    sgd_step_k10(s);
 
     return t9[0];
+}
+
+/* %probs: f32[N,3] = softmax %logits {axis: 1}   @10:17 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const probs = (float *)(arena + 0);  /* f32[N,3] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 3 * 1 + i1;
+            float m_ = -INFINITY;
+            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, logits[base_ + l * 1]);
+            float sum_ = 0.0f;
+            for (int64_t l = 0; l < 3; l++) {
+                const float e_ = expf(logits[base_ + l * 1] - m_);
+                probs[base_ + l * 1] = e_;
+                sum_ += e_;
+            }
+            for (int64_t l = 0; l < 3; l++) probs[base_ + l * 1] /= sum_;
+        }
+    }
+}
+
+/* %9: f32 = softmax_cross_entropy %logits, %y   @12:14 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 3;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 3; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t9[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -490,106 +530,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,13] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const probs = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    {
-        if ((int64_t)n * 16 * 13 <= 16384) {
-            float tile_[208];
-            for (int64_t p = 0; p < 13; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 13 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 13; p++) {
-                    const float a_ = x[r * 13 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    {
-        if ((int64_t)n * 3 * 16 <= 16384) {
-            float tile_[128] = {0};
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 16 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 16; p++) {
-                    const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %probs: f32[N,3] = softmax %logits {axis: 1}   @10:17 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, logits[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 3; l++) {
-                    const float e_ = expf(logits[base_ + l * 1] - m_);
-                    probs[base_ + l * 1] = e_;
-                    sum_ += e_;
-                }
-                for (int64_t l = 0; l < 3; l++) probs[base_ + l * 1] /= sum_;
-            }
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %9: f32 = softmax_cross_entropy %logits, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 3; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("wine.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k3(s);
 
     memcpy(outputs[0], probs, sizeof(float) * (3 * n));
     return t9[0];
@@ -600,88 +554,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,13] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[16,13] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[16] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[3,16] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[3] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const probs = (float *)(arena + 0);  /* f32[N,3] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
-    {
-        if ((int64_t)n * 16 * 13 <= 16384) {
-            float tile_[208];
-            for (int64_t p = 0; p < 13; p++) for (int64_t q = 0; q < 16; q++) tile_[p * 16 + q] = fc1_weight[q * 13 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 13; p++) {
-                    const float a_ = x[r * 13 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 16;
-                #pragma omp simd
-                for (int64_t q = 0; q < 16; q++) row_[q] = dlc_relu((acc_[q] + fc1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 16, 13, 1.0f, x, 13, fc1_weight, 13, 0.0f, t6, 16);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 16; i1++) {
-                    t6[i0 * 16 + i1] = dlc_relu((t6[i0 * 16 + i1] + fc1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %logits: f32[N,3] = linear %6, %fc2.weight, %fc2.bias   @9:18 */
-    {
-        if ((int64_t)n * 3 * 16 <= 16384) {
-            float tile_[128] = {0};
-            for (int64_t p = 0; p < 16; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 16 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 16; p++) {
-                    const float a_ = t6[r * 16 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 16, 1.0f, t6, 16, fc2_weight, 16, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %probs: f32[N,3] = softmax %logits {axis: 1}   @10:17 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, logits[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 3; l++) {
-                    const float e_ = expf(logits[base_ + l * 1] - m_);
-                    probs[base_ + l * 1] = e_;
-                    sum_ += e_;
-                }
-                for (int64_t l = 0; l < 3; l++) probs[base_ + l * 1] /= sum_;
-            }
-        }
-    }
+    eval_with_targets_k2(s);
 
     memcpy(outputs[0], probs, sizeof(float) * (3 * n));
 }

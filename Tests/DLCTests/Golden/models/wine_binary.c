@@ -9,8 +9,45 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    if ((int64_t)n * 3 * 2 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l1_weight[q * 2 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = x[r * 2 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t6 + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + l1_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 3; i1++) {
+                t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %7: f32[N,3] = sigmoid %6   @8:24 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -23,8 +60,43 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 3 <= 16384) {
+        float tile_[3];
+        for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l2_weight[q * 3 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float a_ = t7[r * 3 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t8 + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %p: f32[N,1] = sigmoid %8   @8:13 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -34,6 +106,165 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         p_2[i0] = dlc_sigmoid(t8[i0]);
+    }
+}
+
+/* %10: f32 = bce %p, %y   @10:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + (192 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double q_ = p_2[i0], t_ = y[i0];
+        acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
+    }
+    t10[0] = (float)(acc_ / (double)n);
+}
+
+/* %21: f32[N,1] = mul %d.p, %14   @8:13 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t19 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_l2_bias = s->grads[3];  /* f32[1] */
+    memset(d_l2_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t19[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
+            t21[i0 + i1] = v_;
+            d_l2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
+    if ((int64_t)n * 3 * 1 <= 16384) {
+        float tile_[8] = {0};
+        for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l2_weight[p * 3 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = t21[r * 1 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t22 + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 1, 1.0f, t21, 1, l2_weight, 3, 0.0f, t22, 3);
+    }
+}
+
+/* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_l2_weight = s->grads[2];  /* f32[1,3] */
+    if ((int64_t)1 * 3 * n <= 16384) {
+        float sums_[3] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t7 + p * 3;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = t21[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 3;
+            float *const row_ = d_l2_weight + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, 1.0f, t21, 1, t7, 3, 0.0f, d_l2_weight, 3);
+    }
+}
+
+/* %27: f32[N,3] = mul %22, %26   @8:24 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t25 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t26 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_l1_bias = s->grads[1];  /* f32[3] */
+    memset(d_l1_bias, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = (t22[i0 * 3 + i1] * (t7[i0 * 3 + i1] * (1.0f - t7[i0 * 3 + i1])));
+            t27[i0 * 3 + i1] = v_;
+            d_l1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_l1_weight = s->grads[0];  /* f32[3,2] */
+    if ((int64_t)3 * 2 * n <= 16384) {
+        float sums_[6] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 2;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = t27[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = d_l1_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, 1.0f, t27, 3, x, 2, 0.0f, d_l1_weight, 2);
     }
 }
 
@@ -42,61 +273,11 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const t10 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t19 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const d_l2_weight = s->grads[2];  /* f32[1,3] */
-    float *const d_l2_bias = s->grads[3];  /* f32[1] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t26 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_l1_weight = s->grads[0];  /* f32[3,2] */
-    float *const d_l1_bias = s->grads[1];  /* f32[3] */
 
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
-    {
-        if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
@@ -105,37 +286,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((3 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                t7[i0] = dlc_sigmoid(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            float tile_[3];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l2_weight[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = t7[r * 3 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
@@ -144,21 +300,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t8[i0]);
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %10: f32 = bce %p, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double q_ = p_2[i0], t_ = y[i0];
-            acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-        }
-        t10[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %19: f32 = div %11, %18   @10:14 */
     {
@@ -166,148 +313,31 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %21: f32[N,1] = mul %d.p, %14   @8:13 */
-    {
-        memset(d_l2_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t19[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
-                t21[i0 + i1] = v_;
-                d_l2_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
-    {
-        if ((int64_t)n * 3 * 1 <= 16384) {
-            float tile_[8] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l2_weight[p * 3 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = t21[r * 1 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t22 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 1, 1.0f, t21, 1, l2_weight, 3, 0.0f, t22, 3);
-        }
-    }
+    train_step_k7(s);
 
     /* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
-    {
-        if ((int64_t)1 * 3 * n <= 16384) {
-            float sums_[3] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t7 + p * 3;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = t21[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 3;
-                float *const row_ = d_l2_weight + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, 1.0f, t21, 1, t7, 3, 0.0f, d_l2_weight, 3);
-        }
-    }
+    train_step_k8(s);
 
     /* %27: f32[N,3] = mul %22, %26   @8:24 */
-    {
-        memset(d_l1_bias, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (t22[i0 * 3 + i1] * (t7[i0 * 3 + i1] * (1.0f - t7[i0 * 3 + i1])));
-                t27[i0 * 3 + i1] = v_;
-                d_l1_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k9(s);
 
     /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
-    {
-        if ((int64_t)3 * 2 * n <= 16384) {
-            float sums_[6] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 2;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = t27[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = d_l1_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, 1.0f, t27, 3, x, 2, 0.0f, d_l1_weight, 2);
-        }
-    }
+    train_step_k10(s);
 
     return t10[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %21: f32[N,1] = mul %d.p, %14   @8:13 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t7[i0] = dlc_sigmoid(t6[i0]);
-    }
-}
-
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        p_2[i0] = dlc_sigmoid(t8[i0]);
-    }
-}
-
-/* Entry 'sgd': arena 192*N + 192 bytes. */
-static float sgd_step(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
     float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + (192 * n));  /* f32 */
     float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
@@ -316,102 +346,166 @@ static float sgd_step(const dlc_step *s) {
     float *const t19 = (float *)(arena + (192 * n + 64));  /* f32 */
     float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const d_l2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    memset(d_l2_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t19[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
+            t21[i0 + i1] = v_;
+            d_l2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)1 * 3 * n <= 16384) {
+        float sums_[3] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t7 + p * 3;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = t21[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 3;
+            float *const row_ = l2_weight + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, -s->lr, t21, 1, t7, 3, 1.0f, l2_weight, 3);
+    }
+}
+
+/* %27: f32[N,3] = mul %22, %26   @8:24 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t22 = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t25 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t26 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
     float *const d_l1_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
-
-    /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
-    {
-        if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
-                }
-            }
+    memset(d_l1_bias, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = (t22[i0 * 3 + i1] * (t7[i0 * 3 + i1] * (1.0f - t7[i0 * 3 + i1])));
+            t27[i0 * 3 + i1] = v_;
+            d_l1_bias[i1] += v_;
         }
     }
+}
+
+/* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
+    float *const t27 = (float *)(arena + 0);  /* f32[N,3] */
+    if ((int64_t)3 * 2 * n <= 16384) {
+        float sums_[6] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 2;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = t27[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = l1_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, -s->lr, t27, 3, x, 2, 1.0f, l1_weight, 2);
+    }
+}
+
+/* %l1.bias: f32[3] = param l1.bias   @5:11 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
+    float *const d_l1_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
+    }
+}
+
+/* %l2.bias: f32[1] = param l2.bias   @6:11 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const d_l2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
+    }
+}
+
+/* Entry 'sgd': arena 192*N + 192 bytes. */
+static float sgd_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t10 = (float *)(arena + (192 * n));  /* f32 */
+    float *const t19 = (float *)(arena + (192 * n + 64));  /* f32 */
+
+    /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
+    train_step_k0(s);
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for((3 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                t7[i0] = dlc_sigmoid(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            float tile_[3];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l2_weight[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = t7[r * 3 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t8[i0]);
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %10: f32 = bce %p, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double q_ = p_2[i0], t_ = y[i0];
-            acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-        }
-        t10[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %19: f32 = div %11, %18   @10:14 */
     {
@@ -419,134 +513,32 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %21: f32[N,1] = mul %d.p, %14   @8:13 */
-    {
-        memset(d_l2_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t19[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
-                t21[i0 + i1] = v_;
-                d_l2_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k6(s);
 
     /* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
-    {
-        if ((int64_t)n * 3 * 1 <= 16384) {
-            float tile_[8] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l2_weight[p * 3 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = t21[r * 1 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t22 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 1, 1.0f, t21, 1, l2_weight, 3, 0.0f, t22, 3);
-        }
-    }
+    train_step_k7(s);
 
     /* %d.l2.weight: f32[1,3] = matmul %21, %7 {transpose_a: true}   @8:21 */
-    {
-        if ((int64_t)1 * 3 * n <= 16384) {
-            float sums_[3] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t7 + p * 3;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = t21[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 3;
-                float *const row_ = l2_weight + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, -s->lr, t21, 1, t7, 3, 1.0f, l2_weight, 3);
-        }
-    }
+    sgd_step_k8(s);
 
     /* %27: f32[N,3] = mul %22, %26   @8:24 */
-    {
-        memset(d_l1_bias, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (t22[i0 * 3 + i1] * (t7[i0 * 3 + i1] * (1.0f - t7[i0 * 3 + i1])));
-                t27[i0 * 3 + i1] = v_;
-                d_l1_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k9(s);
 
     /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
-    {
-        if ((int64_t)3 * 2 * n <= 16384) {
-            float sums_[6] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 2;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = t27[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = l1_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, -s->lr, t27, 3, x, 2, 1.0f, l1_weight, 2);
-        }
-    }
+    sgd_step_k10(s);
 
     /* %l1.bias: f32[3] = param l1.bias   @5:11 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
-        }
-    }
+    sgd_step_k11(s);
 
     /* %l2.bias: f32[1] = param l2.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
-        }
-    }
+    sgd_step_k12(s);
 
     return t10[0];
 }
 
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t7[i0] = dlc_sigmoid(t6[i0]);
-    }
-}
-
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %p: f32[N,1] = sigmoid %8   @8:13 */
+/* Kernel 3 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -559,89 +551,47 @@ static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %10: f32 = bce %p, %y   @10:14 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double q_ = p_2[i0], t_ = y[i0];
+        acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
+    }
+    t10[0] = (float)(acc_ / (double)n);
+}
+
 /* Entry 'eval': arena 128*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
-    {
-        if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for((3 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                t7[i0] = dlc_sigmoid(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            float tile_[3];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l2_weight[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = t7[r * 3 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
@@ -650,52 +600,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t8[i0]);
-            }
+            eval_with_targets_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %10: f32 = bce %p, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double q_ = p_2[i0], t_ = y[i0];
-            acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-        }
-        t10[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k4(s);
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
     return t10[0];
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t7[i0] = dlc_sigmoid(t6[i0]);
-    }
-}
-
-/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        p_2[i0] = dlc_sigmoid(t8[i0]);
-    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -703,93 +616,33 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[3,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[3] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[1,3] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %6: f32[N,3] = linear %x, %l1.weight, %l1.bias   @8:32 */
-    {
-        if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t6, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    t6[i0 * 3 + i1] = (t6[i0 * 3 + i1] + l1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %7: f32[N,3] = sigmoid %6   @8:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, predict_k1, (void *)s);
+            dlc_parallel_for((3 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                t7[i0] = dlc_sigmoid(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %8: f32[N,1] = linear %7, %l2.weight, %l2.bias   @8:21 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            float tile_[3];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l2_weight[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = t7[r * 3 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, t7, 3, l2_weight, 3, 0.0f, t8, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t8[i0 + i1] = (t8[i0 + i1] + l2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %p: f32[N,1] = sigmoid %8   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t8[i0]);
-            }
+            eval_with_targets_k3((void *)s, 0, n, 0);
         }
     }
 

@@ -9,8 +9,43 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %score: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:17 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
+    float *const score = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 2 <= 16384) {
+        float tile_[2];
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = x[r * 2 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = score + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l1_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, score, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                score[i0 + i1] = (score[i0 + i1] + l1_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %8: f32[N,1] = sub %6, %7   @10:33 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -21,6 +56,78 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t8[i0] = ((2.0f * y[i0]) - 1.0f);
+    }
+}
+
+/* %9: f32 = hinge %score, %8   @10:14 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const score = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        acc_ += fmax(0.0, 1.0 - (double)t8[i0] * (double)score[i0]);
+    }
+    t9[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.score: f32[N,1] = mul %14, %17   @10:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const score = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_l1_bias = s->grads[1];  /* f32[1] */
+    memset(d_l1_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((t8[i0 + i1] * (float)((1.0f - (t8[i0 + i1] * score[i0 + i1])) > 0.0f)) * t17[0]);
+            d_score[i0 + i1] = v_;
+            d_l1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l1.weight: f32[1,2] = matmul %d.score, %x {transpose_a: true}   @8:17 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_l1_weight = s->grads[0];  /* f32[1,2] */
+    if ((int64_t)1 * 2 * n <= 16384) {
+        float sums_[2] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 2;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_score[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = d_l1_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, d_score, 1, x, 2, 0.0f, d_l1_weight, 2);
     }
 }
 
@@ -29,48 +136,11 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
-    float *const score = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_l1_weight = s->grads[0];  /* f32[1,2] */
-    float *const d_l1_bias = s->grads[1];  /* f32[1] */
 
     /* %score: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:17 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = score + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, score, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    score[i0 + i1] = (score[i0 + i1] + l1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[N,1] = sub %6, %7   @10:33 */
     {
@@ -79,20 +149,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t8[i0] = ((2.0f * y[i0]) - 1.0f);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %9: f32 = hinge %score, %8   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            acc_ += fmax(0.0, 1.0 - (double)t8[i0] * (double)score[i0]);
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %17: f32 = div %16, %15   @10:14 */
     {
@@ -100,56 +162,80 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.score: f32[N,1] = mul %14, %17   @10:14 */
-    {
-        memset(d_l1_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((t8[i0 + i1] * (float)((1.0f - (t8[i0 + i1] * score[i0 + i1])) > 0.0f)) * t17[0]);
-                d_score[i0 + i1] = v_;
-                d_l1_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %d.l1.weight: f32[1,2] = matmul %d.score, %x {transpose_a: true}   @8:17 */
-    {
-        if ((int64_t)1 * 2 * n <= 16384) {
-            float sums_[2] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 2;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_score[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = d_l1_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, d_score, 1, x, 2, 0.0f, d_l1_weight, 2);
-        }
-    }
+    train_step_k5(s);
 
     return t9[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.score: f32[N,1] = mul %14, %17   @10:14 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const score = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t8[i0] = ((2.0f * y[i0]) - 1.0f);
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_l1_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    memset(d_l1_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((t8[i0 + i1] * (float)((1.0f - (t8[i0 + i1] * score[i0 + i1])) > 0.0f)) * t17[0]);
+            d_score[i0 + i1] = v_;
+            d_l1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l1.weight: f32[1,2] = matmul %d.score, %x {transpose_a: true}   @8:17 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    if ((int64_t)1 * 2 * n <= 16384) {
+        float sums_[2] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 2;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_score[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = l1_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_score, 1, x, 2, 1.0f, l1_weight, 2);
+    }
+}
+
+/* %l1.bias: f32[1] = param l1.bias   @6:11 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
+    float *const d_l1_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
     }
 }
 
@@ -158,69 +244,25 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
-    float *const score = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_l1_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
 
     /* %score: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:17 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = score + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, score, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    score[i0 + i1] = (score[i0 + i1] + l1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[N,1] = sub %6, %7   @10:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t8[i0] = ((2.0f * y[i0]) - 1.0f);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %9: f32 = hinge %score, %8   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            acc_ += fmax(0.0, 1.0 - (double)t8[i0] * (double)score[i0]);
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %17: f32 = div %16, %15   @10:14 */
     {
@@ -228,64 +270,15 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.score: f32[N,1] = mul %14, %17   @10:14 */
-    {
-        memset(d_l1_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((t8[i0 + i1] * (float)((1.0f - (t8[i0 + i1] * score[i0 + i1])) > 0.0f)) * t17[0]);
-                d_score[i0 + i1] = v_;
-                d_l1_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k4(s);
 
     /* %d.l1.weight: f32[1,2] = matmul %d.score, %x {transpose_a: true}   @8:17 */
-    {
-        if ((int64_t)1 * 2 * n <= 16384) {
-            float sums_[2] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 2;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_score[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = l1_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_score, 1, x, 2, 1.0f, l1_weight, 2);
-        }
-    }
+    sgd_step_k5(s);
 
     /* %l1.bias: f32[1] = param l1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
-        }
-    }
+    sgd_step_k6(s);
 
     return t9[0];
-}
-
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t8[i0] = ((2.0f * y[i0]) - 1.0f);
-    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -293,62 +286,26 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
     float *const score = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %score: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:17 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = score + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, score, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    score[i0 + i1] = (score[i0 + i1] + l1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[N,1] = sub %6, %7   @10:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t8[i0] = ((2.0f * y[i0]) - 1.0f);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %9: f32 = hinge %score, %8   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            acc_ += fmax(0.0, 1.0 - (double)t8[i0] * (double)score[i0]);
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     memcpy(outputs[0], score, sizeof(float) * n);
     memcpy(outputs[1], t8, sizeof(float) * n);
@@ -360,36 +317,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
     float *const score = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %score: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:17 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = score + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, score, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    score[i0 + i1] = (score[i0 + i1] + l1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     memcpy(outputs[0], score, sizeof(float) * n);
 }

@@ -9,8 +9,43 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 2 <= 16384) {
+        float tile_[2];
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = x[r * 2 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t4 + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l1_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                t4[i0 + i1] = (t4[i0 + i1] + l1_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %p: f32[N,1] = sigmoid %4   @8:13 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -23,18 +58,31 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Entry 'train': arena 128*N + 128 bytes. */
-static float train_step(const dlc_step *s) {
+/* %6: f32 = bce %p, %y   @10:14 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
     float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double q_ = p_2[i0], t_ = y[i0];
+        acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
+    }
+    t6[0] = (float)(acc_ / (double)n);
+}
+
+/* %17: f32[N,1] = mul %d.p, %10   @8:13 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
@@ -43,34 +91,58 @@ static float train_step(const dlc_step *s) {
     float *const t15 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_l1_weight = s->grads[0];  /* f32[1,2] */
     float *const d_l1_bias = s->grads[1];  /* f32[1] */
-
-    /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t4 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t4[i0 + i1] = (t4[i0 + i1] + l1_bias[i1]);
-                }
-            }
+    memset(d_l1_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t15[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
+            t17[i0 + i1] = v_;
+            d_l1_bias[i1] += v_;
         }
     }
+}
+
+/* %d.l1.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_l1_weight = s->grads[0];  /* f32[1,2] */
+    if ((int64_t)1 * 2 * n <= 16384) {
+        float sums_[2] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 2;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = t17[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = d_l1_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, t17, 1, x, 2, 0.0f, d_l1_weight, 2);
+    }
+}
+
+/* Entry 'train': arena 128*N + 128 bytes. */
+static float train_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32 */
+
+    /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
+    train_step_k0(s);
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
@@ -79,21 +151,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t4[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %6: f32 = bce %p, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double q_ = p_2[i0], t_ = y[i0];
-            acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-        }
-        t6[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %15: f32 = div %7, %14   @10:14 */
     {
@@ -101,70 +164,22 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %17: f32[N,1] = mul %d.p, %10   @8:13 */
-    {
-        memset(d_l1_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t15[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
-                t17[i0 + i1] = v_;
-                d_l1_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %d.l1.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
-    {
-        if ((int64_t)1 * 2 * n <= 16384) {
-            float sums_[2] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 2;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = t17[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = d_l1_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, t17, 1, x, 2, 0.0f, d_l1_weight, 2);
-        }
-    }
+    train_step_k5(s);
 
     return t6[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %17: f32[N,1] = mul %d.p, %10   @8:13 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        p_2[i0] = dlc_sigmoid(t4[i0]);
-    }
-}
-
-/* Entry 'sgd': arena 128*N + 192 bytes. */
-static float sgd_step(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
     float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t6 = (float *)(arena + (128 * n));  /* f32 */
     float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
@@ -174,55 +189,84 @@ static float sgd_step(const dlc_step *s) {
     float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_l1_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
-
-    /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t4 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t4[i0 + i1] = (t4[i0 + i1] + l1_bias[i1]);
-                }
-            }
+    memset(d_l1_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t15[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
+            t17[i0 + i1] = v_;
+            d_l1_bias[i1] += v_;
         }
     }
+}
+
+/* %d.l1.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)1 * 2 * n <= 16384) {
+        float sums_[2] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 2;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = t17[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = l1_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, t17, 1, x, 2, 1.0f, l1_weight, 2);
+    }
+}
+
+/* %l1.bias: f32[1] = param l1.bias   @6:11 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
+    float *const d_l1_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
+    }
+}
+
+/* Entry 'sgd': arena 128*N + 192 bytes. */
+static float sgd_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32 */
+
+    /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
+    train_step_k0(s);
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t4[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %6: f32 = bce %p, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double q_ = p_2[i0], t_ = y[i0];
-            acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-        }
-        t6[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %15: f32 = div %7, %14   @10:14 */
     {
@@ -230,63 +274,15 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %17: f32[N,1] = mul %d.p, %10   @8:13 */
-    {
-        memset(d_l1_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t15[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
-                t17[i0 + i1] = v_;
-                d_l1_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k4(s);
 
     /* %d.l1.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
-    {
-        if ((int64_t)1 * 2 * n <= 16384) {
-            float sums_[2] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 2;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = t17[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = l1_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, t17, 1, x, 2, 1.0f, l1_weight, 2);
-        }
-    }
+    sgd_step_k5(s);
 
     /* %l1.bias: f32[1] = param l1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
-        }
-    }
+    sgd_step_k6(s);
 
     return t6[0];
-}
-
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        p_2[i0] = dlc_sigmoid(t4[i0]);
-    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -294,79 +290,28 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t4 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t4[i0 + i1] = (t4[i0 + i1] + l1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t4[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %6: f32 = bce %p, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double q_ = p_2[i0], t_ = y[i0];
-            acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-        }
-        t6[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
     return t6[0];
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        p_2[i0] = dlc_sigmoid(t4[i0]);
-    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -374,48 +319,19 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[1] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %4: f32[N,1] = linear %x, %l1.weight, %l1.bias   @8:21 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t4 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t4, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t4[i0 + i1] = (t4[i0 + i1] + l1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %p: f32[N,1] = sigmoid %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t4[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 

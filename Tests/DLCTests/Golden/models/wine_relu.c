@@ -9,8 +9,115 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
+    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 2 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l1_weight[q * 2 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = x[r * 2 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t8 + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 10 <= 16384) {
+        float tile_[160] = {0};
+        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[q * 10 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = t8[r * 10 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = h + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    if ((int64_t)n * 1 * 10 <= 16384) {
+        float tile_[10];
+        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = h[r * 10 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t10 + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %p: f32[N,1] = sigmoid %10   @11:13 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -20,6 +127,245 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         p_2[i0] = dlc_sigmoid(t10[i0]);
+    }
+}
+
+/* %12: f32 = bce %p, %y   @13:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t12 = (float *)(arena + (256 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double q_ = p_2[i0], t_ = y[i0];
+        acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
+    }
+    t12[0] = (float)(acc_ / (double)n);
+}
+
+/* %23: f32[N,1] = mul %d.p, %16   @11:13 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t21 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const d_l3_bias = s->grads[5];  /* f32[1] */
+    memset(d_l3_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t21[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
+            t23[i0 + i1] = v_;
+            d_l3_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 1 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l3_weight[p * 10 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = t23[r * 1 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_h + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, t23, 1, l3_weight, 10, 0.0f, d_h, 10);
+    }
+}
+
+/* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const d_l3_weight = s->grads[4];  /* f32[1,10] */
+    if ((int64_t)1 * 10 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h + p * 10;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = t23[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 10;
+            float *const row_ = d_l3_weight + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, t23, 1, h, 10, 0.0f, d_l3_weight, 10);
+    }
+}
+
+/* %27: f32[N,10] = relu_grad %d.h, %h   @10:13 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_l2_bias = s->grads[3];  /* f32[10] */
+    memset(d_l2_bias, 0, sizeof(float) * 10);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
+            t27[i0 * 10 + i1] = v_;
+            d_l2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %28: f32[N,10] = matmul %27, %l2.weight   @10:13 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    if ((int64_t)n * 10 * 10 <= 16384) {
+        float tile_[160] = {0};
+        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[p * 10 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = t27[r * 10 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t28 + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t27, 10, l2_weight, 10, 0.0f, t28, 10);
+    }
+}
+
+/* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    float *const d_l2_weight = s->grads[2];  /* f32[10,10] */
+    if ((int64_t)10 * 10 * n <= 16384) {
+        float sums_[100] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t8 + p * 10;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = t27[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 10;
+            float *const row_ = d_l2_weight + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, 1.0f, t27, 10, t8, 10, 0.0f, d_l2_weight, 10);
+    }
+}
+
+/* %31: f32[N,10] = relu_grad %28, %8   @10:21 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
+    float *const d_l1_bias = s->grads[1];  /* f32[10] */
+    memset(d_l1_bias, 0, sizeof(float) * 10);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t28[i0 * 10 + i1] : 0.0f);
+            t31[i0 * 10 + i1] = v_;
+            d_l1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
+    float *const d_l1_weight = s->grads[0];  /* f32[10,2] */
+    if ((int64_t)10 * 2 * n <= 16384) {
+        float sums_[20] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 2;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = t31[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = d_l1_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 2, n, 1.0f, t31, 10, x, 2, 0.0f, d_l1_weight, 2);
     }
 }
 
@@ -28,119 +374,17 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
     float *const t12 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t21 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
-    float *const d_l3_weight = s->grads[4];  /* f32[1,10] */
-    float *const d_l3_bias = s->grads[5];  /* f32[1] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const d_l2_weight = s->grads[2];  /* f32[10,10] */
-    float *const d_l2_bias = s->grads[3];  /* f32[10] */
-    float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
-    float *const d_l1_weight = s->grads[0];  /* f32[10,2] */
-    float *const d_l1_bias = s->grads[1];  /* f32[10] */
 
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
-    {
-        if ((int64_t)n * 10 * 2 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = h[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t10 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
@@ -149,21 +393,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t10[i0]);
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %12: f32 = bce %p, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double q_ = p_2[i0], t_ = y[i0];
-            acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-        }
-        t12[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %21: f32 = div %13, %20   @13:14 */
     {
@@ -171,196 +406,40 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %23: f32[N,1] = mul %d.p, %16   @11:13 */
-    {
-        memset(d_l3_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t21[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
-                t23[i0 + i1] = v_;
-                d_l3_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l3_weight[p * 10 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = t23[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, t23, 1, l3_weight, 10, 0.0f, d_h, 10);
-        }
-    }
+    train_step_k7(s);
 
     /* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
-    {
-        if ((int64_t)1 * 10 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h + p * 10;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = t23[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 10;
-                float *const row_ = d_l3_weight + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, t23, 1, h, 10, 0.0f, d_l3_weight, 10);
-        }
-    }
+    train_step_k8(s);
 
     /* %27: f32[N,10] = relu_grad %d.h, %h   @10:13 */
-    {
-        memset(d_l2_bias, 0, sizeof(float) * 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
-                t27[i0 * 10 + i1] = v_;
-                d_l2_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k9(s);
 
     /* %28: f32[N,10] = matmul %27, %l2.weight   @10:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[p * 10 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t27[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t28 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t27, 10, l2_weight, 10, 0.0f, t28, 10);
-        }
-    }
+    train_step_k10(s);
 
     /* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
-    {
-        if ((int64_t)10 * 10 * n <= 16384) {
-            float sums_[100] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t8 + p * 10;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = t27[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 10;
-                float *const row_ = d_l2_weight + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, 1.0f, t27, 10, t8, 10, 0.0f, d_l2_weight, 10);
-        }
-    }
+    train_step_k11(s);
 
     /* %31: f32[N,10] = relu_grad %28, %8   @10:21 */
-    {
-        memset(d_l1_bias, 0, sizeof(float) * 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t28[i0 * 10 + i1] : 0.0f);
-                t31[i0 * 10 + i1] = v_;
-                d_l1_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k12(s);
 
     /* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
-    {
-        if ((int64_t)10 * 2 * n <= 16384) {
-            float sums_[20] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 2;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = t31[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = d_l1_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 2, n, 1.0f, t31, 10, x, 2, 0.0f, d_l1_weight, 2);
-        }
-    }
+    train_step_k13(s);
 
     return t12[0];
 }
 
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %23: f32[N,1] = mul %d.p, %16   @11:13 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        p_2[i0] = dlc_sigmoid(t10[i0]);
-    }
-}
-
-/* Entry 'sgd': arena 256*N + 256 bytes. */
-static float sgd_step(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
     float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t12 = (float *)(arena + (256 * n));  /* f32 */
     float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
@@ -369,118 +448,221 @@ static float sgd_step(const dlc_step *s) {
     float *const t21 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
     float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
+    memset(d_l3_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t21[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
+            t23[i0 + i1] = v_;
+            d_l3_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    if ((int64_t)1 * 10 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h + p * 10;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = t23[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 10;
+            float *const row_ = l3_weight + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, t23, 1, h, 10, 1.0f, l3_weight, 10);
+    }
+}
+
+/* %27: f32[N,10] = relu_grad %d.h, %h   @10:13 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
     float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
-    float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const d_l2_bias = (float *)(arena + (256 * n + 64));  /* f32[10] */
+    memset(d_l2_bias, 0, sizeof(float) * 10);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
+            t27[i0 * 10 + i1] = v_;
+            d_l2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t27 = (float *)(arena + (128 * n));  /* f32[N,10] */
+    if ((int64_t)10 * 10 * n <= 16384) {
+        float sums_[100] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t8 + p * 10;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = t27[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 10;
+            float *const row_ = l2_weight + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, -s->lr, t27, 10, t8, 10, 1.0f, l2_weight, 10);
+    }
+}
+
+/* %31: f32[N,10] = relu_grad %28, %8   @10:21 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t28 = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
     float *const d_l1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
+    memset(d_l1_bias, 0, sizeof(float) * 10);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t28[i0 * 10 + i1] : 0.0f);
+            t31[i0 * 10 + i1] = v_;
+            d_l1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
+    float *const t31 = (float *)(arena + (192 * n));  /* f32[N,10] */
+    if ((int64_t)10 * 2 * n <= 16384) {
+        float sums_[20] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 2;
+            for (int64_t r = 0; r < 10; r++) {
+                const float a_ = t31[p * 10 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = l1_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 2, n, -s->lr, t31, 10, x, 2, 1.0f, l1_weight, 2);
+    }
+}
+
+/* %l1.bias: f32[10] = param l1.bias   @6:11 */
+/* Kernel 14 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const d_l1_bias = (float *)(arena + (256 * n + 192));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
+    }
+}
+
+/* %l2.bias: f32[10] = param l2.bias   @7:11 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
+    float *const d_l2_bias = (float *)(arena + (256 * n + 64));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
+    }
+}
+
+/* %l3.bias: f32[1] = param l3.bias   @8:11 */
+/* Kernel 16 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
+    float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        l3_bias[i0] = (l3_bias[i0] - (s->lr * d_l3_bias[i0]));
+    }
+}
+
+/* Entry 'sgd': arena 256*N + 256 bytes. */
+static float sgd_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t12 = (float *)(arena + (256 * n));  /* f32 */
+    float *const t21 = (float *)(arena + (256 * n + 64));  /* f32 */
 
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
-    {
-        if ((int64_t)n * 10 * 2 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = h[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t10 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t10[i0]);
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %12: f32 = bce %p, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double q_ = p_2[i0], t_ = y[i0];
-            acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-        }
-        t12[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %21: f32 = div %13, %20   @13:14 */
     {
@@ -488,187 +670,78 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %23: f32[N,1] = mul %d.p, %16   @11:13 */
-    {
-        memset(d_l3_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((((p_2[i0 + i1] - y[i0 + i1]) / dlc_maxf((p_2[i0 + i1] * (1.0f - p_2[i0 + i1])), 1e-12f)) * t21[0]) * (p_2[i0 + i1] * (1.0f - p_2[i0 + i1])));
-                t23[i0 + i1] = v_;
-                d_l3_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k6(s);
 
     /* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l3_weight[p * 10 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = t23[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, t23, 1, l3_weight, 10, 0.0f, d_h, 10);
-        }
-    }
+    train_step_k7(s);
 
     /* %d.l3.weight: f32[1,10] = matmul %23, %h {transpose_a: true}   @11:21 */
-    {
-        if ((int64_t)1 * 10 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h + p * 10;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = t23[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 10;
-                float *const row_ = l3_weight + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, t23, 1, h, 10, 1.0f, l3_weight, 10);
-        }
-    }
+    sgd_step_k8(s);
 
     /* %27: f32[N,10] = relu_grad %d.h, %h   @10:13 */
-    {
-        memset(d_l2_bias, 0, sizeof(float) * 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                const float v_ = (h[i0 * 10 + i1] > 0.0f ? d_h[i0 * 10 + i1] : 0.0f);
-                t27[i0 * 10 + i1] = v_;
-                d_l2_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k9(s);
 
     /* %28: f32[N,10] = matmul %27, %l2.weight   @10:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[p * 10 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t27[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t28 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 10, 1.0f, t27, 10, l2_weight, 10, 0.0f, t28, 10);
-        }
-    }
+    train_step_k10(s);
 
     /* %d.l2.weight: f32[10,10] = matmul %27, %8 {transpose_a: true}   @10:13 */
-    {
-        if ((int64_t)10 * 10 * n <= 16384) {
-            float sums_[100] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t8 + p * 10;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = t27[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 10;
-                float *const row_ = l2_weight + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 10, n, -s->lr, t27, 10, t8, 10, 1.0f, l2_weight, 10);
-        }
-    }
+    sgd_step_k11(s);
 
     /* %31: f32[N,10] = relu_grad %28, %8   @10:21 */
-    {
-        memset(d_l1_bias, 0, sizeof(float) * 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                const float v_ = (t8[i0 * 10 + i1] > 0.0f ? t28[i0 * 10 + i1] : 0.0f);
-                t31[i0 * 10 + i1] = v_;
-                d_l1_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k12(s);
 
     /* %d.l1.weight: f32[10,2] = matmul %31, %x {transpose_a: true}   @10:21 */
-    {
-        if ((int64_t)10 * 2 * n <= 16384) {
-            float sums_[20] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 2;
-                for (int64_t r = 0; r < 10; r++) {
-                    const float a_ = t31[p * 10 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = l1_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 2, n, -s->lr, t31, 10, x, 2, 1.0f, l1_weight, 2);
-        }
-    }
+    sgd_step_k13(s);
 
     /* %l1.bias: f32[10] = param l1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            l1_bias[i0] = (l1_bias[i0] - (s->lr * d_l1_bias[i0]));
-        }
-    }
+    sgd_step_k14(s);
 
     /* %l2.bias: f32[10] = param l2.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            l2_bias[i0] = (l2_bias[i0] - (s->lr * d_l2_bias[i0]));
-        }
-    }
+    sgd_step_k15(s);
 
     /* %l3.bias: f32[1] = param l3.bias   @8:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            l3_bias[i0] = (l3_bias[i0] - (s->lr * d_l3_bias[i0]));
-        }
-    }
+    sgd_step_k16(s);
 
     return t12[0];
 }
 
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
+    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 10 <= 16384) {
+        float tile_[10];
+        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = h[r * 10 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t10 + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %p: f32[N,1] = sigmoid %10   @11:13 */
+/* Kernel 3 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -681,106 +754,39 @@ static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %12: f32 = bce %p, %y   @13:14 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t12 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double q_ = p_2[i0], t_ = y[i0];
+        acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
+    }
+    t12[0] = (float)(acc_ / (double)n);
+}
+
 /* Entry 'eval': arena 128*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
-    {
-        if ((int64_t)n * 10 * 2 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = h[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t10 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
@@ -789,38 +795,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t10[i0]);
-            }
+            eval_with_targets_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %12: f32 = bce %p, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double q_ = p_2[i0], t_ = y[i0];
-            acc_ -= t_ * fmax(log(q_), -100.0) + (1.0 - t_) * fmax(log1p(-q_), -100.0);
-        }
-        t12[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k4(s);
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
     return t12[0];
-}
-
-/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        p_2[i0] = dlc_sigmoid(t10[i0]);
-    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -828,110 +811,25 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const l1_weight = (float *)s->params[0];  /* f32[10,2] */
-    float *const l1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const l2_weight = (float *)s->params[2];  /* f32[10,10] */
-    float *const l2_bias = (float *)s->params[3];  /* f32[10] */
-    float *const l3_weight = (float *)s->params[4];  /* f32[1,10] */
-    float *const l3_bias = (float *)s->params[5];  /* f32[1] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %8: f32[N,10] = linear %x, %l1.weight, %l1.bias {relu: true}   @10:21 */
-    {
-        if ((int64_t)n * 10 * 2 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l1_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l1_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 2, 1.0f, x, 2, l1_weight, 2, 0.0f, t8, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t8[i0 * 10 + i1] = dlc_relu((t8[i0 * 10 + i1] + l1_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h: f32[N,10] = linear %8, %l2.weight, %l2.bias {relu: true}   @10:13 */
-    {
-        if ((int64_t)n * 10 * 10 <= 16384) {
-            float tile_[160] = {0};
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = l2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t8[r * 10 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = dlc_relu((acc_[q] + l2_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 10, 1.0f, t8, 10, l2_weight, 10, 0.0f, h, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    h[i0 * 10 + i1] = dlc_relu((h[i0 * 10 + i1] + l2_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %10: f32[N,1] = linear %h, %l3.weight, %l3.bias   @11:21 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = l3_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = h[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t10 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + l3_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, h, 10, l3_weight, 10, 0.0f, t10, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    t10[i0 + i1] = (t10[i0 + i1] + l3_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %p: f32[N,1] = sigmoid %10   @11:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                p_2[i0] = dlc_sigmoid(t10[i0]);
-            }
+            eval_with_targets_k3((void *)s, 0, n, 0);
         }
     }
 

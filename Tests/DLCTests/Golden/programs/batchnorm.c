@@ -9,8 +9,38 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t20[i1] += x[i0 * 4 + i1];
+        }
+    }
+}
+
+/* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    float *const t20_2 = (float *)(arena + 64);  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t20_2[i0] = (t20[i0] / (float)(s->global_n));
+    }
+}
+
+/* %21: f32[N,4] = sub %x, %20   @14:19 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -26,8 +56,70 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 9 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %22: f32[N,4] = square %21   @14:19 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t22 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    float *const t23 = (float *)(arena + 0);  /* f32[4] */
+    memset(t23, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (t21[i0 * 4 + i1] * t21[i0 * 4 + i1]);
+            t22[i0 * 4 + i1] = v_;
+            t23[i1] += v_;
+        }
+    }
+}
+
+/* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t23 = (float *)(arena + 0);  /* f32[4] */
+    float *const t23_2 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t23_2[i0] = (t23[i0] / (float)(s->global_n));
+    }
+}
+
+/* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t23_2 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
+    float *const t29 = (float *)(arena + 0);  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t29[i0] = powf((t23_2[i0] + 1e-05f), -0.5f);
+    }
+}
+
+/* %30: f32[4] = mul %bn.weight, %29   @14:19 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const t29 = (float *)(arena + 0);  /* f32[4] */
+    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t30[i0] = (bn_weight[i0] * t29[i0]);
+    }
+}
+
+/* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
+/* Kernel 9 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -45,8 +137,68 @@ static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 16 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
+    float *const t32 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    if ((int64_t)n * 4 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = t32[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t48 + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
+    }
+}
+
+/* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t49[i1] += t48[i0 * 4 + i1];
+        }
+    }
+}
+
+/* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
+/* Kernel 14 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t49_2 = (float *)(arena + (192 * n + 384));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t49_2[i0] = (t49[i0] / (float)(s->global_n));
+    }
+}
+
+/* %50: f32[N,4] = sub %48, %49   @14:13 */
+/* Kernel 16 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -62,8 +214,157 @@ static void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 30 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k30(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %51: f32[N,4] = square %50   @14:13 */
+/* Kernel 17 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
+    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t52 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    memset(t52, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (t50[i0 * 4 + i1] * t50[i0 * 4 + i1]);
+            t51[i0 * 4 + i1] = v_;
+            t52[i1] += v_;
+        }
+    }
+}
+
+/* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
+/* Kernel 18 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t52 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t52_2 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t52_2[i0] = (t52[i0] / (float)(s->global_n));
+    }
+}
+
+/* %56: f32[4] = add %55, %27   @14:13 */
+/* Kernel 20 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k20(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t52_2 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t56 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t56[i0] = (t52_2[i0] + 1e-05f);
+    }
+}
+
+/* %57: f32[4] = pow %56 {exponent: -0.5}   @14:13 */
+/* Kernel 21 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t56 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t57[i0] = powf(t56[i0], -0.5f);
+    }
+}
+
+/* %58: f32[4] = mul %bn.weight, %57   @14:13 */
+/* Kernel 22 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
+    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t58[i0] = (bn_weight[i0] * t57[i0]);
+    }
+}
+
+/* %63: f32[4] = add %61, %62   @14:13 */
+/* Kernel 23 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
+    float *const t20_2 = (float *)(arena + 64);  /* f32[4] */
+    float *const t34 = (float *)(arena + 0);  /* f32[4] */
+    float *const t36 = (float *)(arena + 0);  /* f32[4] */
+    float *const t37 = (float *)(arena + 0);  /* f32[4] */
+    float *const t49_2 = (float *)(arena + (192 * n + 384));  /* f32[4] */
+    float *const t61 = (float *)(arena + 0);  /* f32[4] */
+    float *const t62 = (float *)(arena + 0);  /* f32[4] */
+    float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t63[i0] = ((((bn_running_mean[i0] * 0.9f) + (t20_2[i0] * 0.1f)) * 0.9f) + (t49_2[i0] * 0.1f));
+    }
+}
+
+/* %70: f32[4] = add %68, %69   @14:13 */
+/* Kernel 25 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
+    float *const t23_2 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    float *const t42 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t43 = (float *)(arena + 0);  /* f32[4] */
+    float *const t44 = (float *)(arena + 0);  /* f32[4] */
+    float *const t45 = (float *)(arena + 0);  /* f32[4] */
+    float *const t52_2 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t67 = (float *)(arena + 64);  /* f32 */
+    float *const t68 = (float *)(arena + 0);  /* f32[4] */
+    float *const t69 = (float *)(arena + 0);  /* f32[4] */
+    float *const t70 = (float *)(arena + (192 * n + 384));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t70[i0] = ((((bn_running_var[i0] * 0.9f) + (t23_2[i0] * t42[0])) * 0.9f) + (t52_2[i0] * t67[0]));
+    }
+}
+
+/* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
+/* Kernel 27 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k27(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
+    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                acc0_ += s_2[i0 * 15 + i1 * 5 + i2];
+            }
+            t72[i1] += acc0_;
+        }
+    }
+}
+
+/* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
+/* Kernel 28 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k28(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t72_2 = (float *)(arena + (256 * n + 448));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t72_2[i0] = (t72[i0] / (float)((5 * s->global_n)));
+    }
+}
+
+/* %74: f32[N,3,5] = sub %s, %73   @15:18 */
+/* Kernel 30 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k30(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -82,8 +383,73 @@ static void train_step_k30(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 36 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k36(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %75: f32[N,3,5] = square %74   @15:18 */
+/* Kernel 31 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k31(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t76 = (float *)(arena + 64);  /* f32[3] */
+    memset(t76, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                const float v_ = (t74[i0 * 15 + i1 * 5 + i2] * t74[i0 * 15 + i1 * 5 + i2]);
+                t75[i0 * 15 + i1 * 5 + i2] = v_;
+                acc0_ += v_;
+            }
+            t76[i1] += acc0_;
+        }
+    }
+}
+
+/* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
+/* Kernel 32 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k32(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t76 = (float *)(arena + 64);  /* f32[3] */
+    float *const t76_2 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t76_2[i0] = (t76[i0] / (float)((5 * s->global_n)));
+    }
+}
+
+/* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
+/* Kernel 34 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k34(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t76_2 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
+    float *const t82 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t82[i0] = powf((t76_2[i0] + 1e-05f), -0.5f);
+    }
+}
+
+/* %83: f32[3] = mul %bs.weight, %82   @15:18 */
+/* Kernel 35 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k35(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
+    float *const t82 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t83 = (float *)(arena + 64);  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t83[i0] = (bs_weight[i0] * t82[i0]);
+    }
+}
+
+/* %87: f32[N,3,5] = add %85, %86   @15:18 */
+/* Kernel 36 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k36(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -105,8 +471,94 @@ static void train_step_k36(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 45 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k45(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %91: f32[3] = add %89, %90   @15:18 */
+/* Kernel 37 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k37(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
+    float *const t72_2 = (float *)(arena + (256 * n + 448));  /* f32[3] */
+    float *const t89 = (float *)(arena + 0);  /* f32[3] */
+    float *const t90 = (float *)(arena + 0);  /* f32[3] */
+    float *const t91 = (float *)(arena + 64);  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t91[i0] = ((bs_running_mean[i0] * 0.5f) + (t72_2[i0] * 0.5f));
+    }
+}
+
+/* %98: f32[3] = add %96, %97   @15:18 */
+/* Kernel 39 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k39(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
+    float *const t76_2 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    float *const t95 = (float *)(arena + (256 * n + 448));  /* f32 */
+    float *const t96 = (float *)(arena + 0);  /* f32[3] */
+    float *const t97 = (float *)(arena + 0);  /* f32[3] */
+    float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t98[i0] = ((bs_running_var[i0] * 0.5f) + (t76_2[i0] * t95[0]));
+    }
+}
+
+/* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
+/* Kernel 41 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k41(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 5; i1++) {
+            acc0_ += t87[i0 * 5 + i1];
+        }
+        t_2[i0] += acc0_;
+    }
+    for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
+}
+
+/* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
+/* Kernel 42 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k42(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
+    float *const t101 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                acc0_ += img[i0 * 18 + i1 * 9 + i2];
+            }
+            t101[i1] += acc0_;
+        }
+    }
+}
+
+/* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
+/* Kernel 43 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k43(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t101 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    float *const t101_2 = (float *)(arena + (384 * n + 768));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t101_2[i0] = (t101[i0] / (float)((9 * s->global_n)));
+    }
+}
+
+/* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
+/* Kernel 45 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k45(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -125,8 +577,73 @@ static void train_step_k45(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 51 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k51(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %104: f32[N,2,3,3] = square %103   @16:35 */
+/* Kernel 46 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k46(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
+    float *const t104 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
+    float *const t105 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    memset(t105, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                const float v_ = (t103[i0 * 18 + i1 * 9 + i2] * t103[i0 * 18 + i1 * 9 + i2]);
+                t104[i0 * 18 + i1 * 9 + i2] = v_;
+                acc0_ += v_;
+            }
+            t105[i1] += acc0_;
+        }
+    }
+}
+
+/* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
+/* Kernel 47 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k47(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t105 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    float *const t105_2 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t105_2[i0] = (t105[i0] / (float)((9 * s->global_n)));
+    }
+}
+
+/* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
+/* Kernel 49 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t105_2 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
+    float *const t112 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t112[i0] = powf((t105_2[i0] + 0.001f), -0.5f);
+    }
+}
+
+/* %113: f32[2] = mul %b2.weight, %112   @16:35 */
+/* Kernel 50 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k50(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
+    float *const t112 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t113[i0] = (b2_weight[i0] * t112[i0]);
+    }
+}
+
+/* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
+/* Kernel 51 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k51(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -148,8 +665,96 @@ static void train_step_k51(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 59 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k59(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %122: f32[2] = add %119, %121   @16:35 */
+/* Kernel 52 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k52(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
+    float *const t101_2 = (float *)(arena + (384 * n + 768));  /* f32[2] */
+    float *const t119 = (float *)(arena + 0);  /* f32[2] */
+    float *const t121 = (float *)(arena + 0);  /* f32[2] */
+    float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t122[i0] = ((b2_running_mean[i0] * 0.8f) + (t101_2[i0] * 0.2f));
+    }
+}
+
+/* %129: f32[2] = add %127, %128   @16:35 */
+/* Kernel 54 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k54(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
+    float *const t105_2 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    float *const t126 = (float *)(arena + (384 * n + 768));  /* f32 */
+    float *const t127 = (float *)(arena + 0);  /* f32[2] */
+    float *const t128 = (float *)(arena + 0);  /* f32[2] */
+    float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t129[i0] = ((b2_running_var[i0] * 0.8f) + (t105_2[i0] * t126[0]));
+    }
+}
+
+/* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
+/* Kernel 56 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k56(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t117 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
+    for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 18; i1++) {
+            acc0_ += t131[i0 * 18 + i1];
+        }
+        t132[i0] += acc0_;
+    }
+}
+
+/* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+/* Kernel 57 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k57(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    float *const t134 = (float *)(arena + (512 * n + 832));  /* f32[N,4] */
+    float *restrict const to_ = t134;
+    const float *restrict const from_ = t_2;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
+        }
+    }
+}
+
+/* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+/* Kernel 58 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k58(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (512 * n + 832));  /* f32[N,4] */
+    float *restrict const to_ = t134;
+    const float *restrict const from_ = u;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
+        }
+    }
+}
+
+/* %pred: f32[N,4] = add %h, %134   @17:18 */
+/* Kernel 59 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k59(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -169,8 +774,82 @@ static void train_step_k59(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 66 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k66(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %137: f32 = mse %pred, %y   @20:14 */
+/* Kernel 60 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k60(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[3];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t137 = (float *)(arena + (384 * n + 768));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t137[0] = (float)(acc_ / (double)(4 * n));
+}
+
+/* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
+/* Kernel 63 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k63(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[3];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t141 = (float *)(arena + (384 * n + 768));  /* f32 */
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
+    memset(t165, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t141[0]);
+            d_pred[i0 * 4 + i1] = v_;
+            t165[i1] += v_;
+        }
+    }
+}
+
+/* %d.t: f32[N,3] = slice %d.pred {axis: 1, start: 0, length: 3}   @17:20 */
+/* Kernel 64 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k64(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    float *restrict const to_ = d_t;
+    const float *restrict const from_ = d_pred;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            to_[i0 * 3 + i1] = from_[i0 * 4 + i1];
+        }
+    }
+}
+
+/* %d.u: f32[N,1] = slice %d.pred {axis: 1, start: 3, length: 1}   @17:20 */
+/* Kernel 65 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k65(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const d_u = (float *)(arena + (512 * n + 832));  /* f32[N,1] */
+    float *restrict const to_ = d_u;
+    const float *restrict const from_ = d_pred;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            to_[i0 + i1] = from_[i0 * 4 + i1 + 3];
+        }
+    }
+}
+
+/* %147: f32[N,18] = broadcast %146   @16:23 */
+/* Kernel 66 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k66(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -187,8 +866,70 @@ static void train_step_k66(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 70 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void train_step_k70(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %149: f32[2,1,1] = sum_to %148   @16:35 */
+/* Kernel 67 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k67(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
+    float *const t149 = (float *)(arena + (384 * n + 768));  /* f32[2,1,1] */
+    for (int64_t j_ = 0; j_ < 2; j_++) t149[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                acc0_ += t148[i0 * 18 + i1 * 9 + i2];
+            }
+            t149[i1] += acc0_;
+        }
+    }
+}
+
+/* %151: f32[N,2,3,3] = mul %148, %108   @16:35 */
+/* Kernel 68 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k68(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
+    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
+    float *const t151 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
+    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
+    memset(t152, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                const float v_ = (t148[i0 * 18 + i1 * 9 + i2] * t103[i0 * 18 + i1 * 9 + i2]);
+                t151[i0 * 18 + i1 * 9 + i2] = v_;
+                acc0_ += v_;
+            }
+            t152[i1] += acc0_;
+        }
+    }
+}
+
+/* %d.b2.weight: f32[2] = mul %153, %112   @16:35 */
+/* Kernel 69 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k69(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t112 = (float *)(arena + (256 * n + 448));  /* f32[2] */
+    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
+    float *const t153 = (float *)t152;  /* f32[2] */
+    float *const d_b2_weight = s->grads[4];  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        d_b2_weight[i0] = (t153[i0] * t112[i0]);
+    }
+}
+
+/* %157: f32[N,3,1] = div %155, %156   @15:13 */
+/* Kernel 70 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static __attribute__((noinline)) void train_step_k70(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -202,8 +943,152 @@ static void train_step_k70(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 81 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k81(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %158: f32[N,3,5] = broadcast %157   @15:13 */
+/* Kernel 71 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k71(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t157 = (float *)(arena + (384 * n + 832));  /* f32[N,3,1] */
+    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
+    float *const t159 = (float *)(arena + (256 * n + 448));  /* f32[3,1] */
+    memset(t159, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                const float v_ = t157[i0 * 3 + i1];
+                t158[i0 * 15 + i1 * 5 + i2] = v_;
+                acc0_ += v_;
+            }
+            t159[i1] += acc0_;
+        }
+    }
+}
+
+/* %161: f32[N,3,5] = mul %158, %79   @15:18 */
+/* Kernel 72 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k72(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
+    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
+    float *const t161 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
+    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
+    memset(t162, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                const float v_ = (t158[i0 * 15 + i1 * 5 + i2] * t74[i0 * 15 + i1 * 5 + i2]);
+                t161[i0 * 15 + i1 * 5 + i2] = v_;
+                acc0_ += v_;
+            }
+            t162[i1] += acc0_;
+        }
+    }
+}
+
+/* %d.bs.weight: f32[3] = mul %163, %82   @15:18 */
+/* Kernel 73 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k73(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t82 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
+    float *const t163 = (float *)t162;  /* f32[3] */
+    float *const d_bs_weight = s->grads[2];  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        d_bs_weight[i0] = (t163[i0] * t82[i0]);
+    }
+}
+
+/* %167: f32[N,4] = mul %d.pred, %54   @14:13 */
+/* Kernel 74 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k74(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t168 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    memset(t168, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (d_pred[i0 * 4 + i1] * t50[i0 * 4 + i1]);
+            t167[i0 * 4 + i1] = v_;
+            t168[i1] += v_;
+        }
+    }
+}
+
+/* %176: f32[4] = div %174, %175   @14:13 */
+/* Kernel 77 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k77(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const t56 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t168_total = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t170 = (float *)(arena + 0);  /* f32[4] */
+    float *const t171 = (float *)(arena + 0);  /* f32[4] */
+    float *const t173 = (float *)(arena + 0);  /* f32[4] */
+    float *const t174 = (float *)(arena + 0);  /* f32[4] */
+    float *const t176 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t176[i0] = (((t168_total[i0] * bn_weight[i0]) * (powf(t56[i0], -1.5f) * -0.5f)) / (float)(s->global_n));
+    }
+}
+
+/* %180: f32[N,4] = add %166, %179 */
+/* Kernel 78 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k78(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
+    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t176 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
+    float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t181 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    memset(t181, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = ((d_pred[i0 * 4 + i1] * t58[i1]) + (t176[i1] * (t50[i0 * 4 + i1] * 2.0f)));
+            t180[i0 * 4 + i1] = v_;
+            t181[i1] += v_;
+        }
+    }
+}
+
+/* %183: f32[4] = div %182, %64   @14:13 */
+/* Kernel 80 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k80(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t181 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t182 = (float *)(arena + 0);  /* f32[4] */
+    float *const t183 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t183[i0] = ((-t181[i0]) / (float)(s->global_n));
+    }
+}
+
+/* %185: f32[N,4] = add %180, %184 */
+/* Kernel 81 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k81(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -220,182 +1105,184 @@ static void train_step_k81(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
+/* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
+/* Kernel 82 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k82(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
+    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t186 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
+    if ((int64_t)n * 4 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = t185[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t186 + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
+    }
+}
+
+/* %d.fc.weight: f32[4,4] = matmul %185, %32 {transpose_a: true}   @14:16 */
+/* Kernel 83 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k83(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t32 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const d_fc_weight = s->grads[6];  /* f32[4,4] */
+    if ((int64_t)4 * 4 * n <= 16384) {
+        float sums_[16] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t32 + p * 4;
+            for (int64_t r = 0; r < 4; r++) {
+                const float a_ = t185[p * 4 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 4; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = d_fc_weight + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, t185, 4, t32, 4, 0.0f, d_fc_weight, 4);
+    }
+}
+
+/* %188: f32[4] = sum_to %186   @14:19 */
+/* Kernel 84 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k84(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t186 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
+    float *const t188 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    for (int64_t j_ = 0; j_ < 4; j_++) t188[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t188[i1] += t186[i0 * 4 + i1];
+        }
+    }
+}
+
+/* %189: f32[N,4] = mul %186, %25   @14:19 */
+/* Kernel 85 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k85(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t186 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
+    float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t190 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
+    memset(t190, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (t186[i0 * 4 + i1] * t21[i0 * 4 + i1]);
+            t189[i0 * 4 + i1] = v_;
+            t190[i1] += v_;
+        }
+    }
+}
+
+/* %d.bn.bias: f32[4] = add %165, %188 */
+/* Kernel 86 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k86(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
+    float *const t188 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const d_bn_bias = s->grads[1];  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        d_bn_bias[i0] = (t165[i0] + t188[i0]);
+    }
+}
+
+/* %d.bn.weight: f32[4] = add %169, %191 */
+/* Kernel 87 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k87(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t29 = (float *)(arena + 0);  /* f32[4] */
+    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
+    float *const t168 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const t169 = (float *)(arena + 0);  /* f32[4] */
+    float *const t190 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
+    float *const t191 = (float *)(arena + 0);  /* f32[4] */
+    float *const d_bn_weight = s->grads[0];  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        d_bn_weight[i0] = ((t168[i0] * t57[i0]) + (t190[i0] * t29[i0]));
+    }
+}
+
 /* Entry 'train': arena 768*N + 1280 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const y = (float *)s->data[3];  /* f32[N,4] */
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
-    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
     int32_t *const bn_num_batches_tracked = (int32_t *)s->state[2];  /* i32 */
-    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
-    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
-    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
-    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
     int32_t *const bs_num_batches_tracked = (int32_t *)s->state[5];  /* i32 */
-    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
-    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
-    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
-    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
     int32_t *const b2_num_batches_tracked = (int32_t *)s->state[8];  /* i32 */
-    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[4] */
     float *const t20_2 = (float *)(arena + 64);  /* f32[4] */
-    float *const t21 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t22 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
-    float *const t23 = (float *)(arena + 0);  /* f32[4] */
     float *const t23_2 = (float *)(arena + (128 * n + 128));  /* f32[4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[4] */
-    float *const t29 = (float *)(arena + 0);  /* f32[4] */
-    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t32 = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
-    float *const t34 = (float *)(arena + 0);  /* f32[4] */
-    float *const t36 = (float *)(arena + 0);  /* f32[4] */
-    float *const t37 = (float *)(arena + 0);  /* f32[4] */
     float *const t39 = (float *)(arena + 0);  /* f32 */
     float *const t41 = (float *)(arena + 0);  /* f32 */
     float *const t42 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t43 = (float *)(arena + 0);  /* f32[4] */
-    float *const t44 = (float *)(arena + 0);  /* f32[4] */
-    float *const t45 = (float *)(arena + 0);  /* f32[4] */
     int32_t *const t47 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
-    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
     float *const t49_2 = (float *)(arena + (192 * n + 384));  /* f32[4] */
-    float *const t50 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
-    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t52 = (float *)(arena + (192 * n + 320));  /* f32[4] */
     float *const t52_2 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t56 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
-    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t61 = (float *)(arena + 0);  /* f32[4] */
-    float *const t62 = (float *)(arena + 0);  /* f32[4] */
     float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
     float *const t65 = (float *)(arena + 0);  /* f32 */
     float *const t66 = (float *)(arena + 0);  /* f32 */
     float *const t67 = (float *)(arena + 64);  /* f32 */
-    float *const t68 = (float *)(arena + 0);  /* f32[4] */
-    float *const t69 = (float *)(arena + 0);  /* f32[4] */
     float *const t70 = (float *)(arena + (192 * n + 384));  /* f32[4] */
     int32_t *const t71 = (int32_t *)(arena + (128 * n + 128));  /* i32 */
-    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
     float *const t72_2 = (float *)(arena + (256 * n + 448));  /* f32[3] */
-    float *const t73 = (float *)t72_2;  /* f32[3,1] */
-    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    float *const t76 = (float *)(arena + 64);  /* f32[3] */
     float *const t76_2 = (float *)(arena + (128 * n + 256));  /* f32[3] */
-    float *const t81 = (float *)(arena + 0);  /* f32[3] */
-    float *const t82 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t83 = (float *)(arena + 64);  /* f32[3] */
-    float *const t84 = (float *)t83;  /* f32[3,1] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    float *const t89 = (float *)(arena + 0);  /* f32[3] */
-    float *const t90 = (float *)(arena + 0);  /* f32[3] */
     float *const t91 = (float *)(arena + 64);  /* f32[3] */
     float *const t93 = (float *)(arena + 0);  /* f32 */
     float *const t94 = (float *)(arena + 0);  /* f32 */
     float *const t95 = (float *)(arena + (256 * n + 448));  /* f32 */
-    float *const t96 = (float *)(arena + 0);  /* f32[3] */
-    float *const t97 = (float *)(arena + 0);  /* f32[3] */
     float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
     int32_t *const t99 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
-    float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const t101 = (float *)(arena + (256 * n + 448));  /* f32[2] */
     float *const t101_2 = (float *)(arena + (384 * n + 768));  /* f32[2] */
-    float *const t102 = (float *)t101_2;  /* f32[2,1,1] */
-    float *const t103 = (float *)(arena + (384 * n + 832));  /* f32[N,2,3,3] */
-    float *const t104 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
-    float *const t105 = (float *)(arena + (256 * n + 448));  /* f32[2] */
     float *const t105_2 = (float *)(arena + (640 * n + 832));  /* f32[2] */
-    float *const t111 = (float *)(arena + 0);  /* f32[2] */
-    float *const t112 = (float *)(arena + (256 * n + 448));  /* f32[2] */
-    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
-    float *const t114 = (float *)t113;  /* f32[2,1,1] */
-    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t117 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
-    float *const t119 = (float *)(arena + 0);  /* f32[2] */
-    float *const t121 = (float *)(arena + 0);  /* f32[2] */
     float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
     float *const t124 = (float *)(arena + 0);  /* f32 */
     float *const t125 = (float *)(arena + 0);  /* f32 */
     float *const t126 = (float *)(arena + (384 * n + 768));  /* f32 */
-    float *const t127 = (float *)(arena + 0);  /* f32[2] */
-    float *const t128 = (float *)(arena + 0);  /* f32[2] */
     float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
     int32_t *const t130 = (int32_t *)(arena + (640 * n + 832));  /* i32 */
-    float *const t131 = (float *)t117;  /* f32[N,18] */
-    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
-    float *const u = (float *)t132;  /* f32[N,1] */
-    float *const t134 = (float *)(arena + (512 * n + 832));  /* f32[N,4] */
-    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
     float *const t137 = (float *)(arena + (384 * n + 768));  /* f32 */
     float *const t137_share = (float *)(arena + (640 * n + 1024));  /* f32 */
-    float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t141 = (float *)(arena + (384 * n + 768));  /* f32 */
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const d_u = (float *)(arena + (512 * n + 832));  /* f32[N,1] */
-    float *const t145 = (float *)d_u;  /* f32[N] */
-    float *const t146 = (float *)t145;  /* f32[N,1] */
-    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
-    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
     float *const t149 = (float *)(arena + (384 * n + 768));  /* f32[2,1,1] */
     float *const d_b2_bias = (float *)t149;  /* f32[2] */
-    float *const t151 = (float *)(arena + (512 * n + 832));  /* f32[N,2,3,3] */
-    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
-    float *const t153 = (float *)t152;  /* f32[2] */
-    float *const d_b2_weight = s->grads[4];  /* f32[2] */
-    float *const t155 = (float *)d_t;  /* f32[N,3,1] */
-    float *const t157 = (float *)(arena + (384 * n + 832));  /* f32[N,3,1] */
-    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
     float *const t159 = (float *)(arena + (256 * n + 448));  /* f32[3,1] */
     float *const d_bs_bias = (float *)t159;  /* f32[3] */
-    float *const t161 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
-    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
-    float *const t163 = (float *)t162;  /* f32[3] */
-    float *const d_bs_weight = s->grads[2];  /* f32[3] */
-    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
-    float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
     float *const t168 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const t169 = (float *)(arena + 0);  /* f32[4] */
     float *const t168_total = (float *)(arena + (768 * n + 1152));  /* f32[4] */
-    float *const t170 = (float *)(arena + 0);  /* f32[4] */
-    float *const t171 = (float *)(arena + 0);  /* f32[4] */
-    float *const t173 = (float *)(arena + 0);  /* f32[4] */
-    float *const t174 = (float *)(arena + 0);  /* f32[4] */
-    float *const t176 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
-    float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
     float *const t181 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t182 = (float *)(arena + 0);  /* f32[4] */
-    float *const t183 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
-    float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t186 = (float *)(arena + (192 * n + 448));  /* f32[N,4] */
-    float *const d_fc_weight = s->grads[6];  /* f32[4,4] */
-    float *const t188 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t190 = (float *)(arena + (768 * n + 1216));  /* f32[4] */
-    float *const t191 = (float *)(arena + 0);  /* f32[4] */
-    float *const d_bn_bias = s->grads[1];  /* f32[4] */
-    float *const d_bn_weight = s->grads[0];  /* f32[4] */
     float *const d_bs_bias_2 = s->grads[3];  /* f32[3] */
     float *const d_b2_bias_2 = s->grads[5];  /* f32[2] */
     float *const bn_running_mean_next = (float *)s->state[0];  /* f32[4] */
@@ -409,21 +1296,10 @@ static float train_step(const dlc_step *s) {
     int32_t *const b2_num_batches_tracked_next = (int32_t *)s->state[8];  /* i32 */
 
     /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
-    {
-        for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t20[i1] += x[i0 * 4 + i1];
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t20_2[i0] = (t20[i0] / (float)(s->global_n));
-        }
-    }
+    train_step_k1(s);
 
     /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
     {
@@ -437,33 +1313,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20_2[i1]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %22: f32[N,4] = square %21   @14:19 */
-    {
-        memset(t23, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (t21[i0 * 4 + i1] * t21[i0 * 4 + i1]);
-                t22[i0 * 4 + i1] = v_;
-                t23[i1] += v_;
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t23_2[i0] = (t23[i0] / (float)(s->global_n));
-        }
-    }
+    train_step_k5(s);
 
     /* %26: f32[4] = if_training %23, %bn.running_var   @14:19 */
     {
@@ -471,18 +1329,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t29[i0] = powf((t23_2[i0] + 1e-05f), -0.5f);
-        }
-    }
+    train_step_k7(s);
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t30[i0] = (bn_weight[i0] * t29[i0]);
-        }
-    }
+    train_step_k8(s);
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
@@ -491,11 +1341,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
-                }
-            }
+            train_step_k9((void *)s, 0, n, 0);
         }
     }
 
@@ -510,44 +1356,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
-    {
-        if ((int64_t)n * 4 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t32[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t48 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
-        }
-    }
+    train_step_k12(s);
 
     /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
-    {
-        for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t49[i1] += t48[i0 * 4 + i1];
-            }
-        }
-    }
+    train_step_k13(s);
 
     /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t49_2[i0] = (t49[i0] / (float)(s->global_n));
-        }
-    }
+    train_step_k14(s);
 
     /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
     {
@@ -561,33 +1376,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k16, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49_2[i1]);
-                }
-            }
+            train_step_k16((void *)s, 0, n, 0);
         }
     }
 
     /* %51: f32[N,4] = square %50   @14:13 */
-    {
-        memset(t52, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (t50[i0 * 4 + i1] * t50[i0 * 4 + i1]);
-                t51[i0 * 4 + i1] = v_;
-                t52[i1] += v_;
-            }
-        }
-    }
+    train_step_k17(s);
 
     /* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t52_2[i0] = (t52[i0] / (float)(s->global_n));
-        }
-    }
+    train_step_k18(s);
 
     /* %55: f32[4] = if_training %52, %bn.running_var   @14:13 */
     {
@@ -595,32 +1392,16 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %56: f32[4] = add %55, %27   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t56[i0] = (t52_2[i0] + 1e-05f);
-        }
-    }
+    train_step_k20(s);
 
     /* %57: f32[4] = pow %56 {exponent: -0.5}   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t57[i0] = powf(t56[i0], -0.5f);
-        }
-    }
+    train_step_k21(s);
 
     /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t58[i0] = (bn_weight[i0] * t57[i0]);
-        }
-    }
+    train_step_k22(s);
 
     /* %63: f32[4] = add %61, %62   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t63[i0] = ((((bn_running_mean[i0] * 0.9f) + (t20_2[i0] * 0.1f)) * 0.9f) + (t49_2[i0] * 0.1f));
-        }
-    }
+    train_step_k23(s);
 
     /* %67: f32 = div %65, %66   @14:13 */
     {
@@ -628,11 +1409,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %70: f32[4] = add %68, %69   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t70[i0] = ((((bn_running_var[i0] * 0.9f) + (t23_2[i0] * t42[0])) * 0.9f) + (t52_2[i0] * t67[0]));
-        }
-    }
+    train_step_k25(s);
 
     /* %71: i32 = add %47, %46   @14:13 */
     {
@@ -640,25 +1417,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    acc0_ += s_2[i0 * 15 + i1 * 5 + i2];
-                }
-                t72[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k27(s);
 
     /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t72_2[i0] = (t72[i0] / (float)((5 * s->global_n)));
-        }
-    }
+    train_step_k28(s);
 
     /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
     {
@@ -672,38 +1434,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k30, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 5; i2++) {
-                        t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
-                    }
-                }
-            }
+            train_step_k30((void *)s, 0, n, 0);
         }
     }
 
     /* %75: f32[N,3,5] = square %74   @15:18 */
-    {
-        memset(t76, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    const float v_ = (t74[i0 * 15 + i1 * 5 + i2] * t74[i0 * 15 + i1 * 5 + i2]);
-                    t75[i0 * 15 + i1 * 5 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t76[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k31(s);
 
     /* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t76_2[i0] = (t76[i0] / (float)((5 * s->global_n)));
-        }
-    }
+    train_step_k32(s);
 
     /* %80: f32[3] = if_training %76, %bs.running_var   @15:18 */
     {
@@ -711,18 +1450,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t82[i0] = powf((t76_2[i0] + 1e-05f), -0.5f);
-        }
-    }
+    train_step_k34(s);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t83[i0] = (bs_weight[i0] * t82[i0]);
-        }
-    }
+    train_step_k35(s);
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
@@ -731,22 +1462,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k36, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 5; i2++) {
-                        t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
-                    }
-                }
-            }
+            train_step_k36((void *)s, 0, n, 0);
         }
     }
 
     /* %91: f32[3] = add %89, %90   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t91[i0] = ((bs_running_mean[i0] * 0.5f) + (t72_2[i0] * 0.5f));
-        }
-    }
+    train_step_k37(s);
 
     /* %95: f32 = div %93, %94   @15:18 */
     {
@@ -754,11 +1475,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %98: f32[3] = add %96, %97   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t98[i0] = ((bs_running_var[i0] * 0.5f) + (t76_2[i0] * t95[0]));
-        }
-    }
+    train_step_k39(s);
 
     /* %99: i32 = add %bs.num_batches_tracked, %46   @15:18 */
     {
@@ -766,38 +1483,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
-    {
-        for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                acc0_ += t87[i0 * 5 + i1];
-            }
-            t_2[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
-    }
+    train_step_k41(s);
 
     /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
-    {
-        for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    acc0_ += img[i0 * 18 + i1 * 9 + i2];
-                }
-                t101[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k42(s);
 
     /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t101_2[i0] = (t101[i0] / (float)((9 * s->global_n)));
-        }
-    }
+    train_step_k43(s);
 
     /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
     {
@@ -811,38 +1503,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k45, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    for (int64_t i2 = 0; i2 < 9; i2++) {
-                        t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
-                    }
-                }
-            }
+            train_step_k45((void *)s, 0, n, 0);
         }
     }
 
     /* %104: f32[N,2,3,3] = square %103   @16:35 */
-    {
-        memset(t105, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    const float v_ = (t103[i0 * 18 + i1 * 9 + i2] * t103[i0 * 18 + i1 * 9 + i2]);
-                    t104[i0 * 18 + i1 * 9 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t105[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k46(s);
 
     /* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t105_2[i0] = (t105[i0] / (float)((9 * s->global_n)));
-        }
-    }
+    train_step_k47(s);
 
     /* %109: f32[2] = if_training %105, %b2.running_var   @16:35 */
     {
@@ -850,18 +1519,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t112[i0] = powf((t105_2[i0] + 0.001f), -0.5f);
-        }
-    }
+    train_step_k49(s);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t113[i0] = (b2_weight[i0] * t112[i0]);
-        }
-    }
+    train_step_k50(s);
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
@@ -870,22 +1531,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k51, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    for (int64_t i2 = 0; i2 < 9; i2++) {
-                        t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
-                    }
-                }
-            }
+            train_step_k51((void *)s, 0, n, 0);
         }
     }
 
     /* %122: f32[2] = add %119, %121   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t122[i0] = ((b2_running_mean[i0] * 0.8f) + (t101_2[i0] * 0.2f));
-        }
-    }
+    train_step_k52(s);
 
     /* %126: f32 = div %124, %125   @16:35 */
     {
@@ -893,11 +1544,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %129: f32[2] = add %127, %128   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t129[i0] = ((b2_running_var[i0] * 0.8f) + (t105_2[i0] * t126[0]));
-        }
-    }
+    train_step_k54(s);
 
     /* %130: i32 = add %b2.num_batches_tracked, %46   @16:35 */
     {
@@ -905,38 +1552,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 18; i1++) {
-                acc0_ += t131[i0 * 18 + i1];
-            }
-            t132[i0] += acc0_;
-        }
-    }
+    train_step_k56(s);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    {
-        float *restrict const to_ = t134;
-        const float *restrict const from_ = t_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k57(s);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    {
-        float *restrict const to_ = t134;
-        const float *restrict const from_ = u;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
-            }
-        }
-    }
+    train_step_k58(s);
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
@@ -945,22 +1567,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k59, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
-                }
-            }
+            train_step_k59((void *)s, 0, n, 0);
         }
     }
 
     /* %137: f32 = mse %pred, %y   @20:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t137[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k60(s);
 
     /* %137: f32 = mse %pred, %y   @20:14 */
     {
@@ -973,39 +1585,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
-    {
-        memset(t165, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t141[0]);
-                d_pred[i0 * 4 + i1] = v_;
-                t165[i1] += v_;
-            }
-        }
-    }
+    train_step_k63(s);
 
     /* %d.t: f32[N,3] = slice %d.pred {axis: 1, start: 0, length: 3}   @17:20 */
-    {
-        float *restrict const to_ = d_t;
-        const float *restrict const from_ = d_pred;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 3 + i1] = from_[i0 * 4 + i1];
-            }
-        }
-    }
+    train_step_k64(s);
 
     /* %d.u: f32[N,1] = slice %d.pred {axis: 1, start: 3, length: 1}   @17:20 */
-    {
-        float *restrict const to_ = d_u;
-        const float *restrict const from_ = d_pred;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                to_[i0 + i1] = from_[i0 * 4 + i1 + 3];
-            }
-        }
-    }
+    train_step_k65(s);
 
     /* %147: f32[N,18] = broadcast %146   @16:23 */
     {
@@ -1014,50 +1600,18 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k66, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 18; i1++) {
-                    t147[i0 * 18 + i1] = t146[i0];
-                }
-            }
+            train_step_k66((void *)s, 0, n, 0);
         }
     }
 
     /* %149: f32[2,1,1] = sum_to %148   @16:35 */
-    {
-        for (int64_t j_ = 0; j_ < 2; j_++) t149[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    acc0_ += t148[i0 * 18 + i1 * 9 + i2];
-                }
-                t149[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k67(s);
 
     /* %151: f32[N,2,3,3] = mul %148, %108   @16:35 */
-    {
-        memset(t152, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    const float v_ = (t148[i0 * 18 + i1 * 9 + i2] * t103[i0 * 18 + i1 * 9 + i2]);
-                    t151[i0 * 18 + i1 * 9 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t152[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k68(s);
 
     /* %d.b2.weight: f32[2] = mul %153, %112   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            d_b2_weight[i0] = (t153[i0] * t112[i0]);
-        }
-    }
+    train_step_k69(s);
 
     /* %157: f32[N,3,1] = div %155, %156   @15:13 */
     {
@@ -1066,63 +1620,21 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((3 * n), parts_, train_step_k70, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                t157[i0] = (t155[i0] / 5.0f);
-            }
+            train_step_k70((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %158: f32[N,3,5] = broadcast %157   @15:13 */
-    {
-        memset(t159, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    const float v_ = t157[i0 * 3 + i1];
-                    t158[i0 * 15 + i1 * 5 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t159[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k71(s);
 
     /* %161: f32[N,3,5] = mul %158, %79   @15:18 */
-    {
-        memset(t162, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    const float v_ = (t158[i0 * 15 + i1 * 5 + i2] * t74[i0 * 15 + i1 * 5 + i2]);
-                    t161[i0 * 15 + i1 * 5 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t162[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k72(s);
 
     /* %d.bs.weight: f32[3] = mul %163, %82   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            d_bs_weight[i0] = (t163[i0] * t82[i0]);
-        }
-    }
+    train_step_k73(s);
 
     /* %167: f32[N,4] = mul %d.pred, %54   @14:13 */
-    {
-        memset(t168, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (d_pred[i0 * 4 + i1] * t50[i0 * 4 + i1]);
-                t167[i0 * 4 + i1] = v_;
-                t168[i1] += v_;
-            }
-        }
-    }
+    train_step_k74(s);
 
     /* %168: f32[4] = sum_to %167   @14:13 */
     {
@@ -1135,24 +1647,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %176: f32[4] = div %174, %175   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t176[i0] = (((t168_total[i0] * bn_weight[i0]) * (powf(t56[i0], -1.5f) * -0.5f)) / (float)(s->global_n));
-        }
-    }
+    train_step_k77(s);
 
     /* %180: f32[N,4] = add %166, %179 */
-    {
-        memset(t181, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((d_pred[i0 * 4 + i1] * t58[i1]) + (t176[i1] * (t50[i0 * 4 + i1] * 2.0f)));
-                t180[i0 * 4 + i1] = v_;
-                t181[i1] += v_;
-            }
-        }
-    }
+    train_step_k78(s);
 
     /* %181: f32[4] = sum_to %180   @14:13 */
     {
@@ -1160,11 +1658,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %183: f32[4] = div %182, %64   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t183[i0] = ((-t181[i0]) / (float)(s->global_n));
-        }
-    }
+    train_step_k80(s);
 
     /* %185: f32[N,4] = add %180, %184 */
     {
@@ -1173,97 +1667,27 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k81, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
-                }
-            }
+            train_step_k81((void *)s, 0, n, 0);
         }
     }
 
     /* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
-    {
-        if ((int64_t)n * 4 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t185[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t186 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
-        }
-    }
+    train_step_k82(s);
 
     /* %d.fc.weight: f32[4,4] = matmul %185, %32 {transpose_a: true}   @14:16 */
-    {
-        if ((int64_t)4 * 4 * n <= 16384) {
-            float sums_[16] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t32 + p * 4;
-                for (int64_t r = 0; r < 4; r++) {
-                    const float a_ = t185[p * 4 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 4; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = d_fc_weight + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, t185, 4, t32, 4, 0.0f, d_fc_weight, 4);
-        }
-    }
+    train_step_k83(s);
 
     /* %188: f32[4] = sum_to %186   @14:19 */
-    {
-        for (int64_t j_ = 0; j_ < 4; j_++) t188[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t188[i1] += t186[i0 * 4 + i1];
-            }
-        }
-    }
+    train_step_k84(s);
 
     /* %189: f32[N,4] = mul %186, %25   @14:19 */
-    {
-        memset(t190, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (t186[i0 * 4 + i1] * t21[i0 * 4 + i1]);
-                t189[i0 * 4 + i1] = v_;
-                t190[i1] += v_;
-            }
-        }
-    }
+    train_step_k85(s);
 
     /* %d.bn.bias: f32[4] = add %165, %188 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            d_bn_bias[i0] = (t165[i0] + t188[i0]);
-        }
-    }
+    train_step_k86(s);
 
     /* %d.bn.weight: f32[4] = add %169, %191 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            d_bn_weight[i0] = ((t168[i0] * t57[i0]) + (t190[i0] * t29[i0]));
-        }
-    }
+    train_step_k87(s);
 
     /* %d.bs.bias: f32[3] = reshape %159   @15:18 */
     {
@@ -1323,8 +1747,26 @@ static float train_step(const dlc_step *s) {
     return t137_share[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
+/* Kernel 0 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t20[i1] += x[i0 * 4 + i1];
+        }
+    }
+    for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] /= (float)n;
+}
+
+/* %21: f32[N,4] = sub %x, %20   @14:19 */
+/* Kernel 1 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1340,8 +1782,9 @@ static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %22: f32[N,4] = square %21   @14:19 */
+/* Kernel 2 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1354,8 +1797,54 @@ static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
+/* Kernel 3 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
+    for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t23[i1] += t22[i0 * 4 + i1];
+        }
+    }
+    for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] /= (float)n;
+}
+
+/* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
+    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t29[i0] = powf((t23[i0] + 1e-05f), -0.5f);
+    }
+}
+
+/* %30: f32[4] = mul %bn.weight, %29   @14:19 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t30[i0] = (bn_weight[i0] * t29[i0]);
+    }
+}
+
+/* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
+/* Kernel 6 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1373,8 +1862,56 @@ static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
+    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    if ((int64_t)n * 4 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = t32[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t48 + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
+    }
+}
+
+/* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t49[i1] += t48[i0 * 4 + i1];
+        }
+    }
+    for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] /= (float)n;
+}
+
+/* %50: f32[N,4] = sub %48, %49   @14:13 */
+/* Kernel 11 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1390,8 +1927,9 @@ static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 12 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %51: f32[N,4] = square %50   @14:13 */
+/* Kernel 12 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void sgd_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1404,8 +1942,115 @@ static void sgd_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 22 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
+    for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t52[i1] += t51[i0 * 4 + i1];
+        }
+    }
+    for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] /= (float)n;
+}
+
+/* %56: f32[4] = add %55, %27   @14:13 */
+/* Kernel 14 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
+    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t56[i0] = (t52[i0] + 1e-05f);
+    }
+}
+
+/* %57: f32[4] = pow %56 {exponent: -0.5}   @14:13 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t57[i0] = powf(t56[i0], -0.5f);
+    }
+}
+
+/* %63: f32[4] = add %61, %62   @14:13 */
+/* Kernel 17 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
+    float *const t20 = (float *)(arena + 0);  /* f32[4] */
+    float *const t34 = (float *)(arena + 0);  /* f32[4] */
+    float *const t36 = (float *)(arena + 0);  /* f32[4] */
+    float *const t37 = (float *)(arena + 0);  /* f32[4] */
+    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    float *const t61 = (float *)(arena + 0);  /* f32[4] */
+    float *const t62 = (float *)(arena + 0);  /* f32[4] */
+    float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t63[i0] = ((((bn_running_mean[i0] * 0.9f) + (t20[i0] * 0.1f)) * 0.9f) + (t49[i0] * 0.1f));
+    }
+}
+
+/* %70: f32[4] = add %68, %69   @14:13 */
+/* Kernel 19 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
+    float *const t42 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t43 = (float *)(arena + 0);  /* f32[4] */
+    float *const t44 = (float *)(arena + 0);  /* f32[4] */
+    float *const t45 = (float *)(arena + 0);  /* f32[4] */
+    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
+    float *const t67 = (float *)(arena + 0);  /* f32 */
+    float *const t68 = (float *)(arena + 0);  /* f32[4] */
+    float *const t69 = (float *)(arena + 0);  /* f32[4] */
+    float *const t70 = (float *)(arena + (192 * n + 320));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t70[i0] = ((((bn_running_var[i0] * 0.9f) + (t23[i0] * t42[0])) * 0.9f) + (t52[i0] * t67[0]));
+    }
+}
+
+/* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
+/* Kernel 21 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k21(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
+    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                acc0_ += s_2[i0 * 15 + i1 * 5 + i2];
+            }
+            t72[i1] += acc0_;
+        }
+    }
+    for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] /= (float)(5 * n);
+}
+
+/* %74: f32[N,3,5] = sub %s, %73   @15:18 */
+/* Kernel 22 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1424,8 +2069,9 @@ static void sgd_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 23 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 15*N). */
-static void sgd_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %75: f32[N,3,5] = square %74   @15:18 */
+/* Kernel 23 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 15*N). */
+static __attribute__((noinline)) void sgd_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1438,8 +2084,58 @@ static void sgd_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 27 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
+/* Kernel 24 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
+    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
+    for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                acc0_ += t75[i0 * 15 + i1 * 5 + i2];
+            }
+            t76[i1] += acc0_;
+        }
+    }
+    for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] /= (float)(5 * n);
+}
+
+/* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
+/* Kernel 25 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
+    float *const t82 = (float *)(arena + 0);  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t82[i0] = powf((t76[i0] + 1e-05f), -0.5f);
+    }
+}
+
+/* %83: f32[3] = mul %bs.weight, %82   @15:18 */
+/* Kernel 26 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k26(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
+    float *const t82 = (float *)(arena + 0);  /* f32[3] */
+    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t83[i0] = (bs_weight[i0] * t82[i0]);
+    }
+}
+
+/* %87: f32[N,3,5] = add %85, %86   @15:18 */
+/* Kernel 27 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1461,8 +2157,63 @@ static void sgd_step_k27(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 34 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k34(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %91: f32[3] = add %89, %90   @15:18 */
+/* Kernel 28 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
+    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    float *const t89 = (float *)(arena + 0);  /* f32[3] */
+    float *const t90 = (float *)(arena + 0);  /* f32[3] */
+    float *const t91 = (float *)(arena + (128 * n + 256));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t91[i0] = ((bs_running_mean[i0] * 0.5f) + (t72[i0] * 0.5f));
+    }
+}
+
+/* %98: f32[3] = add %96, %97   @15:18 */
+/* Kernel 30 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k30(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
+    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
+    float *const t95 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t96 = (float *)(arena + 0);  /* f32[3] */
+    float *const t97 = (float *)(arena + 0);  /* f32[3] */
+    float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t98[i0] = ((bs_running_var[i0] * 0.5f) + (t76[i0] * t95[0]));
+    }
+}
+
+/* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
+/* Kernel 33 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k33(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
+    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
+    for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                acc0_ += img[i0 * 18 + i1 * 9 + i2];
+            }
+            t101[i1] += acc0_;
+        }
+    }
+    for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] /= (float)(9 * n);
+}
+
+/* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
+/* Kernel 34 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k34(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1481,8 +2232,9 @@ static void sgd_step_k34(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 35 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 18*N). */
-static void sgd_step_k35(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %104: f32[N,2,3,3] = square %103   @16:35 */
+/* Kernel 35 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 18*N). */
+static __attribute__((noinline)) void sgd_step_k35(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1495,8 +2247,58 @@ static void sgd_step_k35(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 39 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k39(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
+/* Kernel 36 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
+    for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                acc0_ += t104[i0 * 18 + i1 * 9 + i2];
+            }
+            t105[i1] += acc0_;
+        }
+    }
+    for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] /= (float)(9 * n);
+}
+
+/* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
+/* Kernel 37 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
+    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t112[i0] = powf((t105[i0] + 0.001f), -0.5f);
+    }
+}
+
+/* %113: f32[2] = mul %b2.weight, %112   @16:35 */
+/* Kernel 38 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k38(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
+    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t113[i0] = (b2_weight[i0] * t112[i0]);
+    }
+}
+
+/* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
+/* Kernel 39 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k39(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1518,8 +2320,96 @@ static void sgd_step_k39(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 47 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k47(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %122: f32[2] = add %119, %121   @16:35 */
+/* Kernel 40 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
+    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
+    float *const t119 = (float *)(arena + 0);  /* f32[2] */
+    float *const t121 = (float *)(arena + 0);  /* f32[2] */
+    float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t122[i0] = ((b2_running_mean[i0] * 0.8f) + (t101[i0] * 0.2f));
+    }
+}
+
+/* %129: f32[2] = add %127, %128   @16:35 */
+/* Kernel 42 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
+    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
+    float *const t126 = (float *)(arena + (128 * n + 192));  /* f32 */
+    float *const t127 = (float *)(arena + 0);  /* f32[2] */
+    float *const t128 = (float *)(arena + 0);  /* f32[2] */
+    float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t129[i0] = ((b2_running_var[i0] * 0.8f) + (t105[i0] * t126[0]));
+    }
+}
+
+/* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
+/* Kernel 44 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k44(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
+    for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 18; i1++) {
+            acc0_ += t131[i0 * 18 + i1];
+        }
+        t132[i0] += acc0_;
+    }
+}
+
+/* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+/* Kernel 45 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k45(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
+    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
+    float *restrict const to_ = t134;
+    const float *restrict const from_ = t_2;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
+        }
+    }
+}
+
+/* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+/* Kernel 46 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k46(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
+    float *restrict const to_ = t134;
+    const float *restrict const from_ = u;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
+        }
+    }
+}
+
+/* %pred: f32[N,4] = add %h, %134   @17:18 */
+/* Kernel 47 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k47(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1539,8 +2429,65 @@ static void sgd_step_k47(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 53 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k53(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %137: f32 = mse %pred, %y   @20:14 */
+/* Kernel 48 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k48(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[3];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t137 = (float *)(arena + (128 * n + 192));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t137[0] = (float)(acc_ / (double)(4 * n));
+}
+
+/* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
+/* Kernel 50 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k50(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[3];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t141 = (float *)(arena + (640 * n + 1024));  /* f32 */
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
+    memset(t165, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t141[0]);
+            d_pred[i0 * 4 + i1] = v_;
+            t165[i1] += v_;
+        }
+    }
+}
+
+/* %d.u: f32[N,1] = slice %d.pred {axis: 1, start: 3, length: 1}   @17:20 */
+/* Kernel 52 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k52(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
+    float *restrict const to_ = d_u;
+    const float *restrict const from_ = d_pred;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            to_[i0 + i1] = from_[i0 * 4 + i1 + 3];
+        }
+    }
+}
+
+/* %147: f32[N,18] = broadcast %146   @16:23 */
+/* Kernel 53 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k53(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1557,8 +2504,70 @@ static void sgd_step_k53(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 57 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %149: f32[2,1,1] = sum_to %148   @16:35 */
+/* Kernel 54 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k54(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
+    float *const t149 = (float *)(arena + (640 * n + 1024));  /* f32[2,1,1] */
+    for (int64_t j_ = 0; j_ < 2; j_++) t149[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                acc0_ += t148[i0 * 18 + i1 * 9 + i2];
+            }
+            t149[i1] += acc0_;
+        }
+    }
+}
+
+/* %151: f32[N,2,3,3] = mul %148, %108   @16:35 */
+/* Kernel 55 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
+    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
+    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
+    float *const t151 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
+    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
+    memset(t152, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 9; i2++) {
+                const float v_ = (t148[i0 * 18 + i1 * 9 + i2] * t103[i0 * 18 + i1 * 9 + i2]);
+                t151[i0 * 18 + i1 * 9 + i2] = v_;
+                acc0_ += v_;
+            }
+            t152[i1] += acc0_;
+        }
+    }
+}
+
+/* %d.b2.weight: f32[2] = mul %153, %112   @16:35 */
+/* Kernel 56 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
+    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
+    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
+    float *const t153 = (float *)t152;  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        b2_weight[i0] = (b2_weight[i0] - (s->lr * (t153[i0] * t112[i0])));
+    }
+}
+
+/* %157: f32[N,3,1] = div %155, %156   @15:13 */
+/* Kernel 57 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static __attribute__((noinline)) void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1572,8 +2581,128 @@ static void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 65 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k65(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %158: f32[N,3,5] = broadcast %157   @15:13 */
+/* Kernel 58 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k58(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
+    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
+    float *const t159 = (float *)(arena + (640 * n + 832));  /* f32[3,1] */
+    memset(t159, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            float acc0_ = 0.0f;
+            for (int64_t i2 = 0; i2 < 5; i2++) {
+                const float v_ = t157[i0 * 3 + i1];
+                t158[i0 * 15 + i1 * 5 + i2] = v_;
+                acc0_ += v_;
+            }
+            t159[i1] += acc0_;
+        }
+    }
+}
+
+/* %d.bs.weight: f32[3] = mul %163, %82   @15:18 */
+/* Kernel 60 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k60(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
+    float *const t82 = (float *)(arena + 0);  /* f32[3] */
+    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
+    float *const t163 = (float *)t162;  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        bs_weight[i0] = (bs_weight[i0] - (s->lr * (t163[i0] * t82[i0])));
+    }
+}
+
+/* %167: f32[N,4] = mul %d.pred, %54   @14:13 */
+/* Kernel 61 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k61(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t168 = (float *)(arena + 0);  /* f32[4] */
+    memset(t168, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (d_pred[i0 * 4 + i1] * t50[i0 * 4 + i1]);
+            t167[i0 * 4 + i1] = v_;
+            t168[i1] += v_;
+        }
+    }
+}
+
+/* %176: f32[4] = div %174, %175   @14:13 */
+/* Kernel 62 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k62(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t168 = (float *)(arena + 0);  /* f32[4] */
+    float *const t170 = (float *)(arena + 0);  /* f32[4] */
+    float *const t171 = (float *)(arena + 0);  /* f32[4] */
+    float *const t173 = (float *)(arena + 0);  /* f32[4] */
+    float *const t174 = (float *)(arena + 0);  /* f32[4] */
+    float *const t176 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t176[i0] = (((t168[i0] * bn_weight[i0]) * (powf(t56[i0], -1.5f) * -0.5f)) / (float)(n));
+    }
+}
+
+/* %180: f32[N,4] = add %166, %179 */
+/* Kernel 63 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k63(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t176 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
+    float *const t181 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    memset(t181, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = ((d_pred[i0 * 4 + i1] * t58[i1]) + (t176[i1] * (t50[i0 * 4 + i1] * 2.0f)));
+            t180[i0 * 4 + i1] = v_;
+            t181[i1] += v_;
+        }
+    }
+}
+
+/* %183: f32[4] = div %182, %64   @14:13 */
+/* Kernel 64 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k64(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t181 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t182 = (float *)(arena + 0);  /* f32[4] */
+    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t183[i0] = ((-t181[i0]) / (float)(n));
+    }
+}
+
+/* %185: f32[N,4] = add %180, %184 */
+/* Kernel 65 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k65(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1590,167 +2719,198 @@ static void sgd_step_k65(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
+/* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
+/* Kernel 66 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k66(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
+    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    if ((int64_t)n * 4 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = t185[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t186 + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
+    }
+}
+
+/* %d.fc.weight: f32[4,4] = matmul %185, %32 {transpose_a: true}   @14:16 */
+/* Kernel 67 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k67(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
+    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
+    if ((int64_t)4 * 4 * n <= 16384) {
+        float sums_[16] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t32 + p * 4;
+            for (int64_t r = 0; r < 4; r++) {
+                const float a_ = t185[p * 4 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 4; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = fc_weight + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, -s->lr, t185, 4, t32, 4, 1.0f, fc_weight, 4);
+    }
+}
+
+/* %188: f32[4] = sum_to %186   @14:19 */
+/* Kernel 68 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k68(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t188 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    for (int64_t j_ = 0; j_ < 4; j_++) t188[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t188[i1] += t186[i0 * 4 + i1];
+        }
+    }
+}
+
+/* %189: f32[N,4] = mul %186, %25   @14:19 */
+/* Kernel 69 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k69(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
+    float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
+    float *const t190 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    memset(t190, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (t186[i0 * 4 + i1] * t21[i0 * 4 + i1]);
+            t189[i0 * 4 + i1] = v_;
+            t190[i1] += v_;
+        }
+    }
+}
+
+/* %d.bn.bias: f32[4] = add %165, %188 */
+/* Kernel 70 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k70(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
+    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
+    float *const t188 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        bn_bias[i0] = (bn_bias[i0] - (s->lr * (t165[i0] + t188[i0])));
+    }
+}
+
+/* %d.bn.weight: f32[4] = add %169, %191 */
+/* Kernel 71 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k71(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
+    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
+    float *const t168 = (float *)(arena + 0);  /* f32[4] */
+    float *const t169 = (float *)(arena + 0);  /* f32[4] */
+    float *const t190 = (float *)(arena + (256 * n + 448));  /* f32[4] */
+    float *const t191 = (float *)(arena + 0);  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        bn_weight[i0] = (bn_weight[i0] - (s->lr * ((t168[i0] * t57[i0]) + (t190[i0] * t29[i0]))));
+    }
+}
+
+/* %bs.bias: f32[3] = param bs.bias   @10:11 */
+/* Kernel 83 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k83(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
+    float *const d_bs_bias_2 = (float *)(arena + (256 * n + 576));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        bs_bias[i0] = (bs_bias[i0] - (s->lr * d_bs_bias_2[i0]));
+    }
+}
+
+/* %b2.bias: f32[2] = param b2.bias   @11:11 */
+/* Kernel 84 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k84(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
+    float *const d_b2_bias_2 = (float *)(arena + (640 * n + 1088));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        b2_bias[i0] = (b2_bias[i0] - (s->lr * d_b2_bias_2[i0]));
+    }
+}
+
 /* Entry 'sgd': arena 768*N + 1216 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const y = (float *)s->data[3];  /* f32[N,4] */
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
-    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
     int32_t *const bn_num_batches_tracked = (int32_t *)s->state[2];  /* i32 */
-    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
-    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
-    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
-    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
     int32_t *const bs_num_batches_tracked = (int32_t *)s->state[5];  /* i32 */
-    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
-    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
-    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
-    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
     int32_t *const b2_num_batches_tracked = (int32_t *)s->state[8];  /* i32 */
-    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[4] */
-    float *const t21 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t22 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[4] */
-    float *const t29 = (float *)(arena + (128 * n + 128));  /* f32[4] */
-    float *const t30 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t32 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t34 = (float *)(arena + 0);  /* f32[4] */
-    float *const t36 = (float *)(arena + 0);  /* f32[4] */
-    float *const t37 = (float *)(arena + 0);  /* f32[4] */
     float *const t39 = (float *)(arena + 0);  /* f32 */
     float *const t41 = (float *)(arena + 0);  /* f32 */
     float *const t42 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t43 = (float *)(arena + 0);  /* f32[4] */
-    float *const t44 = (float *)(arena + 0);  /* f32[4] */
-    float *const t45 = (float *)(arena + 0);  /* f32[4] */
     int32_t *const t47 = (int32_t *)(arena + (128 * n + 256));  /* i32 */
-    float *const t48 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t49 = (float *)(arena + (192 * n + 320));  /* f32[4] */
-    float *const t50 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const t51 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t52 = (float *)(arena + (256 * n + 384));  /* f32[4] */
-    float *const t56 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t57 = (float *)(arena + (256 * n + 512));  /* f32[4] */
-    float *const t58 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t61 = (float *)(arena + 0);  /* f32[4] */
-    float *const t62 = (float *)(arena + 0);  /* f32[4] */
     float *const t63 = (float *)(arena + (256 * n + 640));  /* f32[4] */
     float *const t65 = (float *)(arena + 0);  /* f32 */
     float *const t66 = (float *)(arena + 0);  /* f32 */
     float *const t67 = (float *)(arena + 0);  /* f32 */
-    float *const t68 = (float *)(arena + 0);  /* f32[4] */
-    float *const t69 = (float *)(arena + 0);  /* f32[4] */
     float *const t70 = (float *)(arena + (192 * n + 320));  /* f32[4] */
     int32_t *const t71 = (int32_t *)(arena + (128 * n + 64));  /* i32 */
-    float *const t72 = (float *)(arena + (128 * n + 192));  /* f32[3] */
-    float *const t73 = (float *)t72;  /* f32[3,1] */
-    float *const t74 = (float *)(arena + (128 * n + 320));  /* f32[N,3,5] */
-    float *const t75 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    float *const t76 = (float *)(arena + (256 * n + 384));  /* f32[3] */
-    float *const t81 = (float *)(arena + 0);  /* f32[3] */
-    float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t83 = (float *)(arena + (128 * n + 256));  /* f32[3] */
-    float *const t84 = (float *)t83;  /* f32[3,1] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t87 = (float *)(arena + (256 * n + 704));  /* f32[N,3,5] */
-    float *const t89 = (float *)(arena + 0);  /* f32[3] */
-    float *const t90 = (float *)(arena + 0);  /* f32[3] */
     float *const t91 = (float *)(arena + (128 * n + 256));  /* f32[3] */
     float *const t93 = (float *)(arena + 0);  /* f32 */
     float *const t94 = (float *)(arena + 0);  /* f32 */
     float *const t95 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t96 = (float *)(arena + 0);  /* f32[3] */
-    float *const t97 = (float *)(arena + 0);  /* f32[3] */
     float *const t98 = (float *)(arena + (320 * n + 704));  /* f32[3] */
     int32_t *const t99 = (int32_t *)(arena + (256 * n + 384));  /* i32 */
-    float *const t_2 = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const t101 = (float *)(arena + (128 * n + 192));  /* f32[2] */
-    float *const t102 = (float *)t101;  /* f32[2,1,1] */
-    float *const t103 = (float *)(arena + (384 * n + 768));  /* f32[N,2,3,3] */
-    float *const t104 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t105 = (float *)(arena + (640 * n + 768));  /* f32[2] */
-    float *const t111 = (float *)(arena + 0);  /* f32[2] */
-    float *const t112 = (float *)(arena + (640 * n + 832));  /* f32[2] */
-    float *const t113 = (float *)(arena + (640 * n + 896));  /* f32[2] */
-    float *const t114 = (float *)t113;  /* f32[2,1,1] */
-    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t117 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t119 = (float *)(arena + 0);  /* f32[2] */
-    float *const t121 = (float *)(arena + 0);  /* f32[2] */
     float *const t122 = (float *)(arena + (640 * n + 896));  /* f32[2] */
     float *const t124 = (float *)(arena + 0);  /* f32 */
     float *const t125 = (float *)(arena + 0);  /* f32 */
     float *const t126 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t127 = (float *)(arena + 0);  /* f32[2] */
-    float *const t128 = (float *)(arena + 0);  /* f32[2] */
     float *const t129 = (float *)(arena + (640 * n + 960));  /* f32[2] */
     int32_t *const t130 = (int32_t *)(arena + (640 * n + 768));  /* i32 */
-    float *const t131 = (float *)t117;  /* f32[N,18] */
-    float *const t132 = (float *)(arena + (256 * n + 704));  /* f32[N] */
-    float *const u = (float *)t132;  /* f32[N,1] */
-    float *const t134 = (float *)(arena + (512 * n + 768));  /* f32[N,4] */
-    float *const pred = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
     float *const t137 = (float *)(arena + (128 * n + 192));  /* f32 */
-    float *const t138 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t141 = (float *)(arena + (640 * n + 1024));  /* f32 */
-    float *const d_pred = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const d_t = (float *)(arena + (320 * n + 768));  /* f32[N,3] */
-    float *const d_u = (float *)(arena + (512 * n + 768));  /* f32[N,1] */
-    float *const t145 = (float *)d_u;  /* f32[N] */
-    float *const t146 = (float *)t145;  /* f32[N,1] */
-    float *const t147 = (float *)(arena + (640 * n + 1152));  /* f32[N,18] */
-    float *const t148 = (float *)t147;  /* f32[N,2,3,3] */
     float *const t149 = (float *)(arena + (640 * n + 1024));  /* f32[2,1,1] */
     float *const d_b2_bias = (float *)t149;  /* f32[2] */
-    float *const t151 = (float *)(arena + (512 * n + 768));  /* f32[N,2,3,3] */
-    float *const t152 = (float *)(arena + (768 * n + 1152));  /* f32[2,1,1] */
-    float *const t153 = (float *)t152;  /* f32[2] */
-    float *const t155 = (float *)d_t;  /* f32[N,3,1] */
-    float *const t157 = (float *)(arena + (384 * n + 768));  /* f32[N,3,1] */
-    float *const t158 = (float *)(arena + (320 * n + 768));  /* f32[N,3,5] */
     float *const t159 = (float *)(arena + (640 * n + 832));  /* f32[3,1] */
     float *const d_bs_bias = (float *)t159;  /* f32[3] */
-    float *const t161 = (float *)(arena + (640 * n + 1152));  /* f32[N,3,5] */
-    float *const t162 = (float *)(arena + (768 * n + 1152));  /* f32[3,1] */
-    float *const t163 = (float *)t162;  /* f32[3] */
-    float *const t165 = (float *)(arena + (640 * n + 1088));  /* f32[4] */
-    float *const t166 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t167 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t168 = (float *)(arena + 0);  /* f32[4] */
-    float *const t169 = (float *)(arena + 0);  /* f32[4] */
-    float *const t170 = (float *)(arena + 0);  /* f32[4] */
-    float *const t171 = (float *)(arena + 0);  /* f32[4] */
-    float *const t173 = (float *)(arena + 0);  /* f32[4] */
-    float *const t174 = (float *)(arena + 0);  /* f32[4] */
-    float *const t176 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
-    float *const t177 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t178 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t179 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t180 = (float *)(arena + (320 * n + 768));  /* f32[N,4] */
-    float *const t181 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t182 = (float *)(arena + 0);  /* f32[4] */
-    float *const t183 = (float *)(arena + (256 * n + 576));  /* f32[4] */
-    float *const t184 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t185 = (float *)(arena + (128 * n + 320));  /* f32[N,4] */
-    float *const t186 = (float *)(arena + (192 * n + 384));  /* f32[N,4] */
-    float *const t188 = (float *)(arena + (768 * n + 1152));  /* f32[4] */
-    float *const t189 = (float *)(arena + (256 * n + 704));  /* f32[N,4] */
-    float *const t190 = (float *)(arena + (256 * n + 448));  /* f32[4] */
-    float *const t191 = (float *)(arena + 0);  /* f32[4] */
     float *const d_bs_bias_2 = (float *)(arena + (256 * n + 576));  /* f32[3] */
     float *const d_b2_bias_2 = (float *)(arena + (640 * n + 1088));  /* f32[2] */
     float *const bn_running_mean_next = (float *)s->state[0];  /* f32[4] */
@@ -1764,15 +2924,7 @@ static float sgd_step(const dlc_step *s) {
     int32_t *const b2_num_batches_tracked_next = (int32_t *)s->state[8];  /* i32 */
 
     /* %20: f32[4] = mean %x {axes: [0], keepdim: false}   @14:19 */
-    {
-        for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t20[i1] += x[i0 * 4 + i1];
-            }
-        }
-        for (int64_t j_ = 0; j_ < 4; j_++) t20[j_] /= (float)n;
-    }
+    sgd_step_k0(s);
 
     /* %21: f32[N,4] = sub %x, %20   @14:19 */
     {
@@ -1781,11 +2933,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t21[i0 * 4 + i1] = (x[i0 * 4 + i1] - t20[i1]);
-                }
-            }
+            sgd_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -1796,36 +2944,18 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t22[i0] = (t21[i0] * t21[i0]);
-            }
+            sgd_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %23: f32[4] = mean %22 {axes: [0], keepdim: false}   @14:19 */
-    {
-        for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t23[i1] += t22[i0 * 4 + i1];
-            }
-        }
-        for (int64_t j_ = 0; j_ < 4; j_++) t23[j_] /= (float)n;
-    }
+    sgd_step_k3(s);
 
     /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t29[i0] = powf((t23[i0] + 1e-05f), -0.5f);
-        }
-    }
+    sgd_step_k4(s);
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t30[i0] = (bn_weight[i0] * t29[i0]);
-        }
-    }
+    sgd_step_k5(s);
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
@@ -1834,11 +2964,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t32[i0 * 4 + i1] = ((t21[i0 * 4 + i1] * t30[i1]) + bn_bias[i1]);
-                }
-            }
+            sgd_step_k6((void *)s, 0, n, 0);
         }
     }
 
@@ -1853,38 +2979,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
-    {
-        if ((int64_t)n * 4 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t32[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t48 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
-        }
-    }
+    sgd_step_k9(s);
 
     /* %49: f32[4] = mean %48 {axes: [0], keepdim: false}   @14:13 */
-    {
-        for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t49[i1] += t48[i0 * 4 + i1];
-            }
-        }
-        for (int64_t j_ = 0; j_ < 4; j_++) t49[j_] /= (float)n;
-    }
+    sgd_step_k10(s);
 
     /* %50: f32[N,4] = sub %48, %49   @14:13 */
     {
@@ -1893,11 +2991,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t50[i0 * 4 + i1] = (t48[i0 * 4 + i1] - t49[i1]);
-                }
-            }
+            sgd_step_k11((void *)s, 0, n, 0);
         }
     }
 
@@ -1908,50 +3002,24 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, sgd_step_k12, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t51[i0] = (t50[i0] * t50[i0]);
-            }
+            sgd_step_k12((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %52: f32[4] = mean %51 {axes: [0], keepdim: false}   @14:13 */
-    {
-        for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t52[i1] += t51[i0 * 4 + i1];
-            }
-        }
-        for (int64_t j_ = 0; j_ < 4; j_++) t52[j_] /= (float)n;
-    }
+    sgd_step_k13(s);
 
     /* %56: f32[4] = add %55, %27   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t56[i0] = (t52[i0] + 1e-05f);
-        }
-    }
+    sgd_step_k14(s);
 
     /* %57: f32[4] = pow %56 {exponent: -0.5}   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t57[i0] = powf(t56[i0], -0.5f);
-        }
-    }
+    sgd_step_k15(s);
 
     /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t58[i0] = (bn_weight[i0] * t57[i0]);
-        }
-    }
+    train_step_k22(s);
 
     /* %63: f32[4] = add %61, %62   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t63[i0] = ((((bn_running_mean[i0] * 0.9f) + (t20[i0] * 0.1f)) * 0.9f) + (t49[i0] * 0.1f));
-        }
-    }
+    sgd_step_k17(s);
 
     /* %67: f32 = div %65, %66   @14:13 */
     {
@@ -1959,11 +3027,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %70: f32[4] = add %68, %69   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t70[i0] = ((((bn_running_var[i0] * 0.9f) + (t23[i0] * t42[0])) * 0.9f) + (t52[i0] * t67[0]));
-        }
-    }
+    sgd_step_k19(s);
 
     /* %71: i32 = add %47, %46   @14:13 */
     {
@@ -1971,19 +3035,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %72: f32[3] = mean %s {axes: [0, 2], keepdim: false}   @15:18 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    acc0_ += s_2[i0 * 15 + i1 * 5 + i2];
-                }
-                t72[i1] += acc0_;
-            }
-        }
-        for (int64_t j_ = 0; j_ < 3; j_++) t72[j_] /= (float)(5 * n);
-    }
+    sgd_step_k21(s);
 
     /* %74: f32[N,3,5] = sub %s, %73   @15:18 */
     {
@@ -1992,13 +3044,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k22, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 5; i2++) {
-                        t74[i0 * 15 + i1 * 5 + i2] = (s_2[i0 * 15 + i1 * 5 + i2] - t73[i1]);
-                    }
-                }
-            }
+            sgd_step_k22((void *)s, 0, n, 0);
         }
     }
 
@@ -2009,40 +3055,18 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for((15 * n), parts_, sgd_step_k23, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (15 * n); i0++) {
-                t75[i0] = (t74[i0] * t74[i0]);
-            }
+            sgd_step_k23((void *)s, 0, (15 * n), 0);
         }
     }
 
     /* %76: f32[3] = mean %75 {axes: [0, 2], keepdim: false}   @15:18 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    acc0_ += t75[i0 * 15 + i1 * 5 + i2];
-                }
-                t76[i1] += acc0_;
-            }
-        }
-        for (int64_t j_ = 0; j_ < 3; j_++) t76[j_] /= (float)(5 * n);
-    }
+    sgd_step_k24(s);
 
     /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t82[i0] = powf((t76[i0] + 1e-05f), -0.5f);
-        }
-    }
+    sgd_step_k25(s);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t83[i0] = (bs_weight[i0] * t82[i0]);
-        }
-    }
+    sgd_step_k26(s);
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
@@ -2051,22 +3075,12 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k27, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 5; i2++) {
-                        t87[i0 * 15 + i1 * 5 + i2] = ((t74[i0 * 15 + i1 * 5 + i2] * t84[i1]) + t86[i1]);
-                    }
-                }
-            }
+            sgd_step_k27((void *)s, 0, n, 0);
         }
     }
 
     /* %91: f32[3] = add %89, %90   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t91[i0] = ((bs_running_mean[i0] * 0.5f) + (t72[i0] * 0.5f));
-        }
-    }
+    sgd_step_k28(s);
 
     /* %95: f32 = div %93, %94   @15:18 */
     {
@@ -2074,11 +3088,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %98: f32[3] = add %96, %97   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t98[i0] = ((bs_running_var[i0] * 0.5f) + (t76[i0] * t95[0]));
-        }
-    }
+    sgd_step_k30(s);
 
     /* %99: i32 = add %bs.num_batches_tracked, %46   @15:18 */
     {
@@ -2086,32 +3096,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
-    {
-        for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                acc0_ += t87[i0 * 5 + i1];
-            }
-            t_2[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
-    }
+    train_step_k41(s);
 
     /* %101: f32[2] = mean %img {axes: [0, 2, 3], keepdim: false}   @16:35 */
-    {
-        for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    acc0_ += img[i0 * 18 + i1 * 9 + i2];
-                }
-                t101[i1] += acc0_;
-            }
-        }
-        for (int64_t j_ = 0; j_ < 2; j_++) t101[j_] /= (float)(9 * n);
-    }
+    sgd_step_k33(s);
 
     /* %103: f32[N,2,3,3] = sub %img, %102   @16:35 */
     {
@@ -2120,13 +3108,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k34, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    for (int64_t i2 = 0; i2 < 9; i2++) {
-                        t103[i0 * 18 + i1 * 9 + i2] = (img[i0 * 18 + i1 * 9 + i2] - t102[i1]);
-                    }
-                }
-            }
+            sgd_step_k34((void *)s, 0, n, 0);
         }
     }
 
@@ -2137,40 +3119,18 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for((18 * n), parts_, sgd_step_k35, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (18 * n); i0++) {
-                t104[i0] = (t103[i0] * t103[i0]);
-            }
+            sgd_step_k35((void *)s, 0, (18 * n), 0);
         }
     }
 
     /* %105: f32[2] = mean %104 {axes: [0, 2, 3], keepdim: false}   @16:35 */
-    {
-        for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    acc0_ += t104[i0 * 18 + i1 * 9 + i2];
-                }
-                t105[i1] += acc0_;
-            }
-        }
-        for (int64_t j_ = 0; j_ < 2; j_++) t105[j_] /= (float)(9 * n);
-    }
+    sgd_step_k36(s);
 
     /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t112[i0] = powf((t105[i0] + 0.001f), -0.5f);
-        }
-    }
+    sgd_step_k37(s);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t113[i0] = (b2_weight[i0] * t112[i0]);
-        }
-    }
+    sgd_step_k38(s);
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
@@ -2179,22 +3139,12 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k39, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    for (int64_t i2 = 0; i2 < 9; i2++) {
-                        t117[i0 * 18 + i1 * 9 + i2] = ((t103[i0 * 18 + i1 * 9 + i2] * t114[i1]) + t116[i1]);
-                    }
-                }
-            }
+            sgd_step_k39((void *)s, 0, n, 0);
         }
     }
 
     /* %122: f32[2] = add %119, %121   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t122[i0] = ((b2_running_mean[i0] * 0.8f) + (t101[i0] * 0.2f));
-        }
-    }
+    sgd_step_k40(s);
 
     /* %126: f32 = div %124, %125   @16:35 */
     {
@@ -2202,11 +3152,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %129: f32[2] = add %127, %128   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t129[i0] = ((b2_running_var[i0] * 0.8f) + (t105[i0] * t126[0]));
-        }
-    }
+    sgd_step_k42(s);
 
     /* %130: i32 = add %b2.num_batches_tracked, %46   @16:35 */
     {
@@ -2214,38 +3160,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 18; i1++) {
-                acc0_ += t131[i0 * 18 + i1];
-            }
-            t132[i0] += acc0_;
-        }
-    }
+    sgd_step_k44(s);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    {
-        float *restrict const to_ = t134;
-        const float *restrict const from_ = t_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    sgd_step_k45(s);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    {
-        float *restrict const to_ = t134;
-        const float *restrict const from_ = u;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
-            }
-        }
-    }
+    sgd_step_k46(s);
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
@@ -2254,22 +3175,12 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k47, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = (((t50[i0 * 4 + i1] * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
-                }
-            }
+            sgd_step_k47((void *)s, 0, n, 0);
         }
     }
 
     /* %137: f32 = mse %pred, %y   @20:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t137[0] = (float)(acc_ / (double)(4 * n));
-    }
+    sgd_step_k48(s);
 
     /* %141: f32 = div %140, %139   @20:14 */
     {
@@ -2277,39 +3188,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
-    {
-        memset(t165, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t141[0]);
-                d_pred[i0 * 4 + i1] = v_;
-                t165[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k50(s);
 
     /* %d.t: f32[N,3] = slice %d.pred {axis: 1, start: 0, length: 3}   @17:20 */
-    {
-        float *restrict const to_ = d_t;
-        const float *restrict const from_ = d_pred;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 3 + i1] = from_[i0 * 4 + i1];
-            }
-        }
-    }
+    train_step_k64(s);
 
     /* %d.u: f32[N,1] = slice %d.pred {axis: 1, start: 3, length: 1}   @17:20 */
-    {
-        float *restrict const to_ = d_u;
-        const float *restrict const from_ = d_pred;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                to_[i0 + i1] = from_[i0 * 4 + i1 + 3];
-            }
-        }
-    }
+    sgd_step_k52(s);
 
     /* %147: f32[N,18] = broadcast %146   @16:23 */
     {
@@ -2318,50 +3203,18 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k53, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 18; i1++) {
-                    t147[i0 * 18 + i1] = t146[i0];
-                }
-            }
+            sgd_step_k53((void *)s, 0, n, 0);
         }
     }
 
     /* %149: f32[2,1,1] = sum_to %148   @16:35 */
-    {
-        for (int64_t j_ = 0; j_ < 2; j_++) t149[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    acc0_ += t148[i0 * 18 + i1 * 9 + i2];
-                }
-                t149[i1] += acc0_;
-            }
-        }
-    }
+    sgd_step_k54(s);
 
     /* %151: f32[N,2,3,3] = mul %148, %108   @16:35 */
-    {
-        memset(t152, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 9; i2++) {
-                    const float v_ = (t148[i0 * 18 + i1 * 9 + i2] * t103[i0 * 18 + i1 * 9 + i2]);
-                    t151[i0 * 18 + i1 * 9 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t152[i1] += acc0_;
-            }
-        }
-    }
+    sgd_step_k55(s);
 
     /* %d.b2.weight: f32[2] = mul %153, %112   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            b2_weight[i0] = (b2_weight[i0] - (s->lr * (t153[i0] * t112[i0])));
-        }
-    }
+    sgd_step_k56(s);
 
     /* %157: f32[N,3,1] = div %155, %156   @15:13 */
     {
@@ -2370,90 +3223,30 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for((3 * n), parts_, sgd_step_k57, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                t157[i0] = (t155[i0] / 5.0f);
-            }
+            sgd_step_k57((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %158: f32[N,3,5] = broadcast %157   @15:13 */
-    {
-        memset(t159, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    const float v_ = t157[i0 * 3 + i1];
-                    t158[i0 * 15 + i1 * 5 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t159[i1] += acc0_;
-            }
-        }
-    }
+    sgd_step_k58(s);
 
     /* %161: f32[N,3,5] = mul %158, %79   @15:18 */
-    {
-        memset(t162, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                float acc0_ = 0.0f;
-                for (int64_t i2 = 0; i2 < 5; i2++) {
-                    const float v_ = (t158[i0 * 15 + i1 * 5 + i2] * t74[i0 * 15 + i1 * 5 + i2]);
-                    t161[i0 * 15 + i1 * 5 + i2] = v_;
-                    acc0_ += v_;
-                }
-                t162[i1] += acc0_;
-            }
-        }
-    }
+    train_step_k72(s);
 
     /* %d.bs.weight: f32[3] = mul %163, %82   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            bs_weight[i0] = (bs_weight[i0] - (s->lr * (t163[i0] * t82[i0])));
-        }
-    }
+    sgd_step_k60(s);
 
     /* %167: f32[N,4] = mul %d.pred, %54   @14:13 */
-    {
-        memset(t168, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (d_pred[i0 * 4 + i1] * t50[i0 * 4 + i1]);
-                t167[i0 * 4 + i1] = v_;
-                t168[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k61(s);
 
     /* %176: f32[4] = div %174, %175   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t176[i0] = (((t168[i0] * bn_weight[i0]) * (powf(t56[i0], -1.5f) * -0.5f)) / (float)(n));
-        }
-    }
+    sgd_step_k62(s);
 
     /* %180: f32[N,4] = add %166, %179 */
-    {
-        memset(t181, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((d_pred[i0 * 4 + i1] * t58[i1]) + (t176[i1] * (t50[i0 * 4 + i1] * 2.0f)));
-                t180[i0 * 4 + i1] = v_;
-                t181[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k63(s);
 
     /* %183: f32[4] = div %182, %64   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t183[i0] = ((-t181[i0]) / (float)(n));
-        }
-    }
+    sgd_step_k64(s);
 
     /* %185: f32[N,4] = add %180, %184 */
     {
@@ -2462,97 +3255,27 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k65, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t185[i0 * 4 + i1] = (t180[i0 * 4 + i1] + t183[i1]);
-                }
-            }
+            sgd_step_k65((void *)s, 0, n, 0);
         }
     }
 
     /* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
-    {
-        if ((int64_t)n * 4 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t185[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t186 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, t185, 4, fc_weight, 4, 0.0f, t186, 4);
-        }
-    }
+    sgd_step_k66(s);
 
     /* %d.fc.weight: f32[4,4] = matmul %185, %32 {transpose_a: true}   @14:16 */
-    {
-        if ((int64_t)4 * 4 * n <= 16384) {
-            float sums_[16] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t32 + p * 4;
-                for (int64_t r = 0; r < 4; r++) {
-                    const float a_ = t185[p * 4 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 4; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = fc_weight + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, -s->lr, t185, 4, t32, 4, 1.0f, fc_weight, 4);
-        }
-    }
+    sgd_step_k67(s);
 
     /* %188: f32[4] = sum_to %186   @14:19 */
-    {
-        for (int64_t j_ = 0; j_ < 4; j_++) t188[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t188[i1] += t186[i0 * 4 + i1];
-            }
-        }
-    }
+    sgd_step_k68(s);
 
     /* %189: f32[N,4] = mul %186, %25   @14:19 */
-    {
-        memset(t190, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (t186[i0 * 4 + i1] * t21[i0 * 4 + i1]);
-                t189[i0 * 4 + i1] = v_;
-                t190[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k69(s);
 
     /* %d.bn.bias: f32[4] = add %165, %188 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            bn_bias[i0] = (bn_bias[i0] - (s->lr * (t165[i0] + t188[i0])));
-        }
-    }
+    sgd_step_k70(s);
 
     /* %d.bn.weight: f32[4] = add %169, %191 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            bn_weight[i0] = (bn_weight[i0] - (s->lr * ((t168[i0] * t57[i0]) + (t190[i0] * t29[i0]))));
-        }
-    }
+    sgd_step_k71(s);
 
     /* %d.bs.bias: f32[3] = reshape %159   @15:18 */
     {
@@ -2610,24 +3333,33 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %bs.bias: f32[3] = param bs.bias   @10:11 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            bs_bias[i0] = (bs_bias[i0] - (s->lr * d_bs_bias_2[i0]));
-        }
-    }
+    sgd_step_k83(s);
 
     /* %b2.bias: f32[2] = param b2.bias   @11:11 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            b2_bias[i0] = (b2_bias[i0] - (s->lr * d_b2_bias_2[i0]));
-        }
-    }
+    sgd_step_k84(s);
 
     return t137[0];
 }
 
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %30: f32[4] = mul %bn.weight, %29   @14:19 */
+/* Kernel 0 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
+    float *const t28 = (float *)(arena + 0);  /* f32[4] */
+    float *const t29 = (float *)(arena + 0);  /* f32[4] */
+    float *const t30 = (float *)(arena + 0);  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t30[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
+    }
+}
+
+/* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
+/* Kernel 1 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2647,8 +3379,71 @@ static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
+    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    if ((int64_t)n * 4 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = t32[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t48 + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
+    }
+}
+
+/* %58: f32[4] = mul %bn.weight, %57   @14:13 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
+    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
+    float *const t56 = (float *)(arena + 0);  /* f32[4] */
+    float *const t57 = (float *)(arena + 0);  /* f32[4] */
+    float *const t58 = (float *)(arena + 0);  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t58[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
+    }
+}
+
+/* %83: f32[3] = mul %bs.weight, %82   @15:18 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
+    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
+    float *const t81 = (float *)(arena + 0);  /* f32[3] */
+    float *const t82 = (float *)(arena + 0);  /* f32[3] */
+    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t83[i0] = (bs_weight[i0] * powf((bs_running_var[i0] + 1e-05f), -0.5f));
+    }
+}
+
+/* %87: f32[N,3,5] = add %85, %86   @15:18 */
+/* Kernel 5 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2673,8 +3468,44 @@ static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 8 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
+/* Kernel 6 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
+    float *const t_2 = (float *)(arena + (128 * n + 128));  /* f32[N,3] */
+    for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 5; i1++) {
+            acc0_ += t87[i0 * 5 + i1];
+        }
+        t_2[i0] += acc0_;
+    }
+    for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
+}
+
+/* %113: f32[2] = mul %b2.weight, %112   @16:35 */
+/* Kernel 7 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
+    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
+    float *const t111 = (float *)(arena + 0);  /* f32[2] */
+    float *const t112 = (float *)(arena + 0);  /* f32[2] */
+    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t113[i0] = (b2_weight[i0] * powf((b2_running_var[i0] + 0.001f), -0.5f));
+    }
+}
+
+/* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
+/* Kernel 8 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2699,8 +3530,63 @@ static void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 12 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
+/* Kernel 9 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
+    float *const t131 = (float *)t117;  /* f32[N,18] */
+    float *const t132 = (float *)(arena + 64);  /* f32[N] */
+    for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 18; i1++) {
+            acc0_ += t131[i0 * 18 + i1];
+        }
+        t132[i0] += acc0_;
+    }
+}
+
+/* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+/* Kernel 10 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t_2 = (float *)(arena + (128 * n + 128));  /* f32[N,3] */
+    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
+    float *restrict const to_ = t134;
+    const float *restrict const from_ = t_2;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
+        }
+    }
+}
+
+/* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
+/* Kernel 11 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t132 = (float *)(arena + 64);  /* f32[N] */
+    float *const u = (float *)t132;  /* f32[N,1] */
+    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
+    float *restrict const to_ = t134;
+    const float *restrict const from_ = u;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
+        }
+    }
+}
+
+/* %pred: f32[N,4] = add %h, %134   @17:18 */
+/* Kernel 12 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2722,74 +3608,46 @@ static void eval_with_targets_k12(void *step_, int64_t begin_, int64_t end_, int
     }
 }
 
+/* %spread: f32[4] = mul %bn.running_var, %40   @18:33 */
+/* Kernel 13 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
+    float *const spread = (float *)(arena + (128 * n + 64));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        spread[i0] = (bn_running_var[i0] * 1.0f);
+    }
+}
+
+/* %137: f32 = mse %pred, %y   @20:14 */
+/* Kernel 14 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[3];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
+    float *const t137 = (float *)(arena + 0);  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t137[0] = (float)(acc_ / (double)(4 * n));
+}
+
 /* Entry 'eval': arena 320*N + 128 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const y = (float *)s->data[3];  /* f32[N,4] */
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
-    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
-    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
-    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
-    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
-    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
-    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
-    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
-    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
-    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
-    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[4] */
-    float *const t29 = (float *)(arena + 0);  /* f32[4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t53 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t56 = (float *)(arena + 0);  /* f32[4] */
-    float *const t57 = (float *)(arena + 0);  /* f32[4] */
-    float *const t58 = (float *)(arena + 0);  /* f32[4] */
-    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t77 = (float *)bs_running_mean;  /* f32[3,1] */
-    float *const t78 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t81 = (float *)(arena + 0);  /* f32[3] */
-    float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
-    float *const t84 = (float *)t83;  /* f32[3,1] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
-    float *const t_2 = (float *)(arena + (128 * n + 128));  /* f32[N,3] */
-    float *const t106 = (float *)b2_running_mean;  /* f32[2,1,1] */
-    float *const t107 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t111 = (float *)(arena + 0);  /* f32[2] */
-    float *const t112 = (float *)(arena + 0);  /* f32[2] */
-    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
-    float *const t114 = (float *)t113;  /* f32[2,1,1] */
-    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
-    float *const t131 = (float *)t117;  /* f32[N,18] */
-    float *const t132 = (float *)(arena + 64);  /* f32[N] */
-    float *const u = (float *)t132;  /* f32[N,1] */
-    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
     float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
     float *const spread = (float *)(arena + (128 * n + 64));  /* f32[4] */
     float *const t137 = (float *)(arena + 0);  /* f32 */
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t30[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
-        }
-    }
+    eval_with_targets_k0(s);
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
@@ -2798,50 +3656,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
-                }
-            }
+            eval_with_targets_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
-    {
-        if ((int64_t)n * 4 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t32[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t48 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t58[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
-        }
-    }
+    eval_with_targets_k3(s);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t83[i0] = (bs_weight[i0] * powf((bs_running_var[i0] + 1e-05f), -0.5f));
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
@@ -2850,35 +3676,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 5; i2++) {
-                        t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
-                    }
-                }
-            }
+            eval_with_targets_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
-    {
-        for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                acc0_ += t87[i0 * 5 + i1];
-            }
-            t_2[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
-    }
+    eval_with_targets_k6(s);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t113[i0] = (b2_weight[i0] * powf((b2_running_var[i0] + 0.001f), -0.5f));
-        }
-    }
+    eval_with_targets_k7(s);
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
@@ -2887,49 +3693,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    for (int64_t i2 = 0; i2 < 9; i2++) {
-                        t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
-                    }
-                }
-            }
+            eval_with_targets_k8((void *)s, 0, n, 0);
         }
     }
 
     /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 18; i1++) {
-                acc0_ += t131[i0 * 18 + i1];
-            }
-            t132[i0] += acc0_;
-        }
-    }
+    eval_with_targets_k9(s);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    {
-        float *restrict const to_ = t134;
-        const float *restrict const from_ = t_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    eval_with_targets_k10(s);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    {
-        float *restrict const to_ = t134;
-        const float *restrict const from_ = u;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
-            }
-        }
-    }
+    eval_with_targets_k11(s);
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
@@ -2938,129 +3713,19 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k12, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
-                }
-            }
+            eval_with_targets_k12((void *)s, 0, n, 0);
         }
     }
 
     /* %spread: f32[4] = mul %bn.running_var, %40   @18:33 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            spread[i0] = (bn_running_var[i0] * 1.0f);
-        }
-    }
+    eval_with_targets_k13(s);
 
     /* %137: f32 = mse %pred, %y   @20:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t137[0] = (float)(acc_ / (double)(4 * n));
-    }
+    eval_with_targets_k14(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     memcpy(outputs[1], spread, sizeof(float) * 4);
     return t137[0];
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
-        }
-    }
-}
-
-/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
-    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
-    float *const t77 = (float *)bs_running_mean;  /* f32[3,1] */
-    float *const t78 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
-    float *const t84 = (float *)t83;  /* f32[3,1] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            for (int64_t i2 = 0; i2 < 5; i2++) {
-                t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
-            }
-        }
-    }
-}
-
-/* Kernel 8 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
-    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
-    float *const t106 = (float *)b2_running_mean;  /* f32[2,1,1] */
-    float *const t107 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
-    float *const t114 = (float *)t113;  /* f32[2,1,1] */
-    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            for (int64_t i2 = 0; i2 < 9; i2++) {
-                t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
-            }
-        }
-    }
-}
-
-/* Kernel 12 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
-    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t53 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t58 = (float *)(arena + 0);  /* f32[4] */
-    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
-    float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
-        }
-    }
 }
 
 /* Entry 'predict': arena 320*N + 128 bytes. */
@@ -3068,229 +3733,82 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,5] */
-    float *const img = (float *)s->data[2];  /* f32[N,2,3,3] */
-    float *const bn_weight = (float *)s->params[0];  /* f32[4] */
-    float *const bn_bias = (float *)s->params[1];  /* f32[4] */
-    float *const bn_running_mean = (float *)s->state[0];  /* f32[4] */
-    float *const bn_running_var = (float *)s->state[1];  /* f32[4] */
-    float *const bs_weight = (float *)s->params[2];  /* f32[3] */
-    float *const bs_bias = (float *)s->params[3];  /* f32[3] */
-    float *const bs_running_mean = (float *)s->state[3];  /* f32[3] */
-    float *const bs_running_var = (float *)s->state[4];  /* f32[3] */
-    float *const b2_weight = (float *)s->params[4];  /* f32[2] */
-    float *const b2_bias = (float *)s->params[5];  /* f32[2] */
-    float *const b2_running_mean = (float *)s->state[6];  /* f32[2] */
-    float *const b2_running_var = (float *)s->state[7];  /* f32[2] */
-    float *const fc_weight = (float *)s->params[6];  /* f32[4,4] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[4] */
-    float *const t29 = (float *)(arena + 0);  /* f32[4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t32 = (float *)(arena + 64);  /* f32[N,4] */
-    float *const t48 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const t53 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t56 = (float *)(arena + 0);  /* f32[4] */
-    float *const t57 = (float *)(arena + 0);  /* f32[4] */
-    float *const t58 = (float *)(arena + 0);  /* f32[4] */
-    float *const t59 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t77 = (float *)bs_running_mean;  /* f32[3,1] */
-    float *const t78 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t81 = (float *)(arena + 0);  /* f32[3] */
-    float *const t82 = (float *)(arena + 0);  /* f32[3] */
-    float *const t83 = (float *)(arena + (128 * n + 64));  /* f32[3] */
-    float *const t84 = (float *)t83;  /* f32[3,1] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,3,5] */
-    float *const t86 = (float *)bs_bias;  /* f32[3,1] */
-    float *const t87 = (float *)(arena + 64);  /* f32[N,3,5] */
-    float *const t_2 = (float *)(arena + (128 * n + 128));  /* f32[N,3] */
-    float *const t106 = (float *)b2_running_mean;  /* f32[2,1,1] */
-    float *const t107 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t111 = (float *)(arena + 0);  /* f32[2] */
-    float *const t112 = (float *)(arena + 0);  /* f32[2] */
-    float *const t113 = (float *)(arena + (128 * n + 64));  /* f32[2] */
-    float *const t114 = (float *)t113;  /* f32[2,1,1] */
-    float *const t115 = (float *)(arena + 0);  /* f32[N,2,3,3] */
-    float *const t116 = (float *)b2_bias;  /* f32[2,1,1] */
-    float *const t117 = (float *)(arena + (192 * n + 128));  /* f32[N,2,3,3] */
-    float *const t131 = (float *)t117;  /* f32[N,18] */
-    float *const t132 = (float *)(arena + 64);  /* f32[N] */
-    float *const u = (float *)t132;  /* f32[N,1] */
-    float *const t134 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
     float *const pred = (float *)(arena + (128 * n + 128));  /* f32[N,4] */
     float *const spread = (float *)(arena + (128 * n + 64));  /* f32[4] */
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t30[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
-        }
-    }
+    eval_with_targets_k0(s);
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    t32[i0 * 4 + i1] = (((x[i0 * 4 + i1] - bn_running_mean[i1]) * t30[i1]) + bn_bias[i1]);
-                }
-            }
+            eval_with_targets_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
-    {
-        if ((int64_t)n * 4 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = t32[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t48 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 4, 1.0f, t32, 4, fc_weight, 4, 0.0f, t48, 4);
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t58[i0] = (bn_weight[i0] * powf((bn_running_var[i0] + 1e-05f), -0.5f));
-        }
-    }
+    eval_with_targets_k3(s);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t83[i0] = (bs_weight[i0] * powf((bs_running_var[i0] + 1e-05f), -0.5f));
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 5; i2++) {
-                        t87[i0 * 15 + i1 * 5 + i2] = (((s_2[i0 * 15 + i1 * 5 + i2] - t77[i1]) * t84[i1]) + t86[i1]);
-                    }
-                }
-            }
+            eval_with_targets_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %t: f32[N,3] = mean %87 {axes: [2], keepdim: false}   @15:13 */
-    {
-        for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                acc0_ += t87[i0 * 5 + i1];
-            }
-            t_2[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < (3 * n); j_++) t_2[j_] /= (float)5;
-    }
+    eval_with_targets_k6(s);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t113[i0] = (b2_weight[i0] * powf((b2_running_var[i0] + 0.001f), -0.5f));
-        }
-    }
+    eval_with_targets_k7(s);
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k8, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    for (int64_t i2 = 0; i2 < 9; i2++) {
-                        t117[i0 * 18 + i1 * 9 + i2] = (((img[i0 * 18 + i1 * 9 + i2] - t106[i1]) * t114[i1]) + t116[i1]);
-                    }
-                }
-            }
+            eval_with_targets_k8((void *)s, 0, n, 0);
         }
     }
 
     /* %132: f32[N] = sum %131 {axes: [1], keepdim: false}   @16:23 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t132[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 18; i1++) {
-                acc0_ += t131[i0 * 18 + i1];
-            }
-            t132[i0] += acc0_;
-        }
-    }
+    eval_with_targets_k9(s);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    {
-        float *restrict const to_ = t134;
-        const float *restrict const from_ = t_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 4 + i1] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    eval_with_targets_k10(s);
 
     /* %134: f32[N,4] = concat %t, %u {axis: 1}   @17:20 */
-    {
-        float *restrict const to_ = t134;
-        const float *restrict const from_ = u;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                to_[i0 * 4 + i1 + 3] = from_[i0 + i1];
-            }
-        }
-    }
+    eval_with_targets_k11(s);
 
     /* %pred: f32[N,4] = add %h, %134   @17:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k12, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k12, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = ((((t48[i0 * 4 + i1] - bn_running_mean[i1]) * t58[i1]) + bn_bias[i1]) + t134[i0 * 4 + i1]);
-                }
-            }
+            eval_with_targets_k12((void *)s, 0, n, 0);
         }
     }
 
     /* %spread: f32[4] = mul %bn.running_var, %40   @18:33 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            spread[i0] = (bn_running_var[i0] * 1.0f);
-        }
-    }
+    eval_with_targets_k13(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     memcpy(outputs[1], spread, sizeof(float) * 4);

@@ -9,8 +9,33 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h: f32[N,3] = add %4, %b   @8:19 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const w = (float *)s->params[0];  /* f32[3] */
+    float *const b = (float *)s->params[1];  /* f32 */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const h = (float *)(arena + 0);  /* f32[N,3] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
+    memset(s_2, 0, sizeof(float) * n);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
+            h[i0 * 3 + i1] = v_;
+            acc0_ += v_;
+        }
+        s_2[i0] += acc0_;
+    }
+}
+
+/* %pred: f32[N] = sub %8, %b   @10:22 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -25,8 +50,47 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %10: f32 = mse %pred, %y   @12:14 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    float *const t10 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t10[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.pred: f32[N] = mul %11, %13   @12:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const pred = (float *)(arena + 0);  /* f32[N] */
+    float *const t11 = (float *)(arena + 0);  /* f32[N] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
+    float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
+    memset(t15, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float v_ = ((pred[i0] - y[i0]) * t13[0]);
+        d_pred[i0] = v_;
+        acc0_ += v_;
+    }
+    t15[0] += acc0_;
+}
+
+/* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
+/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -39,47 +103,63 @@ static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
+/* %d.h: f32[N,3] = broadcast %18   @9:13 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_s = (float *)(arena + 0);  /* f32[N] */
+    float *const t18 = (float *)d_s;  /* f32[N,1] */
+    float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t20 = (float *)(arena + (128 * n + 64));  /* f32 */
+    memset(t20, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = t18[i0];
+            d_h[i0 * 3 + i1] = v_;
+            acc0_ += v_;
+        }
+        t20[0] += acc0_;
+    }
+}
+
+/* %21: f32[N,3] = mul %d.h, %x   @8:15 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_w = s->grads[0];  /* f32[3] */
+    memset(d_w, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = (d_h[i0 * 3 + i1] * x[i0 * 3 + i1]);
+            t21[i0 * 3 + i1] = v_;
+            d_w[i1] += v_;
+        }
+    }
+}
+
 /* Entry 'train': arena 128*N + 192 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32[3] */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t11 = (float *)(arena + 0);  /* f32[N] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t16 = (float *)(arena + 0);  /* f32 */
-    float *const d_s = (float *)(arena + 0);  /* f32[N] */
-    float *const t18 = (float *)d_s;  /* f32[N,1] */
-    float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t20 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_w = s->grads[0];  /* f32[3] */
     float *const d_b = s->grads[1];  /* f32 */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    {
-        memset(s_2, 0, sizeof(float) * n);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
-                h[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-            }
-            s_2[i0] += acc0_;
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
@@ -88,20 +168,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = ((2.0f * s_2[i0]) - b[0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %10: f32 = mse %pred, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t10[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %13: f32 = div %7, %12   @12:14 */
     {
@@ -109,16 +181,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %11, %13   @12:14 */
-    {
-        memset(t15, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float v_ = ((pred[i0] - y[i0]) * t13[0]);
-            d_pred[i0] = v_;
-            acc0_ += v_;
-        }
-        t15[0] += acc0_;
-    }
+    train_step_k4(s);
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
     {
@@ -127,38 +190,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                d_s[i0] = (d_pred[i0] * 2.0f);
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %d.h: f32[N,3] = broadcast %18   @9:13 */
-    {
-        memset(t20, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = t18[i0];
-                d_h[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-            }
-            t20[0] += acc0_;
-        }
-    }
+    train_step_k6(s);
 
     /* %21: f32[N,3] = mul %d.h, %x   @8:15 */
-    {
-        memset(d_w, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (d_h[i0 * 3 + i1] * x[i0 * 3 + i1]);
-                t21[i0 * 3 + i1] = v_;
-                d_w[i1] += v_;
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %d.b: f32 = add %16, %20 */
     {
@@ -168,33 +208,37 @@ static float train_step(const dlc_step *s) {
     return t10[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %21: f32[N,3] = mul %d.h, %x   @8:15 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((2.0f * s_2[i0]) - b[0]);
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t21 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_w = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    memset(d_w, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = (d_h[i0 * 3 + i1] * x[i0 * 3 + i1]);
+            t21[i0 * 3 + i1] = v_;
+            d_w[i1] += v_;
+        }
     }
 }
 
-/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %w: f32[3] = param w   @5:11 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const d_s = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        d_s[i0] = (d_pred[i0] * 2.0f);
+    float *const w = (float *)s->params[0];  /* f32[3] */
+    float *const d_w = (float *)(arena + (128 * n + 192));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        w[i0] = (w[i0] - (s->lr * d_w[i0]));
     }
 }
 
@@ -203,63 +247,29 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32[3] */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t11 = (float *)(arena + 0);  /* f32[N] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t16 = (float *)(arena + 0);  /* f32 */
-    float *const d_s = (float *)(arena + 0);  /* f32[N] */
-    float *const t18 = (float *)d_s;  /* f32[N,1] */
-    float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t20 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_w = (float *)(arena + (128 * n + 192));  /* f32[3] */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    {
-        memset(s_2, 0, sizeof(float) * n);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
-                h[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-            }
-            s_2[i0] += acc0_;
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = ((2.0f * s_2[i0]) - b[0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %10: f32 = mse %pred, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t10[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %13: f32 = div %7, %12   @12:14 */
     {
@@ -267,56 +277,24 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %11, %13   @12:14 */
-    {
-        memset(t15, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float v_ = ((pred[i0] - y[i0]) * t13[0]);
-            d_pred[i0] = v_;
-            acc0_ += v_;
-        }
-        t15[0] += acc0_;
-    }
+    train_step_k4(s);
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                d_s[i0] = (d_pred[i0] * 2.0f);
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %d.h: f32[N,3] = broadcast %18   @9:13 */
-    {
-        memset(t20, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = t18[i0];
-                d_h[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-            }
-            t20[0] += acc0_;
-        }
-    }
+    train_step_k6(s);
 
     /* %21: f32[N,3] = mul %d.h, %x   @8:15 */
-    {
-        memset(d_w, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (d_h[i0 * 3 + i1] * x[i0 * 3 + i1]);
-                t21[i0 * 3 + i1] = v_;
-                d_w[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k7(s);
 
     /* %d.b: f32 = add %16, %20 */
     {
@@ -324,29 +302,9 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %w: f32[3] = param w   @5:11 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            w[i0] = (w[i0] - (s->lr * d_w[i0]));
-        }
-    }
+    sgd_step_k9(s);
 
     return t10[0];
-}
-
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((2.0f * s_2[i0]) - b[0]);
-    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -354,71 +312,28 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32[3] */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    {
-        memset(s_2, 0, sizeof(float) * n);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
-                h[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-            }
-            s_2[i0] += acc0_;
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = ((2.0f * s_2[i0]) - b[0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %10: f32 = mse %pred, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t10[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t10[0];
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((2.0f * s_2[i0]) - b[0]);
-    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -426,39 +341,19 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const w = (float *)s->params[0];  /* f32[3] */
-    float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    {
-        memset(s_2, 0, sizeof(float) * n);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = ((x[i0 * 3 + i1] * w[i1]) + b[0]);
-                h[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-            }
-            s_2[i0] += acc0_;
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = ((2.0f * s_2[i0]) - b[0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 

@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %a: f32[N,4] = mul %x, %row   @11:15 */
+/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -26,8 +27,25 @@ static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %g: f32[3,3] = add %col, %dep   @12:17 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const col = (float *)s->params[1];  /* f32[3,1] */
+    float *const dep = (float *)s->params[2];  /* f32[1,3] */
+    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            g[i0 * 3 + i1] = (col[i0] + dep[i1]);
+        }
+    }
+}
+
+/* %b: f32[N,4,3] = add %8, %dep   @13:29 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -44,8 +62,45 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %10: f32[N,4] = mean %b {axes: [2], keepdim: false}   @14:13 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
+    for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            acc0_ += b[i0 * 3 + i1];
+        }
+        t10[i0] += acc0_;
+    }
+    for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
+}
+
+/* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    t13[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 9; i0++) {
+        acc0_ += g[i0];
+    }
+    t13[0] += acc0_;
+    for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
+}
+
+/* %pred: f32[N,4] = add %12, %13   @15:22 */
+/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -65,8 +120,76 @@ static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %15: f32 = mse %pred, %y   @17:14 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t15 = (float *)(arena + (64 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t15[0] = (float)(acc_ / (double)(4 * n));
+}
+
+/* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
+    float *const d_bias = s->grads[3];  /* f32[1,4] */
+    memset(t21, 0, sizeof(float) * 1);
+    memset(d_bias, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t19[0]);
+            d_pred[i0 * 4 + i1] = v_;
+            acc0_ += v_;
+            d_bias[i1] += v_;
+        }
+        t21[0] += acc0_;
+    }
+}
+
+/* %d.g: f32[3,3] = broadcast %23   @15:24 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_g = (float *)(arena + (128 * n + 128));  /* f32[3,3] */
+    float *const d_col = s->grads[1];  /* f32[3,1] */
+    float *const t34 = (float *)(arena + (128 * n + 192));  /* f32[1,3] */
+    memset(d_col, 0, sizeof(float) * 3);
+    memset(t34, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = t23[0];
+            d_g[i0 * 3 + i1] = v_;
+            acc0_ += v_;
+            t34[i1] += v_;
+        }
+        d_col[i0] += acc0_;
+    }
+}
+
+/* %28: f32[N,4,1] = div %26, %27   @14:13 */
+/* Kernel 11 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -77,6 +200,66 @@ static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_)
     float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t28[i0] = (t26[i0] / 3.0f);
+    }
+}
+
+/* %d.b: f32[N,4,3] = broadcast %28   @14:13 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
+    float *const d_b = (float *)(arena + 0);  /* f32[N,4,3] */
+    float *const t30 = (float *)(arena + (128 * n + 256));  /* f32[N,4,1] */
+    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
+    memset(t30, 0, sizeof(float) * (4 * n));
+    memset(t31, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = t28[i0];
+            d_b[i0 * 3 + i1] = v_;
+            acc0_ += v_;
+            t31[i1] += v_;
+        }
+        t30[i0] += acc0_;
+    }
+}
+
+/* %35: f32[N,4] = mul %d.a, %x   @11:15 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const t30 = (float *)(arena + (128 * n + 256));  /* f32[N,4,1] */
+    float *const d_a = (float *)t30;  /* f32[N,4] */
+    float *const t35 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const d_row = s->grads[0];  /* f32[1,4] */
+    memset(d_row, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (d_a[i0 * 4 + i1] * x[i0]);
+            t35[i0 * 4 + i1] = v_;
+            d_row[i1] += v_;
+        }
+    }
+}
+
+/* %d.dep: f32[1,3] = add %31, %34 */
+/* Kernel 14 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
+    float *const t34 = (float *)(arena + (128 * n + 192));  /* f32[1,3] */
+    float *const d_dep = s->grads[2];  /* f32[1,3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        d_dep[i0] = (t31[i0] + t34[i0]);
     }
 }
 
@@ -85,40 +268,10 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const row = (float *)s->params[0];  /* f32[1,4] */
-    float *const col = (float *)s->params[1];  /* f32[3,1] */
-    float *const dep = (float *)s->params[2];  /* f32[1,3] */
-    float *const bias = (float *)s->params[3];  /* f32[1,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
-    float *const t8 = (float *)a;  /* f32[N,4,1] */
-    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
     float *const t15 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t19 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
     float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t23 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_g = (float *)(arena + (128 * n + 128));  /* f32[3,3] */
-    float *const d_bias = s->grads[3];  /* f32[1,4] */
-    float *const t26 = (float *)d_pred;  /* f32[N,4,1] */
-    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
-    float *const d_b = (float *)(arena + 0);  /* f32[N,4,3] */
-    float *const t30 = (float *)(arena + (128 * n + 256));  /* f32[N,4,1] */
-    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
-    float *const d_a = (float *)t30;  /* f32[N,4] */
-    float *const d_col = s->grads[1];  /* f32[3,1] */
-    float *const t34 = (float *)(arena + (128 * n + 192));  /* f32[1,3] */
-    float *const t35 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const d_row = s->grads[0];  /* f32[1,4] */
-    float *const d_dep = s->grads[2];  /* f32[1,3] */
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
@@ -127,22 +280,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    a[i0 * 4 + i1] = (x[i0] * row[i1]);
-                }
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
     /* %g: f32[3,3] = add %col, %dep   @12:17 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                g[i0 * 3 + i1] = (col[i0] + dep[i1]);
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
@@ -151,37 +294,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
-                }
-            }
+            train_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %10: f32[N,4] = mean %b {axes: [2], keepdim: false}   @14:13 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += b[i0 * 3 + i1];
-            }
-            t10[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
-    }
+    train_step_k3(s);
 
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
-    {
-        t13[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 9; i0++) {
-            acc0_ += g[i0];
-        }
-        t13[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
-    }
+    train_step_k4(s);
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
@@ -190,22 +311,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
-                }
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @17:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t15[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k6(s);
 
     /* %19: f32 = div %18, %17   @17:14 */
     {
@@ -213,20 +324,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
-    {
-        memset(t21, 0, sizeof(float) * 1);
-        memset(d_bias, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t19[0]);
-                d_pred[i0 * 4 + i1] = v_;
-                acc0_ += v_;
-                d_bias[i1] += v_;
-            }
-            t21[0] += acc0_;
-        }
-    }
+    train_step_k8(s);
 
     /* %23: f32 = div %21, %22   @15:24 */
     {
@@ -234,20 +332,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.g: f32[3,3] = broadcast %23   @15:24 */
-    {
-        memset(d_col, 0, sizeof(float) * 3);
-        memset(t34, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = t23[0];
-                d_g[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-                t34[i1] += v_;
-            }
-            d_col[i0] += acc0_;
-        }
-    }
+    train_step_k10(s);
 
     /* %28: f32[N,4,1] = div %26, %27   @14:13 */
     {
@@ -256,119 +341,169 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t28[i0] = (t26[i0] / 3.0f);
-            }
+            train_step_k11((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %d.b: f32[N,4,3] = broadcast %28   @14:13 */
-    {
-        memset(t30, 0, sizeof(float) * (4 * n));
-        memset(t31, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = t28[i0];
-                d_b[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-                t31[i1] += v_;
-            }
-            t30[i0] += acc0_;
-        }
-    }
+    train_step_k12(s);
 
     /* %35: f32[N,4] = mul %d.a, %x   @11:15 */
-    {
-        memset(d_row, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (d_a[i0 * 4 + i1] * x[i0]);
-                t35[i0 * 4 + i1] = v_;
-                d_row[i1] += v_;
-            }
-        }
-    }
+    train_step_k13(s);
 
     /* %d.dep: f32[1,3] = add %31, %34 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            d_dep[i0] = (t31[i0] + t34[i0]);
-        }
-    }
+    train_step_k14(s);
 
     return t15[0];
 }
 
-/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
+    float *const d_bias = (float *)(arena + (128 * n + 192));  /* f32[1,4] */
+    memset(t21, 0, sizeof(float) * 1);
+    memset(d_bias, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t19[0]);
+            d_pred[i0 * 4 + i1] = v_;
+            acc0_ += v_;
+            d_bias[i1] += v_;
+        }
+        t21[0] += acc0_;
+    }
+}
+
+/* %d.g: f32[3,3] = broadcast %23   @15:24 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_g = (float *)(arena + (128 * n + 128));  /* f32[3,3] */
+    float *const d_col = (float *)(arena + (128 * n + 256));  /* f32[3,1] */
+    float *const t34 = (float *)(arena + (128 * n + 320));  /* f32[1,3] */
+    memset(d_col, 0, sizeof(float) * 3);
+    memset(t34, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = t23[0];
+            d_g[i0 * 3 + i1] = v_;
+            acc0_ += v_;
+            t34[i1] += v_;
+        }
+        d_col[i0] += acc0_;
+    }
+}
+
+/* %d.b: f32[N,4,3] = broadcast %28   @14:13 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
+    float *const d_b = (float *)(arena + 0);  /* f32[N,4,3] */
+    float *const t30 = (float *)(arena + (128 * n + 384));  /* f32[N,4,1] */
+    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
+    memset(t30, 0, sizeof(float) * (4 * n));
+    memset(t31, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = t28[i0];
+            d_b[i0 * 3 + i1] = v_;
+            acc0_ += v_;
+            t31[i1] += v_;
+        }
+        t30[i0] += acc0_;
+    }
+}
+
+/* %35: f32[N,4] = mul %d.a, %x   @11:15 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const row = (float *)s->params[0];  /* f32[1,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
+    float *const t30 = (float *)(arena + (128 * n + 384));  /* f32[N,4,1] */
+    float *const d_a = (float *)t30;  /* f32[N,4] */
+    float *const t35 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
+    float *const d_row = (float *)(arena + (128 * n + 128));  /* f32[1,4] */
+    memset(d_row, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
         for (int64_t i1 = 0; i1 < 4; i1++) {
-            a[i0 * 4 + i1] = (x[i0] * row[i1]);
+            const float v_ = (d_a[i0 * 4 + i1] * x[i0]);
+            t35[i0 * 4 + i1] = v_;
+            d_row[i1] += v_;
         }
     }
 }
 
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.dep: f32[1,3] = add %31, %34 */
+/* Kernel 14 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const dep = (float *)s->params[2];  /* f32[1,3] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t8 = (float *)a;  /* f32[N,4,1] */
-    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
-        }
+    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
+    float *const t34 = (float *)(arena + (128 * n + 320));  /* f32[1,3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        dep[i0] = (dep[i0] - (s->lr * (t31[i0] + t34[i0])));
     }
 }
 
-/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %row: f32[1,4] = param row   @6:11 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const row = (float *)s->params[0];  /* f32[1,4] */
+    float *const d_row = (float *)(arena + (128 * n + 128));  /* f32[1,4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        row[i0] = (row[i0] - (s->lr * d_row[i0]));
+    }
+}
+
+/* %col: f32[3,1] = param col   @7:11 */
+/* Kernel 16 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const col = (float *)s->params[1];  /* f32[3,1] */
+    float *const d_col = (float *)(arena + (128 * n + 256));  /* f32[3,1] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        col[i0] = (col[i0] - (s->lr * d_col[i0]));
+    }
+}
+
+/* %bias: f32[1,4] = param bias   @9:11 */
+/* Kernel 17 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
     float *const bias = (float *)s->params[3];  /* f32[1,4] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
-        }
-    }
-}
-
-/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t26 = (float *)d_pred;  /* f32[N,4,1] */
-    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t28[i0] = (t26[i0] / 3.0f);
+    float *const d_bias = (float *)(arena + (128 * n + 192));  /* f32[1,4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        bias[i0] = (bias[i0] - (s->lr * d_bias[i0]));
     }
 }
 
@@ -377,126 +512,55 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const row = (float *)s->params[0];  /* f32[1,4] */
-    float *const col = (float *)s->params[1];  /* f32[3,1] */
-    float *const dep = (float *)s->params[2];  /* f32[1,3] */
-    float *const bias = (float *)s->params[3];  /* f32[1,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
-    float *const t8 = (float *)a;  /* f32[N,4,1] */
-    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
     float *const t15 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t19 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
     float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t23 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_g = (float *)(arena + (128 * n + 128));  /* f32[3,3] */
-    float *const d_bias = (float *)(arena + (128 * n + 192));  /* f32[1,4] */
-    float *const t26 = (float *)d_pred;  /* f32[N,4,1] */
-    float *const t28 = (float *)(arena + (64 * n + 64));  /* f32[N,4,1] */
-    float *const d_b = (float *)(arena + 0);  /* f32[N,4,3] */
-    float *const t30 = (float *)(arena + (128 * n + 384));  /* f32[N,4,1] */
-    float *const t31 = (float *)(arena + (128 * n + 64));  /* f32[1,3] */
-    float *const d_a = (float *)t30;  /* f32[N,4] */
-    float *const d_col = (float *)(arena + (128 * n + 256));  /* f32[3,1] */
-    float *const t34 = (float *)(arena + (128 * n + 320));  /* f32[1,3] */
-    float *const t35 = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    float *const d_row = (float *)(arena + (128 * n + 128));  /* f32[1,4] */
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    a[i0 * 4 + i1] = (x[i0] * row[i1]);
-                }
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
     /* %g: f32[3,3] = add %col, %dep   @12:17 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                g[i0 * 3 + i1] = (col[i0] + dep[i1]);
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
-                }
-            }
+            train_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %10: f32[N,4] = mean %b {axes: [2], keepdim: false}   @14:13 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += b[i0 * 3 + i1];
-            }
-            t10[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
-    }
+    train_step_k3(s);
 
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
-    {
-        t13[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 9; i0++) {
-            acc0_ += g[i0];
-        }
-        t13[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
-    }
+    train_step_k4(s);
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
-                }
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @17:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t15[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k6(s);
 
     /* %19: f32 = div %18, %17   @17:14 */
     {
@@ -504,20 +568,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
-    {
-        memset(t21, 0, sizeof(float) * 1);
-        memset(d_bias, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t19[0]);
-                d_pred[i0 * 4 + i1] = v_;
-                acc0_ += v_;
-                d_bias[i1] += v_;
-            }
-            t21[0] += acc0_;
-        }
-    }
+    sgd_step_k8(s);
 
     /* %23: f32 = div %21, %22   @15:24 */
     {
@@ -525,148 +576,38 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.g: f32[3,3] = broadcast %23   @15:24 */
-    {
-        memset(d_col, 0, sizeof(float) * 3);
-        memset(t34, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = t23[0];
-                d_g[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-                t34[i1] += v_;
-            }
-            d_col[i0] += acc0_;
-        }
-    }
+    sgd_step_k10(s);
 
     /* %28: f32[N,4,1] = div %26, %27   @14:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k11, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t28[i0] = (t26[i0] / 3.0f);
-            }
+            train_step_k11((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %d.b: f32[N,4,3] = broadcast %28   @14:13 */
-    {
-        memset(t30, 0, sizeof(float) * (4 * n));
-        memset(t31, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = t28[i0];
-                d_b[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-                t31[i1] += v_;
-            }
-            t30[i0] += acc0_;
-        }
-    }
+    sgd_step_k12(s);
 
     /* %35: f32[N,4] = mul %d.a, %x   @11:15 */
-    {
-        memset(d_row, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (d_a[i0 * 4 + i1] * x[i0]);
-                t35[i0 * 4 + i1] = v_;
-                d_row[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k13(s);
 
     /* %d.dep: f32[1,3] = add %31, %34 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            dep[i0] = (dep[i0] - (s->lr * (t31[i0] + t34[i0])));
-        }
-    }
+    sgd_step_k14(s);
 
     /* %row: f32[1,4] = param row   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            row[i0] = (row[i0] - (s->lr * d_row[i0]));
-        }
-    }
+    sgd_step_k15(s);
 
     /* %col: f32[3,1] = param col   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            col[i0] = (col[i0] - (s->lr * d_col[i0]));
-        }
-    }
+    sgd_step_k16(s);
 
     /* %bias: f32[1,4] = param bias   @9:11 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            bias[i0] = (bias[i0] - (s->lr * d_bias[i0]));
-        }
-    }
+    sgd_step_k17(s);
 
     return t15[0];
-}
-
-/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const row = (float *)s->params[0];  /* f32[1,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            a[i0 * 4 + i1] = (x[i0] * row[i1]);
-        }
-    }
-}
-
-/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const dep = (float *)s->params[2];  /* f32[1,3] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t8 = (float *)a;  /* f32[N,4,1] */
-    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
-        }
-    }
-}
-
-/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const bias = (float *)s->params[3];  /* f32[1,4] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
-        }
-    }
 }
 
 /* Entry 'eval': arena 128*N + 128 bytes. */
@@ -674,20 +615,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const row = (float *)s->params[0];  /* f32[1,4] */
-    float *const col = (float *)s->params[1];  /* f32[3,1] */
-    float *const dep = (float *)s->params[2];  /* f32[1,3] */
-    float *const bias = (float *)s->params[3];  /* f32[1,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
-    float *const t8 = (float *)a;  /* f32[N,4,1] */
-    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
     float *const t15 = (float *)(arena + (64 * n));  /* f32 */
 
@@ -695,147 +622,49 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    a[i0 * 4 + i1] = (x[i0] * row[i1]);
-                }
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
     /* %g: f32[3,3] = add %col, %dep   @12:17 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                g[i0 * 3 + i1] = (col[i0] + dep[i1]);
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, eval_with_targets_k2, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
-                }
-            }
+            train_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %10: f32[N,4] = mean %b {axes: [2], keepdim: false}   @14:13 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += b[i0 * 3 + i1];
-            }
-            t10[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
-    }
+    train_step_k3(s);
 
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
-    {
-        t13[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 9; i0++) {
-            acc0_ += g[i0];
-        }
-        t13[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
-    }
+    train_step_k4(s);
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
-                }
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @17:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t15[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k6(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t15[0];
-}
-
-/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const row = (float *)s->params[0];  /* f32[1,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            a[i0 * 4 + i1] = (x[i0] * row[i1]);
-        }
-    }
-}
-
-/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const dep = (float *)s->params[2];  /* f32[1,3] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t8 = (float *)a;  /* f32[N,4,1] */
-    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
-        }
-    }
-}
-
-/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const bias = (float *)s->params[3];  /* f32[1,4] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
-        }
-    }
 }
 
 /* Entry 'predict': arena 128*N + 128 bytes. */
@@ -843,96 +672,47 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const row = (float *)s->params[0];  /* f32[1,4] */
-    float *const col = (float *)s->params[1];  /* f32[3,1] */
-    float *const dep = (float *)s->params[2];  /* f32[1,3] */
-    float *const bias = (float *)s->params[3];  /* f32[1,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const g = (float *)(arena + (64 * n));  /* f32[3,3] */
-    float *const t8 = (float *)a;  /* f32[N,4,1] */
-    float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
 
     /* %a: f32[N,4] = mul %x, %row   @11:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    a[i0 * 4 + i1] = (x[i0] * row[i1]);
-                }
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
     /* %g: f32[3,3] = add %col, %dep   @12:17 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                g[i0 * 3 + i1] = (col[i0] + dep[i1]);
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %b: f32[N,4,3] = add %8, %dep   @13:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, predict_k2, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    b[i0 * 3 + i1] = (t8[i0] + dep[i1]);
-                }
-            }
+            train_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %10: f32[N,4] = mean %b {axes: [2], keepdim: false}   @14:13 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += b[i0 * 3 + i1];
-            }
-            t10[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) t10[j_] /= (float)3;
-    }
+    train_step_k3(s);
 
     /* %13: f32 = mean %g {axes: [0, 1], keepdim: false}   @15:24 */
-    {
-        t13[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 9; i0++) {
-            acc0_ += g[i0];
-        }
-        t13[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)9;
-    }
+    train_step_k4(s);
 
     /* %pred: f32[N,4] = add %12, %13   @15:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = (((t10[i0 * 4 + i1] + bias[i1]) + x[i0]) + t13[0]);
-                }
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 

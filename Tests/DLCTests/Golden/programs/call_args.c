@@ -9,8 +9,65 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    if ((int64_t)n * 3 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = x[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t4 + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = dlc_relu((acc_[q] + fc_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 3; i1++) {
+                t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    const float keep_ = (float)(1.0 / (1.0 - 0.25));
+    const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+            float *const m_ = t5 + (i0 * n + i1) * 3;
+            for (int64_t j_ = 0; j_ < 3; j_++) {
+                m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 3 + j_))) >= 0.25 ? keep_ : 0.0f;
+            }
+        }
+    }
+}
+
+/* %h: f32[N,3] = mul %4, %5   @8:13 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -24,8 +81,48 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
+    const float keep_ = (float)(1.0 / (1.0 - 0.5));
+    const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 1);
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+            float *const m_ = t7 + (i0 * n + i1) * 3;
+            for (int64_t j_ = 0; j_ < 3; j_++) {
+                m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 3 + j_))) >= 0.5 ? keep_ : 0.0f;
+            }
+        }
+    }
+}
+
+/* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
+    for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            acc0_ += h[i0 * 3 + i1];
+        }
+        t9[i0] += acc0_;
+    }
+    for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
+}
+
+/* %z: f32[N,3] = add %8, %9   @9:24 */
+/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -43,8 +140,111 @@ static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 12 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 3 * 1 + i1;
+            float m_ = -INFINITY;
+            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
+            float sum_ = 0.0f;
+            for (int64_t l = 0; l < 3; l++) sum_ += expf(z[base_ + l * 1] - m_);
+            const float lse_ = m_ + logf(sum_);
+            for (int64_t l = 0; l < 3; l++) logp[base_ + l * 1] = z[base_ + l * 1] - lse_;
+        }
+    }
+}
+
+/* %16: f32 = nll %logp, %y   @14:14 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t16 = (float *)(arena + (384 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("call_args.dl: a class label", (long)c_, 3L);
+        acc_ -= logp[i0 * 3 + c_];
+    }
+    t16[0] = (float)(acc_ / (double)n);
+}
+
+/* %17: f32[N,3] = one_hot %y {classes: 3}   @14:14 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const t17 = (float *)(arena + (256 * n));  /* f32[N,3] */
+    memset(t17, 0, sizeof(float) * n * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = y[i0];
+        if (r_ < 0 || r_ >= 3) dlc_index_error("call_args.dl:14:14", (long)r_, 3L);
+        t17[i0 * 3 + r_] = 1.0f;
+    }
+}
+
+/* %d.logp: f32[N,3] = mul %17, %20   @14:14 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t17 = (float *)(arena + (256 * n));  /* f32[N,3] */
+    float *const t20 = (float *)(arena + (384 * n + 64));  /* f32 */
+    float *const d_logp = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const t22 = (float *)(arena + (384 * n + 128));  /* f32[N,1] */
+    memset(t22, 0, sizeof(float) * n);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = (t17[i0 * 3 + i1] * t20[0]);
+            d_logp[i0 * 3 + i1] = v_;
+            acc0_ += v_;
+        }
+        t22[i0] += acc0_;
+    }
+}
+
+/* %d.z: f32[N,3] = sub %d.logp, %24   @10:16 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const d_logp = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const t22 = (float *)(arena + (384 * n + 128));  /* f32[N,1] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
+    float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
+    memset(t26, 0, sizeof(float) * n);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = (d_logp[i0 * 3 + i1] - (expf(logp[i0 * 3 + i1]) * t22[i0]));
+            d_z[i0 * 3 + i1] = v_;
+            acc0_ += v_;
+        }
+        t26[i0] += acc0_;
+    }
+}
+
+/* %28: f32[N,1] = div %26, %27   @9:26 */
+/* Kernel 12 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -54,6 +254,65 @@ static void train_step_k12(void *step_, int64_t begin_, int64_t end_, int part_)
     float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t28[i0] = (t26[i0] / 3.0f);
+    }
+}
+
+/* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
+    float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
+    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const d_fc_bias = s->grads[1];  /* f32[3] */
+    memset(d_fc_bias, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = (t4[i0 * 3 + i1] > 0.0f ? ((t28[i0] + (d_z[i0 * 3 + i1] * t7[i0 * 3 + i1])) * t5[i0 * 3 + i1]) : 0.0f);
+            t33[i0 * 3 + i1] = v_;
+            d_fc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
+/* Kernel 14 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const d_fc_weight = s->grads[0];  /* f32[3,4] */
+    if ((int64_t)3 * 4 * n <= 16384) {
+        float sums_[12] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 4;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = t33[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = d_fc_weight + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, t33, 3, x, 4, 0.0f, d_fc_weight, 4);
     }
 }
 
@@ -62,78 +321,14 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
-    float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t16 = (float *)(arena + (384 * n));  /* f32 */
-    float *const t17 = (float *)(arena + (256 * n));  /* f32[N,3] */
     float *const t20 = (float *)(arena + (384 * n + 64));  /* f32 */
-    float *const d_logp = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const t22 = (float *)(arena + (384 * n + 128));  /* f32[N,1] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
-    float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
-    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const d_fc_weight = s->grads[0];  /* f32[3,4] */
-    float *const d_fc_bias = s->grads[1];  /* f32[3] */
 
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
-    {
-        if ((int64_t)n * 3 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t4 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = dlc_relu((acc_[q] + fc_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
-    {
-        const float keep_ = (float)(1.0 / (1.0 - 0.25));
-        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
-                float *const m_ = t5 + (i0 * n + i1) * 3;
-                for (int64_t j_ = 0; j_ < 3; j_++) {
-                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 3 + j_))) >= 0.25 ? keep_ : 0.0f;
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
@@ -142,39 +337,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                h[i0] = (t4[i0] * t5[i0]);
-            }
+            train_step_k2((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
-    {
-        const float keep_ = (float)(1.0 / (1.0 - 0.5));
-        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 1);
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
-                float *const m_ = t7 + (i0 * n + i1) * 3;
-                for (int64_t j_ = 0; j_ < 3; j_++) {
-                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 3 + j_))) >= 0.5 ? keep_ : 0.0f;
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += h[i0 * 3 + i1];
-            }
-            t9[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
-    }
+    train_step_k4(s);
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
@@ -183,49 +354,18 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
-                }
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 3; l++) sum_ += expf(z[base_ + l * 1] - m_);
-                const float lse_ = m_ + logf(sum_);
-                for (int64_t l = 0; l < 3; l++) logp[base_ + l * 1] = z[base_ + l * 1] - lse_;
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %16: f32 = nll %logp, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("call_args.dl: a class label", (long)c_, 3L);
-            acc_ -= logp[i0 * 3 + c_];
-        }
-        t16[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k7(s);
 
     /* %17: f32[N,3] = one_hot %y {classes: 3}   @14:14 */
-    {
-        memset(t17, 0, sizeof(float) * n * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = y[i0];
-            if (r_ < 0 || r_ >= 3) dlc_index_error("call_args.dl:14:14", (long)r_, 3L);
-            t17[i0 * 3 + r_] = 1.0f;
-        }
-    }
+    train_step_k8(s);
 
     /* %20: f32 = div %19, %18   @14:14 */
     {
@@ -233,32 +373,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.logp: f32[N,3] = mul %17, %20   @14:14 */
-    {
-        memset(t22, 0, sizeof(float) * n);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (t17[i0 * 3 + i1] * t20[0]);
-                d_logp[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-            }
-            t22[i0] += acc0_;
-        }
-    }
+    train_step_k10(s);
 
     /* %d.z: f32[N,3] = sub %d.logp, %24   @10:16 */
-    {
-        memset(t26, 0, sizeof(float) * n);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (d_logp[i0 * 3 + i1] - (expf(logp[i0 * 3 + i1]) * t22[i0]));
-                d_z[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-            }
-            t26[i0] += acc0_;
-        }
-    }
+    train_step_k11(s);
 
     /* %28: f32[N,1] = div %26, %27   @9:26 */
     {
@@ -267,97 +385,88 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k12, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t28[i0] = (t26[i0] / 3.0f);
-            }
+            train_step_k12((void *)s, 0, n, 0);
         }
     }
 
     /* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
-    {
-        memset(d_fc_bias, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (t4[i0 * 3 + i1] > 0.0f ? ((t28[i0] + (d_z[i0 * 3 + i1] * t7[i0 * 3 + i1])) * t5[i0 * 3 + i1]) : 0.0f);
-                t33[i0 * 3 + i1] = v_;
-                d_fc_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k13(s);
 
     /* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
-    {
-        if ((int64_t)3 * 4 * n <= 16384) {
-            float sums_[12] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 4;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = t33[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = d_fc_weight + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, 1.0f, t33, 3, x, 4, 0.0f, d_fc_weight, 4);
-        }
-    }
+    train_step_k14(s);
 
     return t16[0];
 }
 
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        h[i0] = (t4[i0] * t5[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
-    float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
+    float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
+    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const t29 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t30 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
+    float *const d_fc_bias = (float *)(arena + (384 * n + 64));  /* f32[3] */
+    memset(d_fc_bias, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
         for (int64_t i1 = 0; i1 < 3; i1++) {
-            z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
+            const float v_ = (t4[i0 * 3 + i1] > 0.0f ? ((t28[i0] + (d_z[i0 * 3 + i1] * t7[i0 * 3 + i1])) * t5[i0 * 3 + i1]) : 0.0f);
+            t33[i0 * 3 + i1] = v_;
+            d_fc_bias[i1] += v_;
         }
     }
 }
 
-/* Kernel 12 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k12(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
+/* Kernel 14 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
-    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t28[i0] = (t26[i0] / 3.0f);
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
+    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
+    if ((int64_t)3 * 4 * n <= 16384) {
+        float sums_[12] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 4;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = t33[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = fc_weight + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, -s->lr, t33, 3, x, 4, 1.0f, fc_weight, 4);
+    }
+}
+
+/* %fc.bias: f32[3] = param fc.bias   @6:11 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const d_fc_bias = (float *)(arena + (384 * n + 64));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
 }
 
@@ -366,169 +475,51 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
-    float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t16 = (float *)(arena + (384 * n));  /* f32 */
-    float *const t17 = (float *)(arena + (256 * n));  /* f32[N,3] */
     float *const t20 = (float *)(arena + (384 * n + 64));  /* f32 */
-    float *const d_logp = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const t22 = (float *)(arena + (384 * n + 128));  /* f32[N,1] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
-    float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
-    float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
-    float *const d_fc_bias = (float *)(arena + (384 * n + 64));  /* f32[3] */
 
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
-    {
-        if ((int64_t)n * 3 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t4 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = dlc_relu((acc_[q] + fc_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
-    {
-        const float keep_ = (float)(1.0 / (1.0 - 0.25));
-        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
-                float *const m_ = t5 + (i0 * n + i1) * 3;
-                for (int64_t j_ = 0; j_ < 3; j_++) {
-                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 3 + j_))) >= 0.25 ? keep_ : 0.0f;
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                h[i0] = (t4[i0] * t5[i0]);
-            }
+            train_step_k2((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
-    {
-        const float keep_ = (float)(1.0 / (1.0 - 0.5));
-        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 1);
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
-                float *const m_ = t7 + (i0 * n + i1) * 3;
-                for (int64_t j_ = 0; j_ < 3; j_++) {
-                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 3 + j_))) >= 0.5 ? keep_ : 0.0f;
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += h[i0 * 3 + i1];
-            }
-            t9[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
-    }
+    train_step_k4(s);
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
-                }
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 3; l++) sum_ += expf(z[base_ + l * 1] - m_);
-                const float lse_ = m_ + logf(sum_);
-                for (int64_t l = 0; l < 3; l++) logp[base_ + l * 1] = z[base_ + l * 1] - lse_;
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %16: f32 = nll %logp, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("call_args.dl: a class label", (long)c_, 3L);
-            acc_ -= logp[i0 * 3 + c_];
-        }
-        t16[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k7(s);
 
     /* %17: f32[N,3] = one_hot %y {classes: 3}   @14:14 */
-    {
-        memset(t17, 0, sizeof(float) * n * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = y[i0];
-            if (r_ < 0 || r_ >= 3) dlc_index_error("call_args.dl:14:14", (long)r_, 3L);
-            t17[i0 * 3 + r_] = 1.0f;
-        }
-    }
+    train_step_k8(s);
 
     /* %20: f32 = div %19, %18   @14:14 */
     {
@@ -536,110 +527,80 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.logp: f32[N,3] = mul %17, %20   @14:14 */
-    {
-        memset(t22, 0, sizeof(float) * n);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (t17[i0 * 3 + i1] * t20[0]);
-                d_logp[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-            }
-            t22[i0] += acc0_;
-        }
-    }
+    train_step_k10(s);
 
     /* %d.z: f32[N,3] = sub %d.logp, %24   @10:16 */
-    {
-        memset(t26, 0, sizeof(float) * n);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (d_logp[i0 * 3 + i1] - (expf(logp[i0 * 3 + i1]) * t22[i0]));
-                d_z[i0 * 3 + i1] = v_;
-                acc0_ += v_;
-            }
-            t26[i0] += acc0_;
-        }
-    }
+    train_step_k11(s);
 
     /* %28: f32[N,1] = div %26, %27   @9:26 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k12, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k12, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t28[i0] = (t26[i0] / 3.0f);
-            }
+            train_step_k12((void *)s, 0, n, 0);
         }
     }
 
     /* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
-    {
-        memset(d_fc_bias, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (t4[i0 * 3 + i1] > 0.0f ? ((t28[i0] + (d_z[i0 * 3 + i1] * t7[i0 * 3 + i1])) * t5[i0 * 3 + i1]) : 0.0f);
-                t33[i0 * 3 + i1] = v_;
-                d_fc_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k13(s);
 
     /* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
-    {
-        if ((int64_t)3 * 4 * n <= 16384) {
-            float sums_[12] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 4;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = t33[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = fc_weight + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 4, n, -s->lr, t33, 3, x, 4, 1.0f, fc_weight, 4);
-        }
-    }
+    sgd_step_k14(s);
 
     /* %fc.bias: f32[3] = param fc.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k15(s);
 
     return t16[0];
 }
 
-/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
+/* Kernel 1 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        h[i0] = (t4[i0] * t5[i0]);
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        t5[i0] = 1.0f;
     }
 }
 
-/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        t7[i0] = 1.0f;
+    }
+}
+
+/* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
+    for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            acc0_ += h[i0 * 3 + i1];
+        }
+        t9[i0] += acc0_;
+    }
+    for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
+}
+
+/* %z: f32[N,3] = add %8, %9   @9:24 */
+/* Kernel 5 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -657,8 +618,96 @@ static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 10 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
+/* Kernel 6 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
+    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 3 * 1 + i1;
+            float m_ = -INFINITY;
+            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
+            float sum_ = 0.0f;
+            for (int64_t l = 0; l < 3; l++) sum_ += expf(z[base_ + l * 1] - m_);
+            const float lse_ = m_ + logf(sum_);
+            for (int64_t l = 0; l < 3; l++) logp[base_ + l * 1] = z[base_ + l * 1] - lse_;
+        }
+    }
+}
+
+/* %p: f32[N,3] = softmax %z {axis: 1}   @11:13 */
+/* Kernel 7 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
+    float *const p_2 = (float *)(arena + 0);  /* f32[N,3] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 3 * 1 + i1;
+            float m_ = -INFINITY;
+            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
+            float sum_ = 0.0f;
+            for (int64_t l = 0; l < 3; l++) {
+                const float e_ = expf(z[base_ + l * 1] - m_);
+                p_2[base_ + l * 1] = e_;
+                sum_ += e_;
+            }
+            for (int64_t l = 0; l < 3; l++) p_2[base_ + l * 1] /= sum_;
+        }
+    }
+}
+
+/* %13: i32[N] = argmax %z {axis: 1}   @12:16 */
+/* Kernel 8 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
+    int32_t *const t13 = (int32_t *)(arena + (64 * n));  /* i32[N] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 3 * 1 + i1;
+            int64_t best_ = 0;
+            for (int64_t l = 1; l < 3; l++) {
+                const float a_ = z[base_ + l * 1], b_ = z[base_ + best_ * 1];
+                if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
+            }
+            t13[i0 * 1 + i1] = (int32_t)best_;
+        }
+    }
+}
+
+/* %14: i32[N] = argmax %p {axis: 1}   @12:31 */
+/* Kernel 9 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const p_2 = (float *)(arena + 0);  /* f32[N,3] */
+    int32_t *const t14 = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 3 * 1 + i1;
+            int64_t best_ = 0;
+            for (int64_t l = 1; l < 3; l++) {
+                const float a_ = p_2[base_ + l * 1], b_ = p_2[base_ + best_ * 1];
+                if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
+            }
+            t14[i0 * 1 + i1] = (int32_t)best_;
+        }
+    }
+}
+
+/* %pick: i32[N] = add %13, %14   @12:29 */
+/* Kernel 10 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -672,96 +721,55 @@ static void eval_with_targets_k10(void *step_, int64_t begin_, int64_t end_, int
     }
 }
 
+/* %16: f32 = nll %logp, %y   @14:14 */
+/* Kernel 11 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t16 = (float *)(arena + (256 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("call_args.dl: a class label", (long)c_, 3L);
+        acc_ -= logp[i0 * 3 + c_];
+    }
+    t16[0] = (float)(acc_ / (double)n);
+}
+
 /* Entry 'eval': arena 256*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
     float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const p_2 = (float *)(arena + 0);  /* f32[N,3] */
-    int32_t *const t13 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (192 * n));  /* i32[N] */
     int32_t *const pick = (int32_t *)(arena + 0);  /* i32[N] */
     float *const t16 = (float *)(arena + (256 * n));  /* f32 */
 
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
-    {
-        if ((int64_t)n * 3 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t4 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = dlc_relu((acc_[q] + fc_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t5[i0] = 1.0f;
-        }
-    }
+    eval_with_targets_k1(s);
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, eval_with_targets_k2, (void *)s);
+            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                h[i0] = (t4[i0] * t5[i0]);
-            }
+            train_step_k2((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t7[i0] = 1.0f;
-        }
-    }
+    eval_with_targets_k3(s);
 
     /* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += h[i0 * 3 + i1];
-            }
-            t9[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
-    }
+    eval_with_targets_k4(s);
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
@@ -770,76 +778,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
-                }
-            }
+            eval_with_targets_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 3; l++) sum_ += expf(z[base_ + l * 1] - m_);
-                const float lse_ = m_ + logf(sum_);
-                for (int64_t l = 0; l < 3; l++) logp[base_ + l * 1] = z[base_ + l * 1] - lse_;
-            }
-        }
-    }
+    eval_with_targets_k6(s);
 
     /* %p: f32[N,3] = softmax %z {axis: 1}   @11:13 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 3; l++) {
-                    const float e_ = expf(z[base_ + l * 1] - m_);
-                    p_2[base_ + l * 1] = e_;
-                    sum_ += e_;
-                }
-                for (int64_t l = 0; l < 3; l++) p_2[base_ + l * 1] /= sum_;
-            }
-        }
-    }
+    eval_with_targets_k7(s);
 
     /* %13: i32[N] = argmax %z {axis: 1}   @12:16 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                int64_t best_ = 0;
-                for (int64_t l = 1; l < 3; l++) {
-                    const float a_ = z[base_ + l * 1], b_ = z[base_ + best_ * 1];
-                    if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
-                }
-                t13[i0 * 1 + i1] = (int32_t)best_;
-            }
-        }
-    }
+    eval_with_targets_k8(s);
 
     /* %14: i32[N] = argmax %p {axis: 1}   @12:31 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                int64_t best_ = 0;
-                for (int64_t l = 1; l < 3; l++) {
-                    const float a_ = p_2[base_ + l * 1], b_ = p_2[base_ + best_ * 1];
-                    if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
-                }
-                t14[i0 * 1 + i1] = (int32_t)best_;
-            }
-        }
-    }
+    eval_with_targets_k9(s);
 
     /* %pick: i32[N] = add %13, %14   @12:29 */
     {
@@ -848,75 +801,16 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pick[i0] = dlc_add_i32(t13[i0], t14[i0]);
-            }
+            eval_with_targets_k10((void *)s, 0, n, 0);
         }
     }
 
     /* %16: f32 = nll %logp, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("call_args.dl: a class label", (long)c_, 3L);
-            acc_ -= logp[i0 * 3 + c_];
-        }
-        t16[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k11(s);
 
     memcpy(outputs[0], logp, sizeof(float) * (3 * n));
     memcpy(outputs[1], pick, sizeof(int32_t) * n);
     return t16[0];
-}
-
-/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        h[i0] = (t4[i0] * t5[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
-        }
-    }
-}
-
-/* Kernel 10 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t13 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const pick = (int32_t *)(arena + 0);  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pick[i0] = dlc_add_i32(t13[i0], t14[i0]);
-    }
 }
 
 /* Entry 'predict': arena 256*N bytes. */
@@ -924,178 +818,63 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,4] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
     float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const p_2 = (float *)(arena + 0);  /* f32[N,3] */
-    int32_t *const t13 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (192 * n));  /* i32[N] */
     int32_t *const pick = (int32_t *)(arena + 0);  /* i32[N] */
 
     /* %4: f32[N,3] = linear %x, %fc.weight, %fc.bias {relu: true}   @8:21 */
-    {
-        if ((int64_t)n * 3 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t4 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = dlc_relu((acc_[q] + fc_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, t4, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    t4[i0 * 3 + i1] = dlc_relu((t4[i0 * 3 + i1] + fc_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32[N,3] = dropout_mask %4 {p: 0.25, site: 0}   @8:13 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t5[i0] = 1.0f;
-        }
-    }
+    eval_with_targets_k1(s);
 
     /* %h: f32[N,3] = mul %4, %5   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, predict_k2, (void *)s);
+            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                h[i0] = (t4[i0] * t5[i0]);
-            }
+            train_step_k2((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %7: f32[N,3] = dropout_mask %h {p: 0.5, site: 1}   @9:13 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            t7[i0] = 1.0f;
-        }
-    }
+    eval_with_targets_k3(s);
 
     /* %9: f32[N,1] = mean %h {axes: [1], keepdim: true}   @9:26 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t9[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += h[i0 * 3 + i1];
-            }
-            t9[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) t9[j_] /= (float)3;
-    }
+    eval_with_targets_k4(s);
 
     /* %z: f32[N,3] = add %8, %9   @9:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    z[i0 * 3 + i1] = ((h[i0 * 3 + i1] * t7[i0 * 3 + i1]) + t9[i0]);
-                }
-            }
+            eval_with_targets_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 3; l++) sum_ += expf(z[base_ + l * 1] - m_);
-                const float lse_ = m_ + logf(sum_);
-                for (int64_t l = 0; l < 3; l++) logp[base_ + l * 1] = z[base_ + l * 1] - lse_;
-            }
-        }
-    }
+    eval_with_targets_k6(s);
 
     /* %p: f32[N,3] = softmax %z {axis: 1}   @11:13 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 3; l++) {
-                    const float e_ = expf(z[base_ + l * 1] - m_);
-                    p_2[base_ + l * 1] = e_;
-                    sum_ += e_;
-                }
-                for (int64_t l = 0; l < 3; l++) p_2[base_ + l * 1] /= sum_;
-            }
-        }
-    }
+    eval_with_targets_k7(s);
 
     /* %13: i32[N] = argmax %z {axis: 1}   @12:16 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                int64_t best_ = 0;
-                for (int64_t l = 1; l < 3; l++) {
-                    const float a_ = z[base_ + l * 1], b_ = z[base_ + best_ * 1];
-                    if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
-                }
-                t13[i0 * 1 + i1] = (int32_t)best_;
-            }
-        }
-    }
+    eval_with_targets_k8(s);
 
     /* %14: i32[N] = argmax %p {axis: 1}   @12:31 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                int64_t best_ = 0;
-                for (int64_t l = 1; l < 3; l++) {
-                    const float a_ = p_2[base_ + l * 1], b_ = p_2[base_ + best_ * 1];
-                    if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
-                }
-                t14[i0 * 1 + i1] = (int32_t)best_;
-            }
-        }
-    }
+    eval_with_targets_k9(s);
 
     /* %pick: i32[N] = add %13, %14   @12:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k10, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pick[i0] = dlc_add_i32(t13[i0], t14[i0]);
-            }
+            eval_with_targets_k10((void *)s, 0, n, 0);
         }
     }
 

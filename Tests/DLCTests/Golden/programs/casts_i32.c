@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %k: i32[N] = int %x   @10:13 */
+/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -23,8 +24,9 @@ static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %5: i32[N] = mul %k, %4   @11:16 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -37,8 +39,9 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %7: i32[N] = add %5, %6   @11:20 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -51,8 +54,9 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %9: i32[N] = floordiv %k, %8   @11:28 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -65,8 +69,9 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %10: i32[N] = sub %7, %9   @11:24 */
+/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -80,8 +85,9 @@ static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %j: i32[N] = mod %10, %11   @11:34 */
+/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -94,8 +100,9 @@ static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %14: i32[N] = minimum %j, %13   @12:21 */
+/* Kernel 6 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -108,8 +115,9 @@ static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 7 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %m: i32[N] = maximum %14, %15   @12:13 */
+/* Kernel 7 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -122,8 +130,9 @@ static void train_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 8 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %17: i32[N] = neg %m   @13:13 */
+/* Kernel 8 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -136,8 +145,9 @@ static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 9 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %18: i32[N] = add %17, %11   @13:16 */
+/* Kernel 9 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -150,8 +160,9 @@ static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 10 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %r: i32[N] = sub %18, %19   @13:20 */
+/* Kernel 10 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -164,8 +175,9 @@ static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %big: f32[N] = gt %k, %21   @14:17 */
+/* Kernel 11 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -178,8 +190,54 @@ static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 15 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %23: f32[N,2] = gather %table, %m   @15:21 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const table = (float *)s->params[0];  /* f32[10,2] */
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = m[i0];
+        if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:21", (long)r_, (long)10);
+        memcpy(t23 + i0 * 2, table + (int64_t)r_ * 2, sizeof(float) * 2);
+    }
+}
+
+/* %24: f32[10,2] = tanh %table   @15:27 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const table = (float *)s->params[0];  /* f32[10,2] */
+    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
+    for (int64_t i0 = 0; i0 < 20; i0++) {
+        t24[i0] = tanhf(table[i0]);
+    }
+}
+
+/* %25: f32[N,2] = gather %24, %r   @15:38 */
+/* Kernel 14 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
+    float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = r_2[i0];
+        if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
+        memcpy(t25 + i0 * 2, t24 + (int64_t)r_ * 2, sizeof(float) * 2);
+    }
+}
+
+/* %27: f32[N] = float %k   @16:33 */
+/* Kernel 15 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -192,8 +250,9 @@ static void train_step_k15(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 16 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %30: f32[N] = add %29, %big   @16:46 */
+/* Kernel 16 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -208,8 +267,9 @@ static void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 17 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,2] = mul %rows, %31   @16:21 */
+/* Kernel 17 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -228,8 +288,25 @@ static void train_step_k17(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 20 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k20(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %33: f32 = mse %pred, %y   @18:14 */
+/* Kernel 18 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const t33 = (float *)(arena + (448 * n + 128));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t33[0] = (float)(acc_ / (double)(2 * n));
+}
+
+/* %d.rows: f32[N,2] = mul %d.pred, %31   @16:21 */
+/* Kernel 20 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k20(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -250,46 +327,69 @@ static void train_step_k20(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Entry 'train': arena 448*N + 512 bytes. */
-static float train_step(const dlc_step *s) {
+/* %40: f32[10,2] = scatter_add %r, %d.rows   @15:38 */
+/* Kernel 21 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const table = (float *)s->params[0];  /* f32[10,2] */
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
     int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
-    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
-    float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    float *const t31 = (float *)t30;  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const t33 = (float *)(arena + (448 * n + 128));  /* f32 */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
+    float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
+    memset(t40, 0, sizeof(float) * 10 * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = r_2[i0];
+        if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
+        for (int64_t j_ = 0; j_ < 2; j_++) {
+            t40[(int64_t)r_ * 2 + j_] += d_rows[i0 * 2 + j_];
+        }
+    }
+}
+
+/* %45: f32[10,2] = scatter_add %m, %d.rows   @15:21 */
+/* Kernel 22 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
+    float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
+    float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
+    memset(t45, 0, sizeof(float) * 10 * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = m[i0];
+        if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:21", (long)r_, (long)10);
+        for (int64_t j_ = 0; j_ < 2; j_++) {
+            t45[(int64_t)r_ * 2 + j_] += d_rows[i0 * 2 + j_];
+        }
+    }
+}
+
+/* %d.table: f32[10,2] = add %44, %45 */
+/* Kernel 23 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
     float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
     float *const t42 = (float *)(arena + 0);  /* f32[10,2] */
     float *const t43 = (float *)(arena + 0);  /* f32[10,2] */
     float *const t44 = (float *)(arena + 0);  /* f32[10,2] */
     float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
     float *const d_table = s->grads[0];  /* f32[10,2] */
+    for (int64_t i0 = 0; i0 < 20; i0++) {
+        d_table[i0] = ((t40[i0] * (1.0f - (t24[i0] * t24[i0]))) + t45[i0]);
+    }
+}
+
+/* Entry 'train': arena 448*N + 512 bytes. */
+static float train_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t33 = (float *)(arena + (448 * n + 128));  /* f32 */
+    float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
 
     /* %k: i32[N] = int %x   @10:13 */
     {
@@ -298,9 +398,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                k_2[i0] = dlc_to_i32(x[i0]);
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -311,9 +409,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t5[i0] = dlc_mul_i32(k_2[i0], 3);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -324,9 +420,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t7[i0] = dlc_add_i32(t5[i0], 7);
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
@@ -337,9 +431,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
@@ -350,9 +442,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
@@ -363,9 +453,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                j_2[i0] = dlc_mod_i32(t10[i0], 10);
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
@@ -376,9 +464,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t14[i0] = dlc_min_i32(j_2[i0], 9);
-            }
+            train_step_k6((void *)s, 0, n, 0);
         }
     }
 
@@ -389,9 +475,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                m[i0] = dlc_max_i32(t14[i0], 0);
-            }
+            train_step_k7((void *)s, 0, n, 0);
         }
     }
 
@@ -402,9 +486,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t17[i0] = dlc_neg_i32(m[i0]);
-            }
+            train_step_k8((void *)s, 0, n, 0);
         }
     }
 
@@ -415,9 +497,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t18[i0] = dlc_add_i32(t17[i0], 10);
-            }
+            train_step_k9((void *)s, 0, n, 0);
         }
     }
 
@@ -428,9 +508,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                r_2[i0] = dlc_sub_i32(t18[i0], 1);
-            }
+            train_step_k10((void *)s, 0, n, 0);
         }
     }
 
@@ -441,36 +519,18 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                big[i0] = (float)(k_2[i0] > 4);
-            }
+            train_step_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %23: f32[N,2] = gather %table, %m   @15:21 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = m[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:21", (long)r_, (long)10);
-            memcpy(t23 + i0 * 2, table + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k12(s);
 
     /* %24: f32[10,2] = tanh %table   @15:27 */
-    {
-        for (int64_t i0 = 0; i0 < 20; i0++) {
-            t24[i0] = tanhf(table[i0]);
-        }
-    }
+    train_step_k13(s);
 
     /* %25: f32[N,2] = gather %24, %r   @15:38 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = r_2[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
-            memcpy(t25 + i0 * 2, t24 + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k14(s);
 
     /* %27: f32[N] = float %k   @16:33 */
     {
@@ -479,9 +539,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k15, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t27[i0] = (float)(k_2[i0]);
-            }
+            train_step_k15((void *)s, 0, n, 0);
         }
     }
 
@@ -492,9 +550,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k16, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
-            }
+            train_step_k16((void *)s, 0, n, 0);
         }
     }
 
@@ -505,22 +561,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k17, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
-                }
-            }
+            train_step_k17((void *)s, 0, n, 0);
         }
     }
 
     /* %33: f32 = mse %pred, %y   @18:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t33[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k18(s);
 
     /* %37: f32 = div %36, %35   @18:14 */
     {
@@ -534,286 +580,37 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k20, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    d_rows[i0 * 2 + i1] = (((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t37[0]) * t31[i0]);
-                }
-            }
+            train_step_k20((void *)s, 0, n, 0);
         }
     }
 
     /* %40: f32[10,2] = scatter_add %r, %d.rows   @15:38 */
-    {
-        memset(t40, 0, sizeof(float) * 10 * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = r_2[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
-            for (int64_t j_ = 0; j_ < 2; j_++) {
-                t40[(int64_t)r_ * 2 + j_] += d_rows[i0 * 2 + j_];
-            }
-        }
-    }
+    train_step_k21(s);
 
     /* %45: f32[10,2] = scatter_add %m, %d.rows   @15:21 */
-    {
-        memset(t45, 0, sizeof(float) * 10 * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = m[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:21", (long)r_, (long)10);
-            for (int64_t j_ = 0; j_ < 2; j_++) {
-                t45[(int64_t)r_ * 2 + j_] += d_rows[i0 * 2 + j_];
-            }
-        }
-    }
+    train_step_k22(s);
 
     /* %d.table: f32[10,2] = add %44, %45 */
-    {
-        for (int64_t i0 = 0; i0 < 20; i0++) {
-            d_table[i0] = ((t40[i0] * (1.0f - (t24[i0] * t24[i0]))) + t45[i0]);
-        }
-    }
+    train_step_k23(s);
 
     return t33[0];
 }
 
-/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.table: f32[10,2] = add %44, %45 */
+/* Kernel 23 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        k_2[i0] = dlc_to_i32(x[i0]);
-    }
-}
-
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t5[i0] = dlc_mul_i32(k_2[i0], 3);
-    }
-}
-
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t7[i0] = dlc_add_i32(t5[i0], 7);
-    }
-}
-
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
-    }
-}
-
-/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        j_2[i0] = dlc_mod_i32(t10[i0], 10);
-    }
-}
-
-/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t14[i0] = dlc_min_i32(j_2[i0], 9);
-    }
-}
-
-/* Kernel 7 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        m[i0] = dlc_max_i32(t14[i0], 0);
-    }
-}
-
-/* Kernel 8 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t17[i0] = dlc_neg_i32(m[i0]);
-    }
-}
-
-/* Kernel 9 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t18[i0] = dlc_add_i32(t17[i0], 10);
-    }
-}
-
-/* Kernel 10 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        r_2[i0] = dlc_sub_i32(t18[i0], 1);
-    }
-}
-
-/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        big[i0] = (float)(k_2[i0] > 4);
-    }
-}
-
-/* Kernel 15 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t27[i0] = (float)(k_2[i0]);
-    }
-}
-
-/* Kernel 16 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
-    }
-}
-
-/* Kernel 17 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
-    float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    float *const t31 = (float *)t30;  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
-        }
-    }
-}
-
-/* Kernel 20 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k20(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    float *const t31 = (float *)t30;  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            d_rows[i0 * 2 + i1] = (((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t37[0]) * t31[i0]);
-        }
+    float *const table = (float *)s->params[0];  /* f32[10,2] */
+    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
+    float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
+    float *const t42 = (float *)(arena + 0);  /* f32[10,2] */
+    float *const t43 = (float *)(arena + 0);  /* f32[10,2] */
+    float *const t44 = (float *)(arena + 0);  /* f32[10,2] */
+    float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
+    for (int64_t i0 = 0; i0 < 20; i0++) {
+        table[i0] = (table[i0] - (s->lr * ((t40[i0] * (1.0f - (t24[i0] * t24[i0]))) + t45[i0])));
     }
 }
 
@@ -822,51 +619,17 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const table = (float *)s->params[0];  /* f32[10,2] */
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
-    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
-    float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    float *const t31 = (float *)t30;  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const t33 = (float *)(arena + (448 * n + 128));  /* f32 */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
-    float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
-    float *const t42 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t43 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t44 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
 
     /* %k: i32[N] = int %x   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                k_2[i0] = dlc_to_i32(x[i0]);
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -874,12 +637,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t5[i0] = dlc_mul_i32(k_2[i0], 3);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -887,12 +648,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t7[i0] = dlc_add_i32(t5[i0], 7);
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
@@ -900,12 +659,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
@@ -913,12 +670,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
@@ -926,12 +681,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                j_2[i0] = dlc_mod_i32(t10[i0], 10);
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
@@ -939,12 +692,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k6, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t14[i0] = dlc_min_i32(j_2[i0], 9);
-            }
+            train_step_k6((void *)s, 0, n, 0);
         }
     }
 
@@ -952,12 +703,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k7, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                m[i0] = dlc_max_i32(t14[i0], 0);
-            }
+            train_step_k7((void *)s, 0, n, 0);
         }
     }
 
@@ -965,12 +714,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t17[i0] = dlc_neg_i32(m[i0]);
-            }
+            train_step_k8((void *)s, 0, n, 0);
         }
     }
 
@@ -978,12 +725,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k9, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t18[i0] = dlc_add_i32(t17[i0], 10);
-            }
+            train_step_k9((void *)s, 0, n, 0);
         }
     }
 
@@ -991,12 +736,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k10, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                r_2[i0] = dlc_sub_i32(t18[i0], 1);
-            }
+            train_step_k10((void *)s, 0, n, 0);
         }
     }
 
@@ -1004,50 +747,30 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                big[i0] = (float)(k_2[i0] > 4);
-            }
+            train_step_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %23: f32[N,2] = gather %table, %m   @15:21 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = m[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:21", (long)r_, (long)10);
-            memcpy(t23 + i0 * 2, table + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k12(s);
 
     /* %24: f32[10,2] = tanh %table   @15:27 */
-    {
-        for (int64_t i0 = 0; i0 < 20; i0++) {
-            t24[i0] = tanhf(table[i0]);
-        }
-    }
+    train_step_k13(s);
 
     /* %25: f32[N,2] = gather %24, %r   @15:38 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = r_2[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
-            memcpy(t25 + i0 * 2, t24 + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k14(s);
 
     /* %27: f32[N] = float %k   @16:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k15, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k15, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t27[i0] = (float)(k_2[i0]);
-            }
+            train_step_k15((void *)s, 0, n, 0);
         }
     }
 
@@ -1055,12 +778,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k16, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k16, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
-            }
+            train_step_k16((void *)s, 0, n, 0);
         }
     }
 
@@ -1068,25 +789,15 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k17, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k17, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
-                }
-            }
+            train_step_k17((void *)s, 0, n, 0);
         }
     }
 
     /* %33: f32 = mse %pred, %y   @18:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t33[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k18(s);
 
     /* %37: f32 = div %36, %35   @18:14 */
     {
@@ -1097,222 +808,44 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k20, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k20, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    d_rows[i0 * 2 + i1] = (((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t37[0]) * t31[i0]);
-                }
-            }
+            train_step_k20((void *)s, 0, n, 0);
         }
     }
 
     /* %40: f32[10,2] = scatter_add %r, %d.rows   @15:38 */
-    {
-        memset(t40, 0, sizeof(float) * 10 * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = r_2[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
-            for (int64_t j_ = 0; j_ < 2; j_++) {
-                t40[(int64_t)r_ * 2 + j_] += d_rows[i0 * 2 + j_];
-            }
-        }
-    }
+    train_step_k21(s);
 
     /* %45: f32[10,2] = scatter_add %m, %d.rows   @15:21 */
-    {
-        memset(t45, 0, sizeof(float) * 10 * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = m[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:21", (long)r_, (long)10);
-            for (int64_t j_ = 0; j_ < 2; j_++) {
-                t45[(int64_t)r_ * 2 + j_] += d_rows[i0 * 2 + j_];
-            }
-        }
-    }
+    train_step_k22(s);
 
     /* %d.table: f32[10,2] = add %44, %45 */
-    {
-        for (int64_t i0 = 0; i0 < 20; i0++) {
-            table[i0] = (table[i0] - (s->lr * ((t40[i0] * (1.0f - (t24[i0] * t24[i0]))) + t45[i0])));
-        }
-    }
+    sgd_step_k23(s);
 
     return t33[0];
 }
 
-/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %25: f32[N,2] = gather %24, %r   @15:38 */
+/* Kernel 14 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k14(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        k_2[i0] = dlc_to_i32(x[i0]);
-    }
-}
-
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t5[i0] = dlc_mul_i32(k_2[i0], 3);
-    }
-}
-
-/* Kernel 2 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t7[i0] = dlc_add_i32(t5[i0], 7);
-    }
-}
-
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
-    }
-}
-
-/* Kernel 4 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        j_2[i0] = dlc_mod_i32(t10[i0], 10);
-    }
-}
-
-/* Kernel 6 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t14[i0] = dlc_min_i32(j_2[i0], 9);
-    }
-}
-
-/* Kernel 7 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        m[i0] = dlc_max_i32(t14[i0], 0);
-    }
-}
-
-/* Kernel 8 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t17[i0] = dlc_neg_i32(m[i0]);
-    }
-}
-
-/* Kernel 9 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t18[i0] = dlc_add_i32(t17[i0], 10);
-    }
-}
-
-/* Kernel 10 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
     int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        r_2[i0] = dlc_sub_i32(t18[i0], 1);
+    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
+    float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = r_2[i0];
+        if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
+        memcpy(t25 + i0 * 2, t24 + (int64_t)r_ * 2, sizeof(float) * 2);
     }
 }
 
-/* Kernel 11 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        big[i0] = (float)(k_2[i0] > 4);
-    }
-}
-
-/* Kernel 15 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %27: f32[N] = float %k   @16:33 */
+/* Kernel 15 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1325,8 +858,9 @@ static void eval_with_targets_k15(void *step_, int64_t begin_, int64_t end_, int
     }
 }
 
-/* Kernel 16 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %30: f32[N] = add %29, %big   @16:46 */
+/* Kernel 16 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1341,8 +875,9 @@ static void eval_with_targets_k16(void *step_, int64_t begin_, int64_t end_, int
     }
 }
 
-/* Kernel 17 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,2] = mul %rows, %31   @16:21 */
+/* Kernel 17 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1361,34 +896,27 @@ static void eval_with_targets_k17(void *step_, int64_t begin_, int64_t end_, int
     }
 }
 
+/* %33: f32 = mse %pred, %y   @18:14 */
+/* Kernel 18 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k18(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const t33 = (float *)(arena + (320 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t33[0] = (float)(acc_ / (double)(2 * n));
+}
+
 /* Entry 'eval': arena 320*N + 128 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const table = (float *)s->params[0];  /* f32[10,2] */
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
-    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
-    float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    float *const t31 = (float *)t30;  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const t33 = (float *)(arena + (320 * n));  /* f32 */
 
@@ -1396,12 +924,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                k_2[i0] = dlc_to_i32(x[i0]);
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -1409,12 +935,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t5[i0] = dlc_mul_i32(k_2[i0], 3);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -1422,12 +946,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t7[i0] = dlc_add_i32(t5[i0], 7);
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
@@ -1435,12 +957,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
@@ -1448,12 +968,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k4, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
@@ -1461,12 +979,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                j_2[i0] = dlc_mod_i32(t10[i0], 10);
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
@@ -1474,12 +990,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k6, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t14[i0] = dlc_min_i32(j_2[i0], 9);
-            }
+            train_step_k6((void *)s, 0, n, 0);
         }
     }
 
@@ -1487,12 +1001,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k7, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                m[i0] = dlc_max_i32(t14[i0], 0);
-            }
+            train_step_k7((void *)s, 0, n, 0);
         }
     }
 
@@ -1500,12 +1012,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t17[i0] = dlc_neg_i32(m[i0]);
-            }
+            train_step_k8((void *)s, 0, n, 0);
         }
     }
 
@@ -1513,12 +1023,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k9, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t18[i0] = dlc_add_i32(t17[i0], 10);
-            }
+            train_step_k9((void *)s, 0, n, 0);
         }
     }
 
@@ -1526,12 +1034,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k10, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                r_2[i0] = dlc_sub_i32(t18[i0], 1);
-            }
+            train_step_k10((void *)s, 0, n, 0);
         }
     }
 
@@ -1539,39 +1045,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k11, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                big[i0] = (float)(k_2[i0] > 4);
-            }
+            train_step_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %23: f32[N,2] = gather %table, %m   @15:21 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = m[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:21", (long)r_, (long)10);
-            memcpy(t23 + i0 * 2, table + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k12(s);
 
     /* %24: f32[10,2] = tanh %table   @15:27 */
-    {
-        for (int64_t i0 = 0; i0 < 20; i0++) {
-            t24[i0] = tanhf(table[i0]);
-        }
-    }
+    train_step_k13(s);
 
     /* %25: f32[N,2] = gather %24, %r   @15:38 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = r_2[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
-            memcpy(t25 + i0 * 2, t24 + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    eval_with_targets_k14(s);
 
     /* %27: f32[N] = float %k   @16:33 */
     {
@@ -1580,9 +1068,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k15, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t27[i0] = (float)(k_2[i0]);
-            }
+            eval_with_targets_k15((void *)s, 0, n, 0);
         }
     }
 
@@ -1593,9 +1079,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k16, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
-            }
+            eval_with_targets_k16((void *)s, 0, n, 0);
         }
     }
 
@@ -1606,244 +1090,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k17, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
-                }
-            }
+            eval_with_targets_k17((void *)s, 0, n, 0);
         }
     }
 
     /* %33: f32 = mse %pred, %y   @18:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t33[0] = (float)(acc_ / (double)(2 * n));
-    }
+    eval_with_targets_k18(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t33[0];
-}
-
-/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        k_2[i0] = dlc_to_i32(x[i0]);
-    }
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t5[i0] = dlc_mul_i32(k_2[i0], 3);
-    }
-}
-
-/* Kernel 2 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t7[i0] = dlc_add_i32(t5[i0], 7);
-    }
-}
-
-/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
-    }
-}
-
-/* Kernel 4 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        j_2[i0] = dlc_mod_i32(t10[i0], 10);
-    }
-}
-
-/* Kernel 6 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t14[i0] = dlc_min_i32(j_2[i0], 9);
-    }
-}
-
-/* Kernel 7 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k7(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        m[i0] = dlc_max_i32(t14[i0], 0);
-    }
-}
-
-/* Kernel 8 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t17[i0] = dlc_neg_i32(m[i0]);
-    }
-}
-
-/* Kernel 9 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t18[i0] = dlc_add_i32(t17[i0], 10);
-    }
-}
-
-/* Kernel 10 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        r_2[i0] = dlc_sub_i32(t18[i0], 1);
-    }
-}
-
-/* Kernel 11 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        big[i0] = (float)(k_2[i0] > 4);
-    }
-}
-
-/* Kernel 15 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t27[i0] = (float)(k_2[i0]);
-    }
-}
-
-/* Kernel 16 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
-    }
-}
-
-/* Kernel 17 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
-    float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    float *const t31 = (float *)t30;  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
-        }
-    }
 }
 
 /* Entry 'predict': arena 320*N + 128 bytes. */
@@ -1851,40 +1106,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N] */
-    float *const table = (float *)s->params[0];  /* f32[10,2] */
-    int32_t *const k_2 = (int32_t *)(arena + 0);  /* i32[N] */
-    int32_t *const t5 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t7 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t9 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const t10 = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const j_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t14 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const m = (int32_t *)(arena + (192 * n));  /* i32[N] */
-    int32_t *const t17 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    int32_t *const t18 = (int32_t *)(arena + (64 * n));  /* i32[N] */
-    int32_t *const r_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
-    float *const big = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
-    float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
-    float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N] */
-    float *const t31 = (float *)t30;  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
 
     /* %k: i32[N] = int %x   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                k_2[i0] = dlc_to_i32(x[i0]);
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -1892,12 +1123,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t5[i0] = dlc_mul_i32(k_2[i0], 3);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -1905,12 +1134,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t7[i0] = dlc_add_i32(t5[i0], 7);
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
@@ -1918,12 +1145,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t9[i0] = dlc_floordiv_i32(k_2[i0], 2);
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
@@ -1931,12 +1156,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k4, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t10[i0] = dlc_sub_i32(t7[i0], t9[i0]);
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
@@ -1944,12 +1167,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                j_2[i0] = dlc_mod_i32(t10[i0], 10);
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
@@ -1957,12 +1178,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k6, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t14[i0] = dlc_min_i32(j_2[i0], 9);
-            }
+            train_step_k6((void *)s, 0, n, 0);
         }
     }
 
@@ -1970,12 +1189,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k7, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k7, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                m[i0] = dlc_max_i32(t14[i0], 0);
-            }
+            train_step_k7((void *)s, 0, n, 0);
         }
     }
 
@@ -1983,12 +1200,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k8, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t17[i0] = dlc_neg_i32(m[i0]);
-            }
+            train_step_k8((void *)s, 0, n, 0);
         }
     }
 
@@ -1996,12 +1211,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k9, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t18[i0] = dlc_add_i32(t17[i0], 10);
-            }
+            train_step_k9((void *)s, 0, n, 0);
         }
     }
 
@@ -2009,12 +1222,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k10, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                r_2[i0] = dlc_sub_i32(t18[i0], 1);
-            }
+            train_step_k10((void *)s, 0, n, 0);
         }
     }
 
@@ -2022,50 +1233,30 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k11, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                big[i0] = (float)(k_2[i0] > 4);
-            }
+            train_step_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %23: f32[N,2] = gather %table, %m   @15:21 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = m[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:21", (long)r_, (long)10);
-            memcpy(t23 + i0 * 2, table + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    train_step_k12(s);
 
     /* %24: f32[10,2] = tanh %table   @15:27 */
-    {
-        for (int64_t i0 = 0; i0 < 20; i0++) {
-            t24[i0] = tanhf(table[i0]);
-        }
-    }
+    train_step_k13(s);
 
     /* %25: f32[N,2] = gather %24, %r   @15:38 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = r_2[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("casts_i32.dl:15:38", (long)r_, (long)10);
-            memcpy(t25 + i0 * 2, t24 + (int64_t)r_ * 2, sizeof(float) * 2);
-        }
-    }
+    eval_with_targets_k14(s);
 
     /* %27: f32[N] = float %k   @16:33 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k15, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k15, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t27[i0] = (float)(k_2[i0]);
-            }
+            eval_with_targets_k15((void *)s, 0, n, 0);
         }
     }
 
@@ -2073,12 +1264,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k16, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k16, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t30[i0] = ((t27[i0] / 6.0f) + big[i0]);
-            }
+            eval_with_targets_k16((void *)s, 0, n, 0);
         }
     }
 
@@ -2086,14 +1275,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k17, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k17, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = ((t23[i0 * 2 + i1] + t25[i0 * 2 + i1]) * t31[i0]);
-                }
-            }
+            eval_with_targets_k17((void *)s, 0, n, 0);
         }
     }
 

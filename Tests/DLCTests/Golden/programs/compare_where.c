@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %z: f32[N,4] = mul %x, %w   @8:15 */
+/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -26,8 +27,9 @@ static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %gt: f32[N,4] = gt %z, %7   @11:16 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -40,8 +42,9 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %a: f32[N,4] = where %gt, %z, %23   @17:13 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -56,8 +59,9 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,4] = add %28, %mask   @19:22 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -91,39 +95,34 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Entry 'train': arena 320*N + 128 bytes. */
-static float train_step(const dlc_step *s) {
+/* %30: f32 = mse %pred, %y   @21:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (192 * n));  /* f32[N,4] */
+    float *const t30 = (float *)(arena + (256 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t30[0] = (float)(acc_ / (double)(4 * n));
+}
+
+/* %54: f32[N,4] = mul %d.z, %x   @8:15 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
     float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
-    float *const le = (float *)(arena + 0);  /* f32[N,4] */
     float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
-    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const big = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
     float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (192 * n));  /* f32[N,4] */
-    float *const t30 = (float *)(arena + (256 * n));  /* f32 */
     float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t33 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -147,6 +146,24 @@ static float train_step(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t54 = (float *)(arena + (256 * n + 128));  /* f32[N,4] */
     float *const d_w = s->grads[0];  /* f32[4] */
+    memset(d_w, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (((((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] >= 0.0f) + (float)(z[i0 * 4 + i1] > 0.0f)) * 0.5f))) + (gt[i0 * 4 + i1] != 0 ? (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)))) : 0.0f)) + (-(gt[i0 * 4 + i1] != 0 ? 0.0f : (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f))))))) * x[i0 * 4 + i1]);
+            t54[i0 * 4 + i1] = v_;
+            d_w[i1] += v_;
+        }
+    }
+}
+
+/* Entry 'train': arena 320*N + 128 bytes. */
+static float train_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t30 = (float *)(arena + (256 * n));  /* f32 */
+    float *const t33 = (float *)(arena + (256 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = mul %x, %w   @8:15 */
     {
@@ -155,11 +172,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
-                }
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -170,9 +183,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                gt[i0] = (float)(z[i0] > 1.0f);
-            }
+            train_step_k1((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -183,9 +194,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                a[i0] = (gt[i0] != 0 ? z[i0] : (-z[i0]));
-            }
+            train_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -196,20 +205,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
-            }
+            train_step_k3((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %30: f32 = mse %pred, %y   @21:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t30[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k4(s);
 
     /* %33: f32 = div %14, %32   @21:14 */
     {
@@ -217,136 +218,23 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %54: f32[N,4] = mul %d.z, %x   @8:15 */
-    {
-        memset(d_w, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (((((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] >= 0.0f) + (float)(z[i0 * 4 + i1] > 0.0f)) * 0.5f))) + (gt[i0 * 4 + i1] != 0 ? (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)))) : 0.0f)) + (-(gt[i0 * 4 + i1] != 0 ? 0.0f : (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f))))))) * x[i0 * 4 + i1]);
-                t54[i0 * 4 + i1] = v_;
-                d_w[i1] += v_;
-            }
-        }
-    }
+    train_step_k6(s);
 
     return t30[0];
 }
 
-/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
-        }
-    }
-}
-
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        gt[i0] = (float)(z[i0] > 1.0f);
-    }
-}
-
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        a[i0] = (gt[i0] != 0 ? z[i0] : (-z[i0]));
-    }
-}
-
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
-    float *const le = (float *)(arena + 0);  /* f32[N,4] */
-    float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
-    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const big = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const pred = (float *)(arena + (192 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
-    }
-}
-
-/* Entry 'sgd': arena 320*N + 192 bytes. */
-static float sgd_step(const dlc_step *s) {
+/* %54: f32[N,4] = mul %d.z, %x   @8:15 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
     float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
-    float *const le = (float *)(arena + 0);  /* f32[N,4] */
     float *const gt = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
-    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const big = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
     float *const a = (float *)(arena + (128 * n));  /* f32[N,4] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (192 * n));  /* f32[N,4] */
-    float *const t30 = (float *)(arena + (256 * n));  /* f32 */
     float *const t31 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t33 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -370,19 +258,46 @@ static float sgd_step(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t54 = (float *)(arena + (256 * n + 128));  /* f32[N,4] */
     float *const d_w = (float *)(arena + (320 * n + 128));  /* f32[4] */
+    memset(d_w, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (((((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] >= 0.0f) + (float)(z[i0 * 4 + i1] > 0.0f)) * 0.5f))) + (gt[i0 * 4 + i1] != 0 ? (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)))) : 0.0f)) + (-(gt[i0 * 4 + i1] != 0 ? 0.0f : (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f))))))) * x[i0 * 4 + i1]);
+            t54[i0 * 4 + i1] = v_;
+            d_w[i1] += v_;
+        }
+    }
+}
+
+/* %w: f32[4] = param w   @6:11 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const d_w = (float *)(arena + (320 * n + 128));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        w[i0] = (w[i0] - (s->lr * d_w[i0]));
+    }
+}
+
+/* Entry 'sgd': arena 320*N + 192 bytes. */
+static float sgd_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t30 = (float *)(arena + (256 * n));  /* f32 */
+    float *const t33 = (float *)(arena + (256 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = mul %x, %w   @8:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
-                }
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -390,12 +305,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                gt[i0] = (float)(z[i0] > 1.0f);
-            }
+            train_step_k1((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -403,12 +316,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                a[i0] = (gt[i0] != 0 ? z[i0] : (-z[i0]));
-            }
+            train_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -416,23 +327,15 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                pred[i0] = ((a[i0] + (dlc_maxf(z[i0], 0.0f) + dlc_minf(z[i0], a[i0]))) + (((((((float)(z[i0] < 0.0f) + (float)(z[i0] <= 0.0f)) + gt[i0]) + (float)(z[i0] >= 1.0f)) + (float)(floorf(z[i0]) == z[i0])) + (float)(z[i0] != 0.0f)) + (float)((z[i0] + 1.0f) > (2.0f * z[i0]))));
-            }
+            train_step_k3((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %30: f32 = mse %pred, %y   @21:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t30[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k4(s);
 
     /* %33: f32 = div %14, %32   @21:14 */
     {
@@ -440,30 +343,17 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %54: f32[N,4] = mul %d.z, %x   @8:15 */
-    {
-        memset(d_w, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (((((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] >= 0.0f) + (float)(z[i0 * 4 + i1] > 0.0f)) * 0.5f))) + (gt[i0 * 4 + i1] != 0 ? (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f)))) : 0.0f)) + (-(gt[i0 * 4 + i1] != 0 ? 0.0f : (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) - (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t33[0]) * (((float)(z[i0 * 4 + i1] <= a[i0 * 4 + i1]) + (float)(z[i0 * 4 + i1] < a[i0 * 4 + i1])) * 0.5f))))))) * x[i0 * 4 + i1]);
-                t54[i0 * 4 + i1] = v_;
-                d_w[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k6(s);
 
     /* %w: f32[4] = param w   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            w[i0] = (w[i0] - (s->lr * d_w[i0]));
-        }
-    }
+    sgd_step_k7(s);
 
     return t30[0];
 }
 
-/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,4] = add %28, %mask   @19:22 */
+/* Kernel 0 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -502,37 +392,27 @@ static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %30: f32 = mse %pred, %y   @21:14 */
+/* Kernel 1 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t30 = (float *)(arena + (64 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t30[0] = (float)(acc_ / (double)(4 * n));
+}
+
 /* Entry 'eval': arena 64*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
-    float *const le = (float *)(arena + 0);  /* f32[N,4] */
-    float *const gt = (float *)(arena + 0);  /* f32[N,4] */
-    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
-    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const big = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + 0);  /* f32[N,4] */
     float *const t30 = (float *)(arena + (64 * n));  /* f32 */
 
@@ -543,65 +423,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
-                }
-            }
+            eval_with_targets_k0((void *)s, 0, n, 0);
         }
     }
 
     /* %30: f32 = mse %pred, %y   @21:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t30[0] = (float)(acc_ / (double)(4 * n));
-    }
+    eval_with_targets_k1(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t30[0];
-}
-
-/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
-    float *const le = (float *)(arena + 0);  /* f32[N,4] */
-    float *const gt = (float *)(arena + 0);  /* f32[N,4] */
-    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
-    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const big = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
-        }
-    }
 }
 
 /* Entry 'predict': arena 64*N bytes. */
@@ -609,45 +439,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const lt = (float *)(arena + 0);  /* f32[N,4] */
-    float *const le = (float *)(arena + 0);  /* f32[N,4] */
-    float *const gt = (float *)(arena + 0);  /* f32[N,4] */
-    float *const ge = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const eq = (float *)(arena + 0);  /* f32[N,4] */
-    float *const ne = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const big = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const mask = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t25 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t26 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + 0);  /* f32[N,4] */
 
     /* %pred: f32[N,4] = add %28, %mask   @19:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = ((((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1]))) + (dlc_maxf((x[i0 * 4 + i1] * w[i1]), 0.0f) + dlc_minf((x[i0 * 4 + i1] * w[i1]), ((x[i0 * 4 + i1] * w[i1]) > 1.0f ? (x[i0 * 4 + i1] * w[i1]) : (-(x[i0 * 4 + i1] * w[i1])))))) + (((((((float)((x[i0 * 4 + i1] * w[i1]) < 0.0f) + (float)((x[i0 * 4 + i1] * w[i1]) <= 0.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) > 1.0f)) + (float)((x[i0 * 4 + i1] * w[i1]) >= 1.0f)) + (float)(floorf((x[i0 * 4 + i1] * w[i1])) == (x[i0 * 4 + i1] * w[i1]))) + (float)((x[i0 * 4 + i1] * w[i1]) != 0.0f)) + (float)(((x[i0 * 4 + i1] * w[i1]) + 1.0f) > (2.0f * (x[i0 * 4 + i1] * w[i1])))));
-                }
-            }
+            eval_with_targets_k0((void *)s, 0, n, 0);
         }
     }
 

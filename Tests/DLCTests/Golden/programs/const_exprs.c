@@ -9,8 +9,67 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %4: f32[8,4] = transpose %w   @14:20 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[0];  /* f32[4,8] */
+    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
+    for (int64_t i0 = 0; i0 < 8; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            t4[i0 * 4 + i1] = w[i0 + i1 * 8];
+        }
+    }
+}
+
+/* %5: f32[N,4] = matmul %x, %4   @14:18 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8] */
+    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
+    if ((int64_t)n * 4 * 8 <= 16384) {
+        float tile_[64] = {0};
+        for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t4[p * 4 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 8; p++) {
+                const float a_ = x[r * 8 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t5 + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
+    }
+}
+
+/* %9: f32[4] = mul %v, %8   @14:45 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[1];  /* f32[4] */
+    float *const t9 = (float *)(arena + 0);  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        t9[i0] = (v[i0] * 0.5f);
+    }
+}
+
+/* %pred: f32[N,4] = add %7, %9   @14:41 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -23,6 +82,104 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         for (int64_t i1 = 0; i1 < 4; i1++) {
             pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+        }
+    }
+}
+
+/* %11: f32 = mse %pred, %y   @16:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    float *const t11 = (float *)(arena + 0);  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t11[0] = (float)(acc_ / (double)(4 * n));
+}
+
+/* %d.pred: f32[N,4] = mul %12, %15   @16:14 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    memset(t17, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t15[0]);
+            d_pred[i0 * 4 + i1] = v_;
+            t17[i1] += v_;
+        }
+    }
+}
+
+/* %d.v: f32[4] = mul %17, %8   @14:45 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    float *const d_v = s->grads[1];  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        d_v[i0] = (t17[i0] * 0.5f);
+    }
+}
+
+/* %19: f32[8,4] = matmul %x, %d.pred {transpose_a: true}   @14:18 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,8] */
+    float *const d_pred = (float *)(arena + 128);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + (128 * n + 256));  /* f32[8,4] */
+    if ((int64_t)8 * 4 * n <= 16384) {
+        float sums_[32] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = d_pred + p * 4;
+            for (int64_t r = 0; r < 8; r++) {
+                const float a_ = x[p * 8 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 8; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = t19 + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, x, 8, d_pred, 4, 0.0f, t19, 4);
+    }
+}
+
+/* %d.w: f32[4,8] = transpose %19   @14:20 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t19 = (float *)(arena + (128 * n + 256));  /* f32[8,4] */
+    float *const d_w = s->grads[0];  /* f32[4,8] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < 8; i1++) {
+            d_w[i0 * 8 + i1] = t19[i0 + i1 * 4];
         }
     }
 }
@@ -32,62 +189,17 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4,8] */
-    float *const v = (float *)s->params[1];  /* f32[4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[4] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     float *const t11 = (float *)(arena + 0);  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const d_v = s->grads[1];  /* f32[4] */
-    float *const t19 = (float *)(arena + (128 * n + 256));  /* f32[8,4] */
-    float *const d_w = s->grads[0];  /* f32[4,8] */
 
     /* %4: f32[8,4] = transpose %w   @14:20 */
-    {
-        for (int64_t i0 = 0; i0 < 8; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t4[i0 * 4 + i1] = w[i0 + i1 * 8];
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
-    {
-        if ((int64_t)n * 4 * 8 <= 16384) {
-            float tile_[64] = {0};
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t4[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = x[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t5 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
-        }
-    }
+    train_step_k1(s);
 
     /* %9: f32[4] = mul %v, %8   @14:45 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t9[i0] = (v[i0] * 0.5f);
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
@@ -96,22 +208,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %11: f32 = mse %pred, %y   @16:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k4(s);
 
     /* %15: f32 = div %14, %13   @16:14 */
     {
@@ -119,75 +221,44 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %12, %15   @16:14 */
-    {
-        memset(t17, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t15[0]);
-                d_pred[i0 * 4 + i1] = v_;
-                t17[i1] += v_;
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %d.v: f32[4] = mul %17, %8   @14:45 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            d_v[i0] = (t17[i0] * 0.5f);
-        }
-    }
+    train_step_k7(s);
 
     /* %19: f32[8,4] = matmul %x, %d.pred {transpose_a: true}   @14:18 */
-    {
-        if ((int64_t)8 * 4 * n <= 16384) {
-            float sums_[32] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = d_pred + p * 4;
-                for (int64_t r = 0; r < 8; r++) {
-                    const float a_ = x[p * 8 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 8; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = t19 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, x, 8, d_pred, 4, 0.0f, t19, 4);
-        }
-    }
+    train_step_k8(s);
 
     /* %d.w: f32[4,8] = transpose %19   @14:20 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 8; i1++) {
-                d_w[i0 * 8 + i1] = t19[i0 + i1 * 4];
-            }
-        }
-    }
+    train_step_k9(s);
 
     return t11[0];
 }
 
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.v: f32[4] = mul %17, %8   @14:45 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[4] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
+    float *const v = (float *)s->params[1];  /* f32[4] */
+    float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        v[i0] = (v[i0] - (s->lr * (t17[i0] * 0.5f)));
+    }
+}
+
+/* %d.w: f32[4,8] = transpose %19   @14:20 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[0];  /* f32[4,8] */
+    float *const t19 = (float *)(arena + (128 * n + 256));  /* f32[8,4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < 8; i1++) {
+            w[i0 * 8 + i1] = (w[i0 * 8 + i1] - (s->lr * t19[i0 + i1 * 4]));
         }
     }
 }
@@ -197,84 +268,31 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4,8] */
-    float *const v = (float *)s->params[1];  /* f32[4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[4] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     float *const t11 = (float *)(arena + 0);  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
-    float *const t19 = (float *)(arena + (128 * n + 256));  /* f32[8,4] */
 
     /* %4: f32[8,4] = transpose %w   @14:20 */
-    {
-        for (int64_t i0 = 0; i0 < 8; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t4[i0 * 4 + i1] = w[i0 + i1 * 8];
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
-    {
-        if ((int64_t)n * 4 * 8 <= 16384) {
-            float tile_[64] = {0};
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t4[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = x[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t5 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
-        }
-    }
+    train_step_k1(s);
 
     /* %9: f32[4] = mul %v, %8   @14:45 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t9[i0] = (v[i0] * 0.5f);
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %11: f32 = mse %pred, %y   @16:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k4(s);
 
     /* %15: f32 = div %14, %13   @16:14 */
     {
@@ -282,77 +300,18 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %12, %15   @16:14 */
-    {
-        memset(t17, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = ((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t15[0]);
-                d_pred[i0 * 4 + i1] = v_;
-                t17[i1] += v_;
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %d.v: f32[4] = mul %17, %8   @14:45 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            v[i0] = (v[i0] - (s->lr * (t17[i0] * 0.5f)));
-        }
-    }
+    sgd_step_k7(s);
 
     /* %19: f32[8,4] = matmul %x, %d.pred {transpose_a: true}   @14:18 */
-    {
-        if ((int64_t)8 * 4 * n <= 16384) {
-            float sums_[32] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = d_pred + p * 4;
-                for (int64_t r = 0; r < 8; r++) {
-                    const float a_ = x[p * 8 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 8; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = t19 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, x, 8, d_pred, 4, 0.0f, t19, 4);
-        }
-    }
+    train_step_k8(s);
 
     /* %d.w: f32[4,8] = transpose %19   @14:20 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 8; i1++) {
-                w[i0 * 8 + i1] = (w[i0 * 8 + i1] - (s->lr * t19[i0 + i1 * 4]));
-            }
-        }
-    }
+    sgd_step_k9(s);
 
     return t11[0];
-}
-
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[4] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
-        }
-    }
 }
 
 /* Entry 'eval': arena 128*N + 128 bytes. */
@@ -360,100 +319,34 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4,8] */
-    float *const v = (float *)s->params[1];  /* f32[4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[4] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     float *const t11 = (float *)(arena + 0);  /* f32 */
 
     /* %4: f32[8,4] = transpose %w   @14:20 */
-    {
-        for (int64_t i0 = 0; i0 < 8; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t4[i0 * 4 + i1] = w[i0 + i1 * 8];
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
-    {
-        if ((int64_t)n * 4 * 8 <= 16384) {
-            float tile_[64] = {0};
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t4[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = x[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t5 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
-        }
-    }
+    train_step_k1(s);
 
     /* %9: f32[4] = mul %v, %8   @14:45 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t9[i0] = (v[i0] * 0.5f);
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %11: f32 = mse %pred, %y   @16:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k4(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t11[0];
-}
-
-/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[4] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
-        }
-    }
 }
 
 /* Entry 'predict': arena 128*N + 128 bytes. */
@@ -461,66 +354,25 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,8] */
-    float *const w = (float *)s->params[0];  /* f32[4,8] */
-    float *const v = (float *)s->params[1];  /* f32[4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[4] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
 
     /* %4: f32[8,4] = transpose %w   @14:20 */
-    {
-        for (int64_t i0 = 0; i0 < 8; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                t4[i0 * 4 + i1] = w[i0 + i1 * 8];
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32[N,4] = matmul %x, %4   @14:18 */
-    {
-        if ((int64_t)n * 4 * 8 <= 16384) {
-            float tile_[64] = {0};
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t4[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = x[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t5 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 8, 1.0f, x, 8, t4, 4, 0.0f, t5, 4);
-        }
-    }
+    train_step_k1(s);
 
     /* %9: f32[4] = mul %v, %8   @14:45 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            t9[i0] = (v[i0] * 0.5f);
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,4] = add %7, %9   @14:41 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = ((t5[i0 * 4 + i1] * 1.0f) + t9[i1]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 

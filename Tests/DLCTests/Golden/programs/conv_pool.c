@@ -9,8 +9,65 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %x: f32[N,2,7,6] = input x   @5:12 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
+    for (int64_t i0 = 0; i0 < (144 * n); i0++) {
+        x_padded[i0] = 0.0f;
+    }
+}
+
+/* %x: f32[N,2,7,6] = input x   @5:12 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,7,6] */
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
+    float *restrict const to_ = x_padded;
+    const float *restrict const from_ = x;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 7; i1++) {
+            for (int64_t i2 = 0; i2 < 6; i2++) {
+                to_[i0 * 72 + i1 * 8 + i2 + 9] = from_[i0 * 42 + i1 * 6 + i2];
+            }
+        }
+    }
+}
+
+/* %x: f32[N,2,7,6] = input x   @5:12 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
+    float *const x_cols = (float *)(arena + (576 * n));  /* f32[18,N,12] */
+    float *restrict const to_ = x_cols;
+    const float *restrict const from_ = x_padded;
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < n; i3++) {
+                    for (int64_t i4 = 0; i4 < 4; i4++) {
+                        for (int64_t i5 = 0; i5 < 3; i5++) {
+                            to_[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = from_[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
+/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -27,8 +84,63 @@ static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 8 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
+    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
+    int32_t *const m_argmax = (int32_t *)(arena + (1664 * n));  /* i32[N,4,4,3] */
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                const int64_t o_ = i1 * 3 + i2;
+                const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 3 > 4 ? 4 : i1 * 1 - 1 + 3;
+                const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 3 > 3 ? 3 : i2 * 1 - 1 + 3;
+                const float *const x_ = h + i0 * 12;
+                int64_t best_ = r0_ * 3 + c0_;
+                float m_ = -INFINITY;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
+                    const float v_ = x_[r * 3 + q];
+                    if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 3 + q; }
+                }
+                m[i0 * 12 + o_] = m_;
+                m_argmax[i0 * 12 + o_] = (int32_t)best_;
+            }
+        }
+    }
+}
+
+/* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
+    float *const m_cols = (float *)(arena + (1856 * n));  /* f32[16,N,6] */
+    float *restrict const to_ = m_cols;
+    const float *restrict const from_ = m;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 2; i2++) {
+                for (int64_t i3 = 0; i3 < n; i3++) {
+                    for (int64_t i4 = 0; i4 < 3; i4++) {
+                        for (int64_t i5 = 0; i5 < 2; i5++) {
+                            to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 8 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -45,8 +157,119 @@ static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 13 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
+    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                const int64_t o_ = i1 * 3 + i2;
+                const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 2 > 3 ? 3 : i1 * 1 - 1 + 2;
+                const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 2 > 2 ? 2 : i2 * 1 - 1 + 2;
+                const float *const x_ = t8 + i0 * 6;
+                float sum_ = 0.0f;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 2 + q];
+                a[i0 * 12 + o_] = sum_ / 4.0f;
+            }
+        }
+    }
+}
+
+/* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 1; i2++) {
+                const int64_t o_ = i1 * 1 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 3 ? 3 : i2 * 2 - 0 + 2;
+                const float *const x_ = a + i0 * 12;
+                float sum_ = 0.0f;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 3 + q];
+                t10[i0 * 2 + o_] = sum_ / 4.0f;
+            }
+        }
+    }
+}
+
+/* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
+    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
+    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
+    float *const t11 = (float *)t10;  /* f32[N,6] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
+    if ((int64_t)n * 5 * 6 <= 16384) {
+        float tile_[48] = {0};
+        for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = fc_weight[q * 6 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 6; p++) {
+                const float a_ = t11[r * 6 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 5;
+            #pragma omp simd
+            for (int64_t q = 0; q < 5; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 5; i1++) {
+                logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %13: f32 = softmax_cross_entropy %logits, %y   @16:14 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
+    float *const t13 = (float *)(arena + (2368 * n));  /* f32 */
+    float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 5;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 5; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t13_probs + i0 * 5;
+        for (int64_t l = 0; l < 5; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 5; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t13[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,5] = softmax_cross_entropy_grad %logits, %y, %14   @16:14 */
+/* Kernel 13 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -66,8 +289,134 @@ static void train_step_k13(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 19 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3). */
-static void train_step_k19(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %16: f32[N,6] = matmul %d.logits, %fc.weight   @14:18 */
+/* Kernel 14 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
+    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    float *const t16 = (float *)(arena + (2368 * n + 64));  /* f32[N,6] */
+    if ((int64_t)n * 6 * 5 <= 16384) {
+        float tile_[40] = {0};
+        for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = fc_weight[p * 6 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 5; p++) {
+                const float a_ = d_logits[r * 5 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t16 + r * 6;
+            #pragma omp simd
+            for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 5, 1.0f, d_logits, 5, fc_weight, 6, 0.0f, t16, 6);
+    }
+}
+
+/* %d.fc.weight: f32[5,6] = matmul %d.logits, %11 {transpose_a: true}   @14:18 */
+/* Kernel 15 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
+    float *const t11 = (float *)t10;  /* f32[N,6] */
+    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    float *const d_fc_weight = s->grads[2];  /* f32[5,6] */
+    if ((int64_t)5 * 6 * n <= 16384) {
+        float sums_[30] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t11 + p * 6;
+            for (int64_t r = 0; r < 5; r++) {
+                const float a_ = d_logits[p * 5 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 5; r++) {
+            const float *const acc_ = sums_ + r * 6;
+            float *const row_ = d_fc_weight + r * 6;
+            #pragma omp simd
+            for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 6, n, 1.0f, d_logits, 5, t11, 6, 0.0f, d_fc_weight, 6);
+    }
+}
+
+/* %d.fc.bias: f32[5] = sum_to %d.logits   @14:18 */
+/* Kernel 16 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k16(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    float *const d_fc_bias = s->grads[3];  /* f32[5] */
+    for (int64_t j_ = 0; j_ < 5; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 5; i1++) {
+            d_fc_bias[i1] += d_logits[i0 * 5 + i1];
+        }
+    }
+}
+
+/* %d.a: f32[N,3,4,3] = avg_pool2d_grad %19 {kernel: 2, stride: 2, padding: 0}   @14:29 */
+/* Kernel 17 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t16 = (float *)(arena + (2368 * n + 64));  /* f32[N,6] */
+    float *const t19 = (float *)t16;  /* f32[N,3,2,1] */
+    float *const d_a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    memset(d_a, 0, sizeof(float) * (36 * n));
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 1; i2++) {
+                const int64_t o_ = i1 * 1 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 3 ? 3 : i2 * 2 - 0 + 2;
+                float *const d_ = d_a + i0 * 12;
+                const float share_ = t19[i0 * 2 + o_] / 4.0f;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) d_[r * 3 + q] += share_;
+            }
+        }
+    }
+}
+
+/* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
+/* Kernel 18 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
+    memset(t21, 0, sizeof(float) * (18 * n));
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                const int64_t o_ = i1 * 3 + i2;
+                const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 2 > 3 ? 3 : i1 * 1 - 1 + 2;
+                const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 2 > 2 ? 2 : i2 * 1 - 1 + 2;
+                float *const d_ = t21 + i0 * 6;
+                const float share_ = d_a[i0 * 12 + o_] / 4.0f;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) d_[r * 2 + q] += share_;
+            }
+        }
+    }
+}
+
+/* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
+/* Kernel 19 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 3). */
+static __attribute__((noinline)) void train_step_k19(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -84,8 +433,122 @@ static void train_step_k19(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 28 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 48*N). */
-static void train_step_k28(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 21 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
+    for (int64_t i0 = 0; i0 < (48 * n); i0++) {
+        d_m[i0] = 0.0f;
+    }
+}
+
+/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 22 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
+    float *restrict const to_ = d_m;
+    const float *restrict const from_ = d_m_cols;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < 2; i3++) {
+                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
+                }
+            }
+        }
+    }
+}
+
+/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 23 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
+    float *restrict const to_ = d_m;
+    const float *restrict const from_ = d_m_cols;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < 2; i3++) {
+                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 1] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (6 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 24 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
+    float *restrict const to_ = d_m;
+    const float *restrict const from_ = d_m_cols;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < 2; i3++) {
+                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (12 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 25 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
+    float *restrict const to_ = d_m;
+    const float *restrict const from_ = d_m_cols;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < 2; i3++) {
+                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 4] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (18 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
+/* Kernel 27 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k27(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const m_argmax = (int32_t *)(arena + (1664 * n));  /* i32[N,4,4,3] */
+    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
+    float *const d_h = (float *)(arena + (2496 * n + 64));  /* f32[N,4,4,3] */
+    memset(d_h, 0, sizeof(float) * (48 * n));
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            d_h[i0 * 12 + m_argmax[i0 * 12 + i1]] += d_m[i0 * 12 + i1];
+        }
+    }
+}
+
+/* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
+/* Kernel 28 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 48*N). */
+static __attribute__((noinline)) void train_step_k28(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -99,8 +562,9 @@ static void train_step_k28(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 29 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4). */
-static void train_step_k29(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
+/* Kernel 29 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4). */
+static __attribute__((noinline)) void train_step_k29(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -122,81 +586,27 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,7,6] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const w = (float *)s->params[0];  /* f32[4,2,3,3] */
     float *const c_weight = (float *)s->params[1];  /* f32[3,4,2,2] */
-    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
-    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
     float *const x_cols = (float *)(arena + (576 * n));  /* f32[18,N,12] */
     float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
-    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
-    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
-    int32_t *const m_argmax = (int32_t *)(arena + (1664 * n));  /* i32[N,4,4,3] */
     float *const m_cols = (float *)(arena + (1856 * n));  /* f32[16,N,6] */
     float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
-    float *const t8 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
-    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
-    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
-    float *const t11 = (float *)t10;  /* f32[N,6] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
     float *const t13 = (float *)(arena + (2368 * n));  /* f32 */
-    float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
-    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
-    float *const t16 = (float *)(arena + (2368 * n + 64));  /* f32[N,6] */
-    float *const d_fc_weight = s->grads[2];  /* f32[5,6] */
-    float *const d_fc_bias = s->grads[3];  /* f32[5] */
-    float *const t19 = (float *)t16;  /* f32[N,3,2,1] */
-    float *const d_a = (float *)(arena + 0);  /* f32[N,3,4,3] */
-    float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
     float *const t21_cm = (float *)(arena + 0);  /* f32[3,N,3,2] */
     float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
     float *const d_c_weight = s->grads[1];  /* f32[3,4,2,2] */
-    float *const d_h = (float *)(arena + (2496 * n + 64));  /* f32[N,4,4,3] */
-    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
     float *const t25_cm = (float *)(arena + (2880 * n + 64));  /* f32[4,N,4,3] */
     float *const d_w = s->grads[0];  /* f32[4,2,3,3] */
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        for (int64_t i0 = 0; i0 < (144 * n); i0++) {
-            x_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k0(s);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        float *restrict const to_ = x_padded;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 7; i1++) {
-                for (int64_t i2 = 0; i2 < 6; i2++) {
-                    to_[i0 * 72 + i1 * 8 + i2 + 9] = from_[i0 * 42 + i1 * 6 + i2];
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x_padded;
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 4; i4++) {
-                            for (int64_t i5 = 0; i5 < 3; i5++) {
-                                to_[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = from_[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
@@ -210,56 +620,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    for (int64_t i2 = 0; i2 < 12; i2++) {
-                        h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
-                    }
-                }
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    const int64_t o_ = i1 * 3 + i2;
-                    const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 3 > 4 ? 4 : i1 * 1 - 1 + 3;
-                    const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 3 > 3 ? 3 : i2 * 1 - 1 + 3;
-                    const float *const x_ = h + i0 * 12;
-                    int64_t best_ = r0_ * 3 + c0_;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 3 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 3 + q; }
-                    }
-                    m[i0 * 12 + o_] = m_;
-                    m_argmax[i0 * 12 + o_] = (int32_t)best_;
-                }
-            }
-        }
-    }
+    train_step_k5(s);
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    {
-        float *restrict const to_ = m_cols;
-        const float *restrict const from_ = m;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 2; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 3; i4++) {
-                            for (int64_t i5 = 0; i5 < 2; i5++) {
-                                to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
@@ -273,96 +642,21 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 6; i2++) {
-                        t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
-                    }
-                }
-            }
+            train_step_k8((void *)s, 0, n, 0);
         }
     }
 
     /* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    const int64_t o_ = i1 * 3 + i2;
-                    const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 2 > 3 ? 3 : i1 * 1 - 1 + 2;
-                    const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 2 > 2 ? 2 : i2 * 1 - 1 + 2;
-                    const float *const x_ = t8 + i0 * 6;
-                    float sum_ = 0.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 2 + q];
-                    a[i0 * 12 + o_] = sum_ / 4.0f;
-                }
-            }
-        }
-    }
+    train_step_k9(s);
 
     /* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 1; i2++) {
-                    const int64_t o_ = i1 * 1 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 3 ? 3 : i2 * 2 - 0 + 2;
-                    const float *const x_ = a + i0 * 12;
-                    float sum_ = 0.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 3 + q];
-                    t10[i0 * 2 + o_] = sum_ / 4.0f;
-                }
-            }
-        }
-    }
+    train_step_k10(s);
 
     /* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
-    {
-        if ((int64_t)n * 5 * 6 <= 16384) {
-            float tile_[48] = {0};
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = fc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = t11[r * 6 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 5; i1++) {
-                    logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k11(s);
 
     /* %13: f32 = softmax_cross_entropy %logits, %y   @16:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 5;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 5; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t13_probs + i0 * 5;
-            for (int64_t l = 0; l < 5; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 5; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t13[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k12(s);
 
     /* %d.logits: f32[N,5] = softmax_cross_entropy_grad %logits, %y, %14   @16:14 */
     {
@@ -371,107 +665,24 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k13, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
-                float *const d_ = d_logits + i0 * 5;
-                const float *const p_ = t13_probs + i0 * 5;
-                for (int64_t l = 0; l < 5; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k13((void *)s, 0, n, 0);
         }
     }
 
     /* %16: f32[N,6] = matmul %d.logits, %fc.weight   @14:18 */
-    {
-        if ((int64_t)n * 6 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = fc_weight[p * 6 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = d_logits[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t16 + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 5, 1.0f, d_logits, 5, fc_weight, 6, 0.0f, t16, 6);
-        }
-    }
+    train_step_k14(s);
 
     /* %d.fc.weight: f32[5,6] = matmul %d.logits, %11 {transpose_a: true}   @14:18 */
-    {
-        if ((int64_t)5 * 6 * n <= 16384) {
-            float sums_[30] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t11 + p * 6;
-                for (int64_t r = 0; r < 5; r++) {
-                    const float a_ = d_logits[p * 5 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 5; r++) {
-                const float *const acc_ = sums_ + r * 6;
-                float *const row_ = d_fc_weight + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 6, n, 1.0f, d_logits, 5, t11, 6, 0.0f, d_fc_weight, 6);
-        }
-    }
+    train_step_k15(s);
 
     /* %d.fc.bias: f32[5] = sum_to %d.logits   @14:18 */
-    {
-        for (int64_t j_ = 0; j_ < 5; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                d_fc_bias[i1] += d_logits[i0 * 5 + i1];
-            }
-        }
-    }
+    train_step_k16(s);
 
     /* %d.a: f32[N,3,4,3] = avg_pool2d_grad %19 {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    {
-        memset(d_a, 0, sizeof(float) * (36 * n));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 1; i2++) {
-                    const int64_t o_ = i1 * 1 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 3 ? 3 : i2 * 2 - 0 + 2;
-                    float *const d_ = d_a + i0 * 12;
-                    const float share_ = t19[i0 * 2 + o_] / 4.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) d_[r * 3 + q] += share_;
-                }
-            }
-        }
-    }
+    train_step_k17(s);
 
     /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    {
-        memset(t21, 0, sizeof(float) * (18 * n));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    const int64_t o_ = i1 * 3 + i2;
-                    const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 2 > 3 ? 3 : i1 * 1 - 1 + 2;
-                    const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 2 > 2 ? 2 : i2 * 1 - 1 + 2;
-                    float *const d_ = t21 + i0 * 6;
-                    const float share_ = d_a[i0 * 12 + o_] / 4.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) d_[r * 2 + q] += share_;
-                }
-            }
-        }
-    }
+    train_step_k18(s);
 
     /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
     {
@@ -480,13 +691,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(3, parts_, train_step_k19, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 3; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 6; i2++) {
-                        t21_cm[i0 * (6 * n) + i1 * 6 + i2] = t21[i0 * 6 + i1 * 18 + i2];
-                    }
-                }
-            }
+            train_step_k19((void *)s, 0, 3, 0);
         }
     }
 
@@ -496,71 +701,19 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    {
-        for (int64_t i0 = 0; i0 < (48 * n); i0++) {
-            d_m[i0] = 0.0f;
-        }
-    }
+    train_step_k21(s);
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    {
-        float *restrict const to_ = d_m;
-        const float *restrict const from_ = d_m_cols;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < 2; i3++) {
-                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k22(s);
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    {
-        float *restrict const to_ = d_m;
-        const float *restrict const from_ = d_m_cols;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < 2; i3++) {
-                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 1] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (6 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k23(s);
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    {
-        float *restrict const to_ = d_m;
-        const float *restrict const from_ = d_m_cols;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < 2; i3++) {
-                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (12 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k24(s);
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    {
-        float *restrict const to_ = d_m;
-        const float *restrict const from_ = d_m_cols;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < 2; i3++) {
-                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 4] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (18 * n)];
-                    }
-                }
-            }
-        }
-    }
+    train_step_k25(s);
 
     /* %d.c.weight: f32[3,4,2,2] = conv2d_weight_grad %m, %21 {stride: 1, padding: 0}   @13:24 */
     {
@@ -568,14 +721,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    {
-        memset(d_h, 0, sizeof(float) * (48 * n));
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                d_h[i0 * 12 + m_argmax[i0 * 12 + i1]] += d_m[i0 * 12 + i1];
-            }
-        }
-    }
+    train_step_k27(s);
 
     /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
     {
@@ -584,9 +730,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((48 * n), parts_, train_step_k28, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (48 * n); i0++) {
-                t25[i0] = (h[i0] > 0.0f ? d_h[i0] : 0.0f);
-            }
+            train_step_k28((void *)s, 0, (48 * n), 0);
         }
     }
 
@@ -597,13 +741,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(4, parts_, train_step_k29, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 4; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 12; i2++) {
-                        t25_cm[i0 * (12 * n) + i1 * 12 + i2] = t25[i0 * 12 + i1 * 48 + i2];
-                    }
-                }
-            }
+            train_step_k29((void *)s, 0, 4, 0);
         }
     }
 
@@ -615,83 +753,170 @@ static float train_step(const dlc_step *s) {
     return t13[0];
 }
 
-/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc.weight: f32[5,6] = matmul %d.logits, %11 {transpose_a: true}   @14:18 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
-    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            for (int64_t i2 = 0; i2 < 12; i2++) {
-                h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
-            }
-        }
-    }
-}
-
-/* Kernel 8 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
-    float *const t8 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            for (int64_t i2 = 0; i2 < 6; i2++) {
-                t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
-            }
-        }
-    }
-}
-
-/* Kernel 13 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k13(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
-    float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
+    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
+    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
+    float *const t11 = (float *)t10;  /* f32[N,6] */
     float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
-        float *const d_ = d_logits + i0 * 5;
-        const float *const p_ = t13_probs + i0 * 5;
-        for (int64_t l = 0; l < 5; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    if ((int64_t)5 * 6 * n <= 16384) {
+        float sums_[30] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t11 + p * 6;
+            for (int64_t r = 0; r < 5; r++) {
+                const float a_ = d_logits[p * 5 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 5; r++) {
+            const float *const acc_ = sums_ + r * 6;
+            float *const row_ = fc_weight + r * 6;
+            #pragma omp simd
+            for (int64_t q = 0; q < 6; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 6, n, -s->lr, d_logits, 5, t11, 6, 1.0f, fc_weight, 6);
     }
 }
 
-/* Kernel 19 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 3). */
-static void sgd_step_k19(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc.bias: f32[5] = sum_to %d.logits   @14:18 */
+/* Kernel 16 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
-    float *const t21_cm = (float *)(arena + 0);  /* f32[3,N,3,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
+    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    float *const d_fc_bias = (float *)(arena + (2496 * n + 64));  /* f32[5] */
+    for (int64_t j_ = 0; j_ < 5; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 5; i1++) {
+            d_fc_bias[i1] += d_logits[i0 * 5 + i1];
+        }
+    }
+}
+
+/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 21 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k21(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
+    for (int64_t i0 = 0; i0 < (48 * n); i0++) {
+        d_m[i0] = 0.0f;
+    }
+}
+
+/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 22 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k22(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
+    float *restrict const to_ = d_m;
+    const float *restrict const from_ = d_m_cols;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 6; i2++) {
-                t21_cm[i0 * (6 * n) + i1 * 6 + i2] = t21[i0 * 6 + i1 * 18 + i2];
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < 2; i3++) {
+                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
+                }
             }
         }
     }
 }
 
-/* Kernel 28 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 48*N). */
-static void sgd_step_k28(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 23 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
+    float *restrict const to_ = d_m;
+    const float *restrict const from_ = d_m_cols;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < 2; i3++) {
+                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 1] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (6 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 24 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
+    float *restrict const to_ = d_m;
+    const float *restrict const from_ = d_m_cols;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < 2; i3++) {
+                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (12 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 25 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
+    float *restrict const to_ = d_m;
+    const float *restrict const from_ = d_m_cols;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                for (int64_t i3 = 0; i3 < 2; i3++) {
+                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 4] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (18 * n)];
+                }
+            }
+        }
+    }
+}
+
+/* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
+/* Kernel 27 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const m_argmax = (int32_t *)(arena + (1664 * n));  /* i32[N,4,4,3] */
+    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
+    float *const d_h = (float *)(arena + (2496 * n + 128));  /* f32[N,4,4,3] */
+    memset(d_h, 0, sizeof(float) * (48 * n));
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            d_h[i0 * 12 + m_argmax[i0 * 12 + i1]] += d_m[i0 * 12 + i1];
+        }
+    }
+}
+
+/* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
+/* Kernel 28 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 48*N). */
+static __attribute__((noinline)) void sgd_step_k28(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -705,8 +930,9 @@ static void sgd_step_k28(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 29 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4). */
-static void sgd_step_k29(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
+/* Kernel 29 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 4). */
+static __attribute__((noinline)) void sgd_step_k29(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -723,83 +949,43 @@ static void sgd_step_k29(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
+/* %fc.bias: f32[5] = param fc.bias   @9:11 */
+/* Kernel 31 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k31(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
+    float *const d_fc_bias = (float *)(arena + (2496 * n + 64));  /* f32[5] */
+    for (int64_t i0 = 0; i0 < 5; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
+    }
+}
+
 /* Entry 'sgd': arena 3072*N + 128 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,7,6] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const w = (float *)s->params[0];  /* f32[4,2,3,3] */
     float *const c_weight = (float *)s->params[1];  /* f32[3,4,2,2] */
-    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
-    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
     float *const x_cols = (float *)(arena + (576 * n));  /* f32[18,N,12] */
     float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
-    float *const h = (float *)(arena + (1472 * n));  /* f32[N,4,4,3] */
-    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
-    int32_t *const m_argmax = (int32_t *)(arena + (1664 * n));  /* i32[N,4,4,3] */
     float *const m_cols = (float *)(arena + (1856 * n));  /* f32[16,N,6] */
     float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
-    float *const t8 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
-    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
-    float *const t10 = (float *)(arena + (2240 * n));  /* f32[N,3,2,1] */
-    float *const t11 = (float *)t10;  /* f32[N,6] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
     float *const t13 = (float *)(arena + (2368 * n));  /* f32 */
-    float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
-    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
-    float *const t16 = (float *)(arena + (2368 * n + 64));  /* f32[N,6] */
-    float *const d_fc_bias = (float *)(arena + (2496 * n + 64));  /* f32[5] */
-    float *const t19 = (float *)t16;  /* f32[N,3,2,1] */
-    float *const d_a = (float *)(arena + 0);  /* f32[N,3,4,3] */
-    float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
     float *const t21_cm = (float *)(arena + 0);  /* f32[3,N,3,2] */
     float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
-    float *const d_h = (float *)(arena + (2496 * n + 128));  /* f32[N,4,4,3] */
-    float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
     float *const t25_cm = (float *)(arena + (2880 * n + 128));  /* f32[4,N,4,3] */
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        for (int64_t i0 = 0; i0 < (144 * n); i0++) {
-            x_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k0(s);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        float *restrict const to_ = x_padded;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 7; i1++) {
-                for (int64_t i2 = 0; i2 < 6; i2++) {
-                    to_[i0 * 72 + i1 * 8 + i2 + 9] = from_[i0 * 42 + i1 * 6 + i2];
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x_padded;
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 4; i4++) {
-                            for (int64_t i5 = 0; i5 < 3; i5++) {
-                                to_[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = from_[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
@@ -810,59 +996,18 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    for (int64_t i2 = 0; i2 < 12; i2++) {
-                        h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
-                    }
-                }
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    const int64_t o_ = i1 * 3 + i2;
-                    const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 3 > 4 ? 4 : i1 * 1 - 1 + 3;
-                    const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 3 > 3 ? 3 : i2 * 1 - 1 + 3;
-                    const float *const x_ = h + i0 * 12;
-                    int64_t best_ = r0_ * 3 + c0_;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 3 + q];
-                        if (v_ > m_ || v_ != v_) { m_ = v_; best_ = r * 3 + q; }
-                    }
-                    m[i0 * 12 + o_] = m_;
-                    m_argmax[i0 * 12 + o_] = (int32_t)best_;
-                }
-            }
-        }
-    }
+    train_step_k5(s);
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    {
-        float *restrict const to_ = m_cols;
-        const float *restrict const from_ = m;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 2; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 3; i4++) {
-                            for (int64_t i5 = 0; i5 < 2; i5++) {
-                                to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
@@ -873,223 +1018,59 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 6; i2++) {
-                        t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
-                    }
-                }
-            }
+            train_step_k8((void *)s, 0, n, 0);
         }
     }
 
     /* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    const int64_t o_ = i1 * 3 + i2;
-                    const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 2 > 3 ? 3 : i1 * 1 - 1 + 2;
-                    const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 2 > 2 ? 2 : i2 * 1 - 1 + 2;
-                    const float *const x_ = t8 + i0 * 6;
-                    float sum_ = 0.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 2 + q];
-                    a[i0 * 12 + o_] = sum_ / 4.0f;
-                }
-            }
-        }
-    }
+    train_step_k9(s);
 
     /* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 1; i2++) {
-                    const int64_t o_ = i1 * 1 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 3 ? 3 : i2 * 2 - 0 + 2;
-                    const float *const x_ = a + i0 * 12;
-                    float sum_ = 0.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 3 + q];
-                    t10[i0 * 2 + o_] = sum_ / 4.0f;
-                }
-            }
-        }
-    }
+    train_step_k10(s);
 
     /* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
-    {
-        if ((int64_t)n * 5 * 6 <= 16384) {
-            float tile_[48] = {0};
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = fc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = t11[r * 6 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 5; i1++) {
-                    logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k11(s);
 
     /* %13: f32 = softmax_cross_entropy %logits, %y   @16:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 5;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 5; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t13_probs + i0 * 5;
-            for (int64_t l = 0; l < 5; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 5; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t13[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k12(s);
 
     /* %d.logits: f32[N,5] = softmax_cross_entropy_grad %logits, %y, %14   @16:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k13, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k13, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
-                float *const d_ = d_logits + i0 * 5;
-                const float *const p_ = t13_probs + i0 * 5;
-                for (int64_t l = 0; l < 5; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k13((void *)s, 0, n, 0);
         }
     }
 
     /* %16: f32[N,6] = matmul %d.logits, %fc.weight   @14:18 */
-    {
-        if ((int64_t)n * 6 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = fc_weight[p * 6 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = d_logits[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t16 + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 6, 5, 1.0f, d_logits, 5, fc_weight, 6, 0.0f, t16, 6);
-        }
-    }
+    train_step_k14(s);
 
     /* %d.fc.weight: f32[5,6] = matmul %d.logits, %11 {transpose_a: true}   @14:18 */
-    {
-        if ((int64_t)5 * 6 * n <= 16384) {
-            float sums_[30] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t11 + p * 6;
-                for (int64_t r = 0; r < 5; r++) {
-                    const float a_ = d_logits[p * 5 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 5; r++) {
-                const float *const acc_ = sums_ + r * 6;
-                float *const row_ = fc_weight + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 6, n, -s->lr, d_logits, 5, t11, 6, 1.0f, fc_weight, 6);
-        }
-    }
+    sgd_step_k15(s);
 
     /* %d.fc.bias: f32[5] = sum_to %d.logits   @14:18 */
-    {
-        for (int64_t j_ = 0; j_ < 5; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 5; i1++) {
-                d_fc_bias[i1] += d_logits[i0 * 5 + i1];
-            }
-        }
-    }
+    sgd_step_k16(s);
 
     /* %d.a: f32[N,3,4,3] = avg_pool2d_grad %19 {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    {
-        memset(d_a, 0, sizeof(float) * (36 * n));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 1; i2++) {
-                    const int64_t o_ = i1 * 1 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 3 ? 3 : i2 * 2 - 0 + 2;
-                    float *const d_ = d_a + i0 * 12;
-                    const float share_ = t19[i0 * 2 + o_] / 4.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) d_[r * 3 + q] += share_;
-                }
-            }
-        }
-    }
+    train_step_k17(s);
 
     /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    {
-        memset(t21, 0, sizeof(float) * (18 * n));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    const int64_t o_ = i1 * 3 + i2;
-                    const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 2 > 3 ? 3 : i1 * 1 - 1 + 2;
-                    const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 2 > 2 ? 2 : i2 * 1 - 1 + 2;
-                    float *const d_ = t21 + i0 * 6;
-                    const float share_ = d_a[i0 * 12 + o_] / 4.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) d_[r * 2 + q] += share_;
-                }
-            }
-        }
-    }
+    train_step_k18(s);
 
     /* %21: f32[N,3,3,2] = avg_pool2d_grad %d.a {kernel: 2, stride: 1, padding: 1}   @13:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(3, parts_, sgd_step_k19, (void *)s);
+            dlc_parallel_for(3, parts_, train_step_k19, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 3; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 6; i2++) {
-                        t21_cm[i0 * (6 * n) + i1 * 6 + i2] = t21[i0 * 6 + i1 * 18 + i2];
-                    }
-                }
-            }
+            train_step_k19((void *)s, 0, 3, 0);
         }
     }
 
@@ -1099,71 +1080,19 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    {
-        for (int64_t i0 = 0; i0 < (48 * n); i0++) {
-            d_m[i0] = 0.0f;
-        }
-    }
+    sgd_step_k21(s);
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    {
-        float *restrict const to_ = d_m;
-        const float *restrict const from_ = d_m_cols;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < 2; i3++) {
-                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k22(s);
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    {
-        float *restrict const to_ = d_m;
-        const float *restrict const from_ = d_m_cols;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < 2; i3++) {
-                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 1] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (6 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k23(s);
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    {
-        float *restrict const to_ = d_m;
-        const float *restrict const from_ = d_m_cols;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < 2; i3++) {
-                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (12 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k24(s);
 
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    {
-        float *restrict const to_ = d_m;
-        const float *restrict const from_ = d_m_cols;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < 2; i3++) {
-                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 4] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (18 * n)];
-                    }
-                }
-            }
-        }
-    }
+    sgd_step_k25(s);
 
     /* %d.c.weight: f32[3,4,2,2] = conv2d_weight_grad %m, %21 {stride: 1, padding: 0}   @13:24 */
     {
@@ -1171,14 +1100,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    {
-        memset(d_h, 0, sizeof(float) * (48 * n));
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                d_h[i0 * 12 + m_argmax[i0 * 12 + i1]] += d_m[i0 * 12 + i1];
-            }
-        }
-    }
+    sgd_step_k27(s);
 
     /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
     {
@@ -1187,9 +1109,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for((48 * n), parts_, sgd_step_k28, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (48 * n); i0++) {
-                t25[i0] = (h[i0] > 0.0f ? d_h[i0] : 0.0f);
-            }
+            sgd_step_k28((void *)s, 0, (48 * n), 0);
         }
     }
 
@@ -1200,13 +1120,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(4, parts_, sgd_step_k29, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < 4; i0++) {
-                for (int64_t i1 = 0; i1 < n; i1++) {
-                    for (int64_t i2 = 0; i2 < 12; i2++) {
-                        t25_cm[i0 * (12 * n) + i1 * 12 + i2] = t25[i0 * 12 + i1 * 48 + i2];
-                    }
-                }
-            }
+            sgd_step_k29((void *)s, 0, 4, 0);
         }
     }
 
@@ -1216,17 +1130,14 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %fc.bias: f32[5] = param fc.bias   @9:11 */
-    {
-        for (int64_t i0 = 0; i0 < 5; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k31(s);
 
     return t13[0];
 }
 
-/* Kernel 4 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
+/* Kernel 4 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1243,8 +1154,60 @@ static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 8 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
+/* Kernel 5 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (576 * n));  /* f32[N,4,4,3] */
+    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                const int64_t o_ = i1 * 3 + i2;
+                const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 3 > 4 ? 4 : i1 * 1 - 1 + 3;
+                const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 3 > 3 ? 3 : i2 * 1 - 1 + 3;
+                const float *const x_ = h + i0 * 12;
+                float m_ = -INFINITY;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
+                    const float v_ = x_[r * 3 + q];
+                    if (v_ > m_ || v_ != v_) m_ = v_;
+                }
+                m[i0 * 12 + o_] = m_;
+            }
+        }
+    }
+}
+
+/* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
+/* Kernel 6 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
+    float *const m_cols = (float *)(arena + (576 * n));  /* f32[16,N,6] */
+    float *restrict const to_ = m_cols;
+    const float *restrict const from_ = m;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 2; i2++) {
+                for (int64_t i3 = 0; i3 < n; i3++) {
+                    for (int64_t i4 = 0; i4 < 3; i4++) {
+                        for (int64_t i5 = 0; i5 < 2; i5++) {
+                            to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
+/* Kernel 8 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1261,69 +1224,134 @@ static void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
+/* Kernel 9 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + (576 * n));  /* f32[N,3,3,2] */
+    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            for (int64_t i2 = 0; i2 < 3; i2++) {
+                const int64_t o_ = i1 * 3 + i2;
+                const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 2 > 3 ? 3 : i1 * 1 - 1 + 2;
+                const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 2 > 2 ? 2 : i2 * 1 - 1 + 2;
+                const float *const x_ = t8 + i0 * 6;
+                float sum_ = 0.0f;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 2 + q];
+                a[i0 * 12 + o_] = sum_ / 4.0f;
+            }
+        }
+    }
+}
+
+/* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
+/* Kernel 10 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
+    float *const t10 = (float *)(arena + (576 * n));  /* f32[N,3,2,1] */
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            for (int64_t i2 = 0; i2 < 1; i2++) {
+                const int64_t o_ = i1 * 1 + i2;
+                const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
+                const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 3 ? 3 : i2 * 2 - 0 + 2;
+                const float *const x_ = a + i0 * 12;
+                float sum_ = 0.0f;
+                for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 3 + q];
+                t10[i0 * 2 + o_] = sum_ / 4.0f;
+            }
+        }
+    }
+}
+
+/* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
+/* Kernel 11 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
+    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
+    float *const t10 = (float *)(arena + (576 * n));  /* f32[N,3,2,1] */
+    float *const t11 = (float *)t10;  /* f32[N,6] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
+    if ((int64_t)n * 5 * 6 <= 16384) {
+        float tile_[48] = {0};
+        for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = fc_weight[q * 6 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 6; p++) {
+                const float a_ = t11[r * 6 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 5;
+            #pragma omp simd
+            for (int64_t q = 0; q < 5; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 5; i1++) {
+                logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %13: f32 = softmax_cross_entropy %logits, %y   @16:14 */
+/* Kernel 12 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,5] */
+    float *const t13 = (float *)(arena + (1472 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 5;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 5; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 5; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t13[0] = (float)(acc_ / (double)n);
+}
+
 /* Entry 'eval': arena 1472*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,7,6] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
     float *const w = (float *)s->params[0];  /* f32[4,2,3,3] */
     float *const c_weight = (float *)s->params[1];  /* f32[3,4,2,2] */
-    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
-    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
     float *const x_cols = (float *)(arena + (576 * n));  /* f32[18,N,12] */
     float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
-    float *const h = (float *)(arena + (576 * n));  /* f32[N,4,4,3] */
-    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
     float *const m_cols = (float *)(arena + (576 * n));  /* f32[16,N,6] */
     float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
-    float *const t8 = (float *)(arena + (576 * n));  /* f32[N,3,3,2] */
-    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
-    float *const t10 = (float *)(arena + (576 * n));  /* f32[N,3,2,1] */
-    float *const t11 = (float *)t10;  /* f32[N,6] */
     float *const logits = (float *)(arena + 0);  /* f32[N,5] */
     float *const t13 = (float *)(arena + (1472 * n));  /* f32 */
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        for (int64_t i0 = 0; i0 < (144 * n); i0++) {
-            x_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k0(s);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        float *restrict const to_ = x_padded;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 7; i1++) {
-                for (int64_t i2 = 0; i2 < 6; i2++) {
-                    to_[i0 * 72 + i1 * 8 + i2 + 9] = from_[i0 * 42 + i1 * 6 + i2];
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x_padded;
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 4; i4++) {
-                            for (int64_t i5 = 0; i5 < 3; i5++) {
-                                to_[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = from_[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
@@ -1337,54 +1365,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    for (int64_t i2 = 0; i2 < 12; i2++) {
-                        h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
-                    }
-                }
-            }
+            eval_with_targets_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    const int64_t o_ = i1 * 3 + i2;
-                    const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 3 > 4 ? 4 : i1 * 1 - 1 + 3;
-                    const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 3 > 3 ? 3 : i2 * 1 - 1 + 3;
-                    const float *const x_ = h + i0 * 12;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 3 + q];
-                        if (v_ > m_ || v_ != v_) m_ = v_;
-                    }
-                    m[i0 * 12 + o_] = m_;
-                }
-            }
-        }
-    }
+    eval_with_targets_k5(s);
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    {
-        float *restrict const to_ = m_cols;
-        const float *restrict const from_ = m;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 2; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 3; i4++) {
-                            for (int64_t i5 = 0; i5 < 2; i5++) {
-                                to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    eval_with_targets_k6(s);
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
@@ -1398,132 +1387,24 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 6; i2++) {
-                        t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
-                    }
-                }
-            }
+            eval_with_targets_k8((void *)s, 0, n, 0);
         }
     }
 
     /* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    const int64_t o_ = i1 * 3 + i2;
-                    const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 2 > 3 ? 3 : i1 * 1 - 1 + 2;
-                    const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 2 > 2 ? 2 : i2 * 1 - 1 + 2;
-                    const float *const x_ = t8 + i0 * 6;
-                    float sum_ = 0.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 2 + q];
-                    a[i0 * 12 + o_] = sum_ / 4.0f;
-                }
-            }
-        }
-    }
+    eval_with_targets_k9(s);
 
     /* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 1; i2++) {
-                    const int64_t o_ = i1 * 1 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 3 ? 3 : i2 * 2 - 0 + 2;
-                    const float *const x_ = a + i0 * 12;
-                    float sum_ = 0.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 3 + q];
-                    t10[i0 * 2 + o_] = sum_ / 4.0f;
-                }
-            }
-        }
-    }
+    eval_with_targets_k10(s);
 
     /* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
-    {
-        if ((int64_t)n * 5 * 6 <= 16384) {
-            float tile_[48] = {0};
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = fc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = t11[r * 6 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 5; i1++) {
-                    logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k11(s);
 
     /* %13: f32 = softmax_cross_entropy %logits, %y   @16:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 5;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 5; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 5; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 5) dlc_index_error("conv_pool.dl: a class label", (long)c_, 5L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t13[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k12(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (5 * n));
     return t13[0];
-}
-
-/* Kernel 4 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
-    float *const h = (float *)(arena + (576 * n));  /* f32[N,4,4,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            for (int64_t i2 = 0; i2 < 12; i2++) {
-                h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
-            }
-        }
-    }
-}
-
-/* Kernel 8 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
-    float *const t8 = (float *)(arena + (576 * n));  /* f32[N,3,3,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            for (int64_t i2 = 0; i2 < 6; i2++) {
-                t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
-            }
-        }
-    }
 }
 
 /* Entry 'predict': arena 1472*N bytes. */
@@ -1531,62 +1412,22 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,7,6] */
     float *const w = (float *)s->params[0];  /* f32[4,2,3,3] */
     float *const c_weight = (float *)s->params[1];  /* f32[3,4,2,2] */
-    float *const fc_weight = (float *)s->params[2];  /* f32[5,6] */
-    float *const fc_bias = (float *)s->params[3];  /* f32[5] */
-    float *const x_padded = (float *)(arena + 0);  /* f32[N,2,9,8] */
     float *const x_cols = (float *)(arena + (576 * n));  /* f32[18,N,12] */
     float *const h_gemm = (float *)(arena + 0);  /* f32[4,N,12] */
-    float *const h = (float *)(arena + (576 * n));  /* f32[N,4,4,3] */
-    float *const m = (float *)(arena + 0);  /* f32[N,4,4,3] */
     float *const m_cols = (float *)(arena + (576 * n));  /* f32[16,N,6] */
     float *const t8_gemm = (float *)(arena + 0);  /* f32[3,N,6] */
-    float *const t8 = (float *)(arena + (576 * n));  /* f32[N,3,3,2] */
-    float *const a = (float *)(arena + 0);  /* f32[N,3,4,3] */
-    float *const t10 = (float *)(arena + (576 * n));  /* f32[N,3,2,1] */
-    float *const t11 = (float *)t10;  /* f32[N,6] */
     float *const logits = (float *)(arena + 0);  /* f32[N,5] */
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        for (int64_t i0 = 0; i0 < (144 * n); i0++) {
-            x_padded[i0] = 0.0f;
-        }
-    }
+    train_step_k0(s);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        float *restrict const to_ = x_padded;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 7; i1++) {
-                for (int64_t i2 = 0; i2 < 6; i2++) {
-                    to_[i0 * 72 + i1 * 8 + i2 + 9] = from_[i0 * 42 + i1 * 6 + i2];
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
-    {
-        float *restrict const to_ = x_cols;
-        const float *restrict const from_ = x_padded;
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 4; i4++) {
-                            for (int64_t i5 = 0; i5 < 3; i5++) {
-                                to_[i0 * (108 * n) + i1 * (36 * n) + i2 * (12 * n) + i3 * 12 + i4 * 3 + i5] = from_[i0 * 72 + i1 * 8 + i2 + i3 * 144 + i4 * 16 + i5 * 2];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %h: f32[N,4,4,3] = conv2d %x, %w {stride: 2, padding: 1, relu: true}   @11:13 */
     {
@@ -1597,57 +1438,18 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k4, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    for (int64_t i2 = 0; i2 < 12; i2++) {
-                        h[i0 * 48 + i1 * 12 + i2] = dlc_relu(h_gemm[i0 * 12 + i1 * (12 * n) + i2]);
-                    }
-                }
-            }
+            eval_with_targets_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    {
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    const int64_t o_ = i1 * 3 + i2;
-                    const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 3 > 4 ? 4 : i1 * 1 - 1 + 3;
-                    const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 3 > 3 ? 3 : i2 * 1 - 1 + 3;
-                    const float *const x_ = h + i0 * 12;
-                    float m_ = -INFINITY;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) {
-                        const float v_ = x_[r * 3 + q];
-                        if (v_ > m_ || v_ != v_) m_ = v_;
-                    }
-                    m[i0 * 12 + o_] = m_;
-                }
-            }
-        }
-    }
+    eval_with_targets_k5(s);
 
     /* %m: f32[N,4,4,3] = max_pool2d %h {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    {
-        float *restrict const to_ = m_cols;
-        const float *restrict const from_ = m;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 2; i2++) {
-                    for (int64_t i3 = 0; i3 < n; i3++) {
-                        for (int64_t i4 = 0; i4 < 3; i4++) {
-                            for (int64_t i5 = 0; i5 < 2; i5++) {
-                                to_[i0 * (24 * n) + i1 * (12 * n) + i2 * (6 * n) + i3 * 6 + i4 * 2 + i5] = from_[i0 * 12 + i1 * 3 + i2 + i3 * 48 + i4 * 3 + i5];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    eval_with_targets_k6(s);
 
     /* %8: f32[N,3,3,2] = conv2d %m, %c.weight {stride: 1, padding: 0}   @13:24 */
     {
@@ -1658,80 +1460,21 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k8, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 6; i2++) {
-                        t8[i0 * 18 + i1 * 6 + i2] = t8_gemm[i0 * 6 + i1 * (6 * n) + i2];
-                    }
-                }
-            }
+            eval_with_targets_k8((void *)s, 0, n, 0);
         }
     }
 
     /* %a: f32[N,3,4,3] = avg_pool2d %8 {kernel: 2, stride: 1, padding: 1}   @13:13 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                for (int64_t i2 = 0; i2 < 3; i2++) {
-                    const int64_t o_ = i1 * 3 + i2;
-                    const int64_t r0_ = i1 * 1 - 1 < 0 ? 0 : i1 * 1 - 1, r1_ = i1 * 1 - 1 + 2 > 3 ? 3 : i1 * 1 - 1 + 2;
-                    const int64_t c0_ = i2 * 1 - 1 < 0 ? 0 : i2 * 1 - 1, c1_ = i2 * 1 - 1 + 2 > 2 ? 2 : i2 * 1 - 1 + 2;
-                    const float *const x_ = t8 + i0 * 6;
-                    float sum_ = 0.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 2 + q];
-                    a[i0 * 12 + o_] = sum_ / 4.0f;
-                }
-            }
-        }
-    }
+    eval_with_targets_k9(s);
 
     /* %10: f32[N,3,2,1] = avg_pool2d %a {kernel: 2, stride: 2, padding: 0}   @14:29 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                for (int64_t i2 = 0; i2 < 1; i2++) {
-                    const int64_t o_ = i1 * 1 + i2;
-                    const int64_t r0_ = i1 * 2 - 0 < 0 ? 0 : i1 * 2 - 0, r1_ = i1 * 2 - 0 + 2 > 4 ? 4 : i1 * 2 - 0 + 2;
-                    const int64_t c0_ = i2 * 2 - 0 < 0 ? 0 : i2 * 2 - 0, c1_ = i2 * 2 - 0 + 2 > 3 ? 3 : i2 * 2 - 0 + 2;
-                    const float *const x_ = a + i0 * 12;
-                    float sum_ = 0.0f;
-                    for (int64_t r = r0_; r < r1_; r++) for (int64_t q = c0_; q < c1_; q++) sum_ += x_[r * 3 + q];
-                    t10[i0 * 2 + o_] = sum_ / 4.0f;
-                }
-            }
-        }
-    }
+    eval_with_targets_k10(s);
 
     /* %logits: f32[N,5] = linear %11, %fc.weight, %fc.bias   @14:18 */
-    {
-        if ((int64_t)n * 5 * 6 <= 16384) {
-            float tile_[48] = {0};
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 5; q++) tile_[p * 8 + q] = fc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = t11[r * 6 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 5, 6, 1.0f, t11, 6, fc_weight, 6, 0.0f, logits, 5);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 5; i1++) {
-                    logits[i0 * 5 + i1] = (logits[i0 * 5 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k11(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (5 * n));
 }

@@ -9,57 +9,122 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* %p: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:13 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,4] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const p_2 = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 4 <= 16384) {
+        float tile_[4];
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 4 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = x[r * 4 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = p_2 + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, p_2, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                p_2[i0 + i1] = (p_2[i0 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %5: f32 = mse %p, %y   @9:14 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)p_2[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t5[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.p: f32[N,1] = mul %6, %9   @9:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
+    float *const d_p = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    float *const d_fc_bias = s->grads[1];  /* f32[1] */
+    memset(d_fc_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((p_2[i0 + i1] - y[i0 + i1]) * t9[0]);
+            d_p[i0 + i1] = v_;
+            d_fc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc.weight: f32[1,4] = matmul %d.p, %x {transpose_a: true}   @7:13 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const d_p = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    float *const d_fc_weight = s->grads[0];  /* f32[1,4] */
+    if ((int64_t)1 * 4 * n <= 16384) {
+        float sums_[4] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 4;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_p[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = d_fc_weight + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 4, n, 1.0f, d_p, 1, x, 4, 0.0f, d_fc_weight, 4);
+    }
+}
+
 /* Entry 'train': arena 128*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,4] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const p_2 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
-    float *const d_fc_weight = s->grads[0];  /* f32[1,4] */
-    float *const d_fc_bias = s->grads[1];  /* f32[1] */
 
     /* %p: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:13 */
-    {
-        if ((int64_t)n * 1 * 4 <= 16384) {
-            float tile_[4];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = p_2 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, p_2, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    p_2[i0 + i1] = (p_2[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32 = mse %p, %y   @9:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)p_2[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t5[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k1(s);
 
     /* %9: f32 = div %8, %7   @9:14 */
     {
@@ -67,42 +132,78 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.p: f32[N,1] = mul %6, %9   @9:14 */
-    {
-        memset(d_fc_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((p_2[i0 + i1] - y[i0 + i1]) * t9[0]);
-                d_p[i0 + i1] = v_;
-                d_fc_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %d.fc.weight: f32[1,4] = matmul %d.p, %x {transpose_a: true}   @7:13 */
-    {
-        if ((int64_t)1 * 4 * n <= 16384) {
-            float sums_[4] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 4;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_p[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = d_fc_weight + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 4, n, 1.0f, d_p, 1, x, 4, 0.0f, d_fc_weight, 4);
-        }
-    }
+    train_step_k4(s);
 
     return t5[0];
+}
+
+/* %d.p: f32[N,1] = mul %6, %9   @9:14 */
+/* Kernel 3 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const p_2 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
+    float *const d_p = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    memset(d_fc_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((p_2[i0 + i1] - y[i0 + i1]) * t9[0]);
+            d_p[i0 + i1] = v_;
+            d_fc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc.weight: f32[1,4] = matmul %d.p, %x {transpose_a: true}   @7:13 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,4] */
+    float *const d_p = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    if ((int64_t)1 * 4 * n <= 16384) {
+        float sums_[4] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 4;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_p[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = fc_weight + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 4, n, -s->lr, d_p, 1, x, 4, 1.0f, fc_weight, 4);
+    }
+}
+
+/* %fc.bias: f32[1] = param fc.bias   @5:11 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
+    }
 }
 
 /* Entry 'sgd': arena 128*N + 192 bytes. */
@@ -110,51 +211,14 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,4] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const p_2 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
 
     /* %p: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:13 */
-    {
-        if ((int64_t)n * 1 * 4 <= 16384) {
-            float tile_[4];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = p_2 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, p_2, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    p_2[i0 + i1] = (p_2[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32 = mse %p, %y   @9:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)p_2[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t5[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k1(s);
 
     /* %9: f32 = div %8, %7   @9:14 */
     {
@@ -162,47 +226,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.p: f32[N,1] = mul %6, %9   @9:14 */
-    {
-        memset(d_fc_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((p_2[i0 + i1] - y[i0 + i1]) * t9[0]);
-                d_p[i0 + i1] = v_;
-                d_fc_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k3(s);
 
     /* %d.fc.weight: f32[1,4] = matmul %d.p, %x {transpose_a: true}   @7:13 */
-    {
-        if ((int64_t)1 * 4 * n <= 16384) {
-            float sums_[4] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 4;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_p[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = fc_weight + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 4, n, -s->lr, d_p, 1, x, 4, 1.0f, fc_weight, 4);
-        }
-    }
+    sgd_step_k4(s);
 
     /* %fc.bias: f32[1] = param fc.bias   @5:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k5(s);
 
     return t5[0];
 }
@@ -212,47 +242,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,4] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const p_2 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
 
     /* %p: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:13 */
-    {
-        if ((int64_t)n * 1 * 4 <= 16384) {
-            float tile_[4];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = p_2 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, p_2, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    p_2[i0 + i1] = (p_2[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32 = mse %p, %y   @9:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)p_2[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t5[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k1(s);
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
     return t5[0];
@@ -263,36 +260,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,4] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const p_2 = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %p: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:13 */
-    {
-        if ((int64_t)n * 1 * 4 <= 16384) {
-            float tile_[4];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = p_2 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 4, 1.0f, x, 4, fc_weight, 4, 0.0f, p_2, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    p_2[i0 + i1] = (p_2[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     memcpy(outputs[0], p_2, sizeof(float) * n);
 }

@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %z: f32[N,4] = mul %x, %w   @7:15 */
+/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -26,8 +27,9 @@ static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %a: f32[N,4] = exp %5   @8:13 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -42,8 +44,9 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %9: f32[N,4] = add %8, %7   @9:19 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -57,8 +60,9 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %c: f32[N,4] = sqrt %11   @10:13 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -74,8 +78,9 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %14: f32[N,4] = sigmoid %z   @11:23 */
+/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -88,8 +93,9 @@ static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %16: f32[N,4] = tanh %z   @11:36 */
+/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -102,8 +108,9 @@ static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,4] = sub %c, %d   @12:18 */
+/* Kernel 6 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -122,30 +129,37 @@ static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Entry 'train': arena 512*N + 128 bytes. */
-static float train_step(const dlc_step *s) {
+/* %19: f32 = mse %pred, %y   @14:14 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (384 * n));  /* f32[N,4] */
+    float *const t19 = (float *)(arena + (448 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t19[0] = (float)(acc_ / (double)(4 * n));
+}
+
+/* %48: f32[N,4] = mul %d.z, %x   @7:15 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
     float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
     float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
     float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
-    float *const d = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (384 * n));  /* f32[N,4] */
-    float *const t19 = (float *)(arena + (448 * n));  /* f32 */
     float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t23 = (float *)(arena + (448 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -173,6 +187,24 @@ static float train_step(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t48 = (float *)(arena + (448 * n + 128));  /* f32[N,4] */
     float *const d_w = s->grads[0];  /* f32[4] */
+    memset(d_w, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (((((((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (1.0f - (t16[i0 * 4 + i1] * t16[i0 * 4 + i1]))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (t14[i0 * 4 + i1] * (1.0f - t14[i0 * 4 + i1])))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (float)(z[i0 * 4 + i1] > 0.0f))) + (((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) / t9[i0 * 4 + i1]) * (z[i0 * 4 + i1] * 2.0f))) + ((-((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) * a[i0 * 4 + i1])) * dlc_signf(z[i0 * 4 + i1]))) * x[i0 * 4 + i1]);
+            t48[i0 * 4 + i1] = v_;
+            d_w[i1] += v_;
+        }
+    }
+}
+
+/* Entry 'train': arena 512*N + 128 bytes. */
+static float train_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t19 = (float *)(arena + (448 * n));  /* f32 */
+    float *const t23 = (float *)(arena + (448 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = mul %x, %w   @7:15 */
     {
@@ -181,11 +213,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
-                }
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -196,9 +224,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                a[i0] = expf((-fabsf(z[i0])));
-            }
+            train_step_k1((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -209,9 +235,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t9[i0] = (1.0f + (z[i0] * z[i0]));
-            }
+            train_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -222,9 +246,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                c[i0] = sqrtf((a[i0] + logf(t9[i0])));
-            }
+            train_step_k3((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -235,9 +257,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t14[i0] = dlc_sigmoid(z[i0]);
-            }
+            train_step_k4((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -248,9 +268,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t16[i0] = tanhf(z[i0]);
-            }
+            train_step_k5((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -261,20 +279,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                pred[i0] = (c[i0] - ((dlc_relu(z[i0]) + t14[i0]) + t16[i0]));
-            }
+            train_step_k6((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %19: f32 = mse %pred, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t19[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k7(s);
 
     /* %23: f32 = div %22, %21   @14:14 */
     {
@@ -282,158 +292,26 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %48: f32[N,4] = mul %d.z, %x   @7:15 */
-    {
-        memset(d_w, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (((((((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (1.0f - (t16[i0 * 4 + i1] * t16[i0 * 4 + i1]))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (t14[i0 * 4 + i1] * (1.0f - t14[i0 * 4 + i1])))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (float)(z[i0 * 4 + i1] > 0.0f))) + (((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) / t9[i0 * 4 + i1]) * (z[i0 * 4 + i1] * 2.0f))) + ((-((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) * a[i0 * 4 + i1])) * dlc_signf(z[i0 * 4 + i1]))) * x[i0 * 4 + i1]);
-                t48[i0 * 4 + i1] = v_;
-                d_w[i1] += v_;
-            }
-        }
-    }
+    train_step_k9(s);
 
     return t19[0];
 }
 
-/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
-        }
-    }
-}
-
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        a[i0] = expf((-fabsf(z[i0])));
-    }
-}
-
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t9[i0] = (1.0f + (z[i0] * z[i0]));
-    }
-}
-
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        c[i0] = sqrtf((a[i0] + logf(t9[i0])));
-    }
-}
-
-/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t14[i0] = dlc_sigmoid(z[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t16[i0] = tanhf(z[i0]);
-    }
-}
-
-/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
-    float *const d = (float *)(arena + 0);  /* f32[N,4] */
-    float *const pred = (float *)(arena + (384 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = (c[i0] - ((dlc_relu(z[i0]) + t14[i0]) + t16[i0]));
-    }
-}
-
-/* Entry 'sgd': arena 512*N + 192 bytes. */
-static float sgd_step(const dlc_step *s) {
+/* %48: f32[N,4] = mul %d.z, %x   @7:15 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
     float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
     float *const a = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
     float *const c = (float *)(arena + (192 * n));  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t14 = (float *)(arena + (256 * n));  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t16 = (float *)(arena + (320 * n));  /* f32[N,4] */
-    float *const d = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (384 * n));  /* f32[N,4] */
-    float *const t19 = (float *)(arena + (448 * n));  /* f32 */
     float *const t20 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t23 = (float *)(arena + (448 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -461,19 +339,46 @@ static float sgd_step(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t48 = (float *)(arena + (448 * n + 128));  /* f32[N,4] */
     float *const d_w = (float *)(arena + (512 * n + 128));  /* f32[4] */
+    memset(d_w, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (((((((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (1.0f - (t16[i0 * 4 + i1] * t16[i0 * 4 + i1]))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (t14[i0 * 4 + i1] * (1.0f - t14[i0 * 4 + i1])))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (float)(z[i0 * 4 + i1] > 0.0f))) + (((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) / t9[i0 * 4 + i1]) * (z[i0 * 4 + i1] * 2.0f))) + ((-((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) * a[i0 * 4 + i1])) * dlc_signf(z[i0 * 4 + i1]))) * x[i0 * 4 + i1]);
+            t48[i0 * 4 + i1] = v_;
+            d_w[i1] += v_;
+        }
+    }
+}
+
+/* %w: f32[4] = param w   @5:11 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const d_w = (float *)(arena + (512 * n + 128));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        w[i0] = (w[i0] - (s->lr * d_w[i0]));
+    }
+}
+
+/* Entry 'sgd': arena 512*N + 192 bytes. */
+static float sgd_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t19 = (float *)(arena + (448 * n));  /* f32 */
+    float *const t23 = (float *)(arena + (448 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = mul %x, %w   @7:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    z[i0 * 4 + i1] = (x[i0 * 4 + i1] * w[i1]);
-                }
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -481,12 +386,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                a[i0] = expf((-fabsf(z[i0])));
-            }
+            train_step_k1((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -494,12 +397,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t9[i0] = (1.0f + (z[i0] * z[i0]));
-            }
+            train_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -507,12 +408,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                c[i0] = sqrtf((a[i0] + logf(t9[i0])));
-            }
+            train_step_k3((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -520,12 +419,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k4, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t14[i0] = dlc_sigmoid(z[i0]);
-            }
+            train_step_k4((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -533,12 +430,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k5, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t16[i0] = tanhf(z[i0]);
-            }
+            train_step_k5((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -546,23 +441,15 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k6, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                pred[i0] = (c[i0] - ((dlc_relu(z[i0]) + t14[i0]) + t16[i0]));
-            }
+            train_step_k6((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %19: f32 = mse %pred, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t19[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k7(s);
 
     /* %23: f32 = div %22, %21   @14:14 */
     {
@@ -570,30 +457,17 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %48: f32[N,4] = mul %d.z, %x   @7:15 */
-    {
-        memset(d_w, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (((((((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (1.0f - (t16[i0 * 4 + i1] * t16[i0 * 4 + i1]))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (t14[i0 * 4 + i1] * (1.0f - t14[i0 * 4 + i1])))) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (float)(z[i0 * 4 + i1] > 0.0f))) + (((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) / t9[i0 * 4 + i1]) * (z[i0 * 4 + i1] * 2.0f))) + ((-((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) / (c[i0 * 4 + i1] * 2.0f)) * a[i0 * 4 + i1])) * dlc_signf(z[i0 * 4 + i1]))) * x[i0 * 4 + i1]);
-                t48[i0 * 4 + i1] = v_;
-                d_w[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k9(s);
 
     /* %w: f32[4] = param w   @5:11 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            w[i0] = (w[i0] - (s->lr * d_w[i0]));
-        }
-    }
+    sgd_step_k10(s);
 
     return t19[0];
 }
 
-/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,4] = sub %c, %d   @12:18 */
+/* Kernel 0 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -623,28 +497,27 @@ static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %19: f32 = mse %pred, %y   @14:14 */
+/* Kernel 1 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t19 = (float *)(arena + (64 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t19[0] = (float)(acc_ / (double)(4 * n));
+}
+
 /* Entry 'eval': arena 64*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const d = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + 0);  /* f32[N,4] */
     float *const t19 = (float *)(arena + (64 * n));  /* f32 */
 
@@ -655,56 +528,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
-                }
-            }
+            eval_with_targets_k0((void *)s, 0, n, 0);
         }
     }
 
     /* %19: f32 = mse %pred, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t19[0] = (float)(acc_ / (double)(4 * n));
-    }
+    eval_with_targets_k1(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t19[0];
-}
-
-/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const d = (float *)(arena + 0);  /* f32[N,4] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
-        }
-    }
 }
 
 /* Entry 'predict': arena 64*N bytes. */
@@ -712,36 +544,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const d = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + 0);  /* f32[N,4] */
 
     /* %pred: f32[N,4] = sub %c, %d   @12:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = (sqrtf((expf((-fabsf((x[i0 * 4 + i1] * w[i1])))) + logf((1.0f + ((x[i0 * 4 + i1] * w[i1]) * (x[i0 * 4 + i1] * w[i1])))))) - ((dlc_relu((x[i0 * 4 + i1] * w[i1])) + dlc_sigmoid((x[i0 * 4 + i1] * w[i1]))) + tanhf((x[i0 * 4 + i1] * w[i1]))));
-                }
-            }
+            eval_with_targets_k0((void *)s, 0, n, 0);
         }
     }
 

@@ -9,8 +9,107 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
+    float *const table = (float *)s->params[0];  /* f32[10,4] */
+    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        const int32_t r_ = ids[i0];
+        if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
+        memcpy(e + i0 * 4, table + (int64_t)r_ * 4, sizeof(float) * 4);
+    }
+}
+
+/* %bag: f32[N,4] = mean %e {axes: [1], keepdim: false}   @10:15 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
+    for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                bag[i0 * 4 + i2] += e[i0 * 12 + i1 * 4 + i2];
+            }
+        }
+    }
+    for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] /= (float)3;
+}
+
+/* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
+    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
+    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
+    if ((int64_t)n * 2 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = bag[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 2; i1++) {
+                logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %8: f32 = softmax_cross_entropy %logits, %y   @13:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 2;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 2; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t8_probs + i0 * 2;
+        for (int64_t l = 0; l < 2; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 2; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t8[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,2] = softmax_cross_entropy_grad %logits, %y, %9   @13:14 */
+/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -30,8 +129,86 @@ static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 8 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.bag: f32[N,4] = matmul %d.logits, %fc.weight   @11:18 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
+    if ((int64_t)n * 4 * 2 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = d_logits[r * 2 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_bag + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_logits, 2, fc_weight, 4, 0.0f, d_bag, 4);
+    }
+}
+
+/* %d.fc.weight: f32[2,4] = matmul %d.logits, %bag {transpose_a: true}   @11:18 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    float *const d_fc_weight = s->grads[1];  /* f32[2,4] */
+    if ((int64_t)2 * 4 * n <= 16384) {
+        float sums_[8] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = bag + p * 4;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = d_logits[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = d_fc_weight + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_logits, 2, bag, 4, 0.0f, d_fc_weight, 4);
+    }
+}
+
+/* %d.fc.bias: f32[2] = sum_to %d.logits   @11:18 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    float *const d_fc_bias = s->grads[2];  /* f32[2] */
+    for (int64_t j_ = 0; j_ < 2; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            d_fc_bias[i1] += d_logits[i0 * 2 + i1];
+        }
+    }
+}
+
+/* %16: f32[N,1,4] = div %14, %15   @10:15 */
+/* Kernel 8 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -45,8 +222,9 @@ static void train_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 9 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.e: f32[N,3,4] = broadcast %16   @10:15 */
+/* Kernel 9 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -63,98 +241,43 @@ static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
+/* %d.table: f32[10,4] = scatter_add %ids, %d.e   @9:18 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
+    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
+    float *const d_table = s->grads[0];  /* f32[10,4] */
+    memset(d_table, 0, sizeof(float) * 10 * 4);
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        const int32_t r_ = ids[i0];
+        if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
+        for (int64_t j_ = 0; j_ < 4; j_++) {
+            d_table[(int64_t)r_ * 4 + j_] += d_e[i0 * 4 + j_];
+        }
+    }
+}
+
 /* Entry 'train': arena 256*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const table = (float *)s->params[0];  /* f32[10,4] */
-    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
-    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
-    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
-    float *const d_fc_weight = s->grads[1];  /* f32[2,4] */
-    float *const d_fc_bias = s->grads[2];  /* f32[2] */
-    float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
-    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
-    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
-    float *const d_table = s->grads[0];  /* f32[10,4] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            const int32_t r_ = ids[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
-            memcpy(e + i0 * 4, table + (int64_t)r_ * 4, sizeof(float) * 4);
-        }
-    }
+    train_step_k0(s);
 
     /* %bag: f32[N,4] = mean %e {axes: [1], keepdim: false}   @10:15 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    bag[i0 * 4 + i2] += e[i0 * 12 + i1 * 4 + i2];
-                }
-            }
-        }
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] /= (float)3;
-    }
+    train_step_k1(s);
 
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = bag[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 2;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 2; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t8_probs + i0 * 2;
-            for (int64_t l = 0; l < 2; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 2; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %d.logits: f32[N,2] = softmax_cross_entropy_grad %logits, %y, %9   @13:14 */
     {
@@ -163,73 +286,18 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
-                float *const d_ = d_logits + i0 * 2;
-                const float *const p_ = t8_probs + i0 * 2;
-                for (int64_t l = 0; l < 2; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %d.bag: f32[N,4] = matmul %d.logits, %fc.weight   @11:18 */
-    {
-        if ((int64_t)n * 4 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = d_logits[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_bag + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_logits, 2, fc_weight, 4, 0.0f, d_bag, 4);
-        }
-    }
+    train_step_k5(s);
 
     /* %d.fc.weight: f32[2,4] = matmul %d.logits, %bag {transpose_a: true}   @11:18 */
-    {
-        if ((int64_t)2 * 4 * n <= 16384) {
-            float sums_[8] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = bag + p * 4;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = d_logits[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = d_fc_weight + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_logits, 2, bag, 4, 0.0f, d_fc_weight, 4);
-        }
-    }
+    train_step_k6(s);
 
     /* %d.fc.bias: f32[2] = sum_to %d.logits   @11:18 */
-    {
-        for (int64_t j_ = 0; j_ < 2; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                d_fc_bias[i1] += d_logits[i0 * 2 + i1];
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %16: f32[N,1,4] = div %14, %15   @10:15 */
     {
@@ -238,9 +306,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t16[i0] = (t14[i0] / 3.0f);
-            }
+            train_step_k8((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -251,82 +317,105 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 4; i2++) {
-                        d_e[i0 * 12 + i1 * 4 + i2] = t16[i0 * 4 + i2];
-                    }
-                }
-            }
+            train_step_k9((void *)s, 0, n, 0);
         }
     }
 
     /* %d.table: f32[10,4] = scatter_add %ids, %d.e   @9:18 */
-    {
-        memset(d_table, 0, sizeof(float) * 10 * 4);
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            const int32_t r_ = ids[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
-            for (int64_t j_ = 0; j_ < 4; j_++) {
-                d_table[(int64_t)r_ * 4 + j_] += d_e[i0 * 4 + j_];
-            }
-        }
-    }
+    train_step_k10(s);
 
     return t8[0];
 }
 
-/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc.weight: f32[2,4] = matmul %d.logits, %bag {transpose_a: true}   @11:18 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
+    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
     float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
-        float *const d_ = d_logits + i0 * 2;
-        const float *const p_ = t8_probs + i0 * 2;
-        for (int64_t l = 0; l < 2; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-    }
-}
-
-/* Kernel 8 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
-    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t16[i0] = (t14[i0] / 3.0f);
-    }
-}
-
-/* Kernel 9 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
-    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                d_e[i0 * 12 + i1 * 4 + i2] = t16[i0 * 4 + i2];
+    if ((int64_t)2 * 4 * n <= 16384) {
+        float sums_[8] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = bag + p * 4;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = d_logits[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
             }
         }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = fc_weight + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, -s->lr, d_logits, 2, bag, 4, 1.0f, fc_weight, 4);
+    }
+}
+
+/* %d.fc.bias: f32[2] = sum_to %d.logits   @11:18 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[2] */
+    for (int64_t j_ = 0; j_ < 2; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            d_fc_bias[i1] += d_logits[i0 * 2 + i1];
+        }
+    }
+}
+
+/* %d.table: f32[10,4] = scatter_add %ids, %d.e   @9:18 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
+    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
+    float *const d_table = (float *)(arena + (256 * n + 128));  /* f32[10,4] */
+    memset(d_table, 0, sizeof(float) * 10 * 4);
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        const int32_t r_ = ids[i0];
+        if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
+        for (int64_t j_ = 0; j_ < 4; j_++) {
+            d_table[(int64_t)r_ * 4 + j_] += d_e[i0 * 4 + j_];
+        }
+    }
+}
+
+/* %table: f32[10,4] = param table   @6:11 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const table = (float *)s->params[0];  /* f32[10,4] */
+    float *const d_table = (float *)(arena + (256 * n + 128));  /* f32[10,4] */
+    for (int64_t i0 = 0; i0 < 40; i0++) {
+        table[i0] = (table[i0] - (s->lr * d_table[i0]));
+    }
+}
+
+/* %fc.bias: f32[2] = param fc.bias   @7:11 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
+    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
 }
 
@@ -335,178 +424,48 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const table = (float *)s->params[0];  /* f32[10,4] */
-    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
-    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
-    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
-    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[2] */
-    float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
-    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
-    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
-    float *const d_table = (float *)(arena + (256 * n + 128));  /* f32[10,4] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            const int32_t r_ = ids[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
-            memcpy(e + i0 * 4, table + (int64_t)r_ * 4, sizeof(float) * 4);
-        }
-    }
+    train_step_k0(s);
 
     /* %bag: f32[N,4] = mean %e {axes: [1], keepdim: false}   @10:15 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    bag[i0 * 4 + i2] += e[i0 * 12 + i1 * 4 + i2];
-                }
-            }
-        }
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] /= (float)3;
-    }
+    train_step_k1(s);
 
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = bag[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 2;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 2; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t8_probs + i0 * 2;
-            for (int64_t l = 0; l < 2; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 2; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %d.logits: f32[N,2] = softmax_cross_entropy_grad %logits, %y, %9   @13:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
-                float *const d_ = d_logits + i0 * 2;
-                const float *const p_ = t8_probs + i0 * 2;
-                for (int64_t l = 0; l < 2; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %d.bag: f32[N,4] = matmul %d.logits, %fc.weight   @11:18 */
-    {
-        if ((int64_t)n * 4 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = fc_weight[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = d_logits[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_bag + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 2, 1.0f, d_logits, 2, fc_weight, 4, 0.0f, d_bag, 4);
-        }
-    }
+    train_step_k5(s);
 
     /* %d.fc.weight: f32[2,4] = matmul %d.logits, %bag {transpose_a: true}   @11:18 */
-    {
-        if ((int64_t)2 * 4 * n <= 16384) {
-            float sums_[8] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = bag + p * 4;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = d_logits[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = fc_weight + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, -s->lr, d_logits, 2, bag, 4, 1.0f, fc_weight, 4);
-        }
-    }
+    sgd_step_k6(s);
 
     /* %d.fc.bias: f32[2] = sum_to %d.logits   @11:18 */
-    {
-        for (int64_t j_ = 0; j_ < 2; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                d_fc_bias[i1] += d_logits[i0 * 2 + i1];
-            }
-        }
-    }
+    sgd_step_k7(s);
 
     /* %16: f32[N,1,4] = div %14, %15   @10:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k8, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t16[i0] = (t14[i0] / 3.0f);
-            }
+            train_step_k8((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -514,46 +473,46 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k9, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    for (int64_t i2 = 0; i2 < 4; i2++) {
-                        d_e[i0 * 12 + i1 * 4 + i2] = t16[i0 * 4 + i2];
-                    }
-                }
-            }
+            train_step_k9((void *)s, 0, n, 0);
         }
     }
 
     /* %d.table: f32[10,4] = scatter_add %ids, %d.e   @9:18 */
-    {
-        memset(d_table, 0, sizeof(float) * 10 * 4);
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            const int32_t r_ = ids[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
-            for (int64_t j_ = 0; j_ < 4; j_++) {
-                d_table[(int64_t)r_ * 4 + j_] += d_e[i0 * 4 + j_];
-            }
-        }
-    }
+    sgd_step_k10(s);
 
     /* %table: f32[10,4] = param table   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 40; i0++) {
-            table[i0] = (table[i0] - (s->lr * d_table[i0]));
-        }
-    }
+    sgd_step_k11(s);
 
     /* %fc.bias: f32[2] = param fc.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k12(s);
 
     return t8[0];
+}
+
+/* %8: f32 = softmax_cross_entropy %logits, %y   @13:14 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 2;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 2; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 2; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t8[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -561,81 +520,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const table = (float *)s->params[0];  /* f32[10,4] */
-    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
-    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
-    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
     float *const logits = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            const int32_t r_ = ids[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
-            memcpy(e + i0 * 4, table + (int64_t)r_ * 4, sizeof(float) * 4);
-        }
-    }
+    train_step_k0(s);
 
     /* %bag: f32[N,4] = mean %e {axes: [1], keepdim: false}   @10:15 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    bag[i0 * 4 + i2] += e[i0 * 12 + i1 * 4 + i2];
-                }
-            }
-        }
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] /= (float)3;
-    }
+    train_step_k1(s);
 
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = bag[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %8: f32 = softmax_cross_entropy %logits, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 2;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 2; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 2; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 2) dlc_index_error("gather_2d.dl: a class label", (long)c_, 2L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k3(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (2 * n));
     return t8[0];
@@ -646,63 +544,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const ids = (int32_t *)s->data[0];  /* i32[N,3] */
-    float *const table = (float *)s->params[0];  /* f32[10,4] */
-    float *const fc_weight = (float *)s->params[1];  /* f32[2,4] */
-    float *const fc_bias = (float *)s->params[2];  /* f32[2] */
-    float *const e = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const bag = (float *)(arena + (64 * n));  /* f32[N,4] */
     float *const logits = (float *)(arena + 0);  /* f32[N,2] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
-    {
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            const int32_t r_ = ids[i0];
-            if (r_ < 0 || r_ >= 10) dlc_index_error("gather_2d.dl:9:18", (long)r_, (long)10);
-            memcpy(e + i0 * 4, table + (int64_t)r_ * 4, sizeof(float) * 4);
-        }
-    }
+    train_step_k0(s);
 
     /* %bag: f32[N,4] = mean %e {axes: [1], keepdim: false}   @10:15 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    bag[i0 * 4 + i2] += e[i0 * 12 + i1 * 4 + i2];
-                }
-            }
-        }
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) bag[j_] /= (float)3;
-    }
+    train_step_k1(s);
 
     /* %logits: f32[N,2] = linear %bag, %fc.weight, %fc.bias   @11:18 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = fc_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = bag[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, bag, 4, fc_weight, 4, 0.0f, logits, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    logits[i0 * 2 + i1] = (logits[i0 * 2 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (2 * n));
 }

@@ -9,91 +9,181 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Entry 'train': arena 192*N + 128 bytes. */
-static float train_step(const dlc_step *s) {
+/* %5: f32[N,3] = gather %x, %partner   @9:28 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,3] */
     int32_t *const partner = (int32_t *)s->data[1];  /* i32[N] */
-    float *const y = (float *)s->data[2];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const int32_t r_ = partner[i0];
+        if (r_ < 0 || r_ >= n) dlc_index_error("gather_batch.dl:9:28", (long)r_, (long)n);
+        memcpy(t5 + i0 * 3, x + (int64_t)r_ * 3, sizeof(float) * 3);
+    }
+}
+
+/* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
+    float *restrict const to_ = pair;
+    const float *restrict const from_ = x;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
+        }
+    }
+}
+
+/* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
     float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
     float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
+    float *restrict const to_ = pair;
+    const float *restrict const from_ = t5;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
+        }
+    }
+}
+
+/* %pred: f32[N,1] = linear %pair, %fc.weight, %fc.bias   @10:16 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 6 <= 16384) {
+        float tile_[6];
+        for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 6 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 6; p++) {
+                const float a_ = pair[r * 6 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = pred + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %8: f32 = mse %pred, %y   @12:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[2];  /* f32[N,1] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t8[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[2];  /* f32[N,1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc_weight = s->grads[0];  /* f32[1,6] */
     float *const d_fc_bias = s->grads[1];  /* f32[1] */
+    memset(d_fc_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
+            d_pred[i0 + i1] = v_;
+            d_fc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc_weight = s->grads[0];  /* f32[1,6] */
+    if ((int64_t)1 * 6 * n <= 16384) {
+        float sums_[6] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = pair + p * 6;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_pred[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 6;
+            float *const row_ = d_fc_weight + r * 6;
+            #pragma omp simd
+            for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 6, n, 1.0f, d_pred, 1, pair, 6, 0.0f, d_fc_weight, 6);
+    }
+}
+
+/* Entry 'train': arena 192*N + 128 bytes. */
+static float train_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
 
     /* %5: f32[N,3] = gather %x, %partner   @9:28 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = partner[i0];
-            if (r_ < 0 || r_ >= n) dlc_index_error("gather_batch.dl:9:28", (long)r_, (long)n);
-            memcpy(t5 + i0 * 3, x + (int64_t)r_ * 3, sizeof(float) * 3);
-        }
-    }
+    train_step_k0(s);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    {
-        float *restrict const to_ = pair;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    {
-        float *restrict const to_ = pair;
-        const float *restrict const from_ = t5;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,1] = linear %pair, %fc.weight, %fc.bias   @10:16 */
-    {
-        if ((int64_t)n * 1 * 6 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = pair[r * 6 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %12: f32 = div %11, %10   @12:14 */
     {
@@ -101,42 +191,78 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
-    {
-        memset(d_fc_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
-                d_pred[i0 + i1] = v_;
-                d_fc_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
-    {
-        if ((int64_t)1 * 6 * n <= 16384) {
-            float sums_[6] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = pair + p * 6;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 6;
-                float *const row_ = d_fc_weight + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 6, n, 1.0f, d_pred, 1, pair, 6, 0.0f, d_fc_weight, 6);
-        }
-    }
+    train_step_k7(s);
 
     return t8[0];
+}
+
+/* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[2];  /* f32[N,1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    memset(d_fc_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
+            d_pred[i0 + i1] = v_;
+            d_fc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
+    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    if ((int64_t)1 * 6 * n <= 16384) {
+        float sums_[6] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = pair + p * 6;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_pred[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 6;
+            float *const row_ = fc_weight + r * 6;
+            #pragma omp simd
+            for (int64_t q = 0; q < 6; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 6, n, -s->lr, d_pred, 1, pair, 6, 1.0f, fc_weight, 6);
+    }
+}
+
+/* %fc.bias: f32[1] = param fc.bias   @7:11 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
+    }
 }
 
 /* Entry 'sgd': arena 192*N + 192 bytes. */
@@ -144,85 +270,23 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    int32_t *const partner = (int32_t *)s->data[1];  /* i32[N] */
-    float *const y = (float *)s->data[2];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
 
     /* %5: f32[N,3] = gather %x, %partner   @9:28 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = partner[i0];
-            if (r_ < 0 || r_ >= n) dlc_index_error("gather_batch.dl:9:28", (long)r_, (long)n);
-            memcpy(t5 + i0 * 3, x + (int64_t)r_ * 3, sizeof(float) * 3);
-        }
-    }
+    train_step_k0(s);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    {
-        float *restrict const to_ = pair;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    {
-        float *restrict const to_ = pair;
-        const float *restrict const from_ = t5;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,1] = linear %pair, %fc.weight, %fc.bias   @10:16 */
-    {
-        if ((int64_t)n * 1 * 6 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = pair[r * 6 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %12: f32 = div %11, %10   @12:14 */
     {
@@ -230,47 +294,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
-    {
-        memset(d_fc_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t12[0]);
-                d_pred[i0 + i1] = v_;
-                d_fc_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k6(s);
 
     /* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
-    {
-        if ((int64_t)1 * 6 * n <= 16384) {
-            float sums_[6] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = pair + p * 6;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 6;
-                float *const row_ = fc_weight + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 6, n, -s->lr, d_pred, 1, pair, 6, 1.0f, fc_weight, 6);
-        }
-    }
+    sgd_step_k7(s);
 
     /* %fc.bias: f32[1] = param fc.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k8(s);
 
     return t8[0];
 }
@@ -280,81 +310,23 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    int32_t *const partner = (int32_t *)s->data[1];  /* i32[N] */
-    float *const y = (float *)s->data[2];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %5: f32[N,3] = gather %x, %partner   @9:28 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = partner[i0];
-            if (r_ < 0 || r_ >= n) dlc_index_error("gather_batch.dl:9:28", (long)r_, (long)n);
-            memcpy(t5 + i0 * 3, x + (int64_t)r_ * 3, sizeof(float) * 3);
-        }
-    }
+    train_step_k0(s);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    {
-        float *restrict const to_ = pair;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    {
-        float *restrict const to_ = pair;
-        const float *restrict const from_ = t5;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,1] = linear %pair, %fc.weight, %fc.bias   @10:16 */
-    {
-        if ((int64_t)n * 1 * 6 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = pair[r * 6 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t8[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t8[0];
@@ -365,70 +337,19 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    int32_t *const partner = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,6] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %5: f32[N,3] = gather %x, %partner   @9:28 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const int32_t r_ = partner[i0];
-            if (r_ < 0 || r_ >= n) dlc_index_error("gather_batch.dl:9:28", (long)r_, (long)n);
-            memcpy(t5 + i0 * 3, x + (int64_t)r_ * 3, sizeof(float) * 3);
-        }
-    }
+    train_step_k0(s);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    {
-        float *restrict const to_ = pair;
-        const float *restrict const from_ = x;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 6 + i1] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %pair: f32[N,6] = concat %x, %5 {axis: 1}   @9:16 */
-    {
-        float *restrict const to_ = pair;
-        const float *restrict const from_ = t5;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                to_[i0 * 6 + i1 + 3] = from_[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,1] = linear %pair, %fc.weight, %fc.bias   @10:16 */
-    {
-        if ((int64_t)n * 1 * 6 <= 16384) {
-            float tile_[6];
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = pair[r * 6 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 6, 1.0f, pair, 6, fc_weight, 6, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

@@ -9,8 +9,79 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %w: f32[2,3] = add %13, %w4   @17:26 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
+    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
+    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
+    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
+    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
+    float *const w = (float *)(arena + 0);  /* f32[2,3] */
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        w[i0] = (((w1[i0] + w2[i0]) + w3[i0]) + w4[i0]);
+    }
+}
+
+/* %16: f32[2] = add %15, %b3   @18:37 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b1 = (float *)s->params[4];  /* f32[2] */
+    float *const b2 = (float *)s->params[5];  /* f32[2] */
+    float *const b3 = (float *)s->params[6];  /* f32[2] */
+    float *const t15 = (float *)(arena + 0);  /* f32[2] */
+    float *const t16 = (float *)(arena + 64);  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        t16[i0] = ((b1[i0] + b2[i0]) + b3[i0]);
+    }
+}
+
+/* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const w = (float *)(arena + 0);  /* f32[2,3] */
+    float *const t16 = (float *)(arena + 64);  /* f32[2] */
+    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    if ((int64_t)n * 2 * 3 <= 16384) {
+        float tile_[24] = {0};
+        for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 3 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float a_ = x[r * 3 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t17 + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + t16[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 2; i1++) {
+                t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
+            }
+        }
+    }
+}
+
+/* %pred: f32[N,2] = add %19, %s3   @18:53 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -28,40 +99,124 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
+/* %21: f32 = mse %pred, %y   @20:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    float *const t21 = (float *)(arena + 0);  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t21[0] = (float)(acc_ / (double)(2 * n));
+}
+
+/* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t25 = (float *)(arena + 64);  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const d_s3 = s->grads[8];  /* f32 */
+    memset(d_s3, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const float v_ = ((pred[i0] - y[i0]) * t25[0]);
+        d_pred[i0] = v_;
+        acc0_ += v_;
+    }
+    d_s3[0] += acc0_;
+}
+
+/* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s1 = (float *)s->params[7];  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    float *const d_b1 = s->grads[4];  /* f32[2] */
+    memset(d_b1, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = (d_pred[i0 * 2 + i1] * s1[0]);
+            t28[i0 * 2 + i1] = v_;
+            d_b1[i1] += v_;
+        }
+    }
+}
+
+/* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const t29 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
+    float *const d_s1 = s->grads[7];  /* f32 */
+    memset(d_s1, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const float v_ = (d_pred[i0] * t17[i0]);
+        t29[i0] = v_;
+        acc0_ += v_;
+    }
+    d_s1[0] += acc0_;
+}
+
+/* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    float *const d_w1 = s->grads[0];  /* f32[2,3] */
+    if ((int64_t)2 * 3 * n <= 16384) {
+        float sums_[6] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 3;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = t28[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 3;
+            float *const row_ = d_w1 + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, t28, 2, x, 3, 0.0f, d_w1, 3);
+    }
+}
+
 /* Entry 'train': arena 256*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
-    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
-    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
-    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
-    float *const b1 = (float *)s->params[4];  /* f32[2] */
-    float *const b2 = (float *)s->params[5];  /* f32[2] */
-    float *const b3 = (float *)s->params[6];  /* f32[2] */
-    float *const s1 = (float *)s->params[7];  /* f32 */
-    float *const s2 = (float *)s->params[8];  /* f32 */
-    float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const w = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t15 = (float *)(arena + 0);  /* f32[2] */
-    float *const t16 = (float *)(arena + 64);  /* f32[2] */
-    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
     float *const t21 = (float *)(arena + 0);  /* f32 */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t25 = (float *)(arena + 64);  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
     float *const d_s3 = s->grads[8];  /* f32 */
-    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    float *const t29 = (float *)(arena + (192 * n + 128));  /* f32[N,2] */
-    float *const d_s1 = s->grads[7];  /* f32 */
     float *const d_w1 = s->grads[0];  /* f32[2,3] */
     float *const d_b1 = s->grads[4];  /* f32[2] */
     float *const d_w1_2 = s->grads[1];  /* f32[2,3] */
@@ -72,46 +227,13 @@ static float train_step(const dlc_step *s) {
     float *const d_s3_2 = s->grads[9];  /* f32 */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            w[i0] = (((w1[i0] + w2[i0]) + w3[i0]) + w4[i0]);
-        }
-    }
+    train_step_k0(s);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t16[i0] = ((b1[i0] + b2[i0]) + b3[i0]);
-        }
-    }
+    train_step_k1(s);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
-    {
-        if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[24] = {0};
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t17 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + t16[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
@@ -120,20 +242,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((2 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
-            }
+            train_step_k3((void *)s, 0, (2 * n), 0);
         }
     }
 
     /* %21: f32 = mse %pred, %y   @20:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t21[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k4(s);
 
     /* %25: f32 = div %24, %23   @20:14 */
     {
@@ -141,65 +255,16 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
-    {
-        memset(d_s3, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const float v_ = ((pred[i0] - y[i0]) * t25[0]);
-            d_pred[i0] = v_;
-            acc0_ += v_;
-        }
-        d_s3[0] += acc0_;
-    }
+    train_step_k6(s);
 
     /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
-    {
-        memset(d_b1, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = (d_pred[i0 * 2 + i1] * s1[0]);
-                t28[i0 * 2 + i1] = v_;
-                d_b1[i1] += v_;
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
-    {
-        memset(d_s1, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const float v_ = (d_pred[i0] * t17[i0]);
-            t29[i0] = v_;
-            acc0_ += v_;
-        }
-        d_s1[0] += acc0_;
-    }
+    train_step_k8(s);
 
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
-    {
-        if ((int64_t)2 * 3 * n <= 16384) {
-            float sums_[6] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 3;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = t28[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 3;
-                float *const row_ = d_w1 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, t28, 2, x, 3, 0.0f, d_w1, 3);
-        }
-    }
+    train_step_k9(s);
 
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
     {
@@ -234,22 +299,188 @@ static float train_step(const dlc_step *s) {
     return t21[0];
 }
 
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t25 = (float *)(arena + 64);  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const d_s3 = (float *)(arena + (192 * n + 128));  /* f32 */
+    memset(d_s3, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const float v_ = ((pred[i0] - y[i0]) * t25[0]);
+        d_pred[i0] = v_;
+        acc0_ += v_;
+    }
+    d_s3[0] += acc0_;
+}
+
+/* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const s1 = (float *)s->params[7];  /* f32 */
-    float *const s2 = (float *)s->params[8];  /* f32 */
-    float *const s3 = (float *)s->params[9];  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
+    memset(d_b1, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = (d_pred[i0 * 2 + i1] * s1[0]);
+            t28[i0 * 2 + i1] = v_;
+            d_b1[i1] += v_;
+        }
+    }
+}
+
+/* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
     float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const t29 = (float *)(arena + (192 * n + 192));  /* f32[N,2] */
+    float *const d_s1 = (float *)(arena + (256 * n + 192));  /* f32 */
+    memset(d_s1, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const float v_ = (d_pred[i0] * t17[i0]);
+        t29[i0] = v_;
+        acc0_ += v_;
+    }
+    d_s1[0] += acc0_;
+}
+
+/* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
+    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
+    if ((int64_t)2 * 3 * n <= 16384) {
+        float sums_[6] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 3;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = t28[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 3;
+            float *const row_ = d_w1 + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, t28, 2, x, 3, 0.0f, d_w1, 3);
+    }
+}
+
+/* %w1: f32[2,3] = param w1   @6:11 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
+    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        w1[i0] = (w1[i0] - (s->lr * d_w1[i0]));
+    }
+}
+
+/* %w2: f32[2,3] = param w2   @7:11 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
+    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        w2[i0] = (w2[i0] - (s->lr * d_w1[i0]));
+    }
+}
+
+/* %w3: f32[2,3] = param w3   @8:11 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
+    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        w3[i0] = (w3[i0] - (s->lr * d_w1[i0]));
+    }
+}
+
+/* %w4: f32[2,3] = param w4   @9:11 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
+    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        w4[i0] = (w4[i0] - (s->lr * d_w1[i0]));
+    }
+}
+
+/* %b1: f32[2] = param b1   @10:11 */
+/* Kernel 14 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b1 = (float *)s->params[4];  /* f32[2] */
+    float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        b1[i0] = (b1[i0] - (s->lr * d_b1[i0]));
+    }
+}
+
+/* %b2: f32[2] = param b2   @11:11 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b2 = (float *)s->params[5];  /* f32[2] */
+    float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        b2[i0] = (b2[i0] - (s->lr * d_b1[i0]));
+    }
+}
+
+/* %b3: f32[2] = param b3   @12:11 */
+/* Kernel 16 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b3 = (float *)s->params[6];  /* f32[2] */
+    float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        b3[i0] = (b3[i0] - (s->lr * d_b1[i0]));
     }
 }
 
@@ -258,101 +489,36 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
-    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
-    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
-    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
-    float *const b1 = (float *)s->params[4];  /* f32[2] */
-    float *const b2 = (float *)s->params[5];  /* f32[2] */
-    float *const b3 = (float *)s->params[6];  /* f32[2] */
     float *const s1 = (float *)s->params[7];  /* f32 */
     float *const s2 = (float *)s->params[8];  /* f32 */
     float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const w = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t15 = (float *)(arena + 0);  /* f32[2] */
-    float *const t16 = (float *)(arena + 64);  /* f32[2] */
-    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
     float *const t21 = (float *)(arena + 0);  /* f32 */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t25 = (float *)(arena + 64);  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
     float *const d_s3 = (float *)(arena + (192 * n + 128));  /* f32 */
-    float *const t28 = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    float *const t29 = (float *)(arena + (192 * n + 192));  /* f32[N,2] */
     float *const d_s1 = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const d_w1 = (float *)(arena + (256 * n + 256));  /* f32[2,3] */
-    float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            w[i0] = (((w1[i0] + w2[i0]) + w3[i0]) + w4[i0]);
-        }
-    }
+    train_step_k0(s);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t16[i0] = ((b1[i0] + b2[i0]) + b3[i0]);
-        }
-    }
+    train_step_k1(s);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
-    {
-        if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[24] = {0};
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t17 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + t16[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for((2 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
-            }
+            train_step_k3((void *)s, 0, (2 * n), 0);
         }
     }
 
     /* %21: f32 = mse %pred, %y   @20:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t21[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k4(s);
 
     /* %25: f32 = div %24, %23   @20:14 */
     {
@@ -360,114 +526,37 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
-    {
-        memset(d_s3, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const float v_ = ((pred[i0] - y[i0]) * t25[0]);
-            d_pred[i0] = v_;
-            acc0_ += v_;
-        }
-        d_s3[0] += acc0_;
-    }
+    sgd_step_k6(s);
 
     /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
-    {
-        memset(d_b1, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = (d_pred[i0 * 2 + i1] * s1[0]);
-                t28[i0 * 2 + i1] = v_;
-                d_b1[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k7(s);
 
     /* %29: f32[N,2] = mul %d.pred, %17   @18:43 */
-    {
-        memset(d_s1, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const float v_ = (d_pred[i0] * t17[i0]);
-            t29[i0] = v_;
-            acc0_ += v_;
-        }
-        d_s1[0] += acc0_;
-    }
+    sgd_step_k8(s);
 
     /* %d.w1: f32[2,3] = matmul %28, %x {transpose_a: true}   @18:16 */
-    {
-        if ((int64_t)2 * 3 * n <= 16384) {
-            float sums_[6] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 3;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = t28[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 3;
-                float *const row_ = d_w1 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, t28, 2, x, 3, 0.0f, d_w1, 3);
-        }
-    }
+    sgd_step_k9(s);
 
     /* %w1: f32[2,3] = param w1   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            w1[i0] = (w1[i0] - (s->lr * d_w1[i0]));
-        }
-    }
+    sgd_step_k10(s);
 
     /* %w2: f32[2,3] = param w2   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            w2[i0] = (w2[i0] - (s->lr * d_w1[i0]));
-        }
-    }
+    sgd_step_k11(s);
 
     /* %w3: f32[2,3] = param w3   @8:11 */
-    {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            w3[i0] = (w3[i0] - (s->lr * d_w1[i0]));
-        }
-    }
+    sgd_step_k12(s);
 
     /* %w4: f32[2,3] = param w4   @9:11 */
-    {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            w4[i0] = (w4[i0] - (s->lr * d_w1[i0]));
-        }
-    }
+    sgd_step_k13(s);
 
     /* %b1: f32[2] = param b1   @10:11 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            b1[i0] = (b1[i0] - (s->lr * d_b1[i0]));
-        }
-    }
+    sgd_step_k14(s);
 
     /* %b2: f32[2] = param b2   @11:11 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            b2[i0] = (b2[i0] - (s->lr * d_b1[i0]));
-        }
-    }
+    sgd_step_k15(s);
 
     /* %b3: f32[2] = param b3   @12:11 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            b3[i0] = (b3[i0] - (s->lr * d_b1[i0]));
-        }
-    }
+    sgd_step_k16(s);
 
     /* %s1: f32 = param s1   @13:11 */
     {
@@ -487,138 +576,39 @@ static float sgd_step(const dlc_step *s) {
     return t21[0];
 }
 
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s1 = (float *)s->params[7];  /* f32 */
-    float *const s2 = (float *)s->params[8];  /* f32 */
-    float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
-    }
-}
-
 /* Entry 'eval': arena 128*N + 128 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
-    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
-    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
-    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
-    float *const b1 = (float *)s->params[4];  /* f32[2] */
-    float *const b2 = (float *)s->params[5];  /* f32[2] */
-    float *const b3 = (float *)s->params[6];  /* f32[2] */
-    float *const s1 = (float *)s->params[7];  /* f32 */
-    float *const s2 = (float *)s->params[8];  /* f32 */
-    float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const w = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t15 = (float *)(arena + 0);  /* f32[2] */
-    float *const t16 = (float *)(arena + 64);  /* f32[2] */
-    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
     float *const t21 = (float *)(arena + 0);  /* f32 */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            w[i0] = (((w1[i0] + w2[i0]) + w3[i0]) + w4[i0]);
-        }
-    }
+    train_step_k0(s);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t16[i0] = ((b1[i0] + b2[i0]) + b3[i0]);
-        }
-    }
+    train_step_k1(s);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
-    {
-        if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[24] = {0};
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t17 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + t16[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, eval_with_targets_k3, (void *)s);
+            dlc_parallel_for((2 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
-            }
+            train_step_k3((void *)s, 0, (2 * n), 0);
         }
     }
 
     /* %21: f32 = mse %pred, %y   @20:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t21[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k4(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t21[0];
-}
-
-/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const s1 = (float *)s->params[7];  /* f32 */
-    float *const s2 = (float *)s->params[8];  /* f32 */
-    float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
-    }
 }
 
 /* Entry 'predict': arena 128*N + 128 bytes. */
@@ -626,79 +616,25 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const w1 = (float *)s->params[0];  /* f32[2,3] */
-    float *const w2 = (float *)s->params[1];  /* f32[2,3] */
-    float *const w3 = (float *)s->params[2];  /* f32[2,3] */
-    float *const w4 = (float *)s->params[3];  /* f32[2,3] */
-    float *const b1 = (float *)s->params[4];  /* f32[2] */
-    float *const b2 = (float *)s->params[5];  /* f32[2] */
-    float *const b3 = (float *)s->params[6];  /* f32[2] */
-    float *const s1 = (float *)s->params[7];  /* f32 */
-    float *const s2 = (float *)s->params[8];  /* f32 */
-    float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const w = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t15 = (float *)(arena + 0);  /* f32[2] */
-    float *const t16 = (float *)(arena + 64);  /* f32[2] */
-    float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            w[i0] = (((w1[i0] + w2[i0]) + w3[i0]) + w4[i0]);
-        }
-    }
+    train_step_k0(s);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            t16[i0] = ((b1[i0] + b2[i0]) + b3[i0]);
-        }
-    }
+    train_step_k1(s);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
-    {
-        if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[24] = {0};
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t17 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + t16[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 3, 1.0f, x, 3, w, 3, 0.0f, t17, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t17[i0 * 2 + i1] = (t17[i0 * 2 + i1] + t16[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %pred: f32[N,2] = add %19, %s3   @18:53 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, predict_k3, (void *)s);
+            dlc_parallel_for((2 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                pred[i0] = (((t17[i0] * s1[0]) + s2[0]) + s3[0]);
-            }
+            train_step_k3((void *)s, 0, (2 * n), 0);
         }
     }
 

@@ -9,8 +9,114 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    if ((int64_t)n * 8 * 4 <= 16384) {
+        float tile_[32];
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 4 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = x[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = h + r * 8;
+            #pragma omp simd
+            for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu(acc_[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
+        for (int64_t i0 = 0; i0 < (8 * n); i0++) {
+            h[i0] = dlc_relu(h[i0]);
+        }
+    }
+}
+
+/* %8: f32[N,8] = linear %h, %sq.weight, %sq.bias {relu: true}   @11:17 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
+    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    if ((int64_t)n * 8 * 8 <= 16384) {
+        float tile_[64];
+        for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 8; p++) {
+                const float a_ = h[r * 8 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t8 + r * 8;
+            #pragma omp simd
+            for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + sq_bias[q]));
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 8; i1++) {
+                t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
+            }
+        }
+    }
+}
+
+/* %h2: f32[N,8] = linear %8, %sq.weight, %sq.bias   @11:14 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
+    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    if ((int64_t)n * 8 * 8 <= 16384) {
+        float tile_[64];
+        for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 8; p++) {
+                const float a_ = t8[r * 8 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = h2 + r * 8;
+            #pragma omp simd
+            for (int64_t q = 0; q < 8; q++) row_[q] = (acc_[q] + sq_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 8; i1++) {
+                h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %10: f32[N,8] = add %h, %h2   @12:24 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 8*N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -24,8 +130,132 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 11 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
+    if ((int64_t)n * 3 * 8 <= 16384) {
+        float tile_[64] = {0};
+        for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 8; p++) {
+                const float a_ = t10[r * 8 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 3; i1++) {
+                logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %12: f32[8,4] = square %fc1.weight   @13:24 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
+    float *const t12 = (float *)(arena + (256 * n));  /* f32[8,4] */
+    for (int64_t i0 = 0; i0 < 32; i0++) {
+        t12[i0] = (fc1_weight[i0] * fc1_weight[i0]);
+    }
+}
+
+/* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t12 = (float *)(arena + (256 * n));  /* f32[8,4] */
+    float *const t13 = (float *)(arena + (256 * n + 128));  /* f32 */
+    t13[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 32; i0++) {
+        acc0_ += t12[i0];
+    }
+    t13[0] += acc0_;
+    for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)32;
+}
+
+/* %14: f32[3] = square %fc2.bias   @13:51 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const t14 = (float *)(arena + (256 * n));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t14[i0] = (fc2_bias[i0] * fc2_bias[i0]);
+    }
+}
+
+/* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t14 = (float *)(arena + (256 * n));  /* f32[3] */
+    float *const t15 = (float *)(arena + (256 * n + 192));  /* f32 */
+    t15[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        acc0_ += t14[i0];
+    }
+    t15[0] += acc0_;
+    for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
+}
+
+/* %17: f32 = softmax_cross_entropy %logits, %y   @15:14 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t17 = (float *)(arena + (256 * n));  /* f32 */
+    float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 3;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t17_probs + i0 * 3;
+        for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t17[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %21   @15:14 */
+/* Kernel 11 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -45,8 +275,239 @@ static void train_step_k11(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 21 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
-static void train_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.h2: f32[N,8] = matmul %d.logits, %fc2.weight   @12:18 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
+    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
+    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    if ((int64_t)n * 8 * 3 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float a_ = d_logits[r * 3 + p];
+                const float *const b_ = fc2_weight + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_h2 + r * 8;
+            #pragma omp simd
+            for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, fc2_weight, 8, 0.0f, d_h2, 8);
+    }
+}
+
+/* %d.fc2.weight: f32[3,8] = matmul %d.logits, %10 {transpose_a: true}   @12:18 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
+    float *const d_fc2_weight = s->grads[1];  /* f32[3,8] */
+    if ((int64_t)3 * 8 * n <= 16384) {
+        float sums_[24] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t10 + p * 8;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = d_logits[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 8;
+            float *const row_ = d_fc2_weight + r * 8;
+            #pragma omp simd
+            for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, 1.0f, d_logits, 3, t10, 8, 0.0f, d_fc2_weight, 8);
+    }
+}
+
+/* %34: f32[3] = sum_to %d.logits   @12:18 */
+/* Kernel 14 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
+    float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
+    for (int64_t j_ = 0; j_ < 3; j_++) t34[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            t34[i1] += d_logits[i0 * 3 + i1];
+        }
+    }
+}
+
+/* %35: f32[N,8] = matmul %d.h2, %sq.weight   @11:14 */
+/* Kernel 15 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
+    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t35 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
+    if ((int64_t)n * 8 * 8 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 8; p++) {
+                const float a_ = d_h2[r * 8 + p];
+                const float *const b_ = sq_weight + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t35 + r * 8;
+            #pragma omp simd
+            for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, d_h2, 8, sq_weight, 8, 0.0f, t35, 8);
+    }
+}
+
+/* %36: f32[8,8] = matmul %d.h2, %8 {transpose_a: true}   @11:14 */
+/* Kernel 16 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k16(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
+    if ((int64_t)8 * 8 * n <= 16384) {
+        float sums_[64] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t8 + p * 8;
+            for (int64_t r = 0; r < 8; r++) {
+                const float a_ = d_h2[p * 8 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 8; r++) {
+            const float *const acc_ = sums_ + r * 8;
+            float *const row_ = t36 + r * 8;
+            #pragma omp simd
+            for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, d_h2, 8, t8, 8, 0.0f, t36, 8);
+    }
+}
+
+/* %37: f32[8] = sum_to %d.h2   @11:14 */
+/* Kernel 17 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
+    for (int64_t j_ = 0; j_ < 8; j_++) t37[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 8; i1++) {
+            t37[i1] += d_h2[i0 * 8 + i1];
+        }
+    }
+}
+
+/* %38: f32[N,8] = relu_grad %35, %8   @11:17 */
+/* Kernel 18 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const t35 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
+    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
+    memset(t41, 0, sizeof(float) * 8);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 8; i1++) {
+            const float v_ = (t8[i0 * 8 + i1] > 0.0f ? t35[i0 * 8 + i1] : 0.0f);
+            t38[i0 * 8 + i1] = v_;
+            t41[i1] += v_;
+        }
+    }
+}
+
+/* %39: f32[N,8] = matmul %38, %sq.weight   @11:17 */
+/* Kernel 19 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k19(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
+    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
+    if ((int64_t)n * 8 * 8 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 8; p++) {
+                const float a_ = t38[r * 8 + p];
+                const float *const b_ = sq_weight + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t39 + r * 8;
+            #pragma omp simd
+            for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, t38, 8, sq_weight, 8, 0.0f, t39, 8);
+    }
+}
+
+/* %40: f32[8,8] = matmul %38, %h {transpose_a: true}   @11:17 */
+/* Kernel 20 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k20(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,8] */
+    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
+    if ((int64_t)8 * 8 * n <= 16384) {
+        float sums_[64] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h + p * 8;
+            for (int64_t r = 0; r < 8; r++) {
+                const float a_ = t38[p * 8 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 8; r++) {
+            const float *const acc_ = sums_ + r * 8;
+            float *const row_ = t40 + r * 8;
+            #pragma omp simd
+            for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, t38, 8, h, 8, 0.0f, t40, 8);
+    }
+}
+
+/* %43: f32[N,8] = relu_grad %d.h, %h   @10:13 */
+/* Kernel 21 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 8*N). */
+static __attribute__((noinline)) void train_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -62,138 +523,119 @@ static void train_step_k21(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
+/* %44: f32[8,4] = matmul %43, %x {transpose_a: true}   @10:13 */
+/* Kernel 22 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
+    if ((int64_t)8 * 4 * n <= 16384) {
+        float sums_[32] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 4;
+            for (int64_t r = 0; r < 8; r++) {
+                const float a_ = t43[p * 8 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 8; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = t44 + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, t43, 8, x, 4, 0.0f, t44, 4);
+    }
+}
+
+/* %d.sq.bias: f32[8] = add %37, %41 */
+/* Kernel 23 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
+    float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
+    float *const d_sq_bias = s->grads[4];  /* f32[8] */
+    for (int64_t i0 = 0; i0 < 8; i0++) {
+        d_sq_bias[i0] = (t37[i0] + t41[i0]);
+    }
+}
+
+/* %d.sq.weight: f32[8,8] = add %36, %40 */
+/* Kernel 24 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
+    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
+    float *const d_sq_weight = s->grads[3];  /* f32[8,8] */
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        d_sq_weight[i0] = (t36[i0] + t40[i0]);
+    }
+}
+
+/* %d.fc2.bias: f32[3] = add %27, %34 */
+/* Kernel 25 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const t24 = (float *)(arena + 0);  /* f32[3] */
+    float *const t26 = (float *)(arena + 0);  /* f32[3] */
+    float *const t27 = (float *)(arena + 0);  /* f32[3] */
+    float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
+    float *const d_fc2_bias = s->grads[2];  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        d_fc2_bias[i0] = ((0.0033333333333333335f * (fc2_bias[i0] * 2.0f)) + t34[i0]);
+    }
+}
+
+/* %d.fc1.weight: f32[8,4] = add %31, %44 */
+/* Kernel 26 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k26(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
+    float *const t29 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t30 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[8,4] */
+    for (int64_t i0 = 0; i0 < 32; i0++) {
+        d_fc1_weight[i0] = ((0.0003125f * (fc1_weight[i0] * 2.0f)) + t44[i0]);
+    }
+}
+
 /* Entry 'train': arena 384*N + 960 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
-    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
-    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t12 = (float *)(arena + (256 * n));  /* f32[8,4] */
     float *const t13 = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const t14 = (float *)(arena + (256 * n));  /* f32[3] */
     float *const t15 = (float *)(arena + (256 * n + 192));  /* f32 */
     float *const penalty = (float *)(arena + 0);  /* f32 */
     float *const t17 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
     float *const t19 = (float *)(arena + 0);  /* f32 */
     float *const t20 = (float *)(arena + (320 * n + 256));  /* f32 */
-    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[3] */
-    float *const t26 = (float *)(arena + 0);  /* f32[3] */
-    float *const t27 = (float *)(arena + 0);  /* f32[3] */
-    float *const t29 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const d_fc2_weight = s->grads[1];  /* f32[3,8] */
-    float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
-    float *const t35 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
-    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
-    float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
-    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
-    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
-    float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
-    float *const d_sq_bias = s->grads[4];  /* f32[8] */
-    float *const d_sq_weight = s->grads[3];  /* f32[8,8] */
-    float *const d_fc2_bias = s->grads[2];  /* f32[3] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[8,4] */
 
     /* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
-    {
-        if ((int64_t)n * 8 * 4 <= 16384) {
-            float tile_[32];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu(acc_[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
-            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-                h[i0] = dlc_relu(h[i0]);
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[N,8] = linear %h, %sq.weight, %sq.bias {relu: true}   @11:17 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            float tile_[64];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = h[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + sq_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 8; i1++) {
-                    t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %h2: f32[N,8] = linear %8, %sq.weight, %sq.bias   @11:14 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            float tile_[64];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = t8[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h2 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = (acc_[q] + sq_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 8; i1++) {
-                    h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
@@ -202,94 +644,27 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((8 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-                t10[i0] = (h[i0] + h2[i0]);
-            }
+            train_step_k3((void *)s, 0, (8 * n), 0);
         }
     }
 
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
-    {
-        if ((int64_t)n * 3 * 8 <= 16384) {
-            float tile_[64] = {0};
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = t10[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %12: f32[8,4] = square %fc1.weight   @13:24 */
-    {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            t12[i0] = (fc1_weight[i0] * fc1_weight[i0]);
-        }
-    }
+    train_step_k5(s);
 
     /* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
-    {
-        t13[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            acc0_ += t12[i0];
-        }
-        t13[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)32;
-    }
+    train_step_k6(s);
 
     /* %14: f32[3] = square %fc2.bias   @13:51 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t14[i0] = (fc2_bias[i0] * fc2_bias[i0]);
-        }
-    }
+    train_step_k7(s);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
-    {
-        t15[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            acc0_ += t14[i0];
-        }
-        t15[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
-    }
+    train_step_k8(s);
 
     /* %17: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t17_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t17[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k9(s);
 
     /* %20: f32 = add %17, %19   @15:39 */
     {
@@ -303,184 +678,36 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
-                float *const d_ = d_logits + i0 * 3;
-                const float *const p_ = t17_probs + i0 * 3;
-                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %d.h2: f32[N,8] = matmul %d.logits, %fc2.weight   @12:18 */
-    {
-        if ((int64_t)n * 8 * 3 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = d_logits[r * 3 + p];
-                    const float *const b_ = fc2_weight + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_h2 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, fc2_weight, 8, 0.0f, d_h2, 8);
-        }
-    }
+    train_step_k12(s);
 
     /* %d.fc2.weight: f32[3,8] = matmul %d.logits, %10 {transpose_a: true}   @12:18 */
-    {
-        if ((int64_t)3 * 8 * n <= 16384) {
-            float sums_[24] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t10 + p * 8;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = d_logits[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 8;
-                float *const row_ = d_fc2_weight + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, 1.0f, d_logits, 3, t10, 8, 0.0f, d_fc2_weight, 8);
-        }
-    }
+    train_step_k13(s);
 
     /* %34: f32[3] = sum_to %d.logits   @12:18 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) t34[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                t34[i1] += d_logits[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k14(s);
 
     /* %35: f32[N,8] = matmul %d.h2, %sq.weight   @11:14 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = d_h2[r * 8 + p];
-                    const float *const b_ = sq_weight + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t35 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, d_h2, 8, sq_weight, 8, 0.0f, t35, 8);
-        }
-    }
+    train_step_k15(s);
 
     /* %36: f32[8,8] = matmul %d.h2, %8 {transpose_a: true}   @11:14 */
-    {
-        if ((int64_t)8 * 8 * n <= 16384) {
-            float sums_[64] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t8 + p * 8;
-                for (int64_t r = 0; r < 8; r++) {
-                    const float a_ = d_h2[p * 8 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 8; r++) {
-                const float *const acc_ = sums_ + r * 8;
-                float *const row_ = t36 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, d_h2, 8, t8, 8, 0.0f, t36, 8);
-        }
-    }
+    train_step_k16(s);
 
     /* %37: f32[8] = sum_to %d.h2   @11:14 */
-    {
-        for (int64_t j_ = 0; j_ < 8; j_++) t37[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 8; i1++) {
-                t37[i1] += d_h2[i0 * 8 + i1];
-            }
-        }
-    }
+    train_step_k17(s);
 
     /* %38: f32[N,8] = relu_grad %35, %8   @11:17 */
-    {
-        memset(t41, 0, sizeof(float) * 8);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 8; i1++) {
-                const float v_ = (t8[i0 * 8 + i1] > 0.0f ? t35[i0 * 8 + i1] : 0.0f);
-                t38[i0 * 8 + i1] = v_;
-                t41[i1] += v_;
-            }
-        }
-    }
+    train_step_k18(s);
 
     /* %39: f32[N,8] = matmul %38, %sq.weight   @11:17 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = t38[r * 8 + p];
-                    const float *const b_ = sq_weight + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t39 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, t38, 8, sq_weight, 8, 0.0f, t39, 8);
-        }
-    }
+    train_step_k19(s);
 
     /* %40: f32[8,8] = matmul %38, %h {transpose_a: true}   @11:17 */
-    {
-        if ((int64_t)8 * 8 * n <= 16384) {
-            float sums_[64] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h + p * 8;
-                for (int64_t r = 0; r < 8; r++) {
-                    const float a_ = t38[p * 8 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 8; r++) {
-                const float *const acc_ = sums_ + r * 8;
-                float *const row_ = t40 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, t38, 8, h, 8, 0.0f, t40, 8);
-        }
-    }
+    train_step_k20(s);
 
     /* %43: f32[N,8] = relu_grad %d.h, %h   @10:13 */
     {
@@ -489,117 +716,144 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((8 * n), parts_, train_step_k21, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-                t43[i0] = (h[i0] > 0.0f ? (d_h2[i0] + t39[i0]) : 0.0f);
-            }
+            train_step_k21((void *)s, 0, (8 * n), 0);
         }
     }
 
     /* %44: f32[8,4] = matmul %43, %x {transpose_a: true}   @10:13 */
-    {
-        if ((int64_t)8 * 4 * n <= 16384) {
-            float sums_[32] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 4;
-                for (int64_t r = 0; r < 8; r++) {
-                    const float a_ = t43[p * 8 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 8; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = t44 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, t43, 8, x, 4, 0.0f, t44, 4);
-        }
-    }
+    train_step_k22(s);
 
     /* %d.sq.bias: f32[8] = add %37, %41 */
-    {
-        for (int64_t i0 = 0; i0 < 8; i0++) {
-            d_sq_bias[i0] = (t37[i0] + t41[i0]);
-        }
-    }
+    train_step_k23(s);
 
     /* %d.sq.weight: f32[8,8] = add %36, %40 */
-    {
-        for (int64_t i0 = 0; i0 < 64; i0++) {
-            d_sq_weight[i0] = (t36[i0] + t40[i0]);
-        }
-    }
+    train_step_k24(s);
 
     /* %d.fc2.bias: f32[3] = add %27, %34 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            d_fc2_bias[i0] = ((0.0033333333333333335f * (fc2_bias[i0] * 2.0f)) + t34[i0]);
-        }
-    }
+    train_step_k25(s);
 
     /* %d.fc1.weight: f32[8,4] = add %31, %44 */
-    {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            d_fc1_weight[i0] = ((0.0003125f * (fc1_weight[i0] * 2.0f)) + t44[i0]);
-        }
-    }
+    train_step_k26(s);
 
     return t20[0];
 }
 
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc2.weight: f32[3,8] = matmul %d.logits, %10 {transpose_a: true}   @12:18 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
     float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t10[i0] = (h[i0] + h2[i0]);
-    }
-}
-
-/* Kernel 11 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k11(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
     float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
-        float *const d_ = d_logits + i0 * 3;
-        const float *const p_ = t17_probs + i0 * 3;
-        for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    if ((int64_t)3 * 8 * n <= 16384) {
+        float sums_[24] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t10 + p * 8;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = d_logits[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 8;
+            float *const row_ = fc2_weight + r * 8;
+            #pragma omp simd
+            for (int64_t q = 0; q < 8; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, -s->lr, d_logits, 3, t10, 8, 1.0f, fc2_weight, 8);
     }
 }
 
-/* Kernel 21 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
-static void sgd_step_k21(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.sq.bias: f32[8] = add %37, %41 */
+/* Kernel 23 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t43[i0] = (h[i0] > 0.0f ? (d_h2[i0] + t39[i0]) : 0.0f);
+    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
+    float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
+    float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
+    for (int64_t i0 = 0; i0 < 8; i0++) {
+        sq_bias[i0] = (sq_bias[i0] - (s->lr * (t37[i0] + t41[i0])));
+    }
+}
+
+/* %d.sq.weight: f32[8,8] = add %36, %40 */
+/* Kernel 24 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
+    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
+    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        sq_weight[i0] = (sq_weight[i0] - (s->lr * (t36[i0] + t40[i0])));
+    }
+}
+
+/* %d.fc2.bias: f32[3] = add %27, %34 */
+/* Kernel 25 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const t24 = (float *)(arena + 0);  /* f32[3] */
+    float *const t26 = (float *)(arena + 0);  /* f32[3] */
+    float *const t27 = (float *)(arena + 0);  /* f32[3] */
+    float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
+    float *const d_fc2_bias = (float *)(arena + (256 * n + 192));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        d_fc2_bias[i0] = ((0.0033333333333333335f * (fc2_bias[i0] * 2.0f)) + t34[i0]);
+    }
+}
+
+/* %d.fc1.weight: f32[8,4] = add %31, %44 */
+/* Kernel 26 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k26(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
+    float *const t29 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t30 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t31 = (float *)(arena + 0);  /* f32[8,4] */
+    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
+    float *const d_fc1_weight = (float *)(arena + (256 * n));  /* f32[8,4] */
+    for (int64_t i0 = 0; i0 < 32; i0++) {
+        d_fc1_weight[i0] = ((0.0003125f * (fc1_weight[i0] * 2.0f)) + t44[i0]);
+    }
+}
+
+/* %fc1.weight: f32[8,4] = param fc1.weight   @6:11 */
+/* Kernel 27 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
+    float *const d_fc1_weight = (float *)(arena + (256 * n));  /* f32[8,4] */
+    for (int64_t i0 = 0; i0 < 32; i0++) {
+        fc1_weight[i0] = (fc1_weight[i0] - (s->lr * d_fc1_weight[i0]));
+    }
+}
+
+/* %fc2.bias: f32[3] = param fc2.bias   @7:11 */
+/* Kernel 28 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const d_fc2_bias = (float *)(arena + (256 * n + 192));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
 }
 
@@ -608,226 +862,50 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
-    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
-    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t10 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const logits = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t12 = (float *)(arena + (256 * n));  /* f32[8,4] */
     float *const t13 = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const t14 = (float *)(arena + (256 * n));  /* f32[3] */
     float *const t15 = (float *)(arena + (256 * n + 192));  /* f32 */
     float *const penalty = (float *)(arena + 0);  /* f32 */
     float *const t17 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
     float *const t19 = (float *)(arena + 0);  /* f32 */
     float *const t20 = (float *)(arena + (320 * n + 256));  /* f32 */
-    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[3] */
-    float *const t26 = (float *)(arena + 0);  /* f32[3] */
-    float *const t27 = (float *)(arena + 0);  /* f32[3] */
-    float *const t29 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
-    float *const t35 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
-    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
-    float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
-    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
-    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
-    float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
-    float *const d_fc2_bias = (float *)(arena + (256 * n + 192));  /* f32[3] */
-    float *const d_fc1_weight = (float *)(arena + (256 * n));  /* f32[8,4] */
 
     /* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
-    {
-        if ((int64_t)n * 8 * 4 <= 16384) {
-            float tile_[32];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu(acc_[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
-            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-                h[i0] = dlc_relu(h[i0]);
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[N,8] = linear %h, %sq.weight, %sq.bias {relu: true}   @11:17 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            float tile_[64];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = h[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + sq_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 8; i1++) {
-                    t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %h2: f32[N,8] = linear %8, %sq.weight, %sq.bias   @11:14 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            float tile_[64];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = t8[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h2 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = (acc_[q] + sq_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 8; i1++) {
-                    h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((8 * n), parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for((8 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-                t10[i0] = (h[i0] + h2[i0]);
-            }
+            train_step_k3((void *)s, 0, (8 * n), 0);
         }
     }
 
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
-    {
-        if ((int64_t)n * 3 * 8 <= 16384) {
-            float tile_[64] = {0};
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = t10[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %12: f32[8,4] = square %fc1.weight   @13:24 */
-    {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            t12[i0] = (fc1_weight[i0] * fc1_weight[i0]);
-        }
-    }
+    train_step_k5(s);
 
     /* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
-    {
-        t13[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            acc0_ += t12[i0];
-        }
-        t13[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)32;
-    }
+    train_step_k6(s);
 
     /* %14: f32[3] = square %fc2.bias   @13:51 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t14[i0] = (fc2_bias[i0] * fc2_bias[i0]);
-        }
-    }
+    train_step_k7(s);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
-    {
-        t15[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            acc0_ += t14[i0];
-        }
-        t15[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
-    }
+    train_step_k8(s);
 
     /* %17: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t17_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t17[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k9(s);
 
     /* %20: f32 = add %17, %19   @15:39 */
     {
@@ -838,272 +916,78 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k11, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k11, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
-                float *const d_ = d_logits + i0 * 3;
-                const float *const p_ = t17_probs + i0 * 3;
-                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k11((void *)s, 0, n, 0);
         }
     }
 
     /* %d.h2: f32[N,8] = matmul %d.logits, %fc2.weight   @12:18 */
-    {
-        if ((int64_t)n * 8 * 3 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = d_logits[r * 3 + p];
-                    const float *const b_ = fc2_weight + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_h2 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 3, 1.0f, d_logits, 3, fc2_weight, 8, 0.0f, d_h2, 8);
-        }
-    }
+    train_step_k12(s);
 
     /* %d.fc2.weight: f32[3,8] = matmul %d.logits, %10 {transpose_a: true}   @12:18 */
-    {
-        if ((int64_t)3 * 8 * n <= 16384) {
-            float sums_[24] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t10 + p * 8;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = d_logits[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 8;
-                float *const row_ = fc2_weight + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 8, n, -s->lr, d_logits, 3, t10, 8, 1.0f, fc2_weight, 8);
-        }
-    }
+    sgd_step_k13(s);
 
     /* %34: f32[3] = sum_to %d.logits   @12:18 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) t34[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                t34[i1] += d_logits[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k14(s);
 
     /* %35: f32[N,8] = matmul %d.h2, %sq.weight   @11:14 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = d_h2[r * 8 + p];
-                    const float *const b_ = sq_weight + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t35 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, d_h2, 8, sq_weight, 8, 0.0f, t35, 8);
-        }
-    }
+    train_step_k15(s);
 
     /* %36: f32[8,8] = matmul %d.h2, %8 {transpose_a: true}   @11:14 */
-    {
-        if ((int64_t)8 * 8 * n <= 16384) {
-            float sums_[64] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t8 + p * 8;
-                for (int64_t r = 0; r < 8; r++) {
-                    const float a_ = d_h2[p * 8 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 8; r++) {
-                const float *const acc_ = sums_ + r * 8;
-                float *const row_ = t36 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, d_h2, 8, t8, 8, 0.0f, t36, 8);
-        }
-    }
+    train_step_k16(s);
 
     /* %37: f32[8] = sum_to %d.h2   @11:14 */
-    {
-        for (int64_t j_ = 0; j_ < 8; j_++) t37[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 8; i1++) {
-                t37[i1] += d_h2[i0 * 8 + i1];
-            }
-        }
-    }
+    train_step_k17(s);
 
     /* %38: f32[N,8] = relu_grad %35, %8   @11:17 */
-    {
-        memset(t41, 0, sizeof(float) * 8);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 8; i1++) {
-                const float v_ = (t8[i0 * 8 + i1] > 0.0f ? t35[i0 * 8 + i1] : 0.0f);
-                t38[i0 * 8 + i1] = v_;
-                t41[i1] += v_;
-            }
-        }
-    }
+    train_step_k18(s);
 
     /* %39: f32[N,8] = matmul %38, %sq.weight   @11:17 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = t38[r * 8 + p];
-                    const float *const b_ = sq_weight + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t39 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 8, 8, 1.0f, t38, 8, sq_weight, 8, 0.0f, t39, 8);
-        }
-    }
+    train_step_k19(s);
 
     /* %40: f32[8,8] = matmul %38, %h {transpose_a: true}   @11:17 */
-    {
-        if ((int64_t)8 * 8 * n <= 16384) {
-            float sums_[64] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h + p * 8;
-                for (int64_t r = 0; r < 8; r++) {
-                    const float a_ = t38[p * 8 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) sums_[r * 8 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 8; r++) {
-                const float *const acc_ = sums_ + r * 8;
-                float *const row_ = t40 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 8, n, 1.0f, t38, 8, h, 8, 0.0f, t40, 8);
-        }
-    }
+    train_step_k20(s);
 
     /* %43: f32[N,8] = relu_grad %d.h, %h   @10:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((8 * n), parts_, sgd_step_k21, (void *)s);
+            dlc_parallel_for((8 * n), parts_, train_step_k21, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-                t43[i0] = (h[i0] > 0.0f ? (d_h2[i0] + t39[i0]) : 0.0f);
-            }
+            train_step_k21((void *)s, 0, (8 * n), 0);
         }
     }
 
     /* %44: f32[8,4] = matmul %43, %x {transpose_a: true}   @10:13 */
-    {
-        if ((int64_t)8 * 4 * n <= 16384) {
-            float sums_[32] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 4;
-                for (int64_t r = 0; r < 8; r++) {
-                    const float a_ = t43[p * 8 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 8; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = t44 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 8, 4, n, 1.0f, t43, 8, x, 4, 0.0f, t44, 4);
-        }
-    }
+    train_step_k22(s);
 
     /* %d.sq.bias: f32[8] = add %37, %41 */
-    {
-        for (int64_t i0 = 0; i0 < 8; i0++) {
-            sq_bias[i0] = (sq_bias[i0] - (s->lr * (t37[i0] + t41[i0])));
-        }
-    }
+    sgd_step_k23(s);
 
     /* %d.sq.weight: f32[8,8] = add %36, %40 */
-    {
-        for (int64_t i0 = 0; i0 < 64; i0++) {
-            sq_weight[i0] = (sq_weight[i0] - (s->lr * (t36[i0] + t40[i0])));
-        }
-    }
+    sgd_step_k24(s);
 
     /* %d.fc2.bias: f32[3] = add %27, %34 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            d_fc2_bias[i0] = ((0.0033333333333333335f * (fc2_bias[i0] * 2.0f)) + t34[i0]);
-        }
-    }
+    sgd_step_k25(s);
 
     /* %d.fc1.weight: f32[8,4] = add %31, %44 */
-    {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            d_fc1_weight[i0] = ((0.0003125f * (fc1_weight[i0] * 2.0f)) + t44[i0]);
-        }
-    }
+    sgd_step_k26(s);
 
     /* %fc1.weight: f32[8,4] = param fc1.weight   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            fc1_weight[i0] = (fc1_weight[i0] - (s->lr * d_fc1_weight[i0]));
-        }
-    }
+    sgd_step_k27(s);
 
     /* %fc2.bias: f32[3] = param fc2.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
-        }
-    }
+    sgd_step_k28(s);
 
     return t20[0];
 }
 
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %10: f32[N,8] = add %h, %h2   @12:24 */
+/* Kernel 3 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of 8*N). */
+static __attribute__((noinline)) void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1117,26 +1001,132 @@ static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const t10 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,3] */
+    if ((int64_t)n * 3 * 8 <= 16384) {
+        float tile_[64] = {0};
+        for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 8; p++) {
+                const float a_ = t10[r * 8 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 3; i1++) {
+                logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %12: f32[8,4] = square %fc1.weight   @13:24 */
+/* Kernel 5 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
+    float *const t12 = (float *)(arena + (192 * n));  /* f32[8,4] */
+    for (int64_t i0 = 0; i0 < 32; i0++) {
+        t12[i0] = (fc1_weight[i0] * fc1_weight[i0]);
+    }
+}
+
+/* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
+/* Kernel 6 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t12 = (float *)(arena + (192 * n));  /* f32[8,4] */
+    float *const t13 = (float *)(arena + (192 * n + 128));  /* f32 */
+    t13[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 32; i0++) {
+        acc0_ += t12[i0];
+    }
+    t13[0] += acc0_;
+    for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)32;
+}
+
+/* %14: f32[3] = square %fc2.bias   @13:51 */
+/* Kernel 7 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
+    float *const t14 = (float *)(arena + (192 * n));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t14[i0] = (fc2_bias[i0] * fc2_bias[i0]);
+    }
+}
+
+/* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
+/* Kernel 8 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t14 = (float *)(arena + (192 * n));  /* f32[3] */
+    float *const t15 = (float *)(arena + (192 * n + 192));  /* f32 */
+    t15[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        acc0_ += t14[i0];
+    }
+    t15[0] += acc0_;
+    for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
+}
+
+/* %17: f32 = softmax_cross_entropy %logits, %y   @15:14 */
+/* Kernel 9 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t17 = (float *)(arena + (192 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 3;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 3; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t17[0] = (float)(acc_ / (double)n);
+}
+
 /* Entry 'eval': arena 192*N + 320 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
-    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
-    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t10 = (float *)(arena + (64 * n));  /* f32[N,8] */
     float *const logits = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t12 = (float *)(arena + (192 * n));  /* f32[8,4] */
     float *const t13 = (float *)(arena + (192 * n + 128));  /* f32 */
-    float *const t14 = (float *)(arena + (192 * n));  /* f32[3] */
     float *const t15 = (float *)(arena + (192 * n + 192));  /* f32 */
     float *const penalty = (float *)(arena + 0);  /* f32 */
     float *const t17 = (float *)(arena + (192 * n));  /* f32 */
@@ -1144,86 +1134,13 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t20 = (float *)(arena + (192 * n + 256));  /* f32 */
 
     /* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
-    {
-        if ((int64_t)n * 8 * 4 <= 16384) {
-            float tile_[32];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu(acc_[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
-            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-                h[i0] = dlc_relu(h[i0]);
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[N,8] = linear %h, %sq.weight, %sq.bias {relu: true}   @11:17 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            float tile_[64];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = h[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + sq_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 8; i1++) {
-                    t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %h2: f32[N,8] = linear %8, %sq.weight, %sq.bias   @11:14 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            float tile_[64];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = t8[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h2 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = (acc_[q] + sq_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 8; i1++) {
-                    h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
@@ -1232,91 +1149,27 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for((8 * n), parts_, eval_with_targets_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-                t10[i0] = (h[i0] + h2[i0]);
-            }
+            eval_with_targets_k3((void *)s, 0, (8 * n), 0);
         }
     }
 
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
-    {
-        if ((int64_t)n * 3 * 8 <= 16384) {
-            float tile_[64] = {0};
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = t10[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %12: f32[8,4] = square %fc1.weight   @13:24 */
-    {
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            t12[i0] = (fc1_weight[i0] * fc1_weight[i0]);
-        }
-    }
+    eval_with_targets_k5(s);
 
     /* %13: f32 = mean %12 {axes: [0, 1], keepdim: false}   @13:19 */
-    {
-        t13[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 32; i0++) {
-            acc0_ += t12[i0];
-        }
-        t13[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t13[j_] /= (float)32;
-    }
+    eval_with_targets_k6(s);
 
     /* %14: f32[3] = square %fc2.bias   @13:51 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t14[i0] = (fc2_bias[i0] * fc2_bias[i0]);
-        }
-    }
+    eval_with_targets_k7(s);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @13:46 */
-    {
-        t15[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            acc0_ += t14[i0];
-        }
-        t15[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
-    }
+    eval_with_targets_k8(s);
 
     /* %17: f32 = softmax_cross_entropy %logits, %y   @15:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 3; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("layers_params.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t17[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k9(s);
 
     /* %20: f32 = add %17, %19   @15:39 */
     {
@@ -1327,160 +1180,35 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     return t20[0];
 }
 
-/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 8*N). */
-static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t10 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t10[i0] = (h[i0] + h2[i0]);
-    }
-}
-
 /* Entry 'predict': arena 192*N bytes. */
 static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[8,4] */
-    float *const fc2_weight = (float *)s->params[1];  /* f32[3,8] */
-    float *const fc2_bias = (float *)s->params[2];  /* f32[3] */
-    float *const sq_weight = (float *)s->params[3];  /* f32[8,8] */
-    float *const sq_bias = (float *)s->params[4];  /* f32[8] */
-    float *const h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
-    float *const t10 = (float *)(arena + (64 * n));  /* f32[N,8] */
     float *const logits = (float *)(arena + 0);  /* f32[N,3] */
 
     /* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
-    {
-        if ((int64_t)n * 8 * 4 <= 16384) {
-            float tile_[32];
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = fc1_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu(acc_[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 4, 1.0f, x, 4, fc1_weight, 4, 0.0f, h, 8);
-            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-                h[i0] = dlc_relu(h[i0]);
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[N,8] = linear %h, %sq.weight, %sq.bias {relu: true}   @11:17 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            float tile_[64];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = h[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t8 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = dlc_relu((acc_[q] + sq_bias[q]));
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, h, 8, sq_weight, 8, 0.0f, t8, 8);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 8; i1++) {
-                    t8[i0 * 8 + i1] = dlc_relu((t8[i0 * 8 + i1] + sq_bias[i1]));
-                }
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %h2: f32[N,8] = linear %8, %sq.weight, %sq.bias   @11:14 */
-    {
-        if ((int64_t)n * 8 * 8 <= 16384) {
-            float tile_[64];
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 8; q++) tile_[p * 8 + q] = sq_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = t8[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h2 + r * 8;
-                #pragma omp simd
-                for (int64_t q = 0; q < 8; q++) row_[q] = (acc_[q] + sq_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 8, 8, 1.0f, t8, 8, sq_weight, 8, 0.0f, h2, 8);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 8; i1++) {
-                    h2[i0 * 8 + i1] = (h2[i0 * 8 + i1] + sq_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %10: f32[N,8] = add %h, %h2   @12:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((8 * n), parts_, predict_k3, (void *)s);
+            dlc_parallel_for((8 * n), parts_, eval_with_targets_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (8 * n); i0++) {
-                t10[i0] = (h[i0] + h2[i0]);
-            }
+            eval_with_targets_k3((void *)s, 0, (8 * n), 0);
         }
     }
 
     /* %logits: f32[N,3] = linear %10, %fc2.weight, %fc2.bias   @12:18 */
-    {
-        if ((int64_t)n * 3 * 8 <= 16384) {
-            float tile_[64] = {0};
-            for (int64_t p = 0; p < 8; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc2_weight[q * 8 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 8; p++) {
-                    const float a_ = t10[r * 8 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 8, 1.0f, t10, 8, fc2_weight, 8, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    eval_with_targets_k4(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (3 * n));
 }

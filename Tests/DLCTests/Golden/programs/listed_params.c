@@ -9,8 +9,40 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %6: f32[N,3] = matmul %a, %w   @12:22 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
+    float *const w = (float *)s->params[0];  /* f32[2,3] */
+    float *const a = (float *)x;  /* f32[N,2] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
+    if ((int64_t)n * 3 * 2 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = w[p * 3 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = a[r * 2 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t6 + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
+    }
+}
+
+/* %7: f32[N,3] = add %6, %b   @12:26 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -26,8 +58,9 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %hid: f32[N,3] = relu %7   @12:15 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 3*N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -40,8 +73,101 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 10 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %s: f32[N,1] = matmul %hid, %v   @13:17 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[2];  /* f32[3,1] */
+    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
+    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    if ((int64_t)n * 1 * 3 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float a_ = hid[r * 3 + p];
+                const float *const b_ = v + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = s_2 + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
+    }
+}
+
+/* %13: f32 = mse %pred, %y   @17:14 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const pred = (float *)s_2;  /* f32[N] */
+    float *const t13 = (float *)(arena + (192 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t13[0] = (float)(acc_ / (double)n);
+}
+
+/* %14: f32[3] = square %q   @17:41 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const t11 = (float *)b;  /* f32[1,3] */
+    float *const q_2 = (float *)t11;  /* f32[3] */
+    float *const t14 = (float *)(arena + (192 * n + 64));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t14[i0] = (q_2[i0] * q_2[i0]);
+    }
+}
+
+/* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t14 = (float *)(arena + (192 * n + 64));  /* f32[3] */
+    float *const t15 = (float *)(arena + (192 * n + 128));  /* f32 */
+    t15[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        acc0_ += t14[i0];
+    }
+    t15[0] += acc0_;
+    for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
+}
+
+/* %d.q: f32[3] = mul %20, %22   @17:41 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const t11 = (float *)b;  /* f32[1,3] */
+    float *const q_2 = (float *)t11;  /* f32[3] */
+    float *const t20 = (float *)(arena + 0);  /* f32[3] */
+    float *const t22 = (float *)(arena + 0);  /* f32[3] */
+    float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        d_q[i0] = (0.0033333333333333335f * (q_2[i0] * 2.0f));
+    }
+}
+
+/* %d.pred: f32[N] = mul %24, %26   @17:14 */
+/* Kernel 10 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -58,68 +184,148 @@ static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
+/* %d.hid: f32[N,3] = matmul %d.s, %v {transpose_b: true}   @13:17 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[2];  /* f32[3,1] */
+    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
+    float *const d_s = (float *)d_pred;  /* f32[N,1] */
+    float *const d_hid = (float *)(arena + (128 * n));  /* f32[N,3] */
+    if ((int64_t)n * 3 * 1 <= 16384) {
+        float tile_[8] = {0};
+        for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 1 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = d_s[r * 1 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_hid + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 1, 1.0f, d_s, 1, v, 1, 0.0f, d_hid, 3);
+    }
+}
+
+/* %d.v: f32[3,1] = matmul %hid, %d.s {transpose_a: true}   @13:17 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
+    float *const d_s = (float *)d_pred;  /* f32[N,1] */
+    float *const d_v = s->grads[2];  /* f32[3,1] */
+    if ((int64_t)3 * 1 * n <= 16384) {
+        float sums_[3] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = d_s + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 3; r++) sums_[r] += hid[p * 3 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = d_v + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 1, n, 1.0f, hid, 3, d_s, 1, 0.0f, d_v, 1);
+    }
+}
+
+/* %35: f32[N,3] = mul %d.hid, %34   @12:15 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const d_hid = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const t34 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
+    memset(t36, 0, sizeof(float) * 3);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            const float v_ = (d_hid[i0 * 3 + i1] * (float)(t7[i0 * 3 + i1] > 0.0f));
+            t35[i0 * 3 + i1] = v_;
+            t36[i1] += v_;
+        }
+    }
+}
+
+/* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
+/* Kernel 14 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
+    float *const a = (float *)x;  /* f32[N,2] */
+    float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_w = s->grads[0];  /* f32[2,3] */
+    if ((int64_t)2 * 3 * n <= 16384) {
+        float sums_[6] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t35 + p * 3;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = a[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 3;
+            float *const row_ = d_w + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, a, 2, t35, 3, 0.0f, d_w, 3);
+    }
+}
+
+/* %d.b: f32[3] = add %29, %36 */
+/* Kernel 15 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
+    float *const t28 = (float *)d_q;  /* f32[1,3] */
+    float *const t29 = (float *)t28;  /* f32[3] */
+    float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
+    float *const d_b = s->grads[1];  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        d_b[i0] = (t29[i0] + t36[i0]);
+    }
+}
+
 /* Entry 'train': arena 256*N + 192 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32[2,3] */
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const v = (float *)s->params[2];  /* f32[3,1] */
-    float *const a = (float *)x;  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
-    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const pred = (float *)s_2;  /* f32[N] */
-    float *const t11 = (float *)b;  /* f32[1,3] */
-    float *const q_2 = (float *)t11;  /* f32[3] */
     float *const t13 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t14 = (float *)(arena + (192 * n + 64));  /* f32[3] */
     float *const t15 = (float *)(arena + (192 * n + 128));  /* f32 */
     float *const t17 = (float *)(arena + 0);  /* f32 */
     float *const t18 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const t20 = (float *)(arena + 0);  /* f32[3] */
-    float *const t22 = (float *)(arena + 0);  /* f32[3] */
-    float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N] */
     float *const t26 = (float *)(arena + (192 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
-    float *const t28 = (float *)d_q;  /* f32[1,3] */
-    float *const t29 = (float *)t28;  /* f32[3] */
-    float *const d_s = (float *)d_pred;  /* f32[N,1] */
-    float *const d_hid = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const d_v = s->grads[2];  /* f32[3,1] */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
-    float *const d_w = s->grads[0];  /* f32[2,3] */
-    float *const d_b = s->grads[1];  /* f32[3] */
 
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
-    {
-        if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = w[p * 3 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = a[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
-        }
-    }
+    train_step_k0(s);
 
     /* %7: f32[N,3] = add %6, %b   @12:26 */
     {
@@ -128,11 +334,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    t7[i0 * 3 + i1] = (t6[i0 * 3 + i1] + b[i1]);
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -143,57 +345,21 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                hid[i0] = dlc_relu(t7[i0]);
-            }
+            train_step_k2((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %s: f32[N,1] = matmul %hid, %v   @13:17 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = hid[r * 3 + p];
-                    const float *const b_ = v + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = s_2 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
-        }
-    }
+    train_step_k3(s);
 
     /* %13: f32 = mse %pred, %y   @17:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t13[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %14: f32[3] = square %q   @17:41 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t14[i0] = (q_2[i0] * q_2[i0]);
-        }
-    }
+    train_step_k5(s);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
-    {
-        t15[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            acc0_ += t14[i0];
-        }
-        t15[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
-    }
+    train_step_k6(s);
 
     /* %18: f32 = add %13, %17   @17:27 */
     {
@@ -201,11 +367,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.q: f32[3] = mul %20, %22   @17:41 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            d_q[i0] = (0.0033333333333333335f * (q_2[i0] * 2.0f));
-        }
-    }
+    train_step_k8(s);
 
     /* %26: f32 = div %21, %25   @17:14 */
     {
@@ -219,148 +381,101 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                d_pred[i0] = ((pred[i0] - y[i0]) * t26[0]);
-            }
+            train_step_k10((void *)s, 0, n, 0);
         }
     }
 
     /* %d.hid: f32[N,3] = matmul %d.s, %v {transpose_b: true}   @13:17 */
-    {
-        if ((int64_t)n * 3 * 1 <= 16384) {
-            float tile_[8] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = d_s[r * 1 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_hid + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 1, 1.0f, d_s, 1, v, 1, 0.0f, d_hid, 3);
-        }
-    }
+    train_step_k11(s);
 
     /* %d.v: f32[3,1] = matmul %hid, %d.s {transpose_a: true}   @13:17 */
-    {
-        if ((int64_t)3 * 1 * n <= 16384) {
-            float sums_[3] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = d_s + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 3; r++) sums_[r] += hid[p * 3 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = d_v + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 1, n, 1.0f, hid, 3, d_s, 1, 0.0f, d_v, 1);
-        }
-    }
+    train_step_k12(s);
 
     /* %35: f32[N,3] = mul %d.hid, %34   @12:15 */
-    {
-        memset(t36, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (d_hid[i0 * 3 + i1] * (float)(t7[i0 * 3 + i1] > 0.0f));
-                t35[i0 * 3 + i1] = v_;
-                t36[i1] += v_;
-            }
-        }
-    }
+    train_step_k13(s);
 
     /* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
-    {
-        if ((int64_t)2 * 3 * n <= 16384) {
-            float sums_[6] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t35 + p * 3;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = a[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 3;
-                float *const row_ = d_w + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, 1.0f, a, 2, t35, 3, 0.0f, d_w, 3);
-        }
-    }
+    train_step_k14(s);
 
     /* %d.b: f32[3] = add %29, %36 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            d_b[i0] = (t29[i0] + t36[i0]);
-        }
-    }
+    train_step_k15(s);
 
     return t18[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.v: f32[3,1] = matmul %hid, %d.s {transpose_a: true}   @13:17 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[2];  /* f32[3,1] */
+    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
+    float *const d_s = (float *)d_pred;  /* f32[N,1] */
+    if ((int64_t)3 * 1 * n <= 16384) {
+        float sums_[3] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = d_s + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 3; r++) sums_[r] += hid[p * 3 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = v + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 1, n, -s->lr, hid, 3, d_s, 1, 1.0f, v, 1);
+    }
+}
+
+/* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
+/* Kernel 14 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
+    float *const w = (float *)s->params[0];  /* f32[2,3] */
+    float *const a = (float *)x;  /* f32[N,2] */
+    float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
+    if ((int64_t)2 * 3 * n <= 16384) {
+        float sums_[6] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t35 + p * 3;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = a[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 3;
+            float *const row_ = w + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, -s->lr, a, 2, t35, 3, 1.0f, w, 3);
+    }
+}
+
+/* %d.b: f32[3] = add %29, %36 */
+/* Kernel 15 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            t7[i0 * 3 + i1] = (t6[i0 * 3 + i1] + b[i1]);
-        }
-    }
-}
-
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 3*N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        hid[i0] = dlc_relu(t7[i0]);
-    }
-}
-
-/* Kernel 10 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const pred = (float *)s_2;  /* f32[N] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N] */
-    float *const t26 = (float *)(arena + (192 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        d_pred[i0] = ((pred[i0] - y[i0]) * t26[0]);
+    float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
+    float *const t28 = (float *)d_q;  /* f32[1,3] */
+    float *const t29 = (float *)t28;  /* f32[3] */
+    float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        b[i0] = (b[i0] - (s->lr * (t29[i0] + t36[i0])));
     }
 }
 
@@ -369,73 +484,23 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32[2,3] */
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const v = (float *)s->params[2];  /* f32[3,1] */
-    float *const a = (float *)x;  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const hid = (float *)(arena + 0);  /* f32[N,3] */
-    float *const s_2 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const pred = (float *)s_2;  /* f32[N] */
-    float *const t11 = (float *)b;  /* f32[1,3] */
-    float *const q_2 = (float *)t11;  /* f32[3] */
     float *const t13 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t14 = (float *)(arena + (192 * n + 64));  /* f32[3] */
     float *const t15 = (float *)(arena + (192 * n + 128));  /* f32 */
     float *const t17 = (float *)(arena + 0);  /* f32 */
     float *const t18 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const t20 = (float *)(arena + 0);  /* f32[3] */
-    float *const t22 = (float *)(arena + 0);  /* f32[3] */
-    float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N] */
     float *const t26 = (float *)(arena + (192 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
-    float *const t28 = (float *)d_q;  /* f32[1,3] */
-    float *const t29 = (float *)t28;  /* f32[3] */
-    float *const d_s = (float *)d_pred;  /* f32[N,1] */
-    float *const d_hid = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
 
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
-    {
-        if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = w[p * 3 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = a[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
-        }
-    }
+    train_step_k0(s);
 
     /* %7: f32[N,3] = add %6, %b   @12:26 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    t7[i0 * 3 + i1] = (t6[i0 * 3 + i1] + b[i1]);
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
@@ -443,60 +508,24 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((3 * n), parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for((3 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-                hid[i0] = dlc_relu(t7[i0]);
-            }
+            train_step_k2((void *)s, 0, (3 * n), 0);
         }
     }
 
     /* %s: f32[N,1] = matmul %hid, %v   @13:17 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = hid[r * 3 + p];
-                    const float *const b_ = v + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = s_2 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
-        }
-    }
+    train_step_k3(s);
 
     /* %13: f32 = mse %pred, %y   @17:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t13[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k4(s);
 
     /* %14: f32[3] = square %q   @17:41 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t14[i0] = (q_2[i0] * q_2[i0]);
-        }
-    }
+    train_step_k5(s);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
-    {
-        t15[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            acc0_ += t14[i0];
-        }
-        t15[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
-    }
+    train_step_k6(s);
 
     /* %18: f32 = add %13, %17   @17:27 */
     {
@@ -504,11 +533,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.q: f32[3] = mul %20, %22   @17:41 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            d_q[i0] = (0.0033333333333333335f * (q_2[i0] * 2.0f));
-        }
-    }
+    train_step_k8(s);
 
     /* %26: f32 = div %21, %25   @17:14 */
     {
@@ -519,107 +544,34 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k10, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                d_pred[i0] = ((pred[i0] - y[i0]) * t26[0]);
-            }
+            train_step_k10((void *)s, 0, n, 0);
         }
     }
 
     /* %d.hid: f32[N,3] = matmul %d.s, %v {transpose_b: true}   @13:17 */
-    {
-        if ((int64_t)n * 3 * 1 <= 16384) {
-            float tile_[8] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = d_s[r * 1 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_hid + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 1, 1.0f, d_s, 1, v, 1, 0.0f, d_hid, 3);
-        }
-    }
+    train_step_k11(s);
 
     /* %d.v: f32[3,1] = matmul %hid, %d.s {transpose_a: true}   @13:17 */
-    {
-        if ((int64_t)3 * 1 * n <= 16384) {
-            float sums_[3] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = d_s + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 3; r++) sums_[r] += hid[p * 3 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = v + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 1, n, -s->lr, hid, 3, d_s, 1, 1.0f, v, 1);
-        }
-    }
+    sgd_step_k12(s);
 
     /* %35: f32[N,3] = mul %d.hid, %34   @12:15 */
-    {
-        memset(t36, 0, sizeof(float) * 3);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                const float v_ = (d_hid[i0 * 3 + i1] * (float)(t7[i0 * 3 + i1] > 0.0f));
-                t35[i0 * 3 + i1] = v_;
-                t36[i1] += v_;
-            }
-        }
-    }
+    train_step_k13(s);
 
     /* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
-    {
-        if ((int64_t)2 * 3 * n <= 16384) {
-            float sums_[6] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t35 + p * 3;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = a[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 3;
-                float *const row_ = w + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 3, n, -s->lr, a, 2, t35, 3, 1.0f, w, 3);
-        }
-    }
+    sgd_step_k14(s);
 
     /* %d.b: f32[3] = add %29, %36 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            b[i0] = (b[i0] - (s->lr * (t29[i0] + t36[i0])));
-        }
-    }
+    sgd_step_k15(s);
 
     return t18[0];
 }
 
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %hid: f32[N,3] = relu %7   @12:15 */
+/* Kernel 1 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -636,52 +588,95 @@ static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %s: f32[N,1] = matmul %hid, %v   @13:17 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[2];  /* f32[3,1] */
+    float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const s_2 = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 3 <= 16384) {
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float a_ = hid[r * 3 + p];
+                const float *const b_ = v + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = s_2 + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
+    }
+}
+
+/* %13: f32 = mse %pred, %y   @17:14 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N] */
+    float *const s_2 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const pred = (float *)s_2;  /* f32[N] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t13[0] = (float)(acc_ / (double)n);
+}
+
+/* %14: f32[3] = square %q   @17:41 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[1];  /* f32[3] */
+    float *const t11 = (float *)b;  /* f32[1,3] */
+    float *const q_2 = (float *)t11;  /* f32[3] */
+    float *const t14 = (float *)(arena + (128 * n + 64));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t14[i0] = (q_2[i0] * q_2[i0]);
+    }
+}
+
+/* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
+/* Kernel 5 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t14 = (float *)(arena + (128 * n + 64));  /* f32[3] */
+    float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
+    t15[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        acc0_ += t14[i0];
+    }
+    t15[0] += acc0_;
+    for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
+}
+
 /* Entry 'eval': arena 128*N + 192 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
-    float *const y = (float *)s->data[1];  /* f32[N] */
-    float *const w = (float *)s->params[0];  /* f32[2,3] */
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const v = (float *)s->params[2];  /* f32[3,1] */
-    float *const a = (float *)x;  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const s_2 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)s_2;  /* f32[N] */
-    float *const t11 = (float *)b;  /* f32[1,3] */
-    float *const q_2 = (float *)t11;  /* f32[3] */
     float *const t13 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t14 = (float *)(arena + (128 * n + 64));  /* f32[3] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t17 = (float *)(arena + 0);  /* f32 */
     float *const t18 = (float *)(arena + (128 * n + 64));  /* f32 */
 
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
-    {
-        if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = w[p * 3 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = a[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
-        }
-    }
+    train_step_k0(s);
 
     /* %hid: f32[N,3] = relu %7   @12:15 */
     {
@@ -690,59 +685,21 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    hid[i0 * 3 + i1] = dlc_relu((t6[i0 * 3 + i1] + b[i1]));
-                }
-            }
+            eval_with_targets_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %s: f32[N,1] = matmul %hid, %v   @13:17 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = hid[r * 3 + p];
-                    const float *const b_ = v + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = s_2 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
-        }
-    }
+    eval_with_targets_k2(s);
 
     /* %13: f32 = mse %pred, %y   @17:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t13[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k3(s);
 
     /* %14: f32[3] = square %q   @17:41 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t14[i0] = (q_2[i0] * q_2[i0]);
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %15: f32 = mean %14 {axes: [0], keepdim: false}   @17:36 */
-    {
-        t15[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            acc0_ += t14[i0];
-        }
-        t15[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t15[j_] /= (float)3;
-    }
+    eval_with_targets_k5(s);
 
     /* %18: f32 = add %13, %17   @17:27 */
     {
@@ -753,96 +710,30 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     return t18[0];
 }
 
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 3; i1++) {
-            hid[i0 * 3 + i1] = dlc_relu((t6[i0 * 3 + i1] + b[i1]));
-        }
-    }
-}
-
 /* Entry 'predict': arena 128*N bytes. */
 static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,1] */
-    float *const w = (float *)s->params[0];  /* f32[2,3] */
-    float *const b = (float *)s->params[1];  /* f32[3] */
-    float *const v = (float *)s->params[2];  /* f32[3,1] */
-    float *const a = (float *)x;  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const s_2 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)s_2;  /* f32[N] */
 
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
-    {
-        if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = w[p * 3 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = a[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 3, 2, 1.0f, a, 2, w, 3, 0.0f, t6, 3);
-        }
-    }
+    train_step_k0(s);
 
     /* %hid: f32[N,3] = relu %7   @12:15 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    hid[i0 * 3 + i1] = dlc_relu((t6[i0 * 3 + i1] + b[i1]));
-                }
-            }
+            eval_with_targets_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %s: f32[N,1] = matmul %hid, %v   @13:17 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = hid[r * 3 + p];
-                    const float *const b_ = v + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = s_2 + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 3, 1.0f, hid, 3, v, 1, 0.0f, s_2, 1);
-        }
-    }
+    eval_with_targets_k2(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

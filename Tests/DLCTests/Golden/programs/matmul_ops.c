@@ -9,8 +9,175 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 6 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h: f32[N,4] = matmul %x, %m   @12:15 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const m = (float *)s->params[0];  /* f32[4,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    if ((int64_t)n * 4 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = m[p * 4 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = x[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = h + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
+    }
+}
+
+/* %8: f32[4,2] = transpose %w   @13:23 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[1];  /* f32[2,4] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            t8[i0 * 2 + i1] = w[i0 + i1 * 4];
+        }
+    }
+}
+
+/* %g: f32[N,2] = matmul %h, %8   @13:13 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    if ((int64_t)n * 2 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = t8[p * 2 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = h[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = g + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
+    }
+}
+
+/* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const w = (float *)s->params[1];  /* f32[2,4] */
+    float *const b = (float *)s->params[2];  /* f32[2] */
+    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
+    if ((int64_t)n * 2 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 4 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = x[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = l_2 + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + b[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 2; i1++) {
+                l_2[i0 * 2 + i1] = (l_2[i0 * 2 + i1] + b[i1]);
+            }
+        }
+    }
+}
+
+/* %c: f32[N,3,1] = matmul %s, %11   @15:15 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t11 = (float *)h;  /* f32[N,4,1] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t r = 0; r < 3; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = (s_2 + i0 * 12)[r * 4 + p];
+                const float *const b_ = (t11 + i0 * 4) + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = (c + i0 * 3) + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
+        }
+    }
+}
+
+/* %d: f32[N,2] = matmul %13, %v   @16:24 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[3];  /* f32[3,2] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
+    float *const t13 = (float *)c;  /* f32[N,3] */
+    float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
+    if ((int64_t)n * 2 * 3 <= 16384) {
+        float tile_[24] = {0};
+        for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float a_ = t13[r * 3 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
+    }
+}
+
+/* %pred: f32[N,2] = add %15, %d   @17:22 */
+/* Kernel 6 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static __attribute__((noinline)) void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -26,8 +193,227 @@ static void train_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 16 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %17: f32 = mse %pred, %y   @19:14 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[2];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
+    float *const t17 = (float *)(arena + (384 * n + 64));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t17[0] = (float)(acc_ / (double)(2 * n));
+}
+
+/* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[2];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t21 = (float *)(arena + (384 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const d_b = s->grads[2];  /* f32[2] */
+    memset(d_b, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t21[0]);
+            d_pred[i0 * 2 + i1] = v_;
+            d_b[i1] += v_;
+        }
+    }
+}
+
+/* %23: f32[N,3] = matmul %d.pred, %v {transpose_b: true}   @16:24 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[3];  /* f32[3,2] */
+    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    if ((int64_t)n * 3 * 2 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 2 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = d_pred[r * 2 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t23 + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, d_pred, 2, v, 2, 0.0f, t23, 3);
+    }
+}
+
+/* %d.v: f32[3,2] = matmul %13, %d.pred {transpose_a: true}   @16:24 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
+    float *const t13 = (float *)c;  /* f32[N,3] */
+    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const d_v = s->grads[3];  /* f32[3,2] */
+    if ((int64_t)3 * 2 * n <= 16384) {
+        float sums_[6] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = d_pred + p * 2;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = t13[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = d_v + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, 1.0f, t13, 3, d_pred, 2, 0.0f, d_v, 2);
+    }
+}
+
+/* %26: f32[N,4,1] = matmul %s, %d.c {transpose_a: true}   @15:15 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
+    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_c = (float *)t23;  /* f32[N,3,1] */
+    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float sums_[4] = {0};
+        for (int64_t p = 0; p < 3; p++) {
+            const float *const b_ = (d_c + i0 * 3) + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 4; r++) sums_[r] += (s_2 + i0 * 12)[p * 4 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 4; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = (t26 + i0 * 4) + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
+        }
+    }
+}
+
+/* %28: f32[2,4] = matmul %d.pred, %x {transpose_a: true}   @14:13 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
+    if ((int64_t)2 * 4 * n <= 16384) {
+        float sums_[8] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 4;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = d_pred[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = t28 + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, t28, 4);
+    }
+}
+
+/* %30: f32[N,4] = matmul %d.pred, %8 {transpose_b: true}   @13:13 */
+/* Kernel 14 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
+    if ((int64_t)n * 4 * 2 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t8[q * 2 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = d_pred[r * 2 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t30 + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 2, 1.0f, d_pred, 2, t8, 2, 0.0f, t30, 4);
+    }
+}
+
+/* %31: f32[4,2] = matmul %h, %d.pred {transpose_a: true}   @13:13 */
+/* Kernel 15 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + 0);  /* f32[N,4] */
+    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    if ((int64_t)4 * 2 * n <= 16384) {
+        float sums_[8] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = d_pred + p * 2;
+            for (int64_t r = 0; r < 4; r++) {
+                const float a_ = h[p * 4 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 4; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = t31 + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 2, n, 1.0f, h, 4, d_pred, 2, 0.0f, t31, 2);
+    }
+}
+
+/* %d.h: f32[N,4] = add %27, %30 */
+/* Kernel 16 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -39,6 +425,54 @@ static void train_step_k16(void *step_, int64_t begin_, int64_t end_, int part_)
     float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         d_h[i0] = (t27[i0] + t30[i0]);
+    }
+}
+
+/* %d.m: f32[4,4] = matmul %x, %d.h {transpose_a: true}   @12:15 */
+/* Kernel 17 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
+    float *const d_m = s->grads[0];  /* f32[4,4] */
+    if ((int64_t)4 * 4 * n <= 16384) {
+        float sums_[16] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = d_h + p * 4;
+            for (int64_t r = 0; r < 4; r++) {
+                const float a_ = x[p * 4 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 4; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = d_m + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, x, 4, d_h, 4, 0.0f, d_m, 4);
+    }
+}
+
+/* %d.w: f32[2,4] = add %28, %32 */
+/* Kernel 18 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
+    float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
+    float *const d_w = s->grads[1];  /* f32[2,4] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            d_w[i0 * 4 + i1] = (t28[i0 * 4 + i1] + t31[i0 + i1 * 2]);
+        }
     }
 }
 
@@ -47,162 +481,26 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
-    float *const y = (float *)s->data[2];  /* f32[N,2] */
-    float *const m = (float *)s->params[0];  /* f32[4,4] */
-    float *const w = (float *)s->params[1];  /* f32[2,4] */
-    float *const b = (float *)s->params[2];  /* f32[2] */
-    float *const v = (float *)s->params[3];  /* f32[3,2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const t11 = (float *)h;  /* f32[N,4,1] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
-    float *const t13 = (float *)c;  /* f32[N,3] */
-    float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
     float *const t17 = (float *)(arena + (384 * n + 64));  /* f32 */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t21 = (float *)(arena + (384 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_v = s->grads[3];  /* f32[3,2] */
-    float *const d_c = (float *)t23;  /* f32[N,3,1] */
-    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
-    float *const t27 = (float *)t26;  /* f32[N,4] */
-    float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
-    float *const d_b = s->grads[2];  /* f32[2] */
-    float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
-    float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
-    float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
-    float *const d_m = s->grads[0];  /* f32[4,4] */
-    float *const d_w = s->grads[1];  /* f32[2,4] */
 
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
-    {
-        if ((int64_t)n * 4 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = m[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[4,2] = transpose %w   @13:23 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                t8[i0 * 2 + i1] = w[i0 + i1 * 4];
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = t8[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = h[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = g + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
-        }
-    }
+    train_step_k2(s);
 
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = l_2 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + b[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    l_2[i0 * 2 + i1] = (l_2[i0 * 2 + i1] + b[i1]);
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %c: f32[N,3,1] = matmul %s, %11   @15:15 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = (s_2 + i0 * 12)[r * 4 + p];
-                    const float *const b_ = (t11 + i0 * 4) + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = (c + i0 * 3) + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
-    {
-        if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[24] = {0};
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = t13[r * 3 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
-        }
-    }
+    train_step_k5(s);
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
@@ -211,20 +509,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((2 * n), parts_, train_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
-            }
+            train_step_k6((void *)s, 0, (2 * n), 0);
         }
     }
 
     /* %17: f32 = mse %pred, %y   @19:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t17[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k7(s);
 
     /* %21: f32 = div %20, %19   @19:14 */
     {
@@ -232,152 +522,25 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
-    {
-        memset(d_b, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t21[0]);
-                d_pred[i0 * 2 + i1] = v_;
-                d_b[i1] += v_;
-            }
-        }
-    }
+    train_step_k9(s);
 
     /* %23: f32[N,3] = matmul %d.pred, %v {transpose_b: true}   @16:24 */
-    {
-        if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = d_pred[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t23 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, d_pred, 2, v, 2, 0.0f, t23, 3);
-        }
-    }
+    train_step_k10(s);
 
     /* %d.v: f32[3,2] = matmul %13, %d.pred {transpose_a: true}   @16:24 */
-    {
-        if ((int64_t)3 * 2 * n <= 16384) {
-            float sums_[6] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = d_pred + p * 2;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = t13[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = d_v + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, 1.0f, t13, 3, d_pred, 2, 0.0f, d_v, 2);
-        }
-    }
+    train_step_k11(s);
 
     /* %26: f32[N,4,1] = matmul %s, %d.c {transpose_a: true}   @15:15 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float sums_[4] = {0};
-            for (int64_t p = 0; p < 3; p++) {
-                const float *const b_ = (d_c + i0 * 3) + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 4; r++) sums_[r] += (s_2 + i0 * 12)[p * 4 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 4; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = (t26 + i0 * 4) + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-    }
+    train_step_k12(s);
 
     /* %28: f32[2,4] = matmul %d.pred, %x {transpose_a: true}   @14:13 */
-    {
-        if ((int64_t)2 * 4 * n <= 16384) {
-            float sums_[8] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 4;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = d_pred[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = t28 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, t28, 4);
-        }
-    }
+    train_step_k13(s);
 
     /* %30: f32[N,4] = matmul %d.pred, %8 {transpose_b: true}   @13:13 */
-    {
-        if ((int64_t)n * 4 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t8[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = d_pred[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t30 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 2, 1.0f, d_pred, 2, t8, 2, 0.0f, t30, 4);
-        }
-    }
+    train_step_k14(s);
 
     /* %31: f32[4,2] = matmul %h, %d.pred {transpose_a: true}   @13:13 */
-    {
-        if ((int64_t)4 * 2 * n <= 16384) {
-            float sums_[8] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = d_pred + p * 2;
-                for (int64_t r = 0; r < 4; r++) {
-                    const float a_ = h[p * 4 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 4; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = t31 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 2, n, 1.0f, h, 4, d_pred, 2, 0.0f, t31, 2);
-        }
-    }
+    train_step_k15(s);
 
     /* %d.h: f32[N,4] = add %27, %30 */
     {
@@ -386,78 +549,132 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k16, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                d_h[i0] = (t27[i0] + t30[i0]);
-            }
+            train_step_k16((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %d.m: f32[4,4] = matmul %x, %d.h {transpose_a: true}   @12:15 */
-    {
-        if ((int64_t)4 * 4 * n <= 16384) {
-            float sums_[16] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = d_h + p * 4;
-                for (int64_t r = 0; r < 4; r++) {
-                    const float a_ = x[p * 4 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 4; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = d_m + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, 1.0f, x, 4, d_h, 4, 0.0f, d_m, 4);
-        }
-    }
+    train_step_k17(s);
 
     /* %d.w: f32[2,4] = add %28, %32 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                d_w[i0 * 4 + i1] = (t28[i0 * 4 + i1] + t31[i0 + i1 * 2]);
-            }
-        }
-    }
+    train_step_k18(s);
 
     return t17[0];
 }
 
-/* Kernel 6 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void sgd_step_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const y = (float *)s->data[2];  /* f32[N,2] */
     float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
+    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t21 = (float *)(arena + (384 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    float *const d_b = (float *)(arena + (384 * n + 192));  /* f32[2] */
+    memset(d_b, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t21[0]);
+            d_pred[i0 * 2 + i1] = v_;
+            d_b[i1] += v_;
+        }
     }
 }
 
-/* Kernel 16 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k16(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.v: f32[3,2] = matmul %13, %d.pred {transpose_a: true}   @16:24 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
-    float *const t27 = (float *)t26;  /* f32[N,4] */
-    float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
+    float *const v = (float *)s->params[3];  /* f32[3,2] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
+    float *const t13 = (float *)c;  /* f32[N,3] */
+    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
+    if ((int64_t)3 * 2 * n <= 16384) {
+        float sums_[6] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = d_pred + p * 2;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = t13[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = v + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, -s->lr, t13, 3, d_pred, 2, 1.0f, v, 2);
+    }
+}
+
+/* %d.m: f32[4,4] = matmul %x, %d.h {transpose_a: true}   @12:15 */
+/* Kernel 17 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const m = (float *)s->params[0];  /* f32[4,4] */
     float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        d_h[i0] = (t27[i0] + t30[i0]);
+    if ((int64_t)4 * 4 * n <= 16384) {
+        float sums_[16] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = d_h + p * 4;
+            for (int64_t r = 0; r < 4; r++) {
+                const float a_ = x[p * 4 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 4; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = m + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, -s->lr, x, 4, d_h, 4, 1.0f, m, 4);
+    }
+}
+
+/* %d.w: f32[2,4] = add %28, %32 */
+/* Kernel 18 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k18(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[1];  /* f32[2,4] */
+    float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
+    float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
+    float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            w[i0 * 4 + i1] = (w[i0 * 4 + i1] - (s->lr * (t28[i0 * 4 + i1] + t31[i0 + i1 * 2])));
+        }
+    }
+}
+
+/* %b: f32[2] = param b   @9:11 */
+/* Kernel 19 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const b = (float *)s->params[2];  /* f32[2] */
+    float *const d_b = (float *)(arena + (384 * n + 192));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        b[i0] = (b[i0] - (s->lr * d_b[i0]));
     }
 }
 
@@ -466,181 +683,40 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
-    float *const y = (float *)s->data[2];  /* f32[N,2] */
-    float *const m = (float *)s->params[0];  /* f32[4,4] */
-    float *const w = (float *)s->params[1];  /* f32[2,4] */
-    float *const b = (float *)s->params[2];  /* f32[2] */
-    float *const v = (float *)s->params[3];  /* f32[3,2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const t11 = (float *)h;  /* f32[N,4,1] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
-    float *const t13 = (float *)c;  /* f32[N,3] */
-    float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
     float *const t17 = (float *)(arena + (384 * n + 64));  /* f32 */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t21 = (float *)(arena + (384 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_c = (float *)t23;  /* f32[N,3,1] */
-    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[N,4,1] */
-    float *const t27 = (float *)t26;  /* f32[N,4] */
-    float *const t28 = (float *)(arena + (384 * n + 128));  /* f32[2,4] */
-    float *const d_b = (float *)(arena + (384 * n + 192));  /* f32[2] */
-    float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
-    float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
-    float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
 
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
-    {
-        if ((int64_t)n * 4 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = m[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[4,2] = transpose %w   @13:23 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                t8[i0 * 2 + i1] = w[i0 + i1 * 4];
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = t8[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = h[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = g + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
-        }
-    }
+    train_step_k2(s);
 
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = l_2 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + b[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    l_2[i0 * 2 + i1] = (l_2[i0 * 2 + i1] + b[i1]);
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %c: f32[N,3,1] = matmul %s, %11   @15:15 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = (s_2 + i0 * 12)[r * 4 + p];
-                    const float *const b_ = (t11 + i0 * 4) + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = (c + i0 * 3) + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
-    {
-        if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[24] = {0};
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = t13[r * 3 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
-        }
-    }
+    train_step_k5(s);
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, sgd_step_k6, (void *)s);
+            dlc_parallel_for((2 * n), parts_, train_step_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
-            }
+            train_step_k6((void *)s, 0, (2 * n), 0);
         }
     }
 
     /* %17: f32 = mse %pred, %y   @19:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t17[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k7(s);
 
     /* %21: f32 = div %20, %19   @19:14 */
     {
@@ -648,211 +724,83 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
-    {
-        memset(d_b, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t21[0]);
-                d_pred[i0 * 2 + i1] = v_;
-                d_b[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k9(s);
 
     /* %23: f32[N,3] = matmul %d.pred, %v {transpose_b: true}   @16:24 */
-    {
-        if ((int64_t)n * 3 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = v[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = d_pred[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t23 + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 2, 1.0f, d_pred, 2, v, 2, 0.0f, t23, 3);
-        }
-    }
+    train_step_k10(s);
 
     /* %d.v: f32[3,2] = matmul %13, %d.pred {transpose_a: true}   @16:24 */
-    {
-        if ((int64_t)3 * 2 * n <= 16384) {
-            float sums_[6] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = d_pred + p * 2;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = t13[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = v + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 2, n, -s->lr, t13, 3, d_pred, 2, 1.0f, v, 2);
-        }
-    }
+    sgd_step_k11(s);
 
     /* %26: f32[N,4,1] = matmul %s, %d.c {transpose_a: true}   @15:15 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float sums_[4] = {0};
-            for (int64_t p = 0; p < 3; p++) {
-                const float *const b_ = (d_c + i0 * 3) + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 4; r++) sums_[r] += (s_2 + i0 * 12)[p * 4 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 4; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = (t26 + i0 * 4) + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-    }
+    train_step_k12(s);
 
     /* %28: f32[2,4] = matmul %d.pred, %x {transpose_a: true}   @14:13 */
-    {
-        if ((int64_t)2 * 4 * n <= 16384) {
-            float sums_[8] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 4;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = d_pred[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = t28 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_pred, 2, x, 4, 0.0f, t28, 4);
-        }
-    }
+    train_step_k13(s);
 
     /* %30: f32[N,4] = matmul %d.pred, %8 {transpose_b: true}   @13:13 */
-    {
-        if ((int64_t)n * 4 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = t8[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = d_pred[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t30 + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 4, 2, 1.0f, d_pred, 2, t8, 2, 0.0f, t30, 4);
-        }
-    }
+    train_step_k14(s);
 
     /* %31: f32[4,2] = matmul %h, %d.pred {transpose_a: true}   @13:13 */
-    {
-        if ((int64_t)4 * 2 * n <= 16384) {
-            float sums_[8] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = d_pred + p * 2;
-                for (int64_t r = 0; r < 4; r++) {
-                    const float a_ = h[p * 4 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 4; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = t31 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 2, n, 1.0f, h, 4, d_pred, 2, 0.0f, t31, 2);
-        }
-    }
+    train_step_k15(s);
 
     /* %d.h: f32[N,4] = add %27, %30 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k16, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k16, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                d_h[i0] = (t27[i0] + t30[i0]);
-            }
+            train_step_k16((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %d.m: f32[4,4] = matmul %x, %d.h {transpose_a: true}   @12:15 */
-    {
-        if ((int64_t)4 * 4 * n <= 16384) {
-            float sums_[16] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = d_h + p * 4;
-                for (int64_t r = 0; r < 4; r++) {
-                    const float a_ = x[p * 4 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 4; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = m + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 4, 4, n, -s->lr, x, 4, d_h, 4, 1.0f, m, 4);
-        }
-    }
+    sgd_step_k17(s);
 
     /* %d.w: f32[2,4] = add %28, %32 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                w[i0 * 4 + i1] = (w[i0 * 4 + i1] - (s->lr * (t28[i0 * 4 + i1] + t31[i0 + i1 * 2])));
-            }
-        }
-    }
+    sgd_step_k18(s);
 
     /* %b: f32[2] = param b   @9:11 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            b[i0] = (b[i0] - (s->lr * d_b[i0]));
-        }
-    }
+    sgd_step_k19(s);
 
     return t17[0];
 }
 
-/* Kernel 6 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d: f32[N,2] = matmul %13, %v   @16:24 */
+/* Kernel 5 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[3];  /* f32[3,2] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
+    float *const t13 = (float *)c;  /* f32[N,3] */
+    float *const d = (float *)(arena + 0);  /* f32[N,2] */
+    if ((int64_t)n * 2 * 3 <= 16384) {
+        float tile_[24] = {0};
+        for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float a_ = t13[r * 3 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
+    }
+}
+
+/* %pred: f32[N,2] = add %15, %d   @17:22 */
+/* Kernel 6 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static __attribute__((noinline)) void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -868,151 +816,47 @@ static void eval_with_targets_k6(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %17: f32 = mse %pred, %y   @19:14 */
+/* Kernel 7 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[2];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t17[0] = (float)(acc_ / (double)(2 * n));
+}
+
 /* Entry 'eval': arena 256*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
-    float *const y = (float *)s->data[2];  /* f32[N,2] */
-    float *const m = (float *)s->params[0];  /* f32[4,4] */
-    float *const w = (float *)s->params[1];  /* f32[2,4] */
-    float *const b = (float *)s->params[2];  /* f32[2] */
-    float *const v = (float *)s->params[3];  /* f32[3,2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const t11 = (float *)h;  /* f32[N,4,1] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
-    float *const t13 = (float *)c;  /* f32[N,3] */
-    float *const d = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
     float *const t17 = (float *)(arena + (64 * n));  /* f32 */
 
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
-    {
-        if ((int64_t)n * 4 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = m[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[4,2] = transpose %w   @13:23 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                t8[i0 * 2 + i1] = w[i0 + i1 * 4];
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = t8[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = h[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = g + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
-        }
-    }
+    train_step_k2(s);
 
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = l_2 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + b[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    l_2[i0 * 2 + i1] = (l_2[i0 * 2 + i1] + b[i1]);
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %c: f32[N,3,1] = matmul %s, %11   @15:15 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = (s_2 + i0 * 12)[r * 4 + p];
-                    const float *const b_ = (t11 + i0 * 4) + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = (c + i0 * 3) + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
-    {
-        if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[24] = {0};
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = t13[r * 3 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
-        }
-    }
+    eval_with_targets_k5(s);
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
@@ -1021,40 +865,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for((2 * n), parts_, eval_with_targets_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
-            }
+            eval_with_targets_k6((void *)s, 0, (2 * n), 0);
         }
     }
 
     /* %17: f32 = mse %pred, %y   @19:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t17[0] = (float)(acc_ / (double)(2 * n));
-    }
+    eval_with_targets_k7(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t17[0];
-}
-
-/* Kernel 6 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void predict_k6(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
-    }
 }
 
 /* Entry 'predict': arena 256*N + 64 bytes. */
@@ -1062,155 +881,34 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const s_2 = (float *)s->data[1];  /* f32[N,3,4] */
-    float *const m = (float *)s->params[0];  /* f32[4,4] */
-    float *const w = (float *)s->params[1];  /* f32[2,4] */
-    float *const b = (float *)s->params[2];  /* f32[2] */
-    float *const v = (float *)s->params[3];  /* f32[3,2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t8 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const g = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
-    float *const l_2 = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const t11 = (float *)h;  /* f32[N,4,1] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
-    float *const t13 = (float *)c;  /* f32[N,3] */
-    float *const d = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
 
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
-    {
-        if ((int64_t)n * 4 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 4; q++) tile_[p * 8 + q] = m[p * 4 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 4, 4, 1.0f, x, 4, m, 4, 0.0f, h, 4);
-        }
-    }
+    train_step_k0(s);
 
     /* %8: f32[4,2] = transpose %w   @13:23 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                t8[i0 * 2 + i1] = w[i0 + i1 * 4];
-            }
-        }
-    }
+    train_step_k1(s);
 
     /* %g: f32[N,2] = matmul %h, %8   @13:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = t8[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = h[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = g + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 4, 1.0f, h, 4, t8, 2, 0.0f, g, 2);
-        }
-    }
+    train_step_k2(s);
 
     /* %l: f32[N,2] = linear %x, %w, %b   @14:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = w[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = l_2 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + b[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, w, 4, 0.0f, l_2, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    l_2[i0 * 2 + i1] = (l_2[i0 * 2 + i1] + b[i1]);
-                }
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %c: f32[N,3,1] = matmul %s, %11   @15:15 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t r = 0; r < 3; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = (s_2 + i0 * 12)[r * 4 + p];
-                    const float *const b_ = (t11 + i0 * 4) + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = (c + i0 * 3) + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %d: f32[N,2] = matmul %13, %v   @16:24 */
-    {
-        if ((int64_t)n * 2 * 3 <= 16384) {
-            float tile_[24] = {0};
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = v[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = t13[r * 3 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 3, 1.0f, t13, 3, v, 2, 0.0f, d, 2);
-        }
-    }
+    eval_with_targets_k5(s);
 
     /* %pred: f32[N,2] = add %15, %d   @17:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, predict_k6, (void *)s);
+            dlc_parallel_for((2 * n), parts_, eval_with_targets_k6, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                pred[i0] = ((g[i0] + l_2[i0]) + d[i0]);
-            }
+            eval_with_targets_k6((void *)s, 0, (2 * n), 0);
         }
     }
 

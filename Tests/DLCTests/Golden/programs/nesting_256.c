@@ -9,57 +9,122 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:271 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 2 <= 16384) {
+        float tile_[2];
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = x[r * 2 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = pred + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, pred, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %5: f32 = mse %pred, %y   @10:14 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t5[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    float *const d_fc_bias = s->grads[1];  /* f32[1] */
+    memset(d_fc_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t9[0]);
+            d_pred[i0 + i1] = v_;
+            d_fc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @8:271 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
+    if ((int64_t)1 * 2 * n <= 16384) {
+        float sums_[2] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 2;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_pred[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = d_fc_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, d_pred, 1, x, 2, 0.0f, d_fc_weight, 2);
+    }
+}
+
 /* Entry 'train': arena 128*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
-    float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
-    float *const d_fc_bias = s->grads[1];  /* f32[1] */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:271 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32 = mse %pred, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t5[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k1(s);
 
     /* %9: f32 = div %8, %7   @10:14 */
     {
@@ -67,42 +132,78 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
-    {
-        memset(d_fc_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t9[0]);
-                d_pred[i0 + i1] = v_;
-                d_fc_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k3(s);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @8:271 */
-    {
-        if ((int64_t)1 * 2 * n <= 16384) {
-            float sums_[2] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 2;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = d_fc_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, 1.0f, d_pred, 1, x, 2, 0.0f, d_fc_weight, 2);
-        }
-    }
+    train_step_k4(s);
 
     return t5[0];
+}
+
+/* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
+/* Kernel 3 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    memset(d_fc_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t9[0]);
+            d_pred[i0 + i1] = v_;
+            d_fc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @8:271 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
+    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
+    if ((int64_t)1 * 2 * n <= 16384) {
+        float sums_[2] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 2;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_pred[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = fc_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_pred, 1, x, 2, 1.0f, fc_weight, 2);
+    }
+}
+
+/* %fc.bias: f32[1] = param fc.bias   @6:11 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
+    }
 }
 
 /* Entry 'sgd': arena 128*N + 192 bytes. */
@@ -110,51 +211,14 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:271 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32 = mse %pred, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t5[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k1(s);
 
     /* %9: f32 = div %8, %7   @10:14 */
     {
@@ -162,47 +226,13 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
-    {
-        memset(d_fc_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t9[0]);
-                d_pred[i0 + i1] = v_;
-                d_fc_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k3(s);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @8:271 */
-    {
-        if ((int64_t)1 * 2 * n <= 16384) {
-            float sums_[2] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 2;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = fc_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 2, n, -s->lr, d_pred, 1, x, 2, 1.0f, fc_weight, 2);
-        }
-    }
+    sgd_step_k4(s);
 
     /* %fc.bias: f32[1] = param fc.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k5(s);
 
     return t5[0];
 }
@@ -212,47 +242,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:271 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32 = mse %pred, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t5[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k1(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t5[0];
@@ -263,36 +260,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,2] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @8:271 */
-    {
-        if ((int64_t)n * 1 * 2 <= 16384) {
-            float tile_[2];
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = x[r * 2 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 2, 1.0f, x, 2, fc_weight, 2, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

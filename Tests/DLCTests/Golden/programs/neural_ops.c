@@ -9,8 +9,29 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 5*N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    const float keep_ = (float)(1.0 / (1.0 - 0.1));
+    const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        for (int64_t i1 = 0; i1 < n; i1++) {
+            const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
+            float *const m_ = t4 + (i0 * n + i1) * 5;
+            for (int64_t j_ = 0; j_ < 5; j_++) {
+                m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 5 + j_))) >= 0.1 ? keep_ : 0.0f;
+            }
+        }
+    }
+}
+
+/* %h: f32[N,5] = mul %x, %4   @8:13 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 5*N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -24,8 +45,72 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3] */
+    if ((int64_t)n * 3 * 5 <= 16384) {
+        float tile_[40] = {0};
+        for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 5; p++) {
+                const float a_ = h[r * 5 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = z + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 3; i1++) {
+                z[i0 * 3 + i1] = (z[i0 * 3 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %9: f32 = softmax_cross_entropy %z, %y   @14:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = z + i0 * 3;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t9_probs + i0 * 3;
+        for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t9[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.z: f32[N,3] = softmax_cross_entropy_grad %z, %y, %10   @14:14 */
+/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -42,6 +127,53 @@ static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) 
         float *const d_ = d_z + i0 * 3;
         const float *const p_ = t9_probs + i0 * 3;
         for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* %d.fc.weight: f32[3,5] = matmul %d.z, %h {transpose_a: true}   @9:13 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
+    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const d_fc_weight = s->grads[0];  /* f32[3,5] */
+    if ((int64_t)3 * 5 * n <= 16384) {
+        float sums_[15] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h + p * 5;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = d_z[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 5;
+            float *const row_ = d_fc_weight + r * 5;
+            #pragma omp simd
+            for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, 1.0f, d_z, 3, h, 5, 0.0f, d_fc_weight, 5);
+    }
+}
+
+/* %d.fc.bias: f32[3] = sum_to %d.z   @9:13 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const d_fc_bias = s->grads[1];  /* f32[3] */
+    for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            d_fc_bias[i1] += d_z[i0 * 3 + i1];
+        }
     }
 }
 
@@ -50,33 +182,10 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const d_fc_weight = s->grads[0];  /* f32[3,5] */
-    float *const d_fc_bias = s->grads[1];  /* f32[3] */
 
     /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
-    {
-        const float keep_ = (float)(1.0 / (1.0 - 0.1));
-        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
-                float *const m_ = t4 + (i0 * n + i1) * 5;
-                for (int64_t j_ = 0; j_ < 5; j_++) {
-                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 5 + j_))) >= 0.1 ? keep_ : 0.0f;
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
@@ -85,58 +194,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((5 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-                h[i0] = (x[i0] * t4[i0]);
-            }
+            train_step_k1((void *)s, 0, (5 * n), 0);
         }
     }
 
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
-    {
-        if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = h[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = z + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    z[i0 * 3 + i1] = (z[i0 * 3 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %9: f32 = softmax_cross_entropy %z, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = z + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t9_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %d.z: f32[N,3] = softmax_cross_entropy_grad %z, %y, %10   @14:14 */
     {
@@ -145,87 +211,76 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
-                float *const d_ = d_z + i0 * 3;
-                const float *const p_ = t9_probs + i0 * 3;
-                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %d.fc.weight: f32[3,5] = matmul %d.z, %h {transpose_a: true}   @9:13 */
-    {
-        if ((int64_t)3 * 5 * n <= 16384) {
-            float sums_[15] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h + p * 5;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = d_z[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 5;
-                float *const row_ = d_fc_weight + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, 1.0f, d_z, 3, h, 5, 0.0f, d_fc_weight, 5);
-        }
-    }
+    train_step_k5(s);
 
     /* %d.fc.bias: f32[3] = sum_to %d.z   @9:13 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                d_fc_bias[i1] += d_z[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k6(s);
 
     return t9[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 5*N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc.weight: f32[3,5] = matmul %d.z, %h {transpose_a: true}   @9:13 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
     float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        h[i0] = (x[i0] * t4[i0]);
+    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    if ((int64_t)3 * 5 * n <= 16384) {
+        float sums_[15] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = h + p * 5;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = d_z[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 5;
+            float *const row_ = fc_weight + r * 5;
+            #pragma omp simd
+            for (int64_t q = 0; q < 5; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, -s->lr, d_z, 3, h, 5, 1.0f, fc_weight, 5);
     }
 }
 
-/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc.bias: f32[3] = sum_to %d.z   @9:13 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
     float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
-        float *const d_ = d_z + i0 * 3;
-        const float *const p_ = t9_probs + i0 * 3;
-        for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
+    for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            d_fc_bias[i1] += d_z[i0 * 3 + i1];
+        }
+    }
+}
+
+/* %fc.bias: f32[3] = param fc.bias   @6:11 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
 }
 
@@ -234,168 +289,129 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
 
     /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
-    {
-        const float keep_ = (float)(1.0 / (1.0 - 0.1));
-        const uint64_t site_ = dlc_rng_draw(s->dropout->epoch_key, 0);
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            for (int64_t i1 = 0; i1 < n; i1++) {
-                const uint64_t row_ = dlc_rng_draw(site_, (uint64_t)(s->dropout->first_row + i1));
-                float *const m_ = t4 + (i0 * n + i1) * 5;
-                for (int64_t j_ = 0; j_ < 5; j_++) {
-                    m_[j_] = dlc_rng_unit(dlc_rng_draw(row_, (uint64_t)(i0 * 5 + j_))) >= 0.1 ? keep_ : 0.0f;
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((5 * n), parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for((5 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-                h[i0] = (x[i0] * t4[i0]);
-            }
+            train_step_k1((void *)s, 0, (5 * n), 0);
         }
     }
 
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
-    {
-        if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = h[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = z + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    z[i0 * 3 + i1] = (z[i0 * 3 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %9: f32 = softmax_cross_entropy %z, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = z + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t9_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %d.z: f32[N,3] = softmax_cross_entropy_grad %z, %y, %10   @14:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k4, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k4, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
-                float *const d_ = d_z + i0 * 3;
-                const float *const p_ = t9_probs + i0 * 3;
-                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k4((void *)s, 0, n, 0);
         }
     }
 
     /* %d.fc.weight: f32[3,5] = matmul %d.z, %h {transpose_a: true}   @9:13 */
-    {
-        if ((int64_t)3 * 5 * n <= 16384) {
-            float sums_[15] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = h + p * 5;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = d_z[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 5;
-                float *const row_ = fc_weight + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, -s->lr, d_z, 3, h, 5, 1.0f, fc_weight, 5);
-        }
-    }
+    sgd_step_k5(s);
 
     /* %d.fc.bias: f32[3] = sum_to %d.z   @9:13 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                d_fc_bias[i1] += d_z[i0 * 3 + i1];
-            }
-        }
-    }
+    sgd_step_k6(s);
 
     /* %fc.bias: f32[3] = param fc.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k7(s);
 
     return t9[0];
 }
 
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 5*N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
+/* Kernel 0 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
     float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        h[i0] = (x[i0] * t4[i0]);
+    for (int64_t i0 = 0; i0 < (5 * n); i0++) {
+        t4[i0] = 1.0f;
     }
+}
+
+/* %probs: f32[N,3] = softmax %z {axis: 1}   @11:17 */
+/* Kernel 3 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,3] */
+    float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 3 * 1 + i1;
+            float m_ = -INFINITY;
+            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
+            float sum_ = 0.0f;
+            for (int64_t l = 0; l < 3; l++) {
+                const float e_ = expf(z[base_ + l * 1] - m_);
+                probs[base_ + l * 1] = e_;
+                sum_ += e_;
+            }
+            for (int64_t l = 0; l < 3; l++) probs[base_ + l * 1] /= sum_;
+        }
+    }
+}
+
+/* %label: i32[N] = argmax %probs {axis: 1}   @12:17 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
+    int32_t *const label = (int32_t *)(arena + (128 * n));  /* i32[N] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 3 * 1 + i1;
+            int64_t best_ = 0;
+            for (int64_t l = 1; l < 3; l++) {
+                const float a_ = probs[base_ + l * 1], b_ = probs[base_ + best_ * 1];
+                if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
+            }
+            label[i0 * 1 + i1] = (int32_t)best_;
+        }
+    }
+}
+
+/* %9: f32 = softmax_cross_entropy %z, %y   @14:14 */
+/* Kernel 5 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (192 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = z + i0 * 3;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 3; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t9[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 192*N + 64 bytes. */
@@ -403,131 +419,59 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3] */
     float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
     int32_t *const label = (int32_t *)(arena + (128 * n));  /* i32[N] */
     float *const t9 = (float *)(arena + (192 * n));  /* f32 */
 
     /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
-    {
-        for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-            t4[i0] = 1.0f;
-        }
-    }
+    eval_with_targets_k0(s);
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((5 * n), parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for((5 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-                h[i0] = (x[i0] * t4[i0]);
-            }
+            train_step_k1((void *)s, 0, (5 * n), 0);
         }
     }
 
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
-    {
-        if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = h[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = z + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    z[i0 * 3 + i1] = (z[i0 * 3 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %probs: f32[N,3] = softmax %z {axis: 1}   @11:17 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 3; l++) {
-                    const float e_ = expf(z[base_ + l * 1] - m_);
-                    probs[base_ + l * 1] = e_;
-                    sum_ += e_;
-                }
-                for (int64_t l = 0; l < 3; l++) probs[base_ + l * 1] /= sum_;
-            }
-        }
-    }
+    eval_with_targets_k3(s);
 
     /* %label: i32[N] = argmax %probs {axis: 1}   @12:17 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                int64_t best_ = 0;
-                for (int64_t l = 1; l < 3; l++) {
-                    const float a_ = probs[base_ + l * 1], b_ = probs[base_ + best_ * 1];
-                    if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
-                }
-                label[i0 * 1 + i1] = (int32_t)best_;
-            }
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %9: f32 = softmax_cross_entropy %z, %y   @14:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = z + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 3; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("neural_ops.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k5(s);
 
     memcpy(outputs[0], probs, sizeof(float) * (3 * n));
     memcpy(outputs[1], label, sizeof(int32_t) * n);
     return t9[0];
 }
 
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 5*N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %label: i32[N] = argmax %probs {axis: 1}   @12:17 */
+/* Kernel 4 of entry 'predict'. */
+static __attribute__((noinline)) void predict_k4(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        h[i0] = (x[i0] * t4[i0]);
+    float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
+    int32_t *const label = (int32_t *)(arena + 0);  /* i32[N] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const int64_t base_ = i0 * 3 * 1 + i1;
+            int64_t best_ = 0;
+            for (int64_t l = 1; l < 3; l++) {
+                const float a_ = probs[base_ + l * 1], b_ = probs[base_ + best_ * 1];
+                if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
+            }
+            label[i0 * 1 + i1] = (int32_t)best_;
+        }
     }
 }
 
@@ -536,95 +480,31 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,5] */
-    float *const h = (float *)(arena + (64 * n));  /* f32[N,5] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3] */
     float *const probs = (float *)(arena + (64 * n));  /* f32[N,3] */
     int32_t *const label = (int32_t *)(arena + 0);  /* i32[N] */
 
     /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
-    {
-        for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-            t4[i0] = 1.0f;
-        }
-    }
+    eval_with_targets_k0(s);
 
     /* %h: f32[N,5] = mul %x, %4   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((5 * n), parts_, predict_k1, (void *)s);
+            dlc_parallel_for((5 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (5 * n); i0++) {
-                h[i0] = (x[i0] * t4[i0]);
-            }
+            train_step_k1((void *)s, 0, (5 * n), 0);
         }
     }
 
     /* %z: f32[N,3] = linear %h, %fc.weight, %fc.bias   @9:13 */
-    {
-        if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = h[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = z + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, h, 5, fc_weight, 5, 0.0f, z, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    z[i0 * 3 + i1] = (z[i0 * 3 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %probs: f32[N,3] = softmax %z {axis: 1}   @11:17 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                float m_ = -INFINITY;
-                for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z[base_ + l * 1]);
-                float sum_ = 0.0f;
-                for (int64_t l = 0; l < 3; l++) {
-                    const float e_ = expf(z[base_ + l * 1] - m_);
-                    probs[base_ + l * 1] = e_;
-                    sum_ += e_;
-                }
-                for (int64_t l = 0; l < 3; l++) probs[base_ + l * 1] /= sum_;
-            }
-        }
-    }
+    eval_with_targets_k3(s);
 
     /* %label: i32[N] = argmax %probs {axis: 1}   @12:17 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const int64_t base_ = i0 * 3 * 1 + i1;
-                int64_t best_ = 0;
-                for (int64_t l = 1; l < 3; l++) {
-                    const float a_ = probs[base_ + l * 1], b_ = probs[base_ + best_ * 1];
-                    if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
-                }
-                label[i0 * 1 + i1] = (int32_t)best_;
-            }
-        }
-    }
+    predict_k4(s);
 
     memcpy(outputs[0], probs, sizeof(float) * (3 * n));
     memcpy(outputs[1], label, sizeof(int32_t) * n);

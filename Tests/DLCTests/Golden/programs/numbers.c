@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %3: i32[N,12] = int %x   @8:13 */
+/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -23,8 +24,9 @@ static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %k: i32[N,12] = add %3, %4   @8:20 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -37,8 +39,22 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %13: f32[12] = div %w, %12   @10:24 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[0];  /* f32[12] */
+    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
+    for (int64_t i0 = 0; i0 < 12; i0++) {
+        t13[i0] = (w[i0] / 250.0f);
+    }
+}
+
+/* %16: i32[N,12] = mod %k, %15   @11:28 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -51,8 +67,9 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %17: f32[N,12] = float %16   @11:20 */
+/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 12*N). */
+static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -65,8 +82,9 @@ static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 5 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,12] = mul %b, %17   @11:18 */
+/* Kernel 5 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -87,32 +105,68 @@ static void train_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Entry 'train': arena 192*N + 192 bytes. */
-static float train_step(const dlc_step *s) {
+/* %19: f32 = mse %pred, %y   @13:14 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
     float *const y = (float *)s->data[1];  /* f32[N,12] */
-    float *const w = (float *)s->params[0];  /* f32[12] */
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
     float *const pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const t19 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t19[0] = (float)(acc_ / (double)(12 * n));
+}
+
+/* %d.b: f32[N,12] = mul %d.pred, %17   @11:18 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,12] */
+    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const t20 = (float *)(arena + 0);  /* f32[N,12] */
     float *const t22 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const d_b = (float *)(arena + (128 * n + 128));  /* f32[N,12] */
     float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
+    memset(t25, 0, sizeof(float) * 12);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            const float v_ = (((pred[i0 * 12 + i1] - y[i0 * 12 + i1]) * t22[0]) * t17[i0 * 12 + i1]);
+            d_b[i0 * 12 + i1] = v_;
+            t25[i1] += v_;
+        }
+    }
+}
+
+/* %d.w: f32[12] = div %26, %12   @10:24 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
     float *const t26 = (float *)(arena + 0);  /* f32[12] */
     float *const d_w = s->grads[0];  /* f32[12] */
+    for (int64_t i0 = 0; i0 < 12; i0++) {
+        d_w[i0] = ((-t25[i0]) / 250.0f);
+    }
+}
+
+/* Entry 'train': arena 192*N + 192 bytes. */
+static float train_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t19 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t22 = (float *)(arena + (128 * n + 64));  /* f32 */
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
@@ -121,9 +175,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((12 * n), parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t3[i0] = dlc_to_i32(x[i0]);
-            }
+            train_step_k0((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -134,18 +186,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((12 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                k_2[i0] = dlc_add_i32(t3[i0], 1);
-            }
+            train_step_k1((void *)s, 0, (12 * n), 0);
         }
     }
 
     /* %13: f32[12] = div %w, %12   @10:24 */
-    {
-        for (int64_t i0 = 0; i0 < 12; i0++) {
-            t13[i0] = (w[i0] / 250.0f);
-        }
-    }
+    train_step_k2(s);
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
@@ -154,9 +200,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((12 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t16[i0] = dlc_mod_i32(k_2[i0], 12);
-            }
+            train_step_k3((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -167,9 +211,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((12 * n), parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t17[i0] = (float)(t16[i0]);
-            }
+            train_step_k4((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -180,22 +222,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 12; i1++) {
-                    pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
-                }
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %19: f32 = mse %pred, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t19[0] = (float)(acc_ / (double)(12 * n));
-    }
+    train_step_k6(s);
 
     /* %22: f32 = div %10, %21   @13:14 */
     {
@@ -203,103 +235,25 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.b: f32[N,12] = mul %d.pred, %17   @11:18 */
-    {
-        memset(t25, 0, sizeof(float) * 12);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                const float v_ = (((pred[i0 * 12 + i1] - y[i0 * 12 + i1]) * t22[0]) * t17[i0 * 12 + i1]);
-                d_b[i0 * 12 + i1] = v_;
-                t25[i1] += v_;
-            }
-        }
-    }
+    train_step_k8(s);
 
     /* %d.w: f32[12] = div %26, %12   @10:24 */
-    {
-        for (int64_t i0 = 0; i0 < 12; i0++) {
-            d_w[i0] = ((-t25[i0]) / 250.0f);
-        }
-    }
+    train_step_k9(s);
 
     return t19[0];
 }
 
-/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.w: f32[12] = div %26, %12   @10:24 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t3[i0] = dlc_to_i32(x[i0]);
-    }
-}
-
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        k_2[i0] = dlc_add_i32(t3[i0], 1);
-    }
-}
-
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t16[i0] = dlc_mod_i32(k_2[i0], 12);
-    }
-}
-
-/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t17[i0] = (float)(t16[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 12; i1++) {
-            pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
-        }
+    float *const w = (float *)s->params[0];  /* f32[12] */
+    float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
+    float *const t26 = (float *)(arena + 0);  /* f32[12] */
+    for (int64_t i0 = 0; i0 < 12; i0++) {
+        w[i0] = (w[i0] - (s->lr * ((-t25[i0]) / 250.0f)));
     }
 }
 
@@ -308,37 +262,17 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    float *const y = (float *)s->data[1];  /* f32[N,12] */
-    float *const w = (float *)s->params[0];  /* f32[12] */
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const t19 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,12] */
     float *const t22 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,12] */
-    float *const d_b = (float *)(arena + (128 * n + 128));  /* f32[N,12] */
-    float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
-    float *const t26 = (float *)(arena + 0);  /* f32[12] */
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, sgd_step_k0, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t3[i0] = dlc_to_i32(x[i0]);
-            }
+            train_step_k0((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -346,32 +280,24 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                k_2[i0] = dlc_add_i32(t3[i0], 1);
-            }
+            train_step_k1((void *)s, 0, (12 * n), 0);
         }
     }
 
     /* %13: f32[12] = div %w, %12   @10:24 */
-    {
-        for (int64_t i0 = 0; i0 < 12; i0++) {
-            t13[i0] = (w[i0] / 250.0f);
-        }
-    }
+    train_step_k2(s);
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t16[i0] = dlc_mod_i32(k_2[i0], 12);
-            }
+            train_step_k3((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -379,12 +305,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, sgd_step_k4, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t17[i0] = (float)(t16[i0]);
-            }
+            train_step_k4((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -392,25 +316,15 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 12; i1++) {
-                    pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
-                }
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %19: f32 = mse %pred, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t19[0] = (float)(acc_ / (double)(12 * n));
-    }
+    train_step_k6(s);
 
     /* %22: f32 = div %10, %21   @13:14 */
     {
@@ -418,104 +332,12 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.b: f32[N,12] = mul %d.pred, %17   @11:18 */
-    {
-        memset(t25, 0, sizeof(float) * 12);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                const float v_ = (((pred[i0 * 12 + i1] - y[i0 * 12 + i1]) * t22[0]) * t17[i0 * 12 + i1]);
-                d_b[i0 * 12 + i1] = v_;
-                t25[i1] += v_;
-            }
-        }
-    }
+    train_step_k8(s);
 
     /* %d.w: f32[12] = div %26, %12   @10:24 */
-    {
-        for (int64_t i0 = 0; i0 < 12; i0++) {
-            w[i0] = (w[i0] - (s->lr * ((-t25[i0]) / 250.0f)));
-        }
-    }
+    sgd_step_k9(s);
 
     return t19[0];
-}
-
-/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t3[i0] = dlc_to_i32(x[i0]);
-    }
-}
-
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        k_2[i0] = dlc_add_i32(t3[i0], 1);
-    }
-}
-
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t16[i0] = dlc_mod_i32(k_2[i0], 12);
-    }
-}
-
-/* Kernel 4 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t17[i0] = (float)(t16[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 12; i1++) {
-            pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
-        }
-    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -523,18 +345,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    float *const y = (float *)s->data[1];  /* f32[N,12] */
-    float *const w = (float *)s->params[0];  /* f32[12] */
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
     float *const pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const t19 = (float *)(arena + (128 * n));  /* f32 */
 
@@ -542,12 +352,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, eval_with_targets_k0, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t3[i0] = dlc_to_i32(x[i0]);
-            }
+            train_step_k0((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -555,32 +363,24 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                k_2[i0] = dlc_add_i32(t3[i0], 1);
-            }
+            train_step_k1((void *)s, 0, (12 * n), 0);
         }
     }
 
     /* %13: f32[12] = div %w, %12   @10:24 */
-    {
-        for (int64_t i0 = 0; i0 < 12; i0++) {
-            t13[i0] = (w[i0] / 250.0f);
-        }
-    }
+    train_step_k2(s);
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, eval_with_targets_k3, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t16[i0] = dlc_mod_i32(k_2[i0], 12);
-            }
+            train_step_k3((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -588,12 +388,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, eval_with_targets_k4, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t17[i0] = (float)(t16[i0]);
-            }
+            train_step_k4((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -601,106 +399,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 12; i1++) {
-                    pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
-                }
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 
     /* %19: f32 = mse %pred, %y   @13:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t19[0] = (float)(acc_ / (double)(12 * n));
-    }
+    train_step_k6(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (12 * n));
     return t19[0];
-}
-
-/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t3[i0] = dlc_to_i32(x[i0]);
-    }
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        k_2[i0] = dlc_add_i32(t3[i0], 1);
-    }
-}
-
-/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t16[i0] = dlc_mod_i32(k_2[i0], 12);
-    }
-}
-
-/* Kernel 4 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 12*N). */
-static void predict_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t17[i0] = (float)(t16[i0]);
-    }
-}
-
-/* Kernel 5 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k5(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,12] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 12; i1++) {
-            pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
-        }
-    }
 }
 
 /* Entry 'predict': arena 128*N + 64 bytes. */
@@ -708,29 +418,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,12] */
-    float *const w = (float *)s->params[0];  /* f32[12] */
-    int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
-    int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
-    float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
     float *const pred = (float *)(arena + 0);  /* f32[N,12] */
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, predict_k0, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t3[i0] = dlc_to_i32(x[i0]);
-            }
+            train_step_k0((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -738,32 +435,24 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, predict_k1, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                k_2[i0] = dlc_add_i32(t3[i0], 1);
-            }
+            train_step_k1((void *)s, 0, (12 * n), 0);
         }
     }
 
     /* %13: f32[12] = div %w, %12   @10:24 */
-    {
-        for (int64_t i0 = 0; i0 < 12; i0++) {
-            t13[i0] = (w[i0] / 250.0f);
-        }
-    }
+    train_step_k2(s);
 
     /* %16: i32[N,12] = mod %k, %15   @11:28 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, predict_k3, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t16[i0] = dlc_mod_i32(k_2[i0], 12);
-            }
+            train_step_k3((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -771,12 +460,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((12 * n), parts_, predict_k4, (void *)s);
+            dlc_parallel_for((12 * n), parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-                t17[i0] = (float)(t16[i0]);
-            }
+            train_step_k4((void *)s, 0, (12 * n), 0);
         }
     }
 
@@ -784,14 +471,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k5, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k5, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 12; i1++) {
-                    pred[i0 * 12 + i1] = (((((x[i0 * 12 + i1] / 6.0f) + 0.001f) * 2.0f) - t13[i1]) * t17[i0 * 12 + i1]);
-                }
-            }
+            train_step_k5((void *)s, 0, n, 0);
         }
     }
 

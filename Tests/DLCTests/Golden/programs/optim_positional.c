@@ -9,8 +9,45 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 10*N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 1 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = x[r * 1 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t6 + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc1_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 10; i1++) {
+                t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %7: f32[N,10] = tanh %6   @9:20 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 10*N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -20,6 +57,189 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         t7[i0] = tanhf(t6[i0]);
+    }
+}
+
+/* %pred: f32[N,1] = linear %7, %fc2.weight, %fc2.bias   @9:16 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 10 <= 16384) {
+        float tile_[10];
+        for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 10 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 10; p++) {
+                const float a_ = t7[r * 10 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = pred + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc2_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %9: f32 = mse %pred, %y   @11:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t9[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc2_bias = s->grads[3];  /* f32[1] */
+    memset(d_fc2_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t13[0]);
+            d_pred[i0 + i1] = v_;
+            d_fc2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %15: f32[N,10] = matmul %d.pred, %fc2.weight   @9:16 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
+    if ((int64_t)n * 10 * 1 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[16] = {0};
+            for (int64_t p = 0; p < 1; p++) {
+                const float a_ = d_pred[r * 1 + p];
+                const float *const b_ = tile_ + p * 16;
+                #pragma omp simd
+                for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t15 + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, fc2_weight, 10, 0.0f, t15, 10);
+    }
+}
+
+/* %d.fc2.weight: f32[1,10] = matmul %d.pred, %7 {transpose_a: true}   @9:16 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc2_weight = s->grads[2];  /* f32[1,10] */
+    if ((int64_t)1 * 10 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t7 + p * 10;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_pred[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 10;
+            float *const row_ = d_fc2_weight + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, d_pred, 1, t7, 10, 0.0f, d_fc2_weight, 10);
+    }
+}
+
+/* %21: f32[N,10] = mul %15, %20   @9:20 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
+    float *const d_fc1_bias = s->grads[1];  /* f32[10] */
+    memset(d_fc1_bias, 0, sizeof(float) * 10);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            const float v_ = (t15[i0 * 10 + i1] * (1.0f - (t7[i0 * 10 + i1] * t7[i0 * 10 + i1])));
+            t21[i0 * 10 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
+    float *const d_fc1_weight = s->grads[0];  /* f32[10,1] */
+    if ((int64_t)10 * 1 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 10; r++) sums_[r] += t21[p * 10 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = d_fc1_weight + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, 1.0f, t21, 10, x, 1, 0.0f, d_fc1_weight, 1);
     }
 }
 
@@ -28,55 +248,11 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const d_fc2_weight = s->grads[2];  /* f32[1,10] */
-    float *const d_fc2_bias = s->grads[3];  /* f32[1] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
-    float *const d_fc1_weight = s->grads[0];  /* f32[10,1] */
-    float *const d_fc1_bias = s->grads[1];  /* f32[10] */
 
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
@@ -85,46 +261,15 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((10 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (10 * n); i0++) {
-                t7[i0] = tanhf(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (10 * n), 0);
         }
     }
 
     /* %pred: f32[N,1] = linear %7, %fc2.weight, %fc2.bias   @9:16 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t7[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %9: f32 = mse %pred, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %13: f32 = div %12, %11   @11:14 */
     {
@@ -132,111 +277,149 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
-    {
-        memset(d_fc2_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t13[0]);
-                d_pred[i0 + i1] = v_;
-                d_fc2_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k5(s);
 
     /* %15: f32[N,10] = matmul %d.pred, %fc2.weight   @9:16 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = d_pred[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t15 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, fc2_weight, 10, 0.0f, t15, 10);
-        }
-    }
+    train_step_k6(s);
 
     /* %d.fc2.weight: f32[1,10] = matmul %d.pred, %7 {transpose_a: true}   @9:16 */
-    {
-        if ((int64_t)1 * 10 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t7 + p * 10;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 10;
-                float *const row_ = d_fc2_weight + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, 1.0f, d_pred, 1, t7, 10, 0.0f, d_fc2_weight, 10);
-        }
-    }
+    train_step_k7(s);
 
     /* %21: f32[N,10] = mul %15, %20   @9:20 */
-    {
-        memset(d_fc1_bias, 0, sizeof(float) * 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                const float v_ = (t15[i0 * 10 + i1] * (1.0f - (t7[i0 * 10 + i1] * t7[i0 * 10 + i1])));
-                t21[i0 * 10 + i1] = v_;
-                d_fc1_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k8(s);
 
     /* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
-    {
-        if ((int64_t)10 * 1 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 10; r++) sums_[r] += t21[p * 10 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = d_fc1_weight + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, 1.0f, t21, 10, x, 1, 0.0f, d_fc1_weight, 1);
-        }
-    }
+    train_step_k9(s);
 
     return t9[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 10*N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    memset(d_fc2_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t13[0]);
+            d_pred[i0 + i1] = v_;
+            d_fc2_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc2.weight: f32[1,10] = matmul %d.pred, %7 {transpose_a: true}   @9:16 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
     float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t7[i0] = tanhf(t6[i0]);
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
+    if ((int64_t)1 * 10 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = t7 + p * 10;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_pred[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 10;
+            float *const row_ = fc2_weight + r * 10;
+            #pragma omp simd
+            for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, d_pred, 1, t7, 10, 1.0f, fc2_weight, 10);
+    }
+}
+
+/* %21: f32[N,10] = mul %15, %20   @9:20 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
+    float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
+    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[10] */
+    memset(d_fc1_bias, 0, sizeof(float) * 10);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 10; i1++) {
+            const float v_ = (t15[i0 * 10 + i1] * (1.0f - (t7[i0 * 10 + i1] * t7[i0 * 10 + i1])));
+            t21[i0 * 10 + i1] = v_;
+            d_fc1_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,1] */
+    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
+    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
+    if ((int64_t)10 * 1 * n <= 16384) {
+        float sums_[10] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 1;
+            #pragma omp simd
+            for (int64_t r = 0; r < 10; r++) sums_[r] += t21[p * 10 + r] * b_[0];
+        }
+        for (int64_t r = 0; r < 10; r++) {
+            const float *const acc_ = sums_ + r * 1;
+            float *const row_ = fc1_weight + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, -s->lr, t21, 10, x, 1, 1.0f, fc1_weight, 1);
+    }
+}
+
+/* %fc1.bias: f32[10] = param fc1.bias   @6:11 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
+    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[10] */
+    for (int64_t i0 = 0; i0 < 10; i0++) {
+        fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
+    }
+}
+
+/* %fc2.bias: f32[1] = param fc2.bias   @7:11 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
     }
 }
 
@@ -245,101 +428,28 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
-    float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[10] */
 
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((10 * n), parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for((10 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (10 * n); i0++) {
-                t7[i0] = tanhf(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (10 * n), 0);
         }
     }
 
     /* %pred: f32[N,1] = linear %7, %fc2.weight, %fc2.bias   @9:16 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t7[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %9: f32 = mse %pred, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     /* %13: f32 = div %12, %11   @11:14 */
     {
@@ -347,126 +457,27 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
-    {
-        memset(d_fc2_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = ((pred[i0 + i1] - y[i0 + i1]) * t13[0]);
-                d_pred[i0 + i1] = v_;
-                d_fc2_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k5(s);
 
     /* %15: f32[N,10] = matmul %d.pred, %fc2.weight   @9:16 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc2_weight[p * 10 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = d_pred[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t15 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 1, 1.0f, d_pred, 1, fc2_weight, 10, 0.0f, t15, 10);
-        }
-    }
+    train_step_k6(s);
 
     /* %d.fc2.weight: f32[1,10] = matmul %d.pred, %7 {transpose_a: true}   @9:16 */
-    {
-        if ((int64_t)1 * 10 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = t7 + p * 10;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_pred[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 10; q++) sums_[r * 10 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 10;
-                float *const row_ = fc2_weight + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 10, n, -s->lr, d_pred, 1, t7, 10, 1.0f, fc2_weight, 10);
-        }
-    }
+    sgd_step_k7(s);
 
     /* %21: f32[N,10] = mul %15, %20   @9:20 */
-    {
-        memset(d_fc1_bias, 0, sizeof(float) * 10);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 10; i1++) {
-                const float v_ = (t15[i0 * 10 + i1] * (1.0f - (t7[i0 * 10 + i1] * t7[i0 * 10 + i1])));
-                t21[i0 * 10 + i1] = v_;
-                d_fc1_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k8(s);
 
     /* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
-    {
-        if ((int64_t)10 * 1 * n <= 16384) {
-            float sums_[10] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 1;
-                #pragma omp simd
-                for (int64_t r = 0; r < 10; r++) sums_[r] += t21[p * 10 + r] * b_[0];
-            }
-            for (int64_t r = 0; r < 10; r++) {
-                const float *const acc_ = sums_ + r * 1;
-                float *const row_ = fc1_weight + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 1, n, -s->lr, t21, 10, x, 1, 1.0f, fc1_weight, 1);
-        }
-    }
+    sgd_step_k9(s);
 
     /* %fc1.bias: f32[10] = param fc1.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 10; i0++) {
-            fc1_bias[i0] = (fc1_bias[i0] - (s->lr * d_fc1_bias[i0]));
-        }
-    }
+    sgd_step_k10(s);
 
     /* %fc2.bias: f32[1] = param fc2.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            fc2_bias[i0] = (fc2_bias[i0] - (s->lr * d_fc2_bias[i0]));
-        }
-    }
+    sgd_step_k11(s);
 
     return t9[0];
-}
-
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 10*N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t7[i0] = tanhf(t6[i0]);
-    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -474,109 +485,31 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((10 * n), parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for((10 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (10 * n); i0++) {
-                t7[i0] = tanhf(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (10 * n), 0);
         }
     }
 
     /* %pred: f32[N,1] = linear %7, %fc2.weight, %fc2.bias   @9:16 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t7[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %9: f32 = mse %pred, %y   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t9[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k3(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t9[0];
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of 10*N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t7[i0] = tanhf(t6[i0]);
-    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -584,81 +517,24 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,1] */
-    float *const fc1_weight = (float *)s->params[0];  /* f32[10,1] */
-    float *const fc1_bias = (float *)s->params[1];  /* f32[10] */
-    float *const fc2_weight = (float *)s->params[2];  /* f32[1,10] */
-    float *const fc2_bias = (float *)s->params[3];  /* f32[1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
 
     /* %6: f32[N,10] = linear %x, %fc1.weight, %fc1.bias   @9:25 */
-    {
-        if ((int64_t)n * 10 * 1 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 1; p++) for (int64_t q = 0; q < 10; q++) tile_[p * 16 + q] = fc1_weight[q * 1 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[16] = {0};
-                for (int64_t p = 0; p < 1; p++) {
-                    const float a_ = x[r * 1 + p];
-                    const float *const b_ = tile_ + p * 16;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 16; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 10;
-                #pragma omp simd
-                for (int64_t q = 0; q < 10; q++) row_[q] = (acc_[q] + fc1_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 1, 1.0f, x, 1, fc1_weight, 1, 0.0f, t6, 10);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 10; i1++) {
-                    t6[i0 * 10 + i1] = (t6[i0 * 10 + i1] + fc1_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %7: f32[N,10] = tanh %6   @9:20 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((10 * n), parts_, predict_k1, (void *)s);
+            dlc_parallel_for((10 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (10 * n); i0++) {
-                t7[i0] = tanhf(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (10 * n), 0);
         }
     }
 
     /* %pred: f32[N,1] = linear %7, %fc2.weight, %fc2.bias   @9:16 */
-    {
-        if ((int64_t)n * 1 * 10 <= 16384) {
-            float tile_[10];
-            for (int64_t p = 0; p < 10; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc2_weight[q * 10 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 10; p++) {
-                    const float a_ = t7[r * 10 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = pred + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc2_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 10, 1.0f, t7, 10, fc2_weight, 10, 0.0f, pred, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    pred[i0 + i1] = (pred[i0 + i1] + fc2_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
 }

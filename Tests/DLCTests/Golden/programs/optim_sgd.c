@@ -9,8 +9,72 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %logits: f32[N,3] = linear %x, %fc.weight, %fc.bias   @8:18 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,3] */
+    if ((int64_t)n * 3 * 5 <= 16384) {
+        float tile_[40] = {0};
+        for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 5; p++) {
+                const float a_ = x[r * 5 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = logits + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 3; i1++) {
+                logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %5: f32 = softmax_cross_entropy %logits, %y   @10:14 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    float *const t5_probs = (float *)(arena + (64 * n + 64));  /* f32[N,3] */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 3;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        float *const p_ = t5_probs + i0 * 3;
+        for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
+        const float inv_ = 1.0f / sum_;
+        for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("optim_sgd.dl: a class label", (long)c_, 3L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t5[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %6   @10:14 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -27,6 +91,53 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
         float *const d_ = d_logits + i0 * 3;
         const float *const p_ = t5_probs + i0 * 3;
         for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    }
+}
+
+/* %d.fc.weight: f32[3,5] = matmul %d.logits, %x {transpose_a: true}   @8:18 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    float *const d_logits = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_fc_weight = s->grads[0];  /* f32[3,5] */
+    if ((int64_t)3 * 5 * n <= 16384) {
+        float sums_[15] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 5;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = d_logits[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 5;
+            float *const row_ = d_fc_weight + r * 5;
+            #pragma omp simd
+            for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, 1.0f, d_logits, 3, x, 5, 0.0f, d_fc_weight, 5);
+    }
+}
+
+/* %d.fc.bias: f32[3] = sum_to %d.logits   @8:18 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_fc_bias = s->grads[1];  /* f32[3] */
+    for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            d_fc_bias[i1] += d_logits[i0 * 3 + i1];
+        }
     }
 }
 
@@ -35,63 +146,13 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,3] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t5_probs = (float *)(arena + (64 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_fc_weight = s->grads[0];  /* f32[3,5] */
-    float *const d_fc_bias = s->grads[1];  /* f32[3] */
 
     /* %logits: f32[N,3] = linear %x, %fc.weight, %fc.bias   @8:18 */
-    {
-        if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = x[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32 = softmax_cross_entropy %logits, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t5_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("optim_sgd.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t5[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k1(s);
 
     /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %6   @10:14 */
     {
@@ -100,72 +161,76 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 3) dlc_index_error("optim_sgd.dl: a class label", (long)c_, 3L);
-                float *const d_ = d_logits + i0 * 3;
-                const float *const p_ = t5_probs + i0 * 3;
-                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %d.fc.weight: f32[3,5] = matmul %d.logits, %x {transpose_a: true}   @8:18 */
-    {
-        if ((int64_t)3 * 5 * n <= 16384) {
-            float sums_[15] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 5;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = d_logits[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 5;
-                float *const row_ = d_fc_weight + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, 1.0f, d_logits, 3, x, 5, 0.0f, d_fc_weight, 5);
-        }
-    }
+    train_step_k3(s);
 
     /* %d.fc.bias: f32[3] = sum_to %d.logits   @8:18 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                d_fc_bias[i1] += d_logits[i0 * 3 + i1];
-            }
-        }
-    }
+    train_step_k4(s);
 
     return t5[0];
 }
 
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.fc.weight: f32[3,5] = matmul %d.logits, %x {transpose_a: true}   @8:18 */
+/* Kernel 3 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t5_probs = (float *)(arena + (64 * n + 64));  /* f32[N,3] */
+    float *const x = (float *)s->data[0];  /* f32[N,5] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
     float *const d_logits = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    const float scale_ = 1.0f / (float)n;
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        const int32_t c_ = y[i0];
-        if (c_ < 0 || c_ >= 3) dlc_index_error("optim_sgd.dl: a class label", (long)c_, 3L);
-        float *const d_ = d_logits + i0 * 3;
-        const float *const p_ = t5_probs + i0 * 3;
-        for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
+    if ((int64_t)3 * 5 * n <= 16384) {
+        float sums_[15] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 5;
+            for (int64_t r = 0; r < 3; r++) {
+                const float a_ = d_logits[p * 3 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 3; r++) {
+            const float *const acc_ = sums_ + r * 5;
+            float *const row_ = fc_weight + r * 5;
+            #pragma omp simd
+            for (int64_t q = 0; q < 5; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, -s->lr, d_logits, 3, x, 5, 1.0f, fc_weight, 5);
+    }
+}
+
+/* %d.fc.bias: f32[3] = sum_to %d.logits   @8:18 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_logits = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
+    for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            d_fc_bias[i1] += d_logits[i0 * 3 + i1];
+        }
+    }
+}
+
+/* %fc.bias: f32[3] = param fc.bias   @6:11 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
 }
 
@@ -174,123 +239,58 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
-    float *const logits = (float *)(arena + 0);  /* f32[N,3] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t5_probs = (float *)(arena + (64 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
 
     /* %logits: f32[N,3] = linear %x, %fc.weight, %fc.bias   @8:18 */
-    {
-        if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = x[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32 = softmax_cross_entropy %logits, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            float *const p_ = t5_probs + i0 * 3;
-            for (int64_t l = 0; l < 3; l++) { p_[l] = expf(z_[l] - m_); sum_ += p_[l]; }
-            const float inv_ = 1.0f / sum_;
-            for (int64_t l = 0; l < 3; l++) p_[l] *= inv_;
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("optim_sgd.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t5[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k1(s);
 
     /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %6   @10:14 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            const float scale_ = 1.0f / (float)n;
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                const int32_t c_ = y[i0];
-                if (c_ < 0 || c_ >= 3) dlc_index_error("optim_sgd.dl: a class label", (long)c_, 3L);
-                float *const d_ = d_logits + i0 * 3;
-                const float *const p_ = t5_probs + i0 * 3;
-                for (int64_t l = 0; l < 3; l++) d_[l] = (p_[l] - (l == c_ ? 1.0f : 0.0f)) * scale_;
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %d.fc.weight: f32[3,5] = matmul %d.logits, %x {transpose_a: true}   @8:18 */
-    {
-        if ((int64_t)3 * 5 * n <= 16384) {
-            float sums_[15] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 5;
-                for (int64_t r = 0; r < 3; r++) {
-                    const float a_ = d_logits[p * 3 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 5; q++) sums_[r * 5 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 3; r++) {
-                const float *const acc_ = sums_ + r * 5;
-                float *const row_ = fc_weight + r * 5;
-                #pragma omp simd
-                for (int64_t q = 0; q < 5; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 5, n, -s->lr, d_logits, 3, x, 5, 1.0f, fc_weight, 5);
-        }
-    }
+    sgd_step_k3(s);
 
     /* %d.fc.bias: f32[3] = sum_to %d.logits   @8:18 */
-    {
-        for (int64_t j_ = 0; j_ < 3; j_++) d_fc_bias[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                d_fc_bias[i1] += d_logits[i0 * 3 + i1];
-            }
-        }
-    }
+    sgd_step_k4(s);
 
     /* %fc.bias: f32[3] = param fc.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k5(s);
 
     return t5[0];
+}
+
+/* %5: f32 = softmax_cross_entropy %logits, %y   @10:14 */
+/* Kernel 1 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
+    float *const logits = (float *)(arena + 0);  /* f32[N,3] */
+    float *const t5 = (float *)(arena + (64 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float *const z_ = logits + i0 * 3;
+        float m_ = -INFINITY;
+        for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
+        float sum_ = 0.0f;
+        for (int64_t l = 0; l < 3; l++) sum_ += expf(z_[l] - m_);
+        const int32_t c_ = y[i0];
+        if (c_ < 0 || c_ >= 3) dlc_index_error("optim_sgd.dl: a class label", (long)c_, 3L);
+        acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
+    }
+    t5[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 64*N + 64 bytes. */
@@ -298,56 +298,14 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    int32_t *const y = (int32_t *)s->data[1];  /* i32[N] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
     float *const logits = (float *)(arena + 0);  /* f32[N,3] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
 
     /* %logits: f32[N,3] = linear %x, %fc.weight, %fc.bias   @8:18 */
-    {
-        if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = x[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %5: f32 = softmax_cross_entropy %logits, %y   @10:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float *const z_ = logits + i0 * 3;
-            float m_ = -INFINITY;
-            for (int64_t l = 0; l < 3; l++) m_ = dlc_maxf(m_, z_[l]);
-            float sum_ = 0.0f;
-            for (int64_t l = 0; l < 3; l++) sum_ += expf(z_[l] - m_);
-            const int32_t c_ = y[i0];
-            if (c_ < 0 || c_ >= 3) dlc_index_error("optim_sgd.dl: a class label", (long)c_, 3L);
-            acc_ += (double)m_ + log((double)sum_) - (double)z_[c_];
-        }
-        t5[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k1(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (3 * n));
     return t5[0];
@@ -358,38 +316,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,5] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[3,5] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[3] */
     float *const logits = (float *)(arena + 0);  /* f32[N,3] */
 
     /* %logits: f32[N,3] = linear %x, %fc.weight, %fc.bias   @8:18 */
-    {
-        if ((int64_t)n * 3 * 5 <= 16384) {
-            float tile_[40] = {0};
-            for (int64_t p = 0; p < 5; p++) for (int64_t q = 0; q < 3; q++) tile_[p * 8 + q] = fc_weight[q * 5 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 5; p++) {
-                    const float a_ = x[r * 5 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = logits + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 3, 5, 1.0f, x, 5, fc_weight, 5, 0.0f, logits, 3);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    logits[i0 * 3 + i1] = (logits[i0 * 3 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     memcpy(outputs[0], logits, sizeof(float) * (3 * n));
 }

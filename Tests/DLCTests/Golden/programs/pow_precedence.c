@@ -9,8 +9,9 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 0 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %z: f32[N,4] = add %3, %4   @10:19 */
+/* Kernel 0 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -27,8 +28,9 @@ static void train_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %9: f32[N,4] = pow %z {exponent: 2.0}   @12:16 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -41,8 +43,9 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,4] = add %17, %18   @15:22 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4*N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -66,29 +69,33 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Entry 'train': arena 256*N + 128 bytes. */
-static float train_step(const dlc_step *s) {
+/* %20: f32 = mse %pred, %y   @17:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + (128 * n));  /* f32[N,4] */
+    float *const t20 = (float *)(arena + (192 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t20[0] = (float)(acc_ / (double)(4 * n));
+}
+
+/* %42: f32[N,4] = mul %d.z, %x   @10:15 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
     float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (128 * n));  /* f32[N,4] */
-    float *const t20 = (float *)(arena + (192 * n));  /* f32 */
     float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t23 = (float *)(arena + (192 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -110,6 +117,24 @@ static float train_step(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t42 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
     float *const d_w = s->grads[0];  /* f32[4] */
+    memset(d_w, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (((((((-(((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f)) / 16.0f) + ((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f) * 2.0f)) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (z[i0 * 4 + i1] * 2.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (t9[i0 * 4 + i1] * 3.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (-powf(z[i0 * 4 + i1], -2.0f)))) * x[i0 * 4 + i1]);
+            t42[i0 * 4 + i1] = v_;
+            d_w[i1] += v_;
+        }
+    }
+}
+
+/* Entry 'train': arena 256*N + 128 bytes. */
+static float train_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t20 = (float *)(arena + (192 * n));  /* f32 */
+    float *const t23 = (float *)(arena + (192 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = add %3, %4   @10:19 */
     {
@@ -118,11 +143,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    z[i0 * 4 + i1] = ((x[i0 * 4 + i1] * w[i1]) + 2.0f);
-                }
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -133,9 +154,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t9[i0] = powf(z[i0], 2.0f);
-            }
+            train_step_k1((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -146,20 +165,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
-            }
+            train_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %20: f32 = mse %pred, %y   @17:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t20[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k3(s);
 
     /* %23: f32 = div %4, %22   @17:14 */
     {
@@ -167,101 +178,22 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %42: f32[N,4] = mul %d.z, %x   @10:15 */
-    {
-        memset(d_w, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (((((((-(((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f)) / 16.0f) + ((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f) * 2.0f)) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (z[i0 * 4 + i1] * 2.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (t9[i0 * 4 + i1] * 3.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (-powf(z[i0 * 4 + i1], -2.0f)))) * x[i0 * 4 + i1]);
-                t42[i0 * 4 + i1] = v_;
-                d_w[i1] += v_;
-            }
-        }
-    }
+    train_step_k5(s);
 
     return t20[0];
 }
 
-/* Kernel 0 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            z[i0 * 4 + i1] = ((x[i0 * 4 + i1] * w[i1]) + 2.0f);
-        }
-    }
-}
-
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t9[i0] = powf(z[i0], 2.0f);
-    }
-}
-
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 4*N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const pred = (float *)(arena + (128 * n));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
-    }
-}
-
-/* Entry 'sgd': arena 256*N + 192 bytes. */
-static float sgd_step(const dlc_step *s) {
+/* %42: f32[N,4] = mul %d.z, %x   @10:15 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,4] */
     float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
     float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + (128 * n));  /* f32[N,4] */
-    float *const t20 = (float *)(arena + (192 * n));  /* f32 */
     float *const t21 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t23 = (float *)(arena + (192 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
@@ -283,19 +215,46 @@ static float sgd_step(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,4] */
     float *const t42 = (float *)(arena + (192 * n + 128));  /* f32[N,4] */
     float *const d_w = (float *)(arena + (256 * n + 128));  /* f32[4] */
+    memset(d_w, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (((((((-(((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f)) / 16.0f) + ((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f) * 2.0f)) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (z[i0 * 4 + i1] * 2.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (t9[i0 * 4 + i1] * 3.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (-powf(z[i0 * 4 + i1], -2.0f)))) * x[i0 * 4 + i1]);
+            t42[i0 * 4 + i1] = v_;
+            d_w[i1] += v_;
+        }
+    }
+}
+
+/* %w: f32[4] = param w   @8:11 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const d_w = (float *)(arena + (256 * n + 128));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        w[i0] = (w[i0] - (s->lr * d_w[i0]));
+    }
+}
+
+/* Entry 'sgd': arena 256*N + 192 bytes. */
+static float sgd_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t20 = (float *)(arena + (192 * n));  /* f32 */
+    float *const t23 = (float *)(arena + (192 * n + 64));  /* f32 */
 
     /* %z: f32[N,4] = add %3, %4   @10:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k0, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    z[i0 * 4 + i1] = ((x[i0 * 4 + i1] * w[i1]) + 2.0f);
-                }
-            }
+            train_step_k0((void *)s, 0, n, 0);
         }
     }
 
@@ -303,12 +262,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                t9[i0] = powf(z[i0], 2.0f);
-            }
+            train_step_k1((void *)s, 0, (4 * n), 0);
         }
     }
 
@@ -316,23 +273,15 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((4 * n), parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for((4 * n), parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-                pred[i0] = (((powf(z[i0], -1.0f) + powf(z[i0], 3.0f)) + (-t9[i0])) + (((1.0f + (2.0f * z[i0])) - (z[i0] / 16.0f)) * 2.0f));
-            }
+            train_step_k2((void *)s, 0, (4 * n), 0);
         }
     }
 
     /* %20: f32 = mse %pred, %y   @17:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t20[0] = (float)(acc_ / (double)(4 * n));
-    }
+    train_step_k3(s);
 
     /* %23: f32 = div %4, %22   @17:14 */
     {
@@ -340,30 +289,17 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %42: f32[N,4] = mul %d.z, %x   @10:15 */
-    {
-        memset(d_w, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (((((((-(((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f)) / 16.0f) + ((((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * 2.0f) * 2.0f)) + ((-((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0])) * (z[i0 * 4 + i1] * 2.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (t9[i0 * 4 + i1] * 3.0f))) + (((pred[i0 * 4 + i1] - y[i0 * 4 + i1]) * t23[0]) * (-powf(z[i0 * 4 + i1], -2.0f)))) * x[i0 * 4 + i1]);
-                t42[i0 * 4 + i1] = v_;
-                d_w[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k5(s);
 
     /* %w: f32[4] = param w   @8:11 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            w[i0] = (w[i0] - (s->lr * d_w[i0]));
-        }
-    }
+    sgd_step_k6(s);
 
     return t20[0];
 }
 
-/* Kernel 0 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,4] = add %17, %18   @15:22 */
+/* Kernel 0 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -392,27 +328,27 @@ static void eval_with_targets_k0(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %20: f32 = mse %pred, %y   @17:14 */
+/* Kernel 1 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,4] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
+    float *const t20 = (float *)(arena + (64 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (4 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t20[0] = (float)(acc_ / (double)(4 * n));
+}
+
 /* Entry 'eval': arena 64*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + 0);  /* f32[N,4] */
     float *const t20 = (float *)(arena + (64 * n));  /* f32 */
 
@@ -423,55 +359,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
-                }
-            }
+            eval_with_targets_k0((void *)s, 0, n, 0);
         }
     }
 
     /* %20: f32 = mse %pred, %y   @17:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (4 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t20[0] = (float)(acc_ / (double)(4 * n));
-    }
+    eval_with_targets_k1(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (4 * n));
     return t20[0];
-}
-
-/* Kernel 0 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k0(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
-        }
-    }
 }
 
 /* Entry 'predict': arena 64*N bytes. */
@@ -479,35 +375,16 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const t3 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const a = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const b = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,4] */
     float *const pred = (float *)(arena + 0);  /* f32[N,4] */
 
     /* %pred: f32[N,4] = add %17, %18   @15:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k0, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k0, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    pred[i0 * 4 + i1] = (((powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), -1.0f) + powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 3.0f)) + (-powf(((x[i0 * 4 + i1] * w[i1]) + 2.0f), 2.0f))) + (((1.0f + (2.0f * ((x[i0 * 4 + i1] * w[i1]) + 2.0f))) - (((x[i0 * 4 + i1] * w[i1]) + 2.0f) / 16.0f)) * 2.0f));
-                }
-            }
+            eval_with_targets_k0((void *)s, 0, n, 0);
         }
     }
 

@@ -9,8 +9,123 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 9 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %z: f32[N,3,4] = mul %x, %w   @8:15 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    memset(s_2, 0, sizeof(float) * (3 * n));
+    memset(t9, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        float acc0_ = 0.0f;
+        float acc1_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (x[i0 * 4 + i1] * w[i1]);
+            z[i0 * 4 + i1] = v_;
+            acc0_ += v_;
+            acc1_ += v_;
+        }
+        s_2[i0] += acc0_;
+        t9[0] += acc1_;
+    }
+}
+
+/* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
+/* Kernel 1 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const m = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
+    for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            acc0_ += s_2[i0 * 3 + i1];
+        }
+        m[i0] += acc0_;
+    }
+    for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
+}
+
+/* %k: f32[N,4] = max %z {axes: [1], keepdim: false}   @11:13 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    for (int64_t j_ = 0; j_ < (4 * n); j_++) k_2[j_] = -INFINITY;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                k_2[i0 * 4 + i2] = dlc_maxf(k_2[i0 * 4 + i2], z[i0 * 12 + i1 * 4 + i2]);
+            }
+        }
+    }
+}
+
+/* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t_2 = (float *)(arena + (192 * n + 64));  /* f32[N,1] */
+    for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            acc0_ += k_2[i0 * 4 + i1];
+        }
+        t_2[i0] += acc0_;
+    }
+}
+
+/* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t8 = (float *)(arena + (256 * n + 64));  /* f32 */
+    t8[0] = -INFINITY;
+    float acc0_ = -INFINITY;
+    for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+        acc0_ = dlc_maxf(acc0_, z[i0]);
+    }
+    t8[0] = dlc_maxf(t8[0], acc0_);
+}
+
+/* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
+    t11[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        acc0_ += w[i0];
+    }
+    t11[0] += acc0_;
+}
+
+/* %pred: f32[N,1] = add %13, %g   @14:22 */
+/* Kernel 9 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -26,8 +141,81 @@ static void train_step_k9(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 20 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k20(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %15: f32 = mse %pred, %y   @16:14 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t15 = (float *)(arena + (256 * n + 128));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t15[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t19 = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
+    float *const d_g = (float *)(arena + (256 * n + 128));  /* f32 */
+    memset(d_g, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float v_ = ((pred[i0] - y[i0]) * t19[0]);
+        d_pred[i0] = v_;
+        acc0_ += v_;
+    }
+    d_g[0] += acc0_;
+}
+
+/* %26: f32[N,3,4] = eq %z, %8   @13:13 */
+/* Kernel 17 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t8 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t26 = (float *)(arena + (192 * n + 64));  /* f32[N,3,4] */
+    float *const t27 = (float *)(arena + (256 * n + 320));  /* f32[1,1,1] */
+    memset(t27, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+        const float v_ = (float)(z[i0] == t8[0]);
+        t26[i0] = v_;
+        acc0_ += v_;
+    }
+    t27[0] += acc0_;
+}
+
+/* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
+/* Kernel 19 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k19(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_g_total = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t27 = (float *)(arena + (256 * n + 320));  /* f32[1,1,1] */
+    float *const t28 = (float *)(arena + (256 * n + 64));  /* f32[1,1,1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        t28[i0] = (d_g_total[0] / t27[i0]);
+    }
+}
+
+/* %d.k: f32[N,4] = broadcast %d.pred   @12:13 */
+/* Kernel 20 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k20(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -42,8 +230,30 @@ static void train_step_k20(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 22 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %31: f32[N,3,4] = max_mask %z {axis: 1}   @11:13 */
+/* Kernel 21 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t31 = (float *)(arena + (256 * n + 384));  /* f32[N,3,4] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const int64_t base_ = i0 * 3 * 4 + i1;
+            int64_t best_ = 0;
+            for (int64_t l = 1; l < 3; l++) {
+                const float a_ = z[base_ + l * 4], b_ = z[base_ + best_ * 4];
+                if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
+            }
+            for (int64_t l = 0; l < 3; l++) t31[base_ + l * 4] = l == best_ ? 1.0f : 0.0f;
+        }
+    }
+}
+
+/* %35: f32[N,1] = div %d.pred, %34   @10:13 */
+/* Kernel 22 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k22(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -56,8 +266,9 @@ static void train_step_k22(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Kernel 23 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.s: f32[N,3] = broadcast %35   @10:13 */
+/* Kernel 23 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k23(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -72,46 +283,22 @@ static void train_step_k23(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
-/* Entry 'train': arena 320*N + 384 bytes. */
-static float train_step(const dlc_step *s) {
+/* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
+/* Kernel 24 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,3,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const m = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
-    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t_2 = (float *)(arena + (192 * n + 64));  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9_2 = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32 */
-    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
-    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t15 = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const t15_share = (float *)(arena + (128 * n));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 64));  /* f32[N,1] */
-    float *const d_g = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const t22 = (float *)(arena + 0);  /* f32[4] */
-    float *const d_g_total = (float *)(arena + (256 * n + 192));  /* f32 */
     float *const t24 = (float *)(arena + (256 * n + 256));  /* f32 */
     float *const t25 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t26 = (float *)(arena + (192 * n + 64));  /* f32[N,3,4] */
-    float *const t27 = (float *)(arena + (256 * n + 320));  /* f32[1,1,1] */
     float *const t28 = (float *)(arena + (256 * n + 64));  /* f32[1,1,1] */
     float *const t29 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
     float *const t31 = (float *)(arena + (256 * n + 384));  /* f32[N,3,4] */
     float *const t32 = (float *)d_k;  /* f32[N,1,4] */
     float *const t33 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_s = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
     float *const t37 = (float *)d_s;  /* f32[N,3,1] */
     float *const t38 = (float *)(arena + 0);  /* f32[N,3,4] */
@@ -120,72 +307,67 @@ static float train_step(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t42 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t43 = (float *)(arena + (256 * n + 192));  /* f32[4] */
+    memset(t43, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            #pragma omp simd
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                const float v_ = ((((t24[0] + (t26[i0 * 12 + i1 * 4 + i2] * t28[0])) + (t31[i0 * 12 + i1 * 4 + i2] * t32[i0 * 4 + i2])) + t37[i0 * 3 + i1]) * x[i0 * 12 + i1 * 4 + i2]);
+                t42[i0 * 12 + i1 * 4 + i2] = v_;
+                t43[i2] += v_;
+            }
+        }
+    }
+}
+
+/* %d.w: f32[4] = add %22, %43 */
+/* Kernel 25 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_g = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t22 = (float *)(arena + 0);  /* f32[4] */
+    float *const t43 = (float *)(arena + (256 * n + 192));  /* f32[4] */
     float *const d_w = s->grads[0];  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        d_w[i0] = (d_g[0] + t43[i0]);
+    }
+}
+
+/* Entry 'train': arena 320*N + 384 bytes. */
+static float train_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32 */
+    float *const t9_2 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t10 = (float *)(arena + 0);  /* f32 */
+    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
+    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t15 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const t15_share = (float *)(arena + (128 * n));  /* f32 */
+    float *const t19 = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const d_g = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const d_g_total = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t24 = (float *)(arena + (256 * n + 256));  /* f32 */
+    float *const t27 = (float *)(arena + (256 * n + 320));  /* f32[1,1,1] */
 
     /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
-    {
-        memset(s_2, 0, sizeof(float) * (3 * n));
-        memset(t9, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            float acc0_ = 0.0f;
-            float acc1_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (x[i0 * 4 + i1] * w[i1]);
-                z[i0 * 4 + i1] = v_;
-                acc0_ += v_;
-                acc1_ += v_;
-            }
-            s_2[i0] += acc0_;
-            t9[0] += acc1_;
-        }
-    }
+    train_step_k0(s);
 
     /* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += s_2[i0 * 3 + i1];
-            }
-            m[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
-    }
+    train_step_k1(s);
 
     /* %k: f32[N,4] = max %z {axes: [1], keepdim: false}   @11:13 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) k_2[j_] = -INFINITY;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    k_2[i0 * 4 + i2] = dlc_maxf(k_2[i0 * 4 + i2], z[i0 * 12 + i1 * 4 + i2]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                acc0_ += k_2[i0 * 4 + i1];
-            }
-            t_2[i0] += acc0_;
-        }
-    }
+    train_step_k3(s);
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
-    {
-        t8[0] = -INFINITY;
-        float acc0_ = -INFINITY;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            acc0_ = dlc_maxf(acc0_, z[i0]);
-        }
-        t8[0] = dlc_maxf(t8[0], acc0_);
-    }
+    train_step_k4(s);
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
     {
@@ -198,14 +380,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
-    {
-        t11[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            acc0_ += w[i0];
-        }
-        t11[0] += acc0_;
-    }
+    train_step_k7(s);
 
     /* %g: f32 = add %10, %11   @13:30 */
     {
@@ -219,20 +394,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k9, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
-            }
+            train_step_k9((void *)s, 0, n, 0);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @16:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t15[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k10(s);
 
     /* %15: f32 = mse %pred, %y   @16:14 */
     {
@@ -245,16 +412,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
-    {
-        memset(d_g, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float v_ = ((pred[i0] - y[i0]) * t19[0]);
-            d_pred[i0] = v_;
-            acc0_ += v_;
-        }
-        d_g[0] += acc0_;
-    }
+    train_step_k13(s);
 
     /* %d.g: f32 = sum_to %d.pred   @14:22 */
     {
@@ -272,16 +430,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %26: f32[N,3,4] = eq %z, %8   @13:13 */
-    {
-        memset(t27, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            const float v_ = (float)(z[i0] == t8[0]);
-            t26[i0] = v_;
-            acc0_ += v_;
-        }
-        t27[0] += acc0_;
-    }
+    train_step_k17(s);
 
     /* %27: f32[1,1,1] = sum %26 {axes: [0, 1, 2], keepdim: true}   @13:13 */
     {
@@ -289,11 +438,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            t28[i0] = (d_g_total[0] / t27[i0]);
-        }
-    }
+    train_step_k19(s);
 
     /* %d.k: f32[N,4] = broadcast %d.pred   @12:13 */
     {
@@ -302,28 +447,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k20, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    d_k[i0 * 4 + i1] = d_pred[i0];
-                }
-            }
+            train_step_k20((void *)s, 0, n, 0);
         }
     }
 
     /* %31: f32[N,3,4] = max_mask %z {axis: 1}   @11:13 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const int64_t base_ = i0 * 3 * 4 + i1;
-                int64_t best_ = 0;
-                for (int64_t l = 1; l < 3; l++) {
-                    const float a_ = z[base_ + l * 4], b_ = z[base_ + best_ * 4];
-                    if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
-                }
-                for (int64_t l = 0; l < 3; l++) t31[base_ + l * 4] = l == best_ ? 1.0f : 0.0f;
-            }
-        }
-    }
+    train_step_k21(s);
 
     /* %35: f32[N,1] = div %d.pred, %34   @10:13 */
     {
@@ -332,9 +461,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k22, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t35[i0] = (d_pred[i0] / 3.0f);
-            }
+            train_step_k22((void *)s, 0, n, 0);
         }
     }
 
@@ -345,41 +472,130 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k23, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    d_s[i0 * 3 + i1] = t35[i0];
-                }
-            }
+            train_step_k23((void *)s, 0, n, 0);
         }
     }
 
     /* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
-    {
-        memset(t43, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                #pragma omp simd
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    const float v_ = ((((t24[0] + (t26[i0 * 12 + i1 * 4 + i2] * t28[0])) + (t31[i0 * 12 + i1 * 4 + i2] * t32[i0 * 4 + i2])) + t37[i0 * 3 + i1]) * x[i0 * 12 + i1 * 4 + i2]);
-                    t42[i0 * 12 + i1 * 4 + i2] = v_;
-                    t43[i2] += v_;
-                }
-            }
-        }
-    }
+    train_step_k24(s);
 
     /* %d.w: f32[4] = add %22, %43 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            d_w[i0] = (d_g[0] + t43[i0]);
-        }
-    }
+    train_step_k25(s);
 
     return t15_share[0];
 }
 
-/* Kernel 8 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %z: f32[N,3,4] = mul %x, %w   @8:15 */
+/* Kernel 0 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    memset(s_2, 0, sizeof(float) * (3 * n));
+    for (int64_t i0 = 0; i0 < (3 * n); i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (x[i0 * 4 + i1] * w[i1]);
+            z[i0 * 4 + i1] = v_;
+            acc0_ += v_;
+        }
+        s_2[i0] += acc0_;
+    }
+}
+
+/* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
+/* Kernel 1 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k1(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
+    for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            acc0_ += s_2[i0 * 3 + i1];
+        }
+        m[i0] += acc0_;
+    }
+    for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
+}
+
+/* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
+/* Kernel 3 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
+    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
+    for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            acc0_ += k_2[i0 * 4 + i1];
+        }
+        t_2[i0] += acc0_;
+    }
+}
+
+/* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t8 = (float *)(arena + (256 * n));  /* f32 */
+    t8[0] = -INFINITY;
+    float acc0_ = -INFINITY;
+    for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+        acc0_ = dlc_maxf(acc0_, z[i0]);
+    }
+    t8[0] = dlc_maxf(t8[0], acc0_);
+}
+
+/* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
+    t9[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+        acc0_ += z[i0];
+    }
+    t9[0] += acc0_;
+    for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
+}
+
+/* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
+    t11[0] = 0.0f;
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        acc0_ += w[i0];
+    }
+    t11[0] += acc0_;
+}
+
+/* %pred: f32[N,1] = add %13, %g   @14:22 */
+/* Kernel 8 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -395,8 +611,81 @@ static void sgd_step_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 15 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %15: f32 = mse %pred, %y   @16:14 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t15 = (float *)(arena + (256 * n + 64));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t15[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t19 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
+    float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
+    memset(d_g, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const float v_ = ((pred[i0] - y[i0]) * t19[0]);
+        d_pred[i0] = v_;
+        acc0_ += v_;
+    }
+    d_g[0] += acc0_;
+}
+
+/* %26: f32[N,3,4] = eq %z, %8   @13:13 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t8 = (float *)(arena + (256 * n));  /* f32 */
+    float *const t26 = (float *)(arena + (192 * n));  /* f32[N,3,4] */
+    float *const t27 = (float *)(arena + (256 * n + 256));  /* f32[1,1,1] */
+    memset(t27, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < (12 * n); i0++) {
+        const float v_ = (float)(z[i0] == t8[0]);
+        t26[i0] = v_;
+        acc0_ += v_;
+    }
+    t27[0] += acc0_;
+}
+
+/* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
+/* Kernel 14 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t27 = (float *)(arena + (256 * n + 256));  /* f32[1,1,1] */
+    float *const t28 = (float *)(arena + (256 * n));  /* f32[1,1,1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        t28[i0] = (d_g[0] / t27[i0]);
+    }
+}
+
+/* %d.k: f32[N,4] = broadcast %d.pred   @12:13 */
+/* Kernel 15 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -411,8 +700,30 @@ static void sgd_step_k15(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 17 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %31: f32[N,3,4] = max_mask %z {axis: 1}   @11:13 */
+/* Kernel 16 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const t31 = (float *)(arena + (256 * n + 320));  /* f32[N,3,4] */
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const int64_t base_ = i0 * 3 * 4 + i1;
+            int64_t best_ = 0;
+            for (int64_t l = 1; l < 3; l++) {
+                const float a_ = z[base_ + l * 4], b_ = z[base_ + best_ * 4];
+                if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
+            }
+            for (int64_t l = 0; l < 3; l++) t31[base_ + l * 4] = l == best_ ? 1.0f : 0.0f;
+        }
+    }
+}
+
+/* %35: f32[N,1] = div %d.pred, %34   @10:13 */
+/* Kernel 17 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -425,8 +736,9 @@ static void sgd_step_k17(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Kernel 18 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %d.s: f32[N,3] = broadcast %35   @10:13 */
+/* Kernel 18 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void sgd_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -441,43 +753,22 @@ static void sgd_step_k18(void *step_, int64_t begin_, int64_t end_, int part_) {
     }
 }
 
-/* Entry 'sgd': arena 320*N + 320 bytes. */
-static float sgd_step(const dlc_step *s) {
+/* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
+/* Kernel 19 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,3,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t8 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32 */
-    float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    float *const t15 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + (256 * n + 128));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t22 = (float *)(arena + 0);  /* f32[4] */
     float *const t24 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const t25 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t26 = (float *)(arena + (192 * n));  /* f32[N,3,4] */
-    float *const t27 = (float *)(arena + (256 * n + 256));  /* f32[1,1,1] */
     float *const t28 = (float *)(arena + (256 * n));  /* f32[1,1,1] */
     float *const t29 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const d_k = (float *)(arena + (64 * n));  /* f32[N,4] */
     float *const t31 = (float *)(arena + (256 * n + 320));  /* f32[N,3,4] */
     float *const t32 = (float *)d_k;  /* f32[N,1,4] */
     float *const t33 = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const t35 = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_s = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t37 = (float *)d_s;  /* f32[N,3,1] */
     float *const t38 = (float *)(arena + 0);  /* f32[N,3,4] */
@@ -486,88 +777,69 @@ static float sgd_step(const dlc_step *s) {
     float *const d_z = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t42 = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const t43 = (float *)(arena + (256 * n + 256));  /* f32[4] */
+    memset(t43, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            #pragma omp simd
+            for (int64_t i2 = 0; i2 < 4; i2++) {
+                const float v_ = ((((t24[0] + (t26[i0 * 12 + i1 * 4 + i2] * t28[0])) + (t31[i0 * 12 + i1 * 4 + i2] * t32[i0 * 4 + i2])) + t37[i0 * 3 + i1]) * x[i0 * 12 + i1 * 4 + i2]);
+                t42[i0 * 12 + i1 * 4 + i2] = v_;
+                t43[i2] += v_;
+            }
+        }
+    }
+}
+
+/* %d.w: f32[4] = add %22, %43 */
+/* Kernel 20 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k20(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[0];  /* f32[4] */
+    float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t22 = (float *)(arena + 0);  /* f32[4] */
+    float *const t43 = (float *)(arena + (256 * n + 256));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        w[i0] = (w[i0] - (s->lr * (d_g[0] + t43[i0])));
+    }
+}
+
+/* Entry 'sgd': arena 320*N + 320 bytes. */
+static float sgd_step(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t8 = (float *)(arena + (256 * n));  /* f32 */
+    float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t10 = (float *)(arena + 0);  /* f32 */
+    float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t15 = (float *)(arena + (256 * n + 64));  /* f32 */
+    float *const t19 = (float *)(arena + (256 * n + 128));  /* f32 */
+    float *const d_g = (float *)(arena + (256 * n + 192));  /* f32 */
+    float *const t24 = (float *)(arena + (256 * n + 128));  /* f32 */
 
     /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
-    {
-        memset(s_2, 0, sizeof(float) * (3 * n));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (x[i0 * 4 + i1] * w[i1]);
-                z[i0 * 4 + i1] = v_;
-                acc0_ += v_;
-            }
-            s_2[i0] += acc0_;
-        }
-    }
+    sgd_step_k0(s);
 
     /* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += s_2[i0 * 3 + i1];
-            }
-            m[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
-    }
+    sgd_step_k1(s);
 
     /* %k: f32[N,4] = max %z {axes: [1], keepdim: false}   @11:13 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) k_2[j_] = -INFINITY;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    k_2[i0 * 4 + i2] = dlc_maxf(k_2[i0 * 4 + i2], z[i0 * 12 + i1 * 4 + i2]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                acc0_ += k_2[i0 * 4 + i1];
-            }
-            t_2[i0] += acc0_;
-        }
-    }
+    sgd_step_k3(s);
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
-    {
-        t8[0] = -INFINITY;
-        float acc0_ = -INFINITY;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            acc0_ = dlc_maxf(acc0_, z[i0]);
-        }
-        t8[0] = dlc_maxf(t8[0], acc0_);
-    }
+    sgd_step_k4(s);
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
-    {
-        t9[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            acc0_ += z[i0];
-        }
-        t9[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
-    }
+    sgd_step_k5(s);
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
-    {
-        t11[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            acc0_ += w[i0];
-        }
-        t11[0] += acc0_;
-    }
+    sgd_step_k6(s);
 
     /* %g: f32 = add %10, %11   @13:30 */
     {
@@ -581,20 +853,12 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
-            }
+            sgd_step_k8((void *)s, 0, n, 0);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @16:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t15[0] = (float)(acc_ / (double)n);
-    }
+    sgd_step_k9(s);
 
     /* %19: f32 = div %18, %17   @16:14 */
     {
@@ -602,16 +866,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
-    {
-        memset(d_g, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const float v_ = ((pred[i0] - y[i0]) * t19[0]);
-            d_pred[i0] = v_;
-            acc0_ += v_;
-        }
-        d_g[0] += acc0_;
-    }
+    sgd_step_k11(s);
 
     /* %24: f32 = div %d.g, %23   @13:22 */
     {
@@ -619,23 +874,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %26: f32[N,3,4] = eq %z, %8   @13:13 */
-    {
-        memset(t27, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            const float v_ = (float)(z[i0] == t8[0]);
-            t26[i0] = v_;
-            acc0_ += v_;
-        }
-        t27[0] += acc0_;
-    }
+    sgd_step_k13(s);
 
     /* %28: f32[1,1,1] = div %d.g, %27   @13:13 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            t28[i0] = (d_g[0] / t27[i0]);
-        }
-    }
+    sgd_step_k14(s);
 
     /* %d.k: f32[N,4] = broadcast %d.pred   @12:13 */
     {
@@ -644,28 +886,12 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k15, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    d_k[i0 * 4 + i1] = d_pred[i0];
-                }
-            }
+            sgd_step_k15((void *)s, 0, n, 0);
         }
     }
 
     /* %31: f32[N,3,4] = max_mask %z {axis: 1}   @11:13 */
-    {
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const int64_t base_ = i0 * 3 * 4 + i1;
-                int64_t best_ = 0;
-                for (int64_t l = 1; l < 3; l++) {
-                    const float a_ = z[base_ + l * 4], b_ = z[base_ + best_ * 4];
-                    if (b_ == b_ && (a_ > b_ || a_ != a_)) best_ = l;
-                }
-                for (int64_t l = 0; l < 3; l++) t31[base_ + l * 4] = l == best_ ? 1.0f : 0.0f;
-            }
-        }
-    }
+    sgd_step_k16(s);
 
     /* %35: f32[N,1] = div %d.pred, %34   @10:13 */
     {
@@ -674,9 +900,7 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k17, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                t35[i0] = (d_pred[i0] / 3.0f);
-            }
+            sgd_step_k17((void *)s, 0, n, 0);
         }
     }
 
@@ -687,54 +911,33 @@ static float sgd_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, sgd_step_k18, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 3; i1++) {
-                    d_s[i0 * 3 + i1] = t35[i0];
-                }
-            }
+            sgd_step_k18((void *)s, 0, n, 0);
         }
     }
 
     /* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
-    {
-        memset(t43, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                #pragma omp simd
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    const float v_ = ((((t24[0] + (t26[i0 * 12 + i1 * 4 + i2] * t28[0])) + (t31[i0 * 12 + i1 * 4 + i2] * t32[i0 * 4 + i2])) + t37[i0 * 3 + i1]) * x[i0 * 12 + i1 * 4 + i2]);
-                    t42[i0 * 12 + i1 * 4 + i2] = v_;
-                    t43[i2] += v_;
-                }
-            }
-        }
-    }
+    sgd_step_k19(s);
 
     /* %d.w: f32[4] = add %22, %43 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            w[i0] = (w[i0] - (s->lr * (d_g[0] + t43[i0])));
-        }
-    }
+    sgd_step_k20(s);
 
     return t15[0];
 }
 
-/* Kernel 8 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %15: f32 = mse %pred, %y   @16:14 */
+/* Kernel 9 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k9(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
+    float *const t15 = (float *)(arena + (256 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
     }
+    t15[0] = (float)(acc_ / (double)n);
 }
 
 /* Entry 'eval': arena 256*N + 256 bytes. */
@@ -742,104 +945,34 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (256 * n));  /* f32 */
     float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t15 = (float *)(arena + (256 * n));  /* f32 */
 
     /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
-    {
-        memset(s_2, 0, sizeof(float) * (3 * n));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (x[i0 * 4 + i1] * w[i1]);
-                z[i0 * 4 + i1] = v_;
-                acc0_ += v_;
-            }
-            s_2[i0] += acc0_;
-        }
-    }
+    sgd_step_k0(s);
 
     /* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += s_2[i0 * 3 + i1];
-            }
-            m[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
-    }
+    sgd_step_k1(s);
 
     /* %k: f32[N,4] = max %z {axes: [1], keepdim: false}   @11:13 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) k_2[j_] = -INFINITY;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    k_2[i0 * 4 + i2] = dlc_maxf(k_2[i0 * 4 + i2], z[i0 * 12 + i1 * 4 + i2]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                acc0_ += k_2[i0 * 4 + i1];
-            }
-            t_2[i0] += acc0_;
-        }
-    }
+    sgd_step_k3(s);
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
-    {
-        t8[0] = -INFINITY;
-        float acc0_ = -INFINITY;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            acc0_ = dlc_maxf(acc0_, z[i0]);
-        }
-        t8[0] = dlc_maxf(t8[0], acc0_);
-    }
+    sgd_step_k4(s);
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
-    {
-        t9[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            acc0_ += z[i0];
-        }
-        t9[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
-    }
+    sgd_step_k5(s);
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
-    {
-        t11[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            acc0_ += w[i0];
-        }
-        t11[0] += acc0_;
-    }
+    sgd_step_k6(s);
 
     /* %g: f32 = add %10, %11   @13:30 */
     {
@@ -850,43 +983,18 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k8, (void *)s);
+            dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
-            }
+            sgd_step_k8((void *)s, 0, n, 0);
         }
     }
 
     /* %15: f32 = mse %pred, %y   @16:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t15[0] = (float)(acc_ / (double)n);
-    }
+    eval_with_targets_k9(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t15[0];
-}
-
-/* Kernel 8 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k8(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
-    }
 }
 
 /* Entry 'predict': arena 256*N + 256 bytes. */
@@ -894,102 +1002,33 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3,4] */
-    float *const w = (float *)s->params[0];  /* f32[4] */
-    float *const z = (float *)(arena + 0);  /* f32[N,3,4] */
-    float *const s_2 = (float *)(arena + (64 * n));  /* f32[N,3] */
-    float *const m = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const k_2 = (float *)(arena + (64 * n));  /* f32[N,4] */
-    float *const t_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (256 * n));  /* f32 */
     float *const t9 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const g = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %z: f32[N,3,4] = mul %x, %w   @8:15 */
-    {
-        memset(s_2, 0, sizeof(float) * (3 * n));
-        for (int64_t i0 = 0; i0 < (3 * n); i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (x[i0 * 4 + i1] * w[i1]);
-                z[i0 * 4 + i1] = v_;
-                acc0_ += v_;
-            }
-            s_2[i0] += acc0_;
-        }
-    }
+    sgd_step_k0(s);
 
     /* %m: f32[N,1] = mean %s {axes: [1], keepdim: true}   @10:13 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) m[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                acc0_ += s_2[i0 * 3 + i1];
-            }
-            m[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) m[j_] /= (float)3;
-    }
+    sgd_step_k1(s);
 
     /* %k: f32[N,4] = max %z {axes: [1], keepdim: false}   @11:13 */
-    {
-        for (int64_t j_ = 0; j_ < (4 * n); j_++) k_2[j_] = -INFINITY;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                for (int64_t i2 = 0; i2 < 4; i2++) {
-                    k_2[i0 * 4 + i2] = dlc_maxf(k_2[i0 * 4 + i2], z[i0 * 12 + i1 * 4 + i2]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %t: f32[N,1] = sum %k {axes: [1], keepdim: true}   @12:13 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t_2[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                acc0_ += k_2[i0 * 4 + i1];
-            }
-            t_2[i0] += acc0_;
-        }
-    }
+    sgd_step_k3(s);
 
     /* %8: f32 = max %z {axes: [0, 1, 2], keepdim: false}   @13:13 */
-    {
-        t8[0] = -INFINITY;
-        float acc0_ = -INFINITY;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            acc0_ = dlc_maxf(acc0_, z[i0]);
-        }
-        t8[0] = dlc_maxf(t8[0], acc0_);
-    }
+    sgd_step_k4(s);
 
     /* %9: f32 = mean %z {axes: [0, 1, 2], keepdim: false}   @13:22 */
-    {
-        t9[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < (12 * n); i0++) {
-            acc0_ += z[i0];
-        }
-        t9[0] += acc0_;
-        for (int64_t j_ = 0; j_ < 1; j_++) t9[j_] /= (float)(12 * n);
-    }
+    sgd_step_k5(s);
 
     /* %11: f32 = sum %w {axes: [0], keepdim: false}   @13:32 */
-    {
-        t11[0] = 0.0f;
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            acc0_ += w[i0];
-        }
-        t11[0] += acc0_;
-    }
+    sgd_step_k6(s);
 
     /* %g: f32 = add %10, %11   @13:30 */
     {
@@ -1000,12 +1039,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k8, (void *)s);
+            dlc_parallel_for(n, parts_, sgd_step_k8, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = ((m[i0] + t_2[i0]) + g[0]);
-            }
+            sgd_step_k8((void *)s, 0, n, 0);
         }
     }
 

@@ -9,8 +9,43 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h: f32[N,1] = linear %x, %fc.weight, %fc.bias   @10:13 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const h = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)n * 1 * 3 <= 16384) {
+        float tile_[3];
+        for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 3 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[1] = {0};
+            for (int64_t p = 0; p < 3; p++) {
+                const float a_ = x[r * 3 + p];
+                const float *const b_ = tile_ + p * 1;
+                for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = h + r * 1;
+            for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 1; i1++) {
+                h[i0 + i1] = (h[i0 + i1] + fc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %pred: f32[N,1] = tanh %h   @10:27 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -20,6 +55,78 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     for (int64_t i0 = begin_; i0 < end_; i0++) {
         pred[i0] = tanhf(h[i0]);
+    }
+}
+
+/* %6: f32 = mse %pred, %y   @11:27 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t6 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t6[0] = (float)(acc_ / (double)n);
+}
+
+/* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
+    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t10 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_fc_bias = s->grads[1];  /* f32[1] */
+    memset(d_fc_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = (((pred[i0 + i1] - y[i0 + i1]) * t10[0]) * (1.0f - (pred[i0 + i1] * pred[i0 + i1])));
+            d_h[i0 + i1] = v_;
+            d_fc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_fc_weight = s->grads[0];  /* f32[1,3] */
+    if ((int64_t)1 * 3 * n <= 16384) {
+        float sums_[3] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 3;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_h[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 3;
+            float *const row_ = d_fc_weight + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, 1.0f, d_h, 1, x, 3, 0.0f, d_fc_weight, 3);
     }
 }
 
@@ -28,47 +135,11 @@ static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const h = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_fc_weight = s->grads[0];  /* f32[1,3] */
-    float *const d_fc_bias = s->grads[1];  /* f32[1] */
 
     /* %h: f32[N,1] = linear %x, %fc.weight, %fc.bias   @10:13 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            float tile_[3];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    h[i0 + i1] = (h[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
@@ -77,20 +148,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = tanhf(h[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %6: f32 = mse %pred, %y   @11:27 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t6[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %10: f32 = div %9, %8   @11:27 */
     {
@@ -98,55 +161,80 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
-    {
-        memset(d_fc_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = (((pred[i0 + i1] - y[i0 + i1]) * t10[0]) * (1.0f - (pred[i0 + i1] * pred[i0 + i1])));
-                d_h[i0 + i1] = v_;
-                d_fc_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
-    {
-        if ((int64_t)1 * 3 * n <= 16384) {
-            float sums_[3] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 3;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_h[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 3;
-                float *const row_ = d_fc_weight + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, 1.0f, d_h, 1, x, 3, 0.0f, d_fc_weight, 3);
-        }
-    }
+    train_step_k5(s);
 
     return t6[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
+/* Kernel 4 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const y = (float *)s->data[1];  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = tanhf(h[i0]);
+    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t10 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    memset(d_fc_bias, 0, sizeof(float) * 1);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 1; i1++) {
+            const float v_ = (((pred[i0 + i1] - y[i0 + i1]) * t10[0]) * (1.0f - (pred[i0 + i1] * pred[i0 + i1])));
+            d_h[i0 + i1] = v_;
+            d_fc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,3] */
+    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
+    if ((int64_t)1 * 3 * n <= 16384) {
+        float sums_[3] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 3;
+            for (int64_t r = 0; r < 1; r++) {
+                const float a_ = d_h[p * 1 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 1; r++) {
+            const float *const acc_ = sums_ + r * 3;
+            float *const row_ = fc_weight + r * 3;
+            #pragma omp simd
+            for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, -s->lr, d_h, 1, x, 3, 1.0f, fc_weight, 3);
+    }
+}
+
+/* %fc.bias: f32[1] = param fc.bias   @7:11 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
+    for (int64_t i0 = 0; i0 < 1; i0++) {
+        fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
     }
 }
 
@@ -155,68 +243,25 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const h = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
-    float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
 
     /* %h: f32[N,1] = linear %x, %fc.weight, %fc.bias   @10:13 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            float tile_[3];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    h[i0 + i1] = (h[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = tanhf(h[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %6: f32 = mse %pred, %y   @11:27 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t6[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     /* %10: f32 = div %9, %8   @11:27 */
     {
@@ -224,63 +269,15 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
-    {
-        memset(d_fc_bias, 0, sizeof(float) * 1);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 1; i1++) {
-                const float v_ = (((pred[i0 + i1] - y[i0 + i1]) * t10[0]) * (1.0f - (pred[i0 + i1] * pred[i0 + i1])));
-                d_h[i0 + i1] = v_;
-                d_fc_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k4(s);
 
     /* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
-    {
-        if ((int64_t)1 * 3 * n <= 16384) {
-            float sums_[3] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 3;
-                for (int64_t r = 0; r < 1; r++) {
-                    const float a_ = d_h[p * 1 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 3; q++) sums_[r * 3 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 1; r++) {
-                const float *const acc_ = sums_ + r * 3;
-                float *const row_ = fc_weight + r * 3;
-                #pragma omp simd
-                for (int64_t q = 0; q < 3; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 3, n, -s->lr, d_h, 1, x, 3, 1.0f, fc_weight, 3);
-        }
-    }
+    sgd_step_k5(s);
 
     /* %fc.bias: f32[1] = param fc.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 1; i0++) {
-            fc_bias[i0] = (fc_bias[i0] - (s->lr * d_fc_bias[i0]));
-        }
-    }
+    sgd_step_k6(s);
 
     return t6[0];
-}
-
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = tanhf(h[i0]);
-    }
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -288,78 +285,28 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const y = (float *)s->data[1];  /* f32[N,1] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const h = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %h: f32[N,1] = linear %x, %fc.weight, %fc.bias   @10:13 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            float tile_[3];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    h[i0 + i1] = (h[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = tanhf(h[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %6: f32 = mse %pred, %y   @11:27 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t6[0] = (float)(acc_ / (double)n);
-    }
+    train_step_k2(s);
 
     memcpy(outputs[0], pred, sizeof(float) * n);
     return t6[0];
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,1] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        pred[i0] = tanhf(h[i0]);
-    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -367,48 +314,19 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,3] */
-    float *const fc_weight = (float *)s->params[0];  /* f32[1,3] */
-    float *const fc_bias = (float *)s->params[1];  /* f32[1] */
-    float *const h = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
 
     /* %h: f32[N,1] = linear %x, %fc.weight, %fc.bias   @10:13 */
-    {
-        if ((int64_t)n * 1 * 3 <= 16384) {
-            float tile_[3];
-            for (int64_t p = 0; p < 3; p++) for (int64_t q = 0; q < 1; q++) tile_[p * 1 + q] = fc_weight[q * 3 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[1] = {0};
-                for (int64_t p = 0; p < 3; p++) {
-                    const float a_ = x[r * 3 + p];
-                    const float *const b_ = tile_ + p * 1;
-                    for (int64_t q = 0; q < 1; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 1;
-                for (int64_t q = 0; q < 1; q++) row_[q] = (acc_[q] + fc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 1, 3, 1.0f, x, 3, fc_weight, 3, 0.0f, h, 1);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 1; i1++) {
-                    h[i0 + i1] = (h[i0 + i1] + fc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N,1] = tanh %h   @10:27 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                pred[i0] = tanhf(h[i0]);
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 

@@ -9,8 +9,45 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
+    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
+    float *const h = (float *)(arena + 0);  /* f32[N,2] */
+    if ((int64_t)n * 2 * 4 <= 16384) {
+        float tile_[32] = {0};
+        for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = sigmoid_weight[q * 4 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 4; p++) {
+                const float a_ = x[r * 4 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = h + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + sigmoid_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 2; i1++) {
+                h[i0 * 2 + i1] = (h[i0 * 2 + i1] + sigmoid_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %6: f32[N,2] = tanh %h   @10:16 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -23,8 +60,9 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 2 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,2] = add %6, %mean   @10:24 */
+/* Kernel 2 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -40,57 +78,109 @@ static void train_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
+/* %8: f32 = mse %pred, %y   @12:14 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t8[0] = (float)(acc_ / (double)(2 * n));
+}
+
+/* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const d_mean = s->grads[2];  /* f32[2] */
+    memset(d_mean, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t12[0]);
+            d_pred[i0 * 2 + i1] = v_;
+            d_mean[i1] += v_;
+        }
+    }
+}
+
+/* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_sigmoid_bias = s->grads[1];  /* f32[2] */
+    memset(d_sigmoid_bias, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = (d_pred[i0 * 2 + i1] * (1.0f - (t6[i0 * 2 + i1] * t6[i0 * 2 + i1])));
+            d_h[i0 * 2 + i1] = v_;
+            d_sigmoid_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_sigmoid_weight = s->grads[0];  /* f32[2,4] */
+    if ((int64_t)2 * 4 * n <= 16384) {
+        float sums_[8] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 4;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = d_h[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = d_sigmoid_weight + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_h, 2, x, 4, 0.0f, d_sigmoid_weight, 4);
+    }
+}
+
 /* Entry 'train': arena 192*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
-    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
-    float *const mean = (float *)s->params[2];  /* f32[2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const d_mean = s->grads[2];  /* f32[2] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_sigmoid_weight = s->grads[0];  /* f32[2,4] */
-    float *const d_sigmoid_bias = s->grads[1];  /* f32[2] */
 
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = sigmoid_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + sigmoid_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    h[i0 * 2 + i1] = (h[i0 * 2 + i1] + sigmoid_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %6: f32[N,2] = tanh %h   @10:16 */
     {
@@ -99,9 +189,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                t6[i0] = tanhf(h[i0]);
-            }
+            train_step_k1((void *)s, 0, (2 * n), 0);
         }
     }
 
@@ -112,22 +200,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = (t6[i0 * 2 + i1] + mean[i1]);
-                }
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t8[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k3(s);
 
     /* %12: f32 = div %11, %10   @12:14 */
     {
@@ -135,86 +213,117 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
-    {
-        memset(d_mean, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t12[0]);
-                d_pred[i0 * 2 + i1] = v_;
-                d_mean[i1] += v_;
-            }
-        }
-    }
+    train_step_k5(s);
 
     /* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
-    {
-        memset(d_sigmoid_bias, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = (d_pred[i0 * 2 + i1] * (1.0f - (t6[i0 * 2 + i1] * t6[i0 * 2 + i1])));
-                d_h[i0 * 2 + i1] = v_;
-                d_sigmoid_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
-    {
-        if ((int64_t)2 * 4 * n <= 16384) {
-            float sums_[8] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 4;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = d_h[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = d_sigmoid_weight + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, 1.0f, d_h, 2, x, 4, 0.0f, d_sigmoid_weight, 4);
-        }
-    }
+    train_step_k7(s);
 
     return t8[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t6[i0] = tanhf(h[i0]);
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const d_mean = (float *)(arena + (192 * n + 128));  /* f32[2] */
+    memset(d_mean, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t12[0]);
+            d_pred[i0 * 2 + i1] = v_;
+            d_mean[i1] += v_;
+        }
     }
 }
 
-/* Kernel 2 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k2(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
+/* Kernel 6 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_sigmoid_bias = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    memset(d_sigmoid_bias, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = (d_pred[i0 * 2 + i1] * (1.0f - (t6[i0 * 2 + i1] * t6[i0 * 2 + i1])));
+            d_h[i0 * 2 + i1] = v_;
+            d_sigmoid_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,4] */
+    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
+    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
+    if ((int64_t)2 * 4 * n <= 16384) {
+        float sums_[8] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 4;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = d_h[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 4;
+            float *const row_ = sigmoid_weight + r * 4;
+            #pragma omp simd
+            for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, -s->lr, d_h, 2, x, 4, 1.0f, sigmoid_weight, 4);
+    }
+}
+
+/* %sigmoid.bias: f32[2] = param sigmoid.bias   @6:11 */
+/* Kernel 8 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
+    float *const d_sigmoid_bias = (float *)(arena + (128 * n + 64));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        sigmoid_bias[i0] = (sigmoid_bias[i0] - (s->lr * d_sigmoid_bias[i0]));
+    }
+}
+
+/* %mean: f32[2] = param mean   @7:11 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const mean = (float *)s->params[2];  /* f32[2] */
-    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            pred[i0 * 2 + i1] = (t6[i0 * 2 + i1] + mean[i1]);
-        }
+    float *const d_mean = (float *)(arena + (192 * n + 128));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        mean[i0] = (mean[i0] - (s->lr * d_mean[i0]));
     }
 }
 
@@ -223,62 +332,20 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
-    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
-    float *const mean = (float *)s->params[2];  /* f32[2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
-    float *const d_mean = (float *)(arena + (192 * n + 128));  /* f32[2] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_sigmoid_bias = (float *)(arena + (128 * n + 64));  /* f32[2] */
 
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = sigmoid_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + sigmoid_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    h[i0 * 2 + i1] = (h[i0 * 2 + i1] + sigmoid_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %6: f32[N,2] = tanh %h   @10:16 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                t6[i0] = tanhf(h[i0]);
-            }
+            train_step_k1((void *)s, 0, (2 * n), 0);
         }
     }
 
@@ -286,25 +353,15 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k2, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k2, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = (t6[i0 * 2 + i1] + mean[i1]);
-                }
-            }
+            train_step_k2((void *)s, 0, n, 0);
         }
     }
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t8[0] = (float)(acc_ / (double)(2 * n));
-    }
+    train_step_k3(s);
 
     /* %12: f32 = div %11, %10   @12:14 */
     {
@@ -312,74 +369,26 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
-    {
-        memset(d_mean, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = ((pred[i0 * 2 + i1] - y[i0 * 2 + i1]) * t12[0]);
-                d_pred[i0 * 2 + i1] = v_;
-                d_mean[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k5(s);
 
     /* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
-    {
-        memset(d_sigmoid_bias, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = (d_pred[i0 * 2 + i1] * (1.0f - (t6[i0 * 2 + i1] * t6[i0 * 2 + i1])));
-                d_h[i0 * 2 + i1] = v_;
-                d_sigmoid_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k6(s);
 
     /* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
-    {
-        if ((int64_t)2 * 4 * n <= 16384) {
-            float sums_[8] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 4;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = d_h[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 4; q++) sums_[r * 4 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 4;
-                float *const row_ = sigmoid_weight + r * 4;
-                #pragma omp simd
-                for (int64_t q = 0; q < 4; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 4, n, -s->lr, d_h, 2, x, 4, 1.0f, sigmoid_weight, 4);
-        }
-    }
+    sgd_step_k7(s);
 
     /* %sigmoid.bias: f32[2] = param sigmoid.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            sigmoid_bias[i0] = (sigmoid_bias[i0] - (s->lr * d_sigmoid_bias[i0]));
-        }
-    }
+    sgd_step_k8(s);
 
     /* %mean: f32[2] = param mean   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            mean[i0] = (mean[i0] - (s->lr * d_mean[i0]));
-        }
-    }
+    sgd_step_k9(s);
 
     return t8[0];
 }
 
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %pred: f32[N,2] = add %6, %mean   @10:24 */
+/* Kernel 1 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -396,48 +405,32 @@ static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
+/* %8: f32 = mse %pred, %y   @12:14 */
+/* Kernel 2 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,2] */
+    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const t8 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (2 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t8[0] = (float)(acc_ / (double)(2 * n));
+}
+
 /* Entry 'eval': arena 128*N + 64 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const y = (float *)s->data[1];  /* f32[N,2] */
-    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
-    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
-    float *const mean = (float *)s->params[2];  /* f32[2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = sigmoid_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + sigmoid_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    h[i0 * 2 + i1] = (h[i0 * 2 + i1] + sigmoid_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N,2] = add %6, %mean   @10:24 */
     {
@@ -446,43 +439,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = (tanhf(h[i0 * 2 + i1]) + mean[i1]);
-                }
-            }
+            eval_with_targets_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %8: f32 = mse %pred, %y   @12:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t8[0] = (float)(acc_ / (double)(2 * n));
-    }
+    eval_with_targets_k2(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (2 * n));
     return t8[0];
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const mean = (float *)s->params[2];  /* f32[2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 2; i1++) {
-            pred[i0 * 2 + i1] = (tanhf(h[i0 * 2 + i1]) + mean[i1]);
-        }
-    }
 }
 
 /* Entry 'predict': arena 128*N bytes. */
@@ -490,54 +455,19 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,4] */
-    float *const sigmoid_weight = (float *)s->params[0];  /* f32[2,4] */
-    float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
-    float *const mean = (float *)s->params[2];  /* f32[2] */
-    float *const h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
 
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */
-    {
-        if ((int64_t)n * 2 * 4 <= 16384) {
-            float tile_[32] = {0};
-            for (int64_t p = 0; p < 4; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = sigmoid_weight[q * 4 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 4; p++) {
-                    const float a_ = x[r * 4 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = h + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + sigmoid_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 4, 1.0f, x, 4, sigmoid_weight, 4, 0.0f, h, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    h[i0 * 2 + i1] = (h[i0 * 2 + i1] + sigmoid_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %pred: f32[N,2] = add %6, %mean   @10:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    pred[i0 * 2 + i1] = (tanhf(h[i0 * 2 + i1]) + mean[i1]);
-                }
-            }
+            eval_with_targets_k1((void *)s, 0, n, 0);
         }
     }
 

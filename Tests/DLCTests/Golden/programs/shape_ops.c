@@ -9,8 +9,24 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %7: f32[2,3] = transpose %w   @12:23 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const w = (float *)s->params[0];  /* f32[3,2] */
+    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        for (int64_t i1 = 0; i1 < 3; i1++) {
+            t7[i0 * 3 + i1] = w[i0 + i1 * 2];
+        }
+    }
+}
+
+/* %9: f32[N,2,3] = mul %x, %u   @13:23 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -27,8 +43,29 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %12: f32[N,1] = mean %f {axes: [1], keepdim: true}   @14:31 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const f = (float *)x;  /* f32[N,6] */
+    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    for (int64_t j_ = 0; j_ < n; j_++) t12[j_] = 0.0f;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        float acc0_ = 0.0f;
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            acc0_ += f[i0 * 6 + i1];
+        }
+        t12[i0] += acc0_;
+    }
+    for (int64_t j_ = 0; j_ < n; j_++) t12[j_] /= (float)6;
+}
+
+/* %q: f32[N,4] = mul %11, %12   @14:29 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -45,8 +82,97 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 10 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 16*N). */
-static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
+/* Kernel 4 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
+    float *const p_2 = (float *)t9;  /* f32[N,6] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
+    float *restrict const to_ = c;
+    const float *restrict const from_ = p_2;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
+        }
+    }
+}
+
+/* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const f = (float *)x;  /* f32[N,6] */
+    float *const r_2 = (float *)f;  /* f32[N,3,2] */
+    float *const r2 = (float *)r_2;  /* f32[N,6] */
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
+    float *restrict const to_ = c;
+    const float *restrict const from_ = r2;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
+        }
+    }
+}
+
+/* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
+/* Kernel 6 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
+    float *restrict const to_ = pred;
+    const float *restrict const from_ = c;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
+        }
+    }
+}
+
+/* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
+    float *restrict const to_ = pred;
+    const float *restrict const from_ = q_2;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            to_[i0 * 16 + i1 + 12] = from_[i0 * 4 + i1];
+        }
+    }
+}
+
+/* %16: f32 = mse %pred, %y   @18:14 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const y = (float *)s->data[1];  /* f32[N,16] */
+    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
+    float *const t16 = (float *)(arena + 0);  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (16 * n); i0++) {
+        const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
+    }
+    t16[0] = (float)(acc_ / (double)(16 * n));
+}
+
+/* %d.pred: f32[N,16] = mul %17, %20   @18:14 */
+/* Kernel 10 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 16*N). */
+static __attribute__((noinline)) void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -62,52 +188,129 @@ static void train_step_k10(void *step_, int64_t begin_, int64_t end_, int part_)
     }
 }
 
+/* %d.c: f32[N,12] = slice %d.pred {axis: 1, start: 0, length: 12}   @16:16 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
+    float *const d_c = (float *)(arena + (128 * n + 64));  /* f32[N,12] */
+    float *restrict const to_ = d_c;
+    const float *restrict const from_ = d_pred;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            to_[i0 * 12 + i1] = from_[i0 * 16 + i1];
+        }
+    }
+}
+
+/* %d.q: f32[N,4] = slice %d.pred {axis: 1, start: 12, length: 4}   @16:16 */
+/* Kernel 12 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
+    float *const d_q = (float *)(arena + 64);  /* f32[N,4] */
+    float *restrict const to_ = d_q;
+    const float *restrict const from_ = d_pred;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            to_[i0 * 4 + i1] = from_[i0 * 16 + i1 + 12];
+        }
+    }
+}
+
+/* %d.p: f32[N,6] = slice %d.c {axis: 1, start: 0, length: 6}   @15:13 */
+/* Kernel 13 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_c = (float *)(arena + (128 * n + 64));  /* f32[N,12] */
+    float *const d_p = (float *)(arena + (192 * n + 64));  /* f32[N,6] */
+    float *restrict const to_ = d_p;
+    const float *restrict const from_ = d_c;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            to_[i0 * 6 + i1] = from_[i0 * 12 + i1];
+        }
+    }
+}
+
+/* %25: f32[N,4] = mul %d.q, %12   @14:29 */
+/* Kernel 14 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
+    float *const d_q = (float *)(arena + 64);  /* f32[N,4] */
+    float *const t25 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[1,4] */
+    memset(t26, 0, sizeof(float) * 4);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 4; i1++) {
+            const float v_ = (d_q[i0 * 4 + i1] * t12[i0]);
+            t25[i0 * 4 + i1] = v_;
+            t26[i1] += v_;
+        }
+    }
+}
+
+/* %29: f32[N,2,3] = mul %28, %x   @13:23 */
+/* Kernel 15 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const d_p = (float *)(arena + (192 * n + 64));  /* f32[N,6] */
+    float *const t28 = (float *)d_p;  /* f32[N,2,3] */
+    float *const t29 = (float *)(arena + (64 * n + 64));  /* f32[N,2,3] */
+    float *const d_u = (float *)(arena + (256 * n + 128));  /* f32[1,2,3] */
+    memset(d_u, 0, sizeof(float) * 6);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            const float v_ = (t28[i0 * 6 + i1] * x[i0 * 6 + i1]);
+            t29[i0 * 6 + i1] = v_;
+            d_u[i1] += v_;
+        }
+    }
+}
+
+/* %d.w: f32[3,2] = transpose %31   @12:23 */
+/* Kernel 16 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k16(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const d_u = (float *)(arena + (256 * n + 128));  /* f32[1,2,3] */
+    float *const t31 = (float *)d_u;  /* f32[2,3] */
+    float *const d_w = s->grads[0];  /* f32[3,2] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            d_w[i0 * 2 + i1] = t31[i0 + i1 * 3];
+        }
+    }
+}
+
 /* Entry 'train': arena 256*N + 192 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const y = (float *)s->data[1];  /* f32[N,16] */
-    float *const w = (float *)s->params[0];  /* f32[3,2] */
-    float *const e = (float *)s->params[1];  /* f32[4] */
-    float *const f = (float *)x;  /* f32[N,6] */
-    float *const r_2 = (float *)f;  /* f32[N,3,2] */
-    float *const r2 = (float *)r_2;  /* f32[N,6] */
-    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const u = (float *)t7;  /* f32[1,2,3] */
-    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
-    float *const p_2 = (float *)t9;  /* f32[N,6] */
-    float *const t11 = (float *)e;  /* f32[1,4] */
-    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
-    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
-    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
     float *const t16 = (float *)(arena + 0);  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,16] */
     float *const t20 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
-    float *const d_c = (float *)(arena + (128 * n + 64));  /* f32[N,12] */
-    float *const d_q = (float *)(arena + 64);  /* f32[N,4] */
-    float *const d_p = (float *)(arena + (192 * n + 64));  /* f32[N,6] */
-    float *const t25 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
     float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[1,4] */
     float *const d_e = (float *)t26;  /* f32[4] */
-    float *const t28 = (float *)d_p;  /* f32[N,2,3] */
-    float *const t29 = (float *)(arena + (64 * n + 64));  /* f32[N,2,3] */
-    float *const d_u = (float *)(arena + (256 * n + 128));  /* f32[1,2,3] */
-    float *const t31 = (float *)d_u;  /* f32[2,3] */
-    float *const d_w = s->grads[0];  /* f32[3,2] */
     float *const d_e_2 = s->grads[1];  /* f32[4] */
 
     /* %7: f32[2,3] = transpose %w   @12:23 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                t7[i0 * 3 + i1] = w[i0 + i1 * 2];
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
@@ -116,26 +319,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %12: f32[N,1] = mean %f {axes: [1], keepdim: true}   @14:31 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t12[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                acc0_ += f[i0 * 6 + i1];
-            }
-            t12[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) t12[j_] /= (float)6;
-    }
+    train_step_k2(s);
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
@@ -144,66 +333,24 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    {
-        float *restrict const to_ = c;
-        const float *restrict const from_ = p_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    {
-        float *restrict const to_ = c;
-        const float *restrict const from_ = r2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
-            }
-        }
-    }
+    train_step_k5(s);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    {
-        float *restrict const to_ = pred;
-        const float *restrict const from_ = c;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    {
-        float *restrict const to_ = pred;
-        const float *restrict const from_ = q_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                to_[i0 * 16 + i1 + 12] = from_[i0 * 4 + i1];
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %16: f32 = mse %pred, %y   @18:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t16[0] = (float)(acc_ / (double)(16 * n));
-    }
+    train_step_k8(s);
 
     /* %20: f32 = div %19, %18   @18:14 */
     {
@@ -217,79 +364,27 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((16 * n), parts_, train_step_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-                d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
-            }
+            train_step_k10((void *)s, 0, (16 * n), 0);
         }
     }
 
     /* %d.c: f32[N,12] = slice %d.pred {axis: 1, start: 0, length: 12}   @16:16 */
-    {
-        float *restrict const to_ = d_c;
-        const float *restrict const from_ = d_pred;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                to_[i0 * 12 + i1] = from_[i0 * 16 + i1];
-            }
-        }
-    }
+    train_step_k11(s);
 
     /* %d.q: f32[N,4] = slice %d.pred {axis: 1, start: 12, length: 4}   @16:16 */
-    {
-        float *restrict const to_ = d_q;
-        const float *restrict const from_ = d_pred;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                to_[i0 * 4 + i1] = from_[i0 * 16 + i1 + 12];
-            }
-        }
-    }
+    train_step_k12(s);
 
     /* %d.p: f32[N,6] = slice %d.c {axis: 1, start: 0, length: 6}   @15:13 */
-    {
-        float *restrict const to_ = d_p;
-        const float *restrict const from_ = d_c;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                to_[i0 * 6 + i1] = from_[i0 * 12 + i1];
-            }
-        }
-    }
+    train_step_k13(s);
 
     /* %25: f32[N,4] = mul %d.q, %12   @14:29 */
-    {
-        memset(t26, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (d_q[i0 * 4 + i1] * t12[i0]);
-                t25[i0 * 4 + i1] = v_;
-                t26[i1] += v_;
-            }
-        }
-    }
+    train_step_k14(s);
 
     /* %29: f32[N,2,3] = mul %28, %x   @13:23 */
-    {
-        memset(d_u, 0, sizeof(float) * 6);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                const float v_ = (t28[i0 * 6 + i1] * x[i0 * 6 + i1]);
-                t29[i0 * 6 + i1] = v_;
-                d_u[i1] += v_;
-            }
-        }
-    }
+    train_step_k15(s);
 
     /* %d.w: f32[3,2] = transpose %31   @12:23 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                d_w[i0 * 2 + i1] = t31[i0 + i1 * 3];
-            }
-        }
-    }
+    train_step_k16(s);
 
     /* %d.e: f32[4] = reshape %26   @14:13 */
     {
@@ -299,56 +394,32 @@ static float train_step(const dlc_step *s) {
     return t16[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.w: f32[3,2] = transpose %31   @12:23 */
+/* Kernel 16 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k16(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const u = (float *)t7;  /* f32[1,2,3] */
-    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+    float *const w = (float *)s->params[0];  /* f32[3,2] */
+    float *const d_u = (float *)(arena + (256 * n + 128));  /* f32[1,2,3] */
+    float *const t31 = (float *)d_u;  /* f32[2,3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            w[i0 * 2 + i1] = (w[i0 * 2 + i1] - (s->lr * t31[i0 + i1 * 3]));
         }
     }
 }
 
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %e: f32[4] = param e   @7:11 */
+/* Kernel 18 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k18(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const e = (float *)s->params[1];  /* f32[4] */
-    float *const t11 = (float *)e;  /* f32[1,4] */
-    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
-    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
-        }
-    }
-}
-
-/* Kernel 10 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 16*N). */
-static void sgd_step_k10(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const y = (float *)s->data[1];  /* f32[N,16] */
-    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,16] */
-    float *const t20 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
+    float *const d_e_2 = (float *)(arena + (256 * n + 128));  /* f32[4] */
+    for (int64_t i0 = 0; i0 < 4; i0++) {
+        e[i0] = (e[i0] - (s->lr * d_e_2[i0]));
     }
 }
 
@@ -357,142 +428,54 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const y = (float *)s->data[1];  /* f32[N,16] */
-    float *const w = (float *)s->params[0];  /* f32[3,2] */
-    float *const e = (float *)s->params[1];  /* f32[4] */
-    float *const f = (float *)x;  /* f32[N,6] */
-    float *const r_2 = (float *)f;  /* f32[N,3,2] */
-    float *const r2 = (float *)r_2;  /* f32[N,6] */
-    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const u = (float *)t7;  /* f32[1,2,3] */
-    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
-    float *const p_2 = (float *)t9;  /* f32[N,6] */
-    float *const t11 = (float *)e;  /* f32[1,4] */
-    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
-    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
-    float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
-    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
     float *const t16 = (float *)(arena + 0);  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,16] */
     float *const t20 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
-    float *const d_c = (float *)(arena + (128 * n + 64));  /* f32[N,12] */
-    float *const d_q = (float *)(arena + 64);  /* f32[N,4] */
-    float *const d_p = (float *)(arena + (192 * n + 64));  /* f32[N,6] */
-    float *const t25 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
     float *const t26 = (float *)(arena + (256 * n + 64));  /* f32[1,4] */
     float *const d_e = (float *)t26;  /* f32[4] */
-    float *const t28 = (float *)d_p;  /* f32[N,2,3] */
-    float *const t29 = (float *)(arena + (64 * n + 64));  /* f32[N,2,3] */
-    float *const d_u = (float *)(arena + (256 * n + 128));  /* f32[1,2,3] */
-    float *const t31 = (float *)d_u;  /* f32[2,3] */
     float *const d_e_2 = (float *)(arena + (256 * n + 128));  /* f32[4] */
 
     /* %7: f32[2,3] = transpose %w   @12:23 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                t7[i0 * 3 + i1] = w[i0 + i1 * 2];
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %12: f32[N,1] = mean %f {axes: [1], keepdim: true}   @14:31 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t12[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                acc0_ += f[i0 * 6 + i1];
-            }
-            t12[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) t12[j_] /= (float)6;
-    }
+    train_step_k2(s);
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    {
-        float *restrict const to_ = c;
-        const float *restrict const from_ = p_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
-            }
-        }
-    }
+    train_step_k4(s);
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    {
-        float *restrict const to_ = c;
-        const float *restrict const from_ = r2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
-            }
-        }
-    }
+    train_step_k5(s);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    {
-        float *restrict const to_ = pred;
-        const float *restrict const from_ = c;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
-            }
-        }
-    }
+    train_step_k6(s);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    {
-        float *restrict const to_ = pred;
-        const float *restrict const from_ = q_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                to_[i0 * 16 + i1 + 12] = from_[i0 * 4 + i1];
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %16: f32 = mse %pred, %y   @18:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t16[0] = (float)(acc_ / (double)(16 * n));
-    }
+    train_step_k8(s);
 
     /* %20: f32 = div %19, %18   @18:14 */
     {
@@ -503,82 +486,30 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(16 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((16 * n), parts_, sgd_step_k10, (void *)s);
+            dlc_parallel_for((16 * n), parts_, train_step_k10, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-                d_pred[i0] = ((pred[i0] - y[i0]) * t20[0]);
-            }
+            train_step_k10((void *)s, 0, (16 * n), 0);
         }
     }
 
     /* %d.c: f32[N,12] = slice %d.pred {axis: 1, start: 0, length: 12}   @16:16 */
-    {
-        float *restrict const to_ = d_c;
-        const float *restrict const from_ = d_pred;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                to_[i0 * 12 + i1] = from_[i0 * 16 + i1];
-            }
-        }
-    }
+    train_step_k11(s);
 
     /* %d.q: f32[N,4] = slice %d.pred {axis: 1, start: 12, length: 4}   @16:16 */
-    {
-        float *restrict const to_ = d_q;
-        const float *restrict const from_ = d_pred;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                to_[i0 * 4 + i1] = from_[i0 * 16 + i1 + 12];
-            }
-        }
-    }
+    train_step_k12(s);
 
     /* %d.p: f32[N,6] = slice %d.c {axis: 1, start: 0, length: 6}   @15:13 */
-    {
-        float *restrict const to_ = d_p;
-        const float *restrict const from_ = d_c;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                to_[i0 * 6 + i1] = from_[i0 * 12 + i1];
-            }
-        }
-    }
+    train_step_k13(s);
 
     /* %25: f32[N,4] = mul %d.q, %12   @14:29 */
-    {
-        memset(t26, 0, sizeof(float) * 4);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                const float v_ = (d_q[i0 * 4 + i1] * t12[i0]);
-                t25[i0 * 4 + i1] = v_;
-                t26[i1] += v_;
-            }
-        }
-    }
+    train_step_k14(s);
 
     /* %29: f32[N,2,3] = mul %28, %x   @13:23 */
-    {
-        memset(d_u, 0, sizeof(float) * 6);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                const float v_ = (t28[i0 * 6 + i1] * x[i0 * 6 + i1]);
-                t29[i0 * 6 + i1] = v_;
-                d_u[i1] += v_;
-            }
-        }
-    }
+    train_step_k15(s);
 
     /* %d.w: f32[3,2] = transpose %31   @12:23 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                w[i0 * 2 + i1] = (w[i0 * 2 + i1] - (s->lr * t31[i0 + i1 * 3]));
-            }
-        }
-    }
+    sgd_step_k16(s);
 
     /* %d.e: f32[4] = reshape %26   @14:13 */
     {
@@ -586,47 +517,62 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %e: f32[4] = param e   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 4; i0++) {
-            e[i0] = (e[i0] - (s->lr * d_e_2[i0]));
-        }
-    }
+    sgd_step_k18(s);
 
     return t16[0];
 }
 
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
+/* Kernel 4 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const u = (float *)t7;  /* f32[1,2,3] */
     float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
+    float *const p_2 = (float *)t9;  /* f32[N,6] */
+    float *const c = (float *)(arena + (64 * n + 64));  /* f32[N,12] */
+    float *restrict const to_ = c;
+    const float *restrict const from_ = p_2;
+    for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
-            t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
+            to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
         }
     }
 }
 
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
+/* Kernel 5 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const e = (float *)s->params[1];  /* f32[4] */
-    float *const t11 = (float *)e;  /* f32[1,4] */
-    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
-    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
+    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
+    float *const f = (float *)x;  /* f32[N,6] */
+    float *const r_2 = (float *)f;  /* f32[N,3,2] */
+    float *const r2 = (float *)r_2;  /* f32[N,6] */
+    float *const c = (float *)(arena + (64 * n + 64));  /* f32[N,12] */
+    float *restrict const to_ = c;
+    const float *restrict const from_ = r2;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
+        }
+    }
+}
+
+/* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
+/* Kernel 6 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k6(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const c = (float *)(arena + (64 * n + 64));  /* f32[N,12] */
+    float *const pred = (float *)(arena + 64);  /* f32[N,16] */
+    float *restrict const to_ = pred;
+    const float *restrict const from_ = c;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 12; i1++) {
+            to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
         }
     }
 }
@@ -636,167 +582,54 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const y = (float *)s->data[1];  /* f32[N,16] */
-    float *const w = (float *)s->params[0];  /* f32[3,2] */
-    float *const e = (float *)s->params[1];  /* f32[4] */
-    float *const f = (float *)x;  /* f32[N,6] */
-    float *const r_2 = (float *)f;  /* f32[N,3,2] */
-    float *const r2 = (float *)r_2;  /* f32[N,6] */
-    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const u = (float *)t7;  /* f32[1,2,3] */
-    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
-    float *const p_2 = (float *)t9;  /* f32[N,6] */
-    float *const t11 = (float *)e;  /* f32[1,4] */
-    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
-    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
-    float *const c = (float *)(arena + (64 * n + 64));  /* f32[N,12] */
     float *const pred = (float *)(arena + 64);  /* f32[N,16] */
     float *const t16 = (float *)(arena + 0);  /* f32 */
 
     /* %7: f32[2,3] = transpose %w   @12:23 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                t7[i0 * 3 + i1] = w[i0 + i1 * 2];
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %12: f32[N,1] = mean %f {axes: [1], keepdim: true}   @14:31 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t12[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                acc0_ += f[i0 * 6 + i1];
-            }
-            t12[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) t12[j_] /= (float)6;
-    }
+    train_step_k2(s);
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, eval_with_targets_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    {
-        float *restrict const to_ = c;
-        const float *restrict const from_ = p_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
-            }
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    {
-        float *restrict const to_ = c;
-        const float *restrict const from_ = r2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
-            }
-        }
-    }
+    eval_with_targets_k5(s);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    {
-        float *restrict const to_ = pred;
-        const float *restrict const from_ = c;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
-            }
-        }
-    }
+    eval_with_targets_k6(s);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    {
-        float *restrict const to_ = pred;
-        const float *restrict const from_ = q_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                to_[i0 * 16 + i1 + 12] = from_[i0 * 4 + i1];
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %16: f32 = mse %pred, %y   @18:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (16 * n); i0++) {
-            const double d_ = (double)pred[i0] - (double)y[i0]; acc_ += d_ * d_;
-        }
-        t16[0] = (float)(acc_ / (double)(16 * n));
-    }
+    train_step_k8(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (16 * n));
     return t16[0];
-}
-
-/* Kernel 1 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const u = (float *)t7;  /* f32[1,2,3] */
-    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
-        }
-    }
-}
-
-/* Kernel 3 of entry 'predict' on the trainer's threads: its rows begin_ to end_ (of N). */
-static void predict_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const e = (float *)s->params[1];  /* f32[4] */
-    float *const t11 = (float *)e;  /* f32[1,4] */
-    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
-    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        for (int64_t i1 = 0; i1 < 4; i1++) {
-            q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
-        }
-    }
 }
 
 /* Entry 'predict': arena 192*N + 64 bytes. */
@@ -804,117 +637,47 @@ static void predict(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,2,3] */
-    float *const w = (float *)s->params[0];  /* f32[3,2] */
-    float *const e = (float *)s->params[1];  /* f32[4] */
-    float *const f = (float *)x;  /* f32[N,6] */
-    float *const r_2 = (float *)f;  /* f32[N,3,2] */
-    float *const r2 = (float *)r_2;  /* f32[N,6] */
-    float *const t7 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const u = (float *)t7;  /* f32[1,2,3] */
-    float *const t9 = (float *)(arena + 64);  /* f32[N,2,3] */
-    float *const p_2 = (float *)t9;  /* f32[N,6] */
-    float *const t11 = (float *)e;  /* f32[1,4] */
-    float *const t12 = (float *)(arena + (64 * n + 64));  /* f32[N,1] */
-    float *const q_2 = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
-    float *const c = (float *)(arena + (64 * n + 64));  /* f32[N,12] */
     float *const pred = (float *)(arena + 64);  /* f32[N,16] */
 
     /* %7: f32[2,3] = transpose %w   @12:23 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            for (int64_t i1 = 0; i1 < 3; i1++) {
-                t7[i0 * 3 + i1] = w[i0 + i1 * 2];
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %9: f32[N,2,3] = mul %x, %u   @13:23 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k1, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    t9[i0 * 6 + i1] = (x[i0 * 6 + i1] * u[i1]);
-                }
-            }
+            train_step_k1((void *)s, 0, n, 0);
         }
     }
 
     /* %12: f32[N,1] = mean %f {axes: [1], keepdim: true}   @14:31 */
-    {
-        for (int64_t j_ = 0; j_ < n; j_++) t12[j_] = 0.0f;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            float acc0_ = 0.0f;
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                acc0_ += f[i0 * 6 + i1];
-            }
-            t12[i0] += acc0_;
-        }
-        for (int64_t j_ = 0; j_ < n; j_++) t12[j_] /= (float)6;
-    }
+    train_step_k2(s);
 
     /* %q: f32[N,4] = mul %11, %12   @14:29 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(n, parts_, predict_k3, (void *)s);
+            dlc_parallel_for(n, parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 4; i1++) {
-                    q_2[i0 * 4 + i1] = (t11[i1] * t12[i0]);
-                }
-            }
+            train_step_k3((void *)s, 0, n, 0);
         }
     }
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    {
-        float *restrict const to_ = c;
-        const float *restrict const from_ = p_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                to_[i0 * 12 + i1] = from_[i0 * 6 + i1];
-            }
-        }
-    }
+    eval_with_targets_k4(s);
 
     /* %c: f32[N,12] = concat %p, %r2 {axis: 1}   @15:13 */
-    {
-        float *restrict const to_ = c;
-        const float *restrict const from_ = r2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                to_[i0 * 12 + i1 + 6] = from_[i0 * 6 + i1];
-            }
-        }
-    }
+    eval_with_targets_k5(s);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    {
-        float *restrict const to_ = pred;
-        const float *restrict const from_ = c;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 12; i1++) {
-                to_[i0 * 16 + i1] = from_[i0 * 12 + i1];
-            }
-        }
-    }
+    eval_with_targets_k6(s);
 
     /* %pred: f32[N,16] = concat %c, %q {axis: 1}   @16:16 */
-    {
-        float *restrict const to_ = pred;
-        const float *restrict const from_ = q_2;
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            for (int64_t i1 = 0; i1 < 4; i1++) {
-                to_[i0 * 16 + i1 + 12] = from_[i0 * 4 + i1];
-            }
-        }
-    }
+    train_step_k7(s);
 
     memcpy(outputs[0], pred, sizeof(float) * (16 * n));
 }

@@ -9,6 +9,53 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
+/* %12: f32[3] = sub %v, %3   @9:68 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[2];  /* f32[3] */
+    float *const t12 = (float *)(arena + 128);  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        t12[i0] = (v[i0] - 1.0f);
+    }
+}
+
+/* %13: f32[3] = square %12   @9:59 */
+/* Kernel 3 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t12 = (float *)(arena + 128);  /* f32[3] */
+    float *const t13 = (float *)(arena + 192);  /* f32[3] */
+    float *const t14 = (float *)(arena + 256);  /* f32 */
+    memset(t14, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        const float v_ = (t12[i0] * t12[i0]);
+        t13[i0] = v_;
+        acc0_ += v_;
+    }
+    t14[0] += acc0_;
+}
+
+/* %d.v: f32[3] = mul %16, %18   @9:59 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t12 = (float *)(arena + 128);  /* f32[3] */
+    float *const t16 = (float *)(arena + 0);  /* f32[3] */
+    float *const t18 = (float *)(arena + 0);  /* f32[3] */
+    float *const d_v = s->grads[2];  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        d_v[i0] = (1.0f * (t12[i0] * 2.0f));
+    }
+}
+
 /* Entry 'train': arena 320 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -16,7 +63,6 @@ static float train_step(const dlc_step *s) {
     (void)n; (void)arena;
     float *const a = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const v = (float *)s->params[2];  /* f32[3] */
     float *const t4 = (float *)(arena + 0);  /* f32 */
     float *const t5 = (float *)(arena + 0);  /* f32 */
     float *const t6 = (float *)(arena + 0);  /* f32 */
@@ -24,13 +70,8 @@ static float train_step(const dlc_step *s) {
     float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + 0);  /* f32 */
-    float *const t12 = (float *)(arena + 128);  /* f32[3] */
-    float *const t13 = (float *)(arena + 192);  /* f32[3] */
     float *const t14 = (float *)(arena + 256);  /* f32 */
     float *const t15 = (float *)(arena + 192);  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[3] */
-    float *const t18 = (float *)(arena + 0);  /* f32[3] */
-    float *const d_v = s->grads[2];  /* f32[3] */
     float *const t20 = (float *)(arena + 0);  /* f32 */
     float *const d_b = s->grads[1];  /* f32 */
     float *const t22 = (float *)(arena + 0);  /* f32 */
@@ -51,23 +92,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %12: f32[3] = sub %v, %3   @9:68 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t12[i0] = (v[i0] - 1.0f);
-        }
-    }
+    train_step_k2(s);
 
     /* %13: f32[3] = square %12   @9:59 */
-    {
-        memset(t14, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            const float v_ = (t12[i0] * t12[i0]);
-            t13[i0] = v_;
-            acc0_ += v_;
-        }
-        t14[0] += acc0_;
-    }
+    train_step_k3(s);
 
     /* %15: f32 = add %11, %14   @9:53 */
     {
@@ -75,11 +103,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.v: f32[3] = mul %16, %18   @9:59 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            d_v[i0] = (1.0f * (t12[i0] * 2.0f));
-        }
-    }
+    train_step_k5(s);
 
     /* %d.b: f32 = mul %9, %20   @9:48 */
     {
@@ -94,6 +118,21 @@ static float train_step(const dlc_step *s) {
     return t15[0];
 }
 
+/* %d.v: f32[3] = mul %16, %18   @9:59 */
+/* Kernel 5 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[2];  /* f32[3] */
+    float *const t12 = (float *)(arena + 128);  /* f32[3] */
+    float *const t16 = (float *)(arena + 0);  /* f32[3] */
+    float *const t18 = (float *)(arena + 0);  /* f32[3] */
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        v[i0] = (v[i0] - (s->lr * (1.0f * (t12[i0] * 2.0f))));
+    }
+}
+
 /* Entry 'sgd': arena 320 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
@@ -101,7 +140,6 @@ static float sgd_step(const dlc_step *s) {
     (void)n; (void)arena;
     float *const a = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const v = (float *)s->params[2];  /* f32[3] */
     float *const t4 = (float *)(arena + 0);  /* f32 */
     float *const t5 = (float *)(arena + 0);  /* f32 */
     float *const t6 = (float *)(arena + 0);  /* f32 */
@@ -109,12 +147,8 @@ static float sgd_step(const dlc_step *s) {
     float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + 0);  /* f32 */
-    float *const t12 = (float *)(arena + 128);  /* f32[3] */
-    float *const t13 = (float *)(arena + 192);  /* f32[3] */
     float *const t14 = (float *)(arena + 256);  /* f32 */
     float *const t15 = (float *)(arena + 192);  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[3] */
-    float *const t18 = (float *)(arena + 0);  /* f32[3] */
     float *const t20 = (float *)(arena + 0);  /* f32 */
     float *const d_b = (float *)(arena + 256);  /* f32 */
     float *const t22 = (float *)(arena + 0);  /* f32 */
@@ -135,23 +169,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %12: f32[3] = sub %v, %3   @9:68 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            t12[i0] = (v[i0] - 1.0f);
-        }
-    }
+    train_step_k2(s);
 
     /* %13: f32[3] = square %12   @9:59 */
-    {
-        memset(t14, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            const float v_ = (t12[i0] * t12[i0]);
-            t13[i0] = v_;
-            acc0_ += v_;
-        }
-        t14[0] += acc0_;
-    }
+    train_step_k3(s);
 
     /* %15: f32 = add %11, %14   @9:53 */
     {
@@ -159,11 +180,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.v: f32[3] = mul %16, %18   @9:59 */
-    {
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            v[i0] = (v[i0] - (s->lr * (1.0f * (t12[i0] * 2.0f))));
-        }
-    }
+    sgd_step_k5(s);
 
     /* %d.b: f32 = mul %9, %20   @9:48 */
     {
@@ -188,6 +205,26 @@ static float sgd_step(const dlc_step *s) {
     return t15[0];
 }
 
+/* %13: f32[3] = square %12   @9:59 */
+/* Kernel 0 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const v = (float *)s->params[2];  /* f32[3] */
+    float *const t12 = (float *)(arena + 0);  /* f32[3] */
+    float *const t13 = (float *)(arena + 0);  /* f32[3] */
+    float *const t14 = (float *)(arena + 64);  /* f32 */
+    memset(t14, 0, sizeof(float) * 1);
+    float acc0_ = 0.0f;
+    for (int64_t i0 = 0; i0 < 3; i0++) {
+        const float v_ = ((v[i0] - 1.0f) * (v[i0] - 1.0f));
+        t13[i0] = v_;
+        acc0_ += v_;
+    }
+    t14[0] += acc0_;
+}
+
 /* Entry 'eval': arena 128 bytes. */
 static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
@@ -195,7 +232,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     (void)n; (void)arena;
     float *const a = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const v = (float *)s->params[2];  /* f32[3] */
     float *const t4 = (float *)(arena + 0);  /* f32 */
     float *const t5 = (float *)(arena + 0);  /* f32 */
     float *const t6 = (float *)(arena + 0);  /* f32 */
@@ -203,22 +239,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t10 = (float *)(arena + 0);  /* f32 */
     float *const t11 = (float *)(arena + 0);  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[3] */
     float *const t14 = (float *)(arena + 64);  /* f32 */
     float *const t15 = (float *)(arena + 0);  /* f32 */
 
     /* %13: f32[3] = square %12   @9:59 */
-    {
-        memset(t14, 0, sizeof(float) * 1);
-        float acc0_ = 0.0f;
-        for (int64_t i0 = 0; i0 < 3; i0++) {
-            const float v_ = ((v[i0] - 1.0f) * (v[i0] - 1.0f));
-            t13[i0] = v_;
-            acc0_ += v_;
-        }
-        t14[0] += acc0_;
-    }
+    eval_with_targets_k0(s);
 
     /* %15: f32 = add %11, %14   @9:53 */
     {

@@ -9,8 +9,45 @@
 #include "dlc_kernels.h"
 #include "dlc_model.h"
 
-/* Kernel 1 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
+/* Kernel 0 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,6] */
+    float *const enc_weight = (float *)s->params[0];  /* f32[2,6] */
+    float *const enc_bias = (float *)s->params[1];  /* f32[2] */
+    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
+    if ((int64_t)n * 2 * 6 <= 16384) {
+        float tile_[48] = {0};
+        for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = enc_weight[q * 6 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 6; p++) {
+                const float a_ = x[r * 6 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = t6 + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + enc_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 2; i1++) {
+                t6[i0 * 2 + i1] = (t6[i0 * 2 + i1] + enc_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %code: f32[N,2] = tanh %6   @9:16 */
+/* Kernel 1 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 2*N). */
+static __attribute__((noinline)) void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -23,8 +60,45 @@ static void train_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 3 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
-static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
+/* Kernel 2 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
+    float *const dec_bias = (float *)s->params[3];  /* f32[6] */
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
+    if ((int64_t)n * 6 * 2 <= 16384) {
+        float tile_[16] = {0};
+        for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = dec_weight[q * 2 + p];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 2; p++) {
+                const float a_ = code[r * 2 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = recon + r * 6;
+            #pragma omp simd
+            for (int64_t q = 0; q < 6; q++) row_[q] = (acc_[q] + dec_bias[q]);
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
+        for (int64_t i0 = 0; i0 < n; i0++) {
+            for (int64_t i1 = 0; i1 < 6; i1++) {
+                recon[i0 * 6 + i1] = (recon[i0 * 6 + i1] + dec_bias[i1]);
+            }
+        }
+    }
+}
+
+/* %9: f32[N,6] = mul %recon, %mask   @11:24 */
+/* Kernel 3 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 6*N). */
+static __attribute__((noinline)) void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -38,8 +112,9 @@ static void train_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
-/* Kernel 4 of entry 'train' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
-static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %10: f32[N,6] = mul %x, %mask   @11:34 */
+/* Kernel 4 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 6*N). */
+static __attribute__((noinline)) void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -53,63 +128,172 @@ static void train_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) 
     }
 }
 
+/* %11: f32 = mse %9, %10   @11:14 */
+/* Kernel 5 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t11 = (float *)(arena + (192 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+        const double d_ = (double)t9[i0] - (double)t10[i0]; acc_ += d_ * d_;
+    }
+    t11[0] = (float)(acc_ / (double)(6 * n));
+}
+
+/* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
+/* Kernel 7 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
+    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
+    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
+    float *const d_dec_bias = s->grads[3];  /* f32[6] */
+    memset(d_dec_bias, 0, sizeof(float) * 6);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            const float v_ = (((t9[i0 * 6 + i1] - t10[i0 * 6 + i1]) * t15[0]) * mask[i0 * 6 + i1]);
+            d_recon[i0 * 6 + i1] = v_;
+            d_dec_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.code: f32[N,2] = matmul %d.recon, %dec.weight   @10:17 */
+/* Kernel 8 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
+    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
+    float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
+    if ((int64_t)n * 2 * 6 <= 16384) {
+        float tile_[48] = {0};
+        for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = dec_weight[p * 2 + q];
+        for (int64_t r = 0; r < n; r++) {
+            float acc_[8] = {0};
+            for (int64_t p = 0; p < 6; p++) {
+                const float a_ = d_recon[r * 6 + p];
+                const float *const b_ = tile_ + p * 8;
+                #pragma omp simd
+                for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
+            }
+            float *const row_ = d_code + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 6, 1.0f, d_recon, 6, dec_weight, 2, 0.0f, d_code, 2);
+    }
+}
+
+/* %d.dec.weight: f32[6,2] = matmul %d.recon, %code {transpose_a: true}   @10:17 */
+/* Kernel 9 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
+    float *const d_dec_weight = s->grads[2];  /* f32[6,2] */
+    if ((int64_t)6 * 2 * n <= 16384) {
+        float sums_[12] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = code + p * 2;
+            for (int64_t r = 0; r < 6; r++) {
+                const float a_ = d_recon[p * 6 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 6; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = d_dec_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 2, n, 1.0f, d_recon, 6, code, 2, 0.0f, d_dec_weight, 2);
+    }
+}
+
+/* %24: f32[N,2] = mul %d.code, %23   @9:16 */
+/* Kernel 10 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_enc_bias = s->grads[1];  /* f32[2] */
+    memset(d_enc_bias, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = (d_code[i0 * 2 + i1] * (1.0f - (code[i0 * 2 + i1] * code[i0 * 2 + i1])));
+            t24[i0 * 2 + i1] = v_;
+            d_enc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
+/* Kernel 11 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const x = (float *)s->data[0];  /* f32[N,6] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_enc_weight = s->grads[0];  /* f32[2,6] */
+    if ((int64_t)2 * 6 * n <= 16384) {
+        float sums_[12] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 6;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = t24[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 6;
+            float *const row_ = d_enc_weight + r * 6;
+            #pragma omp simd
+            for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, 1.0f, t24, 2, x, 6, 0.0f, d_enc_weight, 6);
+    }
+}
+
 /* Entry 'train': arena 256*N + 128 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,6] */
-    float *const mask = (float *)s->data[1];  /* f32[N,6] */
-    float *const enc_weight = (float *)s->params[0];  /* f32[2,6] */
-    float *const enc_bias = (float *)s->params[1];  /* f32[2] */
-    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
-    float *const dec_bias = (float *)s->params[3];  /* f32[6] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
-    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
-    float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const d_dec_weight = s->grads[2];  /* f32[6,2] */
-    float *const d_dec_bias = s->grads[3];  /* f32[6] */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_enc_weight = s->grads[0];  /* f32[2,6] */
-    float *const d_enc_bias = s->grads[1];  /* f32[2] */
 
     /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
-    {
-        if ((int64_t)n * 2 * 6 <= 16384) {
-            float tile_[48] = {0};
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = enc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = x[r * 6 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + enc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t6[i0 * 2 + i1] = (t6[i0 * 2 + i1] + enc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %code: f32[N,2] = tanh %6   @9:16 */
     {
@@ -118,39 +302,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                code[i0] = tanhf(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (2 * n), 0);
         }
     }
 
     /* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
-    {
-        if ((int64_t)n * 6 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = dec_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = code[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = recon + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] = (acc_[q] + dec_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    recon[i0 * 6 + i1] = (recon[i0 * 6 + i1] + dec_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %9: f32[N,6] = mul %recon, %mask   @11:24 */
     {
@@ -159,9 +316,7 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((6 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-                t9[i0] = (recon[i0] * mask[i0]);
-            }
+            train_step_k3((void *)s, 0, (6 * n), 0);
         }
     }
 
@@ -172,20 +327,12 @@ static float train_step(const dlc_step *s) {
             dlc_parallel_for((6 * n), parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-                t10[i0] = (x[i0] * mask[i0]);
-            }
+            train_step_k4((void *)s, 0, (6 * n), 0);
         }
     }
 
     /* %11: f32 = mse %9, %10   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            const double d_ = (double)t9[i0] - (double)t10[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)(6 * n));
-    }
+    train_step_k5(s);
 
     /* %15: f32 = div %14, %13   @11:14 */
     {
@@ -193,146 +340,156 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
-    {
-        memset(d_dec_bias, 0, sizeof(float) * 6);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                const float v_ = (((t9[i0 * 6 + i1] - t10[i0 * 6 + i1]) * t15[0]) * mask[i0 * 6 + i1]);
-                d_recon[i0 * 6 + i1] = v_;
-                d_dec_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k7(s);
 
     /* %d.code: f32[N,2] = matmul %d.recon, %dec.weight   @10:17 */
-    {
-        if ((int64_t)n * 2 * 6 <= 16384) {
-            float tile_[48] = {0};
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = dec_weight[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = d_recon[r * 6 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_code + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 6, 1.0f, d_recon, 6, dec_weight, 2, 0.0f, d_code, 2);
-        }
-    }
+    train_step_k8(s);
 
     /* %d.dec.weight: f32[6,2] = matmul %d.recon, %code {transpose_a: true}   @10:17 */
-    {
-        if ((int64_t)6 * 2 * n <= 16384) {
-            float sums_[12] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = code + p * 2;
-                for (int64_t r = 0; r < 6; r++) {
-                    const float a_ = d_recon[p * 6 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 6; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = d_dec_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 2, n, 1.0f, d_recon, 6, code, 2, 0.0f, d_dec_weight, 2);
-        }
-    }
+    train_step_k9(s);
 
     /* %24: f32[N,2] = mul %d.code, %23   @9:16 */
-    {
-        memset(d_enc_bias, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = (d_code[i0 * 2 + i1] * (1.0f - (code[i0 * 2 + i1] * code[i0 * 2 + i1])));
-                t24[i0 * 2 + i1] = v_;
-                d_enc_bias[i1] += v_;
-            }
-        }
-    }
+    train_step_k10(s);
 
     /* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
-    {
-        if ((int64_t)2 * 6 * n <= 16384) {
-            float sums_[12] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 6;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = t24[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 6;
-                float *const row_ = d_enc_weight + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, 1.0f, t24, 2, x, 6, 0.0f, d_enc_weight, 6);
-        }
-    }
+    train_step_k11(s);
 
     return t11[0];
 }
 
-/* Kernel 1 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void sgd_step_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        code[i0] = tanhf(t6[i0]);
-    }
-}
-
-/* Kernel 3 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
-static void sgd_step_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
+/* Kernel 7 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k7(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const mask = (float *)s->data[1];  /* f32[N,6] */
-    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t9[i0] = (recon[i0] * mask[i0]);
+    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t12 = (float *)(arena + 0);  /* f32[N,6] */
+    float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
+    float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
+    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
+    float *const d_dec_bias = (float *)(arena + (256 * n + 128));  /* f32[6] */
+    memset(d_dec_bias, 0, sizeof(float) * 6);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 6; i1++) {
+            const float v_ = (((t9[i0 * 6 + i1] - t10[i0 * 6 + i1]) * t15[0]) * mask[i0 * 6 + i1]);
+            d_recon[i0 * 6 + i1] = v_;
+            d_dec_bias[i1] += v_;
+        }
     }
 }
 
-/* Kernel 4 of entry 'sgd' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
-static void sgd_step_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %d.dec.weight: f32[6,2] = matmul %d.recon, %code {transpose_a: true}   @10:17 */
+/* Kernel 9 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
+    if ((int64_t)6 * 2 * n <= 16384) {
+        float sums_[12] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = code + p * 2;
+            for (int64_t r = 0; r < 6; r++) {
+                const float a_ = d_recon[p * 6 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 6; r++) {
+            const float *const acc_ = sums_ + r * 2;
+            float *const row_ = dec_weight + r * 2;
+            #pragma omp simd
+            for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 2, n, -s->lr, d_recon, 6, code, 2, 1.0f, dec_weight, 2);
+    }
+}
+
+/* %24: f32[N,2] = mul %d.code, %23   @9:16 */
+/* Kernel 10 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k10(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
+    float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
+    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_enc_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
+    memset(d_enc_bias, 0, sizeof(float) * 2);
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        #pragma omp simd
+        for (int64_t i1 = 0; i1 < 2; i1++) {
+            const float v_ = (d_code[i0 * 2 + i1] * (1.0f - (code[i0 * 2 + i1] * code[i0 * 2 + i1])));
+            t24[i0 * 2 + i1] = v_;
+            d_enc_bias[i1] += v_;
+        }
+    }
+}
+
+/* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
+/* Kernel 11 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k11(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->data[0];  /* f32[N,6] */
-    float *const mask = (float *)s->data[1];  /* f32[N,6] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t10[i0] = (x[i0] * mask[i0]);
+    float *const enc_weight = (float *)s->params[0];  /* f32[2,6] */
+    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
+    if ((int64_t)2 * 6 * n <= 16384) {
+        float sums_[12] = {0};
+        for (int64_t p = 0; p < n; p++) {
+            const float *const b_ = x + p * 6;
+            for (int64_t r = 0; r < 2; r++) {
+                const float a_ = t24[p * 2 + r];
+                #pragma omp simd
+                for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
+            }
+        }
+        for (int64_t r = 0; r < 2; r++) {
+            const float *const acc_ = sums_ + r * 6;
+            float *const row_ = enc_weight + r * 6;
+            #pragma omp simd
+            for (int64_t q = 0; q < 6; q++) row_[q] += -s->lr * acc_[q];
+        }
+    }
+    else {
+        dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, -s->lr, t24, 2, x, 6, 1.0f, enc_weight, 6);
+    }
+}
+
+/* %enc.bias: f32[2] = param enc.bias   @6:11 */
+/* Kernel 12 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const enc_bias = (float *)s->params[1];  /* f32[2] */
+    float *const d_enc_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
+    for (int64_t i0 = 0; i0 < 2; i0++) {
+        enc_bias[i0] = (enc_bias[i0] - (s->lr * d_enc_bias[i0]));
+    }
+}
+
+/* %dec.bias: f32[6] = param dec.bias   @7:11 */
+/* Kernel 13 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s) {
+    const int64_t n = s->n;
+    char *const arena = (char *)s->arena;
+    (void)n; (void)arena;
+    float *const dec_bias = (float *)s->params[3];  /* f32[6] */
+    float *const d_dec_bias = (float *)(arena + (256 * n + 128));  /* f32[6] */
+    for (int64_t i0 = 0; i0 < 6; i0++) {
+        dec_bias[i0] = (dec_bias[i0] - (s->lr * d_dec_bias[i0]));
     }
 }
 
@@ -341,108 +498,34 @@ static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,6] */
-    float *const mask = (float *)s->data[1];  /* f32[N,6] */
-    float *const enc_weight = (float *)s->params[0];  /* f32[2,6] */
-    float *const enc_bias = (float *)s->params[1];  /* f32[2] */
-    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
-    float *const dec_bias = (float *)s->params[3];  /* f32[6] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
-    float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
-    float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const d_dec_bias = (float *)(arena + (256 * n + 128));  /* f32[6] */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const d_enc_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
 
     /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
-    {
-        if ((int64_t)n * 2 * 6 <= 16384) {
-            float tile_[48] = {0};
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = enc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = x[r * 6 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + enc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t6[i0 * 2 + i1] = (t6[i0 * 2 + i1] + enc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %code: f32[N,2] = tanh %6   @9:16 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, sgd_step_k1, (void *)s);
+            dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                code[i0] = tanhf(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (2 * n), 0);
         }
     }
 
     /* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
-    {
-        if ((int64_t)n * 6 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = dec_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = code[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = recon + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] = (acc_[q] + dec_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    recon[i0 * 6 + i1] = (recon[i0 * 6 + i1] + dec_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %9: f32[N,6] = mul %recon, %mask   @11:24 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((6 * n), parts_, sgd_step_k3, (void *)s);
+            dlc_parallel_for((6 * n), parts_, train_step_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-                t9[i0] = (recon[i0] * mask[i0]);
-            }
+            train_step_k3((void *)s, 0, (6 * n), 0);
         }
     }
 
@@ -450,23 +533,15 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((6 * n), parts_, sgd_step_k4, (void *)s);
+            dlc_parallel_for((6 * n), parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-                t10[i0] = (x[i0] * mask[i0]);
-            }
+            train_step_k4((void *)s, 0, (6 * n), 0);
         }
     }
 
     /* %11: f32 = mse %9, %10   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            const double d_ = (double)t9[i0] - (double)t10[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)(6 * n));
-    }
+    train_step_k5(s);
 
     /* %15: f32 = div %14, %13   @11:14 */
     {
@@ -474,135 +549,32 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
-    {
-        memset(d_dec_bias, 0, sizeof(float) * 6);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 6; i1++) {
-                const float v_ = (((t9[i0 * 6 + i1] - t10[i0 * 6 + i1]) * t15[0]) * mask[i0 * 6 + i1]);
-                d_recon[i0 * 6 + i1] = v_;
-                d_dec_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k7(s);
 
     /* %d.code: f32[N,2] = matmul %d.recon, %dec.weight   @10:17 */
-    {
-        if ((int64_t)n * 2 * 6 <= 16384) {
-            float tile_[48] = {0};
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = dec_weight[p * 2 + q];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = d_recon[r * 6 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = d_code + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 2, 6, 1.0f, d_recon, 6, dec_weight, 2, 0.0f, d_code, 2);
-        }
-    }
+    train_step_k8(s);
 
     /* %d.dec.weight: f32[6,2] = matmul %d.recon, %code {transpose_a: true}   @10:17 */
-    {
-        if ((int64_t)6 * 2 * n <= 16384) {
-            float sums_[12] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = code + p * 2;
-                for (int64_t r = 0; r < 6; r++) {
-                    const float a_ = d_recon[p * 6 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 2; q++) sums_[r * 2 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 6; r++) {
-                const float *const acc_ = sums_ + r * 2;
-                float *const row_ = dec_weight + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 6, 2, n, -s->lr, d_recon, 6, code, 2, 1.0f, dec_weight, 2);
-        }
-    }
+    sgd_step_k9(s);
 
     /* %24: f32[N,2] = mul %d.code, %23   @9:16 */
-    {
-        memset(d_enc_bias, 0, sizeof(float) * 2);
-        for (int64_t i0 = 0; i0 < n; i0++) {
-            #pragma omp simd
-            for (int64_t i1 = 0; i1 < 2; i1++) {
-                const float v_ = (d_code[i0 * 2 + i1] * (1.0f - (code[i0 * 2 + i1] * code[i0 * 2 + i1])));
-                t24[i0 * 2 + i1] = v_;
-                d_enc_bias[i1] += v_;
-            }
-        }
-    }
+    sgd_step_k10(s);
 
     /* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
-    {
-        if ((int64_t)2 * 6 * n <= 16384) {
-            float sums_[12] = {0};
-            for (int64_t p = 0; p < n; p++) {
-                const float *const b_ = x + p * 6;
-                for (int64_t r = 0; r < 2; r++) {
-                    const float a_ = t24[p * 2 + r];
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 6; q++) sums_[r * 6 + q] += a_ * b_[q];
-                }
-            }
-            for (int64_t r = 0; r < 2; r++) {
-                const float *const acc_ = sums_ + r * 6;
-                float *const row_ = enc_weight + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] += -s->lr * acc_[q];
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2, 6, n, -s->lr, t24, 2, x, 6, 1.0f, enc_weight, 6);
-        }
-    }
+    sgd_step_k11(s);
 
     /* %enc.bias: f32[2] = param enc.bias   @6:11 */
-    {
-        for (int64_t i0 = 0; i0 < 2; i0++) {
-            enc_bias[i0] = (enc_bias[i0] - (s->lr * d_enc_bias[i0]));
-        }
-    }
+    sgd_step_k12(s);
 
     /* %dec.bias: f32[6] = param dec.bias   @7:11 */
-    {
-        for (int64_t i0 = 0; i0 < 6; i0++) {
-            dec_bias[i0] = (dec_bias[i0] - (s->lr * d_dec_bias[i0]));
-        }
-    }
+    sgd_step_k13(s);
 
     return t11[0];
 }
 
-/* Kernel 1 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 2*N). */
-static void eval_with_targets_k1(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        code[i0] = tanhf(t6[i0]);
-    }
-}
-
-/* Kernel 3 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
-static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* %9: f32[N,6] = mul %recon, %mask   @11:24 */
+/* Kernel 3 of entry 'eval', on the trainer's threads: its rows begin_ to end_ (of 6*N). */
+static __attribute__((noinline)) void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -616,19 +588,20 @@ static void eval_with_targets_k3(void *step_, int64_t begin_, int64_t end_, int 
     }
 }
 
-/* Kernel 4 of entry 'eval' on the trainer's threads: its rows begin_ to end_ (of 6*N). */
-static void eval_with_targets_k4(void *step_, int64_t begin_, int64_t end_, int part_) {
-    const dlc_step *const s = (const dlc_step *)step_;
-    (void)part_;
+/* %11: f32 = mse %9, %10   @11:14 */
+/* Kernel 5 of entry 'eval'. */
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,6] */
-    float *const mask = (float *)s->data[1];  /* f32[N,6] */
+    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,6] */
     float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
-    for (int64_t i0 = begin_; i0 < end_; i0++) {
-        t10[i0] = (x[i0] * mask[i0]);
+    float *const t11 = (float *)(arena + (128 * n));  /* f32 */
+    double acc_ = 0.0;
+    for (int64_t i0 = 0; i0 < (6 * n); i0++) {
+        const double d_ = (double)t9[i0] - (double)t10[i0]; acc_ += d_ * d_;
     }
+    t11[0] = (float)(acc_ / (double)(6 * n));
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -636,87 +609,24 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
-    float *const x = (float *)s->data[0];  /* f32[N,6] */
-    float *const mask = (float *)s->data[1];  /* f32[N,6] */
-    float *const enc_weight = (float *)s->params[0];  /* f32[2,6] */
-    float *const enc_bias = (float *)s->params[1];  /* f32[2] */
-    float *const dec_weight = (float *)s->params[2];  /* f32[6,2] */
-    float *const dec_bias = (float *)s->params[3];  /* f32[6] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const code = (float *)(arena + (64 * n));  /* f32[N,2] */
-    float *const recon = (float *)(arena + 0);  /* f32[N,6] */
-    float *const t9 = (float *)(arena + (64 * n));  /* f32[N,6] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t11 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %6: f32[N,2] = linear %x, %enc.weight, %enc.bias   @9:21 */
-    {
-        if ((int64_t)n * 2 * 6 <= 16384) {
-            float tile_[48] = {0};
-            for (int64_t p = 0; p < 6; p++) for (int64_t q = 0; q < 2; q++) tile_[p * 8 + q] = enc_weight[q * 6 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 6; p++) {
-                    const float a_ = x[r * 6 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = t6 + r * 2;
-                #pragma omp simd
-                for (int64_t q = 0; q < 2; q++) row_[q] = (acc_[q] + enc_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 2, 6, 1.0f, x, 6, enc_weight, 6, 0.0f, t6, 2);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 2; i1++) {
-                    t6[i0 * 2 + i1] = (t6[i0 * 2 + i1] + enc_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k0(s);
 
     /* %code: f32[N,2] = tanh %6   @9:16 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((2 * n), parts_, eval_with_targets_k1, (void *)s);
+            dlc_parallel_for((2 * n), parts_, train_step_k1, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (2 * n); i0++) {
-                code[i0] = tanhf(t6[i0]);
-            }
+            train_step_k1((void *)s, 0, (2 * n), 0);
         }
     }
 
     /* %recon: f32[N,6] = linear %code, %dec.weight, %dec.bias   @10:17 */
-    {
-        if ((int64_t)n * 6 * 2 <= 16384) {
-            float tile_[16] = {0};
-            for (int64_t p = 0; p < 2; p++) for (int64_t q = 0; q < 6; q++) tile_[p * 8 + q] = dec_weight[q * 2 + p];
-            for (int64_t r = 0; r < n; r++) {
-                float acc_[8] = {0};
-                for (int64_t p = 0; p < 2; p++) {
-                    const float a_ = code[r * 2 + p];
-                    const float *const b_ = tile_ + p * 8;
-                    #pragma omp simd
-                    for (int64_t q = 0; q < 8; q++) acc_[q] += a_ * b_[q];
-                }
-                float *const row_ = recon + r * 6;
-                #pragma omp simd
-                for (int64_t q = 0; q < 6; q++) row_[q] = (acc_[q] + dec_bias[q]);
-            }
-        }
-        else {
-            dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 6, 2, 1.0f, code, 2, dec_weight, 2, 0.0f, recon, 6);
-            for (int64_t i0 = 0; i0 < n; i0++) {
-                for (int64_t i1 = 0; i1 < 6; i1++) {
-                    recon[i0 * 6 + i1] = (recon[i0 * 6 + i1] + dec_bias[i1]);
-                }
-            }
-        }
-    }
+    train_step_k2(s);
 
     /* %9: f32[N,6] = mul %recon, %mask   @11:24 */
     {
@@ -725,9 +635,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
             dlc_parallel_for((6 * n), parts_, eval_with_targets_k3, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-                t9[i0] = (recon[i0] * mask[i0]);
-            }
+            eval_with_targets_k3((void *)s, 0, (6 * n), 0);
         }
     }
 
@@ -735,23 +643,15 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(6 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((6 * n), parts_, eval_with_targets_k4, (void *)s);
+            dlc_parallel_for((6 * n), parts_, train_step_k4, (void *)s);
         }
         else {
-            for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-                t10[i0] = (x[i0] * mask[i0]);
-            }
+            train_step_k4((void *)s, 0, (6 * n), 0);
         }
     }
 
     /* %11: f32 = mse %9, %10   @11:14 */
-    {
-        double acc_ = 0.0;
-        for (int64_t i0 = 0; i0 < (6 * n); i0++) {
-            const double d_ = (double)t9[i0] - (double)t10[i0]; acc_ += d_ * d_;
-        }
-        t11[0] = (float)(acc_ / (double)(6 * n));
-    }
+    eval_with_targets_k5(s);
 
     return t11[0];
 }
