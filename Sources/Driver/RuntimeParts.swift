@@ -90,10 +90,11 @@ enum RuntimeParts {
     }
 
     /// The same for a trainer's generated files, which `CompileQueue` orders beside the parts:
-    /// the generated C of the small examples took 7.4-11.3 µs a byte at -O3 (denser loops, each
-    /// vectorized), the runtime 6.9 (clang 21, 2026-12-06). Ordered by size alone, line_grid's
-    /// model.c started after the checkpoint part and finished 0.2 s after everything else.
-    static let generatedCostPerByte = 1.5
+    /// the generated C of the four small examples takes 4.8-7.3 µs a byte at its -O2, the
+    /// runtime 6.9 at -O3 (clang 21, 2026-12-06), so a byte of either counts the same. (At -O3
+    /// generated C took 7.4-11.3: line_grid's model.c, ordered as cheaper than it was, started
+    /// after the checkpoint part and finished 0.2 s after everything else.)
+    static let generatedCostPerByte = 1.0
 
     /// The runtime's .c files in parts for a machine with `cores` cores: the files of each
     /// optimization level split into its share of the work times `cores` parts, rounded up (so
