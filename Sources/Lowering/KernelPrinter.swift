@@ -104,8 +104,14 @@ public enum KernelPrinter {
             return "\(n(out)) = softmax_cross_entropy_grad(\(p.map(n) ?? n(z)), \(n(y))) * \(operand(g, e))"
         case .stridedCopy(let out, let oo, let os, let input, let io, let ins, let shape):
             return "\(n(out))[\(oo) + \(dims(os))] = \(n(input))[\(io) + \(dims(ins))] over \(dims(shape))"
-        case .stridedAccumulate(let out, let oo, let os, let input, let io, let ins, let shape):
-            return "\(n(out))[\(oo) + \(dims(os))] += \(n(input))[\(io) + \(dims(ins))] over \(dims(shape))"
+        case .stridedAccumulate(let out, let os, let input, let ins, let shape, let terms):
+            if terms.count == 1 {
+                let t = terms[0]
+                return "\(n(out))[\(t.outputOffset) + \(dims(os))] += \(n(input))[\(t.inputOffset) + \(dims(ins))] over \(dims(shape))"
+            }
+            // The terms in order, each as (output offset, input offset).
+            let at = terms.map { "(\($0.outputOffset), \($0.inputOffset))" }.joined(separator: " ")
+            return "\(n(out))[\(dims(os))] += \(n(input))[\(dims(ins))] over \(dims(shape)) at \(at)"
         case .pool2d(let op, let out, let input, let argmax, let g):
             return "\(n(out)) = \(op.rawValue)_pool(\(n(input)) as \(geometry(g)))" + (argmax.map { " keeping \(n($0))" } ?? "")
         case .pool2dGrad(let op, let out, let grad, let argmax, let g):

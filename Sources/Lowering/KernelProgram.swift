@@ -265,11 +265,12 @@ public enum KernelBody: Sendable {
     /// output's strided view: concat and slice, padding, im2col.
     case stridedCopy(output: BufferID, outputOffset: Affine, outputStrides: [Affine], input: BufferID,
                      inputOffset: Affine, inputStrides: [Affine], shape: [Affine])
-    /// Adds the strided view of `input` into the strided view of `output` (col2im, one kernel
-    /// offset at a time). The output positions of one kernel are distinct, so its adds may run
-    /// in any order or in parallel; kernels in sequence add to the same positions in their order.
-    case stridedAccumulate(output: BufferID, outputOffset: Affine, outputStrides: [Affine], input: BufferID,
-                           inputOffset: Affine, inputStrides: [Affine], shape: [Affine])
+    /// Adds strided views of `input` into strided views of `output`, one for each of `terms`
+    /// in order, each at its own offsets (col2im: a term per kernel offset). The output
+    /// positions of one term are distinct, so its adds may run in any order or in parallel;
+    /// the terms add to the same positions in their order.
+    case stridedAccumulate(output: BufferID, outputStrides: [Affine], input: BufferID, inputStrides: [Affine],
+                           shape: [Affine], terms: [StridedTerm])
     /// Max or average pooling of `input` into `output`. A max pool scans each window row by row
     /// from its first real cell and −inf, a cell taking over when it is greater or NaN (PyTorch's
     /// rule); with `argmax` it also stores the winner's offset in its plane (i32), for the
@@ -284,4 +285,15 @@ public enum KernelBody: Sendable {
     /// communicator (`dlc_sum_across_processes`, codegen/dlc_model.h), which does nothing in
     /// one process.
     case sumAcrossProcesses(buffer: BufferID, count: Affine)
+}
+
+/// One term of a strided accumulation: where its views of the output and the input begin.
+public struct StridedTerm: Hashable, Sendable {
+    public var outputOffset: Affine
+    public var inputOffset: Affine
+
+    public init(outputOffset: Affine, inputOffset: Affine) {
+        self.outputOffset = outputOffset
+        self.inputOffset = inputOffset
+    }
 }

@@ -128,19 +128,18 @@ extension EntryLowering {
         let image = geo.padding == 0 ? newBuffer(v, .arena(offset: .zero))
                                      : newBuffer(v, .arena(offset: .zero), type: TensorType(.f32, padded), name: bufferName(for: v, suffix: "_padded"))
         emit(.fill(output: image, value: .immediate(0), count: padded.affineCount), v)
-        // col2im: one accumulation per kernel offset (p, q), in row-major order of the offsets.
-        // Within one, the image cells written are distinct, so any printer may run it in parallel;
-        // the offsets in order add each cell's terms in the order of the C loop over them all.
+        // col2im: one term per kernel offset (p, q), in row-major order of the offsets. Within
+        // one, the image cells written are distinct, so any printer may run it in parallel; the
+        // terms in order add each cell's contributions in the order of a loop over them all.
         let colStrides = LoopShapes.contiguous(geo.columnShape), imageStrides = geo.imageStrides
-        for p in 0..<geo.kernel {
-            for q in 0..<geo.kernel {
-                emit(.stridedAccumulate(output: image, outputOffset: imageStrides[1] * p + imageStrides[2] * q,
-                                        outputStrides: [imageStrides[0]] + Array(imageStrides[3...]), input: dcols,
-                                        inputOffset: colStrides[1] * p + colStrides[2] * q,
-                                        inputStrides: [colStrides[0]] + Array(colStrides[3...]),
-                                        shape: [geo.columnShape[0]] + Array(geo.columnShape[3...])), v)
+        let terms = (0..<geo.kernel).flatMap { p in
+            (0..<geo.kernel).map { q in
+                StridedTerm(outputOffset: imageStrides[1] * p + imageStrides[2] * q, inputOffset: colStrides[1] * p + colStrides[2] * q)
             }
         }
+        emit(.stridedAccumulate(output: image, outputStrides: [imageStrides[0]] + Array(imageStrides[3...]), input: dcols,
+                                inputStrides: [colStrides[0]] + Array(colStrides[3...]),
+                                shape: [geo.columnShape[0]] + Array(geo.columnShape[3...]), terms: terms), v)
         if geo.padding == 0 {
             values[v] = .buffer(image)
             return

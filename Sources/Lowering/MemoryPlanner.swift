@@ -85,7 +85,7 @@ extension KernelBody {
             return ([out], [])
         case .stridedCopy(let out, _, _, let input, _, _, _): return ([out], [input])
         // The accumulation reads what it adds to; the buffer was written (zeroed) before.
-        case .stridedAccumulate(let out, _, _, let input, _, _, _): return ([out], [input, out])
+        case .stridedAccumulate(let out, _, let input, _, _, _): return ([out], [input, out])
         case .pool2d(_, let out, let input, let argmax, _): return ([out] + (argmax.map { [$0] } ?? []), [input])
         case .pool2dGrad(_, let out, let g, let argmax, _): return ([out], [g] + (argmax.map { [$0] } ?? []))
         case .softmaxCrossEntropy(let loss, let z, let y, let p, _, _): return ([loss] + (p.map { [$0] } ?? []), [z, y])

@@ -93,9 +93,9 @@ struct CKernels {
         case .softmaxCrossEntropyGrad(let out, let z, let y, let p, let g, let rows, let classes):
             softmaxCrossEntropyGrad(out, z, y, p, g, rows, classes, &w)
         case .stridedCopy(let out, let oo, let os, let input, let io, let ins, let shape):
-            strided(out, oo, os, input, io, ins, shape, "=", &w)
-        case .stridedAccumulate(let out, let oo, let os, let input, let io, let ins, let shape):
-            strided(out, oo, os, input, io, ins, shape, "+=", &w)
+            strided(out, os, input, ins, shape, [StridedTerm(outputOffset: oo, inputOffset: io)], "=", &w)
+        case .stridedAccumulate(let out, let os, let input, let ins, let shape, let terms):
+            strided(out, os, input, ins, shape, terms, "+=", &w)
         case .pool2d(let op, let out, let input, let argmax, let g): pool2d(op, out, input, argmax, g, &w)
         case .pool2dGrad(let op, let out, let grad, let argmax, let g): pool2dGrad(op, out, grad, argmax, g, &w)
         case .sumAcrossProcesses(let buffer, let count):
@@ -106,14 +106,28 @@ struct CKernels {
     /// A strided copy or accumulation. Output and input are two buffers (the memory plan never
     /// gives a kernel's output the memory of its input), which the restrict pointers tell the
     /// C compiler, so that it vectorizes the inner loop without a run-time overlap test.
-    func strided(_ out: BufferID, _ oo: Affine, _ os: [Affine], _ input: BufferID, _ io: Affine, _ ins: [Affine],
-                 _ shape: [Affine], _ assign: String, _ w: inout CWriter) {
+    /// Several terms are one loop over their offsets, in order (col2im's k² terms would be k²
+    /// loop nests, each as long to compile).
+    func strided(_ out: BufferID, _ os: [Affine], _ input: BufferID, _ ins: [Affine], _ shape: [Affine],
+                 _ terms: [StridedTerm], _ assign: String, _ w: inout CWriter) {
         let (s, st) = LoopShapes.collapse(shape, [os, ins])
         let t = C.type(entry.buffer(out).type.dtype)
-        w.line("\(t) *restrict const to_ = \(name(out));")
-        w.line("const \(t) *restrict const from_ = \(name(input));")
-        w.loops(s.map(C.size)) { w in
-            w.line("to_[\(Self.index(st[0], offset: oo))] \(assign) from_[\(Self.index(st[1], offset: io))];")
+        let loops: (inout CWriter, Affine, Affine) -> Void = { w, to, from in
+            w.line("\(t) *restrict const to_ = \(name(out));")
+            w.line("const \(t) *restrict const from_ = \(name(input));")
+            w.loops(s.map(C.size)) { w in
+                w.line("to_[\(Self.index(st[0], offset: to))] \(assign) from_[\(Self.index(st[1], offset: from))];")
+            }
+        }
+        guard terms.count > 1 else { return loops(&w, terms[0].outputOffset, terms[0].inputOffset) }
+        w.line("const int64_t to_at_[\(terms.count)] = {\(terms.map { C.size($0.outputOffset) }.joined(separator: ", "))};")
+        w.line("const int64_t from_at_[\(terms.count)] = {\(terms.map { C.size($0.inputOffset) }.joined(separator: ", "))};")
+        w.block("for (int64_t t_ = 0; t_ < \(terms.count); t_++)") { w in
+            w.line("\(t) *restrict const to_ = \(name(out)) + to_at_[t_];")
+            w.line("const \(t) *restrict const from_ = \(name(input)) + from_at_[t_];")
+            w.loops(s.map(C.size)) { w in
+                w.line("to_[\(Self.index(st[0]))] \(assign) from_[\(Self.index(st[1]))];")
+            }
         }
     }
 

@@ -209,15 +209,18 @@ final class CUDAKernels {
                     w.line("\(name(out))[\(CUDANames.index(st[0], offset: oo))] = \(name(input))[\(CUDANames.index(st[1], offset: io))];")
                 }
             }
-        case .stridedAccumulate(let out, let oo, let os, let input, let io, let ins, let shape):
-            // The output positions of one accumulation are distinct: a thread each, no atomics.
+        case .stridedAccumulate(let out, let os, let input, let ins, let shape, let terms):
+            // The output positions of one term are distinct: a thread each, no atomics; a launch
+            // per term, in order, so that terms adding to one position never race.
             let (s, st) = LoopShapes.collapse(shape, [os, ins])
             let total = CUDANames.product(s)
-            kernel("accumulate_" + name(out), Signature(writes: [out], reads: [input]), grid: threadGrid(total),
-                   block: "DLC_THREADS", comment: comment) { w in
-                elements(total, &w) { w in
-                    CUDANames.decompose("e_", axes: Array(s.indices), extents: s, rest: "rest_", &w)
-                    w.line("\(name(out))[\(CUDANames.index(st[0], offset: oo))] += \(name(input))[\(CUDANames.index(st[1], offset: io))];")
+            for t in terms {
+                kernel("accumulate_" + name(out), Signature(writes: [out], reads: [input]), grid: threadGrid(total),
+                       block: "DLC_THREADS", comment: comment) { w in
+                    elements(total, &w) { w in
+                        CUDANames.decompose("e_", axes: Array(s.indices), extents: s, rest: "rest_", &w)
+                        w.line("\(name(out))[\(CUDANames.index(st[0], offset: t.outputOffset))] += \(name(input))[\(CUDANames.index(st[1], offset: t.inputOffset))];")
+                    }
                 }
             }
         case .pool2d(let op, let out, let input, let argmax, let g): pool2d(op, out, input, argmax, g, comment: comment)

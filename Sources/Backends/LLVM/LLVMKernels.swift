@@ -175,11 +175,13 @@ struct KernelEmitter {
             f.loops(s.map(f.size)) { i in
                 store(load(input, f.index(i, st[1], offset: io)), out, f.index(i, st[0], offset: oo))
             }
-        case .stridedAccumulate(let out, let oo, let os, let input, let io, let ins, let shape):
+        case .stridedAccumulate(let out, let os, let input, let ins, let shape, let terms):
             let (s, st) = LoopShapes.collapse(shape, [os, ins])
-            f.loops(s.map(f.size)) { i in
-                let at = f.index(i, st[0], offset: oo)
-                store(add(load(out, at), load(input, f.index(i, st[1], offset: io))), out, at)
+            for t in terms {
+                f.loops(s.map(f.size)) { i in
+                    let at = f.index(i, st[0], offset: t.outputOffset)
+                    store(add(load(out, at), load(input, f.index(i, st[1], offset: t.inputOffset))), out, at)
+                }
             }
         case .pool2d(let op, let out, let input, let argmax, let g): pool2d(op, out, input, argmax, g)
         case .pool2dGrad(let op, let out, let grad, let argmax, let g): pool2dGrad(op, out, grad, argmax, g)

@@ -589,13 +589,17 @@ static __attribute__((noinline)) void train_step_k40(const dlc_step *s) {
     (void)n; (void)arena;
     float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
     float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
+    const int64_t to_at_[9] = {0, 1, 2, 6, 7, 8, 12, 13, 14};
+    const int64_t from_at_[9] = {0, (16 * n), (32 * n), (48 * n), (64 * n), (80 * n), (96 * n), (112 * n), (128 * n)};
+    for (int64_t t_ = 0; t_ < 9; t_++) {
+        float *restrict const to_ = d_h1_padded + to_at_[t_];
+        const float *restrict const from_ = d_h1_cols + from_at_[t_];
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
+                    }
                 }
             }
         }
@@ -605,174 +609,6 @@ static __attribute__((noinline)) void train_step_k40(const dlc_step *s) {
 /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
 /* Kernel 41 of entry 'train'. */
 static __attribute__((noinline)) void train_step_k41(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 1] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (16 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 42 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k42(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 2] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (32 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 43 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k43(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 6] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (48 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 44 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k44(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 7] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (64 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 45 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k45(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 8] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (80 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 46 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k46(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 12] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (96 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 47 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k47(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 13] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (112 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 48 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k48(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 14] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (128 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 49 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -790,8 +626,8 @@ static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
 }
 
 /* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-/* Kernel 51 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k51(const dlc_step *s) {
+/* Kernel 43 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k43(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -807,8 +643,8 @@ static __attribute__((noinline)) void train_step_k51(const dlc_step *s) {
 }
 
 /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-/* Kernel 52 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k52(const dlc_step *s) {
+/* Kernel 44 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k44(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -832,8 +668,8 @@ static __attribute__((noinline)) void train_step_k52(const dlc_step *s) {
 }
 
 /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
-/* Kernel 53 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k53(const dlc_step *s) {
+/* Kernel 45 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k45(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -856,8 +692,8 @@ static __attribute__((noinline)) void train_step_k53(const dlc_step *s) {
 }
 
 /* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
-/* Kernel 54 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k54(const dlc_step *s) {
+/* Kernel 46 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k46(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -871,8 +707,8 @@ static __attribute__((noinline)) void train_step_k54(const dlc_step *s) {
 }
 
 /* %78: f32[16] = mul %74, %77   @11:30 */
-/* Kernel 57 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k57(const dlc_step *s) {
+/* Kernel 49 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -889,8 +725,8 @@ static __attribute__((noinline)) void train_step_k57(const dlc_step *s) {
 }
 
 /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
-/* Kernel 58 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k58(const dlc_step *s) {
+/* Kernel 50 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k50(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -903,8 +739,8 @@ static __attribute__((noinline)) void train_step_k58(const dlc_step *s) {
 }
 
 /* %86: f32[N,16,8,8] = add %69, %85 */
-/* Kernel 59 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k59(const dlc_step *s) {
+/* Kernel 51 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k51(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -934,8 +770,8 @@ static __attribute__((noinline)) void train_step_k59(const dlc_step *s) {
 }
 
 /* %88: f32[16,1,1] = neg %87   @11:30 */
-/* Kernel 61 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k61(const dlc_step *s) {
+/* Kernel 53 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k53(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -947,8 +783,8 @@ static __attribute__((noinline)) void train_step_k61(const dlc_step *s) {
 }
 
 /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
-/* Kernel 62 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k62(const dlc_step *s) {
+/* Kernel 54 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k54(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -962,8 +798,8 @@ static __attribute__((noinline)) void train_step_k62(const dlc_step *s) {
 }
 
 /* %93: f32[N,16,8,8] = add %86, %92 */
-/* Kernel 63 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k63(const dlc_step *s) {
+/* Kernel 55 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k55(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -987,8 +823,8 @@ static __attribute__((noinline)) void train_step_k63(const dlc_step *s) {
 }
 
 /* %93: f32[N,16,8,8] = add %86, %92 */
-/* Kernel 64 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 16). */
-static __attribute__((noinline)) void train_step_k64(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 56 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 16). */
+static __attribute__((noinline)) void train_step_k56(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1246,46 +1082,22 @@ static float train_step(const dlc_step *s) {
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
     train_step_k41(s);
 
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k42(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k43(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k44(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k45(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k46(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k47(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k48(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k49(s);
-
     /* %d.c2.weight: f32[32,16,3,3] = conv2d_weight_grad %h1, %59 {stride: 1, padding: 1}   @12:25 */
     {
         dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 32, 144, (16 * n), 1.0f, t59_cm, (16 * n), h1_cols, (16 * n), 0.0f, d_c2_weight, 144);
     }
 
     /* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k51(s);
+    train_step_k43(s);
 
     /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-    train_step_k52(s);
+    train_step_k44(s);
 
     /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
-    train_step_k53(s);
+    train_step_k45(s);
 
     /* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
-    train_step_k54(s);
+    train_step_k46(s);
 
     /* %72: f32[16] = reshape %71   @11:30 */
     {
@@ -1298,13 +1110,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %78: f32[16] = mul %74, %77   @11:30 */
-    train_step_k57(s);
+    train_step_k49(s);
 
     /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
-    train_step_k58(s);
+    train_step_k50(s);
 
     /* %86: f32[N,16,8,8] = add %69, %85 */
-    train_step_k59(s);
+    train_step_k51(s);
 
     /* %87: f32[16,1,1] = sum_to %86   @11:30 */
     {
@@ -1312,22 +1124,22 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %88: f32[16,1,1] = neg %87   @11:30 */
-    train_step_k61(s);
+    train_step_k53(s);
 
     /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
-    train_step_k62(s);
+    train_step_k54(s);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
-    train_step_k63(s);
+    train_step_k55(s);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(16, parts_, train_step_k64, (void *)s);
+            dlc_parallel_for(16, parts_, train_step_k56, (void *)s);
         }
         else {
-            train_step_k64((void *)s, 0, 16, 0);
+            train_step_k56((void *)s, 0, 16, 0);
         }
     }
 
@@ -1631,181 +1443,17 @@ static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
     (void)n; (void)arena;
     float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
     float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 37 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 1] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (16 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 38 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k38(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 2] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (32 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 39 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k39(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 6] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (48 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 40 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 7] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (64 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 41 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k41(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 8] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (80 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 42 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 12] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (96 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 43 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k43(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 13] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (112 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-/* Kernel 44 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k44(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
-    float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
-    float *restrict const to_ = d_h1_padded;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 4; i2++) {
-                for (int64_t i3 = 0; i3 < 4; i3++) {
-                    to_[i0 * 36 + i1 * 576 + i2 * 6 + i3 + 14] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3 + (128 * n)];
+    const int64_t to_at_[9] = {0, 1, 2, 6, 7, 8, 12, 13, 14};
+    const int64_t from_at_[9] = {0, (16 * n), (32 * n), (48 * n), (64 * n), (80 * n), (96 * n), (112 * n), (128 * n)};
+    for (int64_t t_ = 0; t_ < 9; t_++) {
+        float *restrict const to_ = d_h1_padded + to_at_[t_];
+        const float *restrict const from_ = d_h1_cols + from_at_[t_];
+        for (int64_t i0 = 0; i0 < 16; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 4; i2++) {
+                    for (int64_t i3 = 0; i3 < 4; i3++) {
+                        to_[i0 * 36 + i1 * 576 + i2 * 6 + i3] += from_[i0 * (144 * n) + i1 * 16 + i2 * 4 + i3];
+                    }
                 }
             }
         }
@@ -1813,8 +1461,8 @@ static __attribute__((noinline)) void sgd_step_k44(const dlc_step *s) {
 }
 
 /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-/* Kernel 48 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k48(const dlc_step *s) {
+/* Kernel 40 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1838,8 +1486,8 @@ static __attribute__((noinline)) void sgd_step_k48(const dlc_step *s) {
 }
 
 /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
-/* Kernel 49 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k49(const dlc_step *s) {
+/* Kernel 41 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k41(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1862,8 +1510,8 @@ static __attribute__((noinline)) void sgd_step_k49(const dlc_step *s) {
 }
 
 /* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
-/* Kernel 50 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k50(const dlc_step *s) {
+/* Kernel 42 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1877,8 +1525,8 @@ static __attribute__((noinline)) void sgd_step_k50(const dlc_step *s) {
 }
 
 /* %78: f32[16] = mul %74, %77   @11:30 */
-/* Kernel 51 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k51(const dlc_step *s) {
+/* Kernel 43 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k43(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1896,8 +1544,8 @@ static __attribute__((noinline)) void sgd_step_k51(const dlc_step *s) {
 }
 
 /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
-/* Kernel 52 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k52(const dlc_step *s) {
+/* Kernel 44 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k44(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1910,8 +1558,8 @@ static __attribute__((noinline)) void sgd_step_k52(const dlc_step *s) {
 }
 
 /* %86: f32[N,16,8,8] = add %69, %85 */
-/* Kernel 53 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k53(const dlc_step *s) {
+/* Kernel 45 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k45(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1941,8 +1589,8 @@ static __attribute__((noinline)) void sgd_step_k53(const dlc_step *s) {
 }
 
 /* %88: f32[16,1,1] = neg %87   @11:30 */
-/* Kernel 54 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k54(const dlc_step *s) {
+/* Kernel 46 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k46(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1954,8 +1602,8 @@ static __attribute__((noinline)) void sgd_step_k54(const dlc_step *s) {
 }
 
 /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
-/* Kernel 55 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
+/* Kernel 47 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k47(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1969,8 +1617,8 @@ static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
 }
 
 /* %93: f32[N,16,8,8] = add %86, %92 */
-/* Kernel 56 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
+/* Kernel 48 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k48(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1994,8 +1642,8 @@ static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
 }
 
 /* %c1.bias: f32[16] = param c1.bias   @6:11 */
-/* Kernel 63 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k63(const dlc_step *s) {
+/* Kernel 55 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2007,8 +1655,8 @@ static __attribute__((noinline)) void sgd_step_k63(const dlc_step *s) {
 }
 
 /* %bn1.weight: f32[16] = param bn1.weight   @7:11 */
-/* Kernel 64 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k64(const dlc_step *s) {
+/* Kernel 56 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2020,8 +1668,8 @@ static __attribute__((noinline)) void sgd_step_k64(const dlc_step *s) {
 }
 
 /* %bn1.bias: f32[16] = param bn1.bias   @7:11 */
-/* Kernel 65 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k65(const dlc_step *s) {
+/* Kernel 57 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k57(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2033,8 +1681,8 @@ static __attribute__((noinline)) void sgd_step_k65(const dlc_step *s) {
 }
 
 /* %c2.bias: f32[32] = param c2.bias   @8:11 */
-/* Kernel 66 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k66(const dlc_step *s) {
+/* Kernel 58 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k58(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2046,8 +1694,8 @@ static __attribute__((noinline)) void sgd_step_k66(const dlc_step *s) {
 }
 
 /* %fc.bias: f32[10] = param fc.bias   @9:11 */
-/* Kernel 67 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k67(const dlc_step *s) {
+/* Kernel 59 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k59(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2282,31 +1930,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k36(s);
 
     /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    sgd_step_k37(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    sgd_step_k38(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    sgd_step_k39(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    sgd_step_k40(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    sgd_step_k41(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    sgd_step_k42(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    sgd_step_k43(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    sgd_step_k44(s);
-
-    /* %d.h1: f32[N,16,4,4] = conv2d_input_grad %59, %c2.weight {stride: 1, padding: 1}   @12:25 */
-    train_step_k49(s);
+    train_step_k41(s);
 
     /* %d.c2.weight: f32[32,16,3,3] = conv2d_weight_grad %h1, %59 {stride: 1, padding: 1}   @12:25 */
     {
@@ -2314,43 +1938,43 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %63: f32[N,16,8,8] = max_pool2d_grad %46, %d.h1 {kernel: 2, stride: 2, padding: 0}   @11:14 */
-    train_step_k51(s);
+    train_step_k43(s);
 
     /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-    sgd_step_k48(s);
+    sgd_step_k40(s);
 
     /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
-    sgd_step_k49(s);
+    sgd_step_k41(s);
 
     /* %d.bn1.weight: f32[16] = mul %72, %25   @11:30 */
-    sgd_step_k50(s);
+    sgd_step_k42(s);
 
     /* %78: f32[16] = mul %74, %77   @11:30 */
-    sgd_step_k51(s);
+    sgd_step_k43(s);
 
     /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
-    sgd_step_k52(s);
+    sgd_step_k44(s);
 
     /* %86: f32[N,16,8,8] = add %69, %85 */
-    sgd_step_k53(s);
+    sgd_step_k45(s);
 
     /* %88: f32[16,1,1] = neg %87   @11:30 */
-    sgd_step_k54(s);
+    sgd_step_k46(s);
 
     /* %91: f32[1,16,1,1] = div %90, %36   @11:30 */
-    sgd_step_k55(s);
+    sgd_step_k47(s);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
-    sgd_step_k56(s);
+    sgd_step_k48(s);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(16, parts_, train_step_k64, (void *)s);
+            dlc_parallel_for(16, parts_, train_step_k56, (void *)s);
         }
         else {
-            train_step_k64((void *)s, 0, 16, 0);
+            train_step_k56((void *)s, 0, 16, 0);
         }
     }
 
@@ -2380,19 +2004,19 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %c1.bias: f32[16] = param c1.bias   @6:11 */
-    sgd_step_k63(s);
+    sgd_step_k55(s);
 
     /* %bn1.weight: f32[16] = param bn1.weight   @7:11 */
-    sgd_step_k64(s);
+    sgd_step_k56(s);
 
     /* %bn1.bias: f32[16] = param bn1.bias   @7:11 */
-    sgd_step_k65(s);
+    sgd_step_k57(s);
 
     /* %c2.bias: f32[32] = param c2.bias   @8:11 */
-    sgd_step_k66(s);
+    sgd_step_k58(s);
 
     /* %fc.bias: f32[10] = param fc.bias   @9:11 */
-    sgd_step_k67(s);
+    sgd_step_k59(s);
 
     return t52[0];
 }

@@ -419,517 +419,17 @@ static __attribute__((noinline)) void train_step_k29(const dlc_step *s) {
     (void)n; (void)arena;
     float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
     float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 30 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k30(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 1] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (64 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 31 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k31(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 2] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (128 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 32 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k32(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (192 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 33 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k33(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 4] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (256 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 34 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k34(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 12] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (320 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 35 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k35(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 13] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (384 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 36 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k36(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 14] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (448 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 37 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k37(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 15] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (512 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 38 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k38(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 16] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (576 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 39 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k39(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 24] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (640 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 40 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k40(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 25] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (704 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 41 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k41(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 26] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (768 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 42 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k42(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 27] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (832 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 43 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k43(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 28] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (896 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 44 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k44(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 36] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (960 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 45 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k45(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 37] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1024 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 46 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k46(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 38] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1088 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 47 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k47(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 39] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1152 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 48 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k48(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 40] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1216 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 49 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k49(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 48] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1280 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 50 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k50(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 49] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1344 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 51 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k51(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 50] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1408 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 52 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k52(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 51] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1472 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 53 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k53(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 52] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1536 * n)];
+    const int64_t to_at_[25] = {0, 1, 2, 3, 4, 12, 13, 14, 15, 16, 24, 25, 26, 27, 28, 36, 37, 38, 39, 40, 48, 49, 50, 51, 52};
+    const int64_t from_at_[25] = {0, (64 * n), (128 * n), (192 * n), (256 * n), (320 * n), (384 * n), (448 * n), (512 * n), (576 * n), (640 * n), (704 * n), (768 * n), (832 * n), (896 * n), (960 * n), (1024 * n), (1088 * n), (1152 * n), (1216 * n), (1280 * n), (1344 * n), (1408 * n), (1472 * n), (1536 * n)};
+    for (int64_t t_ = 0; t_ < 25; t_++) {
+        float *restrict const to_ = d_h1 + to_at_[t_];
+        const float *restrict const from_ = d_h1_cols + from_at_[t_];
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
+                    }
                 }
             }
         }
@@ -937,8 +437,8 @@ static __attribute__((noinline)) void train_step_k53(const dlc_step *s) {
 }
 
 /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-/* Kernel 55 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k55(const dlc_step *s) {
+/* Kernel 31 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k31(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -954,8 +454,8 @@ static __attribute__((noinline)) void train_step_k55(const dlc_step *s) {
 }
 
 /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-/* Kernel 56 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k56(const dlc_step *s) {
+/* Kernel 32 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k32(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -978,8 +478,8 @@ static __attribute__((noinline)) void train_step_k56(const dlc_step *s) {
 }
 
 /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-/* Kernel 57 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 6). */
-static __attribute__((noinline)) void train_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 33 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 6). */
+static __attribute__((noinline)) void train_step_k33(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -1206,97 +706,25 @@ static float train_step(const dlc_step *s) {
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
     train_step_k29(s);
 
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k30(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k31(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k32(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k33(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k34(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k35(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k36(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k37(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k38(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k39(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k40(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k41(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k42(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k43(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k44(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k45(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k46(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k47(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k48(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k49(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k50(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k51(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k52(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    train_step_k53(s);
-
     /* %d.c2.weight: f32[16,6,5,5] = conv2d_weight_grad %h1, %36 {stride: 1, padding: 0}   @15:25 */
     {
         dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 150, (64 * n), 1.0f, t36_cm, (64 * n), h1_cols, (64 * n), 0.0f, d_c2_weight, 150);
     }
 
     /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    train_step_k55(s);
+    train_step_k31(s);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-    train_step_k56(s);
+    train_step_k32(s);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(6, parts_, train_step_k57, (void *)s);
+            dlc_parallel_for(6, parts_, train_step_k33, (void *)s);
         }
         else {
-            train_step_k57((void *)s, 0, 6, 0);
+            train_step_k33((void *)s, 0, 6, 0);
         }
     }
 
@@ -1451,517 +879,17 @@ static __attribute__((noinline)) void sgd_step_k29(const dlc_step *s) {
     (void)n; (void)arena;
     float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
     float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 30 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k30(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 1] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (64 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 31 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k31(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 2] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (128 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 32 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k32(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (192 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 33 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k33(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 4] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (256 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 34 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k34(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 12] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (320 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 35 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k35(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 13] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (384 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 36 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 14] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (448 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 37 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 15] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (512 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 38 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k38(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 16] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (576 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 39 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k39(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 24] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (640 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 40 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 25] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (704 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 41 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k41(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 26] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (768 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 42 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 27] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (832 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 43 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k43(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 28] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (896 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 44 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k44(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 36] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (960 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 45 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k45(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 37] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1024 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 46 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k46(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 38] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1088 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 47 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k47(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 39] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1152 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 48 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k48(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 40] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1216 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 49 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k49(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 48] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1280 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 50 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k50(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 49] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1344 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 51 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k51(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 50] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1408 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 52 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k52(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 51] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1472 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-/* Kernel 53 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k53(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *restrict const to_ = d_h1;
-    const float *restrict const from_ = d_h1_cols;
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 8; i2++) {
-                for (int64_t i3 = 0; i3 < 8; i3++) {
-                    to_[i0 * 144 + i1 * 864 + i2 * 12 + i3 + 52] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3 + (1536 * n)];
+    const int64_t to_at_[25] = {0, 1, 2, 3, 4, 12, 13, 14, 15, 16, 24, 25, 26, 27, 28, 36, 37, 38, 39, 40, 48, 49, 50, 51, 52};
+    const int64_t from_at_[25] = {0, (64 * n), (128 * n), (192 * n), (256 * n), (320 * n), (384 * n), (448 * n), (512 * n), (576 * n), (640 * n), (704 * n), (768 * n), (832 * n), (896 * n), (960 * n), (1024 * n), (1088 * n), (1152 * n), (1216 * n), (1280 * n), (1344 * n), (1408 * n), (1472 * n), (1536 * n)};
+    for (int64_t t_ = 0; t_ < 25; t_++) {
+        float *restrict const to_ = d_h1 + to_at_[t_];
+        const float *restrict const from_ = d_h1_cols + from_at_[t_];
+        for (int64_t i0 = 0; i0 < 6; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 8; i2++) {
+                    for (int64_t i3 = 0; i3 < 8; i3++) {
+                        to_[i0 * 144 + i1 * 864 + i2 * 12 + i3] += from_[i0 * (1600 * n) + i1 * 64 + i2 * 8 + i3];
+                    }
                 }
             }
         }
@@ -1969,8 +897,8 @@ static __attribute__((noinline)) void sgd_step_k53(const dlc_step *s) {
 }
 
 /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-/* Kernel 55 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
+/* Kernel 31 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k31(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1986,8 +914,8 @@ static __attribute__((noinline)) void sgd_step_k55(const dlc_step *s) {
 }
 
 /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-/* Kernel 56 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
+/* Kernel 32 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k32(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2010,8 +938,8 @@ static __attribute__((noinline)) void sgd_step_k56(const dlc_step *s) {
 }
 
 /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-/* Kernel 57 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 6). */
-static __attribute__((noinline)) void sgd_step_k57(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 33 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 6). */
+static __attribute__((noinline)) void sgd_step_k33(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -2029,8 +957,8 @@ static __attribute__((noinline)) void sgd_step_k57(void *step_, int64_t begin_, 
 }
 
 /* %c1.bias: f32[6] = param c1.bias   @8:11 */
-/* Kernel 59 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k59(const dlc_step *s) {
+/* Kernel 35 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k35(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2042,8 +970,8 @@ static __attribute__((noinline)) void sgd_step_k59(const dlc_step *s) {
 }
 
 /* %c2.bias: f32[16] = param c2.bias   @9:11 */
-/* Kernel 60 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k60(const dlc_step *s) {
+/* Kernel 36 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2055,8 +983,8 @@ static __attribute__((noinline)) void sgd_step_k60(const dlc_step *s) {
 }
 
 /* %f1.bias: f32[120] = param f1.bias   @10:11 */
-/* Kernel 61 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k61(const dlc_step *s) {
+/* Kernel 37 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2068,8 +996,8 @@ static __attribute__((noinline)) void sgd_step_k61(const dlc_step *s) {
 }
 
 /* %f2.bias: f32[84] = param f2.bias   @11:11 */
-/* Kernel 62 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k62(const dlc_step *s) {
+/* Kernel 38 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k38(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2081,8 +1009,8 @@ static __attribute__((noinline)) void sgd_step_k62(const dlc_step *s) {
 }
 
 /* %f3.bias: f32[10] = param f3.bias   @12:11 */
-/* Kernel 63 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k63(const dlc_step *s) {
+/* Kernel 39 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k39(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -2298,97 +1226,25 @@ static float sgd_step(const dlc_step *s) {
     /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
     sgd_step_k29(s);
 
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k30(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k31(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k32(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k33(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k34(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k35(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k36(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k37(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k38(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k39(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k40(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k41(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k42(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k43(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k44(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k45(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k46(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k47(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k48(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k49(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k50(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k51(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k52(s);
-
-    /* %d.h1: f32[N,6,12,12] = conv2d_input_grad %36, %c2.weight {stride: 1, padding: 0}   @15:25 */
-    sgd_step_k53(s);
-
     /* %d.c2.weight: f32[16,6,5,5] = conv2d_weight_grad %h1, %36 {stride: 1, padding: 0}   @15:25 */
     {
         dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 16, 150, (64 * n), -s->lr, t36_cm, (64 * n), h1_cols, (64 * n), 1.0f, c2_weight, 150);
     }
 
     /* %40: f32[N,6,24,24] = max_pool2d_grad %12, %d.h1 {kernel: 2, stride: 2, padding: 0}   @14:14 */
-    sgd_step_k55(s);
+    sgd_step_k31(s);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
-    sgd_step_k56(s);
+    sgd_step_k32(s);
 
     /* %41: f32[N,6,24,24] = relu_grad %40, %12   @14:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3456 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(6, parts_, sgd_step_k57, (void *)s);
+            dlc_parallel_for(6, parts_, sgd_step_k33, (void *)s);
         }
         else {
-            sgd_step_k57((void *)s, 0, 6, 0);
+            sgd_step_k33((void *)s, 0, 6, 0);
         }
     }
 
@@ -2398,19 +1254,19 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %c1.bias: f32[6] = param c1.bias   @8:11 */
-    sgd_step_k59(s);
+    sgd_step_k35(s);
 
     /* %c2.bias: f32[16] = param c2.bias   @9:11 */
-    sgd_step_k60(s);
+    sgd_step_k36(s);
 
     /* %f1.bias: f32[120] = param f1.bias   @10:11 */
-    sgd_step_k61(s);
+    sgd_step_k37(s);
 
     /* %f2.bias: f32[84] = param f2.bias   @11:11 */
-    sgd_step_k62(s);
+    sgd_step_k38(s);
 
     /* %f3.bias: f32[10] = param f3.bias   @12:11 */
-    sgd_step_k63(s);
+    sgd_step_k39(s);
 
     return t20[0];
 }

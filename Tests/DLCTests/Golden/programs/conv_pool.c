@@ -453,76 +453,17 @@ static __attribute__((noinline)) void train_step_k22(const dlc_step *s) {
     (void)n; (void)arena;
     float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
     float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
-    float *restrict const to_ = d_m;
-    const float *restrict const from_ = d_m_cols;
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 3; i2++) {
-                for (int64_t i3 = 0; i3 < 2; i3++) {
-                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
-                }
-            }
-        }
-    }
-}
-
-/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-/* Kernel 23 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k23(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
-    float *restrict const to_ = d_m;
-    const float *restrict const from_ = d_m_cols;
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 3; i2++) {
-                for (int64_t i3 = 0; i3 < 2; i3++) {
-                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 1] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (6 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-/* Kernel 24 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
-    float *restrict const to_ = d_m;
-    const float *restrict const from_ = d_m_cols;
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 3; i2++) {
-                for (int64_t i3 = 0; i3 < 2; i3++) {
-                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (12 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-/* Kernel 25 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
-    float *restrict const to_ = d_m;
-    const float *restrict const from_ = d_m_cols;
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 3; i2++) {
-                for (int64_t i3 = 0; i3 < 2; i3++) {
-                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 4] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (18 * n)];
+    const int64_t to_at_[4] = {0, 1, 3, 4};
+    const int64_t from_at_[4] = {0, (6 * n), (12 * n), (18 * n)};
+    for (int64_t t_ = 0; t_ < 4; t_++) {
+        float *restrict const to_ = d_m + to_at_[t_];
+        const float *restrict const from_ = d_m_cols + from_at_[t_];
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 3; i2++) {
+                    for (int64_t i3 = 0; i3 < 2; i3++) {
+                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
+                    }
                 }
             }
         }
@@ -530,8 +471,8 @@ static __attribute__((noinline)) void train_step_k25(const dlc_step *s) {
 }
 
 /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
-/* Kernel 27 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k27(const dlc_step *s) {
+/* Kernel 24 of entry 'train'. */
+static __attribute__((noinline)) void train_step_k24(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -547,8 +488,8 @@ static __attribute__((noinline)) void train_step_k27(const dlc_step *s) {
 }
 
 /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
-/* Kernel 28 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 48*N). */
-static __attribute__((noinline)) void train_step_k28(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 25 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 48*N). */
+static __attribute__((noinline)) void train_step_k25(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -563,8 +504,8 @@ static __attribute__((noinline)) void train_step_k28(void *step_, int64_t begin_
 }
 
 /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
-/* Kernel 29 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4). */
-static __attribute__((noinline)) void train_step_k29(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 26 of entry 'train', on the trainer's threads: its rows begin_ to end_ (of 4). */
+static __attribute__((noinline)) void train_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -706,31 +647,22 @@ static float train_step(const dlc_step *s) {
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
     train_step_k22(s);
 
-    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    train_step_k23(s);
-
-    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    train_step_k24(s);
-
-    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    train_step_k25(s);
-
     /* %d.c.weight: f32[3,4,2,2] = conv2d_weight_grad %m, %21 {stride: 1, padding: 0}   @13:24 */
     {
         dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 3, 16, (6 * n), 1.0f, t21_cm, (6 * n), m_cols, (6 * n), 0.0f, d_c_weight, 16);
     }
 
     /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    train_step_k27(s);
+    train_step_k24(s);
 
     /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((48 * n), parts_, train_step_k28, (void *)s);
+            dlc_parallel_for((48 * n), parts_, train_step_k25, (void *)s);
         }
         else {
-            train_step_k28((void *)s, 0, (48 * n), 0);
+            train_step_k25((void *)s, 0, (48 * n), 0);
         }
     }
 
@@ -738,10 +670,10 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(4, parts_, train_step_k29, (void *)s);
+            dlc_parallel_for(4, parts_, train_step_k26, (void *)s);
         }
         else {
-            train_step_k29((void *)s, 0, 4, 0);
+            train_step_k26((void *)s, 0, 4, 0);
         }
     }
 
@@ -821,76 +753,17 @@ static __attribute__((noinline)) void sgd_step_k22(const dlc_step *s) {
     (void)n; (void)arena;
     float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
     float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
-    float *restrict const to_ = d_m;
-    const float *restrict const from_ = d_m_cols;
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 3; i2++) {
-                for (int64_t i3 = 0; i3 < 2; i3++) {
-                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
-                }
-            }
-        }
-    }
-}
-
-/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-/* Kernel 23 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
-    float *restrict const to_ = d_m;
-    const float *restrict const from_ = d_m_cols;
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 3; i2++) {
-                for (int64_t i3 = 0; i3 < 2; i3++) {
-                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 1] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (6 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-/* Kernel 24 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
-    float *restrict const to_ = d_m;
-    const float *restrict const from_ = d_m_cols;
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 3; i2++) {
-                for (int64_t i3 = 0; i3 < 2; i3++) {
-                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (12 * n)];
-                }
-            }
-        }
-    }
-}
-
-/* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-/* Kernel 25 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s) {
-    const int64_t n = s->n;
-    char *const arena = (char *)s->arena;
-    (void)n; (void)arena;
-    float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
-    float *restrict const to_ = d_m;
-    const float *restrict const from_ = d_m_cols;
-    for (int64_t i0 = 0; i0 < 4; i0++) {
-        for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t i2 = 0; i2 < 3; i2++) {
-                for (int64_t i3 = 0; i3 < 2; i3++) {
-                    to_[i0 * 12 + i1 * 48 + i2 * 3 + i3 + 4] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3 + (18 * n)];
+    const int64_t to_at_[4] = {0, 1, 3, 4};
+    const int64_t from_at_[4] = {0, (6 * n), (12 * n), (18 * n)};
+    for (int64_t t_ = 0; t_ < 4; t_++) {
+        float *restrict const to_ = d_m + to_at_[t_];
+        const float *restrict const from_ = d_m_cols + from_at_[t_];
+        for (int64_t i0 = 0; i0 < 4; i0++) {
+            for (int64_t i1 = 0; i1 < n; i1++) {
+                for (int64_t i2 = 0; i2 < 3; i2++) {
+                    for (int64_t i3 = 0; i3 < 2; i3++) {
+                        to_[i0 * 12 + i1 * 48 + i2 * 3 + i3] += from_[i0 * (24 * n) + i1 * 6 + i2 * 2 + i3];
+                    }
                 }
             }
         }
@@ -898,8 +771,8 @@ static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s) {
 }
 
 /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
-/* Kernel 27 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s) {
+/* Kernel 24 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -915,8 +788,8 @@ static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s) {
 }
 
 /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
-/* Kernel 28 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 48*N). */
-static __attribute__((noinline)) void sgd_step_k28(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 25 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 48*N). */
+static __attribute__((noinline)) void sgd_step_k25(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -931,8 +804,8 @@ static __attribute__((noinline)) void sgd_step_k28(void *step_, int64_t begin_, 
 }
 
 /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
-/* Kernel 29 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 4). */
-static __attribute__((noinline)) void sgd_step_k29(void *step_, int64_t begin_, int64_t end_, int part_) {
+/* Kernel 26 of entry 'sgd', on the trainer's threads: its rows begin_ to end_ (of 4). */
+static __attribute__((noinline)) void sgd_step_k26(void *step_, int64_t begin_, int64_t end_, int part_) {
     const dlc_step *const s = (const dlc_step *)step_;
     (void)part_;
     const int64_t n = s->n;
@@ -950,8 +823,8 @@ static __attribute__((noinline)) void sgd_step_k29(void *step_, int64_t begin_, 
 }
 
 /* %fc.bias: f32[5] = param fc.bias   @9:11 */
-/* Kernel 31 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k31(const dlc_step *s) {
+/* Kernel 28 of entry 'sgd'. */
+static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
@@ -1085,31 +958,22 @@ static float sgd_step(const dlc_step *s) {
     /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
     sgd_step_k22(s);
 
-    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    sgd_step_k23(s);
-
-    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    sgd_step_k24(s);
-
-    /* %d.m: f32[N,4,4,3] = conv2d_input_grad %21, %c.weight {stride: 1, padding: 0}   @13:24 */
-    sgd_step_k25(s);
-
     /* %d.c.weight: f32[3,4,2,2] = conv2d_weight_grad %m, %21 {stride: 1, padding: 0}   @13:24 */
     {
         dlc_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 3, 16, (6 * n), -s->lr, t21_cm, (6 * n), m_cols, (6 * n), 1.0f, c_weight, 16);
     }
 
     /* %d.h: f32[N,4,4,3] = max_pool2d_grad %h, %d.m {kernel: 3, stride: 1, padding: 1}   @12:13 */
-    sgd_step_k27(s);
+    sgd_step_k24(s);
 
     /* %25: f32[N,4,4,3] = relu_grad %d.h, %h   @11:13 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for((48 * n), parts_, sgd_step_k28, (void *)s);
+            dlc_parallel_for((48 * n), parts_, sgd_step_k25, (void *)s);
         }
         else {
-            sgd_step_k28((void *)s, 0, (48 * n), 0);
+            sgd_step_k25((void *)s, 0, (48 * n), 0);
         }
     }
 
@@ -1117,10 +981,10 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(48 * n));
         if (parts_ > 1) {
-            dlc_parallel_for(4, parts_, sgd_step_k29, (void *)s);
+            dlc_parallel_for(4, parts_, sgd_step_k26, (void *)s);
         }
         else {
-            sgd_step_k29((void *)s, 0, 4, 0);
+            sgd_step_k26((void *)s, 0, 4, 0);
         }
     }
 
@@ -1130,7 +994,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %fc.bias: f32[5] = param fc.bias   @9:11 */
-    sgd_step_k31(s);
+    sgd_step_k28(s);
 
     return t13[0];
 }
