@@ -2,91 +2,83 @@ import DLCRuntimeSources
 import Foundation
 
 /// The C runtime compiled for one toolchain: its sources (the headers generated code includes)
-/// and one object per .c file, in a cache directory named by a digest of everything that went
-/// into them. Compiled once; every later trainer build links the same objects.
-struct RuntimeObjects {
-    /// The directory holding the sources, headers and objects.
+/// and one object per part (`RuntimeParts`), in a cache directory named by a digest of
+/// everything that went into them. Compiled once; every later trainer build links the same
+/// objects.
+struct RuntimeObjects: Sendable {
+    /// The directory holding the sources, headers, parts and objects.
     let directory: String
-    /// The objects to link, in file-name order.
+    /// The objects to link, in part order.
     let objects: [String]
-    /// How many objects this call compiled (0 when every one came from the cache).
-    let compiled: Int
+    /// The parts whose objects the cache lacks: `compile(_:)` makes each (the trainer build
+    /// runs them beside its own files' compiles).
+    let missing: [RuntimePart]
+    /// What compiles them, and the flags every runtime compile adds to the part's.
+    let toolchain: Toolchain
+    let flags: [String]
 
-    /// Finds the runtime's objects in the cache, compiling (in parallel) those that are missing.
+    /// Finds the runtime's objects in the cache, writing the sources of any that are missing.
     static func prepare(files: [RuntimeFile], toolchain: Toolchain, blas: BlasFlags, defines: [String], cache: BuildCache,
-                        environment: [String: String], log: (String) -> Void) throws -> RuntimeObjects {
-        let directory = try cache.directory("runtime-" + key(files: files, toolchain: toolchain, blas: blas, defines: defines))
-        let sources = files.filter(\.isSource)
-        let objects = sources.map { (directory as NSString).appendingPathComponent(objectName($0.name)) }
-        let missing = sources.indices.filter { !FileManager.default.fileExists(atPath: objects[$0]) }
-        if missing.isEmpty {
-            return RuntimeObjects(directory: directory, objects: objects, compiled: 0)
-        }
-
-        // The directory is named by a digest of the contents, so a file already there is right.
-        for file in files {
-            let path = (directory as NSString).appendingPathComponent(file.name)
-            if !FileManager.default.fileExists(atPath: path) { try AtomicFiles.write(file.contents, to: path) }
-        }
-
-        log("compiling the C runtime (\(missing.count) files) into \(directory)")
-        let failures = FailureList()
-        DispatchQueue.concurrentPerform(iterations: missing.count) { i in
-            let index = missing[i]
-            let source = (directory as NSString).appendingPathComponent(sources[index].name)
-            // A temporary name, then rename: a concurrent build never links a half-written object.
-            let temporary = AtomicFiles.temporaryPath(beside: objects[index])
-            let arguments = Toolchain.compileFlags + defines + blas.compile + ["-I", directory, "-c", source, "-o", temporary]
-            log(shellQuoted(toolchain.command(arguments)))
-            do {
-                let outcome = try toolchain.run(arguments, environment: environment)
-                guard outcome.succeeded else {
-                    unlink(temporary)
-                    failures.add(.runtimeCompileFailed(file: sources[index].name, output: outcome.output))
-                    return
-                }
-                try AtomicFiles.replace(objects[index], with: temporary)
-            } catch {
-                failures.add(error as? TrainerBuildError ?? .io("\(error)"))
+                        cores: Int = RuntimeParts.cores) throws -> RuntimeObjects {
+        let parts = RuntimeParts.plan(files, cores: cores)
+        let directory = try cache.directory("runtime-" + key(files: files, parts: parts, toolchain: toolchain, blas: blas, defines: defines))
+        let objects = parts.map { (directory as NSString).appendingPathComponent($0.objectName) }
+        let missing = parts.indices.filter { !FileManager.default.fileExists(atPath: objects[$0]) }.map { parts[$0] }
+        if !missing.isEmpty {
+            // The directory is named by a digest of the contents, so a file already there is right.
+            let written = files.map { ($0.name, $0.contents) } + parts.map { ($0.name, $0.source) }
+            for (name, contents) in written {
+                let path = (directory as NSString).appendingPathComponent(name)
+                if !FileManager.default.fileExists(atPath: path) { try AtomicFiles.write(contents, to: path) }
             }
         }
-        if let first = failures.first { throw first }
-        return RuntimeObjects(directory: directory, objects: objects, compiled: missing.count)
+        return RuntimeObjects(directory: directory, objects: objects, missing: missing, toolchain: toolchain,
+                              flags: defines + blas.compile)
     }
 
-    /// "dlc_train.c" -> "dlc_train.o".
-    private static func objectName(_ source: String) -> String { String(source.dropLast(2)) + ".o" }
+    /// The compiler's arguments for a part: every C compilation's flags at the part's level.
+    func arguments(_ part: RuntimePart, output: String) -> [String] {
+        let source = (directory as NSString).appendingPathComponent(part.name)
+        let compileFlags = Toolchain.compileFlags.map { $0.hasPrefix("-O") ? part.optimization : $0 }
+        return compileFlags + flags + ["-I", directory, "-c", source, "-o", output]
+    }
 
-    /// A digest of the runtime's files, the toolchain, the BLAS flags and the build variant's
-    /// defines (128 bits of SHA-256).
-    static func key(files: [RuntimeFile], toolchain: Toolchain, blas: BlasFlags, defines: [String]) -> String {
+    /// Compiles one part to its object (under a temporary name, then renamed: a concurrent
+    /// build never links a half-written object). A compile error is `.runtimeCompileFailed`,
+    /// naming the runtime file the compiler reports first.
+    func compile(_ part: RuntimePart, runtime: [RuntimeFile], environment: [String: String], log: (String) -> Void) throws {
+        let object = (directory as NSString).appendingPathComponent(part.objectName)
+        let temporary = AtomicFiles.temporaryPath(beside: object)
+        let arguments = arguments(part, output: temporary)
+        log(shellQuoted(toolchain.command(arguments)))
+        let outcome = try toolchain.run(arguments, environment: environment)
+        guard outcome.succeeded else {
+            unlink(temporary)
+            throw TrainerBuildError.runtimeCompileFailed(file: part.blamedFile(in: outcome.output, runtime: runtime),
+                                                         output: outcome.output)
+        }
+        try AtomicFiles.replace(object, with: temporary)
+    }
+
+    /// The estimated cost of compiling a part, in the units `CompileQueue` orders jobs by
+    /// (bytes of -O3 source).
+    static func cost(_ part: RuntimePart, files: [RuntimeFile]) -> Double {
+        let sizes = Dictionary(files.map { ($0.name, $0.contents.utf8.count) }, uniquingKeysWith: { first, _ in first })
+        return part.files.map { Double(sizes[$0] ?? 0) }.reduce(0, +) * RuntimeParts.costPerByte(part.optimization)
+    }
+
+    /// A digest of the runtime's files, how they are grouped into parts, the toolchain, the
+    /// BLAS flags and the build variant's defines (128 bits of SHA-256).
+    static func key(files: [RuntimeFile], parts: [RuntimePart], toolchain: Toolchain, blas: BlasFlags, defines: [String]) -> String {
         var hasher = SHA256()
         hasher.update(field: toolchain.key)
-        // Without defines the key is the one every earlier dlc used, so caches stay warm.
         if !defines.isEmpty { for d in ["-D"] + defines { hasher.update(field: d) } }
         for flag in blas.compile + ["--"] + blas.link { hasher.update(field: flag) }
         for file in files {
             hasher.update(field: file.name)
             hasher.update(field: file.contents)
         }
+        for part in parts { hasher.update(field: part.source) }
         return String(hasher.hexDigest().prefix(32))
-    }
-}
-
-/// Errors collected from parallel compiles (first one wins, in file-name order of arrival).
-private final class FailureList: @unchecked Sendable {
-    private let lock = NSLock()
-    private var errors: [TrainerBuildError] = []
-
-    func add(_ error: TrainerBuildError) {
-        lock.lock()
-        errors.append(error)
-        lock.unlock()
-    }
-
-    var first: TrainerBuildError? {
-        lock.lock()
-        defer { lock.unlock() }
-        return errors.first
     }
 }

@@ -18,15 +18,22 @@ struct ToolchainProbe {
 
     /// The cached verdict, else a fresh probe (`ran` says which).
     func verdict() throws -> (flags: BlasFlags, ran: Bool) {
-        let path = try verdictPath()
-        if let data = FileManager.default.contents(atPath: path),
-           let flags = try? JSONDecoder().decode(BlasFlags.self, from: data) {
-            return (flags, false)
-        }
+        if let flags = try cachedVerdict() { return (flags, false) }
+        return (try freshVerdict(), true)
+    }
+
+    /// The verdict an earlier probe of this toolchain left in the cache, if any.
+    func cachedVerdict() throws -> BlasFlags? {
+        guard let data = FileManager.default.contents(atPath: try verdictPath()) else { return nil }
+        return try? JSONDecoder().decode(BlasFlags.self, from: data)
+    }
+
+    /// Probes, and caches the verdict when it is positive.
+    func freshVerdict() throws -> BlasFlags {
         let flags = try probe()
         let json = String(decoding: try JSONEncoder().encode(flags), as: UTF8.self)
-        try AtomicFiles.write(json, to: path)
-        return (flags, true)
+        try AtomicFiles.write(json, to: try verdictPath())
+        return flags
     }
 
     /// Probes without looking at the cache; drops a cached verdict that no longer holds.

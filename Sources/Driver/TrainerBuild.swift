@@ -10,7 +10,7 @@ public struct TrainerBuildReport: Sendable {
     public let toolchain: Toolchain
     /// The cache directory holding the runtime's sources and objects.
     public let runtimeDirectory: String
-    /// Runtime objects this build compiled: 0 when every one came from the cache.
+    /// Runtime parts (objects) this build compiled: 0 when every one came from the cache.
     public let runtimeObjectsCompiled: Int
     /// Whether this build compile-tested the toolchain (false when a cached verdict held).
     public let probedToolchain: Bool
@@ -91,45 +91,52 @@ public struct TrainerBuilder: Sendable {
     }
 
     /// Compiles `files` (each with its step's tool and flags) and links them with the runtime.
-    /// A failure names the file that failed.
+    /// The runtime's missing parts and the files compile side by side (`CompileQueue`), and so
+    /// does the toolchain's probe when no verdict is cached. A failure names what failed: the
+    /// probe's diagnosis first (a missing library fails the compiles too), then a runtime
+    /// part's file (a broken runtime header breaks the generated files too, and is the cause),
+    /// then the first generated file.
     func build(files: [GeneratedFile], runtime build: RuntimeBuild, tools: [Tool: Toolchain], modelName: String,
                output: String) throws -> TrainerBuildReport {
-        let say: (String) -> Void = { line in log?(line) }
+        let say: @Sendable (String) -> Void = { [log] line in log?(line) }
         let compiler = tools[build.compiler]!
         let probe = ToolchainProbe(toolchain: compiler, cache: cache, environment: environment)
-        let (blas, probed) = try probe.verdict()
-        let runtime = try RuntimeObjects.prepare(
-            files: runtimeFiles, toolchain: compiler, blas: blas, defines: build.defines, cache: cache,
-            environment: environment, log: say)
-
         let work = try makeScratchDirectory(modelName)
         var keepWork = false
         defer { if !keepWork { try? FileManager.default.removeItem(atPath: work) } }
-        var objects: [String] = []
-        for file in files {
-            let sourcePath = (work as NSString).appendingPathComponent(file.name)
-            let object = (work as NSString).appendingPathComponent((file.name as NSString).deletingPathExtension + ".o")
-            try AtomicFiles.write(file.contents, to: sourcePath)
+        let compile = { (blas: BlasFlags, beside: CompileQueue.Job?) throws -> CompiledFiles in
+            try self.compile(files, runtime: build, tools: tools, blas: blas, work: work, beside: beside, log: say)
+        }
 
-            // A failure from here on is blamed on the generated file only once the toolchain passes
-            // a fresh probe: a package removed since the cached verdict must read as "install X".
-            let step = file.compile
-            let flags = step.flags + (step.includesRuntime ? build.defines + blas.compile + ["-I", runtime.directory] : [])
-            let compile = flags + ["-c", sourcePath, "-o", object]
-            let tool = tools[step.tool]!
-            say(shellQuoted(tool.command(compile)))
-            let compiled = try tool.run(compile, environment: environment)
-            if !compiled.succeeded {
-                try probe.recheck()
-                keepWork = true
-                throw TrainerBuildError.modelCompileFailed(model: modelName, generatedFile: sourcePath, output: compiled.output)
-            }
-            objects.append(object)
+        let blas: BlasFlags, probed: Bool
+        var compiled: CompiledFiles
+        if let cached = try probe.cachedVerdict() {
+            (blas, probed) = (cached, false)
+            compiled = try compile(blas, nil)
+        } else {
+            // The probe (about 0.1 s: a compile, a link and a run) goes beside the compiles, which
+            // take the first candidate's flags (none: OpenBLAS on the default paths, as on Debian
+            // and Ubuntu) and are done again under the probe's when they differ.
+            let guess = ToolchainProbe.candidates()[0]
+            let verdict = VerdictBox()
+            compiled = try compile(guess, CompileQueue.Job(cost: .infinity) { verdict.set(Result { try probe.freshVerdict() }) })
+            (blas, probed) = (try verdict.get(), true)
+            if blas != guess { compiled = try compile(blas, nil) }
+        }
+        if let failure = compiled.runtimeFailures.first { throw failure as? TrainerBuildError ?? .io("\(failure)") }
+        if let failure = compiled.generatedFailures.first {
+            guard let generated = failure as? GeneratedFileFailure else { throw failure } // a tool that cannot start
+            // Blamed on the generated file only once the toolchain passes a fresh probe: a package
+            // removed since the cached verdict must read as "install X".
+            if !probed { try probe.recheck() }
+            keepWork = true
+            throw TrainerBuildError.modelCompileFailed(model: modelName, generatedFile: generated.sourcePath, output: generated.output)
         }
         let modelFile = (work as NSString).appendingPathComponent(files[0].name)
 
         let temporary = AtomicFiles.temporaryPath(beside: output)
-        let link = objects + runtime.objects + ["-o", temporary] + files.flatMap(\.linkFlags) + blas.link + build.libraries
+        let link = compiled.objects + compiled.runtime.objects + ["-o", temporary] + files.flatMap(\.linkFlags) + blas.link
+            + build.libraries
         say(shellQuoted(compiler.command(link)))
         let linked = try compiler.run(link, environment: environment)
         if !linked.succeeded {
@@ -139,8 +146,47 @@ public struct TrainerBuilder: Sendable {
             throw TrainerBuildError.linkFailed(model: modelName, generatedFile: modelFile, output: linked.output)
         }
         try AtomicFiles.replace(output, with: temporary)
-        return TrainerBuildReport(output: output, toolchain: compiler, runtimeDirectory: runtime.directory,
-                                  runtimeObjectsCompiled: runtime.compiled, probedToolchain: probed)
+        return TrainerBuildReport(output: output, toolchain: compiler, runtimeDirectory: compiled.runtime.directory,
+                                  runtimeObjectsCompiled: compiled.runtime.missing.count, probedToolchain: probed)
+    }
+
+    /// Compiles the runtime's missing parts and `files` (written into `work`) side by side,
+    /// with `beside` (the probe) first, under the BLAS flags `blas`. Throws when a file cannot
+    /// be written; the compiles' failures are in the result.
+    private func compile(_ files: [GeneratedFile], runtime build: RuntimeBuild, tools: [Tool: Toolchain], blas: BlasFlags,
+                         work: String, beside: CompileQueue.Job?, log say: @escaping @Sendable (String) -> Void) throws -> CompiledFiles {
+        let runtime = try RuntimeObjects.prepare(
+            files: runtimeFiles, toolchain: tools[build.compiler]!, blas: blas, defines: build.defines, cache: cache)
+        if !runtime.missing.isEmpty {
+            say("compiling the C runtime (\(runtime.missing.count) parts) into \(runtime.directory)")
+        }
+        var jobs: [CompileQueue.Job] = []
+        let environment = self.environment, runtimeFiles = self.runtimeFiles
+        for part in runtime.missing {
+            jobs.append(CompileQueue.Job(cost: RuntimeObjects.cost(part, files: runtimeFiles)) {
+                try runtime.compile(part, runtime: runtimeFiles, environment: environment, log: say)
+            })
+        }
+        var objects: [String] = []
+        for file in files {
+            let sourcePath = (work as NSString).appendingPathComponent(file.name)
+            let object = (work as NSString).appendingPathComponent((file.name as NSString).deletingPathExtension + ".o")
+            try AtomicFiles.write(file.contents, to: sourcePath)
+            let step = file.compile
+            let flags = step.flags + (step.includesRuntime ? build.defines + blas.compile + ["-I", runtime.directory] : [])
+            let compile = flags + ["-c", sourcePath, "-o", object]
+            let tool = tools[step.tool]!
+            jobs.append(CompileQueue.Job(cost: Double(file.contents.utf8.count) * RuntimeParts.generatedCostPerByte) {
+                say(shellQuoted(tool.command(compile)))
+                let compiled = try tool.run(compile, environment: environment)
+                if !compiled.succeeded { throw GeneratedFileFailure(sourcePath: sourcePath, output: compiled.output) }
+            })
+            objects.append(object)
+        }
+        let failures = CompileQueue.run((beside.map { [$0] } ?? []) + jobs, width: RuntimeParts.cores).dropFirst(beside == nil ? 0 : 1)
+        return CompiledFiles(runtime: runtime, objects: objects,
+                             runtimeFailures: failures.prefix(runtime.missing.count).compactMap { $0 },
+                             generatedFailures: failures.dropFirst(runtime.missing.count).compactMap { $0 })
     }
 
     /// Fails early, before any compiling, on an output path that cannot become a file.
@@ -153,5 +199,38 @@ public struct TrainerBuilder: Sendable {
         if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
             throw TrainerBuildError.io("cannot write '\(output)': it is a directory")
         }
+    }
+}
+
+/// A generated file that did not compile: where it is and what the compiler said.
+private struct GeneratedFileFailure: Error {
+    let sourcePath: String
+    let output: String
+}
+
+/// What one round of compiles made: the runtime's objects, the generated files' objects, and
+/// the failures of each kind, in part and file order.
+private struct CompiledFiles {
+    let runtime: RuntimeObjects
+    let objects: [String]
+    let runtimeFailures: [Error]
+    let generatedFailures: [Error]
+}
+
+/// The probe's verdict, set by the queue's worker that ran it.
+private final class VerdictBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<BlasFlags, Error> = .failure(TrainerBuildError.io("the toolchain probe did not run"))
+
+    func set(_ result: Result<BlasFlags, Error>) {
+        lock.lock()
+        self.result = result
+        lock.unlock()
+    }
+
+    func get() throws -> BlasFlags {
+        lock.lock()
+        defer { lock.unlock() }
+        return try result.get()
     }
 }

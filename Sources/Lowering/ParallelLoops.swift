@@ -23,7 +23,7 @@ public enum ParallelLoops {
     /// moving the data the other core wrote last cost about what a second core saves on tens
     /// of microseconds of loop (codegen/core/dlc_parallel.c: measured on the examples). A
     /// kernel whose work is constant and below it is printed unsplit. The runtime's
-    /// DEFAULT_MIN_WORK is the same.
+    /// PARALLEL_DEFAULT_MIN_WORK is the same.
     public static let minimumWork = 1 << 17
     /// Columns below which a sum over the rows stays on one thread: the threads' chunks of the
     /// output would share cache lines (16 floats each), and each would run a short inner loop.

@@ -1,5 +1,6 @@
 import DLCBackendKit
 @testable import DLCDriver
+import DLCRuntimeSources
 import Foundation
 import XCTest
 
@@ -98,6 +99,21 @@ final class ToolchainTests: XCTestCase {
             guard case .missingBlasHeader? = error as? TrainerBuildError else { return XCTFail("unexpected error \(error)") }
             XCTAssertTrue("\(error)".contains("cblas.h"), "\(error)")
             XCTAssertTrue("\(error)".contains("apt-get install libopenblas-dev"), "\(error)")
+        }
+        XCTAssertEqual(listing(out), [])
+    }
+
+    func testTheProbesDiagnosisComesBeforeTheCompilesItRanBeside() throws {
+        // With no verdict cached, the probe runs beside the runtime's and the model's compiles:
+        // when both fail, the user reads what to install, not a compile error it caused.
+        var builder = TrainerBuilder(cache: BuildCache(root: try temporaryDirectory(self, "beside")))
+        builder.toolchain = try fakeCompiler(hiding: "header")
+        let broken = try XCTUnwrap(builder.runtimeFiles.firstIndex { $0.name == "dlc_train.c" })
+        let file = builder.runtimeFiles[broken]
+        builder.runtimeFiles[broken] = RuntimeFile(name: file.name, folder: file.folder, contents: file.contents + "int broken = ;\n")
+        let out = try temporaryDirectory(self, "beside-out")
+        XCTAssertThrowsError(try builder.build(modelSource: "#include \"cblas.h\"\nint x = ;\n", modelName: "m", output: out + "/m")) { error in
+            guard case .missingBlasHeader? = error as? TrainerBuildError else { return XCTFail("unexpected error \(error)") }
         }
         XCTAssertEqual(listing(out), [])
     }

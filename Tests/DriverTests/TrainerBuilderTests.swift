@@ -27,8 +27,9 @@ final class TrainerBuilderTests: XCTestCase {
         let binary = out + "/linreg"
 
         let first = try builder.build(modelSource: try standInModel("linreg_model.c"), modelName: "cars_linreg", output: binary)
-        let sources = EmbeddedRuntime.files.filter(\.isSource).count
-        XCTAssertEqual(first.runtimeObjectsCompiled, sources, "a fresh cache compiles every runtime file")
+        let parts = RuntimeParts.plan(EmbeddedRuntime.files, cores: RuntimeParts.cores)
+        XCTAssertEqual(first.runtimeObjectsCompiled, parts.count, "a fresh cache compiles every part of the runtime")
+        XCTAssertEqual(listing(first.runtimeDirectory).filter { $0.hasSuffix(".o") }.sorted(), parts.map(\.objectName).sorted())
         XCTAssertTrue(first.probedToolchain)
 
         let help = try runProgram(binary, ["--help"])
@@ -104,6 +105,47 @@ final class TrainerBuilderTests: XCTestCase {
             XCTAssertEqual(try runProgram(out + "/m\(i)", ["info"]).status, 0)
         }
         XCTAssertEqual(listing(out), ["m0", "m1", "m2"])
+    }
+
+    func testGeneratedFileErrorWhileTheRuntimeCompilesIsTheModelsAndTheRuntimeIsKept() throws {
+        // The runtime's parts compile beside the model's file: the model's error is reported
+        // as before, and the parts that compiled are in the cache for the next build.
+        let builder = try freshBuilder("overlap")
+        let out = try temporaryDirectory(self, "overlap-out")
+        XCTAssertThrowsError(try builder.build(modelSource: "#include \"dlc_model.h\"\nint x = ;\n", modelName: "broken",
+                                               output: out + "/broken")) { error in
+            guard case .modelCompileFailed(_, let kept, let output)? = error as? TrainerBuildError else {
+                return XCTFail("unexpected error \(error)")
+            }
+            XCTAssertTrue(output.contains("model.c:2"), output)
+            try? FileManager.default.removeItem(atPath: (kept as NSString).deletingLastPathComponent)
+        }
+        let next = try builder.build(modelSource: try standInModel("descend_model.c"), modelName: "descend", output: out + "/descend")
+        XCTAssertEqual(next.runtimeObjectsCompiled, 0, "the runtime compiled during the failed build")
+        XCTAssertFalse(next.probedToolchain)
+        XCTAssertEqual(try runProgram(out + "/descend", ["info"]).status, 0)
+    }
+
+    func testRuntimeCompileErrorNamesTheRuntimeFileAndLine() throws {
+        // A runtime file that does not compile (a bug in dlc) is named with its folder, and the
+        // compiler's output points at its line, though the file compiled inside a part.
+        var builder = try freshBuilder("runtime-error")
+        let out = try temporaryDirectory(self, "runtime-error-out")
+        let broken = try XCTUnwrap(builder.runtimeFiles.firstIndex { $0.name == "dlc_format.c" })
+        let file = builder.runtimeFiles[broken]
+        let line = file.contents.split(separator: "\n", omittingEmptySubsequences: false).count
+        builder.runtimeFiles[broken] = RuntimeFile(name: file.name, folder: file.folder, contents: file.contents + "int broken = ;\n")
+        XCTAssertThrowsError(try builder.build(modelSource: try standInModel("descend_model.c"), modelName: "descend",
+                                               output: out + "/descend")) { error in
+            guard case .runtimeCompileFailed(let name, let output)? = error as? TrainerBuildError else {
+                return XCTFail("unexpected error \(error)")
+            }
+            XCTAssertEqual(name, "progress/dlc_format.c")
+            XCTAssertTrue(output.contains("dlc_format.c:\(line):"), output)
+            let message = (error as! TrainerBuildError).message
+            XCTAssertTrue(message.contains("dlc's C runtime file progress/dlc_format.c does not compile"), message)
+        }
+        XCTAssertEqual(listing(out), [], "no trainer and no temporary file")
     }
 
     func testOutputInAMissingDirectoryIsAClearError() throws {

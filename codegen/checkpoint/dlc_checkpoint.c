@@ -173,7 +173,7 @@ static const char *need_meta(const dlc_st_file *f, const char *key) {
 
 /* Metadata numbers are read by the JSON grammar, whole (no white space, `+`, hex, `inf`), and
  * range-checked before anything computes with them. */
-static int all_digits(const char *s) {
+static int is_plain_integer(const char *s) {
     if (!*s) return 0;
     for (; *s; s++)
         if (*s < '0' || *s > '9') return 0;
@@ -183,7 +183,7 @@ static int all_digits(const char *s) {
 static uint64_t meta_uint(const dlc_st_file *f, const char *key, uint64_t max, const char *what) {
     const char *v = need_meta(f, key);
     dlc_json n;
-    if (!all_digits(v) || !dlc_json_number(v, &n)) dlc_die(1, "%s: __metadata__ '%s' is not %s: '%s'", f->path, key, what, v);
+    if (!is_plain_integer(v) || !dlc_json_number(v, &n)) dlc_die(1, "%s: __metadata__ '%s' is not %s: '%s'", f->path, key, what, v);
     if (!n.is_uint || n.uint > max)
         dlc_die(1, "%s: __metadata__ '%s' is out of range: '%s' (at most %llu)", f->path, key, v, (unsigned long long)max);
     return n.uint;

@@ -16,7 +16,7 @@ typedef struct {
     const char *at;
 } parser;
 
-static int fail(parser *ps, const char *msg) {
+static int json_fail(parser *ps, const char *msg) {
     if (!ps->msg) {
         ps->msg = msg;
         ps->at = ps->p;
@@ -41,13 +41,13 @@ static void skip_ws(parser *ps) {
 
 static int literal(parser *ps, const char *word) {
     size_t n = strlen(word);
-    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0) return fail(ps, "invalid literal");
+    if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0) return json_fail(ps, "invalid literal");
     ps->p += n;
     return 1;
 }
 
 static int hex4(parser *ps, unsigned *out) {
-    if (ps->end - ps->p < 4) return fail(ps, "truncated \\u escape");
+    if (ps->end - ps->p < 4) return json_fail(ps, "truncated \\u escape");
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
         char c = *ps->p++;
@@ -55,7 +55,7 @@ static int hex4(parser *ps, unsigned *out) {
         if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
         else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
         else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return fail(ps, "invalid \\u escape");
+        else return json_fail(ps, "invalid \\u escape");
     }
     *out = v;
     return 1;
@@ -98,15 +98,15 @@ static int parse_string(parser *ps, char **out, size_t *len) {
         while (ps->p < ps->end && *ps->p != '"' && *ps->p != '\\' && (unsigned char)*ps->p >= 0x20) {
             if ((unsigned char)*ps->p < 0x80) { ps->p++; continue; }
             size_t n = utf8_length((const unsigned char *)ps->p, (const unsigned char *)ps->end);
-            if (!n) { free(b.s); return fail(ps, "invalid UTF-8"); }
+            if (!n) { free(b.s); return json_fail(ps, "invalid UTF-8"); }
             ps->p += n;
         }
         put_bytes(&b, run, (size_t)(ps->p - run));
-        if (ps->p >= ps->end) { free(b.s); return fail(ps, "unterminated string"); }
+        if (ps->p >= ps->end) { free(b.s); return json_fail(ps, "unterminated string"); }
         unsigned char c = (unsigned char)*ps->p++;
         if (c == '"') break;
-        if (c < 0x20) { ps->p--; free(b.s); return fail(ps, "control character in string"); }
-        if (ps->p >= ps->end) { free(b.s); return fail(ps, "unterminated escape"); }
+        if (c < 0x20) { ps->p--; free(b.s); return json_fail(ps, "control character in string"); }
+        if (ps->p >= ps->end) { free(b.s); return json_fail(ps, "unterminated escape"); }
         char e = *ps->p++;
         unsigned cp;
         switch (e) {
@@ -122,21 +122,21 @@ static int parse_string(parser *ps, char **out, size_t *len) {
             if (!hex4(ps, &cp)) { free(b.s); return 0; }
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 unsigned lo;
-                if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u') { free(b.s); return fail(ps, "lone surrogate"); }
+                if (ps->end - ps->p < 2 || ps->p[0] != '\\' || ps->p[1] != 'u') { free(b.s); return json_fail(ps, "lone surrogate"); }
                 ps->p += 2;
                 if (!hex4(ps, &lo)) { free(b.s); return 0; }
-                if (lo < 0xDC00 || lo > 0xDFFF) { free(b.s); return fail(ps, "lone surrogate"); }
+                if (lo < 0xDC00 || lo > 0xDFFF) { free(b.s); return json_fail(ps, "lone surrogate"); }
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
                 free(b.s);
-                return fail(ps, "lone surrogate");
+                return json_fail(ps, "lone surrogate");
             } else if (cp == 0) {
                 free(b.s);
-                return fail(ps, "\\u0000 in string");
+                return json_fail(ps, "\\u0000 in string");
             }
             put_utf8(&b, cp);
             break;
-        default: free(b.s); return fail(ps, "invalid escape");
+        default: free(b.s); return json_fail(ps, "invalid escape");
         }
     }
     *out = b.s;
@@ -148,24 +148,24 @@ static int parse_number(parser *ps, dlc_json *v) {
     const char *start = ps->p;
     int integer = 1, negative = 0;
     if (ps->p < ps->end && *ps->p == '-') { ps->p++; negative = 1; }
-    if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') return fail(ps, "invalid number");
+    if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') return json_fail(ps, "invalid number");
     if (*ps->p == '0') {
         ps->p++;
-        if (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') return fail(ps, "leading zero in number");
+        if (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') return json_fail(ps, "leading zero in number");
     } else {
         while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') ps->p++;
     }
     if (ps->p < ps->end && *ps->p == '.') {
         integer = 0;
         ps->p++;
-        if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') return fail(ps, "invalid number");
+        if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') return json_fail(ps, "invalid number");
         while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') ps->p++;
     }
     if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
         integer = 0;
         ps->p++;
         if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-')) ps->p++;
-        if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') return fail(ps, "invalid number");
+        if (ps->p >= ps->end || *ps->p < '0' || *ps->p > '9') return json_fail(ps, "invalid number");
         while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9') ps->p++;
     }
     size_t n = (size_t)(ps->p - start);
@@ -208,10 +208,10 @@ static int parse_array(parser *ps, dlc_json *v, int depth) {
         v->len++;
         if (!parse_value(ps, &v->items[v->len - 1], depth + 1)) return 0;
         skip_ws(ps);
-        if (ps->p >= ps->end) return fail(ps, "unterminated array");
+        if (ps->p >= ps->end) return json_fail(ps, "unterminated array");
         if (*ps->p == ',') { ps->p++; continue; }
         if (*ps->p == ']') { ps->p++; return 1; }
-        return fail(ps, "expected ',' or ']'");
+        return json_fail(ps, "expected ',' or ']'");
     }
 }
 
@@ -223,12 +223,12 @@ static int parse_object(parser *ps, dlc_json *v, int depth) {
     if (ps->p < ps->end && *ps->p == '}') { ps->p++; return 1; }
     for (;;) {
         skip_ws(ps);
-        if (ps->p >= ps->end || *ps->p != '"') return fail(ps, "expected a string key");
+        if (ps->p >= ps->end || *ps->p != '"') return json_fail(ps, "expected a string key");
         char *key;
         size_t klen;
         if (!parse_string(ps, &key, &klen)) return 0;
         for (size_t i = 0; i < v->len; i++)
-            if (strcmp(v->keys[i], key) == 0) { free(key); return fail(ps, "duplicate key"); }
+            if (strcmp(v->keys[i], key) == 0) { free(key); return json_fail(ps, "duplicate key"); }
         if (v->len == cap) {
             cap = cap ? cap * 2 : 4;
             v->items = dlc_xrealloc(v->items, dlc_mul_size(cap, sizeof *v->items));
@@ -238,21 +238,21 @@ static int parse_object(parser *ps, dlc_json *v, int depth) {
         v->keys[v->len] = key;
         v->len++;
         skip_ws(ps);
-        if (ps->p >= ps->end || *ps->p != ':') return fail(ps, "expected ':'");
+        if (ps->p >= ps->end || *ps->p != ':') return json_fail(ps, "expected ':'");
         ps->p++;
         if (!parse_value(ps, &v->items[v->len - 1], depth + 1)) return 0;
         skip_ws(ps);
-        if (ps->p >= ps->end) return fail(ps, "unterminated object");
+        if (ps->p >= ps->end) return json_fail(ps, "unterminated object");
         if (*ps->p == ',') { ps->p++; continue; }
         if (*ps->p == '}') { ps->p++; return 1; }
-        return fail(ps, "expected ',' or '}'");
+        return json_fail(ps, "expected ',' or '}'");
     }
 }
 
 static int parse_value(parser *ps, dlc_json *v, int depth) {
-    if (depth > DLC_JSON_MAX_DEPTH) return fail(ps, "nesting too deep");
+    if (depth > DLC_JSON_MAX_DEPTH) return json_fail(ps, "nesting too deep");
     skip_ws(ps);
-    if (ps->p >= ps->end) return fail(ps, "unexpected end");
+    if (ps->p >= ps->end) return json_fail(ps, "unexpected end");
     switch (*ps->p) {
     case '{': return parse_object(ps, v, depth);
     case '[': return parse_array(ps, v, depth);
@@ -282,7 +282,7 @@ dlc_json *dlc_json_parse(const char *text, size_t len, char *err, size_t errcap)
     dlc_json *v = dlc_xcalloc(1, sizeof *v);
     if (parse_value(&ps, v, 0)) {
         skip_ws(&ps);
-        if (ps.p != ps.end) fail(&ps, "trailing characters after the value");
+        if (ps.p != ps.end) json_fail(&ps, "trailing characters after the value");
     }
     if (ps.msg) {
         snprintf(err, errcap, "%s at byte %ld of the header", ps.msg, (long)(ps.at - text));

@@ -113,7 +113,7 @@ void dlc_comm_ready(void) {
 }
 
 /* MPI counts are ints: long buffers go in pieces. */
-#define CHUNK (INT_MAX / 8)
+#define MPI_MAX_CHUNK (INT_MAX / 8)
 
 static float *staging;
 static int64_t staging_n;
@@ -135,8 +135,8 @@ static void sum_floats(float *buf, int64_t n) {
             host = staging;
             dlc_device_copy_out(host, buf, (size_t)n * sizeof(float));
         }
-        for (int64_t at = 0; at < n; at += CHUNK) {
-            int count = (int)(n - at < CHUNK ? n - at : CHUNK);
+        for (int64_t at = 0; at < n; at += MPI_MAX_CHUNK) {
+            int count = (int)(n - at < MPI_MAX_CHUNK ? n - at : MPI_MAX_CHUNK);
             MPI_Allreduce(MPI_IN_PLACE, host + at, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
         }
         if (host != buf) dlc_device_copy_in(buf, host, (size_t)n * sizeof(float));
@@ -168,8 +168,8 @@ void dlc_comm_allreduce_sum_host(double *buf, int n) {
 
 void dlc_comm_broadcast(void *buf, size_t bytes, int root) {
     if (size == 1) return;
-    for (size_t at = 0; at < bytes; at += CHUNK) {
-        int count = (int)(bytes - at < CHUNK ? bytes - at : CHUNK);
+    for (size_t at = 0; at < bytes; at += MPI_MAX_CHUNK) {
+        int count = (int)(bytes - at < MPI_MAX_CHUNK ? bytes - at : MPI_MAX_CHUNK);
         MPI_Bcast((char *)buf + at, count, MPI_BYTE, root, MPI_COMM_WORLD);
     }
 }

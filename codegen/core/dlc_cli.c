@@ -12,7 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum { T = 1, E = 2, P = 4, I = 8, G = 16, ALL = 31 };
+/* The commands, as bits of a flag's `commands`. */
+enum { TRAIN = 1, EVAL = 2, PREDICT = 4, INFO = 8, GRADCHECK = 16, EVERY_COMMAND = 31 };
 
 typedef enum {
     F_DATA, F_INPUT, F_VAL, F_EPOCHS, F_STEPS, F_BATCH, F_LR, F_SEED, F_SHUFFLE, F_INIT, F_SAVE,
@@ -28,24 +29,41 @@ static const struct {
     unsigned commands;
     int needs_data;
 } flags[] = {
-    {"data", F_DATA, T | E | P | G, 1},       {"input", F_INPUT, T | E | P | G, 1},
-    {"val", F_VAL, T, 1},                     {"epochs", F_EPOCHS, T, 1},
-    {"steps", F_STEPS, T, 0},                 {"batch", F_BATCH, T | E | P | I | G, 1},
-    {"lr", F_LR, T, 0},                       {"seed", F_SEED, T | G, 0},
-    {"shuffle", F_SHUFFLE, T, 1},             {"init", F_INIT, T | G, 0},
-    {"save", F_SAVE, T, 0},                   {"resume", F_RESUME, T, 0},
-    {"log", F_LOG, T, 0},                     {"threads", F_THREADS, ALL, 0},
-    {"weights", F_WEIGHTS, E | P, 0},         {"out", F_OUT, P, 0},
-    {"optimizer", F_OPTIMIZER, T | I, 0},     {"momentum", F_MOMENTUM, T | I, 0},
-    {"nesterov", F_NESTEROV, T, 0},           {"weight-decay", F_WEIGHT_DECAY, T, 0},
-    {"beta1", F_BETA1, T, 0},                 {"beta2", F_BETA2, T, 0},
-    {"eps", F_EPS, T, 0},                     {"drop-last", F_DROP_LAST, T, 1},
-    {"schedule", F_SCHEDULE, T, 0},           {"accumulate", F_ACCUMULATE, T, 0},
-    {"metric", F_METRIC, T | E, 1},           {"normalize", F_NORMALIZE, T, 1},
-    {"columns", F_COLUMNS, T | E | P | G, 1}, {"validation", F_VALIDATION, T, 1},
-    {"init-map", F_INIT_MAP, T | E | P | G, 0},
-    {"plot", F_PLOT, T, 0},                   {"early-stop", F_EARLY_STOP, T, 1},
-    {"save-best", F_SAVE_BEST, T, 0},         {"device", F_DEVICE, ALL, 0},
+    {"data", F_DATA, TRAIN | EVAL | PREDICT | GRADCHECK, 1},
+    {"input", F_INPUT, TRAIN | EVAL | PREDICT | GRADCHECK, 1},
+    {"val", F_VAL, TRAIN, 1},
+    {"epochs", F_EPOCHS, TRAIN, 1},
+    {"steps", F_STEPS, TRAIN, 0},
+    {"batch", F_BATCH, TRAIN | EVAL | PREDICT | INFO | GRADCHECK, 1},
+    {"lr", F_LR, TRAIN, 0},
+    {"seed", F_SEED, TRAIN | GRADCHECK, 0},
+    {"shuffle", F_SHUFFLE, TRAIN, 1},
+    {"init", F_INIT, TRAIN | GRADCHECK, 0},
+    {"save", F_SAVE, TRAIN, 0},
+    {"resume", F_RESUME, TRAIN, 0},
+    {"log", F_LOG, TRAIN, 0},
+    {"threads", F_THREADS, EVERY_COMMAND, 0},
+    {"weights", F_WEIGHTS, EVAL | PREDICT, 0},
+    {"out", F_OUT, PREDICT, 0},
+    {"optimizer", F_OPTIMIZER, TRAIN | INFO, 0},
+    {"momentum", F_MOMENTUM, TRAIN | INFO, 0},
+    {"nesterov", F_NESTEROV, TRAIN, 0},
+    {"weight-decay", F_WEIGHT_DECAY, TRAIN, 0},
+    {"beta1", F_BETA1, TRAIN, 0},
+    {"beta2", F_BETA2, TRAIN, 0},
+    {"eps", F_EPS, TRAIN, 0},
+    {"drop-last", F_DROP_LAST, TRAIN, 1},
+    {"schedule", F_SCHEDULE, TRAIN, 0},
+    {"accumulate", F_ACCUMULATE, TRAIN, 0},
+    {"metric", F_METRIC, TRAIN | EVAL, 1},
+    {"normalize", F_NORMALIZE, TRAIN, 1},
+    {"columns", F_COLUMNS, TRAIN | EVAL | PREDICT | GRADCHECK, 1},
+    {"validation", F_VALIDATION, TRAIN, 1},
+    {"init-map", F_INIT_MAP, TRAIN | EVAL | PREDICT | GRADCHECK, 0},
+    {"plot", F_PLOT, TRAIN, 0},
+    {"early-stop", F_EARLY_STOP, TRAIN, 1},
+    {"save-best", F_SAVE_BEST, TRAIN, 0},
+    {"device", F_DEVICE, EVERY_COMMAND, 0},
 };
 
 static const char *command_names[] = {"train", "eval", "predict", "info", "gradcheck"};

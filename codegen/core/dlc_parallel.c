@@ -26,13 +26,13 @@
 #include <time.h>
 
 /* The most threads (and so chunks) a call is split into: one bit each in the claim word. */
-#define MAX_THREADS 32
-#define MAX_PARTS MAX_THREADS
+#define PARALLEL_MAX_THREADS 32
+#define PARALLEL_MAX_PARTS PARALLEL_MAX_THREADS
 /* How long an idle worker waits for the next call before it sleeps: longer than the gaps
  * between a step's kernels, shorter than anything a person notices in `top`. */
-#define SPIN_NANOSECONDS 200000L
+#define PARALLEL_SPIN_NANOSECONDS 200000L
 /* Spins with the pause instruction before a waiting thread starts to yield its core. */
-#define PAUSE_SPINS 2000
+#define PARALLEL_PAUSE_SPINS 2000
 /* The work (elements of a loop) below which a kernel stays on the calling thread: waking a
  * worker, and moving the data the other core wrote last through the caches, cost about what a
  * second core saves on tens of microseconds of loop (measured on the examples: with 32 768,
@@ -41,12 +41,12 @@
  * constant and below it unsplit (Sources/Lowering/ParallelLoops.swift's minimumWork: the same
  * number). DLC_PARALLEL_MIN_WORK=W in the environment sets it (the tests split every kernel
  * they can with 0). */
-#define DEFAULT_MIN_WORK 131072
+#define PARALLEL_DEFAULT_MIN_WORK 131072
 
 static struct {
     int threads;               /* the workers started and the caller */
     int active;                /* the threads calls use: the last dlc_parallel_init's count */
-    int64_t min_work;          /* see DEFAULT_MIN_WORK */
+    int64_t min_work;          /* see PARALLEL_DEFAULT_MIN_WORK */
     /* The call in progress, set by the caller before it publishes the call in `claim`. */
     dlc_chunk_fn fn;
     void *ctx;
@@ -62,7 +62,7 @@ static struct {
     atomic_int sleepers;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-} pool = {.threads = 1, .active = 1, .min_work = DEFAULT_MIN_WORK, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} pool = {.threads = 1, .active = 1, .min_work = PARALLEL_DEFAULT_MIN_WORK, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -74,7 +74,7 @@ static inline void cpu_relax(void) {
 
 /* One step of a wait: the pause instruction at first, then giving the core away. */
 static inline void wait_a_little(int *spins) {
-    if (++*spins < PAUSE_SPINS) cpu_relax();
+    if (++*spins < PARALLEL_PAUSE_SPINS) cpu_relax();
     else sched_yield();
 }
 
@@ -105,7 +105,7 @@ static void run_chunk(int part) {
 
 /* Chunk `own` of call `call` when it is still free, then every other free one. */
 static void run_chunks(uint32_t call, int own) {
-    if (own < MAX_PARTS && claim(own, call)) run_chunk(own);
+    if (own < PARALLEL_MAX_PARTS && claim(own, call)) run_chunk(own);
     for (;;) {
         uint64_t word = atomic_load(&pool.claim);
         uint32_t free_chunks = ~(uint32_t)word;
@@ -130,7 +130,7 @@ static void *worker(void *arg) {
         int spins = 0;
         while ((call = call_of(atomic_load(&pool.claim))) == seen) {
             wait_a_little(&spins);
-            if (spins % 64 == 0 && now_ns() - since > SPIN_NANOSECONDS) {
+            if (spins % 64 == 0 && now_ns() - since > PARALLEL_SPIN_NANOSECONDS) {
                 pthread_mutex_lock(&pool.lock);
                 atomic_fetch_add(&pool.sleepers, 1);
                 /* Sequentially consistent with the caller's publishing and its read of
@@ -156,7 +156,7 @@ void dlc_parallel_init(int threads) {
         pool.min_work = (int64_t)w;
     }
     if (threads < 1) threads = 1;
-    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if (threads > PARALLEL_MAX_THREADS) threads = PARALLEL_MAX_THREADS;
     pool.active = threads; /* the workers start with the first call that splits */
 }
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t header_index(const dlc_column_name *header, int64_t n_header, const char *name, size_t len) {
+static int64_t column_header_index(const dlc_column_name *header, int64_t n_header, const char *name, size_t len) {
     for (int64_t i = 0; i < n_header; i++)
         if (header[i].len == len && memcmp(header[i].s, name, len) == 0) return i;
     return -1;
@@ -45,7 +45,7 @@ int64_t dlc_columns_resolve(const char *spec, const dlc_column_name *header, int
             snprintf(why, why_size, "empty item in the column list '%s'", spec);
             goto bad;
         }
-        if ((lo = header_index(header, n_header, s, len)) >= 0) {
+        if ((lo = column_header_index(header, n_header, s, len)) >= 0) {
             hi = lo;
         } else if (all_digits(s, len)) {
             lo = hi = number(s, len);
@@ -56,8 +56,8 @@ int64_t dlc_columns_resolve(const char *spec, const dlc_column_name *header, int
             /* A range of header names, e.g. p0-p63: try every '-' as the separator. */
             for (const char *d = s; d < e && lo < 0; d++) {
                 if (*d != '-') continue;
-                int64_t a = header_index(header, n_header, s, (size_t)(d - s));
-                int64_t b = header_index(header, n_header, d + 1, (size_t)(e - d - 1));
+                int64_t a = column_header_index(header, n_header, s, (size_t)(d - s));
+                int64_t b = column_header_index(header, n_header, d + 1, (size_t)(e - d - 1));
                 if (a >= 0 && b >= 0) lo = a, hi = b;
             }
             if (lo < 0) {

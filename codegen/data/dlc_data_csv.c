@@ -118,7 +118,7 @@ static const char *read_number(const field *f, double *v, char *buf, size_t cap)
 
 /* ---- COLUMNS specs ---------------------------------------------------------------------- */
 
-static int header_index(const row *header, const char *name, size_t len) {
+static int csv_header_index(const row *header, const char *name, size_t len) {
     if (!header) return -1;
     for (int64_t i = 0; i < header->n; i++)
         if (header->f[i].len == len && memcmp(header->f[i].s, name, len) == 0) return (int)i;
@@ -137,7 +137,7 @@ static void note_header(const row *header, const char *name, size_t len) {
     } else if (dash) {
         /* A range of names, A-B: each end exact or nearest. */
         size_t la = (size_t)(dash - name), lb = len - la - 1;
-        int a = header_index(header, name, la), b = header_index(header, dash + 1, lb);
+        int a = csv_header_index(header, name, la), b = csv_header_index(header, dash + 1, lb);
         if (a < 0) a = dlc_nearest_name(name, la, names, lens, (int)header->n);
         if (b < 0) b = dlc_nearest_name(dash + 1, lb, names, lens, (int)header->n);
         if (a >= 0 && b >= 0)

@@ -17,7 +17,7 @@ static uint64_t be(const unsigned char *p, int bytes) {
     return v;
 }
 
-static double element(const unsigned char *p, int type) {
+static double idx_element(const unsigned char *p, int type) {
     uint64_t u;
     switch (type) {
     case 0x08: return p[0];
@@ -41,7 +41,7 @@ static int type_bytes(int type) {
 
 /* Checks k elements of the given type at p and writes them as the tensor's dtype to dst.
  * Returns the index of the first bad element, or k. */
-static size_t convert(const dlc_data_desc *d, int type, const unsigned char *p, void *dst, size_t k) {
+static size_t idx_convert(const dlc_data_desc *d, int type, const unsigned char *p, void *dst, size_t k) {
     int bytes = type_bytes(type);
     if (d->dtype == DLC_F32) {
         float *o = dst;
@@ -50,14 +50,14 @@ static size_t convert(const dlc_data_desc *d, int type, const unsigned char *p, 
             return k;
         }
         for (size_t i = 0; i < k; i++) {
-            double v = element(p + i * (size_t)bytes, type);
+            double v = idx_element(p + i * (size_t)bytes, type);
             if (!dlc_value_ok(d, v)) return i;
             o[i] = (float)v;
         }
     } else {
         int32_t *o = dst;
         for (size_t i = 0; i < k; i++) {
-            double v = element(p + i * (size_t)bytes, type);
+            double v = idx_element(p + i * (size_t)bytes, type);
             if (!dlc_value_ok(d, v)) return i;
             o[i] = (int32_t)v;
         }
@@ -120,9 +120,9 @@ void dlc_load_idx(const dlc_model *m, const char *path, int tensor, dlc_loaded *
             short_read = 1;
             break;
         }
-        size_t j = convert(d, type, scratch, (unsigned char *)out->values + i * 4, k);
+        size_t j = idx_convert(d, type, scratch, (unsigned char *)out->values + i * 4, k);
         if (j < k) {
-            const char *err = dlc_check_value(d, element(scratch + j * (size_t)bytes, type), msg, sizeof msg);
+            const char *err = dlc_check_value(d, idx_element(scratch + j * (size_t)bytes, type), msg, sizeof msg);
             snprintf(where, sizeof where, "example %lld, element %lld: %s (%s)", (long long)((i + j) / (size_t)per),
                      (long long)((i + j) % (size_t)per), err ? err : "bad value", d->name);
         }

@@ -84,7 +84,7 @@ static int py_shape(cursor *c, npy_header *h) {
 }
 
 /* Records a problem that is not about a place in the header; returns 0. */
-static int refuse(cursor *c, const char *what, const char *key) {
+static int refuse_header(cursor *c, const char *what, const char *key) {
     snprintf(c->why, sizeof c->why, what, key);
     return 0;
 }
@@ -114,12 +114,12 @@ static int parse_header(cursor *c, npy_header *h) {
         if (!py_string(c, key, sizeof key)) return 0;
         if (!take(c, ':')) return bad(c, "expected ':'");
         int bit = strcmp(key, "descr") == 0 ? 1 : strcmp(key, "fortran_order") == 0 ? 2 : strcmp(key, "shape") == 0 ? 4 : 0;
-        if (!bit) return refuse(c, "unknown key '%s' in the header", key);
-        if (seen & bit) return refuse(c, "key '%s' appears twice in the header", key);
+        if (!bit) return refuse_header(c, "unknown key '%s' in the header", key);
+        if (seen & bit) return refuse_header(c, "key '%s' appears twice in the header", key);
         seen |= bit;
         spaces(c);
         if (bit == 1) {
-            if (c->p < c->end && *c->p == '[') return refuse(c, "unsupported dtype (a structured array)%s", "");
+            if (c->p < c->end && *c->p == '[') return refuse_header(c, "unsupported dtype (a structured array)%s", "");
             if (!py_string(c, h->descr, sizeof h->descr)) return 0;
         } else if (bit == 2) {
             if (c->end - c->p >= 4 && memcmp(c->p, "True", 4) == 0) h->fortran = 1, c->p += 4;
@@ -132,7 +132,7 @@ static int parse_header(cursor *c, npy_header *h) {
     }
     spaces(c);
     if (c->p != c->end - 1) return bad(c, "text after the dict (only spaces may pad the header)");
-    if (seen != 7) return refuse(c, "the header lacks %s", !(seen & 1) ? "descr" : !(seen & 2) ? "fortran_order" : "shape");
+    if (seen != 7) return refuse_header(c, "the header lacks %s", !(seen & 1) ? "descr" : !(seen & 2) ? "fortran_order" : "shape");
     return 1;
 }
 
@@ -156,7 +156,7 @@ static void swap_bytes(unsigned char *p, size_t k, int bytes) {
 }
 
 /* Element i of k elements of the file's type (machine byte order) as a double. */
-static double element(const void *src, size_t i, char kind, int bytes) {
+static double npy_element(const void *src, size_t i, char kind, int bytes) {
     const unsigned char *p = (const unsigned char *)src + i * (size_t)bytes;
     switch (kind * 16 + bytes) {
     case 'f' * 16 + 4: { float v; memcpy(&v, p, 4); return v; }
@@ -167,7 +167,7 @@ static double element(const void *src, size_t i, char kind, int bytes) {
 }
 
 /* The first of k f32 values that is NaN or infinite, or k: a branch-free pass per block. */
-static size_t first_nonfinite(const float *x, size_t k) {
+static size_t npy_first_nonfinite(const float *x, size_t k) {
     size_t i = 0;
     for (; i + 256 <= k; i += 256) {
         uint32_t bad = 0;
@@ -200,9 +200,9 @@ static size_t first_bad_label(const int32_t *x, size_t k, int64_t classes) {
 /* Checks k elements of the file's type at src and writes them as the tensor's dtype to dst.
  * When the file holds the tensor's own type, src == dst and only the check remains. Returns
  * the index of the first bad element, or k. */
-static size_t convert(const dlc_data_desc *d, char kind, int bytes, const void *src, void *dst, size_t k) {
+static size_t npy_convert(const dlc_data_desc *d, char kind, int bytes, const void *src, void *dst, size_t k) {
     if (src == dst) {
-        if (d->dtype == DLC_F32) return first_nonfinite(dst, k);
+        if (d->dtype == DLC_F32) return npy_first_nonfinite(dst, k);
         return d->classes > 0 ? first_bad_label(dst, k, d->classes) : k; /* every int32 is a valid i32 */
     }
 #define DLC_CONVERT(T, U)                                          \
@@ -323,9 +323,9 @@ void dlc_load_npy(const dlc_model *m, const char *path, int tensor, dlc_loaded *
             break;
         }
         if (big) swap_bytes(src, k, bytes);
-        size_t j = convert(d, kind, bytes, src, dst, k);
+        size_t j = npy_convert(d, kind, bytes, src, dst, k);
         if (j < k) {
-            const char *err = dlc_check_value(d, element(src, j, kind, bytes), msg, sizeof msg);
+            const char *err = dlc_check_value(d, npy_element(src, j, kind, bytes), msg, sizeof msg);
             snprintf(where, sizeof where, "row %lld, element %lld: %s (%s)", (long long)((i + j) / (size_t)per),
                      (long long)((i + j) % (size_t)per), err ? err : "bad value", d->name);
         }

@@ -19,15 +19,15 @@
 /* Past this many distinct errors the rest would only bury the first ones. */
 #define DLC_MAX_DATA_ERRORS 20
 /* Repeats whose lines are listed. */
-#define SHOWN_REPEATS 3
-#define MAX_NOTES 4
+#define REPORT_SHOWN_REPEATS 3
+#define REPORT_MAX_NOTES 4
 
 typedef struct {
     char *file, *message;
     int64_t line, col;
     int64_t repeats;                 /* further rows with the same message */
-    int64_t repeat_lines[SHOWN_REPEATS];
-    char *notes[MAX_NOTES];
+    int64_t repeat_lines[REPORT_SHOWN_REPEATS];
+    char *notes[REPORT_MAX_NOTES];
     int n_notes;
 } data_error;
 
@@ -50,7 +50,7 @@ static void print_pending(void) {
         if (e->repeats > 0) {
             fprintf(stderr, "note: the same error on %lld more row%s (line%s", (long long)e->repeats,
                     e->repeats == 1 ? "" : "s", e->repeats == 1 ? "" : "s");
-            int64_t shown = e->repeats < SHOWN_REPEATS ? e->repeats : SHOWN_REPEATS;
+            int64_t shown = e->repeats < REPORT_SHOWN_REPEATS ? e->repeats : REPORT_SHOWN_REPEATS;
             for (int64_t i = 0; i < shown; i++) fprintf(stderr, "%s %lld", i ? "," : "", (long long)e->repeat_lines[i]);
             fprintf(stderr, "%s)\n", e->repeats > shown ? ", ..." : "");
         }
@@ -72,7 +72,7 @@ void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt
     for (int i = n_errors - 1; i >= 0; i--) {
         data_error *e = &errors[i];
         if (e->col == col && strcmp(e->message, message) == 0 && strcmp(e->file, file) == 0 && e->line > 0 && line > 0) {
-            if (e->repeats < SHOWN_REPEATS) e->repeat_lines[e->repeats] = line;
+            if (e->repeats < REPORT_SHOWN_REPEATS) e->repeat_lines[e->repeats] = line;
             e->repeats++;
             last = e;
             return;
@@ -99,7 +99,7 @@ void dlc_data_error(const char *file, int64_t line, int64_t col, const char *fmt
 
 /* Adds a note to e, unless an error of the same file already carries the same note. */
 static void attach(data_error *e, const char *note) {
-    if (!e || e->n_notes == MAX_NOTES) return;
+    if (!e || e->n_notes == REPORT_MAX_NOTES) return;
     for (int i = 0; i < n_errors; i++) {
         if (strcmp(errors[i].file, e->file) != 0) continue;
         for (int k = 0; k < errors[i].n_notes; k++)

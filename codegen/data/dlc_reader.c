@@ -28,7 +28,7 @@ struct dlc_inflate {
     unsigned char in[DLC_GZ_IN_BYTES];
 };
 
-static void fail(dlc_reader *r, const char *fmt, ...) {
+static void reader_fail(dlc_reader *r, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(r->reason, sizeof r->reason, fmt, ap);
@@ -77,7 +77,7 @@ int dlc_reader_open(dlc_reader *r, const char *path, const char **why) {
     struct dlc_inflate *gz = dlc_xcalloc(1, sizeof *gz);
     r->gz = gz;
     if (inflateInit2(&gz->z, 15 + 16) != Z_OK) { /* 15 + 16: a gzip wrapper, any window */
-        fail(r, "out of memory");
+        reader_fail(r, "out of memory");
         return 1;
     }
     memcpy(gz->in, r->ahead, 2);
@@ -106,7 +106,7 @@ static ssize_t refill(dlc_reader *r) {
     z->next_in = gz->in;
     ssize_t got = read_some(r->fd, gz->in + z->avail_in, DLC_GZ_IN_BYTES - z->avail_in);
     if (got < 0) {
-        fail(r, "%s", strerror(errno));
+        reader_fail(r, "%s", strerror(errno));
         return -1;
     }
     z->avail_in += (uInt)got;
@@ -134,10 +134,10 @@ static void after_member(dlc_reader *r) {
     }
     uint64_t at = gz->in_offset - z->avail_in; /* the first byte after the last member */
     if (r->file_bytes > at)
-        fail(r, "%llu byte%s of garbage after the compressed data (from byte %llu)",
+        reader_fail(r, "%llu byte%s of garbage after the compressed data (from byte %llu)",
              (unsigned long long)(r->file_bytes - at), r->file_bytes - at == 1 ? "" : "s", (unsigned long long)at);
     else
-        fail(r, "garbage after the compressed data (from byte %llu)", (unsigned long long)at);
+        reader_fail(r, "garbage after the compressed data (from byte %llu)", (unsigned long long)at);
 }
 
 static size_t inflate_some(dlc_reader *r, unsigned char *buf, size_t n) {
@@ -153,7 +153,7 @@ static size_t inflate_some(dlc_reader *r, unsigned char *buf, size_t n) {
             ssize_t got = refill(r);
             if (got < 0) break;
             if (got == 0) {
-                fail(r, "truncated compressed data");
+                reader_fail(r, "truncated compressed data");
                 break;
             }
         }
@@ -163,8 +163,8 @@ static size_t inflate_some(dlc_reader *r, unsigned char *buf, size_t n) {
         int rc = inflate(z, Z_NO_FLUSH);
         done += chunk - z->avail_out;
         if (rc == Z_STREAM_END) gz->in_member = 0;
-        else if (rc == Z_MEM_ERROR) fail(r, "out of memory");
-        else if (rc != Z_OK && rc != Z_BUF_ERROR) fail(r, "%s", z->msg ? z->msg : "corrupt compressed data");
+        else if (rc == Z_MEM_ERROR) reader_fail(r, "out of memory");
+        else if (rc != Z_OK && rc != Z_BUF_ERROR) reader_fail(r, "%s", z->msg ? z->msg : "corrupt compressed data");
     }
     return done;
 }
@@ -178,7 +178,7 @@ size_t dlc_reader_read(dlc_reader *r, void *buf, size_t n) {
         for (; done < n && r->ahead_used < r->ahead_len; done++) out[done] = r->ahead[r->ahead_used++];
         while (done < n && !r->failed && !r->at_end) {
             ssize_t got = read_some(r->fd, out + done, n - done > (1u << 30) ? 1u << 30 : n - done);
-            if (got < 0) fail(r, "%s", strerror(errno));
+            if (got < 0) reader_fail(r, "%s", strerror(errno));
             else if (got == 0) r->at_end = 1;
             else done += (size_t)got;
         }

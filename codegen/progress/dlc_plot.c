@@ -25,8 +25,8 @@ typedef struct {
     int failed;
 } text;
 
-static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(text *t, const char *fmt, ...) {
+static void svg_add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void svg_add(text *t, const char *fmt, ...) {
     if (t->failed) return;
     for (;;) {
         va_list ap;
@@ -45,14 +45,14 @@ static void add(text *t, const char *fmt, ...) {
 }
 
 /* Text content for XML: & < > " escaped. */
-static void add_escaped(text *t, const char *s) {
+static void svg_add_escaped(text *t, const char *s) {
     for (; *s; s++) {
         switch (*s) {
-        case '&': add(t, "&amp;"); break;
-        case '<': add(t, "&lt;"); break;
-        case '>': add(t, "&gt;"); break;
-        case '"': add(t, "&quot;"); break;
-        default: add(t, "%c", *s);
+        case '&': svg_add(t, "&amp;"); break;
+        case '<': svg_add(t, "&lt;"); break;
+        case '>': svg_add(t, "&gt;"); break;
+        case '"': svg_add(t, "&quot;"); break;
+        default: svg_add(t, "%c", *s);
         }
     }
 }
@@ -176,48 +176,48 @@ static void panel(text *t, const dlc_plot_data *d, const axis *x, double top, co
     int nt = ticks(&y, at, 64);
     for (int i = 0; i < nt; i++) {
         double v = at[i], py = to_pixel(&y, v);
-        add(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>\n", left, py, right, py);
+        svg_add(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>\n", left, py, right, py);
         tick_label(label, sizeof label, v, y.step);
-        add(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\" fill=\"#333\">%s</text>\n", left - 8,
+        svg_add(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"12\" fill=\"#333\">%s</text>\n", left - 8,
             py + 4, label);
     }
     /* x ticks, under the panel. */
     for (double v = x->lo; v <= x->hi + x->step * 1e-6; v += x->step) {
         double px = to_pixel(x, v);
-        add(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#f0f0f0\"/>\n", px, top, px, top + PANEL);
-        add(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n", px, top + PANEL, px,
+        svg_add(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#f0f0f0\"/>\n", px, top, px, top + PANEL);
+        svg_add(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n", px, top + PANEL, px,
             top + PANEL + 5);
         tick_label(label, sizeof label, v, x->step);
-        add(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\" fill=\"#333\">%s</text>\n", px,
+        svg_add(t, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\" fill=\"#333\">%s</text>\n", px,
             top + PANEL + 19, label);
     }
     /* Axes and the y label (turned). */
-    add(t, "<path d=\"M%.1f %.1fV%.1fH%.1f\" fill=\"none\" stroke=\"#333\"/>\n", left, top, top + PANEL, right);
-    add(t, "<text transform=\"translate(%.1f %.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\" fill=\"#111\">",
+    svg_add(t, "<path d=\"M%.1f %.1fV%.1fH%.1f\" fill=\"none\" stroke=\"#333\"/>\n", left, top, top + PANEL, right);
+    svg_add(t, "<text transform=\"translate(%.1f %.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\" fill=\"#111\">",
         22.0, top + PANEL / 2.0);
-    add_escaped(t, y_label);
-    if (y.log) add(t, " (log scale)");
-    add(t, "</text>\n");
+    svg_add_escaped(t, y_label);
+    if (y.log) svg_add(t, " (log scale)");
+    svg_add(t, "</text>\n");
     /* The curves: a polyline per run of finite values, dots when there are few epochs. */
     for (int k = 0; k < ns; k++) {
         int open = 0;
         for (int64_t i = 0; i <= d->n; i++) {
             int ok = i < d->n && isfinite(s[k].v[i]) && isfinite(d->x[i]);
             if (ok && !open) {
-                add(t, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", s[k].colour,
+                svg_add(t, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", s[k].colour,
                     s[k].dashed ? " stroke-dasharray=\"6 4\"" : "");
                 open = 1;
             }
-            if (ok) add(t, "%.1f,%.1f ", to_pixel(x, d->x[i]), to_pixel(&y, s[k].v[i]));
+            if (ok) svg_add(t, "%.1f,%.1f ", to_pixel(x, d->x[i]), to_pixel(&y, s[k].v[i]));
             if (!ok && open) {
-                add(t, "\"/>\n");
+                svg_add(t, "\"/>\n");
                 open = 0;
             }
         }
         if (d->n <= 40)
             for (int64_t i = 0; i < d->n; i++)
                 if (isfinite(s[k].v[i]) && isfinite(d->x[i]))
-                    add(t, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.8\" fill=\"%s\"/>\n", to_pixel(x, d->x[i]),
+                    svg_add(t, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.8\" fill=\"%s\"/>\n", to_pixel(x, d->x[i]),
                         to_pixel(&y, s[k].v[i]), s[k].colour);
     }
     /* The legend, top right. */
@@ -239,15 +239,15 @@ static void panel(text *t, const dlc_plot_data *d, const axis *x, double top, co
             }
     }
     if (covered[1] < covered[0]) ly = top + PANEL - 8 - lh;
-    add(t, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#ccc\" rx=\"3\"/>\n",
+    svg_add(t, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" fill-opacity=\"0.9\" stroke=\"#ccc\" rx=\"3\"/>\n",
         lx, ly, lw, lh);
     for (int k = 0; k < ns; k++) {
         double yy = ly + 17 + 18 * k;
-        add(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"%s/>\n", lx + 8,
+        svg_add(t, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2.5\"%s/>\n", lx + 8,
             yy - 4, lx + 30, yy - 4, s[k].colour, s[k].dashed ? " stroke-dasharray=\"6 4\"" : "");
-        add(t, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#111\">", lx + 36, yy);
-        add_escaped(t, s[k].name);
-        add(t, "</text>\n");
+        svg_add(t, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"#111\">", lx + 36, yy);
+        svg_add_escaped(t, s[k].name);
+        svg_add(t, "</text>\n");
     }
 }
 
@@ -258,10 +258,10 @@ static void best_marker(text *t, const dlc_plot_data *d, const axis *x, double b
         if (isfinite(d->val_loss[i]) && isfinite(d->x[i]) && (best < 0 || d->val_loss[i] < d->val_loss[best])) best = i;
     if (best < 0) return;
     double px = to_pixel(x, d->x[best]);
-    add(t, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" stroke-dasharray=\"3 3\"/>\n", px, TOP, px,
+    svg_add(t, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" stroke-dasharray=\"3 3\"/>\n", px, TOP, px,
         bottom);
     int right_half = px > (LEFT + WIDTH - RIGHT) / 2.0;
-    add(t, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\" font-size=\"11\" fill=\"#555\">lowest validation loss %.4g (%s %g)</text>\n",
+    svg_add(t, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"%s\" font-size=\"11\" fill=\"#555\">lowest validation loss %.4g (%s %g)</text>\n",
         px + (right_half ? -5 : 5), TOP - 6, right_half ? "end" : "start", d->val_loss[best], d->x_label, d->x[best]);
 }
 
@@ -270,13 +270,13 @@ static void render(text *t, const dlc_plot_data *d) {
     int has_val = any_finite(d->val_loss, d->n);
     int has_metric = d->metric && any_finite(d->metric_values, d->n);
     int height = TOP + PANEL + BOTTOM + (has_metric ? PANEL + GAP : 0);
-    add(t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    add(t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+    svg_add(t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    svg_add(t, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
            "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n", WIDTH, height, WIDTH, height);
-    add(t, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", WIDTH, height);
-    add(t, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\" fill=\"#111\">", WIDTH / 2);
-    add_escaped(t, d->title);
-    add(t, "</text>\n");
+    svg_add(t, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", WIDTH, height);
+    svg_add(t, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\" fill=\"#111\">", WIDTH / 2);
+    svg_add_escaped(t, d->title);
+    svg_add(t, "</text>\n");
 
     double xmin = INFINITY, xmax = -INFINITY;
     for (int64_t i = 0; i < d->n; i++)
@@ -295,10 +295,10 @@ static void render(text *t, const dlc_plot_data *d) {
         bottom += GAP + PANEL;
     }
     if (has_val) best_marker(t, d, &x, bottom);
-    add(t, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" fill=\"#111\">", (LEFT + WIDTH - RIGHT) / 2.0,
+    svg_add(t, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\" fill=\"#111\">", (LEFT + WIDTH - RIGHT) / 2.0,
         height - 14);
-    add_escaped(t, d->x_label);
-    add(t, "</text>\n</svg>\n");
+    svg_add_escaped(t, d->x_label);
+    svg_add(t, "</text>\n</svg>\n");
 }
 
 /* Writes through a temporary file beside path and rename(): a reader never sees half a chart. */

@@ -82,7 +82,7 @@ static void clock_text(char *buf, size_t cap, double seconds) {
 }
 
 /* printf onto line[*n..cap), never past its end. */
-static void add(char *line, size_t cap, size_t *n, const char *fmt, ...) {
+static void bar_printf(char *line, size_t cap, size_t *n, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int k = vsnprintf(line + *n, cap - *n, fmt, ap);
@@ -90,7 +90,7 @@ static void add(char *line, size_t cap, size_t *n, const char *fmt, ...) {
     if (k > 0) *n = *n + (size_t)k < cap ? *n + (size_t)k : cap - 1;
 }
 
-static void draw(dlc_bar *b, int64_t done, int64_t rows, double loss_sum, double now) {
+static void draw_bar(dlc_bar *b, int64_t done, int64_t rows, double loss_sum, double now) {
     char head[64], tail[160], eta[32];
     if (b->epochs >= 0) snprintf(head, sizeof head, "epoch %lld/%lld ", (long long)b->epoch, (long long)b->epochs);
     else snprintf(head, sizeof head, "epoch %lld ", (long long)b->epoch);
@@ -114,32 +114,32 @@ static void draw(dlc_bar *b, int64_t done, int64_t rows, double loss_sum, double
     if (bar > DLC_BAR_MAX) bar = DLC_BAR_MAX;
     char line[512];
     size_t n = 0;
-    add(line, sizeof line, &n, "\r");
+    bar_printf(line, sizeof line, &n, "\r");
     if (bar >= 5) {
         double frac = b->total > 0 ? (double)done / (double)b->total : 1.0;
         if (frac > 1) frac = 1;
         int eighths = (int)(frac * bar * 8), full = eighths / 8, part = eighths % 8;
-        add(line, sizeof line, &n, "%s|", head);
+        bar_printf(line, sizeof line, &n, "%s|", head);
         int paint = colour && eighths > 0;
-        if (paint) add(line, sizeof line, &n, "\033[32m");
+        if (paint) bar_printf(line, sizeof line, &n, "\033[32m");
         static const char *const partial[8] = {"", "\xe2\x96\x8f", "\xe2\x96\x8e", "\xe2\x96\x8d",
                                                 "\xe2\x96\x8c", "\xe2\x96\x8b", "\xe2\x96\x8a", "\xe2\x96\x89"};
-        for (int i = 0; i < full; i++) add(line, sizeof line, &n, "%s", utf8 ? "\xe2\x96\x88" : "#");
+        for (int i = 0; i < full; i++) bar_printf(line, sizeof line, &n, "%s", utf8 ? "\xe2\x96\x88" : "#");
         int used = full;
         if (full < bar && part > 0) {
-            add(line, sizeof line, &n, "%s", utf8 ? partial[part] : part >= 4 ? ">" : "");
+            bar_printf(line, sizeof line, &n, "%s", utf8 ? partial[part] : part >= 4 ? ">" : "");
             used += utf8 || part >= 4;
         }
-        if (paint) add(line, sizeof line, &n, "\033[39m");
-        add(line, sizeof line, &n, "%*s|%s", bar - used, "", tail);
+        if (paint) bar_printf(line, sizeof line, &n, "\033[39m");
+        bar_printf(line, sizeof line, &n, "%*s|%s", bar - used, "", tail);
     } else {
         /* Too narrow for a bar: the text alone, cut to the width. */
         char all[256];
         snprintf(all, sizeof all, "%s%s", head, tail + 1);
         if (width > 0 && (int)strlen(all) > width) all[width] = 0;
-        add(line, sizeof line, &n, "%s", all);
+        bar_printf(line, sizeof line, &n, "%s", all);
     }
-    add(line, sizeof line, &n, "\033[K");
+    bar_printf(line, sizeof line, &n, "\033[K");
     fwrite(line, 1, n, stdout);
     fflush(stdout);
     on_screen = 1;
@@ -158,7 +158,7 @@ void dlc_bar_begin(dlc_bar *b, int64_t epoch, int64_t epochs, int64_t total, int
     b->width = terminal_width();
     b->t0 = b->last_check = dlc_now();
     b->stride = b->countdown = 1;
-    draw(b, done, 0, 0, b->t0);
+    draw_bar(b, done, 0, 0, b->t0);
 }
 
 void dlc_bar_update(dlc_bar *b, int64_t done, int64_t rows, double loss_sum) {
@@ -168,7 +168,7 @@ void dlc_bar_update(dlc_bar *b, int64_t done, int64_t rows, double loss_sum) {
     if (since < 0.01 && b->stride < ((int64_t)1 << 20)) b->stride *= 2;
     else if (since > 0.04 && b->stride > 1) b->stride /= 2;
     b->countdown = b->stride;
-    if (now - b->last_draw >= DLC_BAR_REDRAW || done >= b->total) draw(b, done, rows, loss_sum, now);
+    if (now - b->last_draw >= DLC_BAR_REDRAW || done >= b->total) draw_bar(b, done, rows, loss_sum, now);
 }
 
 void dlc_bar_clear(dlc_bar *b) {

@@ -51,7 +51,7 @@ static void record(dlc_watch *w, double x, double loss, double val_loss, double 
     w->n++;
 }
 
-static void draw(const dlc_watch *w) {
+static void draw_plot(const dlc_watch *w) {
     const char *metric = w->metric == DLC_METRIC_NONE ? NULL : dlc_metric_name(w->metric);
     dlc_plot_data d = {w->m->name, w->x_label, metric, w->has_val, w->n,
                        w->series[0], w->series[1], w->series[2], w->series[3]};
@@ -65,7 +65,7 @@ int dlc_watch_epoch(dlc_watch *w, int64_t epoch, double loss, double val_loss, d
     int root = dlc_comm_is_root();
     if (w->plot && root) {
         record(w, (double)epoch, loss, val_loss, metric);
-        draw(w);
+        draw_plot(w);
     }
     double watched = w->has_val ? val_loss : loss;
     if (!isfinite(watched)) return 0;

@@ -78,6 +78,19 @@ if command -v gcc >/dev/null && [ "$(basename "$CC")" != gcc ]; then
     gcc_log=$(find $PARTS -name 'dlc_*.c' | sort | xargs -P 2 -I{} sh -c "gcc $CFLAGS $INCLUDES -c {} -o /dev/null" 2>&1)
     check "runtime compiles without warnings (gcc $CFLAGS)" $? "$gcc_log"
 fi
+# dlc compiles the runtime as a few unity translation units (Sources/Driver/RuntimeParts.swift),
+# which file goes into which depending on the cores: every file must compile beside every
+# other. All of them as one unit, in name order and in reverse (a file's macros reach only the
+# files after it), is each pair in both orders.
+runtime_files=$(find $PARTS -name 'dlc_*.c' -exec basename {} \; | sort)
+{ echo '#define _GNU_SOURCE'; printf '#include "%s"\n' $runtime_files; } > "$W/unity_forward.c"
+{ echo '#define _GNU_SOURCE'; printf '#include "%s"\n' $(printf '%s\n' $runtime_files | sort -r); } > "$W/unity_reverse.c"
+for compiler in "$CC" $(command -v gcc); do
+    unity_log=$(for order in forward reverse; do $compiler $CFLAGS $INCLUDES -fsyntax-only "$W/unity_$order.c" || echo "($order order)"; done 2>&1)
+    [ -z "$unity_log" ]
+    check "runtime compiles as one unit, its $(echo $runtime_files | wc -w) files in either order ($(basename "$compiler") $CFLAGS)" $? "$unity_log"
+done
+
 link() { # link NAME MODEL_FILE DATA_FILE [extra flags]
     local log
     log=$($CC $CFLAGS $INCLUDES -DDATA_PATH="\"$3\"" ${4:-} "$HERE/$2" "$W"/obj/*.o $LIBS -o "$W/bin/$1" 2>&1)
