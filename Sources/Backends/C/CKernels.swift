@@ -112,22 +112,19 @@ struct CKernels {
                  _ terms: [StridedTerm], _ assign: String, _ w: inout CWriter) {
         let (s, st) = LoopShapes.collapse(shape, [os, ins])
         let t = C.type(entry.buffer(out).type.dtype)
-        let loops: (inout CWriter, Affine, Affine) -> Void = { w, to, from in
-            w.line("\(t) *restrict const to_ = \(name(out));")
-            w.line("const \(t) *restrict const from_ = \(name(input));")
+        // The nest from pointers `to` and `from`, the views at offsets `at` of them.
+        let nest: (inout CWriter, String, String, StridedTerm) -> Void = { w, to, from, at in
+            w.line("\(t) *restrict const to_ = \(to);")
+            w.line("const \(t) *restrict const from_ = \(from);")
             w.loops(s.map(C.size)) { w in
-                w.line("to_[\(Self.index(st[0], offset: to))] \(assign) from_[\(Self.index(st[1], offset: from))];")
+                w.line("to_[\(Self.index(st[0], offset: at.outputOffset))] \(assign) from_[\(Self.index(st[1], offset: at.inputOffset))];")
             }
         }
-        guard terms.count > 1 else { return loops(&w, terms[0].outputOffset, terms[0].inputOffset) }
+        guard terms.count > 1 else { return nest(&w, name(out), name(input), terms[0]) }
         w.line("const int64_t to_at_[\(terms.count)] = {\(terms.map { C.size($0.outputOffset) }.joined(separator: ", "))};")
         w.line("const int64_t from_at_[\(terms.count)] = {\(terms.map { C.size($0.inputOffset) }.joined(separator: ", "))};")
         w.block("for (int64_t t_ = 0; t_ < \(terms.count); t_++)") { w in
-            w.line("\(t) *restrict const to_ = \(name(out)) + to_at_[t_];")
-            w.line("const \(t) *restrict const from_ = \(name(input)) + from_at_[t_];")
-            w.loops(s.map(C.size)) { w in
-                w.line("to_[\(Self.index(st[0]))] \(assign) from_[\(Self.index(st[1]))];")
-            }
+            nest(&w, "\(name(out)) + to_at_[t_]", "\(name(input)) + from_at_[t_]", StridedTerm(outputOffset: .zero, inputOffset: .zero))
         }
     }
 
