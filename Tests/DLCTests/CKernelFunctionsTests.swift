@@ -49,10 +49,32 @@ final class CKernelFunctionsTests: XCTestCase {
             }
             for f in fs where f.head.contains("__attribute__((noinline))") {
                 XCTAssertTrue(f.body.contains("for ("), "\(url.lastPathComponent): \(f.name) has no loop")
+                // Every pointer it takes is one its code uses (an operand fusion left unused
+                // has no memory of its own: as a restrict pointer it would alias another).
+                let words = Set(f.body.split { !($0 == "_" || $0.isLetter || $0.isNumber) })
+                let list = f.head.range(of: f.name + "(").map { f.head[$0.upperBound...] } ?? ""
+                let parameters = list.prefix { $0 != ")" }.split(separator: ",")
+                XCTAssertFalse(parameters.isEmpty, f.head)
+                XCTAssertEqual(parameters.first, "const dlc_step *s", f.head)
+                for name in parameters.dropFirst().compactMap({ $0.split(separator: " ").last }) where name != "begin_" && name != "end_" {
+                    XCTAssertTrue(words.contains(name), "\(url.lastPathComponent): \(f.name) takes \(name) and never uses it")
+                }
                 XCTAssertTrue(text.contains(" \(f.name)(s"), "\(url.lastPathComponent): \(f.name) is never called")
             }
         }
         XCTAssertGreaterThan(checked, 100, "too few entries found: the golden files moved?")
+    }
+
+    /// A kernel that reads a buffer and a view of it (one memory) takes both pointers without
+    /// `restrict`; a kernel whose buffers are all distinct takes them all `restrict`.
+    func testAViewAndItsBufferAreNotRestrict() throws {
+        let text = try String(contentsOf: Golden.directory.appendingPathComponent("programs/alias_operands.c"), encoding: .utf8)
+        let fs = functions(text)
+        let both = try XCTUnwrap(fs.first { $0.name == "train_step_k0" })
+        XCTAssertTrue(both.head.contains("float *const x, ") && both.head.contains("float *const v, "), both.head)
+        XCTAssertFalse(both.head.contains("restrict"), both.head)
+        let loss = try XCTUnwrap(fs.first { $0.name == "train_step_k1" })
+        XCTAssertTrue(loss.head.contains("float *restrict const y, float *restrict const pred"), loss.head)
     }
 
     func testAKernelIsPrintedOnce() throws {

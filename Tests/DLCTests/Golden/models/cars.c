@@ -83,7 +83,7 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t9, float *restrict const t12, float *restrict const d_pred, float *restrict const d_fc2_bias) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t12, float *restrict const d_pred, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc2_bias, 0, sizeof(float) * 1);
@@ -225,7 +225,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
-    train_step_k4(s, y, pred, t9, t12, d_pred, d_fc2_bias);
+    train_step_k4(s, y, pred, t12, d_pred, d_fc2_bias);
 
     /* %14: f32[N,16] = matmul %d.pred, %fc2.weight   @9:16 */
     train_step_k5(s, fc2_weight, d_pred, t14);
@@ -349,7 +349,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @11:14 */
-    train_step_k4(s, y, pred, t9, t12, d_pred, d_fc2_bias);
+    train_step_k4(s, y, pred, t12, d_pred, d_fc2_bias);
 
     /* %14: f32[N,16] = matmul %d.pred, %fc2.weight   @9:16 */
     train_step_k5(s, fc2_weight, d_pred, t14);

@@ -114,7 +114,7 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *re
 
 /* %d.a3: f32[N,1] = mul %12, %15   @14:14 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const a3, float *restrict const t12, float *restrict const t15, float *restrict const d_a3, float *restrict const d_l3_bias) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const a3, float *restrict const t15, float *restrict const d_a3, float *restrict const d_l3_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_l3_bias, 0, sizeof(float) * 1);
@@ -337,7 +337,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.a3: f32[N,1] = mul %12, %15   @14:14 */
-    train_step_k5(s, y, a3, t12, t15, d_a3, d_l3_bias);
+    train_step_k5(s, y, a3, t15, d_a3, d_l3_bias);
 
     /* %d.a2: f32[N,2] = matmul %d.a3, %l3.weight   @12:14 */
     train_step_k6(s, l3_weight, d_a3, d_a2);
@@ -516,7 +516,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.a3: f32[N,1] = mul %12, %15   @14:14 */
-    train_step_k5(s, y, a3, t12, t15, d_a3, d_l3_bias);
+    train_step_k5(s, y, a3, t15, d_a3, d_l3_bias);
 
     /* %d.a2: f32[N,2] = matmul %d.a3, %l3.weight   @12:14 */
     train_step_k6(s, l3_weight, d_a3, d_a2);

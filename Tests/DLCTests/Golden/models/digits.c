@@ -95,7 +95,7 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, int32_t *
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %9   @11:14 */
 /* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const t8_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     const float scale_ = 1.0f / (float)n;
@@ -108,11 +108,11 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *
     }
 }
 
-/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then y, logits, t8_probs, d_logits. */
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then y, t8_probs, d_logits. */
 static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k3((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k3((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %11: f32[N,64] = matmul %d.logits, %fc2.weight   @9:18 */
@@ -262,11 +262,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t8_probs, (void *)d_logits};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t8_probs, (void *)d_logits};
             dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, y, logits, t8_probs, d_logits, 0, n);
+            train_step_k3(s, y, t8_probs, d_logits, 0, n);
         }
     }
 
@@ -402,11 +402,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t8_probs, (void *)d_logits};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t8_probs, (void *)d_logits};
             dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, y, logits, t8_probs, d_logits, 0, n);
+            train_step_k3(s, y, t8_probs, d_logits, 0, n);
         }
     }
 

@@ -168,7 +168,7 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *r
 
 /* %30: f32[N,16,8,8] = add %28, %29   @11:30 */
 /* Kernel 14 of entry 'train', its rows begin_ to end_ (of N): train_step_k14_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const t16, float *restrict const t27, float *restrict const t28, float *restrict const t29, float *restrict const t30, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *restrict const t16, float *restrict const t27, float *restrict const t29, float *restrict const t30, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -180,16 +180,16 @@ static __attribute__((noinline)) void train_step_k14(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 14 (dlc_chunk_fn): args_ holds the step, then t16, t27, t28, t29, t30. */
+/* A chunk of kernel 14 (dlc_chunk_fn): args_ holds the step, then t16, t27, t29, t30. */
 static void train_step_k14_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k14((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k14((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %35: f32[16] = add %32, %34   @11:30 */
 /* Kernel 15 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k15(const dlc_step *s, float *restrict const bn1_running_mean, float *restrict const t14_2, float *restrict const t32, float *restrict const t34, float *restrict const t35) {
+static __attribute__((noinline)) void train_step_k15(const dlc_step *s, float *restrict const bn1_running_mean, float *restrict const t14_2, float *restrict const t35) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -199,7 +199,7 @@ static __attribute__((noinline)) void train_step_k15(const dlc_step *s, float *r
 
 /* %43: f32[16] = add %41, %42   @11:30 */
 /* Kernel 17 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const bn1_running_var, float *restrict const t18_2, float *restrict const t40, float *restrict const t41, float *restrict const t42, float *restrict const t43) {
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const bn1_running_var, float *restrict const t18_2, float *restrict const t40, float *restrict const t43) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -398,7 +398,7 @@ static __attribute__((noinline)) void train_step_k28(const dlc_step *s, int32_t 
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
 /* Kernel 31 of entry 'train', its rows begin_ to end_ (of N): train_step_k31_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k31(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t52_probs, float *restrict const t38_share, float *restrict const d_logits, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k31(const dlc_step *s, int32_t *restrict const y, float *restrict const t52_probs, float *restrict const t38_share, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     const float scale_ = t38_share[0] / (float)n;
@@ -411,11 +411,11 @@ static __attribute__((noinline)) void train_step_k31(const dlc_step *s, int32_t 
     }
 }
 
-/* A chunk of kernel 31 (dlc_chunk_fn): args_ holds the step, then y, logits, t52_probs, t38_share, d_logits. */
+/* A chunk of kernel 31 (dlc_chunk_fn): args_ holds the step, then y, t52_probs, t38_share, d_logits. */
 static void train_step_k31_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k31((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k31((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %d.fc.bias: f32[10] = sum_to %d.logits   @13:18 */
@@ -547,7 +547,7 @@ static __attribute__((noinline)) void train_step_k43(const dlc_step *s, int32_t 
 
 /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
 /* Kernel 44 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k44(const dlc_step *s, float *restrict const t30, float *restrict const t63, float *restrict const t65, float *restrict const t66, float *restrict const t67) {
+static __attribute__((noinline)) void train_step_k44(const dlc_step *s, float *restrict const t30, float *restrict const t63, float *restrict const t66, float *restrict const t67) {
     const int64_t n = s->n;
     (void)n;
     memset(t67, 0, sizeof(float) * 16);
@@ -595,7 +595,7 @@ static __attribute__((noinline)) void train_step_k46(const dlc_step *s, float *r
 
 /* %78: f32[16] = mul %74, %77   @11:30 */
 /* Kernel 49 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k49(const dlc_step *s, float *restrict const bn1_weight, float *restrict const t24, float *restrict const t72_total, float *restrict const t74, float *restrict const t75, float *restrict const t77, float *restrict const t78) {
+static __attribute__((noinline)) void train_step_k49(const dlc_step *s, float *restrict const bn1_weight, float *restrict const t24, float *restrict const t72_total, float *restrict const t78) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -615,7 +615,7 @@ static __attribute__((noinline)) void train_step_k50(const dlc_step *s, float *r
 
 /* %86: f32[N,16,8,8] = add %69, %85 */
 /* Kernel 51 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k51(const dlc_step *s, float *restrict const t16, float *restrict const t27, float *restrict const t66, float *restrict const t69, float *restrict const t81, float *restrict const t82, float *restrict const t84, float *restrict const t85, float *restrict const t86, float *restrict const t87) {
+static __attribute__((noinline)) void train_step_k51(const dlc_step *s, float *restrict const t16, float *restrict const t27, float *restrict const t66, float *restrict const t81, float *restrict const t86, float *restrict const t87) {
     const int64_t n = s->n;
     (void)n;
     memset(t87, 0, sizeof(float) * 16);
@@ -654,7 +654,7 @@ static __attribute__((noinline)) void train_step_k54(const dlc_step *s, float *r
 
 /* %93: f32[N,16,8,8] = add %86, %92 */
 /* Kernel 55 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k55(const dlc_step *s, float *restrict const t86, float *restrict const t91, float *restrict const t92, float *restrict const t93, float *restrict const d_c1_bias) {
+static __attribute__((noinline)) void train_step_k55(const dlc_step *s, float *restrict const t86, float *restrict const t91, float *restrict const t93, float *restrict const d_c1_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_c1_bias, 0, sizeof(float) * 16);
@@ -863,16 +863,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t16, (void *)t27, (void *)t28, (void *)t29, (void *)t30};
+            void *const args_[] = {(void *)s, (void *)t16, (void *)t27, (void *)t29, (void *)t30};
             dlc_parallel_for(n, parts_, train_step_k14_chunk, (void *)args_);
         }
         else {
-            train_step_k14(s, t16, t27, t28, t29, t30, 0, n);
+            train_step_k14(s, t16, t27, t29, t30, 0, n);
         }
     }
 
     /* %35: f32[16] = add %32, %34   @11:30 */
-    train_step_k15(s, bn1_running_mean, t14_2, t32, t34, t35);
+    train_step_k15(s, bn1_running_mean, t14_2, t35);
 
     /* %40: f32 = div %37, %39   @11:30 */
     {
@@ -880,7 +880,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %43: f32[16] = add %41, %42   @11:30 */
-    train_step_k17(s, bn1_running_var, t18_2, t40, t41, t42, t43);
+    train_step_k17(s, bn1_running_var, t18_2, t40, t43);
 
     /* %45: i32 = add %bn1.num_batches_tracked, %44   @11:30 */
     {
@@ -951,11 +951,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t52_probs, (void *)t38_share, (void *)d_logits};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t52_probs, (void *)t38_share, (void *)d_logits};
             dlc_parallel_for(n, parts_, train_step_k31_chunk, (void *)args_);
         }
         else {
-            train_step_k31(s, y, logits, t52_probs, t38_share, d_logits, 0, n);
+            train_step_k31(s, y, t52_probs, t38_share, d_logits, 0, n);
         }
     }
 
@@ -1013,7 +1013,7 @@ static float train_step(const dlc_step *s) {
     train_step_k43(s, h1_argmax, d_h1, t63);
 
     /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-    train_step_k44(s, t30, t63, t65, t66, t67);
+    train_step_k44(s, t30, t63, t66, t67);
 
     /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
     train_step_k45(s, t16, t66, t70, t71);
@@ -1032,13 +1032,13 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %78: f32[16] = mul %74, %77   @11:30 */
-    train_step_k49(s, bn1_weight, t24, t72_total, t74, t75, t77, t78);
+    train_step_k49(s, bn1_weight, t24, t72_total, t78);
 
     /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
     train_step_k50(s, t79, t81);
 
     /* %86: f32[N,16,8,8] = add %69, %85 */
-    train_step_k51(s, t16, t27, t66, t69, t81, t82, t84, t85, t86, t87);
+    train_step_k51(s, t16, t27, t66, t81, t86, t87);
 
     /* %87: f32[16,1,1] = sum_to %86   @11:30 */
     {
@@ -1052,7 +1052,7 @@ static float train_step(const dlc_step *s) {
     train_step_k54(s, t90, t91);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
-    train_step_k55(s, t86, t91, t92, t93, d_c1_bias);
+    train_step_k55(s, t86, t91, t93, d_c1_bias);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
     {
@@ -1180,7 +1180,7 @@ static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *rest
 
 /* %35: f32[16] = add %32, %34   @11:30 */
 /* Kernel 13 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const bn1_running_mean, float *restrict const t14, float *restrict const t32, float *restrict const t34, float *restrict const t35) {
+static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *restrict const bn1_running_mean, float *restrict const t14, float *restrict const t35) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -1190,7 +1190,7 @@ static __attribute__((noinline)) void sgd_step_k13(const dlc_step *s, float *res
 
 /* %43: f32[16] = add %41, %42   @11:30 */
 /* Kernel 15 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const bn1_running_var, float *restrict const t18, float *restrict const t40, float *restrict const t41, float *restrict const t42, float *restrict const t43) {
+static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *restrict const bn1_running_var, float *restrict const t18, float *restrict const t40, float *restrict const t43) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -1200,7 +1200,7 @@ static __attribute__((noinline)) void sgd_step_k15(const dlc_step *s, float *res
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %38   @15:14 */
 /* Kernel 27 of entry 'sgd', its rows begin_ to end_ (of N): sgd_step_k27_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t52_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s, int32_t *restrict const y, float *restrict const t52_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     const float scale_ = 1.0f / (float)n;
@@ -1213,16 +1213,16 @@ static __attribute__((noinline)) void sgd_step_k27(const dlc_step *s, int32_t *r
     }
 }
 
-/* A chunk of kernel 27 (dlc_chunk_fn): args_ holds the step, then y, logits, t52_probs, d_logits. */
+/* A chunk of kernel 27 (dlc_chunk_fn): args_ holds the step, then y, t52_probs, d_logits. */
 static void sgd_step_k27_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    sgd_step_k27((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    sgd_step_k27((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %78: f32[16] = mul %74, %77   @11:30 */
 /* Kernel 43 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k43(const dlc_step *s, float *restrict const bn1_weight, float *restrict const t24, float *restrict const t72, float *restrict const t74, float *restrict const t75, float *restrict const t77, float *restrict const t78) {
+static __attribute__((noinline)) void sgd_step_k43(const dlc_step *s, float *restrict const bn1_weight, float *restrict const t24, float *restrict const t72, float *restrict const t78) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -1471,16 +1471,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t16, (void *)t27, (void *)t28, (void *)t29, (void *)t30};
+            void *const args_[] = {(void *)s, (void *)t16, (void *)t27, (void *)t29, (void *)t30};
             dlc_parallel_for(n, parts_, train_step_k14_chunk, (void *)args_);
         }
         else {
-            train_step_k14(s, t16, t27, t28, t29, t30, 0, n);
+            train_step_k14(s, t16, t27, t29, t30, 0, n);
         }
     }
 
     /* %35: f32[16] = add %32, %34   @11:30 */
-    sgd_step_k13(s, bn1_running_mean, t14, t32, t34, t35);
+    sgd_step_k13(s, bn1_running_mean, t14, t35);
 
     /* %40: f32 = div %37, %39   @11:30 */
     {
@@ -1488,7 +1488,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %43: f32[16] = add %41, %42   @11:30 */
-    sgd_step_k15(s, bn1_running_var, t18, t40, t41, t42, t43);
+    sgd_step_k15(s, bn1_running_var, t18, t40, t43);
 
     /* %45: i32 = add %bn1.num_batches_tracked, %44   @11:30 */
     {
@@ -1549,11 +1549,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t52_probs, (void *)d_logits};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t52_probs, (void *)d_logits};
             dlc_parallel_for(n, parts_, sgd_step_k27_chunk, (void *)args_);
         }
         else {
-            sgd_step_k27(s, y, logits, t52_probs, d_logits, 0, n);
+            sgd_step_k27(s, y, t52_probs, d_logits, 0, n);
         }
     }
 
@@ -1611,7 +1611,7 @@ static float sgd_step(const dlc_step *s) {
     train_step_k43(s, h1_argmax, d_h1, t63);
 
     /* %66: f32[N,16,8,8] = mul %63, %65   @11:25 */
-    train_step_k44(s, t30, t63, t65, t66, t67);
+    train_step_k44(s, t30, t63, t66, t67);
 
     /* %70: f32[N,16,8,8] = mul %66, %21   @11:30 */
     train_step_k45(s, t16, t66, t70, t71);
@@ -1620,13 +1620,13 @@ static float sgd_step(const dlc_step *s) {
     train_step_k46(s, t25, t72, d_bn1_weight);
 
     /* %78: f32[16] = mul %74, %77   @11:30 */
-    sgd_step_k43(s, bn1_weight, t24, t72, t74, t75, t77, t78);
+    sgd_step_k43(s, bn1_weight, t24, t72, t78);
 
     /* %81: f32[1,16,1,1] = div %79, %80   @11:30 */
     sgd_step_k44(s, t79, t81);
 
     /* %86: f32[N,16,8,8] = add %69, %85 */
-    train_step_k51(s, t16, t27, t66, t69, t81, t82, t84, t85, t86, t87);
+    train_step_k51(s, t16, t27, t66, t81, t86, t87);
 
     /* %88: f32[16,1,1] = neg %87   @11:30 */
     train_step_k53(s, t87, t88);
@@ -1635,7 +1635,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k47(s, t90, t91);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
-    train_step_k55(s, t86, t91, t92, t93, d_c1_bias);
+    train_step_k55(s, t86, t91, t93, d_c1_bias);
 
     /* %93: f32[N,16,8,8] = add %86, %92 */
     {
@@ -1694,7 +1694,7 @@ static float sgd_step(const dlc_step *s) {
 
 /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
 /* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, float *restrict const bn1_weight, float *restrict const bn1_running_var, float *restrict const t24, float *restrict const t25, float *restrict const t26) {
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, float *restrict const bn1_weight, float *restrict const bn1_running_var, float *restrict const t26) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 16; i0++) {
@@ -1704,7 +1704,7 @@ static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, fl
 
 /* %46: f32[N,16,8,8] = relu %30   @11:25 */
 /* Kernel 5 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k5_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, float *restrict const c1_bias, float *restrict const t13_gemm, float *restrict const t13, float *restrict const t19, float *restrict const t20, float *restrict const t27, float *restrict const t28, float *restrict const t29, float *restrict const t30, float *restrict const t46, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, float *restrict const c1_bias, float *restrict const t13_gemm, float *restrict const t19, float *restrict const t27, float *restrict const t29, float *restrict const t46, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -1716,11 +1716,11 @@ static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then c1_bias, t13_gemm, t13, t19, t20, t27, t28, t29, t30, t46. */
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then c1_bias, t13_gemm, t19, t27, t29, t46. */
 static void eval_with_targets_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], begin_, end_);
+    eval_with_targets_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], begin_, end_);
 }
 
 /* %h1: f32[N,16,4,4] = max_pool2d %46 {kernel: 2, stride: 2, padding: 0}   @11:14 */
@@ -1844,17 +1844,17 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     }
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
-    eval_with_targets_k4(s, bn1_weight, bn1_running_var, t24, t25, t26);
+    eval_with_targets_k4(s, bn1_weight, bn1_running_var, t26);
 
     /* %46: f32[N,16,8,8] = relu %30   @11:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t13_gemm, (void *)t13, (void *)t19, (void *)t20, (void *)t27, (void *)t28, (void *)t29, (void *)t30, (void *)t46};
+            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t13_gemm, (void *)t19, (void *)t27, (void *)t29, (void *)t46};
             dlc_parallel_for(n, parts_, eval_with_targets_k5_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k5(s, c1_bias, t13_gemm, t13, t19, t20, t27, t28, t29, t30, t46, 0, n);
+            eval_with_targets_k5(s, c1_bias, t13_gemm, t19, t27, t29, t46, 0, n);
         }
     }
 
@@ -1954,17 +1954,17 @@ static void predict(const dlc_step *s, void *const *outputs) {
     }
 
     /* %26: f32[16] = mul %bn1.weight, %25   @11:30 */
-    eval_with_targets_k4(s, bn1_weight, bn1_running_var, t24, t25, t26);
+    eval_with_targets_k4(s, bn1_weight, bn1_running_var, t26);
 
     /* %46: f32[N,16,8,8] = relu %30   @11:25 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(1024 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t13_gemm, (void *)t13, (void *)t19, (void *)t20, (void *)t27, (void *)t28, (void *)t29, (void *)t30, (void *)t46};
+            void *const args_[] = {(void *)s, (void *)c1_bias, (void *)t13_gemm, (void *)t19, (void *)t27, (void *)t29, (void *)t46};
             dlc_parallel_for(n, parts_, eval_with_targets_k5_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k5(s, c1_bias, t13_gemm, t13, t19, t20, t27, t28, t29, t30, t46, 0, n);
+            eval_with_targets_k5(s, c1_bias, t13_gemm, t19, t27, t29, t46, 0, n);
         }
     }
 

@@ -118,7 +118,7 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s, int32_t *
 
 /* %d.logits: f32[N,10] = softmax_cross_entropy_grad %logits, %y, %11   @12:14 */
 /* Kernel 6 of entry 'train', its rows begin_ to end_ (of N): train_step_k6_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t10_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, int32_t *restrict const y, float *restrict const t10_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     const float scale_ = 1.0f / (float)n;
@@ -131,11 +131,11 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s, int32_t *
     }
 }
 
-/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then y, logits, t10_probs, d_logits. */
+/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then y, t10_probs, d_logits. */
 static void train_step_k6_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k6((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k6((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %d.fc2.bias: f32[10] = sum_to %d.logits   @10:18 */
@@ -153,7 +153,7 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *re
 
 /* %17: f32[N,256] = relu_grad %16, %6   @9:21 */
 /* Kernel 10 of entry 'train', its columns begin_ to end_ (of 256): train_step_k10_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const t6, float *restrict const t7, float *restrict const d_h, float *restrict const t16, float *restrict const t17, float *restrict const d_fc1_bias, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const t6, float *restrict const t7, float *restrict const d_h, float *restrict const t17, float *restrict const d_fc1_bias, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc1_bias + begin_, 0, sizeof(float) * (size_t)(end_ - begin_));
@@ -167,11 +167,11 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then t6, t7, d_h, t16, t17, d_fc1_bias. */
+/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then t6, t7, d_h, t17, d_fc1_bias. */
 static void train_step_k10_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], begin_, end_);
+    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %d.fc1.weight: f32[256,64] = matmul %17, %x {transpose_a: true}   @9:21 */
@@ -266,11 +266,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t10_probs, (void *)d_logits};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t10_probs, (void *)d_logits};
             dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6(s, y, logits, t10_probs, d_logits, 0, n);
+            train_step_k6(s, y, t10_probs, d_logits, 0, n);
         }
     }
 
@@ -291,11 +291,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t6, (void *)t7, (void *)d_h, (void *)t16, (void *)t17, (void *)d_fc1_bias};
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7, (void *)d_h, (void *)t17, (void *)d_fc1_bias};
             dlc_parallel_for(256, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10(s, t6, t7, d_h, t16, t17, d_fc1_bias, 0, 256);
+            train_step_k10(s, t6, t7, d_h, t17, d_fc1_bias, 0, 256);
         }
     }
 
@@ -415,11 +415,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(10 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t10_probs, (void *)d_logits};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t10_probs, (void *)d_logits};
             dlc_parallel_for(n, parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6(s, y, logits, t10_probs, d_logits, 0, n);
+            train_step_k6(s, y, t10_probs, d_logits, 0, n);
         }
     }
 
@@ -440,11 +440,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(256 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t6, (void *)t7, (void *)d_h, (void *)t16, (void *)t17, (void *)d_fc1_bias};
+            void *const args_[] = {(void *)s, (void *)t6, (void *)t7, (void *)d_h, (void *)t17, (void *)d_fc1_bias};
             dlc_parallel_for(256, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10(s, t6, t7, d_h, t16, t17, d_fc1_bias, 0, 256);
+            train_step_k10(s, t6, t7, d_h, t17, d_fc1_bias, 0, 256);
         }
     }
 

@@ -114,7 +114,7 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t12, float *restrict const t15, float *restrict const d_pred, float *restrict const d_out_bias) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t15, float *restrict const d_pred, float *restrict const d_out_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_out_bias, 0, sizeof(float) * 1);
@@ -337,7 +337,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
-    train_step_k5(s, y, pred, t12, t15, d_pred, d_out_bias);
+    train_step_k5(s, y, pred, t15, d_pred, d_out_bias);
 
     /* %d.h: f32[N,10] = matmul %d.pred, %out.weight   @12:16 */
     train_step_k6(s, out_weight, d_pred, d_h);
@@ -516,7 +516,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %12, %15   @14:14 */
-    train_step_k5(s, y, pred, t12, t15, d_pred, d_out_bias);
+    train_step_k5(s, y, pred, t15, d_pred, d_out_bias);
 
     /* %d.h: f32[N,10] = matmul %d.pred, %out.weight   @12:16 */
     train_step_k6(s, out_weight, d_pred, d_h);

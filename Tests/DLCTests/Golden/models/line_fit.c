@@ -11,7 +11,7 @@
 
 /* %6: f32[N] = sub %pred, %y   @12:25 */
 /* Kernel 0 of entry 'train', its rows begin_ to end_ (of N): train_step_k0_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const w, float *restrict const b, float *restrict const t4, float *restrict const pred, float *restrict const t6, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const w, float *restrict const b, float *restrict const t6, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -19,11 +19,11 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, y, w, b, t4, pred, t6. */
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, y, w, b, t6. */
 static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
@@ -59,7 +59,7 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
 
 /* %d.pred: f32[N] = mul %12, %14   @12:30 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const t6, float *restrict const t11, float *restrict const t12, float *restrict const t14, float *restrict const d_pred, float *restrict const d_b) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const t6, float *restrict const t11, float *restrict const d_pred, float *restrict const d_b) {
     const int64_t n = s->n;
     (void)n;
     memset(d_b, 0, sizeof(float) * 1);
@@ -113,11 +113,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)y, (void *)w, (void *)b, (void *)t4, (void *)pred, (void *)t6};
+            void *const args_[] = {(void *)s, (void *)x, (void *)y, (void *)w, (void *)b, (void *)t6};
             dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0(s, x, y, w, b, t4, pred, t6, 0, n);
+            train_step_k0(s, x, y, w, b, t6, 0, n);
         }
     }
 
@@ -142,7 +142,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %12, %14   @12:30 */
-    train_step_k4(s, t6, t11, t12, t14, d_pred, d_b);
+    train_step_k4(s, t6, t11, d_pred, d_b);
 
     /* %17: f32[N] = mul %d.pred, %x   @10:18 */
     train_step_k5(s, x, d_pred, t17, d_w);
@@ -176,11 +176,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)y, (void *)w, (void *)b, (void *)t4, (void *)pred, (void *)t6};
+            void *const args_[] = {(void *)s, (void *)x, (void *)y, (void *)w, (void *)b, (void *)t6};
             dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0(s, x, y, w, b, t4, pred, t6, 0, n);
+            train_step_k0(s, x, y, w, b, t6, 0, n);
         }
     }
 
@@ -205,7 +205,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %12, %14   @12:30 */
-    train_step_k4(s, t6, t11, t12, t14, d_pred, d_b);
+    train_step_k4(s, t6, t11, d_pred, d_b);
 
     /* %17: f32[N] = mul %d.pred, %x   @10:18 */
     train_step_k5(s, x, d_pred, t17, d_w);
@@ -225,7 +225,7 @@ static float sgd_step(const dlc_step *s) {
 
 /* %pred: f32[N] = add %4, %b   @10:22 */
 /* Kernel 0 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k0_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const b, float *restrict const t4, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const b, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -233,16 +233,16 @@ static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, b, t4, pred. */
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, b, pred. */
 static void eval_with_targets_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %7: f32[N] = pow %6 {exponent: 2.0}   @12:30 */
 /* Kernel 1 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k1_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t6, float *restrict const t7, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t7, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -250,11 +250,11 @@ static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then y, pred, t6, t7. */
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then y, pred, t7. */
 static void eval_with_targets_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -276,11 +276,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)b, (void *)t4, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)b, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0(s, x, w, b, t4, pred, 0, n);
+            eval_with_targets_k0(s, x, w, b, pred, 0, n);
         }
     }
 
@@ -288,11 +288,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t6, (void *)t7};
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t7};
             dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1(s, y, pred, t6, t7, 0, n);
+            eval_with_targets_k1(s, y, pred, t7, 0, n);
         }
     }
 
@@ -318,11 +318,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)b, (void *)t4, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)b, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0(s, x, w, b, t4, pred, 0, n);
+            eval_with_targets_k0(s, x, w, b, pred, 0, n);
         }
     }
 

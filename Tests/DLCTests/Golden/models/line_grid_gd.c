@@ -120,7 +120,7 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *re
 
 /* %pred: f32[N,2] = add %10, %14   @13:34 */
 /* Kernel 7 of entry 'train', its rows begin_ to end_ (of N): train_step_k7_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const a, float *restrict const t7, float *restrict const t9, float *restrict const t10, float *restrict const t13, float *restrict const t14, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const a, float *restrict const t7, float *restrict const t9, float *restrict const t13, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -130,11 +130,11 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 7 (dlc_chunk_fn): args_ holds the step, then a, t7, t9, t10, t13, t14, pred. */
+/* A chunk of kernel 7 (dlc_chunk_fn): args_ holds the step, then a, t7, t9, t13, pred. */
 static void train_step_k7_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k7((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+    train_step_k7((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %16: f32 = mse %pred, %y   @15:14 */
@@ -151,7 +151,7 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,2] = mul %17, %20   @15:14 */
 /* Kernel 10 of entry 'train', its rows begin_ to end_ (of 2*N): train_step_k10_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t17, float *restrict const t20, float *restrict const d_pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t20, float *restrict const d_pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -159,11 +159,11 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then y, pred, t17, t20, d_pred. */
+/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then y, pred, t20, d_pred. */
 static void train_step_k10_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %22: f32[N,2] = mul %d.pred, %a   @13:48 */
@@ -343,11 +343,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t10, (void *)t13, (void *)t14, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t13, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7(s, a, t7, t9, t10, t13, t14, pred, 0, n);
+            train_step_k7(s, a, t7, t9, t13, pred, 0, n);
         }
     }
 
@@ -363,11 +363,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t17, (void *)t20, (void *)d_pred};
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t20, (void *)d_pred};
             dlc_parallel_for((2 * n), parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10(s, y, pred, t17, t20, d_pred, 0, (2 * n));
+            train_step_k10(s, y, pred, t20, d_pred, 0, (2 * n));
         }
     }
 
@@ -515,11 +515,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t10, (void *)t13, (void *)t14, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t13, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7(s, a, t7, t9, t10, t13, t14, pred, 0, n);
+            train_step_k7(s, a, t7, t9, t13, pred, 0, n);
         }
     }
 
@@ -535,11 +535,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t17, (void *)t20, (void *)d_pred};
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t20, (void *)d_pred};
             dlc_parallel_for((2 * n), parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10(s, y, pred, t17, t20, d_pred, 0, (2 * n));
+            train_step_k10(s, y, pred, t20, d_pred, 0, (2 * n));
         }
     }
 
@@ -670,11 +670,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t10, (void *)t13, (void *)t14, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t13, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7(s, a, t7, t9, t10, t13, t14, pred, 0, n);
+            train_step_k7(s, a, t7, t9, t13, pred, 0, n);
         }
     }
 
@@ -774,11 +774,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t10, (void *)t13, (void *)t14, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)a, (void *)t7, (void *)t9, (void *)t13, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k7_chunk, (void *)args_);
         }
         else {
-            train_step_k7(s, a, t7, t9, t10, t13, t14, pred, 0, n);
+            train_step_k7(s, a, t7, t9, t13, pred, 0, n);
         }
     }
 

@@ -118,7 +118,7 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *re
 
 /* %21: f32[N,1] = mul %d.p, %14   @8:13 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t12, float *restrict const t13, float *restrict const t14, float *restrict const t16, float *restrict const t17, float *restrict const t19, float *restrict const d_p, float *restrict const t21, float *restrict const d_l2_bias) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t19, float *restrict const t21, float *restrict const d_l2_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_l2_bias, 0, sizeof(float) * 1);
@@ -186,7 +186,7 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *re
 
 /* %27: f32[N,3] = mul %22, %26   @8:24 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t7, float *restrict const t22, float *restrict const t25, float *restrict const t26, float *restrict const t27, float *restrict const d_l1_bias) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t7, float *restrict const t22, float *restrict const t27, float *restrict const d_l1_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_l1_bias, 0, sizeof(float) * 3);
@@ -299,7 +299,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %21: f32[N,1] = mul %d.p, %14   @8:13 */
-    train_step_k6(s, y, p_2, t12, t13, t14, t16, t17, t19, d_p, t21, d_l2_bias);
+    train_step_k6(s, y, p_2, t19, t21, d_l2_bias);
 
     /* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
     train_step_k7(s, l2_weight, t21, t22);
@@ -308,7 +308,7 @@ static float train_step(const dlc_step *s) {
     train_step_k8(s, t7, t21, d_l2_weight);
 
     /* %27: f32[N,3] = mul %22, %26   @8:24 */
-    train_step_k9(s, t7, t22, t25, t26, t27, d_l1_bias);
+    train_step_k9(s, t7, t22, t27, d_l1_bias);
 
     /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
     train_step_k10(s, x, t27, d_l1_weight);
@@ -460,7 +460,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %21: f32[N,1] = mul %d.p, %14   @8:13 */
-    train_step_k6(s, y, p_2, t12, t13, t14, t16, t17, t19, d_p, t21, d_l2_bias);
+    train_step_k6(s, y, p_2, t19, t21, d_l2_bias);
 
     /* %22: f32[N,3] = matmul %21, %l2.weight   @8:21 */
     train_step_k7(s, l2_weight, t21, t22);
@@ -469,7 +469,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k8(s, l2_weight, t7, t21);
 
     /* %27: f32[N,3] = mul %22, %26   @8:24 */
-    train_step_k9(s, t7, t22, t25, t26, t27, d_l1_bias);
+    train_step_k9(s, t7, t22, t27, d_l1_bias);
 
     /* %d.l1.weight: f32[3,2] = matmul %27, %x {transpose_a: true}   @8:32 */
     sgd_step_k10(s, x, l1_weight, t27);

@@ -40,7 +40,7 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *re
 
 /* %8: f32[N,1] = sub %6, %7   @10:33 */
 /* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const y, float *restrict const t6, float *restrict const t8, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const y, float *restrict const t8, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -48,11 +48,11 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then y, t6, t8. */
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then y, t8. */
 static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
 }
 
 /* %9: f32 = hinge %score, %8   @10:14 */
@@ -69,7 +69,7 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
 
 /* %d.score: f32[N,1] = mul %14, %17   @10:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const score, float *restrict const t8, float *restrict const t10, float *restrict const t11, float *restrict const t13, float *restrict const t14, float *restrict const t17, float *restrict const d_score, float *restrict const d_l1_bias) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const score, float *restrict const t8, float *restrict const t17, float *restrict const d_score, float *restrict const d_l1_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_l1_bias, 0, sizeof(float) * 1);
@@ -138,11 +138,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)t6, (void *)t8};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t8};
             dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1(s, y, t6, t8, 0, n);
+            train_step_k1(s, y, t8, 0, n);
         }
     }
 
@@ -155,7 +155,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.score: f32[N,1] = mul %14, %17   @10:14 */
-    train_step_k4(s, score, t8, t10, t11, t13, t14, t17, d_score, d_l1_bias);
+    train_step_k4(s, score, t8, t17, d_score, d_l1_bias);
 
     /* %d.l1.weight: f32[1,2] = matmul %d.score, %x {transpose_a: true}   @8:17 */
     train_step_k5(s, x, d_score, d_l1_weight);
@@ -228,11 +228,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)t6, (void *)t8};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t8};
             dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1(s, y, t6, t8, 0, n);
+            train_step_k1(s, y, t8, 0, n);
         }
     }
 
@@ -245,7 +245,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.score: f32[N,1] = mul %14, %17   @10:14 */
-    train_step_k4(s, score, t8, t10, t11, t13, t14, t17, d_score, d_l1_bias);
+    train_step_k4(s, score, t8, t17, d_score, d_l1_bias);
 
     /* %d.l1.weight: f32[1,2] = matmul %d.score, %x {transpose_a: true}   @8:17 */
     sgd_step_k5(s, x, l1_weight, d_score);
@@ -277,11 +277,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)t6, (void *)t8};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t8};
             dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1(s, y, t6, t8, 0, n);
+            train_step_k1(s, y, t8, 0, n);
         }
     }
 

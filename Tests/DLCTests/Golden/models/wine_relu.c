@@ -132,7 +132,7 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *re
 
 /* %23: f32[N,1] = mul %d.p, %16   @11:13 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t14, float *restrict const t15, float *restrict const t16, float *restrict const t18, float *restrict const t19, float *restrict const t21, float *restrict const d_p, float *restrict const t23, float *restrict const d_l3_bias) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t21, float *restrict const t23, float *restrict const d_l3_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_l3_bias, 0, sizeof(float) * 1);
@@ -377,7 +377,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %23: f32[N,1] = mul %d.p, %16   @11:13 */
-    train_step_k6(s, y, p_2, t14, t15, t16, t18, t19, t21, d_p, t23, d_l3_bias);
+    train_step_k6(s, y, p_2, t21, t23, d_l3_bias);
 
     /* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
     train_step_k7(s, l3_weight, t23, d_h);
@@ -578,7 +578,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %23: f32[N,1] = mul %d.p, %16   @11:13 */
-    train_step_k6(s, y, p_2, t14, t15, t16, t18, t19, t21, d_p, t23, d_l3_bias);
+    train_step_k6(s, y, p_2, t21, t23, d_l3_bias);
 
     /* %d.h: f32[N,10] = matmul %23, %l3.weight   @11:21 */
     train_step_k7(s, l3_weight, t23, d_h);

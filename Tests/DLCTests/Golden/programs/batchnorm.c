@@ -79,7 +79,7 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *re
 
 /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const t23_2, float *restrict const t28, float *restrict const t29) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const t23_2, float *restrict const t29) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -99,7 +99,7 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *re
 
 /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
 /* Kernel 9 of entry 'train', its rows begin_ to end_ (of N): train_step_k9_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const bn_bias, float *restrict const t21, float *restrict const t30, float *restrict const t31, float *restrict const t32, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const bn_bias, float *restrict const t21, float *restrict const t30, float *restrict const t32, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -109,11 +109,11 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then bn_bias, t21, t30, t31, t32. */
+/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then bn_bias, t21, t30, t32. */
 static void train_step_k9_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %48: f32[N,4] = matmul %32, %fc.weight {transpose_b: true}   @14:16 */
@@ -242,7 +242,7 @@ static __attribute__((noinline)) void train_step_k22(const dlc_step *s, float *r
 
 /* %63: f32[4] = add %61, %62   @14:13 */
 /* Kernel 23 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k23(const dlc_step *s, float *restrict const bn_running_mean, float *restrict const t20_2, float *restrict const t34, float *restrict const t36, float *restrict const t37, float *restrict const t49_2, float *restrict const t61, float *restrict const t62, float *restrict const t63) {
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s, float *restrict const bn_running_mean, float *restrict const t20_2, float *restrict const t49_2, float *restrict const t63) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -252,7 +252,7 @@ static __attribute__((noinline)) void train_step_k23(const dlc_step *s, float *r
 
 /* %70: f32[4] = add %68, %69   @14:13 */
 /* Kernel 25 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const bn_running_var, float *restrict const t23_2, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45, float *restrict const t52_2, float *restrict const t67, float *restrict const t68, float *restrict const t69, float *restrict const t70) {
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const bn_running_var, float *restrict const t23_2, float *restrict const t42, float *restrict const t52_2, float *restrict const t67, float *restrict const t70) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -339,7 +339,7 @@ static __attribute__((noinline)) void train_step_k32(const dlc_step *s, float *r
 
 /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
 /* Kernel 34 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k34(const dlc_step *s, float *restrict const t76_2, float *restrict const t81, float *restrict const t82) {
+static __attribute__((noinline)) void train_step_k34(const dlc_step *s, float *restrict const t76_2, float *restrict const t82) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -359,7 +359,7 @@ static __attribute__((noinline)) void train_step_k35(const dlc_step *s, float *r
 
 /* %87: f32[N,3,5] = add %85, %86   @15:18 */
 /* Kernel 36 of entry 'train', its rows begin_ to end_ (of N): train_step_k36_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k36(const dlc_step *s, float *restrict const t74, float *restrict const t84, float *restrict const t85, float *restrict const t86, float *restrict const t87, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k36(const dlc_step *s, float *restrict const t74, float *restrict const t84, float *restrict const t86, float *restrict const t87, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -371,16 +371,16 @@ static __attribute__((noinline)) void train_step_k36(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 36 (dlc_chunk_fn): args_ holds the step, then t74, t84, t85, t86, t87. */
+/* A chunk of kernel 36 (dlc_chunk_fn): args_ holds the step, then t74, t84, t86, t87. */
 static void train_step_k36_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k36((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k36((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %91: f32[3] = add %89, %90   @15:18 */
 /* Kernel 37 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k37(const dlc_step *s, float *restrict const bs_running_mean, float *restrict const t72_2, float *restrict const t89, float *restrict const t90, float *restrict const t91) {
+static __attribute__((noinline)) void train_step_k37(const dlc_step *s, float *restrict const bs_running_mean, float *restrict const t72_2, float *restrict const t91) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -390,7 +390,7 @@ static __attribute__((noinline)) void train_step_k37(const dlc_step *s, float *r
 
 /* %98: f32[3] = add %96, %97   @15:18 */
 /* Kernel 39 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k39(const dlc_step *s, float *restrict const bs_running_var, float *restrict const t76_2, float *restrict const t95, float *restrict const t96, float *restrict const t97, float *restrict const t98) {
+static __attribute__((noinline)) void train_step_k39(const dlc_step *s, float *restrict const bs_running_var, float *restrict const t76_2, float *restrict const t95, float *restrict const t98) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -493,7 +493,7 @@ static __attribute__((noinline)) void train_step_k47(const dlc_step *s, float *r
 
 /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
 /* Kernel 49 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k49(const dlc_step *s, float *restrict const t105_2, float *restrict const t111, float *restrict const t112) {
+static __attribute__((noinline)) void train_step_k49(const dlc_step *s, float *restrict const t105_2, float *restrict const t112) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -513,7 +513,7 @@ static __attribute__((noinline)) void train_step_k50(const dlc_step *s, float *r
 
 /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
 /* Kernel 51 of entry 'train', its rows begin_ to end_ (of N): train_step_k51_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k51(const dlc_step *s, float *restrict const t103, float *restrict const t114, float *restrict const t115, float *restrict const t116, float *restrict const t117, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k51(const dlc_step *s, float *restrict const t103, float *restrict const t114, float *restrict const t116, float *restrict const t117, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -525,16 +525,16 @@ static __attribute__((noinline)) void train_step_k51(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 51 (dlc_chunk_fn): args_ holds the step, then t103, t114, t115, t116, t117. */
+/* A chunk of kernel 51 (dlc_chunk_fn): args_ holds the step, then t103, t114, t116, t117. */
 static void train_step_k51_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k51((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k51((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %122: f32[2] = add %119, %121   @16:35 */
 /* Kernel 52 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k52(const dlc_step *s, float *restrict const b2_running_mean, float *restrict const t101_2, float *restrict const t119, float *restrict const t121, float *restrict const t122) {
+static __attribute__((noinline)) void train_step_k52(const dlc_step *s, float *restrict const b2_running_mean, float *restrict const t101_2, float *restrict const t122) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -544,7 +544,7 @@ static __attribute__((noinline)) void train_step_k52(const dlc_step *s, float *r
 
 /* %129: f32[2] = add %127, %128   @16:35 */
 /* Kernel 54 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k54(const dlc_step *s, float *restrict const b2_running_var, float *restrict const t105_2, float *restrict const t126, float *restrict const t127, float *restrict const t128, float *restrict const t129) {
+static __attribute__((noinline)) void train_step_k54(const dlc_step *s, float *restrict const b2_running_var, float *restrict const t105_2, float *restrict const t126, float *restrict const t129) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -597,7 +597,7 @@ static __attribute__((noinline)) void train_step_k58(const dlc_step *s, float *r
 
 /* %pred: f32[N,4] = add %h, %134   @17:18 */
 /* Kernel 59 of entry 'train', its rows begin_ to end_ (of N): train_step_k59_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k59(const dlc_step *s, float *restrict const bn_bias, float *restrict const t50, float *restrict const t58, float *restrict const t59, float *restrict const h, float *restrict const t134, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k59(const dlc_step *s, float *restrict const bn_bias, float *restrict const t50, float *restrict const t58, float *restrict const t134, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -607,11 +607,11 @@ static __attribute__((noinline)) void train_step_k59(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 59 (dlc_chunk_fn): args_ holds the step, then bn_bias, t50, t58, t59, h, t134, pred. */
+/* A chunk of kernel 59 (dlc_chunk_fn): args_ holds the step, then bn_bias, t50, t58, t134, pred. */
 static void train_step_k59_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k59((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+    train_step_k59((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %137: f32 = mse %pred, %y   @20:14 */
@@ -628,7 +628,7 @@ static __attribute__((noinline)) void train_step_k60(const dlc_step *s, float *r
 
 /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
 /* Kernel 63 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k63(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t138, float *restrict const t141, float *restrict const d_pred, float *restrict const t165) {
+static __attribute__((noinline)) void train_step_k63(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t141, float *restrict const d_pred, float *restrict const t165) {
     const int64_t n = s->n;
     (void)n;
     memset(t165, 0, sizeof(float) * 4);
@@ -818,7 +818,7 @@ static __attribute__((noinline)) void train_step_k74(const dlc_step *s, float *r
 
 /* %176: f32[4] = div %174, %175   @14:13 */
 /* Kernel 77 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k77(const dlc_step *s, float *restrict const bn_weight, float *restrict const t56, float *restrict const t168_total, float *restrict const t170, float *restrict const t171, float *restrict const t173, float *restrict const t174, float *restrict const t176) {
+static __attribute__((noinline)) void train_step_k77(const dlc_step *s, float *restrict const bn_weight, float *restrict const t56, float *restrict const t168_total, float *restrict const t176) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -828,7 +828,7 @@ static __attribute__((noinline)) void train_step_k77(const dlc_step *s, float *r
 
 /* %180: f32[N,4] = add %166, %179 */
 /* Kernel 78 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k78(const dlc_step *s, float *restrict const t50, float *restrict const t58, float *restrict const d_pred, float *restrict const t166, float *restrict const t176, float *restrict const t177, float *restrict const t178, float *restrict const t179, float *restrict const t180, float *restrict const t181) {
+static __attribute__((noinline)) void train_step_k78(const dlc_step *s, float *restrict const t50, float *restrict const t58, float *restrict const d_pred, float *restrict const t176, float *restrict const t180, float *restrict const t181) {
     const int64_t n = s->n;
     (void)n;
     memset(t181, 0, sizeof(float) * 4);
@@ -844,7 +844,7 @@ static __attribute__((noinline)) void train_step_k78(const dlc_step *s, float *r
 
 /* %183: f32[4] = div %182, %64   @14:13 */
 /* Kernel 80 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k80(const dlc_step *s, float *restrict const t181, float *restrict const t182, float *restrict const t183) {
+static __attribute__((noinline)) void train_step_k80(const dlc_step *s, float *restrict const t181, float *restrict const t183) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -854,7 +854,7 @@ static __attribute__((noinline)) void train_step_k80(const dlc_step *s, float *r
 
 /* %185: f32[N,4] = add %180, %184 */
 /* Kernel 81 of entry 'train', its rows begin_ to end_ (of N): train_step_k81_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k81(const dlc_step *s, float *restrict const t180, float *restrict const t183, float *restrict const t184, float *restrict const t185, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k81(const dlc_step *s, float *restrict const t180, float *restrict const t183, float *restrict const t185, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -864,11 +864,11 @@ static __attribute__((noinline)) void train_step_k81(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 81 (dlc_chunk_fn): args_ holds the step, then t180, t183, t184, t185. */
+/* A chunk of kernel 81 (dlc_chunk_fn): args_ holds the step, then t180, t183, t185. */
 static void train_step_k81_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k81((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k81((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %186: f32[N,4] = matmul %185, %fc.weight   @14:16 */
@@ -965,7 +965,7 @@ static __attribute__((noinline)) void train_step_k86(const dlc_step *s, float *r
 
 /* %d.bn.weight: f32[4] = add %169, %191 */
 /* Kernel 87 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k87(const dlc_step *s, float *restrict const t29, float *restrict const t57, float *restrict const t168, float *restrict const t169, float *restrict const t190, float *restrict const t191, float *restrict const d_bn_weight) {
+static __attribute__((noinline)) void train_step_k87(const dlc_step *s, float *restrict const t29, float *restrict const t57, float *restrict const t168, float *restrict const t190, float *restrict const d_bn_weight) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -1196,7 +1196,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
-    train_step_k7(s, t23_2, t28, t29);
+    train_step_k7(s, t23_2, t29);
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
     train_step_k8(s, bn_weight, t29, t30);
@@ -1205,11 +1205,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t21, (void *)t30, (void *)t31, (void *)t32};
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t21, (void *)t30, (void *)t32};
             dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9(s, bn_bias, t21, t30, t31, t32, 0, n);
+            train_step_k9(s, bn_bias, t21, t30, t32, 0, n);
         }
     }
 
@@ -1270,7 +1270,7 @@ static float train_step(const dlc_step *s) {
     train_step_k22(s, bn_weight, t57, t58);
 
     /* %63: f32[4] = add %61, %62   @14:13 */
-    train_step_k23(s, bn_running_mean, t20_2, t34, t36, t37, t49_2, t61, t62, t63);
+    train_step_k23(s, bn_running_mean, t20_2, t49_2, t63);
 
     /* %67: f32 = div %65, %66   @14:13 */
     {
@@ -1278,7 +1278,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %70: f32[4] = add %68, %69   @14:13 */
-    train_step_k25(s, bn_running_var, t23_2, t42, t43, t44, t45, t52_2, t67, t68, t69, t70);
+    train_step_k25(s, bn_running_var, t23_2, t42, t52_2, t67, t70);
 
     /* %71: i32 = add %47, %46   @14:13 */
     {
@@ -1320,7 +1320,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
-    train_step_k34(s, t76_2, t81, t82);
+    train_step_k34(s, t76_2, t82);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
     train_step_k35(s, bs_weight, t82, t83);
@@ -1329,16 +1329,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t74, (void *)t84, (void *)t85, (void *)t86, (void *)t87};
+            void *const args_[] = {(void *)s, (void *)t74, (void *)t84, (void *)t86, (void *)t87};
             dlc_parallel_for(n, parts_, train_step_k36_chunk, (void *)args_);
         }
         else {
-            train_step_k36(s, t74, t84, t85, t86, t87, 0, n);
+            train_step_k36(s, t74, t84, t86, t87, 0, n);
         }
     }
 
     /* %91: f32[3] = add %89, %90   @15:18 */
-    train_step_k37(s, bs_running_mean, t72_2, t89, t90, t91);
+    train_step_k37(s, bs_running_mean, t72_2, t91);
 
     /* %95: f32 = div %93, %94   @15:18 */
     {
@@ -1346,7 +1346,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %98: f32[3] = add %96, %97   @15:18 */
-    train_step_k39(s, bs_running_var, t76_2, t95, t96, t97, t98);
+    train_step_k39(s, bs_running_var, t76_2, t95, t98);
 
     /* %99: i32 = add %bs.num_batches_tracked, %46   @15:18 */
     {
@@ -1391,7 +1391,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
-    train_step_k49(s, t105_2, t111, t112);
+    train_step_k49(s, t105_2, t112);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
     train_step_k50(s, b2_weight, t112, t113);
@@ -1400,16 +1400,16 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t103, (void *)t114, (void *)t115, (void *)t116, (void *)t117};
+            void *const args_[] = {(void *)s, (void *)t103, (void *)t114, (void *)t116, (void *)t117};
             dlc_parallel_for(n, parts_, train_step_k51_chunk, (void *)args_);
         }
         else {
-            train_step_k51(s, t103, t114, t115, t116, t117, 0, n);
+            train_step_k51(s, t103, t114, t116, t117, 0, n);
         }
     }
 
     /* %122: f32[2] = add %119, %121   @16:35 */
-    train_step_k52(s, b2_running_mean, t101_2, t119, t121, t122);
+    train_step_k52(s, b2_running_mean, t101_2, t122);
 
     /* %126: f32 = div %124, %125   @16:35 */
     {
@@ -1417,7 +1417,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %129: f32[2] = add %127, %128   @16:35 */
-    train_step_k54(s, b2_running_var, t105_2, t126, t127, t128, t129);
+    train_step_k54(s, b2_running_var, t105_2, t126, t129);
 
     /* %130: i32 = add %b2.num_batches_tracked, %46   @16:35 */
     {
@@ -1437,11 +1437,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t50, (void *)t58, (void *)t59, (void *)h, (void *)t134, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t50, (void *)t58, (void *)t134, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k59_chunk, (void *)args_);
         }
         else {
-            train_step_k59(s, bn_bias, t50, t58, t59, h, t134, pred, 0, n);
+            train_step_k59(s, bn_bias, t50, t58, t134, pred, 0, n);
         }
     }
 
@@ -1459,7 +1459,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
-    train_step_k63(s, y, pred, t138, t141, d_pred, t165);
+    train_step_k63(s, y, pred, t141, d_pred, t165);
 
     /* %d.t: f32[N,3] = slice %d.pred {axis: 1, start: 0, length: 3}   @17:20 */
     train_step_k64(s, d_pred, d_t);
@@ -1523,10 +1523,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %176: f32[4] = div %174, %175   @14:13 */
-    train_step_k77(s, bn_weight, t56, t168_total, t170, t171, t173, t174, t176);
+    train_step_k77(s, bn_weight, t56, t168_total, t176);
 
     /* %180: f32[N,4] = add %166, %179 */
-    train_step_k78(s, t50, t58, d_pred, t166, t176, t177, t178, t179, t180, t181);
+    train_step_k78(s, t50, t58, d_pred, t176, t180, t181);
 
     /* %181: f32[4] = sum_to %180   @14:13 */
     {
@@ -1534,17 +1534,17 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %183: f32[4] = div %182, %64   @14:13 */
-    train_step_k80(s, t181, t182, t183);
+    train_step_k80(s, t181, t183);
 
     /* %185: f32[N,4] = add %180, %184 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t180, (void *)t183, (void *)t184, (void *)t185};
+            void *const args_[] = {(void *)s, (void *)t180, (void *)t183, (void *)t185};
             dlc_parallel_for(n, parts_, train_step_k81_chunk, (void *)args_);
         }
         else {
-            train_step_k81(s, t180, t183, t184, t185, 0, n);
+            train_step_k81(s, t180, t183, t185, 0, n);
         }
     }
 
@@ -1564,7 +1564,7 @@ static float train_step(const dlc_step *s) {
     train_step_k86(s, t165, t188, d_bn_bias);
 
     /* %d.bn.weight: f32[4] = add %169, %191 */
-    train_step_k87(s, t29, t57, t168, t169, t190, t191, d_bn_weight);
+    train_step_k87(s, t29, t57, t168, t190, d_bn_weight);
 
     /* %d.bs.bias: f32[3] = reshape %159   @15:18 */
     {
@@ -1690,7 +1690,7 @@ static __attribute__((noinline)) void sgd_step_k3(const dlc_step *s, float *rest
 
 /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
 /* Kernel 4 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s, float *restrict const t23, float *restrict const t28, float *restrict const t29) {
+static __attribute__((noinline)) void sgd_step_k4(const dlc_step *s, float *restrict const t23, float *restrict const t29) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -1774,7 +1774,7 @@ static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *res
 
 /* %63: f32[4] = add %61, %62   @14:13 */
 /* Kernel 17 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s, float *restrict const bn_running_mean, float *restrict const t20, float *restrict const t34, float *restrict const t36, float *restrict const t37, float *restrict const t49, float *restrict const t61, float *restrict const t62, float *restrict const t63) {
+static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s, float *restrict const bn_running_mean, float *restrict const t20, float *restrict const t49, float *restrict const t63) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -1784,7 +1784,7 @@ static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s, float *res
 
 /* %70: f32[4] = add %68, %69   @14:13 */
 /* Kernel 19 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s, float *restrict const bn_running_var, float *restrict const t23, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45, float *restrict const t52, float *restrict const t67, float *restrict const t68, float *restrict const t69, float *restrict const t70) {
+static __attribute__((noinline)) void sgd_step_k19(const dlc_step *s, float *restrict const bn_running_var, float *restrict const t23, float *restrict const t42, float *restrict const t52, float *restrict const t67, float *restrict const t70) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -1847,7 +1847,7 @@ static __attribute__((noinline)) void sgd_step_k24(const dlc_step *s, float *res
 
 /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
 /* Kernel 25 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s, float *restrict const t76, float *restrict const t81, float *restrict const t82) {
+static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s, float *restrict const t76, float *restrict const t82) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -1857,7 +1857,7 @@ static __attribute__((noinline)) void sgd_step_k25(const dlc_step *s, float *res
 
 /* %91: f32[3] = add %89, %90   @15:18 */
 /* Kernel 28 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s, float *restrict const bs_running_mean, float *restrict const t72, float *restrict const t89, float *restrict const t90, float *restrict const t91) {
+static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s, float *restrict const bs_running_mean, float *restrict const t72, float *restrict const t91) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -1867,7 +1867,7 @@ static __attribute__((noinline)) void sgd_step_k28(const dlc_step *s, float *res
 
 /* %98: f32[3] = add %96, %97   @15:18 */
 /* Kernel 30 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k30(const dlc_step *s, float *restrict const bs_running_var, float *restrict const t76, float *restrict const t95, float *restrict const t96, float *restrict const t97, float *restrict const t98) {
+static __attribute__((noinline)) void sgd_step_k30(const dlc_step *s, float *restrict const bs_running_var, float *restrict const t76, float *restrict const t95, float *restrict const t98) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -1930,7 +1930,7 @@ static __attribute__((noinline)) void sgd_step_k36(const dlc_step *s, float *res
 
 /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
 /* Kernel 37 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s, float *restrict const t105, float *restrict const t111, float *restrict const t112) {
+static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s, float *restrict const t105, float *restrict const t112) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -1940,7 +1940,7 @@ static __attribute__((noinline)) void sgd_step_k37(const dlc_step *s, float *res
 
 /* %122: f32[2] = add %119, %121   @16:35 */
 /* Kernel 40 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s, float *restrict const b2_running_mean, float *restrict const t101, float *restrict const t119, float *restrict const t121, float *restrict const t122) {
+static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s, float *restrict const b2_running_mean, float *restrict const t101, float *restrict const t122) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -1950,7 +1950,7 @@ static __attribute__((noinline)) void sgd_step_k40(const dlc_step *s, float *res
 
 /* %129: f32[2] = add %127, %128   @16:35 */
 /* Kernel 42 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s, float *restrict const b2_running_var, float *restrict const t105, float *restrict const t126, float *restrict const t127, float *restrict const t128, float *restrict const t129) {
+static __attribute__((noinline)) void sgd_step_k42(const dlc_step *s, float *restrict const b2_running_var, float *restrict const t105, float *restrict const t126, float *restrict const t129) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -1980,7 +1980,7 @@ static __attribute__((noinline)) void sgd_step_k60(const dlc_step *s, float *res
 
 /* %176: f32[4] = div %174, %175   @14:13 */
 /* Kernel 62 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k62(const dlc_step *s, float *restrict const bn_weight, float *restrict const t56, float *restrict const t168, float *restrict const t170, float *restrict const t171, float *restrict const t173, float *restrict const t174, float *restrict const t176) {
+static __attribute__((noinline)) void sgd_step_k62(const dlc_step *s, float *restrict const bn_weight, float *restrict const t56, float *restrict const t168, float *restrict const t176) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -1990,7 +1990,7 @@ static __attribute__((noinline)) void sgd_step_k62(const dlc_step *s, float *res
 
 /* %183: f32[4] = div %182, %64   @14:13 */
 /* Kernel 64 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k64(const dlc_step *s, float *restrict const t181, float *restrict const t182, float *restrict const t183) {
+static __attribute__((noinline)) void sgd_step_k64(const dlc_step *s, float *restrict const t181, float *restrict const t183) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -2037,7 +2037,7 @@ static __attribute__((noinline)) void sgd_step_k70(const dlc_step *s, float *res
 
 /* %d.bn.weight: f32[4] = add %169, %191 */
 /* Kernel 71 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k71(const dlc_step *s, float *restrict const bn_weight, float *restrict const t29, float *restrict const t57, float *restrict const t168, float *restrict const t169, float *restrict const t190, float *restrict const t191) {
+static __attribute__((noinline)) void sgd_step_k71(const dlc_step *s, float *restrict const bn_weight, float *restrict const t29, float *restrict const t57, float *restrict const t168, float *restrict const t190) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -2269,7 +2269,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k3(s, t22, t23);
 
     /* %29: f32[4] = pow %28 {exponent: -0.5}   @14:19 */
-    sgd_step_k4(s, t23, t28, t29);
+    sgd_step_k4(s, t23, t29);
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
     train_step_k8(s, bn_weight, t29, t30);
@@ -2278,11 +2278,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t21, (void *)t30, (void *)t31, (void *)t32};
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t21, (void *)t30, (void *)t32};
             dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9(s, bn_bias, t21, t30, t31, t32, 0, n);
+            train_step_k9(s, bn_bias, t21, t30, t32, 0, n);
         }
     }
 
@@ -2339,7 +2339,7 @@ static float sgd_step(const dlc_step *s) {
     train_step_k22(s, bn_weight, t57, t58);
 
     /* %63: f32[4] = add %61, %62   @14:13 */
-    sgd_step_k17(s, bn_running_mean, t20, t34, t36, t37, t49, t61, t62, t63);
+    sgd_step_k17(s, bn_running_mean, t20, t49, t63);
 
     /* %67: f32 = div %65, %66   @14:13 */
     {
@@ -2347,7 +2347,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %70: f32[4] = add %68, %69   @14:13 */
-    sgd_step_k19(s, bn_running_var, t23, t42, t43, t44, t45, t52, t67, t68, t69, t70);
+    sgd_step_k19(s, bn_running_var, t23, t42, t52, t67, t70);
 
     /* %71: i32 = add %47, %46   @14:13 */
     {
@@ -2385,7 +2385,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k24(s, t75, t76);
 
     /* %82: f32[3] = pow %81 {exponent: -0.5}   @15:18 */
-    sgd_step_k25(s, t76, t81, t82);
+    sgd_step_k25(s, t76, t82);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
     train_step_k35(s, bs_weight, t82, t83);
@@ -2394,16 +2394,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t74, (void *)t84, (void *)t85, (void *)t86, (void *)t87};
+            void *const args_[] = {(void *)s, (void *)t74, (void *)t84, (void *)t86, (void *)t87};
             dlc_parallel_for(n, parts_, train_step_k36_chunk, (void *)args_);
         }
         else {
-            train_step_k36(s, t74, t84, t85, t86, t87, 0, n);
+            train_step_k36(s, t74, t84, t86, t87, 0, n);
         }
     }
 
     /* %91: f32[3] = add %89, %90   @15:18 */
-    sgd_step_k28(s, bs_running_mean, t72, t89, t90, t91);
+    sgd_step_k28(s, bs_running_mean, t72, t91);
 
     /* %95: f32 = div %93, %94   @15:18 */
     {
@@ -2411,7 +2411,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %98: f32[3] = add %96, %97   @15:18 */
-    sgd_step_k30(s, bs_running_var, t76, t95, t96, t97, t98);
+    sgd_step_k30(s, bs_running_var, t76, t95, t98);
 
     /* %99: i32 = add %bs.num_batches_tracked, %46   @15:18 */
     {
@@ -2452,7 +2452,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k36(s, t104, t105);
 
     /* %112: f32[2] = pow %111 {exponent: -0.5}   @16:35 */
-    sgd_step_k37(s, t105, t111, t112);
+    sgd_step_k37(s, t105, t112);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
     train_step_k50(s, b2_weight, t112, t113);
@@ -2461,16 +2461,16 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t103, (void *)t114, (void *)t115, (void *)t116, (void *)t117};
+            void *const args_[] = {(void *)s, (void *)t103, (void *)t114, (void *)t116, (void *)t117};
             dlc_parallel_for(n, parts_, train_step_k51_chunk, (void *)args_);
         }
         else {
-            train_step_k51(s, t103, t114, t115, t116, t117, 0, n);
+            train_step_k51(s, t103, t114, t116, t117, 0, n);
         }
     }
 
     /* %122: f32[2] = add %119, %121   @16:35 */
-    sgd_step_k40(s, b2_running_mean, t101, t119, t121, t122);
+    sgd_step_k40(s, b2_running_mean, t101, t122);
 
     /* %126: f32 = div %124, %125   @16:35 */
     {
@@ -2478,7 +2478,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %129: f32[2] = add %127, %128   @16:35 */
-    sgd_step_k42(s, b2_running_var, t105, t126, t127, t128, t129);
+    sgd_step_k42(s, b2_running_var, t105, t126, t129);
 
     /* %130: i32 = add %b2.num_batches_tracked, %46   @16:35 */
     {
@@ -2498,11 +2498,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t50, (void *)t58, (void *)t59, (void *)h, (void *)t134, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)t50, (void *)t58, (void *)t134, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k59_chunk, (void *)args_);
         }
         else {
-            train_step_k59(s, bn_bias, t50, t58, t59, h, t134, pred, 0, n);
+            train_step_k59(s, bn_bias, t50, t58, t134, pred, 0, n);
         }
     }
 
@@ -2515,7 +2515,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %138, %141   @20:14 */
-    train_step_k63(s, y, pred, t138, t141, d_pred, t165);
+    train_step_k63(s, y, pred, t141, d_pred, t165);
 
     /* %d.t: f32[N,3] = slice %d.pred {axis: 1, start: 0, length: 3}   @17:20 */
     train_step_k64(s, d_pred, d_t);
@@ -2569,23 +2569,23 @@ static float sgd_step(const dlc_step *s) {
     train_step_k74(s, t50, d_pred, t167, t168);
 
     /* %176: f32[4] = div %174, %175   @14:13 */
-    sgd_step_k62(s, bn_weight, t56, t168, t170, t171, t173, t174, t176);
+    sgd_step_k62(s, bn_weight, t56, t168, t176);
 
     /* %180: f32[N,4] = add %166, %179 */
-    train_step_k78(s, t50, t58, d_pred, t166, t176, t177, t178, t179, t180, t181);
+    train_step_k78(s, t50, t58, d_pred, t176, t180, t181);
 
     /* %183: f32[4] = div %182, %64   @14:13 */
-    sgd_step_k64(s, t181, t182, t183);
+    sgd_step_k64(s, t181, t183);
 
     /* %185: f32[N,4] = add %180, %184 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t180, (void *)t183, (void *)t184, (void *)t185};
+            void *const args_[] = {(void *)s, (void *)t180, (void *)t183, (void *)t185};
             dlc_parallel_for(n, parts_, train_step_k81_chunk, (void *)args_);
         }
         else {
-            train_step_k81(s, t180, t183, t184, t185, 0, n);
+            train_step_k81(s, t180, t183, t185, 0, n);
         }
     }
 
@@ -2605,7 +2605,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k70(s, bn_bias, t165, t188);
 
     /* %d.bn.weight: f32[4] = add %169, %191 */
-    sgd_step_k71(s, bn_weight, t29, t57, t168, t169, t190, t191);
+    sgd_step_k71(s, bn_weight, t29, t57, t168, t190);
 
     /* %d.bs.bias: f32[3] = reshape %159   @15:18 */
     {
@@ -2673,7 +2673,7 @@ static float sgd_step(const dlc_step *s) {
 
 /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
 /* Kernel 0 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const bn_weight, float *restrict const bn_running_var, float *restrict const t28, float *restrict const t29, float *restrict const t30) {
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const bn_weight, float *restrict const bn_running_var, float *restrict const t30) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -2683,7 +2683,7 @@ static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, fl
 
 /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
 /* Kernel 1 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k1_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const x, float *restrict const bn_bias, float *restrict const bn_running_mean, float *restrict const t24, float *restrict const t30, float *restrict const t31, float *restrict const t32, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const x, float *restrict const bn_bias, float *restrict const bn_running_mean, float *restrict const t30, float *restrict const t32, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -2693,16 +2693,16 @@ static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then x, bn_bias, bn_running_mean, t24, t30, t31, t32. */
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then x, bn_bias, bn_running_mean, t30, t32. */
 static void eval_with_targets_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
 /* Kernel 3 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s, float *restrict const bn_weight, float *restrict const bn_running_var, float *restrict const t56, float *restrict const t57, float *restrict const t58) {
+static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s, float *restrict const bn_weight, float *restrict const bn_running_var, float *restrict const t58) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -2712,7 +2712,7 @@ static __attribute__((noinline)) void eval_with_targets_k3(const dlc_step *s, fl
 
 /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
 /* Kernel 4 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, float *restrict const bs_weight, float *restrict const bs_running_var, float *restrict const t81, float *restrict const t82, float *restrict const t83) {
+static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, float *restrict const bs_weight, float *restrict const bs_running_var, float *restrict const t83) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -2722,7 +2722,7 @@ static __attribute__((noinline)) void eval_with_targets_k4(const dlc_step *s, fl
 
 /* %87: f32[N,3,5] = add %85, %86   @15:18 */
 /* Kernel 5 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k5_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, float *restrict const s_2, float *restrict const t77, float *restrict const t78, float *restrict const t84, float *restrict const t85, float *restrict const t86, float *restrict const t87, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, float *restrict const s_2, float *restrict const t77, float *restrict const t84, float *restrict const t86, float *restrict const t87, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -2734,16 +2734,16 @@ static __attribute__((noinline)) void eval_with_targets_k5(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then s_2, t77, t78, t84, t85, t86, t87. */
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then s_2, t77, t84, t86, t87. */
 static void eval_with_targets_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+    eval_with_targets_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
 /* Kernel 7 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s, float *restrict const b2_weight, float *restrict const b2_running_var, float *restrict const t111, float *restrict const t112, float *restrict const t113) {
+static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s, float *restrict const b2_weight, float *restrict const b2_running_var, float *restrict const t113) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -2753,7 +2753,7 @@ static __attribute__((noinline)) void eval_with_targets_k7(const dlc_step *s, fl
 
 /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
 /* Kernel 8 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k8_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s, float *restrict const img, float *restrict const t106, float *restrict const t107, float *restrict const t114, float *restrict const t115, float *restrict const t116, float *restrict const t117, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s, float *restrict const img, float *restrict const t106, float *restrict const t114, float *restrict const t116, float *restrict const t117, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -2765,16 +2765,16 @@ static __attribute__((noinline)) void eval_with_targets_k8(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 8 (dlc_chunk_fn): args_ holds the step, then img, t106, t107, t114, t115, t116, t117. */
+/* A chunk of kernel 8 (dlc_chunk_fn): args_ holds the step, then img, t106, t114, t116, t117. */
 static void eval_with_targets_k8_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k8((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+    eval_with_targets_k8((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %pred: f32[N,4] = add %h, %134   @17:18 */
 /* Kernel 12 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k12_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s, float *restrict const bn_bias, float *restrict const bn_running_mean, float *restrict const t48, float *restrict const t53, float *restrict const t58, float *restrict const t59, float *restrict const h, float *restrict const t134, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s, float *restrict const bn_bias, float *restrict const bn_running_mean, float *restrict const t48, float *restrict const t58, float *restrict const t134, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -2784,11 +2784,11 @@ static __attribute__((noinline)) void eval_with_targets_k12(const dlc_step *s, f
     }
 }
 
-/* A chunk of kernel 12 (dlc_chunk_fn): args_ holds the step, then bn_bias, bn_running_mean, t48, t53, t58, t59, h, t134, pred. */
+/* A chunk of kernel 12 (dlc_chunk_fn): args_ holds the step, then bn_bias, bn_running_mean, t48, t58, t134, pred. */
 static void eval_with_targets_k12_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k12((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], begin_, end_);
+    eval_with_targets_k12((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], begin_, end_);
 }
 
 /* %spread: f32[4] = mul %bn.running_var, %40   @18:33 */
@@ -2864,17 +2864,17 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t137 = (float *)(arena + 0);  /* f32 */
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-    eval_with_targets_k0(s, bn_weight, bn_running_var, t28, t29, t30);
+    eval_with_targets_k0(s, bn_weight, bn_running_var, t30);
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)bn_bias, (void *)bn_running_mean, (void *)t24, (void *)t30, (void *)t31, (void *)t32};
+            void *const args_[] = {(void *)s, (void *)x, (void *)bn_bias, (void *)bn_running_mean, (void *)t30, (void *)t32};
             dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1(s, x, bn_bias, bn_running_mean, t24, t30, t31, t32, 0, n);
+            eval_with_targets_k1(s, x, bn_bias, bn_running_mean, t30, t32, 0, n);
         }
     }
 
@@ -2882,20 +2882,20 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     train_step_k12(s, fc_weight, t32, t48);
 
     /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
-    eval_with_targets_k3(s, bn_weight, bn_running_var, t56, t57, t58);
+    eval_with_targets_k3(s, bn_weight, bn_running_var, t58);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-    eval_with_targets_k4(s, bs_weight, bs_running_var, t81, t82, t83);
+    eval_with_targets_k4(s, bs_weight, bs_running_var, t83);
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)s_2, (void *)t77, (void *)t78, (void *)t84, (void *)t85, (void *)t86, (void *)t87};
+            void *const args_[] = {(void *)s, (void *)s_2, (void *)t77, (void *)t84, (void *)t86, (void *)t87};
             dlc_parallel_for(n, parts_, eval_with_targets_k5_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k5(s, s_2, t77, t78, t84, t85, t86, t87, 0, n);
+            eval_with_targets_k5(s, s_2, t77, t84, t86, t87, 0, n);
         }
     }
 
@@ -2903,17 +2903,17 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     train_step_k41(s, t87, t_2);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-    eval_with_targets_k7(s, b2_weight, b2_running_var, t111, t112, t113);
+    eval_with_targets_k7(s, b2_weight, b2_running_var, t113);
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)img, (void *)t106, (void *)t107, (void *)t114, (void *)t115, (void *)t116, (void *)t117};
+            void *const args_[] = {(void *)s, (void *)img, (void *)t106, (void *)t114, (void *)t116, (void *)t117};
             dlc_parallel_for(n, parts_, eval_with_targets_k8_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k8(s, img, t106, t107, t114, t115, t116, t117, 0, n);
+            eval_with_targets_k8(s, img, t106, t114, t116, t117, 0, n);
         }
     }
 
@@ -2930,11 +2930,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)bn_running_mean, (void *)t48, (void *)t53, (void *)t58, (void *)t59, (void *)h, (void *)t134, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)bn_running_mean, (void *)t48, (void *)t58, (void *)t134, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k12_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k12(s, bn_bias, bn_running_mean, t48, t53, t58, t59, h, t134, pred, 0, n);
+            eval_with_targets_k12(s, bn_bias, bn_running_mean, t48, t58, t134, pred, 0, n);
         }
     }
 
@@ -3010,17 +3010,17 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const spread = (float *)(arena + (128 * n + 64));  /* f32[4] */
 
     /* %30: f32[4] = mul %bn.weight, %29   @14:19 */
-    eval_with_targets_k0(s, bn_weight, bn_running_var, t28, t29, t30);
+    eval_with_targets_k0(s, bn_weight, bn_running_var, t30);
 
     /* %32: f32[N,4] = add %31, %bn.bias   @14:19 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)bn_bias, (void *)bn_running_mean, (void *)t24, (void *)t30, (void *)t31, (void *)t32};
+            void *const args_[] = {(void *)s, (void *)x, (void *)bn_bias, (void *)bn_running_mean, (void *)t30, (void *)t32};
             dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1(s, x, bn_bias, bn_running_mean, t24, t30, t31, t32, 0, n);
+            eval_with_targets_k1(s, x, bn_bias, bn_running_mean, t30, t32, 0, n);
         }
     }
 
@@ -3028,20 +3028,20 @@ static void predict(const dlc_step *s, void *const *outputs) {
     train_step_k12(s, fc_weight, t32, t48);
 
     /* %58: f32[4] = mul %bn.weight, %57   @14:13 */
-    eval_with_targets_k3(s, bn_weight, bn_running_var, t56, t57, t58);
+    eval_with_targets_k3(s, bn_weight, bn_running_var, t58);
 
     /* %83: f32[3] = mul %bs.weight, %82   @15:18 */
-    eval_with_targets_k4(s, bs_weight, bs_running_var, t81, t82, t83);
+    eval_with_targets_k4(s, bs_weight, bs_running_var, t83);
 
     /* %87: f32[N,3,5] = add %85, %86   @15:18 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(15 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)s_2, (void *)t77, (void *)t78, (void *)t84, (void *)t85, (void *)t86, (void *)t87};
+            void *const args_[] = {(void *)s, (void *)s_2, (void *)t77, (void *)t84, (void *)t86, (void *)t87};
             dlc_parallel_for(n, parts_, eval_with_targets_k5_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k5(s, s_2, t77, t78, t84, t85, t86, t87, 0, n);
+            eval_with_targets_k5(s, s_2, t77, t84, t86, t87, 0, n);
         }
     }
 
@@ -3049,17 +3049,17 @@ static void predict(const dlc_step *s, void *const *outputs) {
     train_step_k41(s, t87, t_2);
 
     /* %113: f32[2] = mul %b2.weight, %112   @16:35 */
-    eval_with_targets_k7(s, b2_weight, b2_running_var, t111, t112, t113);
+    eval_with_targets_k7(s, b2_weight, b2_running_var, t113);
 
     /* %117: f32[N,2,3,3] = add %115, %116   @16:35 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)(18 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)img, (void *)t106, (void *)t107, (void *)t114, (void *)t115, (void *)t116, (void *)t117};
+            void *const args_[] = {(void *)s, (void *)img, (void *)t106, (void *)t114, (void *)t116, (void *)t117};
             dlc_parallel_for(n, parts_, eval_with_targets_k8_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k8(s, img, t106, t107, t114, t115, t116, t117, 0, n);
+            eval_with_targets_k8(s, img, t106, t114, t116, t117, 0, n);
         }
     }
 
@@ -3076,11 +3076,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)bn_running_mean, (void *)t48, (void *)t53, (void *)t58, (void *)t59, (void *)h, (void *)t134, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)bn_bias, (void *)bn_running_mean, (void *)t48, (void *)t58, (void *)t134, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k12_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k12(s, bn_bias, bn_running_mean, t48, t53, t58, t59, h, t134, pred, 0, n);
+            eval_with_targets_k12(s, bn_bias, bn_running_mean, t48, t58, t134, pred, 0, n);
         }
     }
 

@@ -11,7 +11,7 @@
 
 /* %h: f32[N,3] = add %4, %b   @8:19 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const b, float *restrict const t4, float *restrict const h, float *restrict const s_2) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const b, float *restrict const h, float *restrict const s_2) {
     const int64_t n = s->n;
     (void)n;
     memset(s_2, 0, sizeof(float) * n);
@@ -28,7 +28,7 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *re
 
 /* %pred: f32[N] = sub %8, %b   @10:22 */
 /* Kernel 1 of entry 'train', its rows begin_ to end_ (of N): train_step_k1_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const b, float *restrict const s_2, float *restrict const t8, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const b, float *restrict const s_2, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -36,11 +36,11 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then b, s_2, t8, pred. */
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then b, s_2, pred. */
 static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %10: f32 = mse %pred, %y   @12:14 */
@@ -57,7 +57,7 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
 
 /* %d.pred: f32[N] = mul %11, %13   @12:14 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t11, float *restrict const t13, float *restrict const d_pred, float *restrict const t15) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t13, float *restrict const d_pred, float *restrict const t15) {
     const int64_t n = s->n;
     (void)n;
     memset(t15, 0, sizeof(float) * 1);
@@ -149,17 +149,17 @@ static float train_step(const dlc_step *s) {
     float *const d_b = s->grads[1];  /* f32 */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    train_step_k0(s, x, w, b, t4, h, s_2);
+    train_step_k0(s, x, w, b, h, s_2);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)t8, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1(s, b, s_2, t8, pred, 0, n);
+            train_step_k1(s, b, s_2, pred, 0, n);
         }
     }
 
@@ -172,7 +172,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %11, %13   @12:14 */
-    train_step_k4(s, y, pred, t11, t13, d_pred, t15);
+    train_step_k4(s, y, pred, t13, d_pred, t15);
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
     {
@@ -238,17 +238,17 @@ static float sgd_step(const dlc_step *s) {
     float *const d_w = (float *)(arena + (128 * n + 192));  /* f32[3] */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    train_step_k0(s, x, w, b, t4, h, s_2);
+    train_step_k0(s, x, w, b, h, s_2);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)t8, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1(s, b, s_2, t8, pred, 0, n);
+            train_step_k1(s, b, s_2, pred, 0, n);
         }
     }
 
@@ -261,7 +261,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N] = mul %11, %13   @12:14 */
-    train_step_k4(s, y, pred, t11, t13, d_pred, t15);
+    train_step_k4(s, y, pred, t13, d_pred, t15);
 
     /* %d.s: f32[N] = mul %d.pred, %7   @10:18 */
     {
@@ -309,17 +309,17 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    train_step_k0(s, x, w, b, t4, h, s_2);
+    train_step_k0(s, x, w, b, h, s_2);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)t8, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1(s, b, s_2, t8, pred, 0, n);
+            train_step_k1(s, b, s_2, pred, 0, n);
         }
     }
 
@@ -345,17 +345,17 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const pred = (float *)(arena + 0);  /* f32[N] */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */
-    train_step_k0(s, x, w, b, t4, h, s_2);
+    train_step_k0(s, x, w, b, h, s_2);
 
     /* %pred: f32[N] = sub %8, %b   @10:22 */
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)t8, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)b, (void *)s_2, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1(s, b, s_2, t8, pred, 0, n);
+            train_step_k1(s, b, s_2, pred, 0, n);
         }
     }
 

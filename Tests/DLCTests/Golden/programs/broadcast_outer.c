@@ -91,7 +91,7 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *re
 
 /* %pred: f32[N,4] = add %12, %13   @15:22 */
 /* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const bias, float *restrict const t10, float *restrict const c, float *restrict const t12, float *restrict const t13, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const bias, float *restrict const t10, float *restrict const t13, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -101,11 +101,11 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then x, bias, t10, c, t12, t13, pred. */
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then x, bias, t10, t13, pred. */
 static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %15: f32 = mse %pred, %y   @17:14 */
@@ -122,7 +122,7 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t16, float *restrict const t19, float *restrict const d_pred, float *restrict const t21, float *restrict const d_bias) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t19, float *restrict const d_pred, float *restrict const t21, float *restrict const d_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(t21, 0, sizeof(float) * 1);
@@ -297,11 +297,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)c, (void *)t12, (void *)t13, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)t13, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, x, bias, t10, c, t12, t13, pred, 0, n);
+            train_step_k5(s, x, bias, t10, t13, pred, 0, n);
         }
     }
 
@@ -314,7 +314,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
-    train_step_k8(s, y, pred, t16, t19, d_pred, t21, d_bias);
+    train_step_k8(s, y, pred, t19, d_pred, t21, d_bias);
 
     /* %23: f32 = div %21, %22   @15:24 */
     {
@@ -464,11 +464,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)c, (void *)t12, (void *)t13, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)t13, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, x, bias, t10, c, t12, t13, pred, 0, n);
+            train_step_k5(s, x, bias, t10, t13, pred, 0, n);
         }
     }
 
@@ -481,7 +481,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %16, %19   @17:14 */
-    train_step_k8(s, y, pred, t16, t19, d_pred, t21, d_bias);
+    train_step_k8(s, y, pred, t19, d_pred, t21, d_bias);
 
     /* %23: f32 = div %21, %22   @15:24 */
     {
@@ -583,11 +583,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)c, (void *)t12, (void *)t13, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)t13, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, x, bias, t10, c, t12, t13, pred, 0, n);
+            train_step_k5(s, x, bias, t10, t13, pred, 0, n);
         }
     }
 
@@ -655,11 +655,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)c, (void *)t12, (void *)t13, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)bias, (void *)t10, (void *)t13, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, x, bias, t10, c, t12, t13, pred, 0, n);
+            train_step_k5(s, x, bias, t10, t13, pred, 0, n);
         }
     }
 

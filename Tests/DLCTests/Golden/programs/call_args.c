@@ -111,7 +111,7 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *re
 
 /* %z: f32[N,3] = add %8, %9   @9:24 */
 /* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const h, float *restrict const t7, float *restrict const t8, float *restrict const t9, float *restrict const z, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const h, float *restrict const t7, float *restrict const t9, float *restrict const z, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -121,11 +121,11 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then h, t7, t8, t9, z. */
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then h, t7, t9, z. */
 static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %logp: f32[N,3] = log_softmax %z {axis: 1}   @10:16 */
@@ -192,7 +192,7 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *r
 
 /* %d.z: f32[N,3] = sub %d.logp, %24   @10:16 */
 /* Kernel 11 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const logp, float *restrict const d_logp, float *restrict const t22, float *restrict const t23, float *restrict const t24, float *restrict const d_z, float *restrict const t26) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, float *restrict const logp, float *restrict const d_logp, float *restrict const t22, float *restrict const d_z, float *restrict const t26) {
     const int64_t n = s->n;
     (void)n;
     memset(t26, 0, sizeof(float) * n);
@@ -226,7 +226,7 @@ static void train_step_k12_chunk(void *args_, int64_t begin_, int64_t end_, int 
 
 /* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const t4, float *restrict const t5, float *restrict const t7, float *restrict const d_z, float *restrict const t28, float *restrict const t29, float *restrict const t30, float *restrict const d_h, float *restrict const t32, float *restrict const t33, float *restrict const d_fc_bias) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const t4, float *restrict const t5, float *restrict const t7, float *restrict const d_z, float *restrict const t28, float *restrict const t33, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 3);
@@ -330,11 +330,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t8, (void *)t9, (void *)z};
+            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t9, (void *)z};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, h, t7, t8, t9, z, 0, n);
+            train_step_k5(s, h, t7, t9, z, 0, n);
         }
     }
 
@@ -356,7 +356,7 @@ static float train_step(const dlc_step *s) {
     train_step_k10(s, t17, t20, d_logp, t22);
 
     /* %d.z: f32[N,3] = sub %d.logp, %24   @10:16 */
-    train_step_k11(s, logp, d_logp, t22, t23, t24, d_z, t26);
+    train_step_k11(s, logp, d_logp, t22, d_z, t26);
 
     /* %28: f32[N,1] = div %26, %27   @9:26 */
     {
@@ -371,7 +371,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
-    train_step_k13(s, t4, t5, t7, d_z, t28, t29, t30, d_h, t32, t33, d_fc_bias);
+    train_step_k13(s, t4, t5, t7, d_z, t28, t33, d_fc_bias);
 
     /* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
     train_step_k14(s, x, t33, d_fc_weight);
@@ -478,11 +478,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t8, (void *)t9, (void *)z};
+            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t9, (void *)z};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, h, t7, t8, t9, z, 0, n);
+            train_step_k5(s, h, t7, t9, z, 0, n);
         }
     }
 
@@ -504,7 +504,7 @@ static float sgd_step(const dlc_step *s) {
     train_step_k10(s, t17, t20, d_logp, t22);
 
     /* %d.z: f32[N,3] = sub %d.logp, %24   @10:16 */
-    train_step_k11(s, logp, d_logp, t22, t23, t24, d_z, t26);
+    train_step_k11(s, logp, d_logp, t22, d_z, t26);
 
     /* %28: f32[N,1] = div %26, %27   @9:26 */
     {
@@ -519,7 +519,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %33: f32[N,3] = relu_grad %32, %4   @8:21 */
-    train_step_k13(s, t4, t5, t7, d_z, t28, t29, t30, d_h, t32, t33, d_fc_bias);
+    train_step_k13(s, t4, t5, t7, d_z, t28, t33, d_fc_bias);
 
     /* %d.fc.weight: f32[3,4] = matmul %33, %x {transpose_a: true}   @8:21 */
     sgd_step_k14(s, x, fc_weight, t33);
@@ -675,11 +675,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t8, (void *)t9, (void *)z};
+            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t9, (void *)z};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, h, t7, t8, t9, z, 0, n);
+            train_step_k5(s, h, t7, t9, z, 0, n);
         }
     }
 
@@ -764,11 +764,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t8, (void *)t9, (void *)z};
+            void *const args_[] = {(void *)s, (void *)h, (void *)t7, (void *)t9, (void *)z};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, h, t7, t8, t9, z, 0, n);
+            train_step_k5(s, h, t7, t9, z, 0, n);
         }
     }
 

@@ -266,7 +266,7 @@ static void train_step_k15_chunk(void *args_, int64_t begin_, int64_t end_, int 
 
 /* %30: f32[N] = add %29, %big   @16:46 */
 /* Kernel 16 of entry 'train', its rows begin_ to end_ (of N): train_step_k16_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k16(const dlc_step *s, float *restrict const big, float *restrict const t27, float *restrict const t29, float *restrict const t30, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k16(const dlc_step *s, float *restrict const big, float *restrict const t27, float *restrict const t30, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -274,16 +274,16 @@ static __attribute__((noinline)) void train_step_k16(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 16 (dlc_chunk_fn): args_ holds the step, then big, t27, t29, t30. */
+/* A chunk of kernel 16 (dlc_chunk_fn): args_ holds the step, then big, t27, t30. */
 static void train_step_k16_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k16((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k16((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %pred: f32[N,2] = mul %rows, %31   @16:21 */
 /* Kernel 17 of entry 'train', its rows begin_ to end_ (of N): train_step_k17_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const t23, float *restrict const t25, float *restrict const rows, float *restrict const t31, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *restrict const t23, float *restrict const t25, float *restrict const t31, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -293,11 +293,11 @@ static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 17 (dlc_chunk_fn): args_ holds the step, then t23, t25, rows, t31, pred. */
+/* A chunk of kernel 17 (dlc_chunk_fn): args_ holds the step, then t23, t25, t31, pred. */
 static void train_step_k17_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k17((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k17((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %33: f32 = mse %pred, %y   @18:14 */
@@ -314,7 +314,7 @@ static __attribute__((noinline)) void train_step_k18(const dlc_step *s, float *r
 
 /* %d.rows: f32[N,2] = mul %d.pred, %31   @16:21 */
 /* Kernel 20 of entry 'train', its rows begin_ to end_ (of N): train_step_k20_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k20(const dlc_step *s, float *restrict const y, float *restrict const t31, float *restrict const pred, float *restrict const t34, float *restrict const t37, float *restrict const d_pred, float *restrict const d_rows, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k20(const dlc_step *s, float *restrict const y, float *restrict const t31, float *restrict const pred, float *restrict const t37, float *restrict const d_rows, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -324,11 +324,11 @@ static __attribute__((noinline)) void train_step_k20(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 20 (dlc_chunk_fn): args_ holds the step, then y, t31, pred, t34, t37, d_pred, d_rows. */
+/* A chunk of kernel 20 (dlc_chunk_fn): args_ holds the step, then y, t31, pred, t37, d_rows. */
 static void train_step_k20_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k20((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+    train_step_k20((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %40: f32[10,2] = scatter_add %r, %d.rows   @15:38 */
@@ -363,7 +363,7 @@ static __attribute__((noinline)) void train_step_k22(const dlc_step *s, int32_t 
 
 /* %d.table: f32[10,2] = add %44, %45 */
 /* Kernel 23 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k23(const dlc_step *s, float *restrict const t24, float *restrict const t40, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45, float *restrict const d_table) {
+static __attribute__((noinline)) void train_step_k23(const dlc_step *s, float *restrict const t24, float *restrict const t40, float *restrict const t45, float *restrict const d_table) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 20; i0++) {
@@ -581,11 +581,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t29, (void *)t30};
+            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t30};
             dlc_parallel_for(n, parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            train_step_k16(s, big, t27, t29, t30, 0, n);
+            train_step_k16(s, big, t27, t30, 0, n);
         }
     }
 
@@ -593,11 +593,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)rows, (void *)t31, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)t31, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k17_chunk, (void *)args_);
         }
         else {
-            train_step_k17(s, t23, t25, rows, t31, pred, 0, n);
+            train_step_k17(s, t23, t25, t31, pred, 0, n);
         }
     }
 
@@ -613,11 +613,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)t31, (void *)pred, (void *)t34, (void *)t37, (void *)d_pred, (void *)d_rows};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t31, (void *)pred, (void *)t37, (void *)d_rows};
             dlc_parallel_for(n, parts_, train_step_k20_chunk, (void *)args_);
         }
         else {
-            train_step_k20(s, y, t31, pred, t34, t37, d_pred, d_rows, 0, n);
+            train_step_k20(s, y, t31, pred, t37, d_rows, 0, n);
         }
     }
 
@@ -628,14 +628,14 @@ static float train_step(const dlc_step *s) {
     train_step_k22(s, m, d_rows, t45);
 
     /* %d.table: f32[10,2] = add %44, %45 */
-    train_step_k23(s, t24, t40, t42, t43, t44, t45, d_table);
+    train_step_k23(s, t24, t40, t45, d_table);
 
     return t33[0];
 }
 
 /* %d.table: f32[10,2] = add %44, %45 */
 /* Kernel 23 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s, float *restrict const table, float *restrict const t24, float *restrict const t40, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45) {
+static __attribute__((noinline)) void sgd_step_k23(const dlc_step *s, float *restrict const table, float *restrict const t24, float *restrict const t40, float *restrict const t45) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 20; i0++) {
@@ -852,11 +852,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t29, (void *)t30};
+            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t30};
             dlc_parallel_for(n, parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            train_step_k16(s, big, t27, t29, t30, 0, n);
+            train_step_k16(s, big, t27, t30, 0, n);
         }
     }
 
@@ -864,11 +864,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)rows, (void *)t31, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)t31, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k17_chunk, (void *)args_);
         }
         else {
-            train_step_k17(s, t23, t25, rows, t31, pred, 0, n);
+            train_step_k17(s, t23, t25, t31, pred, 0, n);
         }
     }
 
@@ -884,11 +884,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)t31, (void *)pred, (void *)t34, (void *)t37, (void *)d_pred, (void *)d_rows};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t31, (void *)pred, (void *)t37, (void *)d_rows};
             dlc_parallel_for(n, parts_, train_step_k20_chunk, (void *)args_);
         }
         else {
-            train_step_k20(s, y, t31, pred, t34, t37, d_pred, d_rows, 0, n);
+            train_step_k20(s, y, t31, pred, t37, d_rows, 0, n);
         }
     }
 
@@ -899,7 +899,7 @@ static float sgd_step(const dlc_step *s) {
     train_step_k22(s, m, d_rows, t45);
 
     /* %d.table: f32[10,2] = add %44, %45 */
-    sgd_step_k23(s, table, t24, t40, t42, t43, t44, t45);
+    sgd_step_k23(s, table, t24, t40, t45);
 
     return t33[0];
 }
@@ -1104,11 +1104,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t29, (void *)t30};
+            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t30};
             dlc_parallel_for(n, parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            train_step_k16(s, big, t27, t29, t30, 0, n);
+            train_step_k16(s, big, t27, t30, 0, n);
         }
     }
 
@@ -1116,11 +1116,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)rows, (void *)t31, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)t31, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k17_chunk, (void *)args_);
         }
         else {
-            train_step_k17(s, t23, t25, rows, t31, pred, 0, n);
+            train_step_k17(s, t23, t25, t31, pred, 0, n);
         }
     }
 
@@ -1329,11 +1329,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t29, (void *)t30};
+            void *const args_[] = {(void *)s, (void *)big, (void *)t27, (void *)t30};
             dlc_parallel_for(n, parts_, train_step_k16_chunk, (void *)args_);
         }
         else {
-            train_step_k16(s, big, t27, t29, t30, 0, n);
+            train_step_k16(s, big, t27, t30, 0, n);
         }
     }
 
@@ -1341,11 +1341,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)rows, (void *)t31, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)t23, (void *)t25, (void *)t31, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k17_chunk, (void *)args_);
         }
         else {
-            train_step_k17(s, t23, t25, rows, t31, pred, 0, n);
+            train_step_k17(s, t23, t25, t31, pred, 0, n);
         }
     }
 

@@ -47,7 +47,7 @@ static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int p
 
 /* %a: f32[N,4] = where %gt, %z, %23   @17:13 */
 /* Kernel 2 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k2_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const z, float *restrict const gt, float *restrict const t23, float *restrict const a, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const z, float *restrict const gt, float *restrict const a, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -55,16 +55,16 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then z, gt, t23, a. */
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then z, gt, a. */
 static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %pred: f32[N,4] = add %28, %mask   @19:22 */
 /* Kernel 3 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k3_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const z, float *restrict const lt, float *restrict const le, float *restrict const gt, float *restrict const ge, float *restrict const t10, float *restrict const eq, float *restrict const ne, float *restrict const t13, float *restrict const t15, float *restrict const big, float *restrict const t17, float *restrict const t18, float *restrict const t19, float *restrict const t20, float *restrict const t21, float *restrict const mask, float *restrict const a, float *restrict const t25, float *restrict const t26, float *restrict const b, float *restrict const t28, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const z, float *restrict const gt, float *restrict const a, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -72,11 +72,11 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, a, t25, t26, b, t28, pred. */
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then z, gt, a, pred. */
 static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], (float *)p_[11], (float *)p_[12], (float *)p_[13], (float *)p_[14], (float *)p_[15], (float *)p_[16], (float *)p_[17], (float *)p_[18], (float *)p_[19], (float *)p_[20], (float *)p_[21], (float *)p_[22], (float *)p_[23], begin_, end_);
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %30: f32 = mse %pred, %y   @21:14 */
@@ -93,7 +93,7 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *re
 
 /* %54: f32[N,4] = mul %d.z, %x   @8:15 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const z, float *restrict const gt, float *restrict const a, float *restrict const pred, float *restrict const t31, float *restrict const t33, float *restrict const d_pred, float *restrict const t35, float *restrict const t36, float *restrict const t37, float *restrict const t39, float *restrict const t40, float *restrict const t41, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45, float *restrict const t46, float *restrict const d_a, float *restrict const t48, float *restrict const t49, float *restrict const t50, float *restrict const t51, float *restrict const t52, float *restrict const d_z, float *restrict const t54, float *restrict const d_w) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const z, float *restrict const gt, float *restrict const a, float *restrict const pred, float *restrict const t33, float *restrict const t54, float *restrict const d_w) {
     const int64_t n = s->n;
     (void)n;
     memset(d_w, 0, sizeof(float) * 4);
@@ -192,11 +192,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)gt, (void *)t23, (void *)a};
+            void *const args_[] = {(void *)s, (void *)z, (void *)gt, (void *)a};
             dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2(s, z, gt, t23, a, 0, (4 * n));
+            train_step_k2(s, z, gt, a, 0, (4 * n));
         }
     }
 
@@ -204,11 +204,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)lt, (void *)le, (void *)gt, (void *)ge, (void *)t10, (void *)eq, (void *)ne, (void *)t13, (void *)t15, (void *)big, (void *)t17, (void *)t18, (void *)t19, (void *)t20, (void *)t21, (void *)mask, (void *)a, (void *)t25, (void *)t26, (void *)b, (void *)t28, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)z, (void *)gt, (void *)a, (void *)pred};
             dlc_parallel_for((4 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, a, t25, t26, b, t28, pred, 0, (4 * n));
+            train_step_k3(s, z, gt, a, pred, 0, (4 * n));
         }
     }
 
@@ -221,7 +221,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %54: f32[N,4] = mul %d.z, %x   @8:15 */
-    train_step_k6(s, x, y, z, gt, a, pred, t31, t33, d_pred, t35, t36, t37, t39, t40, t41, t42, t43, t44, t45, t46, d_a, t48, t49, t50, t51, t52, d_z, t54, d_w);
+    train_step_k6(s, x, y, z, gt, a, pred, t33, t54, d_w);
 
     return t30[0];
 }
@@ -321,11 +321,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)gt, (void *)t23, (void *)a};
+            void *const args_[] = {(void *)s, (void *)z, (void *)gt, (void *)a};
             dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2(s, z, gt, t23, a, 0, (4 * n));
+            train_step_k2(s, z, gt, a, 0, (4 * n));
         }
     }
 
@@ -333,11 +333,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)lt, (void *)le, (void *)gt, (void *)ge, (void *)t10, (void *)eq, (void *)ne, (void *)t13, (void *)t15, (void *)big, (void *)t17, (void *)t18, (void *)t19, (void *)t20, (void *)t21, (void *)mask, (void *)a, (void *)t25, (void *)t26, (void *)b, (void *)t28, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)z, (void *)gt, (void *)a, (void *)pred};
             dlc_parallel_for((4 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, a, t25, t26, b, t28, pred, 0, (4 * n));
+            train_step_k3(s, z, gt, a, pred, 0, (4 * n));
         }
     }
 
@@ -350,7 +350,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %54: f32[N,4] = mul %d.z, %x   @8:15 */
-    train_step_k6(s, x, y, z, gt, a, pred, t31, t33, d_pred, t35, t36, t37, t39, t40, t41, t42, t43, t44, t45, t46, d_a, t48, t49, t50, t51, t52, d_z, t54, d_w);
+    train_step_k6(s, x, y, z, gt, a, pred, t33, t54, d_w);
 
     /* %w: f32[4] = param w   @6:11 */
     sgd_step_k7(s, w, d_w);
@@ -360,7 +360,7 @@ static float sgd_step(const dlc_step *s) {
 
 /* %pred: f32[N,4] = add %28, %mask   @19:22 */
 /* Kernel 0 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k0_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const z, float *restrict const lt, float *restrict const le, float *restrict const gt, float *restrict const ge, float *restrict const t10, float *restrict const eq, float *restrict const ne, float *restrict const t13, float *restrict const t15, float *restrict const big, float *restrict const t17, float *restrict const t18, float *restrict const t19, float *restrict const t20, float *restrict const t21, float *restrict const mask, float *restrict const t23, float *restrict const a, float *restrict const t25, float *restrict const t26, float *restrict const b, float *restrict const t28, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -370,11 +370,11 @@ static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, t23, a, t25, t26, b, t28, pred. */
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, pred. */
 static void eval_with_targets_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], (float *)p_[11], (float *)p_[12], (float *)p_[13], (float *)p_[14], (float *)p_[15], (float *)p_[16], (float *)p_[17], (float *)p_[18], (float *)p_[19], (float *)p_[20], (float *)p_[21], (float *)p_[22], (float *)p_[23], (float *)p_[24], (float *)p_[25], (float *)p_[26], begin_, end_);
+    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* Entry 'eval': arena 64*N + 64 bytes. */
@@ -415,11 +415,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z, (void *)lt, (void *)le, (void *)gt, (void *)ge, (void *)t10, (void *)eq, (void *)ne, (void *)t13, (void *)t15, (void *)big, (void *)t17, (void *)t18, (void *)t19, (void *)t20, (void *)t21, (void *)mask, (void *)t23, (void *)a, (void *)t25, (void *)t26, (void *)b, (void *)t28, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0(s, x, w, z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, t23, a, t25, t26, b, t28, pred, 0, n);
+            eval_with_targets_k0(s, x, w, pred, 0, n);
         }
     }
 
@@ -466,11 +466,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z, (void *)lt, (void *)le, (void *)gt, (void *)ge, (void *)t10, (void *)eq, (void *)ne, (void *)t13, (void *)t15, (void *)big, (void *)t17, (void *)t18, (void *)t19, (void *)t20, (void *)t21, (void *)mask, (void *)t23, (void *)a, (void *)t25, (void *)t26, (void *)b, (void *)t28, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0(s, x, w, z, lt, le, gt, ge, t10, eq, ne, t13, t15, big, t17, t18, t19, t20, t21, mask, t23, a, t25, t26, b, t28, pred, 0, n);
+            eval_with_targets_k0(s, x, w, pred, 0, n);
         }
     }
 

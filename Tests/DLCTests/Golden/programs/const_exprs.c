@@ -59,7 +59,7 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
 
 /* %pred: f32[N,4] = add %7, %9   @14:41 */
 /* Kernel 3 of entry 'train', its rows begin_ to end_ (of N): train_step_k3_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const t5, float *restrict const t7, float *restrict const t9, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const t5, float *restrict const t9, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -69,11 +69,11 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then t5, t7, t9, pred. */
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then t5, t9, pred. */
 static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %11: f32 = mse %pred, %y   @16:14 */
@@ -90,7 +90,7 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,4] = mul %12, %15   @16:14 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t12, float *restrict const t15, float *restrict const d_pred, float *restrict const t17) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t15, float *restrict const d_pred, float *restrict const t17) {
     const int64_t n = s->n;
     (void)n;
     memset(t17, 0, sizeof(float) * 4);
@@ -189,11 +189,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t5, (void *)t7, (void *)t9, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t9, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, t5, t7, t9, pred, 0, n);
+            train_step_k3(s, t5, t9, pred, 0, n);
         }
     }
 
@@ -206,7 +206,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %12, %15   @16:14 */
-    train_step_k6(s, y, pred, t12, t15, d_pred, t17);
+    train_step_k6(s, y, pred, t15, d_pred, t17);
 
     /* %d.v: f32[4] = mul %17, %8   @14:45 */
     train_step_k7(s, t17, d_v);
@@ -276,11 +276,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t5, (void *)t7, (void *)t9, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t9, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, t5, t7, t9, pred, 0, n);
+            train_step_k3(s, t5, t9, pred, 0, n);
         }
     }
 
@@ -293,7 +293,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,4] = mul %12, %15   @16:14 */
-    train_step_k6(s, y, pred, t12, t15, d_pred, t17);
+    train_step_k6(s, y, pred, t15, d_pred, t17);
 
     /* %d.v: f32[4] = mul %17, %8   @14:45 */
     sgd_step_k7(s, v, t17);
@@ -336,11 +336,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t5, (void *)t7, (void *)t9, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t9, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, t5, t7, t9, pred, 0, n);
+            train_step_k3(s, t5, t9, pred, 0, n);
         }
     }
 
@@ -378,11 +378,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)t5, (void *)t7, (void *)t9, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)t5, (void *)t9, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, t5, t7, t9, pred, 0, n);
+            train_step_k3(s, t5, t9, pred, 0, n);
         }
     }
 

@@ -241,7 +241,7 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s, int32_t 
 
 /* %d.logits: f32[N,5] = softmax_cross_entropy_grad %logits, %y, %14   @16:14 */
 /* Kernel 13 of entry 'train', its rows begin_ to end_ (of N): train_step_k13_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t13_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, int32_t *restrict const y, float *restrict const t13_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     const float scale_ = 1.0f / (float)n;
@@ -254,11 +254,11 @@ static __attribute__((noinline)) void train_step_k13(const dlc_step *s, int32_t 
     }
 }
 
-/* A chunk of kernel 13 (dlc_chunk_fn): args_ holds the step, then y, logits, t13_probs, d_logits. */
+/* A chunk of kernel 13 (dlc_chunk_fn): args_ holds the step, then y, t13_probs, d_logits. */
 static void train_step_k13_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k13((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k13((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %16: f32[N,6] = matmul %d.logits, %fc.weight   @14:18 */
@@ -578,11 +578,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t13_probs, (void *)d_logits};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t13_probs, (void *)d_logits};
             dlc_parallel_for(n, parts_, train_step_k13_chunk, (void *)args_);
         }
         else {
-            train_step_k13(s, y, logits, t13_probs, d_logits, 0, n);
+            train_step_k13(s, y, t13_probs, d_logits, 0, n);
         }
     }
 
@@ -805,11 +805,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(5 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t13_probs, (void *)d_logits};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t13_probs, (void *)d_logits};
             dlc_parallel_for(n, parts_, train_step_k13_chunk, (void *)args_);
         }
         else {
-            train_step_k13(s, y, logits, t13_probs, d_logits, 0, n);
+            train_step_k13(s, y, t13_probs, d_logits, 0, n);
         }
     }
 

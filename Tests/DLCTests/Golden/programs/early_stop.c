@@ -52,7 +52,7 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *re
 
 /* %d.p: f32[N,1] = mul %6, %9   @9:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t6, float *restrict const t9, float *restrict const d_p, float *restrict const d_fc_bias) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t9, float *restrict const d_p, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
@@ -121,7 +121,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.p: f32[N,1] = mul %6, %9   @9:14 */
-    train_step_k3(s, y, p_2, t6, t9, d_p, d_fc_bias);
+    train_step_k3(s, y, p_2, t9, d_p, d_fc_bias);
 
     /* %d.fc.weight: f32[1,4] = matmul %d.p, %x {transpose_a: true}   @7:13 */
     train_step_k4(s, x, d_p, d_fc_weight);
@@ -194,7 +194,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.p: f32[N,1] = mul %6, %9   @9:14 */
-    train_step_k3(s, y, p_2, t6, t9, d_p, d_fc_bias);
+    train_step_k3(s, y, p_2, t9, d_p, d_fc_bias);
 
     /* %d.fc.weight: f32[1,4] = matmul %d.p, %x {transpose_a: true}   @7:13 */
     sgd_step_k4(s, x, fc_weight, d_p);

@@ -30,7 +30,7 @@ static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int p
 
 /* %a: f32[N,4] = exp %5   @8:13 */
 /* Kernel 1 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k1_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const z, float *restrict const t4, float *restrict const t5, float *restrict const a, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const z, float *restrict const a, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -38,16 +38,16 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then z, t4, t5, a. */
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then z, a. */
 static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
 }
 
 /* %9: f32[N,4] = add %8, %7   @9:19 */
 /* Kernel 2 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k2_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const z, float *restrict const t7, float *restrict const t9, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const z, float *restrict const t9, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -55,16 +55,16 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then z, t7, t9. */
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then z, t9. */
 static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], begin_, end_);
 }
 
 /* %c: f32[N,4] = sqrt %11   @10:13 */
 /* Kernel 3 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k3_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const a, float *restrict const t9, float *restrict const b, float *restrict const t11, float *restrict const c, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const a, float *restrict const t9, float *restrict const c, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -72,11 +72,11 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then a, t9, b, t11, c. */
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then a, t9, c. */
 static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %14: f32[N,4] = sigmoid %z   @11:23 */
@@ -115,7 +115,7 @@ static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int p
 
 /* %pred: f32[N,4] = sub %c, %d   @12:18 */
 /* Kernel 6 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k6_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const z, float *restrict const c, float *restrict const t13, float *restrict const t14, float *restrict const t15, float *restrict const t16, float *restrict const d, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const z, float *restrict const c, float *restrict const t14, float *restrict const t16, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -123,11 +123,11 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then z, c, t13, t14, t15, t16, d, pred. */
+/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then z, c, t14, t16, pred. */
 static void train_step_k6_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k6((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], begin_, end_);
+    train_step_k6((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %19: f32 = mse %pred, %y   @14:14 */
@@ -144,7 +144,7 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *re
 
 /* %48: f32[N,4] = mul %d.z, %x   @7:15 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const z, float *restrict const a, float *restrict const t9, float *restrict const c, float *restrict const t14, float *restrict const t16, float *restrict const pred, float *restrict const t20, float *restrict const t23, float *restrict const d_pred, float *restrict const d_d, float *restrict const t26, float *restrict const t27, float *restrict const t28, float *restrict const t29, float *restrict const t30, float *restrict const t31, float *restrict const t33, float *restrict const t34, float *restrict const t35, float *restrict const d_b, float *restrict const t37, float *restrict const t38, float *restrict const t39, float *restrict const t40, float *restrict const t41, float *restrict const t42, float *restrict const t43, float *restrict const t44, float *restrict const t45, float *restrict const t46, float *restrict const d_z, float *restrict const t48, float *restrict const d_w) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const z, float *restrict const a, float *restrict const t9, float *restrict const c, float *restrict const t14, float *restrict const t16, float *restrict const pred, float *restrict const t23, float *restrict const t48, float *restrict const d_w) {
     const int64_t n = s->n;
     (void)n;
     memset(d_w, 0, sizeof(float) * 4);
@@ -226,11 +226,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)t4, (void *)t5, (void *)a};
+            void *const args_[] = {(void *)s, (void *)z, (void *)a};
             dlc_parallel_for((4 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1(s, z, t4, t5, a, 0, (4 * n));
+            train_step_k1(s, z, a, 0, (4 * n));
         }
     }
 
@@ -238,11 +238,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)t7, (void *)t9};
+            void *const args_[] = {(void *)s, (void *)z, (void *)t9};
             dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2(s, z, t7, t9, 0, (4 * n));
+            train_step_k2(s, z, t9, 0, (4 * n));
         }
     }
 
@@ -250,11 +250,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)c};
+            void *const args_[] = {(void *)s, (void *)a, (void *)t9, (void *)c};
             dlc_parallel_for((4 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, a, t9, b, t11, c, 0, (4 * n));
+            train_step_k3(s, a, t9, c, 0, (4 * n));
         }
     }
 
@@ -286,11 +286,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)c, (void *)t13, (void *)t14, (void *)t15, (void *)t16, (void *)d, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)z, (void *)c, (void *)t14, (void *)t16, (void *)pred};
             dlc_parallel_for((4 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6(s, z, c, t13, t14, t15, t16, d, pred, 0, (4 * n));
+            train_step_k6(s, z, c, t14, t16, pred, 0, (4 * n));
         }
     }
 
@@ -303,7 +303,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %48: f32[N,4] = mul %d.z, %x   @7:15 */
-    train_step_k9(s, x, y, z, a, t9, c, t14, t16, pred, t20, t23, d_pred, d_d, t26, t27, t28, t29, t30, t31, t33, t34, t35, d_b, t37, t38, t39, t40, t41, t42, t43, t44, t45, t46, d_z, t48, d_w);
+    train_step_k9(s, x, y, z, a, t9, c, t14, t16, pred, t23, t48, d_w);
 
     return t19[0];
 }
@@ -386,11 +386,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)t4, (void *)t5, (void *)a};
+            void *const args_[] = {(void *)s, (void *)z, (void *)a};
             dlc_parallel_for((4 * n), parts_, train_step_k1_chunk, (void *)args_);
         }
         else {
-            train_step_k1(s, z, t4, t5, a, 0, (4 * n));
+            train_step_k1(s, z, a, 0, (4 * n));
         }
     }
 
@@ -398,11 +398,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)t7, (void *)t9};
+            void *const args_[] = {(void *)s, (void *)z, (void *)t9};
             dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2(s, z, t7, t9, 0, (4 * n));
+            train_step_k2(s, z, t9, 0, (4 * n));
         }
     }
 
@@ -410,11 +410,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)c};
+            void *const args_[] = {(void *)s, (void *)a, (void *)t9, (void *)c};
             dlc_parallel_for((4 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, a, t9, b, t11, c, 0, (4 * n));
+            train_step_k3(s, a, t9, c, 0, (4 * n));
         }
     }
 
@@ -446,11 +446,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)c, (void *)t13, (void *)t14, (void *)t15, (void *)t16, (void *)d, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)z, (void *)c, (void *)t14, (void *)t16, (void *)pred};
             dlc_parallel_for((4 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6(s, z, c, t13, t14, t15, t16, d, pred, 0, (4 * n));
+            train_step_k6(s, z, c, t14, t16, pred, 0, (4 * n));
         }
     }
 
@@ -463,7 +463,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %48: f32[N,4] = mul %d.z, %x   @7:15 */
-    train_step_k9(s, x, y, z, a, t9, c, t14, t16, pred, t20, t23, d_pred, d_d, t26, t27, t28, t29, t30, t31, t33, t34, t35, d_b, t37, t38, t39, t40, t41, t42, t43, t44, t45, t46, d_z, t48, d_w);
+    train_step_k9(s, x, y, z, a, t9, c, t14, t16, pred, t23, t48, d_w);
 
     /* %w: f32[4] = param w   @5:11 */
     sgd_step_k10(s, w, d_w);
@@ -473,7 +473,7 @@ static float sgd_step(const dlc_step *s) {
 
 /* %pred: f32[N,4] = sub %c, %d   @12:18 */
 /* Kernel 0 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k0_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const z, float *restrict const t4, float *restrict const t5, float *restrict const a, float *restrict const t7, float *restrict const t9, float *restrict const b, float *restrict const t11, float *restrict const c, float *restrict const t13, float *restrict const t14, float *restrict const t15, float *restrict const t16, float *restrict const d, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -483,11 +483,11 @@ static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, z, t4, t5, a, t7, t9, b, t11, c, t13, t14, t15, t16, d, pred. */
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, pred. */
 static void eval_with_targets_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], (float *)p_[11], (float *)p_[12], (float *)p_[13], (float *)p_[14], (float *)p_[15], (float *)p_[16], (float *)p_[17], begin_, end_);
+    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* Entry 'eval': arena 64*N + 64 bytes. */
@@ -519,11 +519,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z, (void *)t4, (void *)t5, (void *)a, (void *)t7, (void *)t9, (void *)b, (void *)t11, (void *)c, (void *)t13, (void *)t14, (void *)t15, (void *)t16, (void *)d, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0(s, x, w, z, t4, t5, a, t7, t9, b, t11, c, t13, t14, t15, t16, d, pred, 0, n);
+            eval_with_targets_k0(s, x, w, pred, 0, n);
         }
     }
 
@@ -561,11 +561,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z, (void *)t4, (void *)t5, (void *)a, (void *)t7, (void *)t9, (void *)b, (void *)t11, (void *)c, (void *)t13, (void *)t14, (void *)t15, (void *)t16, (void *)d, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0(s, x, w, z, t4, t5, a, t7, t9, b, t11, c, t13, t14, t15, t16, d, pred, 0, n);
+            eval_with_targets_k0(s, x, w, pred, 0, n);
         }
     }
 

@@ -92,7 +92,7 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t9, float *restrict const t12, float *restrict const d_pred, float *restrict const d_fc_bias) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t12, float *restrict const d_pred, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
@@ -173,7 +173,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
-    train_step_k6(s, y, pred, t9, t12, d_pred, d_fc_bias);
+    train_step_k6(s, y, pred, t12, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
     train_step_k7(s, pair, d_pred, d_fc_weight);
@@ -258,7 +258,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %9, %12   @12:14 */
-    train_step_k6(s, y, pred, t9, t12, d_pred, d_fc_bias);
+    train_step_k6(s, y, pred, t12, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,6] = matmul %d.pred, %pair {transpose_a: true}   @10:16 */
     sgd_step_k7(s, fc_weight, pair, d_pred);

@@ -11,7 +11,7 @@
 
 /* %w: f32[2,3] = add %13, %w4   @17:26 */
 /* Kernel 0 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const w1, float *restrict const w2, float *restrict const w3, float *restrict const w4, float *restrict const t12, float *restrict const t13, float *restrict const w) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const w1, float *restrict const w2, float *restrict const w3, float *restrict const w4, float *restrict const w) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 6; i0++) {
@@ -21,7 +21,7 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *re
 
 /* %16: f32[2] = add %15, %b3   @18:37 */
 /* Kernel 1 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const b1, float *restrict const b2, float *restrict const b3, float *restrict const t15, float *restrict const t16) {
+static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *restrict const b1, float *restrict const b2, float *restrict const b3, float *restrict const t16) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -62,7 +62,7 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
 
 /* %pred: f32[N,2] = add %19, %s3   @18:53 */
 /* Kernel 3 of entry 'train', its rows begin_ to end_ (of 2*N): train_step_k3_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const s1, float *restrict const s2, float *restrict const s3, float *restrict const t17, float *restrict const t18, float *restrict const t19, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const s1, float *restrict const s2, float *restrict const s3, float *restrict const t17, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -70,11 +70,11 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then s1, s2, s3, t17, t18, t19, pred. */
+/* A chunk of kernel 3 (dlc_chunk_fn): args_ holds the step, then s1, s2, s3, t17, pred. */
 static void train_step_k3_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], begin_, end_);
+    train_step_k3((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
 }
 
 /* %21: f32 = mse %pred, %y   @20:14 */
@@ -91,7 +91,7 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t22, float *restrict const t25, float *restrict const d_pred, float *restrict const d_s3) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t25, float *restrict const d_pred, float *restrict const d_s3) {
     const int64_t n = s->n;
     (void)n;
     memset(d_s3, 0, sizeof(float) * 1);
@@ -206,10 +206,10 @@ static float train_step(const dlc_step *s) {
     float *const d_s3_2 = s->grads[9];  /* f32 */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    train_step_k0(s, w1, w2, w3, w4, t12, t13, w);
+    train_step_k0(s, w1, w2, w3, w4, w);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    train_step_k1(s, b1, b2, b3, t15, t16);
+    train_step_k1(s, b1, b2, b3, t16);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
     train_step_k2(s, x, w, t16, t17);
@@ -218,11 +218,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)t18, (void *)t19, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)pred};
             dlc_parallel_for((2 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, s1, s2, s3, t17, t18, t19, pred, 0, (2 * n));
+            train_step_k3(s, s1, s2, s3, t17, pred, 0, (2 * n));
         }
     }
 
@@ -235,7 +235,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
-    train_step_k6(s, y, pred, t22, t25, d_pred, d_s3);
+    train_step_k6(s, y, pred, t25, d_pred, d_s3);
 
     /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
     train_step_k7(s, s1, d_pred, t28, d_b1);
@@ -387,10 +387,10 @@ static float sgd_step(const dlc_step *s) {
     float *const d_b1 = (float *)(arena + 64);  /* f32[2] */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    train_step_k0(s, w1, w2, w3, w4, t12, t13, w);
+    train_step_k0(s, w1, w2, w3, w4, w);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    train_step_k1(s, b1, b2, b3, t15, t16);
+    train_step_k1(s, b1, b2, b3, t16);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
     train_step_k2(s, x, w, t16, t17);
@@ -399,11 +399,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)t18, (void *)t19, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)pred};
             dlc_parallel_for((2 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, s1, s2, s3, t17, t18, t19, pred, 0, (2 * n));
+            train_step_k3(s, s1, s2, s3, t17, pred, 0, (2 * n));
         }
     }
 
@@ -416,7 +416,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %22, %25   @20:14 */
-    train_step_k6(s, y, pred, t22, t25, d_pred, d_s3);
+    train_step_k6(s, y, pred, t25, d_pred, d_s3);
 
     /* %28: f32[N,2] = mul %d.pred, %s1   @18:43 */
     train_step_k7(s, s1, d_pred, t28, d_b1);
@@ -495,10 +495,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t21 = (float *)(arena + 0);  /* f32 */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    train_step_k0(s, w1, w2, w3, w4, t12, t13, w);
+    train_step_k0(s, w1, w2, w3, w4, w);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    train_step_k1(s, b1, b2, b3, t15, t16);
+    train_step_k1(s, b1, b2, b3, t16);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
     train_step_k2(s, x, w, t16, t17);
@@ -507,11 +507,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)t18, (void *)t19, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)pred};
             dlc_parallel_for((2 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, s1, s2, s3, t17, t18, t19, pred, 0, (2 * n));
+            train_step_k3(s, s1, s2, s3, t17, pred, 0, (2 * n));
         }
     }
 
@@ -549,10 +549,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */
-    train_step_k0(s, w1, w2, w3, w4, t12, t13, w);
+    train_step_k0(s, w1, w2, w3, w4, w);
 
     /* %16: f32[2] = add %15, %b3   @18:37 */
-    train_step_k1(s, b1, b2, b3, t15, t16);
+    train_step_k1(s, b1, b2, b3, t16);
 
     /* %17: f32[N,2] = linear %x, %w, %16   @18:16 */
     train_step_k2(s, x, w, t16, t17);
@@ -561,11 +561,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)t18, (void *)t19, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)s1, (void *)s2, (void *)s3, (void *)t17, (void *)pred};
             dlc_parallel_for((2 * n), parts_, train_step_k3_chunk, (void *)args_);
         }
         else {
-            train_step_k3(s, s1, s2, s3, t17, t18, t19, pred, 0, (2 * n));
+            train_step_k3(s, s1, s2, s3, t17, pred, 0, (2 * n));
         }
     }
 

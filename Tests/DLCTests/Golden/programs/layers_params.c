@@ -220,7 +220,7 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s, int32_t *
 
 /* %d.logits: f32[N,3] = softmax_cross_entropy_grad %logits, %y, %21   @15:14 */
 /* Kernel 11 of entry 'train', its rows begin_ to end_ (of N): train_step_k11_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k11(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t17_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k11(const dlc_step *s, int32_t *restrict const y, float *restrict const t17_probs, float *restrict const d_logits, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     const float scale_ = 1.0f / (float)n;
@@ -233,11 +233,11 @@ static __attribute__((noinline)) void train_step_k11(const dlc_step *s, int32_t 
     }
 }
 
-/* A chunk of kernel 11 (dlc_chunk_fn): args_ holds the step, then y, logits, t17_probs, d_logits. */
+/* A chunk of kernel 11 (dlc_chunk_fn): args_ holds the step, then y, t17_probs, d_logits. */
 static void train_step_k11_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k11((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k11((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %d.h2: f32[N,8] = matmul %d.logits, %fc2.weight   @12:18 */
@@ -437,7 +437,7 @@ static __attribute__((noinline)) void train_step_k20(const dlc_step *s, float *r
 
 /* %43: f32[N,8] = relu_grad %d.h, %h   @10:13 */
 /* Kernel 21 of entry 'train', its rows begin_ to end_ (of 8*N): train_step_k21_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k21(const dlc_step *s, float *restrict const h, float *restrict const d_h2, float *restrict const t39, float *restrict const d_h, float *restrict const t43, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k21(const dlc_step *s, float *restrict const h, float *restrict const d_h2, float *restrict const t39, float *restrict const t43, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -445,11 +445,11 @@ static __attribute__((noinline)) void train_step_k21(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 21 (dlc_chunk_fn): args_ holds the step, then h, d_h2, t39, d_h, t43. */
+/* A chunk of kernel 21 (dlc_chunk_fn): args_ holds the step, then h, d_h2, t39, t43. */
 static void train_step_k21_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k21((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k21((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %44: f32[8,4] = matmul %43, %x {transpose_a: true}   @10:13 */
@@ -501,7 +501,7 @@ static __attribute__((noinline)) void train_step_k24(const dlc_step *s, float *r
 
 /* %d.fc2.bias: f32[3] = add %27, %34 */
 /* Kernel 25 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const fc2_bias, float *restrict const t24, float *restrict const t26, float *restrict const t27, float *restrict const t34, float *restrict const d_fc2_bias) {
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const fc2_bias, float *restrict const t34, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -511,7 +511,7 @@ static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *r
 
 /* %d.fc1.weight: f32[8,4] = add %31, %44 */
 /* Kernel 26 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k26(const dlc_step *s, float *restrict const fc1_weight, float *restrict const t29, float *restrict const t30, float *restrict const t31, float *restrict const t44, float *restrict const d_fc1_weight) {
+static __attribute__((noinline)) void train_step_k26(const dlc_step *s, float *restrict const fc1_weight, float *restrict const t44, float *restrict const d_fc1_weight) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 32; i0++) {
@@ -618,11 +618,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t17_probs, (void *)d_logits};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t17_probs, (void *)d_logits};
             dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11(s, y, logits, t17_probs, d_logits, 0, n);
+            train_step_k11(s, y, t17_probs, d_logits, 0, n);
         }
     }
 
@@ -657,11 +657,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)h, (void *)d_h2, (void *)t39, (void *)d_h, (void *)t43};
+            void *const args_[] = {(void *)s, (void *)h, (void *)d_h2, (void *)t39, (void *)t43};
             dlc_parallel_for((8 * n), parts_, train_step_k21_chunk, (void *)args_);
         }
         else {
-            train_step_k21(s, h, d_h2, t39, d_h, t43, 0, (8 * n));
+            train_step_k21(s, h, d_h2, t39, t43, 0, (8 * n));
         }
     }
 
@@ -675,10 +675,10 @@ static float train_step(const dlc_step *s) {
     train_step_k24(s, t36, t40, d_sq_weight);
 
     /* %d.fc2.bias: f32[3] = add %27, %34 */
-    train_step_k25(s, fc2_bias, t24, t26, t27, t34, d_fc2_bias);
+    train_step_k25(s, fc2_bias, t34, d_fc2_bias);
 
     /* %d.fc1.weight: f32[8,4] = add %31, %44 */
-    train_step_k26(s, fc1_weight, t29, t30, t31, t44, d_fc1_weight);
+    train_step_k26(s, fc1_weight, t44, d_fc1_weight);
 
     return t20[0];
 }
@@ -846,11 +846,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)logits, (void *)t17_probs, (void *)d_logits};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t17_probs, (void *)d_logits};
             dlc_parallel_for(n, parts_, train_step_k11_chunk, (void *)args_);
         }
         else {
-            train_step_k11(s, y, logits, t17_probs, d_logits, 0, n);
+            train_step_k11(s, y, t17_probs, d_logits, 0, n);
         }
     }
 
@@ -885,11 +885,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(8 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)h, (void *)d_h2, (void *)t39, (void *)d_h, (void *)t43};
+            void *const args_[] = {(void *)s, (void *)h, (void *)d_h2, (void *)t39, (void *)t43};
             dlc_parallel_for((8 * n), parts_, train_step_k21_chunk, (void *)args_);
         }
         else {
-            train_step_k21(s, h, d_h2, t39, d_h, t43, 0, (8 * n));
+            train_step_k21(s, h, d_h2, t39, t43, 0, (8 * n));
         }
     }
 
@@ -903,10 +903,10 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k24(s, sq_weight, t36, t40);
 
     /* %d.fc2.bias: f32[3] = add %27, %34 */
-    train_step_k25(s, fc2_bias, t24, t26, t27, t34, d_fc2_bias);
+    train_step_k25(s, fc2_bias, t34, d_fc2_bias);
 
     /* %d.fc1.weight: f32[8,4] = add %31, %44 */
-    train_step_k26(s, fc1_weight, t29, t30, t31, t44, d_fc1_weight);
+    train_step_k26(s, fc1_weight, t44, d_fc1_weight);
 
     /* %fc1.weight: f32[8,4] = param fc1.weight   @6:11 */
     sgd_step_k27(s, fc1_weight, d_fc1_weight);

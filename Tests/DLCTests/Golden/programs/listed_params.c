@@ -131,7 +131,7 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *re
 
 /* %d.q: f32[3] = mul %20, %22   @17:41 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const q_2, float *restrict const t20, float *restrict const t22, float *restrict const d_q) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const q_2, float *restrict const d_q) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -141,7 +141,7 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *re
 
 /* %d.pred: f32[N] = mul %24, %26   @17:14 */
 /* Kernel 10 of entry 'train', its rows begin_ to end_ (of N): train_step_k10_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t24, float *restrict const t26, float *restrict const d_pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t26, float *restrict const d_pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -149,11 +149,11 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then y, pred, t24, t26, d_pred. */
+/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then y, pred, t26, d_pred. */
 static void train_step_k10_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %d.hid: f32[N,3] = matmul %d.s, %v {transpose_b: true}   @13:17 */
@@ -207,7 +207,7 @@ static __attribute__((noinline)) void train_step_k12(const dlc_step *s, float *r
 
 /* %35: f32[N,3] = mul %d.hid, %34   @12:15 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const t7, float *restrict const d_hid, float *restrict const t34, float *restrict const t35, float *restrict const t36) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const t7, float *restrict const d_hid, float *restrict const t35, float *restrict const t36) {
     const int64_t n = s->n;
     (void)n;
     memset(t36, 0, sizeof(float) * 3);
@@ -343,7 +343,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.q: f32[3] = mul %20, %22   @17:41 */
-    train_step_k8(s, q_2, t20, t22, d_q);
+    train_step_k8(s, q_2, d_q);
 
     /* %26: f32 = div %21, %25   @17:14 */
     {
@@ -354,11 +354,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t24, (void *)t26, (void *)d_pred};
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t26, (void *)d_pred};
             dlc_parallel_for(n, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10(s, y, pred, t24, t26, d_pred, 0, n);
+            train_step_k10(s, y, pred, t26, d_pred, 0, n);
         }
     }
 
@@ -369,7 +369,7 @@ static float train_step(const dlc_step *s) {
     train_step_k12(s, hid, d_s, d_v);
 
     /* %35: f32[N,3] = mul %d.hid, %34   @12:15 */
-    train_step_k13(s, t7, d_hid, t34, t35, t36);
+    train_step_k13(s, t7, d_hid, t35, t36);
 
     /* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
     train_step_k14(s, a, t35, d_w);
@@ -522,7 +522,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.q: f32[3] = mul %20, %22   @17:41 */
-    train_step_k8(s, q_2, t20, t22, d_q);
+    train_step_k8(s, q_2, d_q);
 
     /* %26: f32 = div %21, %25   @17:14 */
     {
@@ -533,11 +533,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t24, (void *)t26, (void *)d_pred};
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t26, (void *)d_pred};
             dlc_parallel_for(n, parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10(s, y, pred, t24, t26, d_pred, 0, n);
+            train_step_k10(s, y, pred, t26, d_pred, 0, n);
         }
     }
 
@@ -548,7 +548,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k12(s, v, hid, d_s);
 
     /* %35: f32[N,3] = mul %d.hid, %34   @12:15 */
-    train_step_k13(s, t7, d_hid, t34, t35, t36);
+    train_step_k13(s, t7, d_hid, t35, t36);
 
     /* %d.w: f32[2,3] = matmul %a, %35 {transpose_a: true}   @12:22 */
     sgd_step_k14(s, w, a, t35);
@@ -561,7 +561,7 @@ static float sgd_step(const dlc_step *s) {
 
 /* %hid: f32[N,3] = relu %7   @12:15 */
 /* Kernel 1 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k1_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const b, float *restrict const t6, float *restrict const t7, float *restrict const hid, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const b, float *restrict const t6, float *restrict const hid, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -571,11 +571,11 @@ static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then b, t6, t7, hid. */
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then b, t6, hid. */
 static void eval_with_targets_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* Entry 'eval': arena 128*N + 192 bytes. */
@@ -609,11 +609,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)b, (void *)t6, (void *)t7, (void *)hid};
+            void *const args_[] = {(void *)s, (void *)b, (void *)t6, (void *)hid};
             dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1(s, b, t6, t7, hid, 0, n);
+            eval_with_targets_k1(s, b, t6, hid, 0, n);
         }
     }
 
@@ -661,11 +661,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)b, (void *)t6, (void *)t7, (void *)hid};
+            void *const args_[] = {(void *)s, (void *)b, (void *)t6, (void *)hid};
             dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1(s, b, t6, t7, hid, 0, n);
+            eval_with_targets_k1(s, b, t6, hid, 0, n);
         }
     }
 

@@ -70,7 +70,7 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
 
 /* %17: f32[N,1] = mul %d.p, %10   @8:13 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t8, float *restrict const t9, float *restrict const t10, float *restrict const t12, float *restrict const t13, float *restrict const t15, float *restrict const d_p, float *restrict const t17, float *restrict const d_fc_bias) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const p_2, float *restrict const t15, float *restrict const t17, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
@@ -157,7 +157,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %17: f32[N,1] = mul %d.p, %10   @8:13 */
-    train_step_k4(s, y, p_2, t8, t9, t10, t12, t13, t15, d_p, t17, d_fc_bias);
+    train_step_k4(s, y, p_2, t15, t17, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
     train_step_k5(s, x, t17, d_fc_weight);
@@ -248,7 +248,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %17: f32[N,1] = mul %d.p, %10   @8:13 */
-    train_step_k4(s, y, p_2, t8, t9, t10, t12, t13, t15, d_p, t17, d_fc_bias);
+    train_step_k4(s, y, p_2, t15, t17, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %17, %x {transpose_a: true}   @8:21 */
     sgd_step_k5(s, x, fc_weight, t17);

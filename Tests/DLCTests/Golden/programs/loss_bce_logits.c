@@ -53,7 +53,7 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *re
 
 /* %d.z: f32[N,1] = mul %7, %10   @10:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const z, float *restrict const t6, float *restrict const t7, float *restrict const t10, float *restrict const d_z, float *restrict const d_fc_bias) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const z, float *restrict const t10, float *restrict const d_z, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
@@ -123,7 +123,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.z: f32[N,1] = mul %7, %10   @10:14 */
-    train_step_k3(s, y, z, t6, t7, t10, d_z, d_fc_bias);
+    train_step_k3(s, y, z, t10, d_z, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.z, %x {transpose_a: true}   @8:13 */
     train_step_k4(s, x, d_z, d_fc_weight);
@@ -197,7 +197,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.z: f32[N,1] = mul %7, %10   @10:14 */
-    train_step_k3(s, y, z, t6, t7, t10, d_z, d_fc_bias);
+    train_step_k3(s, y, z, t10, d_z, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.z, %x {transpose_a: true}   @8:13 */
     sgd_step_k4(s, x, fc_weight, d_z);

@@ -64,7 +64,7 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,1] = add %14, %17 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t10, float *restrict const t11, float *restrict const t13, float *restrict const t14, float *restrict const t16, float *restrict const t17, float *restrict const d_pred, float *restrict const d_fc_bias) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t13, float *restrict const t16, float *restrict const d_pred, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
@@ -153,7 +153,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = add %14, %17 */
-    train_step_k6(s, y, pred, t10, t11, t13, t14, t16, t17, d_pred, d_fc_bias);
+    train_step_k6(s, y, pred, t13, t16, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @7:16 */
     train_step_k7(s, x, d_pred, d_fc_weight);
@@ -246,7 +246,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = add %14, %17 */
-    train_step_k6(s, y, pred, t10, t11, t13, t14, t16, t17, d_pred, d_fc_bias);
+    train_step_k6(s, y, pred, t13, t16, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @7:16 */
     sgd_step_k7(s, x, fc_weight, d_pred);

@@ -151,7 +151,7 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *re
 
 /* %pred: f32[N,2] = add %15, %d   @17:22 */
 /* Kernel 6 of entry 'train', its rows begin_ to end_ (of 2*N): train_step_k6_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const g, float *restrict const l_2, float *restrict const d, float *restrict const t15, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const g, float *restrict const l_2, float *restrict const d, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -159,11 +159,11 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then g, l_2, d, t15, pred. */
+/* A chunk of kernel 6 (dlc_chunk_fn): args_ holds the step, then g, l_2, d, pred. */
 static void train_step_k6_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k6((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k6((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %17: f32 = mse %pred, %y   @19:14 */
@@ -180,7 +180,7 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t18, float *restrict const t21, float *restrict const d_pred, float *restrict const d_b) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t21, float *restrict const d_pred, float *restrict const d_b) {
     const int64_t n = s->n;
     (void)n;
     memset(d_b, 0, sizeof(float) * 2);
@@ -393,7 +393,7 @@ static __attribute__((noinline)) void train_step_k17(const dlc_step *s, float *r
 
 /* %d.w: f32[2,4] = add %28, %32 */
 /* Kernel 18 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k18(const dlc_step *s, float *restrict const t28, float *restrict const t31, float *restrict const t32, float *restrict const d_w) {
+static __attribute__((noinline)) void train_step_k18(const dlc_step *s, float *restrict const t28, float *restrict const t31, float *restrict const d_w) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -465,11 +465,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)t15, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)pred};
             dlc_parallel_for((2 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6(s, g, l_2, d, t15, pred, 0, (2 * n));
+            train_step_k6(s, g, l_2, d, pred, 0, (2 * n));
         }
     }
 
@@ -482,7 +482,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
-    train_step_k9(s, y, pred, t18, t21, d_pred, d_b);
+    train_step_k9(s, y, pred, t21, d_pred, d_b);
 
     /* %23: f32[N,3] = matmul %d.pred, %v {transpose_b: true}   @16:24 */
     train_step_k10(s, v, d_pred, t23);
@@ -518,7 +518,7 @@ static float train_step(const dlc_step *s) {
     train_step_k17(s, x, d_h, d_m);
 
     /* %d.w: f32[2,4] = add %28, %32 */
-    train_step_k18(s, t28, t31, t32, d_w);
+    train_step_k18(s, t28, t31, d_w);
 
     return t17[0];
 }
@@ -579,7 +579,7 @@ static __attribute__((noinline)) void sgd_step_k17(const dlc_step *s, float *res
 
 /* %d.w: f32[2,4] = add %28, %32 */
 /* Kernel 18 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k18(const dlc_step *s, float *restrict const w, float *restrict const t28, float *restrict const t31, float *restrict const t32) {
+static __attribute__((noinline)) void sgd_step_k18(const dlc_step *s, float *restrict const w, float *restrict const t28, float *restrict const t31) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 2; i0++) {
@@ -658,11 +658,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)t15, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)pred};
             dlc_parallel_for((2 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6(s, g, l_2, d, t15, pred, 0, (2 * n));
+            train_step_k6(s, g, l_2, d, pred, 0, (2 * n));
         }
     }
 
@@ -675,7 +675,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %18, %21   @19:14 */
-    train_step_k9(s, y, pred, t18, t21, d_pred, d_b);
+    train_step_k9(s, y, pred, t21, d_pred, d_b);
 
     /* %23: f32[N,3] = matmul %d.pred, %v {transpose_b: true}   @16:24 */
     train_step_k10(s, v, d_pred, t23);
@@ -711,7 +711,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k17(s, x, m, d_h);
 
     /* %d.w: f32[2,4] = add %28, %32 */
-    sgd_step_k18(s, w, t28, t31, t32);
+    sgd_step_k18(s, w, t28, t31);
 
     /* %b: f32[2] = param b   @9:11 */
     sgd_step_k19(s, b, d_b);
@@ -765,11 +765,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)t15, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)pred};
             dlc_parallel_for((2 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6(s, g, l_2, d, t15, pred, 0, (2 * n));
+            train_step_k6(s, g, l_2, d, pred, 0, (2 * n));
         }
     }
 
@@ -824,11 +824,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)t15, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)g, (void *)l_2, (void *)d, (void *)pred};
             dlc_parallel_for((2 * n), parts_, train_step_k6_chunk, (void *)args_);
         }
         else {
-            train_step_k6(s, g, l_2, d, t15, pred, 0, (2 * n));
+            train_step_k6(s, g, l_2, d, pred, 0, (2 * n));
         }
     }
 

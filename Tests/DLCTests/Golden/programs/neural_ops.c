@@ -99,7 +99,7 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, int32_t *
 
 /* %d.z: f32[N,3] = softmax_cross_entropy_grad %z, %y, %10   @14:14 */
 /* Kernel 4 of entry 'train', its rows begin_ to end_ (of N): train_step_k4_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const z, float *restrict const t9_probs, float *restrict const d_z, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const t9_probs, float *restrict const d_z, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     const float scale_ = 1.0f / (float)n;
@@ -112,11 +112,11 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s, int32_t *
     }
 }
 
-/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then y, z, t9_probs, d_z. */
+/* A chunk of kernel 4 (dlc_chunk_fn): args_ holds the step, then y, t9_probs, d_z. */
 static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k4((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k4((const dlc_step *)p_[0], (int32_t *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %d.fc.weight: f32[3,5] = matmul %d.z, %h {transpose_a: true}   @9:13 */
@@ -202,11 +202,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)z, (void *)t9_probs, (void *)d_z};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t9_probs, (void *)d_z};
             dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4(s, y, z, t9_probs, d_z, 0, n);
+            train_step_k4(s, y, t9_probs, d_z, 0, n);
         }
     }
 
@@ -298,11 +298,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(3 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)z, (void *)t9_probs, (void *)d_z};
+            void *const args_[] = {(void *)s, (void *)y, (void *)t9_probs, (void *)d_z};
             dlc_parallel_for(n, parts_, train_step_k4_chunk, (void *)args_);
         }
         else {
-            train_step_k4(s, y, z, t9_probs, d_z, 0, n);
+            train_step_k4(s, y, t9_probs, d_z, 0, n);
         }
     }
 

@@ -89,7 +89,7 @@ static void train_step_k4_chunk(void *args_, int64_t begin_, int64_t end_, int p
 
 /* %pred: f32[N,12] = mul %b, %17   @11:18 */
 /* Kernel 5 of entry 'train', its rows begin_ to end_ (of N): train_step_k5_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const t7, float *restrict const a, float *restrict const t11, float *restrict const t13, float *restrict const b, float *restrict const t17, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const t13, float *restrict const t17, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -99,11 +99,11 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then x, t7, a, t11, t13, b, t17, pred. */
+/* A chunk of kernel 5 (dlc_chunk_fn): args_ holds the step, then x, t13, t17, pred. */
 static void train_step_k5_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], begin_, end_);
+    train_step_k5((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %19: f32 = mse %pred, %y   @13:14 */
@@ -120,7 +120,7 @@ static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *re
 
 /* %d.b: f32[N,12] = mul %d.pred, %17   @11:18 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const y, float *restrict const t17, float *restrict const pred, float *restrict const t20, float *restrict const t22, float *restrict const d_pred, float *restrict const d_b, float *restrict const t25) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const y, float *restrict const t17, float *restrict const pred, float *restrict const t22, float *restrict const d_b, float *restrict const t25) {
     const int64_t n = s->n;
     (void)n;
     memset(t25, 0, sizeof(float) * 12);
@@ -136,7 +136,7 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *re
 
 /* %d.w: f32[12] = div %26, %12   @10:24 */
 /* Kernel 9 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t25, float *restrict const t26, float *restrict const d_w) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const t25, float *restrict const d_w) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 12; i0++) {
@@ -226,11 +226,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)t7, (void *)a, (void *)t11, (void *)t13, (void *)b, (void *)t17, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)t13, (void *)t17, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, x, t7, a, t11, t13, b, t17, pred, 0, n);
+            train_step_k5(s, x, t13, t17, pred, 0, n);
         }
     }
 
@@ -243,17 +243,17 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.b: f32[N,12] = mul %d.pred, %17   @11:18 */
-    train_step_k8(s, y, t17, pred, t20, t22, d_pred, d_b, t25);
+    train_step_k8(s, y, t17, pred, t22, d_b, t25);
 
     /* %d.w: f32[12] = div %26, %12   @10:24 */
-    train_step_k9(s, t25, t26, d_w);
+    train_step_k9(s, t25, d_w);
 
     return t19[0];
 }
 
 /* %d.w: f32[12] = div %26, %12   @10:24 */
 /* Kernel 9 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const w, float *restrict const t25, float *restrict const t26) {
+static __attribute__((noinline)) void sgd_step_k9(const dlc_step *s, float *restrict const w, float *restrict const t25) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 12; i0++) {
@@ -342,11 +342,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)t7, (void *)a, (void *)t11, (void *)t13, (void *)b, (void *)t17, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)t13, (void *)t17, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, x, t7, a, t11, t13, b, t17, pred, 0, n);
+            train_step_k5(s, x, t13, t17, pred, 0, n);
         }
     }
 
@@ -359,10 +359,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.b: f32[N,12] = mul %d.pred, %17   @11:18 */
-    train_step_k8(s, y, t17, pred, t20, t22, d_pred, d_b, t25);
+    train_step_k8(s, y, t17, pred, t22, d_b, t25);
 
     /* %d.w: f32[12] = div %26, %12   @10:24 */
-    sgd_step_k9(s, w, t25, t26);
+    sgd_step_k9(s, w, t25);
 
     return t19[0];
 }
@@ -442,11 +442,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)t7, (void *)a, (void *)t11, (void *)t13, (void *)b, (void *)t17, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)t13, (void *)t17, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, x, t7, a, t11, t13, b, t17, pred, 0, n);
+            train_step_k5(s, x, t13, t17, pred, 0, n);
         }
     }
 
@@ -530,11 +530,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(12 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)t7, (void *)a, (void *)t11, (void *)t13, (void *)b, (void *)t17, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)t13, (void *)t17, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k5_chunk, (void *)args_);
         }
         else {
-            train_step_k5(s, x, t7, a, t11, t13, b, t17, pred, 0, n);
+            train_step_k5(s, x, t13, t17, pred, 0, n);
         }
     }
 

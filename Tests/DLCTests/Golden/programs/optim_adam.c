@@ -52,7 +52,7 @@ static __attribute__((noinline)) void train_step_k1(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
 /* Kernel 3 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t6, float *restrict const t9, float *restrict const d_pred, float *restrict const d_fc_bias) {
+static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t9, float *restrict const d_pred, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
@@ -121,7 +121,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
-    train_step_k3(s, y, pred, t6, t9, d_pred, d_fc_bias);
+    train_step_k3(s, y, pred, t9, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @8:16 */
     train_step_k4(s, x, d_pred, d_fc_weight);
@@ -194,7 +194,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %6, %9   @10:14 */
-    train_step_k3(s, y, pred, t6, t9, d_pred, d_fc_bias);
+    train_step_k3(s, y, pred, t9, d_pred, d_fc_bias);
 
     /* %d.fc.weight: f32[1,2] = matmul %d.pred, %x {transpose_a: true}   @8:16 */
     sgd_step_k4(s, x, fc_weight, d_pred);

@@ -100,7 +100,7 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t10, float *restrict const t13, float *restrict const d_pred, float *restrict const d_fc2_bias) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t13, float *restrict const d_pred, float *restrict const d_fc2_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc2_bias, 0, sizeof(float) * 1);
@@ -168,7 +168,7 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *re
 
 /* %21: f32[N,10] = mul %15, %20   @9:20 */
 /* Kernel 8 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const t7, float *restrict const t15, float *restrict const t19, float *restrict const t20, float *restrict const t21, float *restrict const d_fc1_bias) {
+static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *restrict const t7, float *restrict const t15, float *restrict const t21, float *restrict const d_fc1_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc1_bias, 0, sizeof(float) * 10);
@@ -259,7 +259,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
-    train_step_k5(s, y, pred, t10, t13, d_pred, d_fc2_bias);
+    train_step_k5(s, y, pred, t13, d_pred, d_fc2_bias);
 
     /* %15: f32[N,10] = matmul %d.pred, %fc2.weight   @9:16 */
     train_step_k6(s, fc2_weight, d_pred, t15);
@@ -268,7 +268,7 @@ static float train_step(const dlc_step *s) {
     train_step_k7(s, t7, d_pred, d_fc2_weight);
 
     /* %21: f32[N,10] = mul %15, %20   @9:20 */
-    train_step_k8(s, t7, t15, t19, t20, t21, d_fc1_bias);
+    train_step_k8(s, t7, t15, t21, d_fc1_bias);
 
     /* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
     train_step_k9(s, x, t21, d_fc1_weight);
@@ -398,7 +398,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %10, %13   @11:14 */
-    train_step_k5(s, y, pred, t10, t13, d_pred, d_fc2_bias);
+    train_step_k5(s, y, pred, t13, d_pred, d_fc2_bias);
 
     /* %15: f32[N,10] = matmul %d.pred, %fc2.weight   @9:16 */
     train_step_k6(s, fc2_weight, d_pred, t15);
@@ -407,7 +407,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k7(s, fc2_weight, t7, d_pred);
 
     /* %21: f32[N,10] = mul %15, %20   @9:20 */
-    train_step_k8(s, t7, t15, t19, t20, t21, d_fc1_bias);
+    train_step_k8(s, t7, t15, t21, d_fc1_bias);
 
     /* %d.fc1.weight: f32[10,1] = matmul %21, %x {transpose_a: true}   @9:25 */
     sgd_step_k9(s, x, fc1_weight, t21);

@@ -11,7 +11,7 @@
 
 /* %z: f32[N,4] = add %3, %4   @10:19 */
 /* Kernel 0 of entry 'train', its rows begin_ to end_ (of N): train_step_k0_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const t3, float *restrict const z, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const z, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -21,11 +21,11 @@ static __attribute__((noinline)) void train_step_k0(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, t3, z. */
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, z. */
 static void train_step_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    train_step_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %9: f32[N,4] = pow %z {exponent: 2.0}   @12:16 */
@@ -47,7 +47,7 @@ static void train_step_k1_chunk(void *args_, int64_t begin_, int64_t end_, int p
 
 /* %pred: f32[N,4] = add %17, %18   @15:22 */
 /* Kernel 2 of entry 'train', its rows begin_ to end_ (of 4*N): train_step_k2_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const z, float *restrict const t6, float *restrict const t7, float *restrict const a, float *restrict const t9, float *restrict const b, float *restrict const t11, float *restrict const t13, float *restrict const t15, float *restrict const c, float *restrict const t17, float *restrict const t18, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *restrict const z, float *restrict const t9, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -55,11 +55,11 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred. */
+/* A chunk of kernel 2 (dlc_chunk_fn): args_ holds the step, then z, t9, pred. */
 static void train_step_k2_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], (float *)p_[11], (float *)p_[12], (float *)p_[13], begin_, end_);
+    train_step_k2((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* %20: f32 = mse %pred, %y   @17:14 */
@@ -76,7 +76,7 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *re
 
 /* %42: f32[N,4] = mul %d.z, %x   @10:15 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const z, float *restrict const t9, float *restrict const pred, float *restrict const t21, float *restrict const t23, float *restrict const d_pred, float *restrict const d_c, float *restrict const t26, float *restrict const t27, float *restrict const t28, float *restrict const t29, float *restrict const t30, float *restrict const t31, float *restrict const t33, float *restrict const t34, float *restrict const t35, float *restrict const t36, float *restrict const t37, float *restrict const t38, float *restrict const t39, float *restrict const t40, float *restrict const d_z, float *restrict const t42, float *restrict const d_w) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const x, float *restrict const y, float *restrict const z, float *restrict const t9, float *restrict const pred, float *restrict const t23, float *restrict const t42, float *restrict const d_w) {
     const int64_t n = s->n;
     (void)n;
     memset(d_w, 0, sizeof(float) * 4);
@@ -139,11 +139,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)t3, (void *)z};
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z};
             dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0(s, x, w, t3, z, 0, n);
+            train_step_k0(s, x, w, z, 0, n);
         }
     }
 
@@ -163,11 +163,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)t6, (void *)t7, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)t13, (void *)t15, (void *)c, (void *)t17, (void *)t18, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)z, (void *)t9, (void *)pred};
             dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2(s, z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred, 0, (4 * n));
+            train_step_k2(s, z, t9, pred, 0, (4 * n));
         }
     }
 
@@ -180,7 +180,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %42: f32[N,4] = mul %d.z, %x   @10:15 */
-    train_step_k5(s, x, y, z, t9, pred, t21, t23, d_pred, d_c, t26, t27, t28, t29, t30, t31, t33, t34, t35, t36, t37, t38, t39, t40, d_z, t42, d_w);
+    train_step_k5(s, x, y, z, t9, pred, t23, t42, d_w);
 
     return t20[0];
 }
@@ -244,11 +244,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)t3, (void *)z};
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)z};
             dlc_parallel_for(n, parts_, train_step_k0_chunk, (void *)args_);
         }
         else {
-            train_step_k0(s, x, w, t3, z, 0, n);
+            train_step_k0(s, x, w, z, 0, n);
         }
     }
 
@@ -268,11 +268,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)z, (void *)t6, (void *)t7, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)t13, (void *)t15, (void *)c, (void *)t17, (void *)t18, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)z, (void *)t9, (void *)pred};
             dlc_parallel_for((4 * n), parts_, train_step_k2_chunk, (void *)args_);
         }
         else {
-            train_step_k2(s, z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred, 0, (4 * n));
+            train_step_k2(s, z, t9, pred, 0, (4 * n));
         }
     }
 
@@ -285,7 +285,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %42: f32[N,4] = mul %d.z, %x   @10:15 */
-    train_step_k5(s, x, y, z, t9, pred, t21, t23, d_pred, d_c, t26, t27, t28, t29, t30, t31, t33, t34, t35, t36, t37, t38, t39, t40, d_z, t42, d_w);
+    train_step_k5(s, x, y, z, t9, pred, t23, t42, d_w);
 
     /* %w: f32[4] = param w   @8:11 */
     sgd_step_k6(s, w, d_w);
@@ -295,7 +295,7 @@ static float sgd_step(const dlc_step *s) {
 
 /* %pred: f32[N,4] = add %17, %18   @15:22 */
 /* Kernel 0 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k0_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const t3, float *restrict const z, float *restrict const t6, float *restrict const t7, float *restrict const a, float *restrict const t9, float *restrict const b, float *restrict const t11, float *restrict const t13, float *restrict const t15, float *restrict const c, float *restrict const t17, float *restrict const t18, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const x, float *restrict const w, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -305,11 +305,11 @@ static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, t3, z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred. */
+/* A chunk of kernel 0 (dlc_chunk_fn): args_ holds the step, then x, w, pred. */
 static void eval_with_targets_k0_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], (float *)p_[6], (float *)p_[7], (float *)p_[8], (float *)p_[9], (float *)p_[10], (float *)p_[11], (float *)p_[12], (float *)p_[13], (float *)p_[14], (float *)p_[15], (float *)p_[16], begin_, end_);
+    eval_with_targets_k0((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* Entry 'eval': arena 64*N + 64 bytes. */
@@ -340,11 +340,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)t3, (void *)z, (void *)t6, (void *)t7, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)t13, (void *)t15, (void *)c, (void *)t17, (void *)t18, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0(s, x, w, t3, z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred, 0, n);
+            eval_with_targets_k0(s, x, w, pred, 0, n);
         }
     }
 
@@ -381,11 +381,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(4 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)t3, (void *)z, (void *)t6, (void *)t7, (void *)a, (void *)t9, (void *)b, (void *)t11, (void *)t13, (void *)t15, (void *)c, (void *)t17, (void *)t18, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)x, (void *)w, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k0_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k0(s, x, w, t3, z, t6, t7, a, t9, b, t11, t13, t15, c, t17, t18, pred, 0, n);
+            eval_with_targets_k0(s, x, w, pred, 0, n);
         }
     }
 

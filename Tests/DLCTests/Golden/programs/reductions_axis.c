@@ -104,7 +104,7 @@ static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *re
 
 /* %pred: f32[N,1] = add %13, %g   @14:22 */
 /* Kernel 9 of entry 'train', its rows begin_ to end_ (of N): train_step_k9_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const m, float *restrict const t_2, float *restrict const g, float *restrict const t13, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *restrict const m, float *restrict const t_2, float *restrict const g, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -112,11 +112,11 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *re
     }
 }
 
-/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then m, t_2, g, t13, pred. */
+/* A chunk of kernel 9 (dlc_chunk_fn): args_ holds the step, then m, t_2, g, pred. */
 static void train_step_k9_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %15: f32 = mse %pred, %y   @16:14 */
@@ -133,7 +133,7 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *r
 
 /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
 /* Kernel 13 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t16, float *restrict const t19, float *restrict const d_pred, float *restrict const d_g) {
+static __attribute__((noinline)) void train_step_k13(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t19, float *restrict const d_pred, float *restrict const d_g) {
     const int64_t n = s->n;
     (void)n;
     memset(d_g, 0, sizeof(float) * 1);
@@ -246,7 +246,7 @@ static void train_step_k23_chunk(void *args_, int64_t begin_, int64_t end_, int 
 
 /* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
 /* Kernel 24 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k24(const dlc_step *s, float *restrict const x, float *restrict const t24, float *restrict const t25, float *restrict const t26, float *restrict const t28, float *restrict const t29, float *restrict const t31, float *restrict const t32, float *restrict const t33, float *restrict const t37, float *restrict const t38, float *restrict const t39, float *restrict const t40, float *restrict const d_z, float *restrict const t42, float *restrict const t43) {
+static __attribute__((noinline)) void train_step_k24(const dlc_step *s, float *restrict const x, float *restrict const t24, float *restrict const t26, float *restrict const t28, float *restrict const t31, float *restrict const t32, float *restrict const t37, float *restrict const t42, float *restrict const t43) {
     const int64_t n = s->n;
     (void)n;
     memset(t43, 0, sizeof(float) * 4);
@@ -264,7 +264,7 @@ static __attribute__((noinline)) void train_step_k24(const dlc_step *s, float *r
 
 /* %d.w: f32[4] = add %22, %43 */
 /* Kernel 25 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const d_g, float *restrict const t22, float *restrict const t43, float *restrict const d_w) {
+static __attribute__((noinline)) void train_step_k25(const dlc_step *s, float *restrict const d_g, float *restrict const t43, float *restrict const d_w) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -359,11 +359,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)t13, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9(s, m, t_2, g, t13, pred, 0, n);
+            train_step_k9(s, m, t_2, g, pred, 0, n);
         }
     }
 
@@ -381,7 +381,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
-    train_step_k13(s, y, pred, t16, t19, d_pred, d_g);
+    train_step_k13(s, y, pred, t19, d_pred, d_g);
 
     /* %d.g: f32 = sum_to %d.pred   @14:22 */
     {
@@ -449,10 +449,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
-    train_step_k24(s, x, t24, t25, t26, t28, t29, t31, t32, t33, t37, t38, t39, t40, d_z, t42, t43);
+    train_step_k24(s, x, t24, t26, t28, t31, t32, t37, t42, t43);
 
     /* %d.w: f32[4] = add %22, %43 */
-    train_step_k25(s, d_g, t22, t43, d_w);
+    train_step_k25(s, d_g, t43, d_w);
 
     return t15_share[0];
 }
@@ -500,7 +500,7 @@ static __attribute__((noinline)) void sgd_step_k14(const dlc_step *s, float *res
 
 /* %d.w: f32[4] = add %22, %43 */
 /* Kernel 20 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k20(const dlc_step *s, float *restrict const w, float *restrict const d_g, float *restrict const t22, float *restrict const t43) {
+static __attribute__((noinline)) void sgd_step_k20(const dlc_step *s, float *restrict const w, float *restrict const d_g, float *restrict const t43) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 4; i0++) {
@@ -584,11 +584,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)t13, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9(s, m, t_2, g, t13, pred, 0, n);
+            train_step_k9(s, m, t_2, g, pred, 0, n);
         }
     }
 
@@ -601,7 +601,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,1] = mul %16, %19   @16:14 */
-    train_step_k13(s, y, pred, t16, t19, d_pred, d_g);
+    train_step_k13(s, y, pred, t19, d_pred, d_g);
 
     /* %24: f32 = div %d.g, %23   @13:22 */
     {
@@ -654,10 +654,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %42: f32[N,3,4] = mul %d.z, %x   @8:15 */
-    train_step_k24(s, x, t24, t25, t26, t28, t29, t31, t32, t33, t37, t38, t39, t40, d_z, t42, t43);
+    train_step_k24(s, x, t24, t26, t28, t31, t32, t37, t42, t43);
 
     /* %d.w: f32[4] = add %22, %43 */
-    sgd_step_k20(s, w, d_g, t22, t43);
+    sgd_step_k20(s, w, d_g, t43);
 
     return t15[0];
 }
@@ -714,11 +714,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)t13, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9(s, m, t_2, g, t13, pred, 0, n);
+            train_step_k9(s, m, t_2, g, pred, 0, n);
         }
     }
 
@@ -779,11 +779,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)n);
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)t13, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)m, (void *)t_2, (void *)g, (void *)pred};
             dlc_parallel_for(n, parts_, train_step_k9_chunk, (void *)args_);
         }
         else {
-            train_step_k9(s, m, t_2, g, t13, pred, 0, n);
+            train_step_k9(s, m, t_2, g, pred, 0, n);
         }
     }
 

@@ -69,7 +69,7 @@ static __attribute__((noinline)) void train_step_k2(const dlc_step *s, float *re
 
 /* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
 /* Kernel 4 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t7, float *restrict const t10, float *restrict const d_pred, float *restrict const t13, float *restrict const t14, float *restrict const d_h, float *restrict const d_fc_bias) {
+static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t10, float *restrict const d_h, float *restrict const d_fc_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_fc_bias, 0, sizeof(float) * 1);
@@ -154,7 +154,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
-    train_step_k4(s, y, pred, t7, t10, d_pred, t13, t14, d_h, d_fc_bias);
+    train_step_k4(s, y, pred, t10, d_h, d_fc_bias);
 
     /* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
     train_step_k5(s, x, d_h, d_fc_weight);
@@ -243,7 +243,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.h: f32[N,1] = mul %d.pred, %14   @10:27 */
-    train_step_k4(s, y, pred, t7, t10, d_pred, t13, t14, d_h, d_fc_bias);
+    train_step_k4(s, y, pred, t10, d_h, d_fc_bias);
 
     /* %d.fc.weight: f32[1,3] = matmul %d.h, %x {transpose_a: true}   @10:13 */
     sgd_step_k5(s, x, fc_weight, d_h);

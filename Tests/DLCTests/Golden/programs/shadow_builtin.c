@@ -90,7 +90,7 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t9, float *restrict const t12, float *restrict const d_pred, float *restrict const d_mean) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t12, float *restrict const d_pred, float *restrict const d_mean) {
     const int64_t n = s->n;
     (void)n;
     memset(d_mean, 0, sizeof(float) * 2);
@@ -106,7 +106,7 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *re
 
 /* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
 /* Kernel 6 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const t6, float *restrict const d_pred, float *restrict const t16, float *restrict const t17, float *restrict const d_h, float *restrict const d_sigmoid_bias) {
+static __attribute__((noinline)) void train_step_k6(const dlc_step *s, float *restrict const t6, float *restrict const d_pred, float *restrict const d_h, float *restrict const d_sigmoid_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_sigmoid_bias, 0, sizeof(float) * 2);
@@ -207,10 +207,10 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
-    train_step_k5(s, y, pred, t9, t12, d_pred, d_mean);
+    train_step_k5(s, y, pred, t12, d_pred, d_mean);
 
     /* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
-    train_step_k6(s, t6, d_pred, t16, t17, d_h, d_sigmoid_bias);
+    train_step_k6(s, t6, d_pred, d_h, d_sigmoid_bias);
 
     /* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
     train_step_k7(s, x, d_h, d_sigmoid_weight);
@@ -324,10 +324,10 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.pred: f32[N,2] = mul %9, %12   @12:14 */
-    train_step_k5(s, y, pred, t9, t12, d_pred, d_mean);
+    train_step_k5(s, y, pred, t12, d_pred, d_mean);
 
     /* %d.h: f32[N,2] = mul %d.pred, %17   @10:16 */
-    train_step_k6(s, t6, d_pred, t16, t17, d_h, d_sigmoid_bias);
+    train_step_k6(s, t6, d_pred, d_h, d_sigmoid_bias);
 
     /* %d.sigmoid.weight: f32[2,4] = matmul %d.h, %x {transpose_a: true}   @9:13 */
     sgd_step_k7(s, x, sigmoid_weight, d_h);
@@ -343,7 +343,7 @@ static float sgd_step(const dlc_step *s) {
 
 /* %pred: f32[N,2] = add %6, %mean   @10:24 */
 /* Kernel 1 of entry 'eval', its rows begin_ to end_ (of N): eval_with_targets_k1_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const mean, float *restrict const h, float *restrict const t6, float *restrict const pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, float *restrict const mean, float *restrict const h, float *restrict const pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -353,11 +353,11 @@ static __attribute__((noinline)) void eval_with_targets_k1(const dlc_step *s, fl
     }
 }
 
-/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then mean, h, t6, pred. */
+/* A chunk of kernel 1 (dlc_chunk_fn): args_ holds the step, then mean, h, pred. */
 static void eval_with_targets_k1_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
+    eval_with_targets_k1((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], begin_, end_);
 }
 
 /* Entry 'eval': arena 128*N + 64 bytes. */
@@ -382,11 +382,11 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)mean, (void *)h, (void *)t6, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)mean, (void *)h, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1(s, mean, h, t6, pred, 0, n);
+            eval_with_targets_k1(s, mean, h, pred, 0, n);
         }
     }
 
@@ -417,11 +417,11 @@ static void predict(const dlc_step *s, void *const *outputs) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(2 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)mean, (void *)h, (void *)t6, (void *)pred};
+            void *const args_[] = {(void *)s, (void *)mean, (void *)h, (void *)pred};
             dlc_parallel_for(n, parts_, eval_with_targets_k1_chunk, (void *)args_);
         }
         else {
-            eval_with_targets_k1(s, mean, h, t6, pred, 0, n);
+            eval_with_targets_k1(s, mean, h, pred, 0, n);
         }
     }
 

@@ -145,7 +145,7 @@ static __attribute__((noinline)) void train_step_k8(const dlc_step *s, float *re
 
 /* %d.pred: f32[N,16] = mul %17, %20   @18:14 */
 /* Kernel 10 of entry 'train', its rows begin_ to end_ (of 16*N): train_step_k10_chunk runs it on the trainer's threads. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t17, float *restrict const t20, float *restrict const d_pred, int64_t begin_, int64_t end_) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const y, float *restrict const pred, float *restrict const t20, float *restrict const d_pred, int64_t begin_, int64_t end_) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = begin_; i0 < end_; i0++) {
@@ -153,11 +153,11 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *r
     }
 }
 
-/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then y, pred, t17, t20, d_pred. */
+/* A chunk of kernel 10 (dlc_chunk_fn): args_ holds the step, then y, pred, t20, d_pred. */
 static void train_step_k10_chunk(void *args_, int64_t begin_, int64_t end_, int part_) {
     void *const *const p_ = (void *const *)args_;
     (void)part_;
-    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], (float *)p_[5], begin_, end_);
+    train_step_k10((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
 /* %d.c: f32[N,12] = slice %d.pred {axis: 1, start: 0, length: 12}   @16:16 */
@@ -338,11 +338,11 @@ static float train_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(16 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t17, (void *)t20, (void *)d_pred};
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t20, (void *)d_pred};
             dlc_parallel_for((16 * n), parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10(s, y, pred, t17, t20, d_pred, 0, (16 * n));
+            train_step_k10(s, y, pred, t20, d_pred, 0, (16 * n));
         }
     }
 
@@ -485,11 +485,11 @@ static float sgd_step(const dlc_step *s) {
     {
         const int parts_ = dlc_parallel_parts((int64_t)(16 * n));
         if (parts_ > 1) {
-            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t17, (void *)t20, (void *)d_pred};
+            void *const args_[] = {(void *)s, (void *)y, (void *)pred, (void *)t20, (void *)d_pred};
             dlc_parallel_for((16 * n), parts_, train_step_k10_chunk, (void *)args_);
         }
         else {
-            train_step_k10(s, y, pred, t17, t20, d_pred, 0, (16 * n));
+            train_step_k10(s, y, pred, t20, d_pred, 0, (16 * n));
         }
     }
 

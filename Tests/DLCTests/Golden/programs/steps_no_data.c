@@ -36,7 +36,7 @@ static __attribute__((noinline)) void train_step_k3(const dlc_step *s, float *re
 
 /* %d.v: f32[3] = mul %16, %18   @9:59 */
 /* Kernel 5 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const t12, float *restrict const t16, float *restrict const t18, float *restrict const d_v) {
+static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *restrict const t12, float *restrict const d_v) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -97,7 +97,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.v: f32[3] = mul %16, %18   @9:59 */
-    train_step_k5(s, t12, t16, t18, d_v);
+    train_step_k5(s, t12, d_v);
 
     /* %d.b: f32 = mul %9, %20   @9:48 */
     {
@@ -114,7 +114,7 @@ static float train_step(const dlc_step *s) {
 
 /* %d.v: f32[3] = mul %16, %18   @9:59 */
 /* Kernel 5 of entry 'sgd'. */
-static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const v, float *restrict const t12, float *restrict const t16, float *restrict const t18) {
+static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *restrict const v, float *restrict const t12) {
     const int64_t n = s->n;
     (void)n;
     for (int64_t i0 = 0; i0 < 3; i0++) {
@@ -174,7 +174,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.v: f32[3] = mul %16, %18   @9:59 */
-    sgd_step_k5(s, v, t12, t16, t18);
+    sgd_step_k5(s, v, t12);
 
     /* %d.b: f32 = mul %9, %20   @9:48 */
     {
@@ -201,7 +201,7 @@ static float sgd_step(const dlc_step *s) {
 
 /* %13: f32[3] = square %12   @9:59 */
 /* Kernel 0 of entry 'eval'. */
-static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const v, float *restrict const t12, float *restrict const t13, float *restrict const t14) {
+static __attribute__((noinline)) void eval_with_targets_k0(const dlc_step *s, float *restrict const v, float *restrict const t13, float *restrict const t14) {
     const int64_t n = s->n;
     (void)n;
     memset(t14, 0, sizeof(float) * 1);
@@ -235,7 +235,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t15 = (float *)(arena + 0);  /* f32 */
 
     /* %13: f32[3] = square %12   @9:59 */
-    eval_with_targets_k0(s, v, t12, t13, t14);
+    eval_with_targets_k0(s, v, t13, t14);
 
     /* %15: f32 = add %11, %14   @9:53 */
     {

@@ -136,7 +136,7 @@ static __attribute__((noinline)) void train_step_k5(const dlc_step *s, float *re
 
 /* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
 /* Kernel 7 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const mask, float *restrict const t9, float *restrict const t10, float *restrict const t12, float *restrict const t15, float *restrict const t16, float *restrict const d_recon, float *restrict const d_dec_bias) {
+static __attribute__((noinline)) void train_step_k7(const dlc_step *s, float *restrict const mask, float *restrict const t9, float *restrict const t10, float *restrict const t15, float *restrict const d_recon, float *restrict const d_dec_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_dec_bias, 0, sizeof(float) * 6);
@@ -205,7 +205,7 @@ static __attribute__((noinline)) void train_step_k9(const dlc_step *s, float *re
 
 /* %24: f32[N,2] = mul %d.code, %23   @9:16 */
 /* Kernel 10 of entry 'train'. */
-static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const code, float *restrict const d_code, float *restrict const t22, float *restrict const t23, float *restrict const t24, float *restrict const d_enc_bias) {
+static __attribute__((noinline)) void train_step_k10(const dlc_step *s, float *restrict const code, float *restrict const d_code, float *restrict const t24, float *restrict const d_enc_bias) {
     const int64_t n = s->n;
     (void)n;
     memset(d_enc_bias, 0, sizeof(float) * 2);
@@ -327,7 +327,7 @@ static float train_step(const dlc_step *s) {
     }
 
     /* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
-    train_step_k7(s, mask, t9, t10, t12, t15, t16, d_recon, d_dec_bias);
+    train_step_k7(s, mask, t9, t10, t15, d_recon, d_dec_bias);
 
     /* %d.code: f32[N,2] = matmul %d.recon, %dec.weight   @10:17 */
     train_step_k8(s, dec_weight, d_recon, d_code);
@@ -336,7 +336,7 @@ static float train_step(const dlc_step *s) {
     train_step_k9(s, code, d_recon, d_dec_weight);
 
     /* %24: f32[N,2] = mul %d.code, %23   @9:16 */
-    train_step_k10(s, code, d_code, t22, t23, t24, d_enc_bias);
+    train_step_k10(s, code, d_code, t24, d_enc_bias);
 
     /* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
     train_step_k11(s, x, t24, d_enc_weight);
@@ -497,7 +497,7 @@ static float sgd_step(const dlc_step *s) {
     }
 
     /* %d.recon: f32[N,6] = mul %16, %mask   @11:24 */
-    train_step_k7(s, mask, t9, t10, t12, t15, t16, d_recon, d_dec_bias);
+    train_step_k7(s, mask, t9, t10, t15, d_recon, d_dec_bias);
 
     /* %d.code: f32[N,2] = matmul %d.recon, %dec.weight   @10:17 */
     train_step_k8(s, dec_weight, d_recon, d_code);
@@ -506,7 +506,7 @@ static float sgd_step(const dlc_step *s) {
     sgd_step_k9(s, dec_weight, code, d_recon);
 
     /* %24: f32[N,2] = mul %d.code, %23   @9:16 */
-    train_step_k10(s, code, d_code, t22, t23, t24, d_enc_bias);
+    train_step_k10(s, code, d_code, t24, d_enc_bias);
 
     /* %d.enc.weight: f32[2,6] = matmul %24, %x {transpose_a: true}   @9:21 */
     sgd_step_k11(s, x, enc_weight, t24);
