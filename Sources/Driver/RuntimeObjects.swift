@@ -1,3 +1,4 @@
+import DLCBackendKit
 import DLCRuntimeSources
 import Foundation
 
@@ -39,8 +40,7 @@ struct RuntimeObjects: Sendable {
     /// The compiler's arguments for a part: every C compilation's flags at the part's level.
     func arguments(_ part: RuntimePart, output: String) -> [String] {
         let source = (directory as NSString).appendingPathComponent(part.name)
-        let compileFlags = Toolchain.compileFlags.map { $0.hasPrefix("-O") ? part.optimization : $0 }
-        return compileFlags + flags + ["-I", directory, "-c", source, "-o", output]
+        return CompileStep.cFlags(optimization: part.optimization) + flags + ["-I", directory, "-c", source, "-o", output]
     }
 
     /// Compiles one part to its object (under a temporary name, then renamed: a concurrent
@@ -63,8 +63,7 @@ struct RuntimeObjects: Sendable {
     /// The estimated cost of compiling a part, in the units `CompileQueue` orders jobs by
     /// (bytes of -O3 source).
     static func cost(_ part: RuntimePart, files: [RuntimeFile]) -> Double {
-        let sizes = Dictionary(files.map { ($0.name, $0.contents.utf8.count) }, uniquingKeysWith: { first, _ in first })
-        return part.files.map { Double(sizes[$0] ?? 0) }.reduce(0, +) * RuntimeParts.costPerByte(part.optimization)
+        files.filter { part.files.contains($0.name) }.map(RuntimeParts.cost).reduce(0, +)
     }
 
     /// A digest of the runtime's files, how they are grouped into parts, the toolchain, the

@@ -96,6 +96,12 @@ enum RuntimeParts {
     /// after the checkpoint part and finished 0.2 s after everything else.)
     static let generatedCostPerByte = 1.0
 
+    /// The estimated cost of compiling one runtime file at its level, in bytes of -O3 source:
+    /// what the parts are balanced by and `CompileQueue` orders them by.
+    static func cost(_ file: RuntimeFile) -> Double {
+        Double(file.contents.utf8.count) * costPerByte(optimization(of: file.name))
+    }
+
     /// The runtime's .c files in parts for a machine with `cores` cores: the files of each
     /// optimization level split into its share of the work times `cores` parts, rounded up (so
     /// that there are at least as many parts as cores), each part's files chosen so that the
@@ -104,7 +110,6 @@ enum RuntimeParts {
     static func plan(_ files: [RuntimeFile], cores: Int) -> [RuntimePart] {
         let sources = files.filter(\.isSource).sorted { $0.name < $1.name }
         let levels = ["-O3", "-O1", "-O0"].filter { level in sources.contains { optimization(of: $0.name) == level } }
-        func cost(_ file: RuntimeFile) -> Double { Double(file.contents.utf8.count) * costPerByte(optimization(of: file.name)) }
         let total = sources.map(cost).reduce(0, +)
         var parts: [RuntimePart] = []
         for level in levels {

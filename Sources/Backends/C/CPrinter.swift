@@ -32,7 +32,7 @@ public struct CPrinter {
         w.line("#include <string.h>")
         w.line("#include \"dlc_kernels.h\"")
         w.line("#include \"dlc_model.h\"")
-        var functions = KernelFunctions()
+        var functions: KernelFunctions = [:]
         for e in program.entries { w.line(); entry(e, &functions, &w) }
         w.line()
         ModelDescriptor(program: program, dataPath: dataPath, sourceName: sourceName).print(&w)
@@ -101,8 +101,8 @@ public struct CPrinter {
             + (split != nil ? ["int64_t begin_", "int64_t end_"] : [])
         let signature = "(" + parameters.joined(separator: ", ") + ")"
         let key = signature + "\n" + code.text
-        if let existing = functions.names[key] { return KernelCall(function: existing, arguments: buffers.map(\.name), split: split) }
-        functions.names[key] = name
+        if let existing = functions[key] { return KernelCall(function: existing, arguments: buffers.map(\.name), split: split) }
+        functions[key] = name
         var about = "Kernel \(index) of entry '\(e.kind.rawValue)'"
         if let split { about += ", its \(split.axis == 0 ? "rows" : "columns") begin_ to end_ (of \(split.extent)): \(name)_chunk runs it on the trainer's threads" }
         if let node = k.node { w.line(C.comment(program.graph.irLine(node))) }
@@ -133,11 +133,9 @@ struct KernelCall {
     let split: ParallelSplit?
 }
 
-/// The kernel functions printed so far, by their text (signature and body): an entry whose
-/// kernel is one printed for an earlier entry calls that function.
-struct KernelFunctions {
-    var names: [String: String] = [:]
-}
+/// The kernel functions printed so far: a function's name by its text (signature and body). An
+/// entry whose kernel is one printed for an earlier entry calls that function.
+typealias KernelFunctions = [String: String]
 
 /// The body of one entry function in C (see `EntryPrinter`).
 struct CEntryPrinter: EntryPrinter {

@@ -44,7 +44,12 @@ public struct CompileStep: Hashable, Sendable {
     /// against 1.0 s, unrolling the many short constant loops of its convolutions' gradients
     /// before vectorising them) and the trainers run as fast (2026-12-06, LeNet's epoch, the
     /// lecture MLP's 5000 Adam steps and the MNIST MLP's epoch each within 1% of -O3).
-    public static let generatedCFlags = cFlags.map { $0 == "-O3" ? "-O2" : $0 }
+    public static let generatedCFlags = cFlags(optimization: "-O2")
+
+    /// `cFlags` with another optimization level in place of -O3.
+    public static func cFlags(optimization: String) -> [String] {
+        cFlags.map { $0.hasPrefix("-O") ? optimization : $0 }
+    }
 
     /// A generated C file: the runtime's headers, `generatedCFlags`.
     public static let c = CompileStep(tool: .cc, flags: generatedCFlags, includesRuntime: true)
