@@ -16,12 +16,6 @@ struct ToolchainProbe {
     let cache: BuildCache
     let environment: [String: String]
 
-    /// The cached verdict, else a fresh probe (`ran` says which).
-    func verdict() throws -> (flags: BlasFlags, ran: Bool) {
-        if let flags = try cachedVerdict() { return (flags, false) }
-        return (try freshVerdict(), true)
-    }
-
     /// The verdict an earlier probe of this toolchain left in the cache, if any.
     func cachedVerdict() throws -> BlasFlags? {
         guard let data = FileManager.default.contents(atPath: try verdictPath()) else { return nil }
