@@ -96,7 +96,8 @@ static inline void __syncwarp(unsigned mask = 0xffffffffu) {
     (void)mask;
     (void)dlc_emu::exchange(0.0, 0);
 }
-/* Single roundings: the host's float operations (ISO C++ contracts nothing into an FMA). */
+/* Single roundings: one float operation each, so the compiler has nothing to fuse into an FMA
+ * (dlc_update_rules.h relies on it, as on the GPU). */
 static inline float __fadd_rn(float a, float b) { return a + b; }
 static inline float __fsub_rn(float a, float b) { return a - b; }
 static inline float __fmul_rn(float a, float b) { return a * b; }

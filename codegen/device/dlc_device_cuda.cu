@@ -5,8 +5,9 @@
  * ordered on one stream and the host waits only where a value comes back (the loss, once per
  * step; outputs, params and optimizer state when the runtime copies them out).
  *
- * The updates are dlc_device_host.c's formulas element by element, with the same f32
- * operations; each element is one thread's, so an update is deterministic.
+ * The updates and the gradient accumulation are the element rules the host runs too
+ * (dlc_update_rules.h, with CUDA's unfused roundings); each element is one thread's, so an
+ * update is deterministic.
  *
  * Built with -DDLC_CUDA_NCCL (dlc compile --backend cuda --mpi, when NCCL is found beside nvcc),
  * the processes of an MPI job sum their gradients GPU to GPU with NCCL on the step's stream;
@@ -23,6 +24,7 @@ extern "C" {
 #include "dlc_comm.h"
 #include "dlc_device.h"
 #include "dlc_count_item.h"
+#include "dlc_update_rules.h"
 [[noreturn]] void dlc_die(int code, const char *fmt, ...);
 }
 
@@ -208,9 +210,12 @@ extern "C" void dlc_device_rows(void *dst, const void *src, const int64_t *order
     dlc_cuda_check(cudaGetLastError(), "the batch gather kernel");
 }
 
+/* The grid-stride loop of the element kernels below. */
+#define DLC_EACH(i, n) \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
 __global__ void dlc_scale_add_kernel(float *sum, const float *g, float mul, float div, int first, int64_t n) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        sum[i] = (first ? 0.0f : sum[i]) + __fdiv_rn(__fmul_rn(g[i], mul), div);
+    DLC_EACH(i, n) dlc_accumulate_rule(sum, g, mul, div, first, i);
 }
 
 extern "C" void dlc_device_scale_add(float *sum, const float *g, float mul, float div, int first, int64_t n) {
@@ -220,40 +225,16 @@ extern "C" void dlc_device_scale_add(float *sum, const float *g, float mul, floa
     dlc_cuda_check(cudaGetLastError(), "the gradient accumulation kernel");
 }
 
-/* The host's loops, one element per thread (no fused multiply-adds: the same roundings). */
 __global__ void dlc_sgd_kernel(dlc_update u, float *p, const float *grad, float *buf, int64_t n) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        float g = grad[i];
-        if (u.weight_decay != 0.0f) g = __fadd_rn(g, __fmul_rn(u.weight_decay, p[i]));
-        if (u.momentum != 0.0f) {
-            buf[i] = u.first ? g : __fadd_rn(__fmul_rn(buf[i], u.momentum), g); /* dampening 0 */
-            g = u.nesterov ? __fadd_rn(g, __fmul_rn(u.momentum, buf[i])) : buf[i];
-        }
-        p[i] = __fadd_rn(p[i], __fmul_rn(-u.lr, g));
-    }
+    DLC_EACH(i, n) dlc_sgd_rule(u, p, grad, buf, i);
 }
 
 __global__ void dlc_adam_kernel(dlc_update u, float *p, const float *grad, float *m, float *v, int64_t n) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        float g = grad[i];
-        if (u.decoupled) p[i] = __fmul_rn(p[i], u.shrink);
-        else if (u.weight_decay != 0.0f) g = __fadd_rn(g, __fmul_rn(u.weight_decay, p[i]));
-        /* exp_avg.lerp_(grad, 1 - beta1): torch's lerp switches formula at weight 0.5. */
-        m[i] = u.w1 < 0.5f ? __fadd_rn(m[i], __fmul_rn(u.w1, __fsub_rn(g, m[i])))
-                           : __fsub_rn(g, __fmul_rn(__fsub_rn(g, m[i]), __fsub_rn(1.0f, u.w1)));
-        v[i] = __fadd_rn(__fmul_rn(v[i], u.beta2), __fmul_rn(__fmul_rn(u.w2, g), g));
-        float denom = __fadd_rn(__fdiv_rn(sqrtf(v[i]), u.bc2_sqrt), u.eps);
-        p[i] = __fadd_rn(p[i], __fmul_rn(-u.step_size, __fdiv_rn(m[i], denom)));
-    }
+    DLC_EACH(i, n) dlc_adam_rule(u, p, grad, m, v, i);
 }
 
 __global__ void dlc_adagrad_kernel(dlc_update u, float *p, const float *grad, float *sum, int64_t n) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        float g = grad[i];
-        if (u.weight_decay != 0.0f) g = __fadd_rn(g, __fmul_rn(u.weight_decay, p[i]));
-        sum[i] = __fadd_rn(sum[i], __fmul_rn(g, g));
-        p[i] = __fadd_rn(p[i], __fmul_rn(-u.lr, __fdiv_rn(g, __fadd_rn(sqrtf(sum[i]), u.eps))));
-    }
+    DLC_EACH(i, n) dlc_adagrad_rule(u, p, grad, sum, i);
 }
 
 extern "C" void dlc_device_update(const dlc_update *u, float *params, const float *grads, float *slot0, float *slot1,

@@ -7,6 +7,7 @@
  * Compiles to nothing under -DDLC_DEVICE_CUDA, where dlc_device_cuda.cu is the device. */
 #ifndef DLC_DEVICE_CUDA
 #include "dlc_runtime.h"
+#include "dlc_update_rules.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -101,45 +102,21 @@ void dlc_device_rows(void *dst, const void *src, const int64_t *order, int64_t s
 }
 
 void dlc_device_scale_add(float *sum, const float *g, float mul, float div, int first, int64_t n) {
-    for (int64_t i = 0; i < n; i++) sum[i] = (first ? 0.0f : sum[i]) + g[i] * mul / div;
+    for (int64_t i = 0; i < n; i++) dlc_accumulate_rule(sum, g, mul, div, first, i);
 }
 
-static void sgd(const dlc_update *u, float *p, const float *grad, float *buf, int64_t n) {
-    const float wd = u->weight_decay, mu = u->momentum, lr = u->lr;
-    for (int64_t i = 0; i < n; i++) {
-        float g = grad[i];
-        if (wd != 0.0f) g = g + wd * p[i];
-        if (mu != 0.0f) {
-            buf[i] = u->first ? g : buf[i] * mu + g; /* dampening 0 */
-            g = u->nesterov ? g + mu * buf[i] : buf[i];
-        }
-        p[i] = p[i] + -lr * g;
-    }
+/* The element rules (dlc_update_rules.h) over n elements; u is the caller's copy, which no
+ * store to the arrays can change, so the loops vectorise. */
+static void sgd(dlc_update u, float *p, const float *grad, float *buf, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dlc_sgd_rule(u, p, grad, buf, i);
 }
 
-static void adam(const dlc_update *u, float *p, const float *grad, float *m, float *v, int64_t n) {
-    const float w1 = u->w1, beta2 = u->beta2, w2 = u->w2, eps = u->eps, wd = u->weight_decay;
-    const float shrink = u->shrink, step_size = u->step_size, bc2_sqrt = u->bc2_sqrt;
-    for (int64_t i = 0; i < n; i++) {
-        float g = grad[i];
-        if (u->decoupled) p[i] = p[i] * shrink;
-        else if (wd != 0.0f) g = g + wd * p[i];
-        /* exp_avg.lerp_(grad, 1 - beta1): torch's lerp switches formula at weight 0.5. */
-        m[i] = w1 < 0.5f ? m[i] + w1 * (g - m[i]) : g - (g - m[i]) * (1.0f - w1);
-        v[i] = v[i] * beta2 + w2 * g * g;
-        float denom = sqrtf(v[i]) / bc2_sqrt + eps;
-        p[i] = p[i] + -step_size * (m[i] / denom);
-    }
+static void adam(dlc_update u, float *p, const float *grad, float *m, float *v, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dlc_adam_rule(u, p, grad, m, v, i);
 }
 
-static void adagrad(const dlc_update *u, float *p, const float *grad, float *sum, int64_t n) {
-    const float lr = u->lr, eps = u->eps, wd = u->weight_decay;
-    for (int64_t i = 0; i < n; i++) {
-        float g = grad[i];
-        if (wd != 0.0f) g = g + wd * p[i];
-        sum[i] = sum[i] + g * g;
-        p[i] = p[i] + -lr * (g / (sqrtf(sum[i]) + eps));
-    }
+static void adagrad(dlc_update u, float *p, const float *grad, float *sum, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dlc_adagrad_rule(u, p, grad, sum, i);
 }
 
 /* An update large enough (dlc_parallel_parts) is split across the trainer's threads, in blocks
@@ -160,10 +137,11 @@ static void update_block(void *ctx, int64_t begin, int64_t end, int part) {
     int64_t from = begin * UPDATE_SPLIT_UNIT, to = end * UPDATE_SPLIT_UNIT;
     if (to > w->n) to = w->n;
     float *s0 = w->slot0 ? w->slot0 + from : NULL, *s1 = w->slot1 ? w->slot1 + from : NULL;
-    switch (w->u->kind) {
-    case DLC_UPDATE_SGD: sgd(w->u, w->params + from, w->grads + from, s0, to - from); break;
-    case DLC_UPDATE_ADAM: adam(w->u, w->params + from, w->grads + from, s0, s1, to - from); break;
-    case DLC_UPDATE_ADAGRAD: adagrad(w->u, w->params + from, w->grads + from, s0, to - from); break;
+    const dlc_update u = *w->u;
+    switch (u.kind) {
+    case DLC_UPDATE_SGD: sgd(u, w->params + from, w->grads + from, s0, to - from); break;
+    case DLC_UPDATE_ADAM: adam(u, w->params + from, w->grads + from, s0, s1, to - from); break;
+    case DLC_UPDATE_ADAGRAD: adagrad(u, w->params + from, w->grads + from, s0, to - from); break;
     }
 }
 
