@@ -50,7 +50,7 @@ final class KernelFusionTests: XCTestCase {
                     default: continue
                     }
                     loops += 1
-                    XCTAssertEqual(slots(loop.expr), Set(loop.operands.indices),
+                    XCTAssertEqual(slots(loop.expr).sorted(), Array(loop.operands.indices),
                                    "\(name), entry \(e.kind.rawValue), kernel \(i) (\(e.buffer(loop.output).name)): "
                                    + "its expression and its operand slots differ")
                 }
