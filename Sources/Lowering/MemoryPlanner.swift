@@ -90,7 +90,8 @@ extension KernelBody {
         case .pool2dGrad(_, let out, let g, let argmax, _): return ([out], [g] + (argmax.map { [$0] } ?? []))
         case .softmaxCrossEntropy(let loss, let z, let y, let p, _, _): return ([loss] + (p.map { [$0] } ?? []), [z, y])
         case .softmaxCrossEntropyGrad(let out, let z, let y, let p, let g, _, _):
-            var reads = [z, y] + (p.map { [$0] } ?? [])
+            // From the kept probabilities when there are some, else from the logits.
+            var reads = [y, p ?? z]
             if case .buffer(let b, _) = g { reads.append(b) }
             return ([out], reads)
         case .sumAcrossProcesses(let buffer, _): return ([buffer], [buffer])

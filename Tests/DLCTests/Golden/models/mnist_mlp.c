@@ -127,7 +127,7 @@ static void train_step_k9_chunk(void *args_, int64_t begin_, int64_t end_, int p
     train_step_k9((const dlc_step *)p_[0], (float *)p_[1], (float *)p_[2], (float *)p_[3], (float *)p_[4], begin_, end_);
 }
 
-/* Entry 'train': arena 6336*N + 64 bytes. */
+/* Entry 'train': arena 6272*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -142,11 +142,11 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
     float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
+    float *const d_logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (2176 * n + 64));  /* f32[N,512] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,512] */
     float *const d_fc2_bias = s->grads[3];  /* f32[10] */
-    float *const t14 = (float *)(arena + (4288 * n + 64));  /* f32[N,512] */
+    float *const t14 = (float *)(arena + (4224 * n + 64));  /* f32[N,512] */
     float *const d_fc1_weight = s->grads[0];  /* f32[512,784] */
     float *const d_fc1_bias = s->grads[1];  /* f32[512] */
 
@@ -252,7 +252,7 @@ static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *res
     }
 }
 
-/* Entry 'sgd': arena 6336*N + 2176 bytes. */
+/* Entry 'sgd': arena 6272*N + 2176 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -267,11 +267,11 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
     float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
-    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
-    float *const t14 = (float *)(arena + (4288 * n + 128));  /* f32[N,512] */
-    float *const d_fc1_bias = (float *)(arena + (6336 * n + 128));  /* f32[512] */
+    float *const d_logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (2176 * n + 64));  /* f32[N,512] */
+    float *const d_fc2_bias = (float *)(arena + (4224 * n + 64));  /* f32[10] */
+    float *const t14 = (float *)(arena + (4224 * n + 128));  /* f32[N,512] */
+    float *const d_fc1_bias = (float *)(arena + (6272 * n + 128));  /* f32[512] */
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
@@ -488,8 +488,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(6336 * n + 64) > bytes) bytes = (size_t)(6336 * n + 64);
-    if ((size_t)(6336 * n + 2176) > bytes) bytes = (size_t)(6336 * n + 2176);
+    if ((size_t)(6272 * n + 64) > bytes) bytes = (size_t)(6272 * n + 64);
+    if ((size_t)(6272 * n + 2176) > bytes) bytes = (size_t)(6272 * n + 2176);
     if ((size_t)(2112 * n + 64) > bytes) bytes = (size_t)(2112 * n + 64);
     if ((size_t)(2112 * n) > bytes) bytes = (size_t)(2112 * n);
     (void)n;

@@ -231,7 +231,7 @@ static __attribute__((noinline)) void train_step_k10(const dlc_step *s, int32_t 
     }
 }
 
-/* Entry 'train': arena 256*N + 64 bytes. */
+/* Entry 'train': arena 192*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -246,13 +246,13 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
     float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_bag = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
     float *const d_fc_weight = s->grads[1];  /* f32[2,4] */
     float *const d_fc_bias = s->grads[2];  /* f32[2] */
     float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
-    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
-    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
+    float *const t16 = (float *)(arena + (64 * n));  /* f32[N,1,4] */
+    float *const d_e = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const d_table = s->grads[0];  /* f32[10,4] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
@@ -365,7 +365,7 @@ static __attribute__((noinline)) void sgd_step_k12(const dlc_step *s, float *res
     }
 }
 
-/* Entry 'sgd': arena 256*N + 320 bytes. */
+/* Entry 'sgd': arena 192*N + 320 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -380,13 +380,13 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
     float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
-    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[2] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_bag = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
     float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
-    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
-    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
-    float *const d_table = (float *)(arena + (256 * n + 128));  /* f32[10,4] */
+    float *const t16 = (float *)(arena + (64 * n));  /* f32[N,1,4] */
+    float *const d_e = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const d_table = (float *)(arena + (192 * n + 128));  /* f32[10,4] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
     train_step_k0(s, ids, table, e);
@@ -534,8 +534,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
-    if ((size_t)(256 * n + 320) > bytes) bytes = (size_t)(256 * n + 320);
+    if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
+    if ((size_t)(192 * n + 320) > bytes) bytes = (size_t)(192 * n + 320);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;

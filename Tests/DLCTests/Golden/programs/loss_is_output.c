@@ -26,7 +26,6 @@ static float train_step(const dlc_step *s) {
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
     float *const y = (float *)s->params[1];  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const f = (float *)(arena + 0);  /* f32 */
     float *const d_x = s->grads[0];  /* f32 */
     float *const d_y = s->grads[1];  /* f32 */
@@ -54,7 +53,6 @@ static float sgd_step(const dlc_step *s) {
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
     float *const y = (float *)s->params[1];  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const f = (float *)(arena + 0);  /* f32 */
     float *const d_x = (float *)(arena + 64);  /* f32 */
 
@@ -88,7 +86,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
     float *const y = (float *)s->params[1];  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const f = (float *)(arena + 0);  /* f32 */
 
     /* %f: f32 = add %2, %y   @6:19 */
@@ -107,7 +104,6 @@ static void predict(const dlc_step *s, void *const *outputs) {
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
     float *const y = (float *)s->params[1];  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const f = (float *)(arena + 0);  /* f32 */
 
     /* %f: f32 = add %2, %y   @6:19 */

@@ -124,7 +124,7 @@ static __attribute__((noinline)) void train_step_k4(const dlc_step *s, float *re
     }
 }
 
-/* Entry 'train': arena 192*N + 64 bytes. */
+/* Entry 'train': arena 128*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -136,7 +136,7 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,3] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
     float *const t5_probs = (float *)(arena + (64 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,3] */
     float *const d_fc_weight = s->grads[0];  /* f32[3,5] */
     float *const d_fc_bias = s->grads[1];  /* f32[3] */
 
@@ -204,7 +204,7 @@ static __attribute__((noinline)) void sgd_step_k5(const dlc_step *s, float *rest
     }
 }
 
-/* Entry 'sgd': arena 192*N + 128 bytes. */
+/* Entry 'sgd': arena 128*N + 128 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -216,8 +216,8 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,3] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
     float *const t5_probs = (float *)(arena + (64 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 64));  /* f32[3] */
 
     /* %logits: f32[N,3] = linear %x, %fc.weight, %fc.bias   @8:18 */
     train_step_k0(s, x, fc_weight, fc_bias, logits);
@@ -308,8 +308,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
-    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
+    if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
+    if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
     if ((size_t)(64 * n + 64) > bytes) bytes = (size_t)(64 * n + 64);
     if ((size_t)(64 * n) > bytes) bytes = (size_t)(64 * n);
     (void)n;
