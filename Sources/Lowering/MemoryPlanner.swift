@@ -63,7 +63,8 @@ public enum MemoryPlanner {
 }
 
 extension KernelBody {
-    /// The buffers a kernel writes and reads.
+    /// The buffers a kernel writes and reads: exactly those its code touches, since the memory
+    /// plan keeps a buffer live by them and the printers pass a kernel its buffers by them.
     public var access: (writes: [BufferID], reads: [BufferID]) {
         switch self {
         case .elementwise(let e):
