@@ -160,7 +160,7 @@ public struct Pipeline: Sendable {
         DataPath.resolve(path, modelFile: source.path)
     }
 
-    /// The text `--emit stage` prints: a stage of the compiler, or the file of that stage
+    /// The text `--emit stage` prints: a stage of the compiler, or the files of that stage
     /// that `backend` generates (by default the first backend that has the stage).
     public func emit(_ stage: EmitStage, backend: (any TrainerBackend)? = nil) -> Result<String, CompileFailure> {
         switch stage {
@@ -174,7 +174,7 @@ public struct Pipeline: Sendable {
             guard let printer = Backends.printing(stage, chosen: backend) else {
                 preconditionFailure("no backend prints --emit \(stage); the command line checks this")
             }
-            return generatedFiles(printer).map { files in files.first { $0.stage == stage.name }!.contents }
+            return generatedFiles(printer).map { files in files.emitted(stage.name) }
         }
     }
 }

@@ -23,7 +23,8 @@ final class CKernelFunctionsTests: XCTestCase {
         var current: (name: String, head: String, body: [Substring])?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let plain = line.replacingOccurrences(of: "__attribute__((noinline)) ", with: "")
-            if current == nil, line.hasPrefix("static "), line.hasSuffix(") {"), let paren = plain.firstIndex(of: "(") {
+            let definition = ["static ", "void ", "__attribute__((noinline)) "].contains { line.hasPrefix($0) }
+            if current == nil, definition, line.hasSuffix(") {"), let paren = plain.firstIndex(of: "(") {
                 let name = plain[..<paren].split(separator: " ").last.map(String.init) ?? ""
                 current = (name, String(line), [])
             } else if line == "}", let c = current {
@@ -83,7 +84,7 @@ final class CKernelFunctionsTests: XCTestCase {
             let text = try String(contentsOf: url, encoding: .utf8)
             var seen: [String: String] = [:]
             for f in functions(text) where f.head.contains("__attribute__((noinline))") {
-                let signature = String(f.head.dropFirst("static __attribute__((noinline)) void ".count).drop { $0 != "(" })
+                let signature = String(f.head.dropFirst("__attribute__((noinline)) void ".count).drop { $0 != "(" })
                 if let first = seen[signature + f.body] {
                     XCTFail("\(url.lastPathComponent): \(f.name) is \(first) again")
                 }

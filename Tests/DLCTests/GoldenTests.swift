@@ -1,3 +1,4 @@
+import DLCBackendKit
 import DLCDiagnostics
 import DLCDriver
 import DLCIR
@@ -59,7 +60,7 @@ final class GoldenTests: XCTestCase {
             for stage in backend.emitStages {
                 let byDefault = Backends.printing(EmitStage(named: stage)!, chosen: nil)?.name == backend.name
                 out.append(((byDefault ? "" : backend.name + ".") + stage,
-                            files.map { portable($0.first { $0.stage == stage }!.contents) }))
+                            files.map { portable($0.emitted(stage)) }))
             }
         }
         return out

@@ -1,8 +1,8 @@
 import DLCBackendKit
 import DLCLowering
 
-/// The C backend's entry in the registry: one C file, the entry functions and the descriptor,
-/// compiled as the runtime's own files are.
+/// The C backend's entry in the registry: `model.c` (the entry functions and the descriptor)
+/// and the kernel functions' files, compiled as the runtime's own files are.
 public struct CBackend: TrainerBackend {
     public init() {}
 
@@ -14,12 +14,8 @@ public struct CBackend: TrainerBackend {
     public func tools(_ options: BuildOptions) -> [Tool] { [.cc, runtime(options).compiler] }
 
     public func generate(_ program: KernelProgram, _ context: GenerationContext) throws -> [GeneratedFile] {
-        let source = CPrinter(program: program, sourceName: context.sourceName, dataPath: context.dataPath).print()
-        return [CBackend.modelFile(source)]
-    }
-
-    /// The generated C of a model as a trainer's file.
-    public static func modelFile(_ source: String) -> GeneratedFile {
-        GeneratedFile(name: "model.c", contents: source, stage: "c", compile: .c)
+        CPrinter(program: program, sourceName: context.sourceName, dataPath: context.dataPath).print().map { file in
+            GeneratedFile(name: file.name, contents: file.text, stage: "c", compile: .c)
+        }
     }
 }

@@ -19,6 +19,14 @@ public struct GeneratedFile: Hashable, Sendable {
     }
 }
 
+extension [GeneratedFile] {
+    /// What `--emit stage` prints of these files: those of that stage, in order, a blank line
+    /// between two (the C backend's `model.c` and its kernel functions' files).
+    public func emitted(_ stage: String) -> String {
+        filter { $0.stage == stage }.map(\.contents).joined(separator: "\n")
+    }
+}
+
 /// How one generated file becomes an object: the tool and its flags.
 public struct CompileStep: Hashable, Sendable {
     public var tool: Tool
