@@ -54,7 +54,7 @@ enum KernelFusion {
                 let inlined = shifted(p.expr, by: c.operands.count)
                 for s in slots { c.expr = substitute(c.expr, slot: s, with: inlined) }
                 c.operands += p.operands
-                e.kernels[ci].body = .elementwise(c)
+                e.kernels[ci].body = .elementwise(c.compacted())
                 e.kernels.remove(at: pi)
                 return true
             }
@@ -78,15 +78,7 @@ enum KernelFusion {
         return false
     }
 
-    static func shifted(_ x: ScalarExpr, by k: Int) -> ScalarExpr {
-        switch x {
-        case .operand(let i): return .operand(i + k)
-        case .unary(let u, let a): return .unary(u, shifted(a, by: k))
-        case .pow(let a, let c): return .pow(shifted(a, by: k), c)
-        case .binary(let b, let a, let c): return .binary(b, shifted(a, by: k), shifted(c, by: k))
-        case .select(let c, let a, let b): return .select(shifted(c, by: k), shifted(a, by: k), shifted(b, by: k))
-        }
-    }
+    static func shifted(_ x: ScalarExpr, by k: Int) -> ScalarExpr { x.renumbered { $0 + k } }
 
     static func substitute(_ x: ScalarExpr, slot: Int, with y: ScalarExpr) -> ScalarExpr {
         switch x {
@@ -98,6 +90,50 @@ enum KernelFusion {
         case .select(let c, let a, let b):
             return .select(substitute(c, slot: slot, with: y), substitute(a, slot: slot, with: y),
                            substitute(b, slot: slot, with: y))
+        }
+    }
+}
+
+extension ElementwiseKernel {
+    /// The same loop without the operand slots its expression no longer refers to, the slots
+    /// it keeps renumbered in order. Inlining a producer substitutes its expression for every
+    /// slot that read its result, which is never written any more: left in the list, it would
+    /// still count as a read (keeping it live in the memory plan, and naming it in the
+    /// printers' prologues and kernel parameters) though nothing reads it.
+    func compacted() -> ElementwiseKernel {
+        let used = expr.operandIndices
+        var newSlot: [Int: Int] = [:]
+        var kept: [Operand] = []
+        for (i, o) in operands.enumerated() where used.contains(i) {
+            newSlot[i] = kept.count
+            kept.append(o)
+        }
+        var k = self
+        k.operands = kept
+        k.expr = expr.renumbered { newSlot[$0]! }
+        return k
+    }
+}
+
+extension ScalarExpr {
+    /// The operand slots the expression reads.
+    var operandIndices: Set<Int> {
+        switch self {
+        case .operand(let i): return [i]
+        case .unary(_, let x), .pow(let x, _): return x.operandIndices
+        case .binary(_, let x, let y): return x.operandIndices.union(y.operandIndices)
+        case .select(let c, let a, let b): return c.operandIndices.union(a.operandIndices).union(b.operandIndices)
+        }
+    }
+
+    /// The same expression reading slot `slot(i)` wherever it read slot `i`.
+    func renumbered(_ slot: (Int) -> Int) -> ScalarExpr {
+        switch self {
+        case .operand(let i): return .operand(slot(i))
+        case .unary(let u, let a): return .unary(u, a.renumbered(slot))
+        case .pow(let a, let c): return .pow(a.renumbered(slot), c)
+        case .binary(let b, let a, let c): return .binary(b, a.renumbered(slot), c.renumbered(slot))
+        case .select(let c, let a, let b): return .select(c.renumbered(slot), a.renumbered(slot), b.renumbered(slot))
         }
     }
 }

@@ -63,7 +63,8 @@ public enum MemoryPlanner {
 }
 
 extension KernelBody {
-    /// The buffers a kernel writes and reads.
+    /// The buffers a kernel writes and reads: exactly those its code touches, since the memory
+    /// plan keeps a buffer live by them and the printers pass a kernel its buffers by them.
     public var access: (writes: [BufferID], reads: [BufferID]) {
         switch self {
         case .elementwise(let e):
@@ -90,7 +91,8 @@ extension KernelBody {
         case .pool2dGrad(_, let out, let g, let argmax, _): return ([out], [g] + (argmax.map { [$0] } ?? []))
         case .softmaxCrossEntropy(let loss, let z, let y, let p, _, _): return ([loss] + (p.map { [$0] } ?? []), [z, y])
         case .softmaxCrossEntropyGrad(let out, let z, let y, let p, let g, _, _):
-            var reads = [z, y] + (p.map { [$0] } ?? [])
+            // From the kept probabilities when there are some, else from the logits.
+            var reads = [y, p ?? z]
             if case .buffer(let b, _) = g { reads.append(b) }
             return ([out], reads)
         case .sumAcrossProcesses(let buffer, _): return ([buffer], [buffer])

@@ -71,6 +71,19 @@ final class LoweringTests: XCTestCase {
         }
     }
 
+    /// The softmax cross-entropy gradient of a training step computes from the probabilities
+    /// its loss kept, so it reads those and not the logits: the logits' memory is free once the
+    /// loss has run, and the gradient (their shape) takes it.
+    func testSoftmaxCrossEntropyGradientReadsTheKeptProbabilitiesOnly() throws {
+        let e = try program("digits.dl").entry(.train)
+        let grad = try XCTUnwrap(e.kernels.first { if case .softmaxCrossEntropyGrad = $0.body { return true }; return false })
+        guard case .softmaxCrossEntropyGrad(let out, let logits, let labels, let probabilities?, _, _, _) = grad.body else {
+            return XCTFail("the train step's gradient reads no kept probabilities")
+        }
+        XCTAssertEqual(Set(grad.body.access.reads), [labels, probabilities])
+        XCTAssertEqual(e.buffer(out).storage, e.buffer(logits).storage, "the gradient takes the logits' memory")
+    }
+
     /// A product that always calls BLAS keeps its bias pass as a kernel of its own; an SGD
     /// update's GEMM (beta = 1) never carries one.
     func testLargeOrUpdatingProductsCarryNoEpilogue() throws {

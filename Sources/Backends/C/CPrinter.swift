@@ -98,7 +98,7 @@ public struct CPrinter {
     /// Prints kernel `k`'s function into `functions`, unless it already holds the same one, and
     /// says how to call it; nil for a kernel without loops (a BLAS call, a memcpy), printed inline.
     ///
-    /// The function takes the step and a pointer for each buffer its code reads or writes,
+    /// The function takes the step and a pointer for each buffer the kernel reads or writes,
     /// so that its text does not depend on where the entry's memory plan put them: sgd, eval
     /// and predict then mostly call the functions train printed. The pointers are `restrict`
     /// when no two of them share memory (the memory plan never overlaps buffers one kernel
@@ -122,10 +122,7 @@ public struct CPrinter {
             printer.emit(k.body, into: &code)
         }
         guard code.text.contains("for (") else { return nil }
-        // The buffers its code names: an operand that fusion left unused is listed in the
-        // kernel's accesses but never written, so the memory plan gave it no memory of its own.
-        let words = Set(code.text.split { !($0 == "_" || $0.isLetter || $0.isNumber) }.map(String.init))
-        let buffers = e.buffers.filter { direct.contains($0.id) && words.contains($0.name) }
+        let buffers = e.buffers.filter { direct.contains($0.id) }
         let restrict = Set(buffers.map { e.root($0.id) }).count == buffers.count ? "restrict " : ""
         let parameters = ["const dlc_step *s"] + buffers.map { "\(C.type($0.type.dtype)) *\(restrict)const \($0.name)" }
             + (split != nil ? ["int64_t begin_", "int64_t end_"] : [])

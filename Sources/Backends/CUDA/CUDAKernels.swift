@@ -320,10 +320,8 @@ final class CUDAKernels {
             return operand(o, index: "", type: e.computeType)
         }
         let value = CExpressions.print(e.expr, reads, type: e.computeType)
-        // Only the operands the expression still reads (fusion can leave others in the list).
         var sig = Signature(writes: [e.output])
-        let read = e.expr.operandIndices
-        for (i, o) in e.operands.enumerated() where read.contains(i) {
+        for o in e.operands {
             if case .buffer(let b, _) = o { sig.reads.append(b) }
             if o.readsStepArgs { sig.args = true }
         }
@@ -627,18 +625,6 @@ final class CUDAKernels {
             }
             w.line("acc_ = dlc_block_reduce(acc_, dlc_sum_op(), 0.0);")
             w.line("if (threadIdx.x == 0) \(name(out))[0] = (float)(acc_ / (double)\(C.size(count)));")
-        }
-    }
-}
-
-extension ScalarExpr {
-    /// The operand slots the expression reads.
-    var operandIndices: Set<Int> {
-        switch self {
-        case .operand(let i): return [i]
-        case .unary(_, let x), .pow(let x, _): return x.operandIndices
-        case .binary(_, let x, let y): return x.operandIndices.union(y.operandIndices)
-        case .select(let c, let a, let b): return c.operandIndices.union(a.operandIndices).union(b.operandIndices)
         }
     }
 }

@@ -46,7 +46,6 @@ static float train_step(const dlc_step *s) {
     float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const a3 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
     float *const d_a3 = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
     float *const d_a2 = (float *)(arena + (128 * n));  /* f32[N,2] */
@@ -121,7 +120,6 @@ static float sgd_step(const dlc_step *s) {
     float *const a2 = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const a3 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
     float *const d_a3 = (float *)(arena + (192 * n + 128));  /* f32[N,1] */
     float *const d_a2 = (float *)(arena + (128 * n));  /* f32[N,2] */

@@ -15,17 +15,9 @@ static float train_step(const dlc_step *s) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
-    float *const t1 = (float *)(arena + 0);  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const t4 = (float *)(arena + 0);  /* f32 */
     float *const t5 = (float *)(arena + 64);  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32 */
     float *const t7 = (float *)(arena + 128);  /* f32 */
-    float *const t8 = (float *)(arena + 0);  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32 */
-    float *const t11 = (float *)(arena + 0);  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32 */
-    float *const t13 = (float *)(arena + 0);  /* f32 */
     float *const d_x = s->grads[0];  /* f32 */
 
     /* %4: f32 = mul %3, %x   @6:27 */
@@ -57,17 +49,9 @@ static float sgd_step(const dlc_step *s) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
-    float *const t1 = (float *)(arena + 0);  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const t4 = (float *)(arena + 0);  /* f32 */
     float *const t5 = (float *)(arena + 64);  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32 */
     float *const t7 = (float *)(arena + 128);  /* f32 */
-    float *const t8 = (float *)(arena + 0);  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32 */
-    float *const t11 = (float *)(arena + 0);  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32 */
-    float *const t13 = (float *)(arena + 0);  /* f32 */
     float *const d_x = (float *)(arena + 192);  /* f32 */
 
     /* %4: f32 = mul %3, %x   @6:27 */
@@ -104,11 +88,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
-    float *const t1 = (float *)(arena + 0);  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32 */
-    float *const t5 = (float *)(arena + 0);  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32 */
     float *const t7 = (float *)(arena + 0);  /* f32 */
 
     /* %7: f32 = add %2, %6   @6:22 */

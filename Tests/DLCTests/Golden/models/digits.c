@@ -27,7 +27,7 @@ void sgd_step_k9(const dlc_step *s, float *restrict const fc1_bias, float *restr
 void sgd_step_k10(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias);
 void eval_with_targets_k2(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8);
 
-/* Entry 'train': arena 960*N + 64 bytes. */
+/* Entry 'train': arena 896*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -42,11 +42,11 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (320 * n));  /* f32 */
     float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
+    float *const d_logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (384 * n + 64));  /* f32[N,64] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,64] */
     float *const d_fc2_bias = s->grads[3];  /* f32[10] */
-    float *const t14 = (float *)(arena + (704 * n + 64));  /* f32[N,64] */
+    float *const t14 = (float *)(arena + (640 * n + 64));  /* f32[N,64] */
     float *const d_fc1_weight = s->grads[0];  /* f32[64,64] */
     float *const d_fc1_bias = s->grads[1];  /* f32[64] */
 
@@ -98,7 +98,7 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Entry 'sgd': arena 960*N + 384 bytes. */
+/* Entry 'sgd': arena 896*N + 384 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -113,11 +113,11 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (320 * n));  /* f32 */
     float *const t8_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (448 * n + 64));  /* f32[N,64] */
-    float *const d_fc2_bias = (float *)(arena + (704 * n + 64));  /* f32[10] */
-    float *const t14 = (float *)(arena + (704 * n + 128));  /* f32[N,64] */
-    float *const d_fc1_bias = (float *)(arena + (960 * n + 128));  /* f32[64] */
+    float *const d_logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (384 * n + 64));  /* f32[N,64] */
+    float *const d_fc2_bias = (float *)(arena + (640 * n + 64));  /* f32[10] */
+    float *const t14 = (float *)(arena + (640 * n + 128));  /* f32[N,64] */
+    float *const d_fc1_bias = (float *)(arena + (896 * n + 128));  /* f32[64] */
 
     /* %6: f32[N,64] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
     train_step_k0(s, x, fc1_weight, fc1_bias, t6);
@@ -225,8 +225,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(960 * n + 64) > bytes) bytes = (size_t)(960 * n + 64);
-    if ((size_t)(960 * n + 384) > bytes) bytes = (size_t)(960 * n + 384);
+    if ((size_t)(896 * n + 64) > bytes) bytes = (size_t)(896 * n + 64);
+    if ((size_t)(896 * n + 384) > bytes) bytes = (size_t)(896 * n + 384);
     if ((size_t)(320 * n + 64) > bytes) bytes = (size_t)(320 * n + 64);
     if ((size_t)(320 * n) > bytes) bytes = (size_t)(320 * n);
     (void)n;

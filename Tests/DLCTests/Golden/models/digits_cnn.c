@@ -85,7 +85,7 @@ void eval_with_targets_k6(const dlc_step *s, float *restrict const t46, float *r
 void eval_with_targets_k12(const dlc_step *s, float *restrict const t48, float *restrict const h2);
 void eval_with_targets_k14(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t52);
 
-/* Entry 'train': arena 40256*N + 576 bytes. */
+/* Entry 'train': arena 40192*N + 576 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -118,17 +118,10 @@ static float train_step(const dlc_step *s) {
     float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
     float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
     float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
     float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t32 = (float *)(arena + 0);  /* f32[16] */
-    float *const t34 = (float *)(arena + 0);  /* f32[16] */
     float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
-    float *const t37 = (float *)(arena + 0);  /* f32 */
-    float *const t39 = (float *)(arena + 0);  /* f32 */
     float *const t40 = (float *)(arena + (10944 * n + 64));  /* f32 */
-    float *const t41 = (float *)(arena + 0);  /* f32[16] */
-    float *const t42 = (float *)(arena + 0);  /* f32[16] */
     float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
     int32_t *const t45 = (int32_t *)(arena + (10944 * n + 128));  /* i32 */
     float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
@@ -146,46 +139,37 @@ static float train_step(const dlc_step *s) {
     float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
     float *const t52_share = (float *)(arena + (28416 * n + 448));  /* f32 */
     float *const t38_share = (float *)(arena + (10944 * n + 64));  /* f32 */
-    float *const d_logits = (float *)(arena + (28416 * n + 512));  /* f32[N,10] */
-    float *const t54 = (float *)(arena + (28480 * n + 512));  /* f32[N,128] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t54 = (float *)(arena + (28416 * n + 512));  /* f32[N,128] */
     float *const d_fc_weight = s->grads[6];  /* f32[10,128] */
     float *const d_fc_bias = s->grads[7];  /* f32[10] */
     float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
-    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
+    float *const t58 = (float *)(arena + (28928 * n + 512));  /* f32[N,32,4,4] */
     float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
     float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 512));  /* f32[144,N,16] */
+    float *const d_h1_cols = (float *)(arena + (30976 * n + 512));  /* f32[144,N,16] */
     float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
     float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
     float *const d_c2_weight = s->grads[4];  /* f32[32,16,3,3] */
     float *const d_c2_bias = s->grads[5];  /* f32[32] */
     float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t66 = (float *)(arena + (31040 * n + 512));  /* f32[N,16,8,8] */
+    float *const t66 = (float *)(arena + (30976 * n + 512));  /* f32[N,16,8,8] */
     float *const t67 = (float *)(arena + (10944 * n + 64));  /* f32[16,1,1] */
     float *const d_bn1_bias = (float *)t67;  /* f32[16] */
-    float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t71 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
+    float *const t71 = (float *)(arena + (40192 * n + 512));  /* f32[16,1,1] */
     float *const t72 = (float *)t71;  /* f32[16] */
     float *const d_bn1_weight = s->grads[2];  /* f32[16] */
     float *const t72_total = (float *)(arena + (10944 * n + 192));  /* f32[16] */
-    float *const t74 = (float *)(arena + 0);  /* f32[16] */
-    float *const t75 = (float *)(arena + 0);  /* f32[16] */
-    float *const t77 = (float *)(arena + 0);  /* f32[16] */
-    float *const t78 = (float *)(arena + (40256 * n + 512));  /* f32[16] */
+    float *const t78 = (float *)(arena + (40192 * n + 512));  /* f32[16] */
     float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
     float *const t81 = (float *)(arena + (10944 * n));  /* f32[1,16,1,1] */
-    float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
     float *const t87 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
-    float *const t88 = (float *)(arena + (40256 * n + 512));  /* f32[16,1,1] */
+    float *const t88 = (float *)(arena + (40192 * n + 512));  /* f32[16,1,1] */
     float *const t89 = (float *)t88;  /* f32[16] */
     float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
     float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
-    float *const t92 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
     float *const t93_cm = (float *)(arena + (2752 * n));  /* f32[16,N,8,8] */
     float *const d_c1_weight = s->grads[0];  /* f32[16,1,3,3] */
@@ -487,7 +471,7 @@ static float train_step(const dlc_step *s) {
     return t52_share[0];
 }
 
-/* Entry 'sgd': arena 40256*N + 832 bytes. */
+/* Entry 'sgd': arena 40192*N + 832 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -518,17 +502,10 @@ static float sgd_step(const dlc_step *s) {
     float *const t25 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
     float *const t26 = (float *)(arena + (10944 * n + 256));  /* f32[16] */
     float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
     float *const t30 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t32 = (float *)(arena + 0);  /* f32[16] */
-    float *const t34 = (float *)(arena + 0);  /* f32[16] */
     float *const t35 = (float *)(arena + (10944 * n + 320));  /* f32[16] */
-    float *const t37 = (float *)(arena + 0);  /* f32 */
-    float *const t39 = (float *)(arena + 0);  /* f32 */
     float *const t40 = (float *)(arena + (10944 * n));  /* f32 */
-    float *const t41 = (float *)(arena + 0);  /* f32[16] */
-    float *const t42 = (float *)(arena + 0);  /* f32[16] */
     float *const t43 = (float *)(arena + (10944 * n + 384));  /* f32[16] */
     int32_t *const t45 = (int32_t *)(arena + (10944 * n + 64));  /* i32 */
     float *const t46 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
@@ -544,47 +521,38 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,10] */
     float *const t52 = (float *)(arena + (10944 * n));  /* f32 */
     float *const t52_probs = (float *)(arena + (28352 * n + 448));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (28416 * n + 448));  /* f32[N,10] */
-    float *const t54 = (float *)(arena + (28480 * n + 448));  /* f32[N,128] */
-    float *const d_fc_bias = (float *)(arena + (28992 * n + 448));  /* f32[10] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,10] */
+    float *const t54 = (float *)(arena + (28416 * n + 448));  /* f32[N,128] */
+    float *const d_fc_bias = (float *)(arena + (28928 * n + 448));  /* f32[10] */
     float *const d_h2 = (float *)t54;  /* f32[N,32,2,2] */
-    float *const t58 = (float *)(arena + (28992 * n + 512));  /* f32[N,32,4,4] */
+    float *const t58 = (float *)(arena + (28928 * n + 512));  /* f32[N,32,4,4] */
     float *const t59 = (float *)(arena + (10944 * n + 448));  /* f32[N,32,4,4] */
     float *const t59_cm = (float *)(arena + (26304 * n + 448));  /* f32[32,N,4,4] */
-    float *const d_h1_cols = (float *)(arena + (31040 * n + 640));  /* f32[144,N,16] */
+    float *const d_h1_cols = (float *)(arena + (30976 * n + 640));  /* f32[144,N,16] */
     float *const d_h1_padded = (float *)(arena + (10944 * n + 448));  /* f32[N,16,6,6] */
     float *const d_h1 = (float *)(arena + (15040 * n + 448));  /* f32[N,16,4,4] */
-    float *const d_c2_bias = (float *)(arena + (31040 * n + 512));  /* f32[32] */
+    float *const d_c2_bias = (float *)(arena + (30976 * n + 512));  /* f32[32] */
     float *const t63 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t65 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t66 = (float *)(arena + (31040 * n + 640));  /* f32[N,16,8,8] */
-    float *const t67 = (float *)(arena + (40256 * n + 640));  /* f32[16,1,1] */
+    float *const t66 = (float *)(arena + (30976 * n + 640));  /* f32[N,16,8,8] */
+    float *const t67 = (float *)(arena + (40192 * n + 640));  /* f32[16,1,1] */
     float *const d_bn1_bias = (float *)t67;  /* f32[16] */
-    float *const t69 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t70 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
-    float *const t71 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
+    float *const t71 = (float *)(arena + (40192 * n + 704));  /* f32[16,1,1] */
     float *const t72 = (float *)t71;  /* f32[16] */
-    float *const d_bn1_weight = (float *)(arena + (40256 * n + 768));  /* f32[16] */
-    float *const t74 = (float *)(arena + 0);  /* f32[16] */
-    float *const t75 = (float *)(arena + 0);  /* f32[16] */
-    float *const t77 = (float *)(arena + 0);  /* f32[16] */
+    float *const d_bn1_weight = (float *)(arena + (40192 * n + 768));  /* f32[16] */
     float *const t78 = (float *)(arena + (10944 * n + 192));  /* f32[16] */
     float *const t79 = (float *)t78;  /* f32[1,16,1,1] */
     float *const t81 = (float *)(arena + (10944 * n + 128));  /* f32[1,16,1,1] */
-    float *const t82 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t84 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t85 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t86 = (float *)(arena + (10944 * n + 448));  /* f32[N,16,8,8] */
-    float *const t87 = (float *)(arena + (40256 * n + 704));  /* f32[16,1,1] */
+    float *const t87 = (float *)(arena + (40192 * n + 704));  /* f32[16,1,1] */
     float *const t88 = (float *)(arena + (10944 * n + 192));  /* f32[16,1,1] */
     float *const t89 = (float *)t88;  /* f32[16] */
     float *const t90 = (float *)t89;  /* f32[1,16,1,1] */
     float *const t91 = (float *)(arena + (10944 * n + 256));  /* f32[1,16,1,1] */
-    float *const t92 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t93 = (float *)(arena + (6848 * n));  /* f32[N,16,8,8] */
     float *const t93_cm = (float *)(arena + (2752 * n));  /* f32[16,N,8,8] */
     float *const d_c1_bias = (float *)(arena + (10944 * n + 128));  /* f32[16] */
-    float *const d_bn1_bias_2 = (float *)(arena + (40256 * n + 704));  /* f32[16] */
+    float *const d_bn1_bias_2 = (float *)(arena + (40192 * n + 704));  /* f32[16] */
     float *const bn1_running_mean_next = (float *)s->state[0];  /* f32[16] */
     float *const bn1_running_var_next = (float *)s->state[1];  /* f32[16] */
     int32_t *const bn1_num_batches_tracked_next = (int32_t *)s->state[2];  /* i32 */
@@ -899,16 +867,10 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
     float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t19 = (float *)bn1_running_mean;  /* f32[16,1,1] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t24 = (float *)(arena + 0);  /* f32[16] */
-    float *const t25 = (float *)(arena + 0);  /* f32[16] */
     float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
     float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
     float *const h1 = (float *)(arena + (448 * n));  /* f32[N,16,4,4] */
     float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
@@ -1010,16 +972,10 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const x_padded = (float *)(arena + 0);  /* f32[N,1,10,10] */
     float *const x_cols = (float *)(arena + (448 * n));  /* f32[9,N,64] */
     float *const t13_gemm = (float *)(arena + (2752 * n));  /* f32[16,N,64] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t19 = (float *)bn1_running_mean;  /* f32[16,1,1] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,16,8,8] */
-    float *const t24 = (float *)(arena + 0);  /* f32[16] */
-    float *const t25 = (float *)(arena + 0);  /* f32[16] */
     float *const t26 = (float *)(arena + (6848 * n));  /* f32[16] */
     float *const t27 = (float *)t26;  /* f32[16,1,1] */
-    float *const t28 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t29 = (float *)bn1_bias;  /* f32[16,1,1] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,16,8,8] */
     float *const t46 = (float *)(arena + (6848 * n + 64));  /* f32[N,16,8,8] */
     float *const h1 = (float *)(arena + (448 * n));  /* f32[N,16,4,4] */
     float *const h1_padded = (float *)(arena + (2752 * n));  /* f32[N,16,6,6] */
@@ -1099,8 +1055,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(40256 * n + 576) > bytes) bytes = (size_t)(40256 * n + 576);
-    if ((size_t)(40256 * n + 832) > bytes) bytes = (size_t)(40256 * n + 832);
+    if ((size_t)(40192 * n + 576) > bytes) bytes = (size_t)(40192 * n + 576);
+    if ((size_t)(40192 * n + 832) > bytes) bytes = (size_t)(40192 * n + 832);
     if ((size_t)(20160 * n + 64) > bytes) bytes = (size_t)(20160 * n + 64);
     if ((size_t)(20160 * n + 64) > bytes) bytes = (size_t)(20160 * n + 64);
     (void)n;

@@ -29,7 +29,7 @@ void sgd_step_k13(const dlc_step *s, float *restrict const fc2_bias, float *rest
 void eval_with_targets_k2(const dlc_step *s, float *restrict const t7);
 void eval_with_targets_k5(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t10);
 
-/* Entry 'train': arena 4288*N + 64 bytes. */
+/* Entry 'train': arena 4224*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -46,11 +46,10 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
     float *const t10 = (float *)(arena + (3136 * n));  /* f32 */
     float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
-    float *const d_h = (float *)(arena + (3264 * n + 64));  /* f32[N,256] */
+    float *const d_logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
+    float *const d_h = (float *)(arena + (3200 * n + 64));  /* f32[N,256] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,256] */
     float *const d_fc2_bias = s->grads[3];  /* f32[10] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,256] */
     float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
     float *const d_fc1_weight = s->grads[0];  /* f32[256,64] */
     float *const d_fc1_bias = s->grads[1];  /* f32[256] */
@@ -136,7 +135,7 @@ static float train_step(const dlc_step *s) {
     return t10[0];
 }
 
-/* Entry 'sgd': arena 4288*N + 1152 bytes. */
+/* Entry 'sgd': arena 4224*N + 1152 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -153,12 +152,11 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
     float *const t10 = (float *)(arena + (3136 * n));  /* f32 */
     float *const t10_probs = (float *)(arena + (3136 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (3200 * n + 64));  /* f32[N,10] */
-    float *const d_h = (float *)(arena + (3264 * n + 64));  /* f32[N,256] */
-    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,256] */
+    float *const d_logits = (float *)(arena + (3072 * n));  /* f32[N,10] */
+    float *const d_h = (float *)(arena + (3200 * n + 64));  /* f32[N,256] */
+    float *const d_fc2_bias = (float *)(arena + (4224 * n + 64));  /* f32[10] */
     float *const t17 = (float *)(arena + (2048 * n));  /* f32[N,256] */
-    float *const d_fc1_bias = (float *)(arena + (4288 * n + 128));  /* f32[256] */
+    float *const d_fc1_bias = (float *)(arena + (4224 * n + 128));  /* f32[256] */
 
     /* %6: f32[N,256] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:21 */
     {
@@ -361,8 +359,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(4288 * n + 64) > bytes) bytes = (size_t)(4288 * n + 64);
-    if ((size_t)(4288 * n + 1152) > bytes) bytes = (size_t)(4288 * n + 1152);
+    if ((size_t)(4224 * n + 64) > bytes) bytes = (size_t)(4224 * n + 64);
+    if ((size_t)(4224 * n + 1152) > bytes) bytes = (size_t)(4224 * n + 1152);
     if ((size_t)(3072 * n + 64) > bytes) bytes = (size_t)(3072 * n + 64);
     if ((size_t)(3072 * n) > bytes) bytes = (size_t)(3072 * n);
     (void)n;

@@ -27,7 +27,7 @@ void sgd_step_k11(const dlc_step *s, float *restrict const fc1_bias, float *rest
 void sgd_step_k12(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias);
 void eval_with_targets_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t11);
 
-/* Entry 'train': arena 1984*N + 64 bytes. */
+/* Entry 'train': arena 1920*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -44,11 +44,11 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (832 * n));  /* f32 */
     float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
-    float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
+    float *const d_logits = (float *)(arena + (768 * n));  /* f32[N,10] */
+    float *const t14 = (float *)(arena + (896 * n + 64));  /* f32[N,128] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,128] */
     float *const d_fc2_bias = s->grads[3];  /* f32[10] */
-    float *const t17 = (float *)(arena + (1472 * n + 64));  /* f32[N,128] */
+    float *const t17 = (float *)(arena + (1408 * n + 64));  /* f32[N,128] */
     float *const d_fc1_weight = s->grads[0];  /* f32[128,64] */
     float *const d_fc1_bias = s->grads[1];  /* f32[128] */
 
@@ -130,7 +130,7 @@ static float train_step(const dlc_step *s) {
     return t11[0];
 }
 
-/* Entry 'sgd': arena 1984*N + 640 bytes. */
+/* Entry 'sgd': arena 1920*N + 640 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -147,11 +147,11 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (768 * n));  /* f32[N,10] */
     float *const t11 = (float *)(arena + (832 * n));  /* f32 */
     float *const t11_probs = (float *)(arena + (832 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (896 * n + 64));  /* f32[N,10] */
-    float *const t14 = (float *)(arena + (960 * n + 64));  /* f32[N,128] */
-    float *const d_fc2_bias = (float *)(arena + (1472 * n + 64));  /* f32[10] */
-    float *const t17 = (float *)(arena + (1472 * n + 128));  /* f32[N,128] */
-    float *const d_fc1_bias = (float *)(arena + (1984 * n + 128));  /* f32[128] */
+    float *const d_logits = (float *)(arena + (768 * n));  /* f32[N,10] */
+    float *const t14 = (float *)(arena + (896 * n + 64));  /* f32[N,128] */
+    float *const d_fc2_bias = (float *)(arena + (1408 * n + 64));  /* f32[10] */
+    float *const t17 = (float *)(arena + (1408 * n + 128));  /* f32[N,128] */
+    float *const d_fc1_bias = (float *)(arena + (1920 * n + 128));  /* f32[128] */
 
     /* %flat: f32[N,64] = div %6, %7   @10:37 */
     {
@@ -345,8 +345,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(1984 * n + 64) > bytes) bytes = (size_t)(1984 * n + 64);
-    if ((size_t)(1984 * n + 640) > bytes) bytes = (size_t)(1984 * n + 640);
+    if ((size_t)(1920 * n + 64) > bytes) bytes = (size_t)(1920 * n + 64);
+    if ((size_t)(1920 * n + 640) > bytes) bytes = (size_t)(1920 * n + 640);
     if ((size_t)(768 * n + 64) > bytes) bytes = (size_t)(768 * n + 64);
     if ((size_t)(768 * n) > bytes) bytes = (size_t)(768 * n);
     (void)n;

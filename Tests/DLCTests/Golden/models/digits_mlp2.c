@@ -33,7 +33,7 @@ void sgd_step_k15(const dlc_step *s, float *restrict const linear_out_bias, floa
 void eval_with_targets_k3(const dlc_step *s, float *restrict const logits, float *restrict const probas);
 void eval_with_targets_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t12);
 
-/* Entry 'train': arena 704*N + 64 bytes. */
+/* Entry 'train': arena 640*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -51,15 +51,15 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t12 = (float *)(arena + (320 * n));  /* f32 */
     float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const d_logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const d_h2 = (float *)(arena + (384 * n + 64));  /* f32[N,32] */
     float *const d_linear_out_weight = s->grads[4];  /* f32[10,32] */
     float *const d_linear_out_bias = s->grads[5];  /* f32[10] */
-    float *const t18 = (float *)(arena + (576 * n + 64));  /* f32[N,32] */
+    float *const t18 = (float *)(arena + (512 * n + 64));  /* f32[N,32] */
     float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
     float *const d_linear_2_weight = s->grads[2];  /* f32[32,32] */
     float *const d_linear_2_bias = s->grads[3];  /* f32[32] */
-    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
+    float *const t22 = (float *)(arena + (384 * n + 64));  /* f32[N,32] */
     float *const d_linear_1_weight = s->grads[0];  /* f32[32,64] */
     float *const d_linear_1_bias = s->grads[1];  /* f32[32] */
 
@@ -114,7 +114,7 @@ static float train_step(const dlc_step *s) {
     return t12[0];
 }
 
-/* Entry 'sgd': arena 704*N + 384 bytes. */
+/* Entry 'sgd': arena 640*N + 384 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -132,14 +132,14 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (256 * n));  /* f32[N,10] */
     float *const t12 = (float *)(arena + (320 * n));  /* f32 */
     float *const t12_probs = (float *)(arena + (320 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (384 * n + 64));  /* f32[N,10] */
-    float *const d_h2 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const d_linear_out_bias = (float *)(arena + (576 * n + 64));  /* f32[10] */
-    float *const t18 = (float *)(arena + (576 * n + 128));  /* f32[N,32] */
+    float *const d_logits = (float *)(arena + (256 * n));  /* f32[N,10] */
+    float *const d_h2 = (float *)(arena + (384 * n + 64));  /* f32[N,32] */
+    float *const d_linear_out_bias = (float *)(arena + (512 * n + 64));  /* f32[10] */
+    float *const t18 = (float *)(arena + (512 * n + 128));  /* f32[N,32] */
     float *const d_h1 = (float *)(arena + (128 * n));  /* f32[N,32] */
-    float *const d_linear_2_bias = (float *)(arena + (704 * n + 128));  /* f32[32] */
-    float *const t22 = (float *)(arena + (448 * n + 64));  /* f32[N,32] */
-    float *const d_linear_1_bias = (float *)(arena + (704 * n + 256));  /* f32[32] */
+    float *const d_linear_2_bias = (float *)(arena + (640 * n + 128));  /* f32[32] */
+    float *const t22 = (float *)(arena + (384 * n + 64));  /* f32[N,32] */
+    float *const d_linear_1_bias = (float *)(arena + (640 * n + 256));  /* f32[32] */
 
     /* %h1: f32[N,32] = linear %x, %linear_1.weight, %linear_1.bias {relu: true}   @10:14 */
     train_step_k0(s, x, linear_1_weight, linear_1_bias, h1);
@@ -275,8 +275,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(704 * n + 64) > bytes) bytes = (size_t)(704 * n + 64);
-    if ((size_t)(704 * n + 384) > bytes) bytes = (size_t)(704 * n + 384);
+    if ((size_t)(640 * n + 64) > bytes) bytes = (size_t)(640 * n + 64);
+    if ((size_t)(640 * n + 384) > bytes) bytes = (size_t)(640 * n + 384);
     if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
     if ((size_t)(256 * n) > bytes) bytes = (size_t)(256 * n);
     (void)n;

@@ -21,7 +21,7 @@ void sgd_step_k5(const dlc_step *s, float *restrict const fc_bias, float *restri
 void eval_with_targets_k1(const dlc_step *s, float *restrict const z, float *restrict const probs);
 void eval_with_targets_k2(const dlc_step *s, int32_t *restrict const y, float *restrict const z, float *restrict const t6);
 
-/* Entry 'train': arena 192*N + 64 bytes. */
+/* Entry 'train': arena 128*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -33,7 +33,7 @@ static float train_step(const dlc_step *s) {
     float *const z = (float *)(arena + 0);  /* f32[N,10] */
     float *const t6 = (float *)(arena + (64 * n));  /* f32 */
     float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
-    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
+    float *const d_z = (float *)(arena + 0);  /* f32[N,10] */
     float *const d_fc_weight = s->grads[0];  /* f32[10,64] */
     float *const d_fc_bias = s->grads[1];  /* f32[10] */
 
@@ -64,7 +64,7 @@ static float train_step(const dlc_step *s) {
     return t6[0];
 }
 
-/* Entry 'sgd': arena 192*N + 128 bytes. */
+/* Entry 'sgd': arena 128*N + 128 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -76,8 +76,8 @@ static float sgd_step(const dlc_step *s) {
     float *const z = (float *)(arena + 0);  /* f32[N,10] */
     float *const t6 = (float *)(arena + (64 * n));  /* f32 */
     float *const t6_probs = (float *)(arena + (64 * n + 64));  /* f32[N,10] */
-    float *const d_z = (float *)(arena + (128 * n + 64));  /* f32[N,10] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[10] */
+    float *const d_z = (float *)(arena + 0);  /* f32[N,10] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 64));  /* f32[10] */
 
     /* %z: f32[N,10] = linear %x, %fc.weight, %fc.bias   @8:13 */
     train_step_k0(s, x, fc_weight, fc_bias, z);
@@ -157,8 +157,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
-    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
+    if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
+    if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;

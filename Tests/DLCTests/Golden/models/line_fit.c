@@ -31,14 +31,10 @@ static float train_step(const dlc_step *s) {
     float *const y = (float *)s->data[1];  /* f32[N] */
     float *const w = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t6 = (float *)(arena + 0);  /* f32[N] */
     float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
     float *const t11 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N] */
     float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const d_b = s->grads[1];  /* f32 */
     float *const t17 = (float *)(arena + 0);  /* f32[N] */
@@ -94,14 +90,10 @@ static float sgd_step(const dlc_step *s) {
     float *const y = (float *)s->data[1];  /* f32[N] */
     float *const w = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
-    float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t6 = (float *)(arena + 0);  /* f32[N] */
     float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
     float *const t11 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N] */
     float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const d_b = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const t17 = (float *)(arena + 0);  /* f32[N] */
@@ -167,9 +159,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const y = (float *)s->data[1];  /* f32[N] */
     float *const w = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N] */
     float *const t7 = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
@@ -212,7 +202,6 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const x = (float *)s->data[0];  /* f32[N] */
     float *const w = (float *)s->params[0];  /* f32 */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
 
     /* %pred: f32[N] = add %4, %b   @10:22 */

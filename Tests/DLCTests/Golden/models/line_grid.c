@@ -50,13 +50,10 @@ static float train_step(const dlc_step *s) {
     int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
     float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
     int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
     float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
     float *const t16 = (float *)(arena + (448 * n));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t20 = (float *)(arena + (448 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
@@ -213,13 +210,10 @@ static float sgd_step(const dlc_step *s) {
     int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
     float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
     int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
     float *const t13 = (float *)(arena + (320 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (384 * n));  /* f32[N,2] */
     float *const t16 = (float *)(arena + (448 * n));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t20 = (float *)(arena + (448 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const t22 = (float *)(arena + (320 * n));  /* f32[N,2] */
@@ -375,10 +369,8 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
     float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
     int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
     float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
     float *const t16 = (float *)(arena + (320 * n));  /* f32 */
 
@@ -480,10 +472,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
     int32_t *const k_2 = (int32_t *)(arena + (128 * n));  /* i32[N] */
     float *const t7 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t9 = (float *)(arena + (192 * n));  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,2] */
     int32_t *const t12 = (int32_t *)(arena + (256 * n));  /* i32[N] */
     float *const t13 = (float *)(arena + (128 * n));  /* f32[N,2] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (256 * n));  /* f32[N,2] */
 
     /* %i: f32[N] = floor %x   @9:13 */

@@ -50,7 +50,7 @@ void eval_with_targets_k3(const dlc_step *s, float *restrict const t12, float *r
 void eval_with_targets_k7(const dlc_step *s, float *restrict const t14, float *restrict const h2);
 void eval_with_targets_k13(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t20);
 
-/* Entry 'train': arena 178624*N + 64 bytes. */
+/* Entry 'train': arena 178560*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -83,28 +83,28 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
     float *const t20 = (float *)(arena + (133184 * n));  /* f32 */
     float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
-    float *const t23 = (float *)(arena + (133312 * n + 64));  /* f32[N,84] */
+    float *const d_logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
+    float *const t23 = (float *)(arena + (133248 * n + 64));  /* f32[N,84] */
     float *const d_f3_weight = s->grads[8];  /* f32[10,84] */
     float *const d_f3_bias = s->grads[9];  /* f32[10] */
-    float *const t26 = (float *)(arena + (133696 * n + 64));  /* f32[N,84] */
-    float *const t27 = (float *)(arena + (134080 * n + 64));  /* f32[N,120] */
+    float *const t26 = (float *)(arena + (133632 * n + 64));  /* f32[N,84] */
+    float *const t27 = (float *)(arena + (134016 * n + 64));  /* f32[N,120] */
     float *const d_f2_weight = s->grads[6];  /* f32[84,120] */
     float *const d_f2_bias = s->grads[7];  /* f32[84] */
-    float *const t30 = (float *)(arena + (134592 * n + 64));  /* f32[N,120] */
-    float *const t31 = (float *)(arena + (135104 * n + 64));  /* f32[N,256] */
+    float *const t30 = (float *)(arena + (134528 * n + 64));  /* f32[N,120] */
+    float *const t31 = (float *)(arena + (135040 * n + 64));  /* f32[N,256] */
     float *const d_f1_weight = s->grads[4];  /* f32[120,256] */
     float *const d_f1_bias = s->grads[5];  /* f32[120] */
     float *const d_h2 = (float *)t31;  /* f32[N,16,4,4] */
     float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
-    float *const t36 = (float *)(arena + (136128 * n + 64));  /* f32[N,16,8,8] */
+    float *const t36 = (float *)(arena + (136064 * n + 64));  /* f32[N,16,8,8] */
     float *const t36_cm = (float *)(arena + (127104 * n));  /* f32[16,N,8,8] */
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 64));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 64));  /* f32[N,6,12,12] */
+    float *const d_h1_cols = (float *)(arena + (140160 * n + 64));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136064 * n + 64));  /* f32[N,6,12,12] */
     float *const d_c2_weight = s->grads[2];  /* f32[16,6,5,5] */
     float *const d_c2_bias = s->grads[3];  /* f32[16] */
     float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
-    float *const t41 = (float *)(arena + (140224 * n + 64));  /* f32[N,6,24,24] */
+    float *const t41 = (float *)(arena + (140160 * n + 64));  /* f32[N,6,24,24] */
     float *const t41_cm = (float *)(arena + (71424 * n));  /* f32[6,N,24,24] */
     float *const d_c1_weight = s->grads[0];  /* f32[6,1,5,5] */
     float *const d_c1_bias = s->grads[1];  /* f32[6] */
@@ -324,7 +324,7 @@ static float train_step(const dlc_step *s) {
     return t20[0];
 }
 
-/* Entry 'sgd': arena 178624*N + 1152 bytes. */
+/* Entry 'sgd': arena 178560*N + 1152 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -357,26 +357,26 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
     float *const t20 = (float *)(arena + (133184 * n));  /* f32 */
     float *const t20_probs = (float *)(arena + (133184 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (133248 * n + 64));  /* f32[N,10] */
-    float *const t23 = (float *)(arena + (133312 * n + 64));  /* f32[N,84] */
-    float *const d_f3_bias = (float *)(arena + (133696 * n + 64));  /* f32[10] */
-    float *const t26 = (float *)(arena + (133696 * n + 128));  /* f32[N,84] */
-    float *const t27 = (float *)(arena + (134080 * n + 512));  /* f32[N,120] */
-    float *const d_f2_bias = (float *)(arena + (134080 * n + 128));  /* f32[84] */
-    float *const t30 = (float *)(arena + (134592 * n + 512));  /* f32[N,120] */
-    float *const t31 = (float *)(arena + (135104 * n + 1024));  /* f32[N,256] */
-    float *const d_f1_bias = (float *)(arena + (135104 * n + 512));  /* f32[120] */
+    float *const d_logits = (float *)(arena + (133120 * n));  /* f32[N,10] */
+    float *const t23 = (float *)(arena + (133248 * n + 64));  /* f32[N,84] */
+    float *const d_f3_bias = (float *)(arena + (133632 * n + 64));  /* f32[10] */
+    float *const t26 = (float *)(arena + (133632 * n + 128));  /* f32[N,84] */
+    float *const t27 = (float *)(arena + (134016 * n + 512));  /* f32[N,120] */
+    float *const d_f2_bias = (float *)(arena + (134016 * n + 128));  /* f32[84] */
+    float *const t30 = (float *)(arena + (134528 * n + 512));  /* f32[N,120] */
+    float *const t31 = (float *)(arena + (135040 * n + 1024));  /* f32[N,256] */
+    float *const d_f1_bias = (float *)(arena + (135040 * n + 512));  /* f32[120] */
     float *const d_h2 = (float *)t31;  /* f32[N,16,4,4] */
     float *const t35 = (float *)(arena + (57600 * n));  /* f32[N,16,8,8] */
-    float *const t36 = (float *)(arena + (136128 * n + 1024));  /* f32[N,16,8,8] */
+    float *const t36 = (float *)(arena + (136064 * n + 1024));  /* f32[N,16,8,8] */
     float *const t36_cm = (float *)(arena + (127104 * n));  /* f32[16,N,8,8] */
-    float *const d_h1_cols = (float *)(arena + (140224 * n + 1088));  /* f32[150,N,64] */
-    float *const d_h1 = (float *)(arena + (136128 * n + 1024));  /* f32[N,6,12,12] */
-    float *const d_c2_bias = (float *)(arena + (140224 * n + 1024));  /* f32[16] */
+    float *const d_h1_cols = (float *)(arena + (140160 * n + 1088));  /* f32[150,N,64] */
+    float *const d_h1 = (float *)(arena + (136064 * n + 1024));  /* f32[N,6,12,12] */
+    float *const d_c2_bias = (float *)(arena + (140160 * n + 1024));  /* f32[16] */
     float *const t40 = (float *)(arena + (57600 * n));  /* f32[N,6,24,24] */
-    float *const t41 = (float *)(arena + (140224 * n + 1088));  /* f32[N,6,24,24] */
+    float *const t41 = (float *)(arena + (140160 * n + 1088));  /* f32[N,6,24,24] */
     float *const t41_cm = (float *)(arena + (71424 * n));  /* f32[6,N,24,24] */
-    float *const d_c1_bias = (float *)(arena + (178624 * n + 1088));  /* f32[6] */
+    float *const d_c1_bias = (float *)(arena + (178560 * n + 1088));  /* f32[6] */
 
     /* %x: f32[N,1,28,28] = input x   @6:12 */
     train_step_k0(s, x, x_cols);
@@ -846,8 +846,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(178624 * n + 64) > bytes) bytes = (size_t)(178624 * n + 64);
-    if ((size_t)(178624 * n + 1152) > bytes) bytes = (size_t)(178624 * n + 1152);
+    if ((size_t)(178560 * n + 64) > bytes) bytes = (size_t)(178560 * n + 64);
+    if ((size_t)(178560 * n + 1152) > bytes) bytes = (size_t)(178560 * n + 1152);
     if ((size_t)(71424 * n + 64) > bytes) bytes = (size_t)(71424 * n + 64);
     if ((size_t)(71424 * n) > bytes) bytes = (size_t)(71424 * n);
     (void)n;

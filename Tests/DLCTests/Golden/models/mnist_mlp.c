@@ -24,7 +24,7 @@ void sgd_step_k11(const dlc_step *s, float *restrict const fc1_bias, float *rest
 void sgd_step_k12(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias);
 void eval_with_targets_k4(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8);
 
-/* Entry 'train': arena 6336*N + 64 bytes. */
+/* Entry 'train': arena 6272*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -39,11 +39,11 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
     float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
+    float *const d_logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (2176 * n + 64));  /* f32[N,512] */
     float *const d_fc2_weight = s->grads[2];  /* f32[10,512] */
     float *const d_fc2_bias = s->grads[3];  /* f32[10] */
-    float *const t14 = (float *)(arena + (4288 * n + 64));  /* f32[N,512] */
+    float *const t14 = (float *)(arena + (4224 * n + 64));  /* f32[N,512] */
     float *const d_fc1_weight = s->grads[0];  /* f32[512,784] */
     float *const d_fc1_bias = s->grads[1];  /* f32[512] */
 
@@ -129,7 +129,7 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Entry 'sgd': arena 6336*N + 2176 bytes. */
+/* Entry 'sgd': arena 6272*N + 2176 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -144,11 +144,11 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
     float *const t8 = (float *)(arena + (2112 * n));  /* f32 */
     float *const t8_probs = (float *)(arena + (2112 * n + 64));  /* f32[N,10] */
-    float *const d_logits = (float *)(arena + (2176 * n + 64));  /* f32[N,10] */
-    float *const t11 = (float *)(arena + (2240 * n + 64));  /* f32[N,512] */
-    float *const d_fc2_bias = (float *)(arena + (4288 * n + 64));  /* f32[10] */
-    float *const t14 = (float *)(arena + (4288 * n + 128));  /* f32[N,512] */
-    float *const d_fc1_bias = (float *)(arena + (6336 * n + 128));  /* f32[512] */
+    float *const d_logits = (float *)(arena + (2048 * n));  /* f32[N,10] */
+    float *const t11 = (float *)(arena + (2176 * n + 64));  /* f32[N,512] */
+    float *const d_fc2_bias = (float *)(arena + (4224 * n + 64));  /* f32[10] */
+    float *const t14 = (float *)(arena + (4224 * n + 128));  /* f32[N,512] */
+    float *const d_fc1_bias = (float *)(arena + (6272 * n + 128));  /* f32[512] */
 
     /* %6: f32[N,512] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @8:22 */
     {
@@ -346,8 +346,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(6336 * n + 64) > bytes) bytes = (size_t)(6336 * n + 64);
-    if ((size_t)(6336 * n + 2176) > bytes) bytes = (size_t)(6336 * n + 2176);
+    if ((size_t)(6272 * n + 64) > bytes) bytes = (size_t)(6272 * n + 64);
+    if ((size_t)(6272 * n + 2176) > bytes) bytes = (size_t)(6272 * n + 2176);
     if ((size_t)(2112 * n + 64) > bytes) bytes = (size_t)(2112 * n + 64);
     if ((size_t)(2112 * n) > bytes) bytes = (size_t)(2112 * n);
     (void)n;

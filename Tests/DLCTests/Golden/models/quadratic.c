@@ -15,10 +15,7 @@ static float train_step(const dlc_step *s) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
-    float *const t1 = (float *)(arena + 0);  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const t4 = (float *)(arena + 0);  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32 */
     float *const d_x = s->grads[0];  /* f32 */
 
     /* %4: f32 = add %2, %3   @7:25 */
@@ -40,10 +37,7 @@ static float sgd_step(const dlc_step *s) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
-    float *const t1 = (float *)(arena + 0);  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const t4 = (float *)(arena + 0);  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32 */
     float *const d_x = (float *)(arena + 64);  /* f32 */
 
     /* %4: f32 = add %2, %3   @7:25 */
@@ -70,8 +64,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     char *const arena = (char *)s->arena;
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
-    float *const t1 = (float *)(arena + 0);  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const t4 = (float *)(arena + 0);  /* f32 */
 
     /* %4: f32 = add %2, %3   @7:25 */

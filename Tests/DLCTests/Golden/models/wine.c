@@ -27,7 +27,7 @@ void sgd_step_k10(const dlc_step *s, float *restrict const fc2_bias, float *rest
 void eval_with_targets_k2(const dlc_step *s, float *restrict const logits, float *restrict const probs);
 void eval_with_targets_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t9);
 
-/* Entry 'train': arena 256*N + 64 bytes. */
+/* Entry 'train': arena 192*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -42,11 +42,11 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
     float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const d_logits = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
     float *const d_fc2_weight = s->grads[2];  /* f32[3,16] */
     float *const d_fc2_bias = s->grads[3];  /* f32[3] */
-    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
+    float *const t15 = (float *)(arena + (64 * n));  /* f32[N,16] */
     float *const d_fc1_weight = s->grads[0];  /* f32[16,13] */
     float *const d_fc1_bias = s->grads[1];  /* f32[16] */
 
@@ -89,7 +89,7 @@ static float train_step(const dlc_step *s) {
     return t9[0];
 }
 
-/* Entry 'sgd': arena 256*N + 192 bytes. */
+/* Entry 'sgd': arena 192*N + 192 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -104,11 +104,11 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
     float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const t12 = (float *)(arena + (64 * n));  /* f32[N,16] */
-    float *const d_fc2_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
-    float *const t15 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
-    float *const d_fc1_bias = (float *)(arena + (256 * n + 128));  /* f32[16] */
+    float *const d_logits = (float *)(arena + (64 * n));  /* f32[N,3] */
+    float *const t12 = (float *)(arena + (128 * n + 64));  /* f32[N,16] */
+    float *const d_fc2_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
+    float *const t15 = (float *)(arena + (64 * n));  /* f32[N,16] */
+    float *const d_fc1_bias = (float *)(arena + (192 * n + 128));  /* f32[16] */
 
     /* %6: f32[N,16] = linear %x, %fc1.weight, %fc1.bias {relu: true}   @9:22 */
     train_step_k0(s, x, fc1_weight, fc1_bias, t6);
@@ -215,8 +215,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
-    if ((size_t)(256 * n + 192) > bytes) bytes = (size_t)(256 * n + 192);
+    if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
+    if ((size_t)(192 * n + 192) > bytes) bytes = (size_t)(192 * n + 192);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;

@@ -29,13 +29,8 @@ static float train_step(const dlc_step *s) {
     float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
     float *const l1_bias = (float *)s->params[1];  /* f32[1] */
     float *const score = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
     float *const d_l1_weight = s->grads[0];  /* f32[1,2] */
@@ -83,13 +78,8 @@ static float sgd_step(const dlc_step *s) {
     float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
     float *const l1_bias = (float *)s->params[1];  /* f32[1] */
     float *const score = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_score = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
     float *const d_l1_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
@@ -139,7 +129,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const l1_weight = (float *)s->params[0];  /* f32[1,2] */
     float *const l1_bias = (float *)s->params[1];  /* f32[1] */
     float *const score = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
 

@@ -49,13 +49,7 @@ static float train_step(const dlc_step *s) {
     float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
     float *const t12 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t21 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
     float *const d_l3_weight = s->grads[4];  /* f32[1,10] */
@@ -142,13 +136,7 @@ static float sgd_step(const dlc_step *s) {
     float *const t10 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (192 * n));  /* f32[N,1] */
     float *const t12 = (float *)(arena + (256 * n));  /* f32 */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t21 = (float *)(arena + (256 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t23 = (float *)(arena + (128 * n));  /* f32[N,1] */
     float *const d_h = (float *)(arena + (192 * n));  /* f32[N,10] */
     float *const d_l3_bias = (float *)(arena + (256 * n + 128));  /* f32[1] */

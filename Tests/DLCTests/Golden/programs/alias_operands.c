@@ -26,10 +26,8 @@ static float train_step(const dlc_step *s) {
     float *const w = (float *)s->params[0];  /* f32[3] */
     float *const t3 = (float *)x;  /* f32[N,6] */
     float *const v = (float *)t3;  /* f32[N,2,3] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,2,3] */
     float *const pred = (float *)(arena + 0);  /* f32[N,2,3] */
     float *const t7 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,2,3] */
     float *const t11 = (float *)(arena + (64 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,2,3] */
     float *const d_w = s->grads[0];  /* f32[3] */
@@ -70,10 +68,8 @@ static float sgd_step(const dlc_step *s) {
     float *const w = (float *)s->params[0];  /* f32[3] */
     float *const t3 = (float *)x;  /* f32[N,6] */
     float *const v = (float *)t3;  /* f32[N,2,3] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,2,3] */
     float *const pred = (float *)(arena + 0);  /* f32[N,2,3] */
     float *const t7 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,2,3] */
     float *const t11 = (float *)(arena + (64 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (64 * n + 128));  /* f32[N,2,3] */
     float *const d_w = (float *)(arena + (128 * n + 128));  /* f32[3] */
@@ -117,7 +113,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const w = (float *)s->params[0];  /* f32[3] */
     float *const t3 = (float *)x;  /* f32[N,6] */
     float *const v = (float *)t3;  /* f32[N,2,3] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,2,3] */
     float *const pred = (float *)(arena + 0);  /* f32[N,2,3] */
     float *const t7 = (float *)(arena + (64 * n));  /* f32 */
 
@@ -149,7 +144,6 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const w = (float *)s->params[0];  /* f32[3] */
     float *const t3 = (float *)x;  /* f32[N,6] */
     float *const v = (float *)t3;  /* f32[N,2,3] */
-    float *const t5 = (float *)(arena + 0);  /* f32[N,2,3] */
     float *const pred = (float *)(arena + 0);  /* f32[N,2,3] */
 
     /* %pred: f32[N,2,3] = add %5, %w   @9:22 */

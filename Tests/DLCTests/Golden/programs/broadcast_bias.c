@@ -30,17 +30,13 @@ static float train_step(const dlc_step *s) {
     float *const y = (float *)s->data[1];  /* f32[N] */
     float *const w = (float *)s->params[0];  /* f32[3] */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
     float *const h = (float *)(arena + 0);  /* f32[N,3] */
     float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t11 = (float *)(arena + 0);  /* f32[N] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32 */
     float *const d_s = (float *)(arena + 0);  /* f32[N] */
     float *const t18 = (float *)d_s;  /* f32[N,1] */
     float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
@@ -110,17 +106,13 @@ static float sgd_step(const dlc_step *s) {
     float *const y = (float *)s->data[1];  /* f32[N] */
     float *const w = (float *)s->params[0];  /* f32[3] */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
     float *const h = (float *)(arena + 0);  /* f32[N,3] */
     float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t11 = (float *)(arena + 0);  /* f32[N] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (64 * n));  /* f32[N] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32 */
     float *const d_s = (float *)(arena + 0);  /* f32[N] */
     float *const t18 = (float *)d_s;  /* f32[N,1] */
     float *const d_h = (float *)(arena + (64 * n));  /* f32[N,3] */
@@ -192,10 +184,8 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const y = (float *)s->data[1];  /* f32[N] */
     float *const w = (float *)s->params[0];  /* f32[3] */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
     float *const h = (float *)(arena + 0);  /* f32[N,3] */
     float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
     float *const t10 = (float *)(arena + (128 * n));  /* f32 */
 
@@ -229,10 +219,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const x = (float *)s->data[0];  /* f32[N,3] */
     float *const w = (float *)s->params[0];  /* f32[3] */
     float *const b = (float *)s->params[1];  /* f32 */
-    float *const t4 = (float *)(arena + 0);  /* f32[N,3] */
     float *const h = (float *)(arena + 0);  /* f32[N,3] */
     float *const s_2 = (float *)(arena + (64 * n));  /* f32[N] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N] */
     float *const pred = (float *)(arena + 0);  /* f32[N] */
 
     /* %h: f32[N,3] = add %4, %b   @8:19 */

@@ -48,12 +48,9 @@ static float train_step(const dlc_step *s) {
     float *const t8 = (float *)a;  /* f32[N,4,1] */
     float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
     float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
     float *const t15 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t19 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
     float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
@@ -176,12 +173,9 @@ static float sgd_step(const dlc_step *s) {
     float *const t8 = (float *)a;  /* f32[N,4,1] */
     float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
     float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
     float *const t15 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t19 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + 0);  /* f32[N,4] */
     float *const t21 = (float *)(arena + (128 * n + 128));  /* f32 */
@@ -312,8 +306,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t8 = (float *)a;  /* f32[N,4,1] */
     float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
     float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
     float *const t15 = (float *)(arena + (64 * n));  /* f32 */
@@ -385,8 +377,6 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const t8 = (float *)a;  /* f32[N,4,1] */
     float *const b = (float *)(arena + (64 * n + 64));  /* f32[N,4,3] */
     float *const t10 = (float *)(arena + 0);  /* f32[N,4] */
-    float *const c = (float *)(arena + 0);  /* f32[N,4] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const pred = (float *)(arena + (64 * n + 64));  /* f32[N,4] */
 

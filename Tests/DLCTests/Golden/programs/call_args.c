@@ -50,7 +50,6 @@ static float train_step(const dlc_step *s) {
     float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
     float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
     float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
@@ -59,15 +58,9 @@ static float train_step(const dlc_step *s) {
     float *const t20 = (float *)(arena + (384 * n + 64));  /* f32 */
     float *const d_logp = (float *)(arena + (320 * n));  /* f32[N,3] */
     float *const t22 = (float *)(arena + (384 * n + 128));  /* f32[N,1] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,3] */
     float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
     float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
     float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
     float *const d_fc_weight = s->grads[0];  /* f32[3,4] */
     float *const d_fc_bias = s->grads[1];  /* f32[3] */
@@ -162,7 +155,6 @@ static float sgd_step(const dlc_step *s) {
     float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t7 = (float *)(arena + (192 * n));  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (256 * n));  /* f32[N,1] */
     float *const z = (float *)(arena + (320 * n));  /* f32[N,3] */
     float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
@@ -171,15 +163,9 @@ static float sgd_step(const dlc_step *s) {
     float *const t20 = (float *)(arena + (384 * n + 64));  /* f32 */
     float *const d_logp = (float *)(arena + (320 * n));  /* f32[N,3] */
     float *const t22 = (float *)(arena + (384 * n + 128));  /* f32[N,1] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N,3] */
     float *const d_z = (float *)(arena + (256 * n));  /* f32[N,3] */
     float *const t26 = (float *)(arena + (448 * n + 128));  /* f32[N,1] */
     float *const t28 = (float *)(arena + (128 * n));  /* f32[N,1] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t30 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t32 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t33 = (float *)(arena + (320 * n));  /* f32[N,3] */
     float *const d_fc_bias = (float *)(arena + (384 * n + 64));  /* f32[3] */
 
@@ -276,7 +262,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
     float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */
@@ -366,7 +351,6 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const t5 = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const h = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const z = (float *)(arena + (192 * n));  /* f32[N,3] */
     float *const logp = (float *)(arena + (128 * n));  /* f32[N,3] */

@@ -74,21 +74,14 @@ static float train_step(const dlc_step *s) {
     float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
     float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
     float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
     float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
     float *const t30 = (float *)(arena + 0);  /* f32[N] */
     float *const t31 = (float *)t30;  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const t33 = (float *)(arena + (448 * n + 128));  /* f32 */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
     float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
-    float *const t42 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t43 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t44 = (float *)(arena + 0);  /* f32[10,2] */
     float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
     float *const d_table = s->grads[0];  /* f32[10,2] */
 
@@ -336,21 +329,14 @@ static float sgd_step(const dlc_step *s) {
     float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
     float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
     float *const t25 = (float *)(arena + (320 * n + 128));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
     float *const t27 = (float *)(arena + (384 * n + 128));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
     float *const t30 = (float *)(arena + 0);  /* f32[N] */
     float *const t31 = (float *)t30;  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const t33 = (float *)(arena + (448 * n + 128));  /* f32 */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t37 = (float *)(arena + (448 * n + 192));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const d_rows = (float *)(arena + (384 * n + 128));  /* f32[N,2] */
     float *const t40 = (float *)(arena + (448 * n + 256));  /* f32[10,2] */
-    float *const t42 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t43 = (float *)(arena + 0);  /* f32[10,2] */
-    float *const t44 = (float *)(arena + 0);  /* f32[10,2] */
     float *const t45 = (float *)(arena + (448 * n + 384));  /* f32[10,2] */
 
     /* %k: i32[N] = int %x   @10:13 */
@@ -597,9 +583,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
     float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
     float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
     float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
     float *const t30 = (float *)(arena + 0);  /* f32[N] */
     float *const t31 = (float *)t30;  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
@@ -823,9 +807,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const t23 = (float *)(arena + (256 * n));  /* f32[N,2] */
     float *const t24 = (float *)(arena + (320 * n));  /* f32[10,2] */
     float *const t25 = (float *)(arena + (192 * n));  /* f32[N,2] */
-    float *const rows = (float *)(arena + 0);  /* f32[N,2] */
     float *const t27 = (float *)(arena + (128 * n));  /* f32[N] */
-    float *const t29 = (float *)(arena + 0);  /* f32[N] */
     float *const t30 = (float *)(arena + 0);  /* f32[N] */
     float *const t31 = (float *)t30;  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */

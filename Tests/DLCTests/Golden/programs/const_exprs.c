@@ -34,11 +34,9 @@ static float train_step(const dlc_step *s) {
     float *const v = (float *)s->params[1];  /* f32[4] */
     float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
     float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + 0);  /* f32[4] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     float *const t11 = (float *)(arena + 0);  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const d_pred = (float *)(arena + 128);  /* f32[N,4] */
     float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
@@ -101,11 +99,9 @@ static float sgd_step(const dlc_step *s) {
     float *const v = (float *)s->params[1];  /* f32[4] */
     float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
     float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + 0);  /* f32[4] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     float *const t11 = (float *)(arena + 0);  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
     float *const d_pred = (float *)(arena + 128);  /* f32[N,4] */
     float *const t17 = (float *)(arena + (128 * n + 192));  /* f32[4] */
@@ -166,7 +162,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const v = (float *)s->params[1];  /* f32[4] */
     float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
     float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + 0);  /* f32[4] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
     float *const t11 = (float *)(arena + 0);  /* f32 */
@@ -209,7 +204,6 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const v = (float *)s->params[1];  /* f32[4] */
     float *const t4 = (float *)(arena + 0);  /* f32[8,4] */
     float *const t5 = (float *)(arena + 128);  /* f32[N,4] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,4] */
     float *const t9 = (float *)(arena + 0);  /* f32[4] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,4] */
 

@@ -44,7 +44,7 @@ void sgd_step_k28(const dlc_step *s, float *restrict const fc_bias, float *restr
 void eval_with_targets_k5(const dlc_step *s, float *restrict const h, float *restrict const m);
 void eval_with_targets_k12(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t13);
 
-/* Entry 'train': arena 3072*N + 64 bytes. */
+/* Entry 'train': arena 3008*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -70,7 +70,7 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,5] */
     float *const t13 = (float *)(arena + (2368 * n));  /* f32 */
     float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
-    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,5] */
     float *const t16 = (float *)(arena + (2368 * n + 64));  /* f32[N,6] */
     float *const d_fc_weight = s->grads[2];  /* f32[5,6] */
     float *const d_fc_bias = s->grads[3];  /* f32[5] */
@@ -78,12 +78,12 @@ static float train_step(const dlc_step *s) {
     float *const d_a = (float *)(arena + 0);  /* f32[N,3,4,3] */
     float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
     float *const t21_cm = (float *)(arena + 0);  /* f32[3,N,3,2] */
-    float *const d_m_cols = (float *)(arena + (2496 * n + 64));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 64));  /* f32[N,4,4,3] */
+    float *const d_m_cols = (float *)(arena + (2432 * n + 64));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2816 * n + 64));  /* f32[N,4,4,3] */
     float *const d_c_weight = s->grads[1];  /* f32[3,4,2,2] */
-    float *const d_h = (float *)(arena + (2496 * n + 64));  /* f32[N,4,4,3] */
+    float *const d_h = (float *)(arena + (2432 * n + 64));  /* f32[N,4,4,3] */
     float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
-    float *const t25_cm = (float *)(arena + (2880 * n + 64));  /* f32[4,N,4,3] */
+    float *const t25_cm = (float *)(arena + (2816 * n + 64));  /* f32[4,N,4,3] */
     float *const d_w = s->grads[0];  /* f32[4,2,3,3] */
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
@@ -237,7 +237,7 @@ static float train_step(const dlc_step *s) {
     return t13[0];
 }
 
-/* Entry 'sgd': arena 3072*N + 128 bytes. */
+/* Entry 'sgd': arena 3008*N + 128 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -263,18 +263,18 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,5] */
     float *const t13 = (float *)(arena + (2368 * n));  /* f32 */
     float *const t13_probs = (float *)(arena + (2368 * n + 64));  /* f32[N,5] */
-    float *const d_logits = (float *)(arena + (2432 * n + 64));  /* f32[N,5] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,5] */
     float *const t16 = (float *)(arena + (2368 * n + 64));  /* f32[N,6] */
-    float *const d_fc_bias = (float *)(arena + (2496 * n + 64));  /* f32[5] */
+    float *const d_fc_bias = (float *)(arena + (2432 * n + 64));  /* f32[5] */
     float *const t19 = (float *)t16;  /* f32[N,3,2,1] */
     float *const d_a = (float *)(arena + 0);  /* f32[N,3,4,3] */
     float *const t21 = (float *)(arena + (2240 * n));  /* f32[N,3,3,2] */
     float *const t21_cm = (float *)(arena + 0);  /* f32[3,N,3,2] */
-    float *const d_m_cols = (float *)(arena + (2496 * n + 128));  /* f32[16,N,6] */
-    float *const d_m = (float *)(arena + (2880 * n + 128));  /* f32[N,4,4,3] */
-    float *const d_h = (float *)(arena + (2496 * n + 128));  /* f32[N,4,4,3] */
+    float *const d_m_cols = (float *)(arena + (2432 * n + 128));  /* f32[16,N,6] */
+    float *const d_m = (float *)(arena + (2816 * n + 128));  /* f32[N,4,4,3] */
+    float *const d_h = (float *)(arena + (2432 * n + 128));  /* f32[N,4,4,3] */
     float *const t25 = (float *)(arena + (1664 * n));  /* f32[N,4,4,3] */
-    float *const t25_cm = (float *)(arena + (2880 * n + 128));  /* f32[4,N,4,3] */
+    float *const t25_cm = (float *)(arena + (2816 * n + 128));  /* f32[4,N,4,3] */
 
     /* %x: f32[N,2,7,6] = input x   @5:12 */
     train_step_k0(s, x_padded);
@@ -606,8 +606,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(3072 * n + 64) > bytes) bytes = (size_t)(3072 * n + 64);
-    if ((size_t)(3072 * n + 128) > bytes) bytes = (size_t)(3072 * n + 128);
+    if ((size_t)(3008 * n + 64) > bytes) bytes = (size_t)(3008 * n + 64);
+    if ((size_t)(3008 * n + 128) > bytes) bytes = (size_t)(3008 * n + 128);
     if ((size_t)(1472 * n + 64) > bytes) bytes = (size_t)(1472 * n + 64);
     if ((size_t)(1472 * n) > bytes) bytes = (size_t)(1472 * n);
     (void)n;

@@ -29,7 +29,7 @@ void sgd_step_k11(const dlc_step *s, float *restrict const table, float *restric
 void sgd_step_k12(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias);
 void eval_with_targets_k3(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t8);
 
-/* Entry 'train': arena 256*N + 64 bytes. */
+/* Entry 'train': arena 192*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -44,13 +44,13 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
     float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_bag = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
     float *const d_fc_weight = s->grads[1];  /* f32[2,4] */
     float *const d_fc_bias = s->grads[2];  /* f32[2] */
     float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
-    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
-    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
+    float *const t16 = (float *)(arena + (64 * n));  /* f32[N,1,4] */
+    float *const d_e = (float *)(arena + 0);  /* f32[N,3,4] */
     float *const d_table = s->grads[0];  /* f32[10,4] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
@@ -116,7 +116,7 @@ static float train_step(const dlc_step *s) {
     return t8[0];
 }
 
-/* Entry 'sgd': arena 256*N + 320 bytes. */
+/* Entry 'sgd': arena 192*N + 320 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -131,13 +131,13 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
     float *const t8_probs = (float *)(arena + (128 * n + 64));  /* f32[N,2] */
-    float *const d_logits = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
-    float *const d_bag = (float *)(arena + 0);  /* f32[N,4] */
-    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[2] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,2] */
+    float *const d_bag = (float *)(arena + (128 * n + 64));  /* f32[N,4] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
     float *const t14 = (float *)d_bag;  /* f32[N,1,4] */
-    float *const t16 = (float *)(arena + (128 * n + 64));  /* f32[N,1,4] */
-    float *const d_e = (float *)(arena + (64 * n));  /* f32[N,3,4] */
-    float *const d_table = (float *)(arena + (256 * n + 128));  /* f32[10,4] */
+    float *const t16 = (float *)(arena + (64 * n));  /* f32[N,1,4] */
+    float *const d_e = (float *)(arena + 0);  /* f32[N,3,4] */
+    float *const d_table = (float *)(arena + (192 * n + 128));  /* f32[10,4] */
 
     /* %e: f32[N,3,4] = gather %table, %ids   @9:18 */
     train_step_k0(s, ids, table, e);
@@ -266,8 +266,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
-    if ((size_t)(256 * n + 320) > bytes) bytes = (size_t)(256 * n + 320);
+    if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
+    if ((size_t)(192 * n + 320) > bytes) bytes = (size_t)(192 * n + 320);
     if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;

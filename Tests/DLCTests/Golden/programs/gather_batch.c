@@ -34,7 +34,6 @@ static float train_step(const dlc_step *s) {
     float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
     float *const d_fc_weight = s->grads[0];  /* f32[1,6] */
@@ -83,7 +82,6 @@ static float sgd_step(const dlc_step *s) {
     float *const pair = (float *)(arena + (64 * n));  /* f32[N,6] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
     float *const d_fc_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */

@@ -45,17 +45,11 @@ static float train_step(const dlc_step *s) {
     float *const s1 = (float *)s->params[7];  /* f32 */
     float *const s2 = (float *)s->params[8];  /* f32 */
     float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
     float *const w = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t15 = (float *)(arena + 0);  /* f32[2] */
     float *const t16 = (float *)(arena + 64);  /* f32[2] */
     float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
     float *const t21 = (float *)(arena + 0);  /* f32 */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t25 = (float *)(arena + 64);  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
     float *const d_s3 = s->grads[8];  /* f32 */
@@ -162,17 +156,11 @@ static float sgd_step(const dlc_step *s) {
     float *const s1 = (float *)s->params[7];  /* f32 */
     float *const s2 = (float *)s->params[8];  /* f32 */
     float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
     float *const w = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t15 = (float *)(arena + 0);  /* f32[2] */
     float *const t16 = (float *)(arena + 64);  /* f32[2] */
     float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
     float *const t21 = (float *)(arena + 0);  /* f32 */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t25 = (float *)(arena + 64);  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
     float *const d_s3 = (float *)(arena + (192 * n + 128));  /* f32 */
@@ -279,14 +267,9 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const s1 = (float *)s->params[7];  /* f32 */
     float *const s2 = (float *)s->params[8];  /* f32 */
     float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
     float *const w = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t15 = (float *)(arena + 0);  /* f32[2] */
     float *const t16 = (float *)(arena + 64);  /* f32[2] */
     float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
     float *const t21 = (float *)(arena + 0);  /* f32 */
 
@@ -334,14 +317,9 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const s1 = (float *)s->params[7];  /* f32 */
     float *const s2 = (float *)s->params[8];  /* f32 */
     float *const s3 = (float *)s->params[9];  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t13 = (float *)(arena + 0);  /* f32[2,3] */
     float *const w = (float *)(arena + 0);  /* f32[2,3] */
-    float *const t15 = (float *)(arena + 0);  /* f32[2] */
     float *const t16 = (float *)(arena + 64);  /* f32[2] */
     float *const t17 = (float *)(arena + 128);  /* f32[N,2] */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n + 128));  /* f32[N,2] */
 
     /* %w: f32[2,3] = add %13, %w4   @17:26 */

@@ -46,7 +46,7 @@ void sgd_step_k27(const dlc_step *s, float *restrict const fc1_weight, float *re
 void sgd_step_k28(const dlc_step *s, float *restrict const fc2_bias, float *restrict const d_fc2_bias);
 void eval_with_targets_k9(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t17);
 
-/* Entry 'train': arena 384*N + 960 bytes. */
+/* Entry 'train': arena 320*N + 960 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -67,31 +67,22 @@ static float train_step(const dlc_step *s) {
     float *const t13 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const t14 = (float *)(arena + (256 * n));  /* f32[3] */
     float *const t15 = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const penalty = (float *)(arena + 0);  /* f32 */
     float *const t17 = (float *)(arena + (256 * n));  /* f32 */
     float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
-    float *const t19 = (float *)(arena + 0);  /* f32 */
     float *const t20 = (float *)(arena + (320 * n + 256));  /* f32 */
-    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[3] */
-    float *const t26 = (float *)(arena + 0);  /* f32[3] */
-    float *const t27 = (float *)(arena + 0);  /* f32[3] */
-    float *const t29 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const d_logits = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const d_h2 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
     float *const d_fc2_weight = s->grads[1];  /* f32[3,8] */
     float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
-    float *const t35 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
-    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
+    float *const t35 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const t36 = (float *)(arena + (320 * n + 320));  /* f32[8,8] */
     float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
-    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
-    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
+    float *const t38 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t39 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const t40 = (float *)(arena + (320 * n + 576));  /* f32[8,8] */
     float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
+    float *const t43 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const t44 = (float *)(arena + (320 * n + 832));  /* f32[8,4] */
     float *const d_sq_bias = s->grads[4];  /* f32[8] */
     float *const d_sq_weight = s->grads[3];  /* f32[8,8] */
     float *const d_fc2_bias = s->grads[2];  /* f32[3] */
@@ -210,7 +201,7 @@ static float train_step(const dlc_step *s) {
     return t20[0];
 }
 
-/* Entry 'sgd': arena 384*N + 960 bytes. */
+/* Entry 'sgd': arena 320*N + 960 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -231,30 +222,21 @@ static float sgd_step(const dlc_step *s) {
     float *const t13 = (float *)(arena + (256 * n + 128));  /* f32 */
     float *const t14 = (float *)(arena + (256 * n));  /* f32[3] */
     float *const t15 = (float *)(arena + (256 * n + 192));  /* f32 */
-    float *const penalty = (float *)(arena + 0);  /* f32 */
     float *const t17 = (float *)(arena + (256 * n));  /* f32 */
     float *const t17_probs = (float *)(arena + (256 * n + 256));  /* f32[N,3] */
-    float *const t19 = (float *)(arena + 0);  /* f32 */
     float *const t20 = (float *)(arena + (320 * n + 256));  /* f32 */
-    float *const d_logits = (float *)(arena + (320 * n + 320));  /* f32[N,3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[3] */
-    float *const t26 = (float *)(arena + 0);  /* f32[3] */
-    float *const t27 = (float *)(arena + 0);  /* f32[3] */
-    float *const t29 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t30 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const t31 = (float *)(arena + 0);  /* f32[8,4] */
-    float *const d_h2 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const d_logits = (float *)(arena + (128 * n));  /* f32[N,3] */
+    float *const d_h2 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
     float *const t34 = (float *)(arena + (256 * n + 128));  /* f32[3] */
-    float *const t35 = (float *)(arena + (256 * n + 256));  /* f32[N,8] */
-    float *const t36 = (float *)(arena + (384 * n + 320));  /* f32[8,8] */
+    float *const t35 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const t36 = (float *)(arena + (320 * n + 320));  /* f32[8,8] */
     float *const t37 = (float *)(arena + (256 * n + 192));  /* f32[8] */
-    float *const t38 = (float *)(arena + (192 * n));  /* f32[N,8] */
-    float *const t39 = (float *)(arena + (320 * n + 320));  /* f32[N,8] */
-    float *const t40 = (float *)(arena + (384 * n + 576));  /* f32[8,8] */
+    float *const t38 = (float *)(arena + (128 * n));  /* f32[N,8] */
+    float *const t39 = (float *)(arena + (64 * n));  /* f32[N,8] */
+    float *const t40 = (float *)(arena + (320 * n + 576));  /* f32[8,8] */
     float *const t41 = (float *)(arena + (256 * n));  /* f32[8] */
-    float *const d_h = (float *)(arena + 0);  /* f32[N,8] */
-    float *const t43 = (float *)(arena + (64 * n));  /* f32[N,8] */
-    float *const t44 = (float *)(arena + (384 * n + 832));  /* f32[8,4] */
+    float *const t43 = (float *)(arena + (192 * n));  /* f32[N,8] */
+    float *const t44 = (float *)(arena + (320 * n + 832));  /* f32[8,4] */
     float *const d_fc2_bias = (float *)(arena + (256 * n + 192));  /* f32[3] */
     float *const d_fc1_weight = (float *)(arena + (256 * n));  /* f32[8,4] */
 
@@ -398,9 +380,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t13 = (float *)(arena + (192 * n + 128));  /* f32 */
     float *const t14 = (float *)(arena + (192 * n));  /* f32[3] */
     float *const t15 = (float *)(arena + (192 * n + 192));  /* f32 */
-    float *const penalty = (float *)(arena + 0);  /* f32 */
     float *const t17 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t19 = (float *)(arena + 0);  /* f32 */
     float *const t20 = (float *)(arena + (192 * n + 256));  /* f32 */
 
     /* %h: f32[N,8] = linear %x, %fc1.weight {relu: true}   @10:13 */
@@ -497,8 +477,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(384 * n + 960) > bytes) bytes = (size_t)(384 * n + 960);
-    if ((size_t)(384 * n + 960) > bytes) bytes = (size_t)(384 * n + 960);
+    if ((size_t)(320 * n + 960) > bytes) bytes = (size_t)(320 * n + 960);
+    if ((size_t)(320 * n + 960) > bytes) bytes = (size_t)(320 * n + 960);
     if ((size_t)(192 * n + 320) > bytes) bytes = (size_t)(192 * n + 320);
     if ((size_t)(192 * n) > bytes) bytes = (size_t)(192 * n);
     (void)n;

@@ -54,12 +54,8 @@ static float train_step(const dlc_step *s) {
     float *const t13 = (float *)(arena + (192 * n));  /* f32 */
     float *const t14 = (float *)(arena + (192 * n + 64));  /* f32[3] */
     float *const t15 = (float *)(arena + (192 * n + 128));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32 */
     float *const t18 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const t20 = (float *)(arena + 0);  /* f32[3] */
-    float *const t22 = (float *)(arena + 0);  /* f32[3] */
     float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N] */
     float *const t26 = (float *)(arena + (192 * n + 128));  /* f32 */
     float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
     float *const t28 = (float *)d_q;  /* f32[1,3] */
@@ -67,7 +63,6 @@ static float train_step(const dlc_step *s) {
     float *const d_s = (float *)d_pred;  /* f32[N,1] */
     float *const d_hid = (float *)(arena + (128 * n));  /* f32[N,3] */
     float *const d_v = s->grads[2];  /* f32[3,1] */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
     float *const d_w = s->grads[0];  /* f32[2,3] */
@@ -176,19 +171,14 @@ static float sgd_step(const dlc_step *s) {
     float *const t13 = (float *)(arena + (192 * n));  /* f32 */
     float *const t14 = (float *)(arena + (192 * n + 64));  /* f32[3] */
     float *const t15 = (float *)(arena + (192 * n + 128));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32 */
     float *const t18 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const t20 = (float *)(arena + 0);  /* f32[3] */
-    float *const t22 = (float *)(arena + 0);  /* f32[3] */
     float *const d_q = (float *)(arena + (192 * n));  /* f32[3] */
-    float *const t24 = (float *)(arena + 0);  /* f32[N] */
     float *const t26 = (float *)(arena + (192 * n + 128));  /* f32 */
     float *const d_pred = (float *)(arena + (192 * n + 192));  /* f32[N] */
     float *const t28 = (float *)d_q;  /* f32[1,3] */
     float *const t29 = (float *)t28;  /* f32[3] */
     float *const d_s = (float *)d_pred;  /* f32[N,1] */
     float *const d_hid = (float *)(arena + (128 * n));  /* f32[N,3] */
-    float *const t34 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t35 = (float *)(arena + 0);  /* f32[N,3] */
     float *const t36 = (float *)(arena + (192 * n + 128));  /* f32[3] */
 
@@ -286,7 +276,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const v = (float *)s->params[2];  /* f32[3,1] */
     float *const a = (float *)x;  /* f32[N,2] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
     float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const s_2 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)s_2;  /* f32[N] */
@@ -295,7 +284,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const t13 = (float *)(arena + (128 * n));  /* f32 */
     float *const t14 = (float *)(arena + (128 * n + 64));  /* f32[3] */
     float *const t15 = (float *)(arena + (128 * n + 128));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32 */
     float *const t18 = (float *)(arena + (128 * n + 64));  /* f32 */
 
     /* %6: f32[N,3] = matmul %a, %w   @12:22 */
@@ -345,7 +333,6 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const v = (float *)s->params[2];  /* f32[3,1] */
     float *const a = (float *)x;  /* f32[N,2] */
     float *const t6 = (float *)(arena + 0);  /* f32[N,3] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,3] */
     float *const hid = (float *)(arena + (64 * n));  /* f32[N,3] */
     float *const s_2 = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)s_2;  /* f32[N] */

@@ -31,13 +31,7 @@ static float train_step(const dlc_step *s) {
     float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
     float *const d_fc_bias = s->grads[1];  /* f32[1] */
@@ -86,13 +80,7 @@ static float sgd_step(const dlc_step *s) {
     float *const t4 = (float *)(arena + 0);  /* f32[N,1] */
     float *const p_2 = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t8 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t15 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_p = (float *)(arena + 0);  /* f32[N,1] */
     float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
 

@@ -28,8 +28,6 @@ static float train_step(const dlc_step *s) {
     float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const z = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + (64 * n + 64));  /* f32 */
     float *const d_z = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
     float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
@@ -66,8 +64,6 @@ static float sgd_step(const dlc_step *s) {
     float *const fc_bias = (float *)s->params[1];  /* f32[1] */
     float *const z = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + (64 * n + 64));  /* f32 */
     float *const d_z = (float *)(arena + (64 * n + 128));  /* f32[N,1] */
     float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */

@@ -19,7 +19,6 @@ static float train_step(const dlc_step *s) {
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
     float *const y = (float *)s->params[1];  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const f = (float *)(arena + 0);  /* f32 */
     float *const d_x = s->grads[0];  /* f32 */
     float *const d_y = s->grads[1];  /* f32 */
@@ -47,7 +46,6 @@ static float sgd_step(const dlc_step *s) {
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
     float *const y = (float *)s->params[1];  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const f = (float *)(arena + 0);  /* f32 */
     float *const d_x = (float *)(arena + 64);  /* f32 */
 
@@ -81,7 +79,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
     float *const y = (float *)s->params[1];  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const f = (float *)(arena + 0);  /* f32 */
 
     /* %f: f32 = add %2, %y   @6:19 */
@@ -100,7 +97,6 @@ static void predict(const dlc_step *s, void *const *outputs) {
     (void)n; (void)arena;
     float *const x = (float *)s->params[0];  /* f32 */
     float *const y = (float *)s->params[1];  /* f32 */
-    float *const t2 = (float *)(arena + 0);  /* f32 */
     float *const f = (float *)(arena + 0);  /* f32 */
 
     /* %f: f32 = add %2, %y   @6:19 */

@@ -30,14 +30,9 @@ static float train_step(const dlc_step *s) {
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
     float *const t6 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t9 = (float *)(arena + (64 * n + 128));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t16 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_pred = (float *)(arena + (64 * n + 192));  /* f32[N,1] */
     float *const d_fc_weight = s->grads[0];  /* f32[1,2] */
     float *const d_fc_bias = s->grads[1];  /* f32[1] */
@@ -87,14 +82,9 @@ static float sgd_step(const dlc_step *s) {
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
     float *const t6 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t9 = (float *)(arena + (64 * n + 128));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + (64 * n));  /* f32 */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t16 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_pred = (float *)(arena + (64 * n + 192));  /* f32[N,1] */
     float *const d_fc_bias = (float *)(arena + (128 * n + 192));  /* f32[1] */
 
@@ -146,7 +136,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
     float *const t6 = (float *)(arena + (64 * n + 64));  /* f32 */
-    float *const t8 = (float *)(arena + 0);  /* f32 */
     float *const t9 = (float *)(arena + (64 * n + 128));  /* f32 */
 
     /* %pred: f32[N,1] = linear %x, %fc.weight, %fc.bias   @7:16 */

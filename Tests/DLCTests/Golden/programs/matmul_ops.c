@@ -55,10 +55,8 @@ static float train_step(const dlc_step *s) {
     float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
     float *const t13 = (float *)c;  /* f32[N,3] */
     float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
     float *const t17 = (float *)(arena + (384 * n + 64));  /* f32 */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t21 = (float *)(arena + (384 * n + 128));  /* f32 */
     float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
     float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
@@ -70,7 +68,6 @@ static float train_step(const dlc_step *s) {
     float *const d_b = s->grads[2];  /* f32[2] */
     float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
     float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
     float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
     float *const d_m = s->grads[0];  /* f32[4,4] */
     float *const d_w = s->grads[1];  /* f32[2,4] */
@@ -175,10 +172,8 @@ static float sgd_step(const dlc_step *s) {
     float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
     float *const t13 = (float *)c;  /* f32[N,3] */
     float *const d = (float *)(arena + (256 * n + 64));  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (320 * n + 64));  /* f32[N,2] */
     float *const t17 = (float *)(arena + (384 * n + 64));  /* f32 */
-    float *const t18 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t21 = (float *)(arena + (384 * n + 128));  /* f32 */
     float *const d_pred = (float *)(arena + (64 * n + 64));  /* f32[N,2] */
     float *const t23 = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
@@ -189,7 +184,6 @@ static float sgd_step(const dlc_step *s) {
     float *const d_b = (float *)(arena + (384 * n + 192));  /* f32[2] */
     float *const t30 = (float *)(arena + (320 * n + 64));  /* f32[N,4] */
     float *const t31 = (float *)(arena + (64 * n));  /* f32[4,2] */
-    float *const t32 = (float *)(arena + 0);  /* f32[2,4] */
     float *const d_h = (float *)(arena + (192 * n + 64));  /* f32[N,4] */
 
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */
@@ -295,7 +289,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
     float *const t13 = (float *)c;  /* f32[N,3] */
     float *const d = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
     float *const t17 = (float *)(arena + (64 * n));  /* f32 */
 
@@ -355,7 +348,6 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,3,1] */
     float *const t13 = (float *)c;  /* f32[N,3] */
     float *const d = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t15 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (192 * n + 64));  /* f32[N,2] */
 
     /* %h: f32[N,4] = matmul %x, %m   @12:15 */

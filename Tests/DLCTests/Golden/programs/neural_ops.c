@@ -26,7 +26,7 @@ void eval_with_targets_k3(const dlc_step *s, float *restrict const z, float *res
 void eval_with_targets_k4(const dlc_step *s, float *restrict const probs, int32_t *restrict const label);
 void eval_with_targets_k5(const dlc_step *s, int32_t *restrict const y, float *restrict const z, float *restrict const t9);
 
-/* Entry 'train': arena 256*N + 64 bytes. */
+/* Entry 'train': arena 192*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -40,7 +40,7 @@ static float train_step(const dlc_step *s) {
     float *const z = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
     float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
+    float *const d_z = (float *)(arena + 0);  /* f32[N,3] */
     float *const d_fc_weight = s->grads[0];  /* f32[3,5] */
     float *const d_fc_bias = s->grads[1];  /* f32[3] */
 
@@ -86,7 +86,7 @@ static float train_step(const dlc_step *s) {
     return t9[0];
 }
 
-/* Entry 'sgd': arena 256*N + 128 bytes. */
+/* Entry 'sgd': arena 192*N + 128 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -100,8 +100,8 @@ static float sgd_step(const dlc_step *s) {
     float *const z = (float *)(arena + 0);  /* f32[N,3] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
     float *const t9_probs = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_z = (float *)(arena + (192 * n + 64));  /* f32[N,3] */
-    float *const d_fc_bias = (float *)(arena + (256 * n + 64));  /* f32[3] */
+    float *const d_z = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
 
     /* %4: f32[N,5] = dropout_mask %x {p: 0.1, site: 0}   @8:13 */
     train_step_k0(s, t4);
@@ -240,8 +240,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(256 * n + 64) > bytes) bytes = (size_t)(256 * n + 64);
-    if ((size_t)(256 * n + 128) > bytes) bytes = (size_t)(256 * n + 128);
+    if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
+    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
     if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
     if ((size_t)(128 * n) > bytes) bytes = (size_t)(128 * n);
     (void)n;

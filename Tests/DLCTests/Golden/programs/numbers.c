@@ -36,21 +36,14 @@ static float train_step(const dlc_step *s) {
     float *const w = (float *)s->params[0];  /* f32[12] */
     int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
     int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
     float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
     int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
     float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
     float *const pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const t19 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,12] */
     float *const t22 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const d_b = (float *)(arena + (128 * n + 128));  /* f32[N,12] */
     float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
-    float *const t26 = (float *)(arena + 0);  /* f32[12] */
     float *const d_w = s->grads[0];  /* f32[12] */
 
     /* %3: i32[N,12] = int %x   @8:13 */
@@ -143,21 +136,14 @@ static float sgd_step(const dlc_step *s) {
     float *const w = (float *)s->params[0];  /* f32[12] */
     int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
     int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
     float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
     int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
     float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
     float *const pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const t19 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,12] */
     float *const t22 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,12] */
     float *const d_b = (float *)(arena + (128 * n + 128));  /* f32[N,12] */
     float *const t25 = (float *)(arena + (192 * n + 128));  /* f32[12] */
-    float *const t26 = (float *)(arena + 0);  /* f32[12] */
 
     /* %3: i32[N,12] = int %x   @8:13 */
     {
@@ -249,11 +235,7 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const w = (float *)s->params[0];  /* f32[12] */
     int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
     int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
     float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
     int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
     float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
     float *const pred = (float *)(arena + 0);  /* f32[N,12] */
@@ -338,11 +320,7 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const w = (float *)s->params[0];  /* f32[12] */
     int32_t *const t3 = (int32_t *)(arena + 0);  /* i32[N,12] */
     int32_t *const k_2 = (int32_t *)(arena + (64 * n));  /* i32[N,12] */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,12] */
-    float *const a = (float *)(arena + 0);  /* f32[N,12] */
-    float *const t11 = (float *)(arena + 0);  /* f32[N,12] */
     float *const t13 = (float *)(arena + (128 * n));  /* f32[12] */
-    float *const b = (float *)(arena + 0);  /* f32[N,12] */
     int32_t *const t16 = (int32_t *)(arena + 0);  /* i32[N,12] */
     float *const t17 = (float *)(arena + (64 * n));  /* f32[N,12] */
     float *const pred = (float *)(arena + 0);  /* f32[N,12] */

@@ -37,7 +37,6 @@ static float train_step(const dlc_step *s) {
     float *const t6 = (float *)(arena + 0);  /* f32[N,8] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
     float *const t14 = (float *)(arena + (64 * n));  /* f32[N,8] */
@@ -93,7 +92,6 @@ static float sgd_step(const dlc_step *s) {
     float *const t6 = (float *)(arena + 0);  /* f32[N,8] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
     float *const t14 = (float *)(arena + (64 * n));  /* f32[N,8] */

@@ -40,14 +40,11 @@ static float train_step(const dlc_step *s) {
     float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
     float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
     float *const d_fc2_weight = s->grads[2];  /* f32[1,10] */
     float *const d_fc2_bias = s->grads[3];  /* f32[1] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
     float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
     float *const d_fc1_weight = s->grads[0];  /* f32[10,1] */
     float *const d_fc1_bias = s->grads[1];  /* f32[10] */
@@ -111,13 +108,10 @@ static float sgd_step(const dlc_step *s) {
     float *const t7 = (float *)(arena + (64 * n));  /* f32[N,10] */
     float *const pred = (float *)(arena + 0);  /* f32[N,1] */
     float *const t9 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t10 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t13 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,1] */
     float *const t15 = (float *)(arena + 0);  /* f32[N,10] */
     float *const d_fc2_bias = (float *)(arena + (192 * n + 128));  /* f32[1] */
-    float *const t19 = (float *)(arena + 0);  /* f32[N,10] */
-    float *const t20 = (float *)(arena + 0);  /* f32[N,10] */
     float *const t21 = (float *)(arena + (128 * n + 128));  /* f32[N,10] */
     float *const d_fc1_bias = (float *)(arena + (128 * n + 64));  /* f32[10] */
 

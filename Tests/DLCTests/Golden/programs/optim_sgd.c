@@ -20,7 +20,7 @@ void sgd_step_k3(const dlc_step *s, float *restrict const x, float *restrict con
 void sgd_step_k5(const dlc_step *s, float *restrict const fc_bias, float *restrict const d_fc_bias);
 void eval_with_targets_k1(const dlc_step *s, int32_t *restrict const y, float *restrict const logits, float *restrict const t5);
 
-/* Entry 'train': arena 192*N + 64 bytes. */
+/* Entry 'train': arena 128*N + 64 bytes. */
 static float train_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -32,7 +32,7 @@ static float train_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,3] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
     float *const t5_probs = (float *)(arena + (64 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,3] */
     float *const d_fc_weight = s->grads[0];  /* f32[3,5] */
     float *const d_fc_bias = s->grads[1];  /* f32[3] */
 
@@ -63,7 +63,7 @@ static float train_step(const dlc_step *s) {
     return t5[0];
 }
 
-/* Entry 'sgd': arena 192*N + 128 bytes. */
+/* Entry 'sgd': arena 128*N + 128 bytes. */
 static float sgd_step(const dlc_step *s) {
     const int64_t n = s->n;
     char *const arena = (char *)s->arena;
@@ -75,8 +75,8 @@ static float sgd_step(const dlc_step *s) {
     float *const logits = (float *)(arena + 0);  /* f32[N,3] */
     float *const t5 = (float *)(arena + (64 * n));  /* f32 */
     float *const t5_probs = (float *)(arena + (64 * n + 64));  /* f32[N,3] */
-    float *const d_logits = (float *)(arena + (128 * n + 64));  /* f32[N,3] */
-    float *const d_fc_bias = (float *)(arena + (192 * n + 64));  /* f32[3] */
+    float *const d_logits = (float *)(arena + 0);  /* f32[N,3] */
+    float *const d_fc_bias = (float *)(arena + (128 * n + 64));  /* f32[3] */
 
     /* %logits: f32[N,3] = linear %x, %fc.weight, %fc.bias   @8:18 */
     train_step_k0(s, x, fc_weight, fc_bias, logits);
@@ -148,8 +148,8 @@ static void predict(const dlc_step *s, void *const *outputs) {
 
 static size_t arena_bytes(int64_t n) {
     size_t bytes = 64;
-    if ((size_t)(192 * n + 64) > bytes) bytes = (size_t)(192 * n + 64);
-    if ((size_t)(192 * n + 128) > bytes) bytes = (size_t)(192 * n + 128);
+    if ((size_t)(128 * n + 64) > bytes) bytes = (size_t)(128 * n + 64);
+    if ((size_t)(128 * n + 128) > bytes) bytes = (size_t)(128 * n + 128);
     if ((size_t)(64 * n + 64) > bytes) bytes = (size_t)(64 * n + 64);
     if ((size_t)(64 * n) > bytes) bytes = (size_t)(64 * n);
     (void)n;

@@ -31,11 +31,7 @@ static float train_step(const dlc_step *s) {
     float *const h = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_fc_weight = s->grads[0];  /* f32[1,3] */
     float *const d_fc_bias = s->grads[1];  /* f32[1] */
@@ -84,11 +80,7 @@ static float sgd_step(const dlc_step *s) {
     float *const h = (float *)(arena + 0);  /* f32[N,1] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,1] */
     float *const t6 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t7 = (float *)(arena + 0);  /* f32[N,1] */
     float *const t10 = (float *)(arena + (128 * n + 64));  /* f32 */
-    float *const d_pred = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t13 = (float *)(arena + 0);  /* f32[N,1] */
-    float *const t14 = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_h = (float *)(arena + 0);  /* f32[N,1] */
     float *const d_fc_bias = (float *)(arena + (128 * n + 128));  /* f32[1] */
 

@@ -39,12 +39,9 @@ static float train_step(const dlc_step *s) {
     float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
     float *const d_mean = s->grads[2];  /* f32[2] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
     float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
     float *const d_sigmoid_weight = s->grads[0];  /* f32[2,4] */
     float *const d_sigmoid_bias = s->grads[1];  /* f32[2] */
@@ -110,12 +107,9 @@ static float sgd_step(const dlc_step *s) {
     float *const t6 = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const pred = (float *)(arena + 0);  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
-    float *const t9 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t12 = (float *)(arena + (128 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (128 * n + 128));  /* f32[N,2] */
     float *const d_mean = (float *)(arena + (192 * n + 128));  /* f32[2] */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,2] */
     float *const d_h = (float *)(arena + 0);  /* f32[N,2] */
     float *const d_sigmoid_bias = (float *)(arena + (128 * n + 64));  /* f32[2] */
 
@@ -183,7 +177,6 @@ static float eval_with_targets(const dlc_step *s, void *const *outputs) {
     float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
     float *const mean = (float *)s->params[2];  /* f32[2] */
     float *const h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
     float *const t8 = (float *)(arena + (128 * n));  /* f32 */
 
@@ -219,7 +212,6 @@ static void predict(const dlc_step *s, void *const *outputs) {
     float *const sigmoid_bias = (float *)s->params[1];  /* f32[2] */
     float *const mean = (float *)s->params[2];  /* f32[2] */
     float *const h = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t6 = (float *)(arena + 0);  /* f32[N,2] */
     float *const pred = (float *)(arena + (64 * n));  /* f32[N,2] */
 
     /* %h: f32[N,2] = linear %x, %sigmoid.weight, %sigmoid.bias   @9:13 */

@@ -54,7 +54,6 @@ static float train_step(const dlc_step *s) {
     float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
     float *const pred = (float *)(arena + 64);  /* f32[N,16] */
     float *const t16 = (float *)(arena + 0);  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,16] */
     float *const t20 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
     float *const d_c = (float *)(arena + (128 * n + 64));  /* f32[N,12] */
@@ -180,7 +179,6 @@ static float sgd_step(const dlc_step *s) {
     float *const c = (float *)(arena + (192 * n + 64));  /* f32[N,12] */
     float *const pred = (float *)(arena + 64);  /* f32[N,16] */
     float *const t16 = (float *)(arena + 0);  /* f32 */
-    float *const t17 = (float *)(arena + 0);  /* f32[N,16] */
     float *const t20 = (float *)(arena + (256 * n + 64));  /* f32 */
     float *const d_pred = (float *)(arena + (192 * n + 64));  /* f32[N,16] */
     float *const d_c = (float *)(arena + (128 * n + 64));  /* f32[N,12] */

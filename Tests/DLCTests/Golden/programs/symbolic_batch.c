@@ -46,15 +46,11 @@ static float train_step(const dlc_step *s) {
     float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
     float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
     float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
     float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
     float *const d_dec_weight = s->grads[2];  /* f32[6,2] */
     float *const d_dec_bias = s->grads[3];  /* f32[6] */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
     float *const d_enc_weight = s->grads[0];  /* f32[2,6] */
     float *const d_enc_bias = s->grads[1];  /* f32[2] */
@@ -144,14 +140,10 @@ static float sgd_step(const dlc_step *s) {
     float *const t9 = (float *)(arena + (128 * n));  /* f32[N,6] */
     float *const t10 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t11 = (float *)(arena + (192 * n));  /* f32 */
-    float *const t12 = (float *)(arena + 0);  /* f32[N,6] */
     float *const t15 = (float *)(arena + (192 * n + 64));  /* f32 */
-    float *const t16 = (float *)(arena + 0);  /* f32[N,6] */
     float *const d_recon = (float *)(arena + (192 * n + 128));  /* f32[N,6] */
     float *const d_code = (float *)(arena + (128 * n));  /* f32[N,2] */
     float *const d_dec_bias = (float *)(arena + (256 * n + 128));  /* f32[6] */
-    float *const t22 = (float *)(arena + 0);  /* f32[N,2] */
-    float *const t23 = (float *)(arena + 0);  /* f32[N,2] */
     float *const t24 = (float *)(arena + 0);  /* f32[N,2] */
     float *const d_enc_bias = (float *)(arena + (192 * n + 64));  /* f32[2] */
 
