@@ -89,13 +89,6 @@ enum RuntimeParts {
         }
     }
 
-    /// The same for a trainer's generated files, which `CompileQueue` orders beside the parts:
-    /// the generated C of the four small examples takes 4.8-7.3 µs a byte at its -O2, the
-    /// runtime 6.9 at -O3 (clang 21, 2026-12-06), so a byte of either counts the same. (At -O3
-    /// generated C took 7.4-11.3: line_grid's model.c, ordered as cheaper than it was, started
-    /// after the checkpoint part and finished 0.2 s after everything else.)
-    static let generatedCostPerByte = 1.0
-
     /// The estimated cost of compiling one runtime file at its level, in bytes of -O3 source:
     /// what the parts are balanced by and `CompileQueue` orders them by.
     static func cost(_ file: RuntimeFile) -> Double {

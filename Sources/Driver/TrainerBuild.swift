@@ -176,7 +176,7 @@ public struct TrainerBuilder: Sendable {
             let flags = step.flags + (step.includesRuntime ? build.defines + blas.compile + ["-I", runtime.directory] : [])
             let compile = flags + ["-c", sourcePath, "-o", object]
             let tool = tools[step.tool]!
-            jobs.append(CompileQueue.Job(cost: Double(file.contents.utf8.count) * RuntimeParts.generatedCostPerByte) {
+            jobs.append(CompileQueue.Job(cost: Double(file.contents.utf8.count) * file.costPerByte) {
                 say(shellQuoted(tool.command(compile)))
                 let compiled = try tool.run(compile, environment: environment)
                 if !compiled.succeeded { throw GeneratedFileFailure(sourcePath: sourcePath, output: compiled.output) }

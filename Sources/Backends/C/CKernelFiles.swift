@@ -9,7 +9,7 @@ enum CKernelFiles {
     /// The most files: more would each add their headers' cost on two-core machines.
     static let maximumFiles = 4
     /// About this much kernel text (bytes) justifies a file of its own.
-    static let bytesPerFile = 6_000
+    static let bytesPerFile = 9_000
 
     /// The functions (by their sizes, in print order) of each file: contiguous runs, so that
     /// a file reads in the order the entries call them, of about equal size. No file is empty;

@@ -9,13 +9,20 @@ public struct GeneratedFile: Hashable, Sendable {
     public var compile: CompileStep
     /// What its object adds to the trainer's link: the libraries it calls (cuBLAS).
     public var linkFlags: [String]
+    /// The CPU cost of compiling a byte of it, relative to a byte of the runtime's C at -O3:
+    /// the driver starts the costliest compiles first (`CompileQueue`), so that the last to
+    /// finish is a short one. Generated C as a whole costs about the same per byte as the
+    /// runtime (the default); the C backend's loop-free `model.c` far less, its kernel files more.
+    public var costPerByte: Double
 
-    public init(name: String, contents: String, stage: String?, compile: CompileStep, linkFlags: [String] = []) {
+    public init(name: String, contents: String, stage: String?, compile: CompileStep, linkFlags: [String] = [],
+                costPerByte: Double = 1) {
         self.name = name
         self.contents = contents
         self.stage = stage
         self.compile = compile
         self.linkFlags = linkFlags
+        self.costPerByte = costPerByte
     }
 }
 
