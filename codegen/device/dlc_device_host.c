@@ -14,9 +14,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* OpenBLAS's own: joins its worker threads (a later multi-threaded call would start them
+ * again). Weak, so that a BLAS without it links too. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+/* OpenBLAS's thread count as it loaded (OPENBLAS_NUM_THREADS, else the cores allowed): the
+ * default --threads of a model that calls BLAS. 0 until dlc_device_open or dlc_device_threads. */
+static int blas_default_threads;
+
+/* dlc never runs OpenBLAS's own threads: it sets one (dlc_device_threads). OpenBLAS starts
+ * its workers when it loads, and an idle worker spins in sched_yield for 2^28 clock ticks
+ * (about 0.1 s) before it sleeps, and again after every call it serves; with one thread they
+ * never get work, so they go before anything else (loading the data) rather than burn a core. */
+static void stop_blas_threads(void) {
+    if (!blas_default_threads) blas_default_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
 void dlc_device_open(int index, int local_rank) {
     (void)local_rank;
     if (index > 0) dlc_die(2, "--device: this trainer runs on the host, device 0; got %d (a GPU needs --backend cuda)", index);
+    stop_blas_threads();
 }
 
 void dlc_device_close(void) {}
@@ -25,22 +44,13 @@ const char *dlc_device_name(void) { return "host"; }
 
 int dlc_device_is_host(void) { return 1; }
 
-/* OpenBLAS's own: joins its worker threads (a later multi-threaded call would start them
- * again). Weak, so that a BLAS without it links too. */
-extern int blas_thread_shutdown_(void) __attribute__((weak));
-
 /* --threads N (or, without it, OpenBLAS's default count when the model calls BLAS; one thread
  * when it does not) is the count of the trainer's own threads (dlc_parallel.c), which split
  * the large GEMMs (dlc_sgemm) and optimizer updates. OpenBLAS itself runs on one thread: its
  * workers would compete with them. */
 void dlc_device_threads(int threads, int calls_blas) {
-    int n = threads > 0 ? threads : (calls_blas ? openblas_get_num_threads() : 1);
-    dlc_parallel_init(n);
-    openblas_set_num_threads(1);
-    /* OpenBLAS starts its workers when it loads, and an idle worker spins in sched_yield for
-     * 2^28 clock ticks (about 0.1 s) before it sleeps, and again after every call it serves;
-     * with one thread they never get work, so they go now rather than burn a core. */
-    if (blas_thread_shutdown_) blas_thread_shutdown_();
+    stop_blas_threads(); /* done already when the device was opened */
+    dlc_parallel_init(threads > 0 ? threads : (calls_blas ? blas_default_threads : 1));
 }
 
 /* ---- Memory ------------------------------------------------------------------------------- */
