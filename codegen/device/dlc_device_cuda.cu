@@ -176,10 +176,14 @@ extern "C" void dlc_device_gemm(int trans_a, int trans_b, int m, int n, int k, f
                            &alpha, b, ldb, a, lda, &beta, c, ldc));
 }
 
+/* The grid-stride loop of the element kernels below. */
+#define DLC_EACH(i, n) \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
 /* One 4-byte word per thread and step of the grid-stride loop; `order` holds the batch's rows. */
 __global__ void dlc_rows_kernel(uint32_t *dst, const uint32_t *src, const int64_t *order, int64_t start, int64_t count,
                                 int64_t words) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count * words; i += (int64_t)gridDim.x * blockDim.x) {
+    DLC_EACH(i, count * words) {
         int64_t row = i / words, from = order ? order[row] : start + row;
         dst[i] = src[from * words + i % words];
     }
@@ -209,10 +213,6 @@ extern "C" void dlc_device_rows(void *dst, const void *src, const int64_t *order
                (const uint32_t *)src, rows, start, count, words);
     dlc_cuda_check(cudaGetLastError(), "the batch gather kernel");
 }
-
-/* The grid-stride loop of the element kernels below. */
-#define DLC_EACH(i, n) \
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
 __global__ void dlc_scale_add_kernel(float *sum, const float *g, float mul, float div, int first, int64_t n) {
     DLC_EACH(i, n) dlc_accumulate_rule(sum, g, mul, div, first, i);

@@ -49,7 +49,7 @@ int dlc_device_is_host(void) { return 1; }
  * the large GEMMs (dlc_sgemm) and optimizer updates. OpenBLAS itself runs on one thread: its
  * workers would compete with them. */
 void dlc_device_threads(int threads, int calls_blas) {
-    stop_blas_threads(); /* done already when the device was opened */
+    stop_blas_threads(); /* a no-op after dlc_device_open; the fuzzers set threads without it */
     dlc_parallel_init(threads > 0 ? threads : (calls_blas ? blas_default_threads : 1));
 }
 
