@@ -55,6 +55,37 @@ size_t dlc_mul_size(size_t n, size_t size) {
     return n * size;
 }
 
+/* Stop signals held back for a moment that must not be cut short: the flags are read before
+ * the stop signals are caught (their default action ends the process at once), and a probe
+ * file created and removed in between would stay behind. Held with a handler, not a signal
+ * mask: OpenBLAS's threads may be running, and a signal goes to any thread that does not block
+ * it. On release the old handlers come back and a held signal is raised again, so it does what
+ * it would have done, a moment later. */
+static const int stop_signals[2] = {SIGINT, SIGTERM};
+static struct sigaction stop_actions_before_hold[2];
+static volatile sig_atomic_t held_stop_signal;
+
+static void on_held(int sig) {
+    if (!held_stop_signal) held_stop_signal = sig;
+}
+
+static void hold_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_held;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    held_stop_signal = 0;
+    for (int i = 0; i < 2; i++) sigaction(stop_signals[i], &sa, &stop_actions_before_hold[i]);
+}
+
+static void release_stop_signals(void) {
+    for (int i = 0; i < 2; i++) sigaction(stop_signals[i], &stop_actions_before_hold[i], NULL);
+    int sig = held_stop_signal;
+    held_stop_signal = 0;
+    if (sig) raise(sig);
+}
+
 void dlc_check_writable(const char *flag, const char *path, int in_place) {
     if (!dlc_comm_is_root()) return; /* only rank 0 of a job writes files */
     struct stat st;
@@ -68,8 +99,10 @@ void dlc_check_writable(const char *flag, const char *path, int in_place) {
         size_t n = strlen(path) + 32;
         char *probe = dlc_xmalloc(n);
         snprintf(probe, n, "%s.tmp-%ld", path, (long)getpid());
+        hold_stop_signals(); /* the probe must not outlive a stop signal that lands now */
         fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
         if (fd >= 0) unlink(probe);
+        release_stop_signals();
         free(probe);
     }
     if (fd < 0) dlc_die(2, "%s: cannot write '%s': %s", flag, path, strerror(errno));

@@ -5,6 +5,10 @@
  * ends in ".safetensors" (DLC_CRASH_AT=N; the temporary files' names end in .tmp-PID and do
  * not count). The trainer calls both straight from its own code, so they reach this library.
  *
+ * DLC_TERM_AT_PROBE=1 instead sends the process SIGTERM just before it removes the first
+ * temporary file it unlinks: the probe that checks an output can be written, which exists for
+ * that moment only (a stop signal then must not leave it behind).
+ *
  * build: cc -shared -fPIC -O2 crash_shim.c -o crash_shim.so -ldl */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -25,8 +29,17 @@ int rename(const char *from, const char *to) {
     return real(from, to);
 }
 
+static void maybe_terminate(const char *path) {
+    static int done;
+    if (!done && getenv("DLC_TERM_AT_PROBE") && strstr(path, ".tmp-")) {
+        done = 1;
+        raise(SIGTERM);
+    }
+}
+
 int unlink(const char *path) {
     int (*real)(const char *) = (int (*)(const char *))dlsym(RTLD_NEXT, "unlink");
     maybe_crash(path);
+    maybe_terminate(path);
     return real(path);
 }

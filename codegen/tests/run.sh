@@ -985,6 +985,15 @@ check "a crash at each step of a save's commit leaves the old pair or the new on
 [ $settled -eq 1 ]
 check "... and the next save goes on from it, leaving no temporary or prev file" $? "$(ls crash)"
 
+# SIGTERM in the moment the probe of an output (--save's temporary file, created and removed
+# while the flags are read) exists: the process ends with 143 and leaves nothing behind.
+rm -rf probe && mkdir probe
+( (export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" DLC_TERM_AT_PROBE=1 LD_PRELOAD="$W/crash_shim.so"
+   exec $LIN train --epochs 1 --save probe/p.safetensors) > /dev/null 2>&1; exit $? ) 2> /dev/null
+rc=$?
+[ $rc -eq 143 ] && [ -z "$(ls probe)" ]
+check "SIGTERM while an output's probe exists: exit 143, no file left" $? "exit $rc, left: $(ls probe)"
+
 # ---- Output to a file, OpenBLAS threads -------------------------------------------------------------
 
 # Not a terminal: stdio buffers the epoch lines (and log rows); no write per epoch.
