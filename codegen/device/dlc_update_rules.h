@@ -9,15 +9,16 @@
  *       host's C compiler may fuse the product into an FMA (one rounding instead of two).
  * On the GPU (and in its CPU emulation, dlc_cuda_emulation.h) every helper is CUDA's
  * __f*_rn intrinsics, which nvcc never fuses: two roundings in dlc_add_mul and dlc_sub_mul.
- * On the host they are plain C, and dlc_add_mul/dlc_sub_mul are one expression each, so the
- * compiler contracts them as it did the host's loops before they moved here: clang (dlc's C
- * compiler when on PATH) contracts within an expression by default (-ffp-contract=on), and with
- * the runtime's -march=native on an x86 with FMA its update loops were vfmadd* before and are
- * after, bit for bit (clang 21, 2026-12-06: objdump of dlc_device_host.c's object, and
- * checkpoints of every optimizer compared with cmp); gcc in ISO mode (-std=c11) contracts
- * nothing, before and after. The separate helpers (a product passed to dlc_rn_add) are never
- * fused: a compiler contracts only within one expression. So a clang-built host trainer and a
- * GPU may differ in the last bits of an update; the tests compare them within tolerances. */
+ * On a host with FMA instructions (x86 with FMA under the runtime's -march=native, AArch64),
+ * dlc_add_mul and dlc_sub_mul are fmaf, one rounding, whichever C compiler builds the runtime:
+ * left to the compiler, clang contracted them (-ffp-contract=on, its default) and gcc in ISO
+ * mode (-std=c11) did not, so the runtime of an MPI trainer, built by mpicc (gcc on Debian),
+ * updated params in the last bits unlike the same trainer without --mpi. fmaf gives exactly
+ * what clang's contraction gave (the checkpoints of every optimizer equal with cmp), and the
+ * loops still vectorise (vfmadd*). Without FMA instructions they are two roundings everywhere.
+ * The other helpers are single operations: a product passed to dlc_rn_add is never fused (a
+ * compiler contracts only within one expression). So a host trainer and a GPU may differ in
+ * the last bits of an update; the tests compare them within tolerances. */
 #ifndef DLC_UPDATE_RULES_H
 #define DLC_UPDATE_RULES_H
 #include <math.h>
@@ -38,8 +39,13 @@ DLC_HD float dlc_rn_add(float a, float b) { return a + b; }
 DLC_HD float dlc_rn_sub(float a, float b) { return a - b; }
 DLC_HD float dlc_rn_mul(float a, float b) { return a * b; }
 DLC_HD float dlc_rn_div(float a, float b) { return a / b; }
-DLC_HD float dlc_add_mul(float c, float a, float b) { return c + a * b; }
-DLC_HD float dlc_sub_mul(float c, float a, float b) { return c - a * b; }
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+DLC_HD float dlc_add_mul(float c, float a, float b) { return fmaf(a, b, c); }
+DLC_HD float dlc_sub_mul(float c, float a, float b) { return fmaf(-a, b, c); }
+#else
+DLC_HD float dlc_add_mul(float c, float a, float b) { return dlc_rn_add(c, dlc_rn_mul(a, b)); }
+DLC_HD float dlc_sub_mul(float c, float a, float b) { return dlc_rn_sub(c, dlc_rn_mul(a, b)); }
+#endif
 #endif
 
 /* Element i of each rule. A slot an update does not use (SGD's without momentum) may be NULL. */

@@ -104,6 +104,21 @@ equal "adamw, accumulate 3, step_lr" --optimizer 'adamw(lr: 0.002, weight_decay:
     --schedule 'step_lr(every: 1, gamma: 0.5)'
 equal "adagrad, batch 479 (last 1 row: processes with none)" --optimizer 'adagrad(lr: 0.05)' --batch 479
 
+# One process under mpirun is the trainer without --mpi, to the bit: its runtime is built by
+# mpicc (gcc here) and the other's by dlc's C compiler (clang), and every optimizer rounds its
+# update the same under both (dlc_update_rules.h: fmaf where the host has FMA, not whatever
+# each compiler contracts).
+differ=""
+for opt in 'sgd(lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001)' 'adam(lr: 0.001)' \
+    'adamw(lr: 0.002, weight_decay: 0.01)' 'adagrad(lr: 0.05)'; do
+    ./digits train --data "$DIGITS" --epochs 2 --threads 1 --optimizer "$opt" --save one_plain.safetensors >/dev/null 2>&1 &&
+        run_k 1 ./digits_mpi train --data "$DIGITS" --epochs 2 --threads 1 --optimizer "$opt" --save one_mpi.safetensors >/dev/null 2>&1 &&
+        python3 "$HERE/compare_params.py" one_plain.safetensors one_mpi.safetensors 0 >/dev/null &&
+        python3 "$HERE/compare_params.py" one_plain.optim.safetensors one_mpi.optim.safetensors 0 >/dev/null || differ="$differ [$opt]"
+done
+[ -z "$differ" ]
+check "1 process under mpirun = the trainer without --mpi, bit for bit (params and optimizer state; sgd, adam, adamw, adagrad)" $? "differ:$differ"
+
 # Dropout masks are drawn by each row's position in the epoch (docs/rng.md), so a process draws
 # for its part of a batch the masks one process draws for those rows.
 ./dropout train --data "$DIGITS" --epochs 2 --threads 1 --save dropout1.safetensors >/dev/null 2>&1

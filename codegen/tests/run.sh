@@ -1031,6 +1031,15 @@ if [ -d /proc/self/task ]; then
     n3=$(DLC_PARALLEL_MIN_WORK=0 tasks 2 $MLP train --epochs 1000000 --threads 2)
     [ "$n1" -eq 1 ] && [ "$n2" -eq 1 ] && [ "$n3" -eq 2 ]
     check "no BLAS in the steps: one thread (got $n1); with --threads 2 still one, nothing splits (got $n2); mlp two when every split pays (got $n3)" $?
+    # Without --threads, a model that calls BLAS takes OpenBLAS's count (dlc_device_host.c works
+    # it out as OpenBLAS does: the serial library dlc links where it can always says 1).
+    if [ "$(nproc)" -ge 2 ]; then
+        d_cores=$(DLC_PARALLEL_MIN_WORK=0 tasks 2 $MLP train --epochs 1000000)
+        d_env=$(DLC_PARALLEL_MIN_WORK=0 OPENBLAS_NUM_THREADS=1 tasks 1 $MLP train --epochs 1000000)
+        d_omp=$(DLC_PARALLEL_MIN_WORK=0 OMP_NUM_THREADS=1 tasks 1 $MLP train --epochs 1000000)
+        [ "$d_cores" -ge 2 ] && [ "$d_env" -eq 1 ] && [ "$d_omp" -eq 1 ]
+        check "default threads: the cores (got $d_cores on $(nproc) cores), OPENBLAS_NUM_THREADS=1 (got $d_env), OMP_NUM_THREADS=1 (got $d_omp)" $?
+    fi
 fi
 
 # ---- End to end under the sanitizers: trainers that dlc itself compiles ---------------------------
