@@ -40,7 +40,7 @@ if [ "$want_cuda" -eq 2 ]; then
 fi
 
 need=()
-packages=(libopenblas-dev libopenblas-pthread-dev libopenblas-serial-dev zlib1g-dev openmpi-bin libopenmpi-dev binutils graphviz librsvg2-bin)
+packages=(libopenblas-dev zlib1g-dev openmpi-bin libopenmpi-dev binutils graphviz librsvg2-bin)
 [ "$want_cuda" -eq 1 ] && packages+=(g++)
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

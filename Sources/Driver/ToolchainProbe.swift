@@ -41,15 +41,8 @@ struct ToolchainProbe {
         }
     }
 
-    /// Keyed by the toolchain and by the candidates there are to choose from, so that installing
-    /// or removing one (the serial OpenBLAS) makes the next build probe again.
     private func verdictPath() throws -> String {
-        var hasher = SHA256()
-        hasher.update(field: toolchain.key)
-        for candidate in ToolchainProbe.candidates() {
-            hasher.update(field: (candidate.compile + ["--"] + candidate.link).joined(separator: " "))
-        }
-        return (try cache.directory("toolchains") as NSString).appendingPathComponent(hasher.hexDigest() + ".json")
+        (try cache.directory("toolchains") as NSString).appendingPathComponent(toolchain.key + ".json")
     }
 
     /// The first candidate's flags under which the test program builds and runs.
@@ -63,10 +56,9 @@ struct ToolchainProbe {
         throw try diagnose(in: work)
     }
 
-    /// Include and library directories to try, those that exist: Debian's and Ubuntu's serial
-    /// OpenBLAS first, then the default paths, then other systems' places.
+    /// Include and library directories to try, those that exist, after the default paths.
     static func candidates() -> [BlasFlags] {
-        var list = serialOpenBLAS() + [BlasFlags(compile: [], link: [])]
+        var list = [BlasFlags(compile: [], link: [])]
         let places: [(include: String, lib: String?)] = [
             ("/usr/include/openblas", nil),                                         // Fedora, RHEL
             ("/opt/homebrew/opt/openblas/include", "/opt/homebrew/opt/openblas/lib"), // Homebrew, Apple silicon
@@ -77,24 +69,6 @@ struct ToolchainProbe {
             list.append(BlasFlags(compile: ["-I" + place.include], link: link))
         }
         return list
-    }
-
-    /// The single-threaded OpenBLAS of Debian and Ubuntu (libopenblas-serial-dev: the same
-    /// kernels, built without threads), where it is installed beside the default threaded one.
-    /// A trainer runs its own threads (dlc_parallel.c) and OpenBLAS on one; the threaded library
-    /// starts a pool of threads as it loads, which the runtime stops at once: 0.1-0.2 ms of every
-    /// start on two cores, enough to make a small model's `--threads 2` run 1% slower than its
-    /// `--threads 1` run (bench/, digits). An rpath makes the trainer load the library it was
-    /// linked with, not the one the system's alternatives select.
-    static func serialOpenBLAS(libraries: String = "/usr/lib", includes: String = "/usr/include") -> [BlasFlags] {
-        let fileManager = FileManager.default
-        let triplets = ((try? fileManager.contentsOfDirectory(atPath: libraries)) ?? []).sorted()
-        return triplets.compactMap { triplet in
-            let lib = "\(libraries)/\(triplet)/openblas-serial", include = "\(includes)/\(triplet)/openblas-serial"
-            guard fileManager.fileExists(atPath: lib + "/libopenblas.so"), fileManager.fileExists(atPath: include + "/cblas.h")
-            else { return nil }
-            return BlasFlags(compile: ["-I" + include], link: ["-L" + lib, "-Wl,-rpath," + lib])
-        }
     }
 
     /// Calls into both libraries, so that linking it proves them present; into OpenBLAS's own

@@ -132,6 +132,43 @@ final class ThreadsTests: XCTestCase {
         }
     }
 
+    /// The MNIST MLP (784-512-10) at batch 64 on 2 threads: its large products split at the
+    /// default sizes and take OpenBLAS's packed path, the trainer's threads calling OpenBLAS at
+    /// the same time. Two runs write the same checkpoint byte for byte. (With Debian's serial
+    /// OpenBLAS, whose calls share one packing buffer, every run of 20 steps differed.)
+    func testConcurrentLargeProductsGiveOneResult() throws {
+        let exe = work.appendingPathComponent("mnist_mlp")
+        let built = try Run.dlc(["compile", Golden.root.appendingPathComponent("models/mnist_mlp.dl").path, "-o", exe.path])
+        XCTAssertEqual(built.status, 0, built.stderr)
+        guard built.status == 0 else { return }
+        // 640 images of a fixed pseudo-random pattern (IDX, as MNIST comes), and their labels.
+        func idx(_ name: String, _ dims: [Int], _ values: [UInt8]) throws -> String {
+            var bytes: [UInt8] = [0, 0, 8, UInt8(dims.count)]
+            for d in dims { bytes += [24, 16, 8, 0].map { UInt8((d >> $0) & 0xff) } }
+            let url = work.appendingPathComponent(name)
+            try Data(bytes + values).write(to: url)
+            return url.path
+        }
+        let n = 640
+        var state: UInt32 = 12345
+        let pixels = (0..<n * 784).map { _ -> UInt8 in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return UInt8(state >> 24)
+        }
+        let x = try idx("images-ubyte", [n, 28, 28], pixels), y = try idx("labels-ubyte", [n], (0..<n).map { UInt8($0 % 10) })
+        func train(_ tag: String) throws -> Data {
+            let save = work.appendingPathComponent("mnist-\(tag).safetensors")
+            let r = try Run.run(exe, ["train", "--input", "x=\(x)", "--input", "y=\(y)", "--epochs", "2", "--threads", "2",
+                                      "--save", save.path], in: work)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try Data(contentsOf: save)
+        }
+        let first = try train("a")
+        for tag in ["b", "c"] {
+            XCTAssertEqual(try train(tag), first, "params after another run on 2 threads (\(tag))")
+        }
+    }
+
     /// A bad DLC_PARALLEL_MIN_WORK stops the trainer with a message naming it.
     func testBadMinimumWorkIsRefused() throws {
         let exe = work.appendingPathComponent("digits")

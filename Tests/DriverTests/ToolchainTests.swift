@@ -158,36 +158,4 @@ final class ToolchainTests: XCTestCase {
         XCTAssertTrue(report.probedToolchain, "the stale verdict was dropped")
         XCTAssertEqual(report.runtimeObjectsCompiled, 0)
     }
-    /// The serial OpenBLAS is a candidate where its library and its header are both there, for
-    /// each triplet, with an rpath; a triplet with the library alone is not.
-    func testSerialOpenBLASIsACandidateWhereInstalled() throws {
-        let root = try temporaryDirectory(self, "serial")
-        let fileManager = FileManager.default
-        for (path, file) in [("lib/x86_64-linux-gnu/openblas-serial", "libopenblas.so"),
-                             ("include/x86_64-linux-gnu/openblas-serial", "cblas.h"),
-                             ("lib/i386-linux-gnu/openblas-serial", "libopenblas.so")] {
-            try fileManager.createDirectory(atPath: "\(root)/\(path)", withIntermediateDirectories: true)
-            XCTAssertTrue(fileManager.createFile(atPath: "\(root)/\(path)/\(file)", contents: Data()))
-        }
-        let lib = "\(root)/lib/x86_64-linux-gnu/openblas-serial"
-        XCTAssertEqual(ToolchainProbe.serialOpenBLAS(libraries: root + "/lib", includes: root + "/include"),
-                       [BlasFlags(compile: ["-I\(root)/include/x86_64-linux-gnu/openblas-serial"], link: ["-L" + lib, "-Wl,-rpath," + lib])])
-        XCTAssertEqual(ToolchainProbe.serialOpenBLAS(libraries: root + "/nothing", includes: root + "/include"), [])
-    }
-
-    /// Where this machine has the serial OpenBLAS (scripts/install-deps.sh installs it), a
-    /// trainer loads it, not the threaded library the system's alternatives select: nothing
-    /// starts a pool of OpenBLAS threads when it loads.
-    func testTrainerLoadsTheSerialOpenBLASWhereInstalled() throws {
-        guard let serial = ToolchainProbe.serialOpenBLAS().first else {
-            throw XCTSkip("no serial OpenBLAS here (apt-get install libopenblas-serial-dev)")
-        }
-        let builder = TrainerBuilder(environment: environment, cache: BuildCache(root: try temporaryDirectory(self, "serialbuild")))
-        let out = try temporaryDirectory(self, "serialbuild-out") + "/m"
-        try builder.build(modelSource: try standInModel("mlp_model.c"), modelName: "m", output: out)
-        let ldd = try Subprocess.run("/usr/bin/ldd", [out], environment: environment)
-        let blas = ldd.output.split(separator: "\n").first { $0.contains("libopenblas") }.map(String.init) ?? ""
-        let directory = String(serial.link[0].dropFirst(2)) // -L<directory>
-        XCTAssertTrue(blas.contains(directory + "/"), "ldd: \(ldd.output)")
-    }
 }

@@ -18,27 +18,16 @@
  * again). Weak, so that a BLAS without it links too. */
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 
-/* The default --threads of a model that calls BLAS: the count OpenBLAS's threaded library
- * takes as it loads (OPENBLAS_NUM_THREADS, else GOTO_NUM_THREADS, else OMP_NUM_THREADS, at
- * most the cores this process may run on; else those cores). Worked out here, not asked of
- * OpenBLAS: the serial library that dlc links where it is installed always says 1. */
-static int blas_default_threads(void) {
-    static const char *const variables[] = {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"};
-    int cores = dlc_cpu_count();
-    for (size_t i = 0; i < sizeof variables / sizeof variables[0]; i++) {
-        const char *value = getenv(variables[i]);
-        int n = value ? atoi(value) : 0;
-        if (n > 0) return n < cores ? n : cores;
-    }
-    return cores;
-}
+/* OpenBLAS's thread count as it loaded (OPENBLAS_NUM_THREADS, else the cores allowed): the
+ * default --threads of a model that calls BLAS. 0 until dlc_device_open or dlc_device_threads. */
+static int blas_default_threads;
 
-/* dlc never runs OpenBLAS's own threads: it sets one (dlc_device_threads). The threaded
- * library (the default on Debian; dlc links the serial one where installed) starts its workers
- * when it loads, and an idle worker spins in sched_yield for 2^28 clock ticks (about 0.1 s)
- * before it sleeps, and again after every call it serves; with one thread they never get
- * work, so they go before anything else (loading the data) rather than burn a core. */
+/* dlc never runs OpenBLAS's own threads: it sets one (dlc_device_threads). OpenBLAS starts
+ * its workers when it loads, and an idle worker spins in sched_yield for 2^28 clock ticks
+ * (about 0.1 s) before it sleeps, and again after every call it serves; with one thread they
+ * never get work, so they go before anything else (loading the data) rather than burn a core. */
 static void stop_blas_threads(void) {
+    if (!blas_default_threads) blas_default_threads = openblas_get_num_threads();
     openblas_set_num_threads(1);
     if (blas_thread_shutdown_) blas_thread_shutdown_();
 }
@@ -61,7 +50,7 @@ int dlc_device_is_host(void) { return 1; }
  * workers would compete with them. */
 void dlc_device_threads(int threads, int calls_blas) {
     stop_blas_threads(); /* a no-op after dlc_device_open; the fuzzers set threads without it */
-    dlc_parallel_init(threads > 0 ? threads : (calls_blas ? blas_default_threads() : 1));
+    dlc_parallel_init(threads > 0 ? threads : (calls_blas ? blas_default_threads : 1));
 }
 
 /* ---- Memory ------------------------------------------------------------------------------- */

@@ -1031,8 +1031,8 @@ if [ -d /proc/self/task ]; then
     n3=$(DLC_PARALLEL_MIN_WORK=0 tasks 2 $MLP train --epochs 1000000 --threads 2)
     [ "$n1" -eq 1 ] && [ "$n2" -eq 1 ] && [ "$n3" -eq 2 ]
     check "no BLAS in the steps: one thread (got $n1); with --threads 2 still one, nothing splits (got $n2); mlp two when every split pays (got $n3)" $?
-    # Without --threads, a model that calls BLAS takes OpenBLAS's count (dlc_device_host.c works
-    # it out as OpenBLAS does: the serial library dlc links where it can always says 1).
+    # Without --threads, a model that calls BLAS takes OpenBLAS's count as it loaded: the
+    # cores, or OPENBLAS_NUM_THREADS, or OMP_NUM_THREADS.
     if [ "$(nproc)" -ge 2 ]; then
         d_cores=$(DLC_PARALLEL_MIN_WORK=0 tasks 2 $MLP train --epochs 1000000)
         d_env=$(DLC_PARALLEL_MIN_WORK=0 OPENBLAS_NUM_THREADS=1 tasks 1 $MLP train --epochs 1000000)
