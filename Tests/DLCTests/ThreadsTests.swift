@@ -143,10 +143,8 @@ final class ThreadsTests: XCTestCase {
         guard built.status == 0 else { return }
         // 640 images of a fixed pseudo-random pattern (IDX, as MNIST comes), and their labels.
         func idx(_ name: String, _ dims: [Int], _ values: [UInt8]) throws -> String {
-            var bytes: [UInt8] = [0, 0, 8, UInt8(dims.count)]
-            for d in dims { bytes += [24, 16, 8, 0].map { UInt8((d >> $0) & 0xff) } }
             let url = work.appendingPathComponent(name)
-            try Data(bytes + values).write(to: url)
+            try writeIDX(url, dims: dims, values: values)
             return url.path
         }
         let n = 640

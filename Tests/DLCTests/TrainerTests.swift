@@ -177,10 +177,8 @@ final class TrainerTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var rng = SplitMix64(seed: 5, stream: .initialization)
         func idx(_ name: String, _ dims: [Int], _ values: [UInt8]) throws -> String {
-            var bytes: [UInt8] = [0, 0, 8, UInt8(dims.count)]
-            for d in dims { bytes += [24, 16, 8, 0].map { UInt8((d >> $0) & 0xff) } }
             let url = dir.appendingPathComponent(name)
-            try Data(bytes + values).write(to: url)
+            try writeIDX(url, dims: dims, values: values)
             return url.path
         }
         let n = 40

@@ -5,8 +5,8 @@
  *
  * Every f32 operation goes through a helper that says how it is rounded:
  *   dlc_rn_add, dlc_rn_sub, dlc_rn_mul, dlc_rn_div   one rounding each, on every device;
- *   dlc_add_mul(c, a, b) = c + a * b, dlc_sub_mul(c, a, b) = c - a * b   the places where the
- *       host's C compiler may fuse the product into an FMA (one rounding instead of two).
+ *   dlc_add_mul(c, a, b) = c + a * b, dlc_sub_mul(c, a, b) = c - a * b   one rounding (an FMA)
+ *       on a host with FMA instructions, two on the GPU (below).
  * On the GPU (and in its CPU emulation, dlc_cuda_emulation.h) every helper is CUDA's
  * __f*_rn intrinsics, which nvcc never fuses: two roundings in dlc_add_mul and dlc_sub_mul.
  * On a host with FMA instructions (x86 with FMA under the runtime's -march=native, AArch64),
