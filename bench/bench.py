@@ -435,6 +435,9 @@ def scaling_report(P, runs, X, Y):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=7, help="runs per configuration (default 7)")
+    # The processes of (b), (c) and (d) last 3 to 35 ms: over 7 runs their medians moved by a few
+    # % from run to run of the bench (a neighbour on the second core), which decided the "2 thr /
+    # 1 thr" verdicts of models that split nothing; they get more runs, at little cost.
     ap.add_argument("--short-runs", type=int, default=31,
                     help="runs per dlc/C configuration of (b), (c) and (d), processes of milliseconds (default 31)")
     ap.add_argument("--fw-runs", type=int, default=5, help="runs per JAX/PyTorch configuration of (a) and (b) (default 5)")
@@ -454,10 +457,6 @@ def main():
         return
     only = set(a.only.split(","))
     fw_runs = min(a.fw_runs, a.runs)
-    # The processes of (b), (c) and (d) last 3 to 35 ms: over 7 runs their medians moved by a few
-    # % from run to run of the bench (a neighbour on the second core), which decided the "2 thr /
-    # 1 thr" verdicts of models that split nothing; they get more runs, at little cost.
-    short_runs = a.short_runs
     started = time.perf_counter()
     os.makedirs(BIN, exist_ok=True)
     os.makedirs(TMP, exist_ok=True)
@@ -491,7 +490,7 @@ def main():
       f"(JAX and PyTorch do not use the system OpenBLAS: they run once, with the two variables unset)")
     P(f"- Python {platform.python_version()}; every time is wall clock, median (min–max) over the runs; "
       f"configurations interleaved round-robin; {a.runs} runs per dlc/C configuration of (a) and (e), "
-      f"{short_runs} of (b), (c) and (d) (processes of milliseconds), {fw_runs} per JAX/PyTorch "
+      f"{a.short_runs} of (b), (c) and (d) (processes of milliseconds), {fw_runs} per JAX/PyTorch "
       f"configuration (they are the slow ones); load average at start: {os.getloadavg()[0]:.2f} "
       "(the machine may be shared)\n")
 
@@ -573,10 +572,10 @@ def main():
     if "b" in only:
         log("(b) lecture MLP, Adam, 5000 full-batch steps ...")
         jobs = [Job(("dlc", env, t), [os.path.join(BIN, "sine_adam"), "train", "--input", f"x={SX}", "--input", f"y={SY}",
-                                      "--threads", str(t)], ENVS[env], short_runs, "dlc", threads=t)
+                                      "--threads", str(t)], ENVS[env], a.short_runs, "dlc", threads=t)
                 for env in ENVS for t in (1, 2)]
         jobs.append(Job(("hand", "—", 1), [os.path.join(BIN, "hand_sine_adam"), SX, SY, "--init", SINE_INIT], ENV_UNSET,
-                        short_runs, "kv", threads=1))
+                        a.short_runs, "kv", threads=1))
         if jax_v:
             env = dict(ENV_UNSET)
             env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
@@ -626,7 +625,7 @@ def main():
             for env in ENVS:
                 for t in (1, 2):
                     jobs.append(Job((name, env, t), [os.path.join(BIN, name), "train", "--threads", str(t)], ENVS[env],
-                                    short_runs, "dlc", cwd=ROOT, threads=t))
+                                    a.short_runs, "dlc", cwd=ROOT, threads=t))
         res_cd = run_interleaved(jobs, "(c)/(d)")
         rows = []
         for (name, env, t), runs in res_cd.items():

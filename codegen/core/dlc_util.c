@@ -61,26 +61,33 @@ size_t dlc_mul_size(size_t n, size_t size) {
  * mask: OpenBLAS's threads may be running, and a signal goes to any thread that does not block
  * it. On release the old handlers come back and a held signal is raised again, so it does what
  * it would have done, a moment later. */
-static const int stop_signals[2] = {SIGINT, SIGTERM};
-static struct sigaction stop_actions_before_hold[2];
+enum { STOP_SIGNALS = 2 };
+static const int stop_signals[STOP_SIGNALS] = {SIGINT, SIGTERM};
+static struct sigaction stop_actions_before_hold[STOP_SIGNALS];
 static volatile sig_atomic_t held_stop_signal;
+
+/* Sets `handler` for SIGINT and SIGTERM, reads and writes in progress going on (SA_RESTART); the
+ * actions they had go to `before` unless it is NULL. */
+static void set_stop_handler(void (*handler)(int), struct sigaction before[STOP_SIGNALS]) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (int i = 0; i < STOP_SIGNALS; i++) sigaction(stop_signals[i], &sa, before ? &before[i] : NULL);
+}
 
 static void on_held(int sig) {
     if (!held_stop_signal) held_stop_signal = sig;
 }
 
 static void hold_stop_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_held;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
     held_stop_signal = 0;
-    for (int i = 0; i < 2; i++) sigaction(stop_signals[i], &sa, &stop_actions_before_hold[i]);
+    set_stop_handler(on_held, stop_actions_before_hold);
 }
 
 static void release_stop_signals(void) {
-    for (int i = 0; i < 2; i++) sigaction(stop_signals[i], &stop_actions_before_hold[i], NULL);
+    for (int i = 0; i < STOP_SIGNALS; i++) sigaction(stop_signals[i], &stop_actions_before_hold[i], NULL);
     int sig = held_stop_signal;
     held_stop_signal = 0;
     if (sig) raise(sig);
@@ -137,13 +144,7 @@ void dlc_catch_stop_signals(void) {
         struct stat st;
         unblock_pipes_on_stop[fd] = dlc_comm_size() > 1 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART; /* reads and writes in progress go on */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    set_stop_handler(on_stop, NULL);
 }
 
 int dlc_stop_status(void) { return 128 + dlc_stop_signal; }

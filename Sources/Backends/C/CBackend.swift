@@ -16,7 +16,7 @@ public struct CBackend: TrainerBackend {
     public func generate(_ program: KernelProgram, _ context: GenerationContext) throws -> [GeneratedFile] {
         CPrinter(program: program, sourceName: context.sourceName, dataPath: context.dataPath).print().map { file in
             GeneratedFile(name: file.name, contents: file.text, stage: "c", compile: .c,
-                          costPerByte: file.name == "model.c" ? Self.modelCostPerByte : Self.kernelsCostPerByte)
+                          costPerByte: file.holdsKernelFunctions ? Self.kernelsCostPerByte : Self.modelCostPerByte)
         }
     }
 
